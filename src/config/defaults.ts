@@ -1,0 +1,60 @@
+/**
+ * Named defaults for every setting. `test/unit/config/schema.test.ts` parses `{}` and pins each of them,
+ * so a change here is a visible, reviewed change.
+ *
+ * @module
+ */
+
+export const PUBLIC_HOST = '0.0.0.0';
+export const PUBLIC_PORT = 8080;
+export const ADMIN_HOST = '0.0.0.0';
+export const ADMIN_PORT = 9090;
+export const MCP_PATH = '/mcp';
+export const LEGACY_SSE_PATH = '/sse';
+export const LEGACY_MESSAGES_PATH = '/messages';
+export const MAX_BODY_BYTES = 1_048_576;
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+export const UPSTREAM_URL = 'http://127.0.0.1:8081';
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;
+export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000;
+export const UPSTREAM_CONNECTIONS = 64;
+
+export const POLICY_BUNDLE = 'build/policy/bundle';
+export const POLICY_DECISION_ENTRYPOINT = 'mcp/authz/decision';
+export const POLICY_VISIBLE_ENTRYPOINT = 'mcp/authz/visible';
+export const POLICY_POLL_INTERVAL_MS = 1_000;
+export const POLICY_TIMEZONE = 'UTC';
+export const ENVIRONMENT = 'prod';
+
+export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
+export const JWT_CLOCK_TOLERANCE_SEC = 30;
+export const JWT_TYPES = ['at+jwt', 'application/at+jwt', 'JWT'] as const;
+export const JWKS_TIMEOUT_MS = 5_000;
+export const JWKS_COOLDOWN_MS = 30_000;
+export const JWKS_CACHE_MAX_AGE_MS = 600_000;
+export const TOKEN_CACHE_MAX_ENTRIES = 10_000;
+export const HS_SECRET_MIN_BYTES = 32;
+
+export const API_KEY_PREFIX = 'mcpk';
+export const API_KEY_HEADER = 'x-api-key';
+
+export const STORE_KEY_PREFIX = 'mcp-authz:';
+export const STORE_COMMAND_TIMEOUT_MS = 500;
+export const REVOCATION_POLL_INTERVAL_MS = 500;
+
+export const LOG_LEVEL = 'info';
+
+/** Identity headers the sidecar always removes from client requests before forwarding. */
+export const STRIPPED_IDENTITY_HEADERS = [
+  'x-mcp-authz-subject',
+  'x-mcp-authz-tenant',
+  'x-mcp-authz-roles',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-user-id',
+  'x-remote-user',
+] as const;

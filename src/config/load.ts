@@ -1,0 +1,99 @@
+/**
+ * Loads the configuration: YAML file (optional) → `AUTHZ_*` overrides → schema → semantic checks →
+ * deep freeze. Every problem is reported with its dotted path in one `ConfigError`.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors/errors.js';
+import { applyEnv } from './env.js';
+import { type Config, ConfigSchema } from './schema.js';
+
+export interface LoadOptions {
+  /** Path to a YAML/JSON config file; falls back to `AUTHZ_CONFIG`. */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values laid over the file before the environment (used by the CLI and tests). */
+  readonly overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.AUTHZ_CONFIG;
+  const raw = file ? readConfigFile(file) : {};
+  deepMerge(raw, options.overrides ?? {});
+  applyEnv(raw, env);
+  return parseConfig(raw, env);
+}
+
+/** Parses an already-merged object; throws `ConfigError` listing every issue. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+    );
+  }
+  const issues = semanticIssues(result.data, env);
+  if (issues.length) throw new ConfigError(issues);
+  return deepFreeze(result.data);
+}
+
+function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
+  const issues: string[] = [];
+  const hs = c.authn.jwt.algorithms.filter((a) => a.startsWith('HS'));
+  if (hs.length && !c.authn.jwt.hsSecretFile && !env.AUTHZ_JWT_HS_SECRET) {
+    issues.push(`authn.jwt.hsSecretFile: required when algorithms include ${hs.join(', ')}`);
+  }
+  const keySource = c.authn.jwt.jwksUri || c.authn.jwt.hsSecretFile || env.AUTHZ_JWT_HS_SECRET;
+  if (c.authn.jwt.enabled && keySource && !c.authn.resource && c.authn.jwt.audiences.length === 0) {
+    issues.push('authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server (RFC 8707)');
+  }
+  if (c.admin.port !== 0 && c.admin.port === c.server.port && c.admin.host === c.server.host) {
+    issues.push('admin.port: must differ from server.port');
+  }
+  const paths = [c.server.mcpPath, c.server.legacySsePath, c.server.legacyMessagesPath];
+  if (new Set(paths).size !== paths.length) issues.push('server.mcpPath: MCP and legacy SSE paths must differ');
+  return issues;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`(file) ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`(file) ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (parsed == null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`(file) ${file}: must contain a mapping at the top level`]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    if (isPlainObject(value) && isPlainObject(existing)) deepMerge(existing, value);
+    else target[key] = value;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

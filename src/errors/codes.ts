@@ -1,0 +1,62 @@
+/**
+ * The registry of error codes: one line per code with its HTTP status, JSON-RPC error code and the bounded
+ * `reason` used in responses, logs and metric labels. Adding a code without a status or reason does not
+ * compile, and `docs/errors.md` is checked against this table by a unit test.
+ *
+ * @module
+ */
+
+/** The bounded vocabulary shared by responses, audit records and metric labels (STYLE R9). */
+export type DenyReason = 'request' | 'authn' | 'policy' | 'ratelimit' | 'upstream' | 'internal';
+
+/** JSON-RPC error codes the sidecar answers with (the -32000…-32099 range is for implementations). */
+export const RPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  internalError: -32603,
+  unauthorized: -32001,
+  forbidden: -32003,
+  unavailable: -32004,
+  upstream: -32005,
+  rateLimited: -32029,
+} as const;
+
+interface CodeInfo {
+  readonly status: number;
+  readonly rpc: number;
+  readonly reason: DenyReason;
+  readonly meaning: string;
+}
+
+export const ERROR_CODES = {
+  ERR_REQUEST_PARSE: { status: 400, rpc: RPC.parseError, reason: 'request', meaning: 'The body is not valid JSON.' },
+  ERR_REQUEST_INVALID: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The body is JSON but not a valid JSON-RPC 2.0 message or batch.' },
+  ERR_REQUEST_TOO_LARGE: { status: 413, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The body exceeds `server.maxBodyBytes`.' },
+  ERR_REQUEST_CONTENT_TYPE: { status: 415, rpc: RPC.invalidRequest, reason: 'request', meaning: 'POST bodies must be `application/json`.' },
+  ERR_REQUEST_NOT_ACCEPTABLE: { status: 406, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The `Accept` header does not allow a reply the MCP transport can send.' },
+  ERR_REQUEST_PROTOCOL_VERSION: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The `MCP-Protocol-Version` header names a version the sidecar does not support.' },
+  ERR_REQUEST_HEADER_MISMATCH: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'An `Mcp-Method` or `Mcp-Name` header disagrees with the body.' },
+  ERR_REQUEST_ORIGIN: { status: 403, rpc: RPC.forbidden, reason: 'request', meaning: 'The `Origin` header is not in `server.allowedOrigins`.' },
+  ERR_REQUEST_METHOD: { status: 405, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The HTTP method is not supported on this path.' },
+  ERR_REQUEST_SESSION: { status: 404, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The legacy SSE session named by `sessionId` does not exist.' },
+  ERR_AUTHN_MISSING: { status: 401, rpc: RPC.unauthorized, reason: 'authn', meaning: 'No credentials were presented.' },
+  ERR_AUTHN_INVALID_TOKEN: { status: 401, rpc: RPC.unauthorized, reason: 'authn', meaning: 'The bearer token failed verification (signature, issuer, audience, expiry, type, algorithm or claims).' },
+  ERR_AUTHN_INVALID_API_KEY: { status: 401, rpc: RPC.unauthorized, reason: 'authn', meaning: 'The API key is unknown, inactive, expired or its secret is wrong.' },
+  ERR_AUTHN_REVOKED: { status: 401, rpc: RPC.unauthorized, reason: 'authn', meaning: 'The token (by `jti`) or API key (by id) has been revoked.' },
+  ERR_AUTHN_INSUFFICIENT_SCOPE: { status: 403, rpc: RPC.forbidden, reason: 'authn', meaning: 'The token lacks a scope in `authn.jwt.requiredScopes`.' },
+  ERR_AUTHN_UNAVAILABLE: { status: 503, rpc: RPC.unavailable, reason: 'authn', meaning: 'Credentials could not be checked (JWKS or store unreachable); the request is denied.' },
+  ERR_POLICY_DENIED: { status: 200, rpc: RPC.forbidden, reason: 'policy', meaning: 'The policy denied the JSON-RPC message; `data.reasons` says why.' },
+  ERR_POLICY_UNAVAILABLE: { status: 200, rpc: RPC.forbidden, reason: 'policy', meaning: 'No policy is loaded or evaluation failed; the message is denied (deny by default).' },
+  ERR_RATELIMIT_EXCEEDED: { status: 429, rpc: RPC.rateLimited, reason: 'ratelimit', meaning: 'The caller\'s token bucket is empty; `Retry-After` says when a token is due.' },
+  ERR_RATELIMIT_BACKEND: { status: 503, rpc: RPC.unavailable, reason: 'ratelimit', meaning: 'The rate-limit store failed and `ratelimit.failureMode` is `closed`.' },
+  ERR_UPSTREAM_UNAVAILABLE: { status: 502, rpc: RPC.upstream, reason: 'upstream', meaning: 'The MCP server could not be reached.' },
+  ERR_UPSTREAM_TIMEOUT: { status: 504, rpc: RPC.upstream, reason: 'upstream', meaning: 'The MCP server did not answer within `upstream.headersTimeoutMs`.' },
+  ERR_INTERNAL: { status: 500, rpc: RPC.internalError, reason: 'internal', meaning: 'An unexpected error; the request is denied and the cause is logged.' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function codeInfo(code: ErrorCode): CodeInfo {
+  return ERROR_CODES[code];
+}

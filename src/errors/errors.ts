@@ -1,0 +1,60 @@
+/**
+ * Error classes with stable string codes. Every stage that says no throws or returns one of these; the
+ * mapping to HTTP and JSON-RPC lives in `http.ts` and `jsonrpc.ts`. Third-party errors are wrapped at
+ * the edge of their folder and kept as `cause` (logged, never sent to the client).
+ *
+ * @module
+ */
+import { codeInfo, type DenyReason, type ErrorCode } from './codes.js';
+
+export interface SidecarErrorOptions {
+  readonly cause?: unknown;
+  /** Extra JSON-RPC `data` fields and response details (safe to show the caller). */
+  readonly data?: Readonly<Record<string, unknown>>;
+  /** Extra response headers (e.g. `WWW-Authenticate`, `Retry-After`). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export class SidecarError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(code: ErrorCode, message: string, options: SidecarErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.data = options.data ?? {};
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return codeInfo(this.code).status;
+  }
+
+  get reason(): DenyReason {
+    return codeInfo(this.code).reason;
+  }
+}
+
+export class RequestError extends SidecarError {}
+export class AuthnError extends SidecarError {}
+export class PolicyError extends SidecarError {}
+export class RateLimitError extends SidecarError {}
+export class UpstreamError extends SidecarError {}
+
+/** Thrown by configuration loading; carries every issue with its dotted path. */
+export class ConfigError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = new.target.name;
+    this.issues = issues;
+  }
+}
+
+/** Turns anything thrown into a SidecarError; unknown errors become ERR_INTERNAL with the cause kept. */
+export function toSidecarError(err: unknown): SidecarError {
+  if (err instanceof SidecarError) return err;
+  return new SidecarError('ERR_INTERNAL', 'internal error', { cause: err });
+}

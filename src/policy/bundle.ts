@@ -1,0 +1,190 @@
+/**
+ * Reads an OPA bundle — what `opa build -t wasm` writes — from a folder, a `.tar.gz` file or an HTTP(S)
+ * URL, and checks it: a manifest with a revision, a `policy.wasm`, and `data.json` documents merged at
+ * their folder paths. Tar entries may carry a leading `/` (OPA writes them that way).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, posix, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Parser } from 'tar';
+import { z } from 'zod';
+
+export const ManifestSchema = z
+  .object({
+    revision: z.string().default(''),
+    roots: z.array(z.string()).optional(),
+    rego_version: z.number().int().optional(),
+    wasm: z.array(z.object({ entrypoint: z.string(), module: z.string() })).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface Bundle {
+  readonly manifest: Manifest;
+  /** The manifest revision, or `sha256:<12 hex>` of the wasm and data when the manifest has none. */
+  readonly revision: string;
+  readonly wasm: Uint8Array;
+  readonly data: Record<string, unknown>;
+  /** Where it came from, for logs. */
+  readonly source: string;
+}
+
+export class BundleError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+
+/** Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem. */
+export async function readBundle(location: string, signal?: AbortSignal): Promise<Bundle> {
+  if (/^https?:\/\//.test(location)) return fromTarball(await download(location, signal), location);
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(location);
+  } catch (err) {
+    throw new BundleError(`bundle not found at ${location}`, { cause: err });
+  }
+  if (info.isDirectory()) return fromFiles(await readFolder(location), location);
+  return fromTarball(await readFile(location), location);
+}
+
+async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: signal ?? AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new BundleError(`bundle download from ${url} failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (!res.ok) throw new BundleError(`bundle download from ${url} failed: HTTP ${res.status}`);
+  const buf = Buffer.from(await res.arrayBuffer());
+  if (buf.length > MAX_BUNDLE_BYTES) throw new BundleError(`bundle from ${url} exceeds ${MAX_BUNDLE_BYTES} bytes`);
+  return buf;
+}
+
+async function readFolder(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const e of entries) {
+    if (!e.isFile() && !e.isSymbolicLink()) continue;
+    const full = join(e.parentPath, e.name);
+    const rel = relative(dir, full).split(sep).join('/');
+    // Kubernetes ConfigMap mounts keep the real files in ..<timestamp> folders: follow only the top links.
+    if (rel.split('/').some((part) => part.startsWith('..'))) continue;
+    if (!isBundleFile(rel)) continue;
+    const st = await stat(full);
+    if (!st.isFile()) continue;
+    files.set(rel, await readFile(full));
+  }
+  return files;
+}
+
+function isBundleFile(rel: string): boolean {
+  const base = posix.basename(rel);
+  return base === '.manifest' || base === 'data.json' || base.endsWith('.wasm');
+}
+
+async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
+  let tarBytes: Buffer;
+  try {
+    tarBytes = gunzipSync(buf, { maxOutputLength: MAX_BUNDLE_BYTES });
+  } catch (err) {
+    throw new BundleError(`bundle ${source} is not a gzip file: ${(err as Error).message}`, { cause: err });
+  }
+  const files = new Map<string, Buffer>();
+  await new Promise<void>((resolve, reject) => {
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (entry) => {
+        const chunks: Buffer[] = [];
+        const name = entry.path.replace(/^\/+/, '').replace(/^\.\//, '');
+        if (entry.type !== 'File' || !isBundleFile(name)) {
+          entry.resume();
+          return;
+        }
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () => files.set(name, Buffer.concat(chunks)));
+      },
+    });
+    parser.on('error', reject);
+    parser.on('end', () => resolve());
+    parser.end(tarBytes);
+  }).catch((err: unknown) => {
+    throw new BundleError(`bundle ${source} is not a valid tar archive: ${(err as Error).message}`, { cause: err });
+  });
+  return fromFiles(files, source);
+}
+
+function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
+  const manifest = parseManifest(files.get('.manifest'), source);
+  const wasmPath = (manifest.wasm?.[0]?.module ?? '/policy.wasm').replace(/^\/+/, '');
+  const wasm = files.get(wasmPath);
+  if (!wasm) throw new BundleError(`bundle ${source} has no ${wasmPath}: build it with \`opa build -t wasm\``);
+  if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) {
+    throw new BundleError(`bundle ${source}: ${wasmPath} is not a WebAssembly module`);
+  }
+  const data: Record<string, unknown> = {};
+  for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    if (posix.basename(path) !== 'data.json') continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(content.toString('utf8'));
+    } catch (err) {
+      throw new BundleError(`bundle ${source}: ${path} is not valid JSON`, { cause: err });
+    }
+    const dir = posix.dirname(path);
+    mergeAt(data, dir === '.' ? [] : dir.split('/'), doc, `${source}/${path}`);
+  }
+  const revision = manifest.revision || `sha256:${contentHash(wasm, files)}`;
+  return { manifest, revision, wasm: new Uint8Array(wasm), data, source };
+}
+
+function parseManifest(raw: Buffer | undefined, source: string): Manifest {
+  if (!raw) return ManifestSchema.parse({});
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new BundleError(`bundle ${source}: .manifest is not valid JSON`, { cause: err });
+  }
+  const result = ManifestSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new BundleError(`bundle ${source}: .manifest ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+function mergeAt(target: Record<string, unknown>, path: string[], doc: unknown, where: string): void {
+  let node = target;
+  for (const key of path) {
+    const next = node[key];
+    if (next === undefined) node[key] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new BundleError(`bundle data conflict at ${where}`);
+    }
+    node = node[key] as Record<string, unknown>;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new BundleError(`bundle ${where} must hold a JSON object`);
+  }
+  for (const [k, v] of Object.entries(doc)) {
+    if (k in node) throw new BundleError(`bundle data conflict at ${where}: key ${k} defined twice`);
+    node[k] = v;
+  }
+}
+
+function contentHash(wasm: Buffer, files: Map<string, Buffer>): string {
+  const h = createHash('sha256').update(wasm);
+  for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    if (path.endsWith('data.json')) h.update(path).update(content);
+  }
+  return h.digest('hex').slice(0, 12);
+}

@@ -1,0 +1,56 @@
+/**
+ * The Decision type and the schema every policy result is checked against. A result that does not
+ * match is a deny (deny by default), with the schema problem as the reason.
+ *
+ * @module
+ */
+import { z } from 'zod';
+
+const RateLimitObligation = z.object({
+  capacity: z.number().positive(),
+  refill_per_second: z.number().positive(),
+});
+
+export const ObligationsSchema = z
+  .object({
+    rate_limit: RateLimitObligation.optional(),
+    mask_arguments: z.array(z.string()).optional(),
+    audit: z.enum(['full', 'minimal']).optional(),
+  })
+  .loose();
+
+/** What the `decision` entrypoint must produce. Unknown fields are kept for the audit record. */
+export const PolicyResultSchema = z
+  .object({
+    allow: z.boolean(),
+    reasons: z.array(z.string()).default([]),
+    obligations: ObligationsSchema.default({}),
+    sensitivity: z.string().optional(),
+  })
+  .loose();
+
+export type Obligations = z.infer<typeof ObligationsSchema>;
+export type PolicyResult = z.infer<typeof PolicyResultSchema>;
+
+export interface Decision {
+  readonly allow: boolean;
+  /** Short sentences the caller can act on; never empty on a deny. */
+  readonly reasons: readonly string[];
+  readonly obligations: Obligations;
+  readonly sensitivity: string | undefined;
+  /** Bundle revision that made the decision; null when no policy was loaded. */
+  readonly revision: string | null;
+  /** Wall time of input serialisation + evaluation + result check, in nanoseconds. */
+  readonly evalNs: number;
+  /** Set when the deny came from a failure rather than the policy (no bundle, evaluation error, bad result). */
+  readonly failure?: 'no_policy' | 'evaluation_error' | 'invalid_result';
+}
+
+export function denyDecision(
+  reason: string,
+  failure: Decision['failure'],
+  revision: string | null,
+  evalNs = 0,
+): Decision {
+  return { allow: false, reasons: [reason], obligations: {}, sensitivity: undefined, revision, evalNs, failure };
+}

@@ -1,0 +1,162 @@
+/**
+ * The policy engine: holds the current compiled policy and evaluates the `decision` and `visible`
+ * entrypoints. A new bundle is compiled and checked completely before one reference assignment swaps it
+ * in; evaluation is synchronous, so every decision sees exactly one whole revision. Every failure —
+ * no policy, an evaluation that throws, a result that does not match the schema — is a deny with the
+ * cause in the reasons and the log.
+ *
+ * @module
+ */
+import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
+import type { ComponentState } from '../lifecycle.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Bundle } from './bundle.js';
+import { type Decision, denyDecision, PolicyResultSchema } from './decision.js';
+import type { PolicyInput } from './input.js';
+
+export interface PolicyStatus {
+  readonly state: ComponentState;
+  readonly revision: string | null;
+  readonly source: string | null;
+  readonly loadedAt: string | null;
+  readonly lastError: string | null;
+  readonly reloads: { readonly ok: number; readonly failed: number };
+}
+
+export interface PolicyEngineOptions {
+  readonly decisionEntrypoint: string;
+  readonly visibleEntrypoint: string;
+  readonly logger: Logger;
+}
+
+interface Loaded {
+  readonly policy: LoadedPolicy;
+  readonly revision: string;
+  readonly source: string;
+  readonly decisionId: number;
+  readonly visibleId: number;
+  readonly loadedAt: Date;
+}
+
+export class PolicyEngine {
+  #current: Loaded | undefined;
+  #lastError: string | null = null;
+  #reloads = { ok: 0, failed: 0 };
+  readonly #opts: PolicyEngineOptions;
+
+  constructor(opts: PolicyEngineOptions) {
+    this.#opts = opts;
+  }
+
+  /** The loaded revision, or null. */
+  get revision(): string | null {
+    return this.#current?.revision ?? null;
+  }
+
+  /**
+   * Compiles `bundle`, sets its data, checks both entrypoints, then swaps it in. On failure the previous
+   * policy stays, the error is recorded for `status()`, and the error is rethrown.
+   */
+  async load(bundle: Bundle): Promise<void> {
+    try {
+      const policy = await loadPolicy(bundle.wasm);
+      policy.setData(bundle.data);
+      const eps = (policy.entrypoints ?? {}) as Record<string, number>;
+      const decisionId = eps[this.#opts.decisionEntrypoint];
+      const visibleId = eps[this.#opts.visibleEntrypoint];
+      const missing = [this.#opts.decisionEntrypoint, this.#opts.visibleEntrypoint].filter((e) => !(e in eps));
+      if (decisionId === undefined || visibleId === undefined) {
+        throw new Error(`bundle lacks entrypoint(s) ${missing.join(', ')} (has: ${Object.keys(eps).join(', ')})`);
+      }
+      policy.evaluate({}, decisionId);
+      policy.evaluate({}, visibleId);
+      const previous = this.#current?.revision ?? null;
+      this.#current = { policy, revision: bundle.revision, source: bundle.source, decisionId, visibleId, loadedAt: new Date() };
+      this.#lastError = null;
+      this.#reloads.ok++;
+      this.#opts.logger.info({ revision: bundle.revision, previous, source: bundle.source }, 'policy loaded');
+    } catch (err) {
+      this.#reloads.failed++;
+      this.#lastError = errorText(err);
+      this.#opts.logger.error(
+        { source: bundle.source, revision: bundle.revision, kept: this.#current?.revision ?? null, err: this.#lastError },
+        'policy bundle rejected; keeping the last good policy',
+      );
+      throw err instanceof Error ? err : new Error(this.#lastError);
+    }
+  }
+
+  /** Records a failure that happened before a bundle could be read (missing file, bad tarball). */
+  recordFailure(err: unknown, source: string): void {
+    this.#reloads.failed++;
+    this.#lastError = errorText(err);
+    this.#opts.logger.error(
+      { source, kept: this.#current?.revision ?? null, err: this.#lastError },
+      'policy bundle could not be read; keeping the last good policy',
+    );
+  }
+
+  /** Decides one action. Never throws: every failure is a deny. */
+  decide(input: PolicyInput): Decision {
+    const cur = this.#current;
+    if (!cur) return denyDecision('no policy is loaded; all requests are denied', 'no_policy', null);
+    const t0 = process.hrtime.bigint();
+    let raw: unknown;
+    try {
+      raw = cur.policy.evaluate(input, cur.decisionId);
+    } catch (err) {
+      const evalNs = Number(process.hrtime.bigint() - t0);
+      this.#opts.logger.error({ revision: cur.revision, err: errorText(err) }, 'policy evaluation failed');
+      return denyDecision('policy evaluation failed', 'evaluation_error', cur.revision, evalNs);
+    }
+    const parsed = PolicyResultSchema.safeParse(firstResult(raw));
+    const evalNs = Number(process.hrtime.bigint() - t0);
+    if (!parsed.success) {
+      this.#opts.logger.error(
+        { revision: cur.revision, issue: parsed.error.issues[0]?.message ?? 'undefined result' },
+        'policy returned a malformed decision',
+      );
+      return denyDecision('policy returned a malformed decision', 'invalid_result', cur.revision, evalNs);
+    }
+    const r = parsed.data;
+    const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
+    return { allow: r.allow, reasons, obligations: r.obligations, sensitivity: r.sensitivity, revision: cur.revision, evalNs };
+  }
+
+  /** Whether a list item is visible to the caller; false on any failure. */
+  visible(input: PolicyInput): boolean {
+    const cur = this.#current;
+    if (!cur) return false;
+    try {
+      return firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
+    } catch (err) {
+      this.#opts.logger.error({ revision: cur.revision, err: errorText(err) }, 'policy visibility evaluation failed');
+      return false;
+    }
+  }
+
+  status(): PolicyStatus {
+    const cur = this.#current;
+    const state: ComponentState = cur ? (this.#lastError ? 'warn' : 'ok') : this.#lastError ? 'error' : 'not_ready';
+    return {
+      state,
+      revision: cur?.revision ?? null,
+      source: cur?.source ?? null,
+      loadedAt: cur?.loadedAt.toISOString() ?? null,
+      lastError: this.#lastError,
+      reloads: { ...this.#reloads },
+    };
+  }
+}
+
+function firstResult(raw: unknown): unknown {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const first: unknown = raw[0];
+  return typeof first === 'object' && first !== null ? (first as { result?: unknown }).result : undefined;
+}
+
+/** opa-wasm throws strings for some failures (e.g. an unknown entrypoint); normalise to text. */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}

@@ -1,0 +1,41 @@
+/**
+ * The process logger (pino, JSON to stdout). Secrets are redacted by path as a second line of defence;
+ * the first is never putting them into log objects at all.
+ *
+ * @module
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers.cookie',
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    base: { service: 'mcp-authz' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** A logger that drops everything, for unit tests and CLI commands that print their own output. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

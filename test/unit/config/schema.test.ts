@@ -1,0 +1,135 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as D from '../../../src/config/defaults.js';
+import { ENV_OVERRIDES } from '../../../src/config/env.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/errors/errors.js';
+
+describe('config defaults', () => {
+  it('parses {} into the named defaults', () => {
+    const c = parseConfig({});
+    expect(c.server).toEqual({
+      host: D.PUBLIC_HOST,
+      port: D.PUBLIC_PORT,
+      mcpPath: D.MCP_PATH,
+      legacySsePath: D.LEGACY_SSE_PATH,
+      legacyMessagesPath: D.LEGACY_MESSAGES_PATH,
+      maxBodyBytes: D.MAX_BODY_BYTES,
+      shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
+      allowedOrigins: [],
+      protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'],
+      trustProxyHops: 0,
+    });
+    expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
+    expect(c.upstream).toEqual({
+      url: D.UPSTREAM_URL,
+      connectTimeoutMs: D.UPSTREAM_CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: D.UPSTREAM_HEADERS_TIMEOUT_MS,
+      connections: D.UPSTREAM_CONNECTIONS,
+    });
+    expect(c.policy).toEqual({
+      bundle: D.POLICY_BUNDLE,
+      watch: true,
+      pollIntervalMs: D.POLICY_POLL_INTERVAL_MS,
+      decisionEntrypoint: 'mcp/authz/decision',
+      visibleEntrypoint: 'mcp/authz/visible',
+      timezone: 'UTC',
+      environment: 'prod',
+    });
+    expect(c.authn.mode).toBe('strict');
+    expect(c.authn.jwt.algorithms).toEqual(['RS256', 'ES256', 'EdDSA']);
+    expect(c.authn.jwt.clockToleranceSec).toBe(30);
+    expect(c.authn.jwt.types).toEqual(['at+jwt', 'application/at+jwt', 'JWT']);
+    expect(c.authn.jwt.jwks).toEqual({ timeoutMs: 5_000, cooldownMs: 30_000, cacheMaxAgeMs: 600_000 });
+    expect(c.authn.jwt.claims).toEqual({
+      subject: 'sub',
+      tenant: 'tenant',
+      roles: 'roles',
+      scopes: 'scope',
+      clearance: 'clearance',
+    });
+    expect(c.authn.jwt.cacheMaxEntries).toBe(D.TOKEN_CACHE_MAX_ENTRIES);
+    expect(c.authn.apiKeys).toEqual({ enabled: true, prefix: 'mcpk', header: 'x-api-key' });
+    expect(c.authn.identityHeaders.strip).toContain('x-forwarded-user');
+    expect(c.store).toEqual({
+      keyPrefix: D.STORE_KEY_PREFIX,
+      commandTimeoutMs: D.STORE_COMMAND_TIMEOUT_MS,
+      revocationPollIntervalMs: D.REVOCATION_POLL_INTERVAL_MS,
+    });
+    expect(c.log.level).toBe('info');
+  });
+
+  it('freezes the result deeply', () => {
+    const c = parseConfig({});
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.authn.jwt.algorithms)).toBe(true);
+  });
+});
+
+describe('config errors', () => {
+  it('reports every issue with its dotted path', () => {
+    const err = (() => {
+      try {
+        parseConfig({ server: { port: 'eighty' }, upstream: { url: 'ftp://x' }, authn: { jwt: { algorithms: ['none'] } } });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues.join('\n');
+    expect(issues).toMatch(/^server\.port: /m);
+    expect(issues).toMatch(/^upstream\.url: /m);
+    expect(issues).toMatch(/^authn\.jwt\.algorithms\.0: /m);
+  });
+
+  it('rejects unknown keys so typos are caught', () => {
+    expect(() => parseConfig({ sever: {} })).toThrow(ConfigError);
+  });
+
+  it('requires an HS secret when HS algorithms are allowed', () => {
+    expect(() => parseConfig({ authn: { jwt: { algorithms: ['HS256'] } } })).toThrow(/hsSecretFile/);
+  });
+
+  it('rejects an unknown time zone', () => {
+    expect(() => parseConfig({ policy: { timezone: 'Mars/Olympus' } })).toThrow(/policy\.timezone/);
+  });
+});
+
+describe('config sources', () => {
+  it('layers env over file over defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, 'server:\n  port: 7000\n  mcpPath: /rpc\nupstream:\n  url: http://127.0.0.1:9000\n');
+    const c = loadConfig({ file, env: { AUTHZ_PORT: '7100', AUTHZ_JWT_AUDIENCES: 'a, b' } });
+    expect(c.server.port).toBe(7100);
+    expect(c.server.mcpPath).toBe('/rpc');
+    expect(c.upstream.url).toBe('http://127.0.0.1:9000');
+    expect(c.authn.jwt.audiences).toEqual(['a', 'b']);
+  });
+
+  it('ignores variables that are not on the explicit list', () => {
+    const c = loadConfig({ env: { AUTHZ_SERVER_PORT: '1' } });
+    expect(c.server.port).toBe(D.PUBLIC_PORT);
+  });
+
+  it('names the file when it cannot be read or parsed', () => {
+    expect(() => loadConfig({ file: '/nonexistent/config.yaml', env: {} })).toThrow(/nonexistent.*ENOENT/);
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'server: [unclosed');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/not valid YAML/);
+  });
+
+  it('every env override points at a real setting', () => {
+    for (const o of ENV_OVERRIDES) expect(o.name).toMatch(/^AUTHZ_[A-Z_]+$/);
+    const c = parseConfig({}) as unknown as Record<string, unknown>;
+    for (const o of ENV_OVERRIDES) {
+      const [section, ...rest] = o.path.split('.');
+      expect(c[section as string], o.name).toBeDefined();
+      expect(rest.length, o.name).toBeGreaterThan(0);
+    }
+  });
+});
