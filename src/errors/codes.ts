@@ -20,6 +20,8 @@ export const RPC = {
   unavailable: -32004,
   upstream: -32005,
   rateLimited: -32029,
+  /** MCP 2026-07-28: `Mcp-Method` / `Mcp-Name` headers disagree with the body. */
+  headerMismatch: -32020,
 } as const;
 
 interface CodeInfo {
@@ -34,9 +36,8 @@ export const ERROR_CODES = {
   ERR_REQUEST_INVALID: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The body is JSON but not a valid JSON-RPC 2.0 message or batch.' },
   ERR_REQUEST_TOO_LARGE: { status: 413, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The body exceeds `server.maxBodyBytes`.' },
   ERR_REQUEST_CONTENT_TYPE: { status: 415, rpc: RPC.invalidRequest, reason: 'request', meaning: 'POST bodies must be `application/json`.' },
-  ERR_REQUEST_NOT_ACCEPTABLE: { status: 406, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The `Accept` header does not allow a reply the MCP transport can send.' },
   ERR_REQUEST_PROTOCOL_VERSION: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The `MCP-Protocol-Version` header names a version the sidecar does not support.' },
-  ERR_REQUEST_HEADER_MISMATCH: { status: 400, rpc: RPC.invalidRequest, reason: 'request', meaning: 'An `Mcp-Method` or `Mcp-Name` header disagrees with the body.' },
+  ERR_REQUEST_HEADER_MISMATCH: { status: 400, rpc: RPC.headerMismatch, reason: 'request', meaning: 'An `Mcp-Method` or `Mcp-Name` header disagrees with the body.' },
   ERR_REQUEST_ORIGIN: { status: 403, rpc: RPC.forbidden, reason: 'request', meaning: 'The `Origin` header is not in `server.allowedOrigins`.' },
   ERR_REQUEST_METHOD: { status: 405, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The HTTP method is not supported on this path.' },
   ERR_REQUEST_SESSION: { status: 404, rpc: RPC.invalidRequest, reason: 'request', meaning: 'The legacy SSE session named by `sessionId` does not exist.' },

@@ -1,0 +1,87 @@
+/**
+ * JSON-RPC 2.0 parsing and validation at the boundary: a body is one message or a batch; each message is
+ * a request, a notification or a response. Malformed JSON and invalid messages become typed errors
+ * (-32700 / -32600) before anything reaches the upstream.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { RequestError } from '../errors/errors.js';
+import type { JsonRpcId } from './action.js';
+
+const Id = z.union([z.string(), z.number().finite(), z.null()]);
+const Params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional();
+
+const RequestSchema = z.object({ jsonrpc: z.literal('2.0'), id: Id, method: z.string().min(1), params: Params }).loose();
+const NotificationSchema = z.object({ jsonrpc: z.literal('2.0'), method: z.string().min(1), params: Params }).loose();
+const ResponseSchema = z
+  .object({
+    jsonrpc: z.literal('2.0'),
+    id: Id,
+    result: z.unknown().optional(),
+    error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
+  })
+  .loose()
+  .refine((m) => ('result' in m) !== ('error' in m), 'a response has exactly one of result and error');
+
+export type JsonRpcMessage =
+  | { readonly kind: 'request'; readonly id: JsonRpcId; readonly method: string; readonly params: unknown }
+  | { readonly kind: 'notification'; readonly method: string; readonly params: unknown }
+  | { readonly kind: 'response'; readonly id: JsonRpcId };
+
+export interface ParsedBody {
+  readonly batch: boolean;
+  readonly messages: readonly JsonRpcMessage[];
+}
+
+/** Parses a request body. Throws RequestError ERR_REQUEST_PARSE / ERR_REQUEST_INVALID. */
+export function parseBody(body: Buffer | string): ParsedBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
+  }
+  if (Array.isArray(json)) {
+    if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
+    return { batch: true, messages: json.map((m, i) => parseMessage(m, `message ${i}`)) };
+  }
+  return { batch: false, messages: [parseMessage(json, 'message')] };
+}
+
+function parseMessage(m: unknown, where: string): JsonRpcMessage {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) {
+    throw invalid(where, 'must be an object');
+  }
+  const o = m as Record<string, unknown>;
+  if ('method' in o) {
+    if ('id' in o) {
+      const r = RequestSchema.safeParse(o);
+      if (!r.success) throw invalid(where, firstIssue(r.error));
+      return { kind: 'request', id: r.data.id, method: r.data.method, params: r.data.params };
+    }
+    const n = NotificationSchema.safeParse(o);
+    if (!n.success) throw invalid(where, firstIssue(n.error));
+    return { kind: 'notification', method: n.data.method, params: n.data.params };
+  }
+  const s = ResponseSchema.safeParse(o);
+  if (!s.success) throw invalid(where, firstIssue(s.error));
+  return { kind: 'response', id: s.data.id };
+}
+
+function invalid(where: string, detail: string): RequestError {
+  return new RequestError('ERR_REQUEST_INVALID', `Invalid Request: ${where} ${detail}`);
+}
+
+function firstIssue(err: z.ZodError): string {
+  const i = err.issues[0];
+  if (!i) return 'is invalid';
+  return i.path.length ? `field ${i.path.join('.')}: ${i.message}` : i.message;
+}
+
+/** A JSON-RPC error object for one request id. */
+export function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown): Record<string, unknown> {
+  const error: Record<string, unknown> = { code, message };
+  if (data !== undefined) error.data = data;
+  return { jsonrpc: '2.0', id, error };
+}

@@ -1,0 +1,64 @@
+/**
+ * Prunes list replies (`tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`) to the
+ * items the caller may see, as decided by the policy's `visible` entrypoint, and marks a pruned result
+ * private to the caller (`cacheScope: "private"`, MCP 2026-07-28 caching) so no shared cache reuses it.
+ *
+ * @module
+ */
+import type { ResourceKind } from './action.js';
+import { isRecord } from './action.js';
+
+export const LIST_METHODS = {
+  'tools/list': { field: 'tools', kind: 'tool', key: 'name' },
+  'prompts/list': { field: 'prompts', kind: 'prompt', key: 'name' },
+  'resources/list': { field: 'resources', kind: 'resource', key: 'uri' },
+  'resources/templates/list': { field: 'resourceTemplates', kind: 'resource_template', key: 'uriTemplate' },
+} as const satisfies Record<string, { field: string; kind: ResourceKind; key: string }>;
+
+export type ListMethod = keyof typeof LIST_METHODS;
+
+export function isListMethod(method: string): method is ListMethod {
+  return Object.hasOwn(LIST_METHODS, method);
+}
+
+export interface ListItem {
+  readonly kind: ResourceKind;
+  readonly name: string;
+  readonly annotations: Readonly<Record<string, unknown>> | undefined;
+}
+
+export type VisibleFn = (item: ListItem) => boolean;
+
+export interface FilterOutcome {
+  readonly result: unknown;
+  readonly total: number;
+  readonly kept: number;
+}
+
+/** Returns the result with invisible items removed. A result of an unexpected shape is emptied, not passed. */
+export function filterListResult(method: ListMethod, result: unknown, visible: VisibleFn): FilterOutcome {
+  const spec = LIST_METHODS[method];
+  if (!isRecord(result)) return { result, total: 0, kept: 0 };
+  const items = result[spec.field];
+  if (!Array.isArray(items)) return { result, total: 0, kept: 0 };
+  const kept = items.filter((item) => {
+    if (!isRecord(item)) return false;
+    const name = item[spec.key];
+    if (typeof name !== 'string') return false;
+    const annotations = isRecord(item.annotations) ? item.annotations : undefined;
+    return visible({ kind: spec.kind, name, annotations });
+  });
+  const out: Record<string, unknown> = { ...result, [spec.field]: kept };
+  if ('cacheScope' in result || 'ttlMs' in result) out.cacheScope = 'private';
+  return { result: out, total: items.length, kept: kept.length };
+}
+
+/** Tool annotations from a (complete, unfiltered) `tools/list` result. */
+export function toolAnnotations(result: unknown): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  if (!isRecord(result) || !Array.isArray(result.tools)) return out;
+  for (const t of result.tools) {
+    if (isRecord(t) && typeof t.name === 'string') out.set(t.name, isRecord(t.annotations) ? t.annotations : {});
+  }
+  return out;
+}

@@ -1,0 +1,70 @@
+/**
+ * Rewrites a Server-Sent Events stream event by event, without buffering the stream: each event's data is
+ * handed to a rewrite function that may return new data (or the same), and the event is re-emitted with
+ * its `id`, `event` and `retry` fields. Used to prune list replies inside SSE responses and to rewrite the
+ * legacy transport's `endpoint` event.
+ *
+ * @module
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+
+export type EventRewrite = (event: EventSourceMessage) => string;
+
+export class SseRewriter extends Transform {
+  readonly #parser: EventSourceParser;
+  readonly #decoder = new StringDecoder('utf8');
+  #out: string[] = [];
+
+  constructor(rewrite: EventRewrite) {
+    super();
+    this.#parser = createParser({
+      onEvent: (event) => this.#out.push(serialize(event, rewrite(event))),
+      onRetry: (ms) => this.#out.push(`retry: ${ms}\n\n`),
+      onComment: (comment) => this.#out.push(`:${comment}\n\n`),
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#parser.feed(this.#decoder.write(chunk));
+      this.#flushOut();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.#parser.feed(this.#decoder.end());
+      this.#parser.reset({ consume: true });
+      this.#flushOut();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  /** Sends an extra `message` event to the client between upstream events (legacy transport answers). */
+  inject(data: string): boolean {
+    if (this.writableEnded || this.destroyed) return false;
+    this.push(serialize({ event: 'message', data }, data));
+    return true;
+  }
+
+  #flushOut(): void {
+    if (this.#out.length === 0) return;
+    this.push(this.#out.join(''));
+    this.#out = [];
+  }
+}
+
+function serialize(event: EventSourceMessage, data: string): string {
+  let s = '';
+  if (event.id !== undefined) s += `id: ${event.id}\n`;
+  if (event.event !== undefined) s += `event: ${event.event}\n`;
+  for (const line of data.split('\n')) s += `data: ${line}\n`;
+  return `${s}\n`;
+}

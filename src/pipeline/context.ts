@@ -1,0 +1,55 @@
+/**
+ * The per-request context the stages share. A stage reads what earlier stages wrote (`principal`,
+ * `parsed`, `decisions`) and adds its own; none writes the HTTP response.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../authn/principal.js';
+import type { Action } from '../mcp/action.js';
+import type { ParsedBody } from '../mcp/jsonrpc.js';
+import type { ListMethod } from '../mcp/list-filter.js';
+import type { Decision } from '../policy/decision.js';
+import type { RequestFacts } from '../policy/input.js';
+
+export type Transport = 'streamable-http' | 'sse';
+
+export interface MessageDecision {
+  readonly index: number;
+  readonly action: Action;
+  readonly decision: Decision;
+  readonly decisionId: string;
+}
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly transport: Transport;
+  readonly clientIp: string;
+  readonly startedAt: bigint;
+  readonly now: Date;
+  principal?: Principal;
+  body?: Buffer;
+  parsed?: ParsedBody;
+  /** One entry per JSON-RPC request in the body, in body order. */
+  decisions: MessageDecision[];
+  /** Ids of list requests whose replies must be pruned (key: JSON of the id). */
+  listRequests: Map<string, ListMethod>;
+  facts?: RequestFacts;
+}
+
+export function createContext(
+  req: IncomingMessage,
+  init: { requestId: string; transport: Transport; clientIp: string; now: Date },
+): RequestContext {
+  return {
+    req,
+    requestId: init.requestId,
+    transport: init.transport,
+    clientIp: init.clientIp,
+    now: init.now,
+    startedAt: process.hrtime.bigint(),
+    decisions: [],
+    listRequests: new Map(),
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * THE ordered list of request stages (STYLE R5). The order is deliberate:
+ *
+ * 1. `origin` first: a browser request from a foreign origin is refused before any work (DNS rebinding).
+ * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse.
+ * 3. `read-body` then `parse`: size and type limits, JSON-RPC validation and header/body agreement, so
+ *    the policy only ever sees well-formed messages.
+ * 4. `decide`: one policy decision per JSON-RPC request; a deny here means nothing is forwarded.
+ * 5. `ratelimit` (when configured) after the decision, because limits come from the policy's obligations
+ *    and denied calls must not spend tokens.
+ *
+ * Forwarding and reply filtering follow in `server/forward.ts`; they write the response, stages do not.
+ *
+ * @module
+ */
+import type { RequestContext } from './context.js';
+import type { Stage, StageResult } from './stage.js';
+
+export interface Pipelines {
+  /** POST with a JSON-RPC body (Streamable HTTP, legacy messages endpoint). */
+  readonly post: readonly Stage[];
+  /** GET (streams) and DELETE (session end): no body. */
+  readonly bodiless: readonly Stage[];
+}
+
+export interface PipelineStages {
+  readonly origin: Stage;
+  readonly authenticate: Stage;
+  readonly readBody: Stage;
+  readonly parse: Stage;
+  readonly protocolVersion: Stage;
+  readonly decide: Stage;
+  readonly ratelimit?: Stage;
+}
+
+export function createPipelines(s: PipelineStages): Pipelines {
+  const post = [s.origin, s.authenticate, s.readBody, s.parse, s.decide];
+  if (s.ratelimit) post.push(s.ratelimit);
+  return { post, bodiless: [s.origin, s.authenticate, s.protocolVersion] };
+}
+
+/** Runs stages in order; the first deny stops the run. */
+export async function runStages(stages: readonly Stage[], ctx: RequestContext, signal: AbortSignal): Promise<StageResult> {
+  for (const stage of stages) {
+    const result = await stage.run(ctx, signal);
+    if (result.kind === 'deny') return result;
+  }
+  return { kind: 'continue' };
+}

@@ -1,0 +1,75 @@
+/**
+ * The policy decision: every JSON-RPC request in the body becomes an Action decided by the `decision`
+ * entrypoint. Notifications and client responses pass once authenticated. If any request is denied the
+ * whole body is denied (a batch is never partly forwarded); the responder answers each message.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditSink } from '../../audit/audit-log.js';
+import { ANONYMOUS } from '../../authn/principal.js';
+import { PolicyError } from '../../errors/errors.js';
+import { classify } from '../../mcp/action.js';
+import type { AnnotationCache } from '../../mcp/annotations.js';
+import { isListMethod } from '../../mcp/list-filter.js';
+import { idKey } from '../../mcp/reply-filter.js';
+import type { PolicyEngine } from '../../policy/engine.js';
+import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
+import type { RequestContext } from '../context.js';
+import { CONTINUE, deny, type Stage } from '../stage.js';
+
+export interface DecideDeps {
+  readonly engine: PolicyEngine;
+  readonly annotations: AnnotationCache;
+  readonly audit: AuditSink;
+  readonly facts: (ctx: RequestContext) => RequestFacts;
+  /** Called before deciding on a tool the sidecar has not seen listed (learn its annotations). */
+  readonly discover?: (tool: string, signal: AbortSignal) => Promise<void>;
+}
+
+export function decideStage(deps: DecideDeps): Stage {
+  return {
+    name: 'decide',
+    async run(ctx, signal) {
+      const parsed = ctx.parsed;
+      if (!parsed) return CONTINUE;
+      const principal = ctx.principal ?? ANONYMOUS;
+      const facts = deps.facts(ctx);
+      ctx.facts = facts;
+      let firstDenied: PolicyError | undefined;
+      for (const [index, msg] of parsed.messages.entries()) {
+        if (msg.kind !== 'request') continue;
+        const action = classify(msg.method, msg.id, msg.params);
+        if (action.tool !== undefined && deps.discover && !deps.annotations.has(action.tool)) {
+          await deps.discover(action.tool, signal).catch(() => undefined);
+        }
+        const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
+        const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
+        const decisionId = randomUUID();
+        ctx.decisions.push({ index, action, decision, decisionId });
+        deps.audit.decision({
+          decisionId,
+          requestId: ctx.requestId,
+          principal,
+          action,
+          decision,
+          clientIp: ctx.clientIp,
+          sessionId: facts.sessionId,
+          transport: ctx.transport,
+        });
+        if (!decision.allow) {
+          firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
+        } else if (isListMethod(action.method)) {
+          ctx.listRequests.set(idKey(action.id), action.method);
+        }
+      }
+      return firstDenied ? deny(firstDenied) : CONTINUE;
+    },
+  };
+}
+
+export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {
+  return new PolicyError(failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED', `Forbidden: ${reasons[0] ?? 'denied'}`, {
+    data: { reasons, decision_id: decisionId },
+  });
+}

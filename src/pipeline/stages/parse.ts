@@ -1,0 +1,92 @@
+/**
+ * Parses the JSON-RPC body and checks the MCP transport headers against it: an unsupported
+ * `MCP-Protocol-Version` is refused (400), and the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must
+ * agree with the body when present (400, -32020). Decisions are always made on the body.
+ *
+ * @module
+ */
+import { RequestError } from '../../errors/errors.js';
+import { isRecord } from '../../mcp/action.js';
+import { parseBody } from '../../mcp/jsonrpc.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
+
+export function protocolVersionStage(supported: readonly string[]): Stage {
+  const set = new Set(supported);
+  return {
+    name: 'parse',
+    run(ctx) {
+      return checkVersion(ctx.req.headers['mcp-protocol-version'], set);
+    },
+  };
+}
+
+export function parseStage(supported: readonly string[]): Stage {
+  const set = new Set(supported);
+  return {
+    name: 'parse',
+    run(ctx) {
+      const version = checkVersion(ctx.req.headers['mcp-protocol-version'], set);
+      if (version.kind === 'deny') return version;
+      try {
+        ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0));
+      } catch (err) {
+        if (err instanceof RequestError) return deny(err);
+        throw err;
+      }
+      return checkMcpHeaders(ctx.req.headers, ctx.parsed);
+    },
+  };
+}
+
+function checkVersion(header: string | string[] | undefined, supported: ReadonlySet<string>): StageResult {
+  if (header === undefined) return CONTINUE;
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v !== undefined && supported.has(v.trim())) return CONTINUE;
+  return deny(
+    new RequestError('ERR_REQUEST_PROTOCOL_VERSION', `Bad Request: Unsupported protocol version ${String(v).slice(0, 40)}`, {
+      data: { supported: [...supported] },
+    }),
+  );
+}
+
+function checkMcpHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  parsed: NonNullable<import('../context.js').RequestContext['parsed']>,
+): StageResult {
+  const method = single(headers['mcp-method']);
+  const name = single(headers['mcp-name']);
+  if (method === undefined && name === undefined) return CONTINUE;
+  const msg = parsed.messages[0];
+  if (parsed.batch || !msg || msg.kind === 'response') {
+    return deny(mismatch('Mcp-Method/Mcp-Name headers require a single request or notification'));
+  }
+  if (method !== undefined && method !== msg.method) {
+    return deny(mismatch(`Mcp-Method header ${method.slice(0, 60)} does not match the body's method`));
+  }
+  if (name !== undefined) {
+    const bodyName = nameOf(msg.method, msg.params);
+    if (decodeHeader(name) !== bodyName) return deny(mismatch("Mcp-Name header does not match the body's name"));
+  }
+  return CONTINUE;
+}
+
+function nameOf(method: string, params: unknown): string | undefined {
+  if (!isRecord(params)) return undefined;
+  if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
+  if (method.startsWith('resources/')) return typeof params.uri === 'string' ? params.uri : undefined;
+  return undefined;
+}
+
+/** Values outside visible ASCII are sent as `=?base64?<b64>?=`. */
+function decodeHeader(v: string): string {
+  const m = /^=\?base64\?(.*)\?=$/.exec(v.trim());
+  return m ? Buffer.from(m[1] ?? '', 'base64').toString('utf8') : v.trim();
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function mismatch(message: string): RequestError {
+  return new RequestError('ERR_REQUEST_HEADER_MISMATCH', `Bad Request: ${message}`);
+}

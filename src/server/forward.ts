@@ -1,0 +1,104 @@
+/**
+ * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list
+ * requests are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other
+ * replies are piped through untouched. A client that goes away aborts the upstream request.
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ANONYMOUS } from '../authn/principal.js';
+import { toSidecarError, UpstreamError } from '../errors/errors.js';
+import { toErrorResponse } from '../errors/http.js';
+import type { ReplyFilter } from '../mcp/reply-filter.js';
+import { SseRewriter } from '../mcp/sse-transform.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
+import type { Upstream } from '../proxy/upstream.js';
+import type { Logger } from '../telemetry/logger.js';
+import { sendJson } from './respond.js';
+
+export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
+
+export interface ForwardDeps {
+  readonly upstream: Upstream;
+  readonly headers: HeaderPolicy;
+  readonly logger: Logger;
+}
+
+export interface ForwardRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly body?: Buffer;
+  readonly filter?: ReplyFilter;
+  /** Rewrites every SSE event (legacy transport); takes precedence over `filter` for SSE replies. */
+  readonly sseRewriter?: SseRewriter;
+}
+
+export async function forward(ctx: RequestContext, res: ServerResponse, deps: ForwardDeps, r: ForwardRequest): Promise<number> {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.on('close', onClose);
+  const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
+    clientIp: ctx.clientIp,
+    proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
+    host: ctx.req.headers.host,
+  });
+  if (r.body) headers['content-length'] = String(r.body.length);
+  let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
+  try {
+    upstreamRes = await deps.upstream.request({ method: r.method, path: r.path, headers, body: r.body, signal: abort.signal });
+  } catch (err) {
+    const e = err instanceof UpstreamError ? err : toSidecarError(err);
+    deps.logger.warn({ request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message }, 'upstream request failed');
+    const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
+    const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
+    sendJson(res, out.status, out.body, out.headers);
+    return out.status;
+  }
+  const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
+  const isSse = type.startsWith('text/event-stream');
+  const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
+  const rewriteJson = !isSse && type.startsWith('application/json') && r.filter?.active === true;
+  try {
+    if (rewriteJson && r.filter) {
+      const text = await readText(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES);
+      const rewritten = r.filter.rewriteJson(text) ?? text;
+      res.writeHead(upstreamRes.status, { ...clientResponseHeaders(upstreamRes.headers, true), 'content-length': Buffer.byteLength(rewritten) });
+      res.end(rewritten);
+      return upstreamRes.status;
+    }
+    res.writeHead(upstreamRes.status, clientResponseHeaders(upstreamRes.headers, rewriteSse));
+    if (isSse) res.flushHeaders();
+    if (rewriteSse) {
+      const rewriter = r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data));
+      await pipeline(upstreamRes.body, rewriter, res);
+    } else {
+      await pipeline(upstreamRes.body, res);
+    }
+  } catch (err) {
+    if (!abort.signal.aborted) {
+      deps.logger.warn({ request_id: ctx.requestId, err: (err as Error).message }, 'upstream reply stream ended with an error');
+    }
+    upstreamRes.body.destroy();
+    if (!res.headersSent) sendJson(res, 502, { jsonrpc: '2.0', id: null, error: { code: -32005, message: 'Upstream reply failed' } });
+    else res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+  return upstreamRes.status;
+}
+
+async function readText(body: Readable, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new Error(`upstream reply exceeds ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}

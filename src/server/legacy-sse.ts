@@ -1,0 +1,126 @@
+/**
+ * The legacy HTTP+SSE transport (2024-11-05): GET opens the event stream, whose first `endpoint` event
+ * names where to POST messages; the sidecar rewrites it to its own messages path and binds the session to
+ * the caller who opened it. POSTed messages are decided like any other; a denied request is answered on
+ * the stream (where the client waits for it) and the POST gets 202, as the transport expects.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../authn/principal.js';
+import { RequestError } from '../errors/errors.js';
+import { ReplyFilter } from '../mcp/reply-filter.js';
+import type { ListMethod } from '../mcp/list-filter.js';
+import { SseRewriter } from '../mcp/sse-transform.js';
+import { runStages } from '../pipeline/pipeline.js';
+import { forward } from './forward.js';
+import { errorResponse, sendJson } from './respond.js';
+import type { SidecarRuntime } from './runtime.js';
+
+interface LegacySession {
+  readonly upstreamPath: string;
+  readonly owner: string;
+  readonly principal: Principal;
+  readonly pending: Map<string, ListMethod>;
+  readonly stream: SseRewriter;
+}
+
+export class LegacySseRoutes {
+  readonly #rt: SidecarRuntime;
+  readonly #sessions = new Map<string, LegacySession>();
+  readonly #upstreamSsePath: string;
+
+  constructor(rt: SidecarRuntime, upstreamSsePath: string) {
+    this.#rt = rt;
+    this.#upstreamSsePath = upstreamSsePath;
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rt = this.#rt;
+    const ctx = rt.context(req, 'sse');
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    const result = await runStages(rt.pipelines.bodiless, ctx, abort.signal);
+    if (result.kind === 'deny') {
+      rt.deny(ctx, res, result.error);
+      return;
+    }
+    const principal = ctx.principal as Principal;
+    const pending = new Map<string, ListMethod>();
+    let sessionId: string | undefined;
+    const filter = new ReplyFilter(pending, rt.visibleFor(ctx, principal), rt.annotations);
+    const stream: SseRewriter = new SseRewriter((event) => {
+      if (event.event === 'endpoint') {
+        const target = new URL(event.data.trim(), rt.forwardDeps.upstream.origin);
+        sessionId = target.searchParams.get('sessionId') ?? undefined;
+        if (!sessionId) return event.data;
+        this.#sessions.set(sessionId, {
+          upstreamPath: target.pathname + target.search,
+          owner: ownerKey(principal),
+          principal,
+          pending,
+          stream,
+        });
+        return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
+      }
+      return filter.rewriteEvent(event);
+    });
+    try {
+      await forward(ctx, res, rt.forwardDeps, { method: 'GET', path: this.#upstreamSsePath, sseRewriter: stream });
+    } finally {
+      if (sessionId) this.#sessions.delete(sessionId);
+    }
+  }
+
+  async postMessage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rt = this.#rt;
+    const ctx = rt.context(req, 'sse');
+    const url = new URL(req.url ?? '/', 'http://sidecar');
+    const sessionId = url.searchParams.get('sessionId') ?? '';
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    ctx.facts = rt.facts(ctx, sessionId);
+    const result = await runStages(rt.pipelines.post, ctx, abort.signal);
+    const session = this.#sessions.get(sessionId);
+    if (result.kind === 'deny') {
+      // A policy denial is answered where the client waits for answers: on the session's stream.
+      if (result.error.reason === 'policy' && session && ctx.principal && ownerKey(ctx.principal) === session.owner) {
+        const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req));
+        const answers = Array.isArray(out.body) ? out.body : [out.body];
+        for (const a of answers) session.stream.inject(JSON.stringify(a));
+        res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+        return;
+      }
+      rt.deny(ctx, res, result.error);
+      return;
+    }
+    // Unknown session, or one opened by another caller: same answer, so sessions cannot be probed.
+    if (!session || !ctx.principal || ownerKey(ctx.principal) !== session.owner) {
+      const err = new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
+      const out = errorResponse(ctx, err, rt.resourceMetadataUrl(req));
+      sendJson(res, out.status, out.body, out.headers);
+      return;
+    }
+    for (const [k, v] of ctx.listRequests) session.pending.set(k, v);
+    const status = await forward(ctx, res, rt.forwardDeps, {
+      method: 'POST',
+      path: session.upstreamPath,
+      ...(ctx.body ? { body: ctx.body } : {}),
+    });
+    rt.requestDone(ctx, status);
+  }
+
+  /** Ends all open streams (shutdown). */
+  closeAll(): void {
+    for (const s of this.#sessions.values()) s.stream.end();
+    this.#sessions.clear();
+  }
+}
+
+function ownerKey(p: Principal): string {
+  return `${p.authMethod}:${p.tenant ?? ''}:${p.id ?? ''}`;
+}

@@ -1,0 +1,50 @@
+/**
+ * The Streamable HTTP endpoint: POST carries JSON-RPC (decided message by message), GET opens the
+ * server-to-client stream, DELETE ends a session. Each runs its stage list; a deny is answered by the
+ * one error mapping, anything allowed is forwarded and its reply streamed back (list replies pruned).
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestError } from '../errors/errors.js';
+import { ReplyFilter } from '../mcp/reply-filter.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { runStages } from '../pipeline/pipeline.js';
+import type { SidecarRuntime } from './runtime.js';
+import { errorResponse, sendJson } from './respond.js';
+import { forward } from './forward.js';
+
+export async function handleMcp(rt: SidecarRuntime, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const method = req.method ?? 'GET';
+  if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
+    const err = new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`);
+    const out = errorResponse(rt.context(req, 'streamable-http'), err, rt.resourceMetadataUrl(req));
+    sendJson(res, out.status, out.body, { ...out.headers, allow: 'GET, POST, DELETE' });
+    return;
+  }
+  const ctx = rt.context(req, 'streamable-http');
+  const abort = new AbortController();
+  res.once('close', () => abort.abort());
+  const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
+  const result = await runStages(stages, ctx, abort.signal);
+  if (result.kind === 'deny') {
+    rt.deny(ctx, res, result.error);
+    return;
+  }
+  const filter = new ReplyFilter(ctx.listRequests, rt.visibleFor(ctx), rt.annotations);
+  const status = await forward(ctx, res, rt.forwardDeps, {
+    method,
+    path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
+    ...(ctx.body ? { body: ctx.body } : {}),
+    filter,
+  });
+  rt.requestDone(ctx, status);
+}
+
+/** The upstream path keeps the client's query string. */
+export function upstreamPath(basePath: string, requestUrl: string): string {
+  const q = requestUrl.indexOf('?');
+  return q === -1 ? basePath : basePath + requestUrl.slice(q);
+}
+
+export type { RequestContext };

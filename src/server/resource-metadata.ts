@@ -1,0 +1,39 @@
+/**
+ * OAuth 2.0 Protected Resource Metadata (RFC 9728), as the MCP authorization specification asks: served
+ * at `/.well-known/oauth-protected-resource` and at the path-suffixed URI for the MCP endpoint, and
+ * named in every 401's `WWW-Authenticate: Bearer resource_metadata="…"`.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../config/schema.js';
+
+export const WELL_KNOWN_PREFIX = '/.well-known/oauth-protected-resource';
+
+/** This server's resource identifier (RFC 8707): configured, or derived from the request's Host. */
+export function resourceIdentifier(config: Config, req: IncomingMessage): string {
+  if (config.authn.resource) return config.authn.resource;
+  const host = req.headers.host ?? `localhost:${config.server.port}`;
+  const proto = 'encrypted' in req.socket ? 'https' : 'http';
+  return `${proto}://${host}${config.server.mcpPath}`;
+}
+
+/** The path-suffixed metadata URL for a resource identifier (RFC 9728 §3.1). */
+export function resourceMetadataUrl(resource: string): string {
+  const u = new URL(resource);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  return `${u.origin}${WELL_KNOWN_PREFIX}${path}`;
+}
+
+export function metadataDocument(config: Config, resource: string): Record<string, unknown> {
+  const m = config.authn.resourceMetadata;
+  const doc: Record<string, unknown> = {
+    resource,
+    authorization_servers: m.authorizationServers.length ? m.authorizationServers : config.authn.jwt.issuers,
+    bearer_methods_supported: ['header'],
+  };
+  if (m.scopesSupported.length) doc.scopes_supported = m.scopesSupported;
+  if (m.resourceName) doc.resource_name = m.resourceName;
+  if (m.resourceDocumentation) doc.resource_documentation = m.resourceDocumentation;
+  return doc;
+}

@@ -1,0 +1,145 @@
+/**
+ * What the routes share: the stage lists, the policy engine, the annotation cache and the upstream
+ * client, plus the small per-request helpers (context creation, client IP, facts for the policy, the
+ * resource-metadata URL, and answering a deny).
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../authn/principal.js';
+import { ANONYMOUS } from '../authn/principal.js';
+import type { Config } from '../config/schema.js';
+import type { SidecarError } from '../errors/errors.js';
+import type { AnnotationCache } from '../mcp/annotations.js';
+import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
+import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
+import type { Pipelines } from '../pipeline/pipeline.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ForwardDeps } from './forward.js';
+import { resourceIdentifier, resourceMetadataUrl } from './resource-metadata.js';
+import { errorResponse, sendJson } from './respond.js';
+
+const LIST_METHOD_OF_KIND = {
+  tool: 'tools/list',
+  prompt: 'prompts/list',
+  resource: 'resources/list',
+  resource_template: 'resources/templates/list',
+  method: 'tools/list',
+} as const;
+
+export interface RuntimeDeps {
+  readonly config: Config;
+  readonly pipelines: Pipelines;
+  readonly engine: PolicyEngine;
+  readonly annotations: AnnotationCache;
+  readonly forwardDeps: ForwardDeps;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export class SidecarRuntime {
+  readonly pipelines: Pipelines;
+  readonly annotations: AnnotationCache;
+  readonly forwardDeps: ForwardDeps;
+  readonly upstreamMcpPath: string;
+  readonly #deps: RuntimeDeps;
+
+  constructor(deps: RuntimeDeps) {
+    this.#deps = deps;
+    this.pipelines = deps.pipelines;
+    this.annotations = deps.annotations;
+    this.forwardDeps = deps.forwardDeps;
+    const upstreamPath = new URL(deps.config.upstream.url).pathname;
+    this.upstreamMcpPath = upstreamPath === '/' ? deps.config.server.mcpPath : upstreamPath;
+  }
+
+  get config(): Config {
+    return this.#deps.config;
+  }
+
+  context(req: IncomingMessage, transport: Transport): RequestContext {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
+    return createContext(req, { requestId, transport, clientIp: this.clientIp(req), now: new Date(this.#deps.now()) });
+  }
+
+  clientIp(req: IncomingMessage): string {
+    const hops = this.#deps.config.server.trustProxyHops;
+    if (hops > 0) {
+      const xff = String(req.headers['x-forwarded-for'] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const candidate = xff[xff.length - hops];
+      if (candidate) return normalizeIp(candidate);
+    }
+    return normalizeIp(req.socket.remoteAddress ?? '');
+  }
+
+  facts(ctx: RequestContext, sessionId?: string | null): RequestFacts {
+    const session = sessionId ?? headerValue(ctx.req.headers['mcp-session-id']) ?? null;
+    return {
+      now: ctx.now,
+      clientIp: ctx.clientIp,
+      sessionId: session,
+      requestId: ctx.requestId,
+      environment: this.#deps.config.policy.environment,
+      timezone: this.#deps.config.policy.timezone,
+      protocolVersion: headerValue(ctx.req.headers['mcp-protocol-version']) ?? null,
+      transport: ctx.transport,
+    };
+  }
+
+  /** The `visible` check for list replies, for this request's caller. */
+  visibleFor(ctx: RequestContext, principal: Principal = ctx.principal ?? ANONYMOUS): VisibleFn {
+    const facts = ctx.facts ?? this.facts(ctx);
+    return (item: ListItem) =>
+      this.#deps.engine.visible(
+        buildVisibleInput(principal, LIST_METHOD_OF_KIND[item.kind], item.kind, item.name, item.annotations, facts),
+      );
+  }
+
+  resourceIdentifier(req: IncomingMessage): string {
+    return resourceIdentifier(this.#deps.config, req);
+  }
+
+  resourceMetadataUrl(req: IncomingMessage): string {
+    return resourceMetadataUrl(this.resourceIdentifier(req));
+  }
+
+  /** Answers a denied request through the one error mapping and logs it. */
+  deny(ctx: RequestContext, res: ServerResponse, err: SidecarError): void {
+    const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req));
+    const level = out.status >= 500 ? 'error' : 'info';
+    this.#deps.logger[level](
+      {
+        request_id: ctx.requestId,
+        code: err.code,
+        reason: err.reason,
+        status: out.status,
+        subject: ctx.principal?.id ?? null,
+        ...(err.cause ? { cause: (err.cause as Error).message ?? String(err.cause) } : {}),
+      },
+      'request denied',
+    );
+    sendJson(res, out.status, out.body, out.headers);
+  }
+
+  requestDone(ctx: RequestContext, status: number): void {
+    this.#deps.logger.debug(
+      { request_id: ctx.requestId, status, ms: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
+      'request forwarded',
+    );
+  }
+}
+
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
