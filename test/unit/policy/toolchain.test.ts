@@ -1,0 +1,197 @@
+/**
+ * Tests of the policy toolchain (scripts/policy-toolchain.mjs) through its CLI, as npm scripts and CI run it:
+ * failing Rego tests fail `test`, builtins the wasm runtime lacks fail `build`, a valid policy builds an
+ * `opa build -t wasm` bundle that the Node runtime evaluates, and `fmt --check` flags unformatted Rego.
+ * The first run may build the toolchain from Debian sid (~30–60 s); later runs take about a second.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'policies', 'toolchain');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const env = { ...process.env, ...opts.env };
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [SCRIPT, ...args],
+      { cwd: ROOT, env, timeout: opts.timeoutMs ?? 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+interface TarEntry {
+  name: string;
+  mode: number;
+  data: Buffer;
+}
+
+/** Minimal ustar reader: enough to check the bundle's layout without trusting the script's own reader. */
+function readTarGz(gz: Buffer): TarEntry[] {
+  const tar = gunzipSync(gz);
+  const entries: TarEntry[] = [];
+  const text = (b: Buffer, start: number, len: number) =>
+    b
+      .subarray(start, start + len)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const size = Number.parseInt(text(header, 124, 12).trim(), 8);
+    entries.push({
+      name: text(header, 0, 100),
+      mode: Number.parseInt(text(header, 100, 8).trim(), 8),
+      data: Buffer.from(tar.subarray(off + 512, off + 512 + size)),
+    });
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return entries;
+}
+
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'policy-toolchain-test-'));
+  // The first call may fetch and compile the toolchain: give it far more than the default hook timeout.
+  const ensured = await cli(['ensure'], { timeoutMs: 600_000 });
+  expect(ensured.code, ensured.stderr).toBe(0);
+  expect(ensured.stdout).toMatch(/policy toolchain: (opa|policyc)/);
+}, 600_000);
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('policy-toolchain test', () => {
+  it('exits non-zero and names the failing test when a Rego test fails', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'failing-test')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('test_bob_allowed_on_purpose_failing');
+    expect(r.stdout).not.toMatch(/FAIL.*test_alice_allowed/);
+    expect(r.stdout).toMatch(/^policy test: 1 passed, 1 failed$/m);
+  });
+
+  it('passes a policy whose tests pass', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'ok'), '-v']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^policy test: 3 passed, 0 failed$/m);
+  });
+
+  it('compiles tests against the wasm runtime builtins, so a missing builtin fails the tests too', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'bad-builtin')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('time.now_ns');
+  });
+});
+
+describe('policy-toolchain build', () => {
+  it('fails on a builtin outside the runtime capabilities, naming the builtin', async () => {
+    const out = join(tmp, 'bad-builtin');
+    const r = await cli(['build', '--src', join(FIXTURES, 'bad-builtin'), '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/undefined function time\.now_ns/);
+  });
+
+  it('builds an opa build -t wasm bundle that the Node wasm runtime evaluates', async () => {
+    const out = join(tmp, 'ok');
+    const r = await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+
+    const entries = readTarGz(await readFile(join(out, 'bundle.tar.gz')));
+    const names = entries.map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['/.manifest', '/data.json', '/policy.wasm']));
+    expect(names.every((n) => n.startsWith('/') && !n.includes(ROOT))).toBe(true);
+    expect(names.some((n) => n.endsWith('_test.rego'))).toBe(false);
+    expect(entries.every((e) => e.mode === 0o600)).toBe(true);
+
+    const byName = (n: string) => entries.find((e) => e.name === n)!.data;
+    const manifest = JSON.parse(byName('/.manifest').toString('utf8'));
+    expect(manifest.revision).toMatch(/^[0-9a-f]{12}$/);
+    expect(manifest.rego_version).toBe(1);
+    expect(manifest.wasm.map((w: { entrypoint: string }) => w.entrypoint)).toEqual([
+      'mcp/authz/decision',
+      'mcp/authz/visible',
+    ]);
+    // data.json files map by path: ok/data.json → data, ok/tenants/data.json → data.tenants.
+    const data = JSON.parse(byName('/data.json').toString('utf8'));
+    expect(data.tenants).toEqual({ active: ['acme'] });
+
+    // The unpacked copy is the same bundle.
+    expect(await readFile(join(out, 'bundle', 'policy.wasm'))).toEqual(byName('/policy.wasm'));
+    expect(JSON.parse(await readFile(join(out, 'bundle', '.manifest'), 'utf8'))).toEqual(manifest);
+
+    const policy = await loadPolicy(byName('/policy.wasm'));
+    policy.setData(data);
+    const admin = { subject: { roles: ['admin'], tenant: 'acme' }, method: 'tools/call' };
+    expect(policy.evaluate(admin, 'mcp/authz/decision')).toEqual([{ result: { allow: true, reasons: [] } }]);
+    const reader = {
+      subject: { roles: ['reader'], tenant: 'acme' },
+      method: 'tools/call',
+      tools: ['search', 'rm'],
+    };
+    expect(policy.evaluate(reader, 'mcp/authz/decision')).toEqual([
+      { result: { allow: false, reasons: ['no role permits the method'] } },
+    ]);
+    expect(policy.evaluate(reader, 'mcp/authz/visible')).toEqual([{ result: ['search'] }]);
+  });
+
+  it('gives a content-addressed revision, overridable by --revision and POLICY_REVISION', async () => {
+    const src = join(FIXTURES, 'ok');
+    const revisionOf = async (out: string) =>
+      JSON.parse(await readFile(join(out, 'bundle', '.manifest'), 'utf8')).revision as string;
+    const a = join(tmp, 'rev-a');
+    const b = join(tmp, 'rev-b');
+    expect((await cli(['build', '--src', src, '--out', a])).code).toBe(0);
+    expect((await cli(['build', '--src', src, '--out', b, '--revision', 'v1.2.3'])).code).toBe(0);
+    const first = await revisionOf(a);
+    expect(await revisionOf(b)).toBe('v1.2.3');
+    expect(
+      (await cli(['build', '--src', src, '--out', b], { env: { POLICY_REVISION: 'from-env' } })).code,
+    ).toBe(0);
+    expect(await revisionOf(b)).toBe('from-env');
+    expect((await cli(['build', '--src', src, '--out', b], { env: { POLICY_REVISION: '' } })).code).toBe(0);
+    expect(await revisionOf(b)).toBe(first);
+    // Same sources, same bundle bytes.
+    expect(await readFile(join(a, 'bundle.tar.gz'))).toEqual(await readFile(join(b, 'bundle.tar.gz')));
+  });
+});
+
+describe('policy-toolchain fmt', () => {
+  it('--check lists the unformatted file only and exits non-zero', async () => {
+    const r = await cli(['fmt', '--check', '--src', join(FIXTURES, 'unformatted')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('unformatted.rego');
+    expect(r.stdout).not.toContain('/formatted.rego');
+  });
+
+  it('--write formats in place, after which --check passes', async () => {
+    const copy = join(tmp, 'fmt');
+    await cp(join(FIXTURES, 'unformatted'), copy, { recursive: true });
+    expect((await cli(['fmt', '--write', '--src', copy])).code).toBe(0);
+    expect(await readFile(join(copy, 'unformatted.rego'), 'utf8')).toContain(
+      'deny if input.user == "mallory"',
+    );
+    const r = await cli(['fmt', '--check', '--src', copy]);
+    expect(r.code, r.stdout).toBe(0);
+  });
+});
