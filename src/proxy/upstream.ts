@@ -5,8 +5,7 @@
  *
  * @module
  */
-import type { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
+import { type Dispatcher, Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
 
 export interface UpstreamOptions {
@@ -28,7 +27,7 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Readable;
+  readonly body: Dispatcher.ResponseData['body'];
 }
 
 export class Upstream {

@@ -1,0 +1,174 @@
+/**
+ * Builds a sidecar from a validated config: creates the components (store, authenticator, policy
+ * engine and reloader, upstream client), the stage lists and the two listeners, and starts them in order
+ * and stops them in reverse (STYLE R11). `main.ts` and the integration tests both use this.
+ *
+ * @module
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAuditLog } from './audit/audit-log.js';
+import { createAuthenticator } from './authn/authenticator.js';
+import type { Config } from './config/schema.js';
+import type { Component, ComponentStatus } from './lifecycle.js';
+import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
+import { AnnotationCache } from './mcp/annotations.js';
+import { createPipelines } from './pipeline/pipeline.js';
+import { authenticateStage } from './pipeline/stages/authenticate.js';
+import { decideStage } from './pipeline/stages/decide.js';
+import { originStage } from './pipeline/stages/origin.js';
+import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
+import { readBodyStage } from './pipeline/stages/read-body.js';
+import { PolicyEngine } from './policy/engine.js';
+import { PolicyReloader } from './policy/reloader.js';
+import { createHeaderPolicy } from './proxy/headers.js';
+import { Upstream } from './proxy/upstream.js';
+import { createAdminServer } from './server/admin-server.js';
+import { LegacySseRoutes } from './server/legacy-sse.js';
+import { createPublicServer } from './server/public-server.js';
+import { SidecarRuntime } from './server/runtime.js';
+import { createStore } from './store/create-store.js';
+import type { Store } from './store/store.js';
+import type { Logger } from './telemetry/logger.js';
+
+export interface SidecarDeps {
+  readonly logger: Logger;
+  /** Epoch milliseconds; tests pin the clock. */
+  readonly now?: () => number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Use this store instead of creating one from config (tests share one). */
+  readonly store?: Store;
+}
+
+export interface Sidecar {
+  readonly engine: PolicyEngine;
+  readonly store: Store;
+  /** Base URL of the public listener once started, e.g. `http://127.0.0.1:8080`. */
+  readonly publicUrl: string;
+  readonly adminUrl: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
+  const logger = deps.logger;
+  const now = deps.now ?? Date.now;
+  const envOpt = deps.env ? { env: deps.env } : {};
+  const store = deps.store ?? createStore(config, { logger, ...envOpt });
+  const authenticator = createAuthenticator(config, { store, logger, now, ...envOpt });
+  const engine = new PolicyEngine({
+    decisionEntrypoint: config.policy.decisionEntrypoint,
+    visibleEntrypoint: config.policy.visibleEntrypoint,
+    logger: logger.child({ component: 'policy' }),
+  });
+  const reloader = new PolicyReloader({
+    location: config.policy.bundle,
+    watch: config.policy.watch,
+    pollIntervalMs: config.policy.pollIntervalMs,
+    engine,
+    logger,
+  });
+  const upstream = new Upstream(config.upstream);
+  const annotations = new AnnotationCache();
+  const upstreamPath = new URL(config.upstream.url).pathname;
+  const discovery = new AnnotationDiscovery({
+    upstream,
+    path: upstreamPath === '/' ? config.server.mcpPath : upstreamPath,
+    cache: annotations,
+    logger,
+    now,
+  });
+  const { identityHeaders, apiKeys } = config.authn;
+  const headers = createHeaderPolicy({
+    strip: identityHeaders.strip,
+    apiKeyHeader: apiKeys.header,
+    subject: identityHeaders.subject,
+    tenant: identityHeaders.tenant,
+    roles: identityHeaders.roles,
+  });
+  let runtime: SidecarRuntime | undefined;
+  const pipelines = createPipelines({
+    origin: originStage(config.server.allowedOrigins),
+    authenticate: authenticateStage(authenticator),
+    readBody: readBodyStage(config.server.maxBodyBytes),
+    parse: parseStage(config.server.protocolVersions),
+    protocolVersion: protocolVersionStage(config.server.protocolVersions),
+    decide: decideStage({
+      engine,
+      annotations,
+      audit: createAuditLog(logger),
+      facts: (ctx) => ctx.facts ?? (runtime as SidecarRuntime).facts(ctx),
+      discover: () => discovery.discover(),
+    }),
+  });
+  runtime = new SidecarRuntime({
+    config,
+    pipelines,
+    engine,
+    annotations,
+    forwardDeps: { upstream, headers, logger },
+    logger,
+    now,
+  });
+  const legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
+  const policyComponent: Component = {
+    name: 'policy',
+    start: () => reloader.start(),
+    stop: () => reloader.stop(),
+    status: (): ComponentStatus => ({ ...engine.status() }),
+  };
+  const components: Component[] = [store, authenticator, policyComponent];
+  const publicServer = createPublicServer(runtime, legacy, logger);
+  const adminServer = createAdminServer({ components });
+  const open = new Set<import('node:net').Socket>();
+  publicServer.on('connection', (s) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
+  let publicUrl = '';
+  let adminUrl = '';
+
+  return {
+    engine,
+    store,
+    get publicUrl() {
+      return publicUrl;
+    },
+    get adminUrl() {
+      return adminUrl;
+    },
+    async start() {
+      for (const c of components) await c.start();
+      publicUrl = await listen(publicServer, config.server.host, config.server.port);
+      adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+      logger.info({ public: publicUrl, admin: adminUrl, upstream: config.upstream.url }, 'mcp-authz listening');
+    },
+    async stop() {
+      // Stop accepting, let in-flight requests and streams finish within the grace period, then cut.
+      const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+      publicServer.closeIdleConnections();
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.server.shutdownGraceMs, 'timeout').unref());
+      if ((await Promise.race([closed, grace])) === 'timeout') {
+        logger.warn({ open: open.size }, 'shutdown grace period over; closing remaining connections');
+        legacy.closeAll();
+        for (const s of open) s.destroy();
+        await closed;
+      }
+      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+      await upstream.close().catch(() => upstream.destroy());
+      for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
+    });
+  });
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/**
+ * The `mcp-authz` command: `serve`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`.
+ * Composition only; each command lives in `src/cli/`.
+ *
+ * @module
+ */
+import { Command } from 'commander';
+import { register as registerKeys } from './cli/keys.js';
+import { register as registerPolicy } from './cli/policy.js';
+import { register as registerServe } from './cli/serve.js';
+import { register as registerTokens } from './cli/tokens.js';
+
+const program = new Command('mcp-authz')
+  .description('Authorization sidecar for MCP servers')
+  .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+  .showHelpAfterError();
+
+registerServe(program);
+registerPolicy(program);
+registerKeys(program);
+registerTokens(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`mcp-authz: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

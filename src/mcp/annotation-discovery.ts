@@ -1,0 +1,130 @@
+/**
+ * Learns tool annotations straight from the upstream when a call names a tool this replica has not seen
+ * listed: the sidecar opens its own short MCP session (initialize → initialized → tools/list, following
+ * pagination, then DELETE) and feeds the result to the annotation cache. Single-flight, with a cooldown,
+ * so unknown tool names cannot make the sidecar hammer its upstream.
+ *
+ * @module
+ */
+import { createParser } from 'eventsource-parser';
+import type { Upstream } from '../proxy/upstream.js';
+import type { Logger } from '../telemetry/logger.js';
+import { isRecord } from './action.js';
+import type { AnnotationCache } from './annotations.js';
+import { toolAnnotations } from './list-filter.js';
+
+export const DISCOVERY_COOLDOWN_MS = 10_000;
+export const DISCOVERY_TIMEOUT_MS = 3_000;
+const PROTOCOL_VERSION = '2025-06-18';
+const MAX_PAGES = 20;
+
+export class AnnotationDiscovery {
+  readonly #upstream: Upstream;
+  readonly #path: string;
+  readonly #cache: AnnotationCache;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #inFlight: Promise<void> | undefined;
+  #lastRun = Number.NEGATIVE_INFINITY;
+
+  constructor(opts: { upstream: Upstream; path: string; cache: AnnotationCache; logger: Logger; now?: () => number }) {
+    this.#upstream = opts.upstream;
+    this.#path = opts.path;
+    this.#cache = opts.cache;
+    this.#logger = opts.logger;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Ensures a fresh discovery has run (or is cooling down); never throws. */
+  discover(): Promise<void> {
+    if (this.#inFlight) return this.#inFlight;
+    if (this.#now() - this.#lastRun < DISCOVERY_COOLDOWN_MS) return Promise.resolve();
+    this.#lastRun = this.#now();
+    this.#inFlight = this.#run()
+      .catch((err: unknown) => {
+        this.#logger.warn({ err: (err as Error).message }, 'tool annotation discovery failed; unseen tools keep MCP defaults');
+      })
+      .finally(() => {
+        this.#inFlight = undefined;
+      });
+    return this.#inFlight;
+  }
+
+  async #run(): Promise<void> {
+    const signal = AbortSignal.timeout(DISCOVERY_TIMEOUT_MS);
+    const init = await this.#call(
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp-authz', version: '0' } } },
+      undefined,
+      signal,
+    );
+    const session = init.sessionId;
+    const version = isRecord(init.result) && typeof init.result.protocolVersion === 'string' ? init.result.protocolVersion : PROTOCOL_VERSION;
+    try {
+      await this.#call({ jsonrpc: '2.0', method: 'notifications/initialized' }, session, signal, version);
+      const tools = new Map<string, Record<string, unknown>>();
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const params = cursor ? { cursor } : {};
+        const r = await this.#call({ jsonrpc: '2.0', id: 2 + page, method: 'tools/list', params }, session, signal, version);
+        for (const [k, v] of toolAnnotations(r.result)) tools.set(k, v);
+        cursor = isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
+        if (!cursor) break;
+      }
+      this.#cache.learn(tools);
+      this.#logger.info({ tools: tools.size }, 'learned tool annotations from the upstream');
+    } finally {
+      if (session) {
+        await this.#upstream
+          .request({ method: 'DELETE', path: this.#path, headers: { 'mcp-session-id': session, 'mcp-protocol-version': version } })
+          .then((r) => r.body.resume())
+          .catch(() => undefined);
+      }
+    }
+  }
+
+  async #call(
+    message: Record<string, unknown>,
+    session: string | undefined,
+    signal: AbortSignal,
+    version?: string,
+  ): Promise<{ result: unknown; sessionId: string | undefined }> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    if (session) headers['mcp-session-id'] = session;
+    if (version) headers['mcp-protocol-version'] = version;
+    const res = await this.#upstream.request({
+      method: 'POST',
+      path: this.#path,
+      headers,
+      body: Buffer.from(JSON.stringify(message)),
+      signal,
+    });
+    const text = await res.body.text();
+    if (res.status >= 400) throw new Error(`upstream answered ${res.status} to ${String(message.method)}`);
+    const sid = res.headers['mcp-session-id'];
+    const sessionId = typeof sid === 'string' ? sid : session;
+    if (!('id' in message)) return { result: undefined, sessionId };
+    const type = String(res.headers['content-type'] ?? '');
+    const reply = type.includes('text/event-stream') ? lastSseResponse(text, message.id) : JSON.parse(text);
+    if (!isRecord(reply) || !('result' in reply)) throw new Error(`no result for ${String(message.method)}`);
+    return { result: reply.result, sessionId };
+  }
+}
+
+function lastSseResponse(text: string, id: unknown): unknown {
+  let found: unknown;
+  const parser = createParser({
+    onEvent(e) {
+      try {
+        const m: unknown = JSON.parse(e.data);
+        if (isRecord(m) && m.id === id) found = m;
+      } catch {
+        // not JSON: skip
+      }
+    },
+  });
+  parser.feed(text.endsWith('\n\n') ? text : `${text}\n\n`);
+  return found;
+}

@@ -1,0 +1,69 @@
+/**
+ * The public listener. MCP paths are dispatched straight from `node:http` (no framework on the hot
+ * path); everything else — the RFC 9728 metadata documents and 404s — goes to a small express app.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import express from 'express';
+import type { Logger } from '../telemetry/logger.js';
+import type { LegacySseRoutes } from './legacy-sse.js';
+import { handleMcp } from './mcp-route.js';
+import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
+import { sendJson } from './respond.js';
+import type { SidecarRuntime } from './runtime.js';
+
+export function createPublicServer(rt: SidecarRuntime, legacy: LegacySseRoutes, logger: Logger): Server {
+  const { mcpPath, legacySsePath, legacyMessagesPath } = rt.config.server;
+  const app = wellKnownApp(rt);
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let handled: Promise<void> | undefined;
+    if (path === mcpPath) handled = handleMcp(rt, req, res, path);
+    else if (path === legacySsePath && req.method === 'GET') handled = legacy.openStream(req, res);
+    else if (path === legacyMessagesPath && req.method === 'POST') handled = legacy.postMessage(req, res);
+    if (!handled) {
+      app(req, res);
+      return;
+    }
+    handled.catch((err: unknown) => failSafe(err, req, res, logger));
+  });
+  // Bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/** Last line of defence: an unexpected error denies with 500 and never crashes the process. */
+function failSafe(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
+  logger.error({ err: (err as Error)?.message ?? String(err), path: req.url?.split('?')[0] }, 'unhandled error in request path');
+  if (!res.headersSent) {
+    sendJson(res, 500, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error', data: { code: 'ERR_INTERNAL' } } });
+  } else {
+    res.destroy();
+  }
+}
+
+function wellKnownApp(rt: SidecarRuntime): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get([WELL_KNOWN_PREFIX, `${WELL_KNOWN_PREFIX}/{*rest}`], (req, res) => {
+    const resource = rt.resourceIdentifier(req);
+    const expected = new URL(resource).pathname.replace(/\/$/, '');
+    const suffix = req.path.slice(WELL_KNOWN_PREFIX.length).replace(/\/$/, '');
+    if (suffix !== '' && suffix !== expected) {
+      res.status(404).json({ error: 'not_found', message: 'no protected resource at this path' });
+      return;
+    }
+    res.set('cache-control', 'public, max-age=300');
+    res.json(metadataDocument(rt.config, resource));
+  });
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: `MCP endpoint is ${rt.config.server.mcpPath}` });
+  });
+  return app;
+}

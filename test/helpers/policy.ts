@@ -1,0 +1,39 @@
+/**
+ * Test helper: compiles Rego from `policies/` or a fixture folder into a real wasm bundle with the
+ * project's own toolchain (`scripts/policy-toolchain.mjs`), so tests run the same policy the sidecar does.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
+
+/** Builds `src` (relative to the repo root) into a fresh temp folder; returns the unpacked bundle folder. */
+export async function buildBundle(src: string, opts: { revision?: string; entrypoints?: string[] } = {}): Promise<string> {
+  const out = await mkdtemp(join(tmpdir(), 'mcp-authz-bundle-'));
+  const args = [SCRIPT, 'build', '--src', src, '--out', out];
+  if (opts.revision) args.push('--revision', opts.revision);
+  for (const e of opts.entrypoints ?? []) args.push('-e', e);
+  await new Promise<void>((done, fail) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: 300_000 }, (err, _stdout, stderr) => {
+      if (err) fail(new Error(`policy build of ${src} failed: ${stderr}`));
+      else done();
+    });
+  });
+  return join(out, 'bundle');
+}
+
+let defaultBundle: Promise<string> | undefined;
+
+/** The bundle of `policies/`: the one `npm run policy:build` wrote, or a fresh build when it is missing. */
+export function defaultPolicyBundle(): Promise<string> {
+  const built = join(ROOT, 'build', 'policy', 'bundle');
+  if (existsSync(join(built, 'policy.wasm'))) return Promise.resolve(built);
+  defaultBundle ??= buildBundle('policies');
+  return defaultBundle;
+}

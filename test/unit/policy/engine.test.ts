@@ -1,0 +1,253 @@
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../../../src/authn/principal.js';
+import { classify } from '../../../src/mcp/action.js';
+import { readBundle } from '../../../src/policy/bundle.js';
+import { PolicyEngine } from '../../../src/policy/engine.js';
+import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
+import { PolicyReloader } from '../../../src/policy/reloader.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
+
+const engineOpts = { decisionEntrypoint: 'mcp/authz/decision', visibleEntrypoint: 'mcp/authz/visible', logger: silentLogger() };
+
+// Monday 10:00 UTC, from a trusted network, in prod: the hours/network rule holds.
+const FACTS: RequestFacts = {
+  now: new Date('2026-11-23T10:00:00Z'),
+  clientIp: '10.0.0.7',
+  sessionId: 's-1',
+  requestId: 'r-1',
+  environment: 'prod',
+  timezone: 'UTC',
+};
+
+function principal(roles: string[], tenant = 'acme'): Principal {
+  return { id: `u-${roles.join('-')}`, tenant, roles, scopes: [], clearance: null, authMethod: 'jwt', claims: {} };
+}
+
+const ARGS: Record<string, Record<string, unknown>> = {
+  echo: { text: 'hi' },
+  list_products: {},
+  search_docs: { query: 'vpn' },
+  read_customer: { tenant: 'acme', id: 'c-1' },
+  query_customer_data: { tenant: 'acme', query: 'churn', limit: 10 },
+  update_customer: { tenant: 'acme', id: 'c-1', fields: { name: 'x' } },
+  delete_customer: { tenant: 'acme', id: 'c-1' },
+  export_customers: { tenant: 'acme', limit: 50, format: 'csv' },
+  run_sql: { query: 'select 1' },
+  create_ticket: { tenant: 'acme', title: 't', body: 'b' },
+};
+
+// The annotations the example server lists (see examples/mcp-server).
+const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+const ANNOTATIONS: Record<string, Record<string, unknown>> = {
+  update_customer: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  delete_customer: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  run_sql: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  create_ticket: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+};
+
+// role → tools it may call under the default policy (catalog sensitivity × clearance × grants × destructive).
+const MATRIX: Record<string, string[]> = {
+  guest: ['echo', 'list_products'],
+  user: ['echo', 'list_products', 'search_docs', 'create_ticket'],
+  analyst: ['echo', 'list_products', 'search_docs', 'read_customer', 'query_customer_data'],
+  premium: ['echo', 'list_products', 'search_docs', 'read_customer', 'query_customer_data', 'update_customer', 'create_ticket'],
+  admin: Object.keys(ARGS),
+};
+
+function callInput(p: Principal, tool: string, args = ARGS[tool], facts = FACTS) {
+  const action = classify('tools/call', 1, { name: tool, arguments: args });
+  return buildDecisionInput(p, action, ANNOTATIONS[tool] ?? READ_ONLY, facts);
+}
+
+let bundleDir: string;
+let engine: PolicyEngine;
+
+beforeAll(async () => {
+  bundleDir = await defaultPolicyBundle();
+  engine = new PolicyEngine(engineOpts);
+  await engine.load(await readBundle(bundleDir));
+});
+
+describe('default policy through the wasm engine', () => {
+  for (const [role, allowed] of Object.entries(MATRIX)) {
+    for (const tool of Object.keys(ARGS)) {
+      const expected = allowed.includes(tool);
+      it(`${role} ${expected ? 'may' : 'may not'} call ${tool}`, () => {
+        const d = engine.decide(callInput(principal([role]), tool));
+        expect(d.allow, d.reasons.join('; ')).toBe(expected);
+        if (!expected) expect(d.reasons.length).toBeGreaterThan(0);
+        expect(d.revision).toBe(engine.revision);
+        expect(d.evalNs).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it('never hides a tool the caller may call (visible ⊇ allow)', () => {
+    for (const role of Object.keys(MATRIX)) {
+      for (const tool of Object.keys(ARGS)) {
+        const p = principal([role]);
+        const allow = engine.decide(callInput(p, tool)).allow;
+        const visible = engine.visible(buildVisibleInput(p, 'tools/list', 'tool', tool, ANNOTATIONS[tool] ?? READ_ONLY, FACTS));
+        if (allow) expect(visible, `${role}/${tool}`).toBe(true);
+      }
+    }
+  });
+
+  it('gives each tier its rate limit as an obligation', () => {
+    const tiers: Record<string, [number, number]> = { guest: [50, 1], user: [200, 5], premium: [1000, 20], admin: [5000, 100] };
+    for (const [role, [capacity, refill]] of Object.entries(tiers)) {
+      const d = engine.decide(callInput(principal([role]), 'echo'));
+      expect(d.obligations.rate_limit).toEqual({ capacity, refill_per_second: refill });
+    }
+  });
+
+  it('denies another tenant, restricted tools out of hours, and untrusted networks', () => {
+    const admin = principal(['admin']);
+    const analyst = principal(['analyst']);
+    expect(engine.decide(callInput(analyst, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(false);
+    expect(engine.decide(callInput(admin, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(true);
+    const night = { ...FACTS, now: new Date('2026-11-23T22:00:00Z') };
+    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, night)).allow).toBe(false);
+    const outside = { ...FACTS, clientIp: '203.0.113.9' };
+    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, outside)).allow).toBe(false);
+  });
+
+  it('caps an argument per role', () => {
+    const user = principal(['user']);
+    const d = engine.decide(callInput(user, 'query_customer_data'));
+    expect(d.allow).toBe(false);
+    const admin = principal(['admin']);
+    expect(engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_000, format: 'csv' })).allow).toBe(true);
+    expect(engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_001, format: 'csv' })).allow).toBe(false);
+  });
+
+  it('asks to mask sensitive arguments', () => {
+    const d = engine.decide(callInput(principal(['user']), 'create_ticket', { tenant: 'acme', title: 't', body: 'b', customer_ssn: '900-00-0001' }));
+    expect(d.allow).toBe(true);
+    expect(d.obligations.mask_arguments).toContain('customer_ssn');
+  });
+
+  it('lets authenticated callers initialize and denies unknown methods', () => {
+    const p = principal(['guest']);
+    const init = engine.decide(buildDecisionInput(p, classify('initialize', 1, {}), undefined, FACTS));
+    expect(init.allow).toBe(true);
+    const unknown = engine.decide(buildDecisionInput(p, classify('admin/shutdown', 2, {}), undefined, FACTS));
+    expect(unknown.allow).toBe(false);
+    expect(unknown.reasons.join(' ')).toMatch(/admin\/shutdown/);
+  });
+});
+
+describe('deny by default', () => {
+  it('denies everything with a reason when no bundle is loaded', () => {
+    const empty = new PolicyEngine(engineOpts);
+    const d = empty.decide(callInput(principal(['admin']), 'echo'));
+    expect(d).toMatchObject({ allow: false, failure: 'no_policy', revision: null });
+    expect(d.reasons[0]).toMatch(/no policy/);
+    expect(empty.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS))).toBe(false);
+    expect(empty.status().state).toBe('not_ready');
+  });
+
+  it('denies when the policy returns a malformed decision', async () => {
+    const bad = new PolicyEngine(engineOpts);
+    await bad.load(await readBundle(await buildBundle('test/fixtures/policies/malformed')));
+    const d = bad.decide(callInput(principal(['admin']), 'echo'));
+    expect(d).toMatchObject({ allow: false, failure: 'invalid_result' });
+    expect(bad.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS))).toBe(false);
+  });
+
+  it('refuses a bundle without the entrypoints and keeps the last good revision', async () => {
+    const e = new PolicyEngine(engineOpts);
+    await e.load(await readBundle(bundleDir));
+    const good = e.revision;
+    const ok = await readBundle(await buildBundle('test/fixtures/policies/toolchain/ok', { entrypoints: ['mcp/authz/allow'] }));
+    await expect(e.load(ok)).rejects.toThrow(/entrypoint/);
+    expect(e.revision).toBe(good);
+    expect(e.status()).toMatchObject({ state: 'warn', revision: good });
+    expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
+  });
+});
+
+describe('bundles', () => {
+  it('loads the same bundle from a folder and from a .tar.gz with leading-slash entries', async () => {
+    const fromDir = await readBundle(bundleDir);
+    const fromTar = await readBundle(join(bundleDir, '..', 'bundle.tar.gz'));
+    expect(fromTar.revision).toBe(fromDir.revision);
+    expect(fromTar.data).toEqual(fromDir.data);
+    expect(Buffer.from(fromTar.wasm).equals(Buffer.from(fromDir.wasm))).toBe(true);
+  });
+
+  it('names the problem in a corrupt bundle', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'corrupt-'));
+    await writeFile(join(dir, 'bundle.tar.gz'), 'not gzip');
+    await expect(readBundle(join(dir, 'bundle.tar.gz'))).rejects.toThrow(/not a gzip/);
+    await expect(readBundle(join(dir, 'missing'))).rejects.toThrow(/not found/);
+    await writeFile(join(dir, 'policy.wasm'), 'garbage!');
+    await expect(readBundle(dir)).rejects.toThrow(/not a WebAssembly module/);
+  });
+});
+
+describe('hot reload', () => {
+  /** A copy of the default bundle whose revision is `rev` and whose guest role may call echo only when `echo` is set. */
+  async function variant(dir: string, rev: string, echo: boolean): Promise<void> {
+    const data = JSON.parse(await readFile(join(bundleDir, 'data.json'), 'utf8'));
+    data.authz.roles.guest.tools = echo ? ['echo'] : [];
+    const manifest = JSON.parse(await readFile(join(bundleDir, '.manifest'), 'utf8'));
+    manifest.revision = rev;
+    await cp(join(bundleDir, 'policy.wasm'), join(dir, 'policy.wasm'));
+    await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+    await writeFile(join(dir, '.manifest'), JSON.stringify(manifest));
+  }
+
+  it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'reload-'));
+    await variant(dir, 'rev-0', true);
+    const e = new PolicyEngine(engineOpts);
+    const reloader = new PolicyReloader({ location: dir, watch: false, pollIntervalMs: 1000, engine: e, logger: silentLogger() });
+    await reloader.start();
+    expect(e.revision).toBe('rev-0');
+    let stop = false;
+    const seen = new Set<string>();
+    let evaluations = 0;
+    const evaluate = async () => {
+      while (!stop) {
+        const d = e.decide(callInput(principal(['guest']), 'echo'));
+        evaluations++;
+        expect(d.failure).toBeUndefined();
+        const n = Number(String(d.revision).slice(4));
+        // Even revisions grant echo, odd ones do not: data and revision must come from the same bundle.
+        expect(d.allow, `revision ${d.revision}`).toBe(n % 2 === 0);
+        seen.add(String(d.revision));
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const workers = [evaluate(), evaluate(), evaluate()];
+    for (let i = 1; i <= 20; i++) {
+      await variant(dir, `rev-${i}`, i % 2 === 0);
+      await reloader.check();
+      expect(e.revision).toBe(`rev-${i}`);
+    }
+    stop = true;
+    await Promise.all(workers);
+    expect(evaluations).toBeGreaterThan(20);
+    expect(seen.size).toBeGreaterThan(2);
+    expect(e.status().reloads).toEqual({ ok: 21, failed: 0 });
+  });
+
+  it('keeps the last good revision when a corrupt bundle appears, and reports it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'reload-bad-'));
+    await variant(dir, 'good', true);
+    const e = new PolicyEngine(engineOpts);
+    const reloader = new PolicyReloader({ location: dir, watch: false, pollIntervalMs: 1000, engine: e, logger: silentLogger() });
+    await reloader.start();
+    await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
+    await reloader.check();
+    expect(e.revision).toBe('good');
+    expect(e.status()).toMatchObject({ state: 'warn', revision: 'good' });
+    expect(e.status().lastError).toBeTruthy();
+    expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
+  });
+});
