@@ -33,8 +33,10 @@ import type { Logger } from './telemetry/logger.js';
 
 export interface SidecarDeps {
   readonly logger: Logger;
-  /** Epoch milliseconds; tests pin the clock. */
+  /** Epoch milliseconds, for token and key checks. */
   readonly now?: () => number;
+  /** Epoch milliseconds, for the policy's `context.time` fields; defaults to `now`. Tests pin it. */
+  readonly policyNow?: () => number;
   readonly env?: NodeJS.ProcessEnv;
   /** Use this store instead of creating one from config (tests share one). */
   readonly store?: Store;
@@ -108,7 +110,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     annotations,
     forwardDeps: { upstream, headers, logger },
     logger,
-    now,
+    now: deps.policyNow ?? now,
   });
   const legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
   const policyComponent: Component = {

@@ -1,0 +1,198 @@
+/**
+ * End to end over Streamable HTTP with real parts: SDK client → sidecar → SDK example server, JWTs from a
+ * JWKS served over HTTP, the compiled default policy.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStreamable } from '../helpers/mcp-client.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+let h: Harness;
+const clients: Client[] = [];
+
+async function client(roles: string[], extra = {}): Promise<Client> {
+  const c = await connectStreamable(h.mcpUrl, await h.bearer(roles, extra));
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await h?.stop();
+});
+
+describe('Streamable HTTP through the sidecar', () => {
+  it('lists only the tools each role may use', async () => {
+    // progress and slow are not in the catalog: they get the default sensitivity (internal).
+    const expected: Record<string, string[]> = {
+      guest: ['echo', 'list_products'],
+      user: ['create_ticket', 'echo', 'list_products', 'progress', 'search_docs', 'slow'],
+      analyst: ['echo', 'list_products', 'query_customer_data', 'read_customer', 'search_docs'],
+      admin: [
+        'create_ticket',
+        'delete_customer',
+        'echo',
+        'export_customers',
+        'list_products',
+        'progress',
+        'query_customer_data',
+        'read_customer',
+        'run_sql',
+        'search_docs',
+        'slow',
+        'update_customer',
+      ],
+    };
+    for (const [role, tools] of Object.entries(expected)) {
+      const c = await client([role]);
+      const listed = (await c.listTools()).tools.map((t) => t.name).sort();
+      expect(listed, role).toEqual(tools);
+    }
+  });
+
+  it('forwards allowed calls and answers them', async () => {
+    const c = await client(['analyst']);
+    const r = await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
+    expect(r.isError).toBeFalsy();
+    expect(JSON.stringify(r.content)).toContain('c-1');
+  });
+
+  it('denies with a JSON-RPC error, and the upstream never sees the call', async () => {
+    const c = await client(['user']);
+    h.upstream.resetCalls();
+    const err = await c
+      .callTool({ name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-2' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    const e = err as McpError;
+    expect(e.code).toBe(-32003);
+    expect(e.message).toMatch(/Forbidden: /);
+    const data = e.data as { reasons: string[]; decision_id: string; code: string };
+    expect(data.code).toBe('ERR_POLICY_DENIED');
+    expect(data.reasons.length).toBeGreaterThan(0);
+    expect(data.decision_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(h.upstream.calls().filter((x) => x.name === 'delete_customer')).toEqual([]);
+  });
+
+  it('never forwards the client token and replaces identity headers', async () => {
+    const c = await client(['analyst']);
+    h.upstream.resetCalls();
+    await c.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    const call = h.upstream.calls().find((x) => x.name === 'echo');
+    expect(call).toBeDefined();
+    expect(call?.headers.authorization).toBeUndefined();
+    expect(call?.headers['x-mcp-authz-subject']).toBe('user-analyst');
+    expect(call?.headers['x-mcp-authz-tenant']).toBe('acme');
+  });
+});
+
+describe('HTTP-level refusals', () => {
+  const post = async (body: string, headers: Record<string, string> = {}) =>
+    fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...headers,
+      },
+      body,
+    });
+
+  it('401 with WWW-Authenticate naming the resource metadata', async () => {
+    const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp"',
+    );
+    const bad = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', { authorization: 'Bearer not.a.jwt' });
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_token", error_description="[^"]+", resource_metadata=/,
+    );
+  });
+
+  it('serves RFC 9728 metadata at the root and the path-suffixed URI', async () => {
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/.well-known/oauth-protected-resource/mcp',
+    ]) {
+      const res = await fetch(`${h.sidecar.publicUrl}${path}`);
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as Record<string, unknown>;
+      expect(doc.resource).toBe('https://mcp.test.example/mcp');
+      expect(doc.authorization_servers).toEqual([h.issuer.issuer]);
+    }
+  });
+
+  it('maps malformed input to JSON-RPC errors without touching the upstream', async () => {
+    const auth = await h.bearer(['admin']);
+    h.upstream.resetCalls();
+    const parse = await post('{"jsonrpc":', auth);
+    expect(parse.status).toBe(400);
+    expect(((await parse.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    const invalid = await post('{"jsonrpc":"1.0","id":1,"method":"ping"}', auth);
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    const big = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { x: 'a'.repeat(2_000_000) } }),
+      auth,
+    );
+    expect(big.status).toBe(413);
+    const type = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', ...auth },
+      body: '{}',
+    });
+    expect(type.status).toBe(415);
+    const version = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', {
+      ...auth,
+      'mcp-protocol-version': '1999-01-01',
+    });
+    expect(version.status).toBe(400);
+    const mismatch = await post(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}',
+      {
+        ...auth,
+        'mcp-method': 'tools/call',
+        'mcp-name': 'run_sql',
+      },
+    );
+    expect(mismatch.status).toBe(400);
+    expect(((await mismatch.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    const origin = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}', {
+      ...auth,
+      origin: 'https://evil.example',
+    });
+    expect(origin.status).toBe(403);
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('answers each message of a batch with a denied member, forwarding none', async () => {
+    const auth = await h.bearer(['user']);
+    h.upstream.resetCalls();
+    const res = await post(
+      JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } },
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'run_sql', arguments: { query: 'drop' } },
+        },
+        { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
+      ]),
+      auth,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Array<{ id: number; error: { code: number; message: string } }>;
+    expect(body.map((m) => m.id)).toEqual([1, 2]);
+    expect(body[0]?.error.message).toMatch(/Not forwarded/);
+    expect(body[1]?.error.message).toMatch(/^Forbidden: /);
+    expect(h.upstream.calls()).toEqual([]);
+  });
+});
