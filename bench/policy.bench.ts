@@ -38,7 +38,13 @@ const cases = [
   { p: subject(['premium']), tool: 'query_customer_data', args: { tenant: 'acme', query: 'q', limit: 10 } }, // allow
   { p: subject(['guest']), tool: 'export_customers', args: { tenant: 'globex', limit: 5000, format: 'csv' } }, // deny
 ];
-const annotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false, seen: true };
+const annotations = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+  seen: true,
+};
 const facts = (i: number): RequestFacts => ({
   now: new Date(),
   clientIp: '10.0.0.7',
@@ -81,5 +87,10 @@ time fields) → \`evaluate\` the \`decision\` entrypoint in wasm → check the 
 cases rotate (two allowed, two denied with several reasons). Policy revision ${engine.revision}.`;
 console.log(table);
 if (process.env.BENCH_NO_WRITE !== '1') {
-  writeSection('policy', 'Policy decisions (input building + wasm evaluation)', 'npm run bench:policy', table);
+  writeSection(
+    'policy',
+    'Policy decisions (input building + wasm evaluation)',
+    'npm run bench:policy',
+    table,
+  );
 }

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { AddressInfo } from 'node:net';
+
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createAuditLog } from './audit/audit-log.js';
 import { createAuthenticator } from './authn/authenticator.js';
 import type { Config } from './config/schema.js';
@@ -120,7 +121,8 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     status: (): ComponentStatus => ({ ...engine.status() }),
   };
   const components: Component[] = [store, authenticator, policyComponent];
-  const publicServer = createPublicServer(runtime, legacy, logger);
+  const pub = createPublicServer(runtime, legacy, logger);
+  const publicServer = pub.server;
   const adminServer = createAdminServer({ components });
   const open = new Set<import('node:net').Socket>();
   publicServer.on('connection', (s) => {
@@ -143,19 +145,27 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       for (const c of components) await c.start();
       publicUrl = await listen(publicServer, config.server.host, config.server.port);
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
-      logger.info({ public: publicUrl, admin: adminUrl, upstream: config.upstream.url }, 'mcp-authz listening');
+      logger.info(
+        { public: publicUrl, admin: adminUrl, upstream: config.upstream.url },
+        'mcp-authz listening',
+      );
     },
     async stop() {
-      // Stop accepting, let in-flight requests and streams finish within the grace period, then cut.
+      // Stop accepting; let in-flight requests finish within the grace period; then end the remaining
+      // event streams (clients reconnect to another replica) and cut what is left.
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       publicServer.closeIdleConnections();
-      const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.server.shutdownGraceMs, 'timeout').unref());
-      if ((await Promise.race([closed, grace])) === 'timeout') {
-        logger.warn({ open: open.size }, 'shutdown grace period over; closing remaining connections');
-        legacy.closeAll();
-        for (const s of open) s.destroy();
-        await closed;
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(resolve, config.server.shutdownGraceMs, 'timeout');
+      });
+      const outcome = await Promise.race([pub.drained().then(() => 'drained' as const), grace]);
+      clearTimeout(timer);
+      if (outcome === 'timeout')
+        logger.warn({ inFlight: pub.inFlight() }, 'shutdown grace period over; cutting requests');
+      legacy.closeAll();
+      for (const s of open) s.destroy();
+      await closed;
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       await upstream.close().catch(() => upstream.destroy());
       for (const c of [...components].reverse()) await c.stop().catch(() => undefined);

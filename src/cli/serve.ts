@@ -28,7 +28,9 @@ export function register(program: Command): void {
       }
       const logger = createLogger(config.log.level);
       const sidecar = createSidecar(config, { logger });
-      process.on('uncaughtException', (err) => logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception'));
+      process.on('uncaughtException', (err) =>
+        logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception'),
+      );
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       let stopping = false;
       const shutdown = (signal: string) => {

@@ -48,13 +48,16 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
   }
   const keySource = c.authn.jwt.jwksUri || c.authn.jwt.hsSecretFile || env.AUTHZ_JWT_HS_SECRET;
   if (c.authn.jwt.enabled && keySource && !c.authn.resource && c.authn.jwt.audiences.length === 0) {
-    issues.push('authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server (RFC 8707)');
+    issues.push(
+      'authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server (RFC 8707)',
+    );
   }
   if (c.admin.port !== 0 && c.admin.port === c.server.port && c.admin.host === c.server.host) {
     issues.push('admin.port: must differ from server.port');
   }
   const paths = [c.server.mcpPath, c.server.legacySsePath, c.server.legacyMessagesPath];
-  if (new Set(paths).size !== paths.length) issues.push('server.mcpPath: MCP and legacy SSE paths must differ');
+  if (new Set(paths).size !== paths.length)
+    issues.push('server.mcpPath: MCP and legacy SSE paths must differ');
   return issues;
 }
 

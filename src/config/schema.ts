@@ -26,7 +26,9 @@ const ServerSchema = z.strictObject({
     .array(z.string().min(1))
     .default([])
     .describe('Origins allowed when a request carries `Origin`; empty allows only requests without Origin.'),
-  protocolVersions: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)).default([...SUPPORTED_PROTOCOL_VERSIONS]),
+  protocolVersions: z
+    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/))
+    .default([...SUPPORTED_PROTOCOL_VERSIONS]),
   trustProxyHops: z
     .number()
     .int()
@@ -62,7 +64,11 @@ const PolicySchema = z.strictObject({
     .default(D.POLICY_TIMEZONE)
     .refine((tz) => isTimeZone(tz), 'unknown IANA time zone')
     .describe('Time zone for context.hour / context.weekday.'),
-  environment: z.string().min(1).default(D.ENVIRONMENT).describe('Passed to the policy as context.environment.'),
+  environment: z
+    .string()
+    .min(1)
+    .default(D.ENVIRONMENT)
+    .describe('Passed to the policy as context.environment.'),
 });
 
 const ClaimsSchema = z.strictObject({
@@ -88,7 +94,23 @@ const JwtSchema = z.strictObject({
     .default([])
     .describe('Accepted `aud` values; empty means the resource identifier only (RFC 8707).'),
   algorithms: z
-    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']))
+    .array(
+      z.enum([
+        'RS256',
+        'RS384',
+        'RS512',
+        'PS256',
+        'PS384',
+        'PS512',
+        'ES256',
+        'ES384',
+        'ES512',
+        'EdDSA',
+        'HS256',
+        'HS384',
+        'HS512',
+      ]),
+    )
     .min(1)
     .default([...D.JWT_ALGORITHMS]),
   hsSecretFile: z.string().optional().describe('File holding the HS* secret (≥ 32 bytes).'),
@@ -106,7 +128,10 @@ const JwtSchema = z.strictObject({
 
 const ApiKeysSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  prefix: z.string().regex(/^[a-z][a-z0-9]{1,15}$/).default(D.API_KEY_PREFIX),
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{1,15}$/)
+    .default(D.API_KEY_PREFIX),
   header: z.string().toLowerCase().default(D.API_KEY_HEADER),
   pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
 });
@@ -120,7 +145,11 @@ const ResourceMetadataSchema = z.strictObject({
 
 const IdentityHeadersSchema = z.strictObject({
   strip: z.array(z.string().toLowerCase()).default([...D.STRIPPED_IDENTITY_HEADERS]),
-  subject: z.string().toLowerCase().optional().describe('Header carrying the verified subject to the upstream.'),
+  subject: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified subject to the upstream.'),
   tenant: z.string().toLowerCase().optional(),
   roles: z.string().toLowerCase().optional(),
 });
@@ -132,7 +161,9 @@ const AuthnSchema = z.strictObject({
     .describe('Warning: optional lets anonymous callers through to the policy (subject.id is null).'),
   resource: httpUrl
     .optional()
-    .describe('This server\'s resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Default: derived from the request.'),
+    .describe(
+      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Default: derived from the request.",
+    ),
   jwt: JwtSchema.prefault({}),
   apiKeys: ApiKeysSchema.prefault({}),
   resourceMetadata: ResourceMetadataSchema.prefault({}),
@@ -142,7 +173,10 @@ const AuthnSchema = z.strictObject({
 const StoreSchema = z.strictObject({
   redisUrl: z
     .string()
-    .regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\//, 'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://')
+    .regex(
+      /^(rediss?|redis\+sentinel|redis\+cluster):\/\//,
+      'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://',
+    )
     .optional()
     .describe('Unset: in-memory store (single process).'),
   passwordFile: z.string().optional(),

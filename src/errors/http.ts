@@ -28,7 +28,7 @@ export function toErrorResponse(err: SidecarError, ctx: ErrorResponseContext): E
   const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
   const challenge = wwwAuthenticate(err, ctx.resourceMetadataUrl);
   if (challenge) headers['www-authenticate'] = challenge;
-  const ids = ctx.ids && ctx.ids.length ? ctx.ids : [null];
+  const ids = ctx.ids?.length ? ctx.ids : [null];
   const bodies = ids.map((id) => rpcErrorBody(err, id));
   return { status: codeInfo(err.code).status, headers, body: ctx.batch ? bodies : bodies[0] };
 }

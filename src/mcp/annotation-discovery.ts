@@ -27,7 +27,13 @@ export class AnnotationDiscovery {
   #inFlight: Promise<void> | undefined;
   #lastRun = Number.NEGATIVE_INFINITY;
 
-  constructor(opts: { upstream: Upstream; path: string; cache: AnnotationCache; logger: Logger; now?: () => number }) {
+  constructor(opts: {
+    upstream: Upstream;
+    path: string;
+    cache: AnnotationCache;
+    logger: Logger;
+    now?: () => number;
+  }) {
     this.#upstream = opts.upstream;
     this.#path = opts.path;
     this.#cache = opts.cache;
@@ -42,7 +48,10 @@ export class AnnotationDiscovery {
     this.#lastRun = this.#now();
     this.#inFlight = this.#run()
       .catch((err: unknown) => {
-        this.#logger.warn({ err: (err as Error).message }, 'tool annotation discovery failed; unseen tools keep MCP defaults');
+        this.#logger.warn(
+          { err: (err as Error).message },
+          'tool annotation discovery failed; unseen tools keep MCP defaults',
+        );
       })
       .finally(() => {
         this.#inFlight = undefined;
@@ -53,21 +62,39 @@ export class AnnotationDiscovery {
   async #run(): Promise<void> {
     const signal = AbortSignal.timeout(DISCOVERY_TIMEOUT_MS);
     const init = await this.#call(
-      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp-authz', version: '0' } } },
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: {},
+          clientInfo: { name: 'mcp-authz', version: '0' },
+        },
+      },
       undefined,
       signal,
     );
     const session = init.sessionId;
-    const version = isRecord(init.result) && typeof init.result.protocolVersion === 'string' ? init.result.protocolVersion : PROTOCOL_VERSION;
+    const version =
+      isRecord(init.result) && typeof init.result.protocolVersion === 'string'
+        ? init.result.protocolVersion
+        : PROTOCOL_VERSION;
     try {
       await this.#call({ jsonrpc: '2.0', method: 'notifications/initialized' }, session, signal, version);
       const tools = new Map<string, Record<string, unknown>>();
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
         const params = cursor ? { cursor } : {};
-        const r = await this.#call({ jsonrpc: '2.0', id: 2 + page, method: 'tools/list', params }, session, signal, version);
+        const r = await this.#call(
+          { jsonrpc: '2.0', id: 2 + page, method: 'tools/list', params },
+          session,
+          signal,
+          version,
+        );
         for (const [k, v] of toolAnnotations(r.result)) tools.set(k, v);
-        cursor = isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
+        cursor =
+          isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
         if (!cursor) break;
       }
       this.#cache.learn(tools);
@@ -75,7 +102,11 @@ export class AnnotationDiscovery {
     } finally {
       if (session) {
         await this.#upstream
-          .request({ method: 'DELETE', path: this.#path, headers: { 'mcp-session-id': session, 'mcp-protocol-version': version } })
+          .request({
+            method: 'DELETE',
+            path: this.#path,
+            headers: { 'mcp-session-id': session, 'mcp-protocol-version': version },
+          })
           .then((r) => r.body.resume())
           .catch(() => undefined);
       }

@@ -12,8 +12,12 @@ import type { JsonRpcId } from './action.js';
 const Id = z.union([z.string(), z.number().finite(), z.null()]);
 const Params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional();
 
-const RequestSchema = z.object({ jsonrpc: z.literal('2.0'), id: Id, method: z.string().min(1), params: Params }).loose();
-const NotificationSchema = z.object({ jsonrpc: z.literal('2.0'), method: z.string().min(1), params: Params }).loose();
+const RequestSchema = z
+  .object({ jsonrpc: z.literal('2.0'), id: Id, method: z.string().min(1), params: Params })
+  .loose();
+const NotificationSchema = z
+  .object({ jsonrpc: z.literal('2.0'), method: z.string().min(1), params: Params })
+  .loose();
 const ResponseSchema = z
   .object({
     jsonrpc: z.literal('2.0'),
@@ -22,7 +26,7 @@ const ResponseSchema = z
     error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
   })
   .loose()
-  .refine((m) => ('result' in m) !== ('error' in m), 'a response has exactly one of result and error');
+  .refine((m) => 'result' in m !== 'error' in m, 'a response has exactly one of result and error');
 
 export type JsonRpcMessage =
   | { readonly kind: 'request'; readonly id: JsonRpcId; readonly method: string; readonly params: unknown }
@@ -80,7 +84,12 @@ function firstIssue(err: z.ZodError): string {
 }
 
 /** A JSON-RPC error object for one request id. */
-export function rpcError(id: JsonRpcId, code: number, message: string, data?: unknown): Record<string, unknown> {
+export function rpcError(
+  id: JsonRpcId,
+  code: number,
+  message: string,
+  data?: unknown,
+): Record<string, unknown> {
   const error: Record<string, unknown> = { code, message };
   if (data !== undefined) error.data = data;
   return { jsonrpc: '2.0', id, error };

@@ -58,7 +58,8 @@ export function toolAnnotations(result: unknown): Map<string, Record<string, unk
   const out = new Map<string, Record<string, unknown>>();
   if (!isRecord(result) || !Array.isArray(result.tools)) return out;
   for (const t of result.tools) {
-    if (isRecord(t) && typeof t.name === 'string') out.set(t.name, isRecord(t.annotations) ? t.annotations : {});
+    if (isRecord(t) && typeof t.name === 'string')
+      out.set(t.name, isRecord(t.annotations) ? t.annotations : {});
   }
   return out;
 }

@@ -40,7 +40,11 @@ export function createPipelines(s: PipelineStages): Pipelines {
 }
 
 /** Runs stages in order; the first deny stops the run. */
-export async function runStages(stages: readonly Stage[], ctx: RequestContext, signal: AbortSignal): Promise<StageResult> {
+export async function runStages(
+  stages: readonly Stage[],
+  ctx: RequestContext,
+  signal: AbortSignal,
+): Promise<StageResult> {
   for (const stage of stages) {
     const result = await stage.run(ctx, signal);
     if (result.kind === 'deny') return result;

@@ -9,7 +9,9 @@ import type { RequestContext } from './context.js';
 
 export type StageName = 'origin' | 'authenticate' | 'read-body' | 'parse' | 'decide' | 'ratelimit';
 
-export type StageResult = { readonly kind: 'continue' } | { readonly kind: 'deny'; readonly error: SidecarError };
+export type StageResult =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'deny'; readonly error: SidecarError };
 
 export const CONTINUE: StageResult = Object.freeze({ kind: 'continue' });
 

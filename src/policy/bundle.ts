@@ -65,7 +65,8 @@ async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
   }
   if (!res.ok) throw new BundleError(`bundle download from ${url} failed: HTTP ${res.status}`);
   const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > MAX_BUNDLE_BYTES) throw new BundleError(`bundle from ${url} exceeds ${MAX_BUNDLE_BYTES} bytes`);
+  if (buf.length > MAX_BUNDLE_BYTES)
+    throw new BundleError(`bundle from ${url} exceeds ${MAX_BUNDLE_BYTES} bytes`);
   return buf;
 }
 
@@ -117,7 +118,9 @@ async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
     parser.on('end', () => resolve());
     parser.end(tarBytes);
   }).catch((err: unknown) => {
-    throw new BundleError(`bundle ${source} is not a valid tar archive: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(`bundle ${source} is not a valid tar archive: ${(err as Error).message}`, {
+      cause: err,
+    });
   });
   return fromFiles(files, source);
 }
@@ -126,7 +129,8 @@ function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
   const manifest = parseManifest(files.get('.manifest'), source);
   const wasmPath = (manifest.wasm?.[0]?.module ?? '/policy.wasm').replace(/^\/+/, '');
   const wasm = files.get(wasmPath);
-  if (!wasm) throw new BundleError(`bundle ${source} has no ${wasmPath}: build it with \`opa build -t wasm\``);
+  if (!wasm)
+    throw new BundleError(`bundle ${source} has no ${wasmPath}: build it with \`opa build -t wasm\``);
   if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) {
     throw new BundleError(`bundle ${source}: ${wasmPath} is not a WebAssembly module`);
   }
@@ -157,7 +161,9 @@ function parseManifest(raw: Buffer | undefined, source: string): Manifest {
   const result = ManifestSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new BundleError(`bundle ${source}: .manifest ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    throw new BundleError(
+      `bundle ${source}: .manifest ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return result.data;
 }

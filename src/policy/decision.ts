@@ -52,5 +52,13 @@ export function denyDecision(
   revision: string | null,
   evalNs = 0,
 ): Decision {
-  return { allow: false, reasons: [reason], obligations: {}, sensitivity: undefined, revision, evalNs, failure };
+  return {
+    allow: false,
+    reasons: [reason],
+    obligations: {},
+    sensitivity: undefined,
+    revision,
+    evalNs,
+    failure,
+  };
 }

@@ -64,14 +64,25 @@ export class PolicyEngine {
       const eps = (policy.entrypoints ?? {}) as Record<string, number>;
       const decisionId = eps[this.#opts.decisionEntrypoint];
       const visibleId = eps[this.#opts.visibleEntrypoint];
-      const missing = [this.#opts.decisionEntrypoint, this.#opts.visibleEntrypoint].filter((e) => !(e in eps));
+      const missing = [this.#opts.decisionEntrypoint, this.#opts.visibleEntrypoint].filter(
+        (e) => !(e in eps),
+      );
       if (decisionId === undefined || visibleId === undefined) {
-        throw new Error(`bundle lacks entrypoint(s) ${missing.join(', ')} (has: ${Object.keys(eps).join(', ')})`);
+        throw new Error(
+          `bundle lacks entrypoint(s) ${missing.join(', ')} (has: ${Object.keys(eps).join(', ')})`,
+        );
       }
       policy.evaluate({}, decisionId);
       policy.evaluate({}, visibleId);
       const previous = this.#current?.revision ?? null;
-      this.#current = { policy, revision: bundle.revision, source: bundle.source, decisionId, visibleId, loadedAt: new Date() };
+      this.#current = {
+        policy,
+        revision: bundle.revision,
+        source: bundle.source,
+        decisionId,
+        visibleId,
+        loadedAt: new Date(),
+      };
       this.#lastError = null;
       this.#reloads.ok++;
       this.#opts.logger.info({ revision: bundle.revision, previous, source: bundle.source }, 'policy loaded');
@@ -79,7 +90,12 @@ export class PolicyEngine {
       this.#reloads.failed++;
       this.#lastError = errorText(err);
       this.#opts.logger.error(
-        { source: bundle.source, revision: bundle.revision, kept: this.#current?.revision ?? null, err: this.#lastError },
+        {
+          source: bundle.source,
+          revision: bundle.revision,
+          kept: this.#current?.revision ?? null,
+          err: this.#lastError,
+        },
         'policy bundle rejected; keeping the last good policy',
       );
       throw err instanceof Error ? err : new Error(this.#lastError);
@@ -120,7 +136,14 @@ export class PolicyEngine {
     }
     const r = parsed.data;
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
-    return { allow: r.allow, reasons, obligations: r.obligations, sensitivity: r.sensitivity, revision: cur.revision, evalNs };
+    return {
+      allow: r.allow,
+      reasons,
+      obligations: r.obligations,
+      sensitivity: r.sensitivity,
+      revision: cur.revision,
+      evalNs,
+    };
   }
 
   /** Whether a list item is visible to the caller; false on any failure. */
@@ -130,14 +153,23 @@ export class PolicyEngine {
     try {
       return firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
     } catch (err) {
-      this.#opts.logger.error({ revision: cur.revision, err: errorText(err) }, 'policy visibility evaluation failed');
+      this.#opts.logger.error(
+        { revision: cur.revision, err: errorText(err) },
+        'policy visibility evaluation failed',
+      );
       return false;
     }
   }
 
   status(): PolicyStatus {
     const cur = this.#current;
-    const state: ComponentState = cur ? (this.#lastError ? 'warn' : 'ok') : this.#lastError ? 'error' : 'not_ready';
+    const state: ComponentState = cur
+      ? this.#lastError
+        ? 'warn'
+        : 'ok'
+      : this.#lastError
+        ? 'error'
+        : 'not_ready';
     return {
       state,
       revision: cur?.revision ?? null,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ANONYMOUS } from '../authn/principal.js';
 import { toSidecarError, UpstreamError } from '../errors/errors.js';
@@ -36,7 +36,12 @@ export interface ForwardRequest {
   readonly sseRewriter?: SseRewriter;
 }
 
-export async function forward(ctx: RequestContext, res: ServerResponse, deps: ForwardDeps, r: ForwardRequest): Promise<number> {
+export async function forward(
+  ctx: RequestContext,
+  res: ServerResponse,
+  deps: ForwardDeps,
+  r: ForwardRequest,
+): Promise<number> {
   const abort = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -50,10 +55,19 @@ export async function forward(ctx: RequestContext, res: ServerResponse, deps: Fo
   if (r.body) headers['content-length'] = String(r.body.length);
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
   try {
-    upstreamRes = await deps.upstream.request({ method: r.method, path: r.path, headers, body: r.body, signal: abort.signal });
+    upstreamRes = await deps.upstream.request({
+      method: r.method,
+      path: r.path,
+      headers,
+      body: r.body,
+      signal: abort.signal,
+    });
   } catch (err) {
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
-    deps.logger.warn({ request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message }, 'upstream request failed');
+    deps.logger.warn(
+      { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message },
+      'upstream request failed',
+    );
     const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
     const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
     sendJson(res, out.status, out.body, out.headers);
@@ -67,7 +81,10 @@ export async function forward(ctx: RequestContext, res: ServerResponse, deps: Fo
     if (rewriteJson && r.filter) {
       const text = await readText(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES);
       const rewritten = r.filter.rewriteJson(text) ?? text;
-      res.writeHead(upstreamRes.status, { ...clientResponseHeaders(upstreamRes.headers, true), 'content-length': Buffer.byteLength(rewritten) });
+      res.writeHead(upstreamRes.status, {
+        ...clientResponseHeaders(upstreamRes.headers, true),
+        'content-length': Buffer.byteLength(rewritten),
+      });
       res.end(rewritten);
       return upstreamRes.status;
     }
@@ -81,10 +98,18 @@ export async function forward(ctx: RequestContext, res: ServerResponse, deps: Fo
     }
   } catch (err) {
     if (!abort.signal.aborted) {
-      deps.logger.warn({ request_id: ctx.requestId, err: (err as Error).message }, 'upstream reply stream ended with an error');
+      deps.logger.warn(
+        { request_id: ctx.requestId, err: (err as Error).message },
+        'upstream reply stream ended with an error',
+      );
     }
     upstreamRes.body.destroy();
-    if (!res.headersSent) sendJson(res, 502, { jsonrpc: '2.0', id: null, error: { code: -32005, message: 'Upstream reply failed' } });
+    if (!res.headersSent)
+      sendJson(res, 502, {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32005, message: 'Upstream reply failed' },
+      });
     else res.destroy();
   } finally {
     res.off('close', onClose);

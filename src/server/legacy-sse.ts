@@ -9,8 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RequestError } from '../errors/errors.js';
-import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { ListMethod } from '../mcp/list-filter.js';
+import { ReplyFilter } from '../mcp/reply-filter.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { forward } from './forward.js';
@@ -70,7 +70,11 @@ export class LegacySseRoutes {
       return filter.rewriteEvent(event);
     });
     try {
-      await forward(ctx, res, rt.forwardDeps, { method: 'GET', path: this.#upstreamSsePath, sseRewriter: stream });
+      await forward(ctx, res, rt.forwardDeps, {
+        method: 'GET',
+        path: this.#upstreamSsePath,
+        sseRewriter: stream,
+      });
     } finally {
       if (sessionId) this.#sessions.delete(sessionId);
     }
@@ -88,7 +92,12 @@ export class LegacySseRoutes {
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream.
-      if (result.error.reason === 'policy' && session && ctx.principal && ownerKey(ctx.principal) === session.owner) {
+      if (
+        result.error.reason === 'policy' &&
+        session &&
+        ctx.principal &&
+        ownerKey(ctx.principal) === session.owner
+      ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req));
         const answers = Array.isArray(out.body) ? out.body : [out.body];
         for (const a of answers) session.stream.inject(JSON.stringify(a));

@@ -10,11 +10,16 @@ import { RequestError } from '../errors/errors.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
-import type { SidecarRuntime } from './runtime.js';
-import { errorResponse, sendJson } from './respond.js';
 import { forward } from './forward.js';
+import { errorResponse, sendJson } from './respond.js';
+import type { SidecarRuntime } from './runtime.js';
 
-export async function handleMcp(rt: SidecarRuntime, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+export async function handleMcp(
+  rt: SidecarRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
   const method = req.method ?? 'GET';
   if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
     const err = new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`);

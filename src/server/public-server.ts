@@ -13,10 +13,31 @@ import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
 import { sendJson } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 
-export function createPublicServer(rt: SidecarRuntime, legacy: LegacySseRoutes, logger: Logger): Server {
+export interface PublicServer {
+  readonly server: Server;
+  /** Requests with a body still being answered (streams opened by GET are not counted). */
+  inFlight(): number;
+  /** Resolves when no request is in flight. */
+  drained(): Promise<void>;
+}
+
+export function createPublicServer(
+  rt: SidecarRuntime,
+  legacy: LegacySseRoutes,
+  logger: Logger,
+): PublicServer {
   const { mcpPath, legacySsePath, legacyMessagesPath } = rt.config.server;
   const app = wellKnownApp(rt);
+  let inFlight = 0;
+  const waiters: Array<() => void> = [];
   const server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      inFlight++;
+      res.once('close', () => {
+        inFlight--;
+        if (inFlight === 0) for (const w of waiters.splice(0)) w();
+      });
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -34,14 +55,25 @@ export function createPublicServer(rt: SidecarRuntime, legacy: LegacySseRoutes, 
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 65_000;
-  return server;
+  return {
+    server,
+    inFlight: () => inFlight,
+    drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+  };
 }
 
 /** Last line of defence: an unexpected error denies with 500 and never crashes the process. */
 function failSafe(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
-  logger.error({ err: (err as Error)?.message ?? String(err), path: req.url?.split('?')[0] }, 'unhandled error in request path');
+  logger.error(
+    { err: (err as Error)?.message ?? String(err), path: req.url?.split('?')[0] },
+    'unhandled error in request path',
+  );
   if (!res.headersSent) {
-    sendJson(res, 500, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'Internal error', data: { code: 'ERR_INTERNAL' } } });
+    sendJson(res, 500, {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32603, message: 'Internal error', data: { code: 'ERR_INTERNAL' } },
+    });
   } else {
     res.destroy();
   }

@@ -11,10 +11,15 @@ import type { SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
-import { denial } from '../pipeline/stages/decide.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { denial } from '../pipeline/stages/decide.js';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -30,7 +35,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Builds the error response for a deny, answering every request id of the parsed body. */
-export function errorResponse(ctx: RequestContext, err: SidecarError, resourceMetadataUrl: string): ErrorResponse {
+export function errorResponse(
+  ctx: RequestContext,
+  err: SidecarError,
+  resourceMetadataUrl: string,
+): ErrorResponse {
   const parsed = ctx.parsed;
   if (parsed && err.reason === 'policy' && ctx.decisions.length > 0) {
     return policyDenialResponse(ctx, err);
@@ -44,12 +53,19 @@ export function errorResponse(ctx: RequestContext, err: SidecarError, resourceMe
 function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorResponse {
   const answers = ctx.decisions.map((d) => {
     if (!d.decision.allow) {
-      return rpcErrorBody(denial(d.decision.reasons, d.decisionId, d.decision.failure !== undefined), d.action.id);
+      return rpcErrorBody(
+        denial(d.decision.reasons, d.decisionId, d.decision.failure !== undefined),
+        d.action.id,
+      );
     }
     return notForwarded(d.action.id, d.decisionId);
   });
   const status = codeInfo(first.code).status;
-  return { status, headers: { 'content-type': 'application/json' }, body: ctx.parsed?.batch ? answers : answers[0] };
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: ctx.parsed?.batch ? answers : answers[0],
+  };
 }
 
 function notForwarded(id: JsonRpcId, decisionId: string): Record<string, unknown> {
@@ -59,7 +75,11 @@ function notForwarded(id: JsonRpcId, decisionId: string): Record<string, unknown
     error: {
       code: codeInfo('ERR_POLICY_DENIED').rpc,
       message: 'Not forwarded: another message in this batch was denied',
-      data: { code: 'ERR_POLICY_DENIED', reasons: ['another message in this batch was denied'], decision_id: decisionId },
+      data: {
+        code: 'ERR_POLICY_DENIED',
+        reasons: ['another message in this batch was denied'],
+        decision_id: decisionId,
+      },
     },
   };
 }

@@ -63,7 +63,12 @@ export class SidecarRuntime {
   context(req: IncomingMessage, transport: Transport): RequestContext {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
-    return createContext(req, { requestId, transport, clientIp: this.clientIp(req), now: new Date(this.#deps.now()) });
+    return createContext(req, {
+      requestId,
+      transport,
+      clientIp: this.clientIp(req),
+      now: new Date(this.#deps.now()),
+    });
   }
 
   clientIp(req: IncomingMessage): string {
@@ -98,7 +103,14 @@ export class SidecarRuntime {
     const facts = ctx.facts ?? this.facts(ctx);
     return (item: ListItem) =>
       this.#deps.engine.visible(
-        buildVisibleInput(principal, LIST_METHOD_OF_KIND[item.kind], item.kind, item.name, item.annotations, facts),
+        buildVisibleInput(
+          principal,
+          LIST_METHOD_OF_KIND[item.kind],
+          item.kind,
+          item.name,
+          item.annotations,
+          facts,
+        ),
       );
   }
 

@@ -14,7 +14,10 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
 
 /** Builds `src` (relative to the repo root) into a fresh temp folder; returns the unpacked bundle folder. */
-export async function buildBundle(src: string, opts: { revision?: string; entrypoints?: string[] } = {}): Promise<string> {
+export async function buildBundle(
+  src: string,
+  opts: { revision?: string; entrypoints?: string[] } = {},
+): Promise<string> {
   const out = await mkdtemp(join(tmpdir(), 'mcp-authz-bundle-'));
   const args = [SCRIPT, 'build', '--src', src, '--out', out];
   if (opts.revision) args.push('--revision', opts.revision);

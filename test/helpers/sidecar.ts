@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { startDevIssuer, type DevIssuer, type MintClaims } from '../../examples/dev-issuer/issuer.js';
+import { type DevIssuer, type MintClaims, startDevIssuer } from '../../examples/dev-issuer/issuer.js';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
 import { createSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';

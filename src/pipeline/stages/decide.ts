@@ -69,7 +69,11 @@ export function decideStage(deps: DecideDeps): Stage {
 }
 
 export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {
-  return new PolicyError(failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED', `Forbidden: ${reasons[0] ?? 'denied'}`, {
-    data: { reasons, decision_id: decisionId },
-  });
+  return new PolicyError(
+    failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED',
+    `Forbidden: ${reasons[0] ?? 'denied'}`,
+    {
+      data: { reasons, decision_id: decisionId },
+    },
+  );
 }

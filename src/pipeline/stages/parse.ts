@@ -43,9 +43,13 @@ function checkVersion(header: string | string[] | undefined, supported: Readonly
   const v = Array.isArray(header) ? header[0] : header;
   if (v !== undefined && supported.has(v.trim())) return CONTINUE;
   return deny(
-    new RequestError('ERR_REQUEST_PROTOCOL_VERSION', `Bad Request: Unsupported protocol version ${String(v).slice(0, 40)}`, {
-      data: { supported: [...supported] },
-    }),
+    new RequestError(
+      'ERR_REQUEST_PROTOCOL_VERSION',
+      `Bad Request: Unsupported protocol version ${String(v).slice(0, 40)}`,
+      {
+        data: { supported: [...supported] },
+      },
+    ),
   );
 }
 
@@ -65,14 +69,16 @@ function checkMcpHeaders(
   }
   if (name !== undefined) {
     const bodyName = nameOf(msg.method, msg.params);
-    if (decodeHeader(name) !== bodyName) return deny(mismatch("Mcp-Name header does not match the body's name"));
+    if (decodeHeader(name) !== bodyName)
+      return deny(mismatch("Mcp-Name header does not match the body's name"));
   }
   return CONTINUE;
 }
 
 function nameOf(method: string, params: unknown): string | undefined {
   if (!isRecord(params)) return undefined;
-  if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
+  if (method === 'tools/call' || method === 'prompts/get')
+    return typeof params.name === 'string' ? params.name : undefined;
   if (method.startsWith('resources/')) return typeof params.uri === 'string' ? params.uri : undefined;
   return undefined;
 }

@@ -14,7 +14,10 @@ export function readBodyStage(maxBytes: number): Stage {
       const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/json') {
         return deny(
-          new RequestError('ERR_REQUEST_CONTENT_TYPE', `Unsupported Media Type: expected application/json, got ${type || 'none'}`),
+          new RequestError(
+            'ERR_REQUEST_CONTENT_TYPE',
+            `Unsupported Media Type: expected application/json, got ${type || 'none'}`,
+          ),
         );
       }
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);

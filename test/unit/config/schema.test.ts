@@ -72,7 +72,11 @@ describe('config errors', () => {
   it('reports every issue with its dotted path', () => {
     const err = (() => {
       try {
-        parseConfig({ server: { port: 'eighty' }, upstream: { url: 'ftp://x' }, authn: { jwt: { algorithms: ['none'] } } });
+        parseConfig({
+          server: { port: 'eighty' },
+          upstream: { url: 'ftp://x' },
+          authn: { jwt: { algorithms: ['none'] } },
+        });
       } catch (e) {
         return e;
       }

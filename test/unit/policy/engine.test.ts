@@ -11,7 +11,11 @@ import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
 
-const engineOpts = { decisionEntrypoint: 'mcp/authz/decision', visibleEntrypoint: 'mcp/authz/visible', logger: silentLogger() };
+const engineOpts = {
+  decisionEntrypoint: 'mcp/authz/decision',
+  visibleEntrypoint: 'mcp/authz/visible',
+  logger: silentLogger(),
+};
 
 // Monday 10:00 UTC, from a trusted network, in prod: the hours/network rule holds.
 const FACTS: RequestFacts = {
@@ -24,7 +28,15 @@ const FACTS: RequestFacts = {
 };
 
 function principal(roles: string[], tenant = 'acme'): Principal {
-  return { id: `u-${roles.join('-')}`, tenant, roles, scopes: [], clearance: null, authMethod: 'jwt', claims: {} };
+  return {
+    id: `u-${roles.join('-')}`,
+    tenant,
+    roles,
+    scopes: [],
+    clearance: null,
+    authMethod: 'jwt',
+    claims: {},
+  };
 }
 
 const ARGS: Record<string, Record<string, unknown>> = {
@@ -43,7 +55,12 @@ const ARGS: Record<string, Record<string, unknown>> = {
 // The annotations the example server lists (see examples/mcp-server).
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 const ANNOTATIONS: Record<string, Record<string, unknown>> = {
-  update_customer: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  update_customer: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: true,
+    openWorldHint: false,
+  },
   delete_customer: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   run_sql: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   create_ticket: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -54,7 +71,15 @@ const MATRIX: Record<string, string[]> = {
   guest: ['echo', 'list_products'],
   user: ['echo', 'list_products', 'search_docs', 'create_ticket'],
   analyst: ['echo', 'list_products', 'search_docs', 'read_customer', 'query_customer_data'],
-  premium: ['echo', 'list_products', 'search_docs', 'read_customer', 'query_customer_data', 'update_customer', 'create_ticket'],
+  premium: [
+    'echo',
+    'list_products',
+    'search_docs',
+    'read_customer',
+    'query_customer_data',
+    'update_customer',
+    'create_ticket',
+  ],
   admin: Object.keys(ARGS),
 };
 
@@ -91,14 +116,21 @@ describe('default policy through the wasm engine', () => {
       for (const tool of Object.keys(ARGS)) {
         const p = principal([role]);
         const allow = engine.decide(callInput(p, tool)).allow;
-        const visible = engine.visible(buildVisibleInput(p, 'tools/list', 'tool', tool, ANNOTATIONS[tool] ?? READ_ONLY, FACTS));
+        const visible = engine.visible(
+          buildVisibleInput(p, 'tools/list', 'tool', tool, ANNOTATIONS[tool] ?? READ_ONLY, FACTS),
+        );
         if (allow) expect(visible, `${role}/${tool}`).toBe(true);
       }
     }
   });
 
   it('gives each tier its rate limit as an obligation', () => {
-    const tiers: Record<string, [number, number]> = { guest: [50, 1], user: [200, 5], premium: [1000, 20], admin: [5000, 100] };
+    const tiers: Record<string, [number, number]> = {
+      guest: [50, 1],
+      user: [200, 5],
+      premium: [1000, 20],
+      admin: [5000, 100],
+    };
     for (const [role, [capacity, refill]] of Object.entries(tiers)) {
       const d = engine.decide(callInput(principal([role]), 'echo'));
       expect(d.obligations.rate_limit).toEqual({ capacity, refill_per_second: refill });
@@ -108,12 +140,20 @@ describe('default policy through the wasm engine', () => {
   it('denies another tenant, restricted tools out of hours, and untrusted networks', () => {
     const admin = principal(['admin']);
     const analyst = principal(['analyst']);
-    expect(engine.decide(callInput(analyst, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(false);
-    expect(engine.decide(callInput(admin, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(true);
+    expect(engine.decide(callInput(analyst, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(
+      false,
+    );
+    expect(engine.decide(callInput(admin, 'read_customer', { tenant: 'globex', id: 'c-4' })).allow).toBe(
+      true,
+    );
     const night = { ...FACTS, now: new Date('2026-11-23T22:00:00Z') };
-    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, night)).allow).toBe(false);
+    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, night)).allow).toBe(
+      false,
+    );
     const outside = { ...FACTS, clientIp: '203.0.113.9' };
-    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, outside)).allow).toBe(false);
+    expect(engine.decide(callInput(admin, 'export_customers', ARGS.export_customers, outside)).allow).toBe(
+      false,
+    );
   });
 
   it('caps an argument per role', () => {
@@ -121,12 +161,25 @@ describe('default policy through the wasm engine', () => {
     const d = engine.decide(callInput(user, 'query_customer_data'));
     expect(d.allow).toBe(false);
     const admin = principal(['admin']);
-    expect(engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_000, format: 'csv' })).allow).toBe(true);
-    expect(engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_001, format: 'csv' })).allow).toBe(false);
+    expect(
+      engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_000, format: 'csv' }))
+        .allow,
+    ).toBe(true);
+    expect(
+      engine.decide(callInput(admin, 'export_customers', { tenant: 'acme', limit: 100_001, format: 'csv' }))
+        .allow,
+    ).toBe(false);
   });
 
   it('asks to mask sensitive arguments', () => {
-    const d = engine.decide(callInput(principal(['user']), 'create_ticket', { tenant: 'acme', title: 't', body: 'b', customer_ssn: '900-00-0001' }));
+    const d = engine.decide(
+      callInput(principal(['user']), 'create_ticket', {
+        tenant: 'acme',
+        title: 't',
+        body: 'b',
+        customer_ssn: '900-00-0001',
+      }),
+    );
     expect(d.allow).toBe(true);
     expect(d.obligations.mask_arguments).toContain('customer_ssn');
   });
@@ -147,7 +200,9 @@ describe('deny by default', () => {
     const d = empty.decide(callInput(principal(['admin']), 'echo'));
     expect(d).toMatchObject({ allow: false, failure: 'no_policy', revision: null });
     expect(d.reasons[0]).toMatch(/no policy/);
-    expect(empty.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS))).toBe(false);
+    expect(
+      empty.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS)),
+    ).toBe(false);
     expect(empty.status().state).toBe('not_ready');
   });
 
@@ -156,14 +211,18 @@ describe('deny by default', () => {
     await bad.load(await readBundle(await buildBundle('test/fixtures/policies/malformed')));
     const d = bad.decide(callInput(principal(['admin']), 'echo'));
     expect(d).toMatchObject({ allow: false, failure: 'invalid_result' });
-    expect(bad.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS))).toBe(false);
+    expect(
+      bad.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS)),
+    ).toBe(false);
   });
 
   it('refuses a bundle without the entrypoints and keeps the last good revision', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(bundleDir));
     const good = e.revision;
-    const ok = await readBundle(await buildBundle('test/fixtures/policies/toolchain/ok', { entrypoints: ['mcp/authz/allow'] }));
+    const ok = await readBundle(
+      await buildBundle('test/fixtures/policies/toolchain/ok', { entrypoints: ['mcp/authz/allow'] }),
+    );
     await expect(e.load(ok)).rejects.toThrow(/entrypoint/);
     expect(e.revision).toBe(good);
     expect(e.status()).toMatchObject({ state: 'warn', revision: good });
@@ -206,7 +265,13 @@ describe('hot reload', () => {
     const dir = await mkdtemp(join(tmpdir(), 'reload-'));
     await variant(dir, 'rev-0', true);
     const e = new PolicyEngine(engineOpts);
-    const reloader = new PolicyReloader({ location: dir, watch: false, pollIntervalMs: 1000, engine: e, logger: silentLogger() });
+    const reloader = new PolicyReloader({
+      location: dir,
+      watch: false,
+      pollIntervalMs: 1000,
+      engine: e,
+      logger: silentLogger(),
+    });
     await reloader.start();
     expect(e.revision).toBe('rev-0');
     let stop = false;
@@ -241,7 +306,13 @@ describe('hot reload', () => {
     const dir = await mkdtemp(join(tmpdir(), 'reload-bad-'));
     await variant(dir, 'good', true);
     const e = new PolicyEngine(engineOpts);
-    const reloader = new PolicyReloader({ location: dir, watch: false, pollIntervalMs: 1000, engine: e, logger: silentLogger() });
+    const reloader = new PolicyReloader({
+      location: dir,
+      watch: false,
+      pollIntervalMs: 1000,
+      engine: e,
+      logger: silentLogger(),
+    });
     await reloader.start();
     await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
     await reloader.check();

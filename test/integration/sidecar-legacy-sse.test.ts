@@ -1,0 +1,78 @@
+/**
+ * End to end over the legacy HTTP+SSE transport: the SDK's SSEClientTransport through the sidecar to the
+ * example server's SSE endpoint. Denied requests are answered on the session's stream.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSse } from '../helpers/mcp-client.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+let h: Harness;
+const clients: Client[] = [];
+
+async function client(roles: string[]): Promise<Client> {
+  const c = await connectSse(h.sseUrl, await h.bearer(roles));
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await h?.stop();
+});
+
+describe('legacy HTTP+SSE through the sidecar', () => {
+  it('rewrites the endpoint event to the sidecar and initializes', async () => {
+    const c = await client(['guest']);
+    expect(c.getServerVersion()?.name).toBeTruthy();
+    const calls = h.upstream.calls().filter((x) => x.transport === 'sse' && x.method === 'initialize');
+    expect(calls.length).toBeGreaterThan(0);
+  });
+
+  it('prunes tools/list on the stream', async () => {
+    const c = await client(['guest']);
+    const listed = (await c.listTools()).tools.map((t) => t.name).sort();
+    expect(listed).toEqual(['echo', 'list_products']);
+  });
+
+  it('forwards allowed calls and answers denied ones on the stream', async () => {
+    const c = await client(['analyst']);
+    const ok = await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-2' } });
+    expect(JSON.stringify(ok.content)).toContain('c-2');
+    h.upstream.resetCalls();
+    const err = await c
+      .callTool({ name: 'run_sql', arguments: { query: 'select 1' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(-32003);
+    expect((err as McpError).message).toMatch(/Forbidden: /);
+    expect(h.upstream.calls().filter((x) => x.name === 'run_sql')).toEqual([]);
+  });
+
+  it('refuses a stream without credentials and posts to another caller’s session', async () => {
+    const anon = await fetch(h.sseUrl, { headers: { accept: 'text/event-stream' } });
+    expect(anon.status).toBe(401);
+    await anon.body?.cancel();
+    const owner = await h.bearer(['admin']);
+    const res = await fetch(h.sseUrl, { headers: { accept: 'text/event-stream', ...owner } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('sessionId=')) text += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = /data: (\S+)/.exec(text)?.[1] ?? '';
+    expect(endpoint.startsWith('/messages?sessionId=')).toBe(true);
+    const other = await h.bearer(['guest'], { sub: 'someone-else' });
+    const post = await fetch(`${h.sidecar.publicUrl}${endpoint}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...other },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(post.status).toBe(404);
+    await reader.cancel();
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Upstream behaviour through the sidecar: progress notifications stream through as they happen, an
+ * unreachable upstream is a 502 and a slow one a 504 (both with JSON-RPC bodies), and a SIGTERM-style
+ * stop lets an in-flight call finish.
+ */
+import { createServer } from 'node:net';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { connectStreamable } from '../helpers/mcp-client.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.stop().catch(() => undefined)));
+});
+
+async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
+  const h = await startHarness(...args);
+  harnesses.push(h);
+  return h;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('upstream', () => {
+  it('streams progress notifications as they are sent', async () => {
+    const h = await harness();
+    const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
+    const seen: number[] = [];
+    const r = await c.callTool({ name: 'progress', arguments: { steps: 3 } }, undefined, {
+      onprogress: (p) => seen.push(p.progress),
+    });
+    expect(r.structuredContent).toEqual({ steps: 3, notified: true });
+    expect(seen).toEqual([1, 2, 3]);
+    await c.close();
+  });
+
+  it('answers 502 with a JSON-RPC error when the upstream is down', async () => {
+    const port = await freePort();
+    const h = await harness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...(await h.bearer(['user'])),
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ping' }),
+    });
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { id: number; error: { code: number; data: { code: string } } };
+    expect(body).toMatchObject({
+      id: 7,
+      error: { code: -32005, data: { code: 'ERR_UPSTREAM_UNAVAILABLE' } },
+    });
+  });
+
+  it('answers 504 when the upstream does not answer in time', async () => {
+    const upstream = await startExampleServer({ jsonResponse: true });
+    try {
+      const h = await harness({ upstream, config: { upstream: { headersTimeoutMs: 300 } } });
+      const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
+      const err = await c.callTool({ name: 'slow', arguments: { ms: 1_500 } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StreamableHTTPError);
+      expect((err as StreamableHTTPError).code).toBe(504);
+      await c.close().catch(() => undefined);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('lets an in-flight call finish when stopping', async () => {
+    const h = await startHarness();
+    const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
+    const call = c.callTool({ name: 'slow', arguments: { ms: 400 } });
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (h.upstream.calls().some((x) => x.name === 'slow')) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 10);
+    });
+    const stopped = h.stop();
+    const r = await call;
+    expect(r.isError).toBeFalsy();
+    await stopped;
+    await expect(fetch(h.mcpUrl, { method: 'POST' })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,102 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { createSecretSource, openSecret, type SecretSource } from '../../../src/config/secrets.js';
+
+const opened: SecretSource[] = [];
+function open(file: string | undefined, env: NodeJS.ProcessEnv = {}): SecretSource {
+  const s = createSecretSource({
+    name: 'test',
+    file,
+    envVar: 'AUTHZ_API_KEY_PEPPER',
+    env,
+    pollIntervalMs: 20,
+  });
+  opened.push(s);
+  return s;
+}
+const text = (s: SecretSource) => s.get()?.toString('utf8') ?? null;
+
+describe('SecretSource', () => {
+  afterEach(() => {
+    for (const s of opened.splice(0)) s.close();
+  });
+
+  it('reads a file and trims exactly one trailing newline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    writeFileSync(join(dir, 'a'), 'value\n\n');
+    writeFileSync(join(dir, 'b'), 'value\r\n');
+    writeFileSync(join(dir, 'c'), ' value ');
+    expect(text(open(join(dir, 'a')))).toBe('value\n');
+    expect(text(open(join(dir, 'b')))).toBe('value');
+    expect(text(open(join(dir, 'c')))).toBe(' value ');
+  });
+
+  it('prefers the file to the environment variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    writeFileSync(join(dir, 's'), 'from-file');
+    const s = open(join(dir, 's'), { AUTHZ_API_KEY_PEPPER: 'from-env' });
+    expect(text(s)).toBe('from-file');
+    expect(s.origin()).toBe('file');
+  });
+
+  it('falls back to the variable, and to null', () => {
+    expect(text(open(undefined, { AUTHZ_API_KEY_PEPPER: 'from-env' }))).toBe('from-env');
+    expect(open(undefined, { AUTHZ_API_KEY_PEPPER: '' }).get()).toBeNull();
+    expect(open('/nonexistent/secret').origin()).toBe('none');
+  });
+
+  it('re-reads a changed file on demand', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const file = join(dir, 's');
+    writeFileSync(file, 'one');
+    const s = open(file);
+    writeFileSync(file, 'two-longer');
+    expect(s.refresh()?.toString()).toBe('two-longer');
+  });
+
+  it('follows a Kubernetes-style ..data symlink swap by polling', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    mkdirSync(join(dir, 'v1'));
+    writeFileSync(join(dir, 'v1', 'pepper'), 'old\n');
+    symlinkSync('v1', join(dir, '..data'));
+    symlinkSync(join('..data', 'pepper'), join(dir, 'pepper'));
+    const s = open(join(dir, 'pepper'));
+    expect(text(s)).toBe('old');
+
+    mkdirSync(join(dir, 'v2'));
+    writeFileSync(join(dir, 'v2', 'pepper'), 'new\n');
+    symlinkSync('v2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    rmSync(join(dir, 'v1'), { recursive: true });
+
+    const deadline = Date.now() + 2_000;
+    while (text(s) !== 'new' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(text(s)).toBe('new');
+  });
+
+  it('keeps the last good value while the file is briefly missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const file = join(dir, 's');
+    writeFileSync(file, 'kept');
+    const s = open(file);
+    rmSync(file);
+    expect(s.refresh()?.toString()).toBe('kept');
+  });
+
+  it('opens the configured secrets by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    writeFileSync(join(dir, 'pw'), 'redis-pw\n');
+    const config = parseConfig({ store: { passwordFile: join(dir, 'pw') } }, {});
+    const pw = openSecret(config, 'redisPassword', { env: { AUTHZ_REDIS_PASSWORD: 'env-pw' } });
+    opened.push(pw);
+    expect(text(pw)).toBe('redis-pw');
+    const hs = openSecret(parseConfig({}, {}), 'jwtHsSecret', {
+      env: { AUTHZ_JWT_HS_SECRET: 'x'.repeat(32) },
+    });
+    opened.push(hs);
+    expect(text(hs)).toBe('x'.repeat(32));
+  });
+});
