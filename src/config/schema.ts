@@ -12,23 +12,53 @@ const port = z.number().int().min(0).max(65_535);
 const positiveMs = z.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/ });
 
-export const SUPPORTED_PROTOCOL_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'] as const;
+export const SUPPORTED_PROTOCOL_VERSIONS = [
+  '2024-11-05',
+  '2025-03-26',
+  '2025-06-18',
+  '2025-11-25',
+  '2026-07-28',
+] as const;
 
 const ServerSchema = z.strictObject({
-  host: z.string().min(1).default(D.PUBLIC_HOST),
-  port: port.default(D.PUBLIC_PORT),
-  mcpPath: z.string().startsWith('/').default(D.MCP_PATH),
-  legacySsePath: z.string().startsWith('/').default(D.LEGACY_SSE_PATH),
-  legacyMessagesPath: z.string().startsWith('/').default(D.LEGACY_MESSAGES_PATH),
-  maxBodyBytes: z.number().int().positive().default(D.MAX_BODY_BYTES),
-  shutdownGraceMs: positiveMs.default(D.SHUTDOWN_GRACE_MS),
+  host: z
+    .string()
+    .min(1)
+    .default(D.PUBLIC_HOST)
+    .describe("Interface of the public listener (the pod's public port)."),
+  port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
+  mcpPath: z
+    .string()
+    .startsWith('/')
+    .default(D.MCP_PATH)
+    .describe('Path of the Streamable HTTP MCP endpoint.'),
+  legacySsePath: z
+    .string()
+    .startsWith('/')
+    .default(D.LEGACY_SSE_PATH)
+    .describe('Path of the legacy HTTP+SSE stream (GET), here and on the upstream.'),
+  legacyMessagesPath: z
+    .string()
+    .startsWith('/')
+    .default(D.LEGACY_MESSAGES_PATH)
+    .describe('Path where legacy SSE clients POST messages (the rewritten `endpoint` event).'),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_BODY_BYTES)
+    .describe('Largest accepted request body; larger bodies get 413.'),
+  shutdownGraceMs: positiveMs
+    .default(D.SHUTDOWN_GRACE_MS)
+    .describe('On SIGTERM, how long in-flight requests may take before connections are cut.'),
   allowedOrigins: z
     .array(z.string().min(1))
     .default([])
     .describe('Origins allowed when a request carries `Origin`; empty allows only requests without Origin.'),
   protocolVersions: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/))
-    .default([...SUPPORTED_PROTOCOL_VERSIONS]),
+    .default([...SUPPORTED_PROTOCOL_VERSIONS])
+    .describe('Accepted `MCP-Protocol-Version` header values; others get 400.'),
   trustProxyHops: z
     .number()
     .int()
@@ -38,15 +68,32 @@ const ServerSchema = z.strictObject({
 });
 
 const AdminSchema = z.strictObject({
-  host: z.string().min(1).default(D.ADMIN_HOST),
-  port: port.default(D.ADMIN_PORT),
+  host: z
+    .string()
+    .min(1)
+    .default(D.ADMIN_HOST)
+    .describe('Interface of the admin listener (health, readiness, metrics).'),
+  port: port.default(D.ADMIN_PORT).describe('Port of the admin listener; must differ from server.port.'),
 });
 
 const UpstreamSchema = z.strictObject({
-  url: httpUrl.default(D.UPSTREAM_URL),
-  connectTimeoutMs: positiveMs.default(D.UPSTREAM_CONNECT_TIMEOUT_MS),
-  headersTimeoutMs: positiveMs.default(D.UPSTREAM_HEADERS_TIMEOUT_MS),
-  connections: z.number().int().positive().default(D.UPSTREAM_CONNECTIONS),
+  url: httpUrl
+    .default(D.UPSTREAM_URL)
+    .describe("The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp."),
+  connectTimeoutMs: positiveMs
+    .default(D.UPSTREAM_CONNECT_TIMEOUT_MS)
+    .describe('Connect timeout to the upstream (502 when exceeded).'),
+  headersTimeoutMs: positiveMs
+    .default(D.UPSTREAM_HEADERS_TIMEOUT_MS)
+    .describe(
+      'Time the upstream has to send response headers (504 when exceeded); streams then have no timeout.',
+    ),
+  connections: z
+    .number()
+    .int()
+    .positive()
+    .default(D.UPSTREAM_CONNECTIONS)
+    .describe('Keep-alive connection pool size to the upstream.'),
 });
 
 const PolicySchema = z.strictObject({
@@ -55,10 +102,20 @@ const PolicySchema = z.strictObject({
     .min(1)
     .default(D.POLICY_BUNDLE)
     .describe('A bundle folder (.manifest, data.json, policy.wasm), a .tar.gz file, or an http(s) URL.'),
-  watch: z.boolean().default(true),
-  pollIntervalMs: positiveMs.default(D.POLICY_POLL_INTERVAL_MS),
-  decisionEntrypoint: z.string().min(1).default(D.POLICY_DECISION_ENTRYPOINT),
-  visibleEntrypoint: z.string().min(1).default(D.POLICY_VISIBLE_ENTRYPOINT),
+  watch: z.boolean().default(true).describe('Poll the bundle location and hot-reload changed bundles.'),
+  pollIntervalMs: positiveMs
+    .default(D.POLICY_POLL_INTERVAL_MS)
+    .describe('How often the bundle location is checked for changes.'),
+  decisionEntrypoint: z
+    .string()
+    .min(1)
+    .default(D.POLICY_DECISION_ENTRYPOINT)
+    .describe('Entrypoint deciding one JSON-RPC request.'),
+  visibleEntrypoint: z
+    .string()
+    .min(1)
+    .default(D.POLICY_VISIBLE_ENTRYPOINT)
+    .describe('Entrypoint deciding whether a list item is shown.'),
   timezone: z
     .string()
     .default(D.POLICY_TIMEZONE)
@@ -72,23 +129,28 @@ const PolicySchema = z.strictObject({
 });
 
 const ClaimsSchema = z.strictObject({
-  subject: z.string().default('sub'),
-  tenant: z.string().default('tenant'),
+  subject: z.string().default('sub').describe('Claim path of the subject id.'),
+  tenant: z.string().default('tenant').describe('Claim path of the tenant.'),
   roles: z.string().default('roles').describe('Dotted path, e.g. realm_access.roles or cognito:groups.'),
   scopes: z.string().default('scope').describe('A space-separated string (scope) or an array (scp).'),
-  clearance: z.string().default('clearance'),
+  clearance: z.string().default('clearance').describe('Claim path of the clearance level.'),
 });
 
 const JwksSchema = z.strictObject({
-  timeoutMs: positiveMs.default(D.JWKS_TIMEOUT_MS),
-  cooldownMs: positiveMs.default(D.JWKS_COOLDOWN_MS),
-  cacheMaxAgeMs: positiveMs.default(D.JWKS_CACHE_MAX_AGE_MS),
+  timeoutMs: positiveMs.default(D.JWKS_TIMEOUT_MS).describe('JWKS fetch timeout.'),
+  cooldownMs: positiveMs
+    .default(D.JWKS_COOLDOWN_MS)
+    .describe('Minimum time between JWKS refetches for unknown `kid`s.'),
+  cacheMaxAgeMs: positiveMs.default(D.JWKS_CACHE_MAX_AGE_MS).describe('Maximum age of the cached JWKS.'),
 });
 
 const JwtSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  issuers: z.array(z.string().min(1)).default([]),
-  jwksUri: httpUrl.optional(),
+  enabled: z.boolean().default(true).describe('Accept JWT bearer tokens.'),
+  issuers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Accepted `iss` values; empty accepts any issuer whose key verifies.'),
+  jwksUri: httpUrl.optional().describe("The issuer's JWKS URL."),
   audiences: z
     .array(z.string().min(1))
     .default([])
@@ -112,46 +174,87 @@ const JwtSchema = z.strictObject({
       ]),
     )
     .min(1)
-    .default([...D.JWT_ALGORITHMS]),
+    .default([...D.JWT_ALGORITHMS])
+    .describe(
+      'Accepted signing algorithms; `none` is never accepted, HS* need a secret of at least 32 bytes.',
+    ),
   hsSecretFile: z.string().optional().describe('File holding the HS* secret (≥ 32 bytes).'),
-  clockToleranceSec: z.number().int().min(0).max(300).default(D.JWT_CLOCK_TOLERANCE_SEC),
-  maxTokenAgeSec: z.number().int().positive().optional(),
-  requiredScopes: z.array(z.string().min(1)).default([]),
+  clockToleranceSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(D.JWT_CLOCK_TOLERANCE_SEC)
+    .describe('Allowed clock skew for exp/nbf/iat.'),
+  maxTokenAgeSec: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Refuse tokens whose `iat` is older than this.'),
+  requiredScopes: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Scopes every token must carry (403 insufficient_scope otherwise).'),
   types: z
     .array(z.string().min(1))
     .default([...D.JWT_TYPES])
     .describe('Accepted `typ` header values (case-insensitive); a missing typ is accepted.'),
   claims: ClaimsSchema.prefault({}),
   jwks: JwksSchema.prefault({}),
-  cacheMaxEntries: z.number().int().min(0).default(D.TOKEN_CACHE_MAX_ENTRIES),
+  cacheMaxEntries: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.TOKEN_CACHE_MAX_ENTRIES)
+    .describe('Verified-token cache size (keyed by token hash, never past exp); 0 disables it.'),
 });
 
 const ApiKeysSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  enabled: z.boolean().default(true).describe('Accept API keys (needs a pepper).'),
   prefix: z
     .string()
     .regex(/^[a-z][a-z0-9]{1,15}$/)
-    .default(D.API_KEY_PREFIX),
-  header: z.string().toLowerCase().default(D.API_KEY_HEADER),
+    .default(D.API_KEY_PREFIX)
+    .describe('Prefix of API keys (`<prefix>_<id>_<secret>`).'),
+  header: z
+    .string()
+    .toLowerCase()
+    .default(D.API_KEY_HEADER)
+    .describe('Header that may carry an API key (besides `Authorization: Bearer`).'),
   pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
 });
 
 const ResourceMetadataSchema = z.strictObject({
-  authorizationServers: z.array(z.string().min(1)).default([]),
-  scopesSupported: z.array(z.string()).default([]),
-  resourceName: z.string().optional(),
-  resourceDocumentation: httpUrl.optional(),
+  authorizationServers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('RFC 9728 authorization_servers; default: jwt.issuers.'),
+  scopesSupported: z.array(z.string()).default([]).describe('RFC 9728 scopes_supported.'),
+  resourceName: z.string().optional().describe('RFC 9728 resource_name.'),
+  resourceDocumentation: httpUrl.optional().describe('RFC 9728 resource_documentation.'),
 });
 
 const IdentityHeadersSchema = z.strictObject({
-  strip: z.array(z.string().toLowerCase()).default([...D.STRIPPED_IDENTITY_HEADERS]),
+  strip: z
+    .array(z.string().toLowerCase())
+    .default([...D.STRIPPED_IDENTITY_HEADERS])
+    .describe('Client headers removed before forwarding (credentials and x-mcp-authz-* are always removed).'),
   subject: z
     .string()
     .toLowerCase()
     .optional()
     .describe('Header carrying the verified subject to the upstream.'),
-  tenant: z.string().toLowerCase().optional(),
-  roles: z.string().toLowerCase().optional(),
+  tenant: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified tenant to the upstream.'),
+  roles: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified roles (comma-separated) to the upstream.'),
 });
 
 const AuthnSchema = z.strictObject({
@@ -179,14 +282,22 @@ const StoreSchema = z.strictObject({
     )
     .optional()
     .describe('Unset: in-memory store (single process).'),
-  passwordFile: z.string().optional(),
-  keyPrefix: z.string().default(D.STORE_KEY_PREFIX),
-  commandTimeoutMs: positiveMs.default(D.STORE_COMMAND_TIMEOUT_MS),
-  revocationPollIntervalMs: positiveMs.default(D.REVOCATION_POLL_INTERVAL_MS),
+  passwordFile: z
+    .string()
+    .optional()
+    .describe('File holding the Redis password (AUTHZ_REDIS_PASSWORD works too).'),
+  keyPrefix: z.string().default(D.STORE_KEY_PREFIX).describe('Prefix of every Redis key.'),
+  commandTimeoutMs: positiveMs.default(D.STORE_COMMAND_TIMEOUT_MS).describe('Timeout of each Redis command.'),
+  revocationPollIntervalMs: positiveMs
+    .default(D.REVOCATION_POLL_INTERVAL_MS)
+    .describe('How often replicas pick up revocations from the store.'),
 });
 
 const LogSchema = z.strictObject({
-  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(D.LOG_LEVEL),
+  level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default(D.LOG_LEVEL)
+    .describe('Log level of the process log (audit records are info).'),
 });
 
 export const ConfigSchema = z.strictObject({

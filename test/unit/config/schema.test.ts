@@ -19,7 +19,7 @@ describe('config defaults', () => {
       maxBodyBytes: D.MAX_BODY_BYTES,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
       allowedOrigins: [],
-      protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'],
+      protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],
       trustProxyHops: 0,
     });
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
