@@ -1,0 +1,143 @@
+/**
+ * Secrets: the API-key pepper, the JWT HS* secret and the Redis password. Each comes from a file (a
+ * Kubernetes Secret mount; one trailing newline is trimmed) or an `AUTHZ_*` environment variable; the file
+ * wins. A file is re-read when it changes: its identity (inode, size, mtime, ctime — `stat` follows the
+ * `..data` symlink swap Kubernetes does) is polled every second and can be checked on demand with
+ * `refresh()`. Values are never logged. Together with the rest of `config/`, this is the only place that
+ * reads `process.env`.
+ *
+ * @module
+ */
+import { readFileSync, statSync } from 'node:fs';
+import type { Logger } from '../telemetry/logger.js';
+import type { SECRET_ENV } from './env.js';
+import type { Config } from './schema.js';
+
+export type SecretEnvName = (typeof SECRET_ENV)[number];
+
+/** How often a secret file is checked for changes. */
+export const SECRET_POLL_INTERVAL_MS = 1_000;
+
+export interface SecretSource {
+  /** Short name for logs (`apiKeyPepper`), never the value. */
+  readonly name: string;
+  /** The current value, or null when neither the file nor the variable provides one. */
+  get(): Buffer | null;
+  /** Checks the file now and returns the (possibly new) value. */
+  refresh(): Buffer | null;
+  /** Where the current value came from (for logs and status). */
+  origin(): 'file' | 'env' | 'none';
+  /** Stops polling. */
+  close(): void;
+}
+
+export interface SecretSourceOptions {
+  readonly name: string;
+  readonly file?: string | undefined;
+  readonly envVar: SecretEnvName;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly pollIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+/** The secrets the sidecar knows, with the config path of their file and their variable. */
+export const SECRETS = {
+  apiKeyPepper: { envVar: 'AUTHZ_API_KEY_PEPPER', file: (c: Config) => c.authn.apiKeys.pepperFile },
+  jwtHsSecret: { envVar: 'AUTHZ_JWT_HS_SECRET', file: (c: Config) => c.authn.jwt.hsSecretFile },
+  redisPassword: { envVar: 'AUTHZ_REDIS_PASSWORD', file: (c: Config) => c.store.passwordFile },
+} as const satisfies Record<string, { envVar: SecretEnvName; file: (c: Config) => string | undefined }>;
+
+export type SecretName = keyof typeof SECRETS;
+
+/** Opens the named secret as configured by `config` (file) and the environment (variable). */
+export function openSecret(
+  config: Config,
+  name: SecretName,
+  options: Omit<SecretSourceOptions, 'name' | 'file' | 'envVar'> = {},
+): SecretSource {
+  const spec = SECRETS[name];
+  return createSecretSource({ ...options, name, file: spec.file(config), envVar: spec.envVar });
+}
+
+export function createSecretSource(options: SecretSourceOptions): SecretSource {
+  return new FileOrEnvSecret(options);
+}
+
+class FileOrEnvSecret implements SecretSource {
+  readonly name: string;
+  readonly #file: string | undefined;
+  readonly #envValue: Buffer | null;
+  readonly #logger: Logger | undefined;
+  #fileValue: Buffer | null = null;
+  #identity: string | null = null;
+  #fileProblem: string | null = null;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: SecretSourceOptions) {
+    this.name = options.name;
+    this.#file = options.file;
+    this.#logger = options.logger;
+    const raw = (options.env ?? process.env)[options.envVar];
+    this.#envValue = raw ? Buffer.from(raw, 'utf8') : null;
+    if (this.#file) {
+      this.#check();
+      this.#timer = setInterval(() => this.#check(), options.pollIntervalMs ?? SECRET_POLL_INTERVAL_MS);
+      this.#timer.unref();
+    }
+  }
+
+  get(): Buffer | null {
+    return this.#fileValue ?? this.#envValue;
+  }
+
+  refresh(): Buffer | null {
+    if (this.#file) this.#check();
+    return this.get();
+  }
+
+  origin(): 'file' | 'env' | 'none' {
+    return this.#fileValue ? 'file' : this.#envValue ? 'env' : 'none';
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check(): void {
+    const file = this.#file as string;
+    try {
+      const st = statSync(file);
+      const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      if (identity === this.#identity) return;
+      const value = trimOneNewline(readFileSync(file));
+      const changed = this.#identity !== null;
+      this.#identity = identity;
+      // An empty file provides no secret (falls back to the variable).
+      this.#fileValue = value.length > 0 ? value : null;
+      if (this.#fileProblem) this.#logger?.info({ secret: this.name, file }, 'secret file readable again');
+      else if (changed) this.#logger?.info({ secret: this.name, file }, 'secret file changed; reloaded');
+      this.#fileProblem = null;
+    } catch (err) {
+      // Keep the last good value: a Kubernetes symlink swap can make the file briefly unreadable.
+      const problem = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      if (problem !== this.#fileProblem) {
+        this.#logger?.warn(
+          { secret: this.name, file, problem, keptPrevious: this.#fileValue !== null },
+          'secret file cannot be read',
+        );
+      }
+      this.#fileProblem = problem;
+      this.#identity = null;
+    }
+  }
+}
+
+function trimOneNewline(buf: Buffer): Buffer {
+  let end = buf.length;
+  if (end > 0 && buf[end - 1] === 0x0a) {
+    end--;
+    if (end > 0 && buf[end - 1] === 0x0d) end--;
+  }
+  return end === buf.length ? buf : buf.subarray(0, end);
+}

@@ -1,0 +1,101 @@
+/**
+ * Parses the `store.redisUrl` forms into connection targets for ioredis:
+ * `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS),
+ * `redis+sentinel://[user:pass@]host:port,host2:port/mastername[/db]` and
+ * `redis+cluster://[user:pass@]host:port,host2:port`. Sentinel and cluster URLs take `?tls=true`.
+ * `redactRedisUrl` gives a form safe to log (password replaced).
+ *
+ * @module
+ */
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+interface Common {
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: boolean;
+}
+
+export type RedisTarget =
+  | (Common & { readonly kind: 'standalone'; readonly node: HostPort; readonly db: number })
+  | (Common & {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly HostPort[];
+      readonly masterName: string;
+      readonly db: number;
+    })
+  | (Common & { readonly kind: 'cluster'; readonly nodes: readonly HostPort[] });
+
+const URL_RE =
+  /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/;
+
+/** Throws an `Error` whose message never contains the password. */
+export function parseRedisUrl(url: string): RedisTarget {
+  const m = URL_RE.exec(url);
+  if (!m) throw new Error(`store.redisUrl: cannot parse ${redactRedisUrl(url)}`);
+  const [, scheme, userinfo, hostList = '', rawPath = '', query = ''] = m;
+  const params = new URLSearchParams(query);
+  const auth = parseUserinfo(userinfo);
+  const segments = rawPath
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map(decodeURIComponent);
+  const defaultPort = scheme === 'redis+sentinel' ? 26_379 : 6_379;
+  const nodes = hostList
+    .split(',')
+    .filter((h) => h.length > 0)
+    .map((h) => parseHostPort(h, defaultPort));
+  if (nodes.length === 0) throw new Error('store.redisUrl: no host');
+  const tls = scheme === 'rediss' || params.get('tls') === 'true';
+  switch (scheme) {
+    case 'redis+sentinel': {
+      const [masterName, db] = segments;
+      if (!masterName) throw new Error('store.redisUrl: redis+sentinel:// needs /<mastername>');
+      return { kind: 'sentinel', sentinels: nodes, masterName, db: parseDb(db), tls, ...auth };
+    }
+    case 'redis+cluster':
+      if (segments.length > 0)
+        throw new Error('store.redisUrl: redis+cluster:// takes no path (clusters have no db)');
+      return { kind: 'cluster', nodes, tls, ...auth };
+    default:
+      if (nodes.length > 1)
+        throw new Error('store.redisUrl: several hosts need redis+sentinel:// or redis+cluster://');
+      return { kind: 'standalone', node: nodes[0] as HostPort, db: parseDb(segments[0]), tls, ...auth };
+  }
+}
+
+/** The URL with its password replaced by `***`. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
+  });
+}
+
+function parseUserinfo(userinfo: string | undefined): { username?: string; password?: string } {
+  if (!userinfo) return {};
+  const colon = userinfo.indexOf(':');
+  if (colon === -1) return { username: decodeURIComponent(userinfo) };
+  const username = decodeURIComponent(userinfo.slice(0, colon));
+  const password = decodeURIComponent(userinfo.slice(colon + 1));
+  return { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
+function parseHostPort(text: string, defaultPort: number): HostPort {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
+  if (!m?.[1]) throw new Error(`store.redisUrl: bad host "${text}"`);
+  const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new Error(`store.redisUrl: bad port in "${text}"`);
+  return { host, port };
+}
+
+function parseDb(text: string | undefined): number {
+  if (text === undefined || text === '') return 0;
+  if (!/^\d+$/.test(text)) throw new Error(`store.redisUrl: bad database number "${text}"`);
+  return Number(text);
+}

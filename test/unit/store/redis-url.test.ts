@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { keyLayout } from '../../../src/store/redis-keys.js';
+import { parseRedisUrl, redactRedisUrl } from '../../../src/store/redis-url.js';
+
+describe('parseRedisUrl', () => {
+  it('parses redis:// with credentials and db', () => {
+    expect(parseRedisUrl('redis://user:p%40ss@redis.local:6380/2')).toEqual({
+      kind: 'standalone',
+      node: { host: 'redis.local', port: 6380 },
+      db: 2,
+      tls: false,
+      username: 'user',
+      password: 'p@ss',
+    });
+  });
+
+  it('parses rediss:// with a password only and default port', () => {
+    expect(parseRedisUrl('rediss://:secret@redis.local')).toEqual({
+      kind: 'standalone',
+      node: { host: 'redis.local', port: 6379 },
+      db: 0,
+      tls: true,
+      password: 'secret',
+    });
+  });
+
+  it('parses sentinel host lists and the master name', () => {
+    expect(parseRedisUrl('redis+sentinel://s1:26379,s2,[::1]:26380/mymaster/1')).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      masterName: 'mymaster',
+      db: 1,
+      tls: false,
+    });
+  });
+
+  it('parses cluster seed nodes and ?tls=true', () => {
+    expect(parseRedisUrl('redis+cluster://:pw@n1:7000,n2:7001?tls=true')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      tls: true,
+      password: 'pw',
+    });
+  });
+
+  it.each([
+    'redis+sentinel://s1:26379',
+    'redis://a:1,b:2',
+    'redis+cluster://n1:7000/0',
+    'redis://host:99999',
+    'redis://host/db',
+    'http://host',
+  ])('refuses %s without echoing a password', (url) => {
+    expect(() => parseRedisUrl(url)).toThrow(/store\.redisUrl/);
+    expect(() => parseRedisUrl(url.replace('://', '://u:hunter2@'))).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('hunter2') }),
+    );
+  });
+});
+
+describe('redactRedisUrl', () => {
+  it('hides the password only', () => {
+    expect(redactRedisUrl('redis://user:hunter2@h:6379/0')).toBe('redis://user:***@h:6379/0');
+    expect(redactRedisUrl('redis+sentinel://:hunter2@s1,s2/m')).toBe('redis+sentinel://:***@s1,s2/m');
+    expect(redactRedisUrl('redis://h:6379')).toBe('redis://h:6379');
+  });
+});
+
+describe('keyLayout', () => {
+  it('puts every key in the {authz} hash slot after the prefix', () => {
+    const k = keyLayout('mcp-authz:');
+    expect([k.key('abc'), k.keyIds, k.revokedTokens, k.revokedKeys, k.version]).toEqual([
+      'mcp-authz:{authz}:key:abc',
+      'mcp-authz:{authz}:keys',
+      'mcp-authz:{authz}:revocation:tokens',
+      'mcp-authz:{authz}:revocation:keys',
+      'mcp-authz:{authz}:revocation:version',
+    ]);
+  });
+});
