@@ -1,0 +1,186 @@
+/**
+ * API key authentication. A presented key is parsed (`api-key-format.ts`), its record looked up in the
+ * store (cached here for a few seconds, concurrent lookups of one id shared), and its secret compared in
+ * constant time against the stored HMAC. Unknown id, wrong secret, inactive and expired keys all get the
+ * same `ERR_AUTHN_INVALID_API_KEY` (no oracle); a revoked key (local revocation snapshot) gets
+ * `ERR_AUTHN_REVOKED`; a store failure gets `ERR_AUTHN_UNAVAILABLE`. Usage is batched off the request
+ * path. `createApiKey` is what the CLI calls to mint a key.
+ *
+ * @module
+ */
+import { API_KEY_PREFIX } from '../config/defaults.js';
+import type { SecretSource } from '../config/secrets.js';
+import { AuthnError } from '../errors/errors.js';
+import type { ApiKeyRecord, Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { generateApiKey, hashSecret, parseApiKey, secretMatches } from './api-key-format.js';
+import type { Principal } from './principal.js';
+import { UsageRecorder } from './usage-recorder.js';
+
+/** How long a looked-up record is reused; revocation does not wait for it (it uses the snapshot). */
+export const API_KEY_CACHE_TTL_MS = 5_000;
+export const API_KEY_CACHE_MAX_ENTRIES = 10_000;
+
+export interface ApiKeyVerifierOptions {
+  readonly store: Store;
+  readonly pepper: SecretSource;
+  readonly prefix: string;
+  readonly logger: Logger;
+  readonly isRevoked: (id: string) => boolean;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+  readonly cacheTtlMs?: number;
+  readonly usageFlushMs?: number;
+}
+
+interface Cached {
+  readonly record: ApiKeyRecord | null;
+  readonly principal: Principal | null;
+  readonly fetchedAt: number;
+}
+
+const INVALID = 'invalid API key';
+
+export class ApiKeyVerifier {
+  readonly #o: ApiKeyVerifierOptions;
+  readonly #cache = new Map<string, Cached>();
+  readonly #inflight = new Map<string, Promise<Cached>>();
+  readonly #usage: UsageRecorder;
+  readonly #ttl: number;
+
+  constructor(o: ApiKeyVerifierOptions) {
+    this.#o = o;
+    this.#ttl = o.cacheTtlMs ?? API_KEY_CACHE_TTL_MS;
+    this.#usage = new UsageRecorder(o.store, o.logger, o.usageFlushMs);
+  }
+
+  start(): void {
+    if (!this.#o.pepper.get()) {
+      this.#o.logger.warn(
+        'API keys are enabled but no pepper is set (authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER): every key is refused',
+      );
+    }
+    this.#usage.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#usage.stop();
+  }
+
+  async verify(key: string): Promise<Principal> {
+    const parts = parseApiKey(key, this.#o.prefix);
+    const pepper = this.#o.pepper.get();
+    if (!parts || !pepper) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+    const entry = await this.#lookup(parts.id);
+    const ok = secretMatches(pepper, parts.secret, entry.record?.hash ?? null);
+    const { record, principal } = entry;
+    if (!ok || !record || !principal) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+    if (this.#o.isRevoked(record.id)) throw new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked');
+    const now = this.#o.now();
+    if (!record.active || (principal.expiresAt !== undefined && now >= principal.expiresAt * 1000)) {
+      throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+    }
+    this.#usage.record(record.id, new Date(now).toISOString());
+    return principal;
+  }
+
+  /** Writes pending usage now (tests, shutdown). */
+  flushUsage(): Promise<void> {
+    return this.#usage.flush();
+  }
+
+  #lookup(id: string): Promise<Cached> {
+    const hit = this.#cache.get(id);
+    if (hit && this.#o.now() - hit.fetchedAt < this.#ttl) return Promise.resolve(hit);
+    let pending = this.#inflight.get(id);
+    if (!pending) {
+      pending = this.#fetch(id).finally(() => this.#inflight.delete(id));
+      this.#inflight.set(id, pending);
+    }
+    return pending;
+  }
+
+  async #fetch(id: string): Promise<Cached> {
+    let record: ApiKeyRecord | null;
+    try {
+      record = await this.#o.store.getApiKey(id);
+    } catch (err) {
+      throw new AuthnError('ERR_AUTHN_UNAVAILABLE', 'API key store unavailable', { cause: err });
+    }
+    const entry: Cached = { record, principal: record && toPrincipal(record), fetchedAt: this.#o.now() };
+    // Unknown ids are not cached, so a key created a moment ago works at once.
+    if (record) {
+      this.#cache.delete(id);
+      if (this.#cache.size >= API_KEY_CACHE_MAX_ENTRIES) {
+        const oldest = this.#cache.keys().next();
+        if (!oldest.done) this.#cache.delete(oldest.value);
+      }
+      this.#cache.set(id, entry);
+    }
+    return entry;
+  }
+}
+
+function toPrincipal(r: ApiKeyRecord): Principal {
+  const expiresAt = r.expiresAt === null ? undefined : Math.floor(Date.parse(r.expiresAt) / 1000);
+  return Object.freeze({
+    id: r.subject,
+    tenant: r.tenant,
+    roles: Object.freeze([...r.roles]),
+    scopes: Object.freeze([...r.scopes]),
+    clearance: r.clearance,
+    authMethod: 'api_key',
+    keyId: r.id,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    claims: Object.freeze({
+      key_id: r.id,
+      description: r.description,
+      created_at: r.createdAt,
+      expires_at: r.expiresAt,
+    }),
+  });
+}
+
+export interface NewApiKey {
+  readonly subject: string;
+  readonly tenant?: string | null;
+  readonly roles?: readonly string[];
+  readonly scopes?: readonly string[];
+  readonly clearance?: string | null;
+  readonly description?: string | null;
+  /** Date or ISO 8601; null/absent for a key that does not expire. */
+  readonly expiresAt?: Date | string | null;
+  /** `authn.apiKeys.prefix`; defaults to `API_KEY_PREFIX`. */
+  readonly prefix?: string;
+}
+
+/** Mints a key, stores its record, and returns the key (to be shown once) with the record. */
+export async function createApiKey(
+  store: Store,
+  pepper: Uint8Array,
+  input: NewApiKey,
+  now: () => number = Date.now,
+): Promise<{ key: string; record: ApiKeyRecord }> {
+  if (pepper.length === 0) throw new Error('the API key pepper is empty');
+  if (!input.subject) throw new Error('an API key needs a subject');
+  const expires = input.expiresAt == null ? null : new Date(input.expiresAt);
+  if (expires && Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a valid date');
+  const { id, secret, key } = generateApiKey(input.prefix ?? API_KEY_PREFIX);
+  const record: ApiKeyRecord = {
+    id,
+    hash: hashSecret(pepper, secret),
+    subject: input.subject,
+    tenant: input.tenant ?? null,
+    roles: [...(input.roles ?? [])],
+    scopes: [...(input.scopes ?? [])],
+    clearance: input.clearance ?? null,
+    description: input.description ?? null,
+    createdAt: new Date(now()).toISOString(),
+    expiresAt: expires?.toISOString() ?? null,
+    active: true,
+    lastUsedAt: null,
+    usageCount: 0,
+  };
+  await store.putApiKey(record);
+  return { key, record };
+}

@@ -1,0 +1,191 @@
+/**
+ * The authentication stage's engine: request headers → `Principal`, or an `AuthnError` with a stable
+ * code. It composes the credential picker, the JWT verifier (with its key resolver and verified-token
+ * cache), the API key verifier and the revocation snapshot, and is one lifecycle component for
+ * `main.ts`. Construction checks the settings that must stop the sidecar from starting (an HS secret
+ * shorter than 32 bytes, a JWT setup with no audience).
+ *
+ * @module
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { HS_SECRET_MIN_BYTES } from '../config/defaults.js';
+import type { Config } from '../config/schema.js';
+import { openSecret, type SecretSource } from '../config/secrets.js';
+import { AuthnError, ConfigError } from '../errors/errors.js';
+import type { Component, ComponentState, ComponentStatus } from '../lifecycle.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { ApiKeyVerifier } from './api-keys.js';
+import { extractCredential } from './credentials.js';
+import { createKeyResolver, type KeyResolver } from './jwks.js';
+import { JwtVerifier } from './jwt-verifier.js';
+import { ANONYMOUS, type Principal } from './principal.js';
+import { RevocationWatcher } from './revocation.js';
+import { TokenCache } from './token-cache.js';
+
+export interface AuthnRequest {
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface Authenticator extends Component {
+  authenticate(req: AuthnRequest, signal?: AbortSignal): Promise<Principal>;
+}
+
+export interface AuthenticatorDeps {
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Epoch milliseconds. */
+  readonly now?: () => number;
+  readonly fetch?: typeof fetch;
+  /** Environment for secrets (tests); defaults to `process.env` inside `config/secrets.ts`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const RANK: Record<ComponentState, number> = { ok: 0, warn: 1, not_ready: 2, error: 3 };
+
+export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Authenticator {
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ component: 'authn' });
+  const { jwt, apiKeys, mode, resource } = config.authn;
+  const secretOpts = { logger, ...(deps.env ? { env: deps.env } : {}) };
+  const secrets: SecretSource[] = [];
+  try {
+    const revocation = new RevocationWatcher({
+      store: deps.store,
+      intervalMs: config.store.revocationPollIntervalMs,
+      logger,
+      now,
+    });
+    let keys: KeyResolver | undefined;
+    let jwtVerifier: JwtVerifier | undefined;
+    if (jwt.enabled) {
+      const hsSecret = jwt.algorithms.some((a) => a.startsWith('HS'))
+        ? openSecret(config, 'jwtHsSecret', secretOpts)
+        : null;
+      if (hsSecret) secrets.push(hsSecret);
+      const hsLength = hsSecret?.get()?.length ?? 0;
+      if (hsSecret && hsLength < HS_SECRET_MIN_BYTES) {
+        throw new ConfigError([
+          `authn.jwt.hsSecretFile: the HS secret must be at least ${HS_SECRET_MIN_BYTES} bytes (has ${hsLength})`,
+        ]);
+      }
+      if (jwt.jwksUri || hsSecret) {
+        const audiences = jwt.audiences.length ? jwt.audiences : resource ? [resource] : [];
+        if (audiences.length === 0) {
+          throw new ConfigError([
+            'authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server',
+          ]);
+        }
+        keys = createKeyResolver({
+          jwksUri: jwt.jwksUri,
+          hsSecret,
+          ...jwtKeyTimings(jwt.jwks),
+          fetch: deps.fetch,
+        });
+        jwtVerifier = new JwtVerifier({
+          jwt,
+          audiences,
+          keys,
+          cache: new TokenCache(jwt.cacheMaxEntries),
+          isRevoked: (jti) => revocation.isTokenRevoked(jti),
+          now,
+        });
+      } else {
+        logger.warn(
+          'JWT authentication is enabled but neither authn.jwt.jwksUri nor an HS secret is set: bearer tokens are refused',
+        );
+      }
+    }
+    let apiKeyVerifier: ApiKeyVerifier | undefined;
+    let pepper: SecretSource | undefined;
+    if (apiKeys.enabled) {
+      pepper = openSecret(config, 'apiKeyPepper', secretOpts);
+      secrets.push(pepper);
+      apiKeyVerifier = new ApiKeyVerifier({
+        store: deps.store,
+        pepper,
+        prefix: apiKeys.prefix,
+        logger,
+        isRevoked: (id) => revocation.isKeyRevoked(id),
+        now,
+      });
+    }
+
+    const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
+    let pepperMissing = false;
+
+    return {
+      name: 'authn',
+      async start() {
+        await revocation.start();
+        apiKeyVerifier?.start();
+        pepperMissing = pepper !== undefined && pepper.get() === null;
+        // Warm the JWKS cache so the first request does not pay for the fetch; failure is not fatal.
+        void keys
+          ?.warm()
+          .catch((err: Error) => logger.warn({ err: err.message }, 'JWKS not reachable at start'));
+      },
+      async stop() {
+        await apiKeyVerifier?.stop();
+        await revocation.stop();
+        for (const s of secrets) s.close();
+      },
+      status(): ComponentStatus {
+        const parts: ComponentStatus[] = [revocation.status()];
+        const jwksFailure = keys?.lastFailure();
+        if (jwksFailure) parts.push({ state: 'warn', detail: `JWKS: ${jwksFailure}` });
+        if (pepperMissing) parts.push({ state: 'warn', detail: 'no API key pepper: API keys are refused' });
+        const worst = parts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
+        const details = parts.map((p) => p.detail).filter((d): d is string => typeof d === 'string');
+        return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
+      },
+      authenticate(req, signal) {
+        return abortable(async () => {
+          const credential = extractCredential(req.headers, credentialOptions);
+          switch (credential.kind) {
+            case 'none':
+              if (mode === 'optional') return ANONYMOUS;
+              throw new AuthnError('ERR_AUTHN_MISSING', 'no credentials');
+            case 'jwt':
+              if (!jwtVerifier)
+                throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'bearer tokens are not accepted');
+              return jwtVerifier.verify(credential.token);
+            case 'api_key':
+              if (!apiKeyVerifier)
+                throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', 'API keys are not accepted');
+              return apiKeyVerifier.verify(credential.key);
+          }
+        }, signal);
+      },
+    };
+  } catch (err) {
+    for (const s of secrets) s.close();
+    throw err;
+  }
+}
+
+function jwtKeyTimings(j: Config['authn']['jwt']['jwks']) {
+  return { timeoutMs: j.timeoutMs, cooldownMs: j.cooldownMs, cacheMaxAgeMs: j.cacheMaxAgeMs };
+}
+
+/** Runs `fn`, rejecting with ERR_AUTHN_UNAVAILABLE if `signal` aborts first (deadline or client gone). */
+function abortable<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  const aborted = () =>
+    new AuthnError('ERR_AUTHN_UNAVAILABLE', 'authentication aborted', { cause: signal?.reason });
+  if (!signal) return fn();
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    fn().then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Maps a verified JWT payload to a `Principal`. Claim locations come from `authn.jwt.claims` as dotted
+ * paths (`realm_access.roles`); a path that exists as one key is taken whole first, so `cognito:groups`
+ * and namespaced claims like `https://example.com/roles` work. Roles may be an array or a space/comma
+ * separated string; scopes come from `scope` (space-separated) or `scp` (array), trying the configured
+ * path first and then the other. The mapped values are checked with zod: a claim of the wrong type is an
+ * invalid token, not a silently empty field.
+ *
+ * @module
+ */
+import type { JWTPayload } from 'jose';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { AuthnError } from '../errors/errors.js';
+import type { Principal } from './principal.js';
+
+export type ClaimPaths = Config['authn']['jwt']['claims'];
+
+const SCOPE_PATHS = ['scope', 'scp'] as const;
+
+const MappedSchema = z.object({
+  id: z.string().min(1),
+  tenant: z.string().min(1).nullable(),
+  roles: z.array(z.string().min(1)),
+  scopes: z.array(z.string().min(1)),
+  clearance: z.string().min(1).nullable(),
+  tokenId: z.string().min(1).optional(),
+  expiresAt: z.number().finite(),
+});
+
+/** Reads a claim by path: the whole path as one key, else a dotted walk through objects. */
+export function readClaim(payload: Readonly<Record<string, unknown>>, path: string): unknown {
+  if (Object.hasOwn(payload, path)) return payload[path];
+  let node: unknown = payload;
+  for (const key of path.split('.')) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, key)) {
+      return undefined;
+    }
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** A list claim: array kept as is (checked later), string split on `separators`, absent → []. */
+export function toList(value: unknown, separators: RegExp): unknown {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return value.split(separators).filter((s) => s.length > 0);
+  return value;
+}
+
+/** Scopes from the configured path, falling back to the other of `scope` / `scp`. */
+export function readScopes(payload: Readonly<Record<string, unknown>>, path: string): unknown {
+  for (const p of [path, ...SCOPE_PATHS.filter((s) => s !== path)]) {
+    const v = readClaim(payload, p);
+    if (v !== undefined && v !== null) return toList(v, /\s+/);
+  }
+  return [];
+}
+
+/** Builds the principal; throws `AuthnError('ERR_AUTHN_INVALID_TOKEN')` naming the bad claim. */
+export function toPrincipal(payload: JWTPayload, paths: ClaimPaths): Principal {
+  const p = payload as Readonly<Record<string, unknown>>;
+  const candidate = {
+    id: readClaim(p, paths.subject),
+    tenant: scalar(readClaim(p, paths.tenant)),
+    roles: toList(readClaim(p, paths.roles), /[\s,]+/),
+    scopes: readScopes(p, paths.scopes),
+    clearance: scalar(readClaim(p, paths.clearance)),
+    tokenId: p.jti,
+    expiresAt: p.exp,
+  };
+  const parsed = MappedSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]?.path[0] ?? 'claims');
+    throw new AuthnError(
+      'ERR_AUTHN_INVALID_TOKEN',
+      `claim ${claimName(field, paths)} is missing or has the wrong type`,
+    );
+  }
+  const m = parsed.data;
+  return Object.freeze({
+    id: m.id,
+    tenant: m.tenant,
+    roles: Object.freeze(m.roles),
+    scopes: Object.freeze(m.scopes),
+    clearance: m.clearance,
+    authMethod: 'jwt',
+    ...(m.tokenId === undefined ? {} : { tokenId: m.tokenId }),
+    expiresAt: m.expiresAt,
+    claims: deepFreeze({ ...p }),
+  });
+}
+
+/** Tenant and clearance: strings, numbers turned into strings, absent → null. */
+function scalar(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+}
+
+function claimName(field: string, paths: ClaimPaths): string {
+  const names: Record<string, string> = {
+    id: paths.subject,
+    tenant: paths.tenant,
+    roles: paths.roles,
+    scopes: paths.scopes,
+    clearance: paths.clearance,
+    tokenId: 'jti',
+    expiresAt: 'exp',
+  };
+  return names[field] ?? field;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,111 @@
+/**
+ * Key resolution for JWT verification. Asymmetric algorithms use the issuer's JWKS through jose's
+ * `createRemoteJWKSet` (cached for `cacheMaxAge`, refetched on an unknown `kid` once `cooldown` has
+ * passed, each fetch bounded by `timeout`); HS* algorithms use the shared secret. Failures to *get* keys
+ * — timeout, connection refused, a non-200 or unparsable JWKS, a missing HS secret — become
+ * `KeysUnavailableError`, which the verifier maps to 503; everything else stays a jose error (401).
+ *
+ * @module
+ */
+import {
+  createRemoteJWKSet,
+  customFetch,
+  errors,
+  type FlattenedJWSInput,
+  type JWTHeaderParameters,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { HS_SECRET_MIN_BYTES } from '../config/defaults.js';
+import type { SecretSource } from '../config/secrets.js';
+
+/** Keys could not be obtained; the token may well be valid. */
+export class KeysUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export interface KeyResolverOptions {
+  readonly jwksUri?: string | undefined;
+  readonly hsSecret?: SecretSource | null | undefined;
+  readonly timeoutMs: number;
+  readonly cooldownMs: number;
+  readonly cacheMaxAgeMs: number;
+  readonly fetch?: typeof fetch | undefined;
+}
+
+export interface KeyResolver {
+  readonly getKey: JWTVerifyGetKey;
+  /** Fetches the JWKS now (start-up warm-up); rejects with `KeysUnavailableError`. */
+  warm(): Promise<void>;
+  /** The last key-fetch failure, or null once keys were fetched again. */
+  lastFailure(): string | null;
+}
+
+export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
+  const remote = opts.jwksUri
+    ? createRemoteJWKSet(new URL(opts.jwksUri), {
+        timeoutDuration: opts.timeoutMs,
+        cooldownDuration: opts.cooldownMs,
+        cacheMaxAge: opts.cacheMaxAgeMs,
+        ...(opts.fetch ? { [customFetch]: opts.fetch } : {}),
+      })
+    : undefined;
+  let failure: string | null = null;
+
+  const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
+    if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
+    try {
+      const key = await remote(header, token);
+      failure = null;
+      return key;
+    } catch (err) {
+      if (!isFetchFailure(err)) throw err;
+      failure = describe(err);
+      throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
+    }
+  };
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (typeof header.alg === 'string' && header.alg.startsWith('HS')) {
+      const secret = opts.hsSecret?.get();
+      if (!secret || secret.length < HS_SECRET_MIN_BYTES)
+        throw new KeysUnavailableError('HS secret unavailable');
+      return new Uint8Array(secret);
+    }
+    return fromJwks(header, token);
+  };
+
+  return {
+    getKey,
+    async warm() {
+      if (!remote) return;
+      try {
+        await remote.reload();
+        failure = null;
+      } catch (err) {
+        failure = describe(err);
+        throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
+      }
+    },
+    lastFailure: () => failure,
+  };
+}
+
+/**
+ * True for errors of fetching the key set, as opposed to errors about the token. jose throws
+ * `JWKSTimeout`, a bare `JOSEError` for a non-200 or unparsable reply, `JWKSInvalid` for a reply that is
+ * not a key set, and lets fetch's own `TypeError` through for network failures.
+ */
+function isFetchFailure(err: unknown): boolean {
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  if (err instanceof errors.JOSEError) return err.code === 'ERR_JOSE_GENERIC';
+  return true;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWKSTimeout) return 'timeout';
+  const e = err as { message?: string; cause?: { code?: string } };
+  return e.cause?.code ?? e.message ?? 'fetch failed';
+}

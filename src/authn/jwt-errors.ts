@@ -1,0 +1,40 @@
+/**
+ * The edge between jose and the sidecar's errors: every failure of JWT verification becomes an
+ * `AuthnError` with a short message safe to show (never the token) and the original error as `cause`.
+ * Key-fetch failures are 503 (`ERR_AUTHN_UNAVAILABLE`, the request is denied); everything else is 401.
+ *
+ * @module
+ */
+import { errors } from 'jose';
+import { AuthnError } from '../errors/errors.js';
+import { KeysUnavailableError } from './jwks.js';
+
+const CLAIM_MESSAGES: Readonly<Record<string, string>> = {
+  aud: 'audience not accepted',
+  iss: 'issuer not accepted',
+  nbf: 'token not yet valid',
+  exp: 'token has no valid exp',
+  iat: 'token too old or iat invalid',
+};
+
+export function toAuthnError(err: unknown): AuthnError {
+  if (err instanceof AuthnError) return err;
+  if (err instanceof KeysUnavailableError) {
+    return new AuthnError('ERR_AUTHN_UNAVAILABLE', 'token keys unavailable', { cause: err });
+  }
+  return new AuthnError('ERR_AUTHN_INVALID_TOKEN', messageFor(err), { cause: err });
+}
+
+function messageFor(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return CLAIM_MESSAGES[err.claim] ?? `claim ${err.claim} not accepted`;
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature verification failed';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'no key matches the token';
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'more than one key matches the token';
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token';
+  if (err instanceof errors.JOSENotSupported) return 'unsupported token or algorithm';
+  return 'token rejected';
+}

@@ -1,0 +1,118 @@
+/**
+ * JWT access-token verification → `Principal`. jose checks signature (keys from `jwks.ts`), algorithm
+ * allow-list (never `none`), issuer, audience (`authn.jwt.audiences`, else `authn.resource`, RFC 8707),
+ * `exp` (required), `nbf`, clock tolerance and `maxTokenAge`. This module adds what jose does not: the
+ * `typ` header allow-list, refusing refresh and ID tokens, claim mapping, revocation by `jti` and the
+ * required scopes. Verified tokens are cached by hash (`token-cache.ts`) until min(exp, now + JWKS
+ * cacheMaxAge, iat + maxTokenAge); a cache hit still checks revocation.
+ *
+ * @module
+ */
+import { type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import type { Config } from '../config/schema.js';
+import { AuthnError } from '../errors/errors.js';
+import { toPrincipal } from './claims.js';
+import type { KeyResolver } from './jwks.js';
+import { toAuthnError } from './jwt-errors.js';
+import type { Principal } from './principal.js';
+import { type TokenCache, tokenKey } from './token-cache.js';
+
+export interface JwtVerifierOptions {
+  readonly jwt: Config['authn']['jwt'];
+  /** Accepted audiences (already resolved from `audiences` or `resource`). */
+  readonly audiences: readonly string[];
+  readonly keys: KeyResolver;
+  readonly cache: TokenCache;
+  readonly isRevoked: (jti: string) => boolean;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+}
+
+/** Keycloak `typ` claim values of tokens that are not access tokens. */
+const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id']);
+
+export class JwtVerifier {
+  readonly #o: JwtVerifierOptions;
+  readonly #types: ReadonlySet<string>;
+  readonly #verifyOptions: Omit<JWTVerifyOptions, 'currentDate'>;
+
+  constructor(o: JwtVerifierOptions) {
+    this.#o = o;
+    this.#types = new Set(o.jwt.types.map(normalizeTyp));
+    this.#verifyOptions = {
+      algorithms: [...o.jwt.algorithms],
+      audience: [...o.audiences],
+      ...(o.jwt.issuers.length ? { issuer: [...o.jwt.issuers] } : {}),
+      requiredClaims: o.jwt.maxTokenAgeSec === undefined ? ['exp'] : ['exp', 'iat'],
+      clockTolerance: o.jwt.clockToleranceSec,
+      ...(o.jwt.maxTokenAgeSec === undefined ? {} : { maxTokenAge: o.jwt.maxTokenAgeSec }),
+    };
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const now = this.#o.now();
+    const key = tokenKey(token);
+    const cached = this.#o.cache.get(key, now);
+    if (cached) return this.#checkRevoked(cached);
+
+    let payload: JWTPayload;
+    let typ: unknown;
+    try {
+      const result = await jwtVerify(token, this.#o.keys.getKey, {
+        ...this.#verifyOptions,
+        currentDate: new Date(now),
+      });
+      payload = result.payload;
+      typ = result.protectedHeader.typ;
+    } catch (err) {
+      throw toAuthnError(err);
+    }
+    if (typ !== undefined && (typeof typ !== 'string' || !this.#types.has(normalizeTyp(typ)))) {
+      throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token type not accepted');
+    }
+    refuseNonAccessTokens(payload);
+    const principal = this.#checkRevoked(toPrincipal(payload, this.#o.jwt.claims));
+    const missing = this.#o.jwt.requiredScopes.filter((s) => !principal.scopes.includes(s));
+    if (missing.length) {
+      throw new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', 'token lacks a required scope', {
+        data: { scope: this.#o.jwt.requiredScopes.join(' ') },
+      });
+    }
+    this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
+    return principal;
+  }
+
+  #checkRevoked(p: Principal): Principal {
+    if (p.tokenId !== undefined && this.#o.isRevoked(p.tokenId)) {
+      throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
+    }
+    return p;
+  }
+
+  /** Never past `exp`, nor past the JWKS cache age, nor past `iat + maxTokenAge`. */
+  #cacheUntil(payload: JWTPayload, now: number): number {
+    let until = Math.min((payload.exp as number) * 1000, now + this.#o.jwt.jwks.cacheMaxAgeMs);
+    if (this.#o.jwt.maxTokenAgeSec !== undefined && typeof payload.iat === 'number') {
+      until = Math.min(until, (payload.iat + this.#o.jwt.maxTokenAgeSec) * 1000);
+    }
+    return until;
+  }
+}
+
+/** `at+jwt`, `AT+JWT` and `application/at+jwt` are the same type. */
+export function normalizeTyp(typ: string): string {
+  const t = typ.toLowerCase();
+  return t.startsWith('application/') ? t.slice('application/'.length) : t;
+}
+
+/** Refresh and ID tokens are signed by the same issuer but must never work as access tokens. */
+function refuseNonAccessTokens(payload: JWTPayload): void {
+  const typ = payload.typ;
+  if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+  }
+  if (payload.token_use !== undefined && payload.token_use !== 'access') {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+  }
+  if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+}

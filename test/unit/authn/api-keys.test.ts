@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiKeyVerifier, createApiKey } from '../../../src/authn/api-keys.js';
+import { createSecretSource } from '../../../src/config/secrets.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+
+const PEPPER = 'unit-test-pepper';
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const code = (c: string) => expect.objectContaining({ code: c });
+
+function setup(opts: { pepper?: string | null; store?: Store } = {}) {
+  const clock = { now: T0 };
+  const store = opts.store ?? new MemoryStore({ now: () => clock.now });
+  const env = opts.pepper === null ? {} : { AUTHZ_API_KEY_PEPPER: opts.pepper ?? PEPPER };
+  const pepper = createSecretSource({ name: 'apiKeyPepper', envVar: 'AUTHZ_API_KEY_PEPPER', env });
+  const revoked = new Set<string>();
+  const verifier = new ApiKeyVerifier({
+    store,
+    pepper,
+    prefix: 'mcpk',
+    logger: silentLogger(),
+    isRevoked: (id) => revoked.has(id),
+    now: () => clock.now,
+  });
+  const mint = (input: Partial<Parameters<typeof createApiKey>[2]> = {}) =>
+    createApiKey(store, Buffer.from(PEPPER), { subject: 'svc-a', ...input }, () => clock.now);
+  return { store, verifier, clock, revoked, mint };
+}
+
+describe('ApiKeyVerifier', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('authenticates a minted key as its subject', async () => {
+    const { verifier, mint } = setup();
+    const { key, record } = await mint({
+      tenant: 'acme',
+      roles: ['bot'],
+      scopes: ['mcp:tools'],
+      clearance: 'internal',
+    });
+    expect(record.hash).not.toContain(key.split('_')[2]);
+    await expect(verifier.verify(key)).resolves.toMatchObject({
+      id: 'svc-a',
+      tenant: 'acme',
+      roles: ['bot'],
+      scopes: ['mcp:tools'],
+      clearance: 'internal',
+      authMethod: 'api_key',
+      keyId: record.id,
+    });
+  });
+
+  it('gives one answer for unknown id, wrong secret, malformed, inactive and expired keys', async () => {
+    const { verifier, mint, store, clock } = setup();
+    const good = await mint();
+    const [, id] = good.key.split('_');
+    const wrongSecret = `mcpk_${id}_${'A'.repeat(43)}`;
+    const unknown = `mcpk_aaaaaaaaaaaa_${'A'.repeat(43)}`;
+    const expiring = await mint({ expiresAt: new Date(T0 + 60_000) });
+    const inactive = await mint();
+    await store.putApiKey({ ...inactive.record, active: false });
+    clock.now = T0 + 60_000;
+    for (const key of [wrongSecret, unknown, 'mcpk_garbage', expiring.key, inactive.key]) {
+      const err = await verifier.verify(key).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ERR_AUTHN_INVALID_API_KEY', message: 'invalid API key' });
+    }
+    await expect(verifier.verify(good.key)).resolves.toBeDefined();
+  });
+
+  it('answers a revoked key with ERR_AUTHN_REVOKED', async () => {
+    const { verifier, mint, revoked } = setup();
+    const { key, record } = await mint();
+    await verifier.verify(key);
+    revoked.add(record.id);
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+  });
+
+  it('refuses every key when no pepper is set', async () => {
+    const { verifier, mint } = setup({ pepper: null });
+    const { key } = await mint();
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
+  it('refuses keys minted under another pepper', async () => {
+    const { verifier, store } = setup({ pepper: 'rotated-pepper' });
+    const { key } = await createApiKey(store, Buffer.from(PEPPER), { subject: 's' });
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
+  it('caches records for a few seconds and shares concurrent lookups', async () => {
+    const { verifier, mint, store, clock } = setup();
+    const { key } = await mint();
+    const spy = vi.spyOn(store, 'getApiKey');
+    await Promise.all([verifier.verify(key), verifier.verify(key), verifier.verify(key)]);
+    await verifier.verify(key);
+    expect(spy).toHaveBeenCalledTimes(1);
+    clock.now += 5_000;
+    await verifier.verify(key);
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
+  it('answers a store failure with ERR_AUTHN_UNAVAILABLE', async () => {
+    const { verifier, mint, store } = setup();
+    const { key } = await mint();
+    vi.spyOn(store, 'getApiKey').mockRejectedValue(new Error('store getApiKey failed: not connected'));
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+
+  it('records usage off the request path and flushes it in batches', async () => {
+    const { verifier, mint, store, clock } = setup();
+    const { key, record } = await mint();
+    const spy = vi.spyOn(store, 'recordApiKeyUsage');
+    await verifier.verify(key);
+    clock.now += 1_000;
+    await verifier.verify(key);
+    expect(spy).not.toHaveBeenCalled();
+    await verifier.flushUsage();
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(await store.getApiKey(record.id)).toMatchObject({
+      usageCount: 2,
+      lastUsedAt: new Date(T0 + 1_000).toISOString(),
+    });
+  });
+
+  it('keeps usage counts when a flush fails and writes them on the next', async () => {
+    const { verifier, mint, store } = setup();
+    const { key, record } = await mint();
+    await verifier.verify(key);
+    const spy = vi.spyOn(store, 'recordApiKeyUsage').mockRejectedValueOnce(new Error('down'));
+    await verifier.flushUsage();
+    await verifier.verify(key);
+    await verifier.stop();
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect((await store.getApiKey(record.id))?.usageCount).toBe(2);
+  });
+});
+
+describe('createApiKey', () => {
+  it('stores the record with the hash and returns the key once', async () => {
+    const store = new MemoryStore();
+    const { key, record } = await createApiKey(store, Buffer.from(PEPPER), {
+      subject: 'svc',
+      roles: ['r'],
+      description: 'ci bot',
+      expiresAt: '2030-01-01T00:00:00Z',
+    });
+    expect(key.startsWith(`mcpk_${record.id}_`)).toBe(true);
+    expect(await store.getApiKey(record.id)).toEqual(record);
+    expect(record).toMatchObject({
+      active: true,
+      usageCount: 0,
+      expiresAt: '2030-01-01T00:00:00.000Z',
+      tenant: null,
+    });
+  });
+
+  it('refuses a bad expiry', async () => {
+    await expect(
+      createApiKey(new MemoryStore(), Buffer.from('p'), { subject: 's', expiresAt: 'soon' }),
+    ).rejects.toThrow();
+  });
+});

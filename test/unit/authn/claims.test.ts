@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { readClaim, readScopes, toPrincipal } from '../../../src/authn/claims.js';
+import { parseConfig } from '../../../src/config/load.js';
+
+const paths = parseConfig({}, {}).authn.jwt.claims;
+const base = { sub: 'u-1', exp: 2_000_000_000 };
+
+describe('readClaim', () => {
+  it('walks dotted paths', () => {
+    expect(readClaim({ realm_access: { roles: ['a'] } }, 'realm_access.roles')).toEqual(['a']);
+    expect(readClaim({ realm_access: {} }, 'realm_access.roles')).toBeUndefined();
+    expect(readClaim({ realm_access: 'x' }, 'realm_access.roles')).toBeUndefined();
+  });
+  it('takes a key containing a colon or dots whole', () => {
+    expect(readClaim({ 'cognito:groups': ['g'] }, 'cognito:groups')).toEqual(['g']);
+    expect(readClaim({ 'https://example.com/roles': ['r'] }, 'https://example.com/roles')).toEqual(['r']);
+  });
+  it('does not read inherited properties', () => {
+    expect(readClaim({}, 'constructor')).toBeUndefined();
+    expect(readClaim({ a: {} }, 'a.toString')).toBeUndefined();
+  });
+});
+
+describe('readScopes', () => {
+  it('splits a space-separated scope string', () => {
+    expect(readScopes({ scope: 'mcp:tools  mcp:read' }, 'scope')).toEqual(['mcp:tools', 'mcp:read']);
+  });
+  it('reads an scp array, falling back from the configured path', () => {
+    expect(readScopes({ scp: ['a', 'b'] }, 'scope')).toEqual(['a', 'b']);
+    expect(readScopes({ scope: 'a b' }, 'scp')).toEqual(['a', 'b']);
+  });
+  it('gives [] when neither is present', () => {
+    expect(readScopes({}, 'scope')).toEqual([]);
+  });
+});
+
+describe('toPrincipal', () => {
+  it('maps the default claims', () => {
+    const p = toPrincipal(
+      { ...base, jti: 'j-1', tenant: 'acme', roles: ['analyst'], scope: 'mcp:tools', clearance: 'secret' },
+      paths,
+    );
+    expect(p).toMatchObject({
+      id: 'u-1',
+      tenant: 'acme',
+      roles: ['analyst'],
+      scopes: ['mcp:tools'],
+      clearance: 'secret',
+      authMethod: 'jwt',
+      tokenId: 'j-1',
+      expiresAt: 2_000_000_000,
+    });
+    expect(p.claims).toMatchObject({ sub: 'u-1', tenant: 'acme' });
+    expect(Object.isFrozen(p.claims)).toBe(true);
+  });
+
+  it('maps Keycloak realm roles and Cognito groups', () => {
+    expect(
+      toPrincipal(
+        { ...base, realm_access: { roles: ['r1', 'r2'] } },
+        { ...paths, roles: 'realm_access.roles' },
+      ).roles,
+    ).toEqual(['r1', 'r2']);
+    expect(
+      toPrincipal({ ...base, 'cognito:groups': ['g1'] }, { ...paths, roles: 'cognito:groups' }).roles,
+    ).toEqual(['g1']);
+  });
+
+  it('accepts roles as a space- or comma-separated string', () => {
+    expect(toPrincipal({ ...base, roles: 'a, b c' }, paths).roles).toEqual(['a', 'b', 'c']);
+  });
+
+  it('uses custom subject/tenant paths and stringifies numeric tenants', () => {
+    const p = toPrincipal(
+      { ...base, oid: 'o-9', org: { id: 42 } },
+      { ...paths, subject: 'oid', tenant: 'org.id' },
+    );
+    expect(p.id).toBe('o-9');
+    expect(p.tenant).toBe('42');
+  });
+
+  it('fills absent optional claims with null / []', () => {
+    expect(toPrincipal(base, paths)).toMatchObject({ tenant: null, roles: [], scopes: [], clearance: null });
+    expect(toPrincipal(base, paths).tokenId).toBeUndefined();
+  });
+
+  it.each([
+    ['missing sub', { exp: base.exp }],
+    ['empty sub', { ...base, sub: '' }],
+    ['numeric sub', { ...base, sub: 7 }],
+    ['roles not strings', { ...base, roles: [1, 2] }],
+    ['roles an object', { ...base, roles: { a: 1 } }],
+    ['tenant an object', { ...base, tenant: { a: 1 } }],
+    ['jti a number', { ...base, jti: 5 }],
+    ['scp not strings', { ...base, scp: [true] }],
+  ])('refuses %s with ERR_AUTHN_INVALID_TOKEN', (_name, payload) => {
+    expect(() => toPrincipal(payload as never, paths)).toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN' }),
+    );
+  });
+});

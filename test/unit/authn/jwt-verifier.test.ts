@@ -1,0 +1,231 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../../src/authn/authenticator.js';
+import { parseConfig } from '../../../src/config/load.js';
+import type { ConfigInput } from '../../../src/config/schema.js';
+import { ConfigError } from '../../../src/errors/errors.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+
+const SECRET = 'a-test-secret-that-is-32-bytes!!';
+const RESOURCE = 'https://mcp.example.com/mcp';
+const T0 = 1_800_000_000; // epoch seconds
+
+function setup(jwt: Record<string, unknown> = {}, extra: Partial<ConfigInput> = {}, secret = SECRET) {
+  const env = { AUTHZ_JWT_HS_SECRET: secret };
+  const config = parseConfig(
+    {
+      ...extra,
+      authn: {
+        resource: RESOURCE,
+        jwt: { algorithms: ['HS256'], clockToleranceSec: 0, ...jwt },
+        apiKeys: { enabled: false },
+        ...(extra.authn ?? {}),
+      },
+    },
+    env,
+  );
+  const clock = { now: T0 * 1000 };
+  const store = new MemoryStore({ now: () => clock.now });
+  const authn = createAuthenticator(config, { store, logger: silentLogger(), now: () => clock.now, env });
+  const auth = (token: string, signal?: AbortSignal) =>
+    authn.authenticate({ headers: { authorization: `Bearer ${token}` } }, signal);
+  return { authn, store, clock, auth };
+}
+
+function sign(
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = { typ: 'at+jwt' },
+  secret = SECRET,
+) {
+  const payload = { sub: 'u-1', aud: RESOURCE, iat: T0, exp: T0 + 600, jti: 'j-1', ...claims };
+  for (const [k, v] of Object.entries(payload))
+    if (v === undefined) delete (payload as Record<string, unknown>)[k];
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', ...header })
+    .sign(new TextEncoder().encode(secret));
+}
+
+const code = (c: string) => expect.objectContaining({ code: c });
+
+describe('JWT verification (HS256, injected clock)', () => {
+  it('accepts a valid access token and maps it', async () => {
+    const { auth } = setup();
+    const p = await auth(await sign({ scope: 'mcp:tools', roles: ['analyst'] }));
+    expect(p).toMatchObject({
+      id: 'u-1',
+      authMethod: 'jwt',
+      tokenId: 'j-1',
+      expiresAt: T0 + 600,
+      scopes: ['mcp:tools'],
+    });
+  });
+
+  it.each(['at+jwt', 'application/at+jwt', 'AT+JWT', 'JWT', undefined])(
+    'accepts typ header %s',
+    async (typ) => {
+      const { auth } = setup();
+      await expect(auth(await sign({}, typ === undefined ? {} : { typ }))).resolves.toMatchObject({
+        id: 'u-1',
+      });
+    },
+  );
+
+  it('refuses a typ header not in authn.jwt.types', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign({}, { typ: 'dpop+jwt' }))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it.each([
+    ['Keycloak refresh token', { typ: 'Refresh' }],
+    ['Keycloak offline token', { typ: 'Offline' }],
+    ['Keycloak ID token', { typ: 'ID' }],
+    ['Cognito ID token', { token_use: 'id' }],
+    ['OIDC ID token (nonce)', { nonce: 'n-1' }],
+  ])('refuses a %s', async (_name, claims) => {
+    const { auth } = setup();
+    await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('accepts a Cognito access token', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign({ token_use: 'access' }))).resolves.toMatchObject({ id: 'u-1' });
+  });
+
+  it.each([
+    ['no exp', { exp: undefined }],
+    ['expired', { exp: T0 - 1 }],
+    ['not yet valid', { nbf: T0 + 60 }],
+    ['wrong audience', { aud: 'https://other.example.com/mcp' }],
+    ['no sub', { sub: undefined }],
+  ])('refuses a token with %s', async (_name, claims) => {
+    const { auth } = setup();
+    await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('never includes the token in the error', async () => {
+    const { auth } = setup();
+    const token = await sign({ exp: T0 - 1 });
+    const err = await auth(token).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'token expired' });
+    expect(
+      JSON.stringify({ m: (err as Error).message, d: (err as unknown as { data: unknown }).data }),
+    ).not.toContain(token);
+  });
+
+  it('refuses alg none', async () => {
+    const { auth } = setup();
+    const token = new UnsecuredJWT({ sub: 'u-1', aud: RESOURCE, exp: T0 + 60 }).encode();
+    await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign({}, {}, 'another-secret-that-is-32-bytes!'))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+  });
+
+  it('checks issuers and audiences when configured', async () => {
+    const { auth } = setup({ issuers: ['https://idp.example.com'], audiences: ['api-1', 'api-2'] });
+    await expect(auth(await sign({ iss: 'https://idp.example.com', aud: 'api-2' }))).resolves.toBeDefined();
+    await expect(auth(await sign({ iss: 'https://evil.example.com', aud: 'api-2' }))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+    await expect(auth(await sign({ iss: 'https://idp.example.com', aud: RESOURCE }))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+  });
+
+  it('enforces maxTokenAge (and then requires iat)', async () => {
+    const { auth } = setup({ maxTokenAgeSec: 60 });
+    await expect(auth(await sign({ iat: T0 - 30, jti: 'a' }))).resolves.toBeDefined();
+    await expect(auth(await sign({ iat: T0 - 120, jti: 'b' }))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+    await expect(auth(await sign({ iat: undefined, jti: 'c' }))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+  });
+
+  it('answers missing required scopes with ERR_AUTHN_INSUFFICIENT_SCOPE and the scopes', async () => {
+    const { auth } = setup({ requiredScopes: ['mcp:tools', 'mcp:call'] });
+    const err = await auth(await sign({ scope: 'mcp:tools' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'ERR_AUTHN_INSUFFICIENT_SCOPE',
+      data: { scope: 'mcp:tools mcp:call' },
+    });
+    await expect(auth(await sign({ scp: ['mcp:call', 'mcp:tools'] }))).resolves.toBeDefined();
+  });
+
+  it('refuses to start with an HS secret shorter than 32 bytes', () => {
+    expect(() => setup({}, {}, 'short')).toThrow(ConfigError);
+  });
+});
+
+describe('verified-token cache', () => {
+  it('serves a repeated token from the cache', async () => {
+    const { auth } = setup();
+    const token = await sign();
+    expect(await auth(token)).toBe(await auth(token));
+  });
+
+  it('never serves a token past its exp', async () => {
+    const { auth, clock } = setup();
+    const token = await sign({ exp: T0 + 10 });
+    await auth(token);
+    clock.now = (T0 + 10) * 1000 - 1;
+    await expect(auth(token)).resolves.toBeDefined();
+    clock.now = (T0 + 10) * 1000;
+    await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('re-verifies after the JWKS cache age even if exp is later', async () => {
+    const { auth, clock } = setup({ jwks: { cacheMaxAgeMs: 1_000 } });
+    const token = await sign({ exp: T0 + 3_600 });
+    const first = await auth(token);
+    clock.now += 999;
+    expect(await auth(token)).toBe(first);
+    clock.now += 1;
+    const again = await auth(token);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+
+  it('checks revocation on a cache hit', async () => {
+    const { auth, store } = setup();
+    const token = await sign({ jti: 'to-revoke' });
+    await auth(token);
+    await store.revokeToken('to-revoke', T0 + 600);
+    await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+  });
+});
+
+describe('credentials and modes', () => {
+  it('answers no credentials with ERR_AUTHN_MISSING, or ANONYMOUS in optional mode', async () => {
+    const { authn } = setup();
+    await expect(authn.authenticate({ headers: {} })).rejects.toThrow(code('ERR_AUTHN_MISSING'));
+    const optional = setup({}, { authn: { mode: 'optional' } }).authn;
+    await expect(optional.authenticate({ headers: {} })).resolves.toMatchObject({
+      authMethod: 'anonymous',
+      id: null,
+    });
+  });
+
+  it('refuses invalid credentials even in optional mode', async () => {
+    const optional = setup({}, { authn: { mode: 'optional' } }).auth;
+    await expect(optional('not-a-jwt')).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('refuses an API key when API keys are disabled', async () => {
+    const { authn } = setup();
+    await expect(authn.authenticate({ headers: { 'x-api-key': 'mcpk_x_y' } })).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_API_KEY'),
+    );
+  });
+
+  it('answers an aborted request with ERR_AUTHN_UNAVAILABLE', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign(), AbortSignal.abort())).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+});

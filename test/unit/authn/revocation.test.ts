@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RevocationWatcher } from '../../../src/authn/revocation.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+
+const NOW = 1_800_000_000_000;
+
+/** A store that is not the in-process MemoryStore, so the watcher has to poll it. */
+function remoteLike(inner: MemoryStore): Store & { fail: boolean } {
+  const s = {
+    fail: false,
+    revocationVersion: vi.fn(async () => {
+      if (s.fail) throw new Error('store revocationVersion failed: not connected');
+      return inner.revocationVersion();
+    }),
+    revocations: vi.fn(async () => inner.revocations()),
+  };
+  return s as unknown as Store & { fail: boolean };
+}
+
+describe('RevocationWatcher', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('applies revocations in the memory store at once', async () => {
+    const store = new MemoryStore({ now: () => NOW });
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => NOW });
+    await w.start();
+    expect(w.isTokenRevoked('j')).toBe(false);
+    await store.revokeToken('j', NOW / 1000 + 60);
+    expect(w.isTokenRevoked('j')).toBe(true);
+    expect(w.status().state).toBe('ok');
+  });
+
+  it('forgets a token revocation once it lapses', async () => {
+    const clock = { now: NOW };
+    const store = new MemoryStore({ now: () => clock.now });
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => clock.now });
+    await store.revokeToken('j', NOW / 1000 + 60);
+    clock.now += 60_000;
+    expect(w.isTokenRevoked('j')).toBe(false);
+  });
+
+  it('polls the version and reloads only when it changes', async () => {
+    vi.useFakeTimers();
+    const inner = new MemoryStore({ now: () => NOW });
+    const store = remoteLike(inner);
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => NOW });
+    await w.start();
+    expect(store.revocations).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(store.revocationVersion).toHaveBeenCalledTimes(3);
+    expect(store.revocations).toHaveBeenCalledTimes(1);
+    await inner.revokeApiKey('nope');
+    await inner.revokeToken('j', NOW / 1000 + 60);
+    expect(w.isTokenRevoked('j')).toBe(false); // not yet polled
+    await vi.advanceTimersByTimeAsync(500);
+    expect(w.isTokenRevoked('j')).toBe(true);
+    expect(store.revocations).toHaveBeenCalledTimes(2);
+    await w.stop();
+  });
+
+  it('keeps the last snapshot and reports warn while the store fails', async () => {
+    vi.useFakeTimers();
+    const inner = new MemoryStore({ now: () => NOW });
+    await inner.revokeToken('j', NOW / 1000 + 60);
+    const store = remoteLike(inner);
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => NOW });
+    await w.start();
+    store.fail = true;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(w.status().state).toBe('warn');
+    expect(w.isTokenRevoked('j')).toBe(true);
+    store.fail = false;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(w.status().state).toBe('ok');
+    await w.stop();
+  });
+
+  it('reports error when the first load fails', async () => {
+    const store = remoteLike(new MemoryStore());
+    store.fail = true;
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger() });
+    await w.start();
+    expect(w.status().state).toBe('error');
+    await w.stop();
+  });
+});
