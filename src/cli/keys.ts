@@ -1,0 +1,181 @@
+/**
+ * `mcp-authz keys create|list|revoke`: manage API keys in the store named by the config (`--config`,
+ * `AUTHZ_CONFIG`, `AUTHZ_REDIS_URL`, …). A new key is printed once and never again; listings never show
+ * hashes. The commands need the shared Redis store: an in-memory store would vanish with the command.
+ * Also exports the store/duration helpers `tokens.ts` uses.
+ *
+ * @module
+ */
+import type { Command } from 'commander';
+import { createApiKey } from '../authn/api-keys.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { openSecret } from '../config/secrets.js';
+import { createStore } from '../store/create-store.js';
+import type { ApiKeyRecord, Store } from '../store/store.js';
+import { silentLogger } from '../telemetry/logger.js';
+import { type CliIo, display, fail, formatFields, formatJson, formatTable, processIo } from './table.js';
+
+interface GlobalOpts {
+  readonly config?: string;
+  readonly json?: boolean;
+}
+
+interface CreateOpts extends GlobalOpts {
+  readonly subject: string;
+  readonly tenant?: string;
+  readonly role: string[];
+  readonly scope: string[];
+  readonly clearance?: string;
+  readonly expiresIn?: string;
+  readonly expiresAt?: string;
+  readonly description?: string;
+}
+
+export function register(program: Command, io: CliIo = processIo): void {
+  const keys = program.command('keys').description('manage API keys (in the shared Redis store)');
+  keys
+    .command('create')
+    .description('create an API key; the key is printed once')
+    .requiredOption('--subject <subject>', 'subject id the key authenticates as')
+    .option('--tenant <tenant>', 'tenant')
+    .option('--role <role>', 'role (repeatable)', collect, [])
+    .option('--scope <scope>', 'scope (repeatable)', collect, [])
+    .option('--clearance <level>', 'clearance level')
+    .option('--expires-in <duration>', 'lifetime, e.g. 30d, 12h')
+    .option('--expires-at <iso>', 'expiry as an ISO 8601 time')
+    .option('--description <text>', 'free text shown in listings')
+    .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+    .option('--json', 'print JSON')
+    .action((_opts: CreateOpts, cmd: Command) =>
+      withStore(cmd, io, async (store, config) => {
+        const o = cmd.optsWithGlobals<CreateOpts>();
+        if (o.expiresIn && o.expiresAt) throw new Error('give --expires-in or --expires-at, not both');
+        const expiresAt = o.expiresIn
+          ? new Date(Date.now() + parseDuration(o.expiresIn))
+          : o.expiresAt
+            ? parseTime(o.expiresAt)
+            : null;
+        const pepper = openSecret(config, 'apiKeyPepper');
+        const value = pepper.get();
+        pepper.close();
+        if (!value)
+          throw new Error('no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER');
+        const { key, record } = await createApiKey(store, value, {
+          subject: o.subject,
+          tenant: o.tenant ?? null,
+          roles: o.role,
+          scopes: o.scope,
+          clearance: o.clearance ?? null,
+          description: o.description ?? null,
+          expiresAt,
+          prefix: config.authn.apiKeys.prefix,
+        });
+        if (o.json) io.out(formatJson({ key, record: publicRecord(record) }));
+        else
+          io.out(`API key (shown once; store it now):\n\n  ${key}\n\n${formatFields(publicRecord(record))}`);
+      }),
+    );
+  keys
+    .command('list')
+    .description('list API keys (never their secrets or hashes)')
+    .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+    .option('--json', 'print JSON')
+    .action((_opts: GlobalOpts, cmd: Command) =>
+      withStore(cmd, io, async (store) => {
+        const records = await store.listApiKeys();
+        if (cmd.optsWithGlobals<GlobalOpts>().json) {
+          io.out(formatJson(records.map(publicRecord)));
+          return;
+        }
+        const headers = ['ID', 'SUBJECT', 'TENANT', 'ROLES', 'ACTIVE', 'EXPIRES', 'LAST USED', 'USES'];
+        const rows = records.map((r) =>
+          [
+            r.id,
+            r.subject,
+            r.tenant,
+            r.roles,
+            r.active ? 'yes' : 'no',
+            r.expiresAt,
+            r.lastUsedAt,
+            r.usageCount,
+          ].map(display),
+        );
+        io.out(formatTable(headers, rows));
+      }),
+    );
+  keys
+    .command('revoke')
+    .description('revoke an API key (every sidecar refuses it within a second)')
+    .argument('<id>', 'key id (the middle part of the key, as in `keys list`)')
+    .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+    .option('--json', 'print JSON')
+    .action((id: string, _opts: GlobalOpts, cmd: Command) =>
+      withStore(cmd, io, async (store) => {
+        if (!(await store.revokeApiKey(id))) throw new Error(`no API key with id ${id}`);
+        if (cmd.optsWithGlobals<GlobalOpts>().json) io.out(formatJson({ revoked: id }));
+        else io.out(`revoked API key ${id}\n`);
+      }),
+    );
+}
+
+/** Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1. */
+export async function withStore(
+  cmd: Command,
+  io: CliIo,
+  fn: (store: Store, config: Config) => Promise<void>,
+): Promise<void> {
+  let store: Store | undefined;
+  let failure: unknown;
+  try {
+    const config = loadConfig({ file: cmd.optsWithGlobals<GlobalOpts>().config });
+    if (!config.store.redisUrl) {
+      throw new Error(
+        'store.redisUrl is not set (AUTHZ_REDIS_URL): keys and revocations live in the shared Redis store',
+      );
+    }
+    store = createStore(config, { logger: silentLogger() });
+    await store.start();
+    const status = store.status();
+    if (status.state !== 'ok') throw new Error(`store unavailable: ${status.detail ?? status.state}`);
+    await fn(store, config);
+  } catch (err) {
+    failure = err;
+  } finally {
+    await store?.stop().catch(() => undefined);
+  }
+  if (failure !== undefined) fail(io, failure);
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `90s`, `15m`, `1h`, `30d`, `2w` → milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
+  if (!m) throw new Error(`bad duration "${text}" (use e.g. 90s, 15m, 1h, 30d, 2w)`);
+  const ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  if (ms <= 0) throw new Error(`duration must be positive: "${text}"`);
+  return ms;
+}
+
+/** ISO 8601, or epoch seconds. */
+export function parseTime(text: string): Date {
+  const d = /^\d+$/.test(text.trim()) ? new Date(Number(text) * 1000) : new Date(text);
+  if (Number.isNaN(d.getTime())) throw new Error(`bad time "${text}" (use ISO 8601 or epoch seconds)`);
+  return d;
+}
+
+function publicRecord(r: ApiKeyRecord): Omit<ApiKeyRecord, 'hash'> {
+  const { hash: _hash, ...rest } = r;
+  return rest;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

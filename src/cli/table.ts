@@ -1,0 +1,63 @@
+/**
+ * Output helpers for the CLI: a plain aligned text table for people, stable JSON for scripts, and the
+ * one-line error convention (`mcp-authz: <message>`, exit code 1).
+ *
+ * @module
+ */
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  exit(code: number): void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  exit: (code) => process.exit(code),
+};
+
+/** Columns padded to their widest cell; empty cells show `-`. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cells = [headers, ...rows].map((row) => headers.map((_, i) => oneLine(row[i]) || '-'));
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] as string).length)));
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
+    .concat('\n');
+}
+
+/** Key: value lines, for one record. */
+export function formatFields(fields: Readonly<Record<string, unknown>>): string {
+  const width = Math.max(...Object.keys(fields).map((k) => k.length));
+  return Object.entries(fields)
+    .map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${display(v)}`)
+    .join('\n')
+    .concat('\n');
+}
+
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+export function display(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '-';
+  if (Array.isArray(value)) return value.length ? value.join(',') : '-';
+  return String(value);
+}
+
+/** Prints `mcp-authz: <first line>` and exits 1. */
+export function fail(io: CliIo, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  io.err(`mcp-authz: ${oneLine(message)}\n`);
+  io.exit(1);
+}
+
+function oneLine(text: string | undefined): string {
+  return (text ?? '').replace(/\s*\n\s*/g, '; ').trim();
+}

@@ -1,0 +1,343 @@
+/**
+ * The Redis store and API-key / revocation authentication against a REAL `redis-server` (started by
+ * `test/helpers/redis-server.ts`). A second store instance plays the CLI on another machine; revocations
+ * it makes must reach the first authenticator within a second. Killing Redis must deny uncached keys
+ * with ERR_AUTHN_UNAVAILABLE without crashing, log the outage once, and recover after a restart.
+ *
+ * @module
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/authn/api-keys.js';
+import { type Authenticator, createAuthenticator } from '../../src/authn/authenticator.js';
+import { register as registerKeys } from '../../src/cli/keys.js';
+import { register as registerTokens } from '../../src/cli/tokens.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createStore } from '../../src/store/create-store.js';
+import type { Store } from '../../src/store/store.js';
+import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+const PEPPER = 'integration-pepper';
+const HS_SECRET = 'integration-hs-secret-32-bytes!!';
+const RESOURCE = 'https://mcp.example.com/mcp';
+const ENV = { AUTHZ_API_KEY_PEPPER: PEPPER, AUTHZ_JWT_HS_SECRET: HS_SECRET };
+const code = (c: string) => expect.objectContaining({ code: c });
+
+let redis: RedisServer;
+let prefixN = 0;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+function configFor(extra: Record<string, unknown> = {}): Config {
+  return parseConfig(
+    {
+      store: { redisUrl: redis.url, keyPrefix: `t${++prefixN}:`, commandTimeoutMs: 300, ...extra },
+      authn: { resource: RESOURCE, jwt: { algorithms: ['HS256'] } },
+    },
+    ENV,
+  );
+}
+
+async function openStore(config: Config, logger: Logger = silentLogger()): Promise<Store> {
+  const store = createStore(config, { logger, env: ENV });
+  await store.start();
+  cleanup.push(() => store.stop());
+  return store;
+}
+
+async function openAuthn(
+  config: Config,
+  store: Store,
+  logger: Logger = silentLogger(),
+): Promise<Authenticator> {
+  const authn = createAuthenticator(config, { store, logger, env: ENV });
+  await authn.start();
+  cleanup.push(() => authn.stop());
+  return authn;
+}
+
+const withKey = (key: string) => ({ headers: { 'x-api-key': key } });
+
+/** Polls `check` until it passes or `ms` elapse; returns the time it took. */
+async function within(ms: number, check: () => Promise<void>): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await check();
+      return Date.now() - started;
+    } catch (err) {
+      if (Date.now() - started > ms) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+describe('RedisStore', () => {
+  it('stores, lists and revokes API keys and tokens', async () => {
+    const store = await openStore(configFor());
+    expect(store.kind).toBe('redis');
+    expect(store.status().state).toBe('ok');
+    const { record } = await createApiKey(store, Buffer.from(PEPPER), {
+      subject: 'svc',
+      roles: ['a', 'b'],
+      tenant: 't',
+    });
+    expect(await store.getApiKey(record.id)).toEqual(record);
+    expect(await store.getApiKey('unknown12345')).toBeNull();
+    expect((await store.listApiKeys()).map((r) => r.id)).toEqual([record.id]);
+
+    await store.recordApiKeyUsage(record.id, 3, '2026-01-02T00:00:00.000Z');
+    await store.recordApiKeyUsage(record.id, 1, '2026-01-01T00:00:00.000Z');
+    await store.recordApiKeyUsage('unknown12345', 1, '2026-01-01T00:00:00.000Z');
+    expect(await store.getApiKey(record.id)).toMatchObject({
+      usageCount: 4,
+      lastUsedAt: '2026-01-02T00:00:00.000Z',
+    });
+    expect(await store.getApiKey('unknown12345')).toBeNull();
+
+    expect(await store.revocationVersion()).toBe(0);
+    expect(await store.revokeApiKey('unknown12345')).toBe(false);
+    expect(await store.revokeApiKey(record.id)).toBe(true);
+    const now = Math.floor(Date.now() / 1000);
+    await store.revokeToken('live', now + 600);
+    await store.revokeToken('lapsed', now - 1);
+    const snap = await store.revocations();
+    expect(snap.version).toBe(3);
+    expect([...snap.keys]).toEqual([record.id]);
+    expect([...snap.tokens]).toEqual([['live', now + 600]]);
+    expect((await store.getApiKey(record.id))?.active).toBe(false);
+  });
+
+  it('reads the password from store.passwordFile (and never logs it)', async () => {
+    const secured = await startRedis();
+    cleanup.push(() => secured.stop());
+    const admin = new Redis(secured.port, '127.0.0.1');
+    await admin.config('SET', 'requirepass', 's3cret-pw');
+    admin.disconnect();
+    const dir = mkdtempSync(join(tmpdir(), 'redis-pw-'));
+    writeFileSync(join(dir, 'password'), 's3cret-pw\n');
+    const lines: string[] = [];
+    const logger = createLogger('debug', { write: (s: string) => void lines.push(s) });
+
+    const noPassword = await openStore(parseConfig({ store: { redisUrl: secured.url } }, {}), logger);
+    expect(noPassword.status().state).toBe('error');
+    await expect(noPassword.revocationVersion()).rejects.toThrow(/^store revocationVersion failed/);
+    const withPassword = await openStore(
+      parseConfig({ store: { redisUrl: secured.url, passwordFile: join(dir, 'password') } }, {}),
+      logger,
+    );
+    expect(withPassword.status().state).toBe('ok');
+    expect(await withPassword.revocationVersion()).toBe(0);
+    expect(lines.join('')).not.toContain('s3cret-pw');
+  });
+});
+
+describe('API keys and revocation across instances', () => {
+  it('authenticates a key created by another instance; a revocation there is seen within 1 s', async () => {
+    const config = configFor();
+    const sidecarStore = await openStore(config);
+    const authn = await openAuthn(config, sidecarStore);
+    const cliStore = await openStore(config);
+
+    const { key, record } = await createApiKey(cliStore, Buffer.from(PEPPER), {
+      subject: 'svc-ci',
+      scopes: ['mcp:tools'],
+    });
+    await expect(authn.authenticate(withKey(key))).resolves.toMatchObject({
+      id: 'svc-ci',
+      keyId: record.id,
+      authMethod: 'api_key',
+    });
+
+    expect(await cliStore.revokeApiKey(record.id)).toBe(true);
+    const took = await within(1_000, async () => {
+      await expect(authn.authenticate(withKey(key))).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+    });
+    expect(took).toBeLessThanOrEqual(1_000);
+  });
+
+  it('refuses an expired key', async () => {
+    const config = configFor();
+    const store = await openStore(config);
+    const authn = await openAuthn(config, store);
+    const { key } = await createApiKey(store, Buffer.from(PEPPER), {
+      subject: 's',
+      expiresAt: new Date(Date.now() - 1_000),
+    });
+    await expect(authn.authenticate(withKey(key))).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
+  it('sees a token (jti) revocation made by another instance within 1 s', async () => {
+    const config = configFor();
+    const authn = await openAuthn(config, await openStore(config));
+    const cliStore = await openStore(config);
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const token = await new SignJWT({ sub: 'u', aud: RESOURCE, jti: 'tok-1', exp })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .sign(new TextEncoder().encode(HS_SECRET));
+    const headers = { authorization: `Bearer ${token}` };
+    await expect(authn.authenticate({ headers })).resolves.toMatchObject({ tokenId: 'tok-1' });
+
+    await cliStore.revokeToken('tok-1', exp);
+    await within(1_000, async () => {
+      await expect(authn.authenticate({ headers })).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+    });
+  });
+
+  it('flushes API key usage to Redis on stop', async () => {
+    const config = configFor();
+    const store = await openStore(config);
+    const authn = createAuthenticator(config, { store, logger: silentLogger(), env: ENV });
+    await authn.start();
+    const { key, record } = await createApiKey(store, Buffer.from(PEPPER), { subject: 's' });
+    await authn.authenticate(withKey(key));
+    await authn.authenticate(withKey(key));
+    await authn.stop();
+    expect(await store.getApiKey(record.id)).toMatchObject({ usageCount: 2 });
+  });
+});
+
+describe('Redis outage', () => {
+  it('denies uncached keys with ERR_AUTHN_UNAVAILABLE, logs once, and recovers after a restart', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+    const config = configFor();
+    const store = await openStore(config, logger);
+    const authn = await openAuthn(config, store, logger);
+    const cached = await createApiKey(store, Buffer.from(PEPPER), { subject: 'cached' });
+    const uncached = await createApiKey(store, Buffer.from(PEPPER), { subject: 'uncached' });
+    await authn.authenticate(withKey(cached.key));
+
+    await redis.kill();
+    await within(2_000, async () => expect(store.status().state).toBe('error'));
+    await expect(authn.authenticate(withKey(uncached.key))).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+    // The record looked up a moment ago is still served from the local cache.
+    await expect(authn.authenticate(withKey(cached.key))).resolves.toMatchObject({ id: 'cached' });
+    await new Promise((r) => setTimeout(r, 600)); // let several reconnect attempts fail
+    expect(lines.filter((l) => l.includes('store connection lost'))).toHaveLength(1);
+
+    await redis.restart();
+    await within(5_000, async () => expect(store.status().state).toBe('ok'));
+    await within(2_000, async () => expect(authn.status().state).toBe('ok'));
+    expect(lines.filter((l) => l.includes('store connection restored'))).toHaveLength(1);
+    // The restarted Redis is empty (no persistence): store the key again, as an operator would.
+    await store.putApiKey(uncached.record);
+    await expect(authn.authenticate(withKey(uncached.key))).resolves.toMatchObject({ id: 'uncached' });
+    for (const l of lines) expect(l).not.toContain(PEPPER);
+  });
+  it('starts while Redis is down (not ready, calls fail fast) and connects once it is up', async () => {
+    await redis.kill();
+    const store = await openStore(configFor());
+    expect(store.status().state).toBe('error');
+    const started = Date.now();
+    await expect(store.getApiKey('abcdefghijkl')).rejects.toThrow(/^store getApiKey failed: not connected/);
+    expect(Date.now() - started).toBeLessThan(100);
+    await redis.restart();
+    await within(5_000, async () => expect(store.status().state).toBe('ok'));
+    expect(await store.getApiKey('abcdefghijkl')).toBeNull();
+  });
+});
+
+describe('CLI keys/tokens against Redis', () => {
+  function cli() {
+    const out: string[] = [];
+    const err: string[] = [];
+    const exits: number[] = [];
+    const io = {
+      out: (s: string) => void out.push(s),
+      err: (s: string) => void err.push(s),
+      exit: (c: number) => void exits.push(c),
+    };
+    const program = new Command().exitOverride();
+    registerKeys(program, io);
+    registerTokens(program, io);
+    const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
+    return { out, err, exits, run };
+  }
+
+  it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
+    const file = join(dir, 'config.yaml');
+    const prefix = `cli${++prefixN}:`;
+    writeFileSync(
+      file,
+      `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\nauthn:\n  apiKeys:\n    pepperFile: ${join(dir, 'pepper')}\n`,
+    );
+
+    const c1 = cli();
+    await c1.run(
+      'keys',
+      'create',
+      '--config',
+      file,
+      '--subject',
+      'bot',
+      '--role',
+      'a',
+      '--role',
+      'b',
+      '--expires-in',
+      '30d',
+      '--json',
+    );
+    expect(c1.exits).toEqual([]);
+    const created = JSON.parse(c1.out.join('')) as { key: string; record: { id: string; hash?: string } };
+    expect(created.key).toMatch(/^mcpk_/);
+    expect(created.record.hash).toBeUndefined();
+
+    const c2 = cli();
+    await c2.run('keys', 'list', '--config', file);
+    const table = c2.out.join('');
+    expect(table).toMatch(/^ID\s+SUBJECT\s+TENANT\s+ROLES\s+ACTIVE\s+EXPIRES\s+LAST USED\s+USES/);
+    expect(table).toContain(created.record.id);
+    expect(table).toContain('a,b');
+    expect(table).not.toContain(created.key.split('_')[2]);
+
+    const c3 = cli();
+    await c3.run('keys', 'revoke', created.record.id, '--config', file);
+    expect(c3.out.join('')).toContain(`revoked API key ${created.record.id}`);
+
+    const c4 = cli();
+    await c4.run('keys', 'revoke', 'nosuchkey123', '--config', file);
+    expect(c4.exits).toEqual([1]);
+    expect(c4.err.join('')).toMatch(/^mcp-authz: no API key with id nosuchkey123\n$/);
+
+    const c5 = cli();
+    await c5.run('tokens', 'revoke', 'jti-9', '--expires-in', '1h', '--config', file, '--json');
+    expect(JSON.parse(c5.out.join(''))).toMatchObject({ revoked: 'jti-9' });
+
+    const store = await openStore(parseConfig({ store: { redisUrl: redis.url, keyPrefix: prefix } }, {}));
+    const snap = await store.revocations();
+    expect(snap.keys.has(created.record.id)).toBe(true);
+    expect(snap.tokens.has('jti-9')).toBe(true);
+  });
+
+  it('fails with one line and exit 1 when Redis is unreachable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, 'store:\n  redisUrl: redis://:topsecret@127.0.0.1:1\n');
+    const c = cli();
+    await c.run('keys', 'list', '--config', file);
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toHaveLength(1);
+    expect(c.err[0]).toMatch(/^mcp-authz: store unavailable: /);
+    expect(c.err[0]).not.toContain('topsecret');
+  });
+});
