@@ -14,6 +14,7 @@ import type { Config } from './config/schema.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
+import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
 import { authenticateStage } from './pipeline/stages/authenticate.js';
 import { decideStage } from './pipeline/stages/decide.js';
@@ -89,17 +90,17 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
   });
+  const events = fanOut([createAuditLog(logger)]);
   let runtime: SidecarRuntime | undefined;
   const pipelines = createPipelines({
     origin: originStage(config.server.allowedOrigins),
-    authenticate: authenticateStage(authenticator),
+    authenticate: authenticateStage(authenticator, events),
     readBody: readBodyStage(config.server.maxBodyBytes),
     parse: parseStage(config.server.protocolVersions),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({
       engine,
       annotations,
-      audit: createAuditLog(logger),
       facts: (ctx) => ctx.facts ?? (runtime as SidecarRuntime).facts(ctx),
       discover: () => discovery.discover(),
     }),
@@ -112,6 +113,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     forwardDeps: { upstream, headers, logger },
     logger,
     now: deps.policyNow ?? now,
+    events,
   });
   const legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
   const policyComponent: Component = {

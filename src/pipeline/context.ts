@@ -14,11 +14,20 @@ import type { RequestFacts } from '../policy/input.js';
 
 export type Transport = 'streamable-http' | 'sse';
 
+export interface RateLimitOutcome {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly retryAfterMs: number;
+  readonly allowed: boolean;
+}
+
 export interface MessageDecision {
   readonly index: number;
   readonly action: Action;
   readonly decision: Decision;
   readonly decisionId: string;
+  /** Set by the rate-limit stage for allowed requests. */
+  rateLimit?: RateLimitOutcome;
 }
 
 export interface RequestContext {
@@ -36,6 +45,10 @@ export interface RequestContext {
   /** Ids of list requests whose replies must be pruned (key: JSON of the id). */
   listRequests: Map<string, ListMethod>;
   facts?: RequestFacts;
+  /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */
+  responseHeaders: Record<string, string>;
+  /** The upstream's status once forwarded. */
+  upstreamStatus?: number;
 }
 
 export function createContext(
@@ -51,5 +64,6 @@ export function createContext(
     startedAt: process.hrtime.bigint(),
     decisions: [],
     listRequests: new Map(),
+    responseHeaders: {},
   };
 }

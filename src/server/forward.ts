@@ -88,7 +88,10 @@ export async function forward(
       res.end(rewritten);
       return upstreamRes.status;
     }
-    res.writeHead(upstreamRes.status, clientResponseHeaders(upstreamRes.headers, rewriteSse));
+    res.writeHead(upstreamRes.status, {
+      ...clientResponseHeaders(upstreamRes.headers, rewriteSse),
+      ...ctx.responseHeaders,
+    });
     if (isSse) res.flushHeaders();
     if (rewriteSse) {
       const rewriter = r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data));

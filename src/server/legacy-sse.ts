@@ -14,7 +14,7 @@ import { ReplyFilter } from '../mcp/reply-filter.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { forward } from './forward.js';
-import { errorResponse, sendJson } from './respond.js';
+import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 
 interface LegacySession {
@@ -102,6 +102,7 @@ export class LegacySseRoutes {
         const answers = Array.isArray(out.body) ? out.body : [out.body];
         for (const a of answers) session.stream.inject(JSON.stringify(a));
         res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+        rt.finish(ctx, 202, result.error);
         return;
       }
       rt.deny(ctx, res, result.error);
@@ -109,9 +110,7 @@ export class LegacySseRoutes {
     }
     // Unknown session, or one opened by another caller: same answer, so sessions cannot be probed.
     if (!session || !ctx.principal || ownerKey(ctx.principal) !== session.owner) {
-      const err = new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
-      const out = errorResponse(ctx, err, rt.resourceMetadataUrl(req));
-      sendJson(res, out.status, out.body, out.headers);
+      rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
     for (const [k, v] of ctx.listRequests) session.pending.set(k, v);

@@ -11,7 +11,6 @@ import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { forward } from './forward.js';
-import { errorResponse, sendJson } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 
 export async function handleMcp(
@@ -23,8 +22,9 @@ export async function handleMcp(
   const method = req.method ?? 'GET';
   if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
     const err = new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`);
-    const out = errorResponse(rt.context(req, 'streamable-http'), err, rt.resourceMetadataUrl(req));
-    sendJson(res, out.status, out.body, { ...out.headers, allow: 'GET, POST, DELETE' });
+    const ctx = rt.context(req, 'streamable-http');
+    ctx.responseHeaders.allow = 'GET, POST, DELETE';
+    rt.deny(ctx, res, err);
     return;
   }
   const ctx = rt.context(req, 'streamable-http');

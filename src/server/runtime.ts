@@ -14,6 +14,7 @@ import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
+import type { PipelineEvents } from '../pipeline/events.js';
 import type { Pipelines } from '../pipeline/pipeline.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
@@ -38,6 +39,7 @@ export interface RuntimeDeps {
   readonly forwardDeps: ForwardDeps;
   readonly logger: Logger;
   readonly now: () => number;
+  readonly events: PipelineEvents;
 }
 
 export class SidecarRuntime {
@@ -137,14 +139,25 @@ export class SidecarRuntime {
       },
       'request denied',
     );
-    sendJson(res, out.status, out.body, out.headers);
+    sendJson(res, out.status, out.body, { ...ctx.responseHeaders, ...out.headers });
+    this.finish(ctx, out.status, err);
   }
 
+  /** The upstream answered (or failed) a forwarded request. */
   requestDone(ctx: RequestContext, status: number): void {
+    ctx.upstreamStatus = status;
     this.#deps.logger.debug(
       { request_id: ctx.requestId, status, ms: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
       'request forwarded',
     );
+    this.finish(ctx, status, undefined);
+  }
+
+  /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
+  finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
+    const events = this.#deps.events;
+    events.requestDone(ctx, status, err);
+    for (const d of ctx.decisions) events.decision(ctx, d);
   }
 }
 

@@ -6,9 +6,10 @@
  */
 import type { Authenticator } from '../../authn/authenticator.js';
 import { SidecarError, toSidecarError } from '../../errors/errors.js';
+import type { PipelineEvents } from '../events.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
-export function authenticateStage(authenticator: Authenticator): Stage {
+export function authenticateStage(authenticator: Authenticator, events: PipelineEvents): Stage {
   return {
     name: 'authenticate',
     async run(ctx, signal) {
@@ -16,7 +17,9 @@ export function authenticateStage(authenticator: Authenticator): Stage {
         ctx.principal = await authenticator.authenticate({ headers: ctx.req.headers }, signal);
         return CONTINUE;
       } catch (err) {
-        return deny(err instanceof SidecarError ? err : toSidecarError(err));
+        const e = err instanceof SidecarError ? err : toSidecarError(err);
+        events.authFailure(ctx, e);
+        return deny(e);
       }
     },
   };

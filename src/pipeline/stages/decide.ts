@@ -6,7 +6,6 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { AuditSink } from '../../audit/audit-log.js';
 import { ANONYMOUS } from '../../authn/principal.js';
 import { PolicyError } from '../../errors/errors.js';
 import { classify } from '../../mcp/action.js';
@@ -21,7 +20,6 @@ import { CONTINUE, deny, type Stage } from '../stage.js';
 export interface DecideDeps {
   readonly engine: PolicyEngine;
   readonly annotations: AnnotationCache;
-  readonly audit: AuditSink;
   readonly facts: (ctx: RequestContext) => RequestFacts;
   /** Called before deciding on a tool the sidecar has not seen listed (learn its annotations). */
   readonly discover?: (tool: string, signal: AbortSignal) => Promise<void>;
@@ -47,16 +45,6 @@ export function decideStage(deps: DecideDeps): Stage {
         const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
         const decisionId = randomUUID();
         ctx.decisions.push({ index, action, decision, decisionId });
-        deps.audit.decision({
-          decisionId,
-          requestId: ctx.requestId,
-          principal,
-          action,
-          decision,
-          clientIp: ctx.clientIp,
-          sessionId: facts.sessionId,
-          transport: ctx.transport,
-        });
         if (!decision.allow) {
           firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
         } else if (isListMethod(action.method)) {

@@ -1,0 +1,44 @@
+/**
+ * What the request path reports as it goes, for the parts that watch it (audit trail, metrics, abuse
+ * detection, security counters). Stages and routes emit; `app.ts` decides who listens. Listeners must
+ * not block: anything slow is queued by the listener itself.
+ *
+ * @module
+ */
+import type { SidecarError } from '../errors/errors.js';
+import type { MessageDecision, RequestContext } from './context.js';
+
+export interface PipelineEvents {
+  /** Authentication refused the request (any ERR_AUTHN_* code). */
+  authFailure(ctx: RequestContext, err: SidecarError): void;
+  /** The request is finished: answered by a deny (`err`) or by the upstream (`ctx.upstreamStatus`). */
+  requestDone(ctx: RequestContext, status: number, err: SidecarError | undefined): void;
+  /** One decision, emitted once the request is finished, with its rate-limit state and upstream status. */
+  decision(ctx: RequestContext, d: MessageDecision): void;
+}
+
+export const NO_EVENTS: PipelineEvents = {
+  authFailure() {},
+  requestDone() {},
+  decision() {},
+};
+
+/** Fans one event out to several listeners; a listener that throws does not stop the others. */
+export function fanOut(listeners: readonly Partial<PipelineEvents>[]): PipelineEvents {
+  const call = <K extends keyof PipelineEvents>(k: K, args: Parameters<PipelineEvents[K]>) => {
+    for (const l of listeners) {
+      const fn = l[k] as ((...a: Parameters<PipelineEvents[K]>) => void) | undefined;
+      if (!fn) continue;
+      try {
+        fn(...args);
+      } catch {
+        // listeners must not break the request path
+      }
+    }
+  };
+  return {
+    authFailure: (...a) => call('authFailure', a),
+    requestDone: (...a) => call('requestDone', a),
+    decision: (...a) => call('decision', a),
+  };
+}
