@@ -58,3 +58,27 @@ export const STRIPPED_IDENTITY_HEADERS = [
   'x-user-id',
   'x-remote-user',
 ] as const;
+
+export const RATELIMIT_FAILURE_MODE = 'local';
+export const RATELIMIT_SCOPE = 'subject_tool';
+/** The seeds' tiers: burst capacity and tokens per second, per role. */
+export const RATELIMIT_TIERS = {
+  guest: { capacity: 50, refillPerSecond: 1 },
+  user: { capacity: 200, refillPerSecond: 5 },
+  premium: { capacity: 1000, refillPerSecond: 20 },
+  admin: { capacity: 5000, refillPerSecond: 100 },
+} as const;
+export const RATELIMIT_DEFAULT = { capacity: 10, refillPerSecond: 1 } as const;
+
+export const ABUSE_POLL_INTERVAL_MS = 500;
+export const ABUSE_RULES = [
+  { name: 'tool-call-burst', kind: 'tool_calls', threshold: 100, windowSec: 300, action: 'alert' },
+  {
+    name: 'auth-failures-ip',
+    kind: 'auth_failures_ip',
+    threshold: 20,
+    windowSec: 60,
+    action: 'block',
+    blockSec: 900,
+  },
+] as const;

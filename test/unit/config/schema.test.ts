@@ -59,6 +59,16 @@ describe('config defaults', () => {
       revocationPollIntervalMs: D.REVOCATION_POLL_INTERVAL_MS,
     });
     expect(c.log.level).toBe('info');
+    expect(c.ratelimit).toEqual({
+      enabled: true,
+      failureMode: 'local',
+      scope: 'subject_tool',
+      tiers: D.RATELIMIT_TIERS,
+      default: D.RATELIMIT_DEFAULT,
+      fastPath: true,
+    });
+    expect(c.ratelimit.tiers.guest).toEqual({ capacity: 50, refillPerSecond: 1 });
+    expect(c.abuse).toEqual({ rules: D.ABUSE_RULES, pollIntervalMs: D.ABUSE_POLL_INTERVAL_MS });
   });
 
   it('freezes the result deeply', () => {
