@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { AnnotationCache, MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
+
+const DEFAULTS = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
+
+describe('MCP_DEFAULT_ANNOTATIONS', () => {
+  it('pins the MCP specification defaults (unknown tools are assumed destructive)', () => {
+    expect(MCP_DEFAULT_ANNOTATIONS).toEqual(DEFAULTS);
+    expect(Object.isFrozen(MCP_DEFAULT_ANNOTATIONS)).toBe(true);
+  });
+});
+
+describe('AnnotationCache', () => {
+  it('answers the MCP defaults with seen: false for a tool never listed', () => {
+    const cache = new AnnotationCache();
+    expect(cache.get('unknown')).toEqual({ ...DEFAULTS, seen: false });
+    expect(cache.has('unknown')).toBe(false);
+    expect(cache.size).toBe(0);
+    expect(cache.learnedAt).toBe(0);
+  });
+
+  it('lets learned hints override the defaults and fills in the rest', () => {
+    const cache = new AnnotationCache();
+    cache.learn(
+      new Map([['read_file', { readOnlyHint: true, destructiveHint: false, title: 'Read' }]]),
+      1234,
+    );
+    expect(cache.get('read_file')).toEqual({
+      readOnlyHint: true,
+      destructiveHint: false,
+      idempotentHint: false,
+      openWorldHint: true,
+      title: 'Read',
+      seen: true,
+    });
+    expect(cache.has('read_file')).toBe(true);
+    expect(cache.size).toBe(1);
+    expect(cache.learnedAt).toBe(1234);
+  });
+
+  it('marks a listed tool without annotations as seen with the defaults', () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['t', {}]]));
+    expect(cache.get('t')).toEqual({ ...DEFAULTS, seen: true });
+  });
+
+  it('does not let the upstream claim seen: false', () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['t', { seen: false }]]));
+    expect(cache.get('t').seen).toBe(true);
+  });
+
+  it('replaces (not merges) what it knew about a tool listed again', () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['t', { readOnlyHint: true }]]), 1);
+    cache.learn(new Map([['t', { idempotentHint: true }]]), 2);
+    expect(cache.get('t')).toMatchObject({ readOnlyHint: false, idempotentHint: true });
+    expect(cache.learnedAt).toBe(2);
+  });
+
+  it('keeps tools that a later list does not mention', () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['a', { readOnlyHint: true }]]));
+    cache.learn(new Map([['b', {}]]));
+    expect(cache.get('a')).toMatchObject({ readOnlyHint: true, seen: true });
+    expect(cache.size).toBe(2);
+  });
+
+  it('hands out frozen objects, so a caller cannot change what others see', () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['t', { readOnlyHint: true }]]));
+    expect(Object.isFrozen(cache.get('t'))).toBe(true);
+    expect(Object.isFrozen(cache.get('never-listed'))).toBe(true);
+  });
+});

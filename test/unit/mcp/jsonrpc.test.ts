@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { codeInfo } from '../../../src/errors/codes.js';
+import { parseBody, rpcError } from '../../../src/mcp/jsonrpc.js';
+
+const code = (c: string) => expect.objectContaining({ code: c });
+const json = (v: unknown) => JSON.stringify(v);
+
+describe('parseBody', () => {
+  it('parses a single request from a string or a Buffer', () => {
+    const text = json({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } });
+    const expected = {
+      batch: false,
+      messages: [{ kind: 'request', id: 1, method: 'tools/call', params: { name: 'echo' } }],
+    };
+    expect(parseBody(text)).toEqual(expected);
+    expect(parseBody(Buffer.from(text))).toEqual(expected);
+  });
+
+  it('keeps string and number ids apart', () => {
+    const [m1] = parseBody(json({ jsonrpc: '2.0', id: '1', method: 'ping' })).messages;
+    const [m2] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'ping' })).messages;
+    expect(m1).toMatchObject({ kind: 'request', id: '1' });
+    expect(m2).toMatchObject({ kind: 'request', id: 1 });
+  });
+
+  it('classifies a message without id as a notification', () => {
+    expect(parseBody(json({ jsonrpc: '2.0', method: 'notifications/initialized' }))).toEqual({
+      batch: false,
+      messages: [{ kind: 'notification', method: 'notifications/initialized', params: undefined }],
+    });
+  });
+
+  it('classifies result and error messages as responses', () => {
+    expect(parseBody(json({ jsonrpc: '2.0', id: 'a', result: {} })).messages).toEqual([
+      { kind: 'response', id: 'a' },
+    ]);
+    expect(parseBody(json({ jsonrpc: '2.0', id: 7, result: null })).messages).toEqual([
+      { kind: 'response', id: 7 },
+    ]);
+    expect(
+      parseBody(json({ jsonrpc: '2.0', id: 7, error: { code: -32601, message: 'nope' } })).messages,
+    ).toEqual([{ kind: 'response', id: 7 }]);
+  });
+
+  it('accepts object and array params', () => {
+    const [a] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'm', params: { x: 1 } })).messages;
+    const [b] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'm', params: [1, 2] })).messages;
+    expect(a).toMatchObject({ params: { x: 1 } });
+    expect(b).toMatchObject({ params: [1, 2] });
+  });
+
+  it('parses a batch of mixed messages in order', () => {
+    const body = json([
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { jsonrpc: '2.0', method: 'notifications/progress' },
+      { jsonrpc: '2.0', id: 9, result: {} },
+    ]);
+    const parsed = parseBody(body);
+    expect(parsed.batch).toBe(true);
+    expect(parsed.messages.map((m) => m.kind)).toEqual(['request', 'notification', 'response']);
+  });
+
+  it('marks a one-element batch as a batch', () => {
+    expect(parseBody(json([{ jsonrpc: '2.0', id: 1, method: 'ping' }])).batch).toBe(true);
+  });
+
+  it.each(['', '{', 'not json', '{"jsonrpc":"2.0",}'])('refuses %j as a parse error (-32700)', (body) => {
+    expect(() => parseBody(body)).toThrow(code('ERR_REQUEST_PARSE'));
+    expect(codeInfo('ERR_REQUEST_PARSE').rpc).toBe(-32700);
+  });
+
+  it('refuses an empty batch', () => {
+    expect(() => parseBody('[]')).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
+  it.each([
+    ['null', null],
+    ['a number', 42],
+    ['a string', 'x'],
+    ['a nested array', [[{ jsonrpc: '2.0', id: 1, method: 'ping' }]]],
+  ])('refuses %s as a message', (_label, body) => {
+    expect(() => parseBody(json(body))).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
+  it.each([
+    ['missing jsonrpc', { id: 1, method: 'ping' }],
+    ['jsonrpc 1.0', { jsonrpc: '1.0', id: 1, method: 'ping' }],
+    ['empty method', { jsonrpc: '2.0', id: 1, method: '' }],
+    ['numeric method', { jsonrpc: '2.0', id: 1, method: 5 }],
+    ['boolean id', { jsonrpc: '2.0', id: true, method: 'ping' }],
+    ['object id', { jsonrpc: '2.0', id: {}, method: 'ping' }],
+    ['array id', { jsonrpc: '2.0', id: [1], method: 'ping' }],
+    ['string params', { jsonrpc: '2.0', id: 1, method: 'ping', params: 'x' }],
+    ['null params', { jsonrpc: '2.0', id: 1, method: 'ping', params: null }],
+    ['notification with number params', { jsonrpc: '2.0', method: 'n', params: 3 }],
+    ['response with neither result nor error', { jsonrpc: '2.0', id: 1 }],
+    [
+      'response with both result and error',
+      { jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'x' } },
+    ],
+    ['response with a non-integer error code', { jsonrpc: '2.0', id: 1, error: { code: 1.5, message: 'x' } }],
+    ['response with an error lacking message', { jsonrpc: '2.0', id: 1, error: { code: 1 } }],
+    ['response with a bad id', { jsonrpc: '2.0', id: false, result: {} }],
+    ['empty object', {}],
+  ])('refuses a message with %s (-32600)', (_label, message) => {
+    expect(() => parseBody(json(message))).toThrow(code('ERR_REQUEST_INVALID'));
+    expect(codeInfo('ERR_REQUEST_INVALID').rpc).toBe(-32600);
+  });
+
+  it('refuses a whole batch when one message is invalid', () => {
+    const body = json([
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: true, method: 'ping' },
+    ]);
+    expect(() => parseBody(body)).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+});
+
+describe('rpcError', () => {
+  it('builds an error object for the id', () => {
+    expect(rpcError('x', -32600, 'bad')).toEqual({
+      jsonrpc: '2.0',
+      id: 'x',
+      error: { code: -32600, message: 'bad' },
+    });
+  });
+
+  it('omits data when none is given and includes it otherwise', () => {
+    expect(rpcError(1, -1, 'm').error).not.toHaveProperty('data');
+    expect(rpcError(null, -1, 'm', { why: 'x' })).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -1, message: 'm', data: { why: 'x' } },
+    });
+  });
+});

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import type { JsonRpcId } from '../../../src/mcp/action.js';
+import { AnnotationCache } from '../../../src/mcp/annotations.js';
+import type { ListItem, ListMethod } from '../../../src/mcp/list-filter.js';
+import { idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
+
+const notSecret = (item: ListItem) => !item.name.startsWith('secret');
+
+function filterFor(pending: [JsonRpcId, ListMethod][], cache = new AnnotationCache()): ReplyFilter {
+  return new ReplyFilter(new Map(pending.map(([id, m]) => [idKey(id), m])), notSecret, cache);
+}
+
+const toolsReply = (id: JsonRpcId) => ({
+  jsonrpc: '2.0',
+  id,
+  result: {
+    tools: [
+      { name: 'open', annotations: { readOnlyHint: true } },
+      { name: 'secret_admin', annotations: { destructiveHint: true } },
+    ],
+  },
+});
+
+describe('idKey', () => {
+  it('keeps number and string ids apart', () => {
+    expect(idKey(1)).not.toBe(idKey('1'));
+    expect(idKey(null)).toBe('null');
+  });
+});
+
+describe('ReplyFilter.active', () => {
+  it('is true only when a list request is pending', () => {
+    expect(filterFor([]).active).toBe(false);
+    expect(filterFor([[1, 'tools/list']]).active).toBe(true);
+  });
+});
+
+describe('ReplyFilter.rewriteMessage', () => {
+  it('prunes the result of a pending list request', () => {
+    const out = filterFor([[1, 'tools/list']]).rewriteMessage(toolsReply(1));
+    expect(out).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { tools: [{ name: 'open', annotations: { readOnlyHint: true } }] },
+    });
+  });
+
+  it('uses the pending method to pick the list field', () => {
+    const msg = {
+      jsonrpc: '2.0',
+      id: 'r',
+      result: { resources: [{ uri: 'secret://x' }, { uri: 'file:///a' }] },
+    };
+    expect(filterFor([['r', 'resources/list']]).rewriteMessage(msg)).toEqual({
+      jsonrpc: '2.0',
+      id: 'r',
+      result: { resources: [{ uri: 'file:///a' }] },
+    });
+  });
+
+  it('returns the same object for a response whose id is not pending', () => {
+    const msg = toolsReply(2);
+    expect(filterFor([[1, 'tools/list']]).rewriteMessage(msg)).toBe(msg);
+  });
+
+  it('treats id 1 and id "1" as different requests', () => {
+    const filter = filterFor([[1, 'tools/list']]);
+    const asString = toolsReply('1');
+    expect(filter.rewriteMessage(asString)).toBe(asString);
+    expect(filterFor([['1', 'tools/list']]).rewriteMessage(toolsReply(1))).toEqual(toolsReply(1));
+  });
+
+  it('leaves error responses, requests, notifications and non-objects alone', () => {
+    const filter = filterFor([[1, 'tools/list']]);
+    const error = { jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'x' } };
+    const request = { jsonrpc: '2.0', id: 1, method: 'sampling/createMessage', params: {} };
+    const notification = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+    for (const m of [error, request, notification, 'text', null, 5]) expect(filter.rewriteMessage(m)).toBe(m);
+  });
+
+  it('rewrites each message of a batch', () => {
+    const filter = filterFor([
+      [1, 'tools/list'],
+      [2, 'prompts/list'],
+    ]);
+    const other = { jsonrpc: '2.0', id: 3, result: { tools: [{ name: 'secret_x' }] } };
+    const out = filter.rewriteMessage([
+      toolsReply(1),
+      { jsonrpc: '2.0', id: 2, result: { prompts: [{ name: 'secret_p' }, { name: 'p' }] } },
+      other,
+    ]) as unknown[];
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatchObject({ result: { tools: [{ name: 'open' }] } });
+    expect(out[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { prompts: [{ name: 'p' }] } });
+    expect(out[2]).toBe(other);
+  });
+
+  it('learns annotations of every listed tool, including ones the caller may not see', () => {
+    const cache = new AnnotationCache();
+    filterFor([[1, 'tools/list']], cache).rewriteMessage(toolsReply(1));
+    expect(cache.get('open')).toMatchObject({ readOnlyHint: true, seen: true });
+    expect(cache.get('secret_admin')).toMatchObject({ destructiveHint: true, seen: true });
+  });
+
+  it('learns nothing from non-tool lists or from replies that are not pending', () => {
+    const cache = new AnnotationCache();
+    const filter = filterFor([[1, 'prompts/list']], cache);
+    filter.rewriteMessage({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { prompts: [{ name: 'p' }], tools: [{ name: 't' }] },
+    });
+    filter.rewriteMessage(toolsReply(2));
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('ReplyFilter.rewriteJson', () => {
+  it('rewrites a JSON body', () => {
+    const out = filterFor([[1, 'tools/list']]).rewriteJson(JSON.stringify(toolsReply(1)));
+    expect(JSON.parse(out ?? 'null')).toMatchObject({ result: { tools: [{ name: 'open' }] } });
+  });
+
+  it('rewrites a JSON batch body', () => {
+    const out = filterFor([[1, 'tools/list']]).rewriteJson(JSON.stringify([toolsReply(1), toolsReply(2)]));
+    const parsed = JSON.parse(out ?? 'null') as { result: { tools: unknown[] } }[];
+    expect(parsed.map((m) => m.result.tools.length)).toEqual([1, 2]);
+  });
+
+  it.each(['', 'not json', '{"id":1,"result":'])('returns null rather than pass %j unfiltered', (text) => {
+    expect(filterFor([[1, 'tools/list']]).rewriteJson(text)).toBeNull();
+  });
+});
+
+describe('ReplyFilter.rewriteEvent', () => {
+  const data = JSON.stringify(toolsReply(1));
+
+  it('rewrites a message event carrying a pending reply (event name absent or "message")', () => {
+    const filter = filterFor([[1, 'tools/list']]);
+    for (const event of [undefined, 'message']) {
+      const out = JSON.parse(filter.rewriteEvent({ event, data, id: undefined }));
+      expect(out.result.tools).toEqual([{ name: 'open', annotations: { readOnlyHint: true } }]);
+    }
+  });
+
+  it('passes other event types unchanged', () => {
+    expect(filterFor([[1, 'tools/list']]).rewriteEvent({ event: 'endpoint', data })).toBe(data);
+  });
+
+  it('passes data unchanged when no list request is pending', () => {
+    expect(filterFor([]).rewriteEvent({ data })).toBe(data);
+  });
+
+  it('passes data without a result unchanged', () => {
+    const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: {} });
+    expect(filterFor([[1, 'tools/list']]).rewriteEvent({ data: note })).toBe(note);
+  });
+
+  it('replaces non-JSON data that mentions a result with an empty object', () => {
+    expect(filterFor([[1, 'tools/list']]).rewriteEvent({ data: '{"result": [' })).toBe('{}');
+  });
+});

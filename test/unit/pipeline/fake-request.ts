@@ -1,0 +1,25 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { createContext, type RequestContext } from '../../../src/pipeline/context.js';
+
+/** A fake IncomingMessage: a readable of the given chunks with `headers` assigned. */
+export function fakeRequest(
+  headers: IncomingHttpHeaders,
+  chunks: readonly (string | Buffer)[] = [],
+): IncomingMessage {
+  const req = Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+  return Object.assign(req, { headers }) as unknown as IncomingMessage;
+}
+
+export function contextFor(req: IncomingMessage, body?: string): RequestContext {
+  const ctx = createContext(req, {
+    requestId: 'req-1',
+    transport: 'streamable-http',
+    clientIp: '127.0.0.1',
+    now: new Date(0),
+  });
+  if (body !== undefined) ctx.body = Buffer.from(body);
+  return ctx;
+}
+
+export const signal = new AbortController().signal;

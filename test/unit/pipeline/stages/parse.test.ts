@@ -1,0 +1,145 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { codeInfo } from '../../../../src/errors/codes.js';
+import { parseStage, protocolVersionStage } from '../../../../src/pipeline/stages/parse.js';
+import { contextFor, fakeRequest, signal } from '../fake-request.js';
+
+const VERSIONS = ['2025-06-18', '2026-07-28'];
+const CONTINUE = { kind: 'continue' };
+const b64 = (s: string) => `=?base64?${Buffer.from(s, 'utf8').toString('base64')}?=`;
+const call = (name: string) =>
+  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } });
+
+function parse(headers: IncomingHttpHeaders, body?: string) {
+  const ctx = contextFor(fakeRequest(headers), body);
+  const result = parseStage(VERSIONS).run(ctx, signal);
+  return { ctx, result };
+}
+
+function denied(code: string) {
+  return expect.objectContaining({ kind: 'deny', error: expect.objectContaining({ code }) });
+}
+
+describe('protocolVersionStage', () => {
+  const run = (headers: IncomingHttpHeaders) =>
+    protocolVersionStage(VERSIONS).run(contextFor(fakeRequest(headers)), signal);
+
+  it('lets a request without MCP-Protocol-Version through', () => {
+    expect(run({})).toEqual(CONTINUE);
+  });
+
+  it('lets a supported version through', () => {
+    expect(run({ 'mcp-protocol-version': '2025-06-18' })).toEqual(CONTINUE);
+  });
+
+  it.each(['2024-01-01', '', 'latest'])('refuses version %j with 400 and lists the supported ones', (v) => {
+    const r = run({ 'mcp-protocol-version': v });
+    expect(r).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_REQUEST_PROTOCOL_VERSION', status: 400, data: { supported: VERSIONS } },
+    });
+  });
+});
+
+describe('parseStage', () => {
+  it('stores the parsed body on the context', () => {
+    const { ctx, result } = parse({}, call('echo'));
+    expect(result).toEqual(CONTINUE);
+    expect(ctx.parsed).toEqual({
+      batch: false,
+      messages: [{ kind: 'request', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }],
+    });
+  });
+
+  it('checks the protocol version before the body', () => {
+    const { ctx, result } = parse({ 'mcp-protocol-version': '1999-01-01' }, 'not json');
+    expect(result).toEqual(denied('ERR_REQUEST_PROTOCOL_VERSION'));
+    expect(ctx.parsed).toBeUndefined();
+  });
+
+  it('accepts a supported version given twice (first value counts)', () => {
+    const headers = { 'mcp-protocol-version': ['2026-07-28', 'x'] } as unknown as IncomingHttpHeaders;
+    expect(parse(headers, call('echo')).result).toEqual(CONTINUE);
+  });
+
+  it.each([
+    ['invalid JSON', '{"jsonrpc":', 'ERR_REQUEST_PARSE', -32700],
+    ['no body', undefined, 'ERR_REQUEST_PARSE', -32700],
+    ['an empty batch', '[]', 'ERR_REQUEST_INVALID', -32600],
+    ['a bad message', '{"jsonrpc":"2.0","id":true,"method":"x"}', 'ERR_REQUEST_INVALID', -32600],
+  ])('denies %s with 400 and JSON-RPC %s', (_label, body, code, rpc) => {
+    const { result } = parse({}, body);
+    expect(result).toMatchObject({ kind: 'deny', error: { code, status: 400 } });
+    expect(codeInfo(code as 'ERR_REQUEST_PARSE').rpc).toBe(rpc);
+  });
+
+  describe('Mcp-Method / Mcp-Name headers', () => {
+    it('lets matching headers through', () => {
+      expect(parse({ 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, call('echo')).result).toEqual(
+        CONTINUE,
+      );
+    });
+
+    it('lets a matching Mcp-Method alone through', () => {
+      expect(parse({ 'mcp-method': 'tools/call' }, call('echo')).result).toEqual(CONTINUE);
+    });
+
+    it('checks a notification too', () => {
+      const body = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      expect(parse({ 'mcp-method': 'notifications/initialized' }, body).result).toEqual(CONTINUE);
+      expect(parse({ 'mcp-method': 'notifications/cancelled' }, body).result).toEqual(
+        denied('ERR_REQUEST_HEADER_MISMATCH'),
+      );
+    });
+
+    it('matches Mcp-Name against prompts/get name and resources/* uri', () => {
+      const prompt = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'p' } });
+      const read = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'resources/read',
+        params: { uri: 'file:///a' },
+      });
+      expect(parse({ 'mcp-name': 'p' }, prompt).result).toEqual(CONTINUE);
+      expect(parse({ 'mcp-name': 'file:///a' }, read).result).toEqual(CONTINUE);
+      expect(parse({ 'mcp-name': 'file:///b' }, read).result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
+    });
+
+    it('decodes =?base64?…?= Mcp-Name values', () => {
+      expect(parse({ 'mcp-name': b64('café_☕') }, call('café_☕')).result).toEqual(CONTINUE);
+      expect(parse({ 'mcp-name': b64('other') }, call('café_☕')).result).toEqual(
+        denied('ERR_REQUEST_HEADER_MISMATCH'),
+      );
+    });
+
+    it('does not decode a base64 value without the =?base64?…?= wrapper', () => {
+      const encoded = Buffer.from('echo').toString('base64');
+      expect(parse({ 'mcp-name': encoded }, call('echo')).result).toEqual(
+        denied('ERR_REQUEST_HEADER_MISMATCH'),
+      );
+    });
+
+    it.each([
+      ['a different method', { 'mcp-method': 'tools/list' }, call('echo')],
+      ['a different name', { 'mcp-name': 'rm_rf' }, call('echo')],
+      [
+        'a name where the body has none',
+        { 'mcp-name': 'x' },
+        JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      ],
+      ['headers on a batch', { 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, `[${call('echo')}]`],
+      ['headers on a response', { 'mcp-method': 'tools/call' }, '{"jsonrpc":"2.0","id":1,"result":{}}'],
+    ])('denies %s with 400 and JSON-RPC -32020', (_label, headers, body) => {
+      const { result } = parse(headers, body);
+      expect(result).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_REQUEST_HEADER_MISMATCH', status: 400 },
+      });
+      expect(codeInfo('ERR_REQUEST_HEADER_MISMATCH').rpc).toBe(-32020);
+    });
+
+    it('lets a batch without the headers through', () => {
+      expect(parse({}, `[${call('a')},${call('b')}]`).result).toEqual(CONTINUE);
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readBodyStage } from '../../../../src/pipeline/stages/read-body.js';
+import { contextFor, fakeRequest, signal } from '../fake-request.js';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('readBodyStage', () => {
+  it('is named read-body', () => {
+    expect(readBodyStage(10).name).toBe('read-body');
+  });
+
+  it('reads the whole body into ctx.body', async () => {
+    const ctx = contextFor(fakeRequest(JSON_TYPE, ['{"jsonrpc":', '"2.0"}']));
+    expect(await readBodyStage(1024).run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.body?.toString()).toBe('{"jsonrpc":"2.0"}');
+  });
+
+  it('reads an empty body as an empty buffer', async () => {
+    const ctx = contextFor(fakeRequest(JSON_TYPE, []));
+    expect(await readBodyStage(1024).run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.body).toEqual(Buffer.alloc(0));
+  });
+
+  it.each(['application/json; charset=utf-8', 'Application/JSON', ' application/json ;charset=UTF-8'])(
+    'accepts Content-Type %j',
+    async (type) => {
+      const ctx = contextFor(fakeRequest({ 'content-type': type }, ['{}']));
+      expect(await readBodyStage(1024).run(ctx, signal)).toEqual({ kind: 'continue' });
+    },
+  );
+
+  it.each([
+    undefined,
+    '',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/json-seq',
+    'text/json',
+  ])('refuses Content-Type %j with 415 without reading the body', async (type) => {
+    const headers = type === undefined ? {} : { 'content-type': type };
+    const ctx = contextFor(fakeRequest(headers, ['{}']));
+    const r = await readBodyStage(1024).run(ctx, signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_CONTENT_TYPE', status: 415 } });
+    expect(ctx.body).toBeUndefined();
+  });
+
+  it('refuses a declared Content-Length over the limit with 413 before reading', async () => {
+    let read = false;
+    const req = Object.assign(
+      new Readable({
+        read() {
+          read = true;
+          this.push(null);
+        },
+      }),
+      { headers: { ...JSON_TYPE, 'content-length': '11' } },
+    ) as unknown as IncomingMessage;
+    const r = await readBodyStage(10).run(contextFor(req), signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_TOO_LARGE', status: 413 } });
+    expect(read).toBe(false);
+  });
+
+  it('refuses a streamed body that grows over the limit with 413', async () => {
+    const ctx = contextFor(fakeRequest(JSON_TYPE, ['123456', '789012']));
+    const r = await readBodyStage(10).run(ctx, signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_TOO_LARGE', status: 413 } });
+    expect(ctx.body).toBeUndefined();
+  });
+
+  it('refuses a body whose Content-Length understates its size', async () => {
+    const ctx = contextFor(fakeRequest({ ...JSON_TYPE, 'content-length': '2' }, ['{"a":"0123456789"}']));
+    const r = await readBodyStage(10).run(ctx, signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_TOO_LARGE' } });
+  });
+
+  it('accepts a body of exactly the limit', async () => {
+    const ctx = contextFor(fakeRequest({ ...JSON_TYPE, 'content-length': '10' }, ['12345', '67890']));
+    expect(await readBodyStage(10).run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.body?.length).toBe(10);
+  });
+
+  it('counts bytes, not characters', async () => {
+    const ctx = contextFor(fakeRequest(JSON_TYPE, ['"ééééé"'])); // 7 characters, 12 bytes
+    const r = await readBodyStage(10).run(ctx, signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_TOO_LARGE' } });
+  });
+
+  it('rejects (rather than denies) when the client goes away', async () => {
+    const req = Object.assign(new Readable({ read() {} }), {
+      headers: JSON_TYPE,
+    }) as unknown as IncomingMessage;
+    const ac = new AbortController();
+    const pending = readBodyStage(1024).run(contextFor(req), ac.signal);
+    ac.abort();
+    await expect(pending).rejects.toThrow();
+  });
+
+  it('rejects with the stream error when reading fails', async () => {
+    const failure = new Error('socket hang up');
+    const req = Object.assign(
+      new Readable({
+        read() {
+          this.destroy(failure);
+        },
+      }),
+      { headers: JSON_TYPE },
+    ) as unknown as IncomingMessage;
+    await expect(readBodyStage(1024).run(contextFor(req), signal)).rejects.toBe(failure);
+  });
+});

@@ -1,0 +1,209 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
+import {
+  clientResponseHeaders,
+  createHeaderPolicy,
+  type HeaderPolicy,
+  upstreamRequestHeaders,
+} from '../../../src/proxy/headers.js';
+
+const alice: Principal = {
+  id: 'alice',
+  tenant: 'acme',
+  roles: ['admin', 'dev'],
+  scopes: [],
+  clearance: null,
+  authMethod: 'jwt',
+  claims: {},
+};
+const fwd = { clientIp: '10.0.0.9', proto: 'https', host: 'mcp.example.com' };
+const plain = createHeaderPolicy({ strip: ['x-user-id'], apiKeyHeader: 'x-api-key' });
+const withIdentity = createHeaderPolicy({
+  strip: [],
+  apiKeyHeader: 'x-api-key',
+  subject: 'x-auth-subject',
+  tenant: 'x-auth-tenant',
+  roles: 'x-auth-roles',
+});
+
+function upstream(incoming: IncomingHttpHeaders, policy: HeaderPolicy = plain, principal: Principal = alice) {
+  return upstreamRequestHeaders(incoming, policy, principal, fwd);
+}
+
+describe('createHeaderPolicy', () => {
+  it('always strips credentials, the API key header and the configured list', () => {
+    expect([...plain.strip].sort()).toEqual(['authorization', 'cookie', 'x-api-key', 'x-user-id']);
+    expect(plain.identity).toEqual({});
+  });
+
+  it('strips the identity header names it will set', () => {
+    expect(withIdentity.strip).toEqual(
+      new Set(['authorization', 'cookie', 'x-api-key', 'x-auth-subject', 'x-auth-tenant', 'x-auth-roles']),
+    );
+    expect(withIdentity.identity).toEqual({
+      subject: 'x-auth-subject',
+      tenant: 'x-auth-tenant',
+      roles: 'x-auth-roles',
+    });
+  });
+});
+
+describe('upstreamRequestHeaders', () => {
+  it('keeps ordinary end-to-end headers', () => {
+    const out = upstream({
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      'mcp-session-id': 's1',
+      'mcp-protocol-version': '2025-06-18',
+    });
+    expect(out).toMatchObject({
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      'mcp-session-id': 's1',
+      'mcp-protocol-version': '2025-06-18',
+    });
+  });
+
+  it('drops hop-by-hop headers, host, content-length and expect', () => {
+    const out = upstream({
+      connection: 'keep-alive',
+      'keep-alive': 'timeout=5',
+      'proxy-authorization': 'Basic x',
+      'proxy-connection': 'keep-alive',
+      te: 'trailers',
+      trailer: 'x-checksum',
+      'transfer-encoding': 'chunked',
+      upgrade: 'websocket',
+      host: 'sidecar:8080',
+      'content-length': '12',
+      expect: '100-continue',
+      accept: '*/*',
+    });
+    expect(Object.keys(out).sort()).toEqual([
+      'accept',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+    ]);
+  });
+
+  it('drops headers listed in Connection, whatever their case and spacing', () => {
+    const out = upstream({
+      connection: 'close,  X-Debug-Token ,x-trace',
+      'x-debug-token': 'a',
+      'x-trace': 'b',
+      'x-kept': 'c',
+    });
+    expect(out).not.toHaveProperty('x-debug-token');
+    expect(out).not.toHaveProperty('x-trace');
+    expect(out['x-kept']).toBe('c');
+  });
+
+  it('never forwards the client credentials', () => {
+    const out = upstream({ authorization: 'Bearer t', cookie: 'sid=1', 'x-api-key': 'mcpk_a_b' });
+    expect(out).not.toHaveProperty('authorization');
+    expect(out).not.toHaveProperty('cookie');
+    expect(out).not.toHaveProperty('x-api-key');
+  });
+
+  it('drops the strip list and any x-mcp-authz-* header', () => {
+    const out = upstream({
+      'x-user-id': 'mallory',
+      'x-mcp-authz-subject': 'root',
+      'x-mcp-authz-anything': '1',
+    });
+    expect(Object.keys(out).filter((k) => !k.startsWith('x-forwarded-'))).toEqual([]);
+  });
+
+  it('replaces client-supplied identity headers with the verified identity', () => {
+    const out = upstream(
+      { 'x-auth-subject': 'mallory', 'x-auth-tenant': 'evil', 'x-auth-roles': 'root' },
+      withIdentity,
+    );
+    expect(out).toMatchObject({
+      'x-auth-subject': 'alice',
+      'x-auth-tenant': 'acme',
+      'x-auth-roles': 'admin,dev',
+    });
+  });
+
+  it('does not forward client identity headers when the caller has no such identity', () => {
+    const out = upstream(
+      { 'x-auth-subject': 'mallory', 'x-auth-tenant': 'evil', 'x-auth-roles': 'root' },
+      withIdentity,
+      ANONYMOUS,
+    );
+    expect(out).not.toHaveProperty('x-auth-subject');
+    expect(out).not.toHaveProperty('x-auth-tenant');
+    expect(out).not.toHaveProperty('x-auth-roles');
+  });
+
+  it('adds no identity headers when none are configured', () => {
+    const out = upstream({});
+    expect(Object.keys(out).sort()).toEqual(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+  });
+
+  it('sets X-Forwarded-For, -Proto and -Host', () => {
+    expect(upstream({ 'x-forwarded-proto': 'http', 'x-forwarded-host': 'spoofed' })).toMatchObject({
+      'x-forwarded-for': '10.0.0.9',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'mcp.example.com',
+    });
+  });
+
+  it('appends the client IP to an existing X-Forwarded-For', () => {
+    expect(upstream({ 'x-forwarded-for': '1.1.1.1, 2.2.2.2' })['x-forwarded-for']).toBe(
+      '1.1.1.1, 2.2.2.2, 10.0.0.9',
+    );
+  });
+
+  it('omits X-Forwarded-Host when the host is unknown', () => {
+    const out = upstreamRequestHeaders({}, plain, alice, { ...fwd, host: undefined });
+    expect(out).not.toHaveProperty('x-forwarded-host');
+  });
+});
+
+describe('clientResponseHeaders', () => {
+  it('keeps end-to-end headers, including repeated ones', () => {
+    const out = clientResponseHeaders(
+      { 'content-type': 'text/event-stream', 'mcp-session-id': 's1', 'set-cookie': ['a=1', 'b=2'] },
+      false,
+    );
+    expect(out).toEqual({
+      'content-type': 'text/event-stream',
+      'mcp-session-id': 's1',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+  });
+
+  it('drops hop-by-hop headers and those listed in Connection', () => {
+    const out = clientResponseHeaders(
+      {
+        connection: 'keep-alive, X-Internal',
+        'keep-alive': 'timeout=5',
+        'transfer-encoding': 'chunked',
+        'x-internal': 'secret',
+        'content-type': 'application/json',
+        missing: undefined,
+      },
+      false,
+    );
+    expect(out).toEqual({ 'content-type': 'application/json' });
+  });
+
+  it('keeps content-length when the body is passed through unchanged', () => {
+    expect(clientResponseHeaders({ 'content-length': '42' }, false)).toEqual({ 'content-length': '42' });
+    expect(clientResponseHeaders({ 'content-length': ['42', '42'] }, false)).toEqual({
+      'content-length': '42',
+    });
+  });
+
+  it('drops content-length when the body is rewritten', () => {
+    expect(
+      clientResponseHeaders({ 'content-length': '42', 'content-type': 'application/json' }, true),
+    ).toEqual({
+      'content-type': 'application/json',
+    });
+  });
+});

@@ -1,0 +1,119 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ConfigInput, ConfigSchema } from '../../../src/config/schema.js';
+import {
+  metadataDocument,
+  resourceIdentifier,
+  resourceMetadataUrl,
+  WELL_KNOWN_PREFIX,
+} from '../../../src/server/resource-metadata.js';
+
+const sockets: Socket[] = [];
+afterAll(() => {
+  for (const s of sockets) s.destroy();
+});
+
+function request(headers: IncomingHttpHeaders, tls = false): IncomingMessage {
+  const plain = new Socket();
+  const socket = tls ? new TLSSocket(plain) : plain;
+  sockets.push(plain, socket);
+  return { headers, socket } as unknown as IncomingMessage;
+}
+
+const config = (input: ConfigInput = {}) => ConfigSchema.parse(input);
+
+describe('resourceIdentifier', () => {
+  it('uses the configured resource when there is one', () => {
+    const c = config({ authn: { resource: 'https://mcp.example.com/mcp' } });
+    expect(resourceIdentifier(c, request({ host: 'evil.example' }))).toBe('https://mcp.example.com/mcp');
+  });
+
+  it('derives http://<Host><mcpPath> from a plain request', () => {
+    const c = config({ server: { mcpPath: '/v1/mcp' } });
+    expect(resourceIdentifier(c, request({ host: 'sidecar:8080' }))).toBe('http://sidecar:8080/v1/mcp');
+  });
+
+  it('derives https:// from a TLS request', () => {
+    expect(resourceIdentifier(config(), request({ host: 'mcp.example.com' }, true))).toBe(
+      'https://mcp.example.com/mcp',
+    );
+  });
+
+  it('falls back to localhost and the configured port without Host', () => {
+    const c = config({ server: { port: 7000 } });
+    expect(resourceIdentifier(c, request({}))).toBe('http://localhost:7000/mcp');
+  });
+});
+
+describe('resourceMetadataUrl', () => {
+  it.each([
+    ['https://mcp.example.com/mcp', 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'],
+    ['https://mcp.example.com/mcp/', 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'],
+    [
+      'https://mcp.example.com/a/b/mcp',
+      'https://mcp.example.com/.well-known/oauth-protected-resource/a/b/mcp',
+    ],
+    ['https://mcp.example.com/', 'https://mcp.example.com/.well-known/oauth-protected-resource'],
+    ['https://mcp.example.com', 'https://mcp.example.com/.well-known/oauth-protected-resource'],
+    ['http://127.0.0.1:8080/mcp', 'http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp'],
+    ['https://MCP.Example.com:443/mcp', 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp'],
+  ])('maps %s to %s', (resource, url) => {
+    expect(resourceMetadataUrl(resource)).toBe(url);
+  });
+
+  it('inserts the well-known prefix between the origin and the path', () => {
+    expect(
+      resourceMetadataUrl('https://x.example/p').startsWith(`https://x.example${WELL_KNOWN_PREFIX}/`),
+    ).toBe(true);
+    expect(WELL_KNOWN_PREFIX).toBe('/.well-known/oauth-protected-resource');
+  });
+
+  it('throws on a resource that is not a URL', () => {
+    expect(() => resourceMetadataUrl('not a url')).toThrow(TypeError);
+  });
+});
+
+describe('metadataDocument', () => {
+  const resource = 'https://mcp.example.com/mcp';
+
+  it('lists the resource, header bearer method and the JWT issuers by default', () => {
+    const c = config({ authn: { jwt: { issuers: ['https://idp.example.com'] } } });
+    expect(metadataDocument(c, resource)).toEqual({
+      resource,
+      authorization_servers: ['https://idp.example.com'],
+      bearer_methods_supported: ['header'],
+    });
+  });
+
+  it('prefers configured authorization servers and adds the optional fields', () => {
+    const c = config({
+      authn: {
+        jwt: { issuers: ['https://issuer.example.com'] },
+        resourceMetadata: {
+          authorizationServers: ['https://as.example.com'],
+          scopesSupported: ['mcp:tools', 'mcp:resources'],
+          resourceName: 'Example MCP',
+          resourceDocumentation: 'https://docs.example.com/mcp',
+        },
+      },
+    });
+    expect(metadataDocument(c, resource)).toEqual({
+      resource,
+      authorization_servers: ['https://as.example.com'],
+      bearer_methods_supported: ['header'],
+      scopes_supported: ['mcp:tools', 'mcp:resources'],
+      resource_name: 'Example MCP',
+      resource_documentation: 'https://docs.example.com/mcp',
+    });
+  });
+
+  it('omits empty optional fields', () => {
+    const doc = metadataDocument(config(), resource);
+    expect(doc).not.toHaveProperty('scopes_supported');
+    expect(doc).not.toHaveProperty('resource_name');
+    expect(doc).not.toHaveProperty('resource_documentation');
+    expect(doc.authorization_servers).toEqual([]);
+  });
+});
