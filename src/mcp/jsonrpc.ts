@@ -12,8 +12,10 @@ import type { JsonRpcId } from './action.js';
 const Id = z.union([z.string(), z.number().finite(), z.null()]);
 const Params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional();
 
+// MCP: request ids are strings or numbers, never null (null appears only in error responses).
+const RequestId = z.union([z.string(), z.number().finite()]);
 const RequestSchema = z
-  .object({ jsonrpc: z.literal('2.0'), id: Id, method: z.string().min(1), params: Params })
+  .object({ jsonrpc: z.literal('2.0'), id: RequestId, method: z.string().min(1), params: Params })
   .loose();
 const NotificationSchema = z
   .object({ jsonrpc: z.literal('2.0'), method: z.string().min(1), params: Params })

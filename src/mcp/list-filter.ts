@@ -38,9 +38,9 @@ export interface FilterOutcome {
 /** Returns the result with invisible items removed. A result of an unexpected shape is emptied, not passed. */
 export function filterListResult(method: ListMethod, result: unknown, visible: VisibleFn): FilterOutcome {
   const spec = LIST_METHODS[method];
-  if (!isRecord(result)) return { result, total: 0, kept: 0 };
+  if (!isRecord(result)) return { result: { [spec.field]: [] }, total: 0, kept: 0 };
   const items = result[spec.field];
-  if (!Array.isArray(items)) return { result, total: 0, kept: 0 };
+  if (!Array.isArray(items)) return { result: { ...result, [spec.field]: [] }, total: 0, kept: 0 };
   const kept = items.filter((item) => {
     if (!isRecord(item)) return false;
     const name = item[spec.key];

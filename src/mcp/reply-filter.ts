@@ -54,7 +54,7 @@ export class ReplyFilter {
   /** SSE event rewrite: only `message` events carrying a pending response are changed. */
   readonly rewriteEvent = (event: EventSourceMessage): string => {
     if (event.event !== undefined && event.event !== 'message') return event.data;
-    if (!this.active || !event.data.includes('"result"')) return event.data;
+    if (!this.active) return event.data;
     return this.rewriteJson(event.data) ?? '{}';
   };
 }

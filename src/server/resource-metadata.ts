@@ -10,10 +10,15 @@ import type { Config } from '../config/schema.js';
 
 export const WELL_KNOWN_PREFIX = '/.well-known/oauth-protected-resource';
 
+/** A Host header we are willing to echo into URLs: a DNS name or IP literal and an optional port. */
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]?\d{1,4}))?$/;
+
 /** This server's resource identifier (RFC 8707): configured, or derived from the request's Host. */
 export function resourceIdentifier(config: Config, req: IncomingMessage): string {
   if (config.authn.resource) return config.authn.resource;
-  const host = req.headers.host ?? `localhost:${config.server.port}`;
+  const given = req.headers.host;
+  const host = given && HOST.test(given) ? given : `localhost:${config.server.port}`;
   const proto = 'encrypted' in req.socket ? 'https' : 'http';
   return `${proto}://${host}${config.server.mcpPath}`;
 }
@@ -22,7 +27,7 @@ export function resourceIdentifier(config: Config, req: IncomingMessage): string
 export function resourceMetadataUrl(resource: string): string {
   const u = new URL(resource);
   const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
-  return `${u.origin}${WELL_KNOWN_PREFIX}${path}`;
+  return `${u.origin}${WELL_KNOWN_PREFIX}${path}${u.search}`;
 }
 
 export function metadataDocument(config: Config, resource: string): Record<string, unknown> {

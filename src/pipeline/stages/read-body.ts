@@ -69,6 +69,10 @@ function readLimited(req: NodeJS.ReadableStream, max: number, signal: AbortSigna
       cleanup();
       reject(new Error('client went away'));
     };
+    if (signal.aborted || (req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
+      reject(new Error('client went away'));
+      return;
+    }
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

@@ -134,3 +134,11 @@ describe('rpcError', () => {
     });
   });
 });
+
+describe('request ids (MCP)', () => {
+  it('refuses a request whose id is null', () => {
+    expect(() => parseBody('{"jsonrpc":"2.0","id":null,"method":"ping"}')).toThrow(
+      expect.objectContaining({ code: 'ERR_REQUEST_INVALID' }),
+    );
+  });
+});
