@@ -2,12 +2,40 @@
  * The embedded default store: plain Maps in this process. Token revocations are forgotten once their
  * expiry passes; every revocation bumps a version counter, like the Redis store. Besides the async
  * `Store` interface it offers `snapshot()`, a synchronous read that lets the revocation component apply
- * revocations immediately in the same process.
+ * revocations immediately in the same process. Token buckets, sliding windows, blocks and security
+ * counters follow the same rules as the Redis scripts (`redis-scripts.ts`), with the caller's clock.
  *
  * @module
  */
 import type { ComponentStatus } from '../lifecycle.js';
-import type { ApiKeyRecord, RevocationSnapshot, Store } from './store.js';
+import {
+  type AbuseEvent,
+  type ApiKeyRecord,
+  type BlockEntry,
+  type BlockSnapshot,
+  type BlockTarget,
+  MAX_STORED_ANOMALIES,
+  type RevocationSnapshot,
+  SECURITY_RETENTION_MS,
+  type SecurityCounterBatch,
+  type Store,
+  type TokenBucketSpec,
+  type TokenTake,
+  type WindowCount,
+  type WindowHit,
+} from './store.js';
+import { TokenBuckets } from './token-bucket.js';
+
+interface Window {
+  /** Hits in arrival order: [epoch ms, count]. */
+  hits: [number, number][];
+  /** No new trip before this epoch ms. */
+  tripUntil: number;
+  /** Epoch ms after which the window is empty and can be dropped. */
+  expiresAt: number;
+}
+
+const WINDOW_SWEEP_AT = 4_096;
 
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds (tests). */
@@ -23,6 +51,13 @@ export class MemoryStore implements Store {
   readonly #now: () => number;
   #version = 0;
   #snapshot: RevocationSnapshot | undefined;
+  readonly #buckets = new TokenBuckets();
+  readonly #windows = new Map<string, Window>();
+  #windowSweepAt = WINDOW_SWEEP_AT;
+  readonly #blocks = new Map<string, { entry: BlockEntry; untilMs: number }>();
+  #blockVersion = 0;
+  readonly #hours = new Map<number, Map<string, number>>();
+  #anomalies: { atMs: number; event: AbuseEvent }[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -92,6 +127,113 @@ export class MemoryStore implements Store {
     return this.#snapshot;
   }
 
+  async takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake> {
+    return this.#buckets.take(key, spec, cost, nowMs);
+  }
+
+  async countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]> {
+    const results = hits.map((h) => this.#hitWindow(h, nowMs));
+    if (this.#windows.size >= this.#windowSweepAt) {
+      for (const [k, w] of this.#windows) if (w.expiresAt <= nowMs) this.#windows.delete(k);
+      this.#windowSweepAt = Math.max(WINDOW_SWEEP_AT, this.#windows.size * 2);
+    }
+    return results;
+  }
+
+  async putBlock(
+    entry: BlockEntry,
+    opts: { readonly extendOnly?: boolean; readonly nowMs?: number } = {},
+  ): Promise<boolean> {
+    const field = blockField(entry.target, entry.value);
+    const untilMs = Date.parse(entry.until);
+    const current = this.#blocks.get(field);
+    const nowMs = opts.nowMs ?? this.#now();
+    if (opts.extendOnly && current && current.untilMs > nowMs && current.untilMs >= untilMs) return false;
+    this.#blocks.set(field, { entry: Object.freeze({ ...entry }), untilMs });
+    this.#blockVersion++;
+    return true;
+  }
+
+  async liftBlock(target: BlockTarget, value: string, nowMs: number): Promise<boolean> {
+    const field = blockField(target, value);
+    const current = this.#blocks.get(field);
+    this.#blocks.delete(field);
+    if (!current || current.untilMs <= nowMs) return false;
+    this.#blockVersion++;
+    return true;
+  }
+
+  async blockVersion(): Promise<number> {
+    return this.#blockVersion;
+  }
+
+  async blocks(nowMs: number): Promise<BlockSnapshot> {
+    for (const [field, b] of this.#blocks) if (b.untilMs <= nowMs) this.#blocks.delete(field);
+    return Object.freeze({
+      version: this.#blockVersion,
+      entries: Object.freeze(
+        [...this.#blocks.values()].map((b) => b.entry).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+      ),
+    });
+  }
+
+  async recordSecurityCounters(batch: SecurityCounterBatch, nowMs: number): Promise<void> {
+    for (const [hour, fields] of batch.hours) {
+      let h = this.#hours.get(hour);
+      if (!h) {
+        h = new Map();
+        this.#hours.set(hour, h);
+      }
+      for (const [field, n] of fields) h.set(field, (h.get(field) ?? 0) + n);
+    }
+    for (const event of batch.anomalies) this.#anomalies.push({ atMs: Date.parse(event.at), event });
+    const cutoff = nowMs - SECURITY_RETENTION_MS;
+    for (const hour of this.#hours.keys())
+      if (hour + SECURITY_RETENTION_MS <= nowMs) this.#hours.delete(hour);
+    if (batch.anomalies.length > 0) {
+      this.#anomalies = this.#anomalies
+        .filter((a) => a.atMs > cutoff)
+        .sort((a, b) => a.atMs - b.atMs)
+        .slice(-MAX_STORED_ANOMALIES);
+    }
+  }
+
+  async securityCounters(hours: readonly number[]): Promise<Map<string, number>> {
+    const sum = new Map<string, number>();
+    for (const hour of new Set(hours)) {
+      for (const [field, n] of this.#hours.get(hour) ?? []) sum.set(field, (sum.get(field) ?? 0) + n);
+    }
+    return sum;
+  }
+
+  async anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]> {
+    return this.#anomalies
+      .filter((a) => a.atMs >= sinceMs && a.atMs <= untilMs)
+      .reverse()
+      .slice(0, Math.max(0, limit))
+      .map((a) => a.event);
+  }
+
+  #hitWindow(h: WindowHit, nowMs: number): WindowCount {
+    let w = this.#windows.get(h.key);
+    if (!w) {
+      w = { hits: [], tripUntil: 0, expiresAt: 0 };
+      this.#windows.set(h.key, w);
+    }
+    const cutoff = nowMs - h.windowMs;
+    w.hits = w.hits.filter(([at]) => at > cutoff);
+    w.hits.push([h.atMs, h.count]);
+    w.expiresAt = Math.max(w.expiresAt, nowMs + h.windowMs);
+    const count = w.hits.reduce((sum, [, n]) => sum + n, 0);
+    let tripped = false;
+    if (count > h.threshold && w.tripUntil <= nowMs) {
+      w.tripUntil = nowMs + h.windowMs;
+      w.expiresAt = Math.max(w.expiresAt, w.tripUntil);
+      tripped = true;
+    }
+    return { count, tripped };
+  }
+
   #bump(): void {
     this.#version++;
     this.#snapshot = undefined;
@@ -106,6 +248,10 @@ export class MemoryStore implements Store {
       }
     }
   }
+}
+
+function blockField(target: BlockTarget, value: string): string {
+  return `${target}:${value}`;
 }
 
 function freezeRecord(r: ApiKeyRecord): ApiKeyRecord {

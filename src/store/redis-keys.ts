@@ -9,7 +9,21 @@
  * <prefix>{authz}:revocation:tokens     zset   revoked jti, score = epoch seconds to keep it (token exp)
  * <prefix>{authz}:revocation:keys       set    revoked API key ids
  * <prefix>{authz}:revocation:version    string INCR'd on every revocation; replicas poll it
+ * <prefix>{authz}:rl:<bucket>           hash   token bucket: t = tokens (float), ts = last refill (epoch ms);
+ *                                              PEXPIRE = ms until full again (a missing bucket is full)
+ * <prefix>{authz}:abuse:w:<window>      zset   sliding window: member `<count>:<unique id>`, score = epoch ms;
+ *                                              PEXPIRE = window length
+ * <prefix>{authz}:abuse:trip:<window>   string epoch ms until which the window does not trip again (PX window)
+ * <prefix>{authz}:blocks                hash   `<target>:<value>` → BlockEntry JSON
+ * <prefix>{authz}:blocks:until          zset   `<target>:<value>`, score = epoch ms when the block ends
+ * <prefix>{authz}:blocks:version        string INCR'd on every block change; replicas poll it
+ * <prefix>{authz}:report:<hour>         hash   `<category>|<value>` → count for the hour starting at
+ *                                              <hour> × 3 600 000 ms; PEXPIREAT hour start + 8 days
+ * <prefix>{authz}:report:anomalies      zset   `<unique id>|<AbuseEvent JSON>`, score = epoch ms; 8 days,
+ *                                              at most 10 000
  * ```
+ * `<bucket>` and `<window>` are built by the rate limiter and the abuse detector from `encodePart`-encoded
+ * parts (`key-parts.ts`), so tenants, subjects and tools cannot forge each other's keys.
  *
  * @module
  */
@@ -21,6 +35,14 @@ export interface KeyLayout {
   readonly revokedTokens: string;
   readonly revokedKeys: string;
   readonly version: string;
+  bucket(key: string): string;
+  window(key: string): string;
+  windowTrip(key: string): string;
+  readonly blocks: string;
+  readonly blocksUntil: string;
+  readonly blocksVersion: string;
+  reportHour(hourStartMs: number): string;
+  readonly anomalies: string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
@@ -31,6 +53,14 @@ export function keyLayout(prefix: string): KeyLayout {
     revokedTokens: `${base}revocation:tokens`,
     revokedKeys: `${base}revocation:keys`,
     version: `${base}revocation:version`,
+    bucket: (key) => `${base}rl:${key}`,
+    window: (key) => `${base}abuse:w:${key}`,
+    windowTrip: (key) => `${base}abuse:trip:${key}`,
+    blocks: `${base}blocks`,
+    blocksUntil: `${base}blocks:until`,
+    blocksVersion: `${base}blocks:version`,
+    reportHour: (hourStartMs) => `${base}report:${Math.floor(hourStartMs / 3_600_000)}`,
+    anomalies: `${base}report:anomalies`,
   };
 }
 

@@ -4,9 +4,12 @@
  * per request, `commandTimeout`) so the request path never waits on a dead Redis; the client reconnects
  * in the background with capped backoff. An outage is logged once when it starts and once when it ends,
  * never per call. Failures surface as `StoreError`s whose messages hold no password, URL or arguments.
+ * The hot-path operations (token bucket, abuse windows, blocks) are single Lua scripts run by EVALSHA
+ * (`redis-scripts.ts`): one round trip each, each bounded by `commandTimeoutMs`.
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
@@ -19,8 +22,24 @@ import {
   REVOKE_KEY_SCRIPT,
   USAGE_SCRIPT,
 } from './redis-keys.js';
+import { SCRIPTS } from './redis-scripts.js';
+import * as ops from './redis-security.js';
+import { exec } from './redis-security.js';
 import { parseRedisUrl, type RedisTarget, redactRedisUrl } from './redis-url.js';
-import type { ApiKeyRecord, RevocationSnapshot, Store } from './store.js';
+import type {
+  AbuseEvent,
+  ApiKeyRecord,
+  BlockEntry,
+  BlockSnapshot,
+  BlockTarget,
+  RevocationSnapshot,
+  SecurityCounterBatch,
+  Store,
+  TokenBucketSpec,
+  TokenTake,
+  WindowCount,
+  WindowHit,
+} from './store.js';
 import { StoreError } from './store-error.js';
 
 export interface RedisStoreOptions {
@@ -61,6 +80,10 @@ export class RedisStore implements Store {
   #state: ComponentStatus = { state: 'not_ready', detail: 'not started' };
   #down = false;
   #stopping = false;
+  /** Makes window members and anomaly entries unique across replicas. */
+  readonly #instanceId = randomBytes(6).toString('hex');
+  #seq = 0;
+  readonly #sec: ops.SecurityKeys;
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts;
@@ -68,6 +91,7 @@ export class RedisStore implements Store {
     this.#keys = keyLayout(opts.keyPrefix);
     this.#now = opts.now ?? Date.now;
     this.#where = redactRedisUrl(opts.url);
+    this.#sec = { keys: this.#keys, uniqueId: () => `${this.#instanceId}${(++this.#seq).toString(36)}` };
   }
 
   /** Connects; resolves once ready or once the first attempt failed (then keeps reconnecting). */
@@ -181,6 +205,54 @@ export class RedisStore implements Store {
     });
   }
 
+  takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake> {
+    return this.#run('takeToken', (c) => ops.takeToken(c, this.#sec, key, spec, cost, nowMs));
+  }
+
+  countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]> {
+    return this.#run('countInWindows', (c) => ops.countInWindows(c, this.#sec, hits, nowMs));
+  }
+
+  putBlock(
+    entry: BlockEntry,
+    opts: { readonly extendOnly?: boolean; readonly nowMs?: number } = {},
+  ): Promise<boolean> {
+    const nowMs = opts.nowMs ?? this.#now();
+    return this.#run('putBlock', (c) => ops.putBlock(c, this.#sec, entry, opts.extendOnly === true, nowMs));
+  }
+
+  liftBlock(target: BlockTarget, value: string, nowMs: number): Promise<boolean> {
+    return this.#run('liftBlock', (c) => ops.liftBlock(c, this.#sec, target, value, nowMs));
+  }
+
+  blockVersion(): Promise<number> {
+    return this.#run('blockVersion', (c) => ops.blockVersion(c, this.#sec));
+  }
+
+  blocks(nowMs: number): Promise<BlockSnapshot> {
+    return this.#run('blocks', (c) => ops.blocks(c, this.#sec, nowMs));
+  }
+
+  recordSecurityCounters(batch: SecurityCounterBatch, nowMs: number): Promise<void> {
+    return this.#run('recordSecurityCounters', (c) => ops.recordSecurityCounters(c, this.#sec, batch, nowMs));
+  }
+
+  securityCounters(hours: readonly number[]): Promise<Map<string, number>> {
+    return this.#run('securityCounters', (c) => ops.securityCounters(c, this.#sec, hours));
+  }
+
+  anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]> {
+    return this.#run('anomalies', (c) => ops.anomalies(c, this.#sec, sinceMs, untilMs, limit));
+  }
+
+  /** SCRIPT LOAD on every master, so requests can go straight to EVALSHA; best effort (NOSCRIPT → EVAL). */
+  #loadScripts(client: Client): void {
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    for (const node of nodes) {
+      for (const s of SCRIPTS) node.script('LOAD', s.source).catch(() => undefined);
+    }
+  }
+
   async #run<T>(operation: string, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = this.#client;
     if (c?.status !== 'ready') {
@@ -200,6 +272,7 @@ export class RedisStore implements Store {
     else this.#opts.logger.info({ store: this.#where, mode: this.#target.kind }, 'store connected');
     this.#down = false;
     this.#state = { state: 'ok', detail: `redis ${this.#target.kind}` };
+    if (this.#client) this.#loadScripts(this.#client);
   }
 
   /** `vague` reasons (a bare close) do not replace the error that explains an ongoing outage. */
@@ -264,16 +337,6 @@ export class RedisStore implements Store {
       retryStrategy,
     });
   }
-}
-
-/** Runs a MULTI/pipeline and unwraps per-command errors. */
-async function exec(batch: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<unknown[]> {
-  const rows = await batch.exec();
-  if (!rows) throw new Error('transaction aborted');
-  return rows.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
 }
 
 function safeMessage(err: unknown): string {

@@ -1,7 +1,14 @@
 /**
- * The one interface to shared state: API keys, revocations (and, later, rate-limit buckets and abuse
- * counters). `memory-store.ts` is the embedded default for a single process; `redis-store.ts` shares the
- * state across replicas. Nothing else in the sidecar talks to Redis.
+ * The one interface to shared state: API keys, revocations, rate-limit token buckets, abuse-detection
+ * windows and blocks, and the security report's counters. `memory-store.ts` is the embedded default for
+ * a single process; `redis-store.ts` shares the state across replicas. Nothing else in the sidecar talks
+ * to Redis.
+ *
+ * Time: every method that needs "now" takes the caller's clock (`nowMs`, epoch milliseconds), never
+ * Redis `TIME`. Replicas therefore need synchronised clocks (NTP); a replica whose clock runs ahead by Δ
+ * can refill a bucket at most Δ × rate early, and one that lags refills nothing until it catches up (the
+ * bucket's last-refill time never moves backwards). In exchange every rule is testable with an injected
+ * clock, against both stores, and the limiter's local fast path uses the same clock as the buckets.
  *
  * @module
  */
@@ -36,6 +43,90 @@ export interface RevocationSnapshot {
   readonly keys: ReadonlySet<string>;
 }
 
+/** A token bucket: up to `capacity` tokens, refilled continuously at `refillPerSecond`. */
+export interface TokenBucketSpec {
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+}
+
+export interface TokenTake {
+  readonly allowed: boolean;
+  /** Whole tokens left after this take. */
+  readonly remaining: number;
+  /** 0 when allowed; else ms until enough tokens for this cost are due. */
+  readonly retryAfterMs: number;
+  /** ms until the bucket is full again. */
+  readonly resetMs: number;
+}
+
+/** `count` events for one sliding window (one rule × one target), the latest at `atMs`. */
+export interface WindowHit {
+  /** Identifies the rule and target; built from `encodePart`-encoded parts. */
+  readonly key: string;
+  readonly count: number;
+  readonly windowMs: number;
+  /** The window trips when its count first exceeds this. */
+  readonly threshold: number;
+  readonly atMs: number;
+}
+
+export interface WindowCount {
+  /** Events in the window, this hit included. */
+  readonly count: number;
+  /** True for the one hit that crossed the threshold; false again until a window has passed. */
+  readonly tripped: boolean;
+}
+
+export type BlockTarget = 'subject' | 'ip';
+
+/** A block enforced by every replica. */
+export interface BlockEntry {
+  readonly target: BlockTarget;
+  /** Subject: `<tenant>/<subject>` with each part `encodePart`-encoded (`*` = any tenant); IP: the address. */
+  readonly value: string;
+  readonly reason: string;
+  /** ISO 8601: the block ends then. */
+  readonly until: string;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+/** Live blocks as of `version`; replicas poll the version like the revocation version. */
+export interface BlockSnapshot {
+  readonly version: number;
+  readonly entries: readonly BlockEntry[];
+}
+
+/** A tripped abuse rule, as recorded for the security report (and audited by the caller). */
+export interface AbuseEvent {
+  readonly rule: string;
+  readonly kind: 'tool_calls' | 'auth_failures_subject' | 'auth_failures_ip';
+  readonly subject: string | null;
+  readonly tenant: string | null;
+  readonly ip: string | null;
+  readonly tool: string | null;
+  readonly count: number;
+  readonly windowSec: number;
+  readonly action: 'alert' | 'block';
+  /** ISO 8601, for `block` rules. */
+  readonly blockedUntil: string | null;
+  /** ISO 8601. */
+  readonly at: string;
+}
+
+/** Increments for the hourly security counters, plus anomalies, written in one store call. */
+export interface SecurityCounterBatch {
+  /** Hour start (epoch ms, a multiple of 3 600 000) → counter field → increment. */
+  readonly hours: ReadonlyMap<number, ReadonlyMap<string, number>>;
+  readonly anomalies: readonly AbuseEvent[];
+}
+
+/** How long hourly security counters and anomalies are kept. */
+export const SECURITY_RETENTION_MS = 8 * 86_400_000;
+/** At most this many anomalies are kept (the oldest go first). */
+export const MAX_STORED_ANOMALIES = 10_000;
+export const HOUR_MS = 3_600_000;
+
 export interface Store extends Component {
   readonly kind: 'memory' | 'redis';
   putApiKey(record: ApiKeyRecord): Promise<void>;
@@ -51,4 +142,32 @@ export interface Store extends Component {
   revocationVersion(): Promise<number>;
   /** All live revocations. */
   revocations(): Promise<RevocationSnapshot>;
+
+  /**
+   * Takes `cost` tokens from bucket `key` if it holds that many (atomic; one round trip on Redis). The
+   * caller checks the spec (`checkBucket`); a bucket's spec may change between calls (tokens are capped).
+   */
+  takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake>;
+  /** Adds each hit to its sliding window and says which crossed their threshold (one round trip). */
+  countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]>;
+  /**
+   * Stores a block and bumps the block version. With `extendOnly` an existing live block that lasts at
+   * least as long is kept (an automatic block never shortens an operator's). Returns whether it was written.
+   */
+  putBlock(
+    entry: BlockEntry,
+    opts?: { readonly extendOnly?: boolean; readonly nowMs?: number },
+  ): Promise<boolean>;
+  /** Lifts a live block; false if there was none. */
+  liftBlock(target: BlockTarget, value: string, nowMs: number): Promise<boolean>;
+  /** The current block version (cheap; one GET). */
+  blockVersion(): Promise<number>;
+  /** Blocks live at `nowMs` (lapsed ones are pruned). */
+  blocks(nowMs: number): Promise<BlockSnapshot>;
+  /** Adds hourly security counters and anomalies; kept for `SECURITY_RETENTION_MS`. */
+  recordSecurityCounters(batch: SecurityCounterBatch, nowMs: number): Promise<void>;
+  /** The sums of the counters of the given hours (hour starts, epoch ms). */
+  securityCounters(hours: readonly number[]): Promise<Map<string, number>>;
+  /** Anomalies in [sinceMs, untilMs], newest first, at most `limit`. */
+  anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]>;
 }

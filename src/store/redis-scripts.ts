@@ -1,0 +1,180 @@
+/**
+ * The Lua scripts behind the rate limiter, the abuse windows and blocks, and how they are called: each is
+ * loaded with SCRIPT LOAD when the connection becomes ready (on every master of a Cluster) and then run
+ * by EVALSHA, so a request sends only the script's hash. If Redis has lost the script (restart, failover,
+ * `SCRIPT FLUSH`), EVALSHA answers NOSCRIPT and the call is repeated once as EVAL, which runs the script
+ * and caches it again: no error reaches the caller. All keys of one call share the `{authz}` hash tag.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  /** SHA-1 of the source, as SCRIPT LOAD returns it. */
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  return Object.freeze({ name, source, sha: createHash('sha1').update(source).digest('hex') });
+}
+
+/** The subset of an ioredis client (standalone or Cluster) the script runner needs. */
+export interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(source: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** EVALSHA; on NOSCRIPT, EVAL once (which also caches the script again). */
+export async function runScript(
+  c: ScriptClient,
+  s: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  try {
+    return await c.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!isNoScript(err)) throw err;
+    return c.eval(s.source, keys.length, ...keys, ...args);
+  }
+}
+
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * Token bucket, the same arithmetic as `token-bucket.ts`. KEYS[1] = bucket hash {t = tokens, ts = last
+ * refill ms}; ARGV = capacity, refill per second, cost, now (ms). The hash expires when the bucket would be
+ * full again (a full bucket and a missing one are the same). Returns {allowed 0/1, remaining, retry ms,
+ * reset ms}.
+ */
+export const TOKEN_BUCKET_SCRIPT = script(
+  'tokenBucket',
+  `local cap = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local eps = 1e-9
+local h = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(h[1])
+local ts = tonumber(h[2])
+if tokens == nil or ts == nil then
+  tokens = cap
+  ts = now
+elseif now > ts then
+  tokens = math.min(cap, tokens + (now - ts) * rate / 1000)
+  ts = now
+end
+if tokens > cap then tokens = cap end
+local allowed = 0
+local retry = 0
+if tokens + eps >= cost then
+  tokens = tokens - cost
+  if tokens < 0 then tokens = 0 end
+  allowed = 1
+else
+  retry = math.max(1, math.ceil((cost - tokens) * 1000 / rate - 1e-6))
+end
+local reset = 0
+if cap - tokens > eps then reset = math.max(1, math.ceil((cap - tokens) * 1000 / rate - 1e-6)) end
+if reset > 0 then
+  redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%.17g', ts))
+  redis.call('PEXPIRE', KEYS[1], reset)
+else
+  redis.call('DEL', KEYS[1])
+end
+return {allowed, math.floor(tokens + eps), retry, reset}`,
+);
+
+/**
+ * Sliding windows, several per call. KEYS = per hit: window zset, trip marker. ARGV[1] = now (ms); per hit
+ * 5 more: window ms, count, threshold, unique member id, hit time (ms). A zset member is `<count>:<id>`
+ * scored by its time; members at or before now − window are dropped, the rest summed. The window trips
+ * when the sum first exceeds the threshold; the marker (its value: ms until which no new trip) makes it
+ * one trip per window. Returns {count, tripped 0/1} per hit, flattened.
+ */
+export const WINDOW_SCRIPT = script(
+  'slidingWindows',
+  `local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS / 2 do
+  local zkey = KEYS[2 * i - 1]
+  local tkey = KEYS[2 * i]
+  local a = 2 + (i - 1) * 5
+  local window = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  local threshold = tonumber(ARGV[a + 2])
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - window)
+  local sum = n
+  for _, m in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
+    sum = sum + (tonumber(string.match(m, '^(%d+):')) or 0)
+  end
+  redis.call('ZADD', zkey, ARGV[a + 4], n .. ':' .. ARGV[a + 3])
+  redis.call('PEXPIRE', zkey, window)
+  local tripped = 0
+  if sum > threshold then
+    local quiet = tonumber(redis.call('GET', tkey))
+    if quiet == nil or quiet <= now then
+      redis.call('SET', tkey, string.format('%d', now + window), 'PX', window)
+      tripped = 1
+    end
+  end
+  out[2 * i - 1] = sum
+  out[2 * i] = tripped
+end
+return out`,
+);
+
+/**
+ * Put a block. KEYS = blocks hash, until zset, version. ARGV = field, entry JSON, until ms, extendOnly
+ * ('1'/'0'), now ms. Returns 1 if written (and the version bumped), 0 if a longer live block was kept.
+ */
+export const PUT_BLOCK_SCRIPT = script(
+  'putBlock',
+  `if ARGV[4] == '1' then
+  local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]))
+  if cur and cur > tonumber(ARGV[5]) and cur >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('INCR', KEYS[3])
+return 1`,
+);
+
+/** Lift a block. KEYS as PUT_BLOCK; ARGV = field, now ms. Returns 1 if a live block was lifted. */
+export const LIFT_BLOCK_SCRIPT = script(
+  'liftBlock',
+  `local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]))
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if cur and cur > tonumber(ARGV[2]) then
+  redis.call('INCR', KEYS[3])
+  return 1
+end
+return 0`,
+);
+
+/**
+ * Live blocks. KEYS as PUT_BLOCK; ARGV = now ms. Prunes lapsed blocks (in chunks, below Lua's stack
+ * limit), then returns {version, {entry JSON…}}.
+ */
+export const LIST_BLOCKS_SCRIPT = script(
+  'listBlocks',
+  `local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for i = 1, #lapsed, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(lapsed, i, math.min(i + 999, #lapsed)))
+end
+if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) end
+return {redis.call('GET', KEYS[3]) or '0', redis.call('HVALS', KEYS[1])}`,
+);
+
+export const SCRIPTS: readonly LuaScript[] = [
+  TOKEN_BUCKET_SCRIPT,
+  WINDOW_SCRIPT,
+  PUT_BLOCK_SCRIPT,
+  LIFT_BLOCK_SCRIPT,
+  LIST_BLOCKS_SCRIPT,
+];
