@@ -1,0 +1,242 @@
+/**
+ * The rate limiter: token buckets in the store (one atomic script on Redis, one round trip per `take`),
+ * with two local shortcuts that cost no store call:
+ *
+ * - Fast path: a refusal tells us when the next token is due; until then the same bucket (same spec,
+ *   same or larger cost) is refused locally. Nothing but time adds tokens, so this is exact (up to clock
+ *   skew between replicas).
+ * - Outage: the first failed store call starts an outage (logged once, counted) and the failure mode
+ *   takes over: `local` in-process buckets, `open` allow, `closed` throw `RateLimitBackendError`. Once
+ *   per `PROBE_INTERVAL_MS` one request tries the store again (the others do not wait for it); the first
+ *   success ends the outage (logged once) and the in-process buckets are dropped.
+ *
+ * Calls never hang: the store bounds each command by its own timeout, and fails at once while disconnected.
+ *
+ * @module
+ */
+import type { ComponentStatus } from '../lifecycle.js';
+import type { Store } from '../store/store.js';
+import { checkBucket, TokenBuckets } from '../store/token-bucket.js';
+import type { Logger } from '../telemetry/logger.js';
+import {
+  type BucketSpec,
+  RateLimitBackendError,
+  type RateLimiter,
+  type RateLimiterStats,
+  type RateLimitFailureMode,
+  type TakeResult,
+} from './types.js';
+
+/** During an outage, one request per this interval tries the store again. */
+export const PROBE_INTERVAL_MS = 1_000;
+/** Most buckets remembered as empty by the fast path (lapsed ones are swept first). */
+export const FAST_PATH_MAX_ENTRIES = 10_000;
+
+export interface RateLimiterOptions {
+  readonly store: Store;
+  readonly failureMode: RateLimitFailureMode;
+  readonly logger: Logger;
+  /** Epoch ms (tests). */
+  readonly now?: () => number;
+  /** Refuse buckets known to be empty without a store call (default true). */
+  readonly fastPath?: boolean;
+}
+
+interface KnownEmpty {
+  /** Epoch ms when enough tokens for `cost` are due. */
+  readonly until: number;
+  readonly cost: number;
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+  readonly remaining: number;
+  /** Epoch ms when the bucket is full again. */
+  readonly fullAt: number;
+}
+
+interface Outage {
+  readonly since: number;
+  readonly reason: string;
+  nextProbeAt: number;
+}
+
+export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
+  return new StoreRateLimiter(opts);
+}
+
+class StoreRateLimiter implements RateLimiter {
+  readonly name = 'ratelimit';
+  readonly #store: Store;
+  readonly #mode: RateLimitFailureMode;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #fastPath: boolean;
+  readonly #empty = new Map<string, KnownEmpty>();
+  readonly #local = new TokenBuckets();
+  #outage: Outage | null = null;
+  #outages = 0;
+  #storeErrors = 0;
+  #fastPathRefusals = 0;
+  #degradedTakes = 0;
+
+  constructor(o: RateLimiterOptions) {
+    this.#store = o.store;
+    this.#mode = o.failureMode;
+    this.#logger = o.logger;
+    this.#now = o.now ?? Date.now;
+    this.#fastPath = o.fastPath ?? true;
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.#empty.clear();
+    this.#local.clear();
+  }
+
+  status(): ComponentStatus {
+    const o = this.#outage;
+    if (!o) return { state: 'ok', detail: `${this.#store.kind} buckets`, failureMode: this.#mode };
+    const action = {
+      local: 'using in-process buckets',
+      open: 'allowing every request (fail open)',
+      closed: 'refusing every request (fail closed)',
+    }[this.#mode];
+    return {
+      state: this.#mode === 'closed' ? 'error' : 'warn',
+      detail: `rate limit store unavailable since ${new Date(o.since).toISOString()}; ${action}`,
+      failureMode: this.#mode,
+    };
+  }
+
+  outages(): number {
+    return this.#outages;
+  }
+
+  storeErrors(): number {
+    return this.#storeErrors;
+  }
+
+  stats(): RateLimiterStats {
+    return {
+      outages: this.#outages,
+      storeErrors: this.#storeErrors,
+      fastPathRefusals: this.#fastPathRefusals,
+      degradedTakes: this.#degradedTakes,
+    };
+  }
+
+  async take(key: string, spec: BucketSpec, cost = 1): Promise<TakeResult> {
+    checkBucket(spec, cost);
+    const now = this.#now();
+    if (this.#fastPath) {
+      const refused = this.#knownEmpty(key, spec, cost, now);
+      if (refused) return refused;
+    }
+    const outage = this.#outage;
+    if (outage) {
+      if (now < outage.nextProbeAt) return this.#degraded(key, spec, cost, now, undefined);
+      outage.nextProbeAt = now + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
+    }
+    let take: Awaited<ReturnType<Store['takeToken']>>;
+    try {
+      take = await this.#store.takeToken(key, spec, cost, now);
+    } catch (err) {
+      this.#failed(err, now);
+      return this.#degraded(key, spec, cost, now, err);
+    }
+    // Only a call made during the outage ends it: a slow call begun before it says nothing about now.
+    if (outage && this.#outage === outage) this.#recovered(now);
+    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
+    return { ...take, limit: spec.capacity, source: this.#store.kind };
+  }
+
+  #knownEmpty(key: string, spec: BucketSpec, cost: number, now: number): TakeResult | null {
+    const e = this.#empty.get(key);
+    if (!e) return null;
+    if (now >= e.until) {
+      this.#empty.delete(key);
+      return null;
+    }
+    if (cost < e.cost || e.capacity !== spec.capacity || e.refillPerSecond !== spec.refillPerSecond)
+      return null;
+    this.#fastPathRefusals++;
+    return {
+      allowed: false,
+      limit: spec.capacity,
+      remaining: e.remaining,
+      retryAfterMs: e.until - now,
+      resetMs: Math.max(0, e.fullAt - now),
+      source: 'fast-path',
+    };
+  }
+
+  #remember(
+    key: string,
+    spec: BucketSpec,
+    cost: number,
+    now: number,
+    take: { remaining: number; retryAfterMs: number; resetMs: number },
+  ): void {
+    if (this.#empty.size >= FAST_PATH_MAX_ENTRIES) {
+      for (const [k, e] of this.#empty) if (e.until <= now) this.#empty.delete(k);
+      // Still full of live entries: forget the oldest (they only save store calls, never decide anything).
+      for (const k of this.#empty.keys()) {
+        if (this.#empty.size < FAST_PATH_MAX_ENTRIES) break;
+        this.#empty.delete(k);
+      }
+    }
+    this.#empty.delete(key); // re-insert at the end (oldest-first eviction)
+    this.#empty.set(key, {
+      until: now + take.retryAfterMs,
+      cost,
+      capacity: spec.capacity,
+      refillPerSecond: spec.refillPerSecond,
+      remaining: take.remaining,
+      fullAt: now + take.resetMs,
+    });
+  }
+
+  #degraded(key: string, spec: BucketSpec, cost: number, now: number, cause: unknown): TakeResult {
+    this.#degradedTakes++;
+    switch (this.#mode) {
+      case 'local':
+        return { ...this.#local.take(key, spec, cost, now), limit: spec.capacity, source: 'local-fallback' };
+      case 'open':
+        return {
+          allowed: true,
+          limit: spec.capacity,
+          remaining: Math.floor(spec.capacity),
+          retryAfterMs: 0,
+          resetMs: 0,
+          source: 'fail-open',
+        };
+      case 'closed':
+        throw new RateLimitBackendError(
+          'rate limit store unavailable',
+          cause === undefined ? { cause: this.#outage?.reason } : { cause },
+        );
+    }
+  }
+
+  #failed(err: unknown, now: number): void {
+    this.#storeErrors++;
+    if (this.#outage) return;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#outage = { since: now, reason, nextProbeAt: now + PROBE_INTERVAL_MS };
+    this.#outages++;
+    this.#logger.warn(
+      { err: reason, failureMode: this.#mode },
+      `rate limit store unavailable; ${
+        { local: 'using in-process buckets', open: 'failing open', closed: 'failing closed' }[this.#mode]
+      }`,
+    );
+  }
+
+  #recovered(now: number): void {
+    const o = this.#outage;
+    if (!o) return;
+    this.#outage = null;
+    this.#local.clear();
+    this.#logger.info({ downMs: now - o.since }, 'rate limit store available again');
+  }
+}

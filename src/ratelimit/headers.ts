@@ -1,0 +1,45 @@
+/**
+ * The IETF rate-limit response headers (draft-ietf-httpapi-ratelimit-headers, structured-field form) and
+ * `Retry-After`:
+ *
+ * ```
+ * ratelimit-policy: "default";q=20;w=20     q = capacity, w = seconds for an empty bucket to refill fully
+ * ratelimit: "default";r=0;t=20             r = tokens left, t = seconds until the bucket is full again
+ * retry-after: 3                            only when refused: whole seconds until a token is due (≥ 1)
+ * ```
+ * Header names are lower case, as Node sends them.
+ *
+ * @module
+ */
+import type { BucketSpec, TakeResult } from './types.js';
+
+export const DEFAULT_POLICY_NAME = 'default';
+
+export function rateLimitHeaders(
+  result: TakeResult,
+  spec: BucketSpec,
+  policyName: string = DEFAULT_POLICY_NAME,
+): Record<string, string> {
+  const name = sfString(policyName);
+  const q = Math.floor(spec.capacity);
+  const w = Math.ceil(spec.capacity / spec.refillPerSecond);
+  const r = Math.max(0, Math.floor(result.remaining));
+  const t = Math.max(0, Math.ceil(result.resetMs / 1000));
+  const headers: Record<string, string> = {
+    'ratelimit-policy': `${name};q=${q};w=${w}`,
+    ratelimit: `${name};r=${r};t=${t}`,
+  };
+  if (!result.allowed) headers['retry-after'] = String(retryAfterSeconds(result.retryAfterMs));
+  return headers;
+}
+
+/** Whole seconds, rounded up, at least 1. */
+export function retryAfterSeconds(retryAfterMs: number): number {
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
+/** An RFC 8941 sf-string: printable ASCII only, `"` and `\` escaped; anything else becomes `_`. */
+function sfString(text: string): string {
+  const printable = text.replace(/[^\x20-\x7e]/g, '_');
+  return `"${printable.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}

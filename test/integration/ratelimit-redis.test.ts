@@ -1,0 +1,297 @@
+/**
+ * Rate limiting against a REAL `redis-server`: the token-bucket script's arithmetic (same answers as the
+ * in-memory store), one shared budget for two limiter "replicas", the local fast path, recovery from
+ * NOSCRIPT after `SCRIPT FLUSH`, and the three failure modes while Redis is killed and restarted.
+ * Clocks are injected; real time is only measured to show that no take waits.
+ *
+ * @module
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { createRateLimiter, PROBE_INTERVAL_MS } from '../../src/ratelimit/create-limiter.js';
+import { rateLimitHeaders } from '../../src/ratelimit/headers.js';
+import {
+  RateLimitBackendError,
+  type RateLimiter,
+  type RateLimitFailureMode,
+} from '../../src/ratelimit/types.js';
+import { createStore } from '../../src/store/create-store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { TOKEN_BUCKET_SCRIPT } from '../../src/store/redis-scripts.js';
+import type { Store } from '../../src/store/store.js';
+import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+const T0 = 1_800_000_000_000;
+const SPEC = { capacity: 5, refillPerSecond: 1 };
+
+let redis: RedisServer;
+let admin: Redis;
+let prefixN = 0;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+});
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await redis?.stop();
+});
+
+async function openStore(prefix: string, logger: Logger = silentLogger()): Promise<Store> {
+  const config = parseConfig(
+    { store: { redisUrl: redis.url, keyPrefix: prefix, commandTimeoutMs: 300 } },
+    {},
+  );
+  const store = createStore(config, { logger });
+  await store.start();
+  cleanup.push(() => store.stop());
+  return store;
+}
+
+/** The store with its takeToken calls counted. */
+function counted(store: Store): Store & { calls: () => number } {
+  let calls = 0;
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'calls') return () => calls;
+      if (prop === 'takeToken') {
+        return (...args: Parameters<Store['takeToken']>) => {
+          calls++;
+          return target.takeToken(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Store & { calls: () => number };
+}
+
+function limiterOn(
+  store: Store,
+  clock: { now: number },
+  failureMode: RateLimitFailureMode = 'local',
+  logger: Logger = silentLogger(),
+  fastPath = true,
+): RateLimiter {
+  return createRateLimiter({ store, failureMode, logger, now: () => clock.now, fastPath });
+}
+
+function capture(): { logger: Logger; count: (msg: string) => number } {
+  const lines: string[] = [];
+  const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+  return {
+    logger,
+    count: (msg) => lines.filter((l) => (JSON.parse(l) as { msg: string }).msg.startsWith(msg)).length,
+  };
+}
+
+/** Polls `check` until it passes or `ms` elapse. */
+async function within(ms: number, check: () => void | Promise<void>): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() - started > ms) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+describe('token buckets on Redis', () => {
+  it('passes a burst of exactly the capacity; the next gets the retry time and headers', async () => {
+    const prefix = `rl${++prefixN}:`;
+    const clock = { now: T0 };
+    const limiter = limiterOn(await openStore(prefix), clock);
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await limiter.take('subject:acme/alice', SPEC));
+    expect(results.map((r) => [r.allowed, r.remaining, r.source])).toEqual([
+      [true, 4, 'redis'],
+      [true, 3, 'redis'],
+      [true, 2, 'redis'],
+      [true, 1, 'redis'],
+      [true, 0, 'redis'],
+      [false, 0, 'redis'],
+    ]);
+    const refused = results[5]!;
+    expect(refused).toMatchObject({ limit: 5, retryAfterMs: 1_000, resetMs: 5_000 });
+    expect(rateLimitHeaders(refused, SPEC)).toEqual({
+      'ratelimit-policy': '"default";q=5;w=5',
+      ratelimit: '"default";r=0;t=5',
+      'retry-after': '1',
+    });
+    // The bucket lives under the {authz} hash tag and expires when it would be full again.
+    await admin.connect().catch(() => undefined);
+    const key = `${prefix}{authz}:rl:subject:acme/alice`;
+    expect(await admin.hgetall(key)).toEqual({ t: '0', ts: String(T0) });
+    const ttl = await admin.pttl(key);
+    expect(ttl).toBeGreaterThan(4_000);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+  });
+
+  it('refills at the configured rate', async () => {
+    const clock = { now: T0 };
+    const limiter = limiterOn(await openStore(`rl${++prefixN}:`), clock, 'local', silentLogger(), false);
+    const spec = { capacity: 2, refillPerSecond: 4 };
+    await limiter.take('k', spec);
+    await limiter.take('k', spec);
+    clock.now += 100;
+    expect(await limiter.take('k', spec)).toMatchObject({ allowed: false, retryAfterMs: 150 });
+    clock.now += 149;
+    expect(await limiter.take('k', spec)).toMatchObject({ allowed: false, retryAfterMs: 1 });
+    clock.now += 1;
+    expect(await limiter.take('k', spec)).toMatchObject({ allowed: true, remaining: 0, source: 'redis' });
+    clock.now += 10_000;
+    expect(await limiter.take('k', spec)).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it('gives exactly the same answers as the in-memory store', async () => {
+    const redisStore = await openStore(`rl${++prefixN}:`);
+    const memory = new MemoryStore();
+    const specs = [
+      { capacity: 5, refillPerSecond: 1 },
+      { capacity: 3, refillPerSecond: 0.7 },
+      { capacity: 10, refillPerSecond: 12.5 },
+    ];
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let now = T0;
+    for (let i = 0; i < 400; i++) {
+      now += rand(700);
+      const key = `k${rand(3)}`;
+      const spec = specs[Number(key[1])]!;
+      const cost = 1 + rand(3);
+      const [a, b] = await Promise.all([
+        redisStore.takeToken(key, spec, cost, now),
+        memory.takeToken(key, spec, cost, now),
+      ]);
+      expect(a, `step ${i}`).toEqual(b);
+    }
+  });
+
+  it('two replicas sharing one Redis enforce ONE budget', async () => {
+    const prefix = `rl${++prefixN}:`;
+    const clock = { now: T0 };
+    const a = limiterOn(await openStore(prefix), clock);
+    const b = limiterOn(await openStore(prefix), clock);
+    const spec = { capacity: 10, refillPerSecond: 1 };
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).take('tenant:acme', spec)),
+    );
+    expect(results.filter((r) => r.allowed)).toHaveLength(10);
+    const sequential = [];
+    clock.now += 2_000; // two tokens back
+    for (let i = 0; i < 4; i++) sequential.push((await (i % 2 ? a : b).take('tenant:acme', spec)).allowed);
+    expect(sequential).toEqual([true, true, false, false]);
+  });
+
+  it('refuses a bucket known to be empty without asking Redis until its token is due', async () => {
+    const clock = { now: T0 };
+    const store = counted(await openStore(`rl${++prefixN}:`));
+    const limiter = limiterOn(store, clock);
+    for (let i = 0; i < 6; i++) await limiter.take('k', SPEC);
+    expect(store.calls()).toBe(6);
+    for (let i = 0; i < 100; i++) {
+      clock.now += 9;
+      expect((await limiter.take('k', SPEC)).source).toBe('fast-path');
+    }
+    expect(store.calls()).toBe(6);
+    clock.now += 100; // 1 000 ms after the refusal
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'redis' });
+    expect(store.calls()).toBe(7);
+  });
+
+  it('recovers from NOSCRIPT after SCRIPT FLUSH without an error', async () => {
+    const clock = { now: T0 };
+    const limiter = limiterOn(await openStore(`rl${++prefixN}:`), clock);
+    await limiter.take('k', SPEC);
+    await admin.connect().catch(() => undefined);
+    expect(await admin.script('EXISTS', TOKEN_BUCKET_SCRIPT.sha)).toEqual([1]);
+    await admin.script('FLUSH');
+    expect(await admin.script('EXISTS', TOKEN_BUCKET_SCRIPT.sha)).toEqual([0]);
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, remaining: 3, source: 'redis' });
+    expect(await admin.script('EXISTS', TOKEN_BUCKET_SCRIPT.sha)).toEqual([1]);
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, remaining: 2, source: 'redis' });
+    expect(limiter.storeErrors()).toBe(0);
+  });
+});
+
+describe('Redis outage', () => {
+  afterEach(async () => {
+    // Each test may leave Redis dead; the next starts with a live (empty) one.
+    await redis.restart();
+    await admin.connect().catch(() => undefined);
+  });
+
+  it('local: keeps answering from in-process buckets (no throw, no wait), logs once, returns to Redis', async () => {
+    const log = capture();
+    const clock = { now: T0 };
+    const store = await openStore(`rl${++prefixN}:`, log.logger);
+    const limiter = limiterOn(store, clock, 'local', log.logger);
+    expect((await limiter.take('k', SPEC)).source).toBe('redis');
+
+    admin.disconnect();
+    await redis.kill();
+    const sources = new Set<string>();
+    let slowest = 0;
+    for (let i = 0; i < 60; i++) {
+      clock.now += 100; // probes fall due every 10 takes
+      const started = performance.now();
+      const r = await limiter.take(`k${i % 3}`, SPEC);
+      slowest = Math.max(slowest, performance.now() - started);
+      sources.add(r.source);
+    }
+    expect([...sources]).toEqual(['local-fallback']);
+    expect(slowest).toBeLessThan(1_000);
+    expect(limiter.status()).toMatchObject({ state: 'warn' });
+    expect(limiter.outages()).toBe(1);
+    expect(limiter.storeErrors()).toBeGreaterThanOrEqual(2);
+    expect(log.count('rate limit store unavailable')).toBe(1);
+
+    await redis.restart();
+    await within(5_000, () => expect(store.status().state).toBe('ok'));
+    clock.now += PROBE_INTERVAL_MS;
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'redis' });
+    expect((await limiter.take('k', SPEC)).source).toBe('redis');
+    expect(limiter.status().state).toBe('ok');
+    expect(log.count('rate limit store available again')).toBe(1);
+    expect(log.count('rate limit store unavailable')).toBe(1);
+  });
+
+  it('closed: throws RateLimitBackendError at once', async () => {
+    const clock = { now: T0 };
+    const store = await openStore(`rl${++prefixN}:`);
+    const limiter = limiterOn(store, clock, 'closed');
+    await limiter.take('k', SPEC);
+    await redis.kill();
+    await within(2_000, () => expect(store.status().state).toBe('error'));
+    const started = performance.now();
+    await expect(limiter.take('k', SPEC)).rejects.toBeInstanceOf(RateLimitBackendError);
+    await expect(limiter.take('k', SPEC)).rejects.toThrow(RateLimitBackendError);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(limiter.status().state).toBe('error');
+  });
+
+  it('open: allows every request while Redis is down', async () => {
+    const clock = { now: T0 };
+    const store = await openStore(`rl${++prefixN}:`);
+    const limiter = limiterOn(store, clock, 'open');
+    for (let i = 0; i < 6; i++) await limiter.take('k', SPEC); // the 6th is refused: known empty for 1 s
+    await redis.kill();
+    await within(2_000, () => expect(store.status().state).toBe('error'));
+    clock.now += 500;
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
+    for (let i = 0; i < 10; i++)
+      expect(await limiter.take(`other${i}`, SPEC)).toMatchObject({ allowed: true, source: 'fail-open' });
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { createRateLimiter, PROBE_INTERVAL_MS } from '../../../src/ratelimit/create-limiter.js';
+import { RateLimitBackendError, type RateLimitFailureMode } from '../../../src/ratelimit/types.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { StoreError } from '../../../src/store/store-error.js';
+import { createLogger, type Logger } from '../../../src/telemetry/logger.js';
+
+const T0 = 1_800_000_000_000;
+const SPEC = { capacity: 3, refillPerSecond: 1 };
+
+/** A MemoryStore whose takeToken is counted and can be made to fail like a dead Redis. */
+function countingStore(): Store & { calls: number; down: boolean } {
+  const inner = new MemoryStore();
+  const wrapper = Object.create(inner) as Store & { calls: number; down: boolean };
+  wrapper.calls = 0;
+  wrapper.down = false;
+  wrapper.takeToken = async (...args) => {
+    wrapper.calls++;
+    if (wrapper.down) throw new StoreError('takeToken', 'not connected to redis://127.0.0.1:1');
+    return inner.takeToken(...args);
+  };
+  return wrapper;
+}
+
+function logs(): { logger: Logger; lines: () => { msg: string; level: string }[] } {
+  const raw: string[] = [];
+  const logger = createLogger('info', { write: (s: string) => void raw.push(s) });
+  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { msg: string; level: string }) };
+}
+
+function setup(failureMode: RateLimitFailureMode = 'local', fastPath = true) {
+  const clock = { now: T0 };
+  const store = countingStore();
+  const log = logs();
+  const limiter = createRateLimiter({
+    store,
+    failureMode,
+    logger: log.logger,
+    now: () => clock.now,
+    fastPath,
+  });
+  return { clock, store, limiter, log };
+}
+
+describe('rate limiter', () => {
+  it('answers from the store: a burst of the capacity passes, the next is refused', async () => {
+    const { limiter } = setup();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await limiter.take('k', SPEC));
+    expect(results.map((r) => [r.allowed, r.remaining, r.source])).toEqual([
+      [true, 2, 'memory'],
+      [true, 1, 'memory'],
+      [true, 0, 'memory'],
+      [false, 0, 'memory'],
+    ]);
+    expect(results[3]).toMatchObject({ limit: 3, retryAfterMs: 1_000, resetMs: 3_000 });
+    expect(limiter.status().state).toBe('ok');
+  });
+
+  it('refuses a bucket known to be empty locally until its next token is due (no store call)', async () => {
+    const { clock, store, limiter } = setup();
+    for (let i = 0; i < 4; i++) await limiter.take('k', SPEC);
+    expect(store.calls).toBe(4);
+    clock.now += 400;
+    const fast = await limiter.take('k', SPEC);
+    expect(fast).toEqual({
+      allowed: false,
+      limit: 3,
+      remaining: 0,
+      retryAfterMs: 600,
+      resetMs: 2_600,
+      source: 'fast-path',
+    });
+    for (let i = 0; i < 10; i++) await limiter.take('k', SPEC);
+    expect(store.calls).toBe(4);
+    expect(limiter.stats().fastPathRefusals).toBe(11);
+    // Other buckets, a smaller cost or another spec still go to the store.
+    await limiter.take('other', SPEC);
+    await limiter.take('k', { capacity: 10, refillPerSecond: 1 });
+    expect(store.calls).toBe(6);
+    clock.now += 600; // the token is due: ask the store again
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'memory' });
+    expect(store.calls).toBe(7);
+  });
+
+  it('uses the fast path only for the same or a larger cost', async () => {
+    const { store, limiter } = setup();
+    await limiter.take('k', SPEC, 2);
+    expect(await limiter.take('k', SPEC, 2)).toMatchObject({ allowed: false, source: 'memory' });
+    expect(await limiter.take('k', SPEC, 3)).toMatchObject({ allowed: false, source: 'fast-path' });
+    expect(await limiter.take('k', SPEC, 1)).toMatchObject({ allowed: true, source: 'memory' });
+    expect(store.calls).toBe(3);
+  });
+
+  it('asks the store every time with the fast path off', async () => {
+    const { store, limiter } = setup('local', false);
+    for (let i = 0; i < 10; i++) await limiter.take('k', SPEC);
+    expect(store.calls).toBe(10);
+  });
+
+  it('rejects an invalid spec with RangeError before any store call', async () => {
+    const { store, limiter } = setup();
+    await expect(limiter.take('k', { capacity: 0, refillPerSecond: 1 })).rejects.toThrow(RangeError);
+    expect(store.calls).toBe(0);
+  });
+
+  describe('while the store fails', () => {
+    it('local: falls back to in-process buckets, probes once a second, logs the outage once', async () => {
+      const { clock, store, limiter, log } = setup('local');
+      await limiter.take('k', SPEC);
+      store.down = true;
+      const during = [];
+      for (let i = 0; i < 5; i++) during.push(await limiter.take('k', SPEC));
+      expect(during.map((r) => [r.allowed, r.source])).toEqual([
+        [true, 'local-fallback'],
+        [true, 'local-fallback'],
+        [true, 'local-fallback'],
+        [false, 'local-fallback'],
+        [false, 'local-fallback'],
+      ]);
+      expect(store.calls).toBe(2); // the first failure, then nothing until the probe is due
+      expect(limiter.status()).toMatchObject({ state: 'warn', failureMode: 'local' });
+      expect(limiter.outages()).toBe(1);
+
+      clock.now += PROBE_INTERVAL_MS;
+      await Promise.all(Array.from({ length: 20 }, () => limiter.take('x', SPEC)));
+      expect(store.calls).toBe(3); // one probe, however many requests arrive at once
+      expect(limiter.storeErrors()).toBe(2);
+      expect(limiter.outages()).toBe(1);
+
+      store.down = false;
+      clock.now += PROBE_INTERVAL_MS;
+      expect(await limiter.take('y', SPEC)).toMatchObject({ allowed: true, source: 'memory' });
+      expect(limiter.status().state).toBe('ok');
+      const messages = log.lines().map((l) => l.msg);
+      expect(messages.filter((m) => m.startsWith('rate limit store unavailable'))).toHaveLength(1);
+      expect(messages.filter((m) => m === 'rate limit store available again')).toHaveLength(1);
+      expect(limiter.stats()).toMatchObject({ outages: 1, storeErrors: 2 });
+    });
+
+    it('open: allows every request', async () => {
+      const { store, limiter } = setup('open');
+      store.down = true;
+      for (let i = 0; i < 10; i++)
+        expect(await limiter.take('k', SPEC)).toMatchObject({
+          allowed: true,
+          source: 'fail-open',
+          remaining: 3,
+        });
+      expect(limiter.status().state).toBe('warn');
+    });
+
+    it('closed: throws RateLimitBackendError, but still refuses known-empty buckets locally', async () => {
+      const { store, limiter } = setup('closed');
+      for (let i = 0; i < 4; i++) await limiter.take('k', SPEC);
+      store.down = true;
+      await expect(limiter.take('other', SPEC)).rejects.toThrow(RateLimitBackendError);
+      await expect(limiter.take('other', SPEC)).rejects.toBeInstanceOf(RateLimitBackendError);
+      expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
+      expect(limiter.status().state).toBe('error');
+      expect(store.calls).toBe(5);
+    });
+
+    it('counts a new outage after a recovery', async () => {
+      const { clock, store, limiter } = setup('local');
+      store.down = true;
+      await limiter.take('k', SPEC);
+      store.down = false;
+      clock.now += PROBE_INTERVAL_MS;
+      await limiter.take('k', SPEC);
+      store.down = true;
+      await limiter.take('k', SPEC);
+      expect(limiter.outages()).toBe(2);
+    });
+  });
+});
