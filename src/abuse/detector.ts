@@ -1,0 +1,356 @@
+/**
+ * Abuse detection: sliding-window counters in the store, rules that trip once per window, and blocks
+ * every replica enforces from a local snapshot.
+ *
+ * The request path only calls `recordCall` / `recordAuthFailure` (a Map update) and `isBlocked` (Map
+ * lookups). Counts are batched per rule × target and flushed every `flushIntervalMs` in ONE store call
+ * (one Lua script for all windows); the store says which window crossed its threshold, atomically across
+ * replicas, so each crossing trips exactly once fleet-wide. A trip is logged, handed to `onTrip` (audit,
+ * metrics, `SecurityCounters.anomaly`) and, for `block` rules, written as a block. Blocks are polled like
+ * revocations: the cheap block version every `pollIntervalMs`, the full list only when it changed.
+ *
+ * A count is timed by its flush, so window edges are as precise as the flush interval.
+ *
+ * @module
+ */
+import type { Principal } from '../authn/principal.js';
+import type { ComponentStatus } from '../lifecycle.js';
+import { encodePart } from '../store/key-parts.js';
+import type { BlockEntry, Store, WindowHit } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { type CompiledRule, compileRules } from './rules.js';
+import { anyTenantBlockValue, normalizeIp, subjectBlockValue } from './targets.js';
+import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule } from './types.js';
+
+export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
+
+export const ABUSE_POLL_INTERVAL_MS = 500;
+export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
+/** Distinct rule × target counts held between flushes (more are dropped and counted). */
+export const MAX_PENDING_TARGETS = 10_000;
+
+export interface AbuseDetectorOptions {
+  readonly store: Store;
+  readonly rules: readonly AbuseRule[];
+  readonly logger: Logger;
+  /** Epoch ms (tests). */
+  readonly now?: () => number;
+  /** Called once per trip (fleet-wide); must not throw (a throw is logged and ignored). */
+  readonly onTrip?: (e: AbuseEvent) => void;
+  readonly pollIntervalMs?: number;
+  readonly flushIntervalMs?: number;
+}
+
+interface Pending {
+  readonly rule: CompiledRule;
+  readonly key: string;
+  readonly subject: string | null;
+  readonly tenant: string | null;
+  readonly tool: string | null;
+  ip: string | null;
+  count: number;
+  atMs: number;
+}
+
+interface LiveBlock {
+  readonly entry: BlockEntry;
+  readonly untilMs: number;
+}
+
+export function createAbuseDetector(opts: AbuseDetectorOptions): AbuseDetector {
+  return new StoreAbuseDetector(opts);
+}
+
+class StoreAbuseDetector implements AbuseDetector {
+  readonly name = 'abuse';
+  readonly #o: AbuseDetectorOptions;
+  readonly #now: () => number;
+  readonly #toolRules: CompiledRule[];
+  readonly #subjectRules: CompiledRule[];
+  readonly #ipRules: CompiledRule[];
+  #pending = new Map<string, Pending>();
+  #blocks = new Map<string, LiveBlock>();
+  #version = -1;
+  #loaded = false;
+  #running = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #flushing: Promise<void> | undefined;
+  #pollFailingSince: number | null = null;
+  #flushFailingSince: number | null = null;
+  #stats = { trips: 0, blocks: 0, storeErrors: 0, dropped: 0 };
+
+  constructor(o: AbuseDetectorOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    const rules = compileRules(o.rules);
+    this.#toolRules = rules.filter((r) => r.rule.kind === 'tool_calls');
+    this.#subjectRules = rules.filter((r) => r.rule.kind === 'auth_failures_subject');
+    this.#ipRules = rules.filter((r) => r.rule.kind === 'auth_failures_ip');
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    await this.refresh();
+    this.#schedulePoll();
+    this.#flushTimer = setInterval(
+      () => void this.flush(),
+      this.#o.flushIntervalMs ?? ABUSE_FLUSH_INTERVAL_MS,
+    );
+    this.#flushTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    this.#pollTimer = undefined;
+    this.#flushTimer = undefined;
+    await this.flush();
+    await this.#polling;
+  }
+
+  status(): ComponentStatus {
+    const failing = this.#pollFailingSince ?? this.#flushFailingSince;
+    const rules = this.#toolRules.length + this.#subjectRules.length + this.#ipRules.length;
+    if (!this.#loaded)
+      return { state: failing !== null ? 'error' : 'not_ready', detail: 'blocks not loaded', rules };
+    if (failing !== null)
+      return {
+        state: 'warn',
+        detail: `abuse store calls failing since ${new Date(failing).toISOString()}; blocks may be stale`,
+        rules,
+        blocks: this.#blocks.size,
+      };
+    return { state: 'ok', rules, blocks: this.#blocks.size };
+  }
+
+  stats(): AbuseDetectorStats {
+    return { ...this.#stats };
+  }
+
+  recordCall(p: Principal, tool: string, ip: string): void {
+    if (p.id === null || this.#toolRules.length === 0) return;
+    const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(tool)}`;
+    for (const rule of this.#toolRules) {
+      if (!rule.matchesTool(tool)) continue;
+      this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool, ip });
+    }
+  }
+
+  recordAuthFailure(subject: string | null, ip: string, _reason: string): void {
+    if (subject !== null && subject !== '') {
+      for (const rule of this.#subjectRules)
+        this.#add(rule, encodePart(subject), { subject, tenant: null, tool: null, ip });
+    }
+    if (this.#ipRules.length === 0 || !ip) return;
+    const addr = normalizeIp(ip);
+    for (const rule of this.#ipRules)
+      this.#add(rule, encodePart(addr), { subject: null, tenant: null, tool: null, ip: addr });
+  }
+
+  isBlocked(p: Principal | null, ip: string): BlockEntry | null {
+    if (this.#blocks.size === 0) return null;
+    const now = this.#now();
+    const byIp = ip ? this.#live(`ip:${normalizeIp(ip)}`, now) : null;
+    if (byIp || !p || p.id === null) return byIp;
+    return (
+      this.#live(`subject:${subjectBlockValue(p.tenant, p.id)}`, now) ??
+      this.#live(`subject:${anyTenantBlockValue(p.id)}`, now)
+    );
+  }
+
+  currentBlocks(): BlockEntry[] {
+    const now = this.#now();
+    return [...this.#blocks.values()].filter((b) => b.untilMs > now).map((b) => b.entry);
+  }
+
+  flush(): Promise<void> {
+    this.#flushing ??= this.#flushOnce().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  refresh(): Promise<void> {
+    this.#polling ??= this.#poll().finally(() => {
+      this.#polling = undefined;
+    });
+    return this.#polling;
+  }
+
+  #add(
+    rule: CompiledRule,
+    target: string,
+    who: { subject: string | null; tenant: string | null; tool: string | null; ip: string | null },
+    count = 1,
+    atMs = this.#now(),
+  ): void {
+    const key = `${encodePart(rule.rule.name)}:${target}`;
+    const p = this.#pending.get(key);
+    if (p) {
+      p.count += count;
+      p.ip = who.ip ?? p.ip;
+      if (atMs > p.atMs) p.atMs = atMs;
+      return;
+    }
+    if (this.#pending.size >= MAX_PENDING_TARGETS) {
+      this.#stats.dropped += count;
+      return;
+    }
+    this.#pending.set(key, { rule, key, ...who, count, atMs });
+  }
+
+  #live(field: string, now: number): BlockEntry | null {
+    const b = this.#blocks.get(field);
+    return b && b.untilMs > now ? b.entry : null;
+  }
+
+  async #flushOnce(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = [...this.#pending.values()];
+    this.#pending = new Map();
+    const hits: WindowHit[] = batch.map((p) => ({
+      key: p.key,
+      count: p.count,
+      windowMs: p.rule.windowMs,
+      threshold: p.rule.rule.threshold,
+      atMs: p.atMs,
+    }));
+    const now = this.#now();
+    let results: Awaited<ReturnType<Store['countInWindows']>>;
+    try {
+      results = await this.#o.store.countInWindows(hits, now);
+    } catch (err) {
+      this.#stats.storeErrors++;
+      for (const p of batch) this.#add(p.rule, p.key.slice(p.key.indexOf(':') + 1), p, p.count, p.atMs);
+      if (this.#flushFailingSince === null) {
+        this.#flushFailingSince = now;
+        this.#o.logger.warn({ err: (err as Error).message }, 'abuse counts not written; will retry');
+      }
+      return;
+    }
+    if (this.#flushFailingSince !== null) this.#o.logger.info('abuse counting resumed');
+    this.#flushFailingSince = null;
+    const trips = batch.flatMap((p, i) => {
+      const r = results[i];
+      return r?.tripped ? [{ p, count: r.count }] : [];
+    });
+    for (const { p, count } of trips) await this.#trip(p, count, now);
+  }
+
+  async #trip(p: Pending, count: number, now: number): Promise<void> {
+    const rule = p.rule.rule;
+    this.#stats.trips++;
+    const blockedUntil = rule.action === 'block' ? await this.#block(p, count, now) : null;
+    const event: AbuseEvent = Object.freeze({
+      rule: rule.name,
+      kind: rule.kind,
+      subject: p.subject,
+      tenant: p.tenant,
+      ip: p.ip,
+      tool: p.tool,
+      count,
+      windowSec: rule.windowSec,
+      action: rule.action,
+      blockedUntil,
+      at: new Date(now).toISOString(),
+    });
+    this.#o.logger.warn({ abuse: event }, `abuse rule "${rule.name}" tripped`);
+    try {
+      this.#o.onTrip?.(event);
+    } catch (err) {
+      this.#o.logger.error({ err: (err as Error).message }, 'abuse onTrip handler failed');
+    }
+  }
+
+  /** Writes the block (never shortening a longer one) and applies it here at once; returns its end. */
+  async #block(p: Pending, count: number, now: number): Promise<string> {
+    const { rule, blockMs } = p.rule;
+    const entry: BlockEntry =
+      rule.kind === 'auth_failures_ip'
+        ? blockEntry('ip', p.ip ?? '', rule, count, now, blockMs)
+        : blockEntry(
+            'subject',
+            rule.kind === 'tool_calls'
+              ? subjectBlockValue(p.tenant, p.subject ?? '')
+              : anyTenantBlockValue(p.subject ?? ''),
+            rule,
+            count,
+            now,
+            blockMs,
+          );
+    const field = `${entry.target}:${entry.value}`;
+    try {
+      await this.#o.store.putBlock(entry, { extendOnly: true, nowMs: now });
+      this.#stats.blocks++;
+    } catch (err) {
+      this.#stats.storeErrors++;
+      this.#o.logger.error(
+        { err: (err as Error).message, target: entry.target, value: entry.value },
+        'abuse block not stored; enforced by this replica only',
+      );
+    }
+    const current = this.#blocks.get(field);
+    const untilMs = now + blockMs;
+    if (!current || current.untilMs < untilMs) {
+      this.#blocks = new Map(this.#blocks).set(field, { entry, untilMs });
+    }
+    void this.refresh();
+    return (this.#blocks.get(field)?.entry ?? entry).until;
+  }
+
+  #schedulePoll(): void {
+    if (!this.#running) return;
+    this.#pollTimer = setTimeout(() => {
+      void this.refresh().then(() => this.#schedulePoll());
+    }, this.#o.pollIntervalMs ?? ABUSE_POLL_INTERVAL_MS);
+    this.#pollTimer.unref();
+  }
+
+  async #poll(): Promise<void> {
+    const { store, logger } = this.#o;
+    const now = this.#now();
+    try {
+      const version = await store.blockVersion();
+      if (version !== this.#version) {
+        const snap = await store.blocks(now);
+        const next = new Map<string, LiveBlock>();
+        for (const entry of snap.entries)
+          next.set(`${entry.target}:${entry.value}`, { entry, untilMs: Date.parse(entry.until) });
+        if (this.#loaded) logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
+        this.#blocks = next;
+        this.#version = snap.version;
+      }
+      this.#loaded = true;
+      if (this.#pollFailingSince !== null) logger.info('block polling recovered');
+      this.#pollFailingSince = null;
+    } catch (err) {
+      this.#stats.storeErrors++;
+      if (this.#pollFailingSince === null) {
+        this.#pollFailingSince = now;
+        logger.warn({ err: (err as Error).message }, 'block polling failed; using the last snapshot');
+      }
+    }
+  }
+}
+
+function blockEntry(
+  target: BlockEntry['target'],
+  value: string,
+  rule: Readonly<AbuseRule>,
+  count: number,
+  now: number,
+  blockMs: number,
+): BlockEntry {
+  const what = rule.kind === 'tool_calls' ? `calls of ${rule.tool ?? 'a tool'}` : 'failed authentications';
+  return Object.freeze({
+    target,
+    value,
+    reason: `abuse rule ${rule.name}: ${count} ${what} in ${rule.windowSec} s`,
+    until: new Date(now + blockMs).toISOString(),
+    createdAt: new Date(now).toISOString(),
+  });
+}

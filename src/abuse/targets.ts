@@ -1,0 +1,53 @@
+/**
+ * Who a block or a window is about, as strings. A subject block's value is `<tenant>/<subject>` with
+ * both parts `encodePart`-encoded; the tenant `*` means any tenant (failed-authentication rules know no
+ * tenant) and an empty tenant a caller without one. Addresses are normalised, so `::ffff:10.0.0.1` and
+ * `10.0.0.1`, or two spellings of one IPv6 address, are the same target.
+ *
+ * @module
+ */
+import { isIP } from 'node:net';
+import { encodePart } from '../store/key-parts.js';
+
+export const ANY_TENANT = '*';
+
+/** `acme/alice`; `/alice` for a caller without a tenant. */
+export function subjectBlockValue(tenant: string | null, subject: string): string {
+  return `${encodePart(tenant)}/${encodePart(subject)}`;
+}
+
+/** `*\/alice`: the subject in every tenant. */
+export function anyTenantBlockValue(subject: string): string {
+  return `${ANY_TENANT}/${encodePart(subject)}`;
+}
+
+/**
+ * An operator's `--subject`: `tenant/subject`, `*\/subject` (any tenant), `/subject` (no tenant) or a bare
+ * `subject` (any tenant). The subject is everything after the first `/`.
+ */
+export function parseSubjectArg(text: string): string {
+  const slash = text.indexOf('/');
+  if (slash === -1) {
+    if (!text) throw new Error('empty subject');
+    return anyTenantBlockValue(text);
+  }
+  const tenant = text.slice(0, slash);
+  const subject = text.slice(slash + 1);
+  if (!subject) throw new Error(`no subject after "/" in "${text}" (use tenant/subject)`);
+  return tenant === ANY_TENANT ? anyTenantBlockValue(subject) : subjectBlockValue(tenant || null, subject);
+}
+
+/** Canonical text of an address; anything that is not an IP is returned trimmed and lower-cased. */
+export function normalizeIp(ip: string): string {
+  const text = ip.trim().toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (mapped?.[1]) return mapped[1];
+  if (isIP(text) === 6) {
+    try {
+      return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}

@@ -1,0 +1,32 @@
+/**
+ * The report's `--since` / `?since=`: a duration back from now (`90m`, `24h`, `7d`, `1w`) or a point in
+ * time (ISO 8601, or epoch seconds).
+ *
+ * @module
+ */
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+export const DEFAULT_SINCE = '24h';
+
+/** Epoch ms of the start; throws `RangeError` with a message fit to show the user. */
+export function parseSince(text: string, nowMs: number): number {
+  const t = text.trim();
+  const m = /^(\d+)\s*([smhdw])$/.exec(t);
+  if (m) {
+    const ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+    if (ms <= 0) throw new RangeError(`since must be a positive duration: "${text}"`);
+    return nowMs - ms;
+  }
+  const at = /^\d+$/.test(t) ? Number(t) * 1000 : Date.parse(t);
+  if (!Number.isFinite(at))
+    throw new RangeError(`bad since "${text}" (use a duration like 24h or 7d, or an ISO 8601 time)`);
+  if (at >= nowMs) throw new RangeError(`since must be in the past: "${text}"`);
+  return at;
+}

@@ -1,0 +1,299 @@
+/**
+ * Abuse detection, blocks and the security report against a REAL `redis-server`, with two detector
+ * instances standing for two sidecar replicas: a rule trips exactly when its threshold is exceeded
+ * (counting calls from both), once; the block reaches the other replica within a second and expires;
+ * operators list, add and lift blocks with the CLI; the report (API and CLI) shows the trip and the counts.
+ *
+ * @module
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAbuseDetector } from '../../src/abuse/detector.js';
+import type { AbuseDetector, AbuseEvent, AbuseRule } from '../../src/abuse/types.js';
+import { ANONYMOUS, type Principal } from '../../src/authn/principal.js';
+import { register as registerBlocks } from '../../src/cli/blocks.js';
+import { register as registerReport } from '../../src/cli/report.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildReport, type SecurityReport } from '../../src/report/build.js';
+import { createSecurityCounters } from '../../src/report/counters.js';
+import { reportRoute } from '../../src/report/route.js';
+import { createStore } from '../../src/store/create-store.js';
+import type { BlockEntry, Store } from '../../src/store/store.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+const IP = '203.0.113.7';
+const RULES: AbuseRule[] = [
+  {
+    name: 'query-flood',
+    kind: 'tool_calls',
+    tool: 'query_customer_data',
+    threshold: 100,
+    windowSec: 300,
+    action: 'block',
+    blockSec: 60,
+  },
+  { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 20, windowSec: 60, action: 'alert' },
+];
+
+let redis: RedisServer;
+let prefixN = 0;
+const cleanup: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+function principal(tenant: string, id: string): Principal {
+  return { ...ANONYMOUS, tenant, id, authMethod: 'jwt' };
+}
+const alice = principal('acme', 'alice');
+
+async function openStore(prefix: string): Promise<Store> {
+  const store = createStore(parseConfig({ store: { redisUrl: redis.url, keyPrefix: prefix } }, {}), {
+    logger: silentLogger(),
+  });
+  await store.start();
+  cleanup.push(() => store.stop());
+  return store;
+}
+
+/** One "replica": its own store connection and detector; trips go to `events` and `onTrip`. */
+async function replica(
+  prefix: string,
+  clock: { now: number },
+  events: AbuseEvent[],
+  onTrip: (e: AbuseEvent) => void = () => undefined,
+): Promise<{ store: Store; detector: AbuseDetector }> {
+  const store = await openStore(prefix);
+  const detector = createAbuseDetector({
+    store,
+    rules: RULES,
+    logger: silentLogger(),
+    now: () => clock.now,
+    onTrip: (e) => {
+      events.push(e);
+      onTrip(e);
+    },
+  });
+  await detector.start();
+  cleanup.push(() => detector.stop());
+  return { store, detector };
+}
+
+/** Polls `check` until it passes or `ms` elapse; returns the time it took. */
+async function within(ms: number, check: () => void): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      check();
+      return Date.now() - started;
+    } catch (err) {
+      if (Date.now() - started > ms) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function cli(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'abuse-cli-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\n`);
+  return async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const exits: number[] = [];
+    const io = {
+      out: (s: string) => void out.push(s),
+      err: (s: string) => void err.push(s),
+      exit: (c: number) => void exits.push(c),
+    };
+    const program = new Command().exitOverride();
+    registerBlocks(program, io);
+    registerReport(program, io);
+    await program.parseAsync(['node', 'mcp-authz', ...args, '--config', file]);
+    return { out: out.join(''), err: err.join(''), exits };
+  };
+}
+
+describe('abuse detection across replicas', () => {
+  it('trips exactly at threshold + 1 (calls counted on both replicas), once; the block reaches the other replica within 1 s and expires', async () => {
+    const prefix = `ab${++prefixN}:`;
+    const clock = { now: Date.now() };
+    const events: AbuseEvent[] = [];
+    const a = await replica(prefix, clock, events);
+    const b = await replica(prefix, clock, events);
+
+    for (let i = 0; i < 60; i++) a.detector.recordCall(alice, 'query_customer_data', IP);
+    for (let i = 0; i < 40; i++) b.detector.recordCall(alice, 'query_customer_data', IP);
+    for (let i = 0; i < 500; i++) b.detector.recordCall(alice, 'other_tool', IP);
+    await Promise.all([a.detector.flush(), b.detector.flush()]);
+    expect(events).toEqual([]); // 100 calls: not more than the threshold
+    expect(a.detector.isBlocked(alice, IP)).toBeNull();
+
+    clock.now += 1_000;
+    b.detector.recordCall(alice, 'query_customer_data', IP); // the 101st
+    await b.detector.flush();
+    expect(events).toHaveLength(1);
+    const until = new Date(clock.now + 60_000).toISOString();
+    expect(events[0]).toEqual({
+      rule: 'query-flood',
+      kind: 'tool_calls',
+      subject: 'alice',
+      tenant: 'acme',
+      ip: IP,
+      tool: 'query_customer_data',
+      count: 101,
+      windowSec: 300,
+      action: 'block',
+      blockedUntil: until,
+      at: new Date(clock.now).toISOString(),
+    });
+    // The replica that tripped enforces at once; the other within a poll.
+    expect(b.detector.isBlocked(alice, '198.51.100.1')).toMatchObject({
+      target: 'subject',
+      value: 'acme/alice',
+      until,
+    });
+    const took = await within(1_000, () => expect(a.detector.isBlocked(alice, IP)).not.toBeNull());
+    expect(took).toBeLessThanOrEqual(1_000);
+    expect(a.detector.isBlocked(principal('acme', 'bob'), IP)).toBeNull();
+
+    // More calls in the same window: no second trip, from either replica.
+    for (let i = 0; i < 20; i++) a.detector.recordCall(alice, 'query_customer_data', IP);
+    for (let i = 0; i < 20; i++) b.detector.recordCall(alice, 'query_customer_data', IP);
+    await Promise.all([a.detector.flush(), b.detector.flush()]);
+    expect(events).toHaveLength(1);
+    expect(a.detector.stats().trips + b.detector.stats().trips).toBe(1);
+
+    clock.now += 60_000; // the block lapses
+    expect(a.detector.isBlocked(alice, IP)).toBeNull();
+    expect(b.detector.isBlocked(alice, IP)).toBeNull();
+    expect((await a.store.blocks(clock.now)).entries).toEqual([]);
+  });
+
+  it('lists, adds and lifts blocks with the CLI; replicas follow within 1 s', async () => {
+    const prefix = `ab${++prefixN}:`;
+    const clock = { now: Date.now() };
+    const { detector } = await replica(prefix, clock, []);
+    const run = cli(prefix);
+    const bob = principal('acme', 'bob');
+
+    const added = await run(
+      'blocks',
+      'add',
+      '--subject',
+      'acme/bob',
+      '--for',
+      '1h',
+      '--reason',
+      'incident 42',
+      '--json',
+    );
+    expect(added.exits).toEqual([]);
+    expect(JSON.parse(added.out)).toMatchObject({
+      target: 'subject',
+      value: 'acme/bob',
+      reason: 'incident 42',
+    });
+    await within(1_000, () => expect(detector.isBlocked(bob, IP)).toMatchObject({ reason: 'incident 42' }));
+    expect(detector.isBlocked(principal('other', 'bob'), IP)).toBeNull();
+
+    expect((await run('blocks', 'add', '--ip', '::ffff:192.0.2.9', '--for', '15m')).out).toMatch(
+      /^blocked ip 192\.0\.2\.9 until \d{4}-/,
+    );
+    await within(1_000, () => expect(detector.isBlocked(null, '192.0.2.9')).not.toBeNull());
+
+    const list = await run('blocks', 'list');
+    expect(list.out).toMatch(/^TARGET\s+VALUE\s+UNTIL\s+CREATED\s+REASON\n/);
+    expect(list.out).toMatch(/subject\s+acme\/bob\s+\S+\s+\S+\s+incident 42/);
+    expect(list.out).toMatch(/ip\s+192\.0\.2\.9\s/);
+    const json = JSON.parse((await run('blocks', 'list', '--json')).out) as BlockEntry[];
+    expect(json.map((b) => b.value).sort()).toEqual(['192.0.2.9', 'acme/bob']);
+
+    expect((await run('blocks', 'lift', 'acme/bob')).out).toBe('lifted block of subject acme/bob\n');
+    await within(1_000, () => expect(detector.isBlocked(bob, IP)).toBeNull());
+    expect((await run('blocks', 'lift', '192.0.2.9', '--json')).out).toContain('"value": "192.0.2.9"');
+    await within(1_000, () => expect(detector.isBlocked(null, '192.0.2.9')).toBeNull());
+
+    const again = await run('blocks', 'lift', 'acme/bob');
+    expect(again.exits).toEqual([1]);
+    expect(again.err).toBe('mcp-authz: no live block for acme/bob\n');
+    const bad = await run('blocks', 'add', '--subject', 'x', '--ip', '10.0.0.1', '--for', '1h');
+    expect(bad.err).toBe('mcp-authz: give --subject or --ip (one of them)\n');
+    expect((await run('blocks', 'add', '--ip', '10.0.0.0/8', '--for', '1h')).err).toMatch(
+      /not an IP address/,
+    );
+    expect((await run('blocks', 'list')).out).toBe('no blocks\n');
+  });
+
+  it('lifts a block an abuse rule set; the report (API and CLI) shows the trip, the block and the counts', async () => {
+    const prefix = `ab${++prefixN}:`;
+    const clock = { now: Date.now() };
+    const events: AbuseEvent[] = [];
+    const store = await openStore(prefix);
+    const counters = createSecurityCounters({ store, logger: silentLogger(), now: () => clock.now });
+    cleanup.push(() => counters.stop());
+    const { detector } = await replica(prefix, clock, events, (e) => counters.anomaly(e));
+
+    for (let i = 0; i < 101; i++) detector.recordCall(alice, 'query_customer_data', IP);
+    for (let i = 0; i < 21; i++) {
+      detector.recordAuthFailure(null, '198.51.100.66', 'invalid_token');
+      counters.authFailure('invalid_token', '198.51.100.66');
+    }
+    counters.authFailure('expired', '198.51.100.67');
+    counters.denial('delete_customer', 'acme/alice', 'not_in_role');
+    counters.rateLimited('acme/alice', 'query_customer_data');
+    await detector.flush();
+    await counters.flush();
+    expect(events.map((e) => [e.rule, e.count])).toEqual([
+      ['query-flood', 101],
+      ['ip-bruteforce', 21],
+    ]);
+
+    const report: SecurityReport = await buildReport(store, clock.now - 86_400_000, clock.now);
+    expect(report.totals).toEqual({ authFailures: 22, denials: 1, rateLimited: 1, anomalies: 2, blocks: 1 });
+    expect(report.authFailures).toEqual([
+      { reason: 'invalid_token', count: 21 },
+      { reason: 'expired', count: 1 },
+    ]);
+    expect(report.authFailuresByIp[0]).toEqual({ ip: '198.51.100.66', count: 21 });
+    expect(report.denials).toEqual([{ tool: 'delete_customer', count: 1 }]);
+    expect(report.deniedSubjects).toEqual([{ subject: 'acme/alice', count: 1 }]);
+    expect(report.rateLimited).toEqual([{ subject: 'acme/alice', count: 1 }]);
+    expect(report.anomalies.map((e) => e.rule).sort()).toEqual(['ip-bruteforce', 'query-flood']);
+    expect(report.blocks).toMatchObject([{ target: 'subject', value: 'acme/alice' }]);
+
+    const route = await reportRoute(
+      store,
+      () => clock.now,
+    )(new URL('http://admin/report?since=1h&format=text'));
+    expect(route.status).toBe(200);
+    expect(route.body).toContain('Failed authentications: 22');
+    expect(route.body).toMatch(
+      /query-flood\s+tool_calls\s+acme\s+alice\s+203\.0\.113\.7\s+query_customer_data\s+101/,
+    );
+
+    const run = cli(prefix);
+    const viaCli = await run('report', '--since', '24h', '--json');
+    expect(viaCli.exits).toEqual([]);
+    expect(JSON.parse(viaCli.out)).toMatchObject({ totals: report.totals, anomalies: report.anomalies });
+    expect((await run('report')).out).toMatch(/^Security report .*\n\nFailed authentications: 22\n/);
+    expect((await run('report', '--since', 'tomorrow')).err).toMatch(/^mcp-authz: bad since "tomorrow"/);
+
+    expect((await run('blocks', 'lift', 'acme/alice')).exits).toEqual([]);
+    await within(1_000, () => expect(detector.isBlocked(alice, IP)).toBeNull());
+    const after = JSON.parse((await run('report', '--json')).out) as SecurityReport;
+    expect(after.blocks).toEqual([]);
+    expect(after.anomalies).toHaveLength(2);
+  });
+});

@@ -1,0 +1,281 @@
+import { describe, expect, it } from 'vitest';
+import { createAbuseDetector } from '../../../src/abuse/detector.js';
+import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
+import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
+import { MemoryStore } from '../../../src/store/memory-store.js';
+import type { Store, WindowHit } from '../../../src/store/store.js';
+import { StoreError } from '../../../src/store/store-error.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
+
+const T0 = 1_800_000_000_000;
+const IP = '203.0.113.7';
+
+function principal(tenant: string | null, id: string): Principal {
+  return { ...ANONYMOUS, tenant, id, authMethod: 'jwt' };
+}
+const alice = principal('acme', 'alice');
+
+/** `inner` with some methods replaced (the others bound to it, so its private fields work). */
+function delegate(inner: Store, overrides: Partial<Record<keyof Store, unknown>>): Store {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop in overrides) return overrides[prop as keyof Store];
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+function setup(rules: AbuseRule[], store: Store = new MemoryStore()) {
+  const clock = { now: T0 };
+  const events: AbuseEvent[] = [];
+  const detector = createAbuseDetector({
+    store,
+    rules,
+    logger: silentLogger(),
+    now: () => clock.now,
+    onTrip: (e) => events.push(e),
+  });
+  return { clock, events, detector, store };
+}
+
+const QUERY_RULE: AbuseRule = {
+  name: 'query-flood',
+  kind: 'tool_calls',
+  tool: 'query_*',
+  threshold: 100,
+  windowSec: 300,
+  action: 'alert',
+};
+
+describe('abuse detector', () => {
+  it('trips at exactly threshold + 1 calls, not before, and once per window', async () => {
+    const { clock, events, detector } = setup([QUERY_RULE]);
+    for (let i = 0; i < 100; i++) detector.recordCall(alice, 'query_customer_data', IP);
+    await detector.flush();
+    expect(events).toEqual([]);
+    clock.now += 1_000;
+    detector.recordCall(alice, 'query_customer_data', IP);
+    await detector.flush();
+    expect(events).toEqual([
+      {
+        rule: 'query-flood',
+        kind: 'tool_calls',
+        subject: 'alice',
+        tenant: 'acme',
+        ip: IP,
+        tool: 'query_customer_data',
+        count: 101,
+        windowSec: 300,
+        action: 'alert',
+        blockedUntil: null,
+        at: new Date(T0 + 1_000).toISOString(),
+      },
+    ]);
+    for (let i = 0; i < 50; i++) {
+      detector.recordCall(alice, 'query_customer_data', IP);
+      await detector.flush();
+    }
+    expect(events).toHaveLength(1);
+    expect(detector.stats().trips).toBe(1);
+    expect(detector.isBlocked(alice, IP)).toBeNull(); // alert only
+  });
+
+  it('counts a sliding window: old calls drop out', async () => {
+    const { clock, events, detector } = setup([{ ...QUERY_RULE, threshold: 2, windowSec: 60 }]);
+    for (let i = 0; i < 3; i++) {
+      detector.recordCall(alice, 'query_x', IP);
+      await detector.flush();
+      if (i < 2) clock.now += 30_000;
+    }
+    // t=60 s: the call at t=0 has left the window (calls at 30 s and 60 s remain): 2, not 3.
+    expect(events).toEqual([]);
+    detector.recordCall(alice, 'query_x', IP);
+    await detector.flush();
+    expect(events.map((e) => e.count)).toEqual([3]);
+  });
+
+  it('trips again after a window has passed if the abuse goes on', async () => {
+    const { clock, events, detector } = setup([{ ...QUERY_RULE, threshold: 1, windowSec: 10 }]);
+    detector.recordCall(alice, 'query_x', IP);
+    detector.recordCall(alice, 'query_x', IP);
+    await detector.flush();
+    clock.now += 10_000;
+    detector.recordCall(alice, 'query_x', IP);
+    detector.recordCall(alice, 'query_x', IP);
+    await detector.flush();
+    expect(events.map((e) => e.at)).toEqual([
+      new Date(T0).toISOString(),
+      new Date(T0 + 10_000).toISOString(),
+    ]);
+  });
+
+  it('counts per subject × tool, only tools matching the glob', async () => {
+    const { events, detector } = setup([{ ...QUERY_RULE, threshold: 2 }]);
+    const bob = principal('acme', 'bob');
+    for (const [p, tool] of [
+      [alice, 'query_a'],
+      [alice, 'query_b'],
+      [bob, 'query_a'],
+      [alice, 'delete_all'],
+      [alice, 'delete_all'],
+      [alice, 'delete_all'],
+      [principal('other', 'alice'), 'query_a'],
+      [alice, 'query_a'],
+    ] as const)
+      detector.recordCall(p, tool, IP);
+    await detector.flush();
+    expect(events).toEqual([]);
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(events.map((e) => [e.tenant, e.subject, e.tool, e.count])).toEqual([
+      ['acme', 'alice', 'query_a', 3],
+    ]);
+  });
+
+  it('ignores anonymous callers for tool_calls rules', async () => {
+    const { events, detector } = setup([{ ...QUERY_RULE, threshold: 0 }]);
+    detector.recordCall(ANONYMOUS, 'query_a', IP);
+    await detector.flush();
+    expect(events).toEqual([]);
+  });
+
+  it('blocks the subject (tenant + subject) for blockSec, then lets it go', async () => {
+    const { clock, events, detector } = setup([
+      { ...QUERY_RULE, threshold: 1, action: 'block', blockSec: 60 },
+    ]);
+    await detector.start();
+    detector.recordCall(alice, 'query_a', IP);
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    const until = new Date(T0 + 60_000).toISOString();
+    expect(events[0]).toMatchObject({ action: 'block', blockedUntil: until });
+    expect(detector.isBlocked(alice, '198.51.100.1')).toMatchObject({
+      target: 'subject',
+      value: 'acme/alice',
+      until,
+      reason: 'abuse rule query-flood: 2 calls of query_* in 300 s',
+    });
+    expect(detector.isBlocked(principal('other', 'alice'), IP)).toBeNull();
+    expect(detector.isBlocked(null, IP)).toBeNull();
+    expect(detector.currentBlocks()).toHaveLength(1);
+    clock.now += 60_000;
+    expect(detector.isBlocked(alice, IP)).toBeNull();
+    expect(detector.currentBlocks()).toEqual([]);
+    await detector.stop();
+  });
+
+  it('blocks an address after too many failed authentications from it', async () => {
+    const { events, detector } = setup([
+      { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 2, windowSec: 60, action: 'block' },
+    ]);
+    detector.recordAuthFailure(null, '::ffff:192.0.2.1', 'invalid_token');
+    detector.recordAuthFailure('alice', '192.0.2.1', 'invalid_token');
+    detector.recordAuthFailure(null, '192.0.2.1 ', 'expired');
+    await detector.flush();
+    expect(events).toMatchObject([{ kind: 'auth_failures_ip', ip: '192.0.2.1', count: 3, subject: null }]);
+    expect(detector.isBlocked(null, '::ffff:192.0.2.1')).toMatchObject({ target: 'ip', value: '192.0.2.1' });
+    expect(detector.isBlocked(alice, '192.0.2.2')).toBeNull();
+    // Default block length: 15 minutes.
+    expect(events[0]?.blockedUntil).toBe(new Date(T0 + 900_000).toISOString());
+  });
+
+  it('blocks a subject in every tenant after too many failed authentications as it', async () => {
+    const { events, detector } = setup([
+      {
+        name: 'subject-bruteforce',
+        kind: 'auth_failures_subject',
+        threshold: 1,
+        windowSec: 60,
+        action: 'block',
+      },
+    ]);
+    detector.recordAuthFailure('alice', '192.0.2.1', 'bad_key');
+    detector.recordAuthFailure('alice', '192.0.2.9', 'bad_key');
+    detector.recordAuthFailure(null, '192.0.2.9', 'bad_key');
+    await detector.flush();
+    expect(events).toMatchObject([
+      { kind: 'auth_failures_subject', subject: 'alice', tenant: null, count: 2 },
+    ]);
+    expect(detector.isBlocked(alice, '10.0.0.1')).toMatchObject({ target: 'subject', value: '*/alice' });
+    expect(detector.isBlocked(principal(null, 'alice'), '10.0.0.1')).not.toBeNull();
+    expect(detector.isBlocked(principal('acme', 'bob'), '192.0.2.1')).toBeNull();
+  });
+
+  it('never shortens a longer block an operator set', async () => {
+    const store = new MemoryStore();
+    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 60 }], store);
+    const until = new Date(T0 + 86_400_000).toISOString();
+    await store.putBlock({
+      target: 'subject',
+      value: 'acme/alice',
+      reason: 'operator',
+      until,
+      createdAt: '',
+    });
+    await detector.start();
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect((await store.blocks(T0)).entries).toMatchObject([{ reason: 'operator', until }]);
+    expect(detector.isBlocked(alice, IP)).toMatchObject({ reason: 'operator', until });
+    await detector.stop();
+  });
+
+  it('keeps counts while the store fails, logs once, and trips after it is back', async () => {
+    const inner = new MemoryStore();
+    const flag = { down: true };
+    const store = delegate(inner, {
+      countInWindows: async (hits: WindowHit[], now: number) => {
+        if (flag.down) throw new StoreError('countInWindows', 'not connected');
+        return inner.countInWindows(hits, now);
+      },
+    });
+    const lines: string[] = [];
+    const clock = { now: T0 };
+    const events: AbuseEvent[] = [];
+    const detector = createAbuseDetector({
+      store,
+      rules: [{ ...QUERY_RULE, threshold: 2 }],
+      logger: createLogger('info', { write: (s: string) => void lines.push(s) }),
+      now: () => clock.now,
+      onTrip: (e) => events.push(e),
+    });
+    await detector.start();
+    for (let i = 0; i < 3; i++) {
+      detector.recordCall(alice, 'query_a', IP);
+      await detector.flush();
+    }
+    expect(events).toEqual([]);
+    expect(detector.status().state).toBe('warn');
+    expect(lines.filter((l) => l.includes('abuse counts not written'))).toHaveLength(1);
+    flag.down = false;
+    await detector.flush();
+    expect(events.map((e) => e.count)).toEqual([3]);
+    expect(detector.status().state).toBe('ok');
+    expect(detector.stats().storeErrors).toBe(3);
+    await detector.stop();
+  });
+
+  it('survives an onTrip handler that throws', async () => {
+    const detector = createAbuseDetector({
+      store: new MemoryStore(),
+      rules: [{ ...QUERY_RULE, threshold: 0 }],
+      logger: silentLogger(),
+      onTrip: () => {
+        throw new Error('boom');
+      },
+    });
+    detector.recordCall(alice, 'query_a', IP);
+    await expect(detector.flush()).resolves.toBeUndefined();
+    expect(detector.stats().trips).toBe(1);
+  });
+
+  it('rejects invalid rules with every problem listed', () => {
+    expect(() =>
+      setup([
+        { ...QUERY_RULE, threshold: -1 },
+        { ...QUERY_RULE, kind: 'auth_failures_ip' },
+      ]),
+    ).toThrow(/rules\[0\]\[threshold\][\s\S]*rules\[1\]\[tool\][\s\S]*rules\[1\]\[name\]: duplicate/);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { globToRegExp } from '../../../src/abuse/rules.js';
+import { normalizeIp, parseSubjectArg, subjectBlockValue } from '../../../src/abuse/targets.js';
+
+describe('block targets', () => {
+  it('writes subjects as tenant/subject with encoded parts', () => {
+    expect(subjectBlockValue('acme', 'alice')).toBe('acme/alice');
+    expect(subjectBlockValue(null, 'alice')).toBe('/alice');
+    expect(subjectBlockValue('acme', 'user/1')).toBe('acme/user%2F1');
+    expect(subjectBlockValue('*', 'alice')).toBe('%2A/alice');
+  });
+
+  it('parses an operator subject argument', () => {
+    expect(parseSubjectArg('acme/alice')).toBe('acme/alice');
+    expect(parseSubjectArg('alice')).toBe('*/alice');
+    expect(parseSubjectArg('*/alice')).toBe('*/alice');
+    expect(parseSubjectArg('/alice')).toBe('/alice');
+    expect(parseSubjectArg('acme/user/1')).toBe('acme/user%2F1');
+    expect(() => parseSubjectArg('acme/')).toThrow(/no subject/);
+    expect(() => parseSubjectArg('')).toThrow(/empty/);
+  });
+
+  it('normalises addresses', () => {
+    expect(normalizeIp('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(normalizeIp(' 192.0.2.1 ')).toBe('192.0.2.1');
+    expect(normalizeIp('2001:DB8:0:0:0:0:0:1')).toBe('2001:db8::1');
+    expect(normalizeIp('unknown')).toBe('unknown');
+  });
+
+  it('matches tool globs', () => {
+    expect(globToRegExp('query_*').test('query_customer_data')).toBe(true);
+    expect(globToRegExp('query_*').test('xquery_a')).toBe(false);
+    expect(globToRegExp('a?c').test('abc')).toBe(true);
+    expect(globToRegExp('a.c').test('abc')).toBe(false);
+    expect(globToRegExp('*').test('anything/at all')).toBe(true);
+  });
+});
