@@ -1,0 +1,188 @@
+/**
+ * Child-process entry of the proxy benchmark (`bench/run.ts` starts it, pinned to the servers' core).
+ *
+ * - `upstreams`: the raw `node:http` upstream, the example MCP server (SDK, stateless, JSON replies) and
+ *   the dev token issuer; mints one ES256 access token for role `user`.
+ * - `proxies`: for each upstream a bare pass-through proxy and a real sidecar (`createSidecar`: JWT via
+ *   the dev issuer's JWKS, the compiled default policy, in-memory store, log level `warn`), and for the
+ *   raw upstream optionally a second sidecar with audit logging on. Creates an API key for role `user`.
+ *   Can profile itself on request (`node:inspector`), so only the measured interval is in the profile.
+ *
+ * Readiness and URLs go to the parent over IPC; on request each process reports the CPU time it has used,
+ * so the parent can charge CPU per request to the proxy and to the upstream.
+ *
+ * @module
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { pino } from 'pino';
+import { startDevIssuer } from '../examples/dev-issuer/issuer.js';
+import { startExampleServer } from '../examples/mcp-server/server.js';
+import { createSidecar, type Sidecar } from '../src/app.js';
+import { createApiKey } from '../src/authn/api-keys.js';
+import { parseConfig } from '../src/config/load.js';
+import { createLogger, type Logger } from '../src/telemetry/logger.js';
+import { startBareProxy } from './bare-proxy.js';
+import { startRawUpstream } from './raw-upstream.js';
+
+export const RESOURCE = 'https://mcp.bench.example/mcp';
+export const PEPPER = 'bench-pepper-0123456789abcdef0123456789abcdef';
+
+export interface UpstreamsReady {
+  readonly type: 'ready';
+  readonly raw: string;
+  readonly sdk: string;
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly token: string;
+}
+
+export interface ProxiesConfig {
+  readonly raw: string;
+  readonly sdk: string;
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly bundle: string;
+  /** Also start a sidecar on the raw upstream with audit records on (level info → /dev/null). */
+  readonly audit: boolean;
+}
+
+export interface ProxiesReady {
+  readonly type: 'ready';
+  readonly bareRaw: string;
+  readonly bareSdk: string;
+  readonly sidecarRaw: string;
+  readonly sidecarSdk: string;
+  readonly sidecarRawAudit: string | null;
+  readonly apiKey: string;
+}
+
+/** CPU time this process has used so far (µs), for per-request CPU cost. */
+export interface CpuReply {
+  readonly type: 'cpu';
+  readonly us: number;
+}
+
+type Message =
+  | { type: 'cpu' }
+  | { type: 'profile-start'; intervalUs: number }
+  | { type: 'profile-stop'; file: string }
+  | { type: 'stop' };
+
+const send = (msg: unknown): void => {
+  process.send?.(msg);
+};
+
+async function upstreams(): Promise<() => Promise<void>> {
+  const raw = await startRawUpstream();
+  const sdk = await startExampleServer({ stateless: true, jsonResponse: true });
+  const issuer = await startDevIssuer({ audience: RESOURCE });
+  const token = await issuer.mint({
+    sub: 'user-bench',
+    roles: ['user'],
+    tenant: 'acme',
+    scope: 'mcp:tools',
+    expiresIn: '2h',
+  });
+  const ready: UpstreamsReady = {
+    type: 'ready',
+    raw: raw.url,
+    sdk: sdk.url,
+    issuer: issuer.issuer,
+    jwksUri: issuer.jwksUri,
+    token,
+  };
+  send(ready);
+  return async () => {
+    await Promise.allSettled([raw.close(), sdk.close(), issuer.close()]);
+  };
+}
+
+function sidecarFor(upstream: string, c: ProxiesConfig, logger: Logger): Sidecar {
+  const config = parseConfig(
+    {
+      server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 1_000 },
+      admin: { host: '127.0.0.1', port: 0 },
+      upstream: { url: `${upstream}/mcp` },
+      policy: { bundle: c.bundle, watch: false },
+      authn: {
+        resource: RESOURCE,
+        jwt: { issuers: [c.issuer], jwksUri: c.jwksUri },
+        resourceMetadata: { authorizationServers: [c.issuer], scopesSupported: ['mcp:tools'] },
+        identityHeaders: { subject: 'x-mcp-authz-subject', tenant: 'x-mcp-authz-tenant' },
+      },
+      log: { level: logger.level },
+    },
+    { AUTHZ_API_KEY_PEPPER: PEPPER },
+  );
+  return createSidecar(config, { logger, env: { AUTHZ_API_KEY_PEPPER: PEPPER } });
+}
+
+async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
+  const quiet = createLogger('warn');
+  const bareRaw = await startBareProxy(c.raw);
+  const bareSdk = await startBareProxy(c.sdk);
+  const sidecarRaw = sidecarFor(c.raw, c, quiet);
+  const sidecarSdk = sidecarFor(c.sdk, c, quiet);
+  const sidecarAudit = c.audit
+    ? sidecarFor(c.raw, c, createLogger('info', pino.destination({ dest: '/dev/null', sync: false })))
+    : undefined;
+  const sidecars = [sidecarRaw, sidecarSdk, ...(sidecarAudit ? [sidecarAudit] : [])];
+  for (const s of sidecars) await s.start();
+  const { key } = await createApiKey(sidecarRaw.store, Buffer.from(PEPPER, 'utf8'), {
+    subject: 'svc-bench',
+    tenant: 'acme',
+    roles: ['user'],
+    scopes: ['mcp:tools'],
+  });
+  const ready: ProxiesReady = {
+    type: 'ready',
+    bareRaw: bareRaw.url,
+    bareSdk: bareSdk.url,
+    sidecarRaw: sidecarRaw.publicUrl,
+    sidecarSdk: sidecarSdk.publicUrl,
+    sidecarRawAudit: sidecarAudit?.publicUrl ?? null,
+    apiKey: key,
+  };
+  send(ready);
+  return async () => {
+    await Promise.allSettled([bareRaw.close(), bareSdk.close(), ...sidecars.map((s) => s.stop())]);
+  };
+}
+
+const role = process.argv[2];
+let profiler: Session | undefined;
+const stop =
+  role === 'upstreams'
+    ? await upstreams()
+    : role === 'proxies'
+      ? await proxies(JSON.parse(process.env.BENCH_PROXIES_CONFIG ?? '{}') as ProxiesConfig)
+      : undefined;
+if (!stop) throw new Error(`unknown role ${role}; expected upstreams or proxies`);
+
+process.on('message', (m: Message) => {
+  void (async () => {
+    if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      const reply: CpuReply = { type: 'cpu', us: u.user + u.system };
+      send(reply);
+    } else if (m.type === 'profile-start') {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: m.intervalUs });
+      await profiler.post('Profiler.start');
+      send({ type: 'profile-started' });
+    } else if (m.type === 'profile-stop' && profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(m.file, JSON.stringify(profile));
+      profiler.disconnect();
+      profiler = undefined;
+      send({ type: 'profile-stopped', file: m.file });
+    } else if (m.type === 'stop') {
+      await stop();
+      process.exit(0);
+    }
+  })();
+});
+process.on('disconnect', () => process.exit(0));
