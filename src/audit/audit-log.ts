@@ -1,48 +1,21 @@
 /**
- * Audit records: exactly one per policy decision, as one JSON line through pino, written when the request
- * is finished (so it carries the upstream status and rate-limit state). Records never contain
- * credentials; arguments are left out here.
+ * The first audit API, kept so `app.ts` works unchanged until it wires `createAuditListener` with a
+ * configured sink: records now have the documented schema (`record.ts`, `docs/audit.md`) and go through
+ * the non-blocking sink, with arguments left out (as before) and no OpenTelemetry export.
  *
+ * @deprecated Use `createAuditListener` + `createAuditSink` (see `src/audit/index.ts`).
  * @module
  */
+import { createNoopLogger } from '@opentelemetry/api-logs';
 import type { PipelineEvents } from '../pipeline/events.js';
 import type { Logger } from '../telemetry/logger.js';
+import { createAuditListener } from './listener.js';
+import { createAuditSink } from './sink.js';
 
+/** @deprecated Use `createAuditListener({ sink: createAuditSink(…), masking })`. */
 export function createAuditLog(logger: Logger): Pick<PipelineEvents, 'decision'> {
-  const log = logger.child({ log_type: 'audit' });
-  return {
-    decision(ctx, m) {
-      const d = m.decision;
-      const p = ctx.principal;
-      log.info(
-        {
-          decision_id: m.decisionId,
-          request_id: ctx.requestId,
-          subject: p
-            ? {
-                id: p.id,
-                tenant: p.tenant,
-                roles: p.roles,
-                auth_method: p.authMethod,
-                key_id: p.keyId ?? null,
-              }
-            : null,
-          action: { method: m.action.method, tool: m.action.tool ?? null },
-          resource: { ...m.action.resource, sensitivity: d.sensitivity ?? null },
-          decision: d.allow ? 'allow' : 'deny',
-          reasons: d.reasons,
-          failure: d.failure ?? null,
-          obligations: d.obligations,
-          policy_revision: d.revision,
-          rate_limit: m.rateLimit ?? null,
-          eval_us: Math.round(d.evalNs / 100) / 10,
-          upstream_status: ctx.upstreamStatus ?? null,
-          client_ip: ctx.clientIp,
-          session_id: ctx.facts?.sessionId ?? null,
-          transport: ctx.transport,
-        },
-        'decision',
-      );
-    },
-  };
+  return createAuditListener({
+    sink: createAuditSink({ logger, otelLogs: createNoopLogger() }),
+    masking: { arguments: 'drop', maskArguments: [], key: Buffer.alloc(32) },
+  });
 }

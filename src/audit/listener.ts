@@ -1,0 +1,55 @@
+/**
+ * The audit trail's pipeline listener: turns each `decision(ctx, m)` event (emitted once the request is
+ * finished, so the upstream status and rate-limit state are known) into an `AuditRecord` and hands it to
+ * the sink. Building a record is cheap and synchronous; writing it is the sink's (deferred) job.
+ *
+ * @module
+ */
+import { ANONYMOUS } from '../authn/principal.js';
+import type { MessageDecision, RequestContext } from '../pipeline/context.js';
+import type { PipelineEvents } from '../pipeline/events.js';
+import { type AuditMasking, buildAuditRecord } from './record.js';
+import type { AuditSink } from './sink.js';
+
+export interface AuditListenerOptions {
+  readonly sink: AuditSink;
+  readonly masking: AuditMasking;
+  /** Trace and span id to record for a decision (e.g. of the span that made it); default none. */
+  readonly traceIds?: (
+    ctx: RequestContext,
+    m: MessageDecision,
+  ) => { readonly traceId: string | null; readonly spanId: string | null };
+  /** Monotonic clock in ns, for `latency.total_ms` (tests pin it). */
+  readonly hrtime?: () => bigint;
+}
+
+export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEvents, 'decision'> {
+  const hrtime = opts.hrtime ?? process.hrtime.bigint;
+  return {
+    decision(ctx, m) {
+      const ids = opts.traceIds?.(ctx, m);
+      opts.sink.write(
+        buildAuditRecord(
+          {
+            decisionId: m.decisionId,
+            // The time the policy was given (context.time), i.e. when the request arrived.
+            time: ctx.now,
+            traceId: ids?.traceId ?? null,
+            spanId: ids?.spanId ?? null,
+            requestId: ctx.requestId,
+            principal: ctx.principal ?? ANONYMOUS,
+            action: m.action,
+            decision: m.decision,
+            rateLimit: m.rateLimit ?? null,
+            totalMs: Number(hrtime() - ctx.startedAt) / 1e6,
+            upstreamStatus: ctx.upstreamStatus ?? null,
+            clientIp: ctx.clientIp,
+            sessionId: ctx.facts?.sessionId ?? null,
+            transport: ctx.transport,
+          },
+          opts.masking,
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * Argument masking for audit records. Masked values are replaced by a keyed tag,
+ * `hmac-sha256:<16 hex>` = the first 64 bits of HMAC-SHA256(key, JSON of the value): equal values give
+ * equal tags under one key (an auditor holding the key can check "was this SSN used?"), but without the
+ * key a low-entropy value (SSN, phone number, PIN) cannot be recovered by hashing every candidate, as it
+ * could from a plain hash.
+ *
+ * Paths are dot-separated keys into the arguments object (`ssn`, `customer.ssn`); `*` matches any key or
+ * array index, a number matches that index, and arrays are otherwise transparent (`customers.ssn` masks
+ * the `ssn` of every element of `customers`). A path that names an object masks all of it: in `hash` mode
+ * every leaf is hashed (keys stay visible), `redact` replaces the whole value, `drop` removes the key.
+ *
+ * @module
+ */
+import { createHmac, hkdfSync } from 'node:crypto';
+
+/** What happens to a value named by a mask path. */
+export type MaskMode = 'hash' | 'redact' | 'drop';
+/** What happens to argument values no path names (`audit.arguments`); `drop` leaves arguments out. */
+export type ArgumentsMode = 'hash' | 'plain' | 'drop';
+
+export const HMAC_TAG_PREFIX = 'hmac-sha256:';
+export const REDACTED = '[redacted]';
+export const TRUNCATED = '[truncated]';
+/** Deeper subtrees are replaced by one tag (hash) or `[truncated]` (plain). */
+export const MAX_ARGUMENT_DEPTH = 16;
+/** Plain string values longer than this are cut (the record is a log line, not a copy of the request). */
+export const MAX_PLAIN_STRING = 1_024;
+
+/** `hmac-sha256:<16 hex>`: the first 64 bits of HMAC-SHA256(key, JSON.stringify(value)). */
+export function hmacTag(value: unknown, key: Buffer): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return HMAC_TAG_PREFIX + createHmac('sha256', key).update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * The audit HMAC key from a server secret (e.g. the API-key pepper file), by HKDF with a label of its
+ * own, so the secret itself is never used for two purposes. Same secret → same tags on every replica.
+ */
+export function deriveAuditKey(secret: Buffer | string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'mcp-authz audit argument hmac v1', 32));
+}
+
+const SENSITIVE_WORDS = new Set([
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'credential',
+  'credentials',
+  'cookie',
+  'bearer',
+]);
+const SENSITIVE_PAIRS = new Set(['api_key', 'private_key', 'access_key', 'secret_key', 'signing_key']);
+
+/**
+ * True for argument keys that name credentials (`password`, `apiKey`, `client_secret`, `X-Auth-Token`):
+ * these are masked even in `plain` mode. Whole words only: `max_tokens` is not a credential.
+ */
+export function isSensitiveKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (SENSITIVE_WORDS.has(w)) return true;
+    if (i + 1 < words.length && SENSITIVE_PAIRS.has(`${w}_${words[i + 1]}`)) return true;
+  }
+  return false;
+}
+
+type Path = readonly string[];
+
+interface WalkOptions {
+  /** For values a path (or a sensitive key) names. */
+  readonly listed: MaskMode;
+  /** For everything else. */
+  readonly other: 'keep' | 'hash';
+  readonly sensitiveKeys: boolean;
+  readonly key: Buffer;
+}
+
+function parsePaths(paths: readonly string[]): Path[] {
+  return paths.map((p) => p.split('.').filter((s) => s.length > 0)).filter((p) => p.length > 0);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Every leaf replaced by its tag; object keys and array shapes stay. */
+function hashLeaves(value: unknown, key: Buffer, depth: number): unknown {
+  if (depth >= MAX_ARGUMENT_DEPTH) return hmacTag(value, key);
+  if (Array.isArray(value)) return value.map((v) => hashLeaves(v, key, depth + 1));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = hashLeaves(v, key, depth + 1);
+    return out;
+  }
+  return hmacTag(value, key);
+}
+
+function keepPlain(value: unknown): unknown {
+  if (typeof value === 'string' && value.length > MAX_PLAIN_STRING) {
+    return `${value.slice(0, MAX_PLAIN_STRING)}…${TRUNCATED}`;
+  }
+  return value;
+}
+
+function masked(value: unknown, o: WalkOptions, depth: number): unknown {
+  return o.listed === 'hash' ? hashLeaves(value, o.key, depth) : REDACTED;
+}
+
+function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: number): unknown {
+  if (depth >= MAX_ARGUMENT_DEPTH && (Array.isArray(value) || isPlainObject(value))) {
+    return o.other === 'hash' ? hmacTag(value, o.key) : TRUNCATED;
+  }
+  if (Array.isArray(value)) {
+    return value.map((el, i) => {
+      const idx = String(i);
+      const direct = paths.filter((p) => p[0] === '*' || p[0] === idx);
+      const through = paths.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
+      if (direct.some((p) => p.length === 1)) return masked(el, o, depth + 1);
+      return walk(el, [...direct.map((p) => p.slice(1)), ...through], o, depth + 1);
+    });
+  }
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const hits = paths.filter((p) => p[0] === '*' || p[0] === k);
+      if (hits.some((p) => p.length === 1) || (o.sensitiveKeys && isSensitiveKey(k))) {
+        if (o.listed !== 'drop') out[k] = masked(v, o, depth + 1);
+        continue;
+      }
+      out[k] = walk(
+        v,
+        hits.map((p) => p.slice(1)),
+        o,
+        depth + 1,
+      );
+    }
+    return out;
+  }
+  return o.other === 'hash' ? hmacTag(value, o.key) : keepPlain(value);
+}
+
+/**
+ * Masks the values `paths` name (see the module comment) and leaves the rest as it is. Returns a copy;
+ * `args` is not changed.
+ */
+export function maskArguments(
+  args: Readonly<Record<string, unknown>>,
+  paths: readonly string[],
+  mode: MaskMode,
+  key: Buffer,
+): Record<string, unknown> {
+  return walk(
+    args,
+    parsePaths(paths),
+    { listed: mode, other: 'keep', sensitiveKeys: false, key },
+    0,
+  ) as Record<string, unknown>;
+}
+
+export interface AuditArgumentOptions {
+  /** `hash` (default): every value hashed; `plain`: values kept except listed/sensitive; `drop`: none. */
+  readonly mode: ArgumentsMode;
+  /** Paths always masked: the policy's `mask_arguments` obligation plus `audit.maskArguments`. */
+  readonly paths: readonly string[];
+  /** How listed values are masked (default `hash`). */
+  readonly listedMode?: MaskMode;
+  readonly key: Buffer;
+}
+
+/**
+ * The arguments as they go into an audit record. Listed paths and credential-named keys are always
+ * masked, whatever the mode; `null` when arguments are left out.
+ */
+export function auditArguments(
+  args: Readonly<Record<string, unknown>> | undefined,
+  opts: AuditArgumentOptions,
+): Record<string, unknown> | null {
+  if (args === undefined || opts.mode === 'drop') return null;
+  const o: WalkOptions = {
+    listed: opts.listedMode ?? 'hash',
+    other: opts.mode === 'hash' ? 'hash' : 'keep',
+    sensitiveKeys: true,
+    key: opts.key,
+  };
+  return walk(args, parsePaths(opts.paths), o, 0) as Record<string, unknown>;
+}

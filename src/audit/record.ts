@@ -1,0 +1,184 @@
+/**
+ * The audit record: exactly one per policy decision (one per JSON-RPC request), the contract auditors and
+ * SREs read. `docs/audit.md` documents every field; this type is the source of truth and a unit test keeps
+ * the two in step. Records carry no credentials (no token, key secret, cookie or header), and arguments
+ * only as masked by `mask.ts`.
+ *
+ * @module
+ */
+import type { AuthMethod, Principal } from '../authn/principal.js';
+import type { DenyReason } from '../errors/codes.js';
+import type { Action, ResourceKind } from '../mcp/action.js';
+import type { Decision } from '../policy/decision.js';
+import { type ArgumentsMode, auditArguments, type MaskMode } from './mask.js';
+
+/** Bumped when a field changes meaning or is removed (adding fields does not bump it). */
+export const AUDIT_SCHEMA_VERSION = 1;
+
+export interface AuditSubject {
+  readonly id: string | null;
+  readonly tenant: string | null;
+  readonly roles: readonly string[];
+  readonly auth_method: AuthMethod;
+  readonly key_id: string | null;
+}
+
+export interface AuditAction {
+  readonly method: string;
+  readonly tool: string | null;
+  /** Masked per `audit.arguments`, the policy's `mask_arguments` and `audit.maskArguments`; null = left out. */
+  readonly arguments: Readonly<Record<string, unknown>> | null;
+}
+
+export interface AuditResource {
+  readonly kind: ResourceKind;
+  /** Tool or prompt name, resource URI, or the method for method-level actions. */
+  readonly name: string;
+  /** The policy's `sensitivity` for this resource, if it gave one. */
+  readonly sensitivity: string | null;
+}
+
+export interface AuditRateLimit {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly retry_after_ms: number;
+  readonly allowed: boolean;
+}
+
+export interface AuditRecord {
+  readonly schema_version: number;
+  readonly decision_id: string;
+  /** ISO 8601 (UTC, ms) time of the decision. */
+  readonly time: string;
+  /** W3C trace id (32 hex) of the request's trace; null when there is none. */
+  readonly trace_id: string | null;
+  /** Span id (16 hex) of the span that made the decision. */
+  readonly span_id: string | null;
+  readonly request_id: string;
+  readonly subject: AuditSubject;
+  readonly action: AuditAction;
+  readonly resource: AuditResource;
+  /** The outcome for this message at the sidecar: `deny` if the policy or the rate limit said no. */
+  readonly decision: 'allow' | 'deny';
+  /** Which part denied (bounded, as in metrics): `policy`, `ratelimit`; null when allowed. */
+  readonly deny_reason: DenyReason | null;
+  /** The policy's reasons (first = the one the caller saw), plus the rate-limit reason when it denied. */
+  readonly reasons: readonly string[];
+  /** Set when the deny came from a failure (no policy, evaluation error, invalid result). */
+  readonly failure: NonNullable<Decision['failure']> | null;
+  /** The obligations the policy returned with the decision. */
+  readonly obligations: Readonly<Record<string, unknown>>;
+  /** Which of them the sidecar applied (`mask_arguments`, `rate_limit`, `audit`). */
+  readonly obligations_applied: readonly string[];
+  readonly policy_revision: string | null;
+  readonly rate_limit: AuditRateLimit | null;
+  readonly latency: {
+    /** Policy input + evaluation + result check, microseconds (0.1 µs resolution). */
+    readonly eval_us: number;
+    /** Whole request as seen by the sidecar, milliseconds; null if the record was written before the end. */
+    readonly total_ms: number | null;
+  };
+  /** The upstream's HTTP status; null when the message was not forwarded. */
+  readonly upstream: { readonly status: number } | null;
+  readonly client_ip: string;
+  readonly session_id: string | null;
+  readonly transport: string;
+}
+
+/** What the request path knows about one decision; `buildAuditRecord` turns it into a record. */
+export interface AuditInput {
+  readonly decisionId: string;
+  readonly time: Date;
+  readonly traceId?: string | null;
+  readonly spanId?: string | null;
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly action: Action;
+  readonly decision: Decision;
+  /** Structurally the pipeline's `RateLimitOutcome`; absent/null when no rate limit applied. */
+  readonly rateLimit?: {
+    readonly limit: number;
+    readonly remaining: number;
+    readonly retryAfterMs: number;
+    readonly allowed?: boolean;
+  } | null;
+  readonly totalMs?: number | null;
+  readonly upstreamStatus?: number | null;
+  readonly clientIp: string;
+  readonly sessionId: string | null;
+  readonly transport: string;
+}
+
+/** Argument handling for records: config `audit.arguments` / `audit.maskArguments` and the HMAC key. */
+export interface AuditMasking {
+  /** Default `hash`. */
+  readonly arguments: ArgumentsMode;
+  /** Always masked, on top of the policy's `mask_arguments` obligation. */
+  readonly maskArguments: readonly string[];
+  /** How always-masked values are masked (default `hash`). */
+  readonly listedMode?: MaskMode;
+  readonly key: Buffer;
+}
+
+export const RATE_LIMITED_REASON = 'rate limit exceeded';
+
+/** Builds the record for one decision. Pure: no clock, no I/O. */
+export function buildAuditRecord(input: AuditInput, masking: AuditMasking): AuditRecord {
+  const { principal: p, action: a, decision: d } = input;
+  const ob = d.obligations;
+  const minimal = ob.audit === 'minimal';
+  const rl = input.rateLimit ?? null;
+  const rateLimited = rl !== null && rl.allowed === false;
+  const allowed = d.allow && !rateLimited;
+  const argumentsMode: ArgumentsMode = minimal ? 'drop' : masking.arguments;
+  const args = auditArguments(a.arguments, {
+    mode: argumentsMode,
+    paths: [...(ob.mask_arguments ?? []), ...masking.maskArguments],
+    ...(masking.listedMode ? { listedMode: masking.listedMode } : {}),
+    key: masking.key,
+  });
+  const applied: string[] = [];
+  if (ob.mask_arguments !== undefined && a.arguments !== undefined) applied.push('mask_arguments');
+  if (ob.rate_limit !== undefined && rl !== null) applied.push('rate_limit');
+  if (ob.audit !== undefined) applied.push('audit');
+  return {
+    schema_version: AUDIT_SCHEMA_VERSION,
+    decision_id: input.decisionId,
+    time: input.time.toISOString(),
+    trace_id: input.traceId ?? null,
+    span_id: input.spanId ?? null,
+    request_id: input.requestId,
+    subject: {
+      id: p.id,
+      tenant: p.tenant,
+      roles: [...p.roles],
+      auth_method: p.authMethod,
+      key_id: p.keyId ?? null,
+    },
+    action: { method: a.method, tool: a.tool ?? null, arguments: args },
+    resource: { kind: a.resource.kind, name: a.resource.name, sensitivity: d.sensitivity ?? null },
+    decision: allowed ? 'allow' : 'deny',
+    deny_reason: allowed ? null : d.allow ? 'ratelimit' : 'policy',
+    reasons: rateLimited ? [...d.reasons, RATE_LIMITED_REASON] : [...d.reasons],
+    failure: d.failure ?? null,
+    obligations: { ...ob },
+    obligations_applied: applied,
+    policy_revision: d.revision,
+    rate_limit: rl
+      ? {
+          limit: rl.limit,
+          remaining: rl.remaining,
+          retry_after_ms: rl.retryAfterMs,
+          allowed: rl.allowed ?? true,
+        }
+      : null,
+    latency: {
+      eval_us: Math.round(d.evalNs / 100) / 10,
+      total_ms: input.totalMs == null ? null : Math.round(input.totalMs * 1000) / 1000,
+    },
+    upstream: input.upstreamStatus == null ? null : { status: input.upstreamStatus },
+    client_ip: input.clientIp,
+    session_id: input.sessionId,
+    transport: input.transport,
+  };
+}

@@ -1,0 +1,294 @@
+/**
+ * Every metric instrument the sidecar has (STYLE R9), on one OpenTelemetry `Meter` that feeds both the
+ * Prometheus `/metrics` text and OTLP. Labels are bounded by construction: each label value goes through
+ * an allow-list (known MCP methods, catalog tool names, error codes, stage names, …) and anything else
+ * becomes `other`. A subject, tenant, path or session id is never a label.
+ *
+ * @module
+ */
+import type { Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
+import type { StageName } from '../pipeline/stage.js';
+
+export const OTHER = 'other';
+export const NONE = 'none';
+
+/** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
+export const FAST_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+  0.5, 1,
+];
+/** Seconds; 250 µs … 30 s, for whole requests and the upstream. */
+export const SLOW_BUCKETS = [
+  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** MCP methods that get their own `method` label value (2025-06-18 … 2026-07-28 client requests). */
+export const MCP_METHODS = [
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+] as const;
+
+/** Stage label values: the pipeline's stages plus the proxying steps after them. */
+export const STAGES = [
+  'origin',
+  'blocklist',
+  'authenticate',
+  'read-body',
+  'parse',
+  'decide',
+  'ratelimit',
+  'forward',
+  'filter',
+] as const;
+type Labelled<T extends (typeof STAGES)[number]> = T;
+/** Compile-time check: a `StageName` missing from {@link STAGES} makes this fail to compile. */
+export type LabelledStageName = Labelled<StageName>;
+
+export const ROUTES = ['mcp', 'legacy_sse', 'legacy_messages', 'metadata', 'not_found'] as const;
+/** `ratelimit.scope` values (config); pass others via `SidecarMetricsOptions.rateLimitScopes`. */
+export const RATE_LIMIT_SCOPES = ['subject', 'subject_tool', 'tenant'] as const;
+export const RELOAD_RESULTS = ['success', 'failure', 'unchanged'] as const;
+const DENY_REASONS = [
+  'request',
+  'authn',
+  'policy',
+  'ratelimit',
+  'upstream',
+  'internal',
+] as const satisfies readonly DenyReason[];
+
+/** At most this many catalog tool names become label values (the rest are `other`). */
+export const MAX_TOOL_LABELS = 500;
+/** Earlier revisions kept reporting 0 (so a scrape never shows two revisions at 1). */
+export const MAX_OLD_REVISIONS = 16;
+/** Labels without a fixed list (anomaly rules, store operations) keep the first this-many values seen. */
+export const MAX_DYNAMIC_LABELS = 32;
+const LABEL_SHAPE = /^[A-Za-z0-9_.:/-]{1,64}$/;
+
+/** An allow-list of label values, optionally grown with the first `dynamic` well-formed values seen. */
+export class LabelSet {
+  private readonly values: Set<string>;
+  private dynamic: number;
+  constructor(allowed: Iterable<string>, dynamic = 0) {
+    this.values = new Set(allowed);
+    this.dynamic = dynamic;
+  }
+  label(value: string | null | undefined): string {
+    if (value === null || value === undefined || value === '') return NONE;
+    if (this.values.has(value)) return value;
+    if (this.dynamic > 0 && LABEL_SHAPE.test(value)) {
+      this.dynamic--;
+      this.values.add(value);
+      return value;
+    }
+    return OTHER;
+  }
+}
+
+export interface SidecarMetricsOptions {
+  /** Route label values (default {@link ROUTES}). */
+  readonly routes?: Iterable<string>;
+  readonly rateLimitScopes?: Iterable<string>;
+  /** Abuse rule names (`abuse.rules[].name`); without them the first 32 names seen are kept. */
+  readonly anomalyRules?: Iterable<string>;
+}
+
+export function statusClass(status: number | null | undefined): string {
+  if (status === null || status === undefined) return 'error';
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : OTHER;
+}
+
+export class SidecarMetrics {
+  private readonly methods = new LabelSet(MCP_METHODS);
+  private tools = new LabelSet([]);
+  private readonly stages = new LabelSet(STAGES);
+  private readonly routes: LabelSet;
+  private readonly reasons = new LabelSet(DENY_REASONS);
+  private readonly authnCodes = new LabelSet(
+    Object.keys(ERROR_CODES).filter((c) => c.startsWith('ERR_AUTHN_')),
+  );
+  private readonly upstreamCodes = new LabelSet(
+    Object.keys(ERROR_CODES).filter((c) => c.startsWith('ERR_UPSTREAM_') || c === 'ERR_INTERNAL'),
+  );
+  private readonly scopes: LabelSet;
+  private readonly rules: LabelSet;
+  private readonly reloadResults = new LabelSet(RELOAD_RESULTS);
+  private readonly storeOps = new LabelSet([], MAX_DYNAMIC_LABELS);
+  private revision: string | null = null;
+  /** Revisions loaded earlier, reported as 0 (the SDK keeps a series' last value until it is re-reported). */
+  private readonly oldRevisions: string[] = [];
+
+  private readonly requests: Counter;
+  private readonly requestDuration: Histogram;
+  private readonly decisions: Counter;
+  private readonly decisionDuration: Histogram;
+  private readonly stageDuration: Histogram;
+  private readonly authnFailures: Counter;
+  private readonly rateLimitRejections: Counter;
+  private readonly anomalies: Counter;
+  private readonly policyReloads: Counter;
+  private readonly upstreamDuration: Histogram;
+  private readonly upstreamErrors: Counter;
+  private readonly storeErrors: Counter;
+  private readonly auditDroppedTotal: Counter;
+  /** Kept so the callback stays registered for the meter's lifetime. */
+  readonly policyRevisionInfo: ObservableGauge;
+
+  constructor(meter: Meter, opts: SidecarMetricsOptions = {}) {
+    this.routes = new LabelSet(opts.routes ?? ROUTES);
+    this.scopes = new LabelSet(opts.rateLimitScopes ?? RATE_LIMIT_SCOPES);
+    this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
+    const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
+    const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
+    this.requests = meter.createCounter('mcp_authz_requests_total', {
+      description: 'HTTP requests answered, by route, status and deny reason (none when not denied).',
+    });
+    this.requestDuration = meter.createHistogram('mcp_authz_request_duration_seconds', {
+      description: 'Time from request received to response finished, by route.',
+      ...slow,
+    });
+    this.decisions = meter.createCounter('mcp_authz_decisions_total', {
+      description: 'Policy decisions, by result, MCP method and tool (catalog names, else other).',
+    });
+    this.decisionDuration = meter.createHistogram('mcp_authz_decision_duration_seconds', {
+      description: 'Policy decision time: input building, wasm evaluation and result check.',
+      ...fast,
+    });
+    this.stageDuration = meter.createHistogram('mcp_authz_stage_duration_seconds', {
+      description: 'Time spent in each request stage.',
+      ...fast,
+    });
+    this.authnFailures = meter.createCounter('mcp_authz_authn_failures_total', {
+      description: 'Requests refused by authentication, by error code.',
+    });
+    this.rateLimitRejections = meter.createCounter('mcp_authz_ratelimit_rejections_total', {
+      description: 'Requests refused by the rate limit (429), by limit scope.',
+    });
+    this.anomalies = meter.createCounter('mcp_authz_anomalies_total', {
+      description: 'Anomalies detected, by rule.',
+    });
+    this.policyReloads = meter.createCounter('mcp_authz_policy_reloads_total', {
+      description: 'Policy bundle reload attempts, by result.',
+    });
+    this.upstreamDuration = meter.createHistogram('mcp_authz_upstream_duration_seconds', {
+      description: 'Time to the upstream response headers, by status class (error = no response).',
+      ...slow,
+    });
+    this.upstreamErrors = meter.createCounter('mcp_authz_upstream_errors_total', {
+      description: 'Upstream failures, by error code.',
+    });
+    this.storeErrors = meter.createCounter('mcp_authz_store_errors_total', {
+      description: 'Shared store (Redis) errors, by operation.',
+    });
+    this.auditDroppedTotal = meter.createCounter('mcp_authz_audit_dropped_total', {
+      description: 'Audit records dropped because the audit buffer was full.',
+    });
+    this.policyRevisionInfo = meter.createObservableGauge('mcp_authz_policy_revision_info', {
+      description: '1 for the loaded policy bundle revision, 0 for revisions loaded before it.',
+    });
+    this.policyRevisionInfo.addCallback((r) => {
+      for (const old of this.oldRevisions) r.observe(0, { revision: old });
+      if (this.revision !== null) r.observe(1, { revision: this.revision });
+    });
+    // Series that alerts watch exist from the start (a rate over an absent series is no alert).
+    this.auditDroppedTotal.add(0);
+    for (const result of RELOAD_RESULTS) this.policyReloads.add(0, { result });
+  }
+
+  /** The tool label allow-list, e.g. the policy catalog's tool names (first {@link MAX_TOOL_LABELS}). */
+  setToolNames(names: Iterable<string>): void {
+    const list: string[] = [];
+    for (const n of names) {
+      if (list.length >= MAX_TOOL_LABELS) break;
+      if (typeof n === 'string' && n.length > 0 && n.length <= 128) list.push(n);
+    }
+    this.tools = new LabelSet(list);
+  }
+
+  /** One finished HTTP request. `reason` is the DenyReason of a denied request, null otherwise. */
+  request(route: string, status: number, reason: DenyReason | null, seconds: number): void {
+    const r = this.routes.label(route);
+    const s = Number.isInteger(status) && status >= 100 && status < 600 ? String(status) : OTHER;
+    this.requests.add(1, { route: r, status: s, reason: this.reasons.label(reason) });
+    this.requestDuration.record(seconds, { route: r });
+  }
+
+  /** One policy decision (per JSON-RPC request). */
+  decision(result: 'allow' | 'deny', method: string, tool: string | null | undefined, seconds: number): void {
+    this.decisions.add(1, {
+      result: result === 'allow' ? 'allow' : 'deny',
+      method: this.methods.label(method),
+      tool: tool === null || tool === undefined ? NONE : this.tools.label(tool),
+    });
+    this.decisionDuration.record(seconds);
+  }
+
+  stage(name: string, seconds: number): void {
+    this.stageDuration.record(seconds, { stage: this.stages.label(name) });
+  }
+
+  authnFailure(code: ErrorCode): void {
+    this.authnFailures.add(1, { reason: this.authnCodes.label(code) });
+  }
+
+  rateLimitRejection(scope: string): void {
+    this.rateLimitRejections.add(1, { scope: this.scopes.label(scope) });
+  }
+
+  anomaly(rule: string): void {
+    this.anomalies.add(1, { rule: this.rules.label(rule) });
+  }
+
+  /** One reload attempt; on success pass the now-loaded revision. */
+  policyReload(result: 'success' | 'failure' | 'unchanged', revision?: string | null): void {
+    this.policyReloads.add(1, { result: this.reloadResults.label(result) });
+    if (result === 'success' && revision !== undefined) this.setPolicyRevision(revision);
+  }
+
+  /**
+   * The loaded revision: `mcp_authz_policy_revision_info{revision}` is 1 for it and 0 for the last
+   * {@link MAX_OLD_REVISIONS} before it (null: no policy loaded, nothing at 1). Query it with `== 1`.
+   */
+  setPolicyRevision(revision: string | null): void {
+    const next = revision === null ? null : revision.slice(0, 128);
+    if (next === this.revision) return;
+    if (this.revision !== null) this.oldRevisions.push(this.revision);
+    const i = next === null ? -1 : this.oldRevisions.indexOf(next);
+    if (i >= 0) this.oldRevisions.splice(i, 1);
+    if (this.oldRevisions.length > MAX_OLD_REVISIONS) this.oldRevisions.shift();
+    this.revision = next;
+  }
+
+  /** One upstream exchange: `status` null when no response came (connect error, timeout). */
+  upstream(status: number | null, seconds: number): void {
+    this.upstreamDuration.record(seconds, { status_class: statusClass(status) });
+  }
+
+  upstreamError(code: ErrorCode): void {
+    this.upstreamErrors.add(1, { code: this.upstreamCodes.label(code) });
+  }
+
+  storeError(op: string): void {
+    this.storeErrors.add(1, { op: this.storeOps.label(op) });
+  }
+
+  auditDropped(): void {
+    this.auditDroppedTotal.add(1);
+  }
+}

@@ -1,0 +1,198 @@
+import { createHash, createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  auditArguments,
+  deriveAuditKey,
+  hmacTag,
+  isSensitiveKey,
+  MAX_ARGUMENT_DEPTH,
+  MAX_PLAIN_STRING,
+  maskArguments,
+  REDACTED,
+  TRUNCATED,
+} from '../../../src/audit/mask.js';
+
+const KEY = Buffer.alloc(32, 1);
+const TAG = /^hmac-sha256:[0-9a-f]{16}$/;
+const tag = (v: unknown) => hmacTag(v, KEY);
+
+describe('hmacTag', () => {
+  it('is a keyed HMAC of the JSON value, not a plain hash', () => {
+    const ssn = '123-45-6789';
+    expect(tag(ssn)).toMatch(TAG);
+    expect(tag(ssn)).toBe(
+      `hmac-sha256:${createHmac('sha256', KEY).update('"123-45-6789"').digest('hex').slice(0, 16)}`,
+    );
+    // What an attacker without the key could compute for every candidate SSN: none of it matches.
+    for (const text of [ssn, JSON.stringify(ssn)]) {
+      expect(tag(ssn)).not.toContain(createHash('sha256').update(text).digest('hex').slice(0, 16));
+    }
+    expect(hmacTag(ssn, Buffer.alloc(32, 2))).not.toBe(tag(ssn));
+    expect(tag(ssn)).toBe(tag(ssn));
+    expect(tag(1)).not.toBe(tag('1'));
+  });
+
+  it('derives a 32-byte key from a server secret, stable and different from it', () => {
+    const k = deriveAuditKey('pepper-pepper-pepper-pepper-pepper');
+    expect(k).toHaveLength(32);
+    expect(k.equals(deriveAuditKey('pepper-pepper-pepper-pepper-pepper'))).toBe(true);
+    expect(k.toString('utf8')).not.toContain('pepper');
+  });
+});
+
+describe('maskArguments', () => {
+  const args = {
+    tenant: 'acme',
+    ssn: '123-45-6789',
+    customer: { name: 'Ada', ssn: '987-65-4321', address: { city: 'Berlin', zip: '10115' } },
+    items: [
+      { sku: 'a', card: '4111111111111111' },
+      { sku: 'b', card: '5500000000000004' },
+    ],
+  };
+
+  it('hashes the named paths, leaves the rest, and does not touch the input', () => {
+    const before = structuredClone(args);
+    const out = maskArguments(args, ['ssn', 'customer.ssn', 'items.card'], 'hash', KEY);
+    expect(out).toEqual({
+      tenant: 'acme',
+      ssn: tag('123-45-6789'),
+      customer: { name: 'Ada', ssn: tag('987-65-4321'), address: { city: 'Berlin', zip: '10115' } },
+      items: [
+        { sku: 'a', card: tag('4111111111111111') },
+        { sku: 'b', card: tag('5500000000000004') },
+      ],
+    });
+    expect(args).toEqual(before);
+  });
+
+  it('hashes every leaf of a named object, keeping its keys', () => {
+    expect(maskArguments(args, ['customer.address'], 'hash', KEY).customer).toEqual({
+      name: 'Ada',
+      ssn: '987-65-4321',
+      address: { city: tag('Berlin'), zip: tag('10115') },
+    });
+  });
+
+  it('redacts or drops instead of hashing', () => {
+    expect(maskArguments(args, ['ssn', 'customer'], 'redact', KEY)).toMatchObject({
+      ssn: REDACTED,
+      customer: REDACTED,
+    });
+    const dropped = maskArguments(args, ['ssn', 'customer.ssn'], 'drop', KEY);
+    expect(dropped).not.toHaveProperty('ssn');
+    expect(dropped.customer).toEqual({ name: 'Ada', address: { city: 'Berlin', zip: '10115' } });
+  });
+
+  it('supports * and array indexes', () => {
+    expect(maskArguments(args, ['*.ssn'], 'redact', KEY).customer).toMatchObject({ ssn: REDACTED });
+    expect(maskArguments(args, ['items.1.card'], 'redact', KEY).items).toEqual([
+      { sku: 'a', card: '4111111111111111' },
+      { sku: 'b', card: REDACTED },
+    ]);
+    expect(maskArguments({ tags: ['x', 'y'] }, ['tags.*'], 'redact', KEY)).toEqual({
+      tags: [REDACTED, REDACTED],
+    });
+    expect(maskArguments(args, [], 'hash', KEY)).toEqual(args);
+  });
+});
+
+describe('auditArguments', () => {
+  const args = {
+    query: 'unpaid invoices',
+    limit: 10,
+    max_tokens: 200,
+    filters: { status: ['open', 'late'], owner: { id: 'u-7' } },
+    password: 'hunter2',
+    apiKey: 'mcpk_abc_def',
+    client_secret: 's3',
+    'X-Auth-Token': 't0k',
+  };
+
+  it('hash (default): every leaf value hashed, nested ones too', () => {
+    const out = auditArguments(args, { mode: 'hash', paths: [], key: KEY });
+    expect(out).toEqual({
+      query: tag('unpaid invoices'),
+      limit: tag(10),
+      max_tokens: tag(200),
+      filters: { status: [tag('open'), tag('late')], owner: { id: tag('u-7') } },
+      password: tag('hunter2'),
+      apiKey: tag('mcpk_abc_def'),
+      client_secret: tag('s3'),
+      'X-Auth-Token': tag('t0k'),
+    });
+  });
+
+  it('plain: values kept, but listed paths and credential-named keys are still masked', () => {
+    const out = auditArguments(args, { mode: 'plain', paths: ['filters.owner'], key: KEY });
+    expect(out).toEqual({
+      query: 'unpaid invoices',
+      limit: 10,
+      max_tokens: 200,
+      filters: { status: ['open', 'late'], owner: { id: tag('u-7') } },
+      password: tag('hunter2'),
+      apiKey: tag('mcpk_abc_def'),
+      client_secret: tag('s3'),
+      'X-Auth-Token': tag('t0k'),
+    });
+    const redacted = auditArguments(args, {
+      mode: 'plain',
+      paths: ['query'],
+      listedMode: 'redact',
+      key: KEY,
+    });
+    expect(redacted).toMatchObject({ query: REDACTED, password: REDACTED, limit: 10 });
+  });
+
+  it('listed paths win over hash mode too (redact, drop)', () => {
+    expect(
+      auditArguments(args, { mode: 'hash', paths: ['query'], listedMode: 'drop', key: KEY }),
+    ).not.toHaveProperty('query');
+    expect(
+      auditArguments(args, { mode: 'hash', paths: ['limit'], listedMode: 'redact', key: KEY })?.limit,
+    ).toBe(REDACTED);
+  });
+
+  it('drop, or no arguments: null', () => {
+    expect(auditArguments(args, { mode: 'drop', paths: [], key: KEY })).toBeNull();
+    expect(auditArguments(undefined, { mode: 'plain', paths: [], key: KEY })).toBeNull();
+  });
+
+  it('bounds depth and plain string length', () => {
+    let deep: Record<string, unknown> = { leaf: 'x' };
+    for (let i = 0; i < MAX_ARGUMENT_DEPTH + 4; i++) deep = { d: deep };
+    const plain = JSON.stringify(auditArguments(deep, { mode: 'plain', paths: [], key: KEY }));
+    expect(plain).toContain(TRUNCATED);
+    expect(plain).not.toContain('leaf');
+    expect(JSON.stringify(auditArguments(deep, { mode: 'hash', paths: [], key: KEY }))).toMatch(
+      /hmac-sha256:/,
+    );
+    const long = auditArguments(
+      { s: 'a'.repeat(MAX_PLAIN_STRING * 2) },
+      { mode: 'plain', paths: [], key: KEY },
+    );
+    expect(String(long?.s).length).toBeLessThan(MAX_PLAIN_STRING + 20);
+  });
+});
+
+describe('isSensitiveKey', () => {
+  it('matches credential names as whole words only', () => {
+    for (const k of [
+      'password',
+      'PASSWD',
+      'apiKey',
+      'api_key',
+      'X-API-Key',
+      'client_secret',
+      'accessToken',
+      'authorization',
+      'private_key',
+      'sessionCookie',
+    ]) {
+      expect(isSensitiveKey(k), k).toBe(true);
+    }
+    for (const k of ['max_tokens', 'keyword', 'author', 'secretary_name', 'passenger', 'monkey']) {
+      expect(isSensitiveKey(k), k).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { hmacTag } from '../../../src/audit/mask.js';
+import { type AuditInput, type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
+import type { Principal } from '../../../src/authn/principal.js';
+import { classify } from '../../../src/mcp/action.js';
+import type { Decision } from '../../../src/policy/decision.js';
+
+const KEY = Buffer.alloc(32, 3);
+const principal: Principal = {
+  id: 'u-42',
+  tenant: 'acme',
+  roles: ['analyst'],
+  scopes: ['mcp:tools'],
+  clearance: null,
+  authMethod: 'api_key',
+  keyId: 'k1',
+  tokenId: 'jti-secret-ish',
+  claims: { email: 'ada@example.com', raw: 'eyJhbGciOi.fake.token' },
+};
+const allow: Decision = {
+  allow: true,
+  reasons: ['analyst may read customers'],
+  obligations: { rate_limit: { capacity: 10, refill_per_second: 1 }, mask_arguments: ['ssn'], audit: 'full' },
+  sensitivity: 'confidential',
+  revision: 'rev-1',
+  evalNs: 41_734,
+};
+
+function input(over: Partial<AuditInput> = {}): AuditInput {
+  return {
+    decisionId: 'd-1',
+    time: new Date('2026-11-23T10:00:00.000Z'),
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+    requestId: 'r-1',
+    principal,
+    action: classify('tools/call', 7, {
+      name: 'read_customer',
+      arguments: { id: 'c-9', ssn: '123-45-6789' },
+    }),
+    decision: allow,
+    rateLimit: { limit: 10, remaining: 9, retryAfterMs: 0, allowed: true },
+    totalMs: 1.23456,
+    upstreamStatus: 200,
+    clientIp: '10.0.0.7',
+    sessionId: 's-9',
+    transport: 'streamable-http',
+    ...over,
+  };
+}
+
+describe('buildAuditRecord', () => {
+  it('builds the documented record', () => {
+    const r = buildAuditRecord(input(), { arguments: 'plain', maskArguments: [], key: KEY });
+    expect(r).toEqual({
+      schema_version: 1,
+      decision_id: 'd-1',
+      time: '2026-11-23T10:00:00.000Z',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+      request_id: 'r-1',
+      subject: { id: 'u-42', tenant: 'acme', roles: ['analyst'], auth_method: 'api_key', key_id: 'k1' },
+      action: {
+        method: 'tools/call',
+        tool: 'read_customer',
+        arguments: { id: 'c-9', ssn: hmacTag('123-45-6789', KEY) },
+      },
+      resource: { kind: 'tool', name: 'read_customer', sensitivity: 'confidential' },
+      decision: 'allow',
+      deny_reason: null,
+      reasons: ['analyst may read customers'],
+      failure: null,
+      obligations: allow.obligations,
+      obligations_applied: ['mask_arguments', 'rate_limit', 'audit'],
+      policy_revision: 'rev-1',
+      rate_limit: { limit: 10, remaining: 9, retry_after_ms: 0, allowed: true },
+      latency: { eval_us: 41.7, total_ms: 1.235 },
+      upstream: { status: 200 },
+      client_ip: '10.0.0.7',
+      session_id: 's-9',
+      transport: 'streamable-http',
+    } satisfies AuditRecord);
+  });
+
+  it('never carries claims, the token id or raw argument values in hash mode', () => {
+    const json = JSON.stringify(
+      buildAuditRecord(input(), { arguments: 'hash', maskArguments: [], key: KEY }),
+    );
+    for (const secret of ['eyJhbGciOi', 'jti-secret-ish', 'ada@example.com', '123-45-6789', 'c-9']) {
+      expect(json).not.toContain(secret);
+    }
+  });
+
+  it('records a rate-limited message as a deny with reason ratelimit', () => {
+    const r = buildAuditRecord(
+      input({
+        rateLimit: { limit: 10, remaining: 0, retryAfterMs: 1500, allowed: false },
+        upstreamStatus: null,
+      }),
+      { arguments: 'drop', maskArguments: [], key: KEY },
+    );
+    expect(r).toMatchObject({
+      decision: 'deny',
+      deny_reason: 'ratelimit',
+      reasons: ['analyst may read customers', 'rate limit exceeded'],
+      rate_limit: { remaining: 0, retry_after_ms: 1500, allowed: false },
+      upstream: null,
+    });
+  });
+
+  it('records a policy deny or failure with reason policy, and method-level actions without arguments', () => {
+    const r = buildAuditRecord(
+      input({
+        action: classify('tools/list', 1, {}),
+        decision: {
+          ...allow,
+          allow: false,
+          reasons: ['no policy'],
+          failure: 'no_policy',
+          revision: null,
+          obligations: {},
+        },
+        rateLimit: null,
+        upstreamStatus: null,
+        totalMs: null,
+      }),
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    );
+    expect(r).toMatchObject({
+      decision: 'deny',
+      deny_reason: 'policy',
+      failure: 'no_policy',
+      action: { method: 'tools/list', tool: null, arguments: null },
+      resource: { kind: 'method', name: 'tools/list' },
+      obligations_applied: [],
+      policy_revision: null,
+      rate_limit: null,
+      latency: { total_ms: null },
+    });
+  });
+
+  it('masks config paths too, and leaves arguments out for audit: minimal', () => {
+    const masked = buildAuditRecord(input(), {
+      arguments: 'plain',
+      maskArguments: ['id'],
+      listedMode: 'redact',
+      key: KEY,
+    });
+    expect(masked.action.arguments).toEqual({ id: '[redacted]', ssn: '[redacted]' });
+    const minimal = buildAuditRecord(input({ decision: { ...allow, obligations: { audit: 'minimal' } } }), {
+      arguments: 'plain',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(minimal.action.arguments).toBeNull();
+    expect(minimal.obligations_applied).toEqual(['audit']);
+  });
+});
+
+/** Dotted paths of a record's fields; arrays and free-form objects are leaves. */
+function fieldPaths(v: Record<string, unknown>, prefix = ''): string[] {
+  const leaves = new Set(['action.arguments', 'obligations']);
+  return Object.entries(v).flatMap(([k, x]) => {
+    const p = prefix + k;
+    return typeof x === 'object' && x !== null && !Array.isArray(x) && !leaves.has(p)
+      ? fieldPaths(x as Record<string, unknown>, `${p}.`)
+      : [p];
+  });
+}
+
+describe('docs/audit.md', () => {
+  it('documents exactly the fields a record has', () => {
+    const doc = readFileSync(new URL('../../../docs/audit.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Fields'), doc.indexOf('## Example'));
+    const documented = [...section.matchAll(/^\|\s*`([a-z_.]+)`\s*\|/gm)].map((m) => m[1]);
+    const record = buildAuditRecord(input(), { arguments: 'hash', maskArguments: [], key: KEY });
+    expect(documented.sort()).toEqual(fieldPaths(record as unknown as Record<string, unknown>).sort());
+  });
+});

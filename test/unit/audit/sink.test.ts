@@ -1,0 +1,232 @@
+import { createNoopLogger, type Logger as OtelLogger } from '@opentelemetry/api-logs';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAuditListener } from '../../../src/audit/listener.js';
+import { type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
+import { AUDIT_EVENT_NAME, createAuditSink } from '../../../src/audit/sink.js';
+import { ANONYMOUS } from '../../../src/authn/principal.js';
+import { classify } from '../../../src/mcp/action.js';
+import type { MessageDecision, RequestContext } from '../../../src/pipeline/context.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+
+const KEY = Buffer.alloc(32, 5);
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_ID = '00f067aa0ba902b7';
+
+function record(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    ...buildAuditRecord(
+      {
+        decisionId: `d-${i}`,
+        time: new Date(Date.UTC(2026, 10, 23, 10, 0, 0, i)),
+        traceId: TRACE_ID,
+        spanId: SPAN_ID,
+        requestId: `r-${i}`,
+        principal: ANONYMOUS,
+        action: classify('tools/call', i, { name: 'read_customer', arguments: { password: 'hunter2' } }),
+        decision: {
+          allow: false,
+          reasons: ['no'],
+          obligations: {},
+          sensitivity: undefined,
+          revision: 'rev-1',
+          evalNs: 1,
+        },
+        clientIp: '10.0.0.1',
+        sessionId: null,
+        transport: 'streamable-http',
+      },
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    ),
+    ...over,
+  };
+}
+
+function capture(level = 'info') {
+  const raw: string[] = [];
+  const logger = createLogger(level, { write: (s: string) => raw.push(s) });
+  return { logger, raw, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+function otel() {
+  const exporter = new InMemoryLogRecordExporter();
+  const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+  return { exporter, provider, logger: provider.getLogger('test') };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+const providers: LoggerProvider[] = [];
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.shutdown()));
+});
+
+describe('createAuditSink', () => {
+  it('writes one JSON line per record, after the current turn, with the record time as the line time', async () => {
+    const out = capture();
+    const sink = createAuditSink({ logger: out.logger, otelLogs: createNoopLogger() });
+    sink.write(record(1));
+    sink.write(record(2));
+    expect(out.raw).toHaveLength(0);
+    expect(sink.buffered).toBe(2);
+    await tick();
+    expect(out.raw).toHaveLength(2);
+    const [first] = out.lines();
+    expect(first).toMatchObject({
+      level: 'info',
+      service: 'mcp-authz',
+      log_type: 'audit',
+      msg: 'audit',
+      time: '2026-11-23T10:00:00.001Z',
+      decision_id: 'd-1',
+      decision: 'deny',
+      action: { method: 'tools/call', tool: 'read_customer' },
+    });
+    expect(out.raw[0]?.match(/"time":/g)).toHaveLength(1);
+    expect(out.raw.join('')).not.toContain('hunter2');
+    expect(sink.buffered).toBe(0);
+  });
+
+  it('drops and counts records beyond maxBuffered, never blocking the writer', async () => {
+    const out = capture();
+    let drops = 0;
+    const sink = createAuditSink({
+      logger: out.logger,
+      otelLogs: createNoopLogger(),
+      maxBuffered: 3,
+      onDrop: () => {
+        drops++;
+      },
+    });
+    for (let i = 0; i < 5; i++) sink.write(record(i));
+    expect(drops).toBe(2);
+    expect(sink.dropped).toBe(2);
+    await sink.flush();
+    expect(out.lines().map((l) => l.decision_id)).toEqual(['d-0', 'd-1', 'd-2']);
+    sink.write(record(9));
+    await tick();
+    expect(out.raw).toHaveLength(4);
+    expect(sink.status()).toMatchObject({ state: 'ok', dropped: 2, buffered: 0 });
+  });
+
+  it('drains large backlogs in batches across turns of the event loop', async () => {
+    const out = capture();
+    const sink = createAuditSink({ logger: out.logger, otelLogs: createNoopLogger(), maxBuffered: 2_000 });
+    for (let i = 0; i < 600; i++) sink.write(record(i));
+    await tick();
+    expect(out.raw.length).toBeGreaterThan(0);
+    expect(out.raw.length).toBeLessThan(600);
+    await sink.stop();
+    expect(out.raw).toHaveLength(600);
+  });
+
+  it('emits an OpenTelemetry log record with the record as body and its trace context', async () => {
+    const o = otel();
+    providers.push(o.provider);
+    const sink = createAuditSink({ logger: capture().logger, otelLogs: o.logger });
+    sink.write(record(1, { deny_reason: 'policy' }));
+    sink.write(record(2, { trace_id: null, span_id: null }));
+    await sink.flush();
+    const [linked, unlinked] = o.exporter.getFinishedLogRecords();
+    expect(linked?.eventName).toBe(AUDIT_EVENT_NAME);
+    expect(linked?.severityText).toBe('INFO');
+    expect(linked?.spanContext).toMatchObject({ traceId: TRACE_ID, spanId: SPAN_ID });
+    expect(linked?.attributes).toMatchObject({
+      log_type: 'audit',
+      'mcp_authz.decision': 'deny',
+      'mcp_authz.decision.id': 'd-1',
+      'mcp_authz.deny.reason': 'policy',
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'read_customer',
+      'mcp_authz.policy.revision': 'rev-1',
+    });
+    expect(linked?.body).toMatchObject({ decision_id: 'd-1' });
+    expect(linked?.hrTime[0]).toBe(Date.UTC(2026, 10, 23, 10, 0, 0) / 1000);
+    expect(unlinked?.spanContext).toBeUndefined();
+  });
+
+  it('still emits to OpenTelemetry when the process log level hides info', async () => {
+    const out = capture('warn');
+    const o = otel();
+    providers.push(o.provider);
+    const sink = createAuditSink({ logger: out.logger, otelLogs: o.logger });
+    sink.write(record(1));
+    await sink.flush();
+    expect(out.raw).toHaveLength(0);
+    expect(o.exporter.getFinishedLogRecords()).toHaveLength(1);
+  });
+
+  it('survives a failing OpenTelemetry logger and reports it', async () => {
+    const out = capture();
+    const broken: OtelLogger = {
+      emit() {
+        throw new Error('boom');
+      },
+      enabled: () => true,
+    };
+    const sink = createAuditSink({ logger: out.logger, otelLogs: broken });
+    expect(() => sink.write(record(1))).not.toThrow();
+    await sink.flush();
+    expect(sink.status()).toMatchObject({ state: 'ok', detail: '1 records could not be written' });
+    expect(out.lines().some((l) => l.msg === 'audit record could not be written')).toBe(true);
+  });
+
+  it('checks maxBuffered', () => {
+    expect(() =>
+      createAuditSink({ logger: capture().logger, otelLogs: createNoopLogger(), maxBuffered: 0 }),
+    ).toThrow(TypeError);
+  });
+});
+
+describe('createAuditListener', () => {
+  it('turns a finished request decision into one record through the sink', async () => {
+    const out = capture();
+    const sink = createAuditSink({ logger: out.logger, otelLogs: createNoopLogger() });
+    const listener = createAuditListener({
+      sink,
+      masking: { arguments: 'hash', maskArguments: [], key: KEY },
+      traceIds: () => ({ traceId: TRACE_ID, spanId: SPAN_ID }),
+      hrtime: () => 3_500_000n,
+    });
+    const ctx = {
+      requestId: 'r-7',
+      transport: 'streamable-http',
+      clientIp: '10.0.0.9',
+      startedAt: 1_000_000n,
+      now: new Date('2026-11-23T10:00:00.000Z'),
+      decisions: [],
+      upstreamStatus: 200,
+      facts: { sessionId: 's-1' },
+    } as unknown as RequestContext;
+    const m: MessageDecision = {
+      index: 0,
+      decisionId: 'd-7',
+      action: classify('tools/call', 1, { name: 'read_customer', arguments: { id: 'c-1' } }),
+      decision: {
+        allow: true,
+        reasons: [],
+        obligations: {},
+        sensitivity: undefined,
+        revision: 'rev-1',
+        evalNs: 2_000,
+      },
+      rateLimit: { limit: 5, remaining: 4, retryAfterMs: 0, allowed: true },
+    };
+    listener.decision(ctx, m);
+    await sink.flush();
+    const [line] = out.lines();
+    expect(line).toMatchObject({
+      decision_id: 'd-7',
+      request_id: 'r-7',
+      time: '2026-11-23T10:00:00.000Z',
+      trace_id: TRACE_ID,
+      span_id: SPAN_ID,
+      subject: { id: null, auth_method: 'anonymous' },
+      decision: 'allow',
+      rate_limit: { limit: 5, remaining: 4, retry_after_ms: 0, allowed: true },
+      latency: { eval_us: 2, total_ms: 2.5 },
+      upstream: { status: 200 },
+      session_id: 's-1',
+    });
+    expect(JSON.stringify(line)).not.toContain('c-1');
+  });
+});
