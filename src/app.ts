@@ -8,23 +8,31 @@
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAbuseDetector } from './abuse/detector.js';
 import { createAuditLog } from './audit/audit-log.js';
 import { createAuthenticator } from './authn/authenticator.js';
 import type { Config } from './config/schema.js';
+import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
 import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
 import { authenticateStage } from './pipeline/stages/authenticate.js';
+import { blocklistStage } from './pipeline/stages/blocklist.js';
 import { decideStage } from './pipeline/stages/decide.js';
 import { originStage } from './pipeline/stages/origin.js';
 import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
+import { ratelimitStage } from './pipeline/stages/ratelimit.js';
 import { readBodyStage } from './pipeline/stages/read-body.js';
 import { PolicyEngine } from './policy/engine.js';
 import { PolicyReloader } from './policy/reloader.js';
 import { createHeaderPolicy } from './proxy/headers.js';
 import { Upstream } from './proxy/upstream.js';
+import { createRateLimiter } from './ratelimit/create-limiter.js';
+import { createSecurityCounters } from './report/counters.js';
+import { reportRoute } from './report/route.js';
+import { onAbuseTrip, securityListener } from './security-listener.js';
 import { createAdminServer } from './server/admin-server.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
 import { createPublicServer } from './server/public-server.js';
@@ -90,10 +98,31 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
   });
-  const events = fanOut([createAuditLog(logger)]);
+  const counters = createSecurityCounters({ store, logger, now });
+  const detector = createAbuseDetector({
+    store,
+    rules: config.abuse.rules,
+    logger,
+    now,
+    pollIntervalMs: config.abuse.pollIntervalMs,
+    onTrip: onAbuseTrip(logger, () => counters),
+  });
+  const limiter = config.ratelimit.enabled
+    ? createRateLimiter({
+        store,
+        failureMode: config.ratelimit.failureMode,
+        logger,
+        now,
+        fastPath: config.ratelimit.fastPath,
+      })
+    : undefined;
+  const events = fanOut([createAuditLog(logger), securityListener(detector, counters)]);
   let runtime: SidecarRuntime | undefined;
   const pipelines = createPipelines({
     origin: originStage(config.server.allowedOrigins),
+    blockIp: blocklistStage(detector, 'ip'),
+    blockSubject: blocklistStage(detector, 'subject'),
+    ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
     authenticate: authenticateStage(authenticator, events),
     readBody: readBodyStage(config.server.maxBodyBytes),
     parse: parseStage(config.server.protocolVersions),
@@ -122,10 +151,17 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     stop: () => reloader.stop(),
     status: (): ComponentStatus => ({ ...engine.status() }),
   };
-  const components: Component[] = [store, authenticator, policyComponent];
+  const components: Component[] = [store, authenticator, policyComponent, detector, counters];
+  if (limiter) components.push(limiter);
   const pub = createPublicServer(runtime, legacy, logger);
   const publicServer = pub.server;
-  const adminServer = createAdminServer({ components });
+  const adminServer = createAdminServer({
+    components,
+    report: {
+      route: reportRoute(store, now),
+      token: openSecret(config, 'adminReportToken', { logger, ...envOpt }),
+    },
+  });
   const open = new Set<import('node:net').Socket>();
   publicServer.on('connection', (s) => {
     open.add(s);

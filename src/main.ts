@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `mcp-authz` command: `serve`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`.
+ * The `mcp-authz` command: `serve`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
+ * `blocks list|add|lift`, `report`.
  * Composition only; each command lives in `src/cli/`.
  *
  * @module
  */
 import { Command } from 'commander';
+import { register as registerBlocks } from './cli/blocks.js';
 import { register as registerKeys } from './cli/keys.js';
 import { register as registerPolicy } from './cli/policy.js';
+import { register as registerReport } from './cli/report.js';
 import { register as registerServe } from './cli/serve.js';
 import { register as registerTokens } from './cli/tokens.js';
 
@@ -20,6 +23,8 @@ registerServe(program);
 registerPolicy(program);
 registerKeys(program);
 registerTokens(program);
+registerBlocks(program);
+registerReport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`mcp-authz: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -49,7 +49,12 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
 ];
 
 /** Environment variables that are read elsewhere through `config/secrets.ts`, listed for the docs. */
-export const SECRET_ENV = ['AUTHZ_API_KEY_PEPPER', 'AUTHZ_JWT_HS_SECRET', 'AUTHZ_REDIS_PASSWORD'] as const;
+export const SECRET_ENV = [
+  'AUTHZ_API_KEY_PEPPER',
+  'AUTHZ_JWT_HS_SECRET',
+  'AUTHZ_REDIS_PASSWORD',
+  'AUTHZ_ADMIN_REPORT_TOKEN',
+] as const;
 
 /** Applies the overrides to a copy of `raw`; returns the names of the variables that were used. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {

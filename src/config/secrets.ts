@@ -45,6 +45,7 @@ export const SECRETS = {
   apiKeyPepper: { envVar: 'AUTHZ_API_KEY_PEPPER', file: (c: Config) => c.authn.apiKeys.pepperFile },
   jwtHsSecret: { envVar: 'AUTHZ_JWT_HS_SECRET', file: (c: Config) => c.authn.jwt.hsSecretFile },
   redisPassword: { envVar: 'AUTHZ_REDIS_PASSWORD', file: (c: Config) => c.store.passwordFile },
+  adminReportToken: { envVar: 'AUTHZ_ADMIN_REPORT_TOKEN', file: (c: Config) => c.admin.reportTokenFile },
 } as const satisfies Record<string, { envVar: SecretEnvName; file: (c: Config) => string | undefined }>;
 
 export type SecretName = keyof typeof SECRETS;

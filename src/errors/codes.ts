@@ -141,6 +141,12 @@ export const ERROR_CODES = {
     reason: 'ratelimit',
     meaning: "The caller's token bucket is empty; `Retry-After` says when a token is due.",
   },
+  ERR_ABUSE_BLOCKED: {
+    status: 403,
+    rpc: RPC.forbidden,
+    reason: 'ratelimit',
+    meaning: 'The caller or its address is blocked by an abuse rule or an operator until the time given.',
+  },
   ERR_RATELIMIT_BACKEND: {
     status: 503,
     rpc: RPC.unavailable,

@@ -2,7 +2,9 @@
  * THE ordered list of request stages (STYLE R5). The order is deliberate:
  *
  * 1. `origin` first: a browser request from a foreign origin is refused before any work (DNS rebinding).
- * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse.
+ *    Then a blocked client address (abuse rules) is refused before its credentials cost a check.
+ * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse; a
+ *    blocked subject is refused right after.
  * 3. `read-body` then `parse`: size and type limits, JSON-RPC validation and header/body agreement, so
  *    the policy only ever sees well-formed messages.
  * 4. `decide`: one policy decision per JSON-RPC request; a deny here means nothing is forwarded.
@@ -31,12 +33,17 @@ export interface PipelineStages {
   readonly protocolVersion: Stage;
   readonly decide: Stage;
   readonly ratelimit?: Stage;
+  readonly blockIp?: Stage;
+  readonly blockSubject?: Stage;
 }
 
 export function createPipelines(s: PipelineStages): Pipelines {
-  const post = [s.origin, s.authenticate, s.readBody, s.parse, s.decide];
-  if (s.ratelimit) post.push(s.ratelimit);
-  return { post, bodiless: [s.origin, s.authenticate, s.protocolVersion] };
+  const present = (stages: (Stage | undefined)[]) => stages.filter((x): x is Stage => x !== undefined);
+  const front = present([s.origin, s.blockIp, s.authenticate, s.blockSubject]);
+  return {
+    post: [...front, ...present([s.readBody, s.parse, s.decide, s.ratelimit])],
+    bodiless: [...front, s.protocolVersion],
+  };
 }
 
 /** Runs stages in order; the first deny stops the run. */

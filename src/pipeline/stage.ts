@@ -7,7 +7,14 @@
 import type { SidecarError } from '../errors/errors.js';
 import type { RequestContext } from './context.js';
 
-export type StageName = 'origin' | 'authenticate' | 'read-body' | 'parse' | 'decide' | 'ratelimit';
+export type StageName =
+  | 'origin'
+  | 'blocklist'
+  | 'authenticate'
+  | 'read-body'
+  | 'parse'
+  | 'decide'
+  | 'ratelimit';
 
 export type StageResult =
   | { readonly kind: 'continue' }

@@ -1,23 +1,35 @@
 /**
- * The admin listener, on its own port: `/healthz` (the process is alive) and `/readyz` (every component
- * reports `ok`; the body lists each component's state). Probes and metrics live here so they are never
- * exposed through the public port.
+ * The admin listener, on its own port: `/healthz` (the process is alive), `/readyz` (no component is
+ * `not_ready` or `error`; `warn` — e.g. serving the last good policy, or local rate-limit buckets during a
+ * Redis outage — still serves; the body lists each component's state), `/metrics` and the security report
+ * `/report` (bearer token). Probes and metrics live here so they are never exposed through the public port.
  *
  * @module
  */
-import { createServer, type Server } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { SecretSource } from '../config/secrets.js';
 import type { Component } from '../lifecycle.js';
 import { sendJson } from './respond.js';
 
+export interface AdminResponse {
+  readonly status: number;
+  readonly type: string;
+  readonly body: string;
+}
+
 export interface AdminRoutes {
   readonly components: readonly Pick<Component, 'name' | 'status'>[];
-  /** Extra GET routes (e.g. `/metrics`) added by later parts. */
-  readonly extra?: ReadonlyMap<string, () => Promise<{ type: string; body: string }>>;
+  /** `/metrics` in the Prometheus text format. */
+  readonly metrics?: () => Promise<{ type: string; body: string }>;
+  /** `/report`, only for callers presenting the report token. */
+  readonly report?: { readonly route: (url: URL) => Promise<AdminResponse>; readonly token: SecretSource };
 }
 
 export function createAdminServer(routes: AdminRoutes): Server {
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET' });
       return;
@@ -32,22 +44,49 @@ export function createAdminServer(routes: AdminRoutes): Server {
       for (const c of routes.components) {
         const s = c.status();
         components[c.name] = s;
-        if (s.state !== 'ok') ready = false;
+        if (s.state === 'not_ready' || s.state === 'error') ready = false;
       }
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', components });
       return;
     }
-    const extra = path ? routes.extra?.get(path) : undefined;
-    if (extra) {
-      extra().then(
-        (out) => {
-          res.writeHead(200, { 'content-type': out.type, 'cache-control': 'no-store' });
-          res.end(out.body);
-        },
-        () => sendJson(res, 500, { error: 'internal_error' }),
-      );
+    let answer: Promise<AdminResponse> | undefined;
+    if (path === '/metrics' && routes.metrics) {
+      answer = routes.metrics().then((m) => ({ status: 200, ...m }));
+    } else if (path === '/report' && routes.report) {
+      const expected = routes.report.token.get();
+      if (!expected) {
+        sendJson(res, 404, { error: 'not_found', message: 'set admin.reportTokenFile to enable /report' });
+        return;
+      }
+      if (!bearerMatches(req, expected)) {
+        sendJson(
+          res,
+          401,
+          { error: 'unauthorized' },
+          { 'www-authenticate': 'Bearer realm="mcp-authz-admin"' },
+        );
+        return;
+      }
+      answer = routes.report.route(url);
+    }
+    if (!answer) {
+      sendJson(res, 404, { error: 'not_found' });
       return;
     }
-    sendJson(res, 404, { error: 'not_found' });
+    answer.then(
+      (out) => {
+        res.writeHead(out.status, { 'content-type': out.type, 'cache-control': 'no-store' });
+        res.end(out.body);
+      },
+      () => sendJson(res, 500, { error: 'internal_error' }),
+    );
   });
+}
+
+function bearerMatches(req: IncomingMessage, expected: Buffer): boolean {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(.+)$/i.exec(header);
+  if (!m?.[1]) return false;
+  const given = Buffer.from(m[1].trim());
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -15,9 +15,7 @@ describe('readBodyStage (bug)', () => {
     const ac = new AbortController();
     ac.abort(); // mcp-route aborts on res 'close', e.g. while authenticate was awaiting JWKS/Redis
     const outcome = await Promise.race([
-      readBodyStage(1024)
-        .run(contextFor(req), ac.signal)
-        .then(
+      Promise.resolve(readBodyStage(1024).run(contextFor(req), ac.signal)).then(
           () => 'settled',
           () => 'settled',
         ),

@@ -1,0 +1,52 @@
+/**
+ * Feeds what the request path reports to abuse detection and the security counters behind
+ * `mcp-authz report`: failed authentications (by reason and client IP), calls per subject and tool,
+ * denials, rate-limit rejections. Both queue their writes; nothing here waits on the store.
+ *
+ * @module
+ */
+import type { AbuseDetector, AbuseEvent } from './abuse/detector.js';
+import type { Principal } from './authn/principal.js';
+import type { PipelineEvents } from './pipeline/events.js';
+import type { SecurityCounters } from './report/counters.js';
+import type { Logger } from './telemetry/logger.js';
+
+export function subjectKey(p: Principal | undefined): string | null {
+  if (!p?.id) return null;
+  return `${p.tenant ?? ''}/${p.id}`;
+}
+
+export function securityListener(
+  detector: AbuseDetector,
+  counters: SecurityCounters,
+): Partial<PipelineEvents> {
+  return {
+    authFailure(ctx, err) {
+      detector.recordAuthFailure(null, ctx.clientIp, err.code);
+      counters.authFailure(err.code, ctx.clientIp);
+    },
+    decision(ctx, d) {
+      const tool = d.action.tool ?? null;
+      if (!d.decision.allow) {
+        counters.denial(tool, subjectKey(ctx.principal), d.decision.reasons[0] ?? 'denied');
+        return;
+      }
+      if (d.rateLimit && !d.rateLimit.allowed) counters.rateLimited(subjectKey(ctx.principal), tool);
+      if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp);
+    },
+  };
+}
+
+/** What happens when an abuse rule trips: an audit line, the report's anomaly list, and a metric hook. */
+export function onAbuseTrip(
+  logger: Logger,
+  counters: () => SecurityCounters | undefined,
+  metric?: (e: AbuseEvent) => void,
+) {
+  const audit = logger.child({ log_type: 'audit' });
+  return (e: AbuseEvent): void => {
+    audit.warn({ event: 'anomaly', ...e }, `abuse rule ${e.rule} tripped`);
+    counters()?.anomaly(e);
+    metric?.(e);
+  };
+}
