@@ -9,6 +9,9 @@
  * CLI: node scripts/policy-toolchain.mjs ensure | build | test | fmt   (see `usage` below)
  * API: ensureToolchain(), buildPolicy(), testPolicy(), fmtPolicy(), computeRevision() — each throws a
  * ToolchainError on failure; the CLI prints its message and exits 1.
+ * Shared with the project's other Go tools built from Debian sid (scripts/helm-render.mjs): the private-apt
+ * fetch and unpack of a package set (fetchDebianPackages), the GOPATH-mode build (goBuild), the cache lock
+ * (withLock) and the file-hash helpers; each takes a DebianSet and defaults to the policy compiler's.
  *
  * @module
  */
@@ -32,7 +35,7 @@ export const DEFAULT_SRC = 'policies';
 export const DEFAULT_OUT = join('build', 'policy');
 export const DEFAULT_ENTRYPOINTS = Object.freeze(['mcp/authz/decision', 'mcp/authz/visible']);
 export const EXPECTED_OPA_VERSION = '1.4.2';
-const GO_VERSION = '1.26';
+export const GO_VERSION = '1.26';
 const TEST_GLOB = '*_test.rego';
 
 /** Debian sid packages that build tools/policyc: Go (pinned) + OPA's Go sources and their dependencies. */
@@ -72,6 +75,24 @@ const HOW_TO_GET =
   'Install OPA (any recent 1.x `opa` executable) and put it on PATH or set OPA_BIN to it, ' +
   "or allow this machine to reach Debian's package mirrors so the project's own compiler (tools/policyc) can be built.";
 
+/**
+ * A set of Debian sid packages, unpacked into `<cache>/root` by fetchDebianPackages, that a Go tool builds
+ * against. `label` prefixes log lines, `owner` names where the list lives (for error messages), `summary`
+ * names the packages whose versions are logged, `howToGet` ends the error messages.
+ * @typedef {{ cache: string, packages: readonly string[], label: string, owner: string,
+ *   summary: readonly string[], howToGet: string }} DebianSet
+ */
+
+/** The policy compiler's set: the default of every shared helper below. @type {DebianSet} */
+const POLICYC_SET = Object.freeze({
+  cache: CACHE,
+  packages: DEBIAN_PACKAGES,
+  label: 'policy toolchain',
+  owner: 'DEBIAN_PACKAGES in scripts/policy-toolchain.mjs',
+  summary: ['golang-github-open-policy-agent-opa-dev', `golang-${GO_VERSION}-go`],
+  howToGet: HOW_TO_GET,
+});
+
 export class ToolchainError extends Error {
   /** @param {string} message @param {{ cause?: unknown, output?: string }} [opts] */
   constructor(message, opts = {}) {
@@ -90,7 +111,7 @@ export class ToolchainError extends Error {
  * @param {{ cwd?: string, env?: NodeJS.ProcessEnv }} [opts]
  * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
  */
-function run(cmd, args, opts = {}) {
+export function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
@@ -113,7 +134,7 @@ function run(cmd, args, opts = {}) {
 }
 
 /** @param {string} path */
-async function isExecutable(path) {
+export async function isExecutable(path) {
   try {
     await access(path, constants.X_OK);
     return (await stat(path)).isFile();
@@ -123,7 +144,7 @@ async function isExecutable(path) {
 }
 
 /** @param {string} name */
-async function findOnPath(name) {
+export async function findOnPath(name) {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir && (await isExecutable(join(dir, name)))) return join(dir, name);
   }
@@ -136,7 +157,7 @@ async function findOnPath(name) {
  * Files under `dir` (recursively, sorted, posix-relative paths), hidden folders and node_modules skipped.
  * @param {string} dir @param {(rel: string) => boolean} keep
  */
-async function listFiles(dir, keep) {
+export async function listFiles(dir, keep) {
   /** @type {string[]} */
   const found = [];
   /** @param {string} abs */
@@ -161,7 +182,7 @@ const isTestFile = (rel) => rel.endsWith('_test.rego');
 const isBundleSource = (rel) => /\.(rego|json|ya?ml)$/.test(rel) && !isTestFile(rel);
 
 /** sha256 over `path NUL content NUL` of each file, in sorted path order. @param {string} dir @param {string[]} files */
-async function hashFiles(dir, files) {
+export async function hashFiles(dir, files) {
   const hash = createHash('sha256');
   for (const rel of files) {
     hash
@@ -365,11 +386,12 @@ async function describePolicyc(/** @type {Stamp} */ stamp, /** @type {(line: str
 
 /**
  * Serialises toolchain builds between processes (e.g. parallel test workers) with a lock directory.
- * @template T @param {(line: string) => void} log @param {() => Promise<T>} fn @returns {Promise<T>}
+ * @template T @param {(line: string) => void} log @param {() => Promise<T>} fn
+ * @param {string} [cache] the cache folder to lock @returns {Promise<T>}
  */
-async function withLock(log, fn) {
-  const lock = join(CACHE, '.lock');
-  await mkdir(CACHE, { recursive: true });
+export async function withLock(log, fn, cache = CACHE) {
+  const lock = join(cache, '.lock');
+  await mkdir(cache, { recursive: true });
   const deadline = Date.now() + 15 * 60_000;
   let told = false;
   for (;;) {
@@ -386,7 +408,7 @@ async function withLock(log, fn) {
       }
       if (Date.now() > deadline)
         throw new ToolchainError(`timed out waiting for ${lock} (held by pid ${holder})`);
-      if (!told) log(`policy toolchain: waiting for another build (pid ${holder || '?'})…`);
+      if (!told) log(`waiting for another build in ${shortPath(cache)} (pid ${holder || '?'})…`);
       told = true;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -412,14 +434,14 @@ function processAlive(pid) {
  * The machine's own Debian mirror URI and archive keyring, read from its apt sources (never hard-coded).
  * @returns {Promise<{ uri: string, keyring: string }>}
  */
-async function debianMirror() {
+async function debianMirror(howToGet = HOW_TO_GET) {
   const file = '/etc/apt/sources.list.d/debian.sources';
   let text;
   try {
     text = await readFile(file, 'utf8');
   } catch {
     throw new ToolchainError(
-      `cannot read ${file}: this is not a Debian machine with deb822 apt sources. ${HOW_TO_GET}`,
+      `cannot read ${file}: this is not a Debian machine with deb822 apt sources. ${howToGet}`,
     );
   }
   for (const stanza of text.split(/\n\s*\n/)) {
@@ -435,18 +457,20 @@ async function debianMirror() {
     const keyring = fields['signed-by'] || '/usr/share/keyrings/debian-archive-keyring.gpg';
     return { uri, keyring };
   }
-  throw new ToolchainError(`no Debian archive stanza in ${file}. ${HOW_TO_GET}`);
+  throw new ToolchainError(`no Debian archive stanza in ${file}. ${howToGet}`);
 }
 
 /**
  * Downloads the pinned packages from sid with a private apt configuration and unpacks them into
- * .cache/opa-toolchain/root (dpkg -x; nothing is installed into the system).
- * @param {(line: string) => void} log @returns {Promise<Record<string, string>>} package → version
+ * `<set.cache>/root`, by default .cache/opa-toolchain/root (dpkg -x; nothing is installed into the system).
+ * @param {(line: string) => void} log @param {DebianSet} [set]
+ * @returns {Promise<Record<string, string>>} package → version
  */
-async function fetchDebianPackages(log) {
-  const { uri, keyring } = await debianMirror();
-  const apt = join(CACHE, 'apt');
-  const debs = join(CACHE, 'debs');
+export async function fetchDebianPackages(log, set = POLICYC_SET) {
+  const { cache, packages, label, owner, howToGet } = set;
+  const { uri, keyring } = await debianMirror(howToGet);
+  const apt = join(cache, 'apt');
+  const debs = join(cache, 'debs');
   for (const d of [join(apt, 'lists', 'partial'), join(apt, 'cache', 'archives', 'partial'), debs]) {
     await mkdir(d, { recursive: true });
   }
@@ -468,73 +492,75 @@ async function fetchDebianPackages(log) {
     try {
       return await run(tool, [...aptOpts, ...args], { env, cwd });
     } catch (cause) {
-      throw new ToolchainError(`cannot run ${tool}: no apt on this machine. ${HOW_TO_GET}`, { cause });
+      throw new ToolchainError(`cannot run ${tool}: no apt on this machine. ${howToGet}`, { cause });
     }
   };
 
-  log('policy toolchain: updating the Debian sid package list (private apt config)…');
+  log(`${label}: updating the Debian sid package list (private apt config)…`);
   const update = await apt_('apt-get', ['-q', 'update']);
   if (update.code !== 0 || /^(E:|W: Failed to fetch)/m.test(update.stderr)) {
     throw new ToolchainError(
-      `apt-get update for Debian sid failed: the package mirror is not reachable. ${HOW_TO_GET}`,
+      `apt-get update for Debian sid failed: the package mirror is not reachable. ${howToGet}`,
       { output: redact(update.stderr, uri) },
     );
   }
 
-  const policy = await apt_('apt-cache', ['policy', ...DEBIAN_PACKAGES]);
+  const policy = await apt_('apt-cache', ['policy', ...packages]);
   /** @type {Record<string, string>} */
   const versions = {};
   for (const m of policy.stdout.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)/gm)) {
     if (m[1] && m[2] && m[2] !== '(none)') versions[m[1]] = m[2];
   }
-  const missing = DEBIAN_PACKAGES.filter((p) => !versions[p]);
+  const missing = packages.filter((p) => !versions[p]);
   if (missing.length > 0) {
     throw new ToolchainError(
-      `Debian sid no longer has package ${missing.join(', ')}: update DEBIAN_PACKAGES in scripts/policy-toolchain.mjs ` +
-        `(and tools/policyc if the OPA sources changed), or install opa and set OPA_BIN.`,
+      `Debian sid no longer has package ${missing.join(', ')}: update ${owner} ` +
+        `(and the tool's sources if its Go dependencies changed). ${howToGet}`,
     );
   }
 
   const debFile = (/** @type {string} */ p) => {
-    const v = /** @type {string} */ (versions[p]).replace(/^\d+:/, '');
-    return readdir(debs).then((names) => names.find((n) => n.startsWith(`${p}_${v}_`) && n.endsWith('.deb')));
+    const full = /** @type {string} */ (versions[p]);
+    // apt-get download keeps an epoch in the file name as `%3a` (golang-golang-x-crypto-dev_1%3a0.58.0-1_all.deb).
+    const prefixes = [`${p}_${full.replace(/^\d+:/, '')}_`, `${p}_${full.replace(':', '%3a')}_`];
+    return readdir(debs).then((names) =>
+      names.find((n) => prefixes.some((x) => n.startsWith(x)) && n.endsWith('.deb')),
+    );
   };
   const wanted = [];
-  for (const p of DEBIAN_PACKAGES) if (!(await debFile(p))) wanted.push(`${p}=${versions[p]}`);
+  for (const p of packages) if (!(await debFile(p))) wanted.push(`${p}=${versions[p]}`);
   if (wanted.length > 0) {
-    log(`policy toolchain: downloading ${wanted.length} Debian packages…`);
+    log(`${label}: downloading ${wanted.length} Debian packages…`);
     const dl = await apt_('apt-get', ['-q', 'download', ...wanted], debs);
     if (dl.code !== 0) {
-      const named = DEBIAN_PACKAGES.find((p) => dl.stderr.includes(p));
+      const named = packages.find((p) => dl.stderr.includes(p));
       throw new ToolchainError(
-        `apt-get download failed${named ? ` for package ${named}` : ''} (exit ${dl.code}). ${HOW_TO_GET}`,
+        `apt-get download failed${named ? ` for package ${named}` : ''} (exit ${dl.code}). ${howToGet}`,
         { output: redact(dl.stderr, uri) },
       );
     }
   }
 
-  log(`policy toolchain: unpacking ${DEBIAN_PACKAGES.length} packages…`);
-  const root = join(CACHE, 'root');
+  log(`${label}: unpacking ${packages.length} packages…`);
+  const root = join(cache, 'root');
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   // Remove debs of other versions so the cache does not grow with every sid upload.
   const keep = new Set();
-  for (const p of DEBIAN_PACKAGES) keep.add(await debFile(p));
+  for (const p of packages) keep.add(await debFile(p));
   for (const name of await readdir(debs)) if (!keep.has(name)) await rm(join(debs, name), { force: true });
-  const queue = [...DEBIAN_PACKAGES];
+  const queue = [...packages];
   const unpack = async () => {
     for (let p = queue.shift(); p; p = queue.shift()) {
       const file = await debFile(p);
-      if (!file) throw new ToolchainError(`package ${p} was not downloaded. ${HOW_TO_GET}`);
+      if (!file) throw new ToolchainError(`package ${p} was not downloaded. ${howToGet}`);
       const x = await run('dpkg', ['-x', join(debs, file), root]);
       if (x.code !== 0) throw new ToolchainError(`dpkg -x failed for package ${p}`, { output: x.stderr });
     }
   };
   await Promise.all([unpack(), unpack(), unpack()]);
-  const summary = ['golang-github-open-policy-agent-opa-dev', `golang-${GO_VERSION}-go`]
-    .map((p) => `${p} ${versions[p]}`)
-    .join(', ');
-  log(`policy toolchain: got ${summary}`);
+  const summary = set.summary.map((p) => `${p} ${versions[p]}`).join(', ');
+  log(`${label}: got ${summary}`);
   return versions;
 }
 
@@ -553,37 +579,48 @@ function debianNameOf(/** @type {string} */ importPath) {
 }
 
 /** Compiles tools/policyc in GOPATH mode against the unpacked Debian Go sources. */
-async function compilePolicyc() {
-  const root = join(CACHE, 'root');
+function compilePolicyc() {
+  return goBuild(TOOL_SRC, POLICYC);
+}
+
+/**
+ * Compiles the Go program in `srcDir` to `out` in GOPATH mode (CGO off, -trimpath) against the Debian Go
+ * sources that fetchDebianPackages unpacked for `set`. Errors name the Debian package a missing import
+ * probably comes from.
+ * @param {string} srcDir @param {string} out @param {DebianSet} [set]
+ */
+export async function goBuild(srcDir, out, set = POLICYC_SET) {
+  const { cache, owner } = set;
+  const root = join(cache, 'root');
   const goroot = join(root, 'usr', 'lib', `go-${GO_VERSION}`);
-  await mkdir(dirname(POLICYC), { recursive: true });
+  await mkdir(dirname(out), { recursive: true });
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? CACHE,
+    HOME: process.env.HOME ?? cache,
     GOROOT: goroot,
     GOPATH: join(root, 'usr', 'share', 'gocode'),
     GO111MODULE: 'off',
     GOTOOLCHAIN: 'local',
     GOPROXY: 'off',
     GOFLAGS: '',
-    GOCACHE: join(CACHE, 'gocache'),
+    GOCACHE: join(cache, 'gocache'),
     CGO_ENABLED: '0',
   };
-  const res = await run(join(goroot, 'bin', 'go'), ['build', '-trimpath', '-o', `${POLICYC}.tmp`, '.'], {
-    cwd: TOOL_SRC,
+  const res = await run(join(goroot, 'bin', 'go'), ['build', '-trimpath', '-o', `${out}.tmp`, '.'], {
+    cwd: srcDir,
     env,
   });
   if (res.code !== 0) {
     const pkg = /cannot find package "([^"]+)"/.exec(res.stderr)?.[1];
     throw new ToolchainError(
       pkg
-        ? `compiling policyc failed: Go package ${pkg} is missing from the Debian set; add the Debian package that ` +
-            `provides it (probably ${debianNameOf(pkg)}) to DEBIAN_PACKAGES in scripts/policy-toolchain.mjs`
-        : 'compiling policyc failed against the Debian sid OPA sources (see the compiler output)',
+        ? `compiling ${relative(ROOT, srcDir)} failed: Go package ${pkg} is missing from the Debian set; add the ` +
+            `Debian package that provides it (probably ${debianNameOf(pkg)}) to ${owner}`
+        : `compiling ${relative(ROOT, srcDir)} failed against the Debian sid Go sources (see the compiler output)`,
       { output: res.stderr },
     );
   }
-  await rename(`${POLICYC}.tmp`, POLICYC);
+  await rename(`${out}.tmp`, out);
 }
 
 // ---------------------------------------------------------------------------------------------- commands
@@ -616,7 +653,7 @@ const PRINT_BUILTINS = [
  * are the compiler's business, not the runtime's, so adding it is safe. Tests also get `print`.
  * @param {string} dir @param {{ forTests?: boolean }} [opts] @returns {Promise<string>} the file written
  */
-async function writeCapabilities(dir, opts = {}) {
+export async function writeCapabilities(dir, opts = {}) {
   let runtime;
   try {
     runtime = JSON.parse(await readFile(WASM_CAPABILITIES, 'utf8'));

@@ -1,0 +1,101 @@
+{{/*
+Checks across values that values.schema.json cannot express. Each failure names the value to change.
+*/}}
+{{- define "mcp-authz.validate" -}}
+{{- $v := .Values }}
+{{- $cfg := $v.config | default dict }}
+{{- $errors := list }}
+
+{{- /* The MCP server must be reachable only through the sidecar. */}}
+{{- $host := toString $v.mcpServer.host }}
+{{- if not (or (hasPrefix "127." $host) (eq $host "localhost") (eq $host "::1")) }}
+{{- $errors = append $errors (printf "mcpServer.host must be a loopback address (127.0.0.1, ::1 or localhost) so only the sidecar can reach the MCP server; got %q" $host) }}
+{{- end }}
+{{- if and (eq $v.mode "deployment") (not $v.mcpServer.image.repository) }}
+{{- $errors = append $errors "mcpServer.image.repository is required in deployment mode (the MCP server image to run next to the sidecar); use mode=sidecar to add the sidecar to a Deployment of your own" }}
+{{- end }}
+
+{{- /* Ports must not collide inside the pod. */}}
+{{- $port := include "mcp-authz.port" . | int }}
+{{- $adminPort := include "mcp-authz.adminPort" . | int }}
+{{- $upstreamPort := $v.mcpServer.port | int }}
+{{- if eq $port $adminPort }}
+{{- $errors = append $errors (printf "config.server.port and config.admin.port must differ (both %d)" $port) }}
+{{- end }}
+{{- if or (eq $upstreamPort $port) (eq $upstreamPort $adminPort) }}
+{{- $errors = append $errors (printf "mcpServer.port %d collides with the sidecar's ports (config.server.port %d, config.admin.port %d)" $upstreamPort $port $adminPort) }}
+{{- end }}
+{{- if or (eq $port 0) (eq $adminPort 0) }}
+{{- $errors = append $errors "config.server.port and config.admin.port must be fixed ports in a pod, not 0" }}
+{{- end }}
+{{- range $listener := list "server" "admin" }}
+{{- $h := dig $listener "host" "" $cfg | toString }}
+{{- if or (hasPrefix "127." $h) (eq $h "localhost") (eq $h "::1") }}
+{{- $errors = append $errors (printf "config.%s.host must not be a loopback address (%s): the Service and the probes reach the sidecar on the pod's address" $listener $h) }}
+{{- end }}
+{{- end }}
+
+{{- /* Keys of config.yaml that the chart sets itself. */}}
+{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" }}
+{{- range $path, $instead := $owned }}
+{{- $node := $cfg }}
+{{- $found := true }}
+{{- range $key := splitList "." $path }}
+{{- if and $found (kindIs "map" $node) (hasKey $node $key) }}
+{{- $node = index $node $key }}
+{{- else }}
+{{- $found = false }}
+{{- end }}
+{{- end }}
+{{- if $found }}
+{{- $errors = append $errors (printf "config.%s is set by the chart: set %s instead" $path $instead) }}
+{{- end }}
+{{- end }}
+
+{{- /* Policy source. */}}
+{{- if and (eq $v.policy.source "url") (not (regexMatch "^https?://" (toString $v.policy.url))) }}
+{{- $errors = append $errors "policy.url must be an http(s) URL of a bundle when policy.source is url" }}
+{{- end }}
+{{- if eq $v.policy.source "configMap" }}
+{{- $cm := $v.policy.configMap }}
+{{- $entries := merge (dict) ($cm.files | default dict) ($cm.binaryFiles | default dict) }}
+{{- if and (not $cm.existingName) (not $entries) }}
+{{- $errors = append $errors "policy.source is configMap: set policy.configMap.existingName, or give the bundle in policy.configMap.binaryFiles (base64) or policy.configMap.files" }}
+{{- end }}
+{{- if and (not $cm.existingName) $entries $cm.bundleFile (not (hasKey $entries $cm.bundleFile)) }}
+{{- $errors = append $errors (printf "policy.configMap.bundleFile is %q but the chart-managed ConfigMap has no such entry (it has: %s); set bundleFile to \"\" to load the entries as a bundle folder" $cm.bundleFile (keys $entries | sortAlpha | join ", ")) }}
+{{- end }}
+{{- if and (not $cm.existingName) $entries (not $cm.bundleFile) }}
+{{- range $f := list ".manifest" "policy.wasm" }}
+{{- if not (hasKey $entries $f) }}
+{{- $errors = append $errors (printf "policy.configMap: a bundle folder needs %s (policy.configMap.files or binaryFiles)" $f) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Secrets and the store. */}}
+{{- $algs := dig "authn" "jwt" "algorithms" (list) $cfg }}
+{{- range $alg := $algs }}
+{{- if and (hasPrefix "HS" (toString $alg)) (not $v.secrets.jwtHsSecret.existingSecret) }}
+{{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes)" $alg) }}
+{{- end }}
+{{- end }}
+{{- if and $v.secrets.redisPassword.existingSecret (not $v.redis.url) }}
+{{- $errors = append $errors "secrets.redisPassword.existingSecret is set but redis.url is empty" }}
+{{- end }}
+{{- $replicas := ternary ($v.autoscaling.maxReplicas | int) ($v.replicaCount | int) (and (eq $v.mode "deployment") $v.autoscaling.enabled) }}
+{{- if and (eq $v.mode "deployment") (gt $replicas 1) (not $v.redis.url) (not $v.redis.allowInMemoryWithReplicas) }}
+{{- $errors = append $errors (printf "%d replicas need a shared store: set redis.url (without it every pod has its own in-memory store, so API keys, revocations and rate limits are not shared), or set redis.allowInMemoryWithReplicas=true" $replicas) }}
+{{- end }}
+{{- if and $v.autoscaling.enabled (gt ($v.autoscaling.minReplicas | int) ($v.autoscaling.maxReplicas | int)) }}
+{{- $errors = append $errors "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- if and $v.otel.enabled (not $v.otel.endpoint) }}
+{{- $errors = append $errors "otel.enabled needs otel.endpoint (the OTLP/HTTP base URL, e.g. http://otel-collector:4318)" }}
+{{- end }}
+
+{{- if $errors }}
+{{- fail (printf "\n\nmcp-authz: invalid values:\n  - %s\n" (join "\n  - " $errors)) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,228 @@
+/**
+ * The chart renders for its default values, for each documented mode and example, and for every optional
+ * feature switched on; every object it renders validates against the Kubernetes API schemas
+ * (kubernetes-models) or, for Prometheus Operator objects, the CRD fields the chart uses.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  CHART,
+  container,
+  EXAMPLES,
+  ensureRenderer,
+  type K8sObject,
+  one,
+  type Rendered,
+  render,
+  validateObject,
+  withDependency,
+} from './render.js';
+
+/** Every optional object at once. */
+const EVERYTHING = [
+  'mode=deployment',
+  'mcpServer.image.repository=example/mcp',
+  'redis.url=redis://redis:6379',
+  'secrets.apiKeyPepper.existingSecret=authz',
+  'secrets.jwtHsSecret.existingSecret=authz',
+  'secrets.redisPassword.existingSecret=authz',
+  'config.authn.jwt.algorithms={HS256}',
+  'autoscaling.enabled=true',
+  'metrics.serviceMonitor.enabled=true',
+  'metrics.prometheusRule.enabled=true',
+  'metrics.dashboard.enabled=true',
+  'otel.enabled=true',
+  'otel.endpoint=http://otel-collector:4318',
+  'policy.source=configMap',
+];
+
+const cases: { name: string; render: () => Promise<Rendered>; kinds: string[] }[] = [
+  { name: 'default values (sidecar mode)', render: () => render(CHART), kinds: ['ConfigMap'] },
+  {
+    name: 'examples/deployment-values.yaml',
+    render: () => render(CHART, { values: [join(EXAMPLES, 'deployment-values.yaml')] }),
+    kinds: ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
+  },
+  {
+    name: 'examples/production-values.yaml',
+    render: () => render(CHART, { values: [join(EXAMPLES, 'production-values.yaml')] }),
+    kinds: [
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'PrometheusRule',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ],
+  },
+  {
+    name: 'examples/sidecar-values.yaml',
+    render: () => render(CHART, { values: [join(EXAMPLES, 'sidecar-values.yaml')] }),
+    kinds: ['ConfigMap', 'NetworkPolicy'],
+  },
+  {
+    name: 'every optional object',
+    render: () =>
+      render(CHART, {
+        set: EVERYTHING,
+        setString: ['policy.configMap.binaryFiles.bundle\\.tar\\.gz=H4sIAAAAAAAAAwMAAAAAAAAAAAA='],
+      }),
+    kinds: [
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'PrometheusRule',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ],
+  },
+];
+
+beforeAll(async () => {
+  await ensureRenderer();
+}, 600_000);
+
+describe('chart renders and validates against the Kubernetes schemas', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { objects } = await c.render();
+      expect([...new Set(objects.map((o) => o.kind))].sort()).toEqual(c.kinds);
+      expect(objects.flatMap(validateObject)).toEqual([]);
+      for (const o of objects) {
+        expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe('mcp');
+        expect(o.metadata.labels?.['app.kubernetes.io/name']).toBe('mcp-authz');
+      }
+    });
+  }
+
+  it('examples/own-chart: a chart of your own gets the sidecar from the named templates', async () => {
+    const parent = await withDependency(join(EXAMPLES, 'own-chart'));
+    try {
+      const { objects, sources } = await render(parent.dir);
+      expect(objects.flatMap(validateObject)).toEqual([]);
+      expect(sources).toContain('my-mcp-server/charts/mcp-authz/templates/configmap.yaml');
+      const deployment = one(objects, 'Deployment');
+      expect(deployment.metadata.name).toBe('demo-my-mcp-server');
+      const names = (deployment.spec.template.spec.containers as { name: string }[]).map((x) => x.name);
+      expect(names).toEqual(['my-mcp-server', 'mcp-authz']);
+      // The sidecar mounts the ConfigMap the subchart rendered, and the checksum is of that config.
+      const configMap = one(objects, 'ConfigMap');
+      const volumes = deployment.spec.template.spec.volumes as {
+        name: string;
+        configMap?: { name: string };
+      }[];
+      expect(volumes.find((v) => v.name === 'mcp-authz-config')?.configMap?.name).toBe(
+        configMap.metadata.name,
+      );
+      const config = parse(configMap.data['config.yaml']);
+      expect(config.upstream.url).toBe('http://127.0.0.1:3000/mcp');
+      expect(deployment.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
+      // The parent's Service targets the sidecar's port by name; the NetworkPolicy selects the parent's pods.
+      expect(one(objects, 'Service').spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual([
+        'http',
+      ]);
+      expect(
+        container(deployment, 'mcp-authz').ports.find((p: { name: string }) => p.name === 'http'),
+      ).toBeTruthy();
+      expect(one(objects, 'NetworkPolicy').spec.podSelector.matchLabels).toEqual({
+        'app.kubernetes.io/name': 'my-mcp-server',
+      });
+    } finally {
+      await parent.cleanup();
+    }
+  });
+
+  it('NOTES.txt renders for both modes', async () => {
+    const sidecar = await render(CHART, { notes: true });
+    expect(sidecar.notes).toContain('Sidecar mode');
+    const deployment = await render(CHART, {
+      values: [join(EXAMPLES, 'deployment-values.yaml')],
+      notes: true,
+    });
+    expect(deployment.notes).toContain('kubectl -n mcp port-forward svc/demo-mcp-authz 8080:80');
+    expect(deployment.notes).toContain('401');
+  });
+
+  it('the Grafana dashboard ConfigMap carries the dashboard JSON with the documented metrics', async () => {
+    const { objects } = await render(CHART, { set: ['metrics.dashboard.enabled=true'] });
+    const cm = one(objects, 'ConfigMap', 'demo-mcp-authz-dashboard');
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse(cm.data['mcp-authz.json']);
+    const exprs = JSON.stringify(dashboard.panels);
+    for (const metric of [
+      'mcp_authz_decisions_total',
+      'mcp_authz_requests_total',
+      'mcp_authz_decision_duration_seconds_bucket',
+      'mcp_authz_stage_duration_seconds_bucket',
+      'mcp_authz_authn_failures_total',
+      'mcp_authz_ratelimit_rejections_total',
+      'mcp_authz_policy_reloads_total',
+      'mcp_authz_policy_revision_info',
+    ]) {
+      expect(exprs, metric).toContain(metric);
+    }
+    const titles = (dashboard.panels as { title: string }[]).map((p) => p.title.toLowerCase()).join(' | ');
+    for (const topic of [
+      'decisions',
+      'denials by reason',
+      'latency',
+      '429',
+      'authentication failures',
+      'reload',
+    ]) {
+      expect(titles).toContain(topic);
+    }
+  });
+
+  it('the example alert rules use the metrics the sidecar exports', async () => {
+    const { objects } = await render(CHART, { set: ['metrics.prometheusRule.enabled=true'] });
+    const rules = one(objects, 'PrometheusRule').spec.groups[0].rules as { alert: string; expr: string }[];
+    expect(rules.map((r) => r.alert)).toContain('MCPAuthzPolicyReloadFailing');
+    for (const r of rules) expect(r.expr, r.alert).toMatch(/mcp_authz_[a-z_]+\{namespace="mcp"/);
+  });
+});
+
+describe('renderer faithfulness', () => {
+  it('reports which renderer ran', async () => {
+    const r = await ensureRenderer();
+    expect(['helm', 'helm-render']).toContain(r.kind);
+  });
+
+  it('--set-file puts a file into a value, --set-string keeps strings', async () => {
+    const { objects } = await render(CHART, {
+      set: ['policy.source=configMap', 'policy.configMap.bundleFile='],
+      setFile: [
+        `policy.configMap.files.data\\.json=${join(EXAMPLES, '..', 'dashboards', 'mcp-authz.json')}`,
+        `policy.configMap.files.\\.manifest=${join(CHART, 'Chart.yaml')}`,
+      ],
+      setString: ['policy.configMap.binaryFiles.policy\\.wasm=AGFzbQ=='],
+    });
+    const cm: K8sObject = one(objects, 'ConfigMap', 'demo-mcp-authz-policy');
+    expect(JSON.parse(cm.data['data.json']).uid).toBe('mcp-authz');
+    expect(cm.binaryData['policy.wasm']).toBe('AGFzbQ==');
+    const config = parse(one(objects, 'ConfigMap', 'demo-mcp-authz-config').data['config.yaml']);
+    expect(config.policy.bundle).toBe('/var/lib/mcp-authz/policy');
+  });
+
+  it('values files merge in order and --set wins', async () => {
+    const { objects } = await render(CHART, {
+      values: [join(EXAMPLES, 'deployment-values.yaml'), join(EXAMPLES, 'production-values.yaml')],
+      set: ['autoscaling.maxReplicas=9'],
+    });
+    const hpa = one(objects, 'HorizontalPodAutoscaler');
+    expect(hpa.spec.maxReplicas).toBe(9);
+    const config = parse(one(objects, 'ConfigMap', 'demo-mcp-authz-config').data['config.yaml']);
+    // deep merge: the JWT settings of the second file, the HS secret path from the first file's secrets
+    expect(config.authn.jwt.jwksUri).toContain('login.example.com');
+    expect(config.authn.jwt.hsSecretFile).toBe('/var/run/secrets/mcp-authz/jwt-hs-secret/secret');
+  });
+});

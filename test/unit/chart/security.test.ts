@@ -1,0 +1,243 @@
+/**
+ * The security-relevant parts of the rendered chart: only the sidecar's port is reachable from outside the
+ * pod (Service, NetworkPolicy, no port for the MCP server, which listens on localhost), probes go to the admin
+ * port, containers run locked down, config changes roll the pods, and the rendered config.yaml is one the
+ * sidecar itself accepts.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseConfig } from '../../../src/config/load.js';
+import {
+  all,
+  CHART,
+  type Container,
+  container,
+  EXAMPLES,
+  ensureRenderer,
+  type K8sObject,
+  one,
+  type RenderOptions,
+  render,
+  renderError,
+} from './render.js';
+
+const DEPLOYMENT = { values: [join(EXAMPLES, 'deployment-values.yaml')] };
+const PRODUCTION = { values: [join(EXAMPLES, 'production-values.yaml')] };
+
+let deploymentMode: K8sObject[];
+let production: K8sObject[];
+
+beforeAll(async () => {
+  await ensureRenderer();
+  [deploymentMode, production] = await Promise.all([
+    render(CHART, DEPLOYMENT).then((r) => r.objects),
+    render(CHART, PRODUCTION).then((r) => r.objects),
+  ]);
+}, 600_000);
+
+const config = (objects: K8sObject[]) =>
+  parse(one(objects, 'ConfigMap', 'demo-mcp-authz-config').data['config.yaml']);
+const podSpec = (objects: K8sObject[]) => one(objects, 'Deployment').spec.template.spec;
+const portNumber = (c: Container, name: string): number =>
+  (c.ports as { name: string; containerPort: number }[]).find((p) => p.name === name)?.containerPort ?? -1;
+
+describe('only the sidecar is reachable from outside the pod', () => {
+  for (const [name, objects] of [
+    ['deployment example', () => deploymentMode],
+    ['production example', () => production],
+  ] as const) {
+    it(`${name}: the Service exposes only the sidecar's public port`, () => {
+      const deployment = one(objects(), 'Deployment');
+      const sidecar = container(deployment, 'mcp-authz');
+      const service = one(objects(), 'Service', 'demo-mcp-authz');
+      expect(service.spec.ports).toHaveLength(1);
+      expect(service.spec.ports[0].targetPort).toBe('http');
+      expect(portNumber(sidecar, 'http')).toBe(config(objects()).server.port);
+      // Any other Service (the metrics one) targets only the admin port, never the MCP server.
+      for (const s of all(objects(), 'Service')) {
+        for (const p of s.spec.ports) expect(['http', 'admin']).toContain(p.targetPort);
+      }
+    });
+
+    it(`${name}: the MCP server has no port, listens on localhost, and is the sidecar's upstream`, () => {
+      const deployment = one(objects(), 'Deployment');
+      const server = container(deployment, 'mcp-server');
+      expect(server.ports).toBeUndefined();
+      const env = Object.fromEntries(
+        (server.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]),
+      );
+      const cfg = config(objects());
+      const upstream = new URL(cfg.upstream.url);
+      expect(upstream.hostname).toBe('127.0.0.1');
+      const listen = Object.values(env);
+      expect(listen).toContain('127.0.0.1');
+      expect(listen).toContain(upstream.port);
+      // Nothing in the pod publishes the upstream port or uses the host's network.
+      const spec = podSpec(objects());
+      expect(spec.hostNetwork).toBeUndefined();
+      for (const c of spec.containers as Container[]) {
+        for (const p of c.ports ?? []) {
+          expect(p.containerPort).not.toBe(Number(upstream.port));
+          expect(p.hostPort).toBeUndefined();
+        }
+      }
+    });
+
+    it(`${name}: the NetworkPolicy admits only the sidecar port (and the admin port to the scraper)`, () => {
+      const policy = one(objects(), 'NetworkPolicy');
+      expect(policy.spec.policyTypes).toEqual(['Ingress']);
+      expect(policy.spec.podSelector.matchLabels).toEqual(
+        one(objects(), 'Deployment').spec.selector.matchLabels,
+      );
+      const cfg = config(objects());
+      const [publicRule, ...others] = policy.spec.ingress as {
+        ports: { port: number }[];
+        from?: unknown[];
+      }[];
+      expect(publicRule?.ports).toEqual([{ port: cfg.server.port, protocol: 'TCP' }]);
+      for (const rule of others) {
+        expect(rule.ports).toEqual([{ port: cfg.admin.port, protocol: 'TCP' }]);
+        expect(rule.from?.length).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('the default NetworkPolicy has exactly one rule, for the sidecar port', () => {
+    const policy = one(deploymentMode, 'NetworkPolicy');
+    expect(policy.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
+  });
+
+  it('a non-loopback MCP server address is refused', async () => {
+    const error = await renderError(CHART, { ...DEPLOYMENT, set: ['mcpServer.host=0.0.0.0'] });
+    expect(error).toContain('mcpServer.host must be a loopback address');
+  });
+});
+
+describe('probes and ports', () => {
+  it('liveness, readiness and startup probes go to the admin port, not the public one', () => {
+    const sidecar = container(one(production, 'Deployment'), 'mcp-authz');
+    const cfg = config(production);
+    expect(portNumber(sidecar, 'admin')).toBe(cfg.admin.port);
+    expect(cfg.admin.port).not.toBe(cfg.server.port);
+    expect(sidecar.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(sidecar.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(sidecar.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+  });
+
+  it('ports follow config.server.port and config.admin.port', async () => {
+    const { objects } = await render(CHART, {
+      ...DEPLOYMENT,
+      set: ['config.server.port=8443', 'config.admin.port=9443'],
+    });
+    const sidecar = container(one(objects, 'Deployment'), 'mcp-authz');
+    expect(portNumber(sidecar, 'http')).toBe(8443);
+    expect(portNumber(sidecar, 'admin')).toBe(9443);
+    expect(one(objects, 'NetworkPolicy').spec.ingress[0].ports[0].port).toBe(8443);
+  });
+});
+
+describe('containers run locked down', () => {
+  const restricted = {
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+
+  it('the sidecar and the MCP server: non-root, read-only root fs, no capabilities, seccomp RuntimeDefault', () => {
+    const deployment = one(deploymentMode, 'Deployment');
+    const sidecar = container(deployment, 'mcp-authz');
+    expect(sidecar.securityContext).toMatchObject({ ...restricted, runAsUser: 10001, runAsGroup: 10001 });
+    expect(container(deployment, 'mcp-server').securityContext).toMatchObject(restricted);
+    expect(podSpec(deploymentMode).securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
+  it('writes go only to /tmp (emptyDir); config, policy and secrets are mounted read-only', () => {
+    const spec = podSpec(production);
+    const sidecar = container(one(production, 'Deployment'), 'mcp-authz');
+    const volumes = Object.fromEntries((spec.volumes as { name: string }[]).map((v) => [v.name, v]));
+    for (const m of sidecar.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]) {
+      if (m.mountPath === '/tmp') expect(volumes[m.name]).toHaveProperty('emptyDir');
+      else expect(m.readOnly, m.mountPath).toBe(true);
+    }
+  });
+
+  it('no Kubernetes API token and no service-link variables (a Service named authz would set AUTHZ_PORT)', () => {
+    const spec = podSpec(deploymentMode);
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.enableServiceLinks).toBe(false);
+    expect(one(deploymentMode, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+  });
+
+  it('secrets are referenced, never rendered: Secret volumes point at existingSecret names', () => {
+    const spec = podSpec(production);
+    expect(all(production, 'Secret')).toEqual([]);
+    const secretNames = (spec.volumes as { secret?: { secretName: string } }[])
+      .flatMap((v) => (v.secret ? [v.secret.secretName] : []))
+      .sort();
+    expect(secretNames).toEqual(['crm-mcp-authz', 'crm-mcp-authz']);
+    const cfg = config(production);
+    expect(cfg.authn.apiKeys.pepperFile).toBe('/var/run/secrets/mcp-authz/api-key-pepper/api-key-pepper');
+    expect(cfg.store.passwordFile).toBe('/var/run/secrets/mcp-authz/redis-password/redis-password');
+    expect(cfg.store.redisUrl).toBe('redis://redis-master.redis.svc.cluster.local:6379/0');
+  });
+});
+
+describe('config.yaml', () => {
+  const checksum = async (opts: RenderOptions) =>
+    one((await render(CHART, opts)).objects, 'Deployment').spec.template.metadata.annotations[
+      'checksum/config'
+    ];
+
+  it('changing a config value changes checksum/config; other values do not', async () => {
+    const base = await checksum(DEPLOYMENT);
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    expect(await checksum({ ...DEPLOYMENT, set: ['config.log.level=debug'] })).not.toBe(base);
+    expect(await checksum({ ...DEPLOYMENT, set: ['secrets.apiKeyPepper.existingSecret=pepper'] })).not.toBe(
+      base,
+    );
+    expect(
+      await checksum({
+        ...DEPLOYMENT,
+        set: ['podAnnotations.team=payments', 'resources.limits.memory=300Mi'],
+      }),
+    ).toBe(base);
+  });
+
+  it('the rendered config.yaml is accepted by the sidecar’s own config parser', async () => {
+    for (const objects of [deploymentMode, production, (await render(CHART)).objects]) {
+      const parsed = parseConfig(config(objects), {});
+      expect(parsed.upstream.url).toMatch(/^http:\/\/127\.0\.0\.1:/);
+    }
+  });
+
+  it('policy sources set policy.bundle: image, URL or the mounted ConfigMap', async () => {
+    expect(config(deploymentMode).policy.bundle).toBe('/app/policy/bundle.tar.gz');
+    expect(config(production).policy.bundle).toBe('https://policies.example.com/bundles/crm/bundle.tar.gz');
+    const { objects } = await render(CHART, { values: [join(EXAMPLES, 'sidecar-values.yaml')] });
+    expect(config(objects).policy.bundle).toBe('/var/lib/mcp-authz/policy/bundle.tar.gz');
+  });
+
+  it('OTEL_* settings reach the sidecar; without them the SDK is disabled', () => {
+    const env = (objects: K8sObject[]) =>
+      Object.fromEntries(
+        (container(one(objects, 'Deployment'), 'mcp-authz').env as { name: string; value?: string }[]).map(
+          (e) => [e.name, e.value],
+        ),
+      );
+    expect(env(deploymentMode)).toMatchObject({ OTEL_SDK_DISABLED: 'true' });
+    expect(env(production)).toMatchObject({
+      OTEL_SERVICE_NAME: 'demo-mcp-authz',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability.svc.cluster.local:4318',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod',
+    });
+    expect(env(production)).not.toHaveProperty('OTEL_SDK_DISABLED');
+  });
+});

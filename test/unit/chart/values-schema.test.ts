@@ -1,0 +1,129 @@
+/**
+ * values.schema.json: generated from the chart's value descriptions and the sidecar's config schema (R4), up to
+ * date, accepting every documented values file and rejecting bad values with a clear message — both when
+ * checked with a JSON Schema validator (ajv) and when the chart renders (Helm validates values against the
+ * schema before rendering). The `validate` template fails on what the schema cannot express.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CHART, EXAMPLES, ensureRenderer, ROOT, renderError } from './render.js';
+
+let validate: ValidateFunction;
+
+beforeAll(async () => {
+  const schema = JSON.parse(await readFile(join(CHART, 'values.schema.json'), 'utf8'));
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  ajv.addFormat('uri', /^[a-z][a-z0-9+.-]*:\S+$/i);
+  validate = ajv.compile(schema);
+  await ensureRenderer();
+}, 600_000);
+
+const readValues = async (file: string) => parse(await readFile(file, 'utf8'));
+const errors = (values: unknown): ErrorObject[] => (validate(values) ? [] : (validate.errors ?? []));
+
+describe('values.schema.json', () => {
+  it('is generated from schema/config.json and up to date (node scripts/generate-chart-schema.mjs)', async () => {
+    const res = await new Promise<{ code: number; stderr: string }>((done) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, 'scripts', 'generate-chart-schema.mjs'), '--check'],
+        (err, _o, stderr) => done({ code: err ? 1 : 0, stderr }),
+      ),
+    );
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+  });
+
+  it('accepts the default values and every example', async () => {
+    expect(errors(await readValues(join(CHART, 'values.yaml')))).toEqual([]);
+    for (const f of ['deployment-values.yaml', 'production-values.yaml', 'sidecar-values.yaml']) {
+      expect(errors(await readValues(join(EXAMPLES, f))), f).toEqual([]);
+    }
+    const ownChart = await readValues(join(EXAMPLES, 'own-chart', 'values.yaml'));
+    expect(errors(ownChart['mcp-authz'])).toEqual([]);
+  });
+
+  it('rejects a bad value, naming the field and what it should be', async () => {
+    expect(errors({ replicaCount: 'three' })).toMatchObject([
+      { instancePath: '/replicaCount', message: 'must be integer' },
+    ]);
+    expect(errors({ mode: 'daemonset' })[0]).toMatchObject({ instancePath: '/mode', keyword: 'enum' });
+    expect(errors({ replicas: 2 })[0]).toMatchObject({
+      keyword: 'additionalProperties',
+      params: { additionalProperty: 'replicas' },
+    });
+    // config is checked against the sidecar's own schema: an unknown log level, an unknown key
+    expect(errors({ config: { log: { level: 'loud' } } })[0]).toMatchObject({
+      instancePath: '/config/log/level',
+      keyword: 'enum',
+    });
+    expect(errors({ config: { server: { prot: 1 } } })[0]).toMatchObject({ instancePath: '/config/server' });
+  });
+
+  it('the chart refuses to render with a bad value, with a message naming the field', async () => {
+    const typeError = await renderError(CHART, { set: ['replicaCount=three'] });
+    expect(typeError).toMatch(/values don't meet the specifications of the schema/);
+    expect(typeError).toMatch(/replicaCount/);
+    expect(typeError).toMatch(/integer/);
+    const configError = await renderError(CHART, { set: ['config.log.level=loud'] });
+    expect(configError).toMatch(/config[./]log[./]level/);
+    const typo = await renderError(CHART, { set: ['replicas=2'] });
+    expect(typo).toMatch(/replicas/);
+  });
+});
+
+describe('validate template: cross-field checks fail with a message', () => {
+  const deployment = join(EXAMPLES, 'deployment-values.yaml');
+  const cases: [string, string[], string][] = [
+    [
+      'deployment mode without an MCP server image',
+      ['mode=deployment'],
+      'mcpServer.image.repository is required',
+    ],
+    [
+      'a config key the chart owns',
+      ['config.upstream.url=http://127.0.0.1:1/mcp'],
+      'config.upstream.url is set by the chart: set mcpServer.host/port/path instead',
+    ],
+    [
+      'an HS algorithm without its secret',
+      ['config.authn.jwt.algorithms={HS256}'],
+      'set secrets.jwtHsSecret.existingSecret',
+    ],
+    [
+      'several replicas on the in-memory store',
+      ['mode=deployment', 'mcpServer.image.repository=x', 'replicaCount=3'],
+      'set redis.url',
+    ],
+    ['policy from a URL without one', ['policy.source=url'], 'policy.url must be an http(s) URL'],
+    ['policy from a ConfigMap without content', ['policy.source=configMap'], 'policy.configMap.existingName'],
+    ['colliding ports', ['mcpServer.port=8080'], 'collides with the sidecar'],
+    [
+      'a loopback listener for the sidecar',
+      ['config.server.host=127.0.0.1'],
+      'config.server.host must not be a loopback',
+    ],
+    ['OpenTelemetry without an endpoint', ['otel.enabled=true'], 'otel.enabled needs otel.endpoint'],
+  ];
+  for (const [name, set, message] of cases) {
+    it(name, async () => {
+      const error = await renderError(CHART, { set });
+      expect(error).toContain('mcp-authz: invalid values');
+      expect(error).toContain(message);
+    });
+  }
+
+  it('lists every problem at once', async () => {
+    const error = await renderError(CHART, {
+      values: [deployment],
+      set: ['mcpServer.host=0.0.0.0', 'policy.source=url', 'otel.enabled=true'],
+    });
+    expect(error.match(/^ {2}- /gm)).toHaveLength(3);
+  });
+});
