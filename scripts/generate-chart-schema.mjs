@@ -322,11 +322,9 @@ export function chartValuesSchema() {
           from: k8sList('NetworkPolicyPeers allowed to reach the admin port.'),
         }),
         prometheusRule: obj({
-          enabled: bool('Example alert rules (PrometheusRule, monitoring.coreos.com/v1).'),
+          enabled: bool('The example alert rules of alerts/mcp-authz-rules.yaml as a PrometheusRule.'),
           labels: stringMap(),
-          denyRatioWarning: { type: 'number', minimum: 0, maximum: 1 },
-          latencyP99WarningSeconds: { type: 'number', exclusiveMinimum: 0 },
-          additionalRules: k8sList('Extra Prometheus rules for the same group.'),
+          additionalRules: k8sList('Prometheus rules of your own, added as the group mcp-authz.custom.'),
         }),
         dashboard: obj({
           enabled: bool('The Grafana dashboard as a ConfigMap.'),

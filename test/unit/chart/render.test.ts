@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -183,11 +184,27 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     }
   });
 
-  it('the example alert rules use the metrics the sidecar exports', async () => {
-    const { objects } = await render(CHART, { set: ['metrics.prometheusRule.enabled=true'] });
-    const rules = one(objects, 'PrometheusRule').spec.groups[0].rules as { alert: string; expr: string }[];
-    expect(rules.map((r) => r.alert)).toContain('MCPAuthzPolicyReloadFailing');
-    for (const r of rules) expect(r.expr, r.alert).toMatch(/mcp_authz_[a-z_]+\{namespace="mcp"/);
+  it('the PrometheusRule carries the rules of alerts/mcp-authz-rules.yaml, plus rules of your own', async () => {
+    const { objects } = await render(CHART, {
+      set: [
+        'metrics.prometheusRule.enabled=true',
+        'metrics.prometheusRule.additionalRules[0].alert=MyAlert',
+        'metrics.prometheusRule.additionalRules[0].expr=up == 0',
+      ],
+    });
+    const groups = one(objects, 'PrometheusRule').spec.groups as {
+      name: string;
+      rules: { alert?: string; expr: string }[];
+    }[];
+    const file = parse(await readFile(join(CHART, 'alerts', 'mcp-authz-rules.yaml'), 'utf8'));
+    expect(groups.slice(0, -1)).toEqual(file.groups);
+    expect(groups.at(-1)).toEqual({
+      name: 'mcp-authz.custom',
+      rules: [{ alert: 'MyAlert', expr: 'up == 0' }],
+    });
+    const alerts = groups.flatMap((g) => g.rules.map((r) => r.alert));
+    expect(alerts).toContain('MCPAuthzPolicyReloadFailing');
+    for (const g of groups.slice(0, -1)) for (const r of g.rules) expect(r.expr).toMatch(/mcp_authz_[a-z_]+/);
   });
 });
 

@@ -234,9 +234,10 @@ const prometheusOperator: Record<string, object> = {
                     additionalProperties: false,
                     properties: {
                       alert: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-                      record: { type: 'string' },
+                      record: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' },
                       expr: { type: 'string', minLength: 1 },
                       for: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' },
+                      keep_firing_for: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' },
                       labels: { type: 'object', additionalProperties: { type: 'string' } },
                       annotations: { type: 'object', additionalProperties: { type: 'string' } },
                     },
