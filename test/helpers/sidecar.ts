@@ -37,8 +37,14 @@ export interface HarnessOptions {
   readonly config?: Record<string, unknown>;
   /** The policy's clock (epoch ms); default: Monday 2026-11-23 10:00 UTC so business-hours rules hold. */
   readonly policyNow?: () => number;
+  /** The sidecar's clock for tokens, buckets and blocks (epoch ms); default Date.now. */
+  readonly now?: () => number;
+  /** Environment for the sidecar's secrets (merged over the pepper). */
+  readonly env?: NodeJS.ProcessEnv;
   readonly upstreamStateless?: boolean;
   readonly upstream?: ExampleServer;
+  /** Share another harness's token issuer (a second replica). */
+  readonly issuer?: DevIssuer;
 }
 
 export const MONDAY_10_UTC = Date.parse('2026-11-23T10:00:00Z');
@@ -51,7 +57,7 @@ export function captureLogger(lines: string[]): Logger {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const upstream =
     opts.upstream ?? (await startExampleServer({ stateless: opts.upstreamStateless ?? false }));
-  const issuer = await startDevIssuer({ audience: RESOURCE });
+  const issuer = opts.issuer ?? (await startDevIssuer({ audience: RESOURCE }));
   const bundle = await defaultPolicyBundle();
   const base: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2_000 },
@@ -72,7 +78,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const sidecar = createSidecar(config, {
     logger: captureLogger(logs),
     policyNow: opts.policyNow ?? (() => MONDAY_10_UTC + (Date.now() % 60_000)),
-    env: { AUTHZ_API_KEY_PEPPER: PEPPER },
+    env: { AUTHZ_API_KEY_PEPPER: PEPPER, ...opts.env },
+    ...(opts.now ? { now: opts.now } : {}),
   });
   await sidecar.start();
   const token = (claims: Partial<MintClaims> & { roles: string[] }) =>
@@ -96,7 +103,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async stop() {
       await sidecar.stop();
-      await issuer.close();
+      if (!opts.issuer) await issuer.close();
       if (!opts.upstream) await upstream.close();
     },
   };

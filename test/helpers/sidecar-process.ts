@@ -1,0 +1,64 @@
+/**
+ * Runs `mcp-authz serve` as a separate process (the real command, config from a YAML file), for tests
+ * where two sidecar processes must share one Redis. Resolves once the process logs that it listens.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { ROOT } from './policy.js';
+
+export interface SidecarProcess {
+  readonly publicUrl: string;
+  readonly adminUrl: string;
+  readonly output: () => string;
+  stop(): Promise<number | null>;
+}
+
+export async function startSidecarProcess(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<SidecarProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'sidecar-proc-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, stringify(config));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  const listening = new Promise<{ publicUrl: string; adminUrl: string }>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      for (const line of out.split('\n')) {
+        if (!line.includes('mcp-authz listening')) continue;
+        const rec = JSON.parse(line) as { public: string; admin: string };
+        resolve({ publicUrl: rec.public, adminUrl: rec.admin });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}:\n${out}`)));
+  });
+  const urls = await listening;
+  return {
+    ...urls,
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Rate limiting through the sidecar on a real `redis-server`: a burst of exactly the bucket's capacity
+ * passes and the next request gets 429 with the right headers (injected clock); two sidecar processes
+ * share one budget; killing Redis keeps requests flowing (failure mode `local`) and Redis is used again
+ * once it is back.
+ */
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStreamable } from '../helpers/mcp-client.js';
+import { defaultPolicyBundle } from '../helpers/policy.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { type Harness, PEPPER, RESOURCE, startHarness } from '../helpers/sidecar.js';
+import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.js';
+
+let redis: RedisServer;
+const harnesses: Harness[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const h of harnesses.splice(0)) await h.stop().catch(() => undefined);
+  await redis?.stop();
+});
+
+async function harness(opts: Parameters<typeof startHarness>[0]): Promise<Harness> {
+  const h = await startHarness({ redisUrl: redis.url, upstreamStateless: true, ...opts });
+  harnesses.push(h);
+  return h;
+}
+
+const call = (url: string, token: string, tool = 'echo') =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: tool, arguments: { text: 'x' } },
+    }),
+  });
+
+describe('token buckets through the sidecar', () => {
+  it('passes a burst of exactly the capacity, then answers 429 until a token is due', async () => {
+    const start = Date.now();
+    let offset = 0;
+    const h = await harness({ now: () => start + offset });
+    const token = await h.token({ sub: 'burst-guest', roles: ['guest'] }); // guest tier: 50 burst, 1/s
+    const statuses: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const res = await call(h.mcpUrl, token);
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const last = await call(h.mcpUrl, token);
+    expect(last.status).toBe(429);
+    expect(last.headers.get('retry-after')).toBe('1');
+    expect(last.headers.get('ratelimit-policy')).toMatch(/;q=50;w=50$/);
+    expect(last.headers.get('ratelimit')).toMatch(/;r=0;t=\d+$/);
+    const body = (await last.json()) as {
+      id: number;
+      error: { code: number; message: string; data: Record<string, unknown> };
+    };
+    expect(body).toMatchObject({
+      id: 1,
+      error: { code: -32029, data: { code: 'ERR_RATELIMIT_EXCEEDED', retry_after_seconds: 1 } },
+    });
+    // The SDK client surfaces it as a transport error carrying 429 and the message.
+    const c = await connectStreamable(h.mcpUrl, { authorization: `Bearer ${token}` });
+    const err = await c.callTool({ name: 'echo', arguments: { text: 'x' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamableHTTPError);
+    expect((err as StreamableHTTPError).code).toBe(429);
+    expect((err as Error).message).toMatch(/Too Many Requests: rate limit for echo exceeded; retry in 1 s/);
+    await c.close();
+    // One second later exactly one more token is due.
+    offset += 1_000;
+    expect((await call(h.mcpUrl, token)).status).toBe(200);
+    expect((await call(h.mcpUrl, token)).status).toBe(429);
+    expect(h.upstream.calls().filter((x) => x.name === 'echo').length).toBe(51);
+  });
+});
+
+describe('two sidecar processes sharing one Redis', () => {
+  let a: Harness;
+  let b: SidecarProcess;
+
+  beforeAll(async () => {
+    a = await harness({});
+    b = await startSidecarProcess(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        admin: { host: '127.0.0.1', port: 0 },
+        upstream: { url: `${a.upstream.url}/mcp` },
+        policy: { bundle: await defaultPolicyBundle(), watch: false },
+        authn: { resource: RESOURCE, jwt: { issuers: [a.issuer.issuer], jwksUri: a.issuer.jwksUri } },
+        store: { redisUrl: redis.url },
+        log: { level: 'info' },
+      },
+      { AUTHZ_API_KEY_PEPPER: PEPPER },
+    );
+  });
+
+  afterAll(async () => {
+    if (b) expect(await b.stop()).toBe(0);
+  });
+
+  it('enforces one shared budget', async () => {
+    const token = await a.token({ sub: 'shared-guest', roles: ['guest'] });
+    const started = Date.now();
+    let allowed = 0;
+    for (let i = 0; i < 80; i++) {
+      const res = await call(i % 2 === 0 ? a.mcpUrl : `${b.publicUrl}/mcp`, token);
+      if (res.status === 200) allowed++;
+      else expect(res.status).toBe(429);
+      await res.arrayBuffer();
+    }
+    const refilled = Math.ceil((Date.now() - started) / 1000); // 1 token per second while the loop ran
+    expect(allowed).toBeGreaterThanOrEqual(50);
+    expect(allowed).toBeLessThanOrEqual(50 + refilled);
+  });
+
+  it('keeps serving while Redis is down, without 5xx, and uses Redis again once it is back', async () => {
+    const token = await a.token({ sub: 'outage-user', roles: ['user'] });
+    await redis.kill();
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = Date.now();
+      const res = await call(a.mcpUrl, token);
+      statuses.push(res.status);
+      await res.arrayBuffer();
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const outageLines = a.logs.filter(
+      (l) => /rate-limit store (is )?unavailable|outage/i.test(l) && l.includes('ratelimit'),
+    );
+    expect(outageLines.length).toBeLessThanOrEqual(2);
+    await redis.restart();
+    const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await probe.connect();
+    try {
+      const deadline = Date.now() + 8_000;
+      let keys: string[] = [];
+      while (Date.now() < deadline && keys.length === 0) {
+        (await call(a.mcpUrl, token)).arrayBuffer();
+        keys = (await probe.keys('*rl:*')).filter((k) => k.includes('outage-user'));
+        if (keys.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(keys.length).toBeGreaterThan(0);
+      expect(a.logs.filter((l) => l.includes('rate limit store available again')).length).toBe(1);
+    } finally {
+      probe.disconnect();
+    }
+  });
+});
