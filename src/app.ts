@@ -9,13 +9,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAbuseDetector } from './abuse/detector.js';
-import { createAuditLog } from './audit/audit-log.js';
 import { createAuthenticator } from './authn/authenticator.js';
+import { processEnv } from './config/env.js';
 import type { Config } from './config/schema.js';
 import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
+import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
 import { authenticateStage } from './pipeline/stages/authenticate.js';
@@ -68,10 +69,16 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const envOpt = deps.env ? { env: deps.env } : {};
   const store = deps.store ?? createStore(config, { logger, ...envOpt });
   const authenticator = createAuthenticator(config, { store, logger, now, ...envOpt });
+  const obs = createObservability(config, {
+    logger,
+    env: deps.env ?? processEnv(),
+    secret: openSecret(config, 'apiKeyPepper', { ...envOpt }).get(),
+  });
   const engine = new PolicyEngine({
     decisionEntrypoint: config.policy.decisionEntrypoint,
     visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: logger.child({ component: 'policy' }),
+    onLoad: (result, bundle) => obs.policyLoaded(result, bundle),
   });
   const reloader = new PolicyReloader({
     location: config.policy.bundle,
@@ -105,7 +112,11 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     logger,
     now,
     pollIntervalMs: config.abuse.pollIntervalMs,
-    onTrip: onAbuseTrip(logger, () => counters),
+    onTrip: onAbuseTrip(
+      logger,
+      () => counters,
+      (e) => obs.metrics.anomaly(e.rule),
+    ),
   });
   const limiter = config.ratelimit.enabled
     ? createRateLimiter({
@@ -116,7 +127,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
         fastPath: config.ratelimit.fastPath,
       })
     : undefined;
-  const events = fanOut([createAuditLog(logger), securityListener(detector, counters)]);
+  const events = fanOut([...obs.listeners, securityListener(detector, counters)]);
   let runtime: SidecarRuntime | undefined;
   const pipelines = createPipelines({
     origin: originStage(config.server.allowedOrigins),
@@ -132,6 +143,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       annotations,
       facts: (ctx) => ctx.facts ?? (runtime as SidecarRuntime).facts(ctx),
       discover: () => discovery.discover(),
+      onDecision: (ctx, d, params) => obs.tracing.decision(ctx, d, params),
     }),
   });
   runtime = new SidecarRuntime({
@@ -139,7 +151,8 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     pipelines,
     engine,
     annotations,
-    forwardDeps: { upstream, headers, logger },
+    forwardDeps: { upstream, headers, logger, tracing: obs.tracing },
+    tracing: obs.tracing,
     logger,
     now: deps.policyNow ?? now,
     events,
@@ -151,12 +164,21 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     stop: () => reloader.stop(),
     status: (): ComponentStatus => ({ ...engine.status() }),
   };
-  const components: Component[] = [store, authenticator, policyComponent, detector, counters];
+  const components: Component[] = [
+    obs.components.first,
+    store,
+    authenticator,
+    policyComponent,
+    detector,
+    counters,
+  ];
   if (limiter) components.push(limiter);
+  components.push(obs.components.last);
   const pub = createPublicServer(runtime, legacy, logger);
   const publicServer = pub.server;
   const adminServer = createAdminServer({
     components,
+    metrics: () => obs.telemetry.prometheus(),
     report: {
       route: reportRoute(store, now),
       token: openSecret(config, 'adminReportToken', { logger, ...envOpt }),

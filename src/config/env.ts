@@ -78,3 +78,8 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   }
   node[keys[keys.length - 1] as string] = value;
 }
+
+/** The process environment, for parts configured by standard variables (OpenTelemetry's `OTEL_*`). */
+export function processEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}

@@ -355,6 +355,34 @@ const AbuseSchema = z.strictObject({
   pollIntervalMs: positiveMs.default(D.ABUSE_POLL_INTERVAL_MS).describe('How often replicas pick up blocks.'),
 });
 
+const AuditSchema = z.strictObject({
+  arguments: z
+    .enum(['hash', 'plain', 'drop'])
+    .default('hash')
+    .describe(
+      'Tool arguments in audit records: keyed hashes of the values, the values, or nothing. Warning: plain records argument values.',
+    ),
+  maskArguments: z
+    .array(z.string().min(1))
+    .default([])
+    .describe("Argument names always masked, on top of the policy's mask_arguments obligation."),
+  maxBuffered: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe('Audit records queued before new ones are dropped (and counted).'),
+});
+
+const TelemetrySchema = z.strictObject({
+  subject: z
+    .enum(['id', 'hash', 'none'])
+    .default('hash')
+    .describe(
+      'How spans name the caller (mcp_authz.subject): the subject id, a keyed hash of it, or not at all.',
+    ),
+});
+
 const LogSchema = z.strictObject({
   level: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -371,6 +399,10 @@ export const ConfigSchema = z.strictObject({
   store: StoreSchema.prefault({}),
   ratelimit: RateLimitSchema.prefault({}),
   abuse: AbuseSchema.prefault({}),
+  audit: AuditSchema.prefault({}),
+  telemetry: TelemetrySchema.prefault({}).describe(
+    'Exporters are configured with the standard OTEL_* variables.',
+  ),
   log: LogSchema.prefault({}),
 });
 

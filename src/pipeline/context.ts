@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
+import type { Context, Span } from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
 import type { Action } from '../mcp/action.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
@@ -28,6 +29,16 @@ export interface MessageDecision {
   readonly decisionId: string;
   /** Set by the rate-limit stage for allowed requests. */
   rateLimit?: RateLimitOutcome;
+  /** Trace and span id of the span that recorded this decision. */
+  traceIds?: { readonly traceId: string | null; readonly spanId: string | null };
+}
+
+/** The request's server span and the context its children hang from. */
+export interface RequestTrace {
+  readonly span: Span;
+  readonly context: Context;
+  /** Bounded route label: mcp, legacy_sse, legacy_messages. */
+  readonly route: string;
 }
 
 export interface RequestContext {
@@ -49,6 +60,7 @@ export interface RequestContext {
   responseHeaders: Record<string, string>;
   /** The upstream's status once forwarded. */
   upstreamStatus?: number;
+  trace?: RequestTrace;
 }
 
 export function createContext(

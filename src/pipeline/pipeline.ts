@@ -16,7 +16,10 @@
  * @module
  */
 import type { RequestContext } from './context.js';
-import type { Stage, StageResult } from './stage.js';
+import type { Stage, StageName, StageResult } from './stage.js';
+
+/** Watches each stage run (tracing and metrics); returns the function called with its result. */
+export type StageObserver = (ctx: RequestContext, name: StageName) => (result: StageResult) => void;
 
 export interface Pipelines {
   /** POST with a JSON-RPC body (Streamable HTTP, legacy messages endpoint). */
@@ -51,9 +54,18 @@ export async function runStages(
   stages: readonly Stage[],
   ctx: RequestContext,
   signal: AbortSignal,
+  observe?: StageObserver,
 ): Promise<StageResult> {
   for (const stage of stages) {
-    const result = await stage.run(ctx, signal);
+    const done = observe?.(ctx, stage.name);
+    let result: StageResult;
+    try {
+      result = await stage.run(ctx, signal);
+    } catch (err) {
+      done?.({ kind: 'continue' });
+      throw err;
+    }
+    done?.(result);
     if (result.kind === 'deny') return result;
   }
   return { kind: 'continue' };

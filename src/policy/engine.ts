@@ -27,6 +27,8 @@ export interface PolicyEngineOptions {
   readonly decisionEntrypoint: string;
   readonly visibleEntrypoint: string;
   readonly logger: Logger;
+  /** Told about every load attempt (metrics: reloads by result, the loaded revision, catalog tool names). */
+  readonly onLoad?: (result: 'success' | 'failure', bundle: Bundle | null) => void;
 }
 
 interface Loaded {
@@ -86,6 +88,7 @@ export class PolicyEngine {
       this.#lastError = null;
       this.#reloads.ok++;
       this.#opts.logger.info({ revision: bundle.revision, previous, source: bundle.source }, 'policy loaded');
+      this.#opts.onLoad?.('success', bundle);
     } catch (err) {
       this.#reloads.failed++;
       this.#lastError = errorText(err);
@@ -98,6 +101,7 @@ export class PolicyEngine {
         },
         'policy bundle rejected; keeping the last good policy',
       );
+      this.#opts.onLoad?.('failure', bundle);
       throw err instanceof Error ? err : new Error(this.#lastError);
     }
   }
@@ -110,6 +114,7 @@ export class PolicyEngine {
       { source, kept: this.#current?.revision ?? null, err: this.#lastError },
       'policy bundle could not be read; keeping the last good policy',
     );
+    this.#opts.onLoad?.('failure', null);
   }
 
   /** Decides one action. Never throws: every failure is a deny. */

@@ -17,6 +17,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { RequestTracing } from '../telemetry/request-tracing.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -25,6 +26,7 @@ export interface ForwardDeps {
   readonly upstream: Upstream;
   readonly headers: HeaderPolicy;
   readonly logger: Logger;
+  readonly tracing?: RequestTracing;
 }
 
 export interface ForwardRequest {
@@ -53,6 +55,7 @@ export async function forward(
     host: ctx.req.headers.host,
   });
   if (r.body) headers['content-length'] = String(r.body.length);
+  const traced = deps.tracing?.forward(ctx, headers);
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
   try {
     upstreamRes = await deps.upstream.request({
@@ -71,8 +74,10 @@ export async function forward(
     const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
     const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
     sendJson(res, out.status, out.body, out.headers);
+    traced?.(null, e.code);
     return out.status;
   }
+  traced?.(upstreamRes.status);
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
   const isSse = type.startsWith('text/event-stream');
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);

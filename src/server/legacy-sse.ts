@@ -41,10 +41,10 @@ export class LegacySseRoutes {
 
   async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
-    const ctx = rt.context(req, 'sse');
+    const ctx = rt.context(req, 'sse', 'legacy_sse');
     const abort = new AbortController();
     res.once('close', () => abort.abort());
-    const result = await runStages(rt.pipelines.bodiless, ctx, abort.signal);
+    const result = await runStages(rt.pipelines.bodiless, ctx, abort.signal, rt.observeStage);
     if (result.kind === 'deny') {
       rt.deny(ctx, res, result.error);
       return;
@@ -82,13 +82,13 @@ export class LegacySseRoutes {
 
   async postMessage(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
-    const ctx = rt.context(req, 'sse');
+    const ctx = rt.context(req, 'sse', 'legacy_messages');
     const url = new URL(req.url ?? '/', 'http://sidecar');
     const sessionId = url.searchParams.get('sessionId') ?? '';
     const abort = new AbortController();
     res.once('close', () => abort.abort());
     ctx.facts = rt.facts(ctx, sessionId);
-    const result = await runStages(rt.pipelines.post, ctx, abort.signal);
+    const result = await runStages(rt.pipelines.post, ctx, abort.signal, rt.observeStage);
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream.

@@ -31,7 +31,7 @@ export async function handleMcp(
   const abort = new AbortController();
   res.once('close', () => abort.abort());
   const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
-  const result = await runStages(stages, ctx, abort.signal);
+  const result = await runStages(stages, ctx, abort.signal, rt.observeStage);
   if (result.kind === 'deny') {
     rt.deny(ctx, res, result.error);
     return;

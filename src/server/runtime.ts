@@ -15,10 +15,11 @@ import type { AnnotationCache } from '../mcp/annotations.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
-import type { Pipelines } from '../pipeline/pipeline.js';
+import type { Pipelines, StageObserver } from '../pipeline/pipeline.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ForwardDeps } from './forward.js';
 import { resourceIdentifier, resourceMetadataUrl } from './resource-metadata.js';
 import { errorResponse, sendJson } from './respond.js';
@@ -40,6 +41,7 @@ export interface RuntimeDeps {
   readonly logger: Logger;
   readonly now: () => number;
   readonly events: PipelineEvents;
+  readonly tracing?: RequestTracing;
 }
 
 export class SidecarRuntime {
@@ -62,15 +64,30 @@ export class SidecarRuntime {
     return this.#deps.config;
   }
 
-  context(req: IncomingMessage, transport: Transport): RequestContext {
+  /** A new request context; `route` is the bounded label for metrics and traces. */
+  context(
+    req: IncomingMessage,
+    transport: Transport,
+    route: 'mcp' | 'legacy_sse' | 'legacy_messages' = 'mcp',
+  ): RequestContext {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
-    return createContext(req, {
+    const ctx = createContext(req, {
       requestId,
       transport,
       clientIp: this.clientIp(req),
       now: new Date(this.#deps.now()),
     });
+    const s = this.#deps.config.server;
+    const path =
+      route === 'mcp' ? s.mcpPath : route === 'legacy_sse' ? s.legacySsePath : s.legacyMessagesPath;
+    this.#deps.tracing?.start(ctx, route, path);
+    return ctx;
+  }
+
+  /** Stage observer for tracing and per-stage metrics (undefined when off). */
+  get observeStage(): StageObserver | undefined {
+    return this.#deps.tracing?.observeStage;
   }
 
   clientIp(req: IncomingMessage): string {
@@ -156,6 +173,7 @@ export class SidecarRuntime {
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     const events = this.#deps.events;
+    this.#deps.tracing?.end(ctx, status, err);
     events.requestDone(ctx, status, err);
     for (const d of ctx.decisions) events.decision(ctx, d);
   }

@@ -14,7 +14,7 @@ import { isListMethod } from '../../mcp/list-filter.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
-import type { RequestContext } from '../context.js';
+import type { MessageDecision, RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
 export interface DecideDeps {
@@ -23,6 +23,8 @@ export interface DecideDeps {
   readonly facts: (ctx: RequestContext) => RequestFacts;
   /** Called before deciding on a tool the sidecar has not seen listed (learn its annotations). */
   readonly discover?: (tool: string, signal: AbortSignal) => Promise<void>;
+  /** Called for each decision with the message's params (tracing: one span per decision). */
+  readonly onDecision?: (ctx: RequestContext, d: MessageDecision, params: unknown) => void;
 }
 
 export function decideStage(deps: DecideDeps): Stage {
@@ -44,7 +46,9 @@ export function decideStage(deps: DecideDeps): Stage {
         const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
         const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
         const decisionId = randomUUID();
-        ctx.decisions.push({ index, action, decision, decisionId });
+        const d: MessageDecision = { index, action, decision, decisionId };
+        ctx.decisions.push(d);
+        deps.onDecision?.(ctx, d, msg.params);
         if (!decision.allow) {
           firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
         } else if (isListMethod(action.method)) {

@@ -1,0 +1,86 @@
+/**
+ * Builds the observability side of a sidecar from config: the OpenTelemetry providers (`OTEL_*`), the
+ * metric instruments, request tracing, and the audit trail (records masked per policy obligations and
+ * config, written off the request path to stdout and as OpenTelemetry log records). Returns the listeners
+ * the request path reports to and the components to start and stop.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { createAuditListener } from './audit/listener.js';
+import { deriveAuditKey } from './audit/mask.js';
+import { createAuditSink } from './audit/sink.js';
+import type { Config } from './config/schema.js';
+import type { Component } from './lifecycle.js';
+import type { PipelineEvents } from './pipeline/events.js';
+import type { Bundle } from './policy/bundle.js';
+import type { Logger } from './telemetry/logger.js';
+import { SidecarMetrics } from './telemetry/metrics.js';
+import { createTelemetry, type Telemetry } from './telemetry/otel.js';
+import { RequestTracing } from './telemetry/request-tracing.js';
+import { VERSION } from './version.js';
+
+export interface Observability {
+  readonly telemetry: Telemetry;
+  readonly metrics: SidecarMetrics;
+  readonly tracing: RequestTracing;
+  /** Listeners for the request path's events: the audit trail and the metrics. */
+  readonly listeners: readonly Partial<PipelineEvents>[];
+  /** Start first, stop last (telemetry), and the audit sink (drained before telemetry stops). */
+  readonly components: { readonly first: Component; readonly last: Component };
+  /** For `PolicyEngine.onLoad`. */
+  policyLoaded(result: 'success' | 'failure', bundle: Bundle | null): void;
+}
+
+export function createObservability(
+  config: Config,
+  deps: { logger: Logger; env: NodeJS.ProcessEnv; secret: Buffer | null },
+): Observability {
+  const telemetry = createTelemetry({ env: deps.env, serviceVersion: VERSION, logger: deps.logger });
+  const metrics = new SidecarMetrics(telemetry.meter, {
+    anomalyRules: config.abuse.rules.map((r) => r.name),
+  });
+  // Keyed hashes in audit records and spans: derived from the pepper so replicas agree, else per process.
+  const key = deriveAuditKey(deps.secret ?? randomBytes(32));
+  const tracing = new RequestTracing(telemetry, metrics, {
+    subject: config.telemetry.subject,
+    subjectKey: key,
+  });
+  const sink = createAuditSink({
+    logger: deps.logger,
+    otelLogs: telemetry.logs,
+    maxBuffered: config.audit.maxBuffered,
+    onDrop: () => metrics.auditDropped(),
+  });
+  const audit = createAuditListener({
+    sink,
+    masking: { arguments: config.audit.arguments, maskArguments: config.audit.maskArguments, key },
+    traceIds: (_ctx, m) => m.traceIds ?? { traceId: null, spanId: null },
+  });
+  const scope = config.ratelimit.scope;
+  const metricsListener: Partial<PipelineEvents> = {
+    authFailure: (_ctx, err) => metrics.authnFailure(err.code),
+    decision(_ctx, m) {
+      const d = m.decision;
+      metrics.decision(d.allow ? 'allow' : 'deny', m.action.method, m.action.tool, d.evalNs / 1e9);
+      if (m.rateLimit && !m.rateLimit.allowed) metrics.rateLimitRejection(scope);
+    },
+  };
+  return {
+    telemetry,
+    metrics,
+    tracing,
+    listeners: [audit, metricsListener],
+    components: { first: telemetry, last: sink },
+    policyLoaded(result, bundle) {
+      metrics.policyReload(result, result === 'success' ? (bundle?.revision ?? null) : undefined);
+      if (result === 'success' && bundle) metrics.setToolNames(catalogTools(bundle.data));
+    },
+  };
+}
+
+/** Tool names from the default policy's catalog (`data.authz.catalog.tools`), for bounded metric labels. */
+function catalogTools(data: Record<string, unknown>): string[] {
+  const authz = data.authz as { catalog?: { tools?: Record<string, unknown> } } | undefined;
+  return Object.keys(authz?.catalog?.tools ?? {});
+}

@@ -1,0 +1,167 @@
+/**
+ * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C trace
+ * context), a child span and a duration sample per stage, one span per policy decision (parent: the
+ * message's `_meta.traceparent` when it has one), and a CLIENT span for the upstream call whose context is
+ * injected into the upstream request. Spans use explicit contexts; nothing relies on a global context
+ * manager, so several sidecars can share a process.
+ *
+ * @module
+ */
+import { type Attributes, type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ErrorCode } from '../errors/codes.js';
+import type { SidecarError } from '../errors/errors.js';
+import type { MessageDecision, RequestContext } from '../pipeline/context.js';
+import type { StageObserver } from '../pipeline/pipeline.js';
+import type { SidecarMetrics } from './metrics.js';
+import { type Telemetry, telemetrySubject, traceIds } from './otel.js';
+import * as A from './semconv.js';
+
+export interface RequestTracingOptions {
+  readonly subject: 'id' | 'hash' | 'none';
+  readonly subjectKey: Buffer;
+}
+
+export class RequestTracing {
+  readonly #tel: Telemetry;
+  readonly #metrics: SidecarMetrics;
+  readonly #opts: RequestTracingOptions;
+
+  constructor(tel: Telemetry, metrics: SidecarMetrics, opts: RequestTracingOptions) {
+    this.#tel = tel;
+    this.#metrics = metrics;
+    this.#opts = opts;
+  }
+
+  /** Opens the server span for a request on `route` (bounded label) at `path` (its http.route). */
+  start(ctx: RequestContext, route: string, path: string): void {
+    const req = ctx.req;
+    const parent = this.#tel.extract(req.headers);
+    const method = req.method ?? 'GET';
+    const span = this.#tel.tracer.startSpan(
+      `${method} ${path}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [A.ATTR_HTTP_REQUEST_METHOD]: method,
+          [A.ATTR_URL_PATH]: (req.url ?? '/').split('?')[0] ?? '/',
+          [A.ATTR_HTTP_ROUTE]: path,
+          [A.ATTR_CLIENT_ADDRESS]: ctx.clientIp,
+          [A.ATTR_NETWORK_PROTOCOL_VERSION]: req.httpVersion,
+        },
+      },
+      parent,
+    );
+    ctx.trace = { span, context: trace.setSpan(parent, span), route };
+  }
+
+  /** Stage observer for `runStages`: a child span and a duration sample per stage. */
+  readonly observeStage: StageObserver = (ctx, name) => {
+    const t0 = process.hrtime.bigint();
+    const span = ctx.trace
+      ? this.#tel.tracer.startSpan(
+          `${A.SPAN_STAGE_PREFIX}${name}`,
+          { attributes: { [A.ATTR_AUTHZ_STAGE]: name } },
+          ctx.trace.context,
+        )
+      : undefined;
+    return (result) => {
+      this.#metrics.stage(name, Number(process.hrtime.bigint() - t0) / 1e9);
+      if (span) {
+        if (result.kind === 'deny') {
+          span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, result.error.code);
+          span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, result.error.reason);
+        }
+        span.end();
+      }
+    };
+  };
+
+  /** One span per decided JSON-RPC request; records its ids on the decision for the audit trail. */
+  decision(ctx: RequestContext, d: MessageDecision, params: unknown): void {
+    if (!ctx.trace) return;
+    const meta =
+      typeof params === 'object' && params !== null ? (params as { _meta?: unknown })._meta : undefined;
+    const fromMeta = meta !== undefined ? this.#tel.extract({}, meta) : undefined;
+    const metaSpan = fromMeta ? trace.getSpanContext(fromMeta) : undefined;
+    const parent: Context = metaSpan ? (fromMeta as Context) : ctx.trace.context;
+    const a = d.action;
+    const dec = d.decision;
+    const p = ctx.principal;
+    const attributes: Attributes = {
+      [A.ATTR_MCP_METHOD_NAME]: a.method,
+      [A.ATTR_AUTHZ_DECISION]: dec.allow ? 'allow' : 'deny',
+      [A.ATTR_AUTHZ_DECISION_ID]: d.decisionId,
+    };
+    if (a.tool !== undefined) {
+      attributes[A.ATTR_GEN_AI_TOOL_NAME] = a.tool;
+      attributes[A.ATTR_GEN_AI_OPERATION_NAME] = A.GEN_AI_OPERATION_EXECUTE_TOOL;
+    }
+    if (a.prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = a.prompt;
+    if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = a.uri;
+    if (a.id !== null) attributes[A.ATTR_JSONRPC_REQUEST_ID] = String(a.id);
+    const facts = ctx.facts;
+    if (facts?.sessionId) attributes[A.ATTR_MCP_SESSION_ID] = facts.sessionId;
+    if (facts?.protocolVersion) attributes[A.ATTR_MCP_PROTOCOL_VERSION] = facts.protocolVersion;
+    if (dec.revision) attributes[A.ATTR_AUTHZ_POLICY_REVISION] = dec.revision;
+    if (p) {
+      attributes[A.ATTR_AUTHZ_AUTH_METHOD] = p.authMethod;
+      const subject = telemetrySubject(p.id, this.#opts.subject, this.#opts.subjectKey);
+      if (subject !== undefined) attributes[A.ATTR_AUTHZ_SUBJECT] = subject;
+    }
+    if (!dec.allow) {
+      attributes[A.ATTR_AUTHZ_REASON] = dec.reasons[0] ?? 'denied';
+      attributes[A.ATTR_AUTHZ_DENY_REASON] = 'policy';
+      attributes[A.ATTR_RPC_RESPONSE_STATUS_CODE] = '-32003';
+      attributes[A.ATTR_ERROR_TYPE] = '-32003';
+    }
+    const name = A.mcpSpanName(a.method, a.tool ?? a.prompt ?? null);
+    const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
+    const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
+    d.traceIds = traceIds(span);
+    span.end();
+  }
+
+  /** Starts the upstream span, injects its trace context into `headers`; call the result when done. */
+  forward(
+    ctx: RequestContext,
+    headers: Record<string, string | string[]>,
+  ): (status: number | null, code?: ErrorCode) => void {
+    const t0 = process.hrtime.bigint();
+    const parent = ctx.trace?.context;
+    const span = parent
+      ? this.#tel.tracer.startSpan(`${A.SPAN_STAGE_PREFIX}forward`, { kind: SpanKind.CLIENT }, parent)
+      : undefined;
+    if (span && parent) this.#tel.inject(trace.setSpan(parent, span), headers);
+    return (status, code) => {
+      this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);
+      this.#metrics.upstream(status, Number(process.hrtime.bigint() - t0) / 1e9);
+      if (code) this.#metrics.upstreamError(code);
+      if (!span) return;
+      if (status !== null) span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (code) {
+        span.setAttribute(A.ATTR_ERROR_TYPE, code);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    };
+  }
+
+  /** Ends the server span and records the request metric. */
+  end(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
+    const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+    const t = ctx.trace;
+    this.#metrics.request(t?.route ?? 'mcp', status, err?.reason ?? null, seconds);
+    if (!t) return;
+    t.span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (ctx.principal) t.span.setAttribute(A.ATTR_AUTHZ_AUTH_METHOD, ctx.principal.authMethod);
+    if (err) {
+      t.span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, err.code);
+      t.span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, err.reason);
+    }
+    if (status >= 500) {
+      t.span.setAttribute(A.ATTR_ERROR_TYPE, String(status));
+      t.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    t.span.end();
+  }
+}
