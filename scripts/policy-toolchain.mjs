@@ -78,10 +78,15 @@ const HOW_TO_GET =
 /**
  * A set of Debian sid packages, unpacked into `<cache>/root` by fetchDebianPackages, that a Go tool builds
  * against. `label` prefixes log lines, `owner` names where the list lives (for error messages), `summary`
- * names the packages whose versions are logged, `howToGet` ends the error messages.
+ * names the packages whose versions are logged, `howToGet` ends the error messages, `gocache` is the Go build
+ * cache (default `<cache>/gocache`; tools may share GO_BUILD_CACHE, since the standard library is most of a
+ * cold build and Go's cache is safe to share between processes).
  * @typedef {{ cache: string, packages: readonly string[], label: string, owner: string,
- *   summary: readonly string[], howToGet: string }} DebianSet
+ *   summary: readonly string[], howToGet: string, gocache?: string }} DebianSet
  */
+
+/** The policy compiler's Go build cache, which other tools built from Debian sid may share. */
+export const GO_BUILD_CACHE = join(CACHE, 'gocache');
 
 /** The policy compiler's set: the default of every shared helper below. @type {DebianSet} */
 const POLICYC_SET = Object.freeze({
@@ -603,7 +608,7 @@ export async function goBuild(srcDir, out, set = POLICYC_SET) {
     GOTOOLCHAIN: 'local',
     GOPROXY: 'off',
     GOFLAGS: '',
-    GOCACHE: join(cache, 'gocache'),
+    GOCACHE: set.gocache ?? join(cache, 'gocache'),
     CGO_ENABLED: '0',
   };
   const res = await run(join(goroot, 'bin', 'go'), ['build', '-trimpath', '-o', `${out}.tmp`, '.'], {
