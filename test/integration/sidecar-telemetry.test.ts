@@ -1,0 +1,173 @@
+/**
+ * Observability end to end: a `tools/call` through the sidecar produces a trace (server span, stage
+ * spans, a decision span with MCP and authorization attributes, an upstream span whose context reaches the
+ * upstream), an audit record over OTLP with the same trace id, Prometheus metrics that parse and move, and
+ * no token, key or masked argument value anywhere in what is exported or logged.
+ */
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/authn/api-keys.js';
+import { connectStreamable } from '../helpers/mcp-client.js';
+import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { type Harness, PEPPER, startHarness } from '../helpers/sidecar.js';
+
+let receiver: OtlpReceiver;
+let redis: RedisServer;
+let h: Harness;
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  redis = await startRedis();
+  h = await startHarness({
+    redisUrl: redis.url,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_BLRP_SCHEDULE_DELAY: '100',
+      POD_NAME: 'mcp-0',
+      POD_NAMESPACE: 'tools',
+    },
+  });
+});
+
+afterAll(async () => {
+  await h?.stop();
+  await redis?.stop();
+  await receiver?.stop();
+});
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const PARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
+
+describe('traces and audit over OTLP', () => {
+  it('exports the spans of a tools/call with the caller’s trace id, and the audit record in the same trace', async () => {
+    const c = await connectStreamable(h.mcpUrl, { ...(await h.bearer(['analyst'])), traceparent: PARENT });
+    h.upstream.resetCalls();
+    await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
+    await c.close();
+    const upstreamCall = h.upstream.calls().find((x) => x.name === 'read_customer');
+    expect(upstreamCall?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
+
+    await receiver.waitFor(() => receiver.spans().some((s) => s.name === 'tools/call read_customer'), 10_000);
+    const spans = receiver.spans().filter((s) => s.traceId === TRACE_ID);
+    const names = spans.map((s) => s.name);
+    expect(names).toContain('POST /mcp');
+    for (const stage of ['authenticate', 'read-body', 'parse', 'decide', 'ratelimit', 'forward']) {
+      expect(names).toContain(`mcp_authz.${stage}`);
+    }
+    const decision = spans.find((s) => s.name === 'tools/call read_customer');
+    expect(decision?.attributes).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'read_customer',
+      'mcp_authz.decision': 'allow',
+      'mcp_authz.auth.method': 'jwt',
+    });
+    expect(String(decision?.attributes['mcp_authz.subject'])).toMatch(/^hmac-sha256:/);
+    expect(decision?.attributes['mcp.session.id']).toBeTruthy();
+    expect(decision?.resource['k8s.pod.name']).toBe('mcp-0');
+    expect(decision?.resource['k8s.namespace.name']).toBe('tools');
+    // The upstream was called with the context of our forward span (a child of the caller's trace).
+    const injected = upstreamCall?.headers.traceparent?.split('-')[2];
+    await receiver.waitFor(() => receiver.spans().some((s) => s.spanId === injected), 10_000);
+    expect(receiver.spans().find((s) => s.spanId === injected)).toMatchObject({
+      name: 'mcp_authz.forward',
+      traceId: TRACE_ID,
+    });
+
+    await receiver.waitFor(
+      () => receiver.logs().some((l) => JSON.stringify(l.body).includes('read_customer')),
+      10_000,
+    );
+    const audit = receiver.logs().find((l) => JSON.stringify(l.body).includes('"read_customer"'));
+    expect(audit?.traceId).toBe(TRACE_ID);
+    expect(audit?.spanId).toBe(decision?.spanId);
+  });
+});
+
+describe('nothing secret is exported or logged', () => {
+  it('keeps tokens, API keys and masked argument values out of logs and spans', async () => {
+    const token = await h.token({ sub: 'sam', roles: ['user'] });
+    const pepper = Buffer.from(PEPPER);
+    const { key } = await createApiKey(h.sidecar.store, pepper, {
+      subject: 'svc',
+      roles: ['guest'],
+      tenant: 'acme',
+    });
+    const SSN = '900-12-3456';
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const post = (auth: Record<string, string>, body: unknown) =>
+      fetch(h.mcpUrl, { method: 'POST', headers: { ...headers, ...auth }, body: JSON.stringify(body) }).then(
+        (r) => r.text(),
+      );
+    const user = await connectStreamable(h.mcpUrl, { authorization: `Bearer ${token}` });
+    await user.callTool({
+      name: 'create_ticket',
+      arguments: { tenant: 'acme', title: 't', body: 'b', customer_ssn: SSN },
+    });
+    await user
+      .callTool({ name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-1' } })
+      .catch(() => undefined);
+    await user.close();
+    const analyst = await connectStreamable(h.mcpUrl, await h.bearer(['analyst']));
+    await analyst.callTool({
+      name: 'query_customer_data',
+      arguments: { tenant: 'acme', query: 'churn', limit: 5, ssn: SSN },
+    });
+    await analyst.close();
+    const guest = await connectStreamable(h.mcpUrl, { 'x-api-key': key });
+    for (let i = 0; i < 52; i++)
+      await guest.callTool({ name: 'echo', arguments: { text: 'x' } }).catch(() => undefined);
+    await guest.close();
+    await post({ authorization: `Bearer ${token}x` }, { jsonrpc: '2.0', id: 1, method: 'ping' });
+    await post({ authorization: `Bearer ${key.slice(0, -2)}` }, { jsonrpc: '2.0', id: 1, method: 'ping' });
+
+    await receiver.waitFor(
+      () => receiver.logs().some((l) => JSON.stringify(l.body).includes('query_customer_data')),
+      10_000,
+    );
+    await receiver.waitFor(
+      () => receiver.spans().some((s) => s.name === 'tools/call delete_customer'),
+      10_000,
+    );
+    const secrets = [token, key, key.split('_')[2] as string, SSN, PEPPER];
+    const exported = JSON.stringify([receiver.spans(), receiver.logs()]);
+    const logged = h.logs.join('\n');
+    for (const s of secrets) {
+      expect(exported.includes(s), `exported telemetry contains ${s.slice(0, 8)}…`).toBe(false);
+      expect(logged.includes(s), `logs contain ${s.slice(0, 8)}…`).toBe(false);
+    }
+    // With full audit (confidential tool) the masked argument is recorded as a keyed hash.
+    const query = h.logs.find((l) => l.includes('"query_customer_data"') && l.includes('"log_type":"audit"'));
+    expect(query).toMatch(/"ssn":"hmac-sha256:[0-9a-f]{16}"/);
+  });
+});
+
+describe('/metrics', () => {
+  it('parses as Prometheus text and counts what happened', async () => {
+    const res = await fetch(`${h.sidecar.adminUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const families = parsePrometheusTextFormat(text) as {
+      name: string;
+      metrics: { labels?: Record<string, string>; value?: string }[];
+    }[];
+    const byName = new Map(families.map((f) => [f.name, f]));
+    const sum = (name: string, labels: Record<string, string>) =>
+      (byName.get(name)?.metrics ?? [])
+        .filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))
+        .reduce((acc, m) => acc + Number(m.value ?? 0), 0);
+    expect(
+      sum('mcp_authz_decisions_total', { result: 'allow', tool: 'read_customer' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sum('mcp_authz_decisions_total', { result: 'deny', tool: 'delete_customer' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sum('mcp_authz_authn_failures_total', {})).toBeGreaterThanOrEqual(2);
+    expect(sum('mcp_authz_ratelimit_rejections_total', {})).toBeGreaterThanOrEqual(1);
+    expect(sum('mcp_authz_requests_total', { route: 'mcp', status: '200' })).toBeGreaterThan(10);
+    expect(sum('mcp_authz_policy_reloads_total', { result: 'success' })).toBe(1);
+    expect(text).toMatch(/mcp_authz_policy_revision_info\{[^}]*revision="[0-9a-f]{12}"[^}]*\} 1/);
+    expect(text).not.toMatch(/subject="/);
+  });
+});
