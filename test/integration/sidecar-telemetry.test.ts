@@ -148,7 +148,7 @@ describe('/metrics', () => {
     const res = await fetch(`${h.sidecar.adminUrl}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    const families = parsePrometheusTextFormat(text) as {
+    const families = parsePrometheusTextFormat(text) as unknown as {
       name: string;
       metrics: { labels?: Record<string, string>; value?: string }[];
     }[];
