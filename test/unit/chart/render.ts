@@ -102,8 +102,15 @@ export async function renderRaw(chart: string, opts: RenderOptions = {}): Promis
   if (r.kind === 'helm' && opts.notes) {
     // `helm template` never prints NOTES.txt; a client-side dry-run install prints manifests and notes.
     const res = await exec(r.bin, ['install', release, chart, '--dry-run=client', ...renderArgs(opts)]);
-    const m = /^MANIFEST:\n([\s\S]*?)(?:^NOTES:\n([\s\S]*))?$/m.exec(res.stdout);
-    return { ...res, stdout: m?.[1] ?? '', notes: m?.[2] ?? '' };
+    const start = res.stdout.indexOf('MANIFEST:\n');
+    const notesAt = res.stdout.indexOf('\nNOTES:\n', start);
+    const manifests =
+      start < 0 ? '' : res.stdout.slice(start + 'MANIFEST:\n'.length, notesAt < 0 ? undefined : notesAt);
+    return {
+      ...res,
+      stdout: manifests,
+      notes: notesAt < 0 ? '' : res.stdout.slice(notesAt + '\nNOTES:\n'.length),
+    };
   }
   const res = await exec(r.bin, [
     'template',
