@@ -144,6 +144,8 @@ export class SidecarRuntime {
   /** Answers a denied request through the one error mapping and logs it. */
   deny(ctx: RequestContext, res: ServerResponse, err: SidecarError): void {
     const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req));
+    // The rest of an oversized body was never read: do not reuse the connection.
+    if (err.code === 'ERR_REQUEST_TOO_LARGE') ctx.responseHeaders.connection = 'close';
     const level = out.status >= 500 ? 'error' : 'info';
     this.#deps.logger[level](
       {
