@@ -1,0 +1,47 @@
+/**
+ * The capabilities file every policy build and test compiles against: the builtins and wasm ABI versions of
+ * the JS runtime (`@open-policy-agent/opa-wasm/capabilities.json`) plus the `rego_v1` feature, and `print`
+ * for tests, so a builtin the runtime lacks fails the build instead of the sidecar. Also written for the
+ * Docker policy stage by scripts/docker/capabilities.mjs.
+ *
+ * @module
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { ROOT, WASM_CAPABILITIES } from './config.mjs';
+import { ToolchainError } from './errors.mjs';
+
+/** Builtin declarations of `print` as OPA 1.4.2's capabilities have them (tests may print; builds may not). */
+const PRINT_BUILTINS = [
+  {
+    name: 'internal.print',
+    decl: { args: [{ dynamic: { of: { type: 'any' }, type: 'set' }, type: 'array' }], type: 'function' },
+  },
+  { name: 'print', decl: { type: 'function', variadic: { type: 'any' } } },
+];
+
+/**
+ * Writes the capabilities to compile against: the builtins and wasm ABI versions of the JS runtime
+ * (`@open-policy-agent/opa-wasm/capabilities.json`), plus the language feature `rego_v1`, which that file
+ * lacks and without which OPA 1.x refuses to parse Rego v1 ("rego_v1 feature required"). Language features
+ * are the compiler's business, not the runtime's, so adding it is safe. Tests also get `print`.
+ * @param {string} dir @param {{ forTests?: boolean }} [opts] @returns {Promise<string>} the file written
+ */
+export async function writeCapabilities(dir, opts = {}) {
+  let runtime;
+  try {
+    runtime = JSON.parse(await readFile(WASM_CAPABILITIES, 'utf8'));
+  } catch (cause) {
+    throw new ToolchainError(`cannot read ${relative(ROOT, WASM_CAPABILITIES)}: run npm ci first`, { cause });
+  }
+  const builtins = [...runtime.builtins];
+  if (opts.forTests) {
+    for (const b of PRINT_BUILTINS) {
+      if (!builtins.some((/** @type {{ name: string }} */ x) => x.name === b.name)) builtins.push(b);
+    }
+  }
+  const features = [...new Set([...(runtime.features ?? []), 'rego_v1'])];
+  const file = join(dir, opts.forTests ? 'capabilities.test.json' : 'capabilities.json');
+  await writeFile(file, JSON.stringify({ ...runtime, builtins, features }));
+  return file;
+}

@@ -1,0 +1,148 @@
+/**
+ * The command line of scripts/policy-toolchain.mjs: `ensure | build | test | fmt` and their options, what each
+ * prints, and the exit codes (0 ok, 1 failure or ToolchainError, 2 no command). `runCli` is what the entry
+ * file calls when it is executed.
+ *
+ * @module
+ */
+import { buildPolicy, fmtPolicy, testPolicy } from './commands.mjs';
+import { DEFAULT_SRC } from './config.mjs';
+import { ToolchainError } from './errors.mjs';
+import { shortPath } from './files.mjs';
+import { describe, ensureToolchain } from './opa.mjs';
+
+const usage = `usage: node scripts/policy-toolchain.mjs <command> [options]
+  ensure                                    find or build a policy toolchain and print which one
+  build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...]
+                                            compile DIR (default ${DEFAULT_SRC}) to OUT/bundle.tar.gz and OUT/bundle/
+  test  [--src DIR] [-v]                    run the Rego unit tests (*_test.rego)
+  fmt   [--check|--write] [--src DIR]       opa fmt (Rego v1); --check (default) fails on unformatted files
+env: OPA_BIN (an opa executable), POLICY_REVISION (bundle revision)`;
+
+/** @param {string[]} argv */
+function parseArgs(argv) {
+  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write' }} */
+  const o = { entrypoints: [], verbose: false, mode: 'check' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = /** @type {string} */ (argv[i]);
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new ToolchainError(`${flag} needs a value\n${usage}`);
+      return v;
+    };
+    switch (flag) {
+      case '--src':
+        o.src = value();
+        break;
+      case '--out':
+      case '-o':
+        o.out = value();
+        break;
+      case '--revision':
+        o.revision = value();
+        break;
+      case '-e':
+      case '--entrypoint':
+        o.entrypoints.push(value());
+        break;
+      case '-v':
+      case '--verbose':
+        o.verbose = true;
+        break;
+      case '--check':
+        o.mode = 'check';
+        break;
+      case '--write':
+      case '-w':
+        o.mode = 'write';
+        break;
+      default:
+        throw new ToolchainError(`unknown option ${arg}\n${usage}`);
+    }
+  }
+  return o;
+}
+
+/** @param {string[]} argv @returns {Promise<number>} exit code */
+export async function main(argv) {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return command ? 0 : 2;
+  }
+  const o = parseArgs(rest);
+  switch (command) {
+    case 'ensure': {
+      const tc = await ensureToolchain();
+      process.stdout.write(`policy toolchain: ${describe(tc)}\n`);
+      return 0;
+    }
+    case 'build': {
+      const r = await buildPolicy(o);
+      const at = shortPath(r.bundle);
+      process.stdout.write(
+        `policy build: ${at} revision ${r.revision} (${r.files.join(', ')}) via ${r.toolchain.kind}\n`,
+      );
+      return 0;
+    }
+    case 'test': {
+      const r = await testPolicy(o);
+      for (const t of r.results) {
+        const where = `${t.file}:${t.row}`;
+        const id = `${t.package}.${t.name}`;
+        if (t.error) process.stdout.write(`ERROR ${id} (${where}): ${t.error}\n`);
+        else if (t.fail) process.stdout.write(`FAIL  ${id} (${where})\n`);
+        else if (o.verbose)
+          process.stdout.write(`${t.skip ? 'SKIP' : 'PASS'}  ${id} (${t.durationMs.toFixed(2)} ms)\n`);
+        if (t.output && (o.verbose || t.fail || t.error))
+          process.stdout.write(t.output.replace(/^/gm, '      '));
+      }
+      process.stdout.write(`policy test: ${r.passed} passed, ${r.failed + r.errored} failed`);
+      process.stdout.write(`${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
+      if (r.results.length === 0) {
+        process.stderr.write(`policy test: no tests found in ${o.src ?? DEFAULT_SRC}\n`);
+        return 1;
+      }
+      return r.failed + r.errored > 0 ? 1 : 0;
+    }
+    case 'fmt': {
+      const r = await fmtPolicy(o);
+      for (const f of r.files) process.stdout.write(`${f}\n`);
+      if (o.mode === 'write') {
+        process.stderr.write(`policy fmt: ${r.files.length} file(s) rewritten\n`);
+        return 0;
+      }
+      if (r.files.length > 0) {
+        process.stderr.write(
+          `policy fmt: ${r.files.length} file(s) not formatted; run: npm run policy:fmt -- --write\n`,
+        );
+        return 1;
+      }
+      return 0;
+    }
+    default:
+      throw new ToolchainError(`unknown command ${command}\n${usage}`);
+  }
+}
+
+/**
+ * Runs `main` and sets the process exit code; a ToolchainError is printed as the failing tool's output and
+ * its message, anything else with its stack. @param {string[]} argv
+ */
+export function runCli(argv) {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      if (err instanceof ToolchainError) {
+        if (err.output) process.stderr.write(err.output.endsWith('\n') ? err.output : `${err.output}\n`);
+        process.stderr.write(`policy toolchain: error: ${err.message}\n`);
+      } else {
+        process.stderr.write(`policy toolchain: ${err?.stack ?? err}\n`);
+      }
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,172 @@
+/**
+ * The policy commands behind the CLI and the API: `buildPolicy` compiles a policy folder into an
+ * `opa build -t wasm` bundle and unpacks it, `testPolicy` runs its Rego unit tests, `fmtPolicy` checks or
+ * rewrites its formatting. Each runs the toolchain opa.mjs picks, against the wasm runtime's capabilities,
+ * and throws a ToolchainError when the tool fails.
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { computeRevision, readTarGz, TEST_GLOB } from './bundle.mjs';
+import { writeCapabilities } from './capabilities.mjs';
+import { DEFAULT_ENTRYPOINTS, DEFAULT_OUT, DEFAULT_SRC } from './config.mjs';
+import { ToolchainError } from './errors.mjs';
+import { listFiles, shortPath } from './files.mjs';
+import { ensureToolchain } from './opa.mjs';
+import { run } from './process.mjs';
+
+/** @typedef {import('./opa.mjs').Toolchain} Toolchain */
+
+/** @param {string} src */
+async function checkSrc(src) {
+  const dir = resolve(src);
+  if (!existsSync(dir) || !(await stat(dir)).isDirectory())
+    throw new ToolchainError(`policy folder ${src} does not exist`);
+  return dir;
+}
+
+/**
+ * Compiles a policy folder into `<out>/bundle.tar.gz` (an `opa build -t wasm` bundle) and unpacks it into `<out>/bundle/`.
+ * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string }} [opts]
+ * @returns {Promise<{ bundle: string, dir: string, revision: string, files: string[], toolchain: Toolchain }>}
+ */
+export async function buildPolicy(opts = {}) {
+  const src = await checkSrc(opts.src ?? DEFAULT_SRC);
+  const out = resolve(opts.out ?? DEFAULT_OUT);
+  const entrypoints = opts.entrypoints?.length ? opts.entrypoints : DEFAULT_ENTRYPOINTS;
+  const revision = opts.revision || process.env.POLICY_REVISION || (await computeRevision(src));
+  const tc = await ensureToolchain();
+  await mkdir(out, { recursive: true });
+  const bundle = join(out, 'bundle.tar.gz');
+  const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
+  const args = [
+    'build',
+    '-t',
+    'wasm',
+    '--capabilities',
+    await writeCapabilities(tmp),
+    '--revision',
+    revision,
+  ];
+  for (const e of entrypoints) args.push('-e', e);
+  // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
+  // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
+  args.push('--ignore', TEST_GLOB, '-o', bundle, '.');
+  await rm(bundle, { force: true });
+  const res = await run(tc.bin, args, { cwd: src }).finally(() => rm(tmp, { recursive: true, force: true }));
+  if (res.code !== 0) {
+    throw new ToolchainError(`policy build failed for ${shortPath(src) || '.'}`, {
+      output: res.stderr + res.stdout,
+    });
+  }
+  const dir = join(out, 'bundle');
+  await rm(dir, { recursive: true, force: true });
+  const files = [];
+  for (const entry of readTarGz(await readFile(bundle))) {
+    const rel = entry.name.replace(/^\/+/, '');
+    if (!rel || rel.split('/').includes('..'))
+      throw new ToolchainError(`unexpected bundle entry ${entry.name}`);
+    await mkdir(dirname(join(dir, rel)), { recursive: true });
+    await writeFile(join(dir, rel), entry.data);
+    files.push(entry.name);
+  }
+  return { bundle, dir, revision, files, toolchain: tc };
+}
+
+/**
+ * @typedef {{ package: string, name: string, file: string, row: number, fail: boolean, error?: string,
+ *   skip: boolean, durationMs: number, output: string }} TestResult
+ */
+
+/**
+ * Runs the Rego unit tests of a policy folder, compiled against the wasm runtime's capabilities (plus `print`).
+ * Rejects with ToolchainError when the tests do not compile; failing tests are reported in the result.
+ * @param {{ src?: string }} [opts]
+ * @returns {Promise<{ passed: number, failed: number, errored: number, skipped: number, results: TestResult[] }>}
+ */
+export async function testPolicy(opts = {}) {
+  const src = await checkSrc(opts.src ?? DEFAULT_SRC);
+  const tc = await ensureToolchain();
+  const tmp = await mkdtemp(join(tmpdir(), 'policy-test-'));
+  try {
+    // Tests compile against the runtime's builtins too, so a policy cannot pass its tests on a builtin the
+    // wasm runtime lacks.
+    const capsFile = await writeCapabilities(tmp, { forTests: true });
+    const res = await run(tc.bin, [
+      'test',
+      '--format',
+      'json',
+      '--capabilities',
+      capsFile,
+      shortPath(src) || '.',
+    ]);
+    /** @type {unknown} */
+    let raw;
+    try {
+      raw = JSON.parse(res.stdout);
+    } catch {
+      throw new ToolchainError(`policy tests did not run for ${shortPath(src) || '.'}`, {
+        output: res.stderr + res.stdout,
+      });
+    }
+    const results = (Array.isArray(raw) ? raw : []).map(toTestResult);
+    const count = (/** @type {(r: TestResult) => boolean} */ f) => results.filter(f).length;
+    const summary = {
+      passed: count((r) => !r.fail && !r.error && !r.skip),
+      failed: count((r) => r.fail && !r.error),
+      errored: count((r) => Boolean(r.error)),
+      skipped: count((r) => r.skip),
+      results,
+    };
+    if (res.code !== 0 && summary.failed + summary.errored === 0) {
+      throw new ToolchainError(`policy tests exited ${res.code}`, { output: res.stderr });
+    }
+    return summary;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Normalises one entry of `opa test --format json` (policyc writes the same shape). @param {any} r @returns {TestResult} */
+function toTestResult(r) {
+  const err = r.error;
+  return {
+    package: String(r.package ?? ''),
+    name: String(r.name ?? ''),
+    file: String(r.location?.file ?? ''),
+    row: Number(r.location?.row ?? 0),
+    fail: Boolean(r.fail),
+    skip: Boolean(r.skip),
+    ...(err ? { error: typeof err === 'string' ? err : String(err.message ?? JSON.stringify(err)) } : {}),
+    durationMs: Number(r.duration ?? 0) / 1e6,
+    output: r.output ? Buffer.from(String(r.output), 'base64').toString('utf8') : '',
+  };
+}
+
+/**
+ * `opa fmt` for a policy folder (Rego v1): `check` lists files that are not formatted, `write` rewrites them.
+ * @param {{ src?: string, mode?: 'check' | 'write' }} [opts]
+ * @returns {Promise<{ files: string[] }>} the files that were not formatted
+ */
+export async function fmtPolicy(opts = {}) {
+  const src = await checkSrc(opts.src ?? DEFAULT_SRC);
+  const tc = await ensureToolchain();
+  const regoFiles = await listFiles(src, (rel) => rel.endsWith('.rego'));
+  if (regoFiles.length === 0) return { files: [] };
+  // Both tools print the names of files that need formatting, one a line (`opa fmt --list`).
+  const res = await run(tc.bin, ['fmt', '--list', ...(opts.mode === 'write' ? ['--write'] : []), src]);
+  if (res.code !== 0) {
+    throw new ToolchainError(`policy fmt failed for ${shortPath(src) || '.'}`, {
+      output: res.stderr + res.stdout,
+    });
+  }
+  const files = res.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((f) => shortPath(resolve(f)));
+  return { files };
+}
