@@ -4,16 +4,7 @@
  * `OTEL_*` variables of the env it is given. Export is off unless an OTLP endpoint is configured; the
  * meter is always real because `/metrics` (Prometheus text, serialised on demand) needs it.
  *
- * Variables read: `OTEL_SDK_DISABLED` (true: no tracing, no OTLP; `/metrics` still works),
- * `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL, `/v1/{traces,metrics,logs}` appended) and the per-signal
- * `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` (used as is), `…_HEADERS`, `…_TIMEOUT`,
- * `…_COMPRESSION` (gzip|none), `…_PROTOCOL` (only `http/json` is installed: `http/protobuf` and `grpc` fall
- * back to it with a warning), `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` (`none` turns a signal off),
- * `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, `OTEL_BSP_*`, `OTEL_BLRP_*`,
- * `OTEL_METRIC_EXPORT_{INTERVAL,TIMEOUT}`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, and the
- * Kubernetes downward-API variables `POD_NAME`|`K8S_POD_NAME`, `POD_NAMESPACE`|`K8S_NAMESPACE_NAME`|
- * `K8S_POD_NAMESPACE`, `NODE_NAME`|`K8S_NODE_NAME`, `POD_UID`|`K8S_POD_UID`, `CONTAINER_NAME`|
- * `K8S_CONTAINER_NAME` (resource attributes `k8s.*`; `OTEL_RESOURCE_ATTRIBUTES` wins over them).
+ * The `OTEL_*` variables it reads, and their defaults, are listed in `otel-config.ts`.
  *
  * @module
  */
@@ -40,25 +31,30 @@ import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { defaultResource, type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  type Sampler,
-  type SpanExporter,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { hmacTag } from '../audit/mask.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import type { Logger } from './logger.js';
-import * as sc from './semconv.js';
+import {
+  batchFromEnv,
+  metricExportFromEnv,
+  resourceFromEnv,
+  type Signal,
+  type SignalConfig,
+  samplerFromEnv,
+  signalsFromEnv,
+} from './otel-config.js';
 
-export const DEFAULT_SERVICE_NAME = 'mcp-authz';
+export {
+  DEFAULT_SERVICE_NAME,
+  parseKeyValueList,
+  resourceFromEnv,
+  type Signal,
+  samplerFromEnv,
+} from './otel-config.js';
+
 export const INSTRUMENTATION_NAME = 'mcp-authz';
 /** `stop()` gives the providers this long to flush. */
 export const TELEMETRY_SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -66,7 +62,6 @@ export const TELEMETRY_SHUTDOWN_TIMEOUT_MS = 5_000;
 export const EXPORT_ERROR_WINDOW_MS = 60_000;
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-export type Signal = 'traces' | 'metrics' | 'logs';
 type Headers = Record<string, string | string[] | undefined>;
 
 export interface Telemetry extends Component {
@@ -95,153 +90,6 @@ export interface TelemetryOptions {
   /** Tests: export log records here. */
   readonly logExporter?: LogRecordExporter;
   readonly shutdownTimeoutMs?: number;
-}
-
-interface SignalConfig {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly timeoutMillis: number;
-  readonly gzip: boolean;
-}
-
-const SIGNAL_PATH: Record<Signal, string> = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' };
-
-function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-function num(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
-  const v = str(env, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (Number.isFinite(n) && n >= 0) return n;
-  warnings.push(`${name}=${v} is not a non-negative number; ignored`);
-  return undefined;
-}
-
-/** `k=v,k2=v2` with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
-export function parseKeyValueList(
-  raw: string | undefined,
-  name: string,
-  warnings: string[],
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!raw) return out;
-  for (const part of raw.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) {
-      if (part.trim()) warnings.push(`${name}: an entry has no key=value form; ignored`);
-      continue;
-    }
-    try {
-      out[decodeURIComponent(part.slice(0, eq).trim())] = decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      warnings.push(`${name}: an entry is not valid percent-encoding; ignored`);
-    }
-  }
-  return out;
-}
-
-function signalConfig(env: NodeJS.ProcessEnv, s: Signal, warnings: string[]): SignalConfig | null {
-  const S = s.toUpperCase();
-  const exporters = (str(env, `OTEL_${S}_EXPORTER`) ?? 'otlp').split(',').map((e) => e.trim());
-  if (exporters.includes('none')) return null;
-  if (!exporters.includes('otlp')) {
-    warnings.push(`OTEL_${S}_EXPORTER=${exporters.join(',')}: only otlp is supported; ${s} not exported`);
-    return null;
-  }
-  const specific = str(env, `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`);
-  const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  if (!specific && !base) return null;
-  const url = specific ?? `${(base as string).replace(/\/+$/, '')}/${SIGNAL_PATH[s]}`;
-  const protocol = str(env, `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`) ?? str(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol && protocol !== 'http/json') {
-    warnings.push(
-      `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} for ${s} is not supported: only the OTLP/HTTP JSON exporters are ` +
-        `installed (no http/protobuf or grpc exporter packages); sending http/json to ${new URL(url).origin} ` +
-        `instead${protocol === 'grpc' ? ' (point the endpoint at the collector HTTP port, usually 4318)' : ''}`,
-    );
-  }
-  const compression =
-    str(env, `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`) ?? str(env, 'OTEL_EXPORTER_OTLP_COMPRESSION');
-  return {
-    url,
-    headers: {
-      ...parseKeyValueList(str(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', warnings),
-      ...parseKeyValueList(
-        str(env, `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
-        `OTEL_EXPORTER_OTLP_${S}_HEADERS`,
-        warnings,
-      ),
-    },
-    timeoutMillis:
-      num(env, `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`, warnings) ??
-      num(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', warnings) ??
-      10_000,
-    gzip: compression === 'gzip',
-  };
-}
-
-/** The sampler named by `OTEL_TRACES_SAMPLER` (+ `_ARG`); default `parentbased_always_on`. */
-export function samplerFromEnv(env: NodeJS.ProcessEnv, warnings: string[] = []): Sampler {
-  const name = str(env, 'OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';
-  const arg = str(env, 'OTEL_TRACES_SAMPLER_ARG');
-  let ratio = arg === undefined ? 1 : Number(arg);
-  if (!(ratio >= 0 && ratio <= 1)) {
-    warnings.push(`OTEL_TRACES_SAMPLER_ARG=${arg} is not a ratio in [0, 1]; using 1`);
-    ratio = 1;
-  }
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio);
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    default:
-      warnings.push(`OTEL_TRACES_SAMPLER=${name} is not supported; using parentbased_always_on`);
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
-const K8S_ENV: readonly (readonly [string, readonly string[]])[] = [
-  [sc.ATTR_K8S_POD_NAME, ['POD_NAME', 'K8S_POD_NAME']],
-  [sc.ATTR_K8S_NAMESPACE_NAME, ['POD_NAMESPACE', 'K8S_NAMESPACE_NAME', 'K8S_POD_NAMESPACE']],
-  [sc.ATTR_K8S_NODE_NAME, ['NODE_NAME', 'K8S_NODE_NAME']],
-  [sc.ATTR_K8S_POD_UID, ['POD_UID', 'K8S_POD_UID']],
-  [sc.ATTR_K8S_CONTAINER_NAME, ['CONTAINER_NAME', 'K8S_CONTAINER_NAME']],
-];
-
-/** service.*, k8s.* from the downward API, then OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME. */
-export function resourceFromEnv(
-  env: NodeJS.ProcessEnv,
-  serviceVersion: string,
-  warnings: string[] = [],
-): Resource {
-  const attrs: Record<string, string> = {
-    [sc.ATTR_SERVICE_NAME]: DEFAULT_SERVICE_NAME,
-    [sc.ATTR_SERVICE_VERSION]: serviceVersion,
-  };
-  for (const [attr, names] of K8S_ENV) {
-    const v = names.map((n) => str(env, n)).find((x) => x !== undefined);
-    if (v !== undefined) attrs[attr] = v;
-  }
-  const pod = attrs[sc.ATTR_K8S_POD_NAME];
-  if (pod) attrs[sc.ATTR_SERVICE_INSTANCE_ID] = pod;
-  Object.assign(
-    attrs,
-    parseKeyValueList(str(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', warnings),
-  );
-  const serviceName = str(env, 'OTEL_SERVICE_NAME');
-  if (serviceName) attrs[sc.ATTR_SERVICE_NAME] = serviceName;
-  return defaultResource().merge(resourceFromAttributes(attrs));
 }
 
 const headerGetter: TextMapGetter<Headers> = {
@@ -339,12 +187,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const { env } = opts;
   const log = opts.logger.child({ component: 'telemetry' });
   const warnings: string[] = [];
-  const disabled = str(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
-  const signals: Record<Signal, SignalConfig | null> = {
-    traces: disabled ? null : signalConfig(env, 'traces', warnings),
-    metrics: disabled ? null : signalConfig(env, 'metrics', warnings),
-    logs: disabled ? null : signalConfig(env, 'logs', warnings),
-  };
+  const { disabled, signals } = signalsFromEnv(env, warnings);
   const exporting = signals.traces !== null || signals.metrics !== null || signals.logs !== null;
   const resource = resourceFromEnv(env, opts.serviceVersion, warnings);
 
@@ -379,12 +222,12 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const readers: ConstructorParameters<typeof MeterProvider>[0] = { resource, readers: [prometheusReader] };
   if (signals.metrics) {
-    const interval = num(env, 'OTEL_METRIC_EXPORT_INTERVAL', warnings) ?? 60_000;
+    const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
     readers.readers?.push(
       new PeriodicExportingMetricReader({
         exporter: observed(new OTLPMetricExporter(otlp('metrics')), onResult('metrics')),
-        exportIntervalMillis: interval,
-        exportTimeoutMillis: Math.min(interval, num(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings) ?? 30_000),
+        exportIntervalMillis,
+        exportTimeoutMillis,
       }),
     );
   }
@@ -402,12 +245,10 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           resource,
           sampler: samplerFromEnv(env, warnings),
           spanProcessors: [
-            new BatchSpanProcessor(observed(spanExporter, onResult('traces')), {
-              scheduledDelayMillis: num(env, 'OTEL_BSP_SCHEDULE_DELAY', warnings) ?? 5_000,
-              exportTimeoutMillis: num(env, 'OTEL_BSP_EXPORT_TIMEOUT', warnings) ?? 30_000,
-              maxQueueSize: num(env, 'OTEL_BSP_MAX_QUEUE_SIZE', warnings) ?? 2_048,
-              maxExportBatchSize: num(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', warnings) ?? 512,
-            }),
+            new BatchSpanProcessor(
+              observed(spanExporter, onResult('traces')),
+              batchFromEnv(env, 'OTEL_BSP', warnings),
+            ),
           ],
         })
       : undefined;
@@ -426,10 +267,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           processors: [
             new BatchLogRecordProcessor({
               exporter: observed(logExporter, onResult('logs')),
-              scheduledDelayMillis: num(env, 'OTEL_BLRP_SCHEDULE_DELAY', warnings) ?? 1_000,
-              exportTimeoutMillis: num(env, 'OTEL_BLRP_EXPORT_TIMEOUT', warnings) ?? 30_000,
-              maxQueueSize: num(env, 'OTEL_BLRP_MAX_QUEUE_SIZE', warnings) ?? 2_048,
-              maxExportBatchSize: num(env, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', warnings) ?? 512,
+              ...batchFromEnv(env, 'OTEL_BLRP', warnings),
               ...selfObs,
             }),
           ],
