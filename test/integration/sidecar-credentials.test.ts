@@ -2,16 +2,20 @@
  * Credentials end to end through a running sidecar on a real `redis-server`: API keys created and revoked
  * with the `mcp-authz` CLI (a separate process, as an operator would), and the bad-token corpus sent over
  * HTTP — every one refused with 401 and none reaching the upstream.
+ *
+ * @module
  */
 import { execFile } from 'node:child_process';
 import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
 import { type JwksServer, startJwksServer } from '../helpers/jwks-server.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
 import { ROOT } from '../helpers/policy.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { type Harness, PEPPER, RESOURCE, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 let redis: RedisServer;
 let jwks: JwksServer;
@@ -49,25 +53,7 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 const ping = (headers: Record<string, string>) =>
-  fetch(h.mcpUrl, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
-  });
-
-/** Polls `check` every 20 ms until it returns true or `ms` pass; resolves to the elapsed time. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < ms) {
-    if (await check()) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`condition not met within ${ms} ms`);
-}
+  postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 1, method: 'ping' });
 
 describe('API keys from the CLI against a running sidecar', () => {
   it('create → works; revoke → refused within 1 s', async () => {
@@ -102,7 +88,7 @@ describe('API keys from the CLI against a running sidecar', () => {
     const revoked = await cli('keys', 'revoke', record.id);
     expect(revoked.code, revoked.stderr).toBe(0);
     const revokedAt = Date.now();
-    await within(3_000, async () => (await ping({ 'x-api-key': key })).status === 401);
+    await until(3_000, async () => (await ping({ 'x-api-key': key })).status === 401);
     expect(Date.now() - revokedAt).toBeLessThan(1_000 + 300); // poll interval 200 ms in the harness
     const res = await ping({ authorization: `Bearer ${key}` });
     expect(res.status).toBe(401);
@@ -124,7 +110,7 @@ describe('API keys from the CLI against a running sidecar', () => {
     expect(created.code, created.stderr).toBe(0);
     const { key } = JSON.parse(created.stdout) as { key: string };
     expect((await ping({ 'x-api-key': key })).status).toBe(200);
-    await within(8_000, async () => (await ping({ 'x-api-key': key })).status === 401);
+    await until(8_000, async () => (await ping({ 'x-api-key': key })).status === 401);
   });
 
   it('refuses a revoked token (jti) within 1 s', async () => {
@@ -138,7 +124,7 @@ describe('API keys from the CLI against a running sidecar', () => {
     expect((await ping({ authorization: `Bearer ${token}` })).status).toBe(200);
     const revoked = await cli('tokens', 'revoke', 'jti-e2e-1', '--expires-in', '1h');
     expect(revoked.code, revoked.stderr).toBe(0);
-    const ms = await within(
+    const ms = await until(
       3_000,
       async () => (await ping({ authorization: `Bearer ${token}` })).status === 401,
     );
@@ -195,7 +181,7 @@ describe('bad tokens over HTTP', () => {
     await jwks.rotate();
     const after = await jwks.sign({ sub: 'ana', aud: RESOURCE, roles: ['analyst'], tenant: 'acme' });
     // The new kid is fetched on first sight, once the JWKS cooldown (200 ms here, 30 s by default) has passed.
-    await within(2_000, async () => (await ping({ authorization: `Bearer ${after}` })).status === 200);
+    await until(2_000, async () => (await ping({ authorization: `Bearer ${after}` })).status === 200);
     expect(jwks.requests).toBeGreaterThan(1);
   });
 });

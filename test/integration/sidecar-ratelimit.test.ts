@@ -3,15 +3,19 @@
  * passes and the next request gets 429 with the right headers (injected clock); two sidecar processes
  * share one budget; killing Redis keeps requests flowing (failure mode `local`) and Redis is used again
  * once it is back.
+ *
+ * @module
  */
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
 import { defaultPolicyBundle } from '../helpers/policy.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { type Harness, PEPPER, RESOURCE, startHarness } from '../helpers/sidecar.js';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.js';
+import { until } from '../helpers/wait.js';
 
 let redis: RedisServer;
 const harnesses: Harness[] = [];
@@ -32,20 +36,11 @@ async function harness(opts: Parameters<typeof startHarness>[0]): Promise<Harnes
 }
 
 const call = (url: string, token: string, tool = 'echo') =>
-  fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: tool, arguments: { text: 'x' } },
-    }),
-  });
+  postJsonRpc(
+    url,
+    { authorization: `Bearer ${token}` },
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: { text: 'x' } } },
+  );
 
 describe('token buckets through the sidecar', () => {
   it('passes a burst of exactly the capacity, then answers 429 until a token is due', async () => {
@@ -147,14 +142,15 @@ describe('two sidecar processes sharing one Redis', () => {
     const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await probe.connect();
     try {
-      const deadline = Date.now() + 8_000;
-      let keys: string[] = [];
-      while (Date.now() < deadline && keys.length === 0) {
-        (await call(a.mcpUrl, token)).arrayBuffer();
-        keys = (await probe.keys('*rl:*')).filter((k) => k.includes('outage-user'));
-        if (keys.length === 0) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(keys.length).toBeGreaterThan(0);
+      // Each poll is a request, which writes its bucket to Redis once the limiter uses it again.
+      await until(
+        8_000,
+        async () => {
+          (await call(a.mcpUrl, token)).arrayBuffer();
+          return (await probe.keys('*rl:*')).some((k) => k.includes('outage-user'));
+        },
+        100,
+      );
       expect(a.logs.filter((l) => l.includes('rate limit store available again')).length).toBe(1);
     } finally {
       probe.disconnect();

@@ -1,10 +1,13 @@
 /**
  * End to end over Streamable HTTP with real parts: SDK client → sidecar → SDK example server, JWTs from a
  * JWKS served over HTTP, the compiled default policy.
+ *
+ * @module
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
@@ -92,16 +95,7 @@ describe('Streamable HTTP through the sidecar', () => {
 });
 
 describe('HTTP-level refusals', () => {
-  const post = async (body: string, headers: Record<string, string> = {}) =>
-    fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...headers,
-      },
-      body,
-    });
+  const post = (body: string, headers: Record<string, string> = {}) => postJsonRpc(h.mcpUrl, headers, body);
 
   it('401 with WWW-Authenticate naming the resource metadata', async () => {
     const res = await post('{"jsonrpc":"2.0","id":1,"method":"ping"}');

@@ -3,10 +3,13 @@
  * spans, a decision span with MCP and authorization attributes, an upstream span whose context reaches the
  * upstream), an audit record over OTLP with the same trace id, Prometheus metrics that parse and move, and
  * no token, key or masked argument value anywhere in what is exported or logged.
+ *
+ * @module
  */
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
+import { postJsonRpc } from '../helpers/http.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
@@ -95,11 +98,8 @@ describe('nothing secret is exported or logged', () => {
       tenant: 'acme',
     });
     const SSN = '900-12-3456';
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     const post = (auth: Record<string, string>, body: unknown) =>
-      fetch(h.mcpUrl, { method: 'POST', headers: { ...headers, ...auth }, body: JSON.stringify(body) }).then(
-        (r) => r.text(),
-      );
+      postJsonRpc(h.mcpUrl, auth, body).then((r) => r.text());
     const user = await connectStreamable(h.mcpUrl, { authorization: `Bearer ${token}` });
     await user.callTool({
       name: 'create_ticket',

@@ -2,13 +2,17 @@
  * Upstream behaviour through the sidecar: progress notifications stream through as they happen, an
  * unreachable upstream is a 502 and a slow one a 504 (both with JSON-RPC bodies), and a SIGTERM-style
  * stop lets an in-flight call finish.
+ *
+ * @module
  */
 import { createServer } from 'node:net';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { postJsonRpc } from '../helpers/http.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -45,14 +49,10 @@ describe('upstream', () => {
   it('answers 502 with a JSON-RPC error when the upstream is down', async () => {
     const port = await freePort();
     const h = await harness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...(await h.bearer(['user'])),
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ping' }),
+    const res = await postJsonRpc(h.mcpUrl, await h.bearer(['user']), {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'ping',
     });
     expect(res.status).toBe(502);
     const body = (await res.json()) as { id: number; error: { code: number; data: { code: string } } };
@@ -80,14 +80,7 @@ describe('upstream', () => {
     const h = await startHarness();
     const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
     const call = c.callTool({ name: 'slow', arguments: { ms: 400 } });
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (h.upstream.calls().some((x) => x.name === 'slow')) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 10);
-    });
+    await until(10_000, async () => h.upstream.calls().some((x) => x.name === 'slow'), 10);
     const stopped = h.stop();
     const r = await call;
     expect(r.isError).toBeFalsy();

@@ -1,3 +1,10 @@
+/**
+ * Tests of the policy engine (src/policy/engine.ts) on the compiled default policy: what each role may call
+ * and see, the obligations a decision carries, deny-by-default when there is no usable bundle, loading a
+ * bundle from a folder or a .tar.gz, and hot reload through PolicyReloader.
+ *
+ * @module
+ */
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,9 +268,11 @@ describe('hot reload', () => {
     await writeFile(join(dir, '.manifest'), JSON.stringify(manifest));
   }
 
-  it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'reload-'));
-    await variant(dir, 'rev-0', true);
+  /**
+   * A fresh engine, loaded from `dir` by a started reloader that neither watches nor polls on its own: the
+   * tests call `check()`.
+   */
+  async function startReloader(dir: string): Promise<{ e: PolicyEngine; reloader: PolicyReloader }> {
     const e = new PolicyEngine(engineOpts);
     const reloader = new PolicyReloader({
       location: dir,
@@ -273,6 +282,13 @@ describe('hot reload', () => {
       logger: silentLogger(),
     });
     await reloader.start();
+    return { e, reloader };
+  }
+
+  it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'reload-'));
+    await variant(dir, 'rev-0', true);
+    const { e, reloader } = await startReloader(dir);
     expect(e.revision).toBe('rev-0');
     let stop = false;
     const seen = new Set<string>();
@@ -305,15 +321,7 @@ describe('hot reload', () => {
   it('keeps the last good revision when a corrupt bundle appears, and reports it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'reload-bad-'));
     await variant(dir, 'good', true);
-    const e = new PolicyEngine(engineOpts);
-    const reloader = new PolicyReloader({
-      location: dir,
-      watch: false,
-      pollIntervalMs: 1000,
-      engine: e,
-      logger: silentLogger(),
-    });
-    await reloader.start();
+    const { e, reloader } = await startReloader(dir);
     await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
     await reloader.check();
     expect(e.revision).toBe('good');
