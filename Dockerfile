@@ -18,6 +18,7 @@ FROM node:${NODE_VERSION}-bookworm AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY scripts/policy-toolchain.mjs scripts/
+COPY scripts/toolchain/ scripts/toolchain/
 COPY scripts/docker/ scripts/docker/
 RUN --mount=type=cache,target=/root/.npm scripts/docker/build.sh deps
 

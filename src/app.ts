@@ -16,6 +16,7 @@ import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
+import { SessionOwners } from './mcp/session-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
@@ -26,6 +27,7 @@ import { originStage } from './pipeline/stages/origin.js';
 import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
 import { ratelimitStage } from './pipeline/stages/ratelimit.js';
 import { readBodyStage } from './pipeline/stages/read-body.js';
+import { sessionStage } from './pipeline/stages/session.js';
 import { PolicyEngine } from './policy/engine.js';
 import { PolicyReloader } from './policy/reloader.js';
 import { createHeaderPolicy } from './proxy/headers.js';
@@ -105,6 +107,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
   });
+  const sessions = new SessionOwners();
   const counters = createSecurityCounters({ store, logger, now });
   const detector = createAbuseDetector({
     store,
@@ -133,6 +136,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     origin: originStage(config.server.allowedOrigins),
     blockIp: blocklistStage(detector, 'ip'),
     blockSubject: blocklistStage(detector, 'subject'),
+    session: sessionStage(sessions),
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
     authenticate: authenticateStage(authenticator, events),
     readBody: readBodyStage(config.server.maxBodyBytes),
@@ -151,7 +155,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     pipelines,
     engine,
     annotations,
-    forwardDeps: { upstream, headers, logger, tracing: obs.tracing },
+    forwardDeps: { upstream, headers, logger, tracing: obs.tracing, sessions },
     tracing: obs.tracing,
     logger,
     now: deps.policyNow ?? now,

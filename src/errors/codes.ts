@@ -84,7 +84,8 @@ export const ERROR_CODES = {
     status: 404,
     rpc: RPC.invalidRequest,
     reason: 'request',
-    meaning: 'The legacy SSE session named by `sessionId` does not exist.',
+    meaning:
+      'The session (legacy `sessionId` or `Mcp-Session-Id`) does not exist or belongs to another caller.',
   },
   ERR_AUTHN_MISSING: {
     status: 401,

@@ -4,7 +4,7 @@
  * 1. `origin` first: a browser request from a foreign origin is refused before any work (DNS rebinding).
  *    Then a blocked client address (abuse rules) is refused before its credentials cost a check.
  * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse; a
- *    blocked subject is refused right after.
+ *    blocked subject is refused right after, and so is a caller naming another caller's session.
  * 3. `read-body` then `parse`: size and type limits, JSON-RPC validation and header/body agreement, so
  *    the policy only ever sees well-formed messages.
  * 4. `decide`: one policy decision per JSON-RPC request; a deny here means nothing is forwarded.
@@ -38,11 +38,12 @@ export interface PipelineStages {
   readonly ratelimit?: Stage;
   readonly blockIp?: Stage;
   readonly blockSubject?: Stage;
+  readonly session?: Stage;
 }
 
 export function createPipelines(s: PipelineStages): Pipelines {
   const present = (stages: (Stage | undefined)[]) => stages.filter((x): x is Stage => x !== undefined);
-  const front = present([s.origin, s.blockIp, s.authenticate, s.blockSubject]);
+  const front = present([s.origin, s.blockIp, s.authenticate, s.blockSubject, s.session]);
   return {
     post: [...front, ...present([s.readBody, s.parse, s.decide, s.ratelimit])],
     bodiless: [...front, s.protocolVersion],

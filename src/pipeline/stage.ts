@@ -11,6 +11,7 @@ export type StageName =
   | 'origin'
   | 'blocklist'
   | 'authenticate'
+  | 'session'
   | 'read-body'
   | 'parse'
   | 'decide'

@@ -12,6 +12,7 @@ import { ANONYMOUS } from '../authn/principal.js';
 import { toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
+import type { SessionOwners } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
@@ -27,6 +28,8 @@ export interface ForwardDeps {
   readonly headers: HeaderPolicy;
   readonly logger: Logger;
   readonly tracing?: RequestTracing;
+  /** Streamable HTTP session ownership: bound when the upstream issues a session, freed on DELETE. */
+  readonly sessions?: SessionOwners;
 }
 
 export interface ForwardRequest {
@@ -78,6 +81,7 @@ export async function forward(
     return out.status;
   }
   traced?.(upstreamRes.status);
+  trackSession(ctx, r.method, upstreamRes, deps.sessions);
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
   const isSse = type.startsWith('text/event-stream');
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
@@ -134,4 +138,17 @@ async function readText(body: Readable, max: number): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function trackSession(
+  ctx: RequestContext,
+  method: string,
+  res: { status: number; headers: Record<string, string | string[] | undefined> },
+  sessions: SessionOwners | undefined,
+): void {
+  if (!sessions || !ctx.principal || res.status >= 400) return;
+  const requested = ctx.req.headers['mcp-session-id'];
+  const issued = res.headers['mcp-session-id'];
+  if (method === 'DELETE' && typeof requested === 'string') sessions.unbind(requested);
+  else if (typeof issued === 'string' && issued !== requested) sessions.bind(issued, ctx.principal);
 }

@@ -11,6 +11,7 @@ import type { Principal } from '../authn/principal.js';
 import { RequestError } from '../errors/errors.js';
 import type { ListMethod } from '../mcp/list-filter.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
+import { ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { forward } from './forward.js';
@@ -127,8 +128,4 @@ export class LegacySseRoutes {
     for (const s of this.#sessions.values()) s.stream.end();
     this.#sessions.clear();
   }
-}
-
-function ownerKey(p: Principal): string {
-  return `${p.authMethod}:${p.tenant ?? ''}:${p.id ?? ''}`;
 }

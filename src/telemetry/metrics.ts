@@ -49,6 +49,7 @@ export const STAGES = [
   'origin',
   'blocklist',
   'authenticate',
+  'session',
   'read-body',
   'parse',
   'decide',

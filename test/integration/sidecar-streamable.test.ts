@@ -190,3 +190,37 @@ describe('HTTP-level refusals', () => {
     expect(h.upstream.calls()).toEqual([]);
   });
 });
+
+describe('session ownership', () => {
+  it('answers 404 to a caller naming a session another caller created', async () => {
+    const alice = await h.bearer(['analyst'], { sub: 'alice' });
+    const mallory = await h.bearer(['analyst'], { sub: 'mallory' });
+    const init = await postJsonRpc(h.mcpUrl, alice, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+    });
+    expect(init.status).toBe(200);
+    await init.text();
+    const session = init.headers.get('mcp-session-id');
+    expect(session).toBeTruthy();
+    const headers = { 'mcp-session-id': session as string, 'mcp-protocol-version': '2025-06-18' };
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    h.upstream.resetCalls();
+    const stolen = await postJsonRpc(h.mcpUrl, { ...mallory, ...headers }, ping);
+    expect(stolen.status).toBe(404);
+    expect(((await stolen.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+      'ERR_REQUEST_SESSION',
+    );
+    const stream = await fetch(h.mcpUrl, {
+      headers: { ...mallory, ...headers, accept: 'text/event-stream' },
+    });
+    expect(stream.status).toBe(404);
+    await stream.text();
+    expect(h.upstream.calls()).toEqual([]);
+    const own = await postJsonRpc(h.mcpUrl, { ...alice, ...headers }, ping);
+    expect(own.status).toBe(200);
+    await own.text();
+  });
+});
