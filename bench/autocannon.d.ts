@@ -14,6 +14,10 @@ declare module 'autocannon' {
     /** Seconds. */
     timeout?: number;
     expectBody?: string;
+    verifyBody?: (body: string) => boolean;
+    requests?: Array<{
+      setupRequest?: (req: { headers: Record<string, string> }) => { headers: Record<string, string> };
+    }>;
   }
 
   export interface AutocannonResult {

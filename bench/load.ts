@@ -13,12 +13,21 @@ import { percentile } from './results.js';
 export interface LoadRequest {
   readonly type: 'run';
   readonly url: string;
+  /** Headers of every request; `authorization: Bearer <credential>` is added per request. */
   readonly headers: Record<string, string>;
+  /** Name of a credential set (sent before with a `credentials` message), used round-robin. */
+  readonly credentials: string;
   readonly body: string;
   readonly connections: number;
   readonly durationS: number;
   /** Every response must be exactly this body (a JSON-RPC error in a 200 is a failure, too). */
   readonly expectBody: string;
+}
+
+/** Credential sets, sent once: many subjects, so no single one runs into its rate limit. */
+export interface CredentialSets {
+  readonly type: 'credentials';
+  readonly sets: Record<string, string[]>;
 }
 
 export interface LoadResult {
@@ -54,6 +63,9 @@ function phase(r: LoadRequest, durationS: number): Promise<Phase> {
     let count = 0;
     let sampleMismatch: string | null = null;
     let started = process.hrtime.bigint();
+    const creds = credentialSets[r.credentials];
+    if (!creds?.length) throw new Error(`no credentials named ${r.credentials}`);
+    let next = 0;
     const instance = autocannon(
       {
         url: r.url,
@@ -64,7 +76,15 @@ function phase(r: LoadRequest, durationS: number): Promise<Phase> {
         pipelining: 1,
         duration: durationS,
         timeout: 10,
-        expectBody: r.expectBody,
+        verifyBody: (body) => body === r.expectBody,
+        requests: [
+          {
+            setupRequest: (req) => {
+              req.headers.authorization = `Bearer ${creds[next++ % creds.length]}`;
+              return req;
+            },
+          },
+        ],
       },
       (err, result) => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -116,8 +136,15 @@ async function run(r: LoadRequest): Promise<LoadResult> {
   };
 }
 
-process.on('message', (msg: LoadRequest | { type: 'stop' } | { type: 'cpu' }) => {
+let credentialSets: Record<string, string[]> = {};
+
+process.on('message', (msg: LoadRequest | CredentialSets | { type: 'stop' } | { type: 'cpu' }) => {
   if (msg.type === 'stop') process.exit(0);
+  if (msg.type === 'credentials') {
+    credentialSets = msg.sets;
+    process.send?.({ type: 'credentials-set' });
+    return;
+  }
   if (msg.type === 'cpu') {
     const u = process.cpuUsage();
     process.send?.({ type: 'cpu', us: u.user + u.system });

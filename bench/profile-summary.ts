@@ -54,10 +54,11 @@ function area(f: CallFrame): string {
     if (f.functionName === '(garbage collector)') return 'GC';
     if (f.functionName === '(idle)') return 'idle';
     if (f.functionName === '(program)') return 'program (native, not attributed)';
-    if (f.functionName.startsWith('wasm-function') || f.functionName.startsWith('$')) return 'wasm (policy)';
+    if (f.functionName.startsWith('wasm-function') || f.functionName.startsWith('$'))
+      return "wasm (OPA policy; undici's llhttp too)";
     return 'native / builtins';
   }
-  if (u.startsWith('wasm://')) return 'wasm (policy)';
+  if (u.startsWith('wasm://')) return "wasm (OPA policy; undici's llhttp too)";
   if (u.includes('/node_modules/')) {
     const rest = u.slice(u.lastIndexOf('/node_modules/') + '/node_modules/'.length).split('/');
     const pkg = rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? '?');
@@ -167,6 +168,37 @@ export function formatSummary(s: ProfileSummary, requests: number, top = 25): st
   for (const f of s.selfByFunction.slice(0, top))
     lines.push(`  ${per(f.us).padStart(7)}  ${pct(f.us).padStart(5)} %  ${f.name}`);
   return lines.join('\n');
+}
+
+/**
+ * Where the time under a function goes, by caller: for every sample with a frame whose function name
+ * matches `fn` on its stack, the `depth` frames above the nearest such frame (µs per request).
+ */
+export function formatCallers(p: CpuProfile, fn: RegExp, requests: number, depth = 4, top = 4): string {
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byChain = new Map<string, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i + 1] ?? 0;
+    let id: number | undefined = p.samples[i];
+    while (id !== undefined && !fn.test((byId.get(id) as ProfileNode).callFrame.functionName))
+      id = parent.get(id);
+    if (id === undefined) continue;
+    const chain: string[] = [];
+    for (let up = parent.get(id), d = 0; up !== undefined && d < depth; up = parent.get(up), d++) {
+      const f = (byId.get(up) as ProfileNode).callFrame;
+      chain.push(`${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\//, '')}:${f.lineNumber + 1}`);
+    }
+    const k = chain.join(' ← ');
+    byChain.set(k, (byChain.get(k) ?? 0) + dt);
+  }
+  return [...byChain.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, us]) => `  ${(us / requests).toFixed(1).padStart(7)}  ← ${k}`)
+    .join('\n');
 }
 
 /** Self time per request that `other` spends above `base`, by function and by area (largest first). */

@@ -6,8 +6,9 @@
  * - **bare proxy** (`bare-proxy.ts`): `node:http` + undici Pool, read body, forward, stream back — the
  *   baseline;
  * - **sidecar**: `createSidecar` with JWT (dev issuer JWKS), the compiled default policy and the
- *   in-memory store, log level `warn` (no audit records); the same sidecar with an API key; and a second
- *   sidecar with audit records on (level `info` to /dev/null).
+ *   in-memory store, otherwise defaults (rate limits, abuse rules, metrics), log level `warn` (no audit
+ *   lines); the same sidecar with API keys; and a second sidecar with audit lines on (level `info` to
+ *   /dev/null).
  *
  * Upstreams: a raw `node:http` server with a fixed ~73-byte reply (isolates the proxy's own cost; the
  * targets are judged here) and the MCP SDK example server (realistic, but the SDK dominates).
@@ -21,10 +22,12 @@
  * server processes' own `process.cpuUsage()` around each measurement.
  *
  * Environment: BENCH_DURATION (measured s per round, default 3), BENCH_ROUNDS (default 3), BENCH_WARMUP
- * (s before every measurement, default 1), BENCH_SDK_DURATION (s, default 4; the SDK upstream gets one
- * round), BENCH_AUDIT=0 (skip the audit-on sidecar), BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=1
- * (afterwards CPU-profile the sidecar's process during one c=32 run on the raw upstream and print where
- * the time goes), BENCH_NO_WRITE=1 (do not touch RESULTS.md).
+ * (s before a target's first measurement, at most 0.5 s before later ones; default 1),
+ * BENCH_SDK_DURATION (s, default 3; the SDK upstream gets one round), BENCH_SUBJECTS (credentials the
+ * requests rotate over, default 1000: the sidecar rate-limits per subject), BENCH_AUDIT=0 (skip the
+ * audit-on sidecar), BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=1 (afterwards CPU-profile the proxies
+ * process during one c=32 run each of the bare proxy and the sidecar on the raw upstream, and report
+ * where the sidecar's extra time goes), BENCH_NO_WRITE=1 (do not touch RESULTS.md).
  *
  * @module
  */
@@ -33,9 +36,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LoadRequest, LoadResult } from './load.js';
+import type { CredentialSets, LoadRequest, LoadResult } from './load.js';
 import {
   type CpuProfile,
+  formatCallers,
   formatDiff,
   formatSummary,
   HOT_PATH,
@@ -56,8 +60,9 @@ const num = (name: string, dflt: number, min = 0): number => {
 const DURATION = num('BENCH_DURATION', 3, 1);
 const ROUNDS = Math.round(num('BENCH_ROUNDS', 3, 1));
 const WARMUP = num('BENCH_WARMUP', 1);
-const SDK_DURATION = num('BENCH_SDK_DURATION', 4, 1);
+const SDK_DURATION = num('BENCH_SDK_DURATION', 3, 1);
 const AUDIT = process.env.BENCH_AUDIT !== '0';
+const SUBJECTS = Math.round(num('BENCH_SUBJECTS', 1000, 1));
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const CONCURRENCY = [1, 32] as const;
 const TARGET_RPS_RATIO = 0.8;
@@ -90,6 +95,8 @@ function machineCpu(): { busyUs: number; stealUs: number; totalUs: number } | nu
 
 /** Lines the sidecars log when the load generator closes its sockets with requests in flight. */
 let abortedAtPhaseEnd = 0;
+/** Abuse-rule alerts the sidecars log (tool-call-burst counts calls per subject). */
+let abuseAlerts = 0;
 
 function start(script: string, args: string[], cpu: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bench', script), ...args];
@@ -104,6 +111,7 @@ function start(script: string, args: string[], cpu: string, env: NodeJS.ProcessE
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     if (line.includes('"This operation was aborted"') || line.includes('"client went away"'))
       abortedAtPhaseEnd++;
+    else if (line.includes('"abuse rule ')) abuseAlerts++;
     else console.log(line);
   });
   return child;
@@ -159,14 +167,12 @@ const BODY = JSON.stringify({
   params: { name: 'echo', arguments: { text: TEXT }, _meta: { progressToken: 'bench-1' } },
 });
 
-function headers(credential: string): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': '2025-06-18',
-    authorization: `Bearer ${credential}`,
-  };
-}
+/** Every request's headers; `authorization: Bearer <credential>` is added per request, round-robin. */
+const HEADERS: Record<string, string> = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-06-18',
+};
 
 type UpstreamKind = 'raw' | 'sdk';
 
@@ -175,12 +181,17 @@ interface Target {
   readonly name: string;
   readonly kind: 'direct' | 'bare' | 'sidecar';
   readonly url: string;
-  readonly headers: Record<string, string>;
+  /** Which credential set the requests rotate over. */
+  readonly credentials: 'jwt' | 'apikey' | 'jwtSdk';
 }
 
-/** One request through `t`; returns status and body. */
-async function once(t: Target): Promise<{ status: number; body: string }> {
-  const res = await fetch(t.url, { method: 'POST', headers: t.headers, body: BODY });
+/** One request through `t` with one credential; returns status and body. */
+async function once(t: Target, credential: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(t.url, {
+    method: 'POST',
+    headers: { ...HEADERS, authorization: `Bearer ${credential}` },
+    body: BODY,
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -212,7 +223,7 @@ console.log(
       : 'no CPU pinning (BENCH_PIN=0, or taskset or a second CPU missing)'),
 );
 
-const upstreamsChild = start('servers.ts', ['upstreams'], SERVER_CPU);
+const upstreamsChild = start('servers.ts', ['upstreams'], SERVER_CPU, { BENCH_SUBJECTS: String(SUBJECTS) });
 children.push(upstreamsChild);
 const up = await next<UpstreamsReady>(upstreamsChild, 'ready');
 const proxiesConfig: ProxiesConfig = {
@@ -222,6 +233,7 @@ const proxiesConfig: ProxiesConfig = {
   jwksUri: up.jwksUri,
   bundle,
   audit: AUDIT,
+  subjects: SUBJECTS,
 };
 const proxiesChild = start('servers.ts', ['proxies'], SERVER_CPU, {
   BENCH_PROXIES_CONFIG: JSON.stringify(proxiesConfig),
@@ -231,18 +243,27 @@ const px = await next<ProxiesReady>(proxiesChild, 'ready');
 const loadChild = start('load.ts', [], LOAD_CPU);
 children.push(loadChild);
 await next(loadChild, 'ready');
+// The SDK upstream manages a few hundred requests a second: a few subjects are plenty there, and keep the
+// share of first-time (uncached) token checks out of its short measurement.
+const SDK_SUBJECTS = Math.min(SUBJECTS, 50);
+const credentials: Record<Target['credentials'], string[]> = {
+  jwt: up.tokens,
+  apikey: px.apiKeys,
+  jwtSdk: up.tokens.slice(0, SDK_SUBJECTS),
+};
+loadChild.send({ type: 'credentials', sets: credentials } satisfies CredentialSets);
+await next(loadChild, 'credentials-set');
 
-const jwt = headers(up.token);
 const targets: Target[] = [
-  { upstream: 'raw', name: 'direct', kind: 'direct', url: `${up.raw}/mcp`, headers: jwt },
-  { upstream: 'raw', name: 'bare proxy', kind: 'bare', url: `${px.bareRaw}/mcp`, headers: jwt },
-  { upstream: 'raw', name: 'sidecar, JWT', kind: 'sidecar', url: `${px.sidecarRaw}/mcp`, headers: jwt },
+  { upstream: 'raw', name: 'direct', kind: 'direct', url: `${up.raw}/mcp`, credentials: 'jwt' },
+  { upstream: 'raw', name: 'bare proxy', kind: 'bare', url: `${px.bareRaw}/mcp`, credentials: 'jwt' },
+  { upstream: 'raw', name: 'sidecar, JWT', kind: 'sidecar', url: `${px.sidecarRaw}/mcp`, credentials: 'jwt' },
   {
     upstream: 'raw',
     name: 'sidecar, API key',
     kind: 'sidecar',
     url: `${px.sidecarRaw}/mcp`,
-    headers: headers(px.apiKey),
+    credentials: 'apikey',
   },
   ...(px.sidecarRawAudit
     ? [
@@ -251,32 +272,52 @@ const targets: Target[] = [
           name: 'sidecar, JWT, audit on',
           kind: 'sidecar' as const,
           url: `${px.sidecarRawAudit}/mcp`,
-          headers: jwt,
+          credentials: 'jwt' as const,
         },
       ]
     : []),
-  { upstream: 'sdk', name: 'direct', kind: 'direct', url: `${up.sdk}/mcp`, headers: jwt },
-  { upstream: 'sdk', name: 'bare proxy', kind: 'bare', url: `${px.bareSdk}/mcp`, headers: jwt },
-  { upstream: 'sdk', name: 'sidecar, JWT', kind: 'sidecar', url: `${px.sidecarSdk}/mcp`, headers: jwt },
+  { upstream: 'sdk', name: 'direct', kind: 'direct', url: `${up.sdk}/mcp`, credentials: 'jwtSdk' },
+  { upstream: 'sdk', name: 'bare proxy', kind: 'bare', url: `${px.bareSdk}/mcp`, credentials: 'jwtSdk' },
+  {
+    upstream: 'sdk',
+    name: 'sidecar, JWT',
+    kind: 'sidecar',
+    url: `${px.sidecarSdk}/mcp`,
+    credentials: 'jwtSdk',
+  },
 ];
 
 // Preflight: every target answers 200 with exactly the direct body (a policy deny is a 200, too). The
-// sidecars' first call also makes them learn `echo`'s annotations from the upstream.
+// sidecars' first call also makes them learn `echo`'s annotations from the upstream. Then every
+// credential goes once through each sidecar, so their verified-token and API-key caches are
+// warm before anything is measured (an ES256 verification costs far more than a cached check).
 const expected: Record<UpstreamKind, string> = { raw: '', sdk: '' };
+const check = (t: Target, r: { status: number; body: string }) => {
+  if (r.status !== 200 || r.body !== expected[t.upstream]) {
+    throw new Error(
+      `preflight: ${t.upstream} / ${t.name} answered ${r.status} ${r.body.slice(0, 300)}; expected 200 ${expected[t.upstream].slice(0, 120)}`,
+    );
+  }
+};
 for (const t of targets) {
   for (let i = 0; i < 3; i++) {
-    const r = await once(t);
+    const r = await once(t, credentials[t.credentials][i] as string);
     if (t.kind === 'direct' && i === 0) expected[t.upstream] = r.body;
-    if (r.status !== 200 || r.body !== expected[t.upstream]) {
-      throw new Error(
-        `preflight: ${t.upstream} / ${t.name} answered ${r.status} ${r.body.slice(0, 300)}; expected 200 ${expected[t.upstream].slice(0, 120)}`,
-      );
-    }
+    check(t, r);
   }
+}
+for (const t of targets.filter((x) => x.kind === 'sidecar')) {
+  const list = credentials[t.credentials];
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (i < list.length) check(t, await once(t, list[i++] as string));
+    }),
+  );
 }
 if (expected.raw !== RAW_CALL_REPLY) throw new Error(`raw upstream answered ${expected.raw}`);
 console.log(
-  `request: ${Buffer.byteLength(BODY)}-byte tools/call, ES256 token ${up.token.length} bytes; replies: raw ` +
+  `request: ${Buffer.byteLength(BODY)}-byte tools/call, ES256 tokens of ${up.tokens[0]?.length} bytes for ${SUBJECTS} subjects; replies: raw ` +
     `${Buffer.byteLength(expected.raw)} bytes, SDK ${Buffer.byteLength(expected.sdk)} bytes; every target preflighted OK`,
 );
 
@@ -299,7 +340,8 @@ async function phase(t: Target, connections: number, durationS: number): Promise
   const req: LoadRequest = {
     type: 'run',
     url: t.url,
-    headers: t.headers,
+    headers: HEADERS,
+    credentials: t.credentials,
     body: BODY,
     connections,
     durationS,
@@ -323,8 +365,8 @@ function countBad(r: LoadResult): number {
   return r.non2xx + r.errors + r.timeouts + r.mismatches;
 }
 
-async function measure(t: Target, connections: number, durationS: number): Promise<Sample> {
-  if (WARMUP > 0) failures += countBad(await phase(t, connections, WARMUP));
+async function measure(t: Target, connections: number, durationS: number, warmupS: number): Promise<Sample> {
+  if (warmupS > 0) failures += countBad(await phase(t, connections, warmupS));
   const [p0, u0] = [await cpu(proxiesChild), await cpu(upstreamsChild)];
   const r = await phase(t, connections, durationS);
   const [p1, u1] = [await cpu(proxiesChild), await cpu(upstreamsChild)];
@@ -383,7 +425,8 @@ for (const upstream of ['raw', 'sdk'] as const) {
     const samples = new Map<Target, Sample[]>(ts.map((t) => [t, []]));
     for (let round = 0; round < rounds; round++) {
       for (const t of ts) {
-        const s = await measure(t, c, durationS);
+        // Later rounds find the target warm already; their warm-up only settles the new connections.
+        const s = await measure(t, c, durationS, round === 0 ? WARMUP : Math.min(WARMUP, 0.5));
         samples.get(t)?.push(s);
         console.log(
           `${upstream} c=${String(c).padEnd(2)} round ${round + 1}/${rounds} ${t.name.padEnd(22)} ` +
@@ -424,11 +467,13 @@ const machineNote =
       `and the hypervisor stole ${interference.stealPct.toFixed(1)} %.`
     : '';
 
+const spread = (a: Aggregate): string =>
+  a.rpsRounds.length > 1 ? ` (${fmtRps(Math.min(...a.rpsRounds))}–${fmtRps(Math.max(...a.rpsRounds))})` : '';
 const get = (upstream: UpstreamKind, name: string, c: number) =>
   results.get(keyOf(upstream, name, c)) as Aggregate;
 
 const rows: string[] = [
-  '| upstream | target | c=1 req/s | c=1 p50 / p99 ms | c=1 added p50 / p99 ms | c=32 req/s | c=32 p50 / p99 ms | c=32 × bare | CPU µs/req at c=32: proxy / upstream | bad responses |',
+  '| upstream | target | c=1 req/s | c=1 p50 / p99 ms | c=1 added p50 / p99 ms | c=32 req/s (rounds: min–max) | c=32 p50 / p99 ms | c=32 × bare | CPU µs/req at c=32: proxy / upstream | bad responses |',
   '|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (const t of targets) {
@@ -440,7 +485,7 @@ for (const t of targets) {
   rows.push(
     `| ${t.upstream === 'raw' ? 'raw `node:http`' : 'MCP SDK example'} | ${t.name} | ${fmtRps(r1.rps)} | ` +
       `${ms(r1.p50Ms)} / ${ms(r1.p99Ms)} | ${direct ? '—' : `${plus(r1.p50Ms - d1.p50Ms)} / ${plus(r1.p99Ms - d1.p99Ms)}`} | ` +
-      `${fmtRps(r32.rps)} | ${ms(r32.p50Ms)} / ${ms(r32.p99Ms)} | ${direct ? '—' : (r32.rps / bare32.rps).toFixed(2)} | ` +
+      `${fmtRps(r32.rps)}${spread(r32)} | ${ms(r32.p50Ms)} / ${ms(r32.p99Ms)} | ${direct ? '—' : (r32.rps / bare32.rps).toFixed(2)} | ` +
       `${direct ? '—' : r32.proxyCpuUs.toFixed(0)} / ${r32.upstreamCpuUs.toFixed(0)} | ${r1.bad + r32.bad} |`,
   );
 }
@@ -496,6 +541,7 @@ if (PROFILE) {
   repin(LOAD_CPU);
   const parts: string[] = [];
   const summaries: Array<{ s: ProfileSummary; n: number }> = [];
+  let sidecarProfile: CpuProfile | undefined;
   for (const name of ['bare proxy', 'sidecar, JWT']) {
     const t = targets.find((x) => x.upstream === 'raw' && x.name === name) as Target;
     const file = join(dir, `${name.replace(/[^a-z]+/gi, '-')}-c32-${Date.now()}.cpuprofile`);
@@ -509,6 +555,7 @@ if (PROFILE) {
     const c1 = await cpu(proxiesChild);
     const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
     const summary = summarize(profile, HOT_PATH);
+    if (name !== 'bare proxy') sidecarProfile = profile;
     summaries.push({ s: summary, n: r.requests });
     parts.push(
       `### ${name} (raw upstream, c=32): ${r.requests} requests, ${fmtRps(r.rps)} req/s under the profiler, ` +
@@ -520,14 +567,26 @@ if (PROFILE) {
   repin(SERVER_CPU);
   const [bare, side] = summaries as [{ s: ProfileSummary; n: number }, { s: ProfileSummary; n: number }];
   parts.push(`### sidecar − bare proxy\n${formatDiff(bare.s, bare.n, side.s, side.n, 30)}`);
+  // Who pays for the most expensive generic helpers in the sidecar (inclusive time, µs per request).
+  const callers = [/^DOMException$/, /^createAbortSignal$/, /^hashAttributes$/, /^evaluate$/]
+    .map(
+      (re) =>
+        `${re.source.replace(/[\^$]/g, '')} (inclusive), by caller:\n${formatCallers(sidecarProfile as CpuProfile, re, side.n)}`,
+    )
+    .join('\n');
+  parts.push(`### sidecar: callers of hot helpers\n${callers}`);
   console.log(`\n${parts[parts.length - 1]}`);
   profileText = parts.join('\n\n');
 }
 
 const body = `Every request is a ${Buffer.byteLength(BODY)}-byte \`tools/call\` of \`echo\` (JSON-RPC id 1) with an ES256
-bearer token of ${up.token.length} bytes from the dev issuer (role \`user\`, tenant \`acme\`, scope \`mcp:tools\`; the
+bearer token of ${up.tokens[0]?.length} bytes from the dev issuer (role \`user\`, tenant \`acme\`, scope \`mcp:tools\`; the
 default policy allows it), \`Accept: application/json, text/event-stream\`, \`MCP-Protocol-Version: 2025-06-18\`.
-The same request goes to every target; the API-key rows send \`Authorization: Bearer mcpk_…\` instead.
+The same requests go to every target; the API-key rows send \`Authorization: Bearer mcpk_…\` instead. The
+credentials rotate over ${SUBJECTS} subjects (${SDK_SUBJECTS} on the SDK upstream; one token or key each), because the sidecar rate-limits per subject
+and tool (the default policy gives role \`user\` 200 + 5/s) and counts calls per subject for its abuse rules:
+one subject would be throttled within a second, many keep every request allowed, as in a real pod.
+The sidecars' token and key caches were warmed with every credential before measuring.
 Every response was checked to be HTTP 200 with exactly the body the upstream gives directly (raw:
 ${Buffer.byteLength(expected.raw)} bytes, SDK: ${Buffer.byteLength(expected.sdk)} bytes); "bad responses" counts non-2xx,
 errors, timeouts and mismatched bodies over both concurrencies.
@@ -541,15 +600,16 @@ ${targetRows.join('\n')}
 Method: autocannon 8 (programmatic API) in its own process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''}; upstreams (raw
 \`node:http\`, MCP SDK example server stateless with JSON replies, dev issuer) in one process and the
 proxies (bare proxies and sidecars) in another${canPin ? `, both pinned to CPU ${SERVER_CPU}` : ' (no CPU pinning)'}.
-Raw upstream: ${ROUNDS} interleaved round(s) per concurrency (every target once per round), each ${WARMUP} s warm-up
-then ${DURATION} s measured; the table shows the median round. SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
+Raw upstream: ${ROUNDS} interleaved round(s) per concurrency (every target once per round), each a warm-up
+(${WARMUP} s in the first round, ${Math.min(WARMUP, 0.5)} s later) then ${DURATION} s measured; the table shows the median round. SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
 Latency is per response with microsecond resolution; "added" = target − direct at the same concurrency.
 CPU µs/req is the server processes' \`process.cpuUsage()\` over the measured interval divided by the
 requests answered (proxy column: the proxies process; upstream column: the upstreams process).
 Bare proxy: \`bench/bare-proxy.ts\` (\`node:http\` + undici Pool, 64 keep-alive connections, body read then
 forwarded, reply streamed back, no checks). Sidecar: \`createSidecar\` with JWT via the dev issuer's JWKS
 (verified tokens cached), the compiled default policy (\`build/policy/bundle\`), in-memory store, upstream
-pool of 64, log level \`warn\`: **audit records off** (they are \`info\`)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing to /dev/null (pino, async)' : ''}.
+pool of 64, everything else at its defaults (rate limiting and abuse rules on, no OTLP endpoint), log
+level \`warn\`: **audit lines off** (they are \`info\`; the records are still built and queued)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null (pino, async)' : ''}.
 On these VMs a wake-up across vCPUs is slow and noisy, which inflates the c=1 latencies (p99 above all)
 of every target; compare ratios and "added" columns within one run, not absolute numbers across runs.
 ${machineNote}${
@@ -562,6 +622,7 @@ upstreams moved to the load generator's CPU so the proxy has a CPU to itself (V8
 
 console.log(`\n${rows.join('\n')}\n\n${targetRows.join('\n')}`);
 if (machineNote) console.log(machineNote);
+if (abuseAlerts) console.log(`(${abuseAlerts} abuse-rule alert lines from the sidecars)`);
 if (abortedAtPhaseEnd)
   console.log(
     `(${abortedAtPhaseEnd} sidecar warnings for requests in flight when the load generator closed its sockets at the end of a phase: expected, not counted as errors)`,

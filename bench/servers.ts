@@ -2,11 +2,12 @@
  * Child-process entry of the proxy benchmark (`bench/run.ts` starts it, pinned to the servers' core).
  *
  * - `upstreams`: the raw `node:http` upstream, the example MCP server (SDK, stateless, JSON replies) and
- *   the dev token issuer; mints one ES256 access token for role `user`.
+ *   the dev token issuer; mints ES256 access tokens for role `user`, one per subject (BENCH_SUBJECTS).
  * - `proxies`: for each upstream a bare pass-through proxy and a real sidecar (`createSidecar`: JWT via
- *   the dev issuer's JWKS, the compiled default policy, in-memory store, log level `warn`), and for the
- *   raw upstream optionally a second sidecar with audit logging on. Creates an API key for role `user`.
- *   Can profile itself on request (`node:inspector`), so only the measured interval is in the profile.
+ *   the dev issuer's JWKS, the compiled default policy, in-memory store, log level `warn`, everything
+ *   else at its defaults, rate limiting and abuse rules included), and for the raw upstream optionally a
+ *   second sidecar with audit lines on. Creates API keys for role `user`, one per subject. Can profile
+ *   itself on request (`node:inspector`), so only the measured interval is in the profile.
  *
  * Readiness and URLs go to the parent over IPC; on request each process reports the CPU time it has used,
  * so the parent can charge CPU per request to the proxy and to the upstream.
@@ -34,7 +35,8 @@ export interface UpstreamsReady {
   readonly sdk: string;
   readonly issuer: string;
   readonly jwksUri: string;
-  readonly token: string;
+  /** One token per subject (`user-bench-<i>`), all role `user`. */
+  readonly tokens: string[];
 }
 
 export interface ProxiesConfig {
@@ -45,6 +47,8 @@ export interface ProxiesConfig {
   readonly bundle: string;
   /** Also start a sidecar on the raw upstream with audit records on (level info → /dev/null). */
   readonly audit: boolean;
+  /** How many API keys (subjects) to create. */
+  readonly subjects: number;
 }
 
 export interface ProxiesReady {
@@ -54,7 +58,8 @@ export interface ProxiesReady {
   readonly sidecarRaw: string;
   readonly sidecarSdk: string;
   readonly sidecarRawAudit: string | null;
-  readonly apiKey: string;
+  /** One API key per subject (`svc-bench-<i>`), all role `user`, in the raw-upstream sidecar's store. */
+  readonly apiKeys: string[];
 }
 
 /** CPU time this process has used so far (µs), for per-request CPU cost. */
@@ -77,20 +82,26 @@ async function upstreams(): Promise<() => Promise<void>> {
   const raw = await startRawUpstream();
   const sdk = await startExampleServer({ stateless: true, jsonResponse: true });
   const issuer = await startDevIssuer({ audience: RESOURCE });
-  const token = await issuer.mint({
-    sub: 'user-bench',
-    roles: ['user'],
-    tenant: 'acme',
-    scope: 'mcp:tools',
-    expiresIn: '2h',
-  });
+  const tokens: string[] = [];
+  const subjects = Number(process.env.BENCH_SUBJECTS ?? 1000);
+  for (let i = 0; i < subjects; i++) {
+    tokens.push(
+      await issuer.mint({
+        sub: `user-bench-${i}`,
+        roles: ['user'],
+        tenant: 'acme',
+        scope: 'mcp:tools',
+        expiresIn: '2h',
+      }),
+    );
+  }
   const ready: UpstreamsReady = {
     type: 'ready',
     raw: raw.url,
     sdk: sdk.url,
     issuer: issuer.issuer,
     jwksUri: issuer.jwksUri,
-    token,
+    tokens,
   };
   send(ready);
   return async () => {
@@ -129,12 +140,16 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
     : undefined;
   const sidecars = [sidecarRaw, sidecarSdk, ...(sidecarAudit ? [sidecarAudit] : [])];
   for (const s of sidecars) await s.start();
-  const { key } = await createApiKey(sidecarRaw.store, Buffer.from(PEPPER, 'utf8'), {
-    subject: 'svc-bench',
-    tenant: 'acme',
-    roles: ['user'],
-    scopes: ['mcp:tools'],
-  });
+  const apiKeys: string[] = [];
+  for (let i = 0; i < c.subjects; i++) {
+    const { key } = await createApiKey(sidecarRaw.store, Buffer.from(PEPPER, 'utf8'), {
+      subject: `svc-bench-${i}`,
+      tenant: 'acme',
+      roles: ['user'],
+      scopes: ['mcp:tools'],
+    });
+    apiKeys.push(key);
+  }
   const ready: ProxiesReady = {
     type: 'ready',
     bareRaw: bareRaw.url,
@@ -142,7 +157,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
     sidecarRaw: sidecarRaw.publicUrl,
     sidecarSdk: sidecarSdk.publicUrl,
     sidecarRawAudit: sidecarAudit?.publicUrl ?? null,
-    apiKey: key,
+    apiKeys,
   };
   send(ready);
   return async () => {
