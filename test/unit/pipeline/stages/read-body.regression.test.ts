@@ -16,9 +16,9 @@ describe('readBodyStage (bug)', () => {
     ac.abort(); // mcp-route aborts on res 'close', e.g. while authenticate was awaiting JWKS/Redis
     const outcome = await Promise.race([
       Promise.resolve(readBodyStage(1024).run(contextFor(req), ac.signal)).then(
-          () => 'settled',
-          () => 'settled',
-        ),
+        () => 'settled',
+        () => 'settled',
+      ),
       new Promise((r) => setTimeout(() => r('still pending after 1s'), 1000)),
     ]);
     expect(outcome).toBe('settled');
