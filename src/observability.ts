@@ -45,6 +45,7 @@ export function createObservability(
   const tracing = new RequestTracing(telemetry, metrics, {
     subject: config.telemetry.subject,
     subjectKey: key,
+    stageMetrics: config.telemetry.stageMetrics,
   });
   const sink = createAuditSink({
     logger: deps.logger,
@@ -70,7 +71,11 @@ export function createObservability(
     telemetry,
     metrics,
     tracing,
-    listeners: [audit, metricsListener],
+    // Build audit records only when something consumes them: the log at info, or OTLP logs.
+    listeners:
+      deps.logger.isLevelEnabled('info') || telemetry.exporting
+        ? [audit, metricsListener]
+        : [metricsListener],
     components: { first: telemetry, last: sink },
     policyLoaded(result, bundle) {
       metrics.policyReload(result, result === 'success' ? (bundle?.revision ?? null) : undefined);

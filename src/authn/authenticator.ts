@@ -140,6 +140,16 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
       },
       authenticate(req, signal) {
+        // Fast path: a token verified before is answered from the cache without awaiting anything.
+        if (jwtVerifier) {
+          try {
+            const credential = extractCredential(req.headers, credentialOptions);
+            const hit = credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
+            if (hit) return Promise.resolve(hit);
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        }
         return abortable(async () => {
           const credential = extractCredential(req.headers, credentialOptions);
           switch (credential.kind) {

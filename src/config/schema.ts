@@ -381,6 +381,12 @@ const TelemetrySchema = z.strictObject({
     .describe(
       'How spans name the caller (mcp_authz.subject): the subject id, a keyed hash of it, or not at all.',
     ),
+  stageMetrics: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Record mcp_authz_stage_duration_seconds for every stage of every request (a few µs per stage); stage spans are recorded whenever traces are exported.',
+    ),
 });
 
 const LogSchema = z.strictObject({

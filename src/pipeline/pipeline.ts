@@ -61,7 +61,9 @@ export async function runStages(
     const done = observe?.(ctx, stage.name);
     let result: StageResult;
     try {
-      result = await stage.run(ctx, signal);
+      const r = stage.run(ctx, signal);
+      // Most stages answer synchronously: do not pay for an await when they do.
+      result = r instanceof Promise ? await r : r;
     } catch (err) {
       done?.({ kind: 'continue' });
       throw err;

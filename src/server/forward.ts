@@ -6,8 +6,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
 import { ANONYMOUS } from '../authn/principal.js';
 import { toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
@@ -19,9 +18,46 @@ import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
+import { CLIENT_GONE } from './client-signal.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Streams `body` (through `via` when given) into `res`. Resolves when the reply is written or the client
+ * went away (then the upstream body is destroyed); rejects when the upstream body fails. Plain `pipe` with
+ * explicit handlers: `stream.pipeline` costs an AbortController and an abort per reply.
+ */
+function pump(body: Readable, res: ServerResponse, via?: Transform): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const source: Readable = via ? body.pipe(via) : body;
+    const cleanup = () => {
+      res.off('finish', onFinish);
+      res.off('close', onClose);
+      body.off('error', onError);
+      via?.off('error', onError);
+    };
+    const onFinish = () => {
+      cleanup();
+      resolve();
+    };
+    const onClose = () => {
+      cleanup();
+      if (!res.writableFinished) body.destroy();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      source.unpipe(res);
+      reject(err);
+    };
+    res.once('finish', onFinish);
+    res.once('close', onClose);
+    body.once('error', onError);
+    via?.once('error', onError);
+    source.pipe(res);
+  });
+}
 
 export interface ForwardDeps {
   readonly upstream: Upstream;
@@ -49,7 +85,7 @@ export async function forward(
 ): Promise<number> {
   const abort = new AbortController();
   const onClose = () => {
-    if (!res.writableFinished) abort.abort();
+    if (!res.writableFinished) abort.abort(CLIENT_GONE);
   };
   res.on('close', onClose);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
@@ -92,6 +128,7 @@ export async function forward(
       const rewritten = r.filter.rewriteJson(text) ?? text;
       res.writeHead(upstreamRes.status, {
         ...clientResponseHeaders(upstreamRes.headers, true),
+        ...ctx.responseHeaders,
         'content-length': Buffer.byteLength(rewritten),
       });
       res.end(rewritten);
@@ -102,12 +139,10 @@ export async function forward(
       ...ctx.responseHeaders,
     });
     if (isSse) res.flushHeaders();
-    if (rewriteSse) {
-      const rewriter = r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data));
-      await pipeline(upstreamRes.body, rewriter, res);
-    } else {
-      await pipeline(upstreamRes.body, res);
-    }
+    const rewriter = rewriteSse
+      ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
+      : undefined;
+    await pump(upstreamRes.body, res, rewriter);
   } catch (err) {
     if (!abort.signal.aborted) {
       deps.logger.warn(

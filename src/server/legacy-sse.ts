@@ -14,6 +14,7 @@ import { ReplyFilter } from '../mcp/reply-filter.js';
 import { ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
+import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
@@ -43,9 +44,9 @@ export class LegacySseRoutes {
   async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
     const ctx = rt.context(req, 'sse', 'legacy_sse');
-    const abort = new AbortController();
-    res.once('close', () => abort.abort());
-    const result = await runStages(rt.pipelines.bodiless, ctx, abort.signal, rt.observeStage);
+    const client = clientSignal(res);
+    const result = await runStages(rt.pipelines.bodiless, ctx, client.signal, rt.observeStage);
+    client.release();
     if (result.kind === 'deny') {
       rt.deny(ctx, res, result.error);
       return;
@@ -86,10 +87,10 @@ export class LegacySseRoutes {
     const ctx = rt.context(req, 'sse', 'legacy_messages');
     const url = new URL(req.url ?? '/', 'http://sidecar');
     const sessionId = url.searchParams.get('sessionId') ?? '';
-    const abort = new AbortController();
-    res.once('close', () => abort.abort());
+    const client = clientSignal(res);
     ctx.facts = rt.facts(ctx, sessionId);
-    const result = await runStages(rt.pipelines.post, ctx, abort.signal, rt.observeStage);
+    const result = await runStages(rt.pipelines.post, ctx, client.signal, rt.observeStage);
+    client.release();
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream.

@@ -10,6 +10,7 @@ import { RequestError } from '../errors/errors.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
+import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';
 
@@ -28,10 +29,10 @@ export async function handleMcp(
     return;
   }
   const ctx = rt.context(req, 'streamable-http');
-  const abort = new AbortController();
-  res.once('close', () => abort.abort());
+  const client = clientSignal(res);
   const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
-  const result = await runStages(stages, ctx, abort.signal, rt.observeStage);
+  const result = await runStages(stages, ctx, client.signal, rt.observeStage);
+  client.release();
   if (result.kind === 'deny') {
     rt.deny(ctx, res, result.error);
     return;

@@ -19,6 +19,8 @@ import * as A from './semconv.js';
 export interface RequestTracingOptions {
   readonly subject: 'id' | 'hash' | 'none';
   readonly subjectKey: Buffer;
+  /** Record a duration sample per stage (a histogram update per stage per request). */
+  readonly stageMetrics: boolean;
 }
 
 export class RequestTracing {
@@ -54,27 +56,36 @@ export class RequestTracing {
     ctx.trace = { span, context: trace.setSpan(parent, span), route };
   }
 
-  /** Stage observer for `runStages`: a child span and a duration sample per stage. */
-  readonly observeStage: StageObserver = (ctx, name) => {
-    const t0 = process.hrtime.bigint();
-    const span = ctx.trace
-      ? this.#tel.tracer.startSpan(
-          `${A.SPAN_STAGE_PREFIX}${name}`,
-          { attributes: { [A.ATTR_AUTHZ_STAGE]: name } },
-          ctx.trace.context,
-        )
-      : undefined;
-    return (result) => {
-      this.#metrics.stage(name, Number(process.hrtime.bigint() - t0) / 1e9);
-      if (span) {
-        if (result.kind === 'deny') {
-          span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, result.error.code);
-          span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, result.error.reason);
+  /**
+   * Stage observer for `runStages`: a child span per stage when traces are exported, and a duration sample
+   * when stage metrics are on; undefined when neither is, so the hot path then pays nothing.
+   */
+  get observeStage(): StageObserver | undefined {
+    const spans = this.#tel.exporting;
+    const samples = this.#opts.stageMetrics;
+    if (!spans && !samples) return undefined;
+    return (ctx, name) => {
+      const t0 = samples ? process.hrtime.bigint() : 0n;
+      const span =
+        spans && ctx.trace
+          ? this.#tel.tracer.startSpan(
+              `${A.SPAN_STAGE_PREFIX}${name}`,
+              { attributes: { [A.ATTR_AUTHZ_STAGE]: name } },
+              ctx.trace.context,
+            )
+          : undefined;
+      return (result) => {
+        if (samples) this.#metrics.stage(name, Number(process.hrtime.bigint() - t0) / 1e9);
+        if (span) {
+          if (result.kind === 'deny') {
+            span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, result.error.code);
+            span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, result.error.reason);
+          }
+          span.end();
         }
-        span.end();
-      }
+      };
     };
-  };
+  }
 
   /** One span per decided JSON-RPC request; records its ids on the decision for the audit trail. */
   decision(ctx: RequestContext, d: MessageDecision, params: unknown): void {
@@ -133,7 +144,7 @@ export class RequestTracing {
       : undefined;
     if (span && parent) this.#tel.inject(trace.setSpan(parent, span), headers);
     return (status, code) => {
-      this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);
+      if (this.#opts.stageMetrics) this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);
       this.#metrics.upstream(status, Number(process.hrtime.bigint() - t0) / 1e9);
       if (code) this.#metrics.upstreamError(code);
       if (!span) return;
