@@ -6,6 +6,11 @@
 #
 # Everything a policy author tunes lives in data.json (data.authz.*); see README.md.
 # Only builtins that the JS wasm runtime implements may be used here (the build enforces it).
+#
+# The decision is evaluated for every request, so the rules are written for the wasm runtime's
+# costs (README.md "How the decision is computed"): few rules (each evaluated rule costs about as
+# much as a dozen lookups), helper functions taking values, and deny reasons built only for denied
+# requests.
 package mcp.authz
 
 # ---------------------------------------------------------------------------
@@ -27,25 +32,39 @@ default decision := {
 
 decision := {
 	"allow": allow,
-	"reasons": reasons,
-	"obligations": obligations,
+	"reasons": reasons(allow),
+	"obligations": {
+		"rate_limit": rate_limit(roles),
+		"mask_arguments": sort(masked_argument_names),
+		"audit": audit(sensitivity),
+	},
 	"sensitivity": sensitivity,
 }
 
 default allow := false
 
 # Allowed only when the request is positively permitted (an always-allowed method, or an item the
-# caller may use) AND no rule produced a deny reason.
+# caller may use) AND no rule produced a deny reason. Computed from the conditions, so an allowed
+# request never builds deny_reasons; for every request
+#   allow == authenticated AND (always-allowed method OR item usable) AND count(deny_reasons) == 0
+# (decision_test.rego checks it). Item rules belong in item_checks() and usable_by() (items.rego),
+# call-time rules in call_denials (tools.rego, restricted.rego); deny_reasons includes every call
+# denial.
 allow if {
-	authenticated
-	method_permitted
-	count(deny_reasons) == 0
+	authenticated_subject(input.subject)
+	usable_by(item_check)
+	count(call_denials) == 0
+} else if {
+	authenticated_subject(input.subject)
+	not item_kind
+	always_allowed(input.action.method)
 }
 
-reasons := [] if {
-	allow
+# The reasons are only built for a denied request. Call as reasons(allow).
+reasons(allowed) := [] if {
+	allowed
 } else := rs if {
-	rs := sort([r | some r in deny_reasons])
+	rs := sort(deny_reasons)
 	count(rs) > 0
 } else := ["request denied by policy"]
 
@@ -66,32 +85,58 @@ visible if {
 # The subject
 # ---------------------------------------------------------------------------
 
-authenticated if {
-	is_string(input.subject.id)
-	input.subject.id != ""
+authenticated if authenticated_subject(input.subject)
+
+authenticated_subject(subject) if {
+	id := subject.id
+	is_string(id)
+	id != ""
 }
 
 # The caller's role names as sent (strings only); roles unknown to data grant nothing.
 subject_roles := {r | some r in input.subject.roles; is_string(r)}
 
-known_roles := {r | some r in subject_roles; is_object(data.authz.roles[r])}
+# The subject's roles that data defines, by name: {"analyst": {…its definition…}}.
+roles := {r: role | some r in input.subject.roles; role := data.authz.roles[r]; is_object(role)}
 
-subject_tenant := t if {
-	t := input.subject.tenant
+# The subject's tenant (a non-empty string), else null. Call as subject_tenant(input).
+subject_tenant(request) := t if {
+	t := request.subject.tenant
 	is_string(t)
 	t != ""
+} else := null
+
+# The rank of the subject's clearance. An explicit clearance wins, even one that data does not
+# know (rank -1: below every level); else the highest default clearance of its roles.
+# Call as subject_rank(roles).
+subject_rank(defs) := r if {
+	c := input.subject.clearance
+	explicit_clearance(c)
+	r := explicit_rank(c)
+} else := r if {
+	# One known role (the common case): its clearance, nothing to compare.
+	count(defs) == 1
+	some role in defs
+	r := rank(role.clearance)
+} else := max(ranks) if {
+	ranks := [k | some role in defs; k := rank(role.clearance)]
+	count(ranks) > 0
 }
 
-# An explicit clearance on the subject wins; else the highest default clearance of its roles.
-subject_clearance := c if {
-	c := input.subject.clearance
+explicit_clearance(c) if {
 	is_string(c)
 	c != ""
-} else := data.authz.sensitivity_levels[i] if {
-	ranks := [k | some r in known_roles; k := rank(data.authz.roles[r].clearance)]
-	count(ranks) > 0
-	i := max(ranks)
 }
+
+explicit_rank(level) := i if {
+	i := rank(level)
+} else := -1
+
+# The subject's clearance level by name, for messages.
+subject_clearance := c if {
+	c := input.subject.clearance
+	explicit_clearance(c)
+} else := data.authz.sensitivity_levels[subject_rank(roles)]
 
 # Position of a sensitivity level in data.authz.sensitivity_levels (0 = lowest); undefined if unknown.
 rank(level) := i if {
@@ -99,50 +144,52 @@ rank(level) := i if {
 	l == level
 }
 
+# Whether one of the subject's roles has the flag ("destructive", "cross_tenant") set to true.
 role_flag(name) if {
-	some r in known_roles
-	data.authz.roles[r][name] == true
+	some role in roles
+	role[name] == true
 }
 
 # "role guest" / "roles analyst, user"; undefined when the subject has no roles.
-roles_label := sprintf("role %s", [concat(", ", sort(subject_roles))]) if count(subject_roles) == 1
-
-roles_label := sprintf("roles %s", [concat(", ", sort(subject_roles))]) if count(subject_roles) > 1
+roles_label := concat("", ["role ", concat(", ", sort(subject_roles))]) if {
+	count(subject_roles) == 1
+} else := concat("", ["roles ", concat(", ", sort(subject_roles))]) if {
+	count(subject_roles) > 1
+}
 
 # "role guest may not <what>" or, without roles, "you have no role that may <what>".
-may_not(what) := sprintf("%s may not %s", [roles_label, what]) if {
+may_not(what) := concat(" may not ", [roles_label, what]) if {
 	count(subject_roles) > 0
-} else := sprintf("you have no role that may %s", [what])
+} else := concat("", ["you have no role that may ", what])
 
 # ---------------------------------------------------------------------------
 # Obligations
 # ---------------------------------------------------------------------------
 
-obligations := {
-	"rate_limit": rate_limit,
-	"mask_arguments": mask_arguments,
-	"audit": audit,
-}
-
-# The most generous tier among the subject's roles: highest capacity, then highest refill.
-role_rate_limits := [rl |
-	some r in known_roles
-	rl := data.authz.roles[r].rate_limit
+# The most generous tier among the roles: highest capacity, then highest refill; the default tier
+# when no role has one. Call as rate_limit(roles).
+rate_limit(defs) := {"capacity": rl.capacity, "refill_per_second": rl.refill_per_second} if {
+	# One role (the common case): its tier, nothing to compare.
+	count(defs) == 1
+	some role in defs
+	rl := role.rate_limit
 	is_number(rl.capacity)
 	is_number(rl.refill_per_second)
-]
-
-default rate_limit := {"capacity": 1, "refill_per_second": 1}
-
-rate_limit := {"capacity": capacity, "refill_per_second": refill} if {
-	count(role_rate_limits) > 0
-	capacity := max([rl.capacity | some rl in role_rate_limits])
-	refill := max([rl.refill_per_second | some rl in role_rate_limits; rl.capacity == capacity])
-} else := data.authz.default_rate_limit
+} else := {"capacity": capacity, "refill_per_second": refill} if {
+	tiers := [rl |
+		some role in defs
+		rl := role.rate_limit
+		is_number(rl.capacity)
+		is_number(rl.refill_per_second)
+	]
+	count(tiers) > 0
+	capacity := max([rl.capacity | some rl in tiers])
+	refill := max([rl.refill_per_second | some rl in tiers; rl.capacity == capacity])
+} else := rl if {
+	rl := data.authz.default_rate_limit
+} else := {"capacity": 1, "refill_per_second": 1}
 
 # Argument names the audit log and traces must mask: the global list plus the tool's own.
-mask_arguments := sort([a | some a in masked_argument_names])
-
 masked_argument_names contains a if {
 	some a in data.authz.mask_arguments_always
 	is_string(a)
@@ -156,13 +203,11 @@ masked_argument_names contains a if {
 
 # "full" for the configured sensitivities, "minimal" for the other known levels, and "full" for
 # anything unexpected.
-default audit := "full"
-
-audit := "full" if {
-	sensitivity in data.authz.audit.full_sensitivities
+audit(level) := "full" if {
+	level in data.authz.audit.full_sensitivities
 } else := "minimal" if {
-	sensitivity in data.authz.sensitivity_levels
-}
+	level in data.authz.sensitivity_levels
+} else := "full"
 
 # The sensitivity of what the request touches: the item's for tools/prompts/resources, the lowest
 # level for protocol methods.
@@ -173,3 +218,10 @@ sensitivity := s if {
 } else := data.authz.default_sensitivity if {
 	is_string(item_kind)
 } else := data.authz.sensitivity_levels[0]
+
+# ---------------------------------------------------------------------------
+# Deny reasons (only evaluated for a denied request)
+# ---------------------------------------------------------------------------
+
+# Method and item reasons are added in methods.rego and items.rego; the call-time ones are here.
+deny_reasons contains msg if some msg in call_denials

@@ -5,10 +5,11 @@
 # (?, [abc], {a,b}). Tool and prompt names have no "/", so "*" matches every name; in resource URIs
 # "*" stays inside one path segment.
 #
-# The wasm runtime compiles a regular expression on every glob.match call (its cache does not outlive
-# one evaluation), so exact names and the common shapes "P*" ("delete_*", "*") and "P**"
-# ("docs://**", "**") are matched with plain string builtins; only other glob syntax reaches
-# glob.match. globs_test.rego checks that both paths agree.
+# This runs for every decision, so it is written for the wasm runtime's costs: glob.match compiles a
+# regular expression on every call (its cache does not outlive one evaluation), so exact names and
+# the common shapes "P*" ("delete_*", "*") and "P**" ("docs://**", "**") are matched with plain
+# string builtins; only other glob syntax reaches glob.match. globs_test.rego checks that both paths
+# agree.
 package mcp.authz
 
 glob_delimiters := ["/"]
@@ -21,37 +22,54 @@ any_match(patterns, name) if {
 	pattern_matches(pattern, name)
 }
 
-# true/false when the pattern is a glob; undefined for a plain name that is not equal.
-pattern_matches(pattern, name) if {
-	pattern == name
+# Whether a pattern that is not equal to the name (any_match has checked that) matches it as a glob;
+# false or undefined when it does not. Cheapest checks first: most patterns are plain names.
+pattern_matches(pattern, name) := m if {
+	contains(pattern, "*")
+	m := star_pattern_matches(pattern, name)
 } else := m if {
-	stars := star_suffix(pattern)
-	m := prefix_matches(stars, split(pattern, "*")[0], name)
-} else := m if {
-	has_glob_syntax(pattern)
+	has_glob_syntax_besides_star(pattern)
 	m := glob.match(pattern, glob_delimiters, name)
 }
 
-# "P*": starts with P and adds no "/".
-prefix_matches(1, prefix, name) if {
+star_pattern_matches(pattern, name) := m if {
+	pattern == "*"
+	m := star_matches("", name)
+} else := m if {
+	pattern == "**"
+	m := is_string(name)
+} else := m if {
+	# "P**" (P without glob syntax): starts with P.
+	endswith(pattern, "**")
+	prefix := trim_suffix(pattern, "**")
+	not has_glob_syntax(prefix)
+	m := startswith(name, prefix)
+} else := m if {
+	# "P*" (P without glob syntax): starts with P and adds no "/".
+	endswith(pattern, "*")
+	prefix := trim_suffix(pattern, "*")
+	not has_glob_syntax(prefix)
+	m := star_matches(prefix, name)
+} else := glob.match(pattern, glob_delimiters, name)
+
+star_matches(prefix, name) if {
 	startswith(name, prefix)
-	count(split(name, "/")) == count(split(prefix, "/"))
+	not contains(trim_prefix(name, prefix), "/")
 } else := false
 
-# "P**": starts with P.
-prefix_matches(2, prefix, name) := startswith(name, prefix)
-
-# 1 for "P*", 2 for "P**" (P without glob syntax); undefined for any other pattern.
-star_suffix(pattern) := n if {
-	endswith(pattern, "*")
-	parts := split(pattern, "*")
-	n := count(parts) - 1
-	n in {1, 2}
-	not has_glob_syntax(parts[0])
-	count([p | some i, p in parts; i > 0; p != ""]) == 0
+# Glob syntax: * ? [ { and \ ("]" and "}" on their own are literal characters for glob.match).
+has_glob_syntax(s) if {
+	contains(s, "*")
+} else if {
+	has_glob_syntax_besides_star(s)
 }
 
-has_glob_syntax(s) if {
-	some c in ["*", "?", "[", "]", "{", "}", "\\"]
-	contains(s, c)
+has_glob_syntax_besides_star(s) if {
+	contains(s, "?")
+} else if {
+	contains(s, "[")
+} else if {
+	contains(s, "{")
+} else if {
+	contains(s, "\\")
 }

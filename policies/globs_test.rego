@@ -7,6 +7,7 @@ glob_patterns := [
 	"echo", "*", "**", "delete_*", "delete_**", "notifications/*", "notifications/**",
 	"crm://customers/*", "crm://customers/**", "docs://**", "crm://*/c-9", "read_?ustomer",
 	"{echo,ping}", "[a-d]*", "*_customer", "a*b*", "", "crm://customers/{id}",
+	"a]b", "a}b", "]", "}", "x]*", "x}**", "***", "\\*", "ech?*", "docs:/[/]**",
 ]
 
 glob_names := [
@@ -14,6 +15,7 @@ glob_names := [
 	"notifications/roots/list_changed", "notifications", "crm://customers/c-9",
 	"crm://customers/c-9/notes", "crm://customers/{id}", "docs://handbook", "docs://a/b/c",
 	"read_customer", "a_b", "delete_customer.v2", "wipe.cache", "*", "customers",
+	"a]b", "a}b", "]", "}", "x]y", "x}/y", "x", "echo/x", "**", "docs://a",
 ]
 
 test_pattern_matches_agrees_with_glob_match if {

@@ -3,51 +3,81 @@
 # rules `visible` uses, so anything `decision` allows is also visible.
 package mcp.authz
 
-# Per item kind: the role fields that grant and deny it, and the catalog section that describes it.
-grant_fields := {"tool": "tools", "prompt": "prompts", "resource": "resources", "resource_template": "resources"}
-
-deny_fields := {"tool": "deny_tools", "prompt": "deny_prompts", "resource": "deny_resources", "resource_template": "deny_resources"}
-
-catalog_sections := {"tool": "tools", "prompt": "prompts", "resource": "resources", "resource_template": "resources"}
-
-# Verbs for deny reasons.
-item_verbs := {"tool": "call tool", "prompt": "use prompt", "resource": "access resource"}
-
 # True when the subject could ever use the item: granted by a role, denied by none, clearance at
 # least the item's sensitivity, and a destructive tool only with a role that may destroy.
-usable(kind, name) if {
-	granted(kind, name)
-	not explicitly_denied(kind, name)
-	clearance_ok(kind, name)
-	destructive_ok(kind, name)
+usable(kind, name) if usable_by(item_checks(kind, name, item_sensitivity(kind, name)))
+
+# The subject-and-item conditions, each evaluated once: `visible` and `decision` both use them, and
+# the decision's deny reasons read them. Every condition that depends only on the subject and the
+# item belongs here and in usable_by().
+item_checks(kind, name, level) := {
+	"granted": granted(kind, name),
+	"denied_by": denying_roles(kind, name),
+	"clearance_ok": clearance_ok(level),
+	"destructive_ok": destructive_ok(kind, name),
 }
 
-granted_by(role, kind, name) if any_match(data.authz.roles[role][grant_fields[kind]], name)
+usable_by(checks) if {
+	checks.granted
+	count(checks.denied_by) == 0
+	checks.clearance_ok
+	checks.destructive_ok
+}
 
-denied_by(role, kind, name) if any_match(data.authz.roles[role][deny_fields[kind]], name)
+# The checks of the item the request addresses (evaluated once per decision). A null level (data
+# without a default sensitivity) ranks nowhere.
+item_check := item_checks(item_kind, item_name, level) if {
+	level := item_level
+} else := item_checks(item_kind, item_name, null)
 
+# Per item kind: the role field that grants it (also the catalog section that describes it) and the
+# one that denies it.
+grant_field(kind) := "tools" if {
+	kind == "tool"
+} else := "prompts" if {
+	kind == "prompt"
+} else := "resources" if {
+	kind == "resource"
+} else := "resources" if {
+	kind == "resource_template"
+}
+
+deny_field(kind) := "deny_tools" if {
+	kind == "tool"
+} else := "deny_prompts" if {
+	kind == "prompt"
+} else := "deny_resources" if {
+	kind == "resource"
+} else := "deny_resources" if {
+	kind == "resource_template"
+}
+
+# (true or false, like clearance_ok and destructive_ok: item_checks records the answers.)
 granted(kind, name) if {
-	some role in known_roles
-	granted_by(role, kind, name)
+	field := grant_field(kind)
+	some role in roles
+	any_match(role[field], name)
+} else := false
+
+# The names of the subject's roles that deny the item. An explicit deny from ANY of the subject's
+# roles wins over every grant.
+denying_roles(kind, name) := {r |
+	field := deny_field(kind)
+	some r, role in roles
+	any_match(role[field], name)
 }
 
-# An explicit deny from ANY of the subject's roles wins over every grant.
-explicitly_denied(kind, name) if {
-	some role in known_roles
-	denied_by(role, kind, name)
-}
-
-clearance_ok(kind, name) if {
-	rank(subject_clearance) >= rank(item_sensitivity(kind, name))
-}
+clearance_ok(level) if {
+	subject_rank(roles) >= rank(level)
+} else := false
 
 # Sensitivity from the catalog: exact name, else (resources) the highest level among entries whose
 # "match" globs match the URI, else data.authz.default_sensitivity.
 item_sensitivity(kind, name) := s if {
-	s := data.authz.catalog[catalog_sections[kind]][name].sensitivity
+	s := data.authz.catalog[grant_field(kind)][name].sensitivity
 	is_string(s)
 } else := data.authz.sensitivity_levels[i] if {
-	catalog_sections[kind] == "resources"
+	grant_field(kind) == "resources"
 	ranks := [k |
 		some entry in data.authz.catalog.resources
 		any_match(entry.match, name)
@@ -65,47 +95,51 @@ item_level := item_sensitivity(item_kind, item_name)
 destructive(kind, name) if {
 	kind == "tool"
 	data.authz.catalog.tools[name].destructive == true
-}
-
-destructive(kind, _) if {
+} else if {
 	kind == "tool"
 	input.resource.annotations.destructiveHint == true
 }
 
-destructive_ok(kind, name) if not destructive(kind, name)
-
 destructive_ok(kind, name) if {
-	destructive(kind, name)
+	not destructive(kind, name)
+} else if {
 	role_flag("destructive")
-}
+} else := false
 
 # ---------------------------------------------------------------------------
-# Deny reasons for the addressed item
+# Deny reasons for the addressed item (only evaluated for a denied request)
 # ---------------------------------------------------------------------------
 
 deny_reasons contains msg if {
 	name := item_name
-	not granted(item_kind, name)
-	msg := may_not(sprintf("%s %s", [item_verbs[item_kind], name]))
+	item_check.granted == false
+	msg := may_not(concat(" ", [item_verb(item_kind), name]))
 }
 
 deny_reasons contains msg if {
 	name := item_name
-	some role in known_roles
-	denied_by(role, item_kind, name)
-	msg := sprintf("role %s may not %s %s", [role, item_verbs[item_kind], name])
+	some role in item_check.denied_by
+	msg := concat("", ["role ", role, " may not ", item_verb(item_kind), " ", name])
 }
 
 deny_reasons contains msg if {
 	name := item_name
-	not clearance_ok(item_kind, name)
-	msg := sprintf("%s %s needs clearance %s, you have %s", [item_kind, name, item_level, clearance_label])
+	item_check.clearance_ok == false
+	msg := concat("", [item_kind, " ", name, " needs clearance ", item_level, ", you have ", clearance_label])
 }
 
 deny_reasons contains msg if {
 	name := item_name
-	not destructive_ok(item_kind, name)
-	msg := may_not(sprintf("call destructive tool %s", [name]))
+	item_check.destructive_ok == false
+	msg := may_not(concat("", ["call destructive tool ", name]))
+}
+
+item_verb(kind) := "call tool" if {
+	kind == "tool"
+} else := "use prompt" if {
+	kind == "prompt"
+} else := "access resource" if {
+	kind == "resource"
 }
 
 default clearance_label := "none"

@@ -2,28 +2,35 @@
 # item (tool, prompt, resource) and go through the item rules, and which are refused.
 package mcp.authz
 
-# MCP protocol facts (not policy choices): the methods that address one item, the item kind, and
-# the action field that names the item.
-item_method_kinds := {
-	"tools/call": "tool",
-	"prompts/get": "prompt",
-	"resources/read": "resource",
-	"resources/subscribe": "resource",
-	"resources/unsubscribe": "resource",
-}
-
-item_name_fields := {"tool": "tool", "prompt": "prompt", "resource": "uri"}
-
 method := m if {
 	m := input.action.method
 	is_string(m)
 }
 
-item_kind := item_method_kinds[method]
+# MCP protocol facts (not policy choices): the methods that address one item, and the item kind.
+# (Else chains rather than lookup tables here and below: a table is rebuilt on every evaluation.)
+item_kind := kind_of_method(input.action.method)
+
+kind_of_method(m) := "tool" if {
+	m == "tools/call"
+} else := "prompt" if {
+	m == "prompts/get"
+} else := "resource" if {
+	m == "resources/read"
+} else := "resource" if {
+	m == "resources/subscribe"
+} else := "resource" if {
+	m == "resources/unsubscribe"
+}
+
+# The action field that names the item.
+name_field(kind) := "uri" if {
+	kind == "resource"
+} else := kind
 
 # The addressed item: action.tool / action.prompt / action.uri, else resource.name.
 item_name := n if {
-	n := input.action[item_name_fields[item_kind]]
+	n := input.action[name_field(item_kind)]
 	is_string(n)
 	n != ""
 } else := n if {
@@ -34,16 +41,11 @@ item_name := n if {
 }
 
 # Methods from data.authz.always_allowed_methods (names or globs, see globs.rego). Item methods
-# never qualify: they always go through the item rules.
-always_allowed_method if {
-	is_string(method)
-	not item_method_kinds[method]
-	any_match(data.authz.always_allowed_methods, method)
+# never qualify (the caller checks `not item_kind`): they always go through the item rules.
+always_allowed(m) if {
+	is_string(m)
+	any_match(data.authz.always_allowed_methods, m)
 }
-
-method_permitted if always_allowed_method
-
-method_permitted if usable(item_kind, item_name)
 
 # ---------------------------------------------------------------------------
 # Deny reasons
@@ -55,15 +57,17 @@ deny_reasons contains "the request has no method" if not method
 
 deny_reasons contains msg if {
 	is_string(method)
-	not item_method_kinds[method]
-	not always_allowed_method
-	msg := sprintf("method %s is not allowed", [method])
+	not item_kind
+	not always_allowed(method)
+	msg := concat("", ["method ", method, " is not allowed"])
 }
 
 deny_reasons contains msg if {
 	is_string(item_kind)
 	not item_name
-	msg := sprintf("%s needs a %s %s", [method, item_kind, item_name_words[item_kind]])
+	msg := concat("", [method, " needs a ", item_kind, " ", item_name_word(item_kind)])
 }
 
-item_name_words := {"tool": "name", "prompt": "name", "resource": "uri"}
+item_name_word(kind) := "uri" if {
+	kind == "resource"
+} else := "name"

@@ -4,66 +4,77 @@
 # has no time builtins.
 package mcp.authz
 
-restricted_rule_applies if {
-	item_level in data.authz.restricted.sensitivities
+call_denials contains msg if {
+	level := item_level
+	level in data.authz.restricted.sensitivities
+	some msg in restricted_denials(level, item_kind, input)
 }
 
-hours_exempt if {
-	input.context.environment in data.authz.restricted.exempt_environments
+restricted_denials(level, kind, request) := {msg |
+	some rule in ["hours", "network"]
+	msg := restricted_denial(rule, level, kind, request)
 }
 
-within_business_hours if {
+restricted_denial("hours", level, kind, request) := msg if {
+	is_object(data.authz.restricted.business_hours)
+	not hours_exempt(request)
+	not within_business_hours(request)
+	msg := concat("", [level, " ", kind, "s are only available ", business_hours_label])
+}
+
+restricted_denial("network", level, kind, request) := msg if {
+	is_array(data.authz.restricted.trusted_networks)
+	not trusted_client(request)
+	msg := concat("", [level, " ", kind, "s require a trusted network"])
+}
+
+# The functions below take `input` (a function call with an undefined argument is undefined, so
+# `not f(input.context)` would never hold for a request without a context).
+
+hours_exempt(request) if {
+	request.context.environment in data.authz.restricted.exempt_environments
+}
+
+within_business_hours(request) if {
 	hours := data.authz.restricted.business_hours
-	input.context.weekday in hours.weekdays
-	is_number(input.context.hour)
-	input.context.hour >= hours.start_hour
-	input.context.hour < hours.end_hour
+	context := request.context
+	context.weekday in hours.weekdays
+	is_number(context.hour)
+	context.hour >= hours.start_hour
+	context.hour < hours.end_hour
 }
 
-trusted_network if {
+trusted_client(request) if {
+	ip := client_ip(request.context.client_ip)
 	some cidr in data.authz.restricted.trusted_networks
-	net.cidr_contains(cidr, client_ip)
+	net.cidr_contains(cidr, ip)
 }
 
 # The client address; an IPv4-mapped IPv6 address ("::ffff:10.0.0.7", what a dual-stack socket
 # reports for an IPv4 client) is read as the IPv4 address.
-client_ip := ipv4 if {
-	startswith(lower(input.context.client_ip), "::ffff:")
-	parts := split(input.context.client_ip, ":")
+client_ip(ip) := ipv4 if {
+	startswith(ip, "::")
+	startswith(lower(ip), "::ffff:")
+	parts := split(ip, ":")
 	count(parts) == 4
 	ipv4 := parts[3]
 	contains(ipv4, ".")
-} else := input.context.client_ip
-
-deny_reasons contains msg if {
-	restricted_rule_applies
-	is_object(data.authz.restricted.business_hours)
-	not hours_exempt
-	not within_business_hours
-	msg := sprintf("%s %ss are only available %s", [item_level, item_kind, business_hours_label])
-}
-
-deny_reasons contains msg if {
-	restricted_rule_applies
-	is_array(data.authz.restricted.trusted_networks)
-	not trusted_network
-	msg := sprintf("%s %ss require a trusted network", [item_level, item_kind])
-}
+} else := ip
 
 # ---------------------------------------------------------------------------
-# "Mon–Fri 08:00–18:00 UTC", built from data.authz.restricted.business_hours
+# "Mon–Fri 08:00–18:00 UTC", built from data.authz.restricted.business_hours (for messages)
 # ---------------------------------------------------------------------------
 
 weekday_names := ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
 
 default business_hours_label := "during business hours"
 
-business_hours_label := sprintf("%s %s–%s %s", [business_days_label, clock(hours.start_hour), clock(hours.end_hour), business_timezone]) if {
+business_hours_label := concat("", [business_days_label, " ", clock(hours.start_hour), "–", clock(hours.end_hour), " ", business_timezone]) if {
 	hours := data.authz.restricted.business_hours
 }
 
 # A contiguous run of days reads "Mon–Fri", anything else "Mon, Wed, Fri".
-business_days_label := sprintf("%s–%s", [weekday_names[first], weekday_names[last]]) if {
+business_days_label := concat("–", [weekday_names[first], weekday_names[last]]) if {
 	days := sort({d | some d in data.authz.restricted.business_hours.weekdays})
 	count(days) > 1
 	first := days[0]
@@ -78,6 +89,11 @@ business_timezone := tz if {
 	tz != ""
 } else := data.authz.restricted.business_hours.timezone
 
-clock(h) := sprintf("0%v:00", [h]) if {
+clock(h) := concat("", ["0", number_text(h), ":00"]) if {
+	is_number(h)
+	h < 10
+} else := concat("", [number_text(h), ":00"]) if {
+	is_number(h)
+} else := sprintf("0%v:00", [h]) if {
 	h < 10
 } else := sprintf("%v:00", [h])

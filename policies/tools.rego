@@ -1,14 +1,18 @@
 # Call-time rules for tools/call that depend on the arguments: tenant isolation and numeric
 # argument caps. (They do not affect `visible`.)
+#
+# Call-time rules add their messages to `call_denials` (not to deny_reasons directly): `allow`
+# requires call_denials to be empty, and deny_reasons includes all of them.
 package mcp.authz
 
 # The call's arguments; a missing or null `arguments` is treated as no arguments.
-tool_args := a if {
-	a := input.action.arguments
+# Call as call_arguments(input.action).
+call_arguments(action) := a if {
+	a := action.arguments
 	is_object(a)
 } else := {}
 
-deny_reasons contains "arguments must be a JSON object" if {
+call_denials contains "arguments must be a JSON object" if {
 	item_kind == "tool"
 	a := input.action.arguments
 	a != null
@@ -20,67 +24,80 @@ deny_reasons contains "arguments must be a JSON object" if {
 # ---------------------------------------------------------------------------
 
 # The argument that names a tenant: the catalog's tenant_argument, else the default.
-tenant_argument := t if {
-	t := data.authz.catalog.tools[item_name].tenant_argument
+tenant_argument(name) := t if {
+	t := data.authz.catalog.tools[name].tenant_argument
 	is_string(t)
 } else := data.authz.default_tenant_argument
 
-deny_reasons contains msg if {
+# When the tenant argument is present, it must be the subject's tenant; a subject without a tenant
+# may not pass it at all. A cross-tenant role lifts both.
+call_denials contains msg if {
 	item_kind == "tool"
-	arg := tenant_argument
-	some key, _ in tool_args
-	key == arg
-	not role_flag("cross_tenant")
-	not subject_tenant
-	msg := sprintf("argument %s is not allowed: your identity has no tenant", [arg])
+	name := item_name
+	arg := tenant_argument(name)
+	value := call_arguments(input.action)[arg]
+	msg := tenant_denial(arg, value, subject_tenant(input))
 }
 
-deny_reasons contains msg if {
+# (The same for a call without a tool name, which is denied anyway: its reasons list this too.)
+call_denials contains msg if {
 	item_kind == "tool"
-	arg := tenant_argument
-	value := tool_args[arg]
+	not item_name
+	arg := data.authz.default_tenant_argument
+	value := call_arguments(input.action)[arg]
+	msg := tenant_denial(arg, value, subject_tenant(input))
+}
+
+tenant_denial(arg, value, tenant) := msg if {
+	tenant != null
+	value != tenant
 	not role_flag("cross_tenant")
-	value != subject_tenant
-	msg := sprintf("argument %s must be your tenant %s", [arg, subject_tenant])
+	msg := concat("", ["argument ", arg, " must be your tenant ", tenant])
+} else := msg if {
+	tenant == null
+	not role_flag("cross_tenant")
+	msg := concat("", ["argument ", arg, " is not allowed: your identity has no tenant"])
 }
 
 # ---------------------------------------------------------------------------
 # Numeric argument caps (roles' argument_limits)
 # ---------------------------------------------------------------------------
 
-# Arguments of the called tool that ANY role caps.
-limited_arguments contains arg if {
+# An argument of the called tool is limited when ANY role caps it. A limited argument that is
+# present must be a number within the most generous cap among the subject's own roles.
+call_denials contains msg if {
 	item_kind == "tool"
-	some role in data.authz.roles
-	some arg, _ in role.argument_limits[item_name]
+	name := item_name
+	limited := {arg | some role in data.authz.roles; some arg, _ in role.argument_limits[name]}
+	some arg in limited
+	value := call_arguments(input.action)[arg]
+	msg := cap_denial(name, arg, value)
 }
 
-# The caps the subject's own roles define for the argument; the most generous one applies.
-argument_caps(arg) := [c |
-	some r in known_roles
-	c := data.authz.roles[r].argument_limits[item_name][arg]
+cap_denial(name, arg, value) := concat("", ["argument ", arg, " must be a number"]) if {
+	not is_number(value)
+} else := msg if {
+	msg := cap_exceeded(name, arg, value, argument_caps(name, arg))
+}
+
+cap_exceeded(name, arg, value, caps) := concat("", ["argument ", arg, " of tool ", name, " is not allowed for your roles"]) if {
+	count(caps) == 0
+} else := msg if {
+	cap := max(caps)
+	value > cap
+	msg := concat("", [arg, " ", number_text(value), " exceeds the maximum ", number_text(cap), " for your roles"])
+}
+
+# The caps the subject's own roles define for the argument.
+argument_caps(name, arg) := [c |
+	some role in roles
+	c := role.argument_limits[name][arg]
 	is_number(c)
 ]
 
-deny_reasons contains msg if {
-	some arg in limited_arguments
-	value := tool_args[arg]
-	not is_number(value)
-	msg := sprintf("argument %s must be a number", [arg])
-}
-
-deny_reasons contains msg if {
-	some arg in limited_arguments
-	is_number(tool_args[arg])
-	count(argument_caps(arg)) == 0
-	msg := sprintf("argument %s of tool %s is not allowed for your roles", [arg, item_name])
-}
-
-deny_reasons contains msg if {
-	some arg in limited_arguments
-	value := tool_args[arg]
-	is_number(value)
-	cap := max(argument_caps(arg))
-	value > cap
-	msg := sprintf("%s %v exceeds the maximum %v for your roles", [arg, value, cap])
-}
+# A number as JSON/JavaScript prints it: integers with the native format_int, anything else (rare)
+# through sprintf, which the wasm runtime implements in JavaScript.
+number_text(n) := format_int(n, 10) if {
+	n == round(n)
+	abs(n) < 1000000000000000
+} else := sprintf("%v", [n])
