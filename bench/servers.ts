@@ -5,9 +5,12 @@
  *   the dev token issuer; mints ES256 access tokens for role `user`, one per subject (BENCH_SUBJECTS).
  * - `proxies`: for each upstream a bare pass-through proxy and a real sidecar (`createSidecar`: JWT via
  *   the dev issuer's JWKS, the compiled default policy, in-memory store, log level `warn`, everything
- *   else at its defaults, rate limiting and abuse rules included), and for the raw upstream optionally a
- *   second sidecar with audit lines on. Creates API keys for role `user`, one per subject. Can profile
- *   itself on request (`node:inspector`), so only the measured interval is in the profile.
+ *   else at its defaults, rate limiting and abuse rules included), and for the raw upstream variants of
+ *   that sidecar which differ in one setting each: audit lines on; `ratelimit.enabled: false`; the
+ *   store in Redis (`store.redisUrl`) with rate limiting on and off (separate key prefixes); OTLP export
+ *   of traces, metrics and logs to the benchmark's receiver (`OTEL_EXPORTER_OTLP_ENDPOINT` in the env
+ *   the sidecar is given). Creates API keys for role `user`, one per subject. Can profile itself on
+ *   request (`node:inspector`), so only the measured interval is in the profile.
  *
  * Readiness and URLs go to the parent over IPC; on request each process reports the CPU time it has used,
  * so the parent can charge CPU per request to the proxy and to the upstream.
@@ -47,6 +50,14 @@ export interface ProxiesConfig {
   readonly bundle: string;
   /** Also start a sidecar on the raw upstream with audit records on (level info → /dev/null). */
   readonly audit: boolean;
+  /** Also start a sidecar on the raw upstream with `ratelimit.enabled: false` (in-memory store). */
+  readonly noRateLimit: boolean;
+  /** Also start two sidecars on the raw upstream with their store in this Redis: rate limiting on, off. */
+  readonly redisUrl: string | null;
+  /** Also start a sidecar on the raw upstream exporting traces, metrics and logs here (OTLP/HTTP). */
+  readonly otlpEndpoint: string | null;
+  /** `OTEL_METRIC_EXPORT_INTERVAL` of that sidecar (ms). */
+  readonly otlpMetricIntervalMs: number;
   /** How many API keys (subjects) to create. */
   readonly subjects: number;
 }
@@ -58,6 +69,10 @@ export interface ProxiesReady {
   readonly sidecarRaw: string;
   readonly sidecarSdk: string;
   readonly sidecarRawAudit: string | null;
+  readonly sidecarRawNoRateLimit: string | null;
+  readonly sidecarRawRedis: string | null;
+  readonly sidecarRawRedisNoRateLimit: string | null;
+  readonly sidecarRawOtlp: string | null;
   /** One API key per subject (`svc-bench-<i>`), all role `user`, in the raw-upstream sidecar's store. */
   readonly apiKeys: string[];
 }
@@ -109,7 +124,17 @@ async function upstreams(): Promise<() => Promise<void>> {
   };
 }
 
-function sidecarFor(upstream: string, c: ProxiesConfig, logger: Logger): Sidecar {
+interface Variant {
+  /** `ratelimit.enabled` (default true). */
+  readonly rateLimit?: boolean;
+  /** `store.redisUrl` and `store.keyPrefix`. */
+  readonly redis?: { readonly url: string; readonly keyPrefix: string };
+  /** Extra env for the sidecar (the OTEL_* variables). */
+  readonly env?: Record<string, string>;
+}
+
+function sidecarFor(upstream: string, c: ProxiesConfig, logger: Logger, v: Variant = {}): Sidecar {
+  const env = { AUTHZ_API_KEY_PEPPER: PEPPER, ...v.env };
   const config = parseConfig(
     {
       server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 1_000 },
@@ -123,10 +148,12 @@ function sidecarFor(upstream: string, c: ProxiesConfig, logger: Logger): Sidecar
         identityHeaders: { subject: 'x-mcp-authz-subject', tenant: 'x-mcp-authz-tenant' },
       },
       log: { level: logger.level },
+      ...(v.rateLimit === false ? { ratelimit: { enabled: false } } : {}),
+      ...(v.redis ? { store: { redisUrl: v.redis.url, keyPrefix: v.redis.keyPrefix } } : {}),
     },
-    { AUTHZ_API_KEY_PEPPER: PEPPER },
+    env,
   );
-  return createSidecar(config, { logger, env: { AUTHZ_API_KEY_PEPPER: PEPPER } });
+  return createSidecar(config, { logger, env });
 }
 
 async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
@@ -138,7 +165,31 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   const sidecarAudit = c.audit
     ? sidecarFor(c.raw, c, createLogger('info', pino.destination({ dest: '/dev/null', sync: false })))
     : undefined;
-  const sidecars = [sidecarRaw, sidecarSdk, ...(sidecarAudit ? [sidecarAudit] : [])];
+  const sidecarNoRl = c.noRateLimit ? sidecarFor(c.raw, c, quiet, { rateLimit: false }) : undefined;
+  const sidecarRedis = c.redisUrl
+    ? sidecarFor(c.raw, c, quiet, { redis: { url: c.redisUrl, keyPrefix: 'bench-rl:' } })
+    : undefined;
+  const sidecarRedisNoRl = c.redisUrl
+    ? sidecarFor(c.raw, c, quiet, {
+        rateLimit: false,
+        redis: { url: c.redisUrl, keyPrefix: 'bench-norl:' },
+      })
+    : undefined;
+  const sidecarOtlp = c.otlpEndpoint
+    ? sidecarFor(c.raw, c, quiet, {
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: c.otlpEndpoint,
+          OTEL_METRIC_EXPORT_INTERVAL: String(c.otlpMetricIntervalMs),
+        },
+      })
+    : undefined;
+  const sidecars = [
+    sidecarRaw,
+    sidecarSdk,
+    ...[sidecarAudit, sidecarNoRl, sidecarRedis, sidecarRedisNoRl, sidecarOtlp].filter(
+      (s): s is Sidecar => s !== undefined,
+    ),
+  ];
   for (const s of sidecars) await s.start();
   const apiKeys: string[] = [];
   for (let i = 0; i < c.subjects; i++) {
@@ -157,6 +208,10 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
     sidecarRaw: sidecarRaw.publicUrl,
     sidecarSdk: sidecarSdk.publicUrl,
     sidecarRawAudit: sidecarAudit?.publicUrl ?? null,
+    sidecarRawNoRateLimit: sidecarNoRl?.publicUrl ?? null,
+    sidecarRawRedis: sidecarRedis?.publicUrl ?? null,
+    sidecarRawRedisNoRateLimit: sidecarRedisNoRl?.publicUrl ?? null,
+    sidecarRawOtlp: sidecarOtlp?.publicUrl ?? null,
     apiKeys,
   };
   send(ready);
