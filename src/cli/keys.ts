@@ -6,8 +6,10 @@
  *
  * @module
  */
+
 import type { Command } from 'commander';
 import { createApiKey } from '../authn/api-keys.js';
+import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openSecret } from '../config/secrets.js';
@@ -147,23 +149,6 @@ export async function withStore(
   if (failure !== undefined) fail(io, failure);
 }
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/** `90s`, `15m`, `1h`, `30d`, `2w` → milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
-  if (!m) throw new Error(`bad duration "${text}" (use e.g. 90s, 15m, 1h, 30d, 2w)`);
-  const ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-  if (ms <= 0) throw new Error(`duration must be positive: "${text}"`);
-  return ms;
-}
-
 /** ISO 8601, or epoch seconds. */
 export function parseTime(text: string): Date {
   const d = /^\d+$/.test(text.trim()) ? new Date(Number(text) * 1000) : new Date(text);
@@ -179,3 +164,5 @@ function publicRecord(r: ApiKeyRecord): Omit<ApiKeyRecord, 'hash'> {
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
+
+export { parseDuration };

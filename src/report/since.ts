@@ -5,22 +5,15 @@
  * @module
  */
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
+import { durationMs } from '../config/duration.js';
 
 export const DEFAULT_SINCE = '24h';
 
 /** Epoch ms of the start; throws `RangeError` with a message fit to show the user. */
 export function parseSince(text: string, nowMs: number): number {
   const t = text.trim();
-  const m = /^(\d+)\s*([smhdw])$/.exec(t);
-  if (m) {
-    const ms = Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  const ms = durationMs(t);
+  if (ms !== undefined) {
     if (ms <= 0) throw new RangeError(`since must be a positive duration: "${text}"`);
     return nowMs - ms;
   }
