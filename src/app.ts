@@ -231,7 +231,15 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       for (const s of open) s.destroy();
       await closed;
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
-      await upstream.close().catch(() => upstream.destroy());
+      // Streams cut above may still hold upstream requests: wait briefly for a clean close, then destroy.
+      const closedPool = await Promise.race([
+        upstream.close().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => setTimeout(resolve, 1_000, false).unref()),
+      ]);
+      if (!closedPool) await upstream.destroy().catch(() => undefined);
       for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
     },
   };

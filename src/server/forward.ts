@@ -37,13 +37,15 @@ function pump(body: Readable, res: ServerResponse, via?: Transform): Promise<voi
       body.off('error', onError);
       via?.off('error', onError);
     };
+    // Once the client side is done, the upstream body has no reader left: release it.
     const onFinish = () => {
       cleanup();
+      if (!body.readableEnded) body.destroy();
       resolve();
     };
     const onClose = () => {
       cleanup();
-      if (!res.writableFinished) body.destroy();
+      if (!body.readableEnded) body.destroy();
       resolve();
     };
     const onError = (err: Error) => {
