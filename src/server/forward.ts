@@ -28,6 +28,8 @@ export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
  * went away (then the upstream body is destroyed); rejects when the upstream body fails. Plain `pipe` with
  * explicit handlers: `stream.pipeline` costs an AbortController and an abort per reply.
  */
+function ignore(): void {}
+
 function pump(body: Readable, res: ServerResponse, via?: Transform): Promise<void> {
   return new Promise((resolve, reject) => {
     const source: Readable = via ? body.pipe(via) : body;
@@ -38,14 +40,22 @@ function pump(body: Readable, res: ServerResponse, via?: Transform): Promise<voi
       via?.off('error', onError);
     };
     // Once the client side is done, the upstream body has no reader left: release it.
+    const release = () => {
+      if (body.readableEnded || body.destroyed) return;
+      // undici's body emits an AbortError when destroyed: nobody listens any more, so swallow it here
+      // rather than let it become an uncaught exception.
+      body.on('error', ignore);
+      via?.on('error', ignore);
+      body.destroy();
+    };
     const onFinish = () => {
       cleanup();
-      if (!body.readableEnded) body.destroy();
+      release();
       resolve();
     };
     const onClose = () => {
       cleanup();
-      if (!body.readableEnded) body.destroy();
+      release();
       resolve();
     };
     const onError = (err: Error) => {
@@ -152,6 +162,7 @@ export async function forward(
         'upstream reply stream ended with an error',
       );
     }
+    upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
     if (!res.headersSent)
       sendJson(res, 502, {
