@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { normalizeIp } from '../abuse/targets.js';
 import type { Principal } from '../authn/principal.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
@@ -181,9 +182,6 @@ export class SidecarRuntime {
   }
 }
 
-export function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
