@@ -7,10 +7,9 @@
  */
 import { z } from 'zod';
 import * as D from './defaults.js';
-
-const port = z.number().int().min(0).max(65_535);
-const positiveMs = z.number().int().positive();
-const httpUrl = z.url({ protocol: /^https?$/ });
+import { AuthnSchema } from './schema-authn.js';
+import { httpUrl, port, positiveMs } from './schema-common.js';
+import { AbuseSchema, RateLimitSchema } from './schema-limits.js';
 
 export const SUPPORTED_PROTOCOL_VERSIONS = [
   '2024-11-05',
@@ -133,152 +132,6 @@ const PolicySchema = z.strictObject({
     .default(D.ENVIRONMENT)
     .describe('Passed to the policy as context.environment.'),
 });
-
-const ClaimsSchema = z.strictObject({
-  subject: z.string().default('sub').describe('Claim path of the subject id.'),
-  tenant: z.string().default('tenant').describe('Claim path of the tenant.'),
-  roles: z.string().default('roles').describe('Dotted path, e.g. realm_access.roles or cognito:groups.'),
-  scopes: z.string().default('scope').describe('A space-separated string (scope) or an array (scp).'),
-  clearance: z.string().default('clearance').describe('Claim path of the clearance level.'),
-});
-
-const JwksSchema = z.strictObject({
-  timeoutMs: positiveMs.default(D.JWKS_TIMEOUT_MS).describe('JWKS fetch timeout.'),
-  cooldownMs: positiveMs
-    .default(D.JWKS_COOLDOWN_MS)
-    .describe('Minimum time between JWKS refetches for unknown `kid`s.'),
-  cacheMaxAgeMs: positiveMs.default(D.JWKS_CACHE_MAX_AGE_MS).describe('Maximum age of the cached JWKS.'),
-});
-
-const JwtSchema = z.strictObject({
-  enabled: z.boolean().default(true).describe('Accept JWT bearer tokens.'),
-  issuers: z
-    .array(z.string().min(1))
-    .default([])
-    .describe('Accepted `iss` values; empty accepts any issuer whose key verifies.'),
-  jwksUri: httpUrl.optional().describe("The issuer's JWKS URL."),
-  audiences: z
-    .array(z.string().min(1))
-    .default([])
-    .describe('Accepted `aud` values; empty means the resource identifier only (RFC 8707).'),
-  algorithms: z
-    .array(
-      z.enum([
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-        'HS256',
-        'HS384',
-        'HS512',
-      ]),
-    )
-    .min(1)
-    .default([...D.JWT_ALGORITHMS])
-    .describe(
-      'Accepted signing algorithms; `none` is never accepted, HS* need a secret of at least 32 bytes.',
-    ),
-  hsSecretFile: z.string().optional().describe('File holding the HS* secret (≥ 32 bytes).'),
-  clockToleranceSec: z
-    .number()
-    .int()
-    .min(0)
-    .max(300)
-    .default(D.JWT_CLOCK_TOLERANCE_SEC)
-    .describe('Allowed clock skew for exp/nbf/iat.'),
-  maxTokenAgeSec: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe('Refuse tokens whose `iat` is older than this.'),
-  requiredScopes: z
-    .array(z.string().min(1))
-    .default([])
-    .describe('Scopes every token must carry (403 insufficient_scope otherwise).'),
-  types: z
-    .array(z.string().min(1))
-    .default([...D.JWT_TYPES])
-    .describe('Accepted `typ` header values (case-insensitive); a missing typ is accepted.'),
-  claims: ClaimsSchema.prefault({}),
-  jwks: JwksSchema.prefault({}),
-  cacheMaxEntries: z
-    .number()
-    .int()
-    .min(0)
-    .default(D.TOKEN_CACHE_MAX_ENTRIES)
-    .describe('Verified-token cache size (keyed by token hash, never past exp); 0 disables it.'),
-});
-
-const ApiKeysSchema = z.strictObject({
-  enabled: z.boolean().default(true).describe('Accept API keys (needs a pepper).'),
-  prefix: z
-    .string()
-    .regex(/^[a-z][a-z0-9]{1,15}$/)
-    .default(D.API_KEY_PREFIX)
-    .describe('Prefix of API keys (`<prefix>_<id>_<secret>`).'),
-  header: z
-    .string()
-    .toLowerCase()
-    .default(D.API_KEY_HEADER)
-    .describe('Header that may carry an API key (besides `Authorization: Bearer`).'),
-  pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
-});
-
-const ResourceMetadataSchema = z.strictObject({
-  authorizationServers: z
-    .array(z.string().min(1))
-    .default([])
-    .describe('RFC 9728 authorization_servers; default: jwt.issuers.'),
-  scopesSupported: z.array(z.string()).default([]).describe('RFC 9728 scopes_supported.'),
-  resourceName: z.string().optional().describe('RFC 9728 resource_name.'),
-  resourceDocumentation: httpUrl.optional().describe('RFC 9728 resource_documentation.'),
-});
-
-const IdentityHeadersSchema = z.strictObject({
-  strip: z
-    .array(z.string().toLowerCase())
-    .default([...D.STRIPPED_IDENTITY_HEADERS])
-    .describe('Client headers removed before forwarding (credentials and x-mcp-authz-* are always removed).'),
-  subject: z
-    .string()
-    .toLowerCase()
-    .optional()
-    .describe('Header carrying the verified subject to the upstream.'),
-  tenant: z
-    .string()
-    .toLowerCase()
-    .optional()
-    .describe('Header carrying the verified tenant to the upstream.'),
-  roles: z
-    .string()
-    .toLowerCase()
-    .optional()
-    .describe('Header carrying the verified roles (comma-separated) to the upstream.'),
-});
-
-const AuthnSchema = z.strictObject({
-  mode: z
-    .enum(['strict', 'optional'])
-    .default('strict')
-    .describe('Warning: optional lets anonymous callers through to the policy (subject.id is null).'),
-  resource: httpUrl
-    .optional()
-    .describe(
-      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Default: derived from the request.",
-    ),
-  jwt: JwtSchema.prefault({}),
-  apiKeys: ApiKeysSchema.prefault({}),
-  resourceMetadata: ResourceMetadataSchema.prefault({}),
-  identityHeaders: IdentityHeadersSchema.prefault({}),
-});
-
 const StoreSchema = z.strictObject({
   redisUrl: z
     .string()
@@ -298,63 +151,6 @@ const StoreSchema = z.strictObject({
     .default(D.REVOCATION_POLL_INTERVAL_MS)
     .describe('How often replicas pick up revocations from the store.'),
 });
-
-const BucketSchema = z.strictObject({
-  capacity: z.number().positive().describe('Burst size: tokens in a full bucket.'),
-  refillPerSecond: z.number().positive().describe('Tokens added per second.'),
-});
-
-const RateLimitSchema = z.strictObject({
-  enabled: z.boolean().default(true).describe('Apply token buckets to every JSON-RPC request.'),
-  failureMode: z
-    .enum(['local', 'open', 'closed'])
-    .default(D.RATELIMIT_FAILURE_MODE)
-    .describe(
-      'While Redis is unreachable: local = in-process buckets, closed = refuse with 503. Warning: open lets every request through unlimited.',
-    ),
-  scope: z
-    .enum(['subject', 'subject_tool', 'tenant'])
-    .default(D.RATELIMIT_SCOPE)
-    .describe('What one bucket counts: a subject, a subject on one tool, or a whole tenant.'),
-  tiers: z
-    .record(z.string(), BucketSchema)
-    .default(
-      structuredClone(D.RATELIMIT_TIERS) as Record<string, { capacity: number; refillPerSecond: number }>,
-    )
-    .describe(
-      "Per-role buckets used when the policy's decision has no rate_limit obligation (the most generous role wins).",
-    ),
-  default: BucketSchema.prefault({ ...D.RATELIMIT_DEFAULT }).describe(
-    'Bucket for callers with no obligation and no tier.',
-  ),
-  fastPath: z
-    .boolean()
-    .default(true)
-    .describe('Refuse callers known to be empty locally, without asking Redis.'),
-});
-
-const AbuseRuleSchema = z.strictObject({
-  name: z.string().min(1),
-  kind: z.enum(['tool_calls', 'auth_failures_subject', 'auth_failures_ip']),
-  tool: z.string().optional().describe('Glob of tool names (tool_calls rules).'),
-  threshold: z
-    .number()
-    .int()
-    .positive()
-    .describe('The rule trips when the count in the window exceeds this.'),
-  windowSec: z.number().int().positive(),
-  action: z.enum(['alert', 'block']),
-  blockSec: z.number().int().positive().optional(),
-});
-
-const AbuseSchema = z.strictObject({
-  rules: z
-    .array(AbuseRuleSchema)
-    .default(structuredClone(D.ABUSE_RULES) as unknown as z.infer<typeof AbuseRuleSchema>[])
-    .describe('Sliding-window rules; a tripped rule is audited, counted and may block the subject or IP.'),
-  pollIntervalMs: positiveMs.default(D.ABUSE_POLL_INTERVAL_MS).describe('How often replicas pick up blocks.'),
-});
-
 const AuditSchema = z.strictObject({
   arguments: z
     .enum(['hash', 'plain', 'drop'])

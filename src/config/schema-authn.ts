@@ -1,0 +1,154 @@
+/**
+ * The `authn` section of the config schema: JWT verification, API keys, RFC 9728 metadata and identity
+ * headers.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import * as D from './defaults.js';
+import { httpUrl, positiveMs } from './schema-common.js';
+
+const ClaimsSchema = z.strictObject({
+  subject: z.string().default('sub').describe('Claim path of the subject id.'),
+  tenant: z.string().default('tenant').describe('Claim path of the tenant.'),
+  roles: z.string().default('roles').describe('Dotted path, e.g. realm_access.roles or cognito:groups.'),
+  scopes: z.string().default('scope').describe('A space-separated string (scope) or an array (scp).'),
+  clearance: z.string().default('clearance').describe('Claim path of the clearance level.'),
+});
+
+const JwksSchema = z.strictObject({
+  timeoutMs: positiveMs.default(D.JWKS_TIMEOUT_MS).describe('JWKS fetch timeout.'),
+  cooldownMs: positiveMs
+    .default(D.JWKS_COOLDOWN_MS)
+    .describe('Minimum time between JWKS refetches for unknown `kid`s.'),
+  cacheMaxAgeMs: positiveMs.default(D.JWKS_CACHE_MAX_AGE_MS).describe('Maximum age of the cached JWKS.'),
+});
+
+const JwtSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Accept JWT bearer tokens.'),
+  issuers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Accepted `iss` values; empty accepts any issuer whose key verifies.'),
+  jwksUri: httpUrl.optional().describe("The issuer's JWKS URL."),
+  audiences: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Accepted `aud` values; empty means the resource identifier only (RFC 8707).'),
+  algorithms: z
+    .array(
+      z.enum([
+        'RS256',
+        'RS384',
+        'RS512',
+        'PS256',
+        'PS384',
+        'PS512',
+        'ES256',
+        'ES384',
+        'ES512',
+        'EdDSA',
+        'HS256',
+        'HS384',
+        'HS512',
+      ]),
+    )
+    .min(1)
+    .default([...D.JWT_ALGORITHMS])
+    .describe(
+      'Accepted signing algorithms; `none` is never accepted, HS* need a secret of at least 32 bytes.',
+    ),
+  hsSecretFile: z.string().optional().describe('File holding the HS* secret (≥ 32 bytes).'),
+  clockToleranceSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(D.JWT_CLOCK_TOLERANCE_SEC)
+    .describe('Allowed clock skew for exp/nbf/iat.'),
+  maxTokenAgeSec: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Refuse tokens whose `iat` is older than this.'),
+  requiredScopes: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Scopes every token must carry (403 insufficient_scope otherwise).'),
+  types: z
+    .array(z.string().min(1))
+    .default([...D.JWT_TYPES])
+    .describe('Accepted `typ` header values (case-insensitive); a missing typ is accepted.'),
+  claims: ClaimsSchema.prefault({}),
+  jwks: JwksSchema.prefault({}),
+  cacheMaxEntries: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.TOKEN_CACHE_MAX_ENTRIES)
+    .describe('Verified-token cache size (keyed by token hash, never past exp); 0 disables it.'),
+});
+
+const ApiKeysSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Accept API keys (needs a pepper).'),
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{1,15}$/)
+    .default(D.API_KEY_PREFIX)
+    .describe('Prefix of API keys (`<prefix>_<id>_<secret>`).'),
+  header: z
+    .string()
+    .toLowerCase()
+    .default(D.API_KEY_HEADER)
+    .describe('Header that may carry an API key (besides `Authorization: Bearer`).'),
+  pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
+});
+
+const ResourceMetadataSchema = z.strictObject({
+  authorizationServers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('RFC 9728 authorization_servers; default: jwt.issuers.'),
+  scopesSupported: z.array(z.string()).default([]).describe('RFC 9728 scopes_supported.'),
+  resourceName: z.string().optional().describe('RFC 9728 resource_name.'),
+  resourceDocumentation: httpUrl.optional().describe('RFC 9728 resource_documentation.'),
+});
+
+const IdentityHeadersSchema = z.strictObject({
+  strip: z
+    .array(z.string().toLowerCase())
+    .default([...D.STRIPPED_IDENTITY_HEADERS])
+    .describe('Client headers removed before forwarding (credentials and x-mcp-authz-* are always removed).'),
+  subject: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified subject to the upstream.'),
+  tenant: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified tenant to the upstream.'),
+  roles: z
+    .string()
+    .toLowerCase()
+    .optional()
+    .describe('Header carrying the verified roles (comma-separated) to the upstream.'),
+});
+
+export const AuthnSchema = z.strictObject({
+  mode: z
+    .enum(['strict', 'optional'])
+    .default('strict')
+    .describe('Warning: optional lets anonymous callers through to the policy (subject.id is null).'),
+  resource: httpUrl
+    .optional()
+    .describe(
+      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Default: derived from the request.",
+    ),
+  jwt: JwtSchema.prefault({}),
+  apiKeys: ApiKeysSchema.prefault({}),
+  resourceMetadata: ResourceMetadataSchema.prefault({}),
+  identityHeaders: IdentityHeadersSchema.prefault({}),
+});

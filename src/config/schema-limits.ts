@@ -1,0 +1,64 @@
+/**
+ * The `ratelimit` and `abuse` sections of the config schema: token buckets and sliding-window rules.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import * as D from './defaults.js';
+import { positiveMs } from './schema-common.js';
+
+const BucketSchema = z.strictObject({
+  capacity: z.number().positive().describe('Burst size: tokens in a full bucket.'),
+  refillPerSecond: z.number().positive().describe('Tokens added per second.'),
+});
+
+export const RateLimitSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Apply token buckets to every JSON-RPC request.'),
+  failureMode: z
+    .enum(['local', 'open', 'closed'])
+    .default(D.RATELIMIT_FAILURE_MODE)
+    .describe(
+      'While Redis is unreachable: local = in-process buckets, closed = refuse with 503. Warning: open lets every request through unlimited.',
+    ),
+  scope: z
+    .enum(['subject', 'subject_tool', 'tenant'])
+    .default(D.RATELIMIT_SCOPE)
+    .describe('What one bucket counts: a subject, a subject on one tool, or a whole tenant.'),
+  tiers: z
+    .record(z.string(), BucketSchema)
+    .default(
+      structuredClone(D.RATELIMIT_TIERS) as Record<string, { capacity: number; refillPerSecond: number }>,
+    )
+    .describe(
+      "Per-role buckets used when the policy's decision has no rate_limit obligation (the most generous role wins).",
+    ),
+  default: BucketSchema.prefault({ ...D.RATELIMIT_DEFAULT }).describe(
+    'Bucket for callers with no obligation and no tier.',
+  ),
+  fastPath: z
+    .boolean()
+    .default(true)
+    .describe('Refuse callers known to be empty locally, without asking Redis.'),
+});
+
+const AbuseRuleSchema = z.strictObject({
+  name: z.string().min(1),
+  kind: z.enum(['tool_calls', 'auth_failures_subject', 'auth_failures_ip']),
+  tool: z.string().optional().describe('Glob of tool names (tool_calls rules).'),
+  threshold: z
+    .number()
+    .int()
+    .positive()
+    .describe('The rule trips when the count in the window exceeds this.'),
+  windowSec: z.number().int().positive(),
+  action: z.enum(['alert', 'block']),
+  blockSec: z.number().int().positive().optional(),
+});
+
+export const AbuseSchema = z.strictObject({
+  rules: z
+    .array(AbuseRuleSchema)
+    .default(structuredClone(D.ABUSE_RULES) as unknown as z.infer<typeof AbuseRuleSchema>[])
+    .describe('Sliding-window rules; a tripped rule is audited, counted and may block the subject or IP.'),
+  pollIntervalMs: positiveMs.default(D.ABUSE_POLL_INTERVAL_MS).describe('How often replicas pick up blocks.'),
+});
