@@ -124,8 +124,16 @@ let abortedAtPhaseEnd = 0;
 /** Abuse-rule alerts the sidecars log (tool-call-burst counts calls per subject). */
 let abuseAlerts = 0;
 
+/**
+ * The measured processes run the compiled JavaScript (`tsc -p tsconfig.bench.json`, which `npm run bench`
+ * runs first), as the container does: under tsx every closure the request path creates would also pay
+ * for esbuild's `keepNames` helper, a cost production never has.
+ */
 function start(script: string, args: string[], cpu: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const node = [process.execPath, '--import', 'tsx', join(ROOT, 'bench', script), ...args];
+  const compiled = join(ROOT, 'dist', 'bench', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(compiled))
+    throw new Error(`${compiled} is missing: run \`npx tsc -p tsconfig.bench.json\` (npm run bench does)`);
+  const node = [process.execPath, compiled, ...args];
   const [cmd, ...argv] = canPin ? ['taskset', '-c', cpu, ...node] : node;
   const child = spawn(cmd as string, argv, {
     cwd: ROOT,

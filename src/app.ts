@@ -81,7 +81,9 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: logger.child({ component: 'policy' }),
     onLoad: (result, bundle) => obs.policyLoaded(result, bundle),
+    cache: config.policy.decisionCache,
   });
+  obs.metrics.observeDecisionCache(() => engine.status().decisionCache);
   const reloader = new PolicyReloader({
     location: config.policy.bundle,
     watch: config.policy.watch,

@@ -25,6 +25,7 @@ export const POLICY_DECISION_ENTRYPOINT = 'mcp/authz/decision';
 export const POLICY_VISIBLE_ENTRYPOINT = 'mcp/authz/visible';
 export const POLICY_POLL_INTERVAL_MS = 1_000;
 export const POLICY_TIMEZONE = 'UTC';
+export const POLICY_DECISION_CACHE_ENTRIES = 10_000;
 export const ENVIRONMENT = 'prod';
 
 export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;

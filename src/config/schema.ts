@@ -131,6 +131,24 @@ const PolicySchema = z.strictObject({
     .min(1)
     .default(D.ENVIRONMENT)
     .describe('Passed to the policy as context.environment.'),
+  decisionCache: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Reuse a result for an input seen before (all of it but context.time and context.request_id). ' +
+            'Bypassed by itself for a policy that names either field or calls rand.intn; turn off for a ' +
+            'policy that reads the input generically (walk, json.marshal, iterating input.context).',
+        ),
+      maxEntries: z
+        .int()
+        .min(1)
+        .default(D.POLICY_DECISION_CACHE_ENTRIES)
+        .describe('Results kept per revision (decisions and list visibility each); the oldest go first.'),
+    })
+    .prefault({})
+    .describe('Cache of policy results per bundle revision, emptied by every reload.'),
 });
 const StoreSchema = z.strictObject({
   redisUrl: z

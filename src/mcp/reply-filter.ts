@@ -14,15 +14,25 @@ export function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
 }
 
+/** Starts timing one list reply's pruning (a trace span); the result is called with kept and removed. */
+export type FilterTimer = () => ((kept: number, removed: number) => void) | undefined;
+
 export class ReplyFilter {
   readonly #pending: ReadonlyMap<string, ListMethod>;
   readonly #visible: VisibleFn;
   readonly #annotations: AnnotationCache;
+  readonly #timer: FilterTimer | undefined;
 
-  constructor(pending: ReadonlyMap<string, ListMethod>, visible: VisibleFn, annotations: AnnotationCache) {
+  constructor(
+    pending: ReadonlyMap<string, ListMethod>,
+    visible: VisibleFn,
+    annotations: AnnotationCache,
+    timer?: FilterTimer,
+  ) {
     this.#pending = pending;
     this.#visible = visible;
     this.#annotations = annotations;
+    this.#timer = timer;
   }
 
   /** True when some reply needs rewriting (a list request is pending). */
@@ -36,8 +46,11 @@ export class ReplyFilter {
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
     const method = this.#pending.get(idKey(msg.id as JsonRpcId));
     if (!method) return msg;
+    const done = this.#timer?.();
     if (method === 'tools/list') this.#annotations.learn(toolAnnotations(msg.result));
-    return { ...msg, result: filterListResult(method, msg.result, this.#visible).result };
+    const filtered = filterListResult(method, msg.result, this.#visible);
+    done?.(filtered.kept, filtered.total - filtered.kept);
+    return { ...msg, result: filtered.result };
   }
 
   /** Rewrites a JSON body. A body that is not JSON is replaced by nothing rather than passed unfiltered. */

@@ -19,7 +19,10 @@ import type { RequestContext } from './context.js';
 import type { Stage, StageName, StageResult } from './stage.js';
 
 /** Watches each stage run (tracing and metrics); returns the function called with its result. */
-export type StageObserver = (ctx: RequestContext, name: StageName) => (result: StageResult) => void;
+export type StageObserver = (
+  ctx: RequestContext,
+  name: StageName,
+) => ((result: StageResult) => void) | undefined;
 
 export interface Pipelines {
   /** POST with a JSON-RPC body (Streamable HTTP, legacy messages endpoint). */

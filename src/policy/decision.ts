@@ -42,6 +42,8 @@ export interface Decision {
   readonly revision: string | null;
   /** Wall time of input serialisation + evaluation + result check, in nanoseconds. */
   readonly evalNs: number;
+  /** True when the result came from the decision cache (same input minus time and request id). */
+  readonly cached?: boolean;
   /** Set when the deny came from a failure rather than the policy (no bundle, evaluation error, bad result). */
   readonly failure?: 'no_policy' | 'evaluation_error' | 'invalid_result';
 }

@@ -12,6 +12,7 @@ import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
 import { type Decision, denyDecision, PolicyResultSchema } from './decision.js';
+import { cacheability, cacheKey, DecisionCache } from './decision-cache.js';
 import type { PolicyInput } from './input.js';
 
 export interface PolicyStatus {
@@ -21,6 +22,13 @@ export interface PolicyStatus {
   readonly loadedAt: string | null;
   readonly lastError: string | null;
   readonly reloads: { readonly ok: number; readonly failed: number };
+  /** Null when the loaded revision is evaluated on every request (cache off, or not cacheable). */
+  readonly decisionCache: { readonly entries: number; readonly hits: number; readonly misses: number } | null;
+}
+
+export interface DecisionCacheOptions {
+  readonly enabled: boolean;
+  readonly maxEntries: number;
 }
 
 export interface PolicyEngineOptions {
@@ -29,6 +37,8 @@ export interface PolicyEngineOptions {
   readonly logger: Logger;
   /** Told about every load attempt (metrics: reloads by result, the loaded revision, catalog tool names). */
   readonly onLoad?: (result: 'success' | 'failure', bundle: Bundle | null) => void;
+  /** Results cached per revision (decision-cache.ts); off when absent. */
+  readonly cache?: DecisionCacheOptions;
 }
 
 interface Loaded {
@@ -38,12 +48,16 @@ interface Loaded {
   readonly decisionId: number;
   readonly visibleId: number;
   readonly loadedAt: Date;
+  readonly decisions: DecisionCache<Decision> | null;
+  readonly visibility: DecisionCache<boolean> | null;
 }
 
 export class PolicyEngine {
   #current: Loaded | undefined;
   #lastError: string | null = null;
   #reloads = { ok: 0, failed: 0 };
+  #cacheHits = 0;
+  #cacheMisses = 0;
   readonly #opts: PolicyEngineOptions;
 
   constructor(opts: PolicyEngineOptions) {
@@ -77,6 +91,7 @@ export class PolicyEngine {
       policy.evaluate({}, decisionId);
       policy.evaluate({}, visibleId);
       const previous = this.#current?.revision ?? null;
+      const cache = this.#cacheFor(bundle);
       this.#current = {
         policy,
         revision: bundle.revision,
@@ -84,10 +99,15 @@ export class PolicyEngine {
         decisionId,
         visibleId,
         loadedAt: new Date(),
+        decisions: cache.on ? new DecisionCache(cache.maxEntries) : null,
+        visibility: cache.on ? new DecisionCache(cache.maxEntries) : null,
       };
       this.#lastError = null;
       this.#reloads.ok++;
-      this.#opts.logger.info({ revision: bundle.revision, previous, source: bundle.source }, 'policy loaded');
+      this.#opts.logger.info(
+        { revision: bundle.revision, previous, source: bundle.source, decisionCache: cache.state },
+        'policy loaded',
+      );
       this.#opts.onLoad?.('success', bundle);
     } catch (err) {
       this.#reloads.failed++;
@@ -106,6 +126,14 @@ export class PolicyEngine {
     }
   }
 
+  #cacheFor(bundle: Bundle): { on: boolean; maxEntries: number; state: string } {
+    const opts = this.#opts.cache;
+    if (!opts?.enabled) return { on: false, maxEntries: 0, state: 'off' };
+    const c = cacheability(bundle.wasm, bundle.data);
+    if (!c.cacheable) return { on: false, maxEntries: 0, state: `bypassed: ${c.why}` };
+    return { on: true, maxEntries: opts.maxEntries, state: 'on' };
+  }
+
   /** Records a failure that happened before a bundle could be read (missing file, bad tarball). */
   recordFailure(err: unknown, source: string): void {
     this.#reloads.failed++;
@@ -122,6 +150,15 @@ export class PolicyEngine {
     const cur = this.#current;
     if (!cur) return denyDecision('no policy is loaded; all requests are denied', 'no_policy', null);
     const t0 = process.hrtime.bigint();
+    const key = cur.decisions ? cacheKey(input) : undefined;
+    if (key !== undefined) {
+      const hit = cur.decisions?.get(key);
+      if (hit) {
+        this.#cacheHits++;
+        return { ...hit, evalNs: Number(process.hrtime.bigint() - t0), cached: true };
+      }
+      this.#cacheMisses++;
+    }
     let raw: unknown;
     try {
       raw = cur.policy.evaluate(input, cur.decisionId);
@@ -141,7 +178,7 @@ export class PolicyEngine {
     }
     const r = parsed.data;
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
-    return {
+    const decision: Decision = {
       allow: r.allow,
       reasons,
       obligations: r.obligations,
@@ -149,14 +186,27 @@ export class PolicyEngine {
       revision: cur.revision,
       evalNs,
     };
+    if (key !== undefined) cur.decisions?.set(key, decision);
+    return decision;
   }
 
   /** Whether a list item is visible to the caller; false on any failure. */
   visible(input: PolicyInput): boolean {
     const cur = this.#current;
     if (!cur) return false;
+    const key = cur.visibility ? cacheKey(input) : undefined;
+    if (key !== undefined) {
+      const hit = cur.visibility?.get(key);
+      if (hit !== undefined) {
+        this.#cacheHits++;
+        return hit;
+      }
+      this.#cacheMisses++;
+    }
     try {
-      return firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
+      const visible = firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
+      if (key !== undefined) cur.visibility?.set(key, visible);
+      return visible;
     } catch (err) {
       this.#opts.logger.error(
         { revision: cur.revision, err: errorText(err) },
@@ -182,6 +232,13 @@ export class PolicyEngine {
       loadedAt: cur?.loadedAt.toISOString() ?? null,
       lastError: this.#lastError,
       reloads: { ...this.#reloads },
+      decisionCache: cur?.decisions
+        ? {
+            entries: cur.decisions.size + (cur.visibility?.size ?? 0),
+            hits: this.#cacheHits,
+            misses: this.#cacheMisses,
+          }
+        : null,
     };
   }
 }

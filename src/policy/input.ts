@@ -64,7 +64,21 @@ export function buildVisibleInput(
   };
 }
 
-function subjectOf(p: Principal) {
+/** One subject object per principal: the token and key caches hand out the same principal each time. */
+const subjects = new WeakMap<Principal, Subject>();
+
+function subjectOf(p: Principal): Subject {
+  let s = subjects.get(p);
+  if (s === undefined) {
+    s = subjectFields(p);
+    subjects.set(p, s);
+  }
+  return s;
+}
+
+type Subject = Readonly<ReturnType<typeof subjectFields>>;
+
+function subjectFields(p: Principal) {
   return {
     id: p.id,
     tenant: p.tenant,

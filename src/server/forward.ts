@@ -82,6 +82,8 @@ export interface ForwardDeps {
 
 export interface ForwardRequest {
   readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Fires when the client goes away (`clientSignal`); without it forward watches the response itself. */
+  readonly signal?: AbortSignal;
   readonly path: string;
   readonly body?: Buffer;
   readonly filter?: ReplyFilter;
@@ -95,11 +97,15 @@ export async function forward(
   deps: ForwardDeps,
   r: ForwardRequest,
 ): Promise<number> {
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) abort.abort(CLIENT_GONE);
-  };
-  res.on('close', onClose);
+  // One controller per request: reuse the caller's client signal when it passes one.
+  const own = r.signal ? undefined : new AbortController();
+  const signal = r.signal ?? (own as AbortController).signal;
+  const onClose = own
+    ? () => {
+        if (!res.writableFinished) own.abort(CLIENT_GONE);
+      }
+    : undefined;
+  if (onClose) res.on('close', onClose);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
@@ -114,7 +120,7 @@ export async function forward(
       path: r.path,
       headers,
       body: r.body,
-      signal: abort.signal,
+      signal,
     });
   } catch (err) {
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
@@ -156,7 +162,7 @@ export async function forward(
       : undefined;
     await pump(upstreamRes.body, res, rewriter);
   } catch (err) {
-    if (!abort.signal.aborted) {
+    if (!signal.aborted) {
       deps.logger.warn(
         { request_id: ctx.requestId, err: (err as Error).message },
         'upstream reply stream ended with an error',
@@ -172,7 +178,7 @@ export async function forward(
       });
     else res.destroy();
   } finally {
-    res.off('close', onClose);
+    if (onClose) res.off('close', onClose);
   }
   return upstreamRes.status;
 }

@@ -54,7 +54,9 @@ export class LegacySseRoutes {
     const principal = ctx.principal as Principal;
     const pending = new Map<string, ListMethod>();
     let sessionId: string | undefined;
-    const filter = new ReplyFilter(pending, rt.visibleFor(ctx, principal), rt.annotations);
+    const filter = new ReplyFilter(pending, rt.visibleFor(ctx, principal), rt.annotations, () =>
+      rt.filterSpan(ctx),
+    );
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
         const target = new URL(event.data.trim(), rt.forwardDeps.upstream.origin);

@@ -32,18 +32,22 @@ export async function handleMcp(
   const client = clientSignal(res);
   const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
   const result = await runStages(stages, ctx, client.signal, rt.observeStage);
-  client.release();
   if (result.kind === 'deny') {
+    client.release();
     rt.deny(ctx, res, result.error);
     return;
   }
-  const filter = new ReplyFilter(ctx.listRequests, rt.visibleFor(ctx), rt.annotations);
+  const filter = new ReplyFilter(ctx.listRequests, rt.visibleFor(ctx), rt.annotations, () =>
+    rt.filterSpan(ctx),
+  );
   const status = await forward(ctx, res, rt.forwardDeps, {
     method,
     path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
     ...(ctx.body ? { body: ctx.body } : {}),
     filter,
+    signal: client.signal,
   });
+  client.release();
   rt.requestDone(ctx, status);
 }
 

@@ -91,6 +91,11 @@ export class SidecarRuntime {
     return this.#deps.tracing?.observeStage;
   }
 
+  /** Starts the trace span of a list reply's pruning (undefined when traces are off). */
+  filterSpan(ctx: RequestContext): ((kept: number, removed: number) => void) | undefined {
+    return this.#deps.tracing?.filter(ctx);
+  }
+
   clientIp(req: IncomingMessage): string {
     const hops = this.#deps.config.server.trustProxyHops;
     if (hops > 0) {
@@ -181,7 +186,6 @@ export class SidecarRuntime {
     for (const d of ctx.decisions) events.decision(ctx, d);
   }
 }
-
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import type { StageName } from '../pipeline/stage.js';
 
@@ -150,6 +150,8 @@ export class SidecarMetrics {
   private readonly auditDroppedTotal: Counter;
   /** Kept so the callback stays registered for the meter's lifetime. */
   readonly policyRevisionInfo: ObservableGauge;
+  readonly decisionCacheLookups: ObservableCounter;
+  #decisionCache: () => { readonly hits: number; readonly misses: number } | null = () => null;
 
   constructor(meter: Meter, opts: SidecarMetricsOptions = {}) {
     this.routes = new LabelSet(opts.routes ?? ROUTES);
@@ -207,9 +209,23 @@ export class SidecarMetrics {
       for (const old of this.oldRevisions) r.observe(0, { revision: old });
       if (this.revision !== null) r.observe(1, { revision: this.revision });
     });
+    this.decisionCacheLookups = meter.createObservableCounter('mcp_authz_policy_cache_lookups_total', {
+      description: 'Decision cache lookups, by result (hit, miss); absent while the cache is off.',
+    });
+    this.decisionCacheLookups.addCallback((r) => {
+      const c = this.#decisionCache();
+      if (!c) return;
+      r.observe(c.hits, { result: 'hit' });
+      r.observe(c.misses, { result: 'miss' });
+    });
     // Series that alerts watch exist from the start (a rate over an absent series is no alert).
     this.auditDroppedTotal.add(0);
     for (const result of RELOAD_RESULTS) this.policyReloads.add(0, { result });
+  }
+
+  /** Where the decision cache's cumulative counts are read at collection time (the policy engine). */
+  observeDecisionCache(source: () => { readonly hits: number; readonly misses: number } | null): void {
+    this.#decisionCache = source;
   }
 
   /** The tool label allow-list, e.g. the policy catalog's tool names (first {@link MAX_TOOL_LABELS}). */

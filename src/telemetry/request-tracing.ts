@@ -1,8 +1,11 @@
 /**
  * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C trace
- * context), a child span and a duration sample per stage, one span per policy decision (parent: the
- * message's `_meta.traceparent` when it has one), and a CLIENT span for the upstream call whose context is
- * injected into the upstream request. Spans use explicit contexts; nothing relies on a global context
+ * context), a child span for the stages that do real work — authenticate and ratelimit
+ * ({@link TRACED_STAGES}), one span per policy decision (parent: the message's `_meta.traceparent` when it
+ * has one), a CLIENT span for the upstream call whose context is injected into the upstream request, and
+ * a filter span when a list reply is pruned. The cheap checks (origin, block lists, session, body read,
+ * parse) get no span of their own: a span costs more than they do, and a request they refuse carries
+ * their error code and reason on the server span. With stage metrics on, every stage records a duration. Spans use explicit contexts; nothing relies on a global context
  * manager, so several sidecars can share a process.
  *
  * @module
@@ -15,6 +18,9 @@ import type { StageObserver } from '../pipeline/pipeline.js';
 import type { SidecarMetrics } from './metrics.js';
 import { type Telemetry, telemetrySubject, traceIds } from './otel.js';
 import * as A from './semconv.js';
+
+/** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
+export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);
 
 export interface RequestTracingOptions {
   readonly subject: 'id' | 'hash' | 'none';
@@ -67,13 +73,14 @@ export class RequestTracing {
     return (ctx, name) => {
       const t0 = samples ? process.hrtime.bigint() : 0n;
       const span =
-        spans && ctx.trace
+        spans && ctx.trace && TRACED_STAGES.has(name)
           ? this.#tel.tracer.startSpan(
               `${A.SPAN_STAGE_PREFIX}${name}`,
               { attributes: { [A.ATTR_AUTHZ_STAGE]: name } },
               ctx.trace.context,
             )
           : undefined;
+      if (!span && !samples) return undefined;
       return (result) => {
         if (samples) this.#metrics.stage(name, Number(process.hrtime.bigint() - t0) / 1e9);
         if (span) {
@@ -114,6 +121,7 @@ export class RequestTracing {
     if (facts?.sessionId) attributes[A.ATTR_MCP_SESSION_ID] = facts.sessionId;
     if (facts?.protocolVersion) attributes[A.ATTR_MCP_PROTOCOL_VERSION] = facts.protocolVersion;
     if (dec.revision) attributes[A.ATTR_AUTHZ_POLICY_REVISION] = dec.revision;
+    if (dec.cached) attributes[A.ATTR_AUTHZ_DECISION_CACHED] = true;
     if (p) {
       attributes[A.ATTR_AUTHZ_AUTH_METHOD] = p.authMethod;
       const subject = telemetrySubject(p.id, this.#opts.subject, this.#opts.subjectKey);
@@ -153,6 +161,19 @@ export class RequestTracing {
         span.setAttribute(A.ATTR_ERROR_TYPE, code);
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
+      span.end();
+    };
+  }
+
+  /** Starts the span of a list reply's pruning; call the result with the items kept and removed. */
+  filter(ctx: RequestContext): ((kept: number, removed: number) => void) | undefined {
+    const parent = ctx.trace?.context;
+    if (!parent || !this.#tel.exporting) return undefined;
+    const span = this.#tel.tracer.startSpan(`${A.SPAN_STAGE_PREFIX}filter`, {}, parent);
+    return (kept, removed) => {
+      span.setAttribute(A.ATTR_AUTHZ_STAGE, 'filter');
+      span.setAttribute(A.ATTR_AUTHZ_ITEMS_KEPT, kept);
+      span.setAttribute(A.ATTR_AUTHZ_ITEMS_REMOVED, removed);
       span.end();
     };
   }

@@ -66,6 +66,8 @@ export const ATTR_K8S_CONTAINER_NAME = 'k8s.container.name' as const;
 
 /** Authorization attributes (ours). */
 export const ATTR_AUTHZ_DECISION = 'mcp_authz.decision' as const;
+/** True on a decision answered from the decision cache (absent otherwise). */
+export const ATTR_AUTHZ_DECISION_CACHED = 'mcp_authz.decision.cached' as const;
 /** The first reason of the decision (short sentence from the policy). */
 export const ATTR_AUTHZ_REASON = 'mcp_authz.reason' as const;
 export const ATTR_AUTHZ_DECISION_ID = 'mcp_authz.decision.id' as const;
@@ -80,6 +82,9 @@ export const ATTR_AUTHZ_DENY_REASON = 'mcp_authz.deny.reason' as const;
 export const ATTR_AUTHZ_ERROR_CODE = 'mcp_authz.error.code' as const;
 export const ATTR_AUTHZ_RATELIMIT_REMAINING = 'mcp_authz.ratelimit.remaining' as const;
 export const ATTR_AUTHZ_STAGE = 'mcp_authz.stage' as const;
+/** Items of a list reply the caller sees, and items pruned from it (filter span). */
+export const ATTR_AUTHZ_ITEMS_KEPT = 'mcp_authz.items.kept' as const;
+export const ATTR_AUTHZ_ITEMS_REMOVED = 'mcp_authz.items.removed' as const;
 /** Log record attribute marking audit records (`audit`), mirrors the stdout line's `log_type`. */
 export const ATTR_LOG_TYPE = 'log_type' as const;
 

@@ -48,17 +48,29 @@ describe('traces and audit over OTLP', () => {
     const c = await connectStreamable(h.mcpUrl, { ...(await h.bearer(['analyst'])), traceparent: PARENT });
     h.upstream.resetCalls();
     await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
+    const listed = await c.listTools();
     await c.close();
     const upstreamCall = h.upstream.calls().find((x) => x.name === 'read_customer');
     expect(upstreamCall?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
 
     await receiver.waitFor(() => receiver.spans().some((s) => s.name === 'tools/call read_customer'), 10_000);
+    await receiver.waitFor(
+      () => receiver.spans().some((s) => s.name === 'mcp_authz.filter' && s.traceId === TRACE_ID),
+      10_000,
+    );
     const spans = receiver.spans().filter((s) => s.traceId === TRACE_ID);
     const names = spans.map((s) => s.name);
     expect(names).toContain('POST /mcp');
-    for (const stage of ['authenticate', 'read-body', 'parse', 'decide', 'ratelimit', 'forward']) {
+    for (const stage of ['authenticate', 'ratelimit', 'forward', 'filter']) {
       expect(names).toContain(`mcp_authz.${stage}`);
     }
+    // The cheap checks get no span of their own; the decision span stands for the decide stage.
+    for (const cheap of ['origin', 'read-body', 'parse', 'decide']) {
+      expect(names).not.toContain(`mcp_authz.${cheap}`);
+    }
+    const filter = spans.find((s) => s.name === 'mcp_authz.filter');
+    expect(filter?.attributes['mcp_authz.items.kept']).toBe(listed.tools.length);
+    expect(Number(filter?.attributes['mcp_authz.items.removed'])).toBeGreaterThan(0);
     const decision = spans.find((s) => s.name === 'tools/call read_customer');
     expect(decision?.attributes).toMatchObject({
       'mcp.method.name': 'tools/call',
@@ -82,7 +94,7 @@ describe('traces and audit over OTLP', () => {
       () => receiver.logs().some((l) => JSON.stringify(l.body).includes('read_customer')),
       10_000,
     );
-    const audit = receiver.logs().find((l) => JSON.stringify(l.body).includes('"read_customer"'));
+    const audit = receiver.logs().find((l) => String(l.body).includes('"read_customer"'));
     expect(audit?.traceId).toBe(TRACE_ID);
     expect(audit?.spanId).toBe(decision?.spanId);
   });

@@ -132,7 +132,7 @@ describe('telemetry over OTLP/HTTP', () => {
       attributes: { log_type: 'audit', 'mcp_authz.decision': 'deny' },
       resource: { 'k8s.pod.name': 'mcp-7f9c-0' },
     });
-    expect(log?.body).toMatchObject({ decision_id: 'd-1', trace_id: CALLER_TRACE_ID });
+    expect(JSON.parse(String(log?.body))).toMatchObject({ decision_id: 'd-1', trace_id: CALLER_TRACE_ID });
     expect(JSON.stringify(receiver.requests())).not.toContain('123-45-6789');
 
     const decisions = receiver.metrics().find((m) => m.name === 'mcp_authz_decisions_total');

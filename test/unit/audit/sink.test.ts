@@ -119,7 +119,7 @@ describe('createAuditSink', () => {
     expect(out.raw).toHaveLength(600);
   });
 
-  it('emits an OpenTelemetry log record with the record as body and its trace context', async () => {
+  it('emits an OpenTelemetry log record with the record as JSON text body and its trace context', async () => {
     const o = otel();
     providers.push(o.provider);
     const sink = createAuditSink({ logger: capture().logger, otelLogs: o.logger });
@@ -139,7 +139,8 @@ describe('createAuditSink', () => {
       'gen_ai.tool.name': 'read_customer',
       'mcp_authz.policy.revision': 'rev-1',
     });
-    expect(linked?.body).toMatchObject({ decision_id: 'd-1' });
+    expect(typeof linked?.body).toBe('string');
+    expect(JSON.parse(String(linked?.body))).toMatchObject({ decision_id: 'd-1', deny_reason: 'policy' });
     expect(linked?.hrTime[0]).toBe(Date.UTC(2026, 10, 23, 10, 0, 0) / 1000);
     expect(unlinked?.spanContext).toBeUndefined();
   });

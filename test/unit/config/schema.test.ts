@@ -37,6 +37,7 @@ describe('config defaults', () => {
       visibleEntrypoint: 'mcp/authz/visible',
       timezone: 'UTC',
       environment: 'prod',
+      decisionCache: { enabled: true, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES },
     });
     expect(c.authn.mode).toBe('strict');
     expect(c.authn.jwt.algorithms).toEqual(['RS256', 'ES256', 'EdDSA']);
@@ -117,8 +118,12 @@ describe('config sources', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     const file = join(dir, 'config.yaml');
     writeFileSync(file, 'server:\n  port: 7000\n  mcpPath: /rpc\nupstream:\n  url: http://127.0.0.1:9000\n');
-    const c = loadConfig({ file, env: { AUTHZ_PORT: '7100', AUTHZ_JWT_AUDIENCES: 'a, b' } });
+    const c = loadConfig({
+      file,
+      env: { AUTHZ_PORT: '7100', AUTHZ_JWT_AUDIENCES: 'a, b', AUTHZ_POLICY_DECISION_CACHE: 'false' },
+    });
     expect(c.server.port).toBe(7100);
+    expect(c.policy.decisionCache).toEqual({ enabled: false, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES });
     expect(c.server.mcpPath).toBe('/rpc');
     expect(c.upstream.url).toBe('http://127.0.0.1:9000');
     expect(c.authn.jwt.audiences).toEqual(['a', 'b']);

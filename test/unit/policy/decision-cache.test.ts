@@ -1,0 +1,166 @@
+/**
+ * Tests of the decision cache (src/policy/decision-cache.ts) through the real wasm engine: which inputs
+ * share a result, that a reload empties it, and that a policy whose result depends on what the key
+ * leaves out (context.time, context.request_id, rand.intn) is evaluated every time.
+ *
+ * @module
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../../../src/authn/principal.js';
+import { classify } from '../../../src/mcp/action.js';
+import { type Bundle, readBundle } from '../../../src/policy/bundle.js';
+import { cacheability, cacheKey, DecisionCache, MAX_KEY_CHARS } from '../../../src/policy/decision-cache.js';
+import { PolicyEngine } from '../../../src/policy/engine.js';
+import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
+
+const opts = (enabled = true, maxEntries = 100) => ({
+  decisionEntrypoint: 'mcp/authz/decision',
+  visibleEntrypoint: 'mcp/authz/visible',
+  logger: silentLogger(),
+  cache: { enabled, maxEntries },
+});
+
+const user: Principal = {
+  id: 'u-1',
+  tenant: 'acme',
+  roles: ['user'],
+  scopes: [],
+  clearance: null,
+  authMethod: 'jwt',
+  claims: {},
+};
+
+function facts(iso: string, requestId = 'r-1'): RequestFacts {
+  return {
+    now: new Date(iso),
+    clientIp: '10.0.0.7',
+    sessionId: null,
+    requestId,
+    environment: 'prod',
+    timezone: 'UTC',
+  };
+}
+
+function call(tool: string, args: Record<string, unknown>, f: RequestFacts) {
+  return buildDecisionInput(user, classify('tools/call', 1, { name: tool, arguments: args }), {}, f);
+}
+
+let defaultBundle: Bundle;
+const fixtures: Record<string, Bundle> = {};
+
+beforeAll(async () => {
+  defaultBundle = await readBundle(await defaultPolicyBundle());
+  for (const name of ['time', 'request-id', 'rand'])
+    fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
+});
+
+describe('cache key', () => {
+  it('leaves out only context.time and context.request_id', () => {
+    const a = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01.000Z', 'r-1'));
+    const b = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:59.999Z', 'r-2'));
+    expect(cacheKey(a)).toBe(cacheKey(b));
+    expect(cacheKey(a)).not.toBe(cacheKey(call('echo', { text: 'ho' }, facts('2026-11-23T10:00:01Z'))));
+    // The minute is in the key, so an entry never answers for another minute.
+    expect(cacheKey(a)).not.toBe(cacheKey(call('echo', { text: 'hi' }, facts('2026-11-23T10:01:00Z'))));
+    expect(cacheKey(a)).not.toContain('r-1');
+  });
+
+  it('is not made for inputs too large to be worth keeping', () => {
+    const big = call('echo', { text: 'x'.repeat(MAX_KEY_CHARS) }, facts('2026-11-23T10:00:00Z'));
+    expect(cacheKey(big)).toBeUndefined();
+  });
+
+  it('drops the oldest entry when full', () => {
+    const c = new DecisionCache<number>(2);
+    c.set('a', 1);
+    c.set('b', 2);
+    c.set('c', 3);
+    expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([undefined, 2, 3, 2]);
+  });
+});
+
+describe('which bundles may be cached', () => {
+  it('caches the default policy', () => {
+    expect(cacheability(defaultBundle.wasm, defaultBundle.data)).toEqual({ cacheable: true });
+  });
+
+  it('bypasses a policy that names time or request_id, or calls rand.intn', () => {
+    expect(cacheability(fixtures.time?.wasm ?? new Uint8Array(), {})).toMatchObject({
+      cacheable: false,
+      why: expect.stringContaining('"time"'),
+    });
+    expect(cacheability(fixtures['request-id']?.wasm ?? new Uint8Array(), {})).toMatchObject({
+      cacheable: false,
+      why: expect.stringContaining('"request_id"'),
+    });
+    expect(cacheability(fixtures.rand?.wasm ?? new Uint8Array(), {})).toMatchObject({
+      cacheable: false,
+      why: expect.stringContaining('rand.intn'),
+    });
+  });
+
+  it('bypasses a policy whose data names either field (a lookup through data)', () => {
+    const data = { authz: { fields: ['hour', { pick: 'request_id' }] } };
+    expect(cacheability(defaultBundle.wasm, data)).toMatchObject({ cacheable: false });
+    expect(cacheability(defaultBundle.wasm, { authz: { time: 1 } })).toMatchObject({ cacheable: false });
+  });
+});
+
+describe('engine with the cache', () => {
+  it('answers a repeated input from the cache with the same result', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(defaultBundle);
+    const first = e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z', 'r-1')));
+    const again = e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T10:00:02Z', 'r-2')));
+    expect(first.cached).toBeUndefined();
+    expect(again).toMatchObject({ cached: true, allow: first.allow, reasons: first.reasons });
+    expect(again.obligations).toEqual(first.obligations);
+    const denied = e.decide(call('run_sql', { query: 'drop' }, facts('2026-11-23T10:00:03Z')));
+    const deniedAgain = e.decide(call('run_sql', { query: 'drop' }, facts('2026-11-23T10:00:04Z')));
+    expect(denied.allow).toBe(false);
+    expect(deniedAgain).toMatchObject({ cached: true, allow: false, reasons: denied.reasons });
+    const v = buildVisibleInput(user, 'tools/list', 'tool', 'run_sql', {}, facts('2026-11-23T10:00:05Z'));
+    expect([e.visible(v), e.visible(v)]).toEqual([false, false]);
+    expect(e.status().decisionCache).toEqual({ entries: 3, hits: 3, misses: 3 });
+  });
+
+  it('starts empty after a reload', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(defaultBundle);
+    const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z'));
+    e.decide(input);
+    expect(e.decide(input).cached).toBe(true);
+    await e.load({ ...defaultBundle, revision: 'next' });
+    const after = e.decide(input);
+    expect(after).toMatchObject({ revision: 'next', allow: true });
+    expect(after.cached).toBeUndefined();
+  });
+
+  it('never caches when turned off', async () => {
+    const e = new PolicyEngine(opts(false));
+    await e.load(defaultBundle);
+    const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z'));
+    expect([e.decide(input).cached, e.decide(input).cached]).toEqual([undefined, undefined]);
+    expect(e.status().decisionCache).toBeNull();
+  });
+
+  it('evaluates a time-dependent policy on every request', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(fixtures.time as Bundle);
+    const early = e.decide(call('echo', {}, facts('2026-11-23T10:00:10Z')));
+    const late = e.decide(call('echo', {}, facts('2026-11-23T10:00:40Z')));
+    expect([early.allow, late.allow]).toEqual([true, false]);
+    expect(e.status().decisionCache).toBeNull();
+  });
+
+  it('evaluates a request-id-dependent policy on every request', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(fixtures['request-id'] as Bundle);
+    const reasons = ['r-1', 'r-2'].map(
+      (id) => e.decide(call('echo', {}, facts('2026-11-23T10:00:10Z', id))).reasons[0],
+    );
+    expect(reasons).toEqual(['r-1', 'r-2']);
+  });
+});
