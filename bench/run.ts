@@ -42,7 +42,9 @@
  * audit-on sidecar), BENCH_REDIS=0 (skip the rate-limit comparison), BENCH_RL_MEMORY_OFF=1 (also measure
  * the in-memory sidecar without rate limiting; off by default to keep the run under ~4 minutes: the
  * in-memory bucket costs a few µs, below what a throughput run resolves), BENCH_TELEMETRY=0 (skip the OTLP
- * comparison), BENCH_OTLP_METRIC_INTERVAL (ms, default 5000), BENCH_PIN=0 (no CPU pinning),
+ * comparison), BENCH_OTLP_METRIC_INTERVAL (ms, default 5000), BENCH_OTLP_TRACES_SAMPLER /
+ * BENCH_OTLP_TRACES_SAMPLER_ARG (a trace sampler for the OTLP sidecar; such a run writes only the
+ * `telemetry-sampled` section of RESULTS.md), BENCH_PIN=0 (no CPU pinning),
  * BENCH_PROFILE=1 (afterwards CPU-profile the proxies process during one c=32 run each of the bare
  * proxy, the sidecar, and, where present, the OTLP-exporting and the two Redis sidecars on the raw
  * upstream, and report where the extra time goes), BENCH_NO_WRITE=1 (do not touch RESULTS.md).
@@ -89,6 +91,12 @@ const TELEMETRY = process.env.BENCH_TELEMETRY !== '0';
 const OTLP_METRIC_INTERVAL_MS = Math.round(num('BENCH_OTLP_METRIC_INTERVAL', 5_000, 100));
 const SUBJECTS = Math.round(num('BENCH_SUBJECTS', 1000, 1));
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** A trace sampler for the OTLP sidecar (`OTEL_TRACES_SAMPLER` / `_ARG`); set, the run records `telemetry-sampled`. */
+const OTLP_SAMPLER = process.env.BENCH_OTLP_TRACES_SAMPLER ?? '';
+const OTLP_SAMPLER_ARG = process.env.BENCH_OTLP_TRACES_SAMPLER_ARG ?? '';
+const samplerText = OTLP_SAMPLER
+  ? `\`${OTLP_SAMPLER}\`${OTLP_SAMPLER_ARG ? ` with ratio ${OTLP_SAMPLER_ARG}` : ''}`
+  : '`parentbased_always_on` (the default)';
 const CONCURRENCY = [1, 32] as const;
 const TARGET_RPS_RATIO = 0.8;
 const TARGET_ADDED_P50_MS = 0.3;
@@ -338,6 +346,14 @@ const proxiesConfig: ProxiesConfig = {
   redisUrl: redis?.server.url ?? null,
   otlpEndpoint,
   otlpMetricIntervalMs: OTLP_METRIC_INTERVAL_MS,
+  ...(OTLP_SAMPLER
+    ? {
+        otlpEnv: {
+          OTEL_TRACES_SAMPLER: OTLP_SAMPLER,
+          ...(OTLP_SAMPLER_ARG ? { OTEL_TRACES_SAMPLER_ARG: OTLP_SAMPLER_ARG } : {}),
+        },
+      }
+    : {}),
   subjects: SUBJECTS,
 };
 const proxiesChild = start('servers.ts', ['proxies'], SERVER_CPU, {
@@ -777,6 +793,8 @@ const envUsed = [
   'BENCH_RL_MEMORY_OFF',
   'BENCH_TELEMETRY',
   'BENCH_OTLP_METRIC_INTERVAL',
+  'BENCH_OTLP_TRACES_SAMPLER',
+  'BENCH_OTLP_TRACES_SAMPLER_ARG',
   'BENCH_PIN',
   'BENCH_PROFILE',
 ]
@@ -1077,7 +1095,7 @@ if (TEL.off && TEL.otlp) {
   telemetryBody = `The JWT sidecar of the \`proxy\` section with OpenTelemetry export on — \`OTEL_EXPORTER_OTLP_ENDPOINT\` in the env
 given to \`createSidecar\`, so traces (server span + stage spans, W3C context to the upstream), metrics (OTLP push every
 ${OTLP_METRIC_INTERVAL_MS / 1000} s via \`OTEL_METRIC_EXPORT_INTERVAL\`, besides the Prometheus reader every sidecar has) and logs (one audit
-record per decision) go over OTLP/HTTP JSON, SDK defaults otherwise (sampler \`parentbased_always_on\`, batch
+record per decision) go over OTLP/HTTP JSON, SDK defaults otherwise (trace sampler ${samplerText}, batch
 processors: spans every 5 s or 512, logs every 1 s or 512, queues of 2048) — against the same sidecar without an endpoint, measured
 in the same run and the same interleaved rounds (same requests and validation). The receiver
 (\`bench/otlp-sink.ts\`) is a \`node:http\` server in its own process${canPin ? ` pinned to CPU ${LOAD_CPU} (the load generator's; a collector runs elsewhere)` : ''}: it answers
@@ -1093,9 +1111,11 @@ Over the whole run (preflight, warm-ups, measurements) the load generator counte
 (requests cut off at the end of a phase come on top) and the receiver got
 ${tr?.serverSpans ?? 0} server spans (${tr?.records ?? 0} spans in ${tr?.requests ?? 0} exports, ${((tr?.bytes ?? 0) / 1e6).toFixed(1)} MB), ${lg?.records ?? 0} log records
 (${lg?.requests ?? 0} exports, ${((lg?.bytes ?? 0) / 1e6).toFixed(1)} MB) and ${mt?.requests ?? 0} metric exports (${((mt?.bytes ?? 0) / 1e6).toFixed(2)} MB)${
-    (tr?.serverSpans ?? 0) < 0.95 * sent
-      ? ` — **${(100 * (1 - (tr?.serverSpans ?? 0) / sent)).toFixed(0)} % of the traces never arrived** (the span batch processor drops spans when its queue of 2048 is full, so the measured cost is that of exporting only what arrived)`
-      : ': every request was traced and exported, none dropped'
+    OTLP_SAMPLER
+      ? `: ${(100 * ((tr?.serverSpans ?? 0) / Math.max(1, sent))).toFixed(1)} % of the requests were traced (the sampler's choice) and every one was audited`
+      : (tr?.serverSpans ?? 0) < 0.95 * sent
+        ? ` — **${(100 * (1 - (tr?.serverSpans ?? 0) / sent)).toFixed(0)} % of the traces never arrived** (the span batch processor drops spans when its queue of 2048 is full, so the measured cost is that of exporting only what arrived)`
+        : ': every request was traced and exported, none dropped'
   }.`;
   telemetryBody += fence(
     profileDiff('sidecar, JWT', 'sidecar, JWT, OTLP export', 'OTLP export on − telemetry off', [
@@ -1125,6 +1145,17 @@ if (failures > 0 || redisMisses > 0) {
     `${failures} bad responses (non-2xx, errors, timeouts or mismatched bodies): results are not valid, RESULTS.md not written`,
   );
   process.exitCode = 1;
+} else if (process.env.BENCH_NO_WRITE !== '1' && OTLP_SAMPLER) {
+  // A sampled run answers one question (what telemetry costs with that sampler); the other sections stay.
+  if (telemetryBody) {
+    writeSection(
+      'telemetry-sampled',
+      `Telemetry with trace sampling (${OTLP_SAMPLER}${OTLP_SAMPLER_ARG ? ` ${OTLP_SAMPLER_ARG}` : ''})`,
+      command,
+      telemetryBody,
+    );
+    console.log('\nwrote the `telemetry-sampled` section of bench/RESULTS.md');
+  }
 } else if (process.env.BENCH_NO_WRITE !== '1') {
   writeSection('proxy', 'Proxy overhead: direct vs bare proxy vs sidecar', command, body);
   const written = ['proxy'];

@@ -58,6 +58,8 @@ export interface ProxiesConfig {
   readonly otlpEndpoint: string | null;
   /** `OTEL_METRIC_EXPORT_INTERVAL` of that sidecar (ms). */
   readonly otlpMetricIntervalMs: number;
+  /** More OTEL_* variables for that sidecar (the trace sampler of a sampled run). */
+  readonly otlpEnv?: Record<string, string>;
   /** How many API keys (subjects) to create. */
   readonly subjects: number;
 }
@@ -180,6 +182,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
         env: {
           OTEL_EXPORTER_OTLP_ENDPOINT: c.otlpEndpoint,
           OTEL_METRIC_EXPORT_INTERVAL: String(c.otlpMetricIntervalMs),
+          ...c.otlpEnv,
         },
       })
     : undefined;

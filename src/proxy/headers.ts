@@ -91,8 +91,12 @@ export function clientResponseHeaders(
   return out;
 }
 
-function listedInConnection(value: string | string[] | undefined): Set<string> {
-  if (!value) return new Set();
+const NOTHING_LISTED: ReadonlySet<string> = new Set();
+
+/** Header names a `Connection` header lists; the usual `keep-alive` / `close` name none besides themselves. */
+function listedInConnection(value: string | string[] | undefined): ReadonlySet<string> {
+  if (!value) return NOTHING_LISTED;
+  if (typeof value === 'string' && /^\s*(keep-alive|close)\s*$/i.test(value)) return NOTHING_LISTED;
   const text = Array.isArray(value) ? value.join(',') : value;
   return new Set(
     text

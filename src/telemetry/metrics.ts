@@ -9,6 +9,7 @@
 import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import type { StageName } from '../pipeline/stage.js';
+import { TalliedCounter } from './tally.js';
 
 export const OTHER = 'other';
 export const NONE = 'none';
@@ -135,9 +136,9 @@ export class SidecarMetrics {
   /** Revisions loaded earlier, reported as 0 (the SDK keeps a series' last value until it is re-reported). */
   private readonly oldRevisions: string[] = [];
 
-  private readonly requests: Counter;
+  private readonly requests: TalliedCounter;
   private readonly requestDuration: Histogram;
-  private readonly decisions: Counter;
+  private readonly decisions: TalliedCounter;
   private readonly decisionDuration: Histogram;
   private readonly stageDuration: Histogram;
   private readonly authnFailures: Counter;
@@ -159,16 +160,22 @@ export class SidecarMetrics {
     this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
     const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
     const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
-    this.requests = meter.createCounter('mcp_authz_requests_total', {
-      description: 'HTTP requests answered, by route, status and deny reason (none when not denied).',
-    });
+    this.requests = new TalliedCounter(
+      meter,
+      'mcp_authz_requests_total',
+      { description: 'HTTP requests answered, by route, status and deny reason (none when not denied).' },
+      ['route', 'status', 'reason'],
+    );
     this.requestDuration = meter.createHistogram('mcp_authz_request_duration_seconds', {
       description: 'Time from request received to response finished, by route.',
       ...slow,
     });
-    this.decisions = meter.createCounter('mcp_authz_decisions_total', {
-      description: 'Policy decisions, by result, MCP method and tool (catalog names, else other).',
-    });
+    this.decisions = new TalliedCounter(
+      meter,
+      'mcp_authz_decisions_total',
+      { description: 'Policy decisions, by result, MCP method and tool (catalog names, else other).' },
+      ['result', 'method', 'tool'],
+    );
     this.decisionDuration = meter.createHistogram('mcp_authz_decision_duration_seconds', {
       description: 'Policy decision time: input building, wasm evaluation and result check.',
       ...fast,
@@ -242,17 +249,18 @@ export class SidecarMetrics {
   request(route: string, status: number, reason: DenyReason | null, seconds: number): void {
     const r = this.routes.label(route);
     const s = Number.isInteger(status) && status >= 100 && status < 600 ? String(status) : OTHER;
-    this.requests.add(1, { route: r, status: s, reason: this.reasons.label(reason) });
+    this.requests.add(1, r, s, this.reasons.label(reason));
     this.requestDuration.record(seconds, { route: r });
   }
 
   /** One policy decision (per JSON-RPC request). */
   decision(result: 'allow' | 'deny', method: string, tool: string | null | undefined, seconds: number): void {
-    this.decisions.add(1, {
-      result: result === 'allow' ? 'allow' : 'deny',
-      method: this.methods.label(method),
-      tool: tool === null || tool === undefined ? NONE : this.tools.label(tool),
-    });
+    this.decisions.add(
+      1,
+      result === 'allow' ? 'allow' : 'deny',
+      this.methods.label(method),
+      tool === null || tool === undefined ? NONE : this.tools.label(tool),
+    );
     this.decisionDuration.record(seconds);
   }
 

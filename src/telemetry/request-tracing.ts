@@ -11,6 +11,7 @@
  * @module
  */
 import { type Attributes, type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Principal } from '../authn/principal.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
@@ -33,6 +34,7 @@ export class RequestTracing {
   readonly #tel: Telemetry;
   readonly #metrics: SidecarMetrics;
   readonly #opts: RequestTracingOptions;
+  readonly #subjects = new WeakMap<Principal, string | undefined>();
 
   constructor(tel: Telemetry, metrics: SidecarMetrics, opts: RequestTracingOptions) {
     this.#tel = tel;
@@ -124,7 +126,7 @@ export class RequestTracing {
     if (dec.cached) attributes[A.ATTR_AUTHZ_DECISION_CACHED] = true;
     if (p) {
       attributes[A.ATTR_AUTHZ_AUTH_METHOD] = p.authMethod;
-      const subject = telemetrySubject(p.id, this.#opts.subject, this.#opts.subjectKey);
+      const subject = this.#subjectOf(p);
       if (subject !== undefined) attributes[A.ATTR_AUTHZ_SUBJECT] = subject;
     }
     if (!dec.allow) {
@@ -138,6 +140,14 @@ export class RequestTracing {
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     d.traceIds = traceIds(span);
     span.end();
+  }
+
+  /** The subject attribute, computed once per principal (the token and key caches reuse principals). */
+  #subjectOf(p: Principal): string | undefined {
+    if (this.#subjects.has(p)) return this.#subjects.get(p);
+    const subject = telemetrySubject(p.id, this.#opts.subject, this.#opts.subjectKey);
+    this.#subjects.set(p, subject);
+    return subject;
   }
 
   /** Starts the upstream span, injects its trace context into `headers`; call the result when done. */

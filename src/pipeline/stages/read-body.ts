@@ -10,7 +10,7 @@ import { CONTINUE, deny, type Stage } from '../stage.js';
 export function readBodyStage(maxBytes: number): Stage {
   return {
     name: 'read-body',
-    async run(ctx, signal) {
+    async run(ctx) {
       const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/json') {
         return deny(
@@ -23,7 +23,7 @@ export function readBodyStage(maxBytes: number): Stage {
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);
       if (declared > maxBytes) return deny(tooLarge(maxBytes));
       try {
-        ctx.body = await readLimited(ctx.req, maxBytes, signal);
+        ctx.body = await readLimited(ctx.req, maxBytes);
         return CONTINUE;
       } catch (err) {
         if (err instanceof RequestError) return deny(err);
@@ -37,7 +37,11 @@ function tooLarge(max: number): RequestError {
   return new RequestError('ERR_REQUEST_TOO_LARGE', `Payload Too Large: the body exceeds ${max} bytes`);
 }
 
-function readLimited(req: NodeJS.ReadableStream, max: number, signal: AbortSignal): Promise<Buffer> {
+/**
+ * The body, or a rejection: too large, a stream error, or the client gone before the end (`close` before
+ * `end`; watching the request itself is cheaper than an abort listener on the request's signal).
+ */
+function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -45,7 +49,7 @@ function readLimited(req: NodeJS.ReadableStream, max: number, signal: AbortSigna
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
-      signal.removeEventListener('abort', onAbort);
+      req.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -59,23 +63,23 @@ function readLimited(req: NodeJS.ReadableStream, max: number, signal: AbortSigna
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
     const onError = (err: Error) => {
       cleanup();
       reject(err);
     };
-    const onAbort = () => {
+    const onClose = () => {
       cleanup();
       reject(new Error('client went away'));
     };
-    if (signal.aborted || (req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
+    if ((req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
       reject(new Error('client went away'));
       return;
     }
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('close', onClose);
   });
 }

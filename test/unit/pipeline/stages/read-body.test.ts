@@ -91,10 +91,11 @@ describe('readBodyStage', () => {
     const req = Object.assign(new Readable({ read() {} }), {
       headers: JSON_TYPE,
     }) as unknown as IncomingMessage;
-    const ac = new AbortController();
-    const pending = readBodyStage(1024).run(contextFor(req), ac.signal);
-    ac.abort();
-    await expect(pending).rejects.toThrow();
+    const pending = readBodyStage(1024).run(contextFor(req), signal);
+    (req as unknown as Readable).push('{"jsonrpc":');
+    // A socket closing mid-body destroys the request: `close` comes without `end`.
+    (req as unknown as Readable).destroy();
+    await expect(pending).rejects.toThrow(/client went away/);
   });
 
   it('rejects with the stream error when reading fails', async () => {
