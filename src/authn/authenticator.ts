@@ -29,6 +29,11 @@ export interface AuthnRequest {
 
 export interface Authenticator extends Component {
   authenticate(req: AuthnRequest, signal?: AbortSignal): Promise<Principal>;
+  /**
+   * The principal of a bearer token verified before, synchronously (revocation checked: a revoked token
+   * throws its AuthnError); undefined when `authenticate` has to run.
+   */
+  cached(req: AuthnRequest): Principal | undefined;
 }
 
 export interface AuthenticatorDeps {
@@ -139,16 +144,23 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         const details = parts.map((p) => p.detail).filter((d): d is string => typeof d === 'string');
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
       },
+      cached(req) {
+        if (!jwtVerifier) return undefined;
+        let credential: ReturnType<typeof extractCredential>;
+        try {
+          credential = extractCredential(req.headers, credentialOptions);
+        } catch {
+          return undefined; // malformed credentials: authenticate() says why
+        }
+        return credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
+      },
       authenticate(req, signal) {
         // Fast path: a token verified before is answered from the cache without awaiting anything.
-        if (jwtVerifier) {
-          try {
-            const credential = extractCredential(req.headers, credentialOptions);
-            const hit = credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
-            if (hit) return Promise.resolve(hit);
-          } catch (err) {
-            return Promise.reject(err);
-          }
+        try {
+          const hit = this.cached(req);
+          if (hit) return Promise.resolve(hit);
+        } catch (err) {
+          return Promise.reject(err);
         }
         return abortable(async () => {
           const credential = extractCredential(req.headers, credentialOptions);

@@ -37,8 +37,6 @@ export interface MessageDecision {
 export interface RequestTrace {
   readonly span: Span;
   readonly context: Context;
-  /** Bounded route label: mcp, legacy_sse, legacy_messages. */
-  readonly route: string;
 }
 
 export interface RequestContext {
@@ -60,6 +58,9 @@ export interface RequestContext {
   responseHeaders: Record<string, string>;
   /** The upstream's status once forwarded. */
   upstreamStatus?: number;
+  /** Bounded route label (mcp, legacy_sse, legacy_messages) for the request metric. */
+  route?: string;
+  /** Set only while traces are exported. */
   trace?: RequestTrace;
 }
 

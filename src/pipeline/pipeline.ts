@@ -16,7 +16,7 @@
  * @module
  */
 import type { RequestContext } from './context.js';
-import type { Stage, StageName, StageResult } from './stage.js';
+import type { RequestSignal, Stage, StageName, StageResult } from './stage.js';
 
 /** Watches each stage run (tracing and metrics); returns the function called with its result. */
 export type StageObserver = (
@@ -57,14 +57,14 @@ export function createPipelines(s: PipelineStages): Pipelines {
 export async function runStages(
   stages: readonly Stage[],
   ctx: RequestContext,
-  signal: AbortSignal,
+  client: RequestSignal,
   observe?: StageObserver,
 ): Promise<StageResult> {
   for (const stage of stages) {
     const done = observe?.(ctx, stage.name);
     let result: StageResult;
     try {
-      const r = stage.run(ctx, signal);
+      const r = stage.run(ctx, client);
       // Most stages answer synchronously: do not pay for an await when they do.
       result = r instanceof Promise ? await r : r;
     } catch (err) {

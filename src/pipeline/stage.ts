@@ -27,7 +27,24 @@ export function deny(error: SidecarError): StageResult {
   return { kind: 'deny', error };
 }
 
+/** What a stage gets to notice a client that went away; `signal` is built on first use, so read it only
+ * where something needs an AbortSignal (a fetch, a store call), not on the fast path. */
+export interface RequestSignal {
+  readonly aborted: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** A RequestSignal around an AbortSignal (tests, callers without a response to watch). */
+export function requestSignal(signal: AbortSignal): RequestSignal {
+  return {
+    get aborted() {
+      return signal.aborted;
+    },
+    signal,
+  };
+}
+
 export interface Stage {
   readonly name: StageName;
-  run(ctx: RequestContext, signal: AbortSignal): Promise<StageResult> | StageResult;
+  run(ctx: RequestContext, client: RequestSignal): Promise<StageResult> | StageResult;
 }

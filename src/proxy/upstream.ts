@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { EventEmitter } from 'node:events';
 import { type Dispatcher, Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
 
@@ -21,7 +22,8 @@ export interface UpstreamRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body?: Buffer;
-  readonly signal?: AbortSignal;
+  /** Aborts the request: an AbortSignal, or an EventEmitter with `aborted` that emits `abort` (undici takes both). */
+  readonly signal?: AbortSignal | EventEmitter;
 }
 
 export interface UpstreamResponse {

@@ -18,7 +18,7 @@ import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
-import { CLIENT_GONE } from './client-signal.js';
+import { type ClientSignal, clientSignal } from './client-signal.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -82,8 +82,8 @@ export interface ForwardDeps {
 
 export interface ForwardRequest {
   readonly method: 'GET' | 'POST' | 'DELETE';
-  /** Fires when the client goes away (`clientSignal`); without it forward watches the response itself. */
-  readonly signal?: AbortSignal;
+  /** Fires when the client goes away; without it forward watches the response itself. */
+  readonly signal?: ClientSignal;
   readonly path: string;
   readonly body?: Buffer;
   readonly filter?: ReplyFilter;
@@ -97,15 +97,9 @@ export async function forward(
   deps: ForwardDeps,
   r: ForwardRequest,
 ): Promise<number> {
-  // One controller per request: reuse the caller's client signal when it passes one.
-  const own = r.signal ? undefined : new AbortController();
-  const signal = r.signal ?? (own as AbortController).signal;
-  const onClose = own
-    ? () => {
-        if (!res.writableFinished) own.abort(CLIENT_GONE);
-      }
-    : undefined;
-  if (onClose) res.on('close', onClose);
+  // One client signal per request: reuse the caller's when it passes one. undici takes it as it is.
+  const own = r.signal ? undefined : clientSignal(res);
+  const signal = r.signal ?? (own as ClientSignal);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
@@ -132,6 +126,7 @@ export async function forward(
     const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
     sendJson(res, out.status, out.body, out.headers);
     traced?.(null, e.code);
+    own?.release();
     return out.status;
   }
   traced?.(upstreamRes.status);
@@ -178,7 +173,7 @@ export async function forward(
       });
     else res.destroy();
   } finally {
-    if (onClose) res.off('close', onClose);
+    own?.release();
   }
   return upstreamRes.status;
 }

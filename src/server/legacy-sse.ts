@@ -45,7 +45,7 @@ export class LegacySseRoutes {
     const rt = this.#rt;
     const ctx = rt.context(req, 'sse', 'legacy_sse');
     const client = clientSignal(res);
-    const result = await runStages(rt.pipelines.bodiless, ctx, client.signal, rt.observeStage);
+    const result = await runStages(rt.pipelines.bodiless, ctx, client, rt.observeStage);
     client.release();
     if (result.kind === 'deny') {
       rt.deny(ctx, res, result.error);
@@ -91,7 +91,7 @@ export class LegacySseRoutes {
     const sessionId = url.searchParams.get('sessionId') ?? '';
     const client = clientSignal(res);
     ctx.facts = rt.facts(ctx, sessionId);
-    const result = await runStages(rt.pipelines.post, ctx, client.signal, rt.observeStage);
+    const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
     client.release();
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny') {

@@ -31,7 +31,7 @@ export async function handleMcp(
   const ctx = rt.context(req, 'streamable-http');
   const client = clientSignal(res);
   const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
-  const result = await runStages(stages, ctx, client.signal, rt.observeStage);
+  const result = await runStages(stages, ctx, client, rt.observeStage);
   if (result.kind === 'deny') {
     client.release();
     rt.deny(ctx, res, result.error);
@@ -45,7 +45,7 @@ export async function handleMcp(
     path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
     ...(ctx.body ? { body: ctx.body } : {}),
     filter,
-    signal: client.signal,
+    signal: client,
   });
   client.release();
   rt.requestDone(ctx, status);

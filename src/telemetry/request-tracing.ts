@@ -44,7 +44,10 @@ export class RequestTracing {
 
   /** Opens the server span for a request on `route` (bounded label) at `path` (its http.route). */
   start(ctx: RequestContext, route: string, path: string): void {
+    ctx.route = route;
     const req = ctx.req;
+    // Nothing exported and no caller trace to pass on to the audit trail: no span objects at all.
+    if (!this.#tel.exporting && req.headers.traceparent === undefined) return;
     const parent = this.#tel.extract(req.headers);
     const method = req.method ?? 'GET';
     const span = this.#tel.tracer.startSpan(
@@ -61,7 +64,7 @@ export class RequestTracing {
       },
       parent,
     );
-    ctx.trace = { span, context: trace.setSpan(parent, span), route };
+    ctx.trace = { span, context: trace.setSpan(parent, span) };
   }
 
   /**
@@ -98,10 +101,14 @@ export class RequestTracing {
 
   /** One span per decided JSON-RPC request; records its ids on the decision for the audit trail. */
   decision(ctx: RequestContext, d: MessageDecision, params: unknown): void {
-    if (!ctx.trace) return;
     const meta =
       typeof params === 'object' && params !== null ? (params as { _meta?: unknown })._meta : undefined;
     const fromMeta = meta !== undefined ? this.#tel.extract({}, meta) : undefined;
+    if (!ctx.trace) {
+      // Not traced here: the audit record still names the message's own trace context, if it has one.
+      if (fromMeta) d.traceIds = traceIds(fromMeta);
+      return;
+    }
     const metaSpan = fromMeta ? trace.getSpanContext(fromMeta) : undefined;
     const parent: Context = metaSpan ? (fromMeta as Context) : ctx.trace.context;
     const a = d.action;
@@ -192,7 +199,7 @@ export class RequestTracing {
   end(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
     const t = ctx.trace;
-    this.#metrics.request(t?.route ?? 'mcp', status, err?.reason ?? null, seconds);
+    this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds);
     if (!t) return;
     t.span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
     if (ctx.principal) t.span.setAttribute(A.ATTR_AUTHZ_AUTH_METHOD, ctx.principal.authMethod);

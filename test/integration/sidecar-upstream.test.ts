@@ -1,10 +1,11 @@
 /**
  * Upstream behaviour through the sidecar: progress notifications stream through as they happen, an
- * unreachable upstream is a 502 and a slow one a 504 (both with JSON-RPC bodies), and a SIGTERM-style
- * stop lets an in-flight call finish.
+ * unreachable upstream is a 502 and a slow one a 504 (both with JSON-RPC bodies), a client that goes
+ * away takes its upstream request with it, and a SIGTERM-style stop lets an in-flight call finish.
  *
  * @module
  */
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -73,6 +74,60 @@ describe('upstream', () => {
       await c.close().catch(() => undefined);
     } finally {
       await upstream.close();
+    }
+  });
+
+  it('aborts the upstream request when the client goes away', async () => {
+    let arrived = (): void => undefined;
+    let abandoned = (): void => undefined;
+    const upstreamGotIt = new Promise<void>((r) => {
+      arrived = r;
+    });
+    const upstreamLostIt = new Promise<void>((r) => {
+      abandoned = r;
+    });
+    // An upstream that never answers the ping and notes when its caller hangs up.
+    const upstream = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        if (!body.includes('"ping"')) return; // e.g. the sidecar's own tools/list discovery
+        res.on('close', () => {
+          if (!res.writableFinished) abandoned();
+        });
+        arrived();
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const port = (upstream.address() as { port: number }).port;
+      // No upstream timeout comes to the rescue: only the client's going away can end the request.
+      const h = await harness({
+        config: { upstream: { url: `http://127.0.0.1:${port}/mcp`, headersTimeoutMs: 120_000 } },
+      });
+      const client = new AbortController();
+      const answer = fetch(h.mcpUrl, {
+        method: 'POST',
+        headers: {
+          ...(await h.bearer(['user'])),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        signal: client.signal,
+      }).then(
+        () => 'answered',
+        () => 'client aborted',
+      );
+      await upstreamGotIt;
+      client.abort();
+      await upstreamLostIt; // the sidecar dropped its upstream request
+      expect(await answer).toBe('client aborted');
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((r) => upstream.close(() => r()));
     }
   });
 

@@ -6,21 +6,36 @@
  */
 import type { Authenticator } from '../../authn/authenticator.js';
 import { SidecarError, toSidecarError } from '../../errors/errors.js';
+import type { RequestContext } from '../context.js';
 import type { PipelineEvents } from '../events.js';
-import { CONTINUE, deny, type Stage } from '../stage.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 export function authenticateStage(authenticator: Authenticator, events: PipelineEvents): Stage {
+  const refuse = (ctx: RequestContext, err: unknown): StageResult => {
+    const e = err instanceof SidecarError ? err : toSidecarError(err);
+    events.authFailure(ctx, e);
+    return deny(e);
+  };
   return {
     name: 'authenticate',
-    async run(ctx, signal) {
+    run(ctx, client) {
+      // A token verified before is answered synchronously; everything else takes the async path.
       try {
-        ctx.principal = await authenticator.authenticate({ headers: ctx.req.headers }, signal);
-        return CONTINUE;
+        const cached = authenticator.cached({ headers: ctx.req.headers });
+        if (cached) {
+          ctx.principal = cached;
+          return CONTINUE;
+        }
       } catch (err) {
-        const e = err instanceof SidecarError ? err : toSidecarError(err);
-        events.authFailure(ctx, e);
-        return deny(e);
+        return refuse(ctx, err);
       }
+      return authenticator.authenticate({ headers: ctx.req.headers }, client.signal).then(
+        (principal) => {
+          ctx.principal = principal;
+          return CONTINUE;
+        },
+        (err: unknown) => refuse(ctx, err),
+      );
     },
   };
 }

@@ -15,7 +15,7 @@ import { idKey } from '../../mcp/reply-filter.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
 import type { MessageDecision, RequestContext } from '../context.js';
-import { CONTINUE, deny, type Stage } from '../stage.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 export interface DecideDeps {
   readonly engine: PolicyEngine;
@@ -28,36 +28,54 @@ export interface DecideDeps {
 }
 
 export function decideStage(deps: DecideDeps): Stage {
+  const decideAll = (ctx: RequestContext): StageResult => {
+    const parsed = ctx.parsed;
+    if (!parsed) return CONTINUE;
+    const principal = ctx.principal ?? ANONYMOUS;
+    const facts = deps.facts(ctx);
+    ctx.facts = facts;
+    let firstDenied: PolicyError | undefined;
+    for (const [index, msg] of parsed.messages.entries()) {
+      if (msg.kind !== 'request') continue;
+      const action = classify(msg.method, msg.id, msg.params);
+      const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
+      const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
+      const decisionId = randomUUID();
+      const d: MessageDecision = { index, action, decision, decisionId };
+      ctx.decisions.push(d);
+      deps.onDecision?.(ctx, d, msg.params);
+      if (!decision.allow) {
+        firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
+      } else if (isListMethod(action.method)) {
+        ctx.listRequests.set(idKey(action.id), action.method);
+      }
+    }
+    return firstDenied ? deny(firstDenied) : CONTINUE;
+  };
   return {
     name: 'decide',
-    async run(ctx, signal) {
-      const parsed = ctx.parsed;
-      if (!parsed) return CONTINUE;
-      const principal = ctx.principal ?? ANONYMOUS;
-      const facts = deps.facts(ctx);
-      ctx.facts = facts;
-      let firstDenied: PolicyError | undefined;
-      for (const [index, msg] of parsed.messages.entries()) {
-        if (msg.kind !== 'request') continue;
-        const action = classify(msg.method, msg.id, msg.params);
-        if (action.tool !== undefined && deps.discover && !deps.annotations.has(action.tool)) {
-          await deps.discover(action.tool, signal).catch(() => undefined);
-        }
-        const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
-        const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
-        const decisionId = randomUUID();
-        const d: MessageDecision = { index, action, decision, decisionId };
-        ctx.decisions.push(d);
-        deps.onDecision?.(ctx, d, msg.params);
-        if (!decision.allow) {
-          firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
-        } else if (isListMethod(action.method)) {
-          ctx.listRequests.set(idKey(action.id), action.method);
-        }
-      }
-      return firstDenied ? deny(firstDenied) : CONTINUE;
+    run(ctx, client) {
+      // Tools not seen listed yet are looked up first (async); otherwise the decisions are synchronous.
+      const unseen = deps.discover ? unseenTools(ctx, deps.annotations) : [];
+      if (unseen.length === 0 || !deps.discover) return decideAll(ctx);
+      const discover = deps.discover;
+      return (async () => {
+        for (const tool of unseen) await discover(tool, client.signal).catch(() => undefined);
+        return decideAll(ctx);
+      })();
     },
   };
+}
+
+/** Tools named by the body's `tools/call` requests that the annotation cache has not seen listed. */
+function unseenTools(ctx: RequestContext, annotations: AnnotationCache): string[] {
+  const out: string[] = [];
+  for (const msg of ctx.parsed?.messages ?? []) {
+    if (msg.kind !== 'request') continue;
+    const tool = classify(msg.method, msg.id, msg.params).tool;
+    if (tool !== undefined && !annotations.has(tool) && !out.includes(tool)) out.push(tool);
+  }
+  return out;
 }
 
 export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {

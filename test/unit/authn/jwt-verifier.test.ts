@@ -199,6 +199,19 @@ describe('verified-token cache', () => {
     await store.revokeToken('to-revoke', T0 + 600);
     await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
   });
+
+  it('answers cached() synchronously only for a token verified before, revocation included', async () => {
+    const { authn, auth, store } = setup();
+    const token = await sign({ jti: 'sync' });
+    const headers = { authorization: `Bearer ${token}` };
+    expect(authn.cached({ headers })).toBeUndefined();
+    const p = await auth(token);
+    expect(authn.cached({ headers })).toBe(p);
+    expect(authn.cached({ headers: {} })).toBeUndefined();
+    expect(authn.cached({ headers: { authorization: 'Basic eDp5' } })).toBeUndefined();
+    await store.revokeToken('sync', T0 + 600);
+    expect(() => authn.cached({ headers })).toThrow(code('ERR_AUTHN_REVOKED'));
+  });
 });
 
 describe('credentials and modes', () => {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { createContext, type RequestContext } from '../../../src/pipeline/context.js';
+import { requestSignal } from '../../../src/pipeline/stage.js';
 
 /** A fake IncomingMessage: a readable of the given chunks with `headers` assigned. */
 export function fakeRequest(
@@ -22,4 +23,4 @@ export function contextFor(req: IncomingMessage, body?: string): RequestContext 
   return ctx;
 }
 
-export const signal = new AbortController().signal;
+export const signal = requestSignal(new AbortController().signal);
