@@ -10,8 +10,14 @@
 
 /** One part, safe to join with `/`, `:` or `|`. null and '' both encode as ''. */
 export function encodePart(part: string | null | undefined): string {
-  return encodeURIComponent(part ?? '').replace(/\*/g, '%2A');
+  if (part === null || part === undefined) return '';
+  // Most parts (tenants, subjects, tool names) need no escaping: skip the encode and the replace.
+  if (UNRESERVED.test(part)) return part;
+  return encodeURIComponent(part).replace(/\*/g, '%2A');
 }
+
+/** Characters `encodeURIComponent` leaves alone, minus `*` (which `encodePart` escapes too). */
+const UNRESERVED = /^[A-Za-z0-9\-_.!~'()]*$/;
 
 /** Inverse of `encodePart`; throws `URIError` on malformed input. */
 export function decodePart(text: string): string {
