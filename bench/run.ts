@@ -909,7 +909,8 @@ ${targetRows.join('\n')}
 
 Method: autocannon 8 (programmatic API) in its own process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''}; upstreams (raw
 \`node:http\`, MCP SDK example server stateless with JSON replies, dev issuer) in one process and the
-proxies (bare proxies and sidecars) in another${canPin ? `, both pinned to CPU ${SERVER_CPU}` : ' (no CPU pinning)'}.
+proxies (bare proxies and sidecars) in another${canPin ? `, both pinned to CPU ${SERVER_CPU}` : ' (no CPU pinning)'}, all three
+running the compiled JavaScript (\`tsconfig.bench.json\`) as the container image does.
 Raw upstream: ${ROUNDS} interleaved round(s) per concurrency (every target once per round), each a warm-up
 (${WARMUP} s in the first round, ${Math.min(WARMUP, 0.5)} s later) then ${DURATION} s measured; the table shows the median round. SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
 Latency is per response with microsecond resolution; "added" = target − direct at the same concurrency.
@@ -918,7 +919,8 @@ requests answered (proxy column: the proxies process; upstream column: the upstr
 Bare proxy: \`bench/bare-proxy.ts\` (\`node:http\` + undici Pool, 64 keep-alive connections, body read then
 forwarded, reply streamed back, no checks). Sidecar: \`createSidecar\` with JWT via the dev issuer's JWKS
 (verified tokens cached), the compiled default policy (\`build/policy/bundle\`), in-memory store, upstream
-pool of 64, everything else at its defaults (rate limiting and abuse rules on, no OTLP endpoint), log
+pool of 64, everything else at its defaults (rate limiting and abuse rules on, decision cache on — every
+request of a subject after its first in a minute is a cache hit, as repeated calls are in a real pod — no OTLP endpoint), log
 level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null (pino, async)' : ''}.
 On these VMs a wake-up across vCPUs is slow and noisy, which inflates the c=1 latencies (p99 above all)
 of every target; compare ratios and "added" columns within one run, not absolute numbers across runs.
