@@ -8,20 +8,15 @@ import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
+/** Field names whose values never reach a log line (redacted at the top level and one level down). */
+export const SECRET_FIELDS = ['authorization', 'token', 'apiKey', 'secret', 'password'] as const;
+
 export const REDACT_PATHS = [
-  'authorization',
-  '*.authorization',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
   'headers.authorization',
   'headers["x-api-key"]',
   'headers.cookie',
-  'token',
-  '*.token',
-  'apiKey',
-  '*.apiKey',
-  'secret',
-  '*.secret',
-  'password',
-  '*.password',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

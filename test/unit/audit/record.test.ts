@@ -156,6 +156,22 @@ describe('buildAuditRecord', () => {
     expect(minimal.action.arguments).toBeNull();
     expect(minimal.obligations_applied).toEqual(['audit']);
   });
+
+  it('scrubs secret-named fields a policy put in its obligations (audit lines have no generic redaction)', () => {
+    const obligations = { audit: 'full' as const, token: 'tok-123', apiKey: 'k', route_hint: 'blue' };
+    const r = buildAuditRecord(input({ decision: { ...allow, obligations } }), {
+      arguments: 'hash',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(r.obligations).toEqual({
+      audit: 'full',
+      token: '[redacted]',
+      apiKey: '[redacted]',
+      route_hint: 'blue',
+    });
+    expect(JSON.stringify(r)).not.toContain('tok-123');
+  });
 });
 
 /** Dotted paths of a record's fields; arrays and free-form objects are leaves. */
