@@ -10,12 +10,9 @@
  */
 import {
   type Context,
-  isSpanContextValid,
   type Meter,
   ProxyTracerProvider,
   ROOT_CONTEXT,
-  type Span,
-  type TextMapGetter,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -34,7 +31,6 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { hmacTag } from '../audit/mask.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import type { Logger } from './logger.js';
 import {
@@ -46,6 +42,8 @@ import {
   samplerFromEnv,
   signalsFromEnv,
 } from './otel-config.js';
+import { bucketsFirst, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { type Headers, headerGetter, metaCarrier } from './trace-context.js';
 
 export {
   DEFAULT_SERVICE_NAME,
@@ -60,9 +58,6 @@ export const INSTRUMENTATION_NAME = 'mcp-authz';
 export const TELEMETRY_SHUTDOWN_TIMEOUT_MS = 5_000;
 /** An export error this recent makes `status()` `warn`. */
 export const EXPORT_ERROR_WINDOW_MS = 60_000;
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-type Headers = Record<string, string | string[] | undefined>;
 
 export interface Telemetry extends Component {
   /** A no-op tracer (which passes an incoming trace context through unchanged) when tracing is off. */
@@ -90,79 +85,6 @@ export interface TelemetryOptions {
   /** Tests: export log records here. */
   readonly logExporter?: LogRecordExporter;
   readonly shutdownTimeoutMs?: number;
-}
-
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (carrier) => Object.keys(carrier),
-  get(carrier, key) {
-    const v = carrier[key] ?? carrier[key.toLowerCase()];
-    return Array.isArray(v) ? v.join(',') : v;
-  },
-};
-
-function metaCarrier(meta: unknown): Headers | undefined {
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return undefined;
-  const m = meta as Record<string, unknown>;
-  if (typeof m.traceparent !== 'string') return undefined;
-  const out: Headers = { traceparent: m.traceparent };
-  if (typeof m.tracestate === 'string') out.tracestate = m.tracestate;
-  if (typeof m.baggage === 'string') out.baggage = m.baggage;
-  return out;
-}
-
-/** Trace and span id of a context or span; nulls when there is no valid one (for audit records). */
-export function traceIds(from: Context | Span): { traceId: string | null; spanId: string | null } {
-  const s = 'spanContext' in from ? from.spanContext() : trace.getSpanContext(from);
-  return s && isSpanContextValid(s)
-    ? { traceId: s.traceId, spanId: s.spanId }
-    : { traceId: null, spanId: null };
-}
-
-/** The `mcp_authz.subject` attribute value per config: the id, its keyed hash, or nothing. */
-export function telemetrySubject(
-  id: string | null,
-  mode: 'id' | 'hash' | 'none',
-  key: Buffer,
-): string | undefined {
-  if (id === null || mode === 'none') return undefined;
-  return mode === 'id' ? id : hmacTag(id, key);
-}
-
-/**
- * Moves each histogram data point's `_bucket` lines before its `_sum` and `_count` (the order the
- * Prometheus client libraries write, and one simple parsers rely on); the OpenTelemetry serializer writes
- * count, sum, buckets. Nothing else changes.
- */
-export function bucketsFirst(text: string): string {
-  const out: string[] = [];
-  let histogram: string | null = null;
-  let head: string[] = [];
-  let buckets: string[] = [];
-  const flush = () => {
-    out.push(...buckets, ...head);
-    head = [];
-    buckets = [];
-  };
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') {
-      flush();
-      const m = /^# TYPE (\S+) (\S+)$/.exec(line);
-      if (m) histogram = m[2] === 'histogram' ? (m[1] as string) : null;
-      out.push(line);
-    } else if (histogram && line.startsWith(`${histogram}_bucket`)) {
-      buckets.push(line);
-    } else if (histogram && line.startsWith(`${histogram}_count`)) {
-      flush();
-      head.push(line);
-    } else if (histogram && line.startsWith(`${histogram}_sum`)) {
-      head.push(line);
-    } else {
-      flush();
-      out.push(line);
-    }
-  }
-  flush();
-  return out.join('\n');
 }
 
 type Exporting = { export(items: never, cb: (r: ExportResult) => void): void };
@@ -366,13 +288,4 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
       });
     },
   };
-}
-
-/** Writes `traceparent` / `tracestate` for `ctx` into an MCP `params._meta` object (SEP-414). */
-export function injectMeta(ctx: Context, meta: Record<string, unknown>): void {
-  new W3CTraceContextPropagator().inject(ctx, meta, {
-    set(carrier, key, value) {
-      carrier[key] = value;
-    },
-  });
 }

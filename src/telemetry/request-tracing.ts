@@ -17,8 +17,9 @@ import type { SidecarError } from '../errors/errors.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
 import type { SidecarMetrics } from './metrics.js';
-import { type Telemetry, telemetrySubject, traceIds } from './otel.js';
+import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
+import { telemetrySubject, traceIds } from './trace-context.js';
 
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);

@@ -11,8 +11,9 @@ import { ANONYMOUS } from '../../src/authn/principal.js';
 import { classify } from '../../src/mcp/action.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { SidecarMetrics } from '../../src/telemetry/metrics.js';
-import { createTelemetry, type Telemetry, traceIds } from '../../src/telemetry/otel.js';
+import { createTelemetry, type Telemetry } from '../../src/telemetry/otel.js';
 import * as sc from '../../src/telemetry/semconv.js';
+import { traceIds } from '../../src/telemetry/trace-context.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 
 const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

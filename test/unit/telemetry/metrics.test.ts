@@ -9,7 +9,8 @@ import {
   SidecarMetrics,
   statusClass,
 } from '../../../src/telemetry/metrics.js';
-import { bucketsFirst, createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
+import { createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
+import { bucketsFirst } from '../../../src/telemetry/prometheus-text.js';
 
 let telemetry: Telemetry;
 let metrics: SidecarMetrics;

@@ -5,14 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import {
   createTelemetry,
-  injectMeta,
   parseKeyValueList,
   resourceFromEnv,
   samplerFromEnv,
   type Telemetry,
-  telemetrySubject,
-  traceIds,
 } from '../../../src/telemetry/otel.js';
+import { injectMeta, telemetrySubject, traceIds } from '../../../src/telemetry/trace-context.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
