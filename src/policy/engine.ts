@@ -186,7 +186,12 @@ export class PolicyEngine {
       revision: cur.revision,
       evalNs,
     };
-    if (key !== undefined) cur.decisions?.set(key, decision);
+    if (key !== undefined) {
+      // Shared by every later request with the same input: nothing may change it in place.
+      Object.freeze(decision.reasons);
+      Object.freeze(decision.obligations);
+      cur.decisions?.set(key, Object.freeze(decision));
+    }
     return decision;
   }
 
