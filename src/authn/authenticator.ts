@@ -118,6 +118,16 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
 
     const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
     let pepperMissing = false;
+    const cached = (req: AuthnRequest): Principal | undefined => {
+      if (!jwtVerifier) return undefined;
+      let credential: ReturnType<typeof extractCredential>;
+      try {
+        credential = extractCredential(req.headers, credentialOptions);
+      } catch {
+        return undefined; // malformed credentials: authenticate() says why
+      }
+      return credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
+    };
 
     return {
       name: 'authn',
@@ -144,20 +154,11 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         const details = parts.map((p) => p.detail).filter((d): d is string => typeof d === 'string');
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
       },
-      cached(req) {
-        if (!jwtVerifier) return undefined;
-        let credential: ReturnType<typeof extractCredential>;
-        try {
-          credential = extractCredential(req.headers, credentialOptions);
-        } catch {
-          return undefined; // malformed credentials: authenticate() says why
-        }
-        return credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
-      },
+      cached,
       authenticate(req, signal) {
         // Fast path: a token verified before is answered from the cache without awaiting anything.
         try {
-          const hit = this.cached(req);
+          const hit = cached(req);
           if (hit) return Promise.resolve(hit);
         } catch (err) {
           return Promise.reject(err);

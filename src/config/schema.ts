@@ -199,7 +199,7 @@ const TelemetrySchema = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      'Record mcp_authz_stage_duration_seconds for every stage of every request (a few µs per stage); spans of the authenticate, decide, ratelimit, forward and filter stages are recorded whenever traces are exported.',
+      'Record mcp_authz_stage_duration_seconds for every stage of every request (a few µs per stage); spans of the authenticate, ratelimit, forward and filter stages and one per decision are recorded whenever traces are exported.',
     ),
 });
 

@@ -5,12 +5,13 @@
  * whole input minus those two fields; the clock fields the policy does use (`hour`, `minute`,
  * `weekday`, `date`) stay in the key, so an entry never outlives its minute.
  *
- * Whether a bundle may be cached is decided when it is loaded ({@link cacheability}): a policy that
- * names `time` or `request_id` (a field access compiles to that exact string constant in the wasm), a
- * data document that holds either name (a lookup through data), or a policy that calls `rand.intn` is
- * evaluated on every request. What this check cannot see is a policy that reads the input generically
- * (`walk(input)`, `json.marshal(input)`, iterating over `input.context`); such a policy needs
- * `policy.decisionCache.enabled: false`.
+ * Two checks keep a policy that does read those fields from being cached. When a bundle is loaded
+ * ({@link cacheability}): a policy that names `time` or `request_id` (a field access compiles to that
+ * exact string constant in the wasm), data that holds either name (a lookup through data), or a call of
+ * `rand.intn` turns the cache off for the revision. And every miss is evaluated a second time with
+ * both fields changed ({@link probeInput}); only a result that stays the same is kept, and one that
+ * changes turns the cache off for the revision — which catches a policy that reads the input
+ * generically (`walk(input)`, `json.marshal(input)`, iterating over `input.context`).
  *
  * @module
  */
@@ -20,6 +21,8 @@ import type { PolicyInput } from './input.js';
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
 /** Inputs whose key is longer than this are not cached (large arguments would crowd out the rest). */
 export const MAX_KEY_CHARS = 8_192;
+/** The keys of one cache hold at most this many characters in all (~8 MB); the oldest go first. */
+export const MAX_CACHE_CHARS = 4_000_000;
 
 export type Cacheability = { readonly cacheable: true } | { readonly cacheable: false; readonly why: string };
 
@@ -47,25 +50,56 @@ function dataMentions(value: unknown, name: string): boolean {
 /** JSON of subject objects, which input building reuses per principal (the token and key caches keep one). */
 const subjectJson = new WeakMap<object, string>();
 
-/** The cache key of `input`, or undefined when it is too large to cache. */
+/** The cache key of `input`, or undefined when it is too large to cache (or cannot be serialised). */
 export function cacheKey(input: PolicyInput): string | undefined {
-  const { time: _time, request_id: _requestId, ...stable } = input.context;
-  let subject = subjectJson.get(input.subject);
-  if (subject === undefined) {
-    subject = JSON.stringify(input.subject);
-    subjectJson.set(input.subject, subject);
+  try {
+    const { time: _time, request_id: _requestId, ...stable } = input.context;
+    let subject = subjectJson.get(input.subject);
+    if (subject === undefined) {
+      subject = JSON.stringify(input.subject);
+      subjectJson.set(input.subject, subject);
+    }
+    const key = subject + JSON.stringify([input.action, input.resource, stable]);
+    return key.length <= MAX_KEY_CHARS ? key : undefined;
+  } catch {
+    return undefined;
   }
-  const key = subject + JSON.stringify([input.action, input.resource, stable]);
-  return key.length <= MAX_KEY_CHARS ? key : undefined;
 }
 
-/** A bounded map; when full, the oldest entry goes (entries of past minutes stop being asked for). */
+/**
+ * `input` with the two fields the key leaves out changed — `time` moved by 29 s within its minute, a
+ * different `request_id` — or undefined when `time` is not a timestamp (then nothing is cached).
+ */
+export function probeInput(input: PolicyInput): PolicyInput | undefined {
+  const ms = Date.parse(input.context.time);
+  if (Number.isNaN(ms)) return undefined;
+  const second = new Date(ms).getUTCSeconds();
+  const time = new Date(ms + (second < 30 ? 29_000 : -29_000)).toISOString();
+  return { ...input, context: { ...input.context, time, request_id: `${input.context.request_id}~probe` } };
+}
+
+/** Freezes a JSON-like value all the way down (a cached result is shared by later requests). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * A map bounded by entries and by the characters of its keys; when full, the oldest entries go (entries
+ * of past minutes stop being asked for, so they are the first to leave).
+ */
 export class DecisionCache<V> {
   readonly #max: number;
+  readonly #maxChars: number;
   readonly #entries = new Map<string, V>();
+  #chars = 0;
 
-  constructor(maxEntries: number) {
+  constructor(maxEntries: number, maxChars = MAX_CACHE_CHARS) {
     this.#max = maxEntries;
+    this.#maxChars = maxChars;
   }
 
   get(key: string): V | undefined {
@@ -73,11 +107,22 @@ export class DecisionCache<V> {
   }
 
   set(key: string, value: V): void {
-    if (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
+    if (this.#entries.has(key)) return;
+    while (
+      this.#entries.size > 0 &&
+      (this.#entries.size >= this.#max || this.#chars + key.length > this.#maxChars)
+    ) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+      this.#chars -= oldest.length;
     }
     this.#entries.set(key, value);
+    this.#chars += key.length;
+  }
+
+  /** Characters held in keys (for tests and status). */
+  get chars(): number {
+    return this.#chars;
   }
 
   get size(): number {

@@ -12,7 +12,7 @@ import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
 import { type Decision, denyDecision, PolicyResultSchema } from './decision.js';
-import { cacheability, cacheKey, DecisionCache } from './decision-cache.js';
+import { cacheability, cacheKey, DecisionCache, deepFreeze, probeInput } from './decision-cache.js';
 import type { PolicyInput } from './input.js';
 
 export interface PolicyStatus {
@@ -48,8 +48,9 @@ interface Loaded {
   readonly decisionId: number;
   readonly visibleId: number;
   readonly loadedAt: Date;
-  readonly decisions: DecisionCache<Decision> | null;
-  readonly visibility: DecisionCache<boolean> | null;
+  /** Set to null for good when a result turns out to depend on what the key leaves out. */
+  decisions: DecisionCache<Decision> | null;
+  visibility: DecisionCache<boolean> | null;
 }
 
 export class PolicyEngine {
@@ -159,6 +160,41 @@ export class PolicyEngine {
       }
       this.#cacheMisses++;
     }
+    const decision = this.#evaluate(cur, input, t0);
+    if (key !== undefined && decision.failure === undefined) {
+      // Kept only if the fields the key leaves out make no difference to this input's result.
+      const probe = probeInput(input);
+      const again = probe && this.#evaluate(cur, probe, t0);
+      if (again && sameResult(decision, again)) cur.decisions?.set(key, deepFreeze({ ...decision }));
+      else this.#stopCaching(cur);
+    }
+    return decision;
+  }
+
+  /** Whether a list item is visible to the caller; false on any failure. */
+  visible(input: PolicyInput): boolean {
+    const cur = this.#current;
+    if (!cur) return false;
+    const key = cur.visibility ? cacheKey(input) : undefined;
+    if (key !== undefined) {
+      const hit = cur.visibility?.get(key);
+      if (hit !== undefined) {
+        this.#cacheHits++;
+        return hit;
+      }
+      this.#cacheMisses++;
+    }
+    const visible = this.#evaluateVisible(cur, input);
+    if (key !== undefined && visible !== undefined) {
+      const probe = probeInput(input);
+      if (probe && this.#evaluateVisible(cur, probe) === visible) cur.visibility?.set(key, visible);
+      else this.#stopCaching(cur);
+    }
+    return visible ?? false;
+  }
+
+  /** One evaluation of `decision`, checked against the schema; every failure is a deny. */
+  #evaluate(cur: Loaded, input: PolicyInput, t0: bigint): Decision {
     let raw: unknown;
     try {
       raw = cur.policy.evaluate(input, cur.decisionId);
@@ -178,7 +214,7 @@ export class PolicyEngine {
     }
     const r = parsed.data;
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
-    const decision: Decision = {
+    return {
       allow: r.allow,
       reasons,
       obligations: r.obligations,
@@ -186,39 +222,30 @@ export class PolicyEngine {
       revision: cur.revision,
       evalNs,
     };
-    if (key !== undefined) {
-      // Shared by every later request with the same input: nothing may change it in place.
-      Object.freeze(decision.reasons);
-      Object.freeze(decision.obligations);
-      cur.decisions?.set(key, Object.freeze(decision));
-    }
-    return decision;
   }
 
-  /** Whether a list item is visible to the caller; false on any failure. */
-  visible(input: PolicyInput): boolean {
-    const cur = this.#current;
-    if (!cur) return false;
-    const key = cur.visibility ? cacheKey(input) : undefined;
-    if (key !== undefined) {
-      const hit = cur.visibility?.get(key);
-      if (hit !== undefined) {
-        this.#cacheHits++;
-        return hit;
-      }
-      this.#cacheMisses++;
-    }
+  /** One evaluation of `visible`; undefined when it failed (logged). */
+  #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
     try {
-      const visible = firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
-      if (key !== undefined) cur.visibility?.set(key, visible);
-      return visible;
+      return firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
     } catch (err) {
       this.#opts.logger.error(
         { revision: cur.revision, err: errorText(err) },
         'policy visibility evaluation failed',
       );
-      return false;
+      return undefined;
     }
+  }
+
+  /** A result changed with context.time or context.request_id: this revision is evaluated every time. */
+  #stopCaching(cur: Loaded): void {
+    if (!cur.decisions && !cur.visibility) return;
+    cur.decisions = null;
+    cur.visibility = null;
+    this.#opts.logger.warn(
+      { revision: cur.revision },
+      'policy results depend on context.time or context.request_id; decision cache off for this revision',
+    );
   }
 
   status(): PolicyStatus {
@@ -258,4 +285,14 @@ function firstResult(raw: unknown): unknown {
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : JSON.stringify(err);
+}
+
+/** Whether two decisions say the same (allow, reasons, obligations, sensitivity). */
+function sameResult(a: Decision, b: Decision): boolean {
+  return (
+    a.allow === b.allow &&
+    a.failure === b.failure &&
+    JSON.stringify([a.reasons, a.obligations, a.sensitivity]) ===
+      JSON.stringify([b.reasons, b.obligations, b.sensitivity])
+  );
 }

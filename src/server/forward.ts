@@ -91,6 +91,9 @@ export interface ForwardRequest {
   readonly sseRewriter?: SseRewriter;
 }
 
+/** The status recorded (never sent) for a request whose client went away before its answer. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 export async function forward(
   ctx: RequestContext,
   res: ServerResponse,
@@ -100,6 +103,8 @@ export async function forward(
   // One client signal per request: reuse the caller's when it passes one. undici takes it as it is.
   const own = r.signal ? undefined : clientSignal(res);
   const signal = r.signal ?? (own as ClientSignal);
+  // The client left while the stages ran: there is nobody to forward for.
+  if (signal.aborted) return CLIENT_CLOSED_REQUEST;
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
@@ -117,6 +122,12 @@ export async function forward(
       signal,
     });
   } catch (err) {
+    if (signal.aborted) {
+      // Our own abort (the client went away), not an upstream failure.
+      traced?.(null);
+      own?.release();
+      return CLIENT_CLOSED_REQUEST;
+    }
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
     deps.logger.warn(
       { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message },

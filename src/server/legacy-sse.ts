@@ -46,8 +46,8 @@ export class LegacySseRoutes {
     const ctx = rt.context(req, 'sse', 'legacy_sse');
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.bodiless, ctx, client, rt.observeStage);
-    client.release();
     if (result.kind === 'deny') {
+      client.release();
       rt.deny(ctx, res, result.error);
       return;
     }
@@ -78,8 +78,10 @@ export class LegacySseRoutes {
         method: 'GET',
         path: this.#upstreamSsePath,
         sseRewriter: stream,
+        signal: client,
       });
     } finally {
+      client.release();
       if (sessionId) this.#sessions.delete(sessionId);
     }
   }
@@ -92,8 +94,8 @@ export class LegacySseRoutes {
     const client = clientSignal(res);
     ctx.facts = rt.facts(ctx, sessionId);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
-    client.release();
     const session = this.#sessions.get(sessionId);
+    if (result.kind === 'deny' || !session) client.release();
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream.
       if (
@@ -114,6 +116,7 @@ export class LegacySseRoutes {
     }
     // Unknown session, or one opened by another caller: same answer, so sessions cannot be probed.
     if (!session || !ctx.principal || ownerKey(ctx.principal) !== session.owner) {
+      client.release();
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
@@ -122,7 +125,9 @@ export class LegacySseRoutes {
       method: 'POST',
       path: session.upstreamPath,
       ...(ctx.body ? { body: ctx.body } : {}),
+      signal: client,
     });
+    client.release();
     rt.requestDone(ctx, status);
   }
 

@@ -177,7 +177,8 @@ export class SidecarMetrics {
       ['result', 'method', 'tool'],
     );
     this.decisionDuration = meter.createHistogram('mcp_authz_decision_duration_seconds', {
-      description: 'Policy decision time: input building, wasm evaluation and result check.',
+      description:
+        'Policy decision time: wasm evaluation and result check, or the cache lookup (about a microsecond) on a hit.',
       ...fast,
     });
     this.stageDuration = meter.createHistogram('mcp_authz_stage_duration_seconds', {
@@ -217,7 +218,8 @@ export class SidecarMetrics {
       if (this.revision !== null) r.observe(1, { revision: this.revision });
     });
     this.decisionCacheLookups = meter.createObservableCounter('mcp_authz_policy_cache_lookups_total', {
-      description: 'Decision cache lookups, by result (hit, miss); absent while the cache is off.',
+      description:
+        'Decision cache lookups (decisions and list visibility), by result (hit, miss); absent while the cache is off.',
     });
     this.decisionCacheLookups.addCallback((r) => {
       const c = this.#decisionCache();

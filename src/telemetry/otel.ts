@@ -67,6 +67,8 @@ export interface Telemetry extends Component {
   readonly logs: OtelLogger;
   /** An OTLP endpoint is configured (for at least one signal). */
   readonly exporting: boolean;
+  /** Spans are recorded and exported (a tracer provider exists); false: the tracer is a no-op. */
+  readonly tracing: boolean;
   prometheus(): Promise<{ type: string; body: string }>;
   /** Exports everything buffered now (spans, log records, a metrics push), bounded by the shutdown timeout. */
   flush(): Promise<void>;
@@ -215,6 +217,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     meter,
     logs,
     exporting,
+    tracing: tracerProvider !== undefined,
     async start() {
       for (const w of warnings) log.warn(w);
       log.info(

@@ -48,7 +48,7 @@ export class RequestTracing {
     ctx.route = route;
     const req = ctx.req;
     // Nothing exported and no caller trace to pass on to the audit trail: no span objects at all.
-    if (!this.#tel.exporting && req.headers.traceparent === undefined) return;
+    if (!this.#tel.tracing && req.headers.traceparent === undefined) return;
     const parent = this.#tel.extract(req.headers);
     const method = req.method ?? 'GET';
     const span = this.#tel.tracer.startSpan(
@@ -73,7 +73,7 @@ export class RequestTracing {
    * when stage metrics are on; undefined when neither is, so the hot path then pays nothing.
    */
   get observeStage(): StageObserver | undefined {
-    const spans = this.#tel.exporting;
+    const spans = this.#tel.tracing;
     const samples = this.#opts.stageMetrics;
     if (!spans && !samples) return undefined;
     return (ctx, name) => {
@@ -186,7 +186,7 @@ export class RequestTracing {
   /** Starts the span of a list reply's pruning; call the result with the items kept and removed. */
   filter(ctx: RequestContext): ((kept: number, removed: number) => void) | undefined {
     const parent = ctx.trace?.context;
-    if (!parent || !this.#tel.exporting) return undefined;
+    if (!parent || !this.#tel.tracing) return undefined;
     const span = this.#tel.tracer.startSpan(`${A.SPAN_STAGE_PREFIX}filter`, {}, parent);
     return (kept, removed) => {
       span.setAttribute(A.ATTR_AUTHZ_STAGE, 'filter');

@@ -9,7 +9,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { type Bundle, readBundle } from '../../../src/policy/bundle.js';
-import { cacheability, cacheKey, DecisionCache, MAX_KEY_CHARS } from '../../../src/policy/decision-cache.js';
+import {
+  cacheability,
+  cacheKey,
+  DecisionCache,
+  MAX_KEY_CHARS,
+  probeInput,
+} from '../../../src/policy/decision-cache.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -52,7 +58,7 @@ const fixtures: Record<string, Bundle> = {};
 
 beforeAll(async () => {
   defaultBundle = await readBundle(await defaultPolicyBundle());
-  for (const name of ['time', 'request-id', 'rand'])
+  for (const name of ['time', 'request-id', 'rand', 'generic'])
     fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
 });
 
@@ -67,6 +73,45 @@ describe('cache key', () => {
     expect(cacheKey(a)).not.toContain('r-1');
   });
 
+  it('differs for another subject, tool, annotation, session, client or argument', () => {
+    const f = facts('2026-11-23T10:00:01Z');
+    const base = cacheKey(call('echo', { text: 'hi' }, f));
+    const other = (p: Principal) =>
+      cacheKey(
+        buildDecisionInput(p, classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } }), {}, f),
+      );
+    const variants = [
+      other({ ...user, id: 'u-2' }),
+      other({ ...user, roles: ['admin'] }),
+      other({ ...user, tenant: 'globex' }),
+      other({ ...user, claims: { email: 'x@example.com' } }),
+      cacheKey(call('search_docs', { text: 'hi' }, f)),
+      cacheKey(call('echo', { text: 'hi', extra: 1 }, f)),
+      cacheKey(
+        buildDecisionInput(
+          user,
+          classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } }),
+          { destructiveHint: true },
+          f,
+        ),
+      ),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, sessionId: 's-9' })),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, clientIp: '203.0.113.9' })),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, environment: 'staging' })),
+    ];
+    for (const v of variants) expect(v).not.toBe(base);
+    expect(new Set(variants).size).toBe(variants.length);
+  });
+
+  it('probes with both left-out fields changed and everything else equal, within the same minute', () => {
+    const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:10.500Z', 'r-7'));
+    const probe = probeInput(input);
+    expect(probe?.context).toMatchObject({ time: '2026-11-23T10:00:39.500Z', request_id: 'r-7~probe' });
+    expect(probe && cacheKey(probe)).toBe(cacheKey(input));
+    const late = probeInput(call('echo', {}, facts('2026-11-23T10:00:50Z')));
+    expect(late?.context.time).toBe('2026-11-23T10:00:21.000Z');
+  });
+
   it('is not made for inputs too large to be worth keeping', () => {
     const big = call('echo', { text: 'x'.repeat(MAX_KEY_CHARS) }, facts('2026-11-23T10:00:00Z'));
     expect(cacheKey(big)).toBeUndefined();
@@ -78,6 +123,14 @@ describe('cache key', () => {
     c.set('b', 2);
     c.set('c', 3);
     expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([undefined, 2, 3, 2]);
+  });
+
+  it('keeps the characters of its keys under a budget', () => {
+    const c = new DecisionCache<number>(100, 10);
+    c.set('aaaa', 1);
+    c.set('bbbb', 2);
+    c.set('cccc', 3); // 12 characters would be over 10: the oldest goes
+    expect([c.get('aaaa'), c.get('bbbb'), c.get('cccc'), c.chars]).toEqual([undefined, 2, 3, 8]);
   });
 });
 
@@ -124,6 +177,34 @@ describe('engine with the cache', () => {
     const v = buildVisibleInput(user, 'tools/list', 'tool', 'run_sql', {}, facts('2026-11-23T10:00:05Z'));
     expect([e.visible(v), e.visible(v)]).toEqual([false, false]);
     expect(e.status().decisionCache).toEqual({ entries: 3, hits: 3, misses: 3 });
+  });
+
+  it('shares no mutable state between requests through a cached result', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(defaultBundle);
+    const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z'));
+    e.decide(input);
+    const hit = e.decide(input);
+    expect(hit.cached).toBe(true);
+    expect(() => (hit.reasons as string[]).push('x')).toThrow(TypeError);
+    const limit = hit.obligations.rate_limit as { capacity: number };
+    expect(() => {
+      limit.capacity = 1;
+    }).toThrow(TypeError);
+    expect(e.decide(input).obligations.rate_limit?.capacity).toBe(200);
+  });
+
+  it('stops caching a policy whose result turns out to depend on the left-out fields', async () => {
+    const generic = fixtures.generic as Bundle;
+    expect(cacheability(generic.wasm, generic.data)).toEqual({ cacheable: true }); // nothing named
+    const e = new PolicyEngine(opts());
+    await e.load(generic);
+    const first = e.decide(call('echo', {}, facts('2026-11-23T10:00:10Z', 'r-1')));
+    const second = e.decide(call('echo', {}, facts('2026-11-23T10:00:11Z', 'r-2')));
+    expect(first.reasons[0]).toContain('r-1');
+    expect(second.reasons[0]).toContain('r-2');
+    expect(second.cached).toBeUndefined();
+    expect(e.status().decisionCache).toBeNull();
   });
 
   it('starts empty after a reload', async () => {

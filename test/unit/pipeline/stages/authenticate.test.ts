@@ -1,0 +1,90 @@
+/**
+ * Tests of the authenticate stage (src/pipeline/stages/authenticate.ts) with a fake authenticator: a
+ * token verified before answers synchronously without the async path, a revoked one is refused on the
+ * spot, and everything else goes through `authenticate` with the request's AbortSignal.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import type { Authenticator } from '../../../../src/authn/authenticator.js';
+import type { Principal } from '../../../../src/authn/principal.js';
+import { AuthnError, type SidecarError } from '../../../../src/errors/errors.js';
+import { NO_EVENTS } from '../../../../src/pipeline/events.js';
+import { requestSignal } from '../../../../src/pipeline/stage.js';
+import { authenticateStage } from '../../../../src/pipeline/stages/authenticate.js';
+import { contextFor, fakeRequest } from '../fake-request.js';
+
+const alice: Principal = {
+  id: 'alice',
+  tenant: 'acme',
+  roles: ['user'],
+  scopes: [],
+  clearance: null,
+  authMethod: 'jwt',
+  claims: {},
+};
+
+function fake(over: Partial<Authenticator>): Authenticator & { slowCalls: (AbortSignal | undefined)[] } {
+  const slowCalls: (AbortSignal | undefined)[] = [];
+  return {
+    name: 'authn',
+    start: async () => undefined,
+    stop: async () => undefined,
+    status: () => ({ state: 'ok' }),
+    cached: () => undefined,
+    authenticate: async (_req, signal) => {
+      slowCalls.push(signal);
+      return alice;
+    },
+    ...over,
+    slowCalls,
+  };
+}
+
+function run(authn: Authenticator) {
+  const failures: SidecarError[] = [];
+  const ctx = contextFor(fakeRequest({ authorization: 'Bearer x' }));
+  const ac = new AbortController();
+  const stage = authenticateStage(authn, { ...NO_EVENTS, authFailure: (_c, e) => failures.push(e) });
+  return { ctx, failures, ac, result: stage.run(ctx, requestSignal(ac.signal)) };
+}
+
+describe('authenticate stage', () => {
+  it('answers a cached token synchronously', () => {
+    const authn = fake({ cached: () => alice });
+    const { ctx, result } = run(authn);
+    expect(result).toEqual({ kind: 'continue' });
+    expect(ctx.principal).toBe(alice);
+    expect(authn.slowCalls).toEqual([]);
+  });
+
+  it('refuses a revoked cached token on the spot and reports the failure', () => {
+    const revoked = new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
+    const { ctx, failures, result } = run(
+      fake({
+        cached: () => {
+          throw revoked;
+        },
+      }),
+    );
+    expect(result).toEqual({ kind: 'deny', error: revoked });
+    expect(failures).toEqual([revoked]);
+    expect(ctx.principal).toBeUndefined();
+  });
+
+  it('takes the async path with the request signal otherwise', async () => {
+    const authn = fake({});
+    const { ctx, ac, result } = run(authn);
+    expect(result).toBeInstanceOf(Promise);
+    await expect(result).resolves.toEqual({ kind: 'continue' });
+    expect(ctx.principal).toBe(alice);
+    expect(authn.slowCalls).toEqual([ac.signal]);
+  });
+
+  it('denies with the error of a failed async check', async () => {
+    const bad = new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'bad signature');
+    const { failures, result } = run(fake({ authenticate: async () => Promise.reject(bad) }));
+    await expect(result).resolves.toEqual({ kind: 'deny', error: bad });
+    expect(failures).toEqual([bad]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * Tests of the decide stage (src/pipeline/stages/decide.ts) with a fake engine: one decision per request
+ * message, synchronous when every tool has been seen listed, one discovery per unseen tool first, and a
+ * body with any denied message denied as a whole.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { AnnotationCache } from '../../../../src/mcp/annotations.js';
+import { parseBody } from '../../../../src/mcp/jsonrpc.js';
+import { requestSignal } from '../../../../src/pipeline/stage.js';
+import { decideStage } from '../../../../src/pipeline/stages/decide.js';
+import type { Decision } from '../../../../src/policy/decision.js';
+import type { PolicyEngine } from '../../../../src/policy/engine.js';
+import type { PolicyInput } from '../../../../src/policy/input.js';
+import { contextFor, fakeRequest } from '../fake-request.js';
+
+const FACTS = {
+  now: new Date('2026-11-23T10:00:00Z'),
+  clientIp: '127.0.0.1',
+  sessionId: null,
+  requestId: 'req-1',
+  environment: 'prod',
+  timezone: 'UTC',
+};
+
+function setup(denyTools: string[] = []) {
+  const inputs: PolicyInput[] = [];
+  const engine = {
+    decide(input: PolicyInput): Decision {
+      inputs.push(input);
+      const tool = String(input.action.tool ?? '');
+      const allow = !denyTools.includes(tool);
+      return {
+        allow,
+        reasons: allow ? [] : [`no ${tool}`],
+        obligations: {},
+        sensitivity: undefined,
+        revision: 'r1',
+        evalNs: 1,
+      };
+    },
+  } as unknown as PolicyEngine;
+  const annotations = new AnnotationCache();
+  annotations.learn(new Map([['seen', { readOnlyHint: true }]]));
+  const discovered: string[] = [];
+  const ac = new AbortController();
+  const stage = decideStage({
+    engine,
+    annotations,
+    facts: () => FACTS,
+    discover: async (tool, signal) => {
+      expect(signal).toBe(ac.signal);
+      discovered.push(tool);
+    },
+  });
+  const run = (messages: unknown[]) => {
+    const ctx = contextFor(fakeRequest({}));
+    ctx.parsed = parseBody(JSON.stringify(messages.length === 1 ? messages[0] : messages));
+    return { ctx, result: stage.run(ctx, requestSignal(ac.signal)) };
+  };
+  return { inputs, discovered, run };
+}
+
+const call = (id: number, name: string) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name, arguments: {} },
+});
+
+describe('decide stage', () => {
+  it('decides synchronously when every tool has been seen listed', () => {
+    const { inputs, discovered, run } = setup();
+    const { ctx, result } = run([call(1, 'seen')]);
+    expect(result).toEqual({ kind: 'continue' });
+    expect(discovered).toEqual([]);
+    expect(inputs).toHaveLength(1);
+    expect(ctx.decisions.map((d) => d.action.tool)).toEqual(['seen']);
+  });
+
+  it('discovers each unseen tool of a batch once, then decides every request message', async () => {
+    const { inputs, discovered, run } = setup();
+    const { ctx, result } = run([
+      call(1, 'a'),
+      call(2, 'seen'),
+      call(3, 'b'),
+      call(4, 'a'),
+      { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
+    ]);
+    expect(result).toBeInstanceOf(Promise);
+    await expect(result).resolves.toEqual({ kind: 'continue' });
+    expect(discovered).toEqual(['a', 'b']);
+    expect(inputs.map((i) => i.action.tool)).toEqual(['a', 'seen', 'b', 'a']);
+    expect(ctx.decisions.map((d) => d.index)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('denies the whole body when one message is denied, with that message’s reason', () => {
+    const { run } = setup(['seen']);
+    const { ctx, result } = run([{ jsonrpc: '2.0', id: 1, method: 'ping' }, call(2, 'seen')]);
+    expect(result).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_POLICY_DENIED', message: 'Forbidden: no seen' },
+    });
+    expect(ctx.decisions.map((d) => d.decision.allow)).toEqual([true, false]);
+  });
+});
