@@ -138,8 +138,8 @@ const PolicySchema = z.strictObject({
         .default(true)
         .describe(
           'Reuse a result for an input seen before (all of it but context.time and context.request_id). ' +
-            'Bypassed by itself for a policy that names either field or calls rand.intn; turn off for a ' +
-            'policy that reads the input generically (walk, json.marshal, iterating input.context).',
+            'Bypassed for a policy that names either field or calls rand.intn, and turned off for a ' +
+            'revision whose result changes when they do (every miss is checked with both changed).',
         ),
       maxEntries: z
         .int()
