@@ -137,7 +137,7 @@ cases rotate (two allowed, two denied with several reasons). The second row runs
 policy whose decision is a constant object, interleaved in blocks of 1,000 with the first: it is the floor
 of this machine at this moment (the JSON in and out of wasm, the result check), so on a loaded machine
 compare the two rows rather than absolute figures. The third row is the sidecar's default configuration, the
-decision cache on (\`policy.decisionCache\`): the same four inputs recur, so after the first of each per minute
+decision cache on (\`policy.decisionCache\`): the same four inputs recur, so after the first of each per hour
 every decision is a cache hit — the cost of building the input and its key and one Map lookup. It shows
 what a hit costs, not a realistic hit rate; the target is judged on the first row, every decision evaluated.`;
 console.log(table);

@@ -138,7 +138,7 @@ Bare proxy: \`bench/bare-proxy.ts\` (\`node:http\` + undici Pool, 64 keep-alive 
 forwarded, reply streamed back, no checks). Sidecar: \`createSidecar\` with JWT via the dev issuer's JWKS
 (verified tokens cached), the compiled default policy (\`build/policy/bundle\`), in-memory store, upstream
 pool of 64, everything else at its defaults (rate limiting and abuse rules on, decision cache on — every
-request of a subject after its first in a minute is a cache hit, as repeated calls are in a real pod — no OTLP endpoint), log
+request of a subject after its first in an hour is a cache hit, as repeated calls are in a real pod — no OTLP endpoint), log
 level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null (pino, async)' : ''}.
 On these VMs a wake-up across vCPUs is slow and noisy, which inflates the c=1 latencies (p99 above all)
 of every target; compare ratios and "added" columns within one run, not absolute numbers across runs.

@@ -2,20 +2,22 @@
  * A per-revision cache of policy results. A compiled policy is a pure function of its input and data,
  * except for two context fields that differ on every request (`context.time`, `context.request_id`)
  * and the one non-deterministic builtin the wasm runtime offers (`rand.intn`). The key is therefore the
- * whole input minus those two fields; the clock fields the policy does use (`hour`, `minute`,
- * `weekday`, `date`) stay in the key, so an entry never outlives its minute.
+ * input minus those two fields and minus every other context field the policy never names (for the
+ * default policy `minute`, `date`, `session_id`, …), so the clock fields it does read (`hour`,
+ * `weekday`) decide how long an entry serves.
  *
- * Two checks keep a policy that does read those fields from being cached. When a bundle is loaded
- * ({@link cacheability}): a policy that names `time` or `request_id` (a field access compiles to that
- * exact string constant in the wasm), data that holds either name (a lookup through data), or a call of
- * `rand.intn` turns the cache off for the revision. And every miss is evaluated a second time with
- * both fields changed ({@link probeInput}); only a result that stays the same is kept, and one that
- * changes turns the cache off for the revision — which catches a policy that reads the input
- * generically (`walk(input)`, `json.marshal(input)`, iterating over `input.context`).
+ * Two checks keep a policy that does read a left-out field from being cached wrongly. When a bundle is
+ * loaded ({@link cacheability}): a policy that names `time` or `request_id` (a field access compiles to
+ * that exact string constant in the wasm), data that holds either name (a lookup through data), or a call
+ * of `rand.intn` turns the cache off for the revision; any other field named either way stays in the key.
+ * And every miss is evaluated a second time with every left-out field changed ({@link probeInput}); only
+ * a result that stays the same is kept, and one that changes turns the cache off for the revision —
+ * which catches a policy that reads the input generically (`walk(input)`, `json.marshal(input)`,
+ * iterating over `input.context`).
  *
  * @module
  */
-import type { PolicyInput } from './input.js';
+import { contextFieldNames, type PolicyInput } from './input.js';
 
 /** Context fields left out of the key: they are new on every request. */
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
@@ -24,19 +26,37 @@ export const MAX_KEY_CHARS = 8_192;
 /** The keys of one cache hold at most this many characters in all (~8 MB); the oldest go first. */
 export const MAX_CACHE_CHARS = 4_000_000;
 
-export type Cacheability = { readonly cacheable: true } | { readonly cacheable: false; readonly why: string };
+export type Cacheability =
+  | {
+      readonly cacheable: true;
+      /** Context fields the policy never names: left out of the key (and changed by the probe). */
+      readonly unused: ReadonlySet<string>;
+    }
+  | { readonly cacheable: false; readonly why: string };
 
-/** Whether results of the policy in `wasm` with `data` may be cached (see the module comment). */
-export function cacheability(wasm: Uint8Array, data: unknown): Cacheability {
+/**
+ * Whether results of the policy in `wasm` with `data` may be cached (see the module comment), and which
+ * of `contextFields` it never names. A field access compiles to the bare name as a NUL-terminated string
+ * constant; data that holds the name could be a lookup through data. A name that shows up by accident
+ * (in a reason text, say) only keeps a field in the key, the safe direction.
+ */
+export function cacheability(
+  wasm: Uint8Array,
+  data: unknown,
+  contextFields: readonly string[] = contextFieldNames(),
+): Cacheability {
   const text = Buffer.from(wasm.buffer, wasm.byteOffset, wasm.byteLength).toString('latin1');
   if (text.includes('rand.intn')) return { cacheable: false, why: 'the policy calls rand.intn' };
+  const inWasm = (f: string) => new RegExp(`(^|[^\\x20-\\x7e])${f}($|[^\\x20-\\x7e])`).test(text);
   for (const field of VOLATILE_CONTEXT_FIELDS) {
-    // String constants are stored NUL-terminated; a field access is the bare name between two of them.
-    if (new RegExp(`(^|[^\\x20-\\x7e])${field}($|[^\\x20-\\x7e])`).test(text))
-      return { cacheable: false, why: `the policy names the field "${field}"` };
+    if (inWasm(field)) return { cacheable: false, why: `the policy names the field "${field}"` };
     if (dataMentions(data, field)) return { cacheable: false, why: `the policy data names "${field}"` };
   }
-  return { cacheable: true };
+  const fields = new Set([...contextFields, ...VOLATILE_CONTEXT_FIELDS]);
+  return {
+    cacheable: true,
+    unused: new Set([...fields].filter((f) => !inWasm(f) && !dataMentions(data, f))),
+  };
 }
 
 function dataMentions(value: unknown, name: string): boolean {
@@ -50,16 +70,20 @@ function dataMentions(value: unknown, name: string): boolean {
 /** JSON of subject objects, which input building reuses per principal (the token and key caches keep one). */
 const subjectJson = new WeakMap<object, string>();
 
-/** The cache key of `input`, or undefined when it is too large to cache (or cannot be serialised). */
-export function cacheKey(input: PolicyInput): string | undefined {
+/**
+ * The cache key of `input` without the context fields in `unused`, or undefined when it is too large to
+ * cache (or cannot be serialised).
+ */
+export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): string | undefined {
   try {
-    const { time: _time, request_id: _requestId, ...stable } = input.context;
+    const context: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(input.context)) if (!unused.has(k)) context[k] = v;
     let subject = subjectJson.get(input.subject);
     if (subject === undefined) {
       subject = JSON.stringify(input.subject);
       subjectJson.set(input.subject, subject);
     }
-    const key = subject + JSON.stringify([input.action, input.resource, stable]);
+    const key = subject + JSON.stringify([input.action, input.resource, context]);
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;
@@ -67,15 +91,25 @@ export function cacheKey(input: PolicyInput): string | undefined {
 }
 
 /**
- * `input` with the two fields the key leaves out changed — `time` moved by 29 s within its minute, a
- * different `request_id` — or undefined when `time` is not a timestamp (then nothing is cached).
+ * `input` with every context field in `unused` changed — `time` moved by 29 s within its minute, a number
+ * by one, a string or null to another string — or undefined when `time` is not a timestamp (then nothing
+ * is cached). Its key is the key of `input`.
  */
-export function probeInput(input: PolicyInput): PolicyInput | undefined {
+export function probeInput(input: PolicyInput, unused: ReadonlySet<string>): PolicyInput | undefined {
   const ms = Date.parse(input.context.time);
   if (Number.isNaN(ms)) return undefined;
-  const second = new Date(ms).getUTCSeconds();
-  const time = new Date(ms + (second < 30 ? 29_000 : -29_000)).toISOString();
-  return { ...input, context: { ...input.context, time, request_id: `${input.context.request_id}~probe` } };
+  const context: Record<string, unknown> = { ...input.context };
+  for (const field of unused) {
+    if (!(field in context)) continue;
+    const v = context[field];
+    if (field === 'time') {
+      const second = new Date(ms).getUTCSeconds();
+      context.time = new Date(ms + (second < 30 ? 29_000 : -29_000)).toISOString();
+    } else if (typeof v === 'number') context[field] = v + 1;
+    else if (typeof v === 'boolean') context[field] = !v;
+    else context[field] = `${typeof v === 'string' ? v : ''}~probe`;
+  }
+  return { ...input, context: context as PolicyInput['context'] };
 }
 
 /** Freezes a JSON-like value all the way down (a cached result is shared by later requests). */

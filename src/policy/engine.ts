@@ -50,6 +50,8 @@ interface Loaded {
   readonly loadedAt: Date;
   /** Set to null for good when a result turns out to depend on what the key leaves out. */
   decisions: DecisionCache<Decision> | null;
+  /** Context fields the policy never names, left out of cache keys. */
+  readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
 }
 
@@ -102,6 +104,7 @@ export class PolicyEngine {
         loadedAt: new Date(),
         decisions: cache.on ? new DecisionCache(cache.maxEntries) : null,
         visibility: cache.on ? new DecisionCache(cache.maxEntries) : null,
+        unused: cache.unused,
       };
       this.#lastError = null;
       this.#reloads.ok++;
@@ -127,12 +130,23 @@ export class PolicyEngine {
     }
   }
 
-  #cacheFor(bundle: Bundle): { on: boolean; maxEntries: number; state: string } {
+  #cacheFor(bundle: Bundle): {
+    on: boolean;
+    maxEntries: number;
+    unused: ReadonlySet<string>;
+    state: string;
+  } {
     const opts = this.#opts.cache;
-    if (!opts?.enabled) return { on: false, maxEntries: 0, state: 'off' };
+    const none = new Set<string>();
+    if (!opts?.enabled) return { on: false, maxEntries: 0, unused: none, state: 'off' };
     const c = cacheability(bundle.wasm, bundle.data);
-    if (!c.cacheable) return { on: false, maxEntries: 0, state: `bypassed: ${c.why}` };
-    return { on: true, maxEntries: opts.maxEntries, state: 'on' };
+    if (!c.cacheable) return { on: false, maxEntries: 0, unused: none, state: `bypassed: ${c.why}` };
+    return {
+      on: true,
+      maxEntries: opts.maxEntries,
+      unused: c.unused,
+      state: `on; key without context.${[...c.unused].sort().join(', context.')}`,
+    };
   }
 
   /** Records a failure that happened before a bundle could be read (missing file, bad tarball). */
@@ -151,7 +165,7 @@ export class PolicyEngine {
     const cur = this.#current;
     if (!cur) return denyDecision('no policy is loaded; all requests are denied', 'no_policy', null);
     const t0 = process.hrtime.bigint();
-    const key = cur.decisions ? cacheKey(input) : undefined;
+    const key = cur.decisions ? cacheKey(input, cur.unused) : undefined;
     if (key !== undefined) {
       const hit = cur.decisions?.get(key);
       if (hit) {
@@ -163,7 +177,7 @@ export class PolicyEngine {
     const decision = this.#evaluate(cur, input, t0);
     if (key !== undefined && decision.failure === undefined) {
       // Kept only if the fields the key leaves out make no difference to this input's result.
-      const probe = probeInput(input);
+      const probe = probeInput(input, cur.unused);
       const again = probe && this.#evaluate(cur, probe, t0);
       if (again && sameResult(decision, again)) cur.decisions?.set(key, deepFreeze({ ...decision }));
       else this.#stopCaching(cur);
@@ -175,7 +189,7 @@ export class PolicyEngine {
   visible(input: PolicyInput): boolean {
     const cur = this.#current;
     if (!cur) return false;
-    const key = cur.visibility ? cacheKey(input) : undefined;
+    const key = cur.visibility ? cacheKey(input, cur.unused) : undefined;
     if (key !== undefined) {
       const hit = cur.visibility?.get(key);
       if (hit !== undefined) {
@@ -186,7 +200,7 @@ export class PolicyEngine {
     }
     const visible = this.#evaluateVisible(cur, input);
     if (key !== undefined && visible !== undefined) {
-      const probe = probeInput(input);
+      const probe = probeInput(input, cur.unused);
       if (probe && this.#evaluateVisible(cur, probe) === visible) cur.visibility?.set(key, visible);
       else this.#stopCaching(cur);
     }

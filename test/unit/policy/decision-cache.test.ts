@@ -53,6 +53,9 @@ function call(tool: string, args: Record<string, unknown>, f: RequestFacts) {
   return buildDecisionInput(user, classify('tools/call', 1, { name: tool, arguments: args }), {}, f);
 }
 
+/** Only the two fields every request changes: what the key leaves out for a policy that names all others. */
+const VOLATILE: ReadonlySet<string> = new Set(['time', 'request_id']);
+
 let defaultBundle: Bundle;
 const fixtures: Record<string, Bundle> = {};
 
@@ -66,27 +69,32 @@ describe('cache key', () => {
   it('leaves out only context.time and context.request_id', () => {
     const a = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01.000Z', 'r-1'));
     const b = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:59.999Z', 'r-2'));
-    expect(cacheKey(a)).toBe(cacheKey(b));
-    expect(cacheKey(a)).not.toBe(cacheKey(call('echo', { text: 'ho' }, facts('2026-11-23T10:00:01Z'))));
+    expect(cacheKey(a, VOLATILE)).toBe(cacheKey(b, VOLATILE));
+    expect(cacheKey(a, VOLATILE)).not.toBe(
+      cacheKey(call('echo', { text: 'ho' }, facts('2026-11-23T10:00:01Z')), VOLATILE),
+    );
     // The minute is in the key, so an entry never answers for another minute.
-    expect(cacheKey(a)).not.toBe(cacheKey(call('echo', { text: 'hi' }, facts('2026-11-23T10:01:00Z'))));
-    expect(cacheKey(a)).not.toContain('r-1');
+    expect(cacheKey(a, VOLATILE)).not.toBe(
+      cacheKey(call('echo', { text: 'hi' }, facts('2026-11-23T10:01:00Z')), VOLATILE),
+    );
+    expect(cacheKey(a, VOLATILE)).not.toContain('r-1');
   });
 
   it('differs for another subject, tool, annotation, session, client or argument', () => {
     const f = facts('2026-11-23T10:00:01Z');
-    const base = cacheKey(call('echo', { text: 'hi' }, f));
+    const base = cacheKey(call('echo', { text: 'hi' }, f), VOLATILE);
     const other = (p: Principal) =>
       cacheKey(
         buildDecisionInput(p, classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } }), {}, f),
+        VOLATILE,
       );
     const variants = [
       other({ ...user, id: 'u-2' }),
       other({ ...user, roles: ['admin'] }),
       other({ ...user, tenant: 'globex' }),
       other({ ...user, claims: { email: 'x@example.com' } }),
-      cacheKey(call('search_docs', { text: 'hi' }, f)),
-      cacheKey(call('echo', { text: 'hi', extra: 1 }, f)),
+      cacheKey(call('search_docs', { text: 'hi' }, f), VOLATILE),
+      cacheKey(call('echo', { text: 'hi', extra: 1 }, f), VOLATILE),
       cacheKey(
         buildDecisionInput(
           user,
@@ -94,10 +102,11 @@ describe('cache key', () => {
           { destructiveHint: true },
           f,
         ),
+        VOLATILE,
       ),
-      cacheKey(call('echo', { text: 'hi' }, { ...f, sessionId: 's-9' })),
-      cacheKey(call('echo', { text: 'hi' }, { ...f, clientIp: '203.0.113.9' })),
-      cacheKey(call('echo', { text: 'hi' }, { ...f, environment: 'staging' })),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, sessionId: 's-9' }), VOLATILE),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, clientIp: '203.0.113.9' }), VOLATILE),
+      cacheKey(call('echo', { text: 'hi' }, { ...f, environment: 'staging' }), VOLATILE),
     ];
     for (const v of variants) expect(v).not.toBe(base);
     expect(new Set(variants).size).toBe(variants.length);
@@ -105,16 +114,25 @@ describe('cache key', () => {
 
   it('probes with both left-out fields changed and everything else equal, within the same minute', () => {
     const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:10.500Z', 'r-7'));
-    const probe = probeInput(input);
+    const probe = probeInput(input, VOLATILE);
     expect(probe?.context).toMatchObject({ time: '2026-11-23T10:00:39.500Z', request_id: 'r-7~probe' });
-    expect(probe && cacheKey(probe)).toBe(cacheKey(input));
-    const late = probeInput(call('echo', {}, facts('2026-11-23T10:00:50Z')));
+    expect(probe && cacheKey(probe, VOLATILE)).toBe(cacheKey(input, VOLATILE));
+    const late = probeInput(call('echo', {}, facts('2026-11-23T10:00:50Z')), VOLATILE);
     expect(late?.context.time).toBe('2026-11-23T10:00:21.000Z');
+    const wider = new Set([...VOLATILE, 'minute', 'session_id', 'transport']);
+    const probed = probeInput(input, wider);
+    expect(probed?.context).toMatchObject({
+      minute: input.context.minute + 1,
+      session_id: '~probe',
+      transport: 'streamable-http~probe',
+      hour: input.context.hour,
+    });
+    expect(probed && cacheKey(probed, wider)).toBe(cacheKey(input, wider));
   });
 
   it('is not made for inputs too large to be worth keeping', () => {
     const big = call('echo', { text: 'x'.repeat(MAX_KEY_CHARS) }, facts('2026-11-23T10:00:00Z'));
-    expect(cacheKey(big)).toBeUndefined();
+    expect(cacheKey(big, VOLATILE)).toBeUndefined();
   });
 
   it('drops the oldest entry when full', () => {
@@ -136,7 +154,12 @@ describe('cache key', () => {
 
 describe('which bundles may be cached', () => {
   it('caches the default policy', () => {
-    expect(cacheability(defaultBundle.wasm, defaultBundle.data)).toEqual({ cacheable: true });
+    const c = cacheability(defaultBundle.wasm, defaultBundle.data);
+    expect(c.cacheable).toBe(true);
+    // The default policy reads hour, weekday, client_ip and environment, not minute, date or the session.
+    const unused = c.cacheable ? [...c.unused].sort() : [];
+    expect(unused).toEqual(expect.arrayContaining(['date', 'minute', 'request_id', 'session_id', 'time']));
+    for (const named of ['hour', 'weekday', 'client_ip', 'environment']) expect(unused).not.toContain(named);
   });
 
   it('bypasses a policy that names time or request_id, or calls rand.intn', () => {
@@ -196,7 +219,7 @@ describe('engine with the cache', () => {
 
   it('stops caching a policy whose result turns out to depend on the left-out fields', async () => {
     const generic = fixtures.generic as Bundle;
-    expect(cacheability(generic.wasm, generic.data)).toEqual({ cacheable: true }); // nothing named
+    expect(cacheability(generic.wasm, generic.data).cacheable).toBe(true); // nothing named
     const e = new PolicyEngine(opts());
     await e.load(generic);
     const first = e.decide(call('echo', {}, facts('2026-11-23T10:00:10Z', 'r-1')));
@@ -205,6 +228,17 @@ describe('engine with the cache', () => {
     expect(second.reasons[0]).toContain('r-2');
     expect(second.cached).toBeUndefined();
     expect(e.status().decisionCache).toBeNull();
+  });
+
+  it('leaves fields the policy never names out of the key: one entry serves the whole hour', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(defaultBundle);
+    e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z')));
+    const nextMinute = e.decide(
+      call('echo', { text: 'hi' }, { ...facts('2026-11-23T10:01:30Z'), sessionId: 's-2' }),
+    );
+    const nextHour = e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T11:00:01Z')));
+    expect([nextMinute.cached, nextHour.cached]).toEqual([true, undefined]);
   });
 
   it('starts empty after a reload', async () => {
