@@ -20,6 +20,7 @@ import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
+import { principal } from '../../helpers/principal.js';
 
 const opts = (enabled = true, maxEntries = 100) => ({
   decisionEntrypoint: 'mcp/authz/decision',
@@ -28,15 +29,7 @@ const opts = (enabled = true, maxEntries = 100) => ({
   cache: { enabled, maxEntries },
 });
 
-const user: Principal = {
-  id: 'u-1',
-  tenant: 'acme',
-  roles: ['user'],
-  scopes: [],
-  clearance: null,
-  authMethod: 'jwt',
-  claims: {},
-};
+const user = principal({ id: 'u-1' });
 
 function facts(iso: string, requestId = 'r-1'): RequestFacts {
   return {

@@ -7,22 +7,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../../../src/authn/authenticator.js';
-import type { Principal } from '../../../../src/authn/principal.js';
 import { AuthnError, type SidecarError } from '../../../../src/errors/errors.js';
 import { NO_EVENTS } from '../../../../src/pipeline/events.js';
 import { requestSignal } from '../../../../src/pipeline/stage.js';
 import { authenticateStage } from '../../../../src/pipeline/stages/authenticate.js';
+import { principal } from '../../../helpers/principal.js';
 import { contextFor, fakeRequest } from '../fake-request.js';
 
-const alice: Principal = {
-  id: 'alice',
-  tenant: 'acme',
-  roles: ['user'],
-  scopes: [],
-  clearance: null,
-  authMethod: 'jwt',
-  claims: {},
-};
+const alice = principal();
 
 function fake(over: Partial<Authenticator>): Authenticator & { slowCalls: (AbortSignal | undefined)[] } {
   const slowCalls: (AbortSignal | undefined)[] = [];
