@@ -8,27 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Principal } from '../src/authn/principal.js';
-import { classify } from '../src/mcp/action.js';
-import { readBundle } from '../src/policy/bundle.js';
-import { PolicyEngine } from '../src/policy/engine.js';
-import { buildDecisionInput, type RequestFacts } from '../src/policy/input.js';
-import { silentLogger } from '../src/telemetry/logger.js';
+import type { PolicyEngine } from '../src/policy/engine.js';
+import { type BenchCase, CASES, decideOnce, engineFor } from './policy-pipeline.js';
 import { percentile, writeSection } from './results.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const WARMUP = 10_000;
-
-async function engineFor(location: string, cached = false): Promise<PolicyEngine> {
-  const e = new PolicyEngine({
-    decisionEntrypoint: 'mcp/authz/decision',
-    visibleEntrypoint: 'mcp/authz/visible',
-    logger: silentLogger(),
-    ...(cached ? { cache: { enabled: true, maxEntries: 10_000 } } : {}),
-  });
-  await e.load(await readBundle(location));
-  return e;
-}
 
 // The machine's floor, measured in the same run: the same pipeline with a policy whose decision is a
 // constant object (test/fixtures/policies/perf/baseline), so a loaded machine shows in both rows.
@@ -45,41 +30,8 @@ const engine = await engineFor(process.env.BENCH_BUNDLE ?? 'build/policy/bundle'
 const baseline = await engineFor(join(baselineDir, 'bundle'));
 const cachedEngine = await engineFor(process.env.BENCH_BUNDLE ?? 'build/policy/bundle', true);
 
-const subject = (roles: string[]): Principal => ({
-  id: 'u-42',
-  tenant: 'acme',
-  roles,
-  scopes: ['mcp:tools'],
-  clearance: null,
-  authMethod: 'jwt',
-  claims: { sub: 'u-42', iss: 'https://issuer.example', aud: 'https://mcp.example/mcp' },
-});
-const cases = [
-  { p: subject(['analyst']), tool: 'read_customer', args: { tenant: 'acme', id: 'c-1' } }, // allow
-  { p: subject(['user']), tool: 'delete_customer', args: { tenant: 'acme', id: 'c-1' } }, // deny, several reasons
-  { p: subject(['premium']), tool: 'query_customer_data', args: { tenant: 'acme', query: 'q', limit: 10 } }, // allow
-  { p: subject(['guest']), tool: 'export_customers', args: { tenant: 'globex', limit: 5000, format: 'csv' } }, // deny
-];
-const annotations = {
-  readOnlyHint: true,
-  destructiveHint: false,
-  idempotentHint: true,
-  openWorldHint: false,
-  seen: true,
-};
-const facts = (i: number): RequestFacts => ({
-  now: new Date(),
-  clientIp: '10.0.0.7',
-  sessionId: 'sess-1',
-  requestId: `r-${i}`,
-  environment: 'prod',
-  timezone: 'UTC',
-});
-
 function once(e: PolicyEngine, i: number): boolean {
-  const c = cases[i % cases.length]!;
-  const action = classify('tools/call', i, { name: c.tool, arguments: c.args });
-  return e.decide(buildDecisionInput(c.p, action, annotations, facts(i))).allow;
+  return decideOnce(e, CASES[i % CASES.length] as BenchCase, i);
 }
 
 interface Row {
