@@ -17,6 +17,8 @@
  *
  * @module
  */
+import type { Bundle } from './bundle.js';
+import type { Decision } from './decision.js';
 import { contextFieldNames, type PolicyInput } from './input.js';
 
 /** Context fields left out of the key: they are new on every request. */
@@ -162,4 +164,41 @@ export class DecisionCache<V> {
   get size(): number {
     return this.#entries.size;
   }
+}
+
+export interface DecisionCacheOptions {
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+}
+
+export interface CachePlan {
+  readonly on: boolean;
+  readonly maxEntries: number;
+  readonly unused: ReadonlySet<string>;
+  /** For the `policy loaded` log line. */
+  readonly state: string;
+}
+
+/** Whether (and how) a revision's results are cached, from config and {@link cacheability}. */
+export function cachePlan(bundle: Bundle, opts: DecisionCacheOptions | undefined): CachePlan {
+  const none = new Set<string>();
+  if (!opts?.enabled) return { on: false, maxEntries: 0, unused: none, state: 'off' };
+  const c = cacheability(bundle.wasm, bundle.data);
+  if (!c.cacheable) return { on: false, maxEntries: 0, unused: none, state: `bypassed: ${c.why}` };
+  return {
+    on: true,
+    maxEntries: opts.maxEntries,
+    unused: c.unused,
+    state: `on; key without context.${[...c.unused].sort().join(', context.')}`,
+  };
+}
+
+/** Whether two decisions say the same (allow, reasons, obligations, sensitivity). */
+export function sameResult(a: Decision, b: Decision): boolean {
+  return (
+    a.allow === b.allow &&
+    a.failure === b.failure &&
+    JSON.stringify([a.reasons, a.obligations, a.sensitivity]) ===
+      JSON.stringify([b.reasons, b.obligations, b.sensitivity])
+  );
 }

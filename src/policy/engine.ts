@@ -12,7 +12,15 @@ import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
 import { type Decision, denyDecision, PolicyResultSchema } from './decision.js';
-import { cacheability, cacheKey, DecisionCache, deepFreeze, probeInput } from './decision-cache.js';
+import {
+  cacheKey,
+  cachePlan,
+  DecisionCache,
+  type DecisionCacheOptions,
+  deepFreeze,
+  probeInput,
+  sameResult,
+} from './decision-cache.js';
 import type { PolicyInput } from './input.js';
 
 export interface PolicyStatus {
@@ -24,11 +32,6 @@ export interface PolicyStatus {
   readonly reloads: { readonly ok: number; readonly failed: number };
   /** Null when the loaded revision is evaluated on every request (cache off, or not cacheable). */
   readonly decisionCache: { readonly entries: number; readonly hits: number; readonly misses: number } | null;
-}
-
-export interface DecisionCacheOptions {
-  readonly enabled: boolean;
-  readonly maxEntries: number;
 }
 
 export interface PolicyEngineOptions {
@@ -94,7 +97,7 @@ export class PolicyEngine {
       policy.evaluate({}, decisionId);
       policy.evaluate({}, visibleId);
       const previous = this.#current?.revision ?? null;
-      const cache = this.#cacheFor(bundle);
+      const cache = cachePlan(bundle, this.#opts.cache);
       this.#current = {
         policy,
         revision: bundle.revision,
@@ -128,25 +131,6 @@ export class PolicyEngine {
       this.#opts.onLoad?.('failure', bundle);
       throw err instanceof Error ? err : new Error(this.#lastError);
     }
-  }
-
-  #cacheFor(bundle: Bundle): {
-    on: boolean;
-    maxEntries: number;
-    unused: ReadonlySet<string>;
-    state: string;
-  } {
-    const opts = this.#opts.cache;
-    const none = new Set<string>();
-    if (!opts?.enabled) return { on: false, maxEntries: 0, unused: none, state: 'off' };
-    const c = cacheability(bundle.wasm, bundle.data);
-    if (!c.cacheable) return { on: false, maxEntries: 0, unused: none, state: `bypassed: ${c.why}` };
-    return {
-      on: true,
-      maxEntries: opts.maxEntries,
-      unused: c.unused,
-      state: `on; key without context.${[...c.unused].sort().join(', context.')}`,
-    };
   }
 
   /** Records a failure that happened before a bundle could be read (missing file, bad tarball). */
@@ -299,14 +283,4 @@ function firstResult(raw: unknown): unknown {
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : JSON.stringify(err);
-}
-
-/** Whether two decisions say the same (allow, reasons, obligations, sensitivity). */
-function sameResult(a: Decision, b: Decision): boolean {
-  return (
-    a.allow === b.allow &&
-    a.failure === b.failure &&
-    JSON.stringify([a.reasons, a.obligations, a.sensitivity]) ===
-      JSON.stringify([b.reasons, b.obligations, b.sensitivity])
-  );
 }

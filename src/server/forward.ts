@@ -18,7 +18,7 @@ import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
-import { type ClientSignal, clientSignal } from './client-signal.js';
+import type { ClientSignal } from './client-signal.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -82,8 +82,8 @@ export interface ForwardDeps {
 
 export interface ForwardRequest {
   readonly method: 'GET' | 'POST' | 'DELETE';
-  /** Fires when the client goes away; without it forward watches the response itself. */
-  readonly signal?: ClientSignal;
+  /** The request's client signal (the caller releases it once forward is done). */
+  readonly signal: ClientSignal;
   readonly path: string;
   readonly body?: Buffer;
   readonly filter?: ReplyFilter;
@@ -100,9 +100,8 @@ export async function forward(
   deps: ForwardDeps,
   r: ForwardRequest,
 ): Promise<number> {
-  // One client signal per request: reuse the caller's when it passes one. undici takes it as it is.
-  const own = r.signal ? undefined : clientSignal(res);
-  const signal = r.signal ?? (own as ClientSignal);
+  // The request's one client signal: undici takes it as it is.
+  const signal = r.signal;
   // The client left while the stages ran: there is nobody to forward for.
   if (signal.aborted) return CLIENT_CLOSED_REQUEST;
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
@@ -125,7 +124,6 @@ export async function forward(
     if (signal.aborted) {
       // Our own abort (the client went away), not an upstream failure.
       traced?.(null);
-      own?.release();
       return CLIENT_CLOSED_REQUEST;
     }
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
@@ -137,7 +135,6 @@ export async function forward(
     const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
     sendJson(res, out.status, out.body, out.headers);
     traced?.(null, e.code);
-    own?.release();
     return out.status;
   }
   traced?.(upstreamRes.status);
@@ -183,8 +180,6 @@ export async function forward(
         error: { code: -32005, message: 'Upstream reply failed' },
       });
     else res.destroy();
-  } finally {
-    own?.release();
   }
   return upstreamRes.status;
 }
