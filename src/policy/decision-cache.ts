@@ -20,6 +20,7 @@
 import type { Bundle } from './bundle.js';
 import type { Decision } from './decision.js';
 import { contextFieldNames, type PolicyInput } from './input.js';
+import { subjectJson } from './input-json.js';
 
 /** Context fields left out of the key: they are new on every request. */
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
@@ -69,9 +70,6 @@ function dataMentions(value: unknown, name: string): boolean {
   return false;
 }
 
-/** JSON of subject objects, which input building reuses per principal (the token and key caches keep one). */
-const subjectJson = new WeakMap<object, string>();
-
 /**
  * The cache key of `input` without the context fields in `unused`, or undefined when it is too large to
  * cache (or cannot be serialised).
@@ -80,12 +78,7 @@ export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): strin
   try {
     const context: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(input.context)) if (!unused.has(k)) context[k] = v;
-    let subject = subjectJson.get(input.subject);
-    if (subject === undefined) {
-      subject = JSON.stringify(input.subject);
-      subjectJson.set(input.subject, subject);
-    }
-    const key = subject + JSON.stringify([input.action, input.resource, context]);
+    const key = subjectJson(input) + JSON.stringify([input.action, input.resource, context]);
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;

@@ -22,6 +22,8 @@ import {
   sameResult,
 } from './decision-cache.js';
 import type { PolicyInput } from './input.js';
+import { inputJson } from './input-json.js';
+import { type WasmCall, wasmCall } from './wasm-call.js';
 
 export interface PolicyStatus {
   readonly state: ComponentState;
@@ -46,6 +48,8 @@ export interface PolicyEngineOptions {
 
 interface Loaded {
   readonly policy: LoadedPolicy;
+  /** Evaluates an entrypoint on input JSON (wasm-call.ts). */
+  readonly call: WasmCall;
   readonly revision: string;
   readonly source: string;
   readonly decisionId: number;
@@ -100,6 +104,7 @@ export class PolicyEngine {
       const cache = cachePlan(bundle, this.#opts.cache);
       this.#current = {
         policy,
+        call: wasmCall(policy),
         revision: bundle.revision,
         source: bundle.source,
         decisionId,
@@ -195,7 +200,7 @@ export class PolicyEngine {
   #evaluate(cur: Loaded, input: PolicyInput, t0: bigint): Decision {
     let raw: unknown;
     try {
-      raw = cur.policy.evaluate(input, cur.decisionId);
+      raw = cur.call(inputJson(input), cur.decisionId);
     } catch (err) {
       const evalNs = Number(process.hrtime.bigint() - t0);
       this.#opts.logger.error({ revision: cur.revision, err: errorText(err) }, 'policy evaluation failed');
@@ -225,7 +230,7 @@ export class PolicyEngine {
   /** One evaluation of `visible`; undefined when it failed (logged). */
   #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
     try {
-      return firstResult(cur.policy.evaluate(input, cur.visibleId)) === true;
+      return firstResult(cur.call(inputJson(input), cur.visibleId)) === true;
     } catch (err) {
       this.#opts.logger.error(
         { revision: cur.revision, err: errorText(err) },
