@@ -11,23 +11,34 @@
  *
  * A count is timed by its flush, so window edges are as precise as the flush interval.
  *
+ * This file is the orchestration; the waiting counts are in `pending-counts.ts`, the local block snapshot
+ * in `local-blocks.ts`, and the event and block a trip produces in `trip-records.ts`.
+ *
  * @module
  */
 import type { Principal } from '../authn/principal.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { encodePart } from '../store/key-parts.js';
-import type { BlockEntry, Store, WindowHit } from '../store/store.js';
+import type { BlockEntry, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { blockField, LocalBlocks } from './local-blocks.js';
+import {
+  type Pending,
+  PendingCounts,
+  type PendingWho,
+  pendingTarget,
+  toWindowHits,
+} from './pending-counts.js';
 import { type CompiledRule, compileRules } from './rules.js';
-import { anyTenantBlockValue, normalizeIp, subjectBlockValue } from './targets.js';
+import { normalizeIp } from './targets.js';
+import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule } from './types.js';
 
+export { MAX_PENDING_TARGETS } from './pending-counts.js';
 export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
 
 export const ABUSE_POLL_INTERVAL_MS = 500;
 export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
-/** Distinct rule × target counts held between flushes (more are dropped and counted). */
-export const MAX_PENDING_TARGETS = 10_000;
 
 export interface AbuseDetectorOptions {
   readonly store: Store;
@@ -41,22 +52,6 @@ export interface AbuseDetectorOptions {
   readonly flushIntervalMs?: number;
 }
 
-interface Pending {
-  readonly rule: CompiledRule;
-  readonly key: string;
-  readonly subject: string | null;
-  readonly tenant: string | null;
-  readonly tool: string | null;
-  ip: string | null;
-  count: number;
-  atMs: number;
-}
-
-interface LiveBlock {
-  readonly entry: BlockEntry;
-  readonly untilMs: number;
-}
-
 export function createAbuseDetector(opts: AbuseDetectorOptions): AbuseDetector {
   return new StoreAbuseDetector(opts);
 }
@@ -68,8 +63,8 @@ class StoreAbuseDetector implements AbuseDetector {
   readonly #toolRules: CompiledRule[];
   readonly #subjectRules: CompiledRule[];
   readonly #ipRules: CompiledRule[];
-  #pending = new Map<string, Pending>();
-  #blocks = new Map<string, LiveBlock>();
+  readonly #pending = new PendingCounts();
+  #blocks = new LocalBlocks();
   #version = -1;
   #loaded = false;
   #running = false;
@@ -153,18 +148,11 @@ class StoreAbuseDetector implements AbuseDetector {
 
   isBlocked(p: Principal | null, ip: string): BlockEntry | null {
     if (this.#blocks.size === 0) return null;
-    const now = this.#now();
-    const byIp = ip ? this.#live(`ip:${normalizeIp(ip)}`, now) : null;
-    if (byIp || !p || p.id === null) return byIp;
-    return (
-      this.#live(`subject:${subjectBlockValue(p.tenant, p.id)}`, now) ??
-      this.#live(`subject:${anyTenantBlockValue(p.id)}`, now)
-    );
+    return this.#blocks.find(p, ip, this.#now());
   }
 
   currentBlocks(): BlockEntry[] {
-    const now = this.#now();
-    return [...this.#blocks.values()].filter((b) => b.untilMs > now).map((b) => b.entry);
+    return this.#blocks.current(this.#now());
   }
 
   flush(): Promise<void> {
@@ -181,51 +169,21 @@ class StoreAbuseDetector implements AbuseDetector {
     return this.#polling;
   }
 
-  #add(
-    rule: CompiledRule,
-    target: string,
-    who: { subject: string | null; tenant: string | null; tool: string | null; ip: string | null },
-    count = 1,
-    atMs = this.#now(),
-  ): void {
-    const key = `${encodePart(rule.rule.name)}:${target}`;
-    const p = this.#pending.get(key);
-    if (p) {
-      p.count += count;
-      p.ip = who.ip ?? p.ip;
-      if (atMs > p.atMs) p.atMs = atMs;
-      return;
-    }
-    if (this.#pending.size >= MAX_PENDING_TARGETS) {
-      this.#stats.dropped += count;
-      return;
-    }
-    this.#pending.set(key, { rule, key, ...who, count, atMs });
-  }
-
-  #live(field: string, now: number): BlockEntry | null {
-    const b = this.#blocks.get(field);
-    return b && b.untilMs > now ? b.entry : null;
+  #add(rule: CompiledRule, target: string, who: PendingWho, count = 1, atMs = this.#now()): void {
+    if (!this.#pending.add(rule, target, who, count, atMs)) this.#stats.dropped += count;
   }
 
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const batch = [...this.#pending.values()];
-    this.#pending = new Map();
-    const hits: WindowHit[] = batch.map((p) => ({
-      key: p.key,
-      count: p.count,
-      windowMs: p.rule.windowMs,
-      threshold: p.rule.rule.threshold,
-      atMs: p.atMs,
-    }));
+    const batch = this.#pending.drain();
+    const hits = toWindowHits(batch);
     const now = this.#now();
     let results: Awaited<ReturnType<Store['countInWindows']>>;
     try {
       results = await this.#o.store.countInWindows(hits, now);
     } catch (err) {
       this.#stats.storeErrors++;
-      for (const p of batch) this.#add(p.rule, p.key.slice(p.key.indexOf(':') + 1), p, p.count, p.atMs);
+      for (const p of batch) this.#add(p.rule, pendingTarget(p), p, p.count, p.atMs);
       if (this.#flushFailingSince === null) {
         this.#flushFailingSince = now;
         this.#o.logger.warn({ err: (err as Error).message }, 'abuse counts not written; will retry');
@@ -245,19 +203,7 @@ class StoreAbuseDetector implements AbuseDetector {
     const rule = p.rule.rule;
     this.#stats.trips++;
     const blockedUntil = rule.action === 'block' ? await this.#block(p, count, now) : null;
-    const event: AbuseEvent = Object.freeze({
-      rule: rule.name,
-      kind: rule.kind,
-      subject: p.subject,
-      tenant: p.tenant,
-      ip: p.ip,
-      tool: p.tool,
-      count,
-      windowSec: rule.windowSec,
-      action: rule.action,
-      blockedUntil,
-      at: new Date(now).toISOString(),
-    });
+    const event = tripEvent(p, count, now, blockedUntil);
     this.#o.logger.warn({ abuse: event }, `abuse rule "${rule.name}" tripped`);
     try {
       this.#o.onTrip?.(event);
@@ -268,21 +214,8 @@ class StoreAbuseDetector implements AbuseDetector {
 
   /** Writes the block (never shortening a longer one) and applies it here at once; returns its end. */
   async #block(p: Pending, count: number, now: number): Promise<string> {
-    const { rule, blockMs } = p.rule;
-    const entry: BlockEntry =
-      rule.kind === 'auth_failures_ip'
-        ? blockEntry('ip', p.ip ?? '', rule, count, now, blockMs)
-        : blockEntry(
-            'subject',
-            rule.kind === 'tool_calls'
-              ? subjectBlockValue(p.tenant, p.subject ?? '')
-              : anyTenantBlockValue(p.subject ?? ''),
-            rule,
-            count,
-            now,
-            blockMs,
-          );
-    const field = `${entry.target}:${entry.value}`;
+    const entry = tripBlockEntry(p, count, now);
+    const field = blockField(entry);
     try {
       await this.#o.store.putBlock(entry, { extendOnly: true, nowMs: now });
       this.#stats.blocks++;
@@ -293,13 +226,9 @@ class StoreAbuseDetector implements AbuseDetector {
         'abuse block not stored; enforced by this replica only',
       );
     }
-    const current = this.#blocks.get(field);
-    const untilMs = now + blockMs;
-    if (!current || current.untilMs < untilMs) {
-      this.#blocks = new Map(this.#blocks).set(field, { entry, untilMs });
-    }
+    this.#blocks.extend(entry, now + p.rule.blockMs);
     void this.refresh();
-    return (this.#blocks.get(field)?.entry ?? entry).until;
+    return (this.#blocks.entry(field) ?? entry).until;
   }
 
   #schedulePoll(): void {
@@ -317,9 +246,7 @@ class StoreAbuseDetector implements AbuseDetector {
       const version = await store.blockVersion();
       if (version !== this.#version) {
         const snap = await store.blocks(now);
-        const next = new Map<string, LiveBlock>();
-        for (const entry of snap.entries)
-          next.set(`${entry.target}:${entry.value}`, { entry, untilMs: Date.parse(entry.until) });
+        const next = new LocalBlocks(snap.entries);
         if (this.#loaded) logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
         this.#blocks = next;
         this.#version = snap.version;
@@ -335,22 +262,4 @@ class StoreAbuseDetector implements AbuseDetector {
       }
     }
   }
-}
-
-function blockEntry(
-  target: BlockEntry['target'],
-  value: string,
-  rule: Readonly<AbuseRule>,
-  count: number,
-  now: number,
-  blockMs: number,
-): BlockEntry {
-  const what = rule.kind === 'tool_calls' ? `calls of ${rule.tool ?? 'a tool'}` : 'failed authentications';
-  return Object.freeze({
-    target,
-    value,
-    reason: `abuse rule ${rule.name}: ${count} ${what} in ${rule.windowSec} s`,
-    until: new Date(now + blockMs).toISOString(),
-    createdAt: new Date(now).toISOString(),
-  });
 }

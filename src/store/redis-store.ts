@@ -7,24 +7,21 @@
  * The hot-path operations (token bucket, abuse windows, blocks) are single Lua scripts run by EVALSHA
  * (`redis-scripts.ts`): one round trip each, each bounded by `commandTimeoutMs`.
  *
+ * This class owns the connection and its state; the client is built in `redis-client.ts`, and the
+ * commands are in `redis-credentials.ts` (API keys, revocations) and `redis-security.ts` (the rest).
+ *
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
-import {
-  decodeRecord,
-  encodeRecord,
-  type KeyLayout,
-  keyLayout,
-  REVOKE_KEY_SCRIPT,
-  USAGE_SCRIPT,
-} from './redis-keys.js';
+import { createRedisClient } from './redis-client.js';
+import * as creds from './redis-credentials.js';
+import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
 import * as ops from './redis-security.js';
-import { exec } from './redis-security.js';
 import { parseRedisUrl, type RedisTarget, redactRedisUrl } from './redis-url.js';
 import type {
   AbuseEvent,
@@ -42,6 +39,8 @@ import type {
 } from './store.js';
 import { StoreError } from './store-error.js';
 
+export { reconnectDelay } from './redis-client.js';
+
 export interface RedisStoreOptions {
   readonly url: string;
   /**
@@ -56,17 +55,7 @@ export interface RedisStoreOptions {
   readonly now?: () => number;
 }
 
-/** Reconnect delay: 50 ms doubling to 2 s, with jitter so replicas do not reconnect in lock step. */
-export function reconnectDelay(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.min(attempt, 6), 2_000);
-  return Math.round(base / 2 + Math.random() * (base / 2));
-}
-
-const CONNECT_TIMEOUT_MS = 5_000;
-/** Connect only in start(); never queue commands while disconnected (they fail at once instead). */
-const FAIL_FAST = { lazyConnect: true, enableOfflineQueue: false } as const;
-
-type Client = Redis | Cluster;
+type Client = ops.RedisClient;
 
 export class RedisStore implements Store {
   readonly name = 'store';
@@ -126,83 +115,37 @@ export class RedisStore implements Store {
   }
 
   putApiKey(record: ApiKeyRecord): Promise<void> {
-    const k = this.#keys;
-    return this.#run('putApiKey', async (c) => {
-      await exec(
-        c
-          .multi()
-          .del(k.key(record.id))
-          .hset(k.key(record.id), encodeRecord(record))
-          .sadd(k.keyIds, record.id),
-      );
-    });
+    return this.#run('putApiKey', (c) => creds.putApiKey(c, this.#keys, record));
   }
 
   getApiKey(id: string): Promise<ApiKeyRecord | null> {
-    return this.#run('getApiKey', async (c) => decodeRecord(await c.hgetall(this.#keys.key(id))));
+    return this.#run('getApiKey', (c) => creds.getApiKey(c, this.#keys, id));
   }
 
   listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.#run('listApiKeys', async (c) => {
-      const ids = await c.smembers(this.#keys.keyIds);
-      if (ids.length === 0) return [];
-      const pipeline = c.pipeline();
-      for (const id of ids) pipeline.hgetall(this.#keys.key(id));
-      const rows = await exec(pipeline);
-      return rows
-        .map((h) => decodeRecord(h as Record<string, string>))
-        .filter((r): r is ApiKeyRecord => r !== null)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    });
+    return this.#run('listApiKeys', (c) => creds.listApiKeys(c, this.#keys));
   }
 
   recordApiKeyUsage(id: string, count: number, lastUsedAt: string): Promise<void> {
-    return this.#run('recordApiKeyUsage', async (c) => {
-      await c.eval(USAGE_SCRIPT, 1, this.#keys.key(id), count, lastUsedAt);
-    });
+    return this.#run('recordApiKeyUsage', (c) =>
+      creds.recordApiKeyUsage(c, this.#keys, id, count, lastUsedAt),
+    );
   }
 
   revokeApiKey(id: string): Promise<boolean> {
-    const k = this.#keys;
-    return this.#run('revokeApiKey', async (c) => {
-      const n = await c.eval(REVOKE_KEY_SCRIPT, 3, k.key(id), k.revokedKeys, k.version, id);
-      return n === 1;
-    });
+    return this.#run('revokeApiKey', (c) => creds.revokeApiKey(c, this.#keys, id));
   }
 
   revokeToken(jti: string, expiresAt: number): Promise<void> {
-    const k = this.#keys;
-    return this.#run('revokeToken', async (c) => {
-      await exec(
-        c
-          .multi()
-          .zadd(k.revokedTokens, 'GT', expiresAt, jti)
-          .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(this.#now() / 1000))
-          .incr(k.version),
-      );
-    });
+    return this.#run('revokeToken', (c) => creds.revokeToken(c, this.#keys, jti, expiresAt, this.#now()));
   }
 
   revocationVersion(): Promise<number> {
-    return this.#run('revocationVersion', async (c) => Number((await c.get(this.#keys.version)) ?? 0));
+    return this.#run('revocationVersion', (c) => creds.revocationVersion(c, this.#keys));
   }
 
   revocations(): Promise<RevocationSnapshot> {
-    const k = this.#keys;
-    return this.#run('revocations', async (c) => {
-      const [, version, flat, keys] = await exec(
-        c
-          .multi()
-          .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(this.#now() / 1000))
-          .get(k.version)
-          .zrange(k.revokedTokens, 0, -1, 'WITHSCORES')
-          .smembers(k.revokedKeys),
-      );
-      const tokens = new Map<string, number>();
-      const pairs = flat as string[];
-      for (let i = 0; i + 1 < pairs.length; i += 2) tokens.set(pairs[i] as string, Number(pairs[i + 1]));
-      return Object.freeze({ version: Number(version ?? 0), tokens, keys: new Set(keys as string[]) });
-    });
+    return this.#run('revocations', (c) => creds.revocations(c, this.#keys, this.#now()));
   }
 
   takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake> {
@@ -291,50 +234,13 @@ export class RedisStore implements Store {
   }
 
   #createClient(): Client {
-    const t = this.#target;
-    const common = {
-      maxRetriesPerRequest: 0,
-      commandTimeout: this.#opts.commandTimeoutMs,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      username: t.username,
+    return createRedisClient(this.#target, {
+      commandTimeoutMs: this.#opts.commandTimeoutMs,
       password: this.#password(),
-      ...(t.tls ? { tls: {} } : {}),
-    } satisfies RedisOptions;
-    if (t.kind === 'cluster') {
-      const options: ClusterOptions = {
-        ...FAIL_FAST,
-        clusterRetryStrategy: (times) => reconnectDelay(times),
-        redisOptions: common,
-      };
-      return new Cluster(
-        t.nodes.map((n) => ({ ...n })),
-        options,
-      );
-    }
-    const retryStrategy = (times: number): number => {
-      // Pick up a rotated password (Kubernetes Secret) before the next attempt.
-      if (this.#client instanceof Redis) this.#client.options.password = this.#password();
-      return reconnectDelay(times);
-    };
-    if (t.kind === 'sentinel') {
-      return new Redis({
-        ...common,
-        ...FAIL_FAST,
-        sentinels: t.sentinels.map((n) => ({ ...n })),
-        name: t.masterName,
-        db: t.db,
-        enableTLSForSentinelMode: t.tls,
-        retryStrategy,
-        sentinelRetryStrategy: (times: number) => reconnectDelay(times),
-      });
-    }
-    return new Redis({
-      ...common,
-      ...FAIL_FAST,
-      host: t.node.host,
-      port: t.node.port,
-      db: t.db,
-      retryStrategy,
+      beforeReconnect: () => {
+        // Pick up a rotated password (Kubernetes Secret) before the next attempt.
+        if (this.#client instanceof Redis) this.#client.options.password = this.#password();
+      },
     });
   }
 }

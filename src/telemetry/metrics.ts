@@ -2,17 +2,43 @@
  * Every metric instrument the sidecar has (STYLE R9), on one OpenTelemetry `Meter` that feeds both the
  * Prometheus `/metrics` text and OTLP. Labels are bounded by construction: each label value goes through
  * an allow-list (known MCP methods, catalog tool names, error codes, stage names, …) and anything else
- * becomes `other`. A subject, tenant, path or session id is never a label.
+ * becomes `other`. A subject, tenant, path or session id is never a label. The allow-lists and the
+ * `LabelSet` that applies them are in `metric-labels.ts`.
  *
  * @module
  */
 import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
-import type { StageName } from '../pipeline/stage.js';
+import {
+  DENY_REASONS,
+  LabelSet,
+  MAX_DYNAMIC_LABELS,
+  MAX_TOOL_LABELS,
+  MCP_METHODS,
+  NONE,
+  OTHER,
+  RATE_LIMIT_SCOPES,
+  RELOAD_RESULTS,
+  ROUTES,
+  STAGES,
+  statusClass,
+} from './metric-labels.js';
 import { TalliedCounter } from './tally.js';
 
-export const OTHER = 'other';
-export const NONE = 'none';
+export {
+  type LabelledStageName,
+  LabelSet,
+  MAX_DYNAMIC_LABELS,
+  MAX_TOOL_LABELS,
+  MCP_METHODS,
+  NONE,
+  OTHER,
+  RATE_LIMIT_SCOPES,
+  RELOAD_RESULTS,
+  ROUTES,
+  STAGES,
+  statusClass,
+} from './metric-labels.js';
 
 /** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
 export const FAST_BUCKETS = [
@@ -24,84 +50,8 @@ export const SLOW_BUCKETS = [
   0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
-/** MCP methods that get their own `method` label value (2025-06-18 … 2026-07-28 client requests). */
-export const MCP_METHODS = [
-  'initialize',
-  'ping',
-  'tools/list',
-  'tools/call',
-  'prompts/list',
-  'prompts/get',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'completion/complete',
-  'logging/setLevel',
-  'tasks/get',
-  'tasks/list',
-  'tasks/result',
-  'tasks/cancel',
-] as const;
-
-/** Stage label values: the pipeline's stages plus the proxying steps after them. */
-export const STAGES = [
-  'origin',
-  'blocklist',
-  'authenticate',
-  'session',
-  'read-body',
-  'parse',
-  'decide',
-  'ratelimit',
-  'forward',
-  'filter',
-] as const;
-type Labelled<T extends (typeof STAGES)[number]> = T;
-/** Compile-time check: a `StageName` missing from {@link STAGES} makes this fail to compile. */
-export type LabelledStageName = Labelled<StageName>;
-
-export const ROUTES = ['mcp', 'legacy_sse', 'legacy_messages', 'metadata', 'not_found'] as const;
-/** `ratelimit.scope` values (config); pass others via `SidecarMetricsOptions.rateLimitScopes`. */
-export const RATE_LIMIT_SCOPES = ['subject', 'subject_tool', 'tenant'] as const;
-export const RELOAD_RESULTS = ['success', 'failure', 'unchanged'] as const;
-const DENY_REASONS = [
-  'request',
-  'authn',
-  'policy',
-  'ratelimit',
-  'upstream',
-  'internal',
-] as const satisfies readonly DenyReason[];
-
-/** At most this many catalog tool names become label values (the rest are `other`). */
-export const MAX_TOOL_LABELS = 500;
 /** Earlier revisions kept reporting 0 (so a scrape never shows two revisions at 1). */
 export const MAX_OLD_REVISIONS = 16;
-/** Labels without a fixed list (anomaly rules, store operations) keep the first this-many values seen. */
-export const MAX_DYNAMIC_LABELS = 32;
-const LABEL_SHAPE = /^[A-Za-z0-9_.:/-]{1,64}$/;
-
-/** An allow-list of label values, optionally grown with the first `dynamic` well-formed values seen. */
-export class LabelSet {
-  private readonly values: Set<string>;
-  private dynamic: number;
-  constructor(allowed: Iterable<string>, dynamic = 0) {
-    this.values = new Set(allowed);
-    this.dynamic = dynamic;
-  }
-  label(value: string | null | undefined): string {
-    if (value === null || value === undefined || value === '') return NONE;
-    if (this.values.has(value)) return value;
-    if (this.dynamic > 0 && LABEL_SHAPE.test(value)) {
-      this.dynamic--;
-      this.values.add(value);
-      return value;
-    }
-    return OTHER;
-  }
-}
 
 export interface SidecarMetricsOptions {
   /** Route label values (default {@link ROUTES}). */
@@ -109,11 +59,6 @@ export interface SidecarMetricsOptions {
   readonly rateLimitScopes?: Iterable<string>;
   /** Abuse rule names (`abuse.rules[].name`); without them the first 32 names seen are kept. */
   readonly anomalyRules?: Iterable<string>;
-}
-
-export function statusClass(status: number | null | undefined): string {
-  if (status === null || status === undefined) return 'error';
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : OTHER;
 }
 
 export class SidecarMetrics {

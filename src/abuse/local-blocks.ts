@@ -1,0 +1,68 @@
+/**
+ * This replica's snapshot of the blocks, keyed `<target>:<value>`, which the request path checks without
+ * a store call. A poll replaces the whole snapshot; a block written here is applied at once (never
+ * shortening a longer one). Updates copy the map, so a lookup never sees one half-changed.
+ *
+ * @module
+ */
+import type { Principal } from '../authn/principal.js';
+import type { BlockEntry } from '../store/store.js';
+import { anyTenantBlockValue, normalizeIp, subjectBlockValue } from './targets.js';
+
+interface LiveBlock {
+  readonly entry: BlockEntry;
+  readonly untilMs: number;
+}
+
+/** The snapshot key of a block. */
+export function blockField(entry: BlockEntry): string {
+  return `${entry.target}:${entry.value}`;
+}
+
+export class LocalBlocks {
+  #blocks: Map<string, LiveBlock>;
+
+  constructor(entries: readonly BlockEntry[] = []) {
+    this.#blocks = new Map();
+    for (const entry of entries)
+      this.#blocks.set(blockField(entry), { entry, untilMs: Date.parse(entry.until) });
+  }
+
+  get size(): number {
+    return this.#blocks.size;
+  }
+
+  /** The block on this address, else on this subject in its tenant, else in any tenant; ended ones ignored. */
+  find(p: Principal | null, ip: string, now: number): BlockEntry | null {
+    const byIp = ip ? this.#live(`ip:${normalizeIp(ip)}`, now) : null;
+    if (byIp || !p || p.id === null) return byIp;
+    return (
+      this.#live(`subject:${subjectBlockValue(p.tenant, p.id)}`, now) ??
+      this.#live(`subject:${anyTenantBlockValue(p.id)}`, now)
+    );
+  }
+
+  /** The blocks that have not ended at `now`. */
+  current(now: number): BlockEntry[] {
+    return [...this.#blocks.values()].filter((b) => b.untilMs > now).map((b) => b.entry);
+  }
+
+  /** The block held on this field, ended or not. */
+  entry(field: string): BlockEntry | undefined {
+    return this.#blocks.get(field)?.entry;
+  }
+
+  /** Holds `entry` until `untilMs` unless the block held on its field lasts at least as long. */
+  extend(entry: BlockEntry, untilMs: number): void {
+    const field = blockField(entry);
+    const current = this.#blocks.get(field);
+    if (!current || current.untilMs < untilMs) {
+      this.#blocks = new Map(this.#blocks).set(field, { entry, untilMs });
+    }
+  }
+
+  #live(field: string, now: number): BlockEntry | null {
+    const b = this.#blocks.get(field);
+    return b && b.untilMs > now ? b.entry : null;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The counts waiting for the next flush, one entry per rule × target. Adding is a Map update (the request
+ * path calls it); when `MAX_PENDING_TARGETS` distinct entries are waiting, counts for new ones are
+ * refused so the caller can count them as dropped. A flush drains the whole batch and turns it into the
+ * store's `WindowHit`s; a failed flush adds the batch back.
+ *
+ * @module
+ */
+import { encodePart } from '../store/key-parts.js';
+import type { WindowHit } from '../store/store.js';
+import type { CompiledRule } from './rules.js';
+
+/** Distinct rule × target counts held between flushes (more are dropped and counted). */
+export const MAX_PENDING_TARGETS = 10_000;
+
+/** Who one count is about (what a trip reports and a block targets). */
+export interface PendingWho {
+  subject: string | null;
+  tenant: string | null;
+  tool: string | null;
+  ip: string | null;
+}
+
+export interface Pending {
+  readonly rule: CompiledRule;
+  /** `<encoded rule name>:<target>`: the window's key in the store. */
+  readonly key: string;
+  readonly subject: string | null;
+  readonly tenant: string | null;
+  readonly tool: string | null;
+  ip: string | null;
+  count: number;
+  atMs: number;
+}
+
+export class PendingCounts {
+  #pending = new Map<string, Pending>();
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Adds `count` for this rule × target; false (nothing added) when too many targets are waiting. */
+  add(rule: CompiledRule, target: string, who: PendingWho, count: number, atMs: number): boolean {
+    const key = `${encodePart(rule.rule.name)}:${target}`;
+    const p = this.#pending.get(key);
+    if (p) {
+      p.count += count;
+      p.ip = who.ip ?? p.ip;
+      if (atMs > p.atMs) p.atMs = atMs;
+      return true;
+    }
+    if (this.#pending.size >= MAX_PENDING_TARGETS) return false;
+    this.#pending.set(key, { rule, key, ...who, count, atMs });
+    return true;
+  }
+
+  /** Everything waiting, in insertion order; the set is empty afterwards. */
+  drain(): Pending[] {
+    const batch = [...this.#pending.values()];
+    this.#pending = new Map();
+    return batch;
+  }
+}
+
+/** The target part of a pending entry's key (what `add` was given). */
+export function pendingTarget(p: Pending): string {
+  return p.key.slice(p.key.indexOf(':') + 1);
+}
+
+/** The store call's input for a drained batch, in the same order. */
+export function toWindowHits(batch: readonly Pending[]): WindowHit[] {
+  return batch.map((p) => ({
+    key: p.key,
+    count: p.count,
+    windowMs: p.rule.windowMs,
+    threshold: p.rule.rule.threshold,
+    atMs: p.atMs,
+  }));
+}

@@ -1,0 +1,76 @@
+/**
+ * Building the ioredis client for a parsed Redis URL (`redis-url.ts`): a `Cluster` for cluster URLs, a
+ * Sentinel-backed `Redis` for sentinel URLs, a plain `Redis` otherwise. Every client fails fast: it
+ * connects only when asked (`lazyConnect`), never queues commands while disconnected
+ * (`enableOfflineQueue: false`), does not retry a command (`maxRetriesPerRequest: 0`) and bounds each one
+ * by `commandTimeout`; it reconnects in the background with {@link reconnectDelay}.
+ *
+ * @module
+ */
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './redis-security.js';
+import type { RedisTarget } from './redis-url.js';
+
+export interface RedisClientOptions {
+  readonly commandTimeoutMs: number;
+  /** The password for the first connection (the URL's, or an override). */
+  readonly password: string | undefined;
+  /** Called before each reconnect attempt of a standalone or Sentinel client (e.g. to re-read a password). */
+  readonly beforeReconnect: () => void;
+}
+
+/** Reconnect delay: 50 ms doubling to 2 s, with jitter so replicas do not reconnect in lock step. */
+export function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(attempt, 6), 2_000);
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Connect only in start(); never queue commands while disconnected (they fail at once instead). */
+const FAIL_FAST = { lazyConnect: true, enableOfflineQueue: false } as const;
+
+export function createRedisClient(t: RedisTarget, opts: RedisClientOptions): RedisClient {
+  const common = {
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    username: t.username,
+    password: opts.password,
+    ...(t.tls ? { tls: {} } : {}),
+  } satisfies RedisOptions;
+  if (t.kind === 'cluster') {
+    const options: ClusterOptions = {
+      ...FAIL_FAST,
+      clusterRetryStrategy: (times) => reconnectDelay(times),
+      redisOptions: common,
+    };
+    return new Cluster(
+      t.nodes.map((n) => ({ ...n })),
+      options,
+    );
+  }
+  const retryStrategy = (times: number): number => {
+    opts.beforeReconnect();
+    return reconnectDelay(times);
+  };
+  if (t.kind === 'sentinel') {
+    return new Redis({
+      ...common,
+      ...FAIL_FAST,
+      sentinels: t.sentinels.map((n) => ({ ...n })),
+      name: t.masterName,
+      db: t.db,
+      enableTLSForSentinelMode: t.tls,
+      retryStrategy,
+      sentinelRetryStrategy: (times: number) => reconnectDelay(times),
+    });
+  }
+  return new Redis({
+    ...common,
+    ...FAIL_FAST,
+    host: t.node.host,
+    port: t.node.port,
+    db: t.db,
+    retryStrategy,
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The Redis side of API keys and revocations, as functions of a connected client (`redis-store.ts` wraps
+ * each in its fail-fast, error-wrapping `#run`). A key record is a hash (`redis-keys.ts`); writes that
+ * must agree are one MULTI or one Lua script, and every revocation bumps the version replicas poll.
+ * Token revocations whose expiry has passed (`nowMs`) are pruned on each revoke and each read.
+ *
+ * @module
+ */
+import { decodeRecord, encodeRecord, type KeyLayout, REVOKE_KEY_SCRIPT, USAGE_SCRIPT } from './redis-keys.js';
+import { exec, type RedisClient } from './redis-security.js';
+import type { ApiKeyRecord, RevocationSnapshot } from './store.js';
+
+export async function putApiKey(c: RedisClient, k: KeyLayout, record: ApiKeyRecord): Promise<void> {
+  await exec(
+    c.multi().del(k.key(record.id)).hset(k.key(record.id), encodeRecord(record)).sadd(k.keyIds, record.id),
+  );
+}
+
+export async function getApiKey(c: RedisClient, k: KeyLayout, id: string): Promise<ApiKeyRecord | null> {
+  return decodeRecord(await c.hgetall(k.key(id)));
+}
+
+export async function listApiKeys(c: RedisClient, k: KeyLayout): Promise<ApiKeyRecord[]> {
+  const ids = await c.smembers(k.keyIds);
+  if (ids.length === 0) return [];
+  const pipeline = c.pipeline();
+  for (const id of ids) pipeline.hgetall(k.key(id));
+  const rows = await exec(pipeline);
+  return rows
+    .map((h) => decodeRecord(h as Record<string, string>))
+    .filter((r): r is ApiKeyRecord => r !== null)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function recordApiKeyUsage(
+  c: RedisClient,
+  k: KeyLayout,
+  id: string,
+  count: number,
+  lastUsedAt: string,
+): Promise<void> {
+  await c.eval(USAGE_SCRIPT, 1, k.key(id), count, lastUsedAt);
+}
+
+export async function revokeApiKey(c: RedisClient, k: KeyLayout, id: string): Promise<boolean> {
+  const n = await c.eval(REVOKE_KEY_SCRIPT, 3, k.key(id), k.revokedKeys, k.version, id);
+  return n === 1;
+}
+
+export async function revokeToken(
+  c: RedisClient,
+  k: KeyLayout,
+  jti: string,
+  expiresAt: number,
+  nowMs: number,
+): Promise<void> {
+  await exec(
+    c
+      .multi()
+      .zadd(k.revokedTokens, 'GT', expiresAt, jti)
+      .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(nowMs / 1000))
+      .incr(k.version),
+  );
+}
+
+export async function revocationVersion(c: RedisClient, k: KeyLayout): Promise<number> {
+  return Number((await c.get(k.version)) ?? 0);
+}
+
+export async function revocations(c: RedisClient, k: KeyLayout, nowMs: number): Promise<RevocationSnapshot> {
+  const [, version, flat, keys] = await exec(
+    c
+      .multi()
+      .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(nowMs / 1000))
+      .get(k.version)
+      .zrange(k.revokedTokens, 0, -1, 'WITHSCORES')
+      .smembers(k.revokedKeys),
+  );
+  const tokens = new Map<string, number>();
+  const pairs = flat as string[];
+  for (let i = 0; i + 1 < pairs.length; i += 2) tokens.set(pairs[i] as string, Number(pairs[i + 1]));
+  return Object.freeze({ version: Number(version ?? 0), tokens, keys: new Set(keys as string[]) });
+}

@@ -1,0 +1,95 @@
+/**
+ * The label vocabularies of the sidecar's metrics (`metrics.ts`) and the {@link LabelSet} that keeps each
+ * label bounded: a value outside its allow-list (known MCP methods, stage names, routes, deny reasons, …)
+ * becomes `other`, a missing one `none`. A few labels without a fixed list keep the first
+ * {@link MAX_DYNAMIC_LABELS} well-formed values seen.
+ *
+ * @module
+ */
+import type { DenyReason } from '../errors/codes.js';
+import type { StageName } from '../pipeline/stage.js';
+
+export const OTHER = 'other';
+export const NONE = 'none';
+
+/** MCP methods that get their own `method` label value (2025-06-18 … 2026-07-28 client requests). */
+export const MCP_METHODS = [
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+] as const;
+
+/** Stage label values: the pipeline's stages plus the proxying steps after them. */
+export const STAGES = [
+  'origin',
+  'blocklist',
+  'authenticate',
+  'session',
+  'read-body',
+  'parse',
+  'decide',
+  'ratelimit',
+  'forward',
+  'filter',
+] as const;
+type Labelled<T extends (typeof STAGES)[number]> = T;
+/** Compile-time check: a `StageName` missing from {@link STAGES} makes this fail to compile. */
+export type LabelledStageName = Labelled<StageName>;
+
+export const ROUTES = ['mcp', 'legacy_sse', 'legacy_messages', 'metadata', 'not_found'] as const;
+/** `ratelimit.scope` values (config); pass others via `SidecarMetricsOptions.rateLimitScopes`. */
+export const RATE_LIMIT_SCOPES = ['subject', 'subject_tool', 'tenant'] as const;
+export const RELOAD_RESULTS = ['success', 'failure', 'unchanged'] as const;
+export const DENY_REASONS = [
+  'request',
+  'authn',
+  'policy',
+  'ratelimit',
+  'upstream',
+  'internal',
+] as const satisfies readonly DenyReason[];
+
+/** At most this many catalog tool names become label values (the rest are `other`). */
+export const MAX_TOOL_LABELS = 500;
+/** Labels without a fixed list (anomaly rules, store operations) keep the first this-many values seen. */
+export const MAX_DYNAMIC_LABELS = 32;
+const LABEL_SHAPE = /^[A-Za-z0-9_.:/-]{1,64}$/;
+
+/** An allow-list of label values, optionally grown with the first `dynamic` well-formed values seen. */
+export class LabelSet {
+  private readonly values: Set<string>;
+  private dynamic: number;
+  constructor(allowed: Iterable<string>, dynamic = 0) {
+    this.values = new Set(allowed);
+    this.dynamic = dynamic;
+  }
+  label(value: string | null | undefined): string {
+    if (value === null || value === undefined || value === '') return NONE;
+    if (this.values.has(value)) return value;
+    if (this.dynamic > 0 && LABEL_SHAPE.test(value)) {
+      this.dynamic--;
+      this.values.add(value);
+      return value;
+    }
+    return OTHER;
+  }
+}
+
+export function statusClass(status: number | null | undefined): string {
+  if (status === null || status === undefined) return 'error';
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : OTHER;
+}
