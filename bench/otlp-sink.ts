@@ -2,13 +2,9 @@
  * Child-process entry of the proxy benchmark: a minimal OTLP/HTTP receiver (the stand-in for a collector)
  * that the telemetry sidecar exports its traces, metrics and logs to. It answers `200 {}` to every
  * `POST /v1/traces|metrics|logs` once the body is read, and counts requests and bytes per signal; it does
- * not decode the JSON (a collector's cost is not the sidecar's), but counts records by scanning the raw
- * body for keys that occur once per record (OTLP/HTTP JSON as the `exporter-*-otlp-http` packages send it):
- *
- * - spans: `"spanId":"` (parent ids are `parentSpanId`; there are no links), of which server spans
- *   (`"kind":2`) say how many requests were traced;
- * - log records: `"timeUnixNano"` (`observedTimeUnixNano` does not match);
- * - metric data points: not counted, only export requests and bytes.
+ * not decode the body (a collector's cost is not the sidecar's), but counts spans, server spans (how many
+ * requests were traced) and log records in protobuf or JSON without decoding (`otlp-count.ts`); metric
+ * data points are not counted, only export requests and bytes.
  *
  * On IPC `stats` it answers with the counts so far, on `cpu` with its own CPU time (µs).
  *
@@ -17,6 +13,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { countRecords } from './otlp-count.js';
 
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
 
@@ -47,16 +44,6 @@ const SIGNALS: Record<string, OtlpSignal> = {
   '/v1/logs': 'logs',
 };
 
-function occurrences(buf: Buffer, needle: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + needle.length)) n++;
-  return n;
-}
-
-const SPAN = Buffer.from('"spanId":"');
-const SERVER = Buffer.from('"kind":2');
-const LOG = Buffer.from('"timeUnixNano"');
-
 const counts: Record<OtlpSignal, { requests: number; bytes: number; records: number; serverSpans: number }> =
   {
     traces: { requests: 0, bytes: 0, records: 0, serverSpans: 0 },
@@ -80,11 +67,19 @@ const server = createServer((req, res) => {
     c.requests++;
     c.bytes += wire.length;
     const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
-    if (signal === 'traces') {
-      c.records += occurrences(body, SPAN);
-      c.serverSpans += occurrences(body, SERVER);
-    } else if (signal === 'logs') c.records += occurrences(body, LOG);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+    if (signal !== 'metrics') {
+      try {
+        const n = countRecords(signal, body, String(req.headers['content-type'] ?? ''));
+        c.records += n.records;
+        c.serverSpans += n.serverSpans;
+      } catch {
+        rejected++;
+      }
+    }
+    // An empty ExportServiceResponse (full success) in the request's encoding.
+    if (String(req.headers['content-type']).startsWith('application/x-protobuf'))
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end();
+    else res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   });
 });
 server.keepAliveTimeout = 65_000;

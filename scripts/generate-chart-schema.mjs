@@ -239,7 +239,7 @@ export function chartValuesSchema() {
         {
           enabled: bool(),
           endpoint: str('OTLP/HTTP base endpoint.', { pattern: '^$|^https?://' }),
-          protocol: { enum: ['http/json', 'http/protobuf', 'grpc'] },
+          protocol: { enum: ['http/protobuf', 'http/json'] },
           serviceName: str(),
           tracesSampler: {
             enum: [

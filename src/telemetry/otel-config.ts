@@ -6,8 +6,9 @@
  * Variables read: `OTEL_SDK_DISABLED` (true: no tracing, no OTLP; `/metrics` still works),
  * `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL, `/v1/{traces,metrics,logs}` appended) and the per-signal
  * `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` (used as is), `…_HEADERS`, `…_TIMEOUT`,
- * `…_COMPRESSION` (gzip|none), `…_PROTOCOL` (only `http/json` is installed: `http/protobuf` and `grpc` fall
- * back to it with a warning), `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` (`none` turns a signal off),
+ * `…_COMPRESSION` (gzip|none), `…_PROTOCOL` (`http/protobuf`, the default the OpenTelemetry spec sets, or
+ * `http/json`; `grpc` is not installed and falls back to `http/protobuf` with a warning),
+ * `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` (`none` turns a signal off),
  * `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, `OTEL_BSP_*`, `OTEL_BLRP_*`,
  * `OTEL_METRIC_EXPORT_{INTERVAL,TIMEOUT}`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, and the
  * Kubernetes downward-API variables `POD_NAME`|`K8S_POD_NAME`, `POD_NAMESPACE`|`K8S_NAMESPACE_NAME`|
@@ -30,9 +31,15 @@ export const DEFAULT_SERVICE_NAME = 'mcp-authz';
 
 export type Signal = 'traces' | 'metrics' | 'logs';
 
+/** The OTLP/HTTP encodings the sidecar can send. */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+/** The OpenTelemetry spec's default for OTLP exporters. */
+export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/protobuf';
+
 /** Where and how one signal is exported over OTLP/HTTP. */
 export interface SignalConfig {
   readonly url: string;
+  readonly protocol: OtlpProtocol;
   readonly headers: Record<string, string>;
   readonly timeoutMillis: number;
   readonly gzip: boolean;
@@ -100,18 +107,17 @@ function signalConfig(env: NodeJS.ProcessEnv, s: Signal, warnings: string[]): Si
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   if (!specific && !base) return null;
   const url = specific ?? `${(base as string).replace(/\/+$/, '')}/${SIGNAL_PATH[s]}`;
-  const protocol = str(env, `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`) ?? str(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol && protocol !== 'http/json') {
-    warnings.push(
-      `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} for ${s} is not supported: only the OTLP/HTTP JSON exporters are ` +
-        `installed (no http/protobuf or grpc exporter packages); sending http/json to ${new URL(url).origin} ` +
-        `instead${protocol === 'grpc' ? ' (point the endpoint at the collector HTTP port, usually 4318)' : ''}`,
-    );
-  }
+  const protocol = protocolOf(
+    str(env, `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`) ?? str(env, 'OTEL_EXPORTER_OTLP_PROTOCOL'),
+    s,
+    url,
+    warnings,
+  );
   const compression =
     str(env, `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`) ?? str(env, 'OTEL_EXPORTER_OTLP_COMPRESSION');
   return {
     url,
+    protocol,
     headers: {
       ...parseKeyValueList(str(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', warnings),
       ...parseKeyValueList(
@@ -232,4 +238,15 @@ export function resourceFromEnv(
   const serviceName = str(env, 'OTEL_SERVICE_NAME');
   if (serviceName) attrs[sc.ATTR_SERVICE_NAME] = serviceName;
   return defaultResource().merge(resourceFromAttributes(attrs));
+}
+
+function protocolOf(value: string | undefined, s: Signal, url: string, warnings: string[]): OtlpProtocol {
+  if (value === undefined) return DEFAULT_OTLP_PROTOCOL;
+  if (value === 'http/protobuf' || value === 'http/json') return value;
+  warnings.push(
+    `OTEL_EXPORTER_OTLP_PROTOCOL=${value} for ${s} is not supported: only the OTLP/HTTP exporters are ` +
+      `installed (http/protobuf, http/json); sending ${DEFAULT_OTLP_PROTOCOL} to ${new URL(url).origin} ` +
+      `instead${value === 'grpc' ? ' (point the endpoint at the collector HTTP port, usually 4318)' : ''}`,
+  );
+  return DEFAULT_OTLP_PROTOCOL;
 }

@@ -24,10 +24,7 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -38,10 +35,10 @@ import {
   metricExportFromEnv,
   resourceFromEnv,
   type Signal,
-  type SignalConfig,
   samplerFromEnv,
   signalsFromEnv,
 } from './otel-config.js';
+import { otlpExporters } from './otlp-exporters.js';
 import { bucketsFirst, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 import { type Headers, headerGetter, metaCarrier } from './trace-context.js';
 
@@ -125,22 +122,6 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     lastError[s] = { at: now, message, count: fresh ? 1 : (prev?.count ?? 0) + 1 };
     if (fresh) log.warn({ signal: s, error: message }, 'OpenTelemetry export failed');
   };
-  const otlp = (s: Signal) => {
-    const c = signals[s] as SignalConfig;
-    return {
-      url: c.url,
-      headers: c.headers,
-      timeoutMillis: c.timeoutMillis,
-      ...(c.gzip
-        ? {
-            compression: 'gzip' as NonNullable<
-              ConstructorParameters<typeof OTLPTraceExporter>[0]
-            >['compression'],
-          }
-        : {}),
-    };
-  };
-
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
   const prometheusReader = new PrometheusExporter({ preventServerStart: true });
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
@@ -149,7 +130,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
     readers.readers?.push(
       new PeriodicExportingMetricReader({
-        exporter: observed(new OTLPMetricExporter(otlp('metrics')), onResult('metrics')),
+        exporter: observed(otlpExporters.metrics(signals.metrics), onResult('metrics')),
         exportIntervalMillis,
         exportTimeoutMillis,
       }),
@@ -161,8 +142,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
 
   // Traces.
   const spanExporter =
-    opts.spanExporter ??
-    (signals.traces ? new OTLPTraceExporter({ ...otlp('traces'), ...selfObs }) : undefined);
+    opts.spanExporter ?? (signals.traces ? otlpExporters.traces(signals.traces, selfObs) : undefined);
   const tracerProvider =
     spanExporter && !disabled
       ? new BasicTracerProvider({
@@ -183,7 +163,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
 
   // Logs (the audit trail).
   const logExporter =
-    opts.logExporter ?? (signals.logs ? new OTLPLogExporter({ ...otlp('logs'), ...selfObs }) : undefined);
+    opts.logExporter ?? (signals.logs ? otlpExporters.logs(signals.logs, selfObs) : undefined);
   const loggerProvider =
     logExporter && !disabled
       ? new LoggerProvider({
@@ -222,10 +202,9 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
       for (const w of warnings) log.warn(w);
       log.info(
         {
-          traces: tracerProvider ? (signals.traces ? 'otlp' : 'custom') : 'off',
-          metrics: signals.metrics ? 'otlp+prometheus' : 'prometheus',
-          logs: loggerProvider ? (signals.logs ? 'otlp' : 'custom') : 'off',
-          protocol: 'http/json',
+          traces: tracerProvider ? (signals.traces ? `otlp ${signals.traces.protocol}` : 'custom') : 'off',
+          metrics: signals.metrics ? `otlp ${signals.metrics.protocol}+prometheus` : 'prometheus',
+          logs: loggerProvider ? (signals.logs ? `otlp ${signals.logs.protocol}` : 'custom') : 'off',
         },
         'telemetry configured',
       );

@@ -1,14 +1,16 @@
 /**
  * An in-process OTLP/HTTP receiver for tests: a `node:http` server on a free loopback port that accepts
- * the JSON encoding (`application/json`, optionally gzip) on `/v1/traces`, `/v1/logs` and `/v1/metrics`,
- * as the `exporter-*-otlp-http` packages send it, and decodes every request into flat records (hex ids,
- * attributes as plain objects, resource attributes alongside). Protobuf bodies get 415.
+ * both encodings, protobuf (`application/x-protobuf`, the default, as the `exporter-*-otlp-proto` packages
+ * send it; read by `otlp-protobuf.ts`) and JSON (`application/json`, the `exporter-*-otlp-http` packages),
+ * optionally gzip, on `/v1/traces`, `/v1/logs` and `/v1/metrics`, and decodes every request into flat
+ * records (hex ids, attributes as plain objects, resource attributes alongside). Other types get 415.
  *
  * @module
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { decodeOtlpProtobuf } from './otlp-protobuf.js';
 
 export type Attributes = Record<string, unknown>;
 
@@ -60,7 +62,7 @@ export interface OtlpReceiver {
   spans(): ReceivedSpan[];
   logs(): ReceivedLog[];
   metrics(): ReceivedMetric[];
-  /** Every request seen, raw: path, headers and decoded JSON body. */
+  /** Every request seen, raw: path, headers and decoded body (JSON mapping for protobuf too). */
   requests(): { path: string; headers: IncomingMessage['headers']; body: unknown }[];
   /** Resolves once `pred()` holds (polled), rejects after `timeoutMs`. */
   waitFor(pred: () => boolean, timeoutMs?: number): Promise<void>;
@@ -212,8 +214,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           res.writeHead(404).end();
           return;
         }
-        if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
-          res.writeHead(415, { 'content-type': 'text/plain' }).end('only OTLP/HTTP JSON is decoded');
+        const type = String(req.headers['content-type'] ?? '');
+        const protobuf = type.startsWith('application/x-protobuf');
+        if (!protobuf && !type.startsWith('application/json')) {
+          res
+            .writeHead(415, { 'content-type': 'text/plain' })
+            .end('only OTLP/HTTP protobuf and JSON are decoded');
           return;
         }
         if (failStatus !== null) {
@@ -222,7 +228,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         }
         let body: Json;
         try {
-          body = rec(JSON.parse(buf.toString('utf8')));
+          body = protobuf ? decodeOtlpProtobuf(path, buf) : rec(JSON.parse(buf.toString('utf8')));
         } catch {
           res.writeHead(400).end();
           return;
@@ -231,7 +237,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         if (path === '/v1/traces') spans.push(...decodeTraces(body));
         else if (path === '/v1/logs') logs.push(...decodeLogs(body));
         else metrics.push(...decodeMetrics(body));
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        // An empty ExportServiceResponse in either encoding (full success).
+        if (protobuf) res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       },
       () => res.writeHead(400).end(),
     );

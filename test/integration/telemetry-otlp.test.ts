@@ -44,109 +44,118 @@ function start(env: NodeJS.ProcessEnv): Promise<Telemetry> {
 }
 
 describe('telemetry over OTLP/HTTP', () => {
-  it('exports a trace, the audit log record with the same trace id, and metrics; stop() flushes', async () => {
-    const t = await start({ OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-tenant=acme' });
-    expect(t.exporting).toBe(true);
-    const metrics = new SidecarMetrics(t.meter);
-    metrics.setToolNames(['read_customer']);
-    const audit = createAuditSink({ logger: silentLogger(), otelLogs: t.logs });
+  it.each([
+    ['http/protobuf, the default', {}, 'application/x-protobuf'],
+    ['http/json', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'application/json'],
+  ] as const)(
+    'exports a trace, the audit log record with the same trace id, and metrics; stop() flushes (%s)',
+    async (_name, protocolEnv, contentType) => {
+      const t = await start({ OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-tenant=acme', ...protocolEnv });
+      expect(t.exporting).toBe(true);
+      const metrics = new SidecarMetrics(t.meter);
+      metrics.setToolNames(['read_customer']);
+      const audit = createAuditSink({ logger: silentLogger(), otelLogs: t.logs });
 
-    const parent = t.extract({ traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` });
-    const server = t.tracer.startSpan(
-      'POST /mcp',
-      {
-        kind: SpanKind.SERVER,
-        attributes: { [sc.ATTR_HTTP_REQUEST_METHOD]: 'POST', [sc.ATTR_HTTP_ROUTE]: '/mcp' },
-      },
-      parent,
-    );
-    const decide = t.tracer.startSpan(
-      sc.mcpSpanName('tools/call', 'read_customer'),
-      {
-        attributes: {
-          [sc.ATTR_MCP_METHOD_NAME]: 'tools/call',
-          [sc.ATTR_GEN_AI_TOOL_NAME]: 'read_customer',
-          [sc.ATTR_AUTHZ_DECISION]: 'deny',
-        },
-      },
-      trace.setSpan(parent, server),
-    );
-    const ids = traceIds(decide);
-    audit.write(
-      buildAuditRecord(
+      const parent = t.extract({ traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` });
+      const server = t.tracer.startSpan(
+        'POST /mcp',
         {
-          decisionId: 'd-1',
-          time: new Date(),
-          ...ids,
-          requestId: 'r-1',
-          principal: ANONYMOUS,
-          action: classify('tools/call', 1, { name: 'read_customer', arguments: { ssn: '123-45-6789' } }),
-          decision: {
-            allow: false,
-            reasons: ['no'],
-            obligations: {},
-            sensitivity: undefined,
-            revision: 'rev-1',
-            evalNs: 1,
-          },
-          clientIp: '127.0.0.1',
-          sessionId: null,
-          transport: 'streamable-http',
+          kind: SpanKind.SERVER,
+          attributes: { [sc.ATTR_HTTP_REQUEST_METHOD]: 'POST', [sc.ATTR_HTTP_ROUTE]: '/mcp' },
         },
-        { arguments: 'hash', maskArguments: [], key: Buffer.alloc(32, 9) },
-      ),
-    );
-    metrics.decision('deny', 'tools/call', 'read_customer', 0.00004);
-    decide.end();
-    server.end();
+        parent,
+      );
+      const decide = t.tracer.startSpan(
+        sc.mcpSpanName('tools/call', 'read_customer'),
+        {
+          attributes: {
+            [sc.ATTR_MCP_METHOD_NAME]: 'tools/call',
+            [sc.ATTR_GEN_AI_TOOL_NAME]: 'read_customer',
+            [sc.ATTR_AUTHZ_DECISION]: 'deny',
+          },
+        },
+        trace.setSpan(parent, server),
+      );
+      const ids = traceIds(decide);
+      audit.write(
+        buildAuditRecord(
+          {
+            decisionId: 'd-1',
+            time: new Date(),
+            ...ids,
+            requestId: 'r-1',
+            principal: ANONYMOUS,
+            action: classify('tools/call', 1, { name: 'read_customer', arguments: { ssn: '123-45-6789' } }),
+            decision: {
+              allow: false,
+              reasons: ['no'],
+              obligations: {},
+              sensitivity: undefined,
+              revision: 'rev-1',
+              evalNs: 1,
+            },
+            clientIp: '127.0.0.1',
+            sessionId: null,
+            transport: 'streamable-http',
+          },
+          { arguments: 'hash', maskArguments: [], key: Buffer.alloc(32, 9) },
+        ),
+      );
+      metrics.decision('deny', 'tools/call', 'read_customer', 0.00004);
+      decide.end();
+      server.end();
 
-    await audit.stop();
-    await t.stop();
-    // No waiting: stop() has flushed all three signals.
-    const spans = receiver.spans();
-    const serverSpan = spans.find((s) => s.name === 'POST /mcp');
-    const decideSpan = spans.find((s) => s.name === 'tools/call read_customer');
-    expect(serverSpan).toMatchObject({ traceId: CALLER_TRACE_ID, parentSpanId: CALLER_SPAN_ID, kind: 2 });
-    expect(decideSpan).toMatchObject({
-      traceId: CALLER_TRACE_ID,
-      parentSpanId: serverSpan?.spanId,
-      attributes: {
-        'mcp.method.name': 'tools/call',
-        'gen_ai.tool.name': 'read_customer',
-        'mcp_authz.decision': 'deny',
-      },
-    });
-    expect(serverSpan?.resource).toMatchObject({
-      'service.name': 'mcp-authz',
-      'service.version': '0.1.0',
-      'k8s.pod.name': 'mcp-7f9c-0',
-      'k8s.namespace.name': 'tools',
-      'k8s.node.name': 'node-a',
-      'k8s.pod.uid': 'uid-123',
-    });
+      await audit.stop();
+      await t.stop();
+      // No waiting: stop() has flushed all three signals.
+      const spans = receiver.spans();
+      const serverSpan = spans.find((s) => s.name === 'POST /mcp');
+      const decideSpan = spans.find((s) => s.name === 'tools/call read_customer');
+      expect(serverSpan).toMatchObject({ traceId: CALLER_TRACE_ID, parentSpanId: CALLER_SPAN_ID, kind: 2 });
+      expect(decideSpan).toMatchObject({
+        traceId: CALLER_TRACE_ID,
+        parentSpanId: serverSpan?.spanId,
+        attributes: {
+          'mcp.method.name': 'tools/call',
+          'gen_ai.tool.name': 'read_customer',
+          'mcp_authz.decision': 'deny',
+        },
+      });
+      expect(serverSpan?.resource).toMatchObject({
+        'service.name': 'mcp-authz',
+        'service.version': '0.1.0',
+        'k8s.pod.name': 'mcp-7f9c-0',
+        'k8s.namespace.name': 'tools',
+        'k8s.node.name': 'node-a',
+        'k8s.pod.uid': 'uid-123',
+      });
 
-    const [log] = receiver.logs();
-    expect(log).toMatchObject({
-      eventName: 'mcp_authz.audit',
-      traceId: CALLER_TRACE_ID,
-      spanId: decideSpan?.spanId,
-      attributes: { log_type: 'audit', 'mcp_authz.decision': 'deny' },
-      resource: { 'k8s.pod.name': 'mcp-7f9c-0' },
-    });
-    expect(JSON.parse(String(log?.body))).toMatchObject({ decision_id: 'd-1', trace_id: CALLER_TRACE_ID });
-    expect(JSON.stringify(receiver.requests())).not.toContain('123-45-6789');
+      const [log] = receiver.logs();
+      expect(log).toMatchObject({
+        eventName: 'mcp_authz.audit',
+        traceId: CALLER_TRACE_ID,
+        spanId: decideSpan?.spanId,
+        attributes: { log_type: 'audit', 'mcp_authz.decision': 'deny' },
+        resource: { 'k8s.pod.name': 'mcp-7f9c-0' },
+      });
+      expect(JSON.parse(String(log?.body))).toMatchObject({ decision_id: 'd-1', trace_id: CALLER_TRACE_ID });
+      expect(JSON.stringify(receiver.requests())).not.toContain('123-45-6789');
 
-    const decisions = receiver.metrics().find((m) => m.name === 'mcp_authz_decisions_total');
-    expect(decisions?.type).toBe('sum');
-    expect(decisions?.dataPoints).toContainEqual({
-      attributes: { result: 'deny', method: 'tools/call', tool: 'read_customer' },
-      value: 1,
-    });
-    expect(receiver.requests().every((r) => r.headers['x-collector-tenant'] === 'acme')).toBe(true);
-    expect(new Set(receiver.requests().map((r) => r.path))).toEqual(
-      new Set(['/v1/traces', '/v1/logs', '/v1/metrics']),
-    );
-  });
+      const decisions = receiver.metrics().find((m) => m.name === 'mcp_authz_decisions_total');
+      expect(decisions?.type).toBe('sum');
+      expect(decisions?.dataPoints).toContainEqual({
+        attributes: { result: 'deny', method: 'tools/call', tool: 'read_customer' },
+        value: 1,
+      });
+      expect(receiver.requests().every((r) => r.headers['x-collector-tenant'] === 'acme')).toBe(true);
+      expect(new Set(receiver.requests().map((r) => r.headers['content-type']))).toEqual(
+        new Set([contentType]),
+      );
+      expect(new Set(receiver.requests().map((r) => r.path))).toEqual(
+        new Set(['/v1/traces', '/v1/logs', '/v1/metrics']),
+      );
+    },
+  );
 
   it('sends gzip when OTEL_EXPORTER_OTLP_COMPRESSION=gzip', async () => {
     const t = await start({ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_METRICS_EXPORTER: 'none' });

@@ -72,15 +72,32 @@ describe('createTelemetry: when export is on', () => {
     expect(t.tracer.startSpan('x').isRecording()).toBe(false);
   });
 
-  it('warns once started that http/protobuf is not installed and http/json is sent instead', async () => {
+  it('sends http/protobuf by default and http/json when asked, per signal, without warnings', async () => {
     const { logger, out } = lines();
     const t = telemetry(
-      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json' },
+      { logger },
+    );
+    await t.start();
+    expect(out.filter((l) => l.level === 'warn')).toEqual([]);
+    const configured = out.find((l) => l.msg === 'telemetry configured');
+    expect(configured).toMatchObject({
+      traces: 'otlp http/protobuf',
+      metrics: 'otlp http/protobuf+prometheus',
+      logs: 'otlp http/json',
+    });
+  });
+
+  it('warns once started that grpc is not installed and http/protobuf is sent instead', async () => {
+    const { logger, out } = lines();
+    const t = telemetry(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
       { logger },
     );
     await t.start();
     const warnings = out.filter((l) => l.level === 'warn').map((l) => String(l.msg));
-    expect(warnings.some((w) => /http\/protobuf .*not supported.*http\/json/.test(w))).toBe(true);
+    expect(warnings.some((w) => /grpc .*not supported.*http\/protobuf.*4318/.test(w))).toBe(true);
+    expect(out.find((l) => l.msg === 'telemetry configured')).toMatchObject({ traces: 'otlp http/protobuf' });
   });
 
   it('never logs header values from OTEL_EXPORTER_OTLP_HEADERS', async () => {
