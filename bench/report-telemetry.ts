@@ -94,7 +94,7 @@ export async function telemetrySection({
   let telemetryBody = `The JWT sidecar of the \`proxy\` section with OpenTelemetry export on — \`OTEL_EXPORTER_OTLP_ENDPOINT\` in the env
 given to \`createSidecar\`, so traces (server span + stage spans, W3C context to the upstream), metrics (OTLP push every
 ${OTLP_METRIC_INTERVAL_MS / 1000} s via \`OTEL_METRIC_EXPORT_INTERVAL\`, besides the Prometheus reader every sidecar has) and logs (one audit
-record per decision) go over OTLP/HTTP JSON, SDK defaults otherwise (trace sampler ${samplerText}, batch
+record per decision) go over OTLP/HTTP with protobuf bodies (the default), SDK defaults otherwise (trace sampler ${samplerText}, batch
 processors: spans every 5 s or 512, logs every 1 s or 512, queues of 2048) — against the same sidecar without an endpoint, measured
 in the same run and the same interleaved rounds (same requests and validation). The receiver
 (\`bench/otlp-sink.ts\`) is a \`node:http\` server in its own process${canPin ? ` pinned to CPU ${LOAD_CPU} (the load generator's; a collector runs elsewhere)` : ''}: it answers
@@ -104,7 +104,7 @@ ${tRows.join('\n')}
 
 **Target** (telemetry ≤ ${100 * TARGET_TELEMETRY_COST} % of throughput at c=32): ${(100 * otlpCost).toFixed(0)} % — **${otlpCost <= TARGET_TELEMETRY_COST ? 'met' : 'MISSED'}**.
 
-Exported per request (median round at c=32): ${o((x) => x.bytes).toFixed(0)} bytes of OTLP JSON, ${o((x) => x.spans).toFixed(2)} spans
+Exported per request (median round at c=32): ${o((x) => x.bytes).toFixed(0)} bytes of OTLP protobuf, ${o((x) => x.spans).toFixed(2)} spans
 (${o((x) => x.serverSpans).toFixed(2)} server spans), ${o((x) => x.logs).toFixed(2)} audit log records; the receiver used ${o((x) => x.sinkCpuUs).toFixed(0)} µs CPU per request.
 Over the whole run (preflight, warm-ups, measurements) the load generator counted ${sent} answers from the OTLP sidecar
 (requests cut off at the end of a phase come on top) and the receiver got
