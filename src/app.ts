@@ -109,7 +109,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
   });
-  const sessions = new SessionOwners();
+  const sessions = new SessionOwners({ unknown: config.server.unknownSessions });
   const counters = createSecurityCounters({ store, logger, now });
   const detector = createAbuseDetector({
     store,

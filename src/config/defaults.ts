@@ -14,6 +14,7 @@ export const LEGACY_SSE_PATH = '/sse';
 export const LEGACY_MESSAGES_PATH = '/messages';
 export const MAX_BODY_BYTES = 1_048_576;
 export const SHUTDOWN_GRACE_MS = 10_000;
+export const UNKNOWN_SESSIONS = 'reject';
 
 export const UPSTREAM_URL = 'http://127.0.0.1:8081';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;

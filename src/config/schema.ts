@@ -64,6 +64,12 @@ const ServerSchema = z.strictObject({
     .min(0)
     .default(0)
     .describe('How many X-Forwarded-For hops to trust for the client IP. Warning: >0 lets callers set it.'),
+  unknownSessions: z
+    .enum(['reject', 'forward'])
+    .default(D.UNKNOWN_SESSIONS)
+    .describe(
+      'A Streamable HTTP request naming an `Mcp-Session-Id` this sidecar never saw the upstream issue (restart, another replica): `reject` answers 404, after which MCP clients start a new session; `forward` lets the upstream decide (replicas sharing sessions without sticky routing).',
+    ),
 });
 
 const AdminSchema = z.strictObject({

@@ -2,8 +2,10 @@
  * Binds Streamable HTTP sessions to the caller who created them. The upstream issues `Mcp-Session-Id` on
  * `initialize`; from then on only the same caller (auth method, tenant and subject) may use that session —
  * otherwise another caller who learned the id could open its GET stream and read the first caller's
- * server-to-client messages. Unknown ids pass (this replica did not see the session start); the map is
- * bounded and forgets the oldest sessions first.
+ * server-to-client messages. An id this sidecar never saw issued (it restarted, the session started on
+ * another replica, or the bounded map — oldest first — forgot it) is refused by default, as any other
+ * unknown session would be: the MCP spec has clients start a new session on 404. `forward` lets such
+ * requests through for the upstream to decide (replicas sharing sessions without sticky routing).
  *
  * @module
  */
@@ -15,12 +17,17 @@ export function ownerKey(p: Principal): string {
   return `${p.authMethod}:${p.tenant ?? ''}:${p.id ?? ''}`;
 }
 
+/** What happens to a request naming a session this sidecar never saw issued. */
+export type UnknownSessions = 'reject' | 'forward';
+
 export class SessionOwners {
   readonly #owners = new Map<string, string>();
   readonly #max: number;
+  readonly #unknown: UnknownSessions;
 
-  constructor(max = MAX_TRACKED_SESSIONS) {
-    this.#max = max;
+  constructor(opts: { readonly max?: number; readonly unknown?: UnknownSessions } = {}) {
+    this.#max = opts.max ?? MAX_TRACKED_SESSIONS;
+    this.#unknown = opts.unknown ?? 'reject';
   }
 
   bind(sessionId: string, owner: Principal): void {
@@ -32,10 +39,10 @@ export class SessionOwners {
     }
   }
 
-  /** False only when the session is known to belong to someone else. */
+  /** True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded. */
   mayUse(sessionId: string, caller: Principal): boolean {
     const owner = this.#owners.get(sessionId);
-    return owner === undefined || owner === ownerKey(caller);
+    return owner === undefined ? this.#unknown === 'forward' : owner === ownerKey(caller);
   }
 
   unbind(sessionId: string): void {

@@ -223,4 +223,50 @@ describe('session ownership', () => {
     expect(own.status).toBe(200);
     await own.text();
   });
+
+  it('refuses a session this replica never saw issued (404, not forwarded); `forward` lets the upstream decide', async () => {
+    const alice = await h.bearer(['analyst'], { sub: 'alice' });
+    const init = await postJsonRpc(h.mcpUrl, alice, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+    });
+    expect(init.status).toBe(200);
+    await init.text();
+    const headers = {
+      'mcp-session-id': init.headers.get('mcp-session-id') as string,
+      'mcp-protocol-version': '2025-06-18',
+    };
+    // Two more replicas in front of the same upstream (the session lives there), one per setting.
+    const rejecting = await startHarness({ upstream: h.upstream, issuer: h.issuer });
+    const forwarding = await startHarness({
+      upstream: h.upstream,
+      issuer: h.issuer,
+      config: { server: { unknownSessions: 'forward' } },
+    });
+    try {
+      h.upstream.resetCalls();
+      const refused = await postJsonRpc(
+        rejecting.mcpUrl,
+        { ...alice, ...headers },
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+      );
+      expect(refused.status).toBe(404);
+      expect(((await refused.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+        'ERR_REQUEST_SESSION',
+      );
+      expect(h.upstream.calls()).toEqual([]);
+      const forwarded = await postJsonRpc(
+        forwarding.mcpUrl,
+        { ...alice, ...headers },
+        { jsonrpc: '2.0', id: 3, method: 'ping' },
+      );
+      expect(forwarded.status).toBe(200);
+      await forwarded.text();
+      expect(h.upstream.calls().map((c) => [c.method, c.id])).toEqual([['ping', 3]]);
+    } finally {
+      await Promise.all([rejecting.stop(), forwarding.stop()]);
+    }
+  });
 });

@@ -21,7 +21,9 @@ describe('config defaults', () => {
       allowedOrigins: [],
       protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],
       trustProxyHops: 0,
+      unknownSessions: D.UNKNOWN_SESSIONS,
     });
+    expect(D.UNKNOWN_SESSIONS).toBe('reject');
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({
       url: D.UPSTREAM_URL,

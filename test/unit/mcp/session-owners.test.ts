@@ -1,0 +1,42 @@
+/**
+ * Tests of Streamable HTTP session ownership (src/mcp/session-owners.ts): the owner may use a session,
+ * anyone else may not, and a session never seen issued is refused unless unknown sessions are forwarded —
+ * including one the bounded map forgot.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { SessionOwners } from '../../../src/mcp/session-owners.js';
+import { principal } from '../../helpers/principal.js';
+
+const alice = principal({ id: 'alice' });
+const mallory = principal({ id: 'mallory' });
+
+describe('SessionOwners', () => {
+  it('lets the owner use a bound session and nobody else', () => {
+    const owners = new SessionOwners();
+    owners.bind('s-1', alice);
+    expect(owners.mayUse('s-1', alice)).toBe(true);
+    expect(owners.mayUse('s-1', mallory)).toBe(false);
+  });
+
+  it('refuses an unknown session by default and forwards it when configured', () => {
+    expect(new SessionOwners().mayUse('never-issued', alice)).toBe(false);
+    const forwarding = new SessionOwners({ unknown: 'forward' });
+    expect(forwarding.mayUse('never-issued', alice)).toBe(true);
+    forwarding.bind('s-1', alice);
+    expect(forwarding.mayUse('s-1', mallory)).toBe(false);
+  });
+
+  it('forgets a session on unbind and the oldest one when full (then refused, as unknown)', () => {
+    const owners = new SessionOwners({ max: 2 });
+    owners.bind('s-1', alice);
+    owners.bind('s-2', alice);
+    owners.bind('s-3', alice);
+    expect(owners.size).toBe(2);
+    expect(owners.mayUse('s-1', alice)).toBe(false);
+    expect(owners.mayUse('s-3', alice)).toBe(true);
+    owners.unbind('s-3');
+    expect(owners.mayUse('s-3', alice)).toBe(false);
+  });
+});
