@@ -125,18 +125,25 @@ class StoreRateLimiter implements RateLimiter {
     };
   }
 
+  takeNow(key: string, spec: BucketSpec, cost = 1): TakeResult | undefined {
+    checkBucket(spec, cost);
+    const now = this.#now();
+    const answered = this.#withoutStore(key, spec, cost, now);
+    if (answered) return answered;
+    const takeTokenNow = this.#store.takeTokenNow;
+    if (this.#outage || !takeTokenNow) return undefined;
+    const take = takeTokenNow(key, spec, cost, now);
+    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
+    return { ...take, limit: spec.capacity, source: this.#store.kind };
+  }
+
   async take(key: string, spec: BucketSpec, cost = 1): Promise<TakeResult> {
     checkBucket(spec, cost);
     const now = this.#now();
-    if (this.#fastPath) {
-      const refused = this.#knownEmpty(key, spec, cost, now);
-      if (refused) return refused;
-    }
+    const answered = this.#withoutStore(key, spec, cost, now);
+    if (answered) return answered;
     const outage = this.#outage;
-    if (outage) {
-      if (now < outage.nextProbeAt) return this.#degraded(key, spec, cost, now, undefined);
-      outage.nextProbeAt = now + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
-    }
+    if (outage) outage.nextProbeAt = now + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
     let take: Awaited<ReturnType<Store['takeToken']>>;
     try {
       take = await this.#store.takeToken(key, spec, cost, now);
@@ -148,6 +155,17 @@ class StoreRateLimiter implements RateLimiter {
     if (outage && this.#outage === outage) this.#recovered(now);
     if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
     return { ...take, limit: spec.capacity, source: this.#store.kind };
+  }
+
+  /** Answered without the store: a bucket known to be empty, or an outage between probes. */
+  #withoutStore(key: string, spec: BucketSpec, cost: number, now: number): TakeResult | null {
+    if (this.#fastPath) {
+      const refused = this.#knownEmpty(key, spec, cost, now);
+      if (refused) return refused;
+    }
+    const outage = this.#outage;
+    if (outage && now < outage.nextProbeAt) return this.#degraded(key, spec, cost, now, undefined);
+    return null;
   }
 
   #knownEmpty(key: string, spec: BucketSpec, cost: number, now: number): TakeResult | null {

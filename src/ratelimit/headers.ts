@@ -20,7 +20,7 @@ export function rateLimitHeaders(
   spec: BucketSpec,
   policyName: string = DEFAULT_POLICY_NAME,
 ): Record<string, string> {
-  const name = sfString(policyName);
+  const name = policyName === DEFAULT_POLICY_NAME ? DEFAULT_POLICY_SF : sfString(policyName);
   const q = Math.floor(spec.capacity);
   const w = Math.ceil(spec.capacity / spec.refillPerSecond);
   const r = Math.max(0, Math.floor(result.remaining));
@@ -43,3 +43,5 @@ function sfString(text: string): string {
   const printable = text.replace(/[^\x20-\x7e]/g, '_');
   return `"${printable.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
+
+const DEFAULT_POLICY_SF = sfString(DEFAULT_POLICY_NAME);

@@ -53,6 +53,11 @@ export interface RateLimiterStats {
 export interface RateLimiter extends Component {
   /** Takes `cost` (default 1) tokens from bucket `key`; at most one store round trip. */
   take(key: string, spec: BucketSpec, cost?: number): Promise<TakeResult>;
+  /**
+   * `take` when it needs no store round trip (an in-process store, a bucket known to be empty, an outage
+   * between probes), answered in the same tick; undefined when only `take` can answer. Throws like `take`.
+   */
+  takeNow(key: string, spec: BucketSpec, cost?: number): TakeResult | undefined;
   outages(): number;
   storeErrors(): number;
   stats(): RateLimiterStats;

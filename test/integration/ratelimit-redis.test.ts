@@ -62,6 +62,7 @@ function counted(store: Store): Store & { calls: () => number } {
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'calls') return () => calls;
+      if (prop === 'takeTokenNow') return undefined;
       if (prop === 'takeToken') {
         return (...args: Parameters<Store['takeToken']>) => {
           calls++;

@@ -2,8 +2,10 @@
  * Rate limiting after the decision: every allowed JSON-RPC request takes a token from its bucket. The
  * bucket's size comes from the policy's `rate_limit` obligation, else the most generous role tier in
  * config, else the configured default. Requests of one body that share a bucket take their tokens in one
- * call, so a request costs at most one store round trip. An empty bucket answers 429 with `Retry-After`
- * and the IETF `RateLimit` headers; allowed replies carry the `RateLimit` headers too.
+ * call: one store round trip per bucket. In-process buckets (the memory store, buckets known to be empty,
+ * an outage between probes) answer in the same tick, so the stage then returns without a promise. An
+ * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
+ * `RateLimit` headers too.
  *
  * @module
  */
@@ -13,72 +15,116 @@ import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey } from '../../ratelimit/keys.js';
-import { type BucketSpec, RateLimitBackendError, type RateLimiter } from '../../ratelimit/types.js';
-import type { MessageDecision } from '../context.js';
-import { CONTINUE, deny, type Stage } from '../stage.js';
+import {
+  type BucketSpec,
+  RateLimitBackendError,
+  type RateLimiter,
+  type TakeResult,
+} from '../../ratelimit/types.js';
+import type { MessageDecision, RequestContext } from '../context.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
+
+interface Group {
+  readonly key: string;
+  readonly spec: BucketSpec;
+  readonly items: MessageDecision[];
+}
 
 export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): Stage {
   const scope = cfg.scope as BucketScope;
+
+  /** The allowed requests grouped by bucket, in order. */
+  const groupsOf = (ctx: RequestContext, principal: Principal): Group[] => {
+    const groups: Group[] = [];
+    for (const d of ctx.decisions) {
+      if (!d.decision.allow) continue;
+      const key = bucketKey(
+        scope,
+        principal,
+        d.action.tool ?? d.action.prompt ?? d.action.uri ?? d.action.method,
+      );
+      const group = groups.find((g) => g.key === key);
+      if (group) group.items.push(d);
+      else groups.push({ key, spec: specFor(d, principal, cfg), items: [d] });
+    }
+    return groups;
+  };
+
+  /** Takes the remaining groups' tokens one store call at a time. */
+  const rest = async (ctx: RequestContext, groups: readonly Group[], from: number): Promise<StageResult> => {
+    for (let i = from; i < groups.length; i++) {
+      const g = groups[i] as Group;
+      let result: TakeResult;
+      try {
+        result = await limiter.take(g.key, g.spec, g.items.length);
+      } catch (err) {
+        return backendDenial(err);
+      }
+      const denied = apply(ctx, g, result);
+      if (denied) return denied;
+    }
+    return CONTINUE;
+  };
+
   return {
     name: 'ratelimit',
-    async run(ctx) {
+    run(ctx) {
       const principal = ctx.principal;
       if (!principal || ctx.decisions.length === 0) return CONTINUE;
-      const groups = new Map<string, { spec: BucketSpec; items: MessageDecision[] }>();
-      for (const d of ctx.decisions) {
-        if (!d.decision.allow) continue;
-        const key = bucketKey(
-          scope,
-          principal,
-          d.action.tool ?? d.action.prompt ?? d.action.uri ?? d.action.method,
-        );
-        const group = groups.get(key);
-        if (group) group.items.push(d);
-        else groups.set(key, { spec: specFor(d, principal, cfg), items: [d] });
-      }
-      for (const [key, { spec, items }] of groups) {
-        let result: Awaited<ReturnType<RateLimiter['take']>>;
+      const groups = groupsOf(ctx, principal);
+      // In-process buckets (and known-empty ones) answer at once: no promise, no await on the hot path.
+      for (let i = 0; i < groups.length; i++) {
+        const g = groups[i] as Group;
+        let result: TakeResult | undefined;
         try {
-          result = await limiter.take(key, spec, items.length);
+          result = limiter.takeNow(g.key, g.spec, g.items.length);
         } catch (err) {
-          if (err instanceof RateLimitBackendError) {
-            return deny(
-              new RateLimitError(
-                'ERR_RATELIMIT_BACKEND',
-                'Service Unavailable: rate limits cannot be checked',
-                { cause: err },
-              ),
-            );
-          }
-          throw err;
+          return backendDenial(err);
         }
-        const outcome = {
-          limit: result.limit,
-          remaining: result.remaining,
-          retryAfterMs: result.retryAfterMs,
-          allowed: result.allowed,
-        };
-        for (const d of items) d.rateLimit = outcome;
-        const headers = rateLimitHeaders(result, spec);
-        Object.assign(ctx.responseHeaders, headers);
-        if (!result.allowed) {
-          const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
-          const target = items[0]?.action.tool ?? items[0]?.action.method ?? 'this method';
-          return deny(
-            new RateLimitError(
-              'ERR_RATELIMIT_EXCEEDED',
-              `Too Many Requests: rate limit for ${target} exceeded; retry in ${seconds} s`,
-              {
-                data: { retry_after_seconds: seconds, limit: result.limit, remaining: result.remaining },
-                headers,
-              },
-            ),
-          );
-        }
+        if (result === undefined) return rest(ctx, groups, i);
+        const denied = apply(ctx, g, result);
+        if (denied) return denied;
       }
       return CONTINUE;
     },
   };
+}
+
+function backendDenial(err: unknown): StageResult {
+  if (err instanceof RateLimitBackendError) {
+    return deny(
+      new RateLimitError('ERR_RATELIMIT_BACKEND', 'Service Unavailable: rate limits cannot be checked', {
+        cause: err,
+      }),
+    );
+  }
+  throw err;
+}
+
+/** Records the outcome on the group's decisions and the response headers; the deny when refused. */
+function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult | undefined {
+  const outcome = {
+    limit: result.limit,
+    remaining: result.remaining,
+    retryAfterMs: result.retryAfterMs,
+    allowed: result.allowed,
+  };
+  for (const d of g.items) d.rateLimit = outcome;
+  const headers = rateLimitHeaders(result, g.spec);
+  Object.assign(ctx.responseHeaders, headers);
+  if (result.allowed) return undefined;
+  const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  const target = g.items[0]?.action.tool ?? g.items[0]?.action.method ?? 'this method';
+  return deny(
+    new RateLimitError(
+      'ERR_RATELIMIT_EXCEEDED',
+      `Too Many Requests: rate limit for ${target} exceeded; retry in ${seconds} s`,
+      {
+        data: { retry_after_seconds: seconds, limit: result.limit, remaining: result.remaining },
+        headers,
+      },
+    ),
+  );
 }
 
 /** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */

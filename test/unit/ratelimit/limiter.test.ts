@@ -15,6 +15,8 @@ function countingStore(): Store & { calls: number; down: boolean } {
   const wrapper = Object.create(inner) as Store & { calls: number; down: boolean };
   wrapper.calls = 0;
   wrapper.down = false;
+  // Every take goes through the counted, breakable takeToken: no same-tick answers from the inner store.
+  Object.defineProperty(wrapper, 'takeTokenNow', { value: undefined });
   wrapper.takeToken = async (...args) => {
     wrapper.calls++;
     if (wrapper.down) throw new StoreError('takeToken', 'not connected to redis://127.0.0.1:1');
@@ -103,6 +105,48 @@ describe('rate limiter', () => {
     const { store, limiter } = setup();
     await expect(limiter.take('k', { capacity: 0, refillPerSecond: 1 })).rejects.toThrow(RangeError);
     expect(store.calls).toBe(0);
+  });
+
+  describe('takeNow (same-tick answers)', () => {
+    it('answers from an in-process store at once, exactly as take would', async () => {
+      const limiter = createRateLimiter({
+        store: new MemoryStore(),
+        failureMode: 'local',
+        logger: logs().logger,
+        now: () => T0,
+      });
+      const now = [0, 1, 2, 3].map(() => limiter.takeNow('k', SPEC));
+      expect(now.map((r) => [r?.allowed, r?.remaining, r?.source])).toEqual([
+        [true, 2, 'memory'],
+        [true, 1, 'memory'],
+        [true, 0, 'memory'],
+        [false, 0, 'memory'],
+      ]);
+      // The refusal is remembered: take() and takeNow() both refuse on the fast path now.
+      expect(limiter.takeNow('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
+      expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
+      expect(() => limiter.takeNow('k', { capacity: 0, refillPerSecond: 1 })).toThrow(RangeError);
+    });
+
+    it('leaves a store without same-tick takes to take(), except for known-empty buckets', async () => {
+      const { store, limiter } = setup();
+      expect(limiter.takeNow('k', SPEC)).toBeUndefined();
+      expect(store.calls).toBe(0);
+      for (let i = 0; i < 4; i++) await limiter.take('k', SPEC);
+      expect(limiter.takeNow('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
+      expect(store.calls).toBe(4);
+    });
+
+    it('answers during an outage between probes, and leaves the probe to take()', async () => {
+      const { clock, store, limiter } = setup('local');
+      store.down = true;
+      expect((await limiter.take('k', SPEC)).source).toBe('local-fallback');
+      expect(limiter.takeNow('k', SPEC)).toMatchObject({ allowed: true, source: 'local-fallback' });
+      clock.now += PROBE_INTERVAL_MS;
+      expect(limiter.takeNow('k', SPEC)).toBeUndefined();
+      store.down = false;
+      expect((await limiter.take('k', SPEC)).source).toBe('memory');
+    });
   });
 
   describe('while the store fails', () => {

@@ -1,0 +1,82 @@
+/**
+ * Tests of the rate-limit stage (src/pipeline/stages/ratelimit.ts) on a real limiter: in-process buckets
+ * answer in the same tick (no promise), a store that needs a round trip is awaited, an empty bucket
+ * denies with 429 data and headers, and requests of one body sharing a bucket take their tokens together.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../../src/config/load.js';
+import { classify } from '../../../../src/mcp/action.js';
+import type { MessageDecision } from '../../../../src/pipeline/context.js';
+import { ratelimitStage } from '../../../../src/pipeline/stages/ratelimit.js';
+import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
+import { MemoryStore } from '../../../../src/store/memory-store.js';
+import type { Store } from '../../../../src/store/store.js';
+import { silentLogger } from '../../../../src/telemetry/logger.js';
+import { principal } from '../../../helpers/principal.js';
+import { contextFor, fakeRequest, signal } from '../fake-request.js';
+
+const T0 = 1_800_000_000_000;
+const CFG = parseConfig({}).ratelimit;
+
+function decided(tools: string[], capacity = 2): MessageDecision[] {
+  return tools.map((tool, i) => ({
+    index: i,
+    action: classify('tools/call', i + 1, { name: tool, arguments: {} }),
+    decision: {
+      allow: true,
+      reasons: [],
+      obligations: { rate_limit: { capacity, refill_per_second: 1 } },
+      sensitivity: undefined,
+      revision: 'r1',
+      evalNs: 1,
+    },
+    decisionId: `d-${i}`,
+  }));
+}
+
+function context(tools: string[], capacity?: number) {
+  const ctx = contextFor(fakeRequest({}));
+  ctx.principal = principal();
+  ctx.decisions = decided(tools, capacity);
+  return ctx;
+}
+
+const stageOn = (store: Store) =>
+  ratelimitStage(
+    createRateLimiter({ store, failureMode: 'local', logger: silentLogger(), now: () => T0 }),
+    CFG,
+  );
+
+describe('ratelimit stage', () => {
+  it('answers in the same tick on the memory store, then denies an empty bucket with 429 data', () => {
+    const stage = stageOn(new MemoryStore());
+    const ctx = context(['echo']);
+    const first = stage.run(ctx, signal);
+    expect(first).toEqual({ kind: 'continue' });
+    expect(ctx.decisions[0]?.rateLimit).toEqual({ limit: 2, remaining: 1, retryAfterMs: 0, allowed: true });
+    expect(ctx.responseHeaders).toMatchObject({ 'ratelimit-policy': '"default";q=2;w=2' });
+    // Two calls of one body share the bucket: both tokens at once, and the bucket has only one left.
+    const both = stage.run(context(['echo', 'echo']), signal);
+    expect(both).not.toBeInstanceOf(Promise);
+    expect(both).toMatchObject({ kind: 'deny', error: { code: 'ERR_RATELIMIT_EXCEEDED' } });
+  });
+
+  it('awaits a store that has no same-tick take, with the same outcome', async () => {
+    const inner = new MemoryStore();
+    const remote = Object.create(inner) as Store;
+    Object.defineProperty(remote, 'takeTokenNow', { value: undefined });
+    remote.takeToken = (...args) => inner.takeToken(...args);
+    const stage = stageOn(remote);
+    const pending = stage.run(context(['echo', 'search_docs']), signal);
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toEqual({ kind: 'continue' });
+    const ctx = context(['echo', 'echo']);
+    expect(await stage.run(ctx, signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_EXCEEDED', data: { retry_after_seconds: 1, limit: 2 } },
+    });
+    expect(ctx.responseHeaders['retry-after']).toBe('1');
+  });
+});
