@@ -239,7 +239,7 @@ export function chartValuesSchema() {
         {
           enabled: bool(),
           endpoint: str('OTLP/HTTP base endpoint.', { pattern: '^$|^https?://' }),
-          protocol: { enum: ['http/protobuf', 'http/json'] },
+          protocol: { enum: ['http/protobuf', 'http/json', 'grpc'] },
           serviceName: str(),
           tracesSampler: {
             enum: [

@@ -3,7 +3,7 @@
  * `initialize`; from then on only the same caller (auth method, tenant and subject) may use that session —
  * otherwise another caller who learned the id could open its GET stream and read the first caller's
  * server-to-client messages. An id this sidecar never saw issued (it restarted, the session started on
- * another replica, or the bounded map — oldest first — forgot it) is refused by default, as any other
+ * another replica, or the bounded map — least recently used first — forgot it) is refused by default, as any other
  * unknown session would be: the MCP spec has clients start a new session on 404. `forward` lets such
  * requests through for the upstream to decide (replicas sharing sessions without sticky routing).
  *
@@ -42,7 +42,12 @@ export class SessionOwners {
   /** True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded. */
   mayUse(sessionId: string, caller: Principal): boolean {
     const owner = this.#owners.get(sessionId);
-    return owner === undefined ? this.#unknown === 'forward' : owner === ownerKey(caller);
+    if (owner === undefined) return this.#unknown === 'forward';
+    if (owner !== ownerKey(caller)) return false;
+    // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
+    this.#owners.delete(sessionId);
+    this.#owners.set(sessionId, owner);
+    return true;
   }
 
   unbind(sessionId: string): void {

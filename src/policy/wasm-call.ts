@@ -75,9 +75,12 @@ export function wasmCall(policy: LoadedPolicy): WasmCall {
     return view;
   };
   return (json, entrypoint) => {
-    // Three bytes per UTF-16 unit is the most UTF-8 can need.
-    const room = inputAddr + json.length * 3 - mem.buffer.byteLength;
-    if (room > 0) mem.grow(Math.ceil(room / PAGE));
+    // Three bytes per UTF-16 unit is the most UTF-8 can need; only when that might not fit is the exact
+    // size worth computing (memory never shrinks, so grow by what the input needs, not the bound).
+    if (inputAddr + json.length * 3 > mem.buffer.byteLength) {
+      const short = inputAddr + Buffer.byteLength(json) - mem.buffer.byteLength;
+      if (short > 0) mem.grow(Math.ceil(short / PAGE));
+    }
     const inputLen = current().write(json, inputAddr, 'utf8');
     const out = opaEval(0, entrypoint, dataAddr, inputAddr, inputLen, inputAddr + inputLen, 0);
     const buf = current();

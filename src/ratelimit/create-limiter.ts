@@ -15,7 +15,7 @@
  * @module
  */
 import type { ComponentStatus } from '../lifecycle.js';
-import type { Store } from '../store/store.js';
+import type { Store, TokenTake } from '../store/store.js';
 import { checkBucket, TokenBuckets } from '../store/token-bucket.js';
 import type { Logger } from '../telemetry/logger.js';
 import {
@@ -130,9 +130,14 @@ class StoreRateLimiter implements RateLimiter {
     const now = this.#now();
     const answered = this.#withoutStore(key, spec, cost, now);
     if (answered) return answered;
-    const takeTokenNow = this.#store.takeTokenNow;
-    if (this.#outage || !takeTokenNow) return undefined;
-    const take = takeTokenNow(key, spec, cost, now);
+    if (this.#outage || !this.#store.takeTokenNow) return undefined;
+    let take: TokenTake;
+    try {
+      take = this.#store.takeTokenNow(key, spec, cost, now);
+    } catch (err) {
+      this.#failed(err, now);
+      return this.#degraded(key, spec, cost, now, err);
+    }
     if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
     return { ...take, limit: spec.capacity, source: this.#store.kind };
   }

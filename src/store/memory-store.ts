@@ -131,8 +131,9 @@ export class MemoryStore implements Store {
     return this.#buckets.take(key, spec, cost, nowMs);
   }
 
-  readonly takeTokenNow = (key: string, spec: TokenBucketSpec, cost: number, nowMs: number): TokenTake =>
-    this.#buckets.take(key, spec, cost, nowMs);
+  takeTokenNow(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): TokenTake {
+    return this.#buckets.take(key, spec, cost, nowMs);
+  }
 
   async countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]> {
     const results = hits.map((h) => this.#hitWindow(h, nowMs));

@@ -149,7 +149,7 @@ export interface Store extends Component {
    */
   takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake>;
   /** `takeToken` answered in the same tick, for stores that keep buckets in process; absent otherwise. */
-  readonly takeTokenNow?: (key: string, spec: TokenBucketSpec, cost: number, nowMs: number) => TokenTake;
+  takeTokenNow?(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): TokenTake;
   /** Adds each hit to its sliding window and says which crossed their threshold (one round trip). */
   countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]>;
   /**

@@ -198,8 +198,11 @@ function message(type: string, r: Reader): Record<string, unknown> {
       const [s, e] = r.take(Number(r.varint()));
       values.push(message(t, new Reader(r.buf, s, e)));
     }
-    if (repeated) out[name] = [...((out[name] as unknown[] | undefined) ?? []), ...values];
-    else out[name] = values[0];
+    if (repeated) {
+      const list = (out[name] as unknown[] | undefined) ?? [];
+      list.push(...values);
+      out[name] = list;
+    } else out[name] = values[0];
   }
   return out;
 }

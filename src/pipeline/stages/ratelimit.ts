@@ -33,9 +33,9 @@ interface Group {
 export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): Stage {
   const scope = cfg.scope as BucketScope;
 
-  /** The allowed requests grouped by bucket, in order. */
+  /** The allowed requests grouped by bucket, in order (a Map: a batch may name thousands of tools). */
   const groupsOf = (ctx: RequestContext, principal: Principal): Group[] => {
-    const groups: Group[] = [];
+    const groups = new Map<string, Group>();
     for (const d of ctx.decisions) {
       if (!d.decision.allow) continue;
       const key = bucketKey(
@@ -43,11 +43,11 @@ export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): 
         principal,
         d.action.tool ?? d.action.prompt ?? d.action.uri ?? d.action.method,
       );
-      const group = groups.find((g) => g.key === key);
+      const group = groups.get(key);
       if (group) group.items.push(d);
-      else groups.push({ key, spec: specFor(d, principal, cfg), items: [d] });
+      else groups.set(key, { key, spec: specFor(d, principal, cfg), items: [d] });
     }
-    return groups;
+    return [...groups.values()];
   };
 
   /** Takes the remaining groups' tokens one store call at a time. */

@@ -39,4 +39,14 @@ describe('SessionOwners', () => {
     owners.unbind('s-3');
     expect(owners.mayUse('s-3', alice)).toBe(false);
   });
+
+  it('keeps a session in use when a flood of new ones fills the table (least recently used go first)', () => {
+    const owners = new SessionOwners({ max: 2 });
+    owners.bind('used', alice);
+    owners.bind('idle', alice);
+    expect(owners.mayUse('used', alice)).toBe(true);
+    owners.bind('new', mallory);
+    expect(owners.mayUse('used', alice)).toBe(true);
+    expect(owners.mayUse('idle', alice)).toBe(false);
+  });
 });

@@ -149,6 +149,19 @@ describe('rate limiter', () => {
     });
   });
 
+  it('treats a same-tick store that throws like a failed store call (failure mode, outage)', () => {
+    const store = new MemoryStore();
+    Object.defineProperty(store, 'takeTokenNow', {
+      value: () => {
+        throw new StoreError('takeToken', 'buckets unavailable');
+      },
+    });
+    const limiter = createRateLimiter({ store, failureMode: 'local', logger: logs().logger, now: () => T0 });
+    expect(limiter.takeNow('k', SPEC)).toMatchObject({ allowed: true, source: 'local-fallback' });
+    expect(limiter.outages()).toBe(1);
+    expect(limiter.status().state).toBe('warn');
+  });
+
   describe('while the store fails', () => {
     it('local: falls back to in-process buckets, probes once a second, logs the outage once', async () => {
       const { clock, store, limiter, log } = setup('local');
