@@ -142,7 +142,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
     authenticate: authenticateStage(authenticator, events),
     readBody: readBodyStage(config.server.maxBodyBytes),
-    parse: parseStage(config.server.protocolVersions),
+    parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({
       engine,

@@ -13,6 +13,7 @@ export const MCP_PATH = '/mcp';
 export const LEGACY_SSE_PATH = '/sse';
 export const LEGACY_MESSAGES_PATH = '/messages';
 export const MAX_BODY_BYTES = 1_048_576;
+export const MAX_BATCH_MESSAGES = 100;
 export const SHUTDOWN_GRACE_MS = 10_000;
 export const UNKNOWN_SESSIONS = 'reject';
 

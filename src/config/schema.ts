@@ -47,6 +47,14 @@ const ServerSchema = z.strictObject({
     .positive()
     .default(D.MAX_BODY_BYTES)
     .describe('Largest accepted request body; larger bodies get 413.'),
+  maxBatchMessages: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_BATCH_MESSAGES)
+    .describe(
+      'Most JSON-RPC messages in one batch (each request is decided and rate-limited on its own); larger batches get 400.',
+    ),
   shutdownGraceMs: positiveMs
     .default(D.SHUTDOWN_GRACE_MS)
     .describe('On SIGTERM, how long in-flight requests may take before connections are cut.'),

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from 'zod';
+import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
 
@@ -40,8 +41,11 @@ export interface ParsedBody {
   readonly messages: readonly JsonRpcMessage[];
 }
 
-/** Parses a request body. Throws RequestError ERR_REQUEST_PARSE / ERR_REQUEST_INVALID. */
-export function parseBody(body: Buffer | string): ParsedBody {
+/**
+ * Parses a request body. Throws RequestError ERR_REQUEST_PARSE / ERR_REQUEST_INVALID (also for a batch
+ * of more than `maxBatch` messages: each costs a decision, so the bound keeps one body's work bounded).
+ */
+export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES): ParsedBody {
   let json: unknown;
   try {
     json = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
@@ -50,6 +54,12 @@ export function parseBody(body: Buffer | string): ParsedBody {
   }
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
+    if (json.length > maxBatch) {
+      throw new RequestError(
+        'ERR_REQUEST_INVALID',
+        `Invalid Request: a batch of ${json.length} messages is over the limit of ${maxBatch}`,
+      );
+    }
     return { batch: true, messages: json.map((m, i) => parseMessage(m, `message ${i}`)) };
   }
   return { batch: false, messages: [parseMessage(json, 'message')] };

@@ -20,7 +20,7 @@ export function protocolVersionStage(supported: readonly string[]): Stage {
   };
 }
 
-export function parseStage(supported: readonly string[]): Stage {
+export function parseStage(supported: readonly string[], maxBatch?: number): Stage {
   const set = new Set(supported);
   return {
     name: 'parse',
@@ -28,7 +28,7 @@ export function parseStage(supported: readonly string[]): Stage {
       const version = checkVersion(ctx.req.headers['mcp-protocol-version'], set);
       if (version.kind === 'deny') return version;
       try {
-        ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0));
+        ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0), maxBatch);
       } catch (err) {
         if (err instanceof RequestError) return deny(err);
         throw err;

@@ -17,6 +17,7 @@ describe('config defaults', () => {
       legacySsePath: D.LEGACY_SSE_PATH,
       legacyMessagesPath: D.LEGACY_MESSAGES_PATH,
       maxBodyBytes: D.MAX_BODY_BYTES,
+      maxBatchMessages: D.MAX_BATCH_MESSAGES,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
       allowedOrigins: [],
       protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],
@@ -24,6 +25,7 @@ describe('config defaults', () => {
       unknownSessions: D.UNKNOWN_SESSIONS,
     });
     expect(D.UNKNOWN_SESSIONS).toBe('reject');
+    expect(D.MAX_BATCH_MESSAGES).toBe(100);
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({
       url: D.UPSTREAM_URL,

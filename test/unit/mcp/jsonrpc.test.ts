@@ -73,6 +73,15 @@ describe('parseBody', () => {
     expect(() => parseBody('[]')).toThrow(code('ERR_REQUEST_INVALID'));
   });
 
+  it('refuses a batch over the limit (100 by default), naming both counts', () => {
+    const batch = (n: number) =>
+      JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'ping' })));
+    expect(parseBody(batch(100)).messages).toHaveLength(100);
+    expect(() => parseBody(batch(101))).toThrow('a batch of 101 messages is over the limit of 100');
+    expect(parseBody(batch(3), 3).messages).toHaveLength(3);
+    expect(() => parseBody(batch(4), 3)).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
   it.each([
     ['null', null],
     ['a number', 42],
