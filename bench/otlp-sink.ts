@@ -67,9 +67,10 @@ const server = createServer((req, res) => {
     c.requests++;
     c.bytes += wire.length;
     const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+    const type = String(req.headers['content-type'] ?? '');
     if (signal !== 'metrics') {
       try {
-        const n = countRecords(signal, body, String(req.headers['content-type'] ?? ''));
+        const n = countRecords(signal, body, type);
         c.records += n.records;
         c.serverSpans += n.serverSpans;
       } catch {
@@ -77,7 +78,7 @@ const server = createServer((req, res) => {
       }
     }
     // An empty ExportServiceResponse (full success) in the request's encoding.
-    if (String(req.headers['content-type']).startsWith('application/x-protobuf'))
+    if (type.startsWith('application/x-protobuf'))
       res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end();
     else res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   });

@@ -34,7 +34,6 @@ import { normalizeIp } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule } from './types.js';
 
-export { MAX_PENDING_TARGETS } from './pending-counts.js';
 export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
 
 export const ABUSE_POLL_INTERVAL_MS = 500;

@@ -8,8 +8,8 @@ export {
   ABUSE_POLL_INTERVAL_MS,
   type AbuseDetectorOptions,
   createAbuseDetector,
-  MAX_PENDING_TARGETS,
 } from './detector.js';
+export { MAX_PENDING_TARGETS } from './pending-counts.js';
 export { AbuseRuleSchema, AbuseRulesSchema, DEFAULT_BLOCK_SEC, globToRegExp } from './rules.js';
 export {
   ANY_TENANT,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
@@ -47,8 +47,7 @@ export interface PolicyEngineOptions {
 }
 
 interface Loaded {
-  readonly policy: LoadedPolicy;
-  /** Evaluates an entrypoint on input JSON (wasm-call.ts). */
+  /** Evaluates an entrypoint of the loaded policy on input JSON (wasm-call.ts). */
   readonly call: WasmCall;
   readonly revision: string;
   readonly source: string;
@@ -103,7 +102,6 @@ export class PolicyEngine {
       const previous = this.#current?.revision ?? null;
       const cache = cachePlan(bundle, this.#opts.cache);
       this.#current = {
-        policy,
         call: wasmCall(policy),
         revision: bundle.revision,
         source: bundle.source,

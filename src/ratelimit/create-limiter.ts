@@ -138,8 +138,7 @@ class StoreRateLimiter implements RateLimiter {
       this.#failed(err, now);
       return this.#degraded(key, spec, cost, now, err);
     }
-    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
-    return { ...take, limit: spec.capacity, source: this.#store.kind };
+    return this.#answer(key, spec, cost, now, take);
   }
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<TakeResult> {
@@ -149,7 +148,7 @@ class StoreRateLimiter implements RateLimiter {
     if (answered) return answered;
     const outage = this.#outage;
     if (outage) outage.nextProbeAt = now + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
-    let take: Awaited<ReturnType<Store['takeToken']>>;
+    let take: TokenTake;
     try {
       take = await this.#store.takeToken(key, spec, cost, now);
     } catch (err) {
@@ -158,6 +157,11 @@ class StoreRateLimiter implements RateLimiter {
     }
     // Only a call made during the outage ends it: a slow call begun before it says nothing about now.
     if (outage && this.#outage === outage) this.#recovered(now);
+    return this.#answer(key, spec, cost, now, take);
+  }
+
+  /** The store's answer as a TakeResult; a refusal is remembered for the fast path. */
+  #answer(key: string, spec: BucketSpec, cost: number, now: number, take: TokenTake): TakeResult {
     if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
     return { ...take, limit: spec.capacity, source: this.#store.kind };
   }

@@ -39,8 +39,6 @@ import type {
 } from './store.js';
 import { StoreError } from './store-error.js';
 
-export { reconnectDelay } from './redis-client.js';
-
 export interface RedisStoreOptions {
   readonly url: string;
   /**

@@ -25,21 +25,6 @@ import {
 } from './metric-labels.js';
 import { TalliedCounter } from './tally.js';
 
-export {
-  type LabelledStageName,
-  LabelSet,
-  MAX_DYNAMIC_LABELS,
-  MAX_TOOL_LABELS,
-  MCP_METHODS,
-  NONE,
-  OTHER,
-  RATE_LIMIT_SCOPES,
-  RELOAD_RESULTS,
-  ROUTES,
-  STAGES,
-  statusClass,
-} from './metric-labels.js';
-
 /** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
 export const FAST_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -192,10 +192,9 @@ describe('HTTP-level refusals', () => {
 });
 
 describe('session ownership', () => {
-  it('answers 404 to a caller naming a session another caller created', async () => {
-    const alice = await h.bearer(['analyst'], { sub: 'alice' });
-    const mallory = await h.bearer(['analyst'], { sub: 'mallory' });
-    const init = await postJsonRpc(h.mcpUrl, alice, {
+  /** Initializes a session through the sidecar as `caller`; the headers that name it on later requests. */
+  async function openSession(caller: Record<string, string>): Promise<Record<string, string>> {
+    const init = await postJsonRpc(h.mcpUrl, caller, {
       jsonrpc: '2.0',
       id: 1,
       method: 'initialize',
@@ -205,7 +204,13 @@ describe('session ownership', () => {
     await init.text();
     const session = init.headers.get('mcp-session-id');
     expect(session).toBeTruthy();
-    const headers = { 'mcp-session-id': session as string, 'mcp-protocol-version': '2025-06-18' };
+    return { 'mcp-session-id': session as string, 'mcp-protocol-version': '2025-06-18' };
+  }
+
+  it('answers 404 to a caller naming a session another caller created', async () => {
+    const alice = await h.bearer(['analyst'], { sub: 'alice' });
+    const mallory = await h.bearer(['analyst'], { sub: 'mallory' });
+    const headers = await openSession(alice);
     const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
     h.upstream.resetCalls();
     const stolen = await postJsonRpc(h.mcpUrl, { ...mallory, ...headers }, ping);
@@ -226,18 +231,7 @@ describe('session ownership', () => {
 
   it('refuses a session this replica never saw issued (404, not forwarded); `forward` lets the upstream decide', async () => {
     const alice = await h.bearer(['analyst'], { sub: 'alice' });
-    const init = await postJsonRpc(h.mcpUrl, alice, {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
-    });
-    expect(init.status).toBe(200);
-    await init.text();
-    const headers = {
-      'mcp-session-id': init.headers.get('mcp-session-id') as string,
-      'mcp-protocol-version': '2025-06-18',
-    };
+    const headers = await openSession(alice);
     // Two more replicas in front of the same upstream (the session lives there), one per setting.
     const rejecting = await startHarness({ upstream: h.upstream, issuer: h.issuer });
     const forwarding = await startHarness({

@@ -2,13 +2,12 @@ import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-promethe
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import {
-  FAST_BUCKETS,
   LabelSet,
   MAX_DYNAMIC_LABELS,
   MAX_TOOL_LABELS,
-  SidecarMetrics,
   statusClass,
-} from '../../../src/telemetry/metrics.js';
+} from '../../../src/telemetry/metric-labels.js';
+import { FAST_BUCKETS, SidecarMetrics } from '../../../src/telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
 import { bucketsFirst } from '../../../src/telemetry/prometheus-text.js';
 
