@@ -6,9 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { tempDir } from './temp-dir.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
@@ -18,7 +17,7 @@ export async function buildBundle(
   src: string,
   opts: { revision?: string; entrypoints?: string[] } = {},
 ): Promise<string> {
-  const out = await mkdtemp(join(tmpdir(), 'mcp-authz-bundle-'));
+  const out = tempDir('bundle');
   const args = [SCRIPT, 'build', '--src', src, '--out', out];
   if (opts.revision) args.push('--revision', opts.revision);
   for (const e of opts.entrypoints ?? []) args.push('-e', e);

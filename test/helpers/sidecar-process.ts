@@ -5,11 +5,11 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT } from './policy.js';
+import { tempDir } from './temp-dir.js';
 
 export interface SidecarProcess {
   readonly publicUrl: string;
@@ -22,7 +22,7 @@ export async function startSidecarProcess(
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv = {},
 ): Promise<SidecarProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'sidecar-proc-'));
+  const dir = tempDir('sidecar-proc');
   const file = join(dir, 'config.yaml');
   writeFileSync(file, stringify(config));
   const child: ChildProcess = spawn(

@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import { createStore } from '../../src/store/create-store.js';
 import type { BlockEntry, Store } from '../../src/store/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const IP = '203.0.113.7';
 const RULES: AbuseRule[] = [
@@ -105,7 +105,7 @@ async function within(ms: number, check: () => void): Promise<number> {
 }
 
 function cli(prefix: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'abuse-cli-'));
+  const dir = tempDir('abuse-cli');
   const file = join(dir, 'config.yaml');
   writeFileSync(file, `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\n`);
   return async (...args: string[]) => {

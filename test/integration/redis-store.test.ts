@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
@@ -23,6 +22,7 @@ import { createStore } from '../../src/store/create-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const PEPPER = 'integration-pepper';
 const HS_SECRET = 'integration-hs-secret-32-bytes!!';
@@ -130,7 +130,7 @@ describe('RedisStore', () => {
     const admin = new Redis(secured.port, '127.0.0.1');
     await admin.config('SET', 'requirepass', 's3cret-pw');
     admin.disconnect();
-    const dir = mkdtempSync(join(tmpdir(), 'redis-pw-'));
+    const dir = tempDir('redis-pw');
     writeFileSync(join(dir, 'password'), 's3cret-pw\n');
     const lines: string[] = [];
     const logger = createLogger('debug', { write: (s: string) => void lines.push(s) });
@@ -272,7 +272,7 @@ describe('CLI keys/tokens against Redis', () => {
   }
 
   it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const dir = tempDir('cli');
     writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
     const file = join(dir, 'config.yaml');
     const prefix = `cli${++prefixN}:`;
@@ -330,7 +330,7 @@ describe('CLI keys/tokens against Redis', () => {
   });
 
   it('fails with one line and exit 1 when Redis is unreachable', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const dir = tempDir('cli');
     const file = join(dir, 'config.yaml');
     writeFileSync(file, 'store:\n  redisUrl: redis://:topsecret@127.0.0.1:1\n');
     const c = cli();

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as D from '../../../src/config/defaults.js';
 import { ENV_OVERRIDES } from '../../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors/errors.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 describe('config defaults', () => {
   it('parses {} into the named defaults', () => {
@@ -119,7 +119,7 @@ describe('config errors', () => {
 
 describe('config sources', () => {
   it('layers env over file over defaults', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg');
     const file = join(dir, 'config.yaml');
     writeFileSync(file, 'server:\n  port: 7000\n  mcpPath: /rpc\nupstream:\n  url: http://127.0.0.1:9000\n');
     const c = loadConfig({
@@ -140,7 +140,7 @@ describe('config sources', () => {
 
   it('names the file when it cannot be read or parsed', () => {
     expect(() => loadConfig({ file: '/nonexistent/config.yaml', env: {} })).toThrow(/nonexistent.*ENOENT/);
-    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg');
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'server: [unclosed');
     expect(() => loadConfig({ file, env: {} })).toThrow(/not valid YAML/);

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { createSecretSource, openSecret, type SecretSource } from '../../../src/config/secrets.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const opened: SecretSource[] = [];
 function open(file: string | undefined, env: NodeJS.ProcessEnv = {}): SecretSource {
@@ -25,7 +25,7 @@ describe('SecretSource', () => {
   });
 
   it('reads a file and trims exactly one trailing newline', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     writeFileSync(join(dir, 'a'), 'value\n\n');
     writeFileSync(join(dir, 'b'), 'value\r\n');
     writeFileSync(join(dir, 'c'), ' value ');
@@ -35,7 +35,7 @@ describe('SecretSource', () => {
   });
 
   it('prefers the file to the environment variable', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     writeFileSync(join(dir, 's'), 'from-file');
     const s = open(join(dir, 's'), { AUTHZ_API_KEY_PEPPER: 'from-env' });
     expect(text(s)).toBe('from-file');
@@ -49,7 +49,7 @@ describe('SecretSource', () => {
   });
 
   it('re-reads a changed file on demand', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     const file = join(dir, 's');
     writeFileSync(file, 'one');
     const s = open(file);
@@ -58,7 +58,7 @@ describe('SecretSource', () => {
   });
 
   it('follows a Kubernetes-style ..data symlink swap by polling', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     mkdirSync(join(dir, 'v1'));
     writeFileSync(join(dir, 'v1', 'pepper'), 'old\n');
     symlinkSync('v1', join(dir, '..data'));
@@ -78,7 +78,7 @@ describe('SecretSource', () => {
   });
 
   it('keeps the last good value while the file is briefly missing', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     const file = join(dir, 's');
     writeFileSync(file, 'kept');
     const s = open(file);
@@ -87,7 +87,7 @@ describe('SecretSource', () => {
   });
 
   it('opens the configured secrets by name', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secret-'));
+    const dir = tempDir('secret');
     writeFileSync(join(dir, 'pw'), 'redis-pw\n');
     const config = parseConfig({ store: { passwordFile: join(dir, 'pw') } }, {});
     const pw = openSecret(config, 'redisPassword', { env: { AUTHZ_REDIS_PASSWORD: 'env-pw' } });

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
@@ -17,6 +16,7 @@ import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../
 import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 
 const engineOpts = {
   decisionEntrypoint: 'mcp/authz/decision',
@@ -247,7 +247,7 @@ describe('bundles', () => {
   });
 
   it('names the problem in a corrupt bundle', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'corrupt-'));
+    const dir = tempDir('corrupt');
     await writeFile(join(dir, 'bundle.tar.gz'), 'not gzip');
     await expect(readBundle(join(dir, 'bundle.tar.gz'))).rejects.toThrow(/not a gzip/);
     await expect(readBundle(join(dir, 'missing'))).rejects.toThrow(/not found/);
@@ -286,7 +286,7 @@ describe('hot reload', () => {
   }
 
   it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'reload-'));
+    const dir = tempDir('reload');
     await variant(dir, 'rev-0', true);
     const { e, reloader } = await startReloader(dir);
     expect(e.revision).toBe('rev-0');
@@ -319,7 +319,7 @@ describe('hot reload', () => {
   });
 
   it('keeps the last good revision when a corrupt bundle appears, and reports it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'reload-bad-'));
+    const dir = tempDir('reload-bad');
     await variant(dir, 'good', true);
     const { e, reloader } = await startReloader(dir);
     await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
