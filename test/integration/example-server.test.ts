@@ -1,20 +1,15 @@
 /**
  * Integration tests for the example MCP server (the sidecar's upstream in later tests) with the SDK's
- * real client over both transports, for the dev token issuer, and pins of how the SDK client surfaces
- * errors — the sidecar's error mapping depends on those.
+ * real client over both transports.
  *
  * @module
  */
+
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  type StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevIssuer } from '../../examples/dev-issuer/issuer.js';
 import {
   type ExampleServer,
   PROMPT_NAMES,
@@ -369,6 +364,13 @@ describe('example server: stateless and JSON-response modes', () => {
   });
 });
 
+const noReconnect = {
+  initialReconnectionDelay: 10,
+  maxReconnectionDelay: 10,
+  reconnectionDelayGrowFactor: 1,
+  maxRetries: 0,
+};
+
 describe('example server: close()', () => {
   it('ends open SSE streams and sessions so close resolves promptly', async () => {
     const server = await startExampleServer();
@@ -380,202 +382,5 @@ describe('example server: close()', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     await sse.close();
     await streamable.close();
-  });
-});
-
-const noReconnect = {
-  initialReconnectionDelay: 10,
-  maxReconnectionDelay: 10,
-  reconnectionDelayGrowFactor: 1,
-  maxRetries: 0,
-};
-
-describe('SDK client: how errors reach callTool', () => {
-  let server: ExampleServer;
-  beforeAll(async () => {
-    server = await startExampleServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-
-  const rpcError = { code: -32003, message: 'Denied by policy', data: { reason: 'policy' } };
-
-  /** Fakes the reply to `tools/call` of `echo` with the given status; everything else goes to the server. */
-  function fakeToolsCall(
-    status: number,
-    contentType: string,
-    headers: Record<string, string> = {},
-  ): FetchLike {
-    return async (url, init) => {
-      const body =
-        typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
-      const params = body?.params as { name?: unknown } | undefined;
-      if (body?.method !== 'tools/call' || params?.name !== 'echo') return fetch(url, init);
-      const payload = JSON.stringify({ jsonrpc: '2.0', id: body.id, error: rpcError });
-      const text = contentType === 'text/event-stream' ? `event: message\ndata: ${payload}\n\n` : payload;
-      return new Response(text, { status, headers: { 'content-type': contentType, ...headers } });
-    };
-  }
-
-  async function callEcho(client: Client, timeout?: number): Promise<unknown> {
-    return client
-      .callTool({ name: 'echo', arguments: { text: 'x' } }, undefined, timeout ? { timeout } : undefined)
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-  }
-
-  it('Streamable HTTP, 200 application/json carrying a JSON-RPC error: McpError with code, prefixed message, data', async () => {
-    const client = await connectStreamable(
-      server.mcpUrl,
-      {},
-      { fetch: fakeToolsCall(200, 'application/json') },
-    );
-    const err = await callEcho(client);
-    expect(err).toBeInstanceOf(McpError);
-    expect(err).toMatchObject({
-      code: -32003,
-      message: 'MCP error -32003: Denied by policy',
-      data: rpcError.data,
-    });
-    await client.close();
-  });
-
-  it('Streamable HTTP, 200 text/event-stream carrying a JSON-RPC error: the same McpError', async () => {
-    const client = await connectStreamable(
-      server.mcpUrl,
-      {},
-      { fetch: fakeToolsCall(200, 'text/event-stream') },
-    );
-    const err = await callEcho(client);
-    expect(err).toBeInstanceOf(McpError);
-    expect(err).toMatchObject({ code: -32003, data: rpcError.data });
-    await client.close();
-  });
-
-  it.each([403, 429, 401])(
-    'Streamable HTTP, %i with a JSON-RPC error body: StreamableHTTPError, code = HTTP status, body only in the message',
-    async (status) => {
-      const client = await connectStreamable(
-        server.mcpUrl,
-        {},
-        {
-          fetch: fakeToolsCall(status, 'application/json', { 'retry-after': '7' }),
-        },
-      );
-      const err = await callEcho(client);
-      expect(err).toBeInstanceOf(StreamableHTTPError);
-      expect(err).not.toBeInstanceOf(McpError);
-      expect(err).toMatchObject({ code: status });
-      expect((err as Error).message).toMatch(
-        /^Streamable HTTP error: Error POSTing to endpoint: \{"jsonrpc":"2.0","id":\d+,/,
-      );
-      expect((err as Error).message).toContain(JSON.stringify(rpcError));
-      expect(err).not.toHaveProperty('data');
-      // The client stays usable: the next call goes through.
-      const ok = await client.callTool({ name: 'list_products', arguments: {} });
-      expect(ok.isError).toBeFalsy();
-      await client.close();
-    },
-  );
-
-  it('SSE, 403 on the POST: a plain Error without code; the JSON-RPC body is only text in the message', async () => {
-    const client = await connectSse(server.sseUrl, {}, { fetch: fakeToolsCall(403, 'application/json') });
-    const err = await callEcho(client);
-    expect(err).toBeInstanceOf(Error);
-    expect(err).not.toBeInstanceOf(McpError);
-    expect((err as { code?: unknown }).code).toBeUndefined();
-    expect((err as Error).message).toMatch(/^Error POSTing to endpoint \(HTTP 403\): \{"jsonrpc"/);
-    await client.close();
-  });
-
-  it('SSE, 200 on the POST carrying a JSON-RPC error: the body is ignored and the call times out', async () => {
-    const client = await connectSse(server.sseUrl, {}, { fetch: fakeToolsCall(200, 'application/json') });
-    const err = await callEcho(client, 300);
-    expect(err).toBeInstanceOf(McpError);
-    expect(err).toMatchObject({ code: -32001, data: { timeout: 300 } });
-    await client.close();
-  });
-});
-
-describe('dev issuer', () => {
-  const audience = 'http://127.0.0.1:8080/mcp';
-
-  it.each(['ES256', 'RS256'] as const)('mints %s at+jwt tokens that verify against its JWKS', async (alg) => {
-    const issuer = await startDevIssuer({ audience, alg });
-    try {
-      const token = await issuer.mint({
-        sub: 'u-42',
-        roles: ['analyst'],
-        tenant: 'acme',
-        scope: 'mcp:tools',
-        clearance: 'confidential',
-      });
-      expect(decodeProtectedHeader(token)).toEqual({ alg, kid: issuer.kid, typ: 'at+jwt' });
-      const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
-      const { payload } = await jwtVerify(token, jwks, { issuer: issuer.issuer, audience, typ: 'at+jwt' });
-      expect(payload).toMatchObject({
-        iss: issuer.issuer,
-        aud: audience,
-        sub: 'u-42',
-        tenant: 'acme',
-        roles: ['analyst'],
-        scope: 'mcp:tools',
-        clearance: 'confidential',
-        client_id: 'mcp-authz-dev',
-      });
-      expect(payload.jti).toEqual(expect.any(String));
-      expect(Number(payload.exp) - Number(payload.iat)).toBe(3_600);
-    } finally {
-      await issuer.close();
-    }
-  });
-
-  it('serves honest RFC 8414 metadata and a dev-only POST /token', async () => {
-    const issuer = await startDevIssuer({ audience });
-    try {
-      const meta = (await (
-        await fetch(`${issuer.issuer}/.well-known/oauth-authorization-server`)
-      ).json()) as Record<string, unknown>;
-      expect(meta).toMatchObject({ issuer: issuer.issuer, jwks_uri: issuer.jwksUri });
-      expect(meta).not.toHaveProperty('token_endpoint');
-      expect(meta).not.toHaveProperty('authorization_endpoint');
-
-      const res = await fetch(issuer.tokenEndpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ sub: 'u-1', roles: ['admin'], tenant: 'globex' }),
-      });
-      expect(res.status).toBe(200);
-      const { access_token, token_type, expires_in } = (await res.json()) as Record<string, string | number>;
-      expect({ token_type, expires_in }).toEqual({ token_type: 'Bearer', expires_in: 3_600 });
-      const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
-      const { payload } = await jwtVerify(String(access_token), jwks, { issuer: issuer.issuer, audience });
-      expect(payload).toMatchObject({ sub: 'u-1', roles: ['admin'], tenant: 'globex' });
-
-      const bad = await fetch(issuer.tokenEndpoint, { method: 'POST', body: JSON.stringify({ roles: 'x' }) });
-      expect(bad.status).toBe(400);
-      expect(await bad.json()).toMatchObject({ error: 'invalid_request' });
-    } finally {
-      await issuer.close();
-    }
-  });
-
-  it('mints expired and wrong-audience tokens on request, for negative tests', async () => {
-    const issuer = await startDevIssuer({ audience });
-    try {
-      const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
-      const expired = await issuer.mint({ sub: 'u', roles: [], expiresIn: '-5m' });
-      await expect(jwtVerify(expired, jwks, { audience })).rejects.toMatchObject({ code: 'ERR_JWT_EXPIRED' });
-      const elsewhere = await issuer.mint({ sub: 'u', roles: [], audience: 'https://other.example/mcp' });
-      await expect(jwtVerify(elsewhere, jwks, { audience })).rejects.toMatchObject({
-        code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
-        claim: 'aud',
-      });
-    } finally {
-      await issuer.close();
-    }
   });
 });
