@@ -69,13 +69,15 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const logger = deps.logger;
   const now = deps.now ?? Date.now;
   const envOpt = deps.env ? { env: deps.env } : {};
-  const store = deps.store ?? createStore(config, { logger, ...envOpt });
-  const authenticator = createAuthenticator(config, { store, logger, now, ...envOpt });
   const obs = createObservability(config, {
     logger,
     env: deps.env ?? processEnv(),
     secret: openSecret(config, 'apiKeyPepper', { ...envOpt }).get(),
   });
+  const store =
+    deps.store ??
+    createStore(config, { logger, ...envOpt, onError: (operation) => obs.metrics.storeError(operation) });
+  const authenticator = createAuthenticator(config, { store, logger, now, ...envOpt });
   const engine = new PolicyEngine({
     decisionEntrypoint: config.policy.decisionEntrypoint,
     visibleEntrypoint: config.policy.visibleEntrypoint,

@@ -1,54 +1,110 @@
 /**
  * `mcp-authz policy check|eval`: load a bundle the way the sidecar does and show its revision and
  * entrypoints, or evaluate an input document against it — the quickest way for a policy author to see
- * what the sidecar would decide.
+ * what the sidecar would decide. The bundle and the entrypoints come from the configuration (`--config`,
+ * `AUTHZ_CONFIG`, `AUTHZ_POLICY_BUNDLE`, …: inside the image, the sidecar's own config), unless named.
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { loadConfig } from '../config/load.js';
 import { readBundle } from '../policy/bundle.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
 import { silentLogger } from '../telemetry/logger.js';
+import { type CliIo, fail, processIo } from './table.js';
 
-const DEFAULT_BUNDLE = 'build/policy/bundle';
+interface PolicyOpts {
+  readonly config?: string;
+  readonly bundle?: string;
+  readonly visible?: boolean;
+}
 
-export function register(program: Command): void {
+const CONFIG_OPTION = ['-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)'] as const;
+const BUNDLE_HELP = 'bundle: folder, .tar.gz or URL (default: policy.bundle of the config)';
+
+/** What `policy eval` accepts: the policy input document of DESIGN.md, an object with these four parts. */
+const InputSchema = z.looseObject({
+  subject: z.record(z.string(), z.unknown()),
+  action: z.record(z.string(), z.unknown()),
+  resource: z.record(z.string(), z.unknown()),
+  context: z.record(z.string(), z.unknown()),
+});
+
+export function register(program: Command, io: CliIo = processIo): void {
   const policy = program.command('policy').description('inspect and evaluate policy bundles');
   policy
     .command('check')
-    .description('load a bundle (folder, .tar.gz or URL) and print its revision')
-    .argument('[bundle]', 'bundle location', DEFAULT_BUNDLE)
-    .action(async (location: string) => {
-      const engine = await loadEngine(location);
-      process.stdout.write(`${JSON.stringify(engine.status(), null, 2)}\n`);
-    });
+    .description('load a bundle and print its revision and entrypoints')
+    .argument('[bundle]', BUNDLE_HELP)
+    .option(...CONFIG_OPTION)
+    .action((location: string | undefined, _opts: PolicyOpts, cmd: Command) =>
+      guarded(io, async () => {
+        const engine = await loadEngine({ ...cmd.optsWithGlobals<PolicyOpts>(), bundle: location });
+        io.out(`${JSON.stringify(engine.status(), null, 2)}\n`);
+      }),
+    );
   policy
     .command('eval')
     .description('evaluate an input JSON file (or - for stdin) with the decision or visible entrypoint')
     .argument('<input>', 'input JSON file, - for stdin')
-    .option('-b, --bundle <location>', 'bundle location', DEFAULT_BUNDLE)
+    .option('-b, --bundle <location>', BUNDLE_HELP)
     .option('--visible', 'evaluate the visible entrypoint instead of decision')
-    .action(async (file: string, opts: { bundle: string; visible?: boolean }) => {
-      const engine = await loadEngine(opts.bundle);
-      const input = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as PolicyInput;
-      const out = opts.visible ? { visible: engine.visible(input) } : engine.decide(input);
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    });
+    .option(...CONFIG_OPTION)
+    .action((file: string, _opts: PolicyOpts, cmd: Command) =>
+      guarded(io, async () => {
+        const opts = cmd.optsWithGlobals<PolicyOpts>();
+        const input = readInput(file);
+        const engine = await loadEngine(opts);
+        const out = opts.visible ? { visible: engine.visible(input) } : engine.decide(input);
+        io.out(`${JSON.stringify(out, null, 2)}\n`);
+      }),
+    );
 }
 
-async function loadEngine(location: string): Promise<PolicyEngine> {
+async function guarded(io: CliIo, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    fail(io, err);
+  }
+}
+
+function readInput(file: string): PolicyInput {
+  const where = file === '-' ? 'standard input' : file;
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${where}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${where} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = InputSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.length ? issue.path.join('.') : '(root)';
+    throw new Error(
+      `${where} is not a policy input ({subject, action, resource, context}): ${path}: ${issue?.message}`,
+    );
+  }
+  return parsed.data as unknown as PolicyInput;
+}
+
+/** An engine with the bundle loaded; entrypoints and (unless named) the bundle from the configuration. */
+async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
+  const config = loadConfig(opts.config ? { file: opts.config } : {});
   const engine = new PolicyEngine({
-    decisionEntrypoint: 'mcp/authz/decision',
-    visibleEntrypoint: 'mcp/authz/visible',
+    decisionEntrypoint: config.policy.decisionEntrypoint,
+    visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: silentLogger(),
   });
-  try {
-    await engine.load(await readBundle(location));
-  } catch (err) {
-    process.stderr.write(`mcp-authz: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  await engine.load(await readBundle(opts.bundle ?? config.policy.bundle));
   return engine;
 }

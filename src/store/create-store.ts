@@ -19,6 +19,8 @@ export interface StoreDeps {
   readonly now?: () => number;
   /** Environment for secrets (tests); defaults to `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Told the operation of every store call that fails (metrics). */
+  readonly onError?: (operation: string) => void;
 }
 
 export function createStore(config: Config, deps: StoreDeps): Store {
@@ -35,5 +37,6 @@ export function createStore(config: Config, deps: StoreDeps): Store {
     commandTimeoutMs,
     logger: deps.logger.child({ component: 'store' }),
     ...(deps.now ? { now: deps.now } : {}),
+    onError: deps.onError,
   });
 }

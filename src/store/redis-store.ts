@@ -51,6 +51,8 @@ export interface RedisStoreOptions {
   readonly logger: Logger;
   /** Clock in epoch milliseconds (prunes lapsed token revocations). */
   readonly now?: () => number;
+  /** Told the operation of every call that fails (the `mcp_authz_store_errors_total` metric). */
+  readonly onError?: ((operation: string) => void) | undefined;
 }
 
 type Client = ops.RedisClient;
@@ -197,11 +199,13 @@ export class RedisStore implements Store {
   async #run<T>(operation: string, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = this.#client;
     if (c?.status !== 'ready') {
+      this.#opts.onError?.(operation);
       throw new StoreError(operation, `not connected to ${this.#where}`);
     }
     try {
       return await fn(c);
     } catch (err) {
+      this.#opts.onError?.(operation);
       if (err instanceof StoreError) throw err;
       throw new StoreError(operation, safeMessage(err));
     }

@@ -53,7 +53,7 @@ export type LabelledStageName = Labelled<StageName>;
 export const ROUTES = ['mcp', 'legacy_sse', 'legacy_messages', 'metadata', 'not_found'] as const;
 /** `ratelimit.scope` values (config); pass others via `SidecarMetricsOptions.rateLimitScopes`. */
 export const RATE_LIMIT_SCOPES = ['subject', 'subject_tool', 'tenant'] as const;
-export const RELOAD_RESULTS = ['success', 'failure', 'unchanged'] as const;
+export const RELOAD_RESULTS = ['success', 'failure'] as const;
 export const DENY_REASONS = [
   'request',
   'authn',

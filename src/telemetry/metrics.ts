@@ -213,7 +213,7 @@ export class SidecarMetrics {
   }
 
   /** One reload attempt; on success pass the now-loaded revision. */
-  policyReload(result: 'success' | 'failure' | 'unchanged', revision?: string | null): void {
+  policyReload(result: 'success' | 'failure', revision?: string | null): void {
     this.policyReloads.add(1, { result: this.reloadResults.label(result) });
     if (result === 'success' && revision !== undefined) this.setPolicyRevision(revision);
   }

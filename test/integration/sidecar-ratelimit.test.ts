@@ -1,8 +1,8 @@
 /**
  * Rate limiting through the sidecar on a real `redis-server`: a burst of exactly the bucket's capacity
  * passes and the next request gets 429 with the right headers (injected clock); two sidecar processes
- * share one budget; killing Redis keeps requests flowing (failure mode `local`) and Redis is used again
- * once it is back.
+ * share one budget; killing Redis keeps requests flowing (failure mode `local`), counts the failed store
+ * calls in `mcp_authz_store_errors_total`, and Redis is used again once it is back.
  *
  * @module
  */
@@ -138,6 +138,10 @@ describe('two sidecar processes sharing one Redis', () => {
       (l) => /rate-limit store (is )?unavailable|outage/i.test(l) && l.includes('ratelimit'),
     );
     expect(outageLines.length).toBeLessThanOrEqual(2);
+    // The failed store calls are counted for the "store errors" alert and dashboard panel.
+    const metrics = await (await fetch(`${a.sidecar.adminUrl}/metrics`)).text();
+    const failedTakes = metrics.match(/^mcp_authz_store_errors_total\{op="takeToken"[^}]*\} (\d+)/m);
+    expect(Number(failedTakes?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
     await redis.restart();
     const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await probe.connect();

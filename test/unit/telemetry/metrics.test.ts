@@ -109,7 +109,7 @@ describe('SidecarMetrics in Prometheus text', () => {
       samples(f, 'mcp_authz_policy_reloads_total')
         .map((s) => s.labels?.result)
         .sort(),
-    ).toEqual(['failure', 'success', 'unchanged']);
+    ).toEqual(['failure', 'success']);
     expect(f.has('mcp_authz_policy_revision_info')).toBe(false);
   });
 

@@ -1,0 +1,137 @@
+/**
+ * `mcp-authz policy check|eval` on the real default bundle: the bundle and entrypoints from the config
+ * (or named), decisions printed as JSON, and a clear one-line error (exit 1) for a missing bundle, an input
+ * that is not JSON or not a policy input.
+ *
+ * @module
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { register } from '../../../src/cli/policy.js';
+import { defaultPolicyBundle } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+function cli() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const exits: number[] = [];
+  const program = new Command().exitOverride();
+  register(program, {
+    out: (s) => void out.push(s),
+    err: (s) => void err.push(s),
+    exit: (c) => void exits.push(c),
+  });
+  const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
+  return { out, err, exits, run };
+}
+
+const input = (roles: string[], tool: string) => ({
+  subject: { id: 'u-1', tenant: 'acme', roles, scopes: ['mcp:tools'], clearance: null, auth_method: 'jwt' },
+  action: { method: 'tools/call', tool, arguments: { tenant: 'acme', id: 'c-1' } },
+  resource: { kind: 'tool', name: tool, annotations: { seen: false } },
+  context: {
+    time: '2026-11-23T10:00:00Z',
+    hour: 10,
+    minute: 0,
+    weekday: 1,
+    date: '2026-11-23',
+    timezone: 'UTC',
+    client_ip: '10.0.0.7',
+    environment: 'prod',
+    transport: 'streamable-http',
+  },
+});
+
+let bundle: string;
+let dir: string;
+const file = (name: string, content: unknown) => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+};
+
+beforeAll(async () => {
+  bundle = await defaultPolicyBundle();
+  dir = tempDir('cli-policy');
+});
+
+describe('mcp-authz policy eval', () => {
+  it('decides an input with the bundle named by --bundle', async () => {
+    const c = cli();
+    await c.run(
+      'policy',
+      'eval',
+      '--bundle',
+      bundle,
+      file('deny.json', input(['analyst'], 'delete_customer')),
+    );
+    expect(c.exits).toEqual([]);
+    const out = JSON.parse(c.out.join('')) as { allow: boolean; reasons: string[] };
+    expect(out.allow).toBe(false);
+    expect(out.reasons.join(' ')).toMatch(/delete_customer/);
+  });
+
+  it('takes the bundle and entrypoints from --config, and answers --visible', async () => {
+    const config = file('config.yaml', `policy:\n  bundle: ${bundle}\n`);
+    const c = cli();
+    await c.run(
+      'policy',
+      'eval',
+      '--config',
+      config,
+      file('allow.json', input(['analyst'], 'read_customer')),
+    );
+    expect(c.exits).toEqual([]);
+    expect(JSON.parse(c.out.join(''))).toMatchObject({ allow: true });
+
+    const v = cli();
+    await v.run(
+      'policy',
+      'eval',
+      '-c',
+      config,
+      '--visible',
+      file('v.json', input(['guest'], 'delete_customer')),
+    );
+    expect(v.exits).toEqual([]);
+    expect(JSON.parse(v.out.join(''))).toEqual({ visible: false });
+  });
+
+  it.each([
+    ['not JSON', '{"subject":', /bad\.json is not JSON/],
+    ['not a policy input', { subject: {}, action: {} }, /is not a policy input .*: resource: /],
+  ])('refuses an input that is %s with one line and exit 1', async (_what, content, message) => {
+    const c = cli();
+    await c.run('policy', 'eval', '--bundle', bundle, file('bad.json', content));
+    expect(c.exits).toEqual([1]);
+    expect(c.out).toEqual([]);
+    expect(c.err.join('')).toMatch(message);
+    expect(c.err.join('').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('says which input file it cannot read', async () => {
+    const c = cli();
+    await c.run('policy', 'eval', '--bundle', bundle, join(dir, 'missing.json'));
+    expect(c.exits).toEqual([1]);
+    expect(c.err.join('')).toMatch(/cannot read .*missing\.json: ENOENT/);
+  });
+});
+
+describe('mcp-authz policy check', () => {
+  it('prints the revision and entrypoints of the bundle', async () => {
+    const c = cli();
+    await c.run('policy', 'check', bundle);
+    expect(c.exits).toEqual([]);
+    const status = JSON.parse(c.out.join('')) as { loaded: boolean; revision: string };
+    expect(status.revision).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it('fails with the bundle error for a missing bundle', async () => {
+    const c = cli();
+    await c.run('policy', 'check', join(dir, 'no-such-bundle'));
+    expect(c.exits).toEqual([1]);
+    expect(c.err.join('')).toMatch(/^mcp-authz: .*no-such-bundle/);
+  });
+});
