@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAbuseDetector } from './abuse/detector.js';
 import { createAuthenticator } from './authn/authenticator.js';
+import { configAdvice } from './config/advice.js';
 import { processEnv } from './config/env.js';
 import type { Config } from './config/schema.js';
 import { openSecret } from './config/secrets.js';
@@ -210,6 +211,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       return adminUrl;
     },
     async start() {
+      for (const advice of configAdvice(config)) logger.warn(advice);
       for (const c of components) await c.start();
       publicUrl = await listen(publicServer, config.server.host, config.server.port);
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port);

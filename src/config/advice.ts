@@ -1,0 +1,23 @@
+/**
+ * Settings that are valid but probably not what the operator wants, as warnings logged once at start.
+ *
+ * @module
+ */
+import type { Config } from './schema.js';
+
+/** One sentence per questionable combination of settings; empty when there is nothing to say. */
+export function configAdvice(config: Config): string[] {
+  const advice: string[] = [];
+  if (config.server.trustProxyHops === 0) {
+    for (const rule of config.abuse.rules) {
+      if (rule.kind !== 'auth_failures_ip' || rule.action !== 'block') continue;
+      advice.push(
+        `abuse rule ${rule.name} blocks client IPs while server.trustProxyHops is 0: the client IP is the ` +
+          'connecting peer, so behind an ingress or load balancer every caller shares its address and one ' +
+          "caller's failed logins block them all; set server.trustProxyHops to the number of proxies in " +
+          'front of the sidecar, or make the rule alert only',
+      );
+    }
+  }
+  return advice;
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { configAdvice } from '../../../src/config/advice.js';
+import { parseConfig } from '../../../src/config/load.js';
+
+describe('configAdvice', () => {
+  it('warns that the default IP-blocking rule sees the proxy, not the caller, without trusted hops', () => {
+    const advice = configAdvice(parseConfig({}, {}));
+    expect(advice).toHaveLength(1);
+    expect(advice[0]).toMatch(
+      /^abuse rule auth-failures-ip blocks client IPs while server\.trustProxyHops is 0/,
+    );
+  });
+
+  it('has nothing to say once hops are trusted or the rule only alerts', () => {
+    expect(configAdvice(parseConfig({ server: { trustProxyHops: 1 } }, {}))).toEqual([]);
+    const alertOnly = {
+      abuse: {
+        rules: [{ name: 'ip', kind: 'auth_failures_ip', threshold: 20, windowSec: 60, action: 'alert' }],
+      },
+    };
+    expect(configAdvice(parseConfig(alertOnly, {}))).toEqual([]);
+  });
+});
