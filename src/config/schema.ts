@@ -112,7 +112,9 @@ const UpstreamSchema = z.strictObject({
     .int()
     .positive()
     .default(D.UPSTREAM_CONNECTIONS)
-    .describe('Keep-alive connection pool size to the upstream.'),
+    .describe(
+      'Keep-alive connection pool size to the upstream for POST and DELETE; GET event streams get connections of their own, without a cap.',
+    ),
 });
 
 const PolicySchema = z.strictObject({

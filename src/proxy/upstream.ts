@@ -1,7 +1,10 @@
 /**
- * The upstream MCP server client: an undici keep-alive pool with connect and header timeouts. Streams
- * have no body timeout (SSE may stay open). Connection failures become `ERR_UPSTREAM_UNAVAILABLE` (502)
- * and header timeouts `ERR_UPSTREAM_TIMEOUT` (504).
+ * The upstream MCP server client: undici keep-alive pools with connect and header timeouts. Replies
+ * have no body timeout (SSE may stay open). GET requests are the long-lived event streams (Streamable
+ * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
+ * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
+ * streams made every POST wait for a free connection, with no timeout. Connection failures become
+ * `ERR_UPSTREAM_UNAVAILABLE` (502) and header timeouts `ERR_UPSTREAM_TIMEOUT` (504).
  *
  * @module
  */
@@ -16,7 +19,14 @@ export interface UpstreamOptions {
   readonly connections: number;
 }
 
+/**
+ * Idle keep-alive of the stream pool's connections: long enough for a client that reconnects its stream
+ * to reuse one, short enough that a burst of streams does not leave as many idle sockets behind.
+ */
+const STREAM_KEEP_ALIVE_MS = 4_000;
+
 export interface UpstreamRequest {
+  /** `GET` opens an event stream and goes to the uncapped stream pool; the others to the capped pool. */
   readonly method: 'GET' | 'POST' | 'DELETE';
   /** Path and query, e.g. `/mcp` or `/messages?sessionId=…`. */
   readonly path: string;
@@ -33,24 +43,35 @@ export interface UpstreamResponse {
 }
 
 export class Upstream {
+  /** POST and DELETE: short exchanges (an SSE reply to a POST ends with its last answer). */
   readonly #pool: Pool;
+  /** GET event streams: one connection each for as long as the stream is open, so no cap. */
+  readonly #streams: Pool;
   readonly origin: URL;
 
   constructor(opts: UpstreamOptions) {
     this.origin = new URL(opts.url);
-    this.#pool = new Pool(this.origin.origin, {
-      connections: opts.connections,
+    const common = {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
       bodyTimeout: 0,
-      keepAliveTimeout: 30_000,
       pipelining: 1,
+    } as const;
+    this.#pool = new Pool(this.origin.origin, {
+      ...common,
+      connections: opts.connections,
+      keepAliveTimeout: 30_000,
+    });
+    this.#streams = new Pool(this.origin.origin, {
+      ...common,
+      connections: null,
+      keepAliveTimeout: STREAM_KEEP_ALIVE_MS,
     });
   }
 
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
     try {
-      const res = await this.#pool.request({
+      const res = await (r.method === 'GET' ? this.#streams : this.#pool).request({
         method: r.method,
         path: r.path,
         headers: r.headers,
@@ -63,13 +84,14 @@ export class Upstream {
     }
   }
 
-  close(): Promise<void> {
-    return this.#pool.close();
+  /** Refuses new requests and closes every connection once its request (or stream) has ended. */
+  async close(): Promise<void> {
+    await Promise.all([this.#pool.close(), this.#streams.close()]);
   }
 
-  /** Ends every connection now (used after the shutdown grace period). */
-  destroy(): Promise<void> {
-    return this.#pool.destroy();
+  /** Ends every connection now, open streams included (used after the shutdown grace period). */
+  async destroy(): Promise<void> {
+    await Promise.all([this.#pool.destroy(), this.#streams.destroy()]);
   }
 }
 

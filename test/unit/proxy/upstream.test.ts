@@ -1,0 +1,244 @@
+/**
+ * The upstream client against a real local HTTP server: GET event streams do not take connections from
+ * the capped pool (a POST is answered while more streams are open than it has connections), POSTs stay
+ * capped, and close() / destroy() end the stream connections too.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { finished } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
+
+/** The production default of `upstream.connections`. */
+const CONNECTIONS = 64;
+/** Failure guard only: every step below finishes in milliseconds when the code is right. */
+const GUARD_MS = 5_000;
+
+interface StreamServer {
+  readonly url: string;
+  /** GET responses the server holds open. */
+  readonly streams: Set<ServerResponse>;
+  /** Sockets from the client that are still open. */
+  readonly sockets: Set<Socket>;
+  /** Sockets that carried a POST. */
+  readonly postSockets: Set<Socket>;
+  /** Resolves once `n` GET streams are open at the same time. */
+  streamsOpen(n: number): Promise<void>;
+  /** Resolves once every client socket has closed. */
+  allSocketsClosed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream that holds every GET open as an event stream and answers every POST at once; with `holdPosts`
+ * it keeps POSTs until `release()` is called and calls `onPost` with the number of POSTs held.
+ */
+async function startStreamServer(
+  opts: { holdPosts?: { onPost: (held: number) => void; released: Promise<void> } } = {},
+): Promise<StreamServer> {
+  const streams = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const postSockets = new Set<Socket>();
+  const changed = new Set<() => void>();
+  const notify = () => {
+    for (const f of [...changed]) f();
+  };
+  const waitFor = (cond: () => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!cond()) return;
+        changed.delete(check);
+        resolve();
+      };
+      changed.add(check);
+      check();
+    });
+  let held = 0;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(': open\n\n');
+      streams.add(res);
+      res.on('close', () => {
+        streams.delete(res);
+        notify();
+      });
+      notify();
+      return;
+    }
+    postSockets.add(req.socket);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = () => {
+        const { id } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: number };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id, result: {} }));
+      };
+      if (!opts.holdPosts) return answer();
+      opts.holdPosts.released.then(answer);
+      opts.holdPosts.onPost(++held);
+    });
+  });
+  // Idle sockets stay until the client closes them, so a socket closing is the client's doing.
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => {
+      sockets.delete(s);
+      notify();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    streams,
+    sockets,
+    postSockets,
+    streamsOpen: (n) => waitFor(() => streams.size >= n),
+    allSocketsClosed: () => waitFor(() => sockets.size === 0),
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Rejects when `p` has not settled within `ms` (a failure guard, never a synchronisation). */
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function setup(
+  opts: { connections?: number; server?: Parameters<typeof startStreamServer>[0] } = {},
+): Promise<{ server: StreamServer; upstream: Upstream }> {
+  const server = await startStreamServer(opts.server);
+  cleanups.push(() => server.close());
+  const upstream = new Upstream({
+    url: server.url,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 2_000,
+    connections: opts.connections ?? CONNECTIONS,
+  });
+  cleanups.push(() => upstream.destroy());
+  return { server, upstream };
+}
+
+function openStream(upstream: Upstream): Promise<UpstreamResponse> {
+  return upstream.request({ method: 'GET', path: '/mcp', headers: { accept: 'text/event-stream' } });
+}
+
+function post(upstream: Upstream, id: number): Promise<UpstreamResponse> {
+  return upstream.request({
+    method: 'POST',
+    path: '/mcp',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize' })),
+  });
+}
+
+function openStreams(upstream: Upstream, n: number): Promise<UpstreamResponse[]> {
+  return Promise.all(Array.from({ length: n }, () => openStream(upstream)));
+}
+
+describe('Upstream', () => {
+  it('answers a POST while as many event streams are open as the pool has connections, and more', async () => {
+    const { server, upstream } = await setup();
+    const streams = await within(GUARD_MS, openStreams(upstream, CONNECTIONS), 'opening the streams');
+    expect(streams.every((s) => s.status === 200)).toBe(true);
+    for (const s of streams) s.body.resume();
+    await within(GUARD_MS, server.streamsOpen(CONNECTIONS), 'the upstream holding the streams');
+
+    const res = await within(GUARD_MS, post(upstream, 7), 'the POST answer');
+    expect(res.status).toBe(200);
+    expect(await res.body.json()).toEqual({ jsonrpc: '2.0', id: 7, result: {} });
+    // The streams were open the whole time.
+    expect(server.streams.size).toBe(CONNECTIONS);
+    expect(streams.some((s) => s.body.readableEnded)).toBe(false);
+
+    // Streams beyond the pool size open as well.
+    const more = await within(GUARD_MS, openStreams(upstream, 6), 'opening more streams');
+    for (const s of more) s.body.resume();
+    await within(GUARD_MS, server.streamsOpen(CONNECTIONS + 6), 'the upstream holding more streams');
+  });
+
+  it('keeps POSTs to the configured number of connections', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let twoHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      twoHeld = r;
+    });
+    const { server, upstream } = await setup({
+      connections: 2,
+      server: { holdPosts: { released, onPost: (n) => n === 2 && twoHeld() } },
+    });
+    const answers = [post(upstream, 1), post(upstream, 2), post(upstream, 3)];
+    await within(GUARD_MS, held, 'two POSTs reaching the upstream');
+    release();
+    const replies = await within(GUARD_MS, Promise.all(answers), 'the POST answers');
+    expect(await Promise.all(replies.map((r) => r.body.json()))).toEqual(
+      [1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
+    );
+    // The third POST waited for one of the two connections.
+    expect(server.postSockets.size).toBe(2);
+  });
+
+  it('close() refuses new streams and closes the stream connections once the streams end', async () => {
+    const { server, upstream } = await setup();
+    const streams = await within(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
+    for (const s of streams) s.body.resume();
+    await within(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
+    await within(
+      GUARD_MS,
+      post(upstream, 1).then((r) => r.body.json()),
+      'the POST answer',
+    );
+
+    const closing = upstream.close();
+    await expect(openStream(upstream)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
+    await expect(post(upstream, 2)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
+    for (const res of server.streams) res.end();
+    await within(GUARD_MS, closing, 'close()');
+    await within(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
+    // The streams ended cleanly (the server ended them), not cut.
+    await within(GUARD_MS, Promise.all(streams.map((s) => finished(s.body))), 'the stream bodies ending');
+  });
+
+  it('destroy() cuts open streams and their connections', async () => {
+    const { server, upstream } = await setup();
+    const streams = await within(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
+    const ended = streams.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.body.on('error', () => undefined);
+          s.body.once('close', resolve);
+          s.body.resume();
+        }),
+    );
+    await within(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
+
+    await within(GUARD_MS, upstream.destroy(), 'destroy()');
+    await within(GUARD_MS, Promise.all(ended), 'the stream bodies closing');
+    await within(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
+    expect(server.streams.size).toBe(0);
+  });
+});
