@@ -54,7 +54,7 @@ export const ERROR_CODES = {
     status: 415,
     rpc: RPC.invalidRequest,
     reason: 'request',
-    meaning: 'POST bodies must be `application/json`.',
+    meaning: 'POST bodies must be `application/json` in UTF-8 (no other charset) and not compressed.',
   },
   ERR_REQUEST_PROTOCOL_VERSION: {
     status: 400,
@@ -79,6 +79,13 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning: 'The HTTP method is not supported on this path.',
+  },
+  ERR_CLIENT_CLOSED: {
+    status: 499,
+    rpc: RPC.invalidRequest,
+    reason: 'request',
+    meaning:
+      'The client closed the connection before its request body had arrived (nobody gets this answer; it is what logs, metrics and the audit record show).',
   },
   ERR_REQUEST_SESSION: {
     status: 404,
@@ -159,6 +166,13 @@ export const ERROR_CODES = {
     rpc: RPC.upstream,
     reason: 'upstream',
     meaning: 'The MCP server could not be reached.',
+  },
+  ERR_UPSTREAM_REPLY: {
+    status: 502,
+    rpc: RPC.upstream,
+    reason: 'upstream',
+    meaning:
+      'A list reply the sidecar must prune could not be read (not JSON, compressed, or another content type), so it is not passed on.',
   },
   ERR_UPSTREAM_TIMEOUT: {
     status: 504,

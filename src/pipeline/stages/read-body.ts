@@ -1,9 +1,10 @@
 /**
- * Reads a POST body under the size limit: `Content-Type` must be JSON (415), and a body over
- * `server.maxBodyBytes` is refused (413) without reading the rest.
+ * Reads a POST body under the size limit: `Content-Type` must be JSON in UTF-8 without a content coding
+ * (415), and a body over `server.maxBodyBytes` is refused (413) without reading the rest.
  *
  * @module
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { RequestError } from '../../errors/errors.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
@@ -11,26 +12,62 @@ export function readBodyStage(maxBytes: number): Stage {
   return {
     name: 'read-body',
     async run(ctx) {
-      const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-      if (type !== 'application/json') {
-        return deny(
-          new RequestError(
-            'ERR_REQUEST_CONTENT_TYPE',
-            `Unsupported Media Type: expected application/json, got ${type || 'none'}`,
-          ),
-        );
-      }
+      const unsupported = unsupportedMedia(ctx.req.headers);
+      if (unsupported) return deny(new RequestError('ERR_REQUEST_CONTENT_TYPE', unsupported));
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);
       if (declared > maxBytes) return deny(tooLarge(maxBytes));
       try {
         ctx.body = await readLimited(ctx.req, maxBytes);
         return CONTINUE;
       } catch (err) {
+        // Too large, or the client gone: either way a typed denial, answered (if anyone listens) and
+        // finished like any other (audit record, metrics), not an unexpected error.
         if (err instanceof RequestError) return deny(err);
         throw err;
       }
     },
   };
+}
+
+/**
+ * Why the body's media type is refused, or undefined when it is `application/json` in UTF-8 without a
+ * content coding. The sidecar decides on the body read as UTF-8 and forwards the same bytes with the
+ * client's headers, so a body the upstream would read differently must not pass: a charset such as
+ * `utf-7` or `utf-16` (the MCP SDK's express.json() decodes any `utf-*`), or a `gzip` / `br` / `deflate`
+ * body (inflated upstream, opaque here).
+ */
+export function unsupportedMedia(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['content-type'] ?? '';
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    return `Unsupported Media Type: Content-Encoding ${encoding} is not accepted; send the body uncompressed`;
+  }
+  if (header === 'application/json') return undefined;
+  const [type = '', ...params] = header.split(';');
+  const media = type.trim().toLowerCase();
+  if (media !== 'application/json') {
+    return `Unsupported Media Type: expected application/json, got ${media || 'none'}`;
+  }
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') {
+      return `Unsupported Media Type: charset ${charset || '(empty)'} is not accepted; JSON bodies must be UTF-8`;
+    }
+  }
+  return undefined;
+}
+
+function clientGone(): RequestError {
+  return new RequestError(
+    'ERR_CLIENT_CLOSED',
+    'Client Closed Request: the connection closed before the body had arrived',
+  );
 }
 
 function tooLarge(max: number): RequestError {
@@ -65,16 +102,17 @@ function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
-    const onError = (err: Error) => {
+    // A request stream errs only when the connection breaks (`aborted`, a reset): the client is gone too.
+    const onError = () => {
       cleanup();
-      reject(err);
+      reject(clientGone());
     };
     const onClose = () => {
       cleanup();
-      reject(new Error('client went away'));
+      reject(clientGone());
     };
     if ((req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
-      reject(new Error('client went away'));
+      reject(clientGone());
       return;
     }
     req.on('data', onData);
