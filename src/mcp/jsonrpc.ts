@@ -60,7 +60,9 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
         `Invalid Request: a batch of ${json.length} messages is over the limit of ${maxBatch}`,
       );
     }
-    return { batch: true, messages: json.map((m, i) => parseMessage(m, `message ${i}`)) };
+    const messages = json.map((m, i) => parseMessage(m, `message ${i}`));
+    checkUniqueIds(messages);
+    return { batch: true, messages };
   }
   return { batch: false, messages: [parseMessage(json, 'message')] };
 }
@@ -101,6 +103,26 @@ function fastPath(o: Record<string, unknown>): JsonRpcMessage | undefined {
     return { kind: 'request', id, method: o.method, params };
   }
   return undefined;
+}
+
+/**
+ * Request ids must be unique in a batch (MCP: never reused within a session). Replies are routed and
+ * pruned by id, so two requests with one id could get each other's reply — a `tools/list` reply pruned
+ * as a `prompts/list` one, say. `1` and `"1"` count as the same id here, the safe side.
+ */
+function checkUniqueIds(messages: readonly JsonRpcMessage[]): void {
+  const seen = new Set<string>();
+  for (const m of messages) {
+    if (m.kind !== 'request') continue;
+    const key = String(m.id);
+    if (seen.has(key)) {
+      throw new RequestError(
+        'ERR_REQUEST_INVALID',
+        `Invalid Request: request id ${JSON.stringify(m.id)} is used twice in the batch`,
+      );
+    }
+    seen.add(key);
+  }
 }
 
 function invalid(where: string, detail: string): RequestError {

@@ -35,22 +35,38 @@ export interface FilterOutcome {
   readonly kept: number;
 }
 
-/** Returns the result with invisible items removed. A result of an unexpected shape is emptied, not passed. */
+/**
+ * Returns the result with invisible items removed. Every list field is pruned, not only the method's own:
+ * a reply that reaches this filter under another request's id (ids reused by a client) must not carry an
+ * unpruned list. A result of an unexpected shape is emptied, not passed.
+ */
 export function filterListResult(method: ListMethod, result: unknown, visible: VisibleFn): FilterOutcome {
-  const spec = LIST_METHODS[method];
-  if (!isRecord(result)) return { result: { [spec.field]: [] }, total: 0, kept: 0 };
-  const items = result[spec.field];
-  if (!Array.isArray(items)) return { result: { ...result, [spec.field]: [] }, total: 0, kept: 0 };
-  const kept = items.filter((item) => {
-    if (!isRecord(item)) return false;
-    const name = item[spec.key];
-    if (typeof name !== 'string') return false;
-    const annotations = isRecord(item.annotations) ? item.annotations : undefined;
-    return visible({ kind: spec.kind, name, annotations });
-  });
-  const out: Record<string, unknown> = { ...result, [spec.field]: kept };
+  const own = LIST_METHODS[method];
+  if (!isRecord(result)) return { result: { [own.field]: [] }, total: 0, kept: 0 };
+  const out: Record<string, unknown> = { ...result };
+  if (!Array.isArray(result[own.field])) out[own.field] = [];
+  let total = 0;
+  let kept = 0;
+  for (const spec of Object.values(LIST_METHODS)) {
+    const items = result[spec.field];
+    if (items === undefined) continue;
+    if (!Array.isArray(items)) {
+      out[spec.field] = [];
+      continue;
+    }
+    const visibleItems = items.filter((item) => {
+      if (!isRecord(item)) return false;
+      const name = item[spec.key];
+      if (typeof name !== 'string') return false;
+      const annotations = isRecord(item.annotations) ? item.annotations : undefined;
+      return visible({ kind: spec.kind, name, annotations });
+    });
+    out[spec.field] = visibleItems;
+    total += items.length;
+    kept += visibleItems.length;
+  }
   if ('cacheScope' in result || 'ttlMs' in result) out.cacheScope = 'private';
-  return { result: out, total: items.length, kept: kept.length };
+  return { result: out, total, kept };
 }
 
 /** Tool annotations from a (complete, unfiltered) `tools/list` result. */

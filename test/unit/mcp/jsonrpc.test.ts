@@ -82,6 +82,21 @@ describe('parseBody', () => {
     expect(() => parseBody(batch(4), 3)).toThrow(code('ERR_REQUEST_INVALID'));
   });
 
+  it('refuses a batch whose requests share an id (1 and "1" too), not notifications or responses', () => {
+    const req = (id: unknown, method = 'tools/list') => ({ jsonrpc: '2.0', id, method });
+    expect(() => parseBody(json([req(1), req(1, 'prompts/list')]))).toThrow(
+      'Invalid Request: request id 1 is used twice in the batch',
+    );
+    expect(() => parseBody(json([req(1), req('1')]))).toThrow(code('ERR_REQUEST_INVALID'));
+    const ok = [
+      req(1),
+      req(2),
+      { jsonrpc: '2.0', method: 'notifications/cancelled' },
+      { jsonrpc: '2.0', id: 1, result: {} },
+    ];
+    expect(parseBody(json(ok)).messages).toHaveLength(4);
+  });
+
   it.each([
     ['null', null],
     ['a number', 42],

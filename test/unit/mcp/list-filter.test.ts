@@ -55,6 +55,25 @@ describe('filterListResult', () => {
     expect(visible).toHaveBeenCalledTimes(1);
   });
 
+  it('prunes every list field of the result, not only the one its method names', () => {
+    // A reply routed under a reused id: a tools/list result pruned as if it answered prompts/list.
+    const result = {
+      tools: [{ name: 'public-tool' }, { name: 'secret-tool' }],
+      prompts: [{ name: 'secret-prompt' }],
+      resources: 'not a list',
+    };
+    const out = filterListResult('prompts/list', result, notSecret);
+    expect(out).toEqual({
+      result: { tools: [{ name: 'public-tool' }], prompts: [], resources: [] },
+      total: 3,
+      kept: 1,
+    });
+    expect(filterListResult('tools/list', { tools: 'x', nextCursor: 'c' }, notSecret).result).toEqual({
+      tools: [],
+      nextCursor: 'c',
+    });
+  });
+
   it('passes non-object annotations to the policy as undefined', () => {
     const visible = vi.fn(() => true);
     filterListResult('tools/list', { tools: [{ name: 'a', annotations: ['x'] }] }, visible);

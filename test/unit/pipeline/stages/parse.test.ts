@@ -7,8 +7,8 @@ import { contextFor, fakeRequest, signal } from '../fake-request.js';
 const VERSIONS = ['2025-06-18', '2026-07-28'];
 const CONTINUE = { kind: 'continue' };
 const b64 = (s: string) => `=?base64?${Buffer.from(s, 'utf8').toString('base64')}?=`;
-const call = (name: string) =>
-  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } });
+const call = (name: string, id = 1) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
 
 function parse(headers: IncomingHttpHeaders, body?: string) {
   const ctx = contextFor(fakeRequest(headers), body);
@@ -139,7 +139,7 @@ describe('parseStage', () => {
     });
 
     it('lets a batch without the headers through', () => {
-      expect(parse({}, `[${call('a')},${call('b')}]`).result).toEqual(CONTINUE);
+      expect(parse({}, `[${call('a')},${call('b', 2)}]`).result).toEqual(CONTINUE);
     });
   });
 });
