@@ -124,17 +124,21 @@ const IdentityHeadersSchema = z.strictObject({
     .string()
     .toLowerCase()
     .optional()
-    .describe('Header carrying the verified subject to the upstream.'),
+    .describe(
+      'Header carrying the verified subject to the upstream (percent-encoded: `%`, `,` and non-visible-ASCII).',
+    ),
   tenant: z
     .string()
     .toLowerCase()
     .optional()
-    .describe('Header carrying the verified tenant to the upstream.'),
+    .describe('Header carrying the verified tenant to the upstream (percent-encoded like the subject).'),
   roles: z
     .string()
     .toLowerCase()
     .optional()
-    .describe('Header carrying the verified roles (comma-separated) to the upstream.'),
+    .describe(
+      'Header carrying the verified roles to the upstream: each percent-encoded, joined with commas.',
+    ),
 });
 
 export const AuthnSchema = z.strictObject({

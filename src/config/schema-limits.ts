@@ -23,7 +23,9 @@ export const RateLimitSchema = z.strictObject({
   scope: z
     .enum(['subject', 'subject_tool', 'tenant'])
     .default(D.RATELIMIT_SCOPE)
-    .describe('What one bucket counts: a subject, a subject on one tool, or a whole tenant.'),
+    .describe(
+      'What one bucket counts: a subject, a subject on one tool or prompt (other methods, resource reads included, one bucket per method whatever the URI), or a whole tenant.',
+    ),
   tiers: z
     .record(z.string(), BucketSchema)
     .default(

@@ -2,6 +2,12 @@
  * Header hygiene between client and upstream: hop-by-hop headers are dropped both ways, the client's
  * credentials never reach the upstream (no token passthrough), client-supplied identity headers are
  * stripped, and — only after stripping — the sidecar's own identity headers are added when configured.
+ * Identity values are percent-encoded ({@link encodeIdentityValue}): `%`, `,` and every character outside
+ * visible ASCII (0x21–0x7E; space and control characters included) become uppercase UTF-8 `%XX` escapes,
+ * each role on its own before the roles are joined with `,`. Plain ids such as `user@example.com` pass
+ * unchanged; the upstream restores a value with `decodeURIComponent` (after splitting the roles header on
+ * `,`). The client's `Accept-Encoding` is replaced by `identity`: the sidecar reads and rewrites reply
+ * bodies as text, and compression buys nothing on the hop to a local upstream.
  *
  * @module
  */
@@ -46,7 +52,45 @@ export function createHeaderPolicy(opts: {
   return { strip, identity };
 }
 
-/** Headers for the upstream request. */
+/** Any character that {@link encodeIdentityValue} escapes: not 0x21–0x7E, or `%` (0x25), or `,` (0x2C). */
+const NEEDS_ESCAPE = /[^\x21-\x24\x26-\x2b\x2d-\x7e]/;
+const ESCAPED_RUN = /[^\x21-\x24\x26-\x2b\x2d-\x7e]+/g;
+const UTF8 = new TextEncoder();
+const PERCENT_HEX = Array.from(
+  { length: 256 },
+  (_, b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+);
+
+/**
+ * Percent-encodes one identity value (a subject, a tenant or a single role) for an upstream header: `%`,
+ * `,` and every character outside visible ASCII 0x21–0x7E (space, control characters, U+2028, any
+ * non-ASCII text) become its UTF-8 bytes as uppercase `%XX`. Everything else is kept, so ordinary ids
+ * pass unchanged and are returned without any work. `decodeURIComponent` restores the value; a lone
+ * surrogate (not valid UTF-16) is sent as U+FFFD (`%EF%BF%BD`).
+ *
+ * @example
+ * ```ts
+ * encodeIdentityValue('user@example.com'); // 'user@example.com'
+ * encodeIdentityValue('用户'); // '%E7%94%A8%E6%88%B7'
+ * encodeIdentityValue('guest,admin'); // 'guest%2Cadmin'
+ * decodeURIComponent(encodeIdentityValue('50% off')); // '50% off'
+ * ```
+ */
+export function encodeIdentityValue(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
+  return value.replace(ESCAPED_RUN, (run) => {
+    let out = '';
+    for (const byte of UTF8.encode(run)) out += PERCENT_HEX[byte];
+    return out;
+  });
+}
+
+/**
+ * Headers for the upstream request: the client's end-to-end headers minus hop-by-hop ones, credentials,
+ * the strip list and `x-mcp-authz-*`; `X-Forwarded-*`; `Accept-Encoding: identity`; and the configured
+ * identity headers, each value percent-encoded with {@link encodeIdentityValue} (roles one by one, then
+ * joined with `,`, so a role containing `,` cannot read as two roles).
+ */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   policy: HeaderPolicy,
@@ -61,14 +105,18 @@ export function upstreamRequestHeaders(
     if (name.startsWith('x-mcp-authz-')) continue;
     out[name] = value;
   }
+  // Never the client's codings: reply rewriting (tools/list pruning, SSE) reads the body as text, and
+  // compression buys nothing on the local hop. `identity`, not just no header: without Accept-Encoding
+  // any coding is acceptable (RFC 9110 §12.5.3), while `identity` asks for none.
+  out['accept-encoding'] = 'identity';
   const prior = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = prior ? `${String(prior)}, ${forwarded.clientIp}` : forwarded.clientIp;
   out['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
   const id = policy.identity;
-  if (id.subject && principal.id) out[id.subject] = principal.id;
-  if (id.tenant && principal.tenant) out[id.tenant] = principal.tenant;
-  if (id.roles && principal.roles.length) out[id.roles] = principal.roles.join(',');
+  if (id.subject && principal.id) out[id.subject] = encodeIdentityValue(principal.id);
+  if (id.tenant && principal.tenant) out[id.tenant] = encodeIdentityValue(principal.tenant);
+  if (id.roles && principal.roles.length) out[id.roles] = principal.roles.map(encodeIdentityValue).join(',');
   return out;
 }
 

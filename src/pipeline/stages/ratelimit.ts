@@ -1,5 +1,7 @@
 /**
- * Rate limiting after the decision: every allowed JSON-RPC request takes a token from its bucket. The
+ * Rate limiting after the decision: every allowed JSON-RPC request takes a token from its bucket. With
+ * the `subject_tool` scope a bucket counts one tool or prompt name, else one method: resource requests
+ * (`resources/read`, `resources/subscribe`, …) share their method's bucket whatever the URI. The
  * bucket's size comes from the policy's `rate_limit` obligation, else the most generous role tier in
  * config, else the configured default. Requests of one body that share a bucket take their tokens in one
  * call: one store round trip per bucket. In-process buckets (the memory store, buckets known to be empty,
@@ -38,11 +40,9 @@ export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): 
     const groups = new Map<string, Group>();
     for (const d of ctx.decisions) {
       if (!d.decision.allow) continue;
-      const key = bucketKey(
-        scope,
-        principal,
-        d.action.tool ?? d.action.prompt ?? d.action.uri ?? d.action.method,
-      );
+      // Resource requests count per method, never per URI: the caller picks the URI, so a URI key would
+      // hand out a fresh bucket (and a new store key) for every `?n=1`, `?n=2`, ….
+      const key = bucketKey(scope, principal, d.action.tool ?? d.action.prompt ?? d.action.method);
       const group = groups.get(key);
       if (group) group.items.push(d);
       else groups.set(key, { key, spec: specFor(d, principal, cfg), items: [d] });

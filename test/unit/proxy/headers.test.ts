@@ -4,6 +4,7 @@ import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import {
   clientResponseHeaders,
   createHeaderPolicy,
+  encodeIdentityValue,
   type HeaderPolicy,
   upstreamRequestHeaders,
 } from '../../../src/proxy/headers.js';
@@ -82,6 +83,7 @@ describe('upstreamRequestHeaders', () => {
     });
     expect(Object.keys(out).sort()).toEqual([
       'accept',
+      'accept-encoding',
       'x-forwarded-for',
       'x-forwarded-host',
       'x-forwarded-proto',
@@ -113,7 +115,7 @@ describe('upstreamRequestHeaders', () => {
       'x-mcp-authz-subject': 'root',
       'x-mcp-authz-anything': '1',
     });
-    expect(Object.keys(out).filter((k) => !k.startsWith('x-forwarded-'))).toEqual([]);
+    expect(Object.keys(out).filter((k) => !k.startsWith('x-forwarded-'))).toEqual(['accept-encoding']);
   });
 
   it('replaces client-supplied identity headers with the verified identity', () => {
@@ -141,7 +143,49 @@ describe('upstreamRequestHeaders', () => {
 
   it('adds no identity headers when none are configured', () => {
     const out = upstream({});
-    expect(Object.keys(out).sort()).toEqual(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+    expect(Object.keys(out).sort()).toEqual([
+      'accept-encoding',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+    ]);
+  });
+
+  it("never forwards the client's Accept-Encoding: asks the upstream for identity", () => {
+    expect(upstream({ 'accept-encoding': 'gzip, deflate, br' })['accept-encoding']).toBe('identity');
+    expect(upstream({})['accept-encoding']).toBe('identity');
+  });
+
+  it('percent-encodes identity values that are not plain visible ASCII', () => {
+    const out = upstream({}, withIdentity, {
+      ...alice,
+      id: '用户',
+      tenant: 'a\u2028b',
+      roles: ['guest,admin', 'dev'],
+    });
+    expect(out).toMatchObject({
+      'x-auth-subject': '%E7%94%A8%E6%88%B7',
+      'x-auth-tenant': 'a%E2%80%A8b',
+      'x-auth-roles': 'guest%2Cadmin,dev',
+    });
+    // A role containing `,` stays one role for an upstream that splits on `,`.
+    expect(String(out['x-auth-roles']).split(',').map(decodeURIComponent)).toEqual(['guest,admin', 'dev']);
+    expect(decodeURIComponent(String(out['x-auth-subject']))).toBe('用户');
+    expect(decodeURIComponent(String(out['x-auth-tenant']))).toBe('a\u2028b');
+  });
+
+  it('keeps plain identity values as they are', () => {
+    const out = upstream({}, withIdentity, {
+      ...alice,
+      id: 'user@example.com',
+      tenant: 'u-42',
+      roles: ['a:b/c', "x_y.z~!*'()"],
+    });
+    expect(out).toMatchObject({
+      'x-auth-subject': 'user@example.com',
+      'x-auth-tenant': 'u-42',
+      'x-auth-roles': "a:b/c,x_y.z~!*'()",
+    });
   });
 
   it('sets X-Forwarded-For, -Proto and -Host', () => {
@@ -161,6 +205,39 @@ describe('upstreamRequestHeaders', () => {
   it('omits X-Forwarded-Host when the host is unknown', () => {
     const out = upstreamRequestHeaders({}, plain, alice, { ...fwd, host: undefined });
     expect(out).not.toHaveProperty('x-forwarded-host');
+  });
+});
+
+describe('encodeIdentityValue', () => {
+  const cases: [string, string, string][] = [
+    ['plain email', 'user@example.com', 'user@example.com'],
+    ['plain id', 'u-42', 'u-42'],
+    [
+      'all visible ASCII but % and ,',
+      '!"#$&\'()*+-./09:;<=>?@AZ[\\]^_`az{|}~',
+      '!"#$&\'()*+-./09:;<=>?@AZ[\\]^_`az{|}~',
+    ],
+    ['non-ASCII', '用户', '%E7%94%A8%E6%88%B7'],
+    ['astral', 'a😀', 'a%F0%9F%98%80'],
+    ['comma', 'guest,admin', 'guest%2Cadmin'],
+    ['percent', '100%', '100%25'],
+    ['an existing escape', '%41', '%2541'],
+    ['space', 'Jane Doe', 'Jane%20Doe'],
+    ['control characters', 'a\r\nb\tc\u0000d\u007f', 'a%0D%0Ab%09c%00d%7F'],
+    ['U+2028', 'x\u2028y', 'x%E2%80%A8y'],
+    ['Latin-1', 'José', 'Jos%C3%A9'],
+    ['empty', '', ''],
+  ];
+
+  it.each(cases)('%s', (_name, value, encoded) => {
+    const out = encodeIdentityValue(value);
+    expect(out).toBe(encoded);
+    expect(out).toMatch(/^[\x21-\x2b\x2d-\x7e]*$/);
+    expect(decodeURIComponent(out)).toBe(value);
+  });
+
+  it('sends a lone surrogate as U+FFFD instead of throwing', () => {
+    expect(encodeIdentityValue('a\ud800b')).toBe('a%EF%BF%BDb');
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * Tests of the rate-limit stage (src/pipeline/stages/ratelimit.ts) on a real limiter: in-process buckets
  * answer in the same tick (no promise), a store that needs a round trip is awaited, an empty bucket
- * denies with 429 data and headers, and requests of one body sharing a bucket take their tokens together.
+ * denies with 429 data and headers, requests of one body sharing a bucket take their tokens together, and
+ * resource reads share their method's bucket whatever the URI.
  *
  * @module
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
-import { classify } from '../../../../src/mcp/action.js';
+import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
 import { ratelimitStage } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
@@ -21,9 +22,16 @@ const T0 = 1_800_000_000_000;
 const CFG = parseConfig({}).ratelimit;
 
 function decided(tools: string[], capacity = 2): MessageDecision[] {
-  return tools.map((tool, i) => ({
+  return allowed(
+    tools.map((tool, i) => classify('tools/call', i + 1, { name: tool, arguments: {} })),
+    capacity,
+  );
+}
+
+function allowed(actions: Action[], capacity: number): MessageDecision[] {
+  return actions.map((action, i) => ({
     index: i,
-    action: classify('tools/call', i + 1, { name: tool, arguments: {} }),
+    action,
     decision: {
       allow: true,
       reasons: [],
@@ -78,5 +86,32 @@ describe('ratelimit stage', () => {
       error: { code: 'ERR_RATELIMIT_EXCEEDED', data: { retry_after_seconds: 1, limit: 2 } },
     });
     expect(ctx.responseHeaders['retry-after']).toBe('1');
+  });
+
+  it('keys resource requests by method, not by URI: varying the URI gets no fresh bucket', () => {
+    const stage = stageOn(new MemoryStore());
+    const read = (uri: string) => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal();
+      ctx.decisions = allowed([classify('resources/read', 1, { uri })], 2);
+      return ctx;
+    };
+    expect(stage.run(read('docs://guide?n=1'), signal)).toEqual({ kind: 'continue' });
+    const second = read('docs://guide?n=2');
+    expect(stage.run(second, signal)).toEqual({ kind: 'continue' });
+    expect(second.decisions[0]?.rateLimit).toMatchObject({ limit: 2, remaining: 0 });
+    expect(stage.run(read('docs://other'), signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_EXCEEDED' },
+    });
+    // One body reading two URIs takes both tokens from the one bucket.
+    const batch = contextFor(fakeRequest({}));
+    batch.principal = principal({ id: 'bob' });
+    batch.decisions = allowed(
+      [classify('resources/read', 1, { uri: 'a://1' }), classify('resources/read', 2, { uri: 'b://2' })],
+      2,
+    );
+    expect(stage.run(batch, signal)).toEqual({ kind: 'continue' });
+    expect(batch.decisions.map((d) => d.rateLimit?.remaining)).toEqual([0, 0]);
   });
 });
