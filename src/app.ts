@@ -17,6 +17,7 @@ import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
+import { InFlightIds } from './mcp/in-flight-ids.js';
 import { SessionOwners } from './mcp/session-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
@@ -145,7 +146,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
     authenticate: authenticateStage(authenticator, events),
     readBody: readBodyStage(config.server.maxBodyBytes),
-    parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages),
+    parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, new InFlightIds()),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({
       engine,

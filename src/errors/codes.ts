@@ -85,7 +85,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      'The client closed the connection before its request body had arrived (nobody gets this answer; it is what logs, metrics and the audit record show).',
+      'The client closed the connection before its request had been authenticated and read (nobody gets this answer; it is what logs, metrics and the audit record show).',
   },
   ERR_REQUEST_SESSION: {
     status: 404,

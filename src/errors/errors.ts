@@ -43,6 +43,11 @@ export class PolicyError extends SidecarError {}
 export class RateLimitError extends SidecarError {}
 export class UpstreamError extends SidecarError {}
 
+/** The denial of a request whose client closed the connection `when` (status 499, never sent). */
+export function clientClosed(when: string): RequestError {
+  return new RequestError('ERR_CLIENT_CLOSED', `Client Closed Request: the connection closed ${when}`);
+}
+
 /** Thrown by configuration loading; carries every issue with its dotted path. */
 export class ConfigError extends Error {
   readonly issues: readonly string[];

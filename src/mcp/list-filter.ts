@@ -21,6 +21,19 @@ export function isListMethod(method: string): method is ListMethod {
   return Object.hasOwn(LIST_METHODS, method);
 }
 
+/**
+ * The list method whose field `result` carries (the first of the four present), whatever request it
+ * answers: how a reply on a stream that can carry any reply (a resumed GET stream, the legacy SSE stream)
+ * is recognised as a list reply.
+ */
+export function listMethodOf(result: unknown): ListMethod | undefined {
+  if (!isRecord(result)) return undefined;
+  for (const [method, spec] of Object.entries(LIST_METHODS)) {
+    if (spec.field in result) return method as ListMethod;
+  }
+  return undefined;
+}
+
 export interface ListItem {
   readonly kind: ResourceKind;
   readonly name: string;

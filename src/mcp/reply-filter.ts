@@ -3,12 +3,27 @@
  * `visible` entrypoint, and every complete `tools/list` teaches the annotation cache. Works on a JSON body
  * (one message or a batch) and, through `rewriteEvent`, on each SSE event.
  *
+ * Which responses are list replies: on a POST, those answering the body's own list requests (by id;
+ * ids cannot be reused in a session while in flight, see `in-flight-ids.ts`). On a stream that can carry
+ * the reply to any earlier request — a Streamable HTTP GET stream, which replays replies on resumption
+ * with `Last-Event-ID`, and the legacy SSE stream — every response whose result holds a list field
+ * (`ANY_REPLY`).
+ *
  * @module
  */
 import type { EventSourceMessage } from 'eventsource-parser';
 import { isRecord, type JsonRpcId } from './action.js';
 import type { AnnotationCache } from './annotations.js';
-import { filterListResult, type ListMethod, toolAnnotations, type VisibleFn } from './list-filter.js';
+import {
+  filterListResult,
+  type ListMethod,
+  listMethodOf,
+  toolAnnotations,
+  type VisibleFn,
+} from './list-filter.js';
+
+/** Prune every response that carries a list, whatever it answers (streams that carry any reply). */
+export const ANY_REPLY = 'any';
 
 export function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
@@ -18,13 +33,13 @@ export function idKey(id: JsonRpcId): string {
 export type FilterTimer = () => ((kept: number, removed: number) => void) | undefined;
 
 export class ReplyFilter {
-  readonly #pending: ReadonlyMap<string, ListMethod>;
+  readonly #pending: ReadonlyMap<string, ListMethod> | typeof ANY_REPLY;
   readonly #visible: VisibleFn;
   readonly #annotations: AnnotationCache;
   readonly #timer: FilterTimer | undefined;
 
   constructor(
-    pending: ReadonlyMap<string, ListMethod>,
+    pending: ReadonlyMap<string, ListMethod> | typeof ANY_REPLY,
     visible: VisibleFn,
     annotations: AnnotationCache,
     timer?: FilterTimer,
@@ -35,16 +50,17 @@ export class ReplyFilter {
     this.#timer = timer;
   }
 
-  /** True when some reply needs rewriting (a list request is pending). */
+  /** True when some reply may need rewriting (a list request is pending, or any reply may be one). */
   get active(): boolean {
-    return this.#pending.size > 0;
+    return this.#pending === ANY_REPLY || this.#pending.size > 0;
   }
 
   /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */
   rewriteMessage(msg: unknown): unknown {
     if (Array.isArray(msg)) return msg.map((m) => this.rewriteMessage(m));
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
-    const method = this.#pending.get(idKey(msg.id as JsonRpcId));
+    const method =
+      this.#pending === ANY_REPLY ? listMethodOf(msg.result) : this.#pending.get(idKey(msg.id as JsonRpcId));
     if (!method) return msg;
     const done = this.#timer?.();
     if (method === 'tools/list') this.#annotations.learn(toolAnnotations(msg.result));
@@ -53,7 +69,7 @@ export class ReplyFilter {
     return { ...msg, result: filtered.result };
   }
 
-  /** Rewrites a JSON body. A body that is not JSON is replaced by nothing rather than passed unfiltered. */
+  /** Rewrites a JSON body; null when it is not JSON (a JSON reply then fails closed, see `forward`). */
   rewriteJson(text: string): string | null {
     let parsed: unknown;
     try {
@@ -64,10 +80,14 @@ export class ReplyFilter {
     return JSON.stringify(this.rewriteMessage(parsed));
   }
 
-  /** SSE event rewrite: only `message` events carrying a pending response are changed. */
+  /**
+   * SSE event rewrite: only `message` events carrying a list reply are changed. Empty data (the priming
+   * event of 2025-11-25 streams, which carries only an id) passes as it is; other data that is not JSON is
+   * replaced by `{}` rather than passed unfiltered to a client whose parser might be more lenient.
+   */
   readonly rewriteEvent = (event: EventSourceMessage): string => {
     if (event.event !== undefined && event.event !== 'message') return event.data;
-    if (!this.active) return event.data;
+    if (!this.active || event.data.trim() === '') return event.data;
     return this.rewriteJson(event.data) ?? '{}';
   };
 }

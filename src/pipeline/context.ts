@@ -53,6 +53,8 @@ export interface RequestContext {
   decisions: MessageDecision[];
   /** Ids of list requests whose replies must be pruned (key: JSON of the id). */
   listRequests: Map<string, ListMethod>;
+  /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
+  release?: (delayMs?: number) => void;
   facts?: RequestFacts;
   /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */
   responseHeaders: Record<string, string>;

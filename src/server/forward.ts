@@ -131,11 +131,9 @@ export async function forward(
       { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message },
       'upstream request failed',
     );
-    const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
-    const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
-    sendJson(res, out.status, out.body, out.headers);
+    const status = sendUpstreamError(ctx, res, e);
     traced?.(null, e.code);
-    return out.status;
+    return status;
   }
   traced?.(upstreamRes.status);
   trackSession(ctx, r.method, upstreamRes, deps.sessions);
@@ -143,10 +141,16 @@ export async function forward(
   const isSse = type.startsWith('text/event-stream');
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
   const rewriteJson = !isSse && type.startsWith('application/json') && r.filter?.active === true;
+  const filtering = r.filter?.active === true || r.sseRewriter !== undefined;
+  if (filtering && upstreamRes.status < 300) {
+    const why = unfilterable(upstreamRes.headers['content-encoding'], isSse || rewriteJson, type);
+    if (why) return failReply(ctx, res, deps, upstreamRes, why);
+  }
   try {
     if (rewriteJson && r.filter) {
       const text = await readText(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES);
-      const rewritten = r.filter.rewriteJson(text) ?? text;
+      const rewritten = r.filter.rewriteJson(text);
+      if (rewritten === null) return failReply(ctx, res, deps, upstreamRes, 'the reply is not valid JSON');
       res.writeHead(upstreamRes.status, {
         ...clientResponseHeaders(upstreamRes.headers, true),
         ...ctx.responseHeaders,
@@ -182,6 +186,49 @@ export async function forward(
     else res.destroy();
   }
   return upstreamRes.status;
+}
+
+/**
+ * Why a reply that may carry a list to prune cannot be read, or undefined when it can: it must be JSON
+ * or SSE, without a content coding (the sidecar asks for none; an upstream compressing anyway would have
+ * its bytes rewritten as text).
+ */
+function unfilterable(
+  encoding: string | string[] | undefined,
+  readable: boolean,
+  type: string,
+): string | undefined {
+  const coding = String(encoding ?? 'identity').toLowerCase();
+  if (coding !== 'identity') return `the reply is compressed (${coding.slice(0, 20)})`;
+  if (!readable) return `the reply is ${type.split(';')[0] || 'of no content type'}, not JSON or SSE`;
+  return undefined;
+}
+
+/** A reply that must be pruned but cannot be read is not passed on: 502 ERR_UPSTREAM_REPLY instead. */
+function failReply(
+  ctx: RequestContext,
+  res: ServerResponse,
+  deps: ForwardDeps,
+  upstreamRes: { readonly body: Readable },
+  why: string,
+): number {
+  upstreamRes.body.on('error', ignore);
+  upstreamRes.body.destroy();
+  deps.logger.warn({ request_id: ctx.requestId, why }, 'upstream reply could not be filtered; not passed on');
+  const e = new UpstreamError(
+    'ERR_UPSTREAM_REPLY',
+    `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
+  );
+  return sendUpstreamError(ctx, res, e);
+}
+
+/** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
+function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: UpstreamError): number {
+  const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
+  const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
+  if (!res.headersSent) sendJson(res, out.status, out.body, out.headers);
+  else res.destroy();
+  return out.status;
 }
 
 async function readText(body: Readable, max: number): Promise<string> {

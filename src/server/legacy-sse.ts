@@ -9,8 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RequestError } from '../errors/errors.js';
-import type { ListMethod } from '../mcp/list-filter.js';
-import { ReplyFilter } from '../mcp/reply-filter.js';
+import { ANY_REPLY, ReplyFilter } from '../mcp/reply-filter.js';
 import { ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -23,7 +22,6 @@ interface LegacySession {
   readonly upstreamPath: string;
   readonly owner: string;
   readonly principal: Principal;
-  readonly pending: Map<string, ListMethod>;
   readonly stream: SseRewriter;
 }
 
@@ -52,9 +50,9 @@ export class LegacySseRoutes {
       return;
     }
     const principal = ctx.principal as Principal;
-    const pending = new Map<string, ListMethod>();
     let sessionId: string | undefined;
-    const filter = new ReplyFilter(pending, rt.visibleFor(ctx, principal), rt.annotations, () =>
+    // Every reply of the session comes on this stream: any response carrying a list is pruned.
+    const filter = new ReplyFilter(ANY_REPLY, rt.visibleFor(ctx, principal), rt.annotations, () =>
       rt.filterSpan(ctx),
     );
     const stream: SseRewriter = new SseRewriter((event) => {
@@ -66,7 +64,6 @@ export class LegacySseRoutes {
           upstreamPath: target.pathname + target.search,
           owner: ownerKey(principal),
           principal,
-          pending,
           stream,
         });
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
@@ -120,7 +117,6 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
-    for (const [k, v] of ctx.listRequests) session.pending.set(k, v);
     const status = await forward(ctx, res, rt.forwardDeps, {
       method: 'POST',
       path: session.upstreamPath,

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestError } from '../errors/errors.js';
-import { ReplyFilter } from '../mcp/reply-filter.js';
+import { ANY_REPLY, ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
@@ -37,9 +37,9 @@ export async function handleMcp(
     rt.deny(ctx, res, result.error);
     return;
   }
-  const filter = new ReplyFilter(ctx.listRequests, rt.visibleFor(ctx), rt.annotations, () =>
-    rt.filterSpan(ctx),
-  );
+  // A GET stream can carry the reply to any earlier request (replayed on resumption): prune every list.
+  const pending = method === 'GET' ? ANY_REPLY : ctx.listRequests;
+  const filter = new ReplyFilter(pending, rt.visibleFor(ctx), rt.annotations, () => rt.filterSpan(ctx));
   const status = await forward(ctx, res, rt.forwardDeps, {
     method,
     path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),

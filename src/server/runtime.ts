@@ -13,6 +13,7 @@ import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
+import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
@@ -180,6 +181,9 @@ export class SidecarRuntime {
 
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
+    // A forwarded request cut off before its reply may still be answered upstream: hold its ids a while.
+    const cut = ctx.upstreamStatus !== undefined && (status === 499 || status === 502 || status === 504);
+    ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0);
     const events = this.#deps.events;
     this.#deps.tracing?.end(ctx, status, err);
     events.requestDone(ctx, status, err);

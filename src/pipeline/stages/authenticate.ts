@@ -5,7 +5,7 @@
  * @module
  */
 import type { Authenticator } from '../../authn/authenticator.js';
-import { SidecarError, toSidecarError } from '../../errors/errors.js';
+import { clientClosed, SidecarError, toSidecarError } from '../../errors/errors.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineEvents } from '../events.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
@@ -34,7 +34,10 @@ export function authenticateStage(authenticator: Authenticator, events: Pipeline
           ctx.principal = principal;
           return CONTINUE;
         },
-        (err: unknown) => refuse(ctx, err),
+        (err: unknown) =>
+          // The client left while its credentials were being checked (a JWKS fetch): nobody to answer,
+          // and no failed authentication to count against the caller or its address.
+          client.aborted ? deny(clientClosed('while its credentials were being checked')) : refuse(ctx, err),
       );
     },
   };

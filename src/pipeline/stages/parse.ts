@@ -7,6 +7,7 @@
  */
 import { RequestError } from '../../errors/errors.js';
 import { isRecord } from '../../mcp/action.js';
+import type { InFlightIds } from '../../mcp/in-flight-ids.js';
 import { parseBody } from '../../mcp/jsonrpc.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
@@ -20,7 +21,11 @@ export function protocolVersionStage(supported: readonly string[]): Stage {
   };
 }
 
-export function parseStage(supported: readonly string[], maxBatch?: number): Stage {
+/**
+ * `inFlight`, when given, refuses a request reusing an id still in flight in its `Mcp-Session-Id` session
+ * (400, -32600) and has the request's ids released when it finishes (`ctx.release`).
+ */
+export function parseStage(supported: readonly string[], maxBatch?: number, inFlight?: InFlightIds): Stage {
   const set = new Set(supported);
   return {
     name: 'parse',
@@ -33,7 +38,15 @@ export function parseStage(supported: readonly string[], maxBatch?: number): Sta
         if (err instanceof RequestError) return deny(err);
         throw err;
       }
-      return checkMcpHeaders(ctx.req.headers, ctx.parsed);
+      const headers = checkMcpHeaders(ctx.req.headers, ctx.parsed);
+      if (headers.kind === 'deny' || !inFlight) return headers;
+      const session = single(ctx.req.headers['mcp-session-id']);
+      if (session === undefined) return headers;
+      const claim = inFlight.claim(session, ctx.parsed.messages);
+      if ('refused' in claim)
+        return deny(new RequestError('ERR_REQUEST_INVALID', `Invalid Request: ${claim.refused}`));
+      ctx.release = claim.release;
+      return headers;
     },
   };
 }

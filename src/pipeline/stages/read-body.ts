@@ -5,7 +5,7 @@
  * @module
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { RequestError } from '../../errors/errors.js';
+import { clientClosed, RequestError } from '../../errors/errors.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
 export function readBodyStage(maxBytes: number): Stage {
@@ -63,13 +63,6 @@ export function unsupportedMedia(headers: IncomingHttpHeaders): string | undefin
   return undefined;
 }
 
-function clientGone(): RequestError {
-  return new RequestError(
-    'ERR_CLIENT_CLOSED',
-    'Client Closed Request: the connection closed before the body had arrived',
-  );
-}
-
 function tooLarge(max: number): RequestError {
   return new RequestError('ERR_REQUEST_TOO_LARGE', `Payload Too Large: the body exceeds ${max} bytes`);
 }
@@ -105,14 +98,14 @@ function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
     // A request stream errs only when the connection breaks (`aborted`, a reset): the client is gone too.
     const onError = () => {
       cleanup();
-      reject(clientGone());
+      reject(clientClosed('before the body had arrived'));
     };
     const onClose = () => {
       cleanup();
-      reject(clientGone());
+      reject(clientClosed('before the body had arrived'));
     };
     if ((req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
-      reject(clientGone());
+      reject(clientClosed('before the body had arrived'));
       return;
     }
     req.on('data', onData);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonRpcId } from '../../../src/mcp/action.js';
 import { AnnotationCache } from '../../../src/mcp/annotations.js';
 import type { ListItem, ListMethod } from '../../../src/mcp/list-filter.js';
-import { idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
+import { ANY_REPLY, idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
 
 const notSecret = (item: ListItem) => !item.name.startsWith('secret');
 
@@ -158,5 +158,32 @@ describe('ReplyFilter.rewriteEvent', () => {
 
   it('replaces non-JSON data that mentions a result with an empty object', () => {
     expect(filterFor([[1, 'tools/list']]).rewriteEvent({ data: '{"result": [' })).toBe('{}');
+  });
+
+  it('passes the empty data of a priming event as it is', () => {
+    expect(filterFor([[1, 'tools/list']]).rewriteEvent({ data: '', id: 'e-0' })).toBe('');
+  });
+});
+
+describe('ReplyFilter on a stream that carries any reply (ANY_REPLY)', () => {
+  const anyFilter = (cache = new AnnotationCache()) => new ReplyFilter(ANY_REPLY, notSecret, cache);
+
+  it('is always active and prunes a list reply whatever its id', () => {
+    const f = anyFilter();
+    expect(f.active).toBe(true);
+    const out = JSON.parse(f.rewriteEvent({ data: JSON.stringify(toolsReply('resumed-7')) })) as {
+      result: { tools: { name: string }[] };
+    };
+    expect(out.result.tools.map((t) => t.name)).toEqual(['open']);
+  });
+
+  it('prunes every kind of list and leaves other responses and notifications alone', () => {
+    const f = anyFilter();
+    const prompts = { jsonrpc: '2.0', id: 3, result: { prompts: [{ name: 'secret-p' }, { name: 'p' }] } };
+    expect(f.rewriteMessage(prompts)).toEqual({ ...prompts, result: { prompts: [{ name: 'p' }] } });
+    const call = { jsonrpc: '2.0', id: 4, result: { content: [{ type: 'text', text: 'secret' }] } };
+    expect(f.rewriteMessage(call)).toBe(call);
+    const note = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+    expect(f.rewriteMessage(note)).toBe(note);
   });
 });

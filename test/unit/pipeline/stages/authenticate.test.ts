@@ -79,4 +79,24 @@ describe('authenticate stage', () => {
     await expect(result).resolves.toEqual({ kind: 'deny', error: bad });
     expect(failures).toEqual([bad]);
   });
+
+  it('denies ERR_CLIENT_CLOSED, counting no failure, when the client left during the check', async () => {
+    const { ctx, failures, ac, result } = run(
+      fake({
+        authenticate: (_req, signal) =>
+          new Promise((_resolve, reject) => {
+            signal?.addEventListener('abort', () =>
+              reject(new AuthnError('ERR_AUTHN_UNAVAILABLE', 'JWKS fetch aborted')),
+            );
+          }),
+      }),
+    );
+    ac.abort();
+    await expect(result).resolves.toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_CLIENT_CLOSED', status: 499 },
+    });
+    expect(failures).toEqual([]);
+    expect(ctx.principal).toBeUndefined();
+  });
 });

@@ -1,0 +1,282 @@
+/**
+ * Ways a caller tried to get past the policy or the list pruning, each found by a review against a running
+ * sidecar and each refused here through the real sidecar and real upstreams (the MCP SDK's server
+ * transport, or a raw `node:http` upstream where the attack needs a misbehaving one):
+ *
+ * - a body in another charset, read as UTF-8 here but decoded as UTF-7 upstream (415, never forwarded);
+ * - a batch of two list requests sharing an id (400: one reply would be pruned as the other);
+ * - a GET stream resumed with `Last-Event-ID`, replaying an earlier `tools/list` reply (pruned);
+ * - a request reusing the id of a list request still in flight in the session (400);
+ * - a list reply the sidecar cannot read — not JSON, or compressed — (502, not passed on);
+ * - a client gone mid-body (a typed 499 denial, not an unhandled error).
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
+import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
+
+const TOOLS = ['echo', 'delete_customer'];
+const GUEST_SEES = ['echo'];
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+});
+
+async function harness(upstream?: { url: string }): Promise<Harness> {
+  const h = await startHarness(
+    upstream ? { upstream: upstream as unknown as ExampleServer } : { upstreamStateless: true },
+  );
+  stops.push(() => h.stop());
+  return h;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stops.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** An SDK Streamable HTTP upstream (stateful) listing TOOLS; `tools/list` waits for `gate` when given. */
+async function sdkUpstream(opts: { eventStore?: boolean; gate?: Promise<void>; entered?: () => void } = {}) {
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const app = express();
+  app.use(express.json());
+  app.all('/mcp', async (req, res) => {
+    const sid = req.header('mcp-session-id');
+    let transport = sid ? sessions.get(sid) : undefined;
+    if (!transport) {
+      const t = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        ...(opts.eventStore ? { eventStore: new InMemoryEventStore() } : {}),
+        onsessioninitialized: (id) => void sessions.set(id, t),
+      });
+      const server = new McpServer({ name: 'tools', version: '1' }, { capabilities: { tools: {} } });
+      server.setRequestHandler(ListToolsRequestSchema, async () => {
+        opts.entered?.();
+        await opts.gate;
+        return { tools: TOOLS.map((name) => ({ name, inputSchema: { type: 'object' as const } })) };
+      });
+      server.setRequestHandler(CallToolRequestSchema, async () => ({ content: [] }));
+      await server.connect(t);
+      transport = t;
+    }
+    await transport.handleRequest(req, res, req.body);
+  });
+  return { url: await listen(createServer(app)) };
+}
+
+const names = (text: string) => [...text.matchAll(/"name":"([a-z_]+)"/g)].map((m) => m[1]);
+
+async function session(h: Harness, version: string): Promise<Record<string, string>> {
+  const base = {
+    ...(await h.bearer(['guest'])),
+    accept: 'application/json, text/event-stream',
+    'content-type': 'application/json',
+  };
+  const init = await fetch(h.mcpUrl, {
+    method: 'POST',
+    headers: base,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
+  });
+  expect(init.status).toBe(200);
+  await init.text();
+  const headers = {
+    ...base,
+    'mcp-session-id': init.headers.get('mcp-session-id') as string,
+    'mcp-protocol-version': version,
+  };
+  const ready = await fetch(h.mcpUrl, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  await ready.text();
+  return headers;
+}
+
+describe('request smuggling', () => {
+  it('refuses a body in another charset (415) before the upstream sees it', async () => {
+    const h = await harness();
+    const q = '+ACI-'; // a quote in UTF-7: upstream, the echo call below is a call of delete_customer
+    const body = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${q}},${q}name${q}:${q}delete_customer${q},${q}arguments${q}:{${q}tenant${q}:${q}acme${q},${q}id${q}:${q}c-2"}}}`;
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        ...(await h.bearer(['guest'])),
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json; charset=utf-7',
+      },
+      body,
+    });
+    expect(res.status).toBe(415);
+    expect(await res.text()).toContain('charset utf-7 is not accepted');
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('refuses a batch whose list requests share an id (400), forwarding nothing', async () => {
+    const h = await harness();
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        ...(await h.bearer(['guest'])),
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 1, method: 'prompts/list' },
+      ]),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { code: -32600, message: /request id 1 is used twice/ },
+    });
+    expect(h.upstream.calls()).toEqual([]);
+  });
+});
+
+describe('list replies reaching a caller some other way', () => {
+  it('prunes a tools/list reply replayed on a GET stream resumed with Last-Event-ID', async () => {
+    const h = await harness(await sdkUpstream({ eventStore: true }));
+    const headers = await session(h, '2025-11-25');
+    const list = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    const text = await list.text();
+    expect(names(text)).toEqual(GUEST_SEES);
+    const primed = /^id: (\S+)$/m.exec(text)?.[1];
+    expect(primed).toBeTruthy();
+
+    const resumed = await fetch(h.mcpUrl, {
+      method: 'GET',
+      headers: { ...headers, 'last-event-id': primed as string },
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(resumed.status).toBe(200);
+    const reader = (resumed.body as ReadableStream<Uint8Array>).getReader();
+    let replayed = '';
+    while (!replayed.includes('"tools"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      replayed += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    expect(names(replayed)).toEqual(GUEST_SEES);
+  });
+
+  it('refuses a request reusing the id of a list request in flight in the session (400)', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered!: () => void;
+    const listing = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const h = await harness(await sdkUpstream({ gate, entered }));
+    const headers = await session(h, '2025-06-18');
+    const first = fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    }).then((r) => r.text());
+    await listing; // the upstream is answering tools/list id 1
+
+    const reuse = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'x' } },
+      }),
+    });
+    expect(reuse.status).toBe(400);
+    expect(await reuse.json()).toMatchObject({
+      error: { code: -32600, message: /request id 1 is already in flight in this session/ },
+    });
+    open();
+    expect(names(await first)).toEqual(GUEST_SEES);
+    // Once answered, the id may be used again.
+    const again = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(names(await again.text())).toEqual(GUEST_SEES);
+  });
+
+  it.each([
+    ['not JSON (a byte order mark first)', {}, (json: string) => Buffer.from(`\uFEFF${json}`)],
+    ['compressed', { 'content-encoding': 'gzip' }, (json: string) => gzipSync(json)],
+  ])('answers 502 rather than pass on a list reply that is %s', async (_what, extra, encode) => {
+    const reply = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { tools: TOOLS.map((name) => ({ name, inputSchema: { type: 'object' } })) },
+    });
+    const upstream = createServer((req: IncomingMessage, res) => {
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(200, { 'content-type': 'application/json', ...extra }).end(encode(reply)),
+      );
+    });
+    const h = await harness({ url: await listen(upstream) });
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        ...(await h.bearer(['guest'])),
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(502);
+    const body = await res.text();
+    expect(JSON.parse(body)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
+    expect(body).not.toContain('delete_customer');
+  });
+});
+
+describe('a client gone mid-body', () => {
+  it('is a 499 denial in the logs, not an unhandled error', async () => {
+    const h = await harness();
+    const auth = await h.bearer(['guest']);
+    const url = new URL(h.mcpUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => undefined);
+    // The head and half the declared body, then the end of the connection (data first, then FIN).
+    socket.end(
+      `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: ${auth.authorization}\r\n` +
+        'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"jsonrpc":"2.0",',
+    );
+    await until(5_000, async () => h.logs.some((l) => l.includes('ERR_CLIENT_CLOSED')));
+    const line = h.logs.find((l) => l.includes('ERR_CLIENT_CLOSED')) as string;
+    expect(JSON.parse(line)).toMatchObject({ msg: 'request denied', status: 499 });
+    expect(h.logs.filter((l) => l.includes('unhandled error'))).toEqual([]);
+    expect(h.upstream.calls()).toEqual([]);
+  });
+});
