@@ -68,6 +68,16 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
 }
 
 function parseMessage(m: unknown, where: string): JsonRpcMessage {
+  const message = parseShape(m, where);
+  // A message without an id is never answered, so it is forwarded without a decision: only MCP's own
+  // notifications may be one. `tools/call` without an id is not a harmless notification to every server.
+  if (message.kind === 'notification' && !message.method.startsWith('notifications/')) {
+    throw invalid(where, `is a ${message.method} request without an id (only notifications/* may have none)`);
+  }
+  return message;
+}
+
+function parseShape(m: unknown, where: string): JsonRpcMessage {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) {
     throw invalid(where, 'must be an object');
   }

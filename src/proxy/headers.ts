@@ -103,6 +103,9 @@ export function upstreamRequestHeaders(
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
     if (name.startsWith('x-mcp-authz-')) continue;
+    // CGI-style upstreams (WSGI, PHP) read `x_user` as `x-user`: an underscore spelling of a stripped
+    // header must not carry a forged identity past the strip list (nginx drops these for the same reason).
+    if (name.includes('_') && strippedAlias(name, policy.strip)) continue;
     out[name] = value;
   }
   // Never the client's codings: reply rewriting (tools/list pruning, SSE) reads the body as text, and
@@ -137,6 +140,11 @@ export function clientResponseHeaders(
     out[name] = value;
   }
   return out;
+}
+
+function strippedAlias(name: string, strip: ReadonlySet<string>): boolean {
+  const dashed = name.replaceAll('_', '-');
+  return strip.has(dashed) || dashed.startsWith('x-mcp-authz-') || HOP_BY_HOP.has(dashed);
 }
 
 const NOTHING_LISTED: ReadonlySet<string> = new Set();

@@ -5,6 +5,7 @@
  *
  * - a body in another charset, read as UTF-8 here but decoded as UTF-7 upstream (415, never forwarded);
  * - a batch of two list requests sharing an id (400: one reply would be pruned as the other);
+ * - a request without an id that is no notification (400: it would pass undecided);
  * - a GET stream resumed with `Last-Event-ID`, replaying an earlier `tools/list` reply (pruned);
  * - a request reusing the id of a list request still in flight in the session (400);
  * - a list reply the sidecar cannot read — not JSON, or compressed — (502, not passed on);
@@ -151,6 +152,26 @@ describe('request smuggling', () => {
     expect(await res.json()).toMatchObject({
       error: { code: -32600, message: /request id 1 is used twice/ },
     });
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('refuses a tools/call without an id (400): it would be forwarded without a decision', async () => {
+    const h = await harness();
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        ...(await h.bearer(['guest'])),
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'tools/call',
+        params: { name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-2' } },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('is a tools/call request without an id');
     expect(h.upstream.calls()).toEqual([]);
   });
 });

@@ -49,6 +49,19 @@ describe('parseBody', () => {
     expect(b).toMatchObject({ params: [1, 2] });
   });
 
+  it.each(['tools/call', 'initialize', 'ping'])('refuses a %s request without an id', (method) => {
+    const body = json({ jsonrpc: '2.0', method, params: {} });
+    expect(() => parseBody(body)).toThrow(`is a ${method} request without an id`);
+    expect(() =>
+      parseBody(
+        json([
+          { jsonrpc: '2.0', id: 1, method: 'ping' },
+          { jsonrpc: '2.0', method },
+        ]),
+      ),
+    ).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
   it('parses a batch of mixed messages in order', () => {
     const body = json([
       { jsonrpc: '2.0', id: 1, method: 'tools/list' },

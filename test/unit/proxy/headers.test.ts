@@ -51,6 +51,21 @@ describe('createHeaderPolicy', () => {
 });
 
 describe('upstreamRequestHeaders', () => {
+  it('drops underscore spellings of stripped headers (CGI-style upstreams read them with dashes)', () => {
+    const out = upstream({
+      x_user_id: 'forged',
+      'x_mcp-authz_subject': 'forged',
+      x_api_key: 'k',
+      transfer_encoding: 'chunked',
+      x_request_tag: 'kept',
+    });
+    expect(out).not.toHaveProperty('x_user_id');
+    expect(out).not.toHaveProperty('x_mcp-authz_subject');
+    expect(out).not.toHaveProperty('x_api_key');
+    expect(out).not.toHaveProperty('transfer_encoding');
+    expect(out.x_request_tag).toBe('kept');
+  });
+
   it('keeps ordinary end-to-end headers', () => {
     const out = upstream({
       accept: 'application/json, text/event-stream',
