@@ -55,6 +55,14 @@ const ServerSchema = z.strictObject({
     .describe(
       'Most JSON-RPC messages in one batch (each request is decided and rate-limited on its own); larger batches get 400.',
     ),
+  streamRecheckMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.STREAM_RECHECK_MS)
+    .describe(
+      'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
+    ),
   shutdownGraceMs: positiveMs
     .default(D.SHUTDOWN_GRACE_MS)
     .describe('On SIGTERM, how long in-flight requests may take before connections are cut.'),

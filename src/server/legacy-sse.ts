@@ -17,6 +17,7 @@ import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
+import { guardStream } from './stream-guard.js';
 
 interface LegacySession {
   readonly upstreamPath: string;
@@ -70,6 +71,7 @@ export class LegacySseRoutes {
       }
       return filter.rewriteEvent(event);
     });
+    const unguard = guardStream(rt, req, res, client, 'sse', principal);
     try {
       await forward(ctx, res, rt.forwardDeps, {
         method: 'GET',
@@ -78,6 +80,7 @@ export class LegacySseRoutes {
         signal: client,
       });
     } finally {
+      unguard();
       client.release();
       if (sessionId) this.#sessions.delete(sessionId);
     }

@@ -13,6 +13,7 @@ import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';
+import { guardStream } from './stream-guard.js';
 
 export async function handleMcp(
   rt: SidecarRuntime,
@@ -40,6 +41,10 @@ export async function handleMcp(
   // A GET stream can carry the reply to any earlier request (replayed on resumption): prune every list.
   const pending = method === 'GET' ? ANY_REPLY : ctx.listRequests;
   const filter = new ReplyFilter(pending, rt.visibleFor(ctx), rt.annotations, () => rt.filterSpan(ctx));
+  const unguard =
+    method === 'GET' && ctx.principal
+      ? guardStream(rt, req, res, client, 'streamable-http', ctx.principal)
+      : undefined;
   const status = await forward(ctx, res, rt.forwardDeps, {
     method,
     path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
@@ -47,6 +52,7 @@ export async function handleMcp(
     filter,
     signal: client,
   });
+  unguard?.();
   client.release();
   rt.requestDone(ctx, status);
 }

@@ -66,6 +66,10 @@ export class SidecarRuntime {
     return this.#deps.config;
   }
 
+  get logger(): Logger {
+    return this.#deps.logger;
+  }
+
   /** A new request context; `route` is the bounded label for metrics and traces. */
   context(
     req: IncomingMessage,

@@ -1,0 +1,61 @@
+/**
+ * Re-checks the caller of a long-lived event stream (a Streamable HTTP GET stream, the legacy SSE stream)
+ * while it stays open: every `server.streamRecheckMs` the request goes through the bodiless stages again
+ * (origin, blocks, credentials, session ownership), as if the stream were opened now. A token that expired
+ * or was revoked, an API key revoked, a subject or address blocked since: the stream is cut, and the
+ * client's reconnect is refused with the usual error. Without this, an open stream kept delivering the
+ * server's messages after the caller's credentials were withdrawn.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../authn/principal.js';
+import { ownerKey } from '../mcp/session-owners.js';
+import { createContext, type Transport } from '../pipeline/context.js';
+import { runStages } from '../pipeline/pipeline.js';
+import type { RequestSignal } from '../pipeline/stage.js';
+import type { SidecarRuntime } from './runtime.js';
+
+/** Starts re-checking the stream `res` opened by `opener`; returns the function that stops it. */
+export function guardStream(
+  rt: SidecarRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  client: RequestSignal,
+  transport: Transport,
+  opener: Principal,
+): () => void {
+  const every = rt.config.server.streamRecheckMs;
+  if (every === 0) return () => undefined;
+  const owner = ownerKey(opener);
+  let checking = false;
+  const cut = (why: string) => {
+    rt.logger.info({ subject: opener.id, why }, 'event stream ended: the caller is no longer allowed');
+    // Destroyed, not ended: the upstream reply may be mid-write into it.
+    res.destroy();
+  };
+  const timer = setInterval(() => {
+    if (checking || res.destroyed) return;
+    checking = true;
+    const ctx = createContext(req, {
+      requestId: randomUUID(),
+      transport,
+      clientIp: rt.clientIp(req),
+      now: new Date(),
+    });
+    runStages(rt.pipelines.bodiless, ctx, client, undefined)
+      .then(
+        (result) => {
+          if (result.kind === 'deny') cut(result.error.code);
+          else if (!ctx.principal || ownerKey(ctx.principal) !== owner) cut('another caller');
+        },
+        (err: unknown) => cut(`re-check failed: ${(err as Error)?.message ?? String(err)}`),
+      )
+      .finally(() => {
+        checking = false;
+      });
+  }, every);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,101 @@
+/**
+ * Open event streams re-check their caller (`server.streamRecheckMs`): a stream whose token is revoked
+ * while it is open is cut, on the Streamable HTTP GET stream and on the legacy SSE stream, while another
+ * caller's stream stays open; the reconnect is refused. Real sidecar, in-memory store, SDK upstream.
+ *
+ * @module
+ */
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    config: { server: { streamRecheckMs: 50 }, store: { revocationPollIntervalMs: 50 } },
+  });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+const accept = { accept: 'text/event-stream, application/json', 'content-type': 'application/json' };
+
+/** Opens a Streamable HTTP session and its GET stream for `token`. */
+async function mcpStream(token: string): Promise<Response> {
+  const headers = { ...accept, authorization: `Bearer ${token}` };
+  const init = await fetch(h.mcpUrl, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
+  });
+  await init.text();
+  const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id') as string };
+  const stream = await fetch(h.mcpUrl, {
+    method: 'GET',
+    headers: session,
+    signal: AbortSignal.timeout(10_000),
+  });
+  expect(stream.status).toBe(200);
+  return stream;
+}
+
+async function sseStream(token: string): Promise<Response> {
+  const stream = await fetch(h.sseUrl, {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  expect(stream.status).toBe(200);
+  return stream;
+}
+
+/** Watches a stream's body: `end` resolves when it ends or breaks, with how; `close` lets it go. */
+function watch(res: Response): { end: Promise<'ended' | 'broken'>; close: () => Promise<void> } {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const next = (): Promise<'ended' | 'broken'> =>
+    reader.read().then(
+      ({ done }) => (done ? 'ended' : next()),
+      () => 'broken',
+    );
+  return { end: next(), close: () => reader.cancel().catch(() => undefined) };
+}
+
+describe.each([
+  ['Streamable HTTP GET', mcpStream],
+  ['legacy SSE', sseStream],
+])('%s stream of a caller whose token is revoked', (_label, open) => {
+  it('is cut, while another caller stays connected; the reconnect gets 401', async () => {
+    const revoked = await h.token({ sub: `revoked-${_label}`, roles: ['user'] });
+    const other = await h.token({ sub: `other-${_label}`, roles: ['user'] });
+    const cutStream = await open(revoked);
+    const keptStream = await open(other);
+    const kept = watch(keptStream);
+    let keptEnded = false;
+    void kept.end.then(() => {
+      keptEnded = true;
+    });
+
+    const { jti, exp } = decodeJwt(revoked);
+    await h.sidecar.store.revokeToken(jti as string, exp as number);
+    expect(['ended', 'broken']).toContain(await watch(cutStream).end);
+    // Both streams were re-checked as often; only the revoked caller's was cut.
+    expect(keptEnded).toBe(false);
+    expect(h.logs.some((l) => l.includes('event stream ended') && l.includes('ERR_AUTHN_REVOKED'))).toBe(
+      true,
+    );
+
+    const again = await fetch(_label === 'legacy SSE' ? h.sseUrl : h.mcpUrl, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${revoked}` },
+    });
+    expect(again.status).toBe(401);
+    await again.text();
+    await kept.close();
+  });
+});
