@@ -17,3 +17,16 @@ export async function until(ms: number, check: () => Promise<boolean>, intervalM
   }
   throw new Error(`condition not met within ${ms} ms`);
 }
+
+/** Rejects when `p` has not settled within `ms` (a failure guard, never a synchronisation). */
+export async function settlesWithin<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

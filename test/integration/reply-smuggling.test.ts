@@ -81,6 +81,19 @@ async function sdkUpstream(opts: { eventStore?: boolean; gate?: Promise<void>; e
   return { url: await listen(createServer(app)) };
 }
 
+/** POSTs `body` to the sidecar as a guest (stateless, no session). */
+async function postAsGuest(h: Harness, body: string, contentType = 'application/json'): Promise<Response> {
+  return fetch(h.mcpUrl, {
+    method: 'POST',
+    headers: {
+      ...(await h.bearer(['guest'])),
+      accept: 'application/json, text/event-stream',
+      'content-type': contentType,
+    },
+    body,
+  });
+}
+
 const names = (text: string) => [...text.matchAll(/"name":"([a-z_]+)"/g)].map((m) => m[1]);
 
 async function session(h: Harness, version: string): Promise<Record<string, string>> {
@@ -120,15 +133,7 @@ describe('request smuggling', () => {
     const h = await harness();
     const q = '+ACI-'; // a quote in UTF-7: upstream, the echo call below is a call of delete_customer
     const body = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"${q}},${q}name${q}:${q}delete_customer${q},${q}arguments${q}:{${q}tenant${q}:${q}acme${q},${q}id${q}:${q}c-2"}}}`;
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        ...(await h.bearer(['guest'])),
-        accept: 'application/json, text/event-stream',
-        'content-type': 'application/json; charset=utf-7',
-      },
-      body,
-    });
+    const res = await postAsGuest(h, body, 'application/json; charset=utf-7');
     expect(res.status).toBe(415);
     expect(await res.text()).toContain('charset utf-7 is not accepted');
     expect(h.upstream.calls()).toEqual([]);
@@ -136,18 +141,13 @@ describe('request smuggling', () => {
 
   it('refuses a batch whose list requests share an id (400), forwarding nothing', async () => {
     const h = await harness();
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        ...(await h.bearer(['guest'])),
-        accept: 'application/json, text/event-stream',
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify([
+    const res = await postAsGuest(
+      h,
+      JSON.stringify([
         { jsonrpc: '2.0', id: 1, method: 'tools/list' },
         { jsonrpc: '2.0', id: 1, method: 'prompts/list' },
       ]),
-    });
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
       error: { code: -32600, message: /request id 1 is used twice/ },
@@ -157,19 +157,14 @@ describe('request smuggling', () => {
 
   it('refuses a tools/call without an id (400): it would be forwarded without a decision', async () => {
     const h = await harness();
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        ...(await h.bearer(['guest'])),
-        accept: 'application/json, text/event-stream',
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({
+    const res = await postAsGuest(
+      h,
+      JSON.stringify({
         jsonrpc: '2.0',
         method: 'tools/call',
         params: { name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-2' } },
       }),
-    });
+    );
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('is a tools/call request without an id');
     expect(h.upstream.calls()).toEqual([]);
@@ -266,15 +261,7 @@ describe('list replies reaching a caller some other way', () => {
       );
     });
     const h = await harness({ url: await listen(upstream) });
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        ...(await h.bearer(['guest'])),
-        accept: 'application/json, text/event-stream',
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-    });
+    const res = await postAsGuest(h, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
     expect(res.status).toBe(502);
     const body = await res.text();
     expect(JSON.parse(body)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });

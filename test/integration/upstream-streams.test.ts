@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJsonRpc } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { settlesWithin } from '../helpers/wait.js';
 
 /** Failure guard only: every step below finishes well within it when streams do not hold the pool. */
 const GUARD_MS = 5_000;
@@ -30,19 +31,6 @@ afterAll(async () => {
   await Promise.all(readers.map((r) => r.cancel().catch(() => undefined)));
   await h?.stop();
 });
-
-/** Rejects when `p` has not settled within `ms` (a failure guard, never a synchronisation). */
-async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface OpenStream {
   /** True once the stream ended or failed. */
@@ -100,13 +88,13 @@ describe('event streams and the upstream connection pool', () => {
     expect(connections).toBe(64); // the default, as deployed
     const streamer = await h.bearer(['user'], { sub: 'streamer' });
     // Streamable HTTP streams first (each needs its session's POSTs), then legacy ones up to the pool size.
-    const streams = await within(
+    const streams = await settlesWithin(
       GUARD_MS,
       Promise.all(Array.from({ length: 8 }, () => openStreamableStream(streamer))),
       'opening the Streamable HTTP streams',
     );
     streams.push(
-      ...(await within(
+      ...(await settlesWithin(
         GUARD_MS,
         Promise.all(Array.from({ length: connections - streams.length }, () => openLegacyStream(streamer))),
         'opening the legacy streams',
@@ -114,12 +102,16 @@ describe('event streams and the upstream connection pool', () => {
     );
 
     const admin = await h.bearer(['admin'], { sub: 'the-admin' });
-    const res = await within(GUARD_MS, postJsonRpc(h.mcpUrl, admin, INITIALIZE), "the admin's initialize");
+    const res = await settlesWithin(
+      GUARD_MS,
+      postJsonRpc(h.mcpUrl, admin, INITIALIZE),
+      "the admin's initialize",
+    );
     expect(res.status).toBe(200);
-    expect(await within(GUARD_MS, res.text(), 'the initialize reply')).toContain('"protocolVersion"');
+    expect(await settlesWithin(GUARD_MS, res.text(), 'the initialize reply')).toContain('"protocolVersion"');
     expect(streams.filter((s) => s.ended())).toEqual([]);
     // More streams than the pool has connections open as well.
-    const more = await within(
+    const more = await settlesWithin(
       GUARD_MS,
       Promise.all([openLegacyStream(streamer), openLegacyStream(streamer)]),
       'opening more streams',

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
+import { settlesWithin } from '../../helpers/wait.js';
 
 /** The production default of `upstream.connections`. */
 const CONNECTIONS = 64;
@@ -107,19 +108,6 @@ async function startStreamServer(
   };
 }
 
-/** Rejects when `p` has not settled within `ms` (a failure guard, never a synchronisation). */
-async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
@@ -160,12 +148,12 @@ function openStreams(upstream: Upstream, n: number): Promise<UpstreamResponse[]>
 describe('Upstream', () => {
   it('answers a POST while as many event streams are open as the pool has connections, and more', async () => {
     const { server, upstream } = await setup();
-    const streams = await within(GUARD_MS, openStreams(upstream, CONNECTIONS), 'opening the streams');
+    const streams = await settlesWithin(GUARD_MS, openStreams(upstream, CONNECTIONS), 'opening the streams');
     expect(streams.every((s) => s.status === 200)).toBe(true);
     for (const s of streams) s.body.resume();
-    await within(GUARD_MS, server.streamsOpen(CONNECTIONS), 'the upstream holding the streams');
+    await settlesWithin(GUARD_MS, server.streamsOpen(CONNECTIONS), 'the upstream holding the streams');
 
-    const res = await within(GUARD_MS, post(upstream, 7), 'the POST answer');
+    const res = await settlesWithin(GUARD_MS, post(upstream, 7), 'the POST answer');
     expect(res.status).toBe(200);
     expect(await res.body.json()).toEqual({ jsonrpc: '2.0', id: 7, result: {} });
     // The streams were open the whole time.
@@ -173,9 +161,9 @@ describe('Upstream', () => {
     expect(streams.some((s) => s.body.readableEnded)).toBe(false);
 
     // Streams beyond the pool size open as well.
-    const more = await within(GUARD_MS, openStreams(upstream, 6), 'opening more streams');
+    const more = await settlesWithin(GUARD_MS, openStreams(upstream, 6), 'opening more streams');
     for (const s of more) s.body.resume();
-    await within(GUARD_MS, server.streamsOpen(CONNECTIONS + 6), 'the upstream holding more streams');
+    await settlesWithin(GUARD_MS, server.streamsOpen(CONNECTIONS + 6), 'the upstream holding more streams');
   });
 
   it('keeps POSTs to the configured number of connections', async () => {
@@ -192,9 +180,9 @@ describe('Upstream', () => {
       server: { holdPosts: { released, onPost: (n) => n === 2 && twoHeld() } },
     });
     const answers = [post(upstream, 1), post(upstream, 2), post(upstream, 3)];
-    await within(GUARD_MS, held, 'two POSTs reaching the upstream');
+    await settlesWithin(GUARD_MS, held, 'two POSTs reaching the upstream');
     release();
-    const replies = await within(GUARD_MS, Promise.all(answers), 'the POST answers');
+    const replies = await settlesWithin(GUARD_MS, Promise.all(answers), 'the POST answers');
     expect(await Promise.all(replies.map((r) => r.body.json()))).toEqual(
       [1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
     );
@@ -204,10 +192,10 @@ describe('Upstream', () => {
 
   it('close() refuses new streams and closes the stream connections once the streams end', async () => {
     const { server, upstream } = await setup();
-    const streams = await within(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
+    const streams = await settlesWithin(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
     for (const s of streams) s.body.resume();
-    await within(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
-    await within(
+    await settlesWithin(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
+    await settlesWithin(
       GUARD_MS,
       post(upstream, 1).then((r) => r.body.json()),
       'the POST answer',
@@ -217,15 +205,19 @@ describe('Upstream', () => {
     await expect(openStream(upstream)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
     await expect(post(upstream, 2)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
     for (const res of server.streams) res.end();
-    await within(GUARD_MS, closing, 'close()');
-    await within(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
+    await settlesWithin(GUARD_MS, closing, 'close()');
+    await settlesWithin(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
     // The streams ended cleanly (the server ended them), not cut.
-    await within(GUARD_MS, Promise.all(streams.map((s) => finished(s.body))), 'the stream bodies ending');
+    await settlesWithin(
+      GUARD_MS,
+      Promise.all(streams.map((s) => finished(s.body))),
+      'the stream bodies ending',
+    );
   });
 
   it('destroy() cuts open streams and their connections', async () => {
     const { server, upstream } = await setup();
-    const streams = await within(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
+    const streams = await settlesWithin(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
     const ended = streams.map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -234,11 +226,11 @@ describe('Upstream', () => {
           s.body.resume();
         }),
     );
-    await within(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
+    await settlesWithin(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
 
-    await within(GUARD_MS, upstream.destroy(), 'destroy()');
-    await within(GUARD_MS, Promise.all(ended), 'the stream bodies closing');
-    await within(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
+    await settlesWithin(GUARD_MS, upstream.destroy(), 'destroy()');
+    await settlesWithin(GUARD_MS, Promise.all(ended), 'the stream bodies closing');
+    await settlesWithin(GUARD_MS, server.allSocketsClosed(), 'the upstream seeing every socket close');
     expect(server.streams.size).toBe(0);
   });
 });
