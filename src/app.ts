@@ -145,6 +145,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     session: sessionStage(sessions),
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
     authenticate: authenticateStage(authenticator, events),
+    recheckAuthenticate: authenticateStage(authenticator, events, true),
     readBody: readBodyStage(config.server.maxBodyBytes),
     parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, new InFlightIds()),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),

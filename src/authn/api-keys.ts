@@ -67,7 +67,8 @@ export class ApiKeyVerifier {
     return this.#usage.stop();
   }
 
-  async verify(key: string): Promise<Principal> {
+  /** The key's principal; `recheck` (an open stream's caller checked again) records no use. */
+  async verify(key: string, recheck = false): Promise<Principal> {
     const parts = parseApiKey(key, this.#o.prefix);
     const pepper = this.#o.pepper.get();
     if (!parts || !pepper) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
@@ -80,7 +81,7 @@ export class ApiKeyVerifier {
     if (!record.active || (principal.expiresAt !== undefined && now >= principal.expiresAt * 1000)) {
       throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
     }
-    this.#usage.record(record.id, new Date(now).toISOString());
+    if (!recheck) this.#usage.record(record.id, new Date(now).toISOString());
     return principal;
   }
 

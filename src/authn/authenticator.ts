@@ -25,6 +25,8 @@ import { TokenCache } from './token-cache.js';
 
 export interface AuthnRequest {
   readonly headers: IncomingHttpHeaders;
+  /** A re-check of an open stream's caller: not a use of an API key (no usage recorded). */
+  readonly recheck?: boolean;
 }
 
 export interface Authenticator extends Component {
@@ -176,7 +178,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
             case 'api_key':
               if (!apiKeyVerifier)
                 throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', 'API keys are not accepted');
-              return apiKeyVerifier.verify(credential.key);
+              return apiKeyVerifier.verify(credential.key, req.recheck === true);
           }
         }, signal);
       },

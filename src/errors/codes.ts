@@ -172,7 +172,7 @@ export const ERROR_CODES = {
     rpc: RPC.upstream,
     reason: 'upstream',
     meaning:
-      'A list reply the sidecar must prune could not be read (not JSON, compressed, or another content type), so it is not passed on.',
+      'The upstream reply failed mid-way, or a list reply the sidecar must prune could not be read (not JSON, compressed, another content type, over 16 MiB), so it is not passed on.',
   },
   ERR_UPSTREAM_TIMEOUT: {
     status: 504,

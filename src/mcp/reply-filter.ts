@@ -3,11 +3,15 @@
  * `visible` entrypoint, and every complete `tools/list` teaches the annotation cache. Works on a JSON body
  * (one message or a batch) and, through `rewriteEvent`, on each SSE event.
  *
- * Which responses are list replies: on a POST, those answering the body's own list requests (by id;
- * ids cannot be reused in a session while in flight, see `in-flight-ids.ts`). On a stream that can carry
- * the reply to any earlier request — a Streamable HTTP GET stream, which replays replies on resumption
- * with `Last-Event-ID`, and the legacy SSE stream — every response whose result holds a list field
- * (`ANY_REPLY`).
+ * Which responses are list replies: those answering the body's own list requests (by id), and, where a
+ * reply to some other request can arrive, every response whose result holds a list field as well
+ * (`alsoAnyList`): a Streamable HTTP GET stream (which replays replies on resumption with `Last-Event-ID`),
+ * the legacy SSE stream, and a POST in a session (the upstream routes a reply to the POST that sent its id
+ * last; ids in flight cannot be reused, see `in-flight-ids.ts`, but a request cut off early is still
+ * answered upstream). Stateless POSTs, the hot path, only look at their own ids.
+ *
+ * A message that needs no change is passed as the upstream wrote it, never re-serialised (JSON.parse then
+ * JSON.stringify would round numbers beyond 2^53 and change their spelling).
  *
  * @module
  */
@@ -22,9 +26,6 @@ import {
   type VisibleFn,
 } from './list-filter.js';
 
-/** Prune every response that carries a list, whatever it answers (streams that carry any reply). */
-export const ANY_REPLY = 'any';
-
 export function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
 }
@@ -33,18 +34,22 @@ export function idKey(id: JsonRpcId): string {
 export type FilterTimer = () => ((kept: number, removed: number) => void) | undefined;
 
 export class ReplyFilter {
-  readonly #pending: ReadonlyMap<string, ListMethod> | typeof ANY_REPLY;
+  readonly #pending: ReadonlyMap<string, ListMethod>;
+  readonly #anyList: boolean;
   readonly #visible: VisibleFn;
   readonly #annotations: AnnotationCache;
   readonly #timer: FilterTimer | undefined;
 
+  /** `alsoAnyList`: prune every response carrying a list too, not only replies to `pending` requests. */
   constructor(
-    pending: ReadonlyMap<string, ListMethod> | typeof ANY_REPLY,
+    pending: ReadonlyMap<string, ListMethod>,
+    alsoAnyList: boolean,
     visible: VisibleFn,
     annotations: AnnotationCache,
     timer?: FilterTimer,
   ) {
     this.#pending = pending;
+    this.#anyList = alsoAnyList;
     this.#visible = visible;
     this.#annotations = annotations;
     this.#timer = timer;
@@ -52,15 +57,18 @@ export class ReplyFilter {
 
   /** True when some reply may need rewriting (a list request is pending, or any reply may be one). */
   get active(): boolean {
-    return this.#pending === ANY_REPLY || this.#pending.size > 0;
+    return this.#anyList || this.#pending.size > 0;
   }
 
   /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */
   rewriteMessage(msg: unknown): unknown {
-    if (Array.isArray(msg)) return msg.map((m) => this.rewriteMessage(m));
+    if (Array.isArray(msg)) {
+      const out = msg.map((m) => this.rewriteMessage(m));
+      return out.every((m, i) => m === msg[i]) ? msg : out;
+    }
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
     const method =
-      this.#pending === ANY_REPLY ? listMethodOf(msg.result) : this.#pending.get(idKey(msg.id as JsonRpcId));
+      this.#pending.get(idKey(msg.id as JsonRpcId)) ?? (this.#anyList ? listMethodOf(msg.result) : undefined);
     if (!method) return msg;
     const done = this.#timer?.();
     if (method === 'tools/list') this.#annotations.learn(toolAnnotations(msg.result));
@@ -77,7 +85,8 @@ export class ReplyFilter {
     } catch {
       return null;
     }
-    return JSON.stringify(this.rewriteMessage(parsed));
+    const out = this.rewriteMessage(parsed);
+    return out === parsed ? text : JSON.stringify(out);
   }
 
   /**

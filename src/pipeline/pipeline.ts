@@ -29,11 +29,15 @@ export interface Pipelines {
   readonly post: readonly Stage[];
   /** GET (streams) and DELETE (session end): no body. */
   readonly bodiless: readonly Stage[];
+  /** An open stream's caller checked again (blocks, quiet credentials check, session). */
+  readonly recheck: readonly Stage[];
 }
 
 export interface PipelineStages {
   readonly origin: Stage;
   readonly authenticate: Stage;
+  /** `authenticate` for re-checks: no failed-login events, no API-key use recorded. */
+  readonly recheckAuthenticate: Stage;
   readonly readBody: Stage;
   readonly parse: Stage;
   readonly protocolVersion: Stage;
@@ -50,6 +54,7 @@ export function createPipelines(s: PipelineStages): Pipelines {
   return {
     post: [...front, ...present([s.readBody, s.parse, s.decide, s.ratelimit])],
     bodiless: [...front, s.protocolVersion],
+    recheck: present([s.blockIp, s.recheckAuthenticate, s.blockSubject, s.session]),
   };
 }
 

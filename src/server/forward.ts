@@ -142,7 +142,8 @@ export async function forward(
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
   const rewriteJson = !isSse && type.startsWith('application/json') && r.filter?.active === true;
   const filtering = r.filter?.active === true || r.sseRewriter !== undefined;
-  if (filtering && upstreamRes.status < 300) {
+  // 202 and 204 carry no JSON-RPC response (a body of notifications only is accepted with 202).
+  if (filtering && upstreamRes.status < 300 && upstreamRes.status !== 202 && upstreamRes.status !== 204) {
     const why = unfilterable(upstreamRes.headers['content-encoding'], isSse || rewriteJson, type);
     if (why) return failReply(ctx, res, deps, upstreamRes, why);
   }
@@ -177,13 +178,11 @@ export async function forward(
     }
     upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
-    if (!res.headersSent)
-      sendJson(res, 502, {
-        jsonrpc: '2.0',
-        id: null,
-        error: { code: -32005, message: 'Upstream reply failed' },
-      });
-    else res.destroy();
+    sendUpstreamError(
+      ctx,
+      res,
+      new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed'),
+    );
   }
   return upstreamRes.status;
 }

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RequestError } from '../errors/errors.js';
-import { ANY_REPLY, ReplyFilter } from '../mcp/reply-filter.js';
+import { ReplyFilter } from '../mcp/reply-filter.js';
 import { ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -53,7 +53,7 @@ export class LegacySseRoutes {
     const principal = ctx.principal as Principal;
     let sessionId: string | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
-    const filter = new ReplyFilter(ANY_REPLY, rt.visibleFor(ctx, principal), rt.annotations, () =>
+    const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal), rt.annotations, () =>
       rt.filterSpan(ctx),
     );
     const stream: SseRewriter = new SseRewriter((event) => {
@@ -120,14 +120,20 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
-    const status = await forward(ctx, res, rt.forwardDeps, {
-      method: 'POST',
-      path: session.upstreamPath,
-      ...(ctx.body ? { body: ctx.body } : {}),
-      signal: client,
-    });
-    client.release();
-    rt.requestDone(ctx, status);
+    try {
+      const status = await forward(ctx, res, rt.forwardDeps, {
+        method: 'POST',
+        path: session.upstreamPath,
+        ...(ctx.body ? { body: ctx.body } : {}),
+        // The transport answers on the stream; an upstream answering in the POST body is pruned as well.
+        filter: new ReplyFilter(ctx.listRequests, true, rt.visibleFor(ctx), rt.annotations),
+        signal: client,
+      });
+      rt.requestDone(ctx, status);
+    } finally {
+      client.release();
+      ctx.release?.();
+    }
   }
 
   /** Ends all open streams (shutdown). */

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestError } from '../errors/errors.js';
-import { ANY_REPLY, ReplyFilter } from '../mcp/reply-filter.js';
+import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
@@ -30,6 +30,22 @@ export async function handleMcp(
     return;
   }
   const ctx = rt.context(req, 'streamable-http');
+  try {
+    await serve(rt, req, res, path, method, ctx);
+  } finally {
+    // Normally released when the request finishes (maybe later); this covers an unexpected error.
+    ctx.release?.();
+  }
+}
+
+async function serve(
+  rt: SidecarRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  method: 'POST' | 'GET' | 'DELETE',
+  ctx: RequestContext,
+): Promise<void> {
   const client = clientSignal(res);
   const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
   const result = await runStages(stages, ctx, client, rt.observeStage);
@@ -38,23 +54,28 @@ export async function handleMcp(
     rt.deny(ctx, res, result.error);
     return;
   }
-  // A GET stream can carry the reply to any earlier request (replayed on resumption): prune every list.
-  const pending = method === 'GET' ? ANY_REPLY : ctx.listRequests;
-  const filter = new ReplyFilter(pending, rt.visibleFor(ctx), rt.annotations, () => rt.filterSpan(ctx));
+  // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
+  const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
+  const filter = new ReplyFilter(ctx.listRequests, anyList, rt.visibleFor(ctx), rt.annotations, () =>
+    rt.filterSpan(ctx),
+  );
   const unguard =
     method === 'GET' && ctx.principal
       ? guardStream(rt, req, res, client, 'streamable-http', ctx.principal)
       : undefined;
-  const status = await forward(ctx, res, rt.forwardDeps, {
-    method,
-    path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
-    ...(ctx.body ? { body: ctx.body } : {}),
-    filter,
-    signal: client,
-  });
-  unguard?.();
-  client.release();
-  rt.requestDone(ctx, status);
+  try {
+    const status = await forward(ctx, res, rt.forwardDeps, {
+      method,
+      path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
+      ...(ctx.body ? { body: ctx.body } : {}),
+      filter,
+      signal: client,
+    });
+    rt.requestDone(ctx, status);
+  } finally {
+    unguard?.();
+    client.release();
+  }
 }
 
 /** The upstream path keeps the client's query string. */

@@ -70,6 +70,11 @@ export class SidecarRuntime {
     return this.#deps.logger;
   }
 
+  /** The sidecar's clock, epoch milliseconds. */
+  now(): number {
+    return this.#deps.now();
+  }
+
   /** A new request context; `route` is the bounded label for metrics and traces. */
   context(
     req: IncomingMessage,

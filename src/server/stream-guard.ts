@@ -1,10 +1,12 @@
 /**
  * Re-checks the caller of a long-lived event stream (a Streamable HTTP GET stream, the legacy SSE stream)
- * while it stays open: every `server.streamRecheckMs` the request goes through the bodiless stages again
- * (origin, blocks, credentials, session ownership), as if the stream were opened now. A token that expired
- * or was revoked, an API key revoked, a subject or address blocked since: the stream is cut, and the
- * client's reconnect is refused with the usual error. Without this, an open stream kept delivering the
- * server's messages after the caller's credentials were withdrawn.
+ * while it stays open: every `server.streamRecheckMs` the request goes through the `recheck` stages (blocks,
+ * credentials, session ownership), as if the stream were opened now. A token that expired or was revoked,
+ * an API key revoked, a subject or address blocked since: the stream is cut, and the client's reconnect is
+ * refused with the usual error. Without this, an open stream kept delivering the server's messages after
+ * the caller's credentials were withdrawn. A re-check is no login: a refusal is not counted as a failed
+ * authentication and a key is not "used"; a 5xx refusal (the JWKS or the store unreachable) keeps the
+ * stream open, as such an outage is no reason to withdraw anything.
  *
  * @module
  */
@@ -36,19 +38,21 @@ export function guardStream(
     res.destroy();
   };
   const timer = setInterval(() => {
-    if (checking || res.destroyed) return;
+    if (checking || res.destroyed || res.writableEnded) return;
     checking = true;
     const ctx = createContext(req, {
       requestId: randomUUID(),
       transport,
       clientIp: rt.clientIp(req),
-      now: new Date(),
+      now: new Date(rt.now()),
     });
-    runStages(rt.pipelines.bodiless, ctx, client, undefined)
+    runStages(rt.pipelines.recheck, ctx, client, undefined)
       .then(
         (result) => {
-          if (result.kind === 'deny') cut(result.error.code);
-          else if (!ctx.principal || ownerKey(ctx.principal) !== owner) cut('another caller');
+          if (res.destroyed || res.writableEnded) return;
+          if (result.kind === 'deny') {
+            if (result.error.status < 500) cut(result.error.code);
+          } else if (!ctx.principal || ownerKey(ctx.principal) !== owner) cut('another caller');
         },
         (err: unknown) => cut(`re-check failed: ${(err as Error)?.message ?? String(err)}`),
       )

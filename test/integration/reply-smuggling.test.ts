@@ -52,8 +52,13 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** An SDK Streamable HTTP upstream (stateful) listing TOOLS; `tools/list` waits for `gate` when given. */
-async function sdkUpstream(opts: { eventStore?: boolean; gate?: Promise<void>; entered?: () => void } = {}) {
+/**
+ * An SDK Streamable HTTP upstream (stateful) listing TOOLS; `tools/list` id 1 waits for `gate` and every
+ * `tools/call` for `callGate`, when given.
+ */
+async function sdkUpstream(
+  opts: { eventStore?: boolean; gate?: Promise<void>; entered?: () => void; callGate?: Promise<void> } = {},
+) {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const app = express();
   app.use(express.json());
@@ -67,12 +72,27 @@ async function sdkUpstream(opts: { eventStore?: boolean; gate?: Promise<void>; e
         onsessioninitialized: (id) => void sessions.set(id, t),
       });
       const server = new McpServer({ name: 'tools', version: '1' }, { capabilities: { tools: {} } });
-      server.setRequestHandler(ListToolsRequestSchema, async () => {
-        opts.entered?.();
-        await opts.gate;
-        return { tools: TOOLS.map((name) => ({ name, inputSchema: { type: 'object' as const } })) };
+      server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
+        if (extra.requestId === 1) {
+          opts.entered?.();
+          await opts.gate;
+        }
+        return {
+          tools: TOOLS.map((name) => ({
+            name,
+            inputSchema: { type: 'object' as const },
+            annotations: {
+              readOnlyHint: name === 'echo',
+              destructiveHint: name !== 'echo',
+              openWorldHint: false,
+            },
+          })),
+        };
       });
-      server.setRequestHandler(CallToolRequestSchema, async () => ({ content: [] }));
+      server.setRequestHandler(CallToolRequestSchema, async () => {
+        await opts.callGate;
+        return { content: [] };
+      });
       await server.connect(t);
       transport = t;
     }
@@ -243,6 +263,68 @@ describe('list replies reaching a caller some other way', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(names(await again.text())).toEqual(GUEST_SEES);
+  });
+
+  it('prunes the reply of a list request cut off early when it reaches a POST reusing its id', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered!: () => void;
+    const listing = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let answerCall!: () => void;
+    const callGate = new Promise<void>((resolve) => {
+      answerCall = resolve;
+    });
+    const h = await harness(await sdkUpstream({ gate, entered, callGate }));
+    const headers = await session(h, '2025-06-18');
+    // Listed once (id 5, not held): the sidecar learns that echo is read-only.
+    const learn = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }),
+    });
+    expect(names(await learn.text())).toEqual(GUEST_SEES);
+    const cut = new AbortController();
+    const first = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      signal: cut.signal,
+    });
+    expect(first.headers.get('content-type')).toMatch(/text\/event-stream/);
+    await listing;
+    cut.abort(); // the SSE reply had begun: the id is released at once
+    const call = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'x' } },
+    });
+    let reuse: Response | undefined;
+    await until(5_000, async () => {
+      reuse = await fetch(h.mcpUrl, { method: 'POST', headers, body: call });
+      if (reuse.status === 200) return true;
+      expect(reuse.status).toBe(400); // still in flight: try again once the sidecar saw the cut
+      await reuse.text();
+      return false;
+    });
+    open();
+    // The upstream sends the list reply to the newest POST with id 1 (its own call is still running):
+    // it arrives there, pruned.
+    const reader = ((reuse as Response).body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('"tools"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    answerCall();
+    await reader.cancel();
+    expect(text, text).toContain('"tools"');
+    expect(names(text)).toEqual(GUEST_SEES);
   });
 
   it.each([

@@ -1,7 +1,8 @@
 /**
  * Open event streams re-check their caller (`server.streamRecheckMs`): a stream whose token is revoked
  * while it is open is cut, on the Streamable HTTP GET stream and on the legacy SSE stream, while another
- * caller's stream stays open; the reconnect is refused. Real sidecar, in-memory store, SDK upstream.
+ * caller's stream stays open; the reconnect is refused, and only it counts as a failed authentication.
+ * Real sidecar, in-memory store, SDK upstream.
  *
  * @module
  */
@@ -56,6 +57,15 @@ async function sseStream(token: string): Promise<Response> {
   return stream;
 }
 
+/** `mcp_authz_authn_failures_total` summed over its labels. */
+async function authnFailures(): Promise<number> {
+  const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+  return [...text.matchAll(/^mcp_authz_authn_failures_total\{[^}]*\} (\d+)/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
+}
+
 /** Watches a stream's body: `end` resolves when it ends or breaks, with how; `close` lets it go. */
 function watch(res: Response): { end: Promise<'ended' | 'broken'>; close: () => Promise<void> } {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
@@ -82,6 +92,7 @@ describe.each([
       keptEnded = true;
     });
 
+    const failuresBefore = await authnFailures();
     const { jti, exp } = decodeJwt(revoked);
     await h.sidecar.store.revokeToken(jti as string, exp as number);
     expect(['ended', 'broken']).toContain(await watch(cutStream).end);
@@ -96,6 +107,8 @@ describe.each([
     });
     expect(again.status).toBe(401);
     await again.text();
+    // The re-checks that cut the stream are no failed logins: only the refused reconnect counts.
+    expect((await authnFailures()) - failuresBefore).toBe(1);
     await kept.close();
   });
 });

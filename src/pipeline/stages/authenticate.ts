@@ -10,10 +10,18 @@ import type { RequestContext } from '../context.js';
 import type { PipelineEvents } from '../events.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
-export function authenticateStage(authenticator: Authenticator, events: PipelineEvents): Stage {
+/**
+ * `recheck`: the stage re-checks an open stream's caller (`server/stream-guard.ts`): a refusal there is
+ * no failed login (no `authFailure` event, nothing for the abuse rules) and an API key is not "used".
+ */
+export function authenticateStage(
+  authenticator: Authenticator,
+  events: PipelineEvents,
+  recheck = false,
+): Stage {
   const refuse = (ctx: RequestContext, err: unknown): StageResult => {
     const e = err instanceof SidecarError ? err : toSidecarError(err);
-    events.authFailure(ctx, e);
+    if (!recheck) events.authFailure(ctx, e);
     return deny(e);
   };
   return {
@@ -29,7 +37,8 @@ export function authenticateStage(authenticator: Authenticator, events: Pipeline
       } catch (err) {
         return refuse(ctx, err);
       }
-      return authenticator.authenticate({ headers: ctx.req.headers }, client.signal).then(
+      const req = recheck ? { headers: ctx.req.headers, recheck } : { headers: ctx.req.headers };
+      return authenticator.authenticate(req, client.signal).then(
         (principal) => {
           ctx.principal = principal;
           return CONTINUE;

@@ -50,7 +50,7 @@ export function unsupportedMedia(headers: IncomingHttpHeaders): string | undefin
   }
   for (const param of params) {
     const eq = param.indexOf('=');
-    if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
     const charset = param
       .slice(eq + 1)
       .trim()

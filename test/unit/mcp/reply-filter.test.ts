@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { JsonRpcId } from '../../../src/mcp/action.js';
 import { AnnotationCache } from '../../../src/mcp/annotations.js';
 import type { ListItem, ListMethod } from '../../../src/mcp/list-filter.js';
-import { ANY_REPLY, idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
+import { idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
 
 const notSecret = (item: ListItem) => !item.name.startsWith('secret');
 
 function filterFor(pending: [JsonRpcId, ListMethod][], cache = new AnnotationCache()): ReplyFilter {
-  return new ReplyFilter(new Map(pending.map(([id, m]) => [idKey(id), m])), notSecret, cache);
+  return new ReplyFilter(new Map(pending.map(([id, m]) => [idKey(id), m])), false, notSecret, cache);
 }
 
 const toolsReply = (id: JsonRpcId) => ({
@@ -165,8 +165,8 @@ describe('ReplyFilter.rewriteEvent', () => {
   });
 });
 
-describe('ReplyFilter on a stream that carries any reply (ANY_REPLY)', () => {
-  const anyFilter = (cache = new AnnotationCache()) => new ReplyFilter(ANY_REPLY, notSecret, cache);
+describe('ReplyFilter where any reply may arrive (alsoAnyList)', () => {
+  const anyFilter = (cache = new AnnotationCache()) => new ReplyFilter(new Map(), true, notSecret, cache);
 
   it('is always active and prunes a list reply whatever its id', () => {
     const f = anyFilter();
@@ -175,6 +175,24 @@ describe('ReplyFilter on a stream that carries any reply (ANY_REPLY)', () => {
       result: { tools: { name: string }[] };
     };
     expect(out.result.tools.map((t) => t.name)).toEqual(['open']);
+  });
+
+  it('passes a message it does not change exactly as written (big numbers, spelling)', () => {
+    const f = anyFilter();
+    const text = '{"jsonrpc":"2.0","id":12345678901234567891,"result":{"structuredContent":{"price":1.50}}}';
+    expect(f.rewriteJson(text)).toBe(text);
+    expect(f.rewriteEvent({ data: text })).toBe(text);
+    const batch = `[${text},{"jsonrpc":"2.0","method":"notifications/progress"}]`;
+    expect(f.rewriteJson(batch)).toBe(batch);
+  });
+
+  it('still prunes a pending list reply that carries no list field (emptied)', () => {
+    const f = new ReplyFilter(new Map([[idKey(9), 'tools/list']]), true, notSecret, new AnnotationCache());
+    expect(f.rewriteMessage({ jsonrpc: '2.0', id: 9, result: 'odd' })).toEqual({
+      jsonrpc: '2.0',
+      id: 9,
+      result: { tools: [] },
+    });
   });
 
   it('prunes every kind of list and leaves other responses and notifications alone', () => {
