@@ -95,7 +95,14 @@ export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   policy: HeaderPolicy,
   principal: Principal,
-  forwarded: { clientIp: string; proto: string; host: string | undefined },
+  forwarded: {
+    /** The caller as the sidecar sees it (`server.trustProxyHops`): sent as X-Real-IP. */
+    clientIp: string;
+    /** The address the request came from, appended to X-Forwarded-For (default: `clientIp`). */
+    peerIp?: string;
+    proto: string;
+    host: string | undefined;
+  },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionListed = listedInConnection(incoming.connection);
@@ -112,10 +119,16 @@ export function upstreamRequestHeaders(
   // compression buys nothing on the local hop. `identity`, not just no header: without Accept-Encoding
   // any coding is acceptable (RFC 9110 §12.5.3), while `identity` asks for none.
   out['accept-encoding'] = 'identity';
+  // Each proxy appends the address it was connected from (not its guess of the client's, which goes in
+  // X-Real-IP, replacing whatever the client put there); the same for a standard `Forwarded` header.
+  const peer = forwarded.peerIp ?? forwarded.clientIp;
   const prior = incoming['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${String(prior)}, ${forwarded.clientIp}` : forwarded.clientIp;
+  out['x-forwarded-for'] = prior ? `${String(prior)}, ${peer}` : peer;
   out['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
+  out['x-real-ip'] = forwarded.clientIp;
+  const standard = incoming.forwarded;
+  if (standard) out.forwarded = `${String(standard)}, for=${forwardedNode(peer)}`;
   const id = policy.identity;
   if (id.subject && principal.id) out[id.subject] = encodeIdentityValue(principal.id);
   if (id.tenant && principal.tenant) out[id.tenant] = encodeIdentityValue(principal.tenant);
@@ -140,6 +153,11 @@ export function clientResponseHeaders(
     out[name] = value;
   }
   return out;
+}
+
+/** An RFC 7239 node: IPv6 addresses quoted and bracketed, others as they are. */
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
 function strippedAlias(name: string, strip: ReadonlySet<string>): boolean {

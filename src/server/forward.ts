@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
+import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import { toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
@@ -106,6 +107,10 @@ export async function forward(
   if (signal.aborted) return CLIENT_CLOSED_REQUEST;
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
+    // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.
+    ...(ctx.req.headers['x-forwarded-for']
+      ? { peerIp: normalizeIp(ctx.req.socket.remoteAddress ?? '') }
+      : {}),
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
     host: ctx.req.headers.host,
   });

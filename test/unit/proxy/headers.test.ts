@@ -102,6 +102,7 @@ describe('upstreamRequestHeaders', () => {
       'x-forwarded-for',
       'x-forwarded-host',
       'x-forwarded-proto',
+      'x-real-ip',
     ]);
   });
 
@@ -130,7 +131,10 @@ describe('upstreamRequestHeaders', () => {
       'x-mcp-authz-subject': 'root',
       'x-mcp-authz-anything': '1',
     });
-    expect(Object.keys(out).filter((k) => !k.startsWith('x-forwarded-'))).toEqual(['accept-encoding']);
+    expect(Object.keys(out).filter((k) => !k.startsWith('x-forwarded-'))).toEqual([
+      'accept-encoding',
+      'x-real-ip',
+    ]);
   });
 
   it('replaces client-supplied identity headers with the verified identity', () => {
@@ -163,6 +167,7 @@ describe('upstreamRequestHeaders', () => {
       'x-forwarded-for',
       'x-forwarded-host',
       'x-forwarded-proto',
+      'x-real-ip',
     ]);
   });
 
@@ -215,6 +220,27 @@ describe('upstreamRequestHeaders', () => {
     expect(upstream({ 'x-forwarded-for': '1.1.1.1, 2.2.2.2' })['x-forwarded-for']).toBe(
       '1.1.1.1, 2.2.2.2, 10.0.0.9',
     );
+  });
+
+  it('appends the connecting peer, not the trusted client, and sends the client as X-Real-IP', () => {
+    const out = upstreamRequestHeaders(
+      { 'x-forwarded-for': '203.0.113.7', 'x-real-ip': '6.6.6.6' },
+      plain,
+      alice,
+      { ...fwd, clientIp: '203.0.113.7', peerIp: '10.1.2.3' },
+    );
+    expect(out['x-forwarded-for']).toBe('203.0.113.7, 10.1.2.3');
+    expect(out['x-real-ip']).toBe('203.0.113.7');
+  });
+
+  it('appends the peer to a standard Forwarded header, IPv6 quoted', () => {
+    expect(upstream({ forwarded: 'for=198.51.100.1' }).forwarded).toBe('for=198.51.100.1, for=10.0.0.9');
+    const v6 = upstreamRequestHeaders({ forwarded: 'for=a' }, plain, alice, {
+      ...fwd,
+      clientIp: '2001:db8::1',
+    });
+    expect(v6.forwarded).toBe('for=a, for="[2001:db8::1]"');
+    expect(upstream({})).not.toHaveProperty('forwarded');
   });
 
   it('omits X-Forwarded-Host when the host is unknown', () => {
