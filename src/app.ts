@@ -143,7 +143,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     blockIp: blocklistStage(detector, 'ip'),
     blockSubject: blocklistStage(detector, 'subject'),
     session: sessionStage(sessions),
-    ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit) } : {}),
+    ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit, (t) => annotations.has(t)) } : {}),
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),
     readBody: readBodyStage(config.server.maxBodyBytes),

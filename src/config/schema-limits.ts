@@ -24,7 +24,7 @@ export const RateLimitSchema = z.strictObject({
     .enum(['subject', 'subject_tool', 'tenant'])
     .default(D.RATELIMIT_SCOPE)
     .describe(
-      'What one bucket counts: a subject, a subject on one tool or prompt (other methods, resource reads included, one bucket per method whatever the URI), or a whole tenant.',
+      'What one bucket counts: a subject, a subject on one tool the upstream has listed (prompts, unlisted tool names and resource reads: one bucket per method, whatever name or URI the caller picks), or a whole tenant.',
     ),
   tiers: z
     .record(z.string(), BucketSchema)

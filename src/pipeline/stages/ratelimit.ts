@@ -1,7 +1,8 @@
 /**
  * Rate limiting after the decision: every allowed JSON-RPC request takes a token from its bucket. With
- * the `subject_tool` scope a bucket counts one tool or prompt name, else one method: resource requests
- * (`resources/read`, `resources/subscribe`, …) share their method's bucket whatever the URI. The
+ * the `subject_tool` scope a bucket counts one tool the upstream has listed, else one method: prompts,
+ * unlisted tool names and resource requests (`resources/read`, …) share their method's bucket whatever the
+ * name or URI the caller picked. The
  * bucket's size comes from the policy's `rate_limit` obligation, else the most generous role tier in
  * config, else the configured default. Requests of one body that share a bucket take their tokens in one
  * call: one store round trip per bucket. In-process buckets (the memory store, buckets known to be empty,
@@ -32,7 +33,15 @@ interface Group {
   readonly items: MessageDecision[];
 }
 
-export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): Stage {
+/**
+ * `listed` says whether the upstream has listed a tool (the annotation cache): only a listed tool gets a
+ * bucket of its own under `subject_tool`.
+ */
+export function ratelimitStage(
+  limiter: RateLimiter,
+  cfg: Config['ratelimit'],
+  listed: (tool: string) => boolean = () => true,
+): Stage {
   const scope = cfg.scope as BucketScope;
 
   /** The allowed requests grouped by bucket, in order (a Map: a batch may name thousands of tools). */
@@ -40,9 +49,11 @@ export function ratelimitStage(limiter: RateLimiter, cfg: Config['ratelimit']): 
     const groups = new Map<string, Group>();
     for (const d of ctx.decisions) {
       if (!d.decision.allow) continue;
-      // Resource requests count per method, never per URI: the caller picks the URI, so a URI key would
-      // hand out a fresh bucket (and a new store key) for every `?n=1`, `?n=2`, ….
-      const key = bucketKey(scope, principal, d.action.tool ?? d.action.prompt ?? d.action.method);
+      // A bucket per listed tool; everything else per method. The caller picks URIs, prompt names and
+      // unlisted tool names (a wildcard grant allows any), so keying on them would hand out a fresh bucket
+      // (and a new store key) for every `?n=1`, `?n=2`, ….
+      const tool = d.action.tool;
+      const key = bucketKey(scope, principal, tool !== undefined && listed(tool) ? tool : d.action.method);
       const group = groups.get(key);
       if (group) group.items.push(d);
       else groups.set(key, { key, spec: specFor(d, principal, cfg), items: [d] });

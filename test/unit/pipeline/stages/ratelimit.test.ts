@@ -51,10 +51,11 @@ function context(tools: string[], capacity?: number) {
   return ctx;
 }
 
-const stageOn = (store: Store) =>
+const stageOn = (store: Store, listed?: (tool: string) => boolean) =>
   ratelimitStage(
     createRateLimiter({ store, failureMode: 'local', logger: silentLogger(), now: () => T0 }),
     CFG,
+    listed,
   );
 
 describe('ratelimit stage', () => {
@@ -113,5 +114,25 @@ describe('ratelimit stage', () => {
     );
     expect(stage.run(batch, signal)).toEqual({ kind: 'continue' });
     expect(batch.decisions.map((d) => d.rateLimit?.remaining)).toEqual([0, 0]);
+  });
+
+  it('gives listed tools a bucket each; unlisted tool names and prompts share their method', () => {
+    const stage = stageOn(new MemoryStore(), (tool) => tool === 'echo');
+    const call = (params: Record<string, unknown>, method = 'tools/call') => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal();
+      ctx.decisions = allowed([classify(method, 1, params)], 2);
+      return ctx;
+    };
+    // Two invented names (a wildcard grant would allow both) use up one bucket: the third is refused.
+    expect(stage.run(call({ name: 'read_x1' }), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(call({ name: 'read_x2' }), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(call({ name: 'read_x3' }), signal)).toMatchObject({ kind: 'deny' });
+    // The listed tool has its own, still full.
+    expect(stage.run(call({ name: 'echo' }), signal)).toEqual({ kind: 'continue' });
+    const prompt = (name: string) => call({ name }, 'prompts/get');
+    expect(stage.run(prompt('a'), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(prompt('b'), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(prompt('c'), signal)).toMatchObject({ kind: 'deny' });
   });
 });
