@@ -53,7 +53,7 @@ export class LegacySseRoutes {
     const principal = ctx.principal as Principal;
     let sessionId: string | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
-    const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal), rt.annotations, () =>
+    const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal, true), rt.annotations, () =>
       rt.filterSpan(ctx),
     );
     const stream: SseRewriter = new SseRewriter((event) => {

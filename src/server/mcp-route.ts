@@ -56,7 +56,8 @@ async function serve(
   }
   // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
   const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
-  const filter = new ReplyFilter(ctx.listRequests, anyList, rt.visibleFor(ctx), rt.annotations, () =>
+  const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
+  const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, () =>
     rt.filterSpan(ctx),
   );
   const unguard =

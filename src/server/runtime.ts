@@ -133,8 +133,15 @@ export class SidecarRuntime {
     };
   }
 
-  /** The `visible` check for list replies, for this request's caller. */
-  visibleFor(ctx: RequestContext, principal: Principal = ctx.principal ?? ANONYMOUS): VisibleFn {
+  /**
+   * The `visible` check for list replies, for this request's caller. `live`: the stream stays open for
+   * hours, so each check reads the clock again (the request's time would make time rules go stale).
+   */
+  visibleFor(
+    ctx: RequestContext,
+    principal: Principal = ctx.principal ?? ANONYMOUS,
+    live = false,
+  ): VisibleFn {
     const facts = ctx.facts ?? this.facts(ctx);
     return (item: ListItem) =>
       this.#deps.engine.visible(
@@ -144,7 +151,7 @@ export class SidecarRuntime {
           item.kind,
           item.name,
           item.annotations,
-          facts,
+          live ? { ...facts, now: new Date(this.#deps.now()) } : facts,
         ),
       );
   }

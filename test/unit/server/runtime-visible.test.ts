@@ -1,0 +1,49 @@
+/**
+ * `SidecarRuntime.visibleFor`: the `visible` input carries the request's time, or — for a stream that stays
+ * open (`live`) — the clock at each check, so time rules do not go stale on a long stream.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import { AnnotationCache } from '../../../src/mcp/annotations.js';
+import { NO_EVENTS } from '../../../src/pipeline/events.js';
+import type { PolicyEngine } from '../../../src/policy/engine.js';
+import type { PolicyInput } from '../../../src/policy/input.js';
+import { type RuntimeDeps, SidecarRuntime } from '../../../src/server/runtime.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { principal } from '../../helpers/principal.js';
+import { contextFor, fakeRequest } from '../pipeline/fake-request.js';
+
+function runtime(clock: { t: number }, seen: PolicyInput[]): SidecarRuntime {
+  const engine = { visible: (input: PolicyInput) => seen.push(input) > 0 } as unknown as PolicyEngine;
+  const deps: RuntimeDeps = {
+    config: parseConfig({}, {}),
+    pipelines: { post: [], bodiless: [], recheck: [] },
+    engine,
+    annotations: new AnnotationCache(),
+    forwardDeps: {} as RuntimeDeps['forwardDeps'],
+    logger: silentLogger(),
+    now: () => clock.t,
+    events: NO_EVENTS,
+  };
+  return new SidecarRuntime(deps);
+}
+
+const item = { kind: 'tool' as const, name: 'echo', annotations: undefined };
+
+describe('SidecarRuntime.visibleFor', () => {
+  it('uses the time of the request, or the clock at each check for a live stream', () => {
+    const clock = { t: Date.parse('2026-11-23T10:00:00Z') };
+    const seen: PolicyInput[] = [];
+    const rt = runtime(clock, seen);
+    const ctx = contextFor(fakeRequest({})); // the request's time: 1970-01-01
+    const once = rt.visibleFor(ctx, principal());
+    const live = rt.visibleFor(ctx, principal(), true);
+    once(item);
+    live(item);
+    clock.t = Date.parse('2026-11-23T22:30:00Z');
+    live(item);
+    expect(seen.map((i) => i.context.hour)).toEqual([0, 10, 22]);
+  });
+});
