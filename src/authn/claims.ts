@@ -18,12 +18,21 @@ export type ClaimPaths = Config['authn']['jwt']['claims'];
 
 const SCOPE_PATHS = ['scope', 'scp'] as const;
 
+/**
+ * A claim value that is well-formed Unicode: a lone surrogate (JSON allows `"\ud800"`) has no UTF-8 form,
+ * so it would reach the policy, logs and identity headers as U+FFFD — two subjects could then look alike.
+ */
+const Text = z
+  .string()
+  .min(1)
+  .refine((s) => Buffer.from(s, 'utf8').toString('utf8') === s, 'is not well-formed Unicode');
+
 const MappedSchema = z.object({
-  id: z.string().min(1),
-  tenant: z.string().min(1).nullable(),
-  roles: z.array(z.string().min(1)),
-  scopes: z.array(z.string().min(1)),
-  clearance: z.string().min(1).nullable(),
+  id: Text,
+  tenant: Text.nullable(),
+  roles: z.array(Text),
+  scopes: z.array(Text),
+  clearance: Text.nullable(),
   tokenId: z.string().min(1).optional(),
   expiresAt: z.number().finite(),
 });
@@ -71,11 +80,10 @@ export function toPrincipal(payload: JWTPayload, paths: ClaimPaths): Principal {
   };
   const parsed = MappedSchema.safeParse(candidate);
   if (!parsed.success) {
-    const field = String(parsed.error.issues[0]?.path[0] ?? 'claims');
-    throw new AuthnError(
-      'ERR_AUTHN_INVALID_TOKEN',
-      `claim ${claimName(field, paths)} is missing or has the wrong type`,
-    );
+    const issue = parsed.error.issues[0];
+    const field = String(issue?.path[0] ?? 'claims');
+    const what = issue?.code === 'custom' ? issue.message : 'is missing or has the wrong type';
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', `claim ${claimName(field, paths)} ${what}`);
   }
   const m = parsed.data;
   return Object.freeze({

@@ -98,4 +98,16 @@ describe('toPrincipal', () => {
       expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN' }),
     );
   });
+
+  it.each([
+    ['sub', { ...base, sub: 'a\ud800' }],
+    ['tenant', { ...base, tenant: '\udc00acme' }],
+    ['roles', { ...base, roles: ['admin\ud83d'] }],
+  ])('refuses a %s with a lone surrogate (no UTF-8 form: it would look like U+FFFD)', (claim, payload) => {
+    expect(() => toPrincipal(payload as never, paths)).toThrow(`claim ${claim} is not well-formed Unicode`);
+  });
+
+  it('accepts characters outside the BMP (surrogate pairs)', () => {
+    expect(toPrincipal({ ...base, sub: 'u-\ud83d\ude00' } as never, paths).id).toBe('u-😀');
+  });
 });
