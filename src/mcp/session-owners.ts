@@ -12,6 +12,12 @@
 import type { Principal } from '../authn/principal.js';
 
 export const MAX_TRACKED_SESSIONS = 100_000;
+/**
+ * Sessions one caller may hold in the table; its oldest go first beyond that. So a caller creating
+ * sessions in a loop evicts its own, and pushing out other callers' bindings (who would then get 404 and
+ * have to start over) takes ten such callers, not one.
+ */
+export const MAX_SESSIONS_PER_CALLER = MAX_TRACKED_SESSIONS / 10;
 
 export function ownerKey(p: Principal): string {
   return `${p.authMethod}:${p.tenant ?? ''}:${p.id ?? ''}`;
@@ -22,21 +28,32 @@ export type UnknownSessions = 'reject' | 'forward';
 
 export class SessionOwners {
   readonly #owners = new Map<string, string>();
+  /** Each caller's sessions, least recently used first. */
+  readonly #byOwner = new Map<string, Set<string>>();
   readonly #max: number;
+  readonly #perOwner: number;
   readonly #unknown: UnknownSessions;
 
-  constructor(opts: { readonly max?: number; readonly unknown?: UnknownSessions } = {}) {
+  constructor(
+    opts: { readonly max?: number; readonly perCaller?: number; readonly unknown?: UnknownSessions } = {},
+  ) {
     this.#max = opts.max ?? MAX_TRACKED_SESSIONS;
+    this.#perOwner = opts.perCaller ?? MAX_SESSIONS_PER_CALLER;
     this.#unknown = opts.unknown ?? 'reject';
   }
 
   bind(sessionId: string, owner: Principal): void {
-    this.#owners.delete(sessionId);
-    this.#owners.set(sessionId, ownerKey(owner));
-    if (this.#owners.size > this.#max) {
-      const oldest = this.#owners.keys().next().value;
-      if (oldest !== undefined) this.#owners.delete(oldest);
+    this.unbind(sessionId);
+    const key = ownerKey(owner);
+    this.#owners.set(sessionId, key);
+    let mine = this.#byOwner.get(key);
+    if (!mine) {
+      mine = new Set();
+      this.#byOwner.set(key, mine);
     }
+    mine.add(sessionId);
+    if (mine.size > this.#perOwner) this.unbind(mine.values().next().value as string);
+    if (this.#owners.size > this.#max) this.unbind(this.#owners.keys().next().value as string);
   }
 
   /** True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded. */
@@ -47,11 +64,19 @@ export class SessionOwners {
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
     this.#owners.delete(sessionId);
     this.#owners.set(sessionId, owner);
+    const mine = this.#byOwner.get(owner);
+    mine?.delete(sessionId);
+    mine?.add(sessionId);
     return true;
   }
 
   unbind(sessionId: string): void {
+    const owner = this.#owners.get(sessionId);
+    if (owner === undefined) return;
     this.#owners.delete(sessionId);
+    const mine = this.#byOwner.get(owner);
+    mine?.delete(sessionId);
+    if (mine?.size === 0) this.#byOwner.delete(owner);
   }
 
   get size(): number {

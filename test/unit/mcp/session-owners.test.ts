@@ -1,7 +1,7 @@
 /**
  * Tests of Streamable HTTP session ownership (src/mcp/session-owners.ts): the owner may use a session,
  * anyone else may not, and a session never seen issued is refused unless unknown sessions are forwarded —
- * including one the bounded map forgot.
+ * including one the bounded map forgot; one caller's flood of sessions evicts its own, not others'.
  *
  * @module
  */
@@ -48,5 +48,24 @@ describe('SessionOwners', () => {
     owners.bind('new', mallory);
     expect(owners.mayUse('used', alice)).toBe(true);
     expect(owners.mayUse('idle', alice)).toBe(false);
+  });
+
+  it("evicts a caller's own oldest sessions beyond its share, not other callers'", () => {
+    const owners = new SessionOwners({ max: 10, perCaller: 3 });
+    owners.bind('alice-1', alice);
+    for (let i = 0; i < 20; i++) owners.bind(`flood-${i}`, mallory);
+    expect(owners.mayUse('alice-1', alice)).toBe(true);
+    expect(owners.size).toBe(4);
+    expect(owners.mayUse('flood-19', mallory)).toBe(true);
+    expect(owners.mayUse('flood-16', mallory)).toBe(false);
+  });
+
+  it('moves a rebound session to its new owner', () => {
+    const owners = new SessionOwners({ perCaller: 1 });
+    owners.bind('s', alice);
+    owners.bind('s', mallory);
+    owners.bind('t', alice); // alice's share is 1: only "t" counts, "s" is mallory's now
+    expect(owners.mayUse('s', mallory)).toBe(true);
+    expect(owners.mayUse('t', alice)).toBe(true);
   });
 });
