@@ -55,6 +55,14 @@ const ServerSchema = z.strictObject({
     .describe(
       'Most JSON-RPC messages in one batch (each request is decided and rate-limited on its own); larger batches get 400.',
     ),
+  maxStreamsPerCaller: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_STREAMS_PER_CALLER)
+    .describe(
+      'Most event streams (GET /mcp, legacy SSE) one caller may have open at once; each holds an upstream connection. More get 429.',
+    ),
   streamRecheckMs: z
     .number()
     .int()

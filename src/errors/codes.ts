@@ -149,6 +149,12 @@ export const ERROR_CODES = {
     reason: 'ratelimit',
     meaning: "The caller's token bucket is empty; `Retry-After` says when a token is due.",
   },
+  ERR_RATELIMIT_STREAMS: {
+    status: 429,
+    rpc: RPC.rateLimited,
+    reason: 'ratelimit',
+    meaning: 'The caller already has `server.maxStreamsPerCaller` event streams open.',
+  },
   ERR_ABUSE_BLOCKED: {
     status: 403,
     rpc: RPC.forbidden,

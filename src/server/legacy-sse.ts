@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
-import { RequestError } from '../errors/errors.js';
+import { RateLimitError, RequestError } from '../errors/errors.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
 import { ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
@@ -17,7 +17,7 @@ import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
-import { guardStream } from './stream-guard.js';
+import { startStream } from './stream-guard.js';
 
 interface LegacySession {
   readonly upstreamPath: string;
@@ -51,6 +51,12 @@ export class LegacySseRoutes {
       return;
     }
     const principal = ctx.principal as Principal;
+    const ended = startStream(rt, req, res, client, 'sse', principal);
+    if (ended instanceof RateLimitError) {
+      client.release();
+      rt.deny(ctx, res, ended);
+      return;
+    }
     let sessionId: string | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
     const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal, true), rt.annotations, () =>
@@ -71,7 +77,6 @@ export class LegacySseRoutes {
       }
       return filter.rewriteEvent(event);
     });
-    const unguard = guardStream(rt, req, res, client, 'sse', principal);
     try {
       await forward(ctx, res, rt.forwardDeps, {
         method: 'GET',
@@ -80,7 +85,7 @@ export class LegacySseRoutes {
         signal: client,
       });
     } finally {
-      unguard();
+      ended();
       client.release();
       if (sessionId) this.#sessions.delete(sessionId);
     }

@@ -6,14 +6,14 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestError } from '../errors/errors.js';
+import { RateLimitError, RequestError } from '../errors/errors.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';
-import { guardStream } from './stream-guard.js';
+import { startStream } from './stream-guard.js';
 
 export async function handleMcp(
   rt: SidecarRuntime,
@@ -60,10 +60,15 @@ async function serve(
   const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, () =>
     rt.filterSpan(ctx),
   );
-  const unguard =
+  const ended =
     method === 'GET' && ctx.principal
-      ? guardStream(rt, req, res, client, 'streamable-http', ctx.principal)
+      ? startStream(rt, req, res, client, 'streamable-http', ctx.principal)
       : undefined;
+  if (ended instanceof RateLimitError) {
+    client.release();
+    rt.deny(ctx, res, ended);
+    return;
+  }
   try {
     const status = await forward(ctx, res, rt.forwardDeps, {
       method,
@@ -74,7 +79,7 @@ async function serve(
     });
     rt.requestDone(ctx, status);
   } finally {
-    unguard?.();
+    ended?.();
     client.release();
   }
 }

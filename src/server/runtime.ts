@@ -15,6 +15,7 @@ import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
+import { StreamCounts } from '../mcp/stream-counts.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
 import type { Pipelines, StageObserver } from '../pipeline/pipeline.js';
@@ -51,6 +52,8 @@ export class SidecarRuntime {
   readonly annotations: AnnotationCache;
   readonly forwardDeps: ForwardDeps;
   readonly upstreamMcpPath: string;
+  /** Open event streams per caller (`server.maxStreamsPerCaller`). */
+  readonly streams: StreamCounts;
   readonly #deps: RuntimeDeps;
 
   constructor(deps: RuntimeDeps) {
@@ -60,6 +63,7 @@ export class SidecarRuntime {
     this.forwardDeps = deps.forwardDeps;
     const upstreamPath = new URL(deps.config.upstream.url).pathname;
     this.upstreamMcpPath = upstreamPath === '/' ? deps.config.server.mcpPath : upstreamPath;
+    this.streams = new StreamCounts(deps.config.server.maxStreamsPerCaller);
   }
 
   get config(): Config {

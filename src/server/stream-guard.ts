@@ -13,14 +13,42 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
+import { RateLimitError } from '../errors/errors.js';
 import { ownerKey } from '../mcp/session-owners.js';
 import { createContext, type Transport } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import type { RequestSignal } from '../pipeline/stage.js';
 import type { SidecarRuntime } from './runtime.js';
 
+/**
+ * Opens the event stream `res` of `opener`: counts it against the caller's `server.maxStreamsPerCaller`
+ * and starts its re-checks. Returns the function to call when it ends, or a 429 error when the caller
+ * already has that many open.
+ */
+export function startStream(
+  rt: SidecarRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  client: RequestSignal,
+  transport: Transport,
+  opener: Principal,
+): (() => void) | RateLimitError {
+  const uncount = rt.streams.open(opener);
+  if (!uncount) {
+    return new RateLimitError(
+      'ERR_RATELIMIT_STREAMS',
+      `Too Many Requests: ${rt.streams.max} event streams are already open for this caller`,
+    );
+  }
+  const unguard = guardStream(rt, req, res, client, transport, opener);
+  return () => {
+    unguard();
+    uncount();
+  };
+}
+
 /** Starts re-checking the stream `res` opened by `opener`; returns the function that stops it. */
-export function guardStream(
+function guardStream(
   rt: SidecarRuntime,
   req: IncomingMessage,
   res: ServerResponse,

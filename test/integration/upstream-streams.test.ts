@@ -1,14 +1,15 @@
 /**
  * Long-lived event streams through the sidecar do not starve other requests: with as many Streamable HTTP
  * `GET /mcp` and legacy `GET /sse` streams open as `upstream.connections` allows, another caller's
- * `initialize` is still answered at once, while the streams stay open.
+ * `initialize` is still answered at once, while the streams stay open; one caller may hold at most
+ * `server.maxStreamsPerCaller` of them.
  *
  * @module
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJsonRpc } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
-import { settlesWithin } from '../helpers/wait.js';
+import { settlesWithin, until } from '../helpers/wait.js';
 
 /** Failure guard only: every step below finishes well within it when streams do not hold the pool. */
 const GUARD_MS = 5_000;
@@ -35,6 +36,8 @@ afterAll(async () => {
 interface OpenStream {
   /** True once the stream ended or failed. */
   ended(): boolean;
+  /** Ends it from the client's side. */
+  close(): Promise<void>;
 }
 
 /** Keeps reading `res`'s body in the background; `ended()` tells whether it is still open. */
@@ -51,7 +54,7 @@ function hold(res: Response): OpenStream {
       ended = true;
     },
   );
-  return { ended: () => ended };
+  return { ended: () => ended, close: () => reader.cancel().catch(() => undefined) };
 }
 
 /** A legacy HTTP+SSE stream: open once the sidecar has passed on the upstream's response headers. */
@@ -86,17 +89,23 @@ describe('event streams and the upstream connection pool', () => {
   it("answers another caller's initialize while upstream.connections streams are open", async () => {
     const connections = h.config.upstream.connections;
     expect(connections).toBe(64); // the default, as deployed
-    const streamer = await h.bearer(['user'], { sub: 'streamer' });
+    // Four callers (each may hold server.maxStreamsPerCaller, 32, open): 16 streams each.
+    const streamers = await Promise.all(
+      [0, 1, 2, 3].map((i) => h.bearer(['user'], { sub: `streamer-${i}` })),
+    );
+    const streamer = (i: number) => streamers[i % streamers.length] as Record<string, string>;
     // Streamable HTTP streams first (each needs its session's POSTs), then legacy ones up to the pool size.
     const streams = await settlesWithin(
       GUARD_MS,
-      Promise.all(Array.from({ length: 8 }, () => openStreamableStream(streamer))),
+      Promise.all(Array.from({ length: 8 }, (_, i) => openStreamableStream(streamer(i)))),
       'opening the Streamable HTTP streams',
     );
     streams.push(
       ...(await settlesWithin(
         GUARD_MS,
-        Promise.all(Array.from({ length: connections - streams.length }, () => openLegacyStream(streamer))),
+        Promise.all(
+          Array.from({ length: connections - streams.length }, (_, i) => openLegacyStream(streamer(i))),
+        ),
         'opening the legacy streams',
       )),
     );
@@ -113,9 +122,35 @@ describe('event streams and the upstream connection pool', () => {
     // More streams than the pool has connections open as well.
     const more = await settlesWithin(
       GUARD_MS,
-      Promise.all([openLegacyStream(streamer), openLegacyStream(streamer)]),
+      Promise.all([openLegacyStream(streamer(0)), openLegacyStream(streamer(1))]),
       'opening more streams',
     );
     expect([...streams, ...more].filter((s) => s.ended())).toEqual([]);
+  });
+
+  it('refuses a caller more streams than server.maxStreamsPerCaller (429) until one ends', async () => {
+    const max = h.config.server.maxStreamsPerCaller;
+    const caller = await h.bearer(['user'], { sub: 'greedy' });
+    const open = await settlesWithin(
+      GUARD_MS,
+      Promise.all(Array.from({ length: max }, () => openLegacyStream(caller))),
+      'opening the allowed streams',
+    );
+    const refused = await fetch(h.sseUrl, { headers: { ...caller, accept: 'text/event-stream' } });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: { data: { code: 'ERR_RATELIMIT_STREAMS' } } });
+    // Another caller is not affected.
+    await openLegacyStream(await h.bearer(['user'], { sub: 'modest' }));
+    // Once one of the caller's streams ends, it may open another.
+    await open[0]?.close();
+    await until(GUARD_MS, async () => {
+      const res = await fetch(h.sseUrl, { headers: { ...caller, accept: 'text/event-stream' } });
+      if (res.status !== 200) {
+        await res.text();
+        return false;
+      }
+      hold(res);
+      return true;
+    });
   });
 });

@@ -18,6 +18,7 @@ describe('config defaults', () => {
       legacyMessagesPath: D.LEGACY_MESSAGES_PATH,
       maxBodyBytes: D.MAX_BODY_BYTES,
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
+      maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,
       streamRecheckMs: D.STREAM_RECHECK_MS,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
       allowedOrigins: [],
@@ -28,6 +29,7 @@ describe('config defaults', () => {
     expect(D.UNKNOWN_SESSIONS).toBe('reject');
     expect(D.MAX_BATCH_MESSAGES).toBe(100);
     expect(D.STREAM_RECHECK_MS).toBe(5_000);
+    expect(D.MAX_STREAMS_PER_CALLER).toBe(32);
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({
       url: D.UPSTREAM_URL,

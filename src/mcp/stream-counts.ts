@@ -1,0 +1,39 @@
+/**
+ * Open event streams per caller. Each open stream (a Streamable HTTP GET stream, a legacy SSE stream)
+ * holds an upstream connection for as long as it lasts, and those connections are not capped (so that
+ * streams cannot starve POSTs of the pool): without a per-caller bound, one caller could open thousands
+ * and hold as many sockets on the upstream. MCP clients open one GET stream per session.
+ *
+ * @module
+ */
+import type { Principal } from '../authn/principal.js';
+import { ownerKey } from './session-owners.js';
+
+export class StreamCounts {
+  readonly #open = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(maxPerCaller: number) {
+    this.#max = maxPerCaller;
+  }
+
+  /** Counts a new stream of `caller`; returns the function that uncounts it, or undefined when full. */
+  open(caller: Principal): (() => void) | undefined {
+    const key = ownerKey(caller);
+    const n = this.#open.get(key) ?? 0;
+    if (n >= this.#max) return undefined;
+    this.#open.set(key, n + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.#open.get(key) ?? 1) - 1;
+      if (left <= 0) this.#open.delete(key);
+      else this.#open.set(key, left);
+    };
+  }
+
+  get max(): number {
+    return this.#max;
+  }
+}
