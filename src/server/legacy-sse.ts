@@ -51,7 +51,7 @@ export class LegacySseRoutes {
       return;
     }
     const principal = ctx.principal as Principal;
-    const ended = startStream(rt, req, res, client, 'sse', principal);
+    const ended = startStream(rt, { req, res, client, transport: 'sse', opener: principal });
     if (ended instanceof RateLimitError) {
       client.release();
       rt.deny(ctx, res, ended);

@@ -62,7 +62,7 @@ async function serve(
   );
   const ended =
     method === 'GET' && ctx.principal
-      ? startStream(rt, req, res, client, 'streamable-http', ctx.principal)
+      ? startStream(rt, { req, res, client, transport: 'streamable-http', opener: ctx.principal })
       : undefined;
   if (ended instanceof RateLimitError) {
     client.release();

@@ -20,42 +20,37 @@ import { runStages } from '../pipeline/pipeline.js';
 import type { RequestSignal } from '../pipeline/stage.js';
 import type { SidecarRuntime } from './runtime.js';
 
+/** An event stream being opened: the request, its response, its client signal, who opened it. */
+export interface OpenedStream {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly client: RequestSignal;
+  readonly transport: Transport;
+  readonly opener: Principal;
+}
+
 /**
  * Opens the event stream `res` of `opener`: counts it against the caller's `server.maxStreamsPerCaller`
  * and starts its re-checks. Returns the function to call when it ends, or a 429 error when the caller
  * already has that many open.
  */
-export function startStream(
-  rt: SidecarRuntime,
-  req: IncomingMessage,
-  res: ServerResponse,
-  client: RequestSignal,
-  transport: Transport,
-  opener: Principal,
-): (() => void) | RateLimitError {
-  const uncount = rt.streams.open(opener);
+export function startStream(rt: SidecarRuntime, stream: OpenedStream): (() => void) | RateLimitError {
+  const uncount = rt.streams.open(stream.opener);
   if (!uncount) {
     return new RateLimitError(
       'ERR_RATELIMIT_STREAMS',
       `Too Many Requests: ${rt.streams.max} event streams are already open for this caller`,
     );
   }
-  const unguard = guardStream(rt, req, res, client, transport, opener);
+  const unguard = guardStream(rt, stream);
   return () => {
     unguard();
     uncount();
   };
 }
 
-/** Starts re-checking the stream `res` opened by `opener`; returns the function that stops it. */
-function guardStream(
-  rt: SidecarRuntime,
-  req: IncomingMessage,
-  res: ServerResponse,
-  client: RequestSignal,
-  transport: Transport,
-  opener: Principal,
-): () => void {
+/** Starts re-checking the stream; returns the function that stops it. */
+function guardStream(rt: SidecarRuntime, { req, res, client, transport, opener }: OpenedStream): () => void {
   const every = rt.config.server.streamRecheckMs;
   if (every === 0) return () => undefined;
   const owner = ownerKey(opener);

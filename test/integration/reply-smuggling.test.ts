@@ -101,6 +101,15 @@ async function sdkUpstream(
   return { url: await listen(createServer(app)) };
 }
 
+/** A promise and the function that resolves it (a gate the test opens, or an event it waits for). */
+function signal(): [Promise<void>, () => void] {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return [fired, fire];
+}
+
 /** POSTs `body` to the sidecar as a guest (stateless, no session). */
 async function postAsGuest(h: Harness, body: string, contentType = 'application/json'): Promise<Response> {
   return fetch(h.mcpUrl, {
@@ -223,14 +232,8 @@ describe('list replies reaching a caller some other way', () => {
   });
 
   it('refuses a request reusing the id of a list request in flight in the session (400)', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let entered!: () => void;
-    const listing = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
+    const [gate, open] = signal();
+    const [listing, entered] = signal();
     const h = await harness(await sdkUpstream({ gate, entered }));
     const headers = await session(h, '2025-06-18');
     const first = fetch(h.mcpUrl, {
@@ -266,18 +269,9 @@ describe('list replies reaching a caller some other way', () => {
   });
 
   it('prunes the reply of a list request cut off early when it reaches a POST reusing its id', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let entered!: () => void;
-    const listing = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
-    let answerCall!: () => void;
-    const callGate = new Promise<void>((resolve) => {
-      answerCall = resolve;
-    });
+    const [gate, open] = signal();
+    const [listing, entered] = signal();
+    const [callGate, answerCall] = signal();
     const h = await harness(await sdkUpstream({ gate, entered, callGate }));
     const headers = await session(h, '2025-06-18');
     // Listed once (id 5, not held): the sidecar learns that echo is read-only.
