@@ -8,7 +8,9 @@ import type { Config } from './schema.js';
 /** One sentence per questionable combination of settings; empty when there is nothing to say. */
 export function configAdvice(config: Config): string[] {
   const advice: string[] = [];
-  if (config.server.trustProxyHops === 0) {
+  // On a loopback listener (the demo, a local run) the peer is the caller itself: nothing to warn about.
+  const loopback = /^(127\.|::1$|localhost$)/.test(config.server.host);
+  if (config.server.trustProxyHops === 0 && !loopback) {
     for (const rule of config.abuse.rules) {
       if (rule.kind !== 'auth_failures_ip' || rule.action !== 'block') continue;
       advice.push(

@@ -11,8 +11,11 @@ describe('configAdvice', () => {
     );
   });
 
-  it('has nothing to say once hops are trusted or the rule only alerts', () => {
+  it('has nothing to say once hops are trusted, on loopback, or when the rule only alerts', () => {
     expect(configAdvice(parseConfig({ server: { trustProxyHops: 1 } }, {}))).toEqual([]);
+    // A loopback listener: the peer is the caller (the demo, a local run).
+    expect(configAdvice(parseConfig({ server: { host: '127.0.0.1' } }, {}))).toEqual([]);
+    expect(configAdvice(parseConfig({ server: { host: '::1' } }, {}))).toEqual([]);
     const alertOnly = {
       abuse: {
         rules: [{ name: 'ip', kind: 'auth_failures_ip', threshold: 20, windowSec: 60, action: 'alert' }],
