@@ -30,46 +30,35 @@ export async function handleMcp(
     return;
   }
   const ctx = rt.context(req, 'streamable-http');
-  try {
-    await serve(rt, req, res, path, method, ctx);
-  } finally {
-    // Normally released when the request finishes (maybe later); this covers an unexpected error.
-    ctx.release?.();
-  }
-}
-
-async function serve(
-  rt: SidecarRuntime,
-  req: IncomingMessage,
-  res: ServerResponse,
-  path: string,
-  method: 'POST' | 'GET' | 'DELETE',
-  ctx: RequestContext,
-): Promise<void> {
   const client = clientSignal(res);
-  const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
-  const result = await runStages(stages, ctx, client, rt.observeStage);
-  if (result.kind === 'deny') {
-    client.release();
-    rt.deny(ctx, res, result.error);
-    return;
-  }
-  // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
-  const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
-  const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
-  const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, () =>
-    rt.filterSpan(ctx),
-  );
-  const ended =
-    method === 'GET' && ctx.principal
-      ? startStream(rt, { req, res, client, transport: 'streamable-http', opener: ctx.principal })
-      : undefined;
-  if (ended instanceof RateLimitError) {
-    client.release();
-    rt.deny(ctx, res, ended);
-    return;
-  }
+  let ended: (() => void) | undefined;
   try {
+    const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
+    const result = await runStages(stages, ctx, client, rt.observeStage);
+    if (result.kind === 'deny') {
+      rt.deny(ctx, res, result.error);
+      return;
+    }
+    // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
+    const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
+    const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
+    const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, () =>
+      rt.filterSpan(ctx),
+    );
+    if (method === 'GET' && ctx.principal) {
+      const stream = startStream(rt, {
+        req,
+        res,
+        client,
+        transport: 'streamable-http',
+        opener: ctx.principal,
+      });
+      if (stream instanceof RateLimitError) {
+        rt.deny(ctx, res, stream);
+        return;
+      }
+      ended = stream;
+    }
     const status = await forward(ctx, res, rt.forwardDeps, {
       method,
       path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
@@ -81,6 +70,8 @@ async function serve(
   } finally {
     ended?.();
     client.release();
+    // Normally released when the request finishes (maybe later); this covers an unexpected error.
+    ctx.release?.();
   }
 }
 

@@ -36,7 +36,7 @@ export function readBodyStage(maxBytes: number): Stage {
  * `utf-7` or `utf-16` (the MCP SDK's express.json() decodes any `utf-*`), or a `gzip` / `br` / `deflate`
  * body (inflated upstream, opaque here).
  */
-export function unsupportedMedia(headers: IncomingHttpHeaders): string | undefined {
+function unsupportedMedia(headers: IncomingHttpHeaders): string | undefined {
   const header = headers['content-type'] ?? '';
   const encoding = headers['content-encoding']?.trim().toLowerCase();
   if (encoding && encoding !== 'identity') {
