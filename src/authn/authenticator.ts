@@ -25,6 +25,8 @@ import { TokenCache } from './token-cache.js';
 
 export interface AuthnRequest {
   readonly headers: IncomingHttpHeaders;
+  /** The request's URL (path and query): a credential in its query string is refused. */
+  readonly url?: string;
   /** A re-check of an open stream's caller: not a use of an API key (no usage recorded). */
   readonly recheck?: boolean;
 }
@@ -124,7 +126,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       if (!jwtVerifier) return undefined;
       let credential: ReturnType<typeof extractCredential>;
       try {
-        credential = extractCredential(req.headers, credentialOptions);
+        credential = extractCredential(req.headers, credentialOptions, req.url);
       } catch {
         return undefined; // malformed credentials: authenticate() says why
       }
@@ -166,7 +168,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           return Promise.reject(err);
         }
         return abortable(async () => {
-          const credential = extractCredential(req.headers, credentialOptions);
+          const credential = extractCredential(req.headers, credentialOptions, req.url);
           switch (credential.kind) {
             case 'none':
               if (mode === 'optional') return ANONYMOUS;

@@ -4,6 +4,12 @@
  * `apiKeys.header` header. Two different credentials, or an authorization scheme other than Bearer, are
  * refused rather than guessed at.
  *
+ * A credential in the URL's query string is refused too (400 `invalid_request`), whatever the headers
+ * carry: the MCP authorization spec forbids access tokens in the query, and the Streamable HTTP route
+ * forwards the client's query to the upstream, so accepting one would pass a token through. Refused are
+ * RFC 6750's `access_token` parameter and any value that is an API key (the key prefix) or looks like a
+ * JWT (`eyJ…` with two dots).
+ *
  * @module
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -22,7 +28,12 @@ export interface CredentialOptions {
 
 const BEARER_RE = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
-export function extractCredential(headers: IncomingHttpHeaders, o: CredentialOptions): Credential {
+export function extractCredential(
+  headers: IncomingHttpHeaders,
+  o: CredentialOptions,
+  url?: string,
+): Credential {
+  if (url?.includes('?')) refuseCredentialInQuery(url, o.apiKeyPrefix);
   const fromAuthorization = bearer(headers.authorization, o.apiKeyPrefix);
   const headerKey = single(headers[o.apiKeyHeader]);
   const fromHeader: Credential | null = headerKey ? { kind: 'api_key', key: headerKey } : null;
@@ -31,6 +42,21 @@ export function extractCredential(headers: IncomingHttpHeaders, o: CredentialOpt
     if (!same) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'more than one credential presented');
   }
   return fromAuthorization ?? fromHeader ?? { kind: 'none' };
+}
+
+const JWT_LIKE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+
+/** Throws when the query string of `url` carries a credential (see the module comment). */
+function refuseCredentialInQuery(url: string, prefix: string): void {
+  const params = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+  for (const [name, value] of params) {
+    if (name.toLowerCase() === 'access_token' || value.startsWith(`${prefix}_`) || JWT_LIKE.test(value)) {
+      throw new AuthnError(
+        'ERR_AUTHN_CREDENTIAL_IN_QUERY',
+        `credentials must not be sent in the URL query (parameter "${name.slice(0, 40)}"): use the Authorization header`,
+      );
+    }
+  }
 }
 
 function bearer(value: string | undefined, prefix: string): Credential | null {

@@ -119,6 +119,13 @@ export const ERROR_CODES = {
     reason: 'authn',
     meaning: 'The token (by `jti`) or API key (by id) has been revoked.',
   },
+  ERR_AUTHN_CREDENTIAL_IN_QUERY: {
+    status: 400,
+    rpc: RPC.invalidRequest,
+    reason: 'authn',
+    meaning:
+      'A credential was sent in the URL query string (`access_token`, an API key or a JWT); the MCP authorization spec forbids it, and the request is refused whatever its headers carry.',
+  },
   ERR_AUTHN_INSUFFICIENT_SCOPE: {
     status: 403,
     rpc: RPC.forbidden,

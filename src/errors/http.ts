@@ -43,6 +43,8 @@ function wwwAuthenticate(err: SidecarError, metadataUrl: string): string | undef
     case 'ERR_AUTHN_INVALID_API_KEY':
     case 'ERR_AUTHN_REVOKED':
       return `Bearer error="invalid_token", error_description="${quote(err.message)}", ${rm}`;
+    case 'ERR_AUTHN_CREDENTIAL_IN_QUERY':
+      return `Bearer error="invalid_request", error_description="${quote(err.message)}", ${rm}`;
     case 'ERR_AUTHN_INSUFFICIENT_SCOPE': {
       const scope = typeof err.data.scope === 'string' ? err.data.scope : '';
       return `Bearer error="insufficient_scope", scope="${quote(scope)}", ${rm}`;

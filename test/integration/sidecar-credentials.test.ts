@@ -175,6 +175,27 @@ describe('bad tokens over HTTP', () => {
     expect(h.upstream.calls()).toEqual([]);
   });
 
+  it('refuses a credential in the URL query with 400 invalid_request, even beside a valid header, and forwards nothing', async () => {
+    const token = await jwks.sign({ sub: 'ana', aud: RESOURCE, roles: ['analyst'], tenant: 'acme' });
+    expect((await ping({ authorization: `Bearer ${token}` })).status).toBe(200);
+    h.upstream.resetCalls();
+    const before = h.upstream.httpRequests().length;
+    const res = await postJsonRpc(
+      `${h.mcpUrl}?access_token=${token}`,
+      { authorization: `Bearer ${token}` },
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } },
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_request", error_description="[^"]*access_token/,
+    );
+    const body = (await res.json()) as { error: { code: number; data: { code: string } } };
+    expect(body.error).toMatchObject({ code: -32600, data: { code: 'ERR_AUTHN_CREDENTIAL_IN_QUERY' } });
+    expect(JSON.stringify(body)).not.toContain(token);
+    expect(h.upstream.httpRequests().length).toBe(before);
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
   it('accepts a rotated issuer key without a restart', async () => {
     const before = await jwks.sign({ sub: 'ana', aud: RESOURCE, roles: ['analyst'], tenant: 'acme' });
     expect((await ping({ authorization: `Bearer ${before}` })).status).toBe(200);

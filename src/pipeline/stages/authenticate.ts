@@ -29,7 +29,7 @@ export function authenticateStage(
     run(ctx, client) {
       // A token verified before is answered synchronously; everything else takes the async path.
       try {
-        const cached = authenticator.cached({ headers: ctx.req.headers });
+        const cached = authenticator.cached({ headers: ctx.req.headers, url: ctx.req.url });
         if (cached) {
           ctx.principal = cached;
           return CONTINUE;
@@ -37,7 +37,7 @@ export function authenticateStage(
       } catch (err) {
         return refuse(ctx, err);
       }
-      const req = recheck ? { headers: ctx.req.headers, recheck } : { headers: ctx.req.headers };
+      const req = { headers: ctx.req.headers, url: ctx.req.url, ...(recheck ? { recheck } : {}) };
       return authenticator.authenticate(req, client.signal).then(
         (principal) => {
           ctx.principal = principal;

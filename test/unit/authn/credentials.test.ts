@@ -42,4 +42,39 @@ describe('extractCredential', () => {
       expect(() => extractCredential({ authorization: value }, o)).toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
     },
   );
+
+  describe('credentials in the URL query', () => {
+    const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln';
+    it.each([
+      ['/mcp?access_token=abc', 'access_token'],
+      ['/mcp?ACCESS_TOKEN=abc', 'ACCESS_TOKEN'],
+      ['/mcp?x=1&key=mcpk_id_secret', 'key'],
+      [`/mcp?token=${jwt}`, 'token'],
+      [`/messages?sessionId=s1&auth=${jwt}`, 'auth'],
+    ])('refuses %s, naming the parameter but not its value', (url, name) => {
+      let err: unknown;
+      try {
+        extractCredential({ authorization: 'Bearer a.b.c' }, o, url);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toEqual(code('ERR_AUTHN_CREDENTIAL_IN_QUERY'));
+      expect((err as Error).message).toContain(`"${name}"`);
+      expect((err as Error).message).not.toMatch(/abc|secret|eyJ/);
+    });
+    it('refuses one even when no header carries a credential', () => {
+      expect(() => extractCredential({}, o, '/mcp?access_token=abc')).toThrow(
+        code('ERR_AUTHN_CREDENTIAL_IN_QUERY'),
+      );
+    });
+    it.each(['/mcp', '/mcp?', '/mcp?sessionId=0b7c-11&debug=1', '/mcp?note=eyJ', '/mcp?k=mcpk'])(
+      'lets %s through',
+      (url) => {
+        expect(extractCredential({ authorization: 'Bearer a.b.c' }, o, url)).toEqual({
+          kind: 'jwt',
+          token: 'a.b.c',
+        });
+      },
+    );
+  });
 });
