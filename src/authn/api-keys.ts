@@ -14,6 +14,7 @@ import { AuthnError } from '../errors/errors.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { generateApiKey, hashSecret, parseApiKey, secretMatches } from './api-key-format.js';
+import { isWellFormedText } from './claims.js';
 import type { Principal } from './principal.js';
 import { UsageRecorder } from './usage-recorder.js';
 
@@ -164,6 +165,19 @@ export async function createApiKey(
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   if (pepper.length === 0) throw new Error('the API key pepper is empty');
   if (!input.subject) throw new Error('an API key needs a subject');
+  // As for token claims (claims.ts): a lone surrogate has no UTF-8 form and would become U+FFFD, so two
+  // subjects could look alike in the policy, the logs and the identity headers.
+  const texts = [
+    input.subject,
+    input.tenant,
+    input.clearance,
+    input.description,
+    ...(input.roles ?? []),
+    ...(input.scopes ?? []),
+  ];
+  if (texts.some((t) => typeof t === 'string' && !isWellFormedText(t))) {
+    throw new Error('API key fields must be well-formed Unicode (no lone surrogates)');
+  }
   const expires = input.expiresAt == null ? null : new Date(input.expiresAt);
   if (expires && Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a valid date');
   const { id, secret, key } = generateApiKey(input.prefix ?? API_KEY_PREFIX);

@@ -22,10 +22,12 @@ const SCOPE_PATHS = ['scope', 'scp'] as const;
  * A claim value that is well-formed Unicode: a lone surrogate (JSON allows `"\ud800"`) has no UTF-8 form,
  * so it would reach the policy, logs and identity headers as U+FFFD — two subjects could then look alike.
  */
-const Text = z
-  .string()
-  .min(1)
-  .refine((s) => Buffer.from(s, 'utf8').toString('utf8') === s, 'is not well-formed Unicode');
+const Text = z.string().min(1).refine(isWellFormedText, 'is not well-formed Unicode');
+
+/** Whether `s` has a UTF-8 form (no lone surrogates): `String.prototype.isWellFormed`, which ES2022 lacks. */
+export function isWellFormedText(s: string): boolean {
+  return Buffer.from(s, 'utf8').toString('utf8') === s;
+}
 
 const MappedSchema = z.object({
   id: Text,

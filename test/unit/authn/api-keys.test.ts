@@ -31,6 +31,15 @@ function setup(opts: { pepper?: string | null; store?: Store } = {}) {
 describe('ApiKeyVerifier', () => {
   afterEach(() => vi.restoreAllMocks());
 
+  it.each([{ subject: 'svc-\ud800' }, { tenant: 'ac\udc00me' }, { roles: ['ok', '\ud83d'] }])(
+    'refuses a key whose fields are not well-formed Unicode: %j',
+    async (fields) => {
+      const { store, mint } = setup();
+      await expect(mint(fields)).rejects.toThrow(/well-formed Unicode/);
+      expect(await store.listApiKeys()).toEqual([]);
+    },
+  );
+
   it('authenticates a minted key as its subject', async () => {
     const { verifier, mint } = setup();
     const { key, record } = await mint({
