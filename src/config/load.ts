@@ -52,6 +52,11 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
       'authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server (RFC 8707)',
     );
   }
+  if (c.authn.jwt.enabled && c.authn.jwt.jwksUri && c.authn.jwt.issuers.length === 0) {
+    issues.push(
+      'authn.jwt.issuers: required with authn.jwt.jwksUri: the iss claim is checked against it, and the protected-resource metadata (RFC 9728) must name at least one authorization server',
+    );
+  }
   if (c.admin.port !== 0 && c.admin.port === c.server.port && c.admin.host === c.server.host) {
     issues.push('admin.port: must differ from server.port');
   }

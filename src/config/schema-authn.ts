@@ -110,7 +110,10 @@ const ResourceMetadataSchema = z.strictObject({
     .array(z.string().min(1))
     .default([])
     .describe('RFC 9728 authorization_servers; default: jwt.issuers.'),
-  scopesSupported: z.array(z.string()).default([]).describe('RFC 9728 scopes_supported.'),
+  scopesSupported: z
+    .array(z.string())
+    .default([])
+    .describe('RFC 9728 scopes_supported; empty: authn.jwt.requiredScopes.'),
   resourceName: z.string().optional().describe('RFC 9728 resource_name.'),
   resourceDocumentation: httpUrl.optional().describe('RFC 9728 resource_documentation.'),
 });

@@ -22,11 +22,16 @@ export interface ErrorResponseContext {
   readonly batch: boolean;
   /** URL of this server's RFC 9728 protected-resource metadata. */
   readonly resourceMetadataUrl: string;
+  /**
+   * The scopes a token needs (`authn.jwt.requiredScopes`, space-separated): named in the 401 challenges
+   * as MCP 2025-11-25 asks, so a client requests them the first time.
+   */
+  readonly scope?: string;
 }
 
 export function toErrorResponse(err: SidecarError, ctx: ErrorResponseContext): ErrorResponse {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...err.headers };
-  const challenge = wwwAuthenticate(err, ctx.resourceMetadataUrl);
+  const challenge = wwwAuthenticate(err, ctx.resourceMetadataUrl, ctx.scope);
   if (challenge) headers['www-authenticate'] = challenge;
   const ids = ctx.ids?.length ? ctx.ids : [null];
   const bodies = ids.map((id) => rpcErrorBody(err, id));
@@ -34,15 +39,16 @@ export function toErrorResponse(err: SidecarError, ctx: ErrorResponseContext): E
 }
 
 /** RFC 6750 §3 challenge with the RFC 9728 `resource_metadata` parameter, as the MCP spec asks. */
-function wwwAuthenticate(err: SidecarError, metadataUrl: string): string | undefined {
+function wwwAuthenticate(err: SidecarError, metadataUrl: string, scope = ''): string | undefined {
   const rm = `resource_metadata="${metadataUrl}"`;
+  const hint = scope ? `, scope="${quote(scope)}"` : '';
   switch (err.code) {
     case 'ERR_AUTHN_MISSING':
-      return `Bearer ${rm}`;
+      return `Bearer ${rm}${hint}`;
     case 'ERR_AUTHN_INVALID_TOKEN':
     case 'ERR_AUTHN_INVALID_API_KEY':
     case 'ERR_AUTHN_REVOKED':
-      return `Bearer error="invalid_token", error_description="${quote(err.message)}", ${rm}`;
+      return `Bearer error="invalid_token", error_description="${quote(err.message)}", ${rm}${hint}`;
     case 'ERR_AUTHN_CREDENTIAL_IN_QUERY':
       return `Bearer error="invalid_request", error_description="${quote(err.message)}", ${rm}`;
     case 'ERR_AUTHN_INSUFFICIENT_SCOPE': {

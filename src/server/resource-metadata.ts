@@ -37,7 +37,9 @@ export function metadataDocument(config: Config, resource: string): Record<strin
     authorization_servers: m.authorizationServers.length ? m.authorizationServers : config.authn.jwt.issuers,
     bearer_methods_supported: ['header'],
   };
-  if (m.scopesSupported.length) doc.scopes_supported = m.scopesSupported;
+  // Without a configured list, the scopes every token needs are the ones worth advertising.
+  const scopes = m.scopesSupported.length ? m.scopesSupported : config.authn.jwt.requiredScopes;
+  if (scopes.length) doc.scopes_supported = scopes;
   if (m.resourceName) doc.resource_name = m.resourceName;
   if (m.resourceDocumentation) doc.resource_documentation = m.resourceDocumentation;
   return doc;

@@ -39,6 +39,7 @@ export function errorResponse(
   ctx: RequestContext,
   err: SidecarError,
   resourceMetadataUrl: string,
+  scope?: string,
 ): ErrorResponse {
   const parsed = ctx.parsed;
   if (parsed && err.reason === 'policy' && ctx.decisions.length > 0) {
@@ -47,7 +48,12 @@ export function errorResponse(
   const ids: JsonRpcId[] | null = parsed
     ? parsed.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : []))
     : null;
-  return toErrorResponse(err, { ids, batch: parsed?.batch ?? false, resourceMetadataUrl });
+  return toErrorResponse(err, {
+    ids,
+    batch: parsed?.batch ?? false,
+    resourceMetadataUrl,
+    ...(scope ? { scope } : {}),
+  });
 }
 
 function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorResponse {

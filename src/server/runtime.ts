@@ -168,9 +168,14 @@ export class SidecarRuntime {
     return resourceMetadataUrl(this.resourceIdentifier(req));
   }
 
+  /** The scopes a token needs, space-separated ('' for none): the 401 challenges name them. */
+  get requiredScopes(): string {
+    return this.#deps.config.authn.jwt.requiredScopes.join(' ');
+  }
+
   /** Answers a denied request through the one error mapping and logs it. */
   deny(ctx: RequestContext, res: ServerResponse, err: SidecarError): void {
-    const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req));
+    const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req), this.requiredScopes);
     // The rest of an oversized body was never read: do not reuse the connection.
     if (err.code === 'ERR_REQUEST_TOO_LARGE') ctx.responseHeaders.connection = 'close';
     const level = out.status >= 500 ? 'error' : 'info';

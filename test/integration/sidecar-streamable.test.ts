@@ -110,6 +110,25 @@ describe('HTTP-level refusals', () => {
     );
   });
 
+  it('names the required scopes in the 401 challenge and the metadata (MCP 2025-11-25 scope selection)', async () => {
+    const scoped = await startHarness({
+      upstream: h.upstream,
+      issuer: h.issuer,
+      config: { authn: { jwt: { requiredScopes: ['mcp:tools'] } } },
+    });
+    try {
+      const res = await postJsonRpc(scoped.mcpUrl, {}, '{"jsonrpc":"2.0","id":1,"method":"ping"}');
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe(
+        'Bearer resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp", scope="mcp:tools"',
+      );
+      const meta = await fetch(`${scoped.sidecar.publicUrl}/.well-known/oauth-protected-resource/mcp`);
+      expect(((await meta.json()) as Record<string, unknown>).scopes_supported).toEqual(['mcp:tools']);
+    } finally {
+      await scoped.stop();
+    }
+  });
+
   it('serves RFC 9728 metadata at the root and the path-suffixed URI', async () => {
     for (const path of [
       '/.well-known/oauth-protected-resource',

@@ -11,7 +11,7 @@ const code = (c: string) => expect.objectContaining({ code: c });
 async function keyAndToken() {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
-  const token = await new SignJWT({ sub: 'u-1', aud: RESOURCE })
+  const token = await new SignJWT({ sub: 'u-1', aud: RESOURCE, iss: 'https://idp.example.com' })
     .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
     .setExpirationTime('5m')
     .sign(privateKey);
@@ -23,7 +23,11 @@ function authnWith(fetchImpl: typeof fetch) {
     {
       authn: {
         resource: RESOURCE,
-        jwt: { jwksUri: 'https://idp.example.com/jwks', jwks: { timeoutMs: 200 } },
+        jwt: {
+          issuers: ['https://idp.example.com'],
+          jwksUri: 'https://idp.example.com/jwks',
+          jwks: { timeoutMs: 200 },
+        },
       },
     },
     {},

@@ -109,6 +109,11 @@ describe('validate template: cross-field checks fail with a message', () => {
       ['config.server.host=127.0.0.1'],
       'config.server.host must not be a loopback',
     ],
+    [
+      'a JWKS URL without issuers',
+      ['config.authn.jwt.jwksUri=https://idp.example.com/jwks'],
+      'config.authn.jwt.jwksUri needs config.authn.jwt.issuers',
+    ],
     ['OpenTelemetry without an endpoint', ['otel.enabled=true'], 'otel.enabled needs otel.endpoint'],
   ];
   for (const [name, set, message] of cases) {

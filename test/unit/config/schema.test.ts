@@ -116,6 +116,17 @@ describe('config errors', () => {
     expect(() => parseConfig({ authn: { jwt: { algorithms: ['HS256'] } } })).toThrow(/hsSecretFile/);
   });
 
+  it('requires the issuers with a JWKS URL (iss check; RFC 9728 metadata names an authorization server)', () => {
+    const jwt = { jwksUri: 'https://idp.example.com/jwks' };
+    const resource = 'https://mcp.example.com/mcp';
+    expect(() => parseConfig({ authn: { resource, jwt } })).toThrow(/authn\.jwt\.issuers: required/);
+    expect(
+      parseConfig({ authn: { resource, jwt: { ...jwt, issuers: ['https://idp.example.com'] } } }),
+    ).toBeTruthy();
+    // JWT off: nothing to check the issuer of.
+    expect(parseConfig({ authn: { resource, jwt: { ...jwt, enabled: false } } })).toBeTruthy();
+  });
+
   it('rejects an unknown time zone', () => {
     expect(() => parseConfig({ policy: { timezone: 'Mars/Olympus' } })).toThrow(/policy\.timezone/);
   });

@@ -59,6 +59,22 @@ describe('toErrorResponse', () => {
     },
   );
 
+  it('names the required scopes in the 401 challenges (MCP 2025-11-25 scope selection)', () => {
+    const scoped = { ...single, scope: 'mcp:tools mcp:call' };
+    expect(
+      toErrorResponse(new AuthnError('ERR_AUTHN_MISSING', 'Unauthorized'), scoped).headers[
+        'www-authenticate'
+      ],
+    ).toBe(`Bearer resource_metadata="${RM}", scope="mcp:tools mcp:call"`);
+    expect(
+      toErrorResponse(new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token expired'), scoped).headers[
+        'www-authenticate'
+      ],
+    ).toBe(
+      `Bearer error="invalid_token", error_description="token expired", resource_metadata="${RM}", scope="mcp:tools mcp:call"`,
+    );
+  });
+
   it('challenges a credential in the query string with error="invalid_request" (RFC 6750 §3.1)', () => {
     const err = new AuthnError(
       'ERR_AUTHN_CREDENTIAL_IN_QUERY',

@@ -109,6 +109,20 @@ describe('metadataDocument', () => {
     });
   });
 
+  it('advertises the required scopes as scopes_supported when none are configured', () => {
+    const c = config({
+      authn: { jwt: { issuers: ['https://idp.example.com'], requiredScopes: ['mcp:tools'] } },
+    });
+    expect(metadataDocument(c, resource).scopes_supported).toEqual(['mcp:tools']);
+    const both = config({
+      authn: {
+        jwt: { issuers: ['https://idp.example.com'], requiredScopes: ['mcp:tools'] },
+        resourceMetadata: { scopesSupported: ['mcp:tools', 'mcp:admin'] },
+      },
+    });
+    expect(metadataDocument(both, resource).scopes_supported).toEqual(['mcp:tools', 'mcp:admin']);
+  });
+
   it('omits empty optional fields', () => {
     const doc = metadataDocument(config(), resource);
     expect(doc).not.toHaveProperty('scopes_supported');
