@@ -1,6 +1,6 @@
 /**
  * Parses the JSON-RPC body and checks the MCP transport headers against it: an unsupported
- * `MCP-Protocol-Version` is refused (400), and the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must
+ * `MCP-Protocol-Version` is refused (400), so is a batch under a version without batches, and the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must
  * agree with the body when present (400, -32020). Decisions are always made on the body.
  *
  * @module
@@ -10,6 +10,13 @@ import { isRecord } from '../../mcp/action.js';
 import type { InFlightIds } from '../../mcp/in-flight-ids.js';
 import { parseBody } from '../../mcp/jsonrpc.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
+
+/**
+ * MCP 2025-06-18 removed JSON-RPC batching ("The body of the POST request MUST be a single JSON-RPC request,
+ * notification, or response"): a batch sent under that version or a later one is refused (400, -32600).
+ * Without the header (older clients, or the `initialize` request) batches are still decided one by one.
+ */
+export const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
 
 export function protocolVersionStage(supported: readonly string[]): Stage {
   const set = new Set(supported);
@@ -30,13 +37,22 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
   return {
     name: 'parse',
     run(ctx) {
-      const version = checkVersion(ctx.req.headers['mcp-protocol-version'], set);
-      if (version.kind === 'deny') return version;
+      const checked = checkVersion(ctx.req.headers['mcp-protocol-version'], set);
+      if (checked.kind === 'deny') return checked;
       try {
         ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0), maxBatch);
       } catch (err) {
         if (err instanceof RequestError) return deny(err);
         throw err;
+      }
+      const version = single(ctx.req.headers['mcp-protocol-version'])?.trim();
+      if (ctx.parsed.batch && version !== undefined && version >= FIRST_VERSION_WITHOUT_BATCHES) {
+        return deny(
+          new RequestError(
+            'ERR_REQUEST_INVALID',
+            `Invalid Request: MCP ${version} has no JSON-RPC batches (removed in ${FIRST_VERSION_WITHOUT_BATCHES}); send one message per request`,
+          ),
+        );
       }
       const headers = checkMcpHeaders(ctx.req.headers, ctx.parsed);
       if (headers.kind === 'deny' || !inFlight) return headers;

@@ -4,7 +4,7 @@ import { codeInfo } from '../../../../src/errors/codes.js';
 import { parseStage, protocolVersionStage } from '../../../../src/pipeline/stages/parse.js';
 import { contextFor, fakeRequest, signal } from '../fake-request.js';
 
-const VERSIONS = ['2025-06-18', '2026-07-28'];
+const VERSIONS = ['2025-03-26', '2025-06-18', '2026-07-28'];
 const CONTINUE = { kind: 'continue' };
 const b64 = (s: string) => `=?base64?${Buffer.from(s, 'utf8').toString('base64')}?=`;
 const call = (name: string, id = 1) =>
@@ -141,5 +141,27 @@ describe('parseStage', () => {
     it('lets a batch without the headers through', () => {
       expect(parse({}, `[${call('a')},${call('b', 2)}]`).result).toEqual(CONTINUE);
     });
+  });
+});
+
+describe('batches and the protocol version', () => {
+  const batch = `[${call('echo', 1)},${call('echo', 2)}]`;
+  it.each(['2025-06-18', '2026-07-28'])(
+    'refuses a batch under %s, which has no batches (400, -32600)',
+    (v) => {
+      const { result } = parse({ 'mcp-protocol-version': v }, batch);
+      expect(result).toEqual(denied('ERR_REQUEST_INVALID'));
+      expect((result as { error: Error }).error.message).toContain('no JSON-RPC batches');
+    },
+  );
+  it('decides a batch without the header, or under 2025-03-26, message by message', () => {
+    for (const headers of [{}, { 'mcp-protocol-version': '2025-03-26' }]) {
+      const { ctx, result } = parse(headers, batch);
+      expect(result).toEqual(CONTINUE);
+      expect(ctx.parsed?.messages).toHaveLength(2);
+    }
+  });
+  it('lets a single message through under 2025-06-18', () => {
+    expect(parse({ 'mcp-protocol-version': '2025-06-18' }, call('echo')).result).toEqual(CONTINUE);
   });
 });
