@@ -22,7 +22,9 @@ export function securityListener(
 ): Partial<PipelineEvents> {
   return {
     authFailure(ctx, err) {
-      detector.recordAuthFailure(null, ctx.clientIp, err.code);
+      // Credentials that could not be checked (JWKS or store down: 503) are the sidecar's outage, not the
+      // caller's failure: counting them would let an outage trip the IP-block rule for every client.
+      if (err.status < 500) detector.recordAuthFailure(null, ctx.clientIp, err.code);
       counters.authFailure(err.code, ctx.clientIp);
     },
     decision(ctx, d) {

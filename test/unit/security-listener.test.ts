@@ -1,0 +1,45 @@
+/**
+ * The security listener feeds failed authentications to the abuse rules and the report counters. An
+ * outage of the sidecar's own dependencies (JWKS or store unreachable: 503) is counted for the report but
+ * not against the caller's address, so an outage cannot trip the IP-block rule for every client.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import type { AbuseDetector } from '../../src/abuse/detector.js';
+import { AuthnError } from '../../src/errors/errors.js';
+import type { SecurityCounters } from '../../src/report/counters.js';
+import { securityListener } from '../../src/security-listener.js';
+import { contextFor, fakeRequest } from './pipeline/fake-request.js';
+
+function setup() {
+  const recorded: string[] = [];
+  const counted: string[] = [];
+  const detector = {
+    recordAuthFailure: (_s: unknown, _ip: string, code: string) => recorded.push(code),
+  } as unknown as AbuseDetector;
+  const counters = { authFailure: (code: string) => counted.push(code) } as unknown as SecurityCounters;
+  const listener = securityListener(detector, counters);
+  const fail = (code: ConstructorParameters<typeof AuthnError>[0]) =>
+    listener.authFailure?.(contextFor(fakeRequest({})), new AuthnError(code, 'x'));
+  return { recorded, counted, fail };
+}
+
+describe('securityListener.authFailure', () => {
+  it.each(['ERR_AUTHN_INVALID_TOKEN', 'ERR_AUTHN_MISSING', 'ERR_AUTHN_REVOKED'] as const)(
+    'counts %s against the caller (abuse rules) and in the report',
+    (code) => {
+      const { recorded, counted, fail } = setup();
+      fail(code);
+      expect(recorded).toEqual([code]);
+      expect(counted).toEqual([code]);
+    },
+  );
+
+  it('does not count an unavailable JWKS or store (503) against the caller, only in the report', () => {
+    const { recorded, counted, fail } = setup();
+    fail('ERR_AUTHN_UNAVAILABLE');
+    expect(recorded).toEqual([]);
+    expect(counted).toEqual(['ERR_AUTHN_UNAVAILABLE']);
+  });
+});
