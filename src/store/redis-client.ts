@@ -25,7 +25,7 @@ export function reconnectDelay(attempt: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
 /** Connect only in start(); never queue commands while disconnected (they fail at once instead). */
 const FAIL_FAST = { lazyConnect: true, enableOfflineQueue: false } as const;
 

@@ -17,7 +17,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createRedisClient } from './redis-client.js';
+import { CONNECT_TIMEOUT_MS, createRedisClient } from './redis-client.js';
 import * as creds from './redis-credentials.js';
 import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
@@ -68,6 +68,8 @@ export class RedisStore implements Store {
   #client: Client | undefined;
   #state: ComponentStatus = { state: 'not_ready', detail: 'not started' };
   #down = false;
+  /** Whether the store has been reachable since start(). */
+  #connected = false;
   #stopping = false;
   /** Makes window members and anomaly entries unique across replicas. */
   readonly #instanceId = randomBytes(6).toString('hex');
@@ -87,15 +89,28 @@ export class RedisStore implements Store {
   async start(): Promise<void> {
     if (this.#client) return;
     this.#stopping = false;
+    this.#connected = false;
     const client = this.#createClient();
     this.#client = client;
     client.on('ready', () => this.#onReady());
     client.on('error', (err: Error) => this.#onDown(err.message));
     client.on('close', () => this.#onDown('connection closed', true));
+    // ioredis's Sentinel connect never settles while every sentinel is down: start() must not hang the
+    // sidecar or a CLI command, so it gives up waiting after the connect timeout (ioredis keeps retrying).
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#onDown(`no connection within ${CONNECT_TIMEOUT_MS} ms`, true);
+        resolve();
+      }, CONNECT_TIMEOUT_MS);
+      timer.unref();
+    });
     try {
-      await client.connect();
+      await Promise.race([client.connect(), timedOut]);
     } catch (err) {
       this.#onDown((err as Error).message, true);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -216,6 +231,7 @@ export class RedisStore implements Store {
     if (this.#down) this.#opts.logger.info({ store: this.#where }, 'store connection restored');
     else this.#opts.logger.info({ store: this.#where, mode: this.#target.kind }, 'store connected');
     this.#down = false;
+    this.#connected = true;
     this.#state = { state: 'ok', detail: `redis ${this.#target.kind}` };
     if (this.#client) this.#loadScripts(this.#client);
   }
@@ -228,7 +244,11 @@ export class RedisStore implements Store {
       this.#down = true;
       this.#opts.logger.warn({ store: this.#where, reason: detail }, 'store connection lost; reconnecting');
     }
-    this.#state = { state: 'error', detail };
+    // Unreachable from the start: not ready (a pod needs its store). Lost later: degraded, not unready —
+    // every replica shares the store, so failing readiness would empty the Service while the sidecar can
+    // still serve (JWT callers; rate limits per ratelimit.failureMode, whose own status says `error` when
+    // it refuses everything).
+    this.#state = { state: this.#connected ? 'warn' : 'error', detail };
   }
 
   #password(): string | undefined {

@@ -29,8 +29,10 @@ export type RedisTarget =
     })
   | (Common & { readonly kind: 'cluster'; readonly nodes: readonly HostPort[] });
 
+// The userinfo runs to the LAST `@`: a password with an unescaped `@` or `/` must not spill into the host
+// (where it would be echoed in errors and logs).
 const URL_RE =
-  /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:([^@/]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/;
+  /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:(.*)@)?([^@/?#]*)(\/[^?#@]*)?(?:\?([^#@]*))?$/;
 
 /** Throws an `Error` whose message never contains the password. */
 export function parseRedisUrl(url: string): RedisTarget {
@@ -69,7 +71,7 @@ export function parseRedisUrl(url: string): RedisTarget {
 
 /** The URL with its password replaced by `***`. */
 export function redactRedisUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, userinfo: string) => {
+  return url.replace(/^([a-z+]+:\/\/)(.*)@/i, (_all, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
     return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
   });

@@ -19,9 +19,10 @@ import { register as registerTokens } from '../../src/cli/tokens.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createStore } from '../../src/store/create-store.js';
+import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { freePort, type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PEPPER = 'integration-pepper';
@@ -225,7 +226,10 @@ describe('Redis outage', () => {
     await authn.authenticate(withKey(cached.key));
 
     await redis.kill();
-    await within(2_000, async () => expect(store.status().state).toBe('error'));
+    // Lost after it was reachable: degraded, not unready (every replica shares the store; failing readiness
+    // everywhere would empty the Service while JWT callers and local buckets still work).
+    await within(2_000, async () => expect(store.status().state).toBe('warn'));
+    expect(store.status().detail).toMatch(/redis unreachable/);
     await expect(authn.authenticate(withKey(uncached.key))).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
     // The record looked up a moment ago is still served from the local cache.
     await expect(authn.authenticate(withKey(cached.key))).resolves.toMatchObject({ id: 'cached' });
@@ -241,6 +245,16 @@ describe('Redis outage', () => {
     await expect(authn.authenticate(withKey(uncached.key))).resolves.toMatchObject({ id: 'uncached' });
     for (const l of lines) expect(l).not.toContain(PEPPER);
   });
+  it('does not hang start() when no sentinel answers: not ready after the connect timeout', async () => {
+    const dead = await freePort();
+    const config = configFor({ redisUrl: `redis+sentinel://127.0.0.1:${dead}/mymaster` });
+    const started = Date.now();
+    const store = await openStore(config);
+    expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS + 2_000);
+    expect(store.status().state).toBe('error');
+    await expect(store.getApiKey('abcdefghijkl')).rejects.toThrow(/store getApiKey failed/);
+  }, 15_000);
+
   it('starts while Redis is down (not ready, calls fail fast) and connects once it is up', async () => {
     await redis.kill();
     const store = await openStore(configFor());

@@ -65,6 +65,18 @@ describe('parseRedisUrl', () => {
   });
 });
 
+describe('passwords with unescaped @ or /', () => {
+  it.each([
+    ['redis://user:pa@ss9Zq@127.0.0.1:31379', 'pa@ss9Zq'],
+    ['redis://:pa/ss9Zq@127.0.0.1:31379/2', 'pa/ss9Zq'],
+  ])('parses %s up to the last @ and never shows the password', (url, password) => {
+    expect(parseRedisUrl(url)).toMatchObject({ node: { host: '127.0.0.1', port: 31379 }, password });
+    const shown = redactRedisUrl(url);
+    expect(shown).not.toContain('ss9Zq');
+    expect(shown).toMatch(/:\*\*\*@127\.0\.0\.1:31379/);
+  });
+});
+
 describe('redactRedisUrl', () => {
   it('hides the password only', () => {
     expect(redactRedisUrl('redis://user:hunter2@h:6379/0')).toBe('redis://user:***@h:6379/0');
