@@ -72,6 +72,18 @@ async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
 
 async function readFolder(dir: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
+  for (const f of await bundleFiles(dir)) files.set(f.rel, await readFile(f.full));
+  return files;
+}
+
+/**
+ * The bundle files of a folder bundle, at any depth (`.manifest`, `data.json`, `*.wasm`), sorted by path,
+ * with their size and mtime: what `readBundle` reads, and what the reloader's signature watches.
+ */
+export async function bundleFiles(
+  dir: string,
+): Promise<{ rel: string; full: string; size: number; mtimeMs: number }[]> {
+  const out: { rel: string; full: string; size: number; mtimeMs: number }[] = [];
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const e of entries) {
     if (!e.isFile() && !e.isSymbolicLink()) continue;
@@ -80,11 +92,10 @@ async function readFolder(dir: string): Promise<Map<string, Buffer>> {
     // Kubernetes ConfigMap mounts keep the real files in ..<timestamp> folders: follow only the top links.
     if (rel.split('/').some((part) => part.startsWith('..'))) continue;
     if (!isBundleFile(rel)) continue;
-    const st = await stat(full);
-    if (!st.isFile()) continue;
-    files.set(rel, await readFile(full));
+    const st = await stat(full).catch(() => undefined);
+    if (st?.isFile()) out.push({ rel, full, size: st.size, mtimeMs: st.mtimeMs });
   }
-  return files;
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
 function isBundleFile(rel: string): boolean {

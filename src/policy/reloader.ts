@@ -7,10 +7,9 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
-import { readBundle } from './bundle.js';
+import { bundleFiles, readBundle } from './bundle.js';
 import type { PolicyEngine } from './engine.js';
 
 export interface ReloaderOptions {
@@ -25,6 +24,8 @@ export class PolicyReloader {
   readonly #opts: ReloaderOptions;
   #timer: NodeJS.Timeout | undefined;
   #signature: string | null = null;
+  /** The last failure to read the bundle, reported once while it repeats. */
+  #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
 
   constructor(opts: ReloaderOptions) {
@@ -70,9 +71,15 @@ export class PolicyReloader {
     try {
       bundle = await readBundle(location);
     } catch (err) {
-      engine.recordFailure(err, location);
+      // A read can fail for a moment (a download answered 503, a folder half copied): try again next poll
+      // even though the signature stays the same, reporting the same failure only once.
+      this.#signature = null;
+      const text = String((err as Error)?.message ?? err);
+      if (text !== this.#lastReadError) engine.recordFailure(err, location);
+      this.#lastReadError = text;
       return;
     }
+    this.#lastReadError = null;
     // load() records and logs its own failures and keeps the last good policy.
     await engine.load(bundle).catch(() => undefined);
   }
@@ -82,13 +89,8 @@ async function signature(location: string): Promise<string> {
   if (/^https?:\/\//.test(location)) return urlSignature(location);
   const st = await stat(location);
   if (!st.isDirectory()) return `${st.size}:${st.mtimeMs}`;
-  const parts: string[] = [];
-  for (const name of (await readdir(location)).sort()) {
-    if (name.startsWith('..')) continue;
-    const s = await stat(join(location, name)).catch(() => undefined);
-    if (s?.isFile()) parts.push(`${name}:${s.size}:${s.mtimeMs}`);
-  }
-  return parts.join('|');
+  // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
+  return (await bundleFiles(location)).map((f) => `${f.rel}:${f.size}:${f.mtimeMs}`).join('|');
 }
 
 async function urlSignature(url: string): Promise<string> {

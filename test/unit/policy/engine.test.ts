@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
@@ -328,5 +330,48 @@ describe('hot reload', () => {
     expect(e.status()).toMatchObject({ state: 'warn', revision: 'good' });
     expect(e.status().lastError).toBeTruthy();
     expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
+  });
+
+  it('watches data.json files in subfolders of a folder bundle too', async () => {
+    const dir = tempDir('reload-nested');
+    await variant(dir, 'nested', true);
+    const { e, reloader } = await startReloader(dir);
+    const okBefore = e.status().reloads.ok;
+    await mkdir(join(dir, 'extra'));
+    await writeFile(join(dir, 'extra', 'data.json'), '{"flag": true}');
+    await reloader.check();
+    expect(e.status().reloads.ok).toBe(okBefore + 1);
+    await writeFile(join(dir, 'extra', 'data.json'), '{"flag": tru');
+    await reloader.check();
+    expect(e.status()).toMatchObject({ state: 'warn', revision: 'nested' });
+    expect(e.status().lastError).toMatch(/extra\/data\.json/);
+  });
+
+  it('retries a bundle download that failed, though the ETag did not change', async () => {
+    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    let gets = 0;
+    const server = createServer((req, res) => {
+      res.setHeader('etag', '"v1"');
+      if (req.method === 'HEAD') return void res.end();
+      gets++;
+      if (gets === 1) {
+        res.statusCode = 503;
+        return void res.end('busy');
+      }
+      res.end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const { e, reloader } = await startReloader(url);
+      expect(e.revision).toBeNull();
+      expect(e.status().lastError).toMatch(/HTTP 503/);
+      await reloader.check();
+      expect(gets).toBe(2);
+      expect(e.revision).toBeTruthy();
+      expect(e.status().state).toBe('ok');
+    } finally {
+      server.close();
+    }
   });
 });
