@@ -64,6 +64,11 @@ export interface Sidecar {
   readonly publicUrl: string;
   readonly adminUrl: string;
   start(): Promise<void>;
+  /**
+   * The first step of a shutdown: `/readyz` answers 503 from now on while requests are still served, so the
+   * pod leaves the Service's endpoints before `stop()` closes the listener.
+   */
+  drain(): void;
   stop(): Promise<void>;
 }
 
@@ -187,8 +192,14 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   components.push(obs.components.last);
   const pub = createPublicServer(runtime, legacy, logger);
   const publicServer = pub.server;
+  let draining = false;
+  const shutdownStatus = {
+    name: 'shutdown',
+    status: (): ComponentStatus =>
+      draining ? { state: 'not_ready', detail: 'shutting down: draining' } : { state: 'ok' },
+  };
   const adminServer = createAdminServer({
-    components,
+    components: [...components, shutdownStatus],
     metrics: () => obs.telemetry.prometheus(),
     report: {
       route: reportRoute(store, now),
@@ -222,7 +233,12 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
         'mcp-authz listening',
       );
     },
+    drain() {
+      if (!draining) logger.info('draining: /readyz now answers 503; still serving');
+      draining = true;
+    },
     async stop() {
+      draining = true;
       // Stop accepting; let in-flight requests finish within the grace period; then end the remaining
       // event streams (clients reconnect to another replica) and cut what is left.
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));

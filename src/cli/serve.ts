@@ -28,25 +28,34 @@ export function register(program: Command): void {
       }
       const logger = createLogger(config.log.level);
       const sidecar = createSidecar(config, { logger });
-      process.on('uncaughtException', (err) =>
-        logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception'),
-      );
-      process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       let stopping = false;
-      const shutdown = (signal: string) => {
+      /** `delayMs`: how long to keep serving with /readyz at 503 first (SIGTERM in a pod). */
+      const shutdown = (signal: string, delayMs: number, code: 0 | 1 = 0) => {
         if (stopping) return;
         stopping = true;
-        logger.info({ signal }, 'shutting down');
-        sidecar.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err: String(err) }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
+        logger.info({ signal, delayMs }, 'shutting down');
+        sidecar.drain();
+        const wait = new Promise<void>((resolve) => setTimeout(resolve, delayMs));
+        wait
+          .then(() => sidecar.stop())
+          .then(
+            () => process.exit(code),
+            (err: unknown) => {
+              logger.error({ err: String(err) }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
       };
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('uncaughtException', (err) => {
+        logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; exiting');
+        // The process is in an unknown state: stop without the delay and exit 1 so it is restarted.
+        shutdown('uncaughtException', 0, 1);
+        setTimeout(() => process.exit(1), config.server.shutdownGraceMs + 2_000).unref();
+      });
+      process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
+      process.on('SIGTERM', () => shutdown('SIGTERM', config.server.shutdownDelayMs));
+      // Ctrl-C at a terminal: nobody routes to this process, no reason to wait.
+      process.on('SIGINT', () => shutdown('SIGINT', 0));
       try {
         await sidecar.start();
       } catch (err) {

@@ -15,6 +15,7 @@ export const LEGACY_MESSAGES_PATH = '/messages';
 export const MAX_BODY_BYTES = 1_048_576;
 export const MAX_BATCH_MESSAGES = 100;
 export const SHUTDOWN_GRACE_MS = 10_000;
+export const SHUTDOWN_DELAY_MS = 5_000;
 export const STREAM_RECHECK_MS = 5_000;
 export const MAX_STREAMS_PER_CALLER = 32;
 export const UNKNOWN_SESSIONS = 'reject';

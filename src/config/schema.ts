@@ -71,9 +71,19 @@ const ServerSchema = z.strictObject({
     .describe(
       'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
     ),
+  shutdownDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.SHUTDOWN_DELAY_MS)
+    .describe(
+      'On SIGTERM, how long the sidecar keeps accepting requests while `/readyz` answers 503, before it stops listening: Kubernetes removes a terminating pod from the Service endpoints asynchronously, and requests routed meanwhile would be refused. 0 stops at once.',
+    ),
   shutdownGraceMs: positiveMs
     .default(D.SHUTDOWN_GRACE_MS)
-    .describe('On SIGTERM, how long in-flight requests may take before connections are cut.'),
+    .describe(
+      'After the shutdown delay, how long in-flight requests may take before connections are cut.',
+    ),
   allowedOrigins: z
     .array(z.string().min(1))
     .default([])

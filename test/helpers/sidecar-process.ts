@@ -15,7 +15,11 @@ export interface SidecarProcess {
   readonly publicUrl: string;
   readonly adminUrl: string;
   readonly output: () => string;
+  /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends SIGTERM without waiting; `exited` resolves with the exit code. */
+  terminate(): void;
+  readonly exited: Promise<number | null>;
 }
 
 export async function startSidecarProcess(
@@ -24,7 +28,9 @@ export async function startSidecarProcess(
 ): Promise<SidecarProcess> {
   const dir = tempDir('sidecar-proc');
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, stringify(config));
+  // SIGTERM stops at once (no drain delay) unless the test sets one.
+  const server = { shutdownDelayMs: 0, ...((config.server as Record<string, unknown> | undefined) ?? {}) };
+  writeFileSync(file, stringify({ ...config, server }));
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file],
@@ -50,15 +56,16 @@ export async function startSidecarProcess(
     });
     child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}:\n${out}`)));
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const urls = await listening;
   return {
     ...urls,
     output: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
+    exited,
+    terminate: () => void child.kill('SIGTERM'),
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
   };
 }

@@ -20,6 +20,7 @@ describe('config defaults', () => {
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
       maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,
       streamRecheckMs: D.STREAM_RECHECK_MS,
+      shutdownDelayMs: D.SHUTDOWN_DELAY_MS,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
       allowedOrigins: [],
       protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],

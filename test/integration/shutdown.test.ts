@@ -1,0 +1,48 @@
+/**
+ * SIGTERM on a real `mcp-authz serve` process: for `server.shutdownDelayMs` the sidecar keeps serving while
+ * `/readyz` answers 503 (Kubernetes takes the pod out of the Service's endpoints asynchronously, and a
+ * request routed to it meanwhile must not be refused), then it stops and exits 0.
+ *
+ * @module
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultPolicyBundle } from '../helpers/policy.js';
+import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.js';
+import { until } from '../helpers/wait.js';
+
+let proc: SidecarProcess | undefined;
+afterAll(async () => {
+  await proc?.stop();
+});
+
+describe('SIGTERM', () => {
+  it('keeps serving with /readyz at 503 for the shutdown delay, then exits 0', async () => {
+    proc = await startSidecarProcess({
+      server: { host: '127.0.0.1', port: 0, shutdownDelayMs: 1_500 },
+      admin: { host: '127.0.0.1', port: 0 },
+      upstream: { url: 'http://127.0.0.1:9/mcp' },
+      policy: { bundle: await defaultPolicyBundle(), watch: false },
+      authn: { resource: 'https://mcp.test.example/mcp', apiKeys: { enabled: false } },
+      log: { level: 'info' },
+    });
+    const ready = () => fetch(`${proc?.adminUrl}/readyz`).then((r) => r.status);
+    expect(await ready()).toBe(200);
+
+    proc.terminate();
+    await until(2_000, async () => (await ready()) === 503);
+    const body = (await (await fetch(`${proc.adminUrl}/readyz`)).json()) as {
+      components: Record<string, { state: string }>;
+    };
+    expect(body.components.shutdown?.state).toBe('not_ready');
+    // Still listening and answering while draining (401: this request has no credentials).
+    const res = await fetch(`${proc.publicUrl}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    expect(res.status).toBe(401);
+
+    expect(await proc.exited).toBe(0);
+    expect(proc.output()).toContain('draining');
+  });
+});
