@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { createSidecar } from '../app.js';
+import { unknownEnvNames } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors/errors.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -27,6 +28,9 @@ export function register(program: Command): void {
         throw err;
       }
       const logger = createLogger(config.log.level);
+      for (const name of unknownEnvNames(process.env)) {
+        logger.warn({ variable: name }, 'unknown AUTHZ_* environment variable ignored (a typo?)');
+      }
       const sidecar = createSidecar(config, { logger });
       let stopping = false;
       /** `delayMs`: how long to keep serving with /readyz at 503 first (SIGTERM in a pod). */

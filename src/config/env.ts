@@ -57,6 +57,22 @@ export const SECRET_ENV = [
   'AUTHZ_ADMIN_REPORT_TOKEN',
 ] as const;
 
+/**
+ * `AUTHZ_*` variables the sidecar does not read: most likely a typo (`AUTHZ_REDIS_ULR`), which would
+ * otherwise silently leave the setting at its default.
+ */
+export function unknownEnvNames(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set<string>(['AUTHZ_CONFIG', ...SECRET_ENV, ...ENV_OVERRIDES.map((o) => o.name)]);
+  return Object.keys(env)
+    .filter((n) => n.startsWith('AUTHZ_') && !known.has(n))
+    .sort();
+}
+
+/** The variable that set each dotted path, for error messages (`server.port (from AUTHZ_PORT)`). */
+export function envSources(used: readonly string[]): Map<string, string> {
+  return new Map(ENV_OVERRIDES.filter((o) => used.includes(o.name)).map((o) => [o.path, o.name] as const));
+}
+
 /** Applies the overrides to a copy of `raw`; returns the names of the variables that were used. */
 export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
   const used: string[] = [];

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/errors.js';
-import { applyEnv } from './env.js';
+import { applyEnv, envSources } from './env.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 export interface LoadOptions {
@@ -23,16 +23,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const file = options.file ?? env.AUTHZ_CONFIG;
   const raw = file ? readConfigFile(file) : {};
   deepMerge(raw, options.overrides ?? {});
-  applyEnv(raw, env);
-  return parseConfig(raw, env);
+  const used = applyEnv(raw, env);
+  return parseConfig(raw, env, envSources(used));
 }
 
-/** Parses an already-merged object; throws `ConfigError` listing every issue. */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses an already-merged object; throws `ConfigError` listing every issue. `fromEnv` (dotted path →
+ * variable) names the environment variable behind a bad value, so the operator does not search the file.
+ */
+export function parseConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  fromEnv: ReadonlyMap<string, string> = new Map(),
+): Config {
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+      result.error.issues.map((i) => {
+        const path = i.path.join('.');
+        const source = [...fromEnv].find(([p]) => path === p || path.startsWith(`${p}.`))?.[1];
+        return `${path || '(root)'}: ${i.message}${source ? ` (from ${source})` : ''}`;
+      }),
     );
   }
   const issues = semanticIssues(result.data, env);

@@ -81,9 +81,7 @@ const ServerSchema = z.strictObject({
     ),
   shutdownGraceMs: positiveMs
     .default(D.SHUTDOWN_GRACE_MS)
-    .describe(
-      'After the shutdown delay, how long in-flight requests may take before connections are cut.',
-    ),
+    .describe('After the shutdown delay, how long in-flight requests may take before connections are cut.'),
   allowedOrigins: z
     .array(z.string().min(1))
     .default([])

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as D from '../../../src/config/defaults.js';
-import { ENV_OVERRIDES } from '../../../src/config/env.js';
+import { ENV_OVERRIDES, unknownEnvNames } from '../../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { tempDir } from '../../helpers/temp-dir.js';
@@ -149,9 +149,24 @@ describe('config sources', () => {
     expect(c.authn.jwt.audiences).toEqual(['a', 'b']);
   });
 
-  it('ignores variables that are not on the explicit list', () => {
-    const c = loadConfig({ env: { AUTHZ_SERVER_PORT: '1' } });
-    expect(c.server.port).toBe(D.PUBLIC_PORT);
+  it('ignores variables that are not on the explicit list, and lists them for a warning', () => {
+    const env = {
+      AUTHZ_SERVER_PORT: '1',
+      AUTHZ_REDIS_ULR: 'redis://x',
+      AUTHZ_PORT: '7100',
+      AUTHZ_CONFIG: '',
+    };
+    const c = loadConfig({ env });
+    expect(c.server.port).toBe(7100);
+    expect(unknownEnvNames({ ...env, AUTHZ_API_KEY_PEPPER: 'p', PATH: '/bin' })).toEqual([
+      'AUTHZ_REDIS_ULR',
+      'AUTHZ_SERVER_PORT',
+    ]);
+  });
+
+  it('names the environment variable behind a bad value', () => {
+    expect(() => loadConfig({ env: { AUTHZ_PORT: '80a0' } })).toThrow(/server\.port: .* \(from AUTHZ_PORT\)/);
+    expect(() => loadConfig({ env: { AUTHZ_AUTHN_MODE: 'sometimes' } })).toThrow(/\(from AUTHZ_AUTHN_MODE\)/);
   });
 
   it('names the file when it cannot be read or parsed', () => {
