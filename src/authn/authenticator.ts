@@ -121,7 +121,6 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
     }
 
     const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
-    let pepperMissing = false;
     const cached = (req: AuthnRequest): Principal | undefined => {
       if (!jwtVerifier) return undefined;
       let credential: ReturnType<typeof extractCredential>;
@@ -138,7 +137,6 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       async start() {
         await revocation.start();
         apiKeyVerifier?.start();
-        pepperMissing = pepper !== undefined && pepper.get() === null;
         // Warm the JWKS cache so the first request does not pay for the fetch; failure is not fatal.
         void keys
           ?.warm()
@@ -153,7 +151,8 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         const parts: ComponentStatus[] = [revocation.status()];
         const jwksFailure = keys?.lastFailure();
         if (jwksFailure) parts.push({ state: 'warn', detail: `JWKS: ${jwksFailure}` });
-        if (pepperMissing) parts.push({ state: 'warn', detail: 'no API key pepper: API keys are refused' });
+        if (pepper !== undefined && pepper.get() === null)
+          parts.push({ state: 'warn', detail: 'no API key pepper: API keys are refused' });
         const worst = parts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
         const details = parts.map((p) => p.detail).filter((d): d is string => typeof d === 'string');
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };

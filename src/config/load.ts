@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/errors.js';
 import { applyEnv, envSources } from './env.js';
 import { type Config, ConfigSchema } from './schema.js';
+import { unreadableSecretFiles } from './secrets.js';
 
 export interface LoadOptions {
   /** Path to a YAML/JSON config file; falls back to `AUTHZ_CONFIG`. */
@@ -24,7 +25,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = file ? readConfigFile(file) : {};
   deepMerge(raw, options.overrides ?? {});
   const used = applyEnv(raw, env);
-  return parseConfig(raw, env, envSources(used));
+  const config = parseConfig(raw, env, envSources(used));
+  const unreadable = unreadableSecretFiles(config);
+  if (unreadable.length) throw new ConfigError(unreadable);
+  return config;
 }
 
 /**

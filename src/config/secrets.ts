@@ -51,6 +51,33 @@ export const SECRETS = {
 export type SecretName = keyof typeof SECRETS;
 
 /** Opens the named secret as configured by `config` (file) and the environment (variable). */
+/**
+ * The configured secret files that cannot be read now, as config issues (`authn.apiKeys.pepperFile: … cannot
+ * be read (ENOENT)`): checked once at start, so a missing Secret mount stops the process instead of
+ * starting it with API keys refused or Redis answering NOAUTH. (Later, a file that turns unreadable keeps
+ * its last value: a Kubernetes Secret update swaps symlinks.)
+ */
+export function unreadableSecretFiles(config: Config): string[] {
+  const paths: Record<SecretName, string> = {
+    apiKeyPepper: 'authn.apiKeys.pepperFile',
+    jwtHsSecret: 'authn.jwt.hsSecretFile',
+    redisPassword: 'store.passwordFile',
+    adminReportToken: 'admin.reportTokenFile',
+  };
+  const issues: string[] = [];
+  for (const [name, spec] of Object.entries(SECRETS) as [SecretName, (typeof SECRETS)[SecretName]][]) {
+    const file = spec.file(config);
+    if (!file) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      issues.push(`${paths[name]}: ${file} cannot be read (${code})`);
+    }
+  }
+  return issues;
+}
+
 export function openSecret(
   config: Config,
   name: SecretName,
@@ -116,15 +143,16 @@ class FileOrEnvSecret implements SecretSource {
       this.#identity = identity;
       // An empty file provides no secret (falls back to the variable).
       this.#fileValue = value.length > 0 ? value : null;
-      if (this.#fileProblem) this.#logger?.info({ secret: this.name, file }, 'secret file readable again');
-      else if (changed) this.#logger?.info({ secret: this.name, file }, 'secret file changed; reloaded');
+      if (this.#fileProblem)
+        this.#logger?.info({ secret_name: this.name, file }, 'secret file readable again');
+      else if (changed) this.#logger?.info({ secret_name: this.name, file }, 'secret file changed; reloaded');
       this.#fileProblem = null;
     } catch (err) {
       // Keep the last good value: a Kubernetes symlink swap can make the file briefly unreadable.
       const problem = (err as NodeJS.ErrnoException).code ?? 'unreadable';
       if (problem !== this.#fileProblem) {
         this.#logger?.warn(
-          { secret: this.name, file, problem, keptPrevious: this.#fileValue !== null },
+          { secret_name: this.name, file, problem, keptPrevious: this.#fileValue !== null },
           'secret file cannot be read',
         );
       }

@@ -1,8 +1,9 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { createSecretSource, openSecret, type SecretSource } from '../../../src/config/secrets.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const opened: SecretSource[] = [];
@@ -98,5 +99,39 @@ describe('SecretSource', () => {
     });
     opened.push(hs);
     expect(text(hs)).toBe('x'.repeat(32));
+  });
+});
+
+describe('configured secret files at start', () => {
+  it('refuses to load a config whose secret file cannot be read, naming the setting, file and cause', () => {
+    const dir = tempDir('secret');
+    const missing = join(dir, 'pepper');
+    const cfg = join(dir, 'config.yaml');
+    writeFileSync(cfg, `authn:\n  apiKeys:\n    pepperFile: ${missing}\n`);
+    expect(() => loadConfig({ file: cfg, env: {} })).toThrow(
+      `authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)`,
+    );
+    writeFileSync(missing, 'pepper-value');
+    expect(loadConfig({ file: cfg, env: {} }).authn.apiKeys.pepperFile).toBe(missing);
+  });
+
+  it('names the secret (not its value) when a file turns unreadable', () => {
+    const dir = tempDir('secret');
+    const file = join(dir, 's');
+    writeFileSync(file, 'hunter2-value');
+    const lines: string[] = [];
+    const s = createSecretSource({
+      name: 'apiKeyPepper',
+      file,
+      envVar: 'AUTHZ_API_KEY_PEPPER',
+      env: {},
+      logger: createLogger('info', { write: (l: string) => void lines.push(l) }),
+    });
+    rmSync(file);
+    s.refresh();
+    s.close();
+    const line = lines.find((l) => l.includes('secret file cannot be read')) ?? '';
+    expect(JSON.parse(line)).toMatchObject({ secret_name: 'apiKeyPepper', problem: 'ENOENT' });
+    expect(lines.join('')).not.toContain('hunter2');
   });
 });
