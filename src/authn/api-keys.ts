@@ -180,6 +180,8 @@ export async function createApiKey(
   }
   const expires = input.expiresAt == null ? null : new Date(input.expiresAt);
   if (expires && Number.isNaN(expires.getTime())) throw new Error('expiresAt is not a valid date');
+  if (expires && expires.getTime() <= now())
+    throw new Error('expiresAt is in the past: the key would never work');
   const { id, secret, key } = generateApiKey(input.prefix ?? API_KEY_PREFIX);
   const record: ApiKeyRecord = {
     id,

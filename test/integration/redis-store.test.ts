@@ -177,10 +177,13 @@ describe('API keys and revocation across instances', () => {
     const config = configFor();
     const store = await openStore(config);
     const authn = await openAuthn(config, store);
-    const { key } = await createApiKey(store, Buffer.from(PEPPER), {
-      subject: 's',
-      expiresAt: new Date(Date.now() - 1_000),
-    });
+    // Created ten seconds ago, expired a second ago.
+    const { key } = await createApiKey(
+      store,
+      Buffer.from(PEPPER),
+      { subject: 's', expiresAt: new Date(Date.now() - 1_000) },
+      () => Date.now() - 10_000,
+    );
     await expect(authn.authenticate(withKey(key))).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
   });
 

@@ -40,6 +40,12 @@ describe('ApiKeyVerifier', () => {
     },
   );
 
+  it('refuses a key that would be expired when created', async () => {
+    const { store, mint, clock } = setup();
+    await expect(mint({ expiresAt: new Date(clock.now - 1000) })).rejects.toThrow(/in the past/);
+    expect(await store.listApiKeys()).toEqual([]);
+  });
+
   it('authenticates a minted key as its subject', async () => {
     const { verifier, mint } = setup();
     const { key, record } = await mint({
