@@ -1,8 +1,8 @@
 /**
  * Picks the one credential a request carries. `Authorization: Bearer <value>` is a JWT unless the value
  * starts with `<apiKeys.prefix>_`, in which case it is an API key, as is the value of the
- * `apiKeys.header` header. Two different credentials, or an authorization scheme other than Bearer, are
- * refused rather than guessed at.
+ * `apiKeys.header` header. Two different credentials (400 `invalid_request`), or an authorization scheme
+ * other than Bearer (401 with a bare challenge, RFC 6750 §3.1), are refused rather than guessed at.
  *
  * A credential in the URL's query string is refused too (400 `invalid_request`), whatever the headers
  * carry: the MCP authorization spec forbids access tokens in the query, and the Streamable HTTP route
@@ -39,7 +39,8 @@ export function extractCredential(
   const fromHeader: Credential | null = headerKey ? { kind: 'api_key', key: headerKey } : null;
   if (fromAuthorization && fromHeader) {
     const same = fromAuthorization.kind === 'api_key' && fromAuthorization.key === fromHeader.key;
-    if (!same) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'more than one credential presented');
+    // RFC 6750 §3.1: more than one method of presenting a token is `invalid_request` (400).
+    if (!same) throw new AuthnError('ERR_AUTHN_INVALID_REQUEST', 'more than one credential presented');
   }
   return fromAuthorization ?? fromHeader ?? { kind: 'none' };
 }
@@ -52,7 +53,7 @@ function refuseCredentialInQuery(url: string, prefix: string): void {
   for (const [name, value] of params) {
     if (name.toLowerCase() === 'access_token' || value.startsWith(`${prefix}_`) || JWT_LIKE.test(value)) {
       throw new AuthnError(
-        'ERR_AUTHN_CREDENTIAL_IN_QUERY',
+        'ERR_AUTHN_INVALID_REQUEST',
         `credentials must not be sent in the URL query (parameter "${name.slice(0, 40)}"): use the Authorization header`,
       );
     }
@@ -61,6 +62,13 @@ function refuseCredentialInQuery(url: string, prefix: string): void {
 
 function bearer(value: string | undefined, prefix: string): Credential | null {
   if (value === undefined || value.trim() === '') return null;
+  // RFC 6750 §3.1: a request using an unsupported authentication method gets a challenge without an
+  // error code (as if no credential had been sent); it is still refused, also in `authn.mode: optional`.
+  if (!/^Bearer(\s|$)/i.test(value))
+    throw new AuthnError(
+      'ERR_AUTHN_MISSING',
+      'unsupported authorization scheme: send Authorization: Bearer <token>',
+    );
   const m = BEARER_RE.exec(value);
   if (!m?.[1]) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'expected Authorization: Bearer <token>');
   const token = m[1];

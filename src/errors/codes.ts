@@ -119,12 +119,12 @@ export const ERROR_CODES = {
     reason: 'authn',
     meaning: 'The token (by `jti`) or API key (by id) has been revoked.',
   },
-  ERR_AUTHN_CREDENTIAL_IN_QUERY: {
+  ERR_AUTHN_INVALID_REQUEST: {
     status: 400,
     rpc: RPC.invalidRequest,
     reason: 'authn',
     meaning:
-      'A credential was sent in the URL query string (`access_token`, an API key or a JWT); the MCP authorization spec forbids it, and the request is refused whatever its headers carry.',
+      'Credentials presented in a way RFC 6750 and the MCP authorization spec forbid: in the URL query string (`access_token`, an API key or a JWT), refused whatever the headers carry; or two different credentials (the `Authorization` header and the API-key header disagree).',
   },
   ERR_AUTHN_INSUFFICIENT_SCOPE: {
     status: 403,

@@ -49,7 +49,7 @@ function wwwAuthenticate(err: SidecarError, metadataUrl: string, scope = ''): st
     case 'ERR_AUTHN_INVALID_API_KEY':
     case 'ERR_AUTHN_REVOKED':
       return `Bearer error="invalid_token", error_description="${quote(err.message)}", ${rm}${hint}`;
-    case 'ERR_AUTHN_CREDENTIAL_IN_QUERY':
+    case 'ERR_AUTHN_INVALID_REQUEST':
       return `Bearer error="invalid_request", error_description="${quote(err.message)}", ${rm}`;
     case 'ERR_AUTHN_INSUFFICIENT_SCOPE': {
       const scope = typeof err.data.scope === 'string' ? err.data.scope : '';

@@ -190,7 +190,7 @@ describe('bad tokens over HTTP', () => {
       /^Bearer error="invalid_request", error_description="[^"]*access_token/,
     );
     const body = (await res.json()) as { error: { code: number; data: { code: string } } };
-    expect(body.error).toMatchObject({ code: -32600, data: { code: 'ERR_AUTHN_CREDENTIAL_IN_QUERY' } });
+    expect(body.error).toMatchObject({ code: -32600, data: { code: 'ERR_AUTHN_INVALID_REQUEST' } });
     expect(JSON.stringify(body)).not.toContain(token);
     expect(h.upstream.httpRequests().length).toBe(before);
     expect(h.upstream.calls()).toEqual([]);

@@ -28,18 +28,21 @@ describe('extractCredential', () => {
       key: 'mcpk_x_y',
     });
   });
-  it('refuses two different credentials', () => {
+  it('refuses two different credentials as invalid_request (RFC 6750 §3.1)', () => {
     expect(() => extractCredential({ authorization: 'Bearer a.b.c', 'x-api-key': 'mcpk_x_y' }, o)).toThrow(
-      code('ERR_AUTHN_INVALID_TOKEN'),
+      code('ERR_AUTHN_INVALID_REQUEST'),
     );
     expect(() => extractCredential({ authorization: 'Bearer mcpk_a_b', 'x-api-key': 'mcpk_x_y' }, o)).toThrow(
-      code('ERR_AUTHN_INVALID_TOKEN'),
+      code('ERR_AUTHN_INVALID_REQUEST'),
     );
   });
-  it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'Token abc'])(
-    'refuses Authorization: %s',
+  it.each(['Bearer', 'Bearer a b'])('refuses a malformed bearer value: Authorization: %s', (value) => {
+    expect(() => extractCredential({ authorization: value }, o)).toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+  it.each(['Basic dXNlcjpwYXNz', 'Token abc', 'Bearerx abc'])(
+    'answers another scheme like no credential (bare challenge, RFC 6750 §3.1): Authorization: %s',
     (value) => {
-      expect(() => extractCredential({ authorization: value }, o)).toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+      expect(() => extractCredential({ authorization: value }, o)).toThrow(code('ERR_AUTHN_MISSING'));
     },
   );
 
@@ -58,13 +61,13 @@ describe('extractCredential', () => {
       } catch (e) {
         err = e;
       }
-      expect(err).toEqual(code('ERR_AUTHN_CREDENTIAL_IN_QUERY'));
+      expect(err).toEqual(code('ERR_AUTHN_INVALID_REQUEST'));
       expect((err as Error).message).toContain(`"${name}"`);
       expect((err as Error).message).not.toMatch(/abc|secret|eyJ/);
     });
     it('refuses one even when no header carries a credential', () => {
       expect(() => extractCredential({}, o, '/mcp?access_token=abc')).toThrow(
-        code('ERR_AUTHN_CREDENTIAL_IN_QUERY'),
+        code('ERR_AUTHN_INVALID_REQUEST'),
       );
     });
     it.each(['/mcp', '/mcp?', '/mcp?sessionId=0b7c-11&debug=1', '/mcp?note=eyJ', '/mcp?k=mcpk'])(

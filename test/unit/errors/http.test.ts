@@ -31,7 +31,7 @@ describe('toErrorResponse', () => {
     ['ERR_AUTHN_MISSING', 401],
     ['ERR_AUTHN_INVALID_TOKEN', 401],
     ['ERR_AUTHN_INSUFFICIENT_SCOPE', 403],
-    ['ERR_AUTHN_CREDENTIAL_IN_QUERY', 400],
+    ['ERR_AUTHN_INVALID_REQUEST', 400],
     ['ERR_AUTHN_UNAVAILABLE', 503],
     ['ERR_POLICY_DENIED', 200],
     ['ERR_RATELIMIT_EXCEEDED', 429],
@@ -76,10 +76,7 @@ describe('toErrorResponse', () => {
   });
 
   it('challenges a credential in the query string with error="invalid_request" (RFC 6750 §3.1)', () => {
-    const err = new AuthnError(
-      'ERR_AUTHN_CREDENTIAL_IN_QUERY',
-      'credentials must not be sent in the URL query',
-    );
+    const err = new AuthnError('ERR_AUTHN_INVALID_REQUEST', 'credentials must not be sent in the URL query');
     const out = toErrorResponse(err, single);
     expect(out.status).toBe(400);
     expect(out.headers['www-authenticate']).toBe(
