@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { Config } from '../config/schema.js';
 import { AuthnError } from '../errors/errors.js';
 import { toPrincipal } from './claims.js';
@@ -36,8 +36,12 @@ export class JwtVerifier {
   readonly #types: ReadonlySet<string>;
   readonly #verifyOptions: Omit<JWTVerifyOptions, 'currentDate'>;
 
+  /** The accepted audiences with URL scheme and host lower-cased. */
+  readonly #audiences: ReadonlySet<string>;
+
   constructor(o: JwtVerifierOptions) {
     this.#o = o;
+    this.#audiences = new Set(o.audiences.map(canonicalAudience));
     this.#types = new Set(o.jwt.types.map(normalizeTyp));
     this.#verifyOptions = {
       algorithms: [...o.jwt.algorithms],
@@ -64,9 +68,14 @@ export class JwtVerifier {
     let payload: JWTPayload;
     let typ: unknown;
     try {
-      const result = await jwtVerify(token, this.#o.keys.getKey, {
-        ...this.#verifyOptions,
-        currentDate: new Date(now),
+      const options = { ...this.#verifyOptions, currentDate: new Date(now) };
+      const result = await jwtVerify(token, this.#o.keys.getKey, options).catch((err: unknown) => {
+        // MCP: servers SHOULD accept an audience whose scheme or host differs only in case. jose compares
+        // exactly; a signed token whose aud matches once scheme and host are lower-cased is verified again
+        // with that exact aud as the audience, so every other check still runs.
+        const same = caseVariantAudience(err, this.#audiences);
+        if (same === undefined) throw err;
+        return jwtVerify(token, this.#o.keys.getKey, { ...options, audience: same });
       });
       payload = result.payload;
       typ = result.protectedHeader.typ;
@@ -121,4 +130,21 @@ function refuseNonAccessTokens(payload: JWTPayload): void {
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
   }
   if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+}
+
+/** An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1); anything else as it is. */
+export function canonicalAudience(aud: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(aud);
+  return m ? `${(m[1] ?? '').toLowerCase()}${(m[2] ?? '').toLowerCase()}${m[3] ?? ''}` : aud;
+}
+
+/**
+ * For jose's "aud" claim failure on a verified token: the token's own aud value that equals an accepted
+ * audience once canonicalised, or undefined.
+ */
+function caseVariantAudience(err: unknown, accepted: ReadonlySet<string>): string | undefined {
+  if (!(err instanceof errors.JWTClaimValidationFailed) || err.claim !== 'aud') return undefined;
+  const aud = err.payload.aud;
+  const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  return values.find((v) => typeof v === 'string' && accepted.has(canonicalAudience(v)));
 }

@@ -103,6 +103,22 @@ describe('JWT verification (HS256, injected clock)', () => {
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 
+  it('accepts an audience whose scheme and host differ only in case (MCP canonical server URI)', async () => {
+    const { auth } = setup();
+    for (const aud of ['HTTPS://MCP.Example.com/mcp', ['x', 'https://mcp.EXAMPLE.com/mcp']]) {
+      await expect(auth(await sign({ aud, jti: JSON.stringify(aud) }))).resolves.toMatchObject({ id: 'u-1' });
+    }
+  });
+
+  it.each([
+    ['a path that differs in case', { aud: 'https://mcp.example.com/MCP' }],
+    ['a case variant that is also expired', { aud: 'HTTPS://MCP.EXAMPLE.COM/mcp', exp: T0 - 1 }],
+    ['a case variant of another host', { aud: 'HTTPS://OTHER.example.com/mcp' }],
+  ])('still refuses %s', async (_name, claims) => {
+    const { auth } = setup();
+    await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
   it('never includes the token in the error', async () => {
     const { auth } = setup();
     const token = await sign({ exp: T0 - 1 });
