@@ -45,16 +45,25 @@ export function extractCredential(
   return fromAuthorization ?? fromHeader ?? { kind: 'none' };
 }
 
-const JWT_LIKE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+/** A JWS (three parts) or JWE (five parts) in compact form. */
+const JWT_LIKE = /^eyJ[\w-]*(\.[\w-]*){2,4}$/;
 
 /** Throws when the query string of `url` carries a credential (see the module comment). */
 function refuseCredentialInQuery(url: string, prefix: string): void {
-  const params = new URLSearchParams(url.slice(url.indexOf('?') + 1));
-  for (const [name, value] of params) {
-    if (name.toLowerCase() === 'access_token' || value.startsWith(`${prefix}_`) || JWT_LIKE.test(value)) {
+  // `;` separates parameters for some servers too; names are checked like values (`?eyJ…` alone).
+  const query = url.slice(url.indexOf('?') + 1).replaceAll(';', '&');
+  const looksLikeCredential = (text: string) => {
+    const t = text.trim().replace(/^bearer\s+/i, '');
+    return t.startsWith(`${prefix}_`) || JWT_LIKE.test(t);
+  };
+  for (const [name, value] of new URLSearchParams(query)) {
+    const nameIsCredential = looksLikeCredential(name);
+    if (name.trim().toLowerCase() === 'access_token' || nameIsCredential || looksLikeCredential(value)) {
+      // Never echo the credential: a name that is one is not repeated.
+      const where = nameIsCredential ? 'a parameter name' : `parameter "${name.slice(0, 40)}"`;
       throw new AuthnError(
         'ERR_AUTHN_INVALID_REQUEST',
-        `credentials must not be sent in the URL query (parameter "${name.slice(0, 40)}"): use the Authorization header`,
+        `credentials must not be sent in the URL query (${where}): use the Authorization header`,
       );
     }
   }

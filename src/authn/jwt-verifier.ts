@@ -132,10 +132,18 @@ function refuseNonAccessTokens(payload: JWTPayload): void {
   if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
 }
 
-/** An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1); anything else as it is. */
+/**
+ * An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1); anything else as it is. Only
+ * ASCII letters are folded: `toLowerCase` maps more (the Kelvin sign K to k), which would make another
+ * host's name equal to ours.
+ */
 export function canonicalAudience(aud: string): string {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(aud);
-  return m ? `${(m[1] ?? '').toLowerCase()}${(m[2] ?? '').toLowerCase()}${m[3] ?? ''}` : aud;
+  return m ? `${asciiLower(m[1] ?? '')}${asciiLower(m[2] ?? '')}${m[3] ?? ''}` : aud;
+}
+
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 }
 
 /**

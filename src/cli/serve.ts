@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { createSidecar } from '../app.js';
 import { unknownEnvNames } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
+import { unreadableSecretFiles } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { createLogger } from '../telemetry/logger.js';
 
@@ -20,6 +21,8 @@ export function register(program: Command): void {
       let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig({ file: opts.config ?? program.opts<{ config?: string }>().config });
+        const unreadable = unreadableSecretFiles(config);
+        if (unreadable.length) throw new ConfigError(unreadable);
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`mcp-authz: ${err.message}\n`);
@@ -33,8 +36,10 @@ export function register(program: Command): void {
       }
       const sidecar = createSidecar(config, { logger });
       let stopping = false;
+      /** Raised to 1 by an uncaught exception, also one during a shutdown already under way. */
+      let exitCode: 0 | 1 = 0;
       /** `delayMs`: how long to keep serving with /readyz at 503 first (SIGTERM in a pod). */
-      const shutdown = (signal: string, delayMs: number, code: 0 | 1 = 0) => {
+      const shutdown = (signal: string, delayMs: number) => {
         if (stopping) return;
         stopping = true;
         logger.info({ signal, delayMs }, 'shutting down');
@@ -43,7 +48,7 @@ export function register(program: Command): void {
         wait
           .then(() => sidecar.stop())
           .then(
-            () => process.exit(code),
+            () => process.exit(exitCode),
             (err: unknown) => {
               logger.error({ err: String(err) }, 'shutdown failed');
               process.exit(1);
@@ -53,7 +58,8 @@ export function register(program: Command): void {
       process.on('uncaughtException', (err) => {
         logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; exiting');
         // The process is in an unknown state: stop without the delay and exit 1 so it is restarted.
-        shutdown('uncaughtException', 0, 1);
+        exitCode = 1;
+        shutdown('uncaughtException', 0);
         setTimeout(() => process.exit(1), config.server.shutdownGraceMs + 2_000).unref();
       });
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));

@@ -9,7 +9,6 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/errors.js';
 import { applyEnv, envSources } from './env.js';
 import { type Config, ConfigSchema } from './schema.js';
-import { unreadableSecretFiles } from './secrets.js';
 
 export interface LoadOptions {
   /** Path to a YAML/JSON config file; falls back to `AUTHZ_CONFIG`. */
@@ -25,10 +24,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = file ? readConfigFile(file) : {};
   deepMerge(raw, options.overrides ?? {});
   const used = applyEnv(raw, env);
-  const config = parseConfig(raw, env, envSources(used));
-  const unreadable = unreadableSecretFiles(config);
-  if (unreadable.length) throw new ConfigError(unreadable);
-  return config;
+  return parseConfig(raw, env, envSources(used));
 }
 
 /**

@@ -50,34 +50,39 @@ export const SECRETS = {
 
 export type SecretName = keyof typeof SECRETS;
 
-/** Opens the named secret as configured by `config` (file) and the environment (variable). */
 /**
- * The configured secret files that cannot be read now, as config issues (`authn.apiKeys.pepperFile: … cannot
- * be read (ENOENT)`): checked once at start, so a missing Secret mount stops the process instead of
- * starting it with API keys refused or Redis answering NOAUTH. (Later, a file that turns unreadable keeps
- * its last value: a Kubernetes Secret update swaps symlinks.)
+ * The secret files `serve` will use that cannot be read now, as config issues (`authn.apiKeys.pepperFile:
+ * … cannot be read (ENOENT)`): checked once at start, so a missing Secret mount stops the sidecar instead
+ * of starting it with API keys refused or Redis answering NOAUTH. A secret counts only when its feature is
+ * on and its `AUTHZ_*` variable (the fallback) is not set. (Later, a file that turns unreadable keeps its
+ * last value: a Kubernetes Secret update swaps symlinks.)
  */
-export function unreadableSecretFiles(config: Config): string[] {
-  const paths: Record<SecretName, string> = {
-    apiKeyPepper: 'authn.apiKeys.pepperFile',
-    jwtHsSecret: 'authn.jwt.hsSecretFile',
-    redisPassword: 'store.passwordFile',
-    adminReportToken: 'admin.reportTokenFile',
+export function unreadableSecretFiles(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+  const jwt = config.authn.jwt;
+  const used: Record<SecretName, { path: string; on: boolean }> = {
+    apiKeyPepper: { path: 'authn.apiKeys.pepperFile', on: config.authn.apiKeys.enabled },
+    jwtHsSecret: {
+      path: 'authn.jwt.hsSecretFile',
+      on: jwt.enabled && jwt.algorithms.some((a) => a.startsWith('HS')),
+    },
+    redisPassword: { path: 'store.passwordFile', on: config.store.redisUrl !== undefined },
+    adminReportToken: { path: 'admin.reportTokenFile', on: true },
   };
   const issues: string[] = [];
   for (const [name, spec] of Object.entries(SECRETS) as [SecretName, (typeof SECRETS)[SecretName]][]) {
     const file = spec.file(config);
-    if (!file) continue;
+    if (!file || !used[name].on || env[spec.envVar]) continue;
     try {
       readFileSync(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      issues.push(`${paths[name]}: ${file} cannot be read (${code})`);
+      issues.push(`${used[name].path}: ${file} cannot be read (${code})`);
     }
   }
   return issues;
 }
 
+/** Opens the named secret as configured by `config` (file) and the environment (variable). */
 export function openSecret(
   config: Config,
   name: SecretName,

@@ -35,9 +35,12 @@ export interface Bundle {
 }
 
 export class BundleError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** A failure that may pass by itself (network error, HTTP 5xx or 429): worth another try. */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(message, options);
     this.name = new.target.name;
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -61,9 +64,16 @@ async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
   try {
     res = await fetch(url, { signal: signal ?? AbortSignal.timeout(30_000) });
   } catch (err) {
-    throw new BundleError(`bundle download from ${url} failed: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(`bundle download from ${url} failed: ${(err as Error).message}`, {
+      cause: err,
+      transient: true,
+    });
   }
-  if (!res.ok) throw new BundleError(`bundle download from ${url} failed: HTTP ${res.status}`);
+  if (!res.ok) {
+    throw new BundleError(`bundle download from ${url} failed: HTTP ${res.status}`, {
+      transient: res.status >= 500 || res.status === 429,
+    });
+  }
   const buf = Buffer.from(await res.arrayBuffer());
   if (buf.length > MAX_BUNDLE_BYTES)
     throw new BundleError(`bundle from ${url} exceeds ${MAX_BUNDLE_BYTES} bytes`);

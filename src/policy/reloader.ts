@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
-import { bundleFiles, readBundle } from './bundle.js';
+import { BundleError, bundleFiles, readBundle } from './bundle.js';
 import type { PolicyEngine } from './engine.js';
 
 export interface ReloaderOptions {
@@ -63,6 +63,7 @@ export class PolicyReloader {
     } catch (err) {
       if (this.#signature !== 'missing') engine.recordFailure(err, location);
       this.#signature = 'missing';
+      this.#lastReadError = null;
       return;
     }
     if (sig === this.#signature) return;
@@ -71,9 +72,11 @@ export class PolicyReloader {
     try {
       bundle = await readBundle(location);
     } catch (err) {
-      // A read can fail for a moment (a download answered 503, a folder half copied): try again next poll
-      // even though the signature stays the same, reporting the same failure only once.
-      this.#signature = null;
+      // A download can fail for a moment (network, 5xx, 429): try it again at the next poll although the
+      // ETag stays the same, reporting the same failure once. A bundle that is broken stays broken until
+      // its signature changes (not fetched again every poll); a file or folder changes its signature
+      // anyway once a copy in progress is complete.
+      if (err instanceof BundleError && err.transient) this.#signature = null;
       const text = String((err as Error)?.message ?? err);
       if (text !== this.#lastReadError) engine.recordFailure(err, location);
       this.#lastReadError = text;

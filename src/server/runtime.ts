@@ -93,6 +93,7 @@ export class SidecarRuntime {
       clientIp: this.clientIp(req),
       now: new Date(this.#deps.now()),
     });
+    ctx.route = route;
     const s = this.#deps.config.server;
     const path =
       route === 'mcp' ? s.mcpPath : route === 'legacy_sse' ? s.legacySsePath : s.legacyMessagesPath;

@@ -81,7 +81,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes)" $alg) }}
 {{- end }}
 {{- end }}
-{{- if and (dig "authn" "jwt" "jwksUri" "" $cfg) (not (dig "authn" "jwt" "issuers" (list) $cfg)) (ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false") }}
+{{- $issuersFromEnv := false }}
+{{- range $e := $v.extraEnv }}{{- if eq (toString $e.name) "AUTHZ_JWT_ISSUERS" }}{{- $issuersFromEnv = true }}{{- end }}{{- end }}
+{{- if and (dig "authn" "jwt" "jwksUri" "" $cfg) (not (dig "authn" "jwt" "issuers" (list) $cfg)) (not $issuersFromEnv) (ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false") }}
 {{- $errors = append $errors "config.authn.jwt.jwksUri needs config.authn.jwt.issuers: the iss claim is checked against them, and the protected-resource metadata names them as authorization servers" }}
 {{- end }}
 {{- if and $v.secrets.redisPassword.existingSecret (not $v.redis.url) }}

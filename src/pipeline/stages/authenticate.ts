@@ -29,7 +29,7 @@ export function authenticateStage(
     run(ctx, client) {
       // A token verified before is answered synchronously; everything else takes the async path.
       try {
-        const cached = authenticator.cached({ headers: ctx.req.headers, url: ctx.req.url });
+        const cached = authenticator.cached({ headers: ctx.req.headers, url: queryChecked(ctx) });
         if (cached) {
           ctx.principal = cached;
           return CONTINUE;
@@ -37,7 +37,7 @@ export function authenticateStage(
       } catch (err) {
         return refuse(ctx, err);
       }
-      const req = { headers: ctx.req.headers, url: ctx.req.url, ...(recheck ? { recheck } : {}) };
+      const req = { headers: ctx.req.headers, url: queryChecked(ctx), ...(recheck ? { recheck } : {}) };
       return authenticator.authenticate(req, client.signal).then(
         (principal) => {
           ctx.principal = principal;
@@ -50,4 +50,13 @@ export function authenticateStage(
       );
     },
   };
+}
+
+/**
+ * The URL whose query string is checked for credentials: every route's but the legacy messages endpoint's,
+ * whose query is the sidecar's own `sessionId` (an upstream's session id may look like a JWT) and is never
+ * forwarded.
+ */
+function queryChecked(ctx: RequestContext): string | undefined {
+  return ctx.route === 'legacy_messages' ? undefined : ctx.req.url;
 }

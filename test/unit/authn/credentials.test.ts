@@ -54,6 +54,13 @@ describe('extractCredential', () => {
       ['/mcp?x=1&key=mcpk_id_secret', 'key'],
       [`/mcp?token=${jwt}`, 'token'],
       [`/messages?sessionId=s1&auth=${jwt}`, 'auth'],
+      [`/mcp?${jwt}`, jwt],
+      ['/mcp?mcpk_id_secret', 'mcpk_id_secret'],
+      [`/mcp?x=1;access_token=abc`, 'access_token'],
+      [`/mcp?t=%20${jwt}`, 't'],
+      [`/mcp?t=${jwt}%0A`, 't'],
+      [`/mcp?t=Bearer%20${jwt}`, 't'],
+      [`/mcp?t=${jwt}.e30.c2ln`, 't'],
     ])('refuses %s, naming the parameter but not its value', (url, name) => {
       let err: unknown;
       try {
@@ -62,8 +69,11 @@ describe('extractCredential', () => {
         err = e;
       }
       expect(err).toEqual(code('ERR_AUTHN_INVALID_REQUEST'));
-      expect((err as Error).message).toContain(`"${name}"`);
-      expect((err as Error).message).not.toMatch(/abc|secret|eyJ/);
+      const message = (err as Error).message;
+      expect(message).toContain(
+        name.length > 20 || name.startsWith('mcpk_') ? 'a parameter name' : `"${name}"`,
+      );
+      expect(message).not.toMatch(/abc|secret|eyJ/);
     });
     it('refuses one even when no header carries a credential', () => {
       expect(() => extractCredential({}, o, '/mcp?access_token=abc')).toThrow(

@@ -119,6 +119,19 @@ describe('JWT verification (HS256, injected clock)', () => {
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 
+  it('does not fold non-ASCII look-alikes: the Kelvin sign is not a k', async () => {
+    // String.toLowerCase maps U+212A to "k"; that host is another (punycode) name, not a case variant.
+    const { auth } = setup({ audiences: ['https://mcp.kexample.com/mcp'] });
+    await expect(auth(await sign({ aud: 'https://mcp.\u212Aexample.com/mcp' }))).rejects.toThrow(
+      code('ERR_AUTHN_INVALID_TOKEN'),
+    );
+    await expect(
+      auth(await sign({ aud: 'https://MCP.KEXAMPLE.com/mcp', jti: 'j-2' })),
+    ).resolves.toMatchObject({
+      id: 'u-1',
+    });
+  });
+
   it('never includes the token in the error', async () => {
     const { auth } = setup();
     const token = await sign({ exp: T0 - 1 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CHART, EXAMPLES, ensureRenderer, ROOT, renderError } from './render.js';
+import { CHART, EXAMPLES, ensureRenderer, ROOT, render, renderError } from './render.js';
 
 let validate: ValidateFunction;
 
@@ -123,6 +123,17 @@ describe('validate template: cross-field checks fail with a message', () => {
       expect(error).toContain(message);
     });
   }
+
+  it('takes the issuers from extraEnv AUTHZ_JWT_ISSUERS as well', async () => {
+    const out = await render(CHART, {
+      set: [
+        'config.authn.jwt.jwksUri=https://idp.example.com/jwks',
+        'extraEnv[0].name=AUTHZ_JWT_ISSUERS',
+        'extraEnv[0].value=https://idp.example.com',
+      ],
+    });
+    expect(out.objects.some((o) => o.kind === 'ConfigMap')).toBe(true);
+  });
 
   it('lists every problem at once', async () => {
     const error = await renderError(CHART, {

@@ -1,8 +1,13 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../../src/config/load.js';
-import { createSecretSource, openSecret, type SecretSource } from '../../../src/config/secrets.js';
+import { parseConfig } from '../../../src/config/load.js';
+import {
+  createSecretSource,
+  openSecret,
+  type SecretSource,
+  unreadableSecretFiles,
+} from '../../../src/config/secrets.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -103,16 +108,28 @@ describe('SecretSource', () => {
 });
 
 describe('configured secret files at start', () => {
-  it('refuses to load a config whose secret file cannot be read, naming the setting, file and cause', () => {
+  it('lists a secret file serve would use that cannot be read, with the setting, file and cause', () => {
     const dir = tempDir('secret');
     const missing = join(dir, 'pepper');
-    const cfg = join(dir, 'config.yaml');
-    writeFileSync(cfg, `authn:\n  apiKeys:\n    pepperFile: ${missing}\n`);
-    expect(() => loadConfig({ file: cfg, env: {} })).toThrow(
+    const config = parseConfig({ authn: { apiKeys: { pepperFile: missing } } }, {});
+    expect(unreadableSecretFiles(config, {})).toEqual([
       `authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)`,
-    );
+    ]);
+    // The variable is the fallback when the file cannot be read.
+    expect(unreadableSecretFiles(config, { AUTHZ_API_KEY_PEPPER: 'p' })).toEqual([]);
     writeFileSync(missing, 'pepper-value');
-    expect(loadConfig({ file: cfg, env: {} }).authn.apiKeys.pepperFile).toBe(missing);
+    expect(unreadableSecretFiles(config, {})).toEqual([]);
+  });
+
+  it('ignores the files of features that are off', () => {
+    const config = parseConfig(
+      {
+        authn: { apiKeys: { enabled: false, pepperFile: '/nonexistent/pepper' } },
+        store: { passwordFile: '/nonexistent/redis-password' },
+      },
+      {},
+    );
+    expect(unreadableSecretFiles(config, {})).toEqual([]);
   });
 
   it('names the secret (not its value) when a file turns unreadable', () => {

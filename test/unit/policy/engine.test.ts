@@ -347,6 +347,27 @@ describe('hot reload', () => {
     expect(e.status().lastError).toMatch(/extra\/data\.json/);
   });
 
+  it('does not download a broken bundle again while its ETag stays the same', async () => {
+    let gets = 0;
+    const server = createServer((req, res) => {
+      res.setHeader('etag', '"broken"');
+      if (req.method === 'HEAD') return void res.end();
+      gets++;
+      res.end('not a gzip file');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const { e, reloader } = await startReloader(url);
+      for (let i = 0; i < 5; i++) await reloader.check();
+      expect(gets).toBe(1);
+      expect(e.status().reloads.failed).toBe(1);
+      expect(e.status().lastError).toMatch(/gzip/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('retries a bundle download that failed, though the ETag did not change', async () => {
     const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
     let gets = 0;

@@ -99,4 +99,29 @@ describe('authenticate stage', () => {
     expect(failures).toEqual([]);
     expect(ctx.principal).toBeUndefined();
   });
+
+  it('checks the query string for credentials on every route but the legacy messages endpoint', async () => {
+    const urls: (string | undefined)[] = [];
+    const authn = fake({
+      cached: (req) => {
+        urls.push(req.url);
+        return alice;
+      },
+    });
+    const stage = authenticateStage(authn, NO_EVENTS);
+    const ac = new AbortController();
+    for (const route of ['mcp', 'legacy_sse', 'legacy_messages'] as const) {
+      const req = fakeRequest({ authorization: 'Bearer x' });
+      req.url = '/p?sessionId=eyJhbGciOiJFUzI1NiJ9.e30.c2ln';
+      const ctx = contextFor(req);
+      ctx.route = route;
+      stage.run(ctx, requestSignal(ac.signal));
+    }
+    // The legacy messages query is the sidecar's own sessionId (an upstream's, maybe JWT-shaped), never forwarded.
+    expect(urls).toEqual([
+      '/p?sessionId=eyJhbGciOiJFUzI1NiJ9.e30.c2ln',
+      '/p?sessionId=eyJhbGciOiJFUzI1NiJ9.e30.c2ln',
+      undefined,
+    ]);
+  });
 });
