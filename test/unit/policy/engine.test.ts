@@ -1,13 +1,11 @@
 /**
  * Tests of the policy engine (src/policy/engine.ts) on the compiled default policy: what each role may call
  * and see, the obligations a decision carries, deny-by-default when there is no usable bundle, loading a
- * bundle from a folder or a .tar.gz, and hot reload through PolicyReloader.
+ * bundle from a folder or a .tar.gz. Hot reload is in reloader.test.ts.
  *
  * @module
  */
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
@@ -15,7 +13,6 @@ import { classify } from '../../../src/mcp/action.js';
 import { readBundle } from '../../../src/policy/bundle.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
-import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
@@ -255,144 +252,5 @@ describe('bundles', () => {
     await expect(readBundle(join(dir, 'missing'))).rejects.toThrow(/not found/);
     await writeFile(join(dir, 'policy.wasm'), 'garbage!');
     await expect(readBundle(dir)).rejects.toThrow(/not a WebAssembly module/);
-  });
-});
-
-describe('hot reload', () => {
-  /** A copy of the default bundle whose revision is `rev` and whose guest role may call echo only when `echo` is set. */
-  async function variant(dir: string, rev: string, echo: boolean): Promise<void> {
-    const data = JSON.parse(await readFile(join(bundleDir, 'data.json'), 'utf8'));
-    data.authz.roles.guest.tools = echo ? ['echo'] : [];
-    const manifest = JSON.parse(await readFile(join(bundleDir, '.manifest'), 'utf8'));
-    manifest.revision = rev;
-    await cp(join(bundleDir, 'policy.wasm'), join(dir, 'policy.wasm'));
-    await writeFile(join(dir, 'data.json'), JSON.stringify(data));
-    await writeFile(join(dir, '.manifest'), JSON.stringify(manifest));
-  }
-
-  /**
-   * A fresh engine, loaded from `dir` by a started reloader that neither watches nor polls on its own: the
-   * tests call `check()`.
-   */
-  async function startReloader(dir: string): Promise<{ e: PolicyEngine; reloader: PolicyReloader }> {
-    const e = new PolicyEngine(engineOpts);
-    const reloader = new PolicyReloader({
-      location: dir,
-      watch: false,
-      pollIntervalMs: 1000,
-      engine: e,
-      logger: silentLogger(),
-    });
-    await reloader.start();
-    return { e, reloader };
-  }
-
-  it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
-    const dir = tempDir('reload');
-    await variant(dir, 'rev-0', true);
-    const { e, reloader } = await startReloader(dir);
-    expect(e.revision).toBe('rev-0');
-    let stop = false;
-    const seen = new Set<string>();
-    let evaluations = 0;
-    const evaluate = async () => {
-      while (!stop) {
-        const d = e.decide(callInput(principal(['guest']), 'echo'));
-        evaluations++;
-        expect(d.failure).toBeUndefined();
-        const n = Number(String(d.revision).slice(4));
-        // Even revisions grant echo, odd ones do not: data and revision must come from the same bundle.
-        expect(d.allow, `revision ${d.revision}`).toBe(n % 2 === 0);
-        seen.add(String(d.revision));
-        await new Promise((r) => setImmediate(r));
-      }
-    };
-    const workers = [evaluate(), evaluate(), evaluate()];
-    for (let i = 1; i <= 20; i++) {
-      await variant(dir, `rev-${i}`, i % 2 === 0);
-      await reloader.check();
-      expect(e.revision).toBe(`rev-${i}`);
-    }
-    stop = true;
-    await Promise.all(workers);
-    expect(evaluations).toBeGreaterThan(20);
-    expect(seen.size).toBeGreaterThan(2);
-    expect(e.status().reloads).toEqual({ ok: 21, failed: 0 });
-  });
-
-  it('keeps the last good revision when a corrupt bundle appears, and reports it', async () => {
-    const dir = tempDir('reload-bad');
-    await variant(dir, 'good', true);
-    const { e, reloader } = await startReloader(dir);
-    await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
-    await reloader.check();
-    expect(e.revision).toBe('good');
-    expect(e.status()).toMatchObject({ state: 'warn', revision: 'good' });
-    expect(e.status().lastError).toBeTruthy();
-    expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
-  });
-
-  it('watches data.json files in subfolders of a folder bundle too', async () => {
-    const dir = tempDir('reload-nested');
-    await variant(dir, 'nested', true);
-    const { e, reloader } = await startReloader(dir);
-    const okBefore = e.status().reloads.ok;
-    await mkdir(join(dir, 'extra'));
-    await writeFile(join(dir, 'extra', 'data.json'), '{"flag": true}');
-    await reloader.check();
-    expect(e.status().reloads.ok).toBe(okBefore + 1);
-    await writeFile(join(dir, 'extra', 'data.json'), '{"flag": tru');
-    await reloader.check();
-    expect(e.status()).toMatchObject({ state: 'warn', revision: 'nested' });
-    expect(e.status().lastError).toMatch(/extra\/data\.json/);
-  });
-
-  it('does not download a broken bundle again while its ETag stays the same', async () => {
-    let gets = 0;
-    const server = createServer((req, res) => {
-      res.setHeader('etag', '"broken"');
-      if (req.method === 'HEAD') return void res.end();
-      gets++;
-      res.end('not a gzip file');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
-      const { e, reloader } = await startReloader(url);
-      for (let i = 0; i < 5; i++) await reloader.check();
-      expect(gets).toBe(1);
-      expect(e.status().reloads.failed).toBe(1);
-      expect(e.status().lastError).toMatch(/gzip/);
-    } finally {
-      server.close();
-    }
-  });
-
-  it('retries a bundle download that failed, though the ETag did not change', async () => {
-    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
-    let gets = 0;
-    const server = createServer((req, res) => {
-      res.setHeader('etag', '"v1"');
-      if (req.method === 'HEAD') return void res.end();
-      gets++;
-      if (gets === 1) {
-        res.statusCode = 503;
-        return void res.end('busy');
-      }
-      res.end(tarball);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
-      const { e, reloader } = await startReloader(url);
-      expect(e.revision).toBeNull();
-      expect(e.status().lastError).toMatch(/HTTP 503/);
-      await reloader.check();
-      expect(gets).toBe(2);
-      expect(e.revision).toBeTruthy();
-      expect(e.status().state).toBe('ok');
-    } finally {
-      server.close();
-    }
   });
 });
