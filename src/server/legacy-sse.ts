@@ -107,6 +107,8 @@ export class LegacySseRoutes {
         result.error.reason === 'policy' &&
         session &&
         ctx.principal &&
+        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts).
+        ctx.principal.authMethod !== 'anonymous' &&
         ownerKey(ctx.principal) === session.owner
       ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req));

@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { codeInfo } from '../errors/codes.js';
-import type { SidecarError } from '../errors/errors.js';
+import { AuthnError, type SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
@@ -42,17 +42,31 @@ export function errorResponse(
   scope?: string,
 ): ErrorResponse {
   const parsed = ctx.parsed;
+  let answered = err;
   if (parsed && err.reason === 'policy' && ctx.decisions.length > 0) {
-    return policyDenialResponse(ctx, err);
+    if (ctx.principal?.authMethod !== 'anonymous') return policyDenialResponse(ctx, err);
+    answered = signInFirst(ctx);
   }
   const ids: JsonRpcId[] | null = parsed
     ? parsed.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : []))
     : null;
-  return toErrorResponse(err, {
+  return toErrorResponse(answered, {
     ids,
     batch: parsed?.batch ?? false,
     resourceMetadataUrl,
     ...(scope ? { scope } : {}),
+  });
+}
+
+/**
+ * An anonymous caller (`authn.mode: optional`) the policy denies is answered 401 with the challenge rather
+ * than a JSON-RPC "Forbidden": a 401 is what makes an MCP client sign in, after which the policy decides
+ * again with the caller's identity. The policy's reasons stay in `data`.
+ */
+function signInFirst(ctx: RequestContext): AuthnError {
+  const denied = ctx.decisions.find((d) => !d.decision.allow);
+  return new AuthnError('ERR_AUTHN_MISSING', 'Unauthorized: sign in to make this request', {
+    data: { reasons: denied?.decision.reasons ?? [], decision_id: denied?.decisionId ?? null },
   });
 }
 

@@ -129,6 +129,30 @@ describe('HTTP-level refusals', () => {
     }
   });
 
+  it('answers an anonymous caller the policy denies (authn.mode optional) with the 401 challenge', async () => {
+    const optional = await startHarness({
+      upstream: h.upstream,
+      issuer: h.issuer,
+      config: { authn: { mode: 'optional' } },
+    });
+    try {
+      h.upstream.resetCalls();
+      const call =
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}';
+      const res = await postJsonRpc(optional.mcpUrl, {}, call);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+"$/);
+      const body = (await res.json()) as { id: number; error: { data: { code: string; reasons: string[] } } };
+      expect(body.id).toBe(3);
+      expect(body.error.data.code).toBe('ERR_AUTHN_MISSING');
+      expect(body.error.data.reasons.length).toBeGreaterThan(0);
+      // (The sidecar's own tools/list, to learn the unseen tool's annotations, may have gone upstream.)
+      expect(h.upstream.calls().filter((c) => c.method === 'tools/call')).toEqual([]);
+    } finally {
+      await optional.stop();
+    }
+  });
+
   it('serves RFC 9728 metadata at the root and the path-suffixed URI', async () => {
     for (const path of [
       '/.well-known/oauth-protected-resource',

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { AuthnError, PolicyError, RequestError } from '../../../src/errors/errors.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
@@ -152,6 +153,29 @@ describe('errorResponse for a policy denial', () => {
       id: 5,
       error: { code: -32003, data: { reasons: ['nope'] } },
     });
+  });
+});
+
+describe('errorResponse for an anonymous caller the policy denies (authn.mode: optional)', () => {
+  it('answers 401 with the challenge (so an MCP client signs in), keeping the reasons in data', () => {
+    const ctx = decided(false, [request(5, 'tools/call', { name: 't' })], [deny('sign in to call t')]);
+    ctx.principal = ANONYMOUS;
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(401);
+    expect(out.headers['www-authenticate']).toBe(`Bearer resource_metadata="${RM}", scope="mcp:tools"`);
+    expect(out.body).toMatchObject({
+      id: 5,
+      error: {
+        code: -32001,
+        data: { code: 'ERR_AUTHN_MISSING', reasons: ['sign in to call t'], decision_id: 'd0' },
+      },
+    });
+  });
+
+  it('answers a signed-in caller the usual way', () => {
+    const ctx = decided(false, [request(5, 'tools/call', { name: 't' })], [deny('nope')]);
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt' };
+    expect(errorResponse(ctx, firstDenial(), RM).status).toBe(200);
   });
 });
 
