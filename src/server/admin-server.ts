@@ -28,10 +28,17 @@ export interface AdminRoutes {
 
 export function createAdminServer(routes: AdminRoutes): Server {
   return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
+    // A request target such as `//[` is no valid URL: answer 400 (a throw here would end the process).
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin');
+    } catch {
+      sendJson(res, 400, { error: 'bad_request', message: 'the request target is not a valid URL path' });
+      return;
+    }
     const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET' });
+      sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
       return;
     }
     if (path === '/healthz' || path === '/healthz/live') {
