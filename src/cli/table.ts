@@ -58,6 +58,17 @@ export function fail(io: CliIo, err: unknown): void {
   io.exit(1);
 }
 
-function oneLine(text: string | undefined): string {
-  return (text ?? '').replace(/\s*\n\s*/g, '; ').trim();
+/**
+ * One printable line: newlines become `; `, and every other control character (ESC, BEL, CR, C1 …) is
+ * shown as `\xNN`. Table cells carry what callers sent (tool names, subjects, reasons), and an escape
+ * sequence printed raw would act on the operator's terminal (clear it, retitle it, overwrite a row).
+ */
+export function oneLine(text: string | undefined): string {
+  return (
+    (text ?? '')
+      .replace(/\s*\n\s*/g, '; ')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+      .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+      .trim()
+  );
 }
