@@ -47,8 +47,24 @@ export class BundleError extends Error {
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 /** Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem. */
+/**
+ * A bundle location fit for logs, errors and `/readyz`: a URL without its userinfo, query and fragment (a
+ * presigned bucket URL carries its credentials in the query); a path as it is.
+ */
+export function displayLocation(location: string): string {
+  if (!/^https?:\/\//i.test(location)) return location;
+  try {
+    const u = new URL(location);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
 export async function readBundle(location: string, signal?: AbortSignal): Promise<Bundle> {
-  if (/^https?:\/\//.test(location)) return fromTarball(await download(location, signal), location);
+  if (/^https?:\/\//.test(location)) {
+    return fromTarball(await download(location, signal), displayLocation(location));
+  }
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(location);
@@ -59,10 +75,11 @@ export async function readBundle(location: string, signal?: AbortSignal): Promis
   return fromTarball(await readFile(location), location);
 }
 
-async function download(url: string, signal?: AbortSignal): Promise<Buffer> {
+async function download(location: string, signal?: AbortSignal): Promise<Buffer> {
+  const url = displayLocation(location);
   let res: Response;
   try {
-    res = await fetch(url, { signal: signal ?? AbortSignal.timeout(30_000) });
+    res = await fetch(location, { signal: signal ?? AbortSignal.timeout(30_000) });
   } catch (err) {
     throw new BundleError(`bundle download from ${url} failed: ${(err as Error).message}`, {
       cause: err,

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
-import { BundleError, bundleFiles, readBundle } from './bundle.js';
+import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
 import type { PolicyEngine } from './engine.js';
 
 export interface ReloaderOptions {
@@ -61,7 +61,7 @@ export class PolicyReloader {
     try {
       sig = await signature(location);
     } catch (err) {
-      if (this.#signature !== 'missing') engine.recordFailure(err, location);
+      if (this.#signature !== 'missing') engine.recordFailure(err, displayLocation(location));
       this.#signature = 'missing';
       this.#lastReadError = null;
       return;
@@ -78,7 +78,7 @@ export class PolicyReloader {
       // anyway once a copy in progress is complete.
       if (err instanceof BundleError && err.transient) this.#signature = null;
       const text = String((err as Error)?.message ?? err);
-      if (text !== this.#lastReadError) engine.recordFailure(err, location);
+      if (text !== this.#lastReadError) engine.recordFailure(err, displayLocation(location));
       this.#lastReadError = text;
       return;
     }
@@ -98,7 +98,7 @@ async function signature(location: string): Promise<string> {
 
 async function urlSignature(url: string): Promise<string> {
   const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`bundle server answered HTTP ${res.status} for ${url}`);
+  if (!res.ok) throw new Error(`bundle server answered HTTP ${res.status} for ${displayLocation(url)}`);
   const tag = res.headers.get('etag') ?? res.headers.get('last-modified');
   // Without validators, hash the body so an unchanged bundle is not reloaded every poll.
   if (tag) return tag;

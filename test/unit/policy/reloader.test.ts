@@ -167,6 +167,33 @@ describe('hot reload', () => {
     }
   });
 
+  it("never shows a presigned URL's credentials in /readyz status, errors or the loaded source", async () => {
+    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    let fail = true;
+    const server = createServer((req, res) => {
+      res.setHeader('etag', fail ? '"a"' : '"b"');
+      if (req.method === 'HEAD') return void res.end();
+      if (fail) {
+        res.statusCode = 403;
+        return void res.end();
+      }
+      res.end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const url = `${base}?X-Amz-Credential=AKIASECRET&X-Amz-Signature=deadbeefsecret`;
+      const { e, reloader } = await startReloader(url);
+      expect(e.status().lastError).toContain(`${base}?…`);
+      fail = false;
+      await reloader.check();
+      expect(e.status().source).toBe(`${base}?…`);
+      expect(JSON.stringify(e.status())).not.toMatch(/AKIASECRET|deadbeefsecret/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('retries a bundle download that failed, though the ETag did not change', async () => {
     const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
     let gets = 0;
