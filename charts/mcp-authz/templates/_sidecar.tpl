@@ -25,7 +25,7 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
 {{- define "mcp-authz.sidecar" -}}
 - name: mcp-authz
   image: {{ include "mcp-authz.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion) | quote }}
-  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
   args: ["serve", "--config", "{{ include "mcp-authz.configDir" . }}/config.yaml"]
   ports:
     - name: http
@@ -65,14 +65,14 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
   {{- end }}
   startupProbe:
     httpGet:
-      path: {{ .Values.probes.startup.path }}
+      path: {{ .Values.probes.startup.path | quote }}
       port: admin
     periodSeconds: {{ .Values.probes.startup.periodSeconds }}
     timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds }}
     failureThreshold: {{ .Values.probes.startup.failureThreshold }}
   livenessProbe:
     httpGet:
-      path: {{ .Values.probes.liveness.path }}
+      path: {{ .Values.probes.liveness.path | quote }}
       port: admin
     initialDelaySeconds: {{ .Values.probes.liveness.initialDelaySeconds }}
     periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
@@ -80,7 +80,7 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
     failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
   readinessProbe:
     httpGet:
-      path: {{ .Values.probes.readiness.path }}
+      path: {{ .Values.probes.readiness.path | quote }}
       port: admin
     initialDelaySeconds: {{ .Values.probes.readiness.initialDelaySeconds }}
     periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
@@ -166,7 +166,7 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
     defaultMode: 288 # 0440: readable by the pod's fsGroup
     items:
       - key: {{ $s.key }}
-        path: {{ $s.key }}
+        path: {{ $s.key | quote }}
 {{- end }}
 {{- end }}
 - name: mcp-authz-tmp

@@ -8,7 +8,7 @@ Checks across values that values.schema.json cannot express. Each failure names 
 
 {{- /* The MCP server must be reachable only through the sidecar. */}}
 {{- $host := toString $v.mcpServer.host }}
-{{- if not (or (hasPrefix "127." $host) (eq $host "localhost") (eq $host "::1")) }}
+{{- if not (regexMatch "^(127(\\.[0-9]{1,3}){3}|::1|localhost)$" $host) }}
 {{- $errors = append $errors (printf "mcpServer.host must be a loopback address (127.0.0.1, ::1 or localhost) so only the sidecar can reach the MCP server; got %q" $host) }}
 {{- end }}
 {{- if and (eq $v.mode "deployment") (not $v.mcpServer.image.repository) }}

@@ -124,6 +124,28 @@ describe('validate template: cross-field checks fail with a message', () => {
     });
   }
 
+  it('refuses a loopback look-alike as mcpServer.host', async () => {
+    for (const host of ['127.evil.example', '127.0.0.1.evil.example']) {
+      const error = await renderError(CHART, { set: [`mcpServer.host=${host}`] });
+      expect(error).toContain('mcpServer.host must be a loopback address');
+    }
+  });
+
+  it('renders values as YAML strings, so a value cannot add fields (hostNetwork, probe hosts)', async () => {
+    const out = await render(CHART, {
+      set: [
+        'mode=deployment',
+        'mcpServer.image.repository=example/mcp',
+        'priorityClassName=high\n      hostNetwork: true',
+      ],
+    });
+    const deployment = out.objects.find((o) => o.kind === 'Deployment') as
+      | { spec: { template: { spec: Record<string, unknown> } } }
+      | undefined;
+    expect(deployment?.spec.template.spec.hostNetwork).toBeUndefined();
+    expect(deployment?.spec.template.spec.priorityClassName).toBe('high\n      hostNetwork: true');
+  });
+
   it('takes the issuers from extraEnv AUTHZ_JWT_ISSUERS as well', async () => {
     const out = await render(CHART, {
       set: [
