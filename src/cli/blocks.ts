@@ -13,6 +13,9 @@ import type { BlockEntry, BlockTarget, Store } from '../store/store.js';
 import { parseDuration, withStore } from './keys.js';
 import { type CliIo, formatJson, formatTable, processIo } from './table.js';
 
+/** The longest block `blocks add --for` takes (a bigger number is a typo, or no date at all). */
+const MAX_BLOCK_MS = 10 * 365 * 24 * 3600 * 1000;
+
 const DEFAULT_REASON = 'blocked by an operator';
 
 interface GlobalOpts {
@@ -64,11 +67,13 @@ export function register(program: Command, io: CliIo = processIo): void {
         if ((o.subject === undefined) === (o.ip === undefined))
           throw new Error('give --subject or --ip (one of them)');
         const now = Date.now();
+        const forMs = parseDuration(o.for);
+        if (forMs > MAX_BLOCK_MS) throw new Error(`--for ${o.for} is longer than the limit of 10 years`);
         const entry: BlockEntry = {
           target: o.ip !== undefined ? 'ip' : 'subject',
           value: o.ip !== undefined ? ipArg(o.ip) : parseSubjectArg(o.subject ?? ''),
           reason: o.reason ?? DEFAULT_REASON,
-          until: new Date(now + parseDuration(o.for)).toISOString(),
+          until: new Date(now + forMs).toISOString(),
           createdAt: new Date(now).toISOString(),
         };
         await store.putBlock(entry, { nowMs: now });

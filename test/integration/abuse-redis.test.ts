@@ -233,6 +233,11 @@ describe('abuse detection across replicas', () => {
     expect((await run('blocks', 'add', '--ip', '10.0.0.0/8', '--for', '1h')).err).toMatch(
       /not an IP address/,
     );
+    for (const tooLong of ['99000000d', '99999999d']) {
+      expect((await run('blocks', 'add', '--ip', '10.0.0.1', '--for', tooLong)).err).toBe(
+        `mcp-authz: --for ${tooLong} is longer than the limit of 10 years\n`,
+      );
+    }
     expect((await run('blocks', 'list')).out).toBe('no blocks\n');
   });
 
