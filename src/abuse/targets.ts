@@ -43,11 +43,21 @@ export function normalizeIp(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
   if (mapped?.[1]) return mapped[1];
   if (isIP(text) === 6) {
+    let canonical: string;
     try {
-      return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+      canonical = new URL(`http://[${text}]/`).hostname.slice(1, -1);
     } catch {
       return text;
     }
+    // An IPv4-mapped address written in hex (`::ffff:a00:1`, as URL serialisation also gives it) is the
+    // IPv4 address (10.0.0.1), so blocks and rules see one client, not two.
+    const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+    if (hex?.[1] && hex[2]) {
+      const hi = Number.parseInt(hex[1], 16);
+      const lo = Number.parseInt(hex[2], 16);
+      return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
+    return canonical;
   }
   return text;
 }

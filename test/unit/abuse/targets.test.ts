@@ -27,6 +27,12 @@ describe('block targets', () => {
     expect(normalizeIp('unknown')).toBe('unknown');
   });
 
+  it('gives an IPv4-mapped address in hex its IPv4 form, as in dotted form', () => {
+    expect(normalizeIp('::ffff:a00:1')).toBe('10.0.0.1');
+    expect(normalizeIp('0:0:0:0:0:FFFF:C000:0209')).toBe('192.0.2.9');
+    expect(normalizeIp('::ffff:c000:209')).toBe(normalizeIp('::ffff:192.0.2.9'));
+  });
+
   it('matches tool globs', () => {
     expect(globToRegExp('query_*').test('query_customer_data')).toBe(true);
     expect(globToRegExp('query_*').test('xquery_a')).toBe(false);
