@@ -27,7 +27,7 @@ export interface AdminRoutes {
 }
 
 export function createAdminServer(routes: AdminRoutes): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     // A request target such as `//[` is no valid URL: answer 400 (a throw here would end the process).
     let url: URL;
     try {
@@ -88,6 +88,10 @@ export function createAdminServer(routes: AdminRoutes): Server {
       () => sendJson(res, 500, { error: 'internal_error' }),
     );
   });
+  // As on the public listener: a slow client cannot hold a connection open for Node's defaults (60 s / 300 s).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
 }
 
 function bearerMatches(req: IncomingMessage, expected: Buffer): boolean {
