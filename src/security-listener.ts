@@ -7,6 +7,7 @@
  */
 import type { AbuseDetector, AbuseEvent } from './abuse/detector.js';
 import type { Principal } from './authn/principal.js';
+import { AuthnError } from './errors/errors.js';
 import type { PipelineEvents } from './pipeline/events.js';
 import type { SecurityCounters } from './report/counters.js';
 import type { Logger } from './telemetry/logger.js';
@@ -24,7 +25,9 @@ export function securityListener(
     authFailure(ctx, err) {
       // Credentials that could not be checked (JWKS or store down: 503) are the sidecar's outage, not the
       // caller's failure: counting them would let an outage trip the IP-block rule for every client.
-      if (err.status < 500) detector.recordAuthFailure(null, ctx.clientIp, err.code);
+      // The subject only when the credential's owner is known for sure (AuthnError.subject).
+      const subject = err instanceof AuthnError ? (err.subject ?? null) : null;
+      if (err.status < 500) detector.recordAuthFailure(subject, ctx.clientIp, err.code);
       counters.authFailure(err.code, ctx.clientIp);
     },
     decision(ctx, d) {

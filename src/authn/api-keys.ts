@@ -76,11 +76,14 @@ export class ApiKeyVerifier {
     const entry = await this.#lookup(parts.id);
     const ok = secretMatches(pepper, parts.secret, entry.record?.hash ?? null);
     const { record, principal } = entry;
-    if (!ok || !record || !principal) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
-    if (this.#o.isRevoked(record.id)) throw new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked');
+    if (!record || !principal) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+    // The key exists: a refusal from here on is a failed login of its owner (abuse rules).
+    const refuse = (err: AuthnError): AuthnError => Object.assign(err, { subject: principal.id });
+    if (!ok) throw refuse(new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID));
+    if (this.#o.isRevoked(record.id)) throw refuse(new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked'));
     const now = this.#o.now();
     if (!record.active || (principal.expiresAt !== undefined && now >= principal.expiresAt * 1000)) {
-      throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+      throw refuse(new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID));
     }
     if (!recheck) this.#usage.record(record.id, new Date(now).toISOString());
     return principal;

@@ -8,8 +8,8 @@ import * as D from './defaults.js';
 import { positiveMs } from './schema-common.js';
 
 const BucketSchema = z.strictObject({
-  capacity: z.number().positive().describe('Burst size: tokens in a full bucket.'),
-  refillPerSecond: z.number().positive().describe('Tokens added per second.'),
+  capacity: z.number().min(1).max(1e9).describe('Burst size: tokens in a full bucket (1 to 1e9).'),
+  refillPerSecond: z.number().min(1e-6).max(1e9).describe('Tokens added per second (1e-6 to 1e9).'),
 });
 
 export const RateLimitSchema = z.strictObject({

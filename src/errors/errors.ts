@@ -38,7 +38,14 @@ export class SidecarError extends Error {
 }
 
 export class RequestError extends SidecarError {}
-export class AuthnError extends SidecarError {}
+export class AuthnError extends SidecarError {
+  /**
+   * The subject the refused credential belongs to, when that is known for sure (an API key whose id exists
+   * but whose secret is wrong, or which is revoked, inactive or expired): counted by `auth_failures_subject`
+   * abuse rules. Never sent to the caller.
+   */
+  subject?: string;
+}
 export class PolicyError extends SidecarError {}
 export class RateLimitError extends SidecarError {}
 export class UpstreamError extends SidecarError {}

@@ -6,9 +6,18 @@
  */
 import { z } from 'zod';
 
+/**
+ * Bounds a bucket can work with: a capacity below 1 never lets a request pass, and a refill so slow that
+ * a bucket takes longer than ~30 years to fill has no expiry Redis accepts. A policy returning values
+ * outside them returns a malformed decision (a deny, with the schema problem logged).
+ */
+export const MAX_BUCKET_CAPACITY = 1e9;
+export const MIN_REFILL_PER_SECOND = 1e-6;
+export const MAX_REFILL_PER_SECOND = 1e9;
+
 const RateLimitObligation = z.object({
-  capacity: z.number().positive(),
-  refill_per_second: z.number().positive(),
+  capacity: z.number().min(1).max(MAX_BUCKET_CAPACITY),
+  refill_per_second: z.number().min(MIN_REFILL_PER_SECOND).max(MAX_REFILL_PER_SECOND),
 });
 
 export const ObligationsSchema = z

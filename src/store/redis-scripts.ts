@@ -82,7 +82,8 @@ local reset = 0
 if cap - tokens > eps then reset = math.max(1, math.ceil((cap - tokens) * 1000 / rate - 1e-6)) end
 if reset > 0 then
   redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%.17g', ts))
-  redis.call('PEXPIRE', KEYS[1], reset)
+  -- At most ~31 years: a longer time prints as 1e+15, which PEXPIRE refuses (and HSET would stay).
+  redis.call('PEXPIRE', KEYS[1], math.min(reset, 1e12))
 else
   redis.call('DEL', KEYS[1])
 end

@@ -12,27 +12,6 @@ import type { StageName } from '../pipeline/stage.js';
 export const OTHER = 'other';
 export const NONE = 'none';
 
-/** MCP methods that get their own `method` label value (2025-06-18 … 2026-07-28 client requests). */
-export const MCP_METHODS = [
-  'initialize',
-  'ping',
-  'tools/list',
-  'tools/call',
-  'prompts/list',
-  'prompts/get',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'completion/complete',
-  'logging/setLevel',
-  'tasks/get',
-  'tasks/list',
-  'tasks/result',
-  'tasks/cancel',
-] as const;
-
 /** Stage label values: the pipeline's stages plus the proxying steps after them. */
 export const STAGES = [
   'origin',

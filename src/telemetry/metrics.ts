@@ -7,14 +7,15 @@
  *
  * @module
  */
+
 import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
+import { MCP_METHODS } from '../mcp/methods.js';
 import {
   DENY_REASONS,
   LabelSet,
   MAX_DYNAMIC_LABELS,
   MAX_TOOL_LABELS,
-  MCP_METHODS,
   NONE,
   OTHER,
   RATE_LIMIT_SCOPES,

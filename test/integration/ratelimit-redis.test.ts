@@ -109,6 +109,21 @@ async function within(ms: number, check: () => void | Promise<void>): Promise<vo
 }
 
 describe('token buckets on Redis', () => {
+  it('gives the slowest bucket the policy may ask for an expiry Redis accepts (no false outage)', async () => {
+    const prefix = `rl${++prefixN}:`;
+    const clock = { now: T0 };
+    const store = await openStore(prefix);
+    const limiter = limiterOn(store, clock, 'closed');
+    // A million tokens at 1e-6 per second refill in 1e15 ms, which Lua prints as 1e+15: PEXPIRE refused it.
+    const slow = { capacity: 1e9, refillPerSecond: 1e-6 };
+    expect(await limiter.take('k', slow, 1_000_000)).toMatchObject({ allowed: true, source: 'redis' });
+    expect(limiter.status().state).toBe('ok');
+    await admin.connect().catch(() => undefined);
+    const ttl = await admin.pttl(`${prefix}{authz}:rl:k`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1e12);
+  });
+
   it('passes a burst of exactly the capacity; the next gets the retry time and headers', async () => {
     const prefix = `rl${++prefixN}:`;
     const clock = { now: T0 };

@@ -15,14 +15,21 @@ import { contextFor, fakeRequest } from './pipeline/fake-request.js';
 function setup() {
   const recorded: string[] = [];
   const counted: string[] = [];
+  const subjects: (string | null)[] = [];
   const detector = {
-    recordAuthFailure: (_s: unknown, _ip: string, code: string) => recorded.push(code),
+    recordAuthFailure: (s: string | null, _ip: string, code: string) => {
+      recorded.push(code);
+      subjects.push(s);
+    },
   } as unknown as AbuseDetector;
   const counters = { authFailure: (code: string) => counted.push(code) } as unknown as SecurityCounters;
   const listener = securityListener(detector, counters);
-  const fail = (code: ConstructorParameters<typeof AuthnError>[0]) =>
-    listener.authFailure?.(contextFor(fakeRequest({})), new AuthnError(code, 'x'));
-  return { recorded, counted, fail };
+  const fail = (code: ConstructorParameters<typeof AuthnError>[0], subject?: string) =>
+    listener.authFailure?.(
+      contextFor(fakeRequest({})),
+      Object.assign(new AuthnError(code, 'x'), subject ? { subject } : {}),
+    );
+  return { recorded, counted, subjects, fail };
 }
 
 describe('securityListener.authFailure', () => {
@@ -41,5 +48,12 @@ describe('securityListener.authFailure', () => {
     fail('ERR_AUTHN_UNAVAILABLE');
     expect(recorded).toEqual([]);
     expect(counted).toEqual(['ERR_AUTHN_UNAVAILABLE']);
+  });
+
+  it("counts a failure against the subject when the credential's owner is known (an API key)", () => {
+    const { subjects, fail } = setup();
+    fail('ERR_AUTHN_INVALID_API_KEY', 'svc-report');
+    fail('ERR_AUTHN_INVALID_TOKEN');
+    expect(subjects).toEqual(['svc-report', null]);
   });
 });

@@ -16,6 +16,7 @@
 import type { Principal } from '../../authn/principal.js';
 import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
+import { isMcpMethod } from '../../mcp/methods.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey } from '../../ratelimit/keys.js';
 import {
@@ -37,6 +38,9 @@ interface Group {
  * `listed` says whether the upstream has listed a tool (the annotation cache): only a listed tool gets a
  * bucket of its own under `subject_tool`.
  */
+/** The bucket of every method name MCP does not define (per caller, like the others). */
+const OTHER_METHODS = '(other methods)';
+
 export function ratelimitStage(
   limiter: RateLimiter,
   cfg: Config['ratelimit'],
@@ -49,11 +53,18 @@ export function ratelimitStage(
     const groups = new Map<string, Group>();
     for (const d of ctx.decisions) {
       if (!d.decision.allow) continue;
-      // A bucket per listed tool; everything else per method. The caller picks URIs, prompt names and
-      // unlisted tool names (a wildcard grant allows any), so keying on them would hand out a fresh bucket
-      // (and a new store key) for every `?n=1`, `?n=2`, ….
+      // A bucket per listed tool; everything else per MCP method, and one shared `other` bucket for any
+      // method name MCP does not define. The caller picks URIs, prompt names, unlisted tool names (a
+      // wildcard grant allows any) and method names (`notifications/x1`, `notifications/x2`, … with an id
+      // are requests the default policy allows), so keying on them would hand out a fresh bucket (and a
+      // new store key) for every name.
       const tool = d.action.tool;
-      const key = bucketKey(scope, principal, tool !== undefined && listed(tool) ? tool : d.action.method);
+      const method = d.action.method;
+      const key = bucketKey(
+        scope,
+        principal,
+        tool !== undefined && listed(tool) ? tool : isMcpMethod(method) ? method : OTHER_METHODS,
+      );
       const group = groups.get(key);
       if (group) group.items.push(d);
       else groups.set(key, { key, spec: specFor(d, principal, cfg), items: [d] });
@@ -144,7 +155,8 @@ export function specFor(d: MessageDecision, principal: Principal, cfg: Config['r
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };
   let best: BucketSpec | undefined;
   for (const role of principal.roles) {
-    const tier = cfg.tiers[role];
+    // Own properties only: a role named `constructor` or `__proto__` must not find Object's.
+    const tier = Object.hasOwn(cfg.tiers, role) ? cfg.tiers[role] : undefined;
     if (tier && (!best || tier.capacity > best.capacity)) best = tier;
   }
   return best ?? cfg.default;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiKeyVerifier, createApiKey } from '../../../src/authn/api-keys.js';
 import { createSecretSource } from '../../../src/config/secrets.js';
+import type { AuthnError } from '../../../src/errors/errors.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -39,6 +40,24 @@ describe('ApiKeyVerifier', () => {
       expect(await store.listApiKeys()).toEqual([]);
     },
   );
+
+  it('names the owner of an existing key it refuses (for abuse rules), never in the message', async () => {
+    const { verifier, mint, revoked } = setup();
+    const { key, record } = await mint({ subject: 'svc-owner' });
+    const wrong = `${key.split('_').slice(0, 2).join('_')}_${'A'.repeat(43)}`;
+    const err = (await verifier.verify(wrong).catch((e: unknown) => e)) as AuthnError;
+    expect(err).toMatchObject({ code: 'ERR_AUTHN_INVALID_API_KEY', subject: 'svc-owner' });
+    expect(err.message).not.toContain('svc-owner');
+    revoked.add(record.id);
+    expect(await verifier.verify(key).catch((e: unknown) => e)).toMatchObject({
+      code: 'ERR_AUTHN_REVOKED',
+      subject: 'svc-owner',
+    });
+    const unknown = (await verifier
+      .verify('mcpk_aaaaaaaaaaaa_' + 'A'.repeat(43))
+      .catch((e: unknown) => e)) as AuthnError;
+    expect(unknown.subject).toBeUndefined();
+  });
 
   it('refuses a key that would be expired when created', async () => {
     const { store, mint, clock } = setup();

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
 import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
-import { ratelimitStage } from '../../../../src/pipeline/stages/ratelimit.js';
+import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
 import type { Store } from '../../../../src/store/store.js';
@@ -134,5 +134,29 @@ describe('ratelimit stage', () => {
     expect(stage.run(prompt('a'), signal)).toEqual({ kind: 'continue' });
     expect(stage.run(prompt('b'), signal)).toEqual({ kind: 'continue' });
     expect(stage.run(prompt('c'), signal)).toMatchObject({ kind: 'deny' });
+  });
+
+  it('puts method names MCP does not define in one shared bucket: inventing names gets no fresh one', () => {
+    const stage = stageOn(new MemoryStore());
+    const request = (method: string) => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal();
+      ctx.decisions = allowed([classify(method, 1, {})], 2);
+      return ctx;
+    };
+    expect(stage.run(request('notifications/x1'), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(request('notifications/x2'), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(request('notifications/x3'), signal)).toMatchObject({ kind: 'deny' });
+    expect(stage.run(request('custom/anything'), signal)).toMatchObject({ kind: 'deny' });
+    // An MCP method keeps its own bucket.
+    expect(stage.run(request('ping'), signal)).toEqual({ kind: 'continue' });
+  });
+
+  it('finds only configured tiers for a role, not Object properties (constructor, __proto__)', () => {
+    for (const role of ['constructor', 'toString', '__proto__']) {
+      const d = allowed([classify('ping', 1, {})], 2)[0] as MessageDecision;
+      const withoutObligation = { ...d, decision: { ...d.decision, obligations: {} } };
+      expect(specFor(withoutObligation, principal({ roles: [role] }), CFG)).toEqual(CFG.default);
+    }
   });
 });
