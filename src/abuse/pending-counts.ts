@@ -1,7 +1,7 @@
 /**
  * The counts waiting for the next flush, one entry per rule × target. Adding is a Map update (the request
- * path calls it); when `MAX_PENDING_TARGETS` distinct entries are waiting, counts for new ones are
- * refused so the caller can count them as dropped. A flush drains the whole batch and turns it into the
+ * path calls it); when `MAX_PENDING_TARGETS` distinct targets of one rule are waiting, counts for its new
+ * ones are refused so the caller can count them as dropped. A flush drains the whole batch and turns it into the
  * store's `WindowHit`s; a failed flush adds the batch back.
  *
  * @module
@@ -10,7 +10,11 @@ import { encodePart } from '../store/key-parts.js';
 import type { WindowHit } from '../store/store.js';
 import type { CompiledRule } from './rules.js';
 
-/** Distinct rule × target counts held between flushes (more are dropped and counted). */
+/**
+ * Distinct targets held between flushes, per rule (more are dropped and counted). Per rule, so a flood of
+ * one kind (10,000 invented tool names a second) cannot crowd out another (the failed logins of an address
+ * guessing credentials).
+ */
 export const MAX_PENDING_TARGETS = 10_000;
 
 /** Who one count is about (what a trip reports and a block targets). */
@@ -35,6 +39,8 @@ export interface Pending {
 
 export class PendingCounts {
   #pending = new Map<string, Pending>();
+  /** Distinct targets waiting, per rule name. */
+  #perRule = new Map<string, number>();
 
   get size(): number {
     return this.#pending.size;
@@ -50,7 +56,9 @@ export class PendingCounts {
       if (atMs > p.atMs) p.atMs = atMs;
       return true;
     }
-    if (this.#pending.size >= MAX_PENDING_TARGETS) return false;
+    const waiting = this.#perRule.get(rule.rule.name) ?? 0;
+    if (waiting >= MAX_PENDING_TARGETS) return false;
+    this.#perRule.set(rule.rule.name, waiting + 1);
     this.#pending.set(key, { rule, key, ...who, count, atMs });
     return true;
   }
@@ -59,6 +67,7 @@ export class PendingCounts {
   drain(): Pending[] {
     const batch = [...this.#pending.values()];
     this.#pending = new Map();
+    this.#perRule = new Map();
     return batch;
   }
 }
