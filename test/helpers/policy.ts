@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RequestFacts } from '../../src/policy/input.js';
 import { tempDir } from './temp-dir.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -39,3 +40,13 @@ export function defaultPolicyBundle(): Promise<string> {
   defaultBundle ??= buildBundle('policies');
   return defaultBundle;
 }
+
+/** Monday 10:00 UTC, from a trusted network, in prod: the default policy's hours/network rule holds. */
+export const TRUSTED_FACTS: RequestFacts = {
+  now: new Date('2026-11-23T10:00:00Z'),
+  clientIp: '10.0.0.7',
+  sessionId: 's-1',
+  requestId: 'r-1',
+  environment: 'prod',
+  timezone: 'UTC',
+};

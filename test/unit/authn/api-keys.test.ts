@@ -54,7 +54,7 @@ describe('ApiKeyVerifier', () => {
       subject: 'svc-owner',
     });
     const unknown = (await verifier
-      .verify('mcpk_aaaaaaaaaaaa_' + 'A'.repeat(43))
+      .verify(`mcpk_aaaaaaaaaaaa_${'A'.repeat(43)}`)
       .catch((e: unknown) => e)) as AuthnError;
     expect(unknown.subject).toBeUndefined();
   });

@@ -12,9 +12,9 @@ import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { readBundle } from '../../../src/policy/bundle.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
+import { buildDecisionInput, buildVisibleInput } from '../../../src/policy/input.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
+import { buildBundle, defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const engineOpts = {
@@ -24,14 +24,7 @@ const engineOpts = {
 };
 
 // Monday 10:00 UTC, from a trusted network, in prod: the hours/network rule holds.
-const FACTS: RequestFacts = {
-  now: new Date('2026-11-23T10:00:00Z'),
-  clientIp: '10.0.0.7',
-  sessionId: 's-1',
-  requestId: 'r-1',
-  environment: 'prod',
-  timezone: 'UTC',
-};
+const FACTS = TRUSTED_FACTS;
 
 function principal(roles: string[], tenant = 'acme'): Principal {
   return {

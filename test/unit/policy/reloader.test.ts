@@ -16,7 +16,7 @@ import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput } from '../../../src/policy/input.js';
 import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { defaultPolicyBundle } from '../../helpers/policy.js';
+import { defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const engineOpts = {
@@ -41,14 +41,7 @@ function echoInput() {
     guest,
     classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } }),
     { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    {
-      now: new Date('2026-11-23T10:00:00Z'),
-      clientIp: '10.0.0.7',
-      sessionId: 's-1',
-      requestId: 'r-1',
-      environment: 'prod',
-      timezone: 'UTC',
-    },
+    TRUSTED_FACTS,
   );
 }
 
