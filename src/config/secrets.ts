@@ -40,13 +40,42 @@ export interface SecretSourceOptions {
   readonly logger?: Logger;
 }
 
-/** The secrets the sidecar knows, with the config path of their file and their variable. */
+interface SecretSpec {
+  readonly envVar: SecretEnvName;
+  /** The setting naming the file (for messages) and its value. */
+  readonly setting: string;
+  readonly file: (c: Config) => string | undefined;
+  /** Whether the configured features use the secret (`serve` checks only those files at start). */
+  readonly inUse: (c: Config) => boolean;
+}
+
+/** The secrets the sidecar knows: their variable, the setting of their file, and when they are used. */
 export const SECRETS = {
-  apiKeyPepper: { envVar: 'AUTHZ_API_KEY_PEPPER', file: (c: Config) => c.authn.apiKeys.pepperFile },
-  jwtHsSecret: { envVar: 'AUTHZ_JWT_HS_SECRET', file: (c: Config) => c.authn.jwt.hsSecretFile },
-  redisPassword: { envVar: 'AUTHZ_REDIS_PASSWORD', file: (c: Config) => c.store.passwordFile },
-  adminReportToken: { envVar: 'AUTHZ_ADMIN_REPORT_TOKEN', file: (c: Config) => c.admin.reportTokenFile },
-} as const satisfies Record<string, { envVar: SecretEnvName; file: (c: Config) => string | undefined }>;
+  apiKeyPepper: {
+    envVar: 'AUTHZ_API_KEY_PEPPER',
+    setting: 'authn.apiKeys.pepperFile',
+    file: (c: Config) => c.authn.apiKeys.pepperFile,
+    inUse: (c: Config) => c.authn.apiKeys.enabled,
+  },
+  jwtHsSecret: {
+    envVar: 'AUTHZ_JWT_HS_SECRET',
+    setting: 'authn.jwt.hsSecretFile',
+    file: (c: Config) => c.authn.jwt.hsSecretFile,
+    inUse: (c: Config) => c.authn.jwt.enabled && c.authn.jwt.algorithms.some((a) => a.startsWith('HS')),
+  },
+  redisPassword: {
+    envVar: 'AUTHZ_REDIS_PASSWORD',
+    setting: 'store.passwordFile',
+    file: (c: Config) => c.store.passwordFile,
+    inUse: (c: Config) => c.store.redisUrl !== undefined,
+  },
+  adminReportToken: {
+    envVar: 'AUTHZ_ADMIN_REPORT_TOKEN',
+    setting: 'admin.reportTokenFile',
+    file: (c: Config) => c.admin.reportTokenFile,
+    inUse: () => true,
+  },
+} as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof SECRETS;
 
@@ -58,25 +87,15 @@ export type SecretName = keyof typeof SECRETS;
  * last value: a Kubernetes Secret update swaps symlinks.)
  */
 export function unreadableSecretFiles(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
-  const jwt = config.authn.jwt;
-  const used: Record<SecretName, { path: string; on: boolean }> = {
-    apiKeyPepper: { path: 'authn.apiKeys.pepperFile', on: config.authn.apiKeys.enabled },
-    jwtHsSecret: {
-      path: 'authn.jwt.hsSecretFile',
-      on: jwt.enabled && jwt.algorithms.some((a) => a.startsWith('HS')),
-    },
-    redisPassword: { path: 'store.passwordFile', on: config.store.redisUrl !== undefined },
-    adminReportToken: { path: 'admin.reportTokenFile', on: true },
-  };
   const issues: string[] = [];
-  for (const [name, spec] of Object.entries(SECRETS) as [SecretName, (typeof SECRETS)[SecretName]][]) {
+  for (const spec of Object.values(SECRETS) as SecretSpec[]) {
     const file = spec.file(config);
-    if (!file || !used[name].on || env[spec.envVar]) continue;
+    if (!file || !spec.inUse(config) || env[spec.envVar]) continue;
     try {
       readFileSync(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      issues.push(`${used[name].path}: ${file} cannot be read (${code})`);
+      issues.push(`${spec.setting}: ${file} cannot be read (${code})`);
     }
   }
   return issues;

@@ -68,7 +68,7 @@ export interface RequestContext {
 
 export function createContext(
   req: IncomingMessage,
-  init: { requestId: string; transport: Transport; clientIp: string; now: Date },
+  init: { requestId: string; transport: Transport; clientIp: string; now: Date; route?: string },
 ): RequestContext {
   return {
     req,
@@ -80,5 +80,6 @@ export function createContext(
     decisions: [],
     listRequests: new Map(),
     responseHeaders: {},
+    route: init.route,
   };
 }

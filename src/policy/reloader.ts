@@ -61,9 +61,9 @@ export class PolicyReloader {
     try {
       sig = await signature(location);
     } catch (err) {
-      if (this.#signature !== 'missing') engine.recordFailure(err, displayLocation(location));
-      this.#signature = 'missing';
-      this.#lastReadError = null;
+      // Gone or unreachable: whatever answers next is read again.
+      this.#signature = null;
+      this.#reportOnce(err);
       return;
     }
     if (sig === this.#signature) return;
@@ -77,14 +77,20 @@ export class PolicyReloader {
       // its signature changes (not fetched again every poll); a file or folder changes its signature
       // anyway once a copy in progress is complete.
       if (err instanceof BundleError && err.transient) this.#signature = null;
-      const text = String((err as Error)?.message ?? err);
-      if (text !== this.#lastReadError) engine.recordFailure(err, displayLocation(location));
-      this.#lastReadError = text;
+      this.#reportOnce(err);
       return;
     }
     this.#lastReadError = null;
     // load() records and logs its own failures and keeps the last good policy.
     await engine.load(bundle).catch(() => undefined);
+  }
+
+  /** Records a failure to read the bundle, unless it is the one recorded last (a failure repeats each poll). */
+  #reportOnce(err: unknown): void {
+    const text = String((err as Error)?.message ?? err);
+    if (text !== this.#lastReadError)
+      this.#opts.engine.recordFailure(err, displayLocation(this.#opts.location));
+    this.#lastReadError = text;
   }
 }
 

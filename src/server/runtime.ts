@@ -92,12 +92,12 @@ export class SidecarRuntime {
       transport,
       clientIp: this.clientIp(req),
       now: new Date(this.#deps.now()),
+      route,
     });
-    ctx.route = route;
     const s = this.#deps.config.server;
     const path =
       route === 'mcp' ? s.mcpPath : route === 'legacy_sse' ? s.legacySsePath : s.legacyMessagesPath;
-    this.#deps.tracing?.start(ctx, route, path);
+    this.#deps.tracing?.start(ctx, path);
     return ctx;
   }
 

@@ -43,9 +43,8 @@ export class RequestTracing {
     this.#opts = opts;
   }
 
-  /** Opens the server span for a request on `route` (bounded label) at `path` (its http.route). */
-  start(ctx: RequestContext, route: string, path: string): void {
-    ctx.route = route;
+  /** Opens the server span for a request at `path` (its http.route); `ctx.route` is its bounded label. */
+  start(ctx: RequestContext, path: string): void {
     const req = ctx.req;
     // Nothing exported and no caller trace to pass on to the audit trail: no span objects at all.
     if (!this.#tel.tracing && req.headers.traceparent === undefined) return;

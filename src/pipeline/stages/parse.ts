@@ -45,14 +45,9 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
         if (err instanceof RequestError) return deny(err);
         throw err;
       }
-      const version = single(ctx.req.headers['mcp-protocol-version'])?.trim();
-      if (ctx.parsed.batch && version !== undefined && version >= FIRST_VERSION_WITHOUT_BATCHES) {
-        return deny(
-          new RequestError(
-            'ERR_REQUEST_INVALID',
-            `Invalid Request: MCP ${version} has no JSON-RPC batches (removed in ${FIRST_VERSION_WITHOUT_BATCHES}); send one message per request`,
-          ),
-        );
+      if (ctx.parsed.batch) {
+        const refused = refuseBatch(single(ctx.req.headers['mcp-protocol-version'])?.trim());
+        if (refused) return refused;
       }
       const headers = checkMcpHeaders(ctx.req.headers, ctx.parsed);
       if (headers.kind === 'deny' || !inFlight) return headers;
@@ -65,6 +60,17 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
       return headers;
     },
   };
+}
+
+/** The deny of a batch sent under a protocol version without batches, else undefined. */
+function refuseBatch(version: string | undefined): StageResult | undefined {
+  if (version === undefined || version < FIRST_VERSION_WITHOUT_BATCHES) return undefined;
+  return deny(
+    new RequestError(
+      'ERR_REQUEST_INVALID',
+      `Invalid Request: MCP ${version} has no JSON-RPC batches (removed in ${FIRST_VERSION_WITHOUT_BATCHES}); send one message per request`,
+    ),
+  );
 }
 
 function checkVersion(header: string | string[] | undefined, supported: ReadonlySet<string>): StageResult {
