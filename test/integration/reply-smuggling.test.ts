@@ -17,13 +17,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { OrderedEventStore } from '../helpers/ordered-event-store.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -68,7 +68,7 @@ async function sdkUpstream(
     if (!transport) {
       const t = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
-        ...(opts.eventStore ? { eventStore: new InMemoryEventStore() } : {}),
+        ...(opts.eventStore ? { eventStore: new OrderedEventStore() } : {}),
         onsessioninitialized: (id) => void sessions.set(id, t),
       });
       const server = new McpServer({ name: 'tools', version: '1' }, { capabilities: { tools: {} } });
