@@ -34,7 +34,7 @@ import { PolicyEngine } from './policy/engine.js';
 import { PolicyReloader } from './policy/reloader.js';
 import { createHeaderPolicy } from './proxy/headers.js';
 import { Upstream } from './proxy/upstream.js';
-import { createRateLimiter } from './ratelimit/create-limiter.js';
+import { createRateLimiter, monotonicNow } from './ratelimit/create-limiter.js';
 import { createSecurityCounters } from './report/counters.js';
 import { reportRoute } from './report/route.js';
 import { onAbuseTrip, securityListener } from './security-listener.js';
@@ -137,7 +137,9 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
         store,
         failureMode: config.ratelimit.failureMode,
         logger,
-        now,
+        // In-process buckets need a clock that never steps back (see create-limiter.ts); tests pin `now`.
+        now: deps.now ?? (store.kind === 'memory' ? monotonicNow : Date.now),
+        localNow: deps.now ?? monotonicNow,
         fastPath: config.ratelimit.fastPath,
       })
     : undefined;

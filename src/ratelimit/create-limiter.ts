@@ -12,6 +12,12 @@
  *
  * Calls never hang: the store bounds each command by its own timeout, and fails at once while disconnected.
  *
+ * Two clocks: the store's buckets use `now` (wall time, which replicas sharing Redis agree on), while
+ * everything kept in this process (the fast path, the fallback buckets, outage probes) uses `localNow`, a
+ * monotonic clock. A wall clock stepped back (an NTP correction, a VM restored) would otherwise stall them:
+ * a bucket remembered as empty until 12:00:05 would be refused for an hour after a step back to 11:00.
+ * With the memory store the sidecar passes the monotonic clock as `now` too.
+ *
  * @module
  */
 import type { ComponentStatus } from '../lifecycle.js';
@@ -36,8 +42,13 @@ export interface RateLimiterOptions {
   readonly store: Store;
   readonly failureMode: RateLimitFailureMode;
   readonly logger: Logger;
-  /** Epoch ms (tests). */
+  /** Epoch ms for the store's buckets (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * Ms on a clock that never steps back, for in-process state: default `now` when that is given (a test's
+   * pinned clock), else {@link monotonicNow}.
+   */
+  readonly localNow?: () => number;
   /** Refuse buckets known to be empty without a store call (default true). */
   readonly fastPath?: boolean;
 }
@@ -54,9 +65,17 @@ interface KnownEmpty {
 }
 
 interface Outage {
+  /** Wall-clock epoch ms when it began (shown in the status). */
+  readonly began: number;
+  /** The same moment on the local clock (for the duration). */
   readonly since: number;
   readonly reason: string;
   nextProbeAt: number;
+}
+
+/** Epoch ms that only move forwards: the process's start time plus the monotonic time since. */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
@@ -69,6 +88,7 @@ class StoreRateLimiter implements RateLimiter {
   readonly #mode: RateLimitFailureMode;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #localNow: () => number;
   readonly #fastPath: boolean;
   readonly #empty = new Map<string, KnownEmpty>();
   readonly #local = new TokenBuckets();
@@ -83,6 +103,7 @@ class StoreRateLimiter implements RateLimiter {
     this.#mode = o.failureMode;
     this.#logger = o.logger;
     this.#now = o.now ?? Date.now;
+    this.#localNow = o.localNow ?? o.now ?? monotonicNow;
     this.#fastPath = o.fastPath ?? true;
   }
 
@@ -103,7 +124,7 @@ class StoreRateLimiter implements RateLimiter {
     }[this.#mode];
     return {
       state: this.#mode === 'closed' ? 'error' : 'warn',
-      detail: `rate limit store unavailable since ${new Date(o.since).toISOString()}; ${action}`,
+      detail: `rate limit store unavailable since ${new Date(o.began).toISOString()}; ${action}`,
       failureMode: this.#mode,
     };
   }
@@ -127,42 +148,42 @@ class StoreRateLimiter implements RateLimiter {
 
   takeNow(key: string, spec: BucketSpec, cost = 1): TakeResult | undefined {
     checkBucket(spec, cost);
-    const now = this.#now();
-    const answered = this.#withoutStore(key, spec, cost, now);
+    const local = this.#localNow();
+    const answered = this.#withoutStore(key, spec, cost, local);
     if (answered) return answered;
     if (this.#outage || !this.#store.takeTokenNow) return undefined;
     let take: TokenTake;
     try {
-      take = this.#store.takeTokenNow(key, spec, cost, now);
+      take = this.#store.takeTokenNow(key, spec, cost, this.#now());
     } catch (err) {
-      this.#failed(err, now);
-      return this.#degraded(key, spec, cost, now, err);
+      this.#failed(err, local);
+      return this.#degraded(key, spec, cost, local, err);
     }
-    return this.#answer(key, spec, cost, now, take);
+    return this.#answer(key, spec, cost, local, take);
   }
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<TakeResult> {
     checkBucket(spec, cost);
-    const now = this.#now();
-    const answered = this.#withoutStore(key, spec, cost, now);
+    const local = this.#localNow();
+    const answered = this.#withoutStore(key, spec, cost, local);
     if (answered) return answered;
     const outage = this.#outage;
-    if (outage) outage.nextProbeAt = now + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
+    if (outage) outage.nextProbeAt = local + PROBE_INTERVAL_MS; // this request probes; the others keep going locally
     let take: TokenTake;
     try {
-      take = await this.#store.takeToken(key, spec, cost, now);
+      take = await this.#store.takeToken(key, spec, cost, this.#now());
     } catch (err) {
-      this.#failed(err, now);
-      return this.#degraded(key, spec, cost, now, err);
+      this.#failed(err, local);
+      return this.#degraded(key, spec, cost, local, err);
     }
     // Only a call made during the outage ends it: a slow call begun before it says nothing about now.
-    if (outage && this.#outage === outage) this.#recovered(now);
-    return this.#answer(key, spec, cost, now, take);
+    if (outage && this.#outage === outage) this.#recovered(local);
+    return this.#answer(key, spec, cost, local, take);
   }
 
-  /** The store's answer as a TakeResult; a refusal is remembered for the fast path. */
-  #answer(key: string, spec: BucketSpec, cost: number, now: number, take: TokenTake): TakeResult {
-    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, now, take);
+  /** The store's answer as a TakeResult; a refusal is remembered for the fast path (`local` time). */
+  #answer(key: string, spec: BucketSpec, cost: number, local: number, take: TokenTake): TakeResult {
+    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, local, take);
     return { ...take, limit: spec.capacity, source: this.#store.kind };
   }
 
@@ -249,7 +270,7 @@ class StoreRateLimiter implements RateLimiter {
     this.#storeErrors++;
     if (this.#outage) return;
     const reason = err instanceof Error ? err.message : String(err);
-    this.#outage = { since: now, reason, nextProbeAt: now + PROBE_INTERVAL_MS };
+    this.#outage = { began: this.#now(), since: now, reason, nextProbeAt: now + PROBE_INTERVAL_MS };
     this.#outages++;
     this.#logger.warn(
       { err: reason, failureMode: this.#mode },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter, PROBE_INTERVAL_MS } from '../../../src/ratelimit/create-limiter.js';
+import { createRateLimiter, monotonicNow, PROBE_INTERVAL_MS } from '../../../src/ratelimit/create-limiter.js';
 import { RateLimitBackendError, type RateLimitFailureMode } from '../../../src/ratelimit/types.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Store } from '../../../src/store/store.js';
@@ -230,5 +230,59 @@ describe('rate limiter', () => {
       await limiter.take('k', SPEC);
       expect(limiter.outages()).toBe(2);
     });
+  });
+
+  describe('a wall clock stepped back', () => {
+    /** A limiter whose store sees `wall` and whose in-process state sees `local`. */
+    function twoClocks(failureMode: RateLimitFailureMode = 'local') {
+      const clock = { wall: T0, local: 5_000 };
+      const store = countingStore();
+      const limiter = createRateLimiter({
+        store,
+        failureMode,
+        logger: logs().logger,
+        now: () => clock.wall,
+        localNow: () => clock.local,
+      });
+      return { clock, store, limiter };
+    }
+
+    it('ends a fast-path refusal on the local clock, not an hour later', async () => {
+      const { clock, store, limiter } = twoClocks();
+      for (let i = 0; i < 4; i++) await limiter.take('k', SPEC);
+      expect(store.calls).toBe(4);
+      // The wall clock goes back an hour; a second passes. The store is asked again (it decides on its own
+      // clock), where a fast path on wall time would refuse locally until the wall clock caught up.
+      clock.wall -= 3_600_000;
+      clock.local += 1_000;
+      await limiter.take('k', SPEC);
+      expect(store.calls).toBe(5);
+    });
+
+    it('refills in-process fallback buckets on the local clock', async () => {
+      const { clock, store, limiter } = twoClocks('local');
+      store.down = true;
+      for (let i = 0; i < 3; i++) expect((await limiter.take('k', SPEC)).allowed).toBe(true);
+      expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'local-fallback' });
+      clock.wall -= 3_600_000;
+      clock.local += 500; // before the next probe, so the fallback answers
+      expect((await limiter.take('k', SPEC)).allowed).toBe(false);
+      clock.local += 500;
+      expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'local-fallback' });
+    });
+
+    it('gives the outage start in wall time', async () => {
+      const { store, limiter } = twoClocks('local');
+      store.down = true;
+      await limiter.take('k', SPEC);
+      expect(limiter.status().detail).toContain(new Date(T0).toISOString());
+    });
+  });
+
+  it('monotonicNow is epoch milliseconds that never go back', () => {
+    const a = monotonicNow();
+    const b = monotonicNow();
+    expect(b).toBeGreaterThanOrEqual(a);
+    expect(Math.abs(a - Date.now())).toBeLessThan(60_000);
   });
 });
