@@ -156,6 +156,13 @@ export const ERROR_CODES = {
     reason: 'ratelimit',
     meaning: "The caller's token bucket is empty; `Retry-After` says when a token is due.",
   },
+  ERR_RATELIMIT_BATCH: {
+    status: 429,
+    rpc: RPC.rateLimited,
+    reason: 'ratelimit',
+    meaning:
+      'A batch makes more calls to one bucket than its capacity: it can never pass, so no `Retry-After`; send fewer per batch.',
+  },
   ERR_RATELIMIT_STREAMS: {
     status: 429,
     rpc: RPC.rateLimited,

@@ -94,6 +94,9 @@ export function ratelimitStage(
       const principal = ctx.principal;
       if (!principal || ctx.decisions.length === 0) return CONTINUE;
       const groups = groupsOf(ctx, principal);
+      // Before any token is taken: a batch that needs more tokens than a bucket holds can never pass.
+      const tooMany = groups.find((g) => g.items.length > g.spec.capacity);
+      if (tooMany) return batchTooLarge(tooMany);
       // In-process buckets (and known-empty ones) answer at once: no promise, no await on the hot path.
       for (let i = 0; i < groups.length; i++) {
         const g = groups[i] as Group;
@@ -110,6 +113,23 @@ export function ratelimitStage(
       return CONTINUE;
     },
   };
+}
+
+/** A group of more calls than its bucket's capacity: refused without a Retry-After that could never come true. */
+function batchTooLarge(g: Group): StageResult {
+  const target = groupTarget(g);
+  const limit = Math.floor(g.spec.capacity);
+  return deny(
+    new RateLimitError(
+      'ERR_RATELIMIT_BATCH',
+      `Too Many Requests: this batch makes ${g.items.length} calls to ${target}, more than its rate limit ever allows at once (${limit}); send at most ${limit} per batch`,
+      { data: { limit, requested: g.items.length } },
+    ),
+  );
+}
+
+function groupTarget(g: Group): string {
+  return g.items[0]?.action.tool ?? g.items[0]?.action.method ?? 'this method';
 }
 
 function backendDenial(err: unknown): StageResult {
@@ -136,7 +156,7 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
   Object.assign(ctx.responseHeaders, headers);
   if (result.allowed) return undefined;
   const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
-  const target = g.items[0]?.action.tool ?? g.items[0]?.action.method ?? 'this method';
+  const target = groupTarget(g);
   return deny(
     new RateLimitError(
       'ERR_RATELIMIT_EXCEEDED',

@@ -89,6 +89,26 @@ describe('ratelimit stage', () => {
     expect(ctx.responseHeaders['retry-after']).toBe('1');
   });
 
+  it('refuses a batch of more calls to one bucket than it holds, without Retry-After or spending tokens', () => {
+    const stage = stageOn(new MemoryStore());
+    // search_docs fits its bucket, echo (3 calls, capacity 2) never can: nothing is taken from either.
+    const ctx = context(['search_docs', 'echo', 'echo', 'echo']);
+    expect(stage.run(ctx, signal)).toMatchObject({
+      kind: 'deny',
+      error: {
+        code: 'ERR_RATELIMIT_BATCH',
+        message:
+          'Too Many Requests: this batch makes 3 calls to echo, more than its rate limit ever allows at once (2); send at most 2 per batch',
+        data: { limit: 2, requested: 3 },
+      },
+    });
+    expect(ctx.responseHeaders['retry-after']).toBeUndefined();
+    // Both buckets are still full.
+    const after = context(['search_docs', 'echo', 'echo']);
+    expect(stage.run(after, signal)).toEqual({ kind: 'continue' });
+    expect(after.decisions.map((d) => d.rateLimit?.remaining)).toEqual([1, 0, 0]);
+  });
+
   it('keys resource requests by method, not by URI: varying the URI gets no fresh bucket', () => {
     const stage = stageOn(new MemoryStore());
     const read = (uri: string) => {
