@@ -73,6 +73,8 @@ interface Outage {
   nextProbeAt: number;
 }
 
+function ignore(): void {}
+
 /** Epoch ms that only move forwards: the process's start time plus the monotonic time since. */
 export function monotonicNow(): number {
   return performance.timeOrigin + performance.now();
@@ -179,6 +181,23 @@ class StoreRateLimiter implements RateLimiter {
     // Only a call made during the outage ends it: a slow call begun before it says nothing about now.
     if (outage && this.#outage === outage) this.#recovered(local);
     return this.#answer(key, spec, cost, local, take);
+  }
+
+  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): void {
+    if (!taken.allowed || !(cost > 0)) return;
+    if (taken.source === 'local-fallback') {
+      this.#local.take(key, spec, -cost, this.#localNow());
+      return;
+    }
+    // Fast-path refusals and fail-open passes took nothing.
+    if (taken.source !== this.#store.kind) return;
+    const now = this.#now();
+    try {
+      if (this.#store.takeTokenNow) this.#store.takeTokenNow(key, spec, -cost, now);
+      else this.#store.takeToken(key, spec, -cost, now).catch(ignore);
+    } catch {
+      // Lost refund: the caller is charged for calls that did not run, nothing worse.
+    }
   }
 
   /** The store's answer as a TakeResult; a refusal is remembered for the fast path (`local` time). */

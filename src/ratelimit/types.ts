@@ -58,6 +58,11 @@ export interface RateLimiter extends Component {
    * between probes), answered in the same tick; undefined when only `take` can answer. Throws like `take`.
    */
   takeNow(key: string, spec: BucketSpec, cost?: number): TakeResult | undefined;
+  /**
+   * Gives back `cost` tokens that `taken` took from bucket `key`, for a request refused after all (another
+   * bucket of its batch was empty). Best effort and never waits: a store failure only loses the refund.
+   */
+  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): void;
   outages(): number;
   storeErrors(): number;
   stats(): RateLimiterStats;

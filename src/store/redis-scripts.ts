@@ -48,8 +48,8 @@ export function isNoScript(err: unknown): boolean {
 /**
  * Token bucket, the same arithmetic as `token-bucket.ts`. KEYS[1] = bucket hash {t = tokens, ts = last
  * refill ms}; ARGV = capacity, refill per second, cost, now (ms). The hash expires when the bucket would be
- * full again (a full bucket and a missing one are the same). Returns {allowed 0/1, remaining, retry ms,
- * reset ms}.
+ * full again (a full bucket and a missing one are the same). A negative cost gives tokens back, up to the
+ * capacity. Returns {allowed 0/1, remaining, retry ms, reset ms}.
  */
 export const TOKEN_BUCKET_SCRIPT = script(
   'tokenBucket',
@@ -74,6 +74,7 @@ local retry = 0
 if tokens + eps >= cost then
   tokens = tokens - cost
   if tokens < 0 then tokens = 0 end
+  if tokens > cap then tokens = cap end
   allowed = 1
 else
   retry = math.max(1, math.ceil((cost - tokens) * 1000 / rate - 1e-6))

@@ -146,6 +146,7 @@ export interface Store extends Component {
   /**
    * Takes `cost` tokens from bucket `key` if it holds that many (atomic; one round trip on Redis). The
    * caller checks the spec (`checkBucket`); a bucket's spec may change between calls (tokens are capped).
+   * A negative cost gives that many tokens back, up to the capacity (tokens taken for a refused batch).
    */
   takeToken(key: string, spec: TokenBucketSpec, cost: number, nowMs: number): Promise<TokenTake>;
   /** `takeToken` answered in the same tick, for stores that keep buckets in process; absent otherwise. */

@@ -37,7 +37,10 @@ export function checkBucket(spec: TokenBucketSpec, cost: number): void {
     throw new RangeError(`rate limit cost must be positive, got ${cost}`);
 }
 
-/** One take; `next` is undefined when the bucket is full afterwards (nothing to keep). */
+/**
+ * One take; `next` is undefined when the bucket is full afterwards (nothing to keep). A negative cost gives
+ * that many tokens back (up to the capacity): tokens taken for a request that was refused after all.
+ */
 export function takeFromBucket(
   state: BucketState | undefined,
   spec: TokenBucketSpec,
@@ -66,6 +69,7 @@ export function takeFromBucket(
   if (tokens + TOKEN_EPSILON >= cost) {
     tokens -= cost;
     if (tokens < 0) tokens = 0;
+    if (tokens > cap) tokens = cap; // a negative cost (tokens given back) fills up to the capacity only
     allowed = true;
   } else {
     retryAfterMs = Math.max(1, Math.ceil(((cost - tokens) * 1000) / rate - MS_EPSILON));

@@ -5,7 +5,9 @@
  * name or URI the caller picked. The
  * bucket's size comes from the policy's `rate_limit` obligation, else the most generous role tier in
  * config, else the configured default. Requests of one body that share a bucket take their tokens in one
- * call: one store round trip per bucket. In-process buckets (the memory store, buckets known to be empty,
+ * call: one store round trip per bucket. A body refused by one bucket is not forwarded at all, so the
+ * tokens its other buckets gave are given back; one making more calls to a bucket than its capacity is
+ * refused before any is taken. In-process buckets (the memory store, buckets known to be empty,
  * an outage between probes) answer in the same tick, so the stage then returns without a promise. An
  * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
  * `RateLimit` headers too.
@@ -72,20 +74,38 @@ export function ratelimitStage(
     return [...groups.values()];
   };
 
-  /** Takes the remaining groups' tokens one store call at a time. */
-  const rest = async (ctx: RequestContext, groups: readonly Group[], from: number): Promise<StageResult> => {
+  /** Takes the remaining groups' tokens one store call at a time (`taken`: those charged so far). */
+  const rest = async (
+    ctx: RequestContext,
+    groups: readonly Group[],
+    from: number,
+    taken: TakeResult[],
+  ): Promise<StageResult> => {
     for (let i = from; i < groups.length; i++) {
       const g = groups[i] as Group;
       let result: TakeResult;
       try {
         result = await limiter.take(g.key, g.spec, g.items.length);
       } catch (err) {
+        giveBack(groups, taken);
         return backendDenial(err);
       }
+      taken.push(result);
       const denied = apply(ctx, g, result);
-      if (denied) return denied;
+      if (denied) {
+        giveBack(groups, taken);
+        return denied;
+      }
     }
     return CONTINUE;
+  };
+
+  /** A refused body forwards none of its calls: the tokens its earlier buckets gave go back. */
+  const giveBack = (groups: readonly Group[], taken: readonly TakeResult[]): void => {
+    for (let i = 0; i < taken.length; i++) {
+      const g = groups[i] as Group;
+      limiter.giveBack(g.key, g.spec, g.items.length, taken[i] as TakeResult);
+    }
   };
 
   return {
@@ -98,17 +118,23 @@ export function ratelimitStage(
       const tooMany = groups.find((g) => g.items.length > g.spec.capacity);
       if (tooMany) return batchTooLarge(tooMany);
       // In-process buckets (and known-empty ones) answer at once: no promise, no await on the hot path.
+      const taken: TakeResult[] = [];
       for (let i = 0; i < groups.length; i++) {
         const g = groups[i] as Group;
         let result: TakeResult | undefined;
         try {
           result = limiter.takeNow(g.key, g.spec, g.items.length);
         } catch (err) {
+          giveBack(groups, taken);
           return backendDenial(err);
         }
-        if (result === undefined) return rest(ctx, groups, i);
+        if (result === undefined) return rest(ctx, groups, i, taken);
+        taken.push(result);
         const denied = apply(ctx, g, result);
-        if (denied) return denied;
+        if (denied) {
+          giveBack(groups, taken);
+          return denied;
+        }
       }
       return CONTINUE;
     },

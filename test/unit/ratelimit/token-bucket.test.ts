@@ -16,6 +16,20 @@ describe('token bucket arithmetic (MemoryStore.takeToken)', () => {
     expect(results[5]).toEqual({ allowed: false, remaining: 0, retryAfterMs: 1_000, resetMs: 5_000 });
   });
 
+  it('gives tokens back with a negative cost, never past the capacity', async () => {
+    const s = new MemoryStore();
+    for (let i = 0; i < 4; i++) await s.takeToken('k', SPEC, 1, T0);
+    expect(await s.takeToken('k', SPEC, -2, T0)).toMatchObject({ allowed: true, remaining: 3 });
+    expect(await s.takeToken('k', SPEC, -10, T0)).toEqual({
+      allowed: true,
+      remaining: 5,
+      retryAfterMs: 0,
+      resetMs: 0,
+    });
+    for (let i = 0; i < 5; i++) expect((await s.takeToken('k', SPEC, 1, T0)).allowed).toBe(true);
+    expect((await s.takeToken('k', SPEC, 1, T0)).allowed).toBe(false);
+  });
+
   it('refills at the configured rate', async () => {
     const s = new MemoryStore();
     const spec = { capacity: 2, refillPerSecond: 4 }; // one token every 250 ms

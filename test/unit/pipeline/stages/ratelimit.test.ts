@@ -12,6 +12,7 @@ import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
 import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
+import { bucketKey } from '../../../../src/ratelimit/keys.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
 import type { Store } from '../../../../src/store/store.js';
 import { silentLogger } from '../../../../src/telemetry/logger.js';
@@ -107,6 +108,33 @@ describe('ratelimit stage', () => {
     const after = context(['search_docs', 'echo', 'echo']);
     expect(stage.run(after, signal)).toEqual({ kind: 'continue' });
     expect(after.decisions.map((d) => d.rateLimit?.remaining)).toEqual([1, 0, 0]);
+  });
+
+  it('gives back the tokens of a refused batch: its other buckets are charged nothing', async () => {
+    for (const sameTick of [true, false]) {
+      const inner = new MemoryStore();
+      const store = Object.create(inner) as Store;
+      if (!sameTick) Object.defineProperty(store, 'takeTokenNow', { value: undefined });
+      store.takeToken = (...args) => inner.takeToken(...args);
+      const stage = stageOn(store);
+      // Empty echo's bucket (capacity 2), then send a batch whose search_docs call comes first.
+      expect(await stage.run(context(['echo', 'echo']), signal)).toEqual({ kind: 'continue' });
+      const batch = context(['search_docs', 'search_docs', 'echo']);
+      expect(await stage.run(batch, signal)).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_RATELIMIT_EXCEEDED' },
+      });
+      // search_docs still has both tokens (a refund the store answered at once or after a round trip).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(
+        await inner.takeToken(
+          bucketKey('subject_tool', principal(), 'search_docs'),
+          { capacity: 2, refillPerSecond: 1 },
+          2,
+          T0,
+        ),
+      ).toMatchObject({ allowed: true, remaining: 0 });
+    }
   });
 
   it('keys resource requests by method, not by URI: varying the URI gets no fresh bucket', () => {
