@@ -57,8 +57,10 @@ LABEL org.opencontainers.image.title="mcp-authz" \
 
 RUN --mount=type=bind,source=scripts/docker/runtime.sh,target=/tmp/runtime.sh sh /tmp/runtime.sh
 
+# serve and the health check read the same config (and the same AUTHZ_* overrides).
 ENV NODE_ENV=production \
-    HOME=/tmp
+    HOME=/tmp \
+    AUTHZ_CONFIG=/etc/mcp-authz/config.yaml
 WORKDIR /app
 # Owned by root and read-only for the runtime user.
 COPY --from=build --chown=0:0 /src/package.json ./package.json
@@ -69,7 +71,8 @@ COPY --from=policy --chown=0:0 --chmod=0444 /out/bundle.tar.gz ./policy/bundle.t
 USER 10001:10001
 # 8080: the MCP endpoint (the pod's public port); 9090: admin (/healthz, /readyz, /metrics).
 EXPOSE 8080 9090
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The admin port from the config (admin.port, AUTHZ_ADMIN_PORT), not a fixed 9090.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s \
+  CMD ["node", "/app/dist/src/main.js", "health"]
 ENTRYPOINT ["node", "/app/dist/src/main.js"]
-CMD ["serve", "--config", "/etc/mcp-authz/config.yaml"]
+CMD ["serve"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `mcp-authz` command: `serve`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
+ * The `mcp-authz` command: `serve`, `health`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
  * `blocks list|add|lift`, `report`.
  * Composition only; each command lives in `src/cli/`.
  *
@@ -8,6 +8,7 @@
  */
 import { Command } from 'commander';
 import { register as registerBlocks } from './cli/blocks.js';
+import { register as registerHealth } from './cli/health.js';
 import { register as registerKeys } from './cli/keys.js';
 import { register as registerPolicy } from './cli/policy.js';
 import { register as registerReport } from './cli/report.js';
@@ -20,6 +21,7 @@ const program = new Command('mcp-authz')
   .showHelpAfterError();
 
 registerServe(program);
+registerHealth(program);
 registerPolicy(program);
 registerKeys(program);
 registerTokens(program);

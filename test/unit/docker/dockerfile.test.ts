@@ -128,12 +128,15 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runtime: non-root uid 10001, the documented entrypoint and command, the baked-in policy, OCI labels', () => {
+  it('runtime: non-root uid 10001, the documented entrypoint, command and health check, the baked-in policy, OCI labels', () => {
     const runtime = inStage('runtime');
     const only = (op: string) => runtime.filter((i) => i.op === op).map((i) => i.args);
     expect(only('USER')).toEqual(['10001:10001']);
     expect(only('ENTRYPOINT')).toEqual(['["node", "/app/dist/src/main.js"]']);
-    expect(only('CMD')).toEqual(['["serve", "--config", "/etc/mcp-authz/config.yaml"]']);
+    expect(only('CMD')).toEqual(['["serve"]']);
+    // serve and the health check find the config the same way, so the check follows admin.port.
+    expect(only('ENV').join(' ')).toContain('AUTHZ_CONFIG=/etc/mcp-authz/config.yaml');
+    expect(only('HEALTHCHECK')[0]).toMatch(/CMD \["node", "\/app\/dist\/src\/main.js", "health"\]$/);
     const copies = only('COPY');
     expect(copies).toContain(
       '--from=policy --chown=0:0 --chmod=0444 /out/bundle.tar.gz ./policy/bundle.tar.gz',

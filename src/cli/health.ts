@@ -1,0 +1,59 @@
+/**
+ * `mcp-authz health [--ready]`: asks the running sidecar's admin listener for `/healthz` (or `/readyz`)
+ * and exits 0 when it answers 2xx, 1 otherwise, with one line saying what went wrong. The address comes
+ * from the same config file and `AUTHZ_*` overrides as `serve`, so a container health check follows
+ * `admin.port` wherever it is set (the image's `HEALTHCHECK` runs this).
+ *
+ * @module
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { type CliIo, fail, processIo } from './table.js';
+
+/** How long the probe waits for an answer. */
+export const HEALTH_TIMEOUT_MS = 3_000;
+
+/**
+ * The URL of the admin listener's `path`: a wildcard listen address (`0.0.0.0`, `::`) is reached on the
+ * loopback of its family, an IPv6 literal goes in brackets.
+ */
+export function adminUrl(admin: Config['admin'], path: '/healthz' | '/readyz'): string {
+  let host = admin.host;
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  else if (host === '::' || host === '[::]') host = '::1';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `http://${host}:${admin.port}${path}`;
+}
+
+export function register(program: Command, io: CliIo = processIo): void {
+  program
+    .command('health')
+    .description(
+      "probe the running sidecar's admin port: exit 0 when /healthz answers 2xx (container health checks)",
+    )
+    .option('--ready', 'probe /readyz (ready to serve) instead of /healthz (alive)')
+    .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<{ config?: string; ready?: boolean }>();
+      let url: string;
+      try {
+        url = adminUrl(loadConfig({ file: opts.config }).admin, opts.ready ? '/readyz' : '/healthz');
+      } catch (err) {
+        fail(io, err);
+        return;
+      }
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+        await res.body?.cancel();
+        if (res.ok) {
+          io.exit(0);
+          return;
+        }
+        fail(io, `${url} answered ${res.status}`);
+      } catch (err) {
+        const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
+        fail(io, `${url} did not answer (${String(cause)})`);
+      }
+    });
+}

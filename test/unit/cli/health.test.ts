@@ -1,0 +1,88 @@
+/**
+ * `mcp-authz health`: the admin URL it derives from the config (wildcard listen addresses reached on
+ * loopback), and its exit code and message against a real HTTP listener that answers 200 or 503, and
+ * against a port where nothing listens.
+ *
+ * @module
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterEach, describe, expect, it } from 'vitest';
+import { adminUrl, register } from '../../../src/cli/health.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+function cli() {
+  const err: string[] = [];
+  const exits: number[] = [];
+  const program = new Command().exitOverride();
+  register(program, { out: () => {}, err: (s) => void err.push(s), exit: (c) => void exits.push(c) });
+  const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
+  return { err, exits, run };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve));
+});
+
+/** An admin-like listener answering /healthz with `healthz` and /readyz with `readyz`. */
+async function listener(healthz: number, readyz: number): Promise<number> {
+  const server = createServer((req, res) => {
+    res.writeHead(req.url === '/readyz' ? readyz : req.url === '/healthz' ? healthz : 404).end('{}');
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function configWithAdminPort(port: number): string {
+  const file = join(tempDir('cli-health'), 'config.yaml');
+  writeFileSync(file, `admin:\n  host: 0.0.0.0\n  port: ${port}\n`);
+  return file;
+}
+
+describe('mcp-authz health', () => {
+  it('derives the admin URL, reaching wildcard addresses on loopback', () => {
+    expect(adminUrl({ host: '0.0.0.0', port: 9090 }, '/healthz')).toBe('http://127.0.0.1:9090/healthz');
+    expect(adminUrl({ host: '::', port: 9090 }, '/readyz')).toBe('http://[::1]:9090/readyz');
+    expect(adminUrl({ host: 'fd00::5', port: 1 }, '/healthz')).toBe('http://[fd00::5]:1/healthz');
+    expect(adminUrl({ host: 'localhost', port: 9191 }, '/healthz')).toBe('http://localhost:9191/healthz');
+  });
+
+  it('exits 0 when /healthz answers 200, also while not ready', async () => {
+    const port = await listener(200, 503);
+    const c = cli();
+    await c.run('health', '--config', configWithAdminPort(port));
+    expect(c.exits).toEqual([0]);
+    expect(c.err).toEqual([]);
+  });
+
+  it('with --ready, exits 1 and says so when /readyz answers 503', async () => {
+    const port = await listener(200, 503);
+    const c = cli();
+    await c.run('health', '--ready', '--config', configWithAdminPort(port));
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([`mcp-authz: http://127.0.0.1:${port}/readyz answered 503\n`]);
+  });
+
+  it('exits 1 when nothing listens on the admin port', async () => {
+    const port = await listener(200, 200);
+    await new Promise((resolve) => servers.pop()?.close(resolve));
+    const c = cli();
+    await c.run('health', '--config', configWithAdminPort(port));
+    expect(c.exits).toEqual([1]);
+    expect(c.err[0]).toBe(`mcp-authz: http://127.0.0.1:${port}/healthz did not answer (ECONNREFUSED)\n`);
+  });
+
+  it('exits 1 with the config error when the config is invalid', async () => {
+    const file = join(tempDir('cli-health'), 'bad.yaml');
+    writeFileSync(file, 'admin:\n  port: nope\n');
+    const c = cli();
+    await c.run('health', '--config', file);
+    expect(c.exits).toEqual([1]);
+    expect(c.err[0]).toMatch(/^mcp-authz: .*admin\.port/);
+  });
+});
