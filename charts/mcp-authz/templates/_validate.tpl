@@ -14,6 +14,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- if and (eq $v.mode "deployment") (not $v.mcpServer.image.repository) }}
 {{- $errors = append $errors "mcpServer.image.repository is required in deployment mode (the MCP server image to run next to the sidecar); use mode=sidecar to add the sidecar to a Deployment of your own" }}
 {{- end }}
+{{- if and (eq $v.mode "deployment") $v.mcpServer.image.repository (not $v.mcpServer.image.tag) (not $v.mcpServer.image.digest) }}
+{{- $errors = append $errors "mcpServer.image.tag or mcpServer.image.digest is required in deployment mode: pin the MCP server's version (set the tag to latest only if you mean it)" }}
+{{- end }}
 
 {{- /* Ports must not collide inside the pod. */}}
 {{- $port := include "mcp-authz.port" . | int }}

@@ -26,6 +26,7 @@ import {
 const EVERYTHING = [
   'mode=deployment',
   'mcpServer.image.repository=example/mcp',
+  'mcpServer.image.tag=1.2.3',
   'redis.url=redis://redis:6379',
   'secrets.apiKeyPepper.existingSecret=authz',
   'secrets.jwtHsSecret.existingSecret=authz',

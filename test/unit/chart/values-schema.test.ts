@@ -87,6 +87,11 @@ describe('validate template: cross-field checks fail with a message', () => {
       'mcpServer.image.repository is required',
     ],
     [
+      'deployment mode without an MCP server tag or digest',
+      ['mode=deployment', 'mcpServer.image.repository=x'],
+      'mcpServer.image.tag or mcpServer.image.digest is required in deployment mode',
+    ],
+    [
       'a config key the chart owns',
       ['config.upstream.url=http://127.0.0.1:1/mcp'],
       'config.upstream.url is set by the chart: set mcpServer.host/port/path instead',
@@ -98,7 +103,7 @@ describe('validate template: cross-field checks fail with a message', () => {
     ],
     [
       'several replicas on the in-memory store',
-      ['mode=deployment', 'mcpServer.image.repository=x', 'replicaCount=3'],
+      ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=1', 'replicaCount=3'],
       'set redis.url',
     ],
     ['policy from a URL without one', ['policy.source=url'], 'policy.url must be an http(s) URL'],
@@ -136,6 +141,7 @@ describe('validate template: cross-field checks fail with a message', () => {
       set: [
         'mode=deployment',
         'mcpServer.image.repository=example/mcp',
+        'mcpServer.image.tag=1.2.3',
         'priorityClassName=high\n      hostNetwork: true',
       ],
     });
