@@ -15,6 +15,7 @@ import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
+import { protocolVersionOf } from '../mcp/protocol-version.js';
 import { StreamCounts } from '../mcp/stream-counts.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
@@ -133,7 +134,12 @@ export class SidecarRuntime {
       requestId: ctx.requestId,
       environment: this.#deps.config.policy.environment,
       timezone: this.#deps.config.policy.timezone,
-      protocolVersion: headerValue(ctx.req.headers['mcp-protocol-version']) ?? null,
+      protocolVersion: protocolVersionOf(
+        headerValue(ctx.req.headers['mcp-protocol-version']),
+        ctx.parsed,
+        ctx.transport,
+        this.#deps.config.server.protocolVersions,
+      ),
       transport: ctx.transport,
     };
   }
