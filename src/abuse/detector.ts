@@ -168,8 +168,15 @@ class StoreAbuseDetector implements AbuseDetector {
     return this.#polling;
   }
 
-  #add(rule: CompiledRule, target: string, who: PendingWho, count = 1, atMs = this.#now()): void {
-    if (!this.#pending.add(rule, target, who, count, atMs)) this.#stats.dropped += count;
+  #add(
+    rule: CompiledRule,
+    target: string,
+    who: PendingWho,
+    count = 1,
+    atMs = this.#now(),
+    id: string | undefined = undefined,
+  ): void {
+    if (!this.#pending.add(rule, target, who, count, atMs, id)) this.#stats.dropped += count;
   }
 
   async #flushOnce(): Promise<void> {
@@ -182,7 +189,8 @@ class StoreAbuseDetector implements AbuseDetector {
       results = await this.#o.store.countInWindows(hits, now);
     } catch (err) {
       this.#stats.storeErrors++;
-      for (const p of batch) this.#add(p.rule, pendingTarget(p), p, p.count, p.atMs);
+      // With their ids: a write that landed before the failure is replaced when they are sent again.
+      for (const p of batch) this.#add(p.rule, pendingTarget(p), p, p.count, p.atMs, p.id);
       if (this.#flushFailingSince === null) {
         this.#flushFailingSince = now;
         this.#o.logger.warn({ err: (err as Error).message }, 'abuse counts not written; will retry');

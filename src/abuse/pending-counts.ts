@@ -2,10 +2,12 @@
  * The counts waiting for the next flush, one entry per rule × target. Adding is a Map update (the request
  * path calls it); when `MAX_PENDING_TARGETS` distinct targets of one rule are waiting, counts for its new
  * ones are refused so the caller can count them as dropped. A flush drains the whole batch and turns it into the
- * store's `WindowHit`s; a failed flush adds the batch back.
+ * store's `WindowHit`s, giving each entry an id; a failed flush adds the batch back with its ids, so counts that
+ * did reach the store before the failure are replaced when sent again, not counted twice.
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { encodePart } from '../store/key-parts.js';
 import type { WindowHit } from '../store/store.js';
 import type { CompiledRule } from './rules.js';
@@ -35,6 +37,8 @@ export interface Pending {
   ip: string | null;
   count: number;
   atMs: number;
+  /** Set once the entry has been sent (`WindowHit.id`); kept when a failed flush adds it back. */
+  id: string | undefined;
 }
 
 export class PendingCounts {
@@ -47,19 +51,28 @@ export class PendingCounts {
   }
 
   /** Adds `count` for this rule × target; false (nothing added) when too many targets are waiting. */
-  add(rule: CompiledRule, target: string, who: PendingWho, count: number, atMs: number): boolean {
+  add(
+    rule: CompiledRule,
+    target: string,
+    who: PendingWho,
+    count: number,
+    atMs: number,
+    id?: string,
+  ): boolean {
     const key = `${encodePart(rule.rule.name)}:${target}`;
     const p = this.#pending.get(key);
     if (p) {
       p.count += count;
       p.ip = who.ip ?? p.ip;
       if (atMs > p.atMs) p.atMs = atMs;
+      p.id ??= id;
       return true;
     }
     const waiting = this.#perRule.get(rule.rule.name) ?? 0;
     if (waiting >= MAX_PENDING_TARGETS) return false;
     this.#perRule.set(rule.rule.name, waiting + 1);
-    this.#pending.set(key, { rule, key, ...who, count, atMs });
+    const { subject, tenant, tool, ip } = who;
+    this.#pending.set(key, { rule, key, subject, tenant, tool, ip, count, atMs, id });
     return true;
   }
 
@@ -79,11 +92,23 @@ export function pendingTarget(p: Pending): string {
 
 /** The store call's input for a drained batch, in the same order. */
 export function toWindowHits(batch: readonly Pending[]): WindowHit[] {
-  return batch.map((p) => ({
-    key: p.key,
-    count: p.count,
-    windowMs: p.rule.windowMs,
-    threshold: p.rule.rule.threshold,
-    atMs: p.atMs,
-  }));
+  return batch.map((p) => {
+    p.id ??= nextId();
+    return {
+      key: p.key,
+      count: p.count,
+      windowMs: p.rule.windowMs,
+      threshold: p.rule.rule.threshold,
+      atMs: p.atMs,
+      id: p.id,
+    };
+  });
+}
+
+/** Window member ids: unique across replicas (a random prefix per process) and cheap (a counter). */
+const ID_PREFIX = randomBytes(9).toString('base64url');
+let idSeq = 0;
+function nextId(): string {
+  idSeq += 1;
+  return `${ID_PREFIX}${idSeq.toString(36)}`;
 }

@@ -27,8 +27,8 @@ import {
 import { TokenBuckets } from './token-bucket.js';
 
 interface Window {
-  /** Hits in arrival order: [epoch ms, count]. */
-  hits: [number, number][];
+  /** Hits in arrival order: [epoch ms, count, id]. */
+  hits: [number, number, string | undefined][];
   /** No new trip before this epoch ms. */
   tripUntil: number;
   /** Epoch ms after which the window is empty and can be dropped. */
@@ -225,8 +225,9 @@ export class MemoryStore implements Store {
       this.#windows.set(h.key, w);
     }
     const cutoff = nowMs - h.windowMs;
-    w.hits = w.hits.filter(([at]) => at > cutoff);
-    w.hits.push([h.atMs, h.count]);
+    // A hit with the id of an earlier one replaces it (a retried count, see WindowHit.id).
+    w.hits = w.hits.filter(([at, , id]) => at > cutoff && (id === undefined || id !== h.id));
+    w.hits.push([h.atMs, h.count, h.id]);
     w.expiresAt = Math.max(w.expiresAt, nowMs + h.windowMs);
     const count = w.hits.reduce((sum, [, n]) => sum + n, 0);
     let tripped = false;

@@ -93,8 +93,10 @@ return {allowed, math.floor(tokens + eps), retry, reset}`,
 
 /**
  * Sliding windows, several per call. KEYS = per hit: window zset, trip marker. ARGV[1] = now (ms); per hit
- * 5 more: window ms, count, threshold, unique member id, hit time (ms). A zset member is `<count>:<id>`
- * scored by its time; members at or before now − window are dropped, the rest summed. The window trips
+ * 5 more: window ms, count, threshold, member id, hit time (ms). A zset member is `<count>:<id>` scored by
+ * its time; members at or before now − window are dropped, the rest summed. A member with the hit's id is
+ * replaced, not added to: a count sent again after a write whose answer was lost (a timeout) is not counted
+ * twice, even when later counts have been merged into it. The window trips
  * when the sum first exceeds the threshold; the marker (its value: ms until which no new trip) makes it
  * one trip per window. Returns {count, tripped 0/1} per hit, flattened.
  */
@@ -109,12 +111,17 @@ for i = 1, #KEYS / 2 do
   local window = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   local threshold = tonumber(ARGV[a + 2])
+  local suffix = ':' .. ARGV[a + 3]
   redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - window)
   local sum = n
   for _, m in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
-    sum = sum + (tonumber(string.match(m, '^(%d+):')) or 0)
+    if string.sub(m, -#suffix) == suffix then
+      redis.call('ZREM', zkey, m)
+    else
+      sum = sum + (tonumber(string.match(m, '^(%d+):')) or 0)
+    end
   end
-  redis.call('ZADD', zkey, ARGV[a + 4], n .. ':' .. ARGV[a + 3])
+  redis.call('ZADD', zkey, ARGV[a + 4], n .. suffix)
   redis.call('PEXPIRE', zkey, window)
   local tripped = 0
   if sum > threshold then

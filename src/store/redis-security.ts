@@ -66,7 +66,7 @@ export async function countInWindows(
   const args: (string | number)[] = [Math.floor(nowMs)];
   for (const h of hits) {
     keys.push(k.keys.window(h.key), k.keys.windowTrip(h.key));
-    args.push(h.windowMs, h.count, h.threshold, k.uniqueId(), Math.floor(h.atMs));
+    args.push(h.windowMs, h.count, h.threshold, h.id ?? k.uniqueId(), Math.floor(h.atMs));
   }
   const r = (await runScript(scriptClient(c), WINDOW_SCRIPT, keys, args)) as number[];
   return hits.map((_, i) => ({ count: Number(r[2 * i]), tripped: r[2 * i + 1] === 1 }));

@@ -68,6 +68,12 @@ export interface WindowHit {
   /** The window trips when its count first exceeds this. */
   readonly threshold: number;
   readonly atMs: number;
+  /**
+   * Identifies this count in its window (no `:`): a hit with the id of an earlier one replaces it. A count
+   * sent again after a failed call keeps its id, so a write that landed but timed out is not counted twice.
+   * Without one the store picks a new id.
+   */
+  readonly id?: string;
 }
 
 export interface WindowCount {

@@ -20,12 +20,14 @@ import { buildReport, type SecurityReport } from '../../src/report/build.js';
 import { createSecurityCounters } from '../../src/report/counters.js';
 import { reportRoute } from '../../src/report/route.js';
 import { createStore } from '../../src/store/create-store.js';
-import type { BlockEntry, Store } from '../../src/store/store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import type { BlockEntry, Store, WindowHit } from '../../src/store/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const IP = '203.0.113.7';
+const T0 = 1_800_000_000_000;
 const RULES: AbuseRule[] = [
   {
     name: 'query-flood',
@@ -300,5 +302,35 @@ describe('abuse detection across replicas', () => {
     const after = JSON.parse((await run('report', '--json')).out) as SecurityReport;
     expect(after.blocks).toEqual([]);
     expect(after.anomalies).toHaveLength(2);
+  });
+});
+
+describe('sliding windows on Redis', () => {
+  it('replaces a hit sent again with its id (a retried count), as the memory store does', async () => {
+    const redisStore = await openStore('win1:');
+    const memory = new MemoryStore();
+    const hit = { key: 'rule:acme/alice', windowMs: 60_000, threshold: 100 };
+    const steps: WindowHit[] = [
+      { ...hit, count: 2, atMs: T0, id: 'a' },
+      // The same two, sent again with one more merged in: replaces, does not add.
+      { ...hit, count: 3, atMs: T0 + 10, id: 'a' },
+      { ...hit, count: 1, atMs: T0 + 20, id: 'b' },
+      { ...hit, count: 1, atMs: T0 + 30 },
+    ];
+    const counts: number[][] = [];
+    for (const [i, h] of steps.entries()) {
+      const now = T0 + 10 * i;
+      const [r, m] = await Promise.all([
+        redisStore.countInWindows([h], now),
+        memory.countInWindows([h], now),
+      ]);
+      counts.push([r[0]?.count ?? -1, m[0]?.count ?? -1]);
+    }
+    expect(counts).toEqual([
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ]);
   });
 });

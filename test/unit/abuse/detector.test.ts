@@ -256,6 +256,29 @@ describe('abuse detector', () => {
     await detector.stop();
   });
 
+  it('does not count twice a write that landed but whose answer was lost (a timeout)', async () => {
+    const inner = new MemoryStore();
+    const flag = { loseAnswer: true };
+    const store = delegate(inner, {
+      countInWindows: async (hits: WindowHit[], now: number) => {
+        const counted = await inner.countInWindows(hits, now);
+        if (flag.loseAnswer) throw new StoreError('countInWindows', 'Command timed out');
+        return counted;
+      },
+    });
+    const { detector, events } = setup([{ ...QUERY_RULE, threshold: 3 }], store);
+    for (let i = 0; i < 2; i++) detector.recordCall(alice, 'query_a', IP);
+    await detector.flush(); // the two calls reach the window; the detector hears of a failure
+    flag.loseAnswer = false;
+    detector.recordCall(alice, 'query_a', IP); // merged with the two being retried
+    await detector.flush();
+    // Three calls: at the threshold, not past it (five, had the retry been added to the landed write).
+    expect(events).toEqual([]);
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(events.map((e) => e.count)).toEqual([4]);
+  });
+
   it('survives an onTrip handler that throws', async () => {
     const detector = createAbuseDetector({
       store: new MemoryStore(),
