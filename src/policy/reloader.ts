@@ -4,6 +4,12 @@
  * than `fs.watch`) follows Kubernetes ConfigMap symlink swaps and network file systems reliably; a
  * changed signature of sizes and mtimes (or a changed ETag for URLs) triggers a reload.
  *
+ * A folder is loaded only once it has settled: its new signature must be seen at two checks in a row, and
+ * again after the files were read. A folder updated file by file (`cp policy.wasm` now, `data.json` a moment
+ * later) would otherwise load one bundle's wasm with another's data, a policy nobody wrote. The first load,
+ * at start, does not wait. (A `.tar.gz` or a URL is one object: a partial copy fails to read, and is read
+ * again once it changes.)
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -24,6 +30,9 @@ export class PolicyReloader {
   readonly #opts: ReloaderOptions;
   #timer: NodeJS.Timeout | undefined;
   #signature: string | null = null;
+  /** A folder's changed signature seen at the last check, not loaded until it is seen again. */
+  #settling: string | null = null;
+  #started = false;
   /** The last failure to read the bundle, reported once while it repeats. */
   #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
@@ -35,6 +44,7 @@ export class PolicyReloader {
   /** Loads the bundle once (a failure leaves the engine denying everything) and starts watching. */
   async start(): Promise<void> {
     await this.check();
+    this.#started = true;
     if (this.#opts.watch) {
       this.#timer = setInterval(() => void this.check(), this.#opts.pollIntervalMs);
       this.#timer.unref();
@@ -67,10 +77,21 @@ export class PolicyReloader {
       return;
     }
     if (sig === this.#signature) return;
+    const folder = isFolderSignature(sig);
+    if (folder && this.#started && sig !== this.#settling) {
+      this.#settling = sig; // changed since the last check: maybe a copy in progress
+      return;
+    }
+    this.#settling = null;
     this.#signature = sig;
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {
       bundle = await readBundle(location);
+      if (folder && (await signature(location).catch(() => null)) !== sig) {
+        // Changed while being read: read again once it has settled.
+        this.#signature = null;
+        return;
+      }
     } catch (err) {
       // A download can fail for a moment (network, 5xx, 429): try it again at the next poll although the
       // ETag stays the same, reporting the same failure once. A bundle that is broken stays broken until
@@ -94,12 +115,18 @@ export class PolicyReloader {
   }
 }
 
+const FOLDER = 'folder|';
+
+function isFolderSignature(sig: string): boolean {
+  return sig.startsWith(FOLDER);
+}
+
 async function signature(location: string): Promise<string> {
   if (/^https?:\/\//.test(location)) return urlSignature(location);
   const st = await stat(location);
   if (!st.isDirectory()) return `${st.size}:${st.mtimeMs}`;
   // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
-  return (await bundleFiles(location)).map((f) => `${f.rel}:${f.size}:${f.mtimeMs}`).join('|');
+  return FOLDER + (await bundleFiles(location)).map((f) => `${f.rel}:${f.size}:${f.mtimeMs}`).join('|');
 }
 
 async function urlSignature(url: string): Promise<string> {

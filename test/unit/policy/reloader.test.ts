@@ -79,6 +79,35 @@ describe('hot reload', () => {
     return { e, reloader };
   }
 
+  /** Two checks: a folder's change is loaded once the same signature is seen twice (it has settled). */
+  async function settled(reloader: PolicyReloader): Promise<void> {
+    await reloader.check();
+    await reloader.check();
+  }
+
+  it('loads a folder changed file by file only once it has settled, never one half of each bundle', async () => {
+    const dir = tempDir('reload-settle');
+    await variant(dir, 'old', true);
+    const { e, reloader } = await startReloader(dir);
+    // A copy in progress, one file at a time: first the new data (guests lose echo)…
+    const data = JSON.parse(await readFile(join(dir, 'data.json'), 'utf8'));
+    data.authz.roles.guest.tools = [];
+    await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+    await reloader.check();
+    expect(e.revision).toBe('old');
+    expect(e.decide(echoInput()).allow).toBe(true);
+    // …then, after a check, its manifest: still changing, so still not loaded.
+    const manifest = JSON.parse(await readFile(join(dir, '.manifest'), 'utf8'));
+    await writeFile(join(dir, '.manifest'), JSON.stringify({ ...manifest, revision: 'new' }));
+    await reloader.check();
+    expect(e.revision).toBe('old');
+    // Settled: seen unchanged at the next check, loaded whole.
+    await reloader.check();
+    expect(e.revision).toBe('new');
+    expect(e.decide(echoInput()).allow).toBe(false);
+    expect(e.status().reloads).toEqual({ ok: 2, failed: 0 });
+  });
+
   it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
     const dir = tempDir('reload');
     await variant(dir, 'rev-0', true);
@@ -102,7 +131,7 @@ describe('hot reload', () => {
     const workers = [evaluate(), evaluate(), evaluate()];
     for (let i = 1; i <= 20; i++) {
       await variant(dir, `rev-${i}`, i % 2 === 0);
-      await reloader.check();
+      await settled(reloader);
       expect(e.revision).toBe(`rev-${i}`);
     }
     stop = true;
@@ -117,7 +146,7 @@ describe('hot reload', () => {
     await variant(dir, 'good', true);
     const { e, reloader } = await startReloader(dir);
     await writeFile(join(dir, 'policy.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0xff]));
-    await reloader.check();
+    await settled(reloader);
     expect(e.revision).toBe('good');
     expect(e.status()).toMatchObject({ state: 'warn', revision: 'good' });
     expect(e.status().lastError).toBeTruthy();
@@ -131,10 +160,10 @@ describe('hot reload', () => {
     const okBefore = e.status().reloads.ok;
     await mkdir(join(dir, 'extra'));
     await writeFile(join(dir, 'extra', 'data.json'), '{"flag": true}');
-    await reloader.check();
+    await settled(reloader);
     expect(e.status().reloads.ok).toBe(okBefore + 1);
     await writeFile(join(dir, 'extra', 'data.json'), '{"flag": tru');
-    await reloader.check();
+    await settled(reloader);
     expect(e.status()).toMatchObject({ state: 'warn', revision: 'nested' });
     expect(e.status().lastError).toMatch(/extra\/data\.json/);
   });
