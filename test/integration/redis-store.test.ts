@@ -8,14 +8,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { type Authenticator, createAuthenticator } from '../../src/authn/authenticator.js';
-import { register as registerKeys } from '../../src/cli/keys.js';
-import { register as registerTokens } from '../../src/cli/tokens.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createStore } from '../../src/store/create-store.js';
@@ -268,93 +265,5 @@ describe('Redis outage', () => {
     await redis.restart();
     await within(5_000, async () => expect(store.status().state).toBe('ok'));
     expect(await store.getApiKey('abcdefghijkl')).toBeNull();
-  });
-});
-
-describe('CLI keys/tokens against Redis', () => {
-  function cli() {
-    const out: string[] = [];
-    const err: string[] = [];
-    const exits: number[] = [];
-    const io = {
-      out: (s: string) => void out.push(s),
-      err: (s: string) => void err.push(s),
-      exit: (c: number) => void exits.push(c),
-    };
-    const program = new Command().exitOverride();
-    registerKeys(program, io);
-    registerTokens(program, io);
-    const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
-    return { out, err, exits, run };
-  }
-
-  it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
-    const dir = tempDir('cli');
-    writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
-    const file = join(dir, 'config.yaml');
-    const prefix = `cli${++prefixN}:`;
-    writeFileSync(
-      file,
-      `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\nauthn:\n  apiKeys:\n    pepperFile: ${join(dir, 'pepper')}\n`,
-    );
-
-    const c1 = cli();
-    await c1.run(
-      'keys',
-      'create',
-      '--config',
-      file,
-      '--subject',
-      'bot',
-      '--role',
-      'a',
-      '--role',
-      'b',
-      '--expires-in',
-      '30d',
-      '--json',
-    );
-    expect(c1.exits).toEqual([]);
-    const created = JSON.parse(c1.out.join('')) as { key: string; record: { id: string; hash?: string } };
-    expect(created.key).toMatch(/^mcpk_/);
-    expect(created.record.hash).toBeUndefined();
-
-    const c2 = cli();
-    await c2.run('keys', 'list', '--config', file);
-    const table = c2.out.join('');
-    expect(table).toMatch(/^ID\s+SUBJECT\s+TENANT\s+ROLES\s+ACTIVE\s+EXPIRES\s+LAST USED\s+USES/);
-    expect(table).toContain(created.record.id);
-    expect(table).toContain('a,b');
-    expect(table).not.toContain(created.key.split('_').slice(2).join('_'));
-
-    const c3 = cli();
-    await c3.run('keys', 'revoke', created.record.id, '--config', file);
-    expect(c3.out.join('')).toContain(`revoked API key ${created.record.id}`);
-
-    const c4 = cli();
-    await c4.run('keys', 'revoke', 'nosuchkey123', '--config', file);
-    expect(c4.exits).toEqual([1]);
-    expect(c4.err.join('')).toMatch(/^mcp-authz: no API key with id nosuchkey123\n$/);
-
-    const c5 = cli();
-    await c5.run('tokens', 'revoke', 'jti-9', '--expires-in', '1h', '--config', file, '--json');
-    expect(JSON.parse(c5.out.join(''))).toMatchObject({ revoked: 'jti-9' });
-
-    const store = await openStore(parseConfig({ store: { redisUrl: redis.url, keyPrefix: prefix } }, {}));
-    const snap = await store.revocations();
-    expect(snap.keys.has(created.record.id)).toBe(true);
-    expect(snap.tokens.has('jti-9')).toBe(true);
-  });
-
-  it('fails with one line and exit 1 when Redis is unreachable', async () => {
-    const dir = tempDir('cli');
-    const file = join(dir, 'config.yaml');
-    writeFileSync(file, 'store:\n  redisUrl: redis://:topsecret@127.0.0.1:1\n');
-    const c = cli();
-    await c.run('keys', 'list', '--config', file);
-    expect(c.exits).toEqual([1]);
-    expect(c.err).toHaveLength(1);
-    expect(c.err[0]).toMatch(/^mcp-authz: store unavailable: /);
-    expect(c.err[0]).not.toContain('topsecret');
   });
 });
