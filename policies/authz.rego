@@ -1,7 +1,7 @@
 # The default mcp-authz policy: entrypoints, the subject, and the decision's obligations.
 #
 # Entrypoints (both always defined):
-#   decision  one JSON-RPC request  -> {allow, reasons, obligations, sensitivity}
+#   decision  one JSON-RPC request  -> {allow, reasons, obligations, sensitivity, required_scopes}
 #   visible   one item of a list reply -> boolean
 #
 # Everything a policy author tunes lives in data.json (data.authz.*); see README.md.
@@ -39,6 +39,7 @@ decision := {
 		"audit": audit(sensitivity),
 	},
 	"sensitivity": sensitivity,
+	"required_scopes": required_scopes(allow),
 }
 
 default allow := false
@@ -67,6 +68,12 @@ reasons(allowed) := [] if {
 	rs := sort(deny_reasons)
 	count(rs) > 0
 } else := ["request denied by policy"]
+
+# The OAuth scopes a denied tool call lacks (tools.rego): empty when allowed. Call as
+# required_scopes(allow).
+required_scopes(allowed) := [] if {
+	allowed
+} else := sort(missing_tool_scopes)
 
 # ---------------------------------------------------------------------------
 # Entrypoint: visible

@@ -60,6 +60,25 @@ tenant_denial(arg, value, tenant) := msg if {
 }
 
 # ---------------------------------------------------------------------------
+# OAuth scopes per tool (step-up authorization)
+# ---------------------------------------------------------------------------
+
+# A catalog tool may list the `scopes` a caller's token must carry to call it. A call lacking one is
+# denied, and the decision names the missing scopes in required_scopes: the sidecar then answers a
+# caller signed in with a JWT 403 insufficient_scope naming them, so its MCP client can ask the
+# authorization server for them and call again (MCP "Scope Challenge Handling").
+call_denials contains msg if {
+	some s in missing_tool_scopes
+	msg := concat("", ["tool ", item_name, " needs the OAuth scope ", s, "; sign in again granting it"])
+}
+
+missing_tool_scopes contains s if {
+	item_kind == "tool"
+	some s in data.authz.catalog.tools[item_name].scopes
+	not s in input.subject.scopes
+}
+
+# ---------------------------------------------------------------------------
 # Numeric argument caps (roles' argument_limits)
 # ---------------------------------------------------------------------------
 

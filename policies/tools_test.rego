@@ -150,6 +150,30 @@ test_tenant_argument_from_catalog if {
 	allowed(call(["guest"], "echo", {"org": "acme", "tenant": "globex"})) with data.authz.catalog.tools.echo as catalog_echo
 }
 
+# --- OAuth scopes per tool (step-up) -------------------------------------------
+
+test_tool_scopes_missing_denied_and_named if {
+	echo_with_scopes := {"sensitivity": "public", "scopes": ["mcp:echo", "mcp:tools"]}
+	d := decide(call(["guest"], "echo", {"text": "hi"})) with data.authz.catalog.tools.echo as echo_with_scopes
+	d.allow == false
+	d.reasons == ["tool echo needs the OAuth scope mcp:echo; sign in again granting it"]
+	d.required_scopes == ["mcp:echo"]
+}
+
+test_tool_scopes_present_allowed if {
+	echo_with_scopes := {"sensitivity": "public", "scopes": ["mcp:echo"]}
+	subj := object.union(subject(["guest"]), {"scopes": ["mcp:tools", "mcp:echo"]})
+	d := decide(call_as(subj, "echo", {"text": "hi"})) with data.authz.catalog.tools.echo as echo_with_scopes
+	d.allow == true
+	d.required_scopes == []
+}
+
+test_required_scopes_empty_on_other_denials if {
+	d := decide(call(["guest"], "delete_customer", {"tenant": "acme", "id": "c-1"}))
+	d.allow == false
+	d.required_scopes == []
+}
+
 # --- Argument caps -----------------------------------------------------------
 
 test_limit_within_cap_allowed if {

@@ -130,7 +130,8 @@ export const ERROR_CODES = {
     status: 403,
     rpc: RPC.forbidden,
     reason: 'authn',
-    meaning: 'The token lacks a scope in `authn.jwt.requiredScopes`.',
+    meaning:
+      'The token lacks a scope in `authn.jwt.requiredScopes`, or one the policy named in `required_scopes` when it denied the call (step-up): the challenge lists the scopes to ask for.',
   },
   ERR_AUTHN_UNAVAILABLE: {
     status: 503,

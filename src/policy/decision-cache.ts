@@ -186,12 +186,12 @@ export function cachePlan(bundle: Bundle, opts: DecisionCacheOptions | undefined
   };
 }
 
-/** Whether two decisions say the same (allow, reasons, obligations, sensitivity). */
+/** Whether two decisions say the same (allow, reasons, obligations, sensitivity, required scopes). */
 export function sameResult(a: Decision, b: Decision): boolean {
   return (
     a.allow === b.allow &&
     a.failure === b.failure &&
-    JSON.stringify([a.reasons, a.obligations, a.sensitivity]) ===
-      JSON.stringify([b.reasons, b.obligations, b.sensitivity])
+    JSON.stringify([a.reasons, a.obligations, a.sensitivity, a.requiredScopes]) ===
+      JSON.stringify([b.reasons, b.obligations, b.sensitivity, b.requiredScopes])
   );
 }

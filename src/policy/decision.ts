@@ -28,6 +28,16 @@ export const ObligationsSchema = z
   })
   .loose();
 
+/** An OAuth scope token (RFC 6749 §3.3: printable ASCII without space, `"` or `\`). */
+export const ScopeToken = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'an OAuth scope token (printable ASCII, no space, " or \\)');
+
+/** At most this many scopes in one decision's `required_scopes`. */
+export const MAX_REQUIRED_SCOPES = 32;
+
 /** What the `decision` entrypoint must produce. Unknown fields are kept for the audit record. */
 export const PolicyResultSchema = z
   .object({
@@ -35,6 +45,11 @@ export const PolicyResultSchema = z
     reasons: z.array(z.string()).default([]),
     obligations: ObligationsSchema.default({}),
     sensitivity: z.string().optional(),
+    /**
+     * Scopes this call needs (step-up authorization). On a deny, a caller signed in with a JWT that lacks
+     * any of them is answered 403 `insufficient_scope` naming them, so its MCP client can ask for them.
+     */
+    required_scopes: z.array(ScopeToken).max(MAX_REQUIRED_SCOPES).optional(),
   })
   .loose();
 
@@ -47,6 +62,8 @@ export interface Decision {
   readonly reasons: readonly string[];
   readonly obligations: Obligations;
   readonly sensitivity: string | undefined;
+  /** Scopes the call needs, from the policy (step-up authorization); absent when it named none. */
+  readonly requiredScopes?: readonly string[];
   /** Bundle revision that made the decision; null when no policy was loaded. */
   readonly revision: string | null;
   /** Wall time of input serialisation + evaluation + result check, in nanoseconds. */

@@ -220,6 +220,7 @@ export class PolicyEngine {
       reasons,
       obligations: r.obligations,
       sensitivity: r.sensitivity,
+      ...(r.required_scopes?.length ? { requiredScopes: r.required_scopes } : {}),
       revision: cur.revision,
       evalNs,
     };

@@ -15,7 +15,7 @@ import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
-import { errorResponse } from './respond.js';
+import { errorResponse, stepUpScopes } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
 
@@ -107,8 +107,10 @@ export class LegacySseRoutes {
         result.error.reason === 'policy' &&
         session &&
         ctx.principal &&
-        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts).
+        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts), and a token lacking
+        // the scopes the policy asks for the 403 step-up challenge.
         ctx.principal.authMethod !== 'anonymous' &&
+        !stepUpScopes(ctx, []) &&
         ownerKey(ctx.principal) === session.owner
       ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req));

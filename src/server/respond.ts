@@ -43,9 +43,17 @@ export function errorResponse(
 ): ErrorResponse {
   const parsed = ctx.parsed;
   let answered = err;
+  let hint = scope;
   if (parsed && err.reason === 'policy' && ctx.decisions.length > 0) {
-    if (ctx.principal?.authMethod !== 'anonymous') return policyDenialResponse(ctx, err);
-    answered = signInFirst(ctx);
+    const baseline = scope ? scope.split(' ') : [];
+    if (ctx.principal?.authMethod === 'anonymous') {
+      answered = signInFirst(ctx);
+      hint = [...new Set([...baseline, ...deniedScopes(ctx)])].join(' ');
+    } else {
+      const needed = stepUpScopes(ctx, baseline);
+      if (!needed) return policyDenialResponse(ctx, err);
+      answered = askForScopes(ctx, needed);
+    }
   }
   const ids: JsonRpcId[] | null = parsed
     ? parsed.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : []))
@@ -54,7 +62,40 @@ export function errorResponse(
     ids,
     batch: parsed?.batch ?? false,
     resourceMetadataUrl,
-    ...(scope ? { scope } : {}),
+    ...(hint ? { scope: hint } : {}),
+  });
+}
+
+/** The scopes the policy named on the body's denied messages (`required_scopes`). */
+function deniedScopes(ctx: RequestContext): string[] {
+  return ctx.decisions.flatMap((d) => (d.decision.allow ? [] : (d.decision.requiredScopes ?? [])));
+}
+
+/**
+ * Step-up authorization (MCP 2025-11-25, "Scope Challenge Handling"): when the policy denied a message of
+ * a caller signed in with a JWT and named scopes the call needs (`required_scopes`) that the token lacks,
+ * the scopes to ask for: the configured required scopes and the policy's. Undefined otherwise (an API key
+ * cannot be stepped up; a token holding every named scope was denied for another reason).
+ */
+export function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[] | undefined {
+  const p = ctx.principal;
+  if (p?.authMethod !== 'jwt') return undefined;
+  const lacking = ctx.decisions.some(
+    (d) => !d.decision.allow && d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)),
+  );
+  return lacking ? [...new Set([...baseline, ...deniedScopes(ctx)])] : undefined;
+}
+
+/** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
+function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {
+  const denied = ctx.decisions.find((d) => !d.decision.allow);
+  const reason = denied?.decision.reasons[0] ?? 'this call needs more scopes';
+  return new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', `Forbidden: ${reason}`, {
+    data: {
+      scope: scopes.join(' '),
+      reasons: denied?.decision.reasons ?? [],
+      decision_id: denied?.decisionId ?? null,
+    },
   });
 }
 

@@ -179,6 +179,43 @@ describe('errorResponse for an anonymous caller the policy denies (authn.mode: o
   });
 });
 
+describe('errorResponse when the policy names required scopes (step-up)', () => {
+  const needs = (scopes: string[]): Decision => ({
+    ...deny('tool t needs the OAuth scope s'),
+    requiredScopes: scopes,
+  });
+
+  it("asks a JWT caller lacking one for the configured scopes and the policy's: 403 insufficient_scope", () => {
+    const ctx = decided(true, [request(1, 'tools/call', { name: 't' }), request(2, 'ping')], [needs(['s'])]);
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['mcp:tools'] };
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(403);
+    expect(out.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+    );
+    expect(out.body).toMatchObject([
+      { id: 1, error: { code: -32003, message: 'Forbidden: tool t needs the OAuth scope s' } },
+      { id: 2, error: { data: { code: 'ERR_AUTHN_INSUFFICIENT_SCOPE', scope: 'mcp:tools s' } } },
+    ]);
+  });
+
+  it('denies the usual way when the token has them all, or the caller used an API key', () => {
+    const ctx = decided(false, [request(1, 'tools/call', { name: 't' })], [needs(['s'])]);
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['s'] };
+    expect(errorResponse(ctx, firstDenial(), RM, 'mcp:tools').status).toBe(200);
+    ctx.principal = { ...ANONYMOUS, id: 'k-1', authMethod: 'api_key', scopes: [] };
+    expect(errorResponse(ctx, firstDenial(), RM, 'mcp:tools').status).toBe(200);
+  });
+
+  it('adds them to the sign-in challenge of an anonymous caller', () => {
+    const ctx = decided(false, [request(1, 'tools/call', { name: 't' })], [needs(['s'])]);
+    ctx.principal = ANONYMOUS;
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(401);
+    expect(out.headers['www-authenticate']).toBe(`Bearer resource_metadata="${RM}", scope="mcp:tools s"`);
+  });
+});
+
 describe('errorResponse for other errors', () => {
   it('answers every request id of the parsed body with the error', () => {
     const ctx = parsed(true, [request(1, 'a'), notification, request(2, 'b')]);
