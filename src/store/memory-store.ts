@@ -31,6 +31,8 @@ interface Window {
   hits: [number, number, string | undefined][];
   /** No new trip before this epoch ms. */
   tripUntil: number;
+  /** The id of the hit that tripped last: sent again, it trips again (WindowHit.id). */
+  tripBy?: string | undefined;
   /** Epoch ms after which the window is empty and can be dropped. */
   expiresAt: number;
 }
@@ -233,7 +235,10 @@ export class MemoryStore implements Store {
     let tripped = false;
     if (count > h.threshold && w.tripUntil <= nowMs) {
       w.tripUntil = nowMs + h.windowMs;
+      w.tripBy = h.id;
       w.expiresAt = Math.max(w.expiresAt, w.tripUntil);
+      tripped = true;
+    } else if (count > h.threshold && h.id !== undefined && h.id === w.tripBy) {
       tripped = true;
     }
     return { count, tripped };

@@ -97,8 +97,9 @@ return {allowed, math.floor(tokens + eps), retry, reset}`,
  * its time; members at or before now − window are dropped, the rest summed. A member with the hit's id is
  * replaced, not added to: a count sent again after a write whose answer was lost (a timeout) is not counted
  * twice, even when later counts have been merged into it. The window trips
- * when the sum first exceeds the threshold; the marker (its value: ms until which no new trip) makes it
- * one trip per window. Returns {count, tripped 0/1} per hit, flattened.
+ * when the sum first exceeds the threshold; the marker (`<ms until which no new trip>:<id of the tripping
+ * hit>`) makes it one trip per window, except that the tripping hit sent again trips again (its answer was
+ * lost, so nobody acted on the trip). Returns {count, tripped 0/1} per hit, flattened.
  */
 export const WINDOW_SCRIPT = script(
   'slidingWindows',
@@ -125,9 +126,13 @@ for i = 1, #KEYS / 2 do
   redis.call('PEXPIRE', zkey, window)
   local tripped = 0
   if sum > threshold then
-    local quiet = tonumber(redis.call('GET', tkey))
+    local marker = redis.call('GET', tkey)
+    local quiet = nil
+    if marker then quiet = tonumber(string.match(marker, '^(%d+)')) end
     if quiet == nil or quiet <= now then
-      redis.call('SET', tkey, string.format('%d', now + window), 'PX', window)
+      redis.call('SET', tkey, string.format('%d', now + window) .. suffix, 'PX', window)
+      tripped = 1
+    elseif string.sub(marker, -#suffix) == suffix then
       tripped = 1
     end
   end

@@ -333,4 +333,29 @@ describe('sliding windows on Redis', () => {
       [5, 5],
     ]);
   });
+
+  it('trips again when the tripping hit is sent again, and only then, as the memory store does', async () => {
+    const redisStore = await openStore('win2:');
+    const memory = new MemoryStore();
+    const hit = { key: 'rule:acme/bob', windowMs: 60_000, threshold: 2 };
+    const steps: WindowHit[] = [
+      { ...hit, count: 3, atMs: T0, id: 'x' }, // trips
+      { ...hit, count: 3, atMs: T0 + 10, id: 'x' }, // the same, sent again: trips again
+      { ...hit, count: 1, atMs: T0 + 20, id: 'y' }, // another hit in the same window: no second trip
+    ];
+    const results: [boolean, boolean][] = [];
+    for (const [i, h] of steps.entries()) {
+      const now = T0 + 10 * i;
+      const [r, m] = await Promise.all([
+        redisStore.countInWindows([h], now),
+        memory.countInWindows([h], now),
+      ]);
+      results.push([r[0]?.tripped ?? false, m[0]?.tripped ?? false]);
+    }
+    expect(results).toEqual([
+      [true, true],
+      [true, true],
+      [false, false],
+    ]);
+  });
 });

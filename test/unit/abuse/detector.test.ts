@@ -279,6 +279,29 @@ describe('abuse detector', () => {
     expect(events.map((e) => e.count)).toEqual([4]);
   });
 
+  it('acts on a trip whose answer was lost: the retried write trips again', async () => {
+    const inner = new MemoryStore();
+    const flag = { loseAnswer: true };
+    const store = delegate(inner, {
+      countInWindows: async (hits: WindowHit[], now: number) => {
+        const counted = await inner.countInWindows(hits, now);
+        if (flag.loseAnswer) throw new StoreError('countInWindows', 'Command timed out');
+        return counted;
+      },
+    });
+    const { detector, events } = setup([{ ...QUERY_RULE, threshold: 3 }], store);
+    for (let i = 0; i < 5; i++) detector.recordCall(alice, 'query_a', IP);
+    await detector.flush(); // crosses the threshold in the store; the detector hears a failure
+    expect(events).toEqual([]);
+    flag.loseAnswer = false;
+    await detector.flush();
+    expect(events.map((e) => e.count)).toEqual([5]);
+    // Once per window still: later calls do not trip again.
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(events).toHaveLength(1);
+  });
+
   it('survives an onTrip handler that throws', async () => {
     const detector = createAbuseDetector({
       store: new MemoryStore(),
