@@ -185,6 +185,8 @@ class StoreRateLimiter implements RateLimiter {
 
   giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): void {
     if (!taken.allowed || !(cost > 0)) return;
+    // A request refused meanwhile may have remembered the bucket as empty: it no longer is.
+    this.#empty.delete(key);
     if (taken.source === 'local-fallback') {
       this.#local.take(key, spec, -cost, this.#localNow());
       return;

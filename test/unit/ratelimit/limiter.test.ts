@@ -232,6 +232,20 @@ describe('rate limiter', () => {
     });
   });
 
+  it('gives tokens back, and forgets a bucket remembered as empty meanwhile', async () => {
+    const { limiter } = setup();
+    const spec = { capacity: 2, refillPerSecond: 0.1 };
+    const first = await limiter.take('k', spec, 2);
+    expect(first.allowed).toBe(true);
+    expect(await limiter.take('k', spec, 1)).toMatchObject({ allowed: false, source: 'memory' });
+    limiter.giveBack('k', spec, 2, first);
+    expect(await limiter.take('k', spec, 1)).toMatchObject({ allowed: true, remaining: 1 });
+    // Nothing to give back for a refusal, a fast-path answer or a pass while failing open.
+    limiter.giveBack('k', spec, 5, { ...first, allowed: false });
+    limiter.giveBack('k', spec, 5, { ...first, source: 'fail-open' });
+    expect(await limiter.take('k', spec, 1)).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
   describe('a wall clock stepped back', () => {
     /** A limiter whose store sees `wall` and whose in-process state sees `local`. */
     function twoClocks(failureMode: RateLimitFailureMode = 'local') {
