@@ -73,10 +73,15 @@ export class PolicyReloader {
     } catch (err) {
       // Gone or unreachable: whatever answers next is read again.
       this.#signature = null;
+      this.#settling = null;
       this.#reportOnce(err);
       return;
     }
-    if (sig === this.#signature) return;
+    if (sig === this.#signature) {
+      // Back to what is loaded: a change seen earlier has not settled, it went away.
+      this.#settling = null;
+      return;
+    }
     const folder = isFolderSignature(sig);
     if (folder && this.#started && sig !== this.#settling) {
       this.#settling = sig; // changed since the last check: maybe a copy in progress

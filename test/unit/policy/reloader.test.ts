@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -106,6 +106,32 @@ describe('hot reload', () => {
     expect(e.revision).toBe('new');
     expect(e.decide(echoInput()).allow).toBe(false);
     expect(e.status().reloads).toEqual({ ok: 2, failed: 0 });
+  });
+
+  it('starts settling again when a folder went back to what is loaded in between (B, A, B)', async () => {
+    const dir = tempDir('reload-aba');
+    await variant(dir, 'a', true);
+    const file = join(dir, 'data.json');
+    const a = await readFile(file, 'utf8');
+    const write = async (text: string, at: Date) => {
+      await writeFile(file, text);
+      await utimes(file, at, at);
+    };
+    // Whole-second mtimes, so that writing A again restores A's signature exactly.
+    const aTime = new Date('2026-01-01T00:00:00Z');
+    const bTime = new Date('2026-01-01T00:01:00Z');
+    await write(a, aTime);
+    const { e, reloader } = await startReloader(dir);
+    const b = JSON.stringify({ ...JSON.parse(a), authz: { ...JSON.parse(a).authz, roles: {} } });
+    await write(b, bTime);
+    await reloader.check(); // B seen once
+    await write(a, aTime);
+    await reloader.check(); // back to A, which is loaded
+    await write(b, bTime);
+    await reloader.check(); // B seen once again: not two checks in a row
+    expect(e.decide(echoInput()).allow).toBe(true);
+    await reloader.check(); // B settled
+    expect(e.decide(echoInput()).allow).toBe(false);
   });
 
   it('swaps 20 revisions under concurrent evaluation, each decision from one whole revision', async () => {
