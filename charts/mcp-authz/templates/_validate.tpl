@@ -14,7 +14,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- if and (eq $v.mode "deployment") (not $v.mcpServer.image.repository) }}
 {{- $errors = append $errors "mcpServer.image.repository is required in deployment mode (the MCP server image to run next to the sidecar); use mode=sidecar to add the sidecar to a Deployment of your own" }}
 {{- end }}
-{{- if and (eq $v.mode "deployment") $v.mcpServer.image.repository (not $v.mcpServer.image.tag) (not $v.mcpServer.image.digest) }}
+{{- /* A repository may carry its own tag or digest (example/mcp:1.4, example/mcp@sha256:…). */}}
+{{- $pinnedRepo := regexMatch "(@sha256:[0-9a-f]+|:[^/:]+)$" (toString $v.mcpServer.image.repository) }}
+{{- if and (eq $v.mode "deployment") $v.mcpServer.image.repository (not $v.mcpServer.image.tag) (not $v.mcpServer.image.digest) (not $pinnedRepo) }}
 {{- $errors = append $errors "mcpServer.image.tag or mcpServer.image.digest is required in deployment mode: pin the MCP server's version (set the tag to latest only if you mean it)" }}
 {{- end }}
 

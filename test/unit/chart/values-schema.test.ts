@@ -129,6 +129,21 @@ describe('validate template: cross-field checks fail with a message', () => {
     });
   }
 
+  it('accepts an MCP server repository that carries its own tag or digest', async () => {
+    for (const repo of ['example/mcp:1.4', `example/mcp@sha256:${'a'.repeat(64)}`, 'registry:5000/mcp:2']) {
+      const out = await render(CHART, { set: ['mode=deployment', `mcpServer.image.repository=${repo}`] });
+      const deployment = out.objects.find((o) => o.kind === 'Deployment') as
+        | { spec: { template: { spec: { containers: { image: string }[] } } } }
+        | undefined;
+      expect(deployment?.spec.template.spec.containers.map((c) => c.image)).toContain(repo);
+    }
+    // A registry port is not a tag.
+    const error = await renderError(CHART, {
+      set: ['mode=deployment', 'mcpServer.image.repository=registry:5000/mcp'],
+    });
+    expect(error).toContain('mcpServer.image.tag or mcpServer.image.digest is required');
+  });
+
   it('refuses a loopback look-alike as mcpServer.host', async () => {
     for (const host of ['127.evil.example', '127.0.0.1.evil.example']) {
       const error = await renderError(CHART, { set: [`mcpServer.host=${host}`] });
