@@ -69,11 +69,15 @@ reasons(allowed) := [] if {
 	count(rs) > 0
 } else := ["request denied by policy"]
 
-# The OAuth scopes a denied tool call lacks (tools.rego): empty when allowed. Call as
+# The OAuth scopes a denied tool call lacks (tools.rego), named only when they are all that stands in
+# its way: a call denied for another reason too would be denied again after the step-up (and would
+# show a caller that may never use the tool which scopes it needs). Empty when allowed. Call as
 # required_scopes(allow).
 required_scopes(allowed) := [] if {
 	allowed
-} else := sort(missing_tool_scopes)
+} else := sort(missing_tool_scopes) if {
+	count(deny_reasons) == count(missing_tool_scopes)
+} else := []
 
 # ---------------------------------------------------------------------------
 # Entrypoint: visible

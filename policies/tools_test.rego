@@ -168,6 +168,17 @@ test_tool_scopes_present_allowed if {
 	d.required_scopes == []
 }
 
+test_required_scopes_not_named_when_denied_for_another_reason_too if {
+	echo_with_scopes := {"sensitivity": "public", "scopes": ["mcp:echo"]}
+	guest_without_echo := object.union(data.authz.roles.guest, {"tools": []})
+	d := decide(call(["guest"], "echo", {"text": "hi"})) with data.authz.catalog.tools.echo as echo_with_scopes
+		with data.authz.roles.guest as guest_without_echo
+	d.allow == false
+	"tool echo needs the OAuth scope mcp:echo; sign in again granting it" in d.reasons
+	count(d.reasons) == 2
+	d.required_scopes == []
+}
+
 test_required_scopes_empty_on_other_denials if {
 	d := decide(call(["guest"], "delete_customer", {"tenant": "acme", "id": "c-1"}))
 	d.allow == false

@@ -28,12 +28,12 @@ export const ObligationsSchema = z
   })
   .loose();
 
-/** An OAuth scope token (RFC 6749 §3.3: printable ASCII without space, `"` or `\`). */
+/** An OAuth scope token (RFC 6749 §3.3: printable ASCII without space, `"` or `\`), at most 128 long. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
 export const ScopeToken = z
   .string()
-  .min(1)
-  .max(128)
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'an OAuth scope token (printable ASCII, no space, " or \\)');
+  .regex(SCOPE_TOKEN, 'an OAuth scope token (printable ASCII, no space, " or \\)');
 
 /** At most this many scopes in one decision's `required_scopes`. */
 export const MAX_REQUIRED_SCOPES = 32;

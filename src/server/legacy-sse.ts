@@ -15,7 +15,7 @@ import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
-import { errorResponse, stepUpScopes } from './respond.js';
+import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
 
@@ -97,7 +97,6 @@ export class LegacySseRoutes {
     const url = new URL(req.url ?? '/', 'http://sidecar');
     const sessionId = url.searchParams.get('sessionId') ?? '';
     const client = clientSignal(res);
-    ctx.facts = rt.facts(ctx, sessionId);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny' || !session) client.release();
@@ -107,13 +106,13 @@ export class LegacySseRoutes {
         result.error.reason === 'policy' &&
         session &&
         ctx.principal &&
-        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts), and a token lacking
-        // the scopes the policy asks for the 403 step-up challenge.
+        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts). A step-up (a token
+        // lacking scopes the policy names) stays on the stream, with data.scope: the legacy clients cannot
+        // follow a 403 on their POST.
         ctx.principal.authMethod !== 'anonymous' &&
-        !stepUpScopes(ctx, []) &&
         ownerKey(ctx.principal) === session.owner
       ) {
-        const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req));
+        const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
         const answers = Array.isArray(out.body) ? out.body : [out.body];
         for (const a of answers) session.stream.inject(JSON.stringify(a));
         res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');

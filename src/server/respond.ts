@@ -13,6 +13,7 @@ import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { denial } from '../pipeline/stages/decide.js';
+import { SCOPE_TOKEN } from '../policy/decision.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -74,17 +75,24 @@ function deniedScopes(ctx: RequestContext): string[] {
 /**
  * Step-up authorization (MCP 2025-11-25, "Scope Challenge Handling"): when the policy denied a message of
  * a caller signed in with a JWT and named scopes the call needs (`required_scopes`) that the token lacks,
- * the scopes to ask for: the configured required scopes and the policy's. Undefined otherwise (an API key
- * cannot be stepped up; a token holding every named scope was denied for another reason).
+ * the scopes to ask for: the configured required scopes, those the token already holds (a client that
+ * replaces its scopes with the challenge's, as the MCP TypeScript SDK does, keeps them) and the policy's.
+ * Undefined otherwise (an API key cannot be stepped up; a token holding every named scope was denied for
+ * another reason).
  */
-export function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[] | undefined {
+function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[] | undefined {
   const p = ctx.principal;
   if (p?.authMethod !== 'jwt') return undefined;
   const lacking = ctx.decisions.some(
     (d) => !d.decision.allow && d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)),
   );
-  return lacking ? [...new Set([...baseline, ...deniedScopes(ctx)])] : undefined;
+  if (!lacking) return undefined;
+  const held = p.scopes.filter((s) => SCOPE_TOKEN.test(s)).slice(0, MAX_HELD_SCOPES);
+  return [...new Set([...baseline, ...held, ...deniedScopes(ctx)])];
 }
+
+/** At most this many of the token's own scopes are repeated in a step-up challenge. */
+const MAX_HELD_SCOPES = 64;
 
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
 function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {

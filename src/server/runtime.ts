@@ -125,8 +125,16 @@ export class SidecarRuntime {
     return normalizeIp(req.socket.remoteAddress ?? '');
   }
 
-  facts(ctx: RequestContext, sessionId?: string | null): RequestFacts {
-    const session = sessionId ?? headerValue(ctx.req.headers['mcp-session-id']) ?? null;
+  /**
+   * What the policy input's context is made of. Computed by the decide stage, after parsing (the protocol
+   * version may come from an `initialize` in the body). The session is the `Mcp-Session-Id` header; on the
+   * legacy messages endpoint, its `sessionId` query parameter (a header there means nothing).
+   */
+  facts(ctx: RequestContext): RequestFacts {
+    const session =
+      ctx.route === 'legacy_messages'
+        ? legacySessionId(ctx.req.url)
+        : (headerValue(ctx.req.headers['mcp-session-id']) ?? null);
     return {
       now: ctx.now,
       clientIp: ctx.clientIp,
@@ -221,6 +229,10 @@ export class SidecarRuntime {
     events.requestDone(ctx, status, err);
     for (const d of ctx.decisions) events.decision(ctx, d);
   }
+}
+
+function legacySessionId(url: string | undefined): string | null {
+  return new URL(url ?? '/', 'http://sidecar').searchParams.get('sessionId');
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

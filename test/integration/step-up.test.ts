@@ -3,15 +3,19 @@
  * example server's `echo` tool a scope (`catalog.tools.echo.scopes`), in front of the example MCP server.
  * A JWT lacking the scope gets 403 `insufficient_scope` naming the scopes to ask for (MCP "Scope Challenge
  * Handling"); the same caller with a token carrying it is served; an API key, which cannot be stepped up,
- * gets the policy's JSON-RPC denial. None of the refused calls reaches the upstream.
+ * gets the policy's JSON-RPC denial; a legacy HTTP+SSE client gets the error (with the scopes) on its
+ * stream. None of the refused calls reaches the upstream.
  *
  * @module
  */
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { postJsonRpc } from '../helpers/http.js';
+import { connectSse } from '../helpers/mcp-client.js';
 import { defaultPolicyBundle } from '../helpers/policy.js';
 import { type Harness, PEPPER, startHarness } from '../helpers/sidecar.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -41,7 +45,9 @@ beforeAll(async () => {
     config: { policy: { bundle: dir }, authn: { jwt: { requiredScopes: ['mcp:tools'] } } },
   });
 });
+const clients: Client[] = [];
 afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await h?.stop();
 });
 
@@ -92,6 +98,22 @@ describe('step-up authorization', () => {
     expect(await res.json()).toMatchObject({
       id: 7,
       error: { code: -32003, message: `Forbidden: ${REASON}`, data: { reasons: [REASON] } },
+    });
+    expect(echoCalls()).toBe(before);
+  });
+
+  it('answers a legacy HTTP+SSE client on its stream, with the scopes in data (it cannot follow a 403)', async () => {
+    const c = await connectSse(h.sseUrl, await h.bearer(['user'], { scope: 'mcp:tools' }));
+    clients.push(c);
+    const before = echoCalls();
+    const err = await c.callTool({ name: 'echo', arguments: { text: 'hi' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).code).toBe(-32003);
+    expect((err as McpError).message).toContain(REASON);
+    expect((err as McpError).data).toMatchObject({
+      code: 'ERR_AUTHN_INSUFFICIENT_SCOPE',
+      scope: 'mcp:tools mcp:echo',
+      reasons: [REASON],
     });
     expect(echoCalls()).toBe(before);
   });

@@ -185,17 +185,19 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     requiredScopes: scopes,
   });
 
-  it("asks a JWT caller lacking one for the configured scopes and the policy's: 403 insufficient_scope", () => {
+  it("asks a JWT caller lacking one for the configured, its own and the policy's scopes: 403 insufficient_scope", () => {
     const ctx = decided(true, [request(1, 'tools/call', { name: 't' }), request(2, 'ping')], [needs(['s'])]);
-    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['mcp:tools'] };
+    // The scopes the token holds are asked for again (a client may replace its scopes with the
+    // challenge's); one that is no scope token (a quote) is left out.
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['mcp:tools', 'crm:read', 'a"b'] };
     const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
     expect(out.status).toBe(403);
     expect(out.headers['www-authenticate']).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+      `Bearer error="insufficient_scope", scope="mcp:tools crm:read s", resource_metadata="${RM}"`,
     );
     expect(out.body).toMatchObject([
       { id: 1, error: { code: -32003, message: 'Forbidden: tool t needs the OAuth scope s' } },
-      { id: 2, error: { data: { code: 'ERR_AUTHN_INSUFFICIENT_SCOPE', scope: 'mcp:tools s' } } },
+      { id: 2, error: { data: { code: 'ERR_AUTHN_INSUFFICIENT_SCOPE', scope: 'mcp:tools crm:read s' } } },
     ]);
   });
 

@@ -1,12 +1,15 @@
 /**
  * `SidecarRuntime.visibleFor`: the `visible` input carries the request's time, or — for a stream that stays
- * open (`live`) — the clock at each check, so time rules do not go stale on a long stream.
+ * open (`live`) — the clock at each check, so time rules do not go stale on a long stream. And
+ * `SidecarRuntime.facts` on the legacy messages endpoint: the session from its query, the protocol version
+ * from the parsed body.
  *
  * @module
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { AnnotationCache } from '../../../src/mcp/annotations.js';
+import { createContext } from '../../../src/pipeline/context.js';
 import { NO_EVENTS } from '../../../src/pipeline/events.js';
 import type { PolicyEngine } from '../../../src/policy/engine.js';
 import type { PolicyInput } from '../../../src/policy/input.js';
@@ -45,5 +48,28 @@ describe('SidecarRuntime.visibleFor', () => {
     clock.t = Date.parse('2026-11-23T22:30:00Z');
     live(item);
     expect(seen.map((i) => i.context.hour)).toEqual([0, 10, 22]);
+  });
+});
+
+describe('SidecarRuntime.facts', () => {
+  it('on the legacy messages endpoint: the session from the query (not a header), the version from initialize', () => {
+    const rt = runtime({ t: 0 }, []);
+    const req = Object.assign(fakeRequest({ 'mcp-session-id': 'forged' }), {
+      url: '/messages?sessionId=s-legacy',
+    });
+    const ctx = createContext(req, {
+      requestId: 'r',
+      transport: 'sse',
+      clientIp: '127.0.0.1',
+      now: new Date(0),
+      route: 'legacy_messages',
+    });
+    ctx.parsed = {
+      batch: false,
+      messages: [{ kind: 'request', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26' } }],
+    };
+    expect(rt.facts(ctx)).toMatchObject({ sessionId: 's-legacy', protocolVersion: '2025-03-26' });
+    ctx.parsed = { batch: false, messages: [{ kind: 'request', id: 2, method: 'ping', params: {} }] };
+    expect(rt.facts(ctx)).toMatchObject({ sessionId: 's-legacy', protocolVersion: '2024-11-05' });
   });
 });
