@@ -1,0 +1,200 @@
+/**
+ * The Grafana dashboards (`charts/mcp-authz/dashboards/*.json`) and the Prometheus alert rules
+ * (`charts/mcp-authz/alerts/mcp-authz-rules.yaml`) the chart ships query only what a running sidecar
+ * exports. Every query is read from those files and checked against the `/metrics` text of a real sidecar
+ * (the harness: example MCP server, dev issuer, a real `redis-server`) after traffic that makes each family
+ * they use appear: the selectors and brackets of each query are well-formed, each `mcp_authz_*` name is an
+ * exported series (a histogram through its `_bucket`, `_sum` or `_count` series), each label of a selector is
+ * a label of that series and each exact value it matches occurs, and each label of a `by`, `without`, `on`,
+ * `ignoring` or `group_*` clause, of a legend or of an alert annotation is a label of a series in the same
+ * query.
+ *
+ * The OpenTelemetry Prometheus exporter, unlike prom-client, writes no `# HELP` / `# TYPE` for an instrument
+ * without data points: only the series created at start-up (reloads, audit drops, policy revision, cache
+ * lookups) are there from the first scrape. So the families that follow events are driven here: stage times
+ * (`telemetry.stageMetrics`), a 429 (a guest's bucket emptied), an anomaly (a rule that trips on the second
+ * bad token), and, with Redis killed and the upstream closed at the end, a store error, an upstream error and
+ * an API key that cannot be looked up (`ERR_AUTHN_UNAVAILABLE`).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { generateApiKey } from '../../src/authn/api-key-format.js';
+import { API_KEY_PREFIX } from '../../src/config/defaults.js';
+import {
+  ALERT_RULES,
+  alertQueries,
+  analyse,
+  CHART,
+  DASHBOARDS,
+  dashboardQueries,
+  METRIC_NAME,
+  missing,
+  parseScrape,
+  type Query,
+  type Scrape,
+  TARGET_LABELS,
+} from '../helpers/chart-queries.js';
+import { postJsonRpc } from '../helpers/http.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { type ExampleServer, type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
+
+// ---- A sidecar with every family the files use ----
+
+let redis: RedisServer;
+let upstream: ExampleServer;
+let upstreamOpen = true;
+let h: Harness;
+let scrape: Scrape;
+let queries: Query[];
+
+const metricsText = async (): Promise<string> => (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+
+/** One JSON-RPC request; its HTTP status and, when the body is one, its JSON-RPC error code. */
+async function send(auth: Record<string, string>, method: string, params?: unknown): Promise<string> {
+  const res = await postJsonRpc(h.mcpUrl, auth, { jsonrpc: '2.0', id: 1, method, params });
+  const text = await res.text();
+  const code = /^\{/.test(text) ? (JSON.parse(text) as { error?: { code?: number } }).error?.code : undefined;
+  return code === undefined ? String(res.status) : `${res.status} ${code}`;
+}
+
+beforeAll(async () => {
+  queries = [...DASHBOARDS.flatMap(dashboardQueries), ...alertQueries()];
+  redis = await startRedis();
+  upstream = await startExampleServer({ stateless: true });
+  h = await startHarness({
+    redisUrl: redis.url,
+    upstream,
+    config: {
+      telemetry: { stageMetrics: true },
+      abuse: {
+        rules: [
+          {
+            name: 'dashboard-bad-auth',
+            kind: 'auth_failures_ip',
+            threshold: 1,
+            windowSec: 60,
+            action: 'alert',
+          },
+        ],
+        pollIntervalMs: 200,
+      },
+    },
+  });
+  const echo = { name: 'echo', arguments: { text: 'x' } };
+  const guest = await h.bearer(['guest'], { sub: 'dashboard-guest' });
+  // Allowed until the guest bucket (the policy's obligation: 50 tokens, 1/s) is empty, then 429.
+  const statuses: string[] = [];
+  while (statuses.length < 100 && !statuses.at(-1)?.startsWith('429')) {
+    statuses.push(await send(guest, 'tools/call', echo));
+  }
+  expect(statuses[0]).toBe('200');
+  expect(statuses.at(-1)).toBe('429 -32029');
+  // Denied by the policy.
+  const user = await h.bearer(['user'], { sub: 'dashboard-user' });
+  const destructive = { name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-1' } };
+  expect(await send(user, 'tools/call', destructive)).toBe('200 -32003');
+  // Two bad tokens: authentication failures, and the second trips the anomaly rule.
+  const bad = { authorization: `${user.authorization}x` };
+  for (let i = 0; i < 2; i++) expect(await send(bad, 'ping')).toMatch(/^401\b/);
+  await until(10_000, async () => (await metricsText()).includes('mcp_authz_anomalies_total{'), 100);
+  // Outage: the take falls back to a local bucket (store error), the forward finds no upstream (502), and
+  // an API key cannot be looked up (503 ERR_AUTHN_UNAVAILABLE).
+  await redis.kill();
+  await upstream.close();
+  upstreamOpen = false;
+  expect(await send(await h.bearer(['user'], { sub: 'dashboard-outage' }), 'tools/call', echo)).toMatch(
+    /^502\b/,
+  );
+  expect(await send({ 'x-api-key': generateApiKey(API_KEY_PREFIX).key }, 'ping')).toMatch(/^503\b/);
+  scrape = parseScrape(await metricsText());
+});
+
+afterAll(async () => {
+  await h?.stop();
+  if (upstreamOpen) await upstream?.close();
+  await redis?.stop();
+});
+
+describe('the dashboards and alert rules query what /metrics exports', () => {
+  it('finds the queries of every panel, variable, annotation and alert', () => {
+    expect(DASHBOARDS.length).toBeGreaterThanOrEqual(1);
+    const alerts = queries.filter((q) => q.where.startsWith('alerts:'));
+    expect(alerts.length).toBeGreaterThanOrEqual(10);
+    expect(queries.length - alerts.length).toBeGreaterThanOrEqual(20);
+    const without = queries.filter((q) => analyse(q.expr).metrics.length === 0).map((q) => q.where);
+    expect(without, 'queries naming no mcp_authz_* metric').toEqual([]);
+  });
+
+  it('writes well-formed selectors and brackets', () => {
+    const problems = queries.flatMap((q) => analyse(q.expr).errors.map((e) => `${q.where}: ${e}`));
+    expect(problems).toEqual([]);
+  });
+
+  it('queries only series the sidecar exports', () => {
+    const problems = queries.flatMap((q) =>
+      analyse(q.expr).metrics.flatMap((m) => {
+        const why = missing(scrape, m);
+        return why ? [`${q.where}: ${why}`] : [];
+      }),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('selects by labels of the selected series, and matches values that occur', () => {
+    const problems: string[] = [];
+    for (const q of queries) {
+      for (const s of analyse(q.expr).selectors) {
+        const labels = s.metric ? scrape.series.get(s.metric) : undefined;
+        if (!labels) continue; // a missing series is the previous test's finding
+        for (const { label, op, value } of s.matchers) {
+          if (TARGET_LABELS.has(label)) continue;
+          const values = labels.get(label);
+          if (!values) problems.push(`${q.where}: ${s.metric} has no label ${label}`);
+          // An exact value that never occurs selects nothing (=) or filters nothing (!=).
+          else if ((op === '=' || op === '!=') && !value.includes('$') && !values.has(value)) {
+            problems.push(`${q.where}: ${s.metric}{${label}${op}"${value}"}: seen ${[...values].join(', ')}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('groups, matches and reads results by labels of the series in the same query', () => {
+    const problems: string[] = [];
+    for (const q of queries) {
+      const a = analyse(q.expr);
+      const available = new Set(TARGET_LABELS);
+      for (const m of a.metrics) for (const l of scrape.series.get(m)?.keys() ?? []) available.add(l);
+      for (const l of a.clauseLabels) {
+        if (!available.has(l)) problems.push(`${q.where}: no series in the query has the label ${l}`);
+      }
+      // An aggregated result keeps only its by labels; otherwise the series' own labels.
+      const kept = a.byLabels ? new Set(a.byLabels) : available;
+      for (const l of q.reads) {
+        if (!kept.has(l)) problems.push(`${q.where}: reads {{${l}}}, which the result does not have`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('leaves the target labels to Prometheus: the sidecar exports none of them', () => {
+    const clashes = [...scrape.series].flatMap(([name, labels]) =>
+      [...labels.keys()].filter((l) => TARGET_LABELS.has(l)).map((l) => `${name}{${l}}`),
+    );
+    expect(clashes).toEqual([]);
+  });
+
+  it('names only exported metrics anywhere in the files (descriptions and comments too)', () => {
+    const problems = [...DASHBOARDS, ALERT_RULES].flatMap((file) =>
+      [...new Set(readFileSync(file, 'utf8').match(METRIC_NAME) ?? [])]
+        .filter((m) => !scrape.families.has(m) && !scrape.series.has(m))
+        .map((m) => `${file.slice(CHART.length + 1)}: ${m} is not exported`),
+    );
+    expect(problems).toEqual([]);
+  });
+});
