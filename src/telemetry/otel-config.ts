@@ -72,6 +72,23 @@ function num(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number |
   return undefined;
 }
 
+/** The longest timer Node accepts (~24.8 days): what an "indefinite" timeout becomes. */
+export const INDEFINITE_MS = 2 ** 31 - 1;
+
+/** A timeout in ms; 0 means no timeout (the SDK environment spec), which the SDK's timers express as the longest. */
+function timeoutMs(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+  const n = num(env, name, warnings);
+  return n === 0 ? INDEFINITE_MS : n === undefined ? undefined : Math.min(n, INDEFINITE_MS);
+}
+
+/** A count or interval that must be at least 1; 0 is ignored with a warning (the SDK would throw). */
+function positive(env: NodeJS.ProcessEnv, name: string, warnings: string[]): number | undefined {
+  const n = num(env, name, warnings);
+  if (n === undefined || n >= 1) return n === undefined ? n : Math.min(n, INDEFINITE_MS);
+  warnings.push(`${name}=${n} must be at least 1; ignored`);
+  return undefined;
+}
+
 /** `k=v,k2=v2` with percent-encoded values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
 export function parseKeyValueList(
   raw: string | undefined,
@@ -107,6 +124,13 @@ function signalConfig(env: NodeJS.ProcessEnv, s: Signal, warnings: string[]): Si
   const base = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   if (!specific && !base) return null;
   const url = specific ?? `${(base as string).replace(/\/+$/, '')}/${SIGNAL_PATH[s]}`;
+  if (!isHttpUrl(url)) {
+    warnings.push(
+      `${specific ? `OTEL_EXPORTER_OTLP_${S}_ENDPOINT` : 'OTEL_EXPORTER_OTLP_ENDPOINT'} is not an http(s) URL ` +
+        `(a scheme is required, e.g. http://collector:4318); ${s} not exported`,
+    );
+    return null;
+  }
   const protocol = protocolOf(
     str(env, `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`) ?? str(env, 'OTEL_EXPORTER_OTLP_PROTOCOL'),
     s,
@@ -127,8 +151,8 @@ function signalConfig(env: NodeJS.ProcessEnv, s: Signal, warnings: string[]): Si
       ),
     },
     timeoutMillis:
-      num(env, `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`, warnings) ??
-      num(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', warnings) ??
+      timeoutMs(env, `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`, warnings) ??
+      timeoutMs(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', warnings) ??
       10_000,
     gzip: compression === 'gzip',
   };
@@ -158,10 +182,10 @@ export function metricExportFromEnv(
   env: NodeJS.ProcessEnv,
   warnings: string[],
 ): { exportIntervalMillis: number; exportTimeoutMillis: number } {
-  const interval = num(env, 'OTEL_METRIC_EXPORT_INTERVAL', warnings) ?? 60_000;
+  const interval = positive(env, 'OTEL_METRIC_EXPORT_INTERVAL', warnings) ?? 60_000;
   return {
     exportIntervalMillis: interval,
-    exportTimeoutMillis: Math.min(interval, num(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings) ?? 30_000),
+    exportTimeoutMillis: Math.min(interval, timeoutMs(env, 'OTEL_METRIC_EXPORT_TIMEOUT', warnings) ?? 30_000),
   };
 }
 
@@ -173,9 +197,9 @@ export function batchFromEnv(
 ): BatchConfig {
   return {
     scheduledDelayMillis: num(env, `${prefix}_SCHEDULE_DELAY`, warnings) ?? BATCH_DELAY_MS[prefix],
-    exportTimeoutMillis: num(env, `${prefix}_EXPORT_TIMEOUT`, warnings) ?? 30_000,
-    maxQueueSize: num(env, `${prefix}_MAX_QUEUE_SIZE`, warnings) ?? 2_048,
-    maxExportBatchSize: num(env, `${prefix}_MAX_EXPORT_BATCH_SIZE`, warnings) ?? 512,
+    exportTimeoutMillis: timeoutMs(env, `${prefix}_EXPORT_TIMEOUT`, warnings) ?? 30_000,
+    maxQueueSize: positive(env, `${prefix}_MAX_QUEUE_SIZE`, warnings) ?? 2_048,
+    maxExportBatchSize: positive(env, `${prefix}_MAX_EXPORT_BATCH_SIZE`, warnings) ?? 512,
   };
 }
 
@@ -238,6 +262,15 @@ export function resourceFromEnv(
   const serviceName = str(env, 'OTEL_SERVICE_NAME');
   if (serviceName) attrs[sc.ATTR_SERVICE_NAME] = serviceName;
   return defaultResource().merge(resourceFromAttributes(attrs));
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 function protocolOf(value: string | undefined, s: Signal, url: string, warnings: string[]): OtlpProtocol {

@@ -100,6 +100,40 @@ describe('createTelemetry: when export is on', () => {
     expect(out.find((l) => l.msg === 'telemetry configured')).toMatchObject({ traces: 'otlp http/protobuf' });
   });
 
+  it('starts whatever OTEL_* numbers and endpoints say: 0 timeouts are none, bad values are warned about', async () => {
+    const { logger, out } = lines();
+    const t = telemetry(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '0',
+        OTEL_METRIC_EXPORT_INTERVAL: '0',
+        OTEL_METRIC_EXPORT_TIMEOUT: '0',
+        OTEL_BSP_EXPORT_TIMEOUT: '0',
+        OTEL_BSP_MAX_QUEUE_SIZE: '0',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0',
+        // No scheme: not a URL the exporter can use; logs go nowhere rather than crash the sidecar.
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: '10.0.0.5:4317',
+        OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc',
+      },
+      { logger },
+    );
+    await t.start();
+    expect(t.exporting).toBe(true);
+    const warnings = out.filter((l) => l.level === 'warn').map((l) => String(l.msg));
+    for (const name of [
+      'OTEL_METRIC_EXPORT_INTERVAL=0 must be at least 1',
+      'OTEL_BSP_MAX_QUEUE_SIZE=0 must be at least 1',
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE=0 must be at least 1',
+      'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT is not an http(s) URL',
+    ]) {
+      expect(
+        warnings.some((w) => w.includes(name)),
+        name,
+      ).toBe(true);
+    }
+    expect(out.find((l) => l.msg === 'telemetry configured')).toMatchObject({ logs: 'off' });
+  });
+
   it('never logs header values from OTEL_EXPORTER_OTLP_HEADERS', async () => {
     const { logger, out } = lines();
     const t = telemetry(
