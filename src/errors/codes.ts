@@ -31,6 +31,9 @@ interface CodeInfo {
   readonly meaning: string;
 }
 
+/** The status recorded (never sent) for a request whose client went away before its answer (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 export const ERROR_CODES = {
   ERR_REQUEST_PARSE: {
     status: 400,
@@ -81,7 +84,7 @@ export const ERROR_CODES = {
     meaning: 'The HTTP method is not supported on this path.',
   },
   ERR_CLIENT_CLOSED: {
-    status: 499,
+    status: CLIENT_CLOSED_REQUEST,
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:

@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
+import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
@@ -92,8 +93,6 @@ export interface ForwardRequest {
   readonly sseRewriter?: SseRewriter;
 }
 
-/** The status recorded (never sent) for a request whose client went away before its answer. */
-export const CLIENT_CLOSED_REQUEST = 499;
 
 export async function forward(
   ctx: RequestContext,
@@ -115,7 +114,11 @@ export async function forward(
     host: ctx.req.headers.host,
   });
   if (r.body) headers['content-length'] = String(r.body.length);
-  const traced = deps.tracing?.forward(ctx, headers);
+  const traced = deps.tracing?.forward(ctx, headers, {
+    method: r.method,
+    origin: deps.upstream.origin,
+    path: r.path,
+  });
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
   try {
     upstreamRes = await deps.upstream.request({

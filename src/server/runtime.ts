@@ -11,6 +11,7 @@ import { normalizeIp } from '../abuse/targets.js';
 import type { Principal } from '../authn/principal.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
+import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
@@ -222,7 +223,9 @@ export class SidecarRuntime {
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     // A forwarded request cut off before its reply may still be answered upstream: hold its ids a while.
-    const cut = ctx.upstreamStatus !== undefined && (status === 499 || status === 502 || status === 504);
+    const cut =
+      ctx.upstreamStatus !== undefined &&
+      (status === CLIENT_CLOSED_REQUEST || status === 502 || status === 504);
     ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0);
     const events = this.#deps.events;
     this.#deps.tracing?.end(ctx, status, err);

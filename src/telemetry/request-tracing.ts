@@ -10,9 +10,16 @@
  *
  * @module
  */
-import { type Attributes, type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
-import type { ErrorCode } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, type ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
@@ -56,6 +63,7 @@ export class RequestTracing {
         kind: SpanKind.SERVER,
         attributes: {
           [A.ATTR_HTTP_REQUEST_METHOD]: method,
+          [A.ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
           [A.ATTR_URL_PATH]: (req.url ?? '/').split('?')[0] ?? '/',
           [A.ATTR_HTTP_ROUTE]: path,
           [A.ATTR_CLIENT_ADDRESS]: ctx.clientIp,
@@ -145,6 +153,7 @@ export class RequestTracing {
     const name = A.mcpSpanName(a.method, a.tool ?? a.prompt ?? null);
     const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
+    if (!dec.allow) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
     d.traceIds = traceIds(span);
     span.end();
   }
@@ -157,25 +166,49 @@ export class RequestTracing {
     return subject;
   }
 
-  /** Starts the upstream span, injects its trace context into `headers`; call the result when done. */
+  /**
+   * Starts the upstream call's CLIENT span (HTTP client conventions: named by the method, with the
+   * upstream's address and URL, the query left out), and puts its trace context into `headers` in place of
+   * whatever the client sent: a `tracestate` whose `traceparent` was refused must not travel on beside
+   * the sidecar's own. Call the result when the answer (or the failure) is known.
+   */
   forward(
     ctx: RequestContext,
     headers: Record<string, string | string[]>,
+    target: { readonly method: string; readonly origin: URL; readonly path: string },
   ): (status: number | null, code?: ErrorCode) => void {
     const t0 = process.hrtime.bigint();
     const parent = ctx.trace?.context;
-    const span = parent
-      ? this.#tel.tracer.startSpan(`${A.SPAN_STAGE_PREFIX}forward`, { kind: SpanKind.CLIENT }, parent)
-      : undefined;
-    if (span && parent) this.#tel.inject(trace.setSpan(parent, span), headers);
+    let span: Span | undefined;
+    if (parent) {
+      const { method, origin } = target;
+      span = this.#tel.tracer.startSpan(
+        method,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            [A.ATTR_HTTP_REQUEST_METHOD]: method,
+            [A.ATTR_SERVER_ADDRESS]: origin.hostname,
+            [A.ATTR_SERVER_PORT]: Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80),
+            [A.ATTR_URL_FULL]: `${origin.origin}${target.path.split('?')[0]}`,
+            [A.ATTR_AUTHZ_STAGE]: 'forward',
+          },
+        },
+        parent,
+      );
+      delete headers.traceparent;
+      delete headers.tracestate;
+      delete headers.baggage;
+      this.#tel.inject(trace.setSpan(parent, span), headers);
+    }
     return (status, code) => {
       if (this.#opts.stageMetrics) this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);
       this.#metrics.upstream(status, Number(process.hrtime.bigint() - t0) / 1e9);
       if (code) this.#metrics.upstreamError(code);
       if (!span) return;
       if (status !== null) span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      if (code) {
-        span.setAttribute(A.ATTR_ERROR_TYPE, code);
+      if (code || (status !== null && status >= 400)) {
+        span.setAttribute(A.ATTR_ERROR_TYPE, code ?? String(status));
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
       span.end();
@@ -201,7 +234,13 @@ export class RequestTracing {
     const t = ctx.trace;
     this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds);
     if (!t) return;
-    t.span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (status === CLIENT_CLOSED_REQUEST) {
+      // Nothing was sent: no status code; the request ended in an error of its own kind.
+      t.span.setAttribute(A.ATTR_ERROR_TYPE, 'client_closed');
+      t.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away' });
+    } else {
+      t.span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    }
     if (ctx.principal) t.span.setAttribute(A.ATTR_AUTHZ_AUTH_METHOD, ctx.principal.authMethod);
     if (err) {
       t.span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, err.code);

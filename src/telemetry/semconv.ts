@@ -6,9 +6,12 @@
  * Copies rather than imports from `@opentelemetry/semantic-conventions/incubating`, because unstable names
  * are renamed between minor releases of that package; a test pins the copies against it.
  *
- * MCP spans, per the GenAI MCP conventions: kind SERVER; name `{mcp.method.name} {target}` where target is
+ * MCP spans, per the GenAI MCP conventions, except their kind: the conventions' SERVER span is the MCP
+ * server's own (the upstream's), so the sidecar's decision span, a step of a proxy, is INTERNAL (and one
+ * SERVER span per HTTP request stays countable); name `{mcp.method.name} {target}` where target is
  * the tool or prompt name when there is one (never a resource URI: high cardinality); `error.type` is set
- * iff the operation failed (JSON-RPC error code as a string, or a low-cardinality class); the parent comes
+ * iff the operation failed (JSON-RPC error code as a string, or a low-cardinality class), and the status is
+ * then ERROR; the parent comes
  * from `params._meta.traceparent` when present, and the HTTP transport context is then a span link.
  *
  * @module
@@ -20,6 +23,7 @@ export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code' as con
 export const ATTR_HTTP_ROUTE = 'http.route' as const;
 export const ATTR_URL_PATH = 'url.path' as const;
 export const ATTR_URL_SCHEME = 'url.scheme' as const;
+export const ATTR_URL_FULL = 'url.full' as const;
 export const ATTR_SERVER_ADDRESS = 'server.address' as const;
 export const ATTR_SERVER_PORT = 'server.port' as const;
 export const ATTR_CLIENT_ADDRESS = 'client.address' as const;

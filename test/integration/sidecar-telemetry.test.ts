@@ -61,7 +61,7 @@ describe('traces and audit over OTLP', () => {
     const spans = receiver.spans().filter((s) => s.traceId === TRACE_ID);
     const names = spans.map((s) => s.name);
     expect(names).toContain('POST /mcp');
-    for (const stage of ['authenticate', 'ratelimit', 'forward', 'filter']) {
+    for (const stage of ['authenticate', 'ratelimit', 'filter']) {
       expect(names).toContain(`mcp_authz.${stage}`);
     }
     // The cheap checks get no span of their own; the decision span stands for the decide stage.
@@ -85,10 +85,22 @@ describe('traces and audit over OTLP', () => {
     // The upstream was called with the context of our forward span (a child of the caller's trace).
     const injected = upstreamCall?.headers.traceparent?.split('-')[2];
     await receiver.waitFor(() => receiver.spans().some((s) => s.spanId === injected), 10_000);
+    // An HTTP client span: named by the method, with the upstream's address and URL (no query).
+    const upstreamUrl = new URL(h.upstream.mcpUrl);
     expect(receiver.spans().find((s) => s.spanId === injected)).toMatchObject({
-      name: 'mcp_authz.forward',
+      name: 'POST',
+      kind: 3,
       traceId: TRACE_ID,
+      attributes: {
+        'http.request.method': 'POST',
+        'server.address': upstreamUrl.hostname,
+        'server.port': Number(upstreamUrl.port),
+        'url.full': upstreamUrl.href,
+        'http.response.status_code': 200,
+        'mcp_authz.stage': 'forward',
+      },
     });
+    expect(spans.find((s) => s.name === 'POST /mcp')?.attributes['url.scheme']).toBe('http');
 
     await receiver.waitFor(
       () => receiver.logs().some((l) => JSON.stringify(l.body).includes('read_customer')),
