@@ -93,7 +93,6 @@ export interface ForwardRequest {
   readonly sseRewriter?: SseRewriter;
 }
 
-
 export async function forward(
   ctx: RequestContext,
   res: ServerResponse,
