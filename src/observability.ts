@@ -56,7 +56,7 @@ export function createObservability(
   const audit = createAuditListener({
     sink,
     masking: { arguments: config.audit.arguments, maskArguments: config.audit.maskArguments, key },
-    traceIds: (_ctx, m) => m.traceIds ?? { traceId: null, spanId: null },
+    traceIds: (_ctx, m) => m.traceIds ?? { traceId: null, spanId: null, sampled: null },
   });
   const scope = config.ratelimit.scope;
   const metricsListener: Partial<PipelineEvents> = {

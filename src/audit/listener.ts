@@ -18,7 +18,7 @@ export interface AuditListenerOptions {
   readonly traceIds?: (
     ctx: RequestContext,
     m: MessageDecision,
-  ) => { readonly traceId: string | null; readonly spanId: string | null };
+  ) => { readonly traceId: string | null; readonly spanId: string | null; readonly sampled?: boolean | null };
   /** Monotonic clock in ns, for `latency.total_ms` (tests pin it). */
   readonly hrtime?: () => bigint;
 }
@@ -36,6 +36,7 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             time: ctx.now,
             traceId: ids?.traceId ?? null,
             spanId: ids?.spanId ?? null,
+            traceSampled: ids?.sampled ?? null,
             requestId: ctx.requestId,
             principal: ctx.principal ?? ANONYMOUS,
             action: m.action,

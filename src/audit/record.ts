@@ -56,6 +56,8 @@ export interface AuditRecord {
   readonly trace_id: string | null;
   /** Span id (16 hex) of the span that made the decision. */
   readonly span_id: string | null;
+  /** The trace's W3C `sampled` flag: false when its spans are recorded nowhere; null without a trace. */
+  readonly trace_sampled: boolean | null;
   readonly request_id: string;
   readonly subject: AuditSubject;
   readonly action: AuditAction;
@@ -93,6 +95,7 @@ export interface AuditInput {
   readonly time: Date;
   readonly traceId?: string | null;
   readonly spanId?: string | null;
+  readonly traceSampled?: boolean | null;
   readonly requestId: string;
   readonly principal: Principal;
   readonly action: Action;
@@ -149,6 +152,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     time: input.time.toISOString(),
     trace_id: input.traceId ?? null,
     span_id: input.spanId ?? null,
+    trace_sampled: input.traceId ? (input.traceSampled ?? null) : null,
     request_id: input.requestId,
     subject: {
       id: p.id,

@@ -95,7 +95,7 @@ function emitOtel(otel: OtelLogger, r: AuditRecord): void {
           context: trace.setSpanContext(ROOT_CONTEXT, {
             traceId: r.trace_id as string,
             spanId: r.span_id as string,
-            traceFlags: TraceFlags.SAMPLED,
+            traceFlags: r.trace_sampled === false ? TraceFlags.NONE : TraceFlags.SAMPLED,
             isRemote: false,
           }),
         }

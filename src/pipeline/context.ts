@@ -29,8 +29,12 @@ export interface MessageDecision {
   readonly decisionId: string;
   /** Set by the rate-limit stage for allowed requests. */
   rateLimit?: RateLimitOutcome;
-  /** Trace and span id of the span that recorded this decision. */
-  traceIds?: { readonly traceId: string | null; readonly spanId: string | null };
+  /** Trace and span id (and sampled flag) of the span that recorded this decision. */
+  traceIds?: {
+    readonly traceId: string | null;
+    readonly spanId: string | null;
+    readonly sampled?: boolean | null;
+  };
 }
 
 /** The request's server span and the context its children hang from. */

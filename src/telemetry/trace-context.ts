@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { type Context, isSpanContextValid, type Span, type TextMapGetter, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  isSpanContextValid,
+  type Span,
+  type TextMapGetter,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { hmacTag } from '../audit/mask.js';
 
@@ -30,12 +37,20 @@ export function metaCarrier(meta: unknown): Headers | undefined {
   return out;
 }
 
-/** Trace and span id of a context or span; nulls when there is no valid one (for audit records). */
-export function traceIds(from: Context | Span): { traceId: string | null; spanId: string | null } {
+/** The trace a decision belongs to, for its audit record: nulls when there is none. */
+export interface TraceIds {
+  readonly traceId: string | null;
+  readonly spanId: string | null;
+  /** The W3C `sampled` flag: whether the trace's spans are recorded (and exported) anywhere. */
+  readonly sampled: boolean | null;
+}
+
+/** Trace and span id (and sampled flag) of a context or span; nulls when there is no valid one. */
+export function traceIds(from: Context | Span): TraceIds {
   const s = 'spanContext' in from ? from.spanContext() : trace.getSpanContext(from);
   return s && isSpanContextValid(s)
-    ? { traceId: s.traceId, spanId: s.spanId }
-    : { traceId: null, spanId: null };
+    ? { traceId: s.traceId, spanId: s.spanId, sampled: (s.traceFlags & TraceFlags.SAMPLED) !== 0 }
+    : { traceId: null, spanId: null, sampled: null };
 }
 
 /** The `mcp_authz.subject` attribute value per config: the id, its keyed hash, or nothing. */

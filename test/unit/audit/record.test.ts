@@ -33,6 +33,7 @@ function input(over: Partial<AuditInput> = {}): AuditInput {
     time: new Date('2026-11-23T10:00:00.000Z'),
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     spanId: '00f067aa0ba902b7',
+    traceSampled: true,
     requestId: 'r-1',
     principal,
     action: classify('tools/call', 7, {
@@ -59,6 +60,7 @@ describe('buildAuditRecord', () => {
       time: '2026-11-23T10:00:00.000Z',
       trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
       span_id: '00f067aa0ba902b7',
+      trace_sampled: true,
       request_id: 'r-1',
       subject: { id: 'u-42', tenant: 'acme', roles: ['analyst'], auth_method: 'api_key', key_id: 'k1' },
       action: {

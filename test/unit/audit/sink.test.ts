@@ -125,8 +125,12 @@ describe('createAuditSink', () => {
     const sink = createAuditSink({ logger: capture().logger, otelLogs: o.logger });
     sink.write(record(1, { deny_reason: 'policy' }));
     sink.write(record(2, { trace_id: null, span_id: null }));
+    sink.write(record(3, { trace_sampled: false }));
     await sink.flush();
-    const [linked, unlinked] = o.exporter.getFinishedLogRecords();
+    const [linked, unlinked, unsampled] = o.exporter.getFinishedLogRecords();
+    // The flags are the trace's own: a caller's unsampled trace is not claimed as sampled.
+    expect(linked?.spanContext?.traceFlags).toBe(1);
+    expect(unsampled?.spanContext).toMatchObject({ traceId: TRACE_ID, traceFlags: 0 });
     expect(linked?.eventName).toBe(AUDIT_EVENT_NAME);
     expect(linked?.severityText).toBe('INFO');
     expect(linked?.spanContext).toMatchObject({ traceId: TRACE_ID, spanId: SPAN_ID });
