@@ -152,7 +152,8 @@ describe('trace context', () => {
   it('round-trips traceparent, tracestate and baggage through extract and inject', () => {
     const t = telemetry({});
     const ctx = t.extract({ traceparent: TRACEPARENT, tracestate: 'rojo=00f067aa0ba902b7', baggage: 'k=v' });
-    expect(traceIds(ctx)).toEqual({ traceId: TRACE_ID, spanId: PARENT_ID });
+    expect(traceIds(ctx)).toEqual({ traceId: TRACE_ID, spanId: PARENT_ID, sampled: true });
+    expect(traceIds(t.extract({ traceparent: TRACEPARENT.replace(/-01$/, '-00') })).sampled).toBe(false);
     const out: Record<string, string | string[]> = {};
     t.inject(ctx, out);
     expect(out).toEqual({ traceparent: TRACEPARENT, tracestate: 'rojo=00f067aa0ba902b7', baggage: 'k=v' });
@@ -209,7 +210,7 @@ describe('trace context', () => {
     const meta: Record<string, unknown> = { progressToken: 1 };
     injectMeta(t.extract({ traceparent: TRACEPARENT }), meta);
     expect(meta).toEqual({ progressToken: 1, traceparent: TRACEPARENT });
-    expect(traceIds(ROOT_CONTEXT as Context)).toEqual({ traceId: null, spanId: null });
+    expect(traceIds(ROOT_CONTEXT as Context)).toEqual({ traceId: null, spanId: null, sampled: null });
   });
 });
 
