@@ -13,11 +13,11 @@
  * `OTEL_METRIC_EXPORT_{INTERVAL,TIMEOUT}`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, and the
  * Kubernetes downward-API variables `POD_NAME`|`K8S_POD_NAME`, `POD_NAMESPACE`|`K8S_NAMESPACE_NAME`|
  * `K8S_POD_NAMESPACE`, `NODE_NAME`|`K8S_NODE_NAME`, `POD_UID`|`K8S_POD_UID`, `CONTAINER_NAME`|
- * `K8S_CONTAINER_NAME` (resource attributes `k8s.*`; `OTEL_RESOURCE_ATTRIBUTES` wins over them).
+ * `K8S_CONTAINER_NAME` (resource attributes `k8s.*`, built in `otel-resource.ts`; `OTEL_RESOURCE_ATTRIBUTES`
+ * wins over them).
  *
  * @module
  */
-import { defaultResource, type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -25,7 +25,6 @@ import {
   type Sampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
-import * as sc from './semconv.js';
 
 export const DEFAULT_SERVICE_NAME = 'mcp-authz';
 
@@ -58,7 +57,7 @@ const SIGNAL_PATH: Record<Signal, string> = { traces: 'v1/traces', metrics: 'v1/
 /** The default batch delay: spans 5 s, log records (the audit trail) 1 s. */
 const BATCH_DELAY_MS = { OTEL_BSP: 5_000, OTEL_BLRP: 1_000 } as const;
 
-function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
+export function str(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
 }
@@ -229,39 +228,6 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv, warnings: string[] = []):
       warnings.push(`OTEL_TRACES_SAMPLER=${name} is not supported; using parentbased_always_on`);
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
-}
-
-const K8S_ENV: readonly (readonly [string, readonly string[]])[] = [
-  [sc.ATTR_K8S_POD_NAME, ['POD_NAME', 'K8S_POD_NAME']],
-  [sc.ATTR_K8S_NAMESPACE_NAME, ['POD_NAMESPACE', 'K8S_NAMESPACE_NAME', 'K8S_POD_NAMESPACE']],
-  [sc.ATTR_K8S_NODE_NAME, ['NODE_NAME', 'K8S_NODE_NAME']],
-  [sc.ATTR_K8S_POD_UID, ['POD_UID', 'K8S_POD_UID']],
-  [sc.ATTR_K8S_CONTAINER_NAME, ['CONTAINER_NAME', 'K8S_CONTAINER_NAME']],
-];
-
-/** service.*, k8s.* from the downward API, then OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME. */
-export function resourceFromEnv(
-  env: NodeJS.ProcessEnv,
-  serviceVersion: string,
-  warnings: string[] = [],
-): Resource {
-  const attrs: Record<string, string> = {
-    [sc.ATTR_SERVICE_NAME]: DEFAULT_SERVICE_NAME,
-    [sc.ATTR_SERVICE_VERSION]: serviceVersion,
-  };
-  for (const [attr, names] of K8S_ENV) {
-    const v = names.map((n) => str(env, n)).find((x) => x !== undefined);
-    if (v !== undefined) attrs[attr] = v;
-  }
-  const pod = attrs[sc.ATTR_K8S_POD_NAME];
-  if (pod) attrs[sc.ATTR_SERVICE_INSTANCE_ID] = pod;
-  Object.assign(
-    attrs,
-    parseKeyValueList(str(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', warnings),
-  );
-  const serviceName = str(env, 'OTEL_SERVICE_NAME');
-  if (serviceName) attrs[sc.ATTR_SERVICE_NAME] = serviceName;
-  return defaultResource().merge(resourceFromAttributes(attrs));
 }
 
 function isHttpUrl(text: string): boolean {

@@ -33,11 +33,11 @@ import type { Logger } from './logger.js';
 import {
   batchFromEnv,
   metricExportFromEnv,
-  resourceFromEnv,
   type Signal,
   samplerFromEnv,
   signalsFromEnv,
 } from './otel-config.js';
+import { resourceFromEnv } from './otel-resource.js';
 import { otlpExporters } from './otlp-exporters.js';
 import { bucketsFirst, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 import { type Headers, headerGetter, metaCarrier } from './trace-context.js';
@@ -45,10 +45,10 @@ import { type Headers, headerGetter, metaCarrier } from './trace-context.js';
 export {
   DEFAULT_SERVICE_NAME,
   parseKeyValueList,
-  resourceFromEnv,
   type Signal,
   samplerFromEnv,
 } from './otel-config.js';
+export { resourceFromEnv } from './otel-resource.js';
 
 export const INSTRUMENTATION_NAME = 'mcp-authz';
 /** `stop()` gives the providers this long to flush. */

@@ -10,6 +10,7 @@ import {
   samplerFromEnv,
   type Telemetry,
 } from '../../../src/telemetry/otel.js';
+import { uuidV5 } from '../../../src/telemetry/otel-resource.js';
 import { injectMeta, telemetrySubject, traceIds } from '../../../src/telemetry/trace-context.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -234,7 +235,8 @@ describe('configuration from OTEL_* and downward-API variables', () => {
     ).attributes;
     expect(a).toMatchObject({
       'service.name': 'crm-authz',
-      'service.instance.id': 'mcp-0',
+      // UUID v5 of namespace.pod (no container here): unique across namespaces, unlike the pod name.
+      'service.instance.id': uuidV5('4d63009a-8d0f-11ee-aad7-4c796ed8e320', 'tools.mcp-0'),
       'k8s.pod.name': 'mcp-0',
       'k8s.namespace.name': 'tools',
       'k8s.node.name': 'node-b',
@@ -242,6 +244,13 @@ describe('configuration from OTEL_* and downward-API variables', () => {
       'deployment.environment.name': 'prod',
       team: 'a,b',
     });
+  });
+
+  it('makes name-based UUIDs (v5) as RFC 9562 does', () => {
+    // The well-known example: the DNS namespace and www.example.com.
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
   });
 
   it('parses key=value lists and reports bad entries without their values', () => {
