@@ -29,6 +29,8 @@ export interface AuthnRequest {
   readonly url?: string;
   /** A re-check of an open stream's caller: not a use of an API key (no usage recorded). */
   readonly recheck?: boolean;
+  /** How many `Authorization` lines the request had (Node keeps only the first in `headers`). */
+  readonly authorizationLines?: number;
 }
 
 export interface Authenticator extends Component {
@@ -125,7 +127,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       if (!jwtVerifier) return undefined;
       let credential: ReturnType<typeof extractCredential>;
       try {
-        credential = extractCredential(req.headers, credentialOptions, req.url);
+        credential = extractCredential(req.headers, credentialOptions, req.url, req.authorizationLines);
       } catch {
         return undefined; // malformed credentials: authenticate() says why
       }
@@ -167,7 +169,12 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           return Promise.reject(err);
         }
         return abortable(async () => {
-          const credential = extractCredential(req.headers, credentialOptions, req.url);
+          const credential = extractCredential(
+            req.headers,
+            credentialOptions,
+            req.url,
+            req.authorizationLines,
+          );
           switch (credential.kind) {
             case 'none':
               if (mode === 'optional') return ANONYMOUS;

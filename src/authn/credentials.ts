@@ -28,12 +28,29 @@ export interface CredentialOptions {
 
 const BEARER_RE = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
+/** How many `Authorization` lines `rawHeaders` (name, value, name, value, …) holds. */
+export function authorizationLines(rawHeaders: readonly string[] | undefined): number {
+  let n = 0;
+  if (!rawHeaders) return n;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') n++;
+  }
+  return n;
+}
+
 export function extractCredential(
   headers: IncomingHttpHeaders,
   o: CredentialOptions,
   url?: string,
+  authorizationLines = 1,
 ): Credential {
   if (url?.includes('?')) refuseCredentialInQuery(url, o.apiKeyPrefix);
+  // Node keeps the first of several Authorization lines; a proxy in front may use the last. Two are two
+  // ways of presenting a credential: RFC 6750 §3.1 `invalid_request`, like a header beside a query token.
+  if (authorizationLines > 1) {
+    throw new AuthnError('ERR_AUTHN_INVALID_REQUEST', 'more than one Authorization header');
+  }
   const fromAuthorization = bearer(headers.authorization, o.apiKeyPrefix);
   const headerKey = single(headers[o.apiKeyHeader]);
   const fromHeader: Credential | null = headerKey ? { kind: 'api_key', key: headerKey } : null;

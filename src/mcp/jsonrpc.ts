@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
@@ -46,6 +47,11 @@ export interface ParsedBody {
  * of more than `maxBatch` messages: each costs a decision, so the bound keeps one body's work bounded).
  */
 export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES): ParsedBody {
+  // Invalid UTF-8 would be decided on with U+FFFD in its place while the upstream gets the original bytes,
+  // which it may read otherwise (drop them, or refuse): the same message must be decided and forwarded.
+  if (typeof body !== 'string' && !isUtf8(body)) {
+    throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid UTF-8');
+  }
   let json: unknown;
   try {
     json = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));

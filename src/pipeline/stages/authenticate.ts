@@ -4,7 +4,9 @@
  *
  * @module
  */
+
 import type { Authenticator } from '../../authn/authenticator.js';
+import { authorizationLines } from '../../authn/credentials.js';
 import { clientClosed, SidecarError, toSidecarError } from '../../errors/errors.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineEvents } from '../events.js';
@@ -29,7 +31,11 @@ export function authenticateStage(
     run(ctx, client) {
       // A token verified before is answered synchronously; everything else takes the async path.
       try {
-        const cached = authenticator.cached({ headers: ctx.req.headers, url: queryChecked(ctx) });
+        const cached = authenticator.cached({
+          headers: ctx.req.headers,
+          url: queryChecked(ctx),
+          authorizationLines: authorizationLines(ctx.req.rawHeaders),
+        });
         if (cached) {
           ctx.principal = cached;
           return CONTINUE;
@@ -37,7 +43,12 @@ export function authenticateStage(
       } catch (err) {
         return refuse(ctx, err);
       }
-      const req = { headers: ctx.req.headers, url: queryChecked(ctx), ...(recheck ? { recheck } : {}) };
+      const req = {
+        headers: ctx.req.headers,
+        url: queryChecked(ctx),
+        authorizationLines: authorizationLines(ctx.req.rawHeaders),
+        ...(recheck ? { recheck } : {}),
+      };
       return authenticator.authenticate(req, client.signal).then(
         (principal) => {
           ctx.principal = principal;

@@ -56,7 +56,8 @@ function unsupportedMedia(headers: IncomingHttpHeaders): string | undefined {
       .trim()
       .replace(/^"(.*)"$/, '$1')
       .toLowerCase();
-    if (charset !== 'utf-8' && charset !== 'utf8') {
+    // Only the registered name: the MCP SDK's express.json() refuses `utf8` (it wants `utf-…`).
+    if (charset !== 'utf-8') {
       return `Unsupported Media Type: charset ${charset || '(empty)'} is not accepted; JSON bodies must be UTF-8`;
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractCredential } from '../../../src/authn/credentials.js';
+import { authorizationLines, extractCredential } from '../../../src/authn/credentials.js';
 
 const o = { apiKeyPrefix: 'mcpk', apiKeyHeader: 'x-api-key' };
 const code = (c: string) => expect.objectContaining({ code: c });
@@ -36,6 +36,17 @@ describe('extractCredential', () => {
       code('ERR_AUTHN_INVALID_REQUEST'),
     );
   });
+  it('refuses several Authorization lines as invalid_request (Node keeps only the first in headers)', () => {
+    const headers = { authorization: 'Bearer a.b.c' };
+    const raw = ['Host', 'x', 'Authorization', 'Bearer a.b.c', 'authorization', 'Basic dXNlcjpwYXNz'];
+    expect(authorizationLines(raw)).toBe(2);
+    expect(() => extractCredential(headers, o, '/mcp', 2)).toThrow(code('ERR_AUTHN_INVALID_REQUEST'));
+    expect(extractCredential(headers, o, '/mcp', authorizationLines(raw.slice(0, 4)))).toEqual({
+      kind: 'jwt',
+      token: 'a.b.c',
+    });
+  });
+
   it.each(['Bearer', 'Bearer a b'])('refuses a malformed bearer value: Authorization: %s', (value) => {
     expect(() => extractCredential({ authorization: value }, o)).toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });

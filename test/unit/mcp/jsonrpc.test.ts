@@ -16,6 +16,20 @@ describe('parseBody', () => {
     expect(parseBody(Buffer.from(text))).toEqual(expected);
   });
 
+  it('refuses a body that is not valid UTF-8 (decided with U+FFFD, it would be forwarded as other bytes)', () => {
+    const body = Buffer.concat([
+      Buffer.from(
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a',
+      ),
+      Buffer.from([0xff]),
+      Buffer.from('b"}}}'),
+    ]);
+    expect(() => parseBody(body)).toThrow(/not valid UTF-8/);
+    expect(
+      parseBody(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"t":"é€😀"}}')).messages,
+    ).toHaveLength(1);
+  });
+
   it('keeps string and number ids apart', () => {
     const [m1] = parseBody(json({ jsonrpc: '2.0', id: '1', method: 'ping' })).messages;
     const [m2] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'ping' })).messages;
