@@ -30,11 +30,12 @@ export function authenticateStage(
     name: 'authenticate',
     run(ctx, client) {
       // A token verified before is answered synchronously; everything else takes the async path.
+      const lines = authorizationLines(ctx.req.rawHeaders);
       try {
         const cached = authenticator.cached({
           headers: ctx.req.headers,
           url: queryChecked(ctx),
-          authorizationLines: authorizationLines(ctx.req.rawHeaders),
+          authorizationLines: lines,
         });
         if (cached) {
           ctx.principal = cached;
@@ -46,7 +47,7 @@ export function authenticateStage(
       const req = {
         headers: ctx.req.headers,
         url: queryChecked(ctx),
-        authorizationLines: authorizationLines(ctx.req.rawHeaders),
+        authorizationLines: lines,
         ...(recheck ? { recheck } : {}),
       };
       return authenticator.authenticate(req, client.signal).then(

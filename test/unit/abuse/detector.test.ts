@@ -15,6 +15,20 @@ function principal(tenant: string | null, id: string): Principal {
 }
 const alice = principal('acme', 'alice');
 
+/** A memory store whose window writes land but, while `flag.loseAnswer`, answer a timeout. */
+function answerLostStore(): { store: Store; flag: { loseAnswer: boolean } } {
+  const inner = new MemoryStore();
+  const flag = { loseAnswer: true };
+  const store = delegate(inner, {
+    countInWindows: async (hits: WindowHit[], now: number) => {
+      const counted = await inner.countInWindows(hits, now);
+      if (flag.loseAnswer) throw new StoreError('countInWindows', 'Command timed out');
+      return counted;
+    },
+  });
+  return { store, flag };
+}
+
 /** `inner` with some methods replaced (the others bound to it, so its private fields work). */
 function delegate(inner: Store, overrides: Partial<Record<keyof Store, unknown>>): Store {
   return new Proxy(inner, {
@@ -257,15 +271,7 @@ describe('abuse detector', () => {
   });
 
   it('does not count twice a write that landed but whose answer was lost (a timeout)', async () => {
-    const inner = new MemoryStore();
-    const flag = { loseAnswer: true };
-    const store = delegate(inner, {
-      countInWindows: async (hits: WindowHit[], now: number) => {
-        const counted = await inner.countInWindows(hits, now);
-        if (flag.loseAnswer) throw new StoreError('countInWindows', 'Command timed out');
-        return counted;
-      },
-    });
+    const { store, flag } = answerLostStore();
     const { detector, events } = setup([{ ...QUERY_RULE, threshold: 3 }], store);
     for (let i = 0; i < 2; i++) detector.recordCall(alice, 'query_a', IP);
     await detector.flush(); // the two calls reach the window; the detector hears of a failure
@@ -280,15 +286,7 @@ describe('abuse detector', () => {
   });
 
   it('acts on a trip whose answer was lost: the retried write trips again', async () => {
-    const inner = new MemoryStore();
-    const flag = { loseAnswer: true };
-    const store = delegate(inner, {
-      countInWindows: async (hits: WindowHit[], now: number) => {
-        const counted = await inner.countInWindows(hits, now);
-        if (flag.loseAnswer) throw new StoreError('countInWindows', 'Command timed out');
-        return counted;
-      },
-    });
+    const { store, flag } = answerLostStore();
     const { detector, events } = setup([{ ...QUERY_RULE, threshold: 3 }], store);
     for (let i = 0; i < 5; i++) detector.recordCall(alice, 'query_a', IP);
     await detector.flush(); // crosses the threshold in the store; the detector hears a failure
