@@ -24,6 +24,7 @@ import type { ComponentStatus } from '../lifecycle.js';
 import type { Store, TokenTake } from '../store/store.js';
 import { checkBucket, TokenBuckets } from '../store/token-bucket.js';
 import type { Logger } from '../telemetry/logger.js';
+import { KnownEmptyBuckets } from './known-empty.js';
 import {
   type BucketSpec,
   RateLimitBackendError,
@@ -35,8 +36,6 @@ import {
 
 /** During an outage, one request per this interval tries the store again. */
 export const PROBE_INTERVAL_MS = 1_000;
-/** Most buckets remembered as empty by the fast path (lapsed ones are swept first). */
-export const FAST_PATH_MAX_ENTRIES = 10_000;
 
 export interface RateLimiterOptions {
   readonly store: Store;
@@ -51,17 +50,6 @@ export interface RateLimiterOptions {
   readonly localNow?: () => number;
   /** Refuse buckets known to be empty without a store call (default true). */
   readonly fastPath?: boolean;
-}
-
-interface KnownEmpty {
-  /** Epoch ms when enough tokens for `cost` are due. */
-  readonly until: number;
-  readonly cost: number;
-  readonly capacity: number;
-  readonly refillPerSecond: number;
-  readonly remaining: number;
-  /** Epoch ms when the bucket is full again. */
-  readonly fullAt: number;
 }
 
 interface Outage {
@@ -80,6 +68,8 @@ export function monotonicNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+export { FAST_PATH_MAX_ENTRIES } from './known-empty.js';
+
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   return new StoreRateLimiter(opts);
 }
@@ -92,7 +82,7 @@ class StoreRateLimiter implements RateLimiter {
   readonly #now: () => number;
   readonly #localNow: () => number;
   readonly #fastPath: boolean;
-  readonly #empty = new Map<string, KnownEmpty>();
+  readonly #empty = new KnownEmptyBuckets();
   readonly #local = new TokenBuckets();
   #outage: Outage | null = null;
   #outages = 0;
@@ -204,65 +194,22 @@ class StoreRateLimiter implements RateLimiter {
 
   /** The store's answer as a TakeResult; a refusal is remembered for the fast path (`local` time). */
   #answer(key: string, spec: BucketSpec, cost: number, local: number, take: TokenTake): TakeResult {
-    if (!take.allowed && this.#fastPath) this.#remember(key, spec, cost, local, take);
+    if (!take.allowed && this.#fastPath) this.#empty.remember(key, spec, cost, local, take);
     return { ...take, limit: spec.capacity, source: this.#store.kind };
   }
 
   /** Answered without the store: a bucket known to be empty, or an outage between probes. */
   #withoutStore(key: string, spec: BucketSpec, cost: number, now: number): TakeResult | null {
     if (this.#fastPath) {
-      const refused = this.#knownEmpty(key, spec, cost, now);
-      if (refused) return refused;
+      const refused = this.#empty.refusal(key, spec, cost, now);
+      if (refused) {
+        this.#fastPathRefusals++;
+        return refused;
+      }
     }
     const outage = this.#outage;
     if (outage && now < outage.nextProbeAt) return this.#degraded(key, spec, cost, now, undefined);
     return null;
-  }
-
-  #knownEmpty(key: string, spec: BucketSpec, cost: number, now: number): TakeResult | null {
-    const e = this.#empty.get(key);
-    if (!e) return null;
-    if (now >= e.until) {
-      this.#empty.delete(key);
-      return null;
-    }
-    if (cost < e.cost || e.capacity !== spec.capacity || e.refillPerSecond !== spec.refillPerSecond)
-      return null;
-    this.#fastPathRefusals++;
-    return {
-      allowed: false,
-      limit: spec.capacity,
-      remaining: e.remaining,
-      retryAfterMs: e.until - now,
-      resetMs: Math.max(0, e.fullAt - now),
-      source: 'fast-path',
-    };
-  }
-
-  #remember(
-    key: string,
-    spec: BucketSpec,
-    cost: number,
-    now: number,
-    take: { remaining: number; retryAfterMs: number; resetMs: number },
-  ): void {
-    if (this.#empty.size >= FAST_PATH_MAX_ENTRIES) {
-      for (const [k, e] of this.#empty) if (e.until <= now) this.#empty.delete(k);
-      // Still full of live entries: forget the oldest (they only save store calls, never decide anything).
-      for (const k of this.#empty.keys()) {
-        if (this.#empty.size < FAST_PATH_MAX_ENTRIES) break;
-        this.#empty.delete(k);
-      }
-    }
-    this.#empty.delete(key); // re-insert at the end (oldest-first eviction)
-    this.#empty.set(key, {
-      until: now + take.retryAfterMs,
-      cost,
-      capacity: spec.capacity,
-      refillPerSecond: spec.refillPerSecond,
-      remaining: take.remaining,
-      fullAt: now + take.resetMs,
-    });
   }
 
   #degraded(key: string, spec: BucketSpec, cost: number, now: number, cause: unknown): TakeResult {
