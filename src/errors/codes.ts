@@ -45,7 +45,8 @@ export const ERROR_CODES = {
     status: 400,
     rpc: RPC.invalidRequest,
     reason: 'request',
-    meaning: 'The body is JSON but not a valid JSON-RPC 2.0 message or batch.',
+    meaning:
+      'The body is JSON but not a valid MCP JSON-RPC 2.0 message or batch (ids are strings or safe integers, params an object, no other members, at most 128 levels deep, no lone surrogate escapes).',
   },
   ERR_REQUEST_TOO_LARGE: {
     status: 413,

@@ -11,17 +11,28 @@ import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
 
-const Id = z.union([z.string(), z.number().finite(), z.null()]);
-const Params = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional();
+/**
+ * The deepest nesting of arrays and objects a body may have (the message itself is level 1). Deeper
+ * values are refused here rather than failing the policy evaluation (or the JSON writer) later, as
+ * serde_json and System.Text.Json refuse them by default.
+ */
+export const MAX_JSON_DEPTH = 128;
 
-// MCP: request ids are strings or numbers, never null (null appears only in error responses).
-const RequestId = z.union([z.string(), z.number().finite()]);
+// MCP: request ids are strings or integers, never null (null appears only in error responses). zod's int()
+// also means a safe integer: 2^64 or 2^53+1 would be decided and answered as another id than the one
+// forwarded, and two of them in a batch could be told apart upstream but not here.
+const RequestId = z.union([z.string(), z.number().int()]);
+const Id = z.union([RequestId, z.null()]);
+// MCP: params are an object (JSON-RPC also allows an array, which no MCP method takes).
+const Params = z.record(z.string(), z.unknown()).optional();
+// Strict like the MCP SDK's own schemas: a member JSON-RPC does not define is refused, so no upstream can
+// read a message differently from the sidecar because of one.
 const RequestSchema = z
   .object({ jsonrpc: z.literal('2.0'), id: RequestId, method: z.string().min(1), params: Params })
-  .loose();
+  .strict();
 const NotificationSchema = z
   .object({ jsonrpc: z.literal('2.0'), method: z.string().min(1), params: Params })
-  .loose();
+  .strict();
 const ResponseSchema = z
   .object({
     jsonrpc: z.literal('2.0'),
@@ -29,8 +40,13 @@ const ResponseSchema = z
     result: z.unknown().optional(),
     error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
   })
-  .loose()
+  .strict()
   .refine((m) => 'result' in m !== 'error' in m, 'a response has exactly one of result and error');
+
+/** The members of a request or notification; the fast path leaves anything else to the schemas. */
+const MESSAGE_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+/** A UTF-16 surrogate without its pair (the `u` flag matches a pair as one code point, never this). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 export type JsonRpcMessage =
   | { readonly kind: 'request'; readonly id: JsonRpcId; readonly method: string; readonly params: unknown }
@@ -52,12 +68,15 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
   if (typeof body !== 'string' && !isUtf8(body)) {
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid UTF-8');
   }
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
+  // A lone surrogate can only come from a \u escape: the bytes are valid UTF-8.
+  checkValues(json, 1, text.includes('\\u'));
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
     if (json.length > maxBatch) {
@@ -71,6 +90,41 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     return { batch: true, messages };
   }
   return { batch: false, messages: [parseMessage(json, 'message')] };
+}
+
+/**
+ * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, and (when `escapes`) one with a string or key
+ * holding a lone surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could
+ * reach the upstream as U+FFFD or as the escape.
+ */
+function checkValues(value: unknown, depth: number, escapes: boolean): void {
+  if (typeof value === 'string') {
+    if (escapes && LONE_SURROGATE.test(value)) throw loneSurrogate();
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  if (depth > MAX_JSON_DEPTH) {
+    throw new RequestError(
+      'ERR_REQUEST_INVALID',
+      `Invalid Request: the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) checkValues(v, depth + 1, escapes);
+    return;
+  }
+  const o = value as Record<string, unknown>;
+  for (const k in o) {
+    if (escapes && LONE_SURROGATE.test(k)) throw loneSurrogate();
+    checkValues(o[k], depth + 1, escapes);
+  }
+}
+
+function loneSurrogate(): RequestError {
+  return new RequestError(
+    'ERR_REQUEST_INVALID',
+    'Invalid Request: a string holds a lone UTF-16 surrogate escape, which is not Unicode text',
+  );
 }
 
 function parseMessage(m: unknown, where: string): JsonRpcMessage {
@@ -112,10 +166,13 @@ function parseShape(m: unknown, where: string): JsonRpcMessage {
 function fastPath(o: Record<string, unknown>): JsonRpcMessage | undefined {
   if (o.jsonrpc !== '2.0' || typeof o.method !== 'string' || o.method.length === 0) return undefined;
   const params = o.params;
-  if (params !== undefined && (typeof params !== 'object' || params === null)) return undefined;
+  if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+    return undefined;
+  }
+  for (const k in o) if (!MESSAGE_MEMBERS.has(k)) return undefined;
   if (!('id' in o)) return { kind: 'notification', method: o.method, params };
   const id = o.id;
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) {
+  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) {
     return { kind: 'request', id, method: o.method, params };
   }
   return undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeInfo } from '../../../src/errors/codes.js';
-import { parseBody, rpcError } from '../../../src/mcp/jsonrpc.js';
+import { MAX_JSON_DEPTH, parseBody, rpcError } from '../../../src/mcp/jsonrpc.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 const json = (v: unknown) => JSON.stringify(v);
@@ -56,11 +56,72 @@ describe('parseBody', () => {
     ).toEqual([{ kind: 'response', id: 7 }]);
   });
 
-  it('accepts object and array params', () => {
+  it('accepts object params and refuses array params (MCP takes objects only)', () => {
     const [a] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'm', params: { x: 1 } })).messages;
-    const [b] = parseBody(json({ jsonrpc: '2.0', id: 1, method: 'm', params: [1, 2] })).messages;
     expect(a).toMatchObject({ params: { x: 1 } });
-    expect(b).toMatchObject({ params: [1, 2] });
+    expect(() => parseBody(json({ jsonrpc: '2.0', id: 1, method: 'm', params: [1, 2] }))).toThrow(
+      'field params',
+    );
+    expect(() => parseBody(json({ jsonrpc: '2.0', method: 'notifications/x', params: [] }))).toThrow(
+      code('ERR_REQUEST_INVALID'),
+    );
+  });
+
+  it.each([
+    ['a fraction', '1.5'],
+    ['2^64', '18446744073709551616'],
+    ['2^53 + 1', '9007199254740993'],
+    ['-(2^53)', '-9007199254740992'],
+  ])('refuses a request id that is %s: only strings and safe integers are ids', (_label, id) => {
+    expect(() => parseBody(`{"jsonrpc":"2.0","id":${id},"method":"ping"}`)).toThrow('field id');
+  });
+
+  it.each([
+    ['0', 0],
+    ['-0', -0],
+    ['1E+2', 100],
+    [String(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER],
+  ])('accepts the integer id %s', (text, id) => {
+    const [m] = parseBody(`{"jsonrpc":"2.0","id":${text},"method":"ping"}`).messages;
+    expect(m).toMatchObject({ kind: 'request', id });
+  });
+
+  it.each([
+    ['a request', { jsonrpc: '2.0', id: 1, method: 'ping', extra: 1 }],
+    ['a notification', { jsonrpc: '2.0', method: 'notifications/initialized', ID: 2 }],
+    ['a response', { jsonrpc: '2.0', id: 1, result: {}, method2: 'x' }],
+  ])('refuses %s with a member JSON-RPC does not define, naming it', (_label, message) => {
+    expect(() => parseBody(json(message))).toThrow(/Unrecognized key: "(extra|ID|method2)"/);
+  });
+
+  it(`accepts nesting down to ${MAX_JSON_DEPTH} levels and refuses one more`, () => {
+    // The message is level 1, params 2, and the L objects from arguments inward levels 3 to L + 2.
+    const nested = (levels: number): string =>
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}}}`;
+    expect(parseBody(nested(MAX_JSON_DEPTH - 2)).messages).toHaveLength(1);
+    expect(() => parseBody(nested(MAX_JSON_DEPTH - 1))).toThrow(`deeper than ${MAX_JSON_DEPTH} levels`);
+    expect(() => parseBody(`[${nested(MAX_JSON_DEPTH - 2)}]`)).toThrow(code('ERR_REQUEST_INVALID'));
+    expect(() => parseBody(nested(50_000))).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
+  it.each([
+    [
+      'a value',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\\ud800"}}}',
+    ],
+    ['a low half first', '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"t":"\\udc00\\ud800"}}'],
+    ['a key', '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"\\udfff":1}}'],
+    ['an id', '{"jsonrpc":"2.0","id":"\\ud800","method":"ping"}'],
+    ['an array item', '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":["x","\\uDBFF"]}}'],
+  ])('refuses a lone surrogate escape in %s', (_label, body) => {
+    expect(() => parseBody(body)).toThrow('lone UTF-16 surrogate');
+    expect(() => parseBody(Buffer.from(body))).toThrow(code('ERR_REQUEST_INVALID'));
+  });
+
+  it('accepts escaped surrogate pairs and other escapes', () => {
+    const body = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"t":"\\ud83d\\ude00 \\u00e9 \\u2028"}}';
+    const [m] = parseBody(body).messages;
+    expect(m).toMatchObject({ params: { t: '😀 é \u2028' } });
   });
 
   it.each(['tools/call', 'initialize', 'ping'])('refuses a %s request without an id', (method) => {
