@@ -26,8 +26,11 @@ export function securityListener(
       // Credentials that could not be checked (JWKS or store down: 503) are the sidecar's outage, not the
       // caller's failure: counting them would let an outage trip the IP-block rule for every client.
       // The subject only when the credential's owner is known for sure (AuthnError.subject).
-      const subject = err instanceof AuthnError ? (err.subject ?? null) : null;
-      if (err.status < 500) detector.recordAuthFailure(subject, ctx.clientIp, err.code);
+      // Nor is a token signed with a key the issuer may just have added (AuthnError.uncounted).
+      const authn = err instanceof AuthnError ? err : undefined;
+      if (err.status < 500 && !authn?.uncounted) {
+        detector.recordAuthFailure(authn?.subject ?? null, ctx.clientIp, err.code);
+      }
       counters.authFailure(err.code, ctx.clientIp);
     },
     decision(ctx, d) {

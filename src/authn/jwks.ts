@@ -26,6 +26,14 @@ export class KeysUnavailableError extends Error {
   }
 }
 
+/**
+ * The token names a key the cached key set lacks, and the set was fetched too recently (`cooldown`) to be
+ * fetched again: the token may be signed with a key the issuer has just added. Still a 401, but not a
+ * failed authentication to count against the caller (a key rotation would otherwise get busy clients'
+ * addresses blocked by the abuse rules).
+ */
+export class KeyNotYetFetchedError extends errors.JWKSNoMatchingKey {}
+
 export interface KeyResolverOptions {
   readonly jwksUri?: string | undefined;
   readonly hsSecret?: SecretSource | null | undefined;
@@ -56,11 +64,16 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
 
   const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
+    // jose fetches the set again for an unknown kid only once the cooldown has passed.
+    const cooling = remote.coolingDown;
     try {
       const key = await remote(header, token);
       failure = null;
       return key;
     } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey && cooling && remote.coolingDown) {
+        throw new KeyNotYetFetchedError('no key of the key set fetched last matches the token');
+      }
       if (!isFetchFailure(err)) throw err;
       failure = describe(err);
       throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });

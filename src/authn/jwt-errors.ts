@@ -7,7 +7,7 @@
  */
 import { errors } from 'jose';
 import { AuthnError } from '../errors/errors.js';
-import { KeysUnavailableError } from './jwks.js';
+import { KeyNotYetFetchedError, KeysUnavailableError } from './jwks.js';
 
 const CLAIM_MESSAGES: Readonly<Record<string, string>> = {
   aud: 'audience not accepted',
@@ -22,7 +22,9 @@ export function toAuthnError(err: unknown): AuthnError {
   if (err instanceof KeysUnavailableError) {
     return new AuthnError('ERR_AUTHN_UNAVAILABLE', 'token keys unavailable', { cause: err });
   }
-  return new AuthnError('ERR_AUTHN_INVALID_TOKEN', messageFor(err), { cause: err });
+  const e = new AuthnError('ERR_AUTHN_INVALID_TOKEN', messageFor(err), { cause: err });
+  if (err instanceof KeyNotYetFetchedError) e.uncounted = true;
+  return e;
 }
 
 function messageFor(err: unknown): string {
@@ -32,6 +34,9 @@ function messageFor(err: unknown): string {
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature verification failed';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  if (err instanceof KeyNotYetFetchedError) {
+    return 'no key matches the token yet (the key set was fetched moments ago; it is fetched again shortly)';
+  }
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key matches the token';
   if (err instanceof errors.JWKSMultipleMatchingKeys) return 'more than one key matches the token';
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token';

@@ -45,6 +45,11 @@ export class AuthnError extends SidecarError {
    * abuse rules. Never sent to the caller.
    */
   subject?: string;
+  /**
+   * True when the credential could not be checked for good (a token naming a key the issuer may have just
+   * added, during the key set's refetch cooldown): refused, but no failed authentication for abuse rules.
+   */
+  uncounted?: boolean;
 }
 export class PolicyError extends SidecarError {}
 export class RateLimitError extends SidecarError {}

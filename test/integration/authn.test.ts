@@ -161,6 +161,43 @@ describe('key rotation at the issuer', () => {
   });
 });
 
+describe('a new kid during the JWKS cooldown', () => {
+  it('is refused with 401 but not counted as a failed login, and accepted once the cooldown has passed', async () => {
+    const jwks = await startJwksServer({ alg: 'ES256', kid: 'key-1' });
+    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 1_000 } });
+    const outcome = (token: string) =>
+      authn.authenticate(bearer(token)).then(
+        (p) => `ok ${p.id}`,
+        (e: { code?: string; uncounted?: boolean }) => `${e.code}${e.uncounted ? ' uncounted' : ''}`,
+      );
+    try {
+      expect(await outcome(await jwks.sign({ sub: 'before', aud: RESOURCE }))).toBe('ok before');
+      await jwks.rotate({ kid: 'key-2' });
+      const newToken = await jwks.sign({ sub: 'after', aud: RESOURCE });
+      const fetches = jwks.requests;
+
+      // Within a second of the fetch, jose does not fetch again: the token may be good, so it is not counted.
+      const err = await authn.authenticate(bearer(newToken)).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_AUTHN_INVALID_TOKEN', status: 401, uncounted: true });
+      expect((err as Error).message).toContain('fetched again shortly');
+      expect(jwks.requests).toBe(fetches);
+
+      await expect.poll(() => outcome(newToken), { timeout: 5_000, interval: 50 }).toBe('ok after');
+      expect(jwks.requests).toBe(fetches + 1);
+
+      // A kid still missing after a fresh fetch is an ordinary, counted failure.
+      const forged = await jwks.sign({ sub: 'x', aud: RESOURCE }, { kid: 'key-9' });
+      expect(await outcome(forged)).toBe('ERR_AUTHN_INVALID_TOKEN uncounted');
+      await expect
+        .poll(() => outcome(forged), { timeout: 5_000, interval: 50 })
+        .toBe('ERR_AUTHN_INVALID_TOKEN');
+    } finally {
+      await authn.stop();
+      await jwks.stop();
+    }
+  });
+});
+
 describe('JWKS outages', () => {
   it('denies with ERR_AUTHN_UNAVAILABLE when the JWKS server is down', async () => {
     const jwks = await startJwksServer();

@@ -24,10 +24,10 @@ function setup() {
   } as unknown as AbuseDetector;
   const counters = { authFailure: (code: string) => counted.push(code) } as unknown as SecurityCounters;
   const listener = securityListener(detector, counters);
-  const fail = (code: ConstructorParameters<typeof AuthnError>[0], subject?: string) =>
+  const fail = (code: ConstructorParameters<typeof AuthnError>[0], subject?: string, uncounted?: boolean) =>
     listener.authFailure?.(
       contextFor(fakeRequest({})),
-      Object.assign(new AuthnError(code, 'x'), subject ? { subject } : {}),
+      Object.assign(new AuthnError(code, 'x'), subject ? { subject } : {}, uncounted ? { uncounted } : {}),
     );
   return { recorded, counted, subjects, fail };
 }
@@ -48,6 +48,13 @@ describe('securityListener.authFailure', () => {
     fail('ERR_AUTHN_UNAVAILABLE');
     expect(recorded).toEqual([]);
     expect(counted).toEqual(['ERR_AUTHN_UNAVAILABLE']);
+  });
+
+  it('does not count a token naming a key not fetched yet (JWKS cooldown) against the caller', () => {
+    const { recorded, counted, fail } = setup();
+    fail('ERR_AUTHN_INVALID_TOKEN', undefined, true);
+    expect(recorded).toEqual([]);
+    expect(counted).toEqual(['ERR_AUTHN_INVALID_TOKEN']);
   });
 
   it("counts a failure against the subject when the credential's owner is known (an API key)", () => {
