@@ -8,22 +8,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAbuseDetector } from '../../src/abuse/detector.js';
 import type { AbuseDetector, AbuseEvent, AbuseRule } from '../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../src/authn/principal.js';
 import { register as registerBlocks } from '../../src/cli/blocks.js';
 import { register as registerReport } from '../../src/cli/report.js';
-import { parseConfig } from '../../src/config/load.js';
 import { buildReport, type SecurityReport } from '../../src/report/build.js';
 import { createSecurityCounters } from '../../src/report/counters.js';
 import { reportRoute } from '../../src/report/route.js';
-import { createStore } from '../../src/store/create-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { BlockEntry, Store, WindowHit } from '../../src/store/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { cliRun } from '../helpers/cli.js';
+import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const IP = '203.0.113.7';
@@ -41,33 +39,13 @@ const RULES: AbuseRule[] = [
   { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 20, windowSec: 60, action: 'alert' },
 ];
 
-let redis: RedisServer;
-let prefixN = 0;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const suite = redisSuite();
+const { openStore } = suite;
 
 function principal(tenant: string, id: string): Principal {
   return { ...ANONYMOUS, tenant, id, authMethod: 'jwt' };
 }
 const alice = principal('acme', 'alice');
-
-async function openStore(prefix: string): Promise<Store> {
-  const store = createStore(parseConfig({ store: { redisUrl: redis.url, keyPrefix: prefix } }, {}), {
-    logger: silentLogger(),
-  });
-  await store.start();
-  cleanup.push(() => store.stop());
-  return store;
-}
 
 /** One "replica": its own store connection and detector; trips go to `events` and `onTrip`. */
 async function replica(
@@ -88,7 +66,7 @@ async function replica(
     },
   });
   await detector.start();
-  cleanup.push(() => detector.stop());
+  suite.cleanup(() => detector.stop());
   return { store, detector };
 }
 
@@ -109,27 +87,17 @@ async function within(ms: number, check: () => void): Promise<number> {
 function cli(prefix: string) {
   const dir = tempDir('abuse-cli');
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\n`);
+  writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\n`);
   return async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const exits: number[] = [];
-    const io = {
-      out: (s: string) => void out.push(s),
-      err: (s: string) => void err.push(s),
-      exit: (c: number) => void exits.push(c),
-    };
-    const program = new Command().exitOverride();
-    registerBlocks(program, io);
-    registerReport(program, io);
-    await program.parseAsync(['node', 'mcp-authz', ...args, '--config', file]);
-    return { out: out.join(''), err: err.join(''), exits };
+    const c = cliRun(registerBlocks, registerReport);
+    await c.run(...args, '--config', file);
+    return { out: c.out.join(''), err: c.err.join(''), exits: c.exits };
   };
 }
 
 describe('abuse detection across replicas', () => {
   it('trips exactly at threshold + 1 (calls counted on both replicas), once; the block reaches the other replica within 1 s and expires', async () => {
-    const prefix = `ab${++prefixN}:`;
+    const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };
     const events: AbuseEvent[] = [];
     const a = await replica(prefix, clock, events);
@@ -184,7 +152,7 @@ describe('abuse detection across replicas', () => {
   });
 
   it('lists, adds and lifts blocks with the CLI; replicas follow within 1 s', async () => {
-    const prefix = `ab${++prefixN}:`;
+    const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };
     const { detector } = await replica(prefix, clock, []);
     const run = cli(prefix);
@@ -244,12 +212,12 @@ describe('abuse detection across replicas', () => {
   });
 
   it('lifts a block an abuse rule set; the report (API and CLI) shows the trip, the block and the counts', async () => {
-    const prefix = `ab${++prefixN}:`;
+    const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };
     const events: AbuseEvent[] = [];
     const store = await openStore(prefix);
     const counters = createSecurityCounters({ store, logger: silentLogger(), now: () => clock.now });
-    cleanup.push(() => counters.stop());
+    suite.cleanup(() => counters.stop());
     const { detector } = await replica(prefix, clock, events, (e) => counters.anomaly(e));
 
     for (let i = 0; i < 101; i++) detector.recordCall(alice, 'query_customer_data', IP);

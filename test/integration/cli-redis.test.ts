@@ -7,67 +7,29 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { register as registerKeys } from '../../src/cli/keys.js';
 import { register as registerTokens } from '../../src/cli/tokens.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createStore } from '../../src/store/create-store.js';
-import type { Store } from '../../src/store/store.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { cliRun } from '../helpers/cli.js';
+import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PEPPER = 'integration-pepper';
 
-let redis: RedisServer;
-let prefixN = 0;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-async function openStore(prefix: string): Promise<Store> {
-  const store = createStore(parseConfig({ store: { redisUrl: redis.url, keyPrefix: prefix } }, {}), {
-    logger: silentLogger(),
-  });
-  await store.start();
-  cleanup.push(() => store.stop());
-  return store;
-}
+const suite = redisSuite();
+const { openStore } = suite;
 
 describe('CLI keys/tokens against Redis', () => {
-  function cli() {
-    const out: string[] = [];
-    const err: string[] = [];
-    const exits: number[] = [];
-    const io = {
-      out: (s: string) => void out.push(s),
-      err: (s: string) => void err.push(s),
-      exit: (c: number) => void exits.push(c),
-    };
-    const program = new Command().exitOverride();
-    registerKeys(program, io);
-    registerTokens(program, io);
-    const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
-    return { out, err, exits, run };
-  }
+  const cli = () => cliRun(registerKeys, registerTokens);
 
   it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
     const dir = tempDir('cli');
     writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
     const file = join(dir, 'config.yaml');
-    const prefix = `cli${++prefixN}:`;
+    const prefix = suite.prefix('cli');
     writeFileSync(
       file,
-      `store:\n  redisUrl: ${redis.url}\n  keyPrefix: "${prefix}"\nauthn:\n  apiKeys:\n    pepperFile: ${join(dir, 'pepper')}\n`,
+      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\nauthn:\n  apiKeys:\n    pepperFile: ${join(dir, 'pepper')}\n`,
     );
 
     const c1 = cli();

@@ -10,16 +10,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { type Authenticator, createAuthenticator } from '../../src/authn/authenticator.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createStore } from '../../src/store/create-store.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
-import { freePort, type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis } from '../helpers/redis-server.js';
+import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PEPPER = 'integration-pepper';
@@ -28,35 +28,20 @@ const RESOURCE = 'https://mcp.example.com/mcp';
 const ENV = { AUTHZ_API_KEY_PEPPER: PEPPER, AUTHZ_JWT_HS_SECRET: HS_SECRET };
 const code = (c: string) => expect.objectContaining({ code: c });
 
-let redis: RedisServer;
-let prefixN = 0;
-const cleanup: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const suite = redisSuite();
 
 function configFor(extra: Record<string, unknown> = {}): Config {
   return parseConfig(
     {
-      store: { redisUrl: redis.url, keyPrefix: `t${++prefixN}:`, commandTimeoutMs: 300, ...extra },
+      store: { redisUrl: suite.redis.url, keyPrefix: suite.prefix('t'), commandTimeoutMs: 300, ...extra },
       authn: { resource: RESOURCE, jwt: { algorithms: ['HS256'] } },
     },
     ENV,
   );
 }
 
-async function openStore(config: Config, logger: Logger = silentLogger()): Promise<Store> {
-  const store = createStore(config, { logger, env: ENV });
-  await store.start();
-  cleanup.push(() => store.stop());
-  return store;
+function openStore(config: Config, logger: Logger = silentLogger()): Promise<Store> {
+  return suite.openStore(config, { logger, env: ENV });
 }
 
 async function openAuthn(
@@ -66,7 +51,7 @@ async function openAuthn(
 ): Promise<Authenticator> {
   const authn = createAuthenticator(config, { store, logger, env: ENV });
   await authn.start();
-  cleanup.push(() => authn.stop());
+  suite.cleanup(() => authn.stop());
   return authn;
 }
 
@@ -124,7 +109,7 @@ describe('RedisStore', () => {
 
   it('reads the password from store.passwordFile (and never logs it)', async () => {
     const secured = await startRedis();
-    cleanup.push(() => secured.stop());
+    suite.cleanup(() => secured.stop());
     const admin = new Redis(secured.port, '127.0.0.1');
     await admin.config('SET', 'requirepass', 's3cret-pw');
     admin.disconnect();
@@ -225,7 +210,7 @@ describe('Redis outage', () => {
     const uncached = await createApiKey(store, Buffer.from(PEPPER), { subject: 'uncached' });
     await authn.authenticate(withKey(cached.key));
 
-    await redis.kill();
+    await suite.redis.kill();
     // Lost after it was reachable: degraded, not unready (every replica shares the store; failing readiness
     // everywhere would empty the Service while JWT callers and local buckets still work).
     await within(2_000, async () => expect(store.status().state).toBe('warn'));
@@ -236,7 +221,7 @@ describe('Redis outage', () => {
     await new Promise((r) => setTimeout(r, 600)); // let several reconnect attempts fail
     expect(lines.filter((l) => l.includes('store connection lost'))).toHaveLength(1);
 
-    await redis.restart();
+    await suite.redis.restart();
     await within(5_000, async () => expect(store.status().state).toBe('ok'));
     await within(2_000, async () => expect(authn.status().state).toBe('ok'));
     expect(lines.filter((l) => l.includes('store connection restored'))).toHaveLength(1);
@@ -256,13 +241,13 @@ describe('Redis outage', () => {
   }, 15_000);
 
   it('starts while Redis is down (not ready, calls fail fast) and connects once it is up', async () => {
-    await redis.kill();
+    await suite.redis.kill();
     const store = await openStore(configFor());
     expect(store.status().state).toBe('error');
     const started = Date.now();
     await expect(store.getApiKey('abcdefghijkl')).rejects.toThrow(/^store getApiKey failed: not connected/);
     expect(Date.now() - started).toBeLessThan(100);
-    await redis.restart();
+    await suite.redis.restart();
     await within(5_000, async () => expect(store.status().state).toBe('ok'));
     expect(await store.getApiKey('abcdefghijkl')).toBeNull();
   });

@@ -9,19 +9,12 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminUrl, register } from '../../../src/cli/health.js';
+import { cliRun } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-function cli() {
-  const err: string[] = [];
-  const exits: number[] = [];
-  const program = new Command().exitOverride();
-  register(program, { out: () => {}, err: (s) => void err.push(s), exit: (c) => void exits.push(c) });
-  const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
-  return { err, exits, run };
-}
+const cli = () => cliRun(register);
 
 const servers: Server[] = [];
 afterEach(async () => {

@@ -7,25 +7,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../../src/cli/policy.js';
+import { cliRun } from '../../helpers/cli.js';
 import { defaultPolicyBundle } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-function cli() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const exits: number[] = [];
-  const program = new Command().exitOverride();
-  register(program, {
-    out: (s) => void out.push(s),
-    err: (s) => void err.push(s),
-    exit: (c) => void exits.push(c),
-  });
-  const run = (...args: string[]) => program.parseAsync(['node', 'mcp-authz', ...args]);
-  return { out, err, exits, run };
-}
+const cli = () => cliRun(register);
 
 const input = (roles: string[], tool: string) => ({
   subject: { id: 'u-1', tenant: 'acme', roles, scopes: ['mcp:tools'], clearance: null, auth_method: 'jwt' },
