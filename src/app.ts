@@ -38,6 +38,7 @@ import { createRateLimiter, monotonicNow } from './ratelimit/create-limiter.js';
 import { createSecurityCounters } from './report/counters.js';
 import { reportRoute } from './report/route.js';
 import { onAbuseTrip, securityListener } from './security-listener.js';
+import { ActiveReplies } from './server/active-replies.js';
 import { createAdminServer } from './server/admin-server.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
 import { createPublicServer } from './server/public-server.js';
@@ -164,12 +165,16 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       onDecision: (ctx, d, params) => obs.tracing.decision(ctx, d, params),
     }),
   });
+  const replies = new ActiveReplies({
+    sendTimeoutMs: config.server.sendTimeoutMs,
+    onStall: () => logger.info('reply cut: its client read nothing for server.sendTimeoutMs'),
+  });
   runtime = new SidecarRuntime({
     config,
     pipelines,
     engine,
     annotations,
-    forwardDeps: { upstream, headers, logger, tracing: obs.tracing, sessions },
+    forwardDeps: { upstream, headers, logger, tracing: obs.tracing, sessions, replies },
     tracing: obs.tracing,
     logger,
     now: deps.policyNow ?? now,
@@ -253,6 +258,9 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       clearTimeout(timer);
       if (outcome === 'timeout')
         logger.warn({ inFlight: pub.inFlight() }, 'shutdown grace period over; cutting requests');
+      // End event streams cleanly (clients see the stream end and reconnect elsewhere), then cut the rest.
+      await replies.endStreams(1_000);
+      replies.close();
       legacy.closeAll();
       for (const s of open) s.destroy();
       await closed;

@@ -17,6 +17,7 @@ export const MAX_BATCH_MESSAGES = 100;
 export const SHUTDOWN_GRACE_MS = 10_000;
 export const SHUTDOWN_DELAY_MS = 5_000;
 export const STREAM_RECHECK_MS = 5_000;
+export const SEND_TIMEOUT_MS = 60_000;
 export const MAX_STREAMS_PER_CALLER = 32;
 export const UNKNOWN_SESSIONS = 'reject';
 

@@ -71,6 +71,14 @@ const ServerSchema = z.strictObject({
     .describe(
       'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
     ),
+  sendTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.SEND_TIMEOUT_MS)
+    .describe(
+      "How long a reply or event stream may wait with data unsent because its client reads nothing (nginx's send_timeout): then it is cut, which frees the upstream connection it holds. An idle stream with nothing to send never times out. 0 turns it off.",
+    ),
   shutdownDelayMs: z
     .number()
     .int()

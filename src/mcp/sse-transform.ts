@@ -12,6 +12,9 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from 'e
 
 export type EventRewrite = (event: EventSourceMessage) => string;
 
+/** Unread bytes a stream may hold before {@link SseRewriter.inject} refuses more. */
+export const MAX_INJECT_BACKLOG_BYTES = 1024 * 1024;
+
 export class SseRewriter extends Transform {
   readonly #parser: EventSourceParser;
   readonly #decoder = new StringDecoder('utf8');
@@ -47,9 +50,14 @@ export class SseRewriter extends Transform {
     }
   }
 
-  /** Sends an extra `message` event to the client between upstream events (legacy transport answers). */
+  /**
+   * Sends an extra `message` event to the client between upstream events (legacy transport answers).
+   * False when it was not sent: the stream has ended, or its client has left {@link MAX_INJECT_BACKLOG_BYTES}
+   * unread (injected events bypass backpressure, so a client that never reads would otherwise have every
+   * answer kept in memory).
+   */
   inject(data: string): boolean {
-    if (this.writableEnded || this.destroyed) return false;
+    if (this.writableEnded || this.destroyed || this.readableLength > MAX_INJECT_BACKLOG_BYTES) return false;
     this.push(serialize({ event: 'message', data }, data));
     return true;
   }

@@ -17,9 +17,12 @@ export class StreamCounts {
     this.#max = maxPerCaller;
   }
 
-  /** Counts a new stream of `caller`; returns the function that uncounts it, or undefined when full. */
-  open(caller: Principal): (() => void) | undefined {
-    const key = ownerKey(caller);
+  /**
+   * Counts a new stream of `caller` (anonymous callers, who are all one principal, per client address);
+   * returns the function that uncounts it, or undefined when full.
+   */
+  open(caller: Principal, clientIp: string): (() => void) | undefined {
+    const key = caller.authMethod === 'anonymous' ? `anonymous@${clientIp}` : ownerKey(caller);
     const n = this.#open.get(key) ?? 0;
     if (n >= this.#max) return undefined;
     this.#open.set(key, n + 1);

@@ -20,22 +20,39 @@ import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
+import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
 
+function ignore(): void {}
+
 /**
  * Streams `body` (through `via` when given) into `res`. Resolves when the reply is written or the client
  * went away (then the upstream body is destroyed); rejects when the upstream body fails. Plain `pipe` with
- * explicit handlers: `stream.pipeline` costs an AbortController and an abort per reply.
+ * explicit handlers: `stream.pipeline` costs an AbortController and an abort per reply. The reply is
+ * tracked in `replies` while it lasts; `eventStream` lets shutdown end it cleanly.
  */
-function ignore(): void {}
-
-function pump(body: Readable, res: ServerResponse, via?: Transform): Promise<void> {
+function pump(
+  body: Readable,
+  res: ServerResponse,
+  via: Transform | undefined,
+  replies: ActiveReplies | undefined,
+  eventStream: boolean,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const source: Readable = via ? body.pipe(via) : body;
+    // An event stream ends cleanly at shutdown: no more upstream data, what is in `via` flushed, then the end.
+    const end = eventStream
+      ? () => {
+          body.unpipe(via ?? res);
+          (via ?? res).end();
+        }
+      : undefined;
+    const untrack = replies?.add(res, end);
     const cleanup = () => {
+      untrack?.();
       res.off('finish', onFinish);
       res.off('close', onClose);
       body.off('error', onError);
@@ -80,6 +97,8 @@ export interface ForwardDeps {
   readonly tracing?: RequestTracing;
   /** Streamable HTTP session ownership: bound when the upstream issues a session, freed on DELETE. */
   readonly sessions?: SessionOwners;
+  /** Replies being piped: cut when their client stops reading, ended cleanly at shutdown. */
+  readonly replies?: ActiveReplies;
 }
 
 export interface ForwardRequest {
@@ -175,7 +194,7 @@ export async function forward(
     const rewriter = rewriteSse
       ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
       : undefined;
-    await pump(upstreamRes.body, res, rewriter);
+    await pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
   } catch (err) {
     if (!signal.aborted) {
       deps.logger.warn(

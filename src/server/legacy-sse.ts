@@ -24,6 +24,8 @@ interface LegacySession {
   readonly owner: string;
   readonly principal: Principal;
   readonly stream: SseRewriter;
+  /** Cuts the session's event stream. */
+  readonly cut: () => void;
 }
 
 export class LegacySseRoutes {
@@ -72,6 +74,7 @@ export class LegacySseRoutes {
           owner: ownerKey(principal),
           principal,
           stream,
+          cut: () => res.destroy(),
         });
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
       }
@@ -114,10 +117,17 @@ export class LegacySseRoutes {
       ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
         const answers = Array.isArray(out.body) ? out.body : [out.body];
-        for (const a of answers) session.stream.inject(JSON.stringify(a));
-        res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
-        rt.finish(ctx, 202, result.error);
-        return;
+        if (answers.every((a) => session.stream.inject(JSON.stringify(a)))) {
+          res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+          rt.finish(ctx, 202, result.error);
+          return;
+        }
+        // The stream has ended, or its client reads nothing (its backlog is full): the answer goes in the
+        // POST's body instead of being lost or kept, and a stream nobody reads is cut.
+        if (!session.stream.destroyed && !session.stream.writableEnded) {
+          rt.logger.info('legacy SSE stream cut: its client left 1 MiB unread');
+          session.cut();
+        }
       }
       rt.deny(ctx, res, result.error);
       return;

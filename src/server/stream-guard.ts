@@ -35,7 +35,7 @@ export interface OpenedStream {
  * already has that many open.
  */
 export function startStream(rt: SidecarRuntime, stream: OpenedStream): (() => void) | RateLimitError {
-  const uncount = rt.streams.open(stream.opener);
+  const uncount = rt.streams.open(stream.opener, rt.clientIp(stream.req));
   if (!uncount) {
     return new RateLimitError(
       'ERR_RATELIMIT_STREAMS',

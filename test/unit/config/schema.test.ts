@@ -20,6 +20,7 @@ describe('config defaults', () => {
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
       maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,
       streamRecheckMs: D.STREAM_RECHECK_MS,
+      sendTimeoutMs: D.SEND_TIMEOUT_MS,
       shutdownDelayMs: D.SHUTDOWN_DELAY_MS,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
       allowedOrigins: [],
@@ -30,6 +31,7 @@ describe('config defaults', () => {
     expect(D.UNKNOWN_SESSIONS).toBe('reject');
     expect(D.MAX_BATCH_MESSAGES).toBe(100);
     expect(D.STREAM_RECHECK_MS).toBe(5_000);
+    expect(D.SEND_TIMEOUT_MS).toBe(60_000);
     expect(D.MAX_STREAMS_PER_CALLER).toBe(32);
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({

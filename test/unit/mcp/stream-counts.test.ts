@@ -1,20 +1,34 @@
 import { describe, expect, it } from 'vitest';
+import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { StreamCounts } from '../../../src/mcp/stream-counts.js';
 import { principal } from '../../helpers/principal.js';
+
+const IP = '203.0.113.1';
 
 describe('StreamCounts', () => {
   it('counts per caller up to the bound, and frees a slot once (closing twice is harmless)', () => {
     const counts = new StreamCounts(2);
     const alice = principal({ id: 'alice' });
-    const a1 = counts.open(alice);
-    const a2 = counts.open(alice);
+    const a1 = counts.open(alice, IP);
+    const a2 = counts.open(alice, IP);
     expect(a1 && a2).toBeTruthy();
-    expect(counts.open(alice)).toBeUndefined();
-    expect(counts.open(principal({ id: 'bob' }))).toBeTypeOf('function');
+    expect(counts.open(alice, IP)).toBeUndefined();
+    expect(counts.open(principal({ id: 'bob' }), IP)).toBeTypeOf('function');
     a1?.();
     a1?.();
-    const a3 = counts.open(alice);
+    const a3 = counts.open(alice, IP);
     expect(a3).toBeTypeOf('function');
-    expect(counts.open(alice)).toBeUndefined();
+    expect(counts.open(alice, IP)).toBeUndefined();
+  });
+
+  it('counts anonymous callers, who are all one principal, per client address', () => {
+    const counts = new StreamCounts(1);
+    expect(counts.open(ANONYMOUS, '203.0.113.1')).toBeTypeOf('function');
+    expect(counts.open(ANONYMOUS, '203.0.113.1')).toBeUndefined();
+    expect(counts.open(ANONYMOUS, '203.0.113.2')).toBeTypeOf('function');
+    // A signed-in caller is counted as itself, whatever its address.
+    const alice = principal({ id: 'alice' });
+    expect(counts.open(alice, '203.0.113.1')).toBeTypeOf('function');
+    expect(counts.open(alice, '203.0.113.9')).toBeUndefined();
   });
 });
