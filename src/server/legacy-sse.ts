@@ -28,6 +28,24 @@ interface LegacySession {
   readonly cut: () => void;
 }
 
+/**
+ * The session id and upstream path of a legacy `endpoint` event's URL: the TypeScript SDK names the
+ * parameter `sessionId`, the Python SDK `session_id`. Undefined when the URL names neither.
+ */
+export function legacyEndpoint(
+  data: string,
+  origin: URL | string,
+): { readonly sessionId: string; readonly path: string } | undefined {
+  let target: URL;
+  try {
+    target = new URL(data.trim(), origin);
+  } catch {
+    return undefined;
+  }
+  const sessionId = target.searchParams.get('sessionId') || target.searchParams.get('session_id');
+  return sessionId ? { sessionId, path: target.pathname + target.search } : undefined;
+}
+
 export class LegacySseRoutes {
   readonly #rt: SidecarRuntime;
   readonly #sessions = new Map<string, LegacySession>();
@@ -66,11 +84,11 @@ export class LegacySseRoutes {
     );
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
-        const target = new URL(event.data.trim(), rt.forwardDeps.upstream.origin);
-        sessionId = target.searchParams.get('sessionId') ?? undefined;
-        if (!sessionId) return event.data;
+        const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
+        sessionId = endpoint?.sessionId;
+        if (!endpoint || !sessionId) return event.data;
         this.#sessions.set(sessionId, {
-          upstreamPath: target.pathname + target.search,
+          upstreamPath: endpoint.path,
           owner: ownerKey(principal),
           principal,
           stream,
