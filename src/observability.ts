@@ -64,7 +64,7 @@ export function createObservability(
     decision(_ctx, m) {
       const d = m.decision;
       metrics.decision(d.allow ? 'allow' : 'deny', m.action.method, m.action.tool, d.evalNs / 1e9);
-      if (m.rateLimit && !m.rateLimit.allowed) metrics.rateLimitRejection(scope);
+      if (m.rateLimitRefusal?.kind === 'limit') metrics.rateLimitRejection(scope);
     },
   };
   return {

@@ -39,7 +39,7 @@ export function securityListener(
         counters.denial(tool, subjectKey(ctx.principal), d.decision.reasons[0] ?? 'denied');
         return;
       }
-      if (d.rateLimit && !d.rateLimit.allowed) counters.rateLimited(subjectKey(ctx.principal), tool);
+      if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
       if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp);
     },
   };

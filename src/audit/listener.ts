@@ -42,6 +42,7 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             action: m.action,
             decision: m.decision,
             rateLimit: m.rateLimit ?? null,
+            rateLimitRefusal: m.rateLimitRefusal ?? null,
             totalMs: Number(hrtime() - ctx.startedAt) / 1e6,
             upstreamStatus: ctx.upstreamStatus ?? null,
             clientIp: ctx.clientIp,

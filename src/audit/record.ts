@@ -11,6 +11,7 @@ import type { AuthMethod, Principal } from '../authn/principal.js';
 import type { DenyReason } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
+import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import { SECRET_FIELDS } from '../telemetry/logger.js';
 import { type ArgumentsMode, auditArguments, type MaskMode } from './mask.js';
 
@@ -107,6 +108,8 @@ export interface AuditInput {
     readonly retryAfterMs: number;
     readonly allowed?: boolean;
   } | null;
+  /** Why the rate-limit stage refused this message's body (pipeline `RateLimitRefusal`), if it did. */
+  readonly rateLimitRefusal?: { readonly kind: string; readonly reason: string } | null;
   readonly totalMs?: number | null;
   readonly upstreamStatus?: number | null;
   readonly clientIp: string;
@@ -125,15 +128,14 @@ export interface AuditMasking {
   readonly key: Buffer;
 }
 
-export const RATE_LIMITED_REASON = 'rate limit exceeded';
-
 /** Builds the record for one decision. Pure: no clock, no I/O. */
 export function buildAuditRecord(input: AuditInput, masking: AuditMasking): AuditRecord {
   const { principal: p, action: a, decision: d } = input;
   const ob = d.obligations;
   const minimal = ob.audit === 'minimal';
+  const refusal = input.rateLimitRefusal ?? null;
   const rl = input.rateLimit ?? null;
-  const rateLimited = rl !== null && rl.allowed === false;
+  const rateLimited = refusal !== null || (rl !== null && rl.allowed === false);
   const allowed = d.allow && !rateLimited;
   const argumentsMode: ArgumentsMode = minimal ? 'drop' : masking.arguments;
   const args = auditArguments(a.arguments, {
@@ -165,7 +167,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     resource: { kind: a.resource.kind, name: a.resource.name, sensitivity: d.sensitivity ?? null },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : d.allow ? 'ratelimit' : 'policy',
-    reasons: rateLimited ? [...d.reasons, RATE_LIMITED_REASON] : [...d.reasons],
+    reasons: rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : [...d.reasons],
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),
     obligations_applied: applied,

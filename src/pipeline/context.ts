@@ -22,6 +22,12 @@ export interface RateLimitOutcome {
   readonly allowed: boolean;
 }
 
+export interface RateLimitRefusal {
+  readonly kind: 'limit' | 'backend';
+  /** Appended to the audit record's reasons. */
+  readonly reason: string;
+}
+
 export interface MessageDecision {
   readonly index: number;
   readonly action: Action;
@@ -29,6 +35,11 @@ export interface MessageDecision {
   readonly decisionId: string;
   /** Set by the rate-limit stage for allowed requests. */
   rateLimit?: RateLimitOutcome;
+  /**
+   * Set by the rate-limit stage on every allowed request of a body it refused: `limit` when a bucket (this
+   * request's or another's of the batch) had too few tokens, `backend` when limits could not be checked.
+   */
+  rateLimitRefusal?: RateLimitRefusal;
   /** Trace and span id (and sampled flag) of the span that recorded this decision. */
   traceIds?: {
     readonly traceId: string | null;

@@ -7,6 +7,9 @@
 import type { Component } from '../lifecycle.js';
 
 /** A token bucket: up to `capacity` tokens, refilled continuously at `refillPerSecond`. */
+/** The reason a request refused because its bucket is empty gets in the audit record. */
+export const RATE_LIMITED_REASON = 'rate limit exceeded';
+
 export interface BucketSpec {
   readonly capacity: number;
   readonly refillPerSecond: number;

@@ -83,6 +83,48 @@ describe('token buckets through the sidecar', () => {
   });
 });
 
+describe('a batch refused by its rate limit', () => {
+  it('audits and counts every message of it as refused, those whose own bucket had room too', async () => {
+    const h = await harness({});
+    const token = await h.token({ sub: 'batch-guest', roles: ['guest'] }); // guest tier: 50 burst
+    const message = (id: number, tool: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: tool, arguments: tool === 'echo' ? { text: 'x' } : {} },
+    });
+    // No MCP-Protocol-Version header: batches are decided for clients of older revisions.
+    const batch = [
+      message(1, 'list_products'),
+      ...Array.from({ length: 60 }, (_, i) => message(i + 2, 'echo')),
+    ];
+    const res = await postJsonRpc(h.mcpUrl, { authorization: `Bearer ${token}` }, batch);
+    expect(res.status).toBe(429);
+    expect(await res.text()).toContain('ERR_RATELIMIT_BATCH');
+    const audit = (id: number) =>
+      h.logs
+        .filter((l) => l.includes('"log_type":"audit"') && l.includes('"subject":{"id":"batch-guest"'))
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              decision: string;
+              deny_reason: string;
+              reasons: string[];
+              action: { tool: string };
+            },
+        )
+        .filter((r) => r.action.tool === (id === 1 ? 'list_products' : 'echo'));
+    await until(2_000, async () => audit(2).length === 60 && audit(1).length === 1);
+    for (const r of [...audit(1), ...audit(2)]) {
+      expect(r).toMatchObject({ decision: 'deny', deny_reason: 'ratelimit' });
+      expect(r.reasons.at(-1)).toBe('the batch makes more calls to echo than its rate limit allows');
+    }
+    const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/mcp_authz_ratelimit_rejections_total\{[^}]*\} 61\b/);
+    expect(h.upstream.calls().filter((c) => c.name === 'list_products')).toHaveLength(0);
+  });
+});
+
 describe('two sidecar processes sharing one Redis', () => {
   let a: Harness;
   let b: SidecarProcess;

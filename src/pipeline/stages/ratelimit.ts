@@ -23,11 +23,12 @@ import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey } from '../../ratelimit/keys.js';
 import {
   type BucketSpec,
+  RATE_LIMITED_REASON,
   RateLimitBackendError,
   type RateLimiter,
   type TakeResult,
 } from '../../ratelimit/types.js';
-import type { MessageDecision, RequestContext } from '../context.js';
+import type { MessageDecision, RateLimitRefusal, RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 interface Group {
@@ -88,12 +89,13 @@ export function ratelimitStage(
         result = await limiter.take(g.key, g.spec, g.items.length);
       } catch (err) {
         giveBack(groups, taken);
-        return backendDenial(err);
+        return backendDenial(err, groups);
       }
       taken.push(result);
       const denied = apply(ctx, g, result);
       if (denied) {
         giveBack(groups, taken);
+        refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
         return denied;
       }
     }
@@ -116,7 +118,16 @@ export function ratelimitStage(
       const groups = groupsOf(ctx, principal);
       // Before any token is taken: a batch that needs more tokens than a bucket holds can never pass.
       const tooMany = groups.find((g) => g.items.length > g.spec.capacity);
-      if (tooMany) return batchTooLarge(tooMany);
+      if (tooMany) {
+        const target = groupTarget(tooMany);
+        refuseBody(
+          groups,
+          undefined,
+          'limit',
+          `the batch makes more calls to ${target} than its rate limit allows`,
+        );
+        return batchTooLarge(tooMany);
+      }
       // In-process buckets (and known-empty ones) answer at once: no promise, no await on the hot path.
       const taken: TakeResult[] = [];
       for (let i = 0; i < groups.length; i++) {
@@ -126,13 +137,14 @@ export function ratelimitStage(
           result = limiter.takeNow(g.key, g.spec, g.items.length);
         } catch (err) {
           giveBack(groups, taken);
-          return backendDenial(err);
+          return backendDenial(err, groups);
         }
         if (result === undefined) return rest(ctx, groups, i, taken);
         taken.push(result);
         const denied = apply(ctx, g, result);
         if (denied) {
           giveBack(groups, taken);
+          refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
           return denied;
         }
       }
@@ -158,8 +170,30 @@ function groupTarget(g: Group): string {
   return g.items[0]?.action.tool ?? g.items[0]?.action.method ?? 'this method';
 }
 
-function backendDenial(err: unknown): StageResult {
+/**
+ * Marks every request of a refused body: none is forwarded. With a `cause` (the bucket that refused it),
+ * its requests get `reason` and the others say which bucket of their batch it was; without, all get
+ * `reason`. The outcomes recorded so far stay, marked not allowed.
+ */
+function refuseBody(
+  groups: readonly Group[],
+  cause: Group | undefined,
+  kind: RateLimitRefusal['kind'],
+  reason: string,
+): void {
+  const other =
+    cause && groups.length > 1 ? `${reason} (for ${groupTarget(cause)}, in the same batch)` : reason;
+  for (const g of groups) {
+    for (const d of g.items) {
+      d.rateLimitRefusal = { kind, reason: g === cause || !cause ? reason : other };
+      if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
+    }
+  }
+}
+
+function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
   if (err instanceof RateLimitBackendError) {
+    refuseBody(groups, undefined, 'backend', 'rate limits cannot be checked');
     return deny(
       new RateLimitError('ERR_RATELIMIT_BACKEND', 'Service Unavailable: rate limits cannot be checked', {
         cause: err,

@@ -111,6 +111,23 @@ describe('buildAuditRecord', () => {
     });
   });
 
+  it('records a message refused with the rest of its batch (no bucket of its own charged) as a ratelimit deny', () => {
+    const r = buildAuditRecord(
+      input({
+        rateLimit: null,
+        rateLimitRefusal: { kind: 'limit', reason: 'rate limit exceeded (for echo, in the same batch)' },
+        upstreamStatus: null,
+      }),
+      { arguments: 'drop', maskArguments: [], key: KEY },
+    );
+    expect(r).toMatchObject({
+      decision: 'deny',
+      deny_reason: 'ratelimit',
+      reasons: ['analyst may read customers', 'rate limit exceeded (for echo, in the same batch)'],
+      rate_limit: null,
+    });
+  });
+
   it('records a policy deny or failure with reason policy, and method-level actions without arguments', () => {
     const r = buildAuditRecord(
       input({

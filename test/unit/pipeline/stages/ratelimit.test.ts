@@ -104,6 +104,13 @@ describe('ratelimit stage', () => {
       },
     });
     expect(ctx.responseHeaders['retry-after']).toBeUndefined();
+    // Every request of the refused batch is marked refused (audit, metrics), the fitting one too.
+    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual(
+      Array(4).fill({
+        kind: 'limit',
+        reason: 'the batch makes more calls to echo than its rate limit allows',
+      }),
+    );
     // Both buckets are still full.
     const after = context(['search_docs', 'echo', 'echo']);
     expect(stage.run(after, signal)).toEqual({ kind: 'continue' });
@@ -124,6 +131,12 @@ describe('ratelimit stage', () => {
         kind: 'deny',
         error: { code: 'ERR_RATELIMIT_EXCEEDED' },
       });
+      // None of the batch is forwarded: every request is refused, search_docs's naming the empty bucket.
+      expect(batch.decisions.map((d) => [d.rateLimitRefusal?.reason, d.rateLimit?.allowed])).toEqual([
+        ['rate limit exceeded (for echo, in the same batch)', false],
+        ['rate limit exceeded (for echo, in the same batch)', false],
+        ['rate limit exceeded', false],
+      ]);
       // search_docs still has both tokens (a refund the store answered at once or after a round trip).
       await new Promise<void>((resolve) => setImmediate(resolve));
       expect(
@@ -206,5 +219,30 @@ describe('ratelimit stage', () => {
       const withoutObligation = { ...d, decision: { ...d.decision, obligations: {} } };
       expect(specFor(withoutObligation, principal({ roles: [role] }), CFG)).toEqual(CFG.default);
     }
+  });
+
+  it('marks every request refused when limits cannot be checked (503), as a backend refusal', async () => {
+    const store = Object.create(new MemoryStore()) as Store;
+    Object.defineProperty(store, 'takeTokenNow', { value: undefined });
+    store.takeToken = () => Promise.reject(new Error('store down'));
+    const stage = ratelimitStage(
+      createRateLimiter({ store, failureMode: 'closed', logger: silentLogger(), now: () => T0 }),
+      CFG,
+    );
+    const ctx = context(['echo', 'search_docs']);
+    expect(await stage.run(ctx, signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_BACKEND' },
+    });
+    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual([
+      { kind: 'backend', reason: 'rate limits cannot be checked' },
+      { kind: 'backend', reason: 'rate limits cannot be checked' },
+    ]);
+  });
+
+  it('leaves allowed bodies unmarked', () => {
+    const ctx = context(['echo', 'search_docs']);
+    expect(stageOn(new MemoryStore()).run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual([undefined, undefined]);
   });
 });
