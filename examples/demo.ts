@@ -22,7 +22,8 @@ const { values } = parseArgs({
   },
 });
 
-const upstream = await startExampleServer({ port: 0 });
+// Stateless, so that the printed curl line works on its own (a stateful server wants an initialize first).
+const upstream = await startExampleServer({ port: 0, stateless: true });
 const port = Number(values.port);
 // The resource identifier must be known before the sidecar listens; with --port 0 take a free port first.
 const publicPort = port === 0 ? await freePort() : port;
