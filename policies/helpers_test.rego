@@ -31,13 +31,25 @@ subject(roles) := {
 
 with_clearance(roles, clearance) := object.union(subject(roles), {"clearance": clearance})
 
-# What the upstream's tools/list would say about a catalog tool; {} for a tool not yet seen.
+# What the sidecar gives the policy: for a catalog tool, what the example server's tools/list says about
+# it; for any other tool, the MCP defaults the sidecar fills in for a tool it has not seen listed.
 annotations(tool) := {
 	"readOnlyHint": object.get(t, "read_only", false),
 	"destructiveHint": object.get(t, "destructive", false),
+	"idempotentHint": false,
+	"openWorldHint": true,
+	"seen": true,
 } if {
 	t := data.authz.catalog.tools[tool]
-} else := {}
+} else := unseen_annotations
+
+unseen_annotations := {
+	"readOnlyHint": false,
+	"destructiveHint": true,
+	"idempotentHint": false,
+	"openWorldHint": true,
+	"seen": false,
+}
 
 call_input(subj, tool, args, ann, ctx) := {
 	"subject": subj,

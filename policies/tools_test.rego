@@ -84,11 +84,21 @@ test_unknown_clearance_fails_closed if {
 
 # --- Unknown tools -----------------------------------------------------------
 
+# A tool missing from the catalog that the upstream lists as not destructive.
+listed_safe := object.union(unseen_annotations, {"destructiveHint": false, "seen": true})
+
 test_unknown_tool_gets_default_sensitivity if {
-	d := decide(call(["user"], "brand_new_tool", {}))
+	d := decide(call_input(subject(["user"]), "brand_new_tool", {}, listed_safe, office_hours))
 	d.allow == true
 	d.sensitivity == "internal"
-	denied_with(call(["guest"], "brand_new_tool", {}), "tool brand_new_tool needs clearance internal, you have public")
+	guest := call_input(subject(["guest"]), "brand_new_tool", {}, listed_safe, office_hours)
+	denied_with(guest, "tool brand_new_tool needs clearance internal, you have public")
+}
+
+# Not listed (yet): the sidecar gives the MCP defaults, destructiveHint true, so only destructive roles.
+test_unseen_tool_is_destructive if {
+	denied_with(call(["user"], "brand_new_tool", {}), "role user may not call destructive tool brand_new_tool")
+	allowed(call(["admin"], "brand_new_tool", {}))
 }
 
 test_default_sensitivity_is_data_driven if {
