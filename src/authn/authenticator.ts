@@ -50,7 +50,12 @@ export interface AuthenticatorDeps {
   readonly fetch?: typeof fetch;
   /** Environment for secrets (tests); defaults to `process.env` inside `config/secrets.ts`. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Retry interval of the JWKS fetch after failing at start (tests); {@link JWKS_START_RETRY_MS}. */
+  readonly jwksRetryMs?: number;
 }
+
+/** How often the JWKS is fetched again after failing at start, until a fetch succeeds. */
+export const JWKS_START_RETRY_MS = 5_000;
 
 const RANK: Record<ComponentState, number> = { ok: 0, warn: 1, not_ready: 2, error: 3 };
 
@@ -122,6 +127,25 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       });
     }
 
+    let warmRetry: NodeJS.Timeout | undefined;
+    const retryMs = deps.jwksRetryMs ?? JWKS_START_RETRY_MS;
+    const warmKeys = async (k: KeyResolver, failedBefore = false): Promise<void> => {
+      if (failedBefore && k.fetched()) return; // a request fetched it meanwhile
+      try {
+        await k.warm();
+        if (failedBefore) logger.info('JWKS fetched');
+      } catch (err) {
+        if (!failedBefore) {
+          logger.warn(
+            { err: (err as Error).message, retryMs },
+            'JWKS not reachable at start; retrying until it is',
+          );
+        }
+        warmRetry = setTimeout(() => void warmKeys(k, true), retryMs);
+        warmRetry.unref();
+      }
+    };
+
     const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
     const cached = (req: AuthnRequest): Principal | undefined => {
       if (!jwtVerifier) return undefined;
@@ -139,12 +163,12 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       async start() {
         await revocation.start();
         apiKeyVerifier?.start();
-        // Warm the JWKS cache so the first request does not pay for the fetch; failure is not fatal.
-        void keys
-          ?.warm()
-          .catch((err: Error) => logger.warn({ err: err.message }, 'JWKS not reachable at start'));
+        // Fetch the JWKS before serving (bounded by its timeout), so the first request does not pay for it;
+        // until a fetch succeeds, keep trying in the background: readiness waits for it (status below).
+        if (keys && !keys.fetched()) await warmKeys(keys);
       },
       async stop() {
+        clearTimeout(warmRetry);
         await apiKeyVerifier?.stop();
         await revocation.stop();
         for (const s of secrets) s.close();
@@ -152,7 +176,16 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       status(): ComponentStatus {
         const parts: ComponentStatus[] = [revocation.status()];
         const jwksFailure = keys?.lastFailure();
-        if (jwksFailure) parts.push({ state: 'warn', detail: `JWKS: ${jwksFailure}` });
+        if (keys && !keys.fetched()) {
+          // Not ready while bearer tokens are the only way in and no key set was ever fetched; an outage
+          // after one was is `warn`, like Redis's: the issuer is shared, so failing readiness everywhere
+          // would empty the Service while cached tokens and keys still verify.
+          const onlyWayIn = !apiKeyVerifier && mode !== 'optional';
+          parts.push({
+            state: onlyWayIn ? 'not_ready' : 'warn',
+            detail: `JWKS not fetched yet${jwksFailure ? `: ${jwksFailure}` : ''}`,
+          });
+        } else if (jwksFailure) parts.push({ state: 'warn', detail: `JWKS: ${jwksFailure}` });
         if (pepper !== undefined && pepper.get() === null)
           parts.push({ state: 'warn', detail: 'no API key pepper: API keys are refused' });
         const worst = parts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));

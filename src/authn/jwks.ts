@@ -49,6 +49,8 @@ export interface KeyResolver {
   warm(): Promise<void>;
   /** The last key-fetch failure, or null once keys were fetched again. */
   lastFailure(): string | null;
+  /** True once a key set has been fetched (always true without a JWKS URI: nothing to fetch). */
+  fetched(): boolean;
 }
 
 export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
@@ -61,6 +63,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
       })
     : undefined;
   let failure: string | null = null;
+  let fetched = false;
 
   const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
@@ -69,6 +72,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     try {
       const key = await remote(header, token);
       failure = null;
+      fetched = true;
       return key;
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey && cooling && remote.coolingDown) {
@@ -97,12 +101,14 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
       try {
         await remote.reload();
         failure = null;
+        fetched = true;
       } catch (err) {
         failure = describe(err);
         throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
       }
     },
     lastFailure: () => failure,
+    fetched: () => !remote || fetched,
   };
 }
 

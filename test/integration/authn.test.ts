@@ -206,7 +206,71 @@ describe('JWKS outages', () => {
     const authn = authenticator(jwks);
     const err = await authn.authenticate(bearer(token)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_AUTHN_UNAVAILABLE', status: 503 });
-    expect(authn.status().state).toBe('warn');
+    // Bearer tokens are the only way in and no key set was ever fetched: not ready.
+    expect(authn.status()).toMatchObject({
+      state: 'not_ready',
+      detail: expect.stringContaining('JWKS not fetched yet'),
+    });
+  });
+
+  it('is not ready until the JWKS is fetched once (retried after start), then an outage is only warn', async () => {
+    const jwks = await startJwksServer();
+    jwks.setFailure('error');
+    const config = parseConfig({
+      authn: {
+        resource: RESOURCE,
+        jwt: { jwksUri: jwks.url, issuers: [jwks.issuer], jwks: { timeoutMs: 500, cooldownMs: 1 } },
+        apiKeys: { enabled: false },
+      },
+    });
+    const authn = createAuthenticator(config, {
+      store: new MemoryStore(),
+      logger: silentLogger(),
+      jwksRetryMs: 50,
+    });
+    try {
+      await authn.start();
+      expect(authn.status().state).toBe('not_ready');
+      jwks.setFailure('none');
+      await expect.poll(() => authn.status().state, { timeout: 5_000, interval: 20 }).toBe('ok');
+      // Fetched once: a later failed fetch (an unknown kid makes jose fetch again) is only warn.
+      jwks.setFailure('error');
+      const unknownKid = await jwks.sign({ sub: 'u', aud: RESOURCE }, { kid: 'not-in-the-set' });
+      await expect(authn.authenticate(bearer(unknownKid))).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+      expect(authn.status()).toMatchObject({ state: 'warn', detail: expect.stringContaining('JWKS: ') });
+    } finally {
+      await authn.stop();
+      await jwks.stop();
+    }
+  });
+
+  it('is only warn while the JWKS cannot be fetched when API keys are another way in', async () => {
+    const jwks = await startJwksServer();
+    await jwks.stop();
+    const config = parseConfig(
+      {
+        authn: {
+          resource: RESOURCE,
+          jwt: { jwksUri: jwks.url, issuers: [jwks.issuer], jwks: { timeoutMs: 500 } },
+        },
+      },
+      { AUTHZ_API_KEY_PEPPER: 'pepper-for-the-test' },
+    );
+    const authn = createAuthenticator(config, {
+      store: new MemoryStore(),
+      logger: silentLogger(),
+      env: { AUTHZ_API_KEY_PEPPER: 'pepper-for-the-test' },
+      jwksRetryMs: 60_000,
+    });
+    await authn.start();
+    try {
+      expect(authn.status()).toMatchObject({
+        state: 'warn',
+        detail: expect.stringContaining('JWKS not fetched yet'),
+      });
+    } finally {
+      await authn.stop();
+    }
   });
 
   it('denies with ERR_AUTHN_UNAVAILABLE when the JWKS server hangs past the timeout', async () => {
