@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
+import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
 import type { ListMethod } from '../mcp/list-filter.js';
@@ -73,8 +74,12 @@ export interface RequestContext {
   facts?: RequestFacts;
   /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */
   responseHeaders: Record<string, string>;
-  /** The upstream's status once forwarded. */
+  /** True once the request was handed to the upstream (it may have been sent even if no answer came). */
+  forwarded?: boolean;
+  /** The upstream's own HTTP status, when it answered. */
   upstreamStatus?: number;
+  /** Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on. */
+  upstreamError?: SidecarError;
   /** Bounded route label (mcp, legacy_sse, legacy_messages) for the request metric. */
   route?: string;
   /** Set only while traces are exported. */

@@ -10,7 +10,7 @@ import type { Readable, Transform } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
-import { toSidecarError, UpstreamError } from '../errors/errors.js';
+import { type SidecarError, toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
@@ -138,6 +138,7 @@ export async function forward(
     path: r.path,
   });
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
+  ctx.forwarded = true;
   try {
     upstreamRes = await deps.upstream.request({
       method: r.method,
@@ -161,6 +162,7 @@ export async function forward(
     traced?.(null, e.code);
     return status;
   }
+  ctx.upstreamStatus = upstreamRes.status;
   traced?.(upstreamRes.status);
   trackSession(ctx, r.method, upstreamRes, deps.sessions);
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
@@ -248,7 +250,8 @@ function failReply(
 }
 
 /** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
-function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: UpstreamError): number {
+function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarError): number {
+  ctx.upstreamError = e;
   const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
   const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
   if (!res.headersSent) sendJson(res, out.status, out.body, out.headers);

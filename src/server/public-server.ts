@@ -46,6 +46,7 @@ export function createPublicServer(
     else if (path === legacySsePath && req.method === 'GET') handled = legacy.openStream(req, res);
     else if (path === legacyMessagesPath && req.method === 'POST') handled = legacy.postMessage(req, res);
     if (!handled) {
+      rt.countPlain(res, path.startsWith(WELL_KNOWN_PREFIX) ? 'metadata' : 'not_found');
       app(req, res);
       return;
     }

@@ -210,21 +210,30 @@ export class SidecarRuntime {
     this.finish(ctx, out.status, err);
   }
 
+  /** Counts a request answered outside the MCP routes once its response has finished. */
+  countPlain(res: ServerResponse, route: 'metadata' | 'not_found'): void {
+    const tracing = this.#deps.tracing;
+    if (!tracing) return;
+    const started = process.hrtime.bigint();
+    res.once('finish', () =>
+      tracing.countPlain(route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
+    );
+  }
+
   /** The upstream answered (or failed) a forwarded request. */
   requestDone(ctx: RequestContext, status: number): void {
-    ctx.upstreamStatus = status;
     this.#deps.logger.debug(
       { request_id: ctx.requestId, status, ms: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
       'request forwarded',
     );
-    this.finish(ctx, status, undefined);
+    this.finish(ctx, status, ctx.upstreamError);
   }
 
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     // A forwarded request cut off before its reply may still be answered upstream: hold its ids a while.
     const cut =
-      ctx.upstreamStatus !== undefined &&
+      ctx.forwarded === true &&
       (status === CLIENT_CLOSED_REQUEST || status === 502 || status === 504);
     ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0);
     const events = this.#deps.events;

@@ -228,6 +228,11 @@ export class RequestTracing {
     };
   }
 
+  /** Records the request metric of a request outside the MCP routes (metadata documents, 404s). */
+  countPlain(route: 'metadata' | 'not_found', status: number, seconds: number): void {
+    this.#metrics.request(route, status, null, seconds);
+  }
+
   /** Ends the server span and records the request metric. */
   end(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
@@ -244,7 +249,8 @@ export class RequestTracing {
     if (ctx.principal) t.span.setAttribute(A.ATTR_AUTHZ_AUTH_METHOD, ctx.principal.authMethod);
     if (err) {
       t.span.setAttribute(A.ATTR_AUTHZ_ERROR_CODE, err.code);
-      t.span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, err.reason);
+      // An upstream failure is no denial: the request was allowed and forwarded.
+      if (err.reason !== 'upstream') t.span.setAttribute(A.ATTR_AUTHZ_DENY_REASON, err.reason);
     }
     if (status >= 500) {
       t.span.setAttribute(A.ATTR_ERROR_TYPE, String(status));

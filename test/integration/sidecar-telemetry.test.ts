@@ -169,6 +169,10 @@ describe('nothing secret is exported or logged', () => {
 
 describe('/metrics', () => {
   it('parses as Prometheus text and counts what happened', async () => {
+    // Requests outside the MCP routes are counted under their own routes.
+    for (const path of ['/.well-known/oauth-protected-resource/mcp', '/nothing-here']) {
+      await (await fetch(`${h.sidecar.publicUrl}${path}`)).arrayBuffer();
+    }
     const res = await fetch(`${h.sidecar.adminUrl}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -190,6 +194,8 @@ describe('/metrics', () => {
     expect(sum('mcp_authz_authn_failures_total', {})).toBeGreaterThanOrEqual(2);
     expect(sum('mcp_authz_ratelimit_rejections_total', {})).toBeGreaterThanOrEqual(1);
     expect(sum('mcp_authz_requests_total', { route: 'mcp', status: '200' })).toBeGreaterThan(10);
+    expect(sum('mcp_authz_requests_total', { route: 'metadata', status: '200' })).toBe(1);
+    expect(sum('mcp_authz_requests_total', { route: 'not_found', status: '404' })).toBe(1);
     expect(sum('mcp_authz_policy_reloads_total', { result: 'success' })).toBe(1);
     expect(text).toMatch(/mcp_authz_policy_revision_info\{[^}]*revision="[0-9a-f]{12}"[^}]*\} 1/);
     expect(text).not.toMatch(/subject="/);

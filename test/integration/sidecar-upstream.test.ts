@@ -61,6 +61,16 @@ describe('upstream', () => {
       id: 7,
       error: { code: -32005, data: { code: 'ERR_UPSTREAM_UNAVAILABLE' } },
     });
+    // The upstream never answered: the audit record has no upstream status (the 502 is the sidecar's), and
+    // the request metric names the upstream as the reason.
+    const audit = h.logs
+      .filter((l) => l.includes('"log_type":"audit"') && l.includes('"method":"ping"'))
+      .map((l) => JSON.parse(l) as { decision: string; upstream: unknown });
+    expect(audit).toEqual([expect.objectContaining({ decision: 'allow', upstream: null })]);
+    const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /mcp_authz_requests_total\{[^}]*reason="upstream"[^}]*status="502"[^}]*\} 1\b|mcp_authz_requests_total\{[^}]*status="502"[^}]*reason="upstream"[^}]*\} 1\b/,
+    );
   });
 
   it('answers 504 when the upstream does not answer in time', async () => {
