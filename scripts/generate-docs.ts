@@ -81,7 +81,7 @@ ${table}
 
 ## Environment overrides
 
-Only these variables are read (anything else named \`AUTHZ_*\` is ignored):
+Only these variables are read; any other \`AUTHZ_*\` variable is named in a warning at start (a typo?) and otherwise ignored:
 
 | variable | setting |
 |---|---|

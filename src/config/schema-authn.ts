@@ -29,7 +29,9 @@ const JwtSchema = z.strictObject({
   issuers: z
     .array(z.string().min(1))
     .default([])
-    .describe('Accepted `iss` values; empty accepts any issuer whose key verifies.'),
+    .describe(
+      'Accepted `iss` values. Required with `jwksUri`; empty (an HS secret only) accepts any issuer whose key verifies.',
+    ),
   jwksUri: httpUrl.optional().describe("The issuer's JWKS URL."),
   audiences: z
     .array(z.string().min(1))
@@ -152,7 +154,7 @@ export const AuthnSchema = z.strictObject({
   resource: httpUrl
     .optional()
     .describe(
-      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Default: derived from the request.",
+      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host for the metadata document.",
     ),
   jwt: JwtSchema.prefault({}),
   apiKeys: ApiKeysSchema.prefault({}),
