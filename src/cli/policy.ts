@@ -1,6 +1,6 @@
 /**
- * `mcp-authz policy check|eval`: load a bundle the way the sidecar does and show its revision and
- * entrypoints, or evaluate an input document against it — the quickest way for a policy author to see
+ * `mcp-authz policy check|eval`: load a bundle the way the sidecar does and show its status (revision,
+ * source, errors), or evaluate an input document against it — the quickest way for a policy author to see
  * what the sidecar would decide. The bundle and the entrypoints come from the configuration (`--config`,
  * `AUTHZ_CONFIG`, `AUTHZ_POLICY_BUNDLE`, …: inside the image, the sidecar's own config), unless named.
  *
@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../config/load.js';
 import { readBundle } from '../policy/bundle.js';
+import type { Decision } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -37,7 +38,7 @@ export function register(program: Command, io: CliIo = processIo): void {
   const policy = program.command('policy').description('inspect and evaluate policy bundles');
   policy
     .command('check')
-    .description('load a bundle and print its revision and entrypoints')
+    .description('load a bundle as the sidecar does and print its status (revision, source, errors)')
     .argument('[bundle]', BUNDLE_HELP)
     .option(...CONFIG_OPTION)
     .action((location: string | undefined, _opts: PolicyOpts, cmd: Command) =>
@@ -58,10 +59,27 @@ export function register(program: Command, io: CliIo = processIo): void {
         const opts = cmd.optsWithGlobals<PolicyOpts>();
         const input = readInput(file);
         const engine = await loadEngine(opts);
-        const out = opts.visible ? { visible: engine.visible(input) } : engine.decide(input);
+        const out = opts.visible ? { visible: engine.visible(input) } : decisionView(engine.decide(input));
         io.out(`${JSON.stringify(out, null, 2)}\n`);
       }),
     );
+}
+
+/**
+ * A decision as the policy contract names it (`required_scopes`), with the revision that made it and, for
+ * a deny that came from a failure, what failed (a malformed result names the field).
+ */
+function decisionView(d: Decision): Record<string, unknown> {
+  return {
+    allow: d.allow,
+    reasons: d.reasons,
+    obligations: d.obligations,
+    ...(d.sensitivity !== undefined ? { sensitivity: d.sensitivity } : {}),
+    ...(d.requiredScopes ? { required_scopes: d.requiredScopes } : {}),
+    revision: d.revision,
+    ...(d.failure ? { failure: d.failure } : {}),
+    ...(d.failureDetail ? { failure_detail: d.failureDetail } : {}),
+  };
 }
 
 async function guarded(io: CliIo, fn: () => Promise<void>): Promise<void> {

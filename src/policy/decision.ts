@@ -72,6 +72,8 @@ export interface Decision {
   readonly cached?: boolean;
   /** Set when the deny came from a failure rather than the policy (no bundle, evaluation error, bad result). */
   readonly failure?: 'no_policy' | 'evaluation_error' | 'invalid_result';
+  /** What exactly failed, for the log and `policy eval` (never sent to the caller). */
+  readonly failureDetail?: string;
 }
 
 export function denyDecision(
@@ -79,6 +81,7 @@ export function denyDecision(
   failure: Decision['failure'],
   revision: string | null,
   evalNs = 0,
+  failureDetail?: string,
 ): Decision {
   return {
     allow: false,
@@ -88,5 +91,13 @@ export function denyDecision(
     revision,
     evalNs,
     failure,
+    ...(failureDetail ? { failureDetail } : {}),
   };
+}
+
+/** A result-schema issue with its path: `allow: Invalid input: expected boolean, received string`. */
+export function resultIssue(issues: readonly z.core.$ZodIssue[]): string {
+  const i = issues[0];
+  if (!i) return 'the policy returned no result (is the entrypoint defined for this input?)';
+  return `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`;
 }

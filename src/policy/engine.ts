@@ -11,7 +11,7 @@ import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
-import { type Decision, denyDecision, PolicyResultSchema } from './decision.js';
+import { type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
 import {
   cacheKey,
   cachePlan,
@@ -129,7 +129,9 @@ export class PolicyEngine {
           kept: this.#current?.revision ?? null,
           err: this.#lastError,
         },
-        'policy bundle rejected; keeping the last good policy',
+        this.#current
+          ? 'policy bundle rejected; keeping the last good policy'
+          : 'policy bundle rejected; no policy is loaded, every request is denied',
       );
       this.#opts.onLoad?.('failure', bundle);
       throw err instanceof Error ? err : new Error(this.#lastError);
@@ -142,7 +144,9 @@ export class PolicyEngine {
     this.#lastError = errorText(err);
     this.#opts.logger.error(
       { source, kept: this.#current?.revision ?? null, err: this.#lastError },
-      'policy bundle could not be read; keeping the last good policy',
+      this.#current
+        ? 'policy bundle could not be read; keeping the last good policy'
+        : 'policy bundle could not be read; no policy is loaded, every request is denied',
     );
     this.#opts.onLoad?.('failure', null);
   }
@@ -201,17 +205,22 @@ export class PolicyEngine {
       raw = cur.call(inputJson(input), cur.decisionId);
     } catch (err) {
       const evalNs = Number(process.hrtime.bigint() - t0);
-      this.#opts.logger.error({ revision: cur.revision, err: errorText(err) }, 'policy evaluation failed');
-      return denyDecision('policy evaluation failed', 'evaluation_error', cur.revision, evalNs);
+      const detail = errorText(err);
+      this.#opts.logger.error({ revision: cur.revision, err: detail }, 'policy evaluation failed');
+      return denyDecision('policy evaluation failed', 'evaluation_error', cur.revision, evalNs, detail);
     }
     const parsed = PolicyResultSchema.safeParse(firstResult(raw));
     const evalNs = Number(process.hrtime.bigint() - t0);
     if (!parsed.success) {
-      this.#opts.logger.error(
-        { revision: cur.revision, issue: parsed.error.issues[0]?.message ?? 'undefined result' },
+      const issue = resultIssue(parsed.error.issues);
+      this.#opts.logger.error({ revision: cur.revision, issue }, 'policy returned a malformed decision');
+      return denyDecision(
         'policy returned a malformed decision',
+        'invalid_result',
+        cur.revision,
+        evalNs,
+        issue,
       );
-      return denyDecision('policy returned a malformed decision', 'invalid_result', cur.revision, evalNs);
     }
     const r = parsed.data;
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];

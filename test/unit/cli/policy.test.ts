@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../../src/cli/policy.js';
 import { cliRun } from '../../helpers/cli.js';
-import { defaultPolicyBundle } from '../../helpers/policy.js';
+import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const cli = () => cliRun(register);
@@ -59,6 +59,26 @@ describe('mcp-authz policy eval', () => {
     const out = JSON.parse(c.out.join('')) as { allow: boolean; reasons: string[] };
     expect(out.allow).toBe(false);
     expect(out.reasons.join(' ')).toMatch(/delete_customer/);
+    // The contract's names, and nothing about timing.
+    expect(Object.keys(out).sort()).toEqual(['allow', 'obligations', 'reasons', 'revision', 'sensitivity']);
+  });
+
+  it("names what is wrong with a policy's malformed result", async () => {
+    const malformed = await buildBundle('test/fixtures/policies/malformed');
+    const c = cli();
+    await c.run(
+      'policy',
+      'eval',
+      '--bundle',
+      malformed,
+      file('in.json', input(['analyst'], 'read_customer')),
+    );
+    expect(c.exits).toEqual([]);
+    expect(JSON.parse(c.out.join(''))).toMatchObject({
+      allow: false,
+      failure: 'invalid_result',
+      failure_detail: 'allow: Invalid input: expected boolean, received string',
+    });
   });
 
   it('takes the bundle and entrypoints from --config, and answers --visible', async () => {

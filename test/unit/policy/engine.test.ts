@@ -209,7 +209,13 @@ describe('deny by default', () => {
     const bad = new PolicyEngine(engineOpts);
     await bad.load(await readBundle(await buildBundle('test/fixtures/policies/malformed')));
     const d = bad.decide(callInput(principal(['admin']), 'echo'));
-    expect(d).toMatchObject({ allow: false, failure: 'invalid_result' });
+    // What failed is named with its path, for the log and `policy eval`; the caller only sees the reason.
+    expect(d).toMatchObject({
+      allow: false,
+      reasons: ['policy returned a malformed decision'],
+      failure: 'invalid_result',
+      failureDetail: 'allow: Invalid input: expected boolean, received string',
+    });
     expect(
       bad.visible(buildVisibleInput(principal(['admin']), 'tools/list', 'tool', 'echo', {}, FACTS)),
     ).toBe(false);
