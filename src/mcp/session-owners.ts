@@ -19,8 +19,14 @@ export const MAX_TRACKED_SESSIONS = 100_000;
  */
 export const MAX_SESSIONS_PER_CALLER = MAX_TRACKED_SESSIONS / 10;
 
+/**
+ * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is
+ * not another's), tenant and subject, as JSON so that no value containing a separator can pose as another
+ * (`a:b` + `c` against `a` + `b:c`).
+ */
 export function ownerKey(p: Principal): string {
-  return `${p.authMethod}:${p.tenant ?? ''}:${p.id ?? ''}`;
+  const iss = p.authMethod === 'jwt' && typeof p.claims.iss === 'string' ? p.claims.iss : null;
+  return JSON.stringify([p.authMethod, iss, p.tenant, p.id]);
 }
 
 /** What happens to a request naming a session this sidecar never saw issued. */

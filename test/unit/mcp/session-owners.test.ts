@@ -20,6 +20,29 @@ describe('SessionOwners', () => {
     expect(owners.mayUse('s-1', mallory)).toBe(false);
   });
 
+  it('tells apart callers whose fields only look alike: another issuer, separators inside values', () => {
+    const owners = new SessionOwners();
+    const fromA = principal({
+      id: 'alice',
+      tenant: 'acme',
+      authMethod: 'jwt',
+      claims: { iss: 'https://a.example' },
+    });
+    const fromB = principal({
+      id: 'alice',
+      tenant: 'acme',
+      authMethod: 'jwt',
+      claims: { iss: 'https://b.example' },
+    });
+    owners.bind('s-1', fromA);
+    expect(owners.mayUse('s-1', fromA)).toBe(true);
+    expect(owners.mayUse('s-1', fromB)).toBe(false);
+    const split = principal({ id: 'c', tenant: 'a:b', authMethod: 'jwt', claims: { iss: 'i' } });
+    const shifted = principal({ id: 'b:c', tenant: 'a', authMethod: 'jwt', claims: { iss: 'i' } });
+    owners.bind('s-2', split);
+    expect(owners.mayUse('s-2', shifted)).toBe(false);
+  });
+
   it('refuses an unknown session by default and forwards it when configured', () => {
     expect(new SessionOwners().mayUse('never-issued', alice)).toBe(false);
     const forwarding = new SessionOwners({ unknown: 'forward' });
