@@ -146,11 +146,12 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     : undefined;
   const events = fanOut([...obs.listeners, securityListener(detector, counters)]);
   let runtime: SidecarRuntime | undefined;
+  let legacy: LegacySseRoutes | undefined;
   const pipelines = createPipelines({
     origin: originStage(config.server.allowedOrigins),
     blockIp: blocklistStage(detector, 'ip'),
     blockSubject: blocklistStage(detector, 'subject'),
-    session: sessionStage(sessions),
+    session: sessionStage(sessions, (id) => legacy?.ownerOf(id)),
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit, (t) => annotations.has(t)) } : {}),
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),
@@ -180,7 +181,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     now: deps.policyNow ?? now,
     events,
   });
-  const legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
+  legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
   const policyComponent: Component = {
     name: 'policy',
     start: () => reloader.start(),

@@ -60,6 +60,11 @@ export class LegacySseRoutes {
     return this.#sessions.size;
   }
 
+  /** The owner key of the open session `sessionId`, or undefined. */
+  ownerOf(sessionId: string): string | undefined {
+    return this.#sessions.get(sessionId)?.owner;
+  }
+
   async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
     const ctx = rt.context(req, 'sse', 'legacy_sse');

@@ -70,9 +70,18 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     const post = await fetch(`${h.sidecar.publicUrl}${endpoint}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...other },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      }),
     });
     expect(post.status).toBe(404);
+    // Refused before it is decided: no audit record says a call to another's session was allowed.
+    expect(h.logs.some((l) => l.includes('"log_type":"audit"') && l.includes('"id":"someone-else"'))).toBe(
+      false,
+    );
     await reader.cancel();
   });
 });

@@ -5,17 +5,33 @@
  * @module
  */
 import { RequestError } from '../../errors/errors.js';
-import type { SessionOwners } from '../../mcp/session-owners.js';
+import { ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
-export function sessionStage(owners: SessionOwners): Stage {
+/**
+ * `legacyOwner` tells the owner key of a legacy HTTP+SSE session (the messages endpoint's `sessionId`), or
+ * undefined for a session that is not open: such a POST is refused here, before it is decided, rate-limited
+ * and audited as if it could be forwarded.
+ */
+export function sessionStage(
+  owners: SessionOwners,
+  legacyOwner?: (sessionId: string) => string | undefined,
+): Stage {
+  const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
   return {
     name: 'session',
     run(ctx) {
+      if (ctx.route === 'legacy_messages' && legacyOwner) {
+        const id = new URL(ctx.req.url ?? '/', 'http://sidecar').searchParams.get('sessionId') ?? '';
+        const owner = legacyOwner(id);
+        return owner !== undefined && ctx.principal && ownerKey(ctx.principal) === owner
+          ? CONTINUE
+          : unknown();
+      }
       const header = ctx.req.headers['mcp-session-id'];
       const id = Array.isArray(header) ? header[0] : header;
       if (id === undefined || !ctx.principal || owners.mayUse(id, ctx.principal)) return CONTINUE;
-      return deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+      return unknown();
     },
   };
 }
