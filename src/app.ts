@@ -34,6 +34,7 @@ import { PolicyEngine } from './policy/engine.js';
 import { PolicyReloader } from './policy/reloader.js';
 import { createHeaderPolicy } from './proxy/headers.js';
 import { Upstream } from './proxy/upstream.js';
+import { upstreamReadiness } from './proxy/upstream-readiness.js';
 import { createRateLimiter, monotonicNow } from './ratelimit/create-limiter.js';
 import { createSecurityCounters } from './report/counters.js';
 import { reportRoute } from './report/route.js';
@@ -197,6 +198,14 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     counters,
   ];
   if (limiter) components.push(limiter);
+  components.push(
+    upstreamReadiness({
+      origin: upstream.origin,
+      intervalMs: config.upstream.readinessCheckMs,
+      timeoutMs: config.upstream.connectTimeoutMs,
+      logger,
+    }),
+  );
   components.push(obs.components.last);
   const pub = createPublicServer(runtime, legacy, logger);
   const publicServer = pub.server;

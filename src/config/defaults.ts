@@ -25,6 +25,7 @@ export const UPSTREAM_URL = 'http://127.0.0.1:8081';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;
 export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000;
 export const UPSTREAM_CONNECTIONS = 64;
+export const UPSTREAM_READINESS_CHECK_MS = 2_000;
 
 export const POLICY_BUNDLE = 'build/policy/bundle';
 export const POLICY_DECISION_ENTRYPOINT = 'mcp/authz/decision';

@@ -147,6 +147,14 @@ const UpstreamSchema = z.strictObject({
     .describe(
       'Keep-alive connection pool size to the upstream for POST and DELETE; GET event streams get connections of their own, without a cap.',
     ),
+  readinessCheckMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.UPSTREAM_READINESS_CHECK_MS)
+    .describe(
+      "How often /readyz's upstream component connects to the MCP server's port: the pod is not ready while it does not accept connections (it is the pod's own container, so only this pod leaves the Service). 0 turns the check off.",
+    ),
 });
 
 const PolicySchema = z.strictObject({

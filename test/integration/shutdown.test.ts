@@ -5,22 +5,29 @@
  *
  * @module
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultPolicyBundle } from '../helpers/policy.js';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.js';
 import { until } from '../helpers/wait.js';
 
 let proc: SidecarProcess | undefined;
+// Something listening where the upstream should be: /readyz checks that the MCP server accepts connections.
+const upstream = createServer((_req, res) => res.end());
 afterAll(async () => {
   await proc?.stop();
+  await new Promise((resolve) => upstream.close(resolve));
 });
 
 describe('SIGTERM', () => {
   it('keeps serving with /readyz at 503 for the shutdown delay, then exits 0', async () => {
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
     proc = await startSidecarProcess({
       server: { host: '127.0.0.1', port: 0, shutdownDelayMs: 1_500 },
       admin: { host: '127.0.0.1', port: 0 },
-      upstream: { url: 'http://127.0.0.1:9/mcp' },
+      upstream: { url: `http://127.0.0.1:${upstreamPort}/mcp` },
       policy: { bundle: await defaultPolicyBundle(), watch: false },
       authn: { resource: 'https://mcp.test.example/mcp', apiKeys: { enabled: false } },
       log: { level: 'info' },

@@ -32,6 +32,7 @@ describe('config defaults', () => {
     expect(D.MAX_BATCH_MESSAGES).toBe(100);
     expect(D.STREAM_RECHECK_MS).toBe(5_000);
     expect(D.SEND_TIMEOUT_MS).toBe(60_000);
+    expect(D.UPSTREAM_READINESS_CHECK_MS).toBe(2_000);
     expect(D.MAX_STREAMS_PER_CALLER).toBe(32);
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({
@@ -39,6 +40,7 @@ describe('config defaults', () => {
       connectTimeoutMs: D.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: D.UPSTREAM_HEADERS_TIMEOUT_MS,
       connections: D.UPSTREAM_CONNECTIONS,
+      readinessCheckMs: D.UPSTREAM_READINESS_CHECK_MS,
     });
     expect(c.policy).toEqual({
       bundle: D.POLICY_BUNDLE,
