@@ -11,6 +11,7 @@ import { join, posix, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser } from 'tar';
 import { z } from 'zod';
+import { download, isUrl } from './bundle-download.js';
 
 export const ManifestSchema = z
   .object({
@@ -46,7 +47,6 @@ export class BundleError extends Error {
 
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
-/** Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem. */
 /**
  * A bundle location fit for logs, errors and `/readyz`: a URL without its userinfo, query and fragment (a
  * presigned bucket URL carries its credentials in the query); a path as it is.
@@ -61,8 +61,9 @@ export function displayLocation(location: string): string {
   }
 }
 
+/** Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem. */
 export async function readBundle(location: string, signal?: AbortSignal): Promise<Bundle> {
-  if (/^https?:\/\//.test(location)) {
+  if (isUrl(location)) {
     return fromTarball(await download(location, signal), displayLocation(location));
   }
   let info: Awaited<ReturnType<typeof stat>>;
@@ -75,28 +76,6 @@ export async function readBundle(location: string, signal?: AbortSignal): Promis
   return fromTarball(await readFile(location), location);
 }
 
-async function download(location: string, signal?: AbortSignal): Promise<Buffer> {
-  const url = displayLocation(location);
-  let res: Response;
-  try {
-    res = await fetch(location, { signal: signal ?? AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new BundleError(`bundle download from ${url} failed: ${(err as Error).message}`, {
-      cause: err,
-      transient: true,
-    });
-  }
-  if (!res.ok) {
-    throw new BundleError(`bundle download from ${url} failed: HTTP ${res.status}`, {
-      transient: res.status >= 500 || res.status === 429,
-    });
-  }
-  const buf = Buffer.from(await res.arrayBuffer());
-  if (buf.length > MAX_BUNDLE_BYTES)
-    throw new BundleError(`bundle from ${url} exceeds ${MAX_BUNDLE_BYTES} bytes`);
-  return buf;
-}
-
 async function readFolder(dir: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const f of await bundleFiles(dir)) files.set(f.rel, await readFile(f.full));
@@ -105,12 +84,19 @@ async function readFolder(dir: string): Promise<Map<string, Buffer>> {
 
 /**
  * The bundle files of a folder bundle, at any depth (`.manifest`, `data.json`, `*.wasm`), sorted by path,
- * with their size and mtime: what `readBundle` reads, and what the reloader's signature watches.
+ * with their size, times and inode: what `readBundle` reads, and what the reloader's signature watches.
  */
-export async function bundleFiles(
-  dir: string,
-): Promise<{ rel: string; full: string; size: number; mtimeMs: number }[]> {
-  const out: { rel: string; full: string; size: number; mtimeMs: number }[] = [];
+export interface BundleFile {
+  readonly rel: string;
+  readonly full: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
+}
+
+export async function bundleFiles(dir: string): Promise<BundleFile[]> {
+  const out: BundleFile[] = [];
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const e of entries) {
     if (!e.isFile() && !e.isSymbolicLink()) continue;
@@ -120,7 +106,9 @@ export async function bundleFiles(
     if (rel.split('/').some((part) => part.startsWith('..'))) continue;
     if (!isBundleFile(rel)) continue;
     const st = await stat(full).catch(() => undefined);
-    if (st?.isFile()) out.push({ rel, full, size: st.size, mtimeMs: st.mtimeMs });
+    if (st?.isFile()) {
+      out.push({ rel, full, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
+    }
   }
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
@@ -146,6 +134,14 @@ async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
         const name = entry.path.replace(/^\/+/, '').replace(/^\.\//, '');
         if (entry.type !== 'File' || !isBundleFile(name)) {
           entry.resume();
+          return;
+        }
+        if (name.split('/').some((part) => part === '..' || part === '.')) {
+          parser.abort(new Error(`entry ${name} names a path outside the bundle`));
+          return;
+        }
+        if (files.has(name)) {
+          parser.abort(new Error(`entry ${name} appears twice`));
           return;
         }
         entry.on('data', (c: Buffer) => chunks.push(c));
@@ -206,23 +202,38 @@ function parseManifest(raw: Buffer | undefined, source: string): Manifest {
   return result.data;
 }
 
+/**
+ * Merges `doc` into `target` at `path`, as OPA does with a bundle's `data.json` files: objects on both sides
+ * merge key by key, at any depth; two values of which one is not an object conflict. Keys are set as own
+ * properties, never through the prototype chain (a folder named `__proto__` reaches no prototype).
+ */
 function mergeAt(target: Record<string, unknown>, path: string[], doc: unknown, where: string): void {
+  if (!isObject(doc)) throw new BundleError(`bundle ${where} must hold a JSON object`);
   let node = target;
   for (const key of path) {
-    const next = node[key];
-    if (next === undefined) node[key] = {};
-    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
-      throw new BundleError(`bundle data conflict at ${where}`);
-    }
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
+    if (next === undefined) setOwn(node, key, {});
+    else if (!isObject(next))
+      throw new BundleError(`bundle data conflict at ${where}: ${key} is not an object`);
     node = node[key] as Record<string, unknown>;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new BundleError(`bundle ${where} must hold a JSON object`);
-  }
+  mergeInto(node, doc, where);
+}
+
+function mergeInto(node: Record<string, unknown>, doc: Record<string, unknown>, where: string): void {
   for (const [k, v] of Object.entries(doc)) {
-    if (k in node) throw new BundleError(`bundle data conflict at ${where}: key ${k} defined twice`);
-    node[k] = v;
+    if (!Object.hasOwn(node, k)) setOwn(node, k, v);
+    else if (isObject(node[k]) && isObject(v)) mergeInto(node[k] as Record<string, unknown>, v, where);
+    else throw new BundleError(`bundle data conflict at ${where}: key ${k} defined twice`);
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function contentHash(wasm: Buffer, files: Map<string, Buffer>): string {

@@ -12,10 +12,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
+import { isUrl, urlSignature } from './bundle-download.js';
 import type { PolicyEngine } from './engine.js';
 
 export interface ReloaderOptions {
@@ -126,22 +126,19 @@ function isFolderSignature(sig: string): boolean {
   return sig.startsWith(FOLDER);
 }
 
-async function signature(location: string): Promise<string> {
-  if (/^https?:\/\//.test(location)) return urlSignature(location);
-  const st = await stat(location);
-  if (!st.isDirectory()) return `${st.size}:${st.mtimeMs}`;
-  // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
-  return FOLDER + (await bundleFiles(location)).map((f) => `${f.rel}:${f.size}:${f.mtimeMs}`).join('|');
+/**
+ * Size, mtime, ctime and inode of a file: mtime alone misses files unpacked from an `opa build` tarball
+ * (every entry dated 1970) or copied with their times kept, when the size stays the same; the ctime and
+ * inode change on every write or replacement, whatever the tool sets.
+ */
+function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: number }): string {
+  return `${f.size}:${f.mtimeMs}:${f.ctimeMs}:${f.ino}`;
 }
 
-async function urlSignature(url: string): Promise<string> {
-  const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`bundle server answered HTTP ${res.status} for ${displayLocation(url)}`);
-  const tag = res.headers.get('etag') ?? res.headers.get('last-modified');
-  // Without validators, hash the body so an unchanged bundle is not reloaded every poll.
-  if (tag) return tag;
-  const body = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  return createHash('sha256')
-    .update(Buffer.from(await body.arrayBuffer()))
-    .digest('hex');
+async function signature(location: string): Promise<string> {
+  if (isUrl(location)) return urlSignature(location);
+  const st = await stat(location);
+  if (!st.isDirectory()) return fileStamp(st);
+  // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
+  return FOLDER + (await bundleFiles(location)).map((f) => `${f.rel}:${fileStamp(f)}`).join('|');
 }

@@ -179,6 +179,21 @@ describe('hot reload', () => {
     expect(e.decide(echoInput()).allow).toBe(true);
   });
 
+  it('sees a change that keeps sizes and mtimes (a tarball from opa build unpacked: every file dated 1970)', async () => {
+    const dir = tempDir('reload-mtime0');
+    const epoch = async () => {
+      for (const f of ['policy.wasm', 'data.json', '.manifest']) await utimes(join(dir, f), 0, 0);
+    };
+    await variant(dir, 'rev1', true);
+    await epoch();
+    const { e, reloader } = await startReloader(dir);
+    expect(e.revision).toBe('rev1');
+    await variant(dir, 'rev2', true);
+    await epoch();
+    await settled(reloader);
+    expect(e.revision).toBe('rev2');
+  });
+
   it('watches data.json files in subfolders of a folder bundle too', async () => {
     const dir = tempDir('reload-nested');
     await variant(dir, 'nested', true);

@@ -1,0 +1,134 @@
+/**
+ * Bundles over HTTP(S): the download and the cheap signature the reloader polls. Both send credentials from
+ * the URL's userinfo as an `Authorization: Basic` header (fetch refuses URLs that carry them), ask for no
+ * content coding, and never read more than {@link MAX_BUNDLE_BYTES}: a body announced as larger is refused
+ * before it is read, and one that grows past the limit (or a compressed body that inflates past it) is cut.
+ * Error messages never hold the URL's userinfo or query (a presigned bucket URL's credentials).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { BundleError, displayLocation, MAX_BUNDLE_BYTES } from './bundle.js';
+
+const DOWNLOAD_TIMEOUT_MS = 30_000;
+const HEAD_TIMEOUT_MS = 10_000;
+
+/** True for an http(s) URL, whatever the scheme's case. */
+export function isUrl(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+/** The URL without userinfo, and the headers to send (Basic credentials from the userinfo). */
+function requestFor(location: string): { url: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  let u: URL;
+  try {
+    u = new URL(location);
+  } catch {
+    throw new BundleError(`bundle location ${displayLocation(location)} is not a valid URL`);
+  }
+  if (u.username || u.password) {
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    u.username = '';
+    u.password = '';
+  }
+  return { url: u.href, headers };
+}
+
+/** `text` with every form of `location` replaced by its display form. */
+function scrub(text: string, location: string): string {
+  const shown = displayLocation(location);
+  let out = text.split(location).join(shown);
+  try {
+    out = out.split(new URL(location).href).join(shown);
+  } catch {
+    // not a URL: nothing more to replace
+  }
+  return out;
+}
+
+async function get(
+  location: string,
+  init: { method: 'GET' | 'HEAD'; timeoutMs: number; signal?: AbortSignal },
+) {
+  const { url, headers } = requestFor(location);
+  try {
+    return await fetch(url, {
+      method: init.method,
+      headers,
+      signal: init.signal ?? AbortSignal.timeout(init.timeoutMs),
+    });
+  } catch (err) {
+    throw new BundleError(
+      `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub((err as Error).message, location)}`,
+      { cause: err, transient: true },
+    );
+  }
+}
+
+/** Reads a response body, refusing one announced or growing past {@link MAX_BUNDLE_BYTES}. */
+async function boundedBody(res: Response, location: string): Promise<Buffer> {
+  const tooLarge = () =>
+    new BundleError(`bundle from ${displayLocation(location)} exceeds ${MAX_BUNDLE_BYTES} bytes`);
+  const announced = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (announced > MAX_BUNDLE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BUNDLE_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function httpFailure(location: string, what: string, status: number): BundleError {
+  return new BundleError(`bundle ${what} from ${displayLocation(location)} failed: HTTP ${status}`, {
+    transient: status >= 500 || status === 429,
+  });
+}
+
+/** Downloads a bundle (a `.tar.gz`). */
+export async function download(location: string, signal?: AbortSignal): Promise<Buffer> {
+  const res = await get(location, {
+    method: 'GET',
+    timeoutMs: DOWNLOAD_TIMEOUT_MS,
+    ...(signal ? { signal } : {}),
+  });
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw httpFailure(location, 'download', res.status);
+  }
+  return boundedBody(res, location);
+}
+
+/**
+ * What changes when the bundle at `location` changes: its `ETag` or `Last-Modified` from a HEAD request,
+ * else (no validators, or HEAD refused: a presigned URL is signed for GET only, some servers answer 405)
+ * the hash of the body.
+ */
+export async function urlSignature(location: string): Promise<string> {
+  const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS });
+  if (head.ok) {
+    const tag = head.headers.get('etag') ?? head.headers.get('last-modified');
+    if (tag) return tag;
+  } else if (head.status >= 500 || head.status === 429) {
+    throw httpFailure(location, 'check', head.status);
+  }
+  return createHash('sha256')
+    .update(await download(location))
+    .digest('hex');
+}

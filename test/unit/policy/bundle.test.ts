@@ -1,0 +1,200 @@
+/**
+ * Reading bundles (src/policy/bundle.ts, bundle-download.ts): `data.json` files merge as OPA merges them
+ * (objects key by key at any depth, a leaf defined twice is a conflict) and never through a prototype;
+ * tarball entries naming paths outside the bundle, or twice, are refused; over HTTP, credentials in the URL
+ * travel as a Basic header and never appear in errors, HEAD refused falls back to GET, and no body larger
+ * than the limit is read (announced, streamed or inflated).
+ *
+ * @module
+ */
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BUNDLE_BYTES, readBundle } from '../../../src/policy/bundle.js';
+import { urlSignature } from '../../../src/policy/bundle-download.js';
+import { defaultPolicyBundle } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+let bundleDir: string;
+beforeAll(async () => {
+  bundleDir = await defaultPolicyBundle();
+});
+
+/** A folder bundle with the default policy's wasm and the given data.json files (path → document). */
+async function folder(docs: Record<string, unknown>): Promise<string> {
+  const dir = tempDir('bundle-read');
+  await cp(join(bundleDir, 'policy.wasm'), join(dir, 'policy.wasm'));
+  await writeFile(join(dir, '.manifest'), JSON.stringify({ revision: 'r1' }));
+  for (const [path, doc] of Object.entries(docs)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), JSON.stringify(doc));
+  }
+  return dir;
+}
+
+/** A tar archive (ustar) of the given entries, gzipped. */
+function tarGz(entries: [string, Buffer | string][]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const [name, content] of entries) {
+    const body = Buffer.from(content);
+    const header = Buffer.alloc(512);
+    header.write(name, 0, 100, 'utf8');
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write('0', 156);
+    header.write('ustar\0', 257);
+    header.write('00', 263);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
+}
+
+describe('data.json merging', () => {
+  it('merges objects key by key at any depth, whatever the order of the files', async () => {
+    const dir = await folder({
+      'data.json': { authz: { roles: { guest: {} } } },
+      'authz/catalog/data.json': { tools: { echo: {} } },
+      'authz/data.json': { default_sensitivity: 'internal' },
+    });
+    const b = await readBundle(dir);
+    expect(b.data).toEqual({
+      authz: { roles: { guest: {} }, catalog: { tools: { echo: {} } }, default_sensitivity: 'internal' },
+    });
+  });
+
+  it('refuses a value defined twice', async () => {
+    const dir = await folder({ 'data.json': { authz: { x: 1 } }, 'authz/data.json': { x: 2 } });
+    await expect(readBundle(dir)).rejects.toThrow(/key x defined twice/);
+  });
+
+  it('reaches no prototype: a folder named __proto__ is a key like any other', async () => {
+    const dir = await folder({ '__proto__/data.json': { polluted: 'yes' }, 'data.json': { toString: 1 } });
+    const b = await readBundle(dir);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.hasOwn(b.data, '__proto__')).toBe(true);
+    expect(JSON.parse(JSON.stringify(b.data))).toMatchObject({ toString: 1 });
+  });
+});
+
+describe('tarball entries', () => {
+  const wasm = async () => readFile(join(bundleDir, 'policy.wasm'));
+
+  it.each([
+    ['a path with ..', 'x/../data.json', /outside the bundle/],
+    ['a path that is ..', '../data.json', /outside the bundle/],
+  ])('refuses %s', async (_label, name, message) => {
+    const dir = tempDir('bundle-tar');
+    const file = join(dir, 'b.tar.gz');
+    await writeFile(
+      file,
+      tarGz([
+        ['/policy.wasm', await wasm()],
+        [name, '{}'],
+      ]),
+    );
+    await expect(readBundle(file)).rejects.toThrow(message);
+  });
+
+  it('refuses an entry that appears twice', async () => {
+    const dir = tempDir('bundle-tar');
+    const file = join(dir, 'b.tar.gz');
+    await writeFile(
+      file,
+      tarGz([
+        ['/policy.wasm', await wasm()],
+        ['/data.json', '{"a":1}'],
+        ['data.json', '{"a":2}'],
+      ]),
+    );
+    await expect(readBundle(file)).rejects.toThrow(/appears twice/);
+  });
+});
+
+describe('bundles over HTTP', () => {
+  let server: Server | undefined;
+  afterEach(() => {
+    server?.close();
+    server = undefined;
+  });
+  async function serve(
+    handler: (
+      method: string,
+      headers: IncomingHttpHeaders,
+    ) => {
+      status?: number;
+      headers?: Record<string, string>;
+      body?: Buffer | string;
+    },
+  ): Promise<string> {
+    server = createServer((req, res) => {
+      const out = handler(req.method ?? 'GET', req.headers);
+      res.writeHead(out.status ?? 200, out.headers ?? {});
+      res.end(req.method === 'HEAD' ? undefined : out.body);
+    });
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+  }
+  const tarball = () => readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+
+  it('sends the URL userinfo as Basic credentials and never shows it', async () => {
+    const body = await tarball();
+    const seen: (string | undefined)[] = [];
+    const url = await serve((_m, h) => {
+      seen.push(h.authorization);
+      return h.authorization ? { body } : { status: 401 };
+    });
+    const withUser = url.replace('http://', 'http://alice:s3cret%20pw@');
+    const b = await readBundle(withUser);
+    expect(b.revision).toBeTruthy();
+    expect(seen[0]).toBe(`Basic ${Buffer.from('alice:s3cret pw').toString('base64')}`);
+    expect(b.source).not.toContain('s3cret');
+    server?.close();
+    const err = await readBundle(withUser).catch((e: Error) => e.message);
+    expect(err).toMatch(/failed/);
+    expect(err).not.toMatch(/s3cret|alice/);
+  });
+
+  it('treats an upper-case scheme as a URL, not as a file path', async () => {
+    const body = await tarball();
+    const url = await serve(() => ({ body }));
+    await expect(readBundle(url.replace('http://', 'HTTP://'))).resolves.toMatchObject({
+      revision: expect.any(String),
+    });
+  });
+
+  it('falls back to GET when HEAD is refused (a presigned URL is signed for GET only)', async () => {
+    const body = await tarball();
+    const methods: string[] = [];
+    const url = await serve((m) => {
+      methods.push(m);
+      return m === 'HEAD' ? { status: 403 } : { body };
+    });
+    const sig = await urlSignature(url);
+    expect(sig).toMatch(/^[0-9a-f]{64}$/);
+    expect(methods).toEqual(['HEAD', 'GET']);
+  });
+
+  it('refuses a body announced larger than the limit without reading it, and one that inflates past it', async () => {
+    const url = await serve(() => ({
+      headers: { 'content-length': String(MAX_BUNDLE_BYTES + 1) },
+      body: '',
+    }));
+    await expect(readBundle(url)).rejects.toThrow(/exceeds/);
+    server?.close();
+    // 80 MB of zeros, gzipped to ~80 KB and sent with Content-Encoding: gzip, which fetch inflates.
+    const bomb = gzipSync(Buffer.alloc(80 * 1024 * 1024));
+    const url2 = await serve(() => ({ headers: { 'content-encoding': 'gzip' }, body: bomb }));
+    await expect(readBundle(url2)).rejects.toThrow(/exceeds/);
+  });
+});
