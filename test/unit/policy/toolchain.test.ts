@@ -112,6 +112,13 @@ describe('policy-toolchain build', () => {
     expect(r.stderr).toMatch(/undefined function time\.now_ns/);
   });
 
+  it('fails on a builtin the runtime lists but cannot run (time.diff)', async () => {
+    const out = join(tmp, 'listed-builtin');
+    const r = await cli(['build', '--src', join(FIXTURES, 'listed-builtin'), '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/undefined function time\.diff/);
+  });
+
   it('builds an opa build -t wasm bundle that the Node wasm runtime evaluates', async () => {
     const out = join(tmp, 'ok');
     const r = await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out]);
