@@ -97,7 +97,9 @@ export async function testPolicy(opts = {}) {
     const capsFile = await writeCapabilities(tmp, { forTests: true });
     // Inside src, on `.`: a path given to opa's loader as `prefix:path` would mount another folder's files
     // under a data prefix (and `-x` would be a flag), as build already avoids.
-    const res = await run(tc.bin, ['test', '--format', 'json', '--capabilities', capsFile, '.'], { cwd: src });
+    const res = await run(tc.bin, ['test', '--format', 'json', '--capabilities', capsFile, '.'], {
+      cwd: src,
+    });
     /** @type {unknown} */
     let raw;
     try {
