@@ -115,7 +115,8 @@ const image = (description) =>
   obj(
     {
       repository: str('Image repository (registry/name).'),
-      tag: { type: ['string', 'number'], description: 'Image tag.' },
+      // A string only: Helm reads an unquoted 1.10 as the float 1.1.
+      tag: str('Image tag; quote numeric tags ("1.10").'),
       digest: str('Image digest (sha256:…); wins over the tag.', { pattern: '^$|^sha256:[a-f0-9]{64}$' }),
       pullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
     },
@@ -161,6 +162,11 @@ export function chartValuesSchema() {
     additionalProperties: false,
     properties: {
       global: { type: 'object', description: 'Values shared with parent charts.' },
+      enabled: {
+        type: 'boolean',
+        description:
+          "A parent chart's switch for this dependency (`condition: mcp-authz.enabled`); unused here.",
+      },
       mode: {
         enum: ['deployment', 'sidecar'],
         description:
@@ -193,6 +199,12 @@ export function chartValuesSchema() {
           livenessProbe: k8sObject('Probe (exec: the server listens on localhost).'),
           readinessProbe: k8sObject('Probe (exec: the server listens on localhost).'),
           securityContext: k8sObject('SecurityContext of the MCP server container.'),
+          waitForSidecarOnStop: bool(
+            'On termination the MCP server first sleeps (preStop) while the sidecar drains: config.server.shutdownDelayMs + shutdownGraceMs.',
+          ),
+          lifecycle: k8sObject(
+            'Lifecycle of the MCP server container; when set, it replaces the preStop wait.',
+          ),
           extraVolumeMounts: k8sList('VolumeMounts of the MCP server container.'),
         },
         'The MCP server the sidecar protects.',
@@ -230,9 +242,10 @@ export function chartValuesSchema() {
         'Secrets by reference, mounted read-only as files.',
       ),
       redis: obj({
-        url: str('redis:// or rediss:// URL of the shared store; empty: in-memory store per pod.', {
-          pattern: '^$|^rediss?://',
-        }),
+        url: str(
+          'redis://, rediss://, redis+sentinel:// or redis+cluster:// URL of the shared store; empty: in-memory store per pod.',
+          { pattern: '^$|^(rediss?|redis\\+sentinel|redis\\+cluster)://' },
+        ),
         allowInMemoryWithReplicas: bool('Allow several replicas on per-pod in-memory stores.'),
       }),
       otel: obj(

@@ -61,6 +61,14 @@ app.kubernetes.io/part-of: mcp-authz
 {{- end }}
 
 {{/* Ports of the sidecar, read from the config it is given. */}}
+{{- /* How long the sidecar drains after SIGTERM (shutdownDelayMs + shutdownGraceMs), in whole seconds. */}}
+{{- define "mcp-authz.drainMs" -}}
+{{- $cfg := .Values.config | default dict }}
+{{- add (dig "server" "shutdownDelayMs" 5000 $cfg | int) (dig "server" "shutdownGraceMs" 10000 $cfg | int) }}
+{{- end }}
+{{- define "mcp-authz.drainSeconds" -}}
+{{- div (add (include "mcp-authz.drainMs" . | int) 999) 1000 }}
+{{- end }}
 {{- define "mcp-authz.port" -}}
 {{- dig "server" "port" 8080 (.Values.config | default dict) | int }}
 {{- end }}

@@ -55,6 +55,12 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
       value: mcp-authz
     - name: NODE_ENV
       value: production
+    # Kubernetes gives every container <SERVICE>_PORT=tcp://… for each Service of the namespace unless the
+    # pod sets enableServiceLinks: false: a Service named authz would set AUTHZ_PORT. These win over them.
+    - name: AUTHZ_PORT
+      value: {{ include "mcp-authz.port" . | quote }}
+    - name: AUTHZ_ADMIN_PORT
+      value: {{ include "mcp-authz.adminPort" . | quote }}
     {{- include "mcp-authz.otelEnv" . | trim | nindent 4 }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}

@@ -91,6 +91,28 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- if and (dig "authn" "jwt" "jwksUri" "" $cfg) (not (dig "authn" "jwt" "issuers" (list) $cfg)) (not $issuersFromEnv) (ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false") }}
 {{- $errors = append $errors "config.authn.jwt.jwksUri needs config.authn.jwt.issuers: the iss claim is checked against them, and the protected-resource metadata names them as authorization servers" }}
 {{- end }}
+{{- $envNames := list }}
+{{- range $e := $v.extraEnv }}{{- $envNames = append $envNames (toString $e.name) }}{{- end }}
+{{- $jwtOn := ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false" }}
+{{- $jwtKeys := or (dig "authn" "jwt" "jwksUri" "" $cfg) $v.secrets.jwtHsSecret.existingSecret (has "AUTHZ_JWT_JWKS_URI" $envNames) }}
+{{- $bound := or (dig "authn" "resource" "" $cfg) (dig "authn" "jwt" "audiences" (list) $cfg) (has "AUTHZ_RESOURCE" $envNames) (has "AUTHZ_JWT_AUDIENCES" $envNames) }}
+{{- if and $jwtOn $jwtKeys (not $bound) }}
+{{- $errors = append $errors "config.authn.resource (this server's URL, e.g. https://mcp.example.com/mcp) is required when JWTs are verified, so tokens are bound to this server (RFC 8707); or set config.authn.jwt.audiences" }}
+{{- end }}
+{{- /* extraEnv must not override what the chart sets (ports the probes use, the upstream, the bundle, secret paths). */}}
+{{- $ownedEnv := list "AUTHZ_PORT" "AUTHZ_ADMIN_PORT" "AUTHZ_HOST" "AUTHZ_ADMIN_HOST" "AUTHZ_UPSTREAM_URL" "AUTHZ_POLICY_BUNDLE" "AUTHZ_REDIS_URL" "AUTHZ_REDIS_PASSWORD_FILE" "AUTHZ_API_KEY_PEPPER_FILE" "AUTHZ_JWT_HS_SECRET_FILE" "AUTHZ_CONFIG" "NODE_ENV" "POD_NAME" "POD_NAMESPACE" "POD_UID" "NODE_NAME" "CONTAINER_NAME" "OTEL_SDK_DISABLED" }}
+{{- range $n := $envNames }}
+{{- if has $n $ownedEnv }}
+{{- $errors = append $errors (printf "extraEnv %s is set by the chart: set the matching value (config.*, mcpServer.*, policy.*, redis.*, secrets.*, otel.*) instead" $n) }}
+{{- end }}
+{{- end }}
+{{- if not $v.otel.enabled }}
+{{- range $n := $envNames }}
+{{- if hasPrefix "OTEL_EXPORTER_OTLP" $n }}
+{{- $errors = append $errors (printf "extraEnv %s has no effect while otel.enabled is false (the chart sets OTEL_SDK_DISABLED): set otel.enabled and otel.endpoint" $n) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and $v.secrets.redisPassword.existingSecret (not $v.redis.url) }}
 {{- $errors = append $errors "secrets.redisPassword.existingSecret is set but redis.url is empty" }}
 {{- end }}
@@ -100,6 +122,14 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 {{- if and $v.autoscaling.enabled (gt ($v.autoscaling.minReplicas | int) ($v.autoscaling.maxReplicas | int)) }}
 {{- $errors = append $errors "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
+{{- end }}
+{{- if and (eq $v.mode "deployment") $v.autoscaling.enabled (not (dig "requests" "cpu" "" ($v.mcpServer.resources | default dict))) }}
+{{- $errors = append $errors "autoscaling targets CPU utilisation, which needs a CPU request on every container: set mcpServer.resources.requests.cpu" }}
+{{- end }}
+{{- /* SIGTERM: the sidecar serves for shutdownDelayMs, then lets requests finish for shutdownGraceMs. */}}
+{{- $drainMs := include "mcp-authz.drainMs" . | int }}
+{{- if and (eq $v.mode "deployment") (le (mul ($v.terminationGracePeriodSeconds | int) 1000) $drainMs) }}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must exceed config.server.shutdownDelayMs + shutdownGraceMs (%d ms), or the kubelet kills the pod mid-drain" ($v.terminationGracePeriodSeconds | int) $drainMs) }}
 {{- end }}
 {{- if and $v.otel.enabled (not $v.otel.endpoint) }}
 {{- $errors = append $errors "otel.enabled needs otel.endpoint (the OTLP/HTTP base URL, e.g. http://otel-collector:4318)" }}

@@ -32,7 +32,9 @@ const EVERYTHING = [
   'secrets.jwtHsSecret.existingSecret=authz',
   'secrets.redisPassword.existingSecret=authz',
   'config.authn.jwt.algorithms={HS256}',
+  'config.authn.resource=https://mcp.example.com/mcp',
   'autoscaling.enabled=true',
+  'mcpServer.resources.requests.cpu=100m',
   'metrics.serviceMonitor.enabled=true',
   'metrics.prometheusRule.enabled=true',
   'metrics.dashboard.enabled=true',
@@ -141,6 +143,35 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     } finally {
       await parent.cleanup();
     }
+  });
+
+  it('has the MCP server wait in preStop while the sidecar drains, unless a lifecycle of its own is given', async () => {
+    const server = async (extra: string[]) => {
+      const out = await render(CHART, {
+        set: ['mode=deployment', 'mcpServer.image.repository=x/y', ...extra],
+        setString: ['mcpServer.image.tag=1.0'],
+      });
+      const deployment = out.objects.find((o) => o.kind === 'Deployment') as unknown as {
+        spec: { template: { spec: { containers: { name: string; lifecycle?: unknown }[] } } };
+      };
+      return deployment.spec.template.spec.containers.find((c) => c.name === 'mcp-server');
+    };
+    // The sidecar's ports are set explicitly: a Service named authz would otherwise set AUTHZ_PORT=tcp://….
+    const out = await render(CHART, {
+      set: ['mode=deployment', 'mcpServer.image.repository=x/y'],
+      setString: ['mcpServer.image.tag=1.0'],
+    });
+    expect(out.text).toMatch(/- name: AUTHZ_PORT\n\s+value: "8080"/);
+    expect(out.text).toMatch(/- name: AUTHZ_ADMIN_PORT\n\s+value: "9090"/);
+    // The default drain: shutdownDelayMs 5 s + shutdownGraceMs 10 s.
+    expect((await server([]))?.lifecycle).toEqual({ preStop: { sleep: { seconds: 15 } } });
+    expect((await server(['config.server.shutdownGraceMs=20500']))?.lifecycle).toEqual({
+      preStop: { sleep: { seconds: 26 } },
+    });
+    expect((await server(['mcpServer.waitForSidecarOnStop=false']))?.lifecycle).toBeUndefined();
+    expect((await server(['mcpServer.lifecycle.postStart.exec.command={echo}']))?.lifecycle).toEqual({
+      postStart: { exec: { command: ['echo'] } },
+    });
   });
 
   it('NOTES.txt renders for both modes', async () => {

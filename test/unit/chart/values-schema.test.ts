@@ -66,6 +66,19 @@ describe('values.schema.json', () => {
     expect(errors({ config: { server: { prot: 1 } } })[0]).toMatchObject({ instancePath: '/config/server' });
   });
 
+  it("takes Sentinel and Cluster Redis URLs, a parent chart's enabled switch, and only string image tags", () => {
+    for (const url of ['redis+sentinel://s:26379/mymaster', 'redis+cluster://c:6379', 'rediss://r:6380']) {
+      expect(errors({ redis: { url } }), url).toEqual([]);
+    }
+    expect(errors({ enabled: true })).toEqual([]);
+    // Helm reads an unquoted 1.10 as 1.1: a number is refused, so the tag is quoted.
+    expect(errors({ image: { tag: 1.1 } })[0]).toMatchObject({
+      instancePath: '/image/tag',
+      message: 'must be string',
+    });
+    expect(errors({ image: { tag: '1.10' } })).toEqual([]);
+  });
+
   it('the chart refuses to render with a bad value, with a message naming the field', async () => {
     const typeError = await renderError(CHART, { set: ['replicaCount=three'] });
     expect(typeError).toMatch(/values don't meet the specifications of the schema/);
@@ -103,10 +116,49 @@ describe('validate template: cross-field checks fail with a message', () => {
     ],
     [
       'several replicas on the in-memory store',
-      ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=1', 'replicaCount=3'],
+      ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=v1', 'replicaCount=3'],
       'set redis.url',
     ],
     ['policy from a URL without one', ['policy.source=url'], 'policy.url must be an http(s) URL'],
+    [
+      'extraEnv overriding a port the probes use',
+      ['extraEnv[0].name=AUTHZ_ADMIN_PORT', 'extraEnv[0].value=9100'],
+      'extraEnv AUTHZ_ADMIN_PORT is set by the chart',
+    ],
+    [
+      'extraEnv OTLP settings while OpenTelemetry is off',
+      ['extraEnv[0].name=OTEL_EXPORTER_OTLP_ENDPOINT', 'extraEnv[0].value=http://c:4318'],
+      'has no effect while otel.enabled is false',
+    ],
+    [
+      'JWTs verified without a resource to bind them to',
+      [
+        'config.authn.jwt.jwksUri=https://idp.example.com/jwks',
+        'config.authn.jwt.issuers={https://idp.example.com}',
+      ],
+      'config.authn.resource',
+    ],
+    [
+      'autoscaling without a CPU request on the MCP server',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'redis.url=redis://r:6379',
+        'autoscaling.enabled=true',
+      ],
+      'set mcpServer.resources.requests.cpu',
+    ],
+    [
+      'a termination grace period shorter than the drain',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'config.server.shutdownGraceMs=60000',
+      ],
+      'terminationGracePeriodSeconds (30) must exceed',
+    ],
     ['policy from a ConfigMap without content', ['policy.source=configMap'], 'policy.configMap.existingName'],
     ['colliding ports', ['mcpServer.port=8080'], 'collides with the sidecar'],
     [
@@ -173,6 +225,8 @@ describe('validate template: cross-field checks fail with a message', () => {
         'config.authn.jwt.jwksUri=https://idp.example.com/jwks',
         'extraEnv[0].name=AUTHZ_JWT_ISSUERS',
         'extraEnv[0].value=https://idp.example.com',
+        'extraEnv[1].name=AUTHZ_RESOURCE',
+        'extraEnv[1].value=https://mcp.example.com/mcp',
       ],
     });
     expect(out.objects.some((o) => o.kind === 'ConfigMap')).toBe(true);
