@@ -86,8 +86,8 @@ export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): strin
 }
 
 /**
- * `input` with every context field in `unused` changed — `time` moved by 29 s within its minute, a number
- * by one, a string or null to another string — or undefined when `time` is not a timestamp (then nothing
+ * `input` with every context field in `unused` changed — `time` moved by 29 s within its minute, a clock
+ * field by half its range, another number by one, a string or null to another string — or undefined when `time` is not a timestamp (then nothing
  * is cached). Its key is the key of `input`.
  */
 export function probeInput(input: PolicyInput, unused: ReadonlySet<string>): PolicyInput | undefined {
@@ -100,11 +100,22 @@ export function probeInput(input: PolicyInput, unused: ReadonlySet<string>): Pol
     if (field === 'time') {
       const second = new Date(ms).getUTCSeconds();
       context.time = new Date(ms + (second < 30 ? 29_000 : -29_000)).toISOString();
-    } else if (typeof v === 'number') context[field] = v + 1;
+    } else if (typeof v === 'number') context[field] = probeNumber(field, v);
     else if (typeof v === 'boolean') context[field] = !v;
     else context[field] = `${typeof v === 'string' ? v : ''}~probe`;
   }
   return { ...input, context: context as PolicyInput['context'] };
+}
+
+/**
+ * A probe value for a number: clock fields move half their range (a minute past 30 to before it, an hour
+ * across noon), so a threshold the policy compares them with is crossed; any other number moves by one.
+ */
+function probeNumber(field: string, v: number): number {
+  if (field === 'minute') return (v + 30) % 60;
+  if (field === 'hour') return (v + 12) % 24;
+  if (field === 'weekday') return (v + 3) % 7;
+  return v + 1;
 }
 
 /** Freezes a JSON-like value all the way down (a cached result is shared by later requests). */

@@ -114,8 +114,9 @@ describe('cache key', () => {
     expect(late?.context.time).toBe('2026-11-23T10:00:21.000Z');
     const wider = new Set([...VOLATILE, 'minute', 'session_id', 'transport']);
     const probed = probeInput(input, wider);
+    // A clock field moves half its range, so a threshold compared with it is crossed (10:00 → :30).
     expect(probed?.context).toMatchObject({
-      minute: input.context.minute + 1,
+      minute: (input.context.minute + 30) % 60,
       session_id: '~probe',
       transport: 'streamable-http~probe',
       hour: input.context.hour,
