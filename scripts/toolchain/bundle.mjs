@@ -25,7 +25,7 @@ const isBundleSource = (rel) => /\.(rego|json|ya?ml)$/.test(rel) && !isTestFile(
  */
 export async function computeRevision(src = DEFAULT_SRC) {
   const dir = resolve(src);
-  return (await hashFiles(dir, await listFiles(dir, isBundleSource))).slice(0, 12);
+  return (await hashFiles(dir, await listFiles(dir, isBundleSource, { hidden: true }))).slice(0, 12);
 }
 
 /**

@@ -9,10 +9,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 /**
- * Files under `dir` (recursively, sorted, posix-relative paths), hidden folders and node_modules skipped.
- * @param {string} dir @param {(rel: string) => boolean} keep
+ * Files under `dir` (recursively, sorted, posix-relative paths), `.git` and node_modules skipped, and other
+ * hidden folders too unless `hidden` (opa build reads them, so a bundle's revision must see them).
+ * @param {string} dir @param {(rel: string) => boolean} keep @param {{ hidden?: boolean }} [opts]
  */
-export async function listFiles(dir, keep) {
+export async function listFiles(dir, keep, opts = {}) {
   /** @type {string[]} */
   const found = [];
   /** @param {string} abs */
@@ -20,7 +21,11 @@ export async function listFiles(dir, keep) {
     for (const entry of await readdir(abs, { withFileTypes: true })) {
       const path = join(abs, entry.name);
       if (entry.isDirectory()) {
-        if (!entry.name.startsWith('.') && entry.name !== 'node_modules') await walk(path);
+        const skip =
+          entry.name === '.git' ||
+          entry.name === 'node_modules' ||
+          (!opts.hidden && entry.name.startsWith('.'));
+        if (!skip) await walk(path);
       } else if (entry.isFile()) {
         const rel = relative(dir, path).split(sep).join('/');
         if (keep(rel)) found.push(rel);

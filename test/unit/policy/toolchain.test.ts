@@ -7,7 +7,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -180,6 +180,20 @@ describe('policy-toolchain build', () => {
     expect(await revisionOf(b)).toBe(first);
     // Same sources, same bundle bytes.
     expect(await readFile(join(a, 'bundle.tar.gz'))).toEqual(await readFile(join(b, 'bundle.tar.gz')));
+  });
+
+  it('counts files in hidden folders in the revision, as opa build reads them', async () => {
+    const src = join(tmp, 'hidden-src');
+    await cp(join(FIXTURES, 'ok'), src, { recursive: true });
+    const out = join(tmp, 'hidden-out');
+    const revision = async () => {
+      expect((await cli(['build', '--src', src, '--out', out])).code).toBe(0);
+      return JSON.parse(await readFile(join(out, 'bundle', '.manifest'), 'utf8')).revision as string;
+    };
+    const before = await revision();
+    await mkdir(join(src, '.extra'));
+    await writeFile(join(src, '.extra', 'x.json'), '{"flag": true}');
+    expect(await revision()).not.toBe(before);
   });
 });
 
