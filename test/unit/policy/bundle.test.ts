@@ -91,33 +91,20 @@ describe('tarball entries', () => {
   const wasm = async () => readFile(join(bundleDir, 'policy.wasm'));
 
   it.each([
-    ['a path with ..', 'x/../data.json', /outside the bundle/],
-    ['a path that is ..', '../data.json', /outside the bundle/],
-  ])('refuses %s', async (_label, name, message) => {
-    const dir = tempDir('bundle-tar');
-    const file = join(dir, 'b.tar.gz');
-    await writeFile(
-      file,
-      tarGz([
-        ['/policy.wasm', await wasm()],
-        [name, '{}'],
-      ]),
-    );
-    await expect(readBundle(file)).rejects.toThrow(message);
-  });
-
-  it('refuses an entry that appears twice', async () => {
-    const dir = tempDir('bundle-tar');
-    const file = join(dir, 'b.tar.gz');
-    await writeFile(
-      file,
-      tarGz([
-        ['/policy.wasm', await wasm()],
+    ['a path with ..', [['x/../data.json', '{}']], /outside the bundle/],
+    ['a path that is ..', [['../data.json', '{}']], /outside the bundle/],
+    [
+      'an entry that appears twice',
+      [
         ['/data.json', '{"a":1}'],
         ['data.json', '{"a":2}'],
-      ]),
-    );
-    await expect(readBundle(file)).rejects.toThrow(/appears twice/);
+      ],
+      /appears twice/,
+    ],
+  ] as [string, [string, string][], RegExp][])('refuses %s', async (_label, entries, message) => {
+    const file = join(tempDir('bundle-tar'), 'b.tar.gz');
+    await writeFile(file, tarGz([['/policy.wasm', await wasm()], ...entries]));
+    await expect(readBundle(file)).rejects.toThrow(message);
   });
 });
 
