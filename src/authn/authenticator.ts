@@ -129,8 +129,9 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
 
     let warmRetry: NodeJS.Timeout | undefined;
     const retryMs = deps.jwksRetryMs ?? JWKS_START_RETRY_MS;
+    let stopped = false;
     const warmKeys = async (k: KeyResolver, failedBefore = false): Promise<void> => {
-      if (failedBefore && k.fetched()) return; // a request fetched it meanwhile
+      if (stopped || (failedBefore && k.fetched())) return; // stopped, or a request fetched it meanwhile
       try {
         await k.warm();
         if (failedBefore) logger.info('JWKS fetched');
@@ -141,6 +142,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
             'JWKS not reachable at start; retrying until it is',
           );
         }
+        if (stopped) return;
         warmRetry = setTimeout(() => void warmKeys(k, true), retryMs);
         warmRetry.unref();
       }
@@ -168,6 +170,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         if (keys && !keys.fetched()) await warmKeys(keys);
       },
       async stop() {
+        stopped = true;
         clearTimeout(warmRetry);
         await apiKeyVerifier?.stop();
         await revocation.stop();

@@ -64,19 +64,26 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     : undefined;
   let failure: string | null = null;
   let fetched = false;
+  const unknown = new UnknownKids();
 
   const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
     // jose fetches the set again for an unknown kid only once the cooldown has passed.
     const cooling = remote.coolingDown;
+    if (!cooling) unknown.newWindow();
     try {
       const key = await remote(header, token);
       failure = null;
       fetched = true;
       return key;
     } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey && cooling && remote.coolingDown) {
-        throw new KeyNotYetFetchedError('no key of the key set fetched last matches the token');
+      if (err instanceof errors.JWKSNoMatchingKey) {
+        const kid = typeof header.kid === 'string' ? header.kid : '';
+        // A fetch was made for this token (no cooldown) and still lacks its kid: no key the issuer added.
+        if (!cooling) unknown.confirm(kid);
+        else if (remote.coolingDown && unknown.mayBeNew(kid)) {
+          throw new KeyNotYetFetchedError('no key of the key set fetched last matches the token');
+        }
       }
       if (!isFetchFailure(err)) throw err;
       failure = describe(err);
@@ -110,6 +117,40 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     lastFailure: () => failure,
     fetched: () => !remote || fetched,
   };
+}
+
+/** How many kids a cooldown window may leave uncounted, and how many confirmed-unknown kids are remembered. */
+export const MAX_NEW_KIDS_PER_WINDOW = 3;
+const MAX_CONFIRMED_UNKNOWN = 1_000;
+
+/**
+ * Which unknown kids may be a key the issuer has just added (a refusal not counted as a failed login): at
+ * most {@link MAX_NEW_KIDS_PER_WINDOW} per cooldown window — a rotation adds one, a token sprayer inventing
+ * kids gets no more — and never one that a fetch after its first sight still lacked.
+ */
+class UnknownKids {
+  #window = new Set<string>();
+  readonly #confirmed = new Set<string>();
+
+  newWindow(): void {
+    this.#window.clear();
+  }
+
+  confirm(kid: string): void {
+    if (this.#confirmed.size >= MAX_CONFIRMED_UNKNOWN) {
+      const oldest = this.#confirmed.values().next().value;
+      if (oldest !== undefined) this.#confirmed.delete(oldest);
+    }
+    this.#confirmed.add(kid);
+  }
+
+  mayBeNew(kid: string): boolean {
+    if (this.#confirmed.has(kid)) return false;
+    if (this.#window.has(kid)) return true;
+    if (this.#window.size >= MAX_NEW_KIDS_PER_WINDOW) return false;
+    this.#window.add(kid);
+    return true;
+  }
 }
 
 /**

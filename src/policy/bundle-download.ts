@@ -28,8 +28,16 @@ function requestFor(location: string): { url: string; headers: Record<string, st
     throw new BundleError(`bundle location ${displayLocation(location)} is not a valid URL`);
   }
   if (u.username || u.password) {
-    const user = decodeURIComponent(u.username);
-    const password = decodeURIComponent(u.password);
+    let user: string;
+    let password: string;
+    try {
+      user = decodeURIComponent(u.username);
+      password = decodeURIComponent(u.password);
+    } catch {
+      throw new BundleError(
+        `bundle location ${displayLocation(location)}: its userinfo is not valid percent-encoding`,
+      );
+    }
     headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     u.username = '';
     u.password = '';
@@ -51,9 +59,10 @@ function scrub(text: string, location: string): string {
 
 async function get(
   location: string,
-  init: { method: 'GET' | 'HEAD'; timeoutMs: number; signal?: AbortSignal },
+  init: { method: 'GET' | 'HEAD'; timeoutMs: number; signal?: AbortSignal; range?: string },
 ) {
   const { url, headers } = requestFor(location);
+  if (init.range) headers.range = init.range;
   try {
     return await fetch(url, {
       method: init.method,
@@ -82,7 +91,17 @@ async function boundedBody(res: Response, location: string): Promise<Buffer> {
   if (res.body) {
     const reader = res.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        // Cut off mid-body (a timeout, a reset): worth another try at the next poll.
+        throw new BundleError(
+          `bundle download from ${displayLocation(location)} failed: ${scrub((err as Error).message, location)}`,
+          { cause: err, transient: true },
+        );
+      }
+      const { done, value } = chunk;
       if (done) break;
       size += value.byteLength;
       if (size > MAX_BUNDLE_BYTES) {
@@ -116,19 +135,30 @@ export async function download(location: string, signal?: AbortSignal): Promise<
 }
 
 /**
- * What changes when the bundle at `location` changes: its `ETag` or `Last-Modified` from a HEAD request,
- * else (no validators, or HEAD refused: a presigned URL is signed for GET only, some servers answer 405)
- * the hash of the body.
+ * What changes when the bundle at `location` changes: its `ETag` or `Last-Modified` from a HEAD request —
+ * or, where HEAD is refused (a presigned URL is signed for GET only, some servers answer 405), from a GET of
+ * its first byte — else the hash of the whole body.
  */
 export async function urlSignature(location: string): Promise<string> {
   const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS });
   if (head.ok) {
-    const tag = head.headers.get('etag') ?? head.headers.get('last-modified');
+    const tag = validator(head);
     if (tag) return tag;
   } else if (head.status >= 500 || head.status === 429) {
     throw httpFailure(location, 'check', head.status);
+  } else {
+    // HEAD refused: a GET of the first byte brings the same validators (S3, GCS), without the body.
+    const probe = await get(location, { method: 'GET', timeoutMs: HEAD_TIMEOUT_MS, range: 'bytes=0-0' });
+    await probe.body?.cancel().catch(() => undefined);
+    if (!probe.ok) throw httpFailure(location, 'check', probe.status);
+    const tag = validator(probe);
+    if (tag) return tag;
   }
   return createHash('sha256')
     .update(await download(location))
     .digest('hex');
+}
+
+function validator(res: Response): string | null {
+  return res.headers.get('etag') ?? res.headers.get('last-modified');
 }

@@ -164,7 +164,7 @@ describe('key rotation at the issuer', () => {
 describe('a new kid during the JWKS cooldown', () => {
   it('is refused with 401 but not counted as a failed login, and accepted once the cooldown has passed', async () => {
     const jwks = await startJwksServer({ alg: 'ES256', kid: 'key-1' });
-    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 1_000 } });
+    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 2_000 } });
     const outcome = (token: string) =>
       authn.authenticate(bearer(token)).then(
         (p) => `ok ${p.id}`,
@@ -176,7 +176,7 @@ describe('a new kid during the JWKS cooldown', () => {
       const newToken = await jwks.sign({ sub: 'after', aud: RESOURCE });
       const fetches = jwks.requests;
 
-      // Within a second of the fetch, jose does not fetch again: the token may be good, so it is not counted.
+      // Within the cooldown jose does not fetch again: the token may be good, so it is not counted.
       const err = await authn.authenticate(bearer(newToken)).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'ERR_AUTHN_INVALID_TOKEN', status: 401, uncounted: true });
       expect((err as Error).message).toContain('fetched again shortly');
@@ -191,6 +191,28 @@ describe('a new kid during the JWKS cooldown', () => {
       await expect
         .poll(() => outcome(forged), { timeout: 5_000, interval: 50 })
         .toBe('ERR_AUTHN_INVALID_TOKEN');
+      // Confirmed missing: counted from then on, within the next cooldown too.
+      expect(await outcome(forged)).toBe('ERR_AUTHN_INVALID_TOKEN');
+    } finally {
+      await authn.stop();
+      await jwks.stop();
+    }
+  });
+
+  it('leaves at most three invented kids per cooldown uncounted: a token sprayer is counted', async () => {
+    const jwks = await startJwksServer({ alg: 'ES256', kid: 'key-1' });
+    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 60_000 } });
+    try {
+      await authn.authenticate(bearer(await jwks.sign({ sub: 'u', aud: RESOURCE })));
+      const kinds: string[] = [];
+      for (const kid of ['a', 'b', 'c', 'd', 'a']) {
+        const token = await jwks.sign({ sub: 'x', aud: RESOURCE }, { kid });
+        const err = (await authn.authenticate(bearer(token)).catch((e: unknown) => e)) as {
+          uncounted?: boolean;
+        };
+        kinds.push(err.uncounted ? 'uncounted' : 'counted');
+      }
+      expect(kinds).toEqual(['uncounted', 'uncounted', 'uncounted', 'counted', 'uncounted']);
     } finally {
       await authn.stop();
       await jwks.stop();
@@ -240,6 +262,42 @@ describe('JWKS outages', () => {
       expect(authn.status()).toMatchObject({ state: 'warn', detail: expect.stringContaining('JWKS: ') });
     } finally {
       await authn.stop();
+      await jwks.stop();
+    }
+  });
+
+  it('stops retrying the JWKS once stopped, even with a fetch in flight', async () => {
+    const jwks = await startJwksServer();
+    jwks.setFailure('error');
+    const config = parseConfig({
+      authn: {
+        resource: RESOURCE,
+        jwt: { jwksUri: jwks.url, issuers: [jwks.issuer], jwks: { timeoutMs: 500 } },
+        apiKeys: { enabled: false },
+      },
+    });
+    let fetches = 0;
+    // Each fetch takes 30 ms, so stop() comes while one is in flight.
+    const counting: typeof fetch = async (input, init) => {
+      fetches++;
+      await new Promise((r) => setTimeout(r, 30));
+      return fetch(input, init);
+    };
+    const authn = createAuthenticator(config, {
+      store: new MemoryStore(),
+      logger: silentLogger(),
+      jwksRetryMs: 5,
+      fetch: counting,
+    });
+    try {
+      await authn.start();
+      await expect.poll(() => fetches, { timeout: 5_000, interval: 5 }).toBeGreaterThan(3);
+      await authn.stop();
+      const after = fetches;
+      // Absence of further fetches can only be watched for a while: several fetch-and-retry cycles.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fetches).toBeLessThanOrEqual(after + 1);
+    } finally {
       await jwks.stop();
     }
   });

@@ -66,8 +66,9 @@ app.kubernetes.io/part-of: mcp-authz
 {{- $cfg := .Values.config | default dict }}
 {{- add (dig "server" "shutdownDelayMs" 5000 $cfg | int) (dig "server" "shutdownGraceMs" 10000 $cfg | int) }}
 {{- end }}
+{{- /* The MCP server's preStop wait: the drain, plus 2 s for the sidecar to end its streams and close its pool. */}}
 {{- define "mcp-authz.drainSeconds" -}}
-{{- div (add (include "mcp-authz.drainMs" . | int) 999) 1000 }}
+{{- add (div (add (include "mcp-authz.drainMs" . | int) 999) 1000) 2 }}
 {{- end }}
 {{- define "mcp-authz.port" -}}
 {{- dig "server" "port" 8080 (.Values.config | default dict) | int }}

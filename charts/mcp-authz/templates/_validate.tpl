@@ -128,8 +128,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 {{- /* SIGTERM: the sidecar serves for shutdownDelayMs, then lets requests finish for shutdownGraceMs. */}}
 {{- $drainMs := include "mcp-authz.drainMs" . | int }}
-{{- if and (eq $v.mode "deployment") (le (mul ($v.terminationGracePeriodSeconds | int) 1000) $drainMs) }}
-{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must exceed config.server.shutdownDelayMs + shutdownGraceMs (%d ms), or the kubelet kills the pod mid-drain" ($v.terminationGracePeriodSeconds | int) $drainMs) }}
+{{- /* ... then up to 2 s to end streams and close the pool; the MCP server's preStop wait covers that too. */}}
+{{- if and (eq $v.mode "deployment") (lt (mul ($v.terminationGracePeriodSeconds | int) 1000) (add $drainMs 5000)) }}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must be at least config.server.shutdownDelayMs + shutdownGraceMs (%d ms) + 5 s, or the kubelet kills the pod mid-drain" ($v.terminationGracePeriodSeconds | int) $drainMs) }}
 {{- end }}
 {{- if and $v.otel.enabled (not $v.otel.endpoint) }}
 {{- $errors = append $errors "otel.enabled needs otel.endpoint (the OTLP/HTTP base URL, e.g. http://otel-collector:4318)" }}

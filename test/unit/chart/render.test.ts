@@ -163,10 +163,12 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     });
     expect(out.text).toMatch(/- name: AUTHZ_PORT\n\s+value: "8080"/);
     expect(out.text).toMatch(/- name: AUTHZ_ADMIN_PORT\n\s+value: "9090"/);
-    // The default drain: shutdownDelayMs 5 s + shutdownGraceMs 10 s.
-    expect((await server([]))?.lifecycle).toEqual({ preStop: { sleep: { seconds: 15 } } });
-    expect((await server(['config.server.shutdownGraceMs=20500']))?.lifecycle).toEqual({
-      preStop: { sleep: { seconds: 26 } },
+    // The default drain: shutdownDelayMs 5 s + shutdownGraceMs 10 s, + 2 s to end streams and close the pool.
+    expect((await server([]))?.lifecycle).toEqual({ preStop: { sleep: { seconds: 17 } } });
+    expect(
+      (await server(['config.server.shutdownGraceMs=20500', 'terminationGracePeriodSeconds=40']))?.lifecycle,
+    ).toEqual({
+      preStop: { sleep: { seconds: 28 } },
     });
     expect((await server(['mcpServer.waitForSidecarOnStop=false']))?.lifecycle).toBeUndefined();
     expect((await server(['mcpServer.lifecycle.postStart.exec.command={echo}']))?.lifecycle).toEqual({

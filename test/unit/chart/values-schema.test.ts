@@ -157,7 +157,7 @@ describe('validate template: cross-field checks fail with a message', () => {
         'mcpServer.image.tag=v1',
         'config.server.shutdownGraceMs=60000',
       ],
-      'terminationGracePeriodSeconds (30) must exceed',
+      'terminationGracePeriodSeconds (30) must be at least',
     ],
     ['policy from a ConfigMap without content', ['policy.source=configMap'], 'policy.configMap.existingName'],
     ['colliding ports', ['mcpServer.port=8080'], 'collides with the sidecar'],

@@ -162,14 +162,29 @@ describe('bundles over HTTP', () => {
 
   it('falls back to GET when HEAD is refused (a presigned URL is signed for GET only)', async () => {
     const body = await tarball();
-    const methods: string[] = [];
-    const url = await serve((m) => {
-      methods.push(m);
-      return m === 'HEAD' ? { status: 403 } : { body };
+    const seen: string[] = [];
+    let etag: string | undefined = '"v7"';
+    const url = await serve((m, h) => {
+      seen.push(`${m} ${h.range ?? ''}`.trim());
+      if (m === 'HEAD') return { status: 403 };
+      const headers: Record<string, string> = etag ? { etag } : {};
+      return { body, headers };
     });
-    const sig = await urlSignature(url);
-    expect(sig).toMatch(/^[0-9a-f]{64}$/);
-    expect(methods).toEqual(['HEAD', 'GET']);
+    // The validators of a one-byte GET, without the body.
+    expect(await urlSignature(url)).toBe('"v7"');
+    expect(seen).toEqual(['HEAD', 'GET bytes=0-0']);
+    // No validators at all: the body's hash.
+    etag = undefined;
+    seen.length = 0;
+    expect(await urlSignature(url)).toMatch(/^[0-9a-f]{64}$/);
+    expect(seen).toEqual(['HEAD', 'GET bytes=0-0', 'GET']);
+  });
+
+  it('refuses userinfo that is not valid percent-encoding with a clear error', async () => {
+    const err = await readBundle('http://al%zzice:pw@127.0.0.1:9/b.tar.gz').catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'BundleError' });
+    expect((err as Error).message).toMatch(/userinfo is not valid percent-encoding/);
+    expect((err as Error).message).not.toMatch(/pw|al%zz/);
   });
 
   it('refuses a body announced larger than the limit without reading it, and one that inflates past it', async () => {

@@ -51,7 +51,9 @@ describe('ActiveReplies', () => {
     let now = 0;
     const replies = new ActiveReplies({ sendTimeoutMs: 1_000, now: () => now });
     const r = fakeResponse();
+    const idle = fakeResponse();
     replies.add(asRes(r));
+    replies.add(asRes(idle));
     r.writableLength = 10;
     replies.sweep();
     now = 900;
@@ -63,6 +65,9 @@ describe('ActiveReplies', () => {
     now = 1_900;
     replies.sweep();
     expect(r.destroyed).toBe(true);
+    now = 100_000;
+    replies.sweep();
+    expect(idle.destroyed).toBe(false);
     replies.close();
   });
 
