@@ -9,27 +9,38 @@
 import type { Principal } from '../authn/principal.js';
 import { ownerKey } from './session-owners.js';
 
+/**
+ * Open streams of all anonymous callers together, whatever their addresses: per-address counting alone
+ * would let a caller with many addresses (IPv6) hold any number of upstream connections.
+ */
+export const MAX_ANONYMOUS_STREAMS = 1_024;
+
 export class StreamCounts {
   readonly #open = new Map<string, number>();
   readonly #max: number;
+  #anonymous = 0;
 
   constructor(maxPerCaller: number) {
     this.#max = maxPerCaller;
   }
 
   /**
-   * Counts a new stream of `caller` (anonymous callers, who are all one principal, per client address);
-   * returns the function that uncounts it, or undefined when full.
+   * Counts a new stream of `caller` (anonymous callers, who are all one principal, per client address and
+   * at most {@link MAX_ANONYMOUS_STREAMS} together); returns the function that uncounts it, or undefined
+   * when full.
    */
   open(caller: Principal, clientIp: string): (() => void) | undefined {
-    const key = caller.authMethod === 'anonymous' ? `anonymous@${clientIp}` : ownerKey(caller);
+    const anonymous = caller.authMethod === 'anonymous';
+    const key = anonymous ? `anonymous@${clientIp}` : ownerKey(caller);
     const n = this.#open.get(key) ?? 0;
-    if (n >= this.#max) return undefined;
+    if (n >= this.#max || (anonymous && this.#anonymous >= MAX_ANONYMOUS_STREAMS)) return undefined;
     this.#open.set(key, n + 1);
+    if (anonymous) this.#anonymous++;
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
+      if (anonymous) this.#anonymous--;
       const left = (this.#open.get(key) ?? 1) - 1;
       if (left <= 0) this.#open.delete(key);
       else this.#open.set(key, left);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANONYMOUS } from '../../../src/authn/principal.js';
-import { StreamCounts } from '../../../src/mcp/stream-counts.js';
+import { MAX_ANONYMOUS_STREAMS, StreamCounts } from '../../../src/mcp/stream-counts.js';
 import { principal } from '../../helpers/principal.js';
 
 const IP = '203.0.113.1';
@@ -30,5 +30,18 @@ describe('StreamCounts', () => {
     const alice = principal({ id: 'alice' });
     expect(counts.open(alice, '203.0.113.1')).toBeTypeOf('function');
     expect(counts.open(alice, '203.0.113.9')).toBeUndefined();
+  });
+
+  it(`caps all anonymous streams together at ${MAX_ANONYMOUS_STREAMS}, whatever the addresses`, () => {
+    const counts = new StreamCounts(32);
+    const closers = Array.from({ length: MAX_ANONYMOUS_STREAMS }, (_, i) =>
+      counts.open(ANONYMOUS, `2001:db8::${i.toString(16)}`),
+    );
+    expect(closers.every((c) => typeof c === 'function')).toBe(true);
+    expect(counts.open(ANONYMOUS, '2001:db8::ffff')).toBeUndefined();
+    // Signed-in callers are not affected, and a closed stream frees a slot.
+    expect(counts.open(principal({ id: 'alice' }), '2001:db8::1')).toBeTypeOf('function');
+    closers[0]?.();
+    expect(counts.open(ANONYMOUS, '2001:db8::ffff')).toBeTypeOf('function');
   });
 });
