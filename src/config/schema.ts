@@ -24,7 +24,9 @@ const ServerSchema = z.strictObject({
     .string()
     .min(1)
     .default(D.PUBLIC_HOST)
-    .describe("Interface of the public listener (the pod's public port)."),
+    .describe(
+      'Interface of the public listener (the pod\'s public port). 0.0.0.0 is IPv4 only: use "::" (IPv4 and IPv6) on an IPv6 or dual-stack cluster.',
+    ),
   port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
   mcpPath: z
     .string()
@@ -123,7 +125,7 @@ const AdminSchema = z.strictObject({
     .string()
     .min(1)
     .default(D.ADMIN_HOST)
-    .describe('Interface of the admin listener (health, readiness, metrics).'),
+    .describe('Interface of the admin listener (health, readiness, metrics); "::" for IPv6, as server.host.'),
   port: port.default(D.ADMIN_PORT).describe('Port of the admin listener; must differ from server.port.'),
 });
 
