@@ -29,6 +29,11 @@ export function ownerKey(p: Principal): string {
   return JSON.stringify([p.authMethod, iss, p.tenant, p.id]);
 }
 
+/** The legacy HTTP+SSE session a messages-endpoint URL names (its `sessionId` query), or null. */
+export function legacySessionId(url: string | undefined): string | null {
+  return new URL(url ?? '/', 'http://sidecar').searchParams.get('sessionId');
+}
+
 /** What happens to a request naming a session this sidecar never saw issued. */
 export type UnknownSessions = 'reject' | 'forward';
 

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { ReplyFilter } from '../mcp/reply-filter.js';
-import { ownerKey } from '../mcp/session-owners.js';
+import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
@@ -120,23 +120,22 @@ export class LegacySseRoutes {
   async postMessage(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
     const ctx = rt.context(req, 'sse', 'legacy_messages');
-    const url = new URL(req.url ?? '/', 'http://sidecar');
-    const sessionId = url.searchParams.get('sessionId') ?? '';
+    const sessionId = legacySessionId(req.url) ?? '';
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
     const session = this.#sessions.get(sessionId);
     if (result.kind === 'deny' || !session) client.release();
     if (result.kind === 'deny') {
-      // A policy denial is answered where the client waits for answers: on the session's stream.
+      // A policy denial is answered where the client waits for answers: on the session's stream (the
+      // session stage, before the policy, made sure the session is the caller's).
       if (
         result.error.reason === 'policy' &&
         session &&
-        ctx.principal &&
         // An anonymous caller gets the 401 challenge on the POST instead (respond.ts). A step-up (a token
         // lacking scopes the policy names) stays on the stream, with data.scope: the legacy clients cannot
         // follow a 403 on their POST.
-        ctx.principal.authMethod !== 'anonymous' &&
-        ownerKey(ctx.principal) === session.owner
+        ctx.principal &&
+        ctx.principal.authMethod !== 'anonymous'
       ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
         const answers = Array.isArray(out.body) ? out.body : [out.body];
@@ -155,9 +154,8 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, result.error);
       return;
     }
-    // Unknown session, or one opened by another caller: same answer, so sessions cannot be probed.
-    if (!session || !ctx.principal || ownerKey(ctx.principal) !== session.owner) {
-      client.release();
+    // Another caller's session was refused by the session stage; this one ended while the stages ran.
+    if (!session) {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }

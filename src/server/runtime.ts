@@ -17,6 +17,7 @@ import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
 import { protocolVersionOf } from '../mcp/protocol-version.js';
+import { legacySessionId } from '../mcp/session-owners.js';
 import { StreamCounts } from '../mcp/stream-counts.js';
 import { createContext, type RequestContext, type Transport } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
@@ -240,10 +241,6 @@ export class SidecarRuntime {
     events.requestDone(ctx, status, err);
     for (const d of ctx.decisions) events.decision(ctx, d);
   }
-}
-
-function legacySessionId(url: string | undefined): string | null {
-  return new URL(url ?? '/', 'http://sidecar').searchParams.get('sessionId');
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -5,7 +5,7 @@
  * @module
  */
 import { RequestError } from '../../errors/errors.js';
-import { ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
+import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
 /**
@@ -22,8 +22,7 @@ export function sessionStage(
     name: 'session',
     run(ctx) {
       if (ctx.route === 'legacy_messages' && legacyOwner) {
-        const id = new URL(ctx.req.url ?? '/', 'http://sidecar').searchParams.get('sessionId') ?? '';
-        const owner = legacyOwner(id);
+        const owner = legacyOwner(legacySessionId(ctx.req.url) ?? '');
         return owner !== undefined && ctx.principal && ownerKey(ctx.principal) === owner
           ? CONTINUE
           : unknown();
