@@ -6,8 +6,6 @@
  * @module
  */
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAbuseDetector } from './abuse/detector.js';
 import { createAuthenticator } from './authn/authenticator.js';
 import { configAdvice } from './config/advice.js';
@@ -42,6 +40,7 @@ import { onAbuseTrip, securityListener } from './security-listener.js';
 import { ActiveReplies } from './server/active-replies.js';
 import { createAdminServer } from './server/admin-server.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
+import { createListeners } from './server/listeners.js';
 import { createPublicServer } from './server/public-server.js';
 import { SidecarRuntime } from './server/runtime.js';
 import { createStore } from './store/create-store.js';
@@ -208,7 +207,6 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   );
   components.push(obs.components.last);
   const pub = createPublicServer(runtime, legacy, logger);
-  const publicServer = pub.server;
   let draining = false;
   const shutdownStatus = {
     name: 'shutdown',
@@ -223,11 +221,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       token: openSecret(config, 'adminReportToken', { logger, ...envOpt }),
     },
   });
-  const open = new Set<import('node:net').Socket>();
-  publicServer.on('connection', (s) => {
-    open.add(s);
-    s.once('close', () => open.delete(s));
-  });
+  const listeners = createListeners({ config, pub, admin: adminServer, replies, legacy, upstream, logger });
   let publicUrl = '';
   let adminUrl = '';
 
@@ -243,8 +237,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     async start() {
       for (const advice of configAdvice(config)) logger.warn(advice);
       for (const c of components) await c.start();
-      publicUrl = await listen(publicServer, config.server.host, config.server.port);
-      adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+      ({ publicUrl, adminUrl } = await listeners.start());
       logger.info(
         { public: publicUrl, admin: adminUrl, upstream: config.upstream.url },
         'mcp-authz listening',
@@ -256,47 +249,8 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     },
     async stop() {
       draining = true;
-      // Stop accepting; let in-flight requests finish within the grace period; then end the remaining
-      // event streams (clients reconnect to another replica) and cut what is left.
-      const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
-      publicServer.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(resolve, config.server.shutdownGraceMs, 'timeout');
-      });
-      const outcome = await Promise.race([pub.drained().then(() => 'drained' as const), grace]);
-      clearTimeout(timer);
-      if (outcome === 'timeout')
-        logger.warn({ inFlight: pub.inFlight() }, 'shutdown grace period over; cutting requests');
-      // End event streams cleanly (clients see the stream end and reconnect elsewhere), then cut the rest.
-      await replies.endStreams(1_000);
-      replies.close();
-      legacy.closeAll();
-      for (const s of open) s.destroy();
-      await closed;
-      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
-      // Streams cut above may still hold upstream requests: wait briefly for a clean close, then destroy.
-      const closedPool = await Promise.race([
-        upstream.close().then(
-          () => true,
-          () => false,
-        ),
-        new Promise<false>((resolve) => setTimeout(resolve, 1_000, false).unref()),
-      ]);
-      if (!closedPool) await upstream.destroy().catch(() => undefined);
+      await listeners.stop();
       for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
     },
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const a = server.address() as AddressInfo;
-      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
-    });
-  });
 }

@@ -1,0 +1,88 @@
+/**
+ * The two listeners' lives: listening, and the shutdown sequence after SIGTERM — stop accepting, let
+ * requests with a body finish within `server.shutdownGraceMs`, end the event streams cleanly (clients
+ * reconnect to another replica), cut what is left, then close the upstream pool.
+ *
+ * @module
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { Upstream } from '../proxy/upstream.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { ActiveReplies } from './active-replies.js';
+import type { LegacySseRoutes } from './legacy-sse.js';
+import type { PublicServer } from './public-server.js';
+
+export interface ListenersDeps {
+  readonly config: Config;
+  readonly pub: PublicServer;
+  readonly admin: Server;
+  readonly replies: ActiveReplies;
+  readonly legacy: LegacySseRoutes;
+  readonly upstream: Upstream;
+  readonly logger: Logger;
+}
+
+export interface Listeners {
+  /** Listens on both ports; resolves with their URLs. */
+  start(): Promise<{ readonly publicUrl: string; readonly adminUrl: string }>;
+  /** The shutdown sequence (module comment); resolves once both listeners and the pool are closed. */
+  stop(): Promise<void>;
+}
+
+export function createListeners(d: ListenersDeps): Listeners {
+  const publicServer = d.pub.server;
+  const open = new Set<Socket>();
+  publicServer.on('connection', (s) => {
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
+  return {
+    async start() {
+      const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port);
+      const adminUrl = await listen(d.admin, d.config.admin.host, d.config.admin.port);
+      return { publicUrl, adminUrl };
+    },
+    async stop() {
+      const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
+      publicServer.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(resolve, d.config.server.shutdownGraceMs, 'timeout');
+      });
+      const outcome = await Promise.race([d.pub.drained().then(() => 'drained' as const), grace]);
+      clearTimeout(timer);
+      if (outcome === 'timeout')
+        d.logger.warn({ inFlight: d.pub.inFlight() }, 'shutdown grace period over; cutting requests');
+      // End event streams cleanly (clients see the stream end and reconnect elsewhere), then cut the rest.
+      await d.replies.endStreams(1_000);
+      d.replies.close();
+      d.legacy.closeAll();
+      for (const s of open) s.destroy();
+      await closed;
+      await new Promise<void>((resolve) => d.admin.close(() => resolve()));
+      // Streams cut above may still hold upstream requests: wait briefly for a clean close, then destroy.
+      const closedPool = await Promise.race([
+        d.upstream.close().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => setTimeout(resolve, 1_000, false).unref()),
+      ]);
+      if (!closedPool) await d.upstream.destroy().catch(() => undefined);
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
+    });
+  });
+}
