@@ -8,7 +8,11 @@
  */
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Authenticator, createAuthenticator } from '../../src/authn/authenticator.js';
+import {
+  type Authenticator,
+  type AuthenticatorDeps,
+  createAuthenticator,
+} from '../../src/authn/authenticator.js';
 import { parseConfig } from '../../src/config/load.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
@@ -23,6 +27,7 @@ function authenticator(
   jwks: JwksServer,
   jwt: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
+  deps: Partial<AuthenticatorDeps> = {},
 ): Authenticator {
   const config = parseConfig(
     {
@@ -34,7 +39,7 @@ function authenticator(
     },
     env,
   );
-  return createAuthenticator(config, { store: new MemoryStore(), logger: silentLogger(), env });
+  return createAuthenticator(config, { store: new MemoryStore(), logger: silentLogger(), env, ...deps });
 }
 
 /** Replaces the payload segment, keeping header and signature. */
@@ -238,18 +243,7 @@ describe('JWKS outages', () => {
   it('is not ready until the JWKS is fetched once (retried after start), then an outage is only warn', async () => {
     const jwks = await startJwksServer();
     jwks.setFailure('error');
-    const config = parseConfig({
-      authn: {
-        resource: RESOURCE,
-        jwt: { jwksUri: jwks.url, issuers: [jwks.issuer], jwks: { timeoutMs: 500, cooldownMs: 1 } },
-        apiKeys: { enabled: false },
-      },
-    });
-    const authn = createAuthenticator(config, {
-      store: new MemoryStore(),
-      logger: silentLogger(),
-      jwksRetryMs: 50,
-    });
+    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 1 } }, {}, { jwksRetryMs: 50 });
     try {
       await authn.start();
       expect(authn.status().state).toBe('not_ready');
@@ -269,13 +263,6 @@ describe('JWKS outages', () => {
   it('stops retrying the JWKS once stopped, even with a fetch in flight', async () => {
     const jwks = await startJwksServer();
     jwks.setFailure('error');
-    const config = parseConfig({
-      authn: {
-        resource: RESOURCE,
-        jwt: { jwksUri: jwks.url, issuers: [jwks.issuer], jwks: { timeoutMs: 500 } },
-        apiKeys: { enabled: false },
-      },
-    });
     let fetches = 0;
     // Each fetch takes 30 ms, so stop() comes while one is in flight.
     const counting: typeof fetch = async (input, init) => {
@@ -283,12 +270,7 @@ describe('JWKS outages', () => {
       await new Promise((r) => setTimeout(r, 30));
       return fetch(input, init);
     };
-    const authn = createAuthenticator(config, {
-      store: new MemoryStore(),
-      logger: silentLogger(),
-      jwksRetryMs: 5,
-      fetch: counting,
-    });
+    const authn = authenticator(jwks, {}, {}, { jwksRetryMs: 5, fetch: counting });
     try {
       await authn.start();
       await expect.poll(() => fetches, { timeout: 5_000, interval: 5 }).toBeGreaterThan(3);
