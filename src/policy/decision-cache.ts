@@ -20,7 +20,6 @@
 import type { Bundle } from './bundle.js';
 import type { Decision } from './decision.js';
 import { contextFieldNames, type PolicyInput } from './input.js';
-import { subjectJson } from './input-json.js';
 
 /** Context fields left out of the key: they are new on every request. */
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
@@ -70,15 +69,29 @@ function dataMentions(value: unknown, name: string): boolean {
   return false;
 }
 
+/** A number per subject object, never reused: the key names the subject by it instead of its JSON. */
+const subjectSerials = new WeakMap<object, number>();
+let nextSerial = 0;
+
 /**
  * The cache key of `input` without the context fields in `unused`, or undefined when it is too large to
- * cache (or cannot be serialised).
+ * cache (or cannot be serialised). The subject is named by a serial number of its object: input building
+ * hands out one subject object per principal and the token and key caches keep one principal per
+ * credential, so the key stays short (its JSON with the token's claims doubled the key, and a long key
+ * costs its length twice per lookup: hashed, then compared). Two equal subjects in different objects only
+ * get separate entries.
  */
 export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): string | undefined {
   try {
+    let serial = subjectSerials.get(input.subject);
+    if (serial === undefined) {
+      serial = nextSerial++;
+      subjectSerials.set(input.subject, serial);
+    }
     const context: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(input.context)) if (!unused.has(k)) context[k] = v;
-    const key = subjectJson(input) + JSON.stringify([input.action, input.resource, context]);
+    const all = input.context as Readonly<Record<string, unknown>>;
+    for (const k in all) if (!unused.has(k)) context[k] = all[k];
+    const key = serial + JSON.stringify([input.action, input.resource, context]);
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;

@@ -73,6 +73,16 @@ describe('cache key', () => {
     expect(cacheKey(a, VOLATILE)).not.toContain('r-1');
   });
 
+  it('names the subject by its object, not its JSON: equal subjects in two objects get separate keys', () => {
+    const f = facts('2026-11-23T10:00:01Z');
+    const twin = { ...user, claims: { ...user.claims } };
+    const action = () => classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } });
+    const mine = cacheKey(buildDecisionInput(user, action(), {}, f), VOLATILE);
+    expect(cacheKey(buildDecisionInput(user, action(), {}, f), VOLATILE)).toBe(mine);
+    expect(cacheKey(buildDecisionInput(twin, action(), {}, f), VOLATILE)).not.toBe(mine);
+    expect(mine).not.toContain('u-1');
+  });
+
   it('differs for another subject, tool, annotation, session, client or argument', () => {
     const f = facts('2026-11-23T10:00:01Z');
     const base = cacheKey(call('echo', { text: 'hi' }, f), VOLATILE);
