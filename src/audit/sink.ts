@@ -1,7 +1,8 @@
 /**
  * The audit sink: takes records from the request path without ever blocking it. `write()` only appends to
  * a bounded in-memory queue; a `setImmediate` drain (a batch per turn of the event loop) writes each record
- * as one JSON line on the process log's destination (`"log_type":"audit"`, `time` = the decision time) and
+ * as one JSON line on the process log's destination (`"log_type":"audit"`, `time` = the decision time; the
+ * batch's lines in one write, so one syscall on pino's synchronous stdout rather than one per record) and
  * emits it as an OpenTelemetry log record whose body is the record as JSON text (the same object as the
  * stdout line; a map body costs four times as much to export — bench/RESULTS.md) and whose trace context is
  * the record's `trace_id` / `span_id`, so a collector links the two. When the queue is full the record is dropped and
@@ -57,22 +58,24 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
 
 /**
- * A pino logger on the same destination whose `time` is the record's own (no duplicate key). It has no
- * `redact`: a record has a fixed shape, its arguments are masked and its obligations scrubbed of
- * secret-named fields when it is built (record.ts), and the generic redaction cost ~3× the line.
+ * The start of every audit line on the process log's destination: the `level` label and bindings pino
+ * would write (`service`, …), then `log_type` and `msg`; the record's own fields follow, `time` among them.
+ * Lines are written as JSON text, not through pino: a record has a fixed, acyclic shape, its arguments are
+ * masked and its obligations scrubbed of secret-named fields when it is built (record.ts), so pino's
+ * safe serialiser and redaction (three times the line's cost) buy nothing; and the same text is the OTLP
+ * body.
  */
-function auditLineLogger(logger: Logger): Logger {
-  const stream = Reflect.get(logger, pino.symbols.streamSym) as pino.DestinationStream | undefined;
-  const opts: pino.LoggerOptions = {
-    level: 'info',
-    base: logger.bindings(),
-    timestamp: false,
-    formatters: { level: (label) => ({ level: label }) },
-  };
-  return stream ? pino(opts, stream) : pino(opts);
+function linePrefix(logger: Logger): string {
+  return `${JSON.stringify({ level: 'info', ...logger.bindings(), log_type: 'audit', msg: 'audit' }).slice(0, -1)},`;
 }
 
-function emitOtel(otel: OtelLogger, r: AuditRecord): void {
+/** The process logger's destination, where audit lines go (pino's own stdout destination if it has none). */
+function destinationOf(logger: Logger): pino.DestinationStream {
+  const stream = Reflect.get(logger, pino.symbols.streamSym) as pino.DestinationStream | undefined;
+  return stream ?? pino.destination(1);
+}
+
+function emitOtel(otel: OtelLogger, r: AuditRecord, json: string): void {
   const attributes: AnyValueMap = {
     [ATTR_LOG_TYPE]: 'audit',
     [ATTR_AUTHZ_DECISION]: r.decision,
@@ -88,7 +91,7 @@ function emitOtel(otel: OtelLogger, r: AuditRecord): void {
     timestamp: new Date(r.time),
     severityNumber: SeverityNumber.INFO,
     severityText: 'INFO',
-    body: JSON.stringify(r),
+    body: json,
     attributes,
     ...(linked
       ? {
@@ -108,7 +111,9 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
     throw new TypeError("'maxBuffered' must be a positive integer");
   }
-  const lines = opts.logger.isLevelEnabled('info') ? auditLineLogger(opts.logger) : undefined;
+  const lines = opts.logger.isLevelEnabled('info')
+    ? { prefix: linePrefix(opts.logger), out: destinationOf(opts.logger) }
+    : undefined;
   const errors = opts.logger.child({ component: 'audit' });
   let queue: AuditRecord[] = [];
   let head = 0;
@@ -116,29 +121,43 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   let dropped = 0;
   let failures = 0;
 
-  const writeOne = (r: AuditRecord): void => {
-    try {
-      if (lines) {
-        const { time, ...rest } = r;
-        lines.info({ time, log_type: 'audit', ...rest }, 'audit');
-      }
-      emitOtel(opts.otelLogs, r);
-    } catch (err) {
-      failures++;
-      if (failures === 1 || failures % 1000 === 0) {
-        errors.error({ err, failures }, 'audit record could not be written');
-      }
+  const failed = (err: unknown, records: number): void => {
+    const before = failures;
+    failures += records;
+    if (before === 0 || Math.floor(before / 1000) !== Math.floor(failures / 1000)) {
+      errors.error({ err, failures }, 'audit record could not be written');
     }
   };
 
+  /** Emits `r` over OTLP and returns its stdout line ('' when lines are off or it failed). */
+  const writeOne = (r: AuditRecord): string => {
+    try {
+      const json = JSON.stringify(r);
+      emitOtel(opts.otelLogs, r, json);
+      return lines ? `${lines.prefix}${json.slice(1)}\n` : '';
+    } catch (err) {
+      failed(err, 1);
+      return '';
+    }
+  };
+
+  /** Writes up to `max` queued records: one write of all their lines (one syscall on a sync stdout). */
   const drain = (max: number): void => {
     scheduled = false;
     let n = 0;
+    let text = '';
     while (head < queue.length && n < max) {
-      writeOne(queue[head] as AuditRecord);
+      text += writeOne(queue[head] as AuditRecord);
       queue[head] = undefined as unknown as AuditRecord;
       head++;
       n++;
+    }
+    if (lines && text !== '') {
+      try {
+        lines.out.write(text);
+      } catch (err) {
+        failed(err, text.split('\n').length - 1);
+      }
     }
     if (head >= queue.length) {
       queue = [];

@@ -11,6 +11,7 @@ import { createSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
+import { lineCollector } from './log-lines.js';
 import { defaultPolicyBundle } from './policy.js';
 
 export const RESOURCE = 'https://mcp.test.example/mcp';
@@ -51,7 +52,7 @@ export const MONDAY_10_UTC = Date.parse('2026-11-23T10:00:00Z');
 
 /** A pino destination that keeps every line, so tests can scan logs for secrets. */
 export function captureLogger(lines: string[]): Logger {
-  return createLogger('debug', { write: (s: string) => void lines.push(s) } as never);
+  return createLogger('debug', lineCollector(lines) as never);
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {

@@ -21,6 +21,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { TOKEN_BUCKET_SCRIPT } from '../../src/store/redis-scripts.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
+import { lineCollector } from '../helpers/log-lines.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 
 const T0 = 1_800_000_000_000;
@@ -87,7 +88,7 @@ function limiterOn(
 
 function capture(): { logger: Logger; count: (msg: string) => number } {
   const lines: string[] = [];
-  const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+  const logger = createLogger('info', lineCollector(lines));
   return {
     logger,
     count: (msg) => lines.filter((l) => (JSON.parse(l) as { msg: string }).msg.startsWith(msg)).length,

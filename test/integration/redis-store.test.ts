@@ -18,6 +18,7 @@ import type { Config } from '../../src/config/schema.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
+import { lineCollector } from '../helpers/log-lines.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
 import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -116,7 +117,7 @@ describe('RedisStore', () => {
     const dir = tempDir('redis-pw');
     writeFileSync(join(dir, 'password'), 's3cret-pw\n');
     const lines: string[] = [];
-    const logger = createLogger('debug', { write: (s: string) => void lines.push(s) });
+    const logger = createLogger('debug', lineCollector(lines));
 
     const noPassword = await openStore(parseConfig({ store: { redisUrl: secured.url } }, {}), logger);
     expect(noPassword.status().state).toBe('error');
@@ -202,7 +203,7 @@ describe('API keys and revocation across instances', () => {
 describe('Redis outage', () => {
   it('denies uncached keys with ERR_AUTHN_UNAVAILABLE, logs once, and recovers after a restart', async () => {
     const lines: string[] = [];
-    const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+    const logger = createLogger('info', lineCollector(lines));
     const config = configFor();
     const store = await openStore(config, logger);
     const authn = await openAuthn(config, store, logger);

@@ -8,6 +8,7 @@ import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision, RequestContext } from '../../../src/pipeline/context.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
+import { lineCollector } from '../../helpers/log-lines.js';
 
 const KEY = Buffer.alloc(32, 5);
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -44,7 +45,7 @@ function record(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
 
 function capture(level = 'info') {
   const raw: string[] = [];
-  const logger = createLogger(level, { write: (s: string) => raw.push(s) });
+  const logger = createLogger(level, lineCollector(raw));
   return { logger, raw, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
@@ -84,6 +85,22 @@ describe('createAuditSink', () => {
     expect(out.raw[0]?.match(/"time":/g)).toHaveLength(1);
     expect(out.raw.join('')).not.toContain('hunter2');
     expect(sink.buffered).toBe(0);
+  });
+
+  it("writes a turn's lines in one write to the destination, each a whole JSON line", async () => {
+    const writes: string[] = [];
+    const logger = createLogger('info', { write: (s: string) => void writes.push(s) });
+    const sink = createAuditSink({ logger, otelLogs: createNoopLogger() });
+    for (let i = 0; i < 3; i++) sink.write(record(i));
+    await tick();
+    expect(writes).toHaveLength(1);
+    const lines = (writes[0] ?? '').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((l) => (JSON.parse(l) as { decision_id: string }).decision_id)).toEqual([
+      'd-0',
+      'd-1',
+      'd-2',
+    ]);
   });
 
   it('drops and counts records beyond maxBuffered, never blocking the writer', async () => {
@@ -173,6 +190,27 @@ describe('createAuditSink', () => {
     await sink.flush();
     expect(sink.status()).toMatchObject({ state: 'ok', detail: '1 records could not be written' });
     expect(out.lines().some((l) => l.msg === 'audit record could not be written')).toBe(true);
+  });
+
+  it('counts every record of a batch its destination refused, and keeps going', async () => {
+    const errors: string[] = [];
+    let refuse = true;
+    const logger = createLogger('info', {
+      write(s: string) {
+        if (refuse && s.includes('"log_type":"audit"')) throw new Error('EPIPE');
+        errors.push(s);
+      },
+    });
+    const sink = createAuditSink({ logger, otelLogs: createNoopLogger() });
+    sink.write(record(1));
+    sink.write(record(2));
+    await tick();
+    expect(sink.status()).toMatchObject({ detail: '2 records could not be written' });
+    expect(errors.some((l) => l.includes('audit record could not be written'))).toBe(true);
+    refuse = false;
+    sink.write(record(3));
+    await tick();
+    expect(errors.filter((l) => l.includes('"decision_id":"d-3"'))).toHaveLength(1);
   });
 
   it('checks maxBuffered', () => {
