@@ -58,7 +58,12 @@ LABEL org.opencontainers.image.title="mcp-authz" \
 RUN --mount=type=bind,source=scripts/docker/runtime.sh,target=/tmp/runtime.sh sh /tmp/runtime.sh
 
 # serve and the health check read the same config (and the same AUTHZ_* overrides).
+# --max-semi-space-size=32 (MiB; V8's default cap here is 16): every request in flight holds its objects
+# across the upstream round trip, and with the default young generation the scavenger copies and promotes
+# them so often that garbage collection costs 3-4x as much per request (bench/RESULTS.md). Peak RSS under
+# load did not grow. Keep it when you set NODE_OPTIONS yourself; `npm run bench` reads it from this line.
 ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-semi-space-size=32" \
     HOME=/tmp \
     AUTHZ_CONFIG=/etc/mcp-authz/config.yaml
 WORKDIR /app

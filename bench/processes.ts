@@ -62,6 +62,15 @@ export function childrenStoppedOnExit(): Children {
 }
 
 /**
+ * The `NODE_OPTIONS` of the container image (the Dockerfile's `ENV NODE_OPTIONS="…"`), so the proxies
+ * process runs with the V8 flags the sidecar ships with; '' when the Dockerfile sets none.
+ */
+export function imageNodeOptions(): string {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  return /^\s*NODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1] ?? '';
+}
+
+/**
  * The measured processes run the compiled JavaScript (`tsc -p tsconfig.bench.json`, which `npm run bench`
  * runs first), as the container does: under tsx every closure the request path creates would also pay
  * for esbuild's `keepNames` helper, a cost production never has.

@@ -8,7 +8,7 @@
  */
 import { fmtRps, ms, plus, spread } from './format.js';
 import type { Lookup } from './measure.js';
-import { canPin, LOAD_CPU, SERVER_CPU } from './processes.js';
+import { canPin, imageNodeOptions, LOAD_CPU, SERVER_CPU } from './processes.js';
 import { fence, type Profiles, profileDiff } from './profiling.js';
 import {
   AUDIT,
@@ -128,7 +128,8 @@ ${targetRows.join('\n')}
 Method: autocannon 8 (programmatic API) in its own process${canPin ? ` pinned to CPU ${LOAD_CPU}` : ''}; upstreams (raw
 \`node:http\`, MCP SDK example server stateless with JSON replies, dev issuer) in one process and the
 proxies (bare proxies and sidecars) in another${canPin ? `, both pinned to CPU ${SERVER_CPU}` : ' (no CPU pinning)'}, all three
-running the compiled JavaScript (\`tsconfig.bench.json\`) as the container image does.
+running the compiled JavaScript (\`tsconfig.bench.json\`) as the container image does; the proxies process also
+with the image's \`NODE_OPTIONS\` (\`${imageNodeOptions() || 'none'}\`, read from the Dockerfile).
 Raw upstream: ${ROUNDS} interleaved round(s) per concurrency (every target once per round), each a warm-up
 (${WARMUP} s in the first round, ${Math.min(WARMUP, 0.5)} s later) then ${DURATION} s measured; the table shows the median round. SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
 Latency is per response with microsecond resolution; "added" = target − direct at the same concurrency.
@@ -139,7 +140,7 @@ forwarded, reply streamed back, no checks). Sidecar: \`createSidecar\` with JWT 
 (verified tokens cached), the compiled default policy (\`build/policy/bundle\`), in-memory store, upstream
 pool of 64, everything else at its defaults (rate limiting and abuse rules on, decision cache on — every
 request of a subject after its first in an hour is a cache hit, as repeated calls are in a real pod — no OTLP endpoint), log
-level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null (pino, async)' : ''}.
+level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null through a synchronous pino destination, as the sidecar writes stdout' : ''}.
 On these VMs a wake-up across vCPUs is slow and noisy, which inflates the c=1 latencies (p99 above all)
 of every target; compare ratios and "added" columns within one run, not absolute numbers across runs.
 The same run measures the sidecar variants of the \`ratelimit\` and \`telemetry\` sections, in the same

@@ -62,7 +62,16 @@ import type { CredentialSets } from './load.js';
 import { backgroundLoad, cpuMark, machineLoadNote } from './machine-load.js';
 import { type Harness, measureAll, newTally, type Rig } from './measure.js';
 import type { OtlpSinkReady } from './otlp-sink.js';
-import { canPin, childrenStoppedOnExit, LOAD_CPU, next, SERVER_CPU, start, stopChild } from './processes.js';
+import {
+  canPin,
+  childrenStoppedOnExit,
+  imageNodeOptions,
+  LOAD_CPU,
+  next,
+  SERVER_CPU,
+  start,
+  stopChild,
+} from './processes.js';
 import { type Profiles, profileProxies } from './profiling.js';
 import { startBenchRedis, stopBenchRedis } from './redis.js';
 import { proxySection } from './report-proxy.js';
@@ -148,8 +157,11 @@ const proxiesConfig: ProxiesConfig = {
     : {}),
   subjects: SUBJECTS,
 };
+// The proxies run with the image's V8 flags (bare proxy and sidecars alike: they share the process).
+const nodeOptions = imageNodeOptions();
 const proxiesChild = start(children, 'servers.ts', ['proxies'], SERVER_CPU, {
   BENCH_PROXIES_CONFIG: JSON.stringify(proxiesConfig),
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' '),
 });
 const px = await next<ProxiesReady>(proxiesChild, 'ready');
 const loadChild = start(children, 'load.ts', [], LOAD_CPU);
