@@ -98,6 +98,7 @@ app.kubernetes.io/part-of: mcp-authz
 apiKeyPepper: { volume: api-key-pepper, path: [authn, apiKeys, pepperFile] }
 jwtHsSecret: { volume: jwt-hs-secret, path: [authn, jwt, hsSecretFile] }
 redisPassword: { volume: redis-password, path: [store, passwordFile] }
+reportToken: { volume: report-token, path: [admin, reportTokenFile] }
 {{- end }}
 
 {{/*

@@ -41,7 +41,7 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 
 {{- /* Keys of config.yaml that the chart sets itself. */}}
-{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" }}
+{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" }}
 {{- range $path, $instead := $owned }}
 {{- $node := $cfg }}
 {{- $found := true }}
@@ -131,6 +131,17 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- /* ... then up to 2 s to end streams and close the pool; the MCP server's preStop wait covers that too. */}}
 {{- if and (eq $v.mode "deployment") (lt (mul ($v.terminationGracePeriodSeconds | int) 1000) (add $drainMs 5000)) }}
 {{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must be at least config.server.shutdownDelayMs + shutdownGraceMs (%d ms) + 5 s, or the kubelet kills the pod mid-drain" ($v.terminationGracePeriodSeconds | int) $drainMs) }}
+{{- end }}
+{{- /* Labels the chart sets itself: a repeat would be a duplicate key, and in the pod template it would move the Deployment's selector. */}}
+{{- range $k, $_ := ($v.podLabels | default dict) }}
+{{- if has $k (list "app.kubernetes.io/name" "app.kubernetes.io/instance") }}
+{{- $errors = append $errors (printf "podLabels.%s is the Deployment's selector label, set by the chart: choose another key (nameOverride changes app.kubernetes.io/name)" $k) }}
+{{- end }}
+{{- end }}
+{{- range $k, $_ := ($v.commonLabels | default dict) }}
+{{- if has $k (list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of") }}
+{{- $errors = append $errors (printf "commonLabels.%s is set by the chart on every object: choose another key" $k) }}
+{{- end }}
 {{- end }}
 {{- if and $v.otel.enabled (not $v.otel.endpoint) }}
 {{- $errors = append $errors "otel.enabled needs otel.endpoint (the OTLP/HTTP base URL, e.g. http://otel-collector:4318)" }}

@@ -190,6 +190,32 @@ describe('containers run locked down', () => {
   });
 });
 
+describe('the report token', () => {
+  it('comes from a Secret mounted read-only, and config.admin.reportTokenFile is left to the chart', async () => {
+    const objects = (await render(CHART, { ...DEPLOYMENT, set: ['secrets.reportToken.existingSecret=ops'] }))
+      .objects;
+    expect(config(objects).admin.reportTokenFile).toBe(
+      '/var/run/secrets/mcp-authz/report-token/report-token',
+    );
+    const spec = podSpec(objects);
+    const volume = (spec.volumes as { name: string; secret?: { secretName: string } }[]).find(
+      (v) => v.secret?.secretName === 'ops',
+    );
+    const mount = (
+      container(one(objects, 'Deployment'), 'mcp-authz').volumeMounts as {
+        name: string;
+        mountPath: string;
+        readOnly?: boolean;
+      }[]
+    ).find((m) => m.name === volume?.name);
+    expect(mount).toMatchObject({ mountPath: '/var/run/secrets/mcp-authz/report-token', readOnly: true });
+    const error = await renderError(CHART, { ...DEPLOYMENT, set: ['config.admin.reportTokenFile=/x'] });
+    expect(error).toContain(
+      'config.admin.reportTokenFile is set by the chart: set secrets.reportToken.existingSecret',
+    );
+  });
+});
+
 describe('config.yaml', () => {
   const checksum = async (opts: RenderOptions) =>
     one((await render(CHART, opts)).objects, 'Deployment').spec.template.metadata.annotations[

@@ -172,6 +172,21 @@ describe('validate template: cross-field checks fail with a message', () => {
       'config.authn.jwt.jwksUri needs config.authn.jwt.issuers',
     ],
     ['OpenTelemetry without an endpoint', ['otel.enabled=true'], 'otel.enabled needs otel.endpoint'],
+    [
+      "a pod label that repeats the Deployment's selector",
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'podLabels.app\\.kubernetes\\.io/instance=other',
+      ],
+      "podLabels.app.kubernetes.io/instance is the Deployment's selector label",
+    ],
+    [
+      'a common label the chart sets',
+      ['commonLabels.app\\.kubernetes\\.io/part-of=shop'],
+      'commonLabels.app.kubernetes.io/part-of is set by the chart',
+    ],
   ];
   for (const [name, set, message] of cases) {
     it(name, async () => {
