@@ -15,6 +15,7 @@ import { writeCapabilities } from './capabilities.mjs';
 import { DEFAULT_ENTRYPOINTS, DEFAULT_OUT, DEFAULT_SRC } from './config.mjs';
 import { ToolchainError } from './errors.mjs';
 import { listFiles, shortPath } from './files.mjs';
+import { withLock } from './lock.mjs';
 import { ensureToolchain } from './opa.mjs';
 import { run } from './process.mjs';
 
@@ -40,40 +41,50 @@ export async function buildPolicy(opts = {}) {
   const revision = opts.revision || process.env.POLICY_REVISION || (await computeRevision(src));
   const tc = await ensureToolchain();
   await mkdir(out, { recursive: true });
-  const bundle = join(out, 'bundle.tar.gz');
-  const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
-  const args = [
-    'build',
-    '-t',
-    'wasm',
-    '--capabilities',
-    await writeCapabilities(tmp),
-    '--revision',
-    revision,
-  ];
-  for (const e of entrypoints) args.push('-e', e);
-  // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
-  // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
-  args.push('--ignore', TEST_GLOB, '-o', bundle, '.');
-  await rm(bundle, { force: true });
-  const res = await run(tc.bin, args, { cwd: src }).finally(() => rm(tmp, { recursive: true, force: true }));
-  if (res.code !== 0) {
-    throw new ToolchainError(`policy build failed for ${shortPath(src) || '.'}`, {
-      output: res.stderr + res.stdout,
-    });
-  }
-  const dir = join(out, 'bundle');
-  await rm(dir, { recursive: true, force: true });
-  const files = [];
-  for (const entry of readTarGz(await readFile(bundle))) {
-    const rel = entry.name.replace(/^\/+/, '');
-    if (!rel || rel.split('/').includes('..'))
-      throw new ToolchainError(`unexpected bundle entry ${entry.name}`);
-    await mkdir(dirname(join(dir, rel)), { recursive: true });
-    await writeFile(join(dir, rel), entry.data);
-    files.push(entry.name);
-  }
-  return { bundle, dir, revision, files, toolchain: tc };
+  // Two builds into one folder (parallel test workers, a watch loop and a manual run) would interleave
+  // their tarball and unpacked copy: one at a time per output folder.
+  return withLock(
+    (line) => process.stderr.write(`${line}\n`),
+    async () => {
+      const bundle = join(out, 'bundle.tar.gz');
+      const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
+      const args = [
+        'build',
+        '-t',
+        'wasm',
+        '--capabilities',
+        await writeCapabilities(tmp),
+        '--revision',
+        revision,
+      ];
+      for (const e of entrypoints) args.push('-e', e);
+      // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
+      // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
+      args.push('--ignore', TEST_GLOB, '-o', bundle, '.');
+      await rm(bundle, { force: true });
+      const res = await run(tc.bin, args, { cwd: src }).finally(() =>
+        rm(tmp, { recursive: true, force: true }),
+      );
+      if (res.code !== 0) {
+        throw new ToolchainError(`policy build failed for ${shortPath(src) || '.'}`, {
+          output: res.stderr + res.stdout,
+        });
+      }
+      const dir = join(out, 'bundle');
+      await rm(dir, { recursive: true, force: true });
+      const files = [];
+      for (const entry of readTarGz(await readFile(bundle))) {
+        const rel = entry.name.replace(/^\/+/, '');
+        if (!rel || rel.split('/').includes('..'))
+          throw new ToolchainError(`unexpected bundle entry ${entry.name}`);
+        await mkdir(dirname(join(dir, rel)), { recursive: true });
+        await writeFile(join(dir, rel), entry.data);
+        files.push(entry.name);
+      }
+      return { bundle, dir, revision, files, toolchain: tc };
+    },
+    out,
+  );
 }
 
 /**

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -180,6 +181,30 @@ describe('policy-toolchain build', () => {
     expect(await revisionOf(b)).toBe(first);
     // Same sources, same bundle bytes.
     expect(await readFile(join(a, 'bundle.tar.gz'))).toEqual(await readFile(join(b, 'bundle.tar.gz')));
+  });
+
+  it('builds into one output folder one at a time: a build waits while another holds the folder', async () => {
+    const out = join(tmp, 'locked');
+    await mkdir(join(out, '.lock'), { recursive: true });
+    // Held by this (live) process, as another build would hold it.
+    await writeFile(join(out, '.lock', 'pid'), String(process.pid));
+    const child = spawn(process.execPath, [SCRIPT, 'build', '--src', join(FIXTURES, 'ok'), '--out', out], {
+      cwd: ROOT,
+    });
+    let stderr = '';
+    const waiting = new Promise<void>((resolveWaiting) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (stderr.includes('waiting for another build')) resolveWaiting();
+      });
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waiting;
+    expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(false);
+    await rm(join(out, '.lock'), { recursive: true, force: true });
+    expect(await exited, stderr).toBe(0);
+    expect(existsSync(join(out, 'bundle', 'policy.wasm'))).toBe(true);
+    expect(existsSync(join(out, '.lock'))).toBe(false);
   });
 
   it('counts files in hidden folders in the revision, as opa build reads them', async () => {
