@@ -140,7 +140,7 @@ forwarded, reply streamed back, no checks). Sidecar: \`createSidecar\` with JWT 
 (verified tokens cached), the compiled default policy (\`build/policy/bundle\`), in-memory store, upstream
 pool of 64, everything else at its defaults (rate limiting and abuse rules on, decision cache on — every
 request of a subject after its first in an hour is a cache hit, as repeated calls are in a real pod — no OTLP endpoint), log
-level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null through a synchronous pino destination, as the sidecar writes stdout' : ''}.
+level \`warn\`: **audit lines off** (they are \`info\`; with nothing to consume them, no audit records are built)${AUDIT ? '; the "audit on" row is a second sidecar at level `info` writing its audit lines to /dev/null through an asynchronous pino destination, as the sidecar writes stdout' : ''}.
 On these VMs a wake-up across vCPUs is slow and noisy, which inflates the c=1 latencies (p99 above all)
 of every target; compare ratios and "added" columns within one run, not absolute numbers across runs.
 The same run measures the sidecar variants of the \`ratelimit\` and \`telemetry\` sections, in the same

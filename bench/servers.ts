@@ -165,7 +165,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   const sidecarRaw = sidecarFor(c.raw, c, quiet);
   const sidecarSdk = sidecarFor(c.sdk, c, quiet);
   const sidecarAudit = c.audit
-    ? sidecarFor(c.raw, c, createLogger('info', pino.destination({ dest: '/dev/null', sync: true })))
+    ? sidecarFor(c.raw, c, createLogger('info', pino.destination({ dest: '/dev/null', sync: false })))
     : undefined;
   const sidecarNoRl = c.noRateLimit ? sidecarFor(c.raw, c, quiet, { rateLimit: false }) : undefined;
   const sidecarRedis = c.redisUrl

@@ -1,10 +1,9 @@
 /**
  * The process logger (pino, JSON to stdout). Secrets are redacted by path as a second line of defence;
- * the first is never putting them into log objects at all. Stdout is written synchronously (pino's
- * `destination` default, not its async default stream): a line is out when the call returns, so a crash
- * loses no audit line already handed over, and a slow reader holds the process back instead of growing an
- * unbounded buffer. The audit sink writes its lines in batches, so this costs one write per batch; the
- * async stream cost ~8 µs per audit line here (its string-to-buffer copies, twice per write).
+ * the first is never putting them into log objects at all. Stdout is pino's default asynchronous stream, on
+ * purpose: its synchronous mode answers a full non-blocking pipe by sleeping 100 ms and retrying, which
+ * stalls every request; the audit sink keeps the asynchronous stream's cost down by writing a batch of
+ * lines at once.
  *
  * @module
  */
@@ -31,7 +30,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that drops everything, for unit tests and CLI commands that print their own output. */
