@@ -69,10 +69,28 @@ function linePrefix(logger: Logger): string {
   return `${JSON.stringify({ level: 'info', ...logger.bindings(), log_type: 'audit', msg: 'audit' }).slice(0, -1)},`;
 }
 
-/** The process logger's destination, where audit lines go (pino's own stdout destination if it has none). */
-function destinationOf(logger: Logger): pino.DestinationStream {
-  const stream = Reflect.get(logger, pino.symbols.streamSym) as pino.DestinationStream | undefined;
-  return stream ?? pino.destination(1);
+/**
+ * Writes audit lines, as info lines, on the process logger's destination (pino's own stdout destination if
+ * it has none). A destination that routes by level (pino's multistream) is told the level pino would have
+ * told it.
+ */
+function lineWriter(logger: Logger): { readonly prefix: string; write(text: string): void } {
+  const stream = (Reflect.get(logger, pino.symbols.streamSym) ??
+    pino.destination(1)) as pino.DestinationStream & Record<string | symbol, unknown>;
+  const needsMetadata = stream[pino.symbols.needsMetadataGsym] === true;
+  const info = logger.levels.values.info ?? 30;
+  return {
+    prefix: linePrefix(logger),
+    write(text) {
+      if (needsMetadata) {
+        stream.lastLevel = info;
+        stream.lastMsg = 'audit';
+        stream.lastObj = {};
+        stream.lastLogger = logger;
+      }
+      stream.write(text);
+    },
+  };
 }
 
 function emitOtel(otel: OtelLogger, r: AuditRecord, json: string): void {
@@ -111,9 +129,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
     throw new TypeError("'maxBuffered' must be a positive integer");
   }
-  const lines = opts.logger.isLevelEnabled('info')
-    ? { prefix: linePrefix(opts.logger), out: destinationOf(opts.logger) }
-    : undefined;
+  const lines = opts.logger.isLevelEnabled('info') ? lineWriter(opts.logger) : undefined;
   const errors = opts.logger.child({ component: 'audit' });
   let queue: AuditRecord[] = [];
   let head = 0;
@@ -125,23 +141,33 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     const before = failures;
     failures += records;
     if (before === 0 || Math.floor(before / 1000) !== Math.floor(failures / 1000)) {
-      errors.error({ err, failures }, 'audit record could not be written');
+      try {
+        errors.error({ err, failures }, 'audit record could not be written');
+      } catch {
+        // the log's own destination is what failed: the count in status() still says so
+      }
     }
   };
 
-  /** Emits `r` over OTLP and returns its stdout line ('' when lines are off or it failed). */
+  /** Emits `r` over OTLP and returns its stdout line ('' when lines are off or it cannot be serialised). */
   const writeOne = (r: AuditRecord): string => {
+    let json: string;
     try {
-      const json = JSON.stringify(r);
-      emitOtel(opts.otelLogs, r, json);
-      return lines ? `${lines.prefix}${json.slice(1)}\n` : '';
+      json = JSON.stringify(r);
     } catch (err) {
       failed(err, 1);
       return '';
     }
+    try {
+      emitOtel(opts.otelLogs, r, json);
+    } catch (err) {
+      // The OTLP copy is lost; the stdout line is still written.
+      failed(err, 1);
+    }
+    return lines ? `${lines.prefix}${json.slice(1)}\n` : '';
   };
 
-  /** Writes up to `max` queued records: one write of all their lines (one syscall on a sync stdout). */
+  /** Writes up to `max` queued records: their lines in one write to the destination. */
   const drain = (max: number): void => {
     scheduled = false;
     let n = 0;
@@ -154,7 +180,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     }
     if (lines && text !== '') {
       try {
-        lines.out.write(text);
+        lines.write(text);
       } catch (err) {
         failed(err, text.split('\n').length - 1);
       }

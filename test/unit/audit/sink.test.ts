@@ -1,5 +1,6 @@
 import { createNoopLogger, type Logger as OtelLogger } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditListener } from '../../../src/audit/listener.js';
 import { type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
@@ -190,6 +191,24 @@ describe('createAuditSink', () => {
     await sink.flush();
     expect(sink.status()).toMatchObject({ state: 'ok', detail: '1 records could not be written' });
     expect(out.lines().some((l) => l.msg === 'audit record could not be written')).toBe(true);
+    // Only the OTLP copy is lost: the stdout line is written.
+    expect(out.lines().filter((l) => l.msg === 'audit' && l.decision_id === 'd-1')).toHaveLength(1);
+  });
+
+  it('routes its lines as info lines through a destination that routes by level (pino multistream)', async () => {
+    const info: string[] = [];
+    const errors: string[] = [];
+    const streams = pino.multistream([
+      { level: 'info', stream: lineCollector(info) },
+      { level: 'error', stream: lineCollector(errors) },
+    ]);
+    const logger = createLogger('info', streams);
+    logger.error('something failed');
+    const sink = createAuditSink({ logger, otelLogs: createNoopLogger() });
+    sink.write(record(1));
+    await sink.flush();
+    expect(info.filter((l) => l.includes('"msg":"audit"'))).toHaveLength(1);
+    expect(errors.filter((l) => l.includes('"msg":"audit"'))).toHaveLength(0);
   });
 
   it('counts every record of a batch its destination refused, and keeps going', async () => {
