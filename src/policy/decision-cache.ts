@@ -20,6 +20,7 @@
 import type { Bundle } from './bundle.js';
 import type { Decision } from './decision.js';
 import { contextFieldNames, type PolicyInput } from './input.js';
+import { subjectJson } from './input-json.js';
 
 /** Context fields left out of the key: they are new on every request. */
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
@@ -71,23 +72,43 @@ function dataMentions(value: unknown, name: string): boolean {
 
 /** A number per subject object, never reused: the key names the subject by it instead of its JSON. */
 const subjectSerials = new WeakMap<object, number>();
+/** The serials of recent subjects by their JSON, so a new object for a known subject gets its old serial. */
+const serialsByJson = new Map<string, number>();
+/** Subjects remembered by JSON, and the longest JSON remembered: at most 40 MB, about 4 MB usually. */
+export const MAX_SUBJECTS_BY_JSON = 10_000;
+const MAX_SUBJECT_JSON_CHARS = 4_096;
 let nextSerial = 0;
+
+function subjectSerial(input: PolicyInput): number {
+  let serial = subjectSerials.get(input.subject);
+  if (serial !== undefined) return serial;
+  // A new subject object: usually a new subject, but one rebuilt for every request when the token
+  // cache is off (`authn.jwt.cacheMaxEntries: 0`) or an API key was read again; its JSON finds its serial.
+  const json = subjectJson(input);
+  serial = serialsByJson.get(json);
+  if (serial === undefined) {
+    serial = nextSerial++;
+    if (json.length <= MAX_SUBJECT_JSON_CHARS) {
+      if (serialsByJson.size >= MAX_SUBJECTS_BY_JSON) {
+        serialsByJson.delete(serialsByJson.keys().next().value as string);
+      }
+      serialsByJson.set(json, serial);
+    }
+  }
+  subjectSerials.set(input.subject, serial);
+  return serial;
+}
 
 /**
  * The cache key of `input` without the context fields in `unused`, or undefined when it is too large to
- * cache (or cannot be serialised). The subject is named by a serial number of its object: input building
- * hands out one subject object per principal and the token and key caches keep one principal per
- * credential, so the key stays short (its JSON with the token's claims doubled the key, and a long key
- * costs its length twice per lookup: hashed, then compared). Two equal subjects in different objects only
- * get separate entries.
+ * cache (or cannot be serialised). The subject is named by a serial number: input building hands out one
+ * subject object per principal and the token and key caches keep one principal per credential, so on the
+ * usual path it is one WeakMap lookup, and the key stays short (the subject's JSON with the token's claims
+ * doubled the key, and a long key costs its length twice per lookup: hashed, then compared).
  */
 export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): string | undefined {
   try {
-    let serial = subjectSerials.get(input.subject);
-    if (serial === undefined) {
-      serial = nextSerial++;
-      subjectSerials.set(input.subject, serial);
-    }
+    const serial = subjectSerial(input);
     const context: Record<string, unknown> = {};
     const all = input.context as Readonly<Record<string, unknown>>;
     for (const k in all) if (!unused.has(k)) context[k] = all[k];

@@ -73,13 +73,15 @@ describe('cache key', () => {
     expect(cacheKey(a, VOLATILE)).not.toContain('r-1');
   });
 
-  it('names the subject by its object, not its JSON: equal subjects in two objects get separate keys', () => {
+  it('names the subject by a serial number, the same for an equal subject in a new object', () => {
     const f = facts('2026-11-23T10:00:01Z');
+    // A principal rebuilt for each request (token cache off) is the same subject: its entries must hit.
     const twin = { ...user, claims: { ...user.claims } };
+    const other = { ...user, claims: { ...user.claims, extra: 1 } };
     const action = () => classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } });
     const mine = cacheKey(buildDecisionInput(user, action(), {}, f), VOLATILE);
-    expect(cacheKey(buildDecisionInput(user, action(), {}, f), VOLATILE)).toBe(mine);
-    expect(cacheKey(buildDecisionInput(twin, action(), {}, f), VOLATILE)).not.toBe(mine);
+    expect(cacheKey(buildDecisionInput(twin, action(), {}, f), VOLATILE)).toBe(mine);
+    expect(cacheKey(buildDecisionInput(other, action(), {}, f), VOLATILE)).not.toBe(mine);
     expect(mine).not.toContain('u-1');
   });
 
