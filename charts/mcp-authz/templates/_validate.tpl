@@ -138,9 +138,21 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- $errors = append $errors (printf "podLabels.%s is the Deployment's selector label, set by the chart: choose another key (nameOverride changes app.kubernetes.io/name)" $k) }}
 {{- end }}
 {{- end }}
-{{- range $k, $_ := ($v.commonLabels | default dict) }}
-{{- if has $k (list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of") }}
-{{- $errors = append $errors (printf "commonLabels.%s is set by the chart on every object: choose another key" $k) }}
+{{- $chartLabels := list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "app.kubernetes.io/component" }}
+{{- $common := $v.commonLabels | default dict }}
+{{- range $k, $_ := $common }}
+{{- if has $k $chartLabels }}
+{{- $errors = append $errors (printf "commonLabels.%s is set by the chart: choose another key" $k) }}
+{{- end }}
+{{- end }}
+{{- $m := $v.metrics | default dict }}
+{{- range $name := list "serviceMonitor" "prometheusRule" "dashboard" }}
+{{- range $k, $_ := (dig $name "labels" dict $m) }}
+{{- if has $k $chartLabels }}
+{{- $errors = append $errors (printf "metrics.%s.labels.%s is set by the chart: choose another key" $name $k) }}
+{{- else if hasKey $common $k }}
+{{- $errors = append $errors (printf "metrics.%s.labels.%s repeats commonLabels.%s: set it in one place" $name $k $k) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and $v.otel.enabled (not $v.otel.endpoint) }}

@@ -187,6 +187,16 @@ describe('validate template: cross-field checks fail with a message', () => {
       ['commonLabels.app\\.kubernetes\\.io/part-of=shop'],
       'commonLabels.app.kubernetes.io/part-of is set by the chart',
     ],
+    [
+      'a common label the metrics Service sets',
+      ['commonLabels.app\\.kubernetes\\.io/component=web'],
+      'commonLabels.app.kubernetes.io/component is set by the chart',
+    ],
+    [
+      'a ServiceMonitor label that repeats a common label',
+      ['commonLabels.team=a', 'metrics.serviceMonitor.labels.team=b'],
+      'metrics.serviceMonitor.labels.team repeats commonLabels.team',
+    ],
   ];
   for (const [name, set, message] of cases) {
     it(name, async () => {
