@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CACHE } from './config.mjs';
 import { ToolchainError } from './errors.mjs';
@@ -27,9 +27,13 @@ export async function withLock(log, fn, cache = CACHE) {
       break;
     } catch (err) {
       if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'EEXIST') throw err;
-      const holder = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => '0'));
-      if (holder && !processAlive(holder)) {
-        await rm(lock, { recursive: true, force: true });
+      const holder = await holderOf(lock);
+      if (holder === null) continue; // released meanwhile
+      // A dead holder's lock is taken over; so is one whose pid was never written (a crash between the
+      // mkdir and the write) once it is older than a holder needs to write it.
+      if (holder ? !processAlive(holder) : await olderThan(lock, ORPHAN_MS)) {
+        // Only if it is still that holder's: another waiter may have taken it over already.
+        if ((await holderOf(lock)) === holder) await rm(lock, { recursive: true, force: true });
         continue;
       }
       if (Date.now() > deadline)
@@ -44,6 +48,24 @@ export async function withLock(log, fn, cache = CACHE) {
   } finally {
     await rm(lock, { recursive: true, force: true });
   }
+}
+
+/** A lock folder without a pid this old is an orphan. */
+const ORPHAN_MS = 10_000;
+
+/** The lock's holder pid, 0 when it has none (yet), null when there is no lock. @param {string} lock */
+async function holderOf(lock) {
+  try {
+    return Number(await readFile(join(lock, 'pid'), 'utf8')) || 0;
+  } catch {
+    return (await stat(lock).catch(() => null)) ? 0 : null;
+  }
+}
+
+/** @param {string} path @param {number} ms */
+async function olderThan(path, ms) {
+  const s = await stat(path).catch(() => null);
+  return s !== null && Date.now() - s.mtimeMs > ms;
 }
 
 /** @param {number} pid */

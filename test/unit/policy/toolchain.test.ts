@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -191,20 +191,47 @@ describe('policy-toolchain build', () => {
     const child = spawn(process.execPath, [SCRIPT, 'build', '--src', join(FIXTURES, 'ok'), '--out', out], {
       cwd: ROOT,
     });
-    let stderr = '';
-    const waiting = new Promise<void>((resolveWaiting) => {
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        if (stderr.includes('waiting for another build')) resolveWaiting();
+    try {
+      let stderr = '';
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const waiting = new Promise<void>((resolveWaiting) => {
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          if (stderr.includes('waiting for another build')) resolveWaiting();
+        });
       });
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await waiting;
-    expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(false);
-    await rm(join(out, '.lock'), { recursive: true, force: true });
-    expect(await exited, stderr).toBe(0);
-    expect(existsSync(join(out, 'bundle', 'policy.wasm'))).toBe(true);
-    expect(existsSync(join(out, '.lock'))).toBe(false);
+      // Fails at once (not at the test timeout) if the build does not wait.
+      await Promise.race([
+        waiting,
+        exited.then((code) => {
+          throw new Error(`the build exited (${code}) without waiting for the lock: ${stderr}`);
+        }),
+      ]);
+      expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(false);
+      await rm(join(out, '.lock'), { recursive: true, force: true });
+      expect(await exited, stderr).toBe(0);
+      expect(existsSync(join(out, 'bundle', 'policy.wasm'))).toBe(true);
+      expect(existsSync(join(out, '.lock'))).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill();
+    }
+  });
+
+  it('takes over a lock whose holder is gone, or that never got a holder', async () => {
+    const out = join(tmp, 'orphaned');
+    const lock = join(out, '.lock');
+    // No pid written (a crash between mkdir and write), a minute old.
+    await mkdir(lock, { recursive: true });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    const orphan = await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out], { timeoutMs: 30_000 });
+    expect(orphan.code, orphan.stderr).toBe(0);
+    // A holder that no longer runs (pid 2^22 + 1 is above Linux's pid_max).
+    await mkdir(lock);
+    await writeFile(join(lock, 'pid'), String(4_194_305));
+    const dead = await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out], { timeoutMs: 30_000 });
+    expect(dead.code, dead.stderr).toBe(0);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('counts files in hidden folders in the revision, as opa build reads them', async () => {
