@@ -238,7 +238,9 @@ export function chartValuesSchema() {
           apiKeyPepper: secretRef('The API-key HMAC pepper (authn.apiKeys.pepperFile).'),
           jwtHsSecret: secretRef('The HS* JWT secret, at least 32 bytes (authn.jwt.hsSecretFile).'),
           redisPassword: secretRef('The Redis password (store.passwordFile).'),
-          reportToken: secretRef('The bearer token of GET /report on the admin port (admin.reportTokenFile).'),
+          reportToken: secretRef(
+            'The bearer token of GET /report on the admin port (admin.reportTokenFile).',
+          ),
         },
         'Secrets by reference, mounted read-only as files.',
       ),
