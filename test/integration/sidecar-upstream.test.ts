@@ -141,6 +141,59 @@ describe('upstream', () => {
     }
   });
 
+  it('reads a short reply whole: one cut short becomes a clean 502, one over 64 KiB is still streamed', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text: 'x'.repeat(100_000) } });
+    // An upstream that promises 60 bytes for `ping` and sends 10 before hanging up, and a long reply to a completion.
+    const upstream = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        if (body.includes('"ping"')) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
+          res.write('{"jsonrpc"');
+          setImmediate(() => res.destroy());
+        } else if (body.includes('"completion/complete"')) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
+          res.end(big);
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id ?? null, result: { tools: [] } }));
+        }
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const port = (upstream.address() as { port: number }).port;
+      const h = await harness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
+      const post = async (message: object) =>
+        fetch(h.mcpUrl, {
+          method: 'POST',
+          headers: {
+            ...(await h.bearer(['admin'])),
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify(message),
+        });
+      const cut = await post({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      expect(cut.status).toBe(502);
+      expect(await cut.json()).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
+      const long = await post({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'completion/complete',
+        params: { ref: { type: 'ref/prompt', name: 'p' }, argument: { name: 'a', value: 'b' } },
+      });
+      expect(long.status).toBe(200);
+      expect(await long.text()).toBe(big);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+
   it('lets an in-flight call finish when stopping', async () => {
     const h = await startHarness();
     const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
