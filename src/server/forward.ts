@@ -155,19 +155,22 @@ export async function forward(
       : undefined;
     await pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
   } catch (err) {
-    if (!signal.aborted) {
-      deps.logger.warn(
-        { request_id: ctx.requestId, err: (err as Error).message },
-        'upstream reply stream ended with an error',
-      );
-    }
     upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
-    sendUpstreamError(
+    const started = res.headersSent;
+    // The client went away while the reply was read: no upstream failure, and nobody to answer.
+    if (signal.aborted) return started ? upstreamRes.status : CLIENT_CLOSED_REQUEST;
+    deps.logger.warn(
+      { request_id: ctx.requestId, err: (err as Error).message },
+      'upstream reply stream ended with an error',
+    );
+    const sent = sendUpstreamError(
       ctx,
       res,
       new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed'),
     );
+    // Once the upstream's status line went out, that is what the client saw (then a cut connection).
+    return started ? upstreamRes.status : sent;
   }
   return upstreamRes.status;
 }

@@ -141,8 +141,12 @@ describe('upstream', () => {
     }
   });
 
-  it('reads a short reply whole: one cut short becomes a clean 502, one over 64 KiB is still streamed', async () => {
+  it('reads a short reply whole: one cut short becomes a 502, recorded as one; one over 64 KiB passes whole', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text: 'x'.repeat(100_000) } });
+    let stalled = (): void => undefined;
+    const upstreamStalled = new Promise<void>((r) => {
+      stalled = r;
+    });
     // An upstream that promises 60 bytes for `ping` and sends 10 before hanging up, and a long reply to a completion.
     const upstream = createHttpServer((req, res) => {
       let body = '';
@@ -150,7 +154,12 @@ describe('upstream', () => {
         body += c.toString();
       });
       req.on('end', () => {
-        if (body.includes('"ping"')) {
+        if (body.includes('"logging/setLevel"')) {
+          // Headers and part of the body, then nothing until the client gives up.
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
+          res.write('{"jsonrpc"');
+          stalled();
+        } else if (body.includes('"ping"')) {
           res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
           res.write('{"jsonrpc"');
           setImmediate(() => res.destroy());
@@ -180,6 +189,35 @@ describe('upstream', () => {
       const cut = await post({ jsonrpc: '2.0', id: 1, method: 'ping' });
       expect(cut.status).toBe(502);
       expect(await cut.json()).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
+      // Recorded as what the client got: a 502 for an upstream reason, not the upstream's 200.
+      const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+      const requests = metrics.split('\n').filter((l) => l.startsWith('mcp_authz_requests_total{'));
+      expect(
+        requests.filter((l) => l.includes('status="502"') && l.includes('reason="upstream"')),
+      ).toHaveLength(1);
+      expect(
+        requests.filter((l) => l.includes('status="200"') && l.includes('reason="upstream"')),
+      ).toHaveLength(0);
+      // The client leaves while the short reply is being read: a 499, no upstream failure.
+      const client = new AbortController();
+      const left = fetch(h.mcpUrl, {
+        method: 'POST',
+        headers: {
+          ...(await h.bearer(['admin'])),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 3,
+          method: 'logging/setLevel',
+          params: { level: 'info' },
+        }),
+        signal: client.signal,
+      }).catch(() => 'aborted');
+      await upstreamStalled;
+      client.abort();
+      expect(await left).toBe('aborted');
       const long = await post({
         jsonrpc: '2.0',
         id: 2,
@@ -188,6 +226,17 @@ describe('upstream', () => {
       });
       expect(long.status).toBe(200);
       expect(await long.text()).toBe(big);
+      const requestLines = async () =>
+        (await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('mcp_authz_requests_total{'));
+      // The abandoned request is counted once the sidecar has seen the client go.
+      await expect
+        .poll(async () => (await requestLines()).filter((l) => l.includes('status="499"')).length, {
+          timeout: 5_000,
+        })
+        .toBe(1);
+      expect((await requestLines()).filter((l) => l.includes('reason="upstream"'))).toHaveLength(1);
     } finally {
       upstream.closeAllConnections();
       await new Promise<void>((r) => upstream.close(() => r()));
