@@ -140,18 +140,23 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 {{- $chartLabels := list "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/part-of" "app.kubernetes.io/component" }}
 {{- $common := $v.commonLabels | default dict }}
+{{- $m := $v.metrics | default dict }}
+{{- /* Only labels of objects that are rendered: app.kubernetes.io/component is the metrics Service's. */}}
+{{- $metricsService := and (eq $v.mode "deployment") (dig "serviceMonitor" "enabled" false $m) }}
+{{- $rendered := dict "serviceMonitor" $metricsService "prometheusRule" (dig "prometheusRule" "enabled" false $m) "dashboard" (dig "dashboard" "enabled" false $m) }}
 {{- range $k, $_ := $common }}
-{{- if has $k $chartLabels }}
+{{- if and (has $k $chartLabels) (or $metricsService (ne $k "app.kubernetes.io/component")) }}
 {{- $errors = append $errors (printf "commonLabels.%s is set by the chart: choose another key" $k) }}
 {{- end }}
 {{- end }}
-{{- $m := $v.metrics | default dict }}
 {{- range $name := list "serviceMonitor" "prometheusRule" "dashboard" }}
+{{- if get $rendered $name }}
 {{- range $k, $_ := (dig $name "labels" dict $m) }}
 {{- if has $k $chartLabels }}
 {{- $errors = append $errors (printf "metrics.%s.labels.%s is set by the chart: choose another key" $name $k) }}
 {{- else if hasKey $common $k }}
 {{- $errors = append $errors (printf "metrics.%s.labels.%s repeats commonLabels.%s: set it in one place" $name $k $k) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -189,12 +189,25 @@ describe('validate template: cross-field checks fail with a message', () => {
     ],
     [
       'a common label the metrics Service sets',
-      ['commonLabels.app\\.kubernetes\\.io/component=web'],
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'metrics.serviceMonitor.enabled=true',
+        'commonLabels.app\\.kubernetes\\.io/component=web',
+      ],
       'commonLabels.app.kubernetes.io/component is set by the chart',
     ],
     [
       'a ServiceMonitor label that repeats a common label',
-      ['commonLabels.team=a', 'metrics.serviceMonitor.labels.team=b'],
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'metrics.serviceMonitor.enabled=true',
+        'commonLabels.team=a',
+        'metrics.serviceMonitor.labels.team=b',
+      ],
       'metrics.serviceMonitor.labels.team repeats commonLabels.team',
     ],
   ];
@@ -205,6 +218,20 @@ describe('validate template: cross-field checks fail with a message', () => {
       expect(error).toContain(message);
     });
   }
+
+  it('checks only the labels of objects it renders', async () => {
+    // The dashboard is off by default, so its default grafana_dashboard label is not there to repeat; in
+    // sidecar mode there is no metrics Service to own app.kubernetes.io/component.
+    const out = await render(CHART, {
+      set: [
+        'commonLabels.grafana_dashboard=yes',
+        'commonLabels.app\\.kubernetes\\.io/component=authz',
+        'commonLabels.release=p',
+        'metrics.serviceMonitor.labels.release=p',
+      ],
+    });
+    expect(out.objects.length).toBeGreaterThan(0);
+  });
 
   it('accepts an MCP server repository that carries its own tag or digest', async () => {
     for (const repo of ['example/mcp:1.4', `example/mcp@sha256:${'a'.repeat(64)}`, 'registry:5000/mcp:2']) {
