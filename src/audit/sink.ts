@@ -74,7 +74,15 @@ function linePrefix(logger: Logger): string {
  * it has none). A destination that routes by level (pino's multistream) is told the level pino would have
  * told it.
  */
-function lineWriter(logger: Logger): { readonly prefix: string; write(text: string): void } {
+interface LineWriter {
+  readonly prefix: string;
+  /** False when the destination asks the writer to wait for its `drain` (its buffer is over the mark). */
+  write(text: string): boolean;
+  /** Calls `f` once the destination has drained (at once if it cannot tell). */
+  onceDrained(f: () => void): void;
+}
+
+function lineWriter(logger: Logger): LineWriter {
   const stream = (Reflect.get(logger, pino.symbols.streamSym) ??
     pino.destination(1)) as pino.DestinationStream & Record<string | symbol, unknown>;
   const needsMetadata = stream[pino.symbols.needsMetadataGsym] === true;
@@ -88,7 +96,12 @@ function lineWriter(logger: Logger): { readonly prefix: string; write(text: stri
         stream.lastObj = {};
         stream.lastLogger = logger;
       }
-      stream.write(text);
+      // pino types `write` as void; sonic-boom and Node streams return whether to go on.
+      return (stream.write as (text: string) => unknown)(text) !== false;
+    },
+    onceDrained(f) {
+      if (typeof stream.once === 'function') (stream.once as (e: string, f: () => void) => void)('drain', f);
+      else f();
     },
   };
 }
@@ -134,6 +147,9 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   let queue: AuditRecord[] = [];
   let head = 0;
   let scheduled = false;
+  /** Waiting for the destination's `drain`: nothing more is written until it comes. */
+  let waiting = false;
+  let stopping = false;
   let dropped = 0;
   let failures = 0;
 
@@ -180,7 +196,15 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     }
     if (lines && text !== '') {
       try {
-        lines.write(text);
+        // A destination that cannot keep up (stdout read slowly) leaves the records in the bounded queue,
+        // where they are dropped and counted when it is full, not in the stream's unbounded buffer.
+        if (!lines.write(text) && !stopping) {
+          waiting = true;
+          lines.onceDrained(() => {
+            waiting = false;
+            if (head < queue.length) schedule();
+          });
+        }
       } catch (err) {
         failed(err, text.split('\n').length - 1);
       }
@@ -198,7 +222,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   };
 
   function schedule(): void {
-    if (scheduled) return;
+    if (scheduled || waiting) return;
     scheduled = true;
     setImmediate(drain, AUDIT_DRAIN_BATCH);
   }
@@ -229,6 +253,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     },
     async start() {},
     async stop() {
+      stopping = true;
       drain(Number.POSITIVE_INFINITY);
     },
     status(): ComponentStatus {

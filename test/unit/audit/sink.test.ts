@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createNoopLogger, type Logger as OtelLogger } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { pino } from 'pino';
@@ -124,6 +125,41 @@ describe('createAuditSink', () => {
     await tick();
     expect(out.raw).toHaveLength(4);
     expect(sink.status()).toMatchObject({ state: 'ok', dropped: 2, buffered: 0 });
+  });
+
+  it('waits for a destination that cannot keep up, keeping records in its bounded queue', async () => {
+    const written: string[] = [];
+    // A destination over its high-water mark until it says `drain`, like a stdout read slowly.
+    const slow = Object.assign(new EventEmitter(), {
+      write(s: string) {
+        written.push(s);
+        return false;
+      },
+    });
+    let drops = 0;
+    const sink = createAuditSink({
+      logger: createLogger('info', slow),
+      otelLogs: createNoopLogger(),
+      maxBuffered: 2,
+      onDrop: () => {
+        drops++;
+      },
+    });
+    sink.write(record(1));
+    await tick();
+    expect(written).toHaveLength(1);
+    for (let i = 2; i <= 5; i++) sink.write(record(i));
+    await tick();
+    // Nothing more is written until the destination drains; what does not fit in the queue is dropped.
+    expect(written).toHaveLength(1);
+    expect(sink.buffered).toBe(2);
+    expect(drops).toBe(2);
+    slow.emit('drain');
+    await tick();
+    expect(written).toHaveLength(2);
+    expect(written[1]).toContain('"decision_id":"d-2"');
+    expect(written[1]).toContain('"decision_id":"d-3"');
+    expect(sink.buffered).toBe(0);
   });
 
   it('drains large backlogs in batches across turns of the event loop', async () => {
