@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CACHE } from './config.mjs';
 import { ToolchainError } from './errors.mjs';
@@ -21,19 +21,24 @@ export async function withLock(log, fn, cache = CACHE) {
   const deadline = Date.now() + 15 * 60_000;
   let told = false;
   for (;;) {
+    // The lock appears with its pid in it, by a rename: there is never a lock without a holder. (A rename
+    // onto an empty folder, an orphan of an older build script, replaces it.)
+    const mine = `${lock}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await mkdir(mine);
+    await writeFile(join(mine, 'pid'), String(process.pid));
     try {
-      await mkdir(lock);
-      await writeFile(join(lock, 'pid'), String(process.pid));
+      await rename(mine, lock);
       break;
     } catch (err) {
-      if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'EEXIST') throw err;
+      await rm(mine, { recursive: true, force: true });
+      const code = /** @type {NodeJS.ErrnoException} */ (err).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
       const holder = await holderOf(lock);
       if (holder === null) continue; // released meanwhile
       // A dead holder's lock is taken over; so is one whose pid was never written (a crash between the
       // mkdir and the write) once it is older than a holder needs to write it.
       if (holder ? !processAlive(holder) : await olderThan(lock, ORPHAN_MS)) {
-        // Only if it is still that holder's: another waiter may have taken it over already.
-        if ((await holderOf(lock)) === holder) await rm(lock, { recursive: true, force: true });
+        await reap(lock, holder);
         continue;
       }
       if (Date.now() > deadline)
@@ -46,8 +51,25 @@ export async function withLock(log, fn, cache = CACHE) {
   try {
     return await fn();
   } finally {
-    await rm(lock, { recursive: true, force: true });
+    // Only our own lock: one taken over from us (we looked dead) is its new holder's.
+    if ((await holderOf(lock)) === process.pid) await rm(lock, { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes a stale lock of `holder`: moved aside first (a rename, so of two waiters only one gets it), then
+ * deleted if it was still that holder's, or put back if another waiter's fresh lock was moved instead.
+ * @param {string} lock @param {number} holder
+ */
+async function reap(lock, holder) {
+  const aside = `${lock}.stale.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  try {
+    await rename(lock, aside);
+  } catch {
+    return; // gone already, or another waiter moved it
+  }
+  if ((await holderOf(aside)) === holder) await rm(aside, { recursive: true, force: true });
+  else await rename(aside, lock).catch(() => rm(aside, { recursive: true, force: true }));
 }
 
 /** A lock folder without a pid this old is an orphan. */
