@@ -1,8 +1,8 @@
 /**
  * The audit sink: takes records from the request path without ever blocking it. `write()` only appends to
  * a bounded in-memory queue; a `setImmediate` drain (a batch per turn of the event loop) writes each record
- * as one JSON line on the process log's destination (`"log_type":"audit"`, `time` = the decision time; the
- * batch's lines in one write, so one syscall on pino's synchronous stdout rather than one per record) and
+ * as one JSON line on the process log's destination (`"log_type":"audit"`, `time` = the decision time; a
+ * turn's lines in one write, and no more writes while the destination asks to wait for its `drain`) and
  * emits it as an OpenTelemetry log record whose body is the record as JSON text (the same object as the
  * stdout line; a map body costs four times as much to export — bench/RESULTS.md) and whose trace context is
  * the record's `trace_id` / `span_id`, so a collector links the two. When the queue is full the record is dropped and
@@ -69,11 +69,6 @@ function linePrefix(logger: Logger): string {
   return `${JSON.stringify({ level: 'info', ...logger.bindings(), log_type: 'audit', msg: 'audit' }).slice(0, -1)},`;
 }
 
-/**
- * Writes audit lines, as info lines, on the process logger's destination (pino's own stdout destination if
- * it has none). A destination that routes by level (pino's multistream) is told the level pino would have
- * told it.
- */
 interface LineWriter {
   readonly prefix: string;
   /** False when the destination asks the writer to wait for its `drain` (its buffer is over the mark). */
@@ -82,6 +77,11 @@ interface LineWriter {
   onceDrained(f: () => void): void;
 }
 
+/**
+ * Writes audit lines, as info lines, on the process logger's destination (pino's own stdout destination if
+ * it has none). A destination that routes by level (pino's multistream) is told the level pino would have
+ * told it.
+ */
 function lineWriter(logger: Logger): LineWriter {
   const stream = (Reflect.get(logger, pino.symbols.streamSym) ??
     pino.destination(1)) as pino.DestinationStream & Record<string | symbol, unknown>;

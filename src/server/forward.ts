@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
@@ -127,8 +127,7 @@ export async function forward(
       const rewritten = r.filter.rewriteJson(text);
       if (rewritten === null) return failReply(ctx, res, deps, upstreamRes, 'the reply is not valid JSON');
       res.writeHead(upstreamRes.status, {
-        ...clientResponseHeaders(upstreamRes.headers, true),
-        ...ctx.responseHeaders,
+        ...replyHeaders(ctx, upstreamRes.headers, true),
         'content-length': Buffer.byteLength(rewritten),
       });
       res.end(rewritten);
@@ -138,17 +137,11 @@ export async function forward(
       // A short reply of known length (the usual JSON answer): read whole, written with its headers in one
       // write, and the upstream connection is free at once; a pipe costs a dozen listeners per reply.
       const body = await upstreamRes.body.bytes();
-      res.writeHead(upstreamRes.status, {
-        ...clientResponseHeaders(upstreamRes.headers, false),
-        ...ctx.responseHeaders,
-      });
+      res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, false));
       res.end(body);
       return upstreamRes.status;
     }
-    res.writeHead(upstreamRes.status, {
-      ...clientResponseHeaders(upstreamRes.headers, rewriteSse),
-      ...ctx.responseHeaders,
-    });
+    res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, rewriteSse));
     if (isSse) res.flushHeaders();
     const rewriter = rewriteSse
       ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
@@ -207,6 +200,15 @@ function failReply(
     `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
   );
   return sendUpstreamError(ctx, res, e);
+}
+
+/** The client's reply headers: the upstream's (less hop-by-hop, and length when rewritten), then the sidecar's. */
+function replyHeaders(
+  ctx: RequestContext,
+  upstream: Record<string, string | string[] | undefined>,
+  bodyRewritten: boolean,
+): OutgoingHttpHeaders {
+  return { ...clientResponseHeaders(upstream, bodyRewritten), ...ctx.responseHeaders };
 }
 
 /** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
