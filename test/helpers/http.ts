@@ -14,11 +14,18 @@ const JSON_RPC_HEADERS = {
 /**
  * POSTs a JSON-RPC message (or batch) as a Streamable HTTP client does, with `headers` (credentials, MCP
  * headers) added. `body` is sent as JSON; a string is sent as is, for malformed or hand-written input.
+ * `signal` lets the test hang up.
  */
-export function postJsonRpc(url: string, headers: Record<string, string>, body: unknown): Promise<Response> {
+export function postJsonRpc(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: { ...JSON_RPC_HEADERS, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...(signal ? { signal } : {}),
   });
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,6 +24,28 @@ async function harness(...args: Parameters<typeof startHarness>): Promise<Harnes
   const h = await startHarness(...args);
   harnesses.push(h);
   return h;
+}
+
+/** A hand-made upstream: `answer` gets each request's whole body; `close` ends it and its connections. */
+async function rawUpstream(
+  answer: (body: string, res: ServerResponse) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => answer(body, res));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: async () => {
+      upstream.closeAllConnections();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    },
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -97,37 +119,23 @@ describe('upstream', () => {
       abandoned = r;
     });
     // An upstream that never answers the ping and notes when its caller hangs up.
-    const upstream = createHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => {
-        body += c.toString();
+    const upstream = await rawUpstream((body, res) => {
+      if (!body.includes('"ping"')) return; // e.g. the sidecar's own tools/list discovery
+      res.on('close', () => {
+        if (!res.writableFinished) abandoned();
       });
-      req.on('end', () => {
-        if (!body.includes('"ping"')) return; // e.g. the sidecar's own tools/list discovery
-        res.on('close', () => {
-          if (!res.writableFinished) abandoned();
-        });
-        arrived();
-      });
+      arrived();
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     try {
-      const port = (upstream.address() as { port: number }).port;
       // No upstream timeout comes to the rescue: only the client's going away can end the request.
-      const h = await harness({
-        config: { upstream: { url: `http://127.0.0.1:${port}/mcp`, headersTimeoutMs: 120_000 } },
-      });
+      const h = await harness({ config: { upstream: { url: upstream.url, headersTimeoutMs: 120_000 } } });
       const client = new AbortController();
-      const answer = fetch(h.mcpUrl, {
-        method: 'POST',
-        headers: {
-          ...(await h.bearer(['user'])),
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
-        signal: client.signal,
-      }).then(
+      const answer = postJsonRpc(
+        h.mcpUrl,
+        await h.bearer(['user']),
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+        client.signal,
+      ).then(
         () => 'answered',
         () => 'client aborted',
       );
@@ -136,8 +144,7 @@ describe('upstream', () => {
       await upstreamLostIt; // the sidecar dropped its upstream request
       expect(await answer).toBe('client aborted');
     } finally {
-      upstream.closeAllConnections();
-      await new Promise<void>((r) => upstream.close(() => r()));
+      await upstream.close();
     }
   });
 
@@ -148,50 +155,37 @@ describe('upstream', () => {
       stalled = r;
     });
     // An upstream that promises 60 bytes for `ping` and sends 10 before hanging up, and a long reply to a completion.
-    const upstream = createHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => {
-        body += c.toString();
-      });
-      req.on('end', () => {
-        if (body.includes('"logging/setLevel"')) {
-          // Headers and part of the body, then nothing until the client gives up.
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
-          res.write('{"jsonrpc"');
-          stalled();
-        } else if (body.includes('"ping"')) {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
-          res.write('{"jsonrpc"');
-          setImmediate(() => res.destroy());
-        } else if (body.includes('"completion/complete"')) {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
-          res.end(big);
-        } else {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id ?? null, result: { tools: [] } }));
-        }
-      });
+    const upstream = await rawUpstream((body, res) => {
+      if (body.includes('"logging/setLevel"')) {
+        // Headers and part of the body, then nothing until the client gives up.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
+        res.write('{"jsonrpc"');
+        stalled();
+      } else if (body.includes('"ping"')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
+        res.write('{"jsonrpc"');
+        setImmediate(() => res.destroy());
+      } else if (body.includes('"completion/complete"')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
+        res.end(big);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id ?? null, result: { tools: [] } }));
+      }
     });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     try {
-      const port = (upstream.address() as { port: number }).port;
-      const h = await harness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
-      const post = async (message: object) =>
-        fetch(h.mcpUrl, {
-          method: 'POST',
-          headers: {
-            ...(await h.bearer(['admin'])),
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-          },
-          body: JSON.stringify(message),
-        });
+      const h = await harness({ config: { upstream: { url: upstream.url } } });
+      const post = async (message: object, signal?: AbortSignal) =>
+        postJsonRpc(h.mcpUrl, await h.bearer(['admin']), message, signal);
+      const requestLines = async () =>
+        (await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('mcp_authz_requests_total{'));
       const cut = await post({ jsonrpc: '2.0', id: 1, method: 'ping' });
       expect(cut.status).toBe(502);
       expect(await cut.json()).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
       // Recorded as what the client got: a 502 for an upstream reason, not the upstream's 200.
-      const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
-      const requests = metrics.split('\n').filter((l) => l.startsWith('mcp_authz_requests_total{'));
+      const requests = await requestLines();
       expect(
         requests.filter((l) => l.includes('status="502"') && l.includes('reason="upstream"')),
       ).toHaveLength(1);
@@ -200,21 +194,10 @@ describe('upstream', () => {
       ).toHaveLength(0);
       // The client leaves while the short reply is being read: a 499, no upstream failure.
       const client = new AbortController();
-      const left = fetch(h.mcpUrl, {
-        method: 'POST',
-        headers: {
-          ...(await h.bearer(['admin'])),
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 3,
-          method: 'logging/setLevel',
-          params: { level: 'info' },
-        }),
-        signal: client.signal,
-      }).catch(() => 'aborted');
+      const left = post(
+        { jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'info' } },
+        client.signal,
+      ).catch(() => 'aborted');
       await upstreamStalled;
       client.abort();
       expect(await left).toBe('aborted');
@@ -226,10 +209,6 @@ describe('upstream', () => {
       });
       expect(long.status).toBe(200);
       expect(await long.text()).toBe(big);
-      const requestLines = async () =>
-        (await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text())
-          .split('\n')
-          .filter((l) => l.startsWith('mcp_authz_requests_total{'));
       // The abandoned request is counted once the sidecar has seen the client go.
       await expect
         .poll(async () => (await requestLines()).filter((l) => l.includes('status="499"')).length, {
@@ -238,8 +217,7 @@ describe('upstream', () => {
         .toBe(1);
       expect((await requestLines()).filter((l) => l.includes('reason="upstream"'))).toHaveLength(1);
     } finally {
-      upstream.closeAllConnections();
-      await new Promise<void>((r) => upstream.close(() => r()));
+      await upstream.close();
     }
   });
 
