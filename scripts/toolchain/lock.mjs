@@ -35,8 +35,8 @@ export async function withLock(log, fn, cache = CACHE) {
       if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
       const holder = await holderOf(lock);
       if (holder === null) continue; // released meanwhile
-      // A dead holder's lock is taken over; so is one whose pid was never written (a crash between the
-      // mkdir and the write) once it is older than a holder needs to write it.
+      // A dead holder's lock is taken over; so is one without a pid (left by an older build script) once
+      // it is older than such a script needed to write it.
       if (holder ? !processAlive(holder) : await olderThan(lock, ORPHAN_MS)) {
         await reap(lock, holder);
         continue;
