@@ -110,7 +110,11 @@ export async function forward(
   }
   ctx.upstreamStatus = upstreamRes.status;
   traced?.(upstreamRes.status);
-  trackSession(ctx, r.method, upstreamRes, deps.sessions);
+  const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions);
+  // A session the client never hears of (its reply failed before the headers went out) is released at once.
+  const release = (): void => {
+    if (issued !== undefined && !res.headersSent) deps.sessions?.unbind(issued);
+  };
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
   const isSse = type.startsWith('text/event-stream');
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
@@ -119,13 +123,19 @@ export async function forward(
   // 202 and 204 carry no JSON-RPC response (a body of notifications only is accepted with 202).
   if (filtering && upstreamRes.status < 300 && upstreamRes.status !== 202 && upstreamRes.status !== 204) {
     const why = unfilterable(upstreamRes.headers['content-encoding'], isSse || rewriteJson, type);
-    if (why) return failReply(ctx, res, deps, upstreamRes, why);
+    if (why) {
+      release();
+      return failReply(ctx, res, deps, upstreamRes, why);
+    }
   }
   try {
     if (rewriteJson && r.filter) {
       const text = await readText(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES);
       const rewritten = r.filter.rewriteJson(text);
-      if (rewritten === null) return failReply(ctx, res, deps, upstreamRes, 'the reply is not valid JSON');
+      if (rewritten === null) {
+        release();
+        return failReply(ctx, res, deps, upstreamRes, 'the reply is not valid JSON');
+      }
       res.writeHead(upstreamRes.status, {
         ...replyHeaders(ctx, upstreamRes.headers, true),
         'content-length': Buffer.byteLength(rewritten),
@@ -151,6 +161,7 @@ export async function forward(
     upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
     const started = res.headersSent;
+    release();
     // The client went away while the reply was read: no upstream failure, and nobody to answer.
     if (signal.aborted) return started ? upstreamRes.status : CLIENT_CLOSED_REQUEST;
     deps.logger.warn(
@@ -232,15 +243,20 @@ async function readText(body: Readable, max: number): Promise<string> {
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
+/** Binds a session the upstream issues to the caller (returning its id), or frees one a DELETE ends. */
 function trackSession(
   ctx: RequestContext,
   method: string,
   res: { status: number; headers: Record<string, string | string[] | undefined> },
   sessions: SessionOwners | undefined,
-): void {
-  if (!sessions || !ctx.principal || res.status >= 400) return;
+): string | undefined {
+  if (!sessions || !ctx.principal || res.status >= 400) return undefined;
   const requested = ctx.req.headers['mcp-session-id'];
   const issued = res.headers['mcp-session-id'];
   if (method === 'DELETE' && typeof requested === 'string') sessions.unbind(requested);
-  else if (typeof issued === 'string' && issued !== requested) sessions.bind(issued, ctx.principal);
+  else if (typeof issued === 'string' && issued !== requested) {
+    sessions.bind(issued, ctx.principal);
+    return issued;
+  }
+  return undefined;
 }

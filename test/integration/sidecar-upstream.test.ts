@@ -221,6 +221,54 @@ describe('upstream', () => {
     }
   });
 
+  it('does not bind a session whose initialize reply was cut before the client saw it', async () => {
+    // `initialize` issues a session: "ok-session" whole, "cut-session" cut short after its headers.
+    const upstream = await rawUpstream((body, res) => {
+      const msg = JSON.parse(body) as { id?: number; params?: { clientInfo?: { name?: string } } };
+      if (msg.params?.clientInfo?.name === 'cut') {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': '200',
+          'mcp-session-id': 'cut-session',
+        });
+        res.write('{"jsonrpc"');
+        setImmediate(() => res.destroy());
+        return;
+      }
+      const reply = JSON.stringify({ jsonrpc: '2.0', id: msg.id ?? null, result: {} });
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'ok-session' });
+      res.end(reply);
+    });
+    try {
+      const h = await harness({ config: { upstream: { url: upstream.url } } });
+      const auth = await h.bearer(['user']);
+      const initialize = (name: string) =>
+        postJsonRpc(h.mcpUrl, auth, {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name, version: '1' } },
+        });
+      const ping = (session: string) =>
+        postJsonRpc(
+          h.mcpUrl,
+          { ...auth, 'mcp-session-id': session },
+          { jsonrpc: '2.0', id: 2, method: 'ping' },
+        );
+      expect((await initialize('whole')).status).toBe(200);
+      expect((await ping('ok-session')).status).toBe(200);
+      const cut = await initialize('cut');
+      expect(cut.status).toBe(502);
+      expect(cut.headers.get('mcp-session-id')).toBeNull();
+      // The caller never learnt the id, so the sidecar does not keep it for them: it is an unknown session.
+      const after = await ping('cut-session');
+      expect(after.status).toBe(404);
+      expect(await after.json()).toMatchObject({ error: { message: 'Not Found: unknown session' } });
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('lets an in-flight call finish when stopping', async () => {
     const h = await startHarness();
     const c = await connectStreamable(h.mcpUrl, await h.bearer(['user']));
