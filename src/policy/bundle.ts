@@ -203,21 +203,27 @@ function parseManifest(raw: Buffer | undefined, source: string): Manifest {
 }
 
 /**
- * Merges `doc` into `target` at `path`, as OPA does with a bundle's `data.json` files: objects on both sides
- * merge key by key, at any depth; two values of which one is not an object conflict. Keys are set as own
- * properties, never through the prototype chain (a folder named `__proto__` reaches no prototype).
+ * Merges `doc` into `target` at `path`, as OPA does with a bundle's `data.json` files: the root document
+ * must be an object; a nested one (`a/b/data.json`) may be any JSON value and is placed at `a.b`; objects on
+ * both sides merge key by key, at any depth; two values of which one is not an object conflict. Keys are
+ * set as own properties, never through the prototype chain (a folder named `__proto__` reaches no prototype).
  */
 function mergeAt(target: Record<string, unknown>, path: string[], doc: unknown, where: string): void {
-  if (!isObject(doc)) throw new BundleError(`bundle ${where} must hold a JSON object`);
+  const last = path.at(-1);
+  if (last === undefined) {
+    if (!isObject(doc)) throw new BundleError(`bundle ${where} must hold a JSON object (it is the root)`);
+    mergeInto(target, doc, where);
+    return;
+  }
   let node = target;
-  for (const key of path) {
+  for (const key of path.slice(0, -1)) {
     const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (next === undefined) setOwn(node, key, {});
     else if (!isObject(next))
       throw new BundleError(`bundle data conflict at ${where}: ${key} is not an object`);
     node = node[key] as Record<string, unknown>;
   }
-  mergeInto(node, doc, where);
+  mergeInto(node, { [last]: doc }, where);
 }
 
 function mergeInto(node: Record<string, unknown>, doc: Record<string, unknown>, where: string): void {

@@ -1,6 +1,7 @@
 /**
  * Reading bundles (src/policy/bundle.ts, bundle-download.ts): `data.json` files merge as OPA merges them
- * (objects key by key at any depth, a leaf defined twice is a conflict) and never through a prototype;
+ * (objects key by key at any depth, a nested document of any type placed at its path, a leaf defined twice
+ * is a conflict) and never through a prototype;
  * tarball entries naming paths outside the bundle, or twice, are refused; over HTTP, credentials in the URL
  * travel as a Basic header and never appear in errors, HEAD refused falls back to GET, and no body larger
  * than the limit is read (announced, streamed or inflated).
@@ -76,6 +77,22 @@ describe('data.json merging', () => {
   it('refuses a value defined twice', async () => {
     const dir = await folder({ 'data.json': { authz: { x: 1 } }, 'authz/data.json': { x: 2 } });
     await expect(readBundle(dir)).rejects.toThrow(/key x defined twice/);
+  });
+
+  it('places a nested document that is not an object at its path, as OPA does; the root must be an object', async () => {
+    const dir = await folder({
+      'data.json': { authz: { roles: {} } },
+      'authz/networks/data.json': ['10.0.0.0/8'],
+      'authz/limits/export/data.json': 500,
+    });
+    expect((await readBundle(dir)).data).toEqual({
+      authz: { roles: {}, networks: ['10.0.0.0/8'], limits: { export: 500 } },
+    });
+    const clash = await folder({ 'data.json': { authz: { networks: {} } }, 'authz/networks/data.json': [] });
+    await expect(readBundle(clash)).rejects.toThrow(/key networks defined twice/);
+    await expect(readBundle(await folder({ 'data.json': [1] }))).rejects.toThrow(
+      /data\.json must hold a JSON object \(it is the root\)/,
+    );
   });
 
   it('reaches no prototype: a folder named __proto__ is a key like any other', async () => {
