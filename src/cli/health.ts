@@ -15,13 +15,13 @@ import { type CliIo, fail, processIo } from './table.js';
 export const HEALTH_TIMEOUT_MS = 3_000;
 
 /**
- * The URL of the admin listener's `path`: a wildcard listen address (`0.0.0.0`, `::`) is reached on the
- * loopback of its family, an IPv6 literal goes in brackets.
+ * The URL of the admin listener's `path`: a wildcard listen address (`0.0.0.0`, `::`) is reached on
+ * 127.0.0.1 (a `::` socket takes IPv4 too, and falls back to `0.0.0.0` on a host without IPv6), an IPv6
+ * literal goes in brackets.
  */
 export function adminUrl(admin: Config['admin'], path: '/healthz' | '/readyz'): string {
   let host = admin.host;
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  else if (host === '::' || host === '[::]') host = '::1';
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') host = '127.0.0.1';
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
   return `http://${host}:${admin.port}${path}`;
 }

@@ -5,9 +5,10 @@
  * @module
  */
 
-export const PUBLIC_HOST = '0.0.0.0';
+/** Every interface, IPv6 and IPv4 (IPv4 only, `0.0.0.0`, on a host without IPv6). */
+export const PUBLIC_HOST = '::';
 export const PUBLIC_PORT = 8080;
-export const ADMIN_HOST = '0.0.0.0';
+export const ADMIN_HOST = '::';
 export const ADMIN_PORT = 9090;
 export const MCP_PATH = '/mcp';
 export const LEGACY_SSE_PATH = '/sse';

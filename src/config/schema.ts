@@ -25,7 +25,7 @@ const ServerSchema = z.strictObject({
     .min(1)
     .default(D.PUBLIC_HOST)
     .describe(
-      'Interface of the public listener (the pod\'s public port). 0.0.0.0 is IPv4 only: use "::" (IPv4 and IPv6) on an IPv6 or dual-stack cluster.',
+      'Interface of the public listener (the pod\'s public port). The default "::" takes IPv6 and IPv4 alike (on a host without IPv6 the sidecar falls back to 0.0.0.0); 0.0.0.0 is IPv4 only.',
     ),
   port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
   mcpPath: z
@@ -125,7 +125,9 @@ const AdminSchema = z.strictObject({
     .string()
     .min(1)
     .default(D.ADMIN_HOST)
-    .describe('Interface of the admin listener (health, readiness, metrics); "::" for IPv6, as server.host.'),
+    .describe(
+      'Interface of the admin listener (health, readiness, metrics); "::" (the default) and 0.0.0.0 as for server.host.',
+    ),
   port: port.default(D.ADMIN_PORT).describe('Port of the admin listener; must differ from server.port.'),
 });
 

@@ -40,8 +40,8 @@ export function createListeners(d: ListenersDeps): Listeners {
   });
   return {
     async start() {
-      const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port);
-      const adminUrl = await listen(d.admin, d.config.admin.host, d.config.admin.port);
+      const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port, d.logger);
+      const adminUrl = await listen(d.admin, d.config.admin.host, d.config.admin.port, d.logger);
       return { publicUrl, adminUrl };
     },
     async stop() {
@@ -75,14 +75,39 @@ export function createListeners(d: ListenersDeps): Listeners {
   };
 }
 
-function listen(server: Server, host: string, port: number): Promise<string> {
+/** The wildcard address that takes IPv6 and IPv4 alike (Node's sockets on it are dual-stack). */
+const ANY_IPV6 = '::';
+/** Binding `::` fails so on a host without IPv6 (kernel or container): the listener falls back to IPv4. */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
+
+/**
+ * Listens on `host:port` and resolves with a URL that reaches it (a wildcard address is reached on
+ * 127.0.0.1: an IPv6 wildcard socket takes IPv4 too). `::` falls back to `0.0.0.0` where IPv6 is missing,
+ * as Node's own default listen address does.
+ */
+export async function listen(server: Server, host: string, port: number, logger: Logger): Promise<string> {
+  try {
+    return await listenOnce(server, host, port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (host !== ANY_IPV6 || !NO_IPV6.has(code)) throw err;
+    logger.info({ host, code }, 'no IPv6 on this host; listening on 0.0.0.0 (IPv4) instead');
+    return listenOnce(server, '0.0.0.0', port);
+  }
+}
+
+function listenOnce(server: Server, host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;
+      if (a.address === '0.0.0.0' || a.address === ANY_IPV6) {
+        resolve(`http://127.0.0.1:${a.port}`);
+        return;
+      }
       const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h}:${a.port}`);
+      resolve(`http://${h}:${a.port}`);
     });
   });
 }

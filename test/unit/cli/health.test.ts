@@ -40,7 +40,7 @@ function configWithAdminPort(port: number): string {
 describe('mcp-authz health', () => {
   it('derives the admin URL, reaching wildcard addresses on loopback', () => {
     expect(adminUrl({ host: '0.0.0.0', port: 9090 }, '/healthz')).toBe('http://127.0.0.1:9090/healthz');
-    expect(adminUrl({ host: '::', port: 9090 }, '/readyz')).toBe('http://[::1]:9090/readyz');
+    expect(adminUrl({ host: '::', port: 9090 }, '/readyz')).toBe('http://127.0.0.1:9090/readyz');
     expect(adminUrl({ host: 'fd00::5', port: 1 }, '/healthz')).toBe('http://[fd00::5]:1/healthz');
     expect(adminUrl({ host: 'localhost', port: 9191 }, '/healthz')).toBe('http://localhost:9191/healthz');
   });

@@ -1,0 +1,80 @@
+/**
+ * Listening (src/server/listeners.ts): the default address `::` takes IPv6 and IPv4 alike and is reached
+ * on 127.0.0.1; on a host without IPv6 it falls back to `0.0.0.0`, and any other failure (a port in use)
+ * is not hidden by the fallback.
+ *
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ADMIN_HOST, PUBLIC_HOST } from '../../../src/config/defaults.js';
+import { listen } from '../../../src/server/listeners.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(
+    servers
+      .splice(0)
+      .map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
+  );
+});
+
+function server(): Server {
+  const s = createServer((_req, res) => res.end('ok'));
+  servers.push(s);
+  return s;
+}
+
+/** A server whose first listen on `::` fails with `code`, as on a host without IPv6. */
+function serverWithoutIpv6(code: string): { s: Server; hosts: string[] } {
+  const s = server();
+  const hosts: string[] = [];
+  const real = s.listen.bind(s) as (port: number, host: string, cb: () => void) => Server;
+  Object.assign(s, {
+    listen(port: number, host: string, cb: () => void) {
+      hosts.push(host);
+      if (host === '::') {
+        process.nextTick(() => s.emit('error', Object.assign(new Error(`listen ${code}`), { code })));
+        return s;
+      }
+      return real(port, host, cb);
+    },
+  });
+  return { s, hosts };
+}
+
+describe('listen', () => {
+  it('listens on every interface, IPv6 and IPv4, by default', async () => {
+    expect([PUBLIC_HOST, ADMIN_HOST]).toEqual(['::', '::']);
+    const s = server();
+    const url = await listen(s, '::', 0, silentLogger());
+    const { port, address } = s.address() as AddressInfo;
+    expect(address).toBe('::');
+    expect(url).toBe(`http://127.0.0.1:${port}`);
+    expect(await (await fetch(url)).text()).toBe('ok');
+    expect(await (await fetch(`http://[::1]:${port}`)).text()).toBe('ok');
+  });
+
+  it('falls back to 0.0.0.0 where the host has no IPv6', async () => {
+    for (const code of ['EAFNOSUPPORT', 'EADDRNOTAVAIL']) {
+      const { s, hosts } = serverWithoutIpv6(code);
+      const url = await listen(s, '::', 0, silentLogger());
+      expect(hosts).toEqual(['::', '0.0.0.0']);
+      expect((s.address() as AddressInfo).address).toBe('0.0.0.0');
+      expect(await (await fetch(url)).text()).toBe('ok');
+    }
+  });
+
+  it('does not fall back on other errors, nor for an address the operator chose', async () => {
+    const taken = server();
+    await listen(taken, '::', 0, silentLogger());
+    const { port } = taken.address() as AddressInfo;
+    await expect(listen(server(), '::', port, silentLogger())).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    // An address not on this host: the operator asked for it, so its error stands.
+    await expect(listen(server(), 'fd00::1', 0, silentLogger())).rejects.toMatchObject({
+      code: 'EADDRNOTAVAIL',
+    });
+  });
+});
