@@ -5,9 +5,15 @@
  * — timeout, connection refused, a non-200 or unparsable JWKS, a missing HS secret — become
  * `KeysUnavailableError`, which the verifier maps to 503; everything else stays a jose error (401).
  *
+ * A failed fetch starts a cooldown of its own: jose's counts only from a successful fetch, so while the
+ * issuer is down every token naming an unknown `kid` (anyone can forge one) or arriving after the set went
+ * stale would fetch the set again. For `cooldown` after a failure, keys come from the set fetched last
+ * while it is fresh, and anything that would need a fetch is answered `KeysUnavailableError` at once.
+ *
  * @module
  */
 import {
+  createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
   errors,
@@ -41,6 +47,8 @@ export interface KeyResolverOptions {
   readonly cooldownMs: number;
   readonly cacheMaxAgeMs: number;
   readonly fetch?: typeof fetch | undefined;
+  /** Epoch milliseconds (tests). */
+  readonly now?: () => number;
 }
 
 export interface KeyResolver {
@@ -62,12 +70,23 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
         ...(opts.fetch ? { [customFetch]: opts.fetch } : {}),
       })
     : undefined;
+  const now = opts.now ?? Date.now;
   let failure: string | null = null;
+  let failedAt = Number.NEGATIVE_INFINITY;
   let fetched = false;
   const unknown = new UnknownKids();
+  const lastSet = new LastFetchedSet();
 
   const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
+    if (now() - failedAt < opts.cooldownMs) {
+      // The last fetch failed moments ago: no new fetch, only the last set while it is fresh.
+      const key = remote.fresh ? await lastSet.find(remote.jwks(), header, token) : undefined;
+      if (key) return key;
+      throw new KeysUnavailableError(
+        `JWKS unavailable: ${failure ?? 'fetch failed'} (retried after the cooldown)`,
+      );
+    }
     // jose fetches the set again for an unknown kid only once the cooldown has passed.
     const cooling = remote.coolingDown;
     if (!cooling) unknown.newWindow();
@@ -87,6 +106,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
       }
       if (!isFetchFailure(err)) throw err;
       failure = describe(err);
+      failedAt = now();
       throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
     }
   };
@@ -111,12 +131,36 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
         fetched = true;
       } catch (err) {
         failure = describe(err);
+        failedAt = now();
         throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
       }
     },
     lastFailure: () => failure,
     fetched: () => !remote || fetched,
   };
+}
+
+/** Looks keys up in the key set fetched last (jose's local set over it, made once per fetched set). */
+class LastFetchedSet {
+  #set: object | undefined;
+  #local: ReturnType<typeof createLocalJWKSet> | undefined;
+
+  async find(
+    set: Parameters<typeof createLocalJWKSet>[0] | undefined,
+    header: JWTHeaderParameters,
+    token: FlattenedJWSInput,
+  ): Promise<Awaited<ReturnType<JWTVerifyGetKey>> | undefined> {
+    if (!set) return undefined;
+    if (set !== this.#set) {
+      this.#set = set;
+      this.#local = createLocalJWKSet(set);
+    }
+    try {
+      return await this.#local?.(header, token);
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /** How many kids a cooldown window may leave uncounted, and how many confirmed-unknown kids are remembered. */

@@ -38,7 +38,6 @@ function messageFor(err: unknown): string {
     return 'no key matches the token yet (the key set was fetched moments ago; it is fetched again shortly)';
   }
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key matches the token';
-  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'more than one key matches the token';
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token';
   if (err instanceof errors.JOSENotSupported) return 'unsupported token or algorithm';
   return 'token rejected';

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import { decodeJwt, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { Config } from '../config/schema.js';
 import { AuthnError } from '../errors/errors.js';
 import { toPrincipal } from './claims.js';
@@ -69,18 +69,20 @@ export class JwtVerifier {
     let typ: unknown;
     try {
       const options = { ...this.#verifyOptions, currentDate: new Date(now) };
-      const result = await jwtVerify(token, this.#o.keys.getKey, options).catch((err: unknown) => {
+      const result = await this.#verifySignedBy(token, options).catch((err: unknown) => {
         // MCP: servers SHOULD accept an audience whose scheme or host differs only in case. jose compares
         // exactly; a signed token whose aud matches once scheme and host are lower-cased is verified again
         // with that exact aud as the audience, so every other check still runs.
         const same = caseVariantAudience(err, this.#audiences);
         if (same === undefined) throw err;
-        return jwtVerify(token, this.#o.keys.getKey, { ...options, audience: same });
+        return this.#verifySignedBy(token, { ...options, audience: same });
       });
       payload = result.payload;
       typ = result.protectedHeader.typ;
     } catch (err) {
-      throw toAuthnError(err);
+      const e = toAuthnError(err);
+      if (e.code === 'ERR_AUTHN_UNAVAILABLE') this.#refuseUnverifiable(token, now);
+      throw e;
     }
     if (typ !== undefined && (typeof typ !== 'string' || !this.#types.has(normalizeTyp(typ)))) {
       throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token type not accepted');
@@ -95,6 +97,47 @@ export class JwtVerifier {
     }
     this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
     return principal;
+  }
+
+  /**
+   * jose's verification with the resolved key. A token need not name its key (`kid` is optional, RFC 7515):
+   * when several keys of the set fit it (during a rotation), each is tried until one verifies it.
+   */
+  async #verifySignedBy(token: string, options: JWTVerifyOptions) {
+    try {
+      return await jwtVerify(token, this.#o.keys.getKey, options);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+      for await (const key of err) {
+        try {
+          return await jwtVerify(token, key, options);
+        } catch (e) {
+          if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+        }
+      }
+      throw new errors.JWSSignatureVerificationFailed();
+    }
+  }
+
+  /**
+   * While the keys cannot be had (JWKS down, key set stale), a token that would be refused even with them —
+   * expired, or revoked by its `jti` — is refused for that (401), not answered 503: its client learns to get
+   * a new token, and an open stream re-checking it is cut. The claims are unverified here, so they can only
+   * deny, never admit.
+   */
+  #refuseUnverifiable(token: string, now: number): void {
+    let claims: JWTPayload;
+    try {
+      claims = decodeJwt(token);
+    } catch {
+      return;
+    }
+    if (typeof claims.exp === 'number' && (claims.exp + this.#o.jwt.clockToleranceSec) * 1000 <= now) {
+      throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token expired');
+    }
+    if (typeof claims.jti === 'string' && claims.jti !== '' && this.#o.isRevoked(claims.jti)) {
+      throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
+    }
   }
 
   #checkRevoked(p: Principal): Principal {

@@ -5,11 +5,17 @@
  * revocation made anywhere (the CLI against Redis) is seen by every replica within a poll or two. With
  * the in-memory store the snapshot is read directly, so revocations apply at once.
  *
+ * Until the first poll has succeeded (the store was down when the sidecar started) nothing can be known
+ * revoked, so every question is answered with `ERR_AUTHN_UNAVAILABLE` (503): credentials are refused rather
+ * than let through unchecked. A token without `jti` can never be revoked and is not asked about.
+ *
  * @module
  */
+
+import { AuthnError } from '../errors/errors.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { RevocationSnapshot, Store } from '../store/store.js';
+import { REVOCATION_GRACE_SEC, type RevocationSnapshot, type Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export interface RevocationWatcherOptions {
@@ -73,11 +79,14 @@ export class RevocationWatcher {
     return { state: 'ok', version };
   }
 
+  /** Throws `ERR_AUTHN_UNAVAILABLE` until the revocations have been loaded once. */
   isTokenRevoked(jti: string): boolean {
     const exp = this.#current().tokens.get(jti);
-    return exp !== undefined && exp * 1000 > this.#now();
+    // Applied past the expiry it was given: the token itself is accepted up to the clock tolerance later.
+    return exp !== undefined && (exp + REVOCATION_GRACE_SEC) * 1000 > this.#now();
   }
 
+  /** Throws `ERR_AUTHN_UNAVAILABLE` until the revocations have been loaded once. */
   isKeyRevoked(id: string): boolean {
     return this.#current().keys.has(id);
   }
@@ -91,7 +100,9 @@ export class RevocationWatcher {
   }
 
   #current(): RevocationSnapshot {
-    return this.#memory ? this.#memory.snapshot() : this.#snapshot;
+    if (this.#memory) return this.#memory.snapshot();
+    if (!this.#loaded) throw new AuthnError('ERR_AUTHN_UNAVAILABLE', 'revocation list not loaded yet');
+    return this.#snapshot;
   }
 
   #schedule(): void {

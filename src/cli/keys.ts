@@ -8,6 +8,7 @@
  */
 
 import type { Command } from 'commander';
+import { parseApiKey } from '../authn/api-key-format.js';
 import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
@@ -109,16 +110,31 @@ export function register(program: Command, io: CliIo = processIo): void {
   keys
     .command('revoke')
     .description('revoke an API key (every sidecar refuses it within a second)')
-    .argument('<id>', 'key id (the middle part of the key, as in `keys list`)')
+    .argument('<id>', 'key id (the middle part of the key, as in `keys list`), or the whole key')
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--json', 'print JSON')
-    .action((id: string, _opts: GlobalOpts, cmd: Command) =>
-      withStore(cmd, io, async (store) => {
+    .action((arg: string, _opts: GlobalOpts, cmd: Command) =>
+      withStore(cmd, io, async (store, config) => {
+        const id = keyIdArgument(arg, config.authn.apiKeys.prefix);
         if (!(await store.revokeApiKey(id))) throw new Error(`no API key with id ${id}`);
         if (cmd.optsWithGlobals<GlobalOpts>().json) io.out(formatJson({ revoked: id }));
         else io.out(`revoked API key ${id}\n`);
       }),
     );
+}
+
+/**
+ * The key id `arg` names: an id as `keys list` shows it, or a whole key pasted from where it leaked (its id
+ * is used). Anything else with an underscore is refused without showing what follows the second one,
+ * which would be a key's secret.
+ */
+export function keyIdArgument(arg: string, prefix: string): string {
+  const parts = parseApiKey(arg, prefix);
+  if (parts) return parts.id;
+  if (!arg.includes('_')) return arg;
+  const [first, second] = arg.split('_');
+  const shown = arg.split('_').length > 2 ? `${first}_${second}_…` : arg;
+  throw new Error(`not a key id: ${shown} (give the id from \`keys list\`, or the whole key)`);
 }
 
 /** Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1. */

@@ -1,7 +1,7 @@
 /**
  * `mcp-authz tokens revoke <jti>`: revoke a JWT by its `jti` in the shared store until it expires
- * (`--expires-at`, `--expires-in`, default 24 h — give the token's own `exp` when known, so the
- * revocation lasts exactly as long as the token could be used).
+ * (`--expires-at`, `--expires-in`, default 24 h — give the token's own `exp` when known: the revocation is
+ * applied for `REVOCATION_GRACE_SEC` (5 min) past it, so it outlasts every clock tolerance a verifier allows).
  *
  * @module
  */

@@ -38,6 +38,8 @@ export const ENVIRONMENT = 'prod';
 
 export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
 export const JWT_CLOCK_TOLERANCE_SEC = 30;
+/** The most clock skew `authn.jwt.clockToleranceSec` may allow (a token is accepted that long past its exp). */
+export const MAX_CLOCK_TOLERANCE_SEC = 300;
 export const JWT_TYPES = ['at+jwt', 'application/at+jwt', 'JWT'] as const;
 export const JWKS_TIMEOUT_MS = 5_000;
 export const JWKS_COOLDOWN_MS = 30_000;

@@ -65,7 +65,7 @@ const JwtSchema = z.strictObject({
     .number()
     .int()
     .min(0)
-    .max(300)
+    .max(D.MAX_CLOCK_TOLERANCE_SEC)
     .default(D.JWT_CLOCK_TOLERANCE_SEC)
     .describe('Allowed clock skew for exp/nbf/iat.'),
   maxTokenAgeSec: z

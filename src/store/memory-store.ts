@@ -15,6 +15,7 @@ import {
   type BlockSnapshot,
   type BlockTarget,
   MAX_STORED_ANOMALIES,
+  REVOCATION_GRACE_SEC,
   type RevocationSnapshot,
   SECURITY_RETENTION_MS,
   type SecurityCounterBatch,
@@ -252,7 +253,7 @@ export class MemoryStore implements Store {
   #prune(): void {
     const nowSec = this.#now() / 1000;
     for (const [jti, exp] of this.#revokedTokens) {
-      if (exp <= nowSec) {
+      if (exp + REVOCATION_GRACE_SEC <= nowSec) {
         this.#revokedTokens.delete(jti);
         this.#snapshot = undefined;
       }

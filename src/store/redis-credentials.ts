@@ -2,13 +2,14 @@
  * The Redis side of API keys and revocations, as functions of a connected client (`redis-store.ts` wraps
  * each in its fail-fast, error-wrapping `#run`). A key record is a hash (`redis-keys.ts`); writes that
  * must agree are one MULTI or one Lua script, and every revocation bumps the version replicas poll.
- * Token revocations whose expiry has passed (`nowMs`) are pruned on each revoke and each read.
+ * Token revocations whose expiry passed more than `REVOCATION_GRACE_SEC` ago are pruned on each revoke and
+ * each read.
  *
  * @module
  */
 import { decodeRecord, encodeRecord, type KeyLayout, REVOKE_KEY_SCRIPT, USAGE_SCRIPT } from './redis-keys.js';
 import { exec, type RedisClient } from './redis-security.js';
-import type { ApiKeyRecord, RevocationSnapshot } from './store.js';
+import { type ApiKeyRecord, REVOCATION_GRACE_SEC, type RevocationSnapshot } from './store.js';
 
 export async function putApiKey(c: RedisClient, k: KeyLayout, record: ApiKeyRecord): Promise<void> {
   await exec(
@@ -58,9 +59,14 @@ export async function revokeToken(
     c
       .multi()
       .zadd(k.revokedTokens, 'GT', expiresAt, jti)
-      .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(nowMs / 1000))
+      .zremrangebyscore(k.revokedTokens, '-inf', lapsedBefore(nowMs))
       .incr(k.version),
   );
+}
+
+/** The expiry (epoch seconds) at or before which a token revocation has lapsed, grace included. */
+function lapsedBefore(nowMs: number): number {
+  return Math.floor(nowMs / 1000) - REVOCATION_GRACE_SEC;
 }
 
 export async function revocationVersion(c: RedisClient, k: KeyLayout): Promise<number> {
@@ -71,7 +77,7 @@ export async function revocations(c: RedisClient, k: KeyLayout, nowMs: number): 
   const [, version, flat, keys] = await exec(
     c
       .multi()
-      .zremrangebyscore(k.revokedTokens, '-inf', Math.floor(nowMs / 1000))
+      .zremrangebyscore(k.revokedTokens, '-inf', lapsedBefore(nowMs))
       .get(k.version)
       .zrange(k.revokedTokens, 0, -1, 'WITHSCORES')
       .smembers(k.revokedKeys),

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { MAX_CLOCK_TOLERANCE_SEC } from '../config/defaults.js';
 import type { Component } from '../lifecycle.js';
 
 export interface ApiKeyRecord {
@@ -126,6 +127,12 @@ export interface SecurityCounterBatch {
   readonly hours: ReadonlyMap<number, ReadonlyMap<string, number>>;
   readonly anomalies: readonly AbuseEvent[];
 }
+
+/**
+ * A token revocation is kept, and applied, this long past the expiry it was given: a verifier accepts a
+ * token up to its clock tolerance (at most this) after its `exp`, so a revocation until `exp` must outlast it.
+ */
+export const REVOCATION_GRACE_SEC = MAX_CLOCK_TOLERANCE_SEC;
 
 /** How long hourly security counters and anomalies are kept. */
 export const SECURITY_RETENTION_MS = 8 * 86_400_000;

@@ -70,6 +70,20 @@ describe('CLI keys/tokens against Redis', () => {
     expect(c4.exits).toEqual([1]);
     expect(c4.err.join('')).toMatch(/^mcp-authz: no API key with id nosuchkey123\n$/);
 
+    // The whole key, pasted from where it leaked, revokes it by its id; no error shows a secret.
+    const c6 = cli();
+    await c6.run('keys', 'create', '--config', file, '--subject', 'leaky', '--json');
+    const leaked = JSON.parse(c6.out.join('')) as { key: string; record: { id: string } };
+    const c7 = cli();
+    await c7.run('keys', 'revoke', leaked.key, '--config', file);
+    expect(c7.exits).toEqual([]);
+    expect(c7.out.join('')).toBe(`revoked API key ${leaked.record.id}\n`);
+    const c8 = cli();
+    await c8.run('keys', 'revoke', 'other_abcdefghijklmnop_TOPSECRETVALUE', '--config', file);
+    expect(c8.exits).toEqual([1]);
+    expect(c8.err.join('')).toMatch(/^mcp-authz: not a key id: other_abcdefghijklmnop_… /);
+    expect(c8.err.join('')).not.toContain('TOPSECRET');
+
     const c5 = cli();
     await c5.run('tokens', 'revoke', 'jti-9', '--expires-in', '1h', '--config', file, '--json');
     expect(JSON.parse(c5.out.join(''))).toMatchObject({ revoked: 'jti-9' });
@@ -77,6 +91,7 @@ describe('CLI keys/tokens against Redis', () => {
     const store = await openStore(prefix);
     const snap = await store.revocations();
     expect(snap.keys.has(created.record.id)).toBe(true);
+    expect(snap.keys.has(leaked.record.id)).toBe(true);
     expect(snap.tokens.has('jti-9')).toBe(true);
   });
 

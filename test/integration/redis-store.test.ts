@@ -16,7 +16,7 @@ import { type Authenticator, createAuthenticator } from '../../src/authn/authent
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
-import type { Store } from '../../src/store/store.js';
+import { REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
 import { lineCollector } from '../helpers/log-lines.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
@@ -100,11 +100,18 @@ describe('RedisStore', () => {
     expect(await store.revokeApiKey(record.id)).toBe(true);
     const now = Math.floor(Date.now() / 1000);
     await store.revokeToken('live', now + 600);
-    await store.revokeToken('lapsed', now - 1);
+    // Kept for REVOCATION_GRACE_SEC past its expiry (the clock tolerance a verifier may allow), then pruned.
+    await store.revokeToken('in-grace', now - REVOCATION_GRACE_SEC + 5);
+    await store.revokeToken('lapsed', now - REVOCATION_GRACE_SEC - 1);
     const snap = await store.revocations();
-    expect(snap.version).toBe(3);
+    expect(snap.version).toBe(4);
     expect([...snap.keys]).toEqual([record.id]);
-    expect([...snap.tokens]).toEqual([['live', now + 600]]);
+    expect(new Map(snap.tokens)).toEqual(
+      new Map([
+        ['live', now + 600],
+        ['in-grace', now - REVOCATION_GRACE_SEC + 5],
+      ]),
+    );
     expect((await store.getApiKey(record.id))?.active).toBe(false);
   });
 

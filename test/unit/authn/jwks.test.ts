@@ -1,6 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
+import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -68,5 +69,77 @@ describe('JWKS key resolution (injected fetch)', () => {
     const other = await keyAndToken();
     const authn = authnWith(async () => Response.json({ keys: [{ ...jwk, kid: 'k0' }] }));
     await expect(authn.authenticate(bearer(other.token))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+});
+
+describe('tokens that name no key', () => {
+  /** A public JWK and a token signed with its private key, neither naming a kid. */
+  async function unnamed() {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), alg: 'ES256' };
+    const token = await new SignJWT({ sub: 'u-1', aud: RESOURCE, iss: 'https://idp.example.com' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    return { jwk, token };
+  }
+
+  it('are verified with whichever key of the set fits, as during a rotation; no key fitting is refused', async () => {
+    const [old, current, stranger] = await Promise.all([unnamed(), unnamed(), unnamed()]);
+    const authn = authnWith(async () => Response.json({ keys: [old.jwk, current.jwk] }));
+    await expect(authn.authenticate(bearer(current.token))).resolves.toMatchObject({ id: 'u-1' });
+    await expect(authn.authenticate(bearer(old.token))).resolves.toMatchObject({ id: 'u-1' });
+    await expect(authn.authenticate(bearer(stranger.token))).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'signature verification failed' }),
+    );
+  });
+});
+
+describe('JWKS fetch failures', () => {
+  const header = (kid: string) => ({ alg: 'ES256', kid });
+  const token = { payload: '', signature: '' };
+
+  /** A resolver over a JWKS whose answers `respond` gives; counts the fetches. */
+  function resolver(respond: () => Response | Promise<Response>) {
+    const clock = { now: 1_000_000 };
+    const calls = { n: 0 };
+    const keys = createKeyResolver({
+      jwksUri: 'https://idp.example.com/jwks',
+      timeoutMs: 200,
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 600_000,
+      fetch: (async () => {
+        calls.n++;
+        return respond();
+      }) as typeof fetch,
+      now: () => clock.now,
+    });
+    return { keys, clock, calls };
+  }
+
+  it('fetches no more than once per cooldown while the issuer is down, whatever kids tokens name', async () => {
+    const { keys, clock, calls } = resolver(() => Promise.reject(new TypeError('fetch failed')));
+    for (let i = 0; i < 20; i++) {
+      await expect(keys.getKey(header(`forged-${i}`), token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    }
+    expect(calls.n).toBe(1);
+    clock.now += 30_000;
+    await expect(keys.getKey(header('forged-x'), token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(calls.n).toBe(2);
+  });
+
+  it('keeps verifying with the set fetched last while it is fresh, without fetching it again', async () => {
+    const { jwk } = await keyAndToken();
+    let up = true;
+    const { keys, calls } = resolver(() =>
+      up ? Response.json({ keys: [jwk] }) : new Response('down', { status: 503 }),
+    );
+    await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
+    up = false;
+    await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(calls.n).toBe(2);
+    await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
+    await expect(keys.getKey(header('k9'), token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(calls.n).toBe(2);
   });
 });

@@ -1,6 +1,9 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
+import { KeysUnavailableError } from '../../../src/authn/jwks.js';
+import { JwtVerifier } from '../../../src/authn/jwt-verifier.js';
+import { TokenCache } from '../../../src/authn/token-cache.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/errors/errors.js';
@@ -269,5 +272,50 @@ describe('credentials and modes', () => {
   it('answers an aborted request with ERR_AUTHN_UNAVAILABLE', async () => {
     const { auth } = setup();
     await expect(auth(await sign(), AbortSignal.abort())).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+});
+
+describe('JWT verification while the keys cannot be had', () => {
+  /** A verifier whose key set is unreachable (JWKS down or stale), with `revoked` jtis. */
+  function offline(revoked: string[] = []) {
+    const config = parseConfig(
+      {
+        authn: {
+          resource: RESOURCE,
+          jwt: { jwksUri: 'https://issuer.example/jwks', issuers: ['https://issuer.example'] },
+          apiKeys: { enabled: false },
+        },
+      },
+      {},
+    );
+    const verifier = new JwtVerifier({
+      // The test tokens are HS256 without an issuer; the key lookup fails whatever the algorithm.
+      jwt: { ...config.authn.jwt, algorithms: ['HS256'], issuers: [], clockToleranceSec: 30 },
+      audiences: [RESOURCE],
+      keys: {
+        getKey: () => Promise.reject(new KeysUnavailableError('JWKS unreachable')),
+        warm: () => Promise.resolve(),
+        lastFailure: () => 'JWKS unreachable',
+        fetched: () => false,
+      },
+      cache: new TokenCache(100),
+      isRevoked: (jti) => revoked.includes(jti),
+      now: () => T0 * 1000,
+    });
+    return (claims: Record<string, unknown>) => sign(claims).then((t) => verifier.verify(t));
+  }
+
+  it('answers 503 for a token that may be valid', async () => {
+    await expect(offline()({})).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+    // Within the clock tolerance after exp the token could still pass: not refused for expiry.
+    await expect(offline()({ exp: T0 - 29 })).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+
+  it('refuses, with 401, a token that is expired or revoked anyway, so open streams re-checking it are cut', async () => {
+    await expect(offline()({ exp: T0 - 30 })).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'token expired' }),
+    );
+    await expect(offline(['j-1'])({})).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+    await expect(offline(['j-2'])({})).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RevocationWatcher } from '../../../src/authn/revocation.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
-import type { Store } from '../../../src/store/store.js';
+import { REVOCATION_GRACE_SEC, type Store } from '../../../src/store/store.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 
 const NOW = 1_800_000_000_000;
@@ -32,12 +32,15 @@ describe('RevocationWatcher', () => {
     expect(w.status().state).toBe('ok');
   });
 
-  it('forgets a token revocation once it lapses', async () => {
+  it('keeps a token revocation past its expiry by the largest clock tolerance, then forgets it', async () => {
     const clock = { now: NOW };
     const store = new MemoryStore({ now: () => clock.now });
     const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => clock.now });
     await store.revokeToken('j', NOW / 1000 + 60);
-    clock.now += 60_000;
+    // A verifier still accepts the token up to its clock tolerance after exp: the revocation must outlast it.
+    clock.now += 60_000 + (REVOCATION_GRACE_SEC - 1) * 1000;
+    expect(w.isTokenRevoked('j')).toBe(true);
+    clock.now += 1000;
     expect(w.isTokenRevoked('j')).toBe(false);
   });
 
@@ -77,12 +80,23 @@ describe('RevocationWatcher', () => {
     await w.stop();
   });
 
-  it('reports error when the first load fails', async () => {
-    const store = remoteLike(new MemoryStore());
+  it('reports error when the first load fails, and refuses to answer until a load succeeds', async () => {
+    vi.useFakeTimers();
+    const inner = new MemoryStore({ now: () => NOW });
+    await inner.revokeToken('j', NOW / 1000 + 60);
+    const store = remoteLike(inner);
     store.fail = true;
-    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger() });
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => NOW });
     await w.start();
     expect(w.status().state).toBe('error');
+    // Nothing is known revoked yet: a revoked credential must not pass for an unrevoked one.
+    for (const ask of [() => w.isTokenRevoked('j'), () => w.isKeyRevoked('k')]) {
+      expect(ask).toThrow(expect.objectContaining({ code: 'ERR_AUTHN_UNAVAILABLE' }));
+    }
+    store.fail = false;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(w.isTokenRevoked('j')).toBe(true);
+    expect(w.isKeyRevoked('k')).toBe(false);
     await w.stop();
   });
 });

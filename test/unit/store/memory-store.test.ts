@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/store/memory-store.js';
-import type { ApiKeyRecord } from '../../../src/store/store.js';
+import { type ApiKeyRecord, REVOCATION_GRACE_SEC } from '../../../src/store/store.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -53,14 +53,16 @@ describe('MemoryStore', () => {
     expect((await s.revocations()).keys.has('a')).toBe(true);
   });
 
-  it('keeps token revocations until their expiry, then forgets them', async () => {
+  it('keeps token revocations until their expiry and the grace after it, then forgets them', async () => {
     const clock = { now: T0 };
     const s = new MemoryStore({ now: () => clock.now });
     await s.revokeToken('j1', T0 / 1000 + 60);
     await s.revokeToken('j2', T0 / 1000 + 120);
     expect(await s.revocationVersion()).toBe(2);
     expect([...(await s.revocations()).tokens.keys()]).toEqual(['j1', 'j2']);
-    clock.now += 60_000;
+    clock.now += 60_000 + REVOCATION_GRACE_SEC * 1000 - 1000;
+    expect([...(await s.revocations()).tokens.keys()]).toEqual(['j1', 'j2']);
+    clock.now += 1000;
     expect([...(await s.revocations()).tokens.keys()]).toEqual(['j2']);
   });
 
