@@ -33,7 +33,8 @@ import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 interface Group {
   readonly key: string;
-  readonly spec: BucketSpec;
+  /** The strictest of its calls' specs: a generous call first in a batch must not lift a strict one's limit. */
+  spec: BucketSpec;
   readonly items: MessageDecision[];
 }
 
@@ -69,8 +70,12 @@ export function ratelimitStage(
         tool !== undefined && listed(tool) ? tool : isMcpMethod(method) ? method : OTHER_METHODS,
       );
       const group = groups.get(key);
-      if (group) group.items.push(d);
-      else groups.set(key, { key, spec: specFor(d, principal, cfg), items: [d] });
+      const spec = specFor(d, principal, cfg);
+      if (!group) groups.set(key, { key, spec, items: [d] });
+      else {
+        group.items.push(d);
+        group.spec = stricter(group.spec, spec);
+      }
     }
     return [...groups.values()];
   };
@@ -230,6 +235,12 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
 }
 
 /** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
+/** The spec that allows less: the smaller capacity, then the slower refill. */
+export function stricter(a: BucketSpec, b: BucketSpec): BucketSpec {
+  if (a.capacity !== b.capacity) return a.capacity < b.capacity ? a : b;
+  return a.refillPerSecond <= b.refillPerSecond ? a : b;
+}
+
 export function specFor(d: MessageDecision, principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   const o = d.decision.obligations.rate_limit;
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
 import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
-import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
+import { ratelimitStage, specFor, stricter } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
 import { bucketKey } from '../../../../src/ratelimit/keys.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
@@ -211,6 +211,42 @@ describe('ratelimit stage', () => {
     expect(stage.run(request('custom/anything'), signal)).toMatchObject({ kind: 'deny' });
     // An MCP method keeps its own bucket.
     expect(stage.run(request('ping'), signal)).toEqual({ kind: 'continue' });
+  });
+
+  it('holds calls sharing a bucket to the strictest of their limits, whatever their order in the batch', () => {
+    // Scope `subject`: every call of the caller shares one bucket; the policy limits delete_all to 2.
+    const cfg = { ...CFG, scope: 'subject' as const };
+    const limits: Record<string, number> = { delete_all: 2, echo: 1000 };
+    const ctxFor = (tools: string[]) => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal();
+      ctx.decisions = tools.map((tool, i) => ({
+        ...(decided([tool], limits[tool])[0] as MessageDecision),
+        index: i,
+        decisionId: `d-${i}`,
+      }));
+      return ctx;
+    };
+    const deletes = Array<string>(50).fill('delete_all');
+    for (const tools of [deletes, ['echo', ...deletes], [...deletes, 'echo']]) {
+      const stage = ratelimitStage(
+        createRateLimiter({
+          store: new MemoryStore(),
+          failureMode: 'local',
+          logger: silentLogger(),
+          now: () => T0,
+        }),
+        cfg,
+      );
+      expect(stage.run(ctxFor(tools), signal)).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2 } },
+      });
+    }
+    expect(stricter({ capacity: 5, refillPerSecond: 9 }, { capacity: 5, refillPerSecond: 1 })).toEqual({
+      capacity: 5,
+      refillPerSecond: 1,
+    });
   });
 
   it('finds only configured tiers for a role, not Object properties (constructor, __proto__)', () => {
