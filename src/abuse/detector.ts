@@ -22,13 +22,7 @@ import { encodePart } from '../store/key-parts.js';
 import type { BlockEntry, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { blockField, LocalBlocks } from './local-blocks.js';
-import {
-  type Pending,
-  PendingCounts,
-  type PendingWho,
-  pendingTarget,
-  toWindowHits,
-} from './pending-counts.js';
+import { type Pending, PendingCounts, type PendingWho, toWindowHits } from './pending-counts.js';
 import { type CompiledRule, compileRules } from './rules.js';
 import { normalizeIp } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
@@ -168,29 +162,24 @@ class StoreAbuseDetector implements AbuseDetector {
     return this.#polling;
   }
 
-  #add(
-    rule: CompiledRule,
-    target: string,
-    who: PendingWho,
-    count = 1,
-    atMs = this.#now(),
-    id: string | undefined = undefined,
-  ): void {
-    if (!this.#pending.add(rule, target, who, count, atMs, id)) this.#stats.dropped += count;
+  #add(rule: CompiledRule, target: string, who: PendingWho, count = 1, atMs = this.#now()): void {
+    if (!this.#pending.add(rule, target, who, count, atMs)) this.#stats.dropped += count;
   }
 
   async #flushOnce(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const batch = this.#pending.drain();
-    const hits = toWindowHits(batch);
     const now = this.#now();
+    const batch = this.#pending.drain(now);
+    if (batch.length === 0) return;
+    const hits = toWindowHits(batch);
     let results: Awaited<ReturnType<Store['countInWindows']>>;
     try {
       results = await this.#o.store.countInWindows(hits, now);
     } catch (err) {
       this.#stats.storeErrors++;
-      // With their ids: a write that landed before the failure is replaced when they are sent again.
-      for (const p of batch) this.#add(p.rule, pendingTarget(p), p, p.count, p.atMs, p.id);
+      // As they were, with their ids: a write that landed before the failure is replaced when they are
+      // sent again, and counts that age past their window meanwhile are not sent at all.
+      this.#stats.dropped += this.#pending.requeue(batch, now);
       if (this.#flushFailingSince === null) {
         this.#flushFailingSince = now;
         this.#o.logger.warn({ err: (err as Error).message }, 'abuse counts not written; will retry');

@@ -2,8 +2,12 @@
  * The counts waiting for the next flush, one entry per rule × target. Adding is a Map update (the request
  * path calls it); when `MAX_PENDING_TARGETS` distinct targets of one rule are waiting, counts for its new
  * ones are refused so the caller can count them as dropped. A flush drains the whole batch and turns it into the
- * store's `WindowHit`s, giving each entry an id; a failed flush adds the batch back with its ids, so counts that
- * did reach the store before the failure are replaced when sent again, not counted twice.
+ * store's `WindowHit`s, giving each entry an id.
+ *
+ * A failed flush hands its batch back (`requeue`) as slices kept apart from newer counts, each with its id
+ * and its own time: counts that did reach the store before the failure are replaced when sent again, not
+ * counted twice; and counts older than their rule's window are dropped, never sent as one fresh burst after
+ * an outage (a caller failing once every 10 s would otherwise trip a 20-a-minute rule after 5 minutes of it).
  *
  * @module
  */
@@ -18,6 +22,8 @@ import type { CompiledRule } from './rules.js';
  * guessing credentials).
  */
 export const MAX_PENDING_TARGETS = 10_000;
+/** Slices a failed flush may leave waiting (the oldest go first beyond that, counted as dropped). */
+export const MAX_REQUEUED_SLICES = 4 * MAX_PENDING_TARGETS;
 
 /** Who one count is about (what a trip reports and a block targets). */
 export interface PendingWho {
@@ -43,51 +49,60 @@ export interface Pending {
 
 export class PendingCounts {
   #pending = new Map<string, Pending>();
+  /** Slices of failed flushes, oldest first: sent again as they were, never merged with newer counts. */
+  #requeued: Pending[] = [];
   /** Distinct targets waiting, per rule name. */
   #perRule = new Map<string, number>();
 
   get size(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#requeued.length;
   }
 
   /** Adds `count` for this rule × target; false (nothing added) when too many targets are waiting. */
-  add(
-    rule: CompiledRule,
-    target: string,
-    who: PendingWho,
-    count: number,
-    atMs: number,
-    id?: string,
-  ): boolean {
+  add(rule: CompiledRule, target: string, who: PendingWho, count: number, atMs: number): boolean {
     const key = `${encodePart(rule.rule.name)}:${target}`;
     const p = this.#pending.get(key);
     if (p) {
       p.count += count;
       p.ip = who.ip ?? p.ip;
       if (atMs > p.atMs) p.atMs = atMs;
-      p.id ??= id;
       return true;
     }
     const waiting = this.#perRule.get(rule.rule.name) ?? 0;
     if (waiting >= MAX_PENDING_TARGETS) return false;
     this.#perRule.set(rule.rule.name, waiting + 1);
     const { subject, tenant, tool, ip } = who;
-    this.#pending.set(key, { rule, key, subject, tenant, tool, ip, count, atMs, id });
+    this.#pending.set(key, { rule, key, subject, tenant, tool, ip, count, atMs, id: undefined });
     return true;
   }
 
-  /** Everything waiting, in insertion order; the set is empty afterwards. */
-  drain(): Pending[] {
-    const batch = [...this.#pending.values()];
+  /**
+   * Hands back a batch whose flush failed, as separate slices; returns how many counts were dropped for
+   * room (slices past their window are dropped uncounted: the store would not count them either).
+   */
+  requeue(batch: readonly Pending[], nowMs: number): number {
+    this.#requeued.push(...batch.filter((p) => live(p, nowMs)));
+    let dropped = 0;
+    const over = this.#requeued.length - MAX_REQUEUED_SLICES;
+    if (over > 0) {
+      for (const p of this.#requeued.splice(0, over)) dropped += p.count;
+    }
+    return dropped;
+  }
+
+  /** Everything waiting within its window, slices of failed flushes first; the set is empty afterwards. */
+  drain(nowMs: number): Pending[] {
+    const batch = [...this.#requeued.filter((p) => live(p, nowMs)), ...this.#pending.values()];
+    this.#requeued = [];
     this.#pending = new Map();
     this.#perRule = new Map();
     return batch;
   }
 }
 
-/** The target part of a pending entry's key (what `add` was given). */
-export function pendingTarget(p: Pending): string {
-  return p.key.slice(p.key.indexOf(':') + 1);
+/** A count still inside its rule's window at `nowMs`. */
+function live(p: Pending, nowMs: number): boolean {
+  return p.atMs > nowMs - p.rule.windowMs;
 }
 
 /** The store call's input for a drained batch, in the same order. */

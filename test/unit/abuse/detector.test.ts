@@ -270,13 +270,51 @@ describe('abuse detector', () => {
     await detector.stop();
   });
 
+  it('does not send the counts of an outage longer than the window as one burst when the store is back', async () => {
+    const inner = new MemoryStore();
+    const flag = { down: false };
+    const store = delegate(inner, {
+      countInWindows: async (hits: WindowHit[], now: number) => {
+        if (flag.down) throw new StoreError('countInWindows', 'not connected');
+        return inner.countInWindows(hits, now);
+      },
+    });
+    const rule: AbuseRule = {
+      name: 'ip-bruteforce',
+      kind: 'auth_failures_ip',
+      threshold: 20,
+      windowSec: 60,
+      action: 'block',
+    };
+    const { clock, events, detector } = setup([rule], store);
+    // One failed login every 10 s (6 a minute, under 20), flushed every second, through 5 minutes of outage.
+    const failSlowly = async (seconds: number) => {
+      for (let s = 0; s < seconds; s++) {
+        if (s % 10 === 0) detector.recordAuthFailure(null, IP, 'invalid_token');
+        clock.now += 1_000;
+        await detector.flush();
+      }
+    };
+    await failSlowly(120);
+    flag.down = true;
+    await failSlowly(300);
+    flag.down = false;
+    await detector.flush();
+    expect(events).toEqual([]);
+    expect(detector.isBlocked(null, IP)).toBeNull();
+    // The five failures of the outage's last minute did count: sixteen more make 21, past the threshold.
+    for (let i = 0; i < 16; i++) detector.recordAuthFailure(null, IP, 'invalid_token');
+    await detector.flush();
+    expect(events.map((e) => e.count)).toEqual([21]);
+  });
+
   it('does not count twice a write that landed but whose answer was lost (a timeout)', async () => {
     const { store, flag } = answerLostStore();
     const { detector, events } = setup([{ ...QUERY_RULE, threshold: 3 }], store);
     for (let i = 0; i < 2; i++) detector.recordCall(alice, 'query_a', IP);
     await detector.flush(); // the two calls reach the window; the detector hears of a failure
     flag.loseAnswer = false;
-    detector.recordCall(alice, 'query_a', IP); // merged with the two being retried
+    detector.recordCall(alice, 'query_a', IP); // sent with the two being retried
     await detector.flush();
     // Three calls: at the threshold, not past it (five, had the retry been added to the landed write).
     expect(events).toEqual([]);
