@@ -29,7 +29,8 @@ export function securityListener(
       // Nor is a token signed with a key the issuer may just have added (AuthnError.uncounted).
       const authn = err instanceof AuthnError ? err : undefined;
       if (err.status < 500 && !authn?.uncounted) {
-        detector.recordAuthFailure(authn?.subject ?? null, ctx.clientIp, err.code);
+        const owner = authn?.subject ? { subject: authn.subject, tenant: authn.tenant ?? null } : null;
+        detector.recordAuthFailure(owner, ctx.clientIp, err.code);
       }
       counters.authFailure(err.code, ctx.clientIp);
     },

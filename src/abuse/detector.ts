@@ -26,7 +26,7 @@ import { type Pending, PendingCounts, type PendingWho, toWindowHits } from './pe
 import { type CompiledRule, compileRules } from './rules.js';
 import { normalizeIp } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
-import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule } from './types.js';
+import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, CredentialOwner } from './types.js';
 
 export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
 
@@ -128,10 +128,11 @@ class StoreAbuseDetector implements AbuseDetector {
     }
   }
 
-  recordAuthFailure(subject: string | null, ip: string, _reason: string): void {
-    if (subject !== null && subject !== '') {
-      for (const rule of this.#subjectRules)
-        this.#add(rule, encodePart(subject), { subject, tenant: null, tool: null, ip });
+  recordAuthFailure(owner: CredentialOwner | null, ip: string, _reason: string): void {
+    if (owner !== null && owner.subject !== '') {
+      const { subject, tenant } = owner;
+      const target = `${encodePart(tenant)}/${encodePart(subject)}`;
+      for (const rule of this.#subjectRules) this.#add(rule, target, { subject, tenant, tool: null, ip });
     }
     if (this.#ipRules.length === 0 || !ip) return;
     const addr = normalizeIp(ip);

@@ -8,7 +8,7 @@
  */
 import type { AbuseEvent, BlockEntry } from '../store/store.js';
 import type { Pending } from './pending-counts.js';
-import { anyTenantBlockValue, subjectBlockValue } from './targets.js';
+import { subjectBlockValue } from './targets.js';
 import type { AbuseRule } from './types.js';
 
 /** The block a `block` rule writes for this trip, lasting the rule's `blockMs` from `now`. */
@@ -16,16 +16,7 @@ export function tripBlockEntry(p: Pending, count: number, now: number): BlockEnt
   const { rule, blockMs } = p.rule;
   return rule.kind === 'auth_failures_ip'
     ? blockEntry('ip', p.ip ?? '', rule, count, now, blockMs)
-    : blockEntry(
-        'subject',
-        rule.kind === 'tool_calls'
-          ? subjectBlockValue(p.tenant, p.subject ?? '')
-          : anyTenantBlockValue(p.subject ?? ''),
-        rule,
-        count,
-        now,
-        blockMs,
-      );
+    : blockEntry('subject', subjectBlockValue(p.tenant, p.subject ?? ''), rule, count, now, blockMs);
 }
 
 /** The event for this trip; `blockedUntil` is the block's end (ISO), null for `alert` rules. */

@@ -39,11 +39,20 @@ export interface AbuseDetectorStats {
   readonly dropped: number;
 }
 
+/** Whom a refused credential belongs to. */
+export interface CredentialOwner {
+  readonly subject: string;
+  readonly tenant: string | null;
+}
+
 export interface AbuseDetector extends Component {
   /** Counts a tool call; fire-and-forget, never awaited on the request path (no store call). */
   recordCall(p: Principal, tool: string, ip: string): void;
-  /** Counts a failed authentication; `subject` is the claimed one, if any (no store call). */
-  recordAuthFailure(subject: string | null, ip: string, reason: string): void;
+  /**
+   * Counts a failed authentication against the address and, when the credential's owner is known for sure
+   * (an API key's), against that subject of that tenant (no store call).
+   */
+  recordAuthFailure(owner: CredentialOwner | null, ip: string, reason: string): void;
   /** The block that applies to this caller or address, from the local snapshot (synchronous). */
   isBlocked(p: Principal | null, ip: string): BlockEntry | null;
   /** Writes pending counts now (trips and blocks follow); concurrent calls share one flush. Never throws. */

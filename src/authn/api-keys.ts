@@ -78,7 +78,8 @@ export class ApiKeyVerifier {
     const { record, principal } = entry;
     if (!record || !principal) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
     // The key exists: a refusal from here on is a failed login of its owner (abuse rules).
-    const refuse = (err: AuthnError): AuthnError => Object.assign(err, { subject: principal.id });
+    const refuse = (err: AuthnError): AuthnError =>
+      Object.assign(err, { subject: principal.id, tenant: principal.tenant });
     if (!ok) throw refuse(new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID));
     if (this.#o.isRevoked(record.id)) throw refuse(new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked'));
     const now = this.#o.now();

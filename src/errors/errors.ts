@@ -45,6 +45,8 @@ export class AuthnError extends SidecarError {
    * abuse rules. Never sent to the caller.
    */
   subject?: string;
+  /** The tenant of that subject (the key's), null for none: a subject is counted and blocked per tenant. */
+  tenant?: string | null;
   /**
    * True when the credential could not be checked for good (a token naming a key the issuer may have just
    * added, during the key set's refetch cooldown): refused, but no failed authentication for abuse rules.

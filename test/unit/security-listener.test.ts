@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AbuseDetector } from '../../src/abuse/detector.js';
+import type { CredentialOwner } from '../../src/abuse/types.js';
 import { AuthnError } from '../../src/errors/errors.js';
 import type { SecurityCounters } from '../../src/report/counters.js';
 import { securityListener } from '../../src/security-listener.js';
@@ -15,19 +16,23 @@ import { contextFor, fakeRequest } from './pipeline/fake-request.js';
 function setup() {
   const recorded: string[] = [];
   const counted: string[] = [];
-  const subjects: (string | null)[] = [];
+  const subjects: (CredentialOwner | null)[] = [];
   const detector = {
-    recordAuthFailure: (s: string | null, _ip: string, code: string) => {
+    recordAuthFailure: (s: CredentialOwner | null, _ip: string, code: string) => {
       recorded.push(code);
       subjects.push(s);
     },
   } as unknown as AbuseDetector;
   const counters = { authFailure: (code: string) => counted.push(code) } as unknown as SecurityCounters;
   const listener = securityListener(detector, counters);
-  const fail = (code: ConstructorParameters<typeof AuthnError>[0], subject?: string, uncounted?: boolean) =>
+  const fail = (
+    code: ConstructorParameters<typeof AuthnError>[0],
+    owner?: { subject: string; tenant?: string | null },
+    uncounted?: boolean,
+  ) =>
     listener.authFailure?.(
       contextFor(fakeRequest({})),
-      Object.assign(new AuthnError(code, 'x'), subject ? { subject } : {}, uncounted ? { uncounted } : {}),
+      Object.assign(new AuthnError(code, 'x'), owner ?? {}, uncounted ? { uncounted } : {}),
     );
   return { recorded, counted, subjects, fail };
 }
@@ -59,8 +64,13 @@ describe('securityListener.authFailure', () => {
 
   it("counts a failure against the subject when the credential's owner is known (an API key)", () => {
     const { subjects, fail } = setup();
-    fail('ERR_AUTHN_INVALID_API_KEY', 'svc-report');
+    fail('ERR_AUTHN_INVALID_API_KEY', { subject: 'svc-report', tenant: 'acme' });
+    fail('ERR_AUTHN_REVOKED', { subject: 'svc-global', tenant: null });
     fail('ERR_AUTHN_INVALID_TOKEN');
-    expect(subjects).toEqual(['svc-report', null]);
+    expect(subjects).toEqual([
+      { subject: 'svc-report', tenant: 'acme' },
+      { subject: 'svc-global', tenant: null },
+      null,
+    ]);
   });
 });

@@ -184,7 +184,7 @@ describe('abuse detector', () => {
       { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 2, windowSec: 60, action: 'block' },
     ]);
     detector.recordAuthFailure(null, '::ffff:192.0.2.1', 'invalid_token');
-    detector.recordAuthFailure('alice', '192.0.2.1', 'invalid_token');
+    detector.recordAuthFailure({ subject: 'alice', tenant: 'acme' }, '192.0.2.1', 'invalid_token');
     detector.recordAuthFailure(null, '192.0.2.1 ', 'expired');
     await detector.flush();
     expect(events).toMatchObject([{ kind: 'auth_failures_ip', ip: '192.0.2.1', count: 3, subject: null }]);
@@ -194,25 +194,33 @@ describe('abuse detector', () => {
     expect(events[0]?.blockedUntil).toBe(new Date(T0 + 900_000).toISOString());
   });
 
-  it('blocks a subject in every tenant after too many failed authentications as it', async () => {
+  it('blocks a subject of its tenant only after too many failed authentications as it', async () => {
     const { events, detector } = setup([
       {
         name: 'subject-bruteforce',
         kind: 'auth_failures_subject',
-        threshold: 1,
+        threshold: 2,
         windowSec: 60,
         action: 'block',
       },
     ]);
-    detector.recordAuthFailure('alice', '192.0.2.1', 'bad_key');
-    detector.recordAuthFailure('alice', '192.0.2.9', 'bad_key');
+    const acmeAlice = { subject: 'alice', tenant: 'acme' };
+    detector.recordAuthFailure(acmeAlice, '192.0.2.1', 'bad_key');
+    detector.recordAuthFailure(acmeAlice, '192.0.2.9', 'bad_key');
+    // Another tenant's alice: counted on her own, not pooled with acme's.
+    detector.recordAuthFailure({ subject: 'alice', tenant: 'globex' }, '192.0.2.9', 'bad_key');
+    detector.recordAuthFailure({ subject: 'alice', tenant: 'globex' }, '192.0.2.9', 'bad_key');
     detector.recordAuthFailure(null, '192.0.2.9', 'bad_key');
     await detector.flush();
+    expect(events).toEqual([]);
+    detector.recordAuthFailure(acmeAlice, '192.0.2.1', 'bad_key');
+    await detector.flush();
     expect(events).toMatchObject([
-      { kind: 'auth_failures_subject', subject: 'alice', tenant: null, count: 2 },
+      { kind: 'auth_failures_subject', subject: 'alice', tenant: 'acme', count: 3 },
     ]);
-    expect(detector.isBlocked(alice, '10.0.0.1')).toMatchObject({ target: 'subject', value: '*/alice' });
-    expect(detector.isBlocked(principal(null, 'alice'), '10.0.0.1')).not.toBeNull();
+    expect(detector.isBlocked(alice, '10.0.0.1')).toMatchObject({ target: 'subject', value: 'acme/alice' });
+    expect(detector.isBlocked(principal('globex', 'alice'), '10.0.0.1')).toBeNull();
+    expect(detector.isBlocked(principal(null, 'alice'), '10.0.0.1')).toBeNull();
     expect(detector.isBlocked(principal('acme', 'bob'), '192.0.2.1')).toBeNull();
   });
 
