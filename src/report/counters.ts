@@ -5,7 +5,10 @@
  * `flushIntervalMs` in one store call (hourly hashes that expire after `SECURITY_RETENTION_MS`). A failed
  * write keeps the counts for the next one and is logged once per outage.
  *
- * Counter fields are `<category>|<value>` (the value is everything after the first `|`).
+ * Counter fields are `<category>|<value>` (the value is everything after the first `|`). A category records
+ * at most `MAX_VALUES_PER_HOUR` distinct values an hour per replica; further ones are counted under
+ * {@link OTHER}, so callers inventing tool names, or failing logins from ever new addresses, cannot grow the
+ * store's hourly hashes (kept 8 days) without bound.
  *
  * @module
  */
@@ -35,6 +38,10 @@ export const FIELD = {
 
 /** Shown for a missing tool or subject (e.g. a denial of `resources/read`, an anonymous caller). */
 export const NONE = '-';
+/** Distinct values one category records per hour (per replica); the rest count under {@link OTHER}. */
+export const MAX_VALUES_PER_HOUR = 1_000;
+/** The values past a category's hourly allowance (no tool, subject or address is written this way). */
+export const OTHER = '(other)';
 
 export interface SecurityCounters {
   authFailure(reason: string, ip: string): void;
@@ -71,6 +78,8 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
   readonly #o: SecurityCountersOptions;
   readonly #now: () => number;
   #hours = new Map<number, Map<string, number>>();
+  /** The values each category has recorded, per hour (this hour's and the last one's are kept). */
+  #seen = new Map<number, Map<string, Set<string>>>();
   #fields = 0;
   #anomalies: AbuseEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -148,7 +157,11 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
   }
 
   #add(hour: number, category: string, value: string | null, n = 1): void {
-    const text = value === null || value === '' ? NONE : value.slice(0, MAX_VALUE_LENGTH);
+    const text = this.#allowed(
+      hour,
+      category,
+      value === null || value === '' ? NONE : value.slice(0, MAX_VALUE_LENGTH),
+    );
     const field = `${category}|${text}`;
     let fields = this.#hours.get(hour);
     if (!fields) {
@@ -164,6 +177,25 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
       fields.set(field, n);
       this.#fields++;
     }
+  }
+
+  /** `text`, or {@link OTHER} once its category has recorded its hourly allowance of other values. */
+  #allowed(hour: number, category: string, text: string): string {
+    let categories = this.#seen.get(hour);
+    if (!categories) {
+      categories = new Map();
+      this.#seen.set(hour, categories);
+      for (const h of this.#seen.keys()) if (h < hour - HOUR_MS) this.#seen.delete(h);
+    }
+    let values = categories.get(category);
+    if (!values) {
+      values = new Set();
+      categories.set(category, values);
+    }
+    if (values.has(text)) return text;
+    if (values.size >= MAX_VALUES_PER_HOUR) return OTHER;
+    values.add(text);
+    return text;
   }
 
   async #flushOnce(): Promise<void> {

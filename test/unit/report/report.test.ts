@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../../../src/report/build.js';
-import { createSecurityCounters } from '../../../src/report/counters.js';
+import {
+  createSecurityCounters,
+  FIELD,
+  hourOf,
+  MAX_VALUES_PER_HOUR,
+  OTHER,
+} from '../../../src/report/counters.js';
 import { formatReport } from '../../../src/report/format.js';
 import { reportRoute } from '../../../src/report/route.js';
 import { parseSince } from '../../../src/report/since.js';
@@ -154,6 +160,28 @@ describe('security counters', () => {
     await counters.flush(); // nothing pending: no call
     expect(writes).toBe(1);
     expect((await buildReport(store, T0 - HOUR, T0)).authFailuresByIp).toHaveLength(4);
+  });
+
+  it('records at most MAX_VALUES_PER_HOUR distinct values of a category an hour; the rest count as (other)', async () => {
+    const store = new MemoryStore();
+    const clock = { now: T0 };
+    const counters = createSecurityCounters({ store, logger: silentLogger(), now: () => clock.now });
+    // A caller inventing a tool name per denied call, then a known name again.
+    for (let i = 0; i < MAX_VALUES_PER_HOUR + 50; i++)
+      counters.denial(`invented_${i}`, 'acme/bob', 'unknown_tool');
+    counters.denial('invented_0', 'acme/bob', 'unknown_tool');
+    await counters.flush();
+    const hour = await store.securityCounters([hourOf(T0)]);
+    const tools = [...hour.keys()].filter((f) => f.startsWith(`${FIELD.denialTool}|`));
+    expect(tools).toHaveLength(MAX_VALUES_PER_HOUR + 1);
+    expect(hour.get(`${FIELD.denialTool}|${OTHER}`)).toBe(50);
+    expect(hour.get(`${FIELD.denialTool}|invented_0`)).toBe(2);
+    // A new hour has its own allowance.
+    clock.now = T0 + HOUR;
+    counters.denial('invented_9999', 'acme/bob', 'unknown_tool');
+    await counters.flush();
+    const next = await store.securityCounters([hourOf(T0 + HOUR)]);
+    expect(next.get(`${FIELD.denialTool}|invented_9999`)).toBe(1);
   });
 
   it('keeps the counts when a flush fails, logs once, and writes them later', async () => {
