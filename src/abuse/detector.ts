@@ -194,6 +194,8 @@ class StoreAbuseDetector implements AbuseDetector {
       return r?.tripped ? [{ p, count: r.count }] : [];
     });
     for (const { p, count } of trips) await this.#trip(p, count, now);
+    // Once per flush, not per block: each poll after a block reloads the whole list.
+    if (trips.some(({ p }) => p.rule.rule.action === 'block')) void this.refresh();
   }
 
   async #trip(p: Pending, count: number, now: number): Promise<void> {
@@ -224,7 +226,6 @@ class StoreAbuseDetector implements AbuseDetector {
       );
     }
     this.#blocks.extend(entry, now + p.rule.blockMs);
-    void this.refresh();
     return (this.#blocks.entry(field) ?? entry).until;
   }
 

@@ -224,6 +224,33 @@ describe('abuse detector', () => {
     expect(detector.isBlocked(principal('acme', 'bob'), '192.0.2.1')).toBeNull();
   });
 
+  it('reloads the block list once per flush, however many addresses trip in it', async () => {
+    const inner = new MemoryStore();
+    const reads = { blocks: 0 };
+    const store = delegate(inner, {
+      blocks: (now: number) => {
+        reads.blocks++;
+        return inner.blocks(now);
+      },
+    });
+    const { detector, events } = setup(
+      [{ name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 2, windowSec: 60, action: 'block' }],
+      store,
+    );
+    await detector.start();
+    const loaded = reads.blocks;
+    for (let a = 0; a < 200; a++) {
+      for (let i = 0; i < 3; i++)
+        detector.recordAuthFailure(null, `2001:db8::${a.toString(16)}`, 'invalid_token');
+    }
+    await detector.flush();
+    await detector.refresh();
+    expect(events).toHaveLength(200);
+    expect(detector.currentBlocks()).toHaveLength(200);
+    expect(reads.blocks - loaded).toBe(1);
+    await detector.stop();
+  });
+
   it('never shortens a longer block an operator set', async () => {
     const store = new MemoryStore();
     const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 60 }], store);
