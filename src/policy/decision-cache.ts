@@ -2,28 +2,31 @@
  * A per-revision cache of policy results. A compiled policy is a pure function of its input and data,
  * except for two context fields that differ on every request (`context.time`, `context.request_id`)
  * and the one non-deterministic builtin the wasm runtime offers (`rand.intn`). The key is therefore the
- * input minus those two fields and minus every other context field the policy never names (for the
- * default policy `minute`, `date`, `session_id`, …), so the clock fields it does read (`hour`,
- * `weekday`) decide how long an entry serves.
+ * input minus those two fields and minus the other clock fields the policy never names (for the default
+ * policy `minute` and `date`), so the clock fields it does read (`hour`, `weekday`) decide how long an
+ * entry serves. Every other field — the client address, the session, the environment — is always in the
+ * key: a policy can read it without naming it (`walk(input)`, iterating over `input.context`), and one
+ * sample could never show that a deny list ignores it.
  *
  * Two checks keep a policy that does read a left-out field from being cached wrongly. When a bundle is
- * loaded ({@link cacheability}): a policy that names `time` or `request_id` (a field access compiles to
- * that exact string constant in the wasm), data that holds either name (a lookup through data), or a call
- * of `rand.intn` turns the cache off for the revision; any other field named either way stays in the key.
- * And every miss is evaluated a second time with every left-out field changed ({@link probeInput}); only
- * a result that stays the same is kept, and one that changes turns the cache off for the revision —
- * which catches a policy that reads the input generically (`walk(input)`, `json.marshal(input)`,
- * iterating over `input.context`).
+ * loaded ({@link cacheability}): a policy that names `time` or `request_id` anywhere in its wasm (a field
+ * access compiles to the name as a string constant; a literal path `"context/time"` or a pattern
+ * `\.time` holds it too), data that holds either name (a lookup through data), or a call of `rand.intn`
+ * turns the cache off for the revision; a clock field named either way stays in the key. And every miss
+ * is evaluated a second time with every left-out field changed ({@link probeInput}); only a result that
+ * stays the same is kept, and one that changes turns the cache off for the revision.
  *
  * @module
  */
 import type { Bundle } from './bundle.js';
 import type { Decision } from './decision.js';
-import { contextFieldNames, type PolicyInput } from './input.js';
+import type { PolicyInput } from './input.js';
 import { subjectJson } from './input-json.js';
 
 /** Context fields left out of the key: they are new on every request. */
 export const VOLATILE_CONTEXT_FIELDS = ['time', 'request_id'] as const;
+/** Clock fields left out of the key when the policy never names them; all other fields are always in it. */
+export const CLOCK_CONTEXT_FIELDS = ['hour', 'minute', 'weekday', 'date'] as const;
 /** Inputs whose key is longer than this are not cached (large arguments would crowd out the rest). */
 export const MAX_KEY_CHARS = 8_192;
 /** The keys of one cache hold at most this many characters in all (~8 MB); the oldest go first. */
@@ -32,34 +35,28 @@ export const MAX_CACHE_CHARS = 4_000_000;
 export type Cacheability =
   | {
       readonly cacheable: true;
-      /** Context fields the policy never names: left out of the key (and changed by the probe). */
+      /** Time, request id and the clock fields the policy never names: left out of the key (and probed). */
       readonly unused: ReadonlySet<string>;
     }
   | { readonly cacheable: false; readonly why: string };
 
 /**
  * Whether results of the policy in `wasm` with `data` may be cached (see the module comment), and which
- * of `contextFields` it never names. A field access compiles to the bare name as a NUL-terminated string
- * constant; data that holds the name could be a lookup through data. A name that shows up by accident
- * (in a reason text, say) only keeps a field in the key, the safe direction.
+ * clock fields it never names. A field access compiles to the name as a string constant; a literal path
+ * or a pattern holds it inside a longer string, so any occurrence not part of a longer identifier counts.
+ * Data that holds the name could be a lookup through data. A name that shows up by accident (in a reason
+ * text, say) only keeps a field in the key, or the revision uncached: the safe direction.
  */
-export function cacheability(
-  wasm: Uint8Array,
-  data: unknown,
-  contextFields: readonly string[] = contextFieldNames(),
-): Cacheability {
+export function cacheability(wasm: Uint8Array, data: unknown): Cacheability {
   const text = Buffer.from(wasm.buffer, wasm.byteOffset, wasm.byteLength).toString('latin1');
   if (text.includes('rand.intn')) return { cacheable: false, why: 'the policy calls rand.intn' };
-  const inWasm = (f: string) => new RegExp(`(^|[^\\x20-\\x7e])${f}($|[^\\x20-\\x7e])`).test(text);
+  const inWasm = (f: string) => new RegExp(`(^|[^A-Za-z0-9_])${f}($|[^A-Za-z0-9_])`).test(text);
   for (const field of VOLATILE_CONTEXT_FIELDS) {
     if (inWasm(field)) return { cacheable: false, why: `the policy names the field "${field}"` };
     if (dataMentions(data, field)) return { cacheable: false, why: `the policy data names "${field}"` };
   }
-  const fields = new Set([...contextFields, ...VOLATILE_CONTEXT_FIELDS]);
-  return {
-    cacheable: true,
-    unused: new Set([...fields].filter((f) => !inWasm(f) && !dataMentions(data, f))),
-  };
+  const clock = CLOCK_CONTEXT_FIELDS.filter((f) => !inWasm(f) && !dataMentions(data, f));
+  return { cacheable: true, unused: new Set([...VOLATILE_CONTEXT_FIELDS, ...clock]) };
 }
 
 function dataMentions(value: unknown, name: string): boolean {

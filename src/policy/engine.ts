@@ -56,7 +56,7 @@ interface Loaded {
   readonly loadedAt: Date;
   /** Set to null for good when a result turns out to depend on what the key leaves out. */
   decisions: DecisionCache<Decision> | null;
-  /** Context fields the policy never names, left out of cache keys. */
+  /** Time, request id and the clock fields the policy never names: left out of cache keys. */
   readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
 }

@@ -91,20 +91,6 @@ function subjectFields(p: Principal) {
   };
 }
 
-/** The fields of `context` (for the decision cache's analysis of which ones a policy names). */
-export function contextFieldNames(): string[] {
-  return Object.keys(
-    contextOf({
-      now: new Date(0),
-      clientIp: '',
-      sessionId: null,
-      requestId: '',
-      environment: '',
-      timezone: 'UTC',
-    }),
-  );
-}
-
 function contextOf(f: RequestFacts) {
   const t = clockFields(f.now, f.timezone);
   return {

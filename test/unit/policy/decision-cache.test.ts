@@ -10,11 +10,13 @@ import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { type Bundle, readBundle } from '../../../src/policy/bundle.js';
 import {
+  CLOCK_CONTEXT_FIELDS,
   cacheability,
   cacheKey,
   DecisionCache,
   MAX_KEY_CHARS,
   probeInput,
+  VOLATILE_CONTEXT_FIELDS,
 } from '../../../src/policy/decision-cache.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
@@ -54,7 +56,7 @@ const fixtures: Record<string, Bundle> = {};
 
 beforeAll(async () => {
   defaultBundle = await readBundle(await defaultPolicyBundle());
-  for (const name of ['time', 'request-id', 'generic'])
+  for (const name of ['time', 'request-id', 'generic', 'path-time', 'walk'])
     fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
 });
 
@@ -162,10 +164,12 @@ describe('which bundles may be cached', () => {
   it('caches the default policy', () => {
     const c = cacheability(defaultBundle.wasm, defaultBundle.data);
     expect(c.cacheable).toBe(true);
-    // The default policy reads hour, weekday, client_ip and environment, not minute, date or the session.
-    const unused = c.cacheable ? [...c.unused].sort() : [];
-    expect(unused).toEqual(expect.arrayContaining(['date', 'minute', 'request_id', 'session_id', 'time']));
-    for (const named of ['hour', 'weekday', 'client_ip', 'environment']) expect(unused).not.toContain(named);
+    // The default policy reads hour and weekday, not minute or date: those, time and request_id are left out.
+    // Every other field stays in the key whether the policy names it or not.
+    expect(c.cacheable ? [...c.unused].sort() : []).toEqual(['date', 'minute', 'request_id', 'time']);
+    const context = call('echo', {}, facts('2026-11-23T10:00:01Z')).context;
+    for (const field of [...VOLATILE_CONTEXT_FIELDS, ...CLOCK_CONTEXT_FIELDS])
+      expect(context).toHaveProperty(field);
   });
 
   it('bypasses a policy that names time or request_id, or calls rand.intn', () => {
@@ -184,6 +188,18 @@ describe('which bundles may be cached', () => {
       cacheable: false,
       why: expect.stringContaining('rand.intn'),
     });
+  });
+
+  it('bypasses a policy that names time only inside a longer string (a literal path, a pattern)', () => {
+    expect(cacheability(fixtures['path-time']?.wasm ?? new Uint8Array(), {})).toMatchObject({
+      cacheable: false,
+      why: expect.stringContaining('"time"'),
+    });
+    const pattern = Buffer.concat([defaultBundle.wasm, Buffer.from('\0"context":\\{[^}]*"request_id"\0')]);
+    expect(cacheability(pattern, {})).toMatchObject({ cacheable: false });
+    // Part of a longer identifier is not the field (`timeout`, `uptime_s`).
+    const longer = Buffer.concat([defaultBundle.wasm, Buffer.from('\0timeout uptime_s\0')]);
+    expect(cacheability(longer, {}).cacheable).toBe(true);
   });
 
   it('bypasses a policy whose data names either field (a lookup through data)', () => {
@@ -239,15 +255,29 @@ describe('engine with the cache', () => {
     expect(e.status().decisionCache).toBeNull();
   });
 
-  it('leaves fields the policy never names out of the key: one entry serves the whole hour', async () => {
+  it('leaves clock fields the policy never names out of the key: one entry serves the whole hour', async () => {
     const e = new PolicyEngine(opts());
     await e.load(defaultBundle);
     e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z')));
-    const nextMinute = e.decide(
-      call('echo', { text: 'hi' }, { ...facts('2026-11-23T10:01:30Z'), sessionId: 's-2' }),
-    );
+    const nextMinute = e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T10:01:30Z')));
     const nextHour = e.decide(call('echo', { text: 'hi' }, facts('2026-11-23T11:00:01Z')));
-    expect([nextMinute.cached, nextHour.cached]).toEqual([true, undefined]);
+    // Another session is another key, named by the policy or not.
+    const otherSession = e.decide(
+      call('echo', { text: 'hi' }, { ...facts('2026-11-23T10:02:00Z'), sessionId: 's-2' }),
+    );
+    expect([nextMinute.cached, nextHour.cached, otherSession.cached]).toEqual([true, undefined, undefined]);
+  });
+
+  it('answers as a fresh evaluation would for a policy that reads every field without naming one', async () => {
+    const walk = fixtures.walk as Bundle;
+    const cached = new PolicyEngine(opts());
+    const fresh = new PolicyEngine(opts(false));
+    await Promise.all([cached.load(walk), fresh.load(walk)]);
+    const from = (ip: string) => call('echo', {}, { ...facts('2026-11-23T10:00:01Z'), clientIp: ip });
+    expect(cached.decide(from('10.0.0.7')).allow).toBe(true);
+    expect(cached.decide(from('10.0.0.7')).cached).toBe(true);
+    const blocked = from('10.6.6.6');
+    expect([cached.decide(blocked).allow, fresh.decide(blocked).allow]).toEqual([false, false]);
   });
 
   it('starts empty after a reload', async () => {
