@@ -17,6 +17,11 @@ export const MCP_DEFAULT_ANNOTATIONS: ToolAnnotations = Object.freeze({
   openWorldHint: true,
 });
 
+/** What a decision sees of a listed tool's annotations: the MCP defaults for the hints it leaves out. */
+export function listedToolAnnotations(annotations: Readonly<Record<string, unknown>>): ToolAnnotations {
+  return Object.freeze({ ...MCP_DEFAULT_ANNOTATIONS, ...annotations, seen: true });
+}
+
 export class AnnotationCache {
   #tools = new Map<string, ToolAnnotations>();
   #learnedAt = 0;
@@ -24,7 +29,7 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
   learn(tools: ReadonlyMap<string, Record<string, unknown>>, now = Date.now()): void {
     for (const [name, annotations] of tools) {
-      this.#tools.set(name, Object.freeze({ ...MCP_DEFAULT_ANNOTATIONS, ...annotations, seen: true }));
+      this.#tools.set(name, listedToolAnnotations(annotations));
     }
     this.#learnedAt = now;
   }

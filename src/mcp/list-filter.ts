@@ -7,6 +7,7 @@
  */
 import type { ResourceKind } from './action.js';
 import { isRecord } from './action.js';
+import { listedToolAnnotations } from './annotations.js';
 
 export const LIST_METHODS = {
   'tools/list': { field: 'tools', kind: 'tool', key: 'name' },
@@ -71,7 +72,10 @@ export function filterListResult(method: ListMethod, result: unknown, visible: V
       if (!isRecord(item)) return false;
       const name = item[spec.key];
       if (typeof name !== 'string') return false;
-      const annotations = isRecord(item.annotations) ? item.annotations : undefined;
+      const raw = isRecord(item.annotations) ? item.annotations : undefined;
+      // A tool is judged on the annotations a call to it would be decided on (the MCP defaults filled in),
+      // so the list never shows a tool every call to which is denied.
+      const annotations = spec.kind === 'tool' ? listedToolAnnotations(raw ?? {}) : raw;
       return visible({ kind: spec.kind, name, annotations });
     });
     out[spec.field] = visibleItems;

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
 import {
   filterListResult,
   isListMethod,
@@ -40,8 +41,20 @@ describe('filterListResult', () => {
     const out = filterListResult(method, result, visible);
 
     expect(out).toEqual({ result: { [field]: [keep], nextCursor: 'c2' }, total: 2, kept: 1 });
-    expect(visible).toHaveBeenCalledWith({ kind, name: 'public-1', annotations: { readOnlyHint: true } });
-    expect(visible).toHaveBeenCalledWith({ kind, name: 'secret-1', annotations: undefined });
+    // A tool is judged on what a call to it would be decided on: the MCP defaults for hints it leaves out.
+    const tool = kind === 'tool';
+    expect(visible).toHaveBeenCalledWith({
+      kind,
+      name: 'public-1',
+      annotations: tool
+        ? { ...MCP_DEFAULT_ANNOTATIONS, readOnlyHint: true, seen: true }
+        : { readOnlyHint: true },
+    });
+    expect(visible).toHaveBeenCalledWith({
+      kind,
+      name: 'secret-1',
+      annotations: tool ? { ...MCP_DEFAULT_ANNOTATIONS, seen: true } : undefined,
+    });
   });
 
   it.each(CASES)('%s drops items without a string %3$s without asking the policy', (method, field, key) => {
@@ -74,10 +87,16 @@ describe('filterListResult', () => {
     });
   });
 
-  it('passes non-object annotations to the policy as undefined', () => {
+  it('passes non-object annotations to the policy as none (the MCP defaults, for a tool)', () => {
     const visible = vi.fn(() => true);
     filterListResult('tools/list', { tools: [{ name: 'a', annotations: ['x'] }] }, visible);
-    expect(visible).toHaveBeenCalledWith({ kind: 'tool', name: 'a', annotations: undefined });
+    expect(visible).toHaveBeenCalledWith({
+      kind: 'tool',
+      name: 'a',
+      annotations: { ...MCP_DEFAULT_ANNOTATIONS, seen: true },
+    });
+    filterListResult('prompts/list', { prompts: [{ name: 'p', annotations: 'x' }] }, visible);
+    expect(visible).toHaveBeenCalledWith({ kind: 'prompt', name: 'p', annotations: undefined });
   });
 
   it('does not change the input result', () => {

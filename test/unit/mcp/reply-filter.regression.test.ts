@@ -1,10 +1,14 @@
-// BUG REPRO (low severity) — not committed. See the report: src/mcp/reply-filter.ts L57.
+/**
+ * Regression test: a pending reply whose `"result"` key is written with a JSON escape is still pruned.
+ *
+ * @module
+ */
 import { describe, expect, it } from 'vitest';
 import { AnnotationCache } from '../../../src/mcp/annotations.js';
 import { idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
 
-describe('ReplyFilter.rewriteEvent (bug)', () => {
-  it('BUG: prunes a pending reply whose "result" key is written with a JSON escape', () => {
+describe('ReplyFilter.rewriteEvent (regressions)', () => {
+  it('prunes a pending reply whose "result" key is written with a JSON escape', () => {
     const filter = new ReplyFilter(
       new Map([[idKey(1), 'tools/list']]),
       false,
