@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ENV_OVERRIDES, SECRET_ENV } from '../src/config/env.js';
+import { ENV_OVERRIDES, FALSE_WORDS, SECRET_ENV, TRUE_WORDS } from '../src/config/env.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { ERROR_CODES } from '../src/errors/codes.js';
 
@@ -31,23 +31,29 @@ interface Row {
   description: string;
 }
 
-function rows(schema: Record<string, unknown>, prefix = ''): Row[] {
+/** `inherited`: the default of the enclosing object (a section given whole, like `ratelimit.default`). */
+function rows(schema: Record<string, unknown>, prefix = '', inherited: Record<string, unknown> = {}): Row[] {
   const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
   const out: Row[] = [];
   for (const [key, prop] of Object.entries(props)) {
     const path = prefix ? `${prefix}.${key}` : key;
+    const given = prop.default ?? inherited[key];
     if (prop.type === 'object' && prop.properties) {
-      out.push(...rows(prop, path));
+      out.push(...rows(prop, path, isObject(given) ? given : {}));
       continue;
     }
     out.push({
       path,
       type: typeOf(prop),
-      def: prop.default === undefined ? '—' : `\`${JSON.stringify(prop.default)}\``,
+      def: given === undefined ? '—' : `\`${JSON.stringify(given)}\``,
       description: String(prop.description ?? '').replace(/\|/g, '\\|'),
     });
   }
   return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function typeOf(p: Record<string, unknown>): string {
@@ -88,7 +94,8 @@ Only these variables are read; any other \`AUTHZ_*\` variable is named in a warn
 ${env}
 
 Secrets can also come from the environment instead of files: ${secrets} (a configured file wins).
-List values (\`AUTHZ_JWT_ISSUERS\`, …) are comma-separated.
+List values (\`AUTHZ_JWT_ISSUERS\`, …) are comma-separated; boolean ones take ${TRUE_WORDS.join(', ')} or
+${FALSE_WORDS.join(', ')}, in any case.
 `;
 }
 

@@ -13,7 +13,7 @@ import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openSecret } from '../config/secrets.js';
+import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -59,6 +59,8 @@ export function register(program: Command, io: CliIo = processIo): void {
           : o.expiresAt
             ? parseTime(o.expiresAt)
             : null;
+        const unreadable = unreadableSecretFiles(config, process.env, ['apiKeyPepper']);
+        if (unreadable.length) throw new Error(unreadable.join('; '));
         const pepper = openSecret(config, 'apiKeyPepper');
         const value = pepper.get();
         pepper.close();
@@ -152,6 +154,8 @@ export async function withStore(
         'store.redisUrl is not set (AUTHZ_REDIS_URL): keys and revocations live in the shared Redis store',
       );
     }
+    const unreadable = unreadableSecretFiles(config, process.env, ['redisPassword']);
+    if (unreadable.length) throw new Error(unreadable.join('; '));
     store = createStore(config, { logger: silentLogger() });
     await store.start();
     const status = store.status();

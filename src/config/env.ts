@@ -9,7 +9,15 @@ type Parse = (raw: string) => unknown;
 
 const text: Parse = (raw) => raw;
 const int: Parse = (raw) => (/^-?\d+$/.test(raw.trim()) ? Number(raw) : raw);
-const bool: Parse = (raw) => (raw === 'true' ? true : raw === 'false' ? false : raw);
+/** The spellings a boolean variable takes, in any case; anything else is left for the schema to refuse. */
+export const TRUE_WORDS = ['true', '1', 'yes', 'on'] as const;
+export const FALSE_WORDS = ['false', '0', 'no', 'off'] as const;
+const bool: Parse = (raw) => {
+  const word = raw.trim().toLowerCase();
+  if ((TRUE_WORDS as readonly string[]).includes(word)) return true;
+  if ((FALSE_WORDS as readonly string[]).includes(word)) return false;
+  return raw;
+};
 const list: Parse = (raw) =>
   raw
     .split(',')

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import * as D from './defaults.js';
-import { httpUrl, positiveMs } from './schema-common.js';
+import { headerName, httpUrl, positiveMs } from './schema-common.js';
 
 const ClaimsSchema = z.strictObject({
   subject: z.string().default('sub').describe('Claim path of the subject id.'),
@@ -99,9 +99,7 @@ const ApiKeysSchema = z.strictObject({
     .regex(/^[a-z][a-z0-9]{1,15}$/)
     .default(D.API_KEY_PREFIX)
     .describe('Prefix of API keys (`<prefix>_<id>_<secret>`).'),
-  header: z
-    .string()
-    .toLowerCase()
+  header: headerName
     .default(D.API_KEY_HEADER)
     .describe('Header that may carry an API key (besides `Authorization: Bearer`).'),
   pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
@@ -125,21 +123,15 @@ const IdentityHeadersSchema = z.strictObject({
     .array(z.string().toLowerCase())
     .default([...D.STRIPPED_IDENTITY_HEADERS])
     .describe('Client headers removed before forwarding (credentials and x-mcp-authz-* are always removed).'),
-  subject: z
-    .string()
-    .toLowerCase()
+  subject: headerName
     .optional()
     .describe(
       'Header carrying the verified subject to the upstream (percent-encoded: `%`, `,` and non-visible-ASCII).',
     ),
-  tenant: z
-    .string()
-    .toLowerCase()
+  tenant: headerName
     .optional()
     .describe('Header carrying the verified tenant to the upstream (percent-encoded like the subject).'),
-  roles: z
-    .string()
-    .toLowerCase()
+  roles: headerName
     .optional()
     .describe(
       'Header carrying the verified roles to the upstream: each percent-encoded, joined with commas.',

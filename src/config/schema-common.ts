@@ -6,5 +6,55 @@
 import { z } from 'zod';
 
 export const port = z.number().int().min(0).max(65_535);
-export const positiveMs = z.number().int().positive();
+/** The longest timer Node runs as asked (2^31 − 1 ms, about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerMax = [
+  MAX_TIMER_MS,
+  'at most 2147483647 ms (about 24.8 days): Node fires a longer timer at once',
+] as const;
+export const positiveMs = z
+  .number()
+  .int()
+  .positive()
+  .max(...timerMax);
+/** A duration in ms where 0 turns the feature off. */
+export const msOrOff = z
+  .number()
+  .int()
+  .min(0)
+  .max(...timerMax);
 export const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** Headers that frame or route a message, or are hop-by-hop: never a header the sidecar sets or reads a key from. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'authorization',
+  'cookie',
+]);
+
+/** An HTTP header name (RFC 9110 token), lower-cased; framing, hop-by-hop and credential headers refused. */
+export const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name (letters, digits and -, no spaces)')
+  .toLowerCase()
+  .refine((h) => !RESERVED_HEADERS.has(h), {
+    message: `must not be one of ${[...RESERVED_HEADERS].join(', ')}`,
+  });
+
+/** An http(s) URL without a user or password in it. */
+export const httpUrlWithoutCredentials = httpUrl.refine(
+  (u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  },
+  { message: 'must not hold a user or password (the sidecar sends none to the upstream)' },
+);

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import * as D from './defaults.js';
 import { AuthnSchema } from './schema-authn.js';
-import { httpUrl, port, positiveMs } from './schema-common.js';
+import { httpUrlWithoutCredentials, msOrOff, port, positiveMs } from './schema-common.js';
 import { AbuseSchema, RateLimitSchema } from './schema-limits.js';
 
 export const SUPPORTED_PROTOCOL_VERSIONS = [
@@ -65,26 +65,17 @@ const ServerSchema = z.strictObject({
     .describe(
       'Most event streams (GET /mcp, legacy SSE) one caller may have open at once; each holds an upstream connection. More get 429.',
     ),
-  streamRecheckMs: z
-    .number()
-    .int()
-    .min(0)
+  streamRecheckMs: msOrOff
     .default(D.STREAM_RECHECK_MS)
     .describe(
       'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
     ),
-  sendTimeoutMs: z
-    .number()
-    .int()
-    .min(0)
+  sendTimeoutMs: msOrOff
     .default(D.SEND_TIMEOUT_MS)
     .describe(
       "How long a reply or event stream may wait with data unsent because its client reads nothing (nginx's send_timeout): then it is cut, which frees the upstream connection it holds. An idle stream with nothing to send never times out. 0 turns it off.",
     ),
-  shutdownDelayMs: z
-    .number()
-    .int()
-    .min(0)
+  shutdownDelayMs: msOrOff
     .default(D.SHUTDOWN_DELAY_MS)
     .describe(
       'On SIGTERM, how long the sidecar keeps accepting requests while `/readyz` answers 503, before it stops listening: Kubernetes removes a terminating pod from the Service endpoints asynchronously, and requests routed meanwhile would be refused. 0 stops at once.',
@@ -132,9 +123,11 @@ const AdminSchema = z.strictObject({
 });
 
 const UpstreamSchema = z.strictObject({
-  url: httpUrl
+  url: httpUrlWithoutCredentials
     .default(D.UPSTREAM_URL)
-    .describe("The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp."),
+    .describe(
+      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp; no user or password (none is sent).",
+    ),
   connectTimeoutMs: positiveMs
     .default(D.UPSTREAM_CONNECT_TIMEOUT_MS)
     .describe('Connect timeout to the upstream (502 when exceeded).'),
@@ -151,10 +144,7 @@ const UpstreamSchema = z.strictObject({
     .describe(
       'Keep-alive connection pool size to the upstream for POST and DELETE; GET event streams get connections of their own, without a cap.',
     ),
-  readinessCheckMs: z
-    .number()
-    .int()
-    .min(0)
+  readinessCheckMs: msOrOff
     .default(D.UPSTREAM_READINESS_CHECK_MS)
     .describe(
       "How often /readyz's upstream component connects to the MCP server's port: the pod is not ready while it does not accept connections (it is the pod's own container, so only this pod leaves the Service). 0 turns the check off.",

@@ -84,11 +84,16 @@ export type SecretName = keyof typeof SECRETS;
  * … cannot be read (ENOENT)`): checked once at start, so a missing Secret mount stops the sidecar instead
  * of starting it with API keys refused or Redis answering NOAUTH. A secret counts only when its feature is
  * on and its `AUTHZ_*` variable (the fallback) is not set. (Later, a file that turns unreadable keeps its
- * last value: a Kubernetes Secret update swaps symlinks.)
+ * last value: a Kubernetes Secret update swaps symlinks.) The CLI asks about `only` the secrets a command
+ * uses.
  */
-export function unreadableSecretFiles(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+export function unreadableSecretFiles(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  only: readonly SecretName[] = Object.keys(SECRETS) as SecretName[],
+): string[] {
   const issues: string[] = [];
-  for (const spec of Object.values(SECRETS) as SecretSpec[]) {
+  for (const spec of only.map((name) => SECRETS[name] as SecretSpec)) {
     const file = spec.file(config);
     if (!file || !spec.inUse(config) || env[spec.envVar]) continue;
     try {

@@ -44,7 +44,7 @@ export function parseRedisUrl(url: string): RedisTarget {
   const segments = rawPath
     .split('/')
     .filter((s) => s.length > 0)
-    .map(decodeURIComponent);
+    .map((s) => decoded(s, 'the path'));
   const defaultPort = scheme === 'redis+sentinel' ? 26_379 : 6_379;
   const nodes = hostList
     .split(',')
@@ -77,12 +77,21 @@ export function redactRedisUrl(url: string): string {
   });
 }
 
+/** `text` percent-decoded; a stray `%` is an error naming `what`, never showing the text (a password). */
+function decoded(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new Error(`store.redisUrl: ${what} is not percent-encoded (write a % in it as %25)`);
+  }
+}
+
 function parseUserinfo(userinfo: string | undefined): { username?: string; password?: string } {
   if (!userinfo) return {};
   const colon = userinfo.indexOf(':');
-  if (colon === -1) return { username: decodeURIComponent(userinfo) };
-  const username = decodeURIComponent(userinfo.slice(0, colon));
-  const password = decodeURIComponent(userinfo.slice(colon + 1));
+  if (colon === -1) return { username: decoded(userinfo, 'the user') };
+  const username = decoded(userinfo.slice(0, colon), 'the user');
+  const password = decoded(userinfo.slice(colon + 1), 'the password');
   return { ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
 

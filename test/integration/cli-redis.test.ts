@@ -95,6 +95,25 @@ describe('CLI keys/tokens against Redis', () => {
     expect(snap.tokens.has('jti-9')).toBe(true);
   });
 
+  it('names a secret file it cannot read, instead of failing as if the secret were not set', async () => {
+    const dir = tempDir('cli');
+    const file = join(dir, 'config.yaml');
+    const missing = join(dir, 'missing');
+    writeFileSync(file, `store:\n  redisUrl: redis://127.0.0.1:1\n  passwordFile: ${missing}\n`);
+    const c1 = cli();
+    await c1.run('keys', 'list', '--config', file);
+    expect(c1.exits).toEqual([1]);
+    expect(c1.err).toEqual([`mcp-authz: store.passwordFile: ${missing} cannot be read (ENOENT)\n`]);
+    writeFileSync(
+      file,
+      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${suite.prefix('cli-secret')}"\nauthn:\n  apiKeys:\n    pepperFile: ${missing}\n`,
+    );
+    const c2 = cli();
+    await c2.run('keys', 'create', '--subject', 'bot', '--config', file);
+    expect(c2.exits).toEqual([1]);
+    expect(c2.err).toEqual([`mcp-authz: authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)\n`]);
+  });
+
   it('fails with one line and exit 1 when Redis is unreachable', async () => {
     const dir = tempDir('cli');
     const file = join(dir, 'config.yaml');

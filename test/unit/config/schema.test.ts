@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as D from '../../../src/config/defaults.js';
 import { ENV_OVERRIDES, unknownEnvNames } from '../../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../../src/config/load.js';
+import { MAX_TIMER_MS } from '../../../src/config/schema-common.js';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -171,6 +172,60 @@ describe('config sources', () => {
   it('names the environment variable behind a bad value', () => {
     expect(() => loadConfig({ env: { AUTHZ_PORT: '80a0' } })).toThrow(/server\.port: .* \(from AUTHZ_PORT\)/);
     expect(() => loadConfig({ env: { AUTHZ_AUTHN_MODE: 'sometimes' } })).toThrow(/\(from AUTHZ_AUTHN_MODE\)/);
+  });
+
+  it('reads a boolean variable in the usual spellings, and refuses others by name', () => {
+    for (const [raw, want] of [
+      ['0', false],
+      ['False', false],
+      [' no ', false],
+      ['off', false],
+      ['1', true],
+      ['TRUE', true],
+      ['yes', true],
+      ['On', true],
+    ] as const) {
+      expect(loadConfig({ env: { AUTHZ_POLICY_WATCH: raw } }).policy.watch).toBe(want);
+    }
+    expect(() => loadConfig({ env: { AUTHZ_POLICY_WATCH: 'sometimes' } })).toThrow(
+      /policy\.watch: .* \(from AUTHZ_POLICY_WATCH\)/,
+    );
+  });
+
+  it('refuses durations a Node timer cannot hold (it would fire at once, not never)', () => {
+    expect(parseConfig({ policy: { pollIntervalMs: MAX_TIMER_MS } }).policy.pollIntervalMs).toBe(
+      MAX_TIMER_MS,
+    );
+    for (const config of [
+      { policy: { pollIntervalMs: 3_000_000_000 } },
+      { server: { streamRecheckMs: MAX_TIMER_MS + 1 } },
+      { store: { revocationPollIntervalMs: 3_000_000_000 } },
+    ]) {
+      expect(() => parseConfig(config)).toThrow(/at most 2147483647 ms/);
+    }
+  });
+
+  it('refuses header names that are not HTTP tokens, or that frame, route or carry credentials', () => {
+    expect(
+      parseConfig({ authn: { identityHeaders: { subject: 'X-Subject' } } }).authn.identityHeaders.subject,
+    ).toBe('x-subject');
+    for (const name of ['', 'x mcp subject', 'x-subject:', 'Host', 'content-length', 'authorization']) {
+      expect(() => parseConfig({ authn: { identityHeaders: { subject: name } } })).toThrow(
+        /authn\.identityHeaders\.subject: /,
+      );
+    }
+    expect(() => parseConfig({ authn: { apiKeys: { header: 'transfer-encoding' } } })).toThrow(
+      /authn\.apiKeys\.header: must not be one of /,
+    );
+  });
+
+  it('refuses a user or password in upstream.url (none is sent, and it would be logged)', () => {
+    expect(() => parseConfig({ upstream: { url: 'http://mcp:s3cret@127.0.0.1:8081/mcp' } })).toThrow(
+      /upstream\.url: must not hold a user or password/,
+    );
+    expect(() => parseConfig({ upstream: { url: 'http://mcp:s3cret@127.0.0.1:8081/mcp' } })).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('s3cret') }),
+    );
   });
 
   it('names the file when it cannot be read or parsed', () => {

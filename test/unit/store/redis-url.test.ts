@@ -77,6 +77,15 @@ describe('passwords with unescaped @ or /', () => {
   });
 });
 
+describe('passwords with a % not percent-encoded', () => {
+  it('are refused with the setting and the fix named, never the password', () => {
+    const attempt = () => parseRedisUrl('redis://:pa%zzword9Zq@127.0.0.1:6379');
+    expect(attempt).toThrow('store.redisUrl: the password is not percent-encoded (write a % in it as %25)');
+    expect(attempt).toThrow(expect.not.objectContaining({ message: expect.stringContaining('9Zq') }));
+    expect(parseRedisUrl('redis://:pa%25zz@127.0.0.1:6379')).toMatchObject({ password: 'pa%zz' });
+  });
+});
+
 describe('redactRedisUrl', () => {
   it('hides the password only', () => {
     expect(redactRedisUrl('redis://user:hunter2@h:6379/0')).toBe('redis://user:***@h:6379/0');
