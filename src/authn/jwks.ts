@@ -140,9 +140,13 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   };
 }
 
-/** Looks keys up in the key set fetched last (jose's local set over it, made once per fetched set). */
+/**
+ * Looks keys up in the key set fetched last: jose's local set over it, made again only when the set's
+ * content changed (jose hands out a fresh copy of the set on every call). Several keys fitting a token
+ * without `kid` are handed on (`JWKSMultipleMatchingKeys`), for the verifier to try each.
+ */
 class LastFetchedSet {
-  #set: object | undefined;
+  #text: string | undefined;
   #local: ReturnType<typeof createLocalJWKSet> | undefined;
 
   async find(
@@ -151,13 +155,15 @@ class LastFetchedSet {
     token: FlattenedJWSInput,
   ): Promise<Awaited<ReturnType<JWTVerifyGetKey>> | undefined> {
     if (!set) return undefined;
-    if (set !== this.#set) {
-      this.#set = set;
+    const text = JSON.stringify(set);
+    if (text !== this.#text) {
+      this.#text = text;
       this.#local = createLocalJWKSet(set);
     }
     try {
       return await this.#local?.(header, token);
-    } catch {
+    } catch (err) {
+      if (err instanceof errors.JWKSMultipleMatchingKeys) throw err;
       return undefined;
     }
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Command } from 'commander';
+import { REVOCATION_GRACE_SEC } from '../store/store.js';
 import { parseDuration, parseTime, withStore } from './keys.js';
 import { type CliIo, formatJson, processIo } from './table.js';
 
@@ -37,7 +38,10 @@ export function register(program: Command, io: CliIo = processIo): void {
         const until = o.expiresAt
           ? parseTime(o.expiresAt)
           : new Date(Date.now() + parseDuration(o.expiresIn ?? DEFAULT_REVOCATION));
-        if (until.getTime() <= Date.now()) throw new Error('the revocation would already have lapsed');
+        // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
+        if (until.getTime() + REVOCATION_GRACE_SEC * 1000 <= Date.now()) {
+          throw new Error('the revocation would already have lapsed');
+        }
         await store.revokeToken(jti, Math.ceil(until.getTime() / 1000));
         if (o.json) io.out(formatJson({ revoked: jti, until: until.toISOString() }));
         else io.out(`revoked token ${jti} until ${until.toISOString()}\n`);

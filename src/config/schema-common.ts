@@ -53,6 +53,8 @@ export const headerName = z
 /** An http(s) URL without a user or password in it. */
 export const httpUrlWithoutCredentials = httpUrl.refine(
   (u) => {
+    // Refinements run even when the URL check failed: that failure is the one to report.
+    if (!URL.canParse(u)) return true;
     const url = new URL(u);
     return url.username === '' && url.password === '';
   },

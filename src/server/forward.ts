@@ -112,8 +112,13 @@ export async function forward(
   traced?.(upstreamRes.status);
   const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions);
   // A session the client never hears of (its reply failed before the headers went out) is released at once.
+  // `headersSent` turns true at writeHead, but Node hands the headers to the socket only with the first body
+  // bytes (or a flush): whether the socket took any bytes for this reply is what tells.
+  const socket = ctx.req.socket;
+  const bytesBefore = socket.bytesWritten;
   const release = (): void => {
-    if (issued !== undefined && !res.headersSent) deps.sessions?.unbind(issued);
+    const headersOut = res.headersSent && socket.bytesWritten > bytesBefore;
+    if (issued !== undefined && !headersOut) deps.sessions?.unbind(issued);
   };
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
   const isSse = type.startsWith('text/event-stream');

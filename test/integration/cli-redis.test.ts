@@ -87,12 +87,22 @@ describe('CLI keys/tokens against Redis', () => {
     const c5 = cli();
     await c5.run('tokens', 'revoke', 'jti-9', '--expires-in', '1h', '--config', file, '--json');
     expect(JSON.parse(c5.out.join(''))).toMatchObject({ revoked: 'jti-9' });
+    // A token just past its exp is still accepted within the clock tolerance: revoking it still counts.
+    const now = Math.floor(Date.now() / 1000);
+    const c9 = cli();
+    await c9.run('tokens', 'revoke', 'jti-late', '--expires-at', String(now - 10), '--config', file);
+    expect(c9.exits).toEqual([]);
+    const c10 = cli();
+    await c10.run('tokens', 'revoke', 'jti-gone', '--expires-at', String(now - 400), '--config', file);
+    expect(c10.exits).toEqual([1]);
+    expect(c10.err.join('')).toContain('the revocation would already have lapsed');
 
     const store = await openStore(prefix);
     const snap = await store.revocations();
     expect(snap.keys.has(created.record.id)).toBe(true);
     expect(snap.keys.has(leaked.record.id)).toBe(true);
     expect(snap.tokens.has('jti-9')).toBe(true);
+    expect(snap.tokens.has('jti-late')).toBe(true);
   });
 
   it('names a secret file it cannot read, instead of failing as if the secret were not set', async () => {

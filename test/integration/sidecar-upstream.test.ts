@@ -225,6 +225,13 @@ describe('upstream', () => {
     // `initialize` issues a session: "ok-session" whole, "cut-session" cut short after its headers.
     const upstream = await rawUpstream((body, res) => {
       const msg = JSON.parse(body) as { id?: number; params?: { clientInfo?: { name?: string } } };
+      if (msg.params?.clientInfo?.name === 'cut-chunked') {
+        // No length: piped. The upstream's headers go out, then it hangs up before any body byte.
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'cut-chunked-session' });
+        res.flushHeaders();
+        setImmediate(() => res.destroy());
+        return;
+      }
       if (msg.params?.clientInfo?.name === 'cut') {
         res.writeHead(200, {
           'content-type': 'application/json',
@@ -264,6 +271,9 @@ describe('upstream', () => {
       const after = await ping('cut-session');
       expect(after.status).toBe(404);
       expect(await after.json()).toMatchObject({ error: { message: 'Not Found: unknown session' } });
+      // A piped reply cut before its first byte: the sidecar's own headers never left either.
+      await expect(initialize('cut-chunked')).rejects.toThrow();
+      expect((await ping('cut-chunked-session')).status).toBe(404);
     } finally {
       await upstream.close();
     }

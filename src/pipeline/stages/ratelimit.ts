@@ -234,13 +234,18 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
   );
 }
 
-/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
-/** The spec that allows less: the smaller capacity, then the slower refill. */
+/**
+ * A spec that allows no more than either: the smaller capacity and the slower refill, each on its own (a
+ * small bucket that refills at once would otherwise let a slow one's calls through).
+ */
 export function stricter(a: BucketSpec, b: BucketSpec): BucketSpec {
-  if (a.capacity !== b.capacity) return a.capacity < b.capacity ? a : b;
-  return a.refillPerSecond <= b.refillPerSecond ? a : b;
+  return {
+    capacity: Math.min(a.capacity, b.capacity),
+    refillPerSecond: Math.min(a.refillPerSecond, b.refillPerSecond),
+  };
 }
 
+/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
 export function specFor(d: MessageDecision, principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   const o = d.decision.obligations.rate_limit;
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };

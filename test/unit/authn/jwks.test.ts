@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { errors, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
 import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
@@ -141,5 +141,20 @@ describe('JWKS fetch failures', () => {
     await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
     await expect(keys.getKey(header('k9'), token)).rejects.toBeInstanceOf(KeysUnavailableError);
     expect(calls.n).toBe(2);
+  });
+
+  it('hands on every fitting key of the last set for a token without kid, also while the issuer is down', async () => {
+    const [a, b] = await Promise.all([keyAndToken(), keyAndToken()]);
+    const unnamed = (jwk: typeof a.jwk) => ({ ...jwk, kid: undefined });
+    let up = true;
+    const { keys } = resolver(() =>
+      up ? Response.json({ keys: [unnamed(a.jwk), unnamed(b.jwk)] }) : new Response('down', { status: 503 }),
+    );
+    const noKid = { alg: 'ES256' };
+    await expect(keys.getKey(noKid, token)).rejects.toBeInstanceOf(errors.JWKSMultipleMatchingKeys);
+    up = false;
+    await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
+    // The verifier tries each of them (tested above); here they are not lost to a 503.
+    await expect(keys.getKey(noKid, token)).rejects.toBeInstanceOf(errors.JWKSMultipleMatchingKeys);
   });
 });

@@ -219,6 +219,12 @@ describe('config sources', () => {
     );
   });
 
+  it('reports a malformed upstream.url with its path, next to the other problems', () => {
+    const attempt = () => parseConfig({ server: { port: 99_999 }, upstream: { url: 'not a url' } });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/server\.port: [^]*upstream\.url: Invalid URL/);
+  });
+
   it('refuses a user or password in upstream.url (none is sent, and it would be logged)', () => {
     expect(() => parseConfig({ upstream: { url: 'http://mcp:s3cret@127.0.0.1:8081/mcp' } })).toThrow(
       /upstream\.url: must not hold a user or password/,

@@ -243,9 +243,12 @@ describe('ratelimit stage', () => {
         error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2 } },
       });
     }
-    expect(stricter({ capacity: 5, refillPerSecond: 9 }, { capacity: 5, refillPerSecond: 1 })).toEqual({
+    // Each part on its own: a small bucket that refills at once must not lift a slow one's limit.
+    expect(
+      stricter({ capacity: 10, refillPerSecond: 0.001 }, { capacity: 5, refillPerSecond: 1000 }),
+    ).toEqual({
       capacity: 5,
-      refillPerSecond: 1,
+      refillPerSecond: 0.001,
     });
   });
 
