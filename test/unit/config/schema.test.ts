@@ -222,7 +222,7 @@ describe('config sources', () => {
   it('reports a malformed upstream.url with its path, next to the other problems', () => {
     const attempt = () => parseConfig({ server: { port: 99_999 }, upstream: { url: 'not a url' } });
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow(/server\.port: [^]*upstream\.url: Invalid URL/);
+    expect(attempt).toThrow(/server\.port: [\s\S]*upstream\.url: Invalid URL/);
   });
 
   it('refuses a user or password in upstream.url (none is sent, and it would be logged)', () => {
