@@ -48,7 +48,10 @@ export function register(program: Command): void {
         wait
           .then(() => sidecar.stop())
           .then(
-            () => process.exit(exitCode),
+            () => {
+              logger.info({ signal, exitCode }, 'stopped');
+              process.exit(exitCode);
+            },
             (err: unknown) => {
               logger.error({ err: String(err) }, 'shutdown failed');
               process.exit(1);

@@ -51,5 +51,8 @@ describe('SIGTERM', () => {
 
     expect(await proc.exited).toBe(0);
     expect(proc.output()).toContain('draining');
+    // The last line says the shutdown finished, and how.
+    const last = JSON.parse(proc.output().trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(last).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', exitCode: 0 });
   });
 });
