@@ -81,8 +81,10 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       if (hsSecret) secrets.push(hsSecret);
       const hsLength = hsSecret?.get()?.length ?? 0;
       if (hsSecret && hsLength < HS_SECRET_MIN_BYTES) {
+        // Name where the secret came from: the file when one is set (it wins), else the variable.
+        const from = config.authn.jwt.hsSecretFile ? 'authn.jwt.hsSecretFile' : 'AUTHZ_JWT_HS_SECRET';
         throw new ConfigError([
-          `authn.jwt.hsSecretFile: the HS secret must be at least ${HS_SECRET_MIN_BYTES} bytes (has ${hsLength})`,
+          `${from}: the HS secret must be at least ${HS_SECRET_MIN_BYTES} bytes (has ${hsLength})`,
         ]);
       }
       if (jwt.jwksUri || hsSecret) {

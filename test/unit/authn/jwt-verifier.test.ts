@@ -190,8 +190,12 @@ describe('JWT verification (HS256, injected clock)', () => {
     await expect(auth(await sign({ scp: ['mcp:call', 'mcp:tools'] }))).resolves.toBeDefined();
   });
 
-  it('refuses to start with an HS secret shorter than 32 bytes', () => {
+  it('refuses to start with an HS secret shorter than 32 bytes, naming where it came from', () => {
+    // setup() gives the secret in AUTHZ_JWT_HS_SECRET, no file.
     expect(() => setup({}, {}, 'short')).toThrow(ConfigError);
+    expect(() => setup({}, {}, 'short')).toThrow(
+      /AUTHZ_JWT_HS_SECRET: the HS secret must be at least 32 bytes \(has 5\)/,
+    );
   });
 });
 
