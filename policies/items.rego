@@ -90,14 +90,17 @@ item_sensitivity(kind, name) := s if {
 # The sensitivity of the item the request addresses (evaluated once per decision).
 item_level := item_sensitivity(item_kind, item_name)
 
-# Destructive: the catalog says so, or the upstream's own annotation does (the only source for a
-# tool the catalog does not know).
+# Destructive: the catalog says so, or the upstream's own hints do not rule it out (the only source
+# for a tool the catalog does not know). As in MCP, a tool is destructive unless it says it is
+# read-only (readOnlyHint true) or not destructive (destructiveHint false): a hint left out, null
+# or not a boolean keeps the MCP default, destructive.
 destructive(kind, name) if {
 	kind == "tool"
 	data.authz.catalog.tools[name].destructive == true
 } else if {
 	kind == "tool"
-	input.resource.annotations.destructiveHint == true
+	not input.resource.annotations.readOnlyHint == true
+	not input.resource.annotations.destructiveHint == false
 }
 
 destructive_ok(kind, name) if {

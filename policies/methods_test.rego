@@ -118,3 +118,8 @@ test_arguments_must_be_an_object if {
 	denied_with(call(["admin"], "echo", ["x"]), "arguments must be a JSON object")
 	allowed(call(["admin"], "echo", null))
 }
+
+test_completion_is_not_always_allowed if {
+	# Its ref (a prompt or resource template) is not in the input: it cannot be judged on what it completes.
+	denied_with(method_input(["admin"], "completion/complete"), "method completion/complete is not allowed")
+}

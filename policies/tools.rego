@@ -30,9 +30,9 @@ tenant_argument(name) := t if {
 } else := data.authz.default_tenant_argument
 
 # When the tenant argument is present, it must be the subject's tenant; a subject without a tenant
-# may not pass it at all. A cross-tenant role lifts both.
+# may not pass it at all. A cross-tenant role lifts both. Prompts take arguments too (prompts/get).
 call_denials contains msg if {
-	item_kind == "tool"
+	item_kind in {"tool", "prompt"}
 	name := item_name
 	arg := tenant_argument(name)
 	value := call_arguments(input.action)[arg]
@@ -101,6 +101,9 @@ cap_denial(name, arg, value) := concat("", ["argument ", arg, " must be a number
 
 cap_exceeded(name, arg, value, caps) := concat("", ["argument ", arg, " of tool ", name, " is not allowed for your roles"]) if {
 	count(caps) == 0
+} else := concat("", [arg, " must be at least 1"]) if {
+	# 0 or -1 means "no limit" to many backends.
+	value < 1
 } else := msg if {
 	cap := max(caps)
 	value > cap

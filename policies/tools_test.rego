@@ -120,9 +120,17 @@ test_annotation_only_destructive_unknown_tool if {
 	allowed(call_input(subject(["admin"]), "wipe_cache", {}, {"destructiveHint": true}, office_hours))
 }
 
-test_unknown_tool_without_annotations_is_not_destructive if {
-	allowed(call_input(subject(["premium"]), "wipe_cache", {}, {}, office_hours))
+test_unknown_tool_is_destructive_unless_its_hints_say_otherwise if {
+	# The MCP default: a hint left out, null or not a boolean means destructive.
+	denied_with(call_input(subject(["premium"]), "wipe_cache", {}, {}, office_hours), "role premium may not call destructive tool wipe_cache")
+	denied_with(call_input(subject(["premium"]), "wipe_cache", {}, {"destructiveHint": null}, office_hours), "role premium may not call destructive tool wipe_cache")
+	denied_with(call_input(subject(["premium"]), "wipe_cache", {}, {"destructiveHint": "false"}, office_hours), "role premium may not call destructive tool wipe_cache")
 	allowed(call_input(subject(["premium"]), "wipe_cache", {}, {"readOnlyHint": false, "destructiveHint": false}, office_hours))
+}
+
+test_read_only_tool_is_not_destructive if {
+	# destructiveHint means something only when readOnlyHint is false (MCP).
+	allowed(call_input(subject(["premium"]), "lookup", {}, {"readOnlyHint": true, "destructiveHint": true}, office_hours))
 }
 
 test_destructive_permission_from_any_role if {
@@ -141,6 +149,14 @@ test_other_tenant_denied if {
 	d := decide(call(["analyst"], "read_customer", {"tenant": "globex", "id": "c-9"}))
 	d.allow == false
 	d.reasons == ["argument tenant must be your tenant acme"]
+}
+
+test_prompt_other_tenant_denied if {
+	inp := object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"tenant": "globex", "id": "c-4"}}})
+	d := decide(inp)
+	d.allow == false
+	d.reasons == ["argument tenant must be your tenant acme"]
+	allowed(object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"tenant": "acme", "id": "c-1"}}}))
 }
 
 test_cross_tenant_role_may_address_other_tenants if {
@@ -212,6 +228,12 @@ test_most_generous_cap_among_roles_applies if {
 	allowed(call_as(subj, "export_customers", {"tenant": "acme", "limit": 1000}))
 	denied_with(call_as(subj, "export_customers", {"tenant": "acme", "limit": 5000}), "limit 5000 exceeds the maximum 1000 for your roles")
 	denied_with(call_as(with_clearance(["user"], "restricted"), "export_customers", {"tenant": "acme", "limit": 500}), "limit 500 exceeds the maximum 100 for your roles")
+}
+
+test_limit_below_one_denied if {
+	# 0 and -1 mean "no limit" to many backends.
+	denied_with(call(["admin"], "export_customers", {"tenant": "acme", "limit": 0}), "limit must be at least 1")
+	denied_with(call(["admin"], "export_customers", {"tenant": "acme", "limit": -1}), "limit must be at least 1")
 }
 
 test_limit_must_be_a_number if {

@@ -5,9 +5,10 @@
  * key a low-entropy value (SSN, phone number, PIN) cannot be recovered by hashing every candidate, as it
  * could from a plain hash.
  *
- * Paths are dot-separated keys into the arguments object (`ssn`, `customer.ssn`); `*` matches any key or
- * array index, a number matches that index, and arrays are otherwise transparent (`customers.ssn` masks
- * the `ssn` of every element of `customers`). A path that names an object masks all of it: in `hash` mode
+ * Paths are dot-separated keys into the arguments object (`customer.ssn`); `*` matches any key or array
+ * index, `**` any number of levels, a number matches that index, and arrays are otherwise transparent
+ * (`customers.ssn` masks the `ssn` of every element of `customers`). A path of one key (`ssn`) masks that
+ * key at any depth (it is `**.ssn`): a sensitive field nested in an argument is masked too. A path that names an object masks all of it: in `hash` mode
  * every leaf is hashed (keys stay visible), `redact` replaces the whole value, `drop` removes the key.
  *
  * @module
@@ -87,7 +88,21 @@ interface WalkOptions {
 }
 
 function parsePaths(paths: readonly string[]): Path[] {
-  return paths.map((p) => p.split('.').filter((s) => s.length > 0)).filter((p) => p.length > 0);
+  return paths
+    .map((p) => p.split('.').filter((s) => s.length > 0))
+    .filter((p) => p.length > 0)
+    .map((p) => (p.length === 1 && p[0] !== '**' ? ['**', ...p] : p));
+}
+
+/**
+ * The paths that apply at this level (`**` matching no level: its rest) and those that go on to every
+ * level below (`**` paths, unchanged).
+ */
+function levels(paths: readonly Path[]): { here: Path[]; deep: Path[] } {
+  const deep = paths.filter((p) => p[0] === '**');
+  const here = paths.filter((p) => p[0] !== '**');
+  for (const p of deep) if (p.length > 1) here.push(p.slice(1));
+  return { here, deep };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -121,29 +136,25 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   if (depth >= MAX_ARGUMENT_DEPTH && (Array.isArray(value) || isPlainObject(value))) {
     return o.other === 'hash' ? hmacTag(value, o.key) : TRUNCATED;
   }
+  const { here, deep } = levels(paths);
   if (Array.isArray(value)) {
     return value.map((el, i) => {
       const idx = String(i);
-      const direct = paths.filter((p) => p[0] === '*' || p[0] === idx);
-      const through = paths.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
+      const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
+      const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
       if (direct.some((p) => p.length === 1)) return masked(el, o, depth + 1);
-      return walk(el, [...direct.map((p) => p.slice(1)), ...through], o, depth + 1);
+      return walk(el, [...direct.map((p) => p.slice(1)), ...through, ...deep], o, depth + 1);
     });
   }
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const hits = paths.filter((p) => p[0] === '*' || p[0] === k);
+      const hits = here.filter((p) => p[0] === '*' || p[0] === k);
       if (hits.some((p) => p.length === 1) || (o.sensitiveKeys && isSensitiveKey(k))) {
         if (o.listed !== 'drop') out[k] = masked(v, o, depth + 1);
         continue;
       }
-      out[k] = walk(
-        v,
-        hits.map((p) => p.slice(1)),
-        o,
-        depth + 1,
-      );
+      out[k] = walk(v, [...hits.map((p) => p.slice(1)), ...deep], o, depth + 1);
     }
     return out;
   }

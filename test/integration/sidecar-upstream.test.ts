@@ -154,18 +154,18 @@ describe('upstream', () => {
     const upstreamStalled = new Promise<void>((r) => {
       stalled = r;
     });
-    // An upstream that promises 60 bytes for `ping` and sends 10 before hanging up, and a long reply to a completion.
+    // An upstream that promises 60 bytes for `ping` 1 and sends 10 before hanging up, and a long reply to ping 2.
     const upstream = await rawUpstream((body, res) => {
       if (body.includes('"logging/setLevel"')) {
         // Headers and part of the body, then nothing until the client gives up.
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
         res.write('{"jsonrpc"');
         stalled();
-      } else if (body.includes('"ping"')) {
+      } else if (body.includes('"ping"') && JSON.parse(body).id === 1) {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '60' });
         res.write('{"jsonrpc"');
         setImmediate(() => res.destroy());
-      } else if (body.includes('"completion/complete"')) {
+      } else if (body.includes('"ping"')) {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(big.length) });
         res.end(big);
       } else {
@@ -201,12 +201,7 @@ describe('upstream', () => {
       await upstreamStalled;
       client.abort();
       expect(await left).toBe('aborted');
-      const long = await post({
-        jsonrpc: '2.0',
-        id: 2,
-        method: 'completion/complete',
-        params: { ref: { type: 'ref/prompt', name: 'p' }, argument: { name: 'a', value: 'b' } },
-      });
+      const long = await post({ jsonrpc: '2.0', id: 2, method: 'ping' });
       expect(long.status).toBe(200);
       expect(await long.text()).toBe(big);
       // The abandoned request is counted once the sidecar has seen the client go.

@@ -12,6 +12,8 @@ import { classify } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { idKey } from '../../mcp/reply-filter.js';
+import { nonCanonicalUri } from '../../mcp/resource-uri.js';
+import { denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
 import type { MessageDecision, RequestContext } from '../context.js';
@@ -39,7 +41,10 @@ export function decideStage(deps: DecideDeps): Stage {
       if (msg.kind !== 'request') continue;
       const action = classify(msg.method, msg.id, msg.params);
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
-      const decision = deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
+      const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
+      const decision = canonical
+        ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
+        : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
       const decisionId = randomUUID();
       const d: MessageDecision = { index, action, decision, decisionId };
       ctx.decisions.push(d);

@@ -95,6 +95,24 @@ describe('maskArguments', () => {
     });
     expect(maskArguments(args, [], 'hash', KEY)).toEqual(args);
   });
+
+  it('masks a one-key path at any depth, a dotted path only where it points, ** any number of levels', () => {
+    const nested = { id: 'c-1', fields: { ssn: '111' }, history: [{ change: { ssn: '222' } }], ssn: '333' };
+    expect(maskArguments(nested, ['ssn'], 'redact', KEY)).toEqual({
+      id: 'c-1',
+      fields: { ssn: REDACTED },
+      history: [{ change: { ssn: REDACTED } }],
+      ssn: REDACTED,
+    });
+    expect(maskArguments(nested, ['fields.ssn'], 'redact', KEY)).toEqual({
+      ...nested,
+      fields: { ssn: REDACTED },
+    });
+    expect(maskArguments(nested, ['history.**.ssn'], 'redact', KEY)).toEqual({
+      ...nested,
+      history: [{ change: { ssn: REDACTED } }],
+    });
+  });
 });
 
 describe('auditArguments', () => {

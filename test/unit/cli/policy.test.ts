@@ -18,7 +18,11 @@ const cli = () => cliRun(register);
 const input = (roles: string[], tool: string) => ({
   subject: { id: 'u-1', tenant: 'acme', roles, scopes: ['mcp:tools'], clearance: null, auth_method: 'jwt' },
   action: { method: 'tools/call', tool, arguments: { tenant: 'acme', id: 'c-1' } },
-  resource: { kind: 'tool', name: tool, annotations: { seen: false } },
+  resource: {
+    kind: 'tool',
+    name: tool,
+    annotations: { readOnlyHint: true, destructiveHint: false, seen: true },
+  },
   context: {
     time: '2026-11-23T10:00:00Z',
     hour: 10,

@@ -44,8 +44,11 @@ function facts(iso: string, requestId = 'r-1'): RequestFacts {
   };
 }
 
+/** As the sidecar sends it for a tool the example server lists as read-only. */
+const READ_ONLY = { readOnlyHint: true, destructiveHint: false, seen: true };
+
 function call(tool: string, args: Record<string, unknown>, f: RequestFacts) {
-  return buildDecisionInput(user, classify('tools/call', 1, { name: tool, arguments: args }), {}, f);
+  return buildDecisionInput(user, classify('tools/call', 1, { name: tool, arguments: args }), READ_ONLY, f);
 }
 
 /** Only the two fields every request changes: what the key leaves out for a policy that names all others. */

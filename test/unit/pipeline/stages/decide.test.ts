@@ -27,6 +27,7 @@ const FACTS = {
 function setup(denyTools: string[] = []) {
   const inputs: PolicyInput[] = [];
   const engine = {
+    revision: 'r1',
     decide(input: PolicyInput): Decision {
       inputs.push(input);
       const tool = String(input.action.tool ?? '');
@@ -103,5 +104,34 @@ describe('decide stage', () => {
       error: { code: 'ERR_POLICY_DENIED', message: 'Forbidden: no seen' },
     });
     expect(ctx.decisions.map((d) => d.decision.allow)).toEqual([true, false]);
+  });
+
+  it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {
+    const { inputs, run } = setup();
+    const read = (id: number, uri: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'resources/read',
+      params: { uri },
+    });
+    for (const uri of [
+      'CRM://customers/c-1',
+      'crm://customers/./c-1',
+      'crm://customers:/c-1',
+      ' crm://customers/c-1',
+    ]) {
+      const { ctx, result } = run([read(1, uri)]);
+      expect(result).toMatchObject({
+        kind: 'deny',
+        error: {
+          code: 'ERR_POLICY_DENIED',
+          message: 'Forbidden: write the resource URI as crm://customers/c-1',
+        },
+      });
+      expect(ctx.decisions[0]?.decision).toMatchObject({ allow: false, revision: 'r1' });
+    }
+    expect(inputs).toEqual([]);
+    expect(run([read(1, 'crm://customers/c-1')]).result).toEqual({ kind: 'continue' });
+    expect(inputs.map((i) => i.action.uri)).toEqual(['crm://customers/c-1']);
   });
 });
