@@ -23,9 +23,10 @@ call_denials contains "arguments must be a JSON object" if {
 # Tenant isolation
 # ---------------------------------------------------------------------------
 
-# The argument that names a tenant: the catalog's tenant_argument, else the default.
-tenant_argument(name) := t if {
-	t := data.authz.catalog.tools[name].tenant_argument
+# The argument that names a tenant: the item's own catalog entry's tenant_argument (a tool's in
+# catalog.tools, a prompt's in catalog.prompts), else the default.
+tenant_argument(kind, name) := t if {
+	t := data.authz.catalog[grant_field(kind)][name].tenant_argument
 	is_string(t)
 } else := data.authz.default_tenant_argument
 
@@ -34,7 +35,7 @@ tenant_argument(name) := t if {
 call_denials contains msg if {
 	item_kind in {"tool", "prompt"}
 	name := item_name
-	arg := tenant_argument(name)
+	arg := tenant_argument(item_kind, name)
 	value := call_arguments(input.action)[arg]
 	msg := tenant_denial(arg, value, subject_tenant(input))
 }

@@ -159,6 +159,17 @@ test_prompt_other_tenant_denied if {
 	allowed(object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"tenant": "acme", "id": "c-1"}}}))
 }
 
+test_prompt_tenant_argument_from_the_prompts_catalog if {
+	# A prompt's own catalog entry names its tenant argument; a tool of the same name does not.
+	catalog := object.union(data.authz.catalog, {
+		"prompts": {"summarize_customer": {"tenant_argument": "org"}},
+		"tools": {"summarize_customer": {"tenant_argument": "unrelated"}},
+	})
+	inp := object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"org": "globex"}}})
+	d := decide(inp) with data.authz.catalog as catalog
+	d.reasons == ["argument org must be your tenant acme"]
+}
+
 test_cross_tenant_role_may_address_other_tenants if {
 	allowed(call(["admin"], "read_customer", {"tenant": "globex", "id": "c-9"}))
 	allowed(call(["analyst", "admin"], "read_customer", {"tenant": "globex", "id": "c-9"}))

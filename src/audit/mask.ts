@@ -6,9 +6,10 @@
  * could from a plain hash.
  *
  * Paths are dot-separated keys into the arguments object (`customer.ssn`); `*` matches any key or array
- * index, `**` any number of levels, a number matches that index, and arrays are otherwise transparent
- * (`customers.ssn` masks the `ssn` of every element of `customers`). A path of one key (`ssn`) masks that
- * key at any depth (it is `**.ssn`): a sensitive field nested in an argument is masked too. A path that names an object masks all of it: in `hash` mode
+ * index, `**` any number of levels (a path ending in it masks everything below), a number matches that
+ * index, and arrays are otherwise transparent (`customers.ssn` masks the `ssn` of every element of
+ * `customers`). A path of one key (`ssn`) masks that key at any depth (it is `**.ssn`): a sensitive field
+ * nested in an argument is masked too; a one-key `*` or index stays at the top. A path that names an object masks all of it: in `hash` mode
  * every leaf is hashed (keys stay visible), `redact` replaces the whole value, `drop` removes the key.
  *
  * @module
@@ -88,21 +89,36 @@ interface WalkOptions {
 }
 
 function parsePaths(paths: readonly string[]): Path[] {
-  return paths
-    .map((p) => p.split('.').filter((s) => s.length > 0))
-    .filter((p) => p.length > 0)
-    .map((p) => (p.length === 1 && p[0] !== '**' ? ['**', ...p] : p));
+  return unique(
+    paths
+      .map((p) => p.split('.').filter((s, i, all) => s.length > 0 && !(s === '**' && all[i - 1] === '**')))
+      .filter((p) => p.length > 0)
+      .map((p) =>
+        p.length === 1 && p[0] !== '**' && p[0] !== '*' && !/^\d+$/.test(p[0] as string) ? ['**', ...p] : p,
+      ),
+  );
+}
+
+/** Each path once: the same path reached twice (through `**` and an array) would double the work below. */
+function unique(paths: readonly Path[]): Path[] {
+  const seen = new Set<string>();
+  return paths.filter((p) => {
+    const k = p.join('\u0000');
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /**
- * The paths that apply at this level (`**` matching no level: its rest) and those that go on to every
- * level below (`**` paths, unchanged).
+ * The paths that apply at this level (`**` matching no level: its rest; a bare `**`: every key here) and
+ * those that go on to every level below (`**` paths, unchanged).
  */
 function levels(paths: readonly Path[]): { here: Path[]; deep: Path[] } {
   const deep = paths.filter((p) => p[0] === '**');
   const here = paths.filter((p) => p[0] !== '**');
-  for (const p of deep) if (p.length > 1) here.push(p.slice(1));
-  return { here, deep };
+  for (const p of deep) here.push(p.length > 1 ? p.slice(1) : ['*']);
+  return { here: unique(here), deep };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -143,7 +159,7 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
       const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
       const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
       if (direct.some((p) => p.length === 1)) return masked(el, o, depth + 1);
-      return walk(el, [...direct.map((p) => p.slice(1)), ...through, ...deep], o, depth + 1);
+      return walk(el, unique([...direct.map((p) => p.slice(1)), ...through, ...deep]), o, depth + 1);
     });
   }
   if (isPlainObject(value)) {
@@ -154,7 +170,7 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
         if (o.listed !== 'drop') out[k] = masked(v, o, depth + 1);
         continue;
       }
-      out[k] = walk(v, [...hits.map((p) => p.slice(1)), ...deep], o, depth + 1);
+      out[k] = walk(v, unique([...hits.map((p) => p.slice(1)), ...deep]), o, depth + 1);
     }
     return out;
   }

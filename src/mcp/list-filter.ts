@@ -8,6 +8,7 @@
 import type { ResourceKind } from './action.js';
 import { isRecord } from './action.js';
 import { listedToolAnnotations } from './annotations.js';
+import { nonCanonicalUri } from './resource-uri.js';
 
 export const LIST_METHODS = {
   'tools/list': { field: 'tools', kind: 'tool', key: 'name' },
@@ -68,16 +69,23 @@ export function filterListResult(method: ListMethod, result: unknown, visible: V
       out[spec.field] = [];
       continue;
     }
-    const visibleItems = items.filter((item) => {
-      if (!isRecord(item)) return false;
-      const name = item[spec.key];
-      if (typeof name !== 'string') return false;
+    const visibleItems: unknown[] = [];
+    for (const item of items) {
+      if (!isRecord(item)) continue;
+      const listed = item[spec.key];
+      if (typeof listed !== 'string') continue;
+      // A resource is listed under the canonical URI a read of it must use (the sidecar refuses others,
+      // and the upstream's SDK reads both as one), and judged under that name.
+      const canonical = spec.kind === 'resource' ? nonCanonicalUri(listed) : undefined;
+      const name = canonical ?? listed;
       const raw = isRecord(item.annotations) ? item.annotations : undefined;
       // A tool is judged on the annotations a call to it would be decided on (the MCP defaults filled in),
       // so the list never shows a tool every call to which is denied.
       const annotations = spec.kind === 'tool' ? listedToolAnnotations(raw ?? {}) : raw;
-      return visible({ kind: spec.kind, name, annotations });
-    });
+      if (visible({ kind: spec.kind, name, annotations })) {
+        visibleItems.push(canonical ? { ...item, [spec.key]: canonical } : item);
+      }
+    }
     out[spec.field] = visibleItems;
     total += items.length;
     kept += visibleItems.length;

@@ -3,8 +3,9 @@
  * `new URL(uri).toString()`, so `CRM://customers/c-1`, `crm://customers/./c-1` or ` crm://customers/c-1`
  * reach the same resource as `crm://customers/c-1` — while a policy matching URIs as text would judge them
  * as something else (an unknown resource, of the default sensitivity). The sidecar therefore refuses a
- * resource request whose URI is not written as the WHATWG URL serialisation gives it; clients send the
- * URIs the server listed, which are.
+ * resource request whose URI is not written as the WHATWG URL serialisation gives it, and lists every
+ * resource under that form (a server may list `file:///My Notes.md`; clients then read
+ * `file:///My%20Notes.md`, which the server reads as the same).
  *
  * @module
  */

@@ -112,6 +112,17 @@ describe('maskArguments', () => {
       ...nested,
       history: [{ change: { ssn: REDACTED } }],
     });
+    // A doubled ** is one; a path ending in ** masks everything below it.
+    expect(maskArguments(nested, ['**.**.ssn'], 'redact', KEY)).toEqual(
+      maskArguments(nested, ['ssn'], 'redact', KEY),
+    );
+    expect(maskArguments(nested, ['fields.**'], 'redact', KEY)).toEqual({
+      ...nested,
+      fields: { ssn: REDACTED },
+    });
+    expect(maskArguments({ a: { b: 1 }, c: 2 }, ['**'], 'redact', KEY)).toEqual({ a: REDACTED, c: REDACTED });
+    // A one-key * or index stays at the top: ["0"] is not the first element of every array.
+    expect(maskArguments({ list: ['x', 'y'] }, ['0'], 'redact', KEY)).toEqual({ list: ['x', 'y'] });
   });
 });
 

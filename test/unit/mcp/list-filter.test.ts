@@ -99,6 +99,26 @@ describe('filterListResult', () => {
     expect(visible).toHaveBeenCalledWith({ kind: 'prompt', name: 'p', annotations: undefined });
   });
 
+  it('lists a resource under its canonical URI, the only form a read of it is accepted in', () => {
+    const visible = vi.fn(() => true);
+    const out = filterListResult(
+      'resources/list',
+      { resources: [{ uri: 'file:///home/ann/My Notes.md', name: 'notes' }, { uri: 'crm://customers/c-1' }] },
+      visible,
+    );
+    expect(out.result).toEqual({
+      resources: [{ uri: 'file:///home/ann/My%20Notes.md', name: 'notes' }, { uri: 'crm://customers/c-1' }],
+    });
+    expect(visible).toHaveBeenCalledWith({
+      kind: 'resource',
+      name: 'file:///home/ann/My%20Notes.md',
+      annotations: undefined,
+    });
+    // Templates are not URIs: left as they are.
+    const templates = { resourceTemplates: [{ uriTemplate: 'file:///{+path}' }] };
+    expect(filterListResult('resources/templates/list', templates, () => true).result).toEqual(templates);
+  });
+
   it('does not change the input result', () => {
     const result = { tools: [{ name: 'a' }, { name: 'secret' }] };
     filterListResult('tools/list', result, notSecret);
