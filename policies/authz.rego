@@ -76,6 +76,7 @@ reasons(allowed) := [] if {
 required_scopes(allowed) := [] if {
 	allowed
 } else := sort(missing_tool_scopes) if {
+	not item_refused_outright
 	count(deny_reasons) == count(missing_tool_scopes)
 } else := []
 
@@ -235,4 +236,7 @@ sensitivity := s if {
 # ---------------------------------------------------------------------------
 
 # Method and item reasons are added in methods.rego and items.rego; the call-time ones are here.
-deny_reasons contains msg if some msg in call_denials
+deny_reasons contains msg if {
+	not item_refused_outright
+	some msg in call_denials
+}

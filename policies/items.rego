@@ -125,14 +125,22 @@ deny_reasons contains msg if {
 	msg := concat("", ["role ", role, " may not ", item_verb(item_kind), " ", name])
 }
 
+# An item the caller's roles do not grant, or one a role denies, is refused for that alone: the caller
+# learns nothing more about it (its sensitivity, whether it is destructive, that it exists at all).
+item_refused_outright if item_check.granted == false
+
+item_refused_outright if count(item_check.denied_by) > 0
+
 deny_reasons contains msg if {
 	name := item_name
+	not item_refused_outright
 	item_check.clearance_ok == false
 	msg := concat("", [item_kind, " ", name, " needs clearance ", item_level, ", you have ", clearance_label])
 }
 
 deny_reasons contains msg if {
 	name := item_name
+	not item_refused_outright
 	item_check.destructive_ok == false
 	msg := may_not(concat("", ["call destructive tool ", name]))
 }

@@ -86,7 +86,9 @@ test_decision_shape_on_allow_and_deny if {
 	well_formed(a)
 	a.allow == true
 	a.reasons == []
-	d := decide(call(["guest"], "delete_customer", {"tenant": "globex"}))
+
+	# A tool the role is granted, refused for several reasons at once: all of them, sorted.
+	d := decide(call(["user"], "export_customers", {"tenant": "globex", "limit": 5000}))
 	well_formed(d)
 	d.allow == false
 	d.reasons == sort(d.reasons)
@@ -98,9 +100,11 @@ test_decision_shape_on_allow_and_deny if {
 test_prompts_get if {
 	allowed(prompt_input(["guest"], "greeting"))
 	allowed(prompt_input(["analyst"], "summarize_customer"))
+
+	# Not granted: that is the only reason (nothing about the prompt's sensitivity).
 	d := decide(prompt_input(["guest"], "summarize_customer"))
 	d.allow == false
-	d.reasons == ["prompt summarize_customer needs clearance confidential, you have public", "role guest may not use prompt summarize_customer"]
+	d.reasons == ["role guest may not use prompt summarize_customer"]
 	denied_with(prompt_input(["user"], "summarize_customer"), "prompt summarize_customer needs clearance confidential, you have internal")
 }
 
