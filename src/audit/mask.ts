@@ -82,21 +82,28 @@ type Path = readonly string[];
 interface WalkOptions {
   /** For values a path (or a sensitive key) names. */
   readonly listed: MaskMode;
+  /** Keys masked at any depth: the one-key paths (`ssn`). */
+  readonly anywhere: ReadonlySet<string>;
   /** For everything else. */
   readonly other: 'keep' | 'hash';
   readonly sensitiveKeys: boolean;
   readonly key: Buffer;
 }
 
-function parsePaths(paths: readonly string[]): Path[] {
-  return unique(
-    paths
-      .map((p) => p.split('.').filter((s, i, all) => s.length > 0 && !(s === '**' && all[i - 1] === '**')))
-      .filter((p) => p.length > 0)
-      .map((p) =>
-        p.length === 1 && p[0] !== '**' && p[0] !== '*' && !/^\d+$/.test(p[0] as string) ? ['**', ...p] : p,
-      ),
-  );
+/**
+ * The paths split once: one-key names (masked at any depth, a Set lookup per key) and the rest, rooted
+ * (a doubled `**` collapsed). The usual obligation is names only, so the walk carries no paths at all.
+ */
+function parsePaths(paths: readonly string[]): { anywhere: Set<string>; rooted: Path[] } {
+  const anywhere = new Set<string>();
+  const rooted: Path[] = [];
+  for (const text of paths) {
+    const p = text.split('.').filter((s, i, all) => s.length > 0 && !(s === '**' && all[i - 1] === '**'));
+    const only = p.length === 1 ? (p[0] as string) : undefined;
+    if (only !== undefined && only !== '**' && only !== '*' && !/^\d+$/.test(only)) anywhere.add(only);
+    else if (p.length > 0) rooted.push(p);
+  }
+  return { anywhere, rooted: unique(rooted) };
 }
 
 /** Each path once: the same path reached twice (through `**` and an array) would double the work below. */
@@ -110,15 +117,25 @@ function unique(paths: readonly Path[]): Path[] {
   });
 }
 
+const NONE: readonly Path[] = [];
+
 /**
  * The paths that apply at this level (`**` matching no level: its rest; a bare `**`: every key here) and
- * those that go on to every level below (`**` paths, unchanged).
+ * those that go on to every level below (`**` paths, unchanged). Without `**`, the paths as they are.
  */
-function levels(paths: readonly Path[]): { here: Path[]; deep: Path[] } {
+function levels(paths: readonly Path[]): { here: readonly Path[]; deep: readonly Path[] } {
+  if (!paths.some((p) => p[0] === '**')) return { here: paths, deep: NONE };
   const deep = paths.filter((p) => p[0] === '**');
   const here = paths.filter((p) => p[0] !== '**');
   for (const p of deep) here.push(p.length > 1 ? p.slice(1) : ['*']);
   return { here: unique(here), deep };
+}
+
+/** The paths for one child: what it matched, less its first key, and the `**` paths going on down. */
+function below(matched: readonly Path[], deep: readonly Path[]): readonly Path[] {
+  if (matched.length === 0 && deep.length === 0) return NONE;
+  const next = matched.map((p) => p.slice(1));
+  return deep.length === 0 ? next : unique([...next, ...deep]);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -159,18 +176,18 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
       const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
       const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
       if (direct.some((p) => p.length === 1)) return masked(el, o, depth + 1);
-      return walk(el, unique([...direct.map((p) => p.slice(1)), ...through, ...deep]), o, depth + 1);
+      return walk(el, [...below(direct, deep), ...through], o, depth + 1);
     });
   }
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
-      if (hits.some((p) => p.length === 1) || (o.sensitiveKeys && isSensitiveKey(k))) {
+      if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || (o.sensitiveKeys && isSensitiveKey(k))) {
         if (o.listed !== 'drop') out[k] = masked(v, o, depth + 1);
         continue;
       }
-      out[k] = walk(v, unique([...hits.map((p) => p.slice(1)), ...deep]), o, depth + 1);
+      out[k] = walk(v, below(hits, deep), o, depth + 1);
     }
     return out;
   }
@@ -187,10 +204,11 @@ export function maskArguments(
   mode: MaskMode,
   key: Buffer,
 ): Record<string, unknown> {
+  const { anywhere, rooted } = parsePaths(paths);
   return walk(
     args,
-    parsePaths(paths),
-    { listed: mode, other: 'keep', sensitiveKeys: false, key },
+    rooted,
+    { listed: mode, anywhere, other: 'keep', sensitiveKeys: false, key },
     0,
   ) as Record<string, unknown>;
 }
@@ -214,11 +232,13 @@ export function auditArguments(
   opts: AuditArgumentOptions,
 ): Record<string, unknown> | null {
   if (args === undefined || opts.mode === 'drop') return null;
+  const { anywhere, rooted } = parsePaths(opts.paths);
   const o: WalkOptions = {
     listed: opts.listedMode ?? 'hash',
+    anywhere,
     other: opts.mode === 'hash' ? 'hash' : 'keep',
     sensitiveKeys: true,
     key: opts.key,
   };
-  return walk(args, parsePaths(opts.paths), o, 0) as Record<string, unknown>;
+  return walk(args, rooted, o, 0) as Record<string, unknown>;
 }

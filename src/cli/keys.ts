@@ -13,7 +13,7 @@ import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
+import { openSecret, type SecretName, unreadableSecretFiles } from '../config/secrets.js';
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -59,8 +59,7 @@ export function register(program: Command, io: CliIo = processIo): void {
           : o.expiresAt
             ? parseTime(o.expiresAt)
             : null;
-        const unreadable = unreadableSecretFiles(config, process.env, ['apiKeyPepper']);
-        if (unreadable.length) throw new Error(unreadable.join('; '));
+        requireReadable(config, 'apiKeyPepper');
         const pepper = openSecret(config, 'apiKeyPepper');
         const value = pepper.get();
         pepper.close();
@@ -133,10 +132,16 @@ export function register(program: Command, io: CliIo = processIo): void {
 export function keyIdArgument(arg: string, prefix: string): string {
   const parts = parseApiKey(arg, prefix);
   if (parts) return parts.id;
-  if (!arg.includes('_')) return arg;
-  const [first, second] = arg.split('_');
-  const shown = arg.split('_').length > 2 ? `${first}_${second}_…` : arg;
+  const segments = arg.split('_');
+  if (segments.length === 1) return arg;
+  const shown = segments.length > 2 ? `${segments[0]}_${segments[1]}_…` : arg;
   throw new Error(`not a key id: ${shown} (give the id from \`keys list\`, or the whole key)`);
+}
+
+/** Fails, naming the file, when the secret's configured file cannot be read (as `serve` does at start). */
+function requireReadable(config: Config, secret: SecretName): void {
+  const unreadable = unreadableSecretFiles(config, process.env, [secret]);
+  if (unreadable.length) throw new Error(unreadable.join('; '));
 }
 
 /** Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1. */
@@ -154,8 +159,7 @@ export async function withStore(
         'store.redisUrl is not set (AUTHZ_REDIS_URL): keys and revocations live in the shared Redis store',
       );
     }
-    const unreadable = unreadableSecretFiles(config, process.env, ['redisPassword']);
-    if (unreadable.length) throw new Error(unreadable.join('; '));
+    requireReadable(config, 'redisPassword');
     store = createStore(config, { logger: silentLogger() });
     await store.start();
     const status = store.status();

@@ -40,6 +40,19 @@ function delegate(inner: Store, overrides: Partial<Record<keyof Store, unknown>>
   });
 }
 
+/** A memory store whose window writes fail (not connected) while `flag.down`. */
+function windowsDownStore(down: boolean): { store: Store; flag: { down: boolean } } {
+  const inner = new MemoryStore();
+  const flag = { down };
+  const store = delegate(inner, {
+    countInWindows: async (hits: WindowHit[], now: number) => {
+      if (flag.down) throw new StoreError('countInWindows', 'not connected');
+      return inner.countInWindows(hits, now);
+    },
+  });
+  return { store, flag };
+}
+
 function setup(rules: AbuseRule[], store: Store = new MemoryStore()) {
   const clock = { now: T0 };
   const events: AbuseEvent[] = [];
@@ -271,14 +284,7 @@ describe('abuse detector', () => {
   });
 
   it('keeps counts while the store fails, logs once, and trips after it is back', async () => {
-    const inner = new MemoryStore();
-    const flag = { down: true };
-    const store = delegate(inner, {
-      countInWindows: async (hits: WindowHit[], now: number) => {
-        if (flag.down) throw new StoreError('countInWindows', 'not connected');
-        return inner.countInWindows(hits, now);
-      },
-    });
+    const { store, flag } = windowsDownStore(true);
     const lines: string[] = [];
     const clock = { now: T0 };
     const events: AbuseEvent[] = [];
@@ -306,14 +312,7 @@ describe('abuse detector', () => {
   });
 
   it('does not send the counts of an outage longer than the window as one burst when the store is back', async () => {
-    const inner = new MemoryStore();
-    const flag = { down: false };
-    const store = delegate(inner, {
-      countInWindows: async (hits: WindowHit[], now: number) => {
-        if (flag.down) throw new StoreError('countInWindows', 'not connected');
-        return inner.countInWindows(hits, now);
-      },
-    });
+    const { store, flag } = windowsDownStore(false);
     const rule: AbuseRule = {
       name: 'ip-bruteforce',
       kind: 'auth_failures_ip',
