@@ -84,13 +84,20 @@ required_scopes(allowed) := [] if {
 # Entrypoint: visible
 # ---------------------------------------------------------------------------
 
-# Could the caller EVER use this list item? Role grants, explicit denies, clearance and the
-# destructive permission only: arguments, time, network and tenant are decided at call time.
+# Could the caller EVER use this list item? Role grants, explicit denies, clearance, the destructive
+# permission, and a resource URI's tenant: arguments, time and network are decided at call time.
 default visible := false
 
 visible if {
 	authenticated
 	usable(input.resource.kind, input.resource.name)
+	not other_tenants_resource(input.resource)
+}
+
+# A listed resource whose URI names another tenant (tools.rego): never readable by this caller.
+other_tenants_resource(item) if {
+	item.kind == "resource"
+	count(resource_tenant_denials(item.name)) > 0
 }
 
 # ---------------------------------------------------------------------------

@@ -114,20 +114,20 @@ test_resources_read_exact_uri if {
 }
 
 test_resources_read_by_pattern if {
-	allowed(resource_input(["analyst"], "resources/read", "crm://customers/c-9"))
-	d := decide(resource_input(["analyst"], "resources/read", "crm://customers/c-9"))
+	allowed(resource_input(["analyst"], "resources/read", "crm://acme/customers/c-9"))
+	d := decide(resource_input(["analyst"], "resources/read", "crm://acme/customers/c-9"))
 	d.sensitivity == "confidential"
-	denied_with(resource_input(["user"], "resources/read", "crm://customers/c-9"), "resource crm://customers/c-9 needs clearance confidential, you have internal")
+	denied_with(resource_input(["user"], "resources/read", "crm://acme/customers/c-9"), "resource crm://acme/customers/c-9 needs clearance confidential, you have internal")
 }
 
 test_resource_globs_stay_in_one_segment if {
-	denied_with(resource_input(["analyst"], "resources/read", "crm://customers/c-9/notes"), "role analyst may not access resource crm://customers/c-9/notes")
+	denied_with(resource_input(["analyst"], "resources/read", "crm://acme/customers/c-9/notes"), "role analyst may not access resource crm://acme/customers/c-9/notes")
 }
 
 test_resources_subscribe_and_unsubscribe if {
-	allowed(resource_input(["analyst"], "resources/subscribe", "crm://customers/c-9"))
-	allowed(resource_input(["analyst"], "resources/unsubscribe", "crm://customers/c-9"))
-	denied_with(resource_input(["user"], "resources/subscribe", "crm://customers/c-9"), "resource crm://customers/c-9 needs clearance confidential, you have internal")
+	allowed(resource_input(["analyst"], "resources/subscribe", "crm://acme/customers/c-9"))
+	allowed(resource_input(["analyst"], "resources/unsubscribe", "crm://acme/customers/c-9"))
+	denied_with(resource_input(["user"], "resources/subscribe", "crm://acme/customers/c-9"), "resource crm://acme/customers/c-9 needs clearance confidential, you have internal")
 }
 
 test_unknown_resource_default_sensitivity if {

@@ -1,5 +1,6 @@
-# Call-time rules for tools/call that depend on the arguments: tenant isolation and numeric
-# argument caps. (They do not affect `visible`.)
+# Call-time rules that depend on the arguments: tenant isolation (tool and prompt arguments, resource
+# URIs) and numeric argument caps. Only the resource URI's tenant also affects `visible`: a listed
+# resource of another tenant can never be read.
 #
 # Call-time rules add their messages to `call_denials` (not to deny_reasons directly): `allow`
 # requires call_denials to be empty, and deny_reasons includes all of them.
@@ -47,6 +48,52 @@ call_denials contains msg if {
 	arg := data.authz.default_tenant_argument
 	value := call_arguments(input.action)[arg]
 	msg := tenant_denial(arg, value, subject_tenant(input))
+}
+
+# Resources name their tenant in the URI: a catalog resource whose key is a URI template with the
+# tenant argument as a whole path segment (crm://{tenant}/customers/{id}) puts the tenant of every URI
+# its match globs match at that segment. Reading, subscribing or listing such a URI of another tenant
+# is refused, as a tool's tenant argument is; a cross-tenant role lifts it.
+call_denials contains msg if {
+	item_kind == "resource"
+	some msg in resource_tenant_denials(item_name)
+}
+
+# The denials for one resource URI (empty when no catalog entry scopes it to a tenant).
+# Call as resource_tenant_denials(uri).
+resource_tenant_denials(uri) := {msg |
+	some template, entry in data.authz.catalog.resources
+	some i in tenant_segments(template, entry)
+	any_match(entry.match, uri)
+	msg := resource_tenant_denial(uri, segment(split(uri, "/"), i), subject_tenant(input))
+}
+
+# The indexes of the template's path segments that are exactly the tenant argument ("{tenant}").
+tenant_segments(template, entry) := {i |
+	variable := concat("", ["{", resource_tenant_argument(entry), "}"])
+	some i, part in split(template, "/")
+	part == variable
+}
+
+resource_tenant_argument(entry) := t if {
+	t := entry.tenant_argument
+	is_string(t)
+} else := data.authz.default_tenant_argument
+
+# Segment i of a split URI, or null when the URI is shorter (its tenant is then nobody's).
+segment(parts, i) := parts[i] if {
+	i < count(parts)
+} else := null
+
+resource_tenant_denial(uri, value, tenant) := msg if {
+	tenant != null
+	value != tenant
+	not role_flag("cross_tenant")
+	msg := concat("", ["resource ", uri, " is not in your tenant ", tenant])
+} else := msg if {
+	tenant == null
+	not role_flag("cross_tenant")
+	msg := concat("", ["resource ", uri, " belongs to a tenant and your identity has none"])
 }
 
 tenant_denial(arg, value, tenant) := msg if {

@@ -45,14 +45,14 @@ test_visible_resources if {
 	visible_to(["user"], "resource", "docs://handbook")
 	not visible_to(["guest"], "resource", "docs://handbook")
 	visible_to(["analyst"], "resource", "docs://handbook")
-	not visible_to(["user"], "resource", "crm://customers/c-9")
+	not visible_to(["user"], "resource", "crm://acme/customers/c-9")
 }
 
 test_visible_resource_templates if {
-	visible_to(["analyst"], "resource_template", "crm://customers/{id}")
-	visible_to(["premium"], "resource_template", "crm://customers/{id}")
-	not visible_to(["user"], "resource_template", "crm://customers/{id}")
-	not visible_to(["guest"], "resource_template", "crm://customers/{id}")
+	visible_to(["analyst"], "resource_template", "crm://{tenant}/customers/{id}")
+	visible_to(["premium"], "resource_template", "crm://{tenant}/customers/{id}")
+	not visible_to(["user"], "resource_template", "crm://{tenant}/customers/{id}")
+	not visible_to(["guest"], "resource_template", "crm://{tenant}/customers/{id}")
 }
 
 test_visible_unknown_kind_is_false if {
@@ -142,7 +142,7 @@ test_invariant_visible_covers_allowed_tools_pairs_without_admin_restricted_clear
 test_invariant_visible_covers_allowed_prompts_and_resources if {
 	items := array.concat(
 		[["prompt", p, prompt_input([], p)] | some p, _ in data.authz.catalog.prompts],
-		[["resource", u, resource_input([], "resources/read", u)] | some u in ["docs://handbook", "crm://customers/c-9", "file:///x"]],
+		[["resource", u, resource_input([], "resources/read", u)] | some u in ["docs://handbook", "crm://acme/customers/c-9", "crm://globex/customers/c-9", "file:///x"]],
 	)
 	allowed_items := [[subj, kind, name] |
 		some roles in array.concat(single_roles, role_pairs)

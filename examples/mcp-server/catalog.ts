@@ -263,10 +263,11 @@ function registerResources(server: McpServer, store: CrmStore): void {
     { title: 'Support handbook', description: 'Static support handbook.', mimeType: 'text/markdown' },
     async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: HANDBOOK_TEXT }] }),
   );
-  const template = new ResourceTemplate('crm://customers/{id}', {
+  // The tenant is part of the URI, so a policy can keep each caller to its own tenant's customers.
+  const template = new ResourceTemplate('crm://{tenant}/customers/{id}', {
     list: async () => ({
       resources: store.all().map((c) => ({
-        uri: `crm://customers/${c.id}`,
+        uri: `crm://${c.tenant}/customers/${c.id}`,
         name: `customer ${c.id}`,
         mimeType: 'application/json',
       })),
@@ -277,9 +278,10 @@ function registerResources(server: McpServer, store: CrmStore): void {
     template,
     { title: 'Customer record', description: 'One CRM customer as JSON.', mimeType: 'application/json' },
     async (uri, variables) => {
+      const tenant = String(variables.tenant);
       const id = String(variables.id);
-      const c = store.get(id);
-      if (!c) throw new Error(`customer ${id} not found`);
+      const c = store.find(tenant, id);
+      if (!c) throw new Error(`customer ${id} not found in tenant ${tenant}`);
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(c) }] };
     },
   );

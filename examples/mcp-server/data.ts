@@ -131,11 +131,6 @@ export class CrmStore {
     return c && c.tenant === tenant ? c : undefined;
   }
 
-  /** Any customer by id, whatever its tenant (for the `crm://customers/{id}` resource). */
-  get(id: string): Customer | undefined {
-    return this.#customers.get(id);
-  }
-
   /** Applies `fields` (only name, email, plan and notes are writable); undefined when not found. */
   update(tenant: string, id: string, fields: Record<string, unknown>): Customer | undefined {
     const current = this.find(tenant, id);

@@ -133,19 +133,23 @@ describe.each(TRANSPORTS)('example server over $transport', ({ transport, connec
   it('lists and reads the static resource and the customer template', async () => {
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toEqual(
-      expect.arrayContaining(['docs://handbook', 'crm://customers/c-1']),
+      expect.arrayContaining(['docs://handbook', 'crm://acme/customers/c-1', 'crm://globex/customers/c-4']),
     );
     const { resourceTemplates } = await client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['crm://customers/{id}']);
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['crm://{tenant}/customers/{id}']);
 
     const handbook = await client.readResource({ uri: 'docs://handbook' });
     expect(handbook.contents[0]).toMatchObject({ uri: 'docs://handbook', mimeType: 'text/markdown' });
-    const customer = await client.readResource({ uri: 'crm://customers/c-4' });
+    const customer = await client.readResource({ uri: 'crm://globex/customers/c-4' });
     const [first] = customer.contents;
     expect(first && 'text' in first ? JSON.parse(first.text) : undefined).toMatchObject({
       id: 'c-4',
       tenant: 'globex',
     });
+    // A customer is found only under its own tenant.
+    await expect(client.readResource({ uri: 'crm://acme/customers/c-4' })).rejects.toThrow(
+      'customer c-4 not found in tenant acme',
+    );
   });
 
   it('answers an unknown prompt with a JSON-RPC error, surfaced as McpError', async () => {

@@ -82,6 +82,34 @@ describe('Streamable HTTP through the sidecar', () => {
     expect(h.upstream.calls().filter((x) => x.name === 'delete_customer')).toEqual([]);
   });
 
+  it("keeps resources to the caller's tenant: other tenants' customers are neither listed nor read", async () => {
+    const c = await client(['analyst']); // tenant acme
+    const listed = (await c.listResources()).resources.map((r) => r.uri).sort();
+    expect(listed).toEqual([
+      'crm://acme/customers/c-1',
+      'crm://acme/customers/c-2',
+      'crm://acme/customers/c-3',
+      'docs://handbook',
+    ]);
+    const own = await c.readResource({ uri: 'crm://acme/customers/c-1' });
+    expect(JSON.stringify(own.contents)).toContain('"tenant\\":\\"acme\\"');
+
+    h.upstream.resetCalls();
+    const err = await c.readResource({ uri: 'crm://globex/customers/c-4' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(McpError);
+    expect((err as McpError).message).toContain(
+      'Forbidden: resource crm://globex/customers/c-4 is not in your tenant acme',
+    );
+    expect(h.upstream.calls().filter((x) => x.method === 'resources/read')).toEqual([]);
+
+    // A cross-tenant role reads and lists every tenant's customers.
+    const admin = await client(['admin']);
+    const all = (await admin.listResources()).resources.map((r) => r.uri);
+    expect(all).toContain('crm://globex/customers/c-4');
+    const theirs = await admin.readResource({ uri: 'crm://globex/customers/c-4' });
+    expect(JSON.stringify(theirs.contents)).toContain('"tenant\\":\\"globex\\"');
+  });
+
   it('never forwards the client token and replaces identity headers', async () => {
     const c = await client(['analyst']);
     h.upstream.resetCalls();
