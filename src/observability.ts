@@ -51,6 +51,7 @@ export function createObservability(
     logger: deps.logger,
     otelLogs: telemetry.logs,
     maxBuffered: config.audit.maxBuffered,
+    maxBufferedBytes: config.audit.maxBufferedBytes,
     onDrop: () => metrics.auditDropped(),
   });
   const audit = createAuditListener({

@@ -28,8 +28,10 @@ export {
 export {
   AUDIT_EVENT_NAME,
   AUDIT_MAX_BUFFERED,
+  AUDIT_MAX_BUFFERED_BYTES,
   type AuditSink,
   type AuditSinkComponent,
   type AuditSinkOptions,
+  auditRecordSize,
   createAuditSink,
 } from './sink.js';

@@ -28,6 +28,14 @@ export const TRUNCATED = '[truncated]';
 export const MAX_ARGUMENT_DEPTH = 16;
 /** Plain string values longer than this are cut (the record is a log line, not a copy of the request). */
 export const MAX_PLAIN_STRING = 1_024;
+/**
+ * At most this many values (leaves) of one call's arguments are masked or kept, and at most
+ * {@link MAX_ARGUMENT_TEXT} characters of keys and plain strings: the rest of an array or object is cut,
+ * with a `[truncated: …]` marker. Each hashed value costs an HMAC on the request path, and a record is a log
+ * line: without a budget a 600 kB array of zeros took 4 s of HMACs and became a 9 MB line.
+ */
+export const MAX_ARGUMENT_LEAVES = 256;
+export const MAX_ARGUMENT_TEXT = 8_192;
 
 /** `hmac-sha256:<16 hex>`: the first 64 bits of HMAC-SHA256(key, JSON.stringify(value)). */
 export function hmacTag(value: unknown, key: Buffer): string {
@@ -58,10 +66,14 @@ const SENSITIVE_WORDS = new Set([
   'bearer',
 ]);
 const SENSITIVE_PAIRS = new Set(['api_key', 'private_key', 'access_key', 'secret_key', 'signing_key']);
+/** Credential names written as one word (`accesstoken`, `clientsecret`, `privatekey`, `cookies`, `jwt`). */
+const SENSITIVE_IN_WORD =
+  /password|passwd|passphrase|credential|apikey|privatekey|accesskey|secretkey|signingkey|cookie|jwt|(secret|secrets|token)$/;
 
 /**
- * True for argument keys that name credentials (`password`, `apiKey`, `client_secret`, `X-Auth-Token`):
- * these are masked even in `plain` mode. Whole words only: `max_tokens` is not a credential.
+ * True for argument keys that name credentials (`password`, `apiKey`, `client_secret`, `X-Auth-Token`,
+ * `accesstoken`, `clientsecret`): these are masked even in `plain` mode. A word ending in `tokens` is not
+ * one (`max_tokens` is a count), nor `secretary`.
  */
 export function isSensitiveKey(key: string): boolean {
   const words = key
@@ -71,7 +83,7 @@ export function isSensitiveKey(key: string): boolean {
     .filter((w) => w.length > 0);
   for (let i = 0; i < words.length; i++) {
     const w = words[i] as string;
-    if (SENSITIVE_WORDS.has(w)) return true;
+    if (SENSITIVE_WORDS.has(w) || SENSITIVE_IN_WORD.test(w)) return true;
     if (i + 1 < words.length && SENSITIVE_PAIRS.has(`${w}_${words[i + 1]}`)) return true;
   }
   return false;
@@ -82,12 +94,52 @@ type Path = readonly string[];
 interface WalkOptions {
   /** For values a path (or a sensitive key) names. */
   readonly listed: MaskMode;
-  /** Keys masked at any depth: the one-key paths (`ssn`). */
+  /** Keys masked at any depth: the one-key paths (`ssn`), and every path as one key (`pan.number`). */
   readonly anywhere: ReadonlySet<string>;
   /** For everything else. */
   readonly other: 'keep' | 'hash';
   readonly sensitiveKeys: boolean;
   readonly key: Buffer;
+  /** What is left of the record's {@link MAX_ARGUMENT_LEAVES} and {@link MAX_ARGUMENT_TEXT}. */
+  readonly budget: Budget;
+}
+
+interface Budget {
+  /** Leaves left (0 once anything did not fit: the rest is cut). */
+  leaves: number;
+  text: number;
+  /** Leaves taken. */
+  used: number;
+}
+
+const newBudget = (): Budget => ({ leaves: MAX_ARGUMENT_LEAVES, text: MAX_ARGUMENT_TEXT, used: 0 });
+
+/** Takes one leaf and `chars` characters from the budget; false when it is spent. */
+function spend(b: Budget, chars: number): boolean {
+  if (b.leaves <= 0 || b.text < chars) {
+    b.leaves = 0;
+    return false;
+  }
+  b.leaves--;
+  b.used++;
+  b.text -= chars;
+  return true;
+}
+
+/** The element that ends an array cut for the budget. */
+const cutItems = (rest: number): string => `${TRUNCATED.slice(0, -1)}: ${rest} more items]`;
+/** The key and value that end an object cut for the budget. */
+const CUT_KEY = TRUNCATED;
+const cutKeys = (rest: number): string => `${rest} more keys`;
+
+/**
+ * `out[k] = v` as an own data property even for `__proto__` (JSON.parse makes it an ordinary key, which a
+ * plain assignment would turn into the object's prototype, leaving it out of the record).
+ */
+function put(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
 }
 
 /**
@@ -102,6 +154,8 @@ function parsePaths(paths: readonly string[]): { anywhere: Set<string>; rooted: 
     const only = p.length === 1 ? (p[0] as string) : undefined;
     if (only !== undefined && only !== '**' && only !== '*' && !/^\d+$/.test(only)) anywhere.add(only);
     else if (p.length > 0) rooted.push(p);
+    // A key with dots in it (`pan.number`) cannot be named as a path: the whole text names it too.
+    if (text.includes('.')) anywhere.add(text);
   }
   return { anywhere, rooted: unique(rooted) };
 }
@@ -142,36 +196,72 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Every leaf replaced by its tag; object keys and array shapes stay. */
-function hashLeaves(value: unknown, key: Buffer, depth: number): unknown {
-  if (depth >= MAX_ARGUMENT_DEPTH) return hmacTag(value, key);
-  if (Array.isArray(value)) return value.map((v) => hashLeaves(v, key, depth + 1));
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = hashLeaves(v, key, depth + 1);
-    return out;
+/**
+ * The elements of an array through `f`, cut (with a marker) once the budget is spent; the budget is
+ * checked before each element, so a cut array ends in exactly one marker.
+ */
+function eachItem(value: readonly unknown[], b: Budget, f: (el: unknown, i: number) => unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < value.length; i++) {
+    if (b.leaves <= 0) {
+      out.push(cutItems(value.length - i));
+      break;
+    }
+    out.push(f(value[i], i));
   }
-  return hmacTag(value, key);
+  return out;
 }
 
-function keepPlain(value: unknown): unknown {
-  if (typeof value === 'string' && value.length > MAX_PLAIN_STRING) {
-    return `${value.slice(0, MAX_PLAIN_STRING)}…${TRUNCATED}`;
+/** The entries of an object through `f` (which returns false to leave a key out), cut like {@link eachItem}. */
+function eachKey(
+  value: Record<string, unknown>,
+  b: Budget,
+  f: (k: string, v: unknown, out: Record<string, unknown>) => void,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (b.leaves <= 0 || b.text < k.length) {
+      b.leaves = 0;
+      out[CUT_KEY] = cutKeys(keys.length - i);
+      break;
+    }
+    b.text -= k.length;
+    f(k, value[k], out);
   }
-  return value;
+  return out;
+}
+
+/** Every leaf replaced by its tag; object keys and array shapes stay (within the budget). */
+function hashLeaves(value: unknown, key: Buffer, depth: number, b: Budget): unknown {
+  if (depth >= MAX_ARGUMENT_DEPTH) return spend(b, 0) ? hmacTag(value, key) : TRUNCATED;
+  if (Array.isArray(value)) return eachItem(value, b, (v) => hashLeaves(v, key, depth + 1, b));
+  if (isPlainObject(value)) {
+    return eachKey(value, b, (k, v, out) => put(out, k, hashLeaves(v, key, depth + 1, b)));
+  }
+  return spend(b, 0) ? hmacTag(value, key) : TRUNCATED;
+}
+
+function keepPlain(value: unknown, b: Budget): unknown {
+  if (typeof value === 'string') {
+    const kept = value.length > MAX_PLAIN_STRING ? `${value.slice(0, MAX_PLAIN_STRING)}…${TRUNCATED}` : value;
+    return spend(b, kept.length) ? kept : TRUNCATED;
+  }
+  return spend(b, 0) ? value : TRUNCATED;
 }
 
 function masked(value: unknown, o: WalkOptions, depth: number): unknown {
-  return o.listed === 'hash' ? hashLeaves(value, o.key, depth) : REDACTED;
+  return o.listed === 'hash' ? hashLeaves(value, o.key, depth, o.budget) : REDACTED;
 }
 
 function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: number): unknown {
   if (depth >= MAX_ARGUMENT_DEPTH && (Array.isArray(value) || isPlainObject(value))) {
-    return o.other === 'hash' ? hmacTag(value, o.key) : TRUNCATED;
+    return o.other === 'hash' && spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
   }
   const { here, deep } = levels(paths);
   if (Array.isArray(value)) {
-    return value.map((el, i) => {
+    return eachItem(value, o.budget, (el, i) => {
       const idx = String(i);
       const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
       const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
@@ -180,18 +270,17 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
     });
   }
   if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    return eachKey(value, o.budget, (k, v, out) => {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
       if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || (o.sensitiveKeys && isSensitiveKey(k))) {
-        if (o.listed !== 'drop') out[k] = masked(v, o, depth + 1);
-        continue;
+        if (o.listed !== 'drop') put(out, k, masked(v, o, depth + 1));
+        return;
       }
-      out[k] = walk(v, below(hits, deep), o, depth + 1);
-    }
-    return out;
+      put(out, k, walk(v, below(hits, deep), o, depth + 1));
+    });
   }
-  return o.other === 'hash' ? hmacTag(value, o.key) : keepPlain(value);
+  if (o.other === 'hash') return spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
+  return keepPlain(value, o.budget);
 }
 
 /**
@@ -208,7 +297,7 @@ export function maskArguments(
   return walk(
     args,
     rooted,
-    { listed: mode, anywhere, other: 'keep', sensitiveKeys: false, key },
+    { listed: mode, anywhere, other: 'keep', sensitiveKeys: false, key, budget: newBudget() },
     0,
   ) as Record<string, unknown>;
 }
@@ -239,6 +328,21 @@ export function auditArguments(
     other: opts.mode === 'hash' ? 'hash' : 'keep',
     sensitiveKeys: true,
     key: opts.key,
+    budget: newBudget(),
   };
-  return walk(args, rooted, o, 0) as Record<string, unknown>;
+  const out = walk(args, rooted, o, 0) as Record<string, unknown>;
+  sizes.set(out, MAX_ARGUMENT_TEXT - o.budget.text + TAG_SIZE * o.budget.used);
+  return out;
+}
+
+/** Bytes a leaf may take beyond its text: a tag (`"hmac-sha256:…"`), a number, punctuation. */
+const TAG_SIZE = 32;
+const sizes = new WeakMap<object, number>();
+
+/**
+ * About how many bytes of JSON the arguments `auditArguments` returned take (at most ~16 kB, from what
+ * their budget spent); 0 for anything else. The audit queue is bounded by it as well as by count.
+ */
+export function auditArgumentsSize(masked: object | null): number {
+  return masked === null ? 0 : (sizes.get(masked) ?? 0);
 }

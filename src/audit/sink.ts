@@ -5,8 +5,9 @@
  * turn's lines in one write, and no more writes while the destination asks to wait for its `drain`) and
  * emits it as an OpenTelemetry log record whose body is the record as JSON text (the same object as the
  * stdout line; a map body costs four times as much to export — bench/RESULTS.md) and whose trace context is
- * the record's `trace_id` / `span_id`, so a collector links the two. When the queue is full the record is dropped and
- * `onDrop` is called (the `mcp_authz_audit_dropped_total` counter).
+ * the record's `trace_id` / `span_id`, so a collector links the two. When the queue is full (by count, or by the
+ * records' approximate size) the record is dropped and `onDrop` is called (the `mcp_authz_audit_dropped_total`
+ * counter).
  *
  * @module
  */
@@ -24,12 +25,17 @@ import {
   ATTR_LOG_TYPE,
   ATTR_MCP_METHOD_NAME,
 } from '../telemetry/semconv.js';
+import { auditArgumentsSize } from './mask.js';
 import type { AuditRecord } from './record.js';
 
 /** Records written per drain turn before yielding to I/O. */
 export const AUDIT_DRAIN_BATCH = 256;
 /** Default queue bound. */
 export const AUDIT_MAX_BUFFERED = 10_000;
+/** Default bound on the queued records' approximate size (see {@link auditRecordSize}). */
+export const AUDIT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+/** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */
+const RECORD_BASE_BYTES = 1_024;
 export const AUDIT_EVENT_NAME = 'mcp_authz.audit';
 
 export interface AuditSink {
@@ -45,12 +51,16 @@ export interface AuditSinkOptions {
   /** Where OpenTelemetry log records go (`telemetry.logs`; a no-op logger when OTLP logs are off). */
   readonly otelLogs: OtelLogger;
   readonly maxBuffered?: number;
+  /** Bound on the queued records' approximate size in bytes: a slow stdout must not hold them all. */
+  readonly maxBufferedBytes?: number;
   /** Called once per dropped record. */
   readonly onDrop?: () => void;
 }
 
 export interface AuditSinkComponent extends AuditSink, Component {
   readonly buffered: number;
+  /** The queued records' approximate size in bytes. */
+  readonly bufferedBytes: number;
   readonly dropped: number;
 }
 
@@ -106,6 +116,17 @@ function lineWriter(logger: Logger): LineWriter {
   };
 }
 
+/**
+ * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments, which are
+ * budgeted; the item name, also in `action`; the reasons, which may quote it; the session id) on top of a
+ * fixed base. Cheap, so the request path can weigh every record it queues.
+ */
+export function auditRecordSize(r: AuditRecord): number {
+  let n = RECORD_BASE_BYTES + auditArgumentsSize(r.action.arguments) + 2 * r.resource.name.length;
+  for (const reason of r.reasons) n += reason.length;
+  return n + (r.session_id?.length ?? 0);
+}
+
 function emitOtel(otel: OtelLogger, r: AuditRecord, json: string): void {
   const attributes: AnyValueMap = {
     [ATTR_LOG_TYPE]: 'audit',
@@ -142,6 +163,12 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
     throw new TypeError("'maxBuffered' must be a positive integer");
   }
+  const maxBytes = opts.maxBufferedBytes ?? AUDIT_MAX_BUFFERED_BYTES;
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new TypeError("'maxBufferedBytes' must be a positive integer");
+  }
+  /** The queued records' {@link auditRecordSize}s, summed. */
+  let bytes = 0;
   const lines = opts.logger.isLevelEnabled('info') ? lineWriter(opts.logger) : undefined;
   const errors = opts.logger.child({ component: 'audit' });
   let queue: AuditRecord[] = [];
@@ -189,7 +216,9 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     let n = 0;
     let text = '';
     while (head < queue.length && n < max) {
-      text += writeOne(queue[head] as AuditRecord);
+      const r = queue[head] as AuditRecord;
+      bytes -= auditRecordSize(r);
+      text += writeOne(r);
       queue[head] = undefined as unknown as AuditRecord;
       head++;
       n++;
@@ -212,6 +241,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     if (head >= queue.length) {
       queue = [];
       head = 0;
+      bytes = 0;
     } else {
       if (head > 4096) {
         queue = queue.slice(head);
@@ -235,8 +265,13 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     get dropped() {
       return dropped;
     },
+    get bufferedBytes() {
+      return bytes;
+    },
     write(record) {
-      if (queue.length - head >= maxBuffered) {
+      const size = auditRecordSize(record);
+      // The first record is always taken, however large: only a queue already holding some is full.
+      if (queue.length - head >= maxBuffered || (bytes > 0 && bytes + size > maxBytes)) {
         dropped++;
         try {
           opts.onDrop?.();
@@ -246,6 +281,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
         return;
       }
       queue.push(record);
+      bytes += size;
       schedule();
     },
     async flush() {

@@ -236,6 +236,14 @@ const AuditSchema = z.strictObject({
     .positive()
     .default(10_000)
     .describe('Audit records queued before new ones are dropped (and counted).'),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024)
+    .describe(
+      "Approximate size in bytes of the queued audit records before new ones are dropped (and counted): a slow stdout must not hold them all. A record's arguments take at most ~16 kB.",
+    ),
 });
 
 const TelemetrySchema = z.strictObject({

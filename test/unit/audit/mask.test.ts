@@ -6,6 +6,8 @@ import {
   hmacTag,
   isSensitiveKey,
   MAX_ARGUMENT_DEPTH,
+  MAX_ARGUMENT_LEAVES,
+  MAX_ARGUMENT_TEXT,
   MAX_PLAIN_STRING,
   maskArguments,
   REDACTED,
@@ -202,10 +204,53 @@ describe('auditArguments', () => {
     );
     expect(String(long?.s).length).toBeLessThan(MAX_PLAIN_STRING + 20);
   });
+
+  it('spends a budget of values and text per call: a huge argument is cut, not hashed leaf by leaf', () => {
+    const zeros = new Array(300_000).fill(0);
+    const hashed = auditArguments({ a: zeros, b: 'after' }, { mode: 'hash', paths: [], key: KEY });
+    const list = hashed?.a as string[];
+    expect(list).toHaveLength(MAX_ARGUMENT_LEAVES + 1);
+    expect(list[MAX_ARGUMENT_LEAVES]).toBe(`[truncated: ${300_000 - MAX_ARGUMENT_LEAVES} more items]`);
+    // The object holding it is cut too: its next key is counted, not written.
+    expect(hashed?.b).toBeUndefined();
+    expect(hashed?.[TRUNCATED]).toBe('1 more keys');
+    expect(JSON.stringify(hashed).length).toBeLessThan(MAX_ARGUMENT_LEAVES * 40);
+
+    const manyKeys = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 'v'.repeat(100)]));
+    const plain = auditArguments(manyKeys, { mode: 'plain', paths: [], key: KEY }) ?? {};
+    expect(JSON.stringify(plain).length).toBeLessThan(MAX_ARGUMENT_TEXT + 4_000);
+    expect(String(plain[TRUNCATED])).toMatch(/^\d+ more keys$/);
+    // Listed values are masked however little budget is left: a cut never shows a value it should hide.
+    const late = { ...manyKeys, ssn: '123-45-6789' };
+    expect(JSON.stringify(auditArguments(late, { mode: 'plain', paths: ['ssn'], key: KEY }))).not.toContain(
+      '123-45-6789',
+    );
+  });
+
+  it('keeps an argument named __proto__ as an ordinary key (JSON.parse makes it one)', () => {
+    const args = JSON.parse('{"__proto__":{"cmd":"rm -rf /"},"x":1}') as Record<string, unknown>;
+    for (const mode of ['hash', 'plain'] as const) {
+      const out = auditArguments(args, { mode, paths: [], key: KEY }) ?? {};
+      expect(Object.keys(out), mode).toEqual(['__proto__', 'x']);
+      expect(Object.getPrototypeOf(out), mode).toBe(Object.prototype);
+    }
+    expect(JSON.stringify(auditArguments(args, { mode: 'plain', paths: [], key: KEY }))).toBe(
+      '{"__proto__":{"cmd":"rm -rf /"},"x":1}',
+    );
+  });
+
+  it('masks a key with dots in it, named whole', () => {
+    const args = { card: { 'pan.number': '4111111111111111' }, 'a.b': 'secret' };
+    const out = JSON.stringify(
+      auditArguments(args, { mode: 'plain', paths: ['pan.number', 'a.b'], key: KEY }),
+    );
+    expect(out).not.toContain('4111111111111111');
+    expect(out).not.toContain('"secret"');
+  });
 });
 
 describe('isSensitiveKey', () => {
-  it('matches credential names as whole words only', () => {
+  it('matches credential names as words or written as one word, not counts or look-alikes', () => {
     for (const k of [
       'password',
       'PASSWD',
@@ -217,10 +262,27 @@ describe('isSensitiveKey', () => {
       'authorization',
       'private_key',
       'sessionCookie',
+      'accesstoken',
+      'refreshtoken',
+      'clientsecret',
+      'privatekey',
+      'secretkey',
+      'cookies',
+      'jwt',
+      'id_token',
     ]) {
       expect(isSensitiveKey(k), k).toBe(true);
     }
-    for (const k of ['max_tokens', 'keyword', 'author', 'secretary_name', 'passenger', 'monkey']) {
+    for (const k of [
+      'max_tokens',
+      'maxtokens',
+      'keyword',
+      'author',
+      'secretary_name',
+      'passenger',
+      'monkey',
+      'tokens',
+    ]) {
       expect(isSensitiveKey(k), k).toBe(false);
     }
   });

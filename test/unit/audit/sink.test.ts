@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditListener } from '../../../src/audit/listener.js';
 import { type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
-import { AUDIT_EVENT_NAME, createAuditSink } from '../../../src/audit/sink.js';
+import { AUDIT_EVENT_NAME, auditRecordSize, createAuditSink } from '../../../src/audit/sink.js';
 import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision, RequestContext } from '../../../src/pipeline/context.js';
@@ -125,6 +125,61 @@ describe('createAuditSink', () => {
     await tick();
     expect(out.raw).toHaveLength(4);
     expect(sink.status()).toMatchObject({ state: 'ok', dropped: 2, buffered: 0 });
+  });
+
+  it('bounds the queue by the records approximate size too: large records are dropped and counted', async () => {
+    const out = capture();
+    const small = record(0);
+    const big = buildAuditRecord(
+      {
+        decisionId: 'd-big',
+        time: new Date(),
+        requestId: 'r-big',
+        principal: ANONYMOUS,
+        action: classify('tools/call', 1, {
+          name: 'read_customer',
+          arguments: { rows: Array.from({ length: 1000 }, () => 'x'.repeat(100)) },
+        }),
+        decision: {
+          allow: false,
+          reasons: ['no'],
+          obligations: {},
+          sensitivity: undefined,
+          revision: null,
+          evalNs: 1,
+        },
+        clientIp: '10.0.0.1',
+        sessionId: null,
+        transport: 'streamable-http',
+      },
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    );
+    const bigSize = auditRecordSize(big);
+    // The masked arguments' budget (8 kB of text) is what the estimate counts, not the 100 kB sent.
+    expect(bigSize).toBeGreaterThan(8_000);
+    expect(bigSize).toBeLessThan(12_000);
+    expect(bigSize).toBeGreaterThan(JSON.stringify(big).length - 1_500);
+    expect(auditRecordSize(small)).toBeLessThan(1_200);
+    let drops = 0;
+    const sink = createAuditSink({
+      logger: out.logger,
+      otelLogs: createNoopLogger(),
+      maxBufferedBytes: 2 * bigSize + 2_000,
+      onDrop: () => {
+        drops++;
+      },
+    });
+    sink.write(big);
+    sink.write(big);
+    sink.write(big);
+    expect(drops).toBe(1);
+    expect(sink.bufferedBytes).toBe(2 * bigSize);
+    // Small records still fit beside them.
+    sink.write(small);
+    expect(drops).toBe(1);
+    await sink.flush();
+    expect(sink.bufferedBytes).toBe(0);
+    expect(out.lines()).toHaveLength(3);
   });
 
   it('waits for a destination that cannot keep up, keeping records in its bounded queue', async () => {
@@ -271,6 +326,12 @@ describe('createAuditSink', () => {
   it('checks maxBuffered', () => {
     expect(() =>
       createAuditSink({ logger: capture().logger, otelLogs: createNoopLogger(), maxBuffered: 0 }),
+    ).toThrow(TypeError);
+  });
+
+  it('checks maxBufferedBytes', () => {
+    expect(() =>
+      createAuditSink({ logger: capture().logger, otelLogs: createNoopLogger(), maxBufferedBytes: 0.5 }),
     ).toThrow(TypeError);
   });
 });
