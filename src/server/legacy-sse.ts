@@ -104,12 +104,14 @@ export class LegacySseRoutes {
       return filter.rewriteEvent(event);
     });
     try {
-      await forward(ctx, res, rt.forwardDeps, {
+      const status = await forward(ctx, res, rt.forwardDeps, {
         method: 'GET',
         path: this.#upstreamSsePath,
         sseRewriter: stream,
         signal: client,
       });
+      // Counted and traced like a Streamable HTTP stream once it ends (before, only refusals were).
+      rt.requestDone(ctx, status);
     } finally {
       ended();
       client.release();

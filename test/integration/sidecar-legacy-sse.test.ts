@@ -54,6 +54,20 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     expect(h.upstream.calls().filter((x) => x.name === 'run_sql')).toEqual([]);
   });
 
+  it('counts a served stream in the request metrics once it ends', async () => {
+    const served = async (): Promise<number> => {
+      const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('mcp_authz_requests_total{route="legacy_sse",status="200"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = await served();
+    const c = await connectSse(h.sseUrl, await h.bearer(['guest']));
+    await c.close();
+    await expect.poll(served, { timeout: 5_000 }).toBe(before + 1);
+  });
+
   it('refuses a stream without credentials and posts to another caller’s session', async () => {
     const anon = await fetch(h.sseUrl, { headers: { accept: 'text/event-stream' } });
     expect(anon.status).toBe(401);
