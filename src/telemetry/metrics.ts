@@ -36,9 +36,6 @@ export const SLOW_BUCKETS = [
   0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
-/** Earlier revisions kept reporting 0 (so a scrape never shows two revisions at 1). */
-export const MAX_OLD_REVISIONS = 16;
-
 export interface SidecarMetricsOptions {
   /** Route label values (default {@link ROUTES}). */
   readonly routes?: Iterable<string>;
@@ -64,8 +61,6 @@ export class SidecarMetrics {
   private readonly reloadResults = new LabelSet(RELOAD_RESULTS);
   private readonly storeOps = new LabelSet([], MAX_DYNAMIC_LABELS);
   private revision: string | null = null;
-  /** Revisions loaded earlier, reported as 0 (the SDK keeps a series' last value until it is re-reported). */
-  private readonly oldRevisions: string[] = [];
 
   private readonly requests: TalliedCounter;
   private readonly requestDuration: Histogram;
@@ -141,11 +136,12 @@ export class SidecarMetrics {
     this.auditDroppedTotal = meter.createCounter('mcp_authz_audit_dropped_total', {
       description: 'Audit records dropped because the audit buffer was full.',
     });
+    // Gauges are collected with delta temporality (gauge-temporality.ts): a revision no longer loaded
+    // leaves the output at the next collection, instead of staying for ever at its last value.
     this.policyRevisionInfo = meter.createObservableGauge('mcp_authz_policy_revision_info', {
-      description: '1 for the loaded policy bundle revision, 0 for revisions loaded before it.',
+      description: '1 for the loaded policy bundle revision (absent while none is loaded).',
     });
     this.policyRevisionInfo.addCallback((r) => {
-      for (const old of this.oldRevisions) r.observe(0, { revision: old });
       if (this.revision !== null) r.observe(1, { revision: this.revision });
     });
     this.decisionCacheLookups = meter.createObservableCounter('mcp_authz_policy_cache_lookups_total', {
@@ -219,18 +215,9 @@ export class SidecarMetrics {
     if (result === 'success' && revision !== undefined) this.setPolicyRevision(revision);
   }
 
-  /**
-   * The loaded revision: `mcp_authz_policy_revision_info{revision}` is 1 for it and 0 for the last
-   * {@link MAX_OLD_REVISIONS} before it (null: no policy loaded, nothing at 1). Query it with `== 1`.
-   */
+  /** The loaded revision (`mcp_authz_policy_revision_info{revision} 1`); null: no policy loaded. */
   setPolicyRevision(revision: string | null): void {
-    const next = revision === null ? null : revision.slice(0, 128);
-    if (next === this.revision) return;
-    if (this.revision !== null) this.oldRevisions.push(this.revision);
-    const i = next === null ? -1 : this.oldRevisions.indexOf(next);
-    if (i >= 0) this.oldRevisions.splice(i, 1);
-    if (this.oldRevisions.length > MAX_OLD_REVISIONS) this.oldRevisions.shift();
-    this.revision = next;
+    this.revision = revision === null ? null : revision.slice(0, 128);
   }
 
   /** One upstream exchange: `status` null when no response came (connect error, timeout). */

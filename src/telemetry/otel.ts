@@ -24,11 +24,12 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Component, ComponentStatus } from '../lifecycle.js';
+import { gaugesAsDelta, PrometheusGaugeDeltaReader } from './gauge-temporality.js';
 import type { Logger } from './logger.js';
 import {
   batchFromEnv,
@@ -123,14 +124,14 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     if (fresh) log.warn({ signal: s, error: message }, 'OpenTelemetry export failed');
   };
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
-  const prometheusReader = new PrometheusExporter({ preventServerStart: true });
+  const prometheusReader = new PrometheusGaugeDeltaReader({ preventServerStart: true });
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const readers: ConstructorParameters<typeof MeterProvider>[0] = { resource, readers: [prometheusReader] };
   if (signals.metrics) {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
     readers.readers?.push(
       new PeriodicExportingMetricReader({
-        exporter: observed(otlpExporters.metrics(signals.metrics), onResult('metrics')),
+        exporter: observed(gaugesAsDelta(otlpExporters.metrics(signals.metrics)), onResult('metrics')),
         exportIntervalMillis,
         exportTimeoutMillis,
       }),
