@@ -54,6 +54,8 @@ export function createObservability(
     maxBufferedBytes: config.audit.maxBufferedBytes,
     onDrop: () => metrics.auditDropped(),
   });
+  // The OTLP copy of a record lost in the SDK's batch processor is a gap in the trail too.
+  telemetry.onLogRecordsLost((n) => metrics.auditDropped(n));
   const audit = createAuditListener({
     sink,
     masking: { arguments: config.audit.arguments, maskArguments: config.audit.maskArguments, key },

@@ -134,7 +134,8 @@ export class SidecarMetrics {
       description: 'Shared store (Redis) errors, by operation.',
     });
     this.auditDroppedTotal = meter.createCounter('mcp_authz_audit_dropped_total', {
-      description: 'Audit records dropped because the audit buffer was full.',
+      description:
+        'Audit records lost: dropped because the audit queue was full, or their OTLP copy dropped by the export queue or lost in a failed export.',
     });
     // Gauges are collected with delta temporality (gauge-temporality.ts): a revision no longer loaded
     // leaves the output at the next collection, instead of staying for ever at its last value.
@@ -233,7 +234,8 @@ export class SidecarMetrics {
     this.storeErrors.add(1, { op: this.storeOps.label(op) });
   }
 
-  auditDropped(): void {
-    this.auditDroppedTotal.add(1);
+  /** Audit records lost: dropped by the audit queue, or their OTLP copy dropped or not exported. */
+  auditDropped(records = 1): void {
+    this.auditDroppedTotal.add(records);
   }
 }

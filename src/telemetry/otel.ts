@@ -30,6 +30,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import { gaugesAsDelta, PrometheusGaugeDeltaReader } from './gauge-temporality.js';
+import { countingLogLosses } from './log-losses.js';
 import type { Logger } from './logger.js';
 import {
   batchFromEnv,
@@ -63,6 +64,8 @@ export interface Telemetry extends Component {
   readonly meter: Meter;
   /** A no-op logger when OTLP logs are off. */
   readonly logs: OtelLogger;
+  /** Where to report log records the OTLP batch processor dropped (queue full) or failed to export. */
+  onLogRecordsLost(f: (records: number) => void): void;
   /** An OTLP endpoint is configured (for at least one signal). */
   readonly exporting: boolean;
   /** Spans are recorded and exported (a tracer provider exists); false: the tracer is a no-op. */
@@ -163,6 +166,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   );
 
   // Logs (the audit trail).
+  let lostLogs: (records: number) => void = () => {};
   const logExporter =
     opts.logExporter ?? (signals.logs ? otlpExporters.logs(signals.logs, selfObs) : undefined);
   const loggerProvider =
@@ -173,7 +177,8 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
             new BatchLogRecordProcessor({
               exporter: observed(logExporter, onResult('logs')),
               ...batchFromEnv(env, 'OTEL_BLRP', warnings),
-              ...selfObs,
+              // Its own counter reports what it drops or fails to export: the audit-drop counter hears it.
+              selfObsMeterProvider: countingLogLosses(meterProvider, (n) => lostLogs(n)),
             }),
           ],
         })
@@ -197,6 +202,9 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     tracer,
     meter,
     logs,
+    onLogRecordsLost(f) {
+      lostLogs = f;
+    },
     exporting,
     tracing: tracerProvider !== undefined,
     async start() {

@@ -1,5 +1,6 @@
 import { type Context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
@@ -146,6 +147,45 @@ describe('createTelemetry: when export is on', () => {
     );
     await t.start();
     expect(JSON.stringify(out)).not.toContain('s3cr3t');
+  });
+});
+
+describe('lost OTLP log records', () => {
+  const exporter = (code: ExportResultCode, exported: unknown[] = []): LogRecordExporter => ({
+    export: (records, cb) => {
+      exported.push(...records);
+      cb(code === ExportResultCode.SUCCESS ? { code } : { code, error: new Error('collector down') });
+    },
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  });
+  const env = { OTEL_BLRP_MAX_QUEUE_SIZE: '3', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '3' };
+
+  it('reports every record the batch processor drops (queue full) or fails to export', async () => {
+    const t = telemetry(env, { logExporter: exporter(ExportResultCode.FAILED) });
+    let lost = 0;
+    t.onLogRecordsLost((n) => {
+      lost += n;
+    });
+    for (let i = 0; i < 10; i++) t.logs.emit({ body: `record ${i}` });
+    await t.flush();
+    expect(lost).toBe(10);
+    // The SDK's own counter still reaches /metrics, with the reason.
+    const { body } = await t.prometheus();
+    expect(body).toMatch(/otel_sdk_processor_log_processed_total\{[^}]*error_type="(queue_full|Error)"/);
+  });
+
+  it('reports nothing when every record is exported', async () => {
+    const exported: unknown[] = [];
+    const t = telemetry(env, { logExporter: exporter(ExportResultCode.SUCCESS, exported) });
+    let lost = 0;
+    t.onLogRecordsLost((n) => {
+      lost += n;
+    });
+    for (let i = 0; i < 3; i++) t.logs.emit({ body: `record ${i}` });
+    await t.flush();
+    expect(exported).toHaveLength(3);
+    expect(lost).toBe(0);
   });
 });
 
