@@ -213,7 +213,14 @@ const StoreSchema = z.strictObject({
     .string()
     .optional()
     .describe('File holding the Redis password (AUTHZ_REDIS_PASSWORD works too).'),
-  keyPrefix: z.string().default(D.STORE_KEY_PREFIX).describe('Prefix of every Redis key.'),
+  keyPrefix: z
+    .string()
+    .regex(
+      /^[^{}]*$/,
+      'must not contain { or }: Redis Cluster would hash keys by them, splitting multi-key scripts',
+    )
+    .default(D.STORE_KEY_PREFIX)
+    .describe('Prefix of every Redis key (no { or }: every key carries the {authz} hash tag after it).'),
   commandTimeoutMs: positiveMs.default(D.STORE_COMMAND_TIMEOUT_MS).describe('Timeout of each Redis command.'),
   revocationPollIntervalMs: positiveMs
     .default(D.REVOCATION_POLL_INTERVAL_MS)

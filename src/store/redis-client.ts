@@ -15,8 +15,21 @@ export interface RedisClientOptions {
   readonly commandTimeoutMs: number;
   /** The password for the first connection (the URL's, or an override). */
   readonly password: string | undefined;
-  /** Called before each reconnect attempt of a standalone or Sentinel client (e.g. to re-read a password). */
+  /** Called before each reconnect attempt (e.g. to re-read a password). */
   readonly beforeReconnect: () => void;
+}
+
+/**
+ * Sets the password the client's next connections use: a standalone or Sentinel client's own option; a
+ * Cluster's node options (which new node connections are made from) and each node connection's own.
+ */
+export function setRedisPassword(client: RedisClient, password: string | undefined): void {
+  if (client instanceof Cluster) {
+    if (client.options.redisOptions) client.options.redisOptions.password = password;
+    for (const node of client.nodes('all')) node.options.password = password;
+  } else if (client instanceof Redis) {
+    client.options.password = password;
+  }
 }
 
 /** Reconnect delay: 50 ms doubling to 2 s, with jitter so replicas do not reconnect in lock step. */
@@ -41,7 +54,10 @@ export function createRedisClient(t: RedisTarget, opts: RedisClientOptions): Red
   if (t.kind === 'cluster') {
     const options: ClusterOptions = {
       ...FAIL_FAST,
-      clusterRetryStrategy: (times) => reconnectDelay(times),
+      clusterRetryStrategy: (times) => {
+        opts.beforeReconnect();
+        return reconnectDelay(times);
+      },
       redisOptions: common,
     };
     return new Cluster(

@@ -13,11 +13,11 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
-import { CONNECT_TIMEOUT_MS, createRedisClient } from './redis-client.js';
+import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
 import * as creds from './redis-credentials.js';
 import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
@@ -261,7 +261,7 @@ export class RedisStore implements Store {
       password: this.#password(),
       beforeReconnect: () => {
         // Pick up a rotated password (Kubernetes Secret) before the next attempt.
-        if (this.#client instanceof Redis) this.#client.options.password = this.#password();
+        if (this.#client) setRedisPassword(this.#client, this.#password());
       },
     });
   }

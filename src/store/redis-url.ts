@@ -37,7 +37,16 @@ const URL_RE =
 /** Throws an `Error` whose message never contains the password. */
 export function parseRedisUrl(url: string): RedisTarget {
   const m = URL_RE.exec(url);
-  if (!m) throw new Error(`store.redisUrl: cannot parse ${redactRedisUrl(url)}`);
+  if (!m) {
+    // A line break from a secret file (`echo` adds one) fails the parse: say so, and never echo the text
+    // around it, where `.`-based redaction would not reach.
+    if (/[\u0000-\u001f\u007f]/.test(url)) {
+      throw new Error(
+        'store.redisUrl: contains a line break or another control character (a secret written with `echo` ends in a newline?)',
+      );
+    }
+    throw new Error(`store.redisUrl: cannot parse ${redactRedisUrl(url)}`);
+  }
   const [, scheme, userinfo, hostList = '', rawPath = '', query = ''] = m;
   const params = new URLSearchParams(query);
   const auth = parseUserinfo(userinfo);
@@ -71,7 +80,7 @@ export function parseRedisUrl(url: string): RedisTarget {
 
 /** The URL with its password replaced by `***`. */
 export function redactRedisUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)(.*)@/i, (_all, scheme: string, userinfo: string) => {
+  return url.replace(/^([a-z+]+:\/\/)([\s\S]*)@/i, (_all, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
     return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
   });

@@ -6,7 +6,18 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface RedisOptions {
+  /** A one-node Redis Cluster holding every slot (its URL is `redis+cluster://`). */
+  readonly cluster?: boolean;
+  /** `requirepass`. */
+  readonly password?: string;
+}
 
 export interface RedisServer {
   readonly url: string;
@@ -22,7 +33,7 @@ export interface RedisServer {
 const READY = 'Ready to accept connections';
 const START_TIMEOUT_MS = 10_000;
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
   const which = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (which.error || which.status !== 0) {
     throw new Error(
@@ -30,21 +41,49 @@ export async function startRedis(): Promise<RedisServer> {
     );
   }
   const port = await freePort();
-  let child = await spawnRedis(port);
+  const extra = serverArgs(opts);
+  let child = await spawnRedis(port, extra);
+  if (opts.cluster) await assignAllSlots(port, opts.password);
   const server: RedisServer = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${opts.cluster ? 'redis+cluster' : 'redis'}://127.0.0.1:${port}`,
     port,
     stop: () => terminate(child, 'SIGTERM'),
     kill: () => terminate(child, 'SIGKILL'),
     async restart() {
       await terminate(child, 'SIGKILL');
-      child = await spawnRedis(port);
+      child = await spawnRedis(port, extra);
+      if (opts.cluster) await assignAllSlots(port, opts.password);
     },
   };
   return server;
 }
 
-function spawnRedis(port: number): Promise<ChildProcess> {
+function serverArgs(opts: RedisOptions): string[] {
+  const args = opts.password === undefined ? [] : ['--requirepass', opts.password];
+  if (opts.cluster) {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
+    args.push('--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1');
+    args.push('--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir);
+  }
+  return args;
+}
+
+/** Gives the one node every slot and waits until the cluster says it is ok. */
+async function assignAllSlots(port: number, password: string | undefined): Promise<void> {
+  const admin = new Redis(port, '127.0.0.1', password === undefined ? {} : { password });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) {
+      if (Date.now() > deadline) throw new Error('the one-node Redis Cluster never reached cluster_state:ok');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    admin.disconnect();
+  }
+}
+
+function spawnRedis(port: number, extra: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
@@ -58,6 +97,7 @@ function spawnRedis(port: number): Promise<ChildProcess> {
       'no',
       '--loglevel',
       'notice',
+      ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -16,7 +16,7 @@ import { type Authenticator, createAuthenticator } from '../../src/authn/authent
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
-import { REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
+import { HOUR_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
 import { lineCollector } from '../helpers/log-lines.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
@@ -137,6 +137,66 @@ describe('RedisStore', () => {
     expect(await withPassword.revocationVersion()).toBe(0);
     expect(lines.join('')).not.toContain('s3cret-pw');
   });
+});
+
+describe('Redis Cluster', () => {
+  it('runs every multi-key script in one slot (the {authz} tag after the prefix)', async () => {
+    const server = await startRedis({ cluster: true });
+    suite.cleanup(() => server.stop());
+    const store = await openStore(
+      parseConfig({ store: { redisUrl: server.url, commandTimeoutMs: 500 } }, {}),
+    );
+    const now = Date.now();
+    await store.revokeToken('jti-1', Math.floor(now / 1000) + 600);
+    expect([...(await store.revocations()).tokens.keys()]).toEqual(['jti-1']);
+    const take = await store.takeToken('bucket', { capacity: 2, refillPerSecond: 1 }, 1, now);
+    expect(take.allowed).toBe(true);
+    const [count] = await store.countInWindows(
+      [{ key: 'rule:ip', count: 3, windowMs: 60_000, threshold: 2, atMs: now }],
+      now,
+    );
+    expect(count).toMatchObject({ tripped: true });
+    const until = new Date(now + 60_000).toISOString();
+    await store.putBlock({ target: 'ip', value: '203.0.113.9', reason: 'test', until, createdAt: until });
+    expect((await store.blocks(now)).entries.map((b) => b.value)).toEqual(['203.0.113.9']);
+    const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
+    await store.recordSecurityCounters(
+      { hours: new Map([[hour, new Map([['denied|x', 1]])]]), anomalies: [] },
+      now,
+    );
+    expect(await store.securityCounters([hour])).toEqual(new Map([['denied|x', 1]]));
+  });
+});
+
+describe('a rotated Redis password (Secret file changed, connections cut)', () => {
+  it.each([
+    ['standalone', false],
+    ['Cluster', true],
+  ])(
+    '%s: reconnects with the new password from store.passwordFile',
+    async (_kind, cluster) => {
+      const server = await startRedis({ cluster, password: 'old-pw' });
+      suite.cleanup(() => server.stop());
+      const file = join(tempDir('redis-rotate'), 'password');
+      writeFileSync(file, 'old-pw\n');
+      const store = await openStore(
+        parseConfig({ store: { redisUrl: server.url, passwordFile: file, commandTimeoutMs: 500 } }, {}),
+      );
+      expect(await store.revocationVersion()).toBe(0);
+
+      writeFileSync(file, 'new-pw\n');
+      const admin = new Redis(server.port, '127.0.0.1', { password: 'old-pw' });
+      await admin.config('SET', 'requirepass', 'new-pw');
+      // Every client reconnects, as after a Redis restart or a failover.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      admin.disconnect();
+      await within(10_000, async () => {
+        expect(await store.revocationVersion()).toBe(0);
+      });
+      expect(store.status().state).toBe('ok');
+    },
+    20_000,
+  );
 });
 
 describe('API keys and revocation across instances', () => {

@@ -133,6 +133,14 @@ describe('config errors', () => {
     expect(parseConfig({ authn: { resource, jwt: { ...jwt, enabled: false } } })).toBeTruthy();
   });
 
+  it('refuses a store key prefix with { or } (Redis Cluster would split the scripts across slots)', () => {
+    expect(() => parseConfig({ store: { keyPrefix: 'app{}:' } })).toThrow(
+      /store\.keyPrefix: must not contain \{ or \}/,
+    );
+    expect(() => parseConfig({ store: { keyPrefix: 'app{x}:' } })).toThrow(/store\.keyPrefix/);
+    expect(parseConfig({ store: { keyPrefix: 'app:' } }).store.keyPrefix).toBe('app:');
+  });
+
   it('rejects an unknown time zone', () => {
     expect(() => parseConfig({ policy: { timezone: 'Mars/Olympus' } })).toThrow(/policy\.timezone/);
   });

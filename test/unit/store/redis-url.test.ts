@@ -86,6 +86,19 @@ describe('passwords with a % not percent-encoded', () => {
   });
 });
 
+describe('passwords with a line break (a secret written with echo)', () => {
+  it.each([
+    'redis://:s3cret-pw\n@redis:6379',
+    'redis://:s3cret-pw\r\n@redis:6379',
+    'redis+sentinel://:s3cret-pw\n@s1,s2/m',
+  ])('are refused with the cause named, never the password: %j', (url) => {
+    const attempt = () => parseRedisUrl(url);
+    expect(attempt).toThrow('store.redisUrl: contains a line break or another control character');
+    expect(attempt).toThrow(expect.not.objectContaining({ message: expect.stringContaining('s3cret') }));
+    expect(redactRedisUrl(url)).not.toContain('s3cret');
+  });
+});
+
 describe('redactRedisUrl', () => {
   it('hides the password only', () => {
     expect(redactRedisUrl('redis://user:hunter2@h:6379/0')).toBe('redis://user:***@h:6379/0');
