@@ -40,7 +40,7 @@ export function parseRedisUrl(url: string): RedisTarget {
   if (!m) {
     // A line break from a secret file (`echo` adds one) fails the parse: say so, and never echo the text
     // around it, where `.`-based redaction would not reach.
-    if (/[\u0000-\u001f\u007f]/.test(url)) {
+    if (/\p{Cc}/u.test(url)) {
       throw new Error(
         'store.redisUrl: contains a line break or another control character (a secret written with `echo` ends in a newline?)',
       );
