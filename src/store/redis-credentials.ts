@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { decodeRecord, encodeRecord, type KeyLayout, REVOKE_KEY_SCRIPT, USAGE_SCRIPT } from './redis-keys.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  type KeyLayout,
+  REVOKE_KEY_SCRIPT,
+  USAGE_SCRIPT,
+  versionBase,
+} from './redis-keys.js';
 import { exec, type RedisClient } from './redis-security.js';
 import { type ApiKeyRecord, REVOCATION_GRACE_SEC, type RevocationSnapshot } from './store.js';
 
@@ -44,7 +51,7 @@ export async function recordApiKeyUsage(
 }
 
 export async function revokeApiKey(c: RedisClient, k: KeyLayout, id: string): Promise<boolean> {
-  const n = await c.eval(REVOKE_KEY_SCRIPT, 3, k.key(id), k.revokedKeys, k.version, id);
+  const n = await c.eval(REVOKE_KEY_SCRIPT, 3, k.key(id), k.revokedKeys, k.version, id, versionBase());
   return n === 1;
 }
 
@@ -60,6 +67,7 @@ export async function revokeToken(
       .multi()
       .zadd(k.revokedTokens, 'GT', expiresAt, jti)
       .zremrangebyscore(k.revokedTokens, '-inf', lapsedBefore(nowMs))
+      .set(k.version, versionBase(), 'NX')
       .incr(k.version),
   );
 }

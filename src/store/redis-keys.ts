@@ -8,7 +8,7 @@
  * <prefix>{authz}:keys                  set    every key id (for listing)
  * <prefix>{authz}:revocation:tokens     zset   revoked jti, score = epoch seconds to keep it (token exp)
  * <prefix>{authz}:revocation:keys       set    revoked API key ids
- * <prefix>{authz}:revocation:version    string INCR'd on every revocation; replicas poll it
+ * <prefix>{authz}:revocation:version    string INCR'd on every revocation (from a random base); replicas poll it
  * <prefix>{authz}:rl:<bucket>           hash   token bucket: t = tokens (float), ts = last refill (epoch ms);
  *                                              PEXPIRE = ms until full again (a missing bucket is full)
  * <prefix>{authz}:abuse:w:<window>      zset   sliding window: member `<count>:<unique id>`, score = epoch ms;
@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { randomInt } from 'node:crypto';
 import type { ApiKeyRecord } from './store.js';
 
 export interface KeyLayout {
@@ -127,5 +128,17 @@ export const REVOKE_KEY_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'active', '0')
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'NX')
 redis.call('INCR', KEYS[3])
 return 1`;
+
+/**
+ * Where a version counter (revocations, blocks) starts when it does not exist: a random number below 2^48
+ * (exact in JavaScript, far from Redis's int64 limit). Replicas reload when the version they poll differs
+ * from theirs; were every counter to start at 0, a Redis that lost its data (restart without persistence,
+ * FLUSHALL, a failover losing the last write) would hand out the same numbers again, and a replica that
+ * did not poll in between would miss the new revocations or blocks.
+ */
+export function versionBase(): number {
+  return randomInt(1, 2 ** 48);
+}

@@ -144,7 +144,8 @@ return out`,
 
 /**
  * Put a block. KEYS = blocks hash, until zset, version. ARGV = field, entry JSON, until ms, extendOnly
- * ('1'/'0'), now ms. Returns 1 if written (and the version bumped), 0 if a longer live block was kept.
+ * ('1'/'0'), now ms, version base (`versionBase`). Returns 1 if written (and the version bumped), 0 if a
+ * longer live block was kept.
  */
 export const PUT_BLOCK_SCRIPT = script(
   'putBlock',
@@ -154,17 +155,19 @@ export const PUT_BLOCK_SCRIPT = script(
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[6], 'NX')
 redis.call('INCR', KEYS[3])
 return 1`,
 );
 
-/** Lift a block. KEYS as PUT_BLOCK; ARGV = field, now ms. Returns 1 if a live block was lifted. */
+/** Lift a block. KEYS as PUT_BLOCK; ARGV = field, now ms, version base. Returns 1 if a live block was lifted. */
 export const LIFT_BLOCK_SCRIPT = script(
   'liftBlock',
   `local cur = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]))
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if cur and cur > tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[3], ARGV[3], 'NX')
   redis.call('INCR', KEYS[3])
   return 1
 end

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { KeyLayout } from './redis-keys.js';
+import { type KeyLayout, versionBase } from './redis-keys.js';
 import {
   LIFT_BLOCK_SCRIPT,
   LIST_BLOCKS_SCRIPT,
@@ -87,6 +87,7 @@ export async function putBlock(
     untilMs,
     extendOnly ? '1' : '0',
     Math.floor(nowMs),
+    versionBase(),
   ]);
   return n === 1;
 }
@@ -101,6 +102,7 @@ export async function liftBlock(
   const n = await runScript(scriptClient(c), LIFT_BLOCK_SCRIPT, blockKeys(k), [
     blockField(target, value),
     Math.floor(nowMs),
+    versionBase(),
   ]);
   return n === 1;
 }

@@ -98,13 +98,16 @@ describe('RedisStore', () => {
     expect(await store.revocationVersion()).toBe(0);
     expect(await store.revokeApiKey('unknown12345')).toBe(false);
     expect(await store.revokeApiKey(record.id)).toBe(true);
+    // The first revocation starts the version at a random base (see below); later ones count up from it.
+    const base = (await store.revocationVersion()) - 1;
+    expect(base).toBeGreaterThan(0);
     const now = Math.floor(Date.now() / 1000);
     await store.revokeToken('live', now + 600);
     // Kept for REVOCATION_GRACE_SEC past its expiry (the clock tolerance a verifier may allow), then pruned.
     await store.revokeToken('in-grace', now - REVOCATION_GRACE_SEC + 5);
     await store.revokeToken('lapsed', now - REVOCATION_GRACE_SEC - 1);
     const snap = await store.revocations();
-    expect(snap.version).toBe(4);
+    expect(snap.version).toBe(base + 4);
     expect([...snap.keys]).toEqual([record.id]);
     expect(new Map(snap.tokens)).toEqual(
       new Map([
@@ -136,6 +139,26 @@ describe('RedisStore', () => {
     expect(withPassword.status().state).toBe('ok');
     expect(await withPassword.revocationVersion()).toBe(0);
     expect(lines.join('')).not.toContain('s3cret-pw');
+  });
+});
+
+describe('versions after Redis lost its data', () => {
+  it('never repeat: a replica holding the old version still sees the new revocations and blocks', async () => {
+    const config = configFor();
+    const store = await openStore(config);
+    await store.revokeToken('before', Math.floor(Date.now() / 1000) + 600);
+    const until = new Date(Date.now() + 60_000).toISOString();
+    await store.putBlock({ target: 'ip', value: '203.0.113.1', reason: 'r', until, createdAt: until });
+    const held = { revocations: await store.revocationVersion(), blocks: await store.blockVersion() };
+
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    await admin.flushall();
+    admin.disconnect();
+    await store.revokeToken('after', Math.floor(Date.now() / 1000) + 600);
+    await store.putBlock({ target: 'ip', value: '203.0.113.2', reason: 'r', until, createdAt: until });
+    // A replica compares what it holds with what it polls: the same number again would mean "nothing new".
+    expect(await store.revocationVersion()).not.toBe(held.revocations);
+    expect(await store.blockVersion()).not.toBe(held.blocks);
   });
 });
 
