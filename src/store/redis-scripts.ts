@@ -81,10 +81,14 @@ else
 end
 local reset = 0
 if cap - tokens > eps then reset = math.max(1, math.ceil((cap - tokens) * 1000 / rate - 1e-6)) end
-if reset > 0 then
+-- The expiry is never shortened: a call under a faster-refilling spec must not end the state a slower
+-- spec still needs (nor drop it by finding the bucket full by its own measure).
+local ttl = redis.call('PTTL', KEYS[1])
+-- At most ~31 years: a longer time prints as 1e+15, which PEXPIRE refuses (and HSET would stay).
+local keep = math.min(reset, 1e12)
+if reset > 0 or ttl > 0 then
   redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%.17g', ts))
-  -- At most ~31 years: a longer time prints as 1e+15, which PEXPIRE refuses (and HSET would stay).
-  redis.call('PEXPIRE', KEYS[1], math.min(reset, 1e12))
+  if ttl < keep then redis.call('PEXPIRE', KEYS[1], keep) end
 else
   redis.call('DEL', KEYS[1])
 end

@@ -38,7 +38,8 @@ export function checkBucket(spec: TokenBucketSpec, cost: number): void {
 }
 
 /**
- * One take; `next` is undefined when the bucket is full afterwards (nothing to keep). A negative cost gives
+ * One take; `next` is undefined when the bucket is full afterwards and no earlier take asked to keep it
+ * longer (nothing to keep). A negative cost gives
  * that many tokens back (up to the capacity): tokens taken for a request that was refused after all.
  */
 export function takeFromBucket(
@@ -82,7 +83,10 @@ export function takeFromBucket(
     retryAfterMs,
     resetMs,
   };
-  return { next: resetMs > 0 ? { tokens, ts, fullAt: now + resetMs } : undefined, take };
+  // As the Lua script's expiry: state is kept at least as long as an earlier take (maybe under a slower
+  // spec) asked, never dropped sooner because this spec refills faster.
+  const keepUntil = Math.max(state?.fullAt ?? 0, resetMs > 0 ? now + resetMs : 0);
+  return { next: keepUntil > now ? { tokens, ts, fullAt: keepUntil } : undefined, take };
 }
 
 /** Start sweeping full buckets once this many are held, then whenever the count doubles. */

@@ -171,6 +171,27 @@ describe('token buckets on Redis', () => {
     expect(await limiter.take('k', spec)).toMatchObject({ allowed: true, remaining: 1 });
   });
 
+  it("never shortens a bucket's expiry: a faster spec's call leaves the state a slower spec needs", async () => {
+    const prefix = `rl${++prefixN}:`;
+    const store = await openStore(prefix);
+    const strict = { capacity: 5, refillPerSecond: 0.1 };
+    for (let i = 0; i < 5; i++) await store.takeToken('shared', strict, 1, T0);
+    // A refused call under a spec that refills in 100 ms set the expiry to 100 ms: the strict caller then
+    // found a full bucket 100 ms later (the in-memory store kept the state and answered otherwise).
+    expect(await store.takeToken('shared', { capacity: 10, refillPerSecond: 100 }, 1, T0)).toMatchObject({
+      allowed: false,
+    });
+    await admin.connect().catch(() => undefined);
+    const ttl = await admin.pttl(`${prefix}{authz}:rl:shared`);
+    expect(ttl).toBeGreaterThan(45_000);
+    // Nor is the state dropped when the faster spec finds the bucket full by its own measure.
+    expect(await store.takeToken('shared', { capacity: 1, refillPerSecond: 100 }, -1, T0)).toMatchObject({
+      allowed: true,
+    });
+    expect(await admin.pttl(`${prefix}{authz}:rl:shared`)).toBeGreaterThan(45_000);
+    expect(await store.takeToken('shared', strict, 1, T0)).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
   it('gives exactly the same answers as the in-memory store, refunds included', async () => {
     const redisStore = await openStore(`rl${++prefixN}:`);
     const memory = new MemoryStore();

@@ -115,7 +115,21 @@ describe('token bucket arithmetic (MemoryStore.takeToken)', () => {
       1,
       T0 + 2_000,
     );
-    expect(full.next).toEqual({ tokens: 0, ts: T0 + 2_000, fullAt: T0 + 3_000 });
+    // The earlier state asked to be kept until T0 + 5 s (another spec's refill): it is, not to T0 + 3 s.
+    expect(full.next).toEqual({ tokens: 0, ts: T0 + 2_000, fullAt: T0 + 5_000 });
+  });
+
+  it('keeps state as long as any earlier take asked, whatever the spec of the last one', () => {
+    const strict = { capacity: 5, refillPerSecond: 0.1 };
+    let state = takeFromBucket(undefined, strict, 5, T0).next;
+    expect(state?.fullAt).toBe(T0 + 50_000);
+    // A faster spec refills in 100 ms: it must not bring the moment the state may go forward.
+    state = takeFromBucket(state, { capacity: 10, refillPerSecond: 100 }, 1, T0).next;
+    expect(state?.fullAt).toBe(T0 + 50_000);
+    // Full by a smaller capacity's measure: kept all the same.
+    state = takeFromBucket(state, { capacity: 1, refillPerSecond: 100 }, -1, T0).next;
+    expect(state).toEqual({ tokens: 1, ts: T0, fullAt: T0 + 50_000 });
+    expect(takeFromBucket(state, strict, 2, T0).take.allowed).toBe(false);
   });
 
   it('sweeps refilled buckets, so memory stays bounded', () => {
