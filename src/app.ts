@@ -77,11 +77,11 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const logger = deps.logger;
   const now = deps.now ?? Date.now;
   const envOpt = deps.env ? { env: deps.env } : {};
-  const obs = createObservability(config, {
-    logger,
-    env: deps.env ?? processEnv(),
-    secret: openSecret(config, 'apiKeyPepper', { ...envOpt }).get(),
-  });
+  // The audit HMAC key is derived from the pepper once, at start: read it, then stop watching the file.
+  const pepper = openSecret(config, 'apiKeyPepper', { ...envOpt });
+  const secret = pepper.get();
+  pepper.close();
+  const obs = createObservability(config, { logger, env: deps.env ?? processEnv(), secret });
   const store =
     deps.store ??
     createStore(config, { logger, ...envOpt, onError: (operation) => obs.metrics.storeError(operation) });
