@@ -43,7 +43,17 @@ const config = parseConfig({
   log: { level: values['log-level'] },
 });
 const sidecar = createSidecar(config, { logger: createLogger(config.log.level) });
-await sidecar.start();
+try {
+  await sidecar.start();
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code !== 'EADDRINUSE') throw err;
+  process.stderr.write(
+    `mcp-authz demo: ${e.message.replace(/^listen /, '')}: another process has the port; pick others with --port and --admin-port (or DEMO_PORT, DEMO_ADMIN_PORT)\n`,
+  );
+  await Promise.all([issuer.close(), upstream.close()]);
+  process.exit(1);
+}
 
 const people = [
   { sub: 'gina', roles: ['guest'], tenant: 'acme' },

@@ -237,9 +237,11 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     async start() {
       for (const advice of configAdvice(config)) logger.warn(advice);
       for (const c of components) await c.start();
-      ({ publicUrl, adminUrl } = await listeners.start());
+      const started = await listeners.start();
+      ({ publicUrl, adminUrl } = started);
+      // Bound where `bound` says (a wildcard serves every interface); the URLs are where this host reaches it.
       logger.info(
-        { public: publicUrl, admin: adminUrl, upstream: config.upstream.url },
+        { bound: started.bound, public: publicUrl, admin: adminUrl, upstream: config.upstream.url },
         'mcp-authz listening',
       );
     },

@@ -144,6 +144,11 @@ function requireReadable(config: Config, secret: SecretName): void {
   if (unreadable.length) throw new Error(unreadable.join('; '));
 }
 
+/** `keys` for `keys list`, `report` for `report`: the command under the program. */
+function commandGroup(cmd: Command): string {
+  return cmd.parent?.parent ? cmd.parent.name() : cmd.name();
+}
+
 /** Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1. */
 export async function withStore(
   cmd: Command,
@@ -156,7 +161,7 @@ export async function withStore(
     const config = loadConfig({ file: cmd.optsWithGlobals<GlobalOpts>().config });
     if (!config.store.redisUrl) {
       throw new Error(
-        'store.redisUrl is not set (AUTHZ_REDIS_URL): keys and revocations live in the shared Redis store',
+        `store.redisUrl is not set (AUTHZ_REDIS_URL): \`${commandGroup(cmd)}\` works on the shared Redis store (keys, revocations, blocks and the report live there)`,
       );
     }
     requireReadable(config, 'redisPassword');

@@ -59,7 +59,9 @@ export function register(program: Command, io: CliIo = processIo): void {
         const opts = cmd.optsWithGlobals<PolicyOpts>();
         const input = readInput(file);
         const engine = await loadEngine(opts);
-        const out = opts.visible ? { visible: engine.visible(input) } : decisionView(engine.decide(input));
+        const out = opts.visible
+          ? { visible: engine.visible(input), revision: engine.revision }
+          : decisionView(engine.decide(input));
         io.out(`${JSON.stringify(out, null, 2)}\n`);
       }),
     );
@@ -75,7 +77,7 @@ function decisionView(d: Decision): Record<string, unknown> {
     reasons: d.reasons,
     obligations: d.obligations,
     ...(d.sensitivity !== undefined ? { sensitivity: d.sensitivity } : {}),
-    ...(d.requiredScopes ? { required_scopes: d.requiredScopes } : {}),
+    required_scopes: d.requiredScopes ?? [],
     revision: d.revision,
     ...(d.failure ? { failure: d.failure } : {}),
     ...(d.failureDetail ? { failure_detail: d.failureDetail } : {}),

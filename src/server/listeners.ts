@@ -25,8 +25,15 @@ export interface ListenersDeps {
 }
 
 export interface Listeners {
-  /** Listens on both ports; resolves with their URLs. */
-  start(): Promise<{ readonly publicUrl: string; readonly adminUrl: string }>;
+  /**
+   * Listens on both ports; resolves with URLs that reach them (a wildcard is reached on 127.0.0.1) and the
+   * addresses they are bound to (`[::]:8080`).
+   */
+  start(): Promise<{
+    readonly publicUrl: string;
+    readonly adminUrl: string;
+    readonly bound: { readonly public: string; readonly admin: string };
+  }>;
   /** The shutdown sequence (module comment); resolves once both listeners and the pool are closed. */
   stop(): Promise<void>;
 }
@@ -42,7 +49,7 @@ export function createListeners(d: ListenersDeps): Listeners {
     async start() {
       const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port, d.logger);
       const adminUrl = await listen(d.admin, d.config.admin.host, d.config.admin.port, d.logger);
-      return { publicUrl, adminUrl };
+      return { publicUrl, adminUrl, bound: { public: boundTo(publicServer), admin: boundTo(d.admin) } };
     },
     async stop() {
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
@@ -94,6 +101,12 @@ export async function listen(server: Server, host: string, port: number, logger:
     logger.info({ host, code }, 'no IPv6 on this host; listening on 0.0.0.0 (IPv4) instead');
     return listenOnce(server, '0.0.0.0', port);
   }
+}
+
+/** `[::]:8080`, `0.0.0.0:9090`, `127.0.0.1:8080`: where a listening server is bound. */
+export function boundTo(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
 function listenOnce(server: Server, host: string, port: number): Promise<string> {

@@ -185,6 +185,9 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     });
     expect(deployment.notes).toContain('kubectl -n mcp port-forward svc/demo-mcp-authz 8080:80');
     expect(deployment.notes).toContain('401');
+    // That example turns API keys off: no note about their pepper. With keys on and no pepper, the note.
+    expect(deployment.notes).not.toContain('API keys are refused');
+    expect(sidecar.notes).toContain('API keys are refused until secrets.apiKeyPepper.existingSecret');
   });
 
   it('the Grafana dashboard ConfigMap carries the dashboard JSON with the documented metrics', async () => {

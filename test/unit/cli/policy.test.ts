@@ -64,7 +64,14 @@ describe('mcp-authz policy eval', () => {
     expect(out.allow).toBe(false);
     expect(out.reasons.join(' ')).toMatch(/delete_customer/);
     // The contract's names, and nothing about timing.
-    expect(Object.keys(out).sort()).toEqual(['allow', 'obligations', 'reasons', 'revision', 'sensitivity']);
+    expect(Object.keys(out).sort()).toEqual([
+      'allow',
+      'obligations',
+      'reasons',
+      'required_scopes',
+      'revision',
+      'sensitivity',
+    ]);
   });
 
   it("names what is wrong with a policy's malformed result", async () => {
@@ -108,7 +115,10 @@ describe('mcp-authz policy eval', () => {
       file('v.json', input(['guest'], 'delete_customer')),
     );
     expect(v.exits).toEqual([]);
-    expect(JSON.parse(v.out.join(''))).toEqual({ visible: false });
+    expect(JSON.parse(v.out.join(''))).toEqual({
+      visible: false,
+      revision: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
   });
 
   it.each([

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_HOST, PUBLIC_HOST } from '../../../src/config/defaults.js';
-import { listen } from '../../../src/server/listeners.js';
+import { boundTo, listen } from '../../../src/server/listeners.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 
 const servers: Server[] = [];
@@ -55,6 +55,8 @@ describe('listen', () => {
     expect(url).toBe(`http://127.0.0.1:${port}`);
     expect(await (await fetch(url)).text()).toBe('ok');
     expect(await (await fetch(`http://[::1]:${port}`)).text()).toBe('ok');
+    // The start line says where it is bound, not only the loopback URL that reaches it.
+    expect(boundTo(s)).toBe(`[::]:${port}`);
   });
 
   it('falls back to 0.0.0.0 where the host has no IPv6', async () => {
@@ -63,6 +65,7 @@ describe('listen', () => {
       const url = await listen(s, '::', 0, silentLogger());
       expect(hosts).toEqual(['::', '0.0.0.0']);
       expect((s.address() as AddressInfo).address).toBe('0.0.0.0');
+      expect(boundTo(s)).toMatch(/^0\.0\.0\.0:\d+$/);
       expect(await (await fetch(url)).text()).toBe('ok');
     }
   });
