@@ -5,6 +5,7 @@
  * @module
  */
 
+export { isSensitiveKey } from './credential-keys.js';
 export { type AuditListenerOptions, createAuditListener } from './listener.js';
 export {
   type ArgumentsMode,
@@ -13,7 +14,6 @@ export {
   deriveAuditKey,
   HMAC_TAG_PREFIX,
   hmacTag,
-  isSensitiveKey,
   type MaskMode,
   maskArguments,
   REDACTED,

@@ -15,6 +15,7 @@
  * @module
  */
 import { createHmac, hkdfSync } from 'node:crypto';
+import { isSensitiveKey } from './credential-keys.js';
 
 /** What happens to a value named by a mask path. */
 export type MaskMode = 'hash' | 'redact' | 'drop';
@@ -49,44 +50,6 @@ export function hmacTag(value: unknown, key: Buffer): string {
  */
 export function deriveAuditKey(secret: Buffer | string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'mcp-authz audit argument hmac v1', 32));
-}
-
-const SENSITIVE_WORDS = new Set([
-  'password',
-  'passwd',
-  'passphrase',
-  'pwd',
-  'secret',
-  'token',
-  'apikey',
-  'authorization',
-  'credential',
-  'credentials',
-  'cookie',
-  'bearer',
-]);
-const SENSITIVE_PAIRS = new Set(['api_key', 'private_key', 'access_key', 'secret_key', 'signing_key']);
-/** Credential names written as one word (`accesstoken`, `clientsecret`, `privatekey`, `cookies`, `jwt`). */
-const SENSITIVE_IN_WORD =
-  /password|passwd|passphrase|credential|apikey|privatekey|accesskey|secretkey|signingkey|cookie|jwt|(secret|secrets|token)$/;
-
-/**
- * True for argument keys that name credentials (`password`, `apiKey`, `client_secret`, `X-Auth-Token`,
- * `accesstoken`, `clientsecret`): these are masked even in `plain` mode. A word ending in `tokens` is not
- * one (`max_tokens` is a count), nor `secretary`.
- */
-export function isSensitiveKey(key: string): boolean {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w.length > 0);
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    if (SENSITIVE_WORDS.has(w) || SENSITIVE_IN_WORD.test(w)) return true;
-    if (i + 1 < words.length && SENSITIVE_PAIRS.has(`${w}_${words[i + 1]}`)) return true;
-  }
-  return false;
 }
 
 type Path = readonly string[];

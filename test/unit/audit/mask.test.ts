@@ -1,10 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { isSensitiveKey } from '../../../src/audit/credential-keys.js';
 import {
   auditArguments,
   deriveAuditKey,
   hmacTag,
-  isSensitiveKey,
   MAX_ARGUMENT_DEPTH,
   MAX_ARGUMENT_LEAVES,
   MAX_ARGUMENT_TEXT,
