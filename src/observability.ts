@@ -37,8 +37,22 @@ export function createObservability(
   deps: { logger: Logger; env: NodeJS.ProcessEnv; secret: Buffer | null },
 ): Observability {
   const telemetry = createTelemetry({ env: deps.env, serviceVersion: VERSION, logger: deps.logger });
+  const s = config.server;
   const metrics = new SidecarMetrics(telemetry.meter, {
     anomalyRules: config.abuse.rules.map((r) => r.name),
+    ...(telemetry.semconvMeter
+      ? {
+          semconv: {
+            meter: telemetry.semconvMeter,
+            routes: new Map([
+              ['mcp', s.mcpPath],
+              ['legacy_sse', s.legacySsePath],
+              ['legacy_messages', s.legacyMessagesPath],
+              ['metadata', '/.well-known/oauth-protected-resource'],
+            ]),
+          },
+        }
+      : {}),
   });
   // Keyed hashes in audit records and spans: derived from the pepper so replicas agree, else per process.
   const key = deriveAuditKey(deps.secret ?? randomBytes(32));

@@ -217,7 +217,12 @@ export class SidecarRuntime {
     if (!tracing) return;
     const started = process.hrtime.bigint();
     res.once('finish', () =>
-      tracing.countPlain(route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
+      tracing.countPlain(
+        route,
+        res.statusCode,
+        Number(process.hrtime.bigint() - started) / 1e9,
+        res.req?.method,
+      ),
     );
   }
 

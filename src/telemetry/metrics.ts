@@ -24,6 +24,7 @@ import {
   STAGES,
   statusClass,
 } from './metric-labels.js';
+import { SemconvMetrics } from './semconv-metrics.js';
 import { TalliedCounter } from './tally.js';
 
 /** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
@@ -42,6 +43,11 @@ export interface SidecarMetricsOptions {
   readonly rateLimitScopes?: Iterable<string>;
   /** Abuse rule names (`abuse.rules[].name`); without them the first 32 names seen are kept. */
   readonly anomalyRules?: Iterable<string>;
+  /**
+   * The meter of the semantic-convention instruments (OTLP only, `semconv-metrics.ts`) and the `http.route`
+   * of each route label; without it they are not recorded.
+   */
+  readonly semconv?: { readonly meter: Meter; readonly routes: ReadonlyMap<string, string> };
 }
 
 export class SidecarMetrics {
@@ -79,11 +85,13 @@ export class SidecarMetrics {
   readonly policyRevisionInfo: ObservableGauge;
   readonly decisionCacheLookups: ObservableCounter;
   #decisionCache: () => { readonly hits: number; readonly misses: number } | null = () => null;
+  readonly #semconv: SemconvMetrics | undefined;
 
   constructor(meter: Meter, opts: SidecarMetricsOptions = {}) {
     this.routes = new LabelSet(opts.routes ?? ROUTES);
     this.scopes = new LabelSet(opts.rateLimitScopes ?? RATE_LIMIT_SCOPES);
     this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
+    this.#semconv = opts.semconv ? new SemconvMetrics(opts.semconv.meter, opts.semconv.routes) : undefined;
     const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
     const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
     this.requests = new TalliedCounter(
@@ -175,12 +183,36 @@ export class SidecarMetrics {
     this.tools = new LabelSet(list);
   }
 
-  /** One finished HTTP request. `reason` is the DenyReason of a denied request, null otherwise. */
-  request(route: string, status: number, reason: DenyReason | null, seconds: number): void {
+  /**
+   * One finished HTTP request. `reason` is the DenyReason of a denied request, null otherwise; `method` its
+   * HTTP method (for `http.server.request.duration`).
+   */
+  request(route: string, status: number, reason: DenyReason | null, seconds: number, method?: string): void {
     const r = this.routes.label(route);
     const s = Number.isInteger(status) && status >= 100 && status < 600 ? String(status) : OTHER;
     this.requests.add(1, r, s, this.reasons.label(reason));
     this.requestDuration.record(seconds, { route: r });
+    this.#semconv?.request(r, method, status, seconds);
+  }
+
+  /** Whether {@link operation} records anything (the semantic-convention instruments are exported). */
+  get recordsOperations(): boolean {
+    return this.#semconv !== undefined;
+  }
+
+  /**
+   * One decided JSON-RPC request, from its HTTP request's start to its end (`mcp.server.operation.duration`,
+   * OTLP only); `errorType` is the JSON-RPC error code it was refused with, as a string, else null.
+   */
+  operation(
+    method: string,
+    tool: string | null | undefined,
+    errorType: string | null,
+    seconds: number,
+  ): void {
+    if (!this.#semconv) return;
+    const t = tool === null || tool === undefined ? null : this.tools.label(tool);
+    this.#semconv.operation(this.methods.label(method), t, errorType, seconds);
   }
 
   /** One policy decision (per JSON-RPC request). */

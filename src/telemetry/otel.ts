@@ -62,6 +62,8 @@ export interface Telemetry extends Component {
   /** A no-op tracer (which passes an incoming trace context through unchanged) when tracing is off. */
   readonly tracer: Tracer;
   readonly meter: Meter;
+  /** The semantic-convention instruments' meter, exported over OTLP only; undefined without OTLP metrics. */
+  readonly semconvMeter: Meter | undefined;
   /** A no-op logger when OTLP logs are off. */
   readonly logs: OtelLogger;
   /** Where to report log records the OTLP batch processor dropped (queue full) or failed to export. */
@@ -130,18 +132,23 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const prometheusReader = new PrometheusGaugeDeltaReader({ preventServerStart: true });
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const readers: ConstructorParameters<typeof MeterProvider>[0] = { resource, readers: [prometheusReader] };
-  if (signals.metrics) {
+  // The semantic-convention instruments have a provider of their own, read by OTLP only (semconv-metrics.ts).
+  let semconvProvider: MeterProvider | undefined;
+  const metricSignal = signals.metrics;
+  if (metricSignal) {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
-    readers.readers?.push(
+    const otlpReader = () =>
       new PeriodicExportingMetricReader({
-        exporter: observed(gaugesAsDelta(otlpExporters.metrics(signals.metrics)), onResult('metrics')),
+        exporter: observed(gaugesAsDelta(otlpExporters.metrics(metricSignal)), onResult('metrics')),
         exportIntervalMillis,
         exportTimeoutMillis,
-      }),
-    );
+      });
+    readers.readers?.push(otlpReader());
+    semconvProvider = new MeterProvider({ resource, readers: [otlpReader()] });
   }
   const meterProvider = new MeterProvider(readers);
   const meter = meterProvider.getMeter(INSTRUMENTATION_NAME, opts.serviceVersion);
+  const semconvMeter = semconvProvider?.getMeter(INSTRUMENTATION_NAME, opts.serviceVersion);
   const selfObs = exporting ? { selfObsMeterProvider: meterProvider } : {};
 
   // Traces.
@@ -201,6 +208,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     name: 'telemetry',
     tracer,
     meter,
+    semconvMeter,
     logs,
     onLogRecordsLost(f) {
       lostLogs = f;
@@ -228,6 +236,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
             tracerProvider?.shutdown(),
             loggerProvider?.shutdown(),
             meterProvider.shutdown(),
+            semconvProvider?.shutdown(),
           ]),
         );
       })();
@@ -241,6 +250,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           tracerProvider?.forceFlush(),
           loggerProvider?.forceFlush(),
           meterProvider.forceFlush(),
+          semconvProvider?.forceFlush(),
         ]),
       );
     },

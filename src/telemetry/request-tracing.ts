@@ -19,7 +19,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST, type ErrorCode } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, type ErrorCode, RPC } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
@@ -229,15 +229,19 @@ export class RequestTracing {
   }
 
   /** Records the request metric of a request outside the MCP routes (metadata documents, 404s). */
-  countPlain(route: 'metadata' | 'not_found', status: number, seconds: number): void {
-    this.#metrics.request(route, status, null, seconds);
+  countPlain(route: 'metadata' | 'not_found', status: number, seconds: number, method?: string): void {
+    this.#metrics.request(route, status, null, seconds, method);
   }
 
   /** Ends the server span and records the request metric. */
   end(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
     const t = ctx.trace;
-    this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds);
+    this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds, ctx.req.method);
+    if (this.#metrics.recordsOperations) {
+      for (const d of ctx.decisions)
+        this.#metrics.operation(d.action.method, d.action.tool, errorType(d), seconds);
+    }
     if (!t) return;
     if (status === CLIENT_CLOSED_REQUEST) {
       // Nothing was sent: no status code; the request ended in an error of its own kind.
@@ -258,4 +262,12 @@ export class RequestTracing {
     }
     t.span.end();
   }
+}
+
+/** The JSON-RPC error code a decided request was refused with, as the decision span's `error.type`. */
+function errorType(d: MessageDecision): string | null {
+  if (!d.decision.allow) return String(RPC.forbidden);
+  if (d.rateLimitRefusal)
+    return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
+  return null;
 }

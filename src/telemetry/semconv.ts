@@ -17,6 +17,10 @@
  * @module
  */
 
+/** Metric names: HTTP server (stable), MCP server (development; GenAI semantic conventions). */
+export const METRIC_HTTP_SERVER_REQUEST_DURATION = 'http.server.request.duration' as const;
+export const METRIC_MCP_SERVER_OPERATION_DURATION = 'mcp.server.operation.duration' as const;
+
 /** Stable HTTP server / network / general attributes. */
 export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method' as const;
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code' as const;

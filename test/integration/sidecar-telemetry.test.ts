@@ -28,6 +28,7 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_BLRP_SCHEDULE_DELAY: '100',
+      OTEL_METRIC_EXPORT_INTERVAL: '200',
       POD_NAME: 'mcp-0',
       POD_NAMESPACE: 'tools',
     },
@@ -109,6 +110,51 @@ describe('traces and audit over OTLP', () => {
     const audit = receiver.logs().find((l) => String(l.body).includes('"read_customer"'));
     expect(audit?.traceId).toBe(TRACE_ID);
     expect(audit?.spanId).toBe(decision?.spanId);
+  });
+});
+
+describe('semantic-convention metrics over OTLP', () => {
+  it('exports http.server.request.duration and mcp.server.operation.duration, not in /metrics', async () => {
+    const c = await connectStreamable(h.mcpUrl, await h.bearer(['analyst']));
+    await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
+    await c
+      .callTool({ name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-1' } })
+      .catch(() => undefined);
+    await c.close();
+    const points = (name: string) =>
+      receiver
+        .metrics()
+        .filter((m) => m.name === name)
+        .flatMap((m) => m.dataPoints.map((p) => ({ unit: m.unit, type: m.type, attributes: p.attributes })));
+    const has = (name: string, attributes: Record<string, unknown>) =>
+      points(name).some((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v));
+    await receiver.waitFor(
+      () =>
+        has('mcp.server.operation.duration', {
+          'gen_ai.tool.name': 'delete_customer',
+          'error.type': '-32003',
+        }),
+      10_000,
+    );
+    expect(points('http.server.request.duration')[0]).toMatchObject({ unit: 's', type: 'histogram' });
+    expect(
+      has('http.server.request.duration', {
+        'http.request.method': 'POST',
+        'http.route': '/mcp',
+        'http.response.status_code': 200,
+        'url.scheme': 'http',
+      }),
+    ).toBe(true);
+    const allowed = points('mcp.server.operation.duration').find(
+      (p) => p.attributes['gen_ai.tool.name'] === 'read_customer',
+    );
+    expect(allowed?.attributes).toEqual({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'read_customer',
+    });
+    // /metrics keeps the sidecar's own families, which say the same.
+    const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(text).not.toMatch(/http_server_request_duration|mcp_server_operation_duration/);
   });
 });
 

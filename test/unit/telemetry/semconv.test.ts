@@ -3,6 +3,13 @@ import * as incubating from '@opentelemetry/semantic-conventions/incubating';
 import { describe, expect, it } from 'vitest';
 import * as sc from '../../../src/telemetry/semconv.js';
 
+describe('semconv metric names', () => {
+  it('match @opentelemetry/semantic-conventions', () => {
+    expect(sc.METRIC_HTTP_SERVER_REQUEST_DURATION).toBe(stable.METRIC_HTTP_SERVER_REQUEST_DURATION);
+    expect(sc.METRIC_MCP_SERVER_OPERATION_DURATION).toBe(incubating.METRIC_MCP_SERVER_OPERATION_DURATION);
+  });
+});
+
 describe('semconv copies', () => {
   it('match @opentelemetry/semantic-conventions 1.45 (stable and incubating)', () => {
     expect({
