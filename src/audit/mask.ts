@@ -89,6 +89,10 @@ function spend(b: Budget, chars: number): boolean {
   return true;
 }
 
+/** Text charged per array element (its comma, and `[]` when it is one) and per object entry (quotes, colon). */
+const ITEM_CHARS = 3;
+const ENTRY_CHARS = 4;
+
 /** The element that ends an array cut for the budget. */
 const cutItems = (rest: number): string => `${TRUNCATED.slice(0, -1)}: ${rest} more items]`;
 /** The key and value that end an object cut for the budget. */
@@ -166,10 +170,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function eachItem(value: readonly unknown[], b: Budget, f: (el: unknown, i: number) => unknown): unknown[] {
   const out: unknown[] = [];
   for (let i = 0; i < value.length; i++) {
-    if (b.leaves <= 0) {
+    // Each element costs its separator from the text budget: empty arrays and objects are not free.
+    if (b.leaves <= 0 || b.text < ITEM_CHARS) {
+      b.leaves = 0;
       out.push(cutItems(value.length - i));
       break;
     }
+    b.text -= ITEM_CHARS;
     out.push(f(value[i], i));
   }
   return out;
@@ -185,12 +192,12 @@ function eachKey(
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    if (b.leaves <= 0 || b.text < k.length) {
+    if (b.leaves <= 0 || b.text < k.length + ENTRY_CHARS) {
       b.leaves = 0;
       out[CUT_KEY] = cutKeys(keys.length - i);
       break;
     }
-    b.text -= k.length;
+    b.text -= k.length + ENTRY_CHARS;
     f(k, value[k], out);
   }
   return out;

@@ -51,6 +51,9 @@ export function takeFromBucket(
   const cap = spec.capacity;
   const rate = spec.refillPerSecond;
   const now = Math.floor(nowMs);
+  // Past its expiry a state is gone, as the Redis key is: whatever it held, the bucket is full again (a
+  // slower spec must not refill from a state a faster one left, only because no sweep ran yet).
+  if (state !== undefined && state.fullAt <= now) state = undefined;
   let tokens: number;
   let ts: number;
   if (state === undefined) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isSensitiveKey } from '../../../src/audit/credential-keys.js';
 import {
   auditArguments,
+  auditArgumentsSize,
   deriveAuditKey,
   hmacTag,
   MAX_ARGUMENT_DEPTH,
@@ -225,6 +226,18 @@ describe('auditArguments', () => {
     expect(JSON.stringify(auditArguments(late, { mode: 'plain', paths: ['ssn'], key: KEY }))).not.toContain(
       '123-45-6789',
     );
+  });
+
+  it('charges empty arrays and objects too: 300,000 of them are cut like values', () => {
+    const args = { rows: Array.from({ length: 300_000 }, (_, i) => (i % 2 ? [] : {})) };
+    for (const mode of ['hash', 'plain'] as const) {
+      const out = auditArguments(args, { mode, paths: [], key: KEY });
+      const text = JSON.stringify(out);
+      expect(text.length, mode).toBeLessThan(MAX_ARGUMENT_TEXT + 200);
+      expect(text, mode).toMatch(/\[truncated: \d+ more items\]/);
+      // The size estimate bounds the real size, so the audit queue's byte bound holds.
+      expect(auditArgumentsSize(out), mode).toBeGreaterThanOrEqual(text.length - 100);
+    }
   });
 
   it('keeps an argument named __proto__ as an ordinary key (JSON.parse makes it one)', () => {

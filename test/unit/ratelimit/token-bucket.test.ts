@@ -132,6 +132,15 @@ describe('token bucket arithmetic (MemoryStore.takeToken)', () => {
     expect(takeFromBucket(state, strict, 2, T0).take.allowed).toBe(false);
   });
 
+  it('forgets a state past its expiry, as Redis does, whether or not a sweep ran', () => {
+    const fast = { capacity: 10, refillPerSecond: 1_000 };
+    const drained = takeFromBucket(undefined, fast, 10, T0).next;
+    expect(drained?.fullAt).toBe(T0 + 10);
+    // 150 ms later under a slow spec: the bucket is full (the key would have expired), not refilled from 0.
+    const later = takeFromBucket(drained, { capacity: 10, refillPerSecond: 1 }, 1, T0 + 150);
+    expect(later.take).toMatchObject({ allowed: true, remaining: 9 });
+  });
+
   it('sweeps refilled buckets, so memory stays bounded', () => {
     const b = new TokenBuckets();
     for (let i = 0; i < 10_000; i++) b.take(`k${i}`, { capacity: 2, refillPerSecond: 1 }, 1, T0 + i);
