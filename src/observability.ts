@@ -40,10 +40,10 @@ export function createObservability(
   const s = config.server;
   const metrics = new SidecarMetrics(telemetry.meter, {
     anomalyRules: config.abuse.rules.map((r) => r.name),
-    ...(telemetry.semconvMeter
+    ...(telemetry.otlpOnlyMeter
       ? {
-          semconv: {
-            meter: telemetry.semconvMeter,
+          otlpOnly: {
+            meter: telemetry.otlpOnlyMeter,
             routes: new Map([
               ['mcp', s.mcpPath],
               ['legacy_sse', s.legacySsePath],
@@ -68,6 +68,7 @@ export function createObservability(
     maxBufferedBytes: config.audit.maxBufferedBytes,
     onDrop: () => metrics.auditDropped(),
   });
+  telemetry.addPrometheusText(() => metrics.revisionText());
   // The OTLP copy of a record lost in the SDK's batch processor is a gap in the trail too.
   telemetry.onLogRecordsLost((n) => metrics.auditDropped(n));
   const audit = createAuditListener({

@@ -27,6 +27,14 @@ import {
 import { SemconvMetrics } from './semconv-metrics.js';
 import { TalliedCounter } from './tally.js';
 
+const REVISION_INFO = 'mcp_authz_policy_revision_info';
+const REVISION_INFO_HELP = '1 for the loaded policy bundle revision (absent while none is loaded).';
+
+/** A Prometheus label value: backslash, double quote and line feed escaped. */
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
 /** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
 export const FAST_BUCKETS = [
   0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -44,10 +52,11 @@ export interface SidecarMetricsOptions {
   /** Abuse rule names (`abuse.rules[].name`); without them the first 32 names seen are kept. */
   readonly anomalyRules?: Iterable<string>;
   /**
-   * The meter of the semantic-convention instruments (OTLP only, `semconv-metrics.ts`) and the `http.route`
-   * of each route label; without it they are not recorded.
+   * The meter read by OTLP only (`Telemetry.otlpOnlyMeter`): it carries the semantic-convention instruments
+   * (`semconv-metrics.ts`; `routes` gives each route label's `http.route`) and the revision gauge's OTLP copy.
+   * Without it neither is recorded over OTLP.
    */
-  readonly semconv?: { readonly meter: Meter; readonly routes: ReadonlyMap<string, string> };
+  readonly otlpOnly?: { readonly meter: Meter; readonly routes: ReadonlyMap<string, string> };
 }
 
 export class SidecarMetrics {
@@ -82,7 +91,7 @@ export class SidecarMetrics {
   private readonly storeErrors: Counter;
   private readonly auditDroppedTotal: Counter;
   /** Kept so the callback stays registered for the meter's lifetime. */
-  readonly policyRevisionInfo: ObservableGauge;
+  readonly policyRevisionInfo: ObservableGauge | undefined;
   readonly decisionCacheLookups: ObservableCounter;
   #decisionCache: () => { readonly hits: number; readonly misses: number } | null = () => null;
   readonly #semconv: SemconvMetrics | undefined;
@@ -91,7 +100,7 @@ export class SidecarMetrics {
     this.routes = new LabelSet(opts.routes ?? ROUTES);
     this.scopes = new LabelSet(opts.rateLimitScopes ?? RATE_LIMIT_SCOPES);
     this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
-    this.#semconv = opts.semconv ? new SemconvMetrics(opts.semconv.meter, opts.semconv.routes) : undefined;
+    this.#semconv = opts.otlpOnly ? new SemconvMetrics(opts.otlpOnly.meter, opts.otlpOnly.routes) : undefined;
     const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
     const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
     this.requests = new TalliedCounter(
@@ -145,12 +154,14 @@ export class SidecarMetrics {
       description:
         'Audit records lost: dropped because the audit queue was full, or their OTLP copy dropped by the export queue or lost in a failed export.',
     });
-    // Gauges are collected with delta temporality (gauge-temporality.ts): a revision no longer loaded
-    // leaves the output at the next collection, instead of staying for ever at its last value.
-    this.policyRevisionInfo = meter.createObservableGauge('mcp_authz_policy_revision_info', {
-      description: '1 for the loaded policy bundle revision (absent while none is loaded).',
+    // The revision gauge holds one series, the loaded revision. The SDK keeps every series an observable
+    // gauge ever reported (cumulative), or with delta temporality hands one reader's observations to the
+    // other's next collection: either way an old revision shows. So /metrics writes it itself
+    // (revisionText), and OTLP reads it from the OTLP-only meter, whose one reader takes deltas.
+    this.policyRevisionInfo = opts.otlpOnly?.meter.createObservableGauge(REVISION_INFO, {
+      description: REVISION_INFO_HELP,
     });
-    this.policyRevisionInfo.addCallback((r) => {
+    this.policyRevisionInfo?.addCallback((r) => {
       if (this.revision !== null) r.observe(1, { revision: this.revision });
     });
     this.decisionCacheLookups = meter.createObservableCounter('mcp_authz_policy_cache_lookups_total', {
@@ -246,6 +257,14 @@ export class SidecarMetrics {
   policyReload(result: 'success' | 'failure', revision?: string | null): void {
     this.policyReloads.add(1, { result: this.reloadResults.label(result) });
     if (result === 'success' && revision !== undefined) this.setPolicyRevision(revision);
+  }
+
+  /** `mcp_authz_policy_revision_info` in Prometheus text: the loaded revision at 1, nothing without one. */
+  revisionText(): string {
+    const head = `# HELP ${REVISION_INFO} ${REVISION_INFO_HELP}\n# TYPE ${REVISION_INFO} gauge\n`;
+    return this.revision === null
+      ? ''
+      : `${head}${REVISION_INFO}{revision="${escapeLabel(this.revision)}"} 1\n`;
   }
 
   /** The loaded revision (`mcp_authz_policy_revision_info{revision} 1`); null: no policy loaded. */

@@ -24,12 +24,12 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Component, ComponentStatus } from '../lifecycle.js';
-import { gaugesAsDelta, PrometheusGaugeDeltaReader } from './gauge-temporality.js';
+import { gaugesAsDelta } from './gauge-temporality.js';
 import { countingLogLosses } from './log-losses.js';
 import type { Logger } from './logger.js';
 import {
@@ -62,8 +62,10 @@ export interface Telemetry extends Component {
   /** A no-op tracer (which passes an incoming trace context through unchanged) when tracing is off. */
   readonly tracer: Tracer;
   readonly meter: Meter;
-  /** The semantic-convention instruments' meter, exported over OTLP only; undefined without OTLP metrics. */
-  readonly semconvMeter: Meter | undefined;
+  /** A meter exported over OTLP only (not in /metrics); undefined without OTLP metrics. */
+  readonly otlpOnlyMeter: Meter | undefined;
+  /** Adds Prometheus text written by the caller to every `/metrics` answer (after the SDK's). */
+  addPrometheusText(f: () => string): void;
   /** A no-op logger when OTLP logs are off. */
   readonly logs: OtelLogger;
   /** Where to report log records the OTLP batch processor dropped (queue full) or failed to export. */
@@ -129,11 +131,13 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     if (fresh) log.warn({ signal: s, error: message }, 'OpenTelemetry export failed');
   };
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
-  const prometheusReader = new PrometheusGaugeDeltaReader({ preventServerStart: true });
+  const prometheusReader = new PrometheusExporter({ preventServerStart: true });
+  const prometheusExtras: (() => string)[] = [];
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const readers: ConstructorParameters<typeof MeterProvider>[0] = { resource, readers: [prometheusReader] };
-  // The semantic-convention instruments have a provider of their own, read by OTLP only (semconv-metrics.ts).
-  let semconvProvider: MeterProvider | undefined;
+  // A provider read by OTLP only: the semantic-convention instruments (semconv-metrics.ts) and the revision
+  // gauge's OTLP copy; its one reader takes gauges as deltas.
+  let otlpOnlyProvider: MeterProvider | undefined;
   const metricSignal = signals.metrics;
   if (metricSignal) {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
@@ -144,11 +148,11 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
         exportTimeoutMillis,
       });
     readers.readers?.push(otlpReader());
-    semconvProvider = new MeterProvider({ resource, readers: [otlpReader()] });
+    otlpOnlyProvider = new MeterProvider({ resource, readers: [otlpReader()] });
   }
   const meterProvider = new MeterProvider(readers);
   const meter = meterProvider.getMeter(INSTRUMENTATION_NAME, opts.serviceVersion);
-  const semconvMeter = semconvProvider?.getMeter(INSTRUMENTATION_NAME, opts.serviceVersion);
+  const otlpOnlyMeter = otlpOnlyProvider?.getMeter(INSTRUMENTATION_NAME, opts.serviceVersion);
   const selfObs = exporting ? { selfObsMeterProvider: meterProvider } : {};
 
   // Traces.
@@ -208,7 +212,10 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     name: 'telemetry',
     tracer,
     meter,
-    semconvMeter,
+    otlpOnlyMeter,
+    addPrometheusText(f) {
+      prometheusExtras.push(f);
+    },
     logs,
     onLogRecordsLost(f) {
       lostLogs = f;
@@ -236,7 +243,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
             tracerProvider?.shutdown(),
             loggerProvider?.shutdown(),
             meterProvider.shutdown(),
-            semconvProvider?.shutdown(),
+            otlpOnlyProvider?.shutdown(),
           ]),
         );
       })();
@@ -250,7 +257,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           tracerProvider?.forceFlush(),
           loggerProvider?.forceFlush(),
           meterProvider.forceFlush(),
-          semconvProvider?.forceFlush(),
+          otlpOnlyProvider?.forceFlush(),
         ]),
       );
     },
@@ -272,7 +279,8 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     async prometheus() {
       const { resourceMetrics, errors } = await prometheusReader.collect();
       if (errors.length > 0) log.warn({ errors: errors.map(String) }, 'metric collection errors');
-      return { type: PROMETHEUS_CONTENT_TYPE, body: bucketsFirst(serializer.serialize(resourceMetrics)) };
+      const body = bucketsFirst(serializer.serialize(resourceMetrics));
+      return { type: PROMETHEUS_CONTENT_TYPE, body: body + prometheusExtras.map((f) => f()).join('') };
     },
     extract(headers, meta) {
       const fromHeaders = propagator.extract(ROOT_CONTEXT, headers, headerGetter);

@@ -1,3 +1,4 @@
+import type { Meter } from '@opentelemetry/api';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -10,6 +11,7 @@ import {
 import { FAST_BUCKETS, SidecarMetrics } from '../../../src/telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
 import { bucketsFirst } from '../../../src/telemetry/prometheus-text.js';
+import { startOtlpReceiver } from '../../helpers/otlp-receiver.js';
 
 let telemetry: Telemetry;
 let metrics: SidecarMetrics;
@@ -30,6 +32,7 @@ beforeEach(async () => {
   telemetry = createTelemetry({ env: {}, serviceVersion: '0.0.0-test', logger: silentLogger() });
   await telemetry.start();
   metrics = new SidecarMetrics(telemetry.meter);
+  telemetry.addPrometheusText(() => metrics.revisionText());
 });
 
 afterEach(async () => {
@@ -133,6 +136,44 @@ describe('SidecarMetrics in Prometheus text', () => {
     expect(series(await scrape())).toEqual([['rev-many-39', '1']]);
     metrics.setPolicyRevision(null);
     expect(series(await scrape())).toEqual([]);
+  });
+});
+
+describe('the revision gauge with OTLP export on as well', () => {
+  it('holds only the loaded revision in /metrics and in each OTLP export, across reloads between them', async () => {
+    const receiver = await startOtlpReceiver();
+    const t = createTelemetry({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint },
+      serviceVersion: '0.0.0-test',
+      logger: silentLogger(),
+    });
+    try {
+      await t.start();
+      const meter = t.otlpOnlyMeter;
+      expect(meter).toBeDefined();
+      const m = new SidecarMetrics(t.meter, { otlpOnly: { meter: meter as Meter, routes: new Map() } });
+      t.addPrometheusText(() => m.revisionText());
+      const exported = () =>
+        receiver
+          .metrics()
+          .filter((x) => x.name === 'mcp_authz_policy_revision_info')
+          .map((x) => x.dataPoints.map((p) => [p.attributes.revision, p.value]));
+      m.setPolicyRevision('rev-1');
+      await t.flush();
+      m.setPolicyRevision('rev-2');
+      // A scrape after an OTLP push and a reload: the new revision only (the SDK handed one reader's
+      // observations to the other's next collection).
+      const text = (await t.prometheus()).body;
+      expect(text).toContain('mcp_authz_policy_revision_info{revision="rev-2"} 1');
+      expect(text).not.toContain('rev-1');
+      await t.flush();
+      expect(exported()).toEqual([[['rev-1', 1]], [['rev-2', 1]]]);
+      // Not in /metrics twice: written once, by revisionText.
+      expect(text.match(/# TYPE mcp_authz_policy_revision_info/g)).toHaveLength(1);
+    } finally {
+      await t.stop();
+      await receiver.stop();
+    }
   });
 });
 
