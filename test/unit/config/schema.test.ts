@@ -242,6 +242,14 @@ describe('config sources', () => {
     );
   });
 
+  it("loads the README's local configuration (examples/local-config.yaml) as the walkthrough needs it", () => {
+    const c = loadConfig({ file: 'examples/local-config.yaml', env: {} });
+    expect(c.authn.resource).toBe('http://127.0.0.1:8080/mcp');
+    expect(c.authn.jwt.claims.roles).toBe('roles');
+    expect(c.upstream.url).toBe('http://127.0.0.1:8081/mcp');
+    expect(c.store.redisUrl).toBeUndefined();
+  });
+
   it('names the file when it cannot be read or parsed', () => {
     expect(() => loadConfig({ file: '/nonexistent/config.yaml', env: {} })).toThrow(/nonexistent.*ENOENT/);
     const dir = tempDir('cfg');
