@@ -93,6 +93,14 @@ function spend(b: Budget, chars: number): boolean {
 const ITEM_CHARS = 3;
 const ENTRY_CHARS = 4;
 
+/**
+ * The bytes `s` takes as a JSON string's content: UTF-8, escapes included (a control character is six), so
+ * the budget, and the size estimate built from it, bound the line actually written.
+ */
+function jsonBytes(s: string): number {
+  return /[\p{Cc}"\\]/u.test(s) ? Buffer.byteLength(JSON.stringify(s)) - 2 : Buffer.byteLength(s);
+}
+
 /** The element that ends an array cut for the budget. */
 const cutItems = (rest: number): string => `${TRUNCATED.slice(0, -1)}: ${rest} more items]`;
 /** The key and value that end an object cut for the budget. */
@@ -192,12 +200,13 @@ function eachKey(
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    if (b.leaves <= 0 || b.text < k.length + ENTRY_CHARS) {
+    const cost = jsonBytes(k) + ENTRY_CHARS;
+    if (b.leaves <= 0 || b.text < cost) {
       b.leaves = 0;
       out[CUT_KEY] = cutKeys(keys.length - i);
       break;
     }
-    b.text -= k.length + ENTRY_CHARS;
+    b.text -= cost;
     f(k, value[k], out);
   }
   return out;
@@ -216,13 +225,15 @@ function hashLeaves(value: unknown, key: Buffer, depth: number, b: Budget): unkn
 function keepPlain(value: unknown, b: Budget): unknown {
   if (typeof value === 'string') {
     const kept = value.length > MAX_PLAIN_STRING ? `${value.slice(0, MAX_PLAIN_STRING)}…${TRUNCATED}` : value;
-    return spend(b, kept.length) ? kept : TRUNCATED;
+    return spend(b, jsonBytes(kept)) ? kept : TRUNCATED;
   }
   return spend(b, 0) ? value : TRUNCATED;
 }
 
 function masked(value: unknown, o: WalkOptions, depth: number): unknown {
-  return o.listed === 'hash' ? hashLeaves(value, o.key, depth, o.budget) : REDACTED;
+  if (o.listed === 'hash') return hashLeaves(value, o.key, depth, o.budget);
+  // A redacted value is written too: it costs its text, or the rest is cut (hiding it all the same).
+  return spend(o.budget, REDACTED.length + 2) ? REDACTED : TRUNCATED;
 }
 
 function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: number): unknown {

@@ -240,6 +240,24 @@ describe('auditArguments', () => {
     }
   });
 
+  it('estimates at least the JSON bytes written, whatever the text: escapes, non-ASCII, redacted values', () => {
+    const shapes: [string, Record<string, unknown>][] = [
+      [
+        'control characters',
+        Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, '\u0001'.repeat(1000)])),
+      ],
+      ['CJK', Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`漢${i}`, '漢'.repeat(1000)]))],
+      ['redacted', { a: Array.from({ length: 5000 }, () => ({ pwd: 'x' })) }],
+      ['empty arrays', { rows: Array.from({ length: 300_000 }, () => []) }],
+    ];
+    for (const [what, args] of shapes) {
+      const out = auditArguments(args, { mode: 'plain', paths: [], listedMode: 'redact', key: KEY });
+      const actual = Buffer.byteLength(JSON.stringify(out));
+      expect(auditArgumentsSize(out), what).toBeGreaterThanOrEqual(actual - 100);
+      expect(actual, what).toBeLessThan(MAX_ARGUMENT_TEXT + 300);
+    }
+  });
+
   it('keeps an argument named __proto__ as an ordinary key (JSON.parse makes it one)', () => {
     const args = JSON.parse('{"__proto__":{"cmd":"rm -rf /"},"x":1}') as Record<string, unknown>;
     for (const mode of ['hash', 'plain'] as const) {
