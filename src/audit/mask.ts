@@ -15,7 +15,21 @@
  * @module
  */
 import { createHmac, hkdfSync } from 'node:crypto';
+import {
+  type Budget,
+  eachItem,
+  eachKey,
+  jsonBytes,
+  MAX_ARGUMENT_LEAVES,
+  MAX_ARGUMENT_TEXT,
+  newBudget,
+  put,
+  spend,
+  TRUNCATED,
+} from './argument-budget.js';
 import { isSensitiveKey } from './credential-keys.js';
+
+export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, TRUNCATED };
 
 /** What happens to a value named by a mask path. */
 export type MaskMode = 'hash' | 'redact' | 'drop';
@@ -24,19 +38,10 @@ export type ArgumentsMode = 'hash' | 'plain' | 'drop';
 
 export const HMAC_TAG_PREFIX = 'hmac-sha256:';
 export const REDACTED = '[redacted]';
-export const TRUNCATED = '[truncated]';
 /** Deeper subtrees are replaced by one tag (hash) or `[truncated]` (plain). */
 export const MAX_ARGUMENT_DEPTH = 16;
 /** Plain string values longer than this are cut (the record is a log line, not a copy of the request). */
 export const MAX_PLAIN_STRING = 1_024;
-/**
- * At most this many values (leaves) of one call's arguments are masked or kept, and at most
- * {@link MAX_ARGUMENT_TEXT} characters of keys and plain strings: the rest of an array or object is cut,
- * with a `[truncated: …]` marker. Each hashed value costs an HMAC on the request path, and a record is a log
- * line: without a budget a 600 kB array of zeros took 4 s of HMACs and became a 9 MB line.
- */
-export const MAX_ARGUMENT_LEAVES = 256;
-export const MAX_ARGUMENT_TEXT = 8_192;
 
 /** `hmac-sha256:<16 hex>`: the first 64 bits of HMAC-SHA256(key, JSON.stringify(value)). */
 export function hmacTag(value: unknown, key: Buffer): string {
@@ -65,56 +70,6 @@ interface WalkOptions {
   readonly key: Buffer;
   /** What is left of the record's {@link MAX_ARGUMENT_LEAVES} and {@link MAX_ARGUMENT_TEXT}. */
   readonly budget: Budget;
-}
-
-interface Budget {
-  /** Leaves left (0 once anything did not fit: the rest is cut). */
-  leaves: number;
-  text: number;
-  /** Leaves taken. */
-  used: number;
-}
-
-const newBudget = (): Budget => ({ leaves: MAX_ARGUMENT_LEAVES, text: MAX_ARGUMENT_TEXT, used: 0 });
-
-/** Takes one leaf and `chars` characters from the budget; false when it is spent. */
-function spend(b: Budget, chars: number): boolean {
-  if (b.leaves <= 0 || b.text < chars) {
-    b.leaves = 0;
-    return false;
-  }
-  b.leaves--;
-  b.used++;
-  b.text -= chars;
-  return true;
-}
-
-/** Text charged per array element (its comma, and `[]` when it is one) and per object entry (quotes, colon). */
-const ITEM_CHARS = 3;
-const ENTRY_CHARS = 4;
-
-/**
- * The bytes `s` takes as a JSON string's content: UTF-8, escapes included (a control character is six), so
- * the budget, and the size estimate built from it, bound the line actually written.
- */
-function jsonBytes(s: string): number {
-  return /[\p{Cc}"\\]/u.test(s) ? Buffer.byteLength(JSON.stringify(s)) - 2 : Buffer.byteLength(s);
-}
-
-/** The element that ends an array cut for the budget. */
-const cutItems = (rest: number): string => `${TRUNCATED.slice(0, -1)}: ${rest} more items]`;
-/** The key and value that end an object cut for the budget. */
-const CUT_KEY = TRUNCATED;
-const cutKeys = (rest: number): string => `${rest} more keys`;
-
-/**
- * `out[k] = v` as an own data property even for `__proto__` (JSON.parse makes it an ordinary key, which a
- * plain assignment would turn into the object's prototype, leaving it out of the record).
- */
-function put(out: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__')
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else out[k] = v;
 }
 
 /**
@@ -169,47 +124,6 @@ function below(matched: readonly Path[], deep: readonly Path[]): readonly Path[]
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * The elements of an array through `f`, cut (with a marker) once the budget is spent; the budget is
- * checked before each element, so a cut array ends in exactly one marker.
- */
-function eachItem(value: readonly unknown[], b: Budget, f: (el: unknown, i: number) => unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let i = 0; i < value.length; i++) {
-    // Each element costs its separator from the text budget: empty arrays and objects are not free.
-    if (b.leaves <= 0 || b.text < ITEM_CHARS) {
-      b.leaves = 0;
-      out.push(cutItems(value.length - i));
-      break;
-    }
-    b.text -= ITEM_CHARS;
-    out.push(f(value[i], i));
-  }
-  return out;
-}
-
-/** The entries of an object through `f` (which returns false to leave a key out), cut like {@link eachItem}. */
-function eachKey(
-  value: Record<string, unknown>,
-  b: Budget,
-  f: (k: string, v: unknown, out: Record<string, unknown>) => void,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(value);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    const cost = jsonBytes(k) + ENTRY_CHARS;
-    if (b.leaves <= 0 || b.text < cost) {
-      b.leaves = 0;
-      out[CUT_KEY] = cutKeys(keys.length - i);
-      break;
-    }
-    b.text -= cost;
-    f(k, value[k], out);
-  }
-  return out;
 }
 
 /** Every leaf replaced by its tag; object keys and array shapes stay (within the budget). */
