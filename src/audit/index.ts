@@ -23,6 +23,7 @@ export {
   type AuditInput,
   type AuditMasking,
   type AuditRecord,
+  auditRecordSize,
   buildAuditRecord,
 } from './record.js';
 export {
@@ -32,6 +33,5 @@ export {
   type AuditSink,
   type AuditSinkComponent,
   type AuditSinkOptions,
-  auditRecordSize,
   createAuditSink,
 } from './sink.js';

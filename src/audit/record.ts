@@ -13,7 +13,7 @@ import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import { SECRET_FIELDS } from '../telemetry/logger.js';
-import { type ArgumentsMode, auditArguments, type MaskMode } from './mask.js';
+import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
 
 /** Bumped when a field changes meaning or is removed (adding fields does not bump it). */
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -202,4 +202,18 @@ function withoutSecrets(ob: Readonly<Record<string, unknown>>): Record<string, u
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(ob)) out[k] = SECRET_NAMES.has(k) ? '[redacted]' : v;
   return out;
+}
+
+/** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */
+const RECORD_BASE_BYTES = 1_024;
+
+/**
+ * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments, which are
+ * budgeted; the item name, also in `action`; the reasons, which may quote it; the session id) on top of a
+ * fixed base. Cheap, so the request path can weigh every record it queues.
+ */
+export function auditRecordSize(r: AuditRecord): number {
+  let n = RECORD_BASE_BYTES + auditArgumentsSize(r.action.arguments) + 2 * r.resource.name.length;
+  for (const reason of r.reasons) n += reason.length;
+  return n + (r.session_id?.length ?? 0);
 }

@@ -14,6 +14,7 @@
 import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { type AnyValueMap, type Logger as OtelLogger, SeverityNumber } from '@opentelemetry/api-logs';
 import { pino } from 'pino';
+import { AUDIT_MAX_BUFFERED, AUDIT_MAX_BUFFERED_BYTES } from '../config/defaults.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import {
@@ -25,17 +26,12 @@ import {
   ATTR_LOG_TYPE,
   ATTR_MCP_METHOD_NAME,
 } from '../telemetry/semconv.js';
-import { auditArgumentsSize } from './mask.js';
-import type { AuditRecord } from './record.js';
+import { type AuditRecord, auditRecordSize } from './record.js';
+
+export { AUDIT_MAX_BUFFERED, AUDIT_MAX_BUFFERED_BYTES };
 
 /** Records written per drain turn before yielding to I/O. */
 export const AUDIT_DRAIN_BATCH = 256;
-/** Default queue bound. */
-export const AUDIT_MAX_BUFFERED = 10_000;
-/** Default bound on the queued records' approximate size (see {@link auditRecordSize}). */
-export const AUDIT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
-/** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */
-const RECORD_BASE_BYTES = 1_024;
 export const AUDIT_EVENT_NAME = 'mcp_authz.audit';
 
 export interface AuditSink {
@@ -116,17 +112,6 @@ function lineWriter(logger: Logger): LineWriter {
   };
 }
 
-/**
- * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments, which are
- * budgeted; the item name, also in `action`; the reasons, which may quote it; the session id) on top of a
- * fixed base. Cheap, so the request path can weigh every record it queues.
- */
-export function auditRecordSize(r: AuditRecord): number {
-  let n = RECORD_BASE_BYTES + auditArgumentsSize(r.action.arguments) + 2 * r.resource.name.length;
-  for (const reason of r.reasons) n += reason.length;
-  return n + (r.session_id?.length ?? 0);
-}
-
 function emitOtel(otel: OtelLogger, r: AuditRecord, json: string): void {
   const attributes: AnyValueMap = {
     [ATTR_LOG_TYPE]: 'audit',
@@ -172,6 +157,8 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   const lines = opts.logger.isLevelEnabled('info') ? lineWriter(opts.logger) : undefined;
   const errors = opts.logger.child({ component: 'audit' });
   let queue: AuditRecord[] = [];
+  /** Each queued record's {@link auditRecordSize}, by queue index (weighed once, when written). */
+  let sizes: number[] = [];
   let head = 0;
   let scheduled = false;
   /** Waiting for the destination's `drain`: nothing more is written until it comes. */
@@ -216,9 +203,8 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     let n = 0;
     let text = '';
     while (head < queue.length && n < max) {
-      const r = queue[head] as AuditRecord;
-      bytes -= auditRecordSize(r);
-      text += writeOne(r);
+      bytes -= sizes[head] as number;
+      text += writeOne(queue[head] as AuditRecord);
       queue[head] = undefined as unknown as AuditRecord;
       head++;
       n++;
@@ -240,11 +226,13 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
     }
     if (head >= queue.length) {
       queue = [];
+      sizes = [];
       head = 0;
       bytes = 0;
     } else {
       if (head > 4096) {
         queue = queue.slice(head);
+        sizes = sizes.slice(head);
         head = 0;
       }
       schedule();
@@ -281,6 +269,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
         return;
       }
       queue.push(record);
+      sizes.push(size);
       bytes += size;
       schedule();
     },

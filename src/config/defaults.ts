@@ -56,6 +56,10 @@ export const REVOCATION_POLL_INTERVAL_MS = 500;
 
 export const LOG_LEVEL = 'info';
 
+/** Audit records queued before new ones are dropped, by count and by approximate size in bytes. */
+export const AUDIT_MAX_BUFFERED = 10_000;
+export const AUDIT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
 /** Identity headers the sidecar always removes from client requests before forwarding. */
 export const STRIPPED_IDENTITY_HEADERS = [
   'x-mcp-authz-subject',

@@ -10,6 +10,7 @@ import * as D from './defaults.js';
 import { AuthnSchema } from './schema-authn.js';
 import { httpUrlWithoutCredentials, msOrOff, port, positiveMs } from './schema-common.js';
 import { AbuseSchema, RateLimitSchema } from './schema-limits.js';
+import { AuditSchema, LogSchema, TelemetrySchema } from './schema-observability.js';
 
 export const SUPPORTED_PROTOCOL_VERSIONS = [
   '2024-11-05',
@@ -226,55 +227,6 @@ const StoreSchema = z.strictObject({
     .default(D.REVOCATION_POLL_INTERVAL_MS)
     .describe('How often replicas pick up revocations from the store.'),
 });
-const AuditSchema = z.strictObject({
-  arguments: z
-    .enum(['hash', 'plain', 'drop'])
-    .default('hash')
-    .describe(
-      'Tool arguments in audit records: keyed hashes of the values, the values, or nothing. Warning: plain records argument values.',
-    ),
-  maskArguments: z
-    .array(z.string().min(1))
-    .default([])
-    .describe("Argument names always masked, on top of the policy's mask_arguments obligation."),
-  maxBuffered: z
-    .number()
-    .int()
-    .positive()
-    .default(10_000)
-    .describe('Audit records queued before new ones are dropped (and counted).'),
-  maxBufferedBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .default(64 * 1024 * 1024)
-    .describe(
-      "Approximate size in bytes of the queued audit records before new ones are dropped (and counted): a slow stdout must not hold them all. A record's arguments take at most ~16 kB.",
-    ),
-});
-
-const TelemetrySchema = z.strictObject({
-  subject: z
-    .enum(['id', 'hash', 'none'])
-    .default('hash')
-    .describe(
-      'How spans name the caller (mcp_authz.subject): the subject id, a keyed hash of it, or not at all.',
-    ),
-  stageMetrics: z
-    .boolean()
-    .default(false)
-    .describe(
-      'Record mcp_authz_stage_duration_seconds for every stage of every request (a few µs per stage); spans of the authenticate, ratelimit, forward and filter stages and one per decision are recorded whenever traces are exported.',
-    ),
-});
-
-const LogSchema = z.strictObject({
-  level: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default(D.LOG_LEVEL)
-    .describe('Log level of the process log (audit records are info).'),
-});
-
 export const ConfigSchema = z.strictObject({
   server: ServerSchema.prefault({}),
   admin: AdminSchema.prefault({}),

@@ -4,8 +4,8 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditListener } from '../../../src/audit/listener.js';
-import { type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
-import { AUDIT_EVENT_NAME, auditRecordSize, createAuditSink } from '../../../src/audit/sink.js';
+import { type AuditRecord, auditRecordSize, buildAuditRecord } from '../../../src/audit/record.js';
+import { AUDIT_EVENT_NAME, createAuditSink } from '../../../src/audit/sink.js';
 import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision, RequestContext } from '../../../src/pipeline/context.js';

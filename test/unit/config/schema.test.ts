@@ -74,6 +74,12 @@ describe('config defaults', () => {
       revocationPollIntervalMs: D.REVOCATION_POLL_INTERVAL_MS,
     });
     expect(c.log.level).toBe('info');
+    expect(c.audit).toEqual({
+      arguments: 'hash',
+      maskArguments: [],
+      maxBuffered: D.AUDIT_MAX_BUFFERED,
+      maxBufferedBytes: D.AUDIT_MAX_BUFFERED_BYTES,
+    });
     expect(c.ratelimit).toEqual({
       enabled: true,
       failureMode: 'local',

@@ -160,16 +160,21 @@ describe('lost OTLP log records', () => {
     shutdown: async () => {},
   });
   const env = { OTEL_BLRP_MAX_QUEUE_SIZE: '3', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '3' };
+  /** Telemetry exporting logs to `logExporter`, with the records it reports lost counted. */
+  const counting = (logExporter: LogRecordExporter) => {
+    const t = telemetry(env, { logExporter });
+    const lost = { n: 0 };
+    t.onLogRecordsLost((n) => {
+      lost.n += n;
+    });
+    return { t, lost };
+  };
 
   it('reports every record the batch processor drops (queue full) or fails to export', async () => {
-    const t = telemetry(env, { logExporter: exporter(ExportResultCode.FAILED) });
-    let lost = 0;
-    t.onLogRecordsLost((n) => {
-      lost += n;
-    });
+    const { t, lost } = counting(exporter(ExportResultCode.FAILED));
     for (let i = 0; i < 10; i++) t.logs.emit({ body: `record ${i}` });
     await t.flush();
-    expect(lost).toBe(10);
+    expect(lost.n).toBe(10);
     // The SDK's own counter still reaches /metrics, with the reason.
     const { body } = await t.prometheus();
     expect(body).toMatch(/otel_sdk_processor_log_processed_total\{[^}]*error_type="(queue_full|Error)"/);
@@ -177,15 +182,11 @@ describe('lost OTLP log records', () => {
 
   it('reports nothing when every record is exported', async () => {
     const exported: unknown[] = [];
-    const t = telemetry(env, { logExporter: exporter(ExportResultCode.SUCCESS, exported) });
-    let lost = 0;
-    t.onLogRecordsLost((n) => {
-      lost += n;
-    });
+    const { t, lost } = counting(exporter(ExportResultCode.SUCCESS, exported));
     for (let i = 0; i < 3; i++) t.logs.emit({ body: `record ${i}` });
     await t.flush();
     expect(exported).toHaveLength(3);
-    expect(lost).toBe(0);
+    expect(lost.n).toBe(0);
   });
 });
 
