@@ -58,6 +58,13 @@ export interface ParsedBody {
   readonly messages: readonly JsonRpcMessage[];
 }
 
+/** How many notifications a parsed body carries (none when it was not parsed). */
+export function notificationCount(parsed: ParsedBody | undefined): number {
+  let n = 0;
+  for (const m of parsed?.messages ?? []) if (m.kind === 'notification') n++;
+  return n;
+}
+
 /**
  * Parses a request body. Throws RequestError ERR_REQUEST_PARSE / ERR_REQUEST_INVALID (also for a batch
  * of more than `maxBatch` messages: each costs a decision, so the bound keeps one body's work bounded).

@@ -132,7 +132,7 @@ export class SidecarMetrics {
       description: 'Requests refused by authentication, by error code.',
     });
     this.rateLimitRejections = meter.createCounter('mcp_authz_ratelimit_rejections_total', {
-      description: 'Requests refused by the rate limit (429), by limit scope.',
+      description: 'JSON-RPC requests and notifications refused by the rate limit (429), by limit scope.',
     });
     this.anomalies = meter.createCounter('mcp_authz_anomalies_total', {
       description: 'Anomalies detected, by rule.',
@@ -245,8 +245,8 @@ export class SidecarMetrics {
     this.authnFailures.add(1, { reason: this.authnCodes.label(code) });
   }
 
-  rateLimitRejection(scope: string): void {
-    this.rateLimitRejections.add(1, { scope: this.scopes.label(scope) });
+  rateLimitRejection(scope: string, requests = 1): void {
+    this.rateLimitRejections.add(requests, { scope: this.scopes.label(scope) });
   }
 
   anomaly(rule: string): void {

@@ -203,3 +203,35 @@ describe('two sidecar processes sharing one Redis', () => {
     }
   });
 });
+
+describe('notifications through the sidecar', () => {
+  it('take tokens from the caller’s notifications bucket: a flood gets 429 and never reaches the upstream', async () => {
+    const start = Date.now();
+    const h = await harness({ now: () => start });
+    const token = await h.token({ sub: 'chatty-guest', roles: ['guest'] }); // guest tier: 50 burst, 1/s
+    const note = { jsonrpc: '2.0', method: 'notifications/roots/list_changed' };
+    const notify = (n: number) =>
+      postJsonRpc(h.mcpUrl, { authorization: `Bearer ${token}` }, n === 1 ? note : Array(n).fill(note));
+    const seen = () =>
+      h.upstream.calls().filter((c) => c.method === 'notifications/roots/list_changed').length;
+    const first = await notify(50);
+    expect(first.status).toBe(202);
+    await first.arrayBuffer();
+    expect(seen()).toBe(50);
+    const refused = await notify(1);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({
+      id: null,
+      error: {
+        code: -32029,
+        message: 'Too Many Requests: rate limit for notifications exceeded; retry in 1 s',
+      },
+    });
+    // Its own bucket: the caller's tool calls still pass.
+    expect((await call(h.mcpUrl, token)).status).toBe(200);
+    expect(seen()).toBe(50);
+    const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^mcp_authz_ratelimit_rejections_total\{scope="subject_tool"[^}]*\} 1$/m);
+  });
+});

@@ -10,7 +10,9 @@
  * refused before any is taken. In-process buckets (the memory store, buckets known to be empty,
  * an outage between probes) answer in the same tick, so the stage then returns without a promise. An
  * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
- * `RateLimit` headers too.
+ * `RateLimit` headers too. Notifications are not decided (the policy decides requests), but each takes a
+ * token from one bucket per caller shared by all of them, sized by the caller's role tier (else the
+ * default): without it, a caller could send the upstream notifications as fast as it liked.
  *
  * @module
  */
@@ -18,6 +20,7 @@
 import type { Principal } from '../../authn/principal.js';
 import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
+import { notificationCount } from '../../mcp/jsonrpc.js';
 import { isMcpMethod } from '../../mcp/methods.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey } from '../../ratelimit/keys.js';
@@ -35,7 +38,10 @@ interface Group {
   readonly key: string;
   /** The strictest of its calls' specs: a generous call first in a batch must not lift a strict one's limit. */
   spec: BucketSpec;
+  /** The decided requests it counts (none in the notifications' group). */
   readonly items: MessageDecision[];
+  /** Tokens the body takes from it: its requests, or its notifications. */
+  calls: number;
 }
 
 /**
@@ -44,6 +50,8 @@ interface Group {
  */
 /** The bucket of every method name MCP does not define (per caller, like the others). */
 const OTHER_METHODS = '(other methods)';
+/** The bucket every notification of a caller takes its token from. */
+export const NOTIFICATIONS = '(notifications)';
 
 export function ratelimitStage(
   limiter: RateLimiter,
@@ -71,11 +79,17 @@ export function ratelimitStage(
       );
       const group = groups.get(key);
       const spec = specFor(d, principal, cfg);
-      if (!group) groups.set(key, { key, spec, items: [d] });
+      if (!group) groups.set(key, { key, spec, items: [d], calls: 1 });
       else {
         group.items.push(d);
+        group.calls++;
         group.spec = stricter(group.spec, spec);
       }
+    }
+    const notifications = notificationCount(ctx.parsed);
+    if (notifications > 0) {
+      const key = bucketKey(scope, principal, NOTIFICATIONS);
+      groups.set(key, { key, spec: tierSpec(principal, cfg), items: [], calls: notifications });
     }
     return [...groups.values()];
   };
@@ -91,7 +105,7 @@ export function ratelimitStage(
       const g = groups[i] as Group;
       let result: TakeResult;
       try {
-        result = await limiter.take(g.key, g.spec, g.items.length);
+        result = await limiter.take(g.key, g.spec, g.calls);
       } catch (err) {
         giveBack(groups, taken);
         return backendDenial(err, groups);
@@ -111,7 +125,7 @@ export function ratelimitStage(
   const giveBack = (groups: readonly Group[], taken: readonly TakeResult[]): void => {
     for (let i = 0; i < taken.length; i++) {
       const g = groups[i] as Group;
-      limiter.giveBack(g.key, g.spec, g.items.length, taken[i] as TakeResult);
+      limiter.giveBack(g.key, g.spec, g.calls, taken[i] as TakeResult);
     }
   };
 
@@ -119,10 +133,11 @@ export function ratelimitStage(
     name: 'ratelimit',
     run(ctx) {
       const principal = ctx.principal;
-      if (!principal || ctx.decisions.length === 0) return CONTINUE;
+      if (!principal) return CONTINUE;
       const groups = groupsOf(ctx, principal);
+      if (groups.length === 0) return CONTINUE;
       // Before any token is taken: a batch that needs more tokens than a bucket holds can never pass.
-      const tooMany = groups.find((g) => g.items.length > g.spec.capacity);
+      const tooMany = groups.find((g) => g.calls > g.spec.capacity);
       if (tooMany) {
         const target = groupTarget(tooMany);
         refuseBody(
@@ -139,7 +154,7 @@ export function ratelimitStage(
         const g = groups[i] as Group;
         let result: TakeResult | undefined;
         try {
-          result = limiter.takeNow(g.key, g.spec, g.items.length);
+          result = limiter.takeNow(g.key, g.spec, g.calls);
         } catch (err) {
           giveBack(groups, taken);
           return backendDenial(err, groups);
@@ -165,14 +180,15 @@ function batchTooLarge(g: Group): StageResult {
   return deny(
     new RateLimitError(
       'ERR_RATELIMIT_BATCH',
-      `Too Many Requests: this batch makes ${g.items.length} calls to ${target}, more than its rate limit ever allows at once (${limit}); send at most ${limit} per batch`,
-      { data: { limit, requested: g.items.length } },
+      `Too Many Requests: this batch makes ${g.calls} calls to ${target}, more than its rate limit ever allows at once (${limit}); send at most ${limit} per batch`,
+      { data: { limit, requested: g.calls } },
     ),
   );
 }
 
 function groupTarget(g: Group): string {
-  return g.items[0]?.action.tool ?? g.items[0]?.action.method ?? 'this method';
+  const first = g.items[0];
+  return first ? (first.action.tool ?? first.action.method) : 'notifications';
 }
 
 /**
@@ -249,6 +265,11 @@ export function stricter(a: BucketSpec, b: BucketSpec): BucketSpec {
 export function specFor(d: MessageDecision, principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   const o = d.decision.obligations.rate_limit;
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };
+  return tierSpec(principal, cfg);
+}
+
+/** The most generous tier among the caller's roles, else the default. */
+export function tierSpec(principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   let best: BucketSpec | undefined;
   for (const role of principal.roles) {
     // Own properties only: a role named `constructor` or `__proto__` must not find Object's.

@@ -284,4 +284,50 @@ describe('ratelimit stage', () => {
     expect(stageOn(new MemoryStore()).run(ctx, signal)).toEqual({ kind: 'continue' });
     expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual([undefined, undefined]);
   });
+  it('charges notifications to one bucket per caller, sized by its role tier, and refuses them when empty', () => {
+    const stage = stageOn(new MemoryStore());
+    const notifications = (n: number, decisions: MessageDecision[] = []) => {
+      const ctx = contextFor(fakeRequest({}));
+      // A guest: tier 50 tokens, 1 a second.
+      ctx.principal = principal({ roles: ['guest'] });
+      ctx.decisions = decisions;
+      const note = { kind: 'notification', method: 'notifications/cancelled', params: {} } as const;
+      ctx.parsed = { batch: n > 1, messages: Array(n).fill(note) };
+      return ctx;
+    };
+    const first = notifications(49);
+    expect(stage.run(first, signal)).toEqual({ kind: 'continue' });
+    expect(first.responseHeaders).toMatchObject({ 'ratelimit-policy': '"default";q=50;w=50' });
+    // More at once than the bucket ever holds: refused before any token is taken.
+    expect(stage.run(notifications(51), signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 50, requested: 51 } },
+    });
+    expect(stage.run(notifications(1), signal)).toEqual({ kind: 'continue' });
+    const empty = notifications(1);
+    expect(stage.run(empty, signal)).toMatchObject({
+      kind: 'deny',
+      error: {
+        code: 'ERR_RATELIMIT_EXCEEDED',
+        message: 'Too Many Requests: rate limit for notifications exceeded; retry in 1 s',
+      },
+    });
+    expect(empty.responseHeaders['retry-after']).toBe('1');
+    // A request's own bucket is another: a call with a notification beside it is refused for the
+    // notification, and its request says so.
+    const mixed = notifications(1, decided(['echo']));
+    expect(stage.run(mixed, signal)).toMatchObject({ kind: 'deny' });
+    expect(mixed.decisions[0]?.rateLimitRefusal?.reason).toBe(
+      'rate limit exceeded (for notifications, in the same batch)',
+    );
+  });
+
+  it('takes nothing for a body of client responses only', () => {
+    const stage = stageOn(new MemoryStore());
+    const ctx = contextFor(fakeRequest({}));
+    ctx.principal = principal();
+    ctx.parsed = { batch: false, messages: [{ kind: 'response', id: 1 }] };
+    expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.responseHeaders).toEqual({});
+  });
 });
