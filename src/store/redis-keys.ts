@@ -128,8 +128,7 @@ export const REVOKE_KEY_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'active', '0')
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[2], 'NX')
-redis.call('INCR', KEYS[3])
+${bumpVersionLua('KEYS[3]', 'ARGV[2]')}
 return 1`;
 
 /**
@@ -141,4 +140,9 @@ return 1`;
  */
 export function versionBase(): number {
   return randomInt(1, 2 ** 48);
+}
+
+/** Lua that bumps the version counter at `key`, starting it at `base` (a {@link versionBase}) when it is new. */
+export function bumpVersionLua(key: string, base: string): string {
+  return `redis.call('SET', ${key}, ${base}, 'NX')\nredis.call('INCR', ${key})`;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { bumpVersionLua } from './redis-keys.js';
 
 export interface LuaScript {
   readonly name: string;
@@ -159,8 +160,7 @@ export const PUT_BLOCK_SCRIPT = script(
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[6], 'NX')
-redis.call('INCR', KEYS[3])
+${bumpVersionLua('KEYS[3]', 'ARGV[6]')}
 return 1`,
 );
 
@@ -171,8 +171,7 @@ export const LIFT_BLOCK_SCRIPT = script(
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if cur and cur > tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[3], ARGV[3], 'NX')
-  redis.call('INCR', KEYS[3])
+  ${bumpVersionLua('KEYS[3]', 'ARGV[3]')}
   return 1
 end
 return 0`,
