@@ -70,9 +70,10 @@ export class JwtVerifier {
     try {
       const options = { ...this.#verifyOptions, currentDate: new Date(now) };
       const result = await this.#verifySignedBy(token, options).catch((err: unknown) => {
-        // MCP: servers SHOULD accept an audience whose scheme or host differs only in case. jose compares
-        // exactly; a signed token whose aud matches once scheme and host are lower-cased is verified again
-        // with that exact aud as the audience, so every other check still runs.
+        // MCP: servers SHOULD accept an audience whose scheme or host differs only in case (and the SDK
+        // clients add a slash to an origin). jose compares exactly; a signed token whose aud matches once
+        // canonicalised ({@link canonicalAudience}) is verified again with that exact aud as the audience,
+        // so every other check still runs.
         const same = caseVariantAudience(err, this.#audiences);
         if (same === undefined) throw err;
         return this.#verifySignedBy(token, { ...options, audience: same });
@@ -176,14 +177,30 @@ function refuseNonAccessTokens(payload: JWTPayload): void {
 }
 
 /**
- * An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1); anything else as it is. Only
- * ASCII letters are folded: `toLowerCase` maps more (the Kelvin sign K to k), which would make another
- * host's name equal to ours.
+ * An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1) and, for http and https, an
+ * empty path read as `/` and the scheme's default port dropped (§6.2.3): `https://mcp.example.com`,
+ * `https://mcp.example.com/` and `https://mcp.example.com:443/` are one resource. MCP recommends the
+ * first spelling, while the MCP SDK clients ask for the second (they send the metadata's `resource` as a
+ * parsed URL, which gains the slash), so the token comes back with the other one. Anything else stays as
+ * it is. Only ASCII letters are folded: `toLowerCase` maps more (the Kelvin sign K to k), which would make
+ * another host's name equal to ours.
  */
 export function canonicalAudience(aud: string): string {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(aud);
-  return m ? `${asciiLower(m[1] ?? '')}${asciiLower(m[2] ?? '')}${m[3] ?? ''}` : aud;
+  if (!m) return aud;
+  const scheme = asciiLower(m[1] ?? '');
+  let host = asciiLower(m[2] ?? '');
+  let rest = m[3] ?? '';
+  const port = DEFAULT_PORTS[scheme];
+  if (port !== undefined) {
+    if (host.endsWith(port)) host = host.slice(0, -port.length);
+    else if (host.endsWith(':')) host = host.slice(0, -1);
+    if (!rest.startsWith('/')) rest = `/${rest}`;
+  }
+  return `${scheme}${host}${rest}`;
 }
+
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http://': ':80', 'https://': ':443' };
 
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));

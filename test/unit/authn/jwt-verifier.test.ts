@@ -1,3 +1,4 @@
+import { type OAuthClientProvider, selectResourceURL } from '@modelcontextprotocol/sdk/client/auth.js';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
@@ -120,6 +121,42 @@ describe('JWT verification (HS256, injected clock)', () => {
   ])('still refuses %s', async (_name, claims) => {
     const { auth } = setup();
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('accepts the audience an MCP SDK client asks for when the resource is an origin (empty path = "/")', async () => {
+    // MCP recommends `https://mcp.example.com` without the slash; the SDK client sends the metadata's
+    // resource as `new URL(resource).href`, which adds it, so the token's aud is `https://mcp.example.com/`.
+    const resource = 'https://mcp.example.com';
+    const asked = await selectResourceURL(new URL('https://mcp.example.com/mcp'), {} as OAuthClientProvider, {
+      resource,
+      authorization_servers: ['https://login.example.com'],
+    });
+    expect(asked?.href).toBe('https://mcp.example.com/');
+    const { auth } = setup({}, { authn: { resource } });
+    await expect(auth(await sign({ aud: asked?.href }))).resolves.toMatchObject({ id: 'u-1' });
+    // And the other way round, with the default ports spelt out (RFC 3986 §6.2.3).
+    const slash = setup({}, { authn: { resource: 'https://mcp.example.com/' } });
+    for (const aud of [
+      'https://mcp.example.com',
+      'https://mcp.example.com:443',
+      'HTTPS://MCP.example.com:443/',
+    ]) {
+      await expect(slash.auth(await sign({ aud, jti: aud }))).resolves.toMatchObject({ id: 'u-1' });
+    }
+    const http = setup({}, { authn: { resource: 'http://mcp.example.com:80/mcp' } });
+    await expect(http.auth(await sign({ aud: 'http://mcp.example.com/mcp' }))).resolves.toMatchObject({
+      id: 'u-1',
+    });
+  });
+
+  it.each([
+    ['another port', 'https://mcp.example.com:8443/'],
+    ['http for https', 'http://mcp.example.com/'],
+    ['a path', 'https://mcp.example.com/x'],
+    ['a default port of another scheme', 'https://mcp.example.com:80/'],
+  ])('still refuses an origin audience with %s', async (_name, aud) => {
+    const { auth } = setup({}, { authn: { resource: 'https://mcp.example.com' } });
+    await expect(auth(await sign({ aud }))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 
   it('does not fold non-ASCII look-alikes: the Kelvin sign is not a k', async () => {
