@@ -146,7 +146,7 @@ export const AuthnSchema = z.strictObject({
   resource: httpUrl
     .optional()
     .describe(
-      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host for the metadata document.",
+      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host and scheme for the metadata document (behind `server.trustProxyHops` trusted proxies, the scheme their `X-Forwarded-Proto` names).",
     ),
   jwt: JwtSchema.prefault({}),
   apiKeys: ApiKeysSchema.prefault({}),

@@ -14,13 +14,31 @@ export const WELL_KNOWN_PREFIX = '/.well-known/oauth-protected-resource';
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]?\d{1,4}))?$/;
 
-/** This server's resource identifier (RFC 8707): configured, or derived from the request's Host. */
+/**
+ * This server's resource identifier (RFC 8707): configured, or derived from the request's Host and scheme.
+ * Behind trusted proxies (`server.trustProxyHops`) the scheme is the one the outermost trusted proxy wrote
+ * in `X-Forwarded-Proto`: TLS usually ends at the ingress, and an `http://` resource for an `https://`
+ * endpoint is one MCP clients refuse (RFC 9728 §3.3), so they could not sign in at all.
+ */
 export function resourceIdentifier(config: Config, req: IncomingMessage): string {
   if (config.authn.resource) return config.authn.resource;
   const given = req.headers.host;
   const host = given && HOST.test(given) ? given : `localhost:${config.server.port}`;
-  const proto = 'encrypted' in req.socket ? 'https' : 'http';
+  const proto =
+    forwardedProto(req, config.server.trustProxyHops) ?? ('encrypted' in req.socket ? 'https' : 'http');
   return `${proto}://${host}${config.server.mcpPath}`;
+}
+
+/** `http` or `https` from the trusted part of `X-Forwarded-Proto`, as X-Forwarded-For is read; else undefined. */
+function forwardedProto(req: IncomingMessage, hops: number): 'http' | 'https' | undefined {
+  if (hops <= 0) return undefined;
+  const values = String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  // Proxies that replace the header leave one value; those that append leave one each.
+  const v = values[Math.max(0, values.length - hops)];
+  return v === 'http' || v === 'https' ? v : undefined;
 }
 
 /** The path-suffixed metadata URL for a resource identifier (RFC 9728 §3.1). */

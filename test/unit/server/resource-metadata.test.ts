@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { checkResourceAllowed } from '@modelcontextprotocol/sdk/shared/auth-utils.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ConfigInput, ConfigSchema } from '../../../src/config/schema.js';
 import {
@@ -38,6 +39,32 @@ describe('resourceIdentifier', () => {
   it('derives https:// from a TLS request', () => {
     expect(resourceIdentifier(config(), request({ host: 'mcp.example.com' }, true))).toBe(
       'https://mcp.example.com/mcp',
+    );
+  });
+
+  it("derives the scheme from a trusted proxy's X-Forwarded-Proto (TLS ends at the ingress)", () => {
+    // Behind an ingress the sidecar sees plain HTTP. An `http://` resource is one the MCP SDK client
+    // refuses for the `https://` URL it called ("does not match expected"), so it could never sign in.
+    const c = config({ server: { trustProxyHops: 1 } });
+    const derived = resourceIdentifier(c, request({ host: 'mcp.example.com', 'x-forwarded-proto': 'https' }));
+    expect(derived).toBe('https://mcp.example.com/mcp');
+    expect(
+      checkResourceAllowed({ requestedResource: 'https://mcp.example.com/mcp', configuredResource: derived }),
+    ).toBe(true);
+    // Appended by each proxy: the value the outermost trusted one wrote, as for X-Forwarded-For.
+    const two = config({ server: { trustProxyHops: 2 } });
+    expect(
+      resourceIdentifier(two, request({ host: 'mcp.example.com', 'x-forwarded-proto': 'http, https, http' })),
+    ).toBe('https://mcp.example.com/mcp');
+  });
+
+  it.each([
+    ['no proxy is trusted', 0, 'https'],
+    ['the value is not a scheme', 1, 'javascript'],
+  ])('ignores X-Forwarded-Proto when %s', (_name, hops, proto) => {
+    const c = config({ server: { trustProxyHops: hops } });
+    expect(resourceIdentifier(c, request({ host: 'mcp.example.com', 'x-forwarded-proto': proto }))).toBe(
+      'http://mcp.example.com/mcp',
     );
   });
 
