@@ -15,6 +15,7 @@ import { toPrincipal } from './claims.js';
 import type { KeyResolver } from './jwks.js';
 import { toAuthnError } from './jwt-errors.js';
 import type { Principal } from './principal.js';
+import { challengeScopes } from './scope-challenge.js';
 import { type TokenCache, tokenKey } from './token-cache.js';
 
 export interface JwtVerifierOptions {
@@ -93,7 +94,7 @@ export class JwtVerifier {
     const missing = this.#o.jwt.requiredScopes.filter((s) => !principal.scopes.includes(s));
     if (missing.length) {
       throw new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', 'token lacks a required scope', {
-        data: { scope: this.#o.jwt.requiredScopes.join(' ') },
+        data: { scope: challengeScopes(this.#o.jwt.requiredScopes, principal.scopes).join(' ') },
       });
     }
     this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);

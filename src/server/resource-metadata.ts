@@ -50,9 +50,12 @@ export function resourceMetadataUrl(resource: string): string {
 
 export function metadataDocument(config: Config, resource: string): Record<string, unknown> {
   const m = config.authn.resourceMetadata;
+  const servers = m.authorizationServers.length ? m.authorizationServers : config.authn.jwt.issuers;
+  // MCP asks for at least one server; with none (API keys, an HS secret) the field is left out rather than
+  // an empty list, which RFC 9728 does not foresee.
   const doc: Record<string, unknown> = {
     resource,
-    authorization_servers: m.authorizationServers.length ? m.authorizationServers : config.authn.jwt.issuers,
+    ...(servers.length ? { authorization_servers: servers } : {}),
     bearer_methods_supported: ['header'],
   };
   // Without a configured list, the scopes every token needs are the ones worth advertising.

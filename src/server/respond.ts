@@ -6,6 +6,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
+import { challengeScopes } from '../authn/scope-challenge.js';
 import { codeInfo } from '../errors/codes.js';
 import { AuthnError, type SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
@@ -13,7 +14,6 @@ import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { denial } from '../pipeline/stages/decide.js';
-import { SCOPE_TOKEN } from '../policy/decision.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -87,12 +87,8 @@ function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[
     (d) => !d.decision.allow && d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)),
   );
   if (!lacking) return undefined;
-  const held = p.scopes.filter((s) => SCOPE_TOKEN.test(s)).slice(0, MAX_HELD_SCOPES);
-  return [...new Set([...baseline, ...held, ...deniedScopes(ctx)])];
+  return challengeScopes(baseline, p.scopes, deniedScopes(ctx));
 }
-
-/** At most this many of the token's own scopes are repeated in a step-up challenge. */
-const MAX_HELD_SCOPES = 64;
 
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
 function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {

@@ -224,6 +224,12 @@ describe('JWT verification (HS256, injected clock)', () => {
       code: 'ERR_AUTHN_INSUFFICIENT_SCOPE',
       data: { scope: 'mcp:tools mcp:call' },
     });
+    // The scopes the token holds are asked for again (a client that replaces its scopes with the
+    // challenge's would lose them); a value that is no scope token is not repeated.
+    const held = await auth(await sign({ scp: ['crm:read', 'mcp:tools', 'bad"scope'] })).catch(
+      (e: unknown) => e,
+    );
+    expect(held).toMatchObject({ data: { scope: 'mcp:tools mcp:call crm:read' } });
     await expect(auth(await sign({ scp: ['mcp:call', 'mcp:tools'] }))).resolves.toBeDefined();
   });
 

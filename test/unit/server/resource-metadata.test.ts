@@ -155,6 +155,7 @@ describe('metadataDocument', () => {
     expect(doc).not.toHaveProperty('scopes_supported');
     expect(doc).not.toHaveProperty('resource_name');
     expect(doc).not.toHaveProperty('resource_documentation');
-    expect(doc.authorization_servers).toEqual([]);
+    // No issuer and none configured (API keys only): no empty list.
+    expect(doc).not.toHaveProperty('authorization_servers');
   });
 });
