@@ -39,6 +39,7 @@ import { reportRoute } from './report/route.js';
 import { onAbuseTrip, securityListener } from './security-listener.js';
 import { ActiveReplies } from './server/active-replies.js';
 import { createAdminServer } from './server/admin-server.js';
+import { createCors } from './server/cors.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
 import { createListeners } from './server/listeners.js';
 import { createPublicServer } from './server/public-server.js';
@@ -120,6 +121,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     roles: identityHeaders.roles,
   });
   const sessions = new SessionOwners({ unknown: config.server.unknownSessions });
+  const cors = createCors(config.server.allowedOrigins, apiKeys.enabled ? apiKeys.header : undefined);
   const counters = createSecurityCounters({ store, logger, now });
   const detector = createAbuseDetector({
     store,
@@ -148,7 +150,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   let runtime: SidecarRuntime | undefined;
   let legacy: LegacySseRoutes | undefined;
   const pipelines = createPipelines({
-    origin: originStage(config.server.allowedOrigins),
+    origin: originStage(cors),
     blockIp: blocklistStage(detector, 'ip'),
     blockSubject: blocklistStage(detector, 'subject'),
     session: sessionStage(sessions, (id) => legacy?.ownerOf(id)),
@@ -206,7 +208,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     }),
   );
   components.push(obs.components.last);
-  const pub = createPublicServer(runtime, legacy, logger);
+  const pub = createPublicServer(runtime, legacy, logger, cors);
   let draining = false;
   const shutdownStatus = {
     name: 'shutdown',

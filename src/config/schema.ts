@@ -87,7 +87,9 @@ const ServerSchema = z.strictObject({
   allowedOrigins: z
     .array(z.string().min(1))
     .default([])
-    .describe('Origins allowed when a request carries `Origin`; empty allows only requests without Origin.'),
+    .describe(
+      'Origins allowed when a request carries `Origin` (`*`: any), also served CORS; empty allows only requests without Origin.',
+    ),
   protocolVersions: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/))
     .default([...SUPPORTED_PROTOCOL_VERSIONS])

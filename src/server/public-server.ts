@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import express from 'express';
 import type { Logger } from '../telemetry/logger.js';
+import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
 import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
@@ -25,6 +26,7 @@ export function createPublicServer(
   rt: SidecarRuntime,
   legacy: LegacySseRoutes,
   logger: Logger,
+  cors: Cors,
 ): PublicServer {
   const { mcpPath, legacySsePath, legacyMessagesPath } = rt.config.server;
   const app = wellKnownApp(rt);
@@ -42,6 +44,11 @@ export function createPublicServer(
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     let handled: Promise<void> | undefined;
+    if (req.method === 'OPTIONS' && (path === mcpPath || path === legacyMessagesPath)) {
+      rt.countPlain(res, 'preflight');
+      cors.preflight(req, res, path === mcpPath ? 'GET, POST, DELETE' : 'POST');
+      return;
+    }
     if (path === mcpPath) handled = handleMcp(rt, req, res, path);
     else if (path === legacySsePath && req.method === 'GET') handled = legacy.openStream(req, res);
     else if (path === legacyMessagesPath && req.method === 'POST') handled = legacy.postMessage(req, res);
@@ -84,7 +91,14 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.get([WELL_KNOWN_PREFIX, `${WELL_KNOWN_PREFIX}/{*rest}`], (req, res) => {
+  const documents = [WELL_KNOWN_PREFIX, `${WELL_KNOWN_PREFIX}/{*rest}`];
+  // Public documents: a browser-based client on any origin may read them (and preflight them).
+  app.options(documents, (_req, res) => {
+    res.set({ ...PUBLIC_DOCUMENT_HEADERS, 'access-control-allow-methods': 'GET' });
+    res.status(204).end();
+  });
+  app.get(documents, (req, res) => {
+    res.set(PUBLIC_DOCUMENT_HEADERS);
     const resource = rt.resourceIdentifier(req);
     const expected = new URL(resource).pathname.replace(/\/$/, '');
     const suffix = req.path.slice(WELL_KNOWN_PREFIX.length).replace(/\/$/, '');

@@ -229,7 +229,12 @@ export class RequestTracing {
   }
 
   /** Records the request metric of a request outside the MCP routes (metadata documents, 404s). */
-  countPlain(route: 'metadata' | 'not_found', status: number, seconds: number, method?: string): void {
+  countPlain(
+    route: 'metadata' | 'not_found' | 'preflight',
+    status: number,
+    seconds: number,
+    method?: string,
+  ): void {
     this.#metrics.request(route, status, null, seconds, method);
   }
 

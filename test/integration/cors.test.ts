@@ -1,0 +1,102 @@
+/**
+ * CORS for browser-based MCP clients through a real sidecar (SDK upstream, dev issuer): a page on an
+ * allowed origin gets its preflight answered and can read replies, the 401 challenge and the session id;
+ * another origin's preflight and request are refused and never reach the upstream; the metadata
+ * documents are readable from anywhere.
+ *
+ * @module
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+const APP = 'https://app.example.com';
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ upstreamStateless: true, config: { server: { allowedOrigins: [APP] } } });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+const preflight = (origin: string, path = '/mcp') =>
+  fetch(`${h.sidecar.publicUrl}${path}`, {
+    method: 'OPTIONS',
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+    },
+  });
+
+describe('CORS', () => {
+  it('answers an allowed origin’s preflight with the methods and headers an MCP client sends', async () => {
+    const res = await preflight(APP);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+    const allowed = res.headers.get('access-control-allow-headers')?.split(', ') ?? [];
+    expect(allowed).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'mcp-session-id', 'mcp-protocol-version']),
+    );
+    expect(res.headers.get('access-control-max-age')).toBe('600');
+    expect(res.headers.get('vary')).toBe('Origin');
+  });
+
+  it('refuses another origin’s preflight and request; the upstream sees neither', async () => {
+    h.upstream.resetCalls();
+    const res = await preflight('https://evil.example');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const call = await postJsonRpc(
+      h.mcpUrl,
+      { ...(await h.bearer(['admin'])), origin: 'https://evil.example' },
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+    );
+    expect(call.status).toBe(403);
+    expect(call.headers.get('access-control-allow-origin')).toBeNull();
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('names the allowed origin on replies and on the 401 challenge, whose headers the page may read', async () => {
+    const ok = await postJsonRpc(
+      h.mcpUrl,
+      { ...(await h.bearer(['user'])), origin: APP },
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } },
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(ok.headers.get('access-control-expose-headers')).toContain('mcp-session-id');
+    expect(await ok.text()).toContain('hi');
+    const unauthenticated = await postJsonRpc(
+      h.mcpUrl,
+      { origin: APP },
+      { jsonrpc: '2.0', id: 2, method: 'ping' },
+    );
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(unauthenticated.headers.get('access-control-expose-headers')).toContain('www-authenticate');
+    expect(unauthenticated.headers.get('www-authenticate')).toMatch(/resource_metadata=/);
+  });
+
+  it('serves the metadata documents to any origin, preflight included', async () => {
+    const url = `${h.sidecar.publicUrl}/.well-known/oauth-protected-resource/mcp`;
+    const doc = await fetch(url, { headers: { origin: 'https://elsewhere.example' } });
+    expect(doc.status).toBe(200);
+    expect(doc.headers.get('access-control-allow-origin')).toBe('*');
+    const pre = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('counts preflights under their own route label', async () => {
+    await (await preflight(APP)).arrayBuffer();
+    const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^mcp_authz_requests_total\{route="preflight",status="204"[^}]*\} [1-9]/m);
+  });
+});
