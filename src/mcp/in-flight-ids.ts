@@ -5,8 +5,15 @@
  * pending and nothing was pruned. A request whose id is still in flight in its session is therefore
  * refused; ids are released when the request finishes.
  *
+ * Bounded: an id or session id longer than {@link MAX_HELD_KEY_CHARS} is held by its SHA-256 (a request id
+ * may be a string as long as the body), and the ids held on after their request was cut off (the late-reply
+ * grace) are at most {@link MAX_LATE_REPLY_IDS} in all, the oldest released early beyond that: without
+ * either, a caller cutting requests off (or an upstream that is down, every forward a 502) had the sidecar
+ * keep every id it sent for five minutes, whatever their number and size.
+ *
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
 /** A session holding more ids than this in flight is refused more (a caller's own flood, not a client). */
@@ -19,26 +26,47 @@ export const MAX_IN_FLIGHT_PER_SESSION = 10_000;
  */
 export const LATE_REPLY_GRACE_MS = 5 * 60_000;
 
+/**
+ * Ids held for the late-reply grace, in all sessions together; beyond this the oldest are released early
+ * (they only matter to a caller reusing an id, which MCP clients never do).
+ */
+export const MAX_LATE_REPLY_IDS = 100_000;
+
+/** Ids and session ids longer than this are held by their SHA-256 (44 characters) instead. */
+export const MAX_HELD_KEY_CHARS = 128;
+
 /** Releases a request's ids, at once or after `delayMs`. */
 export type Release = (delayMs?: number) => void;
 
+interface LateHold {
+  readonly free: () => void;
+  readonly timer: NodeJS.Timeout;
+  readonly ids: number;
+}
+
 export class InFlightIds {
   readonly #bySession = new Map<string, Set<string>>();
+  /** Holds of cut-off requests waiting out the grace, oldest first. */
+  readonly #late = new Set<LateHold>();
+  #lateIds = 0;
 
   /**
    * Claims the request ids of `messages` for `session`; returns a refusal (the id already in flight, or
    * that the session is full) and claims nothing then, or a function that releases what was claimed.
    */
   claim(
-    session: string,
+    sessionId: string,
     messages: readonly JsonRpcMessage[],
   ): { readonly release: Release } | { readonly refused: string } {
-    const ids: string[] = [];
-    for (const m of messages) if (m.kind === 'request') ids.push(String(m.id));
-    if (ids.length === 0) return { release: noop };
+    const sent: string[] = [];
+    for (const m of messages) if (m.kind === 'request') sent.push(String(m.id));
+    if (sent.length === 0) return { release: noop };
+    const ids = sent.map(heldKey);
+    const session = heldKey(sessionId);
     let set = this.#bySession.get(session);
-    for (const id of ids) {
-      if (set?.has(id)) return { refused: `request id ${id} is already in flight in this session` };
+    for (const [i, id] of ids.entries()) {
+      if (set?.has(id))
+        return { refused: `request id ${shown(sent[i] ?? '')} is already in flight in this session` };
     }
     if ((set?.size ?? 0) + ids.length > MAX_IN_FLIGHT_PER_SESSION) {
       return { refused: `over ${MAX_IN_FLIGHT_PER_SESSION} requests are in flight in this session` };
@@ -58,7 +86,7 @@ export class InFlightIds {
       release: (delayMs = 0) => {
         if (released) return;
         released = true;
-        if (delayMs > 0) setTimeout(free, delayMs).unref();
+        if (delayMs > 0) this.#holdLate(free, ids.length, delayMs);
         else free();
       },
     };
@@ -68,6 +96,54 @@ export class InFlightIds {
   get sessions(): number {
     return this.#bySession.size;
   }
+
+  /** Characters of the session ids and request ids held (tests). */
+  get heldChars(): number {
+    let n = 0;
+    for (const [session, set] of this.#bySession) {
+      n += session.length;
+      for (const id of set) n += id.length;
+    }
+    return n;
+  }
+
+  /** Ids held for the late-reply grace (tests). */
+  get lateIds(): number {
+    return this.#lateIds;
+  }
+
+  #holdLate(free: () => void, ids: number, delayMs: number): void {
+    const hold: LateHold = {
+      free,
+      ids,
+      timer: setTimeout(() => this.#endLate(hold), delayMs),
+    };
+    hold.timer.unref();
+    this.#late.add(hold);
+    this.#lateIds += ids;
+    while (this.#lateIds > MAX_LATE_REPLY_IDS) {
+      const oldest = this.#late.values().next().value as LateHold;
+      clearTimeout(oldest.timer);
+      this.#endLate(oldest);
+    }
+  }
+
+  #endLate(hold: LateHold): void {
+    if (!this.#late.delete(hold)) return;
+    this.#lateIds -= hold.ids;
+    hold.free();
+  }
+}
+
+/** What an id or session id is held by: itself, or its SHA-256 when it is long. */
+function heldKey(value: string): string {
+  if (value.length <= MAX_HELD_KEY_CHARS) return value;
+  return `sha256:${createHash('sha256').update(value).digest('base64url')}`;
+}
+
+/** A request id as a refusal names it: cut to a readable length. */
+function shown(id: string): string {
+  return id.length <= 64 ? id : `${id.slice(0, 64)}…`;
 }
 
 function noop(): void {}

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InFlightIds, MAX_IN_FLIGHT_PER_SESSION } from '../../../src/mcp/in-flight-ids.js';
+import {
+  InFlightIds,
+  LATE_REPLY_GRACE_MS,
+  MAX_HELD_KEY_CHARS,
+  MAX_IN_FLIGHT_PER_SESSION,
+  MAX_LATE_REPLY_IDS,
+} from '../../../src/mcp/in-flight-ids.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
 
 const req = (id: string | number): JsonRpcMessage => ({
@@ -61,5 +67,50 @@ describe('InFlightIds', () => {
     expect(ids.claim('s', [req('x')])).toEqual({
       refused: `over ${MAX_IN_FLIGHT_PER_SESSION} requests are in flight in this session`,
     });
+  });
+});
+
+describe('InFlightIds bounds', () => {
+  it('holds at most MAX_LATE_REPLY_IDS ids of cut-off requests, releasing the oldest early', () => {
+    // Real timers: fake ones scan every timer on each step (100,000 of them here). Unref'd, they keep
+    // nothing alive.
+    const ids = new InFlightIds();
+    // A caller cutting requests off in ever new sessions (or an upstream that is down: every forward a 502).
+    const over = MAX_LATE_REPLY_IDS + 10;
+    for (let i = 0; i <= over; i++) {
+      const c = ids.claim(`s-${i}`, [req(i)]);
+      if ('release' in c) c.release(LATE_REPLY_GRACE_MS);
+    }
+    expect(ids.lateIds).toBe(MAX_LATE_REPLY_IDS);
+    expect(ids.sessions).toBe(MAX_LATE_REPLY_IDS);
+    // The oldest were released early; the newest are still held.
+    expect(ids.claim('s-0', [req(0)])).toHaveProperty('release');
+    expect(ids.claim(`s-${over}`, [req(over)])).toHaveProperty('refused');
+  });
+
+  it('counts a late hold until its grace is over', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    const a = ids.claim('s', [req(1)]);
+    if ('release' in a) a.release(LATE_REPLY_GRACE_MS);
+    expect(ids.lateIds).toBe(1);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(ids.lateIds).toBe(0);
+    expect(ids.sessions).toBe(0);
+  });
+
+  it('holds a long id and a long session id by their digest, and still refuses the id reused', () => {
+    const ids = new InFlightIds();
+    const session = 's'.repeat(10_000);
+    const long = 'x'.repeat(1_000_000);
+    const a = ids.claim(session, [req(long)]);
+    expect(a).toHaveProperty('release');
+    expect(ids.heldChars).toBeLessThanOrEqual(2 * MAX_HELD_KEY_CHARS);
+    const again = ids.claim(session, [req(long)]);
+    expect(again).toHaveProperty('refused');
+    // The refusal names the id cut short, not a megabyte of it.
+    expect((again as { refused: string }).refused.length).toBeLessThan(200);
+    // Another long id sharing the prefix is another id.
+    expect(ids.claim(session, [req(`${long}y`)])).toHaveProperty('release');
   });
 });
