@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { Principal } from '../authn/principal.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { encodePart } from '../store/key-parts.js';
@@ -32,6 +33,13 @@ export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEnt
 
 export const ABUSE_POLL_INTERVAL_MS = 500;
 export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
+/**
+ * A tool name longer than this is counted under its SHA-256 and reported cut to this length. The caller
+ * picks the name (a wildcard grant allows any, up to the body limit): its window lives in the store for the
+ * rule's window, and pending counts wait there through a store outage, so a name of a megabyte made each
+ * count cost a megabyte for minutes.
+ */
+export const MAX_TARGET_TOOL_CHARS = 128;
 
 export interface AbuseDetectorOptions {
   readonly store: Store;
@@ -121,10 +129,13 @@ class StoreAbuseDetector implements AbuseDetector {
 
   recordCall(p: Principal, tool: string, ip: string): void {
     if (p.id === null || this.#toolRules.length === 0) return;
-    const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(tool)}`;
+    const long = tool.length > MAX_TARGET_TOOL_CHARS;
+    const counted = long ? `sha256:${createHash('sha256').update(tool).digest('base64url')}` : tool;
+    const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(counted)}`;
+    const shown = long ? `${tool.slice(0, MAX_TARGET_TOOL_CHARS)}…` : tool;
     for (const rule of this.#toolRules) {
       if (!rule.matchesTool(tool)) continue;
-      this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool, ip });
+      this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool: shown, ip });
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAbuseDetector } from '../../../src/abuse/detector.js';
+import { createAbuseDetector, MAX_TARGET_TOOL_CHARS } from '../../../src/abuse/detector.js';
 import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
@@ -393,5 +393,34 @@ describe('abuse detector', () => {
         { ...QUERY_RULE, kind: 'auth_failures_ip' },
       ]),
     ).toThrow(/rules\[0\]\[threshold\][\s\S]*rules\[1\]\[tool\][\s\S]*rules\[1\]\[name\]: duplicate/);
+  });
+});
+
+describe('abuse detector bounds', () => {
+  it('counts a long tool name under a short key and reports it cut short', async () => {
+    const keys: string[] = [];
+    const inner = new MemoryStore();
+    const store = delegate(inner, {
+      countInWindows: async (hits: WindowHit[], now: number) => {
+        keys.push(...hits.map((h) => h.key));
+        return inner.countInWindows(hits, now);
+      },
+    });
+    const { events, detector } = setup(
+      [{ name: 'burst', kind: 'tool_calls', threshold: 2, windowSec: 300, action: 'alert' }],
+      store,
+    );
+    // A caller with a wildcard grant inventing megabyte tool names: each one is a window in the store for
+    // the rule's window (and, the store down, a pending count for as long).
+    const long = (i: number) => `${'n'.repeat(1_000_000)}${i}`;
+    for (let i = 0; i < 3; i++) detector.recordCall(alice, long(i), IP);
+    for (let i = 0; i < 3; i++) detector.recordCall(alice, long(0), IP);
+    await detector.flush();
+    expect(keys).toHaveLength(3);
+    for (const key of keys) expect(key.length).toBeLessThanOrEqual(2 * MAX_TARGET_TOOL_CHARS);
+    // Still one count per name: the same long name trips, the other two do not.
+    expect(events).toHaveLength(1);
+    expect(events[0]?.count).toBe(4);
+    expect(events[0]?.tool?.length).toBeLessThanOrEqual(MAX_TARGET_TOOL_CHARS + 1);
   });
 });
