@@ -95,8 +95,11 @@ export async function main(argv) {
         else if (t.fail) process.stdout.write(`FAIL  ${id} (${where})\n`);
         else if (o.verbose)
           process.stdout.write(`${t.skip ? 'SKIP' : 'PASS'}  ${id} (${t.durationMs.toFixed(2)} ms)\n`);
-        if (t.output && (o.verbose || t.fail || t.error))
-          process.stdout.write(t.output.replace(/^/gm, '      '));
+        if (t.output && (o.verbose || t.fail || t.error)) {
+          // Indent each printed line; the last one ends its line even when print left it open.
+          const lines = t.output.endsWith('\n') ? t.output.slice(0, -1) : t.output;
+          process.stdout.write(`${lines.replace(/^/gm, '      ')}\n`);
+        }
       }
       process.stdout.write(`policy test: ${r.passed} passed, ${r.failed + r.errored} failed`);
       process.stdout.write(`${r.skipped ? `, ${r.skipped} skipped` : ''}\n`);
@@ -114,9 +117,9 @@ export async function main(argv) {
         return 0;
       }
       if (r.files.length > 0) {
-        process.stderr.write(
-          `policy fmt: ${r.files.length} file(s) not formatted; run: npm run policy:fmt -- --write\n`,
-        );
+        // The command to fix it names the folder checked, so it fixes that folder, not the default one.
+        const fix = o.src ? `npm run policy:fmt -- --write --src ${o.src}` : 'npm run policy:fmt -- --write';
+        process.stderr.write(`policy fmt: ${r.files.length} file(s) not formatted; run: ${fix}\n`);
         return 1;
       }
       return 0;

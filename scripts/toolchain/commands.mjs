@@ -21,6 +21,40 @@ import { run } from './process.mjs';
 
 /** @typedef {import('./opa.mjs').Toolchain} Toolchain */
 
+/**
+ * Appended to a failure whose output has an "undefined function": OPA says the same for a typo and for a
+ * builtin left out of the capabilities, and the second is the surprise for a policy author.
+ */
+const UNDEFINED_FUNCTION_HINT =
+  'an undefined function is a typo or a builtin the JS wasm runtime (opa-wasm) does not implement: policies ' +
+  'compile against its capabilities, without time.*, crypto.*, io.jwt.*, http.send, net.lookup_ip_addr, ' +
+  'uuid.*, semver.*, units.* (time comes from input.context; see policies/README.md)';
+
+/** The failure message for `what`, with the hint when the tool's output calls for it. @param {string} what @param {string} output */
+function failure(what, output) {
+  return /undefined function /.test(output) ? `${what}\n${UNDEFINED_FUNCTION_HINT}` : what;
+}
+
+/**
+ * Parses every data.json of the folder as opa will, so that one that is not JSON is named with its line and
+ * column (opa's own message has neither).
+ * @param {string} src
+ */
+async function checkDataFiles(src) {
+  for (const rel of await listFiles(src, (f) => f === 'data.json' || f.endsWith('/data.json'))) {
+    const text = await readFile(join(src, rel), 'utf8');
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const pos = /at position (\d+)/.exec(message);
+      const before = pos ? text.slice(0, Number(pos[1])) : '';
+      const where = pos ? `:${before.split('\n').length}:${before.length - before.lastIndexOf('\n')}` : '';
+      throw new ToolchainError(`${shortPath(join(src, rel))}${where}: not valid JSON (${message})`);
+    }
+  }
+}
+
 /** @param {string} src */
 async function checkSrc(src) {
   const dir = resolve(src);
@@ -38,6 +72,7 @@ export async function buildPolicy(opts = {}) {
   const src = await checkSrc(opts.src ?? DEFAULT_SRC);
   const out = resolve(opts.out ?? DEFAULT_OUT);
   const entrypoints = opts.entrypoints?.length ? opts.entrypoints : DEFAULT_ENTRYPOINTS;
+  await checkDataFiles(src);
   const revision = opts.revision || process.env.POLICY_REVISION || (await computeRevision(src));
   const tc = await ensureToolchain();
   await mkdir(out, { recursive: true });
@@ -66,8 +101,9 @@ export async function buildPolicy(opts = {}) {
         rm(tmp, { recursive: true, force: true }),
       );
       if (res.code !== 0) {
-        throw new ToolchainError(`policy build failed for ${shortPath(src) || '.'}`, {
-          output: res.stderr + res.stdout,
+        const output = res.stderr + res.stdout;
+        throw new ToolchainError(failure(`policy build failed for ${shortPath(src) || '.'}`, output), {
+          output,
         });
       }
       const dir = join(out, 'bundle');
@@ -100,6 +136,7 @@ export async function buildPolicy(opts = {}) {
  */
 export async function testPolicy(opts = {}) {
   const src = await checkSrc(opts.src ?? DEFAULT_SRC);
+  await checkDataFiles(src);
   const tc = await ensureToolchain();
   const tmp = await mkdtemp(join(tmpdir(), 'policy-test-'));
   try {
@@ -116,8 +153,9 @@ export async function testPolicy(opts = {}) {
     try {
       raw = JSON.parse(res.stdout);
     } catch {
-      throw new ToolchainError(`policy tests did not run for ${shortPath(src) || '.'}`, {
-        output: res.stderr + res.stdout,
+      const output = res.stderr + res.stdout;
+      throw new ToolchainError(failure(`policy tests did not run for ${shortPath(src) || '.'}`, output), {
+        output,
       });
     }
     const results = (Array.isArray(raw) ? raw : []).map(toTestResult);

@@ -268,3 +268,51 @@ describe('policy-toolchain fmt', () => {
     expect(r.code, r.stdout).toBe(0);
   });
 });
+
+describe('policy-toolchain messages for an author of their own policy folder', () => {
+  it('fmt --check names the folder in the command it suggests', async () => {
+    const r = await cli(['fmt', '--check', '--src', join(FIXTURES, 'unformatted')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`--write --src ${join(FIXTURES, 'unformatted')}`);
+  });
+
+  it("a failing test's print output ends its own line, before the summary", async () => {
+    const dir = join(tmp, 'printing-test');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if input.user == "alice"\n');
+    await writeFile(
+      join(dir, 'p_test.rego'),
+      'package p_test\n\nimport data.p\n\ntest_bob if {\n\tprint("user:", "bob")\n\tp.allow with input as {"user": "bob"}\n}\n',
+    );
+    const r = await cli(['test', '--src', dir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/^ {6}user: bob\n/m);
+    expect(r.stdout).toMatch(/^policy test: 0 passed, 1 failed$/m);
+  });
+
+  it('says that an undefined function may be a builtin the wasm runtime lacks', async () => {
+    const r = await cli(['build', '--src', join(FIXTURES, 'bad-builtin'), '--out', join(tmp, 'hint')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/undefined function time\.now_ns/);
+    expect(r.stderr).toMatch(/wasm runtime .*does not implement/);
+    const t = await cli(['test', '--src', join(FIXTURES, 'bad-builtin')]);
+    expect(t.stderr).toMatch(/wasm runtime .*does not implement/);
+  });
+
+  it('names the line and column of a data.json that is not JSON', async () => {
+    const dir = join(tmp, 'bad-data');
+    await mkdir(join(dir, 'nested'), { recursive: true });
+    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if data.p.users[input.user]\n');
+    await writeFile(join(dir, 'p_test.rego'), 'package p_test\n\ntest_x if true\n');
+    await writeFile(join(dir, 'data.json'), '{"p": {}}\n');
+    await writeFile(join(dir, 'nested', 'data.json'), '{\n  "users": {"alice": true,,}\n}\n');
+    for (const args of [
+      ['build', '--src', dir, '--out', join(tmp, 'bad-data-out')],
+      ['test', '--src', dir],
+    ]) {
+      const r = await cli(args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/nested\/data\.json:2:27: .*not valid JSON/);
+    }
+  });
+});
