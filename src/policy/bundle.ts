@@ -159,12 +159,30 @@ async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
   return fromFiles(files, source);
 }
 
+/**
+ * Where JSON.parse stopped in `text`, for a policy author hunting a typo: ` at line L, column C: <message>`
+ * (Node names only the offset), or `: <message>` when the message has no offset.
+ */
+function jsonErrorWhere(text: string, err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const at = /at position (\d+)/.exec(message);
+  if (!at) return `: ${message}`;
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return ` at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/s, '')}`;
+}
+
 function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
   const manifest = parseManifest(files.get('.manifest'), source);
   const wasmPath = (manifest.wasm?.[0]?.module ?? '/policy.wasm').replace(/^\/+/, '');
   const wasm = files.get(wasmPath);
   if (!wasm)
-    throw new BundleError(`bundle ${source} has no ${wasmPath}: build it with \`opa build -t wasm\``);
+    throw new BundleError(
+      `bundle ${source} has no ${wasmPath}: it is not a compiled bundle (policy sources are not one); ` +
+        'point policy.bundle at what `npm run policy:build -- --src <folder> --out <dir>` writes ' +
+        '(<dir>/bundle or <dir>/bundle.tar.gz), or at a bundle of `opa build -t wasm`',
+    );
   if (wasm.length < 8 || wasm.readUInt32BE(0) !== 0x0061736d) {
     throw new BundleError(`bundle ${source}: ${wasmPath} is not a WebAssembly module`);
   }
@@ -172,10 +190,13 @@ function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
   for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     if (posix.basename(path) !== 'data.json') continue;
     let doc: unknown;
+    const text = content.toString('utf8');
     try {
-      doc = JSON.parse(content.toString('utf8'));
+      doc = JSON.parse(text);
     } catch (err) {
-      throw new BundleError(`bundle ${source}: ${path} is not valid JSON`, { cause: err });
+      throw new BundleError(`bundle ${source}: ${path} is not valid JSON${jsonErrorWhere(text, err)}`, {
+        cause: err,
+      });
     }
     const dir = posix.dirname(path);
     mergeAt(data, dir === '.' ? [] : dir.split('/'), doc, `${source}/${path}`);

@@ -137,7 +137,10 @@ function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: num
 
 async function signature(location: string): Promise<string> {
   if (isUrl(location)) return urlSignature(location);
-  const st = await stat(location);
+  // Named as readBundle names it (`policy check`, `policy eval`), not as a bare `ENOENT … stat`.
+  const st = await stat(location).catch((err: unknown) => {
+    throw new BundleError(`bundle not found at ${location}`, { cause: err });
+  });
   if (!st.isDirectory()) return fileStamp(st);
   // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
   return FOLDER + (await bundleFiles(location)).map((f) => `${f.rel}:${fileStamp(f)}`).join('|');

@@ -104,6 +104,17 @@ describe('data.json merging', () => {
   });
 });
 
+describe('a folder that is not a compiled bundle', () => {
+  it('says to point policy.bundle at a build output, not at the policy sources', async () => {
+    const dir = tempDir('bundle-sources');
+    await writeFile(join(dir, 'authz.rego'), 'package mcp.authz\n');
+    await writeFile(join(dir, 'data.json'), '{}');
+    await expect(readBundle(dir)).rejects.toThrow(
+      /has no policy\.wasm: .*npm run policy:build -- --src <folder> --out <dir>.*<dir>\/bundle/,
+    );
+  });
+});
+
 describe('tarball entries', () => {
   const wasm = async () => readFile(join(bundleDir, 'policy.wasm'));
 

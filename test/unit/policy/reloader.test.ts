@@ -209,6 +209,23 @@ describe('hot reload', () => {
     expect(e.status().lastError).toMatch(/extra\/data\.json/);
   });
 
+  it('says where a data.json stops being JSON, and names a bundle that is not there as not found', async () => {
+    const dir = tempDir('reload-bad-json');
+    await variant(dir, 'good-json', true);
+    const { e, reloader } = await startReloader(dir);
+    await writeFile(join(dir, 'data.json'), '{\n  "authz": {"roles": {},,}\n}\n');
+    await settled(reloader);
+    expect(e.status()).toMatchObject({ state: 'warn', revision: 'good-json' });
+    expect(e.status().lastError).toMatch(
+      /data\.json is not valid JSON at line 2, column 25: Expected double-quoted property name/,
+    );
+
+    const gone = join(tempDir('reload-gone'), 'bundle');
+    const { e: e2 } = await startReloader(gone);
+    expect(e2.status()).toMatchObject({ state: 'error', revision: null });
+    expect(e2.status().lastError).toBe(`bundle not found at ${gone}`);
+  });
+
   it('does not download a broken bundle again while its ETag stays the same', async () => {
     let gets = 0;
     const server = createServer((req, res) => {
