@@ -53,6 +53,73 @@ test_data_restricted_rule_is_complete if {
 	data.authz.default_rate_limit.capacity > 0
 }
 
+# Every key of data.json is one the rules read (or a documented description): a misspelt key is not an
+# error to Rego, it is a rule that silently does not apply. "deny_tool" denies nothing, a resource's
+# "matches" scopes no URI to its tenant, a tool's "scope" asks for no OAuth scope.
+known_keys := {
+	"authz": {
+		"always_allowed_methods", "sensitivity_levels", "default_sensitivity", "default_tenant_argument",
+		"default_rate_limit", "mask_arguments_always", "restricted", "audit", "roles", "catalog",
+	},
+	"restricted": {"sensitivities", "business_hours", "trusted_networks", "exempt_environments"},
+	"business_hours": {"weekdays", "start_hour", "end_hour", "timezone"},
+	"audit": {"full_sensitivities"},
+	"rate_limit": {"capacity", "refill_per_second"},
+	"role": {
+		"description", "clearance", "tools", "deny_tools", "prompts", "deny_prompts", "resources",
+		"deny_resources", "destructive", "cross_tenant", "rate_limit", "argument_limits",
+	},
+	"catalog": {"tools", "prompts", "resources"},
+	"tools": {
+		"sensitivity", "destructive", "mask_arguments", "tenant_argument", "scopes",
+		"description", "read_only", "idempotent", "arguments",
+	},
+	"prompts": {"sensitivity", "tenant_argument", "description"},
+	"resources": {"sensitivity", "match", "tenant_argument", "description"},
+}
+
+# "where: key" for every key of data.authz that no rule reads.
+unknown_data_keys contains concat("", [where, ": ", k]) if {
+	some [where, obj, kind] in keyed_objects
+	some k, _ in obj
+	not k in known_keys[kind]
+}
+
+keyed_objects contains ["authz", data.authz, "authz"]
+
+keyed_objects contains ["restricted", data.authz.restricted, "restricted"]
+
+keyed_objects contains ["restricted.business_hours", data.authz.restricted.business_hours, "business_hours"]
+
+keyed_objects contains ["audit", data.authz.audit, "audit"]
+
+keyed_objects contains ["default_rate_limit", data.authz.default_rate_limit, "rate_limit"]
+
+keyed_objects contains ["catalog", data.authz.catalog, "catalog"]
+
+keyed_objects contains [concat(".", ["roles", name]), role, "role"] if some name, role in data.authz.roles
+
+keyed_objects contains [concat(".", ["roles", name, "rate_limit"]), role.rate_limit, "rate_limit"] if {
+	some name, role in data.authz.roles
+}
+
+keyed_objects contains [concat(".", ["catalog", section, name]), item, section] if {
+	some section in ["tools", "prompts", "resources"]
+	some name, item in data.authz.catalog[section]
+}
+
+test_data_has_no_unknown_keys if {
+	print("keys of data.json no rule reads (misspelt?):", unknown_data_keys)
+	unknown_data_keys == set()
+}
+
+test_data_unknown_keys_are_named if {
+	found := unknown_data_keys with data.authz.roles.user.deny_tool as ["run_sql"]
+		with data.authz.catalog.resources["crm://{tenant}/customers/{id}"].matches as ["crm://*/customers/*"]
+	{"roles.user: deny_tool", "catalog.resources.crm://{tenant}/customers/{id}: matches"} - found == set()
+}
+
+# The example roles (guest, user, analyst, premium, admin): a policy for another server replaces this test.
 test_data_roles_match_the_documented_tiers if {
 	data.authz.roles.guest.clearance == "public"
 	data.authz.roles.user.clearance == "internal"
