@@ -209,10 +209,17 @@ export class PolicyEngine {
       this.#opts.logger.error({ revision: cur.revision, err: detail }, 'policy evaluation failed');
       return denyDecision('policy evaluation failed', 'evaluation_error', cur.revision, evalNs, detail);
     }
-    const parsed = PolicyResultSchema.safeParse(firstResult(raw));
+    const result = firstResult(raw);
+    const parsed = PolicyResultSchema.safeParse(result);
     const evalNs = Number(process.hrtime.bigint() - t0);
     if (!parsed.success) {
-      const issue = resultIssue(parsed.error.issues);
+      // An undefined entrypoint (no rule matched, no default) is the author's likeliest mistake: say so,
+      // rather than the schema's "expected object, received undefined".
+      const name = this.#opts.decisionEntrypoint;
+      const issue =
+        result === undefined
+          ? `${name} is undefined for this input: give it a default (default ${name.split('/').pop()} := {"allow": false})`
+          : resultIssue(parsed.error.issues);
       this.#opts.logger.error({ revision: cur.revision, issue }, 'policy returned a malformed decision');
       return denyDecision(
         'policy returned a malformed decision',

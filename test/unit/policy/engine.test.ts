@@ -221,6 +221,16 @@ describe('deny by default', () => {
     ).toBe(false);
   });
 
+  it('denies when the decision is undefined for the input, and says so', async () => {
+    const e = new PolicyEngine(engineOpts);
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/undefined-decision')));
+    const d = e.decide(callInput(principal(['admin']), 'echo'));
+    expect(d).toMatchObject({ allow: false, failure: 'invalid_result' });
+    expect(d.failureDetail).toBe(
+      'mcp/authz/decision is undefined for this input: give it a default (default decision := {"allow": false})',
+    );
+  });
+
   it('refuses a bundle without the entrypoints and keeps the last good revision', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(bundleDir));
