@@ -25,6 +25,11 @@ export interface DevIssuerOptions {
   audience: string;
   /** Signing algorithm; default ES256. */
   alg?: DevIssuerAlg;
+  /**
+   * Dotted claim path of the roles, as `authn.jwt.claims.roles` names it: default `roles`;
+   * `realm_access.roles` mints them where Keycloak puts realm roles.
+   */
+  rolesClaim?: string;
 }
 
 export interface MintClaims {
@@ -82,10 +87,14 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
 
   let issuer = '';
   const mint = async (claims: MintClaims): Promise<string> => {
-    const extra: Record<string, unknown> = {
-      roles: claims.roles,
-      client_id: claims.clientId ?? DEV_CLIENT_ID,
-    };
+    const extra: Record<string, unknown> = { client_id: claims.clientId ?? DEV_CLIENT_ID };
+    const path = (opts.rolesClaim ?? 'roles').split('.');
+    let at = extra;
+    for (const key of path.slice(0, -1)) {
+      at[key] = {};
+      at = at[key] as Record<string, unknown>;
+    }
+    at[path[path.length - 1] as string] = claims.roles;
     if (claims.tenant !== undefined) extra.tenant = claims.tenant;
     if (claims.scope !== undefined) extra.scope = claims.scope;
     if (claims.clearance !== undefined) extra.clearance = claims.clearance;

@@ -1,6 +1,7 @@
 /**
  * Runnable entry for the DEVELOPMENT-ONLY token issuer:
- * `node --import tsx examples/dev-issuer/main.ts --port 9000 --audience http://127.0.0.1:8080/mcp [--alg RS256]`.
+ * `node --import tsx examples/dev-issuer/main.ts --port 9000 --audience http://127.0.0.1:8080/mcp [--alg RS256]
+ * [--roles-claim realm_access.roles]`.
  * Get a token with
  * `curl -s -XPOST localhost:9000/token -d '{"sub":"u-1","roles":["analyst"],"tenant":"acme"}'`.
  *
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     audience: { type: 'string', default: 'http://127.0.0.1:8080/mcp' },
     alg: { type: 'string', default: 'ES256' },
+    'roles-claim': { type: 'string', default: 'roles' },
   },
 });
 
@@ -28,7 +30,21 @@ if (values.alg !== 'ES256' && values.alg !== 'RS256') {
   process.exit(1);
 }
 
-const issuer = await startDevIssuer({ port, host: values.host, audience: values.audience, alg: values.alg });
+const rolesClaim = values['roles-claim'];
+if (!/^[^.]+(\.[^.]+)*$/.test(rolesClaim)) {
+  process.stderr.write(
+    `--roles-claim: expected a dotted claim path such as realm_access.roles, got ${rolesClaim}\n`,
+  );
+  process.exit(1);
+}
+
+const issuer = await startDevIssuer({
+  port,
+  host: values.host,
+  audience: values.audience,
+  alg: values.alg,
+  rolesClaim,
+});
 process.stdout.write(
   [
     `dev issuer (DEVELOPMENT ONLY: POST /token mints any token without authentication) at ${issuer.issuer}`,
@@ -36,6 +52,7 @@ process.stdout.write(
     `  metadata  ${issuer.issuer}/.well-known/oauth-authorization-server`,
     `  token     POST ${issuer.tokenEndpoint}  {"sub","roles","tenant","scope","clearance"}`,
     `  audience  ${issuer.audience}`,
+    `  roles at  ${rolesClaim} (authn.jwt.claims.roles)`,
     '',
   ].join('\n'),
 );

@@ -41,6 +41,19 @@ describe('dev issuer', () => {
     }
   });
 
+  it('puts the roles at another claim path on request (Keycloak: realm_access.roles)', async () => {
+    const issuer = await startDevIssuer({ audience, rolesClaim: 'realm_access.roles' });
+    try {
+      const token = await issuer.mint({ sub: 'u-1', roles: ['support'], tenant: 'acme' });
+      const jwks = createRemoteJWKSet(new URL(issuer.jwksUri));
+      const { payload } = await jwtVerify(token, jwks, { issuer: issuer.issuer, audience });
+      expect(payload.realm_access).toEqual({ roles: ['support'] });
+      expect(payload).not.toHaveProperty('roles');
+    } finally {
+      await issuer.close();
+    }
+  });
+
   it('serves honest RFC 8414 metadata and a dev-only POST /token', async () => {
     const issuer = await startDevIssuer({ audience });
     try {
