@@ -7,7 +7,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { computeRevision, readTarGz, TEST_GLOB } from './bundle.mjs';
@@ -95,11 +95,15 @@ export async function buildPolicy(opts = {}) {
       for (const e of entrypoints) args.push('-e', e);
       // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
       // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
-      args.push('--ignore', TEST_GLOB, '-o', bundle, '.');
-      await rm(bundle, { force: true });
+      // Written beside the bundle and renamed over it once built: a failed build leaves the last good
+      // bundle in place, for the sidecar that reads it now and the one that starts on it later.
+      const partial = join(out, '.bundle.tar.gz.partial');
+      args.push('--ignore', TEST_GLOB, '-o', partial, '.');
       const res = await run(tc.bin, args, { cwd: src }).finally(() =>
         rm(tmp, { recursive: true, force: true }),
       );
+      if (res.code === 0) await rename(partial, bundle);
+      else await rm(partial, { force: true });
       if (res.code !== 0) {
         const output = res.stderr + res.stdout;
         throw new ToolchainError(failure(`policy build failed for ${shortPath(src) || '.'}`, output), {

@@ -8,7 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -215,6 +215,18 @@ describe('policy-toolchain build', () => {
     } finally {
       if (child.exitCode === null) child.kill();
     }
+  });
+
+  it('leaves the last good bundle in place when a rebuild into the same folder fails', async () => {
+    const out = join(tmp, 'rebuild');
+    expect((await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out])).code).toBe(0);
+    const before = await readFile(join(out, 'bundle.tar.gz'));
+    const failed = await cli(['build', '--src', join(FIXTURES, 'bad-builtin'), '--out', out]);
+    expect(failed.code).not.toBe(0);
+    // A sidecar reading bundle.tar.gz (or restarting on it) still finds the last good build.
+    expect((await readFile(join(out, 'bundle.tar.gz'))).equals(before)).toBe(true);
+    expect(existsSync(join(out, 'bundle', 'policy.wasm'))).toBe(true);
+    expect((await readdir(out)).sort()).toEqual(['bundle', 'bundle.tar.gz']);
   });
 
   it('takes over a lock whose holder is gone, or that never got a holder', async () => {
