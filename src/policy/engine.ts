@@ -299,8 +299,21 @@ function firstResult(raw: unknown): unknown {
   return typeof first === 'object' && first !== null ? (first as { result?: unknown }).result : undefined;
 }
 
+/**
+ * What the wasm runtime's conflict aborts mean: OPA's wasm compiler names them tersely, where `opa eval` and
+ * `opa test` say "complete rules must not produce multiple outputs".
+ */
+const WASM_ERROR_HINTS: readonly (readonly [string, string])[] = [
+  [
+    'var assignment conflict',
+    'a complete rule or function produced two different values for this input: make its bodies exclusive (else) or aggregate',
+  ],
+  ['object insert conflict', 'a partial object rule produced two different values for one key'],
+];
+
 /** opa-wasm throws strings for some failures (e.g. an unknown entrypoint); normalise to text. */
 function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err);
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+  const hint = WASM_ERROR_HINTS.find(([message]) => text.endsWith(message));
+  return hint ? `${text} (${hint[1]})` : text;
 }

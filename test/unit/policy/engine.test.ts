@@ -231,6 +231,15 @@ describe('deny by default', () => {
     );
   });
 
+  it("denies on a rule conflict, and explains the wasm runtime's terse message", async () => {
+    const e = new PolicyEngine(engineOpts);
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
+    expect(e.decide(callInput(principal(['a']), 'echo')).allow).toBe(true);
+    const d = e.decide(callInput(principal(['a', 'b']), 'echo'));
+    expect(d).toMatchObject({ allow: false, failure: 'evaluation_error' });
+    expect(d.failureDetail).toMatch(/^policy\.rego:\d+:\d+: var assignment conflict \(a complete rule/);
+  });
+
   it('refuses a bundle without the entrypoints and keeps the last good revision', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(bundleDir));
