@@ -21,6 +21,7 @@ import {
   probeInput,
   sameResult,
 } from './decision-cache.js';
+import { errorText } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { type WasmCall, wasmCall } from './wasm-call.js';
@@ -297,23 +298,4 @@ function firstResult(raw: unknown): unknown {
   if (!Array.isArray(raw) || raw.length === 0) return undefined;
   const first: unknown = raw[0];
   return typeof first === 'object' && first !== null ? (first as { result?: unknown }).result : undefined;
-}
-
-/**
- * What the wasm runtime's conflict aborts mean: OPA's wasm compiler names them tersely, where `opa eval` and
- * `opa test` say "complete rules must not produce multiple outputs".
- */
-const WASM_ERROR_HINTS: readonly (readonly [string, string])[] = [
-  [
-    'var assignment conflict',
-    'a complete rule or function produced two different values for this input: make its bodies exclusive (else) or aggregate',
-  ],
-  ['object insert conflict', 'a partial object rule produced two different values for one key'],
-];
-
-/** opa-wasm throws strings for some failures (e.g. an unknown entrypoint); normalise to text. */
-function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
-  const hint = WASM_ERROR_HINTS.find(([message]) => text.endsWith(message));
-  return hint ? `${text} (${hint[1]})` : text;
 }

@@ -1,0 +1,26 @@
+/**
+ * The text of an evaluation or load failure, for the log, `/readyz` and `policy eval`: opa-wasm throws
+ * strings for some failures (e.g. an unknown entrypoint), and the wasm runtime's conflict aborts are
+ * explained the way `opa eval` would.
+ *
+ * @module
+ */
+
+/**
+ * What the wasm runtime's conflict aborts mean: OPA's wasm compiler names them tersely, where `opa eval` and
+ * `opa test` say "complete rules must not produce multiple outputs".
+ */
+const WASM_ERROR_HINTS: readonly (readonly [string, string])[] = [
+  [
+    'var assignment conflict',
+    'a complete rule or function produced two different values for this input: make its bodies exclusive (else) or aggregate',
+  ],
+  ['object insert conflict', 'a partial object rule produced two different values for one key'],
+];
+
+/** opa-wasm throws strings for some failures (e.g. an unknown entrypoint); normalise to text. */
+export function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+  const hint = WASM_ERROR_HINTS.find(([message]) => text.endsWith(message));
+  return hint ? `${text} (${hint[1]})` : text;
+}
