@@ -147,6 +147,14 @@ const UpstreamSchema = z.strictObject({
     .describe(
       'Keep-alive connection pool size to the upstream for POST and DELETE; GET event streams get connections of their own, without a cap.',
     ),
+  maxPendingRequests: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.UPSTREAM_MAX_PENDING_REQUESTS)
+    .describe(
+      'POST and DELETE requests that may wait for a free pooled connection while all are busy; more are answered 503 ERR_UPSTREAM_BUSY at once (a circuit breaker: a stalled MCP server no longer collects an unbounded queue). 0: none waits.',
+    ),
   readinessCheckMs: msOrOff
     .default(D.UPSTREAM_READINESS_CHECK_MS)
     .describe(

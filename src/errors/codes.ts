@@ -199,6 +199,13 @@ export const ERROR_CODES = {
     meaning:
       'The upstream reply failed mid-way, or a list reply the sidecar must prune could not be read (not JSON, compressed, another content type, over 16 MiB), so it is not passed on.',
   },
+  ERR_UPSTREAM_BUSY: {
+    status: 503,
+    rpc: RPC.upstream,
+    reason: 'upstream',
+    meaning:
+      'Every upstream connection is busy and `upstream.maxPendingRequests` requests already wait for one; retry shortly (`Retry-After`).',
+  },
   ERR_UPSTREAM_TIMEOUT: {
     status: 504,
     rpc: RPC.upstream,

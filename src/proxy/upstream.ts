@@ -4,7 +4,10 @@
  * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
  * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
  * streams made every POST wait for a free connection, with no timeout. Connection failures become
- * `ERR_UPSTREAM_UNAVAILABLE` (502) and header timeouts `ERR_UPSTREAM_TIMEOUT` (504).
+ * `ERR_UPSTREAM_UNAVAILABLE` (502) and header timeouts `ERR_UPSTREAM_TIMEOUT` (504). While every pooled
+ * connection is busy, at most `maxPendingRequests` POSTs and DELETEs wait for one (the header timeout only
+ * starts once a request is sent); more are refused at once with `ERR_UPSTREAM_BUSY` (503), as Envoy's
+ * pending-request circuit breaker does.
  *
  * @module
  */
@@ -17,6 +20,8 @@ export interface UpstreamOptions {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly connections: number;
+  /** POST/DELETE requests that may wait for a free connection; beyond, `ERR_UPSTREAM_BUSY` (default: no bound). */
+  readonly maxPendingRequests?: number;
 }
 
 /**
@@ -47,10 +52,12 @@ export class Upstream {
   readonly #pool: Pool;
   /** GET event streams: one connection each for as long as the stream is open, so no cap. */
   readonly #streams: Pool;
+  readonly #maxPending: number;
   readonly origin: URL;
 
   constructor(opts: UpstreamOptions) {
     this.origin = new URL(opts.url);
+    this.#maxPending = opts.maxPendingRequests ?? Number.POSITIVE_INFINITY;
     const common = {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
@@ -70,8 +77,17 @@ export class Upstream {
   }
 
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
+    const pool = r.method === 'GET' ? this.#streams : this.#pool;
+    // Only the capped pool queues: a request would wait there, with no timeout, behind every busy one.
+    if (pool === this.#pool && pool.stats.queued >= this.#maxPending) {
+      throw new UpstreamError(
+        'ERR_UPSTREAM_BUSY',
+        'Service Unavailable: the upstream MCP server is busy (every connection in use, too many waiting); retry shortly',
+        { headers: { 'retry-after': '1' } },
+      );
+    }
     try {
-      const res = await (r.method === 'GET' ? this.#streams : this.#pool).request({
+      const res = await pool.request({
         method: r.method,
         path: r.path,
         headers: r.headers,

@@ -100,7 +100,8 @@ export async function forward(
       return CLIENT_CLOSED_REQUEST;
     }
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
-    deps.logger.warn(
+    // A busy refusal is the sidecar shedding load: one line each would add to the overload (metrics count them).
+    deps.logger[e.code === 'ERR_UPSTREAM_BUSY' ? 'debug' : 'warn'](
       { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message },
       'upstream request failed',
     );

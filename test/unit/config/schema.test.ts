@@ -35,12 +35,14 @@ describe('config defaults', () => {
     expect(D.SEND_TIMEOUT_MS).toBe(60_000);
     expect(D.UPSTREAM_READINESS_CHECK_MS).toBe(2_000);
     expect(D.MAX_STREAMS_PER_CALLER).toBe(32);
+    expect(D.UPSTREAM_MAX_PENDING_REQUESTS).toBe(1024);
     expect(c.admin).toEqual({ host: D.ADMIN_HOST, port: D.ADMIN_PORT });
     expect(c.upstream).toEqual({
       url: D.UPSTREAM_URL,
       connectTimeoutMs: D.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: D.UPSTREAM_HEADERS_TIMEOUT_MS,
       connections: D.UPSTREAM_CONNECTIONS,
+      maxPendingRequests: D.UPSTREAM_MAX_PENDING_REQUESTS,
       readinessCheckMs: D.UPSTREAM_READINESS_CHECK_MS,
     });
     expect(c.policy).toEqual({

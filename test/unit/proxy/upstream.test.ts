@@ -114,7 +114,11 @@ afterEach(async () => {
 });
 
 async function setup(
-  opts: { connections?: number; server?: Parameters<typeof startStreamServer>[0] } = {},
+  opts: {
+    connections?: number;
+    maxPendingRequests?: number;
+    server?: Parameters<typeof startStreamServer>[0];
+  } = {},
 ): Promise<{ server: StreamServer; upstream: Upstream }> {
   const server = await startStreamServer(opts.server);
   cleanups.push(() => server.close());
@@ -123,6 +127,7 @@ async function setup(
     connectTimeoutMs: 2_000,
     headersTimeoutMs: 2_000,
     connections: opts.connections ?? CONNECTIONS,
+    ...(opts.maxPendingRequests !== undefined ? { maxPendingRequests: opts.maxPendingRequests } : {}),
   });
   cleanups.push(() => upstream.destroy());
   return { server, upstream };
@@ -188,6 +193,42 @@ describe('Upstream', () => {
     );
     // The third POST waited for one of the two connections.
     expect(server.postSockets.size).toBe(2);
+  });
+
+  it('refuses a POST at once with ERR_UPSTREAM_BUSY while maxPendingRequests wait for a busy pool', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let oneHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      oneHeld = r;
+    });
+    const { upstream } = await setup({
+      connections: 1,
+      maxPendingRequests: 1,
+      server: { holdPosts: { released, onPost: (n) => n === 1 && oneHeld() } },
+    });
+    const running = post(upstream, 1);
+    await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
+    const waiting = post(upstream, 2);
+    // One runs, one waits: the third would wait behind them with no timeout, so it is refused now.
+    await expect(post(upstream, 3)).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_BUSY',
+      status: 503,
+      headers: { 'retry-after': '1' },
+    });
+    // Event streams have their own pool and are not refused.
+    const stream = await settlesWithin(GUARD_MS, openStream(upstream), 'a stream while POSTs wait');
+    stream.body.resume();
+    release();
+    const replies = await settlesWithin(GUARD_MS, Promise.all([running, waiting]), 'the POST answers');
+    expect(await Promise.all(replies.map((r) => r.body.json()))).toEqual(
+      [1, 2].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
+    );
+    // Once the queue drained, POSTs pass again.
+    const after = await settlesWithin(GUARD_MS, post(upstream, 4), 'a POST after the burst');
+    expect(await after.body.json()).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
   });
 
   it('close() refuses new streams and closes the stream connections once the streams end', async () => {
