@@ -244,8 +244,9 @@ export class RequestTracing {
     const t = ctx.trace;
     this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds, ctx.req.method);
     if (this.#metrics.recordsOperations) {
+      const batchDenied = ctx.decisions.some((d) => !d.decision.allow);
       for (const d of ctx.decisions)
-        this.#metrics.operation(d.action.method, d.action.tool, errorType(d), seconds);
+        this.#metrics.operation(d.action.method, d.action.tool, errorType(d, batchDenied), seconds);
     }
     if (!t) return;
     if (status === CLIENT_CLOSED_REQUEST) {
@@ -269,9 +270,12 @@ export class RequestTracing {
   }
 }
 
-/** The JSON-RPC error code a decided request was refused with, as the decision span's `error.type`. */
-function errorType(d: MessageDecision): string | null {
-  if (!d.decision.allow) return String(RPC.forbidden);
+/**
+ * The JSON-RPC error code a decided request was answered with, as its operation's `error.type`: an allowed
+ * request of a batch with a denied one is answered "not forwarded" with the denial's code.
+ */
+export function errorType(d: MessageDecision, batchDenied = false): string | null {
+  if (!d.decision.allow || batchDenied) return String(RPC.forbidden);
   if (d.rateLimitRefusal)
     return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
   return null;
