@@ -17,6 +17,7 @@ import { openSecret, type SecretName, unreadableSecretFiles } from '../config/se
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
+import { clearanceWarning } from './clearance.js';
 import { type CliIo, display, fail, formatFields, formatJson, formatTable, processIo } from './table.js';
 
 interface GlobalOpts {
@@ -65,6 +66,8 @@ export function register(program: Command, io: CliIo = processIo): void {
         pepper.close();
         if (!value)
           throw new Error('no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER');
+        const warning = o.clearance && (await clearanceWarning(config.policy.bundle, o.clearance));
+        if (warning) io.err(`mcp-authz: warning: ${warning}\n`);
         const { key, record } = await createApiKey(store, value, {
           subject: o.subject,
           tenant: o.tenant ?? null,

@@ -74,6 +74,14 @@ describe('CLI keys/tokens against Redis', () => {
     const c6 = cli();
     await c6.run('keys', 'create', '--config', file, '--subject', 'leaky', '--json');
     const leaked = JSON.parse(c6.out.join('')) as { key: string; record: { id: string } };
+    // A clearance the policy does not know is created, with a warning naming the policy's levels.
+    const typo = cli();
+    await typo.run('keys', 'create', '--config', file, '--subject', 'c', '--clearance', 'secret', '--json');
+    expect(typo.exits).toEqual([]);
+    expect(JSON.parse(typo.out.join(''))).toMatchObject({ record: { clearance: 'secret' } });
+    expect(typo.err.join('')).toMatch(
+      /^mcp-authz: warning: clearance "secret" is not a sensitivity level of the policy at .* \(public, internal, confidential, restricted\)/,
+    );
     const c7 = cli();
     await c7.run('keys', 'revoke', leaked.key, '--config', file);
     expect(c7.exits).toEqual([]);
