@@ -44,7 +44,9 @@ export function createPublicServer(
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     let handled: Promise<void> | undefined;
-    if (req.method === 'OPTIONS' && (path === mcpPath || path === legacyMessagesPath)) {
+    // A CORS preflight (OPTIONS with Origin); a plain OPTIONS gets the endpoints' 405 with `Allow`.
+    const preflight = req.method === 'OPTIONS' && req.headers.origin !== undefined;
+    if (preflight && (path === mcpPath || path === legacyMessagesPath)) {
       rt.countPlain(res, 'preflight');
       cors.preflight(req, res, path === mcpPath ? 'GET, POST, DELETE' : 'POST');
       return;

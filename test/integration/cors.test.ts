@@ -45,6 +45,13 @@ describe('CORS', () => {
     expect(res.headers.get('vary')).toBe('Origin');
   });
 
+  it('answers a plain OPTIONS (no Origin) with 405 and the allowed methods, as before', async () => {
+    const res = await fetch(`${h.sidecar.publicUrl}/mcp`, { method: 'OPTIONS' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, POST, DELETE');
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('refuses another origin’s preflight and request; the upstream sees neither', async () => {
     h.upstream.resetCalls();
     const res = await preflight('https://evil.example');
