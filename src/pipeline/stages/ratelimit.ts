@@ -12,7 +12,8 @@
  * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
  * `RateLimit` headers too. Notifications are not decided (the policy decides requests), but each takes a
  * token from one bucket per caller shared by all of them, sized by the caller's role tier (else the
- * default): without it, a caller could send the upstream notifications as fast as it liked.
+ * default): without it, a caller could send the upstream notifications as fast as it liked. With the
+ * `subject` and `tenant` scopes that bucket is the requests' one, and a body's notifications join their group.
  *
  * @module
  */
@@ -88,8 +89,16 @@ export function ratelimitStage(
     }
     const notifications = notificationCount(ctx.parsed);
     if (notifications > 0) {
+      // With the `subject` and `tenant` scopes (or a listed tool named like it) the key is a requests'
+      // group's too: the notifications join it rather than replace it, or its calls would take no token.
       const key = bucketKey(scope, principal, NOTIFICATIONS);
-      groups.set(key, { key, spec: tierSpec(principal, cfg), items: [], calls: notifications });
+      const spec = tierSpec(principal, cfg);
+      const group = groups.get(key);
+      if (!group) groups.set(key, { key, spec, items: [], calls: notifications });
+      else {
+        group.calls += notifications;
+        group.spec = stricter(group.spec, spec);
+      }
     }
     return [...groups.values()];
   };

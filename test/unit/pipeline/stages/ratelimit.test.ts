@@ -331,3 +331,61 @@ describe('ratelimit stage', () => {
     expect(ctx.responseHeaders).toEqual({});
   });
 });
+
+describe('notifications beside requests that share their bucket', () => {
+  const withNotification = (tools: string[]) => {
+    const ctx = context(tools);
+    const note = { kind: 'notification', method: 'notifications/cancelled', params: {} } as const;
+    const requests = ctx.decisions.map(
+      (d) => ({ kind: 'request', id: d.action.id, method: 'tools/call', params: {} }) as const,
+    );
+    ctx.parsed = { batch: true, messages: [...requests, note] };
+    return ctx;
+  };
+
+  it.each(['subject', 'tenant'] as const)(
+    'with scope %s, a notification in the batch does not replace its requests’ charge',
+    (scope) => {
+      const stage = ratelimitStage(
+        createRateLimiter({
+          store: new MemoryStore(),
+          failureMode: 'local',
+          logger: silentLogger(),
+          now: () => T0,
+        }),
+        { ...CFG, scope },
+      );
+      // One bucket for everything (capacity 2 from the obligation): [echo, note] takes both tokens.
+      const first = withNotification(['echo']);
+      expect(stage.run(first, signal)).toEqual({ kind: 'continue' });
+      expect(first.decisions[0]?.rateLimit).toMatchObject({ limit: 2, remaining: 0, allowed: true });
+      expect(stage.run(withNotification(['echo']), signal)).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_RATELIMIT_EXCEEDED' },
+      });
+      // Two calls and a notification never fit a bucket of 2.
+      const stage2 = ratelimitStage(
+        createRateLimiter({
+          store: new MemoryStore(),
+          failureMode: 'local',
+          logger: silentLogger(),
+          now: () => T0,
+        }),
+        { ...CFG, scope },
+      );
+      expect(stage2.run(withNotification(['echo', 'echo']), signal)).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2, requested: 3 } },
+      });
+    },
+  );
+
+  it('with scope subject_tool, a listed tool named (notifications) keeps its calls charged', () => {
+    const stage = stageOn(new MemoryStore());
+    const ctx = withNotification(['(notifications)', '(notifications)']);
+    expect(stage.run(ctx, signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_BATCH', data: { requested: 3 } },
+    });
+  });
+});
