@@ -53,11 +53,13 @@ export class Upstream {
   /** GET event streams: one connection each for as long as the stream is open, so no cap. */
   readonly #streams: Pool;
   readonly #maxPending: number;
+  readonly #connections: number;
   readonly origin: URL;
 
   constructor(opts: UpstreamOptions) {
     this.origin = new URL(opts.url);
     this.#maxPending = opts.maxPendingRequests ?? Number.POSITIVE_INFINITY;
+    this.#connections = opts.connections;
     const common = {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
@@ -79,7 +81,7 @@ export class Upstream {
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
     const pool = r.method === 'GET' ? this.#streams : this.#pool;
     // Only the capped pool queues: a request would wait there, with no timeout, behind every busy one.
-    if (pool === this.#pool && pool.stats.queued >= this.#maxPending) {
+    if (pool === this.#pool && this.#wouldWaitPastLimit()) {
       throw new UpstreamError(
         'ERR_UPSTREAM_BUSY',
         'Service Unavailable: the upstream MCP server is busy (every connection in use, too many waiting); retry shortly',
@@ -98,6 +100,18 @@ export class Upstream {
     } catch (err) {
       throw toUpstreamError(err);
     }
+  }
+
+  /**
+   * Whether a POST or DELETE sent now would wait for a connection with `maxPendingRequests` already waiting.
+   * undici's `queued` counts only requests that found no connection; with a limit of 0 the request must
+   * also be one that would find none (every connection holds a request), or an idle pool refused them all.
+   */
+  #wouldWaitPastLimit(): boolean {
+    if (this.#maxPending === Number.POSITIVE_INFINITY) return false;
+    const s = this.#pool.stats;
+    if (s.queued < this.#maxPending) return false;
+    return s.queued > 0 || s.size >= this.#connections;
   }
 
   /** Refuses new requests and closes every connection once its request (or stream) has ended. */

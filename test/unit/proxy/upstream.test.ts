@@ -231,6 +231,32 @@ describe('Upstream', () => {
     expect(await after.body.json()).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
   });
 
+  it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let bothHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      bothHeld = r;
+    });
+    const { upstream } = await setup({
+      connections: 2,
+      maxPendingRequests: 0,
+      server: { holdPosts: { released, onPost: (n) => n === 2 && bothHeld() } },
+    });
+    // "0: none waits": an idle pool (and one with a connection left) takes the request at once.
+    const running = [post(upstream, 1), post(upstream, 2)];
+    await settlesWithin(GUARD_MS, held, 'both POSTs reaching the upstream');
+    // Every connection is busy: this one would wait, so it is refused.
+    await expect(post(upstream, 3)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_BUSY' });
+    release();
+    const replies = await settlesWithin(GUARD_MS, Promise.all(running), 'the POST answers');
+    for (const r of replies) await r.body.dump();
+    const after = await settlesWithin(GUARD_MS, post(upstream, 4), 'a POST once a connection is free');
+    expect(await after.body.json()).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
+  });
+
   it('close() refuses new streams and closes the stream connections once the streams end', async () => {
     const { server, upstream } = await setup();
     const streams = await settlesWithin(GUARD_MS, openStreams(upstream, 3), 'opening the streams');
