@@ -44,9 +44,14 @@ export function createPublicServer(
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     let handled: Promise<void> | undefined;
-    // A CORS preflight (OPTIONS with Origin); a plain OPTIONS gets the endpoints' 405 with `Allow`.
-    const preflight = req.method === 'OPTIONS' && req.headers.origin !== undefined;
-    if (preflight && (path === mcpPath || path === legacyMessagesPath)) {
+    // A CORS preflight names the origin and the method to come; any other OPTIONS is an ordinary request
+    // (answered 405 on the MCP endpoint, as before CORS was served).
+    if (
+      req.method === 'OPTIONS' &&
+      (path === mcpPath || path === legacyMessagesPath) &&
+      req.headers.origin !== undefined &&
+      req.headers['access-control-request-method'] !== undefined
+    ) {
       rt.countPlain(res, 'preflight');
       cors.preflight(req, res, path === mcpPath ? 'GET, POST, DELETE' : 'POST');
       return;

@@ -45,13 +45,6 @@ describe('CORS', () => {
     expect(res.headers.get('vary')).toBe('Origin');
   });
 
-  it('answers a plain OPTIONS (no Origin) with 405 and the allowed methods, as before', async () => {
-    const res = await fetch(`${h.sidecar.publicUrl}/mcp`, { method: 'OPTIONS' });
-    expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET, POST, DELETE');
-    expect(res.headers.get('access-control-allow-origin')).toBeNull();
-  });
-
   it('refuses another origin’s preflight and request; the upstream sees neither', async () => {
     h.upstream.resetCalls();
     const res = await preflight('https://evil.example');
@@ -99,6 +92,17 @@ describe('CORS', () => {
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('answers an OPTIONS that is no preflight (no Origin, or no Access-Control-Request-Method) 405 as before', async () => {
+    h.upstream.resetCalls();
+    for (const headers of [{}, { origin: APP }] as Record<string, string>[]) {
+      const res = await fetch(h.mcpUrl, { method: 'OPTIONS', headers });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, POST, DELETE');
+      await res.arrayBuffer();
+    }
+    expect(h.upstream.calls()).toEqual([]);
   });
 
   it('counts preflights under their own route label', async () => {
