@@ -54,6 +54,16 @@ export class Upstream {
   readonly #streams: Pool;
   readonly #maxPending: number;
   readonly #connections: number;
+  /**
+   * POSTs and DELETEs handed to the pool whose reply body has not closed: never fewer than the connections
+   * they hold plus those waiting. undici's own count ({@link Upstream.#wouldWaitPastLimit}) walks every
+   * connection and allocates, about 2 µs a request with 64 of them, so it is read only once this says every
+   * connection may be taken.
+   */
+  #pooled = 0;
+  readonly #unpooled = (): void => {
+    this.#pooled--;
+  };
   readonly origin: URL;
 
   constructor(opts: UpstreamOptions) {
@@ -79,25 +89,31 @@ export class Upstream {
   }
 
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
-    const pool = r.method === 'GET' ? this.#streams : this.#pool;
+    const pooled = r.method !== 'GET';
     // Only the capped pool queues: a request would wait there, with no timeout, behind every busy one.
-    if (pool === this.#pool && this.#wouldWaitPastLimit()) {
+    if (pooled && this.#pooled >= this.#connections && this.#wouldWaitPastLimit()) {
       throw new UpstreamError(
         'ERR_UPSTREAM_BUSY',
         'Service Unavailable: the upstream MCP server is busy (every connection in use, too many waiting); retry shortly',
         { headers: { 'retry-after': '1' } },
       );
     }
+    if (pooled) this.#pooled++;
     try {
-      const res = await pool.request({
+      const res = await (pooled ? this.#pool : this.#streams).request({
         method: r.method,
         path: r.path,
         headers: r.headers,
         body: r.body ?? null,
         signal: r.signal ?? null,
       });
+      if (pooled) {
+        if (res.body.closed) this.#pooled--;
+        else res.body.once('close', this.#unpooled);
+      }
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
+      if (pooled) this.#pooled--;
       throw toUpstreamError(err);
     }
   }
