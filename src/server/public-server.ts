@@ -114,6 +114,9 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
       return;
     }
     res.set('cache-control', 'public, max-age=300');
+    // A derived resource names the scheme a trusted proxy forwarded: caches must keep the two apart.
+    if (!rt.config.authn.resource && rt.config.server.trustProxyHops > 0)
+      res.set('vary', 'X-Forwarded-Proto');
     res.json(metadataDocument(rt.config, resource));
   });
   app.use((_req, res) => {

@@ -1,5 +1,6 @@
 /**
- * CORS for browser-based MCP clients through a real sidecar (SDK upstream, dev issuer): a page on an
+ * CORS for browser-based MCP clients through a real sidecar (SDK upstream, dev issuer), and the metadata of a
+ * resource derived behind a TLS-terminating proxy: a page on an
  * allowed origin gets its preflight answered and can read replies, the 401 challenge and the session id;
  * another origin's preflight and request are refused and never reach the upstream; the metadata
  * documents are readable from anywhere.
@@ -109,5 +110,36 @@ describe('CORS', () => {
     await (await preflight(APP)).arrayBuffer();
     const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^mcp_authz_requests_total\{route="preflight",status="204"[^}]*\} [1-9]/m);
+  });
+});
+
+describe('metadata behind a TLS-terminating proxy (resource derived from the request)', () => {
+  it('names the https resource the proxy forwarded, and tells caches it varies with X-Forwarded-Proto', async () => {
+    const behind = await startHarness({
+      upstreamStateless: true,
+      config: {
+        server: { trustProxyHops: 1 },
+        authn: { resource: undefined, jwt: { audiences: ['https://mcp.test.example/mcp'] } },
+      },
+    });
+    try {
+      const host = new URL(behind.sidecar.publicUrl).host;
+      const doc = await fetch(`${behind.sidecar.publicUrl}/.well-known/oauth-protected-resource/mcp`, {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      expect(doc.headers.get('vary')).toBe('X-Forwarded-Proto');
+      expect(await doc.json()).toMatchObject({ resource: `https://${host}/mcp` });
+      const challenge = await postJsonRpc(
+        behind.mcpUrl,
+        { 'x-forwarded-proto': 'https' },
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+      );
+      expect(challenge.status).toBe(401);
+      expect(challenge.headers.get('www-authenticate')).toContain(
+        `resource_metadata="https://${host}/.well-known/oauth-protected-resource/mcp"`,
+      );
+    } finally {
+      await behind.stop();
+    }
   });
 });
