@@ -29,7 +29,11 @@ export function resourceIdentifier(config: Config, req: IncomingMessage): string
   return `${proto}://${host}${config.server.mcpPath}`;
 }
 
-/** `http` or `https` from the trusted part of `X-Forwarded-Proto`, as X-Forwarded-For is read; else undefined. */
+/**
+ * `http` or `https` from `X-Forwarded-Proto`: the value the outermost of `hops` trusted proxies wrote, or
+ * the first when there are fewer values than hops (proxies that replace the header leave one); else
+ * undefined. Only the caller's own metadata and challenge depend on it.
+ */
 function forwardedProto(req: IncomingMessage, hops: number): 'http' | 'https' | undefined {
   if (hops <= 0) return undefined;
   const values = String(req.headers['x-forwarded-proto'] ?? '')
