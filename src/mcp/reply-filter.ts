@@ -8,7 +8,9 @@
  * (`alsoAnyList`): a Streamable HTTP GET stream (which replays replies on resumption with `Last-Event-ID`),
  * the legacy SSE stream, and a POST in a session (the upstream routes a reply to the POST that sent its id
  * last; ids in flight cannot be reused, see `in-flight-ids.ts`, but a request cut off early is still
- * answered upstream). Stateless POSTs, the hot path, only look at their own ids.
+ * answered upstream). Stateless POSTs, the hot path, look at nothing unless they carry a list request;
+ * then any response carrying a list field is pruned as well, whatever its id: an upstream that answers
+ * `tools/list` 1 under id "1", or another wrong id, must not get an unpruned list past the filter.
  *
  * A message that needs no change is passed as the upstream wrote it, never re-serialised (JSON.parse then
  * JSON.stringify would round numbers beyond 2^53 and change their spelling).
@@ -67,11 +69,15 @@ export class ReplyFilter {
       return out.every((m, i) => m === msg[i]) ? msg : out;
     }
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
-    const method =
-      this.#pending.get(idKey(msg.id as JsonRpcId)) ?? (this.#anyList ? listMethodOf(msg.result) : undefined);
+    const pending = this.#pending.get(idKey(msg.id as JsonRpcId));
+    // A reply under an id of no pending list request still carries a list when its result has a list field
+    // (an upstream answering `tools/list` 1 as "1", or with a wrong id): pruned all the same.
+    const method = pending ?? (this.active ? listMethodOf(msg.result) : undefined);
     if (!method) return msg;
     const done = this.#timer?.();
-    if (method === 'tools/list') this.#annotations.learn(toolAnnotations(msg.result));
+    if (method === 'tools/list' && (pending || this.#anyList)) {
+      this.#annotations.learn(toolAnnotations(msg.result));
+    }
     const filtered = filterListResult(method, msg.result, this.#visible);
     done?.(filtered.kept, filtered.total - filtered.kept);
     return { ...msg, result: filtered.result };

@@ -58,16 +58,23 @@ describe('ReplyFilter.rewriteMessage', () => {
     });
   });
 
-  it('returns the same object for a response whose id is not pending', () => {
-    const msg = toolsReply(2);
+  it('returns the same object for a response whose id is not pending and that carries no list', () => {
+    const msg = { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'secret_admin' }] } };
     expect(filterFor([[1, 'tools/list']]).rewriteMessage(msg)).toBe(msg);
   });
 
-  it('treats id 1 and id "1" as different requests', () => {
+  it('prunes a list reply under an id that is not pending (id "1" for 1, or another) while a list is pending', () => {
     const filter = filterFor([[1, 'tools/list']]);
-    const asString = toolsReply('1');
-    expect(filter.rewriteMessage(asString)).toBe(asString);
-    expect(filterFor([['1', 'tools/list']]).rewriteMessage(toolsReply(1))).toEqual(toolsReply(1));
+    const pruned = {
+      jsonrpc: '2.0',
+      id: '1',
+      result: { tools: [{ name: 'open', annotations: { readOnlyHint: true } }] },
+    };
+    expect(filter.rewriteMessage(toolsReply('1'))).toEqual(pruned);
+    expect(filter.rewriteMessage(toolsReply(99))).toEqual({ ...pruned, id: 99 });
+    // No list request pending (a tools/call's reply): the filter looks at nothing.
+    const reply = toolsReply(1);
+    expect(filterFor([]).rewriteMessage(reply)).toBe(reply);
   });
 
   it('leaves error responses, requests, notifications and non-objects alone', () => {
@@ -92,7 +99,7 @@ describe('ReplyFilter.rewriteMessage', () => {
     expect(out).toHaveLength(3);
     expect(out[0]).toMatchObject({ result: { tools: [{ name: 'open' }] } });
     expect(out[1]).toEqual({ jsonrpc: '2.0', id: 2, result: { prompts: [{ name: 'p' }] } });
-    expect(out[2]).toBe(other);
+    expect(out[2]).toEqual({ ...other, result: { tools: [] } });
   });
 
   it('learns annotations of every listed tool, including ones the caller may not see', () => {
@@ -122,9 +129,10 @@ describe('ReplyFilter.rewriteJson', () => {
   });
 
   it('rewrites a JSON batch body', () => {
-    const out = filterFor([[1, 'tools/list']]).rewriteJson(JSON.stringify([toolsReply(1), toolsReply(2)]));
-    const parsed = JSON.parse(out ?? 'null') as { result: { tools: unknown[] } }[];
-    expect(parsed.map((m) => m.result.tools.length)).toEqual([1, 2]);
+    const call = { jsonrpc: '2.0', id: 2, result: { content: [] } };
+    const out = filterFor([[1, 'tools/list']]).rewriteJson(JSON.stringify([toolsReply(1), call]));
+    const parsed = JSON.parse(out ?? 'null') as { result: { tools?: unknown[] } }[];
+    expect(parsed).toEqual([{ ...toolsReply(1), result: { tools: [toolsReply(1).result.tools[0]] } }, call]);
   });
 
   it.each(['', 'not json', '{"id":1,"result":'])('returns null rather than pass %j unfiltered', (text) => {

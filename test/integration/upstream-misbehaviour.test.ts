@@ -1,0 +1,82 @@
+/**
+ * An upstream that misbehaves at the HTTP level, through a real sidecar in front of a `node:net` upstream
+ * (test/helpers/raw-upstream.ts) that writes its replies byte by byte as the test says: no unpruned list
+ * and no crash come of it, the client gets a JSON-RPC error it can act on, and no upstream connection or
+ * sidecar memory is held forever.
+ *
+ * @module
+ */
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { postJsonRpc } from '../helpers/http.js';
+import { type RawRequest, type RawUpstream, rawReply, rawUpstream } from '../helpers/raw-upstream.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+});
+
+async function setup(
+  answer: (req: RawRequest, socket: Socket) => void,
+  config: Record<string, unknown> = {},
+): Promise<{ h: Harness; up: RawUpstream }> {
+  const up = await rawUpstream(answer);
+  stops.push(() => up.close());
+  const h = await startHarness({
+    upstream: { url: up.url.replace(/\/mcp$/, '') } as unknown as ExampleServer,
+    config,
+  });
+  stops.push(() => h.stop());
+  return { h, up };
+}
+
+/** A guest may see `echo`, never `delete_customer`. */
+const TOOLS = {
+  tools: ['echo', 'delete_customer'].map((name) => ({
+    name,
+    inputSchema: { type: 'object' },
+    annotations: { readOnlyHint: name === 'echo', destructiveHint: name !== 'echo', openWorldHint: false },
+  })),
+};
+const listReply = (id: unknown) => JSON.stringify({ jsonrpc: '2.0', id, result: TOOLS });
+const json = (body: string): string =>
+  rawReply('200 OK', [
+    ['content-type', 'application/json'],
+    ['content-length', String(Buffer.byteLength(body))],
+  ]);
+
+async function listAsGuest(h: Harness, signal?: AbortSignal): Promise<Response> {
+  return postJsonRpc(
+    h.mcpUrl,
+    await h.bearer(['guest']),
+    { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    signal,
+  );
+}
+
+describe('a list reply under an id the sidecar did not expect', () => {
+  it.each([
+    ['JSON, id "1" for 1', () => json(listReply('1')) + listReply('1')],
+    [
+      'SSE, id 99',
+      () => {
+        const body = `event: message\ndata: ${listReply(99)}\n\n`;
+        return (
+          rawReply('200 OK', [
+            ['content-type', 'text/event-stream'],
+            ['content-length', String(Buffer.byteLength(body))],
+          ]) + body
+        );
+      },
+    ],
+  ])('is pruned all the same (%s)', async (_what, reply) => {
+    const { h } = await setup((_req, socket) => socket.write(reply()));
+    const res = await listAsGuest(h);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"echo"');
+    expect(text).not.toContain('delete_customer');
+  });
+});
