@@ -15,24 +15,44 @@ export type EventRewrite = (event: EventSourceMessage) => string;
 /** Unread bytes a stream may hold before {@link SseRewriter.inject} refuses more. */
 export const MAX_INJECT_BACKLOG_BYTES = 1024 * 1024;
 
+/**
+ * Bytes the upstream may send without completing an event (or a comment): the parser holds them all, so
+ * an event without its blank line, or a line without its end, would otherwise grow without bound. The
+ * same bound as a JSON list reply read whole (`MAX_REWRITTEN_REPLY_BYTES`).
+ */
+export const MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
+
 export class SseRewriter extends Transform {
   readonly #parser: EventSourceParser;
   readonly #decoder = new StringDecoder('utf8');
   #out: string[] = [];
+  /** Bytes fed since the parser last completed an event or comment (what it may still be holding). */
+  #pending = 0;
 
   constructor(rewrite: EventRewrite) {
     super();
     this.#parser = createParser({
-      onEvent: (event) => this.#out.push(serialize(event, rewrite(event))),
+      onEvent: (event) => {
+        this.#pending = 0;
+        this.#out.push(serialize(event, rewrite(event)));
+      },
       onRetry: (ms) => this.#out.push(`retry: ${ms}\n\n`),
-      onComment: (comment) => this.#out.push(`:${comment}\n\n`),
+      onComment: (comment) => {
+        this.#pending = 0;
+        this.#out.push(`:${comment}\n\n`);
+      },
     });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
+      this.#pending += chunk.length;
       this.#parser.feed(this.#decoder.write(chunk));
       this.#flushOut();
+      if (this.#pending > MAX_SSE_EVENT_BYTES) {
+        done(new Error(`upstream SSE event exceeds ${MAX_SSE_EVENT_BYTES} bytes`));
+        return;
+      }
       done();
     } catch (err) {
       done(err as Error);

@@ -80,3 +80,49 @@ describe('a list reply under an id the sidecar did not expect', () => {
     expect(text).not.toContain('delete_customer');
   });
 });
+
+describe('an SSE list reply whose event never ends', () => {
+  it('is cut once the sidecar holds 16 MiB of it, not buffered without bound', async () => {
+    const LIMIT = 64 * 1024 * 1024;
+    let sent = 0;
+    let upstreamEnd!: (how: string) => void;
+    const ended = new Promise<string>((resolve) => {
+      upstreamEnd = resolve;
+    });
+    const { h } = await setup((_req, socket) => {
+      // One event that begins and never ends: no newline at all, for up to 64 MiB.
+      socket.write(
+        rawReply('200 OK', [
+          ['content-type', 'text/event-stream'],
+          ['transfer-encoding', 'chunked'],
+        ]),
+      );
+      const chunk = `10000\r\n${'x'.repeat(0x10000)}\r\n`;
+      const start = 'event: message\ndata: {"tools":[';
+      socket.write(`${start.length.toString(16)}\r\n${start}\r\n`);
+      socket.on('close', () => upstreamEnd('cut by the sidecar'));
+      const write = (): void => {
+        while (sent < LIMIT && !socket.destroyed) {
+          sent += 0x10000;
+          if (!socket.write(chunk)) {
+            socket.once('drain', write);
+            return;
+          }
+        }
+        if (sent >= LIMIT) upstreamEnd('all 64 MiB taken');
+      };
+      write();
+    });
+    const res = await listAsGuest(h);
+    expect(res.status).toBe(200);
+    const body = res.text().then(
+      (text) => `ended: ${text.length}`,
+      () => 'cut',
+    );
+    expect(await ended).toBe('cut by the sidecar');
+    expect(sent).toBeLessThan(LIMIT);
+    // The client's stream is cut: it never looks like a complete reply.
+    expect(await body).toBe('cut');
+    expect(h.logs.some((l) => l.includes('upstream SSE event exceeds 16777216 bytes'))).toBe(true);
+  });
+});

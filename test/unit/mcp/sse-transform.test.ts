@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import { type EventRewrite, SseRewriter } from '../../../src/mcp/sse-transform.js';
+import { type EventRewrite, MAX_SSE_EVENT_BYTES, SseRewriter } from '../../../src/mcp/sse-transform.js';
 
 const identity: EventRewrite = (e) => e.data;
 
@@ -108,6 +108,37 @@ describe('SseRewriter', () => {
     const [err] = await failed;
     expect(err).toBeInstanceOf(Error);
   });
+
+  it('emits the same events whatever byte boundary the upstream splits its stream at', async () => {
+    const stream = Buffer.from(
+      ': ping\r\nid: 7\r\nevent: message\r\ndata: {"text":"café ✓"}\r\n\r\nretry: 50\n\ndata: a\ndata: b\n\n',
+    );
+    const whole = await run([stream]);
+    expect(whole).toBe(
+      ':ping\n\nid: 7\nevent: message\ndata: {"text":"café ✓"}\n\nretry: 50\n\ndata: a\ndata: b\n\n',
+    );
+    for (let i = 1; i < stream.length; i++) {
+      expect(await run([stream.subarray(0, i), stream.subarray(i)])).toBe(whole);
+    }
+    expect(await run([...stream].map((b) => Buffer.from([b])))).toBe(whole);
+  });
+
+  it.each([
+    ['a line that never ends', 'data: '],
+    ['data lines without the blank line that ends the event', 'data: x\n'],
+  ])(
+    'fails the stream once the upstream sent 16 MiB without completing an event (%s)',
+    async (_what, start) => {
+      const rw = new SseRewriter(identity);
+      const failed = once(rw, 'error');
+      rw.resume();
+      const chunk = Buffer.from(start === 'data: ' ? 'x'.repeat(64 * 1024) : 'data: x\n'.repeat(8 * 1024));
+      rw.write(Buffer.from(`data: done\n\n${start}`));
+      for (let sent = 0; sent <= MAX_SSE_EVENT_BYTES && !rw.destroyed; sent += chunk.length) rw.write(chunk);
+      const [err] = await failed;
+      expect((err as Error).message).toBe(`upstream SSE event exceeds ${MAX_SSE_EVENT_BYTES} bytes`);
+    },
+  );
 });
 
 describe('SseRewriter.inject', () => {
