@@ -25,6 +25,7 @@ export const UNKNOWN_SESSIONS = 'reject';
 export const UPSTREAM_URL = 'http://127.0.0.1:8081';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;
 export const UPSTREAM_HEADERS_TIMEOUT_MS = 30_000;
+export const UPSTREAM_BODY_TIMEOUT_MS = 30_000;
 export const UPSTREAM_CONNECTIONS = 64;
 /** POSTs and DELETEs that may wait for a free upstream connection before more get 503 (Envoy's default). */
 export const UPSTREAM_MAX_PENDING_REQUESTS = 1024;

@@ -139,6 +139,11 @@ const UpstreamSchema = z.strictObject({
     .describe(
       'Time the upstream has to send response headers (504 when exceeded); streams then have no timeout.',
     ),
+  bodyTimeoutMs: msOrOff
+    .default(D.UPSTREAM_BODY_TIMEOUT_MS)
+    .describe(
+      'Longest pause in the body of a reply that is no event stream (JSON): then 504 if nothing went to the client yet, else the reply is cut, and the upstream connection is freed. Event streams may stay idle. 0 turns it off.',
+    ),
   connections: z
     .number()
     .int()

@@ -210,7 +210,8 @@ export const ERROR_CODES = {
     status: 504,
     rpc: RPC.upstream,
     reason: 'upstream',
-    meaning: 'The MCP server did not answer within `upstream.headersTimeoutMs`.',
+    meaning:
+      'The MCP server did not answer within `upstream.headersTimeoutMs`, or its JSON reply paused for `upstream.bodyTimeoutMs`.',
   },
   ERR_INTERNAL: {
     status: 500,

@@ -1,6 +1,7 @@
 /**
- * The upstream MCP server client: undici keep-alive pools with connect and header timeouts. Replies
- * have no body timeout (SSE may stay open). GET requests are the long-lived event streams (Streamable
+ * The upstream MCP server client: undici keep-alive pools with connect and header timeouts. undici's
+ * body timeout is off (SSE may stay open, and the kind of reply is only known from its headers): `forward`
+ * times the pauses of a reply that is no event stream itself (`bodyTimeoutMs`). GET requests are the long-lived event streams (Streamable
  * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
  * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
  * streams made every POST wait for a free connection, with no timeout. Connection failures become
@@ -19,6 +20,8 @@ export interface UpstreamOptions {
   readonly url: string;
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
+  /** Longest pause in a reply body that is no event stream (enforced by `forward`); 0 or absent: none. */
+  readonly bodyTimeoutMs?: number;
   readonly connections: number;
   /** POST/DELETE requests that may wait for a free connection; beyond, `ERR_UPSTREAM_BUSY` (default: no bound). */
   readonly maxPendingRequests?: number;
@@ -65,11 +68,14 @@ export class Upstream {
     this.#pooled--;
   };
   readonly origin: URL;
+  /** Longest pause in a reply body that is no event stream, 0 for none: undici's own `bodyTimeout` cannot tell. */
+  readonly bodyTimeoutMs: number;
 
   constructor(opts: UpstreamOptions) {
     this.origin = new URL(opts.url);
     this.#maxPending = opts.maxPendingRequests ?? Number.POSITIVE_INFINITY;
     this.#connections = opts.connections;
+    this.bodyTimeoutMs = opts.bodyTimeoutMs ?? 0;
     const common = {
       connect: { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,

@@ -2,7 +2,8 @@
  * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list
  * requests are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other
  * replies are passed on untouched: read whole when their Content-Length is short (one write, the upstream
- * connection free at once), else piped. A client that goes away aborts the upstream request.
+ * connection free at once), else piped. A client that goes away aborts the upstream request. A reply that
+ * is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
  *
  * @module
  */
@@ -23,7 +24,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
-import { ignore, pump } from './reply-pump.js';
+import { ignore, pump, readWhole, watchStall } from './reply-pump.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -121,6 +122,7 @@ export async function forward(
     const headersOut = res.headersSent && socket.bytesWritten > bytesBefore;
     if (issued !== undefined && !headersOut) deps.sessions?.unbind(issued);
   };
+  const idleMs = deps.upstream.bodyTimeoutMs;
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
   const isSse = type.startsWith('text/event-stream');
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
@@ -136,7 +138,7 @@ export async function forward(
   }
   try {
     if (rewriteJson && r.filter) {
-      const text = await readText(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES);
+      const text = (await readStalling(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES, idleMs)).toString('utf8');
       const rewritten = r.filter.rewriteJson(text);
       if (rewritten === null) {
         release();
@@ -152,7 +154,7 @@ export async function forward(
     if (!isSse && isSmall(upstreamRes.headers['content-length'])) {
       // A short reply of known length (the usual JSON answer): read whole, written with its headers in one
       // write, and the upstream connection is free at once; a pipe costs a dozen listeners per reply.
-      const body = await upstreamRes.body.bytes();
+      const body = await readStalling(upstreamRes.body, SMALL_REPLY_BYTES, idleMs);
       res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, false));
       res.end(body);
       return upstreamRes.status;
@@ -162,7 +164,14 @@ export async function forward(
     const rewriter = rewriteSse
       ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
       : undefined;
-    await pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
+    const piped = pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
+    // An event stream may idle; a JSON reply that stops mid-way holds its client and an upstream connection.
+    const unwatch = isSse ? ignore : watchStall(upstreamRes.body, idleMs, () => stalled(upstreamRes.body));
+    try {
+      await piped;
+    } finally {
+      unwatch();
+    }
   } catch (err) {
     upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
@@ -177,7 +186,9 @@ export async function forward(
     const sent = sendUpstreamError(
       ctx,
       res,
-      new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed'),
+      err instanceof UpstreamError && err.code === 'ERR_UPSTREAM_TIMEOUT'
+        ? err
+        : new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed'),
     );
     // Once the upstream's status line went out, that is what the client saw (then a cut connection).
     return started ? upstreamRes.status : sent;
@@ -238,15 +249,20 @@ function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarE
   return out.status;
 }
 
-async function readText(body: Readable, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new Error(`upstream reply exceeds ${max} bytes`);
-    chunks.push(chunk as Buffer);
+/** Reads a reply that is no event stream whole (up to `max` bytes), failing it when it pauses for `idleMs`. */
+async function readStalling(body: Readable, max: number, idleMs: number): Promise<Buffer> {
+  const whole = readWhole(body, max);
+  const unwatch = watchStall(body, idleMs, () => stalled(body));
+  try {
+    return await whole;
+  } finally {
+    unwatch();
   }
-  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** Fails a reply body the upstream stopped sending: 504 when nothing went to the client yet. */
+function stalled(body: Readable): void {
+  body.destroy(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out'));
 }
 
 /** Binds a session the upstream issues to the caller (returning its id), or frees one a DELETE ends. */

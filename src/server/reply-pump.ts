@@ -72,3 +72,60 @@ export function pump(
     source.pipe(res);
   });
 }
+
+/**
+ * Calls `onStall` once `body` has given no data for `ms` while its reader was waiting for some (a body
+ * paused by backpressure, or holding unread data, waits on its client, not on the upstream: that is
+ * `server.sendTimeoutMs`'s business). Returns the function that stops watching. Attach it once the reader
+ * is attached: undici's body refuses to be consumed once it has had a `data` listener.
+ */
+export function watchStall(body: Readable, ms: number, onStall: () => void): () => void {
+  if (ms <= 0) return ignore;
+  const timer = setTimeout(() => {
+    if (body.readableFlowing === false || body.readableLength > 0) timer.refresh();
+    else onStall();
+  }, ms);
+  const refresh = (): void => {
+    timer.refresh();
+  };
+  body.on('data', refresh);
+  return () => {
+    clearTimeout(timer);
+    body.off('data', refresh);
+  };
+}
+
+/**
+ * Reads `body` whole; rejects when it exceeds `max` bytes, fails, or is destroyed before its end. The
+ * body is left to the caller to destroy.
+ */
+export function readWhole(body: Readable, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) onError(new Error(`upstream reply exceeds ${max} bytes`));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => onError(new Error('upstream reply closed before its end'));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.once('close', onClose);
+  });
+}

@@ -126,3 +126,67 @@ describe('an SSE list reply whose event never ends', () => {
     expect(h.logs.some((l) => l.includes('upstream SSE event exceeds 16777216 bytes'))).toBe(true);
   });
 });
+
+describe('a JSON reply whose body stops mid-way', () => {
+  /** An upstream that sends headers and the first bytes of its reply, then nothing; `closed` tells by whom. */
+  async function stalling(headers: [string, string][]) {
+    let upstreamClosed!: (method: string) => void;
+    const closed = new Promise<string>((resolve) => {
+      upstreamClosed = resolve;
+    });
+    const { h } = await setup(
+      (req, socket) => {
+        socket.on('close', () => upstreamClosed(JSON.parse(req.body).method));
+        const chunked = headers.some(([k]) => k === 'transfer-encoding');
+        socket.write(rawReply('200 OK', headers));
+        socket.write(chunked ? 'a\r\n{"jsonrpc"\r\n' : '{"jsonrpc"');
+      },
+      { upstream: { bodyTimeoutMs: 300 } },
+    );
+    return { h, closed };
+  }
+
+  it.each([
+    ['read whole (Content-Length)', 'ping'],
+    ['a list reply to prune', 'tools/list'],
+  ])(
+    'is answered 504 once it paused upstream.bodyTimeoutMs (%s), freeing the connection',
+    async (_what, method) => {
+      const { h, closed } = await stalling([
+        ['content-type', 'application/json'],
+        ['content-length', '100'],
+      ]);
+      const res = await postJsonRpc(h.mcpUrl, await h.bearer(['guest']), { jsonrpc: '2.0', id: 4, method });
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({
+        id: 4,
+        error: {
+          code: -32005,
+          message: 'Upstream MCP server timed out',
+          data: { code: 'ERR_UPSTREAM_TIMEOUT' },
+        },
+      });
+      expect(await closed).toBe(method);
+    },
+  );
+
+  it('is cut once it paused upstream.bodyTimeoutMs when piped (no length), freeing the connection', async () => {
+    const { h, closed } = await stalling([
+      ['content-type', 'application/json'],
+      ['transfer-encoding', 'chunked'],
+    ]);
+    const res = await postJsonRpc(h.mcpUrl, await h.bearer(['guest']), {
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'ping',
+    });
+    expect(res.status).toBe(200);
+    expect(
+      await res.text().then(
+        () => 'whole',
+        () => 'cut',
+      ),
+    ).toBe('cut');
+    expect(await closed).toBe('ping');
+  });
+});

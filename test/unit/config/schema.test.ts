@@ -41,6 +41,7 @@ describe('config defaults', () => {
       url: D.UPSTREAM_URL,
       connectTimeoutMs: D.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: D.UPSTREAM_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: D.UPSTREAM_BODY_TIMEOUT_MS,
       connections: D.UPSTREAM_CONNECTIONS,
       maxPendingRequests: D.UPSTREAM_MAX_PENDING_REQUESTS,
       readinessCheckMs: D.UPSTREAM_READINESS_CHECK_MS,
