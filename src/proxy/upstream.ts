@@ -33,6 +33,15 @@ export interface UpstreamOptions {
  */
 const STREAM_KEEP_ALIVE_MS = 4_000;
 
+/**
+ * Idle keep-alive of the POST pool's connections when the upstream names none (`Keep-Alive: timeout=…`,
+ * which undici follows less 2 s): under the 5 s after which uvicorn and hypercorn, which name none, close an
+ * idle connection. Longer (it was 30 s), a request sent as the upstream closes its idle connection meets the
+ * close and fails with 502, the upstream never having seen it; a POST is not retried (a tools/call must not
+ * run twice), so the sidecar lets its idle connections go first.
+ */
+const POOL_KEEP_ALIVE_MS = 4_000;
+
 export interface UpstreamRequest {
   /** `GET` opens an event stream and goes to the uncapped stream pool; the others to the capped pool. */
   readonly method: 'GET' | 'POST' | 'DELETE';
@@ -85,7 +94,7 @@ export class Upstream {
     this.#pool = new Pool(this.origin.origin, {
       ...common,
       connections: opts.connections,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: POOL_KEEP_ALIVE_MS,
     });
     this.#streams = new Pool(this.origin.origin, {
       ...common,

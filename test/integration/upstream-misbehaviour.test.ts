@@ -12,6 +12,7 @@ import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { postJsonRpc } from '../helpers/http.js';
 import { type RawRequest, type RawUpstream, rawReply, rawUpstream } from '../helpers/raw-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { settlesWithin } from '../helpers/wait.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -188,5 +189,70 @@ describe('a JSON reply whose body stops mid-way', () => {
       ),
     ).toBe('cut');
     expect(await closed).toBe('ping');
+  });
+});
+
+describe('keep-alive connections the upstream closes', () => {
+  const answer = (req: RawRequest, socket: Socket): void => {
+    const msg = JSON.parse(req.body) as { id: number; method: string };
+    const result = msg.method === 'tools/list' ? TOOLS : { content: [] };
+    const body = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result });
+    socket.write(json(body) + body);
+  };
+
+  it('are let go by the sidecar before 5 s idle, when an upstream without a Keep-Alive hint closes them (uvicorn)', async () => {
+    // The reply carries no `Keep-Alive: timeout=…` (uvicorn, hypercorn and Go send none), so the sidecar's own
+    // keep-alive applies: were it longer than the upstream's, a request sent as the upstream closes its idle
+    // connection would meet the close and fail, a tools/call included.
+    let replied = 0;
+    let idleFor!: (ms: number) => void;
+    const closedBySidecar = new Promise<number>((resolve) => {
+      idleFor = resolve;
+    });
+    const { h } = await setup((req, socket) => {
+      socket.once('end', () => idleFor(Date.now() - replied));
+      answer(req, socket);
+      replied = Date.now();
+    });
+    const res = await postJsonRpc(h.mcpUrl, await h.bearer(['guest']), {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(
+      await settlesWithin(6_000, closedBySidecar, 'the sidecar closing its idle connection'),
+    ).toBeLessThan(5_000);
+  });
+
+  it('answer a tools/call that met the close 502 once, never sending it twice', async () => {
+    // The close crossing a reused connection's next request: the upstream drops the connection on it.
+    const { h, up } = await setup((req, socket) => {
+      if (req.nth === 2 && req.body.includes('"id":2')) socket.destroy();
+      else answer(req, socket);
+    });
+    const auth = await h.bearer(['admin']);
+    const call = (id: number) =>
+      postJsonRpc(h.mcpUrl, auth, {
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      });
+    expect((await postJsonRpc(h.mcpUrl, auth, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status).toBe(
+      200,
+    );
+    const met = await call(2);
+    expect(met.status).toBe(502);
+    expect(await met.json()).toMatchObject({ id: 2, error: { data: { code: 'ERR_UPSTREAM_UNAVAILABLE' } } });
+    expect(up.requests.filter((r) => r.body.includes('"id":2'))).toHaveLength(1);
+    // The client's own retry goes out on a fresh connection.
+    expect((await call(3)).status).toBe(200);
+    expect(up.requests.map((r) => [JSON.parse(r.body).id, r.nth])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 1],
+    ]);
   });
 });
