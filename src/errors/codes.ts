@@ -197,7 +197,7 @@ export const ERROR_CODES = {
     rpc: RPC.upstream,
     reason: 'upstream',
     meaning:
-      'The upstream reply failed mid-way, or a list reply the sidecar must prune could not be read (not JSON, compressed, another content type, over 16 MiB), so it is not passed on.',
+      'The upstream reply was not readable HTTP (conflicting lengths, headers over 16 KiB) or failed mid-way, or a list reply the sidecar must prune could not be read (not JSON, compressed, another content type, over 16 MiB), so it is not passed on.',
   },
   ERR_UPSTREAM_BUSY: {
     status: 503,

@@ -5,10 +5,10 @@
  * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
  * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
  * streams made every POST wait for a free connection, with no timeout. Connection failures become
- * `ERR_UPSTREAM_UNAVAILABLE` (502) and header timeouts `ERR_UPSTREAM_TIMEOUT` (504). While every pooled
- * connection is busy, at most `maxPendingRequests` POSTs and DELETEs wait for one (the header timeout only
- * starts once a request is sent); more are refused at once with `ERR_UPSTREAM_BUSY` (503), as Envoy's
- * pending-request circuit breaker does.
+ * `ERR_UPSTREAM_UNAVAILABLE` (502), replies that are not readable HTTP `ERR_UPSTREAM_REPLY` (502) and header
+ * timeouts `ERR_UPSTREAM_TIMEOUT` (504). While every pooled connection is busy, at most `maxPendingRequests`
+ * POSTs and DELETEs wait for one (the header timeout only starts once a request is sent); more are refused at
+ * once with `ERR_UPSTREAM_BUSY` (503), as Envoy's pending-request circuit breaker does.
  *
  * @module
  */
@@ -160,6 +160,17 @@ export function toUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   if (err instanceof undiciErrors.HeadersTimeoutError) {
     return new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out', { cause: err });
+  }
+  // The upstream answered, but not with HTTP undici can read (duplicate or conflicting lengths, headers
+  // over 16 KiB, …): a bad reply, not an upstream that is down.
+  if (
+    err instanceof undiciErrors.HTTPParserError ||
+    err instanceof undiciErrors.HeadersOverflowError ||
+    err instanceof undiciErrors.ResponseContentLengthMismatchError
+  ) {
+    return new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply is malformed', {
+      cause: err,
+    });
   }
   return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', 'Upstream MCP server is unavailable', { cause: err });
 }

@@ -256,3 +256,40 @@ describe('keep-alive connections the upstream closes', () => {
     ]);
   });
 });
+
+describe('a reply that is not readable HTTP', () => {
+  const body = listReply(1);
+  it.each([
+    [
+      'two Content-Length headers',
+      `content-length: ${body.length}\r\ncontent-length: ${body.length}\r\n`,
+      body,
+    ],
+    [
+      'Transfer-Encoding and Content-Length',
+      `content-length: 5\r\ntransfer-encoding: chunked\r\n`,
+      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    ],
+    [
+      '2,000 headers',
+      `${Array.from({ length: 2_000 }, (_, i) => `x-h${i}: ${'v'.repeat(20)}\r\n`).join('')}content-length: ${body.length}\r\n`,
+      body,
+    ],
+  ])('is answered 502 ERR_UPSTREAM_REPLY, not "unavailable" (%s)', async (_what, headers, payload) => {
+    const { h } = await setup((_req, socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n${headers}\r\n${payload}`);
+    });
+    const res = await listAsGuest(h);
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({
+      id: 1,
+      error: {
+        code: -32005,
+        message: 'Bad Gateway: the upstream reply is malformed',
+        data: { code: 'ERR_UPSTREAM_REPLY' },
+      },
+    });
+    expect(text).not.toContain('delete_customer');
+  });
+});
