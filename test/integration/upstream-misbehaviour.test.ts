@@ -293,3 +293,104 @@ describe('a reply that is not readable HTTP', () => {
     expect(text).not.toContain('delete_customer');
   });
 });
+
+describe('a JSON list reply of gigabytes', () => {
+  it('is answered 502 once over 16 MiB, and the upstream cut off', async () => {
+    const LIMIT = 64 * 1024 * 1024;
+    let sent = 0;
+    let upstreamEnd!: (how: string) => void;
+    const ended = new Promise<string>((resolve) => {
+      upstreamEnd = resolve;
+    });
+    const { h } = await setup((_req, socket) => {
+      const start = '{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"delete_customer","description":"';
+      socket.write(
+        rawReply('200 OK', [
+          ['content-type', 'application/json'],
+          ['content-length', String(2 ** 31)],
+        ]) + start,
+      );
+      socket.on('close', () => upstreamEnd('cut by the sidecar'));
+      const chunk = 'x'.repeat(0x10000);
+      const write = (): void => {
+        while (sent < LIMIT && !socket.destroyed) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', write);
+            return;
+          }
+        }
+        if (sent >= LIMIT) upstreamEnd('all 64 MiB taken');
+      };
+      write();
+    });
+    const res = await listAsGuest(h);
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
+    expect(text).not.toContain('delete_customer');
+    expect(await ended).toBe('cut by the sidecar');
+  });
+});
+
+describe('an upstream restarting while event streams are open', () => {
+  it('ends them (GET /mcp and legacy /sse), counts them down and forgets the legacy session', async () => {
+    const { h, up } = await setup(
+      (req, socket) => {
+        if (req.method !== 'GET')
+          return void socket.write(rawReply('202 Accepted', [['content-length', '0']]));
+        socket.write(
+          rawReply('200 OK', [
+            ['content-type', 'text/event-stream'],
+            ['transfer-encoding', 'chunked'],
+          ]),
+        );
+        const event = req.path.startsWith('/sse')
+          ? `event: endpoint\ndata: /messages?sessionId=s-${up.requests.length}\n\n`
+          : ': open\n\n';
+        socket.write(`${Buffer.byteLength(event).toString(16)}\r\n${event}\r\n`);
+      },
+      { server: { maxStreamsPerCaller: 2 } },
+    );
+    const auth = await h.bearer(['user']);
+    const open = async (url: string) => {
+      const res = await fetch(url, { headers: { ...auth, accept: 'text/event-stream' } });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      const read = async (): Promise<string> => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return `${text}[end]`;
+          text += Buffer.from(value).toString();
+          if (text.includes('\n\n')) return text;
+        }
+      };
+      const first = await read();
+      const rest = read().catch(() => '[cut]');
+      return { status: res.status, first, rest };
+    };
+    const legacy = await open(h.sseUrl);
+    const streamable = await open(h.mcpUrl);
+    expect([legacy.status, streamable.status]).toEqual([200, 200]);
+    expect(legacy.first).toMatch(/^event: endpoint\ndata: \/messages\?sessionId=s-1\n\n$/);
+    const refused = await fetch(h.sseUrl, { headers: { ...auth, accept: 'text/event-stream' } });
+    expect(refused.status).toBe(429);
+    await refused.text();
+
+    up.dropAll();
+    // Both clients see their stream end (cut: the upstream did not end it), and nothing is left counted.
+    expect(await legacy.rest).toBe('[cut]');
+    expect(await streamable.rest).toBe('[cut]');
+    const again = [await open(h.sseUrl), await open(h.mcpUrl)];
+    expect(again.map((s) => s.status)).toEqual([200, 200]);
+    // The legacy session of the dropped stream is gone: its messages endpoint does not know it any more.
+    const post = await fetch(`${h.sidecar.publicUrl}/messages?sessionId=s-1`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(post.status).toBe(404);
+    up.dropAll();
+    await Promise.all(again.map((s) => s.rest));
+  });
+});
