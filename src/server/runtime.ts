@@ -195,7 +195,10 @@ export class SidecarRuntime {
     const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req), this.requiredScopes);
     // The rest of an oversized body was never read: do not reuse the connection.
     if (err.code === 'ERR_REQUEST_TOO_LARGE') ctx.responseHeaders.connection = 'close';
-    const level = out.status >= 500 ? 'error' : 'info';
+    // A 503 for a dependency that is down (store, JWKS) is one of many during an outage, which the component
+    // logs once when it starts and once when it ends: per request it is a denial like any other. Only an
+    // unexpected error (500) is an error line of its own.
+    const level = err.code === 'ERR_INTERNAL' ? 'error' : 'info';
     this.#deps.logger[level](
       {
         request_id: ctx.requestId,
