@@ -57,6 +57,9 @@ export interface RedisStoreOptions {
 
 type Client = ops.RedisClient;
 
+/** Distinct reasons logged per outage at most (reasons that alternate must not flood the log). */
+const MAX_REASONS_LOGGED = 4;
+
 export class RedisStore implements Store {
   readonly name = 'store';
   readonly kind = 'redis' as const;
@@ -68,6 +71,8 @@ export class RedisStore implements Store {
   #client: Client | undefined;
   #state: ComponentStatus = { state: 'not_ready', detail: 'not started' };
   #down = false;
+  /** The reasons of the ongoing outage logged so far (each once: a reconnect fails every few hundred ms). */
+  #reasonsLogged = new Set<string>();
   /** Whether the store has been reachable since start(). */
   #connected = false;
   #stopping = false;
@@ -242,7 +247,13 @@ export class RedisStore implements Store {
     const detail = `redis unreachable: ${redactRedisUrl(reason)}`;
     if (!this.#down) {
       this.#down = true;
+      this.#reasonsLogged = new Set([detail]);
       this.#opts.logger.warn({ store: this.#where, reason: detail }, 'store connection lost; reconnecting');
+    } else if (!vague && !this.#reasonsLogged.has(detail) && this.#reasonsLogged.size < MAX_REASONS_LOGGED) {
+      // The outage goes on for another reason, often the one to act on: a bare close first, then WRONGPASS
+      // once Redis has a rotated password its Secret does not have yet.
+      this.#reasonsLogged.add(detail);
+      this.#opts.logger.warn({ store: this.#where, reason: detail }, 'store still unreachable; reconnecting');
     }
     // Unreachable from the start: not ready (a pod needs its store). Lost later: degraded, not unready —
     // every replica shares the store, so failing readiness would empty the Service while the sidecar can

@@ -321,6 +321,39 @@ describe('Redis outage', () => {
     await expect(authn.authenticate(withKey(uncached.key))).resolves.toMatchObject({ id: 'uncached' });
     for (const l of lines) expect(l).not.toContain(PEPPER);
   });
+  it('logs why an outage goes on when the reason changes: a password rotated on Redis before its Secret', async () => {
+    const secured = await startRedis({ password: 'old-pw-0123' });
+    suite.cleanup(() => secured.stop());
+    const dir = tempDir('redis-rotate');
+    const file = join(dir, 'password');
+    writeFileSync(file, 'old-pw-0123\n');
+    const lines: string[] = [];
+    const logger = createLogger('info', lineCollector(lines));
+    const store = await openStore(
+      parseConfig({ store: { redisUrl: secured.url, passwordFile: file, commandTimeoutMs: 300 } }, {}),
+      logger,
+    );
+    expect(store.status().state).toBe('ok');
+    const admin = new Redis(secured.port, '127.0.0.1', { password: 'old-pw-0123' });
+    const attempts = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))?.[1]);
+    // Redis gets the new password first; the mounted Secret follows later (the kubelet syncs it lazily).
+    await admin.config('SET', 'requirepass', 'new-pw-4567');
+    await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    await within(5_000, async () => expect(store.status().detail).toMatch(/WRONGPASS/));
+    // Several reconnect attempts refused for the same reason: it is logged once, not per attempt.
+    const seen = await attempts();
+    await within(5_000, async () => expect(await attempts()).toBeGreaterThanOrEqual(seen + 3));
+    const warned = lines.map((l) => JSON.parse(l) as { level: string; msg: string; reason?: string });
+    expect(warned.filter((l) => l.level === 'warn' && /WRONGPASS/.test(l.reason ?? ''))).toHaveLength(1);
+
+    writeFileSync(file, 'new-pw-4567\n');
+    await within(5_000, async () => expect(store.status().state).toBe('ok'));
+    expect(lines.filter((l) => l.includes('store connection restored'))).toHaveLength(1);
+    expect(lines.join('')).not.toMatch(/old-pw-0123|new-pw-4567/);
+    admin.disconnect();
+  }, 20_000);
+
   it('does not hang start() when no sentinel answers: not ready after the connect timeout', async () => {
     const dead = await freePort();
     const config = configFor({ redisUrl: `redis+sentinel://127.0.0.1:${dead}/mymaster` });
