@@ -99,6 +99,13 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           hsSecret,
           ...jwtKeyTimings(jwt.jwks),
           fetch: deps.fetch,
+          // Once each, not per request: every token needing a fetch is refused (503) meanwhile.
+          onOutage: (err) =>
+            logger.warn(
+              { err },
+              'JWKS fetch failed; tokens signed with a key fetched before still verify, others are refused (503) until a fetch succeeds',
+            ),
+          onRecovered: () => logger.info('JWKS fetched again'),
         });
         jwtVerifier = new JwtVerifier({
           jwt,

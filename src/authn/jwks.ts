@@ -16,10 +16,12 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
+  type ExportedJWKSCache,
   errors,
   type FlattenedJWSInput,
   type JWTHeaderParameters,
   type JWTVerifyGetKey,
+  jwksCache,
 } from 'jose';
 import { HS_SECRET_MIN_BYTES } from '../config/defaults.js';
 import type { SecretSource } from '../config/secrets.js';
@@ -49,6 +51,10 @@ export interface KeyResolverOptions {
   readonly fetch?: typeof fetch | undefined;
   /** Epoch milliseconds (tests). */
   readonly now?: () => number;
+  /** A fetch failed after a key set was fetched: once per outage, with the failure (for the log). */
+  readonly onOutage?: (failure: string) => void;
+  /** A fetch succeeded again after `onOutage` (a key found in the set fetched before is no fetch). */
+  readonly onRecovered?: () => void;
 }
 
 export interface KeyResolver {
@@ -62,11 +68,14 @@ export interface KeyResolver {
 }
 
 export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
+  /** jose stamps `uat` on every successful fetch: how a fetch is told from a key found in the set held. */
+  const fetchedSet = {} as ExportedJWKSCache;
   const remote = opts.jwksUri
     ? createRemoteJWKSet(new URL(opts.jwksUri), {
         timeoutDuration: opts.timeoutMs,
         cooldownDuration: opts.cooldownMs,
         cacheMaxAge: opts.cacheMaxAgeMs,
+        [jwksCache]: fetchedSet,
         ...(opts.fetch ? { [customFetch]: opts.fetch } : {}),
       })
     : undefined;
@@ -74,6 +83,24 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   let failure: string | null = null;
   let failedAt = Number.NEGATIVE_INFINITY;
   let fetched = false;
+  /** While an outage after a first fetch goes on: the `uat` of the set fetched last before it. */
+  let outageSince: number | undefined;
+  const succeeded = () => {
+    failure = null;
+    fetched = true;
+    if (outageSince !== undefined && fetchedSet.uat !== outageSince) {
+      outageSince = undefined;
+      opts.onRecovered?.();
+    }
+  };
+  const failed = (err: unknown) => {
+    failure = describe(err);
+    failedAt = now();
+    if (fetched && outageSince === undefined) {
+      outageSince = fetchedSet.uat ?? 0;
+      opts.onOutage?.(failure);
+    }
+  };
   const unknown = new UnknownKids();
   const lastSet = new LastFetchedSet();
 
@@ -92,8 +119,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     if (!cooling) unknown.newWindow();
     try {
       const key = await remote(header, token);
-      failure = null;
-      fetched = true;
+      succeeded();
       return key;
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey) {
@@ -105,8 +131,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
         }
       }
       if (!isFetchFailure(err)) throw err;
-      failure = describe(err);
-      failedAt = now();
+      failed(err);
       throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
     }
   };
@@ -127,11 +152,9 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
       if (!remote) return;
       try {
         await remote.reload();
-        failure = null;
-        fetched = true;
+        succeeded();
       } catch (err) {
-        failure = describe(err);
-        failedAt = now();
+        failed(err);
         throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
       }
     },

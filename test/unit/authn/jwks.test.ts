@@ -1,10 +1,11 @@
 import { errors, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
 import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
+import { lineCollector } from '../../helpers/log-lines.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const code = (c: string) => expect.objectContaining({ code: c });
@@ -156,5 +157,70 @@ describe('JWKS fetch failures', () => {
     await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
     // The verifier tries each of them (tested above); here they are not lost to a 503.
     await expect(keys.getKey(noKid, token)).rejects.toBeInstanceOf(errors.JWKSMultipleMatchingKeys);
+  });
+});
+
+describe('a JWKS outage after start, in the log', () => {
+  afterEach(() => vi.useRealTimers());
+
+  async function signer(kid: string) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256' };
+    let n = 0;
+    const sign = () =>
+      new SignJWT({ sub: `u-${++n}`, aud: RESOURCE, iss: 'https://idp.example.com' })
+        .setProtectedHeader({ alg: 'ES256', kid })
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey);
+    return { jwk, sign };
+  }
+
+  it('is logged once when a fetch first fails and once when one succeeds again, not per request', async () => {
+    // jose times its cooldown with Date.now: a fake Date moves past it without waiting.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const [k1, k2] = await Promise.all([signer('k1'), signer('k2')]);
+    let served: object[] | null = [k1.jwk];
+    const lines: string[] = [];
+    const config = parseConfig(
+      {
+        authn: {
+          resource: RESOURCE,
+          jwt: { issuers: ['https://idp.example.com'], jwksUri: 'https://idp.example.com/jwks' },
+        },
+      },
+      {},
+    );
+    const authn = createAuthenticator(config, {
+      store: new MemoryStore(),
+      logger: createLogger('info', lineCollector(lines)),
+      fetch: (async () =>
+        served ? Response.json({ keys: served }) : new Response('down', { status: 503 })) as typeof fetch,
+    });
+    await authn.start();
+    await expect(authn.authenticate(bearer(await k1.sign()))).resolves.toBeDefined();
+    const logged = () => lines.map((l) => JSON.parse(l) as { level: string; msg: string });
+
+    // The issuer goes down and rotates to k2: each k2 token past the cooldown makes a fetch, which fails.
+    served = null;
+    for (let i = 0; i < 5; i++) {
+      vi.setSystemTime(Date.now() + 31_000);
+      await expect(authn.authenticate(bearer(await k2.sign()))).rejects.toThrow(
+        code('ERR_AUTHN_UNAVAILABLE'),
+      );
+      // Tokens signed with a key of the set fetched last still verify (the set is fresh for 10 minutes).
+      await expect(authn.authenticate(bearer(await k1.sign()))).resolves.toBeDefined();
+    }
+    const outage = logged().filter((l) => l.level === 'warn' && /JWKS/.test(l.msg));
+    expect(outage).toHaveLength(1);
+    expect(logged().filter((l) => /JWKS/.test(l.msg) && l.level === 'info')).toEqual([]);
+
+    served = [k1.jwk, k2.jwk];
+    vi.setSystemTime(Date.now() + 31_000);
+    await expect(authn.authenticate(bearer(await k2.sign()))).resolves.toBeDefined();
+    await expect(authn.authenticate(bearer(await k2.sign()))).resolves.toBeDefined();
+    expect(logged().filter((l) => l.level === 'info' && /JWKS/.test(l.msg))).toHaveLength(1);
+    expect(logged().filter((l) => l.level === 'warn' && /JWKS/.test(l.msg))).toHaveLength(1);
+    await authn.stop();
   });
 });
