@@ -238,6 +238,10 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     },
     async start() {
       for (const advice of configAdvice(config)) logger.warn(advice);
+      // The admin port first: while the components start (each waits a bounded time for its dependency —
+      // Redis, the JWKS, a bundle URL — which adds up when several are down), /healthz answers and /readyz
+      // says which one is not ready yet, instead of the probes and the operator finding no port at all.
+      adminUrl = await listeners.startAdmin();
       for (const c of components) await c.start();
       const started = await listeners.start();
       ({ publicUrl, adminUrl } = started);

@@ -25,6 +25,8 @@ export interface ListenersDeps {
 }
 
 export interface Listeners {
+  /** Listens on the admin port only (probes, `/readyz`), before the components start; resolves with its URL. */
+  startAdmin(): Promise<string>;
   /**
    * Listens on both ports; resolves with URLs that reach them (a wildcard is reached on 127.0.0.1) and the
    * addresses they are bound to (`[::]:8080`).
@@ -45,10 +47,16 @@ export function createListeners(d: ListenersDeps): Listeners {
     open.add(s);
     s.once('close', () => open.delete(s));
   });
+  let admin: Promise<string> | undefined;
+  const startAdmin = () => {
+    admin ??= listen(d.admin, d.config.admin.host, d.config.admin.port, d.logger);
+    return admin;
+  };
   return {
+    startAdmin,
     async start() {
+      const adminUrl = await startAdmin();
       const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port, d.logger);
-      const adminUrl = await listen(d.admin, d.config.admin.host, d.config.admin.port, d.logger);
       return { publicUrl, adminUrl, bound: { public: boundTo(publicServer), admin: boundTo(d.admin) } };
     },
     async stop() {
