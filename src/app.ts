@@ -42,6 +42,7 @@ import { createAdminServer } from './server/admin-server.js';
 import { createCors } from './server/cors.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
 import { createListeners } from './server/listeners.js';
+import { OutageLog } from './server/outage-log.js';
 import { createPublicServer } from './server/public-server.js';
 import { SidecarRuntime } from './server/runtime.js';
 import { createStore } from './store/create-store.js';
@@ -177,7 +178,15 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     pipelines,
     engine,
     annotations,
-    forwardDeps: { upstream, headers, logger, tracing: obs.tracing, sessions, replies },
+    forwardDeps: {
+      upstream,
+      headers,
+      logger,
+      tracing: obs.tracing,
+      sessions,
+      replies,
+      outages: new OutageLog(logger, 'upstream MCP server answering again'),
+    },
     tracing: obs.tracing,
     logger,
     now: deps.policyNow ?? now,

@@ -24,6 +24,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
+import type { OutageLog } from './outage-log.js';
 import { ignore, pump, readWhole, watchStall } from './reply-pump.js';
 import { sendJson } from './respond.js';
 
@@ -46,6 +47,8 @@ export interface ForwardDeps {
   readonly sessions?: SessionOwners;
   /** Replies being piped: cut when their client stops reading, ended cleanly at shutdown. */
   readonly replies?: ActiveReplies;
+  /** Logs an upstream outage once (502s and 504s), instead of a line per refused call. */
+  readonly outages?: OutageLog;
 }
 
 export interface ForwardRequest {
@@ -101,16 +104,19 @@ export async function forward(
       return CLIENT_CLOSED_REQUEST;
     }
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
-    // A busy refusal is the sidecar shedding load: one line each would add to the overload (metrics count them).
-    deps.logger[e.code === 'ERR_UPSTREAM_BUSY' ? 'debug' : 'warn'](
-      { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message },
-      'upstream request failed',
-    );
+    const fields = { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message };
+    // A busy refusal is the sidecar shedding load, and an upstream down or too slow fails every call alike:
+    // one line each would flood the log (the metrics count them all).
+    const outage = e.code === 'ERR_UPSTREAM_UNAVAILABLE' || e.code === 'ERR_UPSTREAM_TIMEOUT';
+    if (e.code === 'ERR_UPSTREAM_BUSY') deps.logger.debug(fields, 'upstream request failed');
+    else if (outage && deps.outages) deps.outages.failed(fields, 'upstream request failed');
+    else deps.logger.warn(fields, 'upstream request failed');
     const status = sendUpstreamError(ctx, res, e);
     traced?.(null, e.code);
     return status;
   }
   ctx.upstreamStatus = upstreamRes.status;
+  deps.outages?.succeeded();
   traced?.(upstreamRes.status);
   const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions);
   // A session the client never hears of (its reply failed before the headers went out) is released at once.

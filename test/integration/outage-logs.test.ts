@@ -2,10 +2,13 @@
  * What an SRE's log shows during a Redis outage that refuses calls (`ratelimit.failureMode: closed`, API
  * keys): the outage is logged once when it starts, at `warn`, by the store and the rate limiter; each
  * refused call is an `info` line like any other denial, not an `error` line per request (an error-level
- * flood pages on-call for every call a client retries, and buries the one line that says why).
+ * flood pages on-call for every call a client retries, and buries the one line that says why). An MCP
+ * server that is down likewise: one `warn` when its calls start failing, one `info` when it answers again.
  *
  * @module
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/authn/api-key-format.js';
 import { postJsonRpc } from '../helpers/http.js';
@@ -56,5 +59,40 @@ describe('a Redis outage refusing calls', () => {
     expect(loud.length).toBeGreaterThan(0);
     expect(loud.length).toBeLessThanOrEqual(5);
     expect(loud.filter((l) => l.level !== 'warn')).toEqual([]);
+  }, 30_000);
+});
+
+describe('an MCP server that is down', () => {
+  it('is logged once at warn, each refused call at debug, and its return once at info', async () => {
+    // A port nothing listens on until the upstream "comes back" below.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const down = await startHarness({
+      upstreamStateless: true,
+      config: { upstream: { url: `http://127.0.0.1:${port}/mcp` }, abuse: { rules: [] } },
+    });
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    try {
+      const token = await down.bearer(['user']);
+      const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+      const before = down.logs.length;
+      for (let i = 0; i < 10; i++) expect((await postJsonRpc(down.mcpUrl, token, ping)).status).toBe(502);
+      await new Promise<void>((r) => upstream.listen(port, '127.0.0.1', r));
+      expect((await postJsonRpc(down.mcpUrl, token, ping)).status).toBe(200);
+      const lines = down.logs.slice(before).map((l) => JSON.parse(l) as { level: string; msg: string });
+      const failed = lines.filter((l) => l.msg.startsWith('upstream request failed'));
+      expect(failed.map((l) => l.level)).toEqual(['warn', ...Array(9).fill('debug')]);
+      expect(
+        lines.filter((l) => l.msg === 'upstream MCP server answering again').map((l) => l.level),
+      ).toEqual(['info']);
+    } finally {
+      await down.stop();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
   }, 30_000);
 });
