@@ -64,25 +64,27 @@ describe('a Redis outage refusing calls', () => {
 
 describe('an MCP server that is down', () => {
   it('is logged once at warn, each refused call at debug, and its return once at info', async () => {
-    // A port nothing listens on until the upstream "comes back" below.
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    const down = await startHarness({
-      upstreamStateless: true,
-      config: { upstream: { url: `http://127.0.0.1:${port}/mcp` }, abuse: { rules: [] } },
-    });
+    // The test's own port (another test could take a freed one): it cuts every connection while "down".
+    let up = false;
     const upstream = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    upstream.on('connection', (socket) => {
+      if (!up) socket.destroy();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as AddressInfo).port;
+    const down = await startHarness({
+      upstreamStateless: true,
+      config: { upstream: { url: `http://127.0.0.1:${port}/mcp` }, abuse: { rules: [] } },
     });
     try {
       const token = await down.bearer(['user']);
       const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
       const before = down.logs.length;
       for (let i = 0; i < 10; i++) expect((await postJsonRpc(down.mcpUrl, token, ping)).status).toBe(502);
-      await new Promise<void>((r) => upstream.listen(port, '127.0.0.1', r));
+      up = true;
       expect((await postJsonRpc(down.mcpUrl, token, ping)).status).toBe(200);
       const lines = down.logs.slice(before).map((l) => JSON.parse(l) as { level: string; msg: string });
       const failed = lines.filter((l) => l.msg.startsWith('upstream request failed'));
