@@ -14,6 +14,7 @@ import { describe, ensureToolchain } from './opa.mjs';
 const usage = `usage: node scripts/policy-toolchain.mjs <command> [options]
   ensure                                    find or build a policy toolchain and print which one
   build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...]
+        [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]]
                                             compile DIR (default ${DEFAULT_SRC}) to OUT/bundle.tar.gz and OUT/bundle/
   test  [--src DIR] [-v]                    run the Rego unit tests (*_test.rego)
   fmt   [--check|--write] [--src DIR]       opa fmt (Rego v1); --check (default) fails on unformatted files
@@ -21,7 +22,7 @@ env: OPA_BIN (an opa executable), POLICY_REVISION (bundle revision)`;
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write' }} */
+  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write', signing?: import('./commands.mjs').SigningOptions }} */
   const o = { entrypoints: [], verbose: false, mode: 'check' };
   for (let i = 0; i < argv.length; i++) {
     const arg = /** @type {string} */ (argv[i]);
@@ -41,6 +42,18 @@ function parseArgs(argv) {
         break;
       case '--revision':
         o.revision = value();
+        break;
+      case '--signing-key':
+        o.signing = { ...o.signing, key: value() };
+        break;
+      case '--signing-alg':
+        o.signing = { key: '', ...o.signing, alg: value() };
+        break;
+      case '--claims-file':
+        o.signing = { key: '', ...o.signing, claimsFile: value() };
+        break;
+      case '--verification-key-id':
+        o.signing = { key: '', ...o.signing, keyId: value() };
         break;
       case '-e':
       case '--entrypoint':

@@ -64,8 +64,17 @@ async function checkSrc(src) {
 }
 
 /**
+ * Signing of a built bundle, as `opa build --signing-key` does (OPA's flags and defaults): `key` is a PEM
+ * private key file (RS*, PS*, ES*) or an HMAC secret (HS*); `alg` defaults to RS256; `claimsFile` adds claims
+ * such as `scope` (and then no `kid` is written unless the claims name a `keyid`); `keyId` is the `kid`
+ * (OPA's `--verification-key-id`, default `default`).
+ * @typedef {{ key: string, alg?: string, claimsFile?: string, keyId?: string }} SigningOptions
+ */
+
+/**
  * Compiles a policy folder into `<out>/bundle.tar.gz` (an `opa build -t wasm` bundle) and unpacks it into `<out>/bundle/`.
- * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string }} [opts]
+ * With `signing`, the bundle carries a `.signatures.json` (see SigningOptions).
+ * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string, signing?: SigningOptions }} [opts]
  * @returns {Promise<{ bundle: string, dir: string, revision: string, files: string[], toolchain: Toolchain }>}
  */
 export async function buildPolicy(opts = {}) {
@@ -93,6 +102,7 @@ export async function buildPolicy(opts = {}) {
         revision,
       ];
       for (const e of entrypoints) args.push('-e', e);
+      args.push(...signingArgs(opts.signing));
       // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
       // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
       // Written beside the bundle and renamed over it once built: a failed build leaves the last good
@@ -125,6 +135,22 @@ export async function buildPolicy(opts = {}) {
     },
     out,
   );
+}
+
+/**
+ * The signing flags of `opa build`/`policyc build`; file paths made absolute, as the build runs inside src.
+ * @param {SigningOptions | undefined} signing
+ */
+function signingArgs(signing) {
+  if (!signing) return [];
+  if (!signing.key)
+    throw new ToolchainError('--signing-alg, --claims-file and --verification-key-id need --signing-key');
+  const key = existsSync(signing.key) ? resolve(signing.key) : signing.key; // a file, or an HMAC secret
+  const args = ['--signing-key', key];
+  if (signing.alg) args.push('--signing-alg', signing.alg);
+  if (signing.claimsFile) args.push('--claims-file', resolve(signing.claimsFile));
+  if (signing.keyId) args.push('--verification-key-id', signing.keyId);
+  return args;
 }
 
 /**

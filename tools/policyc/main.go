@@ -3,7 +3,8 @@
 // It does three jobs of the OPA CLI with OPA's own Go packages, taking the same flags, so that
 // scripts/policy-toolchain.mjs drives either tool the same way:
 //
-//	policyc build -t wasm [--capabilities FILE] [-e ENTRYPOINT]... [--revision R] [--ignore GLOB]... [-o FILE] PATH...
+//	policyc build -t wasm [--capabilities FILE] [-e ENTRYPOINT]... [--revision R] [--ignore GLOB]... [-o FILE]
+//	              [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]] PATH...
 //	policyc test [--format pretty|json] [--capabilities FILE] [-v] [--ignore GLOB]... [--run REGEX] PATH...
 //	policyc fmt [--list] [--write] [--fail] PATH...
 //	policyc version
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
 	"github.com/open-policy-agent/opa/v1/format"
 	"github.com/open-policy-agent/opa/v1/loader"
@@ -117,13 +119,19 @@ func ignoreFilter(globs []string) loader.Filter {
 	}
 }
 
-// build writes an OPA bundle with policy.wasm, exactly as `opa build -t wasm` does.
+// build writes an OPA bundle with policy.wasm, exactly as `opa build -t wasm` does; with --signing-key it
+// also writes .signatures.json as `opa build --signing-key` does (the signing flags and defaults are OPA's:
+// RS256, and without --claims-file a `kid` header and `keyid` claim named by --verification-key-id).
 func build(args []string) error {
 	fset := flag.NewFlagSet("build", flag.ContinueOnError)
 	target := fset.String("t", "wasm", "target (only wasm)")
 	capsFile := fset.String("capabilities", "", "capabilities.json to compile against")
 	revision := fset.String("revision", "", "bundle revision for the manifest")
 	output := fset.String("o", "bundle.tar.gz", "output bundle file")
+	signingKey := fset.String("signing-key", "", "secret (HMAC) or path of the PEM private key (RSA, ECDSA) to sign the bundle with")
+	signingAlg := fset.String("signing-alg", "RS256", "signing algorithm (RS/PS/ES 256/384/512, HS256/384/512)")
+	claimsFile := fset.String("claims-file", "", "JSON file of extra claims for the signature (e.g. {\"scope\": \"...\"})")
+	keyID := fset.String("verification-key-id", "default", "key id written as the signature's kid (without --claims-file)")
 	var entrypoints, ignore stringList
 	fset.Var(&entrypoints, "e", "entrypoint, e.g. mcp/authz/decision (repeatable)")
 	fset.Var(&ignore, "ignore", "file name glob to leave out, e.g. '*_test.rego' (repeatable)")
@@ -150,6 +158,15 @@ func build(args []string) error {
 		WithOutput(&buf)
 	if *revision != "" {
 		c = c.WithRevision(*revision)
+	}
+	if *signingKey == "" && *claimsFile != "" {
+		return errors.New("build: --claims-file needs --signing-key")
+	}
+	if *signingKey != "" {
+		c = c.WithBundleSigningConfig(bundle.NewSigningConfig(*signingKey, *signingAlg, *claimsFile))
+		if *claimsFile == "" {
+			c = c.WithBundleVerificationKeyID(*keyID)
+		}
 	}
 	if err := c.Build(context.Background()); err != nil {
 		return err
