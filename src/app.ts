@@ -96,12 +96,19 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     cache: config.policy.decisionCache,
   });
   obs.metrics.observeDecisionCache(() => engine.status().decisionCache);
+  // The verification key is a secret file like the others: re-read when a Secret mount is updated.
+  const verifyKey = config.policy.verification
+    ? openSecret(config, 'bundleVerificationKey', { ...envOpt, logger })
+    : undefined;
   const reloader = new PolicyReloader({
     location: config.policy.bundle,
     watch: config.policy.watch,
     pollIntervalMs: config.policy.pollIntervalMs,
     engine,
     logger,
+    ...(config.policy.verification && verifyKey
+      ? { verification: { ...config.policy.verification, key: () => verifyKey.get() } }
+      : {}),
   });
   const upstream = new Upstream(config.upstream);
   const annotations = new AnnotationCache();
@@ -196,7 +203,10 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const policyComponent: Component = {
     name: 'policy',
     start: () => reloader.start(),
-    stop: () => reloader.stop(),
+    stop: () => {
+      verifyKey?.close();
+      return reloader.stop();
+    },
     status: (): ComponentStatus => ({ ...engine.status() }),
   };
   const components: Component[] = [

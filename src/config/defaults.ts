@@ -37,6 +37,9 @@ export const POLICY_VISIBLE_ENTRYPOINT = 'mcp/authz/visible';
 export const POLICY_POLL_INTERVAL_MS = 1_000;
 export const POLICY_TIMEZONE = 'UTC';
 export const POLICY_DECISION_CACHE_ENTRIES = 10_000;
+/** `policy.verification`: OPA's default signing algorithm and the key id `opa build --signing-key` writes. */
+export const POLICY_VERIFICATION_ALGORITHM = 'RS256';
+export const POLICY_VERIFICATION_KEY_ID = 'default';
 export const ENVIRONMENT = 'prod';
 
 export const JWT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;

@@ -11,6 +11,7 @@ import { AuthnSchema } from './schema-authn.js';
 import { httpUrlWithoutCredentials, msOrOff, port, positiveMs } from './schema-common.js';
 import { AbuseSchema, RateLimitSchema } from './schema-limits.js';
 import { AuditSchema, LogSchema, TelemetrySchema } from './schema-observability.js';
+import { BundleVerificationSchema } from './schema-verification.js';
 
 export const SUPPORTED_PROTOCOL_VERSIONS = [
   '2024-11-05',
@@ -215,6 +216,7 @@ const PolicySchema = z.strictObject({
     })
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
+  verification: BundleVerificationSchema,
 });
 const StoreSchema = z.strictObject({
   redisUrl: z

@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { Parser } from 'tar';
 import { z } from 'zod';
 import { download, isUrl } from './bundle-download.js';
+import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle-signature.js';
 
 export const ManifestSchema = z
   .object({
@@ -61,10 +62,18 @@ export function displayLocation(location: string): string {
   }
 }
 
-/** Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem. */
-export async function readBundle(location: string, signal?: AbortSignal): Promise<Bundle> {
+/**
+ * Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem.
+ * With `verification`, every file of the bundle is checked against its `.signatures.json` first
+ * (bundle-signature.ts); an unsigned or tampered bundle is refused.
+ */
+export async function readBundle(
+  location: string,
+  signal?: AbortSignal,
+  verification?: BundleVerification,
+): Promise<Bundle> {
   if (isUrl(location)) {
-    return fromTarball(await download(location, signal), displayLocation(location));
+    return fromTarball(await download(location, signal), displayLocation(location), verification);
   }
   let info: Awaited<ReturnType<typeof stat>>;
   try {
@@ -72,13 +81,27 @@ export async function readBundle(location: string, signal?: AbortSignal): Promis
   } catch (err) {
     throw new BundleError(`bundle not found at ${location}`, { cause: err });
   }
-  if (info.isDirectory()) return fromFiles(await readFolder(location), location);
-  return fromTarball(await readFile(location), location);
+  if (info.isDirectory()) {
+    const files = await readFolder(location, verification !== undefined);
+    return checked(files, location, verification);
+  }
+  return fromTarball(await readFile(location), location, verification);
 }
 
-async function readFolder(dir: string): Promise<Map<string, Buffer>> {
+/** Verifies the signature when asked to, then builds the bundle from the files it reads. */
+async function checked(
+  files: Map<string, Buffer>,
+  source: string,
+  verification: BundleVerification | undefined,
+): Promise<Bundle> {
+  if (verification) await verifyBundle(files, verification, source);
+  return fromFiles(files, source);
+}
+
+/** The bundle files of a folder; `all` of them (any name) when they are to be checked against a signature. */
+async function readFolder(dir: string, all: boolean): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const f of await bundleFiles(dir)) files.set(f.rel, await readFile(f.full));
+  for (const f of await bundleFiles(dir, all)) files.set(f.rel, await readFile(f.full));
   return files;
 }
 
@@ -95,7 +118,7 @@ export interface BundleFile {
   readonly ino: number;
 }
 
-export async function bundleFiles(dir: string): Promise<BundleFile[]> {
+export async function bundleFiles(dir: string, all = false): Promise<BundleFile[]> {
   const out: BundleFile[] = [];
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   for (const e of entries) {
@@ -104,7 +127,7 @@ export async function bundleFiles(dir: string): Promise<BundleFile[]> {
     const rel = relative(dir, full).split(sep).join('/');
     // Kubernetes ConfigMap mounts keep the real files in ..<timestamp> folders: follow only the top links.
     if (rel.split('/').some((part) => part.startsWith('..'))) continue;
-    if (!isBundleFile(rel)) continue;
+    if (!all && !isBundleFile(rel)) continue;
     const st = await stat(full).catch(() => undefined);
     if (st?.isFile()) {
       out.push({ rel, full, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
@@ -115,10 +138,10 @@ export async function bundleFiles(dir: string): Promise<BundleFile[]> {
 
 function isBundleFile(rel: string): boolean {
   const base = posix.basename(rel);
-  return base === '.manifest' || base === 'data.json' || base.endsWith('.wasm');
+  return base === '.manifest' || base === 'data.json' || base.endsWith('.wasm') || rel === SIGNATURES_FILE;
 }
 
-async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
+async function fromTarball(buf: Buffer, source: string, verification?: BundleVerification): Promise<Bundle> {
   let tarBytes: Buffer;
   try {
     tarBytes = gunzipSync(buf, { maxOutputLength: MAX_BUNDLE_BYTES });
@@ -132,7 +155,8 @@ async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
       onReadEntry: (entry) => {
         const chunks: Buffer[] = [];
         const name = entry.path.replace(/^\/+/, '').replace(/^\.\//, '');
-        if (entry.type !== 'File' || !isBundleFile(name)) {
+        // A signature covers every file of the bundle: all are read when it is checked.
+        if (entry.type !== 'File' || (!verification && !isBundleFile(name))) {
           entry.resume();
           return;
         }
@@ -156,7 +180,7 @@ async function fromTarball(buf: Buffer, source: string): Promise<Bundle> {
       cause: err,
     });
   });
-  return fromFiles(files, source);
+  return checked(files, source, verification);
 }
 
 /**

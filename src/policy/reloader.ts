@@ -16,6 +16,7 @@ import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
 import { isUrl, urlSignature } from './bundle-download.js';
+import type { BundleVerification } from './bundle-signature.js';
 import type { PolicyEngine } from './engine.js';
 
 export interface ReloaderOptions {
@@ -24,6 +25,8 @@ export interface ReloaderOptions {
   readonly pollIntervalMs: number;
   readonly engine: PolicyEngine;
   readonly logger: Logger;
+  /** When set, only a bundle whose signature verifies is loaded (bundle-signature.ts). */
+  readonly verification?: BundleVerification;
 }
 
 export class PolicyReloader {
@@ -91,7 +94,7 @@ export class PolicyReloader {
     this.#signature = sig;
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {
-      bundle = await readBundle(location);
+      bundle = await readBundle(location, undefined, this.#opts.verification);
       if (folder && (await signature(location).catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;

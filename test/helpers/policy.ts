@@ -13,15 +13,31 @@ import { tempDir } from './temp-dir.js';
 export const ROOT = resolve(import.meta.dirname, '../..');
 const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
 
-/** Builds `src` (relative to the repo root) into a fresh temp folder; returns the unpacked bundle folder. */
+/** Signing flags of `policy:build` (as `opa build` names them). */
+export interface BundleSigning {
+  readonly key: string;
+  readonly alg?: string;
+  readonly claimsFile?: string;
+  readonly keyId?: string;
+}
+
+/**
+ * Builds `src` (relative to the repo root) into a fresh temp folder; returns the unpacked bundle folder
+ * (its tarball is `bundle.tar.gz` beside it). With `signing`, the bundle is signed as `opa build` signs.
+ */
 export async function buildBundle(
   src: string,
-  opts: { revision?: string; entrypoints?: string[] } = {},
+  opts: { revision?: string; entrypoints?: string[]; signing?: BundleSigning } = {},
 ): Promise<string> {
   const out = tempDir('bundle');
   const args = [SCRIPT, 'build', '--src', src, '--out', out];
   if (opts.revision) args.push('--revision', opts.revision);
   for (const e of opts.entrypoints ?? []) args.push('-e', e);
+  const s = opts.signing;
+  if (s) args.push('--signing-key', s.key);
+  if (s?.alg) args.push('--signing-alg', s.alg);
+  if (s?.claimsFile) args.push('--claims-file', s.claimsFile);
+  if (s?.keyId) args.push('--verification-key-id', s.keyId);
   await new Promise<void>((done, fail) => {
     execFile(process.execPath, args, { cwd: ROOT, timeout: 300_000 }, (err, _stdout, stderr) => {
       if (err) fail(new Error(`policy build of ${src} failed: ${stderr}`));

@@ -56,6 +56,16 @@ describe('config defaults', () => {
       environment: 'prod',
       decisionCache: { enabled: true, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES },
     });
+    expect(c.policy.verification).toBeUndefined(); // bundles are not checked unless asked to
+    expect(parseConfig({ policy: { verification: { keyFile: '/k.pem' } } }).policy.verification).toEqual({
+      keyFile: '/k.pem',
+      algorithm: D.POLICY_VERIFICATION_ALGORITHM,
+      keyId: D.POLICY_VERIFICATION_KEY_ID,
+      scope: '',
+      excludeFiles: [],
+    });
+    expect(D.POLICY_VERIFICATION_ALGORITHM).toBe('RS256'); // OPA's default
+    expect(D.POLICY_VERIFICATION_KEY_ID).toBe('default'); // the kid `opa build --signing-key` writes
     expect(c.authn.mode).toBe('strict');
     expect(c.authn.jwt.algorithms).toEqual(['RS256', 'ES256', 'EdDSA']);
     expect(c.authn.jwt.clockToleranceSec).toBe(30);
@@ -148,6 +158,17 @@ describe('config errors', () => {
     );
     expect(() => parseConfig({ store: { keyPrefix: 'app{x}:' } })).toThrow(/store\.keyPrefix/);
     expect(parseConfig({ store: { keyPrefix: 'app:' } }).store.keyPrefix).toBe('app:');
+  });
+
+  it('accepts only the bundle signing algorithms OPA signs with (no none, no EdDSA)', () => {
+    for (const algorithm of ['none', 'EdDSA', 'rs256']) {
+      expect(() => parseConfig({ policy: { verification: { algorithm } } })).toThrow(
+        /policy\.verification\.algorithm/,
+      );
+    }
+    expect(
+      parseConfig({ policy: { verification: { algorithm: 'HS512' } } }).policy.verification?.algorithm,
+    ).toBe('HS512');
   });
 
   it('rejects an unknown time zone', () => {

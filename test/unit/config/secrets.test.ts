@@ -121,6 +121,16 @@ describe('configured secret files at start', () => {
     expect(unreadableSecretFiles(config, {})).toEqual([]);
   });
 
+  it('checks the bundle verification key file only when policy.verification is set', () => {
+    const missing = join(tempDir('secret'), 'bundle-key.pem');
+    expect(unreadableSecretFiles(parseConfig({}, {}), {})).toEqual([]);
+    const config = parseConfig({ policy: { verification: { keyFile: missing } } }, {});
+    expect(unreadableSecretFiles(config, {})).toEqual([
+      `policy.verification.keyFile: ${missing} cannot be read (ENOENT)`,
+    ]);
+    expect(unreadableSecretFiles(config, { AUTHZ_BUNDLE_VERIFICATION_KEY: 'k' })).toEqual([]);
+  });
+
   it('ignores the files of features that are off', () => {
     const config = parseConfig(
       {

@@ -1,0 +1,185 @@
+/**
+ * Bundle signature verification as OPA does it (`bundles[_].signing`, OPA v1/bundle/verify.go): the
+ * bundle's `.signatures.json` holds exactly one JWS, signed with the configured key and algorithm, whose
+ * payload lists every file of the bundle with its hash. A bundle passes when the token verifies, its key id
+ * (header `kid`, else the deprecated `keyid` claim) is the configured one, its `scope` claim equals the
+ * configured scope, every file but `.signatures.json` and the excluded ones is listed with a matching hash,
+ * and every listed file is present. `data.json`, `.manifest` and `signatures.json` files are hashed in the
+ * canonical JSON form OPA uses (canonical-json.ts), other files as bytes.
+ *
+ * Stricter than OPA where OPA is lax: a bundle without `.signatures.json` is refused whatever the key id
+ * setting; the header `alg` must be the configured algorithm; MD5 and SHA-1 file hashes are refused; a
+ * `data.yaml` (which OPA hashes as parsed YAML) is refused. Like OPA, `exp`/`nbf`/`iat` are not checked.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { compactVerify, decodeProtectedHeader, importSPKI } from 'jose';
+import { z } from 'zod';
+import type { SigningAlgorithm } from '../config/schema-verification.js';
+import { BundleError } from './bundle.js';
+import { canonicalJson } from './canonical-json.js';
+
+export const SIGNATURES_FILE = '.signatures.json';
+
+/** Shortest HMAC secret accepted (RFC 7518 asks for at least the hash size; 32 bytes for HS256). */
+export const MIN_HMAC_SECRET_BYTES = 32;
+
+export interface BundleVerification {
+  readonly algorithm: SigningAlgorithm;
+  /** The public key (PEM, SPKI) or the HMAC secret, read now (a Secret mount may have been rotated). */
+  readonly key: () => Buffer | null;
+  readonly keyId: string;
+  readonly scope: string;
+  /** Globs (Go `filepath.Match`) of files not checked: they need not be listed, nor match when listed. */
+  readonly excludeFiles: readonly string[];
+}
+
+const SignaturesSchema = z.object({
+  signatures: z.array(z.string()).default([]),
+  plugin: z.string().optional(),
+});
+
+const PayloadSchema = z.object({
+  files: z.array(z.object({ name: z.string(), hash: z.string(), algorithm: z.string() })).default([]),
+  keyid: z.string().optional(),
+  scope: z.string().optional(),
+});
+
+const HASHES: Readonly<Record<string, string>> = {
+  'SHA-224': 'sha224',
+  'SHA-256': 'sha256',
+  'SHA-384': 'sha384',
+  'SHA-512': 'sha512',
+  'SHA-512-224': 'sha512-224',
+  'SHA-512-256': 'sha512-256',
+};
+
+/**
+ * Checks the signature of a bundle given as all its files (path without a leading `/` → content).
+ * Throws a `BundleError` (not transient) naming the first problem.
+ */
+export async function verifyBundle(
+  files: ReadonlyMap<string, Buffer>,
+  v: BundleVerification,
+  source: string,
+): Promise<void> {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new BundleError(`bundle ${source}: signature check failed: ${why}`, { cause });
+  };
+  const raw = files.get(SIGNATURES_FILE);
+  if (!raw) return fail(`no ${SIGNATURES_FILE} (policy.verification requires a signed bundle)`);
+  let sigs: z.infer<typeof SignaturesSchema>;
+  try {
+    sigs = SignaturesSchema.parse(JSON.parse(raw.toString('utf8')));
+  } catch (err) {
+    return fail(`${SIGNATURES_FILE} is not a signatures file`, err);
+  }
+  if (sigs.plugin !== undefined && sigs.plugin !== '_default')
+    fail(`${SIGNATURES_FILE} names the signing plugin ${sigs.plugin}, which is not supported`);
+  const [token, ...more] = sigs.signatures;
+  if (token === undefined || more.length > 0)
+    fail(`${SIGNATURES_FILE} must hold exactly one JWT (has ${sigs.signatures.length})`);
+  const signed = await checkToken(token as string, v, fail);
+  for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (path === SIGNATURES_FILE) continue;
+    if (v.excludeFiles.some((glob) => globMatch(glob, path))) {
+      signed.delete(path);
+      continue;
+    }
+    const entry = signed.get(path);
+    if (!entry) fail(`file ${path} is not included in the bundle signature`);
+    const { hash, algorithm } = entry as { hash: string; algorithm: string };
+    const node = HASHES[algorithm];
+    if (!node) fail(`file ${path}: hash algorithm ${algorithm || '(none)'} is not accepted`);
+    const actual = createHash(node as string)
+      .update(isStructured(path) ? structured(path, content, fail) : content)
+      .digest('hex');
+    if (actual !== hash.toLowerCase()) fail(`file ${path}: digest mismatch (want ${hash}, got ${actual})`);
+    signed.delete(path);
+  }
+  if (signed.size > 0)
+    fail(`file(s) ${[...signed.keys()].join(', ')} are in the bundle signature but not in the bundle`);
+}
+
+type Fail = (why: string, cause?: unknown) => never;
+
+/** Verifies the JWS and its key id and scope; returns the signed files by name (a later entry wins). */
+async function checkToken(token: string, v: BundleVerification, fail: Fail) {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch (err) {
+    return fail('the JWT is malformed', err);
+  }
+  if (header.alg !== v.algorithm)
+    fail(`the JWT is signed with ${String(header.alg)}, policy.verification.algorithm is ${v.algorithm}`);
+  const keyBytes = v.key();
+  if (!keyBytes) return fail('the verification key (policy.verification.keyFile) cannot be read');
+  if (v.algorithm.startsWith('HS') && keyBytes.length < MIN_HMAC_SECRET_BYTES)
+    fail(`the ${v.algorithm} secret is shorter than ${MIN_HMAC_SECRET_BYTES} bytes`);
+  let key: Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
+  try {
+    key = v.algorithm.startsWith('HS')
+      ? new Uint8Array(keyBytes)
+      : await importSPKI(keyBytes.toString('utf8'), v.algorithm);
+  } catch (err) {
+    return fail(`the verification key is not a ${v.algorithm} public key in PEM (SPKI)`, err);
+  }
+  let payloadBytes: Uint8Array;
+  try {
+    ({ payload: payloadBytes } = await compactVerify(token, key, { algorithms: [v.algorithm] }));
+  } catch (err) {
+    return fail(`the JWT does not verify with the configured key (${(err as Error).message})`, err);
+  }
+  let payload: z.infer<typeof PayloadSchema>;
+  try {
+    payload = PayloadSchema.parse(JSON.parse(Buffer.from(payloadBytes).toString('utf8')));
+  } catch (err) {
+    return fail('the JWT payload is not a bundle signature', err);
+  }
+  const kid = (typeof header.kid === 'string' && header.kid) || payload.keyid || v.keyId;
+  if (kid !== v.keyId) fail(`the JWT names key id ${kid}, policy.verification.keyId is ${v.keyId}`);
+  if ((payload.scope ?? '') !== v.scope)
+    fail(
+      `scope mismatch (the JWT has ${JSON.stringify(payload.scope ?? '')}, expected ${JSON.stringify(v.scope)})`,
+    );
+  return new Map(payload.files.map((f) => [f.name, f] as const));
+}
+
+/** OPA's IsStructuredDoc: these files are hashed as parsed JSON, in canonical form. */
+function isStructured(path: string): boolean {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return base === 'data.json' || base === 'data.yaml' || base === 'signatures.json' || base === '.manifest';
+}
+
+function structured(path: string, content: Buffer, fail: Fail): Buffer {
+  if (path.endsWith('data.yaml')) return fail(`file ${path}: YAML data is not supported in signed bundles`);
+  try {
+    return canonicalJson(content);
+  } catch (err) {
+    return fail(`file ${path} is not valid JSON: ${(err as Error).message}`, err);
+  }
+}
+
+/** Go's `filepath.Match` on `/` paths: `*` and `?` stop at `/`, `[...]` classes (`^` negates), `\` escapes. */
+export function globMatch(glob: string, path: string): boolean {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i] as string);
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) return false; // Go: ErrBadPattern, no match
+      re += `(?!/)[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`^${re}$`, 'u').test(path);
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

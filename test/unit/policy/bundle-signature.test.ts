@@ -1,0 +1,272 @@
+/**
+ * Bundle signature verification against bundles signed by OPA's own code (tools/policyc, built from OPA
+ * 1.4.2's Go sources, signs exactly as `opa build --signing-key`): the canonical JSON hash must equal the
+ * one OPA computed, and every way a bundle can fail its signature must be refused.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CompactSign, importPKCS8 } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SigningAlgorithm } from '../../../src/config/schema-verification.js';
+import { BundleError, readBundle } from '../../../src/policy/bundle.js';
+import { type BundleVerification, globMatch } from '../../../src/policy/bundle-signature.js';
+import { canonicalJson } from '../../../src/policy/canonical-json.js';
+import { buildBundle, ROOT } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+const SRC = 'test/fixtures/policies/signed';
+const keys = tempDir('signing-keys');
+const HS_SECRET = 'an HMAC secret of at least 32 bytes!';
+
+function pemPair(type: 'rsa' | 'ec', name: string) {
+  const pair =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const priv = join(keys, `${name}.pem`);
+  writeFileSync(priv, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return { priv, pub: Buffer.from(pair.publicKey.export({ type: 'spki', format: 'pem' }) as string) };
+}
+
+const rsa = pemPair('rsa', 'rsa');
+const otherRsa = pemPair('rsa', 'other');
+const ec = pemPair('ec', 'ec');
+const claims = join(keys, 'claims.json');
+writeFileSync(claims, JSON.stringify({ scope: 'write' }));
+
+let rs256: string; // folder of a bundle signed with rsa, kid "default"
+let es256: string;
+let hs256: string;
+let scoped: string; // claims {"scope": "write"}, no kid
+let otherKid: string; // kid "other"
+let unsigned: string;
+
+beforeAll(async () => {
+  [rs256, es256, hs256, scoped, otherKid, unsigned] = await Promise.all([
+    buildBundle(SRC, { signing: { key: rsa.priv } }),
+    buildBundle(SRC, { signing: { key: ec.priv, alg: 'ES256' } }),
+    buildBundle(SRC, { signing: { key: HS_SECRET, alg: 'HS256' } }),
+    buildBundle(SRC, { signing: { key: rsa.priv, claimsFile: claims } }),
+    buildBundle(SRC, { signing: { key: rsa.priv, keyId: 'other' } }),
+    buildBundle(SRC),
+  ]);
+}, 300_000);
+
+function verification(
+  over: Partial<BundleVerification> & { pub?: Buffer | string } = {},
+): BundleVerification {
+  const { pub = rsa.pub, ...rest } = over;
+  const key = Buffer.from(pub);
+  return { algorithm: 'RS256', key: () => key, keyId: 'default', scope: '', excludeFiles: [], ...rest };
+}
+
+/** A writable copy of a built bundle folder. */
+function copy(dir: string): string {
+  const to = join(tempDir('signed-copy'), 'bundle');
+  cpSync(dir, to, { recursive: true });
+  return to;
+}
+
+/** The files and hashes OPA signed in the bundle at `dir`. */
+function signedFiles(dir: string): Map<string, { hash: string; algorithm: string }> {
+  const token = JSON.parse(readFileSync(join(dir, '.signatures.json'), 'utf8')).signatures[0] as string;
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8'));
+  return new Map(payload.files.map((f: { name: string }) => [f.name, f]));
+}
+
+const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+async function refusal(dir: string, v: BundleVerification): Promise<string> {
+  const err = await readBundle(dir, undefined, v).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BundleError);
+  return (err as Error).message;
+}
+
+describe('canonical JSON hash, against hashes OPA computed', () => {
+  it('hashes the source data.json (literal numbers, duplicate keys, unicode keys, escapes) as OPA signed it', () => {
+    const want = signedFiles(rs256).get('data.json')?.hash;
+    const source = readFileSync(join(ROOT, SRC, 'data.json'));
+    expect(sha256(canonicalJson(source))).toBe(want);
+    // The bundle's own data.json (OPA's re-encoding, with \u003c and no duplicates) hashes the same.
+    expect(sha256(canonicalJson(readFileSync(join(rs256, 'data.json'))))).toBe(want);
+    expect(sha256(canonicalJson(readFileSync(join(rs256, '.manifest'))))).toBe(
+      signedFiles(rs256).get('.manifest')?.hash,
+    );
+  });
+
+  it('the fixture tells a naive re-encoding apart (JSON.stringify, UTF-16 key order, reformatted numbers)', () => {
+    const want = signedFiles(rs256).get('data.json')?.hash;
+    const sortDeep = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sortDeep)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sortDeep((v as Record<string, unknown>)[k])]),
+            )
+          : v;
+    const naive = JSON.stringify(sortDeep(JSON.parse(readFileSync(join(ROOT, SRC, 'data.json'), 'utf8'))));
+    expect(sha256(naive)).not.toBe(want);
+  });
+
+  it('writes numbers as written, keys in UTF-8 byte order, strings as Go does', () => {
+    const c = (s: string) => canonicalJson(Buffer.from(s)).toString('utf8');
+    expect(c(' { "b" : 1.0 , "a" : [ -0 , 1e2, 12345678901234567890123 ] } ')).toBe(
+      '{"a":[-0,1e2,12345678901234567890123],"b":1.0}',
+    );
+    expect(c('{"a":1,"a":{"x":2}}')).toBe('{"a":{"x":2}}');
+    expect(c('{"😀":1,"\uffff":2,"é":3,"z":4}')).toBe('{"z":4,"é":3,"\uffff":2,"😀":1}');
+    expect(c('"<&>\\u2028\\u2029\\u0001\\b\\f\\n\\r\\t\\"\\\\\\/\\ud800\u007f"')).toBe(
+      '"<&>\\u2028\\u2029\\u0001\\b\\f\\n\\r\\t\\"\\\\/\uFFFD\u007f"',
+    );
+    expect(c('\uFEFF{"a":true}')).toBe('{"a":true}');
+    expect(() => canonicalJson(Buffer.from('{"a":1,}'))).toThrow();
+    expect(() => canonicalJson(Buffer.from([0x22, 0xff, 0x22]))).toThrow(/UTF-8/);
+  });
+});
+
+describe('signed bundles that verify', () => {
+  it('loads a bundle signed by policyc, as a folder and as a tarball with /-prefixed entries', async () => {
+    expect((await readBundle(rs256, undefined, verification())).data).toMatchObject({
+      signed: { allow: true },
+    });
+    const tarball = join(dirname(rs256), 'bundle.tar.gz');
+    expect((await readBundle(tarball, undefined, verification())).revision).toBeTruthy();
+  });
+
+  it('verifies ES256 and HS256 signatures with their key', async () => {
+    await expect(
+      readBundle(es256, undefined, verification({ algorithm: 'ES256', pub: ec.pub })),
+    ).resolves.toBeTruthy();
+    await expect(
+      readBundle(hs256, undefined, verification({ algorithm: 'HS256', pub: HS_SECRET })),
+    ).resolves.toBeTruthy();
+  });
+
+  it('accepts the configured scope and key id', async () => {
+    await expect(readBundle(scoped, undefined, verification({ scope: 'write' }))).resolves.toBeTruthy();
+    await expect(readBundle(otherKid, undefined, verification({ keyId: 'other' }))).resolves.toBeTruthy();
+  });
+});
+
+describe('refusals', () => {
+  it('a bundle without .signatures.json', async () => {
+    expect(await refusal(unsigned, verification())).toMatch(/no \.signatures\.json/);
+  });
+
+  it('a signature made with another key', async () => {
+    expect(await refusal(rs256, verification({ pub: otherRsa.pub }))).toMatch(/does not verify/);
+    expect(await refusal(hs256, verification({ algorithm: 'HS256', pub: `${HS_SECRET}x` }))).toMatch(
+      /does not verify/,
+    );
+  });
+
+  it('a signature with another algorithm than the configured one', async () => {
+    for (const [dir, alg] of [
+      [rs256, 'PS256'],
+      [hs256, 'RS256'],
+      [es256, 'ES384'],
+    ] as const) {
+      expect(await refusal(dir, verification({ algorithm: alg as SigningAlgorithm }))).toMatch(
+        /is signed with/,
+      );
+    }
+  });
+
+  it('an HMAC secret shorter than 32 bytes', async () => {
+    expect(await refusal(hs256, verification({ algorithm: 'HS256', pub: 'short' }))).toMatch(
+      /shorter than 32/,
+    );
+  });
+
+  it('a tampered data.json, policy.wasm or rego file', async () => {
+    const data = copy(rs256);
+    writeFileSync(
+      join(data, 'data.json'),
+      readFileSync(join(data, 'data.json'), 'utf8').replace('"allow":true', '"allow":false'),
+    );
+    expect(await refusal(data, verification())).toMatch(/data\.json: digest mismatch/);
+    const wasm = copy(rs256);
+    const bytes = readFileSync(join(wasm, 'policy.wasm'));
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
+    writeFileSync(join(wasm, 'policy.wasm'), bytes);
+    expect(await refusal(wasm, verification())).toMatch(/policy\.wasm: digest mismatch/);
+    const rego = copy(rs256);
+    writeFileSync(join(rego, 'policy.rego'), `${readFileSync(join(rego, 'policy.rego'), 'utf8')}\n`);
+    expect(await refusal(rego, verification())).toMatch(/policy\.rego: digest mismatch/);
+  });
+
+  it('an extra file, and a missing one', async () => {
+    const extra = copy(rs256);
+    writeFileSync(join(extra, 'extra.json'), '{}');
+    expect(await refusal(extra, verification())).toMatch(/extra\.json is not included/);
+    const missing = copy(rs256);
+    rmSync(join(missing, 'policy.rego'));
+    expect(await refusal(missing, verification())).toMatch(
+      /policy\.rego are in the bundle signature but not/,
+    );
+  });
+
+  it('excluded files are not checked, whatever they hold; others still are', async () => {
+    const dir = copy(rs256);
+    writeFileSync(join(dir, 'extra.json'), '{}');
+    writeFileSync(join(dir, 'policy.rego'), 'tampered');
+    await expect(
+      readBundle(dir, undefined, verification({ excludeFiles: ['extra.*', '*.rego'] })),
+    ).resolves.toBeTruthy();
+    expect(await refusal(dir, verification({ excludeFiles: ['extra.*'] }))).toMatch(/policy\.rego: digest/);
+    // An excluded file that is signed but absent is still missing (as in OPA).
+    rmSync(join(dir, 'policy.rego'));
+    expect(await refusal(dir, verification({ excludeFiles: ['extra.*', '*.rego'] }))).toMatch(
+      /not in the bundle/,
+    );
+  });
+
+  it('another key id, or another scope', async () => {
+    expect(await refusal(otherKid, verification())).toMatch(/names key id other/);
+    expect(await refusal(rs256, verification({ keyId: 'other' }))).toMatch(/names key id default/);
+    expect(await refusal(scoped, verification())).toMatch(/scope mismatch/);
+    expect(await refusal(rs256, verification({ scope: 'write' }))).toMatch(/scope mismatch/);
+  });
+
+  it('MD5 and SHA-1 file hashes, and a malformed signatures file', async () => {
+    const dir = copy(rs256);
+    const key = await importPKCS8(readFileSync(rsa.priv, 'utf8'), 'RS256');
+    const files = [...signedFiles(rs256)].map(([name, f]) =>
+      name === 'policy.wasm'
+        ? {
+            name,
+            algorithm: 'MD5',
+            hash: createHash('md5')
+              .update(readFileSync(join(dir, name)))
+              .digest('hex'),
+          }
+        : { name, ...f },
+    );
+    const token = await new CompactSign(Buffer.from(JSON.stringify({ files, keyid: 'default' })))
+      .setProtectedHeader({ alg: 'RS256', kid: 'default' })
+      .sign(key);
+    writeFileSync(join(dir, '.signatures.json'), JSON.stringify({ signatures: [token] }));
+    expect(await refusal(dir, verification())).toMatch(/hash algorithm MD5 is not accepted/);
+    writeFileSync(join(dir, '.signatures.json'), JSON.stringify({ signatures: [token, token] }));
+    expect(await refusal(dir, verification())).toMatch(/exactly one JWT/);
+    writeFileSync(join(dir, '.signatures.json'), '{"signatures": "nope"}');
+    expect(await refusal(dir, verification())).toMatch(/not a signatures file/);
+  });
+});
+
+describe('globMatch (Go filepath.Match)', () => {
+  it('stops * and ? at /', () => {
+    expect(globMatch('*.json', 'a.json')).toBe(true);
+    expect(globMatch('*.json', 'x/a.json')).toBe(false);
+    expect(globMatch('x/?.json', 'x/a.json')).toBe(true);
+    expect(globMatch('[a-c].rego', 'b.rego')).toBe(true);
+    expect(globMatch('[^a-c].rego', 'b.rego')).toBe(false);
+    expect(globMatch('a.json', 'a.json.bak')).toBe(false);
+  });
+});
