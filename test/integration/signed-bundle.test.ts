@@ -29,7 +29,7 @@ writeFileSync(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' 
 writeFileSync(publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }));
 
 /** Serves whatever `body` holds now, with an ETag that changes with it. */
-let body = Buffer.alloc(0);
+let body: Buffer<ArrayBufferLike> = Buffer.alloc(0);
 let version = 0;
 let server: Server;
 let url = '';
@@ -54,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function serve(bytes: Buffer): void {
+function serve(bytes: Buffer<ArrayBufferLike>): void {
   body = bytes;
   version++;
 }
