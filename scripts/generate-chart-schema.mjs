@@ -241,6 +241,9 @@ export function chartValuesSchema() {
           reportToken: secretRef(
             'The bearer token of GET /report on the admin port (admin.reportTokenFile).',
           ),
+          bundleVerificationKey: secretRef(
+            'The public key (PEM) or HMAC secret policy bundles must be signed with (policy.verification.keyFile); set, unsigned bundles are refused.',
+          ),
         },
         'Secrets by reference, mounted read-only as files.',
       ),

@@ -99,6 +99,7 @@ apiKeyPepper: { volume: api-key-pepper, path: [authn, apiKeys, pepperFile] }
 jwtHsSecret: { volume: jwt-hs-secret, path: [authn, jwt, hsSecretFile] }
 redisPassword: { volume: redis-password, path: [store, passwordFile] }
 reportToken: { volume: report-token, path: [admin, reportTokenFile] }
+bundleVerificationKey: { volume: bundle-verification-key, path: [policy, verification, keyFile] }
 {{- end }}
 
 {{/*

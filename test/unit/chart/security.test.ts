@@ -216,6 +216,33 @@ describe('the report token', () => {
   });
 });
 
+describe('the bundle verification key', () => {
+  it('turns on policy.verification with the key mounted from a Secret; config.policy.verification alone is refused', async () => {
+    const objects = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: [
+          'secrets.bundleVerificationKey.existingSecret=bundle-signing',
+          'config.policy.verification.scope=prod',
+        ],
+      })
+    ).objects;
+    expect(config(objects).policy.verification).toEqual({
+      keyFile: '/var/run/secrets/mcp-authz/bundle-verification-key/public.pem',
+      scope: 'prod',
+    });
+    const volumes = podSpec(objects).volumes as { name: string; secret?: { secretName: string } }[];
+    expect(volumes.some((v) => v.secret?.secretName === 'bundle-signing')).toBe(true);
+    const error = await renderError(CHART, { ...DEPLOYMENT, set: ['config.policy.verification.scope=prod'] });
+    expect(error).toContain('set secrets.bundleVerificationKey.existingSecret');
+    const owned = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['secrets.bundleVerificationKey.existingSecret=b', 'config.policy.verification.keyFile=/x'],
+    });
+    expect(owned).toContain('config.policy.verification.keyFile is set by the chart');
+  });
+});
+
 describe('config.yaml', () => {
   const checksum = async (opts: RenderOptions) =>
     one((await render(CHART, opts)).objects, 'Deployment').spec.template.metadata.annotations[
