@@ -72,7 +72,7 @@ export class PolicyReloader {
     const { location, engine } = this.#opts;
     let sig: string;
     try {
-      sig = await signature(location);
+      sig = await signature(location, this.#opts.verification !== undefined);
     } catch (err) {
       // Gone or unreachable: whatever answers next is read again.
       this.#signature = null;
@@ -95,7 +95,10 @@ export class PolicyReloader {
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {
       bundle = await readBundle(location, undefined, this.#opts.verification);
-      if (folder && (await signature(location).catch(() => null)) !== sig) {
+      if (
+        folder &&
+        (await signature(location, this.#opts.verification !== undefined).catch(() => null)) !== sig
+      ) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;
         return;
@@ -138,7 +141,8 @@ function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: num
   return `${f.size}:${f.mtimeMs}:${f.ctimeMs}:${f.ino}`;
 }
 
-async function signature(location: string): Promise<string> {
+/** `all`: every file of a folder counts (a signature covers them all), not only those readBundle loads. */
+async function signature(location: string, all: boolean): Promise<string> {
   if (isUrl(location)) return urlSignature(location);
   // Named as readBundle names it (`policy check`, `policy eval`), not as a bare `ENOENT … stat`.
   const st = await stat(location).catch((err: unknown) => {
@@ -146,5 +150,5 @@ async function signature(location: string): Promise<string> {
   });
   if (!st.isDirectory()) return fileStamp(st);
   // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
-  return FOLDER + (await bundleFiles(location)).map((f) => `${f.rel}:${fileStamp(f)}`).join('|');
+  return FOLDER + (await bundleFiles(location, all)).map((f) => `${f.rel}:${fileStamp(f)}`).join('|');
 }

@@ -12,6 +12,9 @@ import type { SigningAlgorithm } from '../../../src/config/schema-verification.j
 import { BundleError, readBundle } from '../../../src/policy/bundle.js';
 import { type BundleVerification, globMatch } from '../../../src/policy/bundle-signature.js';
 import { canonicalJson } from '../../../src/policy/canonical-json.js';
+import { PolicyEngine } from '../../../src/policy/engine.js';
+import { PolicyReloader } from '../../../src/policy/reloader.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, ROOT } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -257,6 +260,36 @@ describe('refusals', () => {
     expect(await refusal(dir, verification())).toMatch(/exactly one JWT/);
     writeFileSync(join(dir, '.signatures.json'), '{"signatures": "nope"}');
     expect(await refusal(dir, verification())).toMatch(/not a signatures file/);
+  });
+});
+
+describe('a signed bundle folder being watched', () => {
+  it('notices a file that readBundle would not load (an added one) and refuses the bundle, keeping the last', async () => {
+    const dir = copy(rs256);
+    const engine = new PolicyEngine({
+      decisionEntrypoint: 'mcp/authz/decision',
+      visibleEntrypoint: 'mcp/authz/visible',
+      logger: silentLogger(),
+    });
+    const reloader = new PolicyReloader({
+      location: dir,
+      watch: false,
+      pollIntervalMs: 1_000,
+      engine,
+      logger: silentLogger(),
+      verification: verification(),
+    });
+    await reloader.start();
+    const revision = engine.status().revision;
+    expect(engine.status()).toMatchObject({ state: 'ok', lastError: null });
+    writeFileSync(join(dir, 'notes.txt'), 'not signed');
+    await reloader.check(); // seen changed
+    await reloader.check(); // settled: read
+    expect(engine.status()).toMatchObject({
+      state: 'warn',
+      revision,
+      lastError: expect.stringMatching(/notes\.txt is not included in the bundle signature/),
+    });
   });
 });
 
