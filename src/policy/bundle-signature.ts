@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importSPKI } from 'jose';
 import { z } from 'zod';
 import type { SigningAlgorithm } from '../config/schema-verification.js';
@@ -118,19 +118,22 @@ async function checkToken(token: string, v: BundleVerification, fail: Fail) {
   if (!keyBytes) return fail('the verification key (policy.verification.keyFile) cannot be read');
   if (v.algorithm.startsWith('HS') && keyBytes.length < MIN_HMAC_SECRET_BYTES)
     fail(`the ${v.algorithm} secret is shorter than ${MIN_HMAC_SECRET_BYTES} bytes`);
-  let key: Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
-  try {
-    key = v.algorithm.startsWith('HS')
-      ? new Uint8Array(keyBytes)
-      : await importSPKI(keyBytes.toString('utf8'), v.algorithm);
-  } catch (err) {
-    return fail(`the verification key is not a ${v.algorithm} public key in PEM (SPKI)`, err);
-  }
   let payloadBytes: Uint8Array;
-  try {
-    ({ payload: payloadBytes } = await compactVerify(token, key, { algorithms: [v.algorithm] }));
-  } catch (err) {
-    return fail(`the JWT does not verify with the configured key (${(err as Error).message})`, err);
+  if (v.algorithm.startsWith('PS')) payloadBytes = verifyPss(token, keyBytes, v.algorithm, fail);
+  else {
+    let key: Awaited<ReturnType<typeof importSPKI>> | Uint8Array;
+    try {
+      key = v.algorithm.startsWith('HS')
+        ? new Uint8Array(keyBytes)
+        : await importSPKI(keyBytes.toString('utf8'), v.algorithm);
+    } catch (err) {
+      return fail(`the verification key is not a ${v.algorithm} public key in PEM (SPKI)`, err);
+    }
+    try {
+      ({ payload: payloadBytes } = await compactVerify(token, key, { algorithms: [v.algorithm] }));
+    } catch (err) {
+      return fail(`the JWT does not verify with the configured key (${(err as Error).message})`, err);
+    }
   }
   let payload: z.infer<typeof PayloadSchema>;
   try {
@@ -145,6 +148,33 @@ async function checkToken(token: string, v: BundleVerification, fail: Fail) {
       `scope mismatch (the JWT has ${JSON.stringify(payload.scope ?? '')}, expected ${JSON.stringify(v.scope)})`,
     );
   return new Map(payload.files.map((f) => [f.name, f] as const));
+}
+
+/**
+ * PS256/384/512 as OPA (Go's crypto/rsa) signs them: with the longest salt the key allows
+ * (PSSSaltLengthAuto), which jose (WebCrypto: salt = hash length) refuses; Go's verifier, and this one,
+ * accept any salt length.
+ */
+function verifyPss(token: string, keyBytes: Buffer, alg: SigningAlgorithm, fail: Fail): Uint8Array {
+  const parts = token.split('.');
+  if (parts.length !== 3) return fail('the JWT is malformed');
+  const [header, payload, signature] = parts as [string, string, string];
+  let key: KeyObject;
+  try {
+    key = createPublicKey(keyBytes);
+  } catch (err) {
+    return fail(`the verification key is not a ${alg} public key in PEM (SPKI)`, err);
+  }
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss')
+    fail(`the verification key is not a ${alg} public key in PEM (SPKI)`);
+  const ok = cryptoVerify(
+    `sha${alg.slice(2)}`,
+    Buffer.from(`${header}.${payload}`),
+    { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+    Buffer.from(signature, 'base64url'),
+  );
+  if (!ok) fail('the JWT does not verify with the configured key (signature verification failed)');
+  return Buffer.from(payload, 'base64url');
 }
 
 /** OPA's IsStructuredDoc: these files are hashed as parsed JSON, in canonical form. */

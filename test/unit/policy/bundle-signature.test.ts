@@ -40,19 +40,21 @@ writeFileSync(claims, JSON.stringify({ scope: 'write' }));
 
 let rs256: string; // folder of a bundle signed with rsa, kid "default"
 let es256: string;
+let ps256: string; // Go signs PSS with the longest salt; WebCrypto (jose) expects hash-length salt
 let hs256: string;
 let scoped: string; // claims {"scope": "write"}, no kid
 let otherKid: string; // kid "other"
 let unsigned: string;
 
 beforeAll(async () => {
-  [rs256, es256, hs256, scoped, otherKid, unsigned] = await Promise.all([
+  [rs256, es256, hs256, scoped, otherKid, unsigned, ps256] = await Promise.all([
     buildBundle(SRC, { signing: { key: rsa.priv } }),
     buildBundle(SRC, { signing: { key: ec.priv, alg: 'ES256' } }),
     buildBundle(SRC, { signing: { key: HS_SECRET, alg: 'HS256' } }),
     buildBundle(SRC, { signing: { key: rsa.priv, claimsFile: claims } }),
     buildBundle(SRC, { signing: { key: rsa.priv, keyId: 'other' } }),
     buildBundle(SRC),
+    buildBundle(SRC, { signing: { key: rsa.priv, alg: 'PS256' } }),
   ]);
 }, 300_000);
 
@@ -140,6 +142,16 @@ describe('signed bundles that verify', () => {
     });
     const tarball = join(dirname(rs256), 'bundle.tar.gz');
     expect((await readBundle(tarball, undefined, verification())).revision).toBeTruthy();
+  });
+
+  it('verifies PS256 signatures as Go makes them (salt as long as the key allows), and refuses another key', async () => {
+    await expect(readBundle(ps256, undefined, verification({ algorithm: 'PS256' }))).resolves.toBeTruthy();
+    expect(await refusal(ps256, verification({ algorithm: 'PS256', pub: otherRsa.pub }))).toMatch(
+      /does not verify/,
+    );
+    expect(await refusal(ps256, verification({ algorithm: 'PS256', pub: ec.pub }))).toMatch(
+      /not a PS256 public key/,
+    );
   });
 
   it('verifies ES256 and HS256 signatures with their key', async () => {
