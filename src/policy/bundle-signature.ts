@@ -167,6 +167,8 @@ function verifyPss(token: string, keyBytes: Buffer, alg: SigningAlgorithm, fail:
   }
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss')
     fail(`the verification key is not a ${alg} public key in PEM (SPKI)`);
+  // As jose requires of RS* keys.
+  if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) fail(`the ${alg} key is shorter than 2048 bits`);
   const ok = cryptoVerify(
     `sha${alg.slice(2)}`,
     Buffer.from(`${header}.${payload}`),
