@@ -81,6 +81,7 @@ export async function buildPolicy(opts = {}) {
   const src = await checkSrc(opts.src ?? DEFAULT_SRC);
   const out = resolve(opts.out ?? DEFAULT_OUT);
   const entrypoints = opts.entrypoints?.length ? opts.entrypoints : DEFAULT_ENTRYPOINTS;
+  const signing = signingArgs(opts.signing); // refused before anything is built
   await checkDataFiles(src);
   const revision = opts.revision || process.env.POLICY_REVISION || (await computeRevision(src));
   const tc = await ensureToolchain();
@@ -102,7 +103,7 @@ export async function buildPolicy(opts = {}) {
         revision,
       ];
       for (const e of entrypoints) args.push('-e', e);
-      args.push(...signingArgs(opts.signing));
+      args.push(...signing);
       // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
       // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
       // Written beside the bundle and renamed over it once built: a failed build leaves the last good

@@ -327,4 +327,42 @@ describe('policy-toolchain messages for an author of their own policy folder', (
       expect(r.stderr).toMatch(/nested\/data\.json:2:27: .*not valid JSON/);
     }
   });
+
+  it('signs the bundle with --signing-key as opa build does, and refuses signing flags without a key', async () => {
+    const key = join(tmp, 'hs.key');
+    await writeFile(key, 'a shared secret of at least thirty-two bytes');
+    const out = join(tmp, 'signed-out');
+    const r = await cli([
+      'build',
+      '--src',
+      join(ROOT, 'policies'),
+      '--out',
+      out,
+      '--signing-key',
+      key,
+      '--signing-alg',
+      'HS256',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const entries = readTarGz(await readFile(join(out, 'bundle.tar.gz')));
+    const sigs = entries.find((e) => e.name === '/.signatures.json');
+    const token = JSON.parse(sigs?.data.toString('utf8') ?? '{}').signatures[0] as string;
+    const [header, payload] = token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+    expect(header).toEqual({ alg: 'HS256', kid: 'default' });
+    expect(payload.files.map((f: { name: string }) => f.name)).toContain('policy.wasm');
+    const bad = await cli([
+      'build',
+      '--src',
+      join(ROOT, 'policies'),
+      '--out',
+      join(tmp, 'x'),
+      '--claims-file',
+      key,
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/need --signing-key/);
+  });
 });
