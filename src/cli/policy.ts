@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { loadConfig } from '../config/load.js';
+import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import type { Decision } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
@@ -117,7 +118,11 @@ function readInput(file: string): PolicyInput {
   return parsed.data as unknown as PolicyInput;
 }
 
-/** An engine with the bundle loaded; entrypoints and (unless named) the bundle from the configuration. */
+/**
+ * An engine with the bundle loaded; entrypoints and (unless named) the bundle from the configuration. With
+ * `policy.verification` configured, the bundle (a named one too) must verify, as the sidecar requires: a
+ * check or an evaluation never runs a bundle the sidecar would refuse.
+ */
 async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
   const config = loadConfig(opts.config ? { file: opts.config } : {});
   const engine = new PolicyEngine({
@@ -125,6 +130,19 @@ async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
     visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: silentLogger(),
   });
-  await engine.load(await readBundle(opts.bundle ?? config.policy.bundle));
+  const location = opts.bundle ?? config.policy.bundle;
+  const verification = config.policy.verification;
+  if (!verification) {
+    await engine.load(await readBundle(location));
+    return engine;
+  }
+  const unreadable = unreadableSecretFiles(config, process.env, ['bundleVerificationKey']);
+  if (unreadable.length) throw new Error(unreadable.join('; '));
+  const key = openSecret(config, 'bundleVerificationKey');
+  try {
+    await engine.load(await readBundle(location, undefined, { ...verification, key: () => key.get() }));
+  } finally {
+    key.close();
+  }
   return engine;
 }

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../../src/cli/policy.js';
@@ -155,5 +156,63 @@ describe('mcp-authz policy check', () => {
     await c.run('policy', 'check', join(dir, 'no-such-bundle'));
     expect(c.exits).toEqual([1]);
     expect(c.err.join('')).toMatch(/^mcp-authz: .*no-such-bundle/);
+  });
+});
+
+describe('mcp-authz policy check|eval with policy.verification', () => {
+  let signed: string;
+  let pub: string;
+  beforeAll(async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const priv = file('signing.pem', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    pub = file('public.pem', pair.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    signed = await buildBundle('test/fixtures/policies/signed', { signing: { key: priv } });
+  }, 300_000);
+  const verifying = (bundleDir: string) =>
+    file(
+      `verify-${Math.random().toString(36).slice(2)}.yaml`,
+      `policy:\n  bundle: ${bundleDir}\n  verification:\n    keyFile: ${pub}\n`,
+    );
+
+  it('loads a bundle that verifies', async () => {
+    const c = cli();
+    await c.run('policy', 'check', '--config', verifying(signed));
+    expect(c.exits).toEqual([]);
+    expect(JSON.parse(c.out.join(''))).toMatchObject({ state: 'ok' });
+  });
+
+  it('refuses, as the sidecar does, a tampered or an unsigned bundle (named or from the config)', async () => {
+    const tampered = join(tempDir('cli-tampered'), 'bundle');
+    cpSync(signed, tampered, { recursive: true });
+    const data = join(tampered, 'data.json');
+    writeFileSync(data, readFileSync(data, 'utf8').replace('"allow":true', '"allow":false'));
+    const check = cli();
+    await check.run('policy', 'check', '--config', verifying(tampered));
+    expect(check.exits).toEqual([1]);
+    expect(check.err.join('')).toMatch(/data\.json: digest mismatch/);
+
+    const evaluated = cli();
+    await evaluated.run(
+      'policy',
+      'eval',
+      '--config',
+      verifying(signed),
+      '--bundle',
+      await defaultPolicyBundle(),
+      file('signed-in.json', input(['analyst'], 'read_customer')),
+    );
+    expect(evaluated.exits).toEqual([1]);
+    expect(evaluated.err.join('')).toMatch(/signature check failed: no \.signatures\.json/);
+  });
+
+  it('refuses when the verification key cannot be read, instead of skipping the check', async () => {
+    const config = file(
+      'verify-nokey.yaml',
+      `policy:\n  bundle: ${signed}\n  verification:\n    keyFile: ${join(dir, 'missing.pem')}\n`,
+    );
+    const c = cli();
+    await c.run('policy', 'check', '--config', config);
+    expect(c.exits).toEqual([1]);
+    expect(c.err.join('')).toMatch(/policy\.verification\.keyFile: .*missing\.pem cannot be read/);
   });
 });
