@@ -57,13 +57,16 @@ const HASHES: Readonly<Record<string, string>> = {
 
 /**
  * Checks the signature of a bundle given as all its files (path without a leading `/` → content).
- * Throws a `BundleError` (not transient) naming the first problem.
+ * Throws a `BundleError` (not transient) naming the first problem. Returns the files as they were checked,
+ * to be loaded: a checked `data.json` or `.manifest` in the canonical form that was hashed, since texts that
+ * differ in what a JSON parser gives (a lone surrogate escape, which hashes as U+FFFD; a duplicate key so
+ * made) can hash alike.
  */
 export async function verifyBundle(
   files: ReadonlyMap<string, Buffer>,
   v: BundleVerification,
   source: string,
-): Promise<void> {
+): Promise<Map<string, Buffer>> {
   const fail = (why: string, cause?: unknown): never => {
     throw new BundleError(`bundle ${source}: signature check failed: ${why}`, { cause });
   };
@@ -81,6 +84,7 @@ export async function verifyBundle(
   if (token === undefined || more.length > 0)
     fail(`${SIGNATURES_FILE} must hold exactly one JWT (has ${sigs.signatures.length})`);
   const signed = await checkToken(token as string, v, fail);
+  const checked = new Map(files);
   for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (path === SIGNATURES_FILE) continue;
     if (v.excludeFiles.some((glob) => globMatch(glob, path))) {
@@ -92,14 +96,17 @@ export async function verifyBundle(
     const { hash, algorithm } = entry as { hash: string; algorithm: string };
     const node = HASHES[algorithm];
     if (!node) fail(`file ${path}: hash algorithm ${algorithm || '(none)'} is not accepted`);
+    const hashed = isStructured(path) ? structured(path, content, fail) : content;
     const actual = createHash(node as string)
-      .update(isStructured(path) ? structured(path, content, fail) : content)
+      .update(hashed)
       .digest('hex');
     if (actual !== hash.toLowerCase()) fail(`file ${path}: digest mismatch (want ${hash}, got ${actual})`);
+    checked.set(path, hashed);
     signed.delete(path);
   }
   if (signed.size > 0)
     fail(`file(s) ${[...signed.keys()].join(', ')} are in the bundle signature but not in the bundle`);
+  return checked;
 }
 
 type Fail = (why: string, cause?: unknown) => never;

@@ -88,14 +88,16 @@ export async function readBundle(
   return fromTarball(await readFile(location), location, verification);
 }
 
-/** Verifies the signature when asked to, then builds the bundle from the files it reads. */
+/**
+ * Verifies the signature when asked to, then builds the bundle from the files as verified (a structured
+ * file in the canonical form that was hashed, not as written).
+ */
 async function checked(
   files: Map<string, Buffer>,
   source: string,
   verification: BundleVerification | undefined,
 ): Promise<Bundle> {
-  if (verification) await verifyBundle(files, verification, source);
-  return fromFiles(files, source);
+  return fromFiles(verification ? await verifyBundle(files, verification, source) : files, source);
 }
 
 /** The bundle files of a folder; `all` of them (any name) when they are to be checked against a signature. */

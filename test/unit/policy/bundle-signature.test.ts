@@ -216,6 +216,23 @@ describe('refusals', () => {
     expect(await refusal(rego, verification())).toMatch(/policy\.rego: digest mismatch/);
   });
 
+  it('a data.json whose lone surrogates hash like U+FFFD is loaded as hashed, not as written', async () => {
+    // OPA hashes (and loads) a lone surrogate escape as U+FFFD, so "\ud801" and "\ufffd" hash alike, and
+    // a key added as "\ud801" before the signed "\ufffd" key drops out of the hash (the last one wins).
+    const dir = copy(rs256);
+    const path = join(dir, 'data.json');
+    const text = readFileSync(path, 'utf8');
+    expect(text).toContain('"lone":{');
+    writeFileSync(
+      path,
+      text
+        .replace('"lone":{', '"lone":{"\\ud801":{"injected":true},')
+        .replace('"\uFFFD lone low"', '"\\udfff lone low"'),
+    );
+    const { data } = await readBundle(dir, undefined, verification());
+    expect((data as { lone: unknown }).lone).toEqual({ '\uFFFD': 'lone high', x: '\uFFFD lone low' });
+  });
+
   it('an extra file, and a missing one', async () => {
     const extra = copy(rs256);
     writeFileSync(join(extra, 'extra.json'), '{}');
