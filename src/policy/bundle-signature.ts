@@ -8,8 +8,9 @@
  * canonical JSON form OPA uses (canonical-json.ts), other files as bytes.
  *
  * Stricter than OPA where OPA is lax: a bundle without `.signatures.json` is refused whatever the key id
- * setting; the header `alg` must be the configured algorithm; MD5 and SHA-1 file hashes are refused; a
- * `data.yaml` (which OPA hashes as parsed YAML) is refused. Like OPA, `exp`/`nbf`/`iat` are not checked.
+ * setting; the header `alg` must be the configured algorithm; an HS* secret that is a PEM key is refused;
+ * MD5 and SHA-1 file hashes are refused; a `data.yaml` (which OPA hashes as parsed YAML) is refused. Like
+ * OPA, `exp`/`nbf`/`iat` are not checked.
  *
  * @module
  */
@@ -125,6 +126,13 @@ async function checkToken(token: string, v: BundleVerification, fail: Fail) {
   if (!keyBytes) return fail('the verification key (policy.verification.keyFile) cannot be read');
   if (v.algorithm.startsWith('HS') && keyBytes.length < MIN_HMAC_SECRET_BYTES)
     fail(`the ${v.algorithm} secret is shorter than ${MIN_HMAC_SECRET_BYTES} bytes`);
+  // A public key given as an HMAC secret (algorithm left at HS* while the key file is the public PEM) lets
+  // anyone who has the public key sign bundles.
+  if (
+    v.algorithm.startsWith('HS') &&
+    /-----BEGIN [A-Z0-9 ]*(?:KEY|CERTIFICATE)-----/.test(keyBytes.toString('latin1'))
+  )
+    fail(`the ${v.algorithm} secret is a PEM key or certificate (RS*/PS*/ES* verify with a public key)`);
   let payloadBytes: Uint8Array;
   if (v.algorithm.startsWith('PS')) payloadBytes = verifyPss(token, keyBytes, v.algorithm, fail);
   else {

@@ -199,6 +199,18 @@ describe('refusals', () => {
     );
   });
 
+  it('an HS* secret that is a PEM key: anyone holding the public key could sign with it', async () => {
+    const dir = copy(rs256);
+    const files = [...signedFiles(rs256)].map(([name, f]) => ({ name, ...f }));
+    const forged = await new CompactSign(Buffer.from(JSON.stringify({ files })))
+      .setProtectedHeader({ alg: 'HS256', kid: 'default' })
+      .sign(new Uint8Array(rsa.pub));
+    writeFileSync(join(dir, '.signatures.json'), JSON.stringify({ signatures: [forged] }));
+    expect(await refusal(dir, verification({ algorithm: 'HS256', pub: rsa.pub }))).toMatch(
+      /HS256 secret is a PEM key or certificate/,
+    );
+  });
+
   it('a tampered data.json, policy.wasm or rego file', async () => {
     const data = copy(rs256);
     writeFileSync(
