@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
@@ -72,7 +73,7 @@ export class PolicyReloader {
     const { location, engine } = this.#opts;
     let sig: string;
     try {
-      sig = await signature(location, this.#opts.verification !== undefined);
+      sig = await this.#currentSignature();
     } catch (err) {
       // Gone or unreachable: whatever answers next is read again.
       this.#signature = null;
@@ -95,10 +96,7 @@ export class PolicyReloader {
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {
       bundle = await readBundle(location, undefined, this.#opts.verification);
-      if (
-        folder &&
-        (await signature(location, this.#opts.verification !== undefined).catch(() => null)) !== sig
-      ) {
+      if (folder && (await this.#currentSignature().catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;
         return;
@@ -115,6 +113,20 @@ export class PolicyReloader {
     this.#lastReadError = null;
     // load() records and logs its own failures and keeps the last good policy.
     await engine.load(bundle).catch(() => undefined);
+  }
+
+  /**
+   * The bundle's signature and, when bundles are verified, the key's digest: a bundle refused with the old
+   * key is read again once the key file changes (a bundle published before its key was rotated in), not
+   * only once the bundle changes.
+   */
+  async #currentSignature(): Promise<string> {
+    const { location, verification } = this.#opts;
+    const sig = await signature(location, verification !== undefined);
+    if (!verification) return sig;
+    return `${sig}|key:${createHash('sha256')
+      .update(verification.key() ?? '')
+      .digest('hex')}`;
   }
 
   /** Records a failure to read the bundle, unless it is the one recorded last (a failure repeats each poll). */

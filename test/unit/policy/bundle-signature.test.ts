@@ -334,6 +334,33 @@ describe('a signed bundle folder being watched', () => {
   });
 });
 
+describe('a verification key that changes', () => {
+  it('reads the unchanged bundle again: one refused with the old key loads once the new key is in place', async () => {
+    const engine = new PolicyEngine({
+      decisionEntrypoint: 'mcp/authz/decision',
+      visibleEntrypoint: 'mcp/authz/visible',
+      logger: silentLogger(),
+    });
+    let key = otherRsa.pub; // the bundle was published before the Secret was rotated
+    const reloader = new PolicyReloader({
+      location: join(dirname(rs256), 'bundle.tar.gz'),
+      watch: false,
+      pollIntervalMs: 1_000,
+      engine,
+      logger: silentLogger(),
+      verification: { ...verification(), key: () => key },
+    });
+    await reloader.start();
+    expect(engine.status()).toMatchObject({
+      revision: null,
+      lastError: expect.stringMatching(/does not verify/),
+    });
+    key = rsa.pub;
+    await reloader.check();
+    expect(engine.status()).toMatchObject({ state: 'ok', lastError: null });
+  });
+});
+
 describe('globMatch (Go filepath.Match)', () => {
   it('stops * and ? at /', () => {
     expect(globMatch('*.json', 'a.json')).toBe(true);
