@@ -154,6 +154,17 @@ export const median = (xs: number[]): number => {
     : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 
+/**
+ * The median over rounds of `a`'s throughput divided by `b`'s in the same round. Targets are measured in
+ * interleaved rounds, and this VM's speed drifts between rounds (every target's CPU per request can double
+ * from one round to the next): the ratio of each target's median round would pair rounds measured at
+ * different speeds, this pairs each round with itself.
+ */
+export function pairedRatio(a: Aggregate, b: Aggregate): number {
+  if (a.rpsRounds.length === 0 || a.rpsRounds.length !== b.rpsRounds.length) return a.rps / b.rps;
+  return median(a.rpsRounds.map((v, k) => v / (b.rpsRounds[k] as number)));
+}
+
 export interface Aggregate {
   readonly rps: number;
   readonly rpsRounds: number[];

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { fmtRps, ms, plus, spread } from './format.js';
-import type { Lookup } from './measure.js';
+import { fmtRps, ms, plus, roundsOf, spread } from './format.js';
+import { type Lookup, pairedRatio } from './measure.js';
 import { canPin, imageNodeOptions, LOAD_CPU, SERVER_CPU } from './processes.js';
 import { fence, type Profiles, profileDiff } from './profiling.js';
 import {
@@ -66,7 +66,7 @@ export function proxySection({
     return (
       `| ${t.upstream === 'raw' ? 'raw `node:http`' : 'MCP SDK example'} | ${t.name} | ${fmtRps(r1.rps)} | ` +
       `${ms(r1.p50Ms)} / ${ms(r1.p99Ms)} | ${direct ? '—' : `${plus(r1.p50Ms - d1.p50Ms)} / ${plus(r1.p99Ms - d1.p99Ms)}`} | ` +
-      `${fmtRps(r32.rps)}${spread(r32)} | ${ms(r32.p50Ms)} / ${ms(r32.p99Ms)} | ${direct ? '—' : (r32.rps / bare32.rps).toFixed(2)} | ` +
+      `${fmtRps(r32.rps)}${spread(r32)} | ${ms(r32.p50Ms)} / ${ms(r32.p99Ms)} | ${direct ? '—' : pairedRatio(r32, bare32).toFixed(2)} | ` +
       `${direct ? '—' : r32.proxyCpuUs.toFixed(0)} / ${r32.upstreamCpuUs.toFixed(0)} | ${r1.bad + r32.bad} |`
     );
   };
@@ -84,13 +84,16 @@ export function proxySection({
   for (const t of targets.filter((x) => x.upstream === 'raw' && x.kind === 'sidecar' && !x.section)) {
     const r1 = get('raw', t.name, 1);
     const r32 = get('raw', t.name, 32);
-    const ratio = r32.rps / rawBare32.rps;
+    const ratio = pairedRatio(r32, rawBare32);
     const added = r1.p50Ms - rawDirect1.p50Ms;
     const judged = t.name === 'sidecar, JWT';
     if (judged && ratio < TARGET_RPS_RATIO) missed++;
     if (judged && added > TARGET_ADDED_P50_MS) missed++;
     targetRows.push(
-      `| ${t.name}${judged ? ' (**judged**)' : ''} | ${ratio.toFixed(2)}× (${fmtRps(r32.rps)} vs ${fmtRps(rawBare32.rps)} req/s): ` +
+      `| ${t.name}${judged ? ' (**judged**)' : ''} | ${ratio.toFixed(2)}×${roundsOf(
+        r32.rpsRounds.map((v, k) => v / (rawBare32.rpsRounds[k] as number)),
+        (v) => v.toFixed(2),
+      )}, median rounds ${fmtRps(r32.rps)} vs ${fmtRps(rawBare32.rps)} req/s: ` +
         `**${verdict(ratio >= TARGET_RPS_RATIO)}** | ${plus(added)} ms (bare proxy: ${plus(rawBare1.p50Ms - rawDirect1.p50Ms)} ms): ` +
         `**${verdict(added <= TARGET_ADDED_P50_MS)}** |`,
     );
@@ -131,7 +134,8 @@ proxies (bare proxies and sidecars) in another${canPin ? `, both pinned to CPU $
 running the compiled JavaScript (\`tsconfig.bench.json\`) as the container image does; the proxies process also
 with the image's \`NODE_OPTIONS\` (\`${imageNodeOptions() || 'none'}\`, read from the Dockerfile).
 Raw upstream: ${ROUNDS} interleaved round(s) per concurrency (every target once per round), each a warm-up
-(${WARMUP} s in the first round, ${Math.min(WARMUP, 0.5)} s later) then ${DURATION} s measured; the table shows the median round. SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
+(${WARMUP} s in the first round, ${Math.min(WARMUP, 0.5)} s later) then ${DURATION} s measured; the table shows the median round, and "× bare" is the median of the per-round
+ratios (each round's sidecar against the same round's bare proxy: the VM's speed drifts between rounds). SDK upstream: one round of ${WARMUP} s + ${SDK_DURATION} s.
 Latency is per response with microsecond resolution; "added" = target − direct at the same concurrency.
 CPU µs/req is the server processes' \`process.cpuUsage()\` over the measured interval divided by the
 requests answered (proxy column: the proxies process; upstream column: the upstreams process).

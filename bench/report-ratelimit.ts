@@ -7,7 +7,7 @@
  * @module
  */
 import { fmtRps, ms, plus, roundsOf, spread } from './format.js';
-import { type Lookup, medianOf, paired } from './measure.js';
+import { type Lookup, medianOf, paired, pairedRatio } from './measure.js';
 import { canPin, SERVER_CPU } from './processes.js';
 import { fence, type Profiles, profileDiff } from './profiling.js';
 import { CONCURRENCY, SUBJECTS } from './settings.js';
@@ -97,7 +97,7 @@ export function ratelimitSection({
           paired(on1, off1, (x) => x.p50Ms),
           plus,
         )} | ` +
-        `${plus(on32.p50Ms - off32.p50Ms)} / ${plus(on32.p99Ms - off32.p99Ms)} | ${(on32.rps / off32.rps).toFixed(2)}×` +
+        `${plus(on32.p50Ms - off32.p50Ms)} / ${plus(on32.p99Ms - off32.p99Ms)} | ${pairedRatio(on32, off32).toFixed(2)}×` +
         `${roundsOf(
           on32.rpsRounds.map((v, k) => v / (off32.rpsRounds[k] as number)),
           (v) => v.toFixed(2),

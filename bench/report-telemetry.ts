@@ -9,7 +9,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fmtRps, ms, plus, roundsOf, spread } from './format.js';
-import { type Lookup, medianOf, paired, type Sample } from './measure.js';
+import { type Lookup, medianOf, paired, pairedRatio, type Sample } from './measure.js';
 import { canPin, LOAD_CPU, sinkStats } from './processes.js';
 import { fence, type Profiles, profileDiff } from './profiling.js';
 import { OTLP_METRIC_INTERVAL_MS, OTLP_SAMPLER, samplerText, TARGET_TELEMETRY_COST } from './settings.js';
@@ -62,7 +62,7 @@ export async function telemetrySection({
     const r1 = get('raw', t.name, 1);
     const r32 = get('raw', t.name, 32);
     const base = t === TEL.off;
-    const ratio = r32.rps / off32.rps;
+    const ratio = pairedRatio(r32, off32);
     const perRound = r32.rpsRounds.map((v, k) => (v / (off32.rpsRounds[k] as number)).toFixed(2)).join(', ');
     if (t === TEL.otlp) otlpCost = 1 - ratio;
     const label = base
