@@ -24,6 +24,9 @@ interface PolicyOpts {
   readonly visible?: boolean;
 }
 
+/** `policy eval`'s exit code when the policy failed (no policy, an evaluation error, a malformed result). */
+export const EXIT_EVALUATION_FAILED = 2;
+
 const CONFIG_OPTION = ['-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)'] as const;
 const BUNDLE_HELP = 'bundle: folder, .tar.gz or URL (default: policy.bundle of the config)';
 
@@ -60,10 +63,16 @@ export function register(program: Command, io: CliIo = processIo): void {
         const opts = cmd.optsWithGlobals<PolicyOpts>();
         const input = readInput(file);
         const engine = await loadEngine(opts);
-        const out = opts.visible
-          ? { visible: engine.visible(input), revision: engine.revision }
-          : decisionView(engine.decide(input));
-        io.out(`${JSON.stringify(out, null, 2)}\n`);
+        if (opts.visible) {
+          io.out(
+            `${JSON.stringify({ visible: engine.visible(input), revision: engine.revision }, null, 2)}\n`,
+          );
+          return;
+        }
+        const decision = engine.decide(input);
+        io.out(`${JSON.stringify(decisionView(decision), null, 2)}\n`);
+        // A failed evaluation is no decision of the policy's: a script or CI job must not read it as one.
+        if (decision.failure) io.exit(EXIT_EVALUATION_FAILED);
       }),
     );
 }

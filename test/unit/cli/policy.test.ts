@@ -85,7 +85,8 @@ describe('mcp-authz policy eval', () => {
       malformed,
       file('in.json', input(['analyst'], 'read_customer')),
     );
-    expect(c.exits).toEqual([]);
+    // Printed, and exit 2: a failed evaluation is not the policy's deny.
+    expect(c.exits).toEqual([2]);
     expect(JSON.parse(c.out.join(''))).toMatchObject({
       allow: false,
       failure: 'invalid_result',
