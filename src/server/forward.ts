@@ -25,7 +25,7 @@ import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
-import { ignore, pump, readWhole, watchStall } from './reply-pump.js';
+import { ignore, pump, readWhole, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
@@ -172,12 +172,7 @@ export async function forward(
       : undefined;
     const piped = pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
     // An event stream may idle; a JSON reply that stops mid-way holds its client and an upstream connection.
-    const unwatch = isSse ? ignore : watchStall(upstreamRes.body, idleMs, () => stalled(upstreamRes.body));
-    try {
-      await piped;
-    } finally {
-      unwatch();
-    }
+    await (isSse ? piped : watched(upstreamRes.body, idleMs, () => stalled(upstreamRes.body), piped));
   } catch (err) {
     upstreamRes.body.on('error', ignore);
     upstreamRes.body.destroy();
@@ -256,14 +251,8 @@ function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarE
 }
 
 /** Reads a reply that is no event stream whole (up to `max` bytes), failing it when it pauses for `idleMs`. */
-async function readStalling(body: Readable, max: number, idleMs: number): Promise<Buffer> {
-  const whole = readWhole(body, max);
-  const unwatch = watchStall(body, idleMs, () => stalled(body));
-  try {
-    return await whole;
-  } finally {
-    unwatch();
-  }
+function readStalling(body: Readable, max: number, idleMs: number): Promise<Buffer> {
+  return watched(body, idleMs, () => stalled(body), readWhole(body, max));
 }
 
 /** Fails a reply body the upstream stopped sending: 504 when nothing went to the client yet. */

@@ -96,6 +96,24 @@ export function watchStall(body: Readable, ms: number, onStall: () => void): () 
 }
 
 /**
+ * Awaits `work` (a reader already attached to `body`) while {@link watchStall} watches `body`; the watch ends
+ * with the work.
+ */
+export async function watched<T>(
+  body: Readable,
+  ms: number,
+  onStall: () => void,
+  work: Promise<T>,
+): Promise<T> {
+  const unwatch = watchStall(body, ms, onStall);
+  try {
+    return await work;
+  } finally {
+    unwatch();
+  }
+}
+
+/**
  * Reads `body` whole; rejects when it exceeds `max` bytes, fails, or is destroyed before its end. The
  * body is left to the caller to destroy.
  */

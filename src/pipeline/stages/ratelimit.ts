@@ -64,6 +64,16 @@ export function ratelimitStage(
   /** The allowed requests grouped by bucket, in order (a Map: a batch may name thousands of tools). */
   const groupsOf = (ctx: RequestContext, principal: Principal): Group[] => {
     const groups = new Map<string, Group>();
+    /** `calls` more tokens from the bucket `key` (under the strictest spec asked), for `item` if a request. */
+    const join = (key: string, spec: BucketSpec, calls: number, item?: MessageDecision): void => {
+      const group = groups.get(key);
+      if (!group) groups.set(key, { key, spec, items: item ? [item] : [], calls });
+      else {
+        if (item) group.items.push(item);
+        group.calls += calls;
+        group.spec = stricter(group.spec, spec);
+      }
+    };
     for (const d of ctx.decisions) {
       if (!d.decision.allow) continue;
       // A bucket per listed tool; everything else per MCP method, and one shared `other` bucket for any
@@ -73,32 +83,14 @@ export function ratelimitStage(
       // new store key) for every name.
       const tool = d.action.tool;
       const method = d.action.method;
-      const key = bucketKey(
-        scope,
-        principal,
-        tool !== undefined && listed(tool) ? tool : isMcpMethod(method) ? method : OTHER_METHODS,
-      );
-      const group = groups.get(key);
-      const spec = specFor(d, principal, cfg);
-      if (!group) groups.set(key, { key, spec, items: [d], calls: 1 });
-      else {
-        group.items.push(d);
-        group.calls++;
-        group.spec = stricter(group.spec, spec);
-      }
+      const name = tool !== undefined && listed(tool) ? tool : isMcpMethod(method) ? method : OTHER_METHODS;
+      join(bucketKey(scope, principal, name), specFor(d, principal, cfg), 1, d);
     }
+    // With the `subject` and `tenant` scopes (or a listed tool named like it) the notifications' key is a
+    // requests' group's too: they join it, so its calls still take their tokens.
     const notifications = notificationCount(ctx.parsed);
     if (notifications > 0) {
-      // With the `subject` and `tenant` scopes (or a listed tool named like it) the key is a requests'
-      // group's too: the notifications join it rather than replace it, or its calls would take no token.
-      const key = bucketKey(scope, principal, NOTIFICATIONS);
-      const spec = tierSpec(principal, cfg);
-      const group = groups.get(key);
-      if (!group) groups.set(key, { key, spec, items: [], calls: notifications });
-      else {
-        group.calls += notifications;
-        group.spec = stricter(group.spec, spec);
-      }
+      join(bucketKey(scope, principal, NOTIFICATIONS), tierSpec(principal, cfg), notifications);
     }
     return [...groups.values()];
   };
