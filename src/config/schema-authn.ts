@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import * as D from './defaults.js';
-import { headerName, httpUrl, positiveMs } from './schema-common.js';
+import { headerName, httpUrl, JwsAlgorithm, positiveMs } from './schema-common.js';
 
 const ClaimsSchema = z.strictObject({
   subject: z.string().default('sub').describe('Claim path of the subject id.'),
@@ -38,23 +38,7 @@ const JwtSchema = z.strictObject({
     .default([])
     .describe('Accepted `aud` values; empty means the resource identifier only (RFC 8707).'),
   algorithms: z
-    .array(
-      z.enum([
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-        'HS256',
-        'HS384',
-        'HS512',
-      ]),
-    )
+    .array(JwsAlgorithm)
     .min(1)
     .default([...D.JWT_ALGORITHMS])
     .describe(

@@ -60,3 +60,20 @@ export const httpUrlWithoutCredentials = httpUrl.refine(
   },
   { message: 'must not hold a user or password (the sidecar sends none to the upstream)' },
 );
+
+/** The JWS algorithms accepted for JWTs and bundle signatures (never `none`). */
+export const JwsAlgorithm = z.enum([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
+]);

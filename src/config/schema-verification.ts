@@ -7,23 +7,11 @@
  */
 import { z } from 'zod';
 import * as D from './defaults.js';
+import { JwsAlgorithm } from './schema-common.js';
 
 /** The JWS algorithms OPA 1.x signs and verifies bundles with (no EdDSA: OPA cannot sign with it). */
-export const SIGNING_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'HS256',
-  'HS384',
-  'HS512',
-] as const;
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+const SigningAlgorithmSchema = JwsAlgorithm.exclude(['EdDSA']);
+export type SigningAlgorithm = z.infer<typeof SigningAlgorithmSchema>;
 
 export const BundleVerificationSchema = z
   .strictObject({
@@ -34,10 +22,9 @@ export const BundleVerificationSchema = z
       .describe(
         'File holding the PEM public key (RS*, PS*, ES*) or the HMAC secret (HS*, at least 32 bytes) the bundle must be signed with, e.g. a Kubernetes Secret mount; re-read when it changes (AUTHZ_BUNDLE_VERIFICATION_KEY works too).',
       ),
-    algorithm: z
-      .enum(SIGNING_ALGORITHMS)
-      .default(D.POLICY_VERIFICATION_ALGORITHM)
-      .describe("The JWS algorithm of the signature (OPA's `keys.<id>.algorithm`); another is refused."),
+    algorithm: SigningAlgorithmSchema.default(D.POLICY_VERIFICATION_ALGORITHM).describe(
+      "The JWS algorithm of the signature (OPA's `keys.<id>.algorithm`); another is refused.",
+    ),
     keyId: z
       .string()
       .min(1)
