@@ -21,7 +21,7 @@ import {
   probeInput,
   sameResult,
 } from './decision-cache.js';
-import { errorText } from './eval-errors.js';
+import { errorText, undefinedResult } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { type WasmCall, wasmCall } from './wasm-call.js';
@@ -214,12 +214,9 @@ export class PolicyEngine {
     const parsed = PolicyResultSchema.safeParse(result);
     const evalNs = Number(process.hrtime.bigint() - t0);
     if (!parsed.success) {
-      // An undefined entrypoint (no rule matched, no default) is the author's likeliest mistake: say so,
-      // rather than the schema's "expected object, received undefined".
-      const name = this.#opts.decisionEntrypoint;
       const issue =
         result === undefined
-          ? `${name} is undefined for this input: give it a default (default ${name.split('/').pop()} := {"allow": false})`
+          ? undefinedResult(this.#opts.decisionEntrypoint)
           : resultIssue(parsed.error.issues);
       this.#opts.logger.error({ revision: cur.revision, issue }, 'policy returned a malformed decision');
       return denyDecision(

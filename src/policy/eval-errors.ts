@@ -1,7 +1,7 @@
 /**
  * The text of an evaluation or load failure, for the log, `/readyz` and `policy eval`: opa-wasm throws
- * strings for some failures (e.g. an unknown entrypoint), and the wasm runtime's conflict aborts are
- * explained the way `opa eval` would.
+ * strings for some failures (e.g. an unknown entrypoint), the wasm runtime's conflict aborts are explained
+ * the way `opa eval` would, and an entrypoint undefined for an input says how to fix it.
  *
  * @module
  */
@@ -23,4 +23,12 @@ export function errorText(err: unknown): string {
   const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
   const hint = WASM_ERROR_HINTS.find(([message]) => text.endsWith(message));
   return hint ? `${text} (${hint[1]})` : text;
+}
+
+/**
+ * An entrypoint undefined for an input (no rule matched, no default): the author's likeliest mistake, said as
+ * such rather than as the schema's "expected object, received undefined".
+ */
+export function undefinedResult(entrypoint: string): string {
+  return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := {"allow": false})`;
 }
