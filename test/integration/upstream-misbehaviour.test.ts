@@ -48,6 +48,43 @@ const json = (body: string): string =>
     ['content-length', String(Buffer.byteLength(body))],
   ]);
 
+/** 64 MiB, far past the sidecar's 16 MiB bounds: an upstream that gets to send it all was never cut. */
+const FLOOD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An upstream pouring one chunk after another (respecting backpressure) until {@link FLOOD_BYTES} went out
+ * or the sidecar cut the connection; `ended` says which, `sent()` how much went.
+ */
+function flood(): {
+  readonly ended: Promise<string>;
+  sent(): number;
+  pour(socket: Socket, chunk: string, bytes: number): void;
+} {
+  let sent = 0;
+  let end!: (how: string) => void;
+  const ended = new Promise<string>((resolve) => {
+    end = resolve;
+  });
+  return {
+    ended,
+    sent: () => sent,
+    pour(socket, chunk, bytes) {
+      socket.on('close', () => end('cut by the sidecar'));
+      const write = (): void => {
+        while (sent < FLOOD_BYTES && !socket.destroyed) {
+          sent += bytes;
+          if (!socket.write(chunk)) {
+            socket.once('drain', write);
+            return;
+          }
+        }
+        if (sent >= FLOOD_BYTES) end('all 64 MiB taken');
+      };
+      write();
+    },
+  };
+}
+
 async function listAsGuest(h: Harness, signal?: AbortSignal): Promise<Response> {
   return postJsonRpc(
     h.mcpUrl,
@@ -84,12 +121,7 @@ describe('a list reply under an id the sidecar did not expect', () => {
 
 describe('an SSE list reply whose event never ends', () => {
   it('is cut once the sidecar holds 16 MiB of it, not buffered without bound', async () => {
-    const LIMIT = 64 * 1024 * 1024;
-    let sent = 0;
-    let upstreamEnd!: (how: string) => void;
-    const ended = new Promise<string>((resolve) => {
-      upstreamEnd = resolve;
-    });
+    const upstream = flood();
     const { h } = await setup((_req, socket) => {
       // One event that begins and never ends: no newline at all, for up to 64 MiB.
       socket.write(
@@ -98,21 +130,9 @@ describe('an SSE list reply whose event never ends', () => {
           ['transfer-encoding', 'chunked'],
         ]),
       );
-      const chunk = `10000\r\n${'x'.repeat(0x10000)}\r\n`;
       const start = 'event: message\ndata: {"tools":[';
       socket.write(`${start.length.toString(16)}\r\n${start}\r\n`);
-      socket.on('close', () => upstreamEnd('cut by the sidecar'));
-      const write = (): void => {
-        while (sent < LIMIT && !socket.destroyed) {
-          sent += 0x10000;
-          if (!socket.write(chunk)) {
-            socket.once('drain', write);
-            return;
-          }
-        }
-        if (sent >= LIMIT) upstreamEnd('all 64 MiB taken');
-      };
-      write();
+      upstream.pour(socket, `10000\r\n${'x'.repeat(0x10000)}\r\n`, 0x10000);
     });
     const res = await listAsGuest(h);
     expect(res.status).toBe(200);
@@ -120,8 +140,8 @@ describe('an SSE list reply whose event never ends', () => {
       (text) => `ended: ${text.length}`,
       () => 'cut',
     );
-    expect(await ended).toBe('cut by the sidecar');
-    expect(sent).toBeLessThan(LIMIT);
+    expect(await upstream.ended).toBe('cut by the sidecar');
+    expect(upstream.sent()).toBeLessThan(FLOOD_BYTES);
     // The client's stream is cut: it never looks like a complete reply.
     expect(await body).toBe('cut');
     expect(h.logs.some((l) => l.includes('upstream SSE event exceeds 16777216 bytes'))).toBe(true);
@@ -296,12 +316,7 @@ describe('a reply that is not readable HTTP', () => {
 
 describe('a JSON list reply of gigabytes', () => {
   it('is answered 502 once over 16 MiB, and the upstream cut off', async () => {
-    const LIMIT = 64 * 1024 * 1024;
-    let sent = 0;
-    let upstreamEnd!: (how: string) => void;
-    const ended = new Promise<string>((resolve) => {
-      upstreamEnd = resolve;
-    });
+    const upstream = flood();
     const { h } = await setup((_req, socket) => {
       const start = '{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"delete_customer","description":"';
       socket.write(
@@ -310,26 +325,14 @@ describe('a JSON list reply of gigabytes', () => {
           ['content-length', String(2 ** 31)],
         ]) + start,
       );
-      socket.on('close', () => upstreamEnd('cut by the sidecar'));
-      const chunk = 'x'.repeat(0x10000);
-      const write = (): void => {
-        while (sent < LIMIT && !socket.destroyed) {
-          sent += chunk.length;
-          if (!socket.write(chunk)) {
-            socket.once('drain', write);
-            return;
-          }
-        }
-        if (sent >= LIMIT) upstreamEnd('all 64 MiB taken');
-      };
-      write();
+      upstream.pour(socket, 'x'.repeat(0x10000), 0x10000);
     });
     const res = await listAsGuest(h);
     expect(res.status).toBe(502);
     const text = await res.text();
     expect(JSON.parse(text)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
     expect(text).not.toContain('delete_customer');
-    expect(await ended).toBe('cut by the sidecar');
+    expect(await upstream.ended).toBe('cut by the sidecar');
   });
 });
 

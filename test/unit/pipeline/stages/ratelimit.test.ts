@@ -52,10 +52,10 @@ function context(tools: string[], capacity?: number) {
   return ctx;
 }
 
-const stageOn = (store: Store, listed?: (tool: string) => boolean) =>
+const stageOn = (store: Store, listed?: (tool: string) => boolean, cfg = CFG) =>
   ratelimitStage(
     createRateLimiter({ store, failureMode: 'local', logger: silentLogger(), now: () => T0 }),
-    CFG,
+    cfg,
     listed,
   );
 
@@ -229,15 +229,7 @@ describe('ratelimit stage', () => {
     };
     const deletes = Array<string>(50).fill('delete_all');
     for (const tools of [deletes, ['echo', ...deletes], [...deletes, 'echo']]) {
-      const stage = ratelimitStage(
-        createRateLimiter({
-          store: new MemoryStore(),
-          failureMode: 'local',
-          logger: silentLogger(),
-          now: () => T0,
-        }),
-        cfg,
-      );
+      const stage = stageOn(new MemoryStore(), undefined, cfg);
       expect(stage.run(ctxFor(tools), signal)).toMatchObject({
         kind: 'deny',
         error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2 } },
@@ -346,15 +338,7 @@ describe('notifications beside requests that share their bucket', () => {
   it.each(['subject', 'tenant'] as const)(
     'with scope %s, a notification in the batch does not replace its requests’ charge',
     (scope) => {
-      const stage = ratelimitStage(
-        createRateLimiter({
-          store: new MemoryStore(),
-          failureMode: 'local',
-          logger: silentLogger(),
-          now: () => T0,
-        }),
-        { ...CFG, scope },
-      );
+      const stage = stageOn(new MemoryStore(), undefined, { ...CFG, scope });
       // One bucket for everything (capacity 2 from the obligation): [echo, note] takes both tokens.
       const first = withNotification(['echo']);
       expect(stage.run(first, signal)).toEqual({ kind: 'continue' });
@@ -364,15 +348,7 @@ describe('notifications beside requests that share their bucket', () => {
         error: { code: 'ERR_RATELIMIT_EXCEEDED' },
       });
       // Two calls and a notification never fit a bucket of 2.
-      const stage2 = ratelimitStage(
-        createRateLimiter({
-          store: new MemoryStore(),
-          failureMode: 'local',
-          logger: silentLogger(),
-          now: () => T0,
-        }),
-        { ...CFG, scope },
-      );
+      const stage2 = stageOn(new MemoryStore(), undefined, { ...CFG, scope });
       expect(stage2.run(withNotification(['echo', 'echo']), signal)).toMatchObject({
         kind: 'deny',
         error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2, requested: 3 } },
