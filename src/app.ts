@@ -39,6 +39,7 @@ import { reportRoute } from './report/route.js';
 import { onAbuseTrip, securityListener } from './security-listener.js';
 import { ActiveReplies } from './server/active-replies.js';
 import { createAdminServer } from './server/admin-server.js';
+import { limitConnections } from './server/connection-limit.js';
 import { createCors } from './server/cors.js';
 import { LegacySseRoutes } from './server/legacy-sse.js';
 import { createListeners } from './server/listeners.js';
@@ -228,6 +229,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   );
   components.push(obs.components.last);
   const pub = createPublicServer(runtime, legacy, logger, cors);
+  limitConnections(pub.server, config.server.maxConnections, { meter: obs.telemetry.meter, logger, now });
   let draining = false;
   const shutdownStatus = {
     name: 'shutdown',

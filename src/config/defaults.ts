@@ -20,6 +20,7 @@ export const SHUTDOWN_DELAY_MS = 5_000;
 export const STREAM_RECHECK_MS = 5_000;
 export const SEND_TIMEOUT_MS = 60_000;
 export const MAX_STREAMS_PER_CALLER = 32;
+export const MAX_CONNECTIONS = 10_000;
 export const UNKNOWN_SESSIONS = 'reject';
 
 export const UPSTREAM_URL = 'http://127.0.0.1:8081';

@@ -67,6 +67,14 @@ const ServerSchema = z.strictObject({
     .describe(
       'Most event streams (GET /mcp, legacy SSE) one caller may have open at once; each holds an upstream connection. More get 429.',
     ),
+  maxConnections: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.MAX_CONNECTIONS)
+    .describe(
+      "Most client connections the public port holds at once (each event stream keeps one, and an upstream connection); beyond it new connections are closed at once and counted in `mcp_authz_connections_dropped_total` (Envoy's listener connection limit). 0: no limit.",
+    ),
   streamRecheckMs: msOrOff
     .default(D.STREAM_RECHECK_MS)
     .describe(
