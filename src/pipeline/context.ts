@@ -80,6 +80,11 @@ export interface RequestContext {
   upstreamStatus?: number;
   /** Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on. */
   upstreamError?: SidecarError;
+  /**
+   * The JSON-RPC error code every request of the body was answered with when one error answered them all
+   * instead of each its own (a 401 asking an anonymous caller to sign in, a 403 step-up, an upstream failure).
+   */
+  answeredCode?: number;
   /** Bounded route label (mcp, legacy_sse, legacy_messages) for the request metric. */
   route?: string;
   /** Set only while traces are exported. */

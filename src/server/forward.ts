@@ -11,7 +11,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, codeInfo } from '../errors/codes.js';
 import { type SidecarError, toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
@@ -243,6 +243,7 @@ function replyHeaders(
 /** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
 function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarError): number {
   ctx.upstreamError = e;
+  ctx.answeredCode = codeInfo(e.code).rpc;
   const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
   const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
   if (!res.headersSent) sendJson(res, out.status, out.body, out.headers);

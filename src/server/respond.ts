@@ -56,6 +56,7 @@ export function errorResponse(
       answered = askForScopes(ctx, needed);
     }
   }
+  if (answered !== err) ctx.answeredCode = codeInfo(answered.code).rpc;
   const ids: JsonRpcId[] | null = parsed
     ? parsed.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : []))
     : null;

@@ -246,7 +246,12 @@ export class RequestTracing {
     if (this.#metrics.recordsOperations) {
       const batchDenied = ctx.decisions.some((d) => !d.decision.allow);
       for (const d of ctx.decisions)
-        this.#metrics.operation(d.action.method, d.action.tool, errorType(d, batchDenied), seconds);
+        this.#metrics.operation(
+          d.action.method,
+          d.action.tool,
+          errorType(d, batchDenied, ctx.answeredCode),
+          seconds,
+        );
     }
     if (!t) return;
     if (status === CLIENT_CLOSED_REQUEST) {
@@ -272,9 +277,12 @@ export class RequestTracing {
 
 /**
  * The JSON-RPC error code a decided request was answered with, as its operation's `error.type`: an allowed
- * request of a batch with a denied one is answered "not forwarded" with the denial's code.
+ * request of a batch with a denied one is answered "not forwarded" with the denial's code; `bodyCode` is
+ * the code of an error that answered every request of the body (a sign-in or step-up challenge, an
+ * upstream failure), which is what each was answered with.
  */
-export function errorType(d: MessageDecision, batchDenied = false): string | null {
+export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: number): string | null {
+  if (bodyCode !== undefined) return String(bodyCode);
   if (!d.decision.allow || batchDenied) return String(RPC.forbidden);
   if (d.rateLimitRefusal)
     return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);

@@ -170,12 +170,15 @@ describe('errorResponse for an anonymous caller the policy denies (authn.mode: o
         data: { code: 'ERR_AUTHN_MISSING', reasons: ['sign in to call t'], decision_id: 'd0' },
       },
     });
+    // What every request was answered with, for the operation metric's error.type.
+    expect(ctx.answeredCode).toBe(-32001);
   });
 
   it('answers a signed-in caller the usual way', () => {
     const ctx = decided(false, [request(5, 'tools/call', { name: 't' })], [deny('nope')]);
     ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt' };
     expect(errorResponse(ctx, firstDenial(), RM).status).toBe(200);
+    expect(ctx.answeredCode).toBeUndefined();
   });
 });
 

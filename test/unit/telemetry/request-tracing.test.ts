@@ -25,4 +25,12 @@ describe('operation error.type', () => {
     // Allowed, but its batch held a denied request: answered "not forwarded" with the denial's code.
     expect(errorType(decided(true), true)).toBe('-32003');
   });
+
+  it('is the code of an error that answered the whole body instead', () => {
+    // An anonymous caller the policy denied is asked to sign in: every request got -32001, not -32003.
+    expect(errorType(decided(false), true, -32001)).toBe('-32001');
+    expect(errorType(decided(true), true, -32001)).toBe('-32001');
+    // Allowed and forwarded, but the upstream failed: the upstream error's code.
+    expect(errorType(decided(true), false, -32005)).toBe('-32005');
+  });
 });
