@@ -175,6 +175,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       facts: (ctx) => ctx.facts ?? (runtime as SidecarRuntime).facts(ctx),
       discover: () => discovery.discover(),
       onDecision: (ctx, d, params) => obs.tracing.decision(ctx, d, params),
+      dryRun: config.policy.dryRun,
     }),
   });
   const replies = new ActiveReplies({

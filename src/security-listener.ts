@@ -38,7 +38,8 @@ export function securityListener(
       const tool = d.action.tool ?? null;
       if (!d.decision.allow) {
         counters.denial(tool, subjectKey(ctx.principal), d.decision.reasons[0] ?? 'denied');
-        return;
+        // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
+        if (!d.dryRun) return;
       }
       if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
       if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp);

@@ -41,6 +41,7 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             principal: ctx.principal ?? ANONYMOUS,
             action: m.action,
             decision: m.decision,
+            ...(m.dryRun ? { dryRun: true } : {}),
             rateLimit: m.rateLimit ?? null,
             rateLimitRefusal: m.rateLimitRefusal ?? null,
             totalMs: Number(hrtime() - ctx.startedAt) / 1e6,

@@ -67,6 +67,11 @@ export interface AuditRecord {
   readonly decision: 'allow' | 'deny';
   /** Which part denied (bounded, as in metrics): `policy`, `ratelimit`; null when allowed. */
   readonly deny_reason: DenyReason | null;
+  /**
+   * Whether the sidecar acted on `decision`: false only for a policy denial that `policy.dryRun` let through
+   * (the request was forwarded; see `upstream`).
+   */
+  readonly enforced: boolean;
   /** The policy's reasons (first = the one the caller saw), plus the rate-limit reason when it denied. */
   readonly reasons: readonly string[];
   /** Set when the deny came from a failure (no policy, evaluation error, invalid result). */
@@ -101,6 +106,8 @@ export interface AuditInput {
   readonly principal: Principal;
   readonly action: Action;
   readonly decision: Decision;
+  /** The policy denied it and `policy.dryRun` let it through (pipeline `MessageDecision.dryRun`). */
+  readonly dryRun?: boolean;
   /** Structurally the pipeline's `RateLimitOutcome`; absent/null when no rate limit applied. */
   readonly rateLimit?: {
     readonly limit: number;
@@ -137,6 +144,8 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
   const rl = input.rateLimit ?? null;
   const rateLimited = refusal !== null || (rl !== null && rl.allowed === false);
   const allowed = d.allow && !rateLimited;
+  // A dry-run denial is rate-limited like an allowed call: refused by its bucket, the refusal is the limit's.
+  const notEnforced = input.dryRun === true && !rateLimited;
   const argumentsMode: ArgumentsMode = minimal ? 'drop' : masking.arguments;
   const args = auditArguments(a.arguments, {
     mode: argumentsMode,
@@ -166,7 +175,8 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     action: { method: a.method, tool: a.tool ?? null, arguments: args },
     resource: { kind: a.resource.kind, name: a.resource.name, sensitivity: d.sensitivity ?? null },
     decision: allowed ? 'allow' : 'deny',
-    deny_reason: allowed ? null : d.allow ? 'ratelimit' : 'policy',
+    deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
+    enforced: !notEnforced,
     reasons: rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : [...d.reasons],
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),

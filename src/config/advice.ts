@@ -21,5 +21,11 @@ export function configAdvice(config: Config): string[] {
       );
     }
   }
+  if (config.policy.dryRun) {
+    advice.push(
+      'policy.dryRun is on: the policy decides and records every request but enforces nothing; requests it ' +
+        'denies are forwarded (audit records say enforced: false) and list replies are not pruned',
+    );
+  }
   return advice;
 }

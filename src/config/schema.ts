@@ -225,6 +225,12 @@ const PolicySchema = z.strictObject({
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
   verification: BundleVerificationSchema,
+  dryRun: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Decide and record every request but enforce nothing the policy says (OPA-Envoy's dry-run, for rolling out a policy): requests it denies are forwarded all the same, with `enforced: false` in their audit records, and list replies are not pruned. Authentication, sessions, rate limits and abuse blocks still apply. Logged as a warning at start.",
+    ),
 });
 const StoreSchema = z.strictObject({
   redisUrl: z

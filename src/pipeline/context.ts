@@ -34,6 +34,8 @@ export interface MessageDecision {
   readonly action: Action;
   readonly decision: Decision;
   readonly decisionId: string;
+  /** The policy denied it, but `policy.dryRun` lets it through: forwarded, rate-limited, audited as not enforced. */
+  readonly dryRun?: true;
   /** Set by the rate-limit stage for allowed requests. */
   rateLimit?: RateLimitOutcome;
   /**

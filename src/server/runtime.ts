@@ -50,6 +50,8 @@ export interface RuntimeDeps {
   readonly tracing?: RequestTracing;
 }
 
+const SHOW_ALL: VisibleFn = () => true;
+
 export class SidecarRuntime {
   readonly pipelines: Pipelines;
   readonly annotations: AnnotationCache;
@@ -163,6 +165,8 @@ export class SidecarRuntime {
     principal: Principal = ctx.principal ?? ANONYMOUS,
     live = false,
   ): VisibleFn {
+    // A dry run prunes nothing (list replies still teach the annotation cache as they pass).
+    if (this.#deps.config.policy.dryRun) return SHOW_ALL;
     const facts = ctx.facts ?? this.facts(ctx);
     return (item: ListItem) =>
       this.#deps.engine.visible(

@@ -147,13 +147,16 @@ export class RequestTracing {
     if (!dec.allow) {
       attributes[A.ATTR_AUTHZ_REASON] = dec.reasons[0] ?? 'denied';
       attributes[A.ATTR_AUTHZ_DENY_REASON] = 'policy';
-      attributes[A.ATTR_RPC_RESPONSE_STATUS_CODE] = '-32003';
-      attributes[A.ATTR_ERROR_TYPE] = '-32003';
+      if (d.dryRun) attributes[A.ATTR_AUTHZ_DRY_RUN] = true;
+      else {
+        attributes[A.ATTR_RPC_RESPONSE_STATUS_CODE] = '-32003';
+        attributes[A.ATTR_ERROR_TYPE] = '-32003';
+      }
     }
     const name = A.mcpSpanName(a.method, a.tool ?? a.prompt ?? null);
     const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
-    if (!dec.allow) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
+    if (!dec.allow && !d.dryRun) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
     d.traceIds = traceIds(span);
     span.end();
   }
@@ -244,7 +247,7 @@ export class RequestTracing {
     const t = ctx.trace;
     this.#metrics.request(ctx.route ?? 'mcp', status, err?.reason ?? null, seconds, ctx.req.method);
     if (this.#metrics.recordsOperations) {
-      const batchDenied = ctx.decisions.some((d) => !d.decision.allow);
+      const batchDenied = ctx.decisions.some(enforcedDenial);
       for (const d of ctx.decisions)
         this.#metrics.operation(
           d.action.method,
@@ -283,8 +286,13 @@ export class RequestTracing {
  */
 export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: number): string | null {
   if (bodyCode !== undefined) return String(bodyCode);
-  if (!d.decision.allow || batchDenied) return String(RPC.forbidden);
+  if (enforcedDenial(d) || batchDenied) return String(RPC.forbidden);
   if (d.rateLimitRefusal)
     return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
   return null;
+}
+
+/** A denial the sidecar answered (not one `policy.dryRun` let through). */
+function enforcedDenial(d: MessageDecision): boolean {
+  return !d.decision.allow && d.dryRun !== true;
 }

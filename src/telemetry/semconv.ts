@@ -86,6 +86,8 @@ export const ATTR_AUTHZ_SUBJECT = 'mcp_authz.subject' as const;
 export const ATTR_AUTHZ_TENANT = 'mcp_authz.tenant' as const;
 /** The bounded `DenyReason` (`authn`, `policy`, `ratelimit`, …) of a denied request. */
 export const ATTR_AUTHZ_DENY_REASON = 'mcp_authz.deny.reason' as const;
+/** True on a policy denial that `policy.dryRun` let through (the request was forwarded); absent otherwise. */
+export const ATTR_AUTHZ_DRY_RUN = 'mcp_authz.dry_run' as const;
 /** The sidecar error code (`ERR_AUTHN_INVALID_TOKEN`, …) of a denied request. */
 export const ATTR_AUTHZ_ERROR_CODE = 'mcp_authz.error.code' as const;
 export const ATTR_AUTHZ_RATELIMIT_REMAINING = 'mcp_authz.ratelimit.remaining' as const;

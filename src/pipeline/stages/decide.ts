@@ -27,6 +27,8 @@ export interface DecideDeps {
   readonly discover?: (tool: string, signal: AbortSignal) => Promise<void>;
   /** Called for each decision with the message's params (tracing: one span per decision). */
   readonly onDecision?: (ctx: RequestContext, d: MessageDecision, params: unknown) => void;
+  /** `policy.dryRun`: a denial is recorded on its decision (`dryRun`), and the body goes on. */
+  readonly dryRun?: boolean;
 }
 
 export function decideStage(deps: DecideDeps): Stage {
@@ -46,10 +48,13 @@ export function decideStage(deps: DecideDeps): Stage {
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
       const decisionId = randomUUID();
-      const d: MessageDecision = { index, action, decision, decisionId };
+      const notEnforced = !decision.allow && deps.dryRun === true;
+      const d: MessageDecision = notEnforced
+        ? { index, action, decision, decisionId, dryRun: true }
+        : { index, action, decision, decisionId };
       ctx.decisions.push(d);
       deps.onDecision?.(ctx, d, msg.params);
-      if (!decision.allow) {
+      if (!decision.allow && !notEnforced) {
         firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
       } else if (isListMethod(action.method)) {
         ctx.listRequests.set(idKey(action.id), action.method);

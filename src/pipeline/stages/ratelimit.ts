@@ -75,7 +75,8 @@ export function ratelimitStage(
       }
     };
     for (const d of ctx.decisions) {
-      if (!d.decision.allow) continue;
+      // A dry-run denial is forwarded, so it is limited like any call.
+      if (!d.decision.allow && !d.dryRun) continue;
       // A bucket per listed tool; everything else per MCP method, and one shared `other` bucket for any
       // method name MCP does not define. The caller picks URIs, prompt names, unlisted tool names (a
       // wildcard grant allows any) and method names (`notifications/x1`, `notifications/x2`, … with an id

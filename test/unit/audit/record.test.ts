@@ -71,6 +71,7 @@ describe('buildAuditRecord', () => {
       resource: { kind: 'tool', name: 'read_customer', sensitivity: 'confidential' },
       decision: 'allow',
       deny_reason: null,
+      enforced: true,
       reasons: ['analyst may read customers'],
       failure: null,
       obligations: allow.obligations,
@@ -157,6 +158,36 @@ describe('buildAuditRecord', () => {
       rate_limit: null,
       latency: { total_ms: null },
     });
+  });
+
+  it('records a policy deny that policy.dryRun let through as not enforced, with the upstream status', () => {
+    const denied = { ...allow, allow: false, reasons: ['role analyst may not call tool delete_customer'] };
+    const r = buildAuditRecord(
+      input({ decision: denied, dryRun: true, rateLimit: null, upstreamStatus: 200 }),
+      {
+        arguments: 'drop',
+        maskArguments: [],
+        key: KEY,
+      },
+    );
+    expect(r).toMatchObject({
+      decision: 'deny',
+      deny_reason: 'policy',
+      enforced: false,
+      reasons: ['role analyst may not call tool delete_customer'],
+      upstream: { status: 200 },
+    });
+    // Its bucket refused it: the rate limit's refusal was enforced.
+    const limited = buildAuditRecord(
+      input({
+        decision: denied,
+        dryRun: true,
+        rateLimit: { limit: 10, remaining: 0, retryAfterMs: 1500, allowed: false },
+        upstreamStatus: null,
+      }),
+      { arguments: 'drop', maskArguments: [], key: KEY },
+    );
+    expect(limited).toMatchObject({ decision: 'deny', deny_reason: 'ratelimit', enforced: true });
   });
 
   it('masks config paths too, and leaves arguments out for audit: minimal', () => {

@@ -20,6 +20,7 @@ describe('config defaults', () => {
       maxBodyBytes: D.MAX_BODY_BYTES,
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
       maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,
+      maxConnections: D.MAX_CONNECTIONS,
       streamRecheckMs: D.STREAM_RECHECK_MS,
       sendTimeoutMs: D.SEND_TIMEOUT_MS,
       shutdownDelayMs: D.SHUTDOWN_DELAY_MS,
@@ -55,6 +56,7 @@ describe('config defaults', () => {
       timezone: 'UTC',
       environment: 'prod',
       decisionCache: { enabled: true, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES },
+      dryRun: false,
     });
     expect(c.policy.verification).toBeUndefined(); // bundles are not checked unless asked to
     expect(parseConfig({ policy: { verification: { keyFile: '/k.pem' } } }).policy.verification).toEqual({

@@ -24,6 +24,8 @@ describe('operation error.type', () => {
     expect(errorType(decided(true, { kind: 'limit', reason: 'r' }))).toBe('-32029');
     // Allowed, but its batch held a denied request: answered "not forwarded" with the denial's code.
     expect(errorType(decided(true), true)).toBe('-32003');
+    // Denied but let through by policy.dryRun: forwarded and answered by the upstream.
+    expect(errorType({ ...decided(false), dryRun: true })).toBeNull();
   });
 
   it('is the code of an error that answered the whole body instead', () => {

@@ -24,7 +24,7 @@ const FACTS = {
   timezone: 'UTC',
 };
 
-function setup(denyTools: string[] = []) {
+function setup(denyTools: string[] = [], dryRun = false) {
   const inputs: PolicyInput[] = [];
   const engine = {
     revision: 'r1',
@@ -50,6 +50,7 @@ function setup(denyTools: string[] = []) {
     engine,
     annotations,
     facts: () => FACTS,
+    dryRun,
     discover: async (tool, signal) => {
       expect(signal).toBe(ac.signal);
       discovered.push(tool);
@@ -104,6 +105,22 @@ describe('decide stage', () => {
       error: { code: 'ERR_POLICY_DENIED', message: 'Forbidden: no seen' },
     });
     expect(ctx.decisions.map((d) => d.decision.allow)).toEqual([true, false]);
+  });
+
+  it('with policy.dryRun, goes on with a denied message marked dryRun, and prunes its list requests as usual', () => {
+    const { run } = setup(['seen'], true);
+    const { ctx, result } = run([
+      call(1, 'seen'),
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 3, method: 'ping' },
+    ]);
+    expect(result).toEqual({ kind: 'continue' });
+    expect(ctx.decisions.map((d) => [d.decision.allow, d.dryRun])).toEqual([
+      [false, true],
+      [true, undefined],
+      [true, undefined],
+    ]);
+    expect([...ctx.listRequests.keys()]).toEqual(['2']);
   });
 
   it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {

@@ -271,6 +271,19 @@ describe('ratelimit stage', () => {
     ]);
   });
 
+  it('charges a policy denial that policy.dryRun lets through (it is forwarded), and no other denial', () => {
+    const stage = stageOn(new MemoryStore());
+    const ctx = context(['echo', 'echo']);
+    const [first, second] = ctx.decisions as [MessageDecision, MessageDecision];
+    const denied = { ...first.decision, allow: false };
+    ctx.decisions = [
+      { ...first, decision: denied, dryRun: true },
+      { ...second, decision: denied },
+    ];
+    expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.decisions.map((d) => d.rateLimit?.remaining)).toEqual([1, undefined]);
+  });
+
   it('leaves allowed bodies unmarked', () => {
     const ctx = context(['echo', 'search_docs']);
     expect(stageOn(new MemoryStore()).run(ctx, signal)).toEqual({ kind: 'continue' });
