@@ -244,6 +244,9 @@ export function chartValuesSchema() {
           bundleVerificationKey: secretRef(
             'The public key (PEM) or HMAC secret policy bundles must be signed with (policy.verification.keyFile); set, unsigned bundles are refused.',
           ),
+          bundleToken: secretRef(
+            'A bearer token sent when the bundle is fetched from policy.url (policy.bundleTokenFile); policy.source must be url.',
+          ),
         },
         'Secrets by reference, mounted read-only as files.',
       ),

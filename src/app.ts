@@ -28,6 +28,7 @@ import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
 import { ratelimitStage } from './pipeline/stages/ratelimit.js';
 import { readBodyStage } from './pipeline/stages/read-body.js';
 import { sessionStage } from './pipeline/stages/session.js';
+import { isUrl } from './policy/bundle-download.js';
 import { PolicyEngine } from './policy/engine.js';
 import { PolicyReloader } from './policy/reloader.js';
 import { createHeaderPolicy } from './proxy/headers.js';
@@ -101,12 +102,16 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const verifyKey = config.policy.verification
     ? openSecret(config, 'bundleVerificationKey', { ...envOpt, logger })
     : undefined;
+  const bundleToken = isUrl(config.policy.bundle)
+    ? openSecret(config, 'bundleToken', { ...envOpt, logger })
+    : undefined;
   const reloader = new PolicyReloader({
     location: config.policy.bundle,
     watch: config.policy.watch,
     pollIntervalMs: config.policy.pollIntervalMs,
     engine,
     logger,
+    ...(bundleToken ? { auth: { token: () => bundleToken.get() } } : {}),
     ...(config.policy.verification && verifyKey
       ? { verification: { ...config.policy.verification, key: () => verifyKey.get() } }
       : {}),
@@ -207,6 +212,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     start: () => reloader.start(),
     stop: () => {
       verifyKey?.close();
+      bundleToken?.close();
       return reloader.stop();
     },
     status: (): ComponentStatus => ({ ...engine.status() }),

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { loadConfig } from '../config/load.js';
 import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
+import { isUrl } from '../policy/bundle-download.js';
 import type { Decision } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
@@ -141,17 +142,27 @@ async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
   });
   const location = opts.bundle ?? config.policy.bundle;
   const verification = config.policy.verification;
-  if (!verification) {
-    await engine.load(await readBundle(location));
-    return engine;
-  }
-  const unreadable = unreadableSecretFiles(config, process.env, ['bundleVerificationKey']);
+  // A URL is fetched with the sidecar's bearer token, when one is configured.
+  const needed = [
+    ...(verification ? (['bundleVerificationKey'] as const) : []),
+    ...(isUrl(location) ? (['bundleToken'] as const) : []),
+  ];
+  const unreadable = unreadableSecretFiles(config, process.env, needed);
   if (unreadable.length) throw new Error(unreadable.join('; '));
-  const key = openSecret(config, 'bundleVerificationKey');
+  const key = verification ? openSecret(config, 'bundleVerificationKey') : undefined;
+  const token = isUrl(location) ? openSecret(config, 'bundleToken') : undefined;
   try {
-    await engine.load(await readBundle(location, undefined, { ...verification, key: () => key.get() }));
+    await engine.load(
+      await readBundle(
+        location,
+        undefined,
+        verification && key ? { ...verification, key: () => key.get() } : undefined,
+        token ? { token: () => token.get() } : undefined,
+      ),
+    );
   } finally {
-    key.close();
+    key?.close();
+    token?.close();
   }
   return engine;
 }

@@ -21,6 +21,14 @@ export function configAdvice(config: Config): string[] {
       );
     }
   }
+  const bundle = /^http:\/\/([^/?#]*)/i.exec(config.policy.bundle);
+  const bundleHost = bundle?.[1]?.replace(/^.*@/, '').replace(/:\d+$/, '') ?? '';
+  if (bundle && config.policy.bundleTokenFile && !/^(127\.|\[::1\]$|localhost$)/.test(bundleHost)) {
+    advice.push(
+      'policy.bundleTokenFile is set for a bundle URL over plain http: the bearer token crosses the network ' +
+        'readable by anyone on the path; serve the bundle over https',
+    );
+  }
   if (config.policy.dryRun) {
     advice.push(
       'policy.dryRun is on: the policy decides and records every request but enforces nothing; requests it ' +

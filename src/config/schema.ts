@@ -225,6 +225,13 @@ const PolicySchema = z.strictObject({
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
   verification: BundleVerificationSchema,
+  bundleTokenFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "File holding a bearer token sent as `Authorization: Bearer …` with every request for a bundle URL (OPA's `credentials.bearer.token_path`); AUTHZ_BUNDLE_TOKEN works too. Re-read when the file changes.",
+    ),
   dryRun: z
     .boolean()
     .default(false)

@@ -1,6 +1,7 @@
 /**
- * Bundles over HTTP(S): the download and the cheap signature the reloader polls. Both send credentials from
- * the URL's userinfo as an `Authorization: Basic` header (fetch refuses URLs that carry them), ask for no
+ * Bundles over HTTP(S): the download and the cheap signature the reloader polls. Both send credentials —
+ * the URL's userinfo as an `Authorization: Basic` header (fetch refuses URLs that carry them), or a bearer
+ * token (`policy.bundleTokenFile`, read at each request so a rotated token is used at once) — ask for no
  * content coding, and never read more than {@link MAX_BUNDLE_BYTES}: a body announced as larger is refused
  * before it is read, and one that grows past the limit (or a compressed body that inflates past it) is cut.
  * Error messages never hold the URL's userinfo or query (a presigned bucket URL's credentials).
@@ -13,13 +14,22 @@ import { BundleError, displayLocation, MAX_BUNDLE_BYTES } from './bundle.js';
 const DOWNLOAD_TIMEOUT_MS = 30_000;
 const HEAD_TIMEOUT_MS = 10_000;
 
+/** Credentials for a bundle URL besides its userinfo: a bearer token, read at each request (it may rotate). */
+export interface BundleAuth {
+  /** The token, or null when none is configured (then nothing is sent). */
+  readonly token: () => Buffer | null;
+}
+
+/** A token fit for an `Authorization` header: visible ASCII, no spaces (RFC 6750's b64token and more). */
+const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+
 /** True for an http(s) URL, whatever the scheme's case. */
 export function isUrl(location: string): boolean {
   return /^https?:\/\//i.test(location);
 }
 
-/** The URL without userinfo, and the headers to send (Basic credentials from the userinfo). */
-function requestFor(location: string): { url: string; headers: Record<string, string> } {
+/** The URL without userinfo, and the headers to send (Basic credentials from the userinfo, or the bearer token). */
+function requestFor(location: string, auth?: BundleAuth): { url: string; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   let u: URL;
   try {
@@ -42,6 +52,20 @@ function requestFor(location: string): { url: string; headers: Record<string, st
     u.username = '';
     u.password = '';
   }
+  const token = auth?.token()?.toString('utf8').trim();
+  if (token) {
+    if (headers.authorization) {
+      throw new BundleError(
+        `bundle location ${displayLocation(location)}: give its credentials once, in the URL's userinfo or in policy.bundleTokenFile`,
+      );
+    }
+    if (!TOKEN_CHARS.test(token)) {
+      throw new BundleError(
+        'the bundle token (policy.bundleTokenFile / AUTHZ_BUNDLE_TOKEN) is not a valid header value: visible ASCII without spaces',
+      );
+    }
+    headers.authorization = `Bearer ${token}`;
+  }
   return { url: u.href, headers };
 }
 
@@ -57,18 +81,25 @@ function scrub(text: string, location: string): string {
   return out;
 }
 
-async function get(
-  location: string,
-  init: { method: 'GET' | 'HEAD'; timeoutMs: number; signal?: AbortSignal; range?: string },
-) {
-  const { url, headers } = requestFor(location);
+interface GetInit {
+  readonly method: 'GET' | 'HEAD';
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly range?: string;
+  readonly auth?: BundleAuth | undefined;
+}
+
+/** One request for the bundle; `credentialed` tells whether it carried credentials (for a 401's message). */
+async function get(location: string, init: GetInit): Promise<Response & { credentialed: boolean }> {
+  const { url, headers } = requestFor(location, init.auth);
   if (init.range) headers.range = init.range;
   try {
-    return await fetch(url, {
+    const res = await fetch(url, {
       method: init.method,
       headers,
       signal: init.signal ?? AbortSignal.timeout(init.timeoutMs),
     });
+    return Object.assign(res, { credentialed: headers.authorization !== undefined });
   } catch (err) {
     throw new BundleError(
       `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub((err as Error).message, location)}`,
@@ -114,22 +145,30 @@ async function boundedBody(res: Response, location: string): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-function httpFailure(location: string, what: string, status: number): BundleError {
-  return new BundleError(`bundle ${what} from ${displayLocation(location)} failed: HTTP ${status}`, {
+function httpFailure(location: string, what: string, res: Response & { credentialed: boolean }): BundleError {
+  const { status } = res;
+  const hint =
+    status !== 401 && status !== 403
+      ? ''
+      : res.credentialed
+        ? ' (the credentials sent were refused)'
+        : ' (the server wants credentials: set policy.bundleTokenFile, or userinfo in the URL)';
+  return new BundleError(`bundle ${what} from ${displayLocation(location)} failed: HTTP ${status}${hint}`, {
     transient: status >= 500 || status === 429,
   });
 }
 
 /** Downloads a bundle (a `.tar.gz`). */
-export async function download(location: string, signal?: AbortSignal): Promise<Buffer> {
+export async function download(location: string, signal?: AbortSignal, auth?: BundleAuth): Promise<Buffer> {
   const res = await get(location, {
     method: 'GET',
     timeoutMs: DOWNLOAD_TIMEOUT_MS,
+    auth,
     ...(signal ? { signal } : {}),
   });
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
-    throw httpFailure(location, 'download', res.status);
+    throw httpFailure(location, 'download', res);
   }
   return boundedBody(res, location);
 }
@@ -139,23 +178,28 @@ export async function download(location: string, signal?: AbortSignal): Promise<
  * or, where HEAD is refused (a presigned URL is signed for GET only, some servers answer 405), from a GET of
  * its first byte — else the hash of the whole body.
  */
-export async function urlSignature(location: string): Promise<string> {
-  const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS });
+export async function urlSignature(location: string, auth?: BundleAuth): Promise<string> {
+  const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS, auth });
   if (head.ok) {
     const tag = validator(head);
     if (tag) return tag;
   } else if (head.status >= 500 || head.status === 429) {
-    throw httpFailure(location, 'check', head.status);
+    throw httpFailure(location, 'check', head);
   } else {
     // HEAD refused: a GET of the first byte brings the same validators (S3, GCS), without the body.
-    const probe = await get(location, { method: 'GET', timeoutMs: HEAD_TIMEOUT_MS, range: 'bytes=0-0' });
+    const probe = await get(location, {
+      method: 'GET',
+      timeoutMs: HEAD_TIMEOUT_MS,
+      range: 'bytes=0-0',
+      auth,
+    });
     await probe.body?.cancel().catch(() => undefined);
-    if (!probe.ok) throw httpFailure(location, 'check', probe.status);
+    if (!probe.ok) throw httpFailure(location, 'check', probe);
     const tag = validator(probe);
     if (tag) return tag;
   }
   return createHash('sha256')
-    .update(await download(location))
+    .update(await download(location, undefined, auth))
     .digest('hex');
 }
 

@@ -11,7 +11,7 @@ import { join, posix, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser } from 'tar';
 import { z } from 'zod';
-import { download, isUrl } from './bundle-download.js';
+import { type BundleAuth, download, isUrl } from './bundle-download.js';
 import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle-signature.js';
 
 export const ManifestSchema = z
@@ -65,15 +65,16 @@ export function displayLocation(location: string): string {
 /**
  * Loads a bundle from a folder, a `.tar.gz` or an http(s) URL. Throws `BundleError` naming the problem.
  * With `verification`, every file of the bundle is checked against its `.signatures.json` first
- * (bundle-signature.ts); an unsigned or tampered bundle is refused.
+ * (bundle-signature.ts); an unsigned or tampered bundle is refused. `auth` gives a URL's bearer token.
  */
 export async function readBundle(
   location: string,
   signal?: AbortSignal,
   verification?: BundleVerification,
+  auth?: BundleAuth,
 ): Promise<Bundle> {
   if (isUrl(location)) {
-    return fromTarball(await download(location, signal), displayLocation(location), verification);
+    return fromTarball(await download(location, signal, auth), displayLocation(location), verification);
   }
   let info: Awaited<ReturnType<typeof stat>>;
   try {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
-import { isUrl, urlSignature } from './bundle-download.js';
+import { type BundleAuth, isUrl, urlSignature } from './bundle-download.js';
 import type { BundleVerification } from './bundle-signature.js';
 import type { PolicyEngine } from './engine.js';
 
@@ -28,6 +28,8 @@ export interface ReloaderOptions {
   readonly logger: Logger;
   /** When set, only a bundle whose signature verifies is loaded (bundle-signature.ts). */
   readonly verification?: BundleVerification;
+  /** A bundle URL's bearer token (`policy.bundleTokenFile`); a request refused for its token is tried again each poll. */
+  readonly auth?: BundleAuth;
 }
 
 export class PolicyReloader {
@@ -95,7 +97,7 @@ export class PolicyReloader {
     this.#signature = sig;
     let bundle: Awaited<ReturnType<typeof readBundle>>;
     try {
-      bundle = await readBundle(location, undefined, this.#opts.verification);
+      bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);
       if (folder && (await this.#currentSignature().catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;
@@ -122,7 +124,7 @@ export class PolicyReloader {
    */
   async #currentSignature(): Promise<string> {
     const { location, verification } = this.#opts;
-    const sig = await signature(location, verification !== undefined);
+    const sig = await signature(location, verification !== undefined, this.#opts.auth);
     if (!verification) return sig;
     return `${sig}|key:${createHash('sha256')
       .update(verification.key() ?? '')
@@ -154,8 +156,8 @@ function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: num
 }
 
 /** `all`: every file of a folder counts (a signature covers them all), not only those readBundle loads. */
-async function signature(location: string, all: boolean): Promise<string> {
-  if (isUrl(location)) return urlSignature(location);
+async function signature(location: string, all: boolean, auth?: BundleAuth): Promise<string> {
+  if (isUrl(location)) return urlSignature(location, auth);
   // Named as readBundle names it (`policy check`, `policy eval`), not as a bare `ENOENT … stat`.
   const st = await stat(location).catch((err: unknown) => {
     throw new BundleError(`bundle not found at ${location}`, { cause: err });

@@ -100,6 +100,7 @@ jwtHsSecret: { volume: jwt-hs-secret, path: [authn, jwt, hsSecretFile] }
 redisPassword: { volume: redis-password, path: [store, passwordFile] }
 reportToken: { volume: report-token, path: [admin, reportTokenFile] }
 bundleVerificationKey: { volume: bundle-verification-key, path: [policy, verification, keyFile] }
+bundleToken: { volume: bundle-token, path: [policy, bundleTokenFile] }
 {{- end }}
 
 {{/*

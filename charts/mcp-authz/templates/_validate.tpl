@@ -41,7 +41,7 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 
 {{- /* Keys of config.yaml that the chart sets itself. */}}
-{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" }}
+{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" "policy.bundleTokenFile" "secrets.bundleToken.existingSecret" }}
 {{- range $path, $instead := $owned }}
 {{- $node := $cfg }}
 {{- $found := true }}
@@ -82,6 +82,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- /* Secrets and the store. */}}
 {{- if and (hasKey (get $cfg "policy" | default dict) "verification") (not $v.secrets.bundleVerificationKey.existingSecret) }}
 {{- $errors = append $errors "config.policy.verification is set: set secrets.bundleVerificationKey.existingSecret to a Secret holding the bundle signing public key (or HMAC secret)" }}
+{{- end }}
+{{- if and $v.secrets.bundleToken.existingSecret (ne $v.policy.source "url") }}
+{{- $errors = append $errors (printf "secrets.bundleToken is sent only with a bundle URL: set policy.source=url (it is %s)" $v.policy.source) }}
 {{- end }}
 {{- $algs := dig "authn" "jwt" "algorithms" (list) $cfg }}
 {{- range $alg := $algs }}

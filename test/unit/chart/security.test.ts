@@ -243,6 +243,34 @@ describe('the bundle verification key', () => {
   });
 });
 
+describe('the bundle token', () => {
+  it('mounts the token from a Secret as policy.bundleTokenFile for a bundle URL, and refuses it for any other source', async () => {
+    const objects = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: [
+          'policy.source=url',
+          'policy.url=https://bundles.example/mcp.tar.gz',
+          'secrets.bundleToken.existingSecret=bundle-pull',
+        ],
+      })
+    ).objects;
+    expect(config(objects).policy).toMatchObject({
+      bundle: 'https://bundles.example/mcp.tar.gz',
+      bundleTokenFile: '/var/run/secrets/mcp-authz/bundle-token/token',
+    });
+    const volumes = podSpec(objects).volumes as { name: string; secret?: { secretName: string } }[];
+    expect(volumes.some((v) => v.secret?.secretName === 'bundle-pull')).toBe(true);
+    const error = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['secrets.bundleToken.existingSecret=bundle-pull'],
+    });
+    expect(error).toContain('secrets.bundleToken is sent only with a bundle URL');
+    const owned = await renderError(CHART, { ...DEPLOYMENT, set: ['config.policy.bundleTokenFile=/x'] });
+    expect(owned).toContain('config.policy.bundleTokenFile is set by the chart');
+  });
+});
+
 describe('config.yaml', () => {
   const checksum = async (opts: RenderOptions) =>
     one((await render(CHART, opts)).objects, 'Deployment').spec.template.metadata.annotations[

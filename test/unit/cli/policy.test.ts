@@ -7,6 +7,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../../src/cli/policy.js';
@@ -157,6 +159,35 @@ describe('mcp-authz policy check', () => {
     await c.run('policy', 'check', join(dir, 'no-such-bundle'));
     expect(c.exits).toEqual([1]);
     expect(c.err.join('')).toMatch(/^mcp-authz: .*no-such-bundle/);
+  });
+});
+
+describe('mcp-authz policy check of a bundle URL with policy.bundleTokenFile', () => {
+  it('sends the bearer token the sidecar would send', async () => {
+    const tarball = readFileSync(join(bundle, '..', 'bundle.tar.gz'));
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      if (req.headers.authorization !== 'Bearer cli-token') return void res.writeHead(401).end();
+      res.end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/b.tar.gz`;
+      const token = file('bundle-token', 'cli-token\n');
+      const c = cli();
+      await c.run(
+        'policy',
+        'check',
+        '--config',
+        file('token.yaml', `policy:\n  bundle: ${url}\n  bundleTokenFile: ${token}\n`),
+      );
+      expect(c.exits).toEqual([]);
+      expect(JSON.parse(c.out.join(''))).toMatchObject({ state: 'ok' });
+      expect(seen).toEqual(['Bearer cli-token']);
+    } finally {
+      server.close();
+    }
   });
 });
 

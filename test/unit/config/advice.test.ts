@@ -23,4 +23,24 @@ describe('configAdvice', () => {
     };
     expect(configAdvice(parseConfig(alertOnly, {}))).toEqual([]);
   });
+
+  it('warns that a bundle token would cross the network in the clear, and that a dry run enforces nothing', () => {
+    const at = (bundle: string) =>
+      configAdvice(
+        parseConfig({ server: { trustProxyHops: 1 }, policy: { bundle, bundleTokenFile: '/t' } }, {}),
+      );
+    expect(at('http://bundles.internal/b.tar.gz')).toEqual([
+      expect.stringMatching(/^policy\.bundleTokenFile is set for a bundle URL over plain http/),
+    ]);
+    expect(at('https://bundles.internal/b.tar.gz')).toEqual([]);
+    expect(at('http://127.0.0.1:8181/b.tar.gz')).toEqual([]);
+    expect(at('http://localhost/b.tar.gz')).toEqual([]);
+    expect(
+      configAdvice(parseConfig({ server: { trustProxyHops: 1 }, policy: { dryRun: true } }, {})),
+    ).toEqual([
+      expect.stringMatching(
+        /^policy\.dryRun is on: the policy decides and records every request but enforces nothing/,
+      ),
+    ]);
+  });
 });

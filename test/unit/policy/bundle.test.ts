@@ -180,6 +180,45 @@ describe('bundles over HTTP', () => {
     expect(err).not.toMatch(/s3cret|alice/);
   });
 
+  it('sends a bearer token (read at each request, so a rotated one is used at once) and never shows it', async () => {
+    const body = await tarball();
+    const seen: (string | undefined)[] = [];
+    let valid = 'tok-1';
+    const url = await serve((m, h) => {
+      seen.push(`${m} ${h.authorization}`);
+      return h.authorization === `Bearer ${valid}` ? { body, headers: { etag: '"e1"' } } : { status: 401 };
+    });
+    let token: string | null = 'tok-1\n';
+    const auth = { token: () => (token === null ? null : Buffer.from(token)) };
+    expect((await readBundle(url, undefined, undefined, auth)).revision).toBeTruthy();
+    expect(await urlSignature(url, auth)).toBe('"e1"');
+    expect(seen).toEqual(['GET Bearer tok-1', 'HEAD Bearer tok-1']);
+    // The server moved on to a new token: the old one is refused, and the message says so.
+    valid = 'tok-2';
+    const refused = await readBundle(url, undefined, undefined, auth).catch((e: Error) => e.message);
+    expect(refused).toMatch(/HTTP 401 \(the credentials sent were refused\)/);
+    expect(refused).not.toContain('tok-1');
+    token = 'tok-2';
+    expect((await readBundle(url, undefined, undefined, auth)).revision).toBeTruthy();
+    // None configured: a 401 says how to give one.
+    token = null;
+    await expect(urlSignature(url, auth)).rejects.toThrow(
+      /HTTP 401 \(the server wants credentials: set policy\.bundleTokenFile/,
+    );
+  });
+
+  it('refuses a bearer token that is no header value, or one given besides userinfo', async () => {
+    const url = await serve(() => ({ status: 500 }));
+    const bad = { token: () => Buffer.from('abc def\r\nx-injected: 1') };
+    const err = await readBundle(url, undefined, undefined, bad).catch((e: Error) => e.message);
+    expect(err).toMatch(/not a valid header value/);
+    expect(err).not.toMatch(/abc|injected/);
+    const both = { token: () => Buffer.from('t') };
+    await expect(
+      readBundle(url.replace('http://', 'http://u:p@'), undefined, undefined, both),
+    ).rejects.toThrow(/give its credentials once/);
+  });
+
   it('treats an upper-case scheme as a URL, not as a file path', async () => {
     const body = await tarball();
     const url = await serve(() => ({ body }));
