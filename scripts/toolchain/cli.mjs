@@ -16,7 +16,8 @@ const usage = `usage: node scripts/policy-toolchain.mjs <command> [options]
   build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...]
         [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]]
                                             compile DIR (default ${DEFAULT_SRC}) to OUT/bundle.tar.gz and OUT/bundle/
-  test  [--src DIR] [-v]                    run the Rego unit tests (*_test.rego)
+  test  [--src DIR] [-v]                    run the Rego unit tests (*_test.rego); a failing one is shown
+                                            with the expression that failed, its values and its print()s
   fmt   [--check|--write] [--src DIR]       opa fmt (Rego v1); --check (default) fails on unformatted files
 env: OPA_BIN (an opa executable), POLICY_REVISION (bundle revision)`;
 
@@ -77,6 +78,9 @@ function parseArgs(argv) {
   return o;
 }
 
+/** Indents every line of `text` under a test's FAIL line. @param {string} text */
+const indent = (text) => text.replace(/^/gm, '      ');
+
 /** @param {string[]} argv @returns {Promise<number>} exit code */
 export async function main(argv) {
   const [command, ...rest] = argv;
@@ -108,10 +112,11 @@ export async function main(argv) {
         else if (t.fail) process.stdout.write(`FAIL  ${id} (${where})\n`);
         else if (o.verbose)
           process.stdout.write(`${t.skip ? 'SKIP' : 'PASS'}  ${id} (${t.durationMs.toFixed(2)} ms)\n`);
+        // Where it failed (file:line, the expression, its values), then what it printed; each line indented.
+        if (t.explanation) process.stdout.write(`${indent(t.explanation)}\n`);
         if (t.output && (o.verbose || t.fail || t.error)) {
-          // Indent each printed line; the last one ends its line even when print left it open.
-          const lines = t.output.endsWith('\n') ? t.output.slice(0, -1) : t.output;
-          process.stdout.write(`${lines.replace(/^/gm, '      ')}\n`);
+          // The last printed line ends its line even when print left it open.
+          process.stdout.write(`${indent(t.output.endsWith('\n') ? t.output.slice(0, -1) : t.output)}\n`);
         }
       }
       process.stdout.write(`policy test: ${r.passed} passed, ${r.failed + r.errored} failed`);

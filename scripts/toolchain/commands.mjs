@@ -1,8 +1,8 @@
 /**
  * The policy commands behind the CLI and the API: `buildPolicy` compiles a policy folder into an
- * `opa build -t wasm` bundle and unpacks it, `testPolicy` runs its Rego unit tests, `fmtPolicy` checks or
- * rewrites its formatting. Each runs the toolchain opa.mjs picks, against the wasm runtime's capabilities,
- * and throws a ToolchainError when the tool fails.
+ * `opa build -t wasm` bundle and unpacks it, `testPolicy` runs its Rego unit tests and says where each failing
+ * one failed, `fmtPolicy` checks or rewrites its formatting. Each runs the toolchain opa.mjs picks, against
+ * the wasm runtime's capabilities, and throws a ToolchainError when the tool fails.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import { computeRevision, readTarGz, TEST_GLOB } from './bundle.mjs';
 import { writeCapabilities } from './capabilities.mjs';
 import { DEFAULT_ENTRYPOINTS, DEFAULT_OUT, DEFAULT_SRC } from './config.mjs';
 import { ToolchainError } from './errors.mjs';
+import { explainFailures } from './explain.mjs';
 import { listFiles, shortPath } from './files.mjs';
 import { withLock } from './lock.mjs';
 import { ensureToolchain } from './opa.mjs';
@@ -155,13 +156,16 @@ function signingArgs(signing) {
 }
 
 /**
+ * One test's result; a failing one has an `explanation` (explain.mjs): the failed expression with its
+ * file:line and the values of its variables, as `opa test --var-values` prints them.
  * @typedef {{ package: string, name: string, file: string, row: number, fail: boolean, error?: string,
- *   skip: boolean, durationMs: number, output: string }} TestResult
+ *   explanation?: string, skip: boolean, durationMs: number, output: string }} TestResult
  */
 
 /**
  * Runs the Rego unit tests of a policy folder, compiled against the wasm runtime's capabilities (plus `print`).
- * Rejects with ToolchainError when the tests do not compile; failing tests are reported in the result.
+ * Rejects with ToolchainError when the tests do not compile; failing tests are reported in the result, each
+ * with the explanation of a traced rerun (explain.mjs).
  * @param {{ src?: string }} [opts]
  * @returns {Promise<{ passed: number, failed: number, errored: number, skipped: number, results: TestResult[] }>}
  */
@@ -189,7 +193,13 @@ export async function testPolicy(opts = {}) {
         output,
       });
     }
-    const results = (Array.isArray(raw) ? raw : []).map(toTestResult);
+    const parsed = (Array.isArray(raw) ? raw : []).map(toTestResult);
+    const failing = parsed.filter((r) => r.fail && !r.error);
+    const explained = await explainFailures(tc.bin, capsFile, src, failing);
+    const results = parsed.map((r) => {
+      const explanation = explained.get(`${r.package}.${r.name}`);
+      return explanation ? { ...r, explanation } : r;
+    });
     const count = (/** @type {(r: TestResult) => boolean} */ f) => results.filter(f).length;
     const summary = {
       passed: count((r) => !r.fail && !r.error && !r.skip),

@@ -5,7 +5,7 @@
 //
 //	policyc build -t wasm [--capabilities FILE] [-e ENTRYPOINT]... [--revision R] [--ignore GLOB]... [-o FILE]
 //	              [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]] PATH...
-//	policyc test [--format pretty|json] [--capabilities FILE] [-v] [--ignore GLOB]... [--run REGEX] PATH...
+//	policyc test [--format pretty|json] [--capabilities FILE] [-v] [--var-values] [--ignore GLOB]... [--run REGEX] PATH...
 //	policyc fmt [--list] [--write] [--fail] PATH...
 //	policyc version
 //
@@ -31,6 +31,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/format"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/lineage"
 	"github.com/open-policy-agent/opa/v1/version"
 )
 
@@ -174,12 +176,16 @@ func build(args []string) error {
 	return os.WriteFile(*output, buf.Bytes(), 0o644)
 }
 
-// test runs the Rego unit tests (test_* rules) like `opa test`: exit 2 when a test fails or errors.
+// test runs the Rego unit tests (test_* rules) like `opa test`: exit 2 when a test fails or errors. As in
+// `opa test`, only -v and --var-values trace the tests (tracing every test of a large folder costs several
+// times the memory); --var-values shows, for each failing test, the failed expression with its file:line and
+// the values of its variables, and -v the trace of each failure.
 func test(args []string) error {
 	fset := flag.NewFlagSet("test", flag.ContinueOnError)
 	formatName := fset.String("format", "pretty", "output format: pretty or json")
 	capsFile := fset.String("capabilities", "", "capabilities.json to compile the tests against")
-	verbose := fset.Bool("v", false, "print every test and its output")
+	verbose := fset.Bool("v", false, "print every test and its output, and the trace of each failure")
+	varValues := fset.Bool("var-values", false, "show where each failing test failed and its variables' values")
 	run := fset.String("run", "", "only run tests whose name matches this regular expression")
 	timeout := fset.Duration("timeout", 5*time.Second, "timeout per test")
 	var ignore stringList
@@ -200,13 +206,14 @@ func test(args []string) error {
 	compiler := ast.NewCompiler().
 		WithCapabilities(caps).
 		WithEnablePrintStatements(true).
-		WithUseTypeCheckAnnotations(true)
+		WithUseTypeCheckAnnotations(true).
+		WithRewriteTestRules(*varValues) // binds the operands of a test's comparisons to variables, to show their values
 	ch, err := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(modules).
 		CapturePrintOutput(true).
-		EnableTracing(*verbose).
+		EnableTracing(*verbose || *varValues).
 		SetTimeout(*timeout).
 		Filter(*run).
 		RunTests(context.Background(), nil)
@@ -214,7 +221,12 @@ func test(args []string) error {
 		return err
 	}
 
-	var reporter tester.Reporter = tester.PrettyReporter{Output: os.Stdout, Verbose: *verbose}
+	var reporter tester.Reporter = tester.PrettyReporter{
+		Output:      os.Stdout,
+		Verbose:     *verbose,
+		FailureLine: *varValues,
+		LocalVars:   *varValues,
+	}
 	if *formatName == "json" {
 		reporter = tester.JSONReporter{Output: os.Stdout}
 	}
@@ -229,6 +241,7 @@ func test(args []string) error {
 			if r.Error != nil {
 				r.Error = messageError{r.Error.Error()} // plain errors marshal to {} otherwise
 			}
+			r.Trace = explained(r.Trace, *verbose)
 			results <- r
 		}
 	}()
@@ -239,6 +252,17 @@ func test(args []string) error {
 		return exitError{2}
 	}
 	return nil
+}
+
+// explained keeps of a test's trace what `opa test` keeps without --explain: with -v the notes and failures
+// and the path to each, else the failures only (what --var-values and --format json show).
+func explained(trace []*topdown.Event, verbose bool) []*topdown.Event {
+	if verbose {
+		return lineage.Filter(trace, func(e *topdown.Event) bool {
+			return e.Op == topdown.NoteOp || e.Op == topdown.FailOp
+		})
+	}
+	return lineage.Fails(trace)
 }
 
 // messageError gives any error a JSON form ({"message": ...}) like OPA's own error types.

@@ -1,6 +1,6 @@
 /**
  * Tests of the policy toolchain (scripts/policy-toolchain.mjs) through its CLI, as npm scripts and CI run it:
- * failing Rego tests fail `test`, builtins the wasm runtime lacks fail `build`, a valid policy builds an
+ * failing Rego tests fail `test` and say where they failed, builtins the wasm runtime lacks fail `build`, a valid policy builds an
  * `opa build -t wasm` bundle that the Node runtime evaluates, and `fmt --check` flags unformatted Rego.
  * The first run may build the toolchain from Debian sid (~30–60 s); later runs take about a second.
  *
@@ -8,9 +8,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,8 @@ function readTarGz(gz: Buffer): TarEntry[] {
 }
 
 let tmp: string;
+/** The executable the toolchain runs (opa, or the built policyc). */
+let toolBin: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'policy-toolchain-test-'));
@@ -77,6 +80,8 @@ beforeAll(async () => {
   const ensured = await cli(['ensure'], { timeoutMs: 600_000 });
   expect(ensured.code, ensured.stderr).toBe(0);
   expect(ensured.stdout).toMatch(/policy toolchain: (opa|policyc)/);
+  const bin = /\bat (\S+)$/m.exec(ensured.stdout)?.[1] ?? /\((\/[^)]+)\)$/m.exec(ensured.stdout)?.[1];
+  toolBin = resolve(ROOT, bin ?? '');
 }, 600_000);
 
 afterAll(async () => {
@@ -96,6 +101,102 @@ describe('policy-toolchain test', () => {
     const r = await cli(['test', '--src', join(FIXTURES, 'ok'), '-v']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^policy test: 3 passed, 0 failed$/m);
+  });
+
+  it('shows where a failing test failed: file:line, the expression, its values, then its print output', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'failing-expression')]);
+    expect(r.code).toBe(1);
+    // The test starts at line 8; its first three lines hold and the fourth, line 12, fails.
+    expect(r.stdout).toBe(
+      [
+        'FAIL  data.fixture.explained_test.test_bob_allowed_on_purpose_failing (policy_test.rego:8)',
+        '      policy_test.rego:12:',
+        '        d.allow == true',
+        '        |',
+        '        d.allow: false',
+        '        d: {"allow": false, "reasons": {"not alice"}}',
+        '      reasons: {"not alice"}',
+        'policy test: 1 passed, 1 failed',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints nothing but the summary for passing tests, as before', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'ok')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('policy test: 3 passed, 0 failed\n');
+  });
+
+  it('asks a real opa the same way: the failing test alone again, with --var-values', async () => {
+    // A stand-in opa: answers `version` as opa does and runs the toolchain's own tool for the rest.
+    const fakeOpa = join(tmp, 'opa');
+    const argsFile = join(tmp, 'opa-args');
+    await writeFile(
+      fakeOpa,
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argsFile}'\n` +
+        `[ "$1" = version ] && { echo 'Version: 1.4.2'; exit 0; }\nexec '${toolBin}' "$@"\n`,
+    );
+    await chmod(fakeOpa, 0o755);
+    const r = await cli(['test', '--src', join(FIXTURES, 'failing-expression')], {
+      env: { OPA_BIN: fakeOpa },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {6}policy_test\.rego:12:\n {8}d\.allow == true$/m);
+    const runs = (await readFile(argsFile, 'utf8')).split('\n').filter((l) => l.startsWith('test '));
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).not.toContain('--var-values'); // the full run is not traced
+    expect(runs[1]).toContain('--var-values');
+    expect(runs[1]).toContain(
+      '--run ^(?:data\\.fixture\\.explained_test(?:\\.|\\[")test_bob_allowed_on_purpose_failing\\b)',
+    );
+  });
+
+  it("cuts opa's failure report into one explanation per test, test cases and repeated names too", async () => {
+    const explain = pathToFileURL(join(ROOT, 'scripts', 'toolchain', 'explain.mjs')).href;
+    const { parseFailures } = (await import(explain)) as {
+      parseFailures: (out: string) => Map<string, string>;
+    };
+    // `opa test --var-values` output (OPA 1.4.2) for a test-case rule and two rules named test_dup.
+    const out = [
+      'FAILURES',
+      '-'.repeat(80),
+      'data.c_test.test_cases: FAIL (1.6ms)',
+      '',
+      '  three: FAIL',
+      '    ',
+      '      c_test.rego:7:',
+      '        \tn < 3',
+      '        \t|',
+      '        \t3    ',
+      '',
+      'data.c_test.test_dup: FAIL (485µs)',
+      '',
+      '  c_test.rego:10:',
+      '                1 == 2',
+      '',
+      'data.c_test.test_dup#01: FAIL (383µs)',
+      '',
+      '  c_test.rego:14:',
+      '    \tx == 2',
+      '    \t|',
+      '    \t1',
+      '',
+      'SUMMARY',
+      '-'.repeat(80),
+      'c_test.rego:',
+      'data.c_test.test_cases: FAIL (1.6ms)',
+      '  three: FAIL',
+      '-'.repeat(80),
+      'FAIL: 3/5',
+      '',
+    ].join('\n');
+    expect(Object.fromEntries(parseFailures(out))).toEqual({
+      'data.c_test.test_cases': 'three: FAIL\n\n    c_test.rego:7:\n      n < 3\n      |\n      3',
+      'data.c_test.test_dup': 'c_test.rego:10:\n  1 == 2',
+      'data.c_test.test_dup#01': 'c_test.rego:14:\n  x == 2\n  |\n  1',
+    });
+    expect(parseFailures('PASS: 3/3\n').size).toBe(0);
   });
 
   it('compiles tests against the wasm runtime builtins, so a missing builtin fails the tests too', async () => {
