@@ -11,13 +11,21 @@ import { join, relative } from 'node:path';
 import { ROOT, WASM_CAPABILITIES } from './config.mjs';
 import { ToolchainError } from './errors.mjs';
 
-/** Builtin declarations of `print` as OPA 1.4.2's capabilities have them (tests may print; builds may not). */
+/**
+ * Builtin declarations of `print` and of per-case tests' `internal.test_case` as OPA 1.4.2's capabilities
+ * have them (tests may use them; builds may not).
+ */
 const PRINT_BUILTINS = [
   {
     name: 'internal.print',
     decl: { args: [{ dynamic: { of: { type: 'any' }, type: 'set' }, type: 'array' }], type: 'function' },
   },
   { name: 'print', decl: { type: 'function', variadic: { type: 'any' } } },
+  // Per-case test rules (`test_x[note] if { some note, tc in cases … }`) are rewritten to call it.
+  {
+    name: 'internal.test_case',
+    decl: { args: [{ dynamic: { type: 'any' }, type: 'array' }], type: 'function' },
+  },
 ];
 
 /**
@@ -32,7 +40,7 @@ const NOT_IN_RUNTIME = new Set(['time.diff', 'rand.intn']);
  * Writes the capabilities to compile against: the builtins and wasm ABI versions of the JS runtime
  * (`@open-policy-agent/opa-wasm/capabilities.json`), plus the language feature `rego_v1`, which that file
  * lacks and without which OPA 1.x refuses to parse Rego v1 ("rego_v1 feature required"). Language features
- * are the compiler's business, not the runtime's, so adding it is safe. Tests also get `print`.
+ * are the compiler's business, not the runtime's, so adding it is safe. Tests also get `print` and test cases.
  * @param {string} dir @param {{ forTests?: boolean }} [opts] @returns {Promise<string>} the file written
  */
 export async function writeCapabilities(dir, opts = {}) {

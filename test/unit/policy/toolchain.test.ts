@@ -122,6 +122,15 @@ describe('policy-toolchain test', () => {
     );
   });
 
+  it('runs per-case test rules (test_x[note]) and names the case that failed', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'test-cases')]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL {2}data\.fixture\.cases_test\.test_allow \(policy_test\.rego:6\)$/m);
+    expect(r.stdout).toMatch(/^ {6}bob on purpose failing: FAIL$/m);
+    expect(r.stdout).toMatch(/policy_test\.rego:13:\n {12}got == tc\.want$/m);
+    expect(r.stdout).not.toMatch(/alice is allowed: FAIL|carol is denied: FAIL/);
+  });
+
   it('prints nothing but the summary for passing tests, as before', async () => {
     const r = await cli(['test', '--src', join(FIXTURES, 'ok')]);
     expect(r.code, r.stderr).toBe(0);
