@@ -16,14 +16,17 @@ const usage = `usage: node scripts/policy-toolchain.mjs <command> [options]
   build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...]
         [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]]
                                             compile DIR (default ${DEFAULT_SRC}) to OUT/bundle.tar.gz and OUT/bundle/
-  test  [--src DIR] [-v]                    run the Rego unit tests (*_test.rego); a failing one is shown
-                                            with the expression that failed, its values and its print()s
+  test  [--src DIR] [-v] [--coverage [--threshold PCT]]
+                                            run the Rego unit tests (*_test.rego); a failing one is shown
+                                            with the expression that failed, its values and its print()s;
+                                            --coverage: then the share of policy lines they reach and the
+                                            lines never reached (--threshold: fail below PCT %)
   fmt   [--check|--write] [--src DIR]       opa fmt (Rego v1); --check (default) fails on unformatted files
 env: OPA_BIN (an opa executable), POLICY_REVISION (bundle revision)`;
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write', signing?: import('./commands.mjs').SigningOptions }} */
+  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write', signing?: import('./commands.mjs').SigningOptions, coverage?: boolean, threshold?: number }} */
   const o = { entrypoints: [], verbose: false, mode: 'check' };
   for (let i = 0; i < argv.length; i++) {
     const arg = /** @type {string} */ (argv[i]);
@@ -60,6 +63,18 @@ function parseArgs(argv) {
       case '--entrypoint':
         o.entrypoints.push(value());
         break;
+      case '--coverage':
+        o.coverage = true;
+        break;
+      case '--threshold': {
+        const v = value();
+        const pct = Number(v);
+        if (!/^\d+(\.\d+)?$/.test(v) || pct > 100)
+          throw new ToolchainError(`--threshold takes a percentage from 0 to 100, not ${v}`);
+        o.threshold = pct;
+        o.coverage = true;
+        break;
+      }
       case '-v':
       case '--verbose':
         o.verbose = true;
@@ -76,6 +91,29 @@ function parseArgs(argv) {
     }
   }
   return o;
+}
+
+/**
+ * Prints the coverage (files not fully covered, with the lines never reached) and judges the threshold.
+ * @param {import('./coverage.mjs').Coverage} c @param {number | undefined} threshold @returns {number} exit code
+ */
+function reportCoverage(c, threshold) {
+  const pct = (/** @type {number} */ p) => `${(Math.floor(p * 10) / 10).toFixed(1)}%`;
+  const width = Math.max(0, ...c.files.map((f) => f.file.length));
+  process.stdout.write(
+    `policy coverage: ${pct(c.percent)} of ${c.lines} lines in ${c.files.length} file(s), tests left out\n`,
+  );
+  for (const f of c.files) {
+    if (f.notCovered.length === 0) continue;
+    process.stdout.write(
+      `  ${f.file.padEnd(width)}  ${pct(f.percent).padStart(6)}  never reached: ${f.notCovered.join(', ')}\n`,
+    );
+  }
+  if (threshold !== undefined && c.percent < threshold) {
+    process.stderr.write(`policy coverage: ${pct(c.percent)} is below the threshold of ${threshold}%\n`);
+    return 1;
+  }
+  return 0;
 }
 
 /** Indents every line of `text` under a test's FAIL line. @param {string} text */
@@ -125,7 +163,8 @@ export async function main(argv) {
         process.stderr.write(`policy test: no tests found in ${o.src ?? DEFAULT_SRC}\n`);
         return 1;
       }
-      return r.failed + r.errored > 0 ? 1 : 0;
+      if (r.failed + r.errored > 0) return 1;
+      return r.coverage ? reportCoverage(r.coverage, o.threshold) : 0;
     }
     case 'fmt': {
       const r = await fmtPolicy(o);

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { computeRevision, readTarGz, TEST_GLOB } from './bundle.mjs';
 import { writeCapabilities } from './capabilities.mjs';
 import { DEFAULT_ENTRYPOINTS, DEFAULT_OUT, DEFAULT_SRC } from './config.mjs';
+import { measureCoverage } from './coverage.mjs';
 import { ToolchainError } from './errors.mjs';
 import { explainFailures } from './explain.mjs';
 import { listFiles, shortPath } from './files.mjs';
@@ -165,9 +166,11 @@ function signingArgs(signing) {
 /**
  * Runs the Rego unit tests of a policy folder, compiled against the wasm runtime's capabilities (plus `print`).
  * Rejects with ToolchainError when the tests do not compile; failing tests are reported in the result, each
- * with the explanation of a traced rerun (explain.mjs).
- * @param {{ src?: string }} [opts]
- * @returns {Promise<{ passed: number, failed: number, errored: number, skipped: number, results: TestResult[] }>}
+ * with the explanation of a traced rerun (explain.mjs). With `coverage`, once every test passed, a second run
+ * measures which lines of the policy they reached (coverage.mjs).
+ * @param {{ src?: string, coverage?: boolean }} [opts]
+ * @returns {Promise<{ passed: number, failed: number, errored: number, skipped: number, results: TestResult[],
+ *   coverage?: import('./coverage.mjs').Coverage }>}
  */
 export async function testPolicy(opts = {}) {
   const src = await checkSrc(opts.src ?? DEFAULT_SRC);
@@ -211,7 +214,8 @@ export async function testPolicy(opts = {}) {
     if (res.code !== 0 && summary.failed + summary.errored === 0) {
       throw new ToolchainError(`policy tests exited ${res.code}`, { output: res.stderr });
     }
-    return summary;
+    if (!opts.coverage || summary.failed + summary.errored > 0 || results.length === 0) return summary;
+    return { ...summary, coverage: await measureCoverage(tc.bin, capsFile, src) };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -28,6 +28,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
+	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/format"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -188,6 +189,7 @@ func test(args []string) error {
 	varValues := fset.Bool("var-values", false, "show where each failing test failed and its variables' values")
 	run := fset.String("run", "", "only run tests whose name matches this regular expression")
 	timeout := fset.Duration("timeout", 5*time.Second, "timeout per test")
+	coverage := fset.Bool("coverage", false, "report coverage as JSON (opa test --coverage) once every test passed")
 	var ignore stringList
 	fset.Var(&ignore, "ignore", "file name glob to leave out (repeatable)")
 	paths, err := parse(fset, args)
@@ -208,15 +210,20 @@ func test(args []string) error {
 		WithEnablePrintStatements(true).
 		WithUseTypeCheckAnnotations(true).
 		WithRewriteTestRules(*varValues) // binds the operands of a test's comparisons to variables, to show their values
-	ch, err := tester.NewRunner().
+	var cov *cover.Cover
+	runner := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(modules).
 		CapturePrintOutput(true).
 		EnableTracing(*verbose || *varValues).
 		SetTimeout(*timeout).
-		Filter(*run).
-		RunTests(context.Background(), nil)
+		Filter(*run)
+	if *coverage {
+		cov = cover.New()
+		runner = runner.SetCoverageQueryTracer(cov)
+	}
+	ch, err := runner.RunTests(context.Background(), nil)
 	if err != nil {
 		return err
 	}
@@ -229,6 +236,10 @@ func test(args []string) error {
 	}
 	if *formatName == "json" {
 		reporter = tester.JSONReporter{Output: os.Stdout}
+	}
+	if cov != nil {
+		// As opa test --coverage: the report (JSON), or the first failing test as the error.
+		reporter = tester.JSONCoverageReporter{Cover: cov, Modules: modules, Output: os.Stdout}
 	}
 	failed := false
 	results := make(chan *tester.Result)

@@ -131,6 +131,28 @@ describe('policy-toolchain test', () => {
     expect(r.stdout).not.toMatch(/alice is allowed: FAIL|carol is denied: FAIL/);
   });
 
+  it('with --coverage, reports the share of policy lines the tests reach and the lines never reached', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'ok'), '--coverage']);
+    expect(r.code, r.stderr).toBe(0);
+    // The fixture's tests never make a tenant-less denial's reason, nor list visible tools.
+    expect(r.stdout).toBe(
+      [
+        'policy test: 3 passed, 0 failed',
+        'policy coverage: 78.5% of 14 lines in 1 file(s), tests left out',
+        '  authz.rego   78.5%  never reached: 16, 25, 28',
+        '',
+      ].join('\n'),
+    );
+    const strict = await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '80']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('policy coverage: 78.5% is below the threshold of 80%');
+    expect((await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '78'])).code).toBe(0);
+    // Failing tests: no coverage run, the failure is what is reported.
+    const failing = await cli(['test', '--src', join(FIXTURES, 'failing-expression'), '--coverage']);
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).not.toContain('policy coverage');
+  });
+
   it('prints nothing but the summary for passing tests, as before', async () => {
     const r = await cli(['test', '--src', join(FIXTURES, 'ok')]);
     expect(r.code, r.stderr).toBe(0);
