@@ -16,7 +16,6 @@ import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
 import { InFlightIds } from './mcp/in-flight-ids.js';
-import { SessionOwners } from './mcp/session-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
@@ -47,6 +46,7 @@ import { createListeners } from './server/listeners.js';
 import { OutageLog } from './server/outage-log.js';
 import { createPublicServer } from './server/public-server.js';
 import { SidecarRuntime } from './server/runtime.js';
+import { createSessionTable, type SessionCaps } from './server/session-table.js';
 import { createStore } from './store/create-store.js';
 import type { Store } from './store/store.js';
 import type { Logger } from './telemetry/logger.js';
@@ -60,6 +60,8 @@ export interface SidecarDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Use this store instead of creating one from config (tests share one). */
   readonly store?: Store;
+  /** Bounds of the Streamable HTTP session table (tests lower them to see evictions). */
+  readonly sessionCaps?: SessionCaps;
 }
 
 export interface Sidecar {
@@ -119,9 +121,10 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   const upstream = new Upstream(config.upstream);
   const annotations = new AnnotationCache();
   const upstreamPath = new URL(config.upstream.url).pathname;
+  const upstreamMcpPath = upstreamPath === '/' ? config.server.mcpPath : upstreamPath;
   const discovery = new AnnotationDiscovery({
     upstream,
-    path: upstreamPath === '/' ? config.server.mcpPath : upstreamPath,
+    path: upstreamMcpPath,
     cache: annotations,
     logger,
     now,
@@ -134,7 +137,13 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
   });
-  const sessions = new SessionOwners({ unknown: config.server.unknownSessions });
+  const { owners: sessions, ender: sessionEnder } = createSessionTable(config, {
+    upstream,
+    path: upstreamMcpPath,
+    logger,
+    onEvicted: (result) => obs.metrics.sessionEvicted(result),
+    ...(deps.sessionCaps ? { caps: deps.sessionCaps } : {}),
+  });
   const cors = createCors(config.server.allowedOrigins, apiKeys.enabled ? apiKeys.header : undefined);
   const counters = createSecurityCounters({ store, logger, now });
   const detector = createAbuseDetector({
@@ -243,7 +252,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     status: (): ComponentStatus =>
       draining ? { state: 'not_ready', detail: 'shutting down: draining' } : { state: 'ok' },
   };
-  const adminServer = createAdminServer({
+  const admin = createAdminServer({
     components: [...components, shutdownStatus],
     metrics: () => obs.telemetry.prometheus(),
     report: {
@@ -251,7 +260,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       token: openSecret(config, 'adminReportToken', { logger, ...envOpt }),
     },
   });
-  const listeners = createListeners({ config, pub, admin: adminServer, replies, legacy, upstream, logger });
+  const listeners = createListeners({ config, pub, admin, replies, legacy, upstream, logger, sessionEnder });
   let publicUrl = '';
   let adminUrl = '';
 

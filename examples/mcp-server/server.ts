@@ -3,7 +3,8 @@
  * Streamable HTTP at `/mcp` (stateful sessions keyed by `Mcp-Session-Id`, or stateless) and the legacy
  * HTTP+SSE transport (GET `/sse` + POST `/messages?sessionId=…`) on one port. Every JSON-RPC message that
  * arrives is recorded (`call-log.ts`) and exposed to tests through {@link ExampleServer.calls} and over
- * HTTP at `GET /_calls` / `DELETE /_calls`. It is the upstream that the sidecar protects in integration
+ * HTTP at `GET /_calls` / `DELETE /_calls`, as are the Streamable HTTP sessions open and those a DELETE
+ * ended ({@link ExampleServer.closedSessions}). It is the upstream that the sidecar protects in integration
  * tests and in the demo.
  *
  * There is deliberately no Host/Origin (DNS rebinding) check: behind the sidecar the Host header is the
@@ -12,6 +13,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -50,6 +52,12 @@ export interface ExampleServer {
   /** Stream opens (GET /mcp, GET /sse) and session deletes since start or the last reset. */
   httpRequests(): HttpRequestRecord[];
   resetCalls(): void;
+  /** Streamable HTTP sessions open now (the transport map), in the order they were initialized. */
+  openSessions(): string[];
+  /** Streamable HTTP sessions ended by a DELETE (the SDK's `onsessionclosed`), in order. */
+  closedSessions(): string[];
+  /** Resolves once the Streamable HTTP session `id` has been ended by a DELETE. */
+  sessionClosed(id: string): Promise<void>;
   /** Ends open SSE streams and sessions, then stops listening. */
   close(): Promise<void>;
 }
@@ -69,6 +77,12 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
   const store = new CrmStore();
   const streamable = new Map<string, Session<StreamableHTTPServerTransport>>();
   const legacy = new Map<string, Session<SSEServerTransport>>();
+  const closed: string[] = [];
+  const closings = new EventEmitter();
+  const onClosed = (id: string): void => {
+    closed.push(id);
+    closings.emit('closed', id);
+  };
   const enableJsonResponse = opts.jsonResponse ?? false;
 
   const app = express();
@@ -111,7 +125,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
           'Bad Request: no valid session id and not an initialize request',
         );
       }
-      session = await openStreamableSession(store, enableJsonResponse, streamable);
+      session = await openStreamableSession(store, enableJsonResponse, streamable, onClosed);
     }
     await session.transport.handleRequest(req, res, req.body);
   });
@@ -172,6 +186,18 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
     calls: () => log.calls(),
     httpRequests: () => log.httpRequests(),
     resetCalls: () => log.reset(),
+    openSessions: () => [...streamable.keys()],
+    closedSessions: () => [...closed],
+    sessionClosed: (id) =>
+      new Promise<void>((resolve) => {
+        const check = (c: string): void => {
+          if (c !== id) return;
+          closings.off('closed', check);
+          resolve();
+        };
+        closings.on('closed', check);
+        if (closed.includes(id)) check(id);
+      }),
     close: async () => {
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       const sessions = [...streamable.values(), ...legacy.values()];
@@ -188,12 +214,14 @@ async function openStreamableSession(
   store: CrmStore,
   enableJsonResponse: boolean,
   sessions: Map<string, Session<StreamableHTTPServerTransport>>,
+  onClosed: (id: string) => void,
 ): Promise<Session<StreamableHTTPServerTransport>> {
   const server = createExampleMcpServer(store);
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     enableJsonResponse,
     onsessioninitialized: (id) => void sessions.set(id, session),
+    onsessionclosed: onClosed,
   });
   const session = { server, transport };
   transport.onclose = () => {

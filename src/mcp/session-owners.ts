@@ -6,6 +6,9 @@
  * another replica, or the bounded map — least recently used first — forgot it) is refused by default, as any other
  * unknown session would be: the MCP spec has clients start a new session on 404. `forward` lets such
  * requests through for the upstream to decide (replicas sharing sessions without sticky routing).
+ * A session the table evicts to stay within its bounds (never one unbound because it ended) is reported to
+ * `onEvict`, with the protocol version its owner last used in it, so that it can be ended at the upstream,
+ * which otherwise keeps it until a DELETE that no client will send.
  *
  * @module
  */
@@ -37,57 +40,108 @@ export function legacySessionId(url: string | undefined): string | null {
 /** What happens to a request naming a session this sidecar never saw issued. */
 export type UnknownSessions = 'reject' | 'forward';
 
+/** Called with a session the table evicted (not one unbound) and the protocol version last seen in it. */
+export type OnEvict = (sessionId: string, protocolVersion: string | undefined) => void;
+
+export interface SessionOwnersOptions {
+  /** Sessions in the table (default {@link MAX_TRACKED_SESSIONS}). */
+  readonly max?: number;
+  /** Sessions per caller (default {@link MAX_SESSIONS_PER_CALLER}). */
+  readonly perCaller?: number;
+  readonly unknown?: UnknownSessions;
+  /** Must not throw: it runs inside {@link SessionOwners.bind}, on the request that issued a new session. */
+  readonly onEvict?: OnEvict;
+}
+
+interface Binding {
+  readonly owner: string;
+  /** The `MCP-Protocol-Version` the upstream last accepted in this session. */
+  version: string | undefined;
+}
+
+/** Distinct protocol versions kept as shared strings (each request's header is a new string). */
+const MAX_INTERNED_VERSIONS = 16;
+
 export class SessionOwners {
-  readonly #owners = new Map<string, string>();
+  readonly #owners = new Map<string, Binding>();
   /** Each caller's sessions, least recently used first. */
   readonly #byOwner = new Map<string, Set<string>>();
+  readonly #versions = new Map<string, string>();
   readonly #max: number;
   readonly #perOwner: number;
   readonly #unknown: UnknownSessions;
+  readonly #onEvict: OnEvict | undefined;
 
-  constructor(
-    opts: { readonly max?: number; readonly perCaller?: number; readonly unknown?: UnknownSessions } = {},
-  ) {
+  constructor(opts: SessionOwnersOptions = {}) {
     this.#max = opts.max ?? MAX_TRACKED_SESSIONS;
     this.#perOwner = opts.perCaller ?? MAX_SESSIONS_PER_CALLER;
+    // Below 1 the session just bound would be evicted at once: its caller could never use it.
+    if (!(this.#max >= 1 && this.#perOwner >= 1)) throw new TypeError('session caps must be at least 1');
     this.#unknown = opts.unknown ?? 'reject';
+    this.#onEvict = opts.onEvict;
   }
 
   bind(sessionId: string, owner: Principal): void {
     this.unbind(sessionId);
     const key = ownerKey(owner);
-    this.#owners.set(sessionId, key);
+    this.#owners.set(sessionId, { owner: key, version: undefined });
     let mine = this.#byOwner.get(key);
     if (!mine) {
       mine = new Set();
       this.#byOwner.set(key, mine);
     }
     mine.add(sessionId);
-    if (mine.size > this.#perOwner) this.unbind(mine.values().next().value as string);
-    if (this.#owners.size > this.#max) this.unbind(this.#owners.keys().next().value as string);
+    if (mine.size > this.#perOwner) this.#evict(mine.values().next().value as string);
+    if (this.#owners.size > this.#max) this.#evict(this.#owners.keys().next().value as string);
+  }
+
+  /**
+   * Notes the `MCP-Protocol-Version` of a request the upstream accepted in a bound session: the version
+   * ending it after an eviction is sent with. Only a version the parse stage accepted reaches here.
+   */
+  sawVersion(sessionId: string, version: string): void {
+    const b = this.#owners.get(sessionId);
+    if (b === undefined || b.version === version) return;
+    let shared = this.#versions.get(version);
+    if (shared === undefined && this.#versions.size < MAX_INTERNED_VERSIONS) {
+      this.#versions.set(version, version);
+      shared = version;
+    }
+    b.version = shared ?? version;
   }
 
   /** True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded. */
   mayUse(sessionId: string, caller: Principal): boolean {
-    const owner = this.#owners.get(sessionId);
-    if (owner === undefined) return this.#unknown === 'forward';
-    if (owner !== ownerKey(caller)) return false;
+    const b = this.#owners.get(sessionId);
+    if (b === undefined) return this.#unknown === 'forward';
+    if (b.owner !== ownerKey(caller)) return false;
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
     this.#owners.delete(sessionId);
-    this.#owners.set(sessionId, owner);
-    const mine = this.#byOwner.get(owner);
+    this.#owners.set(sessionId, b);
+    const mine = this.#byOwner.get(b.owner);
     mine?.delete(sessionId);
     mine?.add(sessionId);
     return true;
   }
 
+  /** Forgets a session that ended (its DELETE, or a reply that never reached its caller): no `onEvict`. */
   unbind(sessionId: string): void {
-    const owner = this.#owners.get(sessionId);
-    if (owner === undefined) return;
+    this.#remove(sessionId);
+  }
+
+  #evict(sessionId: string): void {
+    const b = this.#remove(sessionId);
+    if (b !== undefined) this.#onEvict?.(sessionId, b.version);
+  }
+
+  #remove(sessionId: string): Binding | undefined {
+    const b = this.#owners.get(sessionId);
+    if (b === undefined) return undefined;
     this.#owners.delete(sessionId);
-    const mine = this.#byOwner.get(owner);
+    const mine = this.#byOwner.get(b.owner);
     mine?.delete(sessionId);
-    if (mine?.size === 0) this.#byOwner.delete(owner);
+    if (mine?.size === 0) this.#byOwner.delete(b.owner);
+    return b;
   }
 
   get size(): number {

@@ -136,6 +136,23 @@ export function upstreamRequestHeaders(
   return out;
 }
 
+/**
+ * Headers of the DELETE that ends at the upstream a session the sidecar evicted from its table (no client
+ * request is behind it, so nothing is copied from one): the session; the `MCP-Protocol-Version` the
+ * upstream last accepted in it, or none when no request after `initialize` carried one (a server then
+ * uses the version negotiated at initialization, as the spec lets it); `Accept-Encoding: identity` as on
+ * every forwarded request. No identity headers: the sidecar asserts no caller's identity for a request that
+ * caller did not make, and never that of the caller whose new session pushed this one out.
+ */
+export function sessionEndHeaders(
+  sessionId: string,
+  protocolVersion: string | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = { 'mcp-session-id': sessionId, 'accept-encoding': 'identity' };
+  if (protocolVersion !== undefined) out['mcp-protocol-version'] = protocolVersion;
+  return out;
+}
+
 /** Headers for the client response: the upstream's, minus hop-by-hop (and length when the body changes). */
 export function clientResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,

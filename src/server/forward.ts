@@ -261,7 +261,10 @@ function stalled(body: Readable): void {
   body.destroy(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out'));
 }
 
-/** Binds a session the upstream issues to the caller (returning its id), or frees one a DELETE ends. */
+/**
+ * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends, or notes
+ * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
+ */
 function trackSession(
   ctx: RequestContext,
   method: string,
@@ -276,5 +279,7 @@ function trackSession(
     sessions.bind(issued, ctx.principal);
     return issued;
   }
+  const version = ctx.req.headers['mcp-protocol-version'];
+  if (typeof requested === 'string' && typeof version === 'string') sessions.sawVersion(requested, version);
   return undefined;
 }

@@ -1,13 +1,15 @@
 /**
  * The two listeners' lives: listening, and the shutdown sequence after SIGTERM — stop accepting, let
  * requests with a body finish within `server.shutdownGraceMs`, end the event streams cleanly (clients
- * reconnect to another replica), cut what is left, then close the upstream pool.
+ * reconnect to another replica), cut what is left, drop the DELETEs of evicted sessions still waiting,
+ * then close the upstream pool (which waits a second for those sent).
  *
  * @module
  */
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
+import type { SessionEnder } from '../proxy/session-ender.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ActiveReplies } from './active-replies.js';
@@ -22,6 +24,8 @@ export interface ListenersDeps {
   readonly legacy: LegacySseRoutes;
   readonly upstream: Upstream;
   readonly logger: Logger;
+  /** DELETEs of evicted sessions: the waiting ones are dropped before the upstream pool closes. */
+  readonly sessionEnder?: Pick<SessionEnder, 'stop'>;
 }
 
 export interface Listeners {
@@ -77,6 +81,8 @@ export function createListeners(d: ListenersDeps): Listeners {
       for (const s of open) s.destroy();
       await closed;
       await new Promise<void>((resolve) => d.admin.close(() => resolve()));
+      // No request is left to evict a session: drop the session DELETEs still waiting (those sent end below).
+      d.sessionEnder?.stop();
       // Streams cut above may still hold upstream requests: wait briefly for a clean close, then destroy.
       const closedPool = await Promise.race([
         d.upstream.close().then(

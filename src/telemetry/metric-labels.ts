@@ -42,6 +42,16 @@ export const DENY_REASONS = [
   'internal',
 ] as const satisfies readonly DenyReason[];
 
+/**
+ * What became of a session evicted from the session table (`SessionOwners`) at the upstream: `ended` (its
+ * DELETE answered 2xx), `gone` (404: the upstream had already forgotten it), `refused` (any other status,
+ * e.g. 405 from a server that lets no client end sessions), `failed` (no answer: connection, timeout, busy
+ * pool), `dropped` (never sent: too many waiting, or shutting down), `kept` (not ended: with
+ * `server.unknownSessions: forward` its caller may still use it through the upstream).
+ */
+export const SESSION_EVICTION_RESULTS = ['ended', 'gone', 'refused', 'failed', 'dropped', 'kept'] as const;
+export type SessionEvictionResult = (typeof SESSION_EVICTION_RESULTS)[number];
+
 /** At most this many catalog tool names become label values (the rest are `other`). */
 export const MAX_TOOL_LABELS = 500;
 /** Labels without a fixed list (anomaly rules, store operations) keep the first this-many values seen. */

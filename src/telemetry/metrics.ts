@@ -11,6 +11,7 @@
 import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { MCP_METHODS } from '../mcp/methods.js';
+import { FAST_BUCKETS, SLOW_BUCKETS } from './histogram-buckets.js';
 import {
   DENY_REASONS,
   LabelSet,
@@ -21,6 +22,8 @@ import {
   RATE_LIMIT_SCOPES,
   RELOAD_RESULTS,
   ROUTES,
+  SESSION_EVICTION_RESULTS,
+  type SessionEvictionResult,
   STAGES,
   statusClass,
 } from './metric-labels.js';
@@ -34,16 +37,6 @@ const REVISION_INFO_HELP = '1 for the loaded policy bundle revision (absent whil
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
-
-/** Seconds; 10 µs … 1 s, for the policy decision and the stages. */
-export const FAST_BUCKETS = [
-  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-  0.5, 1,
-];
-/** Seconds; 250 µs … 30 s, for whole requests and the upstream. */
-export const SLOW_BUCKETS = [
-  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-];
 
 export interface SidecarMetricsOptions {
   /** Route label values (default {@link ROUTES}). */
@@ -90,6 +83,7 @@ export class SidecarMetrics {
   private readonly upstreamErrors: Counter;
   private readonly storeErrors: Counter;
   private readonly auditDroppedTotal: Counter;
+  private readonly sessionsEvicted: Counter;
   /** Kept so the callback stays registered for the meter's lifetime. */
   readonly policyRevisionInfo: ObservableGauge | undefined;
   readonly decisionCacheLookups: ObservableCounter;
@@ -154,6 +148,10 @@ export class SidecarMetrics {
       description:
         'Audit records lost: dropped because the audit queue was full, or their OTLP copy dropped by the export queue or lost in a failed export.',
     });
+    this.sessionsEvicted = meter.createCounter('mcp_authz_sessions_evicted_total', {
+      description:
+        'Streamable HTTP sessions evicted from the full session table, by what the upstream DELETE that ends them did (kept: not ended, unknownSessions is forward).',
+    });
     // The revision gauge holds one series, the loaded revision. The SDK keeps every series an observable
     // gauge ever reported (cumulative), or with delta temporality hands one reader's observations to the
     // other's next collection: either way an old revision shows. So /metrics writes it itself
@@ -177,6 +175,7 @@ export class SidecarMetrics {
     // Series that alerts watch exist from the start (a rate over an absent series is no alert).
     this.auditDroppedTotal.add(0);
     for (const result of RELOAD_RESULTS) this.policyReloads.add(0, { result });
+    for (const result of SESSION_EVICTION_RESULTS) this.sessionsEvicted.add(0, { result });
   }
 
   /** Where the decision cache's cumulative counts are read at collection time (the policy engine). */
@@ -283,6 +282,11 @@ export class SidecarMetrics {
 
   storeError(op: string): void {
     this.storeErrors.add(1, { op: this.storeOps.label(op) });
+  }
+
+  /** A session evicted from the session table, by what became of it at the upstream. */
+  sessionEvicted(result: SessionEvictionResult): void {
+    this.sessionsEvicted.add(1, { result });
   }
 
   /** Audit records lost: dropped by the audit queue, or their OTLP copy dropped or not exported. */

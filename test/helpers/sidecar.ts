@@ -10,6 +10,7 @@ import { startExampleServer } from '../../examples/mcp-server/server.js';
 import { createSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { SessionCaps } from '../../src/server/session-table.js';
 import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { lineCollector } from './log-lines.js';
 import { defaultPolicyBundle } from './policy.js';
@@ -46,6 +47,8 @@ export interface HarnessOptions {
   readonly upstream?: ExampleServer;
   /** Share another harness's token issuer (a second replica). */
   readonly issuer?: DevIssuer;
+  /** Bounds of the sidecar's Streamable HTTP session table (small ones make it evict). */
+  readonly sessionCaps?: SessionCaps;
 }
 
 export const MONDAY_10_UTC = Date.parse('2026-11-23T10:00:00Z');
@@ -81,6 +84,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     policyNow: opts.policyNow ?? (() => MONDAY_10_UTC + (Date.now() % 60_000)),
     env: { AUTHZ_API_KEY_PEPPER: PEPPER, ...opts.env },
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.sessionCaps ? { sessionCaps: opts.sessionCaps } : {}),
   });
   await sidecar.start();
   const token = (claims: Partial<MintClaims> & { roles: string[] }) =>

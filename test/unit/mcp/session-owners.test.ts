@@ -1,12 +1,14 @@
 /**
  * Tests of Streamable HTTP session ownership (src/mcp/session-owners.ts): the owner may use a session,
  * anyone else may not, and a session never seen issued is refused unless unknown sessions are forwarded —
- * including one the bounded map forgot; one caller's flood of sessions evicts its own, not others'.
+ * including one the bounded map forgot; one caller's flood of sessions evicts its own, not others'. A session
+ * evicted by either bound is reported to `onEvict` with the protocol version last seen in it; one unbound (it
+ * ended) or rebound is not.
  *
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { SessionOwners } from '../../../src/mcp/session-owners.js';
+import { type OnEvict, SessionOwners } from '../../../src/mcp/session-owners.js';
 import { principal } from '../../helpers/principal.js';
 
 const alice = principal({ id: 'alice' });
@@ -90,5 +92,66 @@ describe('SessionOwners', () => {
     owners.bind('t', alice); // alice's share is 1: only "t" counts, "s" is mallory's now
     expect(owners.mayUse('s', mallory)).toBe(true);
     expect(owners.mayUse('t', alice)).toBe(true);
+  });
+
+  describe('onEvict', () => {
+    function recording(): { evicted: [string, string | undefined][]; onEvict: OnEvict } {
+      const evicted: [string, string | undefined][] = [];
+      return { evicted, onEvict: (id, version) => void evicted.push([id, version]) };
+    }
+
+    it("reports a caller's oldest session pushed out by its per-caller cap, with its last version", () => {
+      const { evicted, onEvict } = recording();
+      const owners = new SessionOwners({ perCaller: 2, onEvict });
+      owners.bind('a-1', alice);
+      owners.sawVersion('a-1', '2025-06-18');
+      owners.sawVersion('a-1', '2025-11-25');
+      owners.bind('a-2', alice);
+      owners.bind('m-1', mallory);
+      expect(evicted).toEqual([]);
+      owners.bind('a-3', alice);
+      expect(evicted).toEqual([['a-1', '2025-11-25']]);
+      owners.bind('a-4', alice);
+      // a-2 never carried a version header (only its initialize was seen).
+      expect(evicted).toEqual([
+        ['a-1', '2025-11-25'],
+        ['a-2', undefined],
+      ]);
+      expect(owners.mayUse('m-1', mallory)).toBe(true);
+    });
+
+    it('reports the least recently used session pushed out by the global cap, whoever owns it', () => {
+      const { evicted, onEvict } = recording();
+      const owners = new SessionOwners({ max: 2, onEvict });
+      owners.bind('a-1', alice);
+      owners.bind('a-2', alice);
+      owners.sawVersion('a-2', '2025-06-18');
+      expect(owners.mayUse('a-1', alice)).toBe(true); // a-2 is now the oldest in use
+      owners.bind('m-1', mallory);
+      expect(evicted).toEqual([['a-2', '2025-06-18']]);
+      expect(owners.size).toBe(2);
+    });
+
+    it('is not called for a session unbound (ended), rebound, or named by nobody it knows', () => {
+      const { evicted, onEvict } = recording();
+      const owners = new SessionOwners({ max: 2, perCaller: 2, onEvict });
+      owners.bind('a-1', alice);
+      owners.bind('a-2', alice);
+      owners.unbind('a-1');
+      owners.unbind('never-bound');
+      owners.sawVersion('never-bound', '2025-06-18');
+      owners.bind('a-2', alice); // the same session issued again: no eviction
+      owners.bind('a-3', alice);
+      expect(owners.size).toBe(2);
+      expect(evicted).toEqual([]);
+      owners.bind('a-4', alice);
+      expect(evicted.map(([id]) => id)).toEqual(['a-2']);
+    });
+
+    it('refuses caps below 1 (the session just bound would be evicted at once)', () => {
+      expect(() => new SessionOwners({ perCaller: 0 })).toThrow(TypeError);
+      expect(() => new SessionOwners({ max: 0 })).toThrow(TypeError);
+      expect(() => new SessionOwners({ max: Number.NaN })).toThrow(TypeError);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import type { Meter } from '@opentelemetry/api';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FAST_BUCKETS } from '../../../src/telemetry/histogram-buckets.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import {
   LabelSet,
@@ -8,7 +9,7 @@ import {
   MAX_TOOL_LABELS,
   statusClass,
 } from '../../../src/telemetry/metric-labels.js';
-import { FAST_BUCKETS, SidecarMetrics } from '../../../src/telemetry/metrics.js';
+import { SidecarMetrics } from '../../../src/telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
 import { bucketsFirst } from '../../../src/telemetry/prometheus-text.js';
 import { startOtlpReceiver } from '../../helpers/otlp-receiver.js';
@@ -53,6 +54,7 @@ describe('SidecarMetrics in Prometheus text', () => {
     metrics.upstreamError('ERR_UPSTREAM_TIMEOUT');
     metrics.storeError('ratelimit');
     metrics.auditDropped();
+    metrics.sessionEvicted('failed');
     const f = await scrape();
     const expected: Record<string, PrometheusFamily['type']> = {
       mcp_authz_requests_total: 'COUNTER',
@@ -69,6 +71,7 @@ describe('SidecarMetrics in Prometheus text', () => {
       mcp_authz_upstream_errors_total: 'COUNTER',
       mcp_authz_store_errors_total: 'COUNTER',
       mcp_authz_audit_dropped_total: 'COUNTER',
+      mcp_authz_sessions_evicted_total: 'COUNTER',
     };
     for (const [name, type] of Object.entries(expected)) {
       expect(f.get(name)?.type, name).toBe(type);
@@ -83,6 +86,9 @@ describe('SidecarMetrics in Prometheus text', () => {
     expect(samples(f, 'mcp_authz_authn_failures_total')[0]?.labels).toEqual({
       reason: 'ERR_AUTHN_INVALID_TOKEN',
     });
+    expect(
+      samples(f, 'mcp_authz_sessions_evicted_total').find((s) => s.labels?.result === 'failed')?.value,
+    ).toBe('1');
     // The parser flattens labelled histograms, so their series are checked in the text itself.
     const { body } = await telemetry.prometheus();
     expect(body).toContain('mcp_authz_upstream_duration_seconds_count{status_class="2xx"} 1');
@@ -105,9 +111,21 @@ describe('SidecarMetrics in Prometheus text', () => {
     expect(h?.count).toBe('1');
   });
 
-  it('exposes the audit-drop counter and reload results at 0 before anything happens', async () => {
+  it('exposes the audit-drop counter, reload and session-eviction results at 0 before anything happens', async () => {
     const f = await scrape();
     expect(samples(f, 'mcp_authz_audit_dropped_total')).toEqual([{ value: '0' }]);
+    expect(
+      samples(f, 'mcp_authz_sessions_evicted_total')
+        .map((s) => [s.labels?.result, s.value])
+        .sort(),
+    ).toEqual([
+      ['dropped', '0'],
+      ['ended', '0'],
+      ['failed', '0'],
+      ['gone', '0'],
+      ['kept', '0'],
+      ['refused', '0'],
+    ]);
     expect(
       samples(f, 'mcp_authz_policy_reloads_total')
         .map((s) => s.labels?.result)

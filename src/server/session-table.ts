@@ -1,0 +1,55 @@
+/**
+ * The Streamable HTTP session table of a sidecar (`mcp/session-owners.ts`) and what becomes of the sessions
+ * it evicts when full. With `server.unknownSessions: reject` an evicted session is refused from then on, so
+ * it is ended at the upstream too (`proxy/session-ender.ts`). With `forward` its caller may still use it
+ * through the upstream, so it is left alone and counted as kept.
+ *
+ * @module
+ */
+import type { Config } from '../config/schema.js';
+import { SessionOwners } from '../mcp/session-owners.js';
+import { endsInFlight, SessionEnder } from '../proxy/session-ender.js';
+import type { Upstream } from '../proxy/upstream.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SessionEvictionResult } from '../telemetry/metric-labels.js';
+
+/** The table's bounds; tests lower them (the defaults are `SessionOwners`'). */
+export interface SessionCaps {
+  readonly max?: number;
+  readonly perCaller?: number;
+}
+
+export interface SessionTable {
+  readonly owners: SessionOwners;
+  /** Stopped at shutdown before the upstream pool closes (`listeners.ts`). */
+  readonly ender: SessionEnder;
+}
+
+export function createSessionTable(
+  config: Config,
+  deps: {
+    readonly upstream: Pick<Upstream, 'request'>;
+    /** Path of the upstream MCP endpoint. */
+    readonly path: string;
+    readonly logger: Logger;
+    readonly onEvicted: (result: SessionEvictionResult) => void;
+    readonly caps?: SessionCaps;
+  },
+): SessionTable {
+  const ender = new SessionEnder({
+    upstream: deps.upstream,
+    path: deps.path,
+    // A DELETE's answer is short: the time the upstream has for any answer's headers bounds the whole of it.
+    timeoutMs: config.upstream.headersTimeoutMs,
+    maxInFlight: endsInFlight(config.upstream.connections),
+    logger: deps.logger,
+    onResult: deps.onEvicted,
+  });
+  const unknown = config.server.unknownSessions;
+  const owners = new SessionOwners({
+    ...deps.caps,
+    unknown,
+    onEvict: unknown === 'reject' ? (id, version) => ender.end(id, version) : () => deps.onEvicted('kept'),
+  });
+  return { owners, ender };
+}
