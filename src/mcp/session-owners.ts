@@ -124,9 +124,17 @@ export class SessionOwners {
     return true;
   }
 
-  /** Forgets a session that ended (its DELETE, or a reply that never reached its caller): no `onEvict`. */
+  /** Forgets a session that ended (its DELETE): no `onEvict`. */
   unbind(sessionId: string): void {
     this.#remove(sessionId);
+  }
+
+  /**
+   * Forgets a session its caller never heard of (the reply that issued it failed before its headers went
+   * out): nobody can use it, so it goes as an evicted one does (`onEvict`: ended at the upstream).
+   */
+  abandon(sessionId: string): void {
+    this.#evict(sessionId);
   }
 
   #evict(sessionId: string): void {

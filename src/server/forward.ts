@@ -126,7 +126,7 @@ export async function forward(
   const bytesBefore = socket.bytesWritten;
   const release = (): void => {
     const headersOut = res.headersSent && socket.bytesWritten > bytesBefore;
-    if (issued !== undefined && !headersOut) deps.sessions?.unbind(issued);
+    if (issued !== undefined && !headersOut) deps.sessions?.abandon(issued);
   };
   const idleMs = deps.upstream.bodyTimeoutMs;
   const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();

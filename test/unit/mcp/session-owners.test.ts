@@ -148,6 +148,18 @@ describe('SessionOwners', () => {
       expect(evicted.map(([id]) => id)).toEqual(['a-2']);
     });
 
+    it('ends a session abandoned because its caller never heard of it, once', () => {
+      const { evicted, onEvict } = recording();
+      const owners = new SessionOwners({ onEvict });
+      owners.bind('a-1', alice);
+      owners.sawVersion('a-1', '2025-06-18');
+      owners.abandon('a-1');
+      owners.abandon('a-1');
+      owners.abandon('never-bound');
+      expect(evicted).toEqual([['a-1', '2025-06-18']]);
+      expect(owners.mayUse('a-1', alice)).toBe(false);
+    });
+
     it('refuses caps below 1 (the session just bound would be evicted at once)', () => {
       expect(() => new SessionOwners({ perCaller: 0 })).toThrow(TypeError);
       expect(() => new SessionOwners({ max: 0 })).toThrow(TypeError);
