@@ -93,6 +93,39 @@ describe('policy.dryRun', () => {
     expect(res.status).toBe(401);
     expect(h.upstream.calls()).toEqual([]);
   });
+
+  it('still asks an anonymous caller the policy denies to sign in (authn.mode optional), forwarding nothing', async () => {
+    // A stateless upstream would run a call that reached it without a session.
+    const optional = await startHarness({
+      upstreamStateless: true,
+      issuer: h.issuer,
+      config: { authn: { mode: 'optional' }, policy: { dryRun: true } },
+    });
+    try {
+      const res = await postJsonRpc(
+        optional.mcpUrl,
+        {},
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { text: 'x' } },
+        },
+      );
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+        'ERR_AUTHN_MISSING',
+      );
+      expect(optional.upstream.calls().filter((c) => c.name === 'echo')).toEqual([]);
+      await until(5_000, async () => auditRecords(optional).some((r) => r.decision === 'deny'));
+      expect(auditRecords(optional).find((r) => r.decision === 'deny')).toMatchObject({
+        deny_reason: 'policy',
+        enforced: true,
+      });
+    } finally {
+      await optional.stop();
+    }
+  });
 });
 
 function isDelete(a: Record<string, unknown>): boolean {

@@ -27,7 +27,10 @@ export interface DecideDeps {
   readonly discover?: (tool: string, signal: AbortSignal) => Promise<void>;
   /** Called for each decision with the message's params (tracing: one span per decision). */
   readonly onDecision?: (ctx: RequestContext, d: MessageDecision, params: unknown) => void;
-  /** `policy.dryRun`: a denial is recorded on its decision (`dryRun`), and the body goes on. */
+  /**
+   * `policy.dryRun`: a denial is recorded on its decision (`dryRun`), and the body goes on — except an
+   * anonymous caller's, which is answered with the sign-in challenge as always.
+   */
   readonly dryRun?: boolean;
 }
 
@@ -48,7 +51,9 @@ export function decideStage(deps: DecideDeps): Stage {
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
       const decisionId = randomUUID();
-      const notEnforced = !decision.allow && deps.dryRun === true;
+      // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
+      // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced.
+      const notEnforced = !decision.allow && deps.dryRun === true && principal.authMethod !== 'anonymous';
       const d: MessageDecision = notEnforced
         ? { index, action, decision, decisionId, dryRun: true }
         : { index, action, decision, decisionId };

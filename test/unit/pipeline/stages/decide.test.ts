@@ -6,6 +6,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
+import type { Principal } from '../../../../src/authn/principal.js';
 import { AnnotationCache } from '../../../../src/mcp/annotations.js';
 import { parseBody } from '../../../../src/mcp/jsonrpc.js';
 import { requestSignal } from '../../../../src/pipeline/stage.js';
@@ -13,6 +14,7 @@ import { decideStage } from '../../../../src/pipeline/stages/decide.js';
 import type { Decision } from '../../../../src/policy/decision.js';
 import type { PolicyEngine } from '../../../../src/policy/engine.js';
 import type { PolicyInput } from '../../../../src/policy/input.js';
+import { principal } from '../../../helpers/principal.js';
 import { contextFor, fakeRequest } from '../fake-request.js';
 
 const FACTS = {
@@ -56,8 +58,9 @@ function setup(denyTools: string[] = [], dryRun = false) {
       discovered.push(tool);
     },
   });
-  const run = (messages: unknown[]) => {
+  const run = (messages: unknown[], caller?: Principal) => {
     const ctx = contextFor(fakeRequest({}));
+    if (caller) ctx.principal = caller;
     ctx.parsed = parseBody(JSON.stringify(messages.length === 1 ? messages[0] : messages));
     return { ctx, result: stage.run(ctx, requestSignal(ac.signal)) };
   };
@@ -109,11 +112,14 @@ describe('decide stage', () => {
 
   it('with policy.dryRun, goes on with a denied message marked dryRun, and prunes its list requests as usual', () => {
     const { run } = setup(['seen'], true);
-    const { ctx, result } = run([
-      call(1, 'seen'),
-      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
-      { jsonrpc: '2.0', id: 3, method: 'ping' },
-    ]);
+    const { ctx, result } = run(
+      [
+        call(1, 'seen'),
+        { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 3, method: 'ping' },
+      ],
+      principal(),
+    );
     expect(result).toEqual({ kind: 'continue' });
     expect(ctx.decisions.map((d) => [d.decision.allow, d.dryRun])).toEqual([
       [false, true],
@@ -121,6 +127,13 @@ describe('decide stage', () => {
       [true, undefined],
     ]);
     expect([...ctx.listRequests.keys()]).toEqual(['2']);
+  });
+
+  it('with policy.dryRun, still denies an anonymous caller the policy denies (it is asked to sign in)', () => {
+    const { run } = setup(['seen'], true);
+    const { ctx, result } = run([call(1, 'seen')]);
+    expect(result).toMatchObject({ kind: 'deny', error: { code: 'ERR_POLICY_DENIED' } });
+    expect(ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
   });
 
   it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {
