@@ -142,15 +142,17 @@ async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
   });
   const location = opts.bundle ?? config.policy.bundle;
   const verification = config.policy.verification;
-  // A URL is fetched with the sidecar's bearer token, when one is configured.
+  // A URL is fetched with the sidecar's bearer token, when one is configured — only at the origin of
+  // policy.bundle, where the sidecar sends it: a bundle URL named on the command line may be anyone's.
+  const withToken = isUrl(location) && sameOrigin(location, config.policy.bundle);
   const needed = [
     ...(verification ? (['bundleVerificationKey'] as const) : []),
-    ...(isUrl(location) ? (['bundleToken'] as const) : []),
+    ...(withToken ? (['bundleToken'] as const) : []),
   ];
   const unreadable = unreadableSecretFiles(config, process.env, needed);
   if (unreadable.length) throw new Error(unreadable.join('; '));
   const key = verification ? openSecret(config, 'bundleVerificationKey') : undefined;
-  const token = isUrl(location) ? openSecret(config, 'bundleToken') : undefined;
+  const token = withToken ? openSecret(config, 'bundleToken') : undefined;
   try {
     await engine.load(
       await readBundle(
@@ -165,4 +167,10 @@ async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
     token?.close();
   }
   return engine;
+}
+
+/** Whether two http(s) URLs share scheme, host and port (false for anything that is no URL). */
+function sameOrigin(a: string, b: string): boolean {
+  if (!isUrl(a) || !isUrl(b) || !URL.canParse(a) || !URL.canParse(b)) return false;
+  return new URL(a).origin === new URL(b).origin;
 }

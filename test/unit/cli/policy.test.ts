@@ -189,6 +189,35 @@ describe('mcp-authz policy check of a bundle URL with policy.bundleTokenFile', (
       server.close();
     }
   });
+
+  it('sends it only to the origin of policy.bundle, never to another bundle URL named on the command line', async () => {
+    const tarball = readFileSync(join(bundle, '..', 'bundle.tar.gz'));
+    const seen: (string | undefined)[] = [];
+    const other = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end(tarball);
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      // The configured bundle server is another origin (another port): the token is its credential only.
+      const configured = `http://127.0.0.1:${(other.address() as AddressInfo).port + 1}/b.tar.gz`;
+      const named = `http://127.0.0.1:${(other.address() as AddressInfo).port}/b.tar.gz`;
+      const token = file('bundle-token-2', 'cli-token\n');
+      const c = cli();
+      await c.run(
+        'policy',
+        'check',
+        named,
+        '--config',
+        file('token-2.yaml', `policy:\n  bundle: ${configured}\n  bundleTokenFile: ${token}\n`),
+      );
+      expect(c.exits).toEqual([]);
+      expect(JSON.parse(c.out.join(''))).toMatchObject({ state: 'ok' });
+      expect(seen).toEqual([undefined]);
+    } finally {
+      other.close();
+    }
+  });
 });
 
 describe('mcp-authz policy check|eval with policy.verification', () => {
