@@ -219,6 +219,31 @@ describe('bundles over HTTP', () => {
     ).rejects.toThrow(/give its credentials once/);
   });
 
+  it('sends the bearer token to the bundle origin only: not on to another origin a redirect names', async () => {
+    const body = await tarball();
+    const elsewhere: string[] = [];
+    const target = await serve((m, h) => {
+      elsewhere.push(`${m} ${h.authorization ?? '-'}`);
+      return { body, headers: { etag: '"r"' } };
+    });
+    const home: string[] = [];
+    const redirecting = createServer((req, res) => {
+      home.push(`${req.method} ${req.headers.authorization ?? '-'}`);
+      res.writeHead(302, { location: target }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/bundle.tar.gz`;
+      const auth = { token: () => Buffer.from('tok-secret') };
+      expect((await readBundle(url, undefined, undefined, auth)).revision).toBeTruthy();
+      expect(await urlSignature(url, auth)).toBe('"r"');
+      expect(home).toEqual(['GET Bearer tok-secret', 'HEAD Bearer tok-secret']);
+      expect(elsewhere).toEqual(['GET -', 'HEAD -']);
+    } finally {
+      redirecting.close();
+    }
+  });
+
   it('treats an upper-case scheme as a URL, not as a file path', async () => {
     const body = await tarball();
     const url = await serve(() => ({ body }));
