@@ -153,8 +153,10 @@ function httpFailure(location: string, what: string, res: Response & { credentia
       : res.credentialed
         ? ' (the credentials sent were refused)'
         : ' (the server wants credentials: set policy.bundleTokenFile, or userinfo in the URL)';
+  // Refused for its credentials (401/403) is tried again at the next poll as well, though the ETag stays the
+  // same: a rotated token (policy.bundleTokenFile) or a fix on the server is then used at once.
   return new BundleError(`bundle ${what} from ${displayLocation(location)} failed: HTTP ${status}${hint}`, {
-    transient: status >= 500 || status === 429,
+    transient: status >= 500 || status === 429 || status === 401 || status === 403,
   });
 }
 

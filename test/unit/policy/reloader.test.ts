@@ -274,6 +274,39 @@ describe('hot reload', () => {
     }
   });
 
+  it('downloads again with a rotated bearer token a bundle whose download the old token was refused for', async () => {
+    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    // HEAD (the signature) answers whatever the token, GET only for the current one: a server that checks
+    // the token on downloads only, or a token that expired between the HEAD and the GET.
+    const server = createServer((req, res) => {
+      res.setHeader('etag', '"v1"');
+      if (req.method === 'HEAD') return void res.end();
+      if (req.headers.authorization !== 'Bearer new') return void res.writeHead(401).end();
+      res.end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      let token = 'old';
+      const e = new PolicyEngine(engineOpts);
+      const reloader = new PolicyReloader({
+        location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`,
+        watch: false,
+        pollIntervalMs: 1000,
+        engine: e,
+        logger: silentLogger(),
+        auth: { token: () => Buffer.from(token) },
+      });
+      await reloader.start();
+      expect(e.status().lastError).toMatch(/HTTP 401 \(the credentials sent were refused\)/);
+      token = 'new'; // the Secret is rotated; the bundle's ETag stays the same
+      await reloader.check();
+      expect(e.revision).toBeTruthy();
+      expect(e.status().state).toBe('ok');
+    } finally {
+      server.close();
+    }
+  });
+
   it('retries a bundle download that failed, though the ETag did not change', async () => {
     const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
     let gets = 0;
