@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isIPv4 } from 'node:net';
 import type { Config } from './schema.js';
 
 /** One sentence per questionable combination of settings; empty when there is nothing to say. */
@@ -21,9 +22,14 @@ export function configAdvice(config: Config): string[] {
       );
     }
   }
-  const bundle = /^http:\/\/([^/?#]*)/i.exec(config.policy.bundle);
-  const bundleHost = bundle?.[1]?.replace(/^.*@/, '').replace(/:\d+$/, '') ?? '';
-  if (bundle && config.policy.bundleTokenFile && !/^(127\.|\[::1\]$|localhost$)/.test(bundleHost)) {
+  const bundle = /^http:\/\//i.test(config.policy.bundle) && URL.canParse(config.policy.bundle);
+  const bundleHost = bundle ? new URL(config.policy.bundle).hostname : '';
+  // Loopback only as an address (127.x.y.z) or localhost: `127.example.com` is a name on the network.
+  const bundleLoopback =
+    bundleHost === 'localhost' ||
+    bundleHost === '[::1]' ||
+    (isIPv4(bundleHost) && bundleHost.startsWith('127.'));
+  if (bundle && config.policy.bundleTokenFile && !bundleLoopback) {
     advice.push(
       'policy.bundleTokenFile is set for a bundle URL over plain http: the bearer token crosses the network ' +
         'readable by anyone on the path; serve the bundle over https',

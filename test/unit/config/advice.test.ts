@@ -35,6 +35,11 @@ describe('configAdvice', () => {
     expect(at('https://bundles.internal/b.tar.gz')).toEqual([]);
     expect(at('http://127.0.0.1:8181/b.tar.gz')).toEqual([]);
     expect(at('http://localhost/b.tar.gz')).toEqual([]);
+    expect(at('http://[::1]:8181/b.tar.gz')).toEqual([]);
+    // A DNS name that merely starts like a loopback address is somewhere on the network.
+    expect(at('http://127.bundles.example/b.tar.gz')).toEqual([
+      expect.stringMatching(/^policy\.bundleTokenFile is set for a bundle URL over plain http/),
+    ]);
     expect(
       configAdvice(parseConfig({ server: { trustProxyHops: 1 }, policy: { dryRun: true } }, {})),
     ).toEqual([
