@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,14 +28,14 @@ async function harness(...args: Parameters<typeof startHarness>): Promise<Harnes
 
 /** A hand-made upstream: `answer` gets each request's whole body; `close` ends it and its connections. */
 async function rawUpstream(
-  answer: (body: string, res: ServerResponse) => void,
+  answer: (body: string, res: ServerResponse, req: IncomingMessage) => void,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const upstream = createHttpServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => {
       body += c.toString();
     });
-    req.on('end', () => answer(body, res));
+    req.on('end', () => answer(body, res, req));
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as { port: number }).port;
@@ -216,9 +216,15 @@ describe('upstream', () => {
     }
   });
 
-  it('does not bind a session whose initialize reply was cut before the client saw it', async () => {
+  it('does not bind a session whose initialize reply was cut before the client saw it, and ends it upstream', async () => {
     // `initialize` issues a session: "ok-session" whole, "cut-session" cut short after its headers.
-    const upstream = await rawUpstream((body, res) => {
+    const ended: string[] = [];
+    const upstream = await rawUpstream((body, res, req) => {
+      if (req.method === 'DELETE') {
+        ended.push(String(req.headers['mcp-session-id']));
+        res.writeHead(200).end();
+        return;
+      }
       const msg = JSON.parse(body) as { id?: number; params?: { clientInfo?: { name?: string } } };
       if (msg.params?.clientInfo?.name === 'cut-chunked') {
         // No length: piped. The upstream's headers go out, then it hangs up before any body byte.
@@ -269,6 +275,10 @@ describe('upstream', () => {
       // A piped reply cut before its first byte: the sidecar's own headers never left either.
       await expect(initialize('cut-chunked')).rejects.toThrow();
       expect((await ping('cut-chunked-session')).status).toBe(404);
+      // Nobody can use them: the sidecar ends both at the upstream (the SDK server keeps a session until
+      // DELETE), and only them.
+      await until(5_000, async () => ended.length >= 2);
+      expect(ended.sort()).toEqual(['cut-chunked-session', 'cut-session']);
     } finally {
       await upstream.close();
     }
