@@ -26,6 +26,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
+import { showAllButReport } from './dry-run.js';
 import type { ForwardDeps } from './forward.js';
 import { resourceIdentifier, resourceMetadataUrl } from './resource-metadata.js';
 import { errorResponse, sendJson } from './respond.js';
@@ -49,8 +50,6 @@ export interface RuntimeDeps {
   readonly events: PipelineEvents;
   readonly tracing?: RequestTracing;
 }
-
-const SHOW_ALL: VisibleFn = () => true;
 
 export class SidecarRuntime {
   readonly pipelines: Pipelines;
@@ -165,10 +164,8 @@ export class SidecarRuntime {
     principal: Principal = ctx.principal ?? ANONYMOUS,
     live = false,
   ): VisibleFn {
-    // A dry run prunes nothing (list replies still teach the annotation cache as they pass).
-    if (this.#deps.config.policy.dryRun) return SHOW_ALL;
     const facts = ctx.facts ?? this.facts(ctx);
-    return (item: ListItem) =>
+    const visible = (item: ListItem) =>
       this.#deps.engine.visible(
         buildVisibleInput(
           principal,
@@ -179,6 +176,14 @@ export class SidecarRuntime {
           live ? { ...facts, now: new Date(this.#deps.now()) } : facts,
         ),
       );
+    if (!this.#deps.config.policy.dryRun) return visible;
+    // A dry run prunes nothing, but says what the policy would hide.
+    return showAllButReport(visible, ({ count, names }) =>
+      this.#deps.logger.info(
+        { request_id: ctx.requestId, would_hide: count, items: names },
+        'dry run: the policy would hide these list items from the caller',
+      ),
+    );
   }
 
   resourceIdentifier(req: IncomingMessage): string {

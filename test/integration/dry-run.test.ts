@@ -70,12 +70,19 @@ describe('policy.dryRun', () => {
     expect(String((audit?.reasons as string[] | undefined)?.[0])).toMatch(/delete_customer/);
   });
 
-  it('does not prune tools/list', async () => {
+  it('does not prune tools/list, and names in one log line what the policy would hide', async () => {
     const all = (await (await client(enforcing, ['admin'])).listTools()).tools.map((t) => t.name).sort();
     const asGuest = (await (await client(h, ['guest'])).listTools()).tools.map((t) => t.name).sort();
     const guestEnforced = (await (await client(enforcing, ['guest'])).listTools()).tools.map((t) => t.name);
     expect(guestEnforced.length).toBeLessThan(all.length);
     expect(asGuest).toEqual(all);
+    const lines = h.logs
+      .filter((l) => l.includes('dry run: the policy would hide'))
+      .map((l) => JSON.parse(l) as { would_hide: number; items: string[] });
+    expect(lines).toHaveLength(1);
+    const hidden = all.filter((t) => !guestEnforced.includes(t));
+    expect(lines[0]).toMatchObject({ would_hide: hidden.length });
+    expect(lines[0]?.items.sort()).toEqual(hidden.map((t) => `tool:${t}`).sort());
   });
 
   it('still refuses a caller without credentials (401), forwarding nothing', async () => {
