@@ -34,16 +34,24 @@ export function limitConnections(server: Server, max: number, deps: ConnectionLi
     .addCallback((r) => r.observe(dropped));
   if (max === 0) return;
   server.maxConnections = max;
-  server.on('drop', () => {
-    dropped++;
-    unlogged++;
-    const t = now();
-    if (t - loggedAt < DROP_LOG_INTERVAL_MS) return;
+  let later: NodeJS.Timeout | undefined;
+  const log = (): void => {
+    clearTimeout(later);
+    later = undefined;
     deps.logger.warn(
       { max_connections: max, dropped: unlogged },
       'connection limit reached: new client connections are closed (server.maxConnections)',
     );
-    loggedAt = t;
+    loggedAt = now();
     unlogged = 0;
+  };
+  server.on('drop', () => {
+    dropped++;
+    unlogged++;
+    const wait = loggedAt + DROP_LOG_INTERVAL_MS - now();
+    if (wait <= 0) log();
+    // Drops within the interval are logged at its end, even when no later drop comes to do it.
+    else later ??= setTimeout(log, wait).unref();
   });
+  server.once('close', () => clearTimeout(later));
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { Meter } from '@opentelemetry/api';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DROP_LOG_INTERVAL_MS, limitConnections } from '../../../src/server/connection-limit.js';
 import type { Logger } from '../../../src/telemetry/logger.js';
 
@@ -29,8 +29,13 @@ function setup(max: number) {
   return { server, lines, read: m.read, advance: (ms: number) => (t += ms) };
 }
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('limitConnections', () => {
   it('sets the limit, counts drops and logs at most once per interval with the drops since the last line', () => {
+    vi.useFakeTimers();
     const s = setup(3);
     expect(s.server.maxConnections).toBe(3);
     expect(s.read()).toBe(0);
@@ -42,9 +47,28 @@ describe('limitConnections', () => {
     expect(s.lines).toEqual([{ max_connections: 3, dropped: 1 }]);
     s.advance(DROP_LOG_INTERVAL_MS);
     s.server.emit('drop');
+    // A drop after the interval logs at once, with the two held back since the last line.
     expect(s.lines).toEqual([
       { max_connections: 3, dropped: 1 },
       { max_connections: 3, dropped: 3 },
+    ]);
+    // The timer the held-back drops had set logs nothing more.
+    vi.advanceTimersByTime(2 * DROP_LOG_INTERVAL_MS);
+    expect(s.lines).toHaveLength(2);
+  });
+
+  it('logs the drops of an interval at its end when no later drop comes', () => {
+    vi.useFakeTimers();
+    const s = setup(3);
+    s.server.emit('drop');
+    s.server.emit('drop');
+    s.server.emit('drop');
+    expect(s.lines).toEqual([{ max_connections: 3, dropped: 1 }]);
+    s.advance(DROP_LOG_INTERVAL_MS);
+    vi.advanceTimersByTime(DROP_LOG_INTERVAL_MS);
+    expect(s.lines).toEqual([
+      { max_connections: 3, dropped: 1 },
+      { max_connections: 3, dropped: 2 },
     ]);
   });
 
