@@ -29,7 +29,10 @@ export function isUrl(location: string): boolean {
 }
 
 /** The URL without userinfo, and the headers to send (Basic credentials from the userinfo, or the bearer token). */
-function requestFor(location: string, auth?: BundleAuth): { url: string; headers: Record<string, string> } {
+function requestFor(
+  location: string,
+  auth?: BundleAuth,
+): { url: string; headers: Record<string, string>; emptyToken: boolean } {
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
   let u: URL;
   try {
@@ -66,7 +69,8 @@ function requestFor(location: string, auth?: BundleAuth): { url: string; headers
     }
     headers.authorization = `Bearer ${token}`;
   }
-  return { url: u.href, headers };
+  // A token source that gave nothing but blanks (an empty Secret key): worth naming when the server refuses.
+  return { url: u.href, headers, emptyToken: token === '' };
 }
 
 /** `text` with every form of `location` replaced by its display form. */
@@ -89,9 +93,12 @@ interface GetInit {
   readonly auth?: BundleAuth | undefined;
 }
 
-/** One request for the bundle; `credentialed` tells whether it carried credentials (for a 401's message). */
-async function get(location: string, init: GetInit): Promise<Response & { credentialed: boolean }> {
-  const { url, headers } = requestFor(location, init.auth);
+/** What a refusal's message needs to know of the request: whether it carried credentials, or an empty token. */
+type Sent = Response & { credentialed: boolean; emptyToken: boolean };
+
+/** One request for the bundle. */
+async function get(location: string, init: GetInit): Promise<Sent> {
+  const { url, headers, emptyToken } = requestFor(location, init.auth);
   if (init.range) headers.range = init.range;
   try {
     const res = await fetch(url, {
@@ -99,7 +106,7 @@ async function get(location: string, init: GetInit): Promise<Response & { creden
       headers,
       signal: init.signal ?? AbortSignal.timeout(init.timeoutMs),
     });
-    return Object.assign(res, { credentialed: headers.authorization !== undefined });
+    return Object.assign(res, { credentialed: headers.authorization !== undefined, emptyToken });
   } catch (err) {
     throw new BundleError(
       `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub((err as Error).message, location)}`,
@@ -145,14 +152,16 @@ async function boundedBody(res: Response, location: string): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-function httpFailure(location: string, what: string, res: Response & { credentialed: boolean }): BundleError {
+function httpFailure(location: string, what: string, res: Sent): BundleError {
   const { status } = res;
   const hint =
     status !== 401 && status !== 403
       ? ''
       : res.credentialed
         ? ' (the credentials sent were refused)'
-        : ' (the server wants credentials: set policy.bundleTokenFile, or userinfo in the URL)';
+        : res.emptyToken
+          ? ' (no credentials were sent: the bundle token, policy.bundleTokenFile or AUTHZ_BUNDLE_TOKEN, is empty)'
+          : ' (the server wants credentials: set policy.bundleTokenFile, or userinfo in the URL)';
   // Refused for its credentials (401/403) is tried again at the next poll as well, though the ETag stays the
   // same: a rotated token (policy.bundleTokenFile) or a fix on the server is then used at once.
   return new BundleError(`bundle ${what} from ${displayLocation(location)} failed: HTTP ${status}${hint}`, {

@@ -200,6 +200,11 @@ describe('bundles over HTTP', () => {
     expect(refused).not.toContain('tok-1');
     token = 'tok-2';
     expect((await readBundle(url, undefined, undefined, auth)).revision).toBeTruthy();
+    // An empty token file: nothing sent, and the 401 says the token is empty.
+    token = '\n';
+    await expect(urlSignature(url, auth)).rejects.toThrow(
+      /HTTP 401 \(no credentials were sent: the bundle token.*is empty\)/,
+    );
     // None configured: a 401 says how to give one.
     token = null;
     await expect(urlSignature(url, auth)).rejects.toThrow(
