@@ -87,7 +87,7 @@ ${table}
 
 ## Environment overrides
 
-Only these variables are read; any other \`AUTHZ_*\` variable is named in a warning at start (a typo?) and otherwise ignored:
+Only these variables are read; any other \`AUTHZ_*\` variable is named in a warning at start (a typo?), by the other commands on stderr, and otherwise ignored:
 
 | variable | setting |
 |---|---|

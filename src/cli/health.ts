@@ -7,8 +7,8 @@
  * @module
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { loadCliConfig } from './config.js';
 import { type CliIo, fail, processIo } from './table.js';
 
 /** How long the probe waits for an answer. */
@@ -38,7 +38,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       const opts = cmd.optsWithGlobals<{ config?: string; ready?: boolean }>();
       let url: string;
       try {
-        url = adminUrl(loadConfig({ file: opts.config }).admin, opts.ready ? '/readyz' : '/healthz');
+        url = adminUrl(loadCliConfig(opts.config, io).admin, opts.ready ? '/readyz' : '/healthz');
       } catch (err) {
         fail(io, err);
         return;

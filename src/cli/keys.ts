@@ -11,13 +11,13 @@ import type { Command } from 'commander';
 import { parseApiKey } from '../authn/api-key-format.js';
 import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openSecret, type SecretName, unreadableSecretFiles } from '../config/secrets.js';
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { clearanceWarning } from './clearance.js';
+import { loadCliConfig } from './config.js';
 import { type CliIo, display, fail, formatFields, formatJson, formatTable, processIo } from './table.js';
 
 interface GlobalOpts {
@@ -161,7 +161,7 @@ export async function withStore(
   let store: Store | undefined;
   let failure: unknown;
   try {
-    const config = loadConfig({ file: cmd.optsWithGlobals<GlobalOpts>().config });
+    const config = loadCliConfig(cmd.optsWithGlobals<GlobalOpts>().config, io);
     if (!config.store.redisUrl) {
       throw new Error(
         `store.redisUrl is not set (AUTHZ_REDIS_URL): \`${commandGroup(cmd)}\` works on the shared Redis store (keys, revocations, blocks and the report live there)`,

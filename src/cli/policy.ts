@@ -9,7 +9,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { loadConfig } from '../config/load.js';
 import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import { isUrl } from '../policy/bundle-download.js';
@@ -17,6 +16,7 @@ import type { Decision } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
 import { silentLogger } from '../telemetry/logger.js';
+import { loadCliConfig } from './config.js';
 import { type CliIo, fail, processIo } from './table.js';
 
 interface PolicyOpts {
@@ -48,7 +48,7 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option(...CONFIG_OPTION)
     .action((location: string | undefined, _opts: PolicyOpts, cmd: Command) =>
       guarded(io, async () => {
-        const engine = await loadEngine({ ...cmd.optsWithGlobals<PolicyOpts>(), bundle: location });
+        const engine = await loadEngine({ ...cmd.optsWithGlobals<PolicyOpts>(), bundle: location }, io);
         io.out(`${JSON.stringify(engine.status(), null, 2)}\n`);
       }),
     );
@@ -63,7 +63,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       guarded(io, async () => {
         const opts = cmd.optsWithGlobals<PolicyOpts>();
         const input = readInput(file);
-        const engine = await loadEngine(opts);
+        const engine = await loadEngine(opts, io);
         if (opts.visible) {
           io.out(
             `${JSON.stringify({ visible: engine.visible(input), revision: engine.revision }, null, 2)}\n`,
@@ -133,8 +133,8 @@ function readInput(file: string): PolicyInput {
  * `policy.verification` configured, the bundle (a named one too) must verify, as the sidecar requires: a
  * check or an evaluation never runs a bundle the sidecar would refuse.
  */
-async function loadEngine(opts: PolicyOpts): Promise<PolicyEngine> {
-  const config = loadConfig(opts.config ? { file: opts.config } : {});
+async function loadEngine(opts: PolicyOpts, io: CliIo): Promise<PolicyEngine> {
+  const config = loadCliConfig(opts.config, io);
   const engine = new PolicyEngine({
     decisionEntrypoint: config.policy.decisionEntrypoint,
     visibleEntrypoint: config.policy.visibleEntrypoint,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ConfigError } from '../errors/errors.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -51,10 +52,17 @@ export function display(value: unknown): string {
   return String(value);
 }
 
-/** Prints `mcp-authz: <first line>` and exits 1. */
+/**
+ * Prints `mcp-authz: <message>` on one line and exits 1; a configuration error is printed as `serve` prints
+ * it, one problem a line (a config with many problems would otherwise be one unreadable line).
+ */
 export function fail(io: CliIo, err: unknown): void {
-  const message = err instanceof Error ? err.message : String(err);
-  io.err(`mcp-authz: ${oneLine(message)}\n`);
+  if (err instanceof ConfigError) {
+    io.err(`mcp-authz: invalid configuration:\n${err.issues.map((i) => `  ${oneLine(i)}\n`).join('')}`);
+  } else {
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`mcp-authz: ${oneLine(message)}\n`);
+  }
   io.exit(1);
 }
 

@@ -82,7 +82,9 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`(file) ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`]);
+    throw new ConfigError([
+      `(file) ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    ]);
   }
   let parsed: unknown;
   try {

@@ -76,6 +76,6 @@ describe('mcp-authz health', () => {
     const c = cli();
     await c.run('health', '--config', file);
     expect(c.exits).toEqual([1]);
-    expect(c.err[0]).toMatch(/^mcp-authz: .*admin\.port/);
+    expect(c.err[0]).toMatch(/^mcp-authz: invalid configuration:\n {2}admin\.port: /);
   });
 });
