@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from 'zod';
+import { AbuseRulesSchema } from '../abuse/rules.js';
 import * as D from './defaults.js';
 import { positiveMs } from './schema-common.js';
 
@@ -60,6 +61,14 @@ const AbuseRuleSchema = z.strictObject({
 export const AbuseSchema = z.strictObject({
   rules: z
     .array(AbuseRuleSchema)
+    // The detector's own checks (a rule name once, `tool` and `blockSec` only where they apply): a rule it
+    // would refuse at start fails here, with its path, with the other problems and in every command.
+    .superRefine((rules, ctx) => {
+      const checked = AbuseRulesSchema.safeParse(rules);
+      for (const issue of checked.error?.issues ?? []) {
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }
+    })
     .default(structuredClone(D.ABUSE_RULES) as unknown as z.infer<typeof AbuseRuleSchema>[])
     .describe('Sliding-window rules; a tripped rule is audited, counted and may block the subject or IP.'),
   pollIntervalMs: positiveMs.default(D.ABUSE_POLL_INTERVAL_MS).describe('How often replicas pick up blocks.'),

@@ -176,6 +176,30 @@ describe('config errors', () => {
   it('rejects an unknown time zone', () => {
     expect(() => parseConfig({ policy: { timezone: 'Mars/Olympus' } })).toThrow(/policy\.timezone/);
   });
+
+  it('checks abuse rules as the detector does, so a rule it would refuse never passes the config check', () => {
+    const rule = { kind: 'auth_failures_subject', threshold: 5, windowSec: 60 } as const;
+    const issues = (() => {
+      try {
+        parseConfig({
+          abuse: {
+            rules: [
+              { ...rule, name: 'r', action: 'block' },
+              { ...rule, name: 'r', action: 'alert', blockSec: 60, tool: 'delete_*' },
+            ],
+          },
+        });
+      } catch (e) {
+        return (e as ConfigError).issues;
+      }
+      return [];
+    })();
+    expect([...issues].sort()).toEqual([
+      'abuse.rules.1.blockSec: blockSec applies to action block only',
+      'abuse.rules.1.name: duplicate rule name "r"',
+      'abuse.rules.1.tool: tool applies to kind tool_calls only',
+    ]);
+  });
 });
 
 describe('config sources', () => {
