@@ -1,6 +1,7 @@
 /**
  * `mcp-authz health [--ready]`: asks the running sidecar's admin listener for `/healthz` (or `/readyz`)
- * and exits 0 when it answers 2xx, 1 otherwise, with one line saying what went wrong. The address comes
+ * and exits 0 when it answers 2xx, 1 otherwise, with one line saying what went wrong (for a `/readyz`
+ * that is not ready, which components are not and why). The address comes
  * from the same config file and `AUTHZ_*` overrides as `serve`, so a container health check follows
  * `admin.port` wherever it is set (the image's `HEALTHCHECK` runs this).
  *
@@ -45,15 +46,39 @@ export function register(program: Command, io: CliIo = processIo): void {
       }
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-        await res.body?.cancel();
         if (res.ok) {
+          await res.body?.cancel();
           io.exit(0);
           return;
         }
-        fail(io, `${url} answered ${res.status}`);
+        const why = notReady(await res.text().catch(() => ''));
+        fail(io, `${url} answered ${res.status}${why ? `: ${why}` : ''}`);
       } catch (err) {
         const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
         fail(io, `${url} did not answer (${String(cause)})`);
       }
     });
+}
+
+/**
+ * The components a `/readyz` body lists as not ready, with why (`policy error (bundle not found at …)`):
+ * the operator learns from the probe what keeps the pod out of the Service. Empty for any other body.
+ */
+function notReady(body: string): string {
+  let components: unknown;
+  try {
+    components = (JSON.parse(body) as { components?: unknown }).components;
+  } catch {
+    return '';
+  }
+  if (typeof components !== 'object' || components === null) return '';
+  return Object.entries(
+    components as Record<string, { state?: unknown; detail?: unknown; lastError?: unknown }>,
+  )
+    .filter(([, s]) => s?.state === 'not_ready' || s?.state === 'error')
+    .map(([name, s]) => {
+      const why = s.detail ?? s.lastError;
+      return `${name} ${String(s.state)}${typeof why === 'string' && why ? ` (${why})` : ''}`;
+    })
+    .join(', ');
 }

@@ -61,6 +61,31 @@ describe('mcp-authz health', () => {
     expect(c.err).toEqual([`mcp-authz: http://127.0.0.1:${port}/readyz answered 503\n`]);
   });
 
+  it('with --ready, names the components that are not ready and why, from the /readyz body', async () => {
+    // The body the admin listener sends (src/server/admin-server.ts): the policy says why in `lastError`.
+    const body = {
+      status: 'not_ready',
+      components: {
+        store: { state: 'ok', detail: 'redis standalone' },
+        authn: { state: 'warn', detail: 'no API key pepper: API keys are refused' },
+        policy: { state: 'error', revision: null, lastError: 'bundle not found at build/policy/bundle' },
+        upstream: { state: 'not_ready', detail: 'cannot connect to 127.0.0.1:8081: ECONNREFUSED' },
+      },
+    };
+    const server = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const c = cli();
+    await c.run('health', '--ready', '--config', configWithAdminPort(port));
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      `mcp-authz: http://127.0.0.1:${port}/readyz answered 503: policy error (bundle not found at build/policy/bundle), upstream not_ready (cannot connect to 127.0.0.1:8081: ECONNREFUSED)\n`,
+    ]);
+  });
+
   it('exits 1 when nothing listens on the admin port', async () => {
     const port = await listener(200, 200);
     await new Promise((resolve) => servers.pop()?.close(resolve));
