@@ -60,6 +60,18 @@ type Client = ops.RedisClient;
 /** Distinct reasons logged per outage at most (reasons that alternate must not flood the log). */
 const MAX_REASONS_LOGGED = 4;
 
+/**
+ * What ioredis says of a command sent on a connection already lost (the ready check after a protocol
+ * error): a consequence, never the cause, so it must not replace the error that explains the outage.
+ */
+const FOLLOW_ON_ERROR = /^Stream isn't writeable/;
+
+/**
+ * A SELECT the server refuses: no such database (Redis has 16 unless configured otherwise), or a cluster
+ * node. ioredis reports it and then carries on in database 0, where every key would land unnoticed.
+ */
+const SELECT_REFUSED = /^ERR (DB index is out of range|invalid DB index|SELECT is not allowed)/i;
+
 export class RedisStore implements Store {
   readonly name = 'store';
   readonly kind = 'redis' as const;
@@ -76,6 +88,8 @@ export class RedisStore implements Store {
   /** Whether the store has been reachable since start(). */
   #connected = false;
   #stopping = false;
+  /** Set when the server refused the URL's database: the store is not used until it is started again. */
+  #selectRefused: string | undefined;
   /** Makes window members and anomaly entries unique across replicas. */
   readonly #instanceId = randomBytes(6).toString('hex');
   #seq = 0;
@@ -95,10 +109,14 @@ export class RedisStore implements Store {
     if (this.#client) return;
     this.#stopping = false;
     this.#connected = false;
+    this.#selectRefused = undefined;
     const client = this.#createClient();
     this.#client = client;
     client.on('ready', () => this.#onReady());
-    client.on('error', (err: Error) => this.#onDown(err.message));
+    client.on('error', (err: Error) => {
+      if (SELECT_REFUSED.test(err.message)) this.#onSelectRefused(err.message);
+      else this.#onDown(err.message, FOLLOW_ON_ERROR.test(err.message));
+    });
     client.on('close', () => this.#onDown('connection closed', true));
     // ioredis's Sentinel connect never settles while every sentinel is down: start() must not hang the
     // sidecar or a CLI command, so it gives up waiting after the connect timeout (ioredis keeps retrying).
@@ -218,7 +236,7 @@ export class RedisStore implements Store {
 
   async #run<T>(operation: string, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = this.#client;
-    if (c?.status !== 'ready') {
+    if (c?.status !== 'ready' || this.#selectRefused) {
       this.#opts.onError?.(operation);
       throw new StoreError(operation, `not connected to ${this.#where}`);
     }
@@ -232,7 +250,7 @@ export class RedisStore implements Store {
   }
 
   #onReady(): void {
-    if (this.#stopping) return;
+    if (this.#stopping || this.#selectRefused) return;
     if (this.#down) this.#opts.logger.info({ store: this.#where }, 'store connection restored');
     else this.#opts.logger.info({ store: this.#where, mode: this.#target.kind }, 'store connected');
     this.#down = false;
@@ -241,10 +259,26 @@ export class RedisStore implements Store {
     if (this.#client) this.#loadScripts(this.#client);
   }
 
+  /**
+   * The database of the URL does not exist there: a configuration error no reconnect mends. The client is
+   * closed (commands would go to database 0) and the store stays in `error` until started again.
+   */
+  #onSelectRefused(reason: string): void {
+    if (this.#stopping || this.#selectRefused) return;
+    const db = this.#target.kind === 'cluster' ? 0 : this.#target.db;
+    this.#selectRefused = `store.redisUrl names database ${db}, which the server refuses (${reason})`;
+    this.#state = { state: 'error', detail: this.#selectRefused };
+    this.#opts.logger.error(
+      { store: this.#where, reason: this.#selectRefused },
+      'store database refused; the store is not used until restarted',
+    );
+    this.#client?.disconnect();
+  }
+
   /** `vague` reasons (a bare close) do not replace the error that explains an ongoing outage. */
   #onDown(reason: string, vague = false): void {
-    if (this.#stopping || (vague && this.#down)) return;
-    const detail = `redis unreachable: ${redactRedisUrl(reason)}`;
+    if (this.#stopping || this.#selectRefused || (vague && this.#down)) return;
+    const detail = `redis unreachable: ${redactRedisUrl(explain(reason))}`;
     if (!this.#down) {
       this.#down = true;
       this.#reasonsLogged = new Set([detail]);
@@ -276,6 +310,16 @@ export class RedisStore implements Store {
       },
     });
   }
+}
+
+/**
+ * An ioredis connection error in words an operator can act on: a reply that is no Redis reply means
+ * another service (or a TLS port, which needs rediss://) listens there; ioredis's "Please report this" is
+ * addressed to its own maintainers.
+ */
+function explain(reason: string): string {
+  if (!reason.startsWith('Protocol error')) return reason;
+  return `no Redis protocol on this port (another service? a TLS port needs rediss://): ${reason.replace(/\s*Please report this\.?$/, '')}`;
 }
 
 function safeMessage(err: unknown): string {

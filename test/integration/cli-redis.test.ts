@@ -6,6 +6,8 @@
  * @module
  */
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { register as registerKeys } from '../../src/cli/keys.js';
@@ -142,5 +144,38 @@ describe('CLI keys/tokens against Redis', () => {
     expect(c.err).toHaveLength(1);
     expect(c.err[0]).toMatch(/^mcp-authz: store unavailable: /);
     expect(c.err[0]).not.toContain('topsecret');
+  });
+
+  it('says a port does not speak Redis (another service, or TLS) instead of a follow-on error', async () => {
+    // A mistaken port: an HTTP server answers the ready check with "HTTP/1.1 400 …". ioredis reports the
+    // protocol error, then the commands it can no longer send; the first is the one to act on.
+    const http = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    suite.cleanup(() => new Promise((resolve) => http.close(() => resolve())));
+    const file = join(tempDir('cli'), 'config.yaml');
+    writeFileSync(file, `store:\n  redisUrl: redis://127.0.0.1:${(http.address() as AddressInfo).port}\n`);
+    for (let i = 0; i < 5; i++) {
+      const c = cli();
+      await c.run('keys', 'list', '--config', file);
+      expect(c.exits).toEqual([1]);
+      expect(c.err).toHaveLength(1);
+      expect(c.err[0]).toMatch(/^mcp-authz: store unavailable: .*no Redis protocol on this port/);
+      expect(c.err[0]).not.toMatch(/Stream isn't writeable|Please report this/);
+    }
+  });
+
+  it('refuses a database the server does not have, instead of working in database 0', async () => {
+    const file = join(tempDir('cli'), 'config.yaml');
+    const prefix = suite.prefix('cli-db');
+    writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}/99\n  keyPrefix: "${prefix}"\n`);
+    const c = cli();
+    await c.run('tokens', 'revoke', 'jti-db', '--config', file);
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      'mcp-authz: store unavailable: store.redisUrl names database 99, which the server refuses (ERR DB index is out of range)\n',
+    ]);
+    // Nothing was written to database 0 under the name of database 99.
+    const store = await openStore(prefix);
+    expect((await store.revocations()).tokens.has('jti-db')).toBe(false);
   });
 });
