@@ -1,6 +1,7 @@
 /**
  * `mcp-authz serve`: load and check the config, start the sidecar, and shut down gracefully on
- * SIGTERM/SIGINT (stop accepting, finish in-flight requests within `server.shutdownGraceMs`).
+ * SIGTERM/SIGINT (stop accepting, finish in-flight requests within `server.shutdownGraceMs`); a second
+ * SIGINT exits at once (130).
  *
  * @module
  */
@@ -11,6 +12,9 @@ import { loadConfig } from '../config/load.js';
 import { unreadableSecretFiles } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { createLogger } from '../telemetry/logger.js';
+
+/** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
+const EXIT_SIGINT = 130;
 
 export function register(program: Command): void {
   program
@@ -67,8 +71,16 @@ export function register(program: Command): void {
       });
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       process.on('SIGTERM', () => shutdown('SIGTERM', config.server.shutdownDelayMs));
-      // Ctrl-C at a terminal: nobody routes to this process, no reason to wait.
-      process.on('SIGINT', () => shutdown('SIGINT', 0));
+      // Ctrl-C at a terminal: nobody routes to this process, no reason to wait. A second Ctrl-C does not wait
+      // for a shutdown held up by a dependency still starting (a bundle URL that does not answer: 10 s).
+      process.on('SIGINT', () => {
+        if (!stopping) {
+          shutdown('SIGINT', 0);
+          return;
+        }
+        logger.warn('second SIGINT: exiting without waiting for the shutdown');
+        process.exit(EXIT_SIGINT);
+      });
       try {
         await sidecar.start();
       } catch (err) {

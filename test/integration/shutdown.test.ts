@@ -1,15 +1,22 @@
 /**
  * SIGTERM on a real `mcp-authz serve` process: for `server.shutdownDelayMs` the sidecar keeps serving while
  * `/readyz` answers 503 (Kubernetes takes the pod out of the Service's endpoints asynchronously, and a
- * request routed to it meanwhile must not be refused), then it stops and exits 0.
+ * request routed to it meanwhile must not be refused), then it stops and exits 0. SIGINT (Ctrl-C at a
+ * terminal) stops at once, and a second one does not wait for a shutdown held up by a dependency still
+ * starting.
  *
  * @module
  */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultPolicyBundle } from '../helpers/policy.js';
+import { stringify } from 'yaml';
+import { defaultPolicyBundle, ROOT } from '../helpers/policy.js';
 import { type SidecarProcess, startSidecarProcess } from '../helpers/sidecar-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
 
 let proc: SidecarProcess | undefined;
@@ -54,5 +61,52 @@ describe('SIGTERM', () => {
     // The last line says the shutdown finished, and how.
     const last = JSON.parse(proc.output().trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     expect(last).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', exitCode: 0 });
+  });
+});
+
+describe('SIGINT', () => {
+  it('a second Ctrl-C exits at once while the shutdown waits for a dependency still starting', async () => {
+    // A bundle server that accepts and never answers: the sidecar's start waits for its bundle check (10 s).
+    const sockets: Socket[] = [];
+    const stalled = createTcpServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const file = join(tempDir('sigint'), 'config.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        server: { host: '127.0.0.1', port: 0 },
+        admin: { host: '127.0.0.1', port: 0 },
+        policy: {
+          bundle: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/b.tar.gz`,
+          watch: false,
+        },
+        authn: { apiKeys: { enabled: false } },
+        log: { level: 'info' },
+      }),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const collect = (c: Buffer) => {
+      out += c.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until(10_000, async () => sockets.length > 0); // starting: the bundle check is under way
+      child.kill('SIGINT');
+      await until(2_000, async () => out.includes('shutting down'));
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      child.kill('SIGKILL');
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 });
