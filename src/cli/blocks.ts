@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { normalizeIp, parseSubjectArg } from '../abuse/targets.js';
+import { durationMs } from '../config/duration.js';
 import type { BlockEntry, BlockTarget, Store } from '../store/store.js';
 import { parseDuration, withStore } from './keys.js';
 import { type CliIo, formatJson, formatTable, processIo } from './table.js';
@@ -67,8 +68,10 @@ export function register(program: Command, io: CliIo = processIo): void {
         if ((o.subject === undefined) === (o.ip === undefined))
           throw new Error('give --subject or --ip (one of them)');
         const now = Date.now();
+        // The block's own limit first: it is the one to name (parseDuration refuses 100 years and more).
+        if ((durationMs(o.for) ?? 0) > MAX_BLOCK_MS)
+          throw new Error(`--for ${o.for} is longer than the limit of 10 years`);
         const forMs = parseDuration(o.for);
-        if (forMs > MAX_BLOCK_MS) throw new Error(`--for ${o.for} is longer than the limit of 10 years`);
         const entry: BlockEntry = {
           target: o.ip !== undefined ? 'ip' : 'subject',
           value: o.ip !== undefined ? ipArg(o.ip) : parseSubjectArg(o.subject ?? ''),
