@@ -14,9 +14,11 @@ import { register as registerPolicy } from './cli/policy.js';
 import { register as registerReport } from './cli/report.js';
 import { register as registerServe } from './cli/serve.js';
 import { register as registerTokens } from './cli/tokens.js';
+import { VERSION } from './version.js';
 
 const program = new Command('mcp-authz')
   .description('Authorization sidecar for MCP servers')
+  .version(VERSION, '-V, --version', 'print the version')
   .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
   .showHelpAfterError();
 
