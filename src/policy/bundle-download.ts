@@ -109,10 +109,22 @@ async function get(location: string, init: GetInit): Promise<Sent> {
     return Object.assign(res, { credentialed: headers.authorization !== undefined, emptyToken });
   } catch (err) {
     throw new BundleError(
-      `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub((err as Error).message, location)}`,
+      `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub(fetchFailure(err), location)}`,
       { cause: err, transient: true },
     );
   }
+}
+
+/**
+ * Why a fetch failed: undici says only "fetch failed" and keeps the reason (ECONNREFUSED, ENOTFOUND, a
+ * certificate error) in `cause`, which is what the operator needs to act.
+ */
+function fetchFailure(err: unknown): string {
+  const message = (err as Error).message;
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const why =
+    typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+  return why && !message.includes(why) ? `${message} (${why})` : message;
 }
 
 /** Reads a response body, refusing one announced or growing past {@link MAX_BUNDLE_BYTES}. */

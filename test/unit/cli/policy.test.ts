@@ -160,6 +160,20 @@ describe('mcp-authz policy check', () => {
     expect(c.exits).toEqual([1]);
     expect(c.err.join('')).toMatch(/^mcp-authz: .*no-such-bundle/);
   });
+
+  it("says why a bundle URL cannot be reached, not just undici's 'fetch failed'", async () => {
+    // A port where nothing listens: the first one a closed server had.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const c = cli();
+    await c.run('policy', 'check', `http://127.0.0.1:${port}/bundle.tar.gz`);
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      `mcp-authz: bundle download from http://127.0.0.1:${port}/bundle.tar.gz failed: fetch failed (ECONNREFUSED)\n`,
+    ]);
+  });
 });
 
 describe('mcp-authz policy check of a bundle URL with policy.bundleTokenFile', () => {
