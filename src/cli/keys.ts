@@ -64,8 +64,15 @@ export function register(program: Command, io: CliIo = processIo): void {
         const pepper = openSecret(config, 'apiKeyPepper');
         const value = pepper.get();
         pepper.close();
-        if (!value)
-          throw new Error('no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER');
+        if (!value) {
+          // The file was read (requireReadable): set, but empty, e.g. an empty Secret key.
+          const file = config.authn.apiKeys.pepperFile;
+          throw new Error(
+            file
+              ? `authn.apiKeys.pepperFile: ${file} is empty (and AUTHZ_API_KEY_PEPPER is not set)`
+              : 'no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER',
+          );
+        }
         const warning = o.clearance && (await clearanceWarning(config.policy.bundle, o.clearance));
         if (warning) io.err(`mcp-authz: warning: ${warning}\n`);
         const { key, record } = await createApiKey(store, value, {

@@ -134,6 +134,24 @@ describe('CLI keys/tokens against Redis', () => {
     expect(c2.err).toEqual([`mcp-authz: authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)\n`]);
   });
 
+  it('says the pepper file is empty, rather than that no pepper file is set', async () => {
+    // An empty Secret key (`kubectl create secret … --from-literal=pepper=`) mounts an empty file.
+    const dir = tempDir('cli');
+    const pepper = join(dir, 'pepper');
+    writeFileSync(pepper, '\n');
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${suite.prefix('cli-empty')}"\nauthn:\n  apiKeys:\n    pepperFile: ${pepper}\n`,
+    );
+    const c = cli();
+    await c.run('keys', 'create', '--subject', 'bot', '--config', file);
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      `mcp-authz: authn.apiKeys.pepperFile: ${pepper} is empty (and AUTHZ_API_KEY_PEPPER is not set)\n`,
+    ]);
+  });
+
   it('fails with one line and exit 1 when Redis is unreachable', async () => {
     const dir = tempDir('cli');
     const file = join(dir, 'config.yaml');
