@@ -169,6 +169,17 @@ export async function createApiKey(
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   if (pepper.length === 0) throw new Error('the API key pepper is empty');
   if (!input.subject) throw new Error('an API key needs a subject');
+  // As for token claims (claims.ts), an empty tenant, role, scope or clearance is no value: a token carrying
+  // one is refused, so a key must not carry one either (`--tenant "$TENANT"` with TENANT unset).
+  const empty: [string, boolean][] = [
+    ['tenant', input.tenant === ''],
+    ['role', (input.roles ?? []).includes('')],
+    ['scope', (input.scopes ?? []).includes('')],
+    ['clearance', input.clearance === ''],
+  ];
+  for (const [field, isEmpty] of empty) {
+    if (isEmpty) throw new Error(`an API key's ${field} must not be empty (leave it out for none)`);
+  }
   // As for token claims (claims.ts): a lone surrogate has no UTF-8 form and would become U+FFFD, so two
   // subjects could look alike in the policy, the logs and the identity headers.
   const texts = [

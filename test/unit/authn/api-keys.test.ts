@@ -189,6 +189,20 @@ describe('createApiKey', () => {
     });
   });
 
+  it.each([
+    [{ tenant: '' }, 'tenant'],
+    [{ roles: ['analyst', ''] }, 'role'],
+    [{ scopes: [''] }, 'scope'],
+    [{ clearance: '' }, 'clearance'],
+  ])('refuses an empty %j, as an empty claim of a token is refused', async (input, field) => {
+    // `keys create --tenant "$TENANT"` with TENANT unset: the key would carry tenant "", which no token can.
+    const store = new MemoryStore();
+    await expect(createApiKey(store, Buffer.from(PEPPER), { subject: 's', ...input })).rejects.toThrow(
+      `an API key's ${field} must not be empty (leave it out for none)`,
+    );
+    expect(await store.listApiKeys()).toEqual([]);
+  });
+
   it('refuses a bad expiry', async () => {
     await expect(
       createApiKey(new MemoryStore(), Buffer.from('p'), { subject: 's', expiresAt: 'soon' }),
