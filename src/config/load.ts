@@ -71,10 +71,35 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
   if (c.admin.port !== 0 && c.admin.port === c.server.port && c.admin.host === c.server.host) {
     issues.push('admin.port: must differ from server.port');
   }
+  const loop = upstreamLoop(c);
+  if (loop) {
+    issues.push(
+      `upstream.url: points at the sidecar's own port ${loop.port} (${loop.setting}): the MCP server must listen on another one`,
+    );
+  }
   const paths = [c.server.mcpPath, c.server.legacySsePath, c.server.legacyMessagesPath];
   if (new Set(paths).size !== paths.length)
     issues.push('server.mcpPath: MCP and legacy SSE paths must differ');
   return issues;
+}
+
+/**
+ * The sidecar's own listener `upstream.url` names, if any: a loopback host, on the port of a listener that
+ * takes loopback connections. Every allowed call would be forwarded back into the sidecar (without its
+ * credentials, so answered 401), while readiness sees an upstream port that accepts connections.
+ */
+function upstreamLoop(c: Config): { port: number; setting: string } | undefined {
+  const url = new URL(c.upstream.url);
+  if (!/^(127\.|\[::1\]$|localhost$)/i.test(url.hostname)) return undefined;
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const takesLoopback = (host: string) =>
+    ['::', '[::]', '0.0.0.0', '::1', '[::1]', 'localhost'].includes(host.toLowerCase()) ||
+    /^127\./.test(host);
+  const listeners = [
+    { port: c.server.port, host: c.server.host, setting: 'server.port' },
+    { port: c.admin.port, host: c.admin.host, setting: 'admin.port' },
+  ];
+  return listeners.find((l) => l.port !== 0 && l.port === port && takesLoopback(l.host));
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

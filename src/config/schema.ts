@@ -138,7 +138,7 @@ const UpstreamSchema = z.strictObject({
   url: httpUrlWithoutCredentials
     .default(D.UPSTREAM_URL)
     .describe(
-      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp; no user or password (none is sent).",
+      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp, on a port other than the sidecar's own; no user or password (none is sent).",
     ),
   connectTimeoutMs: positiveMs
     .default(D.UPSTREAM_CONNECT_TIMEOUT_MS)

@@ -173,6 +173,25 @@ describe('config errors', () => {
     ).toBe('HS512');
   });
 
+  it("refuses an upstream.url on the sidecar's own port: every allowed call would loop back into it", () => {
+    // Forwarded without its credentials, the call comes back as a 401 "no credentials" for a caller who sent
+    // valid ones, while /readyz is happy: the upstream port accepts connections.
+    for (const url of ['http://127.0.0.1:8080/mcp', 'http://localhost:8080/mcp', 'http://[::1]:8080/mcp']) {
+      expect(() => parseConfig({ upstream: { url } })).toThrow(
+        "upstream.url: points at the sidecar's own port 8080 (server.port): the MCP server must listen on another one",
+      );
+    }
+    expect(() =>
+      parseConfig({ admin: { port: 9191 }, upstream: { url: 'http://127.0.0.1:9191/mcp' } }),
+    ).toThrow("upstream.url: points at the sidecar's own port 9191 (admin.port)");
+    // Another host, another port, or a public listener on one address only: not this sidecar.
+    expect(() => parseConfig({ upstream: { url: 'http://10.0.0.5:8080/mcp' } })).not.toThrow();
+    expect(() => parseConfig({ upstream: { url: 'http://127.0.0.1:8081/mcp' } })).not.toThrow();
+    expect(() =>
+      parseConfig({ server: { host: '10.0.0.5' }, upstream: { url: 'http://127.0.0.1:8080/mcp' } }),
+    ).not.toThrow();
+  });
+
   it('rejects an unknown time zone', () => {
     expect(() => parseConfig({ policy: { timezone: 'Mars/Olympus' } })).toThrow(/policy\.timezone/);
   });
