@@ -21,7 +21,7 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.AUTHZ_CONFIG;
-  const raw = file ? readConfigFile(file) : {};
+  const raw = file ? readConfigFile(file, options.file === undefined ? ' (from AUTHZ_CONFIG)' : '') : {};
   deepMerge(raw, options.overrides ?? {});
   const used = applyEnv(raw, env);
   return parseConfig(raw, env, envSources(used));
@@ -102,24 +102,27 @@ function upstreamLoop(c: Config): { port: number; setting: string } | undefined 
   return listeners.find((l) => l.port !== 0 && l.port === port && takesLoopback(l.host));
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
+/** `source` follows the path in messages: ` (from AUTHZ_CONFIG)` when no `--config` named it. */
+function readConfigFile(file: string, source: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([
-      `(file) ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      `(file) ${file}${source}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
     ]);
   }
   let parsed: unknown;
   try {
     parsed = parseYaml(text);
   } catch (err) {
-    throw new ConfigError([`(file) ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError([
+      `(file) ${file}${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+    ]);
   }
   if (parsed == null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError([`(file) ${file}: must contain a mapping at the top level`]);
+    throw new ConfigError([`(file) ${file}${source}: must contain a mapping at the top level`]);
   }
   return parsed as Record<string, unknown>;
 }

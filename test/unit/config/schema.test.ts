@@ -327,6 +327,10 @@ describe('config sources', () => {
 
   it('names the file when it cannot be read or parsed', () => {
     expect(() => loadConfig({ file: '/nonexistent/config.yaml', env: {} })).toThrow(/nonexistent.*ENOENT/);
+    // The image sets AUTHZ_CONFIG: a command run without the config mounted names the variable behind the path.
+    expect(() => loadConfig({ env: { AUTHZ_CONFIG: '/nonexistent/config.yaml' } })).toThrow(
+      '(file) /nonexistent/config.yaml (from AUTHZ_CONFIG): cannot be read (ENOENT)',
+    );
     const dir = tempDir('cfg');
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'server: [unclosed');
