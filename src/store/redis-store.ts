@@ -113,9 +113,9 @@ export class RedisStore implements Store {
     const client = this.#createClient();
     this.#client = client;
     client.on('ready', () => this.#onReady());
-    client.on('error', (err: Error) => {
+    client.on('error', (err: Error & { lastNodeError?: unknown }) => {
       if (SELECT_REFUSED.test(err.message)) this.#onSelectRefused(err.message);
-      else this.#onDown(err.message, FOLLOW_ON_ERROR.test(err.message));
+      else this.#onDown(withNodeError(err), FOLLOW_ON_ERROR.test(err.message));
     });
     client.on('close', () => this.#onDown('connection closed', true));
     // ioredis's Sentinel connect never settles while every sentinel is down: start() must not hang the
@@ -320,6 +320,17 @@ export class RedisStore implements Store {
 function explain(reason: string): string {
   if (!reason.startsWith('Protocol error')) return reason;
   return `no Redis protocol on this port (another service? a TLS port needs rediss://): ${reason.replace(/\s*Please report this\.?$/, '')}`;
+}
+
+/**
+ * A cluster client's error with the error of the node behind it: ioredis says only "Failed to refresh slots
+ * cache." and keeps the reason (a node refusing, or no cluster at all) in `lastNodeError`.
+ */
+function withNodeError(err: Error & { lastNodeError?: unknown }): string {
+  const node = err.lastNodeError instanceof Error ? err.lastNodeError.message : undefined;
+  if (!node) return err.message;
+  const hint = /cluster support disabled/i.test(node) ? ': a standalone Redis needs redis://' : '';
+  return `${err.message} (${node}${hint})`;
 }
 
 function safeMessage(err: unknown): string {

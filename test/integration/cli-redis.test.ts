@@ -182,6 +182,17 @@ describe('CLI keys/tokens against Redis', () => {
     }
   });
 
+  it('says a redis+cluster:// URL names a Redis that is no cluster, not just "Failed to refresh slots cache"', async () => {
+    const file = join(tempDir('cli'), 'config.yaml');
+    writeFileSync(file, `store:\n  redisUrl: redis+cluster://127.0.0.1:${suite.redis.port}\n`);
+    const c = cli();
+    await c.run('keys', 'list', '--config', file);
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      'mcp-authz: store unavailable: redis unreachable: Failed to refresh slots cache. (ERR This instance has cluster support disabled: a standalone Redis needs redis://)\n',
+    ]);
+  });
+
   it('refuses a database the server does not have, instead of working in database 0', async () => {
     const file = join(tempDir('cli'), 'config.yaml');
     const prefix = suite.prefix('cli-db');
