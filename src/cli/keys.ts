@@ -103,17 +103,14 @@ export function register(program: Command, io: CliIo = processIo): void {
           return;
         }
         const headers = ['ID', 'SUBJECT', 'TENANT', 'ROLES', 'ACTIVE', 'EXPIRES', 'LAST USED', 'USES'];
+        const now = Date.now();
+        // `active` is cleared by a revocation only: a key past its expiry is refused all the same.
+        const state = (r: ApiKeyRecord) =>
+          !r.active ? 'no' : r.expiresAt && Date.parse(r.expiresAt) <= now ? 'expired' : 'yes';
         const rows = records.map((r) =>
-          [
-            r.id,
-            r.subject,
-            r.tenant,
-            r.roles,
-            r.active ? 'yes' : 'no',
-            r.expiresAt,
-            r.lastUsedAt,
-            r.usageCount,
-          ].map(display),
+          [r.id, r.subject, r.tenant, r.roles, state(r), r.expiresAt, r.lastUsedAt, r.usageCount].map(
+            display,
+          ),
         );
         io.out(formatTable(headers, rows));
       }),

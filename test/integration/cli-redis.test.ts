@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/authn/api-keys.js';
 import { register as registerKeys } from '../../src/cli/keys.js';
 import { register as registerTokens } from '../../src/cli/tokens.js';
 import { cliRun } from '../helpers/cli.js';
@@ -132,6 +133,27 @@ describe('CLI keys/tokens against Redis', () => {
     await c2.run('keys', 'create', '--subject', 'bot', '--config', file);
     expect(c2.exits).toEqual([1]);
     expect(c2.err).toEqual([`mcp-authz: authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)\n`]);
+  });
+
+  it('lists an expired key as expired, not as active', async () => {
+    const dir = tempDir('cli');
+    const file = join(dir, 'config.yaml');
+    const prefix = suite.prefix('cli-expired');
+    writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\n`);
+    const store = await openStore(prefix);
+    const soon = Date.now() + 200;
+    const expired = await createApiKey(store, Buffer.from(PEPPER), {
+      subject: 'old',
+      expiresAt: new Date(soon),
+    });
+    const live = await createApiKey(store, Buffer.from(PEPPER), { subject: 'new' });
+    await new Promise((resolve) => setTimeout(resolve, soon + 50 - Date.now()));
+    const c = cli();
+    await c.run('keys', 'list', '--config', file);
+    const rows = c.out.join('').trim().split('\n');
+    const active = (id: string) => rows.find((r) => r.startsWith(id))?.split(/\s+/)[4];
+    expect(active(expired.record.id)).toBe('expired');
+    expect(active(live.record.id)).toBe('yes');
   });
 
   it('says the pepper file is empty, rather than that no pepper file is set', async () => {
