@@ -19,6 +19,7 @@ import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
 import * as creds from './redis-credentials.js';
+import { explain, FOLLOW_ON_ERROR, SELECT_REFUSED, withNodeError } from './redis-errors.js';
 import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
 import * as ops from './redis-security.js';
@@ -59,18 +60,6 @@ type Client = ops.RedisClient;
 
 /** Distinct reasons logged per outage at most (reasons that alternate must not flood the log). */
 const MAX_REASONS_LOGGED = 4;
-
-/**
- * What ioredis says of a command sent on a connection already lost (the ready check after a protocol
- * error): a consequence, never the cause, so it must not replace the error that explains the outage.
- */
-const FOLLOW_ON_ERROR = /^Stream isn't writeable/;
-
-/**
- * A SELECT the server refuses: no such database (Redis has 16 unless configured otherwise), or a cluster
- * node. ioredis reports it and then carries on in database 0, where every key would land unnoticed.
- */
-const SELECT_REFUSED = /^ERR (DB index is out of range|invalid DB index|SELECT is not allowed)/i;
 
 export class RedisStore implements Store {
   readonly name = 'store';
@@ -310,27 +299,6 @@ export class RedisStore implements Store {
       },
     });
   }
-}
-
-/**
- * An ioredis connection error in words an operator can act on: a reply that is no Redis reply means
- * another service (or a TLS port, which needs rediss://) listens there; ioredis's "Please report this" is
- * addressed to its own maintainers.
- */
-function explain(reason: string): string {
-  if (!reason.startsWith('Protocol error')) return reason;
-  return `no Redis protocol on this port (another service? a TLS port needs rediss://): ${reason.replace(/\s*Please report this\.?$/, '')}`;
-}
-
-/**
- * A cluster client's error with the error of the node behind it: ioredis says only "Failed to refresh slots
- * cache." and keeps the reason (a node refusing, or no cluster at all) in `lastNodeError`.
- */
-function withNodeError(err: Error & { lastNodeError?: unknown }): string {
-  const node = err.lastNodeError instanceof Error ? err.lastNodeError.message : undefined;
-  if (!node) return err.message;
-  const hint = /cluster support disabled/i.test(node) ? ': a standalone Redis needs redis://' : '';
-  return `${err.message} (${node}${hint})`;
 }
 
 function safeMessage(err: unknown): string {

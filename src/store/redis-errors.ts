@@ -1,0 +1,39 @@
+/**
+ * Redis connection errors in words an operator can act on, and the errors the store must tell apart: a
+ * follow-on error that must not replace the cause, a database the server refuses, a cluster node's reason.
+ *
+ * @module
+ */
+
+/**
+ * What ioredis says of a command sent on a connection already lost (the ready check after a protocol
+ * error): a consequence, never the cause, so it must not replace the error that explains the outage.
+ */
+export const FOLLOW_ON_ERROR = /^Stream isn't writeable/;
+
+/**
+ * A SELECT the server refuses: no such database (Redis has 16 unless configured otherwise), or a cluster
+ * node. ioredis reports it and then carries on in database 0, where every key would land unnoticed.
+ */
+export const SELECT_REFUSED = /^ERR (DB index is out of range|invalid DB index|SELECT is not allowed)/i;
+
+/**
+ * An ioredis connection error in words an operator can act on: a reply that is no Redis reply means
+ * another service (or a TLS port, which needs rediss://) listens there; ioredis's "Please report this" is
+ * addressed to its own maintainers.
+ */
+export function explain(reason: string): string {
+  if (!reason.startsWith('Protocol error')) return reason;
+  return `no Redis protocol on this port (another service? a TLS port needs rediss://): ${reason.replace(/\s*Please report this\.?$/, '')}`;
+}
+
+/**
+ * A cluster client's error with the error of the node behind it: ioredis says only "Failed to refresh slots
+ * cache." and keeps the reason (a node refusing, or no cluster at all) in `lastNodeError`.
+ */
+export function withNodeError(err: Error & { lastNodeError?: unknown }): string {
+  const node = err.lastNodeError instanceof Error ? err.lastNodeError.message : undefined;
+  if (!node) return err.message;
+  const hint = /cluster support disabled/i.test(node) ? ': a standalone Redis needs redis://' : '';
+  return `${err.message} (${node}${hint})`;
+}
