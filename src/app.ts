@@ -113,7 +113,9 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     pollIntervalMs: config.policy.pollIntervalMs,
     engine,
     logger,
-    ...(bundleToken ? { auth: { token: () => bundleToken.get() } } : {}),
+    ...(bundleToken
+      ? { auth: { token: () => bundleToken.get(), configured: config.policy.bundleTokenFile !== undefined } }
+      : {}),
     ...(config.policy.verification && verifyKey
       ? { verification: { ...config.policy.verification, key: () => verifyKey.get() } }
       : {}),
@@ -274,7 +276,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       return adminUrl;
     },
     async start() {
-      for (const advice of configAdvice(config)) logger.warn(advice);
+      for (const advice of configAdvice(config, deps.env ?? processEnv())) logger.warn(advice);
       // The admin port first: while the components start (each waits a bounded time for its dependency —
       // Redis, the JWKS, a bundle URL — which adds up when several are down), /healthz answers and /readyz
       // says which one is not ready yet, instead of the probes and the operator finding no port at all.

@@ -25,6 +25,8 @@ export const API_KEY_CACHE_MAX_ENTRIES = 10_000;
 export interface ApiKeyVerifierOptions {
   readonly store: Store;
   readonly pepper: SecretSource;
+  /** `authn.apiKeys.pepperFile`, to name it when it gives no pepper (empty, or unreadable). */
+  readonly pepperFile?: string | undefined;
   readonly prefix: string;
   readonly logger: Logger;
   readonly isRevoked: (id: string) => boolean;
@@ -57,8 +59,11 @@ export class ApiKeyVerifier {
 
   start(): void {
     if (!this.#o.pepper.get()) {
+      const file = this.#o.pepperFile;
       this.#o.logger.warn(
-        'API keys are enabled but no pepper is set (authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER): every key is refused',
+        file
+          ? `API keys are enabled but the pepper file authn.apiKeys.pepperFile (${file}) is empty or unreadable, and AUTHZ_API_KEY_PEPPER is not set: every key is refused`
+          : 'API keys are enabled but no pepper is set (authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER): every key is refused',
       );
     }
     this.#usage.start();

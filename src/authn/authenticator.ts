@@ -129,6 +129,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
       apiKeyVerifier = new ApiKeyVerifier({
         store: deps.store,
         pepper,
+        pepperFile: apiKeys.pepperFile,
         prefix: apiKeys.prefix,
         logger,
         isRevoked: (id) => revocation.isKeyRevoked(id),

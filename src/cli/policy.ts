@@ -159,7 +159,9 @@ async function loadEngine(opts: PolicyOpts, io: CliIo): Promise<PolicyEngine> {
         location,
         undefined,
         verification && key ? { ...verification, key: () => key.get() } : undefined,
-        token ? { token: () => token.get() } : undefined,
+        token
+          ? { token: () => token.get(), configured: config.policy.bundleTokenFile !== undefined }
+          : undefined,
       ),
     );
   } finally {

@@ -6,8 +6,11 @@
 import { isIPv4 } from 'node:net';
 import type { Config } from './schema.js';
 
-/** One sentence per questionable combination of settings; empty when there is nothing to say. */
-export function configAdvice(config: Config): string[] {
+/**
+ * One sentence per questionable combination of settings; empty when there is nothing to say. `env` is where
+ * secrets given as variables are seen (`AUTHZ_BUNDLE_TOKEN`).
+ */
+export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): string[] {
   const advice: string[] = [];
   // On a loopback listener (the demo, a local run) the peer is the caller itself: nothing to warn about.
   const loopback = /^(127\.|::1$|localhost$)/.test(config.server.host);
@@ -29,9 +32,14 @@ export function configAdvice(config: Config): string[] {
     bundleHost === 'localhost' ||
     bundleHost === '[::1]' ||
     (isIPv4(bundleHost) && bundleHost.startsWith('127.'));
-  if (bundle && config.policy.bundleTokenFile && !bundleLoopback) {
+  const tokenSetting = config.policy.bundleTokenFile
+    ? 'policy.bundleTokenFile'
+    : env.AUTHZ_BUNDLE_TOKEN
+      ? 'AUTHZ_BUNDLE_TOKEN'
+      : undefined;
+  if (bundle && tokenSetting && !bundleLoopback) {
     advice.push(
-      'policy.bundleTokenFile is set for a bundle URL over plain http: the bearer token crosses the network ' +
+      `${tokenSetting} is set for a bundle URL over plain http: the bearer token crosses the network ` +
         'readable by anyone on the path; serve the bundle over https',
     );
   }

@@ -18,6 +18,8 @@ const HEAD_TIMEOUT_MS = 10_000;
 export interface BundleAuth {
   /** The token, or null when none is configured (then nothing is sent). */
   readonly token: () => Buffer | null;
+  /** A token file is configured (a refusal while it gives no token says it is empty, not missing). */
+  readonly configured?: boolean;
 }
 
 /** A token fit for an `Authorization` header: visible ASCII, no spaces (RFC 6750's b64token and more). */
@@ -70,7 +72,7 @@ function requestFor(
     headers.authorization = `Bearer ${token}`;
   }
   // A token source that gave nothing but blanks (an empty Secret key): worth naming when the server refuses.
-  return { url: u.href, headers, emptyToken: token === '' };
+  return { url: u.href, headers, emptyToken: !token && (token === '' || auth?.configured === true) };
 }
 
 /** `text` with every form of `location` replaced by its display form. */
@@ -172,7 +174,7 @@ function httpFailure(location: string, what: string, res: Sent): BundleError {
       : res.credentialed
         ? ' (the credentials sent were refused)'
         : res.emptyToken
-          ? ' (no credentials were sent: the bundle token, policy.bundleTokenFile or AUTHZ_BUNDLE_TOKEN, is empty)'
+          ? ' (no credentials were sent: the bundle token file, policy.bundleTokenFile, is empty or unreadable)'
           : ' (the server wants credentials: set policy.bundleTokenFile, or userinfo in the URL)';
   // Refused for its credentials (401/403) is tried again at the next poll as well, though the ETag stays the
   // same: a rotated token (policy.bundleTokenFile) or a fix on the server is then used at once.

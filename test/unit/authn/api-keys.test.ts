@@ -4,7 +4,7 @@ import { createSecretSource } from '../../../src/config/secrets.js';
 import type { AuthnError } from '../../../src/errors/errors.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Store } from '../../../src/store/store.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { type Logger, silentLogger } from '../../../src/telemetry/logger.js';
 
 const PEPPER = 'unit-test-pepper';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -114,6 +114,31 @@ describe('ApiKeyVerifier', () => {
     const { verifier, mint } = setup({ pepper: null });
     const { key } = await mint();
     await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
+  it('says at start that no pepper is set, naming the configured file when it gave none', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m) } as unknown as Logger;
+    const pepper = createSecretSource({ name: 'apiKeyPepper', envVar: 'AUTHZ_API_KEY_PEPPER', env: {} });
+    const base = {
+      store: new MemoryStore(),
+      pepper,
+      prefix: 'mcpk',
+      logger,
+      isRevoked: () => false,
+      now: () => T0,
+    };
+    const withFile = new ApiKeyVerifier({ ...base, pepperFile: '/var/run/secrets/pepper' });
+    withFile.start();
+    const without = new ApiKeyVerifier(base);
+    without.start();
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'the pepper file authn.apiKeys.pepperFile (/var/run/secrets/pepper) is empty or unreadable',
+      ),
+      expect.stringContaining('no pepper is set (authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER)'),
+    ]);
+    return Promise.all([withFile.stop(), without.stop()]);
   });
 
   it('refuses keys minted under another pepper', async () => {

@@ -35,6 +35,15 @@ describe('configAdvice', () => {
     expect(at('https://bundles.internal/b.tar.gz')).toEqual([]);
     expect(at('http://127.0.0.1:8181/b.tar.gz')).toEqual([]);
     expect(at('http://localhost/b.tar.gz')).toEqual([]);
+    // The token given as a variable instead of a file.
+    const viaEnv = parseConfig(
+      { server: { trustProxyHops: 1 }, policy: { bundle: 'http://b.internal/b.tar.gz' } },
+      {},
+    );
+    expect(configAdvice(viaEnv, { AUTHZ_BUNDLE_TOKEN: 't' })).toEqual([
+      expect.stringMatching(/^AUTHZ_BUNDLE_TOKEN is set for a bundle URL over plain http/),
+    ]);
+    expect(configAdvice(viaEnv, {})).toEqual([]);
     expect(at('http://[::1]:8181/b.tar.gz')).toEqual([]);
     // A DNS name that merely starts like a loopback address is somewhere on the network.
     expect(at('http://127.bundles.example/b.tar.gz')).toEqual([

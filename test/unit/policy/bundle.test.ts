@@ -203,7 +203,11 @@ describe('bundles over HTTP', () => {
     // An empty token file: nothing sent, and the 401 says the token is empty.
     token = '\n';
     await expect(urlSignature(url, auth)).rejects.toThrow(
-      /HTTP 401 \(no credentials were sent: the bundle token.*is empty\)/,
+      /HTTP 401 \(no credentials were sent: the bundle token file.*is empty or unreadable\)/,
+    );
+    // An empty file gives no token at all (the secret source's null): configured, it is named as empty too.
+    await expect(urlSignature(url, { token: () => null, configured: true })).rejects.toThrow(
+      /the bundle token file, policy\.bundleTokenFile, is empty or unreadable/,
     );
     // None configured: a 401 says how to give one.
     token = null;
