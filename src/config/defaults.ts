@@ -22,6 +22,9 @@ export const SEND_TIMEOUT_MS = 60_000;
 export const MAX_STREAMS_PER_CALLER = 32;
 export const MAX_CONNECTIONS = 10_000;
 export const UNKNOWN_SESSIONS = 'reject';
+/** The session table's bounds (mcp/session-owners.ts). */
+export const MAX_TRACKED_SESSIONS = 100_000;
+export const MAX_SESSIONS_PER_CALLER = 10_000;
 
 export const UPSTREAM_URL = 'http://127.0.0.1:8081';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;

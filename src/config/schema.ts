@@ -109,6 +109,15 @@ const ServerSchema = z.strictObject({
     .min(0)
     .default(0)
     .describe('How many X-Forwarded-For hops to trust for the client IP. Warning: >0 lets callers set it.'),
+  maxSessionsPerCaller: z
+    .number()
+    .int()
+    .min(1)
+    .max(D.MAX_TRACKED_SESSIONS)
+    .default(D.MAX_SESSIONS_PER_CALLER)
+    .describe(
+      `Streamable HTTP sessions one caller may hold in the session table (${D.MAX_TRACKED_SESSIONS.toLocaleString('en-US')} for all callers); beyond it the caller's least recently used session is evicted — and with unknownSessions: reject, ended at the upstream — which bounds what a client looping initialize costs the MCP server.`,
+    ),
   unknownSessions: z
     .enum(['reject', 'forward'])
     .default(D.UNKNOWN_SESSIONS)

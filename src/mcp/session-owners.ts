@@ -13,14 +13,14 @@
  * @module
  */
 import type { Principal } from '../authn/principal.js';
+import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 
-export const MAX_TRACKED_SESSIONS = 100_000;
 /**
- * Sessions one caller may hold in the table; its oldest go first beyond that. So a caller creating
- * sessions in a loop evicts its own, and pushing out other callers' bindings (who would then get 404 and
- * have to start over) takes ten such callers, not one.
+ * The table's bounds. A caller may hold `MAX_SESSIONS_PER_CALLER` (`server.maxSessionsPerCaller`); its oldest
+ * go first beyond that. So a caller creating sessions in a loop evicts its own, and pushing out other
+ * callers' bindings (who would then get 404 and have to start over) takes ten such callers, not one.
  */
-export const MAX_SESSIONS_PER_CALLER = MAX_TRACKED_SESSIONS / 10;
+export { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS };
 
 /**
  * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is

@@ -47,6 +47,7 @@ export function createSessionTable(
   });
   const unknown = config.server.unknownSessions;
   const owners = new SessionOwners({
+    perCaller: config.server.maxSessionsPerCaller,
     ...deps.caps,
     unknown,
     onEvict: unknown === 'reject' ? (id, version) => ender.end(id, version) : () => deps.onEvicted('kept'),

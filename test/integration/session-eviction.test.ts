@@ -88,8 +88,8 @@ async function evictionCounts(): Promise<Record<string, number>> {
 }
 
 describe('sessions evicted from the session table', () => {
-  it("are DELETEd at the upstream when a caller's sessions exceed its cap; the newest keep working", async () => {
-    const sidecar = await harness({ sessionCaps: { perCaller: 2 } });
+  it("are DELETEd at the upstream when a caller's sessions exceed server.maxSessionsPerCaller; the newest keep working", async () => {
+    const sidecar = await harness({ config: { server: { maxSessionsPerCaller: 2 } } });
     const alice = await sidecar.bearer(['analyst'], { sub: 'alice' });
     const sessions = [];
     for (let i = 0; i < 4; i++) sessions.push(await open(alice));

@@ -21,6 +21,7 @@ describe('config defaults', () => {
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
       maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,
       maxConnections: D.MAX_CONNECTIONS,
+      maxSessionsPerCaller: D.MAX_SESSIONS_PER_CALLER,
       streamRecheckMs: D.STREAM_RECHECK_MS,
       sendTimeoutMs: D.SEND_TIMEOUT_MS,
       shutdownDelayMs: D.SHUTDOWN_DELAY_MS,
