@@ -171,7 +171,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
         fastPath: config.ratelimit.fastPath,
       })
     : undefined;
-  const events = fanOut([...obs.listeners, securityListener(detector, counters)]);
+  const events = fanOut([...obs.listeners, securityListener(detector, counters, (t) => annotations.has(t))]);
   let runtime: SidecarRuntime | undefined;
   let legacy: LegacySseRoutes | undefined;
   const pipelines = createPipelines({

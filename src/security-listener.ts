@@ -20,6 +20,8 @@ export function subjectKey(p: Principal | undefined): string | null {
 export function securityListener(
   detector: AbuseDetector,
   counters: SecurityCounters,
+  /** Whether the upstream has listed the tool (the annotation cache); default: every tool counts alone. */
+  listed: (tool: string) => boolean = () => true,
 ): Partial<PipelineEvents> {
   return {
     authFailure(ctx, err) {
@@ -42,7 +44,8 @@ export function securityListener(
         if (!d.dryRun) return;
       }
       if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
-      if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp);
+      if (tool !== null && ctx.principal)
+        detector.recordCall(ctx.principal, tool, ctx.clientIp, listed(tool));
     },
   };
 }

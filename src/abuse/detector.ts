@@ -41,6 +41,13 @@ export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
  */
 export const MAX_TARGET_TOOL_CHARS = 128;
 
+/**
+ * The one count of the calls of a subject to tool names the upstream never listed: each invented name would
+ * otherwise open a window of its own in the store (bounded only by the call rate × the rule's window), and
+ * a rule counting calls per tool would never see a caller trying many names.
+ */
+export const UNLISTED_TOOLS = '(unlisted tools)';
+
 export interface AbuseDetectorOptions {
   readonly store: Store;
   readonly rules: readonly AbuseRule[];
@@ -127,12 +134,16 @@ class StoreAbuseDetector implements AbuseDetector {
     return { ...this.#stats };
   }
 
-  recordCall(p: Principal, tool: string, ip: string): void {
+  recordCall(p: Principal, tool: string, ip: string, listed = true): void {
     if (p.id === null || this.#toolRules.length === 0) return;
-    const long = tool.length > MAX_TARGET_TOOL_CHARS;
-    const counted = long ? `sha256:${createHash('sha256').update(tool).digest('base64url')}` : tool;
+    const long = listed && tool.length > MAX_TARGET_TOOL_CHARS;
+    const counted = !listed
+      ? UNLISTED_TOOLS
+      : long
+        ? `sha256:${createHash('sha256').update(tool).digest('base64url')}`
+        : tool;
     const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(counted)}`;
-    const shown = long ? `${tool.slice(0, MAX_TARGET_TOOL_CHARS)}…` : tool;
+    const shown = !listed ? UNLISTED_TOOLS : long ? `${tool.slice(0, MAX_TARGET_TOOL_CHARS)}…` : tool;
     for (const rule of this.#toolRules) {
       if (!rule.matchesTool(tool)) continue;
       this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool: shown, ip });

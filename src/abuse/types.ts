@@ -46,8 +46,12 @@ export interface CredentialOwner {
 }
 
 export interface AbuseDetector extends Component {
-  /** Counts a tool call; fire-and-forget, never awaited on the request path (no store call). */
-  recordCall(p: Principal, tool: string, ip: string): void;
+  /**
+   * Counts a tool call; fire-and-forget, never awaited on the request path (no store call). `listed`: the
+   * upstream has listed the tool; calls of names it never listed (which the caller may invent by the
+   * thousand) are counted together, under {@link UNLISTED_TOOLS}, as the rate limiter buckets them.
+   */
+  recordCall(p: Principal, tool: string, ip: string, listed?: boolean): void;
   /**
    * Counts a failed authentication against the address and, when the credential's owner is known for sure
    * (an API key's), against that subject of that tenant (no store call).

@@ -8,7 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import type { AbuseDetector } from '../../src/abuse/detector.js';
 import type { CredentialOwner } from '../../src/abuse/types.js';
+import { ANONYMOUS } from '../../src/authn/principal.js';
 import { AuthnError } from '../../src/errors/errors.js';
+import { classify } from '../../src/mcp/action.js';
+import type { MessageDecision } from '../../src/pipeline/context.js';
 import type { SecurityCounters } from '../../src/report/counters.js';
 import { securityListener } from '../../src/security-listener.js';
 import { contextFor, fakeRequest } from './pipeline/fake-request.js';
@@ -71,6 +74,36 @@ describe('securityListener.authFailure', () => {
       { subject: 'svc-report', tenant: 'acme' },
       { subject: 'svc-global', tenant: null },
       null,
+    ]);
+  });
+});
+
+describe('securityListener.decision', () => {
+  it('tells the detector whether the upstream listed the tool, for allowed and dry-run calls, not for denials', () => {
+    const calls: Array<[string, boolean | undefined]> = [];
+    const detector = {
+      recordCall: (_p: unknown, tool: string, _ip: string, listed?: boolean) => calls.push([tool, listed]),
+    } as unknown as AbuseDetector;
+    const counters = { denial: () => undefined, rateLimited: () => undefined } as unknown as SecurityCounters;
+    const listener = securityListener(detector, counters, (t) => t === 'echo');
+    const ctx = contextFor(fakeRequest({}));
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt' };
+    const decided = (tool: string, allow: boolean, dryRun?: true) =>
+      ({
+        index: 0,
+        action: classify('tools/call', 1, { name: tool, arguments: {} }),
+        decision: { allow, reasons: [], obligations: {}, sensitivity: undefined, revision: 'r', evalNs: 1 },
+        decisionId: 'd',
+        ...(dryRun ? { dryRun } : {}),
+      }) as MessageDecision;
+    listener.decision?.(ctx, decided('echo', true));
+    listener.decision?.(ctx, decided('made_up_1', true));
+    listener.decision?.(ctx, decided('made_up_2', false));
+    listener.decision?.(ctx, decided('made_up_3', false, true));
+    expect(calls).toEqual([
+      ['echo', true],
+      ['made_up_1', false],
+      ['made_up_3', false],
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAbuseDetector, MAX_TARGET_TOOL_CHARS } from '../../../src/abuse/detector.js';
+import { createAbuseDetector, MAX_TARGET_TOOL_CHARS, UNLISTED_TOOLS } from '../../../src/abuse/detector.js';
 import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
@@ -76,6 +76,26 @@ const QUERY_RULE: AbuseRule = {
 };
 
 describe('abuse detector', () => {
+  it('counts calls of tool names the upstream never listed together, under one window', async () => {
+    const { events, detector, store } = setup([QUERY_RULE]);
+    const spy = { keys: new Set<string>() };
+    const count = store.countInWindows.bind(store);
+    store.countInWindows = async (hits, now) => {
+      for (const h of hits) spy.keys.add(h.key);
+      return count(hits, now);
+    };
+    // 101 invented names, one call each: one window, which trips; listed names each keep their own.
+    for (let i = 0; i <= 100; i++) detector.recordCall(alice, `query_x${i}`, IP, false);
+    detector.recordCall(alice, 'query_customer_data', IP);
+    await detector.flush();
+    expect(spy.keys.size).toBe(2);
+    expect(events).toMatchObject([{ rule: 'query-flood', tool: UNLISTED_TOOLS, count: 101 }]);
+    // The rule's glob still sees each real name: a name it does not match is not counted.
+    detector.recordCall(alice, 'export_all', IP, false);
+    await detector.flush();
+    expect(spy.keys.size).toBe(2);
+  });
+
   it('trips at exactly threshold + 1 calls, not before, and once per window', async () => {
     const { clock, events, detector } = setup([QUERY_RULE]);
     for (let i = 0; i < 100; i++) detector.recordCall(alice, 'query_customer_data', IP);
