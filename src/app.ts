@@ -27,9 +27,8 @@ import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
 import { ratelimitStage } from './pipeline/stages/ratelimit.js';
 import { readBodyStage } from './pipeline/stages/read-body.js';
 import { sessionStage } from './pipeline/stages/session.js';
-import { isUrl } from './policy/bundle-download.js';
 import { PolicyEngine } from './policy/engine.js';
-import { PolicyReloader } from './policy/reloader.js';
+import { createPolicyComponent } from './policy/policy-component.js';
 import { createHeaderPolicy } from './proxy/headers.js';
 import { Upstream } from './proxy/upstream.js';
 import { upstreamReadiness } from './proxy/upstream-readiness.js';
@@ -100,26 +99,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     cache: config.policy.decisionCache,
   });
   obs.metrics.observeDecisionCache(() => engine.status().decisionCache);
-  // The verification key is a secret file like the others: re-read when a Secret mount is updated.
-  const verifyKey = config.policy.verification
-    ? openSecret(config, 'bundleVerificationKey', { ...envOpt, logger })
-    : undefined;
-  const bundleToken = isUrl(config.policy.bundle)
-    ? openSecret(config, 'bundleToken', { ...envOpt, logger })
-    : undefined;
-  const reloader = new PolicyReloader({
-    location: config.policy.bundle,
-    watch: config.policy.watch,
-    pollIntervalMs: config.policy.pollIntervalMs,
-    engine,
-    logger,
-    ...(bundleToken
-      ? { auth: { token: () => bundleToken.get(), configured: config.policy.bundleTokenFile !== undefined } }
-      : {}),
-    ...(config.policy.verification && verifyKey
-      ? { verification: { ...config.policy.verification, key: () => verifyKey.get() } }
-      : {}),
-  });
+  const policyComponent = createPolicyComponent(config, { engine, logger, ...envOpt });
   const upstream = new Upstream(config.upstream);
   const annotations = new AnnotationCache();
   const upstreamPath = new URL(config.upstream.url).pathname;
@@ -218,16 +198,6 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     events,
   });
   legacy = new LegacySseRoutes(runtime, config.server.legacySsePath);
-  const policyComponent: Component = {
-    name: 'policy',
-    start: () => reloader.start(),
-    stop: () => {
-      verifyKey?.close();
-      bundleToken?.close();
-      return reloader.stop();
-    },
-    status: (): ComponentStatus => ({ ...engine.status() }),
-  };
   const components: Component[] = [
     obs.components.first,
     store,
