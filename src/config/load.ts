@@ -92,9 +92,16 @@ function upstreamLoop(c: Config): { port: number; setting: string } | undefined 
   const url = new URL(c.upstream.url);
   if (!/^(127\.|\[::1\]$|localhost$)/i.test(url.hostname)) return undefined;
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const takesLoopback = (host: string) =>
-    ['::', '[::]', '0.0.0.0', '::1', '[::1]', 'localhost'].includes(host.toLowerCase()) ||
-    /^127\./.test(host);
+  const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
+  const upstream = bare(url.hostname);
+  // The listener takes connections to that address: a wildcard (`0.0.0.0` IPv4 only), the same address, or
+  // `localhost` on either side (it may resolve to either family). 127.0.0.1 and 127.0.0.2 are two addresses.
+  const takesLoopback = (listener: string) => {
+    const h = bare(listener);
+    if (h === '::' || h === 'localhost' || upstream === 'localhost') return true;
+    if (h === '0.0.0.0') return upstream !== '::1';
+    return h === upstream;
+  };
   const listeners = [
     { port: c.server.port, host: c.server.host, setting: 'server.port' },
     { port: c.admin.port, host: c.admin.host, setting: 'admin.port' },

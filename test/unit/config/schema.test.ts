@@ -191,6 +191,27 @@ describe('config errors', () => {
     expect(() =>
       parseConfig({ server: { host: '10.0.0.5' }, upstream: { url: 'http://127.0.0.1:8080/mcp' } }),
     ).not.toThrow();
+    // Two loopback addresses are two listeners: the MCP server may share the port on the other one.
+    for (const [host, url] of [
+      ['127.0.0.1', 'http://[::1]:8080/mcp'],
+      ['::1', 'http://127.0.0.1:8080/mcp'],
+      ['127.0.0.1', 'http://127.0.0.2:8080/mcp'],
+      ['0.0.0.0', 'http://[::1]:8080/mcp'],
+    ] as const) {
+      expect(() => parseConfig({ server: { host }, upstream: { url } }), `${host} ${url}`).not.toThrow();
+    }
+    // The same address, or localhost on either side (either family): a loop.
+    for (const [host, url] of [
+      ['127.0.0.1', 'http://127.0.0.1:8080/mcp'],
+      ['::1', 'http://[::1]:8080/mcp'],
+      ['localhost', 'http://127.0.0.1:8080/mcp'],
+      ['127.0.0.1', 'http://localhost:8080/mcp'],
+      ['0.0.0.0', 'http://127.0.0.1:8080/mcp'],
+    ] as const) {
+      expect(() => parseConfig({ server: { host }, upstream: { url } }), `${host} ${url}`).toThrow(
+        /own port 8080/,
+      );
+    }
   });
 
   it('rejects an unknown time zone', () => {
