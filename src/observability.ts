@@ -70,6 +70,13 @@ export function createObservability(
     onDrop: () => metrics.auditDropped(),
   });
   telemetry.addPrometheusText(() => metrics.revisionText());
+  // A dry run left on enforces nothing: it shows on dashboards and alerts (MCPAuthzPolicyDryRun).
+  telemetry.meter
+    .createObservableGauge('mcp_authz_policy_dry_run', {
+      description:
+        '1 while policy.dryRun is on (the policy decides but nothing it says is enforced), else 0.',
+    })
+    .addCallback((r) => r.observe(config.policy.dryRun ? 1 : 0));
   // The OTLP copy of a record lost in the SDK's batch processor is a gap in the trail too.
   telemetry.onLogRecordsLost((n) => metrics.auditDropped(n));
   const audit = createAuditListener({

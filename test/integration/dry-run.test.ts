@@ -42,6 +42,15 @@ function auditRecords(harness: Harness): Array<Record<string, unknown>> {
 }
 
 describe('policy.dryRun', () => {
+  it('exports mcp_authz_policy_dry_run: 1 while on, 0 otherwise', async () => {
+    const gauge = async (harness: Harness) =>
+      /^mcp_authz_policy_dry_run(?:\{[^}]*\})? (\d+)$/m.exec(
+        await (await fetch(`${harness.sidecar.adminUrl}/metrics`)).text(),
+      )?.[1];
+    expect(await gauge(h)).toBe('1');
+    expect(await gauge(enforcing)).toBe('0');
+  });
+
   it('warns at start that nothing the policy says is enforced', () => {
     expect(h.logs.some((l) => l.includes('"level":"warn"') && l.includes('policy.dryRun is on'))).toBe(true);
     expect(enforcing.logs.some((l) => l.includes('policy.dryRun'))).toBe(false);
