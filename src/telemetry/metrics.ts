@@ -1,6 +1,7 @@
 /**
- * Every metric instrument the sidecar has (STYLE R9), on one OpenTelemetry `Meter` that feeds both the
- * Prometheus `/metrics` text and OTLP. Labels are bounded by construction: each label value goes through
+ * The sidecar's metric instruments (STYLE R9; besides two gauges of their own components' state:
+ * `mcp_authz_connections_dropped_total` in `server/connection-limit.ts` and `mcp_authz_policy_dry_run` in
+ * `observability.ts`), on one OpenTelemetry `Meter` that feeds both the Prometheus `/metrics` text and OTLP. Labels are bounded by construction: each label value goes through
  * an allow-list (known MCP methods, catalog tool names, error codes, stage names, …) and anything else
  * becomes `other`. A subject, tenant, path or session id is never a label. The allow-lists and the
  * `LabelSet` that applies them are in `metric-labels.ts`.

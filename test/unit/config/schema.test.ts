@@ -200,8 +200,13 @@ describe('config errors', () => {
     ] as const) {
       expect(() => parseConfig({ server: { host }, upstream: { url } }), `${host} ${url}`).not.toThrow();
     }
-    // The same address, or localhost on either side (either family): a loop.
+    // A name that merely starts with 127. is a host on the network.
+    expect(() => parseConfig({ upstream: { url: 'http://127.mcp.example.com:8080/mcp' } })).not.toThrow();
+    // The same address, or localhost on either side (either family), or the unspecified address (which
+    // connects to loopback): a loop.
     for (const [host, url] of [
+      ['::', 'http://0.0.0.0:8080/mcp'],
+      ['127.0.0.1', 'http://0.0.0.0:8080/mcp'],
       ['127.0.0.1', 'http://127.0.0.1:8080/mcp'],
       ['::1', 'http://[::1]:8080/mcp'],
       ['localhost', 'http://127.0.0.1:8080/mcp'],
