@@ -1,5 +1,5 @@
 /**
- * The sidecar's metric instruments (STYLE R9; besides two gauges of their own components' state:
+ * The sidecar's metric instruments (STYLE R9; besides two instruments of their own components' state:
  * `mcp_authz_connections_dropped_total` in `server/connection-limit.ts` and `mcp_authz_policy_dry_run` in
  * `observability.ts`), on one OpenTelemetry `Meter` that feeds both the Prometheus `/metrics` text and OTLP. Labels are bounded by construction: each label value goes through
  * an allow-list (known MCP methods, catalog tool names, error codes, stage names, …) and anything else
