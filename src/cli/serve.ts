@@ -42,13 +42,27 @@ export function register(program: Command): void {
       let stopping = false;
       /** Raised to 1 by an uncaught exception, also one during a shutdown already under way. */
       let exitCode: 0 | 1 = 0;
-      /** `delayMs`: how long to keep serving with /readyz at 503 first (SIGTERM in a pod). */
+      /** Ends the shutdown delay now (set while it runs). */
+      let endDelay: (() => void) | undefined;
+      /**
+       * `delayMs`: how long to keep serving with /readyz at 503 first (SIGTERM in a pod). Called again with 0
+       * while the delay runs (an uncaught exception), it stops waiting: the stop and its grace start now.
+       */
       const shutdown = (signal: string, delayMs: number) => {
-        if (stopping) return;
+        if (stopping) {
+          if (delayMs === 0) endDelay?.();
+          return;
+        }
         stopping = true;
         logger.info({ signal, delayMs }, 'shutting down');
         sidecar.drain();
-        const wait = new Promise<void>((resolve) => setTimeout(resolve, delayMs));
+        const wait = new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          endDelay = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
         wait
           .then(() => sidecar.stop())
           .then(
@@ -64,7 +78,8 @@ export function register(program: Command): void {
       };
       process.on('uncaughtException', (err) => {
         logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; exiting');
-        // The process is in an unknown state: stop without the delay and exit 1 so it is restarted.
+        // The process is in an unknown state: stop without the delay (also one under way: the forced exit
+        // below counts from now, and a drain still waiting would be cut by it) and exit 1 so it is restarted.
         exitCode = 1;
         shutdown('uncaughtException', 0);
         setTimeout(() => process.exit(1), config.server.shutdownGraceMs + 2_000).unref();

@@ -19,6 +19,8 @@ export interface SidecarProcess {
   stop(): Promise<number | null>;
   /** Sends SIGTERM without waiting; `exited` resolves with the exit code. */
   terminate(): void;
+  /** Sends another signal without waiting. */
+  signal(name: NodeJS.Signals): void;
   readonly exited: Promise<number | null>;
 }
 
@@ -63,6 +65,7 @@ export async function startSidecarProcess(
     output: () => out,
     exited,
     terminate: () => void child.kill('SIGTERM'),
+    signal: (name) => void child.kill(name),
     stop: () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

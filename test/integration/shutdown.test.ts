@@ -64,6 +64,35 @@ describe('SIGTERM', () => {
   });
 });
 
+describe('an uncaught exception while the SIGTERM delay runs', () => {
+  it('stops at once and exits 1 after a clean stop, instead of being killed mid-drain by the forced exit', async () => {
+    // A real uncaught exception, thrown on SIGUSR2 by a module the process preloads (nothing in the product).
+    const boom = 'process.on("SIGUSR2",()=>setImmediate(()=>{throw new Error("boom")}))';
+    const upstreamPort = (upstream.address() as AddressInfo | null)?.port ?? 1;
+    const p = await startSidecarProcess(
+      {
+        // The delay outlasts the forced exit (grace + 2 s): waiting it out, the process would be killed first.
+        server: { host: '127.0.0.1', port: 0, shutdownDelayMs: 60_000, shutdownGraceMs: 1_000 },
+        admin: { host: '127.0.0.1', port: 0 },
+        upstream: { url: `http://127.0.0.1:${upstreamPort}/mcp` },
+        policy: { bundle: await defaultPolicyBundle(), watch: false },
+        authn: { resource: 'https://mcp.test.example/mcp', apiKeys: { enabled: false } },
+        log: { level: 'info' },
+      },
+      {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import "data:text/javascript,${encodeURIComponent(boom)}"`,
+      },
+    );
+    p.terminate();
+    await until(5_000, async () => p.output().includes('draining'));
+    p.signal('SIGUSR2');
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('uncaught exception; exiting');
+    const last = JSON.parse(p.output().trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(last).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', exitCode: 1 });
+  });
+});
+
 describe('SIGINT', () => {
   it('a second Ctrl-C exits at once while the shutdown waits for a dependency still starting', async () => {
     // A bundle server that accepts and never answers: the sidecar's start waits for its bundle check (10 s).
