@@ -13,14 +13,10 @@
  * @module
  */
 import type { Principal } from '../authn/principal.js';
+// A caller may hold MAX_SESSIONS_PER_CALLER (`server.maxSessionsPerCaller`); its least recently used go first
+// beyond that. So a caller creating sessions in a loop evicts its own, and pushing out other callers'
+// bindings (who would then get 404 and have to start over) takes ten such callers, not one.
 import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
-
-/**
- * The table's bounds. A caller may hold `MAX_SESSIONS_PER_CALLER` (`server.maxSessionsPerCaller`); its oldest
- * go first beyond that. So a caller creating sessions in a loop evicts its own, and pushing out other
- * callers' bindings (who would then get 404 and have to start over) takes ten such callers, not one.
- */
-export { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS };
 
 /**
  * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is
