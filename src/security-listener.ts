@@ -8,6 +8,7 @@
 import type { AbuseDetector, AbuseEvent } from './abuse/detector.js';
 import type { Principal } from './authn/principal.js';
 import { AuthnError } from './errors/errors.js';
+import { enforcedDenial } from './pipeline/context.js';
 import type { PipelineEvents } from './pipeline/events.js';
 import type { SecurityCounters } from './report/counters.js';
 import type { Logger } from './telemetry/logger.js';
@@ -38,11 +39,10 @@ export function securityListener(
     },
     decision(ctx, d) {
       const tool = d.action.tool ?? null;
-      if (!d.decision.allow) {
+      if (!d.decision.allow)
         counters.denial(tool, subjectKey(ctx.principal), d.decision.reasons[0] ?? 'denied');
-        // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
-        if (!d.dryRun) return;
-      }
+      // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
+      if (enforcedDenial(d)) return;
       if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
       if (tool !== null && ctx.principal)
         detector.recordCall(ctx.principal, tool, ctx.clientIp, listed(tool));

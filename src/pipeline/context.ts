@@ -93,6 +93,11 @@ export interface RequestContext {
   trace?: RequestTrace;
 }
 
+/** A denial the sidecar answered: not one `policy.dryRun` let through (forwarded, rate-limited, audited). */
+export function enforcedDenial(d: MessageDecision): boolean {
+  return !d.decision.allow && d.dryRun !== true;
+}
+
 export function createContext(
   req: IncomingMessage,
   init: { requestId: string; transport: Transport; clientIp: string; now: Date; route?: string },

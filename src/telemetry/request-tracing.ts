@@ -21,7 +21,7 @@ import {
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST, type ErrorCode, RPC } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
-import type { MessageDecision, RequestContext } from '../pipeline/context.js';
+import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
@@ -156,7 +156,7 @@ export class RequestTracing {
     const name = A.mcpSpanName(a.method, a.tool ?? a.prompt ?? null);
     const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
-    if (!dec.allow && !d.dryRun) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
+    if (enforcedDenial(d)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
     d.traceIds = traceIds(span);
     span.end();
   }
@@ -290,9 +290,4 @@ export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: nu
   if (d.rateLimitRefusal)
     return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
   return null;
-}
-
-/** A denial the sidecar answered (not one `policy.dryRun` let through). */
-function enforcedDenial(d: MessageDecision): boolean {
-  return !d.decision.allow && d.dryRun !== true;
 }

@@ -32,7 +32,12 @@ import {
   type RateLimiter,
   type TakeResult,
 } from '../../ratelimit/types.js';
-import type { MessageDecision, RateLimitRefusal, RequestContext } from '../context.js';
+import {
+  enforcedDenial,
+  type MessageDecision,
+  type RateLimitRefusal,
+  type RequestContext,
+} from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 interface Group {
@@ -76,7 +81,7 @@ export function ratelimitStage(
     };
     for (const d of ctx.decisions) {
       // A dry-run denial is forwarded, so it is limited like any call.
-      if (!d.decision.allow && !d.dryRun) continue;
+      if (enforcedDenial(d)) continue;
       // A bucket per listed tool; everything else per MCP method, and one shared `other` bucket for any
       // method name MCP does not define. The caller picks URIs, prompt names, unlisted tool names (a
       // wildcard grant allows any) and method names (`notifications/x1`, `notifications/x2`, … with an id
