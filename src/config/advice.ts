@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isIPv4 } from 'node:net';
+import { isLoopbackHost } from './loopback.js';
 import type { Config } from './schema.js';
 
 /**
@@ -13,7 +13,7 @@ import type { Config } from './schema.js';
 export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): string[] {
   const advice: string[] = [];
   // On a loopback listener (the demo, a local run) the peer is the caller itself: nothing to warn about.
-  const loopback = /^(127\.|::1$|localhost$)/.test(config.server.host);
+  const loopback = isLoopbackHost(config.server.host);
   if (config.server.trustProxyHops === 0 && !loopback) {
     for (const rule of config.abuse.rules) {
       if (rule.kind !== 'auth_failures_ip' || rule.action !== 'block') continue;
@@ -26,12 +26,7 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
     }
   }
   const bundle = /^http:\/\//i.test(config.policy.bundle) && URL.canParse(config.policy.bundle);
-  const bundleHost = bundle ? new URL(config.policy.bundle).hostname : '';
-  // Loopback only as an address (127.x.y.z) or localhost: `127.example.com` is a name on the network.
-  const bundleLoopback =
-    bundleHost === 'localhost' ||
-    bundleHost === '[::1]' ||
-    (isIPv4(bundleHost) && bundleHost.startsWith('127.'));
+  const bundleLoopback = bundle && isLoopbackHost(new URL(config.policy.bundle).hostname);
   const tokenSetting = config.policy.bundleTokenFile
     ? 'policy.bundleTokenFile'
     : env.AUTHZ_BUNDLE_TOKEN

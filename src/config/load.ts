@@ -5,10 +5,10 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/errors.js';
 import { applyEnv, envSources } from './env.js';
+import { isLoopbackHost } from './loopback.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 export interface LoadOptions {
@@ -95,10 +95,7 @@ function upstreamLoop(c: Config): { port: number; setting: string } | undefined 
   // Connecting to the unspecified address reaches this host's loopback (Linux): 0.0.0.0 is 127.0.0.1.
   const named = bare(url.hostname);
   const upstream = named === '0.0.0.0' ? '127.0.0.1' : named === '::' ? '::1' : named;
-  // Loopback only as an address (127.x.y.z, ::1) or localhost: `127.example.com` is a name on the network.
-  const loopback =
-    upstream === 'localhost' || upstream === '::1' || (isIPv4(upstream) && upstream.startsWith('127.'));
-  if (!loopback) return undefined;
+  if (!isLoopbackHost(upstream)) return undefined;
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   // The listener takes connections to that address: a wildcard (`0.0.0.0` IPv4 only), the same address, or
   // `localhost` on either side (it may resolve to either family). 127.0.0.1 and 127.0.0.2 are two addresses.
