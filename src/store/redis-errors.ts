@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { redactRedisUrl } from './redis-url.js';
 
 /**
  * What ioredis says of a command sent on a connection already lost (the ready check after a protocol
@@ -36,4 +37,10 @@ export function withNodeError(err: Error & { lastNodeError?: unknown }): string 
   if (!node) return err.message;
   const hint = /cluster support disabled/i.test(node) ? ': a standalone Redis needs redis://' : '';
   return `${err.message} (${node}${hint})`;
+}
+
+/** A command's error for a StoreError: its first line, with any Redis URL's credentials redacted. */
+export function safeMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return redactRedisUrl(msg.split('\n')[0] ?? 'unknown error');
 }

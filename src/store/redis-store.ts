@@ -19,7 +19,7 @@ import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
 import * as creds from './redis-credentials.js';
-import { explain, FOLLOW_ON_ERROR, SELECT_REFUSED, withNodeError } from './redis-errors.js';
+import { explain, FOLLOW_ON_ERROR, SELECT_REFUSED, safeMessage, withNodeError } from './redis-errors.js';
 import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
 import * as ops from './redis-security.js';
@@ -299,9 +299,4 @@ export class RedisStore implements Store {
       },
     });
   }
-}
-
-function safeMessage(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return redactRedisUrl(msg.split('\n')[0] ?? 'unknown error');
 }

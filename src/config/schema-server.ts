@@ -1,0 +1,122 @@
+/**
+ * The `server` section of the configuration: the public listener, its MCP paths and bounds (bodies,
+ * batches, connections, streams, sessions), CORS origins, protocol versions and the shutdown timings.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import * as D from './defaults.js';
+import { msOrOff, port, positiveMs } from './schema-common.js';
+
+const SUPPORTED_PROTOCOL_VERSIONS = [
+  '2024-11-05',
+  '2025-03-26',
+  '2025-06-18',
+  '2025-11-25',
+  '2026-07-28',
+] as const;
+
+export const ServerSchema = z.strictObject({
+  host: z
+    .string()
+    .min(1)
+    .default(D.PUBLIC_HOST)
+    .describe(
+      'Interface of the public listener (the pod\'s public port). The default "::" takes IPv6 and IPv4 alike (on a host without IPv6 the sidecar falls back to 0.0.0.0); 0.0.0.0 is IPv4 only.',
+    ),
+  port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
+  mcpPath: z
+    .string()
+    .startsWith('/')
+    .default(D.MCP_PATH)
+    .describe('Path of the Streamable HTTP MCP endpoint.'),
+  legacySsePath: z
+    .string()
+    .startsWith('/')
+    .default(D.LEGACY_SSE_PATH)
+    .describe('Path of the legacy HTTP+SSE stream (GET), here and on the upstream.'),
+  legacyMessagesPath: z
+    .string()
+    .startsWith('/')
+    .default(D.LEGACY_MESSAGES_PATH)
+    .describe('Path where legacy SSE clients POST messages (the rewritten `endpoint` event).'),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_BODY_BYTES)
+    .describe('Largest accepted request body; larger bodies get 413.'),
+  maxBatchMessages: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_BATCH_MESSAGES)
+    .describe(
+      'Most JSON-RPC messages in one batch (each request is decided and rate-limited on its own); larger batches get 400.',
+    ),
+  maxStreamsPerCaller: z
+    .number()
+    .int()
+    .positive()
+    .default(D.MAX_STREAMS_PER_CALLER)
+    .describe(
+      'Most event streams (GET /mcp, legacy SSE) one caller may have open at once; each holds an upstream connection. More get 429.',
+    ),
+  maxConnections: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.MAX_CONNECTIONS)
+    .describe(
+      "Most client connections the public port holds at once (each event stream keeps one, and an upstream connection); beyond it new connections are closed at once and counted in `mcp_authz_connections_dropped_total` (Envoy's listener connection limit). 0: no limit.",
+    ),
+  streamRecheckMs: msOrOff
+    .default(D.STREAM_RECHECK_MS)
+    .describe(
+      'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
+    ),
+  sendTimeoutMs: msOrOff
+    .default(D.SEND_TIMEOUT_MS)
+    .describe(
+      "How long a reply or event stream may wait with data unsent because its client reads nothing (nginx's send_timeout): then it is cut, which frees the upstream connection it holds. An idle stream with nothing to send never times out. 0 turns it off.",
+    ),
+  shutdownDelayMs: msOrOff
+    .default(D.SHUTDOWN_DELAY_MS)
+    .describe(
+      'On SIGTERM, how long the sidecar keeps accepting requests while `/readyz` answers 503, before it stops listening: Kubernetes removes a terminating pod from the Service endpoints asynchronously, and requests routed meanwhile would be refused. 0 stops at once.',
+    ),
+  shutdownGraceMs: positiveMs
+    .default(D.SHUTDOWN_GRACE_MS)
+    .describe('After the shutdown delay, how long in-flight requests may take before connections are cut.'),
+  allowedOrigins: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Origins allowed when a request carries `Origin` (`*`: any), also served CORS; empty allows only requests without Origin.',
+    ),
+  protocolVersions: z
+    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/))
+    .default([...SUPPORTED_PROTOCOL_VERSIONS])
+    .describe('Accepted `MCP-Protocol-Version` header values; others get 400.'),
+  trustProxyHops: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('How many X-Forwarded-For hops to trust for the client IP. Warning: >0 lets callers set it.'),
+  maxSessionsPerCaller: z
+    .number()
+    .int()
+    .min(1)
+    .max(D.MAX_TRACKED_SESSIONS)
+    .default(D.MAX_SESSIONS_PER_CALLER)
+    .describe(
+      `Streamable HTTP sessions one caller may hold in the session table (${D.MAX_TRACKED_SESSIONS.toLocaleString('en-US')} for all callers); beyond it the caller's least recently used session is evicted — and with unknownSessions: reject, ended at the upstream — which bounds what a client looping initialize costs the MCP server.`,
+    ),
+  unknownSessions: z
+    .enum(['reject', 'forward'])
+    .default(D.UNKNOWN_SESSIONS)
+    .describe(
+      'A Streamable HTTP request naming an `Mcp-Session-Id` this sidecar never saw the upstream issue (restart, another replica, or evicted from its full session table): `reject` answers 404, after which MCP clients start a new session, and a session evicted from the table is ended at the upstream with a DELETE; `forward` lets the upstream decide (replicas sharing sessions without sticky routing) and leaves evicted sessions there. Warning: with `forward`, a caller who learns a session id this replica does not know can use that session.',
+    ),
+});
