@@ -13,6 +13,14 @@ import { connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
+/** The echo call the tests below make without credentials. */
+const ECHO_CALL = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'echo', arguments: { text: 'x' } },
+};
+
 let h: Harness;
 let enforcing: Harness;
 const clients: Client[] = [];
@@ -96,16 +104,7 @@ describe('policy.dryRun', () => {
 
   it('still refuses a caller without credentials (401), forwarding nothing', async () => {
     h.upstream.resetCalls();
-    const res = await postJsonRpc(
-      h.mcpUrl,
-      {},
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'echo', arguments: { text: 'x' } },
-      },
-    );
+    const res = await postJsonRpc(h.mcpUrl, {}, ECHO_CALL);
     expect(res.status).toBe(401);
     expect(h.upstream.calls()).toEqual([]);
   });
@@ -118,16 +117,7 @@ describe('policy.dryRun', () => {
       config: { authn: { mode: 'optional' }, policy: { dryRun: true } },
     });
     try {
-      const res = await postJsonRpc(
-        optional.mcpUrl,
-        {},
-        {
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: { name: 'echo', arguments: { text: 'x' } },
-        },
-      );
+      const res = await postJsonRpc(optional.mcpUrl, {}, ECHO_CALL);
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
         'ERR_AUTHN_MISSING',

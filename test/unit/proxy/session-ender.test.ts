@@ -14,6 +14,7 @@ import {
   endsInFlight,
   MAX_ENDS_IN_FLIGHT,
   SessionEnder,
+  type SessionEnderOptions,
   sessionFingerprint,
 } from '../../../src/proxy/session-ender.js';
 import { Upstream } from '../../../src/proxy/upstream.js';
@@ -117,13 +118,7 @@ describe('SessionEnder', () => {
   it('DELETEs the session with the version last seen in it, and nothing of any caller', async () => {
     const up = await startUpstream();
     const r = results();
-    const ender = new SessionEnder({
-      upstream: up.upstream,
-      path: '/mcp',
-      timeoutMs: 2_000,
-      logger: silentLogger(),
-      onResult: r.onResult,
-    });
+    const ender = enderOn(up.upstream, r, { timeoutMs: 2_000 });
     ender.end('s-1', '2025-06-18');
     ender.end('gone-1', undefined);
     ender.end('refuse-1', '2025-11-25');
@@ -155,15 +150,7 @@ describe('SessionEnder', () => {
   it('sends at most maxInFlight at once, keeps maxQueued waiting, and drops and counts the rest at once', async () => {
     const up = await startUpstream({ hold: true });
     const r = results();
-    const ender = new SessionEnder({
-      upstream: up.upstream,
-      path: '/mcp',
-      timeoutMs: GUARD_MS,
-      logger: silentLogger(),
-      onResult: r.onResult,
-      maxInFlight: 2,
-      maxQueued: 3,
-    });
+    const ender = enderOn(up.upstream, r, { timeoutMs: GUARD_MS, maxInFlight: 2, maxQueued: 3 });
     for (let i = 0; i < 10; i++) ender.end(`s-${i}`, undefined);
     expect(r.list).toEqual(Array(5).fill('dropped'));
     await settlesWithin(GUARD_MS, up.held(2), 'two DELETEs held');
@@ -178,14 +165,7 @@ describe('SessionEnder', () => {
   it('stop() drops the waiting DELETEs and any later one; the one in flight still finishes', async () => {
     const up = await startUpstream({ hold: true });
     const r = results();
-    const ender = new SessionEnder({
-      upstream: up.upstream,
-      path: '/mcp',
-      timeoutMs: GUARD_MS,
-      logger: silentLogger(),
-      onResult: r.onResult,
-      maxInFlight: 1,
-    });
+    const ender = enderOn(up.upstream, r, { timeoutMs: GUARD_MS, maxInFlight: 1 });
     ender.end('s-1', undefined);
     ender.end('s-2', undefined);
     ender.end('s-3', undefined);
@@ -205,12 +185,9 @@ describe('SessionEnder', () => {
     const up = await startUpstream({ hold: true });
     const r = results();
     const lines: string[] = [];
-    const ender = new SessionEnder({
-      upstream: up.upstream,
-      path: '/mcp',
+    const ender = enderOn(up.upstream, r, {
       timeoutMs: 200,
       logger: createLogger('debug', lineCollector(lines) as never),
-      onResult: r.onResult,
     });
     const id = 'b7f3c1e0-secret-session-id';
     ender.end(id, undefined);
@@ -226,12 +203,9 @@ describe('SessionEnder', () => {
       connections: 1,
     });
     cleanups.push(() => closed.destroy());
-    const unreachable = new SessionEnder({
-      upstream: closed,
-      path: '/mcp',
+    const unreachable = enderOn(closed, r, {
       timeoutMs: 2_000,
       logger: createLogger('debug', lineCollector(lines) as never),
-      onResult: r.onResult,
     });
     unreachable.end(id, undefined);
     await r.count(2);
@@ -248,12 +222,9 @@ describe('SessionEnder', () => {
     const up = await startUpstream();
     const r = results();
     const lines: string[] = [];
-    const ender = new SessionEnder({
-      upstream: up.upstream,
-      path: '/mcp',
+    const ender = enderOn(up.upstream, r, {
       timeoutMs: 2_000,
       logger: createLogger('debug', lineCollector(lines) as never),
-      onResult: r.onResult,
       maxInFlight: 1,
       maxQueued: 2,
     });
@@ -276,6 +247,15 @@ describe('SessionEnder', () => {
     expect(() => new SessionEnder({ ...options(), maxInFlight: 0 })).toThrow(TypeError);
   });
 });
+
+/** An ender on `upstream` reporting to `r`, with the test's deadline and limits. */
+function enderOn(
+  upstream: SessionEnderOptions['upstream'],
+  r: { onResult: SessionEnderOptions['onResult'] },
+  opts: Partial<SessionEnderOptions> & { timeoutMs: number },
+): SessionEnder {
+  return new SessionEnder({ upstream, path: '/mcp', logger: silentLogger(), onResult: r.onResult, ...opts });
+}
 
 function options() {
   return {
