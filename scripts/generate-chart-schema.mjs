@@ -233,6 +233,19 @@ export function chartValuesSchema() {
         },
         'Where the compiled policy bundle comes from.',
       ),
+      tls: obj(
+        {
+          secretName: str(
+            'A kubernetes.io/tls Secret (tls.crt, tls.key; ca.crt for requireClientCert) for TLS on the public port (config server.tls); "" leaves TLS off.',
+            { pattern: '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+          ),
+          requireClientCert: bool(
+            "Mutual TLS: only clients presenting a certificate signed by the Secret's ca.crt complete the handshake.",
+          ),
+          minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], description: 'Oldest TLS version accepted.' },
+        },
+        'TLS on the sidecar public port, from a Secret; renewed certificates are used without a restart.',
+      ),
       secrets: obj(
         {
           apiKeyPepper: secretRef('The API-key HMAC pepper (authn.apiKeys.pepperFile).'),

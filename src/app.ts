@@ -46,6 +46,7 @@ import { OutageLog } from './server/outage-log.js';
 import { createPublicServer } from './server/public-server.js';
 import { SidecarRuntime } from './server/runtime.js';
 import { createSessionTable, type SessionCaps } from './server/session-table.js';
+import { countHandshakeFailures, tlsServerOptions, watchTlsFiles } from './server/tls.js';
 import { createStore } from './store/create-store.js';
 import type { Store } from './store/store.js';
 import type { Logger } from './telemetry/logger.js';
@@ -216,7 +217,11 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     }),
   );
   components.push(obs.components.last);
-  const pub = createPublicServer(runtime, legacy, logger, cors);
+  const tls = config.server.tls;
+  const pub = createPublicServer(runtime, legacy, logger, cors, tls ? tlsServerOptions(tls) : undefined);
+  if (pub.tls) countHandshakeFailures(pub.tls, { logger, meter: obs.telemetry.meter });
+  const stopTlsWatch =
+    pub.tls && tls ? watchTlsFiles(pub.tls, tls, { logger, meter: obs.telemetry.meter }) : undefined;
   limitConnections(pub.server, config.server.maxConnections, { meter: obs.telemetry.meter, logger, now });
   let draining = false;
   const shutdownStatus = {
@@ -266,6 +271,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     },
     async stop() {
       draining = true;
+      stopTlsWatch?.();
       await listeners.stop();
       for (const c of [...components].reverse()) await c.stop().catch(() => undefined);
     },

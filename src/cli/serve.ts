@@ -11,6 +11,7 @@ import { unknownEnvNames } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
 import { unreadableSecretFiles } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
+import { tlsIssues } from '../server/tls.js';
 import { createLogger } from '../telemetry/logger.js';
 
 /** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
@@ -25,7 +26,7 @@ export function register(program: Command): void {
       let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig({ file: opts.config ?? program.opts<{ config?: string }>().config });
-        const unreadable = unreadableSecretFiles(config);
+        const unreadable = [...unreadableSecretFiles(config), ...tlsIssues(config)];
         if (unreadable.length) throw new ConfigError(unreadable);
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -21,6 +21,8 @@ export const STREAM_RECHECK_MS = 5_000;
 export const SEND_TIMEOUT_MS = 60_000;
 export const MAX_STREAMS_PER_CALLER = 32;
 export const MAX_CONNECTIONS = 10_000;
+/** Oldest TLS version the public listener accepts when `server.tls` is set. */
+export const TLS_MIN_VERSION = 'TLSv1.2';
 export const UNKNOWN_SESSIONS = 'reject';
 /** The session table's bounds (mcp/session-owners.ts). */
 export const MAX_TRACKED_SESSIONS = 100_000;

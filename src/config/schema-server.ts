@@ -16,6 +16,34 @@ const SUPPORTED_PROTOCOL_VERSIONS = [
   '2026-07-28',
 ] as const;
 
+export const TlsSchema = z
+  .strictObject({
+    certFile: z
+      .string()
+      .min(1)
+      .describe(
+        'PEM certificate chain of the public listener (leaf first), e.g. `tls.crt` of a `kubernetes.io/tls` Secret. Re-read when it changes.',
+      ),
+    keyFile: z
+      .string()
+      .min(1)
+      .describe('PEM private key of that certificate (`tls.key`). Re-read when it changes.'),
+    clientCaFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM CA certificate(s) for mutual TLS: when set, a client must present a certificate signed by one of them or the handshake fails (Envoy's `require_client_certificate`). It authenticates the connection (the ingress or gateway in front), not the caller: bearer credentials are still required. Re-read when it changes.",
+      ),
+    minVersion: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default(D.TLS_MIN_VERSION)
+      .describe('Oldest TLS version accepted.'),
+  })
+  .describe(
+    'TLS on the public listener, for pods whose traffic is not encrypted by a mesh or an ingress in front: bearer tokens cross the network in the clear otherwise. Certificate, key and client CA are re-read when their files change (a renewal by cert-manager) and take effect for new connections; a broken set keeps the last good one and is logged. Off when left out.',
+  );
+
 export const ServerSchema = z.strictObject({
   host: z
     .string()
@@ -25,6 +53,7 @@ export const ServerSchema = z.strictObject({
       'Interface of the public listener (the pod\'s public port). The default "::" takes IPv6 and IPv4 alike (on a host without IPv6 the sidecar falls back to 0.0.0.0); 0.0.0.0 is IPv4 only.',
     ),
   port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
+  tls: TlsSchema.optional(),
   mcpPath: z
     .string()
     .startsWith('/')

@@ -60,7 +60,9 @@ export function createListeners(d: ListenersDeps): Listeners {
     startAdmin,
     async start() {
       const adminUrl = await startAdmin();
-      const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port, d.logger);
+      const publicUrl = await listen(publicServer, d.config.server.host, d.config.server.port, d.logger, {
+        secure: d.pub.tls !== undefined,
+      });
       return { publicUrl, adminUrl, bound: { public: boundTo(publicServer), admin: boundTo(d.admin) } };
     },
     async stop() {
@@ -106,14 +108,21 @@ const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
  * 127.0.0.1: an IPv6 wildcard socket takes IPv4 too). `::` falls back to `0.0.0.0` where IPv6 is missing,
  * as Node's own default listen address does.
  */
-export async function listen(server: Server, host: string, port: number, logger: Logger): Promise<string> {
+export async function listen(
+  server: Server,
+  host: string,
+  port: number,
+  logger: Logger,
+  opts: { readonly secure?: boolean } = {},
+): Promise<string> {
+  const scheme = opts.secure ? 'https' : 'http';
   try {
-    return await listenOnce(server, host, port);
+    return await listenOnce(server, host, port, scheme);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (host !== ANY_IPV6 || !NO_IPV6.has(code)) throw err;
     logger.info({ host, code }, 'no IPv6 on this host; listening on 0.0.0.0 (IPv4) instead');
-    return listenOnce(server, '0.0.0.0', port);
+    return listenOnce(server, '0.0.0.0', port, scheme);
   }
 }
 
@@ -123,18 +132,18 @@ export function boundTo(server: Server): string {
   return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
-function listenOnce(server: Server, host: string, port: number): Promise<string> {
+function listenOnce(server: Server, host: string, port: number, scheme: 'http' | 'https'): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;
       if (a.address === '0.0.0.0' || a.address === ANY_IPV6) {
-        resolve(`http://127.0.0.1:${a.port}`);
+        resolve(`${scheme}://127.0.0.1:${a.port}`);
         return;
       }
       const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      resolve(`http://${h}:${a.port}`);
+      resolve(`${scheme}://${h}:${a.port}`);
     });
   });
 }

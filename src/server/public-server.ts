@@ -1,10 +1,16 @@
 /**
  * The public listener. MCP paths are dispatched straight from `node:http` (no framework on the hot
  * path); everything else — the RFC 9728 metadata documents and 404s — goes to a small express app.
+ * With `server.tls` it is a `node:https` server with the same handler (see `tls.ts`).
  *
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type Server as HttpsServer,
+  type ServerOptions,
+} from 'node:https';
 import express from 'express';
 import type { Logger } from '../telemetry/logger.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
@@ -16,6 +22,8 @@ import type { SidecarRuntime } from './runtime.js';
 
 export interface PublicServer {
   readonly server: Server;
+  /** The same server when it speaks TLS (`server.tls`), for certificate reloads. */
+  readonly tls: HttpsServer | undefined;
   /** Requests with a body still being answered (streams opened by GET are not counted). */
   inFlight(): number;
   /** Resolves when no request is in flight. */
@@ -27,12 +35,13 @@ export function createPublicServer(
   legacy: LegacySseRoutes,
   logger: Logger,
   cors: Cors,
+  tls?: ServerOptions,
 ): PublicServer {
   const { mcpPath, legacySsePath, legacyMessagesPath } = rt.config.server;
   const app = wellKnownApp(rt);
   let inFlight = 0;
   const waiters: Array<() => void> = [];
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'POST') {
       inFlight++;
       res.once('close', () => {
@@ -65,13 +74,16 @@ export function createPublicServer(
       return;
     }
     handled.catch((err: unknown) => failSafe(err, req, res, logger));
-  });
+  };
+  const secure = tls ? createHttpsServer(tls, handler) : undefined;
+  const server: Server = secure ?? createServer(handler);
   // Bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 65_000;
   return {
     server,
+    tls: secure,
     inFlight: () => inFlight,
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
   };

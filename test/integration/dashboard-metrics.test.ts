@@ -14,11 +14,13 @@
  * lookups) are there from the first scrape. So the families that follow events are driven here: stage times
  * (`telemetry.stageMetrics`), a 429 (a guest's bucket emptied), an anomaly (a rule that trips on the second
  * bad token), and, with Redis killed and the upstream closed at the end, a store error, an upstream error and
- * an API key that cannot be looked up (`ERR_AUTHN_UNAVAILABLE`).
+ * an API key that cannot be looked up (`ERR_AUTHN_UNAVAILABLE`). The TLS families come from a second
+ * sidecar serving TLS, whose certificate files are renewed in two steps (a refused set, then a good one).
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
 import { generateApiKey } from '../../src/authn/api-key-format.js';
@@ -38,9 +40,13 @@ import {
   TARGET_LABELS,
 } from '../helpers/chart-queries.js';
 import { postJsonRpc } from '../helpers/http.js';
+import { ROOT } from '../helpers/policy.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { type ExampleServer, type Harness, startHarness } from '../helpers/sidecar.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
+
+const TLS_FIXTURES = join(ROOT, 'test', 'fixtures', 'tls');
 
 // ---- A sidecar with every family the files use ----
 
@@ -110,8 +116,33 @@ beforeAll(async () => {
     /^502\b/,
   );
   expect(await send({ 'x-api-key': generateApiKey(API_KEY_PREFIX).key }, 'ping')).toMatch(/^503\b/);
-  scrape = parseScrape(await metricsText());
+  scrape = parseScrape(`${await metricsText()}\n${await tlsFamilies()}`);
 });
+
+/**
+ * The `mcp_authz_tls_*` lines of a second sidecar serving TLS (the fixtures' certificate), after a refused
+ * and an accepted renewal: a new certificate whose key comes a moment later.
+ */
+async function tlsFamilies(): Promise<string> {
+  const dir = tempDir('dashboard-tls');
+  const [certFile, keyFile] = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
+  copyFileSync(join(TLS_FIXTURES, 'server.pem'), certFile);
+  copyFileSync(join(TLS_FIXTURES, 'server-key.pem'), keyFile);
+  const t = await startHarness({ config: { server: { tls: { certFile, keyFile } } } });
+  try {
+    const text = async () => (await fetch(`${t.sidecar.adminUrl}/metrics`)).text();
+    copyFileSync(join(TLS_FIXTURES, 'server-renewed.pem'), certFile);
+    await until(10_000, async () => (await text()).includes('mcp_authz_tls_reloads_total{result="failure"'));
+    copyFileSync(join(TLS_FIXTURES, 'server-renewed-key.pem'), keyFile);
+    await until(10_000, async () => (await text()).includes('mcp_authz_tls_reloads_total{result="success"'));
+    return (await text())
+      .split('\n')
+      .filter((l) => /^(# (HELP|TYPE) )?mcp_authz_tls_/.test(l))
+      .join('\n');
+  } finally {
+    await t.stop();
+  }
+}
 
 afterAll(async () => {
   await h?.stop();

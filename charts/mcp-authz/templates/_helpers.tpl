@@ -92,6 +92,7 @@ app.kubernetes.io/part-of: mcp-authz
 {{- define "mcp-authz.configDir" -}}/etc/mcp-authz{{- end }}
 {{- define "mcp-authz.policyDir" -}}/var/lib/mcp-authz/policy{{- end }}
 {{- define "mcp-authz.secretsDir" -}}/var/run/secrets/mcp-authz{{- end }}
+{{- define "mcp-authz.tlsDir" -}}/var/run/secrets/mcp-authz/tls{{- end }}
 
 {{/* The secrets the chart knows, as name → (values key, config path). */}}
 {{- define "mcp-authz.secretSpecs" -}}
@@ -126,6 +127,16 @@ and secrets (validate.yaml refuses those keys in .Values.config).
 {{- $store := get $cfg "store" | default dict }}
 {{- $_ := set $store "redisUrl" . }}
 {{- $_ = set $cfg "store" $store }}
+{{- end }}
+{{- with .Values.tls.secretName }}
+{{- $dir := include "mcp-authz.tlsDir" $ }}
+{{- $server := get $cfg "server" | default dict }}
+{{- $tls := dict "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) "minVersion" $.Values.tls.minVersion }}
+{{- if $.Values.tls.requireClientCert }}
+{{- $_ := set $tls "clientCaFile" (printf "%s/ca.crt" $dir) }}
+{{- end }}
+{{- $_ := set $server "tls" $tls }}
+{{- $_ = set $cfg "server" $server }}
 {{- end }}
 {{- $specs := include "mcp-authz.secretSpecs" . | fromYaml }}
 {{- range $name, $spec := $specs }}

@@ -114,6 +114,11 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
       readOnly: true
     {{- end }}
     {{- end }}
+    {{- if .Values.tls.secretName }}
+    - name: mcp-authz-tls
+      mountPath: {{ include "mcp-authz.tlsDir" . }}
+      readOnly: true
+    {{- end }}
     - name: mcp-authz-tmp
       mountPath: /tmp
     {{- with .Values.extraVolumeMounts }}
@@ -174,6 +179,21 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
       - key: {{ $s.key }}
         path: {{ $s.key | quote }}
 {{- end }}
+{{- end }}
+{{- with .Values.tls.secretName }}
+- name: mcp-authz-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 288 # 0440: readable by the pod's fsGroup
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      {{- if $.Values.tls.requireClientCert }}
+      - key: ca.crt
+        path: ca.crt
+      {{- end }}
 {{- end }}
 - name: mcp-authz-tmp
   emptyDir:

@@ -271,6 +271,69 @@ describe('the bundle token', () => {
   });
 });
 
+describe('TLS on the public port', () => {
+  it('mounts a kubernetes.io/tls Secret as server.tls, with the client CA only for mutual TLS', async () => {
+    const objects = (await render(CHART, { ...DEPLOYMENT, set: ['tls.secretName=mcp-tls'] })).objects;
+    expect(config(objects).server.tls).toEqual({
+      certFile: '/var/run/secrets/mcp-authz/tls/tls.crt',
+      keyFile: '/var/run/secrets/mcp-authz/tls/tls.key',
+      minVersion: 'TLSv1.2',
+    });
+    const parsed = parseConfig(config(objects), {});
+    expect(parsed.server.tls?.clientCaFile).toBeUndefined();
+    const volume = (podSpec(objects).volumes as { name: string; secret?: Record<string, unknown> }[]).find(
+      (v) => v.name === 'mcp-authz-tls',
+    );
+    expect(volume?.secret).toMatchObject({
+      secretName: 'mcp-tls',
+      items: [
+        { key: 'tls.crt', path: 'tls.crt' },
+        { key: 'tls.key', path: 'tls.key' },
+      ],
+    });
+    const mounts = container(one(objects, 'Deployment'), 'mcp-authz').volumeMounts as {
+      name: string;
+      mountPath: string;
+      readOnly?: boolean;
+    }[];
+    expect(mounts).toContainEqual({
+      name: 'mcp-authz-tls',
+      mountPath: '/var/run/secrets/mcp-authz/tls',
+      readOnly: true,
+    });
+    expect(one(objects, 'Service', 'demo-mcp-authz').spec.ports[0].appProtocol).toBe('https');
+
+    const mutual = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: ['tls.secretName=mcp-tls', 'tls.requireClientCert=true', 'tls.minVersion=TLSv1.3'],
+      })
+    ).objects;
+    expect(config(mutual).server.tls).toMatchObject({
+      clientCaFile: '/var/run/secrets/mcp-authz/tls/ca.crt',
+      minVersion: 'TLSv1.3',
+    });
+    const items = (podSpec(mutual).volumes as { name: string; secret?: { items: { key: string }[] } }[])
+      .find((v) => v.name === 'mcp-authz-tls')
+      ?.secret?.items.map((i) => i.key);
+    expect(items).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+  });
+
+  it('leaves TLS off by default, and refuses mutual TLS without a Secret and server.tls set by hand', async () => {
+    expect(config(deploymentMode).server.tls).toBeUndefined();
+    expect(one(deploymentMode, 'Service', 'demo-mcp-authz').spec.ports[0].appProtocol).toBeUndefined();
+    expect(await renderError(CHART, { ...DEPLOYMENT, set: ['tls.requireClientCert=true'] })).toContain(
+      'tls.requireClientCert needs tls.secretName',
+    );
+    expect(
+      await renderError(CHART, {
+        ...DEPLOYMENT,
+        set: ['config.server.tls.certFile=/x.crt', 'config.server.tls.keyFile=/x.key'],
+      }),
+    ).toContain('config.server.tls is set by the chart: set tls.secretName instead');
+  });
+});
+
 describe('config.yaml', () => {
   const checksum = async (opts: RenderOptions) =>
     one((await render(CHART, opts)).objects, 'Deployment').spec.template.metadata.annotations[

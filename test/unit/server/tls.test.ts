@@ -1,0 +1,154 @@
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import { join } from 'node:path';
+import type { Meter } from '@opentelemetry/api';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import {
+  readTlsMaterial,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+  type TlsConfig,
+  TlsFilesError,
+  tlsIssues,
+  tlsServerOptions,
+  watchTlsFiles,
+} from '../../../src/server/tls.js';
+import type { Logger } from '../../../src/telemetry/logger.js';
+import { ROOT } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'tls');
+const fixture = (name: string) => join(FIXTURES, `${name}.pem`);
+const notAfter = (name: string): number =>
+  Math.floor(Date.parse(new X509Certificate(readFileSync(fixture(name))).validTo) / 1000);
+
+function files(cert = 'server', key = cert): TlsConfig {
+  const dir = tempDir('tls-unit');
+  const t = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), minVersion: 'TLSv1.2' as const };
+  copyFileSync(fixture(cert), t.certFile);
+  copyFileSync(fixture(`${key}-key`), t.keyFile);
+  return t;
+}
+
+const issuesOf = (tls: TlsConfig): readonly string[] => {
+  try {
+    readTlsMaterial(tls);
+    return [];
+  } catch (err) {
+    if (err instanceof TlsFilesError) return err.issues;
+    throw err;
+  }
+};
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('the certificate set', () => {
+  it('reads a matching certificate and key, and the client CA for mutual TLS', () => {
+    const tls = { ...files(), clientCaFile: fixture('ca') };
+    const o = tlsServerOptions(tls);
+    expect(String(o.cert)).toContain('BEGIN CERTIFICATE');
+    expect(String(o.ca)).toContain('BEGIN CERTIFICATE');
+    expect(o).toMatchObject({
+      minVersion: 'TLSv1.2',
+      requestCert: true,
+      rejectUnauthorized: true,
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+    });
+    // Without a client CA no client certificate is asked for.
+    expect(tlsServerOptions(files())).not.toHaveProperty('requestCert');
+  });
+
+  it('names every file that cannot be read, by its setting', () => {
+    const dir = tempDir('tls-unit');
+    const tls: TlsConfig = {
+      certFile: join(dir, 'nope.crt'),
+      keyFile: join(dir, 'nope.key'),
+      clientCaFile: join(dir, 'nope-ca.crt'),
+      minVersion: 'TLSv1.2',
+    };
+    expect(issuesOf(tls)).toEqual([
+      `server.tls.certFile: ${tls.certFile} cannot be read (ENOENT)`,
+      `server.tls.keyFile: ${tls.keyFile} cannot be read (ENOENT)`,
+      `server.tls.clientCaFile: ${tls.clientCaFile} cannot be read (ENOENT)`,
+    ]);
+  });
+
+  it('refuses a key that is not the certificate’s, and a file that is not PEM, without showing their bytes', () => {
+    expect(issuesOf(files('server', 'server-renewed'))).toEqual([
+      'server.tls: the key does not belong to the certificate',
+    ]);
+    const garbage = files();
+    writeFileSync(garbage.keyFile, 'not a key at all\n');
+    const [issue] = issuesOf(garbage);
+    expect(issue).toMatch(/^server\.tls: /);
+    expect(issue).not.toContain('not a key at all');
+  });
+
+  it('tlsIssues checks the configured set, and nothing when TLS is off', () => {
+    const base = { upstream: { url: 'http://127.0.0.1:8081/mcp' } };
+    expect(tlsIssues(parseConfig(base, {}))).toEqual([]);
+    const broken = files('server', 'server-renewed');
+    const config = parseConfig(
+      { ...base, server: { tls: { certFile: broken.certFile, keyFile: broken.keyFile } } },
+      {},
+    );
+    expect(config.server.tls?.minVersion).toBe('TLSv1.2');
+    expect(tlsIssues(config)).toEqual(['server.tls: the key does not belong to the certificate']);
+  });
+});
+
+describe('watchTlsFiles', () => {
+  function setup(tls: TlsConfig) {
+    const contexts: unknown[] = [];
+    const server = { setSecureContext: (o: unknown) => contexts.push(o) } as unknown as HttpsServer;
+    const counts: string[] = [];
+    let gauge: ((r: { observe(v: number): void }) => void) | undefined;
+    const meter = {
+      createCounter: () => ({ add: (_n: number, a: { result: string }) => counts.push(a.result) }),
+      createObservableGauge: () => ({ addCallback: (f: typeof gauge) => (gauge = f) }),
+    } as unknown as Meter;
+    const expiry = (): number[] => {
+      const seen: number[] = [];
+      gauge?.({ observe: (v) => seen.push(v) });
+      return seen;
+    };
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const logger = {
+      warn: (f: { err: string }) => warnings.push(f.err),
+      info: (_f: unknown, msg: string) => infos.push(msg),
+    } as unknown as Logger;
+    const stop = watchTlsFiles(server, tls, { logger, meter, pollIntervalMs: 1_000 });
+    return { contexts, counts, warnings, infos, expiry, stop };
+  }
+
+  it('swaps in a changed set once it is whole, and reports a broken set once while it stays broken', () => {
+    vi.useFakeTimers();
+    const tls = files();
+    const w = setup(tls);
+    expect(w.expiry()).toEqual([notAfter('server')]);
+    vi.advanceTimersByTime(3_000);
+    expect(w.contexts).toEqual([]); // nothing changed
+
+    copyFileSync(fixture('server-renewed'), tls.certFile); // the key follows later
+    vi.advanceTimersByTime(3_000);
+    expect(w.contexts).toEqual([]);
+    expect(w.counts).toEqual(['failure']); // three polls, one report
+    expect(w.warnings).toEqual(['server.tls: the key does not belong to the certificate']);
+
+    copyFileSync(fixture('server-renewed-key'), tls.keyFile);
+    vi.advanceTimersByTime(1_000);
+    expect(w.contexts).toHaveLength(1);
+    expect(String((w.contexts[0] as { cert: Buffer }).cert)).toContain('BEGIN CERTIFICATE');
+    expect(w.counts).toEqual(['failure', 'success']);
+    expect(w.infos).toEqual(['TLS certificate files changed; new connections use them']);
+    expect(w.expiry()).toEqual([notAfter('server-renewed')]);
+
+    vi.advanceTimersByTime(3_000);
+    expect(w.contexts).toHaveLength(1); // loaded once
+    w.stop();
+  });
+});
