@@ -2,18 +2,13 @@
 /**
  * The `mcp-authz` command: `serve`, `health`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
  * `blocks list|add|lift`, `report`.
- * Composition only; each command lives in `src/cli/`.
+ * Composition only; each command lives in `src/cli/`, and only the one invoked is loaded (see
+ * `cli/command-name.ts`).
  *
  * @module
  */
 import { Command } from 'commander';
-import { register as registerBlocks } from './cli/blocks.js';
-import { register as registerHealth } from './cli/health.js';
-import { register as registerKeys } from './cli/keys.js';
-import { register as registerPolicy } from './cli/policy.js';
-import { register as registerReport } from './cli/report.js';
-import { register as registerServe } from './cli/serve.js';
-import { register as registerTokens } from './cli/tokens.js';
+import { COMMANDS, type CommandName, commandsToLoad } from './cli/command-name.js';
 import { VERSION } from './version.js';
 
 const program = new Command('mcp-authz')
@@ -22,15 +17,24 @@ const program = new Command('mcp-authz')
   .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
   .showHelpAfterError();
 
-registerServe(program);
-registerHealth(program);
-registerPolicy(program);
-registerKeys(program);
-registerTokens(program);
-registerBlocks(program);
-registerReport(program);
+const modules: Record<CommandName, () => Promise<{ register(program: Command): void }>> = {
+  serve: () => import('./cli/serve.js'),
+  health: () => import('./cli/health.js'),
+  policy: () => import('./cli/policy.js'),
+  keys: () => import('./cli/keys.js'),
+  tokens: () => import('./cli/tokens.js'),
+  blocks: () => import('./cli/blocks.js'),
+  report: () => import('./cli/report.js'),
+};
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(): Promise<void> {
+  // Commander lists and matches commands in registration order: keep COMMANDS' order whatever is loaded.
+  const wanted = new Set(commandsToLoad(process.argv.slice(2)));
+  for (const name of COMMANDS) if (wanted.has(name)) (await modules[name]()).register(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
   process.stderr.write(`mcp-authz: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
