@@ -218,6 +218,9 @@ export function chartValuesSchema() {
               'image: the bundle baked into the image; configMap: policy.configMap; url: policy.url.',
           },
           url: str('http(s) URL of a bundle .tar.gz (source: url).', { pattern: '^$|^https?://' }),
+          persist: bool(
+            'With source url: keep the last bundle loaded in /tmp (config policy.persistDir), to start on it while the URL fails.',
+          ),
           configMap: obj({
             existingName: str('A ConfigMap you manage that holds the bundle.'),
             bundleFile: str('The bundle file in the ConfigMap; "" loads it as a bundle folder.', {

@@ -38,6 +38,12 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
         'readable by anyone on the path; serve the bundle over https',
     );
   }
+  if (config.policy.persistDir && !/^https?:\/\//i.test(config.policy.bundle)) {
+    advice.push(
+      'policy.persistDir is set but policy.bundle is no http(s) URL: only a downloaded bundle is kept there, ' +
+        'a local bundle is read where it is',
+    );
+  }
   if (config.policy.dryRun) {
     advice.push(
       'policy.dryRun is on: the policy decides and records every request but enforces nothing; requests it ' +

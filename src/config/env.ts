@@ -44,6 +44,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'AUTHZ_POLICY_TIMEZONE', path: 'policy.timezone', parse: text },
   { name: 'AUTHZ_ENVIRONMENT', path: 'policy.environment', parse: text },
   { name: 'AUTHZ_POLICY_DECISION_CACHE', path: 'policy.decisionCache.enabled', parse: bool },
+  { name: 'AUTHZ_POLICY_PERSIST_DIR', path: 'policy.persistDir', parse: text },
   { name: 'AUTHZ_AUTHN_MODE', path: 'authn.mode', parse: text },
   { name: 'AUTHZ_RESOURCE', path: 'authn.resource', parse: text },
   { name: 'AUTHZ_JWT_ISSUERS', path: 'authn.jwt.issuers', parse: list },

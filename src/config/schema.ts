@@ -122,6 +122,13 @@ const PolicySchema = z.strictObject({
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
   verification: BundleVerificationSchema,
+  persistDir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Folder where each bundle loaded from a bundle URL is kept (OPA's bundle `persist`): a sidecar that starts while the URL fails, or serves a bundle that does not load, starts on the kept copy (checked again, signature included) instead of denying every call. Only for an http(s) `bundle`; in Kubernetes an emptyDir, which outlives container restarts.",
+    ),
   bundleTokenFile: z
     .string()
     .min(1)

@@ -144,7 +144,11 @@ function isBundleFile(rel: string): boolean {
   return base === '.manifest' || base === 'data.json' || base.endsWith('.wasm') || rel === SIGNATURES_FILE;
 }
 
-async function fromTarball(buf: Buffer, source: string, verification?: BundleVerification): Promise<Bundle> {
+export async function fromTarball(
+  buf: Buffer,
+  source: string,
+  verification?: BundleVerification,
+): Promise<Bundle> {
   let tarBytes: Buffer;
   try {
     tarBytes = gunzipSync(buf, { maxOutputLength: MAX_BUNDLE_BYTES });

@@ -1,6 +1,7 @@
 /**
- * The policy as a sidecar component: the reloader that loads the bundle and keeps it current, with the
- * secrets it reads (the verification key, a bundle URL's bearer token — files re-read when a Secret mount
+ * The policy as a sidecar component: the reloader that loads the bundle and keeps it current (for a
+ * bundle URL with `policy.persistDir`, also a local copy of its last bundle to start on), with the secrets
+ * it reads (the verification key, a bundle URL's bearer token — files re-read when a Secret mount
  * changes), and the engine's state for `/readyz`.
  *
  * @module
@@ -10,6 +11,7 @@ import { openSecret, type SecretSourceOptions } from '../config/secrets.js';
 import type { Component } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { isUrl } from './bundle-download.js';
+import { BundlePersistence } from './bundle-persist.js';
 import type { PolicyEngine } from './engine.js';
 import { PolicyReloader } from './reloader.js';
 
@@ -26,6 +28,7 @@ export function createPolicyComponent(
   const verification = config.policy.verification;
   const verifyKey = verification ? openSecret(config, 'bundleVerificationKey', secretOpts) : undefined;
   const bundleToken = isUrl(config.policy.bundle) ? openSecret(config, 'bundleToken', secretOpts) : undefined;
+  const persistDir = isUrl(config.policy.bundle) ? config.policy.persistDir : undefined;
   const reloader = new PolicyReloader({
     location: config.policy.bundle,
     watch: config.policy.watch,
@@ -36,6 +39,7 @@ export function createPolicyComponent(
       ? { auth: { token: () => bundleToken.get(), configured: config.policy.bundleTokenFile !== undefined } }
       : {}),
     ...(verification && verifyKey ? { verification: { ...verification, key: () => verifyKey.get() } } : {}),
+    ...(persistDir ? { persist: new BundlePersistence(persistDir, config.policy.bundle) } : {}),
   });
   return {
     name: 'policy',

@@ -15,8 +15,9 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
-import { BundleError, bundleFiles, displayLocation, readBundle } from './bundle.js';
-import { type BundleAuth, isUrl, urlSignature } from './bundle-download.js';
+import { type Bundle, BundleError, bundleFiles, displayLocation, fromTarball, readBundle } from './bundle.js';
+import { type BundleAuth, download, isUrl, urlSignature } from './bundle-download.js';
+import type { BundlePersistence } from './bundle-persist.js';
 import type { BundleVerification } from './bundle-signature.js';
 import type { PolicyEngine } from './engine.js';
 
@@ -30,6 +31,8 @@ export interface ReloaderOptions {
   readonly verification?: BundleVerification;
   /** A bundle URL's bearer token (`policy.bundleTokenFile`); a request refused for its token is tried again each poll. */
   readonly auth?: BundleAuth;
+  /** Where each bundle loaded from a URL is kept, and started on when the URL gives none (`policy.persistDir`). */
+  readonly persist?: BundlePersistence;
 }
 
 export class PolicyReloader {
@@ -47,9 +50,13 @@ export class PolicyReloader {
     this.#opts = opts;
   }
 
-  /** Loads the bundle once (a failure leaves the engine denying everything) and starts watching. */
+  /**
+   * Loads the bundle once and starts watching. When that gives no policy and a copy of the URL's last
+   * bundle was kept, the copy is loaded; otherwise the engine denies everything until a bundle loads.
+   */
   async start(): Promise<void> {
     await this.check();
+    if (this.#opts.persist && this.#opts.engine.revision === null) await this.#loadKept(this.#opts.persist);
     this.#started = true;
     if (this.#opts.watch) {
       this.#timer = setInterval(() => void this.check(), this.#opts.pollIntervalMs);
@@ -95,9 +102,15 @@ export class PolicyReloader {
     }
     this.#settling = null;
     this.#signature = sig;
-    let bundle: Awaited<ReturnType<typeof readBundle>>;
+    let bundle: Bundle;
+    let downloaded: Buffer | undefined;
     try {
-      bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);
+      if (isUrl(location)) {
+        downloaded = await download(location, undefined, this.#opts.auth);
+        bundle = await fromTarball(downloaded, displayLocation(location), this.#opts.verification);
+      } else {
+        bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);
+      }
       if (folder && (await this.#currentSignature().catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;
@@ -114,7 +127,54 @@ export class PolicyReloader {
     }
     this.#lastReadError = null;
     // load() records and logs its own failures and keeps the last good policy.
-    await engine.load(bundle).catch(() => undefined);
+    const loaded = await engine.load(bundle).then(
+      () => true,
+      () => false,
+    );
+    if (loaded && downloaded && this.#opts.persist) await this.#keep(this.#opts.persist, downloaded, bundle);
+  }
+
+  async #keep(persist: BundlePersistence, bytes: Buffer, bundle: Bundle): Promise<void> {
+    try {
+      await persist.save(bytes, bundle.revision);
+    } catch (err) {
+      this.#opts.logger.warn(
+        { file: persist.file, revision: bundle.revision, err: (err as Error).message },
+        'the downloaded bundle could not be kept in policy.persistDir; a restart while the bundle URL fails would start without a policy',
+      );
+    }
+  }
+
+  /** Loads the copy kept of the URL's last bundle (start-up found no policy at the URL). */
+  async #loadKept(persist: BundlePersistence): Promise<void> {
+    const { engine, logger, location } = this.#opts;
+    const kept = await persist.read();
+    if ('why' in kept) {
+      logger.warn({ file: persist.file, why: kept.why }, 'no kept copy of the bundle to start on');
+      return;
+    }
+    const source = `${kept.file} (kept copy of ${displayLocation(location)})`;
+    let bundle: Bundle;
+    try {
+      bundle = await fromTarball(kept.bytes, source, this.#opts.verification);
+    } catch (err) {
+      engine.recordFailure(err, source);
+      return;
+    }
+    // load() logs the load (or its failure) with the copy as its source.
+    if (
+      !(await engine.load(bundle).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    logger.warn(
+      { revision: bundle.revision, savedAt: kept.meta.savedAt, file: kept.file },
+      'the bundle URL gave no policy at start; serving the kept copy of its last bundle until it does',
+    );
+    // The URL still fails: say so again at the next poll, so /readyz shows it beside the loaded revision.
+    this.#lastReadError = null;
   }
 
   /**

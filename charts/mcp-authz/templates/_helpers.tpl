@@ -116,6 +116,9 @@ and secrets (validate.yaml refuses those keys in .Values.config).
 {{- $policy := get $cfg "policy" | default dict }}
 {{- if eq .Values.policy.source "url" }}
 {{- $_ = set $policy "bundle" .Values.policy.url }}
+{{- if .Values.policy.persist }}
+{{- $_ = set $policy "persistDir" "/tmp/mcp-authz-bundle" }}
+{{- end }}
 {{- else if eq .Values.policy.source "configMap" }}
 {{- $dir := include "mcp-authz.policyDir" . }}
 {{- $_ = set $policy "bundle" (ternary (printf "%s/%s" $dir .Values.policy.configMap.bundleFile) $dir (ne .Values.policy.configMap.bundleFile "")) }}

@@ -41,7 +41,7 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 
 {{- /* Keys of config.yaml that the chart sets itself. */}}
-{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" "policy.bundleTokenFile" "secrets.bundleToken.existingSecret" "server.tls" "tls.secretName" }}
+{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" "policy.bundleTokenFile" "secrets.bundleToken.existingSecret" "server.tls" "tls.secretName" "policy.persistDir" "policy.persist (with policy.source url)" }}
 {{- range $path, $instead := $owned }}
 {{- $node := $cfg }}
 {{- $found := true }}

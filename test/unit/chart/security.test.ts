@@ -271,6 +271,22 @@ describe('the bundle token', () => {
   });
 });
 
+describe('the kept bundle copy', () => {
+  it('keeps a URL bundle in /tmp by default (policy.persistDir), not with persist off or another source', async () => {
+    const url = ['policy.source=url', 'policy.url=https://bundles.example/mcp.tar.gz'];
+    const kept = (await render(CHART, { ...DEPLOYMENT, set: url })).objects;
+    expect(config(kept).policy.persistDir).toBe('/tmp/mcp-authz-bundle');
+    // /tmp is the sidecar's writable emptyDir (the root filesystem is read-only).
+    const mounts = container(one(kept, 'Deployment'), 'mcp-authz').volumeMounts as { mountPath: string }[];
+    expect(mounts.map((m) => m.mountPath)).toContain('/tmp');
+    const off = (await render(CHART, { ...DEPLOYMENT, set: [...url, 'policy.persist=false'] })).objects;
+    expect(config(off).policy.persistDir).toBeUndefined();
+    expect(config(deploymentMode).policy.persistDir).toBeUndefined();
+    const owned = await renderError(CHART, { ...DEPLOYMENT, set: ['config.policy.persistDir=/x'] });
+    expect(owned).toContain('config.policy.persistDir is set by the chart');
+  });
+});
+
 describe('TLS on the public port', () => {
   it('mounts a kubernetes.io/tls Secret as server.tls, with the client CA only for mutual TLS', async () => {
     const objects = (await render(CHART, { ...DEPLOYMENT, set: ['tls.secretName=mcp-tls'] })).objects;

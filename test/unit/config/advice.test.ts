@@ -57,4 +57,15 @@ describe('configAdvice', () => {
       ),
     ]);
   });
+
+  it('says that policy.persistDir keeps only downloaded bundles', () => {
+    const at = (bundle: string) =>
+      configAdvice(
+        parseConfig({ server: { trustProxyHops: 1 }, policy: { bundle, persistDir: '/tmp/b' } }, {}),
+      );
+    expect(at('/app/policy/bundle.tar.gz')).toEqual([
+      expect.stringMatching(/^policy\.persistDir is set but policy\.bundle is no http\(s\) URL/),
+    ]);
+    expect(at('https://bundles.example/b.tar.gz')).toEqual([]);
+  });
 });

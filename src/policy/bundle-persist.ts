@@ -1,0 +1,85 @@
+/**
+ * A bundle downloaded from a URL, kept on local disk (`policy.persistDir`), as OPA's bundle `persist`
+ * does: every bundle loaded from the URL is written there, and a sidecar that starts while the bundle
+ * server is down (or serves a bundle that does not load) starts on that copy instead of denying every
+ * call until the server answers. In Kubernetes an `emptyDir` outlives the container, so a container
+ * restart (an OOM kill, a crash) during a bundle-server outage keeps the pod serving.
+ *
+ * The copy is the tarball as downloaded, so it is checked like any bundle when loaded (its signature
+ * too, under `policy.verification`). It is written to a temporary name and renamed over the last one, so
+ * a crash mid-write never leaves half a bundle. The URL it came from is recorded as a SHA-256 (a URL can
+ * carry credentials): a copy of another URL — the configuration changed — is not used.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const PERSISTED_BUNDLE_FILE = 'bundle.tar.gz';
+export const PERSISTED_META_FILE = 'bundle.json';
+
+const MetaSchema = z.object({
+  location: z.string(),
+  revision: z.string(),
+  savedAt: z.string(),
+});
+export type PersistedMeta = z.infer<typeof MetaSchema>;
+
+export interface PersistedBundle {
+  readonly bytes: Buffer;
+  readonly file: string;
+  readonly meta: PersistedMeta;
+}
+
+export class BundlePersistence {
+  readonly #dir: string;
+  readonly #location: string;
+
+  /** Copies of bundles downloaded from `location`, kept in `dir` (created when first written). */
+  constructor(dir: string, location: string) {
+    this.#dir = dir;
+    this.#location = createHash('sha256').update(location).digest('hex');
+  }
+
+  get file(): string {
+    return join(this.#dir, PERSISTED_BUNDLE_FILE);
+  }
+
+  /** Keeps `bytes` (a bundle tarball of revision `revision`) in place of the last copy. */
+  async save(bytes: Buffer, revision: string, now = new Date()): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    const meta: PersistedMeta = { location: this.#location, revision, savedAt: now.toISOString() };
+    // The tarball first, then what it is: a crash between the two leaves a copy whose meta names the last
+    // revision, and a revision is only a label here (the bundle's own manifest says what is loaded).
+    await replace(this.file, bytes);
+    await replace(join(this.#dir, PERSISTED_META_FILE), Buffer.from(`${JSON.stringify(meta)}\n`));
+  }
+
+  /**
+   * The copy kept for this location, or null when there is none, it is of another location, or it cannot
+   * be read; `why` says which (for the log).
+   */
+  async read(): Promise<PersistedBundle | { readonly why: string }> {
+    let meta: PersistedMeta;
+    try {
+      meta = MetaSchema.parse(JSON.parse(await readFile(join(this.#dir, PERSISTED_META_FILE), 'utf8')));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return { why: code === 'ENOENT' ? 'no copy has been kept yet' : 'its description cannot be read' };
+    }
+    if (meta.location !== this.#location) return { why: 'the copy kept is of another bundle URL' };
+    try {
+      return { bytes: await readFile(this.file), file: this.file, meta };
+    } catch (err) {
+      return { why: `${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+    }
+  }
+}
+
+async function replace(file: string, bytes: Buffer): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes, { mode: 0o600 });
+  await rename(tmp, file);
+}
