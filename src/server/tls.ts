@@ -60,6 +60,8 @@ export function readTlsMaterial(tls: TlsConfig): Material {
       );
     }
   }
+  if (material.ca && !holdsCertificates(material.ca))
+    issues.push(`server.tls.clientCaFile: ${tls.clientCaFile} holds no PEM certificate, or one cut short`);
   if (issues.length) throw new TlsFilesError(issues);
   try {
     createSecureContext({ ...material, minVersion: tls.minVersion });
@@ -67,6 +69,26 @@ export function readTlsMaterial(tls: TlsConfig): Material {
     throw new TlsFilesError([`server.tls: ${tlsReason(err)}`]);
   }
   return material;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
+
+/**
+ * Whether `pem` holds at least one certificate, each whole. Node builds a context from a CA file without
+ * any (empty, a key, a file cut short) and then verifies no client at all: every connection would be
+ * refused instead of the last good set being kept.
+ */
+function holdsCertificates(pem: Buffer): boolean {
+  const text = pem.toString('latin1');
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0 || blocks.length !== text.split('-----BEGIN CERTIFICATE-----').length - 1)
+    return false;
+  try {
+    for (const b of blocks) new X509Certificate(b);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function tlsReason(err: unknown): string {

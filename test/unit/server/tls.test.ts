@@ -87,6 +87,31 @@ describe('the certificate set', () => {
     expect(issue).not.toContain('not a key at all');
   });
 
+  it('refuses a client CA file holding no certificate (Node would take it and refuse every client)', () => {
+    const dir = tempDir('tls-unit');
+    const empty = join(dir, 'empty-ca.crt');
+    writeFileSync(empty, '');
+    const garbage = join(dir, 'garbage-ca.crt');
+    writeFileSync(garbage, 'not a certificate\n');
+    // A key where the CA should be (ca.crt and tls.key mixed up): no certificate either, and no bytes shown.
+    const key = fixture('server-key');
+    for (const clientCaFile of [empty, garbage, key]) {
+      const issues = issuesOf({ ...files(), clientCaFile });
+      expect(issues, clientCaFile).toEqual([
+        `server.tls.clientCaFile: ${clientCaFile} holds no PEM certificate, or one cut short`,
+      ]);
+    }
+    // A bundle of several CAs is fine; one read while it was being written (the second CA cut short) is not.
+    const bundle = join(dir, 'bundle.crt');
+    const whole = Buffer.concat([readFileSync(fixture('ca')), readFileSync(fixture('other-ca'))]);
+    writeFileSync(bundle, whole);
+    expect(issuesOf({ ...files(), clientCaFile: bundle })).toEqual([]);
+    writeFileSync(bundle, whole.subarray(0, whole.length - 100));
+    expect(issuesOf({ ...files(), clientCaFile: bundle })).toEqual([
+      `server.tls.clientCaFile: ${bundle} holds no PEM certificate, or one cut short`,
+    ]);
+  });
+
   it('tlsIssues checks the configured set, and nothing when TLS is off', () => {
     const base = { upstream: { url: 'http://127.0.0.1:8081/mcp' } };
     expect(tlsIssues(parseConfig(base, {}))).toEqual([]);
