@@ -162,15 +162,18 @@ export function countHandshakeFailures(
 
 /**
  * Polls the files of `tls` and gives `server` a new secure context when they change and form a good set.
- * Counts reloads in `mcp_authz_tls_reloads_total{result}` and exports when the certificate in use expires
+ * Counts reloads in `mcp_authz_tls_reloads_total{result}` (a failure at every poll while the changed set
+ * cannot be used) and exports when the certificate in use expires
  * (`mcp_authz_tls_certificate_expiry_timestamp_seconds`: a renewal that never comes shows there first).
  * Returns the function that stops polling.
  */
 export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatchDeps): () => void {
   const reloads = deps.meter.createCounter('mcp_authz_tls_reloads_total', {
     description:
-      'Reloads of the public listener certificate set after its files changed, by result (success, failure: the last good set is kept).',
+      'Reloads of the public listener certificate set after its files changed, by result (success; failure, every check while the changed set stays unusable: the last good set is kept).',
   });
+  // Both series from the start: one born at 1 has no increase() in Prometheus (the alert would never fire).
+  for (const result of ['success', 'failure']) reloads.add(0, { result });
   let expiry = Number.NaN;
   try {
     expiry = certificateExpiry(readTlsMaterial(tls));
@@ -212,9 +215,10 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
       deps.logger.info({ files }, 'TLS certificate files changed; new connections use them');
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
-      // Tried again at every poll until the set is whole; logged and counted once per distinct problem.
+      // Tried again at every poll until the set is whole, and counted each time, so that the failure
+      // series keeps rising while the set stays broken; logged once per distinct problem.
+      reloads.add(1, { result: 'failure' });
       if (text !== problem) {
-        reloads.add(1, { result: 'failure' });
         deps.logger.warn(
           { files, err: text },
           'TLS certificate files changed but cannot be used; keeping the last good set',

@@ -131,10 +131,20 @@ async function tlsFamilies(): Promise<string> {
   const t = await startHarness({ config: { server: { tls: { certFile, keyFile } } } });
   try {
     const text = async () => (await fetch(`${t.sidecar.adminUrl}/metrics`)).text();
+    // Both series are exported at 0 from the start (an alert's increase() needs that): wait for a count.
+    const counted = async (result: string) =>
+      (await text())
+        .split('\n')
+        .some(
+          (l) =>
+            l.startsWith('mcp_authz_tls_reloads_total{') &&
+            l.includes(`result="${result}"`) &&
+            Number(l.split(' ').at(-1)) > 0,
+        );
     copyFileSync(join(TLS_FIXTURES, 'server-renewed.pem'), certFile);
-    await until(10_000, async () => (await text()).includes('mcp_authz_tls_reloads_total{result="failure"'));
+    await until(10_000, () => counted('failure'));
     copyFileSync(join(TLS_FIXTURES, 'server-renewed-key.pem'), keyFile);
-    await until(10_000, async () => (await text()).includes('mcp_authz_tls_reloads_total{result="success"'));
+    await until(10_000, () => counted('success'));
     return (await text())
       .split('\n')
       .filter((l) => /^(# (HELP|TYPE) )?mcp_authz_tls_/.test(l))

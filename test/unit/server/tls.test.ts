@@ -129,10 +129,15 @@ describe('watchTlsFiles', () => {
   function setup(tls: TlsConfig) {
     const contexts: unknown[] = [];
     const server = { setSecureContext: (o: unknown) => contexts.push(o) } as unknown as HttpsServer;
-    const counts: string[] = [];
+    // The reload counter's series as a scrape shows them: present from the start, at 0.
+    const counts: Record<string, number> = {};
     let gauge: ((r: { observe(v: number): void }) => void) | undefined;
     const meter = {
-      createCounter: () => ({ add: (_n: number, a: { result: string }) => counts.push(a.result) }),
+      createCounter: () => ({
+        add: (n: number, a: { result: string }) => {
+          counts[a.result] = (counts[a.result] ?? 0) + n;
+        },
+      }),
       createObservableGauge: () => ({ addCallback: (f: typeof gauge) => (gauge = f) }),
     } as unknown as Meter;
     const expiry = (): number[] => {
@@ -150,10 +155,13 @@ describe('watchTlsFiles', () => {
     return { contexts, counts, warnings, infos, expiry, stop };
   }
 
-  it('swaps in a changed set once it is whole, and reports a broken set once while it stays broken', () => {
+  it('swaps in a changed set once it is whole, and reports a broken set while it stays broken (logged once)', () => {
     vi.useFakeTimers();
     const tls = files();
     const w = setup(tls);
+    // Both series exist before anything happens: a failure series born at 1 shows no increase() in
+    // Prometheus, and the alert on it would never fire.
+    expect(w.counts).toEqual({ success: 0, failure: 0 });
     expect(w.expiry()).toEqual([notAfter('server')]);
     vi.advanceTimersByTime(3_000);
     expect(w.contexts).toEqual([]); // nothing changed
@@ -161,14 +169,16 @@ describe('watchTlsFiles', () => {
     copyFileSync(fixture('server-renewed'), tls.certFile); // the key follows later
     vi.advanceTimersByTime(3_000);
     expect(w.contexts).toEqual([]);
-    expect(w.counts).toEqual(['failure']); // three polls, one report
+    // Every poll that finds the set still broken counts (an alert on the counter holds while it lasts),
+    // the log says it once.
+    expect(w.counts).toEqual({ success: 0, failure: 3 });
     expect(w.warnings).toEqual(['server.tls: the key does not belong to the certificate']);
 
     copyFileSync(fixture('server-renewed-key'), tls.keyFile);
     vi.advanceTimersByTime(1_000);
     expect(w.contexts).toHaveLength(1);
     expect(String((w.contexts[0] as { cert: Buffer }).cert)).toContain('BEGIN CERTIFICATE');
-    expect(w.counts).toEqual(['failure', 'success']);
+    expect(w.counts).toEqual({ success: 1, failure: 3 });
     expect(w.infos).toEqual(['TLS certificate files changed; new connections use them']);
     expect(w.expiry()).toEqual([notAfter('server-renewed')]);
 
