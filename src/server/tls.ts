@@ -175,11 +175,6 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
   // Both series from the start: one born at 1 has no increase() in Prometheus (the alert would never fire).
   for (const result of ['success', 'failure']) reloads.add(0, { result });
   let expiry = Number.NaN;
-  try {
-    expiry = certificateExpiry(readTlsMaterial(tls));
-  } catch {
-    // The server was built from these files a moment ago; a change since is picked up by the first poll.
-  }
   deps.meter
     .createObservableGauge('mcp_authz_tls_certificate_expiry_timestamp_seconds', {
       description:
@@ -200,7 +195,17 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
         }
       })
       .join('|');
+  // The server was built from an earlier read: a renewal in between would be taken as loaded and never
+  // served (while the gauge showed its expiry). So the set is read again after noting what it is, and
+  // served: context, identity and expiry all come from the one read. A failure is retried at the first poll.
   let loaded = identity();
+  try {
+    const material = readTlsMaterial(tls);
+    server.setSecureContext({ ...material, minVersion: tls.minVersion });
+    expiry = certificateExpiry(material);
+  } catch {
+    loaded = '';
+  }
   let problem: string | null = null;
   const check = (): void => {
     const now = identity();

@@ -163,12 +163,14 @@ describe('watchTlsFiles', () => {
     // Prometheus, and the alert on it would never fire.
     expect(w.counts).toEqual({ success: 0, failure: 0 });
     expect(w.expiry()).toEqual([notAfter('server')]);
+    // The watcher serves the set it reports (see the next test); then nothing changes.
+    expect(w.contexts).toHaveLength(1);
     vi.advanceTimersByTime(3_000);
-    expect(w.contexts).toEqual([]); // nothing changed
+    expect(w.contexts).toHaveLength(1);
 
     copyFileSync(fixture('server-renewed'), tls.certFile); // the key follows later
     vi.advanceTimersByTime(3_000);
-    expect(w.contexts).toEqual([]);
+    expect(w.contexts).toHaveLength(1);
     // Every poll that finds the set still broken counts (an alert on the counter holds while it lasts),
     // the log says it once.
     expect(w.counts).toEqual({ success: 0, failure: 3 });
@@ -176,14 +178,31 @@ describe('watchTlsFiles', () => {
 
     copyFileSync(fixture('server-renewed-key'), tls.keyFile);
     vi.advanceTimersByTime(1_000);
-    expect(w.contexts).toHaveLength(1);
-    expect(String((w.contexts[0] as { cert: Buffer }).cert)).toContain('BEGIN CERTIFICATE');
+    expect(w.contexts).toHaveLength(2);
+    expect(String((w.contexts[1] as { cert: Buffer }).cert)).toBe(
+      String(readFileSync(fixture('server-renewed'))),
+    );
     expect(w.counts).toEqual({ success: 1, failure: 3 });
     expect(w.infos).toEqual(['TLS certificate files changed; new connections use them']);
     expect(w.expiry()).toEqual([notAfter('server-renewed')]);
 
     vi.advanceTimersByTime(3_000);
-    expect(w.contexts).toHaveLength(1); // loaded once
+    expect(w.contexts).toHaveLength(2); // loaded once
+    w.stop();
+  });
+
+  it('serves the set it reports when the files change between building the server and watching them', () => {
+    vi.useFakeTimers();
+    const tls = files();
+    tlsServerOptions(tls); // the server is built from the first set…
+    copyFileSync(fixture('server-renewed'), tls.certFile); // …and the Secret is renewed right then
+    copyFileSync(fixture('server-renewed-key'), tls.keyFile);
+    const w = setup(tls);
+    vi.advanceTimersByTime(3_000);
+    const served = w.contexts.at(-1) as { cert: Buffer } | undefined;
+    expect(String(served?.cert)).toBe(String(readFileSync(fixture('server-renewed'))));
+    expect(w.expiry()).toEqual([notAfter('server-renewed')]);
+    expect(w.counts).toEqual({ success: 0, failure: 0 });
     w.stop();
   });
 });
