@@ -152,8 +152,16 @@ export function countHandshakeFailures(
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
     failures.add(1);
+    // A client certificate the CA did not sign ends the handshake as a hang-up (ECONNRESET): Node refuses
+    // it after OpenSSL is done, and only `authorizationError` says why.
+    const refused = (socket as { authorizationError?: unknown }).authorizationError;
     deps.logger.debug(
-      { client_ip: socket.remoteAddress, code: err.code, err: err.message.split('\n')[0] },
+      {
+        client_ip: socket.remoteAddress,
+        code: err.code,
+        err: err.message.split('\n')[0],
+        ...(refused ? { authorization_error: String(refused) } : {}),
+      },
       'TLS handshake failed',
     );
     // The https server then destroys the socket itself (no `clientError` listener is registered).
