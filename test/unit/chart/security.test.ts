@@ -335,6 +335,25 @@ describe('TLS on the public port', () => {
     expect(items).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
   });
 
+  it('NOTES.txt tries the port with https, and with a client certificate for mutual TLS', async () => {
+    const plain = (await render(CHART, { ...DEPLOYMENT, notes: true })).notes;
+    expect(plain).toContain('curl -si http://127.0.0.1:8080/mcp');
+    const tls = (await render(CHART, { ...DEPLOYMENT, set: ['tls.secretName=mcp-tls'], notes: true })).notes;
+    expect(tls).not.toContain('http://127.0.0.1:8080');
+    expect(tls).toContain("curl -sik https://127.0.0.1:8080/mcp -H 'content-type: application/json'");
+    expect(tls).toContain('The port speaks TLS (Secret mcp-tls)');
+    expect(tls).not.toContain('--cert ');
+    const mutual = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: ['tls.secretName=mcp-tls', 'tls.requireClientCert=true'],
+        notes: true,
+      })
+    ).notes;
+    expect(mutual).toContain('curl -sik https://127.0.0.1:8080/mcp --cert client.crt --key client.key -H');
+    expect(mutual).toContain("client.crt must be signed by the Secret's ca.crt");
+  });
+
   it('leaves TLS off by default, and refuses mutual TLS without a Secret and server.tls set by hand', async () => {
     expect(config(deploymentMode).server.tls).toBeUndefined();
     expect(one(deploymentMode, 'Service', 'demo-mcp-authz').spec.ports[0].appProtocol).toBeUndefined();
