@@ -191,6 +191,22 @@ describe('watchTlsFiles', () => {
     w.stop();
   });
 
+  it('hands a changed client CA to the server with the rest of the set and the minimum version', () => {
+    vi.useFakeTimers();
+    const dir = tempDir('tls-unit');
+    const tls = { ...files(), clientCaFile: join(dir, 'ca.crt'), minVersion: 'TLSv1.3' as const };
+    copyFileSync(fixture('ca'), tls.clientCaFile);
+    const w = setup(tls);
+    copyFileSync(fixture('other-ca'), tls.clientCaFile); // the gateway's CA rotated
+    vi.advanceTimersByTime(1_000);
+    const served = w.contexts.at(-1) as { ca: Buffer; key: Buffer; minVersion: string };
+    expect(String(served.ca)).toBe(String(readFileSync(fixture('other-ca'))));
+    expect(served.key).toBeDefined();
+    expect(served.minVersion).toBe('TLSv1.3');
+    expect(w.counts).toEqual({ success: 1, failure: 0 });
+    w.stop();
+  });
+
   it('serves the set it reports when the files change between building the server and watching them', () => {
     vi.useFakeTimers();
     const tls = files();
