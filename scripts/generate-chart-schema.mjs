@@ -245,6 +245,10 @@ export function chartValuesSchema() {
           requireClientCert: bool(
             "Mutual TLS: only clients presenting a certificate signed by the Secret's ca.crt complete the handshake.",
           ),
+          clientCaSecretName: str(
+            'A Secret whose ca.crt is the client CA of requireClientCert; "" uses secretName\'s own ca.crt.',
+            { pattern: '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+          ),
           minVersion: { enum: ['TLSv1.2', 'TLSv1.3'], description: 'Oldest TLS version accepted.' },
         },
         'TLS on the sidecar public port, from a Secret; renewed certificates are used without a restart.',

@@ -11,7 +11,7 @@ import { unknownEnvNames } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
 import { unreadableSecretFiles } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
-import { tlsIssues } from '../server/tls.js';
+import { TlsFilesError, tlsIssues } from '../server/tls.js';
 import { createLogger } from '../telemetry/logger.js';
 
 /** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
@@ -39,7 +39,15 @@ export function register(program: Command): void {
       for (const name of unknownEnvNames(process.env)) {
         logger.warn({ variable: name }, 'unknown AUTHZ_* environment variable ignored (a typo?)');
       }
-      const sidecar = createSidecar(config, { logger });
+      let sidecar: ReturnType<typeof createSidecar>;
+      try {
+        sidecar = createSidecar(config, { logger });
+      } catch (err) {
+        // The certificate files changed for the worse since they were checked above.
+        if (!(err instanceof TlsFilesError)) throw err;
+        process.stderr.write(`mcp-authz: ${new ConfigError(err.issues).message}\n`);
+        process.exit(1);
+      }
       let stopping = false;
       /** Raised to 1 by an uncaught exception, also one during a shutdown already under way. */
       let exitCode: 0 | 1 = 0;

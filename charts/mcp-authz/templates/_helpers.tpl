@@ -93,6 +93,7 @@ app.kubernetes.io/part-of: mcp-authz
 {{- define "mcp-authz.policyDir" -}}/var/lib/mcp-authz/policy{{- end }}
 {{- define "mcp-authz.secretsDir" -}}/var/run/secrets/mcp-authz{{- end }}
 {{- define "mcp-authz.tlsDir" -}}/var/run/secrets/mcp-authz/tls{{- end }}
+{{- define "mcp-authz.tlsClientCaDir" -}}/var/run/secrets/mcp-authz/tls-client-ca{{- end }}
 
 {{/* The secrets the chart knows, as name → (values key, config path). */}}
 {{- define "mcp-authz.secretSpecs" -}}
@@ -136,7 +137,7 @@ and secrets (validate.yaml refuses those keys in .Values.config).
 {{- $server := get $cfg "server" | default dict }}
 {{- $tls := dict "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) "minVersion" $.Values.tls.minVersion }}
 {{- if $.Values.tls.requireClientCert }}
-{{- $_ := set $tls "clientCaFile" (printf "%s/ca.crt" $dir) }}
+{{- $_ := set $tls "clientCaFile" (printf "%s/ca.crt" (ternary (include "mcp-authz.tlsClientCaDir" $) $dir (ne $.Values.tls.clientCaSecretName ""))) }}
 {{- end }}
 {{- $_ := set $server "tls" $tls }}
 {{- $_ = set $cfg "server" $server }}

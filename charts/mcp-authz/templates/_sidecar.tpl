@@ -118,6 +118,11 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
     - name: mcp-authz-tls
       mountPath: {{ include "mcp-authz.tlsDir" . }}
       readOnly: true
+    {{- if and .Values.tls.requireClientCert .Values.tls.clientCaSecretName }}
+    - name: mcp-authz-tls-client-ca
+      mountPath: {{ include "mcp-authz.tlsClientCaDir" . }}
+      readOnly: true
+    {{- end }}
     {{- end }}
     - name: mcp-authz-tmp
       mountPath: /tmp
@@ -190,10 +195,19 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
         path: tls.crt
       - key: tls.key
         path: tls.key
-      {{- if $.Values.tls.requireClientCert }}
+      {{- if and $.Values.tls.requireClientCert (not $.Values.tls.clientCaSecretName) }}
       - key: ca.crt
         path: ca.crt
       {{- end }}
+{{- if and $.Values.tls.requireClientCert $.Values.tls.clientCaSecretName }}
+- name: mcp-authz-tls-client-ca
+  secret:
+    secretName: {{ $.Values.tls.clientCaSecretName }}
+    defaultMode: 288 # 0440: readable by the pod's fsGroup
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
 {{- end }}
 - name: mcp-authz-tmp
   emptyDir:

@@ -60,6 +60,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- if and .Values.tls.requireClientCert (not .Values.tls.secretName) }}
 {{- $errors = append $errors "tls.requireClientCert needs tls.secretName (the Secret's ca.crt is the client CA)" }}
 {{- end }}
+{{- if and .Values.tls.clientCaSecretName (not .Values.tls.requireClientCert) }}
+{{- $errors = append $errors "tls.clientCaSecretName is used only with tls.requireClientCert: set it, or leave the client CA unset" }}
+{{- end }}
 
 {{- /* Policy source. */}}
 {{- if and (eq $v.policy.source "url") (not (regexMatch "^https?://" (toString $v.policy.url))) }}

@@ -333,6 +333,37 @@ describe('TLS on the public port', () => {
       .find((v) => v.name === 'mcp-authz-tls')
       ?.secret?.items.map((i) => i.key);
     expect(items).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+
+    // A client CA of its own: mounted from its Secret, and the server Secret's ca.crt (if any) is not asked for.
+    const ownCa = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: ['tls.secretName=mcp-tls', 'tls.requireClientCert=true', 'tls.clientCaSecretName=gateway-ca'],
+      })
+    ).objects;
+    expect(config(ownCa).server.tls.clientCaFile).toBe('/var/run/secrets/mcp-authz/tls-client-ca/ca.crt');
+    const ownVolumes = podSpec(ownCa).volumes as {
+      name: string;
+      secret?: { secretName: string; items: { key: string }[] };
+    }[];
+    expect(ownVolumes.find((v) => v.name === 'mcp-authz-tls')?.secret?.items.map((i) => i.key)).toEqual([
+      'tls.crt',
+      'tls.key',
+    ]);
+    expect(ownVolumes.find((v) => v.name === 'mcp-authz-tls-client-ca')?.secret).toMatchObject({
+      secretName: 'gateway-ca',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
+    const ownMounts = container(one(ownCa, 'Deployment'), 'mcp-authz').volumeMounts as {
+      name: string;
+      mountPath: string;
+    }[];
+    expect(ownMounts).toContainEqual(
+      expect.objectContaining({
+        name: 'mcp-authz-tls-client-ca',
+        mountPath: '/var/run/secrets/mcp-authz/tls-client-ca',
+      }),
+    );
   });
 
   it('NOTES.txt tries the port with https, and with a client certificate for mutual TLS', async () => {
@@ -360,6 +391,12 @@ describe('TLS on the public port', () => {
     expect(await renderError(CHART, { ...DEPLOYMENT, set: ['tls.requireClientCert=true'] })).toContain(
       'tls.requireClientCert needs tls.secretName',
     );
+    expect(
+      await renderError(CHART, {
+        ...DEPLOYMENT,
+        set: ['tls.secretName=mcp-tls', 'tls.clientCaSecretName=ca'],
+      }),
+    ).toContain('tls.clientCaSecretName is used only with tls.requireClientCert');
     expect(
       await renderError(CHART, {
         ...DEPLOYMENT,
