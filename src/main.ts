@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `mcp-authz` command: `serve`, `health`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
+ * The `mcp-authz` command: `serve`, `config check`, `health`, `policy check|eval`, `keys create|list|revoke`, `tokens revoke`,
  * `blocks list|add|lift`, `report`.
  * Composition only; each command lives in `src/cli/`, and only the one invoked is loaded (see
  * `cli/command-name.ts`).
@@ -19,6 +19,7 @@ const program = new Command('mcp-authz')
 
 const modules: Record<CommandName, () => Promise<{ register(program: Command): void }>> = {
   serve: () => import('./cli/serve.js'),
+  config: () => import('./cli/config-check.js'),
   health: () => import('./cli/health.js'),
   policy: () => import('./cli/policy.js'),
   keys: () => import('./cli/keys.js'),

@@ -10,7 +10,16 @@
  */
 
 /** The top-level commands, in the order help lists them. */
-export const COMMANDS = ['serve', 'health', 'policy', 'keys', 'tokens', 'blocks', 'report'] as const;
+export const COMMANDS = [
+  'serve',
+  'config',
+  'health',
+  'policy',
+  'keys',
+  'tokens',
+  'blocks',
+  'report',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** The program's own options that take a value in the next argument (`-c file`). */

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import type { Config } from '../config/schema.js';
 import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import { isUrl } from '../policy/bundle-download.js';
@@ -133,14 +134,18 @@ function readInput(file: string): PolicyInput {
  * `policy.verification` configured, the bundle (a named one too) must verify, as the sidecar requires: a
  * check or an evaluation never runs a bundle the sidecar would refuse.
  */
-async function loadEngine(opts: PolicyOpts, io: CliIo): Promise<PolicyEngine> {
-  const config = loadCliConfig(opts.config, io);
+function loadEngine(opts: PolicyOpts, io: CliIo): Promise<PolicyEngine> {
+  return loadEngineFor(loadCliConfig(opts.config, io), opts.bundle);
+}
+
+/** {@link loadEngine} for a configuration already loaded (`config check`). */
+export async function loadEngineFor(config: Config, bundle?: string): Promise<PolicyEngine> {
   const engine = new PolicyEngine({
     decisionEntrypoint: config.policy.decisionEntrypoint,
     visibleEntrypoint: config.policy.visibleEntrypoint,
     logger: silentLogger(),
   });
-  const location = opts.bundle ?? config.policy.bundle;
+  const location = bundle ?? config.policy.bundle;
   const verification = config.policy.verification;
   // A URL is fetched with the sidecar's bearer token, when one is configured — only at the origin of
   // policy.bundle, where the sidecar sends it: a bundle URL named on the command line may be anyone's.

@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { register } from '../../../src/cli/config-check.js';
+import { cliRun } from '../../helpers/cli.js';
+import { defaultPolicyBundle, ROOT } from '../../helpers/policy.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+const TLS = join(ROOT, 'test', 'fixtures', 'tls');
+const dir = tempDir('config-check');
+let bundle = '';
+
+beforeAll(async () => {
+  bundle = await defaultPolicyBundle();
+}, 300_000);
+
+/** A config file for the check: a loopback sidecar with API keys only, the default bundle, and `extra`. */
+function configFile(extra: Record<string, unknown> = {}): string {
+  const pepper = join(dir, 'pepper');
+  writeFileSync(pepper, 'pepper-0123456789abcdef0123456789abcdef\n');
+  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
+  const base = {
+    server: { host: '127.0.0.1', port: 8443 },
+    admin: { host: '127.0.0.1' },
+    upstream: { url: 'http://127.0.0.1:8081/mcp' },
+    policy: { bundle },
+    authn: { jwt: { enabled: false }, apiKeys: { pepperFile: pepper } },
+  };
+  writeFileSync(file, stringify({ ...base, ...extra }));
+  return file;
+}
+
+async function check(...args: string[]) {
+  const c = cliRun(register);
+  await c.run('config', 'check', ...args);
+  return { out: c.out.join(''), err: c.err.join(''), exits: c.exits };
+}
+
+describe('mcp-authz config check', () => {
+  it('sums up a configuration the sidecar would start on, bundle loaded, without serving', async () => {
+    const file = configFile({
+      server: {
+        host: '127.0.0.1',
+        port: 8443,
+        tls: { certFile: join(TLS, 'server.pem'), keyFile: join(TLS, 'server-key.pem') },
+      },
+      store: { redisUrl: 'redis://:s3cret-password@redis.internal:6379/2' },
+    });
+    const r = await check('-c', file);
+    expect(r.exits).toEqual([]);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('public    127.0.0.1:8443 TLS /mcp\n');
+    expect(r.out).toContain('authn     API keys (strict)\n');
+    expect(r.out).toMatch(/^policy {4}revision [0-9a-f]{12} from /m);
+    expect(r.out).toContain('store     redis://:***@redis.internal:6379/2\n');
+    expect(r.out).not.toContain('s3cret');
+    expect(r.out.endsWith('configuration OK\n')).toBe(true);
+  });
+
+  it('lists every file the sidecar could not use, one a line, and exits 1', async () => {
+    const file = configFile({
+      server: {
+        tls: { certFile: join(TLS, 'server.pem'), keyFile: join(TLS, 'server-renewed-key.pem') },
+      },
+      authn: { jwt: { enabled: false }, apiKeys: { pepperFile: join(dir, 'no-pepper') } },
+    });
+    const r = await check('-c', file);
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toBe(
+      'mcp-authz: invalid configuration:\n' +
+        `  authn.apiKeys.pepperFile: ${join(dir, 'no-pepper')} cannot be read (ENOENT)\n` +
+        '  server.tls: the key does not belong to the certificate\n',
+    );
+    expect(r.out).toBe('');
+  });
+
+  it('fails on a bundle the sidecar could not load, unless told to skip it', async () => {
+    const missing = join(dir, 'no-bundle');
+    const file = configFile({ policy: { bundle: missing } });
+    const r = await check('-c', file);
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toBe(`mcp-authz: policy.bundle: bundle not found at ${missing}\n`);
+    const skipped = await check('-c', file, '--skip-bundle');
+    expect(skipped.exits).toEqual([]);
+    expect(skipped.out).toContain(`policy    not loaded (--skip-bundle): ${missing}\n`);
+  });
+
+  it('prints the warnings serve logs at start, and still passes', async () => {
+    const r = await check(
+      '-c',
+      configFile({ server: { host: '0.0.0.0' }, policy: { bundle, dryRun: true } }),
+    );
+    expect(r.exits).toEqual([]);
+    expect(r.err).toMatch(/^mcp-authz: warning: abuse rule auth-failures-ip blocks client IPs/m);
+    expect(r.err).toMatch(/^mcp-authz: warning: policy\.dryRun is on/m);
+    expect(r.out).toContain('DRY RUN: nothing is enforced');
+  });
+
+  it('names a schema problem with its path', async () => {
+    const r = await check('-c', configFile({ server: { port: 70000 } }));
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toMatch(/^mcp-authz: invalid configuration:\n {2}server\.port: /);
+  });
+});
