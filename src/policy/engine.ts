@@ -152,6 +152,14 @@ export class PolicyEngine {
     this.#opts.onLoad?.('failure', null);
   }
 
+  /**
+   * Shows in `status()` again a failure already recorded (and logged, and counted) that a later load hid:
+   * the bundle URL's failure at start, once its kept copy is loaded. Nothing happens while no policy is loaded.
+   */
+  showFailure(text: string): void {
+    if (this.#current) this.#lastError = text;
+  }
+
   /** Decides one action. Never throws: every failure is a deny. */
   decide(input: PolicyInput): Decision {
     const cur = this.#current;

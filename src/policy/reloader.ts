@@ -148,6 +148,8 @@ export class PolicyReloader {
   /** Loads the copy kept of the URL's last bundle (start-up found no policy at the URL). */
   async #loadKept(persist: BundlePersistence): Promise<void> {
     const { engine, logger, location } = this.#opts;
+    // Why the URL gave no policy: load() clears it, yet it still holds until the URL answers.
+    const urlFailure = engine.status().lastError;
     const kept = await persist.read();
     if ('why' in kept) {
       logger.warn({ file: persist.file, why: kept.why }, 'no kept copy of the bundle to start on');
@@ -173,8 +175,10 @@ export class PolicyReloader {
       { revision: bundle.revision, savedAt: kept.meta.savedAt, file: kept.file },
       'the bundle URL gave no policy at start; serving the kept copy of its last bundle until it does',
     );
-    // The URL still fails: say so again at the next poll, so /readyz shows it beside the loaded revision.
-    this.#lastReadError = null;
+    // /readyz shows the URL's failure beside the loaded revision (state warn) from now on, not only after
+    // the next poll: with policy.watch false there is none, and a broken bundle at the URL is not read again
+    // until it changes. A repeat of the same failure is still reported once.
+    if (urlFailure) engine.showFailure(urlFailure);
   }
 
   /**

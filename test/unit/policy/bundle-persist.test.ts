@@ -1,7 +1,14 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BundlePersistence } from '../../../src/policy/bundle-persist.js';
+import { PolicyEngine } from '../../../src/policy/engine.js';
+import { PolicyReloader } from '../../../src/policy/reloader.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { defaultPolicyBundle } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const URL_A = 'https://bundles.example/a.tar.gz';
@@ -36,5 +43,66 @@ describe('BundlePersistence', () => {
     });
     writeFileSync(join(dir, 'bundle.json'), '{"location": 1}');
     expect(await new BundlePersistence(dir, URL_A).read()).toEqual({ why: 'its description cannot be read' });
+  });
+});
+
+describe('a reloader starting on the kept copy', () => {
+  const engineOpts = {
+    decisionEntrypoint: 'mcp/authz/decision',
+    visibleEntrypoint: 'mcp/authz/visible',
+    logger: silentLogger(),
+  };
+
+  /** A bundle server answering `answer` (503 or a body) under a fixed ETag; its URL. */
+  async function bundleServer(answer: () => number | Buffer): Promise<{ url: string; close: () => void }> {
+    const server = createServer((req, res) => {
+      const a = answer();
+      if (typeof a === 'number') return void res.writeHead(a).end();
+      res.setHeader('etag', '"v1"');
+      res.end(req.method === 'HEAD' ? undefined : a);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+    return { url, close: () => server.close() };
+  }
+
+  async function started(url: string, dir: string): Promise<{ e: PolicyEngine; reloader: PolicyReloader }> {
+    const tarball = await readFile(join(await defaultPolicyBundle(), '..', 'bundle.tar.gz'));
+    await new BundlePersistence(dir, url).save(tarball, 'kept');
+    const e = new PolicyEngine(engineOpts);
+    const reloader = new PolicyReloader({
+      location: url,
+      watch: false,
+      pollIntervalMs: 1000,
+      engine: e,
+      logger: silentLogger(),
+      persist: new BundlePersistence(dir, url),
+    });
+    await reloader.start();
+    return { e, reloader };
+  }
+
+  it('shows the URL failing in /readyz (warn) as soon as it serves the copy, without another poll', async () => {
+    const s = await bundleServer(() => 503);
+    try {
+      const { e } = await started(s.url, tempDir('persist-reloader'));
+      expect(e.revision).toBeTruthy();
+      expect(e.status()).toMatchObject({ state: 'warn', lastError: expect.stringMatching(/HTTP 503/) });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('keeps showing a broken bundle at the URL while the copy serves, at every later check', async () => {
+    const s = await bundleServer(() => Buffer.from('not a gzip file'));
+    try {
+      const { e, reloader } = await started(s.url, tempDir('persist-reloader'));
+      expect(e.revision).toBeTruthy();
+      await reloader.check();
+      expect(e.status()).toMatchObject({ state: 'warn', lastError: expect.stringMatching(/gzip/) });
+      expect(e.status().reloads).toEqual({ ok: 1, failed: 1 });
+    } finally {
+      s.close();
+    }
   });
 });
