@@ -13,7 +13,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -47,14 +47,26 @@ export class BundlePersistence {
     return join(this.#dir, PERSISTED_BUNDLE_FILE);
   }
 
-  /** Keeps `bytes` (a bundle tarball of revision `revision`) in place of the last copy. */
+  /**
+   * Keeps `bytes` (a bundle tarball of revision `revision`) in place of the last copy. When that fails (a
+   * full or too small folder) the last copy is dropped as well, and the error rethrown: it is older than the
+   * bundle now loaded, and a restart must not go back to it (a revision that revoked a grant would be undone).
+   */
   async save(bytes: Buffer, revision: string, now = new Date()): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
-    const meta: PersistedMeta = { location: this.#location, revision, savedAt: now.toISOString() };
-    // The tarball first, then what it is: a crash between the two leaves a copy whose meta names the last
-    // revision, and a revision is only a label here (the bundle's own manifest says what is loaded).
-    await replace(this.file, bytes);
-    await replace(join(this.#dir, PERSISTED_META_FILE), Buffer.from(`${JSON.stringify(meta)}\n`));
+    const metaFile = join(this.#dir, PERSISTED_META_FILE);
+    try {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      const meta: PersistedMeta = { location: this.#location, revision, savedAt: now.toISOString() };
+      // The tarball first, then what it is: a crash between the two leaves a copy whose meta names the last
+      // revision, and a revision is only a label here (the bundle's own manifest says what is loaded).
+      await replace(this.file, bytes);
+      await replace(metaFile, Buffer.from(`${JSON.stringify(meta)}\n`));
+    } catch (err) {
+      // The description first: without it the copy is not used, whatever becomes of the tarball.
+      await rm(metaFile, { force: true }).catch(() => undefined);
+      await rm(this.file, { force: true }).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -80,6 +92,12 @@ export class BundlePersistence {
 
 async function replace(file: string, bytes: Buffer): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes, { mode: 0o600 });
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, bytes, { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (err) {
+    // A partial write must not stay: in the chart the folder is a size-limited, memory-backed emptyDir.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }

@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +43,24 @@ describe('BundlePersistence', () => {
     });
     writeFileSync(join(dir, 'bundle.json'), '{"location": 1}');
     expect(await new BundlePersistence(dir, URL_A).read()).toEqual({ why: 'its description cannot be read' });
+  });
+
+  it('drops the last copy when a newer bundle cannot be kept, so a restart never goes back to an older policy', async () => {
+    const dir = tempDir('persist-unit');
+    const p = new BundlePersistence(dir, URL_A);
+    await p.save(Buffer.from('r1'), 'r1');
+    // The write fails (as on a full /tmp): here its temporary name is taken by a folder.
+    mkdirSync(join(dir, `bundle.tar.gz.${process.pid}.tmp`));
+    await expect(p.save(Buffer.from('r2'), 'r2')).rejects.toThrow();
+    expect(await p.read()).toEqual({ why: 'no copy has been kept yet' });
+  });
+
+  it('leaves no temporary file behind when the copy cannot be put in place', async () => {
+    const dir = tempDir('persist-unit');
+    // The rename fails: a folder holds the copy's name.
+    mkdirSync(join(dir, 'bundle.tar.gz', 'x'), { recursive: true });
+    await expect(new BundlePersistence(dir, URL_A).save(Buffer.from('r1'), 'r1')).rejects.toThrow();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
