@@ -13,7 +13,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -74,6 +74,8 @@ export class BundlePersistence {
    * be read; `why` says which (for the log).
    */
   async read(): Promise<PersistedBundle | { readonly why: string }> {
+    const unsafe = await unsafeFolder(this.#dir);
+    if (unsafe) return { why: unsafe };
     let meta: PersistedMeta;
     try {
       meta = MetaSchema.parse(JSON.parse(await readFile(join(this.#dir, PERSISTED_META_FILE), 'utf8')));
@@ -88,6 +90,27 @@ export class BundlePersistence {
       return { why: `${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
     }
   }
+}
+
+/**
+ * Why a copy in `dir` cannot be trusted, or null: a folder another user may write to (a host's shared
+ * `/tmp`, or a folder of theirs that a path there links to) could hold a bundle of theirs, started on as the
+ * policy whenever the URL fails. The folder's owner must be this user or root, and it must not be writable
+ * by any user. Not checked where there are no uids (Windows).
+ */
+async function unsafeFolder(dir: string): Promise<string | null> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return null;
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(dir);
+  } catch {
+    return null; // no folder, no copy: read() says so
+  }
+  if (st.uid !== uid && st.uid !== 0)
+    return `${dir} belongs to another user (uid ${st.uid}), who could put a bundle there`;
+  if (st.mode & 0o002) return `${dir} is writable by any user, who could put a bundle there`;
+  return null;
 }
 
 async function replace(file: string, bytes: Buffer): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,6 +54,25 @@ describe('BundlePersistence', () => {
     await expect(p.save(Buffer.from('r2'), 'r2')).rejects.toThrow();
     expect(await p.read()).toEqual({ why: 'no copy has been kept yet' });
   });
+
+  it.skipIf(process.getuid === undefined)(
+    'does not start on a copy in a folder that others can write to (a shared /tmp): anyone could put a policy there',
+    async () => {
+      const dir = tempDir('persist-unit');
+      const p = new BundlePersistence(dir, URL_A);
+      await p.save(Buffer.from('a'), 'r1');
+      chmodSync(dir, 0o777);
+      expect(await p.read()).toEqual({ why: `${dir} is writable by any user, who could put a bundle there` });
+      chmodSync(dir, 0o700);
+      expect(await p.read()).toMatchObject({ meta: { revision: 'r1' } });
+      if (process.getuid?.() === 0) {
+        chownSync(dir, 12345, 12345);
+        expect(await p.read()).toEqual({
+          why: `${dir} belongs to another user (uid 12345), who could put a bundle there`,
+        });
+      }
+    },
+  );
 
   it('leaves no temporary file behind when the copy cannot be put in place', async () => {
     const dir = tempDir('persist-unit');
