@@ -13,7 +13,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -36,6 +36,8 @@ export interface PersistedBundle {
 export class BundlePersistence {
   readonly #dir: string;
   readonly #location: string;
+  /** Temporary files left by an earlier process were removed (once, at the first save). */
+  #swept = false;
 
   /** Copies of bundles downloaded from `location`, kept in `dir` (created when first written). */
   constructor(dir: string, location: string) {
@@ -56,6 +58,7 @@ export class BundlePersistence {
     const metaFile = join(this.#dir, PERSISTED_META_FILE);
     try {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      if (!this.#swept) await this.#sweep();
       const meta: PersistedMeta = { location: this.#location, revision, savedAt: now.toISOString() };
       // The tarball first, then what it is: a crash between the two leaves a copy whose meta names the last
       // revision, and a revision is only a label here (the bundle's own manifest says what is loaded).
@@ -67,6 +70,18 @@ export class BundlePersistence {
       await rm(this.file, { force: true }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Removes temporary files that a process killed while writing left (an OOM kill right after a large
+   * download): in a container the same pid overwrites them, elsewhere each restart would add one, as large
+   * as the bundle. One sidecar per folder: those of a process still writing are removed too.
+   */
+  async #sweep(): Promise<void> {
+    const names = await readdir(this.#dir);
+    const left = names.filter((n) => /^bundle\.(tar\.gz|json)\.\d+\.tmp$/.test(n));
+    await Promise.all(left.map((n) => rm(join(this.#dir, n), { force: true }).catch(() => undefined)));
+    this.#swept = true;
   }
 
   /**

@@ -74,6 +74,15 @@ describe('BundlePersistence', () => {
     },
   );
 
+  it('removes what a process killed while writing left behind (another pid: a restart outside a container)', async () => {
+    const dir = tempDir('persist-unit');
+    writeFileSync(join(dir, 'bundle.tar.gz.99999999.tmp'), 'half a bundle');
+    writeFileSync(join(dir, 'bundle.json.99999999.tmp'), '{');
+    writeFileSync(join(dir, 'notes.txt'), 'not ours');
+    await new BundlePersistence(dir, URL_A).save(Buffer.from('a'), 'r1');
+    expect(readdirSync(dir).sort()).toEqual(['bundle.json', 'bundle.tar.gz', 'notes.txt']);
+  });
+
   it('leaves no temporary file behind when the copy cannot be put in place', async () => {
     const dir = tempDir('persist-unit');
     // The rename fails: a folder holds the copy's name.
