@@ -24,6 +24,8 @@ const MetaSchema = z.object({
   location: z.string(),
   revision: z.string(),
   savedAt: z.string(),
+  /** SHA-256 of the tarball: a tarball renamed in without its description (a save cut short) is not used. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type PersistedMeta = z.infer<typeof MetaSchema>;
 
@@ -42,7 +44,7 @@ export class BundlePersistence {
   /** Copies of bundles downloaded from `location`, kept in `dir` (created when first written). */
   constructor(dir: string, location: string) {
     this.#dir = dir;
-    this.#location = createHash('sha256').update(location).digest('hex');
+    this.#location = sha256(location);
   }
 
   get file(): string {
@@ -59,9 +61,14 @@ export class BundlePersistence {
     try {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       if (!this.#swept) await this.#sweep();
-      const meta: PersistedMeta = { location: this.#location, revision, savedAt: now.toISOString() };
-      // The tarball first, then what it is: a crash between the two leaves a copy whose meta names the last
-      // revision, and a revision is only a label here (the bundle's own manifest says what is loaded).
+      const meta: PersistedMeta = {
+        location: this.#location,
+        revision,
+        savedAt: now.toISOString(),
+        sha256: sha256(bytes),
+      };
+      // The tarball first, then what it is: a crash between the two leaves a tarball its description does
+      // not hash to, which read() refuses.
       await replace(this.file, bytes);
       await replace(metaFile, Buffer.from(`${JSON.stringify(meta)}\n`));
     } catch (err) {
@@ -99,12 +106,21 @@ export class BundlePersistence {
       return { why: code === 'ENOENT' ? 'no copy has been kept yet' : 'its description cannot be read' };
     }
     if (meta.location !== this.#location) return { why: 'the copy kept is of another bundle URL' };
+    let bytes: Buffer;
     try {
-      return { bytes: await readFile(this.file), file: this.file, meta };
+      bytes = await readFile(this.file);
     } catch (err) {
       return { why: `${this.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
     }
+    if (sha256(bytes) !== meta.sha256) {
+      return { why: 'the copy kept is not the one its description names (a save was cut short)' };
+    }
+    return { bytes, file: this.file, meta };
   }
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /**

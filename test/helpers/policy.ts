@@ -5,13 +5,27 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RequestFacts } from '../../src/policy/input.js';
 import { tempDir } from './temp-dir.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const SCRIPT = join(ROOT, 'scripts', 'policy-toolchain.mjs');
+
+/** A fresh RSA key pair for signing bundles, as PEM files in a temp folder: `privateKey` signs, `publicKey` verifies. */
+export function bundleSigningKeys(prefix: string): {
+  readonly privateKey: string;
+  readonly publicKey: string;
+} {
+  const dir = tempDir(prefix);
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keys = { privateKey: join(dir, 'private.pem'), publicKey: join(dir, 'public.pem') };
+  writeFileSync(keys.privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(keys.publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  return keys;
+}
 
 /** Signing flags of `policy:build` (as `opa build` names them). */
 export interface BundleSigning {

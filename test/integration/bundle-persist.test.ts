@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectStreamable } from '../helpers/mcp-client.js';
-import { buildBundle } from '../helpers/policy.js';
+import { buildBundle, bundleSigningKeys } from '../helpers/policy.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
@@ -25,12 +25,7 @@ interface PolicyComponent {
   lastError: string | null;
 }
 
-const keys = tempDir('persist-keys');
-const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privateKey = join(keys, 'private.pem');
-const publicKey = join(keys, 'public.pem');
-writeFileSync(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+const { privateKey, publicKey } = bundleSigningKeys('persist-keys');
 
 /** What the bundle server answers: a tarball (ETag changing with it), or 503 while `down`. */
 let body: Buffer<ArrayBufferLike> = Buffer.alloc(0);
@@ -149,8 +144,12 @@ describe('policy.persistDir', () => {
     await until(5_000, async () => keptRevision(persistDir) === 'kept-signed');
     await h.stop();
 
-    // Someone with access to the folder swaps the copy for an unsigned bundle.
+    // Someone with access to the folder swaps the copy for an unsigned bundle, description and all.
     writeFileSync(join(persistDir, 'bundle.tar.gz'), tarballs.one);
+    const metaFile = join(persistDir, 'bundle.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, string>;
+    const sha256 = createHash('sha256').update(tarballs.one).digest('hex');
+    writeFileSync(metaFile, JSON.stringify({ ...meta, sha256 }));
     down = true;
     h = await startHarness({ config: { policy: policyConfig } });
     const refused = await policy();

@@ -3,16 +3,14 @@
  * loads; a tampered one swapped in at the same URL is refused, the last good revision stays, and /readyz
  * reports the failure. A sidecar that starts on an unsigned bundle loads nothing and denies every request.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle } from '../helpers/policy.js';
+import { buildBundle, bundleSigningKeys } from '../helpers/policy.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 interface PolicyComponent {
   state: string;
@@ -21,12 +19,7 @@ interface PolicyComponent {
   reloads: { ok: number; failed: number };
 }
 
-const dir = tempDir('signed-it');
-const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privateKey = join(dir, 'private.pem');
-const publicKey = join(dir, 'public.pem');
-writeFileSync(privateKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(publicKey, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+const { privateKey, publicKey } = bundleSigningKeys('signed-it');
 
 /** Serves whatever `body` holds now, with an ETag that changes with it. */
 let body: Buffer<ArrayBufferLike> = Buffer.alloc(0);

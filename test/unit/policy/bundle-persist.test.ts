@@ -37,6 +37,11 @@ describe('BundlePersistence', () => {
     expect(await new BundlePersistence(dir, `${URL_A}?v=2`).read()).toEqual({
       why: 'the copy kept is of another bundle URL',
     });
+    // A save cut short between its two renames: a new tarball under the old description.
+    writeFileSync(join(dir, 'bundle.tar.gz'), 'b');
+    expect(await new BundlePersistence(dir, URL_A).read()).toEqual({
+      why: 'the copy kept is not the one its description names (a save was cut short)',
+    });
     rmSync(join(dir, 'bundle.tar.gz'));
     expect(await new BundlePersistence(dir, URL_A).read()).toEqual({
       why: `${join(dir, 'bundle.tar.gz')} cannot be read (ENOENT)`,
