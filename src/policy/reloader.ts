@@ -42,6 +42,7 @@ export class PolicyReloader {
   /** A folder's changed signature seen at the last check, not loaded until it is seen again. */
   #settling: string | null = null;
   #started = false;
+  #stopped = false;
   /** The last failure to read the bundle, reported once while it repeats. */
   #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
@@ -56,15 +57,18 @@ export class PolicyReloader {
    */
   async start(): Promise<void> {
     await this.check();
+    if (this.#stopped) return;
     if (this.#opts.persist && this.#opts.engine.revision === null) await this.#loadKept(this.#opts.persist);
     this.#started = true;
-    if (this.#opts.watch) {
+    // Stopped while the first load ran (a shutdown during start-up): no polling after that.
+    if (this.#opts.watch && !this.#stopped) {
       this.#timer = setInterval(() => void this.check(), this.#opts.pollIntervalMs);
       this.#timer.unref();
     }
   }
 
   stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     return this.#busy ?? Promise.resolve();

@@ -9,7 +9,7 @@ import { cp, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
@@ -165,6 +165,29 @@ describe('hot reload', () => {
     expect(evaluations).toBeGreaterThan(20);
     expect(seen.size).toBeGreaterThan(2);
     expect(e.status().reloads).toEqual({ ok: 21, failed: 0 });
+  });
+
+  it('does not start polling when stopped while its first load was still running', async () => {
+    const dir = tempDir('reload-stop');
+    await variant(dir, 'good', true);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const reloader = new PolicyReloader({
+        location: dir,
+        watch: true,
+        pollIntervalMs: 50,
+        engine: new PolicyEngine(engineOpts),
+        logger: silentLogger(),
+      });
+      const started = reloader.start();
+      await reloader.stop();
+      await started;
+      const check = vi.spyOn(reloader, 'check');
+      vi.advanceTimersByTime(1_000);
+      expect(check).not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps the last good revision when a corrupt bundle appears, and reports it', async () => {
