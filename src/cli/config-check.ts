@@ -2,22 +2,25 @@
  * `mcp-authz config check`: everything `serve` checks before it listens, without listening — as
  * `envoy --mode validate` and `nginx -t` do — so a CI job or a pre-deploy step can refuse a configuration
  * (a Helm-rendered `config.yaml`, an env file) before a pod crash-loops on it. It checks the schema and the
- * `AUTHZ_*` overrides, the secret and certificate files the configured features use, loads the policy
- * bundle as the sidecar would (signature, entrypoints; a URL is fetched, unless `--skip-bundle`), prints the
- * warnings `serve` logs at start, and sums up what the sidecar would run. Exit 0: it would start; 1: it
+ * `AUTHZ_*` overrides, the secret and certificate files the configured features use, builds the sidecar's
+ * components as `serve` does (without starting them), loads the policy bundle as the sidecar would
+ * (signature, entrypoints; a URL is fetched, unless `--skip-bundle`), prints the warnings `serve` logs at
+ * start, and sums up what the sidecar would run. Exit 0: it would start; 1: it
  * would not, with every problem on a line of its own.
  *
  * @module
  */
 import type { Command } from 'commander';
+import { createSidecar } from '../app.js';
 import { configAdvice } from '../config/advice.js';
 import { processEnv } from '../config/env.js';
 import type { Config } from '../config/schema.js';
 import { unreadableSecretFiles } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { displayLocation } from '../policy/bundle.js';
-import { tlsIssues } from '../server/tls.js';
+import { TlsFilesError, tlsIssues } from '../server/tls.js';
 import { redactRedisUrl } from '../store/redis-url.js';
+import { createLogger } from '../telemetry/logger.js';
 import { loadCliConfig } from './config.js';
 import { loadEngineFor } from './policy.js';
 import { type CliIo, fail, oneLine, processIo } from './table.js';
@@ -50,6 +53,7 @@ async function check(opts: CheckOpts, io: CliIo): Promise<void> {
   const config = loadCliConfig(opts.config, io);
   const problems = [...unreadableSecretFiles(config), ...tlsIssues(config)];
   if (problems.length) throw new ConfigError(problems);
+  await buildSidecar(config, io);
   for (const advice of configAdvice(config, processEnv())) io.err(`mcp-authz: warning: ${oneLine(advice)}\n`);
   let policy = `not loaded (--skip-bundle): ${displayLocation(config.policy.bundle)}`;
   if (!opts.skipBundle) {
@@ -64,6 +68,28 @@ async function check(opts: CheckOpts, io: CliIo): Promise<void> {
   }
   for (const [what, value] of summary(config, policy)) io.out(`${what.padEnd(9)} ${value}\n`);
   io.out('configuration OK\n');
+}
+
+/**
+ * Builds the sidecar as `serve` does, without starting it, and takes it down again: what `createSidecar`
+ * refuses (a Redis URL the store cannot parse, an HS secret too short, certificate files broken since
+ * their check) `serve` refuses at start, and the warnings its components log as they are built (JWT
+ * enabled without any key) are printed as `serve` would log them.
+ */
+async function buildSidecar(config: Config, io: CliIo): Promise<void> {
+  const logger = createLogger('warn', {
+    write(line: string) {
+      const { msg } = JSON.parse(line) as { msg?: string };
+      io.err(`mcp-authz: warning: ${oneLine(msg)}\n`);
+    },
+  });
+  let sidecar: ReturnType<typeof createSidecar>;
+  try {
+    sidecar = createSidecar(config, { logger });
+  } catch (err) {
+    throw err instanceof TlsFilesError ? new ConfigError(err.issues) : err;
+  }
+  await sidecar.stop();
 }
 
 /** What the sidecar would run, one line each (never a secret: the Redis URL without its password). */

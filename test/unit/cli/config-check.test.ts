@@ -103,3 +103,49 @@ describe('mcp-authz config check', () => {
     expect(r.err).toMatch(/^mcp-authz: invalid configuration:\n {2}server\.port: /);
   });
 });
+
+describe('mcp-authz config check refuses what serve refuses when it builds the sidecar', () => {
+  it('a Redis URL the store cannot parse, without echoing its password', async () => {
+    for (const [redisUrl, why] of [
+      ['redis://:s3cret@h1:6379,h2:6379', 'several hosts need redis+sentinel:// or redis+cluster://'],
+      ['redis+sentinel://:s3cret@h1:26379', 'redis+sentinel:// needs /<mastername>'],
+      ['redis://:s3cr%zz@h1:6379', 'the password is not percent-encoded (write a % in it as %25)'],
+    ] as const) {
+      const r = await check('-c', configFile({ store: { redisUrl } }));
+      expect(r.exits).toEqual([1]);
+      expect(r.err).toBe(`mcp-authz: store.redisUrl: ${why}\n`);
+      expect(r.out).toBe('');
+    }
+  });
+
+  it('an HS secret shorter than the authenticator accepts', async () => {
+    const hs = join(dir, 'hs-short');
+    writeFileSync(hs, 'short\n');
+    const r = await check(
+      '-c',
+      configFile({
+        authn: {
+          resource: 'https://mcp.example.com/mcp',
+          jwt: { algorithms: ['HS256'], hsSecretFile: hs },
+          apiKeys: { enabled: false },
+        },
+      }),
+    );
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toBe(
+      'mcp-authz: invalid configuration:\n  authn.jwt.hsSecretFile: the HS secret must be at least 32 bytes (has 5)\n',
+    );
+  });
+
+  it("prints the warnings the sidecar's components log as it builds them", async () => {
+    // JWT enabled without a JWKS URI or an HS algorithm: the authenticator refuses every bearer token.
+    const r = await check(
+      '-c',
+      configFile({ authn: { jwt: { enabled: true }, apiKeys: { enabled: false } } }),
+    );
+    expect(r.exits).toEqual([]);
+    expect(r.err).toContain(
+      'mcp-authz: warning: JWT authentication is enabled but neither authn.jwt.jwksUri nor an HS secret is set: bearer tokens are refused\n',
+    );
+  });
+});
