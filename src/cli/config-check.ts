@@ -96,7 +96,13 @@ async function buildSidecar(config: Config, io: CliIo): Promise<void> {
 function summary(config: Config, policy: string): [string, string][] {
   const s = config.server;
   const authn = config.authn;
-  const jwt = authn.jwt.jwksUri ? `JWT from ${authn.jwt.issuers.join(', ')}` : 'JWT (HS* secret)';
+  // As the authenticator decides: a JWKS URI, else an HS secret when an HS* algorithm is accepted, else no key.
+  const hs = authn.jwt.algorithms.some((a) => a.startsWith('HS'));
+  const jwt = authn.jwt.jwksUri
+    ? `JWT from ${authn.jwt.issuers.join(', ')}`
+    : hs
+      ? 'JWT (HS* secret)'
+      : 'JWT (no key: bearer tokens refused)';
   const methods = [...(authn.jwt.enabled ? [jwt] : []), ...(authn.apiKeys.enabled ? ['API keys'] : [])];
   const at = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
   return [

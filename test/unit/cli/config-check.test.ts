@@ -148,4 +148,13 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
       'mcp-authz: warning: JWT authentication is enabled but neither authn.jwt.jwksUri nor an HS secret is set: bearer tokens are refused\n',
     );
   });
+
+  it('does not sum up JWT without any key as HS-signed tokens', async () => {
+    const r = await check(
+      '-c',
+      configFile({ authn: { jwt: { enabled: true }, apiKeys: { enabled: false } } }),
+    );
+    expect(r.exits).toEqual([]);
+    expect(r.out).toContain('authn     JWT (no key: bearer tokens refused) (strict)\n');
+  });
 });
