@@ -78,12 +78,23 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
 }
 
-/** The URL with its password replaced by `***`. */
+/**
+ * The URL with its password replaced by `***`, and the value of every query parameter but `tls` too: the
+ * parser reads only `tls`, but a client library reads `?password=` there, and an operator may put one in.
+ */
 export function redactRedisUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([\s\S]*)@/i, (_all, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
-  });
+  return url
+    .replace(/^([a-z+]+:\/\/)([\s\S]*)@/i, (_all, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
+    })
+    .replace(/^([a-z+]+:\/\/[^?#\s]*\?)([^#\s]*)/i, (_all, head: string, query: string) => {
+      const masked = query.split('&').map((param) => {
+        const eq = param.indexOf('=');
+        return eq === -1 || param.slice(0, eq) === 'tls' ? param : `${param.slice(0, eq)}=***`;
+      });
+      return `${head}${masked.join('&')}`;
+    });
 }
 
 /** `text` percent-decoded; a stray `%` is an error naming `what`, never showing the text (a password). */

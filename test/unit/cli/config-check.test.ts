@@ -157,4 +157,13 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(r.exits).toEqual([]);
     expect(r.out).toContain('authn     JWT (no key: bearer tokens refused) (strict)\n');
   });
+
+  it('never prints a password given in the Redis URL query', async () => {
+    const r = await check(
+      '-c',
+      configFile({ store: { redisUrl: 'redis://redis.internal:6379/0?password=hunter2' } }),
+    );
+    expect(r.exits).toEqual([]);
+    expect(r.out).not.toContain('hunter2');
+  });
 });

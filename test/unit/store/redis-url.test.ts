@@ -105,6 +105,14 @@ describe('redactRedisUrl', () => {
     expect(redactRedisUrl('redis+sentinel://:hunter2@s1,s2/m')).toBe('redis+sentinel://:***@s1,s2/m');
     expect(redactRedisUrl('redis://h:6379')).toBe('redis://h:6379');
   });
+
+  it('hides the values of query parameters but tls (a password a client library would read there)', () => {
+    expect(redactRedisUrl('redis://h:6379/0?password=hunter2')).toBe('redis://h:6379/0?password=***');
+    expect(redactRedisUrl('redis+sentinel://s1,s2/m?tls=true&sentinelPassword=hunter2')).toBe(
+      'redis+sentinel://s1,s2/m?tls=true&sentinelPassword=***',
+    );
+    expect(redactRedisUrl('redis+cluster://:pw@n1,n2?tls=true')).toBe('redis+cluster://:***@n1,n2?tls=true');
+  });
 });
 
 describe('keyLayout', () => {
