@@ -25,20 +25,34 @@ export type CommandName = (typeof COMMANDS)[number];
 /** The program's own options that take a value in the next argument (`-c file`). */
 const VALUE_OPTIONS = new Set(['-c', '--config']);
 
-/** The commands to load for `args` (the arguments after the script): the one named, or all. */
+/**
+ * The commands to load for `args` (the arguments after the script): the one named, or all. It reads the
+ * line as commander does (the program parses every argument before it dispatches): the first operand is
+ * the command (`help <command>` names it second), unless an option the program does not know came before
+ * it (`-h`, `--help`, a typo) — commander then dispatches nothing and prints the program's help, or an error
+ * with it, listing every command. `-V` prints the version and ends the program the moment it is parsed,
+ * wherever it is, unless it is the value of `-c`.
+ */
 export function commandsToLoad(args: readonly string[]): readonly CommandName[] {
+  const operands: string[] = [];
+  let unknownOption = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
+    // commander takes the rest as operands; loading every command is never wrong.
     if (arg === '--') break;
     if (VALUE_OPTIONS.has(arg)) {
       i++;
       continue;
     }
-    if (arg.startsWith('-')) continue;
-    // The first operand is the command; `help <command>` names it second.
-    const name = arg === 'help' ? args[i + 1] : arg;
-    return (COMMANDS as readonly string[]).includes(name ?? '') ? [name as CommandName] : COMMANDS;
+    if (arg === '--version' || arg.startsWith('-V')) return [];
+    if (arg.length > 1 && arg.startsWith('-')) {
+      // `-cFILE` and `--config=FILE` are -c with its value; any other option is not the program's.
+      if (!arg.startsWith('-c') && !arg.startsWith('--config=')) unknownOption = true;
+      continue;
+    }
+    if (!unknownOption) operands.push(arg);
   }
-  // No command: `--version` needs none, anything else (help) lists them all.
-  return args.includes('-V') || args.includes('--version') ? [] : COMMANDS;
+  const [first, second] = operands;
+  const name = first === 'help' ? second : first;
+  return (COMMANDS as readonly string[]).includes(name ?? '') ? [name as CommandName] : COMMANDS;
 }

@@ -22,6 +22,24 @@ describe('commandsToLoad', () => {
     expect(commandsToLoad(['--version'])).toEqual([]);
     expect(commandsToLoad(['-V'])).toEqual([]);
   });
+
+  it('loads every command when an option the program does not know comes before the command', () => {
+    // commander leaves that option and everything after it undispatched: it prints the program's help
+    // (`-h serve`, `--help serve`) or an unknown option error with that help, which must list every command.
+    expect(commandsToLoad(['-h', 'serve'])).toEqual(COMMANDS);
+    expect(commandsToLoad(['--help', 'serve'])).toEqual(COMMANDS);
+    expect(commandsToLoad(['--ready', 'health'])).toEqual(COMMANDS);
+    expect(commandsToLoad(['-c', 'x.yaml', '--json', 'keys', 'list'])).toEqual(COMMANDS);
+    // After the command, an unknown option is the command's: it is dispatched.
+    expect(commandsToLoad(['health', '--ready'])).toEqual(['health']);
+  });
+
+  it('takes -V for the version only where commander does: not as the value of -c', () => {
+    // `-c -V`: -V is the config file; no command is named, so commander prints the help (exit 1).
+    expect(commandsToLoad(['-c', '-V'])).toEqual(COMMANDS);
+    expect(commandsToLoad(['--config', '--version'])).toEqual(COMMANDS);
+    expect(commandsToLoad(['-Vc', 'x'])).toEqual([]);
+  });
 });
 
 describe('the mcp-authz command', () => {
@@ -37,6 +55,13 @@ describe('the mcp-authz command', () => {
     expect(typo.status).toBe(1);
     expect(typo.stderr).toContain("unknown command 'kyes'");
     expect(typo.stderr).toContain('keys');
+  });
+
+  it('lists every command in the help that -h before a command prints', () => {
+    const help = run('-h', 'serve');
+    expect(help.status).toBe(0);
+    const listed = [...help.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]);
+    expect(listed.filter((c) => c !== 'help')).toEqual([...COMMANDS]);
   });
 
   it('hands the program option -c and its value on, and prints the version', () => {
