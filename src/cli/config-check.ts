@@ -85,7 +85,9 @@ async function buildSidecar(config: Config, io: CliIo): Promise<void> {
   });
   let sidecar: ReturnType<typeof createSidecar>;
   try {
-    sidecar = createSidecar(config, { logger });
+    // With OTLP export off: taking the sidecar down flushes its telemetry, which waited for (and warned
+    // about) a collector the pod's OTEL_* variables name — seconds — to export nothing of use.
+    sidecar = createSidecar(config, { logger, env: { ...process.env, OTEL_SDK_DISABLED: 'true' } });
   } catch (err) {
     throw err instanceof TlsFilesError ? new ConfigError(err.issues) : err;
   }

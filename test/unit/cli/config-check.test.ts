@@ -166,4 +166,23 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(r.exits).toEqual([]);
     expect(r.out).not.toContain('hunter2');
   });
+
+  it('exports no telemetry from the sidecar it builds, whatever OTEL_* says', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_LOGS_EXPORTER: 'otlp',
+    });
+    try {
+      const started = Date.now();
+      const r = await check('-c', configFile());
+      expect(r.exits).toEqual([]);
+      expect(r.err).toBe('');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    }
+  }, 30_000);
 });
