@@ -5,8 +5,8 @@
  * `AUTHZ_*` overrides, the secret and certificate files the configured features use, builds the sidecar's
  * components as `serve` does (without starting them), loads the policy bundle as the sidecar would
  * (signature, entrypoints; a URL is fetched, unless `--skip-bundle`), prints the warnings `serve` logs at
- * start, and sums up what the sidecar would run. Exit 0: it would start; 1: it
- * would not, with every problem on a line of its own.
+ * start, and sums up what the sidecar would run. Exit 0: it would start; 1: it would not, with each problem
+ * of the first stage that fails (schema, files, components, bundle) on a line of its own.
  *
  * @module
  */
