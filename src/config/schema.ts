@@ -151,7 +151,9 @@ const StoreSchema = z.strictObject({
       'must start with redis://, rediss://, redis+sentinel:// or redis+cluster://',
     )
     .optional()
-    .describe('Unset: in-memory store (single process).'),
+    .describe(
+      'Unset: in-memory store (single process). `redis://[:password@]host[:port][/db]`, `rediss://` (TLS), `redis+sentinel://host1,host2/mastername[/db]`, `redis+cluster://host1,host2`; the only query parameter read is `tls=true` (any other is refused).',
+    ),
   passwordFile: z
     .string()
     .optional()

@@ -49,6 +49,15 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
   const [, scheme, userinfo, hostList = '', rawPath = '', query = ''] = m;
   const params = new URLSearchParams(query);
+  // A parameter nothing reads (`?password=…`, `?db=2`) would be ignored without a word: the store would
+  // connect without the password, or to database 0.
+  for (const name of new Set(params.keys())) {
+    if (name !== 'tls') {
+      throw new Error(
+        `store.redisUrl: the query parameter ${JSON.stringify(name.slice(0, 40))} is not read (only tls=true is): give a password in the userinfo (redis://:password@host) or store.passwordFile, a database as the path (/2)`,
+      );
+    }
+  }
   const auth = parseUserinfo(userinfo);
   const segments = rawPath
     .split('/')

@@ -158,13 +158,14 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(r.out).toContain('authn     JWT (no key: bearer tokens refused) (strict)\n');
   });
 
-  it('never prints a password given in the Redis URL query', async () => {
+  it('refuses a password given in the Redis URL query (the store would not send it), without printing it', async () => {
     const r = await check(
       '-c',
       configFile({ store: { redisUrl: 'redis://redis.internal:6379/0?password=hunter2' } }),
     );
-    expect(r.exits).toEqual([]);
-    expect(r.out).not.toContain('hunter2');
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toContain('the query parameter "password" is not read');
+    expect(r.out + r.err).not.toContain('hunter2');
   });
 
   it('exports no telemetry from the sidecar it builds, whatever OTEL_* says', async () => {

@@ -86,6 +86,20 @@ describe('passwords with a % not percent-encoded', () => {
   });
 });
 
+describe('query parameters other than tls', () => {
+  it('are refused, naming where a password and a database go, never the value', () => {
+    const attempt = () => parseRedisUrl('redis://redis:6379?password=s3cret-pw');
+    expect(attempt).toThrow(
+      'store.redisUrl: the query parameter "password" is not read (only tls=true is): give a password in the userinfo',
+    );
+    expect(attempt).toThrow(expect.not.objectContaining({ message: expect.stringContaining('s3cret') }));
+    expect(() => parseRedisUrl('redis://redis:6379?db=2&tls=true')).toThrow(
+      'the query parameter "db" is not read',
+    );
+    expect(parseRedisUrl('redis://redis:6379?tls=true')).toMatchObject({ tls: true });
+  });
+});
+
 describe('passwords with a line break (a secret written with echo)', () => {
   it.each([
     'redis://:s3cret-pw\n@redis:6379',
