@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -60,6 +60,12 @@ export function readTlsMaterial(tls: TlsConfig): Material {
       );
     }
   }
+  // Each file on its own first, so the line names the file at fault (OpenSSL's own reason for a key that
+  // is no key, `DECODER routines::unsupported`, names neither the file nor the problem).
+  if (material.cert && !holdsCertificates(material.cert))
+    issues.push(`server.tls.certFile: ${tls.certFile} holds no PEM certificate, or one cut short`);
+  if (material.key && !holdsPrivateKey(material.key))
+    issues.push(`server.tls.keyFile: ${tls.keyFile} holds no unencrypted PEM private key, or one cut short`);
   if (material.ca && !holdsCertificates(material.ca))
     issues.push(`server.tls.clientCaFile: ${tls.clientCaFile} holds no PEM certificate, or one cut short`);
   if (issues.length) throw new TlsFilesError(issues);
@@ -85,6 +91,16 @@ function holdsCertificates(pem: Buffer): boolean {
     return false;
   try {
     for (const b of blocks) new X509Certificate(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pem` holds a private key Node can use (PKCS#8, PKCS#1 or SEC1, without a passphrase). */
+function holdsPrivateKey(pem: Buffer): boolean {
+  try {
+    createPrivateKey(pem);
     return true;
   } catch {
     return false;

@@ -83,8 +83,18 @@ describe('the certificate set', () => {
     const garbage = files();
     writeFileSync(garbage.keyFile, 'not a key at all\n');
     const [issue] = issuesOf(garbage);
-    expect(issue).toMatch(/^server\.tls: /);
+    expect(issue).toBe(
+      `server.tls.keyFile: ${garbage.keyFile} holds no unencrypted PEM private key, or one cut short`,
+    );
     expect(issue).not.toContain('not a key at all');
+    // The certificate where the key should be (tls.crt and tls.key mixed up), and the other way round.
+    const swapped = files();
+    writeFileSync(swapped.keyFile, readFileSync(fixture('server')));
+    writeFileSync(swapped.certFile, readFileSync(fixture('server-key')));
+    expect(issuesOf(swapped)).toEqual([
+      `server.tls.certFile: ${swapped.certFile} holds no PEM certificate, or one cut short`,
+      `server.tls.keyFile: ${swapped.keyFile} holds no unencrypted PEM private key, or one cut short`,
+    ]);
   });
 
   it('refuses a client CA file holding no certificate (Node would take it and refuse every client)', () => {
