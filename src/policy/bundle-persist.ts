@@ -58,6 +58,10 @@ export class BundlePersistence {
    */
   async save(bytes: Buffer, revision: string, now = new Date()): Promise<void> {
     const metaFile = join(this.#dir, PERSISTED_META_FILE);
+    // read() never starts on a copy in such a folder: say so at the save, not in the outage the copy was
+    // for, and write nothing there (nor delete: a host's shared /tmp holds other users' files).
+    const unsafe = await unsafeFolder(this.#dir);
+    if (unsafe) throw new Error(`${unsafe}; a copy kept there would never be used`);
     try {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       if (!this.#swept) await this.#sweep();

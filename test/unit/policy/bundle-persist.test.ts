@@ -70,6 +70,15 @@ describe('BundlePersistence', () => {
       expect(await p.read()).toEqual({ why: `${dir} is writable by any user, who could put a bundle there` });
       chmodSync(dir, 0o700);
       expect(await p.read()).toMatchObject({ meta: { revision: 'r1' } });
+      // Nor writes one there, which would only be refused in the outage it was kept for; what is in the
+      // folder (another user's files in a shared /tmp) is left alone.
+      const shared = tempDir('persist-unit');
+      writeFileSync(join(shared, 'bundle.tar.gz'), 'not ours');
+      chmodSync(shared, 0o777);
+      await expect(new BundlePersistence(shared, URL_A).save(Buffer.from('b'), 'r2')).rejects.toThrow(
+        `${shared} is writable by any user, who could put a bundle there; a copy kept there would never be used`,
+      );
+      expect(readdirSync(shared)).toEqual(['bundle.tar.gz']);
       if (process.getuid?.() === 0) {
         chownSync(dir, 12345, 12345);
         expect(await p.read()).toEqual({
