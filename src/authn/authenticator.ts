@@ -126,6 +126,12 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
     if (apiKeys.enabled) {
       pepper = openSecret(config, 'apiKeyPepper', secretOpts);
       secrets.push(pepper);
+      if (!pepper.get()) {
+        // /readyz says so too; the file is re-read, so a pepper written later is used from then on.
+        logger.warn(
+          'API keys are enabled but no pepper is set (authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER): every key is refused until one is',
+        );
+      }
       apiKeyVerifier = new ApiKeyVerifier({
         store: deps.store,
         pepper,

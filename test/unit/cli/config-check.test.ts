@@ -97,6 +97,33 @@ describe('mcp-authz config check', () => {
     expect(r.out).toContain('DRY RUN: nothing is enforced');
   });
 
+  it('refuses what the authenticator refuses at start, and warns of credentials it has no key for', async () => {
+    const short = join(dir, 'hs-short');
+    writeFileSync(short, 'too-short');
+    const hs = await check(
+      '-c',
+      configFile({
+        authn: {
+          resource: 'http://127.0.0.1:8443/mcp',
+          jwt: { algorithms: ['HS256'], issuers: ['me'], hsSecretFile: short },
+          apiKeys: { enabled: false },
+        },
+      }),
+    );
+    expect(hs.exits).toEqual([1]);
+    expect(hs.err).toContain('authn.jwt.hsSecretFile: the HS secret must be at least 32 bytes (has 9)');
+    expect(hs.err).not.toContain('too-short');
+    // JWT on without a JWKS or an HS algorithm, API keys on without a pepper: serve starts, refusing them.
+    const none = await check(
+      '-c',
+      configFile({ authn: { resource: 'http://127.0.0.1:8443/mcp', apiKeys: { enabled: true } } }),
+    );
+    expect(none.exits).toEqual([]);
+    expect(none.err).toMatch(/^mcp-authz: warning: JWT authentication is enabled but neither/m);
+    expect(none.err).toMatch(/^mcp-authz: warning: API keys are enabled but no pepper is set/m);
+    expect(none.out).toContain('authn     JWT (no key: bearer tokens refused), API keys (strict)\n');
+  });
+
   it('names a schema problem with its path', async () => {
     const r = await check('-c', configFile({ server: { port: 70000 } }));
     expect(r.exits).toEqual([1]);
