@@ -81,6 +81,10 @@ describe('mcp-authz config check', () => {
     const r = await check('-c', file);
     expect(r.exits).toEqual([1]);
     expect(r.err).toBe(`mcp-authz: policy.bundle: bundle not found at ${missing}\n`);
+    // A bundle URL out of reach says how to check the rest.
+    const url = await check('-c', configFile({ policy: { bundle: 'http://127.0.0.1:1/bundle.tar.gz' } }));
+    expect(url.exits).toEqual([1]);
+    expect(url.err).toMatch(/^mcp-authz: policy\.bundle: .*\(--skip-bundle checks the rest without it\)\n$/);
     const skipped = await check('-c', file, '--skip-bundle');
     expect(skipped.exits).toEqual([]);
     expect(skipped.out).toContain(`policy    not loaded (--skip-bundle): ${missing}\n`);
