@@ -127,7 +127,7 @@ const PolicySchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "Folder where each bundle loaded from a bundle URL is kept (OPA's bundle `persist`): a sidecar that starts while the URL fails, or serves a bundle that does not load, starts on the kept copy (checked again, signature included) instead of denying every call. Only for an http(s) `bundle`; in Kubernetes an emptyDir, which outlives container restarts. A folder of its own (created 0700): none is kept in one that another user owns or any user may write to (a host's shared /tmp itself).",
+      "Folder where each bundle loaded from a bundle URL is kept (OPA's bundle `persist`): a sidecar that starts while the URL fails, or serves a bundle that does not load, starts on the kept copy (checked again, signature included) instead of denying every call. Only for an http(s) `bundle`; in Kubernetes an emptyDir, which outlives container restarts. A folder of its own (created 0700 in a parent that must exist): none is kept in one that another user owns or any user may write to (a host's shared /tmp itself).",
     ),
   bundleTokenFile: z
     .string()

@@ -63,7 +63,10 @@ export class BundlePersistence {
     const unsafe = await unsafeFolder(this.#dir);
     if (unsafe) throw new Error(`${unsafe}; a copy kept there would never be used`);
     try {
-      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      // Only the folder itself, in a parent that exists: Node's recursive mkdir never returns under /proc.
+      await mkdir(this.#dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
       if (!this.#swept) await this.#sweep();
       const meta: PersistedMeta = {
         location: this.#location,

@@ -31,6 +31,13 @@ describe('BundlePersistence', () => {
     expect(JSON.stringify(kept)).not.toContain('bundles.example');
   });
 
+  it('creates only its own folder: a missing parent fails the save at once', async () => {
+    const dir = join(tempDir('persist-unit'), 'missing', 'bundle');
+    await expect(new BundlePersistence(dir, URL_A).save(Buffer.from('a'), 'r1')).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+  });
+
   it('does not hand out a copy of another URL, a description it cannot read, or a missing tarball', async () => {
     const dir = tempDir('persist-unit');
     await new BundlePersistence(dir, URL_A).save(Buffer.from('a'), 'r1');
