@@ -264,6 +264,9 @@ export function chartValuesSchema() {
           bundleVerificationKey: secretRef(
             'The public key (PEM) or HMAC secret policy bundles must be signed with (policy.verification.keyFile); set, unsigned bundles are refused.',
           ),
+          introspectionClientSecret: secretRef(
+            'The client secret of token introspection (authn.introspection.clientSecretFile); config.authn.introspection must be set.',
+          ),
           bundleToken: secretRef(
             'A bearer token sent when the bundle is fetched from policy.url (policy.bundleTokenFile); policy.source must be url.',
           ),

@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ApiKeyVerifier } from './api-keys.js';
 import { extractCredential } from './credentials.js';
+import { createIntrospector } from './introspection.js';
 import { createKeyResolver, type KeyResolver } from './jwks.js';
 import { JwtVerifier } from './jwt-verifier.js';
 import { ANONYMOUS, type Principal } from './principal.js';
@@ -53,6 +54,9 @@ export interface AuthenticatorDeps {
   /** Retry interval of the JWKS fetch after failing at start (tests); {@link JWKS_START_RETRY_MS}. */
   readonly jwksRetryMs?: number;
 }
+
+/** A compact JWS (three base64url parts): verified as a JWT; any other bearer token is opaque. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** How often the JWKS is fetched again after failing at start, until a fetch succeeds. */
 export const JWKS_START_RETRY_MS = 5_000;
@@ -115,12 +119,30 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           isRevoked: (jti) => revocation.isTokenRevoked(jti),
           now,
         });
-      } else {
+      } else if (!config.authn.introspection) {
         logger.warn(
           'JWT authentication is enabled but neither authn.jwt.jwksUri nor an HS secret is set: bearer tokens are refused',
         );
       }
     }
+    const introspection = config.authn.introspection;
+    const clientSecret = introspection
+      ? openSecret(config, 'introspectionClientSecret', secretOpts)
+      : undefined;
+    if (clientSecret) secrets.push(clientSecret);
+    const introspector =
+      introspection && clientSecret
+        ? createIntrospector(config, introspection, {
+            secret: clientSecret,
+            isRevoked: (jti) => revocation.isTokenRevoked(jti),
+            now,
+            ...(deps.fetch ? { fetch: deps.fetch } : {}),
+          })
+        : undefined;
+    /** Which verifier a bearer token goes to: introspection for opaque tokens (or all, as configured). */
+    const introspects = (token: string): boolean =>
+      introspector !== undefined &&
+      (introspection?.tokens === 'all' || jwtVerifier === undefined || !JWT_SHAPE.test(token));
     let apiKeyVerifier: ApiKeyVerifier | undefined;
     let pepper: SecretSource | undefined;
     if (apiKeys.enabled) {
@@ -166,14 +188,17 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
 
     const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
     const cached = (req: AuthnRequest): Principal | undefined => {
-      if (!jwtVerifier) return undefined;
+      if (!jwtVerifier && !introspector) return undefined;
       let credential: ReturnType<typeof extractCredential>;
       try {
         credential = extractCredential(req.headers, credentialOptions, req.url, req.authorizationLines);
       } catch {
         return undefined; // malformed credentials: authenticate() says why
       }
-      return credential.kind === 'jwt' ? jwtVerifier.fromCache(credential.token) : undefined;
+      if (credential.kind !== 'jwt') return undefined;
+      return introspects(credential.token)
+        ? introspector?.fromCache(credential.token)
+        : jwtVerifier?.fromCache(credential.token);
     };
 
     return {
@@ -232,6 +257,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
               if (mode === 'optional') return ANONYMOUS;
               throw new AuthnError('ERR_AUTHN_MISSING', 'no credentials');
             case 'jwt':
+              if (introspector && introspects(credential.token)) return introspector.verify(credential.token);
               if (!jwtVerifier)
                 throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'bearer tokens are not accepted');
               return jwtVerifier.verify(credential.token);

@@ -166,7 +166,7 @@ export function normalizeTyp(typ: string): string {
 }
 
 /** Refresh and ID tokens are signed by the same issuer but must never work as access tokens. */
-function refuseNonAccessTokens(payload: JWTPayload): void {
+export function refuseNonAccessTokens(payload: JWTPayload): void {
   const typ = payload.typ;
   if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');

@@ -4,7 +4,7 @@
  * @module
  */
 
-export type AuthMethod = 'jwt' | 'api_key' | 'anonymous';
+export type AuthMethod = 'jwt' | 'introspection' | 'api_key' | 'anonymous';
 
 export interface Principal {
   /** Stable subject id (`sub` claim or the API key's subject). */
@@ -16,11 +16,11 @@ export interface Principal {
   readonly authMethod: AuthMethod;
   /** API key id, for keys. */
   readonly keyId?: string;
-  /** Token id (`jti`), for JWTs that carry one. */
+  /** Token id (`jti`), for tokens that carry one. */
   readonly tokenId?: string;
   /** Epoch seconds after which the credential is no longer valid. */
   readonly expiresAt?: number;
-  /** The verified claims (JWT) or key metadata, for the policy. Never the raw token. */
+  /** The verified claims (JWT, introspection answer) or key metadata, for the policy. Never the raw token. */
   readonly claims: Readonly<Record<string, unknown>>;
 }
 

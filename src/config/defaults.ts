@@ -109,3 +109,7 @@ export const ABUSE_RULES = [
     blockSec: 900,
   },
 ] as const;
+/** Timeout of one RFC 7662 introspection request. */
+export const INTROSPECTION_TIMEOUT_MS = 2_000;
+/** How long an active introspection answer is reused (never past the token's exp). */
+export const INTROSPECTION_CACHE_TTL_MS = 60_000;

@@ -1,6 +1,6 @@
 /**
- * The `authn` section of the config schema: JWT verification, API keys, RFC 9728 metadata and identity
- * headers.
+ * The `authn` section of the config schema: JWT verification, token introspection, API keys, RFC 9728
+ * metadata and identity headers.
  *
  * @module
  */
@@ -76,6 +76,39 @@ const JwtSchema = z.strictObject({
     .describe('Verified-token cache size (keyed by token hash, never past exp); 0 disables it.'),
 });
 
+const IntrospectionSchema = z
+  .strictObject({
+    endpoint: httpUrl.describe("The authorization server's RFC 7662 token introspection endpoint."),
+    clientId: z
+      .string()
+      .min(1)
+      .describe('Client id the sidecar authenticates to the endpoint with (HTTP Basic).'),
+    clientSecretFile: z
+      .string()
+      .optional()
+      .describe(
+        'File holding that client secret; AUTHZ_INTROSPECTION_CLIENT_SECRET works too. Re-read when it changes.',
+      ),
+    issuer: z.string().min(1).optional().describe('When set, an answer must name this `iss`.'),
+    tokens: z
+      .enum(['opaque', 'all'])
+      .default('opaque')
+      .describe(
+        '`opaque`: only bearer tokens that are not JWTs are introspected (JWTs are verified against the JWKS when authn.jwt is on); `all`: every bearer token is.',
+      ),
+    timeoutMs: positiveMs
+      .default(D.INTROSPECTION_TIMEOUT_MS)
+      .describe('Timeout of one introspection request.'),
+    cacheTtlMs: positiveMs
+      .default(D.INTROSPECTION_CACHE_TTL_MS)
+      .describe(
+        "How long an active answer is reused (never past the token's `exp`): a token revoked at the authorization server is refused within this time (or at once when revoked here by `jti`).",
+      ),
+  })
+  .describe(
+    'OAuth 2.0 token introspection (RFC 7662) for opaque access tokens. An answer must be `active`, name this server among its `aud` (RFC 8707), not be expired, and not be a refresh token; its claims are mapped with authn.jwt.claims, and authn.jwt.requiredScopes apply. Off when left out.',
+  );
+
 const ApiKeysSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Accept API keys (needs a pepper).'),
   prefix: z
@@ -133,6 +166,7 @@ export const AuthnSchema = z.strictObject({
       "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host and scheme for the metadata document (behind `server.trustProxyHops` trusted proxies, the scheme their `X-Forwarded-Proto` names).",
     ),
   jwt: JwtSchema.prefault({}),
+  introspection: IntrospectionSchema.optional(),
   apiKeys: ApiKeysSchema.prefault({}),
   resourceMetadata: ResourceMetadataSchema.prefault({}),
   identityHeaders: IdentityHeadersSchema.prefault({}),

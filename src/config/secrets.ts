@@ -1,6 +1,6 @@
 /**
- * Secrets: the API-key pepper, the JWT HS* secret, the Redis password, the admin report token, the
- * bundle verification key and the bundle download token. Each comes from a file (a
+ * Secrets: the API-key pepper, the JWT HS* secret, the introspection client secret, the Redis password,
+ * the admin report token, the bundle verification key and the bundle download token. Each comes from a file (a
  * Kubernetes Secret mount; one trailing newline is trimmed) or an `AUTHZ_*` environment variable; the file
  * wins. A file is re-read when it changes: its identity (inode, size, mtime, ctime — `stat` follows the
  * `..data` symlink swap Kubernetes does) is polled every second and can be checked on demand with
@@ -81,6 +81,12 @@ export const SECRETS = {
     setting: 'policy.verification.keyFile',
     file: (c: Config) => c.policy.verification?.keyFile,
     inUse: (c: Config) => c.policy.verification !== undefined,
+  },
+  introspectionClientSecret: {
+    envVar: 'AUTHZ_INTROSPECTION_CLIENT_SECRET',
+    setting: 'authn.introspection.clientSecretFile',
+    file: (c: Config) => c.authn.introspection?.clientSecretFile,
+    inUse: (c: Config) => c.authn.introspection !== undefined,
   },
   bundleToken: {
     envVar: 'AUTHZ_BUNDLE_TOKEN',

@@ -24,7 +24,8 @@ import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/default
  * (`a:b` + `c` against `a` + `b:c`).
  */
 export function ownerKey(p: Principal): string {
-  const iss = p.authMethod === 'jwt' && typeof p.claims.iss === 'string' ? p.claims.iss : null;
+  const token = p.authMethod === 'jwt' || p.authMethod === 'introspection';
+  const iss = token && typeof p.claims.iss === 'string' ? p.claims.iss : null;
   return JSON.stringify([p.authMethod, iss, p.tenant, p.id]);
 }
 

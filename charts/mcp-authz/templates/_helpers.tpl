@@ -103,6 +103,7 @@ redisPassword: { volume: redis-password, path: [store, passwordFile] }
 reportToken: { volume: report-token, path: [admin, reportTokenFile] }
 bundleVerificationKey: { volume: bundle-verification-key, path: [policy, verification, keyFile] }
 bundleToken: { volume: bundle-token, path: [policy, bundleTokenFile] }
+introspectionClientSecret: { volume: introspection-client-secret, path: [authn, introspection, clientSecretFile] }
 {{- end }}
 
 {{/*

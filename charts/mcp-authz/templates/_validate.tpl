@@ -41,7 +41,7 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- end }}
 
 {{- /* Keys of config.yaml that the chart sets itself. */}}
-{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" "policy.bundleTokenFile" "secrets.bundleToken.existingSecret" "server.tls" "tls.secretName" "policy.persistDir" "policy.persist (with policy.source url)" }}
+{{- $owned := dict "upstream.url" "mcpServer.host/port/path" "policy.bundle" "policy.source and policy.url/policy.configMap" "store.redisUrl" "redis.url" "store.passwordFile" "secrets.redisPassword.existingSecret" "authn.apiKeys.pepperFile" "secrets.apiKeyPepper.existingSecret" "authn.jwt.hsSecretFile" "secrets.jwtHsSecret.existingSecret" "admin.reportTokenFile" "secrets.reportToken.existingSecret" "policy.verification.keyFile" "secrets.bundleVerificationKey.existingSecret" "policy.bundleTokenFile" "secrets.bundleToken.existingSecret" "authn.introspection.clientSecretFile" "secrets.introspectionClientSecret.existingSecret" "server.tls" "tls.secretName" "policy.persistDir" "policy.persist (with policy.source url)" }}
 {{- range $path, $instead := $owned }}
 {{- $node := $cfg }}
 {{- $found := true }}
@@ -89,6 +89,15 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- /* Secrets and the store. */}}
 {{- if and (hasKey (get $cfg "policy" | default dict) "verification") (not $v.secrets.bundleVerificationKey.existingSecret) }}
 {{- $errors = append $errors "config.policy.verification is set: set secrets.bundleVerificationKey.existingSecret to a Secret holding the bundle signing public key (or HMAC secret)" }}
+{{- end }}
+{{- $introspection := dig "authn" "introspection" (dict) $cfg }}
+{{- if and $v.secrets.introspectionClientSecret.existingSecret (not (get $introspection "endpoint")) }}
+{{- $errors = append $errors "secrets.introspectionClientSecret is used only with token introspection: set config.authn.introspection.endpoint and clientId" }}
+{{- end }}
+{{- $envNames := list }}
+{{- range $v.extraEnv }}{{ $envNames = append $envNames .name }}{{ end }}
+{{- if and (get $introspection "endpoint") (not $v.secrets.introspectionClientSecret.existingSecret) (not (has "AUTHZ_INTROSPECTION_CLIENT_SECRET" $envNames)) }}
+{{- $errors = append $errors "config.authn.introspection is set: set secrets.introspectionClientSecret.existingSecret to a Secret holding the client secret (or AUTHZ_INTROSPECTION_CLIENT_SECRET in extraEnv)" }}
 {{- end }}
 {{- if and $v.secrets.bundleToken.existingSecret (ne $v.policy.source "url") }}
 {{- $errors = append $errors (printf "secrets.bundleToken is sent only with a bundle URL: set policy.source=url (it is %s)" $v.policy.source) }}

@@ -271,6 +271,36 @@ describe('the bundle token', () => {
   });
 });
 
+describe('the introspection client secret', () => {
+  const introspection = [
+    'config.authn.introspection.endpoint=https://login.example.com/introspect',
+    'config.authn.introspection.clientId=mcp-authz',
+  ];
+  it('mounts it from a Secret as authn.introspection.clientSecretFile, and refuses either without the other', async () => {
+    const objects = (
+      await render(CHART, {
+        ...DEPLOYMENT,
+        set: [...introspection, 'secrets.introspectionClientSecret.existingSecret=idp-client'],
+      })
+    ).objects;
+    expect(config(objects).authn.introspection).toMatchObject({
+      endpoint: 'https://login.example.com/introspect',
+      clientSecretFile: '/var/run/secrets/mcp-authz/introspection-client-secret/client-secret',
+    });
+    const volumes = podSpec(objects).volumes as { secret?: { secretName: string } }[];
+    expect(volumes.some((v) => v.secret?.secretName === 'idp-client')).toBe(true);
+    expect(await renderError(CHART, { ...DEPLOYMENT, set: introspection })).toContain(
+      'config.authn.introspection is set: set secrets.introspectionClientSecret.existingSecret',
+    );
+    expect(
+      await renderError(CHART, {
+        ...DEPLOYMENT,
+        set: ['secrets.introspectionClientSecret.existingSecret=idp'],
+      }),
+    ).toContain('secrets.introspectionClientSecret is used only with token introspection');
+  });
+});
+
 describe('the kept bundle copy', () => {
   it('keeps a URL bundle in /tmp by default (policy.persistDir), not with persist off or another source', async () => {
     const url = ['policy.source=url', 'policy.url=https://bundles.example/mcp.tar.gz'];

@@ -1,0 +1,150 @@
+/**
+ * `authn.introspection` on a real sidecar in front of the real MCP SDK example server, with a real RFC 7662
+ * endpoint over HTTP: an opaque token the endpoint calls active for this server is let in (the SDK client
+ * lists and calls tools, the upstream never sees the token, the audit names the method) and asked about once
+ * for many calls; inactive, foreign-audience, refresh, expired and revoked tokens are 401; JWTs still go to
+ * the JWKS, not the endpoint; an endpoint that refuses the sidecar's credentials or is down is a 503.
+ *
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
+import { connectStreamable } from '../helpers/mcp-client.js';
+import { type Harness, RESOURCE, startHarness } from '../helpers/sidecar.js';
+
+const CLIENT_ID = 'mcp-authz';
+const CLIENT_SECRET = 'introspection-secret-0123456789';
+const now = () => Math.floor(Date.now() / 1000);
+
+/** What the endpoint answers per token; anything else is `{active: false}`. */
+const answers = new Map<string, Record<string, unknown>>();
+const asked: string[] = [];
+let endpoint = '';
+let server: Server;
+let h: Harness | undefined;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) return void res.writeHead(401).end();
+      const form = new URLSearchParams(body);
+      const token = form.get('token') ?? '';
+      asked.push(`${req.headers['content-type']} ${form.get('token_type_hint')} ${token}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answers.get(token) ?? { active: false }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+});
+
+afterAll(() => {
+  server?.close();
+});
+
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+  answers.clear();
+  asked.length = 0;
+});
+
+const active = (extra: Record<string, unknown> = {}) => ({
+  active: true,
+  sub: 'opaque-alice',
+  tenant: 'acme',
+  roles: ['user'],
+  scope: 'mcp:tools',
+  aud: RESOURCE,
+  exp: now() + 600,
+  jti: 'opaque-jti-1',
+  ...extra,
+});
+
+const start = (secret = CLIENT_SECRET, url = endpoint) =>
+  startHarness({
+    upstreamStateless: true,
+    config: { authn: { introspection: { endpoint: url, clientId: CLIENT_ID } } },
+    env: { AUTHZ_INTROSPECTION_CLIENT_SECRET: secret },
+  });
+
+const ping = async (token: string) => {
+  const res = await postJsonRpc(
+    h?.mcpUrl ?? '',
+    { authorization: `Bearer ${token}` },
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+    },
+  );
+  return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text() };
+};
+
+describe('authn.introspection', () => {
+  it('lets in an opaque token the endpoint calls active for this server, asking once for many calls', async () => {
+    answers.set('opaque-token-alice', active());
+    h = await start();
+    const client = await connectStreamable(h.mcpUrl, { authorization: 'Bearer opaque-token-alice' });
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('echo');
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'opaque' } });
+      expect(JSON.stringify(result.content)).toContain('opaque');
+    } finally {
+      await client.close();
+    }
+    expect(asked).toEqual(['application/x-www-form-urlencoded access_token opaque-token-alice']);
+    const call = h.upstream.calls().find((c) => c.name === 'echo');
+    expect(call?.headers.authorization).toBeUndefined();
+    expect(call?.headers['x-mcp-authz-subject']).toBe('opaque-alice');
+    expect(h.logs.some((l) => l.includes('"auth_method":"introspection"'))).toBe(true);
+    expect(h.logs.join('\n')).not.toContain('opaque-token-alice');
+  });
+
+  it('refuses inactive, foreign-audience, refresh, expired and revoked tokens with 401; JWTs go to the JWKS', async () => {
+    answers.set('t-foreign', active({ aud: 'https://other.example/mcp' }));
+    answers.set('t-refresh', active({ token_type: 'refresh_token' }));
+    answers.set('t-expired', active({ exp: now() - 600 }));
+    answers.set('t-revoked', active({ jti: 'revoked-jti' }));
+    h = await start();
+    await h.sidecar.store.revokeToken('revoked-jti', now() + 600);
+    for (const [token, reason] of [
+      ['t-unknown', 'token is not active'],
+      ['t-foreign', 'audience not accepted'],
+      ['t-refresh', 'not an access token'],
+      ['t-expired', 'token expired'],
+      ['t-revoked', 'token revoked'],
+    ] as const) {
+      const r = await ping(token);
+      expect(r.status, token).toBe(401);
+      expect(r.challenge, token).toContain('error="invalid_token"');
+      expect(r.body, token).toContain(reason);
+    }
+    // A JWT of the dev issuer is verified against its JWKS: the endpoint is not asked about it.
+    const before = asked.length;
+    expect((await ping(await h.token({ roles: ['user'] }))).status).toBe(200);
+    expect(asked.length).toBe(before);
+  });
+
+  it('answers 503 when the endpoint refuses the sidecar or cannot be reached, letting nothing through', async () => {
+    answers.set('opaque-token-alice', active());
+    h = await start('not-the-secret');
+    const refused = await ping('opaque-token-alice');
+    expect(refused.status).toBe(503);
+    expect(refused.body).toContain("refused the sidecar's client credentials (HTTP 401)");
+    expect(refused.body).not.toContain('not-the-secret');
+    await h.stop();
+    h = await start(CLIENT_SECRET, 'http://127.0.0.1:1/introspect');
+    const down = await ping('opaque-token-alice');
+    expect(down.status).toBe(503);
+    expect(h.upstream.calls().filter((c) => c.method === 'ping')).toEqual([]);
+  });
+});

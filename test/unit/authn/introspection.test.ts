@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { TokenIntrospector } from '../../../src/authn/introspection.js';
+import { TokenCache } from '../../../src/authn/token-cache.js';
+import type { AuthnError } from '../../../src/errors/errors.js';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+const T0 = Date.parse('2026-12-05T12:00:00Z');
+const sec = (ms: number) => Math.floor(ms / 1000);
+
+interface Sent {
+  readonly url: string;
+  readonly init: RequestInit;
+}
+
+/** An introspector whose endpoint is `answer` (a body, a Response, or a thrown error); `sent` records requests. */
+function setup(
+  answer: unknown,
+  opts: {
+    clientId?: string;
+    secret?: string;
+    issuer?: string;
+    requiredScopes?: string[];
+    revoked?: string[];
+  } = {},
+) {
+  let t = T0;
+  const sent: Sent[] = [];
+  const fetchFake = (async (url: string, init: RequestInit) => {
+    sent.push({ url, init });
+    if (answer instanceof Error) throw answer;
+    if (typeof answer === 'function') return (answer as () => Response)();
+    return new Response(typeof answer === 'string' ? answer : JSON.stringify(answer), { status: 200 });
+  }) as unknown as typeof fetch;
+  const introspector = new TokenIntrospector({
+    endpoint: 'https://login.example.com/introspect',
+    clientId: opts.clientId ?? 'sidecar',
+    clientSecret: () => Buffer.from(opts.secret ?? 'secret'),
+    issuer: opts.issuer,
+    audiences: [RESOURCE],
+    claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
+    requiredScopes: opts.requiredScopes ?? [],
+    clockToleranceSec: 30,
+    timeoutMs: 1_000,
+    cacheTtlMs: 60_000,
+    cache: new TokenCache(100),
+    isRevoked: (jti) => (opts.revoked ?? []).includes(jti),
+    now: () => t,
+    fetch: fetchFake,
+  });
+  return { introspector, sent, advance: (ms: number) => (t += ms) };
+}
+
+const active = (extra: Record<string, unknown> = {}) => ({
+  active: true,
+  sub: 'alice',
+  tenant: 'acme',
+  roles: 'user',
+  scope: 'mcp:tools',
+  aud: [RESOURCE],
+  exp: sec(T0) + 300,
+  jti: 'j-1',
+  ...extra,
+});
+
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: AuthnError) => `${e.code}: ${e.message}`,
+  );
+
+describe('TokenIntrospector', () => {
+  it('maps an active answer to a principal, sending the token as a form with Basic client credentials', async () => {
+    const s = setup(active(), { clientId: 'side:car', secret: 'p@ss word' });
+    const p = await s.introspector.verify('opaque-1');
+    expect(p).toMatchObject({
+      id: 'alice',
+      tenant: 'acme',
+      roles: ['user'],
+      scopes: ['mcp:tools'],
+      authMethod: 'introspection',
+      tokenId: 'j-1',
+    });
+    const [req] = s.sent;
+    expect(req?.init.method).toBe('POST');
+    expect(req?.init.body).toBe('token=opaque-1&token_type_hint=access_token');
+    expect(req?.init.redirect).toBe('error');
+    const auth = String((req?.init.headers as Record<string, string> | undefined)?.authorization);
+    // RFC 6749 §2.3.1: each part form-encoded before Basic.
+    expect(Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString()).toBe('side%3Acar:p%40ss+word');
+  });
+
+  it('reuses an answer until its exp or the cache time, whichever comes first, and applies revocation to it', async () => {
+    const s = setup(active({ exp: sec(T0) + 30 }));
+    await s.introspector.verify('opaque-1');
+    s.advance(20_000);
+    expect(s.introspector.fromCache('opaque-1')?.id).toBe('alice');
+    expect(s.sent).toHaveLength(1);
+    s.advance(11_000); // past exp: asked again (and now refused as expired, within the tolerance still)
+    expect(s.introspector.fromCache('opaque-1')).toBeUndefined();
+    const revoked = setup(active(), { revoked: ['j-1'] });
+    expect(await refusal(revoked.introspector.verify('opaque-1'))).toBe('ERR_AUTHN_REVOKED: token revoked');
+  });
+
+  it.each([
+    [{ active: false }, 'ERR_AUTHN_INVALID_TOKEN: token is not active'],
+    [active({ aud: 'https://other.example/mcp' }), 'ERR_AUTHN_INVALID_TOKEN: audience not accepted'],
+    [active({ aud: undefined }), 'ERR_AUTHN_INVALID_TOKEN: audience not accepted'],
+    [active({ exp: undefined }), 'ERR_AUTHN_INVALID_TOKEN: token has no valid exp'],
+    [active({ exp: sec(T0) - 60 }), 'ERR_AUTHN_INVALID_TOKEN: token expired'],
+    [active({ nbf: sec(T0) + 120 }), 'ERR_AUTHN_INVALID_TOKEN: token not yet valid'],
+    [active({ token_type: 'refresh_token' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
+    [active({ token_use: 'id' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
+    [active({ sub: 7 }), 'ERR_AUTHN_INVALID_TOKEN: claim sub is missing or has the wrong type'],
+  ])('refuses %j', async (answer, expected) => {
+    expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
+  });
+
+  it('accepts an audience differing only in the case of its host, checks the issuer and required scopes', async () => {
+    expect((await setup(active({ aud: 'https://MCP.example.com/mcp' })).introspector.verify('t')).id).toBe(
+      'alice',
+    );
+    expect(
+      await refusal(
+        setup(active({ iss: 'https://evil.example' }), {
+          issuer: 'https://login.example.com',
+        }).introspector.verify('t'),
+      ),
+    ).toBe('ERR_AUTHN_INVALID_TOKEN: issuer not accepted');
+    expect(await refusal(setup(active(), { requiredScopes: ['mcp:admin'] }).introspector.verify('t'))).toBe(
+      'ERR_AUTHN_INSUFFICIENT_SCOPE: token lacks a required scope',
+    );
+  });
+
+  it.each([
+    [
+      () => new Response('', { status: 401 }),
+      "ERR_AUTHN_UNAVAILABLE: the introspection endpoint refused the sidecar's client credentials (HTTP 401)",
+    ],
+    [
+      () => new Response('', { status: 500 }),
+      'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered HTTP 500',
+    ],
+    ['not json', 'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered no JSON'],
+    [
+      { sub: 'alice' },
+      'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered no introspection response (active: Invalid input: expected boolean, received undefined)',
+    ],
+    [
+      JSON.stringify({ active: true, pad: 'x'.repeat(70_000) }),
+      'ERR_AUTHN_UNAVAILABLE: the introspection answer is over 65536 bytes',
+    ],
+    [
+      Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }),
+      'ERR_AUTHN_UNAVAILABLE: token introspection timed out',
+    ],
+    [new TypeError('fetch failed'), 'ERR_AUTHN_UNAVAILABLE: token introspection failed'],
+  ])('denies with 503 when the endpoint gives no answer to go by: %#', async (answer, expected) => {
+    expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
+  });
+});
