@@ -75,15 +75,16 @@ function deniedScopes(ctx: RequestContext): string[] {
 
 /**
  * Step-up authorization (MCP 2025-11-25, "Scope Challenge Handling"): when the policy denied a message of
- * a caller signed in with a JWT and named scopes the call needs (`required_scopes`) that the token lacks,
- * the scopes to ask for: the configured required scopes, those the token already holds (a client that
+ * a caller signed in with an access token (a JWT or an introspected opaque one) and named scopes the call
+ * needs (`required_scopes`) that the token lacks, the scopes to ask for: the configured required scopes, those the token already holds (a client that
  * replaces its scopes with the challenge's, as the MCP TypeScript SDK does, keeps them) and the policy's.
  * Undefined otherwise (an API key cannot be stepped up; a token holding every named scope was denied for
  * another reason).
  */
 function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[] | undefined {
   const p = ctx.principal;
-  if (p?.authMethod !== 'jwt') return undefined;
+  // An OAuth access token, JWT or opaque (introspected), can be stepped up; an API key cannot.
+  if (p?.authMethod !== 'jwt' && p?.authMethod !== 'introspection') return undefined;
   const lacking = ctx.decisions.some(
     (d) => !d.decision.allow && d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)),
   );

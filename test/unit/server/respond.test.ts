@@ -204,6 +204,16 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     ]);
   });
 
+  it('asks a caller signed in with an introspected (opaque) token for them too: it is an OAuth token', () => {
+    const ctx = decided(false, [request(1, 'tools/call', { name: 't' })], [needs(['s'])]);
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'introspection', scopes: ['mcp:tools'] };
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(403);
+    expect(out.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+    );
+  });
+
   it('denies the usual way when the token has them all, or the caller used an API key', () => {
     const ctx = decided(false, [request(1, 'tools/call', { name: 't' })], [needs(['s'])]);
     ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['s'] };
