@@ -59,6 +59,9 @@ const AnswerSchema = z.looseObject({
 
 const unavailable = (message: string, cause?: unknown) =>
   new AuthnError('ERR_AUTHN_UNAVAILABLE', message, cause === undefined ? {} : { cause });
+/** A request that threw (network, timeout, while connecting or reading the body). */
+const failed = (err: unknown) =>
+  unavailable(`token introspection ${(err as Error)?.name === 'TimeoutError' ? 'timed out' : 'failed'}`, err);
 const invalid = (message: string) => new AuthnError('ERR_AUTHN_INVALID_TOKEN', message);
 
 export class TokenIntrospector {
@@ -133,8 +136,7 @@ export class TokenIntrospector {
         redirect: 'error',
       });
     } catch (err) {
-      const why = (err as Error).name === 'TimeoutError' ? 'timed out' : 'failed';
-      throw unavailable(`token introspection ${why}`, err);
+      throw failed(err);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
@@ -146,7 +148,14 @@ export class TokenIntrospector {
       await res.body?.cancel();
       throw unavailable(`the introspection endpoint answered HTTP ${res.status}`);
     }
-    const text = await readLimited(res);
+    // The timeout covers the body too (it aborts the stream), and the connection may break off while it
+    // is read: both are the endpoint's failure (503), not an internal error.
+    let text: string;
+    try {
+      text = await readLimited(res);
+    } catch (err) {
+      throw err instanceof AuthnError ? err : failed(err);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);

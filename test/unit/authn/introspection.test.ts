@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { TokenIntrospector } from '../../../src/authn/introspection.js';
 import { TokenCache } from '../../../src/authn/token-cache.js';
@@ -156,5 +158,53 @@ describe('TokenIntrospector', () => {
     [new TypeError('fetch failed'), 'ERR_AUTHN_UNAVAILABLE: token introspection failed'],
   ])('denies with 503 when the endpoint gives no answer to go by: %#', async (answer, expected) => {
     expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
+  });
+
+  it('denies with 503, not 500, when the answer breaks off or drips past the timeout while its body is read', async () => {
+    const broken = () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('{"active":'));
+            c.error(new TypeError('terminated'));
+          },
+        }),
+        { status: 200 },
+      );
+    expect(await refusal(setup(broken).introspector.verify('opaque-1'))).toBe(
+      'ERR_AUTHN_UNAVAILABLE: token introspection failed',
+    );
+    // A real endpoint that sends its headers at once, then a byte every 50 ms: the timeout covers the body.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"active":');
+      const drip = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const slow = new TokenIntrospector({
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`,
+        clientId: 'sidecar',
+        clientSecret: () => Buffer.from('secret'),
+        audiences: [RESOURCE],
+        claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
+        requiredScopes: [],
+        clockToleranceSec: 30,
+        timeoutMs: 300,
+        cacheTtlMs: 60_000,
+        cache: new TokenCache(100),
+        isRevoked: () => false,
+        now: Date.now,
+      });
+      const started = Date.now();
+      expect(await refusal(slow.verify('opaque-1'))).toBe(
+        'ERR_AUTHN_UNAVAILABLE: token introspection timed out',
+      );
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
