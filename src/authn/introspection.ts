@@ -27,6 +27,9 @@ import { TokenCache, tokenKey } from './token-cache.js';
 /** The most of an introspection answer that is read; a larger one is refused. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
+/** The deepest nesting of arrays and objects an introspection answer may have. */
+export const MAX_ANSWER_DEPTH = 64;
+
 export interface IntrospectorOptions {
   readonly endpoint: string;
   readonly clientId: string;
@@ -162,6 +165,13 @@ export class TokenIntrospector {
     } catch (err) {
       throw unavailable('the introspection endpoint answered no JSON', err);
     }
+    // Its members become the principal's claims, which are walked recursively (frozen, mapped, serialised):
+    // nesting that deep would overflow the stack there.
+    if (!nestedWithin(json, MAX_ANSWER_DEPTH)) {
+      throw unavailable(
+        `the introspection endpoint answered JSON nested deeper than ${MAX_ANSWER_DEPTH} levels`,
+      );
+    }
     const parsed = AnswerSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -250,4 +260,16 @@ async function readLimited(res: Response): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Whether `value` nests arrays and objects at most `max` deep (iteratively: no recursion to overflow). */
+function nestedWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return true;
 }

@@ -156,6 +156,11 @@ describe('TokenIntrospector', () => {
       'ERR_AUTHN_UNAVAILABLE: token introspection timed out',
     ],
     [new TypeError('fetch failed'), 'ERR_AUTHN_UNAVAILABLE: token introspection failed'],
+    [
+      // 64 KiB of nesting: mapping its claims must not overflow the stack (a 500, not the endpoint's fault).
+      `{"active":true,"sub":"alice","aud":"${RESOURCE}","exp":${sec(T0) + 300},"x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
+      'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered JSON nested deeper than 64 levels',
+    ],
   ])('denies with 503 when the endpoint gives no answer to go by: %#', async (answer, expected) => {
     expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
   });
