@@ -3,7 +3,8 @@
  * issue instead of JWTs: the token is POSTed to the server's introspection endpoint with the sidecar's
  * client credentials (HTTP Basic, RFC 6749 §2.3.1), and the answer decides. An answer is accepted only when
  * it is `active`, names this server among its `aud` (RFC 8707, the same audiences as JWTs), carries an `exp`
- * still ahead (and an `nbf` passed), is no refresh or ID token, and names the configured issuer if one is.
+ * still ahead (and an `nbf` passed), is no refresh or ID token, is not bound to a key (`cnf`: DPoP, mTLS),
+ * and names the configured issuer if one is.
  * Its claims become the principal through `authn.jwt.claims`, and `authn.jwt.requiredScopes` apply.
  *
  * Active answers are cached by the token's hash for at most `cacheTtlMs` and never past `exp`, so a busy
@@ -93,6 +94,12 @@ export class TokenIntrospector {
       throw invalid('not an access token');
     }
     refuseNonAccessTokens(answer as JWTPayload);
+    // A sender-constrained token (DPoP, RFC 9449 §6.2; mTLS, RFC 8705 §3.2) is only valid with a proof of its
+    // key, which a Bearer request does not carry and the sidecar cannot check: taken as a bearer token, a
+    // stolen bound token would work here.
+    if (answer.cnf !== undefined || answer.token_type?.toLowerCase() === 'dpop') {
+      throw invalid('token is bound to a key (cnf)');
+    }
     const tolerance = this.#o.clockToleranceSec * 1000;
     if (answer.exp === undefined) throw invalid('token has no valid exp');
     if (answer.exp * 1000 + tolerance <= now) throw invalid('token expired');

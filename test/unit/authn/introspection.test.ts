@@ -112,6 +112,14 @@ describe('TokenIntrospector', () => {
     [active({ nbf: sec(T0) + 120 }), 'ERR_AUTHN_INVALID_TOKEN: token not yet valid'],
     [active({ token_type: 'refresh_token' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     [active({ token_use: 'id' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
+    // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705): the sidecar takes bearer tokens only and
+    // cannot check the proof, so a stolen bound token must not work here as a bearer one.
+    [
+      active({ token_type: 'DPoP', cnf: { jkt: 'abc' } }),
+      'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)',
+    ],
+    [active({ cnf: { 'x5t#S256': 'abc' } }), 'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)'],
+    [active({ token_type: 'dpop' }), 'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)'],
     [active({ sub: 7 }), 'ERR_AUTHN_INVALID_TOKEN: claim sub is missing or has the wrong type'],
   ])('refuses %j', async (answer, expected) => {
     expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
