@@ -101,6 +101,16 @@ describe('TokenIntrospector', () => {
     expect(s.introspector.fromCache('opaque-1')).toBeUndefined();
     const revoked = setup(active(), { revoked: ['j-1'] });
     expect(await refusal(revoked.introspector.verify('opaque-1'))).toBe('ERR_AUTHN_REVOKED: token revoked');
+    // Revoked after it was cached: both the synchronous fast path and verify refuse it, without asking again.
+    const later: string[] = [];
+    const cachedThenRevoked = setup(active(), { revoked: later });
+    await cachedThenRevoked.introspector.verify('opaque-1');
+    later.push('j-1');
+    expect(() => cachedThenRevoked.introspector.fromCache('opaque-1')).toThrow('token revoked');
+    expect(await refusal(cachedThenRevoked.introspector.verify('opaque-1'))).toBe(
+      'ERR_AUTHN_REVOKED: token revoked',
+    );
+    expect(cachedThenRevoked.sent).toHaveLength(1);
   });
 
   it.each([
