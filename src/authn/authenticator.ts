@@ -232,6 +232,11 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         } else if (jwksFailure) parts.push({ state: 'warn', detail: `JWKS: ${jwksFailure}` });
         if (pepper !== undefined && pepper.get() === null)
           parts.push({ state: 'warn', detail: 'no API key pepper: API keys are refused' });
+        if (clientSecret !== undefined && !clientSecret.get())
+          parts.push({
+            state: 'warn',
+            detail: 'no introspection client secret: opaque tokens are refused (503)',
+          });
         const worst = parts.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
         const details = parts.map((p) => p.detail).filter((d): d is string => typeof d === 'string');
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };

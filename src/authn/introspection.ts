@@ -15,62 +15,44 @@
  * @module
  */
 import type { JWTPayload } from 'jose';
-import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { SecretSource } from '../config/secrets.js';
 import { AuthnError, ConfigError } from '../errors/errors.js';
 import { type ClaimPaths, toPrincipal } from './claims.js';
+import { type IntrospectionEndpoint, introspect, unavailable } from './introspection-request.js';
 import { canonicalAudience, refuseNonAccessTokens } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 import { challengeScopes } from './scope-challenge.js';
 import { TokenCache, tokenKey } from './token-cache.js';
 
-/** The most of an introspection answer that is read; a larger one is refused. */
-export const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * Introspection requests in flight at once (one per distinct token: concurrent calls with one token share
+ * one); beyond it a new token is answered 503 at once, so a flood of invented tokens cannot become a flood
+ * at the authorization server.
+ */
+export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
 
-/** The deepest nesting of arrays and objects an introspection answer may have. */
-export const MAX_ANSWER_DEPTH = 64;
-
-export interface IntrospectorOptions {
-  readonly endpoint: string;
-  readonly clientId: string;
-  /** The client secret, read when each request is made (a rotated Secret is used at once). */
-  readonly clientSecret: () => Buffer | null;
+export interface IntrospectorOptions extends IntrospectionEndpoint {
   readonly issuer?: string | undefined;
   /** Accepted `aud` values (authn.jwt.audiences, else the resource identifier). */
   readonly audiences: readonly string[];
   readonly claims: ClaimPaths;
   readonly requiredScopes: readonly string[];
   readonly clockToleranceSec: number;
-  readonly timeoutMs: number;
   readonly cacheTtlMs: number;
   readonly cache: TokenCache;
   readonly isRevoked: (jti: string) => boolean;
   /** Epoch milliseconds. */
   readonly now: () => number;
-  readonly fetch?: typeof fetch;
 }
 
-/** RFC 7662 §2.2: `active` is required; the rest is read where present (other members are kept as claims). */
-const AnswerSchema = z.looseObject({
-  active: z.boolean(),
-  exp: z.number().optional(),
-  nbf: z.number().optional(),
-  aud: z.union([z.string(), z.array(z.string())]).optional(),
-  iss: z.string().optional(),
-  token_type: z.string().optional(),
-});
-
-const unavailable = (message: string, cause?: unknown) =>
-  new AuthnError('ERR_AUTHN_UNAVAILABLE', message, cause === undefined ? {} : { cause });
-/** A request that threw (network, timeout, while connecting or reading the body). */
-const failed = (err: unknown) =>
-  unavailable(`token introspection ${(err as Error)?.name === 'TimeoutError' ? 'timed out' : 'failed'}`, err);
 const invalid = (message: string) => new AuthnError('ERR_AUTHN_INVALID_TOKEN', message);
 
 export class TokenIntrospector {
   readonly #o: IntrospectorOptions;
   readonly #audiences: ReadonlySet<string>;
+  /** Introspections in flight, by token hash: concurrent requests with one new token share one. */
+  readonly #pending = new Map<string, Promise<Principal>>();
 
   constructor(o: IntrospectorOptions) {
     this.#o = o;
@@ -83,11 +65,28 @@ export class TokenIntrospector {
     return cached ? this.#checkRevoked(cached) : undefined;
   }
 
-  async verify(token: string): Promise<Principal> {
+  verify(token: string): Promise<Principal> {
     const key = tokenKey(token);
     const cached = this.#o.cache.get(key, this.#o.now());
-    if (cached) return this.#checkRevoked(cached);
-    const answer = await this.#ask(token);
+    if (cached) {
+      try {
+        return Promise.resolve(this.#checkRevoked(cached));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const pending = this.#pending.get(key);
+    if (pending) return pending;
+    if (this.#pending.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
+      return Promise.reject(unavailable('too many token introspections in flight; retry shortly'));
+    }
+    const asked = this.#verifyNow(token, key).finally(() => this.#pending.delete(key));
+    this.#pending.set(key, asked);
+    return asked;
+  }
+
+  async #verifyNow(token: string, key: string): Promise<Principal> {
+    const answer = await introspect(token, this.#o);
     const now = this.#o.now();
     if (!answer.active) throw invalid('token is not active');
     if (answer.token_type !== undefined && /refresh|id[_-]?token/i.test(answer.token_type)) {
@@ -124,69 +123,6 @@ export class TokenIntrospector {
     }
     this.#o.cache.set(key, principal, Math.min(answer.exp * 1000, now + this.#o.cacheTtlMs), now);
     return principal;
-  }
-
-  /** One introspection request; every way it can fail is a 503 naming the cause (never the token). */
-  async #ask(token: string): Promise<z.infer<typeof AnswerSchema>> {
-    const secret = this.#o.clientSecret();
-    if (!secret || secret.length === 0) throw unavailable('token introspection has no client secret');
-    const credentials = `${formEncode(this.#o.clientId)}:${formEncode(secret.toString('utf8'))}`;
-    let res: Response;
-    try {
-      res = await (this.#o.fetch ?? fetch)(this.#o.endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-        signal: AbortSignal.timeout(this.#o.timeoutMs),
-        // A redirect would carry the token and the sidecar's credentials somewhere else.
-        redirect: 'error',
-      });
-    } catch (err) {
-      throw failed(err);
-    }
-    if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel();
-      throw unavailable(
-        `the introspection endpoint refused the sidecar's client credentials (HTTP ${res.status})`,
-      );
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw unavailable(`the introspection endpoint answered HTTP ${res.status}`);
-    }
-    // The timeout covers the body too (it aborts the stream), and the connection may break off while it
-    // is read: both are the endpoint's failure (503), not an internal error.
-    let text: string;
-    try {
-      text = await readLimited(res);
-    } catch (err) {
-      throw err instanceof AuthnError ? err : failed(err);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw unavailable('the introspection endpoint answered no JSON', err);
-    }
-    // Its members become the principal's claims, which are walked recursively (frozen, mapped, serialised):
-    // nesting that deep would overflow the stack there.
-    if (!nestedWithin(json, MAX_ANSWER_DEPTH)) {
-      throw unavailable(
-        `the introspection endpoint answered JSON nested deeper than ${MAX_ANSWER_DEPTH} levels`,
-      );
-    }
-    const parsed = AnswerSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw unavailable(
-        `the introspection endpoint answered no introspection response (${issue?.path.join('.') || 'root'}: ${issue?.message})`,
-      );
-    }
-    return parsed.data;
   }
 
   #checkRevoked(p: Principal): Principal {
@@ -240,43 +176,4 @@ export function createIntrospector(
     now: deps.now,
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
-}
-
-/** `application/x-www-form-urlencoded` encoding of one value, as RFC 6749 §2.3.1 asks for client credentials. */
-function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-async function readLimited(res: Response): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (declared > MAX_ANSWER_BYTES) {
-    await res.body?.cancel();
-    throw unavailable(`the introspection answer is over ${MAX_ANSWER_BYTES} bytes`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  while (reader) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel();
-      throw unavailable(`the introspection answer is over ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Whether `value` nests arrays and objects at most `max` deep (iteratively: no recursion to overflow). */
-function nestedWithin(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [node, depth] = item;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= max) return false;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return true;
 }

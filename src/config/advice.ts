@@ -38,6 +38,17 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
         'readable by anyone on the path; serve the bundle over https',
     );
   }
+  const introspection = config.authn.introspection?.endpoint;
+  if (
+    introspection &&
+    /^http:\/\//i.test(introspection) &&
+    !isLoopbackHost(new URL(introspection).hostname)
+  ) {
+    advice.push(
+      'authn.introspection.endpoint is plain http: the client secret and every opaque token cross the network ' +
+        'readable by anyone on the path; use https',
+    );
+  }
   if (config.policy.persistDir && !/^https?:\/\//i.test(config.policy.bundle)) {
     advice.push(
       'policy.persistDir is set but policy.bundle is no http(s) URL: only a downloaded bundle is kept there, ' +

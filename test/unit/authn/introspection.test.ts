@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { TokenIntrospector } from '../../../src/authn/introspection.js';
+import { MAX_INTROSPECTIONS_IN_FLIGHT, TokenIntrospector } from '../../../src/authn/introspection.js';
 import { TokenCache } from '../../../src/authn/token-cache.js';
 import type { AuthnError } from '../../../src/errors/errors.js';
 
@@ -113,6 +113,44 @@ describe('TokenIntrospector', () => {
     expect(cachedThenRevoked.sent).toHaveLength(1);
   });
 
+  it('asks once for concurrent calls with one new token, and sheds new tokens past the in-flight limit', async () => {
+    let release: (r: Response) => void = () => undefined;
+    const waiting: Array<(r: Response) => void> = [];
+    let calls = 0;
+    const introspector = new TokenIntrospector({
+      endpoint: 'https://login.example.com/introspect',
+      clientId: 'sidecar',
+      clientSecret: () => Buffer.from('secret'),
+      audiences: [RESOURCE],
+      claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
+      requiredScopes: [],
+      clockToleranceSec: 30,
+      timeoutMs: 60_000,
+      cacheTtlMs: 60_000,
+      cache: new TokenCache(100),
+      isRevoked: () => false,
+      now: () => T0,
+      fetch: (() => {
+        calls++;
+        return new Promise<Response>((resolve) => waiting.push(resolve));
+      }) as unknown as typeof fetch,
+    });
+    const first = introspector.verify('same');
+    const second = introspector.verify('same');
+    expect(calls).toBe(1);
+    for (let i = 1; i < MAX_INTROSPECTIONS_IN_FLIGHT; i++)
+      void introspector.verify(`other-${i}`).catch(() => undefined);
+    expect(calls).toBe(MAX_INTROSPECTIONS_IN_FLIGHT);
+    expect(await refusal(introspector.verify('one-too-many'))).toBe(
+      'ERR_AUTHN_UNAVAILABLE: too many token introspections in flight; retry shortly',
+    );
+    release = waiting[0] as (r: Response) => void;
+    release(new Response(JSON.stringify(active()), { status: 200 }));
+    expect((await first).id).toBe('alice');
+    expect(await second).toBe(await first);
+    for (const w of waiting.slice(1)) w(new Response(JSON.stringify({ active: false }), { status: 200 }));
+  });
+
   it.each([
     [{ active: false }, 'ERR_AUTHN_INVALID_TOKEN: token is not active'],
     [active({ aud: 'https://other.example/mcp' }), 'ERR_AUTHN_INVALID_TOKEN: audience not accepted'],
@@ -166,8 +204,8 @@ describe('TokenIntrospector', () => {
       'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered no introspection response (active: Invalid input: expected boolean, received undefined)',
     ],
     [
-      JSON.stringify({ active: true, pad: 'x'.repeat(70_000) }),
-      'ERR_AUTHN_UNAVAILABLE: the introspection answer is over 65536 bytes',
+      JSON.stringify({ active: true, pad: 'x'.repeat(20_000) }),
+      'ERR_AUTHN_UNAVAILABLE: the introspection answer is over 16384 bytes',
     ],
     [
       Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }),
@@ -175,8 +213,8 @@ describe('TokenIntrospector', () => {
     ],
     [new TypeError('fetch failed'), 'ERR_AUTHN_UNAVAILABLE: token introspection failed'],
     [
-      // 64 KiB of nesting: mapping its claims must not overflow the stack (a 500, not the endpoint's fault).
-      `{"active":true,"sub":"alice","aud":"${RESOURCE}","exp":${sec(T0) + 300},"x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
+      // 16 KiB of nesting: mapping its claims must not overflow the stack (a 500, not the endpoint's fault).
+      `{"active":true,"sub":"alice","aud":"${RESOURCE}","exp":${sec(T0) + 300},"x":${'['.repeat(8_000)}${']'.repeat(8_000)}}`,
       'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered JSON nested deeper than 64 levels',
     ],
   ])('denies with 503 when the endpoint gives no answer to go by: %#', async (answer, expected) => {

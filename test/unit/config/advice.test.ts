@@ -68,4 +68,19 @@ describe('configAdvice', () => {
     ]);
     expect(at('https://bundles.example/b.tar.gz')).toEqual([]);
   });
+
+  it('warns that an introspection endpoint over plain http exposes the client secret and the tokens', () => {
+    const at = (endpoint: string) =>
+      configAdvice(
+        parseConfig(
+          { server: { trustProxyHops: 1 }, authn: { introspection: { endpoint, clientId: 'c' } } },
+          {},
+        ),
+      );
+    expect(at('http://idp.internal/introspect')).toEqual([
+      expect.stringMatching(/^authn\.introspection\.endpoint is plain http/),
+    ]);
+    expect(at('http://127.0.0.1:8080/introspect')).toEqual([]);
+    expect(at('https://idp.example/introspect')).toEqual([]);
+  });
 });
