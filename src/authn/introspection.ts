@@ -20,7 +20,7 @@ import type { SecretSource } from '../config/secrets.js';
 import { AuthnError, ConfigError } from '../errors/errors.js';
 import { type ClaimPaths, toPrincipal } from './claims.js';
 import { type IntrospectionEndpoint, introspect, unavailable } from './introspection-request.js';
-import { canonicalAudience, refuseNonAccessTokens } from './jwt-verifier.js';
+import { canonicalAudience, refuseBoundTokens, refuseNonAccessTokens } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 import { challengeScopes } from './scope-challenge.js';
 import { TokenCache, tokenKey } from './token-cache.js';
@@ -93,12 +93,9 @@ export class TokenIntrospector {
       throw invalid('not an access token');
     }
     refuseNonAccessTokens(answer as JWTPayload);
-    // A sender-constrained token (DPoP, RFC 9449 §6.2; mTLS, RFC 8705 §3.2) is only valid with a proof of its
-    // key, which a Bearer request does not carry and the sidecar cannot check: taken as a bearer token, a
-    // stolen bound token would work here.
-    if (answer.cnf !== undefined || answer.token_type?.toLowerCase() === 'dpop') {
-      throw invalid('token is bound to a key (cnf)');
-    }
+    // DPoP-bound (RFC 9449 §6.2) by its type too: its proof cannot be checked on a Bearer request.
+    refuseBoundTokens(answer);
+    if (answer.token_type?.toLowerCase() === 'dpop') throw invalid('token is bound to a key (cnf)');
     const tolerance = this.#o.clockToleranceSec * 1000;
     if (answer.exp === undefined) throw invalid('token has no valid exp');
     if (answer.exp * 1000 + tolerance <= now) throw invalid('token expired');

@@ -90,6 +90,7 @@ export class JwtVerifier {
       throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token type not accepted');
     }
     refuseNonAccessTokens(payload);
+    refuseBoundTokens(payload);
     const principal = this.#checkRevoked(toPrincipal(payload, this.#o.jwt.claims));
     const missing = this.#o.jwt.requiredScopes.filter((s) => !principal.scopes.includes(s));
     if (missing.length) {
@@ -175,6 +176,16 @@ export function refuseNonAccessTokens(payload: JWTPayload): void {
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
   }
   if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+}
+
+/**
+ * A sender-constrained token (a `cnf` claim: DPoP, RFC 9449 §6.2; mTLS, RFC 8705 §3.2) is valid only with a
+ * proof of its key, which a Bearer request does not carry and the sidecar cannot check: taken as a bearer
+ * token, a stolen bound token would work here.
+ */
+export function refuseBoundTokens(claims: Readonly<Record<string, unknown>>): void {
+  if (claims.cnf !== undefined)
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token is bound to a key (cnf)');
 }
 
 /**

@@ -91,6 +91,13 @@ describe('JWT verification (HS256, injected clock)', () => {
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 
+  it('refuses a sender-constrained token (cnf): its key proof cannot be checked on a Bearer request', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign({ cnf: { jkt: 'thumbprint' } }))).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'token is bound to a key (cnf)' }),
+    );
+  });
+
   it('accepts a Cognito access token', async () => {
     const { auth } = setup();
     await expect(auth(await sign({ token_use: 'access' }))).resolves.toMatchObject({ id: 'u-1' });
