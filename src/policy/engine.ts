@@ -139,11 +139,14 @@ export class PolicyEngine {
     }
   }
 
-  /** Records a failure that happened before a bundle could be read (missing file, bad tarball). */
-  recordFailure(err: unknown, source: string): void {
+  /**
+   * Records a failure that happened before a bundle could be read (missing file, bad tarball); `warn` for one
+   * the caller has already made up for (a kept copy of the bundle loaded instead).
+   */
+  recordFailure(err: unknown, source: string, level: 'error' | 'warn' = 'error'): void {
     this.#reloads.failed++;
     this.#lastError = errorText(err);
-    this.#opts.logger.error(
+    this.#opts.logger[level](
       { source, kept: this.#current?.revision ?? null, err: this.#lastError },
       this.#current
         ? 'policy bundle could not be read; keeping the last good policy'

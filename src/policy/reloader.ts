@@ -43,6 +43,9 @@ export class PolicyReloader {
   #settling: string | null = null;
   #started = false;
   #stopped = false;
+  /** While the first check runs with a kept copy to fall back on, a read failure waits here (start()). */
+  #deferring = false;
+  #deferred: unknown;
   /** The last failure to read the bundle, reported once while it repeats. */
   #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
@@ -56,9 +59,18 @@ export class PolicyReloader {
    * bundle was kept, the copy is loaded; otherwise the engine denies everything until a bundle loads.
    */
   async start(): Promise<void> {
+    // With a kept copy to fall back on, a failure to read the URL at start is reported once it is known
+    // whether the copy serves: an error line saying no policy is loaded, a moment before the copy loads,
+    // would page someone for an outage the copy rides out.
+    this.#deferring = this.#opts.persist !== undefined;
     await this.check();
+    this.#deferring = false;
+    const deferred = this.#deferred;
+    this.#deferred = undefined;
+    if (this.#opts.persist && !this.#stopped && this.#opts.engine.revision === null) {
+      await this.#loadKept(this.#opts.persist, deferred);
+    } else if (deferred !== undefined) this.#reportOnce(deferred);
     if (this.#stopped) return;
-    if (this.#opts.persist && this.#opts.engine.revision === null) await this.#loadKept(this.#opts.persist);
     this.#started = true;
     // Stopped while the first load ran (a shutdown during start-up): no polling after that.
     if (this.#opts.watch && !this.#stopped) {
@@ -149,13 +161,20 @@ export class PolicyReloader {
     }
   }
 
-  /** Loads the copy kept of the URL's last bundle (start-up found no policy at the URL). */
-  async #loadKept(persist: BundlePersistence): Promise<void> {
+  /**
+   * Loads the copy kept of the URL's last bundle (start-up found no policy at the URL). `unread` is the URL's
+   * read failure, not yet reported: at warn once the copy serves, as an error when it does not.
+   */
+  async #loadKept(persist: BundlePersistence, unread: unknown): Promise<void> {
     const { engine, logger, location } = this.#opts;
-    // Why the URL gave no policy: load() clears it, yet it still holds until the URL answers.
+    // Why the URL gave no policy (a bundle that did not load): load() clears it, yet it still holds.
     const urlFailure = engine.status().lastError;
+    const reportUnread = () => {
+      if (unread !== undefined) this.#reportOnce(unread);
+    };
     const kept = await persist.read();
     if ('why' in kept) {
+      reportUnread();
       logger.warn({ file: persist.file, why: kept.why }, 'no kept copy of the bundle to start on');
       return;
     }
@@ -164,6 +183,7 @@ export class PolicyReloader {
     try {
       bundle = await fromTarball(kept.bytes, source, this.#opts.verification);
     } catch (err) {
+      reportUnread();
       engine.recordFailure(err, source);
       return;
     }
@@ -173,8 +193,10 @@ export class PolicyReloader {
         () => true,
         () => false,
       ))
-    )
+    ) {
+      reportUnread();
       return;
+    }
     logger.warn(
       { revision: bundle.revision, savedAt: kept.meta.savedAt, file: kept.file },
       'the bundle URL gave no policy at start; serving the kept copy of its last bundle until it does',
@@ -182,7 +204,11 @@ export class PolicyReloader {
     // /readyz shows the URL's failure beside the loaded revision (state warn) from now on, not only after
     // the next poll: with policy.watch false there is none, and a broken bundle at the URL is not read again
     // until it changes. A repeat of the same failure is still reported once.
-    if (urlFailure) engine.showFailure(urlFailure);
+    if (unread !== undefined) {
+      // Counted and shown like any read failure, at warn: the copy serves meanwhile.
+      engine.recordFailure(unread, displayLocation(location), 'warn');
+      this.#lastReadError = String((unread as Error)?.message ?? unread);
+    } else if (urlFailure) engine.showFailure(urlFailure);
   }
 
   /**
@@ -201,6 +227,10 @@ export class PolicyReloader {
 
   /** Records a failure to read the bundle, unless it is the one recorded last (a failure repeats each poll). */
   #reportOnce(err: unknown): void {
+    if (this.#deferring) {
+      this.#deferred = err;
+      return;
+    }
     const text = String((err as Error)?.message ?? err);
     if (text !== this.#lastReadError)
       this.#opts.engine.recordFailure(err, displayLocation(this.#opts.location));

@@ -102,6 +102,11 @@ describe('policy.persistDir', () => {
     expect(started.revision).toBe('kept-1');
     expect(started.source).toContain('kept copy of');
     expect(h.logs.some((l) => l.includes('serving the kept copy of its last bundle'))).toBe(true);
+    // The URL's failure is logged at warn once the copy serves, never as an error saying nothing is loaded.
+    const failure = h.logs.find((l) => l.includes('policy bundle could not be read'));
+    expect(failure).toContain('"level":"warn"');
+    expect(failure).toContain('keeping the last good policy');
+    expect(h.logs.some((l) => l.includes('no policy is loaded'))).toBe(false);
     await until(5_000, async () => (await policy()).state === 'warn');
     expect((await policy()).lastError).toMatch(/503/);
     expect((await fetch(`${h.sidecar.adminUrl}/readyz`)).status).toBe(200);
