@@ -12,6 +12,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
+import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Meter } from '@opentelemetry/api';
 import type { Config } from '../config/schema.js';
@@ -166,14 +167,19 @@ export function countHandshakeFailures(
     description:
       'TLS handshakes on the public port that failed (no or an untrusted client certificate with server.tls.clientCaFile, plain HTTP, a protocol the listener refuses, a timeout).',
   });
+  // A socket refused for its client certificate is gone when the error comes, and with it its address:
+  // noted as each connection arrives (by the TCP socket the TLS socket wraps).
+  const peers = new WeakMap<object, string | undefined>();
+  server.on('connection', (raw: Socket) => peers.set(raw, raw.remoteAddress));
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
     failures.add(1);
+    const parent = (socket as { _parent?: object })._parent;
     // A client certificate the CA did not sign ends the handshake as a hang-up (ECONNRESET): Node refuses
     // it after OpenSSL is done, and only `authorizationError` says why.
     const refused = (socket as { authorizationError?: unknown }).authorizationError;
     deps.logger.debug(
       {
-        client_ip: socket.remoteAddress,
+        client_ip: socket.remoteAddress ?? (parent ? peers.get(parent) : undefined),
         code: err.code,
         err: err.message.split('\n')[0],
         ...(refused ? { authorization_error: String(refused) } : {}),

@@ -187,6 +187,10 @@ describe('server.tls', () => {
     await until(5_000, async () => (await handshakeFailures()) >= 2);
     await until(5_000, async () => logged(/peer did not return a certificate/));
     await until(5_000, async () => logged(/"authorization_error":"UNABLE_TO_[A-Z_]+"/));
+    // Both name the client's address, though the refused one's socket is gone by the time it is logged.
+    const lines = h.logs.filter((l) => l.includes('TLS handshake failed'));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(l).toContain('"client_ip":"127.0.0.1"');
   });
 
   it('serve refuses to start when a certificate file cannot be read, naming the setting', async () => {
