@@ -78,7 +78,12 @@ const JwtSchema = z.strictObject({
 
 const IntrospectionSchema = z
   .strictObject({
-    endpoint: httpUrl.describe("The authorization server's RFC 7662 token introspection endpoint."),
+    endpoint: httpUrl
+      .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), {
+        // fetch refuses such a URL (every opaque token a 503) and its error names it, password included.
+        message: 'must not hold a user or password: the client credentials are clientId and clientSecretFile',
+      })
+      .describe("The authorization server's RFC 7662 token introspection endpoint."),
     clientId: z
       .string()
       .min(1)
