@@ -108,7 +108,17 @@ function summary(config: Config, policy: string): [string, string][] {
     : hs
       ? 'JWT (HS* secret)'
       : 'JWT (no key: bearer tokens refused)';
-  const methods = [...(authn.jwt.enabled ? [jwt] : []), ...(authn.apiKeys.enabled ? ['API keys'] : [])];
+  // Without a JWT key every bearer token is introspected (authenticator.ts), not refused.
+  const jwtKey = authn.jwt.enabled && (authn.jwt.jwksUri !== undefined || hs);
+  const i = authn.introspection;
+  const introspection = i
+    ? `introspection at ${i.endpoint} (${i.tokens === 'all' || !jwtKey ? 'all bearer tokens' : 'opaque tokens'})`
+    : undefined;
+  const methods = [
+    ...(authn.jwt.enabled && (jwtKey || !i) ? [jwt] : []),
+    ...(introspection ? [introspection] : []),
+    ...(authn.apiKeys.enabled ? ['API keys'] : []),
+  ];
   const at = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
   return [
     [

@@ -189,6 +189,55 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(r.out).toContain('authn     JWT (no key: bearer tokens refused) (strict)\n');
   });
 
+  it('sums up token introspection, which takes the bearer tokens no JWT key verifies', async () => {
+    const secret = join(dir, 'introspection-secret');
+    writeFileSync(secret, 'client-secret\n');
+    const introspection = {
+      endpoint: 'https://idp.example.com/introspect',
+      clientId: 'mcp-authz',
+      clientSecretFile: secret,
+    };
+    const resource = 'http://127.0.0.1:8443/mcp';
+    const alone = await check(
+      '-c',
+      configFile({ authn: { resource, jwt: { enabled: true }, introspection, apiKeys: { enabled: false } } }),
+    );
+    expect(alone.exits).toEqual([]);
+    expect(alone.err).toBe('');
+    expect(alone.out).toContain(
+      'authn     introspection at https://idp.example.com/introspect (all bearer tokens) (strict)\n',
+    );
+    const beside = await check(
+      '-c',
+      configFile({
+        authn: {
+          resource,
+          jwt: { issuers: ['https://idp.example.com'], jwksUri: 'https://idp.example.com/jwks' },
+          introspection,
+          apiKeys: { enabled: false },
+        },
+      }),
+    );
+    expect(beside.out).toContain(
+      'authn     JWT from https://idp.example.com, introspection at https://idp.example.com/introspect (opaque tokens) (strict)\n',
+    );
+  });
+
+  it('refuses an introspection endpoint holding a password, without printing it', async () => {
+    const r = await check(
+      '-c',
+      configFile({
+        authn: {
+          resource: 'http://127.0.0.1:8443/mcp',
+          introspection: { endpoint: 'https://client:hunter2@idp.example.com/introspect', clientId: 'c' },
+        },
+      }),
+    );
+    expect(r.exits).toEqual([1]);
+    expect(r.err).toContain('authn.introspection.endpoint: must not hold a user or password');
+    expect(r.out + r.err).not.toContain('hunter2');
+  });
+
   it('refuses a password given in the Redis URL query (the store would not send it), without printing it', async () => {
     const r = await check(
       '-c',
