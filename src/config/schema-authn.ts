@@ -6,7 +6,13 @@
  */
 import { z } from 'zod';
 import * as D from './defaults.js';
-import { headerName, httpUrl, JwsAlgorithm, positiveMs } from './schema-common.js';
+import {
+  headerName,
+  httpUrl,
+  httpUrlWithoutCredentialsFor,
+  JwsAlgorithm,
+  positiveMs,
+} from './schema-common.js';
 
 const ClaimsSchema = z.strictObject({
   subject: z.string().default('sub').describe('Claim path of the subject id.'),
@@ -78,12 +84,10 @@ const JwtSchema = z.strictObject({
 
 const IntrospectionSchema = z
   .strictObject({
-    endpoint: httpUrl
-      .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), {
-        // fetch refuses such a URL (every opaque token a 503) and its error names it, password included.
-        message: 'must not hold a user or password: the client credentials are clientId and clientSecretFile',
-      })
-      .describe("The authorization server's RFC 7662 token introspection endpoint."),
+    // fetch refuses such a URL (every opaque token a 503), and its error names it, password included.
+    endpoint: httpUrlWithoutCredentialsFor(
+      'the client credentials are clientId and clientSecretFile',
+    ).describe("The authorization server's RFC 7662 token introspection endpoint."),
     clientId: z
       .string()
       .min(1)

@@ -50,15 +50,21 @@ export const headerName = z
     message: `must not be one of ${[...RESERVED_HEADERS].join(', ')}`,
   });
 
-/** An http(s) URL without a user or password in it. */
-export const httpUrlWithoutCredentials = httpUrl.refine(
-  (u) => {
-    // Refinements run even when the URL check failed: that failure is the one to report.
-    if (!URL.canParse(u)) return true;
-    const url = new URL(u);
-    return url.username === '' && url.password === '';
-  },
-  { message: 'must not hold a user or password (the sidecar sends none to the upstream)' },
+/** An http(s) URL without a user or password in it; `why` ends the message of one that has them. */
+export const httpUrlWithoutCredentialsFor = (why: string) =>
+  httpUrl.refine(
+    (u) => {
+      // Refinements run even when the URL check failed: that failure is the one to report.
+      if (!URL.canParse(u)) return true;
+      const url = new URL(u);
+      return url.username === '' && url.password === '';
+    },
+    { message: `must not hold a user or password (${why})` },
+  );
+
+/** An http(s) URL without a user or password in it (the upstream's). */
+export const httpUrlWithoutCredentials = httpUrlWithoutCredentialsFor(
+  'the sidecar sends none to the upstream',
 );
 
 /** The JWS algorithms accepted for JWTs and bundle signatures (never `none`). */
