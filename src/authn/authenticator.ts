@@ -19,7 +19,7 @@ import { ApiKeyVerifier } from './api-keys.js';
 import { extractCredential } from './credentials.js';
 import { createIntrospector } from './introspection.js';
 import { createKeyResolver, type KeyResolver } from './jwks.js';
-import { JwtVerifier } from './jwt-verifier.js';
+import { acceptedAudiences, JwtVerifier } from './jwt-verifier.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { RevocationWatcher } from './revocation.js';
 import { TokenCache } from './token-cache.js';
@@ -66,7 +66,7 @@ const RANK: Record<ComponentState, number> = { ok: 0, warn: 1, not_ready: 2, err
 export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Authenticator {
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'authn' });
-  const { jwt, apiKeys, mode, resource } = config.authn;
+  const { jwt, apiKeys, mode } = config.authn;
   const secretOpts = { logger, ...(deps.env ? { env: deps.env } : {}) };
   const secrets: SecretSource[] = [];
   try {
@@ -92,7 +92,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         ]);
       }
       if (jwt.jwksUri || hsSecret) {
-        const audiences = jwt.audiences.length ? jwt.audiences : resource ? [resource] : [];
+        const audiences = acceptedAudiences(config.authn);
         if (audiences.length === 0) {
           throw new ConfigError([
             'authn.resource: required (or authn.jwt.audiences) so tokens are bound to this server',

@@ -20,7 +20,12 @@ import type { SecretSource } from '../config/secrets.js';
 import { AuthnError, ConfigError } from '../errors/errors.js';
 import { type ClaimPaths, toPrincipal } from './claims.js';
 import { type IntrospectionEndpoint, introspect, unavailable } from './introspection-request.js';
-import { canonicalAudience, refuseBoundTokens, refuseNonAccessTokens } from './jwt-verifier.js';
+import {
+  acceptedAudiences,
+  canonicalAudience,
+  refuseBoundTokens,
+  refuseNonAccessTokens,
+} from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 import { challengeScopes } from './scope-challenge.js';
 import { TokenCache, tokenKey } from './token-cache.js';
@@ -145,8 +150,8 @@ export function createIntrospector(
     readonly fetch?: typeof fetch;
   },
 ): TokenIntrospector {
-  const { jwt, resource } = config.authn;
-  const audiences = jwt.audiences.length ? jwt.audiences : resource ? [resource] : [];
+  const { jwt } = config.authn;
+  const audiences = acceptedAudiences(config.authn);
   if (audiences.length === 0) {
     throw new ConfigError([
       'authn.resource: required (or authn.jwt.audiences) so introspected tokens are bound to this server',

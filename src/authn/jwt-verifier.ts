@@ -188,6 +188,11 @@ export function refuseBoundTokens(claims: Readonly<Record<string, unknown>>): vo
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token is bound to a key (cnf)');
 }
 
+/** The `aud` values a token must name, JWT or introspected: `authn.jwt.audiences`, else the resource identifier. */
+export function acceptedAudiences(authn: Config['authn']): readonly string[] {
+  return authn.jwt.audiences.length ? authn.jwt.audiences : authn.resource ? [authn.resource] : [];
+}
+
 /**
  * An audience URL with its scheme and host lower-cased (RFC 3986 §6.2.2.1) and, for http and https, an
  * empty path read as `/` and the scheme's default port dropped (§6.2.3): `https://mcp.example.com`,
