@@ -15,6 +15,7 @@ import { AuthnError, ConfigError } from '../errors/errors.js';
 import type { Component, ComponentState, ComponentStatus } from '../lifecycle.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { abortable } from './abortable.js';
 import { ApiKeyVerifier } from './api-keys.js';
 import { extractCredential } from './credentials.js';
 import { createIntrospector } from './introspection.js';
@@ -282,26 +283,4 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
 
 function jwtKeyTimings(j: Config['authn']['jwt']['jwks']) {
   return { timeoutMs: j.timeoutMs, cooldownMs: j.cooldownMs, cacheMaxAgeMs: j.cacheMaxAgeMs };
-}
-
-/** Runs `fn`, rejecting with ERR_AUTHN_UNAVAILABLE if `signal` aborts first (deadline or client gone). */
-function abortable<T>(fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  const aborted = () =>
-    new AuthnError('ERR_AUTHN_UNAVAILABLE', 'authentication aborted', { cause: signal?.reason });
-  if (!signal) return fn();
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    fn().then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -21,7 +21,7 @@ import {
   probeInput,
   sameResult,
 } from './decision-cache.js';
-import { errorText, undefinedResult } from './eval-errors.js';
+import { errorText, firstResult, undefinedResult } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { type WasmCall, wasmCall } from './wasm-call.js';
@@ -300,10 +300,4 @@ export class PolicyEngine {
         : null,
     };
   }
-}
-
-function firstResult(raw: unknown): unknown {
-  if (!Array.isArray(raw) || raw.length === 0) return undefined;
-  const first: unknown = raw[0];
-  return typeof first === 'object' && first !== null ? (first as { result?: unknown }).result : undefined;
 }

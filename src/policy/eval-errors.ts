@@ -32,3 +32,10 @@ export function errorText(err: unknown): string {
 export function undefinedResult(entrypoint: string): string {
   return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := {"allow": false})`;
 }
+
+/** The `result` of the first entry of opa-wasm's result set, or undefined (no entry, not an object). */
+export function firstResult(raw: unknown): unknown {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const first: unknown = raw[0];
+  return typeof first === 'object' && first !== null ? (first as { result?: unknown }).result : undefined;
+}
