@@ -1,13 +1,36 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MAX_INTROSPECTIONS_IN_FLIGHT, TokenIntrospector } from '../../../src/authn/introspection.js';
+import {
+  type IntrospectorOptions,
+  MAX_INTROSPECTIONS_IN_FLIGHT,
+  TokenIntrospector,
+} from '../../../src/authn/introspection.js';
 import { TokenCache } from '../../../src/authn/token-cache.js';
 import type { AuthnError } from '../../../src/errors/errors.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const T0 = Date.parse('2026-12-05T12:00:00Z');
 const sec = (ms: number) => Math.floor(ms / 1000);
+
+/** The introspector's options for these tests, with `over` laid on top. */
+function options(over: Partial<IntrospectorOptions> = {}): IntrospectorOptions {
+  return {
+    endpoint: 'https://login.example.com/introspect',
+    clientId: 'sidecar',
+    clientSecret: () => Buffer.from('secret'),
+    audiences: [RESOURCE],
+    claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
+    requiredScopes: [],
+    clockToleranceSec: 30,
+    timeoutMs: 1_000,
+    cacheTtlMs: 60_000,
+    cache: new TokenCache(100),
+    isRevoked: () => false,
+    now: () => T0,
+    ...over,
+  };
+}
 
 interface Sent {
   readonly url: string;
@@ -33,22 +56,17 @@ function setup(
     if (typeof answer === 'function') return (answer as () => Response)();
     return new Response(typeof answer === 'string' ? answer : JSON.stringify(answer), { status: 200 });
   }) as unknown as typeof fetch;
-  const introspector = new TokenIntrospector({
-    endpoint: 'https://login.example.com/introspect',
-    clientId: opts.clientId ?? 'sidecar',
-    clientSecret: () => Buffer.from(opts.secret ?? 'secret'),
-    issuer: opts.issuer,
-    audiences: [RESOURCE],
-    claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
-    requiredScopes: opts.requiredScopes ?? [],
-    clockToleranceSec: 30,
-    timeoutMs: 1_000,
-    cacheTtlMs: 60_000,
-    cache: new TokenCache(100),
-    isRevoked: (jti) => (opts.revoked ?? []).includes(jti),
-    now: () => t,
-    fetch: fetchFake,
-  });
+  const introspector = new TokenIntrospector(
+    options({
+      clientId: opts.clientId ?? 'sidecar',
+      clientSecret: () => Buffer.from(opts.secret ?? 'secret'),
+      issuer: opts.issuer,
+      requiredScopes: opts.requiredScopes ?? [],
+      isRevoked: (jti) => (opts.revoked ?? []).includes(jti),
+      now: () => t,
+      fetch: fetchFake,
+    }),
+  );
   return { introspector, sent, advance: (ms: number) => (t += ms) };
 }
 
@@ -117,24 +135,15 @@ describe('TokenIntrospector', () => {
     let release: (r: Response) => void = () => undefined;
     const waiting: Array<(r: Response) => void> = [];
     let calls = 0;
-    const introspector = new TokenIntrospector({
-      endpoint: 'https://login.example.com/introspect',
-      clientId: 'sidecar',
-      clientSecret: () => Buffer.from('secret'),
-      audiences: [RESOURCE],
-      claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
-      requiredScopes: [],
-      clockToleranceSec: 30,
-      timeoutMs: 60_000,
-      cacheTtlMs: 60_000,
-      cache: new TokenCache(100),
-      isRevoked: () => false,
-      now: () => T0,
-      fetch: (() => {
-        calls++;
-        return new Promise<Response>((resolve) => waiting.push(resolve));
-      }) as unknown as typeof fetch,
-    });
+    const introspector = new TokenIntrospector(
+      options({
+        timeoutMs: 60_000,
+        fetch: (() => {
+          calls++;
+          return new Promise<Response>((resolve) => waiting.push(resolve));
+        }) as unknown as typeof fetch,
+      }),
+    );
     const first = introspector.verify('same');
     const second = introspector.verify('same');
     expect(calls).toBe(1);
@@ -244,20 +253,13 @@ describe('TokenIntrospector', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const slow = new TokenIntrospector({
-        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`,
-        clientId: 'sidecar',
-        clientSecret: () => Buffer.from('secret'),
-        audiences: [RESOURCE],
-        claims: { subject: 'sub', tenant: 'tenant', roles: 'roles', scopes: 'scope', clearance: 'clearance' },
-        requiredScopes: [],
-        clockToleranceSec: 30,
-        timeoutMs: 300,
-        cacheTtlMs: 60_000,
-        cache: new TokenCache(100),
-        isRevoked: () => false,
-        now: Date.now,
-      });
+      const slow = new TokenIntrospector(
+        options({
+          endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`,
+          timeoutMs: 300,
+          now: Date.now,
+        }),
+      );
       const started = Date.now();
       expect(await refusal(slow.verify('opaque-1'))).toBe(
         'ERR_AUTHN_UNAVAILABLE: token introspection timed out',
