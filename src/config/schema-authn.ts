@@ -38,7 +38,10 @@ const JwtSchema = z.strictObject({
     .describe(
       'Accepted `iss` values. Required with `jwksUri`; empty (an HS secret only) accepts any issuer whose key verifies.',
     ),
-  jwksUri: httpUrl.optional().describe("The issuer's JWKS URL."),
+  // jose's fetch refuses such a URL (every token needing a key a 503), and its error would name the password.
+  jwksUri: httpUrlWithoutCredentialsFor('a JWKS is public: the issuer serves it without credentials')
+    .optional()
+    .describe("The issuer's JWKS URL."),
   audiences: z
     .array(z.string().min(1))
     .default([])

@@ -140,6 +140,12 @@ describe('config errors', () => {
     expect(() => parseConfig({ sever: {} })).toThrow(ConfigError);
   });
 
+  it('refuses a JWKS URL with a user or password in it (fetch would refuse it, naming the password)', () => {
+    const jwt = { jwksUri: 'https://user:s3cret@idp.example.com/jwks', issuers: ['https://idp.example.com'] };
+    const attempt = () => parseConfig({ authn: { resource: 'https://mcp.example.com/mcp', jwt } });
+    expect(attempt).toThrow(/authn\.jwt\.jwksUri: must not hold a user or password/);
+  });
+
   it('requires an HS secret when HS algorithms are allowed', () => {
     expect(() => parseConfig({ authn: { jwt: { algorithms: ['HS256'] } } })).toThrow(/hsSecretFile/);
   });
