@@ -20,15 +20,10 @@ import type { SecretSource } from '../config/secrets.js';
 import { AuthnError, ConfigError } from '../errors/errors.js';
 import { type ClaimPaths, toPrincipal } from './claims.js';
 import { type IntrospectionEndpoint, introspect, unavailable } from './introspection-request.js';
-import {
-  acceptedAudiences,
-  canonicalAudience,
-  refuseBoundTokens,
-  refuseNonAccessTokens,
-} from './jwt-verifier.js';
+import { acceptedAudiences, canonicalAudience } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
-import { challengeScopes } from './scope-challenge.js';
 import { TokenCache, tokenKey } from './token-cache.js';
+import { refuseBoundTokens, refuseNonAccessTokens, refuseRevoked, requireScopes } from './token-checks.js';
 
 /**
  * Introspection requests in flight at once (one per distinct token: concurrent calls with one token share
@@ -67,7 +62,7 @@ export class TokenIntrospector {
   /** The principal of a token introspected before, without any await; revocation still applies. */
   fromCache(token: string): Principal | undefined {
     const cached = this.#o.cache.get(tokenKey(token), this.#o.now());
-    return cached ? this.#checkRevoked(cached) : undefined;
+    return cached ? refuseRevoked(cached, this.#o.isRevoked) : undefined;
   }
 
   verify(token: string): Promise<Principal> {
@@ -75,7 +70,7 @@ export class TokenIntrospector {
     const cached = this.#o.cache.get(key, this.#o.now());
     if (cached) {
       try {
-        return Promise.resolve(this.#checkRevoked(cached));
+        return Promise.resolve(refuseRevoked(cached, this.#o.isRevoked));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -111,27 +106,16 @@ export class TokenIntrospector {
       throw invalid('audience not accepted');
     }
     if (this.#o.issuer !== undefined && answer.iss !== this.#o.issuer) throw invalid('issuer not accepted');
-    const principal = this.#checkRevoked(
+    const principal = refuseRevoked(
       Object.freeze({
         ...toPrincipal(answer as JWTPayload, this.#o.claims),
         authMethod: 'introspection' as const,
       }),
+      this.#o.isRevoked,
     );
-    const missing = this.#o.requiredScopes.filter((s) => !principal.scopes.includes(s));
-    if (missing.length) {
-      throw new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', 'token lacks a required scope', {
-        data: { scope: challengeScopes(this.#o.requiredScopes, principal.scopes).join(' ') },
-      });
-    }
+    requireScopes(principal, this.#o.requiredScopes);
     this.#o.cache.set(key, principal, Math.min(answer.exp * 1000, now + this.#o.cacheTtlMs), now);
     return principal;
-  }
-
-  #checkRevoked(p: Principal): Principal {
-    if (p.tokenId !== undefined && this.#o.isRevoked(p.tokenId)) {
-      throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
-    }
-    return p;
   }
 }
 

@@ -15,8 +15,8 @@ import { toPrincipal } from './claims.js';
 import type { KeyResolver } from './jwks.js';
 import { toAuthnError } from './jwt-errors.js';
 import type { Principal } from './principal.js';
-import { challengeScopes } from './scope-challenge.js';
 import { type TokenCache, tokenKey } from './token-cache.js';
+import { refuseBoundTokens, refuseNonAccessTokens, refuseRevoked, requireScopes } from './token-checks.js';
 
 export interface JwtVerifierOptions {
   readonly jwt: Config['authn']['jwt'];
@@ -30,7 +30,6 @@ export interface JwtVerifierOptions {
 }
 
 /** Keycloak `typ` claim values of tokens that are not access tokens. */
-const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id']);
 
 export class JwtVerifier {
   readonly #o: JwtVerifierOptions;
@@ -57,14 +56,14 @@ export class JwtVerifier {
   /** The principal of an already verified token, without any await (the hot path); revocation still applies. */
   fromCache(token: string): Principal | undefined {
     const cached = this.#o.cache.get(tokenKey(token), this.#o.now());
-    return cached ? this.#checkRevoked(cached) : undefined;
+    return cached ? refuseRevoked(cached, this.#o.isRevoked) : undefined;
   }
 
   async verify(token: string): Promise<Principal> {
     const now = this.#o.now();
     const key = tokenKey(token);
     const cached = this.#o.cache.get(key, now);
-    if (cached) return this.#checkRevoked(cached);
+    if (cached) return refuseRevoked(cached, this.#o.isRevoked);
 
     let payload: JWTPayload;
     let typ: unknown;
@@ -91,13 +90,8 @@ export class JwtVerifier {
     }
     refuseNonAccessTokens(payload);
     refuseBoundTokens(payload);
-    const principal = this.#checkRevoked(toPrincipal(payload, this.#o.jwt.claims));
-    const missing = this.#o.jwt.requiredScopes.filter((s) => !principal.scopes.includes(s));
-    if (missing.length) {
-      throw new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', 'token lacks a required scope', {
-        data: { scope: challengeScopes(this.#o.jwt.requiredScopes, principal.scopes).join(' ') },
-      });
-    }
+    const principal = refuseRevoked(toPrincipal(payload, this.#o.jwt.claims), this.#o.isRevoked);
+    requireScopes(principal, this.#o.jwt.requiredScopes);
     this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
     return principal;
   }
@@ -143,13 +137,6 @@ export class JwtVerifier {
     }
   }
 
-  #checkRevoked(p: Principal): Principal {
-    if (p.tokenId !== undefined && this.#o.isRevoked(p.tokenId)) {
-      throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
-    }
-    return p;
-  }
-
   /** Never past `exp`, nor past the JWKS cache age, nor past `iat + maxTokenAge`. */
   #cacheUntil(payload: JWTPayload, now: number): number {
     let until = Math.min((payload.exp as number) * 1000, now + this.#o.jwt.jwks.cacheMaxAgeMs);
@@ -164,28 +151,6 @@ export class JwtVerifier {
 export function normalizeTyp(typ: string): string {
   const t = typ.toLowerCase();
   return t.startsWith('application/') ? t.slice('application/'.length) : t;
-}
-
-/** Refresh and ID tokens are signed by the same issuer but must never work as access tokens. */
-export function refuseNonAccessTokens(payload: JWTPayload): void {
-  const typ = payload.typ;
-  if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
-    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
-  }
-  if (payload.token_use !== undefined && payload.token_use !== 'access') {
-    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
-  }
-  if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
-}
-
-/**
- * A sender-constrained token (a `cnf` claim: DPoP, RFC 9449 §6.2; mTLS, RFC 8705 §3.2) is valid only with a
- * proof of its key, which a Bearer request does not carry and the sidecar cannot check: taken as a bearer
- * token, a stolen bound token would work here.
- */
-export function refuseBoundTokens(claims: Readonly<Record<string, unknown>>): void {
-  if (claims.cnf !== undefined)
-    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token is bound to a key (cnf)');
 }
 
 /** The `aud` values a token must name, JWT or introspected: `authn.jwt.audiences`, else the resource identifier. */

@@ -1,0 +1,50 @@
+/**
+ * The checks every access token passes after its issuer vouched for it, whether a JWT verified against
+ * the JWKS or an opaque token introspected: that it is an access token, not bound to a key, not revoked
+ * here, and holds the required scopes.
+ *
+ * @module
+ */
+import type { JWTPayload } from 'jose';
+import { AuthnError } from '../errors/errors.js';
+import type { Principal } from './principal.js';
+import { challengeScopes } from './scope-challenge.js';
+
+const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id']);
+
+/** Refresh and ID tokens are signed by the same issuer but must never work as access tokens. */
+export function refuseNonAccessTokens(payload: JWTPayload): void {
+  const typ = payload.typ;
+  if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+  }
+  if (payload.token_use !== undefined && payload.token_use !== 'access') {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+  }
+  if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+}
+
+/**
+ * A sender-constrained token (a `cnf` claim: DPoP, RFC 9449 §6.2; mTLS, RFC 8705 §3.2) is valid only with a
+ * proof of its key, which a Bearer request does not carry and the sidecar cannot check: taken as a bearer
+ * token, a stolen bound token would work here.
+ */
+export function refuseBoundTokens(claims: Readonly<Record<string, unknown>>): void {
+  if (claims.cnf !== undefined)
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token is bound to a key (cnf)');
+}
+
+/** `p` unless its token id (`jti`) was revoked. */
+export function refuseRevoked(p: Principal, isRevoked: (jti: string) => boolean): Principal {
+  if (p.tokenId !== undefined && isRevoked(p.tokenId))
+    throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
+  return p;
+}
+
+/** 403 `insufficient_scope` naming the scopes to ask for, when `p` lacks one of `required`. */
+export function requireScopes(p: Principal, required: readonly string[]): void {
+  if (required.every((s) => p.scopes.includes(s))) return;
+  throw new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', 'token lacks a required scope', {
+    data: { scope: challengeScopes(required, p.scopes).join(' ') },
+  });
+}
