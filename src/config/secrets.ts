@@ -183,8 +183,7 @@ class FileOrEnvSecret implements SecretSource {
   #check(): void {
     const file = this.#file as string;
     try {
-      const st = statSync(file);
-      const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      const identity = fileIdentity(file);
       if (identity === this.#identity) return;
       const value = trimOneNewline(readFileSync(file));
       const changed = this.#identity !== null;
@@ -208,6 +207,15 @@ class FileOrEnvSecret implements SecretSource {
       this.#identity = null;
     }
   }
+}
+
+/**
+ * What a file is now: device, inode, size and times (`stat` follows the `..data` symlink a Kubernetes Secret
+ * or ConfigMap update swaps). A new value means the file was replaced or written. Throws when it is gone.
+ */
+export function fileIdentity(file: string): string {
+  const st = statSync(file);
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 function trimOneNewline(buf: Buffer): Buffer {

@@ -10,12 +10,13 @@
  * @module
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { Meter } from '@opentelemetry/api';
 import type { Config } from '../config/schema.js';
+import { fileIdentity } from '../config/secrets.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export type TlsConfig = NonNullable<Config['server']['tls']>;
@@ -218,8 +219,7 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
     files
       .map((f) => {
         try {
-          const st = statSync(f);
-          return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+          return fileIdentity(f);
         } catch (err) {
           return (err as NodeJS.ErrnoException).code ?? 'error';
         }
@@ -228,11 +228,15 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
   // The server was built from an earlier read: a renewal in between would be taken as loaded and never
   // served (while the gauge showed its expiry). So the set is read again after noting what it is, and
   // served: context, identity and expiry all come from the one read. A failure is retried at the first poll.
-  let loaded = identity();
-  try {
+  /** Reads the set and serves it (throws TlsFilesError, the set in use unchanged). */
+  const serve = (): void => {
     const material = readTlsMaterial(tls);
     server.setSecureContext({ ...material, minVersion: tls.minVersion });
     expiry = certificateExpiry(material);
+  };
+  let loaded = identity();
+  try {
+    serve();
   } catch {
     loaded = '';
   }
@@ -241,9 +245,7 @@ export function watchTlsFiles(server: HttpsServer, tls: TlsConfig, deps: TlsWatc
     const now = identity();
     if (now === loaded) return;
     try {
-      const material = readTlsMaterial(tls);
-      server.setSecureContext({ ...material, minVersion: tls.minVersion });
-      expiry = certificateExpiry(material);
+      serve();
       loaded = now;
       problem = null;
       reloads.add(1, { result: 'success' });
