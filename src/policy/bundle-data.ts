@@ -1,0 +1,83 @@
+/**
+ * The `data` document of a bundle from its `data.json` files, merged as OPA merges them: the root one must
+ * hold an object, a nested one (`a/b/data.json`) may hold any JSON value and is placed at `data.a.b`, objects
+ * merge key by key at any depth, and a value defined twice is an error naming where.
+ *
+ * @module
+ */
+import { posix } from 'node:path';
+import { BundleError } from './bundle.js';
+
+/** Merges every `data.json` of `files` (paths relative to the bundle root), in path order. */
+export function mergeDataFiles(files: ReadonlyMap<string, Buffer>, source: string): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    if (posix.basename(path) !== 'data.json') continue;
+    let doc: unknown;
+    const text = content.toString('utf8');
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new BundleError(`bundle ${source}: ${path} is not valid JSON${jsonErrorWhere(text, err)}`, {
+        cause: err,
+      });
+    }
+    const dir = posix.dirname(path);
+    mergeAt(data, dir === '.' ? [] : dir.split('/'), doc, `${source}/${path}`);
+  }
+  return data;
+}
+
+/**
+ * Where JSON.parse stopped in `text`, for a policy author hunting a typo: ` at line L, column C: <message>`
+ * (Node names only the offset), or `: <message>` when the message has no offset.
+ */
+function jsonErrorWhere(text: string, err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const at = /at position (\d+)/.exec(message);
+  if (!at) return `: ${message}`;
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return ` at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/s, '')}`;
+}
+
+/**
+ * Merges `doc` into `target` at `path`, as OPA does with a bundle's `data.json` files: the root document
+ * must be an object; a nested one (`a/b/data.json`) may be any JSON value and is placed at `a.b`; objects on
+ * both sides merge key by key, at any depth; two values of which one is not an object conflict. Keys are
+ * set as own properties, never through the prototype chain (a folder named `__proto__` reaches no prototype).
+ */
+function mergeAt(target: Record<string, unknown>, path: string[], doc: unknown, where: string): void {
+  const last = path.at(-1);
+  if (last === undefined) {
+    if (!isObject(doc)) throw new BundleError(`bundle ${where} must hold a JSON object (it is the root)`);
+    mergeInto(target, doc, where);
+    return;
+  }
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
+    if (next === undefined) setOwn(node, key, {});
+    else if (!isObject(next))
+      throw new BundleError(`bundle data conflict at ${where}: ${key} is not an object`);
+    node = node[key] as Record<string, unknown>;
+  }
+  mergeInto(node, { [last]: doc }, where);
+}
+
+function mergeInto(node: Record<string, unknown>, doc: Record<string, unknown>, where: string): void {
+  for (const [k, v] of Object.entries(doc)) {
+    if (!Object.hasOwn(node, k)) setOwn(node, k, v);
+    else if (isObject(node[k]) && isObject(v)) mergeInto(node[k] as Record<string, unknown>, v, where);
+    else throw new BundleError(`bundle data conflict at ${where}: key ${k} defined twice`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
+}
