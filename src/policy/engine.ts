@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
@@ -24,7 +23,8 @@ import {
 import { errorText, firstResult, undefinedResult } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
-import { type WasmCall, wasmCall } from './wasm-call.js';
+import { instantiate } from './instantiate.js';
+import type { WasmCall } from './wasm-call.js';
 
 export interface PolicyStatus {
   readonly state: ComponentState;
@@ -85,25 +85,15 @@ export class PolicyEngine {
    */
   async load(bundle: Bundle): Promise<void> {
     try {
-      const policy = await loadPolicy(bundle.wasm);
-      policy.setData(bundle.data);
-      const eps = (policy.entrypoints ?? {}) as Record<string, number>;
-      const decisionId = eps[this.#opts.decisionEntrypoint];
-      const visibleId = eps[this.#opts.visibleEntrypoint];
-      const missing = [this.#opts.decisionEntrypoint, this.#opts.visibleEntrypoint].filter(
-        (e) => !(e in eps),
+      const { call, decisionId, visibleId } = await instantiate(
+        bundle,
+        this.#opts.decisionEntrypoint,
+        this.#opts.visibleEntrypoint,
       );
-      if (decisionId === undefined || visibleId === undefined) {
-        throw new Error(
-          `bundle lacks entrypoint(s) ${missing.join(', ')} (has: ${Object.keys(eps).join(', ')})`,
-        );
-      }
-      policy.evaluate({}, decisionId);
-      policy.evaluate({}, visibleId);
       const previous = this.#current?.revision ?? null;
       const cache = cachePlan(bundle, this.#opts.cache);
       this.#current = {
-        call: wasmCall(policy),
+        call,
         revision: bundle.revision,
         source: bundle.source,
         decisionId,
