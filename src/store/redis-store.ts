@@ -7,7 +7,8 @@
  * The hot-path operations (token bucket, abuse windows, blocks) are single Lua scripts run by EVALSHA
  * (`redis-scripts.ts`): one round trip each, each bounded by `commandTimeoutMs`.
  *
- * This class owns the connection and its state; the client is built in `redis-client.ts`, and the
+ * This class owns the connection (its state as /readyz and the log see it is `redis-connection-state.ts`);
+ * the client is built in `redis-client.ts`, and the
  * commands are in `redis-credentials.ts` (API keys, revocations) and `redis-security.ts` (the rest).
  *
  * @module
@@ -18,8 +19,9 @@ import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
+import { RedisConnectionState } from './redis-connection-state.js';
 import * as creds from './redis-credentials.js';
-import { explain, FOLLOW_ON_ERROR, SELECT_REFUSED, safeMessage, withNodeError } from './redis-errors.js';
+import { FOLLOW_ON_ERROR, SELECT_REFUSED, safeMessage, withNodeError } from './redis-errors.js';
 import { type KeyLayout, keyLayout } from './redis-keys.js';
 import { SCRIPTS } from './redis-scripts.js';
 import * as ops from './redis-security.js';
@@ -58,9 +60,6 @@ export interface RedisStoreOptions {
 
 type Client = ops.RedisClient;
 
-/** Distinct reasons logged per outage at most (reasons that alternate must not flood the log). */
-const MAX_REASONS_LOGGED = 4;
-
 export class RedisStore implements Store {
   readonly name = 'store';
   readonly kind = 'redis' as const;
@@ -70,15 +69,7 @@ export class RedisStore implements Store {
   readonly #now: () => number;
   readonly #where: string;
   #client: Client | undefined;
-  #state: ComponentStatus = { state: 'not_ready', detail: 'not started' };
-  #down = false;
-  /** The reasons of the ongoing outage logged so far (each once: a reconnect fails every few hundred ms). */
-  #reasonsLogged = new Set<string>();
-  /** Whether the store has been reachable since start(). */
-  #connected = false;
-  #stopping = false;
-  /** Set when the server refused the URL's database: the store is not used until it is started again. */
-  #selectRefused: string | undefined;
+  readonly #conn: RedisConnectionState;
   /** Makes window members and anomaly entries unique across replicas. */
   readonly #instanceId = randomBytes(6).toString('hex');
   #seq = 0;
@@ -90,29 +81,31 @@ export class RedisStore implements Store {
     this.#keys = keyLayout(opts.keyPrefix);
     this.#now = opts.now ?? Date.now;
     this.#where = redactRedisUrl(opts.url);
+    this.#conn = new RedisConnectionState(opts.logger, this.#where, this.#target);
     this.#sec = { keys: this.#keys, uniqueId: () => `${this.#instanceId}${(++this.#seq).toString(36)}` };
   }
 
   /** Connects; resolves once ready or once the first attempt failed (then keeps reconnecting). */
   async start(): Promise<void> {
     if (this.#client) return;
-    this.#stopping = false;
-    this.#connected = false;
-    this.#selectRefused = undefined;
+    this.#conn.starting();
     const client = this.#createClient();
     this.#client = client;
-    client.on('ready', () => this.#onReady());
-    client.on('error', (err: Error & { lastNodeError?: unknown }) => {
-      if (SELECT_REFUSED.test(err.message)) this.#onSelectRefused(err.message);
-      else this.#onDown(withNodeError(err), FOLLOW_ON_ERROR.test(err.message));
+    client.on('ready', () => {
+      if (this.#conn.ready() && this.#client) this.#loadScripts(this.#client);
     });
-    client.on('close', () => this.#onDown('connection closed', true));
+    client.on('error', (err: Error & { lastNodeError?: unknown }) => {
+      if (!SELECT_REFUSED.test(err.message))
+        this.#conn.down(withNodeError(err), FOLLOW_ON_ERROR.test(err.message));
+      else if (this.#conn.selectRefused(err.message)) this.#client?.disconnect();
+    });
+    client.on('close', () => this.#conn.down('connection closed', true));
     // ioredis's Sentinel connect never settles while every sentinel is down: start() must not hang the
     // sidecar or a CLI command, so it gives up waiting after the connect timeout (ioredis keeps retrying).
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.#onDown(`no connection within ${CONNECT_TIMEOUT_MS} ms`, true);
+        this.#conn.down(`no connection within ${CONNECT_TIMEOUT_MS} ms`, true);
         resolve();
       }, CONNECT_TIMEOUT_MS);
       timer.unref();
@@ -120,7 +113,7 @@ export class RedisStore implements Store {
     try {
       await Promise.race([client.connect(), timedOut]);
     } catch (err) {
-      this.#onDown((err as Error).message, true);
+      this.#conn.down((err as Error).message, true);
     } finally {
       clearTimeout(timer);
     }
@@ -129,16 +122,15 @@ export class RedisStore implements Store {
   async stop(): Promise<void> {
     const client = this.#client;
     if (!client) return;
-    this.#stopping = true;
+    this.#conn.stopping();
     this.#client = undefined;
     this.#opts.password?.close();
-    this.#state = { state: 'not_ready', detail: 'stopped' };
     if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
     else client.disconnect();
   }
 
   status(): ComponentStatus {
-    return this.#state;
+    return this.#conn.status();
   }
 
   putApiKey(record: ApiKeyRecord): Promise<void> {
@@ -225,7 +217,7 @@ export class RedisStore implements Store {
 
   async #run<T>(operation: string, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = this.#client;
-    if (c?.status !== 'ready' || this.#selectRefused) {
+    if (c?.status !== 'ready' || this.#conn.refused) {
       this.#opts.onError?.(operation);
       throw new StoreError(operation, `not connected to ${this.#where}`);
     }
@@ -236,53 +228,6 @@ export class RedisStore implements Store {
       if (err instanceof StoreError) throw err;
       throw new StoreError(operation, safeMessage(err));
     }
-  }
-
-  #onReady(): void {
-    if (this.#stopping || this.#selectRefused) return;
-    if (this.#down) this.#opts.logger.info({ store: this.#where }, 'store connection restored');
-    else this.#opts.logger.info({ store: this.#where, mode: this.#target.kind }, 'store connected');
-    this.#down = false;
-    this.#connected = true;
-    this.#state = { state: 'ok', detail: `redis ${this.#target.kind}` };
-    if (this.#client) this.#loadScripts(this.#client);
-  }
-
-  /**
-   * The database of the URL does not exist there: a configuration error no reconnect mends. The client is
-   * closed (commands would go to database 0) and the store stays in `error` until started again.
-   */
-  #onSelectRefused(reason: string): void {
-    if (this.#stopping || this.#selectRefused) return;
-    const db = this.#target.kind === 'cluster' ? 0 : this.#target.db;
-    this.#selectRefused = `store.redisUrl names database ${db}, which the server refuses (${reason})`;
-    this.#state = { state: 'error', detail: this.#selectRefused };
-    this.#opts.logger.error(
-      { store: this.#where, reason: this.#selectRefused },
-      'store database refused; the store is not used until restarted',
-    );
-    this.#client?.disconnect();
-  }
-
-  /** `vague` reasons (a bare close) do not replace the error that explains an ongoing outage. */
-  #onDown(reason: string, vague = false): void {
-    if (this.#stopping || this.#selectRefused || (vague && this.#down)) return;
-    const detail = `redis unreachable: ${redactRedisUrl(explain(reason))}`;
-    if (!this.#down) {
-      this.#down = true;
-      this.#reasonsLogged = new Set([detail]);
-      this.#opts.logger.warn({ store: this.#where, reason: detail }, 'store connection lost; reconnecting');
-    } else if (!vague && !this.#reasonsLogged.has(detail) && this.#reasonsLogged.size < MAX_REASONS_LOGGED) {
-      // The outage goes on for another reason, often the one to act on: a bare close first, then WRONGPASS
-      // once Redis has a rotated password its Secret does not have yet.
-      this.#reasonsLogged.add(detail);
-      this.#opts.logger.warn({ store: this.#where, reason: detail }, 'store still unreachable; reconnecting');
-    }
-    // Unreachable from the start: not ready (a pod needs its store). Lost later: degraded, not unready —
-    // every replica shares the store, so failing readiness would empty the Service while the sidecar can
-    // still serve (JWT callers; rate limits per ratelimit.failureMode, whose own status says `error` when
-    // it refuses everything).
-    this.#state = { state: this.#connected ? 'warn' : 'error', detail };
   }
 
   #password(): string | undefined {
