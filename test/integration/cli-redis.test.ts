@@ -25,6 +25,18 @@ const { openStore } = suite;
 describe('CLI keys/tokens against Redis', () => {
   const cli = () => cliRun(registerKeys, registerTokens);
 
+  /** `keys create` with a config of this suite's Redis (keys under `name`) and the pepper file `pepper`. */
+  async function keysCreateWithPepper(name: string, pepper: string) {
+    const file = join(tempDir('cli'), 'config.yaml');
+    writeFileSync(
+      file,
+      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${suite.prefix(name)}"\nauthn:\n  apiKeys:\n    pepperFile: ${pepper}\n`,
+    );
+    const c = cli();
+    await c.run('keys', 'create', '--subject', 'bot', '--config', file);
+    return c;
+  }
+
   it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
     const dir = tempDir('cli');
     writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
@@ -125,12 +137,7 @@ describe('CLI keys/tokens against Redis', () => {
     await c1.run('keys', 'list', '--config', file);
     expect(c1.exits).toEqual([1]);
     expect(c1.err).toEqual([`mcp-authz: store.passwordFile: ${missing} cannot be read (ENOENT)\n`]);
-    writeFileSync(
-      file,
-      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${suite.prefix('cli-secret')}"\nauthn:\n  apiKeys:\n    pepperFile: ${missing}\n`,
-    );
-    const c2 = cli();
-    await c2.run('keys', 'create', '--subject', 'bot', '--config', file);
+    const c2 = await keysCreateWithPepper('cli-secret', missing);
     expect(c2.exits).toEqual([1]);
     expect(c2.err).toEqual([`mcp-authz: authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)\n`]);
   });
@@ -161,13 +168,7 @@ describe('CLI keys/tokens against Redis', () => {
     const dir = tempDir('cli');
     const pepper = join(dir, 'pepper');
     writeFileSync(pepper, '\n');
-    const file = join(dir, 'config.yaml');
-    writeFileSync(
-      file,
-      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${suite.prefix('cli-empty')}"\nauthn:\n  apiKeys:\n    pepperFile: ${pepper}\n`,
-    );
-    const c = cli();
-    await c.run('keys', 'create', '--subject', 'bot', '--config', file);
+    const c = await keysCreateWithPepper('cli-empty', pepper);
     expect(c.exits).toEqual([1]);
     expect(c.err).toEqual([
       `mcp-authz: authn.apiKeys.pepperFile: ${pepper} is empty (and AUTHZ_API_KEY_PEPPER is not set)\n`,
