@@ -54,6 +54,14 @@ test_unauthenticated_denied if {
 	d.reasons == ["authentication required"]
 }
 
+test_task_methods_need_authentication_only if {
+	every m in ["tasks/get", "tasks/result", "tasks/cancel", "tasks/update", "tasks/list"] {
+		allowed(method_input(["guest"], m))
+		allowed(method_input([], m))
+		denied_with(object.union(method_input(["admin"], m), {"subject": {"id": ""}}), "authentication required")
+	}
+}
+
 test_empty_subject_id_denied if {
 	inp := object.union(method_input(["admin"], "ping"), {"subject": {"id": ""}})
 	denied_with(inp, "authentication required")

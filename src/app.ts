@@ -16,6 +16,7 @@ import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
 import { InFlightIds } from './mcp/in-flight-ids.js';
+import { TaskOwners } from './mcp/task-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
 import { createPipelines } from './pipeline/pipeline.js';
@@ -127,6 +128,12 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     onEvicted: (result) => obs.metrics.sessionEvicted(result),
     ...(deps.sessionCaps ? { caps: deps.sessionCaps } : {}),
   });
+  const tasks = new TaskOwners({
+    perCaller: config.server.maxTasksPerCaller,
+    maxBindingMs: config.server.maxTaskBindingMs,
+    unknown: config.server.unknownTasks,
+    now,
+  });
   const cors = createCors(config.server.allowedOrigins, apiKeys.enabled ? apiKeys.header : undefined);
   const counters = createSecurityCounters({ store, logger, now });
   const detector = createAbuseDetector({
@@ -173,6 +180,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       discover: () => discovery.discover(),
       onDecision: (ctx, d, params) => obs.tracing.decision(ctx, d, params),
       dryRun: config.policy.dryRun,
+      tasks,
     }),
   });
   const replies = new ActiveReplies({
@@ -190,6 +198,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       logger,
       tracing: obs.tracing,
       sessions,
+      tasks,
       replies,
       outages: new OutageLog(logger, 'upstream MCP server answering again'),
     },

@@ -1,5 +1,5 @@
 /**
- * What the example MCP server offers: twelve tools with explicit annotations and zod input schemas,
+ * What the example MCP server offers: twelve tools with explicit annotations (one of them callable as an MCP task) and zod input schemas,
  * two prompts, a static resource and a resource template, all over the fake data of `data.ts`.
  * `createExampleMcpServer` builds one `McpServer` (the SDK binds a server to one transport, so the HTTP
  * layer builds one per session); {@link TOOL_ANNOTATIONS} is exported so tests can compare what the
@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -57,16 +58,67 @@ export const PROMPT_NAMES = ['greeting', 'summarize_customer'] as const;
 const tenant = z.enum(['acme', 'globex'] satisfies Tenant[]).describe('Tenant that owns the data');
 const customerId = z.string().min(1).describe('Customer id, e.g. c-1');
 
-/** Builds a fresh `McpServer` over `store`. */
-export function createExampleMcpServer(store: CrmStore): McpServer {
+/** How long an export task and its result are kept (the SDK's task store drops it then). */
+export const EXPORT_TASK_TTL_MS = 60_000;
+
+/**
+ * Builds a fresh `McpServer` over `store`. `tasks` keeps MCP tasks (2025-11-25): `export_customers` may be
+ * called as a task, polled with `tasks/get` and read with `tasks/result`; one store serves every session
+ * (and every stateless request) of the example server.
+ */
+export function createExampleMcpServer(store: CrmStore, tasks: TaskStore): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
-    { capabilities: { logging: {} }, instructions: 'Example CRM server for mcp-authz tests and demos.' },
+    {
+      capabilities: {
+        logging: {},
+        tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      },
+      taskStore: tasks,
+      instructions: 'Example CRM server for mcp-authz tests and demos.',
+    },
   );
   registerTools(server, store);
+  registerExportTask(server, store);
   registerPrompts(server, store);
   registerResources(server, store);
   return server;
+}
+
+/**
+ * `export_customers`, the long-running kind of call tasks are for: called as a task it answers at once with
+ * the task (already completed here: the fake export is instant), read with `tasks/result`; called plainly,
+ * the SDK runs the same task and answers with its result.
+ */
+function registerExportTask(server: McpServer, store: CrmStore): void {
+  server.experimental.tasks.registerToolTask(
+    'export_customers',
+    {
+      description: 'Exports up to `limit` customers of a tenant as CSV or JSON, SSNs included.',
+      inputSchema: {
+        tenant,
+        limit: z.number().int().min(1).max(10_000),
+        format: z.enum(['csv', 'json']),
+      },
+      annotations: TOOL_ANNOTATIONS.export_customers,
+      execution: { taskSupport: 'optional' },
+    },
+    {
+      createTask: async ({ tenant: t, limit, format }, extra) => {
+        const task = await extra.taskStore.createTask({ ttl: EXPORT_TASK_TTL_MS, pollInterval: 10 });
+        const rows = store.byTenant(t).slice(0, limit);
+        const result =
+          format === 'csv'
+            ? text(toCsv(rows), { tenant: t, format, count: rows.length })
+            : ok({ tenant: t, format, count: rows.length, customers: rows });
+        await extra.taskStore.storeTaskResult(task.taskId, 'completed', result);
+        return { task: await extra.taskStore.getTask(task.taskId) };
+      },
+      getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
+      getTaskResult: async (_args, extra) =>
+        (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
+    },
+  );
 }
 
 function registerTools(server: McpServer, store: CrmStore): void {
@@ -142,23 +194,6 @@ function registerTools(server: McpServer, store: CrmStore): void {
       annotations: a.delete_customer,
     },
     async ({ tenant: t, id }) => ok({ id, deleted: store.delete(t, id) }),
-  );
-  server.registerTool(
-    'export_customers',
-    {
-      description: 'Exports up to `limit` customers of a tenant as CSV or JSON, SSNs included.',
-      inputSchema: {
-        tenant,
-        limit: z.number().int().min(1).max(10_000),
-        format: z.enum(['csv', 'json']),
-      },
-      annotations: a.export_customers,
-    },
-    async ({ tenant: t, limit, format }) => {
-      const rows = store.byTenant(t).slice(0, limit);
-      if (format === 'csv') return text(toCsv(rows), { tenant: t, format, count: rows.length });
-      return ok({ tenant: t, format, count: rows.length, customers: rows });
-    },
   );
   server.registerTool(
     'run_sql',

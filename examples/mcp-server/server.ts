@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InMemoryTaskStore, type TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -75,6 +76,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
   const host = opts.host ?? '127.0.0.1';
   const log = new CallLog();
   const store = new CrmStore();
+  const tasks = new InMemoryTaskStore();
   const streamable = new Map<string, Session<StreamableHTTPServerTransport>>();
   const legacy = new Map<string, Session<SSEServerTransport>>();
   const closed: string[] = [];
@@ -104,7 +106,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
       ...(sessionId && { sessionId }),
     });
     if (opts.stateless) {
-      const server = createExampleMcpServer(store);
+      const server = createExampleMcpServer(store, tasks);
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
         enableJsonResponse,
@@ -125,7 +127,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
           'Bad Request: no valid session id and not an initialize request',
         );
       }
-      session = await openStreamableSession(store, enableJsonResponse, streamable, onClosed);
+      session = await openStreamableSession(store, tasks, enableJsonResponse, streamable, onClosed);
     }
     await session.transport.handleRequest(req, res, req.body);
   });
@@ -148,7 +150,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
   app.get('/sse', async (req, res) => {
     log.recordHttp('GET', req.path, req.headers);
     const transport = new SSEServerTransport('/messages', res);
-    const server = createExampleMcpServer(store);
+    const server = createExampleMcpServer(store, tasks);
     legacy.set(transport.sessionId, { server, transport });
     transport.onclose = () => legacy.delete(transport.sessionId);
     await server.connect(transport);
@@ -204,6 +206,7 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
       streamable.clear();
       legacy.clear();
       await Promise.allSettled(sessions.map((s) => s.server.close()));
+      tasks.cleanup();
       http.closeAllConnections();
       await closed;
     },
@@ -212,11 +215,12 @@ export async function startExampleServer(opts: ExampleServerOptions = {}): Promi
 
 async function openStreamableSession(
   store: CrmStore,
+  tasks: TaskStore,
   enableJsonResponse: boolean,
   sessions: Map<string, Session<StreamableHTTPServerTransport>>,
   onClosed: (id: string) => void,
 ): Promise<Session<StreamableHTTPServerTransport>> {
-  const server = createExampleMcpServer(store);
+  const server = createExampleMcpServer(store, tasks);
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     enableJsonResponse,

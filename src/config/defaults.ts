@@ -27,6 +27,12 @@ export const UNKNOWN_SESSIONS = 'reject';
 /** The session table's bounds (mcp/session-owners.ts). */
 export const MAX_TRACKED_SESSIONS = 100_000;
 export const MAX_SESSIONS_PER_CALLER = 10_000;
+export const UNKNOWN_TASKS = 'reject';
+/** The task table's bounds (mcp/task-owners.ts). */
+export const MAX_TRACKED_TASKS = 100_000;
+export const MAX_TASKS_PER_CALLER = 1_000;
+/** The longest a task stays bound to its caller, whatever lifetime the upstream granted (24 h). */
+export const MAX_TASK_BINDING_MS = 86_400_000;
 
 export const UPSTREAM_URL = 'http://127.0.0.1:8081';
 export const UPSTREAM_CONNECT_TIMEOUT_MS = 2_000;

@@ -148,4 +148,24 @@ export const ServerSchema = z.strictObject({
     .describe(
       'A Streamable HTTP request naming an `Mcp-Session-Id` this sidecar never saw the upstream issue (restart, another replica, or evicted from its full session table): `reject` answers 404, after which MCP clients start a new session, and a session evicted from the table is ended at the upstream with a DELETE; `forward` lets the upstream decide (replicas sharing sessions without sticky routing) and leaves evicted sessions there. Warning: with `forward`, a caller who learns a session id this replica does not know can use that session.',
     ),
+  maxTasksPerCaller: z
+    .number()
+    .int()
+    .min(1)
+    .max(D.MAX_TRACKED_TASKS)
+    .default(D.MAX_TASKS_PER_CALLER)
+    .describe(
+      `MCP tasks one caller may hold in the task table (${D.MAX_TRACKED_TASKS.toLocaleString('en-US')} for all callers); beyond it the caller's oldest task is forgotten, and with unknownTasks: reject its caller can no longer reach it.`,
+    ),
+  maxTaskBindingMs: positiveMs
+    .default(D.MAX_TASK_BINDING_MS)
+    .describe(
+      "The longest a task stays bound to the caller who created it: the task's own `ttl` (as the upstream granted it), capped at this, plus a minute. After that, with unknownTasks: reject, the task can no longer be reached through the sidecar.",
+    ),
+  unknownTasks: z
+    .enum(['reject', 'forward'])
+    .default(D.UNKNOWN_TASKS)
+    .describe(
+      "A `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/update` naming a task this sidecar never saw created (restart, another replica, forgotten from its full table): `reject` refuses it (403), `forward` lets the upstream decide, and keeps such tasks in `tasks/list` replies. A task created by another caller is refused either way. Warning: with `forward`, a caller who learns a task id this replica does not know can read that task's result.",
+    ),
 });

@@ -18,6 +18,8 @@
  * @module
  */
 import type { EventSourceMessage } from 'eventsource-parser';
+import type { Principal } from '../authn/principal.js';
+import type { TaskRequestKind } from '../pipeline/context.js';
 import { isRecord, type JsonRpcId } from './action.js';
 import type { AnnotationCache } from './annotations.js';
 import {
@@ -27,6 +29,8 @@ import {
   toolAnnotations,
   type VisibleFn,
 } from './list-filter.js';
+import type { TaskOwners } from './task-owners.js';
+import { createdTask, isTaskList, pruneTaskList } from './tasks.js';
 
 export function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
@@ -35,31 +39,45 @@ export function idKey(id: JsonRpcId): string {
 /** Starts timing one list reply's pruning (a trace span); the result is called with kept and removed. */
 export type FilterTimer = () => ((kept: number, removed: number) => void) | undefined;
 
+/** The caller's tasks: replies creating one bind it to the caller, `tasks/list` replies keep only theirs. */
+export interface TaskScope {
+  readonly owners: TaskOwners;
+  readonly caller: Principal;
+  /** Requests of the body whose replies may create or list tasks (by id key). */
+  readonly pending?: ReadonlyMap<string, TaskRequestKind>;
+}
+
 export class ReplyFilter {
   readonly #pending: ReadonlyMap<string, ListMethod>;
   readonly #anyList: boolean;
   readonly #visible: VisibleFn;
   readonly #annotations: AnnotationCache;
   readonly #timer: FilterTimer | undefined;
+  readonly #tasks: TaskScope | undefined;
 
-  /** `alsoAnyList`: prune every response carrying a list too, not only replies to `pending` requests. */
+  /**
+   * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
+   * to `pending` requests.
+   */
   constructor(
     pending: ReadonlyMap<string, ListMethod>,
     alsoAnyList: boolean,
     visible: VisibleFn,
     annotations: AnnotationCache,
     timer?: FilterTimer,
+    tasks?: TaskScope,
   ) {
     this.#pending = pending;
     this.#anyList = alsoAnyList;
     this.#visible = visible;
     this.#annotations = annotations;
     this.#timer = timer;
+    this.#tasks = tasks;
   }
 
-  /** True when some reply may need rewriting (a list request is pending, or any reply may be one). */
+  /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
   get active(): boolean {
-    return this.#anyList || this.#pending.size > 0;
+    return this.#anyList || this.#pending.size > 0 || (this.#tasks?.pending?.size ?? 0) > 0;
   }
 
   /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */
@@ -69,7 +87,12 @@ export class ReplyFilter {
       return out.every((m, i) => m === msg[i]) ? msg : out;
     }
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
-    const pending = this.#pending.get(idKey(msg.id as JsonRpcId));
+    const key = idKey(msg.id as JsonRpcId);
+    if (this.#tasks) {
+      const result = this.#taskResult(this.#tasks, key, msg.result);
+      if (result !== undefined) return result === msg.result ? msg : { ...msg, result };
+    }
+    const pending = this.#pending.get(key);
     // A reply under an id of no pending list request still carries a list when its result has a list field
     // (an upstream answering `tools/list` 1 as "1", or with a wrong id): pruned all the same.
     const method = pending ?? (this.active ? listMethodOf(msg.result) : undefined);
@@ -81,6 +104,23 @@ export class ReplyFilter {
     const filtered = filterListResult(method, msg.result, this.#visible);
     done?.(filtered.kept, filtered.total - filtered.kept);
     return { ...msg, result: filtered.result };
+  }
+
+  /**
+   * A reply creating a task (bound to the caller, passed as it is) or listing tasks (pruned to the caller's):
+   * its result; undefined for any other reply. Like list replies, any response of that shape counts once
+   * the filter is active, whatever its id.
+   */
+  #taskResult(tasks: TaskScope, key: string, result: unknown): unknown {
+    const kind = tasks.pending?.get(key);
+    const created = kind === 'list' || !(kind || this.active) ? undefined : createdTask(result);
+    if (created) {
+      tasks.owners.bind(created.taskId, tasks.caller, created.ttlMs);
+      return result;
+    }
+    if (kind !== 'list' && !(this.active && isTaskList(result))) return undefined;
+    if (!isRecord(result)) return { tasks: [] };
+    return pruneTaskList(result, (id) => tasks.owners.mayUse(id, tasks.caller)).result;
   }
 
   /** Rewrites a JSON body; null when it is not JSON (a JSON reply then fails closed, see `forward`). */

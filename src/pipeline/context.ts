@@ -16,6 +16,9 @@ import type { RequestFacts } from '../policy/input.js';
 
 export type Transport = 'streamable-http' | 'sse';
 
+/** What a request's reply may do with tasks: create one (bound to the caller) or list them (pruned). */
+export type TaskRequestKind = 'create' | 'list';
+
 export interface RateLimitOutcome {
   readonly limit: number;
   readonly remaining: number;
@@ -71,6 +74,11 @@ export interface RequestContext {
   decisions: MessageDecision[];
   /** Ids of list requests whose replies must be pruned (key: JSON of the id). */
   listRequests: Map<string, ListMethod>;
+  /**
+   * Ids of requests whose replies may create a task (bound to the caller) or list tasks (pruned to the
+   * caller's); created only when the body has one.
+   */
+  taskRequests?: Map<string, TaskRequestKind>;
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
   release?: (delayMs?: number) => void;
   facts?: RequestFacts;

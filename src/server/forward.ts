@@ -17,6 +17,7 @@ import { toErrorResponse } from '../errors/http.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
+import type { TaskOwners } from '../mcp/task-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -45,6 +46,8 @@ export interface ForwardDeps {
   readonly tracing?: RequestTracing;
   /** Streamable HTTP session ownership: bound when the upstream issues a session, freed on DELETE. */
   readonly sessions?: SessionOwners;
+  /** MCP tasks bound to the callers who created them (the reply filter binds and prunes). */
+  readonly tasks?: TaskOwners;
   /** Replies being piped: cut when their client stops reading, ended cleanly at shutdown. */
   readonly replies?: ActiveReplies;
   /** Logs an upstream outage once (502s and 504s), instead of a line per refused call. */

@@ -15,6 +15,7 @@ import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
+import { taskScope } from './mcp-route.js';
 import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
@@ -84,8 +85,13 @@ export class LegacySseRoutes {
     }
     let sessionId: string | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
-    const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal, true), rt.annotations, () =>
-      rt.filterSpan(ctx),
+    const filter = new ReplyFilter(
+      new Map(),
+      true,
+      rt.visibleFor(ctx, principal, true),
+      rt.annotations,
+      () => rt.filterSpan(ctx),
+      taskScope(rt, ctx, true),
     );
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
@@ -167,7 +173,14 @@ export class LegacySseRoutes {
         path: session.upstreamPath,
         ...(ctx.body ? { body: ctx.body } : {}),
         // The transport answers on the stream; an upstream answering in the POST body is pruned as well.
-        filter: new ReplyFilter(ctx.listRequests, true, rt.visibleFor(ctx), rt.annotations),
+        filter: new ReplyFilter(
+          ctx.listRequests,
+          true,
+          rt.visibleFor(ctx),
+          rt.annotations,
+          undefined,
+          taskScope(rt, ctx, true),
+        ),
         signal: client,
       });
       rt.requestDone(ctx, status);

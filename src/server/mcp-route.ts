@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
-import { ReplyFilter } from '../mcp/reply-filter.js';
+import { ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
@@ -42,8 +42,13 @@ export async function handleMcp(
     // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
     const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
     const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
-    const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, () =>
-      rt.filterSpan(ctx),
+    const filter = new ReplyFilter(
+      ctx.listRequests,
+      anyList,
+      visible,
+      rt.annotations,
+      () => rt.filterSpan(ctx),
+      taskScope(rt, ctx, anyList),
     );
     if (method === 'GET' && ctx.principal) {
       const stream = startStream(rt, {
@@ -73,6 +78,16 @@ export async function handleMcp(
     // Normally released when the request finishes (maybe later); this covers an unexpected error.
     ctx.release?.();
   }
+}
+
+/**
+ * The caller's tasks for the reply filter: none when no reply can create or list tasks (a stateless POST
+ * without a task request, the hot path), or for a caller not authenticated (the stages refused it).
+ */
+export function taskScope(rt: SidecarRuntime, ctx: RequestContext, anyReply: boolean): TaskScope | undefined {
+  const owners = rt.forwardDeps.tasks;
+  if (!owners || !ctx.principal || !(anyReply || ctx.taskRequests)) return undefined;
+  return { owners, caller: ctx.principal, ...(ctx.taskRequests ? { pending: ctx.taskRequests } : {}) };
 }
 
 /** The upstream path keeps the client's query string. */

@@ -6,13 +6,15 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { ANONYMOUS } from '../../authn/principal.js';
+import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { PolicyError } from '../../errors/errors.js';
 import { classify } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
+import type { TaskOwners } from '../../mcp/task-owners.js';
+import { mayCreateTask, namedTaskId, TASK_LIST_METHOD } from '../../mcp/tasks.js';
 import { denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
@@ -32,6 +34,11 @@ export interface DecideDeps {
    * anonymous caller's, which is answered with the sign-in challenge as always.
    */
   readonly dryRun?: boolean;
+  /**
+   * Tasks bound to their callers: a task method naming a task of another caller (or, by default, one never
+   * seen created) is refused before the policy, and is never let through by a dry run.
+   */
+  readonly tasks?: TaskOwners;
 }
 
 export function decideStage(deps: DecideDeps): Stage {
@@ -47,13 +54,21 @@ export function decideStage(deps: DecideDeps): Stage {
       const action = classify(msg.method, msg.id, msg.params);
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
       const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
+      const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;
       const decision = canonical
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
-        : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
+        : foreignTask
+          ? denyDecision(foreignTask, undefined, deps.engine.revision)
+          : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
-      // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced.
-      const notEnforced = !decision.allow && deps.dryRun === true && principal.authMethod !== 'anonymous';
+      // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced. Nor does
+      // it open another caller's task: that is no policy choice.
+      const notEnforced =
+        !decision.allow &&
+        deps.dryRun === true &&
+        principal.authMethod !== 'anonymous' &&
+        foreignTask === undefined;
       const d: MessageDecision = notEnforced
         ? { index, action, decision, decisionId, dryRun: true }
         : { index, action, decision, decisionId };
@@ -63,6 +78,9 @@ export function decideStage(deps: DecideDeps): Stage {
         firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
       } else if (isListMethod(action.method)) {
         ctx.listRequests.set(idKey(action.id), action.method);
+      } else if (deps.tasks && (action.method === TASK_LIST_METHOD || mayCreateTask(msg.params))) {
+        ctx.taskRequests ??= new Map();
+        ctx.taskRequests.set(idKey(action.id), action.method === TASK_LIST_METHOD ? 'list' : 'create');
       }
     }
     return firstDenied ? deny(firstDenied) : CONTINUE;
@@ -91,6 +109,20 @@ function unseenTools(ctx: RequestContext, annotations: AnnotationCache): string[
     if (tool !== undefined && !annotations.has(tool) && !out.includes(tool)) out.push(tool);
   }
   return out;
+}
+
+/** Why a task method may not go on (it names no task, or a task the caller did not create), or undefined. */
+function taskRefusal(
+  tasks: TaskOwners,
+  method: string,
+  params: unknown,
+  caller: Principal,
+): string | undefined {
+  const taskId = namedTaskId(method, params);
+  if (taskId === undefined) return undefined;
+  if (taskId === null) return `${method} needs a taskId`;
+  // The same words whether the task is another caller's or unknown: a task's existence is not told.
+  return tasks.mayUse(taskId, caller) ? undefined : 'no task with this taskId was created by this caller';
 }
 
 export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {

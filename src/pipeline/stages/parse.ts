@@ -115,6 +115,8 @@ function nameOf(method: string, params: unknown): string | undefined {
   if (method === 'tools/call' || method === 'prompts/get')
     return typeof params.name === 'string' ? params.name : undefined;
   if (method.startsWith('resources/')) return typeof params.uri === 'string' ? params.uri : undefined;
+  // The 2026-07-28 tasks extension names the task in `Mcp-Name` (tasks/get, tasks/update, tasks/cancel).
+  if (method.startsWith('tasks/')) return typeof params.taskId === 'string' ? params.taskId : undefined;
   return undefined;
 }
 

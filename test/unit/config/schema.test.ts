@@ -30,8 +30,15 @@ describe('config defaults', () => {
       protocolVersions: ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'],
       trustProxyHops: 0,
       unknownSessions: D.UNKNOWN_SESSIONS,
+      maxTasksPerCaller: D.MAX_TASKS_PER_CALLER,
+      maxTaskBindingMs: D.MAX_TASK_BINDING_MS,
+      unknownTasks: D.UNKNOWN_TASKS,
     });
     expect(D.UNKNOWN_SESSIONS).toBe('reject');
+    expect(D.UNKNOWN_TASKS).toBe('reject');
+    expect(D.MAX_TRACKED_TASKS).toBe(100_000);
+    expect(D.MAX_TASKS_PER_CALLER).toBe(1_000);
+    expect(D.MAX_TASK_BINDING_MS).toBe(86_400_000);
     expect(D.MAX_BATCH_MESSAGES).toBe(100);
     expect(D.STREAM_RECHECK_MS).toBe(5_000);
     expect(D.SEND_TIMEOUT_MS).toBe(60_000);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../../../src/authn/principal.js';
 import { AnnotationCache } from '../../../../src/mcp/annotations.js';
 import { parseBody } from '../../../../src/mcp/jsonrpc.js';
+import { TaskOwners } from '../../../../src/mcp/task-owners.js';
 import { requestSignal } from '../../../../src/pipeline/stage.js';
 import { decideStage } from '../../../../src/pipeline/stages/decide.js';
 import type { Decision } from '../../../../src/policy/decision.js';
@@ -26,7 +27,7 @@ const FACTS = {
   timezone: 'UTC',
 };
 
-function setup(denyTools: string[] = [], dryRun = false) {
+function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners) {
   const inputs: PolicyInput[] = [];
   const engine = {
     revision: 'r1',
@@ -53,6 +54,7 @@ function setup(denyTools: string[] = [], dryRun = false) {
     annotations,
     facts: () => FACTS,
     dryRun,
+    ...(tasks ? { tasks } : {}),
     discover: async (tool, signal) => {
       expect(signal).toBe(ac.signal);
       discovered.push(tool);
@@ -134,6 +136,54 @@ describe('decide stage', () => {
     const { ctx, result } = run([call(1, 'seen')]);
     expect(result).toMatchObject({ kind: 'deny', error: { code: 'ERR_POLICY_DENIED' } });
     expect(ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
+  });
+
+  it('refuses a task method naming another caller’s task before the policy, even in a dry run', () => {
+    const owners = new TaskOwners();
+    const alice = principal({ id: 'alice' });
+    owners.bind('t-alice', alice, 60_000);
+    const get = (id: number, taskId: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tasks/get',
+      params: { taskId },
+    });
+    for (const dryRun of [false, true]) {
+      const { inputs, run } = setup([], dryRun, owners);
+      const { ctx, result } = run([get(1, 't-alice')], principal({ id: 'mallory' }));
+      expect(result).toMatchObject({
+        kind: 'deny',
+        error: { message: 'Forbidden: no task with this taskId was created by this caller' },
+      });
+      expect(ctx.decisions.map((d) => [d.decision.allow, d.dryRun])).toEqual([[false, undefined]]);
+      expect(inputs).toEqual([]);
+      expect(run([get(2, 't-alice')], alice).result).toEqual({ kind: 'continue' });
+      expect(run([get(3, 7)], alice).result).toMatchObject({
+        kind: 'deny',
+        error: { message: 'Forbidden: tasks/get needs a taskId' },
+      });
+    }
+  });
+
+  it('marks the requests whose replies may create or list tasks', () => {
+    const { run } = setup([], false, new TaskOwners());
+    const { ctx } = run(
+      [
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'seen', arguments: {}, task: { ttl: 1 } },
+        },
+        call(2, 'seen'),
+        { jsonrpc: '2.0', id: 3, method: 'tasks/list' },
+      ],
+      principal(),
+    );
+    expect([...(ctx.taskRequests ?? new Map())]).toEqual([
+      ['1', 'create'],
+      ['3', 'list'],
+    ]);
   });
 
   it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {

@@ -1,0 +1,120 @@
+/**
+ * Binds MCP tasks to the caller who created them, as the MCP specification asks of a receiver with an
+ * authorization context ("Task Isolation and Access Control"): the upstream behind the sidecar never sees
+ * the caller's token, so the sidecar is where the binding can be kept. A task id learnt from the reply
+ * that created it belongs to that caller (auth method, issuer, tenant, subject: `ownerKey`) for the task's
+ * lifetime as the upstream granted it (capped, plus a minute's grace); `tasks/get`, `tasks/result`,
+ * `tasks/cancel` and `tasks/update` naming it are refused to anyone else, and `tasks/list` replies keep only
+ * the caller's own tasks. A task id this sidecar never saw created (it restarted, the task was created
+ * through another replica, or the bounded table forgot it) is refused by default; `forward` lets the
+ * upstream decide. A task bound to another caller is refused either way.
+ *
+ * @module
+ */
+import type { Principal } from '../authn/principal.js';
+import { MAX_TASK_BINDING_MS, MAX_TASKS_PER_CALLER, MAX_TRACKED_TASKS } from '../config/defaults.js';
+import { ownerKey } from './session-owners.js';
+
+/** Kept past the lifetime the upstream granted: its own clean-up need not happen on the millisecond. */
+export const TASK_BINDING_GRACE_MS = 60_000;
+/** Expired bindings looked for at the old end of the table per `bind` (the rest go when asked for). */
+const SWEEP_PER_BIND = 4;
+
+export type UnknownTasks = 'reject' | 'forward';
+
+export interface TaskOwnersOptions {
+  /** Tasks in the table (default {@link MAX_TRACKED_TASKS}). */
+  readonly max?: number;
+  /** Tasks per caller (default {@link MAX_TASKS_PER_CALLER}); beyond it the caller's oldest is forgotten. */
+  readonly perCaller?: number;
+  /** The longest a binding is kept, whatever lifetime the upstream granted (default {@link MAX_TASK_BINDING_MS}). */
+  readonly maxBindingMs?: number;
+  readonly unknown?: UnknownTasks;
+  readonly now?: () => number;
+}
+
+interface Binding {
+  readonly owner: string;
+  readonly expiresAt: number;
+}
+
+export class TaskOwners {
+  /** Oldest binding first. */
+  readonly #tasks = new Map<string, Binding>();
+  readonly #byOwner = new Map<string, Set<string>>();
+  readonly #max: number;
+  readonly #perOwner: number;
+  readonly #maxBindingMs: number;
+  readonly #unknown: UnknownTasks;
+  readonly #now: () => number;
+
+  constructor(opts: TaskOwnersOptions = {}) {
+    this.#max = opts.max ?? MAX_TRACKED_TASKS;
+    this.#perOwner = opts.perCaller ?? MAX_TASKS_PER_CALLER;
+    if (!(this.#max >= 1 && this.#perOwner >= 1)) throw new TypeError('task caps must be at least 1');
+    this.#maxBindingMs = opts.maxBindingMs ?? MAX_TASK_BINDING_MS;
+    this.#unknown = opts.unknown ?? 'reject';
+    this.#now = opts.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /**
+   * Binds a task the upstream just created for `caller`, for `ttlMs` (null or undefined: the cap). A task
+   * already bound to another caller keeps its owner (an upstream reusing an id must not hand it over).
+   */
+  bind(taskId: string, caller: Principal, ttlMs: number | null | undefined): void {
+    const now = this.#now();
+    this.#sweep(now);
+    const owner = ownerKey(caller);
+    const current = this.#live(taskId, now);
+    if (current !== undefined && current.owner !== owner) return;
+    const life = Math.min(ttlMs ?? this.#maxBindingMs, this.#maxBindingMs) + TASK_BINDING_GRACE_MS;
+    this.#remove(taskId);
+    this.#tasks.set(taskId, { owner, expiresAt: now + life });
+    let mine = this.#byOwner.get(owner);
+    if (!mine) {
+      mine = new Set();
+      this.#byOwner.set(owner, mine);
+    }
+    mine.add(taskId);
+    if (mine.size > this.#perOwner) this.#remove(mine.values().next().value as string);
+    if (this.#tasks.size > this.#max) this.#remove(this.#tasks.keys().next().value as string);
+  }
+
+  /** True when `caller` created the task, or when it is unknown here and unknown tasks are forwarded. */
+  mayUse(taskId: string, caller: Principal): boolean {
+    const b = this.#live(taskId, this.#now());
+    if (b === undefined) return this.#unknown === 'forward';
+    return b.owner === ownerKey(caller);
+  }
+
+  /** The binding of `taskId` unless it expired (an expired one is dropped). */
+  #live(taskId: string, now: number): Binding | undefined {
+    const b = this.#tasks.get(taskId);
+    if (b !== undefined && b.expiresAt <= now) {
+      this.#remove(taskId);
+      return undefined;
+    }
+    return b;
+  }
+
+  #sweep(now: number): void {
+    for (let i = 0; i < SWEEP_PER_BIND; i++) {
+      const oldest = this.#tasks.entries().next().value;
+      if (oldest === undefined || oldest[1].expiresAt > now) return;
+      this.#remove(oldest[0]);
+    }
+  }
+
+  #remove(taskId: string): void {
+    const b = this.#tasks.get(taskId);
+    if (b === undefined) return;
+    this.#tasks.delete(taskId);
+    const mine = this.#byOwner.get(b.owner);
+    mine?.delete(taskId);
+    if (mine?.size === 0) this.#byOwner.delete(b.owner);
+  }
+}

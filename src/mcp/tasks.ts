@@ -1,0 +1,88 @@
+/**
+ * MCP tasks on the wire (2025-11-25 task-augmented requests; the 2026-07-28 tasks extension): which
+ * requests may create a task, which name one, where a reply carries a new task's id and lifetime, and the
+ * `tasks/list` result. The binding of tasks to callers is `task-owners.ts`.
+ *
+ * @module
+ */
+import { isRecord } from './action.js';
+
+/** Methods that address one task by `params.taskId` (2026-07-28 adds `tasks/update`, drops `tasks/result`). */
+export const TASK_METHODS: ReadonlySet<string> = new Set([
+  'tasks/get',
+  'tasks/result',
+  'tasks/cancel',
+  'tasks/update',
+]);
+
+export const TASK_LIST_METHOD = 'tasks/list';
+
+/** The per-request client capabilities of 2026-07-28, and the tasks extension's identifier in them. */
+const CLIENT_CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
+const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/**
+ * The `taskId` a task method names: a string, or null when the request names none (or not as a string).
+ * Undefined for any other method.
+ */
+export function namedTaskId(method: string, params: unknown): string | null | undefined {
+  if (!TASK_METHODS.has(method)) return undefined;
+  const id = isRecord(params) ? params.taskId : undefined;
+  return typeof id === 'string' && id !== '' ? id : null;
+}
+
+/**
+ * Whether the upstream may answer this request with a new task: it asks for one (`params.task`,
+ * 2025-11-25), or its client declares the tasks extension in the request's capabilities (2026-07-28, where
+ * the server chooses per call).
+ */
+export function mayCreateTask(params: unknown): boolean {
+  if (!isRecord(params)) return false;
+  if (isRecord(params.task)) return true;
+  const meta = isRecord(params._meta) ? params._meta[CLIENT_CAPABILITIES_META] : undefined;
+  const extensions = isRecord(meta) ? meta.extensions : undefined;
+  return isRecord(extensions) && TASKS_EXTENSION in extensions;
+}
+
+export interface CreatedTask {
+  readonly taskId: string;
+  /** The lifetime the upstream granted in ms; null: unlimited; undefined: not said. */
+  readonly ttlMs: number | null | undefined;
+}
+
+/**
+ * The task a result creates: a `CreateTaskResult` (`result.task`, 2025-11-25), or a result of
+ * `resultType: "task"` carrying the task flat or under `task` (2026-07-28). Undefined for any other result.
+ */
+export function createdTask(result: unknown): CreatedTask | undefined {
+  if (!isRecord(result)) return undefined;
+  const task = isRecord(result.task) ? result.task : result.resultType === 'task' ? result : undefined;
+  if (!task || typeof task.taskId !== 'string' || task.taskId === '') return undefined;
+  const ttl = 'ttlMs' in task ? task.ttlMs : task.ttl;
+  const ttlMs = ttl === null ? null : typeof ttl === 'number' && ttl >= 0 ? ttl : undefined;
+  return { taskId: task.taskId, ttlMs };
+}
+
+/** Whether a result carries a task list (`tasks/list`, 2025-11-25). */
+export function isTaskList(result: unknown): boolean {
+  return isRecord(result) && 'tasks' in result;
+}
+
+export interface TaskListOutcome {
+  readonly result: Record<string, unknown>;
+  readonly total: number;
+  readonly kept: number;
+}
+
+/**
+ * A `tasks/list` result with only the tasks `keep` accepts (by `taskId`); an entry without one, or a
+ * `tasks` field that is not an array, is dropped (fail closed). `nextCursor` and the rest pass.
+ */
+export function pruneTaskList(
+  result: Record<string, unknown>,
+  keep: (taskId: string) => boolean,
+): TaskListOutcome {
+  const tasks = Array.isArray(result.tasks) ? result.tasks : [];
+  const kept = tasks.filter((t) => isRecord(t) && typeof t.taskId === 'string' && keep(t.taskId));
+  return { result: { ...result, tasks: kept }, total: tasks.length, kept: kept.length };
+}

@@ -1,0 +1,98 @@
+/**
+ * The reply filter's part in task isolation (src/mcp/reply-filter.ts with src/mcp/task-owners.ts): a reply
+ * creating a task binds it to the caller and passes untouched; a `tasks/list` reply keeps only the caller's
+ * tasks; a reply of either shape under an unexpected id counts all the same once the filter is active; a
+ * body with no task request is not looked at.
+ *
+ * @module
+ */
+import type { EventSourceMessage } from 'eventsource-parser';
+import { describe, expect, it } from 'vitest';
+import { AnnotationCache } from '../../../src/mcp/annotations.js';
+import { idKey, ReplyFilter } from '../../../src/mcp/reply-filter.js';
+import { TaskOwners } from '../../../src/mcp/task-owners.js';
+import type { TaskRequestKind } from '../../../src/pipeline/context.js';
+import { principal } from '../../helpers/principal.js';
+
+const alice = principal({ id: 'alice' });
+const mallory = principal({ id: 'mallory' });
+
+function filterFor(
+  owners: TaskOwners,
+  pending: [number, TaskRequestKind][],
+  caller = alice,
+  anyList = false,
+): ReplyFilter {
+  return new ReplyFilter(new Map(), anyList, () => true, new AnnotationCache(), undefined, {
+    owners,
+    caller,
+    pending: new Map(pending.map(([id, k]) => [idKey(id), k])),
+  });
+}
+
+const created = (id: number, taskId: string) =>
+  JSON.stringify({ jsonrpc: '2.0', id, result: { task: { taskId, status: 'working', ttl: 60_000 } } });
+const listed = (id: number, ...taskIds: string[]) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    result: { tasks: taskIds.map((taskId) => ({ taskId })), nextCursor: 'n' },
+  });
+
+describe('ReplyFilter and tasks', () => {
+  it('binds a task created in reply to a pending request to the caller, passing the reply as it came', () => {
+    const owners = new TaskOwners();
+    const text = created(1, 't-1');
+    expect(filterFor(owners, [[1, 'create']]).rewriteJson(text)).toBe(text);
+    expect(owners.mayUse('t-1', alice)).toBe(true);
+    expect(owners.mayUse('t-1', mallory)).toBe(false);
+  });
+
+  it('prunes a tasks/list reply to the caller’s own tasks', () => {
+    const owners = new TaskOwners();
+    owners.bind('mine', alice, 60_000);
+    owners.bind('theirs', mallory, 60_000);
+    const out = filterFor(owners, [[2, 'list']]).rewriteJson(listed(2, 'mine', 'theirs', 'nobody’s'));
+    expect(JSON.parse(out ?? '')).toEqual({
+      jsonrpc: '2.0',
+      id: 2,
+      result: { tasks: [{ taskId: 'mine' }], nextCursor: 'n' },
+    });
+  });
+
+  it('treats replies of either shape under another id alike once active', () => {
+    const owners = new TaskOwners();
+    owners.bind('theirs', mallory, 60_000);
+    const filter = filterFor(owners, [[1, 'create']]);
+    filter.rewriteJson(created(9, 't-9'));
+    expect(owners.mayUse('t-9', alice)).toBe(true);
+    expect(JSON.parse(filter.rewriteJson(listed(7, 'theirs')) ?? '').result.tasks).toEqual([]);
+  });
+
+  it('binds and prunes on a stream that can carry any reply (SSE events)', () => {
+    const owners = new TaskOwners();
+    owners.bind('theirs', mallory, 60_000);
+    const filter = filterFor(owners, [], alice, true);
+    const event = (data: string): EventSourceMessage => ({ event: 'message', data, id: undefined });
+    filter.rewriteEvent(event(created(3, 't-3')));
+    expect(owners.mayUse('t-3', alice)).toBe(true);
+    expect(JSON.parse(filter.rewriteEvent(event(listed(4, 'theirs', 't-3')))).result.tasks).toEqual([
+      { taskId: 't-3' },
+    ]);
+  });
+
+  it('looks at nothing when the body has no task request (a stateless POST)', () => {
+    const owners = new TaskOwners();
+    const filter = filterFor(owners, []);
+    expect(filter.active).toBe(false);
+    expect(filterFor(owners, [[1, 'create']]).active).toBe(true);
+  });
+
+  it('does not bind the task of a reply to a tasks/list request', () => {
+    const owners = new TaskOwners();
+    filterFor(owners, [[1, 'list']]).rewriteJson(
+      JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tasks: [], task: { taskId: 't-x' } } }),
+    );
+    expect(owners.size).toBe(0);
+  });
+});
