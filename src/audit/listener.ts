@@ -6,6 +6,8 @@
  * @module
  */
 import { ANONYMOUS } from '../authn/principal.js';
+import { idKey } from '../mcp/reply-filter.js';
+import { namedTaskId } from '../mcp/tasks.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
 import { type AuditMasking, buildAuditRecord } from './record.js';
@@ -49,10 +51,19 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             clientIp: ctx.clientIp,
             sessionId: ctx.facts?.sessionId ?? null,
             transport: ctx.transport,
+            taskId: taskIdOf(ctx, m),
           },
           opts.masking,
         ),
       );
     },
   };
+}
+
+/** The task a decided request names (`tasks/get`, …), or the one its reply created; null when none. */
+function taskIdOf(ctx: RequestContext, m: MessageDecision): string | null {
+  const created = ctx.createdTasks?.get(idKey(m.action.id));
+  if (created !== undefined) return created;
+  const msg = ctx.parsed?.messages[m.index];
+  return msg?.kind === 'request' ? (namedTaskId(msg.method, msg.params) ?? null) : null;
 }

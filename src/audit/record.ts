@@ -31,7 +31,15 @@ export interface AuditAction {
   readonly tool: string | null;
   /** Masked per `audit.arguments`, the policy's `mask_arguments` and `audit.maskArguments`; null = left out. */
   readonly arguments: Readonly<Record<string, unknown>> | null;
+  /**
+   * The MCP task the request names (`tasks/get`, …) or created (its reply), cut to
+   * {@link AUDIT_TASK_ID_MAX_CHARS}; null when none.
+   */
+  readonly task_id: string | null;
 }
+
+/** Longer task ids (a caller may name any) are cut to this many characters, then `…`. */
+export const AUDIT_TASK_ID_MAX_CHARS = 256;
 
 export interface AuditResource {
   readonly kind: ResourceKind;
@@ -122,6 +130,8 @@ export interface AuditInput {
   readonly clientIp: string;
   readonly sessionId: string | null;
   readonly transport: string;
+  /** The MCP task the request names or created (`AuditAction.task_id`). */
+  readonly taskId?: string | null;
 }
 
 /** Argument handling for records: config `audit.arguments` / `audit.maskArguments` and the HMAC key. */
@@ -172,7 +182,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       auth_method: p.authMethod,
       key_id: p.keyId ?? null,
     },
-    action: { method: a.method, tool: a.tool ?? null, arguments: args },
+    action: { method: a.method, tool: a.tool ?? null, arguments: args, task_id: cutTaskId(input.taskId) },
     resource: { kind: a.resource.kind, name: a.resource.name, sensitivity: d.sensitivity ?? null },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
@@ -214,16 +224,21 @@ function withoutSecrets(ob: Readonly<Record<string, unknown>>): Record<string, u
   return out;
 }
 
+function cutTaskId(id: string | null | undefined): string | null {
+  if (id == null) return null;
+  return id.length > AUDIT_TASK_ID_MAX_CHARS ? `${id.slice(0, AUDIT_TASK_ID_MAX_CHARS)}…` : id;
+}
+
 /** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */
 const RECORD_BASE_BYTES = 1_024;
 
 /**
  * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments, which are
- * budgeted; the item name, also in `action`; the reasons, which may quote it; the session id) on top of a
+ * budgeted; the item name, also in `action`; the reasons, which may quote it; the session and task ids) on top of a
  * fixed base. Cheap, so the request path can weigh every record it queues.
  */
 export function auditRecordSize(r: AuditRecord): number {
   let n = RECORD_BASE_BYTES + auditArgumentsSize(r.action.arguments) + 2 * r.resource.name.length;
   for (const reason of r.reasons) n += reason.length;
-  return n + (r.session_id?.length ?? 0);
+  return n + (r.session_id?.length ?? 0) + (r.action.task_id?.length ?? 0);
 }

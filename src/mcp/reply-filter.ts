@@ -45,6 +45,8 @@ export interface TaskScope {
   readonly caller: Principal;
   /** Requests of the body whose replies may create or list tasks (by id key). */
   readonly pending?: ReadonlyMap<string, TaskRequestKind>;
+  /** Told of a task created in reply to one of `pending` (by its id key). */
+  readonly created?: (key: string, taskId: string) => void;
 }
 
 export class ReplyFilter {
@@ -116,6 +118,7 @@ export class ReplyFilter {
     const created = kind === 'list' || !(kind || this.active) ? undefined : createdTask(result);
     if (created) {
       tasks.owners.bind(created.taskId, tasks.caller, created.ttlMs);
+      if (kind === 'create') tasks.created?.(key, created.taskId);
       return result;
     }
     if (kind !== 'list' && !(this.active && isTaskList(result))) return undefined;

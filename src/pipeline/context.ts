@@ -79,6 +79,8 @@ export interface RequestContext {
    * caller's); created only when the body has one.
    */
   taskRequests?: Map<string, TaskRequestKind>;
+  /** Tasks the upstream created in reply to this body's requests, by request id key (for the audit). */
+  createdTasks?: Map<string, string>;
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
   release?: (delayMs?: number) => void;
   facts?: RequestFacts;

@@ -87,7 +87,9 @@ export async function handleMcp(
 export function taskScope(rt: SidecarRuntime, ctx: RequestContext, anyReply: boolean): TaskScope | undefined {
   const owners = rt.forwardDeps.tasks;
   if (!owners || !ctx.principal || !(anyReply || ctx.taskRequests)) return undefined;
-  return { owners, caller: ctx.principal, ...(ctx.taskRequests ? { pending: ctx.taskRequests } : {}) };
+  if (!ctx.taskRequests) return { owners, caller: ctx.principal };
+  const created = (key: string, taskId: string) => void (ctx.createdTasks ??= new Map()).set(key, taskId);
+  return { owners, caller: ctx.principal, pending: ctx.taskRequests, created };
 }
 
 /** The upstream path keeps the client's query string. */

@@ -13,6 +13,7 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 const REFUSED = /Forbidden: no task with this taskId was created by this caller/;
 const EXPORT = { name: 'export_customers', arguments: { tenant: 'acme', limit: 2, format: 'json' } };
@@ -34,6 +35,16 @@ async function exportAsTask(client: Client): Promise<{ taskId: string; text: str
   }
   if (!taskId || text === undefined) throw new Error('no task or no result');
   return { taskId, text };
+}
+
+interface AuditLine {
+  readonly decision: string;
+  readonly subject: { readonly id: string };
+  readonly action: { readonly method: string; readonly task_id: string | null };
+}
+
+function auditLines(h: Harness): AuditLine[] {
+  return h.logs.filter((l) => l.includes('"log_type":"audit"')).map((l) => JSON.parse(l) as AuditLine);
 }
 
 describe('MCP tasks through the sidecar', () => {
@@ -76,6 +87,16 @@ describe('MCP tasks through the sidecar', () => {
       await direct.close();
     }
     expect((await alice.experimental.tasks.getTask(taskId)).status).toBe('completed');
+    // The audit trail names the task: its creation, the refusals, the owner's retrieval.
+    const about = (l: AuditLine) => l.action.task_id === taskId;
+    const seen = (method: string, who: string, decision: string) =>
+      auditLines(h).some(
+        (l) => about(l) && l.action.method === method && l.subject.id === who && l.decision === decision,
+      );
+    await until(5_000, async () => seen('tasks/get', 'alice', 'allow'));
+    expect(seen('tools/call', 'alice', 'allow')).toBe(true);
+    for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel'])
+      expect(seen(method, 'mallory', 'deny')).toBe(true);
   });
 
   it('refuses a task the sidecar never saw created, in the same words', async () => {

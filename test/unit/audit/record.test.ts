@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hmacTag } from '../../../src/audit/mask.js';
-import { type AuditInput, type AuditRecord, buildAuditRecord } from '../../../src/audit/record.js';
+import {
+  AUDIT_TASK_ID_MAX_CHARS,
+  type AuditInput,
+  type AuditRecord,
+  auditRecordSize,
+  buildAuditRecord,
+} from '../../../src/audit/record.js';
 import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { Decision } from '../../../src/policy/decision.js';
@@ -52,6 +58,16 @@ function input(over: Partial<AuditInput> = {}): AuditInput {
 }
 
 describe('buildAuditRecord', () => {
+  it('names the task the request names or created, cutting a long id, and weighs it', () => {
+    const masking = { arguments: 'plain', maskArguments: [], key: KEY } as const;
+    expect(buildAuditRecord({ ...input(), taskId: 't-1' }, masking).action.task_id).toBe('t-1');
+    const long = buildAuditRecord({ ...input(), taskId: 'x'.repeat(10_000) }, masking);
+    expect(long.action.task_id).toBe(`${'x'.repeat(AUDIT_TASK_ID_MAX_CHARS)}…`);
+    expect(auditRecordSize(long) - auditRecordSize(buildAuditRecord(input(), masking))).toBe(
+      AUDIT_TASK_ID_MAX_CHARS + 1,
+    );
+  });
+
   it('builds the documented record', () => {
     const r = buildAuditRecord(input(), { arguments: 'plain', maskArguments: [], key: KEY });
     expect(r).toEqual({
@@ -67,6 +83,7 @@ describe('buildAuditRecord', () => {
         method: 'tools/call',
         tool: 'read_customer',
         arguments: { id: 'c-9', ssn: hmacTag('123-45-6789', KEY) },
+        task_id: null,
       },
       resource: { kind: 'tool', name: 'read_customer', sensitivity: 'confidential' },
       decision: 'allow',
