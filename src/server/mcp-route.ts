@@ -88,7 +88,10 @@ export function taskScope(rt: SidecarRuntime, ctx: RequestContext, anyReply: boo
   const owners = rt.forwardDeps.tasks;
   if (!owners || !ctx.principal || !(anyReply || ctx.taskRequests)) return undefined;
   if (!ctx.taskRequests) return { owners, caller: ctx.principal };
-  const created = (key: string, taskId: string) => void (ctx.createdTasks ??= new Map()).set(key, taskId);
+  const created = (key: string, taskId: string): void => {
+    ctx.createdTasks ??= new Map();
+    ctx.createdTasks.set(key, taskId);
+  };
   return { owners, caller: ctx.principal, pending: ctx.taskRequests, created };
 }
 
