@@ -347,7 +347,11 @@ describe('TLS on the public port', () => {
       mountPath: '/var/run/secrets/mcp-authz/tls',
       readOnly: true,
     });
-    expect(one(objects, 'Service', 'demo-mcp-authz').spec.ports[0].appProtocol).toBe('https');
+    expect(one(objects, 'Service', 'demo-mcp-authz').spec.ports[0]).toMatchObject({
+      name: 'https',
+      appProtocol: 'https',
+      targetPort: 'http',
+    });
 
     const mutual = (
       await render(CHART, {
@@ -418,6 +422,7 @@ describe('TLS on the public port', () => {
   it('leaves TLS off by default, and refuses mutual TLS without a Secret and server.tls set by hand', async () => {
     expect(config(deploymentMode).server.tls).toBeUndefined();
     expect(one(deploymentMode, 'Service', 'demo-mcp-authz').spec.ports[0].appProtocol).toBeUndefined();
+    expect(one(deploymentMode, 'Service', 'demo-mcp-authz').spec.ports[0].name).toBe('http');
     expect(await renderError(CHART, { ...DEPLOYMENT, set: ['tls.requireClientCert=true'] })).toContain(
       'tls.requireClientCert needs tls.secretName',
     );
