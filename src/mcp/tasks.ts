@@ -31,6 +31,22 @@ export function namedTaskId(method: string, params: unknown): string | null | un
   return typeof id === 'string' && id !== '' ? id : null;
 }
 
+/** The 2026-07-28 request that subscribes to tasks' `notifications/tasks` (`params.notifications.taskIds`). */
+export const TASK_SUBSCRIBE_METHOD = 'subscriptions/listen';
+
+/**
+ * The tasks a `subscriptions/listen` asks to be notified of (each notification carries the task's whole
+ * state, its result included): none when it names no `notifications.taskIds`, null when they are not a
+ * list of task ids. Undefined for any other method.
+ */
+export function subscribedTaskIds(method: string, params: unknown): readonly string[] | null | undefined {
+  if (method !== TASK_SUBSCRIBE_METHOD) return undefined;
+  const filter = isRecord(params) && isRecord(params.notifications) ? params.notifications : undefined;
+  const ids = filter?.taskIds;
+  if (ids === undefined) return [];
+  return Array.isArray(ids) && ids.every((id) => typeof id === 'string' && id !== '') ? ids : null;
+}
+
 /**
  * Whether the upstream may answer this request with a new task: it asks for one (`params.task`,
  * 2025-11-25), or its client declares the tasks extension in the request's capabilities (2026-07-28, where

@@ -14,7 +14,7 @@ import { isListMethod } from '../../mcp/list-filter.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
 import type { TaskOwners } from '../../mcp/task-owners.js';
-import { mayCreateTask, namedTaskId, TASK_LIST_METHOD } from '../../mcp/tasks.js';
+import { mayCreateTask, namedTaskId, subscribedTaskIds, TASK_LIST_METHOD } from '../../mcp/tasks.js';
 import { denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
@@ -35,8 +35,9 @@ export interface DecideDeps {
    */
   readonly dryRun?: boolean;
   /**
-   * Tasks bound to their callers: a task method naming a task of another caller (or, by default, one never
-   * seen created) is refused before the policy, and is never let through by a dry run.
+   * Tasks bound to their callers: a task method (or a `subscriptions/listen` for task notifications) naming
+   * a task of another caller (or, by default, one never seen created) is refused before the policy, and is
+   * never let through by a dry run.
    */
   readonly tasks?: TaskOwners;
 }
@@ -111,18 +112,28 @@ function unseenTools(ctx: RequestContext, annotations: AnnotationCache): string[
   return out;
 }
 
-/** Why a task method may not go on (it names no task, or a task the caller did not create), or undefined. */
+/** The same words whether a task is another caller's or unknown: a task's existence is not told. */
+const NOT_THE_CALLERS = 'no task with this taskId was created by this caller';
+
+/**
+ * Why a task method, or a `subscriptions/listen` naming tasks (2026-07-28: their notifications carry each
+ * task's result), may not go on — it names no task, or a task the caller did not create — or undefined.
+ */
 function taskRefusal(
   tasks: TaskOwners,
   method: string,
   params: unknown,
   caller: Principal,
 ): string | undefined {
+  const subscribed = subscribedTaskIds(method, params);
+  if (subscribed === null) return `${method} needs notifications.taskIds to be a list of task ids`;
+  if (subscribed !== undefined) {
+    return subscribed.every((id) => tasks.mayUse(id, caller)) ? undefined : NOT_THE_CALLERS;
+  }
   const taskId = namedTaskId(method, params);
   if (taskId === undefined) return undefined;
   if (taskId === null) return `${method} needs a taskId`;
-  // The same words whether the task is another caller's or unknown: a task's existence is not told.
-  return tasks.mayUse(taskId, caller) ? undefined : 'no task with this taskId was created by this caller';
+  return tasks.mayUse(taskId, caller) ? undefined : NOT_THE_CALLERS;
 }
 
 export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {

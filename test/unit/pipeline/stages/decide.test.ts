@@ -186,6 +186,34 @@ describe('decide stage', () => {
     ]);
   });
 
+  it('refuses a subscriptions/listen naming another caller’s task, even in a dry run (2026-07-28)', () => {
+    // The tasks extension has `subscriptions/listen` take `notifications.taskIds`: the upstream then streams
+    // `notifications/tasks` carrying each task's whole state, its result included.
+    const owners = new TaskOwners();
+    const alice = principal({ id: 'alice' });
+    owners.bind('t-alice', alice, 60_000);
+    const listen = (id: number, taskIds: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'subscriptions/listen',
+      params: { notifications: { toolsListChanged: true, taskIds } },
+    });
+    for (const dryRun of [false, true]) {
+      const { run } = setup([], dryRun, owners);
+      const { ctx, result } = run([listen(1, ['t-alice'])], principal({ id: 'mallory' }));
+      expect(result).toMatchObject({
+        kind: 'deny',
+        error: { message: 'Forbidden: no task with this taskId was created by this caller' },
+      });
+      expect(ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
+      expect(run([listen(2, ['t-alice'])], alice).result).toEqual({ kind: 'continue' });
+      expect(run([listen(3, 't-alice')], alice).result).toMatchObject({ kind: 'deny' });
+      expect(run([{ ...listen(4, []), params: { notifications: {} } }], alice).result).toEqual({
+        kind: 'continue',
+      });
+    }
+  });
+
   it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {
     const { inputs, run } = setup();
     const read = (id: number, uri: string) => ({
