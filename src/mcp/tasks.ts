@@ -48,12 +48,19 @@ export function subscribedTaskIds(method: string, params: unknown): readonly str
 }
 
 /**
- * Whether the upstream may answer this request with a new task: it asks for one (`params.task`,
- * 2025-11-25), or its client declares the tasks extension in the request's capabilities (2026-07-28, where
- * the server chooses per call).
+ * The one request a server may answer with a new task: `tasks.requests.tools.call` is the only server-side
+ * task augmentation of 2025-11-25, and `tools/call` the only method the 2026-07-28 extension supports.
  */
-export function mayCreateTask(params: unknown): boolean {
-  if (!isRecord(params)) return false;
+export const TASK_CREATING_METHOD = 'tools/call';
+
+/**
+ * Whether the upstream may answer this request with a new task: a `tools/call` that asks for one
+ * (`params.task`, 2025-11-25), or whose client declares the tasks extension in the request's capabilities
+ * (2026-07-28, where the server chooses per call). A 2026-07-28 client declares its capabilities in every
+ * request: any other method's reply is no task (nor read whole for one).
+ */
+export function mayCreateTask(method: string, params: unknown): boolean {
+  if (method !== TASK_CREATING_METHOD || !isRecord(params)) return false;
   if (isRecord(params.task)) return true;
   const meta = isRecord(params._meta) ? params._meta[CLIENT_CAPABILITIES_META] : undefined;
   const extensions = isRecord(meta) ? meta.extensions : undefined;

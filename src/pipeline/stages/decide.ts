@@ -79,7 +79,10 @@ export function decideStage(deps: DecideDeps): Stage {
         firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
       } else if (isListMethod(action.method)) {
         ctx.listRequests.set(idKey(action.id), action.method);
-      } else if (deps.tasks && (action.method === TASK_LIST_METHOD || mayCreateTask(msg.params))) {
+      } else if (
+        deps.tasks &&
+        (action.method === TASK_LIST_METHOD || mayCreateTask(action.method, msg.params))
+      ) {
         ctx.taskRequests ??= new Map();
         ctx.taskRequests.set(idKey(action.id), action.method === TASK_LIST_METHOD ? 'list' : 'create');
       }

@@ -117,10 +117,10 @@ describe('task shapes', () => {
   });
 
   it('tells which requests may create a task: params.task, or the tasks extension declared per request', () => {
-    expect(mayCreateTask({ name: 'x', task: { ttl: 1 } })).toBe(true);
-    expect(mayCreateTask({ name: 'x', task: {} })).toBe(true);
+    expect(mayCreateTask('tools/call', { name: 'x', task: { ttl: 1 } })).toBe(true);
+    expect(mayCreateTask('tools/call', { name: 'x', task: {} })).toBe(true);
     expect(
-      mayCreateTask({
+      mayCreateTask('tools/call', {
         name: 'x',
         _meta: {
           'io.modelcontextprotocol/clientCapabilities': {
@@ -129,12 +129,15 @@ describe('task shapes', () => {
         },
       }),
     ).toBe(true);
-    expect(mayCreateTask({ name: 'x' })).toBe(false);
-    expect(mayCreateTask({ name: 'x', task: true })).toBe(false);
+    expect(mayCreateTask('tools/call', { name: 'x' })).toBe(false);
+    expect(mayCreateTask('tools/call', { name: 'x', task: true })).toBe(false);
     expect(
-      mayCreateTask({ _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: {} } } }),
+      mayCreateTask('tools/call', {
+        _meta: { 'io.modelcontextprotocol/clientCapabilities': { extensions: {} } },
+      }),
     ).toBe(false);
-    expect(mayCreateTask(undefined)).toBe(false);
+    expect(mayCreateTask('tools/call', undefined)).toBe(false);
+    expect(mayCreateTask('resources/read', { task: {} })).toBe(false);
   });
 
   it('reads the task a task method names, null when it names none', () => {

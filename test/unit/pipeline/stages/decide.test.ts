@@ -214,6 +214,29 @@ describe('decide stage', () => {
     }
   });
 
+  it('expects a task only in reply to tools/call, the one request the tasks extension lets create one', () => {
+    // A 2026-07-28 client declares its capabilities in every request: a resources/read or tasks/get
+    // carrying them is no task request (its reply need not be read whole, and does not bind a task).
+    const declared = {
+      _meta: {
+        'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } },
+      },
+    };
+    const owners = new TaskOwners();
+    owners.bind('t-1', principal(), 60_000);
+    const { run } = setup([], false, owners);
+    const { ctx } = run(
+      [
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'seen', arguments: {}, ...declared } },
+        { jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'file:///a', ...declared } },
+        { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { taskId: 't-1', ...declared } },
+        { jsonrpc: '2.0', id: 4, method: 'ping', params: { task: {} } },
+      ],
+      principal(),
+    );
+    expect([...(ctx.taskRequests ?? new Map())]).toEqual([['1', 'create']]);
+  });
+
   it('refuses a resource URI not written in canonical form, which the upstream would read as another', () => {
     const { inputs, run } = setup();
     const read = (id: number, uri: string) => ({
