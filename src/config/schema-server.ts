@@ -160,12 +160,12 @@ export const ServerSchema = z.strictObject({
   maxTaskBindingMs: positiveMs
     .default(D.MAX_TASK_BINDING_MS)
     .describe(
-      "The longest a task stays bound to the caller who created it: the task's own `ttl` (as the upstream granted it), capped at this, plus a minute. After that, with unknownTasks: reject, the task can no longer be reached through the sidecar.",
+      "The longest a task stays bound to the caller who created it: the task's own `ttl` (as the upstream granted it), capped at this, plus a minute. After that, with unknownTasks: reject, the task can no longer be reached through the sidecar; with forward, anyone who knows its id can reach it for as long as the upstream keeps it (which may be longer: a server may extend a task's ttl, and need not delete it when the ttl ends).",
     ),
   unknownTasks: z
     .enum(['reject', 'forward'])
     .default(D.UNKNOWN_TASKS)
     .describe(
-      "A `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/update` naming a task this sidecar never saw created (restart, another replica, forgotten from its full table): `reject` refuses it (403), `forward` lets the upstream decide, and keeps such tasks in `tasks/list` replies. A task created by another caller is refused either way. Warning: with `forward`, a caller who learns a task id this replica does not know can read that task's result.",
+      "A `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/update` naming a task this sidecar never saw created (restart, another replica, forgotten from its full table): `reject` refuses it (HTTP 200, JSON-RPC -32003), `forward` lets the upstream decide. Such tasks are never kept in `tasks/list` replies, and a task created by another caller is refused either way. Warning: with `forward`, a caller who learns a task id this replica does not know can read that task's result.",
     ),
 });

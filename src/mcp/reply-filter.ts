@@ -123,7 +123,7 @@ export class ReplyFilter {
     }
     if (kind !== 'list' && !(this.active && isTaskList(result))) return undefined;
     if (!isRecord(result)) return { tasks: [] };
-    return pruneTaskList(result, (id) => tasks.owners.mayUse(id, tasks.caller)).result;
+    return pruneTaskList(result, (id) => tasks.owners.mayList(id, tasks.caller)).result;
   }
 
   /** Rewrites a JSON body; null when it is not JSON (a JSON reply then fails closed, see `forward`). */

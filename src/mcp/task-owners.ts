@@ -5,9 +5,9 @@
  * that created it belongs to that caller (auth method, issuer, tenant, subject: `ownerKey`) for the task's
  * lifetime as the upstream granted it (capped, plus a minute's grace); `tasks/get`, `tasks/result`,
  * `tasks/cancel` and `tasks/update` naming it are refused to anyone else, and `tasks/list` replies keep only
- * the caller's own tasks. A task id this sidecar never saw created (it restarted, the task was created
+ * the caller's own tasks (none of an anonymous caller's). A task id this sidecar never saw created (it restarted, the task was created
  * through another replica, or the bounded table forgot it) is refused by default; `forward` lets the
- * upstream decide. A task bound to another caller is refused either way.
+ * upstream decide (it is never listed). A task bound to another caller is refused either way.
  *
  * @module
  */
@@ -89,6 +89,17 @@ export class TaskOwners {
     const b = this.#live(taskId, this.#now());
     if (b === undefined) return this.#unknown === 'forward';
     return b.owner === ownerKey(caller);
+  }
+
+  /**
+   * True when a `tasks/list` reply may show `caller` the task: `caller` created it. Never an unknown task,
+   * even when unknown tasks are forwarded (a list would hand every caller the ids of all the tasks this
+   * replica does not know: after a restart, everyone's), and none to anonymous callers, who are all one
+   * caller and whose tasks are kept apart only by their ids being unguessable.
+   */
+  mayList(taskId: string, caller: Principal): boolean {
+    if (caller.authMethod === 'anonymous') return false;
+    return this.#live(taskId, this.#now())?.owner === ownerKey(caller);
   }
 
   /** The binding of `taskId` unless it expired (an expired one is dropped). */

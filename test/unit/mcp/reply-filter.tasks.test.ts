@@ -95,4 +95,23 @@ describe('ReplyFilter and tasks', () => {
     );
     expect(owners.size).toBe(0);
   });
+  it('lists no task the caller did not create, even when unknown tasks are forwarded', () => {
+    // `forward` lets a caller who knows an unknown task's id use it; a tasks/list reply must not hand every
+    // caller the ids of all tasks this replica does not know (after a restart: everyone's).
+    const owners = new TaskOwners({ unknown: 'forward' });
+    owners.bind('mine', alice, 60_000);
+    const out = filterFor(owners, [[2, 'list']]).rewriteJson(listed(2, 'mine', 'someone else’s'));
+    expect(JSON.parse(out ?? '').result.tasks).toEqual([{ taskId: 'mine' }]);
+  });
+
+  it('lists no tasks to anonymous callers, who are all one caller', () => {
+    // Anonymous tasks are kept apart only by their ids being unguessable: a list would hand them out.
+    const owners = new TaskOwners();
+    const anonymous = principal({ id: null, authMethod: 'anonymous', tenant: null, roles: [] });
+    owners.bind('anon-1', anonymous, 60_000);
+    owners.bind('anon-2', anonymous, 60_000);
+    const out = filterFor(owners, [[2, 'list']], anonymous).rewriteJson(listed(2, 'anon-1', 'anon-2'));
+    expect(JSON.parse(out ?? '').result.tasks).toEqual([]);
+    expect(owners.mayUse('anon-1', anonymous)).toBe(true);
+  });
 });
