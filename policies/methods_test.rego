@@ -62,6 +62,13 @@ test_task_methods_need_authentication_only if {
 	}
 }
 
+test_2026_plumbing_needs_authentication_only if {
+	every m in ["server/discover", "subscriptions/listen"] {
+		allowed(method_input(["guest"], m))
+		denied_with(object.union(method_input(["admin"], m), {"subject": {"id": ""}}), "authentication required")
+	}
+}
+
 test_empty_subject_id_denied if {
 	inp := object.union(method_input(["admin"], "ping"), {"subject": {"id": ""}})
 	denied_with(inp, "authentication required")

@@ -24,6 +24,9 @@ export const MCP_METHODS = [
   'tasks/list',
   'tasks/result',
   'tasks/cancel',
+  'tasks/update',
+  'server/discover',
+  'subscriptions/listen',
 ] as const;
 
 const KNOWN: ReadonlySet<string> = new Set(MCP_METHODS);

@@ -6,6 +6,7 @@
  * @module
  */
 import { isRecord } from './action.js';
+import { LISTEN_METHOD } from './subscriptions.js';
 
 /** Methods that address one task by `params.taskId` (2026-07-28 adds `tasks/update`, drops `tasks/result`). */
 export const TASK_METHODS: ReadonlySet<string> = new Set([
@@ -31,16 +32,13 @@ export function namedTaskId(method: string, params: unknown): string | null | un
   return typeof id === 'string' && id !== '' ? id : null;
 }
 
-/** The 2026-07-28 request that subscribes to tasks' `notifications/tasks` (`params.notifications.taskIds`). */
-export const TASK_SUBSCRIBE_METHOD = 'subscriptions/listen';
-
 /**
  * The tasks a `subscriptions/listen` asks to be notified of (each notification carries the task's whole
  * state, its result included): none when it names no `notifications.taskIds`, null when they are not a
  * list of task ids. Undefined for any other method.
  */
 export function subscribedTaskIds(method: string, params: unknown): readonly string[] | null | undefined {
-  if (method !== TASK_SUBSCRIBE_METHOD) return undefined;
+  if (method !== LISTEN_METHOD) return undefined;
   const filter = isRecord(params) && isRecord(params.notifications) ? params.notifications : undefined;
   const ids = filter?.taskIds;
   if (ids === undefined) return [];

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
+import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
@@ -50,7 +51,10 @@ export async function handleMcp(
       () => rt.filterSpan(ctx),
       taskScope(rt, ctx, anyList),
     );
-    if (method === 'GET' && ctx.principal) {
+    // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
+    // counted against the caller's open streams and re-checks its caller while open.
+    const longLived = method === 'GET' || opensListenStream(ctx.parsed?.messages ?? []);
+    if (longLived && ctx.principal) {
       const stream = startStream(rt, {
         req,
         res,

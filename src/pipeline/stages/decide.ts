@@ -8,14 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { PolicyError } from '../../errors/errors.js';
-import { classify } from '../../mcp/action.js';
+import { type Action, classify } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
+import { MAX_RESOURCE_SUBSCRIPTIONS, resourceSubscriptions } from '../../mcp/subscriptions.js';
 import type { TaskOwners } from '../../mcp/task-owners.js';
 import { mayCreateTask, namedTaskId, subscribedTaskIds, TASK_LIST_METHOD } from '../../mcp/tasks.js';
-import { denyDecision } from '../../policy/decision.js';
+import { type Decision, denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
 import type { MessageDecision, RequestContext } from '../context.js';
@@ -60,7 +61,8 @@ export function decideStage(deps: DecideDeps): Stage {
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : foreignTask
           ? denyDecision(foreignTask, undefined, deps.engine.revision)
-          : deps.engine.decide(buildDecisionInput(principal, action, annotations, facts));
+          : (decideSubscriptions(deps.engine, principal, action, msg.params, facts) ??
+            deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
       // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced. Nor does
@@ -102,6 +104,37 @@ export function decideStage(deps: DecideDeps): Stage {
       })();
     },
   };
+}
+
+/**
+ * A `subscriptions/listen` naming resources: each URI decided as its `resources/subscribe` would be; the
+ * first denial (or a malformed list) is the listen's decision. Undefined when there is nothing to refuse:
+ * the listen itself is then decided as any method is.
+ */
+function decideSubscriptions(
+  engine: PolicyEngine,
+  principal: Principal,
+  action: Action,
+  params: unknown,
+  facts: RequestFacts,
+): Decision | undefined {
+  const uris = resourceSubscriptions(action.method, params);
+  if (uris === undefined) return undefined;
+  if (uris === null) {
+    return denyDecision(
+      `${action.method} needs notifications.resourceSubscriptions to be a list of at most ${MAX_RESOURCE_SUBSCRIPTIONS} resource URIs`,
+      undefined,
+      engine.revision,
+    );
+  }
+  for (const uri of uris) {
+    const canonical = nonCanonicalUri(uri);
+    if (canonical) return denyDecision(`write the resource URI as ${canonical}`, undefined, engine.revision);
+    const subscribe = classify('resources/subscribe', action.id, { uri });
+    const d = engine.decide(buildDecisionInput(principal, subscribe, undefined, facts));
+    if (!d.allow) return d;
+  }
+  return undefined;
 }
 
 /** Tools named by the body's `tools/call` requests that the annotation cache has not seen listed. */

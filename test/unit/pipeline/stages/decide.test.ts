@@ -33,7 +33,7 @@ function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners) {
     revision: 'r1',
     decide(input: PolicyInput): Decision {
       inputs.push(input);
-      const tool = String(input.action.tool ?? '');
+      const tool = String(input.action.tool ?? input.action.uri ?? '');
       const allow = !denyTools.includes(tool);
       return {
         allow,
@@ -163,6 +163,46 @@ describe('decide stage', () => {
         error: { message: 'Forbidden: tasks/get needs a taskId' },
       });
     }
+  });
+
+  it('decides each resource a subscriptions/listen subscribes to as its resources/subscribe (2026-07-28)', () => {
+    const listen = (id: number, notifications: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'subscriptions/listen',
+      params: { notifications },
+    });
+    const { inputs, run } = setup(['crm://acme/secret']);
+    const ok = run([listen(1, { toolsListChanged: true, resourceSubscriptions: ['docs://a', 'docs://b'] })]);
+    expect(ok.result).toEqual({ kind: 'continue' });
+    expect(inputs.map((i) => [i.action.method, i.action.uri])).toEqual([
+      ['resources/subscribe', 'docs://a'],
+      ['resources/subscribe', 'docs://b'],
+      ['subscriptions/listen', undefined],
+    ]);
+    expect(ok.ctx.decisions.map((d) => d.action.method)).toEqual(['subscriptions/listen']);
+
+    const refused = run([listen(2, { resourceSubscriptions: ['docs://a', 'crm://acme/secret'] })]);
+    expect(refused.result).toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: no crm://acme/secret' },
+    });
+    expect(refused.ctx.decisions.map((d) => [d.action.method, d.decision.allow])).toEqual([
+      ['subscriptions/listen', false],
+    ]);
+
+    for (const bad of [{ resourceSubscriptions: 'docs://a' }, { resourceSubscriptions: ['docs://a', 7] }]) {
+      expect(run([listen(3, bad)]).result).toMatchObject({
+        kind: 'deny',
+        error: { message: expect.stringContaining('needs notifications.resourceSubscriptions to be a list') },
+      });
+    }
+    const tooMany = Array.from({ length: 101 }, (_, i) => `docs://${i}`);
+    expect(run([listen(4, { resourceSubscriptions: tooMany })]).result).toMatchObject({ kind: 'deny' });
+    expect(run([listen(5, { resourceSubscriptions: ['DOCS://a'] })]).result).toMatchObject({
+      kind: 'deny',
+      error: { message: expect.stringContaining('write the resource URI as') },
+    });
   });
 
   it('marks the requests whose replies may create or list tasks', () => {
