@@ -4,7 +4,8 @@
  * times the pauses of a reply that is no event stream itself (`bodyTimeoutMs`). GET requests are the long-lived event streams (Streamable
  * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
  * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
- * streams made every POST wait for a free connection, with no timeout. Connection failures become
+ * streams made every POST wait for a free connection, with no timeout. A 2026-07-28 `subscriptions/listen`
+ * POST, whose reply is such a stream, goes there too (`stream`). Connection failures become
  * `ERR_UPSTREAM_UNAVAILABLE` (502), replies that are not readable HTTP `ERR_UPSTREAM_REPLY` (502) and header
  * timeouts `ERR_UPSTREAM_TIMEOUT` (504). While every pooled connection is busy, at most `maxPendingRequests`
  * POSTs and DELETEs wait for one (the header timeout only starts once a request is sent); more are refused at
@@ -51,6 +52,11 @@ export interface UpstreamRequest {
   readonly body?: Buffer;
   /** Aborts the request: an AbortSignal, or an EventEmitter with `aborted` that emits `abort` (undici takes both). */
   readonly signal?: AbortSignal | EventEmitter;
+  /**
+   * A POST whose reply is a long-lived event stream (the 2026-07-28 `subscriptions/listen`): the uncapped
+   * stream pool, as a GET stream, since it would hold a capped connection for as long as it stays open.
+   */
+  readonly stream?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -104,7 +110,7 @@ export class Upstream {
   }
 
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
-    const pooled = r.method !== 'GET';
+    const pooled = r.method !== 'GET' && r.stream !== true;
     // Only the capped pool queues: a request would wait there, with no timeout, behind every busy one.
     if (pooled && this.#pooled >= this.#connections && this.#wouldWaitPastLimit()) {
       throw new UpstreamError(

@@ -63,6 +63,8 @@ export interface ForwardRequest {
   readonly filter?: ReplyFilter;
   /** Rewrites every SSE event (legacy transport); takes precedence over `filter` for SSE replies. */
   readonly sseRewriter?: SseRewriter;
+  /** A POST whose reply is a long-lived event stream (`subscriptions/listen`): the upstream's stream pool. */
+  readonly stream?: boolean;
 }
 
 export async function forward(
@@ -99,6 +101,7 @@ export async function forward(
       headers,
       body: r.body,
       signal,
+      ...(r.stream ? { stream: true } : {}),
     });
   } catch (err) {
     if (signal.aborted) {

@@ -52,7 +52,8 @@ export async function handleMcp(
       taskScope(rt, ctx, anyList),
     );
     // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
-    // counted against the caller's open streams and re-checks its caller while open.
+    // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
+    // stream pool.
     const longLived = method === 'GET' || opensListenStream(ctx.parsed?.messages ?? []);
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {
@@ -74,6 +75,8 @@ export async function handleMcp(
       ...(ctx.body ? { body: ctx.body } : {}),
       filter,
       signal: client,
+      // Not on the capped POST pool: an open listen would hold one of its connections for its whole life.
+      ...(longLived && method === 'POST' ? { stream: true } : {}),
     });
     rt.requestDone(ctx, status);
   } finally {
