@@ -36,6 +36,13 @@ export function idKey(id: JsonRpcId): string {
   return JSON.stringify(id);
 }
 
+/**
+ * Whether the caller may be told of one server notification (method and params): on a 2026-07-28
+ * `subscriptions/listen` stream, a `notifications/resources/updated` is passed on only for a URI the policy
+ * lets the caller subscribe to (the upstream may name a sub-resource of the one subscribed to).
+ */
+export type NotificationCheck = (method: string, params: unknown) => boolean;
+
 /** Starts timing one list reply's pruning (a trace span); the result is called with kept and removed. */
 export type FilterTimer = () => ((kept: number, removed: number) => void) | undefined;
 
@@ -56,10 +63,11 @@ export class ReplyFilter {
   readonly #annotations: AnnotationCache;
   readonly #timer: FilterTimer | undefined;
   readonly #tasks: TaskScope | undefined;
+  readonly #notifications: NotificationCheck | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
-   * to `pending` requests.
+   * to `pending` requests. `notifications`: the server notifications to pass on (SSE events; others dropped).
    */
   constructor(
     pending: ReadonlyMap<string, ListMethod>,
@@ -68,6 +76,7 @@ export class ReplyFilter {
     annotations: AnnotationCache,
     timer?: FilterTimer,
     tasks?: TaskScope,
+    notifications?: NotificationCheck,
   ) {
     this.#pending = pending;
     this.#anyList = alsoAnyList;
@@ -75,11 +84,17 @@ export class ReplyFilter {
     this.#annotations = annotations;
     this.#timer = timer;
     this.#tasks = tasks;
+    this.#notifications = notifications;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
   get active(): boolean {
-    return this.#anyList || this.#pending.size > 0 || (this.#tasks?.pending?.size ?? 0) > 0;
+    return (
+      this.#anyList ||
+      this.#pending.size > 0 ||
+      (this.#tasks?.pending?.size ?? 0) > 0 ||
+      this.#notifications !== undefined
+    );
   }
 
   /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */
@@ -137,6 +152,21 @@ export class ReplyFilter {
     const out = this.rewriteMessage(parsed);
     return out === parsed ? text : JSON.stringify(out);
   }
+
+  /** Whether an SSE event is a server notification the caller may not be told of (never sent to them). */
+  readonly dropsEvent = (event: EventSourceMessage): boolean => {
+    const check = this.#notifications;
+    if (!check || (event.event !== undefined && event.event !== 'message')) return false;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      return false; // rewriteEvent replaces it
+    }
+    const refused = (m: unknown): boolean =>
+      isRecord(m) && typeof m.method === 'string' && !('id' in m) && !check(m.method, m.params);
+    return Array.isArray(msg) ? msg.some(refused) : refused(msg);
+  };
 
   /**
    * SSE event rewrite: only `message` events carrying a list reply are changed. Empty data (the priming

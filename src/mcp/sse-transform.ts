@@ -10,7 +10,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 
-export type EventRewrite = (event: EventSourceMessage) => string;
+/** An event's new data, or null to drop the event. */
+export type EventRewrite = (event: EventSourceMessage) => string | null;
 
 /** Unread bytes a stream may hold before {@link SseRewriter.inject} refuses more. */
 export const MAX_INJECT_BACKLOG_BYTES = 1024 * 1024;
@@ -34,7 +35,8 @@ export class SseRewriter extends Transform {
     this.#parser = createParser({
       onEvent: (event) => {
         this.#pending = 0;
-        this.#out.push(serialize(event, rewrite(event)));
+        const data = rewrite(event);
+        if (data !== null) this.#out.push(serialize(event, data));
       },
       onRetry: (ms) => this.#out.push(`retry: ${ms}\n\n`),
       onComment: (comment) => {

@@ -43,6 +43,11 @@ export async function handleMcp(
     // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
     const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
     const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
+    // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
+    // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
+    // stream pool; a listen's resource updates reach the caller only for resources the policy allows them.
+    const listen = method === 'POST' && opensListenStream(ctx.parsed?.messages ?? []);
+    const longLived = method === 'GET' || listen;
     const filter = new ReplyFilter(
       ctx.listRequests,
       anyList,
@@ -50,11 +55,8 @@ export async function handleMcp(
       rt.annotations,
       () => rt.filterSpan(ctx),
       taskScope(rt, ctx, anyList),
+      listen && ctx.principal ? rt.listenNotifications(ctx, ctx.principal) : undefined,
     );
-    // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
-    // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
-    // stream pool.
-    const longLived = method === 'GET' || opensListenStream(ctx.parsed?.messages ?? []);
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {
         req,
@@ -76,7 +78,7 @@ export async function handleMcp(
       filter,
       signal: client,
       // Not on the capped POST pool: an open listen would hold one of its connections for its whole life.
-      ...(longLived && method === 'POST' ? { stream: true } : {}),
+      ...(listen ? { stream: true } : {}),
     });
     rt.requestDone(ctx, status);
   } finally {

@@ -132,4 +132,18 @@ describe('subscriptions/listen streams (review)', () => {
     expect(res.status).toBe(200);
     for (const s of open) s.close();
   });
+
+  it('passes on resources/updated only for URIs the policy lets the caller subscribe to', async () => {
+    // `user` (clearance internal, resources **) may subscribe to crm://acme/customers (no catalog entry:
+    // internal), not to crm://acme/customers/c-1 (catalog: confidential).
+    const token = await h.token({ sub: 'curious', roles: ['user'], tenant: 'acme' });
+    const res = await post(token, 20, 'subscriptions/listen', {
+      notifications: { resourceSubscriptions: ['crm://acme/customers'] },
+    });
+    expect(res.status).toBe(200);
+    const stream = await readUntil(res, 'list_changed');
+    stream.close();
+    expect(stream.text).toContain('"uri":"crm://acme/customers"');
+    expect(stream.text).not.toContain('crm://acme/customers/c-1');
+  });
 });
