@@ -92,8 +92,10 @@ export class LegacySseRoutes {
       rt.annotations,
       () => rt.filterSpan(ctx),
       taskScope(rt, ctx, true),
+      rt.streamNotifications(ctx, principal),
     );
     const stream: SseRewriter = new SseRewriter((event) => {
+      if (filter.dropsEvent(event)) return null;
       if (event.event === 'endpoint') {
         const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
         sessionId = endpoint?.sessionId;

@@ -45,7 +45,7 @@ export async function handleMcp(
     const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
     // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
     // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
-    // stream pool; a listen's resource updates reach the caller only for resources the policy allows them.
+    // stream pool; their resource updates reach the caller only for resources the policy allows them.
     const listen = method === 'POST' && opensListenStream(ctx.parsed?.messages ?? []);
     const longLived = method === 'GET' || listen;
     const filter = new ReplyFilter(
@@ -55,7 +55,7 @@ export async function handleMcp(
       rt.annotations,
       () => rt.filterSpan(ctx),
       taskScope(rt, ctx, anyList),
-      listen && ctx.principal ? rt.listenNotifications(ctx, ctx.principal) : undefined,
+      longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined,
     );
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {

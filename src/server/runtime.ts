@@ -13,7 +13,6 @@ import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
 import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
-import { classify, isRecord } from '../mcp/action.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import type { ListItem, VisibleFn } from '../mcp/list-filter.js';
@@ -25,13 +24,14 @@ import { createContext, type RequestContext, type Transport } from '../pipeline/
 import type { PipelineEvents } from '../pipeline/events.js';
 import type { Pipelines, StageObserver } from '../pipeline/pipeline.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../policy/input.js';
+import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import { showAllButReport } from './dry-run.js';
 import type { ForwardDeps } from './forward.js';
 import { resourceIdentifier, resourceMetadataUrl } from './resource-metadata.js';
 import { errorResponse, sendJson } from './respond.js';
+import { streamNotifications } from './stream-notifications.js';
 
 const LIST_METHOD_OF_KIND = {
   tool: 'tools/list',
@@ -188,33 +188,11 @@ export class SidecarRuntime {
     );
   }
 
-  /**
-   * The notifications a `subscriptions/listen` stream of `principal` passes on: a
-   * `notifications/resources/updated` only for a URI the policy lets them subscribe to now (decided as a
-   * `resources/subscribe` of it, the clock read again), as each URI the listen named was; the upstream may
-   * name a sub-resource of one ("might be a sub-resource of the one that the client actually subscribed
-   * to"). A dry run drops nothing but logs what it would.
-   */
-  listenNotifications(ctx: RequestContext, principal: Principal): NotificationCheck {
+  /** The notifications an event stream of `principal` passes on (stream-notifications.ts). */
+  streamNotifications(ctx: RequestContext, principal: Principal): NotificationCheck {
+    const { engine, logger, now, config } = this.#deps;
     const facts = ctx.facts ?? this.facts(ctx);
-    const dryRun = this.#deps.config.policy.dryRun;
-    return (method, params) => {
-      if (method !== 'notifications/resources/updated') return true;
-      const uri = isRecord(params) && typeof params.uri === 'string' ? params.uri : '';
-      const subscribe = classify('resources/subscribe', null, { uri });
-      const now = new Date(this.#deps.now());
-      const d = this.#deps.engine.decide(
-        buildDecisionInput(principal, subscribe, undefined, { ...facts, now }),
-      );
-      if (d.allow) return true;
-      this.#deps.logger.debug(
-        { request_id: ctx.requestId, uri: uri.slice(0, 256), reason: d.reasons[0] },
-        dryRun
-          ? 'dry run: the policy would keep this resource update from the caller'
-          : 'resource update not passed on: the policy keeps the resource from the caller',
-      );
-      return dryRun;
-    };
+    return streamNotifications({ engine, logger, now, dryRun: config.policy.dryRun }, ctx, principal, facts);
   }
 
   resourceIdentifier(req: IncomingMessage): string {

@@ -25,6 +25,17 @@ const event = (msg: unknown) => `event: message\ndata: ${JSON.stringify(msg)}\n\
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
+    if (req.method === 'GET') {
+      // A 2025-11-25 GET stream: a subscribed resource changed, then a sub-resource (written in another
+      // case, which must be judged as its canonical form), then a list.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const uri of ['crm://acme/customers', 'CRM://acme/customers/c-1'])
+        res.write(event({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }));
+      res.write(event({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }));
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
+      return;
+    }
     let body = '';
     req.on('data', (c: Buffer) => {
       body += c.toString('utf8');
@@ -145,5 +156,18 @@ describe('subscriptions/listen streams (review)', () => {
     stream.close();
     expect(stream.text).toContain('"uri":"crm://acme/customers"');
     expect(stream.text).not.toContain('crm://acme/customers/c-1');
+  });
+
+  it('does the same on a Streamable HTTP GET stream, judging a URI in its canonical form', async () => {
+    const token = await h.token({ sub: 'curious-get', roles: ['user'], tenant: 'acme' });
+    const res = await fetch(h.mcpUrl, {
+      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(res.status).toBe(200);
+    const stream = await readUntil(res, 'list_changed');
+    stream.close();
+    expect(stream.text).toContain('"uri":"crm://acme/customers"');
+    expect(stream.text.toLowerCase()).not.toContain('crm://acme/customers/c-1');
   });
 });

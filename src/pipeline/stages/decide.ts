@@ -51,6 +51,8 @@ export function decideStage(deps: DecideDeps): Stage {
     const facts = deps.facts(ctx);
     ctx.facts = facts;
     let firstDenied: PolicyError | undefined;
+    // Resource subscriptions decided for the whole body: a batch of listens shares one allowance.
+    const subscriptions = { left: MAX_RESOURCE_SUBSCRIPTIONS };
     for (const [index, msg] of parsed.messages.entries()) {
       if (msg.kind !== 'request') continue;
       const action = classify(msg.method, msg.id, msg.params);
@@ -61,7 +63,7 @@ export function decideStage(deps: DecideDeps): Stage {
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : foreignTask
           ? denyDecision(foreignTask, undefined, deps.engine.revision)
-          : (decideSubscriptions(deps.engine, principal, action, msg.params, facts) ??
+          : (decideSubscriptions(deps.engine, principal, action, msg.params, facts, subscriptions) ??
             deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
@@ -108,7 +110,8 @@ export function decideStage(deps: DecideDeps): Stage {
 
 /**
  * A `subscriptions/listen` naming resources: each URI decided as its `resources/subscribe` would be; the
- * first denial (or a malformed list) is the listen's decision. Undefined when there is nothing to refuse:
+ * first denial (or a malformed list, or more URIs than the body's `allowance` has left: each costs a
+ * decision) is the listen's decision. Undefined when there is nothing to refuse:
  * the listen itself is then decided as any method is.
  */
 function decideSubscriptions(
@@ -117,9 +120,18 @@ function decideSubscriptions(
   action: Action,
   params: unknown,
   facts: RequestFacts,
+  allowance: { left: number },
 ): Decision | undefined {
   const uris = resourceSubscriptions(action.method, params);
   if (uris === undefined) return undefined;
+  if (uris !== null && uris.length > allowance.left) {
+    return denyDecision(
+      `a request body may subscribe to at most ${MAX_RESOURCE_SUBSCRIPTIONS} resources in all`,
+      undefined,
+      engine.revision,
+    );
+  }
+  if (uris !== null) allowance.left -= uris.length;
   if (uris === null) {
     return denyDecision(
       `${action.method} needs notifications.resourceSubscriptions to be a list of at most ${MAX_RESOURCE_SUBSCRIPTIONS} resource URIs`,

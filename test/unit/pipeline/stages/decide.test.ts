@@ -199,6 +199,18 @@ describe('decide stage', () => {
     }
     const tooMany = Array.from({ length: 101 }, (_, i) => `docs://${i}`);
     expect(run([listen(4, { resourceSubscriptions: tooMany })]).result).toMatchObject({ kind: 'deny' });
+    // A batch of listens shares one allowance of 100 resources: each costs a decision before any rate limit.
+    inputs.length = 0;
+    const sixty = Array.from({ length: 60 }, (_, i) => `docs://${i}`);
+    const batch = run([
+      listen(7, { resourceSubscriptions: sixty }),
+      listen(8, { resourceSubscriptions: sixty }),
+    ]);
+    expect(batch.result).toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: a request body may subscribe to at most 100 resources in all' },
+    });
+    expect(inputs.filter((i) => i.action.method === 'resources/subscribe')).toHaveLength(60);
     expect(run([listen(5, { resourceSubscriptions: ['DOCS://a'] })]).result).toMatchObject({
       kind: 'deny',
       error: { message: expect.stringContaining('write the resource URI as') },
