@@ -2,7 +2,8 @@
  * Test helper: a small MCP 2026-07-28 upstream on `node:http` (the MCP SDK in use speaks 2025-11-25). A
  * `subscriptions/listen` is answered with an event stream held open: the acknowledgement, then for each
  * subscribed resource an update of it and of a sub-resource (`<uri>/c-1`), then a tools list change. A GET
- * opens a 2025-11-25 stream with an update of `crm://acme/customers` and of `CRM://acme/customers/c-1`.
+ * opens a 2025-11-25 stream with an update of `crm://acme/customers` and of `CRM://acme/customers/c-1` (on
+ * `/sse`, a legacy HTTP+SSE stream: its `endpoint` event first).
  * Any other POST gets a `server/discover`-like result. Every JSON-RPC method received is recorded.
  *
  * @module
@@ -39,6 +40,8 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
   const server = createServer((req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // The legacy HTTP+SSE transport's stream names its messages endpoint first.
+      if (req.url?.startsWith('/sse')) res.write('event: endpoint\ndata: /messages?sessionId=s-1\n\n');
       for (const uri of ['crm://acme/customers', 'CRM://acme/customers/c-1']) res.write(event(updated(uri)));
       res.write(event(listChanged));
       hold(res);

@@ -61,9 +61,12 @@ describe('event streams: upstream pool and resource updates', () => {
     expect(stream.text).not.toContain('crm://acme/customers/c-1');
   });
 
-  it('does the same on a Streamable HTTP GET stream, judging a URI in its canonical form', async () => {
-    const token = await h.token({ sub: 'curious-get', roles: ['user'], tenant: 'acme' });
-    const res = await fetch(h.mcpUrl, {
+  it.each([
+    ['a Streamable HTTP GET stream', () => h.mcpUrl],
+    ['the legacy SSE stream', () => h.sseUrl],
+  ])('does the same on %s, judging a URI in its canonical form', async (_label, url) => {
+    const token = await h.token({ sub: `curious-${_label}`, roles: ['user'], tenant: 'acme' });
+    const res = await fetch(url(), {
       headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
       signal: AbortSignal.timeout(10_000),
     });
