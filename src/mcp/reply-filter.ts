@@ -126,11 +126,17 @@ export class ReplyFilter {
   /**
    * A reply creating a task (bound to the caller, passed as it is) or listing tasks (pruned to the caller's):
    * its result; undefined for any other reply. Like list replies, any response of that shape counts once
-   * the filter is active, whatever its id.
+   * the filter is active, whatever its id, with one exception: under an id of no pending `create`, only a
+   * 2025-11-25 `CreateTaskResult` (`result.task`) binds. A flat `resultType: "task"` result is also what a
+   * 2026-07-28 `tasks/get` or `tasks/cancel` answers, and binding that would hand an unknown task (with
+   * `unknownTasks: forward`) to whoever polled it in a batch beside a list or task-creating request.
    */
   #taskResult(tasks: TaskScope, key: string, result: unknown): unknown {
     const kind = tasks.pending?.get(key);
-    const created = kind === 'list' || !(kind || this.active) ? undefined : createdTask(result);
+    const created =
+      kind === 'create' || (kind === undefined && this.active && isRecord(result) && isRecord(result.task))
+        ? createdTask(result)
+        : undefined;
     if (created) {
       tasks.owners.bind(created.taskId, tasks.caller, created.ttlMs);
       if (kind === 'create') tasks.created?.(key, created.taskId);

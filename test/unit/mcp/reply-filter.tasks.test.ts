@@ -69,6 +69,20 @@ describe('ReplyFilter and tasks', () => {
     expect(JSON.parse(filter.rewriteJson(listed(7, 'theirs')) ?? '').result.tasks).toEqual([]);
   });
 
+  it('binds a flat 2026-07-28 task result only in reply to the request that may create it', () => {
+    // A 2026-07-28 tasks/get answers `resultType: "task"` too: with unknownTasks: forward, a poller batching
+    // it beside a task-creating call must not take over the task it polled.
+    const owners = new TaskOwners({ unknown: 'forward' });
+    const flat = (id: number, taskId: string) =>
+      JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'task', taskId, status: 'working' } });
+    const filter = filterFor(owners, [[1, 'create']], mallory);
+    filter.rewriteJson(flat(2, 'alices'));
+    expect(owners.size).toBe(0);
+    expect(owners.mayUse('alices', alice)).toBe(true);
+    filter.rewriteJson(flat(1, 'mallorys'));
+    expect(owners.mayUse('mallorys', alice)).toBe(false);
+  });
+
   it('binds and prunes on a stream that can carry any reply (SSE events)', () => {
     const owners = new TaskOwners();
     owners.bind('theirs', mallory, 60_000);
