@@ -37,9 +37,10 @@ export function idKey(id: JsonRpcId): string {
 }
 
 /**
- * Whether the caller may be told of one server notification (method and params): on a 2026-07-28
- * `subscriptions/listen` stream, a `notifications/resources/updated` is passed on only for a URI the policy
- * lets the caller subscribe to (the upstream may name a sub-resource of the one subscribed to).
+ * Whether the caller may be told of one server notification (method and params): on a long-lived event
+ * stream (a 2026-07-28 `subscriptions/listen`, a Streamable HTTP GET stream, the legacy SSE stream), a
+ * `notifications/resources/updated` is passed on only for a URI the policy lets the caller subscribe to
+ * (`server/stream-notifications.ts`).
  */
 export type NotificationCheck = (method: string, params: unknown) => boolean;
 
@@ -159,29 +160,41 @@ export class ReplyFilter {
     return out === parsed ? text : JSON.stringify(out);
   }
 
-  /** Whether an SSE event is a server notification the caller may not be told of (never sent to them). */
-  readonly dropsEvent = (event: EventSourceMessage): boolean => {
-    const check = this.#notifications;
-    if (!check || (event.event !== undefined && event.event !== 'message')) return false;
-    let msg: unknown;
+  /**
+   * SSE event rewrite: only `message` events are changed, and only list replies, task replies and the server
+   * notifications the caller may not be told of (`notifications`: dropped, from a batch or as the whole
+   * event, null). Empty data (the priming event of 2025-11-25 streams, which carries only an id) passes as
+   * it is; other data that is not JSON is replaced by `{}` rather than passed unfiltered to a client whose
+   * parser might be more lenient.
+   */
+  readonly rewriteEvent = (event: EventSourceMessage): string | null => {
+    if (event.event !== undefined && event.event !== 'message') return event.data;
+    if (!this.active || event.data.trim() === '') return event.data;
+    let parsed: unknown;
     try {
-      msg = JSON.parse(event.data);
+      parsed = JSON.parse(event.data);
     } catch {
-      return false; // rewriteEvent replaces it
+      return '{}';
     }
-    const refused = (m: unknown): boolean =>
-      isRecord(m) && typeof m.method === 'string' && !('id' in m) && !check(m.method, m.params);
-    return Array.isArray(msg) ? msg.some(refused) : refused(msg);
+    const told = this.#withoutRefusedNotifications(parsed);
+    if (told === undefined) return null;
+    const out = this.rewriteMessage(told);
+    return out === parsed ? event.data : JSON.stringify(out);
   };
 
   /**
-   * SSE event rewrite: only `message` events carrying a list reply are changed. Empty data (the priming
-   * event of 2025-11-25 streams, which carries only an id) passes as it is; other data that is not JSON is
-   * replaced by `{}` rather than passed unfiltered to a client whose parser might be more lenient.
+   * The message (or batch) less the server notifications the caller may not be told of; undefined when
+   * nothing is left. A batch keeps its other messages: a response beside a refused notification is still
+   * the answer its client waits for.
    */
-  readonly rewriteEvent = (event: EventSourceMessage): string => {
-    if (event.event !== undefined && event.event !== 'message') return event.data;
-    if (!this.active || event.data.trim() === '') return event.data;
-    return this.rewriteJson(event.data) ?? '{}';
-  };
+  #withoutRefusedNotifications(msg: unknown): unknown {
+    const check = this.#notifications;
+    if (!check) return msg;
+    const refused = (m: unknown): boolean =>
+      isRecord(m) && typeof m.method === 'string' && !('id' in m) && !check(m.method, m.params);
+    if (!Array.isArray(msg)) return refused(msg) ? undefined : msg;
+    const kept = msg.filter((m) => !refused(m));
+    if (kept.length === msg.length) return msg;
+    return kept.length > 0 ? kept : undefined;
+  }
 }

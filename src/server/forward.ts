@@ -9,7 +9,6 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { EventSourceMessage } from 'eventsource-parser';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST, codeInfo } from '../errors/codes.js';
@@ -174,7 +173,9 @@ export async function forward(
     }
     res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, rewriteSse));
     if (isSse) res.flushHeaders();
-    const rewriter = rewriteSse ? (r.sseRewriter ?? new SseRewriter(sseRewrite(r.filter))) : undefined;
+    const rewriter = rewriteSse
+      ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
+      : undefined;
     const piped = pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
     // An event stream may idle; a JSON reply that stops mid-way holds its client and an upstream connection.
     await (isSse ? piped : watched(upstreamRes.body, idleMs, () => stalled(upstreamRes.body), piped));
@@ -200,12 +201,6 @@ export async function forward(
     return started ? upstreamRes.status : sent;
   }
   return upstreamRes.status;
-}
-
-/** The SSE event rewrite of `filter`: list replies pruned, notifications the caller may not hear dropped. */
-function sseRewrite(filter: ReplyFilter | undefined): (e: EventSourceMessage) => string | null {
-  if (!filter) return (e) => e.data;
-  return (e) => (filter.dropsEvent(e) ? null : filter.rewriteEvent(e));
 }
 
 /**

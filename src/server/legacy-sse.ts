@@ -95,7 +95,6 @@ export class LegacySseRoutes {
       rt.streamNotifications(ctx, principal),
     );
     const stream: SseRewriter = new SseRewriter((event) => {
-      if (filter.dropsEvent(event)) return null;
       if (event.event === 'endpoint') {
         const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
         sessionId = endpoint?.sessionId;

@@ -90,7 +90,7 @@ describe('ReplyFilter and tasks', () => {
     const event = (data: string): EventSourceMessage => ({ event: 'message', data, id: undefined });
     filter.rewriteEvent(event(created(3, 't-3')));
     expect(owners.mayUse('t-3', alice)).toBe(true);
-    expect(JSON.parse(filter.rewriteEvent(event(listed(4, 'theirs', 't-3')))).result.tasks).toEqual([
+    expect(JSON.parse(filter.rewriteEvent(event(listed(4, 'theirs', 't-3'))) ?? '').result.tasks).toEqual([
       { taskId: 't-3' },
     ]);
   });

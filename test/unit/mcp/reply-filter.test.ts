@@ -146,7 +146,7 @@ describe('ReplyFilter.rewriteEvent', () => {
   it('rewrites a message event carrying a pending reply (event name absent or "message")', () => {
     const filter = filterFor([[1, 'tools/list']]);
     for (const event of [undefined, 'message']) {
-      const out = JSON.parse(filter.rewriteEvent({ event, data, id: undefined }));
+      const out = JSON.parse(filter.rewriteEvent({ event, data, id: undefined }) ?? '');
       expect(out.result.tools).toEqual([{ name: 'open', annotations: { readOnlyHint: true } }]);
     }
   });
@@ -173,13 +173,51 @@ describe('ReplyFilter.rewriteEvent', () => {
   });
 });
 
+describe('ReplyFilter on an event stream that checks notifications', () => {
+  const updated = (uri: string) => ({
+    jsonrpc: '2.0',
+    method: 'notifications/resources/updated',
+    params: { uri },
+  });
+  const streamFilter = () =>
+    new ReplyFilter(
+      new Map(),
+      true,
+      notSecret,
+      new AnnotationCache(),
+      undefined,
+      undefined,
+      (method, params) =>
+        method !== 'notifications/resources/updated' || (params as { uri: string }).uri === 'crm://open',
+    );
+
+  it('drops an event carrying a notification the caller may not be told of, and passes the others as written', () => {
+    const f = streamFilter();
+    expect(f.rewriteEvent({ data: JSON.stringify(updated('crm://secret')) })).toBeNull();
+    const allowed = JSON.stringify(updated('crm://open'));
+    expect(f.rewriteEvent({ data: allowed })).toBe(allowed);
+    const progress = '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}';
+    expect(f.rewriteEvent({ data: progress })).toBe(progress);
+  });
+
+  it('keeps the rest of a batch, the response its client waits for included', () => {
+    const f = streamFilter();
+    const reply = { jsonrpc: '2.0', id: 4, result: { content: [] } };
+    const out = f.rewriteEvent({
+      data: JSON.stringify([updated('crm://secret'), reply, updated('crm://open')]),
+    });
+    expect(JSON.parse(out ?? '')).toEqual([reply, updated('crm://open')]);
+    expect(f.rewriteEvent({ data: JSON.stringify([updated('crm://secret')]) })).toBeNull();
+  });
+});
+
 describe('ReplyFilter where any reply may arrive (alsoAnyList)', () => {
   const anyFilter = (cache = new AnnotationCache()) => new ReplyFilter(new Map(), true, notSecret, cache);
 
   it('is always active and prunes a list reply whatever its id', () => {
     const f = anyFilter();
     expect(f.active).toBe(true);
-    const out = JSON.parse(f.rewriteEvent({ data: JSON.stringify(toolsReply('resumed-7')) })) as {
+    const out = JSON.parse(f.rewriteEvent({ data: JSON.stringify(toolsReply('resumed-7')) }) ?? '') as {
       result: { tools: { name: string }[] };
     };
     expect(out.result.tools.map((t) => t.name)).toEqual(['open']);
