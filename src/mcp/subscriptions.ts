@@ -15,17 +15,31 @@ export const LISTEN_METHOD = 'subscriptions/listen';
 export const MAX_RESOURCE_SUBSCRIPTIONS = 100;
 
 /**
+ * One list of a `subscriptions/listen`'s `params.notifications` (`resourceSubscriptions`, `taskIds`): none
+ * when it is absent, null when it is not a list of at most `max` non-empty strings. Undefined for any
+ * other method.
+ */
+export function listenList(
+  method: string,
+  params: unknown,
+  field: string,
+  max = Number.POSITIVE_INFINITY,
+): readonly string[] | null | undefined {
+  if (method !== LISTEN_METHOD) return undefined;
+  const filter = isRecord(params) && isRecord(params.notifications) ? params.notifications : undefined;
+  const list = filter?.[field];
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.length > max) return null;
+  return list.every((u) => typeof u === 'string' && u !== '') ? (list as string[]) : null;
+}
+
+/**
  * The resource URIs a `subscriptions/listen` subscribes to: none when it names no
  * `notifications.resourceSubscriptions`, null when they are not a list of at most
  * {@link MAX_RESOURCE_SUBSCRIPTIONS} URIs. Undefined for any other method.
  */
 export function resourceSubscriptions(method: string, params: unknown): readonly string[] | null | undefined {
-  if (method !== LISTEN_METHOD) return undefined;
-  const filter = isRecord(params) && isRecord(params.notifications) ? params.notifications : undefined;
-  const uris = filter?.resourceSubscriptions;
-  if (uris === undefined) return [];
-  if (!Array.isArray(uris) || uris.length > MAX_RESOURCE_SUBSCRIPTIONS) return null;
-  return uris.every((u) => typeof u === 'string' && u !== '') ? (uris as string[]) : null;
+  return listenList(method, params, 'resourceSubscriptions', MAX_RESOURCE_SUBSCRIPTIONS);
 }
 
 /** Whether a parsed body holds a `subscriptions/listen` request: its reply is a long-lived event stream. */

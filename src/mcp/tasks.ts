@@ -6,7 +6,7 @@
  * @module
  */
 import { isRecord } from './action.js';
-import { LISTEN_METHOD } from './subscriptions.js';
+import { listenList } from './subscriptions.js';
 
 /** Methods that address one task by `params.taskId` (2026-07-28 adds `tasks/update`, drops `tasks/result`). */
 export const TASK_METHODS: ReadonlySet<string> = new Set([
@@ -38,11 +38,7 @@ export function namedTaskId(method: string, params: unknown): string | null | un
  * list of task ids. Undefined for any other method.
  */
 export function subscribedTaskIds(method: string, params: unknown): readonly string[] | null | undefined {
-  if (method !== LISTEN_METHOD) return undefined;
-  const filter = isRecord(params) && isRecord(params.notifications) ? params.notifications : undefined;
-  const ids = filter?.taskIds;
-  if (ids === undefined) return [];
-  return Array.isArray(ids) && ids.every((id) => typeof id === 'string' && id !== '') ? ids : null;
+  return listenList(method, params, 'taskIds');
 }
 
 /**

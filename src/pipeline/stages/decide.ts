@@ -124,14 +124,6 @@ function decideSubscriptions(
 ): Decision | undefined {
   const uris = resourceSubscriptions(action.method, params);
   if (uris === undefined) return undefined;
-  if (uris !== null && uris.length > allowance.left) {
-    return denyDecision(
-      `a request body may subscribe to at most ${MAX_RESOURCE_SUBSCRIPTIONS} resources in all`,
-      undefined,
-      engine.revision,
-    );
-  }
-  if (uris !== null) allowance.left -= uris.length;
   if (uris === null) {
     return denyDecision(
       `${action.method} needs notifications.resourceSubscriptions to be a list of at most ${MAX_RESOURCE_SUBSCRIPTIONS} resource URIs`,
@@ -139,6 +131,14 @@ function decideSubscriptions(
       engine.revision,
     );
   }
+  if (uris.length > allowance.left) {
+    return denyDecision(
+      `a request body may subscribe to at most ${MAX_RESOURCE_SUBSCRIPTIONS} resources in all`,
+      undefined,
+      engine.revision,
+    );
+  }
+  allowance.left -= uris.length;
   for (const uri of uris) {
     const canonical = nonCanonicalUri(uri);
     if (canonical) return denyDecision(`write the resource URI as ${canonical}`, undefined, engine.revision);
