@@ -12,6 +12,10 @@
  * then any response carrying a list field is pruned as well, whatever its id: an upstream that answers
  * `tools/list` 1 under id "1", or another wrong id, must not get an unpruned list past the filter.
  *
+ * The same replies bind the tasks they create to the caller and have `tasks/list` results pruned to the
+ * caller's tasks (`TaskScope`), and on the long-lived event streams the server notifications the caller may
+ * not be told of are dropped (`NotificationCheck`).
+ *
  * A message that needs no change is passed as the upstream wrote it, never re-serialised (JSON.parse then
  * JSON.stringify would round numbers beyond 2^53 and change their spelling).
  *

@@ -1,12 +1,12 @@
 /**
- * Re-checks the caller of a long-lived event stream (a Streamable HTTP GET stream, the legacy SSE stream)
- * while it stays open: every `server.streamRecheckMs` the request goes through the `recheck` stages (blocks,
- * credentials, session ownership), as if the stream were opened now. A token that expired or was revoked,
- * an API key revoked, a subject or address blocked since: the stream is cut, and the client's reconnect is
- * refused with the usual error. Without this, an open stream kept delivering the server's messages after
- * the caller's credentials were withdrawn. A re-check is no login: a refusal is not counted as a failed
- * authentication and a key is not "used"; a 5xx refusal (the JWKS or the store unreachable) keeps the
- * stream open, as such an outage is no reason to withdraw anything.
+ * Re-checks the caller of a long-lived event stream (a Streamable HTTP GET stream, a 2026-07-28
+ * `subscriptions/listen`, the legacy SSE stream) while it stays open: every `server.streamRecheckMs` the
+ * request goes through the `recheck` stages (blocks, credentials, session ownership), as if the stream were
+ * opened now. A token that expired or was revoked, an API key revoked, a subject or address blocked since:
+ * the stream is cut, and the client's reconnect is refused with the usual error. Without this, an open
+ * stream kept delivering the server's messages after the caller's credentials were withdrawn. A re-check is
+ * no login: a refusal is not counted as a failed authentication and a key is not "used"; a 5xx refusal (the
+ * JWKS or the store unreachable) keeps the stream open, as such an outage is no reason to withdraw anything.
  *
  * @module
  */
