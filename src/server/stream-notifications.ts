@@ -5,7 +5,7 @@
  * `resources/subscribe` of it, with the clock read when the event arrives. The upstream may name a
  * sub-resource of the one subscribed to ("might be a sub-resource of the one that the client actually
  * subscribed to"), and a subscription made in business hours must not report a restricted resource all
- * night. A dry run drops nothing but logs what it would.
+ * night. A dry run drops nothing but logs what it would (except for an anonymous caller, as for requests).
  *
  * @module
  */
@@ -40,12 +40,14 @@ export function streamNotifications(
     const now = new Date(deps.now());
     const d = deps.engine.decide(buildDecisionInput(principal, subscribe, undefined, { ...facts, now }));
     if (d.allow) return true;
+    // As for requests, a dry run never lets an anonymous caller have what the policy refuses.
+    const notEnforced = deps.dryRun && principal.authMethod !== 'anonymous';
     deps.logger.debug(
       { request_id: ctx.requestId, uri: uri.slice(0, 256), reason: d.reasons[0] },
-      deps.dryRun
+      notEnforced
         ? 'dry run: the policy would keep this resource update from the caller'
         : 'resource update not passed on: the policy keeps the resource from the caller',
     );
-    return deps.dryRun;
+    return notEnforced;
   };
 }
