@@ -13,17 +13,9 @@ import type { PolicyEngine } from '../../../src/policy/engine.js';
 import type { PolicyInput } from '../../../src/policy/input.js';
 import { streamNotifications } from '../../../src/server/stream-notifications.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
+import { TRUSTED_FACTS } from '../../helpers/policy.js';
 import { principal } from '../../helpers/principal.js';
 import { contextFor, fakeRequest } from '../pipeline/fake-request.js';
-
-const FACTS = {
-  now: new Date('2026-11-23T10:00:00Z'),
-  clientIp: '127.0.0.1',
-  sessionId: null,
-  requestId: 'req-1',
-  environment: 'prod',
-  timezone: 'UTC',
-};
 
 function check(dryRun: boolean, caller = principal({ id: 'alice' })) {
   const inputs: PolicyInput[] = [];
@@ -44,7 +36,7 @@ function check(dryRun: boolean, caller = principal({ id: 'alice' })) {
   } as unknown as PolicyEngine;
   const now = Date.parse('2026-11-23T22:00:00Z');
   const deps = { engine, logger: silentLogger(), now: () => now, dryRun };
-  return { inputs, pass: streamNotifications(deps, contextFor(fakeRequest({})), caller, FACTS) };
+  return { inputs, pass: streamNotifications(deps, contextFor(fakeRequest({})), caller, TRUSTED_FACTS) };
 }
 
 describe('stream notifications', () => {
