@@ -22,6 +22,8 @@ export const RPC = {
   rateLimited: -32029,
   /** MCP 2026-07-28: `Mcp-Method` / `Mcp-Name` headers disagree with the body. */
   headerMismatch: -32020,
+  /** MCP 2026-07-28 `UnsupportedProtocolVersionError`: a modern client retries with one of `data.supported`. */
+  unsupportedProtocolVersion: -32022,
 } as const;
 
 interface CodeInfo {
@@ -62,9 +64,10 @@ export const ERROR_CODES = {
   },
   ERR_REQUEST_PROTOCOL_VERSION: {
     status: 400,
-    rpc: RPC.invalidRequest,
+    rpc: RPC.unsupportedProtocolVersion,
     reason: 'request',
-    meaning: 'The `MCP-Protocol-Version` header names a version the sidecar does not support.',
+    meaning:
+      "The `MCP-Protocol-Version` header names a version the sidecar does not support; `data.supported` lists those it does and `data.requested` repeats the one asked for (MCP 2026-07-28's `UnsupportedProtocolVersionError`, from which a client picks a version and retries).",
   },
   ERR_REQUEST_HEADER_MISMATCH: {
     status: 400,

@@ -219,6 +219,13 @@ describe('HTTP-level refusals', () => {
       'mcp-protocol-version': '1999-01-01',
     });
     expect(version.status).toBe(400);
+    // MCP 2026-07-28's UnsupportedProtocolVersionError: a modern client retries with one it lists.
+    expect(await version.json()).toMatchObject({
+      error: {
+        code: -32022,
+        data: { supported: expect.arrayContaining(['2026-07-28']), requested: '1999-01-01' },
+      },
+    });
     const mismatch = await post(
       '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}',
       {

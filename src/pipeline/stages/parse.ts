@@ -82,7 +82,7 @@ function checkVersion(header: string | string[] | undefined, supported: Readonly
       'ERR_REQUEST_PROTOCOL_VERSION',
       `Bad Request: Unsupported protocol version ${String(v).slice(0, 40)}`,
       {
-        data: { supported: [...supported] },
+        data: { supported: [...supported], requested: String(v).slice(0, 40) },
       },
     ),
   );

@@ -36,7 +36,11 @@ describe('protocolVersionStage', () => {
     const r = run({ 'mcp-protocol-version': v });
     expect(r).toMatchObject({
       kind: 'deny',
-      error: { code: 'ERR_REQUEST_PROTOCOL_VERSION', status: 400, data: { supported: VERSIONS } },
+      error: {
+        code: 'ERR_REQUEST_PROTOCOL_VERSION',
+        status: 400,
+        data: { supported: VERSIONS, requested: v },
+      },
     });
   });
 });
