@@ -73,7 +73,8 @@ export const ERROR_CODES = {
     status: 400,
     rpc: RPC.headerMismatch,
     reason: 'request',
-    meaning: 'An `Mcp-Method` or `Mcp-Name` header disagrees with the body.',
+    meaning:
+      "An `Mcp-Method` or `Mcp-Name` header disagrees with the body, or `MCP-Protocol-Version` with the body's `_meta` protocol version (MCP 2026-07-28's `HeaderMismatch`).",
   },
   ERR_REQUEST_ORIGIN: {
     status: 403,

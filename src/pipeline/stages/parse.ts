@@ -1,7 +1,7 @@
 /**
  * Parses the JSON-RPC body and checks the MCP transport headers against it: an unsupported
  * `MCP-Protocol-Version` is refused (400), so is a batch under a version without batches, and the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must
- * agree with the body when present (400, -32020). Decisions are always made on the body.
+ * agree with the body when present (400, -32020), as must the version header with the body's `_meta` version. Decisions are always made on the body.
  *
  * @module
  */
@@ -94,8 +94,14 @@ function checkMcpHeaders(
 ): StageResult {
   const method = single(headers['mcp-method']);
   const name = single(headers['mcp-name']);
-  if (method === undefined && name === undefined) return CONTINUE;
   const msg = parsed.messages[0];
+  // 2026-07-28: the MCP-Protocol-Version header must match the body's `_meta` protocol version.
+  const version = single(headers['mcp-protocol-version'])?.trim();
+  const bodyVersion = msg && msg.kind !== 'response' ? metaVersion(msg.params) : undefined;
+  if (version !== undefined && bodyVersion !== undefined && bodyVersion !== version) {
+    return deny(mismatch("MCP-Protocol-Version header does not match the body's protocol version"));
+  }
+  if (method === undefined && name === undefined) return CONTINUE;
   if (parsed.batch || !msg || msg.kind === 'response') {
     return deny(mismatch('Mcp-Method/Mcp-Name headers require a single request or notification'));
   }
@@ -108,6 +114,13 @@ function checkMcpHeaders(
       return deny(mismatch("Mcp-Name header does not match the body's name"));
   }
   return CONTINUE;
+}
+
+/** The protocol version a 2026-07-28 request carries in `params._meta`, if it names one as a string. */
+function metaVersion(params: unknown): string | undefined {
+  const meta = isRecord(params) && isRecord(params._meta) ? params._meta : undefined;
+  const v = meta?.['io.modelcontextprotocol/protocolVersion'];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function nameOf(method: string, params: unknown): string | undefined {

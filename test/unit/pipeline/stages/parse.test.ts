@@ -109,6 +109,23 @@ describe('parseStage', () => {
       expect(parse({ 'mcp-name': 'file:///b' }, read).result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
     });
 
+    it('refuses an MCP-Protocol-Version header that disagrees with the body’s _meta version', () => {
+      const versioned = (v: unknown) =>
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/list',
+          params: { _meta: { 'io.modelcontextprotocol/protocolVersion': v } },
+        });
+      const header = { 'mcp-protocol-version': '2026-07-28' };
+      expect(parse(header, versioned('2026-07-28')).result).toEqual(CONTINUE);
+      expect(parse(header, versioned('2025-06-18')).result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
+      // Nothing to compare: no header, or no version (as a string) in the body.
+      expect(parse({}, versioned('2025-06-18')).result).toEqual(CONTINUE);
+      expect(parse(header, versioned(20260728)).result).toEqual(CONTINUE);
+      expect(parse(header, call('echo')).result).toEqual(CONTINUE);
+    });
+
     it('decodes =?base64?…?= Mcp-Name values', () => {
       expect(parse({ 'mcp-name': b64('café_☕') }, call('café_☕')).result).toEqual(CONTINUE);
       expect(parse({ 'mcp-name': b64('other') }, call('café_☕')).result).toEqual(
