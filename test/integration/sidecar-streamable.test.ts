@@ -221,6 +221,7 @@ describe('HTTP-level refusals', () => {
     expect(version.status).toBe(400);
     // MCP 2026-07-28's UnsupportedProtocolVersionError: a modern client retries with one it lists.
     expect(await version.json()).toMatchObject({
+      id: 1,
       error: {
         code: -32022,
         data: { supported: expect.arrayContaining(['2026-07-28']), requested: '1999-01-01' },

@@ -38,7 +38,15 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
     name: 'parse',
     run(ctx) {
       const checked = checkVersion(ctx.req.headers['mcp-protocol-version'], set);
-      if (checked.kind === 'deny') return checked;
+      if (checked.kind === 'deny') {
+        // The refusal names the body's request ids when the body can be read (else it is answered as id null).
+        try {
+          ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0), maxBatch);
+        } catch {
+          // unreadable: the version refusal stands on its own
+        }
+        return checked;
+      }
       try {
         ctx.parsed = parseBody(ctx.body ?? Buffer.alloc(0), maxBatch);
       } catch (err) {

@@ -61,6 +61,12 @@ describe('parseStage', () => {
     expect(ctx.parsed).toBeUndefined();
   });
 
+  it('reads a readable body refused for its version, so the refusal names its request id', () => {
+    const { ctx, result } = parse({ 'mcp-protocol-version': '1999-01-01' }, call('echo'));
+    expect(result).toEqual(denied('ERR_REQUEST_PROTOCOL_VERSION'));
+    expect(ctx.parsed?.messages.map((m) => (m.kind === 'request' ? m.id : undefined))).toEqual([1]);
+  });
+
   it('accepts a supported version given twice (first value counts)', () => {
     const headers = { 'mcp-protocol-version': ['2026-07-28', 'x'] } as unknown as IncomingHttpHeaders;
     expect(parse(headers, call('echo')).result).toEqual(CONTINUE);
