@@ -17,6 +17,7 @@ import type { Principal } from '../authn/principal.js';
 // beyond that. So a caller creating sessions in a loop evicts its own, and pushing out other callers'
 // bindings (who would then get 404 and have to start over) takes ten such callers, not one.
 import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
+import { OwnerTable } from './owner-table.js';
 
 /**
  * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is
@@ -60,36 +61,25 @@ interface Binding {
 const MAX_INTERNED_VERSIONS = 16;
 
 export class SessionOwners {
-  readonly #owners = new Map<string, Binding>();
-  /** Each caller's sessions, least recently used first. */
-  readonly #byOwner = new Map<string, Set<string>>();
+  /** Each caller's sessions too, least recently used first. */
+  readonly #owners: OwnerTable<Binding>;
   readonly #versions = new Map<string, string>();
-  readonly #max: number;
-  readonly #perOwner: number;
   readonly #unknown: UnknownSessions;
-  readonly #onEvict: OnEvict | undefined;
 
   constructor(opts: SessionOwnersOptions = {}) {
-    this.#max = opts.max ?? MAX_TRACKED_SESSIONS;
-    this.#perOwner = opts.perCaller ?? MAX_SESSIONS_PER_CALLER;
+    const onEvict = opts.onEvict;
     // Below 1 the session just bound would be evicted at once: its caller could never use it.
-    if (!(this.#max >= 1 && this.#perOwner >= 1)) throw new TypeError('session caps must be at least 1');
+    this.#owners = new OwnerTable<Binding>(
+      'session',
+      opts.max ?? MAX_TRACKED_SESSIONS,
+      opts.perCaller ?? MAX_SESSIONS_PER_CALLER,
+      onEvict ? (id, b) => onEvict(id, b.version) : undefined,
+    );
     this.#unknown = opts.unknown ?? 'reject';
-    this.#onEvict = opts.onEvict;
   }
 
   bind(sessionId: string, owner: Principal): void {
-    this.unbind(sessionId);
-    const key = ownerKey(owner);
-    this.#owners.set(sessionId, { owner: key, version: undefined });
-    let mine = this.#byOwner.get(key);
-    if (!mine) {
-      mine = new Set();
-      this.#byOwner.set(key, mine);
-    }
-    mine.add(sessionId);
-    if (mine.size > this.#perOwner) this.#evict(mine.values().next().value as string);
-    if (this.#owners.size > this.#max) this.#evict(this.#owners.keys().next().value as string);
+    this.#owners.set(sessionId, { owner: ownerKey(owner), version: undefined });
   }
 
   /**
@@ -113,17 +103,13 @@ export class SessionOwners {
     if (b === undefined) return this.#unknown === 'forward';
     if (b.owner !== ownerKey(caller)) return false;
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
-    this.#owners.delete(sessionId);
-    this.#owners.set(sessionId, b);
-    const mine = this.#byOwner.get(b.owner);
-    mine?.delete(sessionId);
-    mine?.add(sessionId);
+    this.#owners.touch(sessionId);
     return true;
   }
 
   /** Forgets a session that ended (its DELETE): no `onEvict`. */
   unbind(sessionId: string): void {
-    this.#remove(sessionId);
+    this.#owners.remove(sessionId);
   }
 
   /**
@@ -131,22 +117,7 @@ export class SessionOwners {
    * out): nobody can use it, so it goes as an evicted one does (`onEvict`: ended at the upstream).
    */
   abandon(sessionId: string): void {
-    this.#evict(sessionId);
-  }
-
-  #evict(sessionId: string): void {
-    const b = this.#remove(sessionId);
-    if (b !== undefined) this.#onEvict?.(sessionId, b.version);
-  }
-
-  #remove(sessionId: string): Binding | undefined {
-    const b = this.#owners.get(sessionId);
-    if (b === undefined) return undefined;
-    this.#owners.delete(sessionId);
-    const mine = this.#byOwner.get(b.owner);
-    mine?.delete(sessionId);
-    if (mine?.size === 0) this.#byOwner.delete(b.owner);
-    return b;
+    this.#owners.evict(sessionId);
   }
 
   get size(): number {

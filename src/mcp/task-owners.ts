@@ -13,6 +13,7 @@
  */
 import type { Principal } from '../authn/principal.js';
 import { MAX_TASK_BINDING_MS, MAX_TASKS_PER_CALLER, MAX_TRACKED_TASKS } from '../config/defaults.js';
+import { OwnerTable } from './owner-table.js';
 import { ownerKey } from './session-owners.js';
 
 /** Kept past the lifetime the upstream granted: its own clean-up need not happen on the millisecond. */
@@ -39,19 +40,18 @@ interface Binding {
 }
 
 export class TaskOwners {
-  /** Oldest binding first. */
-  readonly #tasks = new Map<string, Binding>();
-  readonly #byOwner = new Map<string, Set<string>>();
-  readonly #max: number;
-  readonly #perOwner: number;
+  /** Oldest binding first; each caller's tasks too. */
+  readonly #tasks: OwnerTable<Binding>;
   readonly #maxBindingMs: number;
   readonly #unknown: UnknownTasks;
   readonly #now: () => number;
 
   constructor(opts: TaskOwnersOptions = {}) {
-    this.#max = opts.max ?? MAX_TRACKED_TASKS;
-    this.#perOwner = opts.perCaller ?? MAX_TASKS_PER_CALLER;
-    if (!(this.#max >= 1 && this.#perOwner >= 1)) throw new TypeError('task caps must be at least 1');
+    this.#tasks = new OwnerTable<Binding>(
+      'task',
+      opts.max ?? MAX_TRACKED_TASKS,
+      opts.perCaller ?? MAX_TASKS_PER_CALLER,
+    );
     this.#maxBindingMs = opts.maxBindingMs ?? MAX_TASK_BINDING_MS;
     this.#unknown = opts.unknown ?? 'reject';
     this.#now = opts.now ?? Date.now;
@@ -72,16 +72,7 @@ export class TaskOwners {
     const current = this.#live(taskId, now);
     if (current !== undefined && current.owner !== owner) return;
     const life = Math.min(ttlMs ?? this.#maxBindingMs, this.#maxBindingMs) + TASK_BINDING_GRACE_MS;
-    this.#remove(taskId);
     this.#tasks.set(taskId, { owner, expiresAt: now + life });
-    let mine = this.#byOwner.get(owner);
-    if (!mine) {
-      mine = new Set();
-      this.#byOwner.set(owner, mine);
-    }
-    mine.add(taskId);
-    if (mine.size > this.#perOwner) this.#remove(mine.values().next().value as string);
-    if (this.#tasks.size > this.#max) this.#remove(this.#tasks.keys().next().value as string);
   }
 
   /** True when `caller` created the task, or when it is unknown here and unknown tasks are forwarded. */
@@ -106,7 +97,7 @@ export class TaskOwners {
   #live(taskId: string, now: number): Binding | undefined {
     const b = this.#tasks.get(taskId);
     if (b !== undefined && b.expiresAt <= now) {
-      this.#remove(taskId);
+      this.#tasks.remove(taskId);
       return undefined;
     }
     return b;
@@ -114,18 +105,9 @@ export class TaskOwners {
 
   #sweep(now: number): void {
     for (let i = 0; i < SWEEP_PER_BIND; i++) {
-      const oldest = this.#tasks.entries().next().value;
+      const oldest = this.#tasks.oldest();
       if (oldest === undefined || oldest[1].expiresAt > now) return;
-      this.#remove(oldest[0]);
+      this.#tasks.remove(oldest[0]);
     }
-  }
-
-  #remove(taskId: string): void {
-    const b = this.#tasks.get(taskId);
-    if (b === undefined) return;
-    this.#tasks.delete(taskId);
-    const mine = this.#byOwner.get(b.owner);
-    mine?.delete(taskId);
-    if (mine?.size === 0) this.#byOwner.delete(b.owner);
   }
 }
