@@ -83,6 +83,11 @@ describe('Dockerfile', () => {
     // The OPA release is the one the project's own compiler is verified against.
     const toolchain = await readFile(join(ROOT, 'scripts', 'policy-toolchain.mjs'), 'utf8');
     expect(toolchain).toContain(`EXPECTED_OPA_VERSION = '${dockerfile.args.OPA_VERSION}'`);
+    // `npm run test:node-image` tests on a release of the image's Node major.
+    const nodeImage = await readFile(join(ROOT, 'scripts', 'node-image.mjs'), 'utf8');
+    expect(nodeImage).toMatch(
+      new RegExp(`NODE_IMAGE_VERSION = '${dockerfile.args.NODE_VERSION}\\.\\d+\\.\\d+'`),
+    );
   });
 
   it('runs every step through a script in scripts/docker/ that exists and is executable', async () => {
