@@ -12,6 +12,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { isRecord } from './action.js';
 import type { AnnotationCache } from './annotations.js';
 import { toolAnnotations } from './list-filter.js';
+import { type ParamHeader, toolParamHeaders } from './param-headers.js';
 
 export const DISCOVERY_COOLDOWN_MS = 10_000;
 export const DISCOVERY_TIMEOUT_MS = 3_000;
@@ -83,6 +84,7 @@ export class AnnotationDiscovery {
     try {
       await this.#call({ jsonrpc: '2.0', method: 'notifications/initialized' }, session, signal, version);
       const tools = new Map<string, Record<string, unknown>>();
+      const paramHeaders = new Map<string, readonly ParamHeader[]>();
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
         const params = cursor ? { cursor } : {};
@@ -93,11 +95,13 @@ export class AnnotationDiscovery {
           version,
         );
         for (const [k, v] of toolAnnotations(r.result)) tools.set(k, v);
+        for (const [k, v] of toolParamHeaders(r.result)) paramHeaders.set(k, v);
         cursor =
           isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
         if (!cursor) break;
       }
       this.#cache.learn(tools);
+      this.#cache.learnParamHeaders(paramHeaders);
       this.#logger.info({ tools: tools.size }, 'learned tool annotations from the upstream');
     } finally {
       if (session) {

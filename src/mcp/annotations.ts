@@ -2,10 +2,12 @@
  * Tool annotations learned from the upstream's own `tools/list` replies, fed to the policy as
  * `resource.annotations`. For a tool not seen yet, the MCP defaults apply (`readOnlyHint: false`,
  * `destructiveHint: true`, `idempotentHint: false`, `openWorldHint: true`): an unknown tool is assumed to
- * be destructive until the server says otherwise, which is the safe direction.
+ * be destructive until the server says otherwise, which is the safe direction. The same replies say which
+ * parameters a tool mirrors into `Mcp-Param-*` headers (param-headers.ts).
  *
  * @module
  */
+import type { ParamHeader } from './param-headers.js';
 
 export type ToolAnnotations = Readonly<Record<string, unknown>>;
 
@@ -24,6 +26,8 @@ export function listedToolAnnotations(annotations: Readonly<Record<string, unkno
 
 export class AnnotationCache {
   #tools = new Map<string, ToolAnnotations>();
+  /** The parameters each listed tool mirrors into `Mcp-Param-*` headers (2026-07-28; usually none). */
+  #paramHeaders = new Map<string, readonly ParamHeader[]>();
   #learnedAt = 0;
 
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
@@ -32,6 +36,19 @@ export class AnnotationCache {
       this.#tools.set(name, listedToolAnnotations(annotations));
     }
     this.#learnedAt = now;
+  }
+
+  /** Replaces what is known about the listed tools' header-mirrored parameters ({@link toolParamHeaders}). */
+  learnParamHeaders(tools: ReadonlyMap<string, readonly ParamHeader[]>): void {
+    for (const [name, declarations] of tools) {
+      if (declarations.length > 0) this.#paramHeaders.set(name, declarations);
+      else this.#paramHeaders.delete(name);
+    }
+  }
+
+  /** The parameters `tool` mirrors into headers; none for a tool never listed or marking none. */
+  paramHeaders(tool: string): readonly ParamHeader[] {
+    return this.#paramHeaders.get(tool) ?? NONE;
   }
 
   has(tool: string): boolean {
@@ -52,4 +69,5 @@ export class AnnotationCache {
   }
 }
 
+const NONE: readonly ParamHeader[] = Object.freeze([]);
 const UNSEEN: ToolAnnotations = Object.freeze({ ...MCP_DEFAULT_ANNOTATIONS, seen: false });

@@ -33,6 +33,7 @@ import {
   toolAnnotations,
   type VisibleFn,
 } from './list-filter.js';
+import { toolParamHeaders } from './param-headers.js';
 import type { TaskOwners } from './task-owners.js';
 import { createdTask, isTaskList, pruneTaskList } from './tasks.js';
 
@@ -122,6 +123,7 @@ export class ReplyFilter {
     const done = this.#timer?.();
     if (method === 'tools/list' && (pending || this.#anyList)) {
       this.#annotations.learn(toolAnnotations(msg.result));
+      this.#annotations.learnParamHeaders(toolParamHeaders(msg.result));
     }
     const filtered = filterListResult(method, msg.result, this.#visible);
     done?.(filtered.kept, filtered.total - filtered.kept);

@@ -4,7 +4,9 @@
  * subscribed resource an update of it and of a sub-resource (`<uri>/c-1`), then a tools list change. A GET
  * opens a 2025-11-25 stream with an update of `crm://acme/customers` and of `CRM://acme/customers/c-1` (on
  * `/sse`, a legacy HTTP+SSE stream: its `endpoint` event first).
- * Any other POST gets a `server/discover`-like result. Every JSON-RPC method received is recorded.
+ * `tools/list` lists `read_customer`, whose `tenant` argument is mirrored into `Mcp-Param-Tenant` (SEP-2243),
+ * and `tools/call` answers with a text result. Any other POST gets a `server/discover`-like result. Every
+ * JSON-RPC method received is recorded.
  *
  * @module
  */
@@ -29,6 +31,17 @@ const updated = (uri: string, meta?: unknown) => ({
   params: { ...(meta ? { _meta: meta } : {}), uri },
 });
 const listChanged = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+
+/** The one tool listed: its `tenant` argument is mirrored into the `Mcp-Param-Tenant` header. */
+export const MIRRORING_TOOL = {
+  name: 'read_customer',
+  inputSchema: {
+    type: 'object',
+    properties: { tenant: { type: 'string', 'x-mcp-header': 'Tenant' }, id: { type: 'string' } },
+    required: ['tenant', 'id'],
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false },
+};
 
 export async function startListenUpstream(): Promise<ListenUpstream> {
   const received: string[] = [];
@@ -71,7 +84,12 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      const result = { resultType: 'complete', supportedVersions: ['2026-07-28'], capabilities: {} };
+      const result =
+        msg.method === 'tools/list'
+          ? { tools: [MIRRORING_TOOL] }
+          : msg.method === 'tools/call'
+            ? { resultType: 'complete', content: [{ type: 'text', text: 'ok' }] }
+            : { resultType: 'complete', supportedVersions: ['2026-07-28'], capabilities: {} };
       res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
     });
   });
@@ -86,13 +104,14 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
   };
 }
 
-/** POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint with `token`. */
+/** POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint with `token` (and more `headers`). */
 export function post2026(
   mcpUrl: string,
   token: string,
   id: number,
   method: string,
   params: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): Promise<Response> {
   return fetch(mcpUrl, {
     method: 'POST',
@@ -101,6 +120,7 @@ export function post2026(
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2026-07-28',
+      ...headers,
     },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
     signal: AbortSignal.timeout(10_000),

@@ -7,10 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../../authn/principal.js';
-import { PolicyError } from '../../errors/errors.js';
+import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
 import { isListMethod } from '../../mcp/list-filter.js';
+import { requestParamHeaderMismatch } from '../../mcp/param-headers.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
 import { MAX_RESOURCE_SUBSCRIPTIONS, resourceSubscriptions } from '../../mcp/subscriptions.js';
@@ -93,16 +94,29 @@ export function decideStage(deps: DecideDeps): Stage {
     }
     return firstDenied ? deny(firstDenied) : CONTINUE;
   };
+  // A 2026-07-28 call whose Mcp-Param-* headers disagree with its arguments is a bad request, refused before
+  // any decision (even in a dry run): what routes on the header in front must not see another call than
+  // the one decided. Its tool's marks are known once it has been seen listed (hence after discovery).
+  const checkThenDecide = (ctx: RequestContext): StageResult => {
+    const why = ctx.parsed
+      ? requestParamHeaderMismatch(ctx.req.headers, ctx.parsed.messages, (t) =>
+          deps.annotations.paramHeaders(t),
+        )
+      : undefined;
+    return why
+      ? deny(new RequestError('ERR_REQUEST_HEADER_MISMATCH', `Bad Request: ${why}`))
+      : decideAll(ctx);
+  };
   return {
     name: 'decide',
     run(ctx, client) {
       // Tools not seen listed yet are looked up first (async); otherwise the decisions are synchronous.
       const unseen = deps.discover ? unseenTools(ctx, deps.annotations) : [];
-      if (unseen.length === 0 || !deps.discover) return decideAll(ctx);
+      if (unseen.length === 0 || !deps.discover) return checkThenDecide(ctx);
       const discover = deps.discover;
       return (async () => {
         for (const tool of unseen) await discover(tool, client.signal).catch(() => undefined);
-        return decideAll(ctx);
+        return checkThenDecide(ctx);
       })();
     },
   };

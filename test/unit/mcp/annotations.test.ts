@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AnnotationCache, MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
+import { toolParamHeaders } from '../../../src/mcp/param-headers.js';
 
 const DEFAULTS = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
 
@@ -71,5 +72,16 @@ describe('AnnotationCache', () => {
     cache.learn(new Map([['t', { readOnlyHint: true }]]));
     expect(Object.isFrozen(cache.get('t'))).toBe(true);
     expect(Object.isFrozen(cache.get('never-listed'))).toBe(true);
+  });
+
+  it('keeps the header-mirrored parameters of the last list, and forgets those a tool no longer marks', () => {
+    const cache = new AnnotationCache();
+    const marked = { type: 'object', properties: { r: { type: 'string', 'x-mcp-header': 'Region' } } };
+    expect(cache.paramHeaders('q')).toEqual([]);
+    cache.learnParamHeaders(toolParamHeaders({ tools: [{ name: 'q', inputSchema: marked }, { name: 'p' }] }));
+    expect(cache.paramHeaders('q').map((d) => d.header)).toEqual(['mcp-param-region']);
+    expect(cache.paramHeaders('p')).toEqual([]);
+    cache.learnParamHeaders(toolParamHeaders({ tools: [{ name: 'q', inputSchema: { type: 'object' } }] }));
+    expect(cache.paramHeaders('q')).toEqual([]);
   });
 });

@@ -1,0 +1,177 @@
+/**
+ * MCP 2026-07-28 custom headers from tool parameters (SEP-2243): a tool's `inputSchema` may mark a parameter
+ * with `x-mcp-header: "Region"`, and a client calling it mirrors the argument's value into
+ * `Mcp-Param-Region`, so a load balancer or gateway in front can route or rate-limit on it without reading
+ * the body. "Any server that processes the message body MUST validate" that the two agree, and refuse a
+ * disagreement with 400 and -32020 (`HeaderMismatch`): otherwise something in front acts on one value while
+ * the MCP server acts on another. The sidecar processes the body (the policy decides on it), so it checks.
+ *
+ * The declarations come from the upstream's `tools/list` replies (and the sidecar's own discovery). Per the
+ * specification, only a parameter reached from the schema root through `properties` keys alone may be
+ * marked, with a primitive type (string, integer, boolean) and a header-token name unique without regard to
+ * case; a mark anywhere else makes the tool definition invalid. Clients must not call such a tool, and its
+ * declarations are not enforced here.
+ *
+ * @module
+ */
+import { isRecord } from './action.js';
+import type { JsonRpcMessage } from './jsonrpc.js';
+
+export interface ParamHeader {
+  /** The `x-mcp-header` value as declared, e.g. `Region`. */
+  readonly name: string;
+  /** The header's name in lower case, as Node gives request headers: `mcp-param-region`. */
+  readonly header: string;
+  /** The chain of `properties` keys leading from the schema root to the parameter. */
+  readonly path: readonly string[];
+  readonly type: 'string' | 'integer' | 'boolean';
+}
+
+/** RFC 9110 field-name token (`1*tchar`). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Keywords whose values are data, not subschemas: a key named `x-mcp-header` in them is no annotation. */
+const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
+/** Schemas nested deeper than this are not searched (an upstream's schema, bounded all the same). */
+const MAX_DEPTH = 32;
+const SENTINEL = /^=\?base64\?(.*)\?=$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const INTEGER_TEXT = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** The primitive type a marked parameter declares (a nullable one too), or undefined for any other. */
+function primitiveType(type: unknown): ParamHeader['type'] | undefined {
+  const types = Array.isArray(type) ? type.filter((t) => t !== 'null') : [type];
+  const [only] = types;
+  if (types.length !== 1) return undefined;
+  return only === 'string' || only === 'integer' || only === 'boolean' ? only : undefined;
+}
+
+/**
+ * The parameters a tool's `inputSchema` mirrors into headers: empty when it marks none, undefined when a
+ * mark breaks the specification's constraints (the tool definition is then invalid, and nothing is
+ * enforced for it).
+ */
+export function paramHeaderDeclarations(inputSchema: unknown): readonly ParamHeader[] | undefined {
+  const out: ParamHeader[] = [];
+  const seen = new Set<string>();
+  let valid = true;
+  const walk = (node: unknown, path: readonly string[] | null, depth: number): void => {
+    if (!valid || depth > MAX_DEPTH) return;
+    if (Array.isArray(node)) {
+      for (const v of node) walk(v, null, depth + 1);
+      return;
+    }
+    if (!isRecord(node)) return;
+    if ('x-mcp-header' in node) {
+      // Reached through properties alone (not the root itself), a token name, a primitive type, unique.
+      const name = node['x-mcp-header'];
+      const type = primitiveType(node.type);
+      const header = typeof name === 'string' ? `mcp-param-${name.toLowerCase()}` : '';
+      if (!path || path.length === 0 || typeof name !== 'string' || !TOKEN.test(name) || !type) valid = false;
+      else if (seen.has(header)) valid = false;
+      else {
+        seen.add(header);
+        out.push({ name, header, path, type });
+      }
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'properties' && isRecord(value)) {
+        for (const [prop, schema] of Object.entries(value))
+          walk(schema, path ? [...path, prop] : null, depth + 1);
+      } else if (!DATA_KEYWORDS.has(key) && typeof value === 'object' && value !== null) {
+        // items, oneOf, $defs, …: a mark found below them is misplaced.
+        walk(value, null, depth + 1);
+      }
+    }
+  };
+  walk(inputSchema, [], 0);
+  return valid ? out : undefined;
+}
+
+/** The declarations of every tool in a (complete, unfiltered) `tools/list` result, by tool name. */
+export function toolParamHeaders(result: unknown): Map<string, readonly ParamHeader[]> {
+  const out = new Map<string, readonly ParamHeader[]>();
+  if (!isRecord(result) || !Array.isArray(result.tools)) return out;
+  for (const t of result.tools) {
+    if (isRecord(t) && typeof t.name === 'string') {
+      out.set(t.name, paramHeaderDeclarations(t.inputSchema) ?? []);
+    }
+  }
+  return out;
+}
+
+/** The value at `path` in the call's arguments; undefined when any step is missing. */
+function argumentAt(args: unknown, path: readonly string[]): unknown {
+  let v: unknown = args;
+  for (const key of path) {
+    if (!isRecord(v) || !Object.hasOwn(v, key)) return undefined;
+    v = v[key];
+  }
+  return v;
+}
+
+/** A header value with the Base64 sentinel decoded; undefined when the sentinel holds no valid Base64. */
+function decoded(raw: string): string | undefined {
+  const m = SENTINEL.exec(raw);
+  if (!m) return raw;
+  const b64 = m[1] ?? '';
+  return BASE64.test(b64) ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+}
+
+function agrees(type: ParamHeader['type'], text: string, value: unknown): boolean {
+  if (type === 'string') return typeof value === 'string' && text === value;
+  if (type === 'boolean') return typeof value === 'boolean' && text === String(value);
+  // Integers compare numerically, so `42.0` and `42` agree.
+  return typeof value === 'number' && INTEGER_TEXT.test(text) && Number(text) === value;
+}
+
+/**
+ * Why a `tools/call`'s `Mcp-Param-*` headers disagree with its arguments, or undefined when they agree:
+ * a marked parameter with a value needs its header, equal to the value (after decoding); one without a
+ * value (absent or null) must have none. Never quotes a value.
+ */
+export function paramHeaderMismatch(
+  declarations: readonly ParamHeader[],
+  args: unknown,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined {
+  for (const d of declarations) {
+    const where = `arguments.${d.path.join('.')}`.slice(0, 120);
+    const value = argumentAt(args, d.path);
+    const raw = headers[d.header];
+    const label = `Mcp-Param-${d.name}`;
+    if (value === undefined || value === null) {
+      if (raw !== undefined) return `${label} header is sent, but the body has no value at ${where}`;
+      continue;
+    }
+    if (raw === undefined) return `${label} header is missing; the body has a value at ${where}`;
+    const text = typeof raw === 'string' ? decoded(raw) : undefined;
+    if (text === undefined) return `${label} header is malformed (sent twice, or invalid Base64)`;
+    if (!agrees(d.type, text, value)) return `${label} header does not match the body's ${where}`;
+  }
+  return undefined;
+}
+
+/** The first protocol revision whose clients mirror parameters into headers. */
+export const PARAM_HEADERS_SINCE = '2026-07-28';
+
+/**
+ * Why a request's `tools/call` disagrees with its `Mcp-Param-*` headers, or undefined: checked only for a
+ * request of a revision that mirrors parameters (`MCP-Protocol-Version` ≥ 2026-07-28; older clients send no
+ * such headers), and only for the parameters the tool was seen to mark.
+ */
+export function requestParamHeaderMismatch(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  messages: readonly JsonRpcMessage[],
+  declarationsOf: (tool: string) => readonly ParamHeader[],
+): string | undefined {
+  const version = headers['mcp-protocol-version'];
+  if (typeof version !== 'string' || version.trim() < PARAM_HEADERS_SINCE) return undefined;
+  for (const msg of messages) {
+    if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) continue;
+    const tool = msg.params.name;
+    if (typeof tool !== 'string') continue;
+    const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers);
+    if (why) return why;
+  }
+  return undefined;
+}

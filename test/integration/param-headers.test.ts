@@ -1,0 +1,79 @@
+/**
+ * MCP 2026-07-28 custom headers from tool parameters (SEP-2243) through a real sidecar: the upstream lists
+ * `read_customer` with its `tenant` argument mirrored into `Mcp-Param-Tenant`. The sidecar learns that mark
+ * (here by its own discovery, on the first call of the unseen tool) and refuses, with 400 and -32020 before
+ * any decision, a call whose header says another tenant than its body, or leaves it out; such a call never
+ * reaches the upstream. A gateway in front that routes or limits by the header then sees the call the
+ * policy decided.
+ *
+ * @module
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ListenUpstream, listenHarness, post2026 } from '../helpers/listen-upstream.js';
+import type { Harness } from '../helpers/sidecar.js';
+
+let h: Harness;
+let upstream: ListenUpstream;
+let stop: () => Promise<void>;
+let token: string;
+
+beforeAll(async () => {
+  ({ h, upstream, stop } = await listenHarness({}));
+  token = await h.token({ sub: 'mirror', roles: ['analyst'], tenant: 'acme', scope: 'mcp:tools' });
+});
+
+afterAll(async () => {
+  await stop?.();
+});
+
+const calls = () => upstream.received.filter((m) => m === 'tools/call').length;
+const call = (id: number, tenant: string, headers: Record<string, string>, version = '2026-07-28') =>
+  post2026(
+    h.mcpUrl,
+    token,
+    id,
+    'tools/call',
+    { name: 'read_customer', arguments: { tenant, id: 'c-1' } },
+    { 'mcp-protocol-version': version, 'mcp-method': 'tools/call', 'mcp-name': 'read_customer', ...headers },
+  );
+
+describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
+  it('lets a call through whose header equals its argument, plain or Base64-encoded', async () => {
+    const plain = await call(1, 'acme', { 'mcp-param-tenant': 'acme' });
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toMatchObject({ id: 1, result: { content: [{ text: 'ok' }] } });
+    // The first call of the unseen tool made the sidecar list the upstream's tools: the mark is known.
+    expect(upstream.received).toContain('tools/list');
+
+    const encoded = await call(2, 'acme', { 'mcp-param-tenant': `=?base64?${btoa('acme')}?=` });
+    expect(encoded.status).toBe(200);
+    expect(calls()).toBe(2);
+  });
+
+  it('refuses a header that names another tenant than the body, before the upstream', async () => {
+    const before = calls();
+    const res = await call(3, 'acme', { 'mcp-param-tenant': 'globex' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { id: number; error: { code: number; message: string } };
+    expect(body.id).toBe(3);
+    expect(body.error.code).toBe(-32020);
+    expect(body.error.message).toBe(
+      "Bad Request: Mcp-Param-Tenant header does not match the body's arguments.tenant",
+    );
+    expect(body.error.message).not.toContain('globex');
+    expect(calls()).toBe(before);
+  });
+
+  it('refuses a call that leaves the header out although its body has the value', async () => {
+    const before = calls();
+    const res = await call(4, 'acme', {});
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Mcp-Param-Tenant header is missing');
+    expect(calls()).toBe(before);
+  });
+
+  it('does not read the headers of an older revision, whose clients mirror nothing', async () => {
+    const res = await call(5, 'acme', { 'mcp-param-tenant': 'globex' }, '2025-11-25');
+    expect(res.status).toBe(200);
+  });
+});
