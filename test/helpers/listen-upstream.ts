@@ -104,7 +104,10 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
   };
 }
 
-/** POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint with `token` (and more `headers`). */
+/**
+ * POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint with `token`, its standard request
+ * headers (`Mcp-Method`, and `Mcp-Name` from `params.name` or `params.uri`) and more `headers`.
+ */
 export function post2026(
   mcpUrl: string,
   token: string,
@@ -120,6 +123,11 @@ export function post2026(
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2026-07-28',
+      // The standard request headers that revision requires (Mcp-Name where the method names something).
+      'mcp-method': method,
+      ...(typeof params.name === 'string' || typeof params.uri === 'string'
+        ? { 'mcp-name': String(params.name ?? params.uri) }
+        : {}),
       ...headers,
     },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),

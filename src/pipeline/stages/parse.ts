@@ -1,7 +1,8 @@
 /**
  * Parses the JSON-RPC body and checks the MCP transport headers against it: an unsupported
  * `MCP-Protocol-Version` is refused (400), so is a batch under a version without batches, and the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must
- * agree with the body when present (400, -32020), as must the version header with the body's `_meta` version. Decisions are always made on the body.
+ * agree with the body when present (400, -32020), as must the version header with the body's `_meta` version;
+ * a 2026-07-28 request must carry them (the same refusal). Decisions are always made on the body.
  *
  * @module
  */
@@ -109,6 +110,9 @@ function checkMcpHeaders(
   if (version !== undefined && bodyVersion !== undefined && bodyVersion !== version) {
     return deny(mismatch("MCP-Protocol-Version header does not match the body's protocol version"));
   }
+  const missing = missingStandardHeader(version ?? bodyVersion, parsed, version, method, name);
+  if (missing)
+    return deny(mismatch(`${missing} header is missing (required since MCP ${STANDARD_HEADERS_SINCE})`));
   if (method === undefined && name === undefined) return CONTINUE;
   if (parsed.batch || !msg || msg.kind === 'response') {
     return deny(mismatch('Mcp-Method/Mcp-Name headers require a single request or notification'));
@@ -122,6 +126,38 @@ function checkMcpHeaders(
       return deny(mismatch("Mcp-Name header does not match the body's name"));
   }
   return CONTINUE;
+}
+
+/**
+ * The first revision that requires the standard request headers: `MCP-Protocol-Version` and `Mcp-Method` on
+ * every request, `Mcp-Name` on the requests that name a tool, prompt or resource. "A required standard header
+ * … is missing" is a validation failure every server that processes the body must refuse (400, -32020):
+ * something in front may route on them. Their use on notifications is not defined, so none is required there.
+ */
+export const STANDARD_HEADERS_SINCE = '2026-07-28';
+const NAMED_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
+
+/** The standard header a request of a revision that requires them lacks, or undefined. */
+function missingStandardHeader(
+  revision: string | undefined,
+  parsed: NonNullable<import('../context.js').RequestContext['parsed']>,
+  version: string | undefined,
+  method: string | undefined,
+  name: string | undefined,
+): string | undefined {
+  const msg = parsed.messages[0];
+  if (
+    revision === undefined ||
+    revision < STANDARD_HEADERS_SINCE ||
+    parsed.batch ||
+    msg?.kind !== 'request'
+  ) {
+    return undefined;
+  }
+  if (version === undefined) return 'MCP-Protocol-Version';
+  if (method === undefined) return 'Mcp-Method';
+  if (name === undefined && NAMED_METHODS.has(msg.method)) return 'Mcp-Name';
+  return undefined;
 }
 
 /** The protocol version a 2026-07-28 request carries in `params._meta`, if it names one as a string. */

@@ -68,7 +68,11 @@ describe('parseStage', () => {
   });
 
   it('accepts a supported version given twice (first value counts)', () => {
-    const headers = { 'mcp-protocol-version': ['2026-07-28', 'x'] } as unknown as IncomingHttpHeaders;
+    const headers = {
+      'mcp-protocol-version': ['2026-07-28', 'x'],
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+    } as unknown as IncomingHttpHeaders;
     expect(parse(headers, call('echo')).result).toEqual(CONTINUE);
   });
 
@@ -123,13 +127,45 @@ describe('parseStage', () => {
           method: 'tools/list',
           params: { _meta: { 'io.modelcontextprotocol/protocolVersion': v } },
         });
-      const header = { 'mcp-protocol-version': '2026-07-28' };
+      const header = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' };
       expect(parse(header, versioned('2026-07-28')).result).toEqual(CONTINUE);
       expect(parse(header, versioned('2025-06-18')).result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
       // Nothing to compare: no header, or no version (as a string) in the body.
       expect(parse({}, versioned('2025-06-18')).result).toEqual(CONTINUE);
       expect(parse(header, versioned(20260728)).result).toEqual(CONTINUE);
-      expect(parse(header, call('echo')).result).toEqual(CONTINUE);
+      const named = { ...header, 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+      expect(parse(named, call('echo')).result).toEqual(CONTINUE);
+    });
+
+    it('refuses a 2026-07-28 request without the standard headers that revision requires', () => {
+      const v = { 'mcp-protocol-version': '2026-07-28' };
+      const missing = (headers: IncomingHttpHeaders, body: string) => {
+        const { result } = parse(headers, body);
+        expect(result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
+        return (result as { error: Error }).error.message;
+      };
+      expect(missing(v, call('echo'))).toBe(
+        'Bad Request: Mcp-Method header is missing (required since MCP 2026-07-28)',
+      );
+      expect(missing({ ...v, 'mcp-method': 'tools/call' }, call('echo'))).toContain(
+        'Mcp-Name header is missing',
+      );
+      // A body that says 2026-07-28 needs the version header too.
+      const modernBody = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/list',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+      });
+      expect(missing({ 'mcp-method': 'tools/list' }, modernBody)).toContain(
+        'MCP-Protocol-Version header is missing',
+      );
+      // Mcp-Name only where the method names something; nothing required of a notification or older revisions.
+      const list = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      expect(parse({ ...v, 'mcp-method': 'tools/list' }, list).result).toEqual(CONTINUE);
+      const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      expect(parse(v, note).result).toEqual(CONTINUE);
+      expect(parse({ 'mcp-protocol-version': '2025-06-18' }, call('echo')).result).toEqual(CONTINUE);
     });
 
     it('decodes =?base64?…?= Mcp-Name values', () => {
