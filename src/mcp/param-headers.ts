@@ -124,15 +124,28 @@ function agrees(type: ParamHeader['type'], text: string, value: unknown): boolea
   return typeof value === 'number' && INTEGER_TEXT.test(text) && Number(text) === value;
 }
 
+/** How many field lines named `name` (lower case) `rawHeaders` (name, value, name, value, …) holds. */
+function fieldLines(rawHeaders: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const h = rawHeaders[i] as string;
+    if (h.length === name.length && h.toLowerCase() === name) n++;
+  }
+  return n;
+}
+
 /**
  * Why a `tools/call`'s `Mcp-Param-*` headers disagree with its arguments, or undefined when they agree:
  * a marked parameter with a value needs its header, equal to the value (after decoding); one without a
- * value (absent or null) must have none. Never quotes a value.
+ * value (absent or null) must have none. Never quotes a value. Node joins a header sent on two lines into
+ * one value (`a, b`), which a body value `a, b` would match while a gateway in front acts on `a`:
+ * `rawHeaders`, when given, has such a header refused as malformed.
  */
 export function paramHeaderMismatch(
   declarations: readonly ParamHeader[],
   args: unknown,
   headers: Readonly<Record<string, string | string[] | undefined>>,
+  rawHeaders?: readonly string[],
 ): string | undefined {
   for (const d of declarations) {
     const where = `arguments.${d.path.join('.')}`.slice(0, 120);
@@ -144,7 +157,8 @@ export function paramHeaderMismatch(
       continue;
     }
     if (raw === undefined) return `${label} header is missing; the body has a value at ${where}`;
-    const text = typeof raw === 'string' ? decoded(raw) : undefined;
+    const once = typeof raw === 'string' && (!rawHeaders || fieldLines(rawHeaders, d.header) === 1);
+    const text = once ? decoded(raw) : undefined;
     if (text === undefined) return `${label} header is malformed (sent twice, or invalid Base64)`;
     if (!agrees(d.type, text, value)) return `${label} header does not match the body's ${where}`;
   }
@@ -163,6 +177,7 @@ export function requestParamHeaderMismatch(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   messages: readonly JsonRpcMessage[],
   declarationsOf: (tool: string) => readonly ParamHeader[],
+  rawHeaders?: readonly string[],
 ): string | undefined {
   const version = headers['mcp-protocol-version'];
   if (typeof version !== 'string' || version.trim() < PARAM_HEADERS_SINCE) return undefined;
@@ -170,7 +185,7 @@ export function requestParamHeaderMismatch(
     if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) continue;
     const tool = msg.params.name;
     if (typeof tool !== 'string') continue;
-    const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers);
+    const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers, rawHeaders);
     if (why) return why;
   }
   return undefined;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ListenUpstream, listenHarness, post2026 } from '../helpers/listen-upstream.js';
 import type { Harness } from '../helpers/sidecar.js';
@@ -69,6 +70,40 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     const res = await call(4, 'acme', {});
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('Mcp-Param-Tenant header is missing');
+    expect(calls()).toBe(before);
+  });
+
+  it('refuses a header sent on two lines, which Node would join into a value the body repeats', async () => {
+    const before = calls();
+    const tenant = 'acme, globex';
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 6,
+      method: 'tools/call',
+      params: { name: 'read_customer', arguments: { tenant, id: 'c-1' } },
+    });
+    // fetch() would send one joined line; node:http sends one line per array item.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(h.mcpUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'read_customer',
+          'mcp-param-tenant': ['acme', 'globex'],
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(400);
     expect(calls()).toBe(before);
   });
 

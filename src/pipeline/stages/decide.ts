@@ -99,8 +99,11 @@ export function decideStage(deps: DecideDeps): Stage {
   // the one decided. Its tool's marks are known once it has been seen listed (hence after discovery).
   const checkThenDecide = (ctx: RequestContext): StageResult => {
     const why = ctx.parsed
-      ? requestParamHeaderMismatch(ctx.req.headers, ctx.parsed.messages, (t) =>
-          deps.annotations.paramHeaders(t),
+      ? requestParamHeaderMismatch(
+          ctx.req.headers,
+          ctx.parsed.messages,
+          (t) => deps.annotations.paramHeaders(t),
+          ctx.req.rawHeaders,
         )
       : undefined;
     return why

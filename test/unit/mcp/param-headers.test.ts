@@ -108,6 +108,17 @@ describe('paramHeaderMismatch', () => {
     ).toMatch(/Mcp-Param-Greeting header is malformed/);
   });
 
+  it('refuses a header sent on two lines, which Node joins into one value a body could match', () => {
+    const joined = { ...headers, 'mcp-param-region': 'us-west1, eu-west1' };
+    const others = ['Mcp-Param-Limit', '42', 'MCP-PARAM-DRY', 'false'];
+    const twice = ['Mcp-Param-Region', 'us-west1', 'mcp-param-region', 'eu-west1', ...others];
+    const body = { ...args, region: 'us-west1, eu-west1' };
+    expect(paramHeaderMismatch(decls, body, joined, twice)).toMatch(/Mcp-Param-Region header is malformed/);
+    // One line whose value holds a comma is no duplicate.
+    const once = ['mcp-param-region', 'us-west1, eu-west1', ...others];
+    expect(paramHeaderMismatch(decls, body, joined, once)).toBeUndefined();
+  });
+
   it('refuses a header that differs, without quoting either value', () => {
     const why = paramHeaderMismatch(decls, args, { ...headers, 'mcp-param-region': 'eu-west1' });
     expect(why).toBe("Mcp-Param-Region header does not match the body's arguments.region");
