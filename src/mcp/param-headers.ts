@@ -168,10 +168,18 @@ export function paramHeaderMismatch(
 /** The first protocol revision whose clients mirror parameters into headers. */
 export const PARAM_HEADERS_SINCE = '2026-07-28';
 
+/** The protocol version a request's `params._meta` names (2026-07-28), if any. */
+function metaVersion(params: Record<string, unknown>): string | undefined {
+  const v = isRecord(params._meta) ? params._meta['io.modelcontextprotocol/protocolVersion'] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
 /**
  * Why a request's `tools/call` disagrees with its `Mcp-Param-*` headers, or undefined: checked only for a
  * request of a revision that mirrors parameters (`MCP-Protocol-Version` ≥ 2026-07-28; older clients send no
- * such headers), and only for the parameters the tool was seen to mark.
+ * such headers), and only for the parameters the tool was seen to mark. Without that header (which parse
+ * lets through for older clients) the body's `_meta` version says the revision: a 2026-07-28 call cannot
+ * skip the check by leaving the header out.
  */
 export function requestParamHeaderMismatch(
   headers: Readonly<Record<string, string | string[] | undefined>>,
@@ -179,10 +187,12 @@ export function requestParamHeaderMismatch(
   declarationsOf: (tool: string) => readonly ParamHeader[],
   rawHeaders?: readonly string[],
 ): string | undefined {
-  const version = headers['mcp-protocol-version'];
-  if (typeof version !== 'string' || version.trim() < PARAM_HEADERS_SINCE) return undefined;
+  const header = headers['mcp-protocol-version'];
+  const stated = typeof header === 'string' ? header.trim() : undefined;
+  if (stated !== undefined && stated < PARAM_HEADERS_SINCE) return undefined;
   for (const msg of messages) {
     if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) continue;
+    if ((stated ?? metaVersion(msg.params) ?? '') < PARAM_HEADERS_SINCE) continue;
     const tool = msg.params.name;
     if (typeof tool !== 'string') continue;
     const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers, rawHeaders);

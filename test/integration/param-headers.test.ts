@@ -107,6 +107,32 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     expect(calls()).toBe(before);
   });
 
+  it("refuses a mismatch without MCP-Protocol-Version when the body's _meta names 2026-07-28", async () => {
+    const before = calls();
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' };
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'read_customer',
+        'mcp-param-tenant': 'globex',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' }, _meta: meta },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32020);
+    expect(calls()).toBe(before);
+  });
+
   it('does not read the headers of an older revision, whose clients mirror nothing', async () => {
     const res = await call(5, 'acme', { 'mcp-param-tenant': 'globex' }, '2025-11-25');
     expect(res.status).toBe(200);

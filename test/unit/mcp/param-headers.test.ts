@@ -161,6 +161,31 @@ describe('requestParamHeaderMismatch', () => {
     expect(requestParamHeaderMismatch(h, call({ region: 'us' }), lookup)).toMatch(/Mcp-Param-Region/);
   });
 
+  it("checks a call without MCP-Protocol-Version whose body's _meta names 2026-07-28", () => {
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' };
+    const modern: JsonRpcMessage[] = [
+      {
+        kind: 'request',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'q', arguments: { region: 'us' }, _meta: meta },
+      },
+    ];
+    expect(requestParamHeaderMismatch({ 'mcp-param-region': 'eu' }, modern, lookup)).toMatch(
+      /Mcp-Param-Region header does not match/,
+    );
+    const older = { ...meta, 'io.modelcontextprotocol/protocolVersion': '2025-11-25' };
+    const old: JsonRpcMessage[] = [
+      {
+        kind: 'request',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'q', arguments: { region: 'us' }, _meta: older },
+      },
+    ];
+    expect(requestParamHeaderMismatch({ 'mcp-param-region': 'eu' }, old, lookup)).toBeUndefined();
+  });
+
   it('leaves older revisions, other methods and unmarked tools alone', () => {
     const old = { 'mcp-protocol-version': '2025-11-25' };
     expect(requestParamHeaderMismatch(old, call({ region: 'us' }), lookup)).toBeUndefined();
