@@ -10,7 +10,9 @@
  * specification, only a parameter reached from the schema root through `properties` keys alone may be
  * marked, with a primitive type (string, integer, boolean) and a header-token name unique without regard to
  * case; a mark anywhere else makes the tool definition invalid. Clients must not call such a tool, and its
- * declarations are not enforced here.
+ * declarations are not enforced here. One exception: a `number` mark, which the specification forbids, is
+ * checked all the same, as the official TypeScript SDK's client (and the conformance suite it passes)
+ * mirrors it, and a schema built from `z.number()` declares one.
  *
  * @module
  */
@@ -24,7 +26,7 @@ export interface ParamHeader {
   readonly header: string;
   /** The chain of `properties` keys leading from the schema root to the parameter. */
   readonly path: readonly string[];
-  readonly type: 'string' | 'integer' | 'boolean';
+  readonly type: 'string' | 'integer' | 'number' | 'boolean';
 }
 
 /** RFC 9110 field-name token (`1*tchar`). */
@@ -35,14 +37,16 @@ const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
 const MAX_DEPTH = 32;
 const SENTINEL = /^=\?base64\?(.*)\?=$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const INTEGER_TEXT = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const NUMBER_TEXT = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** The primitive type a marked parameter declares (a nullable one too), or undefined for any other. */
 function primitiveType(type: unknown): ParamHeader['type'] | undefined {
   const types = Array.isArray(type) ? type.filter((t) => t !== 'null') : [type];
   const [only] = types;
   if (types.length !== 1) return undefined;
-  return only === 'string' || only === 'integer' || only === 'boolean' ? only : undefined;
+  return only === 'string' || only === 'integer' || only === 'number' || only === 'boolean'
+    ? only
+    : undefined;
 }
 
 /**
@@ -120,8 +124,8 @@ function decoded(raw: string): string | undefined {
 function agrees(type: ParamHeader['type'], text: string, value: unknown): boolean {
   if (type === 'string') return typeof value === 'string' && text === value;
   if (type === 'boolean') return typeof value === 'boolean' && text === String(value);
-  // Integers compare numerically, so `42.0` and `42` agree.
-  return typeof value === 'number' && INTEGER_TEXT.test(text) && Number(text) === value;
+  // Integers and numbers compare numerically, so `42.0` and `42` agree (and `1e-7`, as a client writes 1e-7).
+  return typeof value === 'number' && NUMBER_TEXT.test(text) && Number(text) === value;
 }
 
 /** How many field lines named `name` (lower case) `rawHeaders` (name, value, name, value, …) holds. */

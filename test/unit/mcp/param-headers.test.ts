@@ -51,7 +51,6 @@ describe('paramHeaderDeclarations', () => {
     ['under oneOf', schema({ a: { oneOf: [{ type: 'string', 'x-mcp-header': 'A' }] } })],
     ['in $defs', schema({}, { $defs: { r: { type: 'string', 'x-mcp-header': 'R' } } })],
     ['on the root', { type: 'object', 'x-mcp-header': 'Root' }],
-    ['on a number', schema({ n: { type: 'number', 'x-mcp-header': 'N' } })],
     ['on an object', schema({ o: { type: 'object', 'x-mcp-header': 'O' } })],
     ['with no type', schema({ u: { 'x-mcp-header': 'U' } })],
     ['with a name that is no token', schema({ s: { type: 'string', 'x-mcp-header': 'Bad Name' } })],
@@ -71,7 +70,7 @@ describe('paramHeaderDeclarations', () => {
     const m = toolParamHeaders({
       tools: [
         { name: 'a', inputSchema: schema({ r: { type: 'string', 'x-mcp-header': 'R' } }) },
-        { name: 'b', inputSchema: schema({ r: { type: 'number', 'x-mcp-header': 'R' } }) },
+        { name: 'b', inputSchema: schema({ r: { type: 'array', 'x-mcp-header': 'R' } }) },
         { name: 'c' },
       ],
     });
@@ -96,6 +95,16 @@ describe('paramHeaderMismatch', () => {
   it('accepts headers equal to the arguments, integers compared as numbers', () => {
     expect(paramHeaderMismatch(decls, args, headers)).toBeUndefined();
     expect(paramHeaderMismatch(decls, args, { ...headers, 'mcp-param-limit': '42.0' })).toBeUndefined();
+  });
+
+  it('checks a number mark as the TypeScript SDK client mirrors it (String(value)), numerically', () => {
+    const d = paramHeaderDeclarations(schema({ n: { type: 'number', 'x-mcp-header': 'Ratio' } })) ?? [];
+    expect(d.map((x) => x.type)).toEqual(['number']);
+    for (const n of [2.5, 1e-7, -3, 0])
+      expect(paramHeaderMismatch(d, { n }, { 'mcp-param-ratio': String(n) })).toBeUndefined();
+    expect(paramHeaderMismatch(d, { n: 2.5 }, { 'mcp-param-ratio': '2.50' })).toBeUndefined();
+    expect(paramHeaderMismatch(d, { n: 2.5 }, { 'mcp-param-ratio': '7' })).toMatch(/does not match/);
+    expect(paramHeaderMismatch(d, { n: 2.5 }, {})).toMatch(/Mcp-Param-Ratio header is missing/);
   });
 
   it('decodes the Base64 sentinel before comparing', () => {
