@@ -113,12 +113,23 @@ function argumentAt(args: unknown, path: readonly string[]): unknown {
   return v;
 }
 
-/** A header value with the Base64 sentinel decoded; undefined when the sentinel holds no valid Base64. */
+/** `ignoreBOM`: a leading U+FEFF is part of the value (a client encodes it), not a mark to strip. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A header value with the Base64 sentinel decoded; undefined when the sentinel holds no valid Base64 or
+ * no valid UTF-8 (decoded leniently, bytes that are not UTF-8 would become U+FFFD and match a body's U+FFFD).
+ */
 function decoded(raw: string): string | undefined {
   const m = SENTINEL.exec(raw);
   if (!m) return raw;
   const b64 = m[1] ?? '';
-  return BASE64.test(b64) ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+  if (!BASE64.test(b64)) return undefined;
+  try {
+    return UTF8.decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 function agrees(type: ParamHeader['type'], text: string, value: unknown): boolean {

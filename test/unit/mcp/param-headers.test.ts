@@ -115,6 +115,19 @@ describe('paramHeaderMismatch', () => {
     expect(
       paramHeaderMismatch(d, { g: greeting }, { 'mcp-param-greeting': '=?base64?not base64!?=' }),
     ).toMatch(/Mcp-Param-Greeting header is malformed/);
+    // 0xFF is no UTF-8: refused, not read as the U+FFFD a body could carry.
+    const notUtf8 = `=?base64?${Buffer.from([0x61, 0xff]).toString('base64')}?=`;
+    expect(paramHeaderMismatch(d, { g: 'a\uFFFD' }, { 'mcp-param-greeting': notUtf8 })).toMatch(
+      /Mcp-Param-Greeting header is malformed/,
+    );
+    const bom = `=?base64?${Buffer.from('\uFEFFx').toString('base64')}?=`;
+    expect(paramHeaderMismatch(d, { g: '\uFEFFx' }, { 'mcp-param-greeting': bom })).toBeUndefined();
+    // The empty string, which a client always encodes, and a plain value shaped like the sentinel.
+    expect(paramHeaderMismatch(d, { g: '' }, { 'mcp-param-greeting': '=?base64??=' })).toBeUndefined();
+    const literal = `=?base64?${Buffer.from('=?base64?literal?=').toString('base64')}?=`;
+    expect(
+      paramHeaderMismatch(d, { g: '=?base64?literal?=' }, { 'mcp-param-greeting': literal }),
+    ).toBeUndefined();
   });
 
   it('refuses a header sent on two lines, which Node joins into one value a body could match', () => {
