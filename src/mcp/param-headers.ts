@@ -136,7 +136,10 @@ function agrees(type: ParamHeader['type'], text: string, value: unknown): boolea
   if (type === 'string') return typeof value === 'string' && text === value;
   if (type === 'boolean') return typeof value === 'boolean' && text === String(value);
   // Integers and numbers compare numerically, so `42.0` and `42` agree (and `1e-7`, as a client writes 1e-7).
-  return typeof value === 'number' && NUMBER_TEXT.test(text) && Number(text) === value;
+  // Not beyond 2^53 - 1, the limit the spec sets: there JSON.parse rounds, 9007199254740993 in the body
+  // reads as ...992 and would match that header while an upstream parsing exactly acts on ...993.
+  if (typeof value !== 'number' || (Number.isInteger(value) && !Number.isSafeInteger(value))) return false;
+  return NUMBER_TEXT.test(text) && Number(text) === value;
 }
 
 /** How many field lines named `name` (lower case) `rawHeaders` (name, value, name, value, …) holds. */

@@ -152,6 +152,14 @@ describe('paramHeaderMismatch', () => {
     );
   });
 
+  it('refuses an integer beyond 2^53 - 1, which JSON.parse rounds to what another header says', () => {
+    const { limit } = JSON.parse('{"limit":9007199254740993}') as { limit: number };
+    const big = { ...headers, 'mcp-param-limit': '9007199254740992' };
+    expect(paramHeaderMismatch(decls, { ...args, limit }, big)).toMatch(/Mcp-Param-Limit header does not/);
+    const max = { ...headers, 'mcp-param-limit': '9007199254740991' };
+    expect(paramHeaderMismatch(decls, { ...args, limit: 9007199254740991 }, max)).toBeUndefined();
+  });
+
   it('refuses a value of another type than the header declares', () => {
     expect(paramHeaderMismatch(decls, { ...args, limit: '42' }, headers)).toMatch(/Mcp-Param-Limit/);
   });
