@@ -17,6 +17,7 @@
  * @module
  */
 import { isRecord } from './action.js';
+import { decodeHeaderValue, fieldLines, HEADER_MIRRORING_SINCE, metaVersion } from './header-values.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
 export interface ParamHeader {
@@ -35,17 +36,14 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
 /** Schemas nested deeper than this are not searched (an upstream's schema, bounded all the same). */
 const MAX_DEPTH = 32;
-const SENTINEL = /^=\?base64\?(.*)\?=$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const NUMBER_TEXT = /^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
-/** The primitive type a marked parameter declares (a nullable one too), or undefined for any other. */
+/** The primitive type a marked parameter declares, or undefined for any other. */
 function primitiveType(type: unknown): ParamHeader['type'] | undefined {
-  const types = Array.isArray(type) ? type.filter((t) => t !== 'null') : [type];
-  const [only] = types;
-  if (types.length !== 1) return undefined;
-  return only === 'string' || only === 'integer' || only === 'number' || only === 'boolean'
-    ? only
+  // One type named alone: a list (`["string", "null"]`) is no primitive type to the spec, and the SDK client
+  // treats such a mark as invalid (it sends no header), so enforcing it would refuse that client's calls.
+  return type === 'string' || type === 'integer' || type === 'number' || type === 'boolean'
+    ? type
     : undefined;
 }
 
@@ -113,25 +111,6 @@ function argumentAt(args: unknown, path: readonly string[]): unknown {
   return v;
 }
 
-/** `ignoreBOM`: a leading U+FEFF is part of the value (a client encodes it), not a mark to strip. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/**
- * A header value with the Base64 sentinel decoded; undefined when the sentinel holds no valid Base64 or
- * no valid UTF-8 (decoded leniently, bytes that are not UTF-8 would become U+FFFD and match a body's U+FFFD).
- */
-function decoded(raw: string): string | undefined {
-  const m = SENTINEL.exec(raw);
-  if (!m) return raw;
-  const b64 = m[1] ?? '';
-  if (!BASE64.test(b64)) return undefined;
-  try {
-    return UTF8.decode(Buffer.from(b64, 'base64'));
-  } catch {
-    return undefined;
-  }
-}
-
 function agrees(type: ParamHeader['type'], text: string, value: unknown): boolean {
   if (type === 'string') return typeof value === 'string' && text === value;
   if (type === 'boolean') return typeof value === 'boolean' && text === String(value);
@@ -140,16 +119,6 @@ function agrees(type: ParamHeader['type'], text: string, value: unknown): boolea
   // reads as ...992 and would match that header while an upstream parsing exactly acts on ...993.
   if (typeof value !== 'number' || (Number.isInteger(value) && !Number.isSafeInteger(value))) return false;
   return NUMBER_TEXT.test(text) && Number(text) === value;
-}
-
-/** How many field lines named `name` (lower case) `rawHeaders` (name, value, name, value, …) holds. */
-function fieldLines(rawHeaders: readonly string[], name: string): number {
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const h = rawHeaders[i] as string;
-    if (h.length === name.length && h.toLowerCase() === name) n++;
-  }
-  return n;
 }
 
 /**
@@ -176,20 +145,11 @@ export function paramHeaderMismatch(
     }
     if (raw === undefined) return `${label} header is missing; the body has a value at ${where}`;
     const once = typeof raw === 'string' && (!rawHeaders || fieldLines(rawHeaders, d.header) === 1);
-    const text = once ? decoded(raw) : undefined;
+    const text = once ? decodeHeaderValue(raw) : undefined;
     if (text === undefined) return `${label} header is malformed (sent twice, or invalid Base64)`;
     if (!agrees(d.type, text, value)) return `${label} header does not match the body's ${where}`;
   }
   return undefined;
-}
-
-/** The first protocol revision whose clients mirror parameters into headers. */
-export const PARAM_HEADERS_SINCE = '2026-07-28';
-
-/** The protocol version a request's `params._meta` names (2026-07-28), if any. */
-function metaVersion(params: Record<string, unknown>): string | undefined {
-  const v = isRecord(params._meta) ? params._meta['io.modelcontextprotocol/protocolVersion'] : undefined;
-  return typeof v === 'string' ? v : undefined;
 }
 
 /**
@@ -207,10 +167,10 @@ export function requestParamHeaderMismatch(
 ): string | undefined {
   const header = headers['mcp-protocol-version'];
   const stated = typeof header === 'string' ? header.trim() : undefined;
-  if (stated !== undefined && stated < PARAM_HEADERS_SINCE) return undefined;
+  if (stated !== undefined && stated < HEADER_MIRRORING_SINCE) return undefined;
   for (const msg of messages) {
     if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) continue;
-    if ((stated ?? metaVersion(msg.params) ?? '') < PARAM_HEADERS_SINCE) continue;
+    if ((stated ?? metaVersion(msg.params) ?? '') < HEADER_MIRRORING_SINCE) continue;
     const tool = msg.params.name;
     if (typeof tool !== 'string') continue;
     const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers, rawHeaders);

@@ -8,6 +8,12 @@
  */
 import { RequestError } from '../../errors/errors.js';
 import { isRecord } from '../../mcp/action.js';
+import {
+  decodeHeaderValue,
+  fieldLines,
+  HEADER_MIRRORING_SINCE,
+  metaVersion,
+} from '../../mcp/header-values.js';
 import type { InFlightIds } from '../../mcp/in-flight-ids.js';
 import { parseBody } from '../../mcp/jsonrpc.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
@@ -58,7 +64,7 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
         const refused = refuseBatch(single(ctx.req.headers['mcp-protocol-version'])?.trim());
         if (refused) return refused;
       }
-      const headers = checkMcpHeaders(ctx.req.headers, ctx.parsed);
+      const headers = checkMcpHeaders(ctx.req.headers, ctx.req.rawHeaders, ctx.parsed);
       if (headers.kind === 'deny' || !inFlight) return headers;
       const session = single(ctx.req.headers['mcp-session-id']);
       if (session === undefined) return headers;
@@ -99,6 +105,7 @@ function checkVersion(header: string | string[] | undefined, supported: Readonly
 
 function checkMcpHeaders(
   headers: Record<string, string | string[] | undefined>,
+  rawHeaders: readonly string[],
   parsed: NonNullable<import('../context.js').RequestContext['parsed']>,
 ): StageResult {
   const method = single(headers['mcp-method']);
@@ -112,7 +119,7 @@ function checkMcpHeaders(
   }
   const missing = missingStandardHeader(version ?? bodyVersion, parsed, version, method, name);
   if (missing)
-    return deny(mismatch(`${missing} header is missing (required since MCP ${STANDARD_HEADERS_SINCE})`));
+    return deny(mismatch(`${missing} header is missing (required since MCP ${HEADER_MIRRORING_SINCE})`));
   if (method === undefined && name === undefined) return CONTINUE;
   if (parsed.batch || !msg || msg.kind === 'response') {
     return deny(mismatch('Mcp-Method/Mcp-Name headers require a single request or notification'));
@@ -121,20 +128,23 @@ function checkMcpHeaders(
     return deny(mismatch(`Mcp-Method header ${method.slice(0, 60)} does not match the body's method`));
   }
   if (name !== undefined) {
-    const bodyName = nameOf(msg.method, msg.params);
-    if (decodeHeader(name) !== bodyName)
+    // Node joins a header sent on two lines into one value (`a, b`), which a body name `a, b` would match
+    // while something in front acts on `a`.
+    const decoded = fieldLines(rawHeaders, 'mcp-name') === 1 ? decodeHeaderValue(name) : undefined;
+    if (decoded === undefined)
+      return deny(mismatch('Mcp-Name header is malformed (sent twice, or invalid Base64)'));
+    if (decoded !== nameOf(msg.method, msg.params))
       return deny(mismatch("Mcp-Name header does not match the body's name"));
   }
   return CONTINUE;
 }
 
 /**
- * The first revision that requires the standard request headers: `MCP-Protocol-Version` and `Mcp-Method` on
+ * From the first revision that mirrors headers ({@link HEADER_MIRRORING_SINCE}), the standard request headers are required: `MCP-Protocol-Version` and `Mcp-Method` on
  * every request, `Mcp-Name` on the requests that name a tool, prompt or resource. "A required standard header
  * … is missing" is a validation failure every server that processes the body must refuse (400, -32020):
  * something in front may route on them. Their use on notifications is not defined, so none is required there.
  */
-export const STANDARD_HEADERS_SINCE = '2026-07-28';
 const NAMED_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
 /** The standard header a request of a revision that requires them lacks, or undefined. */
@@ -148,7 +158,7 @@ function missingStandardHeader(
   const msg = parsed.messages[0];
   if (
     revision === undefined ||
-    revision < STANDARD_HEADERS_SINCE ||
+    revision < HEADER_MIRRORING_SINCE ||
     parsed.batch ||
     msg?.kind !== 'request'
   ) {
@@ -160,13 +170,6 @@ function missingStandardHeader(
   return undefined;
 }
 
-/** The protocol version a 2026-07-28 request carries in `params._meta`, if it names one as a string. */
-function metaVersion(params: unknown): string | undefined {
-  const meta = isRecord(params) && isRecord(params._meta) ? params._meta : undefined;
-  const v = meta?.['io.modelcontextprotocol/protocolVersion'];
-  return typeof v === 'string' ? v : undefined;
-}
-
 function nameOf(method: string, params: unknown): string | undefined {
   if (!isRecord(params)) return undefined;
   if (method === 'tools/call' || method === 'prompts/get')
@@ -175,12 +178,6 @@ function nameOf(method: string, params: unknown): string | undefined {
   // The 2026-07-28 tasks extension names the task in `Mcp-Name` (tasks/get, tasks/update, tasks/cancel).
   if (method.startsWith('tasks/')) return typeof params.taskId === 'string' ? params.taskId : undefined;
   return undefined;
-}
-
-/** Values outside visible ASCII are sent as `=?base64?<b64>?=`. */
-function decodeHeader(v: string): string {
-  const m = /^=\?base64\?(.*)\?=$/.exec(v.trim());
-  return m ? Buffer.from(m[1] ?? '', 'base64').toString('utf8') : v.trim();
 }
 
 function single(v: string | string[] | undefined): string | undefined {

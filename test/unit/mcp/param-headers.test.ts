@@ -21,7 +21,7 @@ describe('paramHeaderDeclarations', () => {
         region: { type: 'string', 'x-mcp-header': 'Region' },
         query: { type: 'string' },
         target: schema({ shard: { type: 'integer', 'x-mcp-header': 'Shard' } }),
-        dry: { type: ['boolean', 'null'], 'x-mcp-header': 'Dry-Run' },
+        dry: { type: 'boolean', 'x-mcp-header': 'Dry-Run' },
       }),
     );
     expect(d).toEqual([
@@ -53,6 +53,7 @@ describe('paramHeaderDeclarations', () => {
     ['on the root', { type: 'object', 'x-mcp-header': 'Root' }],
     ['on an object', schema({ o: { type: 'object', 'x-mcp-header': 'O' } })],
     ['with no type', schema({ u: { 'x-mcp-header': 'U' } })],
+    ['on a list of types (nullable)', schema({ n: { type: ['string', 'null'], 'x-mcp-header': 'N' } })],
     ['with a name that is no token', schema({ s: { type: 'string', 'x-mcp-header': 'Bad Name' } })],
     ['with an empty name', schema({ s: { type: 'string', 'x-mcp-header': '' } })],
     [

@@ -9,7 +9,11 @@ export function fakeRequest(
   chunks: readonly (string | Buffer)[] = [],
 ): IncomingMessage {
   const req = Readable.from(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
-  return Object.assign(req, { headers }) as unknown as IncomingMessage;
+  // One field line per value, as Node reports them (a list stands for a header sent on several lines).
+  const rawHeaders = Object.entries(headers).flatMap(([name, v]) =>
+    (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((one) => [name, String(one)]),
+  );
+  return Object.assign(req, { headers, rawHeaders }) as unknown as IncomingMessage;
 }
 
 export function contextFor(req: IncomingMessage, body?: string): RequestContext {

@@ -168,6 +168,20 @@ describe('parseStage', () => {
       expect(parse({ 'mcp-protocol-version': '2025-06-18' }, call('echo')).result).toEqual(CONTINUE);
     });
 
+    it('refuses an Mcp-Name sent on two lines, or with a Base64 value that is not Base64 or not UTF-8', () => {
+      // Node joins two lines into one value; a body name equal to the joined text must not pass.
+      const twice = { 'mcp-name': ['echo', 'other'] } as unknown as IncomingHttpHeaders;
+      for (const headers of [
+        twice,
+        { 'mcp-name': '=?base64?not base64!?=' },
+        { 'mcp-name': `=?base64?${Buffer.from([0xff, 0xfe]).toString('base64')}?=` },
+      ]) {
+        const { result } = parse(headers, call('echo'));
+        expect(result).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
+        expect((result as { error: Error }).error.message).toContain('Mcp-Name header is malformed');
+      }
+    });
+
     it('decodes =?base64?…?= Mcp-Name values', () => {
       expect(parse({ 'mcp-name': b64('café_☕') }, call('café_☕')).result).toEqual(CONTINUE);
       expect(parse({ 'mcp-name': b64('other') }, call('café_☕')).result).toEqual(
