@@ -171,7 +171,7 @@ export async function forward(
       res.end(body);
       return upstreamRes.status;
     }
-    res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, rewriteSse));
+    res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, rewriteSse, isSse));
     if (isSse) res.flushHeaders();
     const rewriter = rewriteSse
       ? (r.sseRewriter ?? new SseRewriter(r.filter?.rewriteEvent ?? ((e) => e.data)))
@@ -237,13 +237,20 @@ function failReply(
   return sendUpstreamError(ctx, res, e);
 }
 
-/** The client's reply headers: the upstream's (less hop-by-hop, and length when rewritten), then the sidecar's. */
+/**
+ * The client's reply headers: the upstream's (less hop-by-hop, and length when rewritten), then the sidecar's.
+ * An event stream gets `X-Accel-Buffering: no` unless the upstream set it (the MCP transport's advice): an
+ * nginx in front, the usual Kubernetes ingress, would otherwise hold its events back in a buffer.
+ */
 function replyHeaders(
   ctx: RequestContext,
   upstream: Record<string, string | string[] | undefined>,
   bodyRewritten: boolean,
+  eventStream = false,
 ): OutgoingHttpHeaders {
-  return { ...clientResponseHeaders(upstream, bodyRewritten), ...ctx.responseHeaders };
+  const out = { ...clientResponseHeaders(upstream, bodyRewritten), ...ctx.responseHeaders };
+  if (eventStream) out['x-accel-buffering'] ??= 'no';
+  return out;
 }
 
 /** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */

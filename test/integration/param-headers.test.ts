@@ -42,6 +42,7 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
   it('lets a call through whose header equals its argument, plain or Base64-encoded', async () => {
     const plain = await call(1, 'acme', { 'mcp-param-tenant': 'acme' });
     expect(plain.status).toBe(200);
+    expect(plain.headers.get('x-accel-buffering')).toBeNull();
     expect(await plain.json()).toMatchObject({ id: 1, result: { content: [{ text: 'ok' }] } });
     // The first call of the unseen tool made the sidecar list the upstream's tools: the mark is known.
     expect(upstream.received).toContain('tools/list');

@@ -43,6 +43,8 @@ describe('MCP 2026-07-28 plumbing through the sidecar', () => {
     const token = await h.token({ sub: 'listener', roles: ['user'] });
     const first = await post(token, 2, 'subscriptions/listen', { notifications: { toolsListChanged: true } });
     expect(first.status).toBe(200);
+    // An nginx ingress in front must pass the stream's events on as they come.
+    expect(first.headers.get('x-accel-buffering')).toBe('no');
     const stream = await readUntil(first, ACK);
     expect(stream.text).toContain(ACK);
 
