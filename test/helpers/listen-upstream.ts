@@ -105,9 +105,23 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
 }
 
 /**
- * POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint with `token`, its standard request
- * headers (`Mcp-Method`, and `Mcp-Name` from `params.name` or `params.uri`) and more `headers`.
+ * The headers of a 2026-07-28 POST with `token`: its standard request headers (`MCP-Protocol-Version`,
+ * `Mcp-Method`, and `Mcp-Name` from `params.name` or `params.uri` where the method names something).
  */
+export function headers2026(token: string, method: string, params: Record<string, unknown> = {}) {
+  return {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': method,
+    ...(typeof params.name === 'string' || typeof params.uri === 'string'
+      ? { 'mcp-name': String(params.name ?? params.uri) }
+      : {}),
+  };
+}
+
+/** POSTs one 2026-07-28 JSON-RPC request to the sidecar's MCP endpoint ({@link headers2026}, then `headers`). */
 export function post2026(
   mcpUrl: string,
   token: string,
@@ -118,18 +132,7 @@ export function post2026(
 ): Promise<Response> {
   return fetch(mcpUrl, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      // The standard request headers that revision requires (Mcp-Name where the method names something).
-      'mcp-method': method,
-      ...(typeof params.name === 'string' || typeof params.uri === 'string'
-        ? { 'mcp-name': String(params.name ?? params.uri) }
-        : {}),
-      ...headers,
-    },
+    headers: { ...headers2026(token, method, params), ...headers },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
     signal: AbortSignal.timeout(10_000),
   });

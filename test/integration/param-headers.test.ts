@@ -10,7 +10,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ListenUpstream, listenHarness, post2026 } from '../helpers/listen-upstream.js';
+import { headers2026, type ListenUpstream, listenHarness, post2026 } from '../helpers/listen-upstream.js';
 import type { Harness } from '../helpers/sidecar.js';
 
 let h: Harness;
@@ -88,12 +88,7 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
       const req = request(h.mcpUrl, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'read_customer',
+          ...headers2026(token, 'tools/call', { name: 'read_customer' }),
           'mcp-param-tenant': ['acme', 'globex'],
         },
       });
@@ -111,16 +106,12 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
   it("refuses a mismatch without MCP-Protocol-Version when the body's _meta names 2026-07-28", async () => {
     const before = calls();
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' };
+    const { 'mcp-protocol-version': _, ...withoutVersion } = headers2026(token, 'tools/call', {
+      name: 'read_customer',
+    });
     const res = await fetch(h.mcpUrl, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'read_customer',
-        'mcp-param-tenant': 'globex',
-      },
+      headers: { ...withoutVersion, 'mcp-param-tenant': 'globex' },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 7,

@@ -28,3 +28,13 @@ export function contextFor(req: IncomingMessage, body?: string): RequestContext 
 }
 
 export const signal = requestSignal(new AbortController().signal);
+
+/** The request facts of the decide stage's unit tests: a Monday 10:00 UTC, in business hours. */
+export const FACTS = {
+  now: new Date('2026-11-23T10:00:00Z'),
+  clientIp: '127.0.0.1',
+  sessionId: null,
+  requestId: 'req-1',
+  environment: 'prod',
+  timezone: 'UTC',
+};

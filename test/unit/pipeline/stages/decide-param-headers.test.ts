@@ -12,7 +12,7 @@ import { requestSignal, type StageResult } from '../../../../src/pipeline/stage.
 import { decideStage } from '../../../../src/pipeline/stages/decide.js';
 import type { PolicyEngine } from '../../../../src/policy/engine.js';
 import { principal } from '../../../helpers/principal.js';
-import { contextFor, fakeRequest } from '../fake-request.js';
+import { contextFor, FACTS, fakeRequest } from '../fake-request.js';
 
 const LIST = {
   tools: [
@@ -41,14 +41,7 @@ function setup(learnFirst: boolean) {
   const stage = decideStage({
     engine,
     annotations,
-    facts: () => ({
-      now: new Date('2026-11-23T10:00:00Z'),
-      clientIp: '127.0.0.1',
-      sessionId: null,
-      requestId: 'req-1',
-      environment: 'prod',
-      timezone: 'UTC',
-    }),
+    facts: () => FACTS,
     dryRun: true,
     discover: async () => learn(),
   });

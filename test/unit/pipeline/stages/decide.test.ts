@@ -16,16 +16,7 @@ import type { Decision } from '../../../../src/policy/decision.js';
 import type { PolicyEngine } from '../../../../src/policy/engine.js';
 import type { PolicyInput } from '../../../../src/policy/input.js';
 import { principal } from '../../../helpers/principal.js';
-import { contextFor, fakeRequest } from '../fake-request.js';
-
-const FACTS = {
-  now: new Date('2026-11-23T10:00:00Z'),
-  clientIp: '127.0.0.1',
-  sessionId: null,
-  requestId: 'req-1',
-  environment: 'prod',
-  timezone: 'UTC',
-};
+import { contextFor, FACTS, fakeRequest } from '../fake-request.js';
 
 function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners) {
   const inputs: PolicyInput[] = [];
