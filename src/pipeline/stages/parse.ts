@@ -141,7 +141,8 @@ function checkMcpHeaders(
 
 /**
  * From the first revision that mirrors headers ({@link HEADER_MIRRORING_SINCE}), the standard request headers are required: `MCP-Protocol-Version` and `Mcp-Method` on
- * every request, `Mcp-Name` on the requests that name a tool, prompt or resource. "A required standard header
+ * every request, `Mcp-Name` on the requests that name a tool, prompt or resource (by a string `params.name` or
+ * `params.uri`). "A required standard header
  * … is missing" is a validation failure every server that processes the body must refuse (400, -32020):
  * something in front may route on them. Their use on notifications is not defined, so none is required there.
  */
@@ -166,7 +167,10 @@ function missingStandardHeader(
   }
   if (version === undefined) return 'MCP-Protocol-Version';
   if (method === undefined) return 'Mcp-Method';
-  if (name === undefined && NAMED_METHODS.has(msg.method)) return 'Mcp-Name';
+  // Required where the body carries the value it mirrors (a string): the SDK client sends none for a
+  // name that is not one, and its server leaves such a body to params validation, as the upstream does.
+  if (name === undefined && NAMED_METHODS.has(msg.method) && nameOf(msg.method, msg.params) !== undefined)
+    return 'Mcp-Name';
   return undefined;
 }
 

@@ -168,6 +168,24 @@ describe('parseStage', () => {
       expect(parse({ 'mcp-protocol-version': '2025-06-18' }, call('echo')).result).toEqual(CONTINUE);
     });
 
+    it('requires no Mcp-Name of a 2026-07-28 request whose body carries no string name or uri', () => {
+      // The SDK client mirrors only a string; such a body is the upstream's to answer (invalid params).
+      const v = { 'mcp-protocol-version': '2026-07-28' };
+      const req = (method: string, params: unknown) =>
+        JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+      for (const [method, params] of [
+        ['tools/call', { arguments: {} }],
+        ['tools/call', { name: 42 }],
+        ['prompts/get', {}],
+        ['resources/read', { uri: null }],
+      ] as const) {
+        expect(parse({ ...v, 'mcp-method': method }, req(method, params)).result).toEqual(CONTINUE);
+      }
+      expect(
+        parse({ ...v, 'mcp-method': 'resources/read' }, req('resources/read', { uri: 'file:///a' })).result,
+      ).toEqual(denied('ERR_REQUEST_HEADER_MISMATCH'));
+    });
+
     it('refuses an Mcp-Name sent on two lines, or with a Base64 value that is not Base64 or not UTF-8', () => {
       // Node joins two lines into one value; a body name equal to the joined text must not pass.
       const twice = { 'mcp-name': ['echo', 'other'] } as unknown as IncomingHttpHeaders;
