@@ -51,41 +51,77 @@ function versionOf(node) {
   }
 }
 
-/** The path of the pinned release's `node`, downloaded and unpacked first unless cached. */
-export function ensureNodeImage(log = (/** @type {string} */ line) => process.stderr.write(`${line}\n`)) {
+/**
+ * npm's reason for a failure, from its stderr: the `npm error` lines but the pointer to its log file (at
+ * `--loglevel=error`; `--silent` prints none, which left "could not fetch" without a cause).
+ * @param {unknown} stderr
+ */
+function npmReason(stderr) {
+  return String(stderr ?? '')
+    .split('\n')
+    .map((l) => l.replace(/^npm (?:error|ERR!) ?/, '').trim())
+    .filter((l) => l && !l.startsWith('A complete log of this run'))
+    .join('; ')
+    .slice(0, 600);
+}
+
+/**
+ * Fetches `spec`'s tarball from the registry into `dest` with `npm pack`.
+ * @param {string} spec @param {string} dest
+ */
+function npmPack(spec, dest) {
+  try {
+    execFileSync('npm', ['pack', spec, '--pack-destination', dest, '--loglevel=error'], {
+      cwd: dest,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 600_000,
+    });
+  } catch (err) {
+    const reason = npmReason(/** @type {{stderr?: Buffer}} */ (err).stderr);
+    throw new NodeImageError(`node-image: npm could not fetch ${spec}${reason ? `: ${reason}` : ''}`);
+  }
+}
+
+/**
+ * @typedef {object} EnsureOptions
+ * @property {(line: string) => void} [log]
+ * @property {string} [cache] where releases are unpacked (`.cache/node-image`)
+ * @property {string} [version] the release (the pinned one)
+ * @property {string} [integrity] its tarball's SHA-512 (the pinned one)
+ * @property {(spec: string, dest: string) => void} [pack] writes the tarball of `spec` into `dest`
+ */
+
+/**
+ * The path of the pinned release's `node`, downloaded and unpacked first unless cached.
+ * @param {EnsureOptions} [options]
+ */
+export function ensureNodeImage(options = {}) {
+  const {
+    log = (line) => process.stderr.write(`${line}\n`),
+    cache = CACHE,
+    version: wanted = NODE_IMAGE_VERSION,
+    integrity = NODE_IMAGE_INTEGRITY,
+    pack = npmPack,
+  } = options;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new NodeImageError(
       `node-image: only the Linux x64 release is pinned (this is ${process.platform} ${process.arch}); run the tests in the container image instead`,
       2,
     );
   }
-  const dir = join(CACHE, NODE_IMAGE_VERSION);
+  const dir = join(cache, wanted);
   const node = join(dir, 'bin', 'node');
-  if (versionOf(node) === `v${NODE_IMAGE_VERSION}`) return node;
-  const work = join(CACHE, `.download-${process.pid}`);
+  if (versionOf(node) === `v${wanted}`) return node;
+  const work = join(cache, `.download-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    log(`node-image: fetching Node.js ${NODE_IMAGE_VERSION} (${NODE_IMAGE_PACKAGE}) from the npm registry…`);
-    try {
-      execFileSync(
-        'npm',
-        ['pack', `${NODE_IMAGE_PACKAGE}@${NODE_IMAGE_VERSION}`, '--pack-destination', work, '--silent'],
-        { cwd: work, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 },
-      );
-    } catch (err) {
-      const detail = String(/** @type {{stderr?: Buffer}} */ (err).stderr ?? '')
-        .trim()
-        .split('\n')
-        .pop();
-      throw new NodeImageError(
-        `node-image: npm could not fetch ${NODE_IMAGE_PACKAGE}@${NODE_IMAGE_VERSION}${detail ? `: ${detail}` : ''}`,
-      );
-    }
+    log(`node-image: fetching Node.js ${wanted} (${NODE_IMAGE_PACKAGE}) from the npm registry…`);
+    pack(`${NODE_IMAGE_PACKAGE}@${wanted}`, work);
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (!tarball) throw new NodeImageError('node-image: npm pack wrote no tarball');
     const got = integrityOf(join(work, tarball));
-    if (got !== NODE_IMAGE_INTEGRITY) {
+    if (got !== integrity) {
       throw new NodeImageError(
         `node-image: ${tarball} does not have the pinned SHA-512 (got ${got.slice(0, 24)}…); not used`,
       );
@@ -93,9 +129,9 @@ export function ensureNodeImage(log = (/** @type {string} */ line) => process.st
     execFileSync('tar', ['-xzf', join(work, tarball), '-C', work], { stdio: 'inherit' });
     const unpackedNode = join(work, 'package', 'bin', 'node');
     const version = versionOf(unpackedNode);
-    if (version !== `v${NODE_IMAGE_VERSION}`) {
+    if (version !== `v${wanted}`) {
       throw new NodeImageError(
-        `node-image: the unpacked node says ${version ?? 'nothing (it does not run here)'}, expected v${NODE_IMAGE_VERSION}`,
+        `node-image: the unpacked node says ${version ?? 'nothing (it does not run here)'}, expected v${wanted}`,
       );
     }
     // Moved into place whole, so a cut-off download never leaves a half release that looks cached.
