@@ -52,6 +52,49 @@ function versionOf(node) {
 }
 
 /**
+ * Renames `from` to `to`; false when `to` is a folder that is not empty (or `from` is gone).
+ * @param {string} from @param {string} to
+ */
+function moveInto(from, to) {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (err) {
+    const code = /** @type {NodeJS.ErrnoException} */ (err).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * Removes the download folders of runs that are gone: one cut off by a signal never ran its `finally`,
+ * and each would keep its ~200 MB.
+ * @param {string} cache
+ */
+function removeAbandoned(cache) {
+  let names = [];
+  try {
+    names = readdirSync(cache);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^\.download-(\d+)$/.exec(name)?.[1];
+    if (pid !== undefined && !alive(Number(pid))) rmSync(join(cache, name), { recursive: true, force: true });
+  }
+}
+
+/** @param {number} pid */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
+  }
+}
+
+/**
  * npm's reason for a failure, from its stderr: the `npm error` lines but the pointer to its log file (at
  * `--loglevel=error`; `--silent` prints none, which left "could not fetch" without a cause).
  * @param {unknown} stderr
@@ -112,6 +155,7 @@ export function ensureNodeImage(options = {}) {
   const dir = join(cache, wanted);
   const node = join(dir, 'bin', 'node');
   if (versionOf(node) === `v${wanted}`) return node;
+  removeAbandoned(cache);
   const work = join(cache, `.download-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -134,9 +178,16 @@ export function ensureNodeImage(options = {}) {
         `node-image: the unpacked node says ${version ?? 'nothing (it does not run here)'}, expected v${wanted}`,
       );
     }
-    // Moved into place whole, so a cut-off download never leaves a half release that looks cached.
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(join(work, 'package'), dir);
+    // Moved into place whole, so a cut-off download never leaves a half release that looks cached. A
+    // release another run put there meanwhile stays (its tests may be running on it): the rename fails.
+    if (!moveInto(join(work, 'package'), dir)) {
+      if (versionOf(node) === `v${wanted}`) return node;
+      // One that does not run: moved aside (removed with the work folder), then replaced.
+      moveInto(dir, join(work, 'broken'));
+      if (!moveInto(join(work, 'package'), dir)) {
+        throw new NodeImageError(`node-image: could not move the release into ${dir}`);
+      }
+    }
     log(`node-image: Node.js ${version} ready in ${dir}`);
     return node;
   } finally {
