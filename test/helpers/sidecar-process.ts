@@ -58,7 +58,9 @@ export async function startSidecarProcess(
     });
     child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}:\n${out}`)));
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': 'exit' can come before the last lines written to stdout have been read, and the
+  // tests read the output (its last line above all) as soon as this resolves.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const urls = await listening;
   return {
     ...urls,
