@@ -62,6 +62,16 @@ export interface TaskScope {
   readonly created?: (key: string, taskId: string) => void;
 }
 
+/** What a reply filter does besides pruning lists, each only when given. */
+export interface ReplyFilterOptions {
+  /** Times each list reply's pruning (a trace span). */
+  readonly timer?: FilterTimer | undefined;
+  /** Binds created tasks to the caller and prunes `tasks/list` replies to theirs. */
+  readonly tasks?: TaskScope | undefined;
+  /** Drops the server notifications the caller may not be told of. */
+  readonly notifications?: NotificationCheck | undefined;
+}
+
 export class ReplyFilter {
   readonly #pending: ReadonlyMap<string, ListMethod>;
   readonly #anyList: boolean;
@@ -80,17 +90,15 @@ export class ReplyFilter {
     alsoAnyList: boolean,
     visible: VisibleFn,
     annotations: AnnotationCache,
-    timer?: FilterTimer,
-    tasks?: TaskScope,
-    notifications?: NotificationCheck,
+    options: ReplyFilterOptions = {},
   ) {
     this.#pending = pending;
     this.#anyList = alsoAnyList;
     this.#visible = visible;
     this.#annotations = annotations;
-    this.#timer = timer;
-    this.#tasks = tasks;
-    this.#notifications = notifications;
+    this.#timer = options.timer;
+    this.#tasks = options.tasks;
+    this.#notifications = options.notifications;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */

@@ -85,15 +85,11 @@ export class LegacySseRoutes {
     }
     let sessionId: string | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
-    const filter = new ReplyFilter(
-      new Map(),
-      true,
-      rt.visibleFor(ctx, principal, true),
-      rt.annotations,
-      () => rt.filterSpan(ctx),
-      taskScope(rt, ctx, true),
-      rt.streamNotifications(ctx, principal),
-    );
+    const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal, true), rt.annotations, {
+      timer: () => rt.filterSpan(ctx),
+      tasks: taskScope(rt, ctx, true),
+      notifications: rt.streamNotifications(ctx, principal),
+    });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
         const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
@@ -174,14 +170,9 @@ export class LegacySseRoutes {
         path: session.upstreamPath,
         ...(ctx.body ? { body: ctx.body } : {}),
         // The transport answers on the stream; an upstream answering in the POST body is pruned as well.
-        filter: new ReplyFilter(
-          ctx.listRequests,
-          true,
-          rt.visibleFor(ctx),
-          rt.annotations,
-          undefined,
-          taskScope(rt, ctx, true),
-        ),
+        filter: new ReplyFilter(ctx.listRequests, true, rt.visibleFor(ctx), rt.annotations, {
+          tasks: taskScope(rt, ctx, true),
+        }),
         signal: client,
       });
       rt.requestDone(ctx, status);

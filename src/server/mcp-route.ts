@@ -48,15 +48,11 @@ export async function handleMcp(
     // stream pool; their resource updates reach the caller only for resources the policy allows them.
     const listen = method === 'POST' && opensListenStream(ctx.parsed?.messages ?? []);
     const longLived = method === 'GET' || listen;
-    const filter = new ReplyFilter(
-      ctx.listRequests,
-      anyList,
-      visible,
-      rt.annotations,
-      () => rt.filterSpan(ctx),
-      taskScope(rt, ctx, anyList),
-      longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined,
-    );
+    const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, {
+      timer: () => rt.filterSpan(ctx),
+      tasks: taskScope(rt, ctx, anyList),
+      notifications: longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined,
+    });
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {
         req,

@@ -23,10 +23,8 @@ function filterFor(
   caller = alice,
   anyList = false,
 ): ReplyFilter {
-  return new ReplyFilter(new Map(), anyList, () => true, new AnnotationCache(), undefined, {
-    owners,
-    caller,
-    pending: new Map(pending.map(([id, k]) => [idKey(id), k])),
+  return new ReplyFilter(new Map(), anyList, () => true, new AnnotationCache(), {
+    tasks: { owners, caller, pending: new Map(pending.map(([id, k]) => [idKey(id), k])) },
   });
 }
 

@@ -180,16 +180,10 @@ describe('ReplyFilter on an event stream that checks notifications', () => {
     params: { uri },
   });
   const streamFilter = () =>
-    new ReplyFilter(
-      new Map(),
-      true,
-      notSecret,
-      new AnnotationCache(),
-      undefined,
-      undefined,
-      (method, params) =>
+    new ReplyFilter(new Map(), true, notSecret, new AnnotationCache(), {
+      notifications: (method, params) =>
         method !== 'notifications/resources/updated' || (params as { uri: string }).uri === 'crm://open',
-    );
+    });
 
   it('drops an event carrying a notification the caller may not be told of, and passes the others as written', () => {
     const f = streamFilter();
