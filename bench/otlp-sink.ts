@@ -6,7 +6,8 @@
  * requests were traced) and log records in protobuf or JSON without decoding (`otlp-count.ts`); metric
  * data points are not counted, only export requests and bytes.
  *
- * On IPC `stats` it answers with the counts so far, on `cpu` with its own CPU time (µs).
+ * On IPC `stats` it answers with the counts so far, on `cpu` with its own CPU time (µs), on `sample` with
+ * the last protobuf body it got of traces and of logs (base64), which `telemetry-floor.ts` replays.
  *
  * @module
  */
@@ -51,6 +52,15 @@ const counts: Record<OtlpSignal, { requests: number; bytes: number; records: num
     logs: { requests: 0, bytes: 0, records: 0, serverSpans: 0 },
   };
 let rejected = 0;
+/** The last protobuf body of each signal: a sample of what the sidecar exports. */
+const last: Partial<Record<OtlpSignal, Buffer>> = {};
+
+export interface OtlpSample {
+  readonly type: 'sample';
+  /** base64 of an `ExportTraceServiceRequest` / `ExportLogsServiceRequest`; null when none came. */
+  readonly traces: string | null;
+  readonly logs: string | null;
+}
 
 const server = createServer((req, res) => {
   const signal = req.method === 'POST' ? SIGNALS[(req.url ?? '/').split('?')[0] as string] : undefined;
@@ -73,6 +83,7 @@ const server = createServer((req, res) => {
         const n = countRecords(signal, body, type);
         c.records += n.records;
         c.serverSpans += n.serverSpans;
+        if (type.startsWith('application/x-protobuf')) last[signal] = body;
       } catch {
         rejected++;
       }
@@ -102,6 +113,10 @@ process.on('message', (m: { type: string }) => {
       rejected,
     };
     process.send?.(stats);
+  } else if (m.type === 'sample') {
+    const b64 = (b: Buffer | undefined) => b?.toString('base64') ?? null;
+    const sample: OtlpSample = { type: 'sample', traces: b64(last.traces), logs: b64(last.logs) };
+    process.send?.(sample);
   } else if (m.type === 'cpu') {
     const u = process.cpuUsage();
     process.send?.({ type: 'cpu', us: u.user + u.system });

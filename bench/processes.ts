@@ -73,7 +73,8 @@ export function imageNodeOptions(): string {
 /**
  * The measured processes run the compiled JavaScript (`tsc -p tsconfig.bench.json`, which `npm run bench`
  * runs first), as the container does: under tsx every closure the request path creates would also pay
- * for esbuild's `keepNames` helper, a cost production never has.
+ * for esbuild's `keepNames` helper, a cost production never has. `node` is the Node binary (another
+ * release than this one's, say).
  */
 export function start(
   children: Children,
@@ -81,12 +82,13 @@ export function start(
   args: string[],
   cpu: string,
   env: NodeJS.ProcessEnv = {},
+  node = process.execPath,
 ): ChildProcess {
   const compiled = join(ROOT, 'dist', 'bench', script.replace(/\.ts$/, '.js'));
   if (!existsSync(compiled))
     throw new Error(`${compiled} is missing: run \`npx tsc -p tsconfig.bench.json\` (npm run bench does)`);
-  const node = [process.execPath, compiled, ...args];
-  const [cmd, ...argv] = canPin ? ['taskset', '-c', cpu, ...node] : node;
+  const line = [node, compiled, ...args];
+  const [cmd, ...argv] = canPin ? ['taskset', '-c', cpu, ...line] : line;
   const child = spawn(cmd as string, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

@@ -69,6 +69,7 @@ import {
   LOAD_CPU,
   next,
   SERVER_CPU,
+  sinkStats,
   start,
   stopChild,
 } from './processes.js';
@@ -97,6 +98,7 @@ import {
   WARMUP,
 } from './settings.js';
 import { BODY, benchTargets, credentialSets, preflight } from './targets.js';
+import { measureTelemetryFloor } from './telemetry-floor-run.js';
 
 const children = childrenStoppedOnExit();
 
@@ -204,6 +206,12 @@ const run1 = await cpuMark(rig);
 const machineNote = machineLoadNote(backgroundPct, run0, run1);
 const command = benchCommand();
 const profiles: Profiles = PROFILE ? await profileProxies(harness, targets) : new Map();
+// The receiver's counts first: the floor exports to it too.
+const finalSink = await sinkStats(sinkChild);
+const floor = await measureTelemetryFloor(children, sinkChild, otlpEndpoint, {
+  OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_METRIC_INTERVAL_MS),
+  ...proxiesConfig.otlpEnv,
+});
 const withRedis = redis !== null;
 const proxy = proxySection({
   targets,
@@ -225,7 +233,8 @@ const ratelimitBody = ratelimitSection({
 const telemetry = await telemetrySection({
   targets,
   get,
-  sink: sinkChild,
+  finalSink,
+  floor,
   answered: harness.tally.answered,
   profiles,
   withRedis,

@@ -101,7 +101,8 @@ export function attributes(kvs: unknown): Attributes {
   return out;
 }
 
-function decodeTraces(body: Json): ReceivedSpan[] {
+/** The spans of an export request in the JSON mapping (also `bench/telemetry-floor.ts`'s reader). */
+export function decodeTraces(body: Json): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rs of arr(body.resourceSpans)) {
     const resource = attributes(rec(rs.resource).attributes);
@@ -137,7 +138,8 @@ function decodeTraces(body: Json): ReceivedSpan[] {
   return out;
 }
 
-function decodeLogs(body: Json): ReceivedLog[] {
+/** The log records of an export request in the JSON mapping. */
+export function decodeLogs(body: Json): ReceivedLog[] {
   const out: ReceivedLog[] = [];
   for (const rl of arr(body.resourceLogs)) {
     const resource = attributes(rec(rl.resource).attributes);

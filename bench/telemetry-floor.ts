@@ -1,0 +1,134 @@
+/**
+ * Child-process entry of the proxy benchmark: the floor of telemetry's cost, what the OpenTelemetry JS SDK
+ * alone takes for what the OTLP sidecar exports per request, none of the sidecar's own code around it.
+ *
+ * The parent sends the last trace and log export bodies the receiver got from the OTLP sidecar
+ * (`otlp-sink.ts`, protobuf). This process reads one request's spans out of them (one trace: the server
+ * span and its children, with their names, kinds, attributes and parents) and one audit log record, and
+ * replays them request after request through the same SDK set-up the sidecar makes (`createTelemetry` with
+ * the same `OTEL_*` variables: batch processors, OTLP/HTTP protobuf exporters to the same receiver): every
+ * span started with its attributes and ended in the order the sidecar ended them, then the log record
+ * emitted in the span's context. That is the least any code could spend to export the same telemetry
+ * through the SDK (attributes set later, as the sidecar sets some, or the trace context read from headers
+ * and passed upstream, only add). Metric recording is left out: it is there with telemetry off too.
+ *
+ * Measured as CPU time of this process (`process.cpuUsage`, so the batch exports and their HTTP posts are
+ * in it) per replayed request, 32 requests per event-loop turn as at c=32, each block ended by a flush;
+ * blocks alternate with empty ones (the same loop replaying nothing), whose CPU is subtracted.
+ *
+ * IPC: `{type: 'run', …}` → `{type: 'floor', …}` (or `{type: 'error'}`); `stop` ends it.
+ *
+ * @module
+ */
+import { type Attributes, type Context, ROOT_CONTEXT, type Span, trace } from '@opentelemetry/api';
+import type { AnyValue, SeverityNumber } from '@opentelemetry/api-logs';
+import { silentLogger } from '../src/telemetry/logger.js';
+import { createTelemetry } from '../src/telemetry/otel.js';
+import { decodeOtlpProtobuf } from '../test/helpers/otlp-protobuf.js';
+import { decodeLogs, decodeTraces } from '../test/helpers/otlp-receiver.js';
+import { type PlannedSpan, planOf } from './telemetry-plan.js';
+
+/** Replays per event-loop turn, as requests arrive at c=32. */
+const CHUNK = 32;
+
+export interface FloorRun {
+  readonly type: 'run';
+  /** The receiver's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly endpoint: string;
+  readonly env: Record<string, string>;
+  /** base64 protobuf export bodies (`otlp-sink.ts`'s sample). */
+  readonly traces: string;
+  readonly logs: string;
+  readonly requests: number;
+  readonly rounds: number;
+}
+
+export interface FloorResult {
+  readonly type: 'floor';
+  readonly node: string;
+  /** CPU µs per replayed request: median over the rounds, and each round. */
+  readonly us: number;
+  readonly rounds: readonly number[];
+  readonly spans: number;
+  readonly spanNames: readonly string[];
+  readonly logs: number;
+}
+
+async function main(run: FloorRun): Promise<FloorResult> {
+  const spans = decodeTraces(decodeOtlpProtobuf('/v1/traces', Buffer.from(run.traces, 'base64')));
+  const logs = decodeLogs(decodeOtlpProtobuf('/v1/logs', Buffer.from(run.logs, 'base64')));
+  const plan = planOf(spans, logs);
+  const tel = createTelemetry({
+    env: { ...run.env, OTEL_EXPORTER_OTLP_ENDPOINT: run.endpoint },
+    serviceVersion: 'bench',
+    logger: silentLogger(),
+  });
+  await tel.start();
+  const { tracer } = tel;
+  const otelLog = tel.logs;
+  const open: Span[] = new Array(plan.spans.length);
+  const contexts: Context[] = new Array(plan.spans.length);
+  const log = plan.log;
+  const replay = (): void => {
+    for (let i = 0; i < plan.spans.length; i++) {
+      const s = plan.spans[i] as PlannedSpan;
+      const span = tracer.startSpan(
+        s.name,
+        { kind: s.kind, attributes: s.attributes },
+        s.parent < 0 ? ROOT_CONTEXT : (contexts[s.parent] as Context),
+      );
+      open[i] = span;
+      contexts[i] = trace.setSpan(ROOT_CONTEXT, span);
+    }
+    for (const i of plan.endOrder) (open[i] as Span).end();
+    if (log) {
+      otelLog.emit({
+        ...(log.eventName ? { eventName: log.eventName } : {}),
+        timestamp: new Date(),
+        severityNumber: log.severityNumber as SeverityNumber,
+        severityText: log.severityText,
+        body: log.body as AnyValue,
+        attributes: log.attributes as Attributes,
+        context: trace.setSpanContext(ROOT_CONTEXT, (open[plan.logSpan] as Span).spanContext()),
+      });
+    }
+  };
+  const block = async (n: number, work: boolean): Promise<number> => {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i += CHUNK) {
+      if (work) for (let j = 0; j < CHUNK; j++) replay();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await tel.flush();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  await block(run.requests, true); // warm-up: JIT, connections to the receiver
+  const rounds: number[] = [];
+  for (let r = 0; r < run.rounds; r++) {
+    const idle = await block(run.requests, false);
+    rounds.push((await block(run.requests, true)) - idle);
+  }
+  await tel.stop();
+  const sorted = [...rounds].sort((a, b) => a - b);
+  return {
+    type: 'floor',
+    node: process.version,
+    us: sorted[Math.floor(sorted.length / 2)] as number,
+    rounds,
+    spans: plan.spans.length,
+    spanNames: plan.spans.map((s) => s.name),
+    logs: log ? 1 : 0,
+  };
+}
+
+process.on('message', (m: FloorRun | { type: 'stop' }) => {
+  if (m.type === 'stop') process.exit(0);
+  if (m.type !== 'run') return;
+  main(m).then(
+    (result) => process.send?.(result),
+    (err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.message ?? err) }),
+  );
+});
+process.send?.({ type: 'ready' });
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,124 @@
+/**
+ * Tests of the telemetry floor's parts that can be wrong without a benchmark run: which request
+ * `planOf` picks out of an export body (bench/telemetry-plan.ts), and the budget arithmetic and verdict
+ * of its RESULTS table (`floorSection` in bench/report-telemetry.ts).
+ *
+ * @module
+ */
+import { SpanKind } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
+import { floorSection } from '../../../bench/report-telemetry.js';
+import type { FloorResult } from '../../../bench/telemetry-floor.js';
+import { planOf } from '../../../bench/telemetry-plan.js';
+import type { ReceivedLog, ReceivedSpan } from '../../helpers/otlp-receiver.js';
+
+function span(
+  traceId: string,
+  spanId: string,
+  parentSpanId: string,
+  name: string,
+  kind: number,
+  start: number,
+  end: number,
+): ReceivedSpan {
+  return {
+    name,
+    kind,
+    traceId,
+    spanId,
+    parentSpanId,
+    startTimeUnixNano: String(start),
+    endTimeUnixNano: String(end),
+    attributes: { 'authz.stage': name },
+    status: { code: 0 },
+    events: [],
+    links: [],
+    scope: 'mcp-authz',
+    resource: {},
+  };
+}
+
+function log(traceId: string, spanId: string): ReceivedLog {
+  return {
+    timeUnixNano: '1',
+    severityNumber: 9,
+    severityText: 'INFO',
+    eventName: 'mcp_authz.audit',
+    body: '{"decision":"allow"}',
+    attributes: { 'authz.decision': 'allow' },
+    traceId,
+    spanId,
+    scope: 'mcp-authz',
+    resource: {},
+  };
+}
+
+// Trace a: whole (server span + two children). Trace b: its server span went in another export, so its
+// children have no root here. Trace c: whole but smaller.
+const SPANS = [
+  span('b', 'b2', 'b1', 'child of a missing root', 1, 5, 6),
+  span('b', 'b3', 'b1', 'another', 1, 5, 6),
+  span('b', 'b4', 'b1', 'and another', 1, 5, 6),
+  span('a', 'a2', 'a1', 'decide', 1, 20, 30),
+  span('a', 'a3', 'a1', 'forward', 3, 31, 50),
+  span('a', 'a1', '', 'POST /mcp', 2, 10, 60),
+  span('c', 'c1', '', 'GET /mcp', 2, 1, 2),
+];
+
+describe('planOf', () => {
+  it('picks the largest whole trace, parents before children, with API span kinds', () => {
+    const plan = planOf(SPANS, [log('a', 'a2')]);
+    expect(plan.spans.map((s) => s.name)).toEqual(['POST /mcp', 'decide', 'forward']);
+    expect(plan.spans.map((s) => s.parent)).toEqual([-1, 0, 0]);
+    expect(plan.spans.map((s) => s.kind)).toEqual([SpanKind.SERVER, SpanKind.INTERNAL, SpanKind.CLIENT]);
+    expect(plan.spans[1]?.attributes).toEqual({ 'authz.stage': 'decide' });
+  });
+
+  it('ends the spans in the order they ended, children before the server span', () => {
+    expect(planOf(SPANS, []).endOrder).toEqual([1, 2, 0]);
+  });
+
+  it("takes the trace's own log record and its span; another record in the server span's context", () => {
+    const own = planOf(SPANS, [log('z', 'z1'), log('a', 'a2')]);
+    expect(own.log?.traceId).toBe('a');
+    expect(own.logSpan).toBe(1);
+    const other = planOf(SPANS, [log('z', 'z1')]);
+    expect(other.log?.traceId).toBe('z');
+    expect(other.logSpan).toBe(0);
+    expect(planOf(SPANS, []).log).toBeUndefined();
+  });
+
+  it('refuses a sample without a whole request', () => {
+    expect(() => planOf(SPANS.slice(0, 3), [])).toThrow(/no whole request/);
+  });
+});
+
+function result(node: string, us: number): FloorResult {
+  return { type: 'floor', node, us, rounds: [us], spans: 5, spanNames: ['POST /mcp'], logs: 1 };
+}
+
+describe('floorSection', () => {
+  // 270 µs with telemetry off: a 10 % cost leaves 270 · 0.1 / 0.9 = 30 µs.
+  it('states the budget the goal leaves and the best throughput the floor allows', () => {
+    const text = floorSection({ results: [result('v20', 45)], skipped: [] }, 270);
+    expect(text).toContain('at most 30.0 µs per request');
+    expect(text).toContain('| v20 | 45.0 (45.0) | 30.0 | 0.86× (cost 14 %) |');
+    expect(text).toContain('On every Node release measured the SDK alone costs more than the goal allows');
+  });
+
+  it('says where the SDK fits within the goal, and lists what was skipped', () => {
+    const text = floorSection(
+      { results: [result('v20', 45), result('v24', 25)], skipped: ['x: skipped'] },
+      270,
+    );
+    expect(text).toContain('The SDK alone fits within the goal on v24');
+    expect(text).not.toContain('On every Node release');
+    expect(text).toContain('| x: skipped | — | — | — |');
+  });
+
+  it('claims nothing when nothing was measured', () => {
+    const text = floorSection({ results: [], skipped: ['no sample'] }, 270);
+    expect(text).toContain('Not measured.');
+    expect(text).not.toContain('costs more than the goal allows');
+  });
+});
