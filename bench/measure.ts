@@ -201,8 +201,15 @@ export const medianOf = (a: Aggregate, f: (s: Sample) => number | undefined) =>
 export const paired = (on: Aggregate, off: Aggregate, f: (s: Sample) => number) =>
   on.samples.map((x, k) => f(x) - f(off.samples[k] as Sample));
 
+/** Called after each measurement (the telemetry floor runs a block after the telemetry-off sidecar's). */
+export type AfterMeasure = (upstream: UpstreamKind, t: Target, c: number) => Promise<void>;
+
 /** Every target at every concurrency, in interleaved rounds (one on the SDK upstream), printing each sample. */
-export async function measureAll(h: Harness, targets: readonly Target[]): Promise<Lookup> {
+export async function measureAll(
+  h: Harness,
+  targets: readonly Target[],
+  after?: AfterMeasure,
+): Promise<Lookup> {
   const results = new Map<string, Aggregate>();
   const keyOf = (upstream: UpstreamKind, name: string, c: number) => `${upstream}|${name}|${c}`;
   for (const upstream of ['raw', 'sdk'] as const) {
@@ -231,6 +238,7 @@ export async function measureAll(h: Harness, targets: readonly Target[]): Promis
                 : '') +
               (s.sampleMismatch ? `\n    first mismatching body: ${s.sampleMismatch}` : ''),
           );
+          await after?.(upstream, t, c);
         }
       }
       for (const t of ts) results.set(keyOf(upstream, t.name, c), aggregate(samples.get(t) ?? []));

@@ -7,20 +7,20 @@
  *
  * @module
  */
+import type { ChildProcess } from 'node:child_process';
 import { fmtRps, ms, plus, roundsOf, spread } from './format.js';
-import { type Lookup, medianOf, paired, pairedRatio, type Sample } from './measure.js';
-import type { OtlpStats } from './otlp-sink.js';
-import { canPin, LOAD_CPU } from './processes.js';
+import { type Lookup, median, medianOf, paired, pairedRatio, type Sample } from './measure.js';
+import { canPin, LOAD_CPU, sinkStats } from './processes.js';
 import { fence, type Profiles, profileDiff } from './profiling.js';
 import { OTLP_METRIC_INTERVAL_MS, OTLP_SAMPLER, samplerText, TARGET_TELEMETRY_COST } from './settings.js';
 import { byName, type Target } from './targets.js';
-import type { TelemetryFloor } from './telemetry-floor-run.js';
+import type { FloorOnNode, TelemetryFloor } from './telemetry-floor-run.js';
 
 export interface TelemetryInputs {
   readonly targets: readonly Target[];
   readonly get: Lookup;
-  /** The OTLP receiver's counts after the measurements (and profiles), before the floor ran. */
-  readonly finalSink: OtlpStats | null;
+  /** The OTLP receiver, asked for its final counts. */
+  readonly sink: ChildProcess | null;
   /** The OpenTelemetry SDK's own cost for the same telemetry (`telemetry-floor.ts`). */
   readonly floor: TelemetryFloor | null;
   /** Requests answered per sidecar URL over the whole run. */
@@ -41,7 +41,7 @@ export interface TelemetrySection {
 export async function telemetrySection({
   targets,
   get,
-  finalSink,
+  sink,
   floor,
   answered,
   profiles,
@@ -53,6 +53,7 @@ export async function telemetrySection({
     audit: byName(targets, 'sidecar, JWT, audit on'),
   };
   if (!(TEL.off && TEL.otlp)) return { body: '', missed: false };
+  const finalSink = await sinkStats(sink);
   const tel = [TEL.off, ...(TEL.audit ? [TEL.audit] : []), TEL.otlp];
   const tRows = [
     '| sidecar (raw upstream) | c=1 req/s | c=1 p50 / p99 ms | c=1 added p50 vs off, ms (paired rounds) | c=32 req/s (rounds: min–max) | c=32 p50 / p99 ms | c=32 throughput vs off (per round) | cost | CPU µs/req at c=32: proxy | bad responses |',
@@ -119,7 +120,12 @@ ${tr?.serverSpans ?? 0} server spans (${tr?.records ?? 0} spans in ${tr?.request
         ? ` — **${(100 * (1 - (tr?.serverSpans ?? 0) / sent)).toFixed(0)} % of the traces never arrived** (the span batch processor drops spans when its queue of 2048 is full, so the measured cost is that of exporting only what arrived)`
         : ': every request was traced and exported, none dropped'
   }.`;
-  const floorText = floor ? floorSection(floor, off32.proxyCpuUs + off32.upstreamCpuUs) : '';
+  const floorText = floor
+    ? floorSection(
+        floor,
+        off32.samples.map((x) => x.proxyCpuUs + x.upstreamCpuUs),
+      )
+    : '';
   telemetryBody += floorText;
   telemetryBody += fence(
     profileDiff(profiles, 'sidecar, JWT', 'sidecar, JWT, OTLP export', 'OTLP export on − telemetry off', [
@@ -136,41 +142,50 @@ ${tr?.serverSpans ?? 0} server spans (${tr?.records ?? 0} spans in ${tr?.request
 }
 
 /**
- * The floor's table: the SDK's own CPU per request against the budget the goal leaves, which is a share
- * of what the telemetry-off sidecar and its upstream use on the CPU they share (`offCpuUs`): throughput
- * there is one over their CPU per request, so a cost of at most c leaves at most offCpuUs · c / (1 − c).
+ * The floor's table. At c=32 the sidecar and its upstream share one CPU, so throughput is one over their
+ * CPU per request: telemetry costing F µs on top of the telemetry-off sidecar's (and upstream's) X leaves
+ * X / (X + F) of the throughput, and a cost of at most c allows F ≤ X · c / (1 − c). Each floor block is
+ * paired with the telemetry-off round measured just before it (`offRounds`, proxy + upstream µs).
  */
-export function floorSection(floor: TelemetryFloor, offCpuUs: number): string {
-  const allowed = (offCpuUs * TARGET_TELEMETRY_COST) / (1 - TARGET_TELEMETRY_COST);
+export function floorSection(floor: TelemetryFloor, offRounds: readonly number[]): string {
+  const allowedOf = (x: number) => (x * TARGET_TELEMETRY_COST) / (1 - TARGET_TELEMETRY_COST);
+  const best = (r: FloorOnNode) =>
+    r.rounds.slice(0, offRounds.length).map((f, k) => {
+      const x = offRounds[k] as number;
+      return x / (x + f);
+    });
+  const list = (xs: readonly number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(', ');
   const rows = floor.results.map((r) => {
-    const best = offCpuUs / (offCpuUs + r.us);
-    return `| ${r.node} | ${r.us.toFixed(1)} (${r.rounds.map((x) => x.toFixed(1)).join(', ')}) | ${allowed.toFixed(1)} | ${best.toFixed(2)}× (cost ${(100 * (1 - best)).toFixed(0)} %) |`;
+    const ratios = best(r);
+    const m = median(ratios);
+    return `| ${r.node} | ${median([...r.rounds]).toFixed(1)} (${list(r.rounds, 1)}) | ${median(offRounds.map(allowedOf)).toFixed(1)} | ${m.toFixed(2)}× (${list(ratios, 2)}), cost ${(100 * (1 - m)).toFixed(0)} % |`;
   });
+  const over = (r: FloorOnNode) => median(best(r)) < 1 - TARGET_TELEMETRY_COST;
   const first = floor.results[0];
-  const over = floor.results.length > 0 && floor.results.every((r) => r.us > allowed);
   const verdict =
     floor.results.length === 0
       ? 'Not measured.'
-      : over
-        ? `On every Node release measured the SDK alone costs more than the goal allows: no code that exports this telemetry through the OpenTelemetry JS SDK, with these settings, can meet it on this machine.`
+      : floor.results.every(over)
+        ? 'On every Node release measured the SDK alone costs more than the goal allows: no code that exports this telemetry through the OpenTelemetry JS SDK, with these settings, can meet it on this machine.'
         : `The SDK alone fits within the goal on ${floor.results
-            .filter((r) => r.us <= allowed)
+            .filter((r) => !over(r))
             .map((r) => r.node)
             .join(' and ')}: the rest of the measured cost is the sidecar's own.`;
   return `
 
 **Floor: the OpenTelemetry SDK alone.** \`bench/telemetry-floor.ts\` replays one request's telemetry as the
 receiver got it from the OTLP sidecar in this run — ${first ? `${first.spans} spans (${first.spanNames.map((n) => `\`${n}\``).join(', ')}) and ${first.logs} audit log record` : 'its spans and audit log record'} —
-through the SDK set up as the sidecar sets it up (\`createTelemetry\`, the same \`OTEL_*\` variables, the same receiver),
-with none of the sidecar's own code around it${canPin ? ", in a process on the proxies' CPU" : ''}: CPU per request, median of 5 rounds of
-20,000 requests (the batch exports and their HTTP posts included; an empty loop's CPU subtracted). The
-telemetry-off sidecar and its upstream use ${offCpuUs.toFixed(0)} µs of CPU per request on the CPU they share (median round at
-c=32), so a cost ≤ ${100 * TARGET_TELEMETRY_COST} % leaves telemetry at most ${allowed.toFixed(1)} µs per request.
+through the SDK set up as the sidecar sets it up (\`createTelemetry\`, the same \`OTEL_*\` variables, a receiver like the sidecar's),
+with none of the sidecar's own code around it${canPin ? ", in a process on the proxies' CPU" : ''}: CPU per request over blocks of
+20,000 requests, one block right after each c=32 round of the telemetry-off sidecar (the batch exports and their
+HTTP posts included; an empty loop's CPU subtracted). At c=32 the sidecar and its upstream share one CPU, so
+telemetry costing F µs of CPU per request on top of their X leaves X / (X + F) of the throughput; each block is
+paired with the round before it (X: ${list(offRounds, 0)} µs), and a cost ≤ ${100 * TARGET_TELEMETRY_COST} % allows F ≤ X / ${((1 - TARGET_TELEMETRY_COST) / TARGET_TELEMETRY_COST).toFixed(0)}.
 
-| Node | SDK alone: CPU µs per request (rounds) | the goal allows, µs | best c=32 throughput vs off it leaves |
+| Node | SDK alone: CPU µs per request, median (rounds) | the goal allows, µs (median round) | best c=32 throughput vs off it leaves: median (rounds) |
 |---|---|---|---|
 ${rows.join('\n')}
-${floor.skipped.map((s) => `| ${s} | — | — | — |`).join('\n')}
+${floor.skipped.map((x) => `| ${x} | — | — | — |`).join('\n')}
 
 ${verdict}`.replace(/\n\n\n/g, '\n\n');
 }

@@ -69,7 +69,6 @@ import {
   LOAD_CPU,
   next,
   SERVER_CPU,
-  sinkStats,
   start,
   stopChild,
 } from './processes.js';
@@ -98,7 +97,7 @@ import {
   WARMUP,
 } from './settings.js';
 import { BODY, benchTargets, credentialSets, preflight } from './targets.js';
-import { measureTelemetryFloor } from './telemetry-floor-run.js';
+import { floorRunner } from './telemetry-floor-run.js';
 
 const children = childrenStoppedOnExit();
 
@@ -195,9 +194,18 @@ const rig: Rig = {
   redis,
 };
 const harness: Harness = { rig, expected, tally: newTally(targets, credentials) };
+// The OpenTelemetry SDK's own cost for the same telemetry: a block after each c=32 round of the
+// telemetry-off sidecar, paired with it.
+const floor = floorRunner(children, sinkChild, {
+  OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_METRIC_INTERVAL_MS),
+  ...proxiesConfig.otlpEnv,
+});
 const run0 = await cpuMark(rig);
-const get = await measureAll(harness, targets);
-const run1 = await cpuMark(rig);
+const get = await measureAll(harness, targets, async (upstream, t, c) => {
+  if (floor && upstream === 'raw' && c === 32 && t.name === 'sidecar, JWT') await floor.block();
+});
+const run1 = await cpuMark(rig, await floor?.cpuUs());
+await floor?.stop();
 
 // ---------------------------------------------------------------------------------------------------
 // Report
@@ -206,12 +214,6 @@ const run1 = await cpuMark(rig);
 const machineNote = machineLoadNote(backgroundPct, run0, run1);
 const command = benchCommand();
 const profiles: Profiles = PROFILE ? await profileProxies(harness, targets) : new Map();
-// The receiver's counts first: the floor exports to it too.
-const finalSink = await sinkStats(sinkChild);
-const floor = await measureTelemetryFloor(children, sinkChild, otlpEndpoint, {
-  OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_METRIC_INTERVAL_MS),
-  ...proxiesConfig.otlpEnv,
-});
 const withRedis = redis !== null;
 const proxy = proxySection({
   targets,
@@ -233,8 +235,8 @@ const ratelimitBody = ratelimitSection({
 const telemetry = await telemetrySection({
   targets,
   get,
-  finalSink,
-  floor,
+  sink: sinkChild,
+  floor: floor?.result() ?? null,
   answered: harness.tally.answered,
   profiles,
   withRedis,

@@ -14,9 +14,11 @@
  *
  * Measured as CPU time of this process (`process.cpuUsage`, so the batch exports and their HTTP posts are
  * in it) per replayed request, 32 requests per event-loop turn as at c=32, each block ended by a flush;
- * blocks alternate with empty ones (the same loop replaying nothing), whose CPU is subtracted.
+ * each block follows an empty one (the same loop replaying nothing), whose CPU is subtracted.
  *
- * IPC: `{type: 'run', …}` → `{type: 'floor', …}` (or `{type: 'error'}`); `stop` ends it.
+ * IPC: `setup` (the sample) → `set-up` once warm; then `block` → `block` (CPU µs per request) as often as
+ * the parent asks, after each measured round of the telemetry-off sidecar at c=32 (`telemetry-floor-run.ts`);
+ * `error` when something fails; `cpu` → its CPU time (µs); `stop` ends it.
  *
  * @module
  */
@@ -31,30 +33,40 @@ import { type PlannedSpan, planOf } from './telemetry-plan.js';
 /** Replays per event-loop turn, as requests arrive at c=32. */
 const CHUNK = 32;
 
-export interface FloorRun {
-  readonly type: 'run';
+export interface FloorSetup {
+  readonly type: 'setup';
   /** The receiver's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`). */
   readonly endpoint: string;
   readonly env: Record<string, string>;
   /** base64 protobuf export bodies (`otlp-sink.ts`'s sample). */
   readonly traces: string;
   readonly logs: string;
+  /** Replayed requests per block. */
   readonly requests: number;
-  readonly rounds: number;
 }
 
-export interface FloorResult {
-  readonly type: 'floor';
+/** The answer to `setup`, once the SDK is set up and warm. */
+export interface FloorReady {
+  readonly type: 'set-up';
   readonly node: string;
-  /** CPU µs per replayed request: median over the rounds, and each round. */
-  readonly us: number;
-  readonly rounds: readonly number[];
   readonly spans: number;
   readonly spanNames: readonly string[];
   readonly logs: number;
 }
 
-async function main(run: FloorRun): Promise<FloorResult> {
+/** The answer to `block`: CPU µs per replayed request in one block (an empty loop's subtracted). */
+export interface FloorBlock {
+  readonly type: 'block';
+  readonly us: number;
+}
+
+interface Replayer {
+  readonly ready: FloorReady;
+  /** One block of replayed requests, ended by a flush: CPU µs per request minus an empty loop's. */
+  block(): Promise<number>;
+}
+
+async function setUp(run: FloorSetup): Promise<Replayer> {
   const spans = decodeTraces(decodeOtlpProtobuf('/v1/traces', Buffer.from(run.traces, 'base64')));
   const logs = decodeLogs(decodeOtlpProtobuf('/v1/logs', Buffer.from(run.logs, 'base64')));
   const plan = planOf(spans, logs);
@@ -93,42 +105,51 @@ async function main(run: FloorRun): Promise<FloorResult> {
       });
     }
   };
-  const block = async (n: number, work: boolean): Promise<number> => {
+  const loop = async (work: boolean): Promise<number> => {
     const c0 = process.cpuUsage();
-    for (let i = 0; i < n; i += CHUNK) {
+    for (let i = 0; i < run.requests; i += CHUNK) {
       if (work) for (let j = 0; j < CHUNK; j++) replay();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await tel.flush();
     const c = process.cpuUsage(c0);
-    return (c.user + c.system) / n;
+    return (c.user + c.system) / run.requests;
   };
-  await block(run.requests, true); // warm-up: JIT, connections to the receiver
-  const rounds: number[] = [];
-  for (let r = 0; r < run.rounds; r++) {
-    const idle = await block(run.requests, false);
-    rounds.push((await block(run.requests, true)) - idle);
-  }
-  await tel.stop();
-  const sorted = [...rounds].sort((a, b) => a - b);
+  await loop(true); // warm-up: JIT, connections to the receiver
   return {
-    type: 'floor',
-    node: process.version,
-    us: sorted[Math.floor(sorted.length / 2)] as number,
-    rounds,
-    spans: plan.spans.length,
-    spanNames: plan.spans.map((s) => s.name),
-    logs: log ? 1 : 0,
+    ready: {
+      type: 'set-up',
+      node: process.version,
+      spans: plan.spans.length,
+      spanNames: plan.spans.map((s) => s.name),
+      logs: log ? 1 : 0,
+    },
+    block: async () => {
+      const idle = await loop(false);
+      return (await loop(true)) - idle;
+    },
   };
 }
 
-process.on('message', (m: FloorRun | { type: 'stop' }) => {
+let replayer: Promise<Replayer> | undefined;
+const fail = (err: unknown) =>
+  process.send?.({ type: 'error', message: String((err as Error)?.message ?? err) });
+
+process.on('message', (m: FloorSetup | { type: 'block' | 'stop' | 'cpu' }) => {
   if (m.type === 'stop') process.exit(0);
-  if (m.type !== 'run') return;
-  main(m).then(
-    (result) => process.send?.(result),
-    (err: unknown) => process.send?.({ type: 'error', message: String((err as Error)?.message ?? err) }),
-  );
+  if (m.type === 'cpu') {
+    const u = process.cpuUsage();
+    process.send?.({ type: 'cpu', us: u.user + u.system });
+  } else if (m.type === 'setup') {
+    replayer = setUp(m);
+    replayer.then((r) => process.send?.(r.ready), fail);
+  } else if (m.type === 'block') {
+    if (!replayer) fail(new Error('block before setup'));
+    else
+      replayer
+        .then((r) => r.block())
+        .then((us) => process.send?.({ type: 'block', us } satisfies FloorBlock), fail);
+  }
 });
 process.send?.({ type: 'ready' });
 process.on('disconnect', () => process.exit(0));

@@ -8,7 +8,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { floorSection } from '../../../bench/report-telemetry.js';
-import type { FloorResult } from '../../../bench/telemetry-floor.js';
+import type { FloorOnNode } from '../../../bench/telemetry-floor-run.js';
 import { planOf } from '../../../bench/telemetry-plan.js';
 import type { ReceivedLog, ReceivedSpan } from '../../helpers/otlp-receiver.js';
 
@@ -93,23 +93,25 @@ describe('planOf', () => {
   });
 });
 
-function result(node: string, us: number): FloorResult {
-  return { type: 'floor', node, us, rounds: [us], spans: 5, spanNames: ['POST /mcp'], logs: 1 };
+function result(node: string, rounds: number[]): FloorOnNode {
+  return { node, rounds, spans: 5, spanNames: ['POST /mcp'], logs: 1 };
 }
 
 describe('floorSection', () => {
-  // 270 µs with telemetry off: a 10 % cost leaves 270 · 0.1 / 0.9 = 30 µs.
-  it('states the budget the goal leaves and the best throughput the floor allows', () => {
-    const text = floorSection({ results: [result('v20', 45)], skipped: [] }, 270);
-    expect(text).toContain('at most 30.0 µs per request');
-    expect(text).toContain('| v20 | 45.0 (45.0) | 30.0 | 0.86× (cost 14 %) |');
+  // Off rounds of 270 µs: a 10 % cost allows 270 / 9 = 30 µs. A floor of 45 µs leaves 270 / 315 = 0.86×.
+  it('pairs each block with its round and states the best throughput the floor leaves', () => {
+    const text = floorSection({ results: [result('v20', [45, 30, 90])], skipped: [] }, [270, 180, 540]);
+    expect(text).toContain('(X: 270, 180, 540 µs)');
+    expect(text).toContain('allows F ≤ X / 9');
+    // Per round 270/315, 180/210, 540/630: 0.86 each, whatever the machine's speed in that round.
+    expect(text).toContain('| v20 | 45.0 (45.0, 30.0, 90.0) | 30.0 | 0.86× (0.86, 0.86, 0.86), cost 14 % |');
     expect(text).toContain('On every Node release measured the SDK alone costs more than the goal allows');
   });
 
   it('says where the SDK fits within the goal, and lists what was skipped', () => {
     const text = floorSection(
-      { results: [result('v20', 45), result('v24', 25)], skipped: ['x: skipped'] },
-      270,
+      { results: [result('v20', [45]), result('v24', [25])], skipped: ['x: skipped'] },
+      [270],
     );
     expect(text).toContain('The SDK alone fits within the goal on v24');
     expect(text).not.toContain('On every Node release');
@@ -117,7 +119,7 @@ describe('floorSection', () => {
   });
 
   it('claims nothing when nothing was measured', () => {
-    const text = floorSection({ results: [], skipped: ['no sample'] }, 270);
+    const text = floorSection({ results: [], skipped: ['no sample'] }, [270]);
     expect(text).toContain('Not measured.');
     expect(text).not.toContain('costs more than the goal allows');
   });
