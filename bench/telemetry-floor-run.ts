@@ -63,6 +63,8 @@ export function floorRunner(
   const skipped: string[] = [];
   const live: { child: ChildProcess; ready: FloorReady; rounds: number[] }[] = [];
   let floorSink: ChildProcess | undefined;
+  /** CPU µs of floor processes stopped after a failure. */
+  let stoppedCpuUs = 0;
   let started: Promise<void> | undefined;
   const startAll = async (): Promise<void> => {
     sink.send({ type: 'sample' });
@@ -96,16 +98,26 @@ export function floorRunner(
     }
   };
   return {
+    // A floor that fails is reported as not measured; it never fails the benchmark's own measurements.
     async block() {
-      started ??= startAll();
+      started ??= startAll().catch((err: unknown) => {
+        skipped.push(`not measured: ${(err as Error).message}`);
+      });
       await started;
-      for (const l of live) {
-        l.child.send({ type: 'block' });
-        l.rounds.push((await next<FloorBlock>(l.child, 'block')).us);
+      for (const l of [...live]) {
+        try {
+          l.child.send({ type: 'block' });
+          l.rounds.push((await next<FloorBlock>(l.child, 'block')).us);
+        } catch (err) {
+          skipped.push(`${l.ready.node}: not measured (${(err as Error).message})`);
+          live.splice(live.indexOf(l), 1);
+          stoppedCpuUs += await cpu(l.child).catch(() => 0);
+          await stopChild(l.child);
+        }
       }
     },
     async cpuUs() {
-      let us = floorSink ? await cpu(floorSink) : 0;
+      let us = stoppedCpuUs + (floorSink ? await cpu(floorSink) : 0);
       for (const l of live) us += await cpu(l.child);
       return us;
     },
