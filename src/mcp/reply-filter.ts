@@ -70,6 +70,8 @@ export interface ReplyFilterOptions {
   readonly tasks?: TaskScope | undefined;
   /** Drops the server notifications the caller may not be told of. */
   readonly notifications?: NotificationCheck | undefined;
+  /** Told the id key of every response an SSE event carries (the legacy transport's replies, at shutdown). */
+  readonly replies?: ((key: string) => void) | undefined;
 }
 
 export class ReplyFilter {
@@ -80,6 +82,7 @@ export class ReplyFilter {
   readonly #timer: FilterTimer | undefined;
   readonly #tasks: TaskScope | undefined;
   readonly #notifications: NotificationCheck | undefined;
+  readonly #replies: ((key: string) => void) | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -99,6 +102,7 @@ export class ReplyFilter {
     this.#timer = options.timer;
     this.#tasks = options.tasks;
     this.#notifications = options.notifications;
+    this.#replies = options.replies;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -107,7 +111,8 @@ export class ReplyFilter {
       this.#anyList ||
       this.#pending.size > 0 ||
       (this.#tasks?.pending?.size ?? 0) > 0 ||
-      this.#notifications !== undefined
+      this.#notifications !== undefined ||
+      this.#replies !== undefined
     );
   }
 
@@ -190,11 +195,20 @@ export class ReplyFilter {
     } catch {
       return '{}';
     }
+    if (this.#replies) this.#seeReplies(this.#replies, parsed);
     const told = this.#withoutRefusedNotifications(parsed);
     if (told === undefined) return null;
     const out = this.rewriteMessage(told);
     return out === parsed ? event.data : JSON.stringify(out);
   };
+
+  /** Tells `replies` of each response in a message or batch (an id, and a result or an error). */
+  #seeReplies(replies: (key: string) => void, msg: unknown): void {
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      if (isRecord(m) && 'id' in m && ('result' in m || 'error' in m) && m.id !== null)
+        replies(idKey(m.id as JsonRpcId));
+    }
+  }
 
   /**
    * The message (or batch) less the server notifications the caller may not be told of; undefined when

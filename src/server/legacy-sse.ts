@@ -4,12 +4,16 @@
  * the caller who opened it. POSTed messages are decided like any other; a denied request is answered on
  * the stream (where the client waits for it) and the POST gets 202, as the transport expects.
  *
+ * A request the upstream accepted (202) is answered later on the stream: until its response has passed,
+ * it is pending, and a shutdown waits for the pending replies (within its grace) before ending the streams,
+ * as it waits for Streamable HTTP requests in flight.
+ *
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
-import { ReplyFilter } from '../mcp/reply-filter.js';
+import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -27,6 +31,8 @@ interface LegacySession {
   readonly stream: SseRewriter;
   /** Cuts the session's event stream. */
   readonly cut: () => void;
+  /** Id keys of requests forwarded whose responses have not come on the stream yet. */
+  readonly pending: Set<string>;
 }
 
 /**
@@ -51,6 +57,8 @@ export class LegacySseRoutes {
   readonly #rt: SidecarRuntime;
   readonly #sessions = new Map<string, LegacySession>();
   readonly #upstreamSsePath: string;
+  /** Resolved once no session has a pending reply (shutdown). */
+  #waiters: (() => void)[] = [];
 
   constructor(rt: SidecarRuntime, upstreamSsePath: string) {
     this.#rt = rt;
@@ -59,6 +67,26 @@ export class LegacySseRoutes {
 
   get sessions(): number {
     return this.#sessions.size;
+  }
+
+  /** Replies the upstream still owes on the open streams. */
+  pendingReplies(): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) n += s.pending.size;
+    return n;
+  }
+
+  /** Resolves once every request forwarded has had its reply on its stream (or the stream ended). */
+  drained(): Promise<void> {
+    if (this.pendingReplies() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #settled(): void {
+    if (this.#waiters.length === 0 || this.pendingReplies() > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
   }
 
   /** The owner key of the open session `sessionId`, or undefined. */
@@ -89,6 +117,10 @@ export class LegacySseRoutes {
       timer: () => rt.filterSpan(ctx),
       tasks: taskScope(rt, ctx, true),
       notifications: rt.streamNotifications(ctx, principal),
+      replies: (key) => {
+        const session = sessionId === undefined ? undefined : this.#sessions.get(sessionId);
+        if (session?.pending.delete(key)) this.#settled();
+      },
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
@@ -101,6 +133,7 @@ export class LegacySseRoutes {
           principal,
           stream,
           cut: () => res.destroy(),
+          pending: new Set(),
         });
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
       }
@@ -119,6 +152,7 @@ export class LegacySseRoutes {
       ended();
       client.release();
       if (sessionId) this.#sessions.delete(sessionId);
+      this.#settled();
     }
   }
 
@@ -164,6 +198,13 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
+    // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
+    const keys: string[] = [];
+    for (const m of ctx.parsed?.messages ?? []) {
+      if (m.kind === 'request' && !session.pending.has(idKey(m.id))) keys.push(idKey(m.id));
+    }
+    for (const k of keys) session.pending.add(k);
+    let accepted = false;
     try {
       const status = await forward(ctx, res, rt.forwardDeps, {
         method: 'POST',
@@ -175,8 +216,12 @@ export class LegacySseRoutes {
         }),
         signal: client,
       });
+      accepted = status >= 200 && status < 300;
       rt.requestDone(ctx, status);
     } finally {
+      // Refused or failed: no reply comes on the stream for these.
+      if (!accepted) for (const k of keys) session.pending.delete(k);
+      this.#settled();
       client.release();
       ctx.release?.();
     }
@@ -186,5 +231,6 @@ export class LegacySseRoutes {
   closeAll(): void {
     for (const s of this.#sessions.values()) s.stream.end();
     this.#sessions.clear();
+    this.#settled();
   }
 }

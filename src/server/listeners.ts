@@ -1,6 +1,7 @@
 /**
  * The two listeners' lives: listening, and the shutdown sequence after SIGTERM — stop accepting, let
- * requests with a body finish within `server.shutdownGraceMs`, end the event streams cleanly (clients
+ * requests with a body finish within `server.shutdownGraceMs` (and the replies that legacy SSE requests
+ * still await on their streams), end the event streams cleanly (clients
  * reconnect to another replica), cut what is left, drop the DELETEs of evicted sessions still waiting,
  * then close the upstream pool (which waits a second for those sent).
  *
@@ -72,10 +73,14 @@ export function createListeners(d: ListenersDeps): Listeners {
       const grace = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(resolve, d.config.server.shutdownGraceMs, 'timeout');
       });
-      const outcome = await Promise.race([d.pub.drained().then(() => 'drained' as const), grace]);
+      const drained = Promise.all([d.pub.drained(), d.legacy.drained()]).then(() => 'drained' as const);
+      const outcome = await Promise.race([drained, grace]);
       clearTimeout(timer);
       if (outcome === 'timeout')
-        d.logger.warn({ inFlight: d.pub.inFlight() }, 'shutdown grace period over; cutting requests');
+        d.logger.warn(
+          { inFlight: d.pub.inFlight(), legacyReplies: d.legacy.pendingReplies() },
+          'shutdown grace period over; cutting requests',
+        );
       // End event streams cleanly (clients see the stream end and reconnect elsewhere), then cut the rest.
       await d.replies.endStreams(1_000);
       d.replies.close();

@@ -11,7 +11,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
 import { postJsonRpc } from '../helpers/http.js';
-import { connectStreamable } from '../helpers/mcp-client.js';
+import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -294,5 +294,36 @@ describe('upstream', () => {
     expect(r.isError).toBeFalsy();
     await stopped;
     await expect(fetch(h.mcpUrl, { method: 'POST' })).rejects.toThrow();
+  });
+
+  it('lets an in-flight legacy SSE call have its reply on the stream when stopping', async () => {
+    // Its POST got 202 long before the reply: only the stream still owes it, and ending the streams at
+    // once would lose it.
+    const h = await startHarness();
+    const c = await connectSse(h.sseUrl, await h.bearer(['user']));
+    // A lost reply would leave the call waiting for the client's own timeout.
+    const call = c.callTool({ name: 'slow', arguments: { ms: 400 } }, undefined, { timeout: 10_000 });
+    await until(10_000, async () => h.upstream.calls().some((x) => x.name === 'slow'), 10);
+    const stopped = h.stop();
+    const r = await call;
+    expect(r.structuredContent).toEqual({ waitedMs: 400 });
+    await stopped;
+    expect(h.logs.join('\n')).not.toContain('shutdown grace period over');
+  });
+
+  it('waits no longer than the grace for a legacy SSE reply that does not come', async () => {
+    const h = await startHarness(); // shutdownGraceMs: 2 s
+    const c = await connectSse(h.sseUrl, await h.bearer(['user']));
+    const call = c.callTool({ name: 'slow', arguments: { ms: 4_000 } }).catch((e: unknown) => e);
+    await until(10_000, async () => h.upstream.calls().some((x) => x.name === 'slow'), 10);
+    await h.sidecar.stop();
+    const cut = h.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'shutdown grace period over; cutting requests');
+    expect(cut).toMatchObject({ legacyReplies: 1 });
+    // The client would wait for its reply until its own timeout: closing it ends the call.
+    await c.close();
+    expect(await call).toBeInstanceOf(Error);
+    await h.stop();
   });
 });

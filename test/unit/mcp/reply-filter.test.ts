@@ -245,3 +245,33 @@ describe('ReplyFilter where any reply may arrive (alsoAnyList)', () => {
     expect(f.rewriteMessage(note)).toBe(note);
   });
 });
+
+describe('ReplyFilter replies option', () => {
+  const seenIn = (data: string): string[] => {
+    const seen: string[] = [];
+    const filter = new ReplyFilter(new Map(), false, notSecret, new AnnotationCache(), {
+      replies: (key) => seen.push(key),
+    });
+    expect(filter.active).toBe(true);
+    filter.rewriteEvent({ data });
+    return seen;
+  };
+
+  it('is told of every response an event carries, results and errors, alone or in a batch', () => {
+    expect(seenIn(JSON.stringify({ jsonrpc: '2.0', id: 7, result: {} }))).toEqual([idKey(7)]);
+    const batch = [
+      { jsonrpc: '2.0', id: 'a', error: { code: -32601, message: 'nope' } },
+      { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
+      { jsonrpc: '2.0', id: 2, result: {} },
+    ];
+    expect(seenIn(JSON.stringify(batch))).toEqual([idKey('a'), idKey(2)]);
+  });
+
+  it('is not told of notifications, server requests or an error without an id', () => {
+    expect(seenIn(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress' }))).toEqual([]);
+    expect(seenIn(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'sampling/createMessage' }))).toEqual([]);
+    expect(
+      seenIn(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'x' } })),
+    ).toEqual([]);
+  });
+});
