@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
+import { isRecord } from '../mcp/action.js';
 import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
@@ -23,6 +24,9 @@ import { taskScope } from './mcp-route.js';
 import { errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
+
+/** Replies waited for per session at most (a client can have the upstream owe more; those are not waited for). */
+export const MAX_PENDING_REPLIES = 1_024;
 
 interface LegacySession {
   readonly upstreamPath: string;
@@ -199,11 +203,15 @@ export class LegacySseRoutes {
       return;
     }
     // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
+    // A cancelled request gets no reply ("SHOULD NOT send a response"): no longer waited for.
     const keys: string[] = [];
     for (const m of ctx.parsed?.messages ?? []) {
       if (m.kind === 'request' && !session.pending.has(idKey(m.id))) keys.push(idKey(m.id));
+      const cancelled = m.kind === 'notification' && m.method === 'notifications/cancelled';
+      const id = cancelled && isRecord(m.params) ? m.params.requestId : undefined;
+      if (typeof id === 'string' || typeof id === 'number') session.pending.delete(idKey(id));
     }
-    for (const k of keys) session.pending.add(k);
+    for (const k of keys) if (session.pending.size < MAX_PENDING_REPLIES) session.pending.add(k);
     let accepted = false;
     try {
       const status = await forward(ctx, res, rt.forwardDeps, {

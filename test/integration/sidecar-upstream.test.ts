@@ -311,6 +311,26 @@ describe('upstream', () => {
     expect(h.logs.join('\n')).not.toContain('shutdown grace period over');
   });
 
+  it('does not wait at shutdown for the reply to a legacy SSE call its client cancelled', async () => {
+    // The upstream "SHOULD NOT send a response for the cancelled request": waiting would use up the grace.
+    const h = await startHarness();
+    const c = await connectSse(h.sseUrl, await h.bearer(['user']));
+    const abort = new AbortController();
+    const call = c
+      .callTool({ name: 'slow', arguments: { ms: 4_000 } }, undefined, { signal: abort.signal })
+      .catch((e: unknown) => e);
+    await until(10_000, async () => h.upstream.calls().some((x) => x.name === 'slow'), 10);
+    abort.abort();
+    expect(await call).toBeInstanceOf(Error);
+    await until(
+      10_000,
+      async () => h.upstream.calls().some((x) => x.method === 'notifications/cancelled'),
+      10,
+    );
+    await h.stop();
+    expect(h.logs.join('\n')).not.toContain('shutdown grace period over');
+  });
+
   it('waits no longer than the grace for a legacy SSE reply that does not come', async () => {
     const h = await startHarness(); // shutdownGraceMs: 2 s
     const c = await connectSse(h.sseUrl, await h.bearer(['user']));
