@@ -111,8 +111,7 @@ export class ReplyFilter {
       this.#anyList ||
       this.#pending.size > 0 ||
       (this.#tasks?.pending?.size ?? 0) > 0 ||
-      this.#notifications !== undefined ||
-      this.#replies !== undefined
+      this.#notifications !== undefined
     );
   }
 
@@ -188,7 +187,7 @@ export class ReplyFilter {
    */
   readonly rewriteEvent = (event: EventSourceMessage): string | null => {
     if (event.event !== undefined && event.event !== 'message') return event.data;
-    if (!this.active || event.data.trim() === '') return event.data;
+    if (!(this.active || this.#replies) || event.data.trim() === '') return event.data;
     let parsed: unknown;
     try {
       parsed = JSON.parse(event.data);

@@ -116,14 +116,15 @@ export class LegacySseRoutes {
       return;
     }
     let sessionId: string | undefined;
+    /** This stream's own session (an upstream repeating a session id must not make it another's). */
+    let own: LegacySession | undefined;
     // Every reply of the session comes on this stream: any response carrying a list is pruned.
     const filter = new ReplyFilter(new Map(), true, rt.visibleFor(ctx, principal, true), rt.annotations, {
       timer: () => rt.filterSpan(ctx),
       tasks: taskScope(rt, ctx, true),
       notifications: rt.streamNotifications(ctx, principal),
       replies: (key) => {
-        const session = sessionId === undefined ? undefined : this.#sessions.get(sessionId);
-        if (session?.pending.delete(key)) this.#settled();
+        if (own?.pending.delete(key)) this.#settled();
       },
     });
     const stream: SseRewriter = new SseRewriter((event) => {
@@ -131,14 +132,15 @@ export class LegacySseRoutes {
         const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
         sessionId = endpoint?.sessionId;
         if (!endpoint || !sessionId) return event.data;
-        this.#sessions.set(sessionId, {
+        own = {
           upstreamPath: endpoint.path,
           owner: ownerKey(principal),
           principal,
           stream,
           cut: () => res.destroy(),
           pending: new Set(),
-        });
+        };
+        this.#sessions.set(sessionId, own);
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
       }
       return filter.rewriteEvent(event);
@@ -155,7 +157,7 @@ export class LegacySseRoutes {
     } finally {
       ended();
       client.release();
-      if (sessionId) this.#sessions.delete(sessionId);
+      if (sessionId && this.#sessions.get(sessionId) === own) this.#sessions.delete(sessionId);
       this.#settled();
     }
   }
@@ -204,14 +206,22 @@ export class LegacySseRoutes {
     }
     // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
     // A cancelled request gets no reply ("SHOULD NOT send a response"): no longer waited for.
-    const keys: string[] = [];
+    const requested: string[] = [];
+    const cancelled = new Set<string>();
     for (const m of ctx.parsed?.messages ?? []) {
-      if (m.kind === 'request' && !session.pending.has(idKey(m.id))) keys.push(idKey(m.id));
-      const cancelled = m.kind === 'notification' && m.method === 'notifications/cancelled';
-      const id = cancelled && isRecord(m.params) ? m.params.requestId : undefined;
-      if (typeof id === 'string' || typeof id === 'number') session.pending.delete(idKey(id));
+      if (m.kind === 'request') requested.push(idKey(m.id));
+      const cancel = m.kind === 'notification' && m.method === 'notifications/cancelled';
+      const id = cancel && isRecord(m.params) ? m.params.requestId : undefined;
+      if (typeof id === 'string' || typeof id === 'number') cancelled.add(idKey(id));
     }
-    for (const k of keys) if (session.pending.size < MAX_PENDING_REPLIES) session.pending.add(k);
+    for (const k of cancelled) session.pending.delete(k);
+    /** The keys this POST made pending (not those another POST had, nor those over the cap). */
+    const added: string[] = [];
+    for (const k of requested) {
+      if (cancelled.has(k) || session.pending.has(k) || session.pending.size >= MAX_PENDING_REPLIES) continue;
+      session.pending.add(k);
+      added.push(k);
+    }
     let accepted = false;
     try {
       const status = await forward(ctx, res, rt.forwardDeps, {
@@ -224,11 +234,13 @@ export class LegacySseRoutes {
         }),
         signal: client,
       });
-      accepted = status >= 200 && status < 300;
+      // The transport's 202 (or a 204): the reply is owed on the stream. An upstream answering in the POST's
+      // body (200) has answered already.
+      accepted = status === 202 || status === 204;
       rt.requestDone(ctx, status);
     } finally {
       // Refused or failed: no reply comes on the stream for these.
-      if (!accepted) for (const k of keys) session.pending.delete(k);
+      if (!accepted) for (const k of added) session.pending.delete(k);
       this.#settled();
       client.release();
       ctx.release?.();

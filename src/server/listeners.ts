@@ -73,7 +73,11 @@ export function createListeners(d: ListenersDeps): Listeners {
       const grace = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(resolve, d.config.server.shutdownGraceMs, 'timeout');
       });
-      const drained = Promise.all([d.pub.drained(), d.legacy.drained()]).then(() => 'drained' as const);
+      // Legacy replies after the requests: a legacy POST still in its stages makes its reply pending later.
+      const drained = d.pub
+        .drained()
+        .then(() => d.legacy.drained())
+        .then(() => 'drained' as const);
       const outcome = await Promise.race([drained, grace]);
       clearTimeout(timer);
       if (outcome === 'timeout')

@@ -252,7 +252,8 @@ describe('ReplyFilter replies option', () => {
     const filter = new ReplyFilter(new Map(), false, notSecret, new AnnotationCache(), {
       replies: (key) => seen.push(key),
     });
-    expect(filter.active).toBe(true);
+    // Reading replies is not pruning: a filter told only of replies prunes nothing.
+    expect(filter.active).toBe(false);
     filter.rewriteEvent({ data });
     return seen;
   };

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_HOST, PUBLIC_HOST } from '../../../src/config/defaults.js';
-import { boundTo, listen } from '../../../src/server/listeners.js';
+import { boundTo, createListeners, type ListenersDeps, listen } from '../../../src/server/listeners.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 
 const servers: Server[] = [];
@@ -79,5 +79,50 @@ describe('listen', () => {
     await expect(listen(server(), 'fd00::1', 0, silentLogger())).rejects.toMatchObject({
       code: 'EADDRNOTAVAIL',
     });
+  });
+});
+
+describe('stop', () => {
+  it('waits for the legacy replies owed only once the requests in flight have finished', async () => {
+    // A legacy POST still in its stages makes its reply pending only when it is forwarded: asking earlier
+    // would find nothing owed and end the streams under it.
+    const order: string[] = [];
+    let finishRequests = (): void => undefined;
+    const pub = server();
+    const admin = server();
+    await listen(pub, '127.0.0.1', 0, silentLogger());
+    await listen(admin, '127.0.0.1', 0, silentLogger());
+    const deps = {
+      config: { server: { shutdownGraceMs: 5_000 } },
+      pub: {
+        server: pub,
+        drained: () =>
+          new Promise<void>((resolve) => {
+            finishRequests = () => {
+              order.push('requests finished');
+              resolve();
+            };
+          }),
+        inFlight: () => 1,
+      },
+      admin,
+      replies: {
+        endStreams: async () => void order.push('streams ended'),
+        close: () => undefined,
+      },
+      legacy: {
+        drained: async () => void order.push('legacy replies awaited'),
+        pendingReplies: () => 0,
+        closeAll: () => undefined,
+      },
+      upstream: { close: async () => undefined, destroy: async () => undefined },
+      logger: silentLogger(),
+    } as unknown as ListenersDeps;
+    const stopping = createListeners(deps).stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual([]);
+    finishRequests();
+    await stopping;
+    expect(order).toEqual(['requests finished', 'legacy replies awaited', 'streams ended']);
   });
 });
