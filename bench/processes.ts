@@ -102,12 +102,22 @@ export function start(
     else if (line.includes('"abuse rule ')) children.abuseAlerts++;
     else console.log(line);
   });
+  // A send to a child that has died emits 'error' (ERR_IPC_CHANNEL_CLOSED): said, not an uncaught crash.
+  child.on('error', (err) => console.error(`${script} (pid ${child.pid}): ${err.message}`));
   children.all.push(child);
   return child;
 }
 
+/** The child has exited (by itself or by a signal), or its IPC channel is gone. */
+export const gone = (child: ChildProcess): boolean =>
+  child.exitCode !== null || child.signalCode !== null || !child.connected;
+
 export function next<T extends { type: string }>(child: ChildProcess, type: T['type']): Promise<T> {
   return new Promise((resolveMsg, reject) => {
+    if (gone(child)) {
+      reject(new Error(`child ${child.pid} is gone while waiting for ${type}`));
+      return;
+    }
     const onMessage = (m: { type: string; message?: string }) => {
       if (m.type === 'error') {
         cleanup();
@@ -153,8 +163,11 @@ export async function sinkStats(sinkChild: ChildProcess | null): Promise<OtlpSta
 /** Asks a child to stop (IPC `stop`) and waits for it to exit. */
 export const stopChild = (c: ChildProcess) =>
   new Promise<void>((r) => {
-    if (c.exitCode !== null) r();
-    else {
+    if (c.exitCode !== null || c.signalCode !== null) r();
+    else if (!c.connected) {
+      c.once('exit', () => r());
+      c.kill();
+    } else {
       c.once('exit', () => r());
       c.send({ type: 'stop' });
     }

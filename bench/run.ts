@@ -158,11 +158,12 @@ const proxiesConfig: ProxiesConfig = {
     : {}),
   subjects: SUBJECTS,
 };
-// The proxies run with the image's V8 flags (bare proxy and sidecars alike: they share the process).
-const nodeOptions = imageNodeOptions();
+// The proxies run with the image's V8 flags (bare proxy and sidecars alike: they share the process), and so
+// does the telemetry floor.
+const nodeOptions = [process.env.NODE_OPTIONS, imageNodeOptions()].filter(Boolean).join(' ');
 const proxiesChild = start(children, 'servers.ts', ['proxies'], SERVER_CPU, {
   BENCH_PROXIES_CONFIG: JSON.stringify(proxiesConfig),
-  NODE_OPTIONS: [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' '),
+  NODE_OPTIONS: nodeOptions,
 });
 const px = await next<ProxiesReady>(proxiesChild, 'ready');
 const loadChild = start(children, 'load.ts', [], LOAD_CPU);
@@ -194,17 +195,13 @@ const rig: Rig = {
   redis,
 };
 const harness: Harness = { rig, expected, tally: newTally(targets, credentials) };
-// The OpenTelemetry SDK's own cost for the same telemetry: a block after each c=32 round of the
-// telemetry-off sidecar, paired with it.
-const floor = floorRunner(children, sinkChild, {
-  OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_METRIC_INTERVAL_MS),
-  ...proxiesConfig.otlpEnv,
-});
+// The OpenTelemetry SDK's own cost for the same telemetry, in blocks paired with the telemetry-off rounds.
+const otelEnv = { OTEL_METRIC_EXPORT_INTERVAL: String(OTLP_METRIC_INTERVAL_MS), ...proxiesConfig.otlpEnv };
+const floor = floorRunner(children, sinkChild, otelEnv, nodeOptions);
 const run0 = await cpuMark(rig);
-const get = await measureAll(harness, targets, async (upstream, t, c) => {
-  if (floor && upstream === 'raw' && c === 32 && t.name === 'sidecar, JWT') await floor.block();
-});
+const get = await measureAll(harness, targets, floor?.afterMeasure);
 const run1 = await cpuMark(rig, await floor?.cpuUs());
+const floorResult = (await floor?.result()) ?? null;
 await floor?.stop();
 
 // ---------------------------------------------------------------------------------------------------
@@ -236,7 +233,7 @@ const telemetry = await telemetrySection({
   targets,
   get,
   sink: sinkChild,
-  floor: floor?.result() ?? null,
+  floor: floorResult,
   answered: harness.tally.answered,
   profiles,
   withRedis,
