@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PolicyEngine } from '../src/policy/engine.js';
+import { imageNode } from './image-node.js';
 import { type BenchCase, CASES, decideOnce, engineFor } from './policy-pipeline.js';
 import { percentile, writeSection } from './results.js';
 
@@ -90,13 +91,10 @@ const [row, base, cachedRow] = measure([engine, baseline, cachedEngine]) as [Row
  * (`BENCH_NODE_IMAGE=0` skips it).
  */
 function onImageNode(): { node: string; row: Row; base: Row } | { skipped: string } {
-  if (process.env.BENCH_NODE_IMAGE === '0') return { skipped: 'skipped (BENCH_NODE_IMAGE=0)' };
+  const image = imageNode();
+  if ('skipped' in image) return image;
   try {
-    const node = execFileSync(process.execPath, ['scripts/node-image.mjs', 'ensure'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
-    const out = execFileSync(node, ['--import', 'tsx', 'bench/policy.bench.ts'], {
+    const out = execFileSync(image.node, ['--import', 'tsx', 'bench/policy.bench.ts'], {
       encoding: 'utf8',
       env: { ...process.env, BENCH_POLICY_IMAGE_CHILD: '1' },
       stdio: ['ignore', 'pipe', 'inherit'],

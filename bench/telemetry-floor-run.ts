@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { imageNode } from './image-node.js';
 import type { AfterMeasure } from './measure.js';
 import type { OtlpSample, OtlpSinkReady } from './otlp-sink.js';
 import {
@@ -52,19 +53,6 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-function imageNode(): string | { skipped: string } {
-  if (process.env.BENCH_NODE_IMAGE === '0')
-    return { skipped: "the image's Node: skipped (BENCH_NODE_IMAGE=0)" };
-  try {
-    return execFileSync(process.execPath, ['scripts/node-image.mjs', 'ensure'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }).trim();
-  } catch (err) {
-    return { skipped: `the image's Node: not measured (${String((err as Error).message).split('\n')[0]})` };
-  }
-}
-
 export interface FloorRunner {
   /** One block on each Node (after a round of the telemetry-off sidecar at c=32). */
   block(): Promise<void>;
@@ -94,7 +82,7 @@ export function floorRunner(
   if (!sink) return null;
   const skipped: string[] = [];
   const image = imageNode();
-  if (typeof image !== 'string') skipped.push(image.skipped);
+  if ('skipped' in image) skipped.push(`the image's Node: ${image.skipped}`);
   const live: { child: ChildProcess; ready: FloorReady; rounds: number[] }[] = [];
   let floorSink: ChildProcess | undefined;
   /** CPU µs of floor processes stopped after a failure. */
@@ -116,7 +104,7 @@ export function floorRunner(
     }
     floorSink = start(children, 'otlp-sink.ts', [], LOAD_CPU);
     const { endpoint } = await within(next<OtlpSinkReady>(floorSink, 'ready'), 'receiver');
-    for (const node of [process.execPath, ...(typeof image === 'string' ? [image] : [])]) {
+    for (const node of [process.execPath, ...('node' in image ? [image.node] : [])]) {
       const child = start(
         children,
         'telemetry-floor.ts',
