@@ -7,12 +7,16 @@
  * @module
  */
 import { createParser } from 'eventsource-parser';
+import { replyBytes } from '../proxy/reply-handler.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import { isRecord } from './action.js';
 import type { AnnotationCache } from './annotations.js';
 import { toolAnnotations } from './list-filter.js';
 import { type ParamHeader, toolParamHeaders } from './param-headers.js';
+
+/** The longest discovery reply read (a `tools/list` page): larger ones fail the discovery. */
+const MAX_DISCOVERY_REPLY_BYTES = 16 * 1024 * 1024;
 
 export const DISCOVERY_COOLDOWN_MS = 10_000;
 export const DISCOVERY_TIMEOUT_MS = 3_000;
@@ -136,7 +140,7 @@ export class AnnotationDiscovery {
       body: Buffer.from(JSON.stringify(message)),
       signal,
     });
-    const text = await res.body.text();
+    const text = (await replyBytes(res, MAX_DISCOVERY_REPLY_BYTES)).toString('utf8');
     if (res.status >= 400) throw new Error(`upstream answered ${res.status} to ${String(message.method)}`);
     const sid = res.headers['mcp-session-id'];
     const sessionId = typeof sid === 'string' ? sid : session;

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
 import type { SessionEvictionResult } from '../telemetry/metric-labels.js';
 import { sessionEndHeaders } from './headers.js';
+import { replyBytes } from './reply-handler.js';
 import { toUpstreamError, type Upstream } from './upstream.js';
 
 /** DELETEs of evicted sessions sent at once, at most (fewer with a small pool: {@link endsInFlight}). */
@@ -141,7 +142,7 @@ export class SessionEnder {
       });
       status = res.status;
       // Read (and drop) the answer so that its connection returns to the pool; the status is the outcome.
-      await res.body.dump({ limit: MAX_ANSWER_BYTES, signal }).catch(() => undefined);
+      await replyBytes(res, MAX_ANSWER_BYTES).catch(() => undefined);
     } catch (err) {
       const e = toUpstreamError(err);
       const cause = e.cause instanceof Error ? e.cause.message : undefined;

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import type { EventEmitter } from 'node:events';
-import { type Dispatcher, Pool, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
+import { dispatchReply, type ReplySignal, type UpstreamReply } from './reply-handler.js';
 
 export interface UpstreamOptions {
   readonly url: string;
@@ -51,7 +51,7 @@ export interface UpstreamRequest {
   readonly headers: Record<string, string | string[]>;
   readonly body?: Buffer;
   /** Aborts the request: an AbortSignal, or an EventEmitter with `aborted` that emits `abort` (undici takes both). */
-  readonly signal?: AbortSignal | EventEmitter;
+  readonly signal?: ReplySignal;
   /**
    * A POST whose reply is a long-lived event stream (the 2026-07-28 `subscriptions/listen`): the uncapped
    * stream pool, as a GET stream, since it would hold a capped connection for as long as it stays open.
@@ -59,11 +59,13 @@ export interface UpstreamRequest {
   readonly stream?: boolean;
 }
 
-export interface UpstreamResponse {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Dispatcher.ResponseData['body'];
-}
+export type UpstreamResponse = UpstreamReply;
+
+/**
+ * Replies to POSTs and DELETEs up to this long (by their Content-Length) that are no event streams are read
+ * whole before they are passed on: one write to the client with the headers, and no stream per reply.
+ */
+export const WHOLE_REPLY_BYTES = 64 * 1024;
 
 export class Upstream {
   /** POST and DELETE: short exchanges (an SSE reply to a POST ends with its last answer). */
@@ -73,7 +75,7 @@ export class Upstream {
   readonly #maxPending: number;
   readonly #connections: number;
   /**
-   * POSTs and DELETEs handed to the pool whose reply body has not closed: never fewer than the connections
+   * POSTs and DELETEs handed to the pool whose exchange has not ended: never fewer than the connections
    * they hold plus those waiting. undici's own count ({@link Upstream.#wouldWaitPastLimit}) walks every
    * connection and allocates, about 2 µs a request with 64 of them, so it is read only once this says every
    * connection may be taken.
@@ -119,22 +121,26 @@ export class Upstream {
         { headers: { 'retry-after': '1' } },
       );
     }
-    if (pooled) this.#pooled++;
     try {
-      const res = await (pooled ? this.#pool : this.#streams).request({
+      if (pooled) {
+        this.#pooled++;
+        const request = { method: r.method, path: r.path, headers: r.headers, body: r.body ?? null };
+        return await dispatchReply(this.#pool, request, {
+          wholeMax: WHOLE_REPLY_BYTES,
+          idleMs: this.bodyTimeoutMs,
+          signal: r.signal ?? null,
+          done: this.#unpooled,
+        });
+      }
+      const res = await this.#streams.request({
         method: r.method,
         path: r.path,
         headers: r.headers,
         body: r.body ?? null,
         signal: r.signal ?? null,
       });
-      if (pooled) {
-        if (res.body.closed) this.#pooled--;
-        else res.body.once('close', this.#unpooled);
-      }
-      return { status: res.statusCode, headers: res.headers, body: res.body };
+      return { status: res.statusCode, headers: res.headers, body: res.body, whole: undefined };
     } catch (err) {
-      if (pooled) this.#pooled--;
       throw toUpstreamError(err);
     }
   }

@@ -30,14 +30,6 @@ import { ignore, pump, readWhole, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
-/** Replies up to this long (by their Content-Length) are read whole and written at once, not piped. */
-export const SMALL_REPLY_BYTES = 64 * 1024;
-
-function isSmall(contentLength: string | string[] | undefined): boolean {
-  if (typeof contentLength !== 'string') return false;
-  const n = Number(contentLength);
-  return Number.isInteger(n) && n >= 0 && n <= SMALL_REPLY_BYTES;
-}
 
 export interface ForwardDeps {
   readonly upstream: Upstream;
@@ -150,7 +142,9 @@ export async function forward(
   }
   try {
     if (rewriteJson && r.filter) {
-      const text = (await readStalling(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES, idleMs)).toString('utf8');
+      const bytes = await (upstreamRes.whole ??
+        readStalling(upstreamRes.body, MAX_REWRITTEN_REPLY_BYTES, idleMs));
+      const text = bytes.toString('utf8');
       const rewritten = r.filter.rewriteJson(text);
       if (rewritten === null) {
         release();
@@ -163,10 +157,10 @@ export async function forward(
       res.end(rewritten);
       return upstreamRes.status;
     }
-    if (!isSse && isSmall(upstreamRes.headers['content-length'])) {
-      // A short reply of known length (the usual JSON answer): read whole, written with its headers in one
-      // write, and the upstream connection is free at once; a pipe costs a dozen listeners per reply.
-      const body = await readStalling(upstreamRes.body, SMALL_REPLY_BYTES, idleMs);
+    if (upstreamRes.whole) {
+      // A short reply of known length (the usual JSON answer): read whole by the upstream client, written
+      // with its headers in one write; a pipe costs a dozen listeners per reply.
+      const body = await upstreamRes.whole;
       res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, false));
       res.end(body);
       return upstreamRes.status;

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { replyBytes } from '../../../src/proxy/reply-handler.js';
 import { Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
@@ -150,6 +151,10 @@ function openStreams(upstream: Upstream, n: number): Promise<UpstreamResponse[]>
   return Promise.all(Array.from({ length: n }, () => openStream(upstream)));
 }
 
+async function json(r: UpstreamResponse): Promise<unknown> {
+  return JSON.parse((await replyBytes(r, 1 << 20)).toString('utf8'));
+}
+
 describe('Upstream', () => {
   it('answers a POST while as many event streams are open as the pool has connections, and more', async () => {
     const { server, upstream } = await setup();
@@ -160,7 +165,7 @@ describe('Upstream', () => {
 
     const res = await settlesWithin(GUARD_MS, post(upstream, 7), 'the POST answer');
     expect(res.status).toBe(200);
-    expect(await res.body.json()).toEqual({ jsonrpc: '2.0', id: 7, result: {} });
+    expect(await json(res)).toEqual({ jsonrpc: '2.0', id: 7, result: {} });
     // The streams were open the whole time.
     expect(server.streams.size).toBe(CONNECTIONS);
     expect(streams.some((s) => s.body.readableEnded)).toBe(false);
@@ -188,7 +193,7 @@ describe('Upstream', () => {
     await settlesWithin(GUARD_MS, held, 'two POSTs reaching the upstream');
     release();
     const replies = await settlesWithin(GUARD_MS, Promise.all(answers), 'the POST answers');
-    expect(await Promise.all(replies.map((r) => r.body.json()))).toEqual(
+    expect(await Promise.all(replies.map((r) => json(r)))).toEqual(
       [1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
     );
     // The third POST waited for one of the two connections.
@@ -223,12 +228,12 @@ describe('Upstream', () => {
     stream.body.resume();
     release();
     const replies = await settlesWithin(GUARD_MS, Promise.all([running, waiting]), 'the POST answers');
-    expect(await Promise.all(replies.map((r) => r.body.json()))).toEqual(
+    expect(await Promise.all(replies.map((r) => json(r)))).toEqual(
       [1, 2].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
     );
     // Once the queue drained, POSTs pass again.
     const after = await settlesWithin(GUARD_MS, post(upstream, 4), 'a POST after the burst');
-    expect(await after.body.json()).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
+    expect(await json(after)).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
   });
 
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
@@ -252,9 +257,9 @@ describe('Upstream', () => {
     await expect(post(upstream, 3)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_BUSY' });
     release();
     const replies = await settlesWithin(GUARD_MS, Promise.all(running), 'the POST answers');
-    for (const r of replies) await r.body.dump();
+    for (const r of replies) await replyBytes(r, 1 << 20);
     const after = await settlesWithin(GUARD_MS, post(upstream, 4), 'a POST once a connection is free');
-    expect(await after.body.json()).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
+    expect(await json(after)).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
   });
 
   it('close() refuses new streams and closes the stream connections once the streams end', async () => {
@@ -264,7 +269,7 @@ describe('Upstream', () => {
     await settlesWithin(GUARD_MS, server.streamsOpen(3), 'the upstream holding the streams');
     await settlesWithin(
       GUARD_MS,
-      post(upstream, 1).then((r) => r.body.json()),
+      post(upstream, 1).then((r) => json(r)),
       'the POST answer',
     );
 

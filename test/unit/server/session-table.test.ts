@@ -28,7 +28,12 @@ function table(unknownSessions: 'reject' | 'forward') {
       request: async (r) => {
         sent.push(r);
         answered();
-        return { status: 200, headers: {}, body: { dump: async () => undefined } as never };
+        return {
+          status: 200,
+          headers: {},
+          body: undefined as never,
+          whole: Promise.resolve(Buffer.alloc(0)),
+        };
       },
     },
     path: '/mcp',

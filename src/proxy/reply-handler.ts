@@ -1,0 +1,310 @@
+/**
+ * The undici dispatch handler of the capped POST/DELETE pool. undici's `request()` wraps every reply in a
+ * body stream, an async resource and an abort listener, and a reader of that stream adds half a dozen more
+ * listeners and a timer: together the largest part of what one forwarded call costs the sidecar. The usual
+ * reply is a short JSON answer of known length, so this handler keeps such a reply's bytes as they arrive
+ * and hands them over whole ({@link UpstreamReply.whole}); a reply that is an event stream, longer, or of
+ * unknown length becomes a stream, with undici's backpressure (a full stream pauses the connection).
+ *
+ * A reply read whole that pauses for `idleMs` is failed with `ERR_UPSTREAM_TIMEOUT`; a stream's pauses are
+ * the reader's to time. The request is aborted when `signal` fires (the client went away) or when its
+ * stream is destroyed before its end, so that its connection does not stay held.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import { type Dispatcher, util as undiciUtil } from 'undici';
+import { UpstreamError } from '../errors/errors.js';
+
+export type ReplySignal =
+  | AbortSignal
+  | (EventEmitter & { readonly aborted: boolean; readonly reason?: unknown });
+
+export interface UpstreamReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  /** The body as a stream; for a reply read whole, made on first use from its bytes. */
+  readonly body: Readable;
+  /** A reply read whole: its bytes once the reply has ended; rejects when it fails, pauses too long or is aborted. */
+  readonly whole: Promise<Buffer> | undefined;
+}
+
+export interface ReplyHandlerOptions {
+  /** Replies up to this long (by Content-Length) that are no event streams are read whole. */
+  readonly wholeMax: number;
+  /** Longest pause in a reply read whole; 0 for none. */
+  readonly idleMs: number;
+  readonly signal?: ReplySignal | null;
+  /** Called once when the exchange leaves the connection (ended, failed or aborted). */
+  readonly done: () => void;
+}
+
+const GONE = 'the request was aborted';
+
+function ignore(): void {}
+
+function abortReason(signal: ReplySignal): Error {
+  const r = signal.reason;
+  return r instanceof Error ? r : new Error(GONE);
+}
+
+/** The length a Content-Length header gives, or -1 when absent, repeated or not a plain number. */
+function lengthOf(value: string | string[] | undefined): number {
+  if (typeof value !== 'string') return -1;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : -1;
+}
+
+/** Sends one request on `dispatcher` with a {@link ReplyHandler}; resolves with the reply at its headers. */
+export function dispatchReply(
+  dispatcher: Dispatcher,
+  request: Dispatcher.DispatchOptions,
+  opts: ReplyHandlerOptions,
+): Promise<UpstreamReply> {
+  return new Promise((resolve, reject) => {
+    const handler = new ReplyHandler(opts, resolve, reject);
+    if (!handler.settled) dispatcher.dispatch(request, handler);
+  });
+}
+
+class ReplyHandler implements Dispatcher.DispatchHandler {
+  readonly #opts: ReplyHandlerOptions;
+  #resolve: ((r: UpstreamReply) => void) | null;
+  #reject: ((err: Error) => void) | null;
+  #abort: ((err: Error) => void) | null = null;
+  /** Why the request was aborted before undici gave it a way to abort (set before `onConnect`). */
+  #reason: Error | null = null;
+  #finished = false;
+  #stream: Readable | null = null;
+  #whole: WholeReply | null = null;
+  readonly #onSignal = (): void => {
+    const signal = this.#opts.signal;
+    if (signal) this.#cancel(abortReason(signal));
+  };
+
+  constructor(opts: ReplyHandlerOptions, resolve: (r: UpstreamReply) => void, reject: (err: Error) => void) {
+    this.#opts = opts;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    const signal = opts.signal;
+    if (!signal) return;
+    if (signal.aborted) {
+      this.#finish();
+      this.#settle(abortReason(signal));
+      return;
+    }
+    if ('addEventListener' in signal) signal.addEventListener('abort', this.#onSignal, { once: true });
+    else signal.once('abort', this.#onSignal);
+  }
+
+  /** Whether the promise is already settled (a signal aborted before the request was sent). */
+  get settled(): boolean {
+    return this.#resolve === null;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#reason) abort(this.#reason);
+    else this.#abort = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true;
+    const headers = undiciUtil.parseHeaders(raw) as Record<string, string | string[] | undefined>;
+    const length = lengthOf(headers['content-length']);
+    const type = headers['content-type'];
+    const sse = typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream');
+    if (!sse && length >= 0 && length <= this.#opts.wholeMax) {
+      const whole = new WholeReply(length, this.#opts.idleMs, (err) => this.#cancel(err));
+      this.#whole = whole;
+      this.#resolve?.(new Reply(status, headers, whole));
+    } else {
+      const stream = new Readable({
+        read: () => resume(),
+        destroy: (err, cb) => {
+          if (!this.#finished) this.#cancel(err ?? new Error('upstream reply closed by its reader'));
+          cb(err);
+        },
+      });
+      this.#stream = stream;
+      this.#resolve?.({ status, headers, body: stream, whole: undefined });
+    }
+    this.#resolve = null;
+    this.#reject = null;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#whole) {
+      this.#whole.add(chunk);
+      return true;
+    }
+    return this.#stream?.push(chunk) ?? true;
+  }
+
+  onComplete(): void {
+    this.#finish();
+    if (this.#whole) this.#whole.end();
+    else this.#stream?.push(null);
+  }
+
+  onError(err: Error): void {
+    this.#finish();
+    if (this.#settle(err)) return;
+    if (this.#whole) this.#whole.fail(err);
+    else if (this.#stream && !this.#stream.destroyed) this.#stream.destroy(err);
+  }
+
+  /** Aborts the request (once undici can), or fails the reply read whole. */
+  #cancel(err: Error): void {
+    if (this.#finished) return;
+    if (this.#abort) this.#abort(err);
+    else this.#reason = err;
+  }
+
+  /** Rejects the pending promise with `err`; false when the reply was already handed over. */
+  #settle(err: Error): boolean {
+    const reject = this.#reject;
+    if (!reject) return false;
+    this.#resolve = null;
+    this.#reject = null;
+    reject(err);
+    return true;
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const signal = this.#opts.signal;
+    if (signal) {
+      if ('removeEventListener' in signal) signal.removeEventListener('abort', this.#onSignal);
+      else signal.off('abort', this.#onSignal);
+    }
+    this.#opts.done();
+  }
+}
+
+/** A reply read whole: its chunks, its pause timer, and the promise of its bytes (made when asked for). */
+class WholeReply {
+  readonly #chunks: Buffer[] = [];
+  readonly #cancel: (err: Error) => void;
+  #size = 0;
+  #bytes: Buffer | null = null;
+  #error: Error | null = null;
+  #promise: Promise<Buffer> | null = null;
+  #settle: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(length: number, idleMs: number, cancel: (err: Error) => void) {
+    this.#cancel = cancel;
+    if (idleMs > 0 && length > 0) {
+      this.#timer = setTimeout(
+        () => cancel(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out')),
+        idleMs,
+      );
+    }
+  }
+
+  /** Whether the reply has ended or failed. */
+  get over(): boolean {
+    return this.#bytes !== null || this.#error !== null;
+  }
+
+  /** Aborts the request unless the reply is over (its reader stopped reading). */
+  cancel(err: Error): void {
+    if (!this.over) this.#cancel(err);
+  }
+
+  add(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    this.#timer?.refresh();
+  }
+
+  end(): void {
+    this.#stop();
+    const c = this.#chunks;
+    this.#bytes = c.length === 1 && c[0] !== undefined ? c[0] : Buffer.concat(c, this.#size);
+    this.#settle?.resolve(this.#bytes);
+  }
+
+  fail(err: Error): void {
+    this.#stop();
+    this.#error = err;
+    this.#settle?.reject(err);
+  }
+
+  get promise(): Promise<Buffer> {
+    if (this.#promise) return this.#promise;
+    if (this.#bytes) this.#promise = Promise.resolve(this.#bytes);
+    else if (this.#error) this.#promise = Promise.reject(this.#error);
+    else {
+      this.#promise = new Promise((resolve, reject) => {
+        this.#settle = { resolve, reject };
+      });
+    }
+    return this.#promise;
+  }
+
+  #stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/** A reply read whole, whose stream is made only when a reader asks for one. */
+class Reply implements UpstreamReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly #whole: WholeReply;
+  #body: Readable | null = null;
+
+  constructor(status: number, headers: Record<string, string | string[] | undefined>, whole: WholeReply) {
+    this.status = status;
+    this.headers = headers;
+    this.#whole = whole;
+  }
+
+  get whole(): Promise<Buffer> {
+    return this.#whole.promise;
+  }
+
+  get body(): Readable {
+    if (this.#body) return this.#body;
+    const whole = this.#whole;
+    const body = new Readable({
+      read: ignore,
+      destroy: (err, cb) => {
+        whole.cancel(err ?? new Error('upstream reply closed by its reader'));
+        cb(err);
+      },
+    });
+    this.#whole.promise.then(
+      (bytes) => {
+        body.push(bytes);
+        body.push(null);
+      },
+      (err: Error) => {
+        if (!body.destroyed) body.destroy(err);
+      },
+    );
+    this.#body = body;
+    return body;
+  }
+}
+
+/** A reply's bytes: read whole already, or read from its stream; rejects past `max` bytes (the stream destroyed). */
+export async function replyBytes(reply: UpstreamReply, max: number): Promise<Buffer> {
+  if (reply.whole) return reply.whole;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      reply.body.destroy();
+      throw new Error(`upstream reply exceeds ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
