@@ -115,7 +115,7 @@ export class AnnotationDiscovery {
             path: this.#path,
             headers: { 'mcp-session-id': session, 'mcp-protocol-version': version },
           })
-          .then((r) => r.body.resume())
+          .then((r) => replyBytes(r, MAX_DISCOVERY_REPLY_BYTES))
           .catch(() => undefined);
       }
     }

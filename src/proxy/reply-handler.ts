@@ -49,6 +49,20 @@ function abortReason(signal: ReplySignal): Error {
   return r instanceof Error ? r : new Error(GONE);
 }
 
+/**
+ * The reply's media type, lower-cased (a repeated Content-Type joined with commas, as `String()` joins it):
+ * the one reading of it that both this handler and `forward` use, so that they never disagree on whether a
+ * reply is an event stream.
+ */
+export function replyType(headers: Record<string, string | string[] | undefined>): string {
+  return String(headers['content-type'] ?? '').toLowerCase();
+}
+
+/** Whether the reply is an event stream (by {@link replyType}). */
+export function isEventStream(type: string): boolean {
+  return type.startsWith('text/event-stream');
+}
+
 /** The length a Content-Length header gives, or -1 when absent, repeated or not a plain number. */
 function lengthOf(value: string | string[] | undefined): number {
   if (typeof value !== 'string') return -1;
@@ -112,9 +126,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     if (status < 200) return true;
     const headers = undiciUtil.parseHeaders(raw) as Record<string, string | string[] | undefined>;
     const length = lengthOf(headers['content-length']);
-    const type = headers['content-type'];
-    const sse = typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream');
-    if (!sse && length >= 0 && length <= this.#opts.wholeMax) {
+    if (!isEventStream(replyType(headers)) && length >= 0 && length <= this.#opts.wholeMax) {
       const whole = new WholeReply(length, this.#opts.idleMs, (err) => this.#cancel(err));
       this.#whole = whole;
       this.#resolve?.(new Reply(status, headers, whole));
@@ -152,7 +164,11 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     this.#finish();
     if (this.#settle(err)) return;
     if (this.#whole) this.#whole.fail(err);
-    else if (this.#stream && !this.#stream.destroyed) this.#stream.destroy(err);
+    else if (this.#stream && !this.#stream.destroyed) {
+      // Its reader may have stopped listening already (a client that left): the error must not go unheard.
+      this.#stream.on('error', ignore);
+      this.#stream.destroy(err);
+    }
   }
 
   /** Aborts the request (once undici can), or fails the reply read whole. */
@@ -285,7 +301,9 @@ class Reply implements UpstreamReply {
         body.push(null);
       },
       (err: Error) => {
-        if (!body.destroyed) body.destroy(err);
+        if (body.destroyed) return;
+        body.on('error', ignore);
+        body.destroy(err);
       },
     );
     this.#body = body;

@@ -20,6 +20,7 @@ import { SseRewriter } from '../mcp/sse-transform.js';
 import type { TaskOwners } from '../mcp/task-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
+import { isEventStream, replyType } from '../proxy/reply-handler.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
@@ -127,8 +128,8 @@ export async function forward(
     if (issued !== undefined && !headersOut) deps.sessions?.abandon(issued);
   };
   const idleMs = deps.upstream.bodyTimeoutMs;
-  const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
-  const isSse = type.startsWith('text/event-stream');
+  const type = replyType(upstreamRes.headers);
+  const isSse = isEventStream(type);
   const rewriteSse = isSse && (r.sseRewriter !== undefined || r.filter?.active === true);
   const rewriteJson = !isSse && type.startsWith('application/json') && r.filter?.active === true;
   const filtering = r.filter?.active === true || r.sseRewriter !== undefined;
@@ -157,7 +158,7 @@ export async function forward(
       res.end(rewritten);
       return upstreamRes.status;
     }
-    if (upstreamRes.whole) {
+    if (!isSse && upstreamRes.whole) {
       // A short reply of known length (the usual JSON answer): read whole by the upstream client, written
       // with its headers in one write; a pipe costs a dozen listeners per reply.
       const body = await upstreamRes.whole;

@@ -1,0 +1,164 @@
+/**
+ * `forward` and the upstream client's replies against real local servers, for the ways a reply can end
+ * that the integration suite does not reach: a client leaving a streamed reply, a reply read whole that is
+ * cut, and an event stream whose Content-Type is repeated. An `'error'` emitted on a stream with no listener
+ * would be an uncaught exception (the process exits); the tests record such errors instead of crashing.
+ *
+ * @module
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SseRewriter } from '../../../src/mcp/sse-transform.js';
+import type { RequestContext } from '../../../src/pipeline/context.js';
+import { createHeaderPolicy } from '../../../src/proxy/headers.js';
+import { Upstream } from '../../../src/proxy/upstream.js';
+import { clientSignal } from '../../../src/server/client-signal.js';
+import { forward } from '../../../src/server/forward.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { settlesWithin } from '../../helpers/wait.js';
+
+/** Failure guard only: every step below finishes in milliseconds when the code is right. */
+const GUARD_MS = 5_000;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+/** Errors emitted on a Readable that had no `'error'` listener (each an uncaught exception in production). */
+const unheard: Error[] = [];
+const emit = Readable.prototype.emit;
+function recordUnheardErrors(): void {
+  Readable.prototype.emit = function (this: Readable, event: string | symbol, ...args: unknown[]) {
+    if (event === 'error' && this.listenerCount('error') === 0) {
+      unheard.push(args[0] as Error);
+      return false;
+    }
+    return emit.call(this, event, ...args);
+  } as typeof emit;
+  cleanups.push(async () => {
+    Readable.prototype.emit = emit;
+    unheard.length = 0;
+  });
+}
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function upstreamAt(port: number): Upstream {
+  const u = new Upstream({
+    url: `http://127.0.0.1:${port}/mcp`,
+    connectTimeoutMs: GUARD_MS,
+    headersTimeoutMs: GUARD_MS,
+    connections: 2,
+  });
+  cleanups.push(() => u.destroy());
+  return u;
+}
+
+/** A front server that forwards every POST with `forward` (no stages: the request path's last step alone). */
+async function front(upstream: Upstream, sseRewriter?: SseRewriter): Promise<number> {
+  return listen((req, res) => {
+    const signal = clientSignal(res);
+    const ctx = {
+      req,
+      requestId: 'r1',
+      clientIp: '127.0.0.1',
+      responseHeaders: {},
+      listRequests: new Map(),
+    } as unknown as RequestContext;
+    const deps = {
+      upstream,
+      headers: createHeaderPolicy({ strip: [], apiKeyHeader: 'x-api-key' }),
+      logger: silentLogger(),
+    };
+    void forward(ctx, res, deps, {
+      method: 'POST',
+      signal,
+      path: '/mcp',
+      body: Buffer.from('{}'),
+      ...(sseRewriter ? { sseRewriter } : {}),
+    }).finally(() => signal.release());
+  });
+}
+
+describe('forward, replies that end early', () => {
+  it('a client leaving an event stream reply ends the upstream request without an unheard error', async () => {
+    recordUnheardErrors();
+    let upstreamCut = (): void => undefined;
+    const cut = new Promise<void>((r) => {
+      upstreamCut = r;
+    });
+    const up = await listen((_req, res) => {
+      res.once('close', upstreamCut);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"a":1}\n\n');
+    });
+    const port = await front(upstreamAt(up));
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({ port, method: 'POST', path: '/mcp' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.end('{}');
+    });
+    await settlesWithin(GUARD_MS, cut, 'the upstream seeing its request cut');
+    await new Promise((r) => setImmediate(r));
+    expect(unheard.map((e) => e.message)).toEqual([]);
+  });
+
+  it('a reply read whole that is cut fails the stream made of it without an unheard error', async () => {
+    recordUnheardErrors();
+    const up = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+      res.write('{"x":', () => res.socket?.destroy());
+    });
+    const reply = await upstreamAt(up).request({ method: 'DELETE', path: '/mcp', headers: {} });
+    // A reader that only drains the body, and listens for nothing but its end.
+    reply.body.resume();
+    const closed = new Promise<void>((r) => reply.body.once('close', () => r()));
+    await settlesWithin(GUARD_MS, closed, 'the body closing');
+    await expect(reply.whole).rejects.toThrow();
+    expect(unheard).toEqual([]);
+  });
+
+  it('rewrites an event stream whose Content-Type is repeated (never passes it on unread)', async () => {
+    const body = 'data: {"secret":1}\n\n';
+    const up = await listen((req, res) => {
+      req.resume();
+      res.setHeader('content-type', ['text/event-stream', 'text/event-stream']);
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(body);
+    });
+    const port = await front(upstreamAt(up), new SseRewriter(() => '{"pruned":true}'));
+    const got = await new Promise<string>((resolve) => {
+      const req = httpRequest({ port, method: 'POST', path: '/mcp' }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve(text));
+      });
+      req.end('{}');
+    });
+    expect(got).not.toContain('secret');
+    expect(got).toContain('"pruned":true');
+  });
+});
