@@ -7,8 +7,8 @@
  * @module
  */
 import { createParser } from 'eventsource-parser';
-import { replyBytes } from '../proxy/reply-handler.js';
 import type { Upstream } from '../proxy/upstream.js';
+import { replyBytes } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import { isRecord } from './action.js';
 import type { AnnotationCache } from './annotations.js';

@@ -17,8 +17,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
 import type { SessionEvictionResult } from '../telemetry/metric-labels.js';
 import { sessionEndHeaders } from './headers.js';
-import { replyBytes } from './reply-handler.js';
 import { toUpstreamError, type Upstream } from './upstream.js';
+import { replyBytes } from './upstream-reply.js';
 
 /** DELETEs of evicted sessions sent at once, at most (fewer with a small pool: {@link endsInFlight}). */
 export const MAX_ENDS_IN_FLIGHT = 8;

@@ -15,7 +15,8 @@
  */
 import { Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
-import { dispatchReply, type ReplySignal, type UpstreamReply } from './reply-handler.js';
+import { dispatchReply, type ReplySignal } from './reply-handler.js';
+import type { UpstreamReply } from './upstream-reply.js';
 
 export interface UpstreamOptions {
   readonly url: string;

@@ -11,12 +11,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  dispatchReply,
-  type ReplySignal,
-  replyBytes,
-  type UpstreamReply,
-} from '../../../src/proxy/reply-handler.js';
+import { dispatchReply, type ReplySignal } from '../../../src/proxy/reply-handler.js';
+import { replyBytes, type UpstreamReply } from '../../../src/proxy/upstream-reply.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
 /** Failure guard only: every step below finishes in milliseconds when the code is right. */

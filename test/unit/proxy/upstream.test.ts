@@ -9,8 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { replyBytes } from '../../../src/proxy/reply-handler.js';
 import { Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
+import { replyBytes } from '../../../src/proxy/upstream-reply.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
 /** The production default of `upstream.connections`. */

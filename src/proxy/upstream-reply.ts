@@ -1,0 +1,160 @@
+/**
+ * A reply of the upstream as the sidecar hands it on: its status and headers, its body as a stream, and for
+ * a short reply read whole (`reply-handler.ts`) its bytes, with the stream made only if a reader asks for one.
+ *
+ * @module
+ */
+import { Readable } from 'node:stream';
+import { UpstreamError } from '../errors/errors.js';
+
+export interface UpstreamReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  /** The body as a stream; for a reply read whole, made on first use from its bytes. */
+  readonly body: Readable;
+  /** A reply read whole: its bytes once the reply has ended; rejects when it fails, pauses too long or is aborted. */
+  readonly whole: Promise<Buffer> | undefined;
+}
+
+function ignore(): void {}
+
+/**
+ * The reply's media type, lower-cased (a repeated Content-Type joined with commas, as `String()` joins it):
+ * the one reading of it that both the reply handler and `forward` use, so that they never disagree on whether a
+ * reply is an event stream.
+ */
+export function replyType(headers: Record<string, string | string[] | undefined>): string {
+  return String(headers['content-type'] ?? '').toLowerCase();
+}
+
+/** Whether the reply is an event stream (by {@link replyType}). */
+export function isEventStream(type: string): boolean {
+  return type.startsWith('text/event-stream');
+}
+
+/** A reply read whole: its chunks, its pause timer, and the promise of its bytes (made when asked for). */
+export class WholeReply {
+  readonly #chunks: Buffer[] = [];
+  readonly #cancel: (err: Error) => void;
+  #size = 0;
+  #bytes: Buffer | null = null;
+  #error: Error | null = null;
+  #promise: Promise<Buffer> | null = null;
+  #settle: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(length: number, idleMs: number, cancel: (err: Error) => void) {
+    this.#cancel = cancel;
+    if (idleMs > 0 && length > 0) {
+      this.#timer = setTimeout(
+        () => cancel(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out')),
+        idleMs,
+      );
+    }
+  }
+
+  /** Whether the reply has ended or failed. */
+  get over(): boolean {
+    return this.#bytes !== null || this.#error !== null;
+  }
+
+  /** Aborts the request unless the reply is over (its reader stopped reading). */
+  cancel(err: Error): void {
+    if (!this.over) this.#cancel(err);
+  }
+
+  add(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    this.#timer?.refresh();
+  }
+
+  end(): void {
+    this.#stop();
+    const c = this.#chunks;
+    this.#bytes = c.length === 1 && c[0] !== undefined ? c[0] : Buffer.concat(c, this.#size);
+    this.#settle?.resolve(this.#bytes);
+  }
+
+  fail(err: Error): void {
+    this.#stop();
+    this.#error = err;
+    this.#settle?.reject(err);
+  }
+
+  get promise(): Promise<Buffer> {
+    if (this.#promise) return this.#promise;
+    if (this.#bytes) this.#promise = Promise.resolve(this.#bytes);
+    else if (this.#error) this.#promise = Promise.reject(this.#error);
+    else {
+      this.#promise = new Promise((resolve, reject) => {
+        this.#settle = { resolve, reject };
+      });
+    }
+    return this.#promise;
+  }
+
+  #stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/** A reply read whole, whose stream is made only when a reader asks for one. */
+export class Reply implements UpstreamReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly #whole: WholeReply;
+  #body: Readable | null = null;
+
+  constructor(status: number, headers: Record<string, string | string[] | undefined>, whole: WholeReply) {
+    this.status = status;
+    this.headers = headers;
+    this.#whole = whole;
+  }
+
+  get whole(): Promise<Buffer> {
+    return this.#whole.promise;
+  }
+
+  get body(): Readable {
+    if (this.#body) return this.#body;
+    const whole = this.#whole;
+    const body = new Readable({
+      read: ignore,
+      destroy: (err, cb) => {
+        whole.cancel(err ?? new Error('upstream reply closed by its reader'));
+        cb(err);
+      },
+    });
+    this.#whole.promise.then(
+      (bytes) => {
+        body.push(bytes);
+        body.push(null);
+      },
+      (err: Error) => {
+        if (body.destroyed) return;
+        body.on('error', ignore);
+        body.destroy(err);
+      },
+    );
+    this.#body = body;
+    return body;
+  }
+}
+
+/** A reply's bytes: read whole already, or read from its stream; rejects past `max` bytes (the stream destroyed). */
+export async function replyBytes(reply: UpstreamReply, max: number): Promise<Buffer> {
+  if (reply.whole) return reply.whole;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      reply.body.destroy();
+      throw new Error(`upstream reply exceeds ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
