@@ -109,13 +109,18 @@ export class AnnotationDiscovery {
       this.#logger.info({ tools: tools.size }, 'learned tool annotations from the upstream');
     } finally {
       if (session) {
+        // Waits for the answer's headers only: its body is drained in the background (so that its connection
+        // returns to the pool), and an upstream that never finishes it is cut by the DELETE's own deadline.
         await this.#upstream
           .request({
             method: 'DELETE',
             path: this.#path,
             headers: { 'mcp-session-id': session, 'mcp-protocol-version': version },
+            signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
           })
-          .then((r) => replyBytes(r, MAX_DISCOVERY_REPLY_BYTES))
+          .then((r) => {
+            replyBytes(r, MAX_DISCOVERY_REPLY_BYTES).catch(() => undefined);
+          })
           .catch(() => undefined);
       }
     }

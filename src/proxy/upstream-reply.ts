@@ -73,11 +73,13 @@ export class WholeReply {
     this.#stop();
     const c = this.#chunks;
     this.#bytes = c.length === 1 && c[0] !== undefined ? c[0] : Buffer.concat(c, this.#size);
+    c.length = 0;
     this.#settle?.resolve(this.#bytes);
   }
 
   fail(err: Error): void {
     this.#stop();
+    this.#chunks.length = 0;
     this.#error = err;
     this.#settle?.reject(err);
   }

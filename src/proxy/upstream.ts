@@ -1,7 +1,9 @@
 /**
- * The upstream MCP server client: undici keep-alive pools with connect and header timeouts. undici's
- * body timeout is off (SSE may stay open, and the kind of reply is only known from its headers): `forward`
- * times the pauses of a reply that is no event stream itself (`bodyTimeoutMs`). GET requests are the long-lived event streams (Streamable
+ * The upstream MCP server client: undici keep-alive pools with connect and header timeouts, each request sent
+ * through the sidecar's own dispatch handler (`reply-handler.ts`): a short reply of known length that is no
+ * event stream is read whole there, timed by `bodyTimeoutMs` between its bytes, and anything else is
+ * streamed. undici's body timeout is off (SSE may stay open, and the kind of reply is only known from its
+ * headers): `forward` times the pauses of a streamed reply that is no event stream itself. GET requests are the long-lived event streams (Streamable
  * HTTP `GET /mcp`, legacy `GET /sse`) and get a pool of their own without a connection cap: on the capped
  * pool each open stream held one of its `connections` for its whole life, so a caller opening that many
  * streams made every POST wait for a free connection, with no timeout. A 2026-07-28 `subscriptions/listen`
@@ -22,7 +24,7 @@ export interface UpstreamOptions {
   readonly url: string;
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
-  /** Longest pause in a reply body that is no event stream (enforced by `forward`); 0 or absent: none. */
+  /** Longest pause in a reply body that is no event stream (the reply handler's, then `forward`'s); 0 or absent: none. */
   readonly bodyTimeoutMs?: number;
   readonly connections: number;
   /** POST/DELETE requests that may wait for a free connection; beyond, `ERR_UPSTREAM_BUSY` (default: no bound). */
@@ -34,6 +36,8 @@ export interface UpstreamOptions {
  * to reuse one, short enough that a burst of streams does not leave as many idle sockets behind.
  */
 const STREAM_KEEP_ALIVE_MS = 4_000;
+
+function ignore(): void {}
 
 /**
  * Idle keep-alive of the POST pool's connections when the upstream names none (`Keep-Alive: timeout=…`,
@@ -122,25 +126,15 @@ export class Upstream {
         { headers: { 'retry-after': '1' } },
       );
     }
+    if (pooled) this.#pooled++;
     try {
-      if (pooled) {
-        this.#pooled++;
-        const request = { method: r.method, path: r.path, headers: r.headers, body: r.body ?? null };
-        return await dispatchReply(this.#pool, request, {
-          wholeMax: WHOLE_REPLY_BYTES,
-          idleMs: this.bodyTimeoutMs,
-          signal: r.signal ?? null,
-          done: this.#unpooled,
-        });
-      }
-      const res = await this.#streams.request({
-        method: r.method,
-        path: r.path,
-        headers: r.headers,
-        body: r.body ?? null,
+      const request = { method: r.method, path: r.path, headers: r.headers, body: r.body ?? null };
+      return await dispatchReply(pooled ? this.#pool : this.#streams, request, {
+        wholeMax: WHOLE_REPLY_BYTES,
+        idleMs: this.bodyTimeoutMs,
         signal: r.signal ?? null,
+        done: pooled ? this.#unpooled : ignore,
       });
-      return { status: res.statusCode, headers: res.headers, body: res.body, whole: undefined };
     } catch (err) {
       throw toUpstreamError(err);
     }

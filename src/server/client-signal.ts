@@ -1,7 +1,7 @@
 /**
  * The request's "client went away" signal: fires when the response closes before it was written.
  *
- * It is an EventEmitter with `aborted` and `reason`, which undici takes as a request signal directly, and
+ * It is an EventEmitter with `aborted` and `reason`, which the upstream client takes as a request signal directly, and
  * it makes a standard `AbortSignal` only when something asks for one (a JWKS fetch, a store call, the
  * discovery of an unknown tool). On the usual path — a cached token, a cached decision, one upstream
  * request — no AbortController is built and no EventTarget listener is added, which cost more than any

@@ -71,8 +71,12 @@ function upstreamAt(port: number): Upstream {
   return u;
 }
 
-/** A front server that forwards every POST with `forward` (no stages: the request path's last step alone). */
-async function front(upstream: Upstream, sseRewriter?: SseRewriter): Promise<number> {
+/** A front server that forwards every request with `forward` (no stages: the request path's last step alone). */
+async function front(
+  upstream: Upstream,
+  sseRewriter?: SseRewriter,
+  as: { method: 'GET' | 'POST'; stream?: boolean } = { method: 'POST' },
+): Promise<number> {
   return listen((req, res) => {
     const signal = clientSignal(res);
     const ctx = {
@@ -88,10 +92,11 @@ async function front(upstream: Upstream, sseRewriter?: SseRewriter): Promise<num
       logger: silentLogger(),
     };
     void forward(ctx, res, deps, {
-      method: 'POST',
+      method: as.method,
       signal,
       path: '/mcp',
-      body: Buffer.from('{}'),
+      ...(as.method === 'POST' ? { body: Buffer.from('{}') } : {}),
+      ...(as.stream ? { stream: true } : {}),
       ...(sseRewriter ? { sseRewriter } : {}),
     }).finally(() => signal.release());
   });
@@ -161,4 +166,30 @@ describe('forward, replies that end early', () => {
     expect(got).not.toContain('secret');
     expect(got).toContain('"pruned":true');
   });
+
+  it.each([
+    ['a GET', { method: 'GET' }],
+    ['a subscriptions/listen POST', { method: 'POST', stream: true }],
+  ] as const)(
+    'answers 502 for a short reply to %s that the upstream cuts short (the stream pool reads it whole too)',
+    async (_what, as) => {
+      const up = await listen((req, res) => {
+        req.resume();
+        res.writeHead(405, { 'content-type': 'application/json', 'content-length': 100 });
+        res.write('{"x":', () => res.socket?.destroy());
+      });
+      const port = await front(upstreamAt(up), undefined, as);
+      const status = await new Promise<number | string>((resolve) => {
+        const req = httpRequest({ port, method: as.method, path: '/mcp' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', () => resolve(`${res.statusCode} then cut`));
+          res.on('aborted', () => resolve(`${res.statusCode} then cut`));
+        });
+        req.on('error', (e) => resolve(e.message));
+        req.end(as.method === 'POST' ? '{}' : undefined);
+      });
+      expect(status).toBe(502);
+    },
+  );
 });
