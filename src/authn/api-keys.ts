@@ -13,7 +13,13 @@ import type { SecretSource } from '../config/secrets.js';
 import { AuthnError } from '../errors/errors.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import { generateApiKey, hashSecret, parseApiKey, secretMatches } from './api-key-format.js';
+import {
+  type ApiKeyParts,
+  generateApiKey,
+  hashSecret,
+  parseApiKey,
+  secretMatches,
+} from './api-key-format.js';
 import { isWellFormedText } from './claims.js';
 import type { Principal } from './principal.js';
 import { UsageRecorder } from './usage-recorder.js';
@@ -75,10 +81,30 @@ export class ApiKeyVerifier {
 
   /** The key's principal; `recheck` (an open stream's caller checked again) records no use. */
   async verify(key: string, recheck = false): Promise<Principal> {
+    const { parts, pepper } = this.#parse(key);
+    return this.#check(parts, pepper, await this.#lookup(parts.id), recheck);
+  }
+
+  /**
+   * The key's principal when its record was looked up less than the cache lifetime ago, synchronously (the
+   * secret compared and every other check made as {@link verify} makes them, refusals thrown alike); undefined
+   * when {@link verify} has to look the record up.
+   */
+  fromCache(key: string, recheck = false): Principal | undefined {
+    const { parts, pepper } = this.#parse(key);
+    const hit = this.#cache.get(parts.id);
+    if (!hit || this.#o.now() - hit.fetchedAt >= this.#ttl) return undefined;
+    return this.#check(parts, pepper, hit, recheck);
+  }
+
+  #parse(key: string): { parts: ApiKeyParts; pepper: Buffer } {
     const parts = parseApiKey(key, this.#o.prefix);
     const pepper = this.#o.pepper.get();
     if (!parts || !pepper) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
-    const entry = await this.#lookup(parts.id);
+    return { parts, pepper };
+  }
+
+  #check(parts: ApiKeyParts, pepper: Buffer, entry: Cached, recheck: boolean): Principal {
     const ok = secretMatches(pepper, parts.secret, entry.record?.hash ?? null);
     const { record, principal } = entry;
     if (!record || !principal) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);

@@ -38,8 +38,9 @@ export interface AuthnRequest {
 export interface Authenticator extends Component {
   authenticate(req: AuthnRequest, signal?: AbortSignal): Promise<Principal>;
   /**
-   * The principal of a bearer token verified before, synchronously (revocation checked: a revoked token
-   * throws its AuthnError); undefined when `authenticate` has to run.
+   * The principal of a bearer token verified before, or of an API key whose record was looked up within its
+   * cache lifetime, synchronously (revocation checked, and a key's secret: a refused credential throws its
+   * AuthnError); undefined when `authenticate` has to run.
    */
   cached(req: AuthnRequest): Principal | undefined;
 }
@@ -189,13 +190,15 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
 
     const credentialOptions = { apiKeyPrefix: apiKeys.prefix, apiKeyHeader: apiKeys.header };
     const cached = (req: AuthnRequest): Principal | undefined => {
-      if (!jwtVerifier && !introspector) return undefined;
+      if (!jwtVerifier && !introspector && !apiKeyVerifier) return undefined;
       let credential: ReturnType<typeof extractCredential>;
       try {
         credential = extractCredential(req.headers, credentialOptions, req.url, req.authorizationLines);
       } catch {
         return undefined; // malformed credentials: authenticate() says why
       }
+      if (credential.kind === 'api_key')
+        return apiKeyVerifier?.fromCache(credential.key, req.recheck === true);
       if (credential.kind !== 'jwt') return undefined;
       return introspects(credential.token)
         ? introspector?.fromCache(credential.token)

@@ -29,13 +29,15 @@ export function authenticateStage(
   return {
     name: 'authenticate',
     run(ctx, client) {
-      // A token verified before is answered synchronously; everything else takes the async path.
+      // A token verified before, or an API key whose record is cached, is answered synchronously; everything
+      // else takes the async path.
       const lines = authorizationLines(ctx.req.rawHeaders);
       try {
         const cached = authenticator.cached({
           headers: ctx.req.headers,
           url: queryChecked(ctx),
           authorizationLines: lines,
+          ...(recheck ? { recheck } : {}),
         });
         if (cached) {
           ctx.principal = cached;

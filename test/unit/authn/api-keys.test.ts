@@ -159,6 +159,35 @@ describe('ApiKeyVerifier', () => {
     expect(spy).toHaveBeenCalledTimes(2);
   });
 
+  it('answers a key whose record is cached synchronously, with every check verify makes', async () => {
+    const { verifier, mint, store, clock, revoked } = setup();
+    const { key, record } = await mint({ subject: 'svc-sync' });
+    // Not looked up yet: verify has to run.
+    expect(verifier.fromCache(key)).toBeUndefined();
+    const principal = await verifier.verify(key);
+    const spy = vi.spyOn(store, 'getApiKey');
+    expect(verifier.fromCache(key)).toBe(principal);
+    const wrong = `${key.split('_').slice(0, 2).join('_')}_${'A'.repeat(43)}`;
+    expect(() => verifier.fromCache(wrong)).toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_API_KEY', subject: 'svc-sync' }),
+    );
+    expect(() => verifier.fromCache('mcpk_broken')).toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+    revoked.add(record.id);
+    expect(() => verifier.fromCache(key)).toThrow(code('ERR_AUTHN_REVOKED'));
+    revoked.delete(record.id);
+    // Past the cache lifetime the record is looked up again.
+    clock.now += 5_000;
+    expect(verifier.fromCache(key)).toBeUndefined();
+    expect(spy).not.toHaveBeenCalled();
+    // Uses answered from the cache count, re-checks do not: two verifies and two answers from the cache
+    // (refusals are no use), and a re-check that is not counted.
+    await verifier.verify(key);
+    verifier.fromCache(key);
+    verifier.fromCache(key, true);
+    await verifier.flushUsage();
+    expect((await store.getApiKey(record.id))?.usageCount).toBe(4);
+  });
+
   it('answers a store failure with ERR_AUTHN_UNAVAILABLE', async () => {
     const { verifier, mint, store } = setup();
     const { key } = await mint();

@@ -124,4 +124,24 @@ describe('authenticate stage', () => {
       undefined,
     ]);
   });
+
+  it('tells the cache lookup of a re-check that it is one (an API key answered from it records no use)', () => {
+    const seen: (boolean | undefined)[] = [];
+    const authn = fake({
+      cached: (req) => {
+        seen.push(req.recheck);
+        return alice;
+      },
+    });
+    const ac = new AbortController();
+    for (const recheck of [false, true]) {
+      const stage = authenticateStage(authn, NO_EVENTS, recheck);
+      expect(
+        stage.run(contextFor(fakeRequest({ authorization: 'Bearer x' })), requestSignal(ac.signal)),
+      ).toEqual({
+        kind: 'continue',
+      });
+    }
+    expect(seen).toEqual([undefined, true]);
+  });
 });
