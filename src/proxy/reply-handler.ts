@@ -29,6 +29,8 @@ export interface ReplyHandlerOptions {
   readonly signal?: ReplySignal | null;
   /** Called once when the exchange leaves the connection (ended, failed or aborted). */
   readonly done: () => void;
+  /** Called once the whole request has been written to the upstream (it may act on it from then on). */
+  readonly onSent?: (() => void) | undefined;
 }
 
 const GONE = 'the request was aborted';
@@ -97,6 +99,10 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     if (this.#reason) abort(this.#reason);
     else this.#abort = abort;
+  }
+
+  onRequestSent(): void {
+    this.#opts.onSent?.();
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {

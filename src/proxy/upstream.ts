@@ -62,6 +62,8 @@ export interface UpstreamRequest {
    * stream pool, as a GET stream, since it would hold a capped connection for as long as it stays open.
    */
   readonly stream?: boolean;
+  /** Called once the whole request has been written to the upstream (it may act on it from then on). */
+  readonly onSent?: () => void;
 }
 
 export type UpstreamResponse = UpstreamReply;
@@ -134,6 +136,7 @@ export class Upstream {
         idleMs: this.bodyTimeoutMs,
         signal: r.signal ?? null,
         done: pooled ? this.#unpooled : ignore,
+        onSent: r.onSent,
       });
     } catch (err) {
       throw toUpstreamError(err);

@@ -58,6 +58,8 @@ export interface ForwardRequest {
   readonly sseRewriter?: SseRewriter;
   /** A POST whose reply is a long-lived event stream (`subscriptions/listen`): the upstream's stream pool. */
   readonly stream?: boolean;
+  /** Called once the whole request has been written to the upstream (it may act on it from then on). */
+  readonly onSent?: () => void;
 }
 
 export async function forward(
@@ -95,6 +97,7 @@ export async function forward(
       body: r.body,
       signal,
       ...(r.stream ? { stream: true } : {}),
+      ...(r.onSent ? { onSent: r.onSent } : {}),
     });
   } catch (err) {
     if (signal.aborted) {

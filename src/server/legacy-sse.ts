@@ -4,14 +4,15 @@
  * the caller who opened it. POSTed messages are decided like any other; a denied request is answered on
  * the stream (where the client waits for it) and the POST gets 202, as the transport expects.
  *
- * A request the upstream accepted (202) is answered later on the stream: until its response has passed,
- * it is pending, and a shutdown waits for the pending replies (within its grace) before ending the streams,
- * as it waits for Streamable HTTP requests in flight.
+ * A request the upstream accepted (202), or got whole before its POST's client left, is answered later on
+ * the stream: until its response has passed, it is pending, and a shutdown waits for the pending replies
+ * (within its grace) before ending the streams, as it waits for Streamable HTTP requests in flight.
  *
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
+import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { isRecord } from '../mcp/action.js';
 import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
@@ -223,6 +224,8 @@ export class LegacySseRoutes {
       added.push(k);
     }
     let accepted = false;
+    /** Whether the upstream got the whole POST: from then on it may answer on the stream. */
+    let sent = false;
     try {
       const status = await forward(ctx, res, rt.forwardDeps, {
         method: 'POST',
@@ -233,10 +236,14 @@ export class LegacySseRoutes {
           tasks: taskScope(rt, ctx, true),
         }),
         signal: client,
+        onSent: () => {
+          sent = true;
+        },
       });
       // The transport's 202 (or a 204): the reply is owed on the stream. An upstream answering in the POST's
-      // body (200) has answered already.
-      accepted = status === 202 || status === 204;
+      // body (200) has answered already. A POST whose client left once the upstream had it may still be
+      // answered on the stream, which the client reads on another connection: it is waited for too.
+      accepted = status === 202 || status === 204 || (status === CLIENT_CLOSED_REQUEST && sent);
       rt.requestDone(ctx, status);
     } finally {
       // Refused or failed: no reply comes on the stream for these.

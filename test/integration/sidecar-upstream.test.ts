@@ -331,6 +331,66 @@ describe('upstream', () => {
     expect(h.logs.join('\n')).not.toContain('shutdown grace period over');
   });
 
+  it('waits at shutdown for the reply to a legacy SSE call whose POST client left once the upstream had it', async () => {
+    // The upstream got the whole POST and may act on it; its reply would come on the stream, which the client
+    // reads on another connection. This upstream never answers, so the shutdown waits out its grace for it.
+    let stream: ServerResponse | undefined;
+    let postSeen = (): void => undefined;
+    const seen = new Promise<void>((r) => {
+      postSeen = r;
+    });
+    let postCut = (): void => undefined;
+    const cut = new Promise<void>((r) => {
+      postCut = r;
+    });
+    const upstream = await rawUpstream((_body, res, req) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write('event: endpoint\ndata: /messages?sessionId=up-1\n\n');
+        stream = res;
+        return;
+      }
+      res.once('close', postCut);
+      postSeen();
+    });
+    try {
+      const h = await harness({ config: { upstream: { url: upstream.url } } });
+      const auth = await h.bearer(['user']);
+      const events = await fetch(h.sseUrl, { headers: { ...auth, accept: 'text/event-stream' } });
+      expect(events.status).toBe(200);
+      const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      while (!text.includes('\n\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      const endpoint = /event: endpoint\ndata: (\S+)/.exec(text)?.[1];
+      expect(endpoint).toBeDefined();
+      const client = new AbortController();
+      const post = fetch(new URL(endpoint as string, h.sseUrl), {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        signal: client.signal,
+      }).catch(() => 'left');
+      await seen;
+      client.abort();
+      expect(await post).toBe('left');
+      // The sidecar cuts the upstream request when its client leaves.
+      await cut;
+      await h.sidecar.stop();
+      const over = h.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === 'shutdown grace period over; cutting requests');
+      expect(over).toMatchObject({ inFlight: 0, legacyReplies: 1 });
+      await reader.cancel().catch(() => undefined);
+      stream?.end();
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('waits no longer than the grace for a legacy SSE reply that does not come', async () => {
     const h = await startHarness(); // shutdownGraceMs: 2 s
     const c = await connectSse(h.sseUrl, await h.bearer(['user']));
