@@ -15,7 +15,7 @@
 import type { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { type Dispatcher, util as undiciUtil } from 'undici';
-import { isEventStream, Reply, replyType, type UpstreamReply, WholeReply } from './upstream-reply.js';
+import { ignore, isEventStream, Reply, replyType, type UpstreamReply, WholeReply } from './upstream-reply.js';
 
 export type ReplySignal =
   | AbortSignal
@@ -34,8 +34,6 @@ export interface ReplyHandlerOptions {
 }
 
 const GONE = 'the request was aborted';
-
-function ignore(): void {}
 
 function abortReason(signal: ReplySignal): Error {
   const r = signal.reason;
@@ -154,7 +152,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Aborts the request (once undici can), or fails the reply read whole. */
+  /** Aborts the request, at once or as soon as undici connects it (`onConnect`); nothing once it is over. */
   #cancel(err: Error): void {
     if (this.#finished) return;
     if (this.#abort) this.#abort(err);

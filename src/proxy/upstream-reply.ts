@@ -1,6 +1,7 @@
 /**
  * A reply of the upstream as the sidecar hands it on: its status and headers, its body as a stream, and for
- * a short reply read whole (`reply-handler.ts`) its bytes, with the stream made only if a reader asks for one.
+ * a short reply read whole (`reply-handler.ts`) its bytes, with the stream made only if a reader asks for one;
+ * and the one way to read a streamed reply whole (`readWhole`, `replyBytes`).
  *
  * @module
  */
@@ -16,7 +17,8 @@ export interface UpstreamReply {
   readonly whole: Promise<Buffer> | undefined;
 }
 
-function ignore(): void {}
+/** Swallows an error nobody listens for any more. */
+export function ignore(): void {}
 
 /**
  * The reply's media type, lower-cased (a repeated Content-Type joined with commas, as `String()` joins it):
@@ -148,15 +150,45 @@ export class Reply implements UpstreamReply {
 /** A reply's bytes: read whole already, or read from its stream; rejects past `max` bytes (the stream destroyed). */
 export async function replyBytes(reply: UpstreamReply, max: number): Promise<Buffer> {
   if (reply.whole) return reply.whole;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      reply.body.destroy();
-      throw new Error(`upstream reply exceeds ${max} bytes`);
-    }
-    chunks.push(chunk);
+  try {
+    return await readWhole(reply.body, max);
+  } catch (err) {
+    reply.body.destroy();
+    throw err;
   }
-  return Buffer.concat(chunks, size);
+}
+
+/**
+ * Reads `body` whole; rejects when it exceeds `max` bytes, fails, or is destroyed before its end. The
+ * body is left to the caller to destroy.
+ */
+export function readWhole(body: Readable, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) onError(new Error(`upstream reply exceeds ${max} bytes`));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => onError(new Error('upstream reply closed before its end'));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.once('close', onClose);
+  });
 }

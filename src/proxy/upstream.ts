@@ -18,7 +18,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
 import { dispatchReply, type ReplySignal } from './reply-handler.js';
-import type { UpstreamReply } from './upstream-reply.js';
+import { ignore, type UpstreamReply } from './upstream-reply.js';
 
 export interface UpstreamOptions {
   readonly url: string;
@@ -36,8 +36,6 @@ export interface UpstreamOptions {
  * to reuse one, short enough that a burst of streams does not leave as many idle sockets behind.
  */
 const STREAM_KEEP_ALIVE_MS = 4_000;
-
-function ignore(): void {}
 
 /**
  * Idle keep-alive of the POST pool's connections when the upstream names none (`Keep-Alive: timeout=…`,

@@ -21,13 +21,13 @@ import type { TaskOwners } from '../mcp/task-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
-import { isEventStream, replyType } from '../proxy/upstream-reply.js';
+import { isEventStream, readWhole, replyType } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
-import { ignore, pump, readWhole, watched } from './reply-pump.js';
+import { ignore, pump, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;

@@ -112,38 +112,3 @@ export async function watched<T>(
     unwatch();
   }
 }
-
-/**
- * Reads `body` whole; rejects when it exceeds `max` bytes, fails, or is destroyed before its end. The
- * body is left to the caller to destroy.
- */
-export function readWhole(body: Readable, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      body.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) onError(new Error(`upstream reply exceeds ${max} bytes`));
-      else chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => onError(new Error('upstream reply closed before its end'));
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-    body.once('close', onClose);
-  });
-}

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { readWhole, watchStall } from '../../../src/server/reply-pump.js';
+import { readWhole } from '../../../src/proxy/upstream-reply.js';
+import { watchStall } from '../../../src/server/reply-pump.js';
 
 afterEach(() => {
   vi.useRealTimers();
