@@ -2,8 +2,9 @@
  * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list
  * requests are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other
  * replies are passed on untouched: written at once when the upstream client read them whole (a short
- * Content-Length, no event stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request. A reply that
- * is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
+ * Content-Length, no event stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the
+ * upstream request. A reply that is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504
+ * while nothing was sent).
  *
  * @module
  */
