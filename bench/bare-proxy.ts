@@ -5,6 +5,9 @@
  * parsing, no policy, no header hygiene beyond dropping hop-by-hop headers. Whatever the sidecar costs
  * above this is the price of its checks.
  *
+ * With a {@link Gate} it is the benchmark's floor instead (`minimal-gate.ts`): the same proxy, checking each
+ * request before forwarding it.
+ *
  * @module
  */
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
@@ -29,8 +32,24 @@ const HOP_BY_HOP = new Set([
   'content-length',
 ]);
 
-/** Starts a pass-through proxy to `upstreamOrigin` (scheme, host and port). */
-export async function startBareProxy(upstreamOrigin: string, host = '127.0.0.1'): Promise<BareProxy> {
+/** A request the gate let through: headers to add to the upstream request and to the reply. */
+export interface Passed {
+  readonly upstream: Readonly<Record<string, string>>;
+  readonly reply: Readonly<Record<string, string>>;
+}
+
+/**
+ * Checks a request (its body read) before it is forwarded: what to add when it passes, else the status
+ * to refuse it with. A gated proxy never forwards the client's `Authorization`.
+ */
+export type Gate = (req: IncomingMessage, body: Buffer) => Passed | number | Promise<Passed | number>;
+
+/** Starts a pass-through proxy to `upstreamOrigin` (scheme, host and port), checking requests with `gate`. */
+export async function startBareProxy(
+  upstreamOrigin: string,
+  host = '127.0.0.1',
+  gate?: Gate,
+): Promise<BareProxy> {
   const pool = new Pool(new URL(upstreamOrigin).origin, {
     connections: 64,
     pipelining: 1,
@@ -41,11 +60,26 @@ export async function startBareProxy(upstreamOrigin: string, host = '127.0.0.1')
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
+    let passed: Passed | undefined;
+    if (gate) {
+      const p = gate(req, body);
+      const checked = p instanceof Promise ? await p : p;
+      if (typeof checked === 'number') {
+        res.writeHead(checked, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      passed = checked;
+    }
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
     }
     if (body.length > 0) headers['content-length'] = String(body.length);
+    if (passed) {
+      delete headers.authorization;
+      Object.assign(headers, passed.upstream);
+    }
     const up = await pool.request({
       method: req.method as 'GET' | 'POST' | 'DELETE',
       path: req.url ?? '/',
@@ -56,6 +90,7 @@ export async function startBareProxy(upstreamOrigin: string, host = '127.0.0.1')
     for (const [name, value] of Object.entries(up.headers)) {
       if (value !== undefined && (name === 'content-length' || !HOP_BY_HOP.has(name))) out[name] = value;
     }
+    if (passed) Object.assign(out, passed.reply);
     res.writeHead(up.statusCode, out);
     // body.pipe(res) rather than stream/promises pipeline(): pipeline() builds an AbortController and
     // aborts it (a DOMException with a stack trace) on every call, which costs tens of µs per request.

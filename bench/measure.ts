@@ -14,7 +14,15 @@ import type { OtlpSignal, OtlpStats } from './otlp-sink.js';
 import { cpu, next, sinkStats } from './processes.js';
 import { type BenchRedis, redisCounters } from './redis.js';
 import { CONCURRENCY, DURATION, ROUNDS, SDK_DURATION, WARMUP } from './settings.js';
-import { BODY, type Credentials, type Expected, HEADERS, type Target, type UpstreamKind } from './targets.js';
+import {
+  BODY,
+  type Credentials,
+  checks,
+  type Expected,
+  HEADERS,
+  type Target,
+  type UpstreamKind,
+} from './targets.js';
 
 /** The processes a measurement reads from and drives. */
 export interface Rig {
@@ -62,7 +70,7 @@ export interface Sample extends LoadResult {
 export function newTally(targets: readonly Target[], credentials: Credentials): Tally {
   const answered = new Map<string, number>();
   for (const t of targets) answered.set(t.url, (answered.get(t.url) ?? 0) + 3);
-  for (const t of targets.filter((x) => x.kind === 'sidecar'))
+  for (const t of targets.filter(checks))
     answered.set(t.url, (answered.get(t.url) ?? 0) + credentials[t.credentials].length);
   return { failures: 0, redisMisses: 0, answered };
 }

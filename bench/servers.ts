@@ -9,7 +9,8 @@
  *   that sidecar which differ in one setting each: audit lines on; `ratelimit.enabled: false`; the
  *   store in Redis (`store.redisUrl`) with rate limiting on and off (separate key prefixes); OTLP export
  *   of traces, metrics and logs to the benchmark's receiver (`OTEL_EXPORTER_OTLP_ENDPOINT` in the env
- *   the sidecar is given). Creates API keys for role `user`, one per subject. Can profile itself on
+ *   the sidecar is given); and on the raw upstream the floor, the bare proxy with the least checks an
+ *   authorizing proxy makes (`minimal-gate.ts`). Creates API keys for role `user`, one per subject. Can profile itself on
  *   request (`node:inspector`), so only the measured interval is in the profile.
  *
  * Readiness and URLs go to the parent over IPC; on request each process reports the CPU time it has used,
@@ -27,6 +28,7 @@ import { createApiKey } from '../src/authn/api-keys.js';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger, type Logger } from '../src/telemetry/logger.js';
 import { startBareProxy } from './bare-proxy.js';
+import { minimalGate } from './minimal-gate.js';
 import { startRawUpstream } from './raw-upstream.js';
 
 export const RESOURCE = 'https://mcp.bench.example/mcp';
@@ -67,6 +69,8 @@ export interface ProxiesConfig {
 export interface ProxiesReady {
   readonly type: 'ready';
   readonly bareRaw: string;
+  /** The floor: the bare proxy with the least checks an authorizing proxy makes (`minimal-gate.ts`). */
+  readonly minimalRaw: string;
   readonly bareSdk: string;
   readonly sidecarRaw: string;
   readonly sidecarSdk: string;
@@ -162,6 +166,8 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   const quiet = createLogger('warn');
   const bareRaw = await startBareProxy(c.raw);
   const bareSdk = await startBareProxy(c.sdk);
+  const gate = minimalGate({ issuer: c.issuer, jwksUri: c.jwksUri, audience: RESOURCE });
+  const minimalRaw = await startBareProxy(c.raw, '127.0.0.1', gate);
   const sidecarRaw = sidecarFor(c.raw, c, quiet);
   const sidecarSdk = sidecarFor(c.sdk, c, quiet);
   const sidecarAudit = c.audit
@@ -207,6 +213,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   const ready: ProxiesReady = {
     type: 'ready',
     bareRaw: bareRaw.url,
+    minimalRaw: minimalRaw.url,
     bareSdk: bareSdk.url,
     sidecarRaw: sidecarRaw.publicUrl,
     sidecarSdk: sidecarSdk.publicUrl,
@@ -219,7 +226,12 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   };
   send(ready);
   return async () => {
-    await Promise.allSettled([bareRaw.close(), bareSdk.close(), ...sidecars.map((s) => s.stop())]);
+    await Promise.allSettled([
+      bareRaw.close(),
+      bareSdk.close(),
+      minimalRaw.close(),
+      ...sidecars.map((s) => s.stop()),
+    ]);
   };
 }
 

@@ -2,7 +2,7 @@
  * What `npm run bench` (`run.ts`) sends and where: the one `tools/call` request, the credential sets the
  * requests rotate over, the targets (direct, bare proxy and sidecar variants on the raw and the SDK
  * upstream), and the preflight that checks every target answers HTTP 200 with exactly the upstream's body
- * and warms the sidecars' token and key caches before anything is measured.
+ * and warms the token and key caches of the sidecars and the floor before anything is measured.
  *
  * @module
  */
@@ -35,10 +35,17 @@ export const HEADERS: Record<string, string> = {
 
 export type UpstreamKind = 'raw' | 'sdk';
 
+/** The floor's name in the tables. */
+export const MINIMAL = 'minimal authorizing proxy';
+
+/** Targets that check credentials: their caches are warmed before measuring. */
+export const checks = (t: Target): boolean => t.kind === 'sidecar' || t.kind === 'floor';
+
 export interface Target {
   readonly upstream: UpstreamKind;
   readonly name: string;
-  readonly kind: 'direct' | 'bare' | 'sidecar';
+  /** `floor`: the bare proxy with the least checks an authorizing proxy makes (`minimal-gate.ts`). */
+  readonly kind: 'direct' | 'bare' | 'floor' | 'sidecar';
   readonly url: string;
   /** Which credential set the requests rotate over. */
   readonly credentials: 'jwt' | 'apikey' | 'jwtSdk';
@@ -97,6 +104,14 @@ export function benchTargets(up: UpstreamsReady, px: ProxiesReady): Target[] {
   return [
     { upstream: 'raw', name: 'direct', kind: 'direct', url: `${up.raw}/mcp`, credentials: 'jwt' },
     { upstream: 'raw', name: 'bare proxy', kind: 'bare', url: `${px.bareRaw}/mcp`, credentials: 'jwt' },
+    {
+      upstream: 'raw',
+      name: MINIMAL,
+      kind: 'floor',
+      url: `${px.minimalRaw}/mcp`,
+      credentials: 'jwt',
+      rateLimited: true,
+    },
     {
       upstream: 'raw',
       name: 'sidecar, JWT',
@@ -203,7 +218,7 @@ export interface Preflight {
 }
 
 /**
- * Checks every target and warms the sidecars' caches; `serverPids` (upstreams and proxies) may use both
+ * Checks every target and warms the caches of those that check credentials; `serverPids` (upstreams and proxies) may use both
  * CPUs meanwhile and are pinned back to the servers' CPU afterwards.
  */
 export async function preflight(
@@ -242,17 +257,15 @@ export async function preflight(
   // (nothing is measured yet), and pin them back before measuring.
   pin(serverPids, `${LOAD_CPU},${SERVER_CPU}`);
   await Promise.all(
-    targets
-      .filter((x) => x.kind === 'sidecar')
-      .map(async (t) => {
-        const list = credentials[t.credentials];
-        let i = 0;
-        await Promise.all(
-          Array.from({ length: 8 }, async () => {
-            while (i < list.length) check(t, await once(t, list[i++] as string));
-          }),
-        );
-      }),
+    targets.filter(checks).map(async (t) => {
+      const list = credentials[t.credentials];
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (i < list.length) check(t, await once(t, list[i++] as string));
+        }),
+      );
+    }),
   );
   pin(serverPids, SERVER_CPU);
   if (expected.raw !== RAW_CALL_REPLY) throw new Error(`raw upstream answered ${expected.raw}`);

@@ -1,0 +1,146 @@
+/**
+ * The floor of the proxy benchmark: the least an authorizing proxy has to do for the benchmark's request,
+ * written inline as a {@link Gate} of the bare proxy (`bare-proxy.ts`). Comparing the sidecar with it says
+ * how much of the sidecar's cost is the checks themselves and how much is the way it makes them.
+ *
+ * For each request, in order:
+ * - the bearer token's SHA-256 looked up among tokens verified before (a miss verifies it with jose
+ *   against the issuer's JWKS: ES256, issuer, audience), then its expiry checked;
+ * - the body parsed as JSON and checked to be a JSON-RPC `tools/call` with a tool name;
+ * - the decision looked up by the caller and the call (tool and arguments). On a miss a stand-in rule
+ *   decides (role `user` may call `echo`): the measured requests are all hits, as they are in the sidecar's
+ *   decision cache;
+ * - a token taken from the caller's bucket for the tool (200 tokens, 5 a second, as the default policy
+ *   gives role `user`), stated in the `RateLimit` headers;
+ * - the request forwarded without the token, with the caller's identity and `X-Forwarded-*`, as the
+ *   sidecar sends them in the benchmark.
+ *
+ * Nothing else: no audit, metrics, traces, abuse counts, origin or session checks, request ids, or
+ * error bodies (a refusal is a bare status).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Gate, Passed } from './bare-proxy.js';
+
+export interface GateOptions {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly audience: string;
+}
+
+interface Caller {
+  readonly id: string;
+  readonly tenant: string;
+  readonly roles: readonly string[];
+  readonly expMs: number;
+  /** Names the caller in decision keys. */
+  readonly serial: number;
+}
+
+interface Call {
+  readonly method: string;
+  readonly params: { readonly name: string; readonly arguments?: unknown };
+}
+
+const CAPACITY = 200;
+const REFILL_PER_SECOND = 5;
+const POLICY = `"default";q=${CAPACITY};w=${CAPACITY / REFILL_PER_SECOND}`;
+
+export function minimalGate(o: GateOptions): Gate {
+  const jwks = createRemoteJWKSet(new URL(o.jwksUri));
+  const callers = new Map<string, Caller>();
+  const decisions = new Map<string, boolean>();
+  const buckets = new Map<string, { tokens: number; atMs: number }>();
+
+  const verify = async (token: string, key: string): Promise<Caller | undefined> => {
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: o.issuer,
+        audience: o.audience,
+        algorithms: ['ES256'],
+        requiredClaims: ['exp', 'sub'],
+      });
+      const roles = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
+      const caller: Caller = {
+        id: String(payload.sub),
+        tenant: typeof payload.tenant === 'string' ? payload.tenant : '',
+        roles,
+        expMs: (payload.exp as number) * 1000,
+        serial: callers.size,
+      };
+      callers.set(key, caller);
+      return caller;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const decide = (caller: Caller, req: IncomingMessage, body: Buffer): Passed | number => {
+    const nowMs = Date.now();
+    if (caller.expMs <= nowMs) return 401;
+    let call: unknown;
+    try {
+      call = JSON.parse(body.toString('utf8'));
+    } catch {
+      return 400;
+    }
+    if (!isToolCall(call)) return 400;
+    const tool = call.params.name;
+    const key = caller.serial + JSON.stringify([call.method, tool, call.params.arguments ?? null]);
+    let allow = decisions.get(key);
+    if (allow === undefined) {
+      allow = caller.roles.includes('user') && tool === 'echo';
+      decisions.set(key, allow);
+    }
+    if (!allow) return 403;
+    const bucketKey = `${caller.tenant}/${caller.id}/${tool}`;
+    const b = buckets.get(bucketKey);
+    const tokens = b
+      ? Math.min(CAPACITY, b.tokens + ((nowMs - b.atMs) * REFILL_PER_SECOND) / 1000)
+      : CAPACITY;
+    if (tokens < 1) return 429;
+    buckets.set(bucketKey, { tokens: tokens - 1, atMs: nowMs });
+    const peer = req.socket.remoteAddress ?? '';
+    return {
+      upstream: {
+        'accept-encoding': 'identity',
+        'x-forwarded-for': peer,
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': req.headers.host ?? '',
+        'x-real-ip': peer,
+        'x-mcp-authz-subject': caller.id,
+        'x-mcp-authz-tenant': caller.tenant,
+      },
+      reply: {
+        'ratelimit-policy': POLICY,
+        ratelimit: `"default";r=${Math.floor(tokens - 1)};t=${Math.ceil((CAPACITY - tokens + 1) / REFILL_PER_SECOND)}`,
+      },
+    };
+  };
+
+  return (req, body) => {
+    const auth = req.headers.authorization;
+    if (!auth?.startsWith('Bearer ')) return 401;
+    const token = auth.slice(7);
+    const key = createHash('sha256').update(token).digest('base64url');
+    const caller = callers.get(key);
+    if (caller) return decide(caller, req, body);
+    return verify(token, key).then((c) => (c ? decide(c, req, body) : 401));
+  };
+}
+
+function isToolCall(v: unknown): v is Call {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: { name?: unknown } };
+  return (
+    m.jsonrpc === '2.0' &&
+    m.method === 'tools/call' &&
+    (typeof m.id === 'number' || typeof m.id === 'string') &&
+    typeof m.params === 'object' &&
+    m.params !== null &&
+    typeof m.params.name === 'string'
+  );
+}
