@@ -106,7 +106,9 @@ export function upstreamRequestHeaders(
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionListed = listedInConnection(incoming.connection);
-  for (const [name, value] of Object.entries(incoming)) {
+  // for…in, not Object.entries: no array of pairs built per request (both are plain objects of own fields).
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
     if (name.startsWith('x-mcp-authz-')) continue;
@@ -160,7 +162,8 @@ export function clientResponseHeaders(
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const connectionListed = listedInConnection(upstream.connection);
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined) continue;
     if (name === 'content-length' && !bodyRewritten) {
       out[name] = Array.isArray(value) ? value[0] : value;

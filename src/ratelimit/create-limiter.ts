@@ -70,6 +70,18 @@ export function monotonicNow(): number {
 
 export { FAST_PATH_MAX_ENTRIES } from './known-empty.js';
 
+/** A take as the limiter answers it: one object literal (a spread of `take` costs a runtime clone per request). */
+function result(take: TokenTake, spec: BucketSpec, source: TakeResult['source']): TakeResult {
+  return {
+    allowed: take.allowed,
+    limit: spec.capacity,
+    remaining: take.remaining,
+    retryAfterMs: take.retryAfterMs,
+    resetMs: take.resetMs,
+    source,
+  };
+}
+
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   return new StoreRateLimiter(opts);
 }
@@ -195,7 +207,7 @@ class StoreRateLimiter implements RateLimiter {
   /** The store's answer as a TakeResult; a refusal is remembered for the fast path (`local` time). */
   #answer(key: string, spec: BucketSpec, cost: number, local: number, take: TokenTake): TakeResult {
     if (!take.allowed && this.#fastPath) this.#empty.remember(key, spec, cost, local, take);
-    return { ...take, limit: spec.capacity, source: this.#store.kind };
+    return result(take, spec, this.#store.kind);
   }
 
   /** Answered without the store: a bucket known to be empty, or an outage between probes. */
@@ -216,7 +228,7 @@ class StoreRateLimiter implements RateLimiter {
     this.#degradedTakes++;
     switch (this.#mode) {
       case 'local':
-        return { ...this.#local.take(key, spec, cost, now), limit: spec.capacity, source: 'local-fallback' };
+        return result(this.#local.take(key, spec, cost, now), spec, 'local-fallback');
       case 'open':
         return {
           allowed: true,

@@ -247,7 +247,7 @@ function replyHeaders(
   bodyRewritten: boolean,
   eventStream = false,
 ): OutgoingHttpHeaders {
-  const out = { ...clientResponseHeaders(upstream, bodyRewritten), ...ctx.responseHeaders };
+  const out = Object.assign(clientResponseHeaders(upstream, bodyRewritten), ctx.responseHeaders);
   if (eventStream) out['x-accel-buffering'] ??= 'no';
   return out;
 }
