@@ -23,22 +23,28 @@ export const NO_EVENTS: PipelineEvents = {
   decision() {},
 };
 
-/** Fans one event out to several listeners; a listener that throws does not stop the others. */
+type AnyListener = (a: unknown, b: unknown, c?: unknown) => void;
+
+/**
+ * Fans one event out to several listeners; a listener that throws does not stop the others. Each event's
+ * listeners are found once, and called with fixed arguments: no rest array and spread call per event.
+ */
 export function fanOut(listeners: readonly Partial<PipelineEvents>[]): PipelineEvents {
-  const call = <K extends keyof PipelineEvents>(k: K, args: Parameters<PipelineEvents[K]>) => {
-    for (const l of listeners) {
-      const fn = l[k] as ((...a: Parameters<PipelineEvents[K]>) => void) | undefined;
-      if (!fn) continue;
-      try {
-        fn(...args);
-      } catch {
-        // listeners must not break the request path
+  const each = (k: keyof PipelineEvents): AnyListener => {
+    const fns = listeners.flatMap((l) => (l[k] ? [l[k] as AnyListener] : []));
+    return (a, b, c) => {
+      for (const fn of fns) {
+        try {
+          fn(a, b, c);
+        } catch {
+          // listeners must not break the request path
+        }
       }
-    }
+    };
   };
   return {
-    authFailure: (...a) => call('authFailure', a),
-    requestDone: (...a) => call('requestDone', a),
-    decision: (...a) => call('decision', a),
+    authFailure: each('authFailure'),
+    requestDone: each('requestDone'),
+    decision: each('decision'),
   };
 }

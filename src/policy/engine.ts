@@ -163,7 +163,7 @@ export class PolicyEngine {
       const hit = cur.decisions?.get(key);
       if (hit) {
         this.#cacheHits++;
-        return { ...hit, evalNs: Number(process.hrtime.bigint() - t0), cached: true };
+        return cachedDecision(hit, Number(process.hrtime.bigint() - t0));
       }
       this.#cacheMisses++;
     }
@@ -290,4 +290,15 @@ export class PolicyEngine {
         : null,
     };
   }
+}
+
+/**
+ * A cache hit as its own object, written out: a spread of the frozen entry costs a runtime clone on every
+ * request. Cached decisions never carry a failure (only clean evaluations are kept).
+ */
+function cachedDecision(hit: Decision, evalNs: number): Decision {
+  const { allow, reasons, obligations, sensitivity, revision, requiredScopes } = hit;
+  return requiredScopes === undefined
+    ? { allow, reasons, obligations, sensitivity, revision, evalNs, cached: true }
+    : { allow, reasons, obligations, sensitivity, requiredScopes, revision, evalNs, cached: true };
 }

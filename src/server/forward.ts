@@ -76,9 +76,7 @@ export async function forward(
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.
-    ...(ctx.req.headers['x-forwarded-for']
-      ? { peerIp: normalizeIp(ctx.req.socket.remoteAddress ?? '') }
-      : {}),
+    peerIp: ctx.req.headers['x-forwarded-for'] ? normalizeIp(ctx.req.socket.remoteAddress ?? '') : undefined,
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
     host: ctx.req.headers.host,
   });
@@ -97,8 +95,8 @@ export async function forward(
       headers,
       body: r.body,
       signal,
-      ...(r.stream ? { stream: true } : {}),
-      ...(r.onSent ? { onSent: r.onSent } : {}),
+      stream: r.stream,
+      onSent: r.onSent,
     });
   } catch (err) {
     if (signal.aborted) {

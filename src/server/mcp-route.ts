@@ -70,11 +70,11 @@ export async function handleMcp(
     const status = await forward(ctx, res, rt.forwardDeps, {
       method,
       path: upstreamPath(rt.upstreamMcpPath, req.url ?? path),
-      ...(ctx.body ? { body: ctx.body } : {}),
+      body: ctx.body,
       filter,
       signal: client,
       // Not on the capped POST pool: an open listen would hold one of its connections for its whole life.
-      ...(listen ? { stream: true } : {}),
+      stream: listen,
     });
     rt.requestDone(ctx, status);
   } finally {

@@ -37,7 +37,7 @@ export function authenticateStage(
           headers: ctx.req.headers,
           url: queryChecked(ctx),
           authorizationLines: lines,
-          ...(recheck ? { recheck } : {}),
+          recheck,
         });
         if (cached) {
           ctx.principal = cached;
@@ -50,7 +50,7 @@ export function authenticateStage(
         headers: ctx.req.headers,
         url: queryChecked(ctx),
         authorizationLines: lines,
-        ...(recheck ? { recheck } : {}),
+        recheck,
       };
       return authenticator.authenticate(req, client.signal).then(
         (principal) => {

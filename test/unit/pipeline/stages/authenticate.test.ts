@@ -142,6 +142,6 @@ describe('authenticate stage', () => {
         kind: 'continue',
       });
     }
-    expect(seen).toEqual([undefined, true]);
+    expect(seen).toEqual([false, true]);
   });
 });
