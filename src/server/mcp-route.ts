@@ -42,17 +42,24 @@ export async function handleMcp(
     }
     // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
     const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
-    const visible = rt.visibleFor(ctx, ctx.principal, method === 'GET');
     // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
     // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
     // stream pool; their resource updates reach the caller only for resources the policy allows them.
     const listen = method === 'POST' && opensListenStream(ctx.parsed?.messages ?? []);
     const longLived = method === 'GET' || listen;
-    const filter = new ReplyFilter(ctx.listRequests, anyList, visible, rt.annotations, {
-      timer: () => rt.filterSpan(ctx),
-      tasks: taskScope(rt, ctx, anyList),
-      notifications: longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined,
-    });
+    const tasks = taskScope(rt, ctx, anyList);
+    const notifications = longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
+    // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
+    const filter =
+      anyList || ctx.listRequests.size > 0 || tasks?.pending !== undefined || notifications
+        ? new ReplyFilter(
+            ctx.listRequests,
+            anyList,
+            rt.visibleFor(ctx, ctx.principal, method === 'GET'),
+            rt.annotations,
+            { timer: () => rt.filterSpan(ctx), tasks, notifications },
+          )
+        : undefined;
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {
         req,
