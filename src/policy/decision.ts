@@ -95,6 +95,17 @@ export function denyDecision(
   };
 }
 
+/**
+ * A cache hit as its own object, written out: a spread of the frozen entry costs a runtime clone on every
+ * request. Cached decisions never carry a failure (only clean evaluations are kept).
+ */
+export function cachedDecision(hit: Decision, evalNs: number): Decision {
+  const { allow, reasons, obligations, sensitivity, revision, requiredScopes } = hit;
+  return requiredScopes === undefined
+    ? { allow, reasons, obligations, sensitivity, revision, evalNs, cached: true }
+    : { allow, reasons, obligations, sensitivity, requiredScopes, revision, evalNs, cached: true };
+}
+
 /** A result-schema issue with its path: `allow: Invalid input: expected boolean, received string`. */
 export function resultIssue(issues: readonly z.core.$ZodIssue[]): string {
   const i = issues[0];

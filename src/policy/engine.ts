@@ -10,7 +10,7 @@
 import type { ComponentState } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
-import { type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
+import { cachedDecision, type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
 import {
   cacheKey,
   cachePlan,
@@ -290,15 +290,4 @@ export class PolicyEngine {
         : null,
     };
   }
-}
-
-/**
- * A cache hit as its own object, written out: a spread of the frozen entry costs a runtime clone on every
- * request. Cached decisions never carry a failure (only clean evaluations are kept).
- */
-function cachedDecision(hit: Decision, evalNs: number): Decision {
-  const { allow, reasons, obligations, sensitivity, revision, requiredScopes } = hit;
-  return requiredScopes === undefined
-    ? { allow, reasons, obligations, sensitivity, revision, evalNs, cached: true }
-    : { allow, reasons, obligations, sensitivity, requiredScopes, revision, evalNs, cached: true };
 }
