@@ -12,8 +12,9 @@
  *   decision cache;
  * - a token taken from the caller's bucket for the tool (200 tokens, 5 a second, as the default policy
  *   gives role `user`), stated in the `RateLimit` headers;
- * - the request forwarded without the token, with the caller's identity and `X-Forwarded-*`, as the
- *   sidecar sends them in the benchmark.
+ * - the request forwarded without the token, with the caller's identity and `X-Forwarded-*` headers the
+ *   sidecar sends in the benchmark (set, not the sidecar's hygiene: other identity headers a client sends
+ *   are not stripped, and `X-Forwarded-For` is replaced, not appended to).
  *
  * Nothing else: no audit, metrics, traces, abuse counts, origin or session checks, request ids, or
  * error bodies (a refusal is a bare status).
@@ -54,6 +55,8 @@ export function minimalGate(o: GateOptions): Gate {
   const callers = new Map<string, Caller>();
   const decisions = new Map<string, boolean>();
   const buckets = new Map<string, { tokens: number; atMs: number }>();
+  /** A counter, not the map's size: two requests verifying one token at once must not share a serial. */
+  let serials = 0;
 
   const verify = async (token: string, key: string): Promise<Caller | undefined> => {
     try {
@@ -69,7 +72,7 @@ export function minimalGate(o: GateOptions): Gate {
         tenant: typeof payload.tenant === 'string' ? payload.tenant : '',
         roles,
         expMs: (payload.exp as number) * 1000,
-        serial: callers.size,
+        serial: serials++,
       };
       callers.set(key, caller);
       return caller;

@@ -250,7 +250,8 @@ export async function preflight(
       const r = await once(t, credentials[t.credentials][i] as string);
       if (t.kind === 'direct' && i === 0) expected[t.upstream] = r.body;
       check(t, r);
-      if (t.rateLimited) rateLimitPolicy ??= r.rateLimitPolicy;
+      // The sidecar's bucket (the floor states a fixed one of its own).
+      if (t.rateLimited && t.kind === 'sidecar') rateLimitPolicy ??= r.rateLimitPolicy;
     }
   }
   // The warming is thousands of first-time ES256 verifications: let the servers use both CPUs meanwhile
