@@ -74,6 +74,19 @@ export interface ReplyFilterOptions {
   readonly replies?: ((key: string) => void) | undefined;
 }
 
+/**
+ * Whether a reply filter made of these would be active ({@link ReplyFilter.active}): a route can skip building
+ * one that would not be (the stateless POST without a list or task request, the hot path).
+ */
+export function filterActive(
+  pending: ReadonlyMap<string, ListMethod>,
+  alsoAnyList: boolean,
+  tasks: TaskScope | undefined,
+  notifications: NotificationCheck | undefined,
+): boolean {
+  return alsoAnyList || pending.size > 0 || (tasks?.pending?.size ?? 0) > 0 || notifications !== undefined;
+}
+
 export class ReplyFilter {
   readonly #pending: ReadonlyMap<string, ListMethod>;
   readonly #anyList: boolean;
@@ -107,12 +120,7 @@ export class ReplyFilter {
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
   get active(): boolean {
-    return (
-      this.#anyList ||
-      this.#pending.size > 0 ||
-      (this.#tasks?.pending?.size ?? 0) > 0 ||
-      this.#notifications !== undefined
-    );
+    return filterActive(this.#pending, this.#anyList, this.#tasks, this.#notifications);
   }
 
   /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */

@@ -106,7 +106,8 @@ export function upstreamRequestHeaders(
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionListed = listedInConnection(incoming.connection);
-  // for…in, not Object.entries: no array of pairs built per request (both are plain objects of own fields).
+  // for…in, not Object.entries: no array of pairs built per request. Node's request headers and the reply
+  // headers undici parses (clientResponseHeaders) are both plain objects of own fields.
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;

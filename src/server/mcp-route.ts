@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
-import { ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
+import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -50,16 +50,15 @@ export async function handleMcp(
     const tasks = taskScope(rt, ctx, anyList);
     const notifications = longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
-    const filter =
-      anyList || ctx.listRequests.size > 0 || tasks?.pending !== undefined || notifications
-        ? new ReplyFilter(
-            ctx.listRequests,
-            anyList,
-            rt.visibleFor(ctx, ctx.principal, method === 'GET'),
-            rt.annotations,
-            { timer: () => rt.filterSpan(ctx), tasks, notifications },
-          )
-        : undefined;
+    const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
+      ? new ReplyFilter(
+          ctx.listRequests,
+          anyList,
+          rt.visibleFor(ctx, ctx.principal, method === 'GET'),
+          rt.annotations,
+          { timer: () => rt.filterSpan(ctx), tasks, notifications },
+        )
+      : undefined;
     if (longLived && ctx.principal) {
       const stream = startStream(rt, {
         req,
