@@ -36,6 +36,8 @@ const HOP_BY_HOP = new Set([
 export interface Passed {
   readonly upstream: Readonly<Record<string, string>>;
   readonly reply: Readonly<Record<string, string>>;
+  /** Called with the upstream's status once its reply headers came. */
+  readonly answered?: (status: number) => void;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function startBareProxy(
       headers,
       body: body.length > 0 ? body : null,
     });
+    passed?.answered?.(up.statusCode);
     const out: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(up.headers)) {
       if (value !== undefined && (name === 'content-length' || !HOP_BY_HOP.has(name))) out[name] = value;

@@ -17,19 +17,25 @@
  *   are not stripped, and `X-Forwarded-For` is replaced, not appended to).
  *
  * Nothing else: no audit, metrics, traces, abuse counts, origin or session checks, request ids, or
- * error bodies (a refusal is a bare status).
+ * error bodies (a refusal is a bare status). With `extras` (`floor-extras.ts`) it is the second floor: the
+ * body parsed, the decision keyed, the call counted and measured by the sidecar's own code.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Principal } from '../src/authn/principal.js';
+import type { Action } from '../src/mcp/action.js';
 import type { Gate, Passed } from './bare-proxy.js';
+import type { FloorExtras, RequestExtras } from './floor-extras.js';
 
 export interface GateOptions {
   readonly issuer: string;
   readonly jwksUri: string;
   readonly audience: string;
+  /** The sidecar's per-request extras (the second floor). */
+  readonly extras?: FloorExtras;
 }
 
 interface Caller {
@@ -39,6 +45,8 @@ interface Caller {
   readonly expMs: number;
   /** Names the caller in decision keys. */
   readonly serial: number;
+  /** The caller as the sidecar's code takes it (the extras). */
+  readonly principal: Principal;
 }
 
 interface Call {
@@ -67,12 +75,24 @@ export function minimalGate(o: GateOptions): Gate {
         requiredClaims: ['exp', 'sub'],
       });
       const roles = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
+      const id = String(payload.sub);
+      const tenant = typeof payload.tenant === 'string' ? payload.tenant : '';
       const caller: Caller = {
-        id: String(payload.sub),
-        tenant: typeof payload.tenant === 'string' ? payload.tenant : '',
+        id,
+        tenant,
         roles,
         expMs: (payload.exp as number) * 1000,
         serial: serials++,
+        principal: Object.freeze({
+          id,
+          tenant,
+          roles,
+          scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+          clearance: null,
+          authMethod: 'jwt',
+          expiresAt: payload.exp,
+          claims: Object.freeze({ ...payload }),
+        }),
       };
       callers.set(key, caller);
       return caller;
@@ -84,20 +104,20 @@ export function minimalGate(o: GateOptions): Gate {
   const decide = (caller: Caller, req: IncomingMessage, body: Buffer): Passed | number => {
     const nowMs = Date.now();
     if (caller.expMs <= nowMs) return 401;
-    let call: unknown;
-    try {
-      call = JSON.parse(body.toString('utf8'));
-    } catch {
-      return 400;
-    }
-    if (!isToolCall(call)) return 400;
-    const tool = call.params.name;
-    const key = caller.serial + JSON.stringify([call.method, tool, call.params.arguments ?? null]);
+    const ex = o.extras?.begin(caller.principal, req);
+    const call = ex ? extraCall(ex, body) : bareCall(body);
+    if (call === undefined) return 400;
+    const tool = call.tool;
+    const key =
+      ex && call.action
+        ? ex.key(call.action)
+        : caller.serial + JSON.stringify([call.method, tool, call.args]);
     let allow = decisions.get(key);
     if (allow === undefined) {
       allow = caller.roles.includes('user') && tool === 'echo';
       decisions.set(key, allow);
     }
+    if (ex && call.action) ex.decided(call.action, allow);
     if (!allow) return 403;
     const bucketKey = `${caller.tenant}/${caller.id}/${tool}`;
     const b = buckets.get(bucketKey);
@@ -121,6 +141,7 @@ export function minimalGate(o: GateOptions): Gate {
         'ratelimit-policy': POLICY,
         ratelimit: `"default";r=${Math.floor(tokens - 1)};t=${Math.ceil((CAPACITY - tokens + 1) / REFILL_PER_SECOND)}`,
       },
+      answered: ex?.done,
     };
   };
 
@@ -133,6 +154,36 @@ export function minimalGate(o: GateOptions): Gate {
     if (caller) return decide(caller, req, body);
     return verify(token, key).then((c) => (c ? decide(c, req, body) : 401));
   };
+}
+
+/** The call the gate decides on: method, tool and arguments (and, with the extras, the sidecar's Action). */
+interface GateCall {
+  readonly method: string;
+  readonly tool: string;
+  readonly args: unknown;
+  readonly action?: Action;
+}
+
+function bareCall(body: Buffer): GateCall | undefined {
+  let call: unknown;
+  try {
+    call = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isToolCall(call)) return undefined;
+  return { method: call.method, tool: call.params.name, args: call.params.arguments ?? null };
+}
+
+function extraCall(ex: RequestExtras, body: Buffer): GateCall | undefined {
+  let action: Action | undefined;
+  try {
+    action = ex.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (action?.method !== 'tools/call' || action.tool === undefined) return undefined;
+  return { method: action.method, tool: action.tool, args: action.arguments, action };
 }
 
 function isToolCall(v: unknown): v is Call {

@@ -28,6 +28,7 @@ import { createApiKey } from '../src/authn/api-keys.js';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger, type Logger } from '../src/telemetry/logger.js';
 import { startBareProxy } from './bare-proxy.js';
+import { floorExtras } from './floor-extras.js';
 import { minimalGate } from './minimal-gate.js';
 import { startRawUpstream } from './raw-upstream.js';
 
@@ -71,6 +72,8 @@ export interface ProxiesReady {
   readonly bareRaw: string;
   /** The floor: the bare proxy with the least checks an authorizing proxy makes (`minimal-gate.ts`). */
   readonly minimalRaw: string;
+  /** The second floor: the floor with the sidecar's per-request extras (`floor-extras.ts`). */
+  readonly extrasRaw: string;
   readonly bareSdk: string;
   readonly sidecarRaw: string;
   readonly sidecarSdk: string;
@@ -168,6 +171,9 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
   const bareSdk = await startBareProxy(c.sdk);
   const gate = minimalGate({ issuer: c.issuer, jwksUri: c.jwksUri, audience: RESOURCE });
   const minimalRaw = await startBareProxy(c.raw, '127.0.0.1', gate);
+  const extras = await floorExtras();
+  const extrasGate = minimalGate({ issuer: c.issuer, jwksUri: c.jwksUri, audience: RESOURCE, extras });
+  const extrasRaw = await startBareProxy(c.raw, '127.0.0.1', extrasGate);
   const sidecarRaw = sidecarFor(c.raw, c, quiet);
   const sidecarSdk = sidecarFor(c.sdk, c, quiet);
   const sidecarAudit = c.audit
@@ -214,6 +220,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
     type: 'ready',
     bareRaw: bareRaw.url,
     minimalRaw: minimalRaw.url,
+    extrasRaw: extrasRaw.url,
     bareSdk: bareSdk.url,
     sidecarRaw: sidecarRaw.publicUrl,
     sidecarSdk: sidecarSdk.publicUrl,
@@ -230,6 +237,7 @@ async function proxies(c: ProxiesConfig): Promise<() => Promise<void>> {
       bareRaw.close(),
       bareSdk.close(),
       minimalRaw.close(),
+      extrasRaw.close().then(() => extras.stop()),
       ...sidecars.map((s) => s.stop()),
     ]);
   };

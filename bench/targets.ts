@@ -37,6 +37,8 @@ export type UpstreamKind = 'raw' | 'sdk';
 
 /** The floor's name in the tables. */
 export const MINIMAL = 'minimal authorizing proxy';
+/** The second floor's name: the floor with the sidecar's per-request extras. */
+export const MINIMAL_EXTRAS = 'minimal proxy + the sidecar’s extras';
 
 /** Targets that check credentials: their caches are warmed before measuring. */
 export const checks = (t: Target): boolean => t.kind === 'sidecar' || t.kind === 'floor';
@@ -109,6 +111,14 @@ export function benchTargets(up: UpstreamsReady, px: ProxiesReady): Target[] {
       name: MINIMAL,
       kind: 'floor',
       url: `${px.minimalRaw}/mcp`,
+      credentials: 'jwt',
+      rateLimited: true,
+    },
+    {
+      upstream: 'raw',
+      name: MINIMAL_EXTRAS,
+      kind: 'floor',
+      url: `${px.extrasRaw}/mcp`,
       credentials: 'jwt',
       rateLimited: true,
     },
