@@ -38,6 +38,8 @@ export interface Passed {
   readonly reply: Readonly<Record<string, string>>;
   /** Called with the upstream's status once its reply headers came. */
   readonly answered?: (status: number) => void;
+  /** Called with the upstream's status once the reply is finished (or cut off). */
+  readonly finished?: (status: number) => void;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function startBareProxy(
     up.body.on('error', () => res.destroy());
     res.on('close', () => {
       if (!res.writableFinished) up.body.destroy();
+      passed?.finished?.(up.statusCode);
     });
     up.body.pipe(res);
   };

@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { type ClaimPaths, toPrincipal } from '../src/authn/claims.js';
 import type { Principal } from '../src/authn/principal.js';
 import type { Action } from '../src/mcp/action.js';
 import type { Gate, Passed } from './bare-proxy.js';
@@ -54,6 +55,14 @@ interface Call {
   readonly params: { readonly name: string; readonly arguments?: unknown };
 }
 
+/** The sidecar's default claim paths (`authn.jwt.claims`). */
+const CLAIM_PATHS: ClaimPaths = {
+  subject: 'sub',
+  tenant: 'tenant',
+  roles: 'roles',
+  scopes: 'scope',
+  clearance: 'clearance',
+};
 const CAPACITY = 200;
 const REFILL_PER_SECOND = 5;
 const POLICY = `"default";q=${CAPACITY};w=${CAPACITY / REFILL_PER_SECOND}`;
@@ -83,16 +92,7 @@ export function minimalGate(o: GateOptions): Gate {
         roles,
         expMs: (payload.exp as number) * 1000,
         serial: serials++,
-        principal: Object.freeze({
-          id,
-          tenant,
-          roles,
-          scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
-          clearance: null,
-          authMethod: 'jwt',
-          expiresAt: payload.exp,
-          claims: Object.freeze({ ...payload }),
-        }),
+        principal: toPrincipal(payload, CLAIM_PATHS),
       };
       callers.set(key, caller);
       return caller;
@@ -108,16 +108,15 @@ export function minimalGate(o: GateOptions): Gate {
     const call = ex ? extraCall(ex, body) : bareCall(body);
     if (call === undefined) return 400;
     const tool = call.tool;
-    const key =
-      ex && call.action
-        ? ex.key(call.action)
-        : caller.serial + JSON.stringify([call.method, tool, call.args]);
-    let allow = decisions.get(key);
-    if (allow === undefined) {
-      allow = caller.roles.includes('user') && tool === 'echo';
-      decisions.set(key, allow);
+    const rule = () => caller.roles.includes('user') && tool === 'echo';
+    let allow: boolean;
+    if (ex && call.action) allow = ex.decide(call.action, rule);
+    else {
+      const key = caller.serial + JSON.stringify([call.method, tool, call.args]);
+      const known = decisions.get(key);
+      allow = known ?? rule();
+      if (known === undefined) decisions.set(key, allow);
     }
-    if (ex && call.action) ex.decided(call.action, allow);
     if (!allow) return 403;
     const bucketKey = `${caller.tenant}/${caller.id}/${tool}`;
     const b = buckets.get(bucketKey);
@@ -141,7 +140,8 @@ export function minimalGate(o: GateOptions): Gate {
         'ratelimit-policy': POLICY,
         ratelimit: `"default";r=${Math.floor(tokens - 1)};t=${Math.ceil((CAPACITY - tokens + 1) / REFILL_PER_SECOND)}`,
       },
-      answered: ex?.done,
+      answered: ex?.answered,
+      finished: ex?.finished,
     };
   };
 
