@@ -98,4 +98,32 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     );
     await reader.cancel();
   });
+
+  it('refuses a message naming a Streamable HTTP session too, before its ids could be held in that session', async () => {
+    const owner = await h.bearer(['admin']);
+    const res = await fetch(h.sseUrl, { headers: { accept: 'text/event-stream', ...owner } });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('sessionId=')) text += new TextDecoder().decode((await reader.read()).value);
+    const endpoint = /data: (\S+)/.exec(text)?.[1] ?? '';
+    const text0 = 'legacy-with-session-header';
+    const post = await fetch(`${h.sidecar.publicUrl}${endpoint}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'mcp-session-id': 'someone-elses-session', ...owner },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: text0 } },
+      }),
+    });
+    expect(post.status).toBe(400);
+    // Refused before the body is read, as a post to an unknown session is: so answered as id null.
+    expect(await post.json()).toMatchObject({
+      id: null,
+      error: { code: -32600, message: /send no Mcp-Session-Id header/ },
+    });
+    expect(h.upstream.calls().some((c) => JSON.stringify(c).includes(text0))).toBe(false);
+    await reader.cancel();
+  });
 });

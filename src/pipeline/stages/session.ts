@@ -18,10 +18,20 @@ export function sessionStage(
   legacyOwner?: (sessionId: string) => string | undefined,
 ): Stage {
   const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+  const streamableHeader = () =>
+    deny(
+      new RequestError(
+        'ERR_REQUEST_INVALID',
+        'Invalid Request: the legacy messages endpoint takes its session from the sessionId query parameter; send no Mcp-Session-Id header',
+      ),
+    );
   return {
     name: 'session',
     run(ctx) {
       if (ctx.route === 'legacy_messages' && legacyOwner) {
+        // This transport names its session in the query. An `Mcp-Session-Id` here would be checked by no one,
+        // yet claim request ids in (and be forwarded as) that Streamable HTTP session, maybe another caller's.
+        if (ctx.req.headers['mcp-session-id'] !== undefined) return streamableHeader();
         const owner = legacyOwner(legacySessionId(ctx.req.url) ?? '');
         return owner !== undefined && ctx.principal && ownerKey(ctx.principal) === owner
           ? CONTINUE
