@@ -42,8 +42,8 @@ import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 interface Group {
   readonly key: string;
-  /** The strictest of its calls' specs: a generous call first in a batch must not lift a strict one's limit. */
-  spec: BucketSpec;
+  /** Its calls' limit, the same for all of them: the limit is part of the key ({@link limitedKey}). */
+  readonly spec: BucketSpec;
   /** The decided requests it counts (none in the notifications' group). */
   readonly items: MessageDecision[];
   /** Tokens the body takes from it: its requests, or its notifications. */
@@ -76,7 +76,6 @@ export function ratelimitStage(
       else {
         if (item) group.items.push(item);
         group.calls += calls;
-        group.spec = stricter(group.spec, spec);
       }
     };
     for (const d of ctx.decisions) {
@@ -90,13 +89,16 @@ export function ratelimitStage(
       const tool = d.action.tool;
       const method = d.action.method;
       const name = tool !== undefined && listed(tool) ? tool : isMcpMethod(method) ? method : OTHER_METHODS;
-      join(bucketKey(scope, principal, name), specFor(d, principal, cfg), 1, d);
+      const spec = specFor(d, principal, cfg);
+      join(limitedKey(bucketKey(scope, principal, name), spec), spec, 1, d);
     }
-    // With the `subject` and `tenant` scopes (or a listed tool named like it) the notifications' key is a
-    // requests' group's too: they join it, so its calls still take their tokens.
+    // With the `subject` and `tenant` scopes (or a listed tool named like it), when the role's tier is the
+    // requests' limit, the notifications' key is a requests' group's too: they join it, so its calls still
+    // take their tokens.
     const notifications = notificationCount(ctx.parsed);
     if (notifications > 0) {
-      join(bucketKey(scope, principal, NOTIFICATIONS), tierSpec(principal, cfg), notifications);
+      const spec = tierSpec(principal, cfg);
+      join(limitedKey(bucketKey(scope, principal, NOTIFICATIONS), spec), spec, notifications);
     }
     return [...groups.values()];
   };
@@ -257,18 +259,17 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
   );
 }
 
+/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
 /**
- * A spec that allows no more than either: the smaller capacity and the slower refill, each on its own (a
- * small bucket that refills at once would otherwise let a slow one's calls through).
+ * A bucket is one key and one limit: a bucket refills at the rate of the call taking from it, so calls with
+ * different limits sharing one (a generous tier's notifications, a policy's strict limit for one URI under
+ * the `resources/read` group or for one tool under the `subject` scope) would refill it at the generous
+ * rate for the strict ones: the limit is part of the key.
  */
-export function stricter(a: BucketSpec, b: BucketSpec): BucketSpec {
-  return {
-    capacity: Math.min(a.capacity, b.capacity),
-    refillPerSecond: Math.min(a.refillPerSecond, b.refillPerSecond),
-  };
+export function limitedKey(key: string, spec: BucketSpec): string {
+  return `${key}#${spec.capacity}/${spec.refillPerSecond}`;
 }
 
-/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
 export function specFor(d: MessageDecision, principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   const o = d.decision.obligations.rate_limit;
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };

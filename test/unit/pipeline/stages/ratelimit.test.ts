@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
 import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
-import { ratelimitStage, specFor, stricter } from '../../../../src/pipeline/stages/ratelimit.js';
+import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
 import { bucketKey } from '../../../../src/ratelimit/keys.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
@@ -235,13 +235,40 @@ describe('ratelimit stage', () => {
         error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2 } },
       });
     }
-    // Each part on its own: a small bucket that refills at once must not lift a slow one's limit.
-    expect(
-      stricter({ capacity: 10, refillPerSecond: 0.001 }, { capacity: 5, refillPerSecond: 1000 }),
-    ).toEqual({
-      capacity: 5,
-      refillPerSecond: 0.001,
+  });
+
+  it('keys a bucket by its limit too: calls under a generous limit never refill a strict one', () => {
+    // Scope `subject`: the policy limits delete_all to 2 refilling 0.01/s; echo may go at 1000/s. Both used
+    // to take from one bucket, refilled at the rate of whichever call took: echo's refilled delete_all's.
+    let now = T0;
+    const limiter = createRateLimiter({
+      store: new MemoryStore(),
+      failureMode: 'local',
+      logger: silentLogger(),
+      now: () => now,
     });
+    const stage = ratelimitStage(limiter, { ...CFG, scope: 'subject' });
+    const call = (tool: string, capacity: number, refill: number) => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal();
+      const d = decided([tool])[0] as MessageDecision;
+      const obligations = { rate_limit: { capacity, refill_per_second: refill } };
+      ctx.decisions = [{ ...d, decision: { ...d.decision, obligations } }];
+      return stage.run(ctx, signal);
+    };
+    expect(call('delete_all', 2, 0.01)).toEqual({ kind: 'continue' });
+    expect(call('delete_all', 2, 0.01)).toEqual({ kind: 'continue' });
+    for (let i = 0; i < 10; i++) {
+      now += 100;
+      expect(call('echo', 1000, 1000)).toEqual({ kind: 'continue' });
+      expect(call('delete_all', 2, 0.01)).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_RATELIMIT_EXCEEDED' },
+      });
+    }
+    // A second's refill at its own rate (0.01/s) is still no token: only after 100 s is there one.
+    now += 100_000;
+    expect(call('delete_all', 2, 0.01)).toEqual({ kind: 'continue' });
   });
 
   it('finds only configured tiers for a role, not Object properties (constructor, __proto__)', () => {
@@ -348,10 +375,13 @@ describe('notifications beside requests that share their bucket', () => {
     return ctx;
   };
 
+  // The role's tier (which notifications take) is the requests' limit, so they share one bucket.
+  const sameLimit = { ...CFG, tiers: {}, default: { capacity: 2, refillPerSecond: 1 } };
+
   it.each(['subject', 'tenant'] as const)(
     'with scope %s, a notification in the batch does not replace its requests’ charge',
     (scope) => {
-      const stage = stageOn(new MemoryStore(), undefined, { ...CFG, scope });
+      const stage = stageOn(new MemoryStore(), undefined, { ...sameLimit, scope });
       // One bucket for everything (capacity 2 from the obligation): [echo, note] takes both tokens.
       const first = withNotification(['echo']);
       expect(stage.run(first, signal)).toEqual({ kind: 'continue' });
@@ -361,7 +391,7 @@ describe('notifications beside requests that share their bucket', () => {
         error: { code: 'ERR_RATELIMIT_EXCEEDED' },
       });
       // Two calls and a notification never fit a bucket of 2.
-      const stage2 = stageOn(new MemoryStore(), undefined, { ...CFG, scope });
+      const stage2 = stageOn(new MemoryStore(), undefined, { ...sameLimit, scope });
       expect(stage2.run(withNotification(['echo', 'echo']), signal)).toMatchObject({
         kind: 'deny',
         error: { code: 'ERR_RATELIMIT_BATCH', data: { limit: 2, requested: 3 } },
@@ -370,7 +400,7 @@ describe('notifications beside requests that share their bucket', () => {
   );
 
   it('with scope subject_tool, a listed tool named (notifications) keeps its calls charged', () => {
-    const stage = stageOn(new MemoryStore());
+    const stage = stageOn(new MemoryStore(), undefined, sameLimit);
     const ctx = withNotification(['(notifications)', '(notifications)']);
     expect(stage.run(ctx, signal)).toMatchObject({
       kind: 'deny',
