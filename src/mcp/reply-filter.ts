@@ -131,21 +131,20 @@ export class ReplyFilter {
     }
     if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
     const key = idKey(msg.id as JsonRpcId);
-    if (this.#tasks) {
-      const result = this.#taskResult(this.#tasks, key, msg.result);
-      if (result !== undefined) return result === msg.result ? msg : { ...msg, result };
-    }
+    // A task reply's result goes on to the list pruning: one that also carries a list field (an upstream's
+    // odd shape, or a wrong id) must not pass it unpruned.
+    const result = (this.#tasks && this.#taskResult(this.#tasks, key, msg.result)) ?? msg.result;
     const pending = this.#pending.get(key);
     // A reply under an id of no pending list request still carries a list when its result has a list field
     // (an upstream answering `tools/list` 1 as "1", or with a wrong id): pruned all the same.
-    const method = pending ?? (this.active ? listMethodOf(msg.result) : undefined);
-    if (!method) return msg;
+    const method = pending ?? (this.active ? listMethodOf(result) : undefined);
+    if (!method) return result === msg.result ? msg : { ...msg, result };
     const done = this.#timer?.();
     if (method === 'tools/list' && (pending || this.#anyList)) {
-      this.#annotations.learn(toolAnnotations(msg.result));
-      this.#annotations.learnParamHeaders(toolParamHeaders(msg.result));
+      this.#annotations.learn(toolAnnotations(result));
+      this.#annotations.learnParamHeaders(toolParamHeaders(result));
     }
-    const filtered = filterListResult(method, msg.result, this.#visible);
+    const filtered = filterListResult(method, result, this.#visible);
     done?.(filtered.kept, filtered.total - filtered.kept);
     return { ...msg, result: filtered.result };
   }

@@ -38,6 +38,25 @@ const listed = (id: number, ...taskIds: string[]) =>
   });
 
 describe('ReplyFilter and tasks', () => {
+  it('prunes a list field of a task reply as it prunes any list reply', () => {
+    const owners = new TaskOwners();
+    const secretTools = { tools: [{ name: 'open' }, { name: 'secret_admin' }] };
+    const visible = ({ name }: { name: string }) => !name.startsWith('secret');
+    const filter = new ReplyFilter(new Map(), true, visible, new AnnotationCache(), {
+      tasks: { owners, caller: alice, pending: new Map([[idKey(1), 'list' as const]]) },
+    });
+    const shapes = [
+      { ...secretTools, tasks: [] },
+      { ...secretTools, task: { taskId: 't-9', status: 'working', ttl: 60_000 } },
+    ];
+    for (const [i, result] of shapes.entries()) {
+      const out = JSON.parse(
+        filter.rewriteJson(JSON.stringify({ jsonrpc: '2.0', id: i + 1, result })) ?? '{}',
+      );
+      expect(out.result.tools).toEqual([{ name: 'open' }]);
+    }
+  });
+
   it('binds a task created in reply to a pending request to the caller, passing the reply as it came', () => {
     const owners = new TaskOwners();
     const text = created(1, 't-1');
