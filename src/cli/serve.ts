@@ -16,6 +16,11 @@ import { createLogger } from '../telemetry/logger.js';
 
 /** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
 const EXIT_SIGINT = 130;
+/**
+ * What a stop may take beyond `server.shutdownGraceMs` before the process exits anyway: its own steps after
+ * the grace (event streams ended, up to 1 s; the upstream pool closed, up to 1 s) and some slack.
+ */
+const STOP_MARGIN_MS = 5_000;
 
 export function register(program: Command): void {
   program
@@ -73,7 +78,15 @@ export function register(program: Command): void {
           };
         });
         wait
-          .then(() => sidecar.stop())
+          .then(() => {
+            // A stop that outlasts its grace (a dependency that never answers) must not keep the pod hanging
+            // until Kubernetes kills it: exit on a deadline of our own.
+            setTimeout(() => {
+              logger.error({ signal }, 'shutdown did not finish in time; exiting');
+              process.exit(1);
+            }, config.server.shutdownGraceMs + STOP_MARGIN_MS).unref();
+            return sidecar.stop();
+          })
           .then(
             () => {
               logger.info({ signal, exitCode }, 'stopped');
@@ -91,7 +104,7 @@ export function register(program: Command): void {
         // below counts from now, and a drain still waiting would be cut by it) and exit 1 so it is restarted.
         exitCode = 1;
         shutdown('uncaughtException', 0);
-        setTimeout(() => process.exit(1), config.server.shutdownGraceMs + 2_000).unref();
+        setTimeout(() => process.exit(1), config.server.shutdownGraceMs + STOP_MARGIN_MS).unref();
       });
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       process.on('SIGTERM', () => shutdown('SIGTERM', config.server.shutdownDelayMs));

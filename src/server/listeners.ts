@@ -69,6 +69,7 @@ export function createListeners(d: ListenersDeps): Listeners {
     async stop() {
       const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()));
       publicServer.closeIdleConnections();
+      d.pub.closing();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(resolve, d.config.server.shutdownGraceMs, 'timeout');
@@ -91,7 +92,11 @@ export function createListeners(d: ListenersDeps): Listeners {
       d.legacy.closeAll();
       for (const s of open) s.destroy();
       await closed;
-      await new Promise<void>((resolve) => d.admin.close(() => resolve()));
+      // Node's close() waits for every open connection, and stops timing out idle ones: a probe's or a
+      // scraper's kept-alive connection (or one that never sent a request) would hold the stop forever.
+      const adminClosed = new Promise<void>((resolve) => d.admin.close(() => resolve()));
+      d.admin.closeAllConnections();
+      await adminClosed;
       // No request is left to evict a session: drop the session DELETEs still waiting (those sent end below).
       d.sessionEnder?.stop();
       // Streams cut above may still hold upstream requests: wait briefly for a clean close, then destroy.

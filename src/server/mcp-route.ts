@@ -16,11 +16,16 @@ import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
 
+/**
+ * `longLived`, when given, is called once a POST turns out to open a long-lived stream (a
+ * `subscriptions/listen`): a shutdown does not wait for it as for a request (it ends such streams cleanly).
+ */
 export async function handleMcp(
   rt: SidecarRuntime,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  longLived?: () => void,
 ): Promise<void> {
   const method = req.method ?? 'GET';
   if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
@@ -46,9 +51,10 @@ export async function handleMcp(
     // counted against the caller's open streams, re-checks its caller while open and uses the upstream's
     // stream pool; their resource updates reach the caller only for resources the policy allows them.
     const listen = method === 'POST' && opensListenStream(ctx.parsed?.messages ?? []);
-    const longLived = method === 'GET' || listen;
+    if (listen) longLived?.();
+    const streaming = method === 'GET' || listen;
     const tasks = taskScope(rt, ctx, anyList);
-    const notifications = longLived && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
+    const notifications = streaming && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
     const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
       ? new ReplyFilter(
@@ -59,7 +65,7 @@ export async function handleMcp(
           { timer: () => rt.filterSpan(ctx), tasks, notifications },
         )
       : undefined;
-    if (longLived && ctx.principal) {
+    if (streaming && ctx.principal) {
       const stream = startStream(rt, {
         req,
         res,

@@ -24,10 +24,19 @@ export interface PublicServer {
   readonly server: Server;
   /** The same server when it speaks TLS (`server.tls`), for certificate reloads. */
   readonly tls: HttpsServer | undefined;
-  /** Requests with a body still being answered (streams opened by GET are not counted). */
+  /**
+   * Requests with a body still being answered (streams opened by GET, and by a `subscriptions/listen` POST,
+   * are not counted).
+   */
   inFlight(): number;
   /** Resolves when no request is in flight. */
   drained(): Promise<void>;
+  /**
+   * The shutdown has begun: every reply whose headers have not gone out, and every request still to come on
+   * a kept-alive connection, is answered with `Connection: close`, so clients open their next connection
+   * elsewhere instead of sending more requests here until the connections are cut.
+   */
+  closing(): void;
 }
 
 export function createPublicServer(
@@ -40,13 +49,26 @@ export function createPublicServer(
   const { mcpPath, legacySsePath, legacyMessagesPath } = rt.config.server;
   const app = wellKnownApp(rt);
   let inFlight = 0;
+  let closing = false;
   const waiters: Array<() => void> = [];
+  /** Replies to requests with a body, until they close (their headers may still be to write). */
+  const replies = new Set<ServerResponse>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (closing) res.shouldKeepAlive = false;
+    let done: (() => void) | undefined;
     if (req.method === 'POST') {
       inFlight++;
-      res.once('close', () => {
+      replies.add(res);
+      let counted = true;
+      done = () => {
+        if (!counted) return;
+        counted = false;
         inFlight--;
         if (inFlight === 0) for (const w of waiters.splice(0)) w();
+      };
+      res.once('close', () => {
+        replies.delete(res);
+        done?.();
       });
     }
     const url = req.url ?? '/';
@@ -65,7 +87,7 @@ export function createPublicServer(
       cors.preflight(req, res, path === mcpPath ? 'GET, POST, DELETE' : 'POST');
       return;
     }
-    if (path === mcpPath) handled = handleMcp(rt, req, res, path);
+    if (path === mcpPath) handled = handleMcp(rt, req, res, path, done);
     else if (path === legacySsePath && req.method === 'GET') handled = legacy.openStream(req, res);
     else if (path === legacyMessagesPath && req.method === 'POST') handled = legacy.postMessage(req, res);
     if (!handled) {
@@ -86,6 +108,10 @@ export function createPublicServer(
     tls: secure,
     inFlight: () => inFlight,
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+    closing() {
+      closing = true;
+      for (const res of replies) if (!res.headersSent) res.shouldKeepAlive = false;
+    },
   };
 }
 

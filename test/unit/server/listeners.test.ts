@@ -104,6 +104,7 @@ describe('stop', () => {
             };
           }),
         inFlight: () => 1,
+        closing: () => void order.push('closing'),
       },
       admin,
       replies: {
@@ -120,9 +121,10 @@ describe('stop', () => {
     } as unknown as ListenersDeps;
     const stopping = createListeners(deps).stop();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(order).toEqual([]);
+    // Replies still to come are told to close their connections at once; nothing else happens yet.
+    expect(order).toEqual(['closing']);
     finishRequests();
     await stopping;
-    expect(order).toEqual(['requests finished', 'legacy replies awaited', 'streams ended']);
+    expect(order).toEqual(['closing', 'requests finished', 'legacy replies awaited', 'streams ended']);
   });
 });
