@@ -133,15 +133,15 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 /**
  * The key id `arg` names: an id as `keys list` shows it, or a whole key pasted from where it leaked (its id
- * is used). Anything else with an underscore is refused without showing what follows the second one,
- * which would be a key's secret.
+ * is used). Anything else with an underscore is refused showing only what precedes the first one: a key
+ * pasted without its prefix (`<id>_<secret>`) has its secret right after it.
  */
 export function keyIdArgument(arg: string, prefix: string): string {
   const parts = parseApiKey(arg, prefix);
   if (parts) return parts.id;
   const segments = arg.split('_');
   if (segments.length === 1) return arg;
-  const shown = segments.length > 2 ? `${segments[0]}_${segments[1]}_…` : arg;
+  const shown = `${segments[0]}_…`;
   throw new Error(`not a key id: ${shown} (give the id from \`keys list\`, or the whole key)`);
 }
 

@@ -104,8 +104,14 @@ describe('CLI keys/tokens against Redis', () => {
     const c8 = cli();
     await c8.run('keys', 'revoke', 'other_abcdefghijklmnop_TOPSECRETVALUE', '--config', file);
     expect(c8.exits).toEqual([1]);
-    expect(c8.err.join('')).toMatch(/^mcp-authz: not a key id: other_abcdefghijklmnop_… /);
+    expect(c8.err.join('')).toMatch(/^mcp-authz: not a key id: other_… /);
     expect(c8.err.join('')).not.toContain('TOPSECRET');
+    // A key pasted without its prefix: its secret follows the id's underscore, and is not shown either.
+    const bare = cli();
+    await bare.run('keys', 'revoke', 'abcdefghijklmnop_TOPSECRETVALUE', '--config', file);
+    expect(bare.exits).toEqual([1]);
+    expect(bare.err.join('')).toMatch(/^mcp-authz: not a key id: abcdefghijklmnop_… /);
+    expect(bare.err.join('')).not.toContain('TOPSECRET');
 
     const c5 = cli();
     await c5.run('tokens', 'revoke', 'jti-9', '--expires-in', '1h', '--config', file, '--json');
