@@ -70,6 +70,17 @@ app.kubernetes.io/part-of: mcp-authz
 {{- define "mcp-authz.drainSeconds" -}}
 {{- add (div (add (include "mcp-authz.drainMs" . | int) 999) 1000) 2 }}
 {{- end }}
+{{- /*
+The MCP server container's lifecycle: Kubernetes signals every container at once, so the server waits in a
+preStop sleep while the sidecar drains (it still forwards requests then). For your own Deployment (mode sidecar):
+  lifecycle:
+    {{- include "mcp-authz.mcpServerLifecycle" $authz | nindent 12 }}
+*/}}
+{{- define "mcp-authz.mcpServerLifecycle" -}}
+preStop:
+  sleep:
+    seconds: {{ include "mcp-authz.drainSeconds" . }}
+{{- end }}
 {{- define "mcp-authz.port" -}}
 {{- dig "server" "port" 8080 (.Values.config | default dict) | int }}
 {{- end }}

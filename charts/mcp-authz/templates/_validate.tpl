@@ -20,6 +20,14 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- $errors = append $errors "mcpServer.image.tag or mcpServer.image.digest is required in deployment mode: pin the MCP server's version (set the tag to latest only if you mean it)" }}
 {{- end }}
 
+{{- /* A URL's password would be rendered into the ConfigMap (readable by more than Secrets are). */}}
+{{- $withPassword := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@" }}
+{{- range $where, $url := dict "redis.url" $v.redis.url "policy.url" $v.policy.url "config.store.redisUrl" (dig "store" "redisUrl" "" $cfg) "config.policy.bundle" (dig "policy" "bundle" "" $cfg) }}
+{{- if regexMatch $withPassword (toString $url) }}
+{{- $errors = append $errors (printf "%s carries a password, which would be written into the ConfigMap: give it as a Secret instead (secrets.redisPassword for Redis, secrets.bundleToken for a bundle URL) and leave it out of the URL" $where) }}
+{{- end }}
+{{- end }}
+
 {{- /* Ports must not collide inside the pod. */}}
 {{- $port := include "mcp-authz.port" . | int }}
 {{- $adminPort := include "mcp-authz.adminPort" . | int }}

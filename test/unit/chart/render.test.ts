@@ -140,6 +140,10 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
       expect(one(objects, 'NetworkPolicy').spec.podSelector.matchLabels).toEqual({
         'app.kubernetes.io/name': 'my-mcp-server',
       });
+      // Signalled with the sidecar, the server waits while it drains (5 s delay + 10 s grace, plus 2 s).
+      expect(container(deployment, 'my-mcp-server').lifecycle).toEqual({
+        preStop: { sleep: { seconds: 17 } },
+      });
     } finally {
       await parent.cleanup();
     }

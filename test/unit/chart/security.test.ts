@@ -114,6 +114,22 @@ describe('only the sidecar is reachable from outside the pod', () => {
     const error = await renderError(CHART, { ...DEPLOYMENT, set: ['mcpServer.host=0.0.0.0'] });
     expect(error).toContain('mcpServer.host must be a loopback address');
   });
+
+  it('refuses a password inside a Redis or bundle URL, which would land in the ConfigMap', async () => {
+    const redis = await renderError(CHART, { ...DEPLOYMENT, set: ['redis.url=redis://:s3cret@redis:6379'] });
+    expect(redis).toContain('redis.url carries a password');
+    expect(redis).not.toContain('s3cret');
+    const bundle = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.url=https://u:p4ss@bundles.example/b.tar.gz'],
+    });
+    expect(bundle).toContain('policy.url carries a password');
+    // A user name alone is no secret.
+    const { objects } = await render(CHART, { ...DEPLOYMENT, set: ['redis.url=redis://authz@redis:6379'] });
+    expect(parse(one(objects, 'ConfigMap').data['config.yaml']).store.redisUrl).toBe(
+      'redis://authz@redis:6379',
+    );
+  });
 });
 
 describe('probes and ports', () => {
