@@ -142,6 +142,26 @@ describe('RedisStore', () => {
   });
 });
 
+describe('abuse windows', () => {
+  it('counts a batch of 25,000 hits, over several script calls, in order', async () => {
+    const store = await openStore(configFor({ commandTimeoutMs: 2_000 }));
+    const now = Date.now();
+    const hits = Array.from({ length: 25_000 }, (_, i) => ({
+      key: `rule:ip/${i}`,
+      count: i % 3 === 0 ? 5 : 1,
+      windowMs: 60_000,
+      threshold: 3,
+      atMs: now,
+    }));
+    // One call of all of them overflowed the stack spreading its ~175,000 arguments.
+    const counts = await store.countInWindows(hits, now);
+    expect(counts).toHaveLength(hits.length);
+    expect(counts.filter((c) => c.tripped)).toHaveLength(Math.ceil(hits.length / 3));
+    expect(counts[24_998]).toEqual({ count: 1, tripped: false });
+    expect(counts[24_999]).toEqual({ count: 5, tripped: true });
+  });
+});
+
 describe('versions after Redis lost its data', () => {
   it('never repeat: a replica holding the old version still sees the new revocations and blocks', async () => {
     const config = configFor();
