@@ -120,6 +120,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           cache: new TokenCache(jwt.cacheMaxEntries),
           isRevoked: (jti) => revocation.isTokenRevoked(jti),
           now,
+          hsSecret,
         });
       } else if (!config.authn.introspection) {
         logger.warn(

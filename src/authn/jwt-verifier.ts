@@ -27,6 +27,11 @@ export interface JwtVerifierOptions {
   readonly isRevoked: (jti: string) => boolean;
   /** Epoch milliseconds. */
   readonly now: () => number;
+  /**
+   * The HS secret, when HS algorithms are accepted: once it changes (its file rotated after a leak, say) the
+   * tokens verified with the old one are verified again, not served from the cache for up to its max age.
+   */
+  readonly hsSecret?: { get(): Buffer | null } | null;
 }
 
 /** Keycloak `typ` claim values of tokens that are not access tokens. */
@@ -38,9 +43,12 @@ export class JwtVerifier {
 
   /** The accepted audiences with URL scheme and host lower-cased. */
   readonly #audiences: ReadonlySet<string>;
+  /** The HS secret the cached tokens were verified under (undefined: no HS algorithms). */
+  #hsSecret: Buffer | null | undefined;
 
   constructor(o: JwtVerifierOptions) {
     this.#o = o;
+    this.#hsSecret = o.hsSecret?.get();
     this.#audiences = new Set(o.audiences.map(canonicalAudience));
     this.#types = new Set(o.jwt.types.map(normalizeTyp));
     this.#verifyOptions = {
@@ -55,14 +63,14 @@ export class JwtVerifier {
 
   /** The principal of an already verified token, without any await (the hot path); revocation still applies. */
   fromCache(token: string): Principal | undefined {
-    const cached = this.#o.cache.get(tokenKey(token), this.#o.now());
+    const cached = this.#cache().get(tokenKey(token), this.#o.now());
     return cached ? refuseRevoked(cached, this.#o.isRevoked) : undefined;
   }
 
   async verify(token: string): Promise<Principal> {
     const now = this.#o.now();
     const key = tokenKey(token);
-    const cached = this.#o.cache.get(key, now);
+    const cached = this.#cache().get(key, now);
     if (cached) return refuseRevoked(cached, this.#o.isRevoked);
 
     let payload: JWTPayload;
@@ -135,6 +143,18 @@ export class JwtVerifier {
     if (typeof claims.jti === 'string' && claims.jti !== '' && this.#o.isRevoked(claims.jti)) {
       throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
     }
+  }
+
+  /** The token cache, emptied first when the HS secret has changed since its tokens were verified. */
+  #cache(): TokenCache {
+    if (this.#hsSecret !== undefined) {
+      const now = this.#o.hsSecret?.get() ?? null;
+      if (now !== this.#hsSecret) {
+        this.#o.cache.clear();
+        this.#hsSecret = now;
+      }
+    }
+    return this.#o.cache;
   }
 
   /** Never past `exp`, nor past the JWKS cache age, nor past `iat + maxTokenAge`. */

@@ -2,11 +2,12 @@ import { type OAuthClientProvider, selectResourceURL } from '@modelcontextprotoc
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
-import { KeysUnavailableError } from '../../../src/authn/jwks.js';
+import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
 import { JwtVerifier } from '../../../src/authn/jwt-verifier.js';
 import { TokenCache } from '../../../src/authn/token-cache.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
+import type { SecretSource } from '../../../src/config/secrets.js';
 import { ConfigError } from '../../../src/errors/errors.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
@@ -371,5 +372,43 @@ describe('JWT verification while the keys cannot be had', () => {
     );
     await expect(offline(['j-1'])({})).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
     await expect(offline(['j-2'])({})).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+});
+
+describe('a rotated HS secret', () => {
+  it('is not outlived by tokens verified with the old one: the cache is emptied when it changes', async () => {
+    const config = parseConfig(
+      { authn: { resource: RESOURCE, jwt: { algorithms: ['HS256'] }, apiKeys: { enabled: false } } },
+      { AUTHZ_JWT_HS_SECRET: SECRET },
+    );
+    let current: Buffer | null = Buffer.from(SECRET);
+    const hsSecret: SecretSource = {
+      name: 'jwtHsSecret',
+      get: () => current,
+      refresh: () => current,
+      origin: () => 'file',
+      close: () => undefined,
+    };
+    const verifier = new JwtVerifier({
+      jwt: { ...config.authn.jwt, clockToleranceSec: 0 },
+      audiences: [RESOURCE],
+      keys: createKeyResolver({ hsSecret, timeoutMs: 1_000, cooldownMs: 1_000, cacheMaxAgeMs: 60_000 }),
+      cache: new TokenCache(100),
+      isRevoked: () => false,
+      now: () => T0 * 1000,
+      hsSecret,
+    });
+    const old = await sign();
+    await expect(verifier.verify(old)).resolves.toMatchObject({ id: 'u-1' });
+    expect(verifier.fromCache(old)).toMatchObject({ id: 'u-1' });
+    current = Buffer.from('another-test-secret-of-32-bytes!');
+    // Verified with the old secret: no longer served from the cache, and refused when verified again.
+    expect(verifier.fromCache(old)).toBeUndefined();
+    await expect(verifier.verify(old)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+    await expect(
+      verifier.verify(await sign({}, undefined, 'another-test-secret-of-32-bytes!')),
+    ).resolves.toMatchObject({
+      id: 'u-1',
+    });
   });
 });
