@@ -41,7 +41,8 @@ export class KnownEmptyBuckets {
       allowed: false,
       limit: spec.capacity,
       remaining: e.remaining,
-      retryAfterMs: e.until - now,
+      // A larger cost waits longer: its extra tokens come at the bucket's rate after the remembered ones.
+      retryAfterMs: e.until - now + Math.ceil(((cost - e.cost) * 1000) / spec.refillPerSecond),
       resetMs: Math.max(0, e.fullAt - now),
       source: 'fast-path',
     };

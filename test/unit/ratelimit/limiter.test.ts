@@ -89,8 +89,17 @@ describe('rate limiter', () => {
   it('uses the fast path only for the same or a larger cost', async () => {
     const { store, limiter } = setup();
     await limiter.take('k', SPEC, 2);
-    expect(await limiter.take('k', SPEC, 2)).toMatchObject({ allowed: false, source: 'memory' });
-    expect(await limiter.take('k', SPEC, 3)).toMatchObject({ allowed: false, source: 'fast-path' });
+    expect(await limiter.take('k', SPEC, 2)).toMatchObject({
+      allowed: false,
+      source: 'memory',
+      retryAfterMs: 1_000,
+    });
+    // One token left: 3 are due a second after the 2 remembered, as the store itself would say.
+    expect(await limiter.take('k', SPEC, 3)).toMatchObject({
+      allowed: false,
+      source: 'fast-path',
+      retryAfterMs: 2_000,
+    });
     expect(await limiter.take('k', SPEC, 1)).toMatchObject({ allowed: true, source: 'memory' });
     expect(store.calls).toBe(3);
   });
