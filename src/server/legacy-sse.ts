@@ -130,9 +130,19 @@ export class LegacySseRoutes {
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
+        // The first endpoint names the stream's session; an upstream sending another (a second session, or
+        // one the sidecar cannot read) gets nothing passed on: the client must never learn the upstream's
+        // own URL, which could take its messages past the sidecar, nor hold a session left behind.
+        if (own) return null;
         const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
-        sessionId = endpoint?.sessionId;
-        if (!endpoint || !sessionId) return event.data;
+        if (!endpoint?.sessionId) {
+          rt.forwardDeps.logger.warn(
+            { request_id: ctx.requestId },
+            'legacy SSE endpoint event without a session id the sidecar can read; not passed on',
+          );
+          return null;
+        }
+        sessionId = endpoint.sessionId;
         own = {
           upstreamPath: endpoint.path,
           owner: ownerKey(principal),

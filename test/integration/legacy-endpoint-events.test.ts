@@ -1,0 +1,86 @@
+/**
+ * The legacy transport's `endpoint` event from an upstream that sends more than one, or one without a
+ * session id the sidecar can read, through a real sidecar: the client learns one endpoint, the sidecar's,
+ * for the first session only; the upstream's own URL never reaches it, and a later session is no session.
+ *
+ * @module
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { startHarness } from '../helpers/sidecar.js';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+});
+
+/** An SSE upstream whose stream sends `endpoints` one after another, then a marker event. */
+async function upstreamSending(endpoints: string[]): Promise<string> {
+  const streams: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET') {
+      res.writeHead(202).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const e of endpoints) res.write(`event: endpoint\ndata: ${e}\n\n`);
+    res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/marker"}\n\n');
+    streams.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  stops.push(async () => {
+    for (const s of streams) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function streamUntilMarker(url: string, headers: Record<string, string>): Promise<string> {
+  const res = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+  expect(res.status).toBe(200);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let text = '';
+  while (!text.includes('notifications/marker')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  await reader.cancel();
+  return text;
+}
+
+describe('legacy endpoint events from the upstream', () => {
+  it('passes on the first session’s endpoint only, never the upstream’s own URL', async () => {
+    const url = await upstreamSending([
+      '/messages?sessionId=up-1',
+      'http://internal-upstream:3001/msg/abc',
+      '/messages?sessionId=up-2',
+    ]);
+    const h = await startHarness({ upstream: { url } as unknown as ExampleServer });
+    stops.push(() => h.stop());
+    const auth = await h.bearer(['user']);
+    const text = await streamUntilMarker(h.sseUrl, auth);
+    expect([...text.matchAll(/event: endpoint\ndata: (\S+)/g)].map((m) => m[1])).toEqual([
+      '/messages?sessionId=up-1',
+    ]);
+    expect(text).not.toContain('internal-upstream');
+    // The second session was never opened for the caller: a post to it is a post to no session.
+    const post = await fetch(`${h.sidecar.publicUrl}/messages?sessionId=up-2`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(post.status).toBe(404);
+  });
+
+  it('passes on no endpoint without a session id it can read', async () => {
+    const url = await upstreamSending(['http://internal-upstream:3001/msg/abc']);
+    const h = await startHarness({ upstream: { url } as unknown as ExampleServer });
+    stops.push(() => h.stop());
+    const text = await streamUntilMarker(h.sseUrl, await h.bearer(['user']));
+    expect(text).not.toContain('event: endpoint');
+    expect(h.logs.some((l) => l.includes('endpoint event without a session id'))).toBe(true);
+  });
+});
