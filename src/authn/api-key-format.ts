@@ -38,6 +38,11 @@ export function generateApiKey(prefix: string): ApiKeyParts & { readonly key: st
 }
 
 /** Splits and checks a presented key; null when it is not a well-formed key with this prefix. */
+/** Whether `s` has the form of a key id (as `keys list` shows it). */
+export function isApiKeyId(s: string): boolean {
+  return ID_RE.test(s);
+}
+
 export function parseApiKey(key: string, prefix: string): ApiKeyParts | null {
   const first = key.indexOf('_');
   const second = first === -1 ? -1 : key.indexOf('_', first + 1);

@@ -72,6 +72,7 @@ export class JwtVerifier {
     const key = tokenKey(token);
     const cached = this.#cache().get(key, now);
     if (cached) return refuseRevoked(cached, this.#o.isRevoked);
+    const secretBefore = this.#hsSecret;
 
     let payload: JWTPayload;
     let typ: unknown;
@@ -100,7 +101,10 @@ export class JwtVerifier {
     refuseBoundTokens(payload);
     const principal = refuseRevoked(toPrincipal(payload, this.#o.jwt.claims), this.#o.isRevoked);
     requireScopes(principal, this.#o.jwt.requiredScopes);
-    this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
+    // Verified under a secret rotated meanwhile: not cached, lest it outlive the emptying of the cache.
+    this.#cache();
+    if (this.#hsSecret === secretBefore)
+      this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
     return principal;
   }
 
@@ -149,7 +153,8 @@ export class JwtVerifier {
   #cache(): TokenCache {
     if (this.#hsSecret !== undefined) {
       const now = this.#o.hsSecret?.get() ?? null;
-      if (now !== this.#hsSecret) {
+      // The same Buffer is the usual case; a file read again with the same bytes empties nothing either.
+      if (now !== this.#hsSecret && !(now && this.#hsSecret && now.equals(this.#hsSecret))) {
         this.#o.cache.clear();
         this.#hsSecret = now;
       }

@@ -8,7 +8,7 @@
  */
 
 import type { Command } from 'commander';
-import { parseApiKey } from '../authn/api-key-format.js';
+import { API_KEY_ID_LENGTH, isApiKeyId, parseApiKey } from '../authn/api-key-format.js';
 import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
@@ -133,16 +133,16 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 /**
  * The key id `arg` names: an id as `keys list` shows it, or a whole key pasted from where it leaked (its id
- * is used). Anything else with an underscore is refused showing only what precedes the first one: a key
- * pasted without its prefix (`<id>_<secret>`) has its secret right after it.
+ * is used). Anything else is refused without showing it: it may be a key's secret, or a key pasted without
+ * its prefix (`<id>_<secret>`).
  */
 export function keyIdArgument(arg: string, prefix: string): string {
   const parts = parseApiKey(arg, prefix);
   if (parts) return parts.id;
-  const segments = arg.split('_');
-  if (segments.length === 1) return arg;
-  const shown = `${segments[0]}_…`;
-  throw new Error(`not a key id: ${shown} (give the id from \`keys list\`, or the whole key)`);
+  if (isApiKeyId(arg)) return arg;
+  throw new Error(
+    `not a key id (${API_KEY_ID_LENGTH} characters, a-z and 2-7, as \`keys list\` shows it) nor a whole key; what was given is not shown, as it may hold a secret`,
+  );
 }
 
 /** Fails, naming the file, when the secret's configured file cannot be read (as `serve` does at start). */

@@ -18,9 +18,12 @@ import { createLogger } from '../telemetry/logger.js';
 const EXIT_SIGINT = 130;
 /**
  * What a stop may take beyond `server.shutdownGraceMs` before the process exits anyway: its own steps after
- * the grace (event streams ended, up to 1 s; the upstream pool closed, up to 1 s) and some slack.
+ * the grace (event streams ended, up to 1 s; the upstream pool closed, up to 1 s), then each component's stop
+ * (the abuse counts, key usage and report counters flushed to Redis, a few store calls of up to
+ * `store.commandTimeoutMs` each, and Redis closed). Past it something hangs; in a pod the kubelet's own kill
+ * (`terminationGracePeriodSeconds`) usually comes first.
  */
-const STOP_MARGIN_MS = 5_000;
+const STOP_MARGIN_MS = 10_000;
 
 export function register(program: Command): void {
   program

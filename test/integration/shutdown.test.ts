@@ -71,7 +71,7 @@ describe('an uncaught exception while the SIGTERM delay runs', () => {
     const upstreamPort = (upstream.address() as AddressInfo | null)?.port ?? 1;
     const p = await startSidecarProcess(
       {
-        // The delay outlasts the forced exit (grace + 2 s): waiting it out, the process would be killed first.
+        // The delay outlasts the forced exit (grace + 10 s): waiting it out, the process would be killed first.
         server: { host: '127.0.0.1', port: 0, shutdownDelayMs: 60_000, shutdownGraceMs: 1_000 },
         admin: { host: '127.0.0.1', port: 0 },
         upstream: { url: `http://127.0.0.1:${upstreamPort}/mcp` },

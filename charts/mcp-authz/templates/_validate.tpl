@@ -20,11 +20,20 @@ Checks across values that values.schema.json cannot express. Each failure names 
 {{- $errors = append $errors "mcpServer.image.tag or mcpServer.image.digest is required in deployment mode: pin the MCP server's version (set the tag to latest only if you mean it)" }}
 {{- end }}
 
-{{- /* A URL's password would be rendered into the ConfigMap (readable by more than Secrets are). */}}
-{{- $withPassword := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@" }}
-{{- range $where, $url := dict "redis.url" $v.redis.url "policy.url" $v.policy.url "config.store.redisUrl" (dig "store" "redisUrl" "" $cfg) "config.policy.bundle" (dig "policy" "bundle" "" $cfg) }}
-{{- if regexMatch $withPassword (toString $url) }}
-{{- $errors = append $errors (printf "%s carries a password, which would be written into the ConfigMap: give it as a Secret instead (secrets.redisPassword for Redis, secrets.bundleToken for a bundle URL) and leave it out of the URL" $where) }}
+{{- /*
+A URL's password would be rendered into the ConfigMap (readable by more than Secrets are): a Redis URL may
+name a user alone; a bundle URL no user information at all (a token as its user is a credential too).
+*/}}
+{{- $redisPassword := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@" }}
+{{- $userInfo := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@" }}
+{{- range $where, $url := dict "redis.url" $v.redis.url "config.store.redisUrl" (dig "store" "redisUrl" "" $cfg) }}
+{{- if regexMatch $redisPassword (toString $url) }}
+{{- $errors = append $errors (printf "%s carries a password, which would be written into the ConfigMap: give it in secrets.redisPassword instead and leave it out of the URL" $where) }}
+{{- end }}
+{{- end }}
+{{- range $where, $url := dict "policy.url" $v.policy.url "config.policy.bundle" (dig "policy" "bundle" "" $cfg) }}
+{{- if regexMatch $userInfo (toString $url) }}
+{{- $errors = append $errors (printf "%s carries credentials, which would be written into the ConfigMap: give a token in secrets.bundleToken instead and leave them out of the URL" $where) }}
 {{- end }}
 {{- end }}
 

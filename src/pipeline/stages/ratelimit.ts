@@ -13,7 +13,8 @@
  * `RateLimit` headers too. Notifications are not decided (the policy decides requests), but each takes a
  * token from one bucket per caller shared by all of them, sized by the caller's role tier (else the
  * default): without it, a caller could send the upstream notifications as fast as it liked. With the
- * `subject` and `tenant` scopes that bucket is the requests' one, and a body's notifications join their group.
+ * `subject` and `tenant` scopes, when the tier is also the requests' limit, that bucket is the requests' one,
+ * and a body's notifications join their group (the limit is part of every bucket's key).
  *
  * @module
  */
@@ -69,7 +70,7 @@ export function ratelimitStage(
   /** The allowed requests grouped by bucket, in order (a Map: a batch may name thousands of tools). */
   const groupsOf = (ctx: RequestContext, principal: Principal): Group[] => {
     const groups = new Map<string, Group>();
-    /** `calls` more tokens from the bucket `key` (under the strictest spec asked), for `item` if a request. */
+    /** `calls` more tokens from the bucket `key` (whose limit is `spec`), for `item` if a request. */
     const join = (key: string, spec: BucketSpec, calls: number, item?: MessageDecision): void => {
       const group = groups.get(key);
       if (!group) groups.set(key, { key, spec, items: item ? [item] : [], calls });
@@ -259,7 +260,6 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
   );
 }
 
-/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
 /**
  * A bucket is one key and one limit: a bucket refills at the rate of the call taking from it, so calls with
  * different limits sharing one (a generous tier's notifications, a policy's strict limit for one URI under
@@ -270,6 +270,7 @@ export function limitedKey(key: string, spec: BucketSpec): string {
   return `${key}#${spec.capacity}/${spec.refillPerSecond}`;
 }
 
+/** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
 export function specFor(d: MessageDecision, principal: Principal, cfg: Config['ratelimit']): BucketSpec {
   const o = d.decision.obligations.rate_limit;
   if (o) return { capacity: o.capacity, refillPerSecond: o.refill_per_second };

@@ -410,5 +410,14 @@ describe('a rotated HS secret', () => {
     ).resolves.toMatchObject({
       id: 'u-1',
     });
+    // A verification under the old secret still running when it changes, and another request empties the
+    // cache meanwhile: its token is not put back in the cache afterwards.
+    current = Buffer.from(SECRET);
+    const late = await sign({ jti: 'j-late' });
+    const verifying = verifier.verify(late);
+    current = Buffer.from('a-third-test-secret-of-32-bytes!');
+    expect(verifier.fromCache(old)).toBeUndefined();
+    await expect(verifying).resolves.toMatchObject({ tokenId: 'j-late' });
+    expect(verifier.fromCache(late)).toBeUndefined();
   });
 });

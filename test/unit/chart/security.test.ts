@@ -123,7 +123,13 @@ describe('only the sidecar is reachable from outside the pod', () => {
       ...DEPLOYMENT,
       set: ['policy.source=url', 'policy.url=https://u:p4ss@bundles.example/b.tar.gz'],
     });
-    expect(bundle).toContain('policy.url carries a password');
+    expect(bundle).toContain('policy.url carries credentials');
+    // A token as the URL's user is a credential as well.
+    const token = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.url=https://ghp_t0ken@bundles.example/b.tar.gz'],
+    });
+    expect(token).toContain('policy.url carries credentials');
     // A user name alone is no secret.
     const { objects } = await render(CHART, { ...DEPLOYMENT, set: ['redis.url=redis://authz@redis:6379'] });
     expect(parse(one(objects, 'ConfigMap').data['config.yaml']).store.redisUrl).toBe(

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
 import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
-import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
+import { limitedKey, ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
 import { bucketKey } from '../../../../src/ratelimit/keys.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
@@ -141,7 +141,10 @@ describe('ratelimit stage', () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
       expect(
         await inner.takeToken(
-          bucketKey('subject_tool', principal(), 'search_docs'),
+          limitedKey(bucketKey('subject_tool', principal(), 'search_docs'), {
+            capacity: 2,
+            refillPerSecond: 1,
+          }),
           { capacity: 2, refillPerSecond: 1 },
           2,
           T0,
