@@ -40,6 +40,13 @@ export interface AuditAction {
 
 /** Longer task ids (a caller may name any) are cut to this many characters, then `…`. */
 export const AUDIT_TASK_ID_MAX_CHARS = 256;
+/**
+ * Caller-chosen names in a record (the method, the tool, the resource's name or URI) are cut to this, and
+ * each reason (the policy's may quote them) to {@link AUDIT_REASON_MAX_CHARS}: a record must stay one log line
+ * a log pipeline takes whole (container runtimes split lines at 16 KiB, some backends refuse 256 KB ones).
+ */
+export const AUDIT_NAME_MAX_CHARS = 512;
+export const AUDIT_REASON_MAX_CHARS = 1_024;
 
 export interface AuditResource {
   readonly kind: ResourceKind;
@@ -182,12 +189,23 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       auth_method: p.authMethod,
       key_id: p.keyId ?? null,
     },
-    action: { method: a.method, tool: a.tool ?? null, arguments: args, task_id: cutTaskId(input.taskId) },
-    resource: { kind: a.resource.kind, name: a.resource.name, sensitivity: d.sensitivity ?? null },
+    action: {
+      method: cut(a.method, AUDIT_NAME_MAX_CHARS),
+      tool: a.tool === undefined ? null : cut(a.tool, AUDIT_NAME_MAX_CHARS),
+      arguments: args,
+      task_id: cutTaskId(input.taskId),
+    },
+    resource: {
+      kind: a.resource.kind,
+      name: cut(a.resource.name, AUDIT_NAME_MAX_CHARS),
+      sensitivity: d.sensitivity ?? null,
+    },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
     enforced: !notEnforced,
-    reasons: rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : [...d.reasons],
+    reasons: (rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : d.reasons).map((r) =>
+      cut(r, AUDIT_REASON_MAX_CHARS),
+    ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),
     obligations_applied: applied,
@@ -225,8 +243,11 @@ function withoutSecrets(ob: Readonly<Record<string, unknown>>): Record<string, u
 }
 
 function cutTaskId(id: string | null | undefined): string | null {
-  if (id == null) return null;
-  return id.length > AUDIT_TASK_ID_MAX_CHARS ? `${id.slice(0, AUDIT_TASK_ID_MAX_CHARS)}…` : id;
+  return id == null ? null : cut(id, AUDIT_TASK_ID_MAX_CHARS);
+}
+
+function cut(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
 /** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */

@@ -202,6 +202,26 @@ export function batchFromEnv(
   };
 }
 
+/**
+ * Longest attribute value a span or log record keeps (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` /
+ * `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`), default
+ * {@link ATTRIBUTE_VALUE_MAX_CHARS} rather than the SDK's none: tool names, resource URIs and the reasons
+ * quoting them are the caller's choice, and a megabyte one would make each export batch carrying it fail.
+ */
+export const ATTRIBUTE_VALUE_MAX_CHARS = 4_096;
+
+export function attributeLimitFromEnv(
+  env: NodeJS.ProcessEnv,
+  signal: 'SPAN' | 'LOGRECORD',
+  warnings: string[],
+): number {
+  return (
+    positive(env, `OTEL_${signal}_ATTRIBUTE_VALUE_LENGTH_LIMIT`, warnings) ??
+    positive(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', warnings) ??
+    ATTRIBUTE_VALUE_MAX_CHARS
+  );
+}
+
 /** The sampler named by `OTEL_TRACES_SAMPLER` (+ `_ARG`); default `parentbased_always_on`. */
 export function samplerFromEnv(env: NodeJS.ProcessEnv, warnings: string[] = []): Sampler {
   const name = str(env, 'OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on';

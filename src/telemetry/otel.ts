@@ -33,6 +33,7 @@ import { gaugesAsDelta } from './gauge-temporality.js';
 import { countingLogLosses } from './log-losses.js';
 import type { Logger } from './logger.js';
 import {
+  attributeLimitFromEnv,
   batchFromEnv,
   metricExportFromEnv,
   type Signal,
@@ -163,6 +164,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
       ? new BasicTracerProvider({
           resource,
           sampler: samplerFromEnv(env, warnings),
+          spanLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'SPAN', warnings) },
           spanProcessors: [
             new BatchSpanProcessor(
               observed(spanExporter, onResult('traces')),
@@ -184,6 +186,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     logExporter && !disabled
       ? new LoggerProvider({
           resource,
+          logRecordLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'LOGRECORD', warnings) },
           processors: [
             new BatchLogRecordProcessor({
               exporter: observed(logExporter, onResult('logs')),

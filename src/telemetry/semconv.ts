@@ -108,5 +108,10 @@ export const SPAN_STAGE_PREFIX = 'mcp_authz.' as const;
  * has one; never a resource URI (unbounded).
  */
 export function mcpSpanName(method: string, target?: string | null): string {
-  return target ? `${method} ${target}` : method;
+  const name = target ? `${method} ${target}` : method;
+  // The caller picks both: a span name is no attribute, so no length limit of the SDK applies to it.
+  return name.length > SPAN_NAME_MAX_CHARS ? `${name.slice(0, SPAN_NAME_MAX_CHARS)}…` : name;
 }
+
+/** Longest span name kept ({@link mcpSpanName}). */
+export const SPAN_NAME_MAX_CHARS = 256;

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hmacTag } from '../../../src/audit/mask.js';
 import {
+  AUDIT_NAME_MAX_CHARS,
+  AUDIT_REASON_MAX_CHARS,
   AUDIT_TASK_ID_MAX_CHARS,
   type AuditInput,
   type AuditRecord,
@@ -58,6 +60,21 @@ function input(over: Partial<AuditInput> = {}): AuditInput {
 }
 
 describe('buildAuditRecord', () => {
+  it('cuts caller-chosen names, and the reasons quoting them, so a record stays one line a pipeline takes', () => {
+    const huge = 'x'.repeat(1_000_000);
+    const r = buildAuditRecord(
+      input({
+        action: classify('tools/call', 7, { name: huge, arguments: {} }),
+        decision: { ...allow, allow: false, reasons: [`tool ${huge} is not in the catalog`] },
+      }),
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    );
+    expect(r.action.tool).toBe(`${'x'.repeat(AUDIT_NAME_MAX_CHARS)}…`);
+    expect(r.resource.name).toBe(`${'x'.repeat(AUDIT_NAME_MAX_CHARS)}…`);
+    expect(r.reasons[0]).toHaveLength(AUDIT_REASON_MAX_CHARS + 1);
+    expect(JSON.stringify(r).length).toBeLessThan(8_192);
+  });
+
   it('names the task the request names or created, cutting a long id, and weighs it', () => {
     const masking = { arguments: 'plain', maskArguments: [], key: KEY } as const;
     expect(buildAuditRecord({ ...input(), taskId: 't-1' }, masking).action.task_id).toBe('t-1');

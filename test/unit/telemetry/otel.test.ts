@@ -238,6 +238,21 @@ describe('trace context', () => {
     expect(s?.resource.attributes['service.version']).toBe('1.2.3');
   });
 
+  it('caps span attribute values (4096 by default, or as OTEL_*_ATTRIBUTE_VALUE_LENGTH_LIMIT says)', async () => {
+    for (const [env, max] of [
+      [{}, 4_096],
+      [{ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100' }, 100],
+      [{ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100', OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '50' }, 50],
+    ] as const) {
+      const exporter = new InMemorySpanExporter();
+      const t = telemetry(env, { spanExporter: exporter });
+      // A tool name is the caller's choice: a megabyte one must not make the export batch carrying it fail.
+      t.tracer.startSpan('tools/call', { attributes: { 'gen_ai.tool.name': 'x'.repeat(1_000_000) } }).end();
+      await t.flush();
+      expect(exporter.getFinishedSpans()[0]?.attributes['gen_ai.tool.name']).toHaveLength(max);
+    }
+  });
+
   it('passes the caller context through unchanged when tracing is off', () => {
     const t = telemetry({});
     const parent = t.extract({ traceparent: TRACEPARENT });

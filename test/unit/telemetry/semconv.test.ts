@@ -78,5 +78,7 @@ describe('semconv copies', () => {
     expect(sc.mcpSpanName('tools/call', 'read_customer')).toBe('tools/call read_customer');
     expect(sc.mcpSpanName('resources/read')).toBe('resources/read');
     expect(sc.mcpSpanName('initialize', null)).toBe('initialize');
+    // The caller picks the tool's name; no SDK limit applies to a span's name.
+    expect(sc.mcpSpanName('tools/call', 'x'.repeat(100_000))).toHaveLength(sc.SPAN_NAME_MAX_CHARS + 1);
   });
 });
