@@ -19,15 +19,20 @@ const SENSITIVE_WORDS = new Set([
   'cookie',
   'bearer',
 ]);
-const SENSITIVE_PAIRS = new Set(['api_key', 'private_key', 'access_key', 'secret_key', 'signing_key']);
-/** Credential names written as one word (`accesstoken`, `clientsecret`, `privatekey`, `cookies`, `jwt`). */
+const KEY_KINDS = ['api', 'private', 'access', 'secret', 'signing'];
+/** Two words naming credentials, one or many (`api_key`, `apiKeys`, `refresh_tokens`; not `max_tokens`). */
+const SENSITIVE_PAIRS = new Set([
+  ...KEY_KINDS.flatMap((k) => [`${k}_key`, `${k}_keys`]),
+  ...['access', 'refresh', 'id', 'auth', 'bearer', 'session', 'api'].map((k) => `${k}_tokens`),
+]);
+/** Credential names written as one word (`accesstoken`, `clientsecret`, `privatekeys`, `cookies`, `jwt`). */
 const SENSITIVE_IN_WORD =
-  /password|passwd|passphrase|credential|apikey|privatekey|accesskey|secretkey|signingkey|cookie|jwt|(secret|secrets|token)$/;
+  /password|passwd|passphrase|credential|apikey|privatekey|accesskey|secretkey|signingkey|cookie|jwt|(secret|secrets|token)$|(access|refresh|bearer)tokens$/;
 
 /**
  * True for argument keys that name credentials (`password`, `apiKey`, `client_secret`, `X-Auth-Token`,
- * `accesstoken`, `clientsecret`): these are masked even in `plain` mode. A word ending in `tokens` is not
- * one (`max_tokens` is a count), nor `secretary`.
+ * `accesstoken`, `clientsecret`, `apiKeys`, `refresh_tokens`): these are masked even in `plain` mode. A word
+ * ending in `tokens` is not one (`max_tokens` is a count), nor `secretary`.
  */
 export function isSensitiveKey(key: string): boolean {
   const words = key

@@ -174,6 +174,9 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
       put(out, k, walk(v, below(hits, deep), o, depth + 1));
     });
   }
+  // `card.**` names `card` and all below it: a `card` sent as a plain value (the caller picks the shape) is
+  // masked as its children would be.
+  if (paths.some((p) => p.length === 1 && p[0] === '**')) return masked(value, o, depth);
   if (o.other === 'hash') return spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
   return keepPlain(value, o.budget);
 }

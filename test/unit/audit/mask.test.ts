@@ -124,6 +124,12 @@ describe('maskArguments', () => {
       fields: { ssn: REDACTED },
     });
     expect(maskArguments({ a: { b: 1 }, c: 2 }, ['**'], 'redact', KEY)).toEqual({ a: REDACTED, c: REDACTED });
+    // The caller picks the shape: `card.**` masks a card sent as a plain value too, as `a.**.b` masks `a.b`.
+    for (const card of ['4111111111111111', 4111111111111111, ['4111'], { number: '4111' }]) {
+      expect(JSON.stringify(maskArguments({ card }, ['card.**'], 'redact', KEY)), String(card)).not.toContain(
+        '4111',
+      );
+    }
     // A one-key * or index stays at the top: ["0"] is not the first element of every array.
     expect(maskArguments({ list: ['x', 'y'] }, ['0'], 'redact', KEY)).toEqual({ list: ['x', 'y'] });
   });
@@ -301,6 +307,16 @@ describe('isSensitiveKey', () => {
       'cookies',
       'jwt',
       'id_token',
+      'api_keys',
+      'apiKeys',
+      'privateKeys',
+      'access_keys',
+      'secret_keys',
+      'access_tokens',
+      'refresh_tokens',
+      'refreshTokens',
+      'apikeys',
+      'privatekeys',
     ]) {
       expect(isSensitiveKey(k), k).toBe(true);
     }
@@ -313,6 +329,8 @@ describe('isSensitiveKey', () => {
       'passenger',
       'monkey',
       'tokens',
+      'max_completion_tokens',
+      'keys',
     ]) {
       expect(isSensitiveKey(k), k).toBe(false);
     }
