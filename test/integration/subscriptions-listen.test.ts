@@ -55,6 +55,12 @@ describe('MCP 2026-07-28 plumbing through the sidecar', () => {
     expect(second.status).toBe(429);
     expect(await second.text()).toContain('ERR_RATELIMIT_STREAMS');
     expect(listens()).toBe(before);
+    // Its audit record (the first stream's comes when it ends) says it was refused by a limit, not allowed.
+    const records = h.logs
+      .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"listener"'))
+      .map((l) => JSON.parse(l) as { decision: string; deny_reason: string | null; reasons: string[] });
+    expect(records.map((r) => [r.decision, r.deny_reason])).toEqual([['deny', 'ratelimit']]);
+    expect(records[0]?.reasons).toContain('too many event streams open');
 
     const other = await post(await h.token({ sub: 'another', roles: ['user'] }), 4, 'subscriptions/listen', {
       notifications: { toolsListChanged: true },

@@ -206,6 +206,18 @@ function groupTarget(g: Group): string {
  * its requests get `reason` and the others say which bucket of their batch it was; without, all get
  * `reason`. The outcomes recorded so far stay, marked not allowed.
  */
+/**
+ * Marks the body's decisions refused by a limit outside the buckets (the cap on a caller's open event
+ * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so.
+ */
+export function refuseDecisions(ctx: RequestContext, reason: string): void {
+  for (const d of ctx.decisions) {
+    if (enforcedDenial(d)) continue;
+    d.rateLimitRefusal = { kind: 'limit', reason };
+    if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
+  }
+}
+
 function refuseBody(
   groups: readonly Group[],
   cause: Group | undefined,
