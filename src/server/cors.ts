@@ -47,8 +47,36 @@ export interface Cors {
   preflight(req: IncomingMessage, res: ServerResponse, methods: string): void;
 }
 
+/** An `Mcp-Param-<name>` header (MCP 2026-07-28): a tool mirrors a marked argument into one per name. */
+const PARAM_HEADER = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * The origin an allow-list entry names, as a browser sends it (`https://app.example.com:443/` is
+ * `https://app.example.com`); `*`, `null` and anything that is no URL stay as they are, lower-cased.
+ */
+function originOf(entry: string): string {
+  const e = entry.toLowerCase().replace(/\/$/, '');
+  if (e === '*' || e === 'null') return e;
+  try {
+    const o = new URL(e).origin;
+    return o === 'null' ? e : o;
+  } catch {
+    return e;
+  }
+}
+
+/** The `Mcp-Param-*` names a preflight asks for (`Access-Control-Request-Headers`), lower-cased. */
+function paramHeadersAsked(req: IncomingMessage): string[] {
+  const asked = req.headers['access-control-request-headers'];
+  if (typeof asked !== 'string') return [];
+  return asked
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => PARAM_HEADER.test(h));
+}
+
 export function createCors(allowedOrigins: readonly string[], apiKeyHeader?: string): Cors {
-  const allowed = new Set(allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
+  const allowed = new Set(allowedOrigins.map(originOf));
   const any = allowed.has('*');
   const requestHeaders = [...REQUEST_HEADERS, ...(apiKeyHeader ? [apiKeyHeader.toLowerCase()] : [])].join(
     ', ',
@@ -72,7 +100,9 @@ export function createCors(allowedOrigins: readonly string[], apiKeyHeader?: str
       res.writeHead(204, {
         'access-control-allow-origin': origin,
         'access-control-allow-methods': methods,
-        'access-control-allow-headers': requestHeaders,
+        // The marked arguments differ per tool: every Mcp-Param-* name asked for is allowed (the sidecar
+        // checks each one against the body it comes with).
+        'access-control-allow-headers': [requestHeaders, ...paramHeadersAsked(req)].join(', '),
         'access-control-max-age': String(PREFLIGHT_MAX_AGE_SEC),
         vary: 'Origin',
       });

@@ -79,12 +79,16 @@ export function createPublicServer(
     // (answered 405 on the MCP endpoint, as before CORS was served).
     if (
       req.method === 'OPTIONS' &&
-      (path === mcpPath || path === legacyMessagesPath) &&
+      (path === mcpPath || path === legacyMessagesPath || path === legacySsePath) &&
       req.headers.origin !== undefined &&
       req.headers['access-control-request-method'] !== undefined
     ) {
       rt.countPlain(res, 'preflight');
-      cors.preflight(req, res, path === mcpPath ? 'GET, POST, DELETE' : 'POST');
+      cors.preflight(
+        req,
+        res,
+        path === mcpPath ? 'GET, POST, DELETE' : path === legacySsePath ? 'GET' : 'POST',
+      );
       return;
     }
     if (path === mcpPath) handled = handleMcp(rt, req, res, path, done);

@@ -46,6 +46,33 @@ describe('CORS', () => {
     expect(res.headers.get('vary')).toBe('Origin');
   });
 
+  it('allows the Mcp-Param-* headers a preflight asks for, and answers the legacy stream’s preflight', async () => {
+    const res = await fetch(`${h.sidecar.publicUrl}/mcp`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: APP,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, mcp-method, mcp-name, Mcp-Param-Region, x-other',
+      },
+    });
+    expect(res.status).toBe(204);
+    const allowed = res.headers.get('access-control-allow-headers')?.split(', ') ?? [];
+    expect(allowed).toContain('mcp-param-region');
+    expect(allowed).not.toContain('x-other');
+    // A browser's legacy SSE client opens GET /sse with an Authorization header: preflighted too.
+    const sse = await fetch(`${h.sidecar.publicUrl}/sse`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: APP,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
+    });
+    expect(sse.status).toBe(204);
+    expect(sse.headers.get('access-control-allow-methods')).toBe('GET');
+    expect(sse.headers.get('access-control-allow-origin')).toBe(APP);
+  });
+
   it('refuses another origin’s preflight and request; the upstream sees neither', async () => {
     h.upstream.resetCalls();
     const res = await preflight('https://evil.example');
