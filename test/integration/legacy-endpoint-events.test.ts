@@ -9,6 +9,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { readUntil } from '../helpers/listen-upstream.js';
 import { startHarness } from '../helpers/sidecar.js';
 
 const stops: (() => Promise<void>)[] = [];
@@ -40,15 +41,9 @@ async function upstreamSending(endpoints: string[]): Promise<string> {
 async function streamUntilMarker(url: string, headers: Record<string, string>): Promise<string> {
   const res = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
   expect(res.status).toBe(200);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  let text = '';
-  while (!text.includes('notifications/marker')) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  await reader.cancel();
-  return text;
+  const read = await readUntil(res, 'notifications/marker');
+  read.close();
+  return read.text;
 }
 
 describe('legacy endpoint events from the upstream', () => {
