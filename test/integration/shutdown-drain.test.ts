@@ -6,9 +6,11 @@
  *
  * @module
  */
-import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
+import { Agent, createServer, request } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TOOL_ANNOTATIONS } from '../../examples/mcp-server/catalog.js';
+import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { ACK, listenHarness, post2026, readUntil } from '../helpers/listen-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
@@ -19,6 +21,18 @@ afterEach(async () => {
 });
 
 const SHUTTING_DOWN_LATE = 'shutdown grace period over; cutting requests';
+
+/** Whether a new connection to `port` is refused (the listener is closed). */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
 
 describe('draining on stop', () => {
   it('does not wait for a connection left open on the admin port', async () => {
@@ -35,17 +49,46 @@ describe('draining on stop', () => {
   });
 
   it('answers a request in flight when the stop begins with Connection: close', async () => {
-    const h = await startHarness({ upstreamStateless: true });
+    // An upstream that answers the call only once the stop is under way (the public port no longer takes
+    // connections): the reply's headers are written after the stop began, whatever the machine's speed.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let called = false;
+    const upstream = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      req.on('end', () => {
+        const msg = JSON.parse(text) as { id: number; method: string };
+        const reply = (result: unknown) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+        };
+        if (msg.method === 'tools/list') {
+          reply({
+            tools: [{ name: 'echo', inputSchema: { type: 'object' }, annotations: TOOL_ANNOTATIONS.echo }],
+          });
+        } else if (msg.method === 'tools/call') {
+          called = true;
+          void gate.then(() => reply({ content: [{ type: 'text', text: 'ok' }] }));
+        } else reply({});
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    stops.push(async () => {
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    });
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const h = await startHarness({ upstream: { url } as unknown as ExampleServer });
     stops.push(() => h.stop());
     const agent = new Agent({ keepAlive: true });
     stops.push(async () => agent.destroy());
     const token = await h.token({ roles: ['user'] });
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: 'slow', arguments: { ms: 300 } },
-    });
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo' } });
     const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
       const req = request(
         h.mcpUrl,
@@ -66,8 +109,11 @@ describe('draining on stop', () => {
       req.on('error', reject);
       req.end(body);
     });
-    await until(10_000, async () => h.upstream.calls().some((c) => c.name === 'slow'), 10);
+    await until(10_000, async () => called, 10);
     const stopped = h.sidecar.stop();
+    const port = Number(new URL(h.sidecar.publicUrl).port);
+    await until(10_000, () => refused(port), 10);
+    release();
     expect(await answered).toEqual({ status: 200, connection: 'close' });
     await stopped;
   });
