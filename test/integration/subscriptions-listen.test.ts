@@ -11,6 +11,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACK, type ListenUpstream, listenHarness, post2026, readUntil } from '../helpers/listen-upstream.js';
 import type { Harness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 let h: Harness;
 let upstream: ListenUpstream;
@@ -56,11 +57,14 @@ describe('MCP 2026-07-28 plumbing through the sidecar', () => {
     expect(await second.text()).toContain('ERR_RATELIMIT_STREAMS');
     expect(listens()).toBe(before);
     // Its audit record (the first stream's comes when it ends) says it was refused by a limit, not allowed.
-    const records = h.logs
-      .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"listener"'))
-      .map((l) => JSON.parse(l) as { decision: string; deny_reason: string | null; reasons: string[] });
-    expect(records.map((r) => [r.decision, r.deny_reason])).toEqual([['deny', 'ratelimit']]);
-    expect(records[0]?.reasons).toContain('too many event streams open');
+    // Audit lines are written after the reply, a turn of the event loop at a time: wait for it to be out.
+    const records = () =>
+      h.logs
+        .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"listener"'))
+        .map((l) => JSON.parse(l) as { decision: string; deny_reason: string | null; reasons: string[] });
+    await until(5_000, async () => records().length > 0);
+    expect(records().map((r) => [r.decision, r.deny_reason])).toEqual([['deny', 'ratelimit']]);
+    expect(records()[0]?.reasons).toContain('too many event streams open');
 
     const other = await post(await h.token({ sub: 'another', roles: ['user'] }), 4, 'subscriptions/listen', {
       notifications: { toolsListChanged: true },
