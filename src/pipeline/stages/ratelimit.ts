@@ -25,7 +25,7 @@ import { RateLimitError } from '../../errors/errors.js';
 import { notificationCount } from '../../mcp/jsonrpc.js';
 import { isMcpMethod } from '../../mcp/methods.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
-import { type BucketScope, bucketKey } from '../../ratelimit/keys.js';
+import { type BucketScope, bucketKey, limitedKey } from '../../ratelimit/keys.js';
 import {
   type BucketSpec,
   RATE_LIMITED_REASON,
@@ -206,18 +206,6 @@ function groupTarget(g: Group): string {
  * its requests get `reason` and the others say which bucket of their batch it was; without, all get
  * `reason`. The outcomes recorded so far stay, marked not allowed.
  */
-/**
- * Marks the body's decisions refused by a limit outside the buckets (the cap on a caller's open event
- * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so.
- */
-export function refuseDecisions(ctx: RequestContext, reason: string): void {
-  for (const d of ctx.decisions) {
-    if (enforcedDenial(d)) continue;
-    d.rateLimitRefusal = { kind: 'limit', reason };
-    if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
-  }
-}
-
 function refuseBody(
   groups: readonly Group[],
   cause: Group | undefined,
@@ -227,11 +215,21 @@ function refuseBody(
   const other =
     cause && groups.length > 1 ? `${reason} (for ${groupTarget(cause)}, in the same batch)` : reason;
   for (const g of groups) {
-    for (const d of g.items) {
-      d.rateLimitRefusal = { kind, reason: g === cause || !cause ? reason : other };
-      if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
-    }
+    for (const d of g.items) markRefused(d, kind, g === cause || !cause ? reason : other);
   }
+}
+
+function markRefused(d: MessageDecision, kind: RateLimitRefusal['kind'], reason: string): void {
+  d.rateLimitRefusal = { kind, reason };
+  if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
+}
+
+/**
+ * Marks the body's decisions refused by a limit outside the buckets (the cap on a caller's open event
+ * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so.
+ */
+export function refuseDecisions(ctx: RequestContext, reason: string): void {
+  for (const d of ctx.decisions) if (!enforcedDenial(d)) markRefused(d, 'limit', reason);
 }
 
 function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
@@ -270,16 +268,6 @@ function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult |
       },
     ),
   );
-}
-
-/**
- * A bucket is one key and one limit: a bucket refills at the rate of the call taking from it, so calls with
- * different limits sharing one (a generous tier's notifications, a policy's strict limit for one URI under
- * the `resources/read` group or for one tool under the `subject` scope) would refill it at the generous
- * rate for the strict ones: the limit is part of the key.
- */
-export function limitedKey(key: string, spec: BucketSpec): string {
-  return `${key}#${spec.capacity}/${spec.refillPerSecond}`;
 }
 
 /** Obligation from the policy, else the most generous tier among the caller's roles, else the default. */
