@@ -17,18 +17,13 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { createNoopLogger, type Logger as OtelLogger } from '@opentelemetry/api-logs';
-import {
-  CompositePropagator,
-  type ExportResult,
-  ExportResultCode,
-  W3CBaggagePropagator,
-  W3CTraceContextPropagator,
-} from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Component, ComponentStatus } from '../lifecycle.js';
+import { ExportResults } from './export-results.js';
 import { gaugesAsDelta } from './gauge-temporality.js';
 import { countingLogLosses } from './log-losses.js';
 import type { Logger } from './logger.js';
@@ -36,7 +31,6 @@ import {
   attributeLimitFromEnv,
   batchFromEnv,
   metricExportFromEnv,
-  type Signal,
   samplerFromEnv,
   signalsFromEnv,
 } from './otel-config.js';
@@ -56,8 +50,6 @@ export { resourceFromEnv } from './otel-resource.js';
 export const INSTRUMENTATION_NAME = 'mcp-authz';
 /** `stop()` gives the providers this long to flush. */
 export const TELEMETRY_SHUTDOWN_TIMEOUT_MS = 5_000;
-/** An export error this recent makes `status()` `warn`. */
-export const EXPORT_ERROR_WINDOW_MS = 60_000;
 
 export interface Telemetry extends Component {
   /** A no-op tracer (which passes an incoming trace context through unchanged) when tracing is off. */
@@ -95,20 +87,6 @@ export interface TelemetryOptions {
   readonly shutdownTimeoutMs?: number;
 }
 
-type Exporting = { export(items: never, cb: (r: ExportResult) => void): void };
-
-/** Wraps `export` so every result is seen (for `status()` and a rate-limited log line). */
-function observed<E extends Exporting>(exporter: E, onResult: (r: ExportResult) => void): E {
-  const inner = exporter.export.bind(exporter) as (items: unknown, cb: (r: ExportResult) => void) => void;
-  const wrapped = (items: unknown, cb: (r: ExportResult) => void) =>
-    inner(items, (r) => {
-      onResult(r);
-      cb(r);
-    });
-  Object.defineProperty(exporter, 'export', { value: wrapped, writable: true, configurable: true });
-  return exporter;
-}
-
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(resolve, ms, 'timeout').unref());
 }
@@ -121,16 +99,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const exporting = signals.traces !== null || signals.metrics !== null || signals.logs !== null;
   const resource = resourceFromEnv(env, opts.serviceVersion, warnings);
 
-  const lastError: Partial<Record<Signal, { at: number; message: string; count: number }>> = {};
-  const onResult = (s: Signal) => (r: ExportResult) => {
-    if (r.code === ExportResultCode.SUCCESS) return;
-    const now = Date.now();
-    const prev = lastError[s];
-    const fresh = !prev || now - prev.at > EXPORT_ERROR_WINDOW_MS;
-    const message = r.error?.message ?? 'export failed';
-    lastError[s] = { at: now, message, count: fresh ? 1 : (prev?.count ?? 0) + 1 };
-    if (fresh) log.warn({ signal: s, error: message }, 'OpenTelemetry export failed');
-  };
+  const results = new ExportResults(log);
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
   const prometheusReader = new PrometheusExporter({ preventServerStart: true });
   const prometheusExtras: (() => string)[] = [];
@@ -144,7 +113,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
     const otlpReader = () =>
       new PeriodicExportingMetricReader({
-        exporter: observed(gaugesAsDelta(otlpExporters.metrics(metricSignal)), onResult('metrics')),
+        exporter: results.observed(gaugesAsDelta(otlpExporters.metrics(metricSignal)), 'metrics'),
         exportIntervalMillis,
         exportTimeoutMillis,
       });
@@ -167,7 +136,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           spanLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'SPAN', warnings) },
           spanProcessors: [
             new BatchSpanProcessor(
-              observed(spanExporter, onResult('traces')),
+              results.observed(spanExporter, 'traces'),
               batchFromEnv(env, 'OTEL_BSP', warnings),
             ),
           ],
@@ -189,7 +158,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
           logRecordLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'LOGRECORD', warnings) },
           processors: [
             new BatchLogRecordProcessor({
-              exporter: observed(logExporter, onResult('logs')),
+              exporter: results.observed(logExporter, 'logs'),
               ...batchFromEnv(env, 'OTEL_BLRP', warnings),
               // Its own counter reports what it drops or fails to export: the audit-drop counter hears it.
               selfObsMeterProvider: countingLogLosses(meterProvider, (n) => lostLogs(n)),
@@ -266,18 +235,8 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     },
     status(): ComponentStatus {
       if (state !== 'ok') return { state: 'not_ready', exporting };
-      const now = Date.now();
-      const recent = (
-        Object.entries(lastError) as [Signal, { at: number; message: string; count: number }][]
-      ).filter(([, e]) => now - e.at <= EXPORT_ERROR_WINDOW_MS);
-      if (recent.length === 0) return { state: 'ok', exporting };
-      return {
-        state: 'warn',
-        exporting,
-        detail: recent
-          .map(([s, e]) => `${s} export failed (${e.count}× in the last minute): ${e.message}`)
-          .join('; '),
-      };
+      const failures = results.recentFailures();
+      return failures === null ? { state: 'ok', exporting } : { state: 'warn', exporting, detail: failures };
     },
     async prometheus() {
       const { resourceMetrics, errors } = await prometheusReader.collect();
