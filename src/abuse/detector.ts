@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Principal } from '../authn/principal.js';
+import { cutText } from '../cut-text.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { encodePart } from '../store/key-parts.js';
 import type { BlockEntry, Store } from '../store/store.js';
@@ -143,7 +144,7 @@ class StoreAbuseDetector implements AbuseDetector {
         ? `sha256:${createHash('sha256').update(tool).digest('base64url')}`
         : tool;
     const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(counted)}`;
-    const shown = !listed ? UNLISTED_TOOLS : long ? `${tool.slice(0, MAX_TARGET_TOOL_CHARS)}…` : tool;
+    const shown = !listed ? UNLISTED_TOOLS : cutText(tool, MAX_TARGET_TOOL_CHARS);
     for (const rule of this.#toolRules) {
       if (!rule.matchesTool(tool)) continue;
       this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool: shown, ip });

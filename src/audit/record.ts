@@ -8,6 +8,7 @@
  */
 
 import type { AuthMethod, Principal } from '../authn/principal.js';
+import { cutText } from '../cut-text.js';
 import type { DenyReason } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
@@ -190,21 +191,21 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       key_id: p.keyId ?? null,
     },
     action: {
-      method: cut(a.method, AUDIT_NAME_MAX_CHARS),
-      tool: a.tool === undefined ? null : cut(a.tool, AUDIT_NAME_MAX_CHARS),
+      method: cutText(a.method, AUDIT_NAME_MAX_CHARS),
+      tool: a.tool === undefined ? null : cutText(a.tool, AUDIT_NAME_MAX_CHARS),
       arguments: args,
       task_id: cutTaskId(input.taskId),
     },
     resource: {
       kind: a.resource.kind,
-      name: cut(a.resource.name, AUDIT_NAME_MAX_CHARS),
+      name: cutText(a.resource.name, AUDIT_NAME_MAX_CHARS),
       sensitivity: d.sensitivity ?? null,
     },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
     enforced: !notEnforced,
     reasons: (rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : d.reasons).map((r) =>
-      cut(r, AUDIT_REASON_MAX_CHARS),
+      cutText(r, AUDIT_REASON_MAX_CHARS),
     ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),
@@ -243,11 +244,7 @@ function withoutSecrets(ob: Readonly<Record<string, unknown>>): Record<string, u
 }
 
 function cutTaskId(id: string | null | undefined): string | null {
-  return id == null ? null : cut(id, AUDIT_TASK_ID_MAX_CHARS);
-}
-
-function cut(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
+  return id == null ? null : cutText(id, AUDIT_TASK_ID_MAX_CHARS);
 }
 
 /** What every record takes besides its arguments, reasons and names (ids, times, subject, …). */

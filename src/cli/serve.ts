@@ -103,11 +103,11 @@ export function register(program: Command): void {
       };
       process.on('uncaughtException', (err) => {
         logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; exiting');
-        // The process is in an unknown state: stop without the delay (also one under way: the forced exit
-        // below counts from now, and a drain still waiting would be cut by it) and exit 1 so it is restarted.
+        // The process is in an unknown state: stop without the delay (also one under way: the stop's own
+        // deadline then counts from now, and a drain still waiting would be cut by it) and exit 1 so it is
+        // restarted.
         exitCode = 1;
         shutdown('uncaughtException', 0);
-        setTimeout(() => process.exit(1), config.server.shutdownGraceMs + STOP_MARGIN_MS).unref();
       });
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       process.on('SIGTERM', () => shutdown('SIGTERM', config.server.shutdownDelayMs));

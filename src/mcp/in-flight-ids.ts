@@ -14,6 +14,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { cutText } from '../cut-text.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
 /** A session holding more ids than this in flight is refused more (a caller's own flood, not a client). */
@@ -143,7 +144,7 @@ function heldKey(value: string): string {
 
 /** A request id as a refusal names it: cut to a readable length. */
 function shown(id: string): string {
-  return id.length <= 64 ? id : `${id.slice(0, 64)}…`;
+  return cutText(id, 64);
 }
 
 function noop(): void {}

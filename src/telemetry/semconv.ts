@@ -17,6 +17,8 @@
  * @module
  */
 
+import { cutText } from '../cut-text.js';
+
 /** Metric names: HTTP server (stable), MCP server (development; GenAI semantic conventions). */
 export const METRIC_HTTP_SERVER_REQUEST_DURATION = 'http.server.request.duration' as const;
 export const METRIC_MCP_SERVER_OPERATION_DURATION = 'mcp.server.operation.duration' as const;
@@ -108,9 +110,8 @@ export const SPAN_STAGE_PREFIX = 'mcp_authz.' as const;
  * has one; never a resource URI (unbounded).
  */
 export function mcpSpanName(method: string, target?: string | null): string {
-  const name = target ? `${method} ${target}` : method;
   // The caller picks both: a span name is no attribute, so no length limit of the SDK applies to it.
-  return name.length > SPAN_NAME_MAX_CHARS ? `${name.slice(0, SPAN_NAME_MAX_CHARS)}…` : name;
+  return cutText(target ? `${method} ${target}` : method, SPAN_NAME_MAX_CHARS);
 }
 
 /** Longest span name kept ({@link mcpSpanName}). */
