@@ -32,6 +32,13 @@ export interface ParamHeader {
 
 /** RFC 9110 field-name token (`1*tchar`). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The prefix, in lower case, of the headers a tool mirrors its marked arguments into. */
+export const PARAM_HEADER_PREFIX = 'mcp-param-';
+
+/** Whether `name` (lower case, as Node gives header names) is an `Mcp-Param-*` header's. */
+export function isParamHeaderName(name: string): boolean {
+  return name.startsWith(PARAM_HEADER_PREFIX) && TOKEN.test(name.slice(PARAM_HEADER_PREFIX.length));
+}
 /** Keywords whose values are data, not subschemas: a key named `x-mcp-header` in them is no annotation. */
 const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
 /** Schemas nested deeper than this are not searched (an upstream's schema, bounded all the same). */
@@ -67,7 +74,7 @@ export function paramHeaderDeclarations(inputSchema: unknown): readonly ParamHea
       // Reached through properties alone (not the root itself), a token name, a primitive type, unique.
       const name = node['x-mcp-header'];
       const type = primitiveType(node.type);
-      const header = typeof name === 'string' ? `mcp-param-${name.toLowerCase()}` : '';
+      const header = typeof name === 'string' ? `${PARAM_HEADER_PREFIX}${name.toLowerCase()}` : '';
       if (!path || path.length === 0 || typeof name !== 'string' || !TOKEN.test(name) || !type) valid = false;
       else if (seen.has(header)) valid = false;
       else {

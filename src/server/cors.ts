@@ -9,6 +9,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isParamHeaderName } from '../mcp/param-headers.js';
 
 /** How long a browser may reuse a preflight answer, in seconds. */
 export const PREFLIGHT_MAX_AGE_SEC = 600;
@@ -47,9 +48,6 @@ export interface Cors {
   preflight(req: IncomingMessage, res: ServerResponse, methods: string): void;
 }
 
-/** An `Mcp-Param-<name>` header (MCP 2026-07-28): a tool mirrors a marked argument into one per name. */
-const PARAM_HEADER = /^mcp-param-[!#$%&'*+.^_`|~0-9a-z-]+$/;
-
 /**
  * The origin an allow-list entry names, as a browser sends it (`https://app.example.com:443/` is
  * `https://app.example.com`); `*`, `null` and anything that is no URL stay as they are, lower-cased.
@@ -65,14 +63,17 @@ function originOf(entry: string): string {
   }
 }
 
-/** The `Mcp-Param-*` names a preflight asks for (`Access-Control-Request-Headers`), lower-cased. */
+/**
+ * The `Mcp-Param-*` names (MCP 2026-07-28: a tool mirrors a marked argument into one per name) a preflight
+ * asks for (`Access-Control-Request-Headers`), lower-cased.
+ */
 function paramHeadersAsked(req: IncomingMessage): string[] {
   const asked = req.headers['access-control-request-headers'];
   if (typeof asked !== 'string') return [];
   return asked
     .split(',')
     .map((h) => h.trim().toLowerCase())
-    .filter((h) => PARAM_HEADER.test(h));
+    .filter(isParamHeaderName);
 }
 
 export function createCors(allowedOrigins: readonly string[], apiKeyHeader?: string): Cors {
