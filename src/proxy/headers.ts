@@ -176,6 +176,39 @@ export function clientResponseHeaders(
   return out;
 }
 
+/** Reply headers whose values are lists both the upstream and the sidecar may add to. */
+const MERGED_LIST_HEADERS = ['vary', 'access-control-expose-headers'];
+
+/**
+ * The client's reply headers: `upstream` (as `clientResponseHeaders` made them) overlaid with the
+ * sidecar's `own`, except that a list both name (`Vary`, `Access-Control-Expose-Headers`) keeps the
+ * upstream's entries too: a cache must still vary on what the upstream varies on, and a page must still
+ * read the headers the upstream exposes. `*` stays `*`.
+ */
+export function overlayReplyHeaders(
+  upstream: OutgoingHttpHeaders,
+  own: Readonly<Record<string, string>>,
+): OutgoingHttpHeaders {
+  const merged: Record<string, string> = {};
+  for (const name of MERGED_LIST_HEADERS) {
+    const theirs = upstream[name];
+    const ours = own[name];
+    if (theirs === undefined || ours === undefined) continue;
+    merged[name] = mergeLists(String(theirs), ours);
+  }
+  return Object.assign(upstream, own, merged);
+}
+
+/** Two comma-separated lists as one, each name once (compared case-insensitively); `*` absorbs the rest. */
+function mergeLists(a: string, b: string): string {
+  const seen = new Map<string, string>();
+  for (const item of `${a},${b}`.split(',')) {
+    const name = item.trim();
+    if (name !== '' && !seen.has(name.toLowerCase())) seen.set(name.toLowerCase(), name);
+  }
+  return seen.has('*') ? '*' : [...seen.values()].join(', ');
+}
+
 /** An RFC 7239 node: IPv6 addresses quoted and bracketed, others as they are. */
 function forwardedNode(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;

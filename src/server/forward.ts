@@ -20,7 +20,12 @@ import type { SessionOwners } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import type { TaskOwners } from '../mcp/task-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { clientResponseHeaders, type HeaderPolicy, upstreamRequestHeaders } from '../proxy/headers.js';
+import {
+  clientResponseHeaders,
+  type HeaderPolicy,
+  overlayReplyHeaders,
+  upstreamRequestHeaders,
+} from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import { isEventStream, readWhole, replyType } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -245,7 +250,7 @@ function replyHeaders(
   bodyRewritten: boolean,
   eventStream = false,
 ): OutgoingHttpHeaders {
-  const out = Object.assign(clientResponseHeaders(upstream, bodyRewritten), ctx.responseHeaders);
+  const out = overlayReplyHeaders(clientResponseHeaders(upstream, bodyRewritten), ctx.responseHeaders);
   if (eventStream) out['x-accel-buffering'] ??= 'no';
   return out;
 }

@@ -397,3 +397,35 @@ describe('an upstream restarting while event streams are open', () => {
     await Promise.all(again.map((s) => s.rest));
   });
 });
+
+describe('an upstream reply with its own Vary and Access-Control-Expose-Headers', () => {
+  it('keeps the upstream’s entries beside the sidecar’s on a reply to an allowed origin', async () => {
+    const app = 'https://app.example.com';
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} });
+    const { h } = await setup(
+      (_req, socket) =>
+        socket.write(
+          rawReply('200 OK', [
+            ['content-type', 'application/json'],
+            ['content-length', String(Buffer.byteLength(body))],
+            ['vary', 'Accept-Encoding, origin'],
+            ['access-control-expose-headers', 'X-Upstream-Trace'],
+          ]) + body,
+        ),
+      { server: { allowedOrigins: [app] } },
+    );
+    const res = await postJsonRpc(
+      h.mcpUrl,
+      { ...(await h.bearer(['admin'])), origin: app },
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+    );
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 1, result: {} });
+    expect(res.headers.get('vary')).toBe('Accept-Encoding, origin');
+    const exposed = res.headers.get('access-control-expose-headers')?.split(', ') ?? [];
+    expect(exposed).toEqual(
+      expect.arrayContaining(['X-Upstream-Trace', 'mcp-session-id', 'www-authenticate']),
+    );
+    expect(res.headers.get('access-control-allow-origin')).toBe(app);
+  });
+});

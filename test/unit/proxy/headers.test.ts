@@ -6,6 +6,7 @@ import {
   createHeaderPolicy,
   encodeIdentityValue,
   type HeaderPolicy,
+  overlayReplyHeaders,
   upstreamRequestHeaders,
 } from '../../../src/proxy/headers.js';
 
@@ -323,5 +324,35 @@ describe('clientResponseHeaders', () => {
     ).toEqual({
       'content-type': 'application/json',
     });
+  });
+});
+
+describe('overlayReplyHeaders', () => {
+  it('lets the sidecar’s headers win, but merges the list headers both name', () => {
+    const out = overlayReplyHeaders(
+      {
+        'content-type': 'application/json',
+        'access-control-allow-origin': '*',
+        vary: 'Accept-Encoding, Origin',
+        'access-control-expose-headers': 'X-Trace, mcp-session-id',
+      },
+      {
+        'access-control-allow-origin': 'https://app.example',
+        'access-control-expose-headers': 'mcp-session-id, retry-after',
+        vary: 'origin',
+      },
+    );
+    expect(out).toEqual({
+      'content-type': 'application/json',
+      'access-control-allow-origin': 'https://app.example',
+      vary: 'Accept-Encoding, Origin',
+      'access-control-expose-headers': 'X-Trace, mcp-session-id, retry-after',
+    });
+  });
+
+  it('keeps a wildcard a wildcard, and takes the sidecar’s list alone when the upstream names none', () => {
+    expect(overlayReplyHeaders({ vary: '*' }, { vary: 'Origin' })).toEqual({ vary: '*' });
+    expect(overlayReplyHeaders({}, { vary: 'Origin' })).toEqual({ vary: 'Origin' });
+    expect(overlayReplyHeaders({ vary: 'Accept' }, {})).toEqual({ vary: 'Accept' });
   });
 });
