@@ -84,6 +84,11 @@ export interface RequestContext {
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
   release?: (delayMs?: number) => void;
   facts?: RequestFacts;
+  /**
+   * Gives back the rate-limit tokens the body took, should it be refused after the rate-limit stage (a
+   * `subscriptions/listen` over the open-stream cap); set only for such a body.
+   */
+  refundRateLimit?: () => void;
   /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */
   responseHeaders: Record<string, string>;
   /** True once the request was handed to the upstream (it may have been sent even if no answer came). */

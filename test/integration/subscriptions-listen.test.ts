@@ -9,8 +9,16 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK, type ListenUpstream, listenHarness, post2026, readUntil } from '../helpers/listen-upstream.js';
-import type { Harness } from '../helpers/sidecar.js';
+import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import {
+  ACK,
+  type ListenUpstream,
+  listenHarness,
+  post2026,
+  readUntil,
+  startListenUpstream,
+} from '../helpers/listen-upstream.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
 let h: Harness;
@@ -105,5 +113,43 @@ describe('MCP 2026-07-28 plumbing through the sidecar', () => {
     const stream = await readUntil(allowed, ACK);
     expect(stream.text).toContain('docs://handbook');
     stream.close();
+  });
+});
+
+describe('a subscriptions/listen refused by the open-stream cap', () => {
+  it('gives back the rate-limit token it took, so refusals do not drain the caller’s bucket', async () => {
+    const up = await startListenUpstream();
+    // The buckets' clock stands still: only a refund can put a token back.
+    const frozen = Date.now();
+    const own = await startHarness({
+      upstream: up as unknown as ExampleServer,
+      config: { server: { maxStreamsPerCaller: 1 } },
+      now: () => frozen,
+    });
+    try {
+      const token = await own.token({ sub: 'hoarder', roles: ['user'] });
+      const listen = (id: number) =>
+        post2026(own.mcpUrl, token, id, 'subscriptions/listen', {
+          notifications: { toolsListChanged: true },
+        });
+      const open = await listen(1);
+      expect(open.status).toBe(200);
+      const stream = await readUntil(open, ACK);
+      const left: (string | null)[] = [];
+      for (let id = 2; id <= 4; id++) {
+        const refused = await listen(id);
+        expect(refused.status).toBe(429);
+        expect(await refused.text()).toContain('ERR_RATELIMIT_STREAMS');
+        left.push(refused.headers.get('ratelimit'));
+      }
+      // Each refusal found the bucket as the open stream left it: one token down, not one more each time.
+      expect(open.headers.get('ratelimit')).toMatch(/;r=199;/);
+      expect(left).toEqual([left[0], left[0], left[0]]);
+      expect(left[0]).toMatch(/;r=198;/);
+      stream.close();
+    } finally {
+      await own.stop();
+      await up.close();
+    }
   });
 });

@@ -24,6 +24,7 @@ import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
 import { notificationCount } from '../../mcp/jsonrpc.js';
 import { isMcpMethod } from '../../mcp/methods.js';
+import { opensListenStream } from '../../mcp/subscriptions.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey, limitedKey } from '../../ratelimit/keys.js';
 import {
@@ -128,7 +129,7 @@ export function ratelimitStage(
         return denied;
       }
     }
-    return CONTINUE;
+    return charged(ctx, groups, taken);
   };
 
   /** A refused body forwards none of its calls: the tokens its earlier buckets gave go back. */
@@ -137,6 +138,12 @@ export function ratelimitStage(
       const g = groups[i] as Group;
       limiter.giveBack(g.key, g.spec, g.calls, taken[i] as TakeResult);
     }
+  };
+
+  /** A listen the stream cap may still refuse after this stage keeps a way to give its tokens back. */
+  const charged = (ctx: RequestContext, groups: readonly Group[], taken: TakeResult[]): StageResult => {
+    if (opensListenStream(ctx.parsed?.messages ?? [])) ctx.refundRateLimit = () => giveBack(groups, taken);
+    return CONTINUE;
   };
 
   return {
@@ -178,7 +185,7 @@ export function ratelimitStage(
           return denied;
         }
       }
-      return CONTINUE;
+      return charged(ctx, groups, taken);
     },
   };
 }
@@ -226,10 +233,14 @@ function markRefused(d: MessageDecision, kind: RateLimitRefusal['kind'], reason:
 
 /**
  * Marks the body's decisions refused by a limit outside the buckets (the cap on a caller's open event
- * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so.
+ * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so, and gives
+ * back the tokens the rate-limit stage took for it.
  */
 export function refuseDecisions(ctx: RequestContext, reason: string): void {
   for (const d of ctx.decisions) if (!enforcedDenial(d)) markRefused(d, 'limit', reason);
+  // Nothing of the body runs: the tokens it took go back, as a batch's refused by another bucket do.
+  ctx.refundRateLimit?.();
+  ctx.refundRateLimit = undefined;
 }
 
 function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
