@@ -18,6 +18,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST, type ErrorCode, RPC } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
@@ -132,7 +133,7 @@ export class RequestTracing {
       attributes[A.ATTR_GEN_AI_OPERATION_NAME] = A.GEN_AI_OPERATION_EXECUTE_TOOL;
     }
     if (a.prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = a.prompt;
-    if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = a.uri;
+    if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = redactUriSecrets(a.uri);
     if (a.id !== null) attributes[A.ATTR_JSONRPC_REQUEST_ID] = String(a.id);
     const facts = ctx.facts;
     if (facts?.sessionId) attributes[A.ATTR_MCP_SESSION_ID] = facts.sessionId;
@@ -145,7 +146,7 @@ export class RequestTracing {
       if (subject !== undefined) attributes[A.ATTR_AUTHZ_SUBJECT] = subject;
     }
     if (!dec.allow) {
-      attributes[A.ATTR_AUTHZ_REASON] = dec.reasons[0] ?? 'denied';
+      attributes[A.ATTR_AUTHZ_REASON] = redactUriSecrets(dec.reasons[0] ?? 'denied');
       attributes[A.ATTR_AUTHZ_DENY_REASON] = 'policy';
       if (d.dryRun) attributes[A.ATTR_AUTHZ_DRY_RUN] = true;
       else {

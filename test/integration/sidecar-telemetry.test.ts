@@ -113,6 +113,31 @@ describe('traces and audit over OTLP', () => {
   });
 });
 
+describe('a resource read by a signed URL', () => {
+  it('keeps the signature out of the decision span, the audit record and the logs', async () => {
+    const signature = 'c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw';
+    const uri = `docs://handbook?version=3&sig=${signature}`;
+    const c = await connectStreamable(h.mcpUrl, await h.bearer(['analyst']));
+    // The example server has no such version: an error reply, after the decision the test is about.
+    const read = await c.readResource({ uri }).then(
+      () => 'read',
+      (err: Error) => err.message,
+    );
+    await c.close();
+    expect(read).not.toMatch(/Forbidden/);
+    const redacted = 'docs://handbook?version=3&sig=REDACTED';
+    await receiver.waitFor(
+      () => receiver.spans().some((s) => s.attributes['mcp.resource.uri'] === redacted),
+      10_000,
+    );
+    await receiver.waitFor(() => receiver.logs().some((l) => String(l.body).includes(redacted)), 10_000);
+    expect(JSON.stringify(receiver.spans())).not.toContain(signature);
+    expect(JSON.stringify(receiver.logs())).not.toContain(signature);
+    expect(h.logs.some((l) => l.includes('"log_type":"audit"') && l.includes(redacted))).toBe(true);
+    expect(h.logs.join('\n')).not.toContain(signature);
+  });
+});
+
 describe('semantic-convention metrics over OTLP', () => {
   it('exports http.server.request.duration and mcp.server.operation.duration, not in /metrics', async () => {
     const c = await connectStreamable(h.mcpUrl, await h.bearer(['analyst']));

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { redactUriSecrets } from '../../../src/audit/uri-secrets.js';
+
+describe('redactUriSecrets', () => {
+  it.each([
+    [
+      's3://bucket/report.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261206&X-Amz-Signature=abc123',
+      's3://bucket/report.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED',
+    ],
+    [
+      'https://acct.blob.core.windows.net/c/f.txt?sv=2024-01-01&se=2026-12-07&sig=Zm9vYmFy%3D',
+      'https://acct.blob.core.windows.net/c/f.txt?sv=2024-01-01&se=2026-12-07&sig=REDACTED',
+    ],
+    ['docs://handbook?page=2&access_token=eyJhbGc#top', 'docs://handbook?page=2&access_token=REDACTED#top'],
+    ['https://alice:s3cret@files.example/a', 'https://REDACTED@files.example/a'],
+    ['crm://acme/c-1?apiKey=k1;session_token=t2', 'crm://acme/c-1?apiKey=REDACTED;session_token=REDACTED'],
+    ['x://h/p?%74oken=abc', 'x://h/p?%74oken=REDACTED'],
+  ])('keeps the URI and replaces its secrets: %s', (uri, redacted) => {
+    expect(redactUriSecrets(uri)).toBe(redacted);
+  });
+
+  it('leaves what holds no secret as it is', () => {
+    for (const text of [
+      'crm://acme/customers/c-1',
+      'docs://search?q=tokens&max_tokens=5&page=',
+      'echo',
+      'resource docs://a?x=1 needs clearance confidential, you have internal',
+      'mailto:alice@example.com',
+    ]) {
+      expect(redactUriSecrets(text)).toBe(text);
+    }
+  });
+
+  it('redacts URIs inside a policy reason', () => {
+    expect(redactUriSecrets('resource s3://b/k?Signature=xyz needs clearance secret')).toBe(
+      'resource s3://b/k?Signature=REDACTED needs clearance secret',
+    );
+  });
+});
