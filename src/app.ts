@@ -78,6 +78,11 @@ export interface Sidecar {
    */
   drain(): void;
   stop(): Promise<void>;
+  /**
+   * Writes the audit records still queued to the log's destination now, for a forced exit that cannot wait
+   * for `stop()` (their OTLP copies are handed to the SDK, which has no time left to export them).
+   */
+  flushAudit(): void;
 }
 
 export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
@@ -277,6 +282,9 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     drain() {
       if (!draining) logger.info('draining: /readyz now answers 503; still serving');
       draining = true;
+    },
+    flushAudit() {
+      void obs.audit.flush();
     },
     async stop() {
       draining = true;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { createAuditListener } from './audit/listener.js';
 import { deriveAuditKey } from './audit/mask.js';
-import { createAuditSink } from './audit/sink.js';
+import { type AuditSink, createAuditSink } from './audit/sink.js';
 import type { Config } from './config/schema.js';
 import type { Component } from './lifecycle.js';
 import { notificationCount } from './mcp/jsonrpc.js';
@@ -27,6 +27,8 @@ export interface Observability {
   readonly tracing: RequestTracing;
   /** Listeners for the request path's events: the audit trail and the metrics. */
   readonly listeners: readonly Partial<PipelineEvents>[];
+  /** The audit trail's queue (also `components.last`). */
+  readonly audit: AuditSink;
   /** Start first, stop last (telemetry), and the audit sink (drained before telemetry stops). */
   readonly components: { readonly first: Component; readonly last: Component };
   /** For `PolicyEngine.onLoad`. */
@@ -108,6 +110,7 @@ export function createObservability(
       deps.logger.isLevelEnabled('info') || telemetry.exporting
         ? [audit, metricsListener]
         : [metricsListener],
+    audit: sink,
     components: { first: telemetry, last: sink },
     policyLoaded(result, bundle) {
       metrics.policyReload(result, result === 'success' ? (bundle?.revision ?? null) : undefined);

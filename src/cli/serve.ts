@@ -1,7 +1,7 @@
 /**
  * `mcp-authz serve`: load and check the config, start the sidecar, and shut down gracefully on
  * SIGTERM/SIGINT (stop accepting, finish in-flight requests within `server.shutdownGraceMs`); a second
- * SIGINT exits at once (130).
+ * SIGINT exits at once (130), writing out the audit records already queued.
  *
  * @module
  */
@@ -119,6 +119,9 @@ export function register(program: Command): void {
           return;
         }
         logger.warn('second SIGINT: exiting without waiting for the shutdown');
+        // The audit records already queued are written (the log's stream flushes on exit); the requests
+        // still in flight have none.
+        sidecar.flushAudit();
         process.exit(EXIT_SIGINT);
       });
       try {

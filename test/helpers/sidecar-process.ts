@@ -21,6 +21,10 @@ export interface SidecarProcess {
   terminate(): void;
   /** Sends another signal without waiting. */
   signal(name: NodeJS.Signals): void;
+  /** Stops reading the process's stdout: once the pipe is full, its writes wait (a slow log collector). */
+  pauseOutput(): void;
+  /** Reads its stdout again. */
+  resumeOutput(): void;
   readonly exited: Promise<number | null>;
 }
 
@@ -68,6 +72,8 @@ export async function startSidecarProcess(
     exited,
     terminate: () => void child.kill('SIGTERM'),
     signal: (name) => void child.kill(name),
+    pauseOutput: () => void child.stdout?.pause(),
+    resumeOutput: () => void child.stdout?.resume(),
     stop: () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -94,6 +94,63 @@ describe('an uncaught exception while the SIGTERM delay runs', () => {
 });
 
 describe('SIGINT', () => {
+  it('a second Ctrl-C still writes out the audit records queued behind a slow stdout', async () => {
+    if (!upstream.listening) await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const p = await startSidecarProcess({
+      server: { host: '127.0.0.1', port: 0, shutdownGraceMs: 60_000 },
+      admin: { host: '127.0.0.1', port: 0 },
+      upstream: { url: `http://127.0.0.1:${upstreamPort}/mcp` },
+      policy: { bundle: await defaultPolicyBundle(), watch: false },
+      // Anonymous callers reach the policy: every ping below is decided, so audited.
+      authn: { mode: 'optional', resource: 'https://mcp.test.example/mcp', apiKeys: { enabled: false } },
+      log: { level: 'info' },
+    });
+    let slow: Socket | undefined;
+    try {
+      // Nobody reads the sidecar's stdout: the pipe fills, and the audit records wait in the sidecar's queue.
+      p.pauseOutput();
+      const pings = 600;
+      for (let i = 0; i < pings; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) =>
+            fetch(`${p.publicUrl}/mcp`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+              body: JSON.stringify({ jsonrpc: '2.0', id: i + j, method: 'ping' }),
+            }).then((r) => r.arrayBuffer()),
+          ),
+        );
+      }
+      // A request whose body never ends holds the first Ctrl-C's shutdown (the grace is a minute).
+      const held = connect(Number(new URL(p.publicUrl).port), '127.0.0.1');
+      slow = held;
+      await new Promise<void>((resolve) => held.once('connect', resolve));
+      held.write(
+        `POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+      );
+      p.signal('SIGINT');
+      // The listener is closed once the shutdown began.
+      await until(5_000, async () =>
+        fetch(`${p.publicUrl}/mcp`).then(
+          () => false,
+          () => true,
+        ),
+      );
+      p.signal('SIGINT');
+      p.resumeOutput();
+      expect(await p.exited).toBe(130);
+      const audited = p
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"log_type":"audit"'));
+      expect(audited.length).toBe(pings);
+    } finally {
+      slow?.destroy();
+      p.signal('SIGKILL');
+    }
+  });
+
   it('a second Ctrl-C exits at once while the shutdown waits for a dependency still starting', async () => {
     // A bundle server that accepts and never answers: the sidecar's start waits for its bundle check (10 s).
     const sockets: Socket[] = [];
