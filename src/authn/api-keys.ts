@@ -99,8 +99,11 @@ export class ApiKeyVerifier {
 
   #parse(key: string): { parts: ApiKeyParts; pepper: Buffer } {
     const parts = parseApiKey(key, this.#o.prefix);
+    if (!parts) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
     const pepper = this.#o.pepper.get();
-    if (!parts || !pepper) throw new AuthnError('ERR_AUTHN_INVALID_API_KEY', INVALID);
+    // The sidecar cannot check keys (the pepper file is empty, or being rewritten): an outage, as a missing
+    // HS secret is — not the caller's bad key, which would count against their address and cut their streams.
+    if (!pepper) throw new AuthnError('ERR_AUTHN_UNAVAILABLE', 'API keys cannot be checked now');
     return { parts, pepper };
   }
 

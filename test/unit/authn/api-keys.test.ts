@@ -110,10 +110,13 @@ describe('ApiKeyVerifier', () => {
     await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
   });
 
-  it('refuses every key when no pepper is set', async () => {
+  it('refuses every key when no pepper is set, as an outage (503), not the caller’s bad key', async () => {
     const { verifier, mint } = setup({ pepper: null });
     const { key } = await mint();
-    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+    expect(() => verifier.fromCache(key)).toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+    // A key that is no key at all is still the caller's mistake.
+    await expect(verifier.verify('mcpk_nonsense')).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
   });
 
   it('says at start that no pepper is set, naming the configured file when it gave none', () => {
