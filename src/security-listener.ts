@@ -18,6 +18,9 @@ export function subjectKey(p: Principal | undefined): string | null {
   return `${p.tenant ?? ''}/${p.id}`;
 }
 
+/** Refusals that are no failed login: nothing was guessed. */
+const NO_GUESS: ReadonlySet<string> = new Set(['ERR_AUTHN_MISSING', 'ERR_AUTHN_INSUFFICIENT_SCOPE']);
+
 export function securityListener(
   detector: AbuseDetector,
   counters: SecurityCounters,
@@ -30,8 +33,11 @@ export function securityListener(
       // caller's failure: counting them would let an outage trip the IP-block rule for every client.
       // The subject only when the credential's owner is known for sure (AuthnError.subject).
       // Nor is a token signed with a key the issuer may just have added (AuthnError.uncounted).
+      // Nor is a request that presented no credential (how every MCP client finds the authorization server:
+      // a 401 with the metadata URL) or a valid token short of a scope: no guess at a credential, and counting
+      // them would block an office behind one address as its clients connect.
       const authn = err instanceof AuthnError ? err : undefined;
-      if (err.status < 500 && !authn?.uncounted) {
+      if (err.status < 500 && !authn?.uncounted && !NO_GUESS.has(err.code)) {
         const owner = authn?.subject ? { subject: authn.subject, tenant: authn.tenant ?? null } : null;
         detector.recordAuthFailure(owner, ctx.clientIp, err.code);
       }

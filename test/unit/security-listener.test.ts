@@ -41,12 +41,22 @@ function setup() {
 }
 
 describe('securityListener.authFailure', () => {
-  it.each(['ERR_AUTHN_INVALID_TOKEN', 'ERR_AUTHN_MISSING', 'ERR_AUTHN_REVOKED'] as const)(
+  it.each(['ERR_AUTHN_INVALID_TOKEN', 'ERR_AUTHN_INVALID_API_KEY', 'ERR_AUTHN_REVOKED'] as const)(
     'counts %s against the caller (abuse rules) and in the report',
     (code) => {
       const { recorded, counted, fail } = setup();
       fail(code);
       expect(recorded).toEqual([code]);
+      expect(counted).toEqual([code]);
+    },
+  );
+
+  it.each(['ERR_AUTHN_MISSING', 'ERR_AUTHN_INSUFFICIENT_SCOPE'] as const)(
+    'does not count %s (no credential guessed: a client discovering the authorization server, a token short of a scope) against the caller',
+    (code) => {
+      const { recorded, counted, fail } = setup();
+      fail(code);
+      expect(recorded).toEqual([]);
       expect(counted).toEqual([code]);
     },
   );
