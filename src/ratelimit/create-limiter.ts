@@ -264,7 +264,8 @@ class StoreRateLimiter implements RateLimiter {
     const o = this.#outage;
     if (!o) return;
     this.#outage = null;
-    this.#local.clear();
+    // The in-process buckets are kept (full ones are swept): cleared, every outage of a flapping store would
+    // start with full buckets, a fresh burst per replica each time.
     this.#logger.info({ downMs: now - o.since }, 'rate limit store available again');
   }
 }

@@ -228,6 +228,28 @@ describe('rate limiter', () => {
       expect(store.calls).toBe(5);
     });
 
+    it('local: keeps the in-process buckets across a recovery, so a flapping store hands out no fresh bursts', async () => {
+      const { clock, store, limiter } = setup('local');
+      store.down = true;
+      const drained = [];
+      for (let i = 0; i < 4; i++) drained.push((await limiter.take('k', SPEC)).allowed);
+      expect(drained).toEqual([true, true, true, false]);
+      store.down = false;
+      clock.now += PROBE_INTERVAL_MS;
+      expect(await limiter.take('probe', SPEC)).toMatchObject({ source: 'memory' });
+      store.down = true;
+      await limiter.take('probe', SPEC);
+      expect(limiter.outages()).toBe(2);
+      // One second later the bucket has one token again (1/s), not a full burst of 3.
+      const again = [];
+      for (let i = 0; i < 3; i++) again.push(await limiter.take('k', SPEC));
+      expect(again.map((r) => [r.allowed, r.source])).toEqual([
+        [true, 'local-fallback'],
+        [false, 'local-fallback'],
+        [false, 'local-fallback'],
+      ]);
+    });
+
     it('counts a new outage after a recovery', async () => {
       const { clock, store, limiter } = setup('local');
       store.down = true;
