@@ -20,8 +20,8 @@ export interface RedisClientOptions {
 }
 
 /**
- * Sets the password the client's next connections use: a standalone or Sentinel client's own option; a
- * Cluster's node options (which new node connections are made from) and each node connection's own.
+ * Sets the password the client's next connections use: a standalone or Sentinel client's own option (and
+ * its sentinels'); a Cluster's node options (which new node connections are made from) and each node connection's own.
  */
 export function setRedisPassword(client: RedisClient, password: string | undefined): void {
   if (client instanceof Cluster) {
@@ -29,6 +29,8 @@ export function setRedisPassword(client: RedisClient, password: string | undefin
     for (const node of client.nodes('all')) node.options.password = password;
   } else if (client instanceof Redis) {
     client.options.password = password;
+    // A Sentinel client asks its sentinels with the same password (createRedisClient).
+    if (client.options.sentinels?.length) client.options.sentinelPassword = password;
   }
 }
 
@@ -77,6 +79,11 @@ export function createRedisClient(t: RedisTarget, opts: RedisClientOptions): Red
       name: t.masterName,
       db: t.db,
       enableTLSForSentinelMode: t.tls,
+      // The sentinels get the URL's credentials and TLS too (Sentinel set up by the common charts requires
+      // the same password): ioredis asks them with none unless told.
+      sentinelUsername: t.username,
+      sentinelPassword: opts.password,
+      ...(t.tls ? { sentinelTLS: {} } : {}),
       retryStrategy,
       sentinelRetryStrategy: (times: number) => reconnectDelay(times),
     });

@@ -6,7 +6,7 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,4 +154,50 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+export interface RedisSentinel {
+  /** `redis+sentinel://127.0.0.1:<port>/mymaster`, without credentials. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Redis Sentinel (`redis-server --sentinel`) monitoring `master` as `mymaster`; with `password`, the
+ * sentinel itself requires it (`requirepass`) and uses it with the master (`auth-pass`), as the common charts
+ * set them up. Ready once it logs that it monitors the master.
+ */
+export async function startSentinel(master: RedisServer, password?: string): Promise<RedisSentinel> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  const lines = [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`];
+  lines.push(`sentinel monitor mymaster 127.0.0.1 ${master.port} 1`);
+  if (password !== undefined)
+    lines.push(`requirepass ${password}`, `sentinel auth-pass mymaster ${password}`);
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis sentinel was not ready within ${START_TIMEOUT_MS} ms:\n${out}`));
+    }, START_TIMEOUT_MS);
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`redis sentinel exited (${code}) before it was ready:\n${out}`));
+    };
+    child.once('exit', onExit);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (!out.includes('+monitor master mymaster')) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve();
+    });
+  });
+  return {
+    url: `redis+sentinel://127.0.0.1:${port}/mymaster`,
+    stop: () => terminate(child, 'SIGTERM'),
+  };
 }

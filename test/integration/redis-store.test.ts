@@ -19,7 +19,7 @@ import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import { HOUR_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
 import { lineCollector } from '../helpers/log-lines.js';
-import { freePort, startRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis, startSentinel } from '../helpers/redis-server.js';
 import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -373,6 +373,26 @@ describe('Redis outage', () => {
     expect(lines.join('')).not.toMatch(/old-pw-0123|new-pw-4567/);
     admin.disconnect();
   }, 20_000);
+
+  it.each([
+    ['sentinels that require the password too', true],
+    ['sentinels that require none', false],
+  ])(
+    'reaches a password-protected master through %s',
+    async (_what, sentinelAuth) => {
+      const master = await startRedis({ password: 'sentinel-pw-0123' });
+      suite.cleanup(() => master.stop());
+      const sentinel = await startSentinel(master, sentinelAuth ? 'sentinel-pw-0123' : undefined);
+      suite.cleanup(() => sentinel.stop());
+      const pwFile = join(tempDir('sentinel-pw'), 'pw');
+      writeFileSync(pwFile, 'sentinel-pw-0123\n');
+      const store = await openStore(configFor({ redisUrl: sentinel.url, passwordFile: pwFile }));
+      expect(store.status()).toMatchObject({ state: 'ok' });
+      const taken = await store.takeToken('k', { capacity: 2, refillPerSecond: 1 }, 1, Date.now());
+      expect(taken).toMatchObject({ allowed: true, remaining: 1 });
+    },
+    20_000,
+  );
 
   it('does not hang start() when no sentinel answers: not ready after the connect timeout', async () => {
     const dead = await freePort();
