@@ -3,19 +3,51 @@
  * for other entrypoints names the ones it has) and each evaluated once, so a module that traps does so here
  * rather than on the first request.
  *
+ * An evaluation that aborts (a rule conflict, a builtin that throws on the input) leaves the instance's
+ * wasm stack pointer where the abort found it: OPA's wasm does not unwind it, so each abort loses a slice of
+ * the 64 KiB stack, and after a few hundred every call traps — every decision of the revision a deny, every
+ * list empty, until the bundle changes. So the call returned here makes a fresh instance from the compiled
+ * module after any throw (synchronously: the next call already has it).
+ *
  * @module
  */
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { createRequire } from 'node:module';
 import type { Bundle } from './bundle.js';
 import { type WasmCall, wasmCall } from './wasm-call.js';
+
+/**
+ * opa-wasm's CommonJS entry: its ES module entry exports only `loadPolicy`, not the synchronous
+ * `loadPolicySync` a fresh instance is made with in the middle of a request.
+ */
+const opa = createRequire(import.meta.url)(
+  '@open-policy-agent/opa-wasm',
+) as typeof import('@open-policy-agent/opa-wasm');
+
+/** A compiled `WebAssembly.Module` (the project's TypeScript libs do not type WebAssembly). */
+type CompiledModule = Parameters<typeof opa.loadPolicySync>[0];
+const wasm = (
+  globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<CompiledModule> } }
+).WebAssembly;
+
+export interface Instantiated {
+  readonly call: WasmCall;
+  readonly decisionId: number;
+  readonly visibleId: number;
+}
 
 export async function instantiate(
   bundle: Bundle,
   decisionEntrypoint: string,
   visibleEntrypoint: string,
-): Promise<{ readonly call: WasmCall; readonly decisionId: number; readonly visibleId: number }> {
-  const policy = await loadPolicy(bundle.wasm);
-  policy.setData(bundle.data);
+): Promise<Instantiated> {
+  // Compiled off the event loop (a reload must not stall requests); instances are made from it at once.
+  const module = await wasm.compile(bundle.wasm);
+  const fresh = () => {
+    const policy = opa.loadPolicySync(module);
+    policy.setData(bundle.data);
+    return policy;
+  };
+  const policy = fresh();
   const eps = (policy.entrypoints ?? {}) as Record<string, number>;
   const decisionId = eps[decisionEntrypoint];
   const visibleId = eps[visibleEntrypoint];
@@ -25,5 +57,15 @@ export async function instantiate(
   }
   policy.evaluate({}, decisionId);
   policy.evaluate({}, visibleId);
-  return { call: wasmCall(policy), decisionId, visibleId };
+  let current = wasmCall(policy);
+  const call: WasmCall = (json, entrypoint) => {
+    try {
+      return current(json, entrypoint);
+    } catch (err) {
+      // The same module and data gave a working instance before: making one again does not fail.
+      current = wasmCall(fresh());
+      throw err;
+    }
+  };
+  return { call, decisionId, visibleId };
 }

@@ -240,6 +240,16 @@ describe('deny by default', () => {
     expect(d.failureDetail).toMatch(/^policy\.rego:\d+:\d+: var assignment conflict \(a complete rule/);
   });
 
+  it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
+    const e = new PolicyEngine(engineOpts);
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
+    // Past the ~500 aborts after which one instance traps on every call.
+    for (let i = 0; i < 1_500; i++) {
+      expect(e.decide(callInput(principal(['a', 'b']), 'echo')).failure).toBe('evaluation_error');
+    }
+    expect(e.decide(callInput(principal(['a']), 'echo'))).toMatchObject({ allow: true });
+  });
+
   it('refuses a bundle without the entrypoints and keeps the last good revision', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(bundleDir));
