@@ -185,6 +185,19 @@ function httpFailure(location: string, what: string, res: Sent): BundleError {
 
 /** Downloads a bundle (a `.tar.gz`). */
 export async function download(location: string, signal?: AbortSignal, auth?: BundleAuth): Promise<Buffer> {
+  return (await downloadSigned(location, signal, auth)).bytes;
+}
+
+/**
+ * {@link download}, with the signature ({@link urlSignature}'s kind) of what was actually sent: its own
+ * `ETag` or `Last-Modified`, else the hash of its bytes. The check and the download are two requests, and
+ * another node may answer the second (a CDN edge, a replica mid-rollout, a proxy's error page).
+ */
+export async function downloadSigned(
+  location: string,
+  signal?: AbortSignal,
+  auth?: BundleAuth,
+): Promise<{ readonly bytes: Buffer; readonly signature: string }> {
   const res = await get(location, {
     method: 'GET',
     timeoutMs: DOWNLOAD_TIMEOUT_MS,
@@ -195,7 +208,8 @@ export async function download(location: string, signal?: AbortSignal, auth?: Bu
     await res.body?.cancel().catch(() => undefined);
     throw httpFailure(location, 'download', res);
   }
-  return boundedBody(res, location);
+  const bytes = await boundedBody(res, location);
+  return { bytes, signature: validator(res) ?? createHash('sha256').update(bytes).digest('hex') };
 }
 
 /**

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { type Bundle, BundleError, bundleFiles, displayLocation, fromTarball, readBundle } from './bundle.js';
-import { type BundleAuth, download, isUrl, urlSignature } from './bundle-download.js';
+import { type BundleAuth, downloadSigned, isUrl, urlSignature } from './bundle-download.js';
 import type { BundlePersistence } from './bundle-persist.js';
 import type { BundleVerification } from './bundle-signature.js';
 import type { PolicyEngine } from './engine.js';
@@ -122,7 +122,11 @@ export class PolicyReloader {
     let downloaded: Buffer | undefined;
     try {
       if (isUrl(location)) {
-        downloaded = await download(location, undefined, this.#opts.auth);
+        const got = await downloadSigned(location, undefined, this.#opts.auth);
+        downloaded = got.bytes;
+        // What was loaded (or found broken) is what the download sent: when another node answered it than
+        // the check (a stale CDN edge, an error page), the next check sees the difference and reads again.
+        this.#signature = got.signature;
         bundle = await fromTarball(downloaded, displayLocation(location), this.#opts.verification);
       } else {
         bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);

@@ -16,7 +16,7 @@ import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput } from '../../../src/policy/input.js';
 import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
+import { buildBundle, defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const engineOpts = {
@@ -325,6 +325,55 @@ describe('hot reload', () => {
       await reloader.check();
       expect(e.revision).toBeTruthy();
       expect(e.status().state).toBe('ok');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('loads what the download sent, and reads again when another node answered it than the check', async () => {
+    const a = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    const b = await readFile(
+      join(await buildBundle('policies', { revision: 'rev-b' }), '..', 'bundle.tar.gz'),
+    );
+    let gets = 0;
+    const server = createServer((req, res) => {
+      // The check reaches an updated node; the first download a stale one (a CDN edge mid-rollout).
+      if (req.method === 'HEAD') return void res.writeHead(200, { etag: '"b"' }).end();
+      gets++;
+      if (gets === 1) return void res.writeHead(200, { etag: '"a"' }).end(a);
+      res.writeHead(200, { etag: '"b"' }).end(b);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const { e, reloader } = await startReloader(url);
+      expect(e.revision).not.toBe('rev-b');
+      await reloader.check();
+      expect(e.revision).toBe('rev-b');
+      for (let i = 0; i < 3; i++) await reloader.check();
+      expect(gets).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reads again a bundle whose download was a proxy’s error page, though the check’s ETag did not change', async () => {
+    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    let gets = 0;
+    const server = createServer((req, res) => {
+      if (req.method === 'HEAD') return void res.writeHead(200, { etag: '"v1"' }).end();
+      gets++;
+      if (gets === 1) return void res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Gateway</h1>');
+      res.writeHead(200, { etag: '"v1"' }).end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const { e, reloader } = await startReloader(url);
+      expect(e.revision).toBeNull();
+      await reloader.check();
+      expect(e.revision).toBeTruthy();
+      expect(gets).toBe(2);
     } finally {
       server.close();
     }
