@@ -23,13 +23,14 @@ import type { ComponentStatus } from '../lifecycle.js';
 import { encodePart } from '../store/key-parts.js';
 import type { BlockEntry, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
-import { blockField, LocalBlocks } from './local-blocks.js';
+import { blockField, LocalBlocks, MAX_LIVE_BLOCKS } from './local-blocks.js';
 import { type Pending, PendingCounts, type PendingWho, toWindowHits } from './pending-counts.js';
 import { type CompiledRule, compileRules } from './rules.js';
-import { normalizeIp } from './targets.js';
+import { abuseIpTarget } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, CredentialOwner } from './types.js';
 
+export { MAX_LIVE_BLOCKS } from './local-blocks.js';
 export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
 
 export const ABUSE_POLL_INTERVAL_MS = 500;
@@ -84,6 +85,8 @@ class StoreAbuseDetector implements AbuseDetector {
   #pollFailingSince: number | null = null;
   #flushFailingSince: number | null = null;
   #stats = { trips: 0, blocks: 0, storeErrors: 0, dropped: 0 };
+  /** The block cap was met since the last block written (warned once). */
+  #capWarned = false;
 
   constructor(o: AbuseDetectorOptions) {
     this.#o = o;
@@ -158,7 +161,7 @@ class StoreAbuseDetector implements AbuseDetector {
       for (const rule of this.#subjectRules) this.#add(rule, target, { subject, tenant, tool: null, ip });
     }
     if (this.#ipRules.length === 0 || !ip) return;
-    const addr = normalizeIp(ip);
+    const addr = abuseIpTarget(ip);
     for (const rule of this.#ipRules)
       this.#add(rule, encodePart(addr), { subject: null, tenant: null, tool: null, ip: addr });
   }
@@ -234,10 +237,20 @@ class StoreAbuseDetector implements AbuseDetector {
     }
   }
 
-  /** Writes the block (never shortening a longer one) and applies it here at once; returns its end. */
-  async #block(p: Pending, count: number, now: number): Promise<string> {
+  /**
+   * Writes the block (never shortening a longer one) and applies it here at once; returns its end, or null
+   * when {@link MAX_LIVE_BLOCKS} are held already (the trip is then only reported).
+   */
+  async #block(p: Pending, count: number, now: number): Promise<string | null> {
     const entry = tripBlockEntry(p, count, now);
     const field = blockField(entry);
+    if (this.#blocks.size >= MAX_LIVE_BLOCKS && !this.#blocks.entry(field)) {
+      if (!this.#capWarned)
+        this.#o.logger.warn({ max: MAX_LIVE_BLOCKS }, 'abuse block cap reached; alerting only');
+      this.#capWarned = true;
+      return null;
+    }
+    this.#capWarned = false;
     try {
       await this.#o.store.putBlock(entry, { extendOnly: true, nowMs: now });
       this.#stats.blocks++;

@@ -7,7 +7,13 @@
  */
 import type { Principal } from '../authn/principal.js';
 import type { BlockEntry } from '../store/store.js';
-import { anyTenantBlockValue, normalizeIp, subjectBlockValue } from './targets.js';
+import { anyTenantBlockValue, ipv6Prefix64, normalizeIp, subjectBlockValue } from './targets.js';
+
+/**
+ * Live blocks beyond which a tripped `block` rule only reports: a spray of addresses must not grow the
+ * block list (which every replica reloads whole after each change) without bound.
+ */
+export const MAX_LIVE_BLOCKS = 5_000;
 
 interface LiveBlock {
   readonly entry: BlockEntry;
@@ -32,14 +38,25 @@ export class LocalBlocks {
     return this.#blocks.size;
   }
 
-  /** The block on this address, else on this subject in its tenant, else in any tenant; ended ones ignored. */
+  /**
+   * The block on this address (or its IPv6 /64), else on this subject in its tenant, else in any tenant;
+   * ended ones ignored.
+   */
   find(p: Principal | null, ip: string, now: number): BlockEntry | null {
-    const byIp = ip ? this.#live(`ip:${normalizeIp(ip)}`, now) : null;
+    const byIp = ip ? this.#byIp(ip, now) : null;
     if (byIp || !p || p.id === null) return byIp;
     return (
       this.#live(`subject:${subjectBlockValue(p.tenant, p.id)}`, now) ??
       this.#live(`subject:${anyTenantBlockValue(p.id)}`, now)
     );
+  }
+
+  /** The block on this address, else on its IPv6 /64 (what the `auth_failures_ip` rules block). */
+  #byIp(ip: string, now: number): BlockEntry | null {
+    const exact = this.#live(`ip:${normalizeIp(ip)}`, now);
+    if (exact || !ip.includes(':')) return exact;
+    const prefix = ipv6Prefix64(ip);
+    return prefix ? this.#live(`ip:${prefix}`, now) : null;
   }
 
   /** The blocks that have not ended at `now`. */

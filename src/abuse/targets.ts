@@ -61,3 +61,27 @@ export function normalizeIp(ip: string): string {
   }
   return text;
 }
+
+/**
+ * The /64 an IPv6 address belongs to (`2001:db8:0:1::/64`), the unit one subscriber or host is handed:
+ * counting and blocking single IPv6 addresses would let a client rotate through its /64 unhindered, and
+ * fill the store with a block per address. Undefined for anything else.
+ */
+export function ipv6Prefix64(ip: string): string | undefined {
+  const addr = normalizeIp(ip);
+  if (isIP(addr) !== 6) return undefined;
+  const [head = '', tail] = addr.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return undefined;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/** What the `auth_failures_ip` rules count and block: an IPv4 address, or an IPv6 address's /64. */
+export function abuseIpTarget(ip: string): string {
+  return ipv6Prefix64(ip) ?? normalizeIp(ip);
+}

@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
-import { normalizeIp, parseSubjectArg } from '../abuse/targets.js';
+import { ipv6Prefix64, normalizeIp, parseSubjectArg } from '../abuse/targets.js';
 import { durationMs } from '../config/duration.js';
 import type { BlockEntry, BlockTarget, Store } from '../store/store.js';
 import { parseDuration, withStore } from './keys.js';
@@ -106,9 +106,16 @@ async function lift(
   arg: string,
   now: number,
 ): Promise<{ target: BlockTarget; value: string } | null> {
-  if (isIP(arg.trim())) {
-    const value = normalizeIp(arg);
-    return (await store.liftBlock('ip', value, now)) ? { target: 'ip', value } : null;
+  const text = arg.trim();
+  // An address lifts its own block, else its IPv6 /64's (what the auth_failures_ip rules block); the /64
+  // as `blocks list` shows it (`2001:db8:0:1::/64`) lifts that.
+  const shownPrefix = text.endsWith('/64') && isIP(text.slice(0, -3)) === 6 ? text.slice(0, -3) : undefined;
+  if (isIP(text) || shownPrefix) {
+    const values = shownPrefix ? [ipv6Prefix64(shownPrefix)] : [normalizeIp(text), ipv6Prefix64(text)];
+    for (const value of values) {
+      if (value && (await store.liftBlock('ip', value, now))) return { target: 'ip', value };
+    }
+    return null;
   }
   const candidates = new Set<string>();
   if (arg.includes('/')) candidates.add(arg);

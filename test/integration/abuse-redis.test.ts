@@ -154,7 +154,7 @@ describe('abuse detection across replicas', () => {
   it('lists, adds and lifts blocks with the CLI; replicas follow within 1 s', async () => {
     const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };
-    const { detector } = await replica(prefix, clock, []);
+    const { detector, store } = await replica(prefix, clock, []);
     const run = cli(prefix);
     const bob = principal('acme', 'bob');
 
@@ -207,6 +207,18 @@ describe('abuse detection across replicas', () => {
       expect((await run('blocks', 'add', '--ip', '10.0.0.1', '--for', tooLong)).err).toBe(
         `mcp-authz: --for ${tooLong} is longer than the limit of 10 years\n`,
       );
+    }
+    // A rule blocks an IPv6 client by its /64: lifted by any address in it, or as `blocks list` shows it.
+    for (const arg of ['2001:db8:0:7::99', '2001:db8:0:7::/64']) {
+      const until = new Date(Date.now() + 3_600_000).toISOString();
+      await store.putBlock({
+        target: 'ip',
+        value: '2001:db8:0:7::/64',
+        reason: 'rule',
+        until,
+        createdAt: '',
+      });
+      expect((await run('blocks', 'lift', arg)).out).toBe('lifted block of ip 2001:db8:0:7::/64\n');
     }
     expect((await run('blocks', 'list')).out).toBe('no blocks\n');
   });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createAbuseDetector, MAX_TARGET_TOOL_CHARS, UNLISTED_TOOLS } from '../../../src/abuse/detector.js';
+import {
+  createAbuseDetector,
+  MAX_LIVE_BLOCKS,
+  MAX_TARGET_TOOL_CHARS,
+  UNLISTED_TOOLS,
+} from '../../../src/abuse/detector.js';
 import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
@@ -227,6 +232,37 @@ describe('abuse detector', () => {
     expect(events[0]?.blockedUntil).toBe(new Date(T0 + 900_000).toISOString());
   });
 
+  it('counts and blocks an IPv6 client by its /64, so rotating through it gains nothing', async () => {
+    const { events, detector } = setup([
+      { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 2, windowSec: 60, action: 'block' },
+    ]);
+    for (const host of ['a', 'b', 'c'])
+      detector.recordAuthFailure(null, `2001:db8:0:1::${host}`, 'invalid_token');
+    await detector.flush();
+    expect(events).toMatchObject([{ ip: '2001:db8:0:1::/64', count: 3 }]);
+    expect(detector.isBlocked(null, '2001:0db8:0000:0001:ffff::1')).toMatchObject({
+      target: 'ip',
+      value: '2001:db8:0:1::/64',
+    });
+    expect(detector.isBlocked(null, '2001:db8:0:2::a')).toBeNull();
+  });
+
+  it(`only reports trips once ${MAX_LIVE_BLOCKS} blocks are held, so a spray of addresses cannot grow the list without bound`, async () => {
+    const { events, detector } = setup([
+      { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 1, windowSec: 60, action: 'block' },
+    ]);
+    const address = (n: number) => `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
+    for (let n = 0; n <= MAX_LIVE_BLOCKS; n++) {
+      detector.recordAuthFailure(null, address(n), 'invalid_token');
+      detector.recordAuthFailure(null, address(n), 'invalid_token');
+    }
+    await detector.flush();
+    expect(events).toHaveLength(MAX_LIVE_BLOCKS + 1);
+    expect(detector.currentBlocks()).toHaveLength(MAX_LIVE_BLOCKS);
+    expect(events.filter((e) => e.blockedUntil === null)).toHaveLength(1);
+    expect(detector.isBlocked(null, address(MAX_LIVE_BLOCKS))).toBeNull();
+  });
+
   it('blocks a subject of its tenant only after too many failed authentications as it', async () => {
     const { events, detector } = setup([
       {
@@ -273,8 +309,7 @@ describe('abuse detector', () => {
     await detector.start();
     const loaded = reads.blocks;
     for (let a = 0; a < 200; a++) {
-      for (let i = 0; i < 3; i++)
-        detector.recordAuthFailure(null, `2001:db8::${a.toString(16)}`, 'invalid_token');
+      for (let i = 0; i < 3; i++) detector.recordAuthFailure(null, `198.51.100.${a}`, 'invalid_token');
     }
     await detector.flush();
     await detector.refresh();

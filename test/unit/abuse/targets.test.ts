@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { globToRegExp } from '../../../src/abuse/rules.js';
-import { normalizeIp, parseSubjectArg, subjectBlockValue } from '../../../src/abuse/targets.js';
+import {
+  abuseIpTarget,
+  ipv6Prefix64,
+  normalizeIp,
+  parseSubjectArg,
+  subjectBlockValue,
+} from '../../../src/abuse/targets.js';
 
 describe('block targets', () => {
   it('writes subjects as tenant/subject with encoded parts', () => {
@@ -39,5 +45,25 @@ describe('block targets', () => {
     expect(globToRegExp('a?c').test('abc')).toBe(true);
     expect(globToRegExp('a.c').test('abc')).toBe(false);
     expect(globToRegExp('*').test('anything/at all')).toBe(true);
+  });
+});
+
+describe('ipv6Prefix64 / abuseIpTarget', () => {
+  it.each([
+    ['2001:db8:0:1::a', '2001:db8:0:1::/64'],
+    ['2001:0DB8:0000:0001:0000:0000:0000:0001', '2001:db8:0:1::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80:1:2:3:4:5:6:7', 'fe80:1:2:3::/64'],
+  ])('%s is in %s', (ip, prefix) => {
+    expect(ipv6Prefix64(ip)).toBe(prefix);
+    expect(abuseIpTarget(ip)).toBe(prefix);
+  });
+
+  it('leaves IPv4 (mapped or not) and non-addresses alone', () => {
+    expect(ipv6Prefix64('192.0.2.1')).toBeUndefined();
+    expect(ipv6Prefix64('::ffff:192.0.2.1')).toBeUndefined();
+    expect(abuseIpTarget('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(ipv6Prefix64('unknown')).toBeUndefined();
   });
 });
