@@ -14,9 +14,15 @@ import {
   REVOKE_KEY_SCRIPT,
   USAGE_SCRIPT,
   versionBase,
+  versionStep,
 } from './redis-keys.js';
 import { exec, type RedisClient } from './redis-security.js';
-import { type ApiKeyRecord, REVOCATION_GRACE_SEC, type RevocationSnapshot } from './store.js';
+import {
+  type ApiKeyRecord,
+  PRUNE_MARGIN_MS,
+  REVOCATION_GRACE_SEC,
+  type RevocationSnapshot,
+} from './store.js';
 
 export async function putApiKey(c: RedisClient, k: KeyLayout, record: ApiKeyRecord): Promise<void> {
   await exec(
@@ -62,19 +68,23 @@ export async function revokeToken(
   expiresAt: number,
   nowMs: number,
 ): Promise<void> {
+  const base = versionBase();
   await exec(
     c
       .multi()
       .zadd(k.revokedTokens, 'GT', expiresAt, jti)
       .zremrangebyscore(k.revokedTokens, '-inf', lapsedBefore(nowMs))
-      .set(k.version, versionBase(), 'NX')
-      .incr(k.version),
+      .set(k.version, base, 'NX')
+      .incrby(k.version, versionStep(base)),
   );
 }
 
-/** The expiry (epoch seconds) at or before which a token revocation has lapsed, grace included. */
+/**
+ * The expiry (epoch seconds) at or before which a token revocation is pruned: lapsed, grace included, for
+ * longer than {@link PRUNE_MARGIN_MS}.
+ */
 function lapsedBefore(nowMs: number): number {
-  return Math.floor(nowMs / 1000) - REVOCATION_GRACE_SEC;
+  return Math.floor((nowMs - PRUNE_MARGIN_MS) / 1000) - REVOCATION_GRACE_SEC;
 }
 
 export async function revocationVersion(c: RedisClient, k: KeyLayout): Promise<number> {

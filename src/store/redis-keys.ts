@@ -8,7 +8,8 @@
  * <prefix>{authz}:keys                  set    every key id (for listing)
  * <prefix>{authz}:revocation:tokens     zset   revoked jti, score = epoch seconds to keep it (token exp)
  * <prefix>{authz}:revocation:keys       set    revoked API key ids
- * <prefix>{authz}:revocation:version    string INCR'd on every revocation (from a random base); replicas poll it
+ * <prefix>{authz}:revocation:version    string bumped by a random step on every revocation (from a random base);
+ *                                              replicas poll it
  * <prefix>{authz}:rl:<bucket>           hash   token bucket: t = tokens (float), ts = last refill (epoch ms);
  *                                              PEXPIRE = ms until full again (a missing bucket is full)
  * <prefix>{authz}:abuse:w:<window>      zset   sliding window: member `<count>:<unique id>`, score = epoch ms;
@@ -16,7 +17,7 @@
  * <prefix>{authz}:abuse:trip:<window>   string epoch ms until which the window does not trip again (PX window)
  * <prefix>{authz}:blocks                hash   `<target>:<value>` → BlockEntry JSON
  * <prefix>{authz}:blocks:until          zset   `<target>:<value>`, score = epoch ms when the block ends
- * <prefix>{authz}:blocks:version        string INCR'd on every block change; replicas poll it
+ * <prefix>{authz}:blocks:version        string bumped likewise on every block change; replicas poll it
  * <prefix>{authz}:report:<hour>         hash   `<category>|<value>` → count for the hour starting at
  *                                              <hour> × 3 600 000 ms; PEXPIREAT hour start + 8 days
  * <prefix>{authz}:report:anomalies      zset   `<unique id>|<AbuseEvent JSON>`, score = epoch ms; 8 days,
@@ -28,6 +29,10 @@
  * @module
  */
 import { randomInt } from 'node:crypto';
+
+/** Version counters are bumped by 1 to this (see `versionStep`). */
+const VERSION_STEP_RANGE = 2 ** 20;
+
 import type { ApiKeyRecord } from './store.js';
 
 export interface KeyLayout {
@@ -132,17 +137,26 @@ ${bumpVersionLua('KEYS[3]', 'ARGV[2]')}
 return 1`;
 
 /**
- * Where a version counter (revocations, blocks) starts when it does not exist: a random number below 2^48
- * (exact in JavaScript, far from Redis's int64 limit). Replicas reload when the version they poll differs
- * from theirs; were every counter to start at 0, a Redis that lost its data (restart without persistence,
- * FLUSHALL, a failover losing the last write) would hand out the same numbers again, and a replica that
- * did not poll in between would miss the new revocations or blocks.
+ * A random number below 2^48 (exact in JavaScript, far from Redis's int64 limit) for a version counter
+ * (revocations, blocks): where it starts when it does not exist, and (below 2^20, plus one) the step of each
+ * bump. Replicas reload when the version they poll differs from theirs; were every counter to start at 0 and
+ * count by one, a Redis that lost its data (restart without persistence, FLUSHALL) or its last writes (a
+ * failover, a restore from an older snapshot) would hand out numbers again that a replica already holds,
+ * and one that did not poll in between would miss the new revocations or blocks.
  */
 export function versionBase(): number {
   return randomInt(1, 2 ** 48);
 }
 
-/** Lua that bumps the version counter at `key`, starting it at `base` (a {@link versionBase}) when it is new. */
+/** The step of a bump made with `base` (a {@link versionBase}): 1 to 2^20. */
+export function versionStep(base: number): number {
+  return (base % VERSION_STEP_RANGE) + 1;
+}
+
+/**
+ * Lua that bumps the version counter at `key` by a random step, starting it at `base` (a
+ * {@link versionBase}) when it is new: see {@link versionStep}.
+ */
 export function bumpVersionLua(key: string, base: string): string {
-  return `redis.call('SET', ${key}, ${base}, 'NX')\nredis.call('INCR', ${key})`;
+  return `redis.call('SET', ${key}, ${base}, 'NX')\nredis.call('INCRBY', ${key}, (tonumber(${base}) % ${VERSION_STEP_RANGE}) + 1)`;
 }

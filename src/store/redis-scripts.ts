@@ -178,8 +178,9 @@ return 0`,
 );
 
 /**
- * Live blocks. KEYS as PUT_BLOCK; ARGV = now ms. Prunes lapsed blocks (in chunks, below Lua's stack
- * limit), then returns {version, {entry JSON…}}.
+ * The blocks. KEYS as PUT_BLOCK; ARGV = prune-before ms (now less `PRUNE_MARGIN_MS`). Prunes the blocks
+ * that ended before it (in chunks, below Lua's stack limit), then returns {version, {entry JSON…}}: the
+ * caller skips those that ended since.
  */
 export const LIST_BLOCKS_SCRIPT = script(
   'listBlocks',

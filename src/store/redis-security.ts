@@ -22,6 +22,7 @@ import {
   type BlockSnapshot,
   type BlockTarget,
   MAX_STORED_ANOMALIES,
+  PRUNE_MARGIN_MS,
   SECURITY_RETENTION_MS,
   type SecurityCounterBatch,
   type TokenBucketSpec,
@@ -127,7 +128,7 @@ export async function blockVersion(c: RedisClient, k: SecurityKeys): Promise<num
 
 export async function blocks(c: RedisClient, k: SecurityKeys, nowMs: number): Promise<BlockSnapshot> {
   const [version, rows] = (await runScript(scriptClient(c), LIST_BLOCKS_SCRIPT, blockKeys(k), [
-    Math.floor(nowMs),
+    Math.floor(nowMs - PRUNE_MARGIN_MS),
   ])) as [string, string[]];
   const entries = rows
     .map(decodeBlock)

@@ -134,6 +134,13 @@ export interface SecurityCounterBatch {
  */
 export const REVOCATION_GRACE_SEC = MAX_CLOCK_TOLERANCE_SEC;
 
+/**
+ * How long past its end a shared entry (a lapsed revocation, an ended block) is kept before the replica or
+ * CLI that writes or reads next removes it: their clocks may run ahead, and one an hour fast must not delete
+ * what the others still enforce. Readers skip lapsed entries themselves.
+ */
+export const PRUNE_MARGIN_MS = 3_600_000;
+
 /** How long hourly security counters and anomalies are kept. */
 export const SECURITY_RETENTION_MS = 8 * 86_400_000;
 /** At most this many anomalies are kept (the oldest go first). */

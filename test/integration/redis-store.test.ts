@@ -394,6 +394,71 @@ describe('Redis outage', () => {
     20_000,
   );
 
+  it('never hands out again a version a replica may hold, when a failover rolled the counter back', async () => {
+    const prefix = suite.prefix('rollback');
+    const store = await openStore(configFor({ keyPrefix: prefix }));
+    const exp = Math.floor(Date.now() / 1000) + 3_600;
+    await store.revokeToken('jti-a', exp);
+    await store.putBlock({
+      target: 'ip',
+      value: '192.0.2.1',
+      reason: 'r',
+      until: new Date(Date.now() + 60_000).toISOString(),
+      createdAt: '',
+    });
+    const before = { revocations: await store.revocationVersion(), blocks: await store.blockVersion() };
+    // A write a replica already loaded, then lost with the old master (async replication).
+    await store.revokeToken('jti-lost', exp);
+    await store.putBlock({
+      target: 'ip',
+      value: '192.0.2.2',
+      reason: 'r',
+      until: new Date(Date.now() + 60_000).toISOString(),
+      createdAt: '',
+    });
+    const held = { revocations: await store.revocationVersion(), blocks: await store.blockVersion() };
+    const raw = new Redis(suite.redis.port, '127.0.0.1');
+    try {
+      await raw.set(`${prefix}{authz}:revocation:version`, before.revocations);
+      await raw.set(`${prefix}{authz}:blocks:version`, before.blocks);
+    } finally {
+      raw.disconnect();
+    }
+    await store.revokeToken('jti-new', exp);
+    await store.putBlock({
+      target: 'ip',
+      value: '192.0.2.3',
+      reason: 'r',
+      until: new Date(Date.now() + 60_000).toISOString(),
+      createdAt: '',
+    });
+    // Counting by one gave `held` again, and the replica holding it never reloaded.
+    expect(await store.revocationVersion()).not.toBe(held.revocations);
+    expect(await store.blockVersion()).not.toBe(held.blocks);
+    expect(await store.revocationVersion()).toBeGreaterThan(before.revocations);
+  });
+
+  it('keeps what the other replicas still enforce when one whose clock runs 30 min fast prunes', async () => {
+    const prefix = suite.prefix('skew');
+    const config = configFor({ keyPrefix: prefix });
+    const store = await openStore(config);
+    const fast = await suite.openStore(config, {
+      logger: silentLogger(),
+      env: ENV,
+      now: () => Date.now() + 1_800_000,
+    });
+    const now = Date.now();
+    await store.revokeToken('jti-soon', Math.floor(now / 1000) + 600);
+    const until = new Date(now + 600_000).toISOString();
+    await store.putBlock({ target: 'ip', value: '192.0.2.7', reason: 'r', until, createdAt: '' });
+    // The fast replica prunes as it writes and reads; to it both have lapsed already.
+    await fast.revokeToken('jti-other', Math.floor(now / 1000) + 7_200);
+    expect((await fast.revocations()).tokens.has('jti-soon')).toBe(true);
+    expect((await fast.blocks(now + 1_800_000)).entries).toEqual([]);
+    expect((await store.revocations()).tokens.get('jti-soon')).toBe(Math.floor(now / 1000) + 600);
+    expect((await store.blocks(Date.now())).entries.map((b) => b.value)).toEqual(['192.0.2.7']);
+  });
+
   it('does not hang start() when no sentinel answers: not ready after the connect timeout', async () => {
     const dead = await freePort();
     const config = configFor({ redisUrl: `redis+sentinel://127.0.0.1:${dead}/mymaster` });
