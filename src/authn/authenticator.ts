@@ -17,7 +17,7 @@ import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { abortable } from './abortable.js';
 import { ApiKeyVerifier } from './api-keys.js';
-import { extractCredential } from './credentials.js';
+import { extractCredential, looksLikeJwt } from './credentials.js';
 import { createIntrospector } from './introspection.js';
 import { createKeyResolver, type KeyResolver } from './jwks.js';
 import { acceptedAudiences, JwtVerifier } from './jwt-verifier.js';
@@ -56,9 +56,6 @@ export interface AuthenticatorDeps {
   /** Retry interval of the JWKS fetch after failing at start (tests); {@link JWKS_START_RETRY_MS}. */
   readonly jwksRetryMs?: number;
 }
-
-/** A compact JWS (three base64url parts): verified as a JWT; any other bearer token is opaque. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** How often the JWKS is fetched again after failing at start, until a fetch succeeds. */
 export const JWKS_START_RETRY_MS = 5_000;
@@ -145,7 +142,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
     /** Which verifier a bearer token goes to: introspection for opaque tokens (or all, as configured). */
     const introspects = (token: string): boolean =>
       introspector !== undefined &&
-      (introspection?.tokens === 'all' || jwtVerifier === undefined || !JWT_SHAPE.test(token));
+      (introspection?.tokens === 'all' || jwtVerifier === undefined || !looksLikeJwt(token));
     let apiKeyVerifier: ApiKeyVerifier | undefined;
     let pepper: SecretSource | undefined;
     if (apiKeys.enabled) {
@@ -226,10 +223,11 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         const parts: ComponentStatus[] = [revocation.status()];
         const jwksFailure = keys?.lastFailure();
         if (keys && !keys.fetched()) {
-          // Not ready while bearer tokens are the only way in and no key set was ever fetched; an outage
-          // after one was is `warn`, like Redis's: the issuer is shared, so failing readiness everywhere
-          // would empty the Service while cached tokens and keys still verify.
-          const onlyWayIn = !apiKeyVerifier && mode !== 'optional';
+          // Not ready while JWTs are the only way in and no key set was ever fetched; an outage after one
+          // was is `warn`, like Redis's: the issuer is shared, so failing readiness everywhere would empty
+          // the Service while cached tokens and keys still verify. Opaque tokens (introspection) and API
+          // keys are other ways in.
+          const onlyWayIn = !apiKeyVerifier && !introspector && mode !== 'optional';
           parts.push({
             state: onlyWayIn ? 'not_ready' : 'warn',
             detail: `JWKS not fetched yet${jwksFailure ? `: ${jwksFailure}` : ''}`,

@@ -13,6 +13,7 @@
  * @module
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { decodeProtectedHeader } from 'jose';
 import { AuthnError } from '../errors/errors.js';
 
 export type Credential =
@@ -108,4 +109,19 @@ function single(value: string | string[] | undefined): string | null {
   }
   const v = value?.trim();
   return v ? v : null;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * A compact JWS (three base64url parts, the first a JSON header naming its `alg`): verified as a JWT; any
+ * other bearer token is opaque, dotted ones too (a PASETO `v4.public.…`, a server's own dotted format).
+ */
+export function looksLikeJwt(token: string): boolean {
+  if (!JWT_SHAPE.test(token)) return false;
+  try {
+    return typeof decodeProtectedHeader(token).alg === 'string';
+  } catch {
+    return false;
+  }
 }

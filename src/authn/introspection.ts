@@ -23,7 +23,13 @@ import { type IntrospectionEndpoint, introspect, unavailable } from './introspec
 import { acceptedAudiences, canonicalAudience } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
 import { TokenCache, tokenKey } from './token-cache.js';
-import { refuseBoundTokens, refuseNonAccessTokens, refuseRevoked, requireScopes } from './token-checks.js';
+import {
+  admitCached,
+  refuseBoundTokens,
+  refuseNonAccessTokens,
+  refuseRevoked,
+  requireScopes,
+} from './token-checks.js';
 
 /**
  * Introspection requests in flight at once (one per distinct token: concurrent calls with one token share
@@ -62,7 +68,7 @@ export class TokenIntrospector {
   /** The principal of a token introspected before, without any await; revocation still applies. */
   fromCache(token: string): Principal | undefined {
     const cached = this.#o.cache.get(tokenKey(token), this.#o.now());
-    return cached ? refuseRevoked(cached, this.#o.isRevoked) : undefined;
+    return cached ? admitCached(cached, this.#o.isRevoked, this.#o.requiredScopes) : undefined;
   }
 
   verify(token: string): Promise<Principal> {
@@ -70,7 +76,7 @@ export class TokenIntrospector {
     const cached = this.#o.cache.get(key, this.#o.now());
     if (cached) {
       try {
-        return Promise.resolve(refuseRevoked(cached, this.#o.isRevoked));
+        return Promise.resolve(admitCached(cached, this.#o.isRevoked, this.#o.requiredScopes));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -113,8 +119,9 @@ export class TokenIntrospector {
       }),
       this.#o.isRevoked,
     );
-    requireScopes(principal, this.#o.requiredScopes);
     this.#o.cache.set(key, principal, Math.min(answer.exp * 1000, now + this.#o.cacheTtlMs), now);
+    // After caching: a token short of a scope is refused from the cache next time, not introspected again.
+    requireScopes(principal, this.#o.requiredScopes);
     return principal;
   }
 }

@@ -81,12 +81,15 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     : undefined;
   const now = opts.now ?? Date.now;
   let failure: string | null = null;
+  /** The `uat` of the set held when the last fetch failed: the failure is over once a fetch changes it. */
+  let failedUat: number | undefined;
   let failedAt = Number.NEGATIVE_INFINITY;
   let fetched = false;
   /** While an outage after a first fetch goes on: the `uat` of the set fetched last before it. */
   let outageSince: number | undefined;
   const succeeded = () => {
-    failure = null;
+    // A key found in the set held says nothing of the issuer: only a fetch ends a failure.
+    if (fetchedSet.uat !== failedUat) failure = null;
     fetched = true;
     if (outageSince !== undefined && fetchedSet.uat !== outageSince) {
       outageSince = undefined;
@@ -95,6 +98,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   };
   const failed = (err: unknown) => {
     failure = describe(err);
+    failedUat = fetchedSet.uat;
     failedAt = now();
     if (fetched && outageSince === undefined) {
       outageSince = fetchedSet.uat ?? 0;

@@ -16,7 +16,13 @@ import type { KeyResolver } from './jwks.js';
 import { toAuthnError } from './jwt-errors.js';
 import type { Principal } from './principal.js';
 import { type TokenCache, tokenKey } from './token-cache.js';
-import { refuseBoundTokens, refuseNonAccessTokens, refuseRevoked, requireScopes } from './token-checks.js';
+import {
+  admitCached,
+  refuseBoundTokens,
+  refuseNonAccessTokens,
+  refuseRevoked,
+  requireScopes,
+} from './token-checks.js';
 
 export interface JwtVerifierOptions {
   readonly jwt: Config['authn']['jwt'];
@@ -64,14 +70,14 @@ export class JwtVerifier {
   /** The principal of an already verified token, without any await (the hot path); revocation still applies. */
   fromCache(token: string): Principal | undefined {
     const cached = this.#cache().get(tokenKey(token), this.#o.now());
-    return cached ? refuseRevoked(cached, this.#o.isRevoked) : undefined;
+    return cached ? admitCached(cached, this.#o.isRevoked, this.#o.jwt.requiredScopes) : undefined;
   }
 
   async verify(token: string): Promise<Principal> {
     const now = this.#o.now();
     const key = tokenKey(token);
     const cached = this.#cache().get(key, now);
-    if (cached) return refuseRevoked(cached, this.#o.isRevoked);
+    if (cached) return admitCached(cached, this.#o.isRevoked, this.#o.jwt.requiredScopes);
     const secretBefore = this.#hsSecret;
 
     let payload: JWTPayload;
@@ -100,11 +106,12 @@ export class JwtVerifier {
     refuseNonAccessTokens(payload);
     refuseBoundTokens(payload);
     const principal = refuseRevoked(toPrincipal(payload, this.#o.jwt.claims), this.#o.isRevoked);
-    requireScopes(principal, this.#o.jwt.requiredScopes);
     // Verified under a secret rotated meanwhile: not cached, lest it outlive the emptying of the cache.
     this.#cache();
     if (this.#hsSecret === secretBefore)
       this.#o.cache.set(key, principal, this.#cacheUntil(payload, now), now);
+    // After caching: a token short of a scope is refused from the cache next time too, not verified again.
+    requireScopes(principal, this.#o.jwt.requiredScopes);
     return principal;
   }
 

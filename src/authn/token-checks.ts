@@ -48,3 +48,18 @@ export function requireScopes(p: Principal, required: readonly string[]): void {
     data: { scope: challengeScopes(required, p.scopes).join(' ') },
   });
 }
+
+/**
+ * A cached token's principal, once more checked for what can change while it is cached or was cached
+ * without: revocation, and the required scopes (a token short of one is cached too, so its every retry does
+ * not cost a signature check or an introspection).
+ */
+export function admitCached(
+  p: Principal,
+  isRevoked: (jti: string) => boolean,
+  required: readonly string[],
+): Principal {
+  refuseRevoked(p, isRevoked);
+  requireScopes(p, required);
+  return p;
+}

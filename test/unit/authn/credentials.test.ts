@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorizationLines, extractCredential } from '../../../src/authn/credentials.js';
+import { authorizationLines, extractCredential, looksLikeJwt } from '../../../src/authn/credentials.js';
 
 const o = { apiKeyPrefix: 'mcpk', apiKeyHeader: 'x-api-key' };
 const code = (c: string) => expect.objectContaining({ code: c });
@@ -100,5 +100,20 @@ describe('extractCredential', () => {
         });
       },
     );
+  });
+});
+
+describe('looksLikeJwt', () => {
+  const header = (h: object) => Buffer.from(JSON.stringify(h)).toString('base64url');
+  it('takes a compact JWS whose header names its alg', () => {
+    expect(looksLikeJwt(`${header({ alg: 'RS256', typ: 'at+jwt' })}.eyJzdWIiOiJ4In0.c2ln`)).toBe(true);
+    expect(looksLikeJwt(`${header({ alg: 'none' })}.eyJzdWIiOiJ4In0.`)).toBe(true);
+  });
+
+  it('leaves dotted opaque tokens to introspection', () => {
+    expect(looksLikeJwt('v4.public.eyJkYXRhIjoidGhpcyJ9')).toBe(false); // PASETO
+    expect(looksLikeJwt('abc.def.ghi')).toBe(false);
+    expect(looksLikeJwt(`${header({ typ: 'JWT' })}.eyJ9.x`)).toBe(false);
+    expect(looksLikeJwt('opaque-token-without-dots')).toBe(false);
   });
 });

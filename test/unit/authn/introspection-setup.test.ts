@@ -59,4 +59,36 @@ describe('introspection in the authenticator', () => {
       await authn.stop();
     }
   });
+
+  it('is only warn while the JWKS cannot be fetched, opaque tokens being another way in', async () => {
+    const authn = createAuthenticator(
+      parseConfig(
+        {
+          authn: {
+            resource: RESOURCE,
+            apiKeys: { enabled: false },
+            jwt: { jwksUri: 'https://idp.example.com/jwks', issuers: ['https://idp.example.com'] },
+            introspection,
+          },
+        },
+        {},
+      ),
+      {
+        store: new MemoryStore(),
+        logger: silentLogger(),
+        env: { AUTHZ_INTROSPECTION_CLIENT_SECRET: 's' },
+        fetch: (() => Promise.reject(new TypeError('fetch failed'))) as typeof fetch,
+        jwksRetryMs: 60_000,
+      },
+    );
+    await authn.start();
+    try {
+      expect(authn.status()).toMatchObject({
+        state: 'warn',
+        detail: expect.stringContaining('JWKS not fetched yet'),
+      });
+    } finally {
+      await authn.stop();
+    }
+  });
 });

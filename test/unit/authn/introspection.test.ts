@@ -198,6 +198,17 @@ describe('TokenIntrospector', () => {
     );
   });
 
+  it('refuses a token short of a required scope from the cache after asking once', async () => {
+    const { introspector, sent } = setup(active(), { requiredScopes: ['mcp:admin'] });
+    for (let i = 0; i < 3; i++) {
+      expect(await refusal(introspector.verify('t'))).toBe(
+        'ERR_AUTHN_INSUFFICIENT_SCOPE: token lacks a required scope',
+      );
+    }
+    expect(() => introspector.fromCache('t')).toThrow(/lacks a required scope/);
+    expect(sent).toHaveLength(1);
+  });
+
   it.each([
     [
       () => new Response('', { status: 401 }),

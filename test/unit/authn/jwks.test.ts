@@ -132,7 +132,7 @@ describe('JWKS fetch failures', () => {
   it('keeps verifying with the set fetched last while it is fresh, without fetching it again', async () => {
     const { jwk } = await keyAndToken();
     let up = true;
-    const { keys, calls } = resolver(() =>
+    const { keys, calls, clock } = resolver(() =>
       up ? Response.json({ keys: [jwk] }) : new Response('down', { status: 503 }),
     );
     await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
@@ -142,6 +142,15 @@ describe('JWKS fetch failures', () => {
     await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
     await expect(keys.getKey(header('k9'), token)).rejects.toBeInstanceOf(KeysUnavailableError);
     expect(calls.n).toBe(2);
+    // A key found in the set held is no news of the issuer: /readyz keeps saying the JWKS fails, also once
+    // the failure's cooldown is over.
+    clock.now += 30_000;
+    await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
+    expect(keys.lastFailure()).toMatch(/Expected 200 OK/);
+    up = true;
+    await keys.warm();
+    expect(calls.n).toBe(3);
+    expect(keys.lastFailure()).toBeNull();
   });
 
   it('hands on every fitting key of the last set for a token without kid, also while the issuer is down', async () => {

@@ -241,6 +241,16 @@ describe('JWT verification (HS256, injected clock)', () => {
     await expect(auth(await sign({ scp: ['mcp:call', 'mcp:tools'] }))).resolves.toBeDefined();
   });
 
+  it('refuses a token short of a required scope from the cache next time, not verifying it again', async () => {
+    const { authn, auth } = setup({ requiredScopes: ['mcp:call'] });
+    const token = await sign({ scope: 'mcp:tools' });
+    await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_INSUFFICIENT_SCOPE'));
+    // Synchronously, from the verified-token cache (undefined would mean: verify it again).
+    expect(() => authn.cached({ headers: { authorization: `Bearer ${token}` } })).toThrow(
+      code('ERR_AUTHN_INSUFFICIENT_SCOPE'),
+    );
+  });
+
   it('refuses to start with an HS secret shorter than 32 bytes, naming where it came from', () => {
     // setup() gives the secret in AUTHZ_JWT_HS_SECRET, no file.
     expect(() => setup({}, {}, 'short')).toThrow(ConfigError);
