@@ -9,7 +9,8 @@
 # read-only root filesystem: nothing is written outside /tmp). Every step is a script in scripts/docker/,
 # which test/unit/docker runs, since the build machines have no Docker engine.
 
-ARG NODE_VERSION=24
+# The exact release CI tests the code on (scripts/node-image.mjs): the image runs what was tested.
+ARG NODE_VERSION=24.22.3
 # The OPA release the project's own compiler (tools/policyc) is verified against.
 ARG OPA_VERSION=1.4.2
 

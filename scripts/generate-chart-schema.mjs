@@ -143,7 +143,11 @@ const secretRef = (description) =>
     },
     description,
   );
-const quantity = { type: ['string', 'integer'], pattern: '^[0-9.]+([eE][-+]?[0-9]+|[a-zA-Z]{0,2})$' };
+/** A Kubernetes resource quantity: a number with a binary (Ki…Ei) or decimal (m, k…E) suffix or an exponent. */
+const quantity = {
+  type: ['string', 'integer'],
+  pattern: '^[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$',
+};
 const intOrPercent = (description) => ({
   anyOf: [
     { type: 'integer', minimum: 0 },

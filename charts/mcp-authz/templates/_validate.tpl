@@ -121,8 +121,8 @@ name a user alone; a bundle URL no user information at all (a token as its user 
 {{- end }}
 {{- $algs := dig "authn" "jwt" "algorithms" (list) $cfg }}
 {{- range $alg := $algs }}
-{{- if and (hasPrefix "HS" (toString $alg)) (not $v.secrets.jwtHsSecret.existingSecret) }}
-{{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes)" $alg) }}
+{{- if and (hasPrefix "HS" (toString $alg)) (not $v.secrets.jwtHsSecret.existingSecret) (not (has "AUTHZ_JWT_HS_SECRET" $envNames)) }}
+{{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes), or AUTHZ_JWT_HS_SECRET in extraEnv" $alg) }}
 {{- end }}
 {{- end }}
 {{- $issuersFromEnv := false }}
@@ -133,13 +133,13 @@ name a user alone; a bundle URL no user information at all (a token as its user 
 {{- $envNames := list }}
 {{- range $e := $v.extraEnv }}{{- $envNames = append $envNames (toString $e.name) }}{{- end }}
 {{- $jwtOn := ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false" }}
-{{- $jwtKeys := or (dig "authn" "jwt" "jwksUri" "" $cfg) $v.secrets.jwtHsSecret.existingSecret (has "AUTHZ_JWT_JWKS_URI" $envNames) }}
+{{- $jwtKeys := or (dig "authn" "jwt" "jwksUri" "" $cfg) $v.secrets.jwtHsSecret.existingSecret (has "AUTHZ_JWT_JWKS_URI" $envNames) (has "AUTHZ_JWT_HS_SECRET" $envNames) }}
 {{- $bound := or (dig "authn" "resource" "" $cfg) (dig "authn" "jwt" "audiences" (list) $cfg) (has "AUTHZ_RESOURCE" $envNames) (has "AUTHZ_JWT_AUDIENCES" $envNames) }}
 {{- if and $jwtOn $jwtKeys (not $bound) }}
 {{- $errors = append $errors "config.authn.resource (this server's URL, e.g. https://mcp.example.com/mcp) is required when JWTs are verified, so tokens are bound to this server (RFC 8707); or set config.authn.jwt.audiences" }}
 {{- end }}
 {{- /* extraEnv must not override what the chart sets (ports the probes use, the upstream, the bundle, secret paths). */}}
-{{- $ownedEnv := list "AUTHZ_PORT" "AUTHZ_ADMIN_PORT" "AUTHZ_HOST" "AUTHZ_ADMIN_HOST" "AUTHZ_UPSTREAM_URL" "AUTHZ_POLICY_BUNDLE" "AUTHZ_REDIS_URL" "AUTHZ_REDIS_PASSWORD_FILE" "AUTHZ_API_KEY_PEPPER_FILE" "AUTHZ_JWT_HS_SECRET_FILE" "AUTHZ_CONFIG" "NODE_ENV" "POD_NAME" "POD_NAMESPACE" "POD_UID" "NODE_NAME" "CONTAINER_NAME" "OTEL_SDK_DISABLED" }}
+{{- $ownedEnv := list "AUTHZ_PORT" "AUTHZ_ADMIN_PORT" "AUTHZ_HOST" "AUTHZ_ADMIN_HOST" "AUTHZ_UPSTREAM_URL" "AUTHZ_POLICY_BUNDLE" "AUTHZ_POLICY_PERSIST_DIR" "AUTHZ_REDIS_URL" "AUTHZ_REDIS_PASSWORD_FILE" "AUTHZ_API_KEY_PEPPER_FILE" "AUTHZ_JWT_HS_SECRET_FILE" "AUTHZ_CONFIG" "NODE_ENV" "POD_NAME" "POD_NAMESPACE" "POD_UID" "NODE_NAME" "CONTAINER_NAME" "OTEL_SDK_DISABLED" }}
 {{- range $n := $envNames }}
 {{- if has $n $ownedEnv }}
 {{- $errors = append $errors (printf "extraEnv %s is set by the chart: set the matching value (config.*, mcpServer.*, policy.*, redis.*, secrets.*, otel.*) instead" $n) }}
@@ -162,8 +162,24 @@ name a user alone; a bundle URL no user information at all (a token as its user 
 {{- if and $v.autoscaling.enabled (gt ($v.autoscaling.minReplicas | int) ($v.autoscaling.maxReplicas | int)) }}
 {{- $errors = append $errors "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
 {{- end }}
-{{- if and (eq $v.mode "deployment") $v.autoscaling.enabled (not (dig "requests" "cpu" "" ($v.mcpServer.resources | default dict))) }}
-{{- $errors = append $errors "autoscaling targets CPU utilisation, which needs a CPU request on every container: set mcpServer.resources.requests.cpu" }}
+{{- /*
+Utilisation is usage over the pod's requests: every container needs a request for each resource the HPA
+targets. With neither target set the HPA defaults to 80% CPU.
+*/}}
+{{- if and (eq $v.mode "deployment") $v.autoscaling.enabled }}
+{{- $as := $v.autoscaling }}
+{{- $targets := dict "cpu" (or $as.targetCPUUtilizationPercentage (not $as.targetMemoryUtilizationPercentage)) "memory" $as.targetMemoryUtilizationPercentage }}
+{{- $why := dict "cpu" (ternary "autoscaling.targetCPUUtilizationPercentage" "autoscaling (with no target set the HPA targets 80% CPU)" (not (empty $as.targetCPUUtilizationPercentage))) "memory" "autoscaling.targetMemoryUtilizationPercentage" }}
+{{- range $resource := list "cpu" "memory" }}
+{{- if get $targets $resource }}
+{{- range $where, $resources := dict "mcpServer.resources" $v.mcpServer.resources "resources" $v.resources }}
+{{- if not (dig "requests" $resource "" ($resources | default dict)) }}
+{{- $label := ternary "CPU" "memory" (eq $resource "cpu") }}
+{{- $errors = append $errors (printf "%s needs a %s request on every container of the pod to compute %s utilisation: set %s.requests.%s" (get $why $resource) $label $label $where $resource) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- /* SIGTERM: the sidecar serves for shutdownDelayMs, then lets requests finish for shutdownGraceMs. */}}
 {{- $drainMs := include "mcp-authz.drainMs" . | int }}

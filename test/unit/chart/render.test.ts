@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -180,6 +181,29 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     });
   });
 
+  it('a Recreate strategy carries no rollingUpdate (values.yaml has one, which the API server would refuse)', async () => {
+    const strategy = async (opts: { set?: string[]; values?: string[] }) => {
+      const out = await render(CHART, {
+        values: [join(EXAMPLES, 'deployment-values.yaml'), ...(opts.values ?? [])],
+        set: opts.set ?? [],
+      });
+      return one(out.objects, 'Deployment').spec.strategy;
+    };
+    expect(await strategy({})).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+    });
+    expect(await strategy({ set: ['strategy.type=Recreate'] })).toEqual({ type: 'Recreate' });
+    const dir = await mkdtemp(join(tmpdir(), 'chart-values-'));
+    try {
+      const file = join(dir, 'recreate.yaml');
+      await writeFile(file, 'strategy:\n  type: Recreate\n');
+      expect(await strategy({ values: [file] })).toEqual({ type: 'Recreate' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('NOTES.txt renders for both modes', async () => {
     const sidecar = await render(CHART, { notes: true });
     expect(sidecar.notes).toContain('Sidecar mode');
@@ -192,6 +216,35 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
     // That example turns API keys off: no note about their pepper. With keys on and no pepper, the note.
     expect(deployment.notes).not.toContain('API keys are refused');
     expect(sidecar.notes).toContain('API keys are refused until secrets.apiKeyPepper.existingSecret');
+  });
+
+  it('NOTES.txt in sidecar mode lists what was rendered, and knows a pepper given in extraEnv', async () => {
+    const only = await render(CHART, { notes: true });
+    expect(only.notes).toContain('rendered no workload, only:\n  - ConfigMap demo-mcp-authz-config');
+    expect(only.notes).not.toMatch(/NetworkPolicy demo|PrometheusRule|dashboard/);
+    const more = await render(CHART, {
+      notes: true,
+      set: [
+        'networkPolicy.podSelector.app=my-mcp',
+        'metrics.prometheusRule.enabled=true',
+        'metrics.dashboard.enabled=true',
+        'extraEnv[0].name=AUTHZ_API_KEY_PEPPER',
+        'extraEnv[0].valueFrom.secretKeyRef.name=pepper',
+        'extraEnv[0].valueFrom.secretKeyRef.key=pepper',
+      ],
+    });
+    const listed = more.notes.match(/^ {2}- (\S+ \S+)/gm)?.map((l) => l.slice(4));
+    expect(listed).toEqual([
+      'ConfigMap demo-mcp-authz-config',
+      'NetworkPolicy demo-mcp-authz',
+      'PrometheusRule demo-mcp-authz',
+      'ConfigMap demo-mcp-authz-dashboard',
+    ]);
+    // ... which is what the release holds.
+    expect([...(listed ?? [])].sort()).toEqual(
+      more.objects.map((o) => `${o.kind} ${o.metadata.name}`).sort(),
+    );
+    expect(more.notes).not.toContain('API keys are refused');
   });
 
   it('the Grafana dashboard ConfigMap carries the dashboard JSON with the documented metrics', async () => {

@@ -337,6 +337,14 @@ describe('the kept bundle copy', () => {
     const owned = await renderError(CHART, { ...DEPLOYMENT, set: ['config.policy.persistDir=/x'] });
     expect(owned).toContain('config.policy.persistDir is set by the chart');
   });
+
+  it('refuses extraEnv AUTHZ_POLICY_PERSIST_DIR, which would override policy.persist', async () => {
+    const error = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['extraEnv[0].name=AUTHZ_POLICY_PERSIST_DIR', 'extraEnv[0].value=/x'],
+    });
+    expect(error).toContain('extraEnv AUTHZ_POLICY_PERSIST_DIR is set by the chart');
+  });
 });
 
 describe('TLS on the public port', () => {

@@ -79,6 +79,19 @@ describe('values.schema.json', () => {
     expect(errors({ image: { tag: '1.10' } })).toEqual([]);
   });
 
+  it('takes only Kubernetes quantities as tmpSizeLimit', () => {
+    for (const tmpSizeLimit of ['64Mi', '1Gi', '1.5Gi', '500M', '128974848', '129e6', '100k', 67108864]) {
+      expect(errors({ tmpSizeLimit }), String(tmpSizeLimit)).toEqual([]);
+    }
+    // MB, Mb and mi are not Kubernetes suffixes: the API server would refuse the Deployment.
+    for (const tmpSizeLimit of ['64MB', '64mi', '64Mb', 'Mi', '1.2.3Mi', '64 Mi', '']) {
+      expect(errors({ tmpSizeLimit })[0], tmpSizeLimit).toMatchObject({
+        instancePath: '/tmpSizeLimit',
+        keyword: 'pattern',
+      });
+    }
+  });
+
   it('the chart refuses to render with a bad value, with a message naming the field', async () => {
     const typeError = await renderError(CHART, { set: ['replicaCount=three'] });
     expect(typeError).toMatch(/values don't meet the specifications of the schema/);
@@ -148,6 +161,45 @@ describe('validate template: cross-field checks fail with a message', () => {
         'autoscaling.enabled=true',
       ],
       'set mcpServer.resources.requests.cpu',
+    ],
+    [
+      'autoscaling on memory with a CPU request only',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'redis.url=redis://r:6379',
+        'autoscaling.enabled=true',
+        'autoscaling.targetMemoryUtilizationPercentage=80',
+        'mcpServer.resources.requests.cpu=100m',
+      ],
+      'autoscaling.targetMemoryUtilizationPercentage needs a memory request on every container of the pod to compute memory utilisation: set mcpServer.resources.requests.memory',
+    ],
+    [
+      'autoscaling without a request on the sidecar',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'redis.url=redis://r:6379',
+        'autoscaling.enabled=true',
+        'mcpServer.resources.requests.cpu=100m',
+        'resources.requests=null',
+      ],
+      'autoscaling.targetCPUUtilizationPercentage needs a CPU request on every container of the pod to compute CPU utilisation: set resources.requests.cpu',
+    ],
+    [
+      'autoscaling with no target (the HPA defaults to CPU) without a CPU request',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'redis.url=redis://r:6379',
+        'autoscaling.enabled=true',
+        'autoscaling.targetCPUUtilizationPercentage=null',
+        'mcpServer.resources.requests.memory=128Mi',
+      ],
+      'with no target set the HPA targets 80% CPU',
     ],
     [
       'a termination grace period shorter than the drain',
@@ -282,6 +334,43 @@ describe('validate template: cross-field checks fail with a message', () => {
       ],
     });
     expect(out.objects.some((o) => o.kind === 'ConfigMap')).toBe(true);
+  });
+
+  it('autoscales on memory alone with memory requests, and needs no CPU request for it', async () => {
+    const { objects } = await render(CHART, {
+      set: [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'redis.url=redis://r:6379',
+        'autoscaling.enabled=true',
+        'autoscaling.targetCPUUtilizationPercentage=null',
+        'autoscaling.targetMemoryUtilizationPercentage=75',
+        'mcpServer.resources.requests.memory=128Mi',
+      ],
+    });
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    expect(hpa?.spec.metrics).toEqual([
+      {
+        type: 'Resource',
+        resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 75 } },
+      },
+    ]);
+  });
+
+  it('takes the JWT HS secret from extraEnv AUTHZ_JWT_HS_SECRET as well', async () => {
+    const hs = [
+      'config.authn.jwt.algorithms={HS256}',
+      'extraEnv[0].name=AUTHZ_JWT_HS_SECRET',
+      'extraEnv[0].valueFrom.secretKeyRef.name=jwt',
+      'extraEnv[0].valueFrom.secretKeyRef.key=secret',
+    ];
+    const out = await render(CHART, { set: [...hs, 'config.authn.resource=https://mcp.example.com/mcp'] });
+    expect(out.objects.some((o) => o.kind === 'ConfigMap')).toBe(true);
+    // Those JWTs are verified, so they must be bound to this server like any other.
+    const error = await renderError(CHART, { set: hs });
+    expect(error).toContain('config.authn.resource');
+    expect(error).not.toContain('secrets.jwtHsSecret.existingSecret');
   });
 
   it('lists every problem at once', async () => {

@@ -75,19 +75,17 @@ describe('Dockerfile', () => {
   it('has the deps, policy, build and runtime stages, on Node 24 and the official OPA image', async () => {
     const froms = dockerfile.instructions.filter((i) => i.op === 'FROM').map((i) => resolveArgs(i.args));
     expect(froms).toEqual([
-      'node:24-bookworm AS deps',
+      'node:24.22.3-bookworm AS deps',
       'openpolicyagent/opa:1.4.2-debug AS policy',
       'deps AS build',
-      'node:24-bookworm-slim AS runtime',
+      'node:24.22.3-bookworm-slim AS runtime',
     ]);
     // The OPA release is the one the project's own compiler is verified against.
     const toolchain = await readFile(join(ROOT, 'scripts', 'policy-toolchain.mjs'), 'utf8');
     expect(toolchain).toContain(`EXPECTED_OPA_VERSION = '${dockerfile.args.OPA_VERSION}'`);
-    // `npm run test:node-image` tests on a release of the image's Node major.
+    // `npm run test:node-image` tests on the very release the image runs.
     const nodeImage = await readFile(join(ROOT, 'scripts', 'node-image.mjs'), 'utf8');
-    expect(nodeImage).toMatch(
-      new RegExp(`NODE_IMAGE_VERSION = '${dockerfile.args.NODE_VERSION}\\.\\d+\\.\\d+'`),
-    );
+    expect(nodeImage).toContain(`NODE_IMAGE_VERSION = '${dockerfile.args.NODE_VERSION}'`);
   });
 
   it('runs every step through a script in scripts/docker/ that exists and is executable', async () => {
