@@ -78,10 +78,11 @@ export function filterListResult(method: ListMethod, result: unknown, visible: V
       // and the upstream's SDK reads both as one), and judged under that name.
       const canonical = spec.kind === 'resource' ? nonCanonicalUri(listed) : undefined;
       const name = canonical ?? listed;
+      // Judged on the annotations a call to it would be decided on, so `visible` and `decision` agree: a
+      // tool's (the MCP defaults filled in), and for a prompt or resource none (`{}`, as its `prompts/get`
+      // or `resources/read` gets: its listed `audience` or `priority` is not kept for later calls).
       const raw = isRecord(item.annotations) ? item.annotations : undefined;
-      // A tool is judged on the annotations a call to it would be decided on (the MCP defaults filled in),
-      // so the list never shows a tool every call to which is denied.
-      const annotations = spec.kind === 'tool' ? listedToolAnnotations(raw ?? {}) : raw;
+      const annotations = spec.kind === 'tool' ? listedToolAnnotations(raw ?? {}) : {};
       if (visible({ kind: spec.kind, name, annotations })) {
         visibleItems.push(canonical ? { ...item, [spec.key]: canonical } : item);
       }

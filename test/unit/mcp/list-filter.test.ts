@@ -41,19 +41,18 @@ describe('filterListResult', () => {
     const out = filterListResult(method, result, visible);
 
     expect(out).toEqual({ result: { [field]: [keep], nextCursor: 'c2' }, total: 2, kept: 1 });
-    // A tool is judged on what a call to it would be decided on: the MCP defaults for hints it leaves out.
+    // An item is judged on what a call to it would be decided on: a tool on the MCP defaults for hints it
+    // leaves out, a prompt or resource on none (its get or read is decided on none).
     const tool = kind === 'tool';
     expect(visible).toHaveBeenCalledWith({
       kind,
       name: 'public-1',
-      annotations: tool
-        ? { ...MCP_DEFAULT_ANNOTATIONS, readOnlyHint: true, seen: true }
-        : { readOnlyHint: true },
+      annotations: tool ? { ...MCP_DEFAULT_ANNOTATIONS, readOnlyHint: true, seen: true } : {},
     });
     expect(visible).toHaveBeenCalledWith({
       kind,
       name: 'secret-1',
-      annotations: tool ? { ...MCP_DEFAULT_ANNOTATIONS, seen: true } : undefined,
+      annotations: tool ? { ...MCP_DEFAULT_ANNOTATIONS, seen: true } : {},
     });
   });
 
@@ -96,7 +95,14 @@ describe('filterListResult', () => {
       annotations: { ...MCP_DEFAULT_ANNOTATIONS, seen: true },
     });
     filterListResult('prompts/list', { prompts: [{ name: 'p', annotations: 'x' }] }, visible);
-    expect(visible).toHaveBeenCalledWith({ kind: 'prompt', name: 'p', annotations: undefined });
+    expect(visible).toHaveBeenCalledWith({ kind: 'prompt', name: 'p', annotations: {} });
+    // Listed annotations of a resource are not what a read of it is decided on: not passed either.
+    filterListResult(
+      'resources/list',
+      { resources: [{ uri: 'docs://a', annotations: { audience: ['user'], internal: true } }] },
+      visible,
+    );
+    expect(visible).toHaveBeenCalledWith({ kind: 'resource', name: 'docs://a', annotations: {} });
   });
 
   it('lists a resource under its canonical URI, the only form a read of it is accepted in', () => {
@@ -112,7 +118,7 @@ describe('filterListResult', () => {
     expect(visible).toHaveBeenCalledWith({
       kind: 'resource',
       name: 'file:///home/ann/My%20Notes.md',
-      annotations: undefined,
+      annotations: {},
     });
     // Templates are not URIs: left as they are.
     const templates = { resourceTemplates: [{ uriTemplate: 'file:///{+path}' }] };
