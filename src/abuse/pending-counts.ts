@@ -81,7 +81,8 @@ export class PendingCounts {
    * room (slices past their window are dropped uncounted: the store would not count them either).
    */
   requeue(batch: readonly Pending[], nowMs: number): number {
-    this.#requeued.push(...batch.filter((p) => live(p, nowMs)));
+    // One push per slice: spreading a batch of many rules' counts into one call overflows the stack.
+    for (const p of batch) if (live(p, nowMs)) this.#requeued.push(p);
     let dropped = 0;
     const over = this.#requeued.length - MAX_REQUEUED_SLICES;
     if (over > 0) {

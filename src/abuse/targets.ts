@@ -1,7 +1,7 @@
 /**
  * Who a block or a window is about, as strings. A subject block's value is `<tenant>/<subject>` with
- * both parts `encodePart`-encoded; the tenant `*` means any tenant (failed-authentication rules know no
- * tenant) and an empty tenant a caller without one. Addresses are normalised, so `::ffff:10.0.0.1` and
+ * both parts `encodePart`-encoded; the tenant `*` means any tenant (an operator's block of a subject
+ * everywhere) and an empty tenant a caller without one. Addresses are normalised, so `::ffff:10.0.0.1` and
  * `10.0.0.1`, or two spellings of one IPv6 address, are the same target.
  *
  * @module

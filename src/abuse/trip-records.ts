@@ -1,8 +1,8 @@
 /**
  * The records a tripped rule produces, built from the pending count that tripped it: the `BlockEntry` a
- * `block` rule writes (an address for `auth_failures_ip`, the subject in its tenant for `tool_calls`, the
- * subject in any tenant for `auth_failures_subject`) and the frozen `AbuseEvent` that is logged and handed
- * to `onTrip`. Pure functions of their arguments.
+ * `block` rule writes (an IPv4 address or an IPv6 /64 for `auth_failures_ip`, the subject in its tenant for
+ * `tool_calls`, the key's subject in its own tenant for `auth_failures_subject`) and the frozen `AbuseEvent`
+ * that is logged and handed to `onTrip`. Pure functions of their arguments.
  *
  * @module
  */
