@@ -16,7 +16,7 @@ import { type Authenticator, createAuthenticator } from '../../src/authn/authent
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
-import { HOUR_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
+import { HOUR_MS, PRUNE_MARGIN_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
 import { lineCollector } from '../helpers/log-lines.js';
 import { freePort, startRedis, startSentinel } from '../helpers/redis-server.js';
@@ -98,21 +98,27 @@ describe('RedisStore', () => {
     expect(await store.revocationVersion()).toBe(0);
     expect(await store.revokeApiKey('unknown12345')).toBe(false);
     expect(await store.revokeApiKey(record.id)).toBe(true);
-    // The first revocation starts the version at a random base (see below); later ones count up from it.
-    const base = (await store.revocationVersion()) - 1;
-    expect(base).toBeGreaterThan(0);
+    // The first revocation starts the version at a random base; each later one moves it up by a random step.
+    const versions = [await store.revocationVersion()];
+    expect(versions[0]).toBeGreaterThan(0);
     const now = Math.floor(Date.now() / 1000);
     await store.revokeToken('live', now + 600);
-    // Kept for REVOCATION_GRACE_SEC past its expiry (the clock tolerance a verifier may allow), then pruned.
+    versions.push(await store.revocationVersion());
+    // Applied for REVOCATION_GRACE_SEC past its expiry (the clock tolerance a verifier may allow), and pruned
+    // an hour after that (PRUNE_MARGIN_MS: a replica whose clock runs fast must not prune what others apply).
     await store.revokeToken('in-grace', now - REVOCATION_GRACE_SEC + 5);
     await store.revokeToken('lapsed', now - REVOCATION_GRACE_SEC - 1);
+    await store.revokeToken('long-lapsed', now - REVOCATION_GRACE_SEC - PRUNE_MARGIN_MS / 1000 - 2);
     const snap = await store.revocations();
-    expect(snap.version).toBe(base + 4);
+    versions.push(snap.version);
+    expect(versions[1]).toBeGreaterThan(versions[0] as number);
+    expect(versions[2]).toBeGreaterThan(versions[1] as number);
     expect([...snap.keys]).toEqual([record.id]);
     expect(new Map(snap.tokens)).toEqual(
       new Map([
         ['live', now + 600],
         ['in-grace', now - REVOCATION_GRACE_SEC + 5],
+        ['lapsed', now - REVOCATION_GRACE_SEC - 1],
       ]),
     );
     expect((await store.getApiKey(record.id))?.active).toBe(false);
