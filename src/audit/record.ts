@@ -199,14 +199,14 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     },
     resource: {
       kind: a.resource.kind,
-      name: cutText(redactUriSecrets(a.resource.name), AUDIT_NAME_MAX_CHARS),
+      name: redactUriSecrets(cutText(a.resource.name, AUDIT_NAME_MAX_CHARS)),
       sensitivity: d.sensitivity ?? null,
     },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
     enforced: !notEnforced,
     reasons: (rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : d.reasons).map((r) =>
-      cutText(redactUriSecrets(r), AUDIT_REASON_MAX_CHARS),
+      redactUriSecrets(cutText(r, AUDIT_REASON_MAX_CHARS)),
     ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),

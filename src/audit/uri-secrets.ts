@@ -21,10 +21,14 @@ const SIGNATURE_PARAMS: ReadonlySet<string> = new Set([
 /** What a secret is replaced with. */
 export const REDACTED = 'REDACTED';
 
-/** `name=value` after `?`, `&` or `;`: the name ends at `=`, the value at the next separator or space. */
+/**
+ * `name=value` after `?`, `&` or `;`: the name ends at `=`, the value at the next separator or space. Linear:
+ * a match starts only at a separator, and neither part can hold one.
+ */
 const QUERY_PARAM = /([?&;])([^=&;#?\s"'<>]+)=([^&;#\s"'<>]*)/g;
-/** User information after a scheme's `//`, up to the `@` before the host. */
-const USER_INFO = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+/** A character that ends an authority (after `://`). */
+const AUTHORITY_END = /[/?#\s"'<>]/;
+const AT = 0x40;
 
 /**
  * `text` (a URI, or a message naming one) with the secrets of the URIs in it replaced by `REDACTED`: the
@@ -41,8 +45,29 @@ export function redactUriSecrets(text: string): string {
       value !== '' && isSecretParam(name) ? `${sep}${name}=${REDACTED}` : whole,
     );
   }
-  if (userInfo) out = out.replace(USER_INFO, `$1${REDACTED}@`);
-  return out;
+  return userInfo ? redactUserInfo(out) : out;
+}
+
+/**
+ * Each authority's user information (`//user:pass@host` → `//REDACTED@host`), up to its last `@` as a URL
+ * parser reads it (a password may hold `@`). One pass from each `://` to the end of its authority: linear.
+ */
+function redactUserInfo(text: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf('://'); at !== -1; at = text.indexOf('://', at + 3)) {
+    const start = at + 3;
+    // The scan stops at the authority's end, at the latest the `/` of the next `://`: each character is
+    // looked at once.
+    let last = -1;
+    for (let i = start; i < text.length && !AUTHORITY_END.test(text.charAt(i)); i++) {
+      if (text.charCodeAt(i) === AT) last = i;
+    }
+    if (last <= start) continue;
+    out += `${text.slice(from, start)}${REDACTED}`;
+    from = last;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 function isSecretParam(name: string): boolean {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import { type AbuseEvent, HOUR_MS, type Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -129,7 +130,8 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
     const hour = this.#hour();
     this.#add(hour, FIELD.denialTool, tool);
     this.#add(hour, FIELD.denialSubject, subject);
-    this.#add(hour, FIELD.denialReason, reason);
+    // A reason may name the resource URI read (a signed URL): kept 8 days in the store, so redacted.
+    this.#add(hour, FIELD.denialReason, redactUriSecrets(reason.slice(0, MAX_VALUE_LENGTH)));
   }
 
   rateLimited(subject: string | null, tool: string | null): void {

@@ -31,6 +31,30 @@ describe('redactUriSecrets', () => {
     }
   });
 
+  it('reads user information up to the last @, as a URL parser does', () => {
+    expect(redactUriSecrets('https://user:p@ss@host/x')).toBe('https://REDACTED@host/x');
+    expect(redactUriSecrets('a https://u:p@h/ and s3://k@b/o?x=1')).toBe(
+      'a https://REDACTED@h/ and s3://REDACTED@b/o?x=1',
+    );
+    expect(redactUriSecrets('mail me@host://@')).toBe('mail me@host://@');
+  });
+
+  it('takes time linear in its input, whatever the input (a caller chooses the URI)', () => {
+    const hostile = [
+      `x://h/${'a.'.repeat(200_000)}@`,
+      `${'a://'.repeat(100_000)}@`,
+      `x://${'a'.repeat(400_000)}@`,
+      `?${'a'.repeat(400_000)}`,
+      '?a'.repeat(200_000),
+    ];
+    for (const text of hostile) {
+      const t0 = process.hrtime.bigint();
+      redactUriSecrets(text);
+      // Quadratic work on 400 k characters takes minutes; linear, a few milliseconds.
+      expect(Number(process.hrtime.bigint() - t0) / 1e6).toBeLessThan(2_000);
+    }
+  });
+
   it('redacts URIs inside a policy reason', () => {
     expect(redactUriSecrets('resource s3://b/k?Signature=xyz needs clearance secret')).toBe(
       'resource s3://b/k?Signature=REDACTED needs clearance secret',

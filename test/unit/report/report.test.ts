@@ -98,6 +98,21 @@ describe('security report', () => {
     });
   });
 
+  it('keeps no signed URL credentials in the denial reasons it stores', async () => {
+    const store = new MemoryStore({ now: () => T0 });
+    const counters = createSecurityCounters({ store, logger: silentLogger(), now: () => T0 });
+    counters.denial(
+      null,
+      'acme/bob',
+      'write the resource URI as https://b.example/r.pdf?X-Amz-Signature=s3cr3t&v=1',
+    );
+    await counters.flush();
+    const r = await buildReport(store, T0 - HOUR, T0);
+    expect(r.denialReasons).toEqual([
+      { reason: 'write the resource URI as https://b.example/r.pdf?X-Amz-Signature=REDACTED&v=1', count: 1 },
+    ]);
+  });
+
   it('counts whole hours: the hour holding `since` is included', async () => {
     const { store } = await seeded();
     // 30 minutes back from 10:30 is 10:00, in the current hour: the failure of 08:30 is out.
