@@ -239,12 +239,13 @@ class StoreAbuseDetector implements AbuseDetector {
 
   /**
    * Writes the block (never shortening a longer one) and applies it here at once; returns its end, or null
-   * when {@link MAX_LIVE_BLOCKS} are held already (the trip is then only reported).
+   * for an address when {@link MAX_LIVE_BLOCKS} live ones are held already (the trip is then only reported).
    */
   async #block(p: Pending, count: number, now: number): Promise<string | null> {
     const entry = tripBlockEntry(p, count, now);
     const field = blockField(entry);
-    if (this.#blocks.size >= MAX_LIVE_BLOCKS && !this.#blocks.entry(field)) {
+    const capped = entry.target === 'ip' && this.#blocks.size >= MAX_LIVE_BLOCKS;
+    if (capped && !this.#blocks.entry(field) && this.#blocks.liveSize(now) >= MAX_LIVE_BLOCKS) {
       if (!this.#capWarned)
         this.#o.logger.warn({ max: MAX_LIVE_BLOCKS }, 'abuse block cap reached; alerting only');
       this.#capWarned = true;

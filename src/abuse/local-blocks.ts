@@ -10,8 +10,9 @@ import type { BlockEntry } from '../store/store.js';
 import { anyTenantBlockValue, ipv6Prefix64, normalizeIp, subjectBlockValue } from './targets.js';
 
 /**
- * Live blocks beyond which a tripped `block` rule only reports: a spray of addresses must not grow the
- * block list (which every replica reloads whole after each change) without bound.
+ * Live blocks beyond which a tripped `block` rule of an address only reports: a spray of addresses must not
+ * grow the block list (which every replica reloads whole after each change) without bound. Subject blocks
+ * are always written (their subjects authenticated, or own an API key).
  */
 export const MAX_LIVE_BLOCKS = 5_000;
 
@@ -27,6 +28,7 @@ export function blockField(entry: BlockEntry): string {
 
 export class LocalBlocks {
   readonly #blocks: Map<string, LiveBlock>;
+  #prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(entries: readonly BlockEntry[] = []) {
     this.#blocks = new Map();
@@ -35,6 +37,18 @@ export class LocalBlocks {
   }
 
   get size(): number {
+    return this.#blocks.size;
+  }
+
+  /**
+   * How many blocks have not ended at `now`: the ended ones are dropped first (at most once a second, so a
+   * spray of trips at the cap does not walk the whole map for each).
+   */
+  liveSize(now: number): number {
+    if (now - this.#prunedAt >= 1_000) {
+      this.#prunedAt = now;
+      for (const [field, b] of this.#blocks) if (b.untilMs <= now) this.#blocks.delete(field);
+    }
     return this.#blocks.size;
   }
 

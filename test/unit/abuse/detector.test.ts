@@ -248,7 +248,7 @@ describe('abuse detector', () => {
   });
 
   it(`only reports trips once ${MAX_LIVE_BLOCKS} blocks are held, so a spray of addresses cannot grow the list without bound`, async () => {
-    const { events, detector } = setup([
+    const { events, detector, clock } = setup([
       { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 1, windowSec: 60, action: 'block' },
     ]);
     const address = (n: number) => `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
@@ -261,6 +261,33 @@ describe('abuse detector', () => {
     expect(detector.currentBlocks()).toHaveLength(MAX_LIVE_BLOCKS);
     expect(events.filter((e) => e.blockedUntil === null)).toHaveLength(1);
     expect(detector.isBlocked(null, address(MAX_LIVE_BLOCKS))).toBeNull();
+    // Blocks that ended make room again, with no other change to the store's list.
+    clock.now += 86_400_000;
+    await detector.refresh();
+    const next = '192.0.2.200';
+    detector.recordAuthFailure(null, next, 'invalid_token');
+    detector.recordAuthFailure(null, next, 'invalid_token');
+    await detector.flush();
+    expect(events.at(-1)).toMatchObject({ ip: next });
+    expect(events.at(-1)?.blockedUntil).not.toBeNull();
+    expect(detector.isBlocked(null, next)).toMatchObject({ value: next });
+  });
+
+  it('still blocks a subject while the address blocks are at their cap', async () => {
+    const { events, detector } = setup([
+      { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 1, windowSec: 60, action: 'block' },
+      { ...QUERY_RULE, threshold: 0, action: 'block' },
+    ]);
+    for (let n = 0; n < MAX_LIVE_BLOCKS + 1; n++) {
+      const ip = `10.${n >> 16}.${(n >> 8) & 255}.${n & 255}`;
+      detector.recordAuthFailure(null, ip, 'invalid_token');
+      detector.recordAuthFailure(null, ip, 'invalid_token');
+    }
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(events.at(-1)).toMatchObject({ subject: 'alice' });
+    expect(events.at(-1)?.blockedUntil).not.toBeNull();
+    expect(detector.isBlocked(alice, '192.0.2.99')).toMatchObject({ target: 'subject' });
   });
 
   it('blocks a subject of its tenant only after too many failed authentications as it', async () => {
