@@ -1,11 +1,14 @@
 /**
- * `mcp-authz tokens revoke <jti>`: revoke a JWT by its `jti` in the shared store until it expires
+ * `mcp-authz tokens revoke <jti|token>`: revoke a JWT by its `jti` (or the whole token pasted: its `jti` and
+ * `exp` are read from it, and it is never echoed) in the shared store until it expires
  * (`--expires-at`, `--expires-in`, default 24 h — give the token's own `exp` when known: the revocation is
  * applied for `REVOCATION_GRACE_SEC` (5 min) past it, so it outlasts every clock tolerance a verifier allows).
  *
  * @module
  */
 import type { Command } from 'commander';
+import { decodeJwt } from 'jose';
+import { looksLikeJwt } from '../authn/credentials.js';
 import { REVOCATION_GRACE_SEC } from '../store/store.js';
 import { parseDuration, parseTime, withStore } from './keys.js';
 import { type CliIo, formatJson, processIo } from './table.js';
@@ -23,7 +26,7 @@ export function register(program: Command, io: CliIo = processIo): void {
   tokens
     .command('revoke')
     .description('revoke a token by jti; every sidecar refuses it within a second')
-    .argument('<jti>', 'the token id (jti claim)')
+    .argument('<jti>', 'the token id (jti claim), or the whole token (its jti and exp are read from it)')
     .option(
       '--expires-at <time>',
       "keep the revocation until this time (ISO 8601 or epoch seconds; the token's exp)",
@@ -31,13 +34,17 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--expires-in <duration>', `keep the revocation this long (default ${DEFAULT_REVOCATION})`)
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--json', 'print JSON')
-    .action((jti: string, _opts: RevokeOpts, cmd: Command) =>
+    .action((arg: string, _opts: RevokeOpts, cmd: Command) =>
       withStore(cmd, io, async (store) => {
         const o = cmd.optsWithGlobals<RevokeOpts>();
         if (o.expiresAt && o.expiresIn) throw new Error('give --expires-at or --expires-in, not both');
+        const token = fromWholeToken(arg);
+        const jti = token?.jti ?? arg;
         const until = o.expiresAt
           ? parseTime(o.expiresAt)
-          : new Date(Date.now() + parseDuration(o.expiresIn ?? DEFAULT_REVOCATION));
+          : o.expiresIn === undefined && token?.exp !== undefined
+            ? new Date(token.exp * 1000)
+            : new Date(Date.now() + parseDuration(o.expiresIn ?? DEFAULT_REVOCATION));
         // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
         if (until.getTime() + REVOCATION_GRACE_SEC * 1000 <= Date.now()) {
           throw new Error('the revocation would already have lapsed');
@@ -47,4 +54,25 @@ export function register(program: Command, io: CliIo = processIo): void {
         else io.out(`revoked token ${jti} until ${until.toISOString()}\n`);
       }),
     );
+}
+
+/**
+ * The `jti` and `exp` of a whole JWT pasted in place of its id (what an operator holds in an incident),
+ * read without verifying it: revoking is safe whoever signed it. Undefined for anything else. A JWT without
+ * a `jti` cannot be revoked: refused, without echoing it.
+ */
+function fromWholeToken(arg: string): { jti: string; exp: number | undefined } | undefined {
+  if (!looksLikeJwt(arg)) return undefined;
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(arg);
+  } catch {
+    throw new Error('the argument looks like a token, but its payload cannot be read');
+  }
+  if (typeof claims.jti !== 'string' || claims.jti === '') {
+    throw new Error(
+      'the token has no jti claim: it cannot be revoked by id (rotate its signing key instead)',
+    );
+  }
+  return { jti: claims.jti, exp: typeof claims.exp === 'number' ? claims.exp : undefined };
 }

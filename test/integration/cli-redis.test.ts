@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { register as registerKeys } from '../../src/cli/keys.js';
@@ -133,12 +134,37 @@ describe('CLI keys/tokens against Redis', () => {
     expect(c10.exits).toEqual([1]);
     expect(c10.err.join('')).toContain('the revocation would already have lapsed');
 
+    // A leaked token pasted whole: its jti is revoked until its exp, and the token is never echoed.
+    const exp = now + 7_200;
+    const leakedJwt = await new SignJWT({ sub: 'u', jti: 'jti-leaked' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode('any-signing-secret-of-32-bytes!!'));
+    const c11 = cli();
+    await c11.run('tokens', 'revoke', leakedJwt, '--config', file, '--json');
+    expect(c11.exits).toEqual([]);
+    expect(JSON.parse(c11.out.join(''))).toEqual({
+      revoked: 'jti-leaked',
+      until: new Date(exp * 1000).toISOString(),
+    });
+    const noJti = await new SignJWT({ sub: 'u' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('any-signing-secret-of-32-bytes!!'));
+    const c12 = cli();
+    await c12.run('tokens', 'revoke', noJti, '--config', file);
+    expect(c12.exits).toEqual([1]);
+    expect(c12.err.join('')).toContain('the token has no jti claim');
+    expect([...c11.out, ...c11.err, ...c12.out, ...c12.err].join('')).not.toContain(noJti.split('.')[2]);
+    expect(c11.out.join('')).not.toContain(leakedJwt.split('.')[2]);
+
     const store = await openStore(prefix);
     const snap = await store.revocations();
     expect(snap.keys.has(created.record.id)).toBe(true);
     expect(snap.keys.has(leaked.record.id)).toBe(true);
     expect(snap.tokens.has('jti-9')).toBe(true);
     expect(snap.tokens.has('jti-late')).toBe(true);
+    expect(snap.tokens.get('jti-leaked')).toBe(exp);
+    expect([...snap.tokens.keys()].some((k) => k.includes('.'))).toBe(false);
   });
 
   it('names a secret file it cannot read, instead of failing as if the secret were not set', async () => {
