@@ -19,6 +19,16 @@ export interface Action {
   readonly resource: { readonly kind: ResourceKind; readonly name: string };
 }
 
+/**
+ * True for a `tools/call` or `prompts/get` whose `arguments` is there but no JSON object (an array, a
+ * string): its Action shows the policy no arguments (`{}`), while the upstream would get the value as it is.
+ */
+export function nonObjectArguments(method: string, params: unknown): boolean {
+  if (method !== 'tools/call' && method !== 'prompts/get') return false;
+  const args = isRecord(params) ? params.arguments : undefined;
+  return args !== undefined && args !== null && !isRecord(args);
+}
+
 /** Classifies one JSON-RPC request (method + params) into an Action. */
 export function classify(method: string, id: JsonRpcId, params: unknown): Action {
   const p = isRecord(params) ? params : {};

@@ -100,13 +100,25 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
 }
 
 /**
- * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, and (when `escapes`) one with a string or key
+ * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, and
+ * (when `escapes`) one with a string or key
  * holding a lone surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could
  * reach the upstream as U+FFFD or as the escape.
  */
 function checkValues(value: unknown, depth: number, escapes: boolean): void {
   if (typeof value === 'string') {
     if (escapes && LONE_SURROGATE.test(value)) throw loneSurrogate();
+    return;
+  }
+  if (typeof value === 'number') {
+    // `1e400` parses to Infinity, which the policy's input (JSON) would show as null: a rule comparing the
+    // number would not see it, while the upstream reads the original (Python: inf).
+    if (!Number.isFinite(value)) {
+      throw new RequestError(
+        'ERR_REQUEST_INVALID',
+        'Invalid Request: a number is too large for a double (it would reach the policy as null)',
+      );
+    }
     return;
   }
   if (typeof value !== 'object' || value === null) return;

@@ -203,6 +203,23 @@ describe('HTTP-level refusals', () => {
     const invalid = await post('{"jsonrpc":"1.0","id":1,"method":"ping"}', auth);
     expect(invalid.status).toBe(400);
     expect(((await invalid.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    // A number the policy would read as null; arguments it would read as none: neither reaches the upstream.
+    const huge = await post(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":1e400}}}',
+      auth,
+    );
+    expect(huge.status).toBe(400);
+    expect(((await huge.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    for (const args of ['["x"]', '"tenant=globex"']) {
+      const notObject = await post(
+        `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":${args}}}`,
+        auth,
+      );
+      expect(await notObject.json()).toMatchObject({
+        id: 2,
+        error: { code: -32003, message: 'Forbidden: arguments must be a JSON object' },
+      });
+    }
     const big = await post(
       JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { x: 'a'.repeat(2_000_000) } }),
       auth,

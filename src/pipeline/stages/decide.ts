@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
-import { type Action, classify } from '../../mcp/action.js';
+import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { requestParamHeaderMismatch } from '../../mcp/param-headers.js';
@@ -60,21 +60,25 @@ export function decideStage(deps: DecideDeps): Stage {
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
       const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
       const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;
+      const badArguments = nonObjectArguments(msg.method, msg.params);
       const decision = canonical
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
-        : foreignTask
-          ? denyDecision(foreignTask, undefined, deps.engine.revision)
-          : (decideSubscriptions(deps.engine, principal, action, msg.params, facts, subscriptions) ??
-            deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
+        : badArguments
+          ? denyDecision('arguments must be a JSON object', undefined, deps.engine.revision)
+          : foreignTask
+            ? denyDecision(foreignTask, undefined, deps.engine.revision)
+            : (decideSubscriptions(deps.engine, principal, action, msg.params, facts, subscriptions) ??
+              deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
       // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced. Nor does
-      // it open another caller's task: that is no policy choice.
+      // it open another caller's task, or pass arguments the policy never saw: those are no policy choice.
       const notEnforced =
         !decision.allow &&
         deps.dryRun === true &&
         principal.authMethod !== 'anonymous' &&
-        foreignTask === undefined;
+        foreignTask === undefined &&
+        !badArguments;
       const d: MessageDecision = notEnforced
         ? { index, action, decision, decisionId, dryRun: true }
         : { index, action, decision, decisionId };

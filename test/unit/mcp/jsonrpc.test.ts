@@ -118,6 +118,15 @@ describe('parseBody', () => {
     expect(() => parseBody(Buffer.from(body))).toThrow(code('ERR_REQUEST_INVALID'));
   });
 
+  it('refuses a number beyond a double, which the policy would see as null', () => {
+    for (const n of ['1e400', '-1e999']) {
+      const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"amount":${n}}}}`;
+      expect(() => parseBody(body)).toThrow(code('ERR_REQUEST_INVALID'));
+    }
+    const ok = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":1.5e308,"b":-0,"c":6.02e23}}';
+    expect(parseBody(ok).messages).toHaveLength(1);
+  });
+
   it('accepts escaped surrogate pairs and other escapes', () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"t":"\\ud83d\\ude00 \\u00e9 \\u2028"}}';
     const [m] = parseBody(body).messages;
