@@ -7,7 +7,8 @@
  * wasm stack pointer where the abort found it: OPA's wasm does not unwind it, so each abort loses a slice of
  * the 64 KiB stack, and after a few hundred every call traps — every decision of the revision a deny, every
  * list empty, until the bundle changes. So the call returned here makes a fresh instance from the compiled
- * module after any throw (synchronously: the next call already has it).
+ * module after a trap, and after every {@link ABORTS_PER_INSTANCE} aborts (synchronously: the next call
+ * already has it).
  *
  * @module
  */
@@ -26,8 +27,19 @@ const opa = createRequire(import.meta.url)(
 /** A compiled `WebAssembly.Module` (the project's TypeScript libs do not type WebAssembly). */
 type CompiledModule = Parameters<typeof opa.loadPolicySync>[0];
 const wasm = (
-  globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<CompiledModule> } }
+  globalThis as unknown as {
+    WebAssembly: {
+      compile(bytes: Uint8Array): Promise<CompiledModule>;
+      RuntimeError: new (...args: never[]) => Error;
+    };
+  }
 ).WebAssembly;
+
+/**
+ * Aborted evaluations after which an instance is replaced: each leaks at most a few hundred bytes of its
+ * 64 KiB stack (a rule conflict: 128), so this stays far from the ~500 after which every call traps.
+ */
+const ABORTS_PER_INSTANCE = 32;
 
 export interface Instantiated {
   readonly call: WasmCall;
@@ -58,12 +70,19 @@ export async function instantiate(
   policy.evaluate({}, decisionId);
   policy.evaluate({}, visibleId);
   let current = wasmCall(policy);
+  let aborts = 0;
   const call: WasmCall = (json, entrypoint) => {
     try {
       return current(json, entrypoint);
     } catch (err) {
-      // The same module and data gave a working instance before: making one again does not fail.
-      current = wasmCall(fresh());
+      // A trap (the stack used up, memory out of bounds) broke this instance: the next call needs another.
+      // An abort only leaked some stack: a fresh instance after every few, not each (it costs ~20 calls,
+      // more with large data), so a caller provoking aborts gains no CPU amplifier.
+      if (err instanceof wasm.RuntimeError || ++aborts >= ABORTS_PER_INSTANCE) {
+        // The same module and data gave a working instance before: making one again does not fail.
+        current = wasmCall(fresh());
+        aborts = 0;
+      }
       throw err;
     }
   };
