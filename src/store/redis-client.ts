@@ -79,9 +79,10 @@ export function createRedisClient(t: RedisTarget, opts: RedisClientOptions): Red
       name: t.masterName,
       db: t.db,
       enableTLSForSentinelMode: t.tls,
-      // The sentinels get the URL's credentials and TLS too (Sentinel set up by the common charts requires
-      // the same password): ioredis asks them with none unless told.
-      sentinelUsername: t.username,
+      // The sentinels get the URL's password and TLS too (Sentinel set up by the common charts requires the
+      // same password): ioredis asks them with none unless told. Not its username: an ACL user of the master
+      // is unknown to a sentinel (WRONGPASS, fatal), while a password a sentinel does not ask for is only
+      // warned about.
       sentinelPassword: opts.password,
       ...(t.tls ? { sentinelTLS: {} } : {}),
       retryStrategy,

@@ -381,18 +381,25 @@ describe('Redis outage', () => {
   }, 20_000);
 
   it.each([
-    ['sentinels that require the password too', true],
-    ['sentinels that require none', false],
+    ['sentinels that require the password too', true, false],
+    ['sentinels that require none', false, false],
+    ['sentinels that require none, as an ACL user of the master', false, true],
   ])(
     'reaches a password-protected master through %s',
-    async (_what, sentinelAuth) => {
+    async (_what, sentinelAuth, aclUser) => {
       const master = await startRedis({ password: 'sentinel-pw-0123' });
       suite.cleanup(() => master.stop());
+      if (aclUser) {
+        const admin = new Redis(master.port, '127.0.0.1', { password: 'sentinel-pw-0123' });
+        await admin.call('ACL', 'SETUSER', 'app', 'on', '>sentinel-pw-0123', '~*', '&*', '+@all');
+        admin.disconnect();
+      }
       const sentinel = await startSentinel(master, sentinelAuth ? 'sentinel-pw-0123' : undefined);
       suite.cleanup(() => sentinel.stop());
       const pwFile = join(tempDir('sentinel-pw'), 'pw');
       writeFileSync(pwFile, 'sentinel-pw-0123\n');
-      const store = await openStore(configFor({ redisUrl: sentinel.url, passwordFile: pwFile }));
+      const url = aclUser ? sentinel.url.replace('://', '://app@') : sentinel.url;
+      const store = await openStore(configFor({ redisUrl: url, passwordFile: pwFile }));
       expect(store.status()).toMatchObject({ state: 'ok' });
       const taken = await store.takeToken('k', { capacity: 2, refillPerSecond: 1 }, 1, Date.now());
       expect(taken).toMatchObject({ allowed: true, remaining: 1 });
