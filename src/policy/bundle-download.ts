@@ -197,7 +197,12 @@ export async function downloadSigned(
   location: string,
   signal?: AbortSignal,
   auth?: BundleAuth,
-): Promise<{ readonly bytes: Buffer; readonly signature: string }> {
+): Promise<{
+  readonly bytes: Buffer;
+  readonly signature: string;
+  /** Whether a check's signature (ETag, Last-Modified or hash) describes what was downloaded. */
+  sameAs(checked: string): boolean;
+}> {
   const res = await get(location, {
     method: 'GET',
     timeoutMs: DOWNLOAD_TIMEOUT_MS,
@@ -209,7 +214,16 @@ export async function downloadSigned(
     throw httpFailure(location, 'download', res);
   }
   const bytes = await boundedBody(res, location);
-  return { bytes, signature: validator(res) ?? createHash('sha256').update(bytes).digest('hex') };
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const etag = res.headers.get('etag');
+  const modified = res.headers.get('last-modified');
+  return {
+    bytes,
+    signature: etag ?? modified ?? hash,
+    // The check found no validator (it hashed the body), or another one than the download's first: what
+    // the check would say of this download, whichever kind it used.
+    sameAs: (checked) => checked === etag || checked === modified || checked === hash,
+  };
 }
 
 /**

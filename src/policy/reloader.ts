@@ -126,7 +126,7 @@ export class PolicyReloader {
         downloaded = got.bytes;
         // What was loaded (or found broken) is what the download sent: when another node answered it than
         // the check (a stale CDN edge, an error page), the next check sees the difference and reads again.
-        this.#signature = got.signature;
+        if (!got.sameAs(sig)) this.#signature = got.signature;
         bundle = await fromTarball(downloaded, displayLocation(location), this.#opts.verification);
       } else {
         bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);

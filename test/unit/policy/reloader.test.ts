@@ -379,6 +379,29 @@ describe('hot reload', () => {
     }
   });
 
+  it('loads a bundle once when its check and its download name it differently (hash vs ETag)', async () => {
+    const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
+    let gets = 0;
+    const server = createServer((req, res) => {
+      // HEAD without validators: the check hashes a GET's body; the GET itself carries an ETag.
+      if (req.method === 'HEAD') return void res.writeHead(200).end();
+      gets++;
+      res.writeHead(200, { etag: '"v1"', 'last-modified': 'Sun, 06 Dec 2026 05:00:00 GMT' }).end(tarball);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const { e, reloader } = await startReloader(url);
+      const loads = e.status().reloads.ok;
+      for (let i = 0; i < 4; i++) await reloader.check();
+      expect(e.status().reloads.ok).toBe(loads);
+      // Each check downloads to hash (no validator to ask for); none loads it again.
+      expect(gets).toBe(2 + 4);
+    } finally {
+      server.close();
+    }
+  });
+
   it('retries a bundle download that failed, though the ETag did not change', async () => {
     const tarball = await readFile(join(bundleDir, '..', 'bundle.tar.gz'));
     let gets = 0;
