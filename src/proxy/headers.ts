@@ -29,6 +29,13 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * Request headers never forwarded: the hop-by-hop ones, and the client's `tracestate` and `baggage` (the
+ * upstream gets the sidecar's own trace context; the client's baggage would be a channel the caller picks
+ * into an upstream whose tracing reads it, tenant or user keys included).
+ */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'tracestate', 'baggage']);
+
 export interface HeaderPolicy {
   /** Headers removed from every client request (lower case). */
   readonly strip: ReadonlySet<string>;
@@ -111,7 +118,7 @@ export function upstreamRequestHeaders(
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
+    if (NOT_FORWARDED.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
     if (name.startsWith('x-mcp-authz-')) continue;
     // CGI-style upstreams (WSGI, PHP) read `x_user` as `x-user`: an underscore spelling of a stripped
     // header must not carry a forged identity past the strip list (nginx drops these for the same reason).

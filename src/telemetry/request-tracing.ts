@@ -13,6 +13,7 @@
 import {
   type Attributes,
   type Context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -203,7 +204,10 @@ export class RequestTracing {
       delete headers.traceparent;
       delete headers.tracestate;
       delete headers.baggage;
-      this.#tel.inject(trace.setSpan(parent, span), headers);
+      // Only the forward span's traceparent: not the client's baggage (the parent context's) nor its
+      // tracestate (inherited by the span context).
+      const own = { ...span.spanContext(), traceState: undefined };
+      this.#tel.inject(trace.setSpanContext(ROOT_CONTEXT, own), headers);
     }
     return (status, code) => {
       if (this.#opts.stageMetrics) this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);

@@ -120,6 +120,31 @@ describe('Streamable HTTP through the sidecar', () => {
     expect(call?.headers['x-mcp-authz-subject']).toBe('user-analyst');
     expect(call?.headers['x-mcp-authz-tenant']).toBe('acme');
   });
+
+  it('passes on none of the client’s baggage or tracestate, traced or not', async () => {
+    const withHeaders = async (extra: Record<string, string>) => {
+      const c = await connectStreamable(h.mcpUrl, { ...(await h.bearer(['analyst'])), ...extra });
+      clients.push(c);
+      return c;
+    };
+    const c = await withHeaders({
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=client',
+      baggage: 'user.id=admin,tenant=globex',
+    });
+    h.upstream.resetCalls();
+    await c.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    const call = h.upstream.calls().find((x) => x.name === 'echo');
+    expect(call?.headers.baggage).toBeUndefined();
+    expect(call?.headers.tracestate).toBeUndefined();
+    // Without a trace context the client's baggage is dropped all the same.
+    const bare = await withHeaders({ baggage: 'user.id=admin', tracestate: 'vendor=client' });
+    h.upstream.resetCalls();
+    await bare.callTool({ name: 'echo', arguments: { text: 'again' } });
+    const again = h.upstream.calls().find((x) => x.name === 'echo');
+    expect(again?.headers.baggage).toBeUndefined();
+    expect(again?.headers.tracestate).toBeUndefined();
+  });
 });
 
 describe('HTTP-level refusals', () => {

@@ -46,13 +46,21 @@ const PARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 
 describe('traces and audit over OTLP', () => {
   it('exports the spans of a tools/call with the caller’s trace id, and the audit record in the same trace', async () => {
-    const c = await connectStreamable(h.mcpUrl, { ...(await h.bearer(['analyst'])), traceparent: PARENT });
+    const c = await connectStreamable(h.mcpUrl, {
+      ...(await h.bearer(['analyst'])),
+      traceparent: PARENT,
+      tracestate: 'vendor=client',
+      baggage: 'user.id=admin',
+    });
     h.upstream.resetCalls();
     await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
     const listed = await c.listTools();
     await c.close();
     const upstreamCall = h.upstream.calls().find((x) => x.name === 'read_customer');
     expect(upstreamCall?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
+    // The sidecar's own trace context only: not the client's tracestate or baggage.
+    expect(upstreamCall?.headers.tracestate).toBeUndefined();
+    expect(upstreamCall?.headers.baggage).toBeUndefined();
 
     await receiver.waitFor(() => receiver.spans().some((s) => s.name === 'tools/call read_customer'), 10_000);
     await receiver.waitFor(
