@@ -192,13 +192,12 @@ export async function forward(
       { request_id: ctx.requestId, err: (err as Error).message },
       'upstream reply stream ended with an error',
     );
-    const sent = sendUpstreamError(
-      ctx,
-      res,
+    const e =
       err instanceof UpstreamError && err.code === 'ERR_UPSTREAM_TIMEOUT'
         ? err
-        : new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed'),
-    );
+        : new UpstreamError('ERR_UPSTREAM_REPLY', 'Bad Gateway: the upstream reply failed');
+    deps.tracing?.upstreamFailedLate(e.code);
+    const sent = sendUpstreamError(ctx, res, e);
     // Once the upstream's status line went out, that is what the client saw (then a cut connection).
     return started ? upstreamRes.status : sent;
   }
@@ -236,6 +235,7 @@ function failReply(
     'ERR_UPSTREAM_REPLY',
     `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
   );
+  deps.tracing?.upstreamFailedLate(e.code);
   return sendUpstreamError(ctx, res, e);
 }
 

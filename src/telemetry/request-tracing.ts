@@ -224,6 +224,11 @@ export class RequestTracing {
   }
 
   /** Starts the span of a list reply's pruning; call the result with the items kept and removed. */
+  /** Counts an upstream failure that came after its reply's headers (a stalled, cut or unreadable body). */
+  upstreamFailedLate(code: ErrorCode): void {
+    this.#metrics.upstreamError(code);
+  }
+
   filter(ctx: RequestContext): ((kept: number, removed: number) => void) | undefined {
     const parent = ctx.trace?.context;
     if (!parent || !this.#tel.tracing) return undefined;

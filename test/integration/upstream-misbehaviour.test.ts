@@ -188,6 +188,9 @@ describe('a JSON reply whose body stops mid-way', () => {
         },
       });
       expect(await closed).toBe(method);
+      // Counted as an upstream error, though its headers had come (the alerts read this counter).
+      const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^mcp_authz_upstream_errors_total\{code="ERR_UPSTREAM_TIMEOUT"[^}]*\} 1$/m);
     },
   );
 
