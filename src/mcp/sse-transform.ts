@@ -29,6 +29,8 @@ export class SseRewriter extends Transform {
   #out: string[] = [];
   /** Bytes fed since the parser last completed an event or comment (what it may still be holding). */
   #pending = 0;
+  /** The parser held more than {@link MAX_SSE_EVENT_BYTES} of one event (and dropped it). */
+  #overflow = false;
 
   constructor(rewrite: EventRewrite) {
     super();
@@ -43,6 +45,12 @@ export class SseRewriter extends Transform {
         this.#pending = 0;
         this.#out.push(`:${comment}\n\n`);
       },
+      // A comment line between an event's data lines resets the count above while the parser still holds
+      // those lines: its own bound on what it holds covers them.
+      maxBufferSize: MAX_SSE_EVENT_BYTES,
+      onError: (err) => {
+        if (err.type === 'max-buffer-size-exceeded') this.#overflow = true;
+      },
     });
   }
 
@@ -51,7 +59,7 @@ export class SseRewriter extends Transform {
       this.#pending += chunk.length;
       this.#parser.feed(this.#decoder.write(chunk));
       this.#flushOut();
-      if (this.#pending > MAX_SSE_EVENT_BYTES) {
+      if (this.#pending > MAX_SSE_EVENT_BYTES || this.#overflow) {
         done(new Error(`upstream SSE event exceeds ${MAX_SSE_EVENT_BYTES} bytes`));
         return;
       }

@@ -123,6 +123,19 @@ describe('SseRewriter', () => {
     expect(await run([...stream].map((b) => Buffer.from([b])))).toBe(whole);
   });
 
+  it('fails the stream once one event holds 16 MiB, though comment lines come between its data lines', async () => {
+    const rw = new SseRewriter(identity);
+    const failed = once(rw, 'error');
+    const seen: string[] = [];
+    rw.on('data', (c: Buffer) => seen.push(c.toString().slice(0, 20)));
+    const chunk = Buffer.from(`data: ${'A'.repeat(1024 * 1024)}\n:keepalive\n`);
+    for (let sent = 0; sent <= 2 * MAX_SSE_EVENT_BYTES && !rw.destroyed; sent += chunk.length)
+      rw.write(chunk);
+    const [err] = await failed;
+    expect((err as Error).message).toBe(`upstream SSE event exceeds ${MAX_SSE_EVENT_BYTES} bytes`);
+    expect(seen.some((s) => s.startsWith('data: AAAA'))).toBe(false);
+  });
+
   it.each([
     ['a line that never ends', 'data: '],
     ['data lines without the blank line that ends the event', 'data: x\n'],
