@@ -8,6 +8,9 @@
 import { z } from 'zod';
 import type { AbuseRule } from './types.js';
 
+/** The longest window or block a rule may name (as `blocks add --for`): past year 275760 no date exists. */
+export const TEN_YEARS_SEC = 10 * 365 * 24 * 3600;
+
 /** Block length when a `block` rule names none: 15 minutes. */
 export const DEFAULT_BLOCK_SEC = 900;
 
@@ -23,9 +26,15 @@ export const AbuseRuleSchema = z
       .int()
       .nonnegative()
       .describe('The rule trips when the count in the window exceeds this.'),
-    windowSec: z.number().int().positive().describe('Sliding window length in seconds.'),
+    windowSec: z.number().int().positive().max(TEN_YEARS_SEC).describe('Sliding window length in seconds.'),
     action: z.enum(['alert', 'block']).describe('alert: event only; block: also block the subject or IP.'),
-    blockSec: z.number().int().positive().optional().describe('Block length (default 900 s).'),
+    blockSec: z
+      .number()
+      .int()
+      .positive()
+      .max(TEN_YEARS_SEC)
+      .optional()
+      .describe('Block length (default 900 s).'),
   })
   .superRefine((r, ctx) => {
     if (r.tool !== undefined && r.kind !== 'tool_calls')

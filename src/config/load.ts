@@ -69,7 +69,10 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
       'authn.jwt.issuers: required with authn.jwt.jwksUri: the iss claim is checked against it, and the protected-resource metadata (RFC 9728) must name at least one authorization server',
     );
   }
-  if (c.admin.port !== 0 && c.admin.port === c.server.port && c.admin.host === c.server.host) {
+  // Two listeners on one port collide when the hosts are the same or either takes every address.
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::' || h === '';
+  const overlap = c.admin.host === c.server.host || wildcard(c.admin.host) || wildcard(c.server.host);
+  if (c.admin.port !== 0 && c.admin.port === c.server.port && overlap) {
     issues.push('admin.port: must differ from server.port');
   }
   const loop = upstreamLoop(c);

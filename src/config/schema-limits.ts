@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod';
-import { AbuseRulesSchema } from '../abuse/rules.js';
+import { AbuseRulesSchema, TEN_YEARS_SEC } from '../abuse/rules.js';
 import * as D from './defaults.js';
 import { positiveMs } from './schema-common.js';
 
@@ -53,9 +53,9 @@ const AbuseRuleSchema = z.strictObject({
     .int()
     .positive()
     .describe('The rule trips when the count in the window exceeds this.'),
-  windowSec: z.number().int().positive(),
+  windowSec: z.number().int().positive().max(TEN_YEARS_SEC),
   action: z.enum(['alert', 'block']),
-  blockSec: z.number().int().positive().optional(),
+  blockSec: z.number().int().positive().max(TEN_YEARS_SEC).optional(),
 });
 
 export const AbuseSchema = z.strictObject({

@@ -259,6 +259,30 @@ describe('config errors', () => {
       'abuse.rules.1.tool: tool applies to kind tool_calls only',
     ]);
   });
+
+  it('refuses the admin port on the public one when the hosts overlap (the same, or either a wildcard)', () => {
+    for (const admin of [{ port: 9000 }, { port: 9000, host: '0.0.0.0' }, { port: 9000, host: '::' }]) {
+      expect(() => parseConfig({ server: { port: 9000, host: '127.0.0.1' }, admin })).toThrow(
+        /admin\.port: must differ from server\.port/,
+      );
+    }
+    expect(() =>
+      parseConfig({ server: { port: 9000, host: '127.0.0.1' }, admin: { port: 9000, host: '127.0.0.2' } }),
+    ).not.toThrow();
+  });
+
+  it('refuses a rule window or block longer than 10 years (an operator’s "forever" has no date to end on)', () => {
+    const rule = { name: 'r', kind: 'auth_failures_ip', threshold: 1, action: 'block' } as const;
+    expect(() => parseConfig({ abuse: { rules: [{ ...rule, windowSec: 60, blockSec: 1e13 }] } })).toThrow(
+      /abuse\.rules\.0\.blockSec/,
+    );
+    expect(() => parseConfig({ abuse: { rules: [{ ...rule, windowSec: 1e13 }] } })).toThrow(
+      /abuse\.rules\.0\.windowSec/,
+    );
+    expect(() =>
+      parseConfig({ abuse: { rules: [{ ...rule, windowSec: 60, blockSec: 10 * 365 * 86_400 }] } }),
+    ).not.toThrow();
+  });
 });
 
 describe('config sources', () => {
