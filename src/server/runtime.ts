@@ -178,7 +178,8 @@ export class SidecarRuntime {
           live ? { ...facts, now: new Date(this.#deps.now()) } : facts,
         ),
       );
-    if (!this.#deps.config.policy.dryRun) return visible;
+    // A dry run never shows an anonymous caller what the policy keeps from it (as decide.ts).
+    if (!this.#deps.config.policy.dryRun || principal.authMethod === 'anonymous') return visible;
     // A dry run prunes nothing, but says what the policy would hide.
     return showAllButReport(visible, ({ count, names }) =>
       this.#deps.logger.info(

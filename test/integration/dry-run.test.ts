@@ -10,6 +10,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJsonRpc } from '../helpers/http.js';
 import { connectStreamable } from '../helpers/mcp-client.js';
+import { buildBundle } from '../helpers/policy.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -107,6 +108,26 @@ describe('policy.dryRun', () => {
     const res = await postJsonRpc(h.mcpUrl, {}, ECHO_CALL);
     expect(res.status).toBe(401);
     expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('still prunes an anonymous caller’s list (authn.mode optional)', async () => {
+    const bundle = await buildBundle('test/fixtures/policies/anonymous-lists');
+    const optional = await startHarness({
+      upstreamStateless: true,
+      issuer: h.issuer,
+      config: { authn: { mode: 'optional' }, policy: { dryRun: true, bundle } },
+    });
+    try {
+      const res = await postJsonRpc(optional.mcpUrl, {}, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      expect(res.status).toBe(200);
+      // The upstream answers as an event stream: the reply is its one event's data.
+      const text = await res.text();
+      const data = /^data: (.*)$/m.exec(text)?.[1] ?? text;
+      const { result } = JSON.parse(data) as { result: { tools: { name: string }[] } };
+      expect(result.tools.map((t) => t.name)).toEqual(['echo']);
+    } finally {
+      await optional.stop();
+    }
   });
 
   it('still asks an anonymous caller the policy denies to sign in (authn.mode optional), forwarding nothing', async () => {
