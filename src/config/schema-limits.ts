@@ -35,9 +35,14 @@ export const RateLimitSchema = z.strictObject({
     .describe(
       "Per-role buckets used when the policy's decision has no rate_limit obligation (the most generous role wins).",
     ),
-  default: BucketSchema.prefault({ ...D.RATELIMIT_DEFAULT }).describe(
-    'Bucket for callers with no obligation and no tier.',
-  ),
+  // Each field with its own default, so `default: {capacity: 50}` keeps the default refill.
+  default: z
+    .strictObject({
+      capacity: BucketSchema.shape.capacity.default(D.RATELIMIT_DEFAULT.capacity),
+      refillPerSecond: BucketSchema.shape.refillPerSecond.default(D.RATELIMIT_DEFAULT.refillPerSecond),
+    })
+    .prefault({})
+    .describe('Bucket for callers with no obligation and no tier.'),
   fastPath: z
     .boolean()
     .default(true)

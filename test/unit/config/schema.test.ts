@@ -271,6 +271,14 @@ describe('config errors', () => {
     ).not.toThrow();
   });
 
+  it('takes a partial ratelimit.default, keeping the default of the field left out', () => {
+    expect(parseConfig({ ratelimit: { default: { capacity: 50 } } }).ratelimit.default).toEqual({
+      capacity: 50,
+      refillPerSecond: 1,
+    });
+    expect(parseConfig({}).ratelimit.default).toEqual({ capacity: 10, refillPerSecond: 1 });
+  });
+
   it('refuses a rule window or block longer than 10 years (an operator’s "forever" has no date to end on)', () => {
     const rule = { name: 'r', kind: 'auth_failures_ip', threshold: 1, action: 'block' } as const;
     expect(() => parseConfig({ abuse: { rules: [{ ...rule, windowSec: 60, blockSec: 1e13 }] } })).toThrow(
