@@ -53,6 +53,7 @@ export function createObservability(
               ['legacy_messages', s.legacyMessagesPath],
               ['metadata', '/.well-known/oauth-protected-resource'],
             ]),
+            scheme: s.tls ? 'https' : 'http',
           },
         }
       : {}),

@@ -28,7 +28,7 @@ import {
   STAGES,
   statusClass,
 } from './metric-labels.js';
-import { SemconvMetrics } from './semconv-metrics.js';
+import { type OtlpOnlyMeter, SemconvMetrics } from './semconv-metrics.js';
 import { TalliedCounter } from './tally.js';
 
 const REVISION_INFO = 'mcp_authz_policy_revision_info';
@@ -47,10 +47,10 @@ export interface SidecarMetricsOptions {
   readonly anomalyRules?: Iterable<string>;
   /**
    * The meter read by OTLP only (`Telemetry.otlpOnlyMeter`): it carries the semantic-convention instruments
-   * (`semconv-metrics.ts`; `routes` gives each route label's `http.route`) and the revision gauge's OTLP copy.
-   * Without it neither is recorded over OTLP.
+   * (`semconv-metrics.ts`; `routes` gives each route label's `http.route`, `scheme` the public listener's
+   * `url.scheme`) and the revision gauge's OTLP copy. Without it neither is recorded over OTLP.
    */
-  readonly otlpOnly?: { readonly meter: Meter; readonly routes: ReadonlyMap<string, string> };
+  readonly otlpOnly?: OtlpOnlyMeter;
 }
 
 export class SidecarMetrics {
@@ -95,7 +95,9 @@ export class SidecarMetrics {
     this.routes = new LabelSet(opts.routes ?? ROUTES);
     this.scopes = new LabelSet(opts.rateLimitScopes ?? RATE_LIMIT_SCOPES);
     this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
-    this.#semconv = opts.otlpOnly ? new SemconvMetrics(opts.otlpOnly.meter, opts.otlpOnly.routes) : undefined;
+    this.#semconv = opts.otlpOnly
+      ? new SemconvMetrics(opts.otlpOnly.meter, opts.otlpOnly.routes, opts.otlpOnly.scheme)
+      : undefined;
     const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
     const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
     this.requests = new TalliedCounter(

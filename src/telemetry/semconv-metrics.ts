@@ -22,14 +22,26 @@ export const MCP_DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 1
 
 const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPTIONS']);
 
+/** Where the semantic-convention instruments record (`SidecarMetricsOptions.otlpOnly`). */
+export interface OtlpOnlyMeter {
+  readonly meter: Meter;
+  /** Each route label's `http.route`. */
+  readonly routes: ReadonlyMap<string, string>;
+  /** The public listener's `url.scheme` (`https` with `server.tls`); default `http`. */
+  readonly scheme?: string;
+}
+
 export class SemconvMetrics {
   readonly #http: Histogram;
   readonly #mcp: Histogram;
   /** `http.route` per bounded route label (`mcp` → `/mcp`); none for a request no route took. */
   readonly #routes: ReadonlyMap<string, string>;
+  /** The public listener's scheme (`https` with `server.tls`). */
+  readonly #scheme: string;
 
-  constructor(meter: Meter, routes: ReadonlyMap<string, string>) {
+  constructor(meter: Meter, routes: ReadonlyMap<string, string>, scheme = 'http') {
     this.#routes = routes;
+    this.#scheme = scheme;
     this.#http = meter.createHistogram(A.METRIC_HTTP_SERVER_REQUEST_DURATION, {
       description: 'Duration of HTTP server requests.',
       unit: 's',
@@ -47,7 +59,7 @@ export class SemconvMetrics {
   request(route: string, method: string | undefined, status: number, seconds: number): void {
     const attributes: Attributes = {
       [A.ATTR_HTTP_REQUEST_METHOD]: method && HTTP_METHODS.has(method) ? method : '_OTHER',
-      [A.ATTR_URL_SCHEME]: 'http',
+      [A.ATTR_URL_SCHEME]: this.#scheme,
     };
     const path = this.#routes.get(route);
     if (path !== undefined) attributes[A.ATTR_HTTP_ROUTE] = path;

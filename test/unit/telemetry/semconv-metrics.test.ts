@@ -55,6 +55,12 @@ describe('SemconvMetrics', () => {
     ]);
   });
 
+  it('names the listener’s scheme: https behind server.tls', () => {
+    const { meter, samples } = recordingMeter();
+    new SemconvMetrics(meter, new Map(), 'https').request('mcp', 'POST', 200, 0.01);
+    expect(samples.get('http.server.request.duration')?.[0]?.[1]).toMatchObject({ 'url.scheme': 'https' });
+  });
+
   it('records MCP operations with their method, tool and error type', () => {
     const { meter, samples } = recordingMeter();
     const m = new SemconvMetrics(meter, new Map());
