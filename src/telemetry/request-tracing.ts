@@ -1,12 +1,10 @@
 /**
- * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C trace
- * context), a child span for the stages that do real work — authenticate and ratelimit
- * ({@link TRACED_STAGES}), one span per policy decision (parent: the message's `_meta.traceparent` when it
- * has one), a CLIENT span for the upstream call whose context is injected into the upstream request, and
- * a filter span when a list reply is pruned. The cheap checks (origin, block lists, session, body read,
- * parse) get no span of their own: a span costs more than they do, and a request they refuse carries
- * their error code and reason on the server span. With stage metrics on, every stage records a duration. Spans use explicit contexts; nothing relies on a global context
- * manager, so several sidecars can share a process.
+ * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C context), a
+ * child span for the stages that do real work ({@link TRACED_STAGES}), one per policy decision (parent: the
+ * message's `_meta.traceparent` if any), a CLIENT span for the upstream call (its context injected upstream)
+ * and a filter span when a list reply is pruned. The cheap checks get no span (a request they refuse has
+ * their code and reason on the server span); with stage metrics on, every stage records a duration. Spans
+ * use explicit contexts, no global context manager, so several sidecars can share a process.
  *
  * @module
  */
@@ -204,8 +202,7 @@ export class RequestTracing {
       delete headers.traceparent;
       delete headers.tracestate;
       delete headers.baggage;
-      // Only the forward span's traceparent: not the client's baggage (the parent context's) nor its
-      // tracestate (inherited by the span context).
+      // The forward span's traceparent only: not the client's baggage (parent's) nor tracestate (inherited).
       const own = { ...span.spanContext(), traceState: undefined };
       this.#tel.inject(trace.setSpanContext(ROOT_CONTEXT, own), headers);
     }
@@ -223,12 +220,12 @@ export class RequestTracing {
     };
   }
 
-  /** Starts the span of a list reply's pruning; call the result with the items kept and removed. */
   /** Counts an upstream failure that came after its reply's headers (a stalled, cut or unreadable body). */
   upstreamFailedLate(code: ErrorCode): void {
     this.#metrics.upstreamError(code);
   }
 
+  /** Starts the span of a list reply's pruning; call the result with the items kept and removed. */
   filter(ctx: RequestContext): ((kept: number, removed: number) => void) | undefined {
     const parent = ctx.trace?.context;
     if (!parent || !this.#tel.tracing) return undefined;
