@@ -183,8 +183,7 @@ export function clientResponseHeaders(
   return out;
 }
 
-/** Reply headers whose values are lists both the upstream and the sidecar may add to. */
-const MERGED_LIST_HEADERS = ['vary', 'access-control-expose-headers'];
+const EXPOSE = 'access-control-expose-headers';
 
 /**
  * The client's reply headers: `upstream` (as `clientResponseHeaders` made them) overlaid with the
@@ -196,14 +195,15 @@ export function overlayReplyHeaders(
   upstream: OutgoingHttpHeaders,
   own: Readonly<Record<string, string>>,
 ): OutgoingHttpHeaders {
-  const merged: Record<string, string> = {};
-  for (const name of MERGED_LIST_HEADERS) {
-    const theirs = upstream[name];
-    const ours = own[name];
-    if (theirs === undefined || ours === undefined) continue;
-    merged[name] = mergeLists(String(theirs), ours);
-  }
-  return Object.assign(upstream, own, merged);
+  // Read before the overlay replaces them; nothing allocated for a reply with no list to merge.
+  const vary = upstream.vary;
+  const exposed = upstream[EXPOSE];
+  const out = Object.assign(upstream, own);
+  if (vary !== undefined && own.vary !== undefined) out.vary = mergeLists(String(vary), own.vary);
+  const ownExposed = own[EXPOSE];
+  if (exposed !== undefined && ownExposed !== undefined)
+    out[EXPOSE] = mergeLists(String(exposed), ownExposed);
+  return out;
 }
 
 /** Two comma-separated lists as one, each name once (compared case-insensitively); `*` absorbs the rest. */
