@@ -16,6 +16,7 @@ import {
 } from '../../mcp/header-values.js';
 import type { InFlightIds } from '../../mcp/in-flight-ids.js';
 import { parseBody } from '../../mcp/jsonrpc.js';
+import type { RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 /**
@@ -61,7 +62,8 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
         throw err;
       }
       if (ctx.parsed.batch) {
-        const refused = refuseBatch(single(ctx.req.headers['mcp-protocol-version'])?.trim());
+        const header = single(ctx.req.headers['mcp-protocol-version'])?.trim();
+        const refused = refuseBatch(header ?? newestMetaVersion(ctx.parsed.messages));
         if (refused) return refused;
       }
       const headers = checkMcpHeaders(ctx.req.headers, ctx.req.rawHeaders, ctx.parsed);
@@ -88,6 +90,20 @@ function refuseBatch(version: string | undefined): StageResult | undefined {
   );
 }
 
+/**
+ * The newest protocol version a batch's messages name in their `_meta` (2026-07-28 requests carry it): without
+ * the header, a batch of such messages (one element is enough) is still of a revision without batches, and
+ * would otherwise pass around the header checks a single message of that revision meets.
+ */
+function newestMetaVersion(messages: NonNullable<RequestContext['parsed']>['messages']): string | undefined {
+  let newest: string | undefined;
+  for (const m of messages) {
+    const v = m.kind === 'response' ? undefined : metaVersion(m.params);
+    if (v !== undefined && (newest === undefined || v > newest)) newest = v;
+  }
+  return newest;
+}
+
 function checkVersion(header: string | string[] | undefined, supported: ReadonlySet<string>): StageResult {
   if (header === undefined) return CONTINUE;
   const v = Array.isArray(header) ? header[0] : header;
@@ -106,7 +122,7 @@ function checkVersion(header: string | string[] | undefined, supported: Readonly
 function checkMcpHeaders(
   headers: Record<string, string | string[] | undefined>,
   rawHeaders: readonly string[],
-  parsed: NonNullable<import('../context.js').RequestContext['parsed']>,
+  parsed: NonNullable<RequestContext['parsed']>,
 ): StageResult {
   const method = single(headers['mcp-method']);
   const name = single(headers['mcp-name']);
@@ -151,7 +167,7 @@ const NAMED_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
 /** The standard header a request of a revision that requires them lacks, or undefined. */
 function missingStandardHeader(
   revision: string | undefined,
-  parsed: NonNullable<import('../context.js').RequestContext['parsed']>,
+  parsed: NonNullable<RequestContext['parsed']>,
   version: string | undefined,
   method: string | undefined,
   name: string | undefined,

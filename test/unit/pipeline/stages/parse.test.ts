@@ -256,6 +256,24 @@ describe('batches and the protocol version', () => {
       expect(ctx.parsed?.messages).toHaveLength(2);
     }
   });
+  it('refuses a batch, one element included, whose messages name a version without batches in _meta', () => {
+    const meta = (id: number) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: {
+          name: 'echo',
+          arguments: {},
+          _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
+        },
+      });
+    for (const body of [`[${meta(1)}]`, `[${call('echo', 1)},${meta(2)}]`]) {
+      const { result } = parse({}, body);
+      expect(result).toEqual(denied('ERR_REQUEST_INVALID'));
+      expect((result as { error: Error }).error.message).toContain('MCP 2026-07-28 has no JSON-RPC batches');
+    }
+  });
   it('lets a single message through under 2025-06-18', () => {
     expect(parse({ 'mcp-protocol-version': '2025-06-18' }, call('echo')).result).toEqual(CONTINUE);
   });
