@@ -18,6 +18,7 @@ import type { Principal } from '../authn/principal.js';
 // bindings (who would then get 404 and have to start over) takes ten such callers, not one.
 import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import { OwnerTable } from './owner-table.js';
+import type { TaskOwners } from './task-owners.js';
 
 /**
  * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is
@@ -78,8 +79,17 @@ export class SessionOwners {
     this.#unknown = opts.unknown ?? 'reject';
   }
 
-  bind(sessionId: string, owner: Principal): void {
-    this.#owners.set(sessionId, { owner: ownerKey(owner), version: undefined });
+  /**
+   * Binds a session the upstream issued to `owner`; false, changing nothing, when it is bound to another
+   * caller (an upstream issuing one id twice must not hand the first caller's session to the second, as
+   * {@link TaskOwners} keeps a task with its creator).
+   */
+  bind(sessionId: string, owner: Principal): boolean {
+    const key = ownerKey(owner);
+    const current = this.#owners.get(sessionId);
+    if (current !== undefined && current.owner !== key) return false;
+    this.#owners.set(sessionId, { owner: key, version: current?.version });
+    return true;
   }
 
   /**

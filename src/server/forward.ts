@@ -35,6 +35,7 @@ import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
 import { ignore, pump, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
+import { trackSession } from './session-tracking.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
 
@@ -124,7 +125,7 @@ export async function forward(
   ctx.upstreamStatus = upstreamRes.status;
   deps.outages?.succeeded();
   traced?.(upstreamRes.status);
-  const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions);
+  const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
   // A session the client never hears of (its reply failed before the headers went out) is released at once.
   // `headersSent` turns true at writeHead, but Node hands the headers to the socket only with the first body
   // bytes (or a flush): whether the socket took any bytes for this reply is what tells.
@@ -274,27 +275,4 @@ function readStalling(body: Readable, max: number, idleMs: number): Promise<Buff
 /** Fails a reply body the upstream stopped sending: 504 when nothing went to the client yet. */
 function stalled(body: Readable): void {
   body.destroy(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out'));
-}
-
-/**
- * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends, or notes
- * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
- */
-function trackSession(
-  ctx: RequestContext,
-  method: string,
-  res: { status: number; headers: Record<string, string | string[] | undefined> },
-  sessions: SessionOwners | undefined,
-): string | undefined {
-  if (!sessions || !ctx.principal || res.status >= 400) return undefined;
-  const requested = ctx.req.headers['mcp-session-id'];
-  const issued = res.headers['mcp-session-id'];
-  if (method === 'DELETE' && typeof requested === 'string') sessions.unbind(requested);
-  else if (typeof issued === 'string' && issued !== requested) {
-    sessions.bind(issued, ctx.principal);
-    return issued;
-  }
-  const version = ctx.req.headers['mcp-protocol-version'];
-  if (typeof requested === 'string' && typeof version === 'string') sessions.sawVersion(requested, version);
-  return undefined;
 }

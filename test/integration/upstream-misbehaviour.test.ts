@@ -432,3 +432,27 @@ describe('an upstream reply with its own Vary and Access-Control-Expose-Headers'
     expect(res.headers.get('access-control-allow-origin')).toBe(app);
   });
 });
+
+describe('an upstream issuing one session id to two callers', () => {
+  it('keeps the session with its first owner: the second caller may not use it, the first still may', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} });
+    const { h } = await setup((_req, socket) =>
+      socket.write(
+        rawReply('200 OK', [
+          ['content-type', 'application/json'],
+          ['content-length', String(Buffer.byteLength(body))],
+          ['mcp-session-id', 'the-same-session'],
+        ]) + body,
+      ),
+    );
+    const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+    const alice = await h.bearer(['admin'], { sub: 'alice' });
+    const bob = await h.bearer(['admin'], { sub: 'bob' });
+    expect((await postJsonRpc(h.mcpUrl, alice, ping)).status).toBe(200);
+    expect((await postJsonRpc(h.mcpUrl, bob, ping)).status).toBe(200);
+    const inSession = { 'mcp-session-id': 'the-same-session' };
+    expect((await postJsonRpc(h.mcpUrl, { ...bob, ...inSession }, ping)).status).toBe(404);
+    expect((await postJsonRpc(h.mcpUrl, { ...alice, ...inSession }, ping)).status).toBe(200);
+    expect(h.logs.join('\n')).toContain('already bound to another caller');
+  });
+});

@@ -3,7 +3,7 @@
  * anyone else may not, and a session never seen issued is refused unless unknown sessions are forwarded —
  * including one the bounded map forgot; one caller's flood of sessions evicts its own, not others'. A session
  * evicted by either bound is reported to `onEvict` with the protocol version last seen in it; one unbound (it
- * ended) or rebound is not.
+ * ended) or bound again is not; a session issued again to another caller stays with its owner.
  *
  * @module
  */
@@ -85,13 +85,16 @@ describe('SessionOwners', () => {
     expect(owners.mayUse('flood-16', mallory)).toBe(false);
   });
 
-  it('moves a rebound session to its new owner', () => {
-    const owners = new SessionOwners({ perCaller: 1 });
-    owners.bind('s', alice);
-    owners.bind('s', mallory);
-    owners.bind('t', alice); // alice's share is 1: only "t" counts, "s" is mallory's now
-    expect(owners.mayUse('s', mallory)).toBe(true);
-    expect(owners.mayUse('t', alice)).toBe(true);
+  it('keeps a session issued again to another caller with its owner, and rebinds it to the same owner', () => {
+    const owners = new SessionOwners();
+    expect(owners.bind('s', alice)).toBe(true);
+    owners.sawVersion('s', '2025-06-18');
+    expect(owners.bind('s', mallory)).toBe(false);
+    expect(owners.mayUse('s', alice)).toBe(true);
+    expect(owners.mayUse('s', mallory)).toBe(false);
+    expect(owners.bind('s', alice)).toBe(true);
+    expect(owners.mayUse('s', alice)).toBe(true);
+    expect(owners.size).toBe(1);
   });
 
   describe('onEvict', () => {

@@ -1,0 +1,38 @@
+/**
+ * What a forwarded reply means for Streamable HTTP session ownership (`SessionOwners`): a session the upstream
+ * issues is bound to its caller, one a DELETE ends is freed, and a bound session's protocol version is noted.
+ *
+ * @module
+ */
+import type { SessionOwners } from '../mcp/session-owners.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { Logger } from '../telemetry/logger.js';
+
+/**
+ * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends, or notes
+ * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
+ */
+export function trackSession(
+  ctx: RequestContext,
+  method: string,
+  res: { status: number; headers: Record<string, string | string[] | undefined> },
+  sessions: SessionOwners | undefined,
+  logger: Logger,
+): string | undefined {
+  if (!sessions || !ctx.principal || res.status >= 400) return undefined;
+  const requested = ctx.req.headers['mcp-session-id'];
+  const issued = res.headers['mcp-session-id'];
+  if (method === 'DELETE' && typeof requested === 'string') sessions.unbind(requested);
+  else if (typeof issued === 'string' && issued !== requested) {
+    if (sessions.bind(issued, ctx.principal)) return issued;
+    // Kept with its first owner, and not abandoned (that would end the owner's session at the upstream).
+    logger.warn(
+      { request_id: ctx.requestId },
+      'the upstream issued a session id already bound to another caller; it stays with its owner',
+    );
+    return undefined;
+  }
+  const version = ctx.req.headers['mcp-protocol-version'];
+  if (typeof requested === 'string' && typeof version === 'string') sessions.sawVersion(requested, version);
+  return undefined;
+}
