@@ -8,6 +8,7 @@
  * @module
  */
 import type { Command } from 'commander';
+import { request } from 'undici';
 import type { Config } from '../config/schema.js';
 import { loadCliConfig } from './config.js';
 import { type CliIo, fail, processIo } from './table.js';
@@ -45,16 +46,19 @@ export function register(program: Command, io: CliIo = processIo): void {
         return;
       }
       try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
-        if (res.ok) {
-          await res.body?.cancel();
+        // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (6000, 6666, 10080, …), which
+        // the admin listener may well use.
+        const res = await request(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          await res.body.dump();
           io.exit(0);
           return;
         }
-        const why = notReady(await res.text().catch(() => ''));
-        fail(io, `${url} answered ${res.status}${why ? `: ${why}` : ''}`);
+        const why = notReady(await res.body.text().catch(() => ''));
+        fail(io, `${url} answered ${res.statusCode}${why ? `: ${why}` : ''}`);
       } catch (err) {
-        const cause = (err as { cause?: { code?: unknown } }).cause?.code ?? (err as Error).name;
+        const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
+        const cause = e.cause?.code ?? e.code ?? e.name;
         fail(io, `${url} did not answer (${String(cause)})`);
       }
     });

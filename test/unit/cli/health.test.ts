@@ -21,13 +21,16 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve));
 });
 
-/** An admin-like listener answering /healthz with `healthz` and /readyz with `readyz`. */
-async function listener(healthz: number, readyz: number): Promise<number> {
+/** An admin-like listener answering /healthz with `healthz` and /readyz with `readyz`, on `port` (0: any). */
+async function listener(healthz: number, readyz: number, port = 0): Promise<number> {
   const server = createServer((req, res) => {
     res.writeHead(req.url === '/readyz' ? readyz : req.url === '/healthz' ? healthz : 404).end('{}');
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return (server.address() as AddressInfo).port;
 }
 
@@ -51,6 +54,14 @@ describe('mcp-authz health', () => {
     await c.run('health', '--config', configWithAdminPort(port));
     expect(c.exits).toEqual([0]);
     expect(c.err).toEqual([]);
+  });
+
+  it('probes an admin port that fetch refuses as a WHATWG "bad port" (6666)', async () => {
+    const port = await listener(200, 200, 6666);
+    const c = cli();
+    await c.run('health', '--ready', '--config', configWithAdminPort(port));
+    expect(c.err).toEqual([]);
+    expect(c.exits).toEqual([0]);
   });
 
   it('with --ready, exits 1 and says so when /readyz answers 503', async () => {
