@@ -5,7 +5,7 @@
  * `AUTHZ_*` overrides, the secret and certificate files the configured features use, builds the sidecar's
  * components as `serve` does (without starting them), loads the policy bundle as the sidecar would
  * (signature, entrypoints; a URL is fetched, unless `--skip-bundle`), prints the warnings `serve` logs at
- * start, and sums up what the sidecar would run. Exit 0: it would start; 1: it would not, with each problem
+ * start (the `OTEL_*` ones included), and sums up what the sidecar would run. Exit 0: it would start; 1: it would not, with each problem
  * of the first stage that fails (schema, files, components, bundle) on a line of its own.
  *
  * @module
@@ -22,6 +22,7 @@ import { isUrl } from '../policy/bundle-download.js';
 import { TlsFilesError, tlsIssues } from '../server/tls.js';
 import { redactRedisUrl } from '../store/redis-url.js';
 import { createLogger } from '../telemetry/logger.js';
+import { otelEnvWarnings } from '../telemetry/otel-env-check.js';
 import { loadCliConfig } from './config.js';
 import { loadEngineFor } from './policy.js';
 import { type CliIo, fail, oneLine, processIo } from './table.js';
@@ -55,7 +56,9 @@ async function check(opts: CheckOpts, io: CliIo): Promise<void> {
   const problems = [...unreadableSecretFiles(config), ...tlsIssues(config)];
   if (problems.length) throw new ConfigError(problems);
   await buildSidecar(config, io);
-  for (const advice of configAdvice(config, processEnv())) io.err(`mcp-authz: warning: ${oneLine(advice)}\n`);
+  const env = processEnv();
+  for (const advice of [...configAdvice(config, env), ...otelEnvWarnings(env)])
+    io.err(`mcp-authz: warning: ${oneLine(advice)}\n`);
   let policy = `not loaded (--skip-bundle): ${displayLocation(config.policy.bundle)}`;
   if (!opts.skipBundle) {
     const status = await loadEngineFor(config).then(

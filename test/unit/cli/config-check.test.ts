@@ -240,6 +240,28 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(r.out + r.err).not.toContain('hunter2');
   });
 
+  it('prints the OTEL_* warnings serve logs at start, and still passes', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_TRACES_SAMPLER: 'sometimes',
+      OTEL_BSP_MAX_QUEUE_SIZE: '0',
+      OTEL_LOGS_EXPORTER: 'zipkin',
+    });
+    try {
+      const r = await check('-c', configFile());
+      expect(r.exits).toEqual([]);
+      expect(r.err).toContain(
+        'mcp-authz: warning: OTEL_TRACES_SAMPLER=sometimes is not supported; using parentbased_always_on\n',
+      );
+      expect(r.err).toContain('mcp-authz: warning: OTEL_BSP_MAX_QUEUE_SIZE=0 must be at least 1; ignored\n');
+      expect(r.err).toContain('OTEL_LOGS_EXPORTER=zipkin: only otlp is supported');
+      expect(r.out).toContain('configuration OK');
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    }
+  }, 30_000);
+
   it('exports no telemetry from the sidecar it builds, whatever OTEL_* says', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, {

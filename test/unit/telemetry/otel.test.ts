@@ -11,6 +11,7 @@ import {
   samplerFromEnv,
   type Telemetry,
 } from '../../../src/telemetry/otel.js';
+import { otelEnvWarnings } from '../../../src/telemetry/otel-env-check.js';
 import { uuidV5 } from '../../../src/telemetry/otel-resource.js';
 import { injectMeta, telemetrySubject, traceIds } from '../../../src/telemetry/trace-context.js';
 
@@ -134,6 +135,28 @@ describe('createTelemetry: when export is on', () => {
       ).toBe(true);
     }
     expect(out.find((l) => l.msg === 'telemetry configured')).toMatchObject({ logs: 'off' });
+  });
+
+  it('warns of exactly what otelEnvWarnings (config check) reads from the same env', async () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_EXPORTER_OTLP_TIMEOUT: 'soon',
+      OTEL_METRIC_EXPORT_INTERVAL: '0',
+      OTEL_TRACES_SAMPLER: 'sometimes',
+      OTEL_TRACES_SAMPLER_ARG: '2',
+      OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0',
+      OTEL_BSP_MAX_QUEUE_SIZE: '0',
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '0',
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '-1',
+      OTEL_RESOURCE_ATTRIBUTES: 'broken',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
+    };
+    const { logger, out } = lines();
+    await telemetry(env, { logger }).start();
+    const logged = out.filter((l) => l.level === 'warn').map((l) => String(l.msg));
+    const read = otelEnvWarnings(env);
+    expect(read.length).toBeGreaterThanOrEqual(10);
+    expect(logged).toEqual(read);
   });
 
   it('never logs header values from OTEL_EXPORTER_OTLP_HEADERS', async () => {
