@@ -188,7 +188,9 @@ export function chartValuesSchema() {
             minLength: 1,
           }),
           port: port("The MCP server's port on localhost."),
-          path: str("The MCP server's Streamable HTTP path.", { pattern: '^/' }),
+          path: str("The MCP server's Streamable HTTP path (no query or fragment).", {
+            pattern: '^/[^?#]*$',
+          }),
           hostEnv: str('Environment variable that tells the server its listen host ("" to skip).'),
           portEnv: str('Environment variable that tells the server its port ("" to skip).'),
           command: { type: 'array', items: { type: 'string' } },

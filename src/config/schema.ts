@@ -33,9 +33,20 @@ const AdminSchema = z.strictObject({
 
 const UpstreamSchema = z.strictObject({
   url: httpUrlWithoutCredentials
+    .refine(
+      (u) => {
+        if (!URL.canParse(u)) return true;
+        const url = new URL(u);
+        return url.search === '' && url.hash === '';
+      },
+      {
+        message:
+          "must not hold a query or fragment: requests go to its path with the client's own query, so these would be dropped",
+      },
+    )
     .default(D.UPSTREAM_URL)
     .describe(
-      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp, on a port other than the sidecar's own; no user or password (none is sent).",
+      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp, on a port other than the sidecar's own; no user or password (none is sent), no query or fragment (requests carry the client's query).",
     ),
   connectTimeoutMs: positiveMs
     .default(D.UPSTREAM_CONNECT_TIMEOUT_MS)

@@ -92,6 +92,16 @@ describe('values.schema.json', () => {
     }
   });
 
+  it('takes an mcpServer.path without a query or fragment (upstream.url refuses them)', () => {
+    expect(errors({ mcpServer: { path: '/v1/mcp' } })).toEqual([]);
+    for (const path of ['/mcp?tenant=acme', '/mcp#x', 'mcp']) {
+      expect(errors({ mcpServer: { path } })[0], path).toMatchObject({
+        instancePath: '/mcpServer/path',
+        keyword: 'pattern',
+      });
+    }
+  });
+
   it('the chart refuses to render with a bad value, with a message naming the field', async () => {
     const typeError = await renderError(CHART, { set: ['replicaCount=three'] });
     expect(typeError).toMatch(/values don't meet the specifications of the schema/);

@@ -187,6 +187,17 @@ describe('config errors', () => {
     ).toBe('HS512');
   });
 
+  it('refuses an upstream.url with a query or fragment, which requests would not carry', () => {
+    for (const url of ['http://127.0.0.1:8081/mcp?tenant=acme', 'http://127.0.0.1:8081/mcp#x']) {
+      expect(() => parseConfig({ upstream: { url } })).toThrow(
+        'upstream.url: must not hold a query or fragment: requests go to its path',
+      );
+    }
+    expect(parseConfig({ upstream: { url: 'http://127.0.0.1:8081/mcp' } }).upstream.url).toBe(
+      'http://127.0.0.1:8081/mcp',
+    );
+  });
+
   it("refuses an upstream.url on the sidecar's own port: every allowed call would loop back into it", () => {
     // Forwarded without its credentials, the call comes back as a 401 "no credentials" for a caller who sent
     // valid ones, while /readyz is happy: the upstream port accepts connections.
