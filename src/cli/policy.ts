@@ -66,9 +66,15 @@ export function register(program: Command, io: CliIo = processIo): void {
         const input = readInput(file);
         const engine = await loadEngine(opts, io);
         if (opts.visible) {
-          io.out(
-            `${JSON.stringify({ visible: engine.visible(input), revision: engine.revision }, null, 2)}\n`,
-          );
+          const { visible, failure } = engine.visibleExplained(input);
+          const view = {
+            visible,
+            revision: engine.revision,
+            ...(failure ? { failure: 'evaluation_error', failure_detail: failure } : {}),
+          };
+          io.out(`${JSON.stringify(view, null, 2)}\n`);
+          // As for a decision: a failed evaluation hides the item, but it is no answer of the policy's.
+          if (failure) io.exit(EXIT_EVALUATION_FAILED);
           return;
         }
         const decision = engine.decide(input);

@@ -8,44 +8,17 @@
  * @module
  */
 import type { ComponentState } from '../lifecycle.js';
-import type { Logger } from '../telemetry/logger.js';
 import type { Bundle } from './bundle.js';
 import { cachedDecision, type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
-import {
-  cacheKey,
-  cachePlan,
-  DecisionCache,
-  type DecisionCacheOptions,
-  deepFreeze,
-  probeInput,
-  sameResult,
-} from './decision-cache.js';
+import { cacheKey, cachePlan, DecisionCache, deepFreeze, probeInput, sameResult } from './decision-cache.js';
+import type { PolicyEngineOptions, PolicyStatus } from './engine-options.js';
 import { errorText, firstResult, undefinedResult } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { instantiate } from './instantiate.js';
 import type { WasmCall } from './wasm-call.js';
 
-export interface PolicyStatus {
-  readonly state: ComponentState;
-  readonly revision: string | null;
-  readonly source: string | null;
-  readonly loadedAt: string | null;
-  readonly lastError: string | null;
-  readonly reloads: { readonly ok: number; readonly failed: number };
-  /** Null when the loaded revision is evaluated on every request (cache off, or not cacheable). */
-  readonly decisionCache: { readonly entries: number; readonly hits: number; readonly misses: number } | null;
-}
-
-export interface PolicyEngineOptions {
-  readonly decisionEntrypoint: string;
-  readonly visibleEntrypoint: string;
-  readonly logger: Logger;
-  /** Told about every load attempt (metrics: reloads by result, the loaded revision, catalog tool names). */
-  readonly onLoad?: (result: 'success' | 'failure', bundle: Bundle | null) => void;
-  /** Results cached per revision (decision-cache.ts); off when absent. */
-  readonly cache?: DecisionCacheOptions;
-}
+export type { PolicyEngineOptions, PolicyStatus } from './engine-options.js';
 
 interface Loaded {
   /** Evaluates an entrypoint of the loaded policy on input JSON (wasm-call.ts). */
@@ -200,6 +173,14 @@ export class PolicyEngine {
     return visible ?? false;
   }
 
+  /** `visible` evaluated without the cache, with what failed when it threw (`policy eval --visible`). */
+  visibleExplained(input: PolicyInput): { visible: boolean; failure?: string } {
+    const cur = this.#current;
+    if (!cur) return { visible: false, failure: 'no policy loaded' };
+    const r = tryVisible(cur, input);
+    return typeof r === 'boolean' ? { visible: r } : { visible: false, failure: r.failure };
+  }
+
   /** One evaluation of `decision`, checked against the schema; every failure is a deny. */
   #evaluate(cur: Loaded, input: PolicyInput, t0: bigint): Decision {
     let raw: unknown;
@@ -243,15 +224,13 @@ export class PolicyEngine {
 
   /** One evaluation of `visible`; undefined when it failed (logged). */
   #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
-    try {
-      return firstResult(cur.call(inputJson(input), cur.visibleId)) === true;
-    } catch (err) {
-      this.#opts.logger.error(
-        { revision: cur.revision, err: errorText(err) },
-        'policy visibility evaluation failed',
-      );
-      return undefined;
-    }
+    const r = tryVisible(cur, input);
+    if (typeof r === 'boolean') return r;
+    this.#opts.logger.error(
+      { revision: cur.revision, err: r.failure },
+      'policy visibility evaluation failed',
+    );
+    return undefined;
   }
 
   /** A result changed with context.time or context.request_id: this revision is evaluated every time. */
@@ -289,5 +268,14 @@ export class PolicyEngine {
           }
         : null,
     };
+  }
+}
+
+/** One evaluation of `visible`: true only for a result of `true`; what failed when it threw. */
+function tryVisible(cur: Loaded, input: PolicyInput): boolean | { failure: string } {
+  try {
+    return firstResult(cur.call(inputJson(input), cur.visibleId)) === true;
+  } catch (err) {
+    return { failure: errorText(err) };
   }
 }

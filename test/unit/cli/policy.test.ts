@@ -96,6 +96,27 @@ describe('mcp-authz policy eval', () => {
     });
   });
 
+  it('exits 2 with what failed when --visible throws (a rule conflict), as a failed decision does', async () => {
+    const conflict = await buildBundle('test/fixtures/policies/conflict');
+    const c = cli();
+    await c.run(
+      'policy',
+      'eval',
+      '--bundle',
+      conflict,
+      '--visible',
+      file('two.json', input(['a', 'b'], 'x')),
+    );
+    expect(c.exits).toEqual([2]);
+    const out = JSON.parse(c.out.join('')) as Record<string, unknown>;
+    expect(out).toMatchObject({ visible: false, failure: 'evaluation_error' });
+    expect(String(out.failure_detail)).toMatch(/conflict/);
+    const one = cli();
+    await one.run('policy', 'eval', '--bundle', conflict, '--visible', file('one.json', input(['a'], 'x')));
+    expect(one.exits).toEqual([]);
+    expect(JSON.parse(one.out.join(''))).toMatchObject({ visible: true });
+  });
+
   it('takes the bundle and entrypoints from --config, and answers --visible', async () => {
     const config = file('config.yaml', `policy:\n  bundle: ${bundle}\n`);
     const c = cli();
