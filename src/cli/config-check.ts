@@ -15,7 +15,7 @@ import { createSidecar } from '../app.js';
 import { configAdvice } from '../config/advice.js';
 import { processEnv } from '../config/env.js';
 import type { Config } from '../config/schema.js';
-import { unreadableSecretFiles } from '../config/secrets.js';
+import { secretIssues } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { displayLocation } from '../policy/bundle.js';
 import { isUrl } from '../policy/bundle-download.js';
@@ -53,7 +53,7 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 async function check(opts: CheckOpts, io: CliIo): Promise<void> {
   const config = loadCliConfig(opts.config, io);
-  const problems = [...unreadableSecretFiles(config), ...tlsIssues(config)];
+  const problems = [...secretIssues(config), ...tlsIssues(config)];
   if (problems.length) throw new ConfigError(problems);
   await buildSidecar(config, io);
   const env = processEnv();

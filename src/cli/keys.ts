@@ -12,7 +12,7 @@ import { API_KEY_ID_LENGTH, isApiKeyId, parseApiKey } from '../authn/api-key-for
 import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
-import { openSecret, type SecretName, unreadableSecretFiles } from '../config/secrets.js';
+import { openSecret, type SecretName, secretIssues } from '../config/secrets.js';
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -147,7 +147,7 @@ export function keyIdArgument(arg: string, prefix: string): string {
 
 /** Fails, naming the file, when the secret's configured file cannot be read (as `serve` does at start). */
 function requireReadable(config: Config, secret: SecretName): void {
-  const unreadable = unreadableSecretFiles(config, process.env, [secret]);
+  const unreadable = secretIssues(config, process.env, [secret]);
   if (unreadable.length) throw new Error(unreadable.join('; '));
 }
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { openSecret, unreadableSecretFiles } from '../config/secrets.js';
+import { openSecret, secretIssues } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import { isUrl } from '../policy/bundle-download.js';
 import type { Decision } from '../policy/decision.js';
@@ -160,7 +160,7 @@ export async function loadEngineFor(config: Config, bundle?: string): Promise<Po
     ...(verification ? (['bundleVerificationKey'] as const) : []),
     ...(withToken ? (['bundleToken'] as const) : []),
   ];
-  const unreadable = unreadableSecretFiles(config, process.env, needed);
+  const unreadable = secretIssues(config, process.env, needed);
   if (unreadable.length) throw new Error(unreadable.join('; '));
   const key = verification ? openSecret(config, 'bundleVerificationKey') : undefined;
   const token = withToken ? openSecret(config, 'bundleToken') : undefined;

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { createSidecar } from '../app.js';
 import { unknownEnvNames } from '../config/env.js';
 import { loadConfig } from '../config/load.js';
-import { unreadableSecretFiles } from '../config/secrets.js';
+import { secretIssues } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { TlsFilesError, tlsIssues } from '../server/tls.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       let config: ReturnType<typeof loadConfig>;
       try {
         config = loadConfig({ file: opts.config ?? program.opts<{ config?: string }>().config });
-        const unreadable = [...unreadableSecretFiles(config), ...tlsIssues(config)];
+        const unreadable = [...secretIssues(config), ...tlsIssues(config)];
         if (unreadable.length) throw new ConfigError(unreadable);
       } catch (err) {
         if (err instanceof ConfigError) {

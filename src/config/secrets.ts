@@ -99,27 +99,50 @@ export const SECRETS = {
 export type SecretName = keyof typeof SECRETS;
 
 /**
- * The secret files `serve` will use that cannot be read now, as config issues (`authn.apiKeys.pepperFile:
- * … cannot be read (ENOENT)`): checked once at start, so a missing Secret mount stops the sidecar instead
- * of starting it with API keys refused or Redis answering NOAUTH. A secret counts only when its feature is
- * on and its `AUTHZ_*` variable (the fallback) is not set. (Later, a file that turns unreadable keeps its
- * last value: a Kubernetes Secret update swaps symlinks.) The CLI asks about `only` the secrets a command
- * uses.
+ * The least the secrets that guard something a caller can try guesses against must hold: the API-key pepper
+ * (the keys' hashes are keyed with it) and the report token (a bearer for `/report`). `openssl rand -hex 32`
+ * gives 64.
  */
-export function unreadableSecretFiles(
+export const MIN_SECRET_BYTES: Partial<Record<SecretName, number>> = {
+  apiKeyPepper: 16,
+  adminReportToken: 16,
+};
+
+/**
+ * The problems, as config issues, of the secrets `serve` will use: a file that cannot be read now
+ * (`authn.apiKeys.pepperFile: … cannot be read (ENOENT)`), so a missing Secret mount stops the sidecar instead
+ * of starting it with API keys refused or Redis answering NOAUTH, and a value shorter than
+ * {@link MIN_SECRET_BYTES} from the file or its `AUTHZ_*` variable. A secret counts only when its feature is
+ * on; an unreadable file only when the variable (the fallback) is not set. Checked once at start (later, a
+ * file that turns unreadable keeps its last value: a Kubernetes Secret update swaps symlinks). The CLI asks
+ * about `only` the secrets a command uses.
+ */
+export function secretIssues(
   config: Config,
   env: NodeJS.ProcessEnv = process.env,
   only: readonly SecretName[] = Object.keys(SECRETS) as SecretName[],
 ): string[] {
   const issues: string[] = [];
-  for (const spec of only.map((name) => SECRETS[name] as SecretSpec)) {
+  for (const name of only) {
+    const spec: SecretSpec = SECRETS[name];
+    if (!spec.inUse(config)) continue;
     const file = spec.file(config);
-    if (!file || !spec.inUse(config) || env[spec.envVar]) continue;
-    try {
-      readFileSync(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      issues.push(`${spec.setting}: ${file} cannot be read (${code})`);
+    const fromEnv = env[spec.envVar] ? Buffer.from(env[spec.envVar] as string, 'utf8') : null;
+    let fromFile: Buffer | null = null;
+    if (file) {
+      try {
+        fromFile = trimOneNewline(readFileSync(file));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+        if (!fromEnv) issues.push(`${spec.setting}: ${file} cannot be read (${code})`);
+      }
+    }
+    // As the secret source reads it: a file with a value wins, else the variable.
+    const value = fromFile?.length ? fromFile : fromEnv;
+    const min = MIN_SECRET_BYTES[name];
+    if (value && min !== undefined && value.length < min) {
+      const from = value === fromFile ? spec.setting : spec.envVar;
+      issues.push(`${from}: must be at least ${min} bytes (has ${value.length}); e.g. openssl rand -hex 32`);
     }
   }
   return issues;

@@ -75,6 +75,26 @@ describe('mcp-authz config check', () => {
     expect(r.out).toBe('');
   });
 
+  it('refuses a short pepper or report token, naming where it came from, without printing it', async () => {
+    const shortPepper = join(dir, 'short-pepper');
+    writeFileSync(shortPepper, 'hunter2\n');
+    const file = configFile({ authn: { jwt: { enabled: false }, apiKeys: { pepperFile: shortPepper } } });
+    const saved = process.env.AUTHZ_ADMIN_REPORT_TOKEN;
+    process.env.AUTHZ_ADMIN_REPORT_TOKEN = 'letmein';
+    try {
+      const r = await check('-c', file);
+      expect(r.exits).toEqual([1]);
+      expect(r.err).toBe(
+        'mcp-authz: invalid configuration:\n' +
+          '  authn.apiKeys.pepperFile: must be at least 16 bytes (has 7); e.g. openssl rand -hex 32\n' +
+          '  AUTHZ_ADMIN_REPORT_TOKEN: must be at least 16 bytes (has 7); e.g. openssl rand -hex 32\n',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.AUTHZ_ADMIN_REPORT_TOKEN;
+      else process.env.AUTHZ_ADMIN_REPORT_TOKEN = saved;
+    }
+  });
+
   it('fails on a bundle the sidecar could not load, unless told to skip it', async () => {
     const missing = join(dir, 'no-bundle');
     const file = configFile({ policy: { bundle: missing } });

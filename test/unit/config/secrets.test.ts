@@ -6,7 +6,7 @@ import {
   createSecretSource,
   openSecret,
   type SecretSource,
-  unreadableSecretFiles,
+  secretIssues,
 } from '../../../src/config/secrets.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
 import { tempDir } from '../../helpers/temp-dir.js';
@@ -112,23 +112,51 @@ describe('configured secret files at start', () => {
     const dir = tempDir('secret');
     const missing = join(dir, 'pepper');
     const config = parseConfig({ authn: { apiKeys: { pepperFile: missing } } }, {});
-    expect(unreadableSecretFiles(config, {})).toEqual([
+    expect(secretIssues(config, {})).toEqual([
       `authn.apiKeys.pepperFile: ${missing} cannot be read (ENOENT)`,
     ]);
     // The variable is the fallback when the file cannot be read.
-    expect(unreadableSecretFiles(config, { AUTHZ_API_KEY_PEPPER: 'p' })).toEqual([]);
-    writeFileSync(missing, 'pepper-value');
-    expect(unreadableSecretFiles(config, {})).toEqual([]);
+    expect(secretIssues(config, { AUTHZ_API_KEY_PEPPER: 'p'.repeat(16) })).toEqual([]);
+    writeFileSync(missing, 'pepper-value-0123456789');
+    expect(secretIssues(config, {})).toEqual([]);
+  });
+
+  it('refuses a pepper or report token under 16 bytes, from its file or its variable', () => {
+    const dir = tempDir('secret');
+    const pepper = join(dir, 'pepper');
+    const token = join(dir, 'token');
+    writeFileSync(pepper, 'short\n');
+    writeFileSync(token, 'x'.repeat(15));
+    const files = parseConfig(
+      { authn: { apiKeys: { pepperFile: pepper } }, admin: { reportTokenFile: token } },
+      {},
+    );
+    expect(secretIssues(files, {})).toEqual([
+      'authn.apiKeys.pepperFile: must be at least 16 bytes (has 5); e.g. openssl rand -hex 32',
+      'admin.reportTokenFile: must be at least 16 bytes (has 15); e.g. openssl rand -hex 32',
+    ]);
+    const env = parseConfig({}, {});
+    expect(secretIssues(env, { AUTHZ_API_KEY_PEPPER: 'p', AUTHZ_ADMIN_REPORT_TOKEN: 'hunter2' })).toEqual([
+      'AUTHZ_API_KEY_PEPPER: must be at least 16 bytes (has 1); e.g. openssl rand -hex 32',
+      'AUTHZ_ADMIN_REPORT_TOKEN: must be at least 16 bytes (has 7); e.g. openssl rand -hex 32',
+    ]);
+    // A file with a value wins over the variable, as the sidecar reads them; an empty one does not.
+    writeFileSync(pepper, 'p'.repeat(16));
+    writeFileSync(token, '');
+    expect(secretIssues(files, { AUTHZ_ADMIN_REPORT_TOKEN: 't'.repeat(16) })).toEqual([]);
+    // API keys off: the pepper is not used.
+    const off = parseConfig({ authn: { apiKeys: { enabled: false } } }, {});
+    expect(secretIssues(off, { AUTHZ_API_KEY_PEPPER: 'p' })).toEqual([]);
   });
 
   it('checks the bundle verification key file only when policy.verification is set', () => {
     const missing = join(tempDir('secret'), 'bundle-key.pem');
-    expect(unreadableSecretFiles(parseConfig({}, {}), {})).toEqual([]);
+    expect(secretIssues(parseConfig({}, {}), {})).toEqual([]);
     const config = parseConfig({ policy: { verification: { keyFile: missing } } }, {});
-    expect(unreadableSecretFiles(config, {})).toEqual([
+    expect(secretIssues(config, {})).toEqual([
       `policy.verification.keyFile: ${missing} cannot be read (ENOENT)`,
     ]);
-    expect(unreadableSecretFiles(config, { AUTHZ_BUNDLE_VERIFICATION_KEY: 'k' })).toEqual([]);
+    expect(secretIssues(config, { AUTHZ_BUNDLE_VERIFICATION_KEY: 'k' })).toEqual([]);
   });
 
   it('ignores the files of features that are off', () => {
@@ -139,7 +167,7 @@ describe('configured secret files at start', () => {
       },
       {},
     );
-    expect(unreadableSecretFiles(config, {})).toEqual([]);
+    expect(secretIssues(config, {})).toEqual([]);
   });
 
   it('names the secret (not its value) when a file turns unreadable', () => {
