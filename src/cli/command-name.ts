@@ -1,5 +1,5 @@
 /**
- * Which of the CLI's command modules a command line needs. `serve` alone loads the whole sidecar (the
+ * Which of the CLI's command modules a command line needs. `serve` (and `config check`) load the whole sidecar (the
  * OpenTelemetry SDK, express, the wasm runtime: about 0.6 s of a core), and every command loaded the lot,
  * so `mcp-authz health` — the image's Docker HEALTHCHECK, every 30 s — and `--version` took over a second.
  * Now only the invoked command's module is loaded (none for `--version`); when the line names none
