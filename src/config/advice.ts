@@ -15,15 +15,19 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
   // On a loopback listener (the demo, a local run) the peer is the caller itself: nothing to warn about.
   const loopback = isLoopbackHost(config.server.host);
   if (config.server.trustProxyHops === 0 && !loopback) {
-    for (const rule of config.abuse.rules) {
-      if (rule.kind !== 'auth_failures_ip' || rule.action !== 'block') continue;
-      advice.push(
-        `abuse rule ${rule.name} blocks client IPs while server.trustProxyHops is 0: the client IP is the ` +
-          'connecting peer, so behind an ingress or load balancer every caller shares its address and one ' +
-          "caller's failed logins block them all; set server.trustProxyHops to the number of proxies in " +
-          'front of the sidecar, or make the rule alert only',
-      );
-    }
+    const blocking = config.abuse.rules
+      .filter((r) => r.kind === 'auth_failures_ip' && r.action === 'block')
+      .map((r) => r.name);
+    advice.push(
+      'server.trustProxyHops is 0: the client IP is the connecting peer, so behind an ingress or load balancer ' +
+        'every caller has its address: a policy rule on context.client_ip (the default policy lets restricted ' +
+        'tools be called from private networks) is met by every caller' +
+        (blocking.length
+          ? `, and abuse rule ${blocking.join(', ')} blocks them all for one caller's failed logins`
+          : '') +
+        '; set server.trustProxyHops to the number of proxies in front of the sidecar, or leave it at 0 only ' +
+        'where callers reach the pod directly',
+    );
   }
   const bundle = /^http:\/\//i.test(config.policy.bundle) && URL.canParse(config.policy.bundle);
   const bundleLoopback = bundle && isLoopbackHost(new URL(config.policy.bundle).hostname);

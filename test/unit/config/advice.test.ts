@@ -3,15 +3,15 @@ import { configAdvice } from '../../../src/config/advice.js';
 import { parseConfig } from '../../../src/config/load.js';
 
 describe('configAdvice', () => {
-  it('warns that the default IP-blocking rule sees the proxy, not the caller, without trusted hops', () => {
+  it('warns that the policy and the default IP-blocking rule see the proxy, not the caller, without trusted hops', () => {
     const advice = configAdvice(parseConfig({}, {}));
     expect(advice).toHaveLength(1);
-    expect(advice[0]).toMatch(
-      /^abuse rule auth-failures-ip blocks client IPs while server\.trustProxyHops is 0/,
-    );
+    expect(advice[0]).toMatch(/^server\.trustProxyHops is 0: the client IP is the connecting peer/);
+    expect(advice[0]).toContain('a policy rule on context.client_ip');
+    expect(advice[0]).toContain('abuse rule auth-failures-ip blocks them all');
   });
 
-  it('has nothing to say once hops are trusted, on loopback, or when the rule only alerts', () => {
+  it('has nothing to say once hops are trusted or on loopback, and names no rule that only alerts', () => {
     expect(configAdvice(parseConfig({ server: { trustProxyHops: 1 } }, {}))).toEqual([]);
     // A loopback listener: the peer is the caller (the demo, a local run).
     expect(configAdvice(parseConfig({ server: { host: '127.0.0.1' } }, {}))).toEqual([]);
@@ -21,7 +21,9 @@ describe('configAdvice', () => {
         rules: [{ name: 'ip', kind: 'auth_failures_ip', threshold: 20, windowSec: 60, action: 'alert' }],
       },
     };
-    expect(configAdvice(parseConfig(alertOnly, {}))).toEqual([]);
+    const [alerting] = configAdvice(parseConfig(alertOnly, {}));
+    expect(alerting).toContain('a policy rule on context.client_ip');
+    expect(alerting).not.toContain('abuse rule');
   });
 
   it('warns that a bundle token would cross the network in the clear, and that a dry run enforces nothing', () => {
