@@ -12,7 +12,7 @@ import { AuthnError, type SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
-import type { RequestContext } from '../pipeline/context.js';
+import { enforcedDenial, type RequestContext } from '../pipeline/context.js';
 import { denial } from '../pipeline/stages/decide.js';
 
 export function sendJson(
@@ -70,7 +70,7 @@ export function errorResponse(
 
 /** The scopes the policy named on the body's denied messages (`required_scopes`). */
 function deniedScopes(ctx: RequestContext): string[] {
-  return ctx.decisions.flatMap((d) => (d.decision.allow ? [] : (d.decision.requiredScopes ?? [])));
+  return ctx.decisions.flatMap((d) => (enforcedDenial(d) ? (d.decision.requiredScopes ?? []) : []));
 }
 
 /**
@@ -85,16 +85,19 @@ function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[
   const p = ctx.principal;
   // An OAuth access token, JWT or opaque (introspected), can be stepped up; an API key cannot.
   if (p?.authMethod !== 'jwt' && p?.authMethod !== 'introspection') return undefined;
-  const lacking = ctx.decisions.some(
-    (d) => !d.decision.allow && d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)),
-  );
+  // Every enforced denial of the body must be one the scopes cure: a batch with a message denied for another
+  // reason would be denied again after the step-up (the policy names scopes only then, message by message).
+  const denied = ctx.decisions.filter(enforcedDenial);
+  const lacking =
+    denied.length > 0 &&
+    denied.every((d) => d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)) === true);
   if (!lacking) return undefined;
   return challengeScopes(baseline, p.scopes, deniedScopes(ctx));
 }
 
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
 function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {
-  const denied = ctx.decisions.find((d) => !d.decision.allow);
+  const denied = ctx.decisions.find(enforcedDenial);
   const reason = denied?.decision.reasons[0] ?? 'this call needs more scopes';
   return new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', `Forbidden: ${reason}`, {
     data: {
@@ -111,15 +114,16 @@ function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnErro
  * again with the caller's identity. The policy's reasons stay in `data`.
  */
 function signInFirst(ctx: RequestContext): AuthnError {
-  const denied = ctx.decisions.find((d) => !d.decision.allow);
+  const denied = ctx.decisions.find(enforcedDenial);
   return new AuthnError('ERR_AUTHN_MISSING', 'Unauthorized: sign in to make this request', {
     data: { reasons: denied?.decision.reasons ?? [], decision_id: denied?.decisionId ?? null },
   });
 }
 
 function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorResponse {
+  // A dry run's denial was no refusal: its message is only held back with the batch, as an allowed one is.
   const answers = ctx.decisions.map((d) => {
-    if (!d.decision.allow) {
+    if (enforcedDenial(d)) {
       return rpcErrorBody(
         denial(d.decision.reasons, d.decisionId, d.decision.failure !== undefined),
         d.action.id,

@@ -222,6 +222,46 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     expect(errorResponse(ctx, firstDenial(), RM, 'mcp:tools').status).toBe(200);
   });
 
+  it('denies a batch the usual way when one of its denials is for another reason than scopes', () => {
+    const ctx = decided(
+      true,
+      [request(1, 'tools/call', { name: 'export' }), request(2, 'tools/call', { name: 't' })],
+      [deny('tool export needs clearance restricted'), needs(['s'])],
+    );
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['mcp:tools'] };
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    // A step-up would not help message 1: each message gets its own reasons and decision id instead.
+    expect(out.status).toBe(200);
+    expect(out.headers['www-authenticate']).toBeUndefined();
+    expect(out.body).toMatchObject([
+      {
+        id: 1,
+        error: { message: 'Forbidden: tool export needs clearance restricted', data: { decision_id: 'd0' } },
+      },
+      { id: 2, error: { message: 'Forbidden: tool t needs the OAuth scope s', data: { decision_id: 'd1' } } },
+    ]);
+  });
+
+  it('steps up on the enforced denials only: a dry run denial in the batch is neither asked for nor refused', () => {
+    const ctx = decided(
+      true,
+      [request(1, 'tools/call', { name: 'export' }), request(2, 'tools/call', { name: 't' })],
+      [deny('tool export needs clearance restricted'), needs(['s'])],
+    );
+    const first = ctx.decisions[0];
+    if (first) ctx.decisions[0] = { ...first, dryRun: true };
+    ctx.principal = { ...ANONYMOUS, id: 'u-1', authMethod: 'jwt', scopes: ['mcp:tools'] };
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(403);
+    expect(out.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+    );
+    expect(out.body).toMatchObject([
+      { id: 1, error: { data: { code: 'ERR_AUTHN_INSUFFICIENT_SCOPE', decision_id: 'd1' } } },
+      { id: 2, error: { message: 'Forbidden: tool t needs the OAuth scope s' } },
+    ]);
+  });
+
   it('adds them to the sign-in challenge of an anonymous caller', () => {
     const ctx = decided(false, [request(1, 'tools/call', { name: 't' })], [needs(['s'])]);
     ctx.principal = ANONYMOUS;
