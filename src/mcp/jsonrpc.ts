@@ -133,9 +133,36 @@ function checkValues(value: unknown, depth: number, escapes: boolean): void {
     return;
   }
   const o = value as Record<string, unknown>;
+  let folds = false;
   for (const k in o) {
     if (escapes && LONE_SURROGATE.test(k)) throw loneSurrogate();
+    if (!folds) folds = FOLDABLE.test(k);
     checkValues(o[k], depth + 1, escapes);
+  }
+  if (folds) checkCaseFolding(o);
+}
+
+/** A key that case folding may change: an upper-case ASCII letter, or anything beyond ASCII. */
+const FOLDABLE = /[A-Z\u0080-\uffff]/;
+
+/**
+ * Refuses an object two of whose keys differ only in case, `ſ` for `s` or the Kelvin sign for `k`: Go's
+ * `encoding/json` matches keys that way (and keeps the last), so `{"name":"read_customer",
+ * "Name":"delete_customer"}` was decided as one call and run by a Go MCP server as the other
+ * (CVE-2026-27896). Upper-casing then lower-casing folds all three.
+ */
+function checkCaseFolding(o: Record<string, unknown>): void {
+  const seen = new Map<string, string>();
+  for (const k in o) {
+    const folded = k.toUpperCase().toLowerCase();
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      throw new RequestError(
+        'ERR_REQUEST_INVALID',
+        `Invalid Request: the keys ${JSON.stringify(other.slice(0, 40))} and ${JSON.stringify(k.slice(0, 40))} of one object differ only in case (a server matching keys without case could read either)`,
+      );
+    }
+    seen.set(folded, k);
   }
 }
 

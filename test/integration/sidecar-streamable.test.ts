@@ -235,6 +235,15 @@ describe('HTTP-level refusals', () => {
     );
     expect(huge.status).toBe(400);
     expect(((await huge.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    // Keys a Go server would match without case (CVE-2026-27896): decided as echo, run as another call.
+    const folded = await post(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","Name":"delete_customer","arguments":{"text":"x"}}}',
+      auth,
+    );
+    expect(folded.status).toBe(400);
+    expect(((await folded.json()) as { error: { message: string } }).error.message).toMatch(
+      /differ only in case/,
+    );
     for (const args of ['["x"]', '"tenant=globex"']) {
       const notObject = await post(
         `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":${args}}}`,

@@ -127,6 +127,22 @@ describe('parseBody', () => {
     expect(parseBody(ok).messages).toHaveLength(1);
   });
 
+  it('refuses an object with keys differing only in case, ſ for s or K for k (Go matches keys so)', () => {
+    const call = (params: string) => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${params}}`;
+    for (const params of [
+      '{"name":"read_customer","Name":"delete_customer","arguments":{}}',
+      '{"name":"read_customer","arguments":{},"argument\u017f":{"tenant":"globex"}}',
+      '{"name":"t","arguments":{"tenant":"acme","TENANT":"globex"}}',
+      '{"name":"t","arguments":{"nested":{"\u212aey":1,"key":2}}}',
+    ]) {
+      expect(() => parseBody(call(params)), params).toThrow(/differ only in case/);
+    }
+    const distinct = call(
+      '{"name":"t","arguments":{"progressToken":1,"Name":"n","tenant":"acme","\u00e9":1}}',
+    );
+    expect(parseBody(distinct).messages).toHaveLength(1);
+  });
+
   it('accepts escaped surrogate pairs and other escapes', () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"t":"\\ud83d\\ude00 \\u00e9 \\u2028"}}';
     const [m] = parseBody(body).messages;
