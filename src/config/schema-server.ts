@@ -75,6 +75,15 @@ export const ServerSchema = z.strictObject({
     .positive()
     .default(D.MAX_BODY_BYTES)
     .describe('Largest accepted request body; larger bodies get 413.'),
+  maxRequestHeaders: z
+    .number()
+    .int()
+    .positive()
+    .max(10_000)
+    .default(D.MAX_REQUEST_HEADERS)
+    .describe(
+      "Most header fields (lines) in one request, as Envoy's max_headers_count; more get 431. Node would otherwise drop every field past its 2,000th silently, a second Authorization or Mcp-Name line among them.",
+    ),
   maxBatchMessages: z
     .number()
     .int()

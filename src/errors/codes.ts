@@ -56,6 +56,12 @@ export const ERROR_CODES = {
     reason: 'request',
     meaning: 'The body exceeds `server.maxBodyBytes`.',
   },
+  ERR_REQUEST_HEADERS: {
+    status: 431,
+    rpc: RPC.invalidRequest,
+    reason: 'request',
+    meaning: 'The request has more header fields than `server.maxRequestHeaders` (100).',
+  },
   ERR_REQUEST_CONTENT_TYPE: {
     status: 415,
     rpc: RPC.invalidRequest,

@@ -12,8 +12,10 @@ import {
   type ServerOptions,
 } from 'node:https';
 import express from 'express';
+import { toErrorResponse } from '../errors/http.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
+import { boundHeaderFields, headerFieldsProblem } from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
 import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
@@ -53,8 +55,16 @@ export function createPublicServer(
   const waiters: Array<() => void> = [];
   /** Replies to requests with a body, until they close (their headers may still be to write). */
   const replies = new Set<ServerResponse>();
+  const maxHeaders = rt.config.server.maxRequestHeaders;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (closing) res.shouldKeepAlive = false;
+    const badHeaders = headerFieldsProblem(req.rawHeaders, maxHeaders);
+    if (badHeaders) {
+      rt.countPlain(res, 'bad_request');
+      const out = toErrorResponse(badHeaders, { ids: null, batch: false, resourceMetadataUrl: '' });
+      sendJson(res, out.status, out.body, { ...out.headers, connection: 'close' });
+      return;
+    }
     let done: (() => void) | undefined;
     if (req.method === 'POST') {
       inFlight++;
@@ -103,6 +113,7 @@ export function createPublicServer(
   };
   const secure = tls ? createHttpsServer(tls, handler) : undefined;
   const server: Server = secure ?? createServer(handler);
+  boundHeaderFields(server, maxHeaders);
   // Bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

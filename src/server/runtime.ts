@@ -234,7 +234,7 @@ export class SidecarRuntime {
   }
 
   /** Counts a request answered outside the MCP routes once its response has finished. */
-  countPlain(res: ServerResponse, route: 'metadata' | 'not_found' | 'preflight'): void {
+  countPlain(res: ServerResponse, route: 'metadata' | 'not_found' | 'preflight' | 'bad_request'): void {
     const tracing = this.#deps.tracing;
     if (!tracing) return;
     const started = process.hrtime.bigint();

@@ -29,7 +29,15 @@ type Labelled<T extends (typeof STAGES)[number]> = T;
 /** Compile-time check: a `StageName` missing from {@link STAGES} makes this fail to compile. */
 export type LabelledStageName = Labelled<StageName>;
 
-export const ROUTES = ['mcp', 'legacy_sse', 'legacy_messages', 'metadata', 'preflight', 'not_found'] as const;
+export const ROUTES = [
+  'mcp',
+  'legacy_sse',
+  'legacy_messages',
+  'metadata',
+  'preflight',
+  'not_found',
+  'bad_request',
+] as const;
 /** `ratelimit.scope` values (config); pass others via `SidecarMetricsOptions.rateLimitScopes`. */
 export const RATE_LIMIT_SCOPES = ['subject', 'subject_tool', 'tenant'] as const;
 export const RELOAD_RESULTS = ['success', 'failure'] as const;

@@ -240,7 +240,7 @@ export class RequestTracing {
 
   /** Records the request metric of a request outside the MCP routes (metadata documents, 404s). */
   countPlain(
-    route: 'metadata' | 'not_found' | 'preflight',
+    route: 'metadata' | 'not_found' | 'preflight' | 'bad_request',
     status: number,
     seconds: number,
     method?: string,

@@ -1,0 +1,87 @@
+/**
+ * Header fields checked before anything else, sent as raw bytes to a real sidecar in front of the example
+ * MCP server: more field lines than `server.maxRequestHeaders` get 431 — Node would otherwise drop every line
+ * past its 2,000th, a second `Authorization` among them, so the sidecar's refusal of a second one never saw
+ * it — and a second `Host` gets 400 (RFC 9112). Neither reaches the upstream.
+ *
+ * @module
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ upstreamStateless: true });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Sends `head` lines and a `tools/call` of echo; resolves with the status line and the body. */
+function send(lines: string[]): Promise<{ status: number; text: string }> {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text: 'hi' } },
+  });
+  const { port } = new URL(h.sidecar.publicUrl);
+  const head = [
+    'POST /mcp HTTP/1.1',
+    ...lines,
+    'content-type: application/json',
+    'accept: application/json, text/event-stream',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status: Number(text.split(' ')[1]), text });
+    });
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+/** `n` empty header fields, short enough that 2,000 stay under Node's 16 KiB of headers. */
+const filler = (n: number) => Array.from({ length: n }, (_, i) => `f${i.toString(36)}:`);
+
+describe('header fields', () => {
+  it('refuses more field lines than server.maxRequestHeaders with 431, a second Authorization hidden past Node’s 2,000 too', async () => {
+    const analyst = String((await h.bearer(['analyst'])).authorization);
+    const admin = String((await h.bearer(['admin'])).authorization);
+    h.upstream.resetCalls();
+    const padded = await send([
+      'host: 127.0.0.1',
+      `authorization: ${analyst}`,
+      ...filler(2_000),
+      `authorization: ${admin}`,
+    ]);
+    expect(padded.status).toBe(431);
+    expect(padded.text).toContain('more than 100 header fields');
+    expect(padded.text).not.toContain(analyst.slice(7));
+    const over = await send(['host: 127.0.0.1', `authorization: ${analyst}`, ...filler(100)]);
+    expect(over.status).toBe(431);
+    expect(h.upstream.calls()).toEqual([]);
+    // 6 lines of the request itself and 94 more: exactly 100, served.
+    const full = await send(['host: 127.0.0.1', `authorization: ${analyst}`, ...filler(94)]);
+    expect(full.status).toBe(200);
+    expect(full.text).toContain('"hi"');
+  });
+
+  it('refuses a second Host with 400, forwarding nothing', async () => {
+    const auth = String((await h.bearer(['analyst'])).authorization);
+    h.upstream.resetCalls();
+    const twice = await send(['host: 127.0.0.1', 'host: evil.example', `authorization: ${auth}`]);
+    expect(twice.status).toBe(400);
+    expect(twice.text).toContain('more than one Host header field');
+    expect(h.upstream.calls()).toEqual([]);
+  });
+});
