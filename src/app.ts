@@ -125,6 +125,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     subject: identityHeaders.subject,
     tenant: identityHeaders.tenant,
     roles: identityHeaders.roles,
+    trustsProxies: config.server.trustProxyHops > 0,
   });
   const { owners: sessions, ender: sessionEnder } = createSessionTable(config, {
     upstream,

@@ -43,14 +43,31 @@ export interface HeaderPolicy {
   readonly identity: { readonly subject?: string; readonly tenant?: string; readonly roles?: string };
 }
 
+/**
+ * What a proxy in front says of the request as the client sent it, which a client reaching the sidecar directly
+ * (`server.trustProxyHops: 0`) would choose itself: an upstream building its URLs or routes from them (a
+ * framework honouring `X-Forwarded-Prefix`, IIS's `X-Original-URL`) would act on the client's word.
+ * `X-Forwarded-Host` is the sidecar's own (from `Host`) whatever the hops.
+ */
+const PROXY_CLAIMS = [
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-original-url',
+  'x-rewrite-url',
+];
+
 export function createHeaderPolicy(opts: {
   strip: readonly string[];
   apiKeyHeader: string;
   subject?: string | undefined;
   tenant?: string | undefined;
   roles?: string | undefined;
+  /** `server.trustProxyHops` above 0: the proxy claims of {@link PROXY_CLAIMS} are a trusted proxy's, kept. */
+  trustsProxies?: boolean;
 }): HeaderPolicy {
-  const strip = new Set(['authorization', 'cookie', opts.apiKeyHeader, ...opts.strip]);
+  const strip = new Set(['authorization', 'cookie', 'x-forwarded-host', opts.apiKeyHeader, ...opts.strip]);
+  if (!opts.trustsProxies) for (const h of PROXY_CLAIMS) strip.add(h);
   for (const h of [opts.subject, opts.tenant, opts.roles]) if (h) strip.add(h);
   const identity: { subject?: string; tenant?: string; roles?: string } = {};
   if (opts.subject) identity.subject = opts.subject;

@@ -35,14 +35,24 @@ function upstream(incoming: IncomingHttpHeaders, policy: HeaderPolicy = plain, p
 
 describe('createHeaderPolicy', () => {
   it('always strips credentials, the API key header and the configured list', () => {
-    expect([...plain.strip].sort()).toEqual(['authorization', 'cookie', 'x-api-key', 'x-user-id']);
+    expect([...plain.strip].sort()).toEqual([
+      'authorization',
+      'cookie',
+      'x-api-key',
+      'x-forwarded-host',
+      'x-forwarded-port',
+      'x-forwarded-prefix',
+      'x-forwarded-server',
+      'x-original-url',
+      'x-rewrite-url',
+      'x-user-id',
+    ]);
     expect(plain.identity).toEqual({});
   });
 
   it('strips the identity header names it will set', () => {
-    expect(withIdentity.strip).toEqual(
-      new Set(['authorization', 'cookie', 'x-api-key', 'x-auth-subject', 'x-auth-tenant', 'x-auth-roles']),
-    );
+    for (const h of ['x-auth-subject', 'x-auth-tenant', 'x-auth-roles'])
+      expect(withIdentity.strip.has(h)).toBe(true);
     expect(withIdentity.identity).toEqual({
       subject: 'x-auth-subject',
       tenant: 'x-auth-tenant',
@@ -244,9 +254,28 @@ describe('upstreamRequestHeaders', () => {
     expect(upstream({})).not.toHaveProperty('forwarded');
   });
 
-  it('omits X-Forwarded-Host when the host is unknown', () => {
-    const out = upstreamRequestHeaders({}, plain, alice, { ...fwd, host: undefined });
+  it("omits X-Forwarded-Host when the host is unknown, never passing the client's on", () => {
+    const out = upstreamRequestHeaders({ 'x-forwarded-host': 'evil.example' }, plain, alice, {
+      ...fwd,
+      host: undefined,
+    });
     expect(out).not.toHaveProperty('x-forwarded-host');
+  });
+
+  it("drops a client's proxy claims (prefix, port, original URL) unless proxy hops are trusted", () => {
+    const claims = {
+      'x-forwarded-prefix': '/admin',
+      'x-forwarded-port': '443',
+      'x-forwarded-server': 'edge',
+      'x-original-url': '/admin/delete',
+      'x-rewrite-url': '/admin/delete',
+      x_forwarded_prefix: '/admin',
+    };
+    const direct = upstream(claims);
+    for (const name of Object.keys(claims)) expect(direct, name).not.toHaveProperty(name);
+    const behindProxy = createHeaderPolicy({ strip: [], apiKeyHeader: 'x-api-key', trustsProxies: true });
+    const trusted = upstreamRequestHeaders(claims, behindProxy, alice, fwd);
+    expect(trusted).toMatchObject({ 'x-forwarded-prefix': '/admin', 'x-original-url': '/admin/delete' });
   });
 });
 
