@@ -86,6 +86,8 @@ export async function forward(
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
     host: ctx.req.headers.host,
   });
+  // The id of the audit record and of the policy input, as Envoy sends its own: the upstream's logs join them.
+  headers['x-request-id'] = ctx.requestId;
   if (r.body) headers['content-length'] = String(r.body.length);
   const traced = deps.tracing?.forward(ctx, headers, {
     method: r.method,

@@ -91,7 +91,9 @@ export class SidecarRuntime {
     transport: Transport,
     route: 'mcp' | 'legacy_sse' | 'legacy_messages' = 'mcp',
   ): RequestContext {
-    const header = req.headers['x-request-id'];
+    // A proxy in front (trusted hops) names the request as its logs do; a client reaching the sidecar directly
+    // would choose the id of the audit record and of the policy input, another request's one included.
+    const header = this.#deps.config.server.trustProxyHops > 0 ? req.headers['x-request-id'] : undefined;
     const requestId = typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
     const ctx = createContext(req, {
       requestId,

@@ -81,3 +81,37 @@ describe('identity headers to the upstream', () => {
     expect(call?.headers['x-mcp-authz-roles']).toBe('user');
   });
 });
+
+describe('X-Request-Id', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it("is the sidecar's own for a client reaching it directly, sent upstream in place of the client's", async () => {
+    h.upstream.resetCalls();
+    const auth = await h.bearer(['user']);
+    const res = await postJsonRpc(h.mcpUrl, { ...auth, 'x-request-id': 'victim-request-123' }, INITIALIZE);
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    const sent = h.upstream.calls().find((x) => x.method === 'initialize')?.headers['x-request-id'];
+    expect(sent).toMatch(UUID);
+    expect(h.logs.join('\n')).toContain(String(sent));
+    expect(h.logs.join('\n')).not.toContain('victim-request-123');
+  });
+
+  it("is a trusted proxy's when server.trustProxyHops is above 0", async () => {
+    const behind = await startHarness({ issuer: h.issuer, config: { server: { trustProxyHops: 1 } } });
+    try {
+      const auth = await behind.bearer(['user']);
+      const res = await postJsonRpc(
+        behind.mcpUrl,
+        { ...auth, 'x-request-id': 'ingress-4711', 'x-forwarded-for': '203.0.113.9' },
+        INITIALIZE,
+      );
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+      const call = behind.upstream.calls().find((x) => x.method === 'initialize');
+      expect(call?.headers['x-request-id']).toBe('ingress-4711');
+    } finally {
+      await behind.stop();
+    }
+  });
+});
