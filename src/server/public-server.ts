@@ -13,6 +13,7 @@ import {
 } from 'node:https';
 import express from 'express';
 import { toErrorResponse } from '../errors/http.js';
+import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
 import { boundHeaderFields, headerFieldsProblem } from './header-fields.js';
@@ -114,6 +115,11 @@ export function createPublicServer(
   const secure = tls ? createHttpsServer(tls, handler) : undefined;
   const server: Server = secure ?? createServer(handler);
   boundHeaderFields(server, maxHeaders);
+  // Node would answer `Expect: 100-continue` at once, inviting the body of a request about to be refused.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    awaitContinue(req, res);
+    handler(req, res);
+  });
   // Bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

@@ -2,7 +2,8 @@
  * Header fields checked before anything else, sent as raw bytes to a real sidecar in front of the example
  * MCP server: more field lines than `server.maxRequestHeaders` get 431 — Node would otherwise drop every line
  * past its 2,000th, a second `Authorization` among them, so the sidecar's refusal of a second one never saw
- * it — and a second `Host` gets 400 (RFC 9112). Neither reaches the upstream.
+ * it — and a second `Host` gets 400 (RFC 9112). Neither reaches the upstream. A client sending
+ * `Expect: 100-continue` is told to send its body only once the checks before reading it passed.
  *
  * @module
  */
@@ -83,5 +84,59 @@ describe('header fields', () => {
     expect(twice.status).toBe(400);
     expect(twice.text).toContain('more than one Host header field');
     expect(h.upstream.calls()).toEqual([]);
+  });
+});
+
+/**
+ * Sends the head of a `tools/call` with `Expect: 100-continue`, and its body only once `100 Continue` came
+ * (as curl does for a large body); resolves with everything the sidecar wrote.
+ */
+function sendExpecting(lines: string[], declaredLength?: number): Promise<string> {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text: 'hi' } },
+  });
+  const { port } = new URL(h.sidecar.publicUrl);
+  const head = [
+    'POST /mcp HTTP/1.1',
+    'host: 127.0.0.1',
+    ...lines,
+    'content-type: application/json',
+    'accept: application/json, text/event-stream',
+    `content-length: ${declaredLength ?? Buffer.byteLength(body)}`,
+    'expect: 100-continue',
+    'connection: close',
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+      if (text === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write(body);
+    });
+    socket.on('error', reject);
+    socket.on('end', () => resolve(text));
+    socket.write(`${head.join('\r\n')}\r\n\r\n`);
+  });
+}
+
+describe('Expect: 100-continue', () => {
+  it('is answered with the refusal alone, no 100, when the request is refused before its body', async () => {
+    const anonymous = await sendExpecting([]);
+    expect(anonymous).toMatch(/^HTTP\/1\.1 401 /);
+    expect(anonymous).not.toContain('100 Continue');
+    const auth = String((await h.bearer(['analyst'])).authorization);
+    const tooLarge = await sendExpecting([`authorization: ${auth}`], 50_000_000);
+    expect(tooLarge).toMatch(/^HTTP\/1\.1 413 /);
+    expect(tooLarge).not.toContain('100 Continue');
+  });
+
+  it('gets 100 Continue once the checks passed, then the answer to the body', async () => {
+    const auth = String((await h.bearer(['analyst'])).authorization);
+    const text = await sendExpecting([`authorization: ${auth}`]);
+    expect(text.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+    expect(text).toContain('"hi"');
   });
 });

@@ -1,11 +1,13 @@
 /**
  * Reads a POST body under the size limit: `Content-Type` must be JSON in UTF-8 without a content coding
- * (415), and a body over `server.maxBodyBytes` is refused (413) without reading the rest.
+ * (415), and a body over `server.maxBodyBytes` is refused (413) without reading the rest. A client that
+ * sent `Expect: 100-continue` is told to send its body only once these checks (and every stage before) passed.
  *
  * @module
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { clientClosed, RequestError } from '../../errors/errors.js';
+import { continueBody } from '../expect-continue.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
 export function readBodyStage(maxBytes: number): Stage {
@@ -16,6 +18,7 @@ export function readBodyStage(maxBytes: number): Stage {
       if (unsupported) return deny(new RequestError('ERR_REQUEST_CONTENT_TYPE', unsupported));
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);
       if (declared > maxBytes) return deny(tooLarge(maxBytes));
+      continueBody(ctx.req);
       try {
         ctx.body = await readLimited(ctx.req, maxBytes);
         return CONTINUE;
