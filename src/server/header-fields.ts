@@ -30,3 +30,26 @@ export function headerFieldsProblem(rawHeaders: readonly string[], max: number):
   }
   return undefined;
 }
+
+/**
+ * Turns an absolute-form request target (`POST http://mcp.example.com/mcp HTTP/1.1`, which RFC 9112 §3.2.2 has
+ * a server accept) into the origin form the routes match (`/mcp`), when its authority is the `Host` (a client
+ * naming two hosts gets 400: which one a proxy in front acted on is unknown). Undefined when the target is
+ * usable; an origin-form target is left as it is.
+ */
+export function toOriginForm(req: { url?: string; headers: { host?: string } }): RequestError | undefined {
+  const url = req.url ?? '/';
+  if (url.startsWith('/') || url === '*') return undefined;
+  const target = URL.canParse(url) ? new URL(url) : undefined;
+  if (!target || (target.protocol !== 'http:' && target.protocol !== 'https:')) {
+    return new RequestError('ERR_REQUEST_INVALID', 'Bad Request: the request target is not a path');
+  }
+  if (target.host !== String(req.headers.host ?? '').toLowerCase()) {
+    return new RequestError(
+      'ERR_REQUEST_INVALID',
+      'Bad Request: the request target names another host than Host',
+    );
+  }
+  req.url = `${target.pathname}${target.search}`;
+  return undefined;
+}

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** Sends `head` lines and a `tools/call` of echo; resolves with the status line and the body. */
-function send(lines: string[]): Promise<{ status: number; text: string }> {
+function send(lines: string[], target = '/mcp'): Promise<{ status: number; text: string }> {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     id: 1,
@@ -31,7 +31,7 @@ function send(lines: string[]): Promise<{ status: number; text: string }> {
   });
   const { port } = new URL(h.sidecar.publicUrl);
   const head = [
-    'POST /mcp HTTP/1.1',
+    `POST ${target} HTTP/1.1`,
     ...lines,
     'content-type: application/json',
     'accept: application/json, text/event-stream',
@@ -121,6 +121,21 @@ function sendExpecting(lines: string[], declaredLength?: number): Promise<string
     socket.write(`${head.join('\r\n')}\r\n\r\n`);
   });
 }
+
+describe('an absolute-form request target', () => {
+  it('is served as its path when it names the Host, and refused 400 when it names another host', async () => {
+    const auth = String((await h.bearer(['analyst'])).authorization);
+    const { host } = new URL(h.sidecar.publicUrl);
+    const same = await send([`host: ${host}`, `authorization: ${auth}`], `http://${host}/mcp`);
+    expect(same.status).toBe(200);
+    expect(same.text).toContain('"hi"');
+    h.upstream.resetCalls();
+    const other = await send([`host: ${host}`, `authorization: ${auth}`], 'http://evil.example/mcp');
+    expect(other.status).toBe(400);
+    expect(other.text).toContain('names another host than Host');
+    expect(h.upstream.calls()).toEqual([]);
+  });
+});
 
 describe('Expect: 100-continue', () => {
   it('is answered with the refusal alone, no 100, when the request is refused before its body', async () => {
