@@ -116,7 +116,9 @@ describe('mcp-authz config check', () => {
       configFile({ server: { host: '0.0.0.0' }, policy: { bundle, dryRun: true } }),
     );
     expect(r.exits).toEqual([]);
-    expect(r.err).toMatch(/^mcp-authz: warning: abuse rule auth-failures-ip blocks client IPs/m);
+    expect(r.err).toMatch(
+      /^mcp-authz: warning: server\.trustProxyHops is 0: .*abuse rule auth-failures-ip blocks them all/m,
+    );
     expect(r.err).toMatch(/^mcp-authz: warning: policy\.dryRun is on/m);
     expect(r.out).toContain('DRY RUN: nothing is enforced');
   });
