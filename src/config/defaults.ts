@@ -100,6 +100,7 @@ export const RATELIMIT_SCOPE = 'subject_tool';
 export const RATELIMIT_TIERS = {
   guest: { capacity: 50, refillPerSecond: 1 },
   user: { capacity: 200, refillPerSecond: 5 },
+  analyst: { capacity: 200, refillPerSecond: 5 },
   premium: { capacity: 1000, refillPerSecond: 20 },
   admin: { capacity: 5000, refillPerSecond: 100 },
 } as const;
