@@ -214,8 +214,14 @@ export class SidecarRuntime {
   /** Answers a denied request through the one error mapping and logs it. */
   deny(ctx: RequestContext, res: ServerResponse, err: SidecarError): void {
     const out = errorResponse(ctx, err, this.resourceMetadataUrl(ctx.req), this.requiredScopes);
-    // The rest of an oversized body was never read: do not reuse the connection.
-    if (err.code === 'ERR_REQUEST_TOO_LARGE') ctx.responseHeaders.connection = 'close';
+    // The rest of an oversized body was never read: do not reuse the connection. Nor after a refusal before
+    // the body of a large or chunked one, or one awaiting 100 Continue: Node would read and discard it to
+    // reuse the connection, held for as long as the client trickles it.
+    if (
+      err.code === 'ERR_REQUEST_TOO_LARGE' ||
+      (ctx.body === undefined && !ctx.req.complete && !smallBody(ctx.req))
+    )
+      ctx.responseHeaders.connection = 'close';
     // A 503 for a dependency that is down (store, JWKS) is one of many during an outage, which the component
     // logs once when it starts and once when it ends: per request it is a denial like any other. Only an
     // unexpected error (500) is an error line of its own.
@@ -277,4 +283,12 @@ export class SidecarRuntime {
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Bodies Node may read and discard after a refusal, keeping the connection: a declared length of 64 KiB or less. */
+const DISCARDED_BODY_BYTES = 64 * 1024;
+
+function smallBody(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length'] ?? Number.NaN);
+  return length <= DISCARDED_BODY_BYTES && req.headers.expect === undefined;
 }

@@ -137,6 +137,29 @@ describe('an absolute-form request target', () => {
   });
 });
 
+describe('a refusal before a large body was read', () => {
+  it('closes the connection instead of reading and discarding the body for as long as it trickles', async () => {
+    const { port } = new URL(h.sidecar.publicUrl);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('utf8');
+      });
+      socket.on('error', reject);
+      // Keep-alive, no credentials, 5 MB declared and a first few bytes only: the 401 comes at once, and the
+      // connection must end then, not after the request timeout.
+      socket.on('end', () => resolve(got));
+      socket.write(
+        'POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
+          'content-length: 5000000\r\n\r\n{"jsonrpc":',
+      );
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+  });
+});
+
 describe('Expect: 100-continue', () => {
   it('is answered with the refusal alone, no 100, when the request is refused before its body', async () => {
     const anonymous = await sendExpecting([]);
