@@ -133,37 +133,62 @@ function checkValues(value: unknown, depth: number, escapes: boolean): void {
     return;
   }
   const o = value as Record<string, unknown>;
+  let keys = 0;
   let folds = false;
   for (const k in o) {
     if (escapes && LONE_SURROGATE.test(k)) throw loneSurrogate();
+    keys++;
     if (!folds) folds = FOLDABLE.test(k);
     checkValues(o[k], depth + 1, escapes);
   }
-  if (folds) checkCaseFolding(o);
+  if (folds && keys > 1) checkCaseFolding(o);
 }
 
 /** A key that case folding may change: an upper-case ASCII letter, or anything beyond ASCII. */
 const FOLDABLE = /[A-Z\u0080-\uffff]/;
+const NON_ASCII = /[\u0080-\uffff]/;
+/** Longer keys are no struct field's name (what a server folds keys to match), and are not folded. */
+const MAX_FOLDED_KEY = 128;
 
 /**
  * Refuses an object two of whose keys differ only in case, `ſ` for `s` or the Kelvin sign for `k`: Go's
- * `encoding/json` matches keys that way (and keeps the last), so `{"name":"read_customer",
+ * `encoding/json` matches a key to a struct field that way (and keeps the last), so `{"name":"read_customer",
  * "Name":"delete_customer"}` was decided as one call and run by a Go MCP server as the other
- * (CVE-2026-27896). Upper-casing then lower-casing folds all three.
+ * (CVE-2026-27896). The sidecar cannot tell a struct from a map, so it refuses any such object.
  */
 function checkCaseFolding(o: Record<string, unknown>): void {
   const seen = new Map<string, string>();
   for (const k in o) {
-    const folded = k.toUpperCase().toLowerCase();
+    if (k.length > MAX_FOLDED_KEY) continue;
+    const folded = foldKey(k);
     const other = seen.get(folded);
     if (other !== undefined) {
       throw new RequestError(
         'ERR_REQUEST_INVALID',
-        `Invalid Request: the keys ${JSON.stringify(other.slice(0, 40))} and ${JSON.stringify(k.slice(0, 40))} of one object differ only in case (a server matching keys without case could read either)`,
+        `Invalid Request: the keys ${JSON.stringify(other)} and ${JSON.stringify(k)} of one object differ only in case (a server matching keys without case could read either)`,
       );
     }
     seen.set(folded, k);
   }
+}
+
+/**
+ * A key folded one code point at a time, as Go's simple case folding does: a character whose upper or lower
+ * case is more than one character (`ß` → `SS`, `ﬁ` → `FI`, `İ` → `i̇`) is left as it is, so `straße` and
+ * `strasse` stay apart. Upper-casing first folds `ſ` to `s`; lower-casing the Kelvin sign gives `k`.
+ */
+function foldKey(k: string): string {
+  if (!NON_ASCII.test(k)) return k.toLowerCase();
+  const whole = k.toUpperCase().toLowerCase();
+  // The usual case: no character changed its length, so every one folded to a single one.
+  if (whole.length === k.length && k.toUpperCase().length === k.length) return whole;
+  let out = '';
+  for (const c of k) {
+    const upper = c.toUpperCase();
+    const lower = upper.length === c.length ? upper.toLowerCase() : c.toLowerCase();
+    out += lower.length === c.length ? lower : c;
+  }
+  return out;
 }
 
 function loneSurrogate(): RequestError {

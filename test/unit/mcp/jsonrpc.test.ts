@@ -141,6 +141,18 @@ describe('parseBody', () => {
       '{"name":"t","arguments":{"progressToken":1,"Name":"n","tenant":"acme","\u00e9":1}}',
     );
     expect(parseBody(distinct).messages).toHaveLength(1);
+    // One code point at a time, as Go folds: characters whose case is longer are no case variants.
+    for (const pair of ['"stra\u00dfe":1,"strasse":2', '"\ufb01le":1,"file":2', '"\u0130":1,"i\u0307":2']) {
+      expect(parseBody(call(`{"name":"t","arguments":{${pair}}}`)).messages, pair).toHaveLength(1);
+    }
+    expect(() => parseBody(call('{"name":"t","arguments":{"\u00df":1,"\u1e9e":2}}'))).toThrow(
+      /differ only in case/,
+    );
+    // Longer than any struct field's name: not folded.
+    const long = 'k'.repeat(200);
+    expect(
+      parseBody(call(`{"name":"t","arguments":{"${long}":1,"${long.toUpperCase()}":2}}`)).messages,
+    ).toHaveLength(1);
   });
 
   it('accepts escaped surrogate pairs and other escapes', () => {
