@@ -63,7 +63,11 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
       }
       if (ctx.parsed.batch) {
         const header = single(ctx.req.headers['mcp-protocol-version'])?.trim();
-        const refused = refuseBatch(header ?? newestMetaVersion(ctx.parsed.messages));
+        const meta = newestMetaVersion(ctx.parsed.messages);
+        // The newer of the two: an older header does not make a batch of 2026-07-28 messages one of its own.
+        const refused = refuseBatch(
+          meta !== undefined && (header === undefined || meta > header) ? meta : header,
+        );
         if (refused) return refused;
       }
       const headers = checkMcpHeaders(ctx.req.headers, ctx.req.rawHeaders, ctx.parsed);
@@ -92,8 +96,8 @@ function refuseBatch(version: string | undefined): StageResult | undefined {
 
 /**
  * The newest protocol version a batch's messages name in their `_meta` (2026-07-28 requests carry it): without
- * the header, a batch of such messages (one element is enough) is still of a revision without batches, and
- * would otherwise pass around the header checks a single message of that revision meets.
+ * the header, or with an older one, a batch of such messages (one element is enough) is still of a revision
+ * without batches, and would otherwise pass around the header checks a single message of that revision meets.
  */
 function newestMetaVersion(messages: NonNullable<RequestContext['parsed']>['messages']): string | undefined {
   let newest: string | undefined;

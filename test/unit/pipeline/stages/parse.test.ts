@@ -269,9 +269,14 @@ describe('batches and the protocol version', () => {
         },
       });
     for (const body of [`[${meta(1)}]`, `[${call('echo', 1)},${meta(2)}]`]) {
-      const { result } = parse({}, body);
-      expect(result).toEqual(denied('ERR_REQUEST_INVALID'));
-      expect((result as { error: Error }).error.message).toContain('MCP 2026-07-28 has no JSON-RPC batches');
+      // Without the header, or with an older one than the messages name.
+      for (const headers of [{}, { 'mcp-protocol-version': '2025-03-26' }]) {
+        const { result } = parse(headers, body);
+        expect(result).toEqual(denied('ERR_REQUEST_INVALID'));
+        expect((result as { error: Error }).error.message).toContain(
+          'MCP 2026-07-28 has no JSON-RPC batches',
+        );
+      }
     }
   });
   it('lets a single message through under 2025-06-18', () => {
