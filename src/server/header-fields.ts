@@ -33,23 +33,38 @@ export function headerFieldsProblem(rawHeaders: readonly string[], max: number):
 
 /**
  * Turns an absolute-form request target (`POST http://mcp.example.com/mcp HTTP/1.1`, which RFC 9112 §3.2.2 has
- * a server accept) into the origin form the routes match (`/mcp`), when its authority is the `Host` (a client
- * naming two hosts gets 400: which one a proxy in front acted on is unknown). Undefined when the target is
- * usable; an origin-form target is left as it is.
+ * a server accept) into the origin form the routes match (`/mcp`, the target's own bytes after its
+ * authority, not normalised), when its authority is the `Host` (default ports aside) — a client naming two
+ * hosts gets 400: which one a proxy in front acted on is unknown. An HTTP/1.0 request without `Host` takes the
+ * target's authority as its `Host`. Undefined when the target is usable; an origin-form one is left as it is.
  */
 export function toOriginForm(req: { url?: string; headers: { host?: string } }): RequestError | undefined {
   const url = req.url ?? '/';
   if (url.startsWith('/') || url === '*') return undefined;
-  const target = URL.canParse(url) ? new URL(url) : undefined;
-  if (!target || (target.protocol !== 'http:' && target.protocol !== 'https:')) {
-    return new RequestError('ERR_REQUEST_INVALID', 'Bad Request: the request target is not a path');
+  const m = ABSOLUTE_FORM.exec(url);
+  if (!m) return new RequestError('ERR_REQUEST_INVALID', 'Bad Request: the request target is not a path');
+  const scheme = (m[1] as string).toLowerCase();
+  const authority = (m[2] as string).toLowerCase();
+  const rest = m[3] as string;
+  if (authority === '' || authority.includes('@')) {
+    return new RequestError('ERR_REQUEST_INVALID', 'Bad Request: the request target has no plain host');
   }
-  if (target.host !== String(req.headers.host ?? '').toLowerCase()) {
+  if (req.headers.host === undefined) req.headers.host = authority;
+  else if (
+    withoutDefaultPort(req.headers.host.toLowerCase(), scheme) !== withoutDefaultPort(authority, scheme)
+  ) {
     return new RequestError(
       'ERR_REQUEST_INVALID',
       'Bad Request: the request target names another host than Host',
     );
   }
-  req.url = `${target.pathname}${target.search}`;
+  req.url = rest.startsWith('/') ? rest : `/${rest}`;
   return undefined;
+}
+
+const ABSOLUTE_FORM = /^(https?):\/\/([^/?#]*)(.*)$/i;
+
+function withoutDefaultPort(authority: string, scheme: string): string {
+  const suffix = scheme === 'https' ? ':443' : ':80';
+  return authority.endsWith(suffix) ? authority.slice(0, -suffix.length) : authority;
 }
