@@ -41,20 +41,45 @@ export interface HeaderPolicy {
   readonly strip: ReadonlySet<string>;
   /** Optional header names for the verified identity. */
   readonly identity: { readonly subject?: string; readonly tenant?: string; readonly roles?: string };
+  /** A standard `Forwarded` header is a trusted proxy's (`server.trustProxyHops` above 0), appended to. */
+  readonly trustsProxies: boolean;
 }
 
 /**
  * What a proxy in front says of the request as the client sent it, which a client reaching the sidecar directly
- * (`server.trustProxyHops: 0`) would choose itself: an upstream building its URLs or routes from them (a
- * framework honouring `X-Forwarded-Prefix`, IIS's `X-Original-URL`) would act on the client's word.
- * `X-Forwarded-Host` is the sidecar's own (from `Host`) whatever the hops.
+ * (`server.trustProxyHops: 0`) would choose itself: an upstream building its URLs, routes or scheme from them (a
+ * framework honouring `Forwarded` or `X-Forwarded-Prefix`, IIS's `X-Original-URL`, Rack's `X-Forwarded-Ssl`)
+ * would act on the client's word.
  */
 const PROXY_CLAIMS = [
+  'forwarded',
   'x-forwarded-port',
   'x-forwarded-prefix',
   'x-forwarded-server',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-forwarded-uri',
+  'x-forwarded-path',
   'x-original-url',
+  'x-original-host',
   'x-rewrite-url',
+  'x-host',
+  'x-url-scheme',
+  'x-envoy-original-path',
+  'front-end-https',
+];
+
+/**
+ * The headers the sidecar writes itself (after the client's are copied), never copied from the client — nor
+ * their underscore spellings, which CGI-style upstreams would read beside them.
+ */
+const SIDECAR_WRITES = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'x-request-id',
+  'forwarded',
 ];
 
 export function createHeaderPolicy(opts: {
@@ -66,14 +91,14 @@ export function createHeaderPolicy(opts: {
   /** `server.trustProxyHops` above 0: the proxy claims of {@link PROXY_CLAIMS} are a trusted proxy's, kept. */
   trustsProxies?: boolean;
 }): HeaderPolicy {
-  const strip = new Set(['authorization', 'cookie', 'x-forwarded-host', opts.apiKeyHeader, ...opts.strip]);
+  const strip = new Set(['authorization', 'cookie', ...SIDECAR_WRITES, opts.apiKeyHeader, ...opts.strip]);
   if (!opts.trustsProxies) for (const h of PROXY_CLAIMS) strip.add(h);
   for (const h of [opts.subject, opts.tenant, opts.roles]) if (h) strip.add(h);
   const identity: { subject?: string; tenant?: string; roles?: string } = {};
   if (opts.subject) identity.subject = opts.subject;
   if (opts.tenant) identity.tenant = opts.tenant;
   if (opts.roles) identity.roles = opts.roles;
-  return { strip, identity };
+  return { strip, identity, trustsProxies: opts.trustsProxies === true };
 }
 
 /** Any character that {@link encodeIdentityValue} escapes: not 0x21–0x7E, or `%` (0x25), or `,` (0x2C). */
@@ -154,7 +179,7 @@ export function upstreamRequestHeaders(
   out['x-forwarded-proto'] = forwarded.proto;
   if (forwarded.host) out['x-forwarded-host'] = forwarded.host;
   out['x-real-ip'] = forwarded.clientIp;
-  const standard = incoming.forwarded;
+  const standard = policy.trustsProxies ? incoming.forwarded : undefined;
   if (standard) out.forwarded = `${String(standard)}, for=${forwardedNode(peer)}`;
   const id = policy.identity;
   if (id.subject && principal.id) out[id.subject] = encodeIdentityValue(principal.id);
