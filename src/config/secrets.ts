@@ -39,6 +39,8 @@ export interface SecretSourceOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly pollIntervalMs?: number;
   readonly logger?: Logger;
+  /** A changed file holding fewer bytes is not taken (the previous value is kept, with a warning). */
+  readonly minBytes?: number;
 }
 
 interface SecretSpec {
@@ -155,7 +157,14 @@ export function openSecret(
   options: Omit<SecretSourceOptions, 'name' | 'file' | 'envVar'> = {},
 ): SecretSource {
   const spec = SECRETS[name];
-  return createSecretSource({ ...options, name, file: spec.file(config), envVar: spec.envVar });
+  const minBytes = MIN_SECRET_BYTES[name];
+  return createSecretSource({
+    ...options,
+    name,
+    file: spec.file(config),
+    envVar: spec.envVar,
+    ...(minBytes !== undefined ? { minBytes } : {}),
+  });
 }
 
 export function createSecretSource(options: SecretSourceOptions): SecretSource {
@@ -167,6 +176,7 @@ class FileOrEnvSecret implements SecretSource {
   readonly #file: string | undefined;
   readonly #envValue: Buffer | null;
   readonly #logger: Logger | undefined;
+  readonly #minBytes: number;
   #fileValue: Buffer | null = null;
   #identity: string | null = null;
   #fileProblem: string | null = null;
@@ -176,6 +186,7 @@ class FileOrEnvSecret implements SecretSource {
     this.name = options.name;
     this.#file = options.file;
     this.#logger = options.logger;
+    this.#minBytes = options.minBytes ?? 0;
     const raw = (options.env ?? process.env)[options.envVar];
     this.#envValue = raw ? Buffer.from(raw, 'utf8') : null;
     if (this.#file) {
@@ -211,6 +222,14 @@ class FileOrEnvSecret implements SecretSource {
       const value = trimOneNewline(readFileSync(file));
       const changed = this.#identity !== null;
       this.#identity = identity;
+      if (value.length > 0 && value.length < this.#minBytes) {
+        // Refused at start (secretIssues); a rotation to a short value keeps the last one, as a bad file does.
+        this.#logger?.warn(
+          { secret_name: this.name, file, bytes: value.length, minBytes: this.#minBytes },
+          'secret file holds too short a value; the previous one is kept',
+        );
+        return;
+      }
       // An empty file provides no secret (falls back to the variable).
       this.#fileValue = value.length > 0 ? value : null;
       if (this.#fileProblem)

@@ -9,6 +9,7 @@ import {
   secretIssues,
 } from '../../../src/config/secrets.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
+import { lineCollector } from '../../helpers/log-lines.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const opened: SecretSource[] = [];
@@ -90,6 +91,25 @@ describe('SecretSource', () => {
     const s = open(file);
     rmSync(file);
     expect(s.refresh()?.toString()).toBe('kept');
+  });
+
+  it('keeps the previous report token or pepper when its file is rotated to one under 16 bytes, and says so', () => {
+    const dir = tempDir('secret');
+    const file = join(dir, 'token');
+    writeFileSync(file, 'a-report-token-of-some-length\n');
+    const lines: string[] = [];
+    const config = parseConfig({ admin: { reportTokenFile: file } }, {});
+    const token = openSecret(config, 'adminReportToken', {
+      env: {},
+      logger: createLogger('debug', lineCollector(lines) as never),
+    });
+    opened.push(token);
+    writeFileSync(file, 'hunter2\n');
+    expect(token.refresh()?.toString()).toBe('a-report-token-of-some-length');
+    expect(lines.join('')).toContain('secret file holds too short a value; the previous one is kept');
+    expect(lines.join('')).not.toContain('hunter2');
+    writeFileSync(file, 'another-report-token-long-enough');
+    expect(token.refresh()?.toString()).toBe('another-report-token-long-enough');
   });
 
   it('opens the configured secrets by name', () => {
