@@ -35,7 +35,7 @@ import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
 import { ignore, pump, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
-import { trackSession } from './session-tracking.js';
+import { SESSION_TAKEN, trackSession } from './session-tracking.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
 
@@ -127,7 +127,12 @@ export async function forward(
   ctx.upstreamStatus = upstreamRes.status;
   deps.outages?.succeeded();
   traced?.(upstreamRes.status);
-  const issued = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
+  const tracked = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
+  if (tracked === SESSION_TAKEN) {
+    const why = 'the upstream issued a session id already bound to another caller';
+    return failReply(ctx, res, deps, upstreamRes, why, `Bad Gateway: ${why}`);
+  }
+  const issued = tracked;
   // A session the client never hears of (its reply failed before the headers went out) is released at once.
   // `headersSent` turns true at writeHead, but Node hands the headers to the socket only with the first body
   // bytes (or a flush): whether the socket took any bytes for this reply is what tells.
@@ -223,20 +228,28 @@ function unfilterable(
   return undefined;
 }
 
-/** A reply that must be pruned but cannot be read is not passed on: 502 ERR_UPSTREAM_REPLY instead. */
+/**
+ * A reply that must not reach the caller — one to prune that cannot be read, or one handing out another
+ * caller's session (`message` then, logged where it happened) — is not passed on: 502 ERR_UPSTREAM_REPLY.
+ */
 function failReply(
   ctx: RequestContext,
   res: ServerResponse,
   deps: ForwardDeps,
   upstreamRes: { readonly body: Readable },
   why: string,
+  message?: string,
 ): number {
   upstreamRes.body.on('error', ignore);
   upstreamRes.body.destroy();
-  deps.logger.warn({ request_id: ctx.requestId, why }, 'upstream reply could not be filtered; not passed on');
+  if (message === undefined)
+    deps.logger.warn(
+      { request_id: ctx.requestId, why },
+      'upstream reply could not be filtered; not passed on',
+    );
   const e = new UpstreamError(
     'ERR_UPSTREAM_REPLY',
-    `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
+    message ?? `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
   );
   deps.tracing?.upstreamFailedLate(e.code);
   return sendUpstreamError(ctx, res, e);

@@ -8,9 +8,14 @@ import type { SessionOwners } from '../mcp/session-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Logger } from '../telemetry/logger.js';
 
+/** What {@link trackSession} returns for a session id the upstream issued that another caller holds. */
+export const SESSION_TAKEN = Symbol('session taken');
+
 /**
  * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends, or notes
  * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
+ * {@link SESSION_TAKEN} when the upstream issued an id bound to another caller: the session stays with its
+ * owner, and the reply must not reach this caller (it would learn the owner's session id).
  */
 export function trackSession(
   ctx: RequestContext,
@@ -18,7 +23,7 @@ export function trackSession(
   res: { status: number; headers: Record<string, string | string[] | undefined> },
   sessions: SessionOwners | undefined,
   logger: Logger,
-): string | undefined {
+): string | typeof SESSION_TAKEN | undefined {
   if (!sessions || !ctx.principal || res.status >= 400) return undefined;
   const requested = ctx.req.headers['mcp-session-id'];
   const issued = res.headers['mcp-session-id'];
@@ -28,9 +33,9 @@ export function trackSession(
     // Kept with its first owner, and not abandoned (that would end the owner's session at the upstream).
     logger.warn(
       { request_id: ctx.requestId },
-      'the upstream issued a session id already bound to another caller; it stays with its owner',
+      'the upstream issued a session id already bound to another caller; it stays with its owner, the reply is not passed on',
     );
-    return undefined;
+    return SESSION_TAKEN;
   }
   const version = ctx.req.headers['mcp-protocol-version'];
   if (typeof requested === 'string' && typeof version === 'string') sessions.sawVersion(requested, version);

@@ -434,7 +434,7 @@ describe('an upstream reply with its own Vary and Access-Control-Expose-Headers'
 });
 
 describe('an upstream issuing one session id to two callers', () => {
-  it('keeps the session with its first owner: the second caller may not use it, the first still may', async () => {
+  it('keeps the session with its first owner: the second caller gets 502, not its id, and may not use it', async () => {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} });
     const { h } = await setup((_req, socket) =>
       socket.write(
@@ -449,7 +449,13 @@ describe('an upstream issuing one session id to two callers', () => {
     const alice = await h.bearer(['admin'], { sub: 'alice' });
     const bob = await h.bearer(['admin'], { sub: 'bob' });
     expect((await postJsonRpc(h.mcpUrl, alice, ping)).status).toBe(200);
-    expect((await postJsonRpc(h.mcpUrl, bob, ping)).status).toBe(200);
+    // Bob is not handed alice's session id: the upstream's reply is refused as broken.
+    const second = await postJsonRpc(h.mcpUrl, bob, ping);
+    expect(second.status).toBe(502);
+    expect(second.headers.get('mcp-session-id')).toBeNull();
+    expect(await second.json()).toMatchObject({
+      error: { message: 'Bad Gateway: the upstream issued a session id already bound to another caller' },
+    });
     const inSession = { 'mcp-session-id': 'the-same-session' };
     expect((await postJsonRpc(h.mcpUrl, { ...bob, ...inSession }, ping)).status).toBe(404);
     expect((await postJsonRpc(h.mcpUrl, { ...alice, ...inSession }, ping)).status).toBe(200);
