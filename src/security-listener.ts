@@ -50,6 +50,10 @@ export function securityListener(
       // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
       if (enforcedDenial(d)) return;
       if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
+      // A call refused by the rate limiter (429), or because its store is down (503), was never made: a
+      // client retrying after a 429 would otherwise trip a call-burst rule the limiter already holds back,
+      // and a Redis outage would count against every caller.
+      if (d.rateLimitRefusal) return;
       if (tool !== null && ctx.principal)
         detector.recordCall(ctx.principal, tool, ctx.clientIp, listed(tool));
     },

@@ -89,7 +89,7 @@ describe('securityListener.authFailure', () => {
 });
 
 describe('securityListener.decision', () => {
-  it('tells the detector whether the upstream listed the tool, for allowed and dry-run calls, not for denials', () => {
+  it('tells the detector whether the upstream listed the tool, for allowed and dry-run calls, not for denials or rate-limit refusals', () => {
     const calls: Array<[string, boolean | undefined]> = [];
     const detector = {
       recordCall: (_p: unknown, tool: string, _ip: string, listed?: boolean) => calls.push([tool, listed]),
@@ -110,6 +110,15 @@ describe('securityListener.decision', () => {
     listener.decision?.(ctx, decided('made_up_1', true));
     listener.decision?.(ctx, decided('made_up_2', false));
     listener.decision?.(ctx, decided('made_up_3', false, true));
+    // Refused by the rate limiter (429) or for its store's outage (503): never made, not counted.
+    listener.decision?.(ctx, {
+      ...decided('echo', true),
+      rateLimitRefusal: { kind: 'limit' },
+    } as MessageDecision);
+    listener.decision?.(ctx, {
+      ...decided('echo', true),
+      rateLimitRefusal: { kind: 'backend' },
+    } as MessageDecision);
     expect(calls).toEqual([
       ['echo', true],
       ['made_up_1', false],
