@@ -15,6 +15,12 @@ import type { BucketSpec, TakeResult } from './types.js';
 
 export const DEFAULT_POLICY_NAME = 'default';
 
+/**
+ * The largest RFC 8941 integer (15 digits): a capacity of 1e9 refilled at 1e-6 per second takes 1e15 s to
+ * refill, one digit more, and a strict parser drops a field holding it whole.
+ */
+const SF_INTEGER_MAX = 999_999_999_999_999;
+
 export function rateLimitHeaders(
   result: TakeResult,
   spec: BucketSpec,
@@ -22,9 +28,9 @@ export function rateLimitHeaders(
 ): Record<string, string> {
   const name = policyName === DEFAULT_POLICY_NAME ? DEFAULT_POLICY_SF : sfString(policyName);
   const q = Math.floor(spec.capacity);
-  const w = Math.ceil(spec.capacity / spec.refillPerSecond);
+  const w = Math.min(SF_INTEGER_MAX, Math.ceil(spec.capacity / spec.refillPerSecond));
   const r = Math.max(0, Math.floor(result.remaining));
-  const t = Math.max(0, Math.ceil(result.resetMs / 1000));
+  const t = Math.min(SF_INTEGER_MAX, Math.max(0, Math.ceil(result.resetMs / 1000)));
   const headers: Record<string, string> = {
     'ratelimit-policy': `${name};q=${q};w=${w}`,
     ratelimit: `${name};r=${r};t=${t}`,

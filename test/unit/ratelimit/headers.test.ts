@@ -40,6 +40,15 @@ describe('rateLimitHeaders', () => {
     expect(h.ratelimit).toBe('"tier-gold";r=19;t=0');
   });
 
+  it('keeps w and t within the 15 digits of a structured-field integer at the largest limits accepted', () => {
+    const h = rateLimitHeaders(result({ remaining: 0, resetMs: 1e18 }), {
+      capacity: 1e9,
+      refillPerSecond: 1e-6,
+    });
+    expect(h['ratelimit-policy']).toBe('"default";q=1000000000;w=999999999999999');
+    expect(h.ratelimit).toBe('"default";r=0;t=999999999999999');
+  });
+
   it('escapes the policy name as a structured-field string', () => {
     const h = rateLimitHeaders(result({}), SPEC, 'a"b\\c\nd');
     expect(h['ratelimit-policy']).toBe('"a\\"b\\\\c_d";q=20;w=10');
