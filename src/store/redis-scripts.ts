@@ -66,8 +66,14 @@ if tokens == nil or ts == nil then
   tokens = cap
   ts = now
 elseif now > ts then
-  tokens = math.min(cap, tokens + (now - ts) * rate / 1000)
-  ts = now
+  local refilled = tokens + (now - ts) * rate / 1000
+  if refilled >= cap then
+    tokens = cap
+    ts = now
+  else
+    ts = ts + (refilled - tokens) * 1000 / rate
+    tokens = refilled
+  end
 end
 if tokens > cap then tokens = cap end
 local allowed = 0

@@ -63,8 +63,18 @@ export function takeFromBucket(
     tokens = state.tokens;
     ts = state.ts;
     if (now > ts) {
-      tokens = Math.min(cap, tokens + ((now - ts) * rate) / 1000);
-      ts = now;
+      const refilled = tokens + ((now - ts) * rate) / 1000;
+      if (refilled >= cap) {
+        tokens = cap;
+        ts = now;
+      } else {
+        // The time the tokens actually added stand for, not all of it: a huge bucket refilling slowly gains
+        // less than a double's step at its count per call, which rounding would lose (asked every
+        // millisecond, it never refilled) or round up (twice the rate); `ts` may so run ahead of `now` by
+        // less than one step's time.
+        ts += ((refilled - tokens) * 1000) / rate;
+        tokens = refilled;
+      }
     }
   }
   if (tokens > cap) tokens = cap;

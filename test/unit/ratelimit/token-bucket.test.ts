@@ -66,6 +66,18 @@ describe('token bucket arithmetic (MemoryStore.takeToken)', () => {
     expect(await s.takeToken('k', spec, 2, T0 + 4_000)).toMatchObject({ allowed: true, remaining: 0 });
   });
 
+  it('loses no refill too small to change a huge count, however often the bucket is asked', () => {
+    // 1e9 tokens at 1e-6 per second, 1e8 short of full: each millisecond adds 1e-9, below a double's step
+    // at 9e8. Asked every millisecond for 100 s, the bucket must still have refilled 1e-4 tokens' worth.
+    const spec = { capacity: 1e9, refillPerSecond: 1e-6 };
+    let state = takeFromBucket(undefined, spec, 1e8, T0).next;
+    const before = takeFromBucket(state, spec, 1e9, T0).take.retryAfterMs;
+    for (let ms = 1; ms <= 100_000; ms++) state = takeFromBucket(state, spec, 1e9, T0 + ms).next;
+    const after = takeFromBucket(state, spec, 1e9, T0 + 100_000).take.retryAfterMs;
+    expect(before - after).toBeGreaterThan(99_000);
+    expect(before - after).toBeLessThan(101_000);
+  });
+
   it('refuses a cost above the capacity (it can never pass)', async () => {
     const s = new MemoryStore();
     expect(await s.takeToken('k', SPEC, 6, T0)).toMatchObject({
