@@ -13,9 +13,17 @@ import type { PipelineEvents } from './pipeline/events.js';
 import type { SecurityCounters } from './report/counters.js';
 import type { Logger } from './telemetry/logger.js';
 
+/**
+ * A caller as the security report names it, `tenant/subject`, with `%` and `/` inside either percent-encoded:
+ * tenant `a/b` with subject `c` and tenant `a` with subject `b/c` are two callers, not one counter.
+ */
 export function subjectKey(p: Principal | undefined): string | null {
   if (!p?.id) return null;
-  return `${p.tenant ?? ''}/${p.id}`;
+  return `${reportPart(p.tenant ?? '')}/${reportPart(p.id)}`;
+}
+
+function reportPart(s: string): string {
+  return s.includes('/') || s.includes('%') ? s.replaceAll('%', '%25').replaceAll('/', '%2F') : s;
 }
 
 /** Refusals that are no failed login: nothing was guessed. */

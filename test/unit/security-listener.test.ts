@@ -13,7 +13,7 @@ import { AuthnError } from '../../src/errors/errors.js';
 import { classify } from '../../src/mcp/action.js';
 import type { MessageDecision } from '../../src/pipeline/context.js';
 import type { SecurityCounters } from '../../src/report/counters.js';
-import { securityListener } from '../../src/security-listener.js';
+import { securityListener, subjectKey } from '../../src/security-listener.js';
 import { contextFor, fakeRequest } from './pipeline/fake-request.js';
 
 function setup() {
@@ -124,5 +124,16 @@ describe('securityListener.decision', () => {
       ['made_up_1', false],
       ['made_up_3', false],
     ]);
+  });
+});
+
+describe('subjectKey', () => {
+  it('names tenant/subject, keeping a slash inside either from making two callers one', () => {
+    const key = (tenant: string, id: string) => subjectKey({ ...ANONYMOUS, id, tenant, authMethod: 'jwt' });
+    expect(key('acme', 'alice')).toBe('acme/alice');
+    expect(key('a/b', 'c')).not.toBe(key('a', 'b/c'));
+    expect(key('a/b', 'c')).toBe('a%2Fb/c');
+    expect(key('a', '50%/x')).toBe('a/50%25%2Fx');
+    expect(subjectKey(undefined)).toBeNull();
   });
 });
