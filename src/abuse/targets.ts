@@ -68,20 +68,39 @@ export function normalizeIp(ip: string): string {
  * fill the store with a block per address. Undefined for anything else.
  */
 export function ipv6Prefix64(ip: string): string | undefined {
-  const addr = normalizeIp(ip);
+  const groups = ipv6Groups(normalizeIp(ip));
+  if (groups === undefined) return undefined;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a canonical IPv6 address (from {@link normalizeIp}), else undefined. */
+function ipv6Groups(addr: string): number[] | undefined {
   if (isIP(addr) !== 6) return undefined;
   const [head = '', tail] = addr.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   if (groups.length !== 8) return undefined;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
+  return groups.map((g) => Number.parseInt(g, 16));
+}
+
+/**
+ * The IPv4 client a NAT64 gateway's well-known prefix (`64:ff9b::/96`, RFC 6052) carries in its last 32 bits:
+ * every IPv4 client behind the gateway shares the prefix's /64, so one abuser there would block them all.
+ */
+function nat64Client(addr: string): string | undefined {
+  const g = ipv6Groups(addr);
+  if (g?.[0] !== 0x64 || g[1] !== 0xff9b || g[2] || g[3] || g[4] || g[5]) return undefined;
+  const hi = g[6] as number;
+  const lo = g[7] as number;
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 /** What the `auth_failures_ip` rules count and block: an IPv4 address, or an IPv6 address's /64. */
 export function abuseIpTarget(ip: string): string {
-  return ipv6Prefix64(ip) ?? normalizeIp(ip);
+  const addr = normalizeIp(ip);
+  return nat64Client(addr) ?? ipv6Prefix64(addr) ?? addr;
 }

@@ -66,4 +66,10 @@ describe('ipv6Prefix64 / abuseIpTarget', () => {
     expect(abuseIpTarget('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(ipv6Prefix64('unknown')).toBeUndefined();
   });
+
+  it("counts a client behind a NAT64 gateway (64:ff9b::/96) as its IPv4 address, not the gateway's /64", () => {
+    expect(abuseIpTarget('64:ff9b::192.0.2.1')).toBe('192.0.2.1');
+    expect(abuseIpTarget('64:ff9b::c000:202')).toBe('192.0.2.2');
+    expect(abuseIpTarget('64:ff9b:0:0:0:1:c000:202')).toBe('64:ff9b:0:0::/64');
+  });
 });
