@@ -81,6 +81,28 @@ const QUERY_RULE: AbuseRule = {
 };
 
 describe('abuse detector', () => {
+  it('writes at stop the counts made while a flush was under way, not only that flush', async () => {
+    const { detector, store } = setup([{ ...QUERY_RULE, threshold: 1 }]);
+    const written: number[] = [];
+    const count = store.countInWindows.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    store.countInWindows = async (hits, now) => {
+      written.push(hits.reduce((n, h) => n + h.count, 0));
+      if (written.length === 1) await held;
+      return count(hits, now);
+    };
+    detector.recordCall(alice, 'query_a', IP);
+    const first = detector.flush();
+    detector.recordCall(alice, 'query_a', IP);
+    const stopped = detector.stop();
+    release();
+    await Promise.all([first, stopped]);
+    expect(written).toEqual([1, 1]);
+  });
+
   it('counts calls of tool names the upstream never listed together, under one window', async () => {
     const { events, detector, store } = setup([QUERY_RULE]);
     const spy = { keys: new Set<string>() };
