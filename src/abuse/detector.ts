@@ -7,9 +7,8 @@
  * (one Lua script for all windows); the store says which window crossed its threshold, atomically across
  * replicas, so each crossing trips exactly once fleet-wide. A trip is logged, handed to `onTrip` (audit,
  * metrics, `SecurityCounters.anomaly`) and, for `block` rules, written as a block. Blocks are polled like
- * revocations: the cheap block version every `pollIntervalMs`, the full list only when it changed.
- *
- * A count is timed by its flush, so window edges are as precise as the flush interval.
+ * revocations: the cheap block version every `pollIntervalMs`, the full list only when it changed. A count
+ * is timed by its flush, so window edges are as precise as the flush interval.
  *
  * This file is the orchestration; the waiting counts are in `pending-counts.ts`, the local block snapshot
  * in `local-blocks.ts`, and the event and block a trip produces in `trip-records.ts`.
