@@ -45,5 +45,6 @@ export function isSensitiveKey(key: string): boolean {
     if (SENSITIVE_WORDS.has(w) || SENSITIVE_IN_WORD.test(w)) return true;
     if (i + 1 < words.length && SENSITIVE_PAIRS.has(`${w}_${words[i + 1]}`)) return true;
   }
-  return false;
+  // The words run together again: camel case splits `passWord` and `passPhrase` into harmless halves.
+  return words.length > 1 && SENSITIVE_IN_WORD.test(words.join(''));
 }

@@ -15,6 +15,7 @@
  * @module
  */
 import { createHmac, hkdfSync } from 'node:crypto';
+import { headOf } from '../cut-text.js';
 import {
   type Budget,
   eachItem,
@@ -138,7 +139,7 @@ function hashLeaves(value: unknown, key: Buffer, depth: number, b: Budget): unkn
 
 function keepPlain(value: unknown, b: Budget): unknown {
   if (typeof value === 'string') {
-    const kept = value.length > MAX_PLAIN_STRING ? `${value.slice(0, MAX_PLAIN_STRING)}…${TRUNCATED}` : value;
+    const kept = value.length > MAX_PLAIN_STRING ? `${headOf(value, MAX_PLAIN_STRING)}…${TRUNCATED}` : value;
     return spend(b, jsonBytes(kept)) ? kept : TRUNCATED;
   }
   return spend(b, 0) ? value : TRUNCATED;

@@ -15,7 +15,7 @@ import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import { SECRET_FIELDS } from '../telemetry/logger.js';
 import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
-import { redactUriSecrets } from './uri-secrets.js';
+import { redactAndCut } from './uri-secrets.js';
 
 /** Bumped when a field changes meaning or is removed (adding fields does not bump it). */
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -192,21 +192,21 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       key_id: p.keyId ?? null,
     },
     action: {
-      method: cutText(a.method, AUDIT_NAME_MAX_CHARS),
-      tool: a.tool === undefined ? null : cutText(a.tool, AUDIT_NAME_MAX_CHARS),
+      method: redactAndCut(a.method, AUDIT_NAME_MAX_CHARS),
+      tool: a.tool === undefined ? null : redactAndCut(a.tool, AUDIT_NAME_MAX_CHARS),
       arguments: args,
       task_id: cutTaskId(input.taskId),
     },
     resource: {
       kind: a.resource.kind,
-      name: redactUriSecrets(cutText(a.resource.name, AUDIT_NAME_MAX_CHARS)),
+      name: redactAndCut(a.resource.name, AUDIT_NAME_MAX_CHARS),
       sensitivity: d.sensitivity ?? null,
     },
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
     enforced: !notEnforced,
     reasons: (rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : d.reasons).map((r) =>
-      redactUriSecrets(cutText(r, AUDIT_REASON_MAX_CHARS)),
+      redactAndCut(r, AUDIT_REASON_MAX_CHARS),
     ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob),

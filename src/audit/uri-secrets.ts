@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { cutText } from '../cut-text.js';
 import { isSensitiveKey } from './credential-keys.js';
 
 /** Query parameters that carry a signature or a cloud credential (compared lower-cased). */
@@ -22,21 +23,21 @@ const SIGNATURE_PARAMS: ReadonlySet<string> = new Set([
 export const REDACTED = 'REDACTED';
 
 /**
- * `name=value` after `?`, `&` or `;`: the name ends at `=`, the value at the next separator or space. Linear:
+ * `name=value` after `?`, `&`, `;` or `#` (an OAuth redirect's `#access_token=…`): the name ends at `=`, the value at the next separator or space. Linear:
  * a match starts only at a separator, and neither part can hold one.
  */
-const QUERY_PARAM = /([?&;])([^=&;#?\s"'<>]+)=([^&;#\s"'<>]*)/g;
+const QUERY_PARAM = /([?&;#])([^=&;#?\s"'<>]+)=([^&;#\s"'<>]*)/g;
 /** A character that ends an authority (after `://`). */
 const AUTHORITY_END = /[/?#\s"'<>]/;
 const AT = 0x40;
 
 /**
  * `text` (a URI, or a message naming one) with the secrets of the URIs in it replaced by `REDACTED`: the
- * values of credential query parameters and any user information. Text without `?`, `;` or `@` is returned
- * as it is, untouched.
+ * values of credential query (or fragment) parameters and any user information. Text without `?`, `;`, `#` or
+ * `@` is returned as it is, untouched.
  */
 export function redactUriSecrets(text: string): string {
-  const query = text.includes('?') || text.includes(';');
+  const query = text.includes('?') || text.includes(';') || text.includes('#');
   const userInfo = text.includes('@');
   if (!query && !userInfo) return text;
   let out = text;
@@ -68,6 +69,14 @@ function redactUserInfo(text: string): string {
     from = last;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/**
+ * Caller-chosen text for a record, span or report (a tool name, a URI, a reason naming one), its URIs'
+ * secrets redacted first, then cut to `max`: cut first, a long password loses the `@` that marks it.
+ */
+export function redactAndCut(text: string, max: number): string {
+  return cutText(redactUriSecrets(text), max);
 }
 
 function isSecretParam(name: string): boolean {

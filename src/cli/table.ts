@@ -67,8 +67,8 @@ export function fail(io: CliIo, err: unknown): void {
 }
 
 /**
- * One printable line: newlines become `; `, and every other control character (ESC, BEL, CR, C1 …) is
- * shown as `\xNN`. Table cells carry what callers sent (tool names, subjects, reasons), and an escape
+ * One printable line: newlines become `; `, every other control character (ESC, BEL, CR, C1 …) is
+ * shown as `\xNN` and a bidirectional control as `\uNNNN`. Table cells carry what callers sent (tool names, subjects, reasons), and an escape
  * sequence printed raw would act on the operator's terminal (clear it, retitle it, overwrite a row).
  */
 export function oneLine(text: string | undefined): string {
@@ -77,6 +77,12 @@ export function oneLine(text: string | undefined): string {
       .replace(/\s*\n\s*/g, '; ')
       // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
       .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+      // Bidirectional controls and line separators: shown as `\uNNNN`, or a caller's name could reorder
+      // what a terminal prints after it (Trojan Source).
+      .replace(
+        /[\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+      )
       .trim()
   );
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { redactUriSecrets } from '../audit/uri-secrets.js';
+import { headOf } from '../cut-text.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import { type AbuseEvent, HOUR_MS, type Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -128,10 +129,11 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
 
   denial(tool: string | null, subject: string | null, reason: string): void {
     const hour = this.#hour();
-    this.#add(hour, FIELD.denialTool, tool);
+    // The tool is the caller's choice, a reason may name the resource URI read (a signed URL): kept 8 days
+    // in the store, so redacted (before the cut, which could drop the `@` that marks a password).
+    this.#add(hour, FIELD.denialTool, tool === null ? null : redactUriSecrets(tool));
     this.#add(hour, FIELD.denialSubject, subject);
-    // A reason may name the resource URI read (a signed URL): kept 8 days in the store, so redacted.
-    this.#add(hour, FIELD.denialReason, redactUriSecrets(reason.slice(0, MAX_VALUE_LENGTH)));
+    this.#add(hour, FIELD.denialReason, redactUriSecrets(reason));
   }
 
   rateLimited(subject: string | null, tool: string | null): void {
@@ -162,7 +164,7 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
     const text = this.#allowed(
       hour,
       category,
-      value === null || value === '' ? NONE : value.slice(0, MAX_VALUE_LENGTH),
+      value === null || value === '' ? NONE : headOf(value, MAX_VALUE_LENGTH),
     );
     const field = `${category}|${text}`;
     let fields = this.#hours.get(hour);

@@ -127,11 +127,14 @@ export class RequestTracing {
       [A.ATTR_AUTHZ_DECISION]: dec.allow ? 'allow' : 'deny',
       [A.ATTR_AUTHZ_DECISION_ID]: d.decisionId,
     };
-    if (a.tool !== undefined) {
-      attributes[A.ATTR_GEN_AI_TOOL_NAME] = a.tool;
+    // Names are the caller's choice: a credential put in one is redacted, as in a URI.
+    const tool = a.tool === undefined ? undefined : redactUriSecrets(a.tool);
+    const prompt = a.prompt === undefined ? undefined : redactUriSecrets(a.prompt);
+    if (tool !== undefined) {
+      attributes[A.ATTR_GEN_AI_TOOL_NAME] = tool;
       attributes[A.ATTR_GEN_AI_OPERATION_NAME] = A.GEN_AI_OPERATION_EXECUTE_TOOL;
     }
-    if (a.prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = a.prompt;
+    if (prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = prompt;
     if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = redactUriSecrets(a.uri);
     if (a.id !== null) attributes[A.ATTR_JSONRPC_REQUEST_ID] = String(a.id);
     const facts = ctx.facts;
@@ -153,7 +156,7 @@ export class RequestTracing {
         attributes[A.ATTR_ERROR_TYPE] = '-32003';
       }
     }
-    const name = A.mcpSpanName(a.method, a.tool ?? a.prompt ?? null);
+    const name = A.mcpSpanName(a.method, tool ?? prompt ?? null);
     const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     if (enforcedDenial(d)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });

@@ -222,6 +222,22 @@ describe('nothing secret is exported or logged', () => {
     for (let i = 0; i < 52; i++)
       await guest.callTool({ name: 'echo', arguments: { text: 'x' } }).catch(() => undefined);
     await guest.close();
+    // Credentials a caller puts in what it names: a fragment token, a long password in user information, a
+    // token in a tool name.
+    const FRAGMENT = 'SEKRET-FRAGMENT-TOKEN';
+    const PASSWORD = `PW${'x'.repeat(1_100)}END`;
+    const IN_NAME = 'SEKRET-TOOL-TOKEN';
+    const admin = await h.bearer(['admin']);
+    const read = (uri: string) =>
+      post(admin, { jsonrpc: '2.0', id: 7, method: 'resources/read', params: { uri } });
+    await read(`https://app.example/cb#access_token=${FRAGMENT}&x=1`);
+    await read(`https://alice:${PASSWORD}@files.example/report.pdf`);
+    await post(admin, {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'tools/call',
+      params: { name: `lookup?access_token=${IN_NAME}`, arguments: {} },
+    });
     await post({ authorization: `Bearer ${token}x` }, { jsonrpc: '2.0', id: 1, method: 'ping' });
     await post({ authorization: `Bearer ${key.slice(0, -2)}` }, { jsonrpc: '2.0', id: 1, method: 'ping' });
 
@@ -233,7 +249,11 @@ describe('nothing secret is exported or logged', () => {
       () => receiver.spans().some((s) => s.name === 'tools/call delete_customer'),
       10_000,
     );
-    const secrets = [token, key, key.split('_').slice(2).join('_'), SSN, PEPPER];
+    await receiver.waitFor(
+      () => receiver.logs().some((l) => JSON.stringify(l.body).includes('lookup?access_token=REDACTED')),
+      10_000,
+    );
+    const secrets = [token, key, key.split('_').slice(2).join('_'), SSN, PEPPER, FRAGMENT, 'PWxxxx', IN_NAME];
     const exported = JSON.stringify([receiver.spans(), receiver.logs()]);
     const logged = h.logs.join('\n');
     for (const s of secrets) {

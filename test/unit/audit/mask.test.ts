@@ -317,6 +317,10 @@ describe('isSensitiveKey', () => {
       'refreshTokens',
       'apikeys',
       'privatekeys',
+      'passWord',
+      'dbPassWord',
+      'passPhrase',
+      'PassWord',
     ]) {
       expect(isSensitiveKey(k), k).toBe(true);
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { redactUriSecrets } from '../../../src/audit/uri-secrets.js';
+import { redactAndCut, redactUriSecrets } from '../../../src/audit/uri-secrets.js';
+import { cutText } from '../../../src/cut-text.js';
 
 describe('redactUriSecrets', () => {
   it.each([
@@ -15,6 +16,12 @@ describe('redactUriSecrets', () => {
     ['https://alice:s3cret@files.example/a', 'https://REDACTED@files.example/a'],
     ['crm://acme/c-1?apiKey=k1;session_token=t2', 'crm://acme/c-1?apiKey=REDACTED;session_token=REDACTED'],
     ['x://h/p?%74oken=abc', 'x://h/p?%74oken=REDACTED'],
+    // An OAuth redirect carries its token in the fragment.
+    [
+      'https://app.example/cb#access_token=S3KRET&token_type=bearer',
+      'https://app.example/cb#access_token=REDACTED&token_type=REDACTED',
+    ],
+    ['https://a/cb?x=1#id_token=S2', 'https://a/cb?x=1#id_token=REDACTED'],
   ])('keeps the URI and replaces its secrets: %s', (uri, redacted) => {
     expect(redactUriSecrets(uri)).toBe(redacted);
   });
@@ -59,5 +66,19 @@ describe('redactUriSecrets', () => {
     expect(redactUriSecrets('resource s3://b/k?Signature=xyz needs clearance secret')).toBe(
       'resource s3://b/k?Signature=REDACTED needs clearance secret',
     );
+  });
+
+  it('redacts before it cuts: a long password keeps the @ that marks it', () => {
+    const uri = `https://alice:${'p'.repeat(1_100)}@files.example/report.pdf`;
+    expect(redactAndCut(uri, 512)).toBe('https://REDACTED@files.example/report.pdf');
+    expect(redactAndCut(`tool?access_token=${'t'.repeat(600)}`, 40)).toBe('tool?access_token=REDACTED');
+  });
+});
+
+describe('cutText', () => {
+  it('never cuts a surrogate pair in two', () => {
+    expect(cutText(`${'a'.repeat(9)}😀tail`, 10)).toBe(`${'a'.repeat(9)}…`);
+    expect(cutText(`${'a'.repeat(8)}😀tail`, 10)).toBe(`${'a'.repeat(8)}😀…`);
+    expect(cutText('short', 10)).toBe('short');
   });
 });

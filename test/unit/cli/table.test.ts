@@ -13,6 +13,9 @@ describe('oneLine', () => {
       'evil\\x1b]0;PWNED\\x07\\x1b[2J\\x0dx\\x9b',
     );
   });
+  it('shows bidirectional controls and line separators as \\uNNNN (Trojan Source)', () => {
+    expect(oneLine('evil\u202eRTL\u2066x\u2028y')).toBe('evil\\u202eRTL\\u2066x\\u2028y');
+  });
   it('joins lines and keeps ordinary text', () => {
     expect(oneLine('a\n  b')).toBe('a; b');
     expect(oneLine('tenant/alice – ok')).toBe('tenant/alice – ok');
