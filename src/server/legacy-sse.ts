@@ -142,6 +142,17 @@ export class LegacySseRoutes {
           );
           return null;
         }
+        if (this.#sessions.has(endpoint.sessionId)) {
+          // An upstream issuing an open session's id again (a broken id generator): binding it here would
+          // hand this caller the other stream's session, its messages landing there. The session stays with
+          // its stream; this one is cut (its 200 went out with the stream's start).
+          rt.forwardDeps.logger.warn(
+            { request_id: ctx.requestId },
+            'legacy SSE endpoint names a session another stream holds; the stream is cut',
+          );
+          queueMicrotask(() => res.destroy());
+          return null;
+        }
         sessionId = endpoint.sessionId;
         own = {
           upstreamPath: endpoint.path,

@@ -78,4 +78,28 @@ describe('legacy endpoint events from the upstream', () => {
     expect(text).not.toContain('event: endpoint');
     expect(h.logs.some((l) => l.includes('endpoint event without a session id'))).toBe(true);
   });
+
+  it('keeps an open session with its stream when the upstream issues its id to a second caller, whose stream is cut', async () => {
+    const url = await upstreamSending(['/messages?sessionId=fixed']);
+    const h = await startHarness({ upstream: { url } as unknown as ExampleServer });
+    stops.push(() => h.stop());
+    const alice = await h.bearer(['user'], { sub: 'alice' });
+    const bob = await h.bearer(['user'], { sub: 'bob' });
+    const aliceRes = await fetch(h.sseUrl, { headers: { ...alice, accept: 'text/event-stream' } });
+    const aliceStream = await readUntil(aliceRes, 'notifications/marker');
+    expect(aliceStream.text).toContain('data: /messages?sessionId=fixed');
+    const bobRes = await fetch(h.sseUrl, { headers: { ...bob, accept: 'text/event-stream' } });
+    const bobText = await bobRes.text().catch(() => '(cut)');
+    expect(bobText).not.toContain('event: endpoint');
+    expect(h.logs.some((l) => l.includes('names a session another stream holds'))).toBe(true);
+    const post = (auth: Record<string, string>) =>
+      fetch(`${h.sidecar.publicUrl}/messages?sessionId=fixed`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+    expect((await post(alice)).status).toBe(202);
+    expect([403, 404]).toContain((await post(bob)).status);
+    aliceStream.close();
+  });
 });
