@@ -23,6 +23,8 @@ export const MAX_INJECT_BACKLOG_BYTES = 1024 * 1024;
  */
 export const MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024;
 
+const CR_LINE_END = /\r\n?/g;
+
 export class SseRewriter extends Transform {
   readonly #parser: EventSourceParser;
   readonly #decoder = new StringDecoder('utf8');
@@ -31,6 +33,10 @@ export class SseRewriter extends Transform {
   #pending = 0;
   /** The parser held more than {@link MAX_SSE_EVENT_BYTES} of one event (and dropped it). */
   #overflow = false;
+  /** No text fed yet: a byte-order mark may still come, which the SSE spec has a reader drop. */
+  #start = true;
+  /** The text fed last ended in `\r`, which a `\n` opening the next chunk completes (one line end). */
+  #cr = false;
 
   constructor(rewrite: EventRewrite) {
     super();
@@ -57,7 +63,7 @@ export class SseRewriter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.#pending += chunk.length;
-      this.#parser.feed(this.#decoder.write(chunk));
+      this.#parser.feed(this.#lines(this.#decoder.write(chunk)));
       this.#flushOut();
       if (this.#pending > MAX_SSE_EVENT_BYTES || this.#overflow) {
         done(new Error(`upstream SSE event exceeds ${MAX_SSE_EVENT_BYTES} bytes`));
@@ -71,7 +77,7 @@ export class SseRewriter extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      this.#parser.feed(this.#decoder.end());
+      this.#parser.feed(this.#lines(this.#decoder.end()));
       this.#parser.reset({ consume: true });
       this.#flushOut();
       done();
@@ -90,6 +96,23 @@ export class SseRewriter extends Transform {
     if (this.writableEnded || this.destroyed || this.readableLength > MAX_INJECT_BACKLOG_BYTES) return false;
     this.push(serialize({ event: 'message', data }, data));
     return true;
+  }
+
+  /**
+   * `text` with one leading byte-order mark dropped and every line end (`\r\n`, `\r`, `\n`, all valid SSE)
+   * made `\n`: the parser waits after a chunk's closing `\r` for a `\n` that may never come, so an event
+   * ended by `\r\r` was held back until the upstream sent more (the last one never passed), and it reads a
+   * decoded mark as part of the first field's name (the first event was dropped).
+   */
+  #lines(text: string): string {
+    if (text.length === 0) return text;
+    if (this.#start) {
+      this.#start = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (this.#cr && text.charCodeAt(0) === 0x0a) text = text.slice(1);
+    this.#cr = text.endsWith('\r');
+    return text.includes('\r') ? text.replace(CR_LINE_END, '\n') : text;
   }
 
   #flushOut(): void {

@@ -47,6 +47,30 @@ describe('SseRewriter', () => {
     rw.destroy();
   });
 
+  it('passes an event ended by bare CRs at once, and the last one at the end of the stream', async () => {
+    const rw = new SseRewriter(identity);
+    const out: string[] = [];
+    rw.on('data', (c: Buffer) => out.push(c.toString()));
+    rw.write(Buffer.from('event: message\rdata: first\r\r'));
+    await new Promise((r) => setImmediate(r));
+    expect(out.join('')).toBe('event: message\ndata: first\n\n');
+    rw.destroy();
+    expect(await run(['data: a\r\r', 'data: last\r\r'])).toBe('data: a\n\ndata: last\n\n');
+  });
+
+  it('reads CRLF split between chunks as one line end, and mixed line ends alike', async () => {
+    expect(await run(['data: a\r', '\n\r', '\ndata: b\n\r\n'])).toBe('data: a\n\ndata: b\n\n');
+    // Not a CRLF: a CR ends one line, and the next chunk's first line is not swallowed.
+    expect(await run(['data: a\r', 'data: b\r\r'])).toBe('data: a\ndata: b\n\n');
+  });
+
+  it('drops a byte-order mark opening the stream (the SSE spec has readers drop one), not the first event', async () => {
+    expect(await run([Buffer.from([0xef, 0xbb]), Buffer.from([0xbf, ...Buffer.from('data: x\n\n')])])).toBe(
+      'data: x\n\n',
+    );
+    expect(await run(['\ufeffdata: {"a":1}\n\n'])).toBe('data: {"a":1}\n\n');
+  });
+
   it('joins multi-line data for the rewrite and splits multi-line output again', async () => {
     const rewrite = vi.fn<EventRewrite>((e) => `${e.data}\nc`);
     expect(await run(['data: a\ndata: b\n\n'], rewrite)).toBe('data: a\ndata: b\ndata: c\n\n');
