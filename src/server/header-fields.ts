@@ -32,6 +32,25 @@ export function headerFieldsProblem(rawHeaders: readonly string[], max: number):
 }
 
 /**
+ * A header the exchange needs end to end that `connection` (the request's `Connection` header) lists as
+ * hop-by-hop, or undefined: the sidecar checks it (the session's owner, the protocol version, `Mcp-Name`
+ * against the body, the media type), then drops it as RFC 9110 §7.6.1 asks of a proxy, and the upstream
+ * would read the request without it.
+ */
+function endToEndListedInConnection(connection: string | string[] | undefined): string | undefined {
+  if (connection === undefined || PLAIN_CONNECTION.test(String(connection))) return undefined;
+  const text = Array.isArray(connection) ? connection.join(',') : connection;
+  for (const part of text.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (END_TO_END.test(name)) return name;
+  }
+  return undefined;
+}
+
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
+const END_TO_END = /^(content-type|content-length|accept|origin|last-event-id|mcp-[a-z0-9-]+)$/;
+
+/**
  * Turns an absolute-form request target (`POST http://mcp.example.com/mcp HTTP/1.1`, which RFC 9112 §3.2.2 has
  * a server accept) into the origin form the routes match (`/mcp`, the target's own bytes after its
  * authority, not normalised), when its authority is the `Host` (default ports aside) — a client naming two
@@ -67,4 +86,15 @@ const ABSOLUTE_FORM = /^(https?):\/\/([^/?#]*)(.*)$/i;
 function withoutDefaultPort(authority: string, scheme: string): string {
   const suffix = scheme === 'https' ? ':443' : ':80';
   return authority.endsWith(suffix) ? authority.slice(0, -suffix.length) : authority;
+}
+
+/** {@link endToEndListedInConnection} as the refusal (400). */
+export function connectionProblem(connection: string | string[] | undefined): RequestError | undefined {
+  const listed = endToEndListedInConnection(connection);
+  return listed === undefined
+    ? undefined
+    : new RequestError(
+        'ERR_REQUEST_INVALID',
+        `Bad Request: Connection lists ${listed.slice(0, 60)}, which the request needs end to end`,
+      );
 }

@@ -16,7 +16,7 @@ import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
-import { boundHeaderFields, headerFieldsProblem, toOriginForm } from './header-fields.js';
+import { boundHeaderFields, connectionProblem, headerFieldsProblem, toOriginForm } from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
 import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
@@ -59,7 +59,10 @@ export function createPublicServer(
   const maxHeaders = rt.config.server.maxRequestHeaders;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (closing) res.shouldKeepAlive = false;
-    const badHeaders = headerFieldsProblem(req.rawHeaders, maxHeaders) ?? toOriginForm(req);
+    const badHeaders =
+      headerFieldsProblem(req.rawHeaders, maxHeaders) ??
+      toOriginForm(req) ??
+      connectionProblem(req.headers.connection);
     if (badHeaders) {
       rt.countPlain(res, 'bad_request');
       const out = toErrorResponse(badHeaders, { ids: null, batch: false, resourceMetadataUrl: '' });

@@ -77,6 +77,19 @@ describe('header fields', () => {
     expect(full.text).toContain('"hi"');
   });
 
+  it('refuses a Connection header listing a header the exchange needs (the upstream would never see it)', async () => {
+    const auth = String((await h.bearer(['analyst'])).authorization);
+    h.upstream.resetCalls();
+    const listed = await send([
+      'host: 127.0.0.1',
+      `authorization: ${auth}`,
+      'connection: close, content-type',
+    ]);
+    expect(listed.status).toBe(400);
+    expect(listed.text).toContain('Connection lists content-type');
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
   it('refuses a second Host with 400, forwarding nothing', async () => {
     const auth = String((await h.bearer(['analyst'])).authorization);
     h.upstream.resetCalls();

@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { headerFieldsProblem, toOriginForm } from '../../../src/server/header-fields.js';
+import { connectionProblem, headerFieldsProblem, toOriginForm } from '../../../src/server/header-fields.js';
 
 describe('headerFieldsProblem', () => {
   it('refuses more fields than the bound (431) and a second Host (400), case aside', () => {
@@ -51,5 +51,34 @@ describe('toOriginForm', () => {
     expect(target('https://h:80/mcp', 'h').err).toMatch(/another host/);
     expect(target('http://u@h/mcp', 'h').err).toBe('Bad Request: the request target has no plain host');
     expect(target('ftp://h/mcp', 'h').err).toBe('Bad Request: the request target is not a path');
+  });
+});
+
+describe('connectionProblem', () => {
+  it('refuses a Connection header listing a header the exchange needs end to end', () => {
+    for (const c of [
+      'close, Mcp-Session-Id',
+      'keep-alive,content-type',
+      'MCP-Protocol-Version',
+      'x, mcp-param-region',
+    ]) {
+      expect(connectionProblem(c)?.message, c).toMatch(
+        /^Bad Request: Connection lists [a-z-]+, which the request needs end to end$/,
+      );
+    }
+  });
+
+  it('lets the usual values and other hop-by-hop names through', () => {
+    for (const c of [
+      undefined,
+      'keep-alive',
+      'close',
+      'Keep-Alive',
+      'upgrade',
+      'close, x-custom-hop',
+      'TE',
+    ]) {
+      expect(connectionProblem(c), String(c)).toBeUndefined();
+    }
   });
 });
