@@ -65,6 +65,11 @@ export interface KeyResolver {
   lastFailure(): string | null;
   /** True once a key set has been fetched (always true without a JWKS URI: nothing to fetch). */
   fetched(): boolean;
+  /**
+   * How many fetched key sets lacked a key the set before held: the verifier empties its cache of verified
+   * tokens when this grows, so a key the issuer pulled (a compromised one) verifies no cached token either.
+   */
+  keysRemoved(): number;
 }
 
 export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
@@ -87,7 +92,22 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   let fetched = false;
   /** While an outage after a first fetch goes on: the `uat` of the set fetched last before it. */
   let outageSince: number | undefined;
+  let removals = 0;
+  let seenUat: number | undefined;
+  let heldKeys: ReadonlySet<string> = new Set();
   const succeeded = () => {
+    if (fetchedSet.uat !== seenUat) {
+      // A new fetch: any key of the set held before that it lacks was pulled by the issuer.
+      seenUat = fetchedSet.uat;
+      const keys = new Set((fetchedSet.jwks?.keys ?? []).map((k) => JSON.stringify(k)));
+      for (const k of heldKeys) {
+        if (!keys.has(k)) {
+          removals++;
+          break;
+        }
+      }
+      heldKeys = keys;
+    }
     // A key found in the set held says nothing of the issuer: only a fetch ends a failure.
     if (fetchedSet.uat !== failedUat) failure = null;
     fetched = true;
@@ -164,6 +184,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     },
     lastFailure: () => failure,
     fetched: () => !remote || fetched,
+    keysRemoved: () => removals,
   };
 }
 

@@ -51,6 +51,8 @@ export class JwtVerifier {
   readonly #audiences: ReadonlySet<string>;
   /** The HS secret the cached tokens were verified under (undefined: no HS algorithms). */
   #hsSecret: Buffer | null | undefined;
+  /** {@link KeyResolver.keysRemoved} when the cache was last emptied for it. */
+  #keysRemoved = 0;
 
   constructor(o: JwtVerifierOptions) {
     this.#o = o;
@@ -156,8 +158,16 @@ export class JwtVerifier {
     }
   }
 
-  /** The token cache, emptied first when the HS secret has changed since its tokens were verified. */
+  /**
+   * The token cache, emptied first when the HS secret has changed since its tokens were verified, or a key
+   * set fetched since lacked a key the one before held.
+   */
   #cache(): TokenCache {
+    const removed = this.#o.keys.keysRemoved();
+    if (removed !== this.#keysRemoved) {
+      this.#o.cache.clear();
+      this.#keysRemoved = removed;
+    }
     if (this.#hsSecret !== undefined) {
       const now = this.#o.hsSecret?.get() ?? null;
       // The same Buffer is the usual case; a file read again with the same bytes empties nothing either.

@@ -166,6 +166,29 @@ describe('key rotation at the issuer', () => {
   });
 });
 
+describe('a key the issuer pulls from its JWKS', () => {
+  it('verifies no token cached under it once a fetch shows it gone (a compromised key rotated out)', async () => {
+    const jwks = await startJwksServer({ alg: 'ES256', kid: 'key-1' });
+    const authn = authenticator(jwks, { jwks: { timeoutMs: 500, cooldownMs: 1 } });
+    try {
+      const forged = await jwks.sign({ sub: 'attacker', aud: RESOURCE });
+      await expect(authn.authenticate(bearer(forged))).resolves.toMatchObject({ id: 'attacker' });
+      // Served from the verified-token cache while the key is in the set.
+      await expect(authn.authenticate(bearer(forged))).resolves.toMatchObject({ id: 'attacker' });
+      await jwks.rotate({ kid: 'key-2' });
+      // The first token of the new key makes the sidecar fetch the set, which no longer holds key-1.
+      const legit = await jwks.sign({ sub: 'legit', aud: RESOURCE });
+      await expect(authn.authenticate(bearer(legit))).resolves.toMatchObject({ id: 'legit' });
+      await expect(authn.authenticate(bearer(forged))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+      // A key only added keeps the cache: the new key's token is still answered.
+      await expect(authn.authenticate(bearer(legit))).resolves.toMatchObject({ id: 'legit' });
+    } finally {
+      await authn.stop();
+      await jwks.stop();
+    }
+  });
+});
+
 describe('a new kid during the JWKS cooldown', () => {
   it('is refused with 401 but not counted as a failed login, and accepted once the cooldown has passed', async () => {
     const jwks = await startJwksServer({ alg: 'ES256', kid: 'key-1' });

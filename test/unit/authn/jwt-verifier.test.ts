@@ -362,6 +362,7 @@ describe('JWT verification while the keys cannot be had', () => {
         warm: () => Promise.resolve(),
         lastFailure: () => 'JWKS unreachable',
         fetched: () => false,
+        keysRemoved: () => 0,
       },
       cache: new TokenCache(100),
       isRevoked: (jti) => revoked.includes(jti),
