@@ -8,7 +8,8 @@
  * Its claims become the principal through `authn.jwt.claims`, and `authn.jwt.requiredScopes` apply.
  *
  * Active answers are cached by the token's hash for at most `cacheTtlMs` and never past `exp`, so a busy
- * caller costs one request a minute, not one a call; revocation by `jti` still applies to cached ones. An
+ * caller costs one request a minute, not one a call; revocation by `jti` still applies to cached ones. A
+ * refused token is refused from memory for {@link REFUSED_TTL_MS}. An
  * endpoint that is down, slow, refuses the sidecar's credentials or answers something else is a 503
  * (`ERR_AUTHN_UNAVAILABLE`): the call is denied, never let through.
  *
@@ -38,6 +39,14 @@ import {
  */
 export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
 
+/**
+ * How long a token the endpoint's answer refused (inactive, another audience, expired, …) is refused from
+ * memory, and how many such tokens are kept: a client repeating a dead token cost one introspection per
+ * request. Short, as a token not yet valid (`nbf`) becomes so.
+ */
+export const REFUSED_TTL_MS = 10_000;
+export const MAX_REFUSED = 10_000;
+
 export interface IntrospectorOptions extends IntrospectionEndpoint {
   readonly issuer?: string | undefined;
   /** Accepted `aud` values (authn.jwt.audiences, else the resource identifier). */
@@ -59,6 +68,8 @@ export class TokenIntrospector {
   readonly #audiences: ReadonlySet<string>;
   /** Introspections in flight, by token hash: concurrent requests with one new token share one. */
   readonly #pending = new Map<string, Promise<Principal>>();
+  /** Tokens the endpoint's answer refused, by hash: the refusal and until when it stands (oldest first). */
+  readonly #refused = new Map<string, { readonly err: AuthnError; readonly until: number }>();
 
   constructor(o: IntrospectorOptions) {
     this.#o = o;
@@ -81,14 +92,33 @@ export class TokenIntrospector {
         return Promise.reject(err);
       }
     }
+    const refused = this.#refused.get(key);
+    if (refused !== undefined) {
+      if (refused.until > this.#o.now()) return Promise.reject(refused.err);
+      this.#refused.delete(key);
+    }
     const pending = this.#pending.get(key);
     if (pending) return pending;
     if (this.#pending.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
       return Promise.reject(unavailable('too many token introspections in flight; retry shortly'));
     }
-    const asked = this.#verifyNow(token, key).finally(() => this.#pending.delete(key));
+    const asked = this.#verifyNow(token, key)
+      .catch((err: unknown) => {
+        // The answer refused the token (not an outage, nor a scope it lacks, which the cache above keeps).
+        if (err instanceof AuthnError && err.code === 'ERR_AUTHN_INVALID_TOKEN') this.#refuse(key, err);
+        throw err;
+      })
+      .finally(() => this.#pending.delete(key));
     this.#pending.set(key, asked);
     return asked;
+  }
+
+  #refuse(key: string, err: AuthnError): void {
+    if (this.#refused.size >= MAX_REFUSED) {
+      const oldest = this.#refused.keys().next().value;
+      if (oldest !== undefined) this.#refused.delete(oldest);
+    }
+    this.#refused.set(key, { err, until: this.#o.now() + REFUSED_TTL_MS });
   }
 
   async #verifyNow(token: string, key: string): Promise<Principal> {

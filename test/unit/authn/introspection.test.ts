@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type IntrospectorOptions,
   MAX_INTROSPECTIONS_IN_FLIGHT,
+  REFUSED_TTL_MS,
   TokenIntrospector,
 } from '../../../src/authn/introspection.js';
 import { TokenCache } from '../../../src/authn/token-cache.js';
@@ -129,6 +130,23 @@ describe('TokenIntrospector', () => {
       'ERR_AUTHN_REVOKED: token revoked',
     );
     expect(cachedThenRevoked.sent).toHaveLength(1);
+  });
+
+  it('refuses a token the answer refused from memory for REFUSED_TTL_MS, then asks again', async () => {
+    const s = setup({ active: false });
+    for (let i = 0; i < 5; i++)
+      expect(await refusal(s.introspector.verify('dead'))).toBe(
+        'ERR_AUTHN_INVALID_TOKEN: token is not active',
+      );
+    expect(s.sent).toHaveLength(1);
+    s.advance(REFUSED_TTL_MS + 1);
+    expect(await refusal(s.introspector.verify('dead'))).toBe('ERR_AUTHN_INVALID_TOKEN: token is not active');
+    expect(s.sent).toHaveLength(2);
+    // An outage is not remembered: the next call asks again.
+    const down = setup(new Error('connect ECONNREFUSED'));
+    await refusal(down.introspector.verify('t'));
+    await refusal(down.introspector.verify('t'));
+    expect(down.sent).toHaveLength(2);
   });
 
   it('asks once for concurrent calls with one new token, and sheds new tokens past the in-flight limit', async () => {
