@@ -101,10 +101,14 @@ export function toPrincipal(payload: JWTPayload, paths: ClaimPaths): Principal {
   });
 }
 
-/** Tenant and clearance: strings, numbers turned into strings, absent → null. */
+/**
+ * Tenant and clearance: strings, integers turned into strings, absent → null. A number that is no safe
+ * integer stays a number, which the schema refuses (an invalid token): `9007199254740993` has already been
+ * read as `…992`, another tenant's id, and `1.0` and `1` would be one tenant.
+ */
 function scalar(value: unknown): unknown {
   if (value === undefined || value === null) return null;
-  return typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+  return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
 }
 
 function claimName(field: string, paths: ClaimPaths): string {

@@ -91,6 +91,10 @@ describe('toPrincipal', () => {
     ['roles not strings', { ...base, roles: [1, 2] }],
     ['roles an object', { ...base, roles: { a: 1 } }],
     ['tenant an object', { ...base, tenant: { a: 1 } }],
+    // Read as …992 already: another tenant's id; 1.5 and 1e21 are no ids either.
+    ['tenant beyond 2^53', { ...base, tenant: 9007199254740993 }],
+    ['tenant a fraction', { ...base, tenant: 1.5 }],
+    ['clearance beyond 2^53', { ...base, clearance: 1e21 }],
     ['jti a number', { ...base, jti: 5 }],
     ['scp not strings', { ...base, scp: [true] }],
   ])('refuses %s with ERR_AUTHN_INVALID_TOKEN', (_name, payload) => {
