@@ -92,7 +92,7 @@ describe('toPrincipal', () => {
     ['roles an object', { ...base, roles: { a: 1 } }],
     ['tenant an object', { ...base, tenant: { a: 1 } }],
     // Read as …992 already: another tenant's id; 1.5 and 1e21 are no ids either.
-    ['tenant beyond 2^53', { ...base, tenant: 9007199254740993 }],
+    ['tenant beyond 2^53', { ...base, tenant: JSON.parse('9007199254740993') as number }],
     ['tenant a fraction', { ...base, tenant: 1.5 }],
     ['clearance beyond 2^53', { ...base, clearance: 1e21 }],
     ['jti a number', { ...base, jti: 5 }],
