@@ -12,6 +12,7 @@ import {
   httpUrlWithoutCredentialsFor,
   JwsAlgorithm,
   positiveMs,
+  ScopeToken,
 } from './schema-common.js';
 
 const ClaimsSchema = z.strictObject({
@@ -68,9 +69,11 @@ const JwtSchema = z.strictObject({
     .optional()
     .describe('Refuse tokens whose `iat` is older than this.'),
   requiredScopes: z
-    .array(z.string().min(1))
+    .array(ScopeToken)
     .default([])
-    .describe('Scopes every token must carry (403 insufficient_scope otherwise).'),
+    .describe(
+      'Scopes every token must carry (403 insufficient_scope otherwise), each one OAuth scope token (no space: two scopes are two entries).',
+    ),
   types: z
     .array(z.string().min(1))
     .default([...D.JWT_TYPES])
@@ -140,7 +143,7 @@ const ResourceMetadataSchema = z.strictObject({
     .default([])
     .describe('RFC 9728 authorization_servers; default: jwt.issuers.'),
   scopesSupported: z
-    .array(z.string())
+    .array(ScopeToken)
     .default([])
     .describe('RFC 9728 scopes_supported; empty: authn.jwt.requiredScopes.'),
   resourceName: z.string().optional().describe('RFC 9728 resource_name.'),

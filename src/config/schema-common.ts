@@ -83,3 +83,10 @@ export const JwsAlgorithm = z.enum([
   'HS384',
   'HS512',
 ]);
+
+/** An OAuth scope token (RFC 6749 §3.3: printable ASCII without space, `"` or `\`), at most 128 long. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
+export const ScopeToken = z
+  .string()
+  .regex(SCOPE_TOKEN, 'an OAuth scope token (printable ASCII, no space, " or \\)');

@@ -28,12 +28,9 @@ export const ObligationsSchema = z
   })
   .loose();
 
-/** An OAuth scope token (RFC 6749 §3.3: printable ASCII without space, `"` or `\`), at most 128 long. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+import { ScopeToken } from '../config/schema-common.js';
 
-export const ScopeToken = z
-  .string()
-  .regex(SCOPE_TOKEN, 'an OAuth scope token (printable ASCII, no space, " or \\)');
+export { SCOPE_TOKEN, ScopeToken } from '../config/schema-common.js';
 
 /** At most this many scopes in one decision's `required_scopes`. */
 export const MAX_REQUIRED_SCOPES = 32;

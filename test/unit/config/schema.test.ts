@@ -188,6 +188,20 @@ describe('config errors', () => {
     ).toBe('HS512');
   });
 
+  it('takes required and supported scopes only as OAuth scope tokens (a space makes two scopes)', () => {
+    for (const requiredScopes of [['mcp:read mcp:write'], ['tools:"x"'], ['']]) {
+      expect(() => parseConfig({ authn: { jwt: { requiredScopes } } }), String(requiredScopes)).toThrow(
+        'authn.jwt.requiredScopes.0: an OAuth scope token',
+      );
+    }
+    expect(() => parseConfig({ authn: { resourceMetadata: { scopesSupported: ['a b'] } } })).toThrow(
+      'authn.resourceMetadata.scopesSupported.0: an OAuth scope token',
+    );
+    expect(
+      parseConfig({ authn: { jwt: { requiredScopes: ['mcp:read', 'mcp:write'] } } }).authn.jwt.requiredScopes,
+    ).toEqual(['mcp:read', 'mcp:write']);
+  });
+
   it('refuses an upstream.url with a query or fragment, which requests would not carry', () => {
     for (const url of ['http://127.0.0.1:8081/mcp?tenant=acme', 'http://127.0.0.1:8081/mcp#x']) {
       expect(() => parseConfig({ upstream: { url } })).toThrow(
