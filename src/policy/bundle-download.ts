@@ -108,8 +108,16 @@ async function get(location: string, init: GetInit): Promise<Sent> {
       headers,
       signal: init.signal ?? AbortSignal.timeout(init.timeoutMs),
     });
+    if (res.redirected && url.startsWith('https:') && !res.url.startsWith('https:')) {
+      // Followed to plain http: anyone on the path could have swapped the policy (fetch dropped the token).
+      await res.body?.cancel().catch(() => undefined);
+      throw new BundleError(
+        `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} was redirected to plain http; refused`,
+      );
+    }
     return Object.assign(res, { credentialed: headers.authorization !== undefined, emptyToken });
   } catch (err) {
+    if (err instanceof BundleError) throw err;
     throw new BundleError(
       `bundle ${init.method === 'HEAD' ? 'check' : 'download'} from ${displayLocation(location)} failed: ${scrub(fetchFailure(err), location)}`,
       { cause: err, transient: true },

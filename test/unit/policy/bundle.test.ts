@@ -10,9 +10,11 @@
  */
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BUNDLE_BYTES, readBundle } from '../../../src/policy/bundle.js';
 import { urlSignature } from '../../../src/policy/bundle-download.js';
@@ -250,6 +252,32 @@ describe('bundles over HTTP', () => {
       expect(elsewhere).toEqual(['GET -', 'HEAD -']);
     } finally {
       redirecting.close();
+    }
+  });
+
+  it('refuses a bundle an https URL redirects to plain http, where anyone on the path could swap it', async () => {
+    const body = await tarball();
+    const plain = await serve(() => ({ body }));
+    const fixtures = join(import.meta.dirname, '../../fixtures/tls');
+    const secure = createHttpsServer(
+      {
+        cert: await readFile(join(fixtures, 'server.pem')),
+        key: await readFile(join(fixtures, 'server-key.pem')),
+      },
+      (_req, res) => res.writeHead(301, { location: plain }).end(),
+    );
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    const before = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: await readFile(join(fixtures, 'ca.pem')) } }));
+    try {
+      const url = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/bundle.tar.gz`;
+      await expect(readBundle(url)).rejects.toThrow(/was redirected to plain http; refused/);
+      await expect(urlSignature(url)).rejects.toThrow(/was redirected to plain http; refused/);
+      // Plain http to plain http is the operator's own choice.
+      await expect(readBundle(plain)).resolves.toMatchObject({ revision: expect.any(String) });
+    } finally {
+      setGlobalDispatcher(before);
+      secure.close();
     }
   });
 
