@@ -17,7 +17,12 @@ import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle
 
 export const ManifestSchema = z
   .object({
-    revision: z.string().default(''),
+    // Named in every audit record, metric, log line and `config check`'s summary: one printable line.
+    revision: z
+      .string()
+      .max(256, 'at most 256 characters')
+      .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, 'no control characters or line breaks')
+      .default(''),
     roots: z.array(z.string()).optional(),
     rego_version: z.number().int().optional(),
     wasm: z.array(z.object({ entrypoint: z.string(), module: z.string() })).optional(),

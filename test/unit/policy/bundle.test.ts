@@ -63,6 +63,23 @@ function tarGz(entries: [string, Buffer | string][]): Buffer {
   return gzipSync(Buffer.concat(blocks));
 }
 
+describe('the manifest revision', () => {
+  it('is refused with control characters, line breaks or over 256 characters (it is printed and recorded)', async () => {
+    for (const [revision, why] of [
+      ['r\n\u001b[31mRED\u001b[0m\r\nX-Injected: 1', 'no control characters or line breaks'],
+      ['r\u2028x', 'no control characters or line breaks'],
+      ['r'.repeat(257), 'at most 256 characters'],
+    ]) {
+      const dir = await folder({ 'data.json': {} });
+      await writeFile(join(dir, '.manifest'), JSON.stringify({ revision }));
+      await expect(readBundle(dir)).rejects.toThrow(`.manifest revision: ${why}`);
+    }
+    const ok = await folder({ 'data.json': {} });
+    await writeFile(join(ok, '.manifest'), JSON.stringify({ revision: 'v1.2.3+git.abc/é' }));
+    expect((await readBundle(ok)).revision).toBe('v1.2.3+git.abc/é');
+  });
+});
+
 describe('data.json merging', () => {
   it('merges objects key by key at any depth, whatever the order of the files', async () => {
     const dir = await folder({
