@@ -215,6 +215,19 @@ targets. With neither target set the HPA defaults to 80% CPU.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* A budget no eviction can meet hangs every node drain (kubectl drain, cluster upgrades) on this pod. */}}
+{{- $pdb := $v.podDisruptionBudget | default dict }}
+{{- if and (eq $v.mode "deployment") $pdb.enabled }}
+{{- $replicas := ternary (int (dig "minReplicas" 1 ($v.autoscaling | default dict))) (int $v.replicaCount) (dig "enabled" false ($v.autoscaling | default dict)) }}
+{{- $min := $pdb.minAvailable }}
+{{- if not (kindIs "invalid" $min) }}
+{{- if or (and (kindIs "string" $min) (eq (toString $min) "100%")) (and (not (kindIs "string" $min)) (ge (int $min) $replicas)) }}
+{{- $errors = append $errors (printf "podDisruptionBudget.minAvailable %v leaves no pod of %d evictable: every node drain would hang; lower it or raise the replicas" $min $replicas) }}
+{{- end }}
+{{- else if has (toString $pdb.maxUnavailable) (list "0" "0%") }}
+{{- $errors = append $errors "podDisruptionBudget.maxUnavailable 0 leaves no pod evictable: every node drain would hang; use 1 or more" }}
+{{- end }}
+{{- end }}
 {{- if and $v.otel.enabled (not $v.otel.endpoint) }}
 {{- $errors = append $errors "otel.enabled needs otel.endpoint (the OTLP/HTTP base URL, e.g. http://otel-collector:4318)" }}
 {{- end }}

@@ -272,6 +272,26 @@ describe('validate template: cross-field checks fail with a message', () => {
       ],
       'metrics.serviceMonitor.labels.team repeats commonLabels.team',
     ],
+    [
+      'a PodDisruptionBudget whose minAvailable is every replica (drains would hang)',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'podDisruptionBudget.minAvailable=1',
+      ],
+      'podDisruptionBudget.minAvailable 1 leaves no pod of 1 evictable',
+    ],
+    [
+      'a PodDisruptionBudget with maxUnavailable 0',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'podDisruptionBudget.maxUnavailable=0',
+      ],
+      'podDisruptionBudget.maxUnavailable 0 leaves no pod evictable',
+    ],
   ];
   for (const [name, set, message] of cases) {
     it(name, async () => {
@@ -280,6 +300,31 @@ describe('validate template: cross-field checks fail with a message', () => {
       expect(error).toContain(message);
     });
   }
+
+  it('takes a PodDisruptionBudget that leaves a pod evictable', async () => {
+    const base = ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=v1'];
+    for (const set of [
+      [...base],
+      [
+        ...base,
+        'replicaCount=3',
+        'redis.allowInMemoryWithReplicas=true',
+        'podDisruptionBudget.minAvailable=2',
+      ],
+      [...base, 'podDisruptionBudget.minAvailable=50%'],
+      [
+        ...base,
+        'autoscaling.enabled=true',
+        'autoscaling.minReplicas=2',
+        'redis.allowInMemoryWithReplicas=true',
+        'mcpServer.resources.requests.cpu=100m',
+        'podDisruptionBudget.minAvailable=1',
+      ],
+    ]) {
+      const out = await render(CHART, { set });
+      expect(out.objects.some((o) => o.kind === 'PodDisruptionBudget')).toBe(true);
+    }
+  });
 
   it('checks only the labels of objects it renders', async () => {
     // The dashboard is off by default, so its default grafana_dashboard label is not there to repeat; in
