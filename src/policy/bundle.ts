@@ -161,6 +161,13 @@ export async function fromTarball(
   } catch (err) {
     throw new BundleError(`bundle ${source} is not a gzip file: ${(err as Error).message}`, { cause: err });
   }
+  // The two zero blocks that end a tar archive: without them the archive was cut short (a partial copy or
+  // download that is still valid gzip), maybe at an entry's boundary, its later files missing unnoticed.
+  if (tarBytes.length < 1024 || tarBytes.subarray(-1024).some((b) => b !== 0)) {
+    throw new BundleError(
+      `bundle ${source} is not a valid tar archive: it ends without its end-of-archive blocks (cut short?)`,
+    );
+  }
   const files = new Map<string, Buffer>();
   await new Promise<void>((resolve, reject) => {
     const parser = new Parser({

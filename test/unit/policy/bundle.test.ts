@@ -13,7 +13,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BUNDLE_BYTES, readBundle } from '../../../src/policy/bundle.js';
@@ -62,6 +62,29 @@ function tarGz(entries: [string, Buffer | string][]): Buffer {
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
 }
+
+/** `bytes` written to a file of their own; its path. */
+async function written(bytes: Buffer): Promise<string> {
+  const file = join(tempDir('bundle-tar'), 'bundle.tar.gz');
+  await writeFile(file, bytes);
+  return file;
+}
+
+describe('a tarball cut short', () => {
+  it('is refused when its end-of-archive blocks are missing, even cut at an entry boundary', async () => {
+    const wasm = await readFile(join(bundleDir, 'policy.wasm'));
+    const whole = tarGz([
+      ['.manifest', JSON.stringify({ revision: 'r1' })],
+      ['policy.wasm', wasm],
+      ['data.json', '{"authz":{}}'],
+    ]);
+    expect((await readBundle(await written(whole))).revision).toBe('r1');
+    const tar = gunzipSync(whole);
+    // Without the data.json entry nor the closing blocks: every entry before it whole.
+    const cut = gzipSync(tar.subarray(0, tar.length - 1024 - 1024));
+    await expect(readBundle(await written(cut))).rejects.toThrow(/without its end-of-archive blocks/);
+  });
+});
 
 describe('the manifest revision', () => {
   it('is refused with control characters, line breaks or over 256 characters (it is printed and recorded)', async () => {
