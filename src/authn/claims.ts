@@ -63,7 +63,9 @@ export function toList(value: unknown, separators: RegExp): unknown {
 export function readScopes(payload: Readonly<Record<string, unknown>>, path: string): unknown {
   for (const p of [path, ...SCOPE_PATHS.filter((s) => s !== path)]) {
     const v = readClaim(payload, p);
-    if (v !== undefined && v !== null) return toList(v, /\s+/);
+    // RFC 6749 §3.3: scope tokens are separated by spaces (0x20) alone; JavaScript's `\s` would also split
+    // on a no-break or ideographic space inside a token, making scopes the issuer never granted.
+    if (v !== undefined && v !== null) return toList(v, / +/);
   }
   return [];
 }
@@ -74,7 +76,7 @@ export function toPrincipal(payload: JWTPayload, paths: ClaimPaths): Principal {
   const candidate = {
     id: readClaim(p, paths.subject),
     tenant: scalar(readClaim(p, paths.tenant)),
-    roles: toList(readClaim(p, paths.roles), /[\s,]+/),
+    roles: toList(readClaim(p, paths.roles), /[ \t\r\n,]+/),
     scopes: readScopes(p, paths.scopes),
     clearance: scalar(readClaim(p, paths.clearance)),
     tokenId: p.jti,

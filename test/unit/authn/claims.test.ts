@@ -70,6 +70,12 @@ describe('toPrincipal', () => {
     expect(toPrincipal({ ...base, roles: 'a, b c' }, paths).roles).toEqual(['a', 'b', 'c']);
   });
 
+  it('splits a scope string on spaces alone and roles on ASCII whitespace and commas, not on Unicode spaces', () => {
+    const p = toPrincipal({ ...base, scope: 'read\u00a0admin  x', roles: 'a,b\tc\u3000d' }, paths);
+    expect(p.scopes).toEqual(['read\u00a0admin', 'x']);
+    expect(p.roles).toEqual(['a', 'b', 'c\u3000d']);
+  });
+
   it('uses custom subject/tenant paths and stringifies numeric tenants', () => {
     const p = toPrincipal(
       { ...base, oid: 'o-9', org: { id: 42 } },
