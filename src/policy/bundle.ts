@@ -21,6 +21,7 @@ export const ManifestSchema = z
     revision: z
       .string()
       .max(256, 'at most 256 characters')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
       .regex(/^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/, 'no control characters or line breaks')
       .default(''),
     roots: z.array(z.string()).optional(),
