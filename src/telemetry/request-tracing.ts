@@ -2,9 +2,9 @@
  * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C context), a
  * child span for the stages that do real work ({@link TRACED_STAGES}), one per policy decision (parent: the
  * message's `_meta.traceparent` if any), a CLIENT span for the upstream call (its context injected upstream)
- * and a filter span when a list reply is pruned. The cheap checks get no span (a request they refuse has
- * their code and reason on the server span); with stage metrics on, every stage records a duration. Spans
- * use explicit contexts, no global context manager, so several sidecars can share a process.
+ * and a filter span when a list reply is pruned. The cheap checks get no span (a refusal's code and reason
+ * are on the server span); with stage metrics on, every stage records a duration. Spans use explicit
+ * contexts, no global context manager, so several sidecars can share a process.
  *
  * @module
  */
@@ -127,7 +127,6 @@ export class RequestTracing {
       [A.ATTR_AUTHZ_DECISION]: dec.allow ? 'allow' : 'deny',
       [A.ATTR_AUTHZ_DECISION_ID]: d.decisionId,
     };
-    // Names are the caller's choice: a credential put in one is redacted, as in a URI.
     const tool = a.tool === undefined ? undefined : redactUriSecrets(a.tool);
     const prompt = a.prompt === undefined ? undefined : redactUriSecrets(a.prompt);
     if (tool !== undefined) {
