@@ -1,7 +1,7 @@
 /**
  * Checks of a request's header fields before it is routed. At most `server.maxRequestHeaders` field lines
- * (431, as Envoy's `max_headers_count`): left to its own bound, Node drops every line past its 2,000th
- * without a word — a second `Authorization` or `Mcp-Name` line among them, which the checks refusing such a
+ * (431, as Envoy's `max_headers_count`): left to its own bound, Node 20 drops every line past its 2,000th
+ * without a word (Node 24 refuses the request with a bare 431) — a second `Authorization` or `Mcp-Name` line among them, which the checks refusing such a
  * second line then never see, and any header a proxy in front appends. And one `Host` (RFC 9112 §3.2: a
  * server MUST answer 400 to more): Node keeps the first, a proxy in front may act on the other, and the
  * sidecar builds `X-Forwarded-Host` and the protected-resource metadata from it.
