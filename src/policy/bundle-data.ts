@@ -81,3 +81,35 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
 }
+
+/**
+ * The first data path the manifest's `roots` do not cover, or undefined when every one is covered (or the
+ * manifest names no roots, or the root `""`, which covers all). OPA refuses such a bundle ("manifest roots …
+ * do not permit data at path …"): roots are how bundles from several sources stay apart.
+ */
+export function pathOutsideRoots(
+  data: Record<string, unknown>,
+  roots: readonly string[] | undefined,
+): string | undefined {
+  if (roots === undefined) return undefined;
+  const split = roots.map((r) => r.replace(/^\/+|\/+$/g, '')).map((r) => (r === '' ? [] : r.split('/')));
+  if (split.some((r) => r.length === 0)) return undefined;
+  const walk = (node: unknown, path: string[]): string | undefined => {
+    // Under a root: covered, whatever lies below.
+    if (split.some((r) => r.length <= path.length && r.every((part, i) => part === path[i])))
+      return undefined;
+    // On the way to a root: each key below must be covered in turn; anything else here is not.
+    const onTheWay = split.some((r) => r.length > path.length && path.every((part, i) => part === r[i]));
+    if (!onTheWay || !isObject(node)) return `/${path.join('/')}`;
+    for (const [key, child] of Object.entries(node)) {
+      const outside = walk(child, [...path, key]);
+      if (outside !== undefined) return outside;
+    }
+    return undefined;
+  };
+  for (const [key, child] of Object.entries(data)) {
+    const outside = walk(child, [key]);
+    if (outside !== undefined) return outside;
+  }
+  return undefined;
+}

@@ -11,7 +11,7 @@ import { join, posix, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser } from 'tar';
 import { z } from 'zod';
-import { mergeDataFiles } from './bundle-data.js';
+import { mergeDataFiles, pathOutsideRoots } from './bundle-data.js';
 import { type BundleAuth, download, isUrl } from './bundle-download.js';
 import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle-signature.js';
 
@@ -218,6 +218,12 @@ function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
     throw new BundleError(`bundle ${source}: ${wasmPath} is not a WebAssembly module`);
   }
   const data = mergeDataFiles(files, source);
+  const outside = pathOutsideRoots(data, manifest.roots);
+  if (outside !== undefined) {
+    throw new BundleError(
+      `bundle ${source}: the manifest roots (${(manifest.roots ?? []).join(', ')}) do not permit data at ${outside.slice(0, 200)}`,
+    );
+  }
   const revision = manifest.revision || `sha256:${contentHash(wasm, files)}`;
   return { manifest, revision, wasm: new Uint8Array(wasm), data, source };
 }

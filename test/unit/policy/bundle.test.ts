@@ -103,6 +103,31 @@ describe('the manifest revision', () => {
   });
 });
 
+describe('the manifest roots', () => {
+  const withRoots = async (roots: string[], docs: Record<string, unknown>) => {
+    const dir = await folder(docs);
+    await writeFile(join(dir, '.manifest'), JSON.stringify({ revision: 'r1', roots }));
+    return readBundle(dir);
+  };
+
+  it('refuse data outside them, as OPA does', async () => {
+    await expect(withRoots(['nothing/here'], { 'data.json': { authz: { x: 1 } } })).rejects.toThrow(
+      'the manifest roots (nothing/here) do not permit data at /authz',
+    );
+    await expect(
+      withRoots(['authz/catalog'], { 'data.json': { authz: { catalog: { a: 1 }, roles: {} } } }),
+    ).rejects.toThrow('do not permit data at /authz/roles');
+  });
+
+  it('take data under them, the root "" or no roots at all', async () => {
+    const docs = { 'data.json': { authz: { catalog: { a: 1 } } }, 'authz/catalog/tools/data.json': { b: 2 } };
+    for (const roots of [['authz'], ['authz/catalog'], ['/authz/catalog/'], [''], ['other', 'authz']]) {
+      await expect(withRoots(roots, docs), roots.join()).resolves.toMatchObject({ revision: 'r1' });
+    }
+    await expect(readBundle(await folder(docs))).resolves.toMatchObject({ revision: 'r1' });
+  });
+});
+
 describe('data.json merging', () => {
   it('merges objects key by key at any depth, whatever the order of the files', async () => {
     const dir = await folder({
