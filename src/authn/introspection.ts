@@ -45,6 +45,9 @@ export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
  * request. Short, as a token not yet valid (`nbf`) becomes so.
  */
 export const REFUSED_TTL_MS = 10_000;
+
+/** An `exp` further ahead than this is no access token's (100 years): likely milliseconds, not seconds. */
+const MAX_EXP_AHEAD_MS = 100 * 365 * 24 * 3600 * 1000;
 export const MAX_REFUSED = 10_000;
 
 export interface IntrospectorOptions extends IntrospectionEndpoint {
@@ -134,6 +137,11 @@ export class TokenIntrospector {
     if (answer.token_type?.toLowerCase() === 'dpop') throw invalid('token is bound to a key (cnf)');
     const tolerance = this.#o.clockToleranceSec * 1000;
     if (answer.exp === undefined) throw invalid('token has no valid exp');
+    // Seconds since the epoch (RFC 7662): one in milliseconds reads as a token valid for millennia, which
+    // streams would trust to their end. The authorization server's fault: an outage, not the caller's.
+    if (answer.exp * 1000 > now + MAX_EXP_AHEAD_MS) {
+      throw unavailable('the introspection answer names an exp centuries ahead (milliseconds, not seconds?)');
+    }
     if (answer.exp * 1000 + tolerance <= now) throw invalid('token expired');
     if (answer.nbf !== undefined && answer.nbf * 1000 - tolerance > now) throw invalid('token not yet valid');
     const audiences =

@@ -132,6 +132,13 @@ describe('TokenIntrospector', () => {
     expect(cachedThenRevoked.sent).toHaveLength(1);
   });
 
+  it('answers 503 for an exp in milliseconds (centuries ahead), the authorization server being at fault', async () => {
+    const s = setup(active({ exp: T0 + 300_000 }));
+    expect(await refusal(s.introspector.verify('ms-exp'))).toBe(
+      'ERR_AUTHN_UNAVAILABLE: the introspection answer names an exp centuries ahead (milliseconds, not seconds?)',
+    );
+  });
+
   it('refuses a token the answer refused from memory for REFUSED_TTL_MS, then asks again', async () => {
     const s = setup({ active: false });
     for (let i = 0; i < 5; i++)
