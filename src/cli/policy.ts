@@ -173,6 +173,7 @@ export async function loadEngineFor(config: Config, bundle?: string): Promise<Po
         token
           ? { token: () => token.get(), configured: config.policy.bundleTokenFile !== undefined }
           : undefined,
+        config.policy.maxBundleBytes,
       ),
     );
   } finally {

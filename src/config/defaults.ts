@@ -48,6 +48,8 @@ export const UPSTREAM_READINESS_CHECK_MS = 2_000;
 export const POLICY_BUNDLE = 'build/policy/bundle';
 export const POLICY_DECISION_ENTRYPOINT = 'mcp/authz/decision';
 export const POLICY_VISIBLE_ENTRYPOINT = 'mcp/authz/visible';
+/** `policy.maxBundleBytes`: a bundle's download and its tarball decompressed. */
+export const POLICY_MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 export const POLICY_POLL_INTERVAL_MS = 1_000;
 export const POLICY_TIMEZONE = 'UTC';
 export const POLICY_DECISION_CACHE_ENTRIES = 10_000;

@@ -133,6 +133,15 @@ const PolicySchema = z.strictObject({
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
   verification: BundleVerificationSchema,
+  maxBundleBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(D.POLICY_MAX_BUNDLE_BYTES)
+    .describe(
+      'Largest bundle accepted: its download and its tarball decompressed (16 MiB). Loading takes about 20 times its data.json in memory, and a bundle server replaying an old signature with a huge data.json makes the sidecar parse it all before the mismatch shows: keep this within what the memory limit allows.',
+    ),
   persistDir: z
     .string()
     .min(1)

@@ -137,12 +137,14 @@ function fetchFailure(err: unknown): string {
   return why && !message.includes(why) ? `${message} (${why})` : message;
 }
 
-/** Reads a response body, refusing one announced or growing past {@link MAX_BUNDLE_BYTES}. */
-async function boundedBody(res: Response, location: string): Promise<Buffer> {
+/** Reads a response body, refusing one announced or growing past `maxBytes`. */
+async function boundedBody(res: Response, location: string, maxBytes: number): Promise<Buffer> {
   const tooLarge = () =>
-    new BundleError(`bundle from ${displayLocation(location)} exceeds ${MAX_BUNDLE_BYTES} bytes`);
+    new BundleError(
+      `bundle from ${displayLocation(location)} exceeds ${maxBytes} bytes (policy.maxBundleBytes)`,
+    );
   const announced = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (announced > MAX_BUNDLE_BYTES) {
+  if (announced > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
     throw tooLarge();
   }
@@ -164,7 +166,7 @@ async function boundedBody(res: Response, location: string): Promise<Buffer> {
       const { done, value } = chunk;
       if (done) break;
       size += value.byteLength;
-      if (size > MAX_BUNDLE_BYTES) {
+      if (size > maxBytes) {
         await reader.cancel().catch(() => undefined);
         throw tooLarge();
       }
@@ -192,8 +194,13 @@ function httpFailure(location: string, what: string, res: Sent): BundleError {
 }
 
 /** Downloads a bundle (a `.tar.gz`). */
-export async function download(location: string, signal?: AbortSignal, auth?: BundleAuth): Promise<Buffer> {
-  return (await downloadSigned(location, signal, auth)).bytes;
+export async function download(
+  location: string,
+  signal?: AbortSignal,
+  auth?: BundleAuth,
+  maxBytes = MAX_BUNDLE_BYTES,
+): Promise<Buffer> {
+  return (await downloadSigned(location, signal, auth, maxBytes)).bytes;
 }
 
 /**
@@ -205,6 +212,7 @@ export async function downloadSigned(
   location: string,
   signal?: AbortSignal,
   auth?: BundleAuth,
+  maxBytes = MAX_BUNDLE_BYTES,
 ): Promise<{
   readonly bytes: Buffer;
   readonly signature: string;
@@ -221,7 +229,7 @@ export async function downloadSigned(
     await res.body?.cancel().catch(() => undefined);
     throw httpFailure(location, 'download', res);
   }
-  const bytes = await boundedBody(res, location);
+  const bytes = await boundedBody(res, location, maxBytes);
   const hash = createHash('sha256').update(bytes).digest('hex');
   const etag = res.headers.get('etag');
   const modified = res.headers.get('last-modified');

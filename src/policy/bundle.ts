@@ -11,6 +11,7 @@ import { join, posix, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Parser } from 'tar';
 import { z } from 'zod';
+import { POLICY_MAX_BUNDLE_BYTES } from '../config/defaults.js';
 import { mergeDataFiles, pathOutsideRoots } from './bundle-data.js';
 import { type BundleAuth, download, isUrl } from './bundle-download.js';
 import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle-signature.js';
@@ -53,7 +54,13 @@ export class BundleError extends Error {
   }
 }
 
-export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+/**
+ * The default bound on a bundle (`policy.maxBundleBytes`): its download and its tarball decompressed. Loading
+ * takes about 20 times its `data.json` in memory, and a hostile bundle server replaying an old signature with
+ * a huge `data.json` makes it parse all of it before the mismatch shows: the bound keeps that within reach of
+ * the chart's memory limit.
+ */
+export const MAX_BUNDLE_BYTES = POLICY_MAX_BUNDLE_BYTES;
 
 /**
  * A bundle location fit for logs, errors and `/readyz`: a URL without its userinfo, query and fragment (a
@@ -79,9 +86,11 @@ export async function readBundle(
   signal?: AbortSignal,
   verification?: BundleVerification,
   auth?: BundleAuth,
+  maxBytes = MAX_BUNDLE_BYTES,
 ): Promise<Bundle> {
   if (isUrl(location)) {
-    return fromTarball(await download(location, signal, auth), displayLocation(location), verification);
+    const bytes = await download(location, signal, auth, maxBytes);
+    return fromTarball(bytes, displayLocation(location), verification, maxBytes);
   }
   let info: Awaited<ReturnType<typeof stat>>;
   try {
@@ -93,7 +102,7 @@ export async function readBundle(
     const files = await readFolder(location, verification !== undefined);
     return checked(files, location, verification);
   }
-  return fromTarball(await readFile(location), location, verification);
+  return fromTarball(await readFile(location), location, verification, maxBytes);
 }
 
 /**
@@ -155,11 +164,18 @@ export async function fromTarball(
   buf: Buffer,
   source: string,
   verification?: BundleVerification,
+  maxBytes = MAX_BUNDLE_BYTES,
 ): Promise<Bundle> {
   let tarBytes: Buffer;
   try {
-    tarBytes = gunzipSync(buf, { maxOutputLength: MAX_BUNDLE_BYTES });
+    tarBytes = gunzipSync(buf, { maxOutputLength: maxBytes });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BundleError(
+        `bundle ${source} is over ${maxBytes} bytes decompressed (policy.maxBundleBytes; the sidecar needs about 20 times its data.json in memory to load it)`,
+        { cause: err },
+      );
+    }
     throw new BundleError(`bundle ${source} is not a gzip file: ${(err as Error).message}`, { cause: err });
   }
   // The two zero blocks that end a tar archive: without them the archive was cut short (a partial copy or

@@ -40,6 +40,7 @@ export function createPolicyComponent(
       : {}),
     ...(verification && verifyKey ? { verification: { ...verification, key: () => verifyKey.get() } } : {}),
     ...(persistDir ? { persist: new BundlePersistence(persistDir, config.policy.bundle) } : {}),
+    maxBytes: config.policy.maxBundleBytes,
   });
   return {
     name: 'policy',

@@ -15,7 +15,15 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
-import { type Bundle, BundleError, bundleFiles, displayLocation, fromTarball, readBundle } from './bundle.js';
+import {
+  type Bundle,
+  BundleError,
+  bundleFiles,
+  displayLocation,
+  fromTarball,
+  MAX_BUNDLE_BYTES,
+  readBundle,
+} from './bundle.js';
 import { type BundleAuth, downloadSigned, isUrl, urlSignature } from './bundle-download.js';
 import type { BundlePersistence } from './bundle-persist.js';
 import type { BundleVerification } from './bundle-signature.js';
@@ -33,10 +41,15 @@ export interface ReloaderOptions {
   readonly auth?: BundleAuth;
   /** Where each bundle loaded from a URL is kept, and started on when the URL gives none (`policy.persistDir`). */
   readonly persist?: BundlePersistence;
+  /** `policy.maxBundleBytes` (default {@link MAX_BUNDLE_BYTES}). */
+  readonly maxBytes?: number;
 }
 
 export class PolicyReloader {
   readonly #opts: ReloaderOptions;
+  get #maxBytes(): number {
+    return this.#opts.maxBytes ?? MAX_BUNDLE_BYTES;
+  }
   #timer: NodeJS.Timeout | undefined;
   #signature: string | null = null;
   /** A folder's changed signature seen at the last check, not loaded until it is seen again. */
@@ -122,14 +135,25 @@ export class PolicyReloader {
     let downloaded: Buffer | undefined;
     try {
       if (isUrl(location)) {
-        const got = await downloadSigned(location, undefined, this.#opts.auth);
+        const got = await downloadSigned(location, undefined, this.#opts.auth, this.#maxBytes);
         downloaded = got.bytes;
         // What was loaded (or found broken) is what the download sent: when another node answered it than
         // the check (a stale CDN edge, an error page), the next check sees the difference and reads again.
         if (!got.sameAs(sig)) this.#signature = got.signature;
-        bundle = await fromTarball(downloaded, displayLocation(location), this.#opts.verification);
+        bundle = await fromTarball(
+          downloaded,
+          displayLocation(location),
+          this.#opts.verification,
+          this.#maxBytes,
+        );
       } else {
-        bundle = await readBundle(location, undefined, this.#opts.verification, this.#opts.auth);
+        bundle = await readBundle(
+          location,
+          undefined,
+          this.#opts.verification,
+          this.#opts.auth,
+          this.#maxBytes,
+        );
       }
       if (folder && (await this.#currentSignature().catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
@@ -185,7 +209,7 @@ export class PolicyReloader {
     const source = `${kept.file} (kept copy of ${displayLocation(location)})`;
     let bundle: Bundle;
     try {
-      bundle = await fromTarball(kept.bytes, source, this.#opts.verification);
+      bundle = await fromTarball(kept.bytes, source, this.#opts.verification, this.#maxBytes);
     } catch (err) {
       reportUnread();
       engine.recordFailure(err, source);

@@ -6,6 +6,7 @@ import { ENV_OVERRIDES, unknownEnvNames } from '../../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { MAX_TIMER_MS } from '../../../src/config/schema-common.js';
 import { ConfigError } from '../../../src/errors/errors.js';
+import { MAX_BUNDLE_BYTES } from '../../../src/policy/bundle.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 describe('config defaults', () => {
@@ -65,6 +66,7 @@ describe('config defaults', () => {
       timezone: 'UTC',
       environment: 'prod',
       decisionCache: { enabled: true, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES },
+      maxBundleBytes: MAX_BUNDLE_BYTES,
       dryRun: false,
     });
     expect(c.policy.verification).toBeUndefined(); // bundles are not checked unless asked to

@@ -103,6 +103,26 @@ describe('the manifest revision', () => {
   });
 });
 
+describe('policy.maxBundleBytes', () => {
+  it('refuses a tarball over the bound decompressed, naming the setting; a larger bound takes it', async () => {
+    const wasm = await readFile(join(bundleDir, 'policy.wasm'));
+    const data = JSON.stringify({ authz: { filler: 'x'.repeat(200_000) } });
+    const file = await written(
+      tarGz([
+        ['.manifest', '{"revision":"big"}'],
+        ['policy.wasm', wasm],
+        ['data.json', data],
+      ]),
+    );
+    await expect(readBundle(file, undefined, undefined, undefined, 100_000)).rejects.toThrow(
+      /is over 100000 bytes decompressed \(policy\.maxBundleBytes/,
+    );
+    await expect(readBundle(file, undefined, undefined, undefined, 2_000_000)).resolves.toMatchObject({
+      revision: 'big',
+    });
+  });
+});
+
 describe('the manifest roots', () => {
   const withRoots = async (roots: string[], docs: Record<string, unknown>) => {
     const dir = await folder(docs);
@@ -293,6 +313,14 @@ describe('bundles over HTTP', () => {
     await expect(
       readBundle(url.replace('http://', 'http://u:p@'), undefined, undefined, both),
     ).rejects.toThrow(/give its credentials once/);
+  });
+
+  it('refuses a download over policy.maxBundleBytes before reading it all', async () => {
+    const body = await tarball();
+    const url = await serve(() => ({ body }));
+    await expect(readBundle(url, undefined, undefined, undefined, 1_024)).rejects.toThrow(
+      /exceeds 1024 bytes \(policy\.maxBundleBytes\)/,
+    );
   });
 
   it('sends the bearer token to the bundle origin only: not on to another origin a redirect names', async () => {
