@@ -179,9 +179,10 @@ function checkCaseFolding(o: Record<string, unknown>): void {
  */
 function foldKey(k: string): string {
   if (!NON_ASCII.test(k)) return k.toLowerCase();
-  const whole = k.toUpperCase().toLowerCase();
+  const upper = k.toUpperCase();
+  const whole = upper.toLowerCase();
   // The usual case: no character changed its length, so every one folded to a single one.
-  if (whole.length === k.length && k.toUpperCase().length === k.length) return whole;
+  if (whole.length === k.length && upper.length === k.length) return whole;
   let out = '';
   for (const c of k) {
     const upper = c.toUpperCase();

@@ -271,7 +271,7 @@ function strippedAlias(name: string, strip: ReadonlySet<string>): boolean {
 const NOTHING_LISTED: ReadonlySet<string> = new Set();
 
 /** Header names a `Connection` header lists; the usual `keep-alive` / `close` name none besides themselves. */
-function listedInConnection(value: string | string[] | undefined): ReadonlySet<string> {
+export function listedInConnection(value: string | string[] | undefined): ReadonlySet<string> {
   if (!value) return NOTHING_LISTED;
   if (typeof value === 'string' && /^\s*(keep-alive|close)\s*$/i.test(value)) return NOTHING_LISTED;
   const text = Array.isArray(value) ? value.join(',') : value;

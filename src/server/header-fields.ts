@@ -11,6 +11,7 @@
 import type { Server } from 'node:http';
 import { RequestError } from '../errors/errors.js';
 import { fieldLines } from '../mcp/header-values.js';
+import { listedInConnection } from '../proxy/headers.js';
 
 /** Has Node keep one field line more than `max`, so that a request over it can be told (Node drops the rest). */
 export function boundHeaderFields(server: Server, max: number): void {
@@ -31,23 +32,6 @@ export function headerFieldsProblem(rawHeaders: readonly string[], max: number):
   return undefined;
 }
 
-/**
- * A header the exchange needs end to end that `connection` (the request's `Connection` header) lists as
- * hop-by-hop, or undefined: the sidecar checks it (the session's owner, the protocol version, `Mcp-Name`
- * against the body, the media type), then drops it as RFC 9110 §7.6.1 asks of a proxy, and the upstream
- * would read the request without it.
- */
-function endToEndListedInConnection(connection: string | string[] | undefined): string | undefined {
-  if (connection === undefined || PLAIN_CONNECTION.test(String(connection))) return undefined;
-  const text = Array.isArray(connection) ? connection.join(',') : connection;
-  for (const part of text.split(',')) {
-    const name = part.trim().toLowerCase();
-    if (END_TO_END.test(name)) return name;
-  }
-  return undefined;
-}
-
-const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
 const END_TO_END = /^(content-type|content-length|accept|origin|last-event-id|mcp-[a-z0-9-]+)$/;
 
 /**
@@ -88,13 +72,19 @@ function withoutDefaultPort(authority: string, scheme: string): string {
   return authority.endsWith(suffix) ? authority.slice(0, -suffix.length) : authority;
 }
 
-/** {@link endToEndListedInConnection} as the refusal (400). */
+/**
+ * A 400 for a `Connection` header listing a header the exchange needs end to end: the sidecar checks it (the
+ * session's owner, the protocol version, `Mcp-Name` against the body, the media type), then drops it as RFC
+ * 9110 §7.6.1 asks of a proxy (`upstreamRequestHeaders`), and the upstream would read the request without it.
+ */
 export function connectionProblem(connection: string | string[] | undefined): RequestError | undefined {
-  const listed = endToEndListedInConnection(connection);
-  return listed === undefined
-    ? undefined
-    : new RequestError(
+  for (const name of listedInConnection(connection)) {
+    if (END_TO_END.test(name)) {
+      return new RequestError(
         'ERR_REQUEST_INVALID',
-        `Bad Request: Connection lists ${listed.slice(0, 60)}, which the request needs end to end`,
+        `Bad Request: Connection lists ${name.slice(0, 60)}, which the request needs end to end`,
       );
+    }
+  }
+  return undefined;
 }
