@@ -45,10 +45,10 @@ export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
  * request. Short, as a token not yet valid (`nbf`) becomes so.
  */
 export const REFUSED_TTL_MS = 10_000;
+export const MAX_REFUSED = 10_000;
 
 /** An `exp` further ahead than this is no access token's (100 years): likely milliseconds, not seconds. */
 const MAX_EXP_AHEAD_MS = 100 * 365 * 24 * 3600 * 1000;
-export const MAX_REFUSED = 10_000;
 
 export interface IntrospectorOptions extends IntrospectionEndpoint {
   readonly issuer?: string | undefined;

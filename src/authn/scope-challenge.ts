@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { SCOPE_TOKEN } from '../policy/decision.js';
+import { SCOPE_TOKEN } from '../config/schema-common.js';
 
 /** At most this many of the token's own scopes are repeated in a challenge. */
 export const MAX_HELD_SCOPES = 64;

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from 'zod';
+import { ScopeToken } from '../config/schema-common.js';
 
 /**
  * Bounds a bucket can work with: a capacity below 1 never lets a request pass, and a refill so slow that
@@ -27,10 +28,6 @@ export const ObligationsSchema = z
     audit: z.enum(['full', 'minimal']).optional(),
   })
   .loose();
-
-import { ScopeToken } from '../config/schema-common.js';
-
-export { SCOPE_TOKEN, ScopeToken } from '../config/schema-common.js';
 
 /** At most this many scopes in one decision's `required_scopes`. */
 export const MAX_REQUIRED_SCOPES = 32;
