@@ -1,6 +1,6 @@
 /**
- * The warnings `createTelemetry` logs at start about the pod's `OTEL_*` variables (a value it ignores, an
- * exporter it does not have), read from the env alone without building any SDK instance: `config check`
+ * The warnings about the pod's `OTEL_*` variables (a value ignored, an exporter not installed), read from the
+ * env alone without building any SDK instance: `createTelemetry` logs them at start, and `config check`
  * prints them, as it prints every warning `serve` would log.
  *
  * @module

@@ -34,6 +34,7 @@ import {
   samplerFromEnv,
   signalsFromEnv,
 } from './otel-config.js';
+import { otelEnvWarnings } from './otel-env-check.js';
 import { resourceFromEnv } from './otel-resource.js';
 import { otlpExporters } from './otlp-exporters.js';
 import { bucketsFirst, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
@@ -94,10 +95,13 @@ function timeout(ms: number): Promise<'timeout'> {
 export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const { env } = opts;
   const log = opts.logger.child({ component: 'telemetry' });
-  const warnings: string[] = [];
-  const { disabled, signals } = signalsFromEnv(env, warnings);
+  // What the OTEL_* variables get wrong, as `config check` prints it too (otel-env-check.ts); the reads
+  // below take the values, their warnings already counted there.
+  const warnings = otelEnvWarnings(env);
+  const read: string[] = [];
+  const { disabled, signals } = signalsFromEnv(env, read);
   const exporting = signals.traces !== null || signals.metrics !== null || signals.logs !== null;
-  const resource = resourceFromEnv(env, opts.serviceVersion, warnings);
+  const resource = resourceFromEnv(env, opts.serviceVersion, read);
 
   const results = new ExportResults(log);
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
@@ -110,7 +114,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   let otlpOnlyProvider: MeterProvider | undefined;
   const metricSignal = signals.metrics;
   if (metricSignal) {
-    const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, warnings);
+    const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, read);
     const otlpReader = () =>
       new PeriodicExportingMetricReader({
         exporter: results.observed(gaugesAsDelta(otlpExporters.metrics(metricSignal)), 'metrics'),
@@ -132,12 +136,12 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     spanExporter && !disabled
       ? new BasicTracerProvider({
           resource,
-          sampler: samplerFromEnv(env, warnings),
-          spanLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'SPAN', warnings) },
+          sampler: samplerFromEnv(env, read),
+          spanLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'SPAN', read) },
           spanProcessors: [
             new BatchSpanProcessor(
               results.observed(spanExporter, 'traces'),
-              batchFromEnv(env, 'OTEL_BSP', warnings),
+              batchFromEnv(env, 'OTEL_BSP', read),
             ),
           ],
         })
@@ -155,11 +159,11 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     logExporter && !disabled
       ? new LoggerProvider({
           resource,
-          logRecordLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'LOGRECORD', warnings) },
+          logRecordLimits: { attributeValueLengthLimit: attributeLimitFromEnv(env, 'LOGRECORD', read) },
           processors: [
             new BatchLogRecordProcessor({
               exporter: results.observed(logExporter, 'logs'),
-              ...batchFromEnv(env, 'OTEL_BLRP', warnings),
+              ...batchFromEnv(env, 'OTEL_BLRP', read),
               // Its own counter reports what it drops or fails to export: the audit-drop counter hears it.
               selfObsMeterProvider: countingLogLosses(meterProvider, (n) => lostLogs(n)),
             }),
