@@ -21,14 +21,17 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** The body every request here sends: a `tools/call` of echo. */
+const ECHO_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'echo', arguments: { text: 'hi' } },
+});
+
 /** Sends `head` lines and a `tools/call` of echo; resolves with the status line and the body. */
 function send(lines: string[], target = '/mcp'): Promise<{ status: number; text: string }> {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'tools/call',
-    params: { name: 'echo', arguments: { text: 'hi' } },
-  });
+  const body = ECHO_CALL;
   const { port } = new URL(h.sidecar.publicUrl);
   const head = [
     `POST ${target} HTTP/1.1`,
@@ -108,12 +111,7 @@ describe('header fields', () => {
  * (as curl does for a large body); resolves with everything the sidecar wrote.
  */
 function sendExpecting(lines: string[], declaredLength?: number): Promise<string> {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'tools/call',
-    params: { name: 'echo', arguments: { text: 'hi' } },
-  });
+  const body = ECHO_CALL;
   const { port } = new URL(h.sidecar.publicUrl);
   const head = [
     'POST /mcp HTTP/1.1',

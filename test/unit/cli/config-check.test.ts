@@ -15,6 +15,20 @@ beforeAll(async () => {
   bundle = await defaultPolicyBundle();
 }, 300_000);
 
+/** Runs `fn` with `vars` set in process.env, then puts back what each of them was (or removes it). */
+async function withEnv(vars: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const saved = { ...process.env };
+  Object.assign(process.env, vars);
+  try {
+    await fn();
+  } finally {
+    for (const k of Object.keys(vars)) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+}
+
 /** A config file for the check: a loopback sidecar with API keys only, the default bundle, and `extra`. */
 function configFile(extra: Record<string, unknown> = {}): string {
   const pepper = join(dir, 'pepper');
@@ -79,9 +93,7 @@ describe('mcp-authz config check', () => {
     const shortPepper = join(dir, 'short-pepper');
     writeFileSync(shortPepper, 'hunter2\n');
     const file = configFile({ authn: { jwt: { enabled: false }, apiKeys: { pepperFile: shortPepper } } });
-    const saved = process.env.AUTHZ_ADMIN_REPORT_TOKEN;
-    process.env.AUTHZ_ADMIN_REPORT_TOKEN = 'letmein';
-    try {
+    await withEnv({ AUTHZ_ADMIN_REPORT_TOKEN: 'letmein' }, async () => {
       const r = await check('-c', file);
       expect(r.exits).toEqual([1]);
       expect(r.err).toBe(
@@ -89,10 +101,7 @@ describe('mcp-authz config check', () => {
           '  authn.apiKeys.pepperFile: must be at least 16 bytes (has 7); e.g. openssl rand -hex 32\n' +
           '  AUTHZ_ADMIN_REPORT_TOKEN: must be at least 16 bytes (has 7); e.g. openssl rand -hex 32\n',
       );
-    } finally {
-      if (saved === undefined) delete process.env.AUTHZ_ADMIN_REPORT_TOKEN;
-      else process.env.AUTHZ_ADMIN_REPORT_TOKEN = saved;
-    }
+    });
   });
 
   it('fails on a bundle the sidecar could not load, unless told to skip it', async () => {
@@ -263,43 +272,43 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
   });
 
   it('prints the OTEL_* warnings serve logs at start, and still passes', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
-      OTEL_TRACES_SAMPLER: 'sometimes',
-      OTEL_BSP_MAX_QUEUE_SIZE: '0',
-      OTEL_LOGS_EXPORTER: 'zipkin',
-    });
-    try {
-      const r = await check('-c', configFile());
-      expect(r.exits).toEqual([]);
-      expect(r.err).toContain(
-        'mcp-authz: warning: OTEL_TRACES_SAMPLER=sometimes is not supported; using parentbased_always_on\n',
-      );
-      expect(r.err).toContain('mcp-authz: warning: OTEL_BSP_MAX_QUEUE_SIZE=0 must be at least 1; ignored\n');
-      expect(r.err).toContain('OTEL_LOGS_EXPORTER=zipkin: only otlp is supported');
-      expect(r.out).toContain('configuration OK');
-    } finally {
-      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    }
+    await withEnv(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_BSP_MAX_QUEUE_SIZE: '0',
+        OTEL_LOGS_EXPORTER: 'zipkin',
+      },
+      async () => {
+        const r = await check('-c', configFile());
+        expect(r.exits).toEqual([]);
+        expect(r.err).toContain(
+          'mcp-authz: warning: OTEL_TRACES_SAMPLER=sometimes is not supported; using parentbased_always_on\n',
+        );
+        expect(r.err).toContain(
+          'mcp-authz: warning: OTEL_BSP_MAX_QUEUE_SIZE=0 must be at least 1; ignored\n',
+        );
+        expect(r.err).toContain('OTEL_LOGS_EXPORTER=zipkin: only otlp is supported');
+        expect(r.out).toContain('configuration OK');
+      },
+    );
   }, 30_000);
 
   it('exports no telemetry from the sidecar it builds, whatever OTEL_* says', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
-      OTEL_METRICS_EXPORTER: 'otlp',
-      OTEL_TRACES_EXPORTER: 'otlp',
-      OTEL_LOGS_EXPORTER: 'otlp',
-    });
-    try {
-      const started = Date.now();
-      const r = await check('-c', configFile());
-      expect(r.exits).toEqual([]);
-      expect(r.err).toBe('');
-      expect(Date.now() - started).toBeLessThan(5_000);
-    } finally {
-      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    }
+    await withEnv(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_LOGS_EXPORTER: 'otlp',
+      },
+      async () => {
+        const started = Date.now();
+        const r = await check('-c', configFile());
+        expect(r.exits).toEqual([]);
+        expect(r.err).toBe('');
+        expect(Date.now() - started).toBeLessThan(5_000);
+      },
+    );
   }, 30_000);
 });
