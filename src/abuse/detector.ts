@@ -114,8 +114,7 @@ class StoreAbuseDetector implements AbuseDetector {
     if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#pollTimer = undefined;
     this.#flushTimer = undefined;
-    // A flush under way took only the counts made before it: the one after it writes the rest.
-    if (this.#flushing) await this.#flushing;
+    await this.#flushing; // a flush under way took only the counts made before it: the next writes the rest
     await this.flush();
     await this.#polling;
   }

@@ -172,10 +172,9 @@ export class RequestTracing {
   }
 
   /**
-   * Starts the upstream call's CLIENT span (HTTP client conventions: named by the method, with the
-   * upstream's address and URL, the query left out), and puts its trace context into `headers` in place of
-   * whatever the client sent: a `tracestate` whose `traceparent` was refused must not travel on beside
-   * the sidecar's own. Call the result when the answer (or the failure) is known.
+   * Starts the upstream call's CLIENT span (HTTP client conventions: named by the method, with the upstream's
+   * address and URL, no query), and puts its trace context into `headers` in place of the client's (a
+   * `tracestate` whose `traceparent` was refused must not travel on). Call the result once answered or failed.
    */
   forward(
     ctx: RequestContext,
