@@ -33,6 +33,8 @@ export interface AuthnRequest {
   readonly recheck?: boolean;
   /** How many `Authorization` lines the request had (Node keeps only the first in `headers`). */
   readonly authorizationLines?: number;
+  /** The caller's address as the abuse rules count it (`abuseIpTarget`): introspections are shared out by it. */
+  readonly client?: string;
 }
 
 export interface Authenticator extends Component {
@@ -265,7 +267,8 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
               if (mode === 'optional') return ANONYMOUS;
               throw new AuthnError('ERR_AUTHN_MISSING', 'no credentials');
             case 'jwt':
-              if (introspector && introspects(credential.token)) return introspector.verify(credential.token);
+              if (introspector && introspects(credential.token))
+                return introspector.verify(credential.token, req.client);
               if (!jwtVerifier)
                 throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'bearer tokens are not accepted');
               return jwtVerifier.verify(credential.token);

@@ -38,6 +38,12 @@ import {
  * at the authorization server.
  */
 export const MAX_INTROSPECTIONS_IN_FLIGHT = 64;
+/**
+ * Of those, how many one client (an IPv4 address, an IPv6 /64, as the abuse rules count them) may have
+ * started: one client sending invented tokens fills its own share, not the slots everyone else's new tokens
+ * need.
+ */
+export const MAX_INTROSPECTIONS_PER_CLIENT = 8;
 
 /**
  * How long a token the endpoint's answer refused (inactive, another audience, expired, …) is refused from
@@ -73,6 +79,8 @@ export class TokenIntrospector {
   readonly #pending = new Map<string, Promise<Principal>>();
   /** Tokens the endpoint's answer refused, by hash: the refusal and until when it stands (oldest first). */
   readonly #refused = new Map<string, { readonly err: AuthnError; readonly until: number }>();
+  /** Introspections in flight by the client that started them (only clients with one or more). */
+  readonly #byClient = new Map<string, number>();
 
   constructor(o: IntrospectorOptions) {
     this.#o = o;
@@ -85,7 +93,11 @@ export class TokenIntrospector {
     return cached ? admitCached(cached, this.#o.isRevoked, this.#o.requiredScopes) : undefined;
   }
 
-  verify(token: string): Promise<Principal> {
+  /**
+   * `client` names the caller's address as the abuse rules count it (`abuseIpTarget`); a client with
+   * {@link MAX_INTROSPECTIONS_PER_CLIENT} introspections of its own in flight is answered 503 for a new token.
+   */
+  verify(token: string, client?: string): Promise<Principal> {
     const key = tokenKey(token);
     const cached = this.#o.cache.get(key, this.#o.now());
     if (cached) {
@@ -105,15 +117,31 @@ export class TokenIntrospector {
     if (this.#pending.size >= MAX_INTROSPECTIONS_IN_FLIGHT) {
       return Promise.reject(unavailable('too many token introspections in flight; retry shortly'));
     }
+    const ofClient = client === undefined ? 0 : (this.#byClient.get(client) ?? 0);
+    if (ofClient >= MAX_INTROSPECTIONS_PER_CLIENT) {
+      return Promise.reject(
+        unavailable('too many token introspections in flight from this client address; retry shortly'),
+      );
+    }
+    if (client !== undefined) this.#byClient.set(client, ofClient + 1);
     const asked = this.#verifyNow(token, key)
       .catch((err: unknown) => {
         // The answer refused the token (not an outage, nor a scope it lacks, which the cache above keeps).
         if (err instanceof AuthnError && err.code === 'ERR_AUTHN_INVALID_TOKEN') this.#refuse(key, err);
         throw err;
       })
-      .finally(() => this.#pending.delete(key));
+      .finally(() => {
+        this.#pending.delete(key);
+        if (client !== undefined) this.#released(client);
+      });
     this.#pending.set(key, asked);
     return asked;
+  }
+
+  #released(client: string): void {
+    const n = (this.#byClient.get(client) ?? 1) - 1;
+    if (n > 0) this.#byClient.set(client, n);
+    else this.#byClient.delete(client);
   }
 
   #refuse(key: string, err: AuthnError): void {

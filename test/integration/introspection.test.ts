@@ -21,6 +21,8 @@ const now = () => Math.floor(Date.now() / 1000);
 /** What the endpoint answers per token; anything else is `{active: false}`. */
 const answers = new Map<string, Record<string, unknown>>();
 const asked: string[] = [];
+/** Answers for tokens starting `held-` wait here until the test releases them. */
+const held: Array<() => void> = [];
 let endpoint = '';
 let server: Server;
 let h: Harness | undefined;
@@ -37,8 +39,12 @@ beforeAll(async () => {
       const form = new URLSearchParams(body);
       const token = form.get('token') ?? '';
       asked.push(`${req.headers['content-type']} ${form.get('token_type_hint')} ${token}`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answers.get(token) ?? { active: false }));
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answers.get(token) ?? { active: false }));
+      };
+      if (token.startsWith('held-')) held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -52,6 +58,7 @@ afterAll(() => {
 afterEach(async () => {
   await h?.stop();
   h = undefined;
+  for (const release of held.splice(0)) release();
   answers.clear();
   asked.length = 0;
 });
@@ -132,6 +139,36 @@ describe('authn.introspection', () => {
     const before = asked.length;
     expect((await ping(await h.token({ roles: ['user'] }))).status).toBe(200);
     expect(asked.length).toBe(before);
+  });
+
+  it("gives one client address a share of the introspections in flight, so its invented tokens cannot starve others'", async () => {
+    answers.set('opaque-token-alice', active());
+    h = await startHarness({
+      upstreamStateless: true,
+      config: {
+        server: { trustProxyHops: 1 },
+        authn: { introspection: { endpoint, clientId: CLIENT_ID } },
+      },
+      env: { AUTHZ_INTROSPECTION_CLIENT_SECRET: CLIENT_SECRET },
+    });
+    const from = (ip: string, token: string) =>
+      postJsonRpc(
+        h?.mcpUrl ?? '',
+        { authorization: `Bearer ${token}`, 'x-forwarded-for': ip },
+        { jsonrpc: '2.0', id: 1, method: 'ping' },
+      );
+    // One client's invented tokens, each held at the endpoint: they fill that client's share.
+    const flood = Array.from({ length: 8 }, (_, i) => from('203.0.113.7', `held-${i}`));
+    await expect.poll(() => held.length).toBe(8);
+    const more = await from('203.0.113.7', 'held-more');
+    expect(more.status).toBe(503);
+    expect(await more.text()).toContain('too many token introspections in flight from this client address');
+    expect(asked.some((a) => a.endsWith('held-more'))).toBe(false);
+    // Another client's token is still asked about, and let in.
+    const other = await from('198.51.100.2', 'opaque-token-alice');
+    expect(other.status).toBe(200);
+    for (const release of held.splice(0)) release();
+    for (const r of await Promise.all(flood)) expect(r.status).toBe(401);
   });
 
   it('answers 503 when the endpoint refuses the sidecar or cannot be reached, letting nothing through', async () => {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { abuseIpTarget } from '../../abuse/targets.js';
 import type { Authenticator } from '../../authn/authenticator.js';
 import { authorizationLines } from '../../authn/credentials.js';
 import { clientClosed, SidecarError, toSidecarError } from '../../errors/errors.js';
@@ -51,6 +52,7 @@ export function authenticateStage(
         url: queryChecked(ctx),
         authorizationLines: lines,
         recheck,
+        client: abuseIpTarget(ctx.clientIp),
       };
       return authenticator.authenticate(req, client.signal).then(
         (principal) => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type IntrospectorOptions,
   MAX_INTROSPECTIONS_IN_FLIGHT,
+  MAX_INTROSPECTIONS_PER_CLIENT,
   REFUSED_TTL_MS,
   TokenIntrospector,
 } from '../../../src/authn/introspection.js';
@@ -182,6 +183,43 @@ describe('TokenIntrospector', () => {
     release(new Response(JSON.stringify(active()), { status: 200 }));
     expect((await first).id).toBe('alice');
     expect(await second).toBe(await first);
+    for (const w of waiting.slice(1)) w(new Response(JSON.stringify({ active: false }), { status: 200 }));
+  });
+
+  it('gives one client address at most its share of the in-flight introspections, not the slots others need', async () => {
+    const waiting: Array<(r: Response) => void> = [];
+    let calls = 0;
+    const introspector = new TokenIntrospector(
+      options({
+        timeoutMs: 60_000,
+        fetch: (() => {
+          calls++;
+          return new Promise<Response>((resolve) => waiting.push(resolve));
+        }) as unknown as typeof fetch,
+      }),
+    );
+    const mine = Array.from({ length: MAX_INTROSPECTIONS_PER_CLIENT }, (_, i) =>
+      introspector.verify(`invented-${i}`, '203.0.113.7'),
+    );
+    for (const p of mine) p.catch(() => undefined);
+    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
+    expect(await refusal(introspector.verify('invented-more', '203.0.113.7'))).toBe(
+      'ERR_AUTHN_UNAVAILABLE: too many token introspections in flight from this client address; retry shortly',
+    );
+    // The same token another caller already asked about is shared, not another introspection.
+    const joined = introspector.verify('invented-0', '203.0.113.7');
+    joined.catch(() => undefined);
+    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
+    // Another client's new token is still asked about.
+    const theirs = introspector.verify('real', '198.51.100.2');
+    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 1);
+    (waiting.at(-1) as (r: Response) => void)(new Response(JSON.stringify(active()), { status: 200 }));
+    expect((await theirs).id).toBe('alice');
+    // Once one of the first client's introspections ends, it may start another.
+    (waiting[0] as (r: Response) => void)(new Response(JSON.stringify({ active: false }), { status: 200 }));
+    await refusal(mine[0] as Promise<unknown>);
+    void introspector.verify('invented-next', '203.0.113.7').catch(() => undefined);
+    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 2);
     for (const w of waiting.slice(1)) w(new Response(JSON.stringify({ active: false }), { status: 200 }));
   });
 
