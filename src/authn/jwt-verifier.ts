@@ -75,12 +75,18 @@ export class JwtVerifier {
     return cached ? admitCached(cached, this.#o.isRevoked, this.#o.jwt.requiredScopes) : undefined;
   }
 
-  async verify(token: string): Promise<Principal> {
+  verify(token: string): Promise<Principal> {
+    return this.#verify(token, true);
+  }
+
+  /** `again`: whether a key pulled while the token was checked may have it checked once more. */
+  async #verify(token: string, again: boolean): Promise<Principal> {
     const now = this.#o.now();
     const key = tokenKey(token);
     const cached = this.#cache().get(key, now);
     if (cached) return admitCached(cached, this.#o.isRevoked, this.#o.jwt.requiredScopes);
     const secretBefore = this.#hsSecret;
+    const removedBefore = this.#o.keys.keysRemoved();
 
     let payload: JWTPayload;
     let typ: unknown;
@@ -101,6 +107,15 @@ export class JwtVerifier {
       const e = toAuthnError(err);
       if (e.code === 'ERR_AUTHN_UNAVAILABLE') this.#refuseUnverifiable(token, now);
       throw e;
+    }
+    // A fetched set lacked a key while this token was checked: it may have been checked with that key (one the
+    // issuer pulled, a compromised one, say), taken from the set held before. Checked again with the new set.
+    if (this.#o.keys.keysRemoved() !== removedBefore) {
+      if (again) return this.#verify(token, false);
+      throw new AuthnError(
+        'ERR_AUTHN_UNAVAILABLE',
+        "the issuer's keys changed while the token was checked; retry shortly",
+      );
     }
     if (typ !== undefined && (typeof typ !== 'string' || !this.#types.has(normalizeTyp(typ)))) {
       throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token type not accepted');

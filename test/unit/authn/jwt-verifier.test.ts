@@ -1,5 +1,5 @@
 import { type OAuthClientProvider, selectResourceURL } from '@modelcontextprotocol/sdk/client/auth.js';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { generateKeyPair, errors as joseErrors, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
 import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
@@ -383,6 +383,57 @@ describe('JWT verification while the keys cannot be had', () => {
     );
     await expect(offline(['j-1'])({})).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
     await expect(offline(['j-2'])({})).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+  });
+});
+
+describe('a key pulled from the JWKS while a token is checked', () => {
+  /** A verifier whose key set held `key-1` until the fetch that lands while the first token is checked. */
+  async function racing() {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const config = parseConfig(
+      {
+        authn: {
+          resource: RESOURCE,
+          jwt: { jwksUri: 'https://issuer.example/jwks', issuers: ['https://issuer.example'] },
+          apiKeys: { enabled: false },
+        },
+      },
+      {},
+    );
+    let removed = 0;
+    let lookups = 0;
+    const verifier = new JwtVerifier({
+      jwt: { ...config.authn.jwt, algorithms: ['ES256'], issuers: [], clockToleranceSec: 30 },
+      audiences: [RESOURCE],
+      keys: {
+        getKey: async () => {
+          lookups++;
+          if (removed > 0) throw new joseErrors.JWKSNoMatchingKey();
+          // The key is taken from the set held, and the refetch that drops it lands before the check ends.
+          removed++;
+          return publicKey;
+        },
+        warm: () => Promise.resolve(),
+        lastFailure: () => null,
+        fetched: () => true,
+        keysRemoved: () => removed,
+      },
+      cache: new TokenCache(100),
+      isRevoked: () => false,
+      now: () => T0 * 1000,
+    });
+    const token = await new SignJWT({ sub: 'attacker', aud: RESOURCE, iat: T0, exp: T0 + 600 })
+      .setProtectedHeader({ alg: 'ES256', kid: 'key-1' })
+      .sign(privateKey);
+    return { verifier, token, lookups: () => lookups };
+  }
+
+  it('checks the token again with the new set: refused, and never cached', async () => {
+    const { verifier, token, lookups } = await racing();
+    await expect(verifier.verify(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+    expect(lookups()).toBe(2);
+    expect(verifier.fromCache(token)).toBeUndefined();
+    await expect(verifier.verify(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 });
 
