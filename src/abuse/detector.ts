@@ -10,8 +10,8 @@
  * revocations: the cheap block version every `pollIntervalMs`, the full list only when it changed. A count
  * is timed by its flush, so window edges are as precise as the flush interval.
  *
- * This file is the orchestration; the waiting counts are in `pending-counts.ts`, the local block snapshot
- * in `local-blocks.ts`, and the event and block a trip produces in `trip-records.ts`.
+ * This file is the orchestration; the parts: `pending-counts.ts`, `local-blocks.ts` (the snapshot),
+ * `unstored-blocks.ts` (blocks the store missed), `trip-records.ts` (a trip's event and block).
  *
  * @module
  */
@@ -28,6 +28,7 @@ import { type CompiledRule, compileRules } from './rules.js';
 import { abuseIpTarget } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, CredentialOwner } from './types.js';
+import { UnstoredBlocks } from './unstored-blocks.js';
 
 export { MAX_LIVE_BLOCKS } from './local-blocks.js';
 export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEntry } from './types.js';
@@ -35,17 +36,14 @@ export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEnt
 export const ABUSE_POLL_INTERVAL_MS = 500;
 export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
 /**
- * A tool name longer than this is counted under its SHA-256 and reported cut to this length. The caller
- * picks the name (a wildcard grant allows any, up to the body limit): its window lives in the store for the
- * rule's window, and pending counts wait there through a store outage, so a name of a megabyte made each
- * count cost a megabyte for minutes.
+ * A tool name longer than this is counted under its SHA-256 and reported cut to this length: the caller
+ * picks the name, and its window and pending counts live for minutes (a megabyte name cost a megabyte each).
  */
 export const MAX_TARGET_TOOL_CHARS = 128;
 
 /**
- * The one count of the calls of a subject to tool names the upstream never listed: each invented name would
- * otherwise open a window of its own in the store (bounded only by the call rate × the rule's window), and
- * a rule counting calls per tool would never see a caller trying many names.
+ * The one count of a subject's calls to tool names the upstream never listed: each invented name would open
+ * a window of its own in the store, and a per-tool rule would never see a caller trying many names.
  */
 export const UNLISTED_TOOLS = '(unlisted tools)';
 
@@ -74,6 +72,7 @@ class StoreAbuseDetector implements AbuseDetector {
   readonly #ipRules: CompiledRule[];
   readonly #pending = new PendingCounts();
   #blocks = new LocalBlocks();
+  readonly #unstored = new UnstoredBlocks();
   #version = -1;
   #loaded = false;
   #running = false;
@@ -124,14 +123,10 @@ class StoreAbuseDetector implements AbuseDetector {
     const rules = this.#toolRules.length + this.#subjectRules.length + this.#ipRules.length;
     if (!this.#loaded)
       return { state: failing !== null ? 'error' : 'not_ready', detail: 'blocks not loaded', rules };
-    if (failing !== null)
-      return {
-        state: 'warn',
-        detail: `abuse store calls failing since ${new Date(failing).toISOString()}; blocks may be stale`,
-        rules,
-        blocks: this.#blocks.size,
-      };
-    return { state: 'ok', rules, blocks: this.#blocks.size };
+    const blocks = this.#blocks.size;
+    if (failing === null) return { state: 'ok', rules, blocks };
+    const detail = `abuse store calls failing since ${new Date(failing).toISOString()}; blocks may be stale`;
+    return { state: 'warn', detail, rules, blocks };
   }
 
   stats(): AbuseDetectorStats {
@@ -259,8 +254,9 @@ class StoreAbuseDetector implements AbuseDetector {
       this.#stats.storeErrors++;
       this.#o.logger.error(
         { err: (err as Error).message, target: entry.target, value: entry.value },
-        'abuse block not stored; enforced by this replica only',
+        'abuse block not stored; enforced by this replica only until the store takes it',
       );
+      this.#unstored.add(entry);
     }
     this.#blocks.extend(entry, now + p.rule.blockMs);
     return (this.#blocks.entry(field) ?? entry).until;
@@ -279,9 +275,11 @@ class StoreAbuseDetector implements AbuseDetector {
     const now = this.#now();
     try {
       const version = await store.blockVersion();
-      if (version !== this.#version) {
+      // Blocks written now changed the version: reload.
+      if ((await this.#unstored.store(store, now, logger)) || version !== this.#version) {
         const snap = await store.blocks(now);
         const next = new LocalBlocks(snap.entries);
+        this.#unstored.applyTo(next, now);
         if (this.#loaded) logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
         this.#blocks = next;
         this.#version = snap.version;

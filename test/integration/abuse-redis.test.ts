@@ -283,6 +283,53 @@ describe('abuse detection across replicas', () => {
     expect(after.blocks).toEqual([]);
     expect(after.anomalies).toHaveLength(2);
   });
+
+  it('keeps a block it could not store while Redis was down, and stores it for the other replicas once Redis is back', async () => {
+    const prefix = suite.prefix('unstored');
+    const inner = await openStore(prefix);
+    let crashed = false;
+    // Redis goes down between the count that trips the rule and the block's write.
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'putBlock' && !crashed)
+          return async (...args: Parameters<Store['putBlock']>) => {
+            crashed = true;
+            await suite.redis.kill();
+            return target.putBlock(...args);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Store;
+    const detector = createAbuseDetector({
+      store,
+      rules: [{ ...(RULES[0] as AbuseRule), threshold: 1, blockSec: 600 }],
+      logger: silentLogger(),
+      pollIntervalMs: 50,
+    });
+    await detector.start();
+    suite.cleanup(() => detector.stop());
+    for (let i = 0; i < 2; i++) detector.recordCall(alice, 'query_customer_data', IP);
+    await detector.flush();
+    expect(crashed).toBe(true);
+    expect(detector.isBlocked(alice, IP)).not.toBeNull();
+    await suite.redis.restart();
+    const other = await openStore(prefix);
+    // Back: the next poll writes the block, where the other replicas load it from.
+    await expect
+      .poll(async () => (await other.blocks(Date.now())).entries.map((e) => e.value), { timeout: 5_000 })
+      .toContain('acme/alice');
+    // Another block changes the version; the reload keeps alice blocked (it is in the store now too).
+    await other.putBlock({
+      target: 'ip',
+      value: '198.51.100.9',
+      reason: 'operator',
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+      createdAt: new Date().toISOString(),
+    });
+    await expect.poll(() => detector.isBlocked(null, '198.51.100.9'), { timeout: 5_000 }).not.toBeNull();
+    expect(detector.isBlocked(alice, IP)).not.toBeNull();
+  });
 });
 
 describe('sliding windows on Redis', () => {

@@ -368,6 +368,36 @@ describe('abuse detector', () => {
     await detector.stop();
   });
 
+  it('keeps a block the store failed to take through later reloads, and stores it once the store takes writes', async () => {
+    const inner = new MemoryStore();
+    const flag = { refuse: true };
+    const store = delegate(inner, {
+      putBlock: (...args: Parameters<Store['putBlock']>) =>
+        flag.refuse ? Promise.reject(new StoreError('putBlock', 'not connected')) : inner.putBlock(...args),
+    });
+    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    await detector.start();
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(detector.isBlocked(alice, IP)).toMatchObject({ value: 'acme/alice' });
+    // Another block changes the version: the reload replaced the whole snapshot with the store's.
+    const other = { target: 'ip', value: '198.51.100.9', reason: 'operator', createdAt: '' } as const;
+    await inner.putBlock({ ...other, until: new Date(T0 + 3_600_000).toISOString() });
+    await detector.refresh();
+    expect(detector.isBlocked(null, '198.51.100.9')).not.toBeNull();
+    expect(detector.isBlocked(alice, IP)).toMatchObject({ value: 'acme/alice' });
+    expect((await inner.blocks(T0)).entries.map((e) => e.value)).toEqual(['198.51.100.9']);
+    // The store takes writes again: the next poll writes the block, for every replica to load.
+    flag.refuse = false;
+    await detector.refresh();
+    expect((await inner.blocks(T0)).entries.map((e) => e.value).sort()).toEqual([
+      '198.51.100.9',
+      'acme/alice',
+    ]);
+    expect(detector.isBlocked(alice, IP)).toMatchObject({ value: 'acme/alice' });
+    await detector.stop();
+  });
+
   it('never shortens a longer block an operator set', async () => {
     const store = new MemoryStore();
     const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 60 }], store);
