@@ -70,7 +70,7 @@ export function register(program: Command, io: CliIo = processIo): void {
           const view = {
             visible,
             revision: engine.revision,
-            ...(failure ? { failure: 'evaluation_error', failure_detail: failure } : {}),
+            ...(failure ? { failure: failure.kind, failure_detail: failure.detail } : {}),
           };
           io.out(`${JSON.stringify(view, null, 2)}\n`);
           // As for a decision: a failed evaluation hides the item, but it is no answer of the policy's.

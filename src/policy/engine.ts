@@ -12,7 +12,7 @@ import type { Bundle } from './bundle.js';
 import { cachedDecision, type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
 import { cacheKey, cachePlan, DecisionCache, deepFreeze, probeInput, sameResult } from './decision-cache.js';
 import type { PolicyEngineOptions, PolicyStatus } from './engine-options.js';
-import { errorText, firstResult, undefinedResult } from './eval-errors.js';
+import { errorText, firstResult, undefinedResult, undefinedVisible } from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { instantiate } from './instantiate.js';
@@ -173,12 +173,12 @@ export class PolicyEngine {
     return visible ?? false;
   }
 
-  /** `visible` evaluated without the cache, with what failed when it threw (`policy eval --visible`). */
-  visibleExplained(input: PolicyInput): { visible: boolean; failure?: string } {
+  /** `visible` evaluated without the cache, with what failed (`policy eval --visible`). */
+  visibleExplained(input: PolicyInput): { visible: boolean; failure?: VisibleFailure } {
     const cur = this.#current;
-    if (!cur) return { visible: false, failure: 'no policy loaded' };
-    const r = tryVisible(cur, input);
-    return typeof r === 'boolean' ? { visible: r } : { visible: false, failure: r.failure };
+    if (!cur) return { visible: false, failure: { kind: 'no_policy', detail: 'no policy loaded' } };
+    const r = tryVisible(cur, input, this.#opts.visibleEntrypoint);
+    return typeof r === 'boolean' ? { visible: r } : { visible: false, failure: r };
   }
 
   /** One evaluation of `decision`, checked against the schema; every failure is a deny. */
@@ -224,12 +224,9 @@ export class PolicyEngine {
 
   /** One evaluation of `visible`; undefined when it failed (logged). */
   #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
-    const r = tryVisible(cur, input);
+    const r = tryVisible(cur, input, this.#opts.visibleEntrypoint);
     if (typeof r === 'boolean') return r;
-    this.#opts.logger.error(
-      { revision: cur.revision, err: r.failure },
-      'policy visibility evaluation failed',
-    );
+    this.#opts.logger.error({ revision: cur.revision, err: r.detail }, 'policy visibility evaluation failed');
     return undefined;
   }
 
@@ -271,11 +268,25 @@ export class PolicyEngine {
   }
 }
 
-/** One evaluation of `visible`: true only for a result of `true`; what failed when it threw. */
-function tryVisible(cur: Loaded, input: PolicyInput): boolean | { failure: string } {
+/** Why `visible` gave no boolean: it threw, or its result (undefined, or no boolean) breaks the contract. */
+export interface VisibleFailure {
+  readonly kind: 'no_policy' | 'evaluation_error' | 'invalid_result';
+  readonly detail: string;
+}
+
+/**
+ * One evaluation of `visible`: its boolean, or what failed — it threw, it is undefined for the input, or it
+ * is no boolean (`"true"`, a set). Either of the last two hides the item, as a failure does, but says why.
+ */
+function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolean | VisibleFailure {
+  let result: unknown;
   try {
-    return firstResult(cur.call(inputJson(input), cur.visibleId)) === true;
+    result = firstResult(cur.call(inputJson(input), cur.visibleId));
   } catch (err) {
-    return { failure: errorText(err) };
+    return { kind: 'evaluation_error', detail: errorText(err) };
   }
+  if (typeof result === 'boolean') return result;
+  if (result === undefined) return { kind: 'invalid_result', detail: undefinedVisible(entrypoint) };
+  const got = Array.isArray(result) ? 'an array or set' : result === null ? 'null' : `a ${typeof result}`;
+  return { kind: 'invalid_result', detail: `${entrypoint} returned ${got}, not true or false` };
 }

@@ -33,6 +33,11 @@ export function undefinedResult(entrypoint: string): string {
   return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := {"allow": false})`;
 }
 
+/** Why an undefined `visible` hides the item, with the fix. */
+export function undefinedVisible(entrypoint: string): string {
+  return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := false)`;
+}
+
 /** The `result` of the first entry of opa-wasm's result set, or undefined (no entry, not an object). */
 export function firstResult(raw: unknown): unknown {
   if (!Array.isArray(raw) || raw.length === 0) return undefined;

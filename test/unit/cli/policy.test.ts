@@ -96,6 +96,18 @@ describe('mcp-authz policy eval', () => {
     });
   });
 
+  it('exits 2 when --visible is no boolean, naming what it returned', async () => {
+    const malformed = await buildBundle('test/fixtures/policies/malformed');
+    const c = cli();
+    await c.run('policy', 'eval', '--bundle', malformed, '--visible', file('v.json', input(['a'], 'x')));
+    expect(c.exits).toEqual([2]);
+    expect(JSON.parse(c.out.join(''))).toMatchObject({
+      visible: false,
+      failure: 'invalid_result',
+      failure_detail: 'mcp/authz/visible returned a string, not true or false',
+    });
+  });
+
   it('exits 2 with what failed when --visible throws (a rule conflict), as a failed decision does', async () => {
     const conflict = await buildBundle('test/fixtures/policies/conflict');
     const c = cli();

@@ -13,7 +13,7 @@ import { classify } from '../../../src/mcp/action.js';
 import { readBundle } from '../../../src/policy/bundle.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput } from '../../../src/policy/input.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import { buildBundle, defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -229,6 +229,36 @@ describe('deny by default', () => {
     expect(d.failureDetail).toBe(
       'mcp/authz/decision is undefined for this input: give it a default (default decision := {"allow": false})',
     );
+  });
+
+  it('hides an item whose visible is undefined or no boolean, and says which and how to fix it', async () => {
+    const lines: string[] = [];
+    const opts = {
+      ...engineOpts,
+      logger: createLogger('error', { write: (l: string) => void lines.push(l) }),
+    };
+    const undef = new PolicyEngine(opts);
+    await undef.load(await readBundle(await buildBundle('test/fixtures/policies/undefined-decision')));
+    const item = (name: string) =>
+      buildVisibleInput(principal(['admin']), 'tools/list', 'tool', name, {}, FACTS);
+    expect(undef.visible(item('echo'))).toBe(true);
+    expect(undef.visible(item('other'))).toBe(false);
+    expect(undef.visibleExplained(item('other')).failure).toEqual({
+      kind: 'invalid_result',
+      detail: 'mcp/authz/visible is undefined for this input: give it a default (default visible := false)',
+    });
+    const bad = new PolicyEngine(opts);
+    await bad.load(await readBundle(await buildBundle('test/fixtures/policies/malformed')));
+    expect(bad.visible(item('echo'))).toBe(false);
+    expect(bad.visibleExplained(item('echo')).failure).toEqual({
+      kind: 'invalid_result',
+      detail: 'mcp/authz/visible returned a string, not true or false',
+    });
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+    expect(logged.map((l) => [l.msg, l.err])).toEqual([
+      ['policy visibility evaluation failed', expect.stringMatching(/is undefined for this input/)],
+      ['policy visibility evaluation failed', 'mcp/authz/visible returned a string, not true or false'],
+    ]);
   });
 
   it("denies on a rule conflict, and explains the wasm runtime's terse message", async () => {
