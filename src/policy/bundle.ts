@@ -99,7 +99,7 @@ export async function readBundle(
     throw new BundleError(`bundle not found at ${location}`, { cause: err });
   }
   if (info.isDirectory()) {
-    const files = await readFolder(location, verification !== undefined);
+    const files = await readFolder(location, verification !== undefined, maxBytes);
     return checked(files, location, verification);
   }
   return fromTarball(await readFile(location), location, verification, maxBytes);
@@ -117,11 +117,23 @@ async function checked(
   return fromFiles(verification ? await verifyBundle(files, verification, source) : files, source);
 }
 
-/** The bundle files of a folder; `all` of them (any name) when they are to be checked against a signature. */
-async function readFolder(dir: string, all: boolean): Promise<Map<string, Buffer>> {
+/**
+ * The bundle files of a folder; `all` of them (any name) when they are to be checked against a signature.
+ * Over `maxBytes` in all it is refused before anything is read, as a tarball is.
+ */
+async function readFolder(dir: string, all: boolean, maxBytes: number): Promise<Map<string, Buffer>> {
+  const found = await bundleFiles(dir, all);
+  const total = found.reduce((n, f) => n + f.size, 0);
+  if (total > maxBytes) throw tooLarge(dir, maxBytes, 'in its files');
   const files = new Map<string, Buffer>();
-  for (const f of await bundleFiles(dir, all)) files.set(f.rel, await readFile(f.full));
+  for (const f of found) files.set(f.rel, await readFile(f.full));
   return files;
+}
+
+function tooLarge(source: string, maxBytes: number, where: string): BundleError {
+  return new BundleError(
+    `bundle ${source} is over ${maxBytes} bytes ${where} (policy.maxBundleBytes; the sidecar needs about 20 times its data.json in memory to load it)`,
+  );
 }
 
 /**
@@ -171,10 +183,7 @@ export async function fromTarball(
     tarBytes = gunzipSync(buf, { maxOutputLength: maxBytes });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new BundleError(
-        `bundle ${source} is over ${maxBytes} bytes decompressed (policy.maxBundleBytes; the sidecar needs about 20 times its data.json in memory to load it)`,
-        { cause: err },
-      );
+      throw tooLarge(source, maxBytes, 'decompressed');
     }
     throw new BundleError(`bundle ${source} is not a gzip file: ${(err as Error).message}`, { cause: err });
   }

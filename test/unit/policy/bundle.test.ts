@@ -121,6 +121,16 @@ describe('policy.maxBundleBytes', () => {
       revision: 'big',
     });
   });
+
+  it('refuses a folder bundle over the bound in its files before reading them, as a tarball', async () => {
+    const bound = (await readFile(join(bundleDir, 'policy.wasm'))).length + 100_000;
+    const big = await folder({ 'data.json': { authz: { filler: 'x'.repeat(200_000) } } });
+    await expect(readBundle(big, undefined, undefined, undefined, bound)).rejects.toThrow(
+      `is over ${bound} bytes in its files (policy.maxBundleBytes`,
+    );
+    const small = await folder({ 'data.json': { authz: { filler: 'x'.repeat(50_000) } } });
+    await expect(readBundle(small, undefined, undefined, undefined, bound)).resolves.toBeDefined();
+  });
 });
 
 describe('the manifest roots', () => {
