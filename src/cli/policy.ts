@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.js';
 import { openSecret, secretIssues } from '../config/secrets.js';
 import { readBundle } from '../policy/bundle.js';
 import { isUrl } from '../policy/bundle-download.js';
-import type { Decision } from '../policy/decision.js';
+import { type Decision, unknownObligations } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
 import { silentLogger } from '../telemetry/logger.js';
@@ -90,6 +90,7 @@ export function register(program: Command, io: CliIo = processIo): void {
  * a deny that came from a failure, what failed (a malformed result names the field).
  */
 function decisionView(d: Decision): Record<string, unknown> {
+  const warnings = unknownObligations(d.obligations);
   return {
     allow: d.allow,
     reasons: d.reasons,
@@ -99,6 +100,7 @@ function decisionView(d: Decision): Record<string, unknown> {
     revision: d.revision,
     ...(d.failure ? { failure: d.failure } : {}),
     ...(d.failureDetail ? { failure_detail: d.failureDetail } : {}),
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 

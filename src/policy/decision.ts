@@ -29,10 +29,24 @@ export const ObligationsSchema = z
   })
   .loose();
 
+const KNOWN_OBLIGATIONS: ReadonlySet<string> = new Set(Object.keys(ObligationsSchema.shape));
+
+/**
+ * Obligations the sidecar does not know, each with what it ignores: a misspelt one (`ratelimit`,
+ * `mask_argument`) is no obligation at all, so its author must hear of it.
+ */
+export function unknownObligations(obligations: Obligations): string[] {
+  const out: string[] = [];
+  for (const k in obligations)
+    if (!KNOWN_OBLIGATIONS.has(k))
+      out.push(`obligation "${k}" is unknown and ignored (known: ${[...KNOWN_OBLIGATIONS].join(', ')})`);
+  return out;
+}
+
 /** At most this many scopes in one decision's `required_scopes`. */
 export const MAX_REQUIRED_SCOPES = 32;
 
-/** What the `decision` entrypoint must produce. Unknown fields are kept for the audit record. */
+/** What the `decision` entrypoint must produce. Unknown fields are ignored (unknown obligations warned of). */
 export const PolicyResultSchema = z
   .object({
     allow: z.boolean(),

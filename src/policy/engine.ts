@@ -9,10 +9,23 @@
  */
 import type { ComponentState } from '../lifecycle.js';
 import type { Bundle } from './bundle.js';
-import { cachedDecision, type Decision, denyDecision, PolicyResultSchema, resultIssue } from './decision.js';
+import {
+  cachedDecision,
+  type Decision,
+  denyDecision,
+  PolicyResultSchema,
+  resultIssue,
+  unknownObligations,
+} from './decision.js';
 import { cacheKey, cachePlan, DecisionCache, deepFreeze, probeInput, sameResult } from './decision-cache.js';
 import type { PolicyEngineOptions, PolicyStatus } from './engine-options.js';
-import { errorText, firstResult, undefinedResult, undefinedVisible } from './eval-errors.js';
+import {
+  errorText,
+  firstResult,
+  undefinedResult,
+  type VisibleFailure,
+  visibleResult,
+} from './eval-errors.js';
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { instantiate } from './instantiate.js';
@@ -33,6 +46,8 @@ interface Loaded {
   /** Time, request id and the clock fields the policy never names: left out of cache keys. */
   readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
+  /** Unknown obligations warned of already (once each per revision). */
+  readonly warned: Set<string>;
 }
 
 export class PolicyEngine {
@@ -75,6 +90,7 @@ export class PolicyEngine {
         decisions: cache.on ? new DecisionCache(cache.maxEntries) : null,
         visibility: cache.on ? new DecisionCache(cache.maxEntries) : null,
         unused: cache.unused,
+        warned: new Set(),
       };
       this.#lastError = null;
       this.#reloads.ok++;
@@ -210,6 +226,11 @@ export class PolicyEngine {
       );
     }
     const r = parsed.data;
+    for (const w of unknownObligations(r.obligations)) {
+      if (cur.warned.has(w)) continue;
+      cur.warned.add(w);
+      this.#opts.logger.warn({ revision: cur.revision }, `policy decision: ${w}`);
+    }
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
     return {
       allow: r.allow,
@@ -268,25 +289,11 @@ export class PolicyEngine {
   }
 }
 
-/** Why `visible` gave no boolean: it threw, or its result (undefined, or no boolean) breaks the contract. */
-export interface VisibleFailure {
-  readonly kind: 'no_policy' | 'evaluation_error' | 'invalid_result';
-  readonly detail: string;
-}
-
-/**
- * One evaluation of `visible`: its boolean, or what failed — it threw, it is undefined for the input, or it
- * is no boolean (`"true"`, a set). Either of the last two hides the item, as a failure does, but says why.
- */
+/** One evaluation of `visible`: its boolean, or what failed (it threw, or broke the contract). */
 function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolean | VisibleFailure {
-  let result: unknown;
   try {
-    result = firstResult(cur.call(inputJson(input), cur.visibleId));
+    return visibleResult(firstResult(cur.call(inputJson(input), cur.visibleId)), entrypoint);
   } catch (err) {
     return { kind: 'evaluation_error', detail: errorText(err) };
   }
-  if (typeof result === 'boolean') return result;
-  if (result === undefined) return { kind: 'invalid_result', detail: undefinedVisible(entrypoint) };
-  const got = Array.isArray(result) ? 'an array or set' : result === null ? 'null' : `a ${typeof result}`;
-  return { kind: 'invalid_result', detail: `${entrypoint} returned ${got}, not true or false` };
 }

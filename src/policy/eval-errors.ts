@@ -33,9 +33,25 @@ export function undefinedResult(entrypoint: string): string {
   return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := {"allow": false})`;
 }
 
-/** Why an undefined `visible` hides the item, with the fix. */
-export function undefinedVisible(entrypoint: string): string {
-  return `${entrypoint} is undefined for this input: give it a default (default ${entrypoint.split('/').pop()} := false)`;
+/** Why `visible` gave no boolean: it threw, or its result (undefined, or no boolean) breaks the contract. */
+export interface VisibleFailure {
+  readonly kind: 'no_policy' | 'evaluation_error' | 'invalid_result';
+  readonly detail: string;
+}
+
+/**
+ * A `visible` result as the boolean it must be, or why it is none: undefined for the input (no default), or
+ * another type (`"true"`, a set). Either hides the item, as a failure does, but says why.
+ */
+export function visibleResult(result: unknown, entrypoint: string): boolean | VisibleFailure {
+  if (typeof result === 'boolean') return result;
+  const name = entrypoint.split('/').pop();
+  if (result === undefined) {
+    const detail = `${entrypoint} is undefined for this input: give it a default (default ${name} := false)`;
+    return { kind: 'invalid_result', detail };
+  }
+  const got = Array.isArray(result) ? 'an array or set' : result === null ? 'null' : `a ${typeof result}`;
+  return { kind: 'invalid_result', detail: `${entrypoint} returned ${got}, not true or false` };
 }
 
 /** The `result` of the first entry of opa-wasm's result set, or undefined (no entry, not an object). */

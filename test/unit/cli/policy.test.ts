@@ -96,6 +96,17 @@ describe('mcp-authz policy eval', () => {
     });
   });
 
+  it('prints a warning for an obligation it does not know', async () => {
+    const misspelt = await buildBundle('test/fixtures/policies/unknown-obligation');
+    const c = cli();
+    await c.run('policy', 'eval', '--bundle', misspelt, file('o.json', input(['user'], 'echo')));
+    expect(c.exits).toEqual([]);
+    expect(JSON.parse(c.out.join(''))).toMatchObject({
+      allow: true,
+      warnings: ['obligation "ratelimit" is unknown and ignored (known: rate_limit, mask_arguments, audit)'],
+    });
+  });
+
   it('exits 2 when --visible is no boolean, naming what it returned', async () => {
     const malformed = await buildBundle('test/fixtures/policies/malformed');
     const c = cli();

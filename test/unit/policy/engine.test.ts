@@ -261,6 +261,21 @@ describe('deny by default', () => {
     ]);
   });
 
+  it('warns once per revision of an obligation it does not know (a misspelt one is no obligation)', async () => {
+    const lines: string[] = [];
+    const opts = {
+      ...engineOpts,
+      logger: createLogger('warn', { write: (l: string) => void lines.push(l) }),
+    };
+    const e = new PolicyEngine(opts);
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/unknown-obligation')));
+    expect(e.decide(callInput(principal(['user']), 'echo')).allow).toBe(true);
+    expect(e.decide(callInput(principal(['admin']), 'echo')).allow).toBe(true);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'policy decision: obligation "ratelimit" is unknown and ignored (known: rate_limit, mask_arguments, audit)',
+    ]);
+  });
+
   it("denies on a rule conflict, and explains the wasm runtime's terse message", async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
