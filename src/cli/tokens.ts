@@ -35,15 +35,14 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--json', 'print JSON')
     .action((arg: string, _opts: RevokeOpts, cmd: Command) =>
-      withStore(cmd, io, async (store) => {
+      withStore(cmd, io, async (store, config) => {
         const o = cmd.optsWithGlobals<RevokeOpts>();
         if (o.expiresAt && o.expiresIn) throw new Error('give --expires-at or --expires-in, not both');
-        const token = fromWholeToken(arg);
-        const jti = token?.jti ?? arg;
+        const { jti, exp } = jtiArgument(arg, config.authn.apiKeys.prefix);
         const until = o.expiresAt
           ? parseTime(o.expiresAt)
-          : o.expiresIn === undefined && token?.exp !== undefined
-            ? new Date(token.exp * 1000)
+          : o.expiresIn === undefined && exp !== undefined
+            ? new Date(exp * 1000)
             : new Date(Date.now() + parseDuration(o.expiresIn ?? DEFAULT_REVOCATION));
         // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
         if (until.getTime() + REVOCATION_GRACE_SEC * 1000 <= Date.now()) {
@@ -56,12 +55,32 @@ export function register(program: Command, io: CliIo = processIo): void {
     );
 }
 
+/** A token id as typed: printable ASCII without spaces or quotes (UUIDs, base64url, `host:uuid`). */
+const JTI = /^[!#-&(-~]{1,128}$/;
+
 /**
- * The `jti` and `exp` of a whole JWT pasted in place of its id (what an operator holds in an incident),
- * read without verifying it: revoking is safe whoever signed it. Undefined for anything else. A JWT without
- * a `jti` cannot be revoked: refused, without echoing it.
+ * The `jti` (and `exp`) the argument names: a token id, or a whole JWT pasted in its place (what an operator
+ * holds in an incident; surrounding spaces and a `Bearer ` are dropped), read without verifying it: revoking
+ * is safe whoever signed it. Anything else is refused without showing it, since it may be a credential
+ * (a JWT cut short or quoted, an API key, an opaque token): revoking it as an id would print and store it,
+ * and revoke nothing.
  */
-function fromWholeToken(arg: string): { jti: string; exp: number | undefined } | undefined {
+export function jtiArgument(arg: string, apiKeyPrefix: string): { jti: string; exp?: number } {
+  const token = arg.trim().replace(/^bearer\s+/i, '');
+  const whole = fromWholeToken(token);
+  if (whole) return whole;
+  // Base64url of a JSON header always starts with `eyJ`: a token cut short, or with more than three parts.
+  if (JTI.test(arg) && !arg.startsWith('eyJ') && !arg.startsWith(apiKeyPrefix)) return { jti: arg };
+  throw new Error(
+    'not a token id (jti: up to 128 printable characters, no spaces or quotes) nor a whole JWT; what was given is not shown, as it may be a credential (API keys are revoked with `keys revoke`)',
+  );
+}
+
+/**
+ * The `jti` and `exp` of a whole JWT, or undefined for anything else. A JWT without a `jti` cannot be
+ * revoked: refused, without echoing it.
+ */
+function fromWholeToken(arg: string): { jti: string; exp?: number } | undefined {
   if (!looksLikeJwt(arg)) return undefined;
   let claims: ReturnType<typeof decodeJwt>;
   try {
@@ -74,5 +93,5 @@ function fromWholeToken(arg: string): { jti: string; exp: number | undefined } |
       'the token has no jti claim: it cannot be revoked by id (rotate its signing key instead)',
     );
   }
-  return { jti: claims.jti, exp: typeof claims.exp === 'number' ? claims.exp : undefined };
+  return typeof claims.exp === 'number' ? { jti: claims.jti, exp: claims.exp } : { jti: claims.jti };
 }
