@@ -172,7 +172,7 @@ const StoreSchema = z.strictObject({
     )
     .optional()
     .describe(
-      'Unset: in-memory store (single process). `redis://[:password@]host[:port][/db]`, `rediss://` (TLS), `redis+sentinel://host1,host2/mastername[/db]` (the sentinels get the password and TLS of the master, not its username), `redis+cluster://host1,host2`; the only query parameter read is `tls=true` (any other is refused).',
+      'Unset: in-memory store (single process). `redis://[:password@]host[:port][/db]`, `rediss://` (TLS), `redis+sentinel://host1,host2/mastername[/db]` (the sentinels get the password and TLS of the master, not its username), `redis+cluster://host1,host2`; the only query parameter read is `tls`, `true` or `false` (any other parameter or value is refused).',
     ),
   passwordFile: z
     .string()

@@ -69,7 +69,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     .filter((h) => h.length > 0)
     .map((h) => parseHostPort(h, defaultPort));
   if (nodes.length === 0) throw new Error('store.redisUrl: no host');
-  const tls = scheme === 'rediss' || params.get('tls') === 'true';
+  const tls = tlsParam(params.getAll('tls'), scheme === 'rediss') || scheme === 'rediss';
   switch (scheme) {
     case 'redis+sentinel': {
       const [masterName, db] = segments;
@@ -85,6 +85,21 @@ export function parseRedisUrl(url: string): RedisTarget {
         throw new Error('store.redisUrl: several hosts need redis+sentinel:// or redis+cluster://');
       return { kind: 'standalone', node: nodes[0] as HostPort, db: parseDb(segments[0]), tls, ...auth };
   }
+}
+
+/**
+ * `?tls=`: `true` or `false` (any case), once. Anything else (`1`, `yes`) was read as false, so the password
+ * went in plain text with the URL meaning TLS; refused, naming only the parameter.
+ */
+function tlsParam(values: readonly string[], rediss: boolean): boolean {
+  if (values.length === 0) return false;
+  const v = values.length === 1 ? values[0]?.toLowerCase() : undefined;
+  if (v !== 'true' && v !== 'false') {
+    throw new Error('store.redisUrl: tls takes true or false, once (or use rediss://)');
+  }
+  if (rediss && v === 'false')
+    throw new Error('store.redisUrl: rediss:// always uses TLS; tls=false contradicts it');
+  return v === 'true';
 }
 
 /**

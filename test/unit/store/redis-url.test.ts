@@ -97,6 +97,14 @@ describe('query parameters other than tls', () => {
       'the query parameter "db" is not read',
     );
     expect(parseRedisUrl('redis://redis:6379?tls=true')).toMatchObject({ tls: true });
+    expect(parseRedisUrl('redis://redis:6379?tls=TRUE')).toMatchObject({ tls: true });
+    expect(parseRedisUrl('redis://redis:6379?tls=false')).toMatchObject({ tls: false });
+    // Read as false before: the password went in plain text with the URL asking for TLS.
+    for (const bad of ['tls=1', 'tls=yes', 'tls=', 'tls=true&tls=false'])
+      expect(() => parseRedisUrl(`redis://:secret-pw@redis:6379?${bad}`)).toThrow(
+        'store.redisUrl: tls takes true or false, once (or use rediss://)',
+      );
+    expect(() => parseRedisUrl('rediss://redis:6379?tls=false')).toThrow('tls=false contradicts it');
   });
 });
 
