@@ -115,7 +115,7 @@ function summary(config: Config, policy: string): [string, string][] {
   const jwtKey = authn.jwt.enabled && (authn.jwt.jwksUri !== undefined || hs);
   const i = authn.introspection;
   const introspection = i
-    ? `introspection at ${i.endpoint} (${i.tokens === 'all' || !jwtKey ? 'all bearer tokens' : 'opaque tokens'})`
+    ? `introspection at ${displayLocation(i.endpoint)} (${i.tokens === 'all' || !jwtKey ? 'all bearer tokens' : 'opaque tokens'})`
     : undefined;
   const methods = [
     ...(authn.jwt.enabled && (jwtKey || !i) ? [jwt] : []),

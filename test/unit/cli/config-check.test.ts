@@ -244,6 +244,19 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     expect(beside.out).toContain(
       'authn     JWT from https://idp.example.com, introspection at https://idp.example.com/introspect (opaque tokens) (strict)\n',
     );
+    // A gateway key in the query (`?code=`, `?api_key=`) is not printed.
+    const keyed = await check(
+      '-c',
+      configFile({
+        authn: {
+          resource,
+          introspection: { ...introspection, endpoint: 'https://gw.example.com/introspect?code=GATEWAY-KEY' },
+          apiKeys: { enabled: false },
+        },
+      }),
+    );
+    expect(keyed.out).toContain('introspection at https://gw.example.com/introspect?… (all bearer tokens)');
+    expect(keyed.out + keyed.err).not.toContain('GATEWAY-KEY');
   });
 
   it('refuses an introspection endpoint holding a password, without printing it', async () => {
