@@ -32,6 +32,19 @@ export function headerFieldsProblem(rawHeaders: readonly string[], max: number):
   return undefined;
 }
 
+/**
+ * RFC 9112 §3.2: an HTTP/1.1 request without `Host` is answered 400. The server is made with Node's own check
+ * off (`requireHostHeader: false`): its 400 had no body, no log line and no count.
+ */
+export function missingHost(req: {
+  httpVersion: string;
+  headers: { host?: string };
+}): RequestError | undefined {
+  return req.headers.host === undefined && req.httpVersion !== '1.0'
+    ? new RequestError('ERR_REQUEST_INVALID', 'Bad Request: no Host header field (HTTP/1.1 requires one)')
+    : undefined;
+}
+
 const END_TO_END = /^(content-type|content-length|accept|origin|last-event-id|mcp-[a-z0-9-]+)$/;
 
 /**

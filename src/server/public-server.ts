@@ -16,7 +16,13 @@ import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
-import { boundHeaderFields, connectionProblem, headerFieldsProblem, toOriginForm } from './header-fields.js';
+import {
+  boundHeaderFields,
+  connectionProblem,
+  headerFieldsProblem,
+  missingHost,
+  toOriginForm,
+} from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
 import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
@@ -61,6 +67,7 @@ export function createPublicServer(
     if (closing) res.shouldKeepAlive = false;
     const badHeaders =
       headerFieldsProblem(req.rawHeaders, maxHeaders) ??
+      missingHost(req) ??
       toOriginForm(req) ??
       connectionProblem(req.headers.connection);
     if (badHeaders) {
@@ -115,8 +122,8 @@ export function createPublicServer(
     }
     handled.catch((err: unknown) => failSafe(err, req, res, logger));
   };
-  const secure = tls ? createHttpsServer(tls, handler) : undefined;
-  const server: Server = secure ?? createServer(handler);
+  const secure = tls ? createHttpsServer({ ...tls, requireHostHeader: false }, handler) : undefined;
+  const server: Server = secure ?? createServer({ requireHostHeader: false }, handler);
   boundHeaderFields(server, maxHeaders);
   // Node would answer `Expect: 100-continue` at once, inviting the body of a request about to be refused.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

@@ -30,11 +30,11 @@ const ECHO_CALL = JSON.stringify({
 });
 
 /** Sends `head` lines and a `tools/call` of echo; resolves with the status line and the body. */
-function send(lines: string[], target = '/mcp'): Promise<{ status: number; text: string }> {
+function send(lines: string[], target = '/mcp', version = '1.1'): Promise<{ status: number; text: string }> {
   const body = ECHO_CALL;
   const { port } = new URL(h.sidecar.publicUrl);
   const head = [
-    `POST ${target} HTTP/1.1`,
+    `POST ${target} HTTP/${version}`,
     ...lines,
     'content-type: application/json',
     'accept: application/json, text/event-stream',
@@ -52,6 +52,20 @@ function send(lines: string[], target = '/mcp'): Promise<{ status: number; text:
     });
     socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   });
+}
+
+/** The count of requests refused before routing (`route="bad_request"`, status 400); 0 before the first. */
+async function badRequests(): Promise<number> {
+  const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('mcp_authz_requests_total{') &&
+        l.includes('route="bad_request"') &&
+        l.includes('status="400"'),
+    );
+  return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
 /** `n` empty header fields, short enough that 2,000 stay under Node's 16 KiB of headers. */
@@ -103,6 +117,21 @@ describe('header fields', () => {
     expect(twice.status).toBe(400);
     expect(twice.text).toContain('more than one Host header field');
     expect(h.upstream.calls()).toEqual([]);
+  });
+
+  it('refuses an HTTP/1.1 request without Host with a JSON-RPC 400, counted; HTTP/1.0 may leave it out', async () => {
+    const auth = String((await h.bearer(['user'])).authorization);
+    h.upstream.resetCalls();
+    const before = await badRequests();
+    const none = await send([`authorization: ${auth}`]);
+    expect(none.status).toBe(400);
+    expect(none.text).toContain('no Host header field (HTTP/1.1 requires one)');
+    expect(none.text).toContain('"code":-32600');
+    expect(await badRequests()).toBe(before + 1);
+    expect(h.upstream.calls()).toEqual([]);
+    const old = await send([`authorization: ${auth}`], '/mcp', '1.0');
+    expect(old.status).toBe(200);
+    expect(h.upstream.calls().map((c) => c.name)).toEqual(['echo']);
   });
 });
 
