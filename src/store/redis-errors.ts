@@ -10,7 +10,7 @@ import { redactRedisUrl } from './redis-url.js';
  * What ioredis says of a command sent on a connection already lost (the ready check after a protocol
  * error): a consequence, never the cause, so it must not replace the error that explains the outage.
  */
-export const FOLLOW_ON_ERROR = /^Stream isn't writeable/;
+export const FOLLOW_ON_ERROR = /^(Stream isn't writeable|Reached the max retries per request limit)/;
 
 /**
  * A SELECT the server refuses: no such database (Redis has 16 unless configured otherwise), or a cluster
@@ -19,11 +19,22 @@ export const FOLLOW_ON_ERROR = /^Stream isn't writeable/;
 export const SELECT_REFUSED = /^ERR (DB index is out of range|invalid DB index|SELECT is not allowed)/i;
 
 /**
- * An ioredis connection error in words an operator can act on: a reply that is no Redis reply means
- * another service (or a TLS port, which needs rediss://) listens there; ioredis's "Please report this" is
- * addressed to its own maintainers.
+ * An ioredis connection error in words an operator can act on, the same words for the same cause (an outage
+ * is logged again only when they change):
+ * - a reply that is no Redis reply means another service (or a TLS port, which needs rediss://) listens
+ *   there; ioredis's "Please report this" is addressed to its own maintainers;
+ * - OpenSSL's "wrong version number" (rediss:// to a plain port) comes with its source path: cut to its words;
+ * - behind Sentinel, the cause is the "Last error" part, and the retry delay before it changes every time.
  */
 export function explain(reason: string): string {
+  const sentinel =
+    /^(All sentinels are unreachable\.)(?: Retrying from scratch after \d+ms\.)?( Last error: )([\s\S]*)$/.exec(
+      reason,
+    );
+  if (sentinel) return `${sentinel[1]}${sentinel[2]}${explain(sentinel[3] ?? '')}`;
+  const ssl = /^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):/.exec(reason);
+  if (ssl?.[1] === 'wrong version number') return 'no TLS on this port (a plain Redis port needs redis://)';
+  if (ssl) return `TLS: ${ssl[1]}`;
   if (!reason.startsWith('Protocol error')) return reason;
   return `no Redis protocol on this port (another service? a TLS port needs rediss://): ${reason.replace(/\s*Please report this\.?$/, '')}`;
 }
