@@ -74,6 +74,20 @@ async function checkSrc(src) {
  */
 
 /**
+ * The revision as the sidecar accepts it in a manifest (`src/policy/bundle.ts`): at most 256 characters, no
+ * control characters or line breaks. Refused here, not by the sidecar after the bundle shipped.
+ * @param {string} revision
+ */
+function checkRevision(revision) {
+  if (revision.length > 256) throw new ToolchainError('--revision / POLICY_REVISION: at most 256 characters');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters refused
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(revision)) {
+    throw new ToolchainError('--revision / POLICY_REVISION: no control characters or line breaks');
+  }
+  return revision;
+}
+
+/**
  * Compiles a policy folder into `<out>/bundle.tar.gz` (an `opa build -t wasm` bundle) and unpacks it into `<out>/bundle/`.
  * With `signing`, the bundle carries a `.signatures.json` (see SigningOptions).
  * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string, signing?: SigningOptions }} [opts]
@@ -85,7 +99,9 @@ export async function buildPolicy(opts = {}) {
   const entrypoints = opts.entrypoints?.length ? opts.entrypoints : DEFAULT_ENTRYPOINTS;
   const signing = signingArgs(opts.signing); // refused before anything is built
   await checkDataFiles(src);
-  const revision = opts.revision || process.env.POLICY_REVISION || (await computeRevision(src));
+  const revision = checkRevision(
+    opts.revision || process.env.POLICY_REVISION || (await computeRevision(src)),
+  );
   const tc = await ensureToolchain();
   await mkdir(out, { recursive: true });
   // Two builds into one folder (parallel test workers, a watch loop and a manual run) would interleave

@@ -315,6 +315,20 @@ describe('policy-toolchain build', () => {
     expect(await readFile(join(a, 'bundle.tar.gz'))).toEqual(await readFile(join(b, 'bundle.tar.gz')));
   });
 
+  it('refuses a revision the sidecar would refuse in the manifest, before building', async () => {
+    const src = join(FIXTURES, 'ok');
+    const out = join(tmp, 'rev-bad');
+    const lines = await cli(['build', '--src', src, '--out', out, '--revision', 'v1\nx']);
+    expect(lines.code).not.toBe(0);
+    expect(lines.stderr).toContain('--revision / POLICY_REVISION: no control characters or line breaks');
+    const long = await cli(['build', '--src', src, '--out', out], {
+      env: { POLICY_REVISION: 'r'.repeat(257) },
+    });
+    expect(long.code).not.toBe(0);
+    expect(long.stderr).toContain('--revision / POLICY_REVISION: at most 256 characters');
+    expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(false);
+  });
+
   it('builds into one output folder one at a time: a build waits while another holds the folder', async () => {
     const out = join(tmp, 'locked');
     await mkdir(join(out, '.lock'), { recursive: true });
