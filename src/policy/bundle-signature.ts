@@ -147,6 +147,12 @@ async function checkToken(token: string, v: BundleVerification, fail: Fail) {
     try {
       ({ payload: payloadBytes } = await compactVerify(token, key, { algorithms: [v.algorithm] }));
     } catch (err) {
+      if (key instanceof Uint8Array && (await signedWithLineBreak(token, key, v.algorithm))) {
+        return fail(
+          'the JWT was signed with the secret followed by a line break (a key file written with echo: the sidecar drops one trailing newline, opa build signs with the bytes as they are); sign with a file written by printf %s',
+          err,
+        );
+      }
       return fail(`the JWT does not verify with the configured key (${(err as Error).message})`, err);
     }
   }
@@ -192,6 +198,15 @@ function verifyPss(token: string, keyBytes: Buffer, alg: SigningAlgorithm, fail:
   );
   if (!ok) fail('the JWT does not verify with the configured key (signature verification failed)');
   return Buffer.from(payload, 'base64url');
+}
+
+/** Whether the JWT verifies with `secret` plus the trailing newline the secret file lost (diagnosis only). */
+async function signedWithLineBreak(token: string, secret: Uint8Array, alg: string): Promise<boolean> {
+  const withBreak = new Uint8Array([...secret, 0x0a]);
+  return compactVerify(token, withBreak, { algorithms: [alg] }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** OPA's IsStructuredDoc: these files are hashed as parsed JSON, in canonical form. */

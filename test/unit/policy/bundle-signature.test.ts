@@ -181,6 +181,15 @@ describe('refusals', () => {
     );
   });
 
+  it('an HS256 signature made with the secret and a line break: the cause named', async () => {
+    const echoed = join(keys, 'hs-echoed.key');
+    writeFileSync(echoed, `${HS_SECRET}\n`); // as `echo "$SECRET" > hs.key` writes it
+    const signed = await buildBundle(SRC, { signing: { key: echoed, alg: 'HS256' } });
+    expect(await refusal(signed, verification({ algorithm: 'HS256', pub: HS_SECRET }))).toMatch(
+      /signed with the secret followed by a line break .* sign with a file written by printf %s/,
+    );
+  });
+
   it('a signature with another algorithm than the configured one', async () => {
     for (const [dir, alg] of [
       [rs256, 'PS256'],
