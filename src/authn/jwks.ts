@@ -95,19 +95,24 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   let removals = 0;
   let seenUat: number | undefined;
   let heldKeys: ReadonlySet<string> = new Set();
-  const succeeded = () => {
-    if (fetchedSet.uat !== seenUat) {
-      // A new fetch: any key of the set held before that it lacks was pulled by the issuer.
-      seenUat = fetchedSet.uat;
-      const keys = new Set((fetchedSet.jwks?.keys ?? []).map((k) => JSON.stringify(k)));
-      for (const k of heldKeys) {
-        if (!keys.has(k)) {
-          removals++;
-          break;
-        }
+  /**
+   * After a fetch, whatever the lookup that made it found (a token naming an unknown `kid` fetches too): any
+   * key of the set held before that the new set lacks was pulled by the issuer.
+   */
+  const compareSets = () => {
+    if (fetchedSet.uat === seenUat) return;
+    seenUat = fetchedSet.uat;
+    const keys = new Set((fetchedSet.jwks?.keys ?? []).map((k) => JSON.stringify(k)));
+    for (const k of heldKeys) {
+      if (!keys.has(k)) {
+        removals++;
+        break;
       }
-      heldKeys = keys;
     }
+    heldKeys = keys;
+  };
+  const succeeded = () => {
+    compareSets();
     // A key found in the set held says nothing of the issuer: only a fetch ends a failure.
     if (fetchedSet.uat !== failedUat) failure = null;
     fetched = true;
@@ -184,7 +189,10 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     },
     lastFailure: () => failure,
     fetched: () => !remote || fetched,
-    keysRemoved: () => removals,
+    keysRemoved: () => {
+      compareSets();
+      return removals;
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { type OAuthClientProvider, selectResourceURL } from '@modelcontextprotocol/sdk/client/auth.js';
-import { generateKeyPair, errors as joseErrors, SignJWT, UnsecuredJWT } from 'jose';
+import { exportJWK, generateKeyPair, errors as joseErrors, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
 import { createKeyResolver, KeysUnavailableError } from '../../../src/authn/jwks.js';
@@ -434,6 +434,56 @@ describe('a key pulled from the JWKS while a token is checked', () => {
     expect(lookups()).toBe(2);
     expect(verifier.fromCache(token)).toBeUndefined();
     await expect(verifier.verify(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+});
+
+describe('a key pulled from the JWKS, seen by a fetch for another token', () => {
+  it('empties the cache even when the fetch was made for a token naming a kid no set holds', async () => {
+    const k1 = await generateKeyPair('ES256');
+    const k2 = await generateKeyPair('ES256');
+    const jwk1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'ES256' };
+    const jwk2 = { ...(await exportJWK(k2.publicKey)), kid: 'k2', alg: 'ES256' };
+    let set: unknown[] = [jwk1];
+    const jwks = (async () =>
+      new Response(JSON.stringify({ keys: set }), {
+        headers: { 'content-type': 'application/json' },
+      })) as unknown as typeof fetch;
+    const uri = 'https://issuer.example/jwks';
+    const keys = createKeyResolver({
+      jwksUri: uri,
+      timeoutMs: 5_000,
+      cooldownMs: 0,
+      cacheMaxAgeMs: 600_000,
+      fetch: jwks,
+    });
+    await keys.warm();
+    const config = parseConfig(
+      { authn: { resource: RESOURCE, jwt: { jwksUri: uri, issuers: [uri] }, apiKeys: { enabled: false } } },
+      {},
+    );
+    const verifier = new JwtVerifier({
+      jwt: { ...config.authn.jwt, algorithms: ['ES256'], issuers: [] },
+      audiences: [RESOURCE],
+      keys,
+      cache: new TokenCache(100),
+      isRevoked: () => false,
+      now: () => T0 * 1000,
+    });
+    const signed = (
+      key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'],
+      kid: string,
+      sub: string,
+    ) =>
+      new SignJWT({ sub, aud: RESOURCE, iat: T0, exp: T0 + 600 })
+        .setProtectedHeader({ alg: 'ES256', kid })
+        .sign(key);
+    const stolen = await signed(k1.privateKey, 'k1', 'attacker');
+    expect((await verifier.verify(stolen)).id).toBe('attacker');
+    set = [jwk2]; // the issuer pulls k1
+    // Any caller can make the fetch, with a token naming a kid the new set lacks too.
+    await expect(verifier.verify(await signed(k2.privateKey, 'nope', 'x'))).rejects.toThrow();
+    expect(verifier.fromCache(stolen)).toBeUndefined();
+    await expect(verifier.verify(stolen)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
   });
 });
 
