@@ -1,9 +1,8 @@
 /**
- * The policy engine: holds the current compiled policy and evaluates the `decision` and `visible`
- * entrypoints. A new bundle is compiled and checked completely before one reference assignment swaps it
- * in; evaluation is synchronous, so every decision sees exactly one whole revision. Every failure —
- * no policy, an evaluation that throws, a result that does not match the schema — is a deny with the
- * cause in the reasons and the log.
+ * The policy engine: holds the current compiled policy and evaluates the `decision` and `visible` entrypoints.
+ * A new bundle is compiled and checked completely before one reference assignment swaps it in; evaluation is
+ * synchronous, so every decision sees exactly one whole revision. Every failure — no policy, an evaluation
+ * that throws, a result that does not match the schema — is a deny with the cause in the reasons and the log.
  *
  * @module
  */
@@ -46,7 +45,7 @@ interface Loaded {
   /** Time, request id and the clock fields the policy never names: left out of cache keys. */
   readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
-  /** Unknown obligations warned of already (once each per revision). */
+  /** Unknown obligations and `visible` results breaking the contract, said once each per revision. */
   readonly warned: Set<string>;
 }
 
@@ -102,14 +101,11 @@ export class PolicyEngine {
     } catch (err) {
       this.#reloads.failed++;
       this.#lastError = errorText(err);
+      const { source, revision } = bundle;
+      const kept = this.#current?.revision ?? null;
       this.#opts.logger.error(
-        {
-          source: bundle.source,
-          revision: bundle.revision,
-          kept: this.#current?.revision ?? null,
-          err: this.#lastError,
-        },
-        this.#current
+        { source, revision, kept, err: this.#lastError },
+        kept
           ? 'policy bundle rejected; keeping the last good policy'
           : 'policy bundle rejected; no policy is loaded, every request is denied',
       );
@@ -226,11 +222,9 @@ export class PolicyEngine {
       );
     }
     const r = parsed.data;
-    for (const w of unknownObligations(r.obligations)) {
-      if (cur.warned.has(w)) continue;
-      cur.warned.add(w);
-      this.#opts.logger.warn({ revision: cur.revision }, `policy decision: ${w}`);
-    }
+    for (const w of unknownObligations(r.obligations))
+      if (firstTime(cur.warned, w))
+        this.#opts.logger.warn({ revision: cur.revision }, `policy decision: ${w}`);
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
     return {
       allow: r.allow,
@@ -247,8 +241,15 @@ export class PolicyEngine {
   #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
     const r = tryVisible(cur, input, this.#opts.visibleEntrypoint);
     if (typeof r === 'boolean') return r;
-    this.#opts.logger.error({ revision: cur.revision, err: r.detail }, 'policy visibility evaluation failed');
-    return undefined;
+    // A result breaking the contract (no default) is the same every time: said once, a hidden item like any other.
+    const invalid = r.kind === 'invalid_result';
+    if (!invalid || firstTime(cur.warned, r.detail)) {
+      this.#opts.logger.error(
+        { revision: cur.revision, err: r.detail },
+        'policy visibility evaluation failed',
+      );
+    }
+    return invalid ? false : undefined;
   }
 
   /** A result changed with context.time or context.request_id: this revision is evaluated every time. */
@@ -262,15 +263,14 @@ export class PolicyEngine {
     );
   }
 
+  #cacheStatus(entries: number) {
+    return { entries, hits: this.#cacheHits, misses: this.#cacheMisses };
+  }
+
   status(): PolicyStatus {
     const cur = this.#current;
-    const state: ComponentState = cur
-      ? this.#lastError
-        ? 'warn'
-        : 'ok'
-      : this.#lastError
-        ? 'error'
-        : 'not_ready';
+    const failing = this.#lastError !== null;
+    const state: ComponentState = cur ? (failing ? 'warn' : 'ok') : failing ? 'error' : 'not_ready';
     return {
       state,
       revision: cur?.revision ?? null,
@@ -279,11 +279,7 @@ export class PolicyEngine {
       lastError: this.#lastError,
       reloads: { ...this.#reloads },
       decisionCache: cur?.decisions
-        ? {
-            entries: cur.decisions.size + (cur.visibility?.size ?? 0),
-            hits: this.#cacheHits,
-            misses: this.#cacheMisses,
-          }
+        ? this.#cacheStatus(cur.decisions.size + (cur.visibility?.size ?? 0))
         : null,
     };
   }
@@ -296,4 +292,9 @@ function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolea
   } catch (err) {
     return { kind: 'evaluation_error', detail: errorText(err) };
   }
+}
+
+/** True the first time `what` is added to `seen` (said once per revision). */
+function firstTime(seen: Set<string>, what: string): boolean {
+  return !seen.has(what) && seen.add(what) !== undefined;
 }
