@@ -115,6 +115,7 @@ class StoreAbuseDetector implements AbuseDetector {
     this.#flushTimer = undefined;
     await this.#flushing; // a flush under way took only the counts made before it: the next writes the rest
     await this.flush();
+    await this.#unstored.store(this.#o.store, this.#now(), this.#o.logger);
     await this.#polling;
   }
 
@@ -279,7 +280,7 @@ class StoreAbuseDetector implements AbuseDetector {
       if ((await this.#unstored.store(store, now, logger)) || version !== this.#version) {
         const snap = await store.blocks(now);
         const next = new LocalBlocks(snap.entries);
-        this.#unstored.applyTo(next, now);
+        this.#unstored.reloaded(snap.entries, next, now);
         if (this.#loaded) logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
         this.#blocks = next;
         this.#version = snap.version;

@@ -12,6 +12,8 @@ import { blockField, type LocalBlocks, MAX_LIVE_BLOCKS } from './local-blocks.js
 
 export class UnstoredBlocks {
   readonly #entries = new Map<string, BlockEntry>();
+  /** The blocks of the store's last snapshot, by field, with their ends (ms). */
+  #stored = new Map<string, number>();
 
   /** Keeps `entry` (the longer of it and one held on its field); the oldest goes past the cap. */
   add(entry: BlockEntry): void {
@@ -26,8 +28,16 @@ export class UnstoredBlocks {
     this.#entries.set(field, entry);
   }
 
-  /** Lays the blocks that have not ended at `now` on `blocks`. */
-  applyTo(blocks: LocalBlocks, now: number): void {
+  /**
+   * Takes the store's new snapshot (`entries`, loaded into `blocks`) and lays the blocks held here that have
+   * not ended on it. A block the last snapshot held, unended, and this one lacks was lifted by an operator:
+   * one held here on the same subject or address goes too, lest it undo the lift.
+   */
+  reloaded(entries: readonly BlockEntry[], blocks: LocalBlocks, now: number): void {
+    const stored = new Map(entries.map((e) => [blockField(e), Date.parse(e.until)]));
+    for (const [field, until] of this.#stored)
+      if (until > now && !stored.has(field)) this.#entries.delete(field);
+    this.#stored = stored;
     for (const [field, entry] of this.#entries) {
       const until = Date.parse(entry.until);
       if (until <= now) this.#entries.delete(field);

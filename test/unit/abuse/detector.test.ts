@@ -398,6 +398,34 @@ describe('abuse detector', () => {
     await detector.stop();
   });
 
+  it('drops a block it could not store once an operator lifts that subject, and writes the others at stop', async () => {
+    const inner = new MemoryStore();
+    const flag = { refuse: true };
+    const store = delegate(inner, {
+      putBlock: (...args: Parameters<Store['putBlock']>) =>
+        flag.refuse ? Promise.reject(new StoreError('putBlock', 'READONLY')) : inner.putBlock(...args),
+    });
+    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    await detector.start();
+    const bob = principal('acme', 'bob');
+    detector.recordCall(alice, 'query_a', IP);
+    detector.recordCall(bob, 'query_a', IP);
+    await detector.flush();
+    // Another replica's block of alice reaches the store, and this replica loads it.
+    const until = new Date(T0 + 300_000).toISOString();
+    await inner.putBlock({ target: 'subject', value: 'acme/alice', reason: 'other', until, createdAt: '' });
+    await detector.refresh();
+    // The operator lifts it: this replica's own block of alice must not undo the lift.
+    expect(await inner.liftBlock('subject', 'acme/alice', T0)).toBe(true);
+    await detector.refresh();
+    expect(detector.isBlocked(alice, '198.51.100.1')).toBeNull();
+    expect(detector.isBlocked(bob, '198.51.100.1')).toMatchObject({ value: 'acme/bob' });
+    // Stopped before its next poll, with the store taking writes again: bob's block is written, not lost.
+    flag.refuse = false;
+    await detector.stop();
+    expect((await inner.blocks(T0)).entries.map((e) => e.value)).toEqual(['acme/bob']);
+  });
+
   it('never shortens a longer block an operator set', async () => {
     const store = new MemoryStore();
     const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 60 }], store);
