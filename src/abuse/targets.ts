@@ -37,6 +37,19 @@ export function parseSubjectArg(text: string): string {
   return tenant === ANY_TENANT ? anyTenantBlockValue(subject) : subjectBlockValue(tenant || null, subject);
 }
 
+/**
+ * An `X-Forwarded-For` entry without the port some proxies add (Azure Application Gateway writes
+ * `203.0.113.7:50123`, others `[2001:db8::7]:443`): with it, each connection of one client was a client of
+ * its own to the abuse rules and the per-client shares.
+ */
+export function forwardedAddress(entry: string): string {
+  const text = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(text);
+  return v4?.[1] ?? text;
+}
+
 /** Canonical text of an address; anything that is not an IP is returned trimmed and lower-cased. */
 export function normalizeIp(ip: string): string {
   const text = ip.trim().toLowerCase();

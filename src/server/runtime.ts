@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { normalizeIp } from '../abuse/targets.js';
+import { forwardedAddress, normalizeIp } from '../abuse/targets.js';
 import type { Principal } from '../authn/principal.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
@@ -127,7 +127,7 @@ export class SidecarRuntime {
         .map((s) => s.trim())
         .filter(Boolean);
       const candidate = xff[xff.length - hops];
-      if (candidate) return normalizeIp(candidate);
+      if (candidate) return normalizeIp(forwardedAddress(candidate));
     }
     return normalizeIp(req.socket.remoteAddress ?? '');
   }

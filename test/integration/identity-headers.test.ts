@@ -103,13 +103,16 @@ describe('X-Request-Id', () => {
       const auth = await behind.bearer(['user']);
       const res = await postJsonRpc(
         behind.mcpUrl,
-        { ...auth, 'x-request-id': 'ingress-4711', 'x-forwarded-for': '203.0.113.9' },
+        // A proxy writing the client's port too (Azure Application Gateway): the address is the client.
+        { ...auth, 'x-request-id': 'ingress-4711', 'x-forwarded-for': '203.0.113.9:50123' },
         INITIALIZE,
       );
       expect(res.status).toBe(200);
       await res.body?.cancel();
       const call = behind.upstream.calls().find((x) => x.method === 'initialize');
       expect(call?.headers['x-request-id']).toBe('ingress-4711');
+      const audit = behind.logs.find((l) => l.includes('ingress-4711') && l.includes('"client_ip"'));
+      expect(audit).toContain('"client_ip":"203.0.113.9"');
     } finally {
       await behind.stop();
     }

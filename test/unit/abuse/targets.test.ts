@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { globToRegExp } from '../../../src/abuse/rules.js';
 import {
   abuseIpTarget,
+  forwardedAddress,
   ipv6Prefix64,
   normalizeIp,
   parseSubjectArg,
@@ -45,6 +46,20 @@ describe('block targets', () => {
     expect(globToRegExp('a?c').test('abc')).toBe(true);
     expect(globToRegExp('a.c').test('abc')).toBe(false);
     expect(globToRegExp('*').test('anything/at all')).toBe(true);
+  });
+});
+
+describe('forwardedAddress', () => {
+  it.each([
+    ['203.0.113.7:50123', '203.0.113.7'],
+    ['203.0.113.7', '203.0.113.7'],
+    ['[2001:db8:1:2::7]:443', '2001:db8:1:2::7'],
+    ['[2001:db8:1:2::7]', '2001:db8:1:2::7'],
+    ['2001:db8:1:2::7', '2001:db8:1:2::7'],
+    [' 198.51.100.2:8080 ', '198.51.100.2'],
+    ['unknown', 'unknown'],
+  ])('reads %s as %s', (entry, address) => {
+    expect(forwardedAddress(entry)).toBe(address);
   });
 });
 
