@@ -70,7 +70,7 @@ export function jtiArgument(arg: string, apiKeyPrefix: string): { jti: string; e
   const whole = fromWholeToken(token);
   if (whole) return whole;
   // Base64url of a JSON header always starts with `eyJ`: a token cut short, or with more than three parts.
-  if (JTI.test(arg) && !arg.startsWith('eyJ') && !arg.startsWith(apiKeyPrefix)) return { jti: arg };
+  if (JTI.test(arg) && !arg.startsWith('eyJ') && !arg.startsWith(`${apiKeyPrefix}_`)) return { jti: arg };
   throw new Error(
     'not a token id (jti: up to 128 printable characters, no spaces or quotes) nor a whole JWT; what was given is not shown, as it may be a credential (API keys are revoked with `keys revoke`)',
   );

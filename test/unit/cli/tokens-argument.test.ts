@@ -18,16 +18,20 @@ const jwt = () =>
 
 describe('tokens revoke: the argument', () => {
   it('takes a jti as typed', () => {
-    expect(jtiArgument('8f14e45f-ceea-467f-a0e6-0d3b1c1f2e3a', 'mcpk_')).toEqual({
+    expect(jtiArgument('8f14e45f-ceea-467f-a0e6-0d3b1c1f2e3a', 'mcpk')).toEqual({
       jti: '8f14e45f-ceea-467f-a0e6-0d3b1c1f2e3a',
     });
-    expect(jtiArgument('onrtac:1b2c', 'mcpk_')).toEqual({ jti: 'onrtac:1b2c' });
+    expect(jtiArgument('onrtac:1b2c', 'mcpk')).toEqual({ jti: 'onrtac:1b2c' });
+    // A jti that only begins with the prefix's letters is no API key (the prefix is configured without `_`).
+    expect(jtiArgument('ab3f2c1e-6d4b-4f7a-9c2e-1f0a9b8c7d6e', 'ab')).toEqual({
+      jti: 'ab3f2c1e-6d4b-4f7a-9c2e-1f0a9b8c7d6e',
+    });
   });
 
   it('reads a whole JWT pasted with Bearer, spaces or a line end around it', async () => {
     const t = await jwt();
     for (const arg of [t, `Bearer ${t}`, ` ${t}\n`, `bearer  ${t}`])
-      expect(jtiArgument(arg, 'mcpk_')).toEqual({ jti: 'jti-leaked', exp: 2_000_000_000 });
+      expect(jtiArgument(arg, 'mcpk')).toEqual({ jti: 'jti-leaked', exp: 2_000_000_000 });
   });
 
   it('refuses, without showing it, what may be a credential', async () => {
@@ -43,7 +47,7 @@ describe('tokens revoke: the argument', () => {
     for (const arg of cases) {
       let message = '';
       try {
-        jtiArgument(arg, 'mcpk_');
+        jtiArgument(arg, 'mcpk');
       } catch (err) {
         message = (err as Error).message;
       }
