@@ -80,7 +80,7 @@ export const ERROR_CODES = {
     rpc: RPC.headerMismatch,
     reason: 'request',
     meaning:
-      "An `Mcp-Method`, `Mcp-Name` or `Mcp-Param-*` header disagrees with the body (an `Mcp-Param-*` header missing for a marked argument with a value, or sent for one without), or `MCP-Protocol-Version` with the body's `_meta` protocol version; or a 2026-07-28 request lacks a standard header that revision requires (MCP 2026-07-28's `HeaderMismatch`).",
+      "An `Mcp-Method`, `Mcp-Name` or `Mcp-Param-*` header disagrees with the body (an `Mcp-Param-*` header missing for a marked argument with a value, or sent for a marked argument without one; a header naming an argument the tool does not mark is left to the upstream), or `MCP-Protocol-Version` with the body's `_meta` protocol version; or a 2026-07-28 request lacks a standard header that revision requires (MCP 2026-07-28's `HeaderMismatch`).",
   },
   ERR_REQUEST_ORIGIN: {
     status: 403,
