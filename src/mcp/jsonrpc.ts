@@ -18,10 +18,13 @@ import type { JsonRpcId } from './action.js';
  */
 export const MAX_JSON_DEPTH = 128;
 
+/** The longest string id (a UUID takes 36): ids are held until their reply, each at its length. */
+export const MAX_ID_CHARS = 256;
+
 // MCP: request ids are strings or integers, never null (null appears only in error responses). zod's int()
 // also means a safe integer: 2^64 or 2^53+1 would be decided and answered as another id than the one
 // forwarded, and two of them in a batch could be told apart upstream but not here.
-const RequestId = z.union([z.string(), z.number().int()]);
+const RequestId = z.union([z.string().max(MAX_ID_CHARS), z.number().int()]);
 const Id = z.union([RequestId, z.null()]);
 // MCP: params are an object (JSON-RPC also allows an array, which no MCP method takes).
 const Params = z.record(z.string(), z.unknown()).optional();
@@ -244,7 +247,10 @@ function fastPath(o: Record<string, unknown>): JsonRpcMessage | undefined {
   for (const k in o) if (!MESSAGE_MEMBERS.has(k)) return undefined;
   if (!('id' in o)) return { kind: 'notification', method: o.method, params };
   const id = o.id;
-  if (typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))) {
+  if (
+    (typeof id === 'string' && id.length <= MAX_ID_CHARS) ||
+    (typeof id === 'number' && Number.isSafeInteger(id))
+  ) {
     return { kind: 'request', id, method: o.method, params };
   }
   return undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeInfo } from '../../../src/errors/codes.js';
-import { MAX_JSON_DEPTH, parseBody, rpcError } from '../../../src/mcp/jsonrpc.js';
+import { MAX_ID_CHARS, MAX_JSON_DEPTH, parseBody, rpcError } from '../../../src/mcp/jsonrpc.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 const json = (v: unknown) => JSON.stringify(v);
@@ -285,6 +285,18 @@ describe('rpcError', () => {
 });
 
 describe('request ids (MCP)', () => {
+  it(`refuses a string id over ${MAX_ID_CHARS} characters, in a batch too (ids are held until their reply)`, () => {
+    const req = (id: string) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    expect(parseBody(JSON.stringify(req('x'.repeat(MAX_ID_CHARS)))).messages).toHaveLength(1);
+    for (const body of [req('x'.repeat(MAX_ID_CHARS + 1)), [req('a'), req('x'.repeat(1_000_000))]])
+      expect(() => parseBody(JSON.stringify(body))).toThrow(
+        expect.objectContaining({
+          code: 'ERR_REQUEST_INVALID',
+          message: expect.stringMatching(/id: Too big/),
+        }),
+      );
+  });
+
   it('refuses a request whose id is null', () => {
     expect(() => parseBody('{"jsonrpc":"2.0","id":null,"method":"ping"}')).toThrow(
       expect.objectContaining({ code: 'ERR_REQUEST_INVALID' }),
