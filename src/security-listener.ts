@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { AbuseDetector, AbuseEvent } from './abuse/detector.js';
+import { type AbuseDetector, type AbuseEvent, UNLISTED_TOOLS } from './abuse/detector.js';
+import { abuseIpTarget } from './abuse/targets.js';
 import type { Principal } from './authn/principal.js';
 import { AuthnError } from './errors/errors.js';
 import { enforcedDenial } from './pipeline/context.js';
@@ -49,15 +50,22 @@ export function securityListener(
         const owner = authn?.subject ? { subject: authn.subject, tenant: authn.tenant ?? null } : null;
         detector.recordAuthFailure(owner, ctx.clientIp, err.code);
       }
-      counters.authFailure(err.code, ctx.clientIp);
+      // Counted as the abuse rules count addresses (an IPv6 /64): each address of one is no new value.
+      counters.authFailure(err.code, abuseIpTarget(ctx.clientIp));
     },
     decision(ctx, d) {
       const tool = d.action.tool ?? null;
-      if (!d.decision.allow)
-        counters.denial(tool, subjectKey(ctx.principal), d.decision.reasons[0] ?? 'denied');
+      // The report names a tool the upstream never listed as `(unlisted tools)`, in a reason quoting it too:
+      // a caller inventing names would otherwise fill the report's hourly values (kept 8 days) with them.
+      const named = tool === null || listed(tool) ? tool : UNLISTED_TOOLS;
+      if (!d.decision.allow) {
+        const reason = d.decision.reasons[0] ?? 'denied';
+        const shown = tool !== null && named !== tool ? reason.replaceAll(tool, UNLISTED_TOOLS) : reason;
+        counters.denial(named, subjectKey(ctx.principal), shown);
+      }
       // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
       if (enforcedDenial(d)) return;
-      if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), tool);
+      if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), named);
       // A call refused by the rate limiter (429), or because its store is down (503), was never made: a
       // client retrying after a 429 would otherwise trip a call-burst rule the limiter already holds back,
       // and a Redis outage would count against every caller.

@@ -127,6 +127,58 @@ describe('securityListener.decision', () => {
   });
 });
 
+describe('securityListener: what the report counts', () => {
+  it('names a tool the upstream never listed as (unlisted tools), in the reason quoting it too, and an IPv6 address by its /64', () => {
+    const denials: unknown[][] = [];
+    const limited: unknown[][] = [];
+    const ips: string[] = [];
+    const counters = {
+      denial: (...a: unknown[]) => denials.push(a),
+      rateLimited: (...a: unknown[]) => limited.push(a),
+      authFailure: (_code: string, ip: string) => ips.push(ip),
+    } as unknown as SecurityCounters;
+    const detector = {
+      recordCall: () => undefined,
+      recordAuthFailure: () => undefined,
+    } as unknown as AbuseDetector;
+    const listener = securityListener(detector, counters, (t) => t === 'echo');
+    const ctx = contextFor(fakeRequest({}));
+    ctx.principal = { ...ANONYMOUS, tenant: 'acme', id: 'g-1', authMethod: 'jwt' };
+    const denied = (tool: string) =>
+      ({
+        index: 0,
+        action: classify('tools/call', 1, { name: tool, arguments: {} }),
+        decision: {
+          allow: false,
+          reasons: [`role guest may not call tool ${tool}`],
+          obligations: {},
+          sensitivity: undefined,
+          revision: 'r',
+          evalNs: 1,
+        },
+        decisionId: 'd',
+      }) as MessageDecision;
+    listener.decision?.(ctx, denied('echo'));
+    listener.decision?.(ctx, denied('invented_4711'));
+    listener.decision?.(ctx, {
+      ...denied('invented_4712'),
+      decision: { ...denied('x').decision, allow: true },
+      rateLimitRefusal: { kind: 'limit' },
+    } as MessageDecision);
+    expect(denials).toEqual([
+      ['echo', 'acme/g-1', 'role guest may not call tool echo'],
+      ['(unlisted tools)', 'acme/g-1', 'role guest may not call tool (unlisted tools)'],
+    ]);
+    expect(limited).toEqual([['acme/g-1', '(unlisted tools)']]);
+    for (const ip of ['2001:db8:1:2::7', '2001:db8:1:2::8'])
+      listener.authFailure?.(
+        { ...contextFor(fakeRequest({})), clientIp: ip },
+        new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'x'),
+      );
+    expect(ips).toEqual(['2001:db8:1:2::/64', '2001:db8:1:2::/64']);
+  });
+});
+
 describe('subjectKey', () => {
   it('names tenant/subject, keeping a slash inside either from making two callers one', () => {
     const key = (tenant: string, id: string) => subjectKey({ ...ANONYMOUS, id, tenant, authMethod: 'jwt' });
