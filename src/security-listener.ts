@@ -57,7 +57,8 @@ export function securityListener(
       const tool = d.action.tool ?? null;
       // The report names a tool the upstream never listed as `(unlisted tools)`, in a reason quoting it too:
       // a caller inventing names would otherwise fill the report's hourly values (kept 8 days) with them.
-      const named = tool === null || listed(tool) ? tool : UNLISTED_TOOLS;
+      const known = tool === null || listed(tool);
+      const named = known ? tool : UNLISTED_TOOLS;
       if (!d.decision.allow) {
         const reason = d.decision.reasons[0] ?? 'denied';
         const shown = tool !== null && named !== tool ? reason.replaceAll(tool, UNLISTED_TOOLS) : reason;
@@ -70,8 +71,7 @@ export function securityListener(
       // client retrying after a 429 would otherwise trip a call-burst rule the limiter already holds back,
       // and a Redis outage would count against every caller.
       if (d.rateLimitRefusal) return;
-      if (tool !== null && ctx.principal)
-        detector.recordCall(ctx.principal, tool, ctx.clientIp, listed(tool));
+      if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp, known);
     },
   };
 }
