@@ -109,16 +109,17 @@ describe('a client that stops reading', () => {
     const endpoint = /data: (\S+)/.exec(opened)?.[1];
     expect(endpoint).toMatch(/\?sessionId=/);
 
-    // Denied calls (a guest may not call delete_customer) answered on the stream, each ~200 KB (its id).
-    const bigId = (n: number) => `${n}-${'i'.repeat(200 * 1024)}`;
+    // Denied calls (a guest may not call these tools) answered on the stream, each ~200 KB (the tool's name,
+    // quoted in the reasons).
+    const bigName = (n: number) => `delete_${n}_${'i'.repeat(200 * 1024)}`;
     const statuses: number[] = [];
     let inBody: string | undefined;
     for (let n = 0; n < 100 && inBody === undefined; n++) {
       const res = await postJsonRpc(new URL(endpoint ?? '', h.sseUrl).href, auth, {
         jsonrpc: '2.0',
-        id: bigId(n),
+        id: n,
         method: 'tools/call',
-        params: { name: 'delete_customer', arguments: { tenant: 'acme', id: 'c-1' } },
+        params: { name: bigName(n), arguments: { tenant: 'acme', id: 'c-1' } },
       });
       statuses.push(res.status);
       if (res.status !== 202) inBody = await res.text();
