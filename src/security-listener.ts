@@ -9,6 +9,7 @@ import { type AbuseDetector, type AbuseEvent, UNLISTED_TOOLS } from './abuse/det
 import { abuseIpTarget } from './abuse/targets.js';
 import type { Principal } from './authn/principal.js';
 import { AuthnError } from './errors/errors.js';
+import type { Action } from './mcp/action.js';
 import { enforcedDenial } from './pipeline/context.js';
 import type { PipelineEvents } from './pipeline/events.js';
 import type { SecurityCounters } from './report/counters.js';
@@ -25,6 +26,20 @@ export function subjectKey(p: Principal | undefined): string | null {
 
 function reportPart(s: string): string {
   return s.includes('/') || s.includes('%') ? s.replaceAll('%', '%25').replaceAll('/', '%2F') : s;
+}
+
+/**
+ * A denial's reason as the report keeps it: the name of what was asked for, where the reason quotes it last,
+ * replaced when the caller chose it freely — a tool the upstream never listed (`(unlisted tools)`), any
+ * prompt name or resource URI (`(name)`) — so invented names add one reason, not one each.
+ */
+export function reportedReason(reason: string, action: Action, toolListed: boolean): string {
+  const name = action.tool ?? action.prompt ?? action.uri;
+  if (!name || (action.tool !== undefined && toolListed)) return reason;
+  const at = reason.lastIndexOf(name);
+  if (at === -1) return reason;
+  const marker = action.tool !== undefined ? UNLISTED_TOOLS : '(name)';
+  return reason.slice(0, at) + marker + reason.slice(at + name.length);
 }
 
 /** Refusals that are no failed login: nothing was guessed. */
@@ -55,14 +70,13 @@ export function securityListener(
     },
     decision(ctx, d) {
       const tool = d.action.tool ?? null;
-      // The report names a tool the upstream never listed as `(unlisted tools)`, in a reason quoting it too:
-      // a caller inventing names would otherwise fill the report's hourly values (kept 8 days) with them.
+      // The report names a tool the upstream never listed as `(unlisted tools)`: a caller inventing names
+      // would otherwise fill the report's hourly values (kept 8 days) with them.
       const known = tool === null || listed(tool);
       const named = known ? tool : UNLISTED_TOOLS;
       if (!d.decision.allow) {
         const reason = d.decision.reasons[0] ?? 'denied';
-        const shown = tool !== null && named !== tool ? reason.replaceAll(tool, UNLISTED_TOOLS) : reason;
-        counters.denial(named, subjectKey(ctx.principal), shown);
+        counters.denial(named, subjectKey(ctx.principal), reportedReason(reason, d.action, known));
       }
       // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
       if (enforcedDenial(d)) return;

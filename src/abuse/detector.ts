@@ -115,8 +115,8 @@ class StoreAbuseDetector implements AbuseDetector {
     this.#flushTimer = undefined;
     await this.#flushing; // a flush under way took only the counts made before it: the next writes the rest
     await this.flush();
-    await this.#unstored.store(this.#o.store, this.#now(), this.#o.logger);
     await this.#polling;
+    await this.refresh(); // writes the blocks held here, once a reload showed no lift of theirs
   }
 
   status(): ComponentStatus {
@@ -200,8 +200,7 @@ class StoreAbuseDetector implements AbuseDetector {
       results = await this.#o.store.countInWindows(hits, now);
     } catch (err) {
       this.#stats.storeErrors++;
-      // As they were, with their ids: a write that landed before the failure is replaced when they are
-      // sent again, and counts that age past their window meanwhile are not sent at all.
+      // With their ids: a write that landed before the failure is replaced, counts past their window dropped.
       this.#stats.dropped += this.#pending.requeue(batch, now);
       if (this.#flushFailingSince === null) {
         this.#flushFailingSince = now;
@@ -271,20 +270,22 @@ class StoreAbuseDetector implements AbuseDetector {
     this.#pollTimer.unref();
   }
 
+  async #reload(now: number): Promise<void> {
+    const snap = await this.#o.store.blocks(now);
+    const next = new LocalBlocks(snap.entries);
+    this.#unstored.reloaded(snap.entries, next, now);
+    if (this.#loaded) this.#o.logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
+    this.#blocks = next;
+    this.#version = snap.version;
+  }
+
   async #poll(): Promise<void> {
     const { store, logger } = this.#o;
     const now = this.#now();
     try {
-      const version = await store.blockVersion();
-      // Blocks written now changed the version: reload.
-      if ((await this.#unstored.store(store, now, logger)) || version !== this.#version) {
-        const snap = await store.blocks(now);
-        const next = new LocalBlocks(snap.entries);
-        this.#unstored.reloaded(snap.entries, next, now);
-        if (this.#loaded) logger.debug({ version: snap.version, blocks: next.size }, 'blocks reloaded');
-        this.#blocks = next;
-        this.#version = snap.version;
-      }
+      // Reloaded before the blocks held here are written, so an operator's lift is seen, not written over.
+      if ((await store.blockVersion()) !== this.#version) await this.#reload(now);
+      if (await this.#unstored.store(store, now, logger)) await this.#reload(now);
       this.#loaded = true;
       if (this.#pollFailingSince !== null) logger.info('block polling recovered');
       this.#pollFailingSince = null;

@@ -13,7 +13,7 @@ import { AuthnError } from '../../src/errors/errors.js';
 import { classify } from '../../src/mcp/action.js';
 import type { MessageDecision } from '../../src/pipeline/context.js';
 import type { SecurityCounters } from '../../src/report/counters.js';
-import { securityListener, subjectKey } from '../../src/security-listener.js';
+import { reportedReason, securityListener, subjectKey } from '../../src/security-listener.js';
 import { contextFor, fakeRequest } from './pipeline/fake-request.js';
 
 function setup() {
@@ -176,6 +176,37 @@ describe('securityListener: what the report counts', () => {
         new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'x'),
       );
     expect(ips).toEqual(['2001:db8:1:2::/64', '2001:db8:1:2::/64']);
+  });
+});
+
+describe('reportedReason', () => {
+  const tool = (name: string) => classify('tools/call', 1, { name, arguments: {} });
+  it('replaces the freely chosen name where the reason quotes it last, and nothing else', () => {
+    expect(reportedReason('role guest may not call tool o', tool('o'), false)).toBe(
+      'role guest may not call tool (unlisted tools)',
+    );
+    expect(reportedReason('role guest may not call tool may', tool('may'), false)).toBe(
+      'role guest may not call tool (unlisted tools)',
+    );
+    expect(reportedReason('role guest may not call tool echo', tool('echo'), true)).toBe(
+      'role guest may not call tool echo',
+    );
+    // No name (a tools/call without one): the reason as it is, not a marker between every character.
+    expect(reportedReason('tool name missing', tool(''), false)).toBe('tool name missing');
+    expect(
+      reportedReason(
+        'role guest may not use prompt p-4711',
+        classify('prompts/get', 1, { name: 'p-4711' }),
+        true,
+      ),
+    ).toBe('role guest may not use prompt (name)');
+    expect(
+      reportedReason(
+        'role guest may not access resource file:///y/4711',
+        classify('resources/read', 1, { uri: 'file:///y/4711' }),
+        true,
+      ),
+    ).toBe('role guest may not access resource (name)');
   });
 });
 

@@ -426,6 +426,27 @@ describe('abuse detector', () => {
     expect((await inner.blocks(T0)).entries.map((e) => e.value)).toEqual(['acme/bob']);
   });
 
+  it('sees a lift made once the store is back before it writes the block it could not store', async () => {
+    const inner = new MemoryStore();
+    const flag = { refuse: true };
+    const store = delegate(inner, {
+      putBlock: (...args: Parameters<Store['putBlock']>) =>
+        flag.refuse ? Promise.reject(new StoreError('putBlock', 'not connected')) : inner.putBlock(...args),
+    });
+    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    const until = new Date(T0 + 300_000).toISOString();
+    await inner.putBlock({ target: 'subject', value: 'acme/alice', reason: 'other', until, createdAt: '' });
+    await detector.start(); // loads the other replica's block of alice
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush(); // its own block of alice: not stored
+    flag.refuse = false; // the store is back, and the operator lifts alice before this replica's next poll
+    expect(await inner.liftBlock('subject', 'acme/alice', T0)).toBe(true);
+    await detector.refresh();
+    expect(detector.isBlocked(alice, IP)).toBeNull();
+    expect((await inner.blocks(T0)).entries).toEqual([]);
+    await detector.stop();
+  });
+
   it('never shortens a longer block an operator set', async () => {
     const store = new MemoryStore();
     const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 60 }], store);
