@@ -116,7 +116,7 @@ class StoreAbuseDetector implements AbuseDetector {
     await this.#flushing; // a flush under way took only the counts made before it: the next writes the rest
     await this.flush();
     await this.#polling;
-    await this.refresh(); // writes the blocks held here, once a reload showed no lift of theirs
+    if (this.#unstored.size > 0) await this.refresh(); // writes them, once a reload showed no lift
   }
 
   status(): ComponentStatus {

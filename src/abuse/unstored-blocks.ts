@@ -15,6 +15,10 @@ export class UnstoredBlocks {
   /** The blocks of the store's last snapshot, by field, with their ends (ms). */
   #stored = new Map<string, number>();
 
+  get size(): number {
+    return this.#entries.size;
+  }
+
   /** Keeps `entry` (the longer of it and one held on its field); the oldest goes past the cap. */
   add(entry: BlockEntry): void {
     const field = blockField(entry);
