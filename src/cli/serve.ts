@@ -12,7 +12,7 @@ import { loadConfig } from '../config/load.js';
 import { secretIssues } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { TlsFilesError, tlsIssues } from '../server/tls.js';
-import { createLogger } from '../telemetry/logger.js';
+import { createLogger, endLog } from '../telemetry/logger.js';
 
 /** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
 const EXIT_SIGINT = 130;
@@ -93,7 +93,7 @@ export function register(program: Command): void {
           .then(
             () => {
               logger.info({ signal, exitCode }, 'stopped');
-              process.exit(exitCode);
+              endLog(logger, () => process.exit(exitCode));
             },
             (err: unknown) => {
               logger.error({ err: String(err) }, 'shutdown failed');

@@ -33,6 +33,24 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * Ends the log's stream and calls `done` once what was written to it is out (at once for a stream that cannot
+ * say). The stdout stream writes asynchronously, and pino writes what is left synchronously as the process
+ * exits: a line still being written at `process.exit` came out after the last one, which is then not last.
+ */
+export function endLog(logger: Logger, done: () => void): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { end?: () => void; once?: (event: string, listener: () => void) => void }
+    | undefined;
+  if (typeof stream?.end !== 'function' || typeof stream.once !== 'function') return done();
+  stream.once('close', done);
+  try {
+    stream.end();
+  } catch {
+    done();
+  }
+}
+
 /** A logger that drops everything, for unit tests and CLI commands that print their own output. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
