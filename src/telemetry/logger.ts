@@ -42,7 +42,10 @@ export function endLog(logger: Logger, done: () => void): void {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
     | { end?: () => void; once?: (event: string, listener: () => void) => void }
     | undefined;
-  if (typeof stream?.end !== 'function' || typeof stream.once !== 'function') return done();
+  if (typeof stream?.end !== 'function' || typeof stream.once !== 'function') {
+    done();
+    return;
+  }
   stream.once('close', done);
   try {
     stream.end();
