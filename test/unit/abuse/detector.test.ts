@@ -80,6 +80,21 @@ const QUERY_RULE: AbuseRule = {
   action: 'alert',
 };
 
+/**
+ * A detector blocking a caller at its first `query_*` call, over a memory store that refuses block writes
+ * (Redis lost, or read-only) while `flag.refuse`.
+ */
+function writesRefused() {
+  const inner = new MemoryStore();
+  const flag = { refuse: true };
+  const store = delegate(inner, {
+    putBlock: (...args: Parameters<Store['putBlock']>) =>
+      flag.refuse ? Promise.reject(new StoreError('putBlock', 'not connected')) : inner.putBlock(...args),
+  });
+  const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+  return { inner, flag, detector };
+}
+
 describe('abuse detector', () => {
   it('writes at stop the counts made while a flush was under way, not only that flush', async () => {
     const { detector, store } = setup([{ ...QUERY_RULE, threshold: 1 }]);
@@ -369,13 +384,7 @@ describe('abuse detector', () => {
   });
 
   it('keeps a block the store failed to take through later reloads, and stores it once the store takes writes', async () => {
-    const inner = new MemoryStore();
-    const flag = { refuse: true };
-    const store = delegate(inner, {
-      putBlock: (...args: Parameters<Store['putBlock']>) =>
-        flag.refuse ? Promise.reject(new StoreError('putBlock', 'not connected')) : inner.putBlock(...args),
-    });
-    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    const { inner, flag, detector } = writesRefused();
     await detector.start();
     detector.recordCall(alice, 'query_a', IP);
     await detector.flush();
@@ -399,13 +408,7 @@ describe('abuse detector', () => {
   });
 
   it('drops a block it could not store once an operator lifts that subject, and writes the others at stop', async () => {
-    const inner = new MemoryStore();
-    const flag = { refuse: true };
-    const store = delegate(inner, {
-      putBlock: (...args: Parameters<Store['putBlock']>) =>
-        flag.refuse ? Promise.reject(new StoreError('putBlock', 'READONLY')) : inner.putBlock(...args),
-    });
-    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    const { inner, flag, detector } = writesRefused();
     await detector.start();
     const bob = principal('acme', 'bob');
     detector.recordCall(alice, 'query_a', IP);
@@ -427,13 +430,7 @@ describe('abuse detector', () => {
   });
 
   it('sees a lift made once the store is back before it writes the block it could not store', async () => {
-    const inner = new MemoryStore();
-    const flag = { refuse: true };
-    const store = delegate(inner, {
-      putBlock: (...args: Parameters<Store['putBlock']>) =>
-        flag.refuse ? Promise.reject(new StoreError('putBlock', 'not connected')) : inner.putBlock(...args),
-    });
-    const { detector } = setup([{ ...QUERY_RULE, threshold: 0, action: 'block', blockSec: 600 }], store);
+    const { inner, flag, detector } = writesRefused();
     const until = new Date(T0 + 300_000).toISOString();
     await inner.putBlock({ target: 'subject', value: 'acme/alice', reason: 'other', until, createdAt: '' });
     await detector.start(); // loads the other replica's block of alice

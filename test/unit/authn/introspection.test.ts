@@ -84,6 +84,22 @@ const active = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** An introspector whose endpoint holds every answer until the test gives it (`waiting`, in ask order). */
+function heldEndpoint() {
+  const waiting: Array<(r: Response) => void> = [];
+  let calls = 0;
+  const introspector = new TokenIntrospector(
+    options({
+      timeoutMs: 60_000,
+      fetch: (() => {
+        calls++;
+        return new Promise<Response>((resolve) => waiting.push(resolve));
+      }) as unknown as typeof fetch,
+    }),
+  );
+  return { introspector, waiting, calls: () => calls };
+}
+
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => 'accepted',
@@ -159,23 +175,13 @@ describe('TokenIntrospector', () => {
 
   it('asks once for concurrent calls with one new token, and sheds new tokens past the in-flight limit', async () => {
     let release: (r: Response) => void = () => undefined;
-    const waiting: Array<(r: Response) => void> = [];
-    let calls = 0;
-    const introspector = new TokenIntrospector(
-      options({
-        timeoutMs: 60_000,
-        fetch: (() => {
-          calls++;
-          return new Promise<Response>((resolve) => waiting.push(resolve));
-        }) as unknown as typeof fetch,
-      }),
-    );
+    const { introspector, waiting, calls } = heldEndpoint();
     const first = introspector.verify('same');
     const second = introspector.verify('same');
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
     for (let i = 1; i < MAX_INTROSPECTIONS_IN_FLIGHT; i++)
       void introspector.verify(`other-${i}`).catch(() => undefined);
-    expect(calls).toBe(MAX_INTROSPECTIONS_IN_FLIGHT);
+    expect(calls()).toBe(MAX_INTROSPECTIONS_IN_FLIGHT);
     expect(await refusal(introspector.verify('one-too-many'))).toBe(
       'ERR_AUTHN_UNAVAILABLE: too many token introspections in flight; retry shortly',
     );
@@ -187,39 +193,29 @@ describe('TokenIntrospector', () => {
   });
 
   it('gives one client address at most its share of the in-flight introspections, not the slots others need', async () => {
-    const waiting: Array<(r: Response) => void> = [];
-    let calls = 0;
-    const introspector = new TokenIntrospector(
-      options({
-        timeoutMs: 60_000,
-        fetch: (() => {
-          calls++;
-          return new Promise<Response>((resolve) => waiting.push(resolve));
-        }) as unknown as typeof fetch,
-      }),
-    );
+    const { introspector, waiting, calls } = heldEndpoint();
     const mine = Array.from({ length: MAX_INTROSPECTIONS_PER_CLIENT }, (_, i) =>
       introspector.verify(`invented-${i}`, '203.0.113.7'),
     );
     for (const p of mine) p.catch(() => undefined);
-    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
+    expect(calls()).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
     expect(await refusal(introspector.verify('invented-more', '203.0.113.7'))).toBe(
       'ERR_AUTHN_UNAVAILABLE: too many token introspections in flight from this client address; retry shortly',
     );
     // The same token another caller already asked about is shared, not another introspection.
     const joined = introspector.verify('invented-0', '203.0.113.7');
     joined.catch(() => undefined);
-    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
+    expect(calls()).toBe(MAX_INTROSPECTIONS_PER_CLIENT);
     // Another client's new token is still asked about.
     const theirs = introspector.verify('real', '198.51.100.2');
-    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 1);
+    expect(calls()).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 1);
     (waiting.at(-1) as (r: Response) => void)(new Response(JSON.stringify(active()), { status: 200 }));
     expect((await theirs).id).toBe('alice');
     // Once one of the first client's introspections ends, it may start another.
     (waiting[0] as (r: Response) => void)(new Response(JSON.stringify({ active: false }), { status: 200 }));
     await refusal(mine[0] as Promise<unknown>);
     void introspector.verify('invented-next', '203.0.113.7').catch(() => undefined);
-    expect(calls).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 2);
+    expect(calls()).toBe(MAX_INTROSPECTIONS_PER_CLIENT + 2);
     for (const w of waiting.slice(1)) w(new Response(JSON.stringify({ active: false }), { status: 200 }));
   });
 
