@@ -32,8 +32,9 @@ ENV OPA_BIN=/opa
 ARG POLICY_REVISION=""
 COPY scripts/docker/policy.sh scripts/docker/
 COPY policies/ policies/
+COPY schema/policy-input.json schema/policy-input.json
 COPY --from=deps /src/build/docker/capabilities.json build/docker/capabilities.json
-RUN ["sh", "scripts/docker/policy.sh", "policies", "build/docker/capabilities.json", "/out/bundle.tar.gz"]
+RUN ["sh", "scripts/docker/policy.sh", "policies", "build/docker/capabilities.json", "/out/bundle.tar.gz", "schema/policy-input.json"]
 
 # ---------------------------------------------------------------------------------------------- build
 FROM deps AS build

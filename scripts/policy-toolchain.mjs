@@ -14,7 +14,8 @@
  * (withLock) and the file-hash helpers; each takes a DebianSet and defaults to the policy compiler's.
  *
  * This file is the entry and the public API only; the work is done in scripts/toolchain/, one job a module:
- * cli (arguments, output, exit codes), commands (build/test/fmt), explain (why a Rego test failed), opa
+ * cli (arguments, output, exit codes), commands (build/test/fmt), input-check (the Rego type-checked against the
+ * policy input's JSON Schema before build and test), explain (why a Rego test failed), opa
  * (opa binary or policyc), policyc (building tools/policyc and its stamp), debian (private-apt download and
  * unpack), go-build, lock, capabilities, bundle (revision, tar reading), files, process, config (paths, pins,
  * defaults), errors.

@@ -5,15 +5,25 @@
 # unless POLICY_REVISION is set. POSIX sh (the OPA image's busybox); OPA_BIN names the opa executable
 # (default: opa on PATH; the official image has /opa), so tests can stand the project's compiler in for it.
 #
-# usage: scripts/docker/policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ
+# With INPUT_SCHEMA (the image passes schema/policy-input.json), the Rego is first type-checked against the
+# policy input's JSON Schema with `opa check --schema`, as `npm run policy:build` does: a misspelt input field
+# fails the image build instead of being undefined on every request.
+#
+# usage: scripts/docker/policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA]
 set -eu
 
-[ "$#" -eq 3 ] || { echo "usage: policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ" >&2; exit 2; }
+usage="usage: policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA]"
+[ "$#" -eq 3 ] || [ "$#" -eq 4 ] || { echo "$usage" >&2; exit 2; }
 abs() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$(pwd)" "$1" ;; esac; }
 src=$(abs "$1")
 caps=$(abs "$2")
 out=$(abs "$3")
 opa=${OPA_BIN:-opa}
+schema=""
+if [ "$#" -eq 4 ]; then
+  schema=$(abs "$4")
+  [ -f "$schema" ] || { echo "policy.sh: input schema $4 does not exist" >&2; exit 1; }
+fi
 
 [ -d "$src" ] || { echo "policy.sh: policy folder $1 does not exist" >&2; exit 1; }
 [ -f "$caps" ] || { echo "policy.sh: capabilities file $2 does not exist" >&2; exit 1; }
@@ -39,6 +49,10 @@ rev=${POLICY_REVISION:-$(revision)}
 mkdir -p "$(dirname "$out")"
 rm -f "$out"
 cd "$src"
+if [ -n "$schema" ]; then
+  "$opa" check --schema "$schema" --capabilities "$caps" --ignore '*_test.rego' . ||
+    { echo "policy.sh: the policy reads an input field the sidecar never sends (see $4)" >&2; exit 1; }
+fi
 "$opa" build -t wasm \
   -e mcp/authz/decision -e mcp/authz/visible \
   --capabilities "$caps" \

@@ -13,10 +13,12 @@ import { describe, ensureToolchain } from './opa.mjs';
 
 const usage = `usage: node scripts/policy-toolchain.mjs <command> [options]
   ensure                                    find or build a policy toolchain and print which one
-  build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...]
+  build [--src DIR] [--out DIR] [--revision R] [-e ENTRYPOINT ...] [--no-input-schema]
         [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]]
                                             compile DIR (default ${DEFAULT_SRC}) to OUT/bundle.tar.gz and OUT/bundle/
-  test  [--src DIR] [-v] [--coverage [--threshold PCT]]
+                                            after type-checking its Rego against the policy input's schema
+                                            (schema/policy-input.json; --no-input-schema skips that)
+  test  [--src DIR] [-v] [--coverage [--threshold PCT]] [--no-input-schema]
                                             run the Rego unit tests (*_test.rego); a failing one is shown
                                             with the expression that failed, its values and its print()s;
                                             --coverage: then the share of policy lines they reach and the
@@ -26,7 +28,7 @@ env: OPA_BIN (an opa executable), POLICY_REVISION (bundle revision)`;
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write', signing?: import('./commands.mjs').SigningOptions, coverage?: boolean, threshold?: number }} */
+  /** @type {{ src?: string, out?: string, revision?: string, entrypoints: string[], verbose: boolean, mode: 'check' | 'write', signing?: import('./commands.mjs').SigningOptions, coverage?: boolean, threshold?: number, inputSchema?: false }} */
   const o = { entrypoints: [], verbose: false, mode: 'check' };
   for (let i = 0; i < argv.length; i++) {
     const arg = /** @type {string} */ (argv[i]);
@@ -62,6 +64,9 @@ function parseArgs(argv) {
       case '-e':
       case '--entrypoint':
         o.entrypoints.push(value());
+        break;
+      case '--no-input-schema':
+        o.inputSchema = false;
         break;
       case '--coverage':
         o.coverage = true;

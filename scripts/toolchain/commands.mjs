@@ -14,28 +14,15 @@ import { computeRevision, readTarGz, TEST_GLOB } from './bundle.mjs';
 import { writeCapabilities } from './capabilities.mjs';
 import { DEFAULT_ENTRYPOINTS, DEFAULT_OUT, DEFAULT_SRC } from './config.mjs';
 import { measureCoverage } from './coverage.mjs';
-import { ToolchainError } from './errors.mjs';
+import { toolFailure as failure, ToolchainError } from './errors.mjs';
 import { explainFailures } from './explain.mjs';
 import { listFiles, shortPath } from './files.mjs';
+import { checkInputSchema } from './input-check.mjs';
 import { withLock } from './lock.mjs';
 import { ensureToolchain } from './opa.mjs';
 import { run } from './process.mjs';
 
 /** @typedef {import('./opa.mjs').Toolchain} Toolchain */
-
-/**
- * Appended to a failure whose output has an "undefined function": OPA says the same for a typo and for a
- * builtin left out of the capabilities, and the second is the surprise for a policy author.
- */
-const UNDEFINED_FUNCTION_HINT =
-  'an undefined function is a typo or a builtin the JS wasm runtime (opa-wasm) does not implement: policies ' +
-  'compile against its capabilities, without time.*, crypto.*, io.jwt.*, http.send, net.lookup_ip_addr, ' +
-  'uuid.*, semver.*, units.* (time comes from input.context; see policies/README.md)';
-
-/** The failure message for `what`, with the hint when the tool's output calls for it. @param {string} what @param {string} output */
-function failure(what, output) {
-  return /undefined function /.test(output) ? `${what}\n${UNDEFINED_FUNCTION_HINT}` : what;
-}
 
 /**
  * Parses every data.json of the folder as opa will, so that one that is not JSON is named with its line and
@@ -90,7 +77,9 @@ function checkRevision(revision) {
 /**
  * Compiles a policy folder into `<out>/bundle.tar.gz` (an `opa build -t wasm` bundle) and unpacks it into `<out>/bundle/`.
  * With `signing`, the bundle carries a `.signatures.json` (see SigningOptions).
- * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string, signing?: SigningOptions }} [opts]
+ * `inputSchema`: the JSON Schema the Rego is type-checked against first (input-check.mjs; default the sidecar's
+ * policy input), or false to skip the check.
+ * @param {{ src?: string, out?: string, entrypoints?: readonly string[], revision?: string, signing?: SigningOptions, inputSchema?: string | false }} [opts]
  * @returns {Promise<{ bundle: string, dir: string, revision: string, files: string[], toolchain: Toolchain }>}
  */
 export async function buildPolicy(opts = {}) {
@@ -110,16 +99,14 @@ export async function buildPolicy(opts = {}) {
     (line) => process.stderr.write(`${line}\n`),
     async () => {
       const bundle = join(out, 'bundle.tar.gz');
+      const what = `policy build failed for ${shortPath(src) || '.'}`;
       const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
-      const args = [
-        'build',
-        '-t',
-        'wasm',
-        '--capabilities',
-        await writeCapabilities(tmp),
-        '--revision',
-        revision,
-      ];
+      const caps = await writeCapabilities(tmp);
+      await checkInputSchema(tc, src, caps, what, opts.inputSchema).catch(async (err) => {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      });
+      const args = ['build', '-t', 'wasm', '--capabilities', caps, '--revision', revision];
       for (const e of entrypoints) args.push('-e', e);
       args.push(...signing);
       // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
@@ -135,7 +122,7 @@ export async function buildPolicy(opts = {}) {
       else await rm(partial, { force: true });
       if (res.code !== 0) {
         const output = res.stderr + res.stdout;
-        throw new ToolchainError(failure(`policy build failed for ${shortPath(src) || '.'}`, output), {
+        throw new ToolchainError(failure(what, output), {
           output,
         });
       }
@@ -184,7 +171,8 @@ function signingArgs(signing) {
  * Rejects with ToolchainError when the tests do not compile; failing tests are reported in the result, each
  * with the explanation of a traced rerun (explain.mjs). With `coverage`, once every test passed, a second run
  * measures which lines of the policy they reached (coverage.mjs).
- * @param {{ src?: string, coverage?: boolean }} [opts]
+ * The Rego (tests left out) is type-checked against `inputSchema` first, as for a build.
+ * @param {{ src?: string, coverage?: boolean, inputSchema?: string | false }} [opts]
  * @returns {Promise<{ passed: number, failed: number, errored: number, skipped: number, results: TestResult[],
  *   coverage?: import('./coverage.mjs').Coverage }>}
  */
@@ -197,6 +185,13 @@ export async function testPolicy(opts = {}) {
     // Tests compile against the runtime's builtins too, so a policy cannot pass its tests on a builtin the
     // wasm runtime lacks.
     const capsFile = await writeCapabilities(tmp, { forTests: true });
+    await checkInputSchema(
+      tc,
+      src,
+      capsFile,
+      `policy tests did not run for ${shortPath(src) || '.'}`,
+      opts.inputSchema,
+    );
     // Inside src, on `.`: a path given to opa's loader as `prefix:path` would mount another folder's files
     // under a data prefix (and `-x` would be a flag), as build already avoids.
     const res = await run(tc.bin, ['test', '--format', 'json', '--capabilities', capsFile, '.'], {

@@ -26,6 +26,8 @@ export const WASM_CAPABILITIES = join(
 export const DEFAULT_SRC = 'policies';
 export const DEFAULT_OUT = join('build', 'policy');
 export const DEFAULT_ENTRYPOINTS = Object.freeze(['mcp/authz/decision', 'mcp/authz/visible']);
+/** JSON Schema of the policy input (generated from src/policy/input-schema.ts): Rego is type-checked against it. */
+export const INPUT_SCHEMA = join(ROOT, 'schema', 'policy-input.json');
 export const GO_VERSION = '1.26';
 
 /** Debian sid packages that build tools/policyc: Go (pinned) + OPA's Go sources and their dependencies. */

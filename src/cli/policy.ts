@@ -16,6 +16,7 @@ import { isUrl } from '../policy/bundle-download.js';
 import { type Decision, unknownObligations } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
+import { PolicyInputSchema } from '../policy/input-schema.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { loadCliConfig } from './config.js';
 import { type CliIo, fail, processIo } from './table.js';
@@ -64,6 +65,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       guarded(io, async () => {
         const opts = cmd.optsWithGlobals<PolicyOpts>();
         const input = readInput(file);
+        const inputWarnings = unlikeSidecarInput(input);
         const engine = await loadEngine(opts, io);
         if (opts.visible) {
           const { visible, failure } = engine.visibleExplained(input);
@@ -71,6 +73,7 @@ export function register(program: Command, io: CliIo = processIo): void {
             visible,
             revision: engine.revision,
             ...(failure ? { failure: failure.kind, failure_detail: failure.detail } : {}),
+            ...(inputWarnings.length ? { input_warnings: inputWarnings } : {}),
           };
           io.out(`${JSON.stringify(view, null, 2)}\n`);
           // As for a decision: a failed evaluation hides the item, but it is no answer of the policy's.
@@ -78,11 +81,46 @@ export function register(program: Command, io: CliIo = processIo): void {
           return;
         }
         const decision = engine.decide(input);
-        io.out(`${JSON.stringify(decisionView(decision), null, 2)}\n`);
+        const view = {
+          ...decisionView(decision),
+          ...(inputWarnings.length ? { input_warnings: inputWarnings } : {}),
+        };
+        io.out(`${JSON.stringify(view, null, 2)}\n`);
         // A failed evaluation is no decision of the policy's: a script or CI job must not read it as one.
         if (decision.failure) io.exit(EXIT_EVALUATION_FAILED);
       }),
     );
+}
+
+/** At most this many of an input's differences from the sidecar's are shown. */
+const MAX_INPUT_WARNINGS = 10;
+
+/**
+ * Where a hand-written input differs from every input the sidecar builds (`schema/policy-input.json`): a field
+ * it never sends (`subject.teant`), one it always sends left out, a value of another type. The policy still
+ * evaluates it as given; the warning says that the sidecar would never ask this, so the answer may not be
+ * the one a real request gets.
+ */
+function unlikeSidecarInput(input: PolicyInput): string[] {
+  const r = PolicyInputSchema.safeParse(input);
+  if (r.success) return [];
+  const lines = r.error.issues.flatMap((i) => {
+    const at = i.path.join('.');
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => `${at ? `${at}.` : ''}${k}: not a field the sidecar sends`);
+    }
+    if (valueAt(input, i.path) === undefined) return [`${at}: missing (the sidecar always sends it)`];
+    return [`${at || '(root)'}: ${i.message}`];
+  });
+  const more = lines.length - MAX_INPUT_WARNINGS;
+  return more > 0 ? [...lines.slice(0, MAX_INPUT_WARNINGS), `(and ${more} more)`] : lines;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const k of path)
+    v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 /**

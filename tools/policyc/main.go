@@ -1,12 +1,13 @@
 // Command policyc is the project's own Rego toolchain for machines without an `opa` binary.
 //
-// It does three jobs of the OPA CLI with OPA's own Go packages, taking the same flags, so that
+// It does four jobs of the OPA CLI with OPA's own Go packages, taking the same flags, so that
 // scripts/policy-toolchain.mjs drives either tool the same way:
 //
 //	policyc build -t wasm [--capabilities FILE] [-e ENTRYPOINT]... [--revision R] [--ignore GLOB]... [-o FILE]
 //	              [--signing-key KEY [--signing-alg ALG] [--claims-file FILE] [--verification-key-id ID]] PATH...
 //	policyc test [--format pretty|json] [--capabilities FILE] [-v] [--var-values] [--ignore GLOB]... [--run REGEX] PATH...
 //	policyc fmt [--list] [--write] [--fail] PATH...
+//	policyc check [--capabilities FILE] [--schema FILE] [--max-errors N] [--ignore GLOB]... PATH...
 //	policyc version
 //
 // All Rego is parsed as Rego v1, as OPA 1.x does by default.
@@ -44,7 +45,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: policyc build|test|fmt|version [flags] PATH...")
+		fmt.Fprintln(os.Stderr, "usage: policyc build|test|fmt|check|version [flags] PATH...")
 		os.Exit(2)
 	}
 	var err error
@@ -55,10 +56,12 @@ func main() {
 		err = test(args)
 	case "fmt":
 		err = fmtCmd(args)
+	case "check":
+		err = check(args)
 	case "version":
 		fmt.Printf("OPA: %s\nGo: %s\n", version.Version, runtime.Version())
 	default:
-		err = fmt.Errorf("unknown command %q (want build, test, fmt or version)", cmd)
+		err = fmt.Errorf("unknown command %q (want build, test, fmt, check or version)", cmd)
 	}
 	var exit exitError
 	switch {

@@ -19,7 +19,16 @@ import { tempDir } from '../../helpers/temp-dir.js';
 const cli = () => cliRun(register);
 
 const input = (roles: string[], tool: string) => ({
-  subject: { id: 'u-1', tenant: 'acme', roles, scopes: ['mcp:tools'], clearance: null, auth_method: 'jwt' },
+  subject: {
+    id: 'u-1',
+    tenant: 'acme',
+    roles,
+    scopes: ['mcp:tools'],
+    clearance: null,
+    auth_method: 'jwt',
+    key_id: null,
+    claims: {},
+  },
   action: { method: 'tools/call', tool, arguments: { tenant: 'acme', id: 'c-1' } },
   resource: {
     kind: 'tool',
@@ -34,7 +43,10 @@ const input = (roles: string[], tool: string) => ({
     date: '2026-11-23',
     timezone: 'UTC',
     client_ip: '10.0.0.7',
+    session_id: null,
+    request_id: 'r-1',
     environment: 'prod',
+    protocol_version: '2025-06-18',
     transport: 'streamable-http',
   },
 });
@@ -75,6 +87,42 @@ describe('mcp-authz policy eval', () => {
       'revision',
       'sensitivity',
     ]);
+  });
+
+  it('warns where the input differs from every input the sidecar builds, and still decides it', async () => {
+    const { subject, context, ...rest } = input(['analyst'], 'read_customer');
+    const { tenant: _, ...withoutTenant } = subject;
+    const unlike = {
+      ...rest,
+      subject: { ...withoutTenant, teant: 'acme' },
+      context: { ...context, hour: '10' },
+    };
+    const c = cli();
+    await c.run('policy', 'eval', '--bundle', bundle, file('unlike.json', unlike));
+    expect(c.exits).toEqual([]);
+    const out = JSON.parse(c.out.join('')) as { allow: boolean; input_warnings: string[] };
+    expect(out.input_warnings).toEqual([
+      'subject.tenant: missing (the sidecar always sends it)',
+      'subject.teant: not a field the sidecar sends',
+      'context.hour: Invalid input: expected number, received string',
+    ]);
+    // Decided as given: the tenant the policy reads is missing, so the call is denied.
+    expect(out.allow).toBe(false);
+    const v = cli();
+    await v.run('policy', 'eval', '--bundle', bundle, '--visible', file('unlike.json', unlike));
+    expect(JSON.parse(v.out.join(''))).toHaveProperty('input_warnings', out.input_warnings);
+    // An input with nothing in it: ten lines, and how many more.
+    const e = cli();
+    await e.run(
+      'policy',
+      'eval',
+      '--bundle',
+      bundle,
+      file('empty.json', { subject: {}, action: {}, resource: {}, context: {} }),
+    );
+    const warnings = (JSON.parse(e.out.join('')) as { input_warnings: string[] }).input_warnings;
+    expect(warnings).toHaveLength(11);
+    expect(warnings[10]).toMatch(/^\(and \d+ more\)$/);
   });
 
   it("names what is wrong with a policy's malformed result", async () => {

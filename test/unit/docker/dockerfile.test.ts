@@ -118,7 +118,13 @@ describe('Dockerfile', () => {
         (i) => i.op === 'COPY' && i.args.startsWith('--from=deps') && i.args.includes('capabilities.json'),
       ),
     ).toBe(true);
+    // Type-checked against the policy input's schema, which the stage copies in and names.
+    expect(
+      policy.some((i) => i.op === 'COPY' && i.args === 'schema/policy-input.json schema/policy-input.json'),
+    ).toBe(true);
+    expect(policy.find((i) => i.op === 'RUN')?.args).toContain('"schema/policy-input.json"]');
     const script = await readFile(join(ROOT, 'scripts', 'docker', 'policy.sh'), 'utf8');
+    expect(script).toContain('"$opa" check --schema "$schema" --capabilities "$caps"');
     const build = script.slice(script.indexOf('"$opa" build'));
     for (const flag of [
       '-t wasm',
@@ -183,6 +189,7 @@ describe('.dockerignore', () => {
       'coverage',
       'README.md',
       'examples/mcp-server/main.ts',
+      'schema/config.json',
     ]) {
       expect(ignored(p), p).toBe(true);
     }

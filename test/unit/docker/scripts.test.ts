@@ -133,12 +133,28 @@ describe('scripts/docker/policy.sh', () => {
     const written = await exec(process.execPath, [join(ROOT, 'scripts', 'docker', 'capabilities.mjs'), caps]);
     expect(written.code, written.stderr).toBe(0);
     const out = join(tmp, 'out', 'bundle.tar.gz');
-    const res = await exec(
-      'sh',
-      [join(ROOT, 'scripts', 'docker', 'policy.sh'), 'policies', join(caps, 'capabilities.json'), out],
-      { env: { OPA_BIN: resolve(ROOT, bin as string), POLICY_REVISION: '' } },
-    );
+    const policySh = (dir: string, to: string) =>
+      exec(
+        'sh',
+        [
+          join(ROOT, 'scripts', 'docker', 'policy.sh'),
+          dir,
+          join(caps, 'capabilities.json'),
+          to,
+          'schema/policy-input.json',
+        ],
+        { env: { OPA_BIN: resolve(ROOT, bin as string), POLICY_REVISION: '' } },
+      );
+    const res = await policySh('policies', out);
     expect(res.code, res.stderr).toBe(0);
+    // A misspelt input field fails the image's policy stage, as it fails npm run policy:build.
+    const typo = await policySh(
+      'test/fixtures/policies/toolchain/input-typo',
+      join(tmp, 'typo', 'bundle.tar.gz'),
+    );
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('undefined ref: input.subject.teant');
+    expect(typo.stderr).toContain('policy.sh: the policy reads an input field the sidecar never sends');
     expect((await stat(out)).mode & 0o444).toBe(0o444);
 
     const entries = tarEntries(await readFile(out));

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchema, configurationMarkdown, errorsMarkdown } from '../../../scripts/generate-docs.js';
+import {
+  configJsonSchema,
+  configurationMarkdown,
+  errorsMarkdown,
+  policyInputJsonSchema,
+} from '../../../scripts/generate-docs.js';
 import { ERROR_CODES } from '../../../src/errors/codes.js';
 import { ROOT } from '../../helpers/policy.js';
 
@@ -11,6 +16,10 @@ const hint = 'run `npm run docs:generate` and commit the result';
 describe('generated files are up to date', () => {
   it('schema/config.json matches the zod schema', () => {
     expect(read('schema/config.json'), hint).toBe(configJsonSchema());
+  });
+
+  it('schema/policy-input.json matches the zod schema of the policy input', () => {
+    expect(read('schema/policy-input.json'), hint).toBe(policyInputJsonSchema());
   });
 
   it('docs/configuration.md matches the zod schema', () => {

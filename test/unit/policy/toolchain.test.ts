@@ -134,19 +134,19 @@ describe('policy-toolchain test', () => {
   it('with --coverage, reports the share of policy lines the tests reach and the lines never reached', async () => {
     const r = await cli(['test', '--src', join(FIXTURES, 'ok'), '--coverage']);
     expect(r.code, r.stderr).toBe(0);
-    // The fixture's tests never make a tenant-less denial's reason, nor list visible tools.
+    // The fixture's tests never make a tenant-less denial's reason, nor ask whether a listed item is visible.
     expect(r.stdout).toBe(
       [
         'policy test: 3 passed, 0 failed',
-        'policy coverage: 78.5% of 14 lines in 1 file(s), tests left out',
-        '  authz.rego   78.5%  never reached: 16, 25, 28',
+        'policy coverage: 68.7% of 16 lines in 1 file(s), tests left out',
+        '  authz.rego   68.7%  never reached: 16, 25, 27-28, 30',
         '',
       ].join('\n'),
     );
-    const strict = await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '80']);
+    const strict = await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '70']);
     expect(strict.code).toBe(1);
-    expect(strict.stderr).toContain('policy coverage: 78.5% is below the threshold of 80%');
-    expect((await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '78'])).code).toBe(0);
+    expect(strict.stderr).toContain('policy coverage: 68.7% is below the threshold of 70%');
+    expect((await cli(['test', '--src', join(FIXTURES, 'ok'), '--threshold', '68'])).code).toBe(0);
     // Failing tests: no coverage run, the failure is what is reported.
     const failing = await cli(['test', '--src', join(FIXTURES, 'failing-expression'), '--coverage']);
     expect(failing.code).toBe(1);
@@ -252,6 +252,39 @@ describe('policy-toolchain build', () => {
     expect(r.stderr).toMatch(/undefined function time\.diff/);
   });
 
+  it('type-checks the Rego against the policy input schema: a misspelt field fails the build, named', async () => {
+    const out = join(tmp, 'input-typo');
+    const r = await cli(['build', '--src', join(FIXTURES, 'input-typo'), '--out', out]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('undefined ref: input.resource.annotations.readOnlyHnt');
+    expect(r.stderr).toContain('undefined ref: input.subject.teant');
+    expect(r.stderr).toMatch(/want \(one of\): \[.*"tenant"/);
+    expect(r.stderr).toContain('policy build failed for');
+    expect(r.stderr).toContain('a field the sidecar never sends (schema/policy-input.json lists them)');
+    expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(false);
+    // The way out for a policy that means it: the same folder builds without the check.
+    const unchecked = await cli([
+      'build',
+      '--src',
+      join(FIXTURES, 'input-typo'),
+      '--out',
+      out,
+      '--no-input-schema',
+    ]);
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(true);
+  });
+
+  it('type-checks before running the tests too, which pass on the same misspelling', async () => {
+    const r = await cli(['test', '--src', join(FIXTURES, 'input-typo')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('undefined ref: input.subject.teant');
+    expect(r.stderr).toContain('policy tests did not run for');
+    const unchecked = await cli(['test', '--src', join(FIXTURES, 'input-typo'), '--no-input-schema']);
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(unchecked.stdout).toContain('policy test: 1 passed, 0 failed');
+  });
+
   it('builds an opa build -t wasm bundle that the Node wasm runtime evaluates', async () => {
     const out = join(tmp, 'ok');
     const r = await cli(['build', '--src', join(FIXTURES, 'ok'), '--out', out]);
@@ -282,17 +315,15 @@ describe('policy-toolchain build', () => {
 
     const policy = await loadPolicy(byName('/policy.wasm'));
     policy.setData(data);
-    const admin = { subject: { roles: ['admin'], tenant: 'acme' }, method: 'tools/call' };
+    const admin = { subject: { roles: ['admin'], tenant: 'acme' }, action: { method: 'tools/call' } };
     expect(policy.evaluate(admin, 'mcp/authz/decision')).toEqual([{ result: { allow: true, reasons: [] } }]);
-    const reader = {
-      subject: { roles: ['reader'], tenant: 'acme' },
-      method: 'tools/call',
-      tools: ['search', 'rm'],
-    };
+    const reader = { subject: { roles: ['reader'], tenant: 'acme' }, action: { method: 'tools/call' } };
     expect(policy.evaluate(reader, 'mcp/authz/decision')).toEqual([
       { result: { allow: false, reasons: ['no role permits the method'] } },
     ]);
-    expect(policy.evaluate(reader, 'mcp/authz/visible')).toEqual([{ result: ['search'] }]);
+    const listed = (name: string) => ({ ...reader, resource: { kind: 'tool', name, annotations: {} } });
+    expect(policy.evaluate(listed('search'), 'mcp/authz/visible')).toEqual([{ result: true }]);
+    expect(policy.evaluate(listed('rm'), 'mcp/authz/visible')).toEqual([{ result: false }]);
   });
 
   it('gives a content-addressed revision, overridable by --revision and POLICY_REVISION', async () => {
@@ -420,7 +451,7 @@ describe('policy-toolchain fmt', () => {
     await cp(join(FIXTURES, 'unformatted'), copy, { recursive: true });
     expect((await cli(['fmt', '--write', '--src', copy])).code).toBe(0);
     expect(await readFile(join(copy, 'unformatted.rego'), 'utf8')).toContain(
-      'deny if input.user == "mallory"',
+      'deny if input.subject.id == "mallory"',
     );
     const r = await cli(['fmt', '--check', '--src', copy]);
     expect(r.code, r.stdout).toBe(0);
@@ -437,10 +468,10 @@ describe('policy-toolchain messages for an author of their own policy folder', (
   it("a failing test's print output ends its own line, before the summary", async () => {
     const dir = join(tmp, 'printing-test');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if input.user == "alice"\n');
+    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if input.subject.id == "alice"\n');
     await writeFile(
       join(dir, 'p_test.rego'),
-      'package p_test\n\nimport data.p\n\ntest_bob if {\n\tprint("user:", "bob")\n\tp.allow with input as {"user": "bob"}\n}\n',
+      'package p_test\n\nimport data.p\n\ntest_bob if {\n\tprint("user:", "bob")\n\tp.allow with input as {"subject": {"id": "bob"}}\n}\n',
     );
     const r = await cli(['test', '--src', dir]);
     expect(r.code).not.toBe(0);
@@ -460,7 +491,7 @@ describe('policy-toolchain messages for an author of their own policy folder', (
   it('names the line and column of a data.json that is not JSON', async () => {
     const dir = join(tmp, 'bad-data');
     await mkdir(join(dir, 'nested'), { recursive: true });
-    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if data.p.users[input.user]\n');
+    await writeFile(join(dir, 'p.rego'), 'package p\n\nallow if data.p.users[input.subject.id]\n');
     await writeFile(join(dir, 'p_test.rego'), 'package p_test\n\ntest_x if true\n');
     await writeFile(join(dir, 'data.json'), '{"p": {}}\n');
     await writeFile(join(dir, 'nested', 'data.json'), '{\n  "users": {"alice": true,,}\n}\n');

@@ -1,0 +1,73 @@
+/**
+ * The policy input document as a schema: every field `buildDecisionInput` and `buildVisibleInput` write,
+ * with its type. Its JSON Schema (`schema/policy-input.json`, `npm run docs:generate`) is what the policy
+ * build type-checks Rego against (`opa check --schema`), so a misspelt field such as `input.subject.teant`
+ * fails the build, naming the fields there are, instead of being undefined on every request. A unit test
+ * parses what the input builders produce with it, so a field added there without being added here fails.
+ *
+ * OPA reads an object with listed properties as closed: a policy may name only those. The three objects
+ * whose keys come from outside are open (`subject.claims`, `action.arguments`) or list what MCP defines
+ * (`resource.annotations`: the tool hints, `title` and the sidecar's `seen`; any other annotation an upstream
+ * sends is still there, read with `object.get`).
+ *
+ * @module
+ */
+import { z } from 'zod';
+
+const open = z.record(z.string(), z.unknown());
+const nullableString = z.string().nullable();
+
+const Subject = z.strictObject({
+  id: nullableString.describe('the subject (`sub` claim, or the API key’s subject); null when anonymous'),
+  tenant: nullableString.describe('the tenant claim (configured path), or the key’s tenant'),
+  roles: z.array(z.string()).describe('roles from the configured claim path, or the key’s'),
+  scopes: z.array(z.string()).describe('granted scopes (`scope` string or `scp` array), or the key’s'),
+  clearance: nullableString.describe('the clearance claim (configured path), or the key’s'),
+  auth_method: z.enum(['jwt', 'introspection', 'api_key', 'anonymous']),
+  key_id: nullableString.describe('the API key’s id; null for tokens'),
+  claims: open.describe('the verified claims, or the key’s metadata; never the token'),
+});
+
+const Action = z.strictObject({
+  method: z.string().describe('the JSON-RPC method (for `visible`: the list method)'),
+  tool: z.string().optional().describe('`tools/call`: the tool’s name'),
+  prompt: z.string().optional().describe('`prompts/get`: the prompt’s name'),
+  uri: z.string().optional().describe('`resources/read`, `resources/subscribe`, …: the resource’s URI'),
+  arguments: open.optional().describe('`tools/call`, `prompts/get`: the arguments (`{}` when none)'),
+});
+
+const Annotations = z
+  .looseObject({
+    title: z.string().optional(),
+    readOnlyHint: z.boolean().optional(),
+    destructiveHint: z.boolean().optional(),
+    idempotentHint: z.boolean().optional(),
+    openWorldHint: z.boolean().optional(),
+    seen: z.boolean().optional().describe('false: a tool the upstream has not listed (MCP defaults apply)'),
+  })
+  .describe('tools: the upstream’s annotations with the MCP defaults filled in; other kinds: {}');
+
+const Resource = z.strictObject({
+  kind: z.enum(['tool', 'prompt', 'resource', 'resource_template', 'method']),
+  name: z.string().describe('tool or prompt name, resource URI or template, or the method'),
+  annotations: Annotations,
+});
+
+const Context = z.strictObject({
+  time: z.string().describe('RFC 3339, UTC'),
+  hour: z.number().int().describe('0–23 in `timezone`'),
+  minute: z.number().int().describe('0–59 in `timezone`'),
+  weekday: z.number().int().describe('0 (Sunday) – 6 in `timezone`'),
+  date: z.string().describe('YYYY-MM-DD in `timezone`'),
+  timezone: z.string().describe('`policy.timezone`'),
+  client_ip: z.string().describe('the client’s address (after trusted proxies)'),
+  session_id: nullableString.describe('`Mcp-Session-Id`, or the legacy SSE session'),
+  request_id: z.string().describe('the request’s id (audit record, `X-Request-Id`)'),
+  environment: z.string().describe('`policy.environment`'),
+  protocol_version: nullableString.describe('`MCP-Protocol-Version`, when sent'),
+  transport: z.enum(['streamable-http', 'sse']),
+});
+
+export const PolicyInputSchema = z
+  .strictObject({ subject: Subject, action: Action, resource: Resource, context: Context })
+  .describe('The input of the decision and visible entrypoints (DESIGN.md, "The policy contract")');

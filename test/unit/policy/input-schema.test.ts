@@ -1,0 +1,108 @@
+/**
+ * The policy input schema (src/policy/input-schema.ts) against what the input builders write: every shape of
+ * input the sidecar hands the policy parses, and the schema is strict, so a field added to the builders and
+ * not to the schema (which the policy build type-checks Rego against) fails here.
+ */
+import { describe, expect, it } from 'vitest';
+import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
+import { classify } from '../../../src/mcp/action.js';
+import { AnnotationCache } from '../../../src/mcp/annotations.js';
+import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
+import { PolicyInputSchema } from '../../../src/policy/input-schema.js';
+
+const jwt: Principal = {
+  id: 'alice',
+  tenant: 'acme',
+  roles: ['analyst'],
+  scopes: ['mcp:tools'],
+  clearance: 'confidential',
+  authMethod: 'jwt',
+  tokenId: 'j1',
+  expiresAt: 2_000_000_000,
+  claims: { sub: 'alice', realm_access: { roles: ['analyst'] } },
+};
+const key: Principal = { ...jwt, authMethod: 'api_key', keyId: 'k1', tenant: null, clearance: null };
+
+const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
+  now: new Date('2026-12-06T13:30:00Z'),
+  clientIp: '203.0.113.7',
+  sessionId: null,
+  requestId: 'r1',
+  environment: 'prod',
+  timezone: 'Europe/Berlin',
+  ...over,
+});
+
+const requests: [string, unknown][] = [
+  ['tools/call', { name: 'search', arguments: { q: 'x', nested: { deep: [1] } } }],
+  ['tools/call', { name: 'search' }],
+  ['prompts/get', { name: 'summary', arguments: { topic: 'x' } }],
+  ['resources/read', { uri: 'file:///a' }],
+  ['resources/subscribe', { uri: 'file:///a' }],
+  ['tools/list', {}],
+  ['initialize', { protocolVersion: '2025-11-25' }],
+  ['ping', undefined],
+];
+
+function parsesAll(inputs: unknown[]): void {
+  for (const input of inputs) {
+    const r = PolicyInputSchema.safeParse(input);
+    expect(r.success, JSON.stringify(r.error?.issues)).toBe(true);
+  }
+}
+
+describe('policy input schema', () => {
+  it('takes every decision input the builders write, for every principal and request kind', () => {
+    const annotations = new AnnotationCache();
+    annotations.learn(new Map([['search', { readOnlyHint: true, title: 'Search', vendorHint: 'x' }]]));
+    const inputs = [];
+    for (const principal of [jwt, key, ANONYMOUS]) {
+      for (const [method, params] of requests) {
+        const action = classify(method, 1, params);
+        const ann = action.tool === undefined ? undefined : annotations.get(action.tool);
+        inputs.push(buildDecisionInput(principal, action, ann, facts()));
+        inputs.push(
+          buildDecisionInput(principal, action, annotations.get('never-listed'), {
+            ...facts({ sessionId: 's1', protocolVersion: '2025-06-18', transport: 'sse' }),
+          }),
+        );
+      }
+    }
+    parsesAll(inputs);
+  });
+
+  it('takes every visible input the list filters write', () => {
+    const inputs = (['tool', 'prompt', 'resource', 'resource_template'] as const).map((kind) =>
+      buildVisibleInput(
+        jwt,
+        `${kind}s/list`,
+        kind,
+        'name',
+        kind === 'tool' ? { seen: true } : undefined,
+        facts(),
+      ),
+    );
+    parsesAll(inputs);
+  });
+
+  it('is strict: a field the builders do not write is refused, at every level', () => {
+    const base = buildDecisionInput(jwt, classify('tools/call', 1, { name: 'search' }), undefined, facts());
+    for (const bad of [
+      { ...base, extra: 1 },
+      { ...base, subject: { ...base.subject, teant: 'acme' } },
+      { ...base, action: { ...base.action, toolName: 'search' } },
+      { ...base, resource: { ...base.resource, sensitivity: 'high' } },
+      { ...base, context: { ...base.context, tenant: 'acme' } },
+    ]) {
+      expect(PolicyInputSchema.safeParse(bad).success).toBe(false);
+    }
+    // The open parts stay open: claims, arguments and an upstream's own annotations.
+    const open = {
+      ...base,
+      subject: { ...base.subject, claims: { anything: [1] } },
+      action: { ...base.action, arguments: { any: { thing: true } } },
+      resource: { ...base.resource, annotations: { vendorHint: 1 } },
+    };
+    expect(PolicyInputSchema.safeParse(open).success).toBe(true);
+  });
+});
