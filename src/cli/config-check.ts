@@ -6,7 +6,8 @@
  * components as `serve` does (without starting them), loads the policy bundle as the sidecar would
  * (signature, entrypoints; a URL is fetched, unless `--skip-bundle`), prints the warnings `serve` logs at
  * start (the `OTEL_*` ones included), and sums up what the sidecar would run. Exit 0: it would start; 1: it would not, with each problem
- * of the first stage that fails (schema, files, components, bundle) on a line of its own.
+ * of the first stage that fails (schema, files, components, bundle) on a line of its own. `--schema-only` stops
+ * after the first stage: for a config.yaml rendered by the Helm chart, whose files are the pod's Secret mounts.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { type CliIo, fail, oneLine, processIo } from './table.js';
 interface CheckOpts {
   readonly config?: string;
   readonly skipBundle?: boolean;
+  readonly schemaOnly?: boolean;
 }
 
 export function register(program: Command, io: CliIo = processIo): void {
@@ -42,6 +44,10 @@ export function register(program: Command, io: CliIo = processIo): void {
     )
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--skip-bundle', 'do not load the policy bundle (e.g. a bundle URL this machine cannot reach)')
+    .option(
+      '--schema-only',
+      'check the schema and the AUTHZ_* overrides only, not the files, components and bundle (a config.yaml rendered for a pod, away from its secrets)',
+    )
     .action(async (_opts: CheckOpts, cmd: Command) => {
       try {
         await check(cmd.optsWithGlobals<CheckOpts>(), io);
@@ -53,6 +59,13 @@ export function register(program: Command, io: CliIo = processIo): void {
 
 async function check(opts: CheckOpts, io: CliIo): Promise<void> {
   const config = loadCliConfig(opts.config, io);
+  if (opts.schemaOnly) {
+    // The files a rendered config names are the pod's Secret mounts: not there to read on a CI runner.
+    io.out(
+      'configuration OK (schema only: the files, the components and the policy bundle are not checked)\n',
+    );
+    return;
+  }
   const problems = [...secretIssues(config), ...tlsIssues(config)];
   if (problems.length) throw new ConfigError(problems);
   await buildSidecar(config, io);

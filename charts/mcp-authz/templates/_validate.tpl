@@ -24,7 +24,9 @@ Checks across values that values.schema.json cannot express. Each failure names 
 A URL's password would be rendered into the ConfigMap (readable by more than Secrets are): a Redis URL may
 name a user alone; a bundle URL no user information at all (a token as its user is a credential too).
 */}}
-{{- $redisPassword := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@" }}
+{{- /* The sidecar reads a Redis URL's userinfo up to the LAST "@" (a password may hold "/", "?" or "#", as
+base64 ones do), so any ":" before an "@" is a password. */}}
+{{- $redisPassword := "^[A-Za-z][A-Za-z0-9+.-]*://.*:.*@" }}
 {{- $userInfo := "^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@" }}
 {{- range $where, $url := dict "redis.url" $v.redis.url "config.store.redisUrl" (dig "store" "redisUrl" "" $cfg) }}
 {{- if regexMatch $redisPassword (toString $url) }}
@@ -113,16 +115,18 @@ name a user alone; a bundle URL no user information at all (a token as its user 
 {{- end }}
 {{- $envNames := list }}
 {{- range $v.extraEnv }}{{ $envNames = append $envNames .name }}{{ end }}
-{{- if and (get $introspection "endpoint") (not $v.secrets.introspectionClientSecret.existingSecret) (not (has "AUTHZ_INTROSPECTION_CLIENT_SECRET" $envNames)) }}
-{{- $errors = append $errors "config.authn.introspection is set: set secrets.introspectionClientSecret.existingSecret to a Secret holding the client secret (or AUTHZ_INTROSPECTION_CLIENT_SECRET in extraEnv)" }}
+{{- /* extraEnvFrom's Secrets and ConfigMaps may hold any variable: a secret is then not known to be missing. */}}
+{{- $envFrom := not (empty $v.extraEnvFrom) }}
+{{- if and (get $introspection "endpoint") (not $v.secrets.introspectionClientSecret.existingSecret) (not (has "AUTHZ_INTROSPECTION_CLIENT_SECRET" $envNames)) (not $envFrom) }}
+{{- $errors = append $errors "config.authn.introspection is set: set secrets.introspectionClientSecret.existingSecret to a Secret holding the client secret (or AUTHZ_INTROSPECTION_CLIENT_SECRET in extraEnv or extraEnvFrom)" }}
 {{- end }}
 {{- if and $v.secrets.bundleToken.existingSecret (ne $v.policy.source "url") }}
 {{- $errors = append $errors (printf "secrets.bundleToken is sent only with a bundle URL: set policy.source=url (it is %s)" $v.policy.source) }}
 {{- end }}
 {{- $algs := dig "authn" "jwt" "algorithms" (list) $cfg }}
 {{- range $alg := $algs }}
-{{- if and (hasPrefix "HS" (toString $alg)) (not $v.secrets.jwtHsSecret.existingSecret) (not (has "AUTHZ_JWT_HS_SECRET" $envNames)) }}
-{{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes), or AUTHZ_JWT_HS_SECRET in extraEnv" $alg) }}
+{{- if and (hasPrefix "HS" (toString $alg)) (not $v.secrets.jwtHsSecret.existingSecret) (not (has "AUTHZ_JWT_HS_SECRET" $envNames)) (not $envFrom) }}
+{{- $errors = append $errors (printf "config.authn.jwt.algorithms lists %s: set secrets.jwtHsSecret.existingSecret to a Secret holding the shared secret (at least 32 bytes), or AUTHZ_JWT_HS_SECRET in extraEnv or extraEnvFrom" $alg) }}
 {{- end }}
 {{- end }}
 {{- $issuersFromEnv := false }}
@@ -221,7 +225,14 @@ targets. With neither target set the HPA defaults to 80% CPU.
 {{- $replicas := ternary (int (dig "minReplicas" 1 ($v.autoscaling | default dict))) (int $v.replicaCount) (dig "enabled" false ($v.autoscaling | default dict)) }}
 {{- $min := $pdb.minAvailable }}
 {{- if not (kindIs "invalid" $min) }}
-{{- if or (and (kindIs "string" $min) (eq (toString $min) "100%")) (and (not (kindIs "string" $min)) (ge (int $min) $replicas)) }}
+{{- /* Kubernetes rounds a percentage up: 50% of 1 replica is 1, so no pod may go. */}}
+{{- $needed := 0 }}
+{{- if and (kindIs "string" $min) (hasSuffix "%" (toString $min)) }}
+{{- $needed = div (add (mul (atoi (trimSuffix "%" (toString $min))) $replicas) 99) 100 }}
+{{- else }}
+{{- $needed = int $min }}
+{{- end }}
+{{- if ge (int $needed) $replicas }}
 {{- $errors = append $errors (printf "podDisruptionBudget.minAvailable %v leaves no pod of %d evictable: every node drain would hang; lower it or raise the replicas" $min $replicas) }}
 {{- end }}
 {{- else if has (toString $pdb.maxUnavailable) (list "0" "0%") }}

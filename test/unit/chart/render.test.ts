@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  all,
   CHART,
   container,
   EXAMPLES,
@@ -108,6 +109,20 @@ describe('chart renders and validates against the Kubernetes schemas', () => {
       }
     });
   }
+
+  it('keeps every Service name within 63 characters under the longest release name Helm takes (53)', async () => {
+    const release = 'payments-platform-customer-records-mcp-production-eu1';
+    expect(release).toHaveLength(53);
+    const { objects } = await render(CHART, {
+      release,
+      values: [join(EXAMPLES, 'production-values.yaml')],
+    });
+    const services = all(objects, 'Service');
+    expect(services.map((o) => o.metadata.name)).toContain(
+      'payments-platform-customer-records-mcp-production-eu1-m-metrics',
+    );
+    expect(services.flatMap(validateObject)).toEqual([]);
+  });
 
   it('examples/own-chart: a chart of your own gets the sidecar from the named templates', async () => {
     const parent = await withDependency(join(EXAMPLES, 'own-chart'));

@@ -273,6 +273,10 @@ export function validateObject(obj: K8sObject): string[] {
       ? []
       : (validate.errors ?? []).map((e) => `${where}: ${e.instancePath} ${e.message}`);
   }
+  // The API server's own rule for Service names (kubernetes-models leaves names unchecked): a DNS-1035 label.
+  if (obj.kind === 'Service' && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(obj.metadata.name)) {
+    return [`${where}: a Service name must be a DNS-1035 label of at most 63 characters`];
+  }
   const Model = modelFor(obj.apiVersion, obj.kind);
   if (!Model) return [`${where}: unknown apiVersion/kind ${obj.apiVersion} ${obj.kind}`];
   try {

@@ -119,6 +119,16 @@ describe('only the sidecar is reachable from outside the pod', () => {
     const redis = await renderError(CHART, { ...DEPLOYMENT, set: ['redis.url=redis://:s3cret@redis:6379'] });
     expect(redis).toContain('redis.url carries a password');
     expect(redis).not.toContain('s3cret');
+    // The sidecar reads the userinfo up to the last "@": base64 passwords hold "/" and "+", others "?" or "#".
+    for (const url of [
+      'redis://:Zm9v/YmFy+cXV4@redis-master.redis:6379/0',
+      'redis://default:ab?cd@redis:6379',
+      'rediss://:k#9x@redis:6380',
+      'redis+sentinel://:p@ss@s1:26379\\,s2:26379/mymaster',
+    ]) {
+      const e = await renderError(CHART, { ...DEPLOYMENT, set: [`redis.url=${url}`] });
+      expect(e, url).toContain('redis.url carries a password');
+    }
     const bundle = await renderError(CHART, {
       ...DEPLOYMENT,
       set: ['policy.source=url', 'policy.url=https://u:p4ss@bundles.example/b.tar.gz'],
@@ -130,11 +140,11 @@ describe('only the sidecar is reachable from outside the pod', () => {
       set: ['policy.source=url', 'policy.url=https://ghp_t0ken@bundles.example/b.tar.gz'],
     });
     expect(token).toContain('policy.url carries credentials');
-    // A user name alone is no secret.
-    const { objects } = await render(CHART, { ...DEPLOYMENT, set: ['redis.url=redis://authz@redis:6379'] });
-    expect(parse(one(objects, 'ConfigMap').data['config.yaml']).store.redisUrl).toBe(
-      'redis://authz@redis:6379',
-    );
+    // A user name alone is no secret, nor a host's port.
+    for (const url of ['redis://authz@redis:6379', 'redis+sentinel://authz@s1:26379\\,s2:26379/mymaster/0']) {
+      const { objects } = await render(CHART, { ...DEPLOYMENT, set: [`redis.url=${url}`] });
+      expect(parse(one(objects, 'ConfigMap').data['config.yaml']).store.redisUrl).toBe(url.replace('\\', ''));
+    }
   });
 });
 
@@ -320,6 +330,23 @@ describe('the introspection client secret', () => {
         set: ['secrets.introspectionClientSecret.existingSecret=idp'],
       }),
     ).toContain('secrets.introspectionClientSecret is used only with token introspection');
+  });
+
+  it('takes a secret extraEnvFrom may supply (AUTHZ_INTROSPECTION_CLIENT_SECRET, AUTHZ_JWT_HS_SECRET)', async () => {
+    const envFrom = ['extraEnvFrom[0].secretRef.name=mcp-authz-env'];
+    const hs = [
+      'secrets.jwtHsSecret.existingSecret=',
+      'config.authn.resource=https://mcp.example.com/mcp',
+      'config.authn.jwt.algorithms[0]=HS256',
+      'config.authn.jwt.issuers[0]=demo-issuer',
+    ];
+    for (const set of [introspection, hs]) {
+      expect(await renderError(CHART, { ...DEPLOYMENT, set })).toMatch(/in extraEnv or extraEnvFrom/);
+      const { objects } = await render(CHART, { ...DEPLOYMENT, set: [...set, ...envFrom] });
+      expect(container(one(objects, 'Deployment'), 'mcp-authz').envFrom).toEqual([
+        { secretRef: { name: 'mcp-authz-env' } },
+      ]);
+    }
   });
 });
 

@@ -7,11 +7,15 @@
  * @module
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { register as registerConfigCheck } from '../../../src/cli/config-check.js';
+import { cliRun } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 import { CHART, EXAMPLES, ensureRenderer, ROOT, render, renderError } from './render.js';
 
 let validate: ValidateFunction;
@@ -283,6 +287,28 @@ describe('validate template: cross-field checks fail with a message', () => {
       'podDisruptionBudget.minAvailable 1 leaves no pod of 1 evictable',
     ],
     [
+      'a PodDisruptionBudget whose minAvailable percentage rounds up to every replica (50% of 1)',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'podDisruptionBudget.minAvailable=50%',
+      ],
+      'podDisruptionBudget.minAvailable 50% leaves no pod of 1 evictable',
+    ],
+    [
+      'a PodDisruptionBudget whose minAvailable percentage rounds up to every replica (60% of 2)',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'replicaCount=2',
+        'redis.allowInMemoryWithReplicas=true',
+        'podDisruptionBudget.minAvailable=60%',
+      ],
+      'podDisruptionBudget.minAvailable 60% leaves no pod of 2 evictable',
+    ],
+    [
       'a PodDisruptionBudget with maxUnavailable 0',
       [
         'mode=deployment',
@@ -311,7 +337,18 @@ describe('validate template: cross-field checks fail with a message', () => {
         'redis.allowInMemoryWithReplicas=true',
         'podDisruptionBudget.minAvailable=2',
       ],
-      [...base, 'podDisruptionBudget.minAvailable=50%'],
+      [
+        ...base,
+        'replicaCount=2',
+        'redis.allowInMemoryWithReplicas=true',
+        'podDisruptionBudget.minAvailable=50%',
+      ],
+      [
+        ...base,
+        'replicaCount=3',
+        'redis.allowInMemoryWithReplicas=true',
+        'podDisruptionBudget.minAvailable=66%',
+      ],
       [
         ...base,
         'autoscaling.enabled=true',
@@ -435,4 +472,39 @@ describe('validate template: cross-field checks fail with a message', () => {
     });
     expect(error.match(/^ {2}- /gm)).toHaveLength(3);
   });
+});
+
+describe('a rendered config.yaml checked by config check --schema-only', () => {
+  // values.schema.json holds the config's structure; what the sidecar's loader checks beyond it (a time zone,
+  // paths that must differ, a header it may not read keys from) only config check can tell before a rollout.
+  const renderedConfig = async (set: string[]) => {
+    const { objects } = await render(CHART, { values: [join(EXAMPLES, 'deployment-values.yaml')], set });
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.data?.['config.yaml']);
+    const file = join(tempDir('chart-config'), 'config.yaml');
+    writeFileSync(file, configMap?.data['config.yaml'] as string);
+    return file;
+  };
+  const check = async (file: string) => {
+    const c = cliRun(registerConfigCheck);
+    await c.run('config', 'check', '--schema-only', '-c', file);
+    return { out: c.out.join(''), err: c.err.join(''), exits: c.exits };
+  };
+
+  it('passes the example deployment, whose secret files exist only in the pod', async () => {
+    const r = await check(await renderedConfig([]));
+    expect(r.exits, r.err).toEqual([]);
+    expect(r.out).toContain('configuration OK (schema only');
+  });
+
+  for (const [set, message] of [
+    ['config.policy.timezone=Europe/Berln', 'policy.timezone'],
+    ['config.server.mcpPath=/sse', 'MCP and legacy SSE paths must differ'],
+    ['config.authn.apiKeys.header=Authorization', 'authn.apiKeys.header'],
+  ] as const) {
+    it(`refuses what the chart renders but the sidecar would not start on: ${set}`, async () => {
+      const r = await check(await renderedConfig([set]));
+      expect(r.exits).toEqual([1]);
+      expect(r.err).toContain(message);
+    });
+  }
 });
