@@ -33,8 +33,8 @@ ARG POLICY_REVISION=""
 COPY scripts/docker/policy.sh scripts/docker/
 COPY policies/ policies/
 COPY schema/policy-input.json schema/policy-input.json
-COPY --from=deps /src/build/docker/capabilities.json build/docker/capabilities.json
-RUN ["sh", "scripts/docker/policy.sh", "policies", "build/docker/capabilities.json", "/out/bundle.tar.gz", "schema/policy-input.json"]
+COPY --from=deps /src/build/docker/capabilities.json /src/build/docker/capabilities.test.json build/docker/
+RUN ["sh", "scripts/docker/policy.sh", "policies", "build/docker/capabilities.json", "/out/bundle.tar.gz", "schema/policy-input.json", "build/docker/capabilities.test.json"]
 
 # ---------------------------------------------------------------------------------------------- build
 FROM deps AS build

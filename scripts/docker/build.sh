@@ -4,7 +4,8 @@
 #
 #   deps     npm ci with dev dependencies (the compiler needs them), then `caps`
 #   caps     build/docker/capabilities.json: what the policy is compiled against (the wasm runtime's
-#            builtins plus the rego_v1 feature; scripts/policy-toolchain.mjs writeCapabilities)
+#            builtins plus the rego_v1 feature; scripts/policy-toolchain.mjs writeCapabilities), and
+#            capabilities.test.json, the same with print, for the policy stage's opa check
 #   compile  npm run build → dist/src/main.js
 #   prune    npm prune --omit=dev, then fail if any dev-only package is left
 #

@@ -7,22 +7,25 @@
 #
 # With INPUT_SCHEMA (the image passes schema/policy-input.json), the Rego is first type-checked against the
 # policy input's JSON Schema with `opa check --schema`, as `npm run policy:build` does: a misspelt input field
-# fails the image build instead of being undefined on every request.
+# fails the image build instead of being undefined on every request. CHECK_CAPABILITIES_JSON is what the check
+# compiles against: the build's capabilities with print (opa check compiles print() calls; opa build drops them).
 #
-# usage: scripts/docker/policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA]
+# usage: scripts/docker/policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA CHECK_CAPABILITIES_JSON]
 set -eu
 
-usage="usage: policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA]"
-[ "$#" -eq 3 ] || [ "$#" -eq 4 ] || { echo "$usage" >&2; exit 2; }
+usage="usage: policy.sh POLICY_DIR CAPABILITIES_JSON OUT_TAR_GZ [INPUT_SCHEMA CHECK_CAPABILITIES_JSON]"
+[ "$#" -eq 3 ] || [ "$#" -eq 5 ] || { echo "$usage" >&2; exit 2; }
 abs() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$(pwd)" "$1" ;; esac; }
 src=$(abs "$1")
 caps=$(abs "$2")
 out=$(abs "$3")
 opa=${OPA_BIN:-opa}
 schema=""
-if [ "$#" -eq 4 ]; then
+if [ "$#" -eq 5 ]; then
   schema=$(abs "$4")
+  check_caps=$(abs "$5")
   [ -f "$schema" ] || { echo "policy.sh: input schema $4 does not exist" >&2; exit 1; }
+  [ -f "$check_caps" ] || { echo "policy.sh: capabilities file $5 does not exist" >&2; exit 1; }
 fi
 
 [ -d "$src" ] || { echo "policy.sh: policy folder $1 does not exist" >&2; exit 1; }
@@ -49,9 +52,12 @@ rev=${POLICY_REVISION:-$(revision)}
 mkdir -p "$(dirname "$out")"
 rm -f "$out"
 cd "$src"
-if [ -n "$schema" ]; then
-  "$opa" check --schema "$schema" --capabilities "$caps" --ignore '*_test.rego' . ||
-    { echo "policy.sh: the policy reads an input field the sidecar never sends (see $4)" >&2; exit 1; }
+if [ -n "$schema" ] && ! checked=$("$opa" check --schema "$schema" --capabilities "$check_caps" --ignore '*_test.rego' . 2>&1); then
+  printf '%s\n' "$checked" >&2
+  case "$checked" in
+    *"undefined ref: input"*) echo "policy.sh: the policy reads an input field the sidecar never sends (see $4)" >&2 ;;
+  esac
+  exit 1
 fi
 "$opa" build -t wasm \
   -e mcp/authz/decision -e mcp/authz/visible \

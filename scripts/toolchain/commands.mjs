@@ -102,7 +102,9 @@ export async function buildPolicy(opts = {}) {
       const what = `policy build failed for ${shortPath(src) || '.'}`;
       const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
       const caps = await writeCapabilities(tmp);
-      await checkInputSchema(tc, src, caps, what, opts.inputSchema).catch(async (err) => {
+      // With print among the builtins: `opa check` compiles print() calls, which `opa build` drops.
+      const checkCaps = await writeCapabilities(tmp, { forTests: true });
+      await checkInputSchema(tc, src, checkCaps, what, opts.inputSchema).catch(async (err) => {
         await rm(tmp, { recursive: true, force: true });
         throw err;
       });

@@ -28,21 +28,31 @@ const Subject = z.strictObject({
   claims: open.describe('the verified claims, or the key’s metadata; never the token'),
 });
 
-const Action = z.strictObject({
-  method: z.string().describe('the JSON-RPC method (for `visible`: the list method)'),
-  tool: z.string().optional().describe('`tools/call`: the tool’s name'),
-  prompt: z.string().optional().describe('`prompts/get`: the prompt’s name'),
-  uri: z.string().optional().describe('`resources/read`, `resources/subscribe`, …: the resource’s URI'),
-  arguments: open.optional().describe('`tools/call`, `prompts/get`: the arguments (`{}` when none)'),
-});
+const args = open.describe('the arguments (`{}` when none, or not an object)');
+/**
+ * One shape per kind of request, not one object with optional fields: OPA reads listed properties as always
+ * there, so `input.action == {"method": "ping"}` would be refused as comparing unlike objects.
+ */
+const Action = z.union([
+  z.strictObject({ method: z.string().describe('any other method; for `visible`: the list method') }),
+  z.strictObject({ method: z.literal('tools/call'), tool: z.string(), arguments: args }),
+  z.strictObject({ method: z.literal('prompts/get'), prompt: z.string(), arguments: args }),
+  z.strictObject({
+    method: z.enum(['resources/read', 'resources/subscribe', 'resources/unsubscribe']),
+    uri: z.string().describe('the resource’s URI'),
+  }),
+]);
 
+// Typed as anything: an upstream's hint reaches the policy as it was listed (null, "false"), so a policy may
+// compare it with anything. The names are what the check holds a policy to.
+const hint = z.unknown().optional();
 const Annotations = z
   .looseObject({
-    title: z.string().optional(),
-    readOnlyHint: z.boolean().optional(),
-    destructiveHint: z.boolean().optional(),
-    idempotentHint: z.boolean().optional(),
-    openWorldHint: z.boolean().optional(),
+    title: hint,
+    readOnlyHint: hint,
+    destructiveHint: hint,
+    idempotentHint: hint,
+    openWorldHint: hint,
     seen: z.boolean().optional().describe('false: a tool the upstream has not listed (MCP defaults apply)'),
   })
   .describe('tools: the upstream’s annotations with the MCP defaults filled in; other kinds: {}');

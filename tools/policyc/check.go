@@ -51,6 +51,7 @@ func check(args []string) error {
 	compiler := ast.NewCompiler().
 		WithCapabilities(caps).
 		WithSchemas(schemas).
+		WithEnablePrintStatements(true). // as opa check: print() must then be among the capabilities' builtins
 		WithUseTypeCheckAnnotations(true).
 		SetErrorLimit(*maxErrors)
 	if compiler.Compile(modules); compiler.Failed() {

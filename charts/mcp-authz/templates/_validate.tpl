@@ -224,7 +224,9 @@ targets. With neither target set the HPA defaults to 80% CPU.
 {{- if and (eq $v.mode "deployment") $pdb.enabled }}
 {{- $replicas := ternary (int (dig "minReplicas" 1 ($v.autoscaling | default dict))) (int $v.replicaCount) (dig "enabled" false ($v.autoscaling | default dict)) }}
 {{- $min := $pdb.minAvailable }}
-{{- if not (kindIs "invalid" $min) }}
+{{- /* No replicas (scaled to zero): no pod for a drain to wait on. */}}
+{{- if eq $replicas 0 }}
+{{- else if not (kindIs "invalid" $min) }}
 {{- /* Kubernetes rounds a percentage up: 50% of 1 replica is 1, so no pod may go. */}}
 {{- $needed := 0 }}
 {{- if and (kindIs "string" $min) (hasSuffix "%" (toString $min)) }}

@@ -349,6 +349,9 @@ describe('validate template: cross-field checks fail with a message', () => {
         'redis.allowInMemoryWithReplicas=true',
         'podDisruptionBudget.minAvailable=66%',
       ],
+      // Scaled to zero: there is no pod for a drain to wait on.
+      [...base, 'replicaCount=0', 'podDisruptionBudget.minAvailable=50%'],
+      [...base, 'replicaCount=0', 'podDisruptionBudget.minAvailable=1'],
       [
         ...base,
         'autoscaling.enabled=true',

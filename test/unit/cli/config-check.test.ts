@@ -173,10 +173,12 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
       ['redis+sentinel://:s3cret@h1:26379', 'redis+sentinel:// needs /<mastername>'],
       ['redis://:s3cr%zz@h1:6379', 'the password is not percent-encoded (write a % in it as %25)'],
     ] as const) {
-      const r = await check('-c', configFile({ store: { redisUrl } }));
-      expect(r.exits).toEqual([1]);
-      expect(r.err).toBe(`mcp-authz: store.redisUrl: ${why}\n`);
-      expect(r.out).toBe('');
+      for (const only of [[], ['--schema-only']]) {
+        const r = await check('-c', configFile({ store: { redisUrl } }), ...only);
+        expect(r.exits).toEqual([1]);
+        expect(r.err).toBe(`mcp-authz: store.redisUrl: ${why}\n`);
+        expect(r.out).toBe('');
+      }
     }
   });
 

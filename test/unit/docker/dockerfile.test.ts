@@ -122,9 +122,11 @@ describe('Dockerfile', () => {
     expect(
       policy.some((i) => i.op === 'COPY' && i.args === 'schema/policy-input.json schema/policy-input.json'),
     ).toBe(true);
-    expect(policy.find((i) => i.op === 'RUN')?.args).toContain('"schema/policy-input.json"]');
+    expect(policy.find((i) => i.op === 'RUN')?.args).toContain(
+      '"schema/policy-input.json", "build/docker/capabilities.test.json"]',
+    );
     const script = await readFile(join(ROOT, 'scripts', 'docker', 'policy.sh'), 'utf8');
-    expect(script).toContain('"$opa" check --schema "$schema" --capabilities "$caps"');
+    expect(script).toContain('"$opa" check --schema "$schema" --capabilities "$check_caps"');
     const build = script.slice(script.indexOf('"$opa" build'));
     for (const flag of [
       '-t wasm',

@@ -142,6 +142,7 @@ describe('scripts/docker/policy.sh', () => {
           join(caps, 'capabilities.json'),
           to,
           'schema/policy-input.json',
+          join(caps, 'capabilities.test.json'),
         ],
         { env: { OPA_BIN: resolve(ROOT, bin as string), POLICY_REVISION: '' } },
       );
@@ -155,6 +156,20 @@ describe('scripts/docker/policy.sh', () => {
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('undefined ref: input.subject.teant');
     expect(typo.stderr).toContain('policy.sh: the policy reads an input field the sidecar never sends');
+    // print() passes the check (its capabilities have it), as it passes the build, which drops it.
+    const idioms = await policySh(
+      'test/fixtures/policies/toolchain/input-idioms',
+      join(tmp, 'idioms', 'bundle.tar.gz'),
+    );
+    expect(idioms.code, idioms.stderr).toBe(0);
+    // A check failure that is no input field is not blamed on one.
+    const bad = join(tmp, 'unparsable');
+    await mkdir(bad, { recursive: true });
+    await writeFile(join(bad, 'p.rego'), 'package mcp.authz\n\ndecision := {"allow": true\n');
+    const parse = await policySh(bad, join(tmp, 'unparsable-out', 'bundle.tar.gz'));
+    expect(parse.code).toBe(1);
+    expect(parse.stderr).toContain('rego_parse_error');
+    expect(parse.stderr).not.toContain('input field');
     expect((await stat(out)).mode & 0o444).toBe(0o444);
 
     const entries = tarEntries(await readFile(out));

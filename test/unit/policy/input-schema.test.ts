@@ -36,6 +36,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
 const requests: [string, unknown][] = [
   ['tools/call', { name: 'search', arguments: { q: 'x', nested: { deep: [1] } } }],
   ['tools/call', { name: 'search' }],
+  ['tools/call', { name: 'odd', arguments: [1, 2] }],
   ['prompts/get', { name: 'summary', arguments: { topic: 'x' } }],
   ['resources/read', { uri: 'file:///a' }],
   ['resources/subscribe', { uri: 'file:///a' }],
@@ -54,7 +55,13 @@ function parsesAll(inputs: unknown[]): void {
 describe('policy input schema', () => {
   it('takes every decision input the builders write, for every principal and request kind', () => {
     const annotations = new AnnotationCache();
-    annotations.learn(new Map([['search', { readOnlyHint: true, title: 'Search', vendorHint: 'x' }]]));
+    annotations.learn(
+      new Map<string, Record<string, unknown>>([
+        ['search', { readOnlyHint: true, title: 'Search', vendorHint: 'x' }],
+        // An upstream's hints reach the policy as listed, whatever their type.
+        ['odd', { readOnlyHint: null, destructiveHint: 'false', title: null }],
+      ]),
+    );
     const inputs = [];
     for (const principal of [jwt, key, ANONYMOUS]) {
       for (const [method, params] of requests) {

@@ -275,6 +275,12 @@ describe('policy-toolchain build', () => {
     expect(existsSync(join(out, 'bundle.tar.gz'))).toBe(true);
   });
 
+  it('passes what a policy may rightly write against the input (null hints, object equality, print, walk)', async () => {
+    const out = join(tmp, 'input-idioms');
+    const r = await cli(['build', '--src', join(FIXTURES, 'input-idioms'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
   it('type-checks before running the tests too, which pass on the same misspelling', async () => {
     const r = await cli(['test', '--src', join(FIXTURES, 'input-typo')]);
     expect(r.code).not.toBe(0);
