@@ -228,8 +228,12 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
           // Not ready while JWTs are the only way in and no key set was ever fetched; an outage after one
           // was is `warn`, like Redis's: the issuer is shared, so failing readiness everywhere would empty
           // the Service while cached tokens and keys still verify. Opaque tokens (introspection) and API
-          // keys are other ways in.
-          const onlyWayIn = !apiKeyVerifier && !introspector && mode !== 'optional';
+          // keys are other ways in — keys only once they can work: with a pepper, in a shared store (keys
+          // are created in Redis; an in-memory store holds none), as `authn.apiKeys.enabled`, on by
+          // default, alone would count a JWT-only setup whose issuer is unreachable as ready.
+          const keysWayIn =
+            apiKeyVerifier !== undefined && deps.store.kind === 'redis' && pepper?.get() != null;
+          const onlyWayIn = !keysWayIn && !introspector && mode !== 'optional';
           parts.push({
             state: onlyWayIn ? 'not_ready' : 'warn',
             detail: `JWKS not fetched yet${jwksFailure ? `: ${jwksFailure}` : ''}`,

@@ -73,6 +73,12 @@ export function createPublicServer(
     if (badHeaders) {
       rt.countPlain(res, 'bad_request');
       const out = toErrorResponse(badHeaders, { ids: null, batch: false, resourceMetadataUrl: '' });
+      // Logged as `deny` logs a refusal: with the peer address, as there is no request id or subject yet.
+      const { code, reason } = badHeaders;
+      logger.info(
+        { code, reason, status: out.status, peer_ip: req.socket.remoteAddress ?? null },
+        'request denied',
+      );
       sendJson(res, out.status, out.body, { ...out.headers, connection: 'close' });
       return;
     }

@@ -252,6 +252,8 @@ export class SidecarRuntime {
         res.statusCode,
         Number(process.hrtime.bigint() - started) / 1e9,
         res.req?.method,
+        // A refusal has the reason of any other (a refused preflight is the Origin check's, ERR_REQUEST_ORIGIN).
+        res.statusCode >= 400 && route !== 'not_found' && route !== 'metadata' ? 'request' : null,
       ),
     );
   }

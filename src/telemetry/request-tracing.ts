@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/api';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST, type ErrorCode, RPC } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, type DenyReason, type ErrorCode, RPC } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
@@ -28,6 +28,7 @@ import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
 import { telemetrySubject, traceIds } from './trace-context.js';
 
+const CLIENT_TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);
 
@@ -184,7 +185,10 @@ export class RequestTracing {
     const t0 = process.hrtime.bigint();
     const parent = ctx.trace?.context;
     let span: Span | undefined;
-    if (parent) {
+    // The client's trace headers never travel on; untraced, the sidecar has no span of its own to pass instead
+    // (a no-op one carries the client's ids), so the upstream starts its own trace.
+    for (const name of CLIENT_TRACE_HEADERS) delete headers[name];
+    if (parent && this.#tel.tracing) {
       const { method, origin } = target;
       span = this.#tel.tracer.startSpan(
         method,
@@ -200,9 +204,6 @@ export class RequestTracing {
         },
         parent,
       );
-      delete headers.traceparent;
-      delete headers.tracestate;
-      delete headers.baggage;
       // The forward span's traceparent only: not the client's baggage (parent's) nor tracestate (inherited).
       const own = { ...span.spanContext(), traceState: undefined };
       this.#tel.inject(trace.setSpanContext(ROOT_CONTEXT, own), headers);
@@ -245,8 +246,9 @@ export class RequestTracing {
     status: number,
     seconds: number,
     method?: string,
+    reason: DenyReason | null = null,
   ): void {
-    this.#metrics.request(route, status, null, seconds, method);
+    this.#metrics.request(route, status, reason, seconds, method);
   }
 
   /** Ends the server span and records the request metric. */

@@ -137,6 +137,13 @@ describe('CORS', () => {
     await (await preflight(APP)).arrayBuffer();
     const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^mcp_authz_requests_total\{route="preflight",status="204"[^}]*\} [1-9]/m);
+    // A refused one is a refusal like any other: reason "request", which the dashboard's denials show.
+    await (await preflight('https://evil.example')).arrayBuffer();
+    const after = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    expect(after).toMatch(
+      /^mcp_authz_requests_total\{route="preflight",status="403",reason="request"\} [1-9]/m,
+    );
+    expect(after).toMatch(/^mcp_authz_requests_total\{route="preflight",status="204",reason="none"\} [1-9]/m);
   });
 });
 

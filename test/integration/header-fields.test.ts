@@ -68,6 +68,25 @@ async function badRequests(): Promise<number> {
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
+/**
+ * The sidecar's `request denied` lines for refusals of header fields logged since `from` (an index into the
+ * log), and the count of such refusals under reason `request` (the metric label every refusal carries).
+ */
+async function refusalsSince(from: number): Promise<{ codes: string[]; counted: number }> {
+  const codes = h.logs
+    .slice(from)
+    .map((l) => JSON.parse(l) as { msg?: string; code?: string; peer_ip?: string })
+    .filter((l) => l.msg === 'request denied' && l.peer_ip === '127.0.0.1')
+    .map((l) => String(l.code));
+  const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+  const counted = text
+    .split('\n')
+    .filter((l) => l.startsWith('mcp_authz_requests_total{') && l.includes('route="bad_request"'))
+    .filter((l) => l.includes('reason="request"'))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  return { codes, counted };
+}
+
 /** `n` empty header fields, short enough that 2,000 stay under Node's 16 KiB of headers. */
 const filler = (n: number) => Array.from({ length: n }, (_, i) => `f${i.toString(36)}:`);
 
@@ -113,10 +132,17 @@ describe('header fields', () => {
   it('refuses a second Host with 400, forwarding nothing', async () => {
     const auth = String((await h.bearer(['analyst'])).authorization);
     h.upstream.resetCalls();
+    const from = h.logs.length;
+    const before = await refusalsSince(from);
     const twice = await send(['host: 127.0.0.1', 'host: evil.example', `authorization: ${auth}`]);
     expect(twice.status).toBe(400);
     expect(twice.text).toContain('more than one Host header field');
     expect(h.upstream.calls()).toEqual([]);
+    // Logged and counted as any refusal is: its code in the log, its reason on the metric.
+    const after = await refusalsSince(from);
+    expect(after.codes).toEqual(['ERR_REQUEST_INVALID']);
+    expect(after.counted).toBe(before.counted + 1);
+    expect(h.logs.slice(from).join('\n')).not.toContain(auth.slice(7));
   });
 
   it('refuses an HTTP/1.1 request without Host with a JSON-RPC 400, counted; HTTP/1.0 may leave it out', async () => {

@@ -121,7 +121,7 @@ describe('Streamable HTTP through the sidecar', () => {
     expect(call?.headers['x-mcp-authz-tenant']).toBe('acme');
   });
 
-  it('passes on none of the client’s baggage or tracestate, traced or not', async () => {
+  it('passes on none of the client’s traceparent, baggage or tracestate, traced or not', async () => {
     const withHeaders = async (extra: Record<string, string>) => {
       const c = await connectStreamable(h.mcpUrl, { ...(await h.bearer(['analyst'])), ...extra });
       clients.push(c);
@@ -137,6 +137,9 @@ describe('Streamable HTTP through the sidecar', () => {
     const call = h.upstream.calls().find((x) => x.name === 'echo');
     expect(call?.headers.baggage).toBeUndefined();
     expect(call?.headers.tracestate).toBeUndefined();
+    // Traces are not exported here, so the sidecar has no span to pass on: nor the client's traceparent,
+    // whose sampled flag would decide the upstream's sampling.
+    expect(call?.headers.traceparent).toBeUndefined();
     // Without a trace context the client's baggage is dropped all the same.
     const bare = await withHeaders({ baggage: 'user.id=admin', tracestate: 'vendor=client' });
     h.upstream.resetCalls();
