@@ -9,9 +9,11 @@
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { looksLikeJwt } from '../authn/credentials.js';
+import type { Config } from '../config/schema.js';
 import { REVOCATION_GRACE_SEC } from '../store/store.js';
 import { parseDuration, parseTime, withStore } from './keys.js';
 import { type CliIo, formatJson, processIo } from './table.js';
+import { lookUpToken } from './token-lookup.js';
 
 const DEFAULT_REVOCATION = '24h';
 
@@ -19,6 +21,7 @@ interface RevokeOpts {
   readonly expiresAt?: string;
   readonly expiresIn?: string;
   readonly json?: boolean;
+  readonly jti?: boolean;
 }
 
 export function register(program: Command, io: CliIo = processIo): void {
@@ -32,13 +35,17 @@ export function register(program: Command, io: CliIo = processIo): void {
       "keep the revocation until this time (ISO 8601 or epoch seconds; the token's exp)",
     )
     .option('--expires-in <duration>', `keep the revocation this long (default ${DEFAULT_REVOCATION})`)
+    .option(
+      '--jti',
+      'the argument is a token id: do not ask the introspection endpoint whether it is an opaque token',
+    )
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--json', 'print JSON')
     .action((arg: string, _opts: RevokeOpts, cmd: Command) =>
       withStore(cmd, io, async (store, config) => {
         const o = cmd.optsWithGlobals<RevokeOpts>();
         if (o.expiresAt && o.expiresIn) throw new Error('give --expires-at or --expires-in, not both');
-        const { jti, exp } = jtiArgument(arg, config.authn.apiKeys.prefix);
+        const { jti, exp, introspected } = await revokedId(arg, config, o.jti === true);
         const until = o.expiresAt
           ? parseTime(o.expiresAt)
           : o.expiresIn === undefined && exp !== undefined
@@ -49,10 +56,35 @@ export function register(program: Command, io: CliIo = processIo): void {
           throw new Error('the revocation would already have lapsed');
         }
         await store.revokeToken(jti, Math.ceil(until.getTime() / 1000));
-        if (o.json) io.out(formatJson({ revoked: jti, until: until.toISOString() }));
-        else io.out(`revoked token ${jti} until ${until.toISOString()}\n`);
+        const via = introspected ? ' (the jti the introspection endpoint named)' : '';
+        if (o.json)
+          io.out(
+            formatJson({
+              revoked: jti,
+              until: until.toISOString(),
+              ...(introspected ? { via: 'introspection' } : {}),
+            }),
+          );
+        else io.out(`revoked token ${jti}${via} until ${until.toISOString()}\n`);
       }),
     );
+}
+
+/**
+ * The id to revoke: a whole JWT's `jti`; with token introspection configured (and not `asJti`), the `jti` of
+ * the live opaque token the argument is, as the endpoint names it; else the argument as a token id.
+ */
+async function revokedId(
+  arg: string,
+  config: Config,
+  asJti: boolean,
+): Promise<{ jti: string; exp?: number; introspected?: true }> {
+  const token = arg.trim().replace(/^bearer\s+/i, '');
+  if (config.authn.introspection && !asJti && !looksLikeJwt(token) && token !== '') {
+    const looked = await lookUpToken(token, config);
+    if (looked !== 'inactive') return { ...looked, introspected: true };
+  }
+  return jtiArgument(arg, config.authn.apiKeys.prefix);
 }
 
 /** A token id as typed: printable ASCII without spaces or quotes (UUIDs, base64url, `host:uuid`). */

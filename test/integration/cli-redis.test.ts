@@ -38,6 +38,79 @@ describe('CLI keys/tokens against Redis', () => {
     return c;
   }
 
+  it('revokes an opaque token by the jti its introspection answer names, never showing or storing the token', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 3_600;
+    const answers: Record<string, Record<string, unknown>> = {
+      'opaque-LIVE-token-5f3a9c': { active: true, jti: 'jti-opaque', exp },
+      'opaque-NOJTI-token-77b1': { active: true, exp },
+    };
+    const idp = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const basic = `Basic ${Buffer.from('mcp-authz:client-secret-for-the-test').toString('base64')}`;
+        if (req.headers.authorization !== basic) {
+          res.writeHead(401).end();
+          return;
+        }
+        const token = new URLSearchParams(body).get('token') ?? '';
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answers[token] ?? { active: false }));
+      });
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const dir = tempDir('cli-introspection');
+    writeFileSync(join(dir, 'client-secret'), 'client-secret-for-the-test\n');
+    const file = join(dir, 'config.yaml');
+    const prefix = suite.prefix('introspected');
+    writeFileSync(
+      file,
+      [
+        `store: { redisUrl: "${suite.redis.url}", keyPrefix: "${prefix}" }`,
+        'authn:',
+        '  resource: http://127.0.0.1:8080/mcp',
+        '  apiKeys: { enabled: false }',
+        `  introspection: { endpoint: "http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect", clientId: mcp-authz, clientSecretFile: "${join(dir, 'client-secret')}" }`,
+        '',
+      ].join('\n'),
+    );
+    const revoke = async (...args: string[]) => {
+      const c = cli();
+      await c.run('tokens', 'revoke', ...args, '--config', file);
+      return { out: c.out.join(''), err: c.err.join(''), exits: c.exits };
+    };
+    try {
+      const live = await revoke('Bearer opaque-LIVE-token-5f3a9c');
+      expect(live.exits, live.err).toEqual([]);
+      expect(live.out).toBe(
+        `revoked token jti-opaque (the jti the introspection endpoint named) until ${new Date(exp * 1000).toISOString()}\n`,
+      );
+      const noJti = await revoke('opaque-NOJTI-token-77b1');
+      expect(noJti.exits).toEqual([1]);
+      expect(noJti.err).toContain('names no jti: the sidecar cannot revoke it by id');
+      // A value the endpoint does not call active is a token id.
+      const plain = await revoke('jti-plain');
+      expect(plain.out).toMatch(/^revoked token jti-plain until /);
+      // The endpoint down: no guess, unless told it is an id.
+      await new Promise((r) => idp.close(r));
+      const down = await revoke('opaque-DOWN-token-0c4e');
+      expect(down.exits).toEqual([1]);
+      expect(down.err).toMatch(
+        /could not ask the introspection endpoint whether the argument is a token: .*--jti/,
+      );
+      const forced = await revoke('jti-forced', '--jti');
+      expect(forced.out).toMatch(/^revoked token jti-forced until /);
+      const shown = [live, noJti, down].map((r) => r.out + r.err).join('');
+      for (const secret of ['LIVE', 'NOJTI', 'DOWN']) expect(shown).not.toContain(secret);
+      const snap = await (await openStore(prefix)).revocations();
+      expect([...snap.tokens.keys()].sort()).toEqual(['jti-forced', 'jti-opaque', 'jti-plain']);
+    } finally {
+      idp.close();
+    }
+  });
+
   it('creates, lists and revokes keys and revokes tokens in the configured store', async () => {
     const dir = tempDir('cli');
     writeFileSync(join(dir, 'pepper'), `${PEPPER}\n`);
