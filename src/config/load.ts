@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/errors.js';
+import { authorizationServers } from './authorization-servers.js';
 import { applyEnv, envSources } from './env.js';
 import { isLoopbackHost } from './loopback.js';
 import { type Config, ConfigSchema } from './schema.js';
@@ -67,6 +68,11 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
   if (c.authn.jwt.enabled && c.authn.jwt.jwksUri && c.authn.jwt.issuers.length === 0) {
     issues.push(
       'authn.jwt.issuers: required with authn.jwt.jwksUri: the iss claim is checked against it, and the protected-resource metadata (RFC 9728) must name at least one authorization server',
+    );
+  }
+  if (c.authn.introspection && authorizationServers(c.authn).length === 0) {
+    issues.push(
+      'authn.introspection.issuer (or authn.resourceMetadata.authorizationServers): required with token introspection: the protected-resource metadata (RFC 9728) must name at least one authorization server, or MCP clients cannot find where to sign in',
     );
   }
   // Two listeners on one port collide when the hosts are the same or either takes every address.

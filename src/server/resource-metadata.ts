@@ -6,6 +6,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
+import { authorizationServers } from '../config/authorization-servers.js';
 import type { Config } from '../config/schema.js';
 
 export const WELL_KNOWN_PREFIX = '/.well-known/oauth-protected-resource';
@@ -54,7 +55,7 @@ export function resourceMetadataUrl(resource: string): string {
 
 export function metadataDocument(config: Config, resource: string): Record<string, unknown> {
   const m = config.authn.resourceMetadata;
-  const servers = m.authorizationServers.length ? m.authorizationServers : config.authn.jwt.issuers;
+  const servers = authorizationServers(config.authn);
   // MCP asks for at least one server; with none (API keys, an HS secret) the field is left out rather than
   // an empty list, which RFC 9728 does not foresee.
   const doc: Record<string, unknown> = {

@@ -72,7 +72,7 @@ describe('CLI keys/tokens against Redis', () => {
         'authn:',
         '  resource: http://127.0.0.1:8080/mcp',
         '  apiKeys: { enabled: false }',
-        `  introspection: { endpoint: "http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect", clientId: mcp-authz, clientSecretFile: "${join(dir, 'client-secret')}" }`,
+        `  introspection: { endpoint: "http://127.0.0.1:${(idp.address() as AddressInfo).port}/introspect", clientId: mcp-authz, issuer: https://idp.example.com, clientSecretFile: "${join(dir, 'client-secret')}" }`,
         '',
       ].join('\n'),
     );

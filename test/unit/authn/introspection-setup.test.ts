@@ -9,7 +9,11 @@ import { tempDir } from '../../helpers/temp-dir.js';
 import { until } from '../../helpers/wait.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
-const introspection = { endpoint: 'https://idp.example.com/introspect', clientId: 'mcp-authz' };
+const introspection = {
+  endpoint: 'https://idp.example.com/introspect',
+  clientId: 'mcp-authz',
+  issuer: 'https://idp.example.com',
+};
 
 describe('introspection in the authenticator', () => {
   it('refuses to start without a client secret or an audience', () => {

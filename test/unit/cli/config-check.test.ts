@@ -220,6 +220,7 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
     const introspection = {
       endpoint: 'https://idp.example.com/introspect',
       clientId: 'mcp-authz',
+      issuer: 'https://idp.example.com',
       clientSecretFile: secret,
     };
     const resource = 'http://127.0.0.1:8443/mcp';

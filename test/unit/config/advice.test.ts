@@ -75,7 +75,10 @@ describe('configAdvice', () => {
     const at = (endpoint: string) =>
       configAdvice(
         parseConfig(
-          { server: { trustProxyHops: 1 }, authn: { introspection: { endpoint, clientId: 'c' } } },
+          {
+            server: { trustProxyHops: 1 },
+            authn: { introspection: { endpoint, clientId: 'c', issuer: 'https://idp.example.com' } },
+          },
           {},
         ),
       );

@@ -171,6 +171,22 @@ describe('config errors', () => {
     expect(parseConfig({ authn: { resource, jwt: { ...jwt, enabled: false } } })).toBeTruthy();
   });
 
+  it('requires an authorization server to name with token introspection (the metadata must list one)', () => {
+    const resource = 'https://mcp.example.com/mcp';
+    const introspection = { endpoint: 'https://idp.example.com/introspect', clientId: 'c' };
+    const off = { enabled: false };
+    expect(() => parseConfig({ authn: { resource, jwt: off, introspection } })).toThrow(
+      /authn\.introspection\.issuer \(or authn\.resourceMetadata\.authorizationServers\): required/,
+    );
+    for (const named of [
+      { jwt: off, introspection: { ...introspection, issuer: 'https://idp.example.com' } },
+      { jwt: off, introspection, resourceMetadata: { authorizationServers: ['https://idp.example.com'] } },
+      { jwt: { issuers: ['https://idp.example.com'] }, introspection },
+    ]) {
+      expect(parseConfig({ authn: { resource, ...named } })).toBeTruthy();
+    }
+  });
+
   it('refuses a store key prefix with { or } (Redis Cluster would split the scripts across slots)', () => {
     expect(() => parseConfig({ store: { keyPrefix: 'app{}:' } })).toThrow(
       /store\.keyPrefix: must not contain \{ or \}/,

@@ -150,6 +150,27 @@ describe('metadataDocument', () => {
     expect(metadataDocument(both, resource).scopes_supported).toEqual(['mcp:tools', 'mcp:admin']);
   });
 
+  it('names the issuer of introspected tokens, beside the JWT issuers (each once)', () => {
+    const introspection = { endpoint: 'https://idp.example.com/introspect', clientId: 'c' };
+    const only = config({
+      authn: {
+        jwt: { enabled: false },
+        introspection: { ...introspection, issuer: 'https://idp.example.com' },
+      },
+    });
+    expect(metadataDocument(only, resource).authorization_servers).toEqual(['https://idp.example.com']);
+    const both = config({
+      authn: {
+        jwt: { issuers: ['https://idp.example.com', 'https://other.example.com'] },
+        introspection: { ...introspection, issuer: 'https://idp.example.com' },
+      },
+    });
+    expect(metadataDocument(both, resource).authorization_servers).toEqual([
+      'https://idp.example.com',
+      'https://other.example.com',
+    ]);
+  });
+
   it('omits empty optional fields', () => {
     const doc = metadataDocument(config(), resource);
     expect(doc).not.toHaveProperty('scopes_supported');
