@@ -14,6 +14,7 @@ export const RPC = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  invalidParams: -32602,
   internalError: -32603,
   unauthorized: -32001,
   forbidden: -32003,
@@ -158,6 +159,13 @@ export const ERROR_CODES = {
     rpc: RPC.forbidden,
     reason: 'policy',
     meaning: 'The policy denied the JSON-RPC message; `data.reasons` says why.',
+  },
+  ERR_TASK_UNKNOWN: {
+    status: 200,
+    rpc: RPC.invalidParams,
+    reason: 'policy',
+    meaning:
+      'A task method named a task this caller did not create, or none this sidecar saw created: the same answer either way, and the one MCP 2025-11-25 gives for a nonexistent task (invalid params).',
   },
   ERR_POLICY_UNAVAILABLE: {
     status: 200,

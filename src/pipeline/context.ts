@@ -37,6 +37,8 @@ export interface MessageDecision {
   readonly action: Action;
   readonly decision: Decision;
   readonly decisionId: string;
+  /** Refused before the policy with this code instead of `ERR_POLICY_DENIED` (a task that is not the caller's). */
+  readonly refusal?: 'ERR_TASK_UNKNOWN';
   /** The policy denied it, but `policy.dryRun` lets it through: forwarded, rate-limited, audited as not enforced. */
   readonly dryRun?: true;
   /** Set by the rate-limit stage for allowed requests. */

@@ -125,7 +125,7 @@ function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorRe
   const answers = ctx.decisions.map((d) => {
     if (enforcedDenial(d)) {
       return rpcErrorBody(
-        denial(d.decision.reasons, d.decisionId, d.decision.failure !== undefined),
+        denial(d.decision.reasons, d.decisionId, d.decision.failure !== undefined, d.refusal),
         d.action.id,
       );
     }

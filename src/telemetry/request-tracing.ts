@@ -296,7 +296,7 @@ export class RequestTracing {
  */
 export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: number): string | null {
   if (bodyCode !== undefined) return String(bodyCode);
-  if (enforcedDenial(d) || batchDenied) return String(RPC.forbidden);
+  if (enforcedDenial(d) || batchDenied) return String(d.refusal ? RPC.invalidParams : RPC.forbidden);
   if (d.rateLimitRefusal)
     return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
   return null;

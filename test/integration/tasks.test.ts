@@ -15,7 +15,8 @@ import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
-const REFUSED = /Forbidden: no task with this taskId was created by this caller/;
+/** MCP 2025-11-25: invalid params (-32602) for a nonexistent task; the same for another caller's. */
+const REFUSED = /MCP error -32602: Invalid params: no task with this taskId was created by this caller/;
 const EXPORT = { name: 'export_customers', arguments: { tenant: 'acme', limit: 2, format: 'json' } };
 
 /** Calls `export_customers` as a task and follows it to its result (tasks/get, then tasks/result). */

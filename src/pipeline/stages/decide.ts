@@ -16,7 +16,13 @@ import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
 import { MAX_RESOURCE_SUBSCRIPTIONS, resourceSubscriptions } from '../../mcp/subscriptions.js';
 import type { TaskOwners } from '../../mcp/task-owners.js';
-import { mayCreateTask, namedTaskId, subscribedTaskIds, TASK_LIST_METHOD } from '../../mcp/tasks.js';
+import {
+  mayCreateTask,
+  namedTaskId,
+  subscribedTaskIds,
+  TASK_LIST_METHOD,
+  TASK_METHODS,
+} from '../../mcp/tasks.js';
 import { type Decision, denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
@@ -79,13 +85,18 @@ export function decideStage(deps: DecideDeps): Stage {
         principal.authMethod !== 'anonymous' &&
         foreignTask === undefined &&
         !badArguments;
+      // A task method's unknown or foreign task is the spec's invalid params; a listen naming one stays a denial.
+      const refusal =
+        foreignTask === NOT_THE_CALLERS && TASK_METHODS.has(action.method) ? 'ERR_TASK_UNKNOWN' : undefined;
       const d: MessageDecision = notEnforced
         ? { index, action, decision, decisionId, dryRun: true }
-        : { index, action, decision, decisionId };
+        : refusal
+          ? { index, action, decision, decisionId, refusal }
+          : { index, action, decision, decisionId };
       ctx.decisions.push(d);
       deps.onDecision?.(ctx, d, msg.params);
       if (!decision.allow && !notEnforced) {
-        firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined);
+        firstDenied ??= denial(decision.reasons, decisionId, decision.failure !== undefined, refusal);
       } else if (isListMethod(action.method)) {
         ctx.listRequests.set(idKey(action.id), action.method);
       } else if (
@@ -201,10 +212,15 @@ function taskRefusal(
   return tasks.mayUse(taskId, caller) ? undefined : NOT_THE_CALLERS;
 }
 
-export function denial(reasons: readonly string[], decisionId: string, failure: boolean): PolicyError {
+export function denial(
+  reasons: readonly string[],
+  decisionId: string,
+  failure: boolean,
+  refusal?: MessageDecision['refusal'],
+): PolicyError {
   return new PolicyError(
-    failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED',
-    `Forbidden: ${reasons[0] ?? 'denied'}`,
+    refusal ?? (failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED'),
+    `${refusal ? 'Invalid params' : 'Forbidden'}: ${reasons[0] ?? 'denied'}`,
     {
       data: { reasons, decision_id: decisionId },
     },

@@ -142,11 +142,17 @@ describe('decide stage', () => {
     for (const dryRun of [false, true]) {
       const { inputs, run } = setup([], dryRun, owners);
       const { ctx, result } = run([get(1, 't-alice')], principal({ id: 'mallory' }));
+      // MCP 2025-11-25: a nonexistent task is invalid params (-32602), and so is another caller's.
       expect(result).toMatchObject({
         kind: 'deny',
-        error: { message: 'Forbidden: no task with this taskId was created by this caller' },
+        error: {
+          code: 'ERR_TASK_UNKNOWN',
+          message: 'Invalid params: no task with this taskId was created by this caller',
+        },
       });
-      expect(ctx.decisions.map((d) => [d.decision.allow, d.dryRun])).toEqual([[false, undefined]]);
+      expect(ctx.decisions.map((d) => [d.decision.allow, d.dryRun, d.refusal])).toEqual([
+        [false, undefined, 'ERR_TASK_UNKNOWN'],
+      ]);
       expect(inputs).toEqual([]);
       expect(run([get(2, 't-alice')], alice).result).toEqual({ kind: 'continue' });
       expect(run([get(3, 7)], alice).result).toMatchObject({
