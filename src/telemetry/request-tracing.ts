@@ -187,7 +187,7 @@ export class RequestTracing {
     let span: Span | undefined;
     // The client's trace headers never travel on; untraced, the sidecar has no span of its own to pass instead
     // (a no-op one carries the client's ids), so the upstream starts its own trace.
-    for (const name of CLIENT_TRACE_HEADERS) delete headers[name];
+    for (const name of CLIENT_TRACE_HEADERS) if (name in headers) delete headers[name];
     if (parent && this.#tel.tracing) {
       const { method, origin } = target;
       span = this.#tel.tracer.startSpan(
