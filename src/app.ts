@@ -132,6 +132,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     path: upstreamMcpPath,
     logger,
     onEvicted: (result) => obs.metrics.sessionEvicted(result),
+    store,
     ...(deps.sessionCaps ? { caps: deps.sessionCaps } : {}),
   });
   const tasks = new TaskOwners({

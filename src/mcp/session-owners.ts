@@ -10,6 +10,10 @@
  * `onEvict`, with the protocol version its owner last used in it, so that it can be ended at the upstream,
  * which otherwise keeps it until a DELETE that no client will send.
  *
+ * With a shared store ({@link SharedSessions}: Redis), every binding is also written there, and a session
+ * unknown here is looked up there before it is refused: a sidecar restarted beside a running MCP server, or
+ * another replica, then serves its owner's open sessions. Only the owner it names may use it.
+ *
  * @module
  */
 import type { Principal } from '../authn/principal.js';
@@ -42,6 +46,19 @@ export type UnknownSessions = 'reject' | 'forward';
 /** Called with a session the table evicted (not one unbound) and the protocol version last seen in it. */
 export type OnEvict = (sessionId: string, protocolVersion: string | undefined) => void;
 
+/**
+ * The bindings in the shared store. Writes are made off the request path and may fail (the binding then
+ * lives here only); a lookup that fails is no binding: the session is refused, as an unknown one is.
+ */
+export interface SharedSessions {
+  put(sessionId: string, owner: string): void;
+  get(sessionId: string): Promise<string | null>;
+  delete(sessionId: string): void;
+}
+
+/** A binding used again is written to the shared store again after this long (its TTL is longer). */
+export const SHARED_REFRESH_MS = 3_600_000;
+
 export interface SessionOwnersOptions {
   /** Sessions in the table (default {@link MAX_TRACKED_SESSIONS}). */
   readonly max?: number;
@@ -50,12 +67,16 @@ export interface SessionOwnersOptions {
   readonly unknown?: UnknownSessions;
   /** Must not throw: it runs inside {@link SessionOwners.bind}, on the request that issued a new session. */
   readonly onEvict?: OnEvict;
+  readonly shared?: SharedSessions;
+  readonly now?: () => number;
 }
 
 interface Binding {
   readonly owner: string;
   /** The `MCP-Protocol-Version` the upstream last accepted in this session. */
   version: string | undefined;
+  /** When the binding was last written to the shared store (epoch ms). */
+  shared: number;
 }
 
 /** Distinct protocol versions kept as shared strings (each request's header is a new string). */
@@ -66,17 +87,28 @@ export class SessionOwners {
   readonly #owners: OwnerTable<Binding>;
   readonly #versions = new Map<string, string>();
   readonly #unknown: UnknownSessions;
+  readonly #shared: SharedSessions | undefined;
+  readonly #now: () => number;
 
   constructor(opts: SessionOwnersOptions = {}) {
     const onEvict = opts.onEvict;
+    this.#unknown = opts.unknown ?? 'reject';
+    this.#shared = opts.shared;
+    this.#now = opts.now ?? Date.now;
+    // An evicted session is ended at the upstream (reject): its shared binding goes with it.
+    const forget = this.#unknown === 'reject' ? this.#shared : undefined;
     // Below 1 the session just bound would be evicted at once: its caller could never use it.
     this.#owners = new OwnerTable<Binding>(
       'session',
       opts.max ?? MAX_TRACKED_SESSIONS,
       opts.perCaller ?? MAX_SESSIONS_PER_CALLER,
-      onEvict ? (id, b) => onEvict(id, b.version) : undefined,
+      onEvict || forget
+        ? (id, b) => {
+            forget?.delete(id);
+            onEvict?.(id, b.version);
+          }
+        : undefined,
     );
-    this.#unknown = opts.unknown ?? 'reject';
   }
 
   /**
@@ -88,7 +120,8 @@ export class SessionOwners {
     const key = ownerKey(owner);
     const current = this.#owners.get(sessionId);
     if (current !== undefined && current.owner !== key) return false;
-    this.#owners.set(sessionId, { owner: key, version: current?.version });
+    this.#owners.set(sessionId, { owner: key, version: current?.version, shared: this.#now() });
+    this.#shared?.put(sessionId, key);
     return true;
   }
 
@@ -107,19 +140,43 @@ export class SessionOwners {
     b.version = shared ?? version;
   }
 
-  /** True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded. */
-  mayUse(sessionId: string, caller: Principal): boolean {
+  /**
+   * True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded; a
+   * promise when it is unknown here and the shared store is asked whose it is.
+   */
+  mayUse(sessionId: string, caller: Principal): boolean | Promise<boolean> {
     const b = this.#owners.get(sessionId);
-    if (b === undefined) return this.#unknown === 'forward';
+    if (b === undefined) {
+      if (this.#unknown === 'forward') return true;
+      return this.#shared ? this.#fromShared(this.#shared, sessionId, caller) : false;
+    }
     if (b.owner !== ownerKey(caller)) return false;
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
     this.#owners.touch(sessionId);
+    const now = this.#now();
+    if (this.#shared && now - b.shared >= SHARED_REFRESH_MS) {
+      b.shared = now;
+      this.#shared.put(sessionId, b.owner);
+    }
+    return true;
+  }
+
+  /** A session bound in the shared store to `caller` is bound here too; any other answer refuses it. */
+  async #fromShared(shared: SharedSessions, sessionId: string, caller: Principal): Promise<boolean> {
+    const key = ownerKey(caller);
+    const owner = await shared.get(sessionId).catch(() => null);
+    if (owner !== key) return false;
+    // Bound meanwhile (by another request of the same session)? Then to its owner, the one asked for.
+    const current = this.#owners.get(sessionId);
+    if (current !== undefined) return current.owner === key;
+    this.#owners.set(sessionId, { owner: key, version: undefined, shared: this.#now() });
     return true;
   }
 
   /** Forgets a session that ended (its DELETE): no `onEvict`. */
   unbind(sessionId: string): void {
     this.#owners.remove(sessionId);
+    this.#shared?.delete(sessionId);
   }
 
   /**

@@ -7,9 +7,10 @@
  * @module
  */
 import type { Config } from '../config/schema.js';
-import { SessionOwners } from '../mcp/session-owners.js';
+import { SessionOwners, type SharedSessions } from '../mcp/session-owners.js';
 import { endsInFlight, SessionEnder } from '../proxy/session-ender.js';
 import type { Upstream } from '../proxy/upstream.js';
+import type { Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SessionEvictionResult } from '../telemetry/metric-labels.js';
 
@@ -34,6 +35,8 @@ export function createSessionTable(
     readonly logger: Logger;
     readonly onEvicted: (result: SessionEvictionResult) => void;
     readonly caps?: SessionCaps;
+    /** The store: with Redis, bindings are shared (restarts, replicas); the in-memory one adds nothing. */
+    readonly store?: Store;
   },
 ): SessionTable {
   const ender = new SessionEnder({
@@ -51,6 +54,24 @@ export function createSessionTable(
     ...deps.caps,
     unknown,
     onEvict: unknown === 'reject' ? (id, version) => ender.end(id, version) : () => deps.onEvicted('kept'),
+    ...(deps.store?.kind === 'redis' ? { shared: sharedSessions(deps.store, deps.logger) } : {}),
   });
   return { owners, ender };
+}
+
+/** How long a session binding lasts in the shared store without use (each hour of use writes it again). */
+export const SHARED_SESSION_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Session bindings in the store, written off the request path. A failed write leaves the binding in this
+ * replica only (said at debug: the store's own outage is logged once by the store); a failed lookup is none.
+ */
+function sharedSessions(store: Store, logger: Logger): SharedSessions {
+  const failed = (what: string) => (err: unknown) =>
+    logger.debug({ err: (err as Error).message }, `session binding not ${what} in the store`);
+  return {
+    put: (id, owner) => void store.putSessionOwner(id, owner, SHARED_SESSION_TTL_MS).catch(failed('written')),
+    get: (id) => store.sessionOwner(id),
+    delete: (id) => void store.deleteSessionOwner(id).catch(failed('deleted')),
+  };
 }

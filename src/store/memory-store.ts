@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import {
   type AbuseEvent,
@@ -61,6 +62,8 @@ export class MemoryStore implements Store {
   #blockVersion = 0;
   readonly #hours = new Map<number, Map<string, number>>();
   #anomalies: { atMs: number; event: AbuseEvent }[] = [];
+  /** Session bindings (one process: `SessionOwners` holds them too); the oldest go first beyond the bound. */
+  readonly #sessions = new Map<string, { owner: string; untilMs: number }>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -211,6 +214,24 @@ export class MemoryStore implements Store {
       for (const [field, n] of this.#hours.get(hour) ?? []) sum.set(field, (sum.get(field) ?? 0) + n);
     }
     return sum;
+  }
+
+  async putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void> {
+    this.#sessions.delete(sessionId);
+    if (this.#sessions.size >= MAX_TRACKED_SESSIONS)
+      this.#sessions.delete(this.#sessions.keys().next().value as string);
+    this.#sessions.set(sessionId, { owner, untilMs: this.#now() + ttlMs });
+  }
+
+  async sessionOwner(sessionId: string): Promise<string | null> {
+    const s = this.#sessions.get(sessionId);
+    if (s === undefined || s.untilMs > this.#now()) return s?.owner ?? null;
+    this.#sessions.delete(sessionId);
+    return null;
+  }
+
+  async deleteSessionOwner(sessionId: string): Promise<void> {
+    this.#sessions.delete(sessionId);
   }
 
   async anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]> {

@@ -22,13 +22,15 @@
  *                                              <hour> × 3 600 000 ms; PEXPIREAT hour start + 8 days
  * <prefix>{authz}:report:anomalies      zset   `<unique id>|<AbuseEvent JSON>`, score = epoch ms; 8 days,
  *                                              at most 10 000
+ * <prefix>{authz}:session:<sha256>      string the owner key of a Streamable HTTP session (SHA-256 of its id,
+ *                                              base64url: ids are the client's to send); PX the binding's TTL
  * ```
  * `<bucket>` and `<window>` are built by the rate limiter and the abuse detector from `encodePart`-encoded
  * parts (`key-parts.ts`), so tenants, subjects and tools cannot forge each other's keys.
  *
  * @module
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 
 /** Version counters are bumped by 1 to this (see `versionStep`). */
 const VERSION_STEP_RANGE = 2 ** 20;
@@ -49,6 +51,7 @@ export interface KeyLayout {
   readonly blocksVersion: string;
   reportHour(hourStartMs: number): string;
   readonly anomalies: string;
+  session(sessionId: string): string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
@@ -67,6 +70,7 @@ export function keyLayout(prefix: string): KeyLayout {
     blocksVersion: `${base}blocks:version`,
     reportHour: (hourStartMs) => `${base}report:${Math.floor(hourStartMs / 3_600_000)}`,
     anomalies: `${base}report:anomalies`,
+    session: (sessionId) => `${base}session:${createHash('sha256').update(sessionId).digest('base64url')}`,
   };
 }
 

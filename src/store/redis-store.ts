@@ -207,6 +207,22 @@ export class RedisStore implements Store {
     return this.#run('anomalies', (c) => ops.anomalies(c, this.#sec, sinceMs, untilMs, limit));
   }
 
+  putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void> {
+    return this.#run('putSessionOwner', async (c) => {
+      await c.set(this.#keys.session(sessionId), owner, 'PX', Math.max(1, Math.round(ttlMs)));
+    });
+  }
+
+  sessionOwner(sessionId: string): Promise<string | null> {
+    return this.#run('sessionOwner', (c) => c.get(this.#keys.session(sessionId)));
+  }
+
+  deleteSessionOwner(sessionId: string): Promise<void> {
+    return this.#run('deleteSessionOwner', async (c) => {
+      await c.del(this.#keys.session(sessionId));
+    });
+  }
+
   /** SCRIPT LOAD on every master, so requests can go straight to EVALSHA; best effort (NOSCRIPT → EVAL). */
   #loadScripts(client: Client): void {
     const nodes = client instanceof Cluster ? client.nodes('master') : [client];

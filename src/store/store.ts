@@ -193,4 +193,13 @@ export interface Store extends Component {
   securityCounters(hours: readonly number[]): Promise<Map<string, number>>;
   /** Anomalies in [sinceMs, untilMs], newest first, at most `limit`. */
   anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]>;
+  /**
+   * Binds a Streamable HTTP session to its owner (`mcp/session-owners.ts` `ownerKey`) for `ttlMs`, so that a
+   * restarted sidecar, or another replica, knows whose it is.
+   */
+  putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void>;
+  /** The owner a session is bound to; null when it never was, ended, or its binding lapsed. */
+  sessionOwner(sessionId: string): Promise<string | null>;
+  /** Forgets a session's binding (it ended, or was ended at the upstream). */
+  deleteSessionOwner(sessionId: string): Promise<void>;
 }

@@ -73,6 +73,29 @@ async function within(ms: number, check: () => Promise<void>): Promise<number> {
 }
 
 describe('RedisStore', () => {
+  it('keeps session bindings under a hash of the id, for their TTL, until deleted', async () => {
+    const config = configFor();
+    const store = await openStore(config);
+    const id = `s-${'x'.repeat(2_000)}`;
+    await store.putSessionOwner(id, 'owner-a', 60_000);
+    expect(await store.sessionOwner(id)).toBe('owner-a');
+    expect(await store.sessionOwner('s-other')).toBeNull();
+    // The client's id is not in the key: a fixed-length hash is, with the TTL asked for.
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    try {
+      const keys = await admin.keys(`${config.store.keyPrefix}*session:*`);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]?.length).toBeLessThan(100);
+      expect(await admin.pttl(keys[0] as string)).toBeGreaterThan(59_000);
+      await store.putSessionOwner('s-short', 'owner-b', 1);
+      await within(2_000, async () => expect(await store.sessionOwner('s-short')).toBeNull());
+    } finally {
+      admin.disconnect();
+    }
+    await store.deleteSessionOwner(id);
+    expect(await store.sessionOwner(id)).toBeNull();
+  });
+
   it('stores, lists and revokes API keys and tokens', async () => {
     const store = await openStore(configFor());
     expect(store.kind).toBe('redis');

@@ -1,6 +1,7 @@
 /**
  * Session ownership: a request naming an `Mcp-Session-Id` that another caller created is answered as if
- * the session did not exist (404), so sessions can be neither used nor probed across callers.
+ * the session did not exist (404), so sessions can be neither used nor probed across callers. A session
+ * unknown here is looked up in the shared store first, when there is one (`SessionOwners`).
  *
  * @module
  */
@@ -39,8 +40,11 @@ export function sessionStage(
       }
       const header = ctx.req.headers['mcp-session-id'];
       const id = Array.isArray(header) ? header[0] : header;
-      if (id === undefined || !ctx.principal || owners.mayUse(id, ctx.principal)) return CONTINUE;
-      return unknown();
+      if (id === undefined || !ctx.principal) return CONTINUE;
+      const mine = owners.mayUse(id, ctx.principal);
+      if (typeof mine === 'boolean') return mine ? CONTINUE : unknown();
+      // Unknown here: the shared store says whose it is (a restart, another replica).
+      return mine.then((yes) => (yes ? CONTINUE : unknown()));
     },
   };
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { type OnEvict, SessionOwners } from '../../../src/mcp/session-owners.js';
+import { type OnEvict, ownerKey, SessionOwners } from '../../../src/mcp/session-owners.js';
 import { principal } from '../../helpers/principal.js';
 
 const alice = principal({ id: 'alice' });
@@ -168,5 +168,80 @@ describe('SessionOwners', () => {
       expect(() => new SessionOwners({ max: 0 })).toThrow(TypeError);
       expect(() => new SessionOwners({ max: Number.NaN })).toThrow(TypeError);
     });
+  });
+});
+
+describe('SessionOwners with a shared store', () => {
+  /** An in-process stand-in for the store's bindings (the integration suite uses Redis), recording its calls. */
+  function sharedMap(fail = false) {
+    const map = new Map<string, string>();
+    const calls: string[] = [];
+    return {
+      map,
+      calls,
+      shared: {
+        put(id: string, owner: string) {
+          calls.push(`put ${id}`);
+          map.set(id, owner);
+        },
+        get: async (id: string) => {
+          calls.push(`get ${id}`);
+          if (fail) throw new Error('store down');
+          return map.get(id) ?? null;
+        },
+        delete(id: string) {
+          calls.push(`delete ${id}`);
+          map.delete(id);
+        },
+      },
+    };
+  }
+
+  it('writes each binding there, and serves a session unknown here to the owner the store names', async () => {
+    const s = sharedMap();
+    const first = new SessionOwners({ shared: s.shared });
+    first.bind('s-1', alice);
+    expect(s.calls).toEqual(['put s-1']);
+    // A restarted sidecar: nothing in its table, the binding in the store.
+    const restarted = new SessionOwners({ shared: s.shared });
+    expect(await restarted.mayUse('s-1', mallory)).toBe(false);
+    expect(await restarted.mayUse('s-1', alice)).toBe(true);
+    // Bound here from then on: no second lookup, and still nobody else's.
+    s.calls.length = 0;
+    expect(restarted.mayUse('s-1', alice)).toBe(true);
+    expect(restarted.mayUse('s-1', mallory)).toBe(false);
+    expect(s.calls).toEqual([]);
+    expect(await restarted.mayUse('s-unknown', alice)).toBe(false);
+  });
+
+  it('forgets the binding there when the session ends or is evicted (and ended at the upstream)', () => {
+    const s = sharedMap();
+    const ended: string[] = [];
+    const owners = new SessionOwners({ shared: s.shared, max: 1, onEvict: (id) => ended.push(id) });
+    owners.bind('s-1', alice);
+    owners.bind('s-2', alice);
+    expect(ended).toEqual(['s-1']);
+    expect([...s.map.keys()]).toEqual(['s-2']);
+    owners.unbind('s-2');
+    expect(s.map.size).toBe(0);
+  });
+
+  it('refuses a session it cannot look up (the store down), as an unknown one', async () => {
+    const s = sharedMap(true);
+    s.map.set('s-1', ownerKey(alice));
+    expect(await new SessionOwners({ shared: s.shared }).mayUse('s-1', alice)).toBe(false);
+  });
+
+  it('writes a binding in use again once an hour, so its TTL in the store does not lapse', () => {
+    const s = sharedMap();
+    let now = 0;
+    const owners = new SessionOwners({ shared: s.shared, now: () => now });
+    owners.bind('s-1', alice);
+    now = 3_599_000;
+    owners.mayUse('s-1', alice);
+    now = 3_600_000;
+    owners.mayUse('s-1', alice);
+    owners.mayUse('s-1', alice);
+    expect(s.calls).toEqual(['put s-1', 'put s-1']);
   });
 });

@@ -23,6 +23,18 @@ function record(id: string, createdAt = '2026-01-01T00:00:00.000Z'): ApiKeyRecor
 }
 
 describe('MemoryStore', () => {
+  it('keeps session bindings for their TTL, until deleted', async () => {
+    let now = 0;
+    const s = new MemoryStore({ now: () => now });
+    await s.putSessionOwner('s-1', 'owner-a', 1_000);
+    expect(await s.sessionOwner('s-1')).toBe('owner-a');
+    now = 1_000;
+    expect(await s.sessionOwner('s-1')).toBeNull();
+    await s.putSessionOwner('s-2', 'owner-b', 1_000);
+    await s.deleteSessionOwner('s-2');
+    expect(await s.sessionOwner('s-2')).toBeNull();
+  });
+
   it('puts, gets and lists API keys (oldest first)', async () => {
     const s = new MemoryStore();
     await s.putApiKey(record('b', '2026-01-02T00:00:00.000Z'));
