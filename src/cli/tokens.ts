@@ -80,7 +80,10 @@ async function revokedId(
   asJti: boolean,
 ): Promise<{ jti: string; exp?: number; introspected?: true }> {
   const token = arg.trim().replace(/^bearer\s+/i, '');
-  if (config.authn.introspection && !asJti && !looksLikeJwt(token) && token !== '') {
+  // Not asked of a JWT cut short nor an API key: refused below, they must not reach the endpoint either.
+  const neverAsked =
+    token === '' || token.startsWith('eyJ') || token.startsWith(`${config.authn.apiKeys.prefix}_`);
+  if (config.authn.introspection && !asJti && !looksLikeJwt(token) && !neverAsked) {
     const looked = await lookUpToken(token, config);
     if (looked !== 'inactive') return { ...looked, introspected: true };
   }

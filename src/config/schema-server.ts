@@ -175,6 +175,6 @@ export const ServerSchema = z.strictObject({
     .enum(['reject', 'forward'])
     .default(D.UNKNOWN_TASKS)
     .describe(
-      "A `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/update` naming a task this sidecar never saw created (restart, another replica, forgotten from its full table): `reject` refuses it (HTTP 200, JSON-RPC -32003), `forward` lets the upstream decide. Such tasks are never kept in `tasks/list` replies, and a task created by another caller is refused either way. Warning: with `forward`, a caller who learns a task id this replica does not know can read that task's result.",
+      "A `tasks/get`, `tasks/result`, `tasks/cancel` or `tasks/update` naming a task this sidecar never saw created (restart, another replica, forgotten from its full table): `reject` refuses it (HTTP 200, JSON-RPC -32602 `ERR_TASK_UNKNOWN`, as for another caller's task), `forward` lets the upstream decide. Such tasks are never kept in `tasks/list` replies, and a task created by another caller is refused either way. Warning: with `forward`, a caller who learns a task id this replica does not know can read that task's result.",
     ),
 });

@@ -47,11 +47,16 @@ export type UnknownSessions = 'reject' | 'forward';
 export type OnEvict = (sessionId: string, protocolVersion: string | undefined) => void;
 
 /**
- * The bindings in the shared store. Writes are made off the request path and may fail (the binding then
- * lives here only); a lookup that fails is no binding: the session is refused, as an unknown one is.
+ * The bindings in the shared store. A claim is awaited (on the request that issued the session, before its
+ * reply goes out); a claim the store cannot answer leaves the binding in this replica only. A lookup that
+ * fails is no binding: the session is refused, as an unknown one is. Refreshes and deletes are made off the
+ * request path.
  */
 export interface SharedSessions {
-  put(sessionId: string, owner: string): void;
+  /** Binds the session to `owner` unless another owner holds it (then false: an upstream issuing an id twice). */
+  claim(sessionId: string, owner: string): Promise<boolean>;
+  /** Gives a binding `owner` still holds its TTL again; never brings back one that ended. */
+  refresh(sessionId: string, owner: string): void;
   get(sessionId: string): Promise<string | null>;
   delete(sessionId: string): void;
 }
@@ -114,14 +119,26 @@ export class SessionOwners {
   /**
    * Binds a session the upstream issued to `owner`; false, changing nothing, when it is bound to another
    * caller (an upstream issuing one id twice must not hand the first caller's session to the second, as
-   * {@link TaskOwners} keeps a task with its creator).
+   * {@link TaskOwners} keeps a task with its creator) — here, or with a shared store there (another replica's
+   * upstream issued it to someone else): a promise then.
    */
-  bind(sessionId: string, owner: Principal): boolean {
+  bind(sessionId: string, owner: Principal): boolean | Promise<boolean> {
     const key = ownerKey(owner);
     const current = this.#owners.get(sessionId);
     if (current !== undefined && current.owner !== key) return false;
+    if (this.#shared === undefined || current !== undefined) return this.#bindHere(sessionId, key);
+    return this.#shared.claim(sessionId, key).then(
+      (claimed) => claimed && this.#bindHere(sessionId, key),
+      // The store cannot say: bound in this replica only, as without a store.
+      () => this.#bindHere(sessionId, key),
+    );
+  }
+
+  /** Binds it here, unless another request bound it to someone else meanwhile. */
+  #bindHere(sessionId: string, key: string): boolean {
+    const current = this.#owners.get(sessionId);
+    if (current !== undefined && current.owner !== key) return false;
     this.#owners.set(sessionId, { owner: key, version: current?.version, shared: this.#now() });
-    this.#shared?.put(sessionId, key);
     return true;
   }
 
@@ -156,7 +173,7 @@ export class SessionOwners {
     const now = this.#now();
     if (this.#shared && now - b.shared >= SHARED_REFRESH_MS) {
       b.shared = now;
-      this.#shared.put(sessionId, b.owner);
+      this.#shared.refresh(sessionId, b.owner);
     }
     return true;
   }
@@ -170,6 +187,8 @@ export class SessionOwners {
     const current = this.#owners.get(sessionId);
     if (current !== undefined) return current.owner === key;
     this.#owners.set(sessionId, { owner: key, version: undefined, shared: this.#now() });
+    // Its TTL runs from its last write, which may be nearly a day ago: in use again, it starts anew.
+    shared.refresh(sessionId, key);
     return true;
   }
 

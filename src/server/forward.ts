@@ -127,7 +127,8 @@ export async function forward(
   ctx.upstreamStatus = upstreamRes.status;
   deps.outages?.succeeded();
   traced?.(upstreamRes.status);
-  const tracked = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
+  const tracking = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
+  const tracked = tracking instanceof Promise ? await tracking : tracking;
   if (tracked === SESSION_TAKEN) {
     const why = 'the upstream issued a session id already bound to another caller';
     return failReply(ctx, res, deps, upstreamRes, why, `Bad Gateway: ${why}`);

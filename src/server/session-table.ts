@@ -54,7 +54,10 @@ export function createSessionTable(
     ...deps.caps,
     unknown,
     onEvict: unknown === 'reject' ? (id, version) => ender.end(id, version) : () => deps.onEvicted('kept'),
-    ...(deps.store?.kind === 'redis' ? { shared: sharedSessions(deps.store, deps.logger) } : {}),
+    // With `forward` an unknown session is never looked up: bindings in the store would only pile up.
+    ...(deps.store?.kind === 'redis' && unknown === 'reject'
+      ? { shared: sharedSessions(deps.store, deps.logger) }
+      : {}),
   });
   return { owners, ender };
 }
@@ -63,14 +66,16 @@ export function createSessionTable(
 export const SHARED_SESSION_TTL_MS = 24 * 3_600_000;
 
 /**
- * Session bindings in the store, written off the request path. A failed write leaves the binding in this
- * replica only (said at debug: the store's own outage is logged once by the store); a failed lookup is none.
+ * Session bindings in the store. A failed write leaves the binding in this replica only (said at debug: the
+ * store's own outage is logged once by the store); a failed lookup is none.
  */
 function sharedSessions(store: Store, logger: Logger): SharedSessions {
   const failed = (what: string) => (err: unknown) =>
     logger.debug({ err: (err as Error).message }, `session binding not ${what} in the store`);
   return {
-    put: (id, owner) => void store.putSessionOwner(id, owner, SHARED_SESSION_TTL_MS).catch(failed('written')),
+    claim: (id, owner) => store.claimSessionOwner(id, owner, SHARED_SESSION_TTL_MS),
+    refresh: (id, owner) =>
+      void store.claimSessionOwner(id, owner, SHARED_SESSION_TTL_MS, true).catch(failed('refreshed')),
     get: (id) => store.sessionOwner(id),
     delete: (id) => void store.deleteSessionOwner(id).catch(failed('deleted')),
   };

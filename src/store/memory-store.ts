@@ -216,11 +216,19 @@ export class MemoryStore implements Store {
     return sum;
   }
 
-  async putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void> {
+  async claimSessionOwner(
+    sessionId: string,
+    owner: string,
+    ttlMs: number,
+    onlyIfBound = false,
+  ): Promise<boolean> {
+    const current = await this.sessionOwner(sessionId);
+    if (current === null ? onlyIfBound : current !== owner) return false;
     this.#sessions.delete(sessionId);
     if (this.#sessions.size >= MAX_TRACKED_SESSIONS)
       this.#sessions.delete(this.#sessions.keys().next().value as string);
     this.#sessions.set(sessionId, { owner, untilMs: this.#now() + ttlMs });
+    return true;
   }
 
   async sessionOwner(sessionId: string): Promise<string | null> {

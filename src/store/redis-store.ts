@@ -60,6 +60,19 @@ export interface RedisStoreOptions {
 
 type Client = ops.RedisClient;
 
+/** Binds KEYS[1] to ARGV[1] for ARGV[2] ms unless another owner holds it (or, ARGV[3] = 1, nobody does). */
+const CLAIM_SESSION = `
+local current = redis.call('GET', KEYS[1])
+if current == false then
+  if ARGV[3] == '1' then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if current ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
 export class RedisStore implements Store {
   readonly name = 'store';
   readonly kind = 'redis' as const;
@@ -207,9 +220,13 @@ export class RedisStore implements Store {
     return this.#run('anomalies', (c) => ops.anomalies(c, this.#sec, sinceMs, untilMs, limit));
   }
 
-  putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void> {
-    return this.#run('putSessionOwner', async (c) => {
-      await c.set(this.#keys.session(sessionId), owner, 'PX', Math.max(1, Math.round(ttlMs)));
+  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, onlyIfBound = false): Promise<boolean> {
+    const ttl = String(Math.max(1, Math.round(ttlMs)));
+    const key = this.#keys.session(sessionId);
+    return this.#run('claimSessionOwner', async (c) => {
+      // Once an initialize and once an hour of a session's use: a plain EVAL, not worth a loaded script.
+      const claimed = await c.eval(CLAIM_SESSION, 1, key, owner, ttl, onlyIfBound ? '1' : '0');
+      return claimed === 1;
     });
   }
 

@@ -195,9 +195,11 @@ export interface Store extends Component {
   anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]>;
   /**
    * Binds a Streamable HTTP session to its owner (`mcp/session-owners.ts` `ownerKey`) for `ttlMs`, so that a
-   * restarted sidecar, or another replica, knows whose it is.
+   * restarted sidecar, or another replica, knows whose it is; a binding of the same owner gets the TTL again.
+   * False, changing nothing, when the session is bound to another owner (an upstream issuing an id twice), or
+   * with `onlyIfBound` when it is bound to nobody (it ended: a refresh must not bring it back).
    */
-  putSessionOwner(sessionId: string, owner: string, ttlMs: number): Promise<void>;
+  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, onlyIfBound?: boolean): Promise<boolean>;
   /** The owner a session is bound to; null when it never was, ended, or its binding lapsed. */
   sessionOwner(sessionId: string): Promise<string | null>;
   /** Forgets a session's binding (it ended, or was ended at the upstream). */

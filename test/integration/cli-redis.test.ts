@@ -44,6 +44,7 @@ describe('CLI keys/tokens against Redis', () => {
       'opaque-LIVE-token-5f3a9c': { active: true, jti: 'jti-opaque', exp },
       'opaque-NOJTI-token-77b1': { active: true, exp },
     };
+    const asked: string[] = [];
     const idp = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => {
@@ -56,6 +57,7 @@ describe('CLI keys/tokens against Redis', () => {
           return;
         }
         const token = new URLSearchParams(body).get('token') ?? '';
+        asked.push(token);
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answers[token] ?? { active: false }));
       });
@@ -90,6 +92,15 @@ describe('CLI keys/tokens against Redis', () => {
       const noJti = await revoke('opaque-NOJTI-token-77b1');
       expect(noJti.exits).toEqual([1]);
       expect(noJti.err).toContain('names no jti: the sidecar cannot revoke it by id');
+      // An API key or a JWT cut short is refused without asking: the endpoint never sees it.
+      asked.length = 0;
+      for (const credential of [
+        'mcpk_abcdef012345_SECRETPART0123456789',
+        'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0',
+      ]) {
+        expect((await revoke(credential)).exits).toEqual([1]);
+      }
+      expect(asked).toEqual([]);
       // A value the endpoint does not call active is a token id.
       const plain = await revoke('jti-plain');
       expect(plain.out).toMatch(/^revoked token jti-plain until /);

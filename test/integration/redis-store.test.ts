@@ -77,9 +77,16 @@ describe('RedisStore', () => {
     const config = configFor();
     const store = await openStore(config);
     const id = `s-${'x'.repeat(2_000)}`;
-    await store.putSessionOwner(id, 'owner-a', 60_000);
+    expect(await store.claimSessionOwner(id, 'owner-a', 60_000)).toBe(true);
     expect(await store.sessionOwner(id)).toBe('owner-a');
     expect(await store.sessionOwner('s-other')).toBeNull();
+    // Another owner cannot take it (an upstream issuing an id twice); the same one renews it.
+    expect(await store.claimSessionOwner(id, 'owner-b', 60_000)).toBe(false);
+    expect(await store.claimSessionOwner(id, 'owner-a', 60_000, true)).toBe(true);
+    expect(await store.sessionOwner(id)).toBe('owner-a');
+    // A refresh never brings back a binding that is gone.
+    expect(await store.claimSessionOwner('s-gone', 'owner-a', 60_000, true)).toBe(false);
+    expect(await store.sessionOwner('s-gone')).toBeNull();
     // The client's id is not in the key: a fixed-length hash is, with the TTL asked for.
     const admin = new Redis(suite.redis.port, '127.0.0.1');
     try {
@@ -87,7 +94,7 @@ describe('RedisStore', () => {
       expect(keys).toHaveLength(1);
       expect(keys[0]?.length).toBeLessThan(100);
       expect(await admin.pttl(keys[0] as string)).toBeGreaterThan(59_000);
-      await store.putSessionOwner('s-short', 'owner-b', 1);
+      await store.claimSessionOwner('s-short', 'owner-b', 1);
       await within(2_000, async () => expect(await store.sessionOwner('s-short')).toBeNull());
     } finally {
       admin.disconnect();

@@ -134,6 +134,11 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- if and (dig "authn" "jwt" "jwksUri" "" $cfg) (not (dig "authn" "jwt" "issuers" (list) $cfg)) (not $issuersFromEnv) (ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false") }}
 {{- $errors = append $errors "config.authn.jwt.jwksUri needs config.authn.jwt.issuers: the iss claim is checked against them, and the protected-resource metadata names them as authorization servers" }}
 {{- end }}
+{{- /* The metadata must name an authorization server (MCP): with introspection, its issuer or a configured one. */}}
+{{- $named := or (dig "authn" "introspection" "issuer" "" $cfg) (dig "authn" "resourceMetadata" "authorizationServers" (list) $cfg) (dig "authn" "jwt" "issuers" (list) $cfg) $issuersFromEnv }}
+{{- if and (dig "authn" "introspection" "endpoint" "" $cfg) (not $named) }}
+{{- $errors = append $errors "config.authn.introspection needs config.authn.introspection.issuer (or config.authn.resourceMetadata.authorizationServers): the protected-resource metadata must name an authorization server, or MCP clients cannot find where to sign in" }}
+{{- end }}
 {{- $envNames := list }}
 {{- range $e := $v.extraEnv }}{{- $envNames = append $envNames (toString $e.name) }}{{- end }}
 {{- $jwtOn := ne (toString (dig "authn" "jwt" "enabled" true $cfg)) "false" }}

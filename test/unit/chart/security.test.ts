@@ -332,6 +332,26 @@ describe('the introspection client secret', () => {
     ).toContain('secrets.introspectionClientSecret is used only with token introspection');
   });
 
+  it('refuses introspection naming no authorization server, as the sidecar would at start', async () => {
+    const set = [
+      'mode=deployment',
+      'mcpServer.image.repository=x',
+      'mcpServer.image.tag=v1',
+      'config.authn.resource=https://mcp.example.com/mcp',
+      'config.authn.jwt.enabled=false',
+      'secrets.introspectionClientSecret.existingSecret=idp-client',
+      ...introspection,
+    ];
+    expect(await renderError(CHART, { set })).toContain(
+      'config.authn.introspection needs config.authn.introspection.issuer',
+    );
+    const named = await render(CHART, {
+      set: [...set, 'config.authn.introspection.issuer=https://login.example.com'],
+    });
+    const yaml = one(named.objects, 'ConfigMap').data['config.yaml'];
+    expect(() => parseConfig(parse(yaml), { AUTHZ_INTROSPECTION_CLIENT_SECRET: 'x' })).not.toThrow();
+  });
+
   it('takes a secret extraEnvFrom may supply (AUTHZ_INTROSPECTION_CLIENT_SECRET, AUTHZ_JWT_HS_SECRET)', async () => {
     const envFrom = ['extraEnvFrom[0].secretRef.name=mcp-authz-env'];
     const hs = [

@@ -180,9 +180,17 @@ describe('SessionOwners with a shared store', () => {
       map,
       calls,
       shared: {
-        put(id: string, owner: string) {
-          calls.push(`put ${id}`);
+        claim: async (id: string, owner: string) => {
+          calls.push(`claim ${id}`);
+          if (fail) throw new Error('store down');
+          const current = map.get(id);
+          if (current !== undefined && current !== owner) return false;
           map.set(id, owner);
+          return true;
+        },
+        refresh(id: string, owner: string) {
+          calls.push(`refresh ${id}`);
+          if (map.get(id) === owner) map.set(id, owner);
         },
         get: async (id: string) => {
           calls.push(`get ${id}`);
@@ -197,16 +205,17 @@ describe('SessionOwners with a shared store', () => {
     };
   }
 
-  it('writes each binding there, and serves a session unknown here to the owner the store names', async () => {
+  it('claims each binding there, and serves a session unknown here to the owner the store names', async () => {
     const s = sharedMap();
     const first = new SessionOwners({ shared: s.shared });
-    first.bind('s-1', alice);
-    expect(s.calls).toEqual(['put s-1']);
+    expect(await first.bind('s-1', alice)).toBe(true);
+    expect(s.calls).toEqual(['claim s-1']);
     // A restarted sidecar: nothing in its table, the binding in the store.
     const restarted = new SessionOwners({ shared: s.shared });
     expect(await restarted.mayUse('s-1', mallory)).toBe(false);
     expect(await restarted.mayUse('s-1', alice)).toBe(true);
-    // Bound here from then on: no second lookup, and still nobody else's.
+    // Picked up: its TTL starts anew; bound here from then on, no second lookup, and still nobody else's.
+    expect(s.calls.slice(-1)).toEqual(['refresh s-1']);
     s.calls.length = 0;
     expect(restarted.mayUse('s-1', alice)).toBe(true);
     expect(restarted.mayUse('s-1', mallory)).toBe(false);
@@ -214,34 +223,55 @@ describe('SessionOwners with a shared store', () => {
     expect(await restarted.mayUse('s-unknown', alice)).toBe(false);
   });
 
-  it('forgets the binding there when the session ends or is evicted (and ended at the upstream)', () => {
+  it('refuses an id the store binds to another caller (an upstream issuing it twice), binding nothing', async () => {
+    const s = sharedMap();
+    const podA = new SessionOwners({ shared: s.shared });
+    const podB = new SessionOwners({ shared: s.shared });
+    expect(await podA.bind('dup', alice)).toBe(true);
+    expect(await podB.bind('dup', mallory)).toBe(false);
+    expect(s.map.get('dup')).toBe(ownerKey(alice));
+    expect(podB.size).toBe(0);
+    // Once ended, the id is free again.
+    podA.unbind('dup');
+    expect(await podB.bind('dup', mallory)).toBe(true);
+  });
+
+  it('binds here only when the store cannot be asked, and refuses what it cannot look up', async () => {
+    const s = sharedMap(true);
+    const owners = new SessionOwners({ shared: s.shared });
+    expect(await owners.bind('s-1', alice)).toBe(true);
+    expect(owners.mayUse('s-1', alice)).toBe(true);
+    s.map.set('s-2', ownerKey(alice));
+    expect(await new SessionOwners({ shared: s.shared }).mayUse('s-2', alice)).toBe(false);
+  });
+
+  it('forgets the binding there when the session ends or is evicted (and ended at the upstream)', async () => {
     const s = sharedMap();
     const ended: string[] = [];
     const owners = new SessionOwners({ shared: s.shared, max: 1, onEvict: (id) => ended.push(id) });
-    owners.bind('s-1', alice);
-    owners.bind('s-2', alice);
+    await owners.bind('s-1', alice);
+    await owners.bind('s-2', alice);
     expect(ended).toEqual(['s-1']);
     expect([...s.map.keys()]).toEqual(['s-2']);
     owners.unbind('s-2');
     expect(s.map.size).toBe(0);
   });
 
-  it('refuses a session it cannot look up (the store down), as an unknown one', async () => {
-    const s = sharedMap(true);
-    s.map.set('s-1', ownerKey(alice));
-    expect(await new SessionOwners({ shared: s.shared }).mayUse('s-1', alice)).toBe(false);
-  });
-
-  it('writes a binding in use again once an hour, so its TTL in the store does not lapse', () => {
+  it('refreshes a binding in use once an hour, which never brings back one that ended', async () => {
     const s = sharedMap();
     let now = 0;
     const owners = new SessionOwners({ shared: s.shared, now: () => now });
-    owners.bind('s-1', alice);
+    await owners.bind('s-1', alice);
     now = 3_599_000;
     owners.mayUse('s-1', alice);
     now = 3_600_000;
     owners.mayUse('s-1', alice);
     owners.mayUse('s-1', alice);
-    expect(s.calls).toEqual(['put s-1', 'put s-1']);
+    expect(s.calls).toEqual(['claim s-1', 'refresh s-1']);
+    // Ended through another replica: this one's refresh leaves it ended.
+    s.map.delete('s-1');
+    now = 7_200_000;
+    owners.mayUse('s-1', alice);
+    expect(s.map.has('s-1')).toBe(false);
   });
 });

@@ -23,14 +23,16 @@ function record(id: string, createdAt = '2026-01-01T00:00:00.000Z'): ApiKeyRecor
 }
 
 describe('MemoryStore', () => {
-  it('keeps session bindings for their TTL, until deleted', async () => {
+  it('keeps session bindings for their TTL, until deleted; another owner cannot claim one', async () => {
     let now = 0;
     const s = new MemoryStore({ now: () => now });
-    await s.putSessionOwner('s-1', 'owner-a', 1_000);
+    expect(await s.claimSessionOwner('s-1', 'owner-a', 1_000)).toBe(true);
+    expect(await s.claimSessionOwner('s-1', 'owner-b', 1_000)).toBe(false);
     expect(await s.sessionOwner('s-1')).toBe('owner-a');
     now = 1_000;
     expect(await s.sessionOwner('s-1')).toBeNull();
-    await s.putSessionOwner('s-2', 'owner-b', 1_000);
+    expect(await s.claimSessionOwner('s-1', 'owner-a', 1_000, true)).toBe(false);
+    await s.claimSessionOwner('s-2', 'owner-b', 1_000);
     await s.deleteSessionOwner('s-2');
     expect(await s.sessionOwner('s-2')).toBeNull();
   });
