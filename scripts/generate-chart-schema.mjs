@@ -224,6 +224,9 @@ export function chartValuesSchema() {
               'image: the bundle baked into the image; configMap: policy.configMap; url: policy.url.',
           },
           url: str('http(s) URL of a bundle .tar.gz (source: url).', { pattern: '^$|^https?://' }),
+          urlSecret: secretRef(
+            'With source url, instead of url: a Secret holding the bundle URL, for one whose query carries a credential (presigned, SAS); given to the sidecar as AUTHZ_POLICY_BUNDLE, never written into the ConfigMap.',
+          ),
           persist: bool(
             'With source url: keep the last bundle loaded in /tmp (config policy.persistDir), to start on it while the URL fails.',
           ),

@@ -128,7 +128,8 @@ and secrets (validate.yaml refuses those keys in .Values.config).
 {{- $_ = set $cfg "upstream" $upstream }}
 {{- $policy := get $cfg "policy" | default dict }}
 {{- if eq .Values.policy.source "url" }}
-{{- $_ = set $policy "bundle" .Values.policy.url }}
+{{- /* A URL from a Secret reaches the sidecar as AUTHZ_POLICY_BUNDLE (_sidecar.tpl), which wins over this. */}}
+{{- $_ = set $policy "bundle" (.Values.policy.url | default "https://policy-url.invalid/from-the-secret-in-AUTHZ_POLICY_BUNDLE") }}
 {{- if .Values.policy.persist }}
 {{- $_ = set $policy "persistDir" "/tmp/mcp-authz-bundle" }}
 {{- end }}

@@ -61,6 +61,14 @@ checksum/config: {{ include "mcp-authz.configYaml" . | sha256sum }}
       value: {{ include "mcp-authz.port" . | quote }}
     - name: AUTHZ_ADMIN_PORT
       value: {{ include "mcp-authz.adminPort" . | quote }}
+    {{- if and (eq .Values.policy.source "url") .Values.policy.urlSecret.existingSecret }}
+    # The bundle URL from its Secret: its query may hold a credential, kept out of the ConfigMap.
+    - name: AUTHZ_POLICY_BUNDLE
+      valueFrom:
+        secretKeyRef:
+          name: {{ .Values.policy.urlSecret.existingSecret | quote }}
+          key: {{ .Values.policy.urlSecret.key | quote }}
+    {{- end }}
     {{- include "mcp-authz.otelEnv" . | trim | nindent 4 }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}

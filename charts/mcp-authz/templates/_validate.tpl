@@ -84,8 +84,11 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- end }}
 
 {{- /* Policy source. */}}
-{{- if and (eq $v.policy.source "url") (not (regexMatch "^https?://" (toString $v.policy.url))) }}
-{{- $errors = append $errors "policy.url must be an http(s) URL of a bundle when policy.source is url" }}
+{{- $urlSecret := ($v.policy.urlSecret | default dict).existingSecret }}
+{{- if and (eq $v.policy.source "url") $urlSecret $v.policy.url }}
+{{- $errors = append $errors "give policy.url or policy.urlSecret, not both" }}
+{{- else if and (eq $v.policy.source "url") (not $urlSecret) (not (regexMatch "^https?://" (toString $v.policy.url))) }}
+{{- $errors = append $errors "policy.url must be an http(s) URL of a bundle when policy.source is url (or give policy.urlSecret)" }}
 {{- end }}
 {{- if eq $v.policy.source "configMap" }}
 {{- $cm := $v.policy.configMap }}

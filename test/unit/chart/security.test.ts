@@ -6,10 +6,12 @@
  *
  * @module
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseConfig } from '../../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 import {
   all,
   CHART,
@@ -300,6 +302,42 @@ describe('the bundle token', () => {
     expect(error).toContain('secrets.bundleToken is sent only with a bundle URL');
     const owned = await renderError(CHART, { ...DEPLOYMENT, set: ['config.policy.bundleTokenFile=/x'] });
     expect(owned).toContain('config.policy.bundleTokenFile is set by the chart');
+  });
+
+  it('takes a presigned bundle URL from a Secret, as AUTHZ_POLICY_BUNDLE, never into the ConfigMap', async () => {
+    const { objects } = await render(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.urlSecret.existingSecret=bundle-url'],
+    });
+    const env = container(one(objects, 'Deployment'), 'mcp-authz').env as {
+      name: string;
+      valueFrom?: unknown;
+    }[];
+    expect(env.find((e) => e.name === 'AUTHZ_POLICY_BUNDLE')).toEqual({
+      name: 'AUTHZ_POLICY_BUNDLE',
+      valueFrom: { secretKeyRef: { name: 'bundle-url', key: 'url' } },
+    });
+    // The sidecar loads the Secret's URL: the environment wins over the ConfigMap's stand-in.
+    const signed = 'https://bucket.s3.amazonaws.com/bundle.tar.gz?X-Amz-Signature=0a1b2c';
+    const file = join(tempDir('chart-url-secret'), 'config.yaml');
+    writeFileSync(file, one(objects, 'ConfigMap').data['config.yaml'] as string);
+    const podEnv = { AUTHZ_POLICY_BUNDLE: signed, AUTHZ_JWT_HS_SECRET: 'x'.repeat(32) };
+    const loaded = loadConfig({ file, env: podEnv });
+    expect(loaded.policy.bundle).toBe(signed);
+    expect(loaded.policy.persistDir).toBe('/tmp/mcp-authz-bundle');
+    const both = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: [
+        'policy.source=url',
+        'policy.url=https://b.example/x.tar.gz',
+        'policy.urlSecret.existingSecret=s',
+      ],
+    });
+    expect(both).toContain('give policy.url or policy.urlSecret, not both');
+    // Without a source url, the Secret is not read.
+    const image = await render(CHART, { ...DEPLOYMENT, set: ['policy.urlSecret.existingSecret=bundle-url'] });
+    const imageEnv = container(one(image.objects, 'Deployment'), 'mcp-authz').env as { name: string }[];
+    expect(imageEnv.some((e) => e.name === 'AUTHZ_POLICY_BUNDLE')).toBe(false);
   });
 });
 
