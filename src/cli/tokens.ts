@@ -80,9 +80,10 @@ async function revokedId(
   asJti: boolean,
 ): Promise<{ jti: string; exp?: number; introspected?: true }> {
   const token = arg.trim().replace(/^bearer\s+/i, '');
-  // Not asked of a JWT cut short nor an API key: refused below, they must not reach the endpoint either.
-  const neverAsked =
-    token === '' || token.startsWith('eyJ') || token.startsWith(`${config.authn.apiKeys.prefix}_`);
+  // Not asked of a JWT cut short nor an API key: refused below, they must not reach the endpoint either. A
+  // compact JWE (five parts, an encrypted access token that only introspection can read) is asked.
+  const cutShort = token.startsWith('eyJ') && token.split('.').length !== 5;
+  const neverAsked = token === '' || cutShort || token.startsWith(`${config.authn.apiKeys.prefix}_`);
   if (config.authn.introspection && !asJti && !looksLikeJwt(token) && !neverAsked) {
     const looked = await lookUpToken(token, config);
     if (looked !== 'inactive') return { ...looked, introspected: true };

@@ -55,7 +55,7 @@ export type OnEvict = (sessionId: string, protocolVersion: string | undefined) =
 export interface SharedSessions {
   /** Binds the session to `owner` unless another owner holds it (then false: an upstream issuing an id twice). */
   claim(sessionId: string, owner: string): Promise<boolean>;
-  /** Gives a binding `owner` still holds its TTL again; never brings back one that ended. */
+  /** Gives a binding `owner` holds its TTL again, or writes one that lapsed again; never one that ended. */
   refresh(sessionId: string, owner: string): void;
   get(sessionId: string): Promise<string | null>;
   delete(sessionId: string): void;

@@ -129,6 +129,13 @@ export async function forward(
   traced?.(upstreamRes.status);
   const tracking = trackSession(ctx, r.method, upstreamRes, deps.sessions, deps.logger);
   const tracked = tracking instanceof Promise ? await tracking : tracking;
+  if (tracking instanceof Promise && signal.aborted) {
+    // The client left while the binding was claimed: it never hears of the session, which goes at once.
+    if (typeof tracked === 'string') deps.sessions?.abandon(tracked);
+    upstreamRes.body.on('error', ignore);
+    upstreamRes.body.destroy();
+    return CLIENT_CLOSED_REQUEST;
+  }
   if (tracked === SESSION_TAKEN) {
     const why = 'the upstream issued a session id already bound to another caller';
     return failReply(ctx, res, deps, upstreamRes, why, `Bad Gateway: ${why}`);

@@ -77,6 +77,7 @@ function sharedSessions(store: Store, logger: Logger): SharedSessions {
     refresh: (id, owner) =>
       void store.claimSessionOwner(id, owner, SHARED_SESSION_TTL_MS, true).catch(failed('refreshed')),
     get: (id) => store.sessionOwner(id),
-    delete: (id) => void store.deleteSessionOwner(id).catch(failed('deleted')),
+    // Marked ended rather than deleted: a replica still holding it must not write it back.
+    delete: (id) => void store.endSession(id, SHARED_SESSION_TTL_MS).catch(failed('marked ended')),
   };
 }

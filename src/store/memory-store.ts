@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import type { ComponentStatus } from '../lifecycle.js';
+import { SessionBindings } from './session-bindings.js';
 import {
   type AbuseEvent,
   type ApiKeyRecord,
@@ -62,11 +62,12 @@ export class MemoryStore implements Store {
   #blockVersion = 0;
   readonly #hours = new Map<number, Map<string, number>>();
   #anomalies: { atMs: number; event: AbuseEvent }[] = [];
-  /** Session bindings (one process: `SessionOwners` holds them too); the oldest go first beyond the bound. */
-  readonly #sessions = new Map<string, { owner: string; untilMs: number }>();
+  /** Session bindings (one process: `SessionOwners` holds them too). */
+  readonly #sessions: SessionBindings;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#sessions = new SessionBindings(this.#now);
   }
 
   async start(): Promise<void> {}
@@ -216,30 +217,16 @@ export class MemoryStore implements Store {
     return sum;
   }
 
-  async claimSessionOwner(
-    sessionId: string,
-    owner: string,
-    ttlMs: number,
-    onlyIfBound = false,
-  ): Promise<boolean> {
-    const current = await this.sessionOwner(sessionId);
-    if (current === null ? onlyIfBound : current !== owner) return false;
-    this.#sessions.delete(sessionId);
-    if (this.#sessions.size >= MAX_TRACKED_SESSIONS)
-      this.#sessions.delete(this.#sessions.keys().next().value as string);
-    this.#sessions.set(sessionId, { owner, untilMs: this.#now() + ttlMs });
-    return true;
+  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, refresh = false): Promise<boolean> {
+    return Promise.resolve(this.#sessions.claim(sessionId, owner, ttlMs, refresh));
   }
 
-  async sessionOwner(sessionId: string): Promise<string | null> {
-    const s = this.#sessions.get(sessionId);
-    if (s === undefined || s.untilMs > this.#now()) return s?.owner ?? null;
-    this.#sessions.delete(sessionId);
-    return null;
+  sessionOwner(sessionId: string): Promise<string | null> {
+    return Promise.resolve(this.#sessions.owner(sessionId));
   }
 
-  async deleteSessionOwner(sessionId: string): Promise<void> {
-    this.#sessions.delete(sessionId);
+  async endSession(sessionId: string, ttlMs: number): Promise<void> {
+    this.#sessions.end(sessionId, ttlMs);
   }
 
   async anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]> {

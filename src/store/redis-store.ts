@@ -60,11 +60,18 @@ export interface RedisStoreOptions {
 
 type Client = ops.RedisClient;
 
-/** Binds KEYS[1] to ARGV[1] for ARGV[2] ms unless another owner holds it (or, ARGV[3] = 1, nobody does). */
+const sessionTtl = (ms: number): string => String(Math.max(1, Math.round(ms)));
+
+/** The value of a session key marking the session ended (owner keys are JSON arrays). */
+const SESSION_ENDED = 'ended';
+
+/**
+ * Binds KEYS[1] to ARGV[1] for ARGV[2] ms when nobody holds it (lapsed or never bound), or when it is marked
+ * ended (ARGV[4]) and this is no refresh (ARGV[3] = 0); renews it when ARGV[1] holds it; else 0.
+ */
 const CLAIM_SESSION = `
 local current = redis.call('GET', KEYS[1])
-if current == false then
-  if ARGV[3] == '1' then return 0 end
+if current == false or (current == ARGV[4] and ARGV[3] == '0') then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
@@ -220,23 +227,23 @@ export class RedisStore implements Store {
     return this.#run('anomalies', (c) => ops.anomalies(c, this.#sec, sinceMs, untilMs, limit));
   }
 
-  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, onlyIfBound = false): Promise<boolean> {
-    const ttl = String(Math.max(1, Math.round(ttlMs)));
+  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, refresh = false): Promise<boolean> {
     const key = this.#keys.session(sessionId);
-    return this.#run('claimSessionOwner', async (c) => {
-      // Once an initialize and once an hour of a session's use: a plain EVAL, not worth a loaded script.
-      const claimed = await c.eval(CLAIM_SESSION, 1, key, owner, ttl, onlyIfBound ? '1' : '0');
-      return claimed === 1;
-    });
+    const args = [owner, sessionTtl(ttlMs), refresh ? '1' : '0', SESSION_ENDED];
+    // Once an initialize and once an hour of a session's use: a plain EVAL, not worth a loaded script.
+    return this.#run('claimSessionOwner', async (c) => (await c.eval(CLAIM_SESSION, 1, key, ...args)) === 1);
   }
 
   sessionOwner(sessionId: string): Promise<string | null> {
-    return this.#run('sessionOwner', (c) => c.get(this.#keys.session(sessionId)));
+    return this.#run('sessionOwner', async (c) => {
+      const owner = await c.get(this.#keys.session(sessionId));
+      return owner === SESSION_ENDED ? null : owner;
+    });
   }
 
-  deleteSessionOwner(sessionId: string): Promise<void> {
-    return this.#run('deleteSessionOwner', async (c) => {
-      await c.del(this.#keys.session(sessionId));
+  endSession(sessionId: string, ttlMs: number): Promise<void> {
+    return this.#run('endSession', async (c) => {
+      await c.set(this.#keys.session(sessionId), SESSION_ENDED, 'PX', sessionTtl(ttlMs));
     });
   }
 

@@ -195,13 +195,14 @@ export interface Store extends Component {
   anomalies(sinceMs: number, untilMs: number, limit: number): Promise<AbuseEvent[]>;
   /**
    * Binds a Streamable HTTP session to its owner (`mcp/session-owners.ts` `ownerKey`) for `ttlMs`, so that a
-   * restarted sidecar, or another replica, knows whose it is; a binding of the same owner gets the TTL again.
-   * False, changing nothing, when the session is bound to another owner (an upstream issuing an id twice), or
-   * with `onlyIfBound` when it is bound to nobody (it ended: a refresh must not bring it back).
+   * restarted sidecar, or another replica, knows whose it is; a binding of the same owner gets the TTL again,
+   * and one that lapsed is written again. False, changing nothing, when another owner holds the session (an
+   * upstream issuing an id twice), or for a `refresh` of a session marked ended (a replica still holding it
+   * must not bring it back; a new claim, an upstream issuing the id anew, may).
    */
-  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, onlyIfBound?: boolean): Promise<boolean>;
+  claimSessionOwner(sessionId: string, owner: string, ttlMs: number, refresh?: boolean): Promise<boolean>;
   /** The owner a session is bound to; null when it never was, ended, or its binding lapsed. */
   sessionOwner(sessionId: string): Promise<string | null>;
-  /** Forgets a session's binding (it ended, or was ended at the upstream). */
-  deleteSessionOwner(sessionId: string): Promise<void>;
+  /** Marks a session ended (its DELETE, or ended at the upstream) for `ttlMs`: no refresh brings it back. */
+  endSession(sessionId: string, ttlMs: number): Promise<void>;
 }

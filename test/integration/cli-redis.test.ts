@@ -19,6 +19,8 @@ import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const PEPPER = 'integration-pepper';
+/** A compact JWE (five parts): an encrypted access token, which only introspection reads. */
+const JWE = 'eyJhbGciOiJSU0EtT0FFUC0yNTYiLCJlbmMiOiJBMjU2R0NNIn0.S2V5.SVY.Q2lwaGVydGV4dA.VGFn';
 
 const suite = redisSuite();
 const { openStore } = suite;
@@ -43,6 +45,7 @@ describe('CLI keys/tokens against Redis', () => {
     const answers: Record<string, Record<string, unknown>> = {
       'opaque-LIVE-token-5f3a9c': { active: true, jti: 'jti-opaque', exp },
       'opaque-NOJTI-token-77b1': { active: true, exp },
+      [JWE]: { active: true, jti: 'jti-jwe', exp },
     };
     const asked: string[] = [];
     const idp = createServer((req, res) => {
@@ -101,6 +104,9 @@ describe('CLI keys/tokens against Redis', () => {
         expect((await revoke(credential)).exits).toEqual([1]);
       }
       expect(asked).toEqual([]);
+      // An encrypted access token (a compact JWE, five parts) is read by the endpoint alone: it is asked.
+      const jwe = await revoke(JWE);
+      expect(jwe.out).toMatch(/^revoked token jti-jwe \(the jti the introspection endpoint named\)/);
       // A value the endpoint does not call active is a token id.
       const plain = await revoke('jti-plain');
       expect(plain.out).toMatch(/^revoked token jti-plain until /);
@@ -116,7 +122,7 @@ describe('CLI keys/tokens against Redis', () => {
       const shown = [live, noJti, down].map((r) => r.out + r.err).join('');
       for (const secret of ['LIVE', 'NOJTI', 'DOWN']) expect(shown).not.toContain(secret);
       const snap = await (await openStore(prefix)).revocations();
-      expect([...snap.tokens.keys()].sort()).toEqual(['jti-forced', 'jti-opaque', 'jti-plain']);
+      expect([...snap.tokens.keys()].sort()).toEqual(['jti-forced', 'jti-jwe', 'jti-opaque', 'jti-plain']);
     } finally {
       idp.close();
     }

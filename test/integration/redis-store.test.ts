@@ -84,22 +84,28 @@ describe('RedisStore', () => {
     expect(await store.claimSessionOwner(id, 'owner-b', 60_000)).toBe(false);
     expect(await store.claimSessionOwner(id, 'owner-a', 60_000, true)).toBe(true);
     expect(await store.sessionOwner(id)).toBe('owner-a');
-    // A refresh never brings back a binding that is gone.
-    expect(await store.claimSessionOwner('s-gone', 'owner-a', 60_000, true)).toBe(false);
-    expect(await store.sessionOwner('s-gone')).toBeNull();
+    // A refresh writes back a binding that lapsed, never one marked ended; a new claim may take an ended id.
+    expect(await store.claimSessionOwner('s-lapsed', 'owner-a', 60_000, true)).toBe(true);
+    expect(await store.sessionOwner('s-lapsed')).toBe('owner-a');
+    await store.endSession('s-lapsed', 60_000);
+    expect(await store.sessionOwner('s-lapsed')).toBeNull();
+    expect(await store.claimSessionOwner('s-lapsed', 'owner-a', 60_000, true)).toBe(false);
+    expect(await store.claimSessionOwner('s-lapsed', 'owner-b', 60_000)).toBe(true);
     // The client's id is not in the key: a fixed-length hash is, with the TTL asked for.
     const admin = new Redis(suite.redis.port, '127.0.0.1');
     try {
       const keys = await admin.keys(`${config.store.keyPrefix}*session:*`);
-      expect(keys).toHaveLength(1);
-      expect(keys[0]?.length).toBeLessThan(100);
-      expect(await admin.pttl(keys[0] as string)).toBeGreaterThan(59_000);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) {
+        expect(key.length).toBeLessThan(100);
+        expect(await admin.pttl(key)).toBeGreaterThan(59_000);
+      }
       await store.claimSessionOwner('s-short', 'owner-b', 1);
       await within(2_000, async () => expect(await store.sessionOwner('s-short')).toBeNull());
     } finally {
       admin.disconnect();
     }
-    await store.deleteSessionOwner(id);
+    await store.endSession(id, 60_000);
     expect(await store.sessionOwner(id)).toBeNull();
   });
 

@@ -175,6 +175,7 @@ describe('SessionOwners with a shared store', () => {
   /** An in-process stand-in for the store's bindings (the integration suite uses Redis), recording its calls. */
   function sharedMap(fail = false) {
     const map = new Map<string, string>();
+    const ended = new Set<string>();
     const calls: string[] = [];
     return {
       map,
@@ -185,12 +186,14 @@ describe('SessionOwners with a shared store', () => {
           if (fail) throw new Error('store down');
           const current = map.get(id);
           if (current !== undefined && current !== owner) return false;
+          ended.delete(id);
           map.set(id, owner);
           return true;
         },
         refresh(id: string, owner: string) {
           calls.push(`refresh ${id}`);
-          if (map.get(id) === owner) map.set(id, owner);
+          // The store's semantics: renews its owner's, writes back a lapsed one, never an ended one.
+          if (!ended.has(id) && (map.get(id) ?? owner) === owner) map.set(id, owner);
         },
         get: async (id: string) => {
           calls.push(`get ${id}`);
@@ -200,6 +203,7 @@ describe('SessionOwners with a shared store', () => {
         delete(id: string) {
           calls.push(`delete ${id}`);
           map.delete(id);
+          ended.add(id);
         },
       },
     };
@@ -268,9 +272,14 @@ describe('SessionOwners with a shared store', () => {
     owners.mayUse('s-1', alice);
     owners.mayUse('s-1', alice);
     expect(s.calls).toEqual(['claim s-1', 'refresh s-1']);
-    // Ended through another replica: this one's refresh leaves it ended.
+    // Lapsed in the store while in use: the next refresh writes it back.
     s.map.delete('s-1');
     now = 7_200_000;
+    owners.mayUse('s-1', alice);
+    expect(s.map.get('s-1')).toBe(ownerKey(alice));
+    // Ended through another replica: this one's refresh leaves it ended.
+    s.shared.delete('s-1');
+    now = 10_800_000;
     owners.mayUse('s-1', alice);
     expect(s.map.has('s-1')).toBe(false);
   });

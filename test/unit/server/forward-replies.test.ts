@@ -16,6 +16,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SessionOwners } from '../../../src/mcp/session-owners.js';
 import { SseRewriter } from '../../../src/mcp/sse-transform.js';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 import { createHeaderPolicy } from '../../../src/proxy/headers.js';
@@ -23,6 +24,7 @@ import { Upstream } from '../../../src/proxy/upstream.js';
 import { clientSignal } from '../../../src/server/client-signal.js';
 import { forward } from '../../../src/server/forward.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
+import { principal } from '../../helpers/principal.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
 /** Failure guard only: every step below finishes in milliseconds when the code is right. */
@@ -192,4 +194,68 @@ describe('forward, replies that end early', () => {
       expect(status).toBe(502);
     },
   );
+});
+
+describe('forward, a new session whose binding is claimed in the shared store', () => {
+  it('abandons the session when its client leaves while the claim is made: never bound, marked ended', async () => {
+    let releaseClaim = (_ok: boolean): void => undefined;
+    let claimMade = (): void => undefined;
+    const claimed = new Promise<void>((r) => {
+      claimMade = r;
+    });
+    const calls: string[] = [];
+    const shared = {
+      claim: (id: string) => {
+        calls.push(`claim ${id}`);
+        claimMade();
+        return new Promise<boolean>((r) => {
+          releaseClaim = r;
+        });
+      },
+      refresh: () => undefined,
+      get: async () => null,
+      delete: (id: string) => calls.push(`end ${id}`),
+    };
+    const sessions = new SessionOwners({ shared });
+    const up = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-1' });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    const upstream = upstreamAt(up);
+    let clientGone = (): void => undefined;
+    const gone = new Promise<void>((r) => {
+      clientGone = r;
+    });
+    let forwarded: Promise<number> | undefined;
+    const port = await listen((req, res) => {
+      res.once('close', clientGone);
+      const signal = clientSignal(res);
+      const ctx = {
+        req,
+        requestId: 'r1',
+        clientIp: '127.0.0.1',
+        responseHeaders: {},
+        listRequests: new Map(),
+        principal: principal({ id: 'alice' }),
+      } as unknown as RequestContext;
+      const deps = {
+        upstream,
+        headers: createHeaderPolicy({ strip: [], apiKeyHeader: 'x-api-key' }),
+        logger: silentLogger(),
+        sessions,
+      };
+      forwarded = forward(ctx, res, deps, { method: 'POST', signal, path: '/mcp', body: Buffer.from('{}') });
+      void forwarded.finally(() => signal.release());
+    });
+    const req = httpRequest({ port, method: 'POST', path: '/mcp' });
+    req.on('error', () => undefined);
+    req.end('{}');
+    await settlesWithin(GUARD_MS, claimed, 'the claim');
+    req.destroy();
+    await settlesWithin(GUARD_MS, gone, 'the client leaving');
+    releaseClaim(true);
+    expect(await settlesWithin(GUARD_MS, forwarded as Promise<number>, 'forward')).toBe(499);
+    expect(sessions.size).toBe(0);
+    expect(calls).toEqual(['claim sess-1', 'end sess-1']);
+  });
 });

@@ -23,7 +23,7 @@ function record(id: string, createdAt = '2026-01-01T00:00:00.000Z'): ApiKeyRecor
 }
 
 describe('MemoryStore', () => {
-  it('keeps session bindings for their TTL, until deleted; another owner cannot claim one', async () => {
+  it('keeps session bindings for their TTL; another owner cannot claim one; an ended one is not refreshed', async () => {
     let now = 0;
     const s = new MemoryStore({ now: () => now });
     expect(await s.claimSessionOwner('s-1', 'owner-a', 1_000)).toBe(true);
@@ -31,10 +31,14 @@ describe('MemoryStore', () => {
     expect(await s.sessionOwner('s-1')).toBe('owner-a');
     now = 1_000;
     expect(await s.sessionOwner('s-1')).toBeNull();
+    // Lapsed while in use elsewhere: a refresh writes it again.
+    expect(await s.claimSessionOwner('s-1', 'owner-a', 1_000, true)).toBe(true);
+    expect(await s.sessionOwner('s-1')).toBe('owner-a');
+    // Ended: no refresh brings it back, a new claim (the id issued anew) may.
+    await s.endSession('s-1', 1_000);
+    expect(await s.sessionOwner('s-1')).toBeNull();
     expect(await s.claimSessionOwner('s-1', 'owner-a', 1_000, true)).toBe(false);
-    await s.claimSessionOwner('s-2', 'owner-b', 1_000);
-    await s.deleteSessionOwner('s-2');
-    expect(await s.sessionOwner('s-2')).toBeNull();
+    expect(await s.claimSessionOwner('s-1', 'owner-b', 1_000)).toBe(true);
   });
 
   it('puts, gets and lists API keys (oldest first)', async () => {
