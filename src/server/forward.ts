@@ -132,8 +132,7 @@ export async function forward(
   if (tracking instanceof Promise && signal.aborted) {
     // The client left while the binding was claimed: it never hears of the session, which goes at once.
     if (typeof tracked === 'string') deps.sessions?.abandon(tracked);
-    upstreamRes.body.on('error', ignore);
-    upstreamRes.body.destroy();
+    upstreamRes.body.on('error', ignore).destroy();
     return CLIENT_CLOSED_REQUEST;
   }
   if (tracked === SESSION_TAKEN) {
@@ -198,8 +197,7 @@ export async function forward(
     // An event stream may idle; a JSON reply that stops mid-way holds its client and an upstream connection.
     await (isSse ? piped : watched(upstreamRes.body, idleMs, () => stalled(upstreamRes.body), piped));
   } catch (err) {
-    upstreamRes.body.on('error', ignore);
-    upstreamRes.body.destroy();
+    upstreamRes.body.on('error', ignore).destroy();
     const started = res.headersSent;
     release();
     // The client went away while the reply was read: no upstream failure, and nobody to answer.
@@ -248,8 +246,7 @@ function failReply(
   why: string,
   message?: string,
 ): number {
-  upstreamRes.body.on('error', ignore);
-  upstreamRes.body.destroy();
+  upstreamRes.body.on('error', ignore).destroy();
   if (message === undefined)
     deps.logger.warn(
       { request_id: ctx.requestId, why },
