@@ -87,6 +87,8 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- $urlSecret := ($v.policy.urlSecret | default dict).existingSecret }}
 {{- if and (eq $v.policy.source "url") $urlSecret $v.policy.url }}
 {{- $errors = append $errors "give policy.url or policy.urlSecret, not both" }}
+{{- else if and (eq $v.policy.source "url") $urlSecret $v.secrets.bundleToken.existingSecret }}
+{{- $errors = append $errors "policy.urlSecret carries its credential in the URL: leave secrets.bundleToken out (a presigned URL's server refuses a second one)" }}
 {{- else if and (eq $v.policy.source "url") (not $urlSecret) (not (regexMatch "^https?://" (toString $v.policy.url))) }}
 {{- $errors = append $errors "policy.url must be an http(s) URL of a bundle when policy.source is url (or give policy.urlSecret)" }}
 {{- end }}

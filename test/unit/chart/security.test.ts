@@ -334,6 +334,13 @@ describe('the bundle token', () => {
       ],
     });
     expect(both).toContain('give policy.url or policy.urlSecret, not both');
+    const twice = await renderError(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.urlSecret.existingSecret=s', 'secrets.bundleToken.existingSecret=t'],
+    });
+    expect(twice).toContain(
+      'policy.urlSecret carries its credential in the URL: leave secrets.bundleToken out',
+    );
     // Without a source url, the Secret is not read.
     const image = await render(CHART, { ...DEPLOYMENT, set: ['policy.urlSecret.existingSecret=bundle-url'] });
     const imageEnv = container(one(image.objects, 'Deployment'), 'mcp-authz').env as { name: string }[];
