@@ -73,11 +73,15 @@ function upstreamAt(port: number): Upstream {
   return u;
 }
 
-/** A front server that forwards every request with `forward` (no stages: the request path's last step alone). */
+/**
+ * A front server that forwards every request with `forward` (no stages: the request path's last step alone).
+ * With `sessions`, each request is alice's and sessions are bound in that table; `forwarded` sees each call.
+ */
 async function front(
   upstream: Upstream,
   sseRewriter?: SseRewriter,
   as: { method: 'GET' | 'POST'; stream?: boolean } = { method: 'POST' },
+  sessions?: { owners: SessionOwners; forwarded: (done: Promise<number>, res: ServerResponse) => void },
 ): Promise<number> {
   return listen((req, res) => {
     const signal = clientSignal(res);
@@ -87,20 +91,24 @@ async function front(
       clientIp: '127.0.0.1',
       responseHeaders: {},
       listRequests: new Map(),
+      ...(sessions ? { principal: principal({ id: 'alice' }) } : {}),
     } as unknown as RequestContext;
     const deps = {
       upstream,
       headers: createHeaderPolicy({ strip: [], apiKeyHeader: 'x-api-key' }),
       logger: silentLogger(),
+      ...(sessions ? { sessions: sessions.owners } : {}),
     };
-    void forward(ctx, res, deps, {
+    const done = forward(ctx, res, deps, {
       method: as.method,
       signal,
       path: '/mcp',
       ...(as.method === 'POST' ? { body: Buffer.from('{}') } : {}),
       ...(as.stream ? { stream: true } : {}),
       ...(sseRewriter ? { sseRewriter } : {}),
-    }).finally(() => signal.release());
+    });
+    sessions?.forwarded(done, res);
+    void done.finally(() => signal.release());
   });
 }
 
@@ -227,25 +235,12 @@ describe('forward, a new session whose binding is claimed in the shared store', 
       clientGone = r;
     });
     let forwarded: Promise<number> | undefined;
-    const port = await listen((req, res) => {
-      res.once('close', clientGone);
-      const signal = clientSignal(res);
-      const ctx = {
-        req,
-        requestId: 'r1',
-        clientIp: '127.0.0.1',
-        responseHeaders: {},
-        listRequests: new Map(),
-        principal: principal({ id: 'alice' }),
-      } as unknown as RequestContext;
-      const deps = {
-        upstream,
-        headers: createHeaderPolicy({ strip: [], apiKeyHeader: 'x-api-key' }),
-        logger: silentLogger(),
-        sessions,
-      };
-      forwarded = forward(ctx, res, deps, { method: 'POST', signal, path: '/mcp', body: Buffer.from('{}') });
-      void forwarded.finally(() => signal.release());
+    const port = await front(upstream, undefined, undefined, {
+      owners: sessions,
+      forwarded: (done, res) => {
+        forwarded = done;
+        res.once('close', clientGone);
+      },
     });
     const req = httpRequest({ port, method: 'POST', path: '/mcp' });
     req.on('error', () => undefined);
