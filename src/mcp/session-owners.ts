@@ -170,12 +170,16 @@ export class SessionOwners {
     if (b.owner !== ownerKey(caller)) return false;
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
     this.#owners.touch(sessionId);
-    const now = this.#now();
-    if (this.#shared && now - b.shared >= SHARED_REFRESH_MS) {
-      b.shared = now;
-      this.#shared.refresh(sessionId, b.owner);
-    }
+    if (this.#shared) this.#refreshDue(this.#shared, sessionId, b);
     return true;
+  }
+
+  /** Writes a binding in use to the shared store again once an hour, so its TTL there does not lapse. */
+  #refreshDue(shared: SharedSessions, sessionId: string, b: Binding): void {
+    const now = this.#now();
+    if (now - b.shared < SHARED_REFRESH_MS) return;
+    b.shared = now;
+    shared.refresh(sessionId, b.owner);
   }
 
   /** A session bound in the shared store to `caller` is bound here too; any other answer refuses it. */

@@ -30,11 +30,12 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Request headers never forwarded: the hop-by-hop ones, and the client's `tracestate` and `baggage` (the
- * upstream gets the sidecar's own trace context; the client's baggage would be a channel the caller picks
- * into an upstream whose tracing reads it, tenant or user keys included).
+ * Request headers never forwarded: the hop-by-hop ones, and the client's trace context (the upstream gets the
+ * sidecar's own when traces are exported, else none: the client's sampled flag would decide the upstream's
+ * sampling, and its baggage would be a channel the caller picks into an upstream whose tracing reads it,
+ * tenant or user keys included).
  */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'tracestate', 'baggage']);
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'traceparent', 'tracestate', 'baggage']);
 
 export interface HeaderPolicy {
   /** Headers removed from every client request (lower case). */

@@ -28,7 +28,6 @@ import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
 import { telemetrySubject, traceIds } from './trace-context.js';
 
-const CLIENT_TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);
 
@@ -185,9 +184,7 @@ export class RequestTracing {
     const t0 = process.hrtime.bigint();
     const parent = ctx.trace?.context;
     let span: Span | undefined;
-    // The client's trace headers never travel on; untraced, the sidecar has no span of its own to pass instead
-    // (a no-op one carries the client's ids), so the upstream starts its own trace.
-    for (const name of CLIENT_TRACE_HEADERS) if (name in headers) delete headers[name];
+    // Untraced, no trace context goes upstream (the client's is never copied; a no-op span carries its ids).
     if (parent && this.#tel.tracing) {
       const { method, origin } = target;
       span = this.#tel.tracer.startSpan(
