@@ -100,26 +100,31 @@ export async function buildPolicy(opts = {}) {
     async () => {
       const bundle = join(out, 'bundle.tar.gz');
       const what = `policy build failed for ${shortPath(src) || '.'}`;
-      const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
-      const caps = await writeCapabilities(tmp);
-      // With print among the builtins: `opa check` compiles print() calls, which `opa build` drops.
-      const checkCaps = await writeCapabilities(tmp, { forTests: true });
-      await checkInputSchema(tc, src, checkCaps, what, opts.inputSchema).catch(async (err) => {
-        await rm(tmp, { recursive: true, force: true });
-        throw err;
-      });
-      const args = ['build', '-t', 'wasm', '--capabilities', caps, '--revision', revision];
-      for (const e of entrypoints) args.push('-e', e);
-      args.push(...signing);
-      // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
-      // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
       // Written beside the bundle and renamed over it once built: a failed build leaves the last good
       // bundle in place, for the sidecar that reads it now and the one that starts on it later.
       const partial = join(out, '.bundle.tar.gz.partial');
-      args.push('--ignore', TEST_GLOB, '-o', partial, '.');
-      const res = await run(tc.bin, args, { cwd: src }).finally(() =>
-        rm(tmp, { recursive: true, force: true }),
-      );
+      const tmp = await mkdtemp(join(tmpdir(), 'policy-build-'));
+      let res;
+      try {
+        // With print among the builtins: `opa check` compiles print() calls, which `opa build` drops.
+        await checkInputSchema(
+          tc,
+          src,
+          await writeCapabilities(tmp, { forTests: true }),
+          what,
+          opts.inputSchema,
+        );
+        const caps = await writeCapabilities(tmp);
+        const args = ['build', '-t', 'wasm', '--capabilities', caps, '--revision', revision];
+        for (const e of entrypoints) args.push('-e', e);
+        args.push(...signing);
+        // Run inside src and compile `.`: the Rego files that opa keeps in a wasm bundle are then named
+        // `/authz.rego`, not by this machine's absolute path, so the bundle is the same on every machine.
+        args.push('--ignore', TEST_GLOB, '-o', partial, '.');
+        res = await run(tc.bin, args, { cwd: src });
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
       if (res.code === 0) await rename(partial, bundle);
       else await rm(partial, { force: true });
       if (res.code !== 0) {
