@@ -11,8 +11,10 @@
 import { API_KEY_PREFIX } from '../config/defaults.js';
 import type { SecretSource } from '../config/secrets.js';
 import { AuthnError } from '../errors/errors.js';
+import { MalformedApiKeyRecord } from '../store/api-key-record.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { isWellFormedText } from '../well-formed-text.js';
 import {
   type ApiKeyParts,
   generateApiKey,
@@ -20,7 +22,6 @@ import {
   parseApiKey,
   secretMatches,
 } from './api-key-format.js';
-import { isWellFormedText } from './claims.js';
 import type { Principal } from './principal.js';
 import { UsageRecorder } from './usage-recorder.js';
 
@@ -142,14 +143,25 @@ export class ApiKeyVerifier {
 
   async #fetch(id: string): Promise<Cached> {
     let record: ApiKeyRecord | null;
+    let malformed = false;
     try {
       record = await this.#o.store.getApiKey(id);
     } catch (err) {
-      throw new AuthnError('ERR_AUTHN_UNAVAILABLE', 'API key store unavailable', { cause: err });
+      if (!(err instanceof MalformedApiKeyRecord)) {
+        throw new AuthnError('ERR_AUTHN_UNAVAILABLE', 'API key store unavailable', { cause: err });
+      }
+      // Refused as an unknown key would be, and remembered like a record, so the warning comes once a
+      // cache lifetime; it names the fields, never their values.
+      this.#o.logger.warn(
+        { key_id: id, problem: err.problem },
+        'API key record in the store is malformed: the key is refused until it is created again',
+      );
+      record = null;
+      malformed = true;
     }
     const entry: Cached = { record, principal: record && toPrincipal(record), fetchedAt: this.#o.now() };
     // Unknown ids are not cached, so a key created a moment ago works at once.
-    if (record) {
+    if (record || malformed) {
       this.#cache.delete(id);
       if (this.#cache.size >= API_KEY_CACHE_MAX_ENTRIES) {
         const oldest = this.#cache.keys().next();
@@ -162,7 +174,9 @@ export class ApiKeyVerifier {
 }
 
 function toPrincipal(r: ApiKeyRecord): Principal {
-  const expiresAt = r.expiresAt === null ? undefined : Math.floor(Date.parse(r.expiresAt) / 1000);
+  // The store's records are decoded with a schema; an expiry that still reads as no number counts as past.
+  const ms = r.expiresAt === null ? undefined : Date.parse(r.expiresAt);
+  const expiresAt = ms === undefined ? undefined : Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
   return Object.freeze({
     id: r.subject,
     tenant: r.tenant,

@@ -12,22 +12,14 @@ import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { AuthnError } from '../errors/errors.js';
+import { WellFormedText } from '../well-formed-text.js';
 import type { Principal } from './principal.js';
 
 export type ClaimPaths = Config['authn']['jwt']['claims'];
 
 const SCOPE_PATHS = ['scope', 'scp'] as const;
 
-/**
- * A claim value that is well-formed Unicode: a lone surrogate (JSON allows `"\ud800"`) has no UTF-8 form,
- * so it would reach the policy, logs and identity headers as U+FFFD — two subjects could then look alike.
- */
-const Text = z.string().min(1).refine(isWellFormedText, 'is not well-formed Unicode');
-
-/** Whether `s` has a UTF-8 form (no lone surrogates): `String.prototype.isWellFormed`, which ES2022 lacks. */
-export function isWellFormedText(s: string): boolean {
-  return Buffer.from(s, 'utf8').toString('utf8') === s;
-}
+const Text = WellFormedText;
 
 const MappedSchema = z.object({
   id: Text,

@@ -18,7 +18,16 @@ import type { ApiKeyRecord, Store } from '../store/store.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { clearanceWarning } from './clearance.js';
 import { loadCliConfig } from './config.js';
-import { type CliIo, display, fail, formatFields, formatJson, formatTable, processIo } from './table.js';
+import {
+  type CliIo,
+  display,
+  fail,
+  formatFields,
+  formatJson,
+  formatTable,
+  oneLine,
+  processIo,
+} from './table.js';
 
 interface GlobalOpts {
   readonly config?: string;
@@ -97,7 +106,12 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--json', 'print JSON')
     .action((_opts: GlobalOpts, cmd: Command) =>
       withStore(cmd, io, async (store) => {
-        const records = await store.listApiKeys();
+        // A record that does not decode is refused by every sidecar: named here, not shown as a key.
+        const records = await store.listApiKeys((bad) =>
+          io.err(
+            `mcp-authz: warning: ${oneLine(bad.message)}; every sidecar refuses this key (create a new one)\n`,
+          ),
+        );
         if (cmd.optsWithGlobals<GlobalOpts>().json) {
           io.out(formatJson(records.map(publicRecord)));
           return;

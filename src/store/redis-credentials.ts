@@ -7,15 +7,8 @@
  *
  * @module
  */
-import {
-  decodeRecord,
-  encodeRecord,
-  type KeyLayout,
-  REVOKE_KEY_SCRIPT,
-  USAGE_SCRIPT,
-  versionBase,
-  versionStep,
-} from './redis-keys.js';
+import { decodeRecord, encodeRecord, MalformedApiKeyRecord } from './api-key-record.js';
+import { type KeyLayout, REVOKE_KEY_SCRIPT, USAGE_SCRIPT, versionBase, versionStep } from './redis-keys.js';
 import { exec, type RedisClient } from './redis-security.js';
 import {
   type ApiKeyRecord,
@@ -31,19 +24,31 @@ export async function putApiKey(c: RedisClient, k: KeyLayout, record: ApiKeyReco
 }
 
 export async function getApiKey(c: RedisClient, k: KeyLayout, id: string): Promise<ApiKeyRecord | null> {
-  return decodeRecord(await c.hgetall(k.key(id)));
+  return decodeRecord(id, await c.hgetall(k.key(id)));
 }
 
-export async function listApiKeys(c: RedisClient, k: KeyLayout): Promise<ApiKeyRecord[]> {
+/** Every key's record, oldest first; a record that does not decode is left out and given to `malformed`. */
+export async function listApiKeys(
+  c: RedisClient,
+  k: KeyLayout,
+  malformed?: (err: MalformedApiKeyRecord) => void,
+): Promise<ApiKeyRecord[]> {
   const ids = await c.smembers(k.keyIds);
   if (ids.length === 0) return [];
   const pipeline = c.pipeline();
   for (const id of ids) pipeline.hgetall(k.key(id));
   const rows = await exec(pipeline);
-  return rows
-    .map((h) => decodeRecord(h as Record<string, string>))
-    .filter((r): r is ApiKeyRecord => r !== null)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const records: ApiKeyRecord[] = [];
+  rows.forEach((h, i) => {
+    try {
+      const r = decodeRecord(ids[i] as string, h as Record<string, string>);
+      if (r) records.push(r);
+    } catch (err) {
+      if (!(err instanceof MalformedApiKeyRecord)) throw err;
+      malformed?.(err);
+    }
+  });
+  return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
 export async function recordApiKeyUsage(

@@ -35,8 +35,6 @@ import { createHash, randomInt } from 'node:crypto';
 /** Version counters are bumped by 1 to this (see `versionStep`). */
 const VERSION_STEP_RANGE = 2 ** 20;
 
-import type { ApiKeyRecord } from './store.js';
-
 export interface KeyLayout {
   key(id: string): string;
   readonly keyIds: string;
@@ -72,56 +70,6 @@ export function keyLayout(prefix: string): KeyLayout {
     anomalies: `${base}report:anomalies`,
     session: (sessionId) => `${base}session:${createHash('sha256').update(sessionId).digest('base64url')}`,
   };
-}
-
-/** Hash fields for HSET; null values are left out. */
-export function encodeRecord(r: ApiKeyRecord): Record<string, string> {
-  const fields: Record<string, string | null> = {
-    id: r.id,
-    hash: r.hash,
-    subject: r.subject,
-    tenant: r.tenant,
-    roles: JSON.stringify(r.roles),
-    scopes: JSON.stringify(r.scopes),
-    clearance: r.clearance,
-    description: r.description,
-    createdAt: r.createdAt,
-    expiresAt: r.expiresAt,
-    active: r.active ? '1' : '0',
-    lastUsedAt: r.lastUsedAt,
-    usageCount: String(r.usageCount),
-  };
-  return Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => e[1] !== null));
-}
-
-/** Decodes HGETALL output; null for a missing key; throws on a malformed record. */
-export function decodeRecord(h: Record<string, string>): ApiKeyRecord | null {
-  if (Object.keys(h).length === 0) return null;
-  const { id, hash, subject, createdAt } = h;
-  if (!id || !hash || !subject || !createdAt) throw new Error('malformed API key record');
-  return Object.freeze({
-    id,
-    hash,
-    subject,
-    tenant: h.tenant ?? null,
-    roles: Object.freeze(stringArray(h.roles)),
-    scopes: Object.freeze(stringArray(h.scopes)),
-    clearance: h.clearance ?? null,
-    description: h.description ?? null,
-    createdAt,
-    expiresAt: h.expiresAt ?? null,
-    active: h.active === '1',
-    lastUsedAt: h.lastUsedAt ?? null,
-    usageCount: Number(h.usageCount ?? 0) || 0,
-  });
-}
-
-function stringArray(json: string | undefined): string[] {
-  if (json === undefined) return [];
-  const v: unknown = JSON.parse(json);
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
-    throw new Error('malformed API key record');
-  return v;
 }
 
 /** Adds uses and moves lastUsedAt forward (never back), only if the key still exists. */

@@ -13,11 +13,13 @@
  *
  * @module
  */
+
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { SecretSource } from '../config/secrets.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
+import { MalformedApiKeyRecord } from './api-key-record.js';
 import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
 import { RedisConnectionState } from './redis-connection-state.js';
 import * as creds from './redis-credentials.js';
@@ -161,8 +163,8 @@ export class RedisStore implements Store {
     return this.#run('getApiKey', (c) => creds.getApiKey(c, this.#keys, id));
   }
 
-  listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.#run('listApiKeys', (c) => creds.listApiKeys(c, this.#keys));
+  listApiKeys(malformed?: (err: MalformedApiKeyRecord) => void): Promise<ApiKeyRecord[]> {
+    return this.#run('listApiKeys', (c) => creds.listApiKeys(c, this.#keys, malformed));
   }
 
   recordApiKeyUsage(id: string, count: number, lastUsedAt: string): Promise<void> {
@@ -264,6 +266,8 @@ export class RedisStore implements Store {
     try {
       return await fn(c);
     } catch (err) {
+      // Data an operator wrote wrong, not an outage: the caller refuses that key and says which.
+      if (err instanceof MalformedApiKeyRecord) throw err;
       this.#opts.onError?.(operation);
       if (err instanceof StoreError) throw err;
       throw new StoreError(operation, safeMessage(err));

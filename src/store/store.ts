@@ -12,8 +12,10 @@
  *
  * @module
  */
+
 import { MAX_CLOCK_TOLERANCE_SEC } from '../config/defaults.js';
 import type { Component } from '../lifecycle.js';
+import type { MalformedApiKeyRecord } from './api-key-record.js';
 
 export interface ApiKeyRecord {
   /** Public id, the middle part of `<prefix>_<id>_<secret>`. */
@@ -150,8 +152,10 @@ export const HOUR_MS = 3_600_000;
 export interface Store extends Component {
   readonly kind: 'memory' | 'redis';
   putApiKey(record: ApiKeyRecord): Promise<void>;
+  /** Throws `MalformedApiKeyRecord` for a stored record that does not decode (its key must be refused). */
   getApiKey(id: string): Promise<ApiKeyRecord | null>;
-  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Every key's record, oldest first; records that do not decode are left out and given to `malformed`. */
+  listApiKeys(malformed?: (err: MalformedApiKeyRecord) => void): Promise<ApiKeyRecord[]>;
   /** Adds `count` uses and sets the last-used time; called off the request path in batches. */
   recordApiKeyUsage(id: string, count: number, lastUsedAt: string): Promise<void>;
   /** Marks a key inactive and adds it to the revocation set. Returns false if the key does not exist. */

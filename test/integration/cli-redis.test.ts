@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
@@ -300,6 +301,28 @@ describe('CLI keys/tokens against Redis', () => {
     const active = (id: string) => rows.find((r) => r.startsWith(id))?.split(/\s+/)[4];
     expect(active(expired.record.id)).toBe('expired');
     expect(active(live.record.id)).toBe('yes');
+  });
+
+  it('lists the other keys and names a record that does not decode, instead of failing the whole list', async () => {
+    const file = join(tempDir('cli'), 'config.yaml');
+    const prefix = suite.prefix('cli-malformed');
+    writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\n`);
+    const store = await openStore(prefix);
+    const broken = await createApiKey(store, Buffer.from(PEPPER), { subject: 'old' });
+    const good = await createApiKey(store, Buffer.from(PEPPER), { subject: 'new' });
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    await admin.hset(`${prefix}{authz}:key:${broken.record.id}`, 'roles', '[admin');
+    admin.disconnect();
+    for (const json of [false, true]) {
+      const c = cli();
+      await c.run('keys', 'list', '--config', file, ...(json ? ['--json'] : []));
+      expect(c.exits).toEqual([]);
+      expect(c.out.join('')).toContain(good.record.id);
+      expect(c.out.join('')).not.toContain(broken.record.id);
+      expect(c.err).toEqual([
+        `mcp-authz: warning: API key record ${broken.record.id} is malformed: roles is not JSON; every sidecar refuses this key (create a new one)\n`,
+      ]);
+    }
   });
 
   it('says the pepper file is empty, rather than that no pepper file is set', async () => {

@@ -322,6 +322,43 @@ describe('API keys and revocation across instances', () => {
     await expect(authn.authenticate(withKey(key))).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
   });
 
+  it('refuses a key whose stored record does not decode (an expiry Date.parse cannot read, an empty tenant), and says which', async () => {
+    const config = configFor();
+    const store = await openStore(config);
+    const lines: string[] = [];
+    const logger = createLogger('warn', lineCollector(lines));
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    suite.cleanup(async () => admin.disconnect());
+    // Written by another tool: epoch seconds of 2023, a word, and a tenant and role of nothing.
+    const edits: [string, string][] = [
+      ['expiresAt', '1700000000'],
+      ['expiresAt', 'never'],
+      ['tenant', ''],
+      ['roles', '[""]'],
+    ];
+    for (const [field, value] of edits) {
+      const { key, record } = await createApiKey(store, Buffer.from(PEPPER), {
+        subject: 'svc',
+        tenant: 'acme',
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
+      const before = await openAuthn(config, store, logger);
+      await expect(before.authenticate(withKey(key))).resolves.toMatchObject({ id: 'svc' });
+      await admin.hset(`${config.store.keyPrefix}{authz}:key:${record.id}`, field, value);
+      const other = await createApiKey(store, Buffer.from(PEPPER), { subject: 'svc' });
+      // A new verifier reads the edited record (a running one does so once its 5 s cache lifetime passed).
+      const fresh = await openAuthn(config, store, logger);
+      await expect(fresh.authenticate(withKey(key))).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+      await expect(fresh.authenticate(withKey(other.key))).resolves.toMatchObject({ id: 'svc' });
+      const warning = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.key_id === record.id);
+      expect(warning?.msg, `${field} = ${value}`).toMatch(/API key record in the store is malformed/);
+      expect(String(warning?.problem)).toContain(field);
+      expect(JSON.stringify(warning)).not.toContain(record.hash);
+    }
+  });
+
   it('sees a token (jti) revocation made by another instance within 1 s', async () => {
     const config = configFor();
     const authn = await openAuthn(config, await openStore(config));
