@@ -245,9 +245,13 @@ export async function downloadSigned(
 /**
  * What changes when the bundle at `location` changes: its `ETag` or `Last-Modified` from a HEAD request —
  * or, where HEAD is refused (a presigned URL is signed for GET only, some servers answer 405), from a GET of
- * its first byte — else the hash of the whole body.
+ * its first byte — else the hash of the whole body, read under the same bound as the bundle (`policy.maxBundleBytes`).
  */
-export async function urlSignature(location: string, auth?: BundleAuth): Promise<string> {
+export async function urlSignature(
+  location: string,
+  auth?: BundleAuth,
+  maxBytes = MAX_BUNDLE_BYTES,
+): Promise<string> {
   const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS, auth });
   if (head.ok) {
     const tag = validator(head);
@@ -268,7 +272,7 @@ export async function urlSignature(location: string, auth?: BundleAuth): Promise
     if (tag) return tag;
   }
   return createHash('sha256')
-    .update(await download(location, undefined, auth))
+    .update(await download(location, undefined, auth, maxBytes))
     .digest('hex');
 }
 

@@ -246,7 +246,7 @@ export class PolicyReloader {
    */
   async #currentSignature(): Promise<string> {
     const { location, verification } = this.#opts;
-    const sig = await signature(location, verification !== undefined, this.#opts.auth);
+    const sig = await signature(location, verification !== undefined, this.#opts.auth, this.#maxBytes);
     if (!verification) return sig;
     return `${sig}|key:${createHash('sha256')
       .update(verification.key() ?? '')
@@ -282,8 +282,13 @@ function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: num
 }
 
 /** `all`: every file of a folder counts (a signature covers them all), not only those readBundle loads. */
-async function signature(location: string, all: boolean, auth?: BundleAuth): Promise<string> {
-  if (isUrl(location)) return urlSignature(location, auth);
+async function signature(
+  location: string,
+  all: boolean,
+  auth: BundleAuth | undefined,
+  maxBytes: number,
+): Promise<string> {
+  if (isUrl(location)) return urlSignature(location, auth, maxBytes);
   // Named as readBundle names it (`policy check`, `policy eval`), not as a bare `ENOENT … stat`.
   const st = await stat(location).catch((err: unknown) => {
     throw new BundleError(`bundle not found at ${location}`, { cause: err });

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { cp, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -397,6 +399,42 @@ describe('hot reload', () => {
       expect(e.status().reloads.ok).toBe(loads);
       // Each check downloads to hash (no validator to ask for); none loads it again.
       expect(gets).toBe(2 + 4);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('checks a bundle served without ETag or Last-Modified under policy.maxBundleBytes, as it reads it', async () => {
+    // The default bundle with 17 MiB of random bytes beside it: over the 16 MiB default, under the 64 MiB set.
+    const dir = tempDir('big-bundle');
+    execFileSync('tar', ['xzf', join(bundleDir, '..', 'bundle.tar.gz'), '-C', dir]);
+    await writeFile(join(dir, 'padding.bin'), randomBytes(17 * 1024 * 1024));
+    const tgz = join(tempDir('big-bundle-out'), 'bundle.tar.gz');
+    execFileSync('tar', ['czf', tgz, '-C', dir, ...(await readdir(dir))]);
+    const body = await readFile(tgz);
+    const server = createServer((req, res) => res.end(req.method === 'HEAD' ? undefined : body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const revision = JSON.parse(await readFile(join(bundleDir, '.manifest'), 'utf8')).revision;
+      for (const [maxBytes, loaded] of [
+        [64 * 1024 * 1024, revision],
+        [8 * 1024 * 1024, null],
+      ] as const) {
+        const e = new PolicyEngine(engineOpts);
+        const reloader = new PolicyReloader({
+          location: url,
+          watch: false,
+          pollIntervalMs: 1000,
+          engine: e,
+          logger: silentLogger(),
+          maxBytes,
+        });
+        await reloader.start();
+        await reloader.stop();
+        expect(e.revision).toBe(loaded);
+        if (loaded === null) expect(e.status().lastError).toContain(`exceeds ${maxBytes} bytes`);
+      }
     } finally {
       server.close();
     }
