@@ -5,7 +5,9 @@
  *
  * @module
  */
+
 import { z } from 'zod';
+import { compileGlob } from '../go-glob.js';
 import * as D from './defaults.js';
 import { JwsAlgorithm } from './schema-common.js';
 
@@ -37,7 +39,15 @@ export const BundleVerificationSchema = z
       .default('')
       .describe("The `scope` claim the signature must carry (OPA's `signing.scope`); empty: none."),
     excludeFiles: z
-      .array(z.string().min(1))
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine(
+            (glob) => compileGlob(glob) !== null,
+            "is no glob Go's filepath.Match reads (a trailing \\, an unclosed [ class, or one that is empty or starts or ends with -)",
+          ),
+      )
       .default([])
       .describe(
         "Files left out of the check (OPA's `signing.exclude_files`, globs as Go's filepath.Match: `*` stops at `/`).",

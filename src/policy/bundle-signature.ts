@@ -14,10 +14,12 @@
  *
  * @module
  */
+
 import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importSPKI } from 'jose';
 import { z } from 'zod';
 import type { SigningAlgorithm } from '../config/schema-verification.js';
+import { globMatch } from '../go-glob.js';
 import { BundleError } from './bundle.js';
 import { canonicalJson } from './canonical-json.js';
 
@@ -222,26 +224,4 @@ function structured(path: string, content: Buffer, fail: Fail): Buffer {
   } catch (err) {
     return fail(`file ${path} is not valid JSON: ${(err as Error).message}`, err);
   }
-}
-
-/** Go's `filepath.Match` on `/` paths: `*` and `?` stop at `/`, `[...]` classes (`^` negates), `\` escapes. */
-export function globMatch(glob: string, path: string): boolean {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i] as string);
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) return false; // Go: ErrBadPattern, no match
-      re += `(?!/)[${glob.slice(i + 1, end).replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else re += escapeRe(c);
-  }
-  return new RegExp(`^${re}$`, 'u').test(path);
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

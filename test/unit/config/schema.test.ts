@@ -77,6 +77,10 @@ describe('config defaults', () => {
       scope: '',
       excludeFiles: [],
     });
+    // An exclusion glob Go's filepath.Match refuses is named when the config is read, not at every bundle.
+    expect(() =>
+      parseConfig({ policy: { verification: { keyFile: '/k.pem', excludeFiles: ['ok/*', '[a'] } } }),
+    ).toThrow(/policy\.verification\.excludeFiles\.1: is no glob Go's filepath\.Match reads/);
     expect(D.POLICY_VERIFICATION_ALGORITHM).toBe('RS256'); // OPA's default
     expect(D.POLICY_VERIFICATION_KEY_ID).toBe('default'); // the kid `opa build --signing-key` writes
     expect(c.authn.mode).toBe('strict');

@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { CompactSign, importPKCS8 } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SigningAlgorithm } from '../../../src/config/schema-verification.js';
+import { compileGlob, globMatch } from '../../../src/go-glob.js';
 import { BundleError, readBundle } from '../../../src/policy/bundle.js';
-import { type BundleVerification, globMatch } from '../../../src/policy/bundle-signature.js';
+import type { BundleVerification } from '../../../src/policy/bundle-signature.js';
 import { canonicalJson } from '../../../src/policy/canonical-json.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { PolicyReloader } from '../../../src/policy/reloader.js';
@@ -280,6 +281,13 @@ describe('refusals', () => {
     );
   });
 
+  it('loads a signed bundle with an exclusion glob JavaScript regexes cannot write but Go reads ([z-a])', async () => {
+    const dir = copy(rs256);
+    await expect(
+      readBundle(dir, undefined, verification({ excludeFiles: ['[z-a]*.json'] })),
+    ).resolves.toBeTruthy();
+  });
+
   it('another key id, or another scope', async () => {
     expect(await refusal(otherKid, verification())).toMatch(/names key id other/);
     expect(await refusal(rs256, verification({ keyId: 'other' }))).toMatch(/names key id default/);
@@ -378,5 +386,26 @@ describe('globMatch (Go filepath.Match)', () => {
     expect(globMatch('[a-c].rego', 'b.rego')).toBe(true);
     expect(globMatch('[^a-c].rego', 'b.rego')).toBe(false);
     expect(globMatch('a.json', 'a.json.bak')).toBe(false);
+  });
+
+  it('reads classes as Go does: escapes, several ranges, a backwards range matching nothing', () => {
+    expect(globMatch('[z-a]*.json', 'b.json')).toBe(false);
+    expect(globMatch('[^z-a]*.json', 'b.json')).toBe(true);
+    expect(globMatch('[^z-a]', '/')).toBe(false);
+    expect(globMatch('[\\]].json', '].json')).toBe(true);
+    expect(globMatch('[a-cx-z0]', 'y')).toBe(true);
+    expect(globMatch('[a-cx-z0]', 'd')).toBe(false);
+    expect(globMatch('\\*.json', '*.json')).toBe(true);
+    expect(globMatch('\\*.json', 'a.json')).toBe(false);
+    expect(globMatch('(a|b).json', '(a|b).json')).toBe(true);
+    expect(globMatch('(a|b).json', 'a.json')).toBe(false);
+    expect(globMatch('é?.json', 'é😀.json')).toBe(true);
+  });
+
+  it("refuses what Go's filepath.Match calls a bad pattern, matching nothing", () => {
+    for (const bad of ['a\\', '[a', '[]a]', '[-a]', '[a-]', '[^]', '[a-\\']) {
+      expect(compileGlob(bad), bad).toBeNull();
+      expect(globMatch(bad, 'a'), bad).toBe(false);
+    }
   });
 });
