@@ -51,7 +51,13 @@ export function register(program: Command, io: CliIo = processIo): void {
           : o.expiresIn === undefined && exp !== undefined
             ? new Date(exp * 1000)
             : new Date(Date.now() + parseDuration(o.expiresIn ?? DEFAULT_REVOCATION));
-        // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
+        // An exp past the year 275760 (1e13 s) is no date: say so, rather than let the store refuse NaN.
+        if (!Number.isFinite(until.getTime())) {
+          throw new Error(
+            `the token's exp (${exp}) is beyond any date a revocation can be kept until: give --expires-in or --expires-at`,
+          );
+        }
+                // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
         if (until.getTime() + REVOCATION_GRACE_SEC * 1000 <= Date.now()) {
           throw new Error('the revocation would already have lapsed');
         }

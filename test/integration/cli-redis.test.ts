@@ -224,6 +224,22 @@ describe('CLI keys/tokens against Redis', () => {
     await c10.run('tokens', 'revoke', 'jti-gone', '--expires-at', String(now - 400), '--config', file);
     expect(c10.exits).toEqual([1]);
     expect(c10.err.join('')).toContain('the revocation would already have lapsed');
+    // A token whose exp is past any date (jose accepts it): named, with what to give instead.
+    for (const far of [1e13, Number.MAX_SAFE_INTEGER]) {
+      const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const c = cli();
+      await c.run(
+        'tokens',
+        'revoke',
+        `${b64({ alg: 'HS256' })}.${b64({ jti: 'far', exp: far })}.c2ln`,
+        '--config',
+        file,
+      );
+      expect(c.exits).toEqual([1]);
+      expect(c.err).toEqual([
+        `mcp-authz: the token's exp (${far}) is beyond any date a revocation can be kept until: give --expires-in or --expires-at\n`,
+      ]);
+    }
 
     // A leaked token pasted whole: its jti is revoked until its exp, and the token is never echoed.
     const exp = now + 7_200;
