@@ -57,7 +57,7 @@ export function register(program: Command, io: CliIo = processIo): void {
             `the token's exp (${exp}) is beyond any date a revocation can be kept until: give --expires-in or --expires-at`,
           );
         }
-                // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
+        // Applied REVOCATION_GRACE_SEC past `until` (a token is accepted up to its clock tolerance after exp).
         if (until.getTime() + REVOCATION_GRACE_SEC * 1000 <= Date.now()) {
           throw new Error('the revocation would already have lapsed');
         }

@@ -134,7 +134,7 @@ export class SidecarRuntime {
 
   /**
    * What the policy input's context is made of. Computed by the decide stage, after parsing (the protocol
-   * version may come from an `initialize` in the body). The session is the `Mcp-Session-Id` header; on the
+   * version may come from an `initialize` in the body), with the time it runs. The session is the `Mcp-Session-Id` header; on the
    * legacy messages endpoint, its `sessionId` query parameter (a header there means nothing).
    */
   facts(ctx: RequestContext): RequestFacts {
@@ -143,7 +143,9 @@ export class SidecarRuntime {
         ? legacySessionId(ctx.req.url)
         : (headerValue(ctx.req.headers['mcp-session-id']) ?? null);
     return {
-      now: ctx.now,
+      // The clock when the call is decided, not when its headers came: a body sent slowly must not carry a
+      // call past the end of a time window the policy sets (business hours).
+      now: new Date(this.#deps.now()),
       clientIp: ctx.clientIp,
       sessionId: session,
       requestId: ctx.requestId,

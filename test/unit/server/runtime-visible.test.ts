@@ -1,5 +1,5 @@
 /**
- * `SidecarRuntime.visibleFor`: the `visible` input carries the request's time, or — for a stream that stays
+ * `SidecarRuntime.visibleFor`: the `visible` input carries the time its facts were taken, or — for a stream that stays
  * open (`live`) — the clock at each check, so time rules do not go stale on a long stream. And
  * `SidecarRuntime.facts` on the legacy messages endpoint: the session from its query, the protocol version
  * from the parsed body.
@@ -36,18 +36,19 @@ function runtime(clock: { t: number }, seen: PolicyInput[]): SidecarRuntime {
 const item = { kind: 'tool' as const, name: 'echo', annotations: undefined };
 
 describe('SidecarRuntime.visibleFor', () => {
-  it('uses the time of the request, or the clock at each check for a live stream', () => {
+  it('uses the time its check was made (not when the headers came), or the clock at each check for a live stream', () => {
     const clock = { t: Date.parse('2026-11-23T10:00:00Z') };
     const seen: PolicyInput[] = [];
     const rt = runtime(clock, seen);
-    const ctx = contextFor(fakeRequest({})); // the request's time: 1970-01-01
+    const ctx = contextFor(fakeRequest({})); // the headers' time: 1970-01-01
     const once = rt.visibleFor(ctx, principal());
     const live = rt.visibleFor(ctx, principal(), true);
     once(item);
     live(item);
     clock.t = Date.parse('2026-11-23T22:30:00Z');
+    once(item);
     live(item);
-    expect(seen.map((i) => i.context.hour)).toEqual([0, 10, 22]);
+    expect(seen.map((i) => i.context.hour)).toEqual([10, 10, 10, 22]);
   });
 });
 
