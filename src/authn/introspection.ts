@@ -11,7 +11,8 @@
  * caller costs one request a minute, not one a call; revocation by `jti` still applies to cached ones. A
  * refused token is refused from memory for {@link REFUSED_TTL_MS}. An
  * endpoint that is down, slow, refuses the sidecar's credentials or answers something else is a 503
- * (`ERR_AUTHN_UNAVAILABLE`): the call is denied, never let through.
+ * (`ERR_AUTHN_UNAVAILABLE`): the call is denied, never let through — unless the sidecar already knows the
+ * token to be expired or revoked (it keeps `exp` and `jti` of the tokens it let in): that is a 401.
  *
  * @module
  */
@@ -53,6 +54,12 @@ export const MAX_INTROSPECTIONS_PER_CLIENT = 8;
 export const REFUSED_TTL_MS = 10_000;
 export const MAX_REFUSED = 10_000;
 
+/**
+ * How many tokens the sidecar remembers the `exp` and `jti` of, past their cache entry (oldest go first):
+ * enough for every token of a busy pod's open streams.
+ */
+export const MAX_KNOWN = 10_000;
+
 /** An `exp` further ahead than this is no access token's (100 years): likely milliseconds, not seconds. */
 const MAX_EXP_AHEAD_MS = 100 * 365 * 24 * 3600 * 1000;
 
@@ -81,6 +88,12 @@ export class TokenIntrospector {
   readonly #refused = new Map<string, { readonly err: AuthnError; readonly until: number }>();
   /** Introspections in flight by the client that started them (only clients with one or more). */
   readonly #byClient = new Map<string, number>();
+  /**
+   * The `exp` and `jti` of tokens let in, by hash, kept past their cache entry: while the endpoint cannot be
+   * asked, a token known to have expired or been revoked since is refused for that (401, cutting its open
+   * streams, as a JWT is while its keys cannot be had), not answered 503. They only ever deny.
+   */
+  readonly #known = new Map<string, { readonly expMs: number; readonly jti: string | undefined }>();
 
   constructor(o: IntrospectorOptions) {
     this.#o = o;
@@ -111,6 +124,15 @@ export class TokenIntrospector {
     if (refused !== undefined) {
       if (refused.until > this.#o.now()) return Promise.reject(refused.err);
       this.#refused.delete(key);
+    }
+    const known = this.#known.get(key);
+    if (known !== undefined) {
+      if (known.expMs + this.#o.clockToleranceSec * 1000 <= this.#o.now()) {
+        return Promise.reject(invalid('token expired'));
+      }
+      if (known.jti !== undefined && this.#o.isRevoked(known.jti)) {
+        return Promise.reject(new AuthnError('ERR_AUTHN_REVOKED', 'token revoked'));
+      }
     }
     const pending = this.#pending.get(key);
     if (pending) return pending;
@@ -152,6 +174,15 @@ export class TokenIntrospector {
     this.#refused.set(key, { err, until: this.#o.now() + REFUSED_TTL_MS });
   }
 
+  #remember(key: string, expMs: number, jti: string | undefined): void {
+    this.#known.delete(key);
+    if (this.#known.size >= MAX_KNOWN) {
+      const oldest = this.#known.keys().next().value;
+      if (oldest !== undefined) this.#known.delete(oldest);
+    }
+    this.#known.set(key, { expMs, jti });
+  }
+
   async #verifyNow(token: string, key: string): Promise<Principal> {
     const answer = await introspect(token, this.#o);
     const now = this.#o.now();
@@ -186,6 +217,7 @@ export class TokenIntrospector {
       this.#o.isRevoked,
     );
     this.#o.cache.set(key, principal, Math.min(answer.exp * 1000, now + this.#o.cacheTtlMs), now);
+    this.#remember(key, answer.exp * 1000, principal.tokenId);
     // After caching: a token short of a scope is refused from the cache next time, not introspected again.
     requireScopes(principal, this.#o.requiredScopes);
     return principal;

@@ -23,6 +23,8 @@ const answers = new Map<string, Record<string, unknown>>();
 const asked: string[] = [];
 /** Answers for tokens starting `held-` wait here until the test releases them. */
 const held: Array<() => void> = [];
+/** The endpoint is down: every answer is a 503. */
+let down = false;
 let endpoint = '';
 let server: Server;
 let h: Harness | undefined;
@@ -39,6 +41,7 @@ beforeAll(async () => {
       const form = new URLSearchParams(body);
       const token = form.get('token') ?? '';
       asked.push(`${req.headers['content-type']} ${form.get('token_type_hint')} ${token}`);
+      if (down) return void res.writeHead(503).end();
       const answer = () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answers.get(token) ?? { active: false }));
@@ -61,6 +64,7 @@ afterEach(async () => {
   for (const release of held.splice(0)) release();
   answers.clear();
   asked.length = 0;
+  down = false;
 });
 
 const active = (extra: Record<string, unknown> = {}) => ({
@@ -75,9 +79,10 @@ const active = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-const start = (secret = CLIENT_SECRET, url = endpoint) =>
+const start = (secret = CLIENT_SECRET, url = endpoint, clock?: () => number) =>
   startHarness({
     upstreamStateless: true,
+    ...(clock ? { now: clock } : {}),
     config: { authn: { introspection: { endpoint: url, clientId: CLIENT_ID } } },
     env: { AUTHZ_INTROSPECTION_CLIENT_SECRET: secret },
   });
@@ -169,6 +174,30 @@ describe('authn.introspection', () => {
     expect(other.status).toBe(200);
     for (const release of held.splice(0)) release();
     for (const r of await Promise.all(flood)) expect(r.status).toBe(401);
+  });
+
+  it('refuses with 401, while the endpoint is down, a token it saw expire or whose jti was revoked since', async () => {
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    answers.set('opaque-soon', active({ exp: now() + 20, jti: 'jti-soon' }));
+    answers.set('opaque-later', active({ jti: 'jti-later' }));
+    answers.set('opaque-fine', active({ jti: 'jti-fine' }));
+    h = await start(CLIENT_SECRET, endpoint, clock);
+    for (const token of ['opaque-soon', 'opaque-later', 'opaque-fine'])
+      expect((await ping(token)).status).toBe(200);
+    down = true;
+    // Two minutes on: the first token expired, and none is in the 60 s introspection cache any more.
+    offset += 120_000;
+    await h.sidecar.store.revokeToken('jti-later', now() + 3_600);
+    const expired = await ping('opaque-soon');
+    expect(expired.status).toBe(401);
+    expect(expired.body).toContain('token expired');
+    const revoked = await ping('opaque-later');
+    expect(revoked.status).toBe(401);
+    expect(revoked.body).toContain('token revoked');
+    // One the sidecar knows nothing against still waits for the endpoint: 503, not let through.
+    expect((await ping('opaque-fine')).status).toBe(503);
+    expect(h.upstream.calls().filter((c) => c.method === 'ping')).toHaveLength(3);
   });
 
   it('answers 503 when the endpoint refuses the sidecar or cannot be reached, letting nothing through', async () => {

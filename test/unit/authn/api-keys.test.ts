@@ -198,6 +198,24 @@ describe('ApiKeyVerifier', () => {
     await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
   });
 
+  it('refuses during a store outage a key the record read before shows expired or revoked, never admits one', async () => {
+    const { verifier, mint, store, clock, revoked } = setup();
+    const soon = await mint({ expiresAt: new Date(T0 + 60_000) });
+    const later = await mint();
+    const fine = await mint();
+    for (const k of [soon, later, fine]) await verifier.verify(k.key);
+    vi.spyOn(store, 'getApiKey').mockRejectedValue(new Error('store getApiKey failed: not connected'));
+    clock.now += 120_000; // past the first key's expiry and every record's 5 s lifetime
+    revoked.add(later.record.id);
+    await expect(verifier.verify(soon.key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+    await expect(verifier.verify(later.key)).rejects.toThrow(code('ERR_AUTHN_REVOKED'));
+    // Nothing against it: the outage is the answer, not a stale admission.
+    await expect(verifier.verify(fine.key)).rejects.toThrow(code('ERR_AUTHN_UNAVAILABLE'));
+    // A wrong secret for a seen id is refused as ever; a re-check records no use.
+    const wrong = `${fine.key.split('_').slice(0, 2).join('_')}_${'A'.repeat(43)}`;
+    await expect(verifier.verify(wrong)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
   it('records usage off the request path and flushes it in batches', async () => {
     const { verifier, mint, store, clock } = setup();
     const { key, record } = await mint();
