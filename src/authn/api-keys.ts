@@ -41,12 +41,16 @@ export interface ApiKeyVerifierOptions {
   readonly now: () => number;
   readonly cacheTtlMs?: number;
   readonly usageFlushMs?: number;
+  /** Milliseconds on a clock that never steps; default `performance.now()`. */
+  readonly monotonic?: () => number;
 }
 
 interface Cached {
   readonly record: ApiKeyRecord | null;
   readonly principal: Principal | null;
   readonly fetchedAt: number;
+  /** The same moment on the monotonic clock: a wall clock stepped back must not stretch the lifetime. */
+  readonly fetchedMono: number;
 }
 
 const INVALID = 'invalid API key';
@@ -57,9 +61,11 @@ export class ApiKeyVerifier {
   readonly #inflight = new Map<string, Promise<Cached>>();
   readonly #usage: UsageRecorder;
   readonly #ttl: number;
+  readonly #mono: () => number;
 
   constructor(o: ApiKeyVerifierOptions) {
     this.#o = o;
+    this.#mono = o.monotonic ?? (() => performance.now());
     this.#ttl = o.cacheTtlMs ?? API_KEY_CACHE_TTL_MS;
     this.#usage = new UsageRecorder(o.store, o.logger, o.usageFlushMs);
   }
@@ -104,7 +110,7 @@ export class ApiKeyVerifier {
   fromCache(key: string, recheck = false): Principal | undefined {
     const { parts, pepper } = this.#parse(key);
     const hit = this.#cache.get(parts.id);
-    if (!hit || this.#o.now() - hit.fetchedAt >= this.#ttl) return undefined;
+    if (!hit || !this.#fresh(hit)) return undefined;
     return this.#check(parts, pepper, hit, recheck);
   }
 
@@ -140,9 +146,14 @@ export class ApiKeyVerifier {
     return this.#usage.flush();
   }
 
+  /** Whether a looked-up record is within its cache lifetime, on the wall clock and on the monotonic one. */
+  #fresh(hit: Cached): boolean {
+    return this.#o.now() - hit.fetchedAt < this.#ttl && this.#mono() - hit.fetchedMono < this.#ttl;
+  }
+
   #lookup(id: string): Promise<Cached> {
     const hit = this.#cache.get(id);
-    if (hit && this.#o.now() - hit.fetchedAt < this.#ttl) return Promise.resolve(hit);
+    if (hit && this.#fresh(hit)) return Promise.resolve(hit);
     let pending = this.#inflight.get(id);
     if (!pending) {
       pending = this.#fetch(id).finally(() => this.#inflight.delete(id));
@@ -169,7 +180,12 @@ export class ApiKeyVerifier {
       record = null;
       malformed = true;
     }
-    const entry: Cached = { record, principal: record && toPrincipal(record), fetchedAt: this.#o.now() };
+    const entry: Cached = {
+      record,
+      principal: record && toPrincipal(record),
+      fetchedAt: this.#o.now(),
+      fetchedMono: this.#mono(),
+    };
     // Unknown ids are not cached, so a key created a moment ago works at once.
     if (record || malformed) {
       this.#cache.delete(id);

@@ -11,7 +11,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const code = (c: string) => expect.objectContaining({ code: c });
 
 function setup(opts: { pepper?: string | null; store?: Store } = {}) {
-  const clock = { now: T0 };
+  const clock = { now: T0, mono: 1_000 };
   const store = opts.store ?? new MemoryStore({ now: () => clock.now });
   const env = opts.pepper === null ? {} : { AUTHZ_API_KEY_PEPPER: opts.pepper ?? PEPPER };
   const pepper = createSecretSource({ name: 'apiKeyPepper', envVar: 'AUTHZ_API_KEY_PEPPER', env });
@@ -23,6 +23,7 @@ function setup(opts: { pepper?: string | null; store?: Store } = {}) {
     logger: silentLogger(),
     isRevoked: (id) => revoked.has(id),
     now: () => clock.now,
+    monotonic: () => clock.mono,
   });
   const mint = (input: Partial<Parameters<typeof createApiKey>[2]> = {}) =>
     createApiKey(store, Buffer.from(PEPPER), { subject: 'svc-a', ...input }, () => clock.now);
@@ -189,6 +190,21 @@ describe('ApiKeyVerifier', () => {
     verifier.fromCache(key, true);
     await verifier.flushUsage();
     expect((await store.getApiKey(record.id))?.usageCount).toBe(4);
+  });
+
+  it('looks a record up again after its 5 s when the wall clock was stepped back meanwhile', async () => {
+    const { verifier, mint, store, clock } = setup();
+    const { key } = await mint();
+    await verifier.verify(key);
+    const spy = vi.spyOn(store, 'getApiKey');
+    clock.now -= 3_600_000;
+    clock.mono += 4_999;
+    await verifier.verify(key);
+    expect(spy).not.toHaveBeenCalled();
+    clock.mono += 1;
+    expect(verifier.fromCache(key)).toBeUndefined();
+    await verifier.verify(key);
+    expect(spy).toHaveBeenCalledTimes(1);
   });
 
   it('answers a store failure with ERR_AUTHN_UNAVAILABLE', async () => {

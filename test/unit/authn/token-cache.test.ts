@@ -18,6 +18,17 @@ describe('TokenCache', () => {
     expect(c.size).toBe(0);
   });
 
+  it('keeps an entry no longer than its lifetime when the wall clock is stepped back', () => {
+    const mono = { t: 50_000 };
+    const c = new TokenCache(10, () => mono.t);
+    c.set('k', ANONYMOUS, 61_000, 1_000); // 60 s
+    // The wall clock steps back an hour; 59 s pass, then 60.
+    mono.t += 59_000;
+    expect(c.get('k', 1_000 - 3_600_000 + 59_000)).toBe(ANONYMOUS);
+    mono.t += 1_000;
+    expect(c.get('k', 1_000 - 3_600_000 + 60_000)).toBeUndefined();
+  });
+
   it('ignores entries that are already expired', () => {
     const c = new TokenCache(10);
     c.set('k', ANONYMOUS, 1_000, 1_000);
