@@ -188,6 +188,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
       onDecision: (ctx, d, params) => obs.tracing.decision(ctx, d, params),
       dryRun: config.policy.dryRun,
       tasks,
+      maxArgumentValues: config.policy.maxArgumentValues,
     }),
   });
   const replies = new ActiveReplies({

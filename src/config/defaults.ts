@@ -53,6 +53,11 @@ export const POLICY_MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 export const POLICY_POLL_INTERVAL_MS = 1_000;
 export const POLICY_TIMEZONE = 'UTC';
 export const POLICY_DECISION_CACHE_ENTRIES = 10_000;
+/**
+ * `policy.maxArgumentValues`: the most JSON values one call's arguments may hold. The wasm policy's heap
+ * takes about 200 bytes a value, and keeps the most it ever held (10,000: about 2 MB).
+ */
+export const POLICY_MAX_ARGUMENT_VALUES = 10_000;
 /** `policy.verification`: OPA's default signing algorithm and the key id `opa build --signing-key` writes. */
 export const POLICY_VERIFICATION_ALGORITHM = 'RS256';
 export const POLICY_VERIFICATION_KEY_ID = 'default';

@@ -133,6 +133,14 @@ const PolicySchema = z.strictObject({
     .prefault({})
     .describe('Cache of policy results per bundle revision, emptied by every reload.'),
   verification: BundleVerificationSchema,
+  maxArgumentValues: z
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(D.POLICY_MAX_ARGUMENT_VALUES)
+    .describe(
+      "The most JSON values (each array element, object member and the containers themselves) the arguments of one `tools/call` or `prompts/get` may hold; a call with more is refused before the policy (Invalid params, -32602). The wasm policy's memory grows by about 200 bytes a value for the largest input it was ever given and does not shrink: 10,000 values take about 2 MB, the 500,000 small values a 1 MiB body can carry about 100 MB.",
+    ),
   maxBundleBytes: z
     .number()
     .int()

@@ -167,6 +167,13 @@ export const ERROR_CODES = {
     meaning:
       'A task method named a task this caller did not create, or none this sidecar saw created: the same answer either way, and the one MCP 2025-11-25 gives for a nonexistent task (invalid params).',
   },
+  ERR_ARGUMENTS_TOO_LARGE: {
+    status: 200,
+    rpc: RPC.invalidParams,
+    reason: 'request',
+    meaning:
+      "A call's arguments hold more JSON values than `policy.maxArgumentValues`: refused before the policy, whose memory would grow by about 200 bytes a value and keep it.",
+  },
   ERR_POLICY_UNAVAILABLE: {
     status: 200,
     rpc: RPC.forbidden,

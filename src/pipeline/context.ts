@@ -38,7 +38,7 @@ export interface MessageDecision {
   readonly decision: Decision;
   readonly decisionId: string;
   /** Refused before the policy with this code instead of `ERR_POLICY_DENIED` (a task that is not the caller's). */
-  readonly refusal?: 'ERR_TASK_UNKNOWN';
+  readonly refusal?: 'ERR_TASK_UNKNOWN' | 'ERR_ARGUMENTS_TOO_LARGE';
   /** The policy denied it, but `policy.dryRun` lets it through: forwarded, rate-limited, audited as not enforced. */
   readonly dryRun?: true;
   /** Set by the rate-limit stage for allowed requests. */

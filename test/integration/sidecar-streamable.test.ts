@@ -299,6 +299,34 @@ describe('HTTP-level refusals', () => {
     expect(h.upstream.calls()).toEqual([]);
   });
 
+  it('refuses arguments of more JSON values than policy.maxArgumentValues before the policy, forwarding nothing', async () => {
+    const auth = await h.bearer(['admin']);
+    const padCalls = () =>
+      h.upstream.calls().filter((c) => c.method === 'tools/call' && JSON.stringify(c).includes('"pad"'))
+        .length;
+    // Arguments of more JSON values than policy.maxArgumentValues (10,000): refused before the policy, whose
+    // memory would keep growing by about 200 bytes a value; one value fewer is decided (and runs).
+    const padded = (n: number, id: number) =>
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'hi', pad: new Array(n).fill(0) } },
+      });
+    const over = await post(padded(9_998, 3), auth);
+    expect(await over.json()).toMatchObject({
+      id: 3,
+      error: {
+        code: -32602,
+        message: 'Invalid params: the arguments hold more than 10000 JSON values (policy.maxArgumentValues)',
+      },
+    });
+    expect(padCalls()).toBe(0);
+    const within = await post(padded(9_997, 4), auth);
+    expect(await within.text()).not.toContain('maxArgumentValues');
+    expect(padCalls()).toBe(1);
+  });
+
   it('answers each message of a batch with a denied member, forwarding none', async () => {
     const auth = await h.bearer(['user']);
     h.upstream.resetCalls();

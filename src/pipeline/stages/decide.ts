@@ -10,6 +10,7 @@ import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
+import { holdsMoreValues } from '../../mcp/json-values.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { requestParamHeaderMismatch } from '../../mcp/param-headers.js';
 import { idKey } from '../../mcp/reply-filter.js';
@@ -48,6 +49,8 @@ export interface DecideDeps {
    * never let through by a dry run.
    */
   readonly tasks?: TaskOwners;
+  /** `policy.maxArgumentValues`: a call whose arguments hold more JSON values is refused before the policy. */
+  readonly maxArgumentValues?: number;
 }
 
 export function decideStage(deps: DecideDeps): Stage {
@@ -67,14 +70,24 @@ export function decideStage(deps: DecideDeps): Stage {
       const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
       const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;
       const badArguments = nonObjectArguments(msg.method, msg.params);
+      const tooLarge =
+        deps.maxArgumentValues !== undefined &&
+        action.arguments !== undefined &&
+        holdsMoreValues(action.arguments, deps.maxArgumentValues);
       const decision = canonical
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : badArguments
           ? denyDecision('arguments must be a JSON object', undefined, deps.engine.revision)
-          : foreignTask
-            ? denyDecision(foreignTask, undefined, deps.engine.revision)
-            : (decideSubscriptions(deps.engine, principal, action, msg.params, facts, subscriptions) ??
-              deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
+          : tooLarge
+            ? denyDecision(
+                `the arguments hold more than ${deps.maxArgumentValues} JSON values (policy.maxArgumentValues)`,
+                undefined,
+                deps.engine.revision,
+              )
+            : foreignTask
+              ? denyDecision(foreignTask, undefined, deps.engine.revision)
+              : (decideSubscriptions(deps.engine, principal, action, msg.params, facts, subscriptions) ??
+                deps.engine.decide(buildDecisionInput(principal, action, annotations, facts)));
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
       // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced. Nor does
@@ -84,10 +97,14 @@ export function decideStage(deps: DecideDeps): Stage {
         deps.dryRun === true &&
         principal.authMethod !== 'anonymous' &&
         foreignTask === undefined &&
-        !badArguments;
+        !badArguments &&
+        !tooLarge;
       // A task method's unknown or foreign task is the spec's invalid params; a listen naming one stays a denial.
-      const refusal =
-        foreignTask === NOT_THE_CALLERS && TASK_METHODS.has(action.method) ? 'ERR_TASK_UNKNOWN' : undefined;
+      const refusal = tooLarge
+        ? 'ERR_ARGUMENTS_TOO_LARGE'
+        : foreignTask === NOT_THE_CALLERS && TASK_METHODS.has(action.method)
+          ? 'ERR_TASK_UNKNOWN'
+          : undefined;
       const d: MessageDecision = notEnforced
         ? { index, action, decision, decisionId, dryRun: true }
         : refusal

@@ -66,6 +66,7 @@ describe('config defaults', () => {
       timezone: 'UTC',
       environment: 'prod',
       decisionCache: { enabled: true, maxEntries: D.POLICY_DECISION_CACHE_ENTRIES },
+      maxArgumentValues: 10_000,
       maxBundleBytes: MAX_BUNDLE_BYTES,
       dryRun: false,
     });
