@@ -327,6 +327,21 @@ describe('HTTP-level refusals', () => {
     expect(padCalls()).toBe(1);
   });
 
+  it('cuts a denial reason quoting what the caller sent, as the audit does, instead of echoing a megabyte', async () => {
+    const auth = await h.bearer(['user']);
+    const tool = `t${'x'.repeat(200_000)}`;
+    const res = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: tool, arguments: {} } }),
+      auth,
+    );
+    const text = await res.text();
+    expect(text.length).toBeLessThan(4_000);
+    const body = JSON.parse(text) as { error: { message: string; data: { reasons: string[] } } };
+    expect(body.error.message).toMatch(/^Forbidden: .*txxxx.*…$/);
+    expect(body.error.message.length).toBeLessThanOrEqual('Forbidden: '.length + 1_025);
+    for (const r of body.error.data.reasons) expect(r.length).toBeLessThanOrEqual(1_025);
+  });
+
   it('answers each message of a batch with a denied member, forwarding none', async () => {
     const auth = await h.bearer(['user']);
     h.upstream.resetCalls();

@@ -5,8 +5,10 @@
  *
  * @module
  */
+
 import { randomUUID } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../../authn/principal.js';
+import { cutText } from '../../cut-text.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
@@ -229,17 +231,22 @@ function taskRefusal(
   return tasks.mayUse(taskId, caller) ? undefined : NOT_THE_CALLERS;
 }
 
+/** The longest reason a denial's reply carries, in its message and in `data.reasons`; longer ones end in `…`. */
+export const REPLY_REASON_MAX_CHARS = 1_024;
+
 export function denial(
   reasons: readonly string[],
   decisionId: string,
   failure: boolean,
   refusal?: MessageDecision['refusal'],
 ): PolicyError {
+  // A reason may quote what the caller sent (a URI, a tool name of up to a megabyte): cut, as in the audit.
+  const cut = reasons.map((r) => cutText(r, REPLY_REASON_MAX_CHARS));
   return new PolicyError(
     refusal ?? (failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED'),
-    `${refusal ? 'Invalid params' : 'Forbidden'}: ${reasons[0] ?? 'denied'}`,
+    `${refusal ? 'Invalid params' : 'Forbidden'}: ${cut[0] ?? 'denied'}`,
     {
-      data: { reasons, decision_id: decisionId },
+      data: { reasons: cut, decision_id: decisionId },
     },
   );
 }
