@@ -12,7 +12,7 @@ import { deriveAuditKey } from './audit/mask.js';
 import { type AuditSink, createAuditSink } from './audit/sink.js';
 import type { Config } from './config/schema.js';
 import type { Component } from './lifecycle.js';
-import { notificationCount } from './mcp/jsonrpc.js';
+import { undecidedCount } from './mcp/jsonrpc.js';
 import type { PipelineEvents } from './pipeline/events.js';
 import type { Bundle } from './policy/bundle.js';
 import type { Logger } from './telemetry/logger.js';
@@ -95,10 +95,10 @@ export function createObservability(
       metrics.decision(d.allow ? 'allow' : 'deny', m.action.method, m.action.tool, d.evalNs / 1e9);
       if (m.rateLimitRefusal?.kind === 'limit') metrics.rateLimitRejection(scope);
     },
-    // Notifications have no decision: a body the limit refused counts each of them here.
+    // Notifications and responses have no decision: a body the limit refused counts each of them here.
     requestDone(ctx, _status, err) {
       if (err?.code !== 'ERR_RATELIMIT_EXCEEDED' && err?.code !== 'ERR_RATELIMIT_BATCH') return;
-      const n = notificationCount(ctx.parsed);
+      const n = undecidedCount(ctx.parsed);
       if (n > 0) metrics.rateLimitRejection(scope, n);
     },
   };

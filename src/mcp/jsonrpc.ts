@@ -61,10 +61,13 @@ export interface ParsedBody {
   readonly messages: readonly JsonRpcMessage[];
 }
 
-/** How many notifications a parsed body carries (none when it was not parsed). */
-export function notificationCount(parsed: ParsedBody | undefined): number {
+/**
+ * How many messages of a parsed body the policy does not decide — notifications and client responses —
+ * (none when it was not parsed): each takes a token from the caller's notifications bucket.
+ */
+export function undecidedCount(parsed: ParsedBody | undefined): number {
   let n = 0;
-  for (const m of parsed?.messages ?? []) if (m.kind === 'notification') n++;
+  for (const m of parsed?.messages ?? []) if (m.kind !== 'request') n++;
   return n;
 }
 

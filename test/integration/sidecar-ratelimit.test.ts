@@ -234,4 +234,44 @@ describe('notifications through the sidecar', () => {
     const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^mcp_authz_ratelimit_rejections_total\{scope="subject_tool"[^}]*\} 1$/m);
   });
+
+  it('charge client responses to that bucket too: responses to requests the server never made cannot flood it', async () => {
+    const start = Date.now();
+    const h = await harness({ now: () => start });
+    const token = await h.token({ sub: 'answering-guest', roles: ['guest'] }); // guest tier: 50 burst, 1/s
+    const answer = (i: number) => ({
+      jsonrpc: '2.0',
+      id: `srv-${i}`,
+      result: { content: 'x'.repeat(1_000) },
+    });
+    const respond = (from: number, n: number) =>
+      postJsonRpc(
+        h.mcpUrl,
+        { authorization: `Bearer ${token}` },
+        Array.from({ length: n }, (_, i) => answer(from + i)),
+      );
+    const received = () => h.upstream.httpRequests().length + h.upstream.calls().length;
+    const first = await respond(0, 50);
+    expect(first.status).toBe(202);
+    await first.arrayBuffer();
+    const before = received();
+    // More than the bucket ever holds, in one batch; then one when it is empty.
+    const refused = await respond(50, 100);
+    expect(refused.status).toBe(429);
+    expect(JSON.stringify(await refused.json())).toContain(
+      'more than its rate limit ever allows at once (50)',
+    );
+    const again = await respond(150, 1);
+    expect(again.status).toBe(429);
+    expect(await again.json()).toMatchObject([
+      {
+        id: null,
+        error: {
+          code: -32029,
+          message: 'Too Many Requests: rate limit for notifications exceeded; retry in 1 s',
+        },
+      },
+    ]);
+    expect(received()).toBe(before);
+  });
 });

@@ -10,9 +10,10 @@
  * refused before any is taken. In-process buckets (the memory store, buckets known to be empty,
  * an outage between probes) answer in the same tick, so the stage then returns without a promise. An
  * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
- * `RateLimit` headers too. Notifications are not decided (the policy decides requests), but each takes a
- * token from one bucket per caller shared by all of them, sized by the caller's role tier (else the
- * default): without it, a caller could send the upstream notifications as fast as it liked. With the
+ * `RateLimit` headers too. Notifications and client responses are not decided (the policy decides
+ * requests), but each takes a token from one bucket per caller shared by all of them, sized by the caller's
+ * role tier (else the default): without it, a caller could send the upstream notifications, or responses
+ * to requests the server never made, as fast as it liked. With the
  * `subject` and `tenant` scopes, when the tier is also the requests' limit, that bucket is the requests' one,
  * and a body's notifications join their group (the limit is part of every bucket's key).
  *
@@ -22,7 +23,7 @@
 import type { Principal } from '../../authn/principal.js';
 import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
-import { notificationCount } from '../../mcp/jsonrpc.js';
+import { undecidedCount } from '../../mcp/jsonrpc.js';
 import { isMcpMethod } from '../../mcp/methods.js';
 import { opensListenStream } from '../../mcp/subscriptions.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
@@ -97,7 +98,8 @@ export function ratelimitStage(
     // With the `subject` and `tenant` scopes (or a listed tool named like it), when the role's tier is the
     // requests' limit, the notifications' key is a requests' group's too: they join it, so its calls still
     // take their tokens.
-    const notifications = notificationCount(ctx.parsed);
+    // Client responses too: nothing ties one to a request the server made, so they cost as notifications do.
+    const notifications = undecidedCount(ctx.parsed);
     if (notifications > 0) {
       const spec = tierSpec(principal, cfg);
       join(limitedKey(bucketKey(scope, principal, NOTIFICATIONS), spec), spec, notifications);
