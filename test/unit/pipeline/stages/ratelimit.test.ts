@@ -357,13 +357,25 @@ describe('ratelimit stage', () => {
     );
   });
 
-  it('takes nothing for a body of client responses only', () => {
+  it('takes a token for each client response from the notifications bucket (none is tied to a server request)', () => {
     const stage = stageOn(new MemoryStore());
-    const ctx = contextFor(fakeRequest({}));
-    ctx.principal = principal();
-    ctx.parsed = { batch: false, messages: [{ kind: 'response', id: 1 }] };
-    expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
-    expect(ctx.responseHeaders).toEqual({});
+    const responses = (n: number) => {
+      const ctx = contextFor(fakeRequest({}));
+      ctx.principal = principal({ roles: ['guest'] }); // tier: 50 tokens, 1 a second
+      ctx.parsed = {
+        batch: n > 1,
+        messages: Array.from({ length: n }, (_, i) => ({ kind: 'response', id: i }) as const),
+      };
+      return ctx;
+    };
+    const first = responses(1);
+    expect(stage.run(first, signal)).toEqual({ kind: 'continue' });
+    expect(first.responseHeaders).toMatchObject({ 'ratelimit-policy': '"default";q=50;w=50' });
+    expect(stage.run(responses(49), signal)).toEqual({ kind: 'continue' });
+    expect(stage.run(responses(1), signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_RATELIMIT_EXCEEDED' },
+    });
   });
 });
 
