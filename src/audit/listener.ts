@@ -10,6 +10,7 @@ import { idKey } from '../mcp/reply-filter.js';
 import { namedTaskId } from '../mcp/tasks.js';
 import type { MessageDecision, RequestContext } from '../pipeline/context.js';
 import type { PipelineEvents } from '../pipeline/events.js';
+import { newRequestBudget, type RequestBudget } from './argument-budget.js';
 import { type AuditMasking, buildAuditRecord } from './record.js';
 import type { AuditSink } from './sink.js';
 
@@ -27,6 +28,16 @@ export interface AuditListenerOptions {
 
 export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEvents, 'decision'> {
   const hrtime = opts.hrtime ?? process.hrtime.bigint;
+  /** One argument budget per request: a batch's records share it. */
+  const budgets = new WeakMap<RequestContext, RequestBudget>();
+  const budgetOf = (ctx: RequestContext): RequestBudget => {
+    let b = budgets.get(ctx);
+    if (!b) {
+      b = newRequestBudget();
+      budgets.set(ctx, b);
+    }
+    return b;
+  };
   return {
     decision(ctx, m) {
       const ids = opts.traceIds?.(ctx, m);
@@ -34,8 +45,8 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
         buildAuditRecord(
           {
             decisionId: m.decisionId,
-            // The time the policy was given (context.time), i.e. when the request arrived.
-            time: ctx.now,
+            // The time the policy was given (context.time): when the call was decided.
+            time: ctx.facts?.now ?? ctx.now,
             traceId: ids?.traceId ?? null,
             spanId: ids?.spanId ?? null,
             traceSampled: ids?.sampled ?? null,
@@ -52,6 +63,7 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             sessionId: ctx.facts?.sessionId ?? null,
             transport: ctx.transport,
             taskId: taskIdOf(ctx, m),
+            argumentBudget: budgetOf(ctx),
           },
           opts.masking,
         ),

@@ -18,6 +18,7 @@ import { createHmac, hkdfSync } from 'node:crypto';
 import { headOf } from '../cut-text.js';
 import {
   type Budget,
+  callBudget,
   eachItem,
   eachKey,
   jsonBytes,
@@ -25,6 +26,7 @@ import {
   MAX_ARGUMENT_TEXT,
   newBudget,
   put,
+  type RequestBudget,
   spend,
   TRUNCATED,
 } from './argument-budget.js';
@@ -209,6 +211,8 @@ export interface AuditArgumentOptions {
   /** How listed values are masked (default `hash`). */
   readonly listedMode?: MaskMode;
   readonly key: Buffer;
+  /** What the call's request has left to spend (shared by a batch's calls); default: a call's own bound. */
+  readonly requestBudget?: RequestBudget;
 }
 
 /**
@@ -227,10 +231,16 @@ export function auditArguments(
     other: opts.mode === 'hash' ? 'hash' : 'keep',
     sensitiveKeys: true,
     key: opts.key,
-    budget: newBudget(),
+    budget: callBudget(opts.requestBudget),
   };
+  const textAtStart = o.budget.text;
   const out = walk(args, rooted, o, 0) as Record<string, unknown>;
-  sizes.set(out, MAX_ARGUMENT_TEXT - o.budget.text + TAG_SIZE * o.budget.used);
+  const textSpent = textAtStart - o.budget.text;
+  if (opts.requestBudget) {
+    opts.requestBudget.leaves -= o.budget.used;
+    opts.requestBudget.text -= textSpent;
+  }
+  sizes.set(out, textSpent + TAG_SIZE * o.budget.used);
   return out;
 }
 

@@ -14,6 +14,7 @@ import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import { SECRET_FIELDS } from '../telemetry/logger.js';
+import type { RequestBudget } from './argument-budget.js';
 import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
 import { redactAndCut } from './uri-secrets.js';
 
@@ -141,6 +142,8 @@ export interface AuditInput {
   readonly transport: string;
   /** The MCP task the request names or created (`AuditAction.task_id`). */
   readonly taskId?: string | null;
+  /** What the request's calls have left to spend on their arguments (shared by a batch's records). */
+  readonly argumentBudget?: RequestBudget;
 }
 
 /** Argument handling for records: config `audit.arguments` / `audit.maskArguments` and the HMAC key. */
@@ -171,6 +174,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     paths: [...(ob.mask_arguments ?? []), ...masking.maskArguments],
     ...(masking.listedMode ? { listedMode: masking.listedMode } : {}),
     key: masking.key,
+    ...(input.argumentBudget ? { requestBudget: input.argumentBudget } : {}),
   });
   const applied: string[] = [];
   if (ob.mask_arguments !== undefined && a.arguments !== undefined) applied.push('mask_arguments');

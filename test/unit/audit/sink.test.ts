@@ -388,4 +388,55 @@ describe('createAuditListener', () => {
     });
     expect(JSON.stringify(line)).not.toContain('c-1');
   });
+
+  it("shares one argument budget among a batch's records: 100 calls of 256 values hash 1,024, not 25,600", async () => {
+    const out = capture();
+    const sink = createAuditSink({ logger: out.logger, otelLogs: createNoopLogger() });
+    const listener = createAuditListener({
+      sink,
+      masking: { arguments: 'hash', maskArguments: [], key: KEY },
+    });
+    const ctx = (requestId: string, decidedAt: string) =>
+      ({
+        requestId,
+        transport: 'streamable-http',
+        clientIp: '10.0.0.9',
+        startedAt: 0n,
+        now: new Date('2026-11-23T17:59:59.000Z'),
+        decisions: [],
+        facts: { sessionId: null, now: new Date(decidedAt) },
+      }) as unknown as RequestContext;
+    const call = (i: number): MessageDecision => ({
+      index: i,
+      decisionId: `d-${i}`,
+      action: classify('tools/call', i, {
+        name: 'delete_customer',
+        arguments: { v: new Array(256).fill(0) },
+      }),
+      decision: {
+        allow: false,
+        reasons: ['no'],
+        obligations: {},
+        sensitivity: undefined,
+        revision: 'r',
+        evalNs: 1,
+      },
+    });
+    const batch = ctx('r-batch', '2026-11-23T18:00:01.000Z');
+    for (let i = 0; i < 100; i++) listener.decision(batch, call(i));
+    // Another request has a budget of its own.
+    listener.decision(ctx('r-next', '2026-11-23T18:00:02.000Z'), call(100));
+    await sink.flush();
+    const lines = out.lines();
+    expect(lines).toHaveLength(101);
+    const hashed = (l: Record<string, unknown>) => (JSON.stringify(l).match(/hmac-sha256:/g) ?? []).length;
+    const batchLines = lines.filter((l) => l.request_id === 'r-batch');
+    expect(batchLines.reduce((n, l) => n + hashed(l), 0)).toBe(1_024);
+    expect(hashed(batchLines[0] as Record<string, unknown>)).toBe(256);
+    expect(hashed(batchLines[99] as Record<string, unknown>)).toBe(0);
+    expect(JSON.stringify(batchLines[99])).toContain('[truncated');
+    expect(hashed(lines.find((l) => l.request_id === 'r-next') as Record<string, unknown>)).toBe(256);
+    // The record's time is the time the call was decided (the policy's context.time), not the headers'.
+    expect(batchLines[0]?.time).toBe('2026-11-23T18:00:01.000Z');
+  });
 });
