@@ -159,26 +159,52 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
+ * The subject a key is of: its leading serial ({@link cacheKey} writes the subject's serial, then JSON).
+ */
+function ownerOf(key: string): string {
+  let i = 0;
+  while (i < key.length && key.charCodeAt(i) >= 48 && key.charCodeAt(i) <= 57) i++;
+  return key.slice(0, i);
+}
+
+/** The share of a cache's entries one subject may hold. */
+export const SUBJECT_SHARE = 0.1;
+
+/**
  * A map bounded by entries and by the characters of its keys; when full, the oldest entries go (entries
- * of past minutes stop being asked for, so they are the first to leave).
+ * of past minutes stop being asked for, so they are the first to leave). One subject holds at most
+ * {@link SUBJECT_SHARE} of the entries: its results beyond that are not kept, so a caller sending calls that
+ * never repeat (arguments made unique, denied calls cost it nothing) cannot evict everyone else's results.
  */
 export class DecisionCache<V> {
   readonly #max: number;
   readonly #maxChars: number;
+  readonly #perSubject: number;
   readonly #entries = new Map<string, V>();
+  /** Entries held per subject (its key prefix). */
+  readonly #held = new Map<string, number>();
   #chars = 0;
 
   constructor(maxEntries: number, maxChars = MAX_CACHE_CHARS) {
     this.#max = maxEntries;
     this.#maxChars = maxChars;
+    this.#perSubject = Math.max(1, Math.ceil(maxEntries * SUBJECT_SHARE));
   }
 
   get(key: string): V | undefined {
     return this.#entries.get(key);
   }
 
+  /** Whether {@link set} would keep a result under `key` (its subject is within its share). */
+  admits(key: string): boolean {
+    return (this.#held.get(ownerOf(key)) ?? 0) < this.#perSubject;
+  }
+
   set(key: string, value: V): void {
     if (this.#entries.has(key)) return;
+    const owner = ownerOf(key);
+    const held = this.#held.get(owner) ?? 0;
+    if (held >= this.#perSubject) return;
     while (
       this.#entries.size > 0 &&
       (this.#entries.size >= this.#max || this.#chars + key.length > this.#maxChars)
@@ -186,9 +212,14 @@ export class DecisionCache<V> {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
       this.#chars -= oldest.length;
+      const of = ownerOf(oldest);
+      const n = (this.#held.get(of) ?? 1) - 1;
+      if (n > 0) this.#held.set(of, n);
+      else this.#held.delete(of);
     }
     this.#entries.set(key, value);
     this.#chars += key.length;
+    this.#held.set(owner, (this.#held.get(owner) ?? 0) + 1);
   }
 
   /** Characters held in keys (for tests and status). */

@@ -153,8 +153,9 @@ export class PolicyEngine {
       this.#cacheMisses++;
     }
     const decision = this.#evaluate(cur, input, t0);
-    if (key !== undefined && decision.failure === undefined) {
-      // Kept only if the fields the key leaves out make no difference to this input's result.
+    // Kept only if the fields the key leaves out make no difference to this input's result (not probed for a
+    // subject past its share of the cache, which gets no entry).
+    if (key !== undefined && decision.failure === undefined && cur.decisions?.admits(key)) {
       const probe = probeInput(input, cur.unused);
       const again = probe && this.#evaluate(cur, probe, t0);
       if (again && sameResult(decision, again)) cur.decisions?.set(key, deepFreeze({ ...decision }));
@@ -177,7 +178,7 @@ export class PolicyEngine {
       this.#cacheMisses++;
     }
     const visible = this.#evaluateVisible(cur, input);
-    if (key !== undefined && visible !== undefined) {
+    if (key !== undefined && visible !== undefined && cur.visibility?.admits(key)) {
       const probe = probeInput(input, cur.unused);
       if (probe && this.#evaluateVisible(cur, probe) === visible) cur.visibility?.set(key, visible);
       else this.#stopCaching(cur);
@@ -295,6 +296,5 @@ function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolea
 }
 
 /** True the first time `what` is added to `seen` (said once per revision). */
-function firstTime(seen: Set<string>, what: string): boolean {
-  return !seen.has(what) && seen.add(what) !== undefined;
-}
+const firstTime = (seen: Set<string>, what: string): boolean =>
+  !seen.has(what) && seen.add(what) !== undefined;
