@@ -5,7 +5,6 @@
  *
  * @module
  */
-
 import { createAbuseDetector } from './abuse/detector.js';
 import { createAuthenticator } from './authn/authenticator.js';
 import { configAdvice } from './config/advice.js';
@@ -27,6 +26,7 @@ import { originStage } from './pipeline/stages/origin.js';
 import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
 import { ratelimitStage } from './pipeline/stages/ratelimit.js';
 import { readBodyStage } from './pipeline/stages/read-body.js';
+import { recheckStage } from './pipeline/stages/recheck.js';
 import { sessionStage } from './pipeline/stages/session.js';
 import { PolicyEngine } from './policy/engine.js';
 import { createPolicyComponent } from './policy/policy-component.js';
@@ -178,6 +178,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),
     readBody: readBodyStage(config.server.maxBodyBytes),
+    recheck: recheckStage(authenticator, blocklistStage(detector, 'subject')),
     parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, new InFlightIds()),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({

@@ -45,6 +45,11 @@ export interface Authenticator extends Component {
    * AuthnError); undefined when `authenticate` has to run.
    */
   cached(req: AuthnRequest): Principal | undefined;
+  /**
+   * Throws the AuthnError its credential would get now if `principal`'s token or key has been revoked, or
+   * has expired, since it was authenticated (from memory only: the revocation snapshot and its expiry).
+   */
+  stillValid(principal: Principal): void;
 }
 
 export interface AuthenticatorDeps {
@@ -251,6 +256,22 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
       },
       cached,
+      stillValid(p) {
+        const key = p.authMethod === 'api_key';
+        if (p.tokenId !== undefined && revocation.isTokenRevoked(p.tokenId)) {
+          throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
+        }
+        if (p.keyId !== undefined && revocation.isKeyRevoked(p.keyId)) {
+          throw new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked');
+        }
+        // A token is accepted up to the clock tolerance past its exp (as jose does); a key not past its expiry.
+        const grace = key ? 0 : jwt.clockToleranceSec;
+        if (p.expiresAt !== undefined && now() >= (p.expiresAt + grace) * 1000) {
+          throw key
+            ? new AuthnError('ERR_AUTHN_INVALID_API_KEY', 'invalid API key')
+            : new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token expired');
+        }
+      },
       authenticate(req, signal) {
         // Fast path: a token verified before is answered from the cache without awaiting anything.
         try {

@@ -5,8 +5,9 @@
  *    Then a blocked client address (abuse rules) is refused before its credentials cost a check.
  * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse; a
  *    blocked subject is refused right after, and so is a caller naming another caller's session.
- * 3. `read-body` then `parse`: size and type limits, JSON-RPC validation and header/body agreement, so
- *    the policy only ever sees well-formed messages.
+ * 3. `read-body`, `recheck` then `parse`: size and type limits; the caller checked again from memory (a
+ *    body may come up to 30 s after its headers: a revocation, an expiry or a block meanwhile applies);
+ *    JSON-RPC validation and header/body agreement, so the policy only ever sees well-formed messages.
  * 4. `decide`: one policy decision per JSON-RPC request; a deny here means nothing is forwarded.
  * 5. `ratelimit` (when configured) after the decision, because limits come from the policy's obligations
  *    and denied calls must not spend tokens.
@@ -39,6 +40,8 @@ export interface PipelineStages {
   /** `authenticate` for re-checks: no failed-login events, no API-key use recorded. */
   readonly recheckAuthenticate: Stage;
   readonly readBody: Stage;
+  /** The caller checked again once the body is in (revocation, expiry, blocks). */
+  readonly recheck: Stage;
   readonly parse: Stage;
   readonly protocolVersion: Stage;
   readonly decide: Stage;
@@ -52,7 +55,7 @@ export function createPipelines(s: PipelineStages): Pipelines {
   const present = (stages: (Stage | undefined)[]) => stages.filter((x): x is Stage => x !== undefined);
   const front = present([s.origin, s.blockIp, s.authenticate, s.blockSubject, s.session]);
   return {
-    post: [...front, ...present([s.readBody, s.parse, s.decide, s.ratelimit])],
+    post: [...front, ...present([s.readBody, s.recheck, s.parse, s.decide, s.ratelimit])],
     bodiless: [...front, s.protocolVersion],
     recheck: present([s.blockIp, s.recheckAuthenticate, s.blockSubject, s.session]),
   };

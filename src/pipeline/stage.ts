@@ -13,6 +13,7 @@ export type StageName =
   | 'authenticate'
   | 'session'
   | 'read-body'
+  | 'recheck'
   | 'parse'
   | 'decide'
   | 'ratelimit';

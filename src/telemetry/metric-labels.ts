@@ -19,6 +19,7 @@ export const STAGES = [
   'authenticate',
   'session',
   'read-body',
+  'recheck',
   'parse',
   'decide',
   'ratelimit',

@@ -24,6 +24,7 @@ function fake(over: Partial<Authenticator>): Authenticator & { slowCalls: (Abort
     stop: async () => undefined,
     status: () => ({ state: 'ok' }),
     cached: () => undefined,
+    stillValid: () => undefined,
     authenticate: async (_req, signal) => {
       slowCalls.push(signal);
       return alice;
