@@ -190,7 +190,11 @@ export class LegacySseRoutes {
     const sessionId = legacySessionId(req.url) ?? '';
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
-    const session = this.#sessions.get(sessionId);
+    // Looked up again after the stages (the body may have taken seconds): the stream the session stage saw
+    // may have ended since and an upstream reusing ids given the id to another caller's stream. Only the
+    // caller's own session takes this POST and its answers.
+    const found = this.#sessions.get(sessionId);
+    const session = found && ctx.principal && found.owner === ownerKey(ctx.principal) ? found : undefined;
     if (result.kind === 'deny' || !session) client.release();
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream (the
@@ -221,7 +225,8 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, result.error);
       return;
     }
-    // Another caller's session was refused by the session stage; this one ended while the stages ran.
+    // Another caller's session was refused by the session stage; this one ended (or went to another caller's
+    // stream) while the stages ran.
     if (!session) {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
