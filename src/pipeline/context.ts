@@ -95,6 +95,8 @@ export interface RequestContext {
   responseHeaders: Record<string, string>;
   /** True once the request was handed to the upstream (it may have been sent even if no answer came). */
   forwarded?: boolean;
+  /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
+  replyCut?: boolean;
   /** The upstream's own HTTP status, when it answered. */
   upstreamStatus?: number;
   /** Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on. */

@@ -196,9 +196,11 @@ export async function forward(
     const piped = pump(upstreamRes.body, res, rewriter, deps.replies, isSse);
     // An event stream may idle; a JSON reply that stops mid-way holds its client and an upstream connection.
     await (isSse ? piped : watched(upstreamRes.body, idleMs, () => stalled(upstreamRes.body), piped));
+    if (!res.writableFinished) ctx.replyCut = true; // the client left mid-reply: the upstream may answer still
   } catch (err) {
     upstreamRes.body.on('error', ignore).destroy();
     const started = res.headersSent;
+    ctx.replyCut = true;
     release();
     // The client went away while the reply was read: no upstream failure, and nobody to answer.
     if (signal.aborted) return started ? upstreamRes.status : CLIENT_CLOSED_REQUEST;

@@ -276,7 +276,8 @@ export class SidecarRuntime {
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
     // A forwarded request cut off before its reply may still be answered upstream: hold its ids a while.
     const cut =
-      ctx.forwarded === true && (status === CLIENT_CLOSED_REQUEST || status === 502 || status === 504);
+      ctx.forwarded === true &&
+      (ctx.replyCut === true || status === CLIENT_CLOSED_REQUEST || status === 502 || status === 504);
     ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0);
     const events = this.#deps.events;
     this.#deps.tracing?.end(ctx, status, err);
