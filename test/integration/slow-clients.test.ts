@@ -109,25 +109,26 @@ describe('a client that stops reading', () => {
     const endpoint = /data: (\S+)/.exec(opened)?.[1];
     expect(endpoint).toMatch(/\?sessionId=/);
 
-    // Denied calls (a guest may not call these tools) answered on the stream, each ~200 KB (the tool's name,
-    // quoted in the reasons).
-    const bigName = (n: number) => `delete_${n}_${'i'.repeat(200 * 1024)}`;
+    // Batches of denied calls (a guest may not call these tools) answered on the stream, each denial ~2 KB
+    // (the tool's name, quoted in the reasons, which a reply cuts to 1,024 characters): ~200 KB a batch.
+    const bigName = (n: number) => `delete_${n}_${'i'.repeat(1_024)}`;
     const statuses: number[] = [];
     let inBody: string | undefined;
     for (let n = 0; n < 100 && inBody === undefined; n++) {
-      const res = await postJsonRpc(new URL(endpoint ?? '', h.sseUrl).href, auth, {
+      const batch = Array.from({ length: 100 }, (_, i) => ({
         jsonrpc: '2.0',
-        id: n,
+        id: n * 100 + i,
         method: 'tools/call',
-        params: { name: bigName(n), arguments: { tenant: 'acme', id: 'c-1' } },
-      });
+        params: { name: bigName(n * 100 + i), arguments: { tenant: 'acme', id: 'c-1' } },
+      }));
+      const res = await postJsonRpc(new URL(endpoint ?? '', h.sseUrl).href, auth, batch);
       statuses.push(res.status);
       if (res.status !== 202) inBody = await res.text();
       else await res.text();
     }
     expect(statuses.slice(0, -1).every((s) => s === 202)).toBe(true);
     expect(inBody).toBeDefined();
-    expect(JSON.parse(inBody ?? '{}')).toMatchObject({ error: { code: -32003 } });
+    expect(JSON.parse(inBody ?? '[]')[0]).toMatchObject({ error: { code: -32003 } });
     // Cut, not ended: reading what was sent before the cut, the client finds no end of the body.
     expect(await outcome(stream)).toEqual({ complete: false });
     expect(h.logs.join('\n')).toContain('legacy SSE stream cut');
