@@ -25,7 +25,7 @@ import { decideStage } from './pipeline/stages/decide.js';
 import { originStage } from './pipeline/stages/origin.js';
 import { parseStage, protocolVersionStage } from './pipeline/stages/parse.js';
 import { ratelimitStage } from './pipeline/stages/ratelimit.js';
-import { readBodyStage } from './pipeline/stages/read-body.js';
+import { BodyBudget, readBodyStage } from './pipeline/stages/read-body.js';
 import { recheckStage } from './pipeline/stages/recheck.js';
 import { sessionStage } from './pipeline/stages/session.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -177,7 +177,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit, (t) => annotations.has(t)) } : {}),
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),
-    readBody: readBodyStage(config.server.maxBodyBytes),
+    readBody: readBodyStage(config.server.maxBodyBytes, new BodyBudget(config.server.maxBufferedBodyBytes)),
     recheck: recheckStage(authenticator, blocklistStage(detector, 'subject')),
     parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, new InFlightIds()),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),

@@ -14,6 +14,8 @@ export const MCP_PATH = '/mcp';
 export const LEGACY_SSE_PATH = '/sse';
 export const LEGACY_MESSAGES_PATH = '/messages';
 export const MAX_BODY_BYTES = 1_048_576;
+/** `server.maxBufferedBodyBytes`: request bodies being read, all connections together (64 MiB). */
+export const MAX_BUFFERED_BODY_BYTES = 64 * 1_048_576;
 /** Header fields in one request (Envoy's `max_headers_count` default). */
 export const MAX_REQUEST_HEADERS = 100;
 export const MAX_BATCH_MESSAGES = 100;

@@ -75,6 +75,14 @@ export const ServerSchema = z.strictObject({
     .positive()
     .default(D.MAX_BODY_BYTES)
     .describe('Largest accepted request body; larger bodies get 413.'),
+  maxBufferedBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(D.MAX_BUFFERED_BODY_BYTES)
+    .describe(
+      'Most bytes of request bodies being read at once, all connections together (64 MiB): a body is held whole until it is decided, so a caller with a few hundred connections each trickling in a body of `maxBodyBytes` would otherwise hold hundreds of MB. A body that would pass it (its declared length, or as it comes) gets 503 `ERR_SERVER_BUSY` with `Retry-After`. 0: no limit.',
+    ),
   maxRequestHeaders: z
     .number()
     .int()

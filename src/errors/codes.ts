@@ -57,6 +57,13 @@ export const ERROR_CODES = {
     reason: 'request',
     meaning: 'The body exceeds `server.maxBodyBytes`.',
   },
+  ERR_SERVER_BUSY: {
+    status: 503,
+    rpc: RPC.unavailable,
+    reason: 'request',
+    meaning:
+      'The request bodies being read at once already fill `server.maxBufferedBodyBytes`; retry shortly (`Retry-After`).',
+  },
   ERR_REQUEST_HEADERS: {
     status: 431,
     rpc: RPC.invalidRequest,

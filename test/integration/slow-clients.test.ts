@@ -135,6 +135,57 @@ describe('a client that stops reading', () => {
   }, 30_000);
 });
 
+describe('clients trickling in their bodies', () => {
+  it('hold the bodies being read under server.maxBufferedBodyBytes: past it a body gets 503, not memory', async () => {
+    h = await startHarness({ upstreamStateless: true, config: { server: { maxBufferedBodyBytes: 4_096 } } });
+    const harness = h;
+    const auth = await harness.bearer(['user']);
+    const call = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'x'.repeat(3_000) } },
+    });
+    // A POST that declares its 3 KB body and, once told to go on (100 Continue), holds it back.
+    let sendBody!: () => void;
+    const held = new Promise<number>((resolve, reject) => {
+      const req = request(harness.mcpUrl, {
+        method: 'POST',
+        headers: {
+          ...auth,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'content-length': String(Buffer.byteLength(call)),
+          expect: '100-continue',
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      sendBody = () => req.end(call);
+      req.on('continue', () => readyToSend());
+      req.flushHeaders();
+    });
+    let readyToSend!: () => void;
+    await new Promise<void>((r) => {
+      readyToSend = r;
+    });
+    // Another 3 KB body would pass 4 KB: refused before it is read.
+    const refused = await postJsonRpc(harness.mcpUrl, auth, JSON.parse(call));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: { data: { code: 'ERR_SERVER_BUSY' } } });
+    // Once the first is read, its bytes are free again.
+    sendBody();
+    expect(await held).toBe(200);
+    const after = await postJsonRpc(harness.mcpUrl, auth, JSON.parse(call));
+    expect(after.status).toBe(200);
+    await after.text();
+  });
+});
+
 describe('shutdown', () => {
   it('ends open event streams cleanly: their clients get a complete body', async () => {
     h = await startHarness();

@@ -1,7 +1,8 @@
 /**
  * Reads a POST body under the size limit: `Content-Type` must be JSON in UTF-8 without a content coding
- * (415), and a body over `server.maxBodyBytes` is refused (413) without reading the rest. A client that
- * sent `Expect: 100-continue` is told to send its body only once these checks (and every stage before) passed.
+ * (415), and a body over `server.maxBodyBytes` is refused (413) without reading the rest; one that would take
+ * the bodies being read past `server.maxBufferedBodyBytes` gets 503. A client that sent `Expect: 100-continue`
+ * is told to send its body only once these checks (and every stage before) passed.
  *
  * @module
  */
@@ -10,7 +11,37 @@ import { clientClosed, RequestError } from '../../errors/errors.js';
 import { continueBody } from '../expect-continue.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
-export function readBodyStage(maxBytes: number): Stage {
+/**
+ * The bytes of request bodies being read, all connections together (`server.maxBufferedBodyBytes`): a body is
+ * held whole until decided, so many connections trickling in large bodies would otherwise hold their sum.
+ */
+export class BodyBudget {
+  readonly #max: number;
+  #used = 0;
+
+  /** `max` 0: no bound. */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Takes `n` bytes; false (nothing taken) when they would pass the bound. */
+  take(n: number): boolean {
+    if (this.#max > 0 && this.#used + n > this.#max) return false;
+    this.#used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.#used -= n;
+  }
+
+  /** Bytes taken now (tests, status). */
+  get used(): number {
+    return this.#used;
+  }
+}
+
+export function readBodyStage(maxBytes: number, budget: BodyBudget = new BodyBudget(0)): Stage {
   return {
     name: 'read-body',
     async run(ctx) {
@@ -18,9 +49,12 @@ export function readBodyStage(maxBytes: number): Stage {
       if (unsupported) return deny(new RequestError('ERR_REQUEST_CONTENT_TYPE', unsupported));
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);
       if (declared > maxBytes) return deny(tooLarge(maxBytes));
+      // A declared length is taken whole before the client is told to send it; a chunked body as it comes.
+      const upFront = Number.isFinite(declared) ? declared : 0;
+      if (!budget.take(upFront)) return deny(busy());
       continueBody(ctx.req);
       try {
-        ctx.body = await readLimited(ctx.req, maxBytes);
+        ctx.body = await readLimited(ctx.req, maxBytes, budget, upFront);
         return CONTINUE;
       } catch (err) {
         // Too large, or the client gone: either way a typed denial, answered (if anyone listens) and
@@ -67,6 +101,14 @@ function unsupportedMedia(headers: IncomingHttpHeaders): string | undefined {
   return undefined;
 }
 
+function busy(): RequestError {
+  return new RequestError(
+    'ERR_SERVER_BUSY',
+    'Service Unavailable: too many request bodies are being read at once; retry shortly',
+    { headers: { 'retry-after': '1' } },
+  );
+}
+
 function tooLarge(max: number): RequestError {
   return new RequestError('ERR_REQUEST_TOO_LARGE', `Payload Too Large: the body exceeds ${max} bytes`);
 }
@@ -75,8 +117,15 @@ function tooLarge(max: number): RequestError {
  * The body, or a rejection: too large, a stream error, or the client gone before the end (`close` before
  * `end`; watching the request itself is cheaper than an abort listener on the request's signal).
  */
-function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+function readLimited(
+  req: NodeJS.ReadableStream,
+  max: number,
+  budget: BodyBudget,
+  upFront: number,
+): Promise<Buffer> {
+  /** Bytes of the budget this body holds: given back once it is read, refused or abandoned. */
+  let held = upFront;
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const cleanup = () => {
@@ -92,6 +141,16 @@ function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
         req.pause();
         reject(tooLarge(max));
         return;
+      }
+      // Beyond what was declared (a chunked body): taken as it comes.
+      if (size > held) {
+        if (!budget.take(size - held)) {
+          cleanup();
+          req.pause();
+          reject(busy());
+          return;
+        }
+        held = size;
       }
       chunks.push(chunk);
     };
@@ -116,5 +175,5 @@ function readLimited(req: NodeJS.ReadableStream, max: number): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('close', onClose);
-  });
+  }).finally(() => budget.give(held));
 }

@@ -19,6 +19,7 @@ describe('config defaults', () => {
       legacySsePath: D.LEGACY_SSE_PATH,
       legacyMessagesPath: D.LEGACY_MESSAGES_PATH,
       maxBodyBytes: D.MAX_BODY_BYTES,
+      maxBufferedBodyBytes: 64 * 1_048_576,
       maxRequestHeaders: D.MAX_REQUEST_HEADERS,
       maxBatchMessages: D.MAX_BATCH_MESSAGES,
       maxStreamsPerCaller: D.MAX_STREAMS_PER_CALLER,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readBodyStage } from '../../../../src/pipeline/stages/read-body.js';
+import { BodyBudget, readBodyStage } from '../../../../src/pipeline/stages/read-body.js';
 import { contextFor, fakeRequest, signal } from '../fake-request.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -136,5 +136,45 @@ describe('readBodyStage', () => {
       { headers: JSON_TYPE },
     ) as unknown as IncomingMessage;
     expect(await readBodyStage(1024).run(contextFor(req), signal)).toMatchObject(clientClosed);
+  });
+
+  it('holds the bodies being read under one shared budget: 503 past it, the bytes given back once read', async () => {
+    const budget = new BodyBudget(100);
+    const stage = readBodyStage(1024, budget);
+    // A body still coming (a stream that has not ended) holds its declared 60 bytes.
+    const pending = new Readable({ read() {} });
+    const held = Object.assign(pending, {
+      headers: { ...JSON_TYPE, 'content-length': '60' },
+      rawHeaders: [],
+    });
+    const first = stage.run(contextFor(held as unknown as IncomingMessage), signal);
+    await new Promise((r) => setImmediate(r));
+    expect(budget.used).toBe(60);
+    // Another declaring 50 would pass 100: refused before it is read, with Retry-After.
+    const second = contextFor(fakeRequest({ ...JSON_TYPE, 'content-length': '50' }, ['x'.repeat(50)]));
+    expect(await stage.run(second, signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_SERVER_BUSY', status: 503, headers: { 'retry-after': '1' } },
+    });
+    // A chunked one (no length) is taken as it comes: 41 bytes pass it too.
+    const chunked = contextFor(fakeRequest(JSON_TYPE, ['x'.repeat(30), 'y'.repeat(11)]));
+    expect(await stage.run(chunked, signal)).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_SERVER_BUSY' },
+    });
+    expect(budget.used).toBe(60);
+    pending.push('z'.repeat(60));
+    pending.push(null);
+    expect(await first).toEqual({ kind: 'continue' });
+    expect(budget.used).toBe(0);
+    expect(
+      await stage.run(
+        contextFor(fakeRequest({ ...JSON_TYPE, 'content-length': '50' }, ['x'.repeat(50)])),
+        signal,
+      ),
+    ).toEqual({
+      kind: 'continue',
+    });
+    expect(budget.used).toBe(0);
   });
 });
