@@ -177,7 +177,9 @@ export const ERROR_CODES = {
   ERR_ARGUMENTS_TOO_LARGE: {
     status: 200,
     rpc: RPC.invalidParams,
-    reason: 'request',
+    // A per-message answer, as a policy denial is: a batch's other calls are answered "not forwarded", and
+    // on the legacy transport it goes on the stream.
+    reason: 'policy',
     meaning:
       "A call's arguments hold more JSON values than `policy.maxArgumentValues`: refused before the policy, whose memory would grow by about 200 bytes a value and keep it.",
   },

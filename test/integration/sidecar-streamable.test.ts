@@ -325,6 +325,22 @@ describe('HTTP-level refusals', () => {
     const within = await post(padded(9_997, 4), auth);
     expect(await within.text()).not.toContain('maxArgumentValues');
     expect(padCalls()).toBe(1);
+    // In a batch, each message gets its own answer: the other call is not forwarded, and says why.
+    const ok = {
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'ok' } },
+    };
+    const batch = await post(JSON.stringify([ok, JSON.parse(padded(9_998, 6))]), auth);
+    expect(await batch.json()).toEqual([
+      expect.objectContaining({
+        id: 5,
+        error: expect.objectContaining({ message: expect.stringMatching(/^Not forwarded/) }),
+      }),
+      expect.objectContaining({ id: 6, error: expect.objectContaining({ code: -32602 }) }),
+    ]);
+    expect(padCalls()).toBe(1);
   });
 
   it('cuts a denial reason quoting what the caller sent, as the audit does, instead of echoing a megabyte', async () => {
