@@ -7,13 +7,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { challengeScopes } from '../authn/scope-challenge.js';
+import { cutText } from '../cut-text.js';
 import { codeInfo } from '../errors/codes.js';
 import { AuthnError, type SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
-import { enforcedDenial, type RequestContext } from '../pipeline/context.js';
-import { denial } from '../pipeline/stages/decide.js';
+import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
+import { denial, REPLY_REASON_MAX_CHARS } from '../pipeline/stages/decide.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -98,11 +99,12 @@ function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
 function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {
   const denied = ctx.decisions.find(enforcedDenial);
-  const reason = denied?.decision.reasons[0] ?? 'this call needs more scopes';
+  const reasons = replyReasons(denied);
+  const reason = reasons[0] ?? 'this call needs more scopes';
   return new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', `Forbidden: ${reason}`, {
     data: {
       scope: scopes.join(' '),
-      reasons: denied?.decision.reasons ?? [],
+      reasons,
       decision_id: denied?.decisionId ?? null,
     },
   });
@@ -116,8 +118,13 @@ function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnErro
 function signInFirst(ctx: RequestContext): AuthnError {
   const denied = ctx.decisions.find(enforcedDenial);
   return new AuthnError('ERR_AUTHN_MISSING', 'Unauthorized: sign in to make this request', {
-    data: { reasons: denied?.decision.reasons ?? [], decision_id: denied?.decisionId ?? null },
+    data: { reasons: replyReasons(denied), decision_id: denied?.decisionId ?? null },
   });
+}
+
+/** A denial's reasons as a reply carries them: each cut, as in `denial()` (they may quote the caller's input). */
+function replyReasons(denied: MessageDecision | undefined): string[] {
+  return (denied?.decision.reasons ?? []).map((r) => cutText(r, REPLY_REASON_MAX_CHARS));
 }
 
 function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorResponse {

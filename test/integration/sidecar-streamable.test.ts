@@ -202,6 +202,16 @@ describe('HTTP-level refusals', () => {
       expect(body.id).toBe(3);
       expect(body.error.data.code).toBe('ERR_AUTHN_MISSING');
       expect(body.error.data.reasons.length).toBeGreaterThan(0);
+      // Its reasons are cut as a signed-in caller's are: one quoting a 300 KB tool name is no 300 KB reply.
+      const long = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 4,
+        method: 'tools/call',
+        params: { name: `t${'x'.repeat(300_000)}`, arguments: {} },
+      });
+      const cut = await postJsonRpc(optional.mcpUrl, {}, long);
+      expect(cut.status).toBe(401);
+      expect((await cut.text()).length).toBeLessThan(4_000);
       // (The sidecar's own tools/list, to learn the unseen tool's annotations, may have gone upstream.)
       expect(h.upstream.calls().filter((c) => c.method === 'tools/call')).toEqual([]);
     } finally {
