@@ -95,6 +95,8 @@ export interface RequestContext {
   responseHeaders: Record<string, string>;
   /** True once the request was handed to the upstream (it may have been sent even if no answer came). */
   forwarded?: boolean;
+  /** The legacy SSE session the session stage let this messages POST use (checked again after the body). */
+  legacySession?: { readonly owner: string };
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
   /** The upstream's own HTTP status, when it answered. */

@@ -94,9 +94,9 @@ export class LegacySseRoutes {
     for (const w of waiters) w();
   }
 
-  /** The owner key of the open session `sessionId`, or undefined. */
-  ownerOf(sessionId: string): string | undefined {
-    return this.#sessions.get(sessionId)?.owner;
+  /** The open session `sessionId` (its owner key, for the session stage), or undefined. */
+  session(sessionId: string): { readonly owner: string } | undefined {
+    return this.#sessions.get(sessionId);
   }
 
   async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -191,10 +191,10 @@ export class LegacySseRoutes {
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);
     // Looked up again after the stages (the body may have taken seconds): the stream the session stage saw
-    // may have ended since and an upstream reusing ids given the id to another caller's stream. Only the
-    // caller's own session takes this POST and its answers.
+    // may have ended since and an upstream reusing ids given the id to another stream (another caller's, or
+    // one of another anonymous caller, whose owner key is the same). Only that same session takes the POST.
     const found = this.#sessions.get(sessionId);
-    const session = found && ctx.principal && found.owner === ownerKey(ctx.principal) ? found : undefined;
+    const session = found !== undefined && found === ctx.legacySession ? found : undefined;
     if (result.kind === 'deny' || !session) client.release();
     if (result.kind === 'deny') {
       // A policy denial is answered where the client waits for answers: on the session's stream (the

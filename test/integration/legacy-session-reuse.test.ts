@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
 let h: Harness;
+let upstreamUrl = '';
 let upstream: ReturnType<typeof createServer>;
 let open: ServerResponse | undefined;
 /** Resolves when the upstream's open stream closes. */
@@ -43,7 +44,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
-  h = await startHarness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
+  upstreamUrl = `http://127.0.0.1:${port}/mcp`;
+  h = await startHarness({ config: { upstream: { url: upstreamUrl } } });
 });
 
 afterAll(async () => {
@@ -52,12 +54,12 @@ afterAll(async () => {
   await new Promise((r) => upstream?.close(r));
 });
 
-function openStream(auth: Record<string, string>) {
+function openStream(auth: Record<string, string>, on: Harness = h) {
   let text = '';
   let req!: ReturnType<typeof get>;
   const waiting: { what: string; resolve: () => void }[] = [];
   const ready = new Promise<string>((resolve, reject) => {
-    req = get(h.sseUrl, { headers: { accept: 'text/event-stream', ...auth } }, (res) => {
+    req = get(on.sseUrl, { headers: { accept: 'text/event-stream', ...auth } }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         text += c;
@@ -142,4 +144,25 @@ it("forwards a POST whose stream ended meanwhile into no other caller's stream o
   await stream.carried('"id":7');
   expect(stream.text()).not.toContain('alice-private');
   stream.close();
+});
+
+it('holds for anonymous callers too, who all share one owner key (authn.mode optional)', async () => {
+  const anon = await startHarness({
+    config: { upstream: { url: upstreamUrl }, authn: { mode: 'optional' } },
+  });
+  try {
+    const a = openStream({}, anon);
+    const endpoint = await a.ready;
+    const answer = JSON.stringify({ jsonrpc: '2.0', id: 'srv-1', result: { secret: 'from-A' } });
+    const res = await postAfterContinue(`${anon.sidecar.publicUrl}${endpoint}`, {}, answer, async () => {
+      const closed = openClosed;
+      a.close();
+      await closed;
+      await openStream({}, anon).ready; // another anonymous client, given `s1` again
+    });
+    expect(res.status).toBe(404);
+    expect(posted.filter((p) => p.includes('from-A'))).toEqual([]);
+  } finally {
+    await anon.stop();
+  }
 });

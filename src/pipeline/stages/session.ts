@@ -10,13 +10,13 @@ import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
 /**
- * `legacyOwner` tells the owner key of a legacy HTTP+SSE session (the messages endpoint's `sessionId`), or
+ * `legacySession` gives the open legacy HTTP+SSE session of an id (the messages endpoint's `sessionId`), or
  * undefined for a session that is not open: such a POST is refused here, before it is decided, rate-limited
  * and audited as if it could be forwarded.
  */
 export function sessionStage(
   owners: SessionOwners,
-  legacyOwner?: (sessionId: string) => string | undefined,
+  legacySession?: (sessionId: string) => { readonly owner: string } | undefined,
 ): Stage {
   const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
   const streamableHeader = () =>
@@ -29,14 +29,16 @@ export function sessionStage(
   return {
     name: 'session',
     run(ctx) {
-      if (ctx.route === 'legacy_messages' && legacyOwner) {
+      if (ctx.route === 'legacy_messages' && legacySession) {
         // This transport names its session in the query. An `Mcp-Session-Id` here would be checked by no one,
         // yet claim request ids in (and be forwarded as) that Streamable HTTP session, maybe another caller's.
         if (ctx.req.headers['mcp-session-id'] !== undefined) return streamableHeader();
-        const owner = legacyOwner(legacySessionId(ctx.req.url) ?? '');
-        return owner !== undefined && ctx.principal && ownerKey(ctx.principal) === owner
-          ? CONTINUE
-          : unknown();
+        const session = legacySession(legacySessionId(ctx.req.url) ?? '');
+        if (session === undefined || !ctx.principal || ownerKey(ctx.principal) !== session.owner)
+          return unknown();
+        // Kept: the POST goes to this session's stream only, not to one given its id while the body came.
+        ctx.legacySession = session;
+        return CONTINUE;
       }
       const header = ctx.req.headers['mcp-session-id'];
       const id = Array.isArray(header) ? header[0] : header;
