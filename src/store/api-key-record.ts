@@ -27,10 +27,16 @@ export class MalformedApiKeyRecord extends Error {
   }
 }
 
-/** An ISO 8601 date-time with an offset, as `Date.toISOString()` writes it, and one `Date.parse` reads. */
-const Instant = z.iso
-  .datetime({ offset: true })
-  .refine((s) => Number.isFinite(Date.parse(s)), 'is not a readable date');
+const IsoDateTime = z.iso.datetime({ offset: true });
+
+/**
+ * An ISO 8601 date-time `Date.parse` reads: as `Date.toISOString()` writes it (years past 9999 too, as
+ * `+010000-01-01T00:00:00.000Z`, which `keys create --expires-at` can store), or with an offset.
+ */
+const Instant = z.string().refine((s) => {
+  const ms = Date.parse(s);
+  return Number.isFinite(ms) && (new Date(ms).toISOString() === s || IsoDateTime.safeParse(s).success);
+}, 'is not an ISO 8601 date-time');
 
 /** A JSON array of texts, as `encodeRecord` writes roles and scopes. */
 const TextList = z.string().transform((json, ctx) => {

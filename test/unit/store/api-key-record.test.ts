@@ -24,6 +24,16 @@ describe('API key record hash', () => {
     expect(decodeRecord(RECORD.id, {})).toBeNull();
   });
 
+  it('reads the dates keys create writes, years past 9999 included, and dates with an offset', () => {
+    for (const expiresAt of [
+      '+010000-01-01T00:00:00.000Z',
+      '2027-01-01T10:00:00+02:00',
+      '2027-01-01T08:00:00Z',
+    ]) {
+      expect(decodeRecord(RECORD.id, { ...encodeRecord(RECORD), expiresAt })?.expiresAt).toBe(expiresAt);
+    }
+  });
+
   it('reads an old record without the optional fields as what createApiKey meant by them', () => {
     const { id, hash, subject, createdAt } = encodeRecord(RECORD);
     expect(decodeRecord(RECORD.id, { id, hash, subject, createdAt } as Record<string, string>)).toMatchObject(
