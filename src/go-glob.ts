@@ -1,6 +1,6 @@
 /**
  * Globs as Go's `filepath.Match` reads them on `/` paths (OPA's `signing.exclude_files`): `*` and `?` stop
- * at `/`, `[...]` classes (`^` negates, `a-z` ranges, `\` escapes inside too), `\` escapes. A pattern Go
+ * at `/` (a class does not), `[...]` classes (`^` negates, `a-z` ranges, `\` escapes inside too), `\` escapes. A pattern Go
  * refuses with `ErrBadPattern` (a trailing `\`, an unclosed class, a class that starts or ends with `-` or
  * is empty) compiles to null; a range written backwards (`[z-a]`) is valid and matches nothing, as in Go.
  *
@@ -51,8 +51,8 @@ export function compileGlob(glob: string): RegExp | null {
         ranges++;
         if (lo <= hi) set += lo === hi ? codePoint(lo) : `${codePoint(lo)}-${codePoint(hi)}`;
       }
-      // `[]` matches nothing and `[^]` anything; neither matches the separator.
-      re += `(?!/)[${negate ? '^' : ''}${set}]`;
+      // `[]` matches nothing and `[^]` anything, the separator too: Go's classes do not stop at `/`.
+      re += `[${negate ? '^' : ''}${set}]`;
     } else re += codePoint(c.codePointAt(0) as number);
     i++;
   }

@@ -391,7 +391,10 @@ describe('globMatch (Go filepath.Match)', () => {
   it('reads classes as Go does: escapes, several ranges, a backwards range matching nothing', () => {
     expect(globMatch('[z-a]*.json', 'b.json')).toBe(false);
     expect(globMatch('[^z-a]*.json', 'b.json')).toBe(true);
-    expect(globMatch('[^z-a]', '/')).toBe(false);
+    // Go's classes, unlike * and ?, do not stop at the separator.
+    expect(globMatch('[^z-a]', '/')).toBe(true);
+    expect(globMatch('a[/]c', 'a/c')).toBe(true);
+    expect(globMatch('a?c', 'a/c')).toBe(false);
     expect(globMatch('[\\]].json', '].json')).toBe(true);
     expect(globMatch('[a-cx-z0]', 'y')).toBe(true);
     expect(globMatch('[a-cx-z0]', 'd')).toBe(false);
