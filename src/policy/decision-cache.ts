@@ -159,12 +159,13 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The subject a key is of: its leading serial ({@link cacheKey} writes the subject's serial, then JSON).
+ * Whose share of a cache a result counts against: the subject as a person, not as one token (the serial in
+ * the key changes with each token's claims, `iat` and `jti` included, so refreshed tokens would each get a
+ * share of their own).
  */
-function ownerOf(key: string): string {
-  let i = 0;
-  while (i < key.length && key.charCodeAt(i) >= 48 && key.charCodeAt(i) <= 57) i++;
-  return key.slice(0, i);
+export function cacheOwner(input: PolicyInput): string {
+  const s = input.subject;
+  return `${s.auth_method}\u0000${s.tenant ?? ''}\u0000${s.id ?? ''}`;
 }
 
 /** The share of a cache's entries one subject may hold. */
@@ -173,16 +174,16 @@ export const SUBJECT_SHARE = 0.1;
 /**
  * A map bounded by entries and by the characters of its keys; when full, the oldest entries go (entries
  * of past minutes stop being asked for, so they are the first to leave). One subject holds at most
- * {@link SUBJECT_SHARE} of the entries: its results beyond that are not kept, so a caller sending calls that
- * never repeat (arguments made unique, denied calls cost it nothing) cannot evict everyone else's results.
+ * {@link SUBJECT_SHARE} of the entries: past that its own oldest entry goes, so a caller sending calls that
+ * never repeat (arguments made unique; denied calls cost it nothing) churns its own share, not everyone's.
  */
 export class DecisionCache<V> {
   readonly #max: number;
   readonly #maxChars: number;
   readonly #perSubject: number;
-  readonly #entries = new Map<string, V>();
-  /** Entries held per subject (its key prefix). */
-  readonly #held = new Map<string, number>();
+  readonly #entries = new Map<string, { readonly value: V; readonly owner: string }>();
+  /** Each subject's keys, oldest first. */
+  readonly #byOwner = new Map<string, Set<string>>();
   #chars = 0;
 
   constructor(maxEntries: number, maxChars = MAX_CACHE_CHARS) {
@@ -192,34 +193,40 @@ export class DecisionCache<V> {
   }
 
   get(key: string): V | undefined {
-    return this.#entries.get(key);
+    return this.#entries.get(key)?.value;
   }
 
-  /** Whether {@link set} would keep a result under `key` (its subject is within its share). */
-  admits(key: string): boolean {
-    return (this.#held.get(ownerOf(key)) ?? 0) < this.#perSubject;
-  }
-
-  set(key: string, value: V): void {
+  /** Keeps `value` under `key`, counted against `owner`'s share (see {@link cacheOwner}). */
+  set(key: string, value: V, owner = ''): void {
     if (this.#entries.has(key)) return;
-    const owner = ownerOf(key);
-    const held = this.#held.get(owner) ?? 0;
-    if (held >= this.#perSubject) return;
+    const mine = this.#byOwner.get(owner);
+    if (mine && mine.size >= this.#perSubject) this.#delete(mine.values().next().value as string);
     while (
       this.#entries.size > 0 &&
       (this.#entries.size >= this.#max || this.#chars + key.length > this.#maxChars)
     ) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-      this.#chars -= oldest.length;
-      const of = ownerOf(oldest);
-      const n = (this.#held.get(of) ?? 1) - 1;
-      if (n > 0) this.#held.set(of, n);
-      else this.#held.delete(of);
+      this.#delete(this.#entries.keys().next().value as string);
     }
-    this.#entries.set(key, value);
+    this.#entries.set(key, { value, owner });
     this.#chars += key.length;
-    this.#held.set(owner, (this.#held.get(owner) ?? 0) + 1);
+    const keys = this.#byOwner.get(owner);
+    if (keys) keys.add(key);
+    else this.#byOwner.set(owner, new Set([key]));
+  }
+
+  /** {@link set}, counted against the share of `input`'s subject. */
+  keep(input: PolicyInput, key: string, value: V): void {
+    this.set(key, value, cacheOwner(input));
+  }
+
+  #delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    this.#chars -= key.length;
+    const keys = this.#byOwner.get(entry.owner);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#byOwner.delete(entry.owner);
   }
 
   /** Characters held in keys (for tests and status). */

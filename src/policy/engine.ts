@@ -153,12 +153,11 @@ export class PolicyEngine {
       this.#cacheMisses++;
     }
     const decision = this.#evaluate(cur, input, t0);
-    // Kept only if the fields the key leaves out make no difference to this input's result (not probed for a
-    // subject past its share of the cache, which gets no entry).
-    if (key !== undefined && decision.failure === undefined && cur.decisions?.admits(key)) {
+    // Kept only if the fields the key leaves out make no difference to this input's result.
+    if (key !== undefined && decision.failure === undefined) {
       const probe = probeInput(input, cur.unused);
       const again = probe && this.#evaluate(cur, probe, t0);
-      if (again && sameResult(decision, again)) cur.decisions?.set(key, deepFreeze({ ...decision }));
+      if (again && sameResult(decision, again)) cur.decisions?.keep(input, key, deepFreeze({ ...decision }));
       else this.#stopCaching(cur);
     }
     return decision;
@@ -178,9 +177,9 @@ export class PolicyEngine {
       this.#cacheMisses++;
     }
     const visible = this.#evaluateVisible(cur, input);
-    if (key !== undefined && visible !== undefined && cur.visibility?.admits(key)) {
+    if (key !== undefined && visible !== undefined) {
       const probe = probeInput(input, cur.unused);
-      if (probe && this.#evaluateVisible(cur, probe) === visible) cur.visibility?.set(key, visible);
+      if (probe && this.#evaluateVisible(cur, probe) === visible) cur.visibility?.keep(input, key, visible);
       else this.#stopCaching(cur);
     }
     return visible ?? false;

@@ -13,6 +13,7 @@ import {
   CLOCK_CONTEXT_FIELDS,
   cacheability,
   cacheKey,
+  cacheOwner,
   DecisionCache,
   MAX_KEY_CHARS,
   probeInput,
@@ -90,6 +91,16 @@ describe('cache key', () => {
     expect(mine).not.toContain('u-1');
   });
 
+  it("counts a subject's results against one share whatever token it came with (refreshed tokens differ in claims)", () => {
+    const f = facts('2026-11-23T10:00:01Z');
+    const action = classify('tools/call', 1, { name: 'echo', arguments: { text: 'hi' } });
+    const refreshed = { ...user, claims: { ...user.claims, jti: 'another', iat: 2 } };
+    const owner = cacheOwner(buildDecisionInput(user, action, {}, f));
+    expect(cacheOwner(buildDecisionInput(refreshed, action, {}, f))).toBe(owner);
+    expect(cacheOwner(buildDecisionInput({ ...user, id: 'u-2' }, action, {}, f))).not.toBe(owner);
+    expect(cacheOwner(buildDecisionInput({ ...user, tenant: 'globex' }, action, {}, f))).not.toBe(owner);
+  });
+
   it('differs for another subject, tool, annotation, session, client or argument', () => {
     const f = facts('2026-11-23T10:00:01Z');
     const base = cacheKey(call('echo', { text: 'hi' }, f), VOLATILE);
@@ -146,35 +157,34 @@ describe('cache key', () => {
     expect(cacheKey(big, VOLATILE)).toBeUndefined();
   });
 
-  // Keys begin with their subject's serial (cacheKey); each subject here is another.
+  // Each entry here is another subject's: the share is another test's.
   it('drops the oldest entry when full', () => {
     const c = new DecisionCache<number>(2);
-    c.set('1a', 1);
-    c.set('2b', 2);
-    c.set('3c', 3);
-    expect([c.get('1a'), c.get('2b'), c.get('3c'), c.size]).toEqual([undefined, 2, 3, 2]);
+    c.set('a', 1, 'sa');
+    c.set('b', 2, 'sb');
+    c.set('c', 3, 'sc');
+    expect([c.get('a'), c.get('b'), c.get('c'), c.size]).toEqual([undefined, 2, 3, 2]);
   });
 
   it('keeps the characters of its keys under a budget', () => {
     const c = new DecisionCache<number>(100, 10);
-    c.set('1aaa', 1);
-    c.set('2bbb', 2);
-    c.set('3ccc', 3); // 12 characters would be over 10: the oldest goes
-    expect([c.get('1aaa'), c.get('2bbb'), c.get('3ccc'), c.chars]).toEqual([undefined, 2, 3, 8]);
+    c.set('aaaa', 1, 'sa');
+    c.set('bbbb', 2, 'sb');
+    c.set('cccc', 3, 'sc'); // 12 characters would be over 10: the oldest goes
+    expect([c.get('aaaa'), c.get('bbbb'), c.get('cccc'), c.chars]).toEqual([undefined, 2, 3, 8]);
   });
 
-  it("keeps at most a tenth of its entries for one subject, so one caller's calls that never repeat evict no one else's", () => {
+  it("keeps at most a tenth of its entries for one subject, its own oldest going: its calls that never repeat evict no one else's", () => {
     const c = new DecisionCache<number>(100);
-    for (let s = 0; s < 50; s++) c.set(`${s}["echo"]`, s);
-    // Subject 7 sends 10,000 calls with arguments made unique: it gets 10 entries, the others keep theirs.
-    for (let i = 0; i < 10_000; i++) c.set(`7["x",${i}]`, i);
-    expect(c.size).toBe(59); // 50 subjects, and subject 7 nine more (its tenth is its echo)
-    expect(c.admits('7["x",-1]')).toBe(false);
-    expect(c.admits('8["x",-1]')).toBe(true);
-    for (let s = 0; s < 50; s++) expect(c.get(`${s}["echo"]`)).toBe(s);
-    // Once its entries are evicted by others' (the cache full), it may hold its share again.
-    for (let s = 100; s < 200; s++) c.set(`${s}["echo"]`, s);
-    expect(c.admits('7["x",-1]')).toBe(true);
+    for (let s = 0; s < 50; s++) c.set(`k${s}`, s, `subject-${s}`);
+    // Subject 7 sends 10,000 calls with arguments made unique: it holds 10 entries, its newest.
+    for (let i = 0; i < 10_000; i++) c.set(`x${i}`, i, 'subject-7');
+    expect(c.size).toBe(59); // 50 subjects, and subject 7 nine more (its tenth is k7, gone first)
+    expect(c.get('k7')).toBeUndefined();
+    expect(c.get('x9999')).toBe(9_999);
+    expect(c.get('x9990')).toBe(9_990);
+    expect(c.get('x9989')).toBeUndefined();
+    for (let s = 0; s < 50; s++) if (s !== 7) expect(c.get(`k${s}`)).toBe(s);
   });
 });
 
