@@ -72,6 +72,8 @@ export interface ReplyFilterOptions {
   readonly notifications?: NotificationCheck | undefined;
   /** Told the id key of every response an SSE event carries (the legacy transport's replies, at shutdown). */
   readonly replies?: ((key: string) => void) | undefined;
+  /** Shown every message an SSE event carries (the session notes the server's own requests). */
+  readonly sent?: ((msg: unknown) => void) | undefined;
 }
 
 /**
@@ -96,6 +98,7 @@ export class ReplyFilter {
   readonly #tasks: TaskScope | undefined;
   readonly #notifications: NotificationCheck | undefined;
   readonly #replies: ((key: string) => void) | undefined;
+  readonly #sent: ((msg: unknown) => void) | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -116,6 +119,7 @@ export class ReplyFilter {
     this.#tasks = options.tasks;
     this.#notifications = options.notifications;
     this.#replies = options.replies;
+    this.#sent = options.sent;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -194,7 +198,7 @@ export class ReplyFilter {
    */
   readonly rewriteEvent = (event: EventSourceMessage): string | null => {
     if (event.event !== undefined && event.event !== 'message') return event.data;
-    if (!(this.active || this.#replies) || event.data.trim() === '') return event.data;
+    if (!(this.active || this.#replies || this.#sent) || event.data.trim() === '') return event.data;
     let parsed: unknown;
     try {
       parsed = JSON.parse(event.data);
@@ -202,6 +206,7 @@ export class ReplyFilter {
       return '{}';
     }
     if (this.#replies) this.#seeReplies(this.#replies, parsed);
+    this.#sent?.(parsed);
     const told = this.#withoutRefusedNotifications(parsed);
     if (told === undefined) return null;
     const out = this.rewriteMessage(told);

@@ -82,6 +82,8 @@ interface Binding {
   version: string | undefined;
   /** When the binding was last written to the shared store (epoch ms). */
   shared: number;
+  /** Ids of the server's requests seen on its streams (`server-requests.ts`), once there is one. */
+  requests?: Set<string>;
 }
 
 /** Distinct protocol versions kept as shared strings (each request's header is a new string). */
@@ -194,6 +196,14 @@ export class SessionOwners {
     // Its TTL runs from its last write, which may be nearly a day ago: in use again, it starts anew.
     shared.refresh(sessionId, key);
     return true;
+  }
+
+  /** The ids of the server's requests seen in a bound session (created on first use); undefined when unbound. */
+  serverRequests(sessionId: string): Set<string> | undefined {
+    const b = this.#owners.get(sessionId);
+    if (b === undefined) return undefined;
+    b.requests ??= new Set();
+    return b.requests;
   }
 
   /** Forgets a session that ended (its DELETE): no `onEvict`. */

@@ -97,6 +97,8 @@ export interface RequestContext {
   forwarded?: boolean;
   /** The legacy SSE session the session stage let this messages POST use (checked again after the body). */
   legacySession?: { readonly owner: string };
+  /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */
+  serverRequests?: Set<string>;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
   /** The upstream's own HTTP status, when it answered. */

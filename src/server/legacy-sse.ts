@@ -10,12 +10,14 @@
  *
  * @module
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { isRecord } from '../mcp/action.js';
 import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
+import { noteServerRequests } from '../mcp/server-requests.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -38,6 +40,8 @@ interface LegacySession {
   readonly cut: () => void;
   /** Id keys of requests forwarded whose responses have not come on the stream yet. */
   readonly pending: Set<string>;
+  /** Ids of the server's requests seen on the stream (`mcp/server-requests.ts`). */
+  readonly serverRequests: Set<string>;
 }
 
 /**
@@ -95,7 +99,7 @@ export class LegacySseRoutes {
   }
 
   /** The open session `sessionId` (its owner key, for the session stage), or undefined. */
-  session(sessionId: string): { readonly owner: string } | undefined {
+  session(sessionId: string): LegacySession | undefined {
     return this.#sessions.get(sessionId);
   }
 
@@ -127,6 +131,7 @@ export class LegacySseRoutes {
       replies: (key) => {
         if (own?.pending.delete(key)) this.#settled();
       },
+      sent: (msg) => own && noteServerRequests(own.serverRequests, msg),
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
@@ -161,6 +166,7 @@ export class LegacySseRoutes {
           stream,
           cut: () => res.destroy(),
           pending: new Set(),
+          serverRequests: new Set(),
         };
         this.#sessions.set(sessionId, own);
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;

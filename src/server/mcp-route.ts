@@ -5,9 +5,11 @@
  *
  * @module
  */
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
+import { noteServerRequests } from '../mcp/server-requests.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -56,6 +58,8 @@ export async function handleMcp(
     const streaming = method === 'GET' || listen;
     const tasks = taskScope(rt, ctx, anyList);
     const notifications = streaming && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
+    // The server's requests seen on a session's reply streams: the client's answers to them pass free.
+    const noted = ctx.serverRequests;
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
     const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
       ? new ReplyFilter(
@@ -63,7 +67,12 @@ export async function handleMcp(
           anyList,
           rt.visibleFor(ctx, ctx.principal, method === 'GET'),
           rt.annotations,
-          { timer: () => rt.filterSpan(ctx), tasks, notifications },
+          {
+            timer: () => rt.filterSpan(ctx),
+            tasks,
+            notifications,
+            sent: noted && ((msg) => noteServerRequests(noted, msg)),
+          },
         )
       : undefined;
     if (streaming && ctx.principal) {

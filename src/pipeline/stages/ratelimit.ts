@@ -10,12 +10,11 @@
  * refused before any is taken. In-process buckets (the memory store, buckets known to be empty,
  * an outage between probes) answer in the same tick, so the stage then returns without a promise. An
  * empty bucket answers 429 with `Retry-After` and the IETF `RateLimit` headers; allowed replies carry the
- * `RateLimit` headers too. Notifications and client responses are not decided (the policy decides
- * requests), but each takes a token from one bucket per caller shared by all of them, sized by the caller's
- * role tier (else the default): without it, a caller could send the upstream notifications, or responses
- * to requests the server never made, as fast as it liked. With the
- * `subject` and `tenant` scopes, when the tier is also the requests' limit, that bucket is the requests' one,
- * and a body's notifications join their group (the limit is part of every bucket's key).
+ * `RateLimit` headers too. Notifications and client responses are not decided, but each takes a token from
+ * one bucket per caller, sized by its role tier (else the default), but for responses to requests the server
+ * was seen to make in the session: else a caller could send the upstream notifications, or made-up responses,
+ * as fast as it liked. With the `subject` and `tenant` scopes, when the tier is also the requests' limit, that
+ * bucket is the requests' one, and a body's notifications join their group (the limit is in every key).
  *
  * @module
  */
@@ -23,8 +22,8 @@
 import type { Principal } from '../../authn/principal.js';
 import type { Config } from '../../config/schema.js';
 import { RateLimitError } from '../../errors/errors.js';
-import { undecidedCount } from '../../mcp/jsonrpc.js';
 import { isMcpMethod } from '../../mcp/methods.js';
+import { chargedUndecided } from '../../mcp/server-requests.js';
 import { opensListenStream } from '../../mcp/subscriptions.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey, limitedKey } from '../../ratelimit/keys.js';
@@ -97,9 +96,8 @@ export function ratelimitStage(
     }
     // With the `subject` and `tenant` scopes (or a listed tool named like it), when the role's tier is the
     // requests' limit, the notifications' key is a requests' group's too: they join it, so its calls still
-    // take their tokens.
-    // Client responses too: nothing ties one to a request the server made, so they cost as notifications do.
-    const notifications = undecidedCount(ctx.parsed);
+    // take their tokens. Client responses too, but for those answering a request the server made.
+    const notifications = chargedUndecided(ctx.parsed, ctx.serverRequests);
     if (notifications > 0) {
       const spec = tierSpec(principal, cfg);
       join(limitedKey(bucketKey(scope, principal, NOTIFICATIONS), spec), spec, notifications);

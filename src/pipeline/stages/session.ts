@@ -16,7 +16,9 @@ import { CONTINUE, deny, type Stage } from '../stage.js';
  */
 export function sessionStage(
   owners: SessionOwners,
-  legacySession?: (sessionId: string) => { readonly owner: string } | undefined,
+  legacySession?: (
+    sessionId: string,
+  ) => { readonly owner: string; readonly serverRequests: Set<string> } | undefined,
 ): Stage {
   const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
   const streamableHeader = () =>
@@ -38,15 +40,20 @@ export function sessionStage(
           return unknown();
         // Kept: the POST goes to this session's stream only, not to one given its id while the body came.
         ctx.legacySession = session;
+        ctx.serverRequests = session.serverRequests;
         return CONTINUE;
       }
       const header = ctx.req.headers['mcp-session-id'];
       const id = Array.isArray(header) ? header[0] : header;
       if (id === undefined || !ctx.principal) return CONTINUE;
       const mine = owners.mayUse(id, ctx.principal);
-      if (typeof mine === 'boolean') return mine ? CONTINUE : unknown();
+      const use = (yes: boolean) => {
+        if (!yes) return unknown();
+        ctx.serverRequests = owners.serverRequests(id);
+        return CONTINUE;
+      };
       // Unknown here: the shared store says whose it is (a restart, another replica).
-      return mine.then((yes) => (yes ? CONTINUE : unknown()));
+      return typeof mine === 'boolean' ? use(mine) : mine.then(use);
     },
   };
 }
