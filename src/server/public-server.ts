@@ -11,6 +11,7 @@ import {
   type Server as HttpsServer,
   type ServerOptions,
 } from 'node:https';
+import type { Socket } from 'node:net';
 import express from 'express';
 import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
@@ -65,6 +66,9 @@ export function createPublicServer(
   const maxHeaders = rt.config.server.maxRequestHeaders;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (closing) res.shouldKeepAlive = false;
+    // Pipelined behind another request: its reply has no socket yet, and Node neither closes it nor tells
+    // it when the connection goes, so everything waiting on its `close` would wait for ever.
+    if (!res.socket) closeWithConnection(req, res);
     const badHeaders =
       headerFieldsProblem(req.rawHeaders, maxHeaders) ??
       missingHost(req) ??
@@ -198,4 +202,44 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
     res.status(404).json({ error: 'not_found', message: `MCP endpoint is ${rt.config.server.mcpPath}` });
   });
   return app;
+}
+
+/** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */
+const queuedOn = new WeakMap<Socket, Map<ServerResponse, () => void>>();
+
+/**
+ * Ends `res`, a reply waiting for its connection (pipelined), with a `close` when the connection closes
+ * before it was given it: one `close` listener per connection, whatever the depth of its pipeline.
+ */
+export function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
+  let closed = false;
+  const end = () => {
+    if (closed) return;
+    res.destroy();
+    if (!closed) res.emit('close');
+  };
+  const socket = req.socket;
+  if (socket.destroyed) {
+    queueMicrotask(end);
+    return;
+  }
+  let queued = queuedOn.get(socket);
+  if (!queued) {
+    const map = new Map<ServerResponse, () => void>();
+    queuedOn.set(socket, map);
+    socket.once('close', () => {
+      const ends = [...map.values()];
+      map.clear();
+      for (const e of ends) e();
+    });
+    queued = map;
+  }
+  const mine = queued;
+  mine.set(res, end);
+  res.once('close', () => {
+    closed = true;
+    mine.delete(res);
+  });
+  // Given the connection at its turn: from then on Node closes it as any other reply.
+  res.once('socket', () => mine.delete(res));
 }
