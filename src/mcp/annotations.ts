@@ -24,16 +24,35 @@ export function listedToolAnnotations(annotations: Readonly<Record<string, unkno
   return Object.freeze({ ...MCP_DEFAULT_ANNOTATIONS, ...annotations, seen: true });
 }
 
+/**
+ * Tools remembered (annotations, and header-mirrored parameters), those listed longest ago forgotten first:
+ * an upstream whose tool names change (per session, generated) would otherwise grow the cache for good. A
+ * forgotten tool is unseen again: decided with the MCP defaults (destructive) until it is listed again.
+ */
+export const MAX_KNOWN_TOOLS = 10_000;
+
 export class AnnotationCache {
+  readonly #max: number;
   #tools = new Map<string, ToolAnnotations>();
   /** The parameters each listed tool mirrors into `Mcp-Param-*` headers (2026-07-28; usually none). */
   #paramHeaders = new Map<string, readonly ParamHeader[]>();
   #learnedAt = 0;
 
+  constructor(max = MAX_KNOWN_TOOLS) {
+    this.#max = max;
+  }
+
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
   learn(tools: ReadonlyMap<string, Record<string, unknown>>, now = Date.now()): void {
     for (const [name, annotations] of tools) {
+      // Listed again: the youngest, the last to be forgotten.
+      this.#tools.delete(name);
       this.#tools.set(name, listedToolAnnotations(annotations));
+    }
+    while (this.#tools.size > this.#max) {
+      const oldest = this.#tools.keys().next().value as string;
+      this.#tools.delete(oldest);
+      this.#paramHeaders.delete(oldest);
     }
     this.#learnedAt = now;
   }
@@ -41,8 +60,11 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools' header-mirrored parameters ({@link toolParamHeaders}). */
   learnParamHeaders(tools: ReadonlyMap<string, readonly ParamHeader[]>): void {
     for (const [name, declarations] of tools) {
+      this.#paramHeaders.delete(name);
       if (declarations.length > 0) this.#paramHeaders.set(name, declarations);
-      else this.#paramHeaders.delete(name);
+    }
+    while (this.#paramHeaders.size > this.#max) {
+      this.#paramHeaders.delete(this.#paramHeaders.keys().next().value as string);
     }
   }
 

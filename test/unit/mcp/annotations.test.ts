@@ -84,4 +84,35 @@ describe('AnnotationCache', () => {
     cache.learnParamHeaders(toolParamHeaders({ tools: [{ name: 'q', inputSchema: { type: 'object' } }] }));
     expect(cache.paramHeaders('q')).toEqual([]);
   });
+
+  it('remembers a bounded number of tools, those listed longest ago forgotten first (then unseen again)', () => {
+    const cache = new AnnotationCache(3);
+    const marked = { type: 'object', properties: { r: { type: 'string', 'x-mcp-header': 'Region' } } };
+    cache.learn(
+      new Map([
+        ['a', { readOnlyHint: true }],
+        ['b', {}],
+        ['c', {}],
+      ]),
+    );
+    cache.learnParamHeaders(toolParamHeaders({ tools: [{ name: 'a', inputSchema: marked }] }));
+    cache.learn(new Map([['a', { readOnlyHint: true }]])); // listed again: the youngest
+    for (let i = 0; i < 1_000; i++) cache.learn(new Map([[`gen-${i}`, {}]]));
+    expect(cache.size).toBe(3);
+    expect(cache.get('a').seen).toBe(false);
+    expect(cache.get('a').destructiveHint).toBe(true);
+    expect(cache.paramHeaders('a')).toEqual([]);
+    expect(cache.has('gen-999')).toBe(true);
+    const kept = new AnnotationCache(3);
+    kept.learn(
+      new Map([
+        ['a', {}],
+        ['b', {}],
+        ['c', {}],
+      ]),
+    );
+    kept.learn(new Map([['a', {}]]));
+    kept.learn(new Map([['d', {}]]));
+    expect([kept.has('a'), kept.has('b'), kept.has('c'), kept.has('d')]).toEqual([true, false, true, true]);
+  });
 });
