@@ -23,6 +23,7 @@ import { createKeyResolver, type KeyResolver } from './jwks.js';
 import { acceptedAudiences, JwtVerifier } from './jwt-verifier.js';
 import { ANONYMOUS, type Principal } from './principal.js';
 import { RevocationWatcher } from './revocation.js';
+import { refuseWithdrawn } from './still-valid.js';
 import { TokenCache } from './token-cache.js';
 
 export interface AuthnRequest {
@@ -256,22 +257,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         return { state: worst.state, ...(details.length ? { detail: details.join('; ') } : {}) };
       },
       cached,
-      stillValid(p) {
-        const key = p.authMethod === 'api_key';
-        if (p.tokenId !== undefined && revocation.isTokenRevoked(p.tokenId)) {
-          throw new AuthnError('ERR_AUTHN_REVOKED', 'token revoked');
-        }
-        if (p.keyId !== undefined && revocation.isKeyRevoked(p.keyId)) {
-          throw new AuthnError('ERR_AUTHN_REVOKED', 'API key revoked');
-        }
-        // A token is accepted up to the clock tolerance past its exp (as jose does); a key not past its expiry.
-        const grace = key ? 0 : jwt.clockToleranceSec;
-        if (p.expiresAt !== undefined && now() >= (p.expiresAt + grace) * 1000) {
-          throw key
-            ? new AuthnError('ERR_AUTHN_INVALID_API_KEY', 'invalid API key')
-            : new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token expired');
-        }
-      },
+      stillValid: (p) => refuseWithdrawn(p, revocation, jwt.clockToleranceSec, now()),
       authenticate(req, signal) {
         // Fast path: a token verified before is answered from the cache without awaiting anything.
         try {

@@ -61,10 +61,7 @@ export interface ParsedBody {
   readonly messages: readonly JsonRpcMessage[];
 }
 
-/**
- * How many messages of a parsed body the policy does not decide — notifications and client responses —
- * (none when it was not parsed): each takes a token from the caller's notifications bucket.
- */
+/** How many messages of a parsed body the policy does not decide: notifications and client responses. */
 export function undecidedCount(parsed: ParsedBody | undefined): number {
   let n = 0;
   for (const m of parsed?.messages ?? []) if (m.kind !== 'request') n++;
