@@ -24,7 +24,7 @@ import { runStages } from '../pipeline/pipeline.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { taskScope } from './mcp-route.js';
-import { errorResponse } from './respond.js';
+import { asksToSignIn, errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
 import { startStream } from './stream-guard.js';
 
@@ -212,7 +212,7 @@ export class LegacySseRoutes {
         // lacking scopes the policy names) stays on the stream, with data.scope: the legacy clients cannot
         // follow a 403 on their POST.
         ctx.principal &&
-        ctx.principal.authMethod !== 'anonymous'
+        !asksToSignIn(ctx)
       ) {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
         const answers = Array.isArray(out.body) ? out.body : [out.body];

@@ -48,7 +48,7 @@ export function errorResponse(
   let hint = scope;
   if (parsed && err.reason === 'policy' && ctx.decisions.length > 0) {
     const baseline = scope ? scope.split(' ') : [];
-    if (ctx.principal?.authMethod === 'anonymous') {
+    if (asksToSignIn(ctx)) {
       answered = signInFirst(ctx);
       hint = [...new Set([...baseline, ...deniedScopes(ctx)])].join(' ');
     } else {
@@ -94,6 +94,17 @@ function stepUpScopes(ctx: RequestContext, baseline: readonly string[]): string[
     denied.every((d) => d.decision.requiredScopes?.some((s) => !p.scopes.includes(s)) === true);
   if (!lacking) return undefined;
   return challengeScopes(baseline, p.scopes, deniedScopes(ctx));
+}
+
+/**
+ * Whether a denial is answered with the sign-in challenge: the caller is anonymous, and no message was refused
+ * for what no sign-in cures (arguments too large, a task that is not there), which is answered as it is.
+ */
+export function asksToSignIn(ctx: RequestContext): boolean {
+  return (
+    ctx.principal?.authMethod === 'anonymous' &&
+    !ctx.decisions.some((d) => enforcedDenial(d) && d.refusal !== undefined)
+  );
 }
 
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */

@@ -212,6 +212,16 @@ describe('HTTP-level refusals', () => {
       const cut = await postJsonRpc(optional.mcpUrl, {}, long);
       expect(cut.status).toBe(401);
       expect((await cut.text()).length).toBeLessThan(4_000);
+      // What no sign-in cures is answered as it is: arguments over policy.maxArgumentValues.
+      const padded = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { pad: new Array(10_000).fill(0) } },
+      });
+      const tooLarge = await postJsonRpc(optional.mcpUrl, {}, padded);
+      expect(tooLarge.status).toBe(200);
+      expect(await tooLarge.json()).toMatchObject({ id: 5, error: { code: -32602 } });
       // (The sidecar's own tools/list, to learn the unseen tool's annotations, may have gone upstream.)
       expect(h.upstream.calls().filter((c) => c.method === 'tools/call')).toEqual([]);
     } finally {
