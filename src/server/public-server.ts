@@ -216,7 +216,10 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
   const end = () => {
     if (closed) return;
     res.destroy();
-    if (!closed) res.emit('close');
+    // Node 24 closes a reply destroyed without a socket itself, a tick later; Node 20 never does.
+    setImmediate(() => {
+      if (!closed) res.emit('close');
+    });
   };
   const socket = req.socket;
   if (socket.destroyed) {
