@@ -1,8 +1,10 @@
 /**
  * The server's own requests (sampling, elicitation, roots, ping) seen on a session's event streams, by id,
- * so the client's answers to them pass the rate limit free, while a response answering none of them (made
- * up: nothing else ties a response to a request the server made) takes a token from the caller's
+ * so the client's answer to each passes the rate limit free, once, while a response answering none of them
+ * (made up: nothing else ties a response to a request the server made) takes a token from the caller's
  * notifications bucket. Kept per session, with its binding (Streamable HTTP) or its stream (legacy SSE).
+ * An id answered is remembered as answered: a stream resumed with `Last-Event-ID` replays the request, and
+ * must not make its answer free again.
  *
  * @module
  */
@@ -10,29 +12,56 @@ import { isRecord, type JsonRpcId } from './action.js';
 import type { ParsedBody } from './jsonrpc.js';
 import { idKey } from './reply-filter.js';
 
-/** Ids remembered per session (the oldest forgotten first): more than any client has unanswered at once. */
+/** Ids remembered per session, noted and answered each (the oldest forgotten first). */
 export const MAX_SERVER_REQUESTS = 256;
 
-/** Notes the server requests (an id and a method) a message or batch sent to the client carries. */
-export function noteServerRequests(noted: Set<string>, msg: unknown): void {
-  for (const m of Array.isArray(msg) ? msg : [msg]) {
-    if (!isRecord(m) || typeof m.method !== 'string' || !('id' in m) || m.id === null) continue;
-    const key = idKey(m.id as JsonRpcId);
-    if (noted.has(key)) continue;
-    if (noted.size >= MAX_SERVER_REQUESTS) noted.delete(noted.values().next().value as string);
-    noted.add(key);
+function addBounded(set: Set<string>, key: string): void {
+  if (set.size >= MAX_SERVER_REQUESTS) set.delete(set.values().next().value as string);
+  set.add(key);
+}
+
+export class ServerRequestIds {
+  readonly #noted = new Set<string>();
+  readonly #answered = new Set<string>();
+
+  /** Notes the server requests (an id and a method) a message or batch sent to the client carries. */
+  note(msg: unknown): void {
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      if (!isRecord(m) || typeof m.method !== 'string' || !('id' in m) || m.id === null) continue;
+      const key = idKey(m.id as JsonRpcId);
+      if (!this.#noted.has(key) && !this.#answered.has(key)) addBounded(this.#noted, key);
+    }
+  }
+
+  /** Whether a response under `key` would answer a request noted and not answered yet. */
+  awaits(key: string): boolean {
+    return this.#noted.has(key);
+  }
+
+  /** The body's responses were forwarded: those answering a noted request are answered now. */
+  answered(parsed: ParsedBody | undefined): void {
+    for (const m of parsed?.messages ?? []) {
+      if (m.kind !== 'response') continue;
+      const key = idKey(m.id);
+      if (this.#noted.delete(key)) addBounded(this.#answered, key);
+    }
   }
 }
 
 /**
  * How many messages of a body take a token from the notifications bucket: its notifications, and its
- * responses that answer no request noted in `noted` (the caller's session's); those that do are forgotten.
+ * responses but the first answering each request noted in `ids` (the caller's session's) and not answered.
  */
-export function chargedUndecided(parsed: ParsedBody | undefined, noted: Set<string> | undefined): number {
+export function chargedUndecided(parsed: ParsedBody | undefined, ids: ServerRequestIds | undefined): number {
   let n = 0;
+  const freed = new Set<string>();
   for (const m of parsed?.messages ?? []) {
     if (m.kind === 'notification') n++;
-    else if (m.kind === 'response' && !noted?.delete(idKey(m.id))) n++;
+    else if (m.kind === 'response') {
+      const key = idKey(m.id);
+      if (ids?.awaits(key) && !freed.has(key)) freed.add(key);
+      else n++;
+    }
   }
   return n;
 }

@@ -22,6 +22,7 @@ import type { Principal } from '../authn/principal.js';
 // bindings (who would then get 404 and have to start over) takes ten such callers, not one.
 import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import { OwnerTable } from './owner-table.js';
+import { ServerRequestIds } from './server-requests.js';
 import type { TaskOwners } from './task-owners.js';
 
 /**
@@ -83,7 +84,7 @@ interface Binding {
   /** When the binding was last written to the shared store (epoch ms). */
   shared: number;
   /** Ids of the server's requests seen on its streams (`server-requests.ts`), once there is one. */
-  requests?: Set<string>;
+  requests?: ServerRequestIds;
 }
 
 /** Distinct protocol versions kept as shared strings (each request's header is a new string). */
@@ -199,10 +200,10 @@ export class SessionOwners {
   }
 
   /** The ids of the server's requests seen in a bound session (created on first use); undefined when unbound. */
-  serverRequests(sessionId: string): Set<string> | undefined {
+  serverRequests(sessionId: string): ServerRequestIds | undefined {
     const b = this.#owners.get(sessionId);
     if (b === undefined) return undefined;
-    b.requests ??= new Set();
+    b.requests ??= new ServerRequestIds();
     return b.requests;
   }
 

@@ -11,6 +11,7 @@ import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
 import type { ListMethod } from '../mcp/list-filter.js';
+import type { ServerRequestIds } from '../mcp/server-requests.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../policy/input.js';
 
@@ -98,7 +99,7 @@ export interface RequestContext {
   /** The legacy SSE session the session stage let this messages POST use (checked again after the body). */
   legacySession?: { readonly owner: string };
   /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */
-  serverRequests?: Set<string>;
+  serverRequests?: ServerRequestIds;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
   /** The upstream's own HTTP status, when it answered. */

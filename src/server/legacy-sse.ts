@@ -17,7 +17,7 @@ import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { isRecord } from '../mcp/action.js';
 import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
-import { noteServerRequests } from '../mcp/server-requests.js';
+import { ServerRequestIds } from '../mcp/server-requests.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -41,7 +41,7 @@ interface LegacySession {
   /** Id keys of requests forwarded whose responses have not come on the stream yet. */
   readonly pending: Set<string>;
   /** Ids of the server's requests seen on the stream (`mcp/server-requests.ts`). */
-  readonly serverRequests: Set<string>;
+  readonly serverRequests: ServerRequestIds;
 }
 
 /**
@@ -131,7 +131,7 @@ export class LegacySseRoutes {
       replies: (key) => {
         if (own?.pending.delete(key)) this.#settled();
       },
-      sent: (msg) => own && noteServerRequests(own.serverRequests, msg),
+      sent: (msg) => own?.serverRequests.note(msg),
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
@@ -166,7 +166,7 @@ export class LegacySseRoutes {
           stream,
           cut: () => res.destroy(),
           pending: new Set(),
-          serverRequests: new Set(),
+          serverRequests: new ServerRequestIds(),
         };
         this.#sessions.set(sessionId, own);
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
@@ -237,6 +237,7 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
+    session.serverRequests.answered(ctx.parsed);
     // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
     // A cancelled request gets no reply ("SHOULD NOT send a response"): no longer waited for.
     const requested: string[] = [];

@@ -9,7 +9,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
-import { noteServerRequests } from '../mcp/server-requests.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
@@ -48,6 +47,8 @@ export async function handleMcp(
       rt.deny(ctx, res, result.error);
       return;
     }
+    // Forwarded: its responses to the server's requests were their answers (a second one is charged).
+    ctx.serverRequests?.answered(ctx.parsed);
     // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
     const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
     // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
@@ -71,7 +72,7 @@ export async function handleMcp(
             timer: () => rt.filterSpan(ctx),
             tasks,
             notifications,
-            sent: noted && ((msg) => noteServerRequests(noted, msg)),
+            sent: noted && ((msg) => noted.note(msg)),
           },
         )
       : undefined;

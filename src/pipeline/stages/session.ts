@@ -6,6 +6,7 @@
  * @module
  */
 import { RequestError } from '../../errors/errors.js';
+import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
@@ -18,7 +19,7 @@ export function sessionStage(
   owners: SessionOwners,
   legacySession?: (
     sessionId: string,
-  ) => { readonly owner: string; readonly serverRequests: Set<string> } | undefined,
+  ) => { readonly owner: string; readonly serverRequests: ServerRequestIds } | undefined,
 ): Stage {
   const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
   const streamableHeader = () =>
