@@ -46,10 +46,7 @@ export interface Authenticator extends Component {
    * AuthnError); undefined when `authenticate` has to run.
    */
   cached(req: AuthnRequest): Principal | undefined;
-  /**
-   * Throws the AuthnError its credential would get now if `principal`'s token or key has been revoked, or
-   * has expired, since it was authenticated (from memory only: the revocation snapshot and its expiry).
-   */
+  /** Throws the AuthnError `principal`'s credential would get now, revoked or expired since (`still-valid.ts`). */
   stillValid(principal: Principal): void;
 }
 
