@@ -7,14 +7,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import { challengeScopes } from '../authn/scope-challenge.js';
-import { cutText } from '../cut-text.js';
 import { codeInfo } from '../errors/codes.js';
 import { AuthnError, type SidecarError } from '../errors/errors.js';
 import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
-import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
-import { denial, REPLY_REASON_MAX_CHARS } from '../pipeline/stages/decide.js';
+import { enforcedDenial, type RequestContext } from '../pipeline/context.js';
+import { denial, replyReasons } from '../pipeline/stages/decide.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -110,7 +109,7 @@ export function asksToSignIn(ctx: RequestContext): boolean {
 /** The 403 `insufficient_scope` answer of a step-up: the policy's reasons stay in `data`. */
 function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnError {
   const denied = ctx.decisions.find(enforcedDenial);
-  const reasons = replyReasons(denied);
+  const reasons = replyReasons(denied?.decision.reasons ?? []);
   const reason = reasons[0] ?? 'this call needs more scopes';
   return new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', `Forbidden: ${reason}`, {
     data: {
@@ -129,13 +128,8 @@ function askForScopes(ctx: RequestContext, scopes: readonly string[]): AuthnErro
 function signInFirst(ctx: RequestContext): AuthnError {
   const denied = ctx.decisions.find(enforcedDenial);
   return new AuthnError('ERR_AUTHN_MISSING', 'Unauthorized: sign in to make this request', {
-    data: { reasons: replyReasons(denied), decision_id: denied?.decisionId ?? null },
+    data: { reasons: replyReasons(denied?.decision.reasons ?? []), decision_id: denied?.decisionId ?? null },
   });
-}
-
-/** A denial's reasons as a reply carries them: each cut, as in `denial()` (they may quote the caller's input). */
-function replyReasons(denied: MessageDecision | undefined): string[] {
-  return (denied?.decision.reasons ?? []).map((r) => cutText(r, REPLY_REASON_MAX_CHARS));
 }
 
 function policyDenialResponse(ctx: RequestContext, first: SidecarError): ErrorResponse {

@@ -234,14 +234,18 @@ function taskRefusal(
 /** The longest reason a denial's reply carries, in its message and in `data.reasons`; longer ones end in `…`. */
 export const REPLY_REASON_MAX_CHARS = 1_024;
 
+/** Reasons as a reply carries them: each cut (a reason may quote a URI or tool name the caller sent). */
+export function replyReasons(reasons: readonly string[]): string[] {
+  return reasons.map((r) => cutText(r, REPLY_REASON_MAX_CHARS));
+}
+
 export function denial(
   reasons: readonly string[],
   decisionId: string,
   failure: boolean,
   refusal?: MessageDecision['refusal'],
 ): PolicyError {
-  // A reason may quote what the caller sent (a URI, a tool name of up to a megabyte): cut, as in the audit.
-  const cut = reasons.map((r) => cutText(r, REPLY_REASON_MAX_CHARS));
+  const cut = replyReasons(reasons);
   return new PolicyError(
     refusal ?? (failure ? 'ERR_POLICY_UNAVAILABLE' : 'ERR_POLICY_DENIED'),
     `${refusal ? 'Invalid params' : 'Forbidden'}: ${cut[0] ?? 'denied'}`,
