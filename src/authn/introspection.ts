@@ -24,6 +24,7 @@ import { type ClaimPaths, toPrincipal } from './claims.js';
 import { type IntrospectionEndpoint, introspect, unavailable } from './introspection-request.js';
 import { acceptedAudiences, canonicalAudience } from './jwt-verifier.js';
 import type { Principal } from './principal.js';
+import { refuseWithdrawn } from './still-valid.js';
 import { TokenCache, tokenKey } from './token-cache.js';
 import {
   admitCached,
@@ -93,7 +94,7 @@ export class TokenIntrospector {
    * asked, a token known to have expired or been revoked since is refused for that (401, cutting its open
    * streams, as a JWT is while its keys cannot be had), not answered 503. They only ever deny.
    */
-  readonly #known = new Map<string, { readonly expMs: number; readonly jti: string | undefined }>();
+  readonly #known = new Map<string, Pick<Principal, 'authMethod' | 'tokenId' | 'expiresAt'>>();
 
   constructor(o: IntrospectorOptions) {
     this.#o = o;
@@ -127,11 +128,11 @@ export class TokenIntrospector {
     }
     const known = this.#known.get(key);
     if (known !== undefined) {
-      if (known.expMs + this.#o.clockToleranceSec * 1000 <= this.#o.now()) {
-        return Promise.reject(invalid('token expired'));
-      }
-      if (known.jti !== undefined && this.#o.isRevoked(known.jti)) {
-        return Promise.reject(new AuthnError('ERR_AUTHN_REVOKED', 'token revoked'));
+      const revocation = { isTokenRevoked: this.#o.isRevoked, isKeyRevoked: () => false };
+      try {
+        refuseWithdrawn(known, revocation, this.#o.clockToleranceSec, this.#o.now());
+      } catch (err) {
+        return Promise.reject(err);
       }
     }
     const pending = this.#pending.get(key);
@@ -174,13 +175,13 @@ export class TokenIntrospector {
     this.#refused.set(key, { err, until: this.#o.now() + REFUSED_TTL_MS });
   }
 
-  #remember(key: string, expMs: number, jti: string | undefined): void {
+  #remember(key: string, exp: number, jti: string | undefined): void {
     this.#known.delete(key);
     if (this.#known.size >= MAX_KNOWN) {
       const oldest = this.#known.keys().next().value;
       if (oldest !== undefined) this.#known.delete(oldest);
     }
-    this.#known.set(key, { expMs, jti });
+    this.#known.set(key, { authMethod: 'introspection', expiresAt: exp, ...(jti ? { tokenId: jti } : {}) });
   }
 
   async #verifyNow(token: string, key: string): Promise<Principal> {
@@ -217,7 +218,7 @@ export class TokenIntrospector {
       this.#o.isRevoked,
     );
     this.#o.cache.set(key, principal, Math.min(answer.exp * 1000, now + this.#o.cacheTtlMs), now);
-    this.#remember(key, answer.exp * 1000, principal.tokenId);
+    this.#remember(key, answer.exp, principal.tokenId);
     // After caching: a token short of a scope is refused from the cache next time, not introspected again.
     requireScopes(principal, this.#o.requiredScopes);
     return principal;

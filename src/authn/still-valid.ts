@@ -13,7 +13,7 @@ import type { Principal } from './principal.js';
  * `exp` and the clock tolerance (as jose accepts it), its key past its expiry. `nowMs`: epoch milliseconds.
  */
 export function refuseWithdrawn(
-  p: Principal,
+  p: Pick<Principal, 'authMethod' | 'tokenId' | 'keyId' | 'expiresAt'>,
   revocation: { isTokenRevoked(jti: string): boolean; isKeyRevoked(id: string): boolean },
   clockToleranceSec: number,
   nowMs: number,
