@@ -54,13 +54,15 @@ export class ServerRequestIds {
  */
 export function chargedUndecided(parsed: ParsedBody | undefined, ids: ServerRequestIds | undefined): number {
   let n = 0;
-  const freed = new Set<string>();
+  let freed: Set<string> | undefined;
   for (const m of parsed?.messages ?? []) {
     if (m.kind === 'notification') n++;
     else if (m.kind === 'response') {
       const key = idKey(m.id);
-      if (ids?.awaits(key) && !freed.has(key)) freed.add(key);
-      else n++;
+      if (ids?.awaits(key) && !freed?.has(key)) {
+        freed ??= new Set();
+        freed.add(key);
+      } else n++;
     }
   }
   return n;
