@@ -1,8 +1,9 @@
 /**
  * Globs as Go's `filepath.Match` reads them on `/` paths (OPA's `signing.exclude_files`): `*` and `?` stop
- * at `/` (a class does not), `[...]` classes (`^` negates, `a-z` ranges, `\` escapes inside too), `\` escapes. A pattern Go
- * refuses with `ErrBadPattern` (a trailing `\`, an unclosed class, a class that starts or ends with `-` or
- * is empty) compiles to null; a range written backwards (`[z-a]`) is valid and matches nothing, as in Go.
+ * at `/` (a class does not), `[...]` classes (`^` negates, `a-z` ranges, `\` escapes inside too), `\`
+ * escapes. A pattern Go refuses with `ErrBadPattern` (a trailing `\`, an unclosed class, a class that starts
+ * or ends with `-` or is empty) compiles to null; a range written backwards (`[z-a]`) is valid and matches
+ * nothing, as in Go.
  *
  * @module
  */

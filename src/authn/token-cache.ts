@@ -1,7 +1,8 @@
 /**
  * The verified-token cache: sha256 of the token → the Principal it verified to, kept until an expiry the
  * verifier computes (never past the token's `exp`), held to on the wall clock and, as a lifetime, on the
- * monotonic one. Bounded: when full, the oldest entry (Map insertion order) goes. A hit costs a hash and a Map lookup (~1 µs); revocation is still checked by the caller.
+ * monotonic one. Bounded: when full, the oldest entry (Map insertion order) goes. A hit costs a hash and a
+ * Map lookup (~1 µs); revocation is still checked by the caller.
  *
  * @module
  */

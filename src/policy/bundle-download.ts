@@ -245,7 +245,8 @@ export async function downloadSigned(
 /**
  * What changes when the bundle at `location` changes: its `ETag` or `Last-Modified` from a HEAD request —
  * or, where HEAD is refused (a presigned URL is signed for GET only, some servers answer 405), from a GET of
- * its first byte — else the hash of the whole body, read under the same bound as the bundle (`policy.maxBundleBytes`).
+ * its first byte — else the hash of the whole body, read under the same bound as the bundle
+ * (`policy.maxBundleBytes`).
  */
 export async function urlSignature(
   location: string,

@@ -5,7 +5,6 @@
  *
  * @module
  */
-
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';

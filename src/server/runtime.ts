@@ -134,8 +134,9 @@ export class SidecarRuntime {
 
   /**
    * What the policy input's context is made of. Computed by the decide stage, after parsing (the protocol
-   * version may come from an `initialize` in the body), with the time it runs. The session is the `Mcp-Session-Id` header; on the
-   * legacy messages endpoint, its `sessionId` query parameter (a header there means nothing).
+   * version may come from an `initialize` in the body), with the time it runs. The session is the
+   * `Mcp-Session-Id` header; on the legacy messages endpoint, its `sessionId` query parameter (a header there
+   * means nothing).
    */
   facts(ctx: RequestContext): RequestFacts {
     const session =
