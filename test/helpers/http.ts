@@ -5,6 +5,8 @@
  * @module
  */
 
+import { request } from 'node:http';
+
 /** What a Streamable HTTP client sends with every JSON-RPC POST. */
 const JSON_RPC_HEADERS = {
   'content-type': 'application/json',
@@ -27,5 +29,41 @@ export function postJsonRpc(
     headers: { ...JSON_RPC_HEADERS, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...(signal ? { signal } : {}),
+  });
+}
+
+/**
+ * POSTs `body` with `Expect: 100-continue` and sends it only once the sidecar asked for it (`100 Continue`,
+ * which comes once every check before reading the body passed), after `beforeBody` ran: a test acts between
+ * the sidecar's checks of the headers and its reading of the body. Resolves with the status and the body.
+ */
+export function postAfterContinue(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  beforeBody: () => void | Promise<void>,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        ...JSON_RPC_HEADERS,
+        ...headers,
+        'content-length': String(Buffer.byteLength(body)),
+        expect: '100-continue',
+      },
+    });
+    req.on('continue', () => {
+      void Promise.resolve(beforeBody()).then(() => req.end(body), reject);
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
   });
 }

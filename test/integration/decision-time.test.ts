@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { request } from 'node:http';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postJsonRpc } from '../helpers/http.js';
+import { postAfterContinue, postJsonRpc } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -36,38 +35,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** POSTs `body` with `Expect: 100-continue`, calling `beforeBody` once the sidecar asked for the body. */
-function postAfterContinue(
-  headers: Record<string, string>,
-  body: string,
-  beforeBody: () => void | Promise<void>,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(h.mcpUrl, {
-      method: 'POST',
-      headers: {
-        ...headers,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'content-length': String(Buffer.byteLength(body)),
-        expect: '100-continue',
-      },
-    });
-    req.on('continue', () => {
-      void Promise.resolve(beforeBody()).then(() => req.end(body), reject);
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.flushHeaders();
-  });
-}
-
 it('decides a restricted call whose body came after 18:00 at 18:00, though its headers came at 17:59:59', async () => {
   const auth = await h.bearer(['admin'], { clearance: 'restricted' });
   const call = (id: number) =>
@@ -78,11 +45,11 @@ it('decides a restricted call whose body came after 18:00 at 18:00, though its h
       params: { name: 'export_customers', arguments: { tenant: 'acme', limit: 1, format: 'csv' } },
     });
   // Within business hours throughout: allowed (the policy's own check that the call is otherwise fine).
-  const inHours = await postAfterContinue(auth, call(1), () => {});
+  const inHours = await postAfterContinue(h.mcpUrl, auth, call(1), () => {});
   expect(inHours.text).not.toContain('Forbidden');
   expect(toolCalls()).toEqual(['export_customers']);
   // Headers at 17:59:59, body at 18:00:01.
-  const late = await postAfterContinue(auth, call(2), () => {
+  const late = await postAfterContinue(h.mcpUrl, auth, call(2), () => {
     policyClock = Date.parse('2026-11-23T18:00:01Z');
   });
   expect(late.text).toMatch(/Forbidden: .*only available/);
@@ -103,13 +70,13 @@ it('forwards no call whose token was revoked, or expired, while its body was on 
   const revoked = await h.token({ sub: 'ana', roles: ['user'] });
   const { jti } = decodeJwt(revoked);
   const before = echoes();
-  const r1 = await postAfterContinue({ authorization: `Bearer ${revoked}` }, echo(11), async () => {
+  const r1 = await postAfterContinue(h.mcpUrl, { authorization: `Bearer ${revoked}` }, echo(11), async () => {
     await h.sidecar.store.revokeToken(jti as string, Math.floor(Date.now() / 1000) + 3_600);
   });
   expect(r1.status).toBe(401);
   expect(r1.text).toContain('token revoked');
   const expiring = await h.token({ sub: 'bo', roles: ['user'], expiresIn: '2m' });
-  const r2 = await postAfterContinue({ authorization: `Bearer ${expiring}` }, echo(12), () => {
+  const r2 = await postAfterContinue(h.mcpUrl, { authorization: `Bearer ${expiring}` }, echo(12), () => {
     offset = 10 * 60_000; // ten minutes on, on the sidecar's clock: past exp and its tolerance
   });
   offset = 0;
@@ -117,7 +84,7 @@ it('forwards no call whose token was revoked, or expired, while its body was on 
   expect(r2.text).toContain('token expired');
   expect(echoes()).toBe(before);
   // The same, untouched while its body came: forwarded.
-  const fine = await postAfterContinue(await h.bearer(['user']), echo(13), () => {});
+  const fine = await postAfterContinue(h.mcpUrl, await h.bearer(['user']), echo(13), () => {});
   expect(fine.status).toBe(200);
   expect(echoes()).toBe(before + 1);
 });
@@ -126,7 +93,7 @@ it('forwards no call of a caller blocked while its body was on its way', async (
   policyClock = Date.parse('2026-11-23T10:00:00Z');
   const auth = { authorization: `Bearer ${await h.token({ sub: 'mallory', roles: ['user'] })}` };
   const before = echoes();
-  const res = await postAfterContinue(auth, echo(21), async () => {
+  const res = await postAfterContinue(h.mcpUrl, auth, echo(21), async () => {
     await h.sidecar.store.putBlock({
       target: 'subject',
       value: 'acme/mallory',

@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { createServer, get, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { postAfterContinue } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
 let h: Harness;
@@ -75,36 +76,6 @@ function openStream(auth: Record<string, string>, on: Harness = h) {
   const carried = (what: string) =>
     text.includes(what) ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ what, resolve }));
   return { ready, carried, text: () => text, close: () => req.destroy() };
-}
-
-/** POSTs with `Expect: 100-continue`, running `beforeBody` once the sidecar asked for the body. */
-function postAfterContinue(
-  url: string,
-  auth: Record<string, string>,
-  body: string,
-  beforeBody: () => Promise<void>,
-) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      headers: {
-        ...auth,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(body)),
-        expect: '100-continue',
-      },
-    });
-    req.on('continue', () => void beforeBody().then(() => req.end(body), reject));
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.flushHeaders();
-  });
 }
 
 it("forwards a POST whose stream ended meanwhile into no other caller's stream of the same id", async () => {
