@@ -62,7 +62,7 @@ export const ERROR_CODES = {
     rpc: RPC.unavailable,
     reason: 'request',
     meaning:
-      'The request bodies being read at once already fill `server.maxBufferedBodyBytes`; retry shortly (`Retry-After`).',
+      'The request bodies being read at once already fill `server.maxBufferedBodyBytes`, or more than 32 requests wait for their replies on the connection (HTTP/1.1 pipelining, which then closes after this reply); retry shortly (`Retry-After`).',
   },
   ERR_REQUEST_HEADERS: {
     status: 431,

@@ -13,6 +13,7 @@ import {
 } from 'node:https';
 import type { Socket } from 'node:net';
 import express from 'express';
+import { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -64,26 +65,34 @@ export function createPublicServer(
   /** Replies to requests with a body, until they close (their headers may still be to write). */
   const replies = new Set<ServerResponse>();
   const maxHeaders = rt.config.server.maxRequestHeaders;
+  /** Refuses a request before routing, and closes its connection once the reply is out. */
+  const refuseEarly = (req: IncomingMessage, res: ServerResponse, err: RequestError): void => {
+    rt.countPlain(res, 'bad_request');
+    const out = toErrorResponse(err, { ids: null, batch: false, resourceMetadataUrl: '' });
+    // Logged as `deny` logs a refusal: with the peer address, as there is no request id or subject yet.
+    const { code, reason } = err;
+    logger.info(
+      { code, reason, status: out.status, peer_ip: req.socket.remoteAddress ?? null },
+      'request denied',
+    );
+    sendJson(res, out.status, out.body, { ...out.headers, connection: 'close' });
+  };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (closing) res.shouldKeepAlive = false;
     // Pipelined behind another request: its reply has no socket yet, and Node neither closes it nor tells
-    // it when the connection goes, so everything waiting on its `close` would wait for ever.
-    if (!res.socket) closeWithConnection(req, res);
+    // it when the connection goes, so everything waiting on its `close` would wait for ever. Node also
+    // starts every request of a pipeline at once, however deep: past a bound they are refused unstarted.
+    if (!res.socket && closeWithConnection(req, res) > MAX_PIPELINED_REQUESTS) {
+      refuseEarly(req, res, pipelineTooDeep());
+      return;
+    }
     const badHeaders =
       headerFieldsProblem(req.rawHeaders, maxHeaders) ??
       missingHost(req) ??
       toOriginForm(req) ??
       connectionProblem(req.headers.connection);
     if (badHeaders) {
-      rt.countPlain(res, 'bad_request');
-      const out = toErrorResponse(badHeaders, { ids: null, batch: false, resourceMetadataUrl: '' });
-      // Logged as `deny` logs a refusal: with the peer address, as there is no request id or subject yet.
-      const { code, reason } = badHeaders;
-      logger.info(
-        { code, reason, status: out.status, peer_ip: req.socket.remoteAddress ?? null },
-        'request denied',
-      );
-      sendJson(res, out.status, out.body, { ...out.headers, connection: 'close' });
+      refuseEarly(req, res, badHeaders);
       return;
     }
     let done: (() => void) | undefined;
@@ -204,14 +213,31 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
   return app;
 }
 
+/**
+ * Requests of one connection waiting behind the one being answered (HTTP/1.1 pipelining) that are still
+ * started. Node parses a whole pipeline at once and hands every request to the handler at once, so one
+ * connection could otherwise have thousands decided and forwarded together; nginx and Envoy answer a
+ * pipeline one request at a time. Clients that pipeline at all keep a few requests in flight.
+ */
+export const MAX_PIPELINED_REQUESTS = 32;
+
+function pipelineTooDeep(): RequestError {
+  return new RequestError(
+    'ERR_SERVER_BUSY',
+    `Service Unavailable: more than ${MAX_PIPELINED_REQUESTS} requests wait for their replies on this connection (HTTP/1.1 pipelining); the connection is closed after this reply: send the rest again, on more connections or after their replies`,
+    { headers: { 'retry-after': '1' } },
+  );
+}
+
 /** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */
 const queuedOn = new WeakMap<Socket, Map<ServerResponse, () => void>>();
 
 /**
  * Ends `res`, a reply waiting for its connection (pipelined), with a `close` when the connection closes
- * before it was given it: one `close` listener per connection, whatever the depth of its pipeline.
+ * before it was given it: one `close` listener per connection, whatever the depth of its pipeline. Returns
+ * how many replies now wait on the connection, this one included (0 when it is closed already).
  */
-export function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
+export function closeWithConnection(req: IncomingMessage, res: ServerResponse): number {
   let closed = false;
   const end = () => {
     if (closed) return;
@@ -224,7 +250,7 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
   const socket = req.socket;
   if (socket.destroyed) {
     queueMicrotask(end);
-    return;
+    return 0;
   }
   let queued = queuedOn.get(socket);
   if (!queued) {
@@ -245,4 +271,5 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
   });
   // Given the connection at its turn: from then on Node closes it as any other reply.
   res.once('socket', () => mine.delete(res));
+  return mine.size;
 }
