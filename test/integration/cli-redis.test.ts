@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { register as registerKeys } from '../../src/cli/keys.js';
 import { register as registerTokens } from '../../src/cli/tokens.js';
+import { HOUR_MS } from '../../src/store/store.js';
 import { cliRun } from '../helpers/cli.js';
 import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -304,13 +305,17 @@ describe('CLI keys/tokens against Redis', () => {
     const prefix = suite.prefix('cli-expired');
     writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\n`);
     const store = await openStore(prefix);
-    const soon = Date.now() + 200;
-    const expired = await createApiKey(store, Buffer.from(PEPPER), {
-      subject: 'old',
-      expiresAt: new Date(soon),
+    // Created an hour ago to expire a minute ago (createApiKey refuses an expiry already past on its clock).
+    const expired = await createApiKey(
+      store,
+      Buffer.from(PEPPER),
+      { subject: 'old', expiresAt: new Date(Date.now() - 60_000) },
+      () => Date.now() - HOUR_MS,
+    );
+    const live = await createApiKey(store, Buffer.from(PEPPER), {
+      subject: 'new',
+      expiresAt: new Date(Date.now() + HOUR_MS),
     });
-    const live = await createApiKey(store, Buffer.from(PEPPER), { subject: 'new' });
-    await new Promise((resolve) => setTimeout(resolve, soon + 50 - Date.now()));
     const c = cli();
     await c.run('keys', 'list', '--config', file);
     const rows = c.out.join('').trim().split('\n');
