@@ -3,8 +3,10 @@
  * example server's SSE endpoint. Denied requests are answered on the session's stream.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_NAME } from '../../examples/mcp-server/catalog.js';
 import { connectSse } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
@@ -17,8 +19,15 @@ async function client(roles: string[]): Promise<Client> {
   return c;
 }
 
+/**
+ * The sidecar's messages path: not the example server's own `/messages`, so a client could only reach it by the
+ * endpoint event the sidecar rewrote (passed on unchanged, the event would send it to a path the sidecar does
+ * not serve).
+ */
+const MESSAGES_PATH = '/authz/messages';
+
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ config: { server: { legacyMessagesPath: MESSAGES_PATH } } });
 });
 
 afterAll(async () => {
@@ -28,10 +37,20 @@ afterAll(async () => {
 
 describe('legacy HTTP+SSE through the sidecar', () => {
   it('rewrites the endpoint event to the sidecar and initializes', async () => {
-    const c = await client(['guest']);
-    expect(c.getServerVersion()?.name).toBeTruthy();
-    const calls = h.upstream.calls().filter((x) => x.transport === 'sse' && x.method === 'initialize');
-    expect(calls.length).toBeGreaterThan(0);
+    const posted: string[] = [];
+    const recording: FetchLike = (url, init) => {
+      if (init?.method === 'POST') posted.push(String(url));
+      return fetch(url, init);
+    };
+    const c = await connectSse(h.sseUrl, await h.bearer(['guest']), { fetch: recording });
+    clients.push(c);
+    expect(c.getServerVersion()?.name).toBe(SERVER_NAME);
+    // The client posted to the sidecar's messages path, naming the upstream's session, which got them on
+    // its own path (the example server records only what reaches its /messages).
+    const sessionId = new URL(posted[0] ?? h.sseUrl).searchParams.get('sessionId');
+    expect(posted[0]).toBe(`${h.sidecar.publicUrl}${MESSAGES_PATH}?sessionId=${sessionId}`);
+    const calls = h.upstream.calls().filter((x) => x.transport === 'sse' && x.sessionId === sessionId);
+    expect(calls.map((x) => x.method)).toContain('initialize');
   });
 
   it('prunes tools/list on the stream', async () => {
@@ -79,7 +98,7 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     let text = '';
     while (!text.includes('sessionId=')) text += new TextDecoder().decode((await reader.read()).value);
     const endpoint = /data: (\S+)/.exec(text)?.[1] ?? '';
-    expect(endpoint.startsWith('/messages?sessionId=')).toBe(true);
+    expect(endpoint.startsWith(`${MESSAGES_PATH}?sessionId=`)).toBe(true);
     const other = await h.bearer(['guest'], { sub: 'someone-else' });
     const post = await fetch(`${h.sidecar.publicUrl}${endpoint}`, {
       method: 'POST',
