@@ -297,6 +297,6 @@ describe('createApiKey', () => {
   it('refuses a bad expiry', async () => {
     await expect(
       createApiKey(new MemoryStore(), Buffer.from('p'), { subject: 's', expiresAt: 'soon' }),
-    ).rejects.toThrow();
+    ).rejects.toThrow('expiresAt is not a valid date');
   });
 });
