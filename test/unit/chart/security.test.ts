@@ -197,7 +197,11 @@ describe('containers run locked down', () => {
     const spec = podSpec(production);
     const sidecar = container(one(production, 'Deployment'), 'mcp-authz');
     const volumes = Object.fromEntries((spec.volumes as { name: string }[]).map((v) => [v.name, v]));
-    for (const m of sidecar.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]) {
+    const mounts = sidecar.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[];
+    // /tmp is there (the root filesystem is read-only), besides the config, policy and secrets.
+    expect(mounts.map((m) => m.mountPath)).toContain('/tmp');
+    expect(mounts.length).toBeGreaterThan(1);
+    for (const m of mounts) {
       if (m.mountPath === '/tmp') expect(volumes[m.name]).toHaveProperty('emptyDir');
       else expect(m.readOnly, m.mountPath).toBe(true);
     }
