@@ -83,6 +83,10 @@ export function createPublicServer(
     // it when the connection goes, so everything waiting on its `close` would wait for ever. Node also
     // starts every request of a pipeline at once, however deep: past a bound they are refused unstarted.
     if (!res.socket && closeWithConnection(req, res) > MAX_PIPELINED_REQUESTS) {
+      // The first refusal closes the connection after its reply: the requests behind it are never answered
+      // (they end with the connection), so one pipeline of thousands costs one log line, not thousands.
+      if (pipelineRefused.has(req.socket)) return;
+      pipelineRefused.add(req.socket);
       refuseEarly(req, res, pipelineTooDeep());
       return;
     }
@@ -220,6 +224,9 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
  * pipeline one request at a time. Clients that pipeline at all keep a few requests in flight.
  */
 export const MAX_PIPELINED_REQUESTS = 32;
+
+/** Connections whose pipeline was refused (closing after that reply). */
+const pipelineRefused = new WeakSet<Socket>();
 
 function pipelineTooDeep(): RequestError {
   return new RequestError(
