@@ -67,6 +67,7 @@ export function createPublicServer(
   const maxHeaders = rt.config.server.maxRequestHeaders;
   /** Refuses a request before routing, and closes its connection once the reply is out. */
   const refuseEarly = (req: IncomingMessage, res: ServerResponse, err: RequestError): void => {
+    closingAfter.add(req.socket);
     rt.countPlain(res, 'bad_request');
     const out = toErrorResponse(err, { ids: null, batch: false, resourceMetadataUrl: '' });
     // Logged as `deny` logs a refusal: with the peer address, as there is no request id or subject yet.
@@ -82,14 +83,17 @@ export function createPublicServer(
     // Pipelined behind another request: its reply has no socket yet, and Node neither closes it nor tells
     // it when the connection goes, so everything waiting on its `close` would wait for ever. Node also
     // starts every request of a pipeline at once, however deep: past a bound they are refused unstarted.
-    if (!res.socket && closeWithConnection(req, res) > MAX_PIPELINED_REQUESTS) {
-      // The first refusal closes the connection after its reply: the requests behind it are never answered
-      // (they end with the connection), so one pipeline of thousands costs one log line, not thousands.
-      if (pipelineRefused.has(req.socket)) return;
-      pipelineRefused.add(req.socket);
+    const waiting = res.socket ? 0 : closeWithConnection(req, res);
+    // Behind a reply that closes the connection (a refusal below, the last reply of a shutdown): it is never
+    // answered, so it must not run (RFC 9112 §9.6), though Node hands it over all the same — queued, or
+    // with the connection itself when that reply went out at once. It ends with the connection, unlogged:
+    // one pipeline of thousands costs one line, not thousands.
+    if (closingAfter.has(req.socket)) return;
+    if (waiting > MAX_PIPELINED_REQUESTS) {
       refuseEarly(req, res, pipelineTooDeep());
       return;
     }
+    if (!res.shouldKeepAlive) closingAfter.add(req.socket);
     const badHeaders =
       headerFieldsProblem(req.rawHeaders, maxHeaders) ??
       missingHost(req) ??
@@ -225,8 +229,8 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
  */
 export const MAX_PIPELINED_REQUESTS = 32;
 
-/** Connections whose pipeline was refused (closing after that reply). */
-const pipelineRefused = new WeakSet<Socket>();
+/** Connections closing once a reply already started is out: the requests pipelined behind it never run. */
+const closingAfter = new WeakSet<Socket>();
 
 function pipelineTooDeep(): RequestError {
   return new RequestError(

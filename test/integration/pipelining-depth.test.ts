@@ -97,3 +97,46 @@ it('refuses the requests past the bound unstarted: 503 ERR_SERVER_BUSY, never fo
   expect(denied).toHaveLength(1);
   expect(denied[0]).toContain('"peer_ip":"127.0.0.1"');
 });
+
+/** Writes `text` on a new connection; resolves with everything written back once the connection closed. */
+function exchange(text: string): Promise<string> {
+  const { port } = new URL(h.sidecar.publicUrl);
+  return new Promise<string>((resolve, reject) => {
+    let got = '';
+    const s = connect(Number(port), '127.0.0.1', () => s.write(text));
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      got += chunk;
+    });
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+  });
+}
+
+const echoes = (n: number): string => {
+  let text = '';
+  for (let i = 1; i <= n; i++) text += call(i, 'echo', { text: `p-${i}` });
+  return text;
+};
+
+it('runs nothing pipelined behind a request refused before routing: the connection closes after that reply', async () => {
+  h.upstream.resetCalls();
+  const logsBefore = h.logs.length;
+  // Two Host fields: refused 400 before routing, with `Connection: close`.
+  const bad = call(0, 'slow', { ms: 400 }).replace('host: x\r\n', 'host: x\r\nhost: y\r\n');
+  const raw = await exchange(bad + echoes(5));
+  expect(statuses(raw)).toEqual([400]);
+  expect(raw).toMatch(/^connection: close$/im);
+  // The calls behind it were never answered, so none may have run at the upstream.
+  expect(h.upstream.calls()).toEqual([]);
+  expect(h.logs.slice(logsBefore).filter((l) => l.includes('"msg":"request denied"'))).toHaveLength(1);
+});
+
+it('runs nothing pipelined behind a request asking to close the connection (RFC 9112 §9.6)', async () => {
+  h.upstream.resetCalls();
+  const last = call(0, 'slow', { ms: 400 }).replace('host: x\r\n', 'host: x\r\nconnection: close\r\n');
+  const raw = await exchange(last + echoes(5));
+  // Node's parser refuses the bytes after it (400, the connection cut): the calls there never start.
+  expect(statuses(raw)).toEqual([400]);
+  expect(echoed()).toEqual([]);
+});
