@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../src/config/load.js';
 import { type Action, classify } from '../../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../../src/pipeline/context.js';
-import { ratelimitStage, specFor } from '../../../../src/pipeline/stages/ratelimit.js';
+import { ratelimitStage, specFor, tierSpec } from '../../../../src/pipeline/stages/ratelimit.js';
 import { createRateLimiter } from '../../../../src/ratelimit/create-limiter.js';
 import { bucketKey, limitedKey } from '../../../../src/ratelimit/keys.js';
 import { MemoryStore } from '../../../../src/store/memory-store.js';
@@ -90,6 +90,43 @@ describe('ratelimit stage', () => {
     expect(ctx.responseHeaders['retry-after']).toBe('1');
   });
 
+  it('never says to retry in 0 s: a refusal due in under a second says 1', () => {
+    const stage = stageOn(new MemoryStore());
+    const fast = () => {
+      const ctx = context(['echo']);
+      ctx.decisions = ctx.decisions.map((d) => ({
+        ...d,
+        decision: { ...d.decision, obligations: { rate_limit: { capacity: 1, refill_per_second: 10 } } },
+      }));
+      return ctx;
+    };
+    expect(stage.run(fast(), signal)).toEqual({ kind: 'continue' });
+    // The next token is due in 100 ms: rounded down, the reply would tell the client to retry at once.
+    expect(stage.run(fast(), signal)).toMatchObject({
+      kind: 'deny',
+      error: {
+        code: 'ERR_RATELIMIT_EXCEEDED',
+        message: 'Too Many Requests: rate limit for echo exceeded; retry in 1 s',
+        data: { retry_after_seconds: 1 },
+      },
+    });
+  });
+
+  it("sizes a bucket by the caller's most generous role tier, whatever the roles' order", () => {
+    const tiers = {
+      basic: { capacity: 5, refillPerSecond: 1 },
+      premium: { capacity: 50, refillPerSecond: 10 },
+    };
+    const cfg = { ...CFG, tiers };
+    for (const roles of [
+      ['basic', 'premium'],
+      ['premium', 'basic'],
+    ]) {
+      expect(tierSpec(principal({ roles }), cfg)).toEqual(tiers.premium);
+    }
+    expect(tierSpec(principal({ roles: ['none'] }), cfg)).toEqual(CFG.default);
+  });
+
   it('refuses a batch of more calls to one bucket than it holds, without Retry-After or spending tokens', () => {
     const stage = stageOn(new MemoryStore());
     // search_docs fits its bucket, echo (3 calls, capacity 2) never can: nothing is taken from either.
@@ -121,7 +158,10 @@ describe('ratelimit stage', () => {
     for (const sameTick of [true, false]) {
       const inner = new MemoryStore();
       const store = Object.create(inner) as Store;
-      if (!sameTick) Object.defineProperty(store, 'takeTokenNow', { value: undefined });
+      // Bound to `inner`: called on the prototype copy, the memory store's methods cannot reach its private
+      // buckets, throw, and the limiter falls back to in-process buckets, which the check below never sees.
+      if (sameTick) store.takeTokenNow = (...args) => inner.takeTokenNow(...args);
+      else Object.defineProperty(store, 'takeTokenNow', { value: undefined });
       store.takeToken = (...args) => inner.takeToken(...args);
       const stage = stageOn(store);
       // Empty echo's bucket (capacity 2), then send a batch whose search_docs call comes first.
@@ -150,6 +190,11 @@ describe('ratelimit stage', () => {
           T0,
         ),
       ).toMatchObject({ allowed: true, remaining: 0 });
+      // The store's own buckets were used (echo's is empty there), not the limiter's in-process fallback.
+      const echo = { capacity: 2, refillPerSecond: 1 };
+      expect(
+        await inner.takeToken(limitedKey(bucketKey('subject_tool', principal(), 'echo'), echo), echo, 1, T0),
+      ).toMatchObject({ allowed: false });
     }
   });
 
