@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { type Bundle, readBundle } from '../../../src/policy/bundle.js';
+import type { Decision } from '../../../src/policy/decision.js';
 import {
   CLOCK_CONTEXT_FIELDS,
   cacheability,
@@ -17,6 +18,7 @@ import {
   DecisionCache,
   MAX_KEY_CHARS,
   probeInput,
+  sameResult,
   VOLATILE_CONTEXT_FIELDS,
 } from '../../../src/policy/decision-cache.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
@@ -62,6 +64,7 @@ beforeAll(async () => {
   defaultBundle = await readBundle(await defaultPolicyBundle());
   for (const name of ['time', 'request-id', 'generic', 'path-time', 'walk'])
     fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
+  fixtures.conflict = await readBundle(await buildBundle('test/fixtures/policies/conflict'));
 });
 
 describe('cache key', () => {
@@ -230,6 +233,11 @@ describe('which bundles may be cached', () => {
     expect(cacheability(longer, {}).cacheable).toBe(true);
   });
 
+  it('keeps a clock field the policy data names in the key (a lookup through data)', () => {
+    const c = cacheability(defaultBundle.wasm, { authz: { by_clock: ['minute'] } });
+    expect(c.cacheable ? [...c.unused].sort() : []).toEqual(['date', 'request_id', 'time']);
+  });
+
   it('bypasses a policy whose data names either field (a lookup through data)', () => {
     const data = { authz: { fields: ['hour', { pick: 'request_id' }] } };
     expect(cacheability(defaultBundle.wasm, data)).toMatchObject({ cacheable: false });
@@ -237,7 +245,53 @@ describe('which bundles may be cached', () => {
   });
 });
 
+describe('which results count as the same', () => {
+  it('tells apart results that differ only in their obligations (a rate limit by the hour, say)', () => {
+    const d = (capacity: number): Decision => ({
+      allow: true,
+      reasons: [],
+      obligations: { rate_limit: { capacity, refill_per_second: 1 } },
+      sensitivity: undefined,
+      revision: 'r1',
+      evalNs: 1,
+    });
+    expect(sameResult(d(10), d(10))).toBe(true);
+    expect(sameResult(d(10), d(1000))).toBe(false);
+  });
+});
+
 describe('engine with the cache', () => {
+  it('never keeps a failed evaluation: it is evaluated again, and stays a failure', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(fixtures.conflict as Bundle);
+    const conflicting = principal({ id: 'u-2', roles: ['a', 'b'] });
+    const input = buildDecisionInput(
+      conflicting,
+      classify('tools/call', 1, { name: 'echo', arguments: {} }),
+      READ_ONLY,
+      facts('2026-11-23T10:00:01Z'),
+    );
+    for (let i = 0; i < 2; i++) {
+      const d = e.decide(input);
+      expect(d).toMatchObject({ allow: false, failure: 'evaluation_error' });
+      expect(d.cached).toBeUndefined();
+    }
+  });
+
+  it('stops caching visibility that turns out to depend on a left-out field', async () => {
+    // The walk fixture hides anything holding a blocked value, wherever it is: here the request id.
+    const cached = new PolicyEngine(opts());
+    await cached.load(fixtures.walk as Bundle);
+    const item = (requestId: string) =>
+      buildVisibleInput(user, 'tools/list', 'tool', 'echo', READ_ONLY, {
+        ...facts('2026-11-23T10:00:01Z', requestId),
+      });
+    expect(cached.visible(item('10.6.6.6'))).toBe(false);
+    // The probe (another request id) said otherwise: nothing was kept, and the next request is judged anew.
+    expect(cached.visible(item('r-2'))).toBe(true);
+    expect(cached.status().decisionCache).toBeNull();
+  });
+
   it('answers a repeated input from the cache with the same result', async () => {
     const e = new PolicyEngine(opts());
     await e.load(defaultBundle);

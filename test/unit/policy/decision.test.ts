@@ -6,7 +6,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { PolicyResultSchema } from '../../../src/policy/decision.js';
+import { cachedDecision, type Decision, PolicyResultSchema } from '../../../src/policy/decision.js';
 
 const result = (rate_limit: unknown) => ({ allow: true, reasons: [], obligations: { rate_limit } });
 
@@ -26,5 +26,22 @@ describe('PolicyResultSchema rate_limit obligation', () => {
     { capacity: 1e9, refill_per_second: 1e9 },
   ])('accepts %j', (rl) => {
     expect(PolicyResultSchema.safeParse(result(rl)).success).toBe(true);
+  });
+});
+
+describe('cachedDecision', () => {
+  it('keeps the required scopes of a cached deny (the step-up challenge names them on every repeat)', () => {
+    const deny: Decision = {
+      allow: false,
+      reasons: ['tool echo needs the OAuth scope mcp:echo; sign in again granting it'],
+      obligations: {},
+      sensitivity: 'public',
+      requiredScopes: ['mcp:echo'],
+      revision: 'r1',
+      evalNs: 5,
+    };
+    expect(cachedDecision(deny, 1)).toEqual({ ...deny, evalNs: 1, cached: true });
+    const { requiredScopes: _, ...without } = deny;
+    expect(cachedDecision(without, 1)).not.toHaveProperty('requiredScopes');
   });
 });

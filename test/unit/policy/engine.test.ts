@@ -284,6 +284,15 @@ describe('deny by default', () => {
     const d = e.decide(callInput(principal(['a', 'b']), 'echo'));
     expect(d).toMatchObject({ allow: false, failure: 'evaluation_error' });
     expect(d.failureDetail).toMatch(/^policy\.rego:\d+:\d+: var assignment conflict \(a complete rule/);
+    // `visible` failing the same way hides the item: a list never shows what the policy could not judge.
+    // (The fixture's partial object is keyed by `action.tool`, which a visible input built from a list lacks.)
+    const item = (p: Principal) => ({
+      ...buildVisibleInput(p, 'tools/list', 'tool', 'echo', {}, FACTS),
+      action: { method: 'tools/list', tool: 'echo' },
+    });
+    expect(e.visible(item(principal(['a'])))).toBe(true);
+    expect(e.visibleExplained(item(principal(['a', 'b']))).failure?.kind).toBe('evaluation_error');
+    expect(e.visible(item(principal(['a', 'b'])))).toBe(false);
   });
 
   it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
