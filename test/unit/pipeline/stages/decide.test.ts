@@ -18,7 +18,7 @@ import type { PolicyInput } from '../../../../src/policy/input.js';
 import { principal } from '../../../helpers/principal.js';
 import { contextFor, FACTS, fakeRequest } from '../fake-request.js';
 
-function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners) {
+function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners, maxArgumentValues?: number) {
   const inputs: PolicyInput[] = [];
   const engine = {
     revision: 'r1',
@@ -46,6 +46,7 @@ function setup(denyTools: string[] = [], dryRun = false, tasks?: TaskOwners) {
     facts: () => FACTS,
     dryRun,
     ...(tasks ? { tasks } : {}),
+    ...(maxArgumentValues !== undefined ? { maxArgumentValues } : {}),
     discover: async (tool, signal) => {
       expect(signal).toBe(ac.signal);
       discovered.push(tool);
@@ -129,6 +130,27 @@ describe('decide stage', () => {
     expect(ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
   });
 
+  it('with policy.dryRun, still refuses arguments the policy never saw: no object, or too many values', () => {
+    const { inputs, run } = setup([], true, undefined, 3);
+    const withArgs = (id: number, args: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'seen', arguments: args },
+    });
+    // The policy is shown `{}` for an array; the upstream would get the array as it is.
+    const array = run([withArgs(1, ['delete', 'all'])], principal());
+    expect(array.result).toMatchObject({
+      kind: 'deny',
+      error: { code: 'ERR_POLICY_DENIED', message: 'Forbidden: arguments must be a JSON object' },
+    });
+    expect(array.ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
+    const large = run([withArgs(2, { a: 1, b: 2, c: 3, d: 4 })], principal());
+    expect(large.result).toMatchObject({ kind: 'deny', error: { code: 'ERR_ARGUMENTS_TOO_LARGE' } });
+    expect(large.ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
+    expect(inputs).toEqual([]);
+  });
+
   it('refuses a task method naming another caller’s task before the policy, even in a dry run', () => {
     const owners = new TaskOwners();
     const alice = principal({ id: 'alice' });
@@ -208,6 +230,18 @@ describe('decide stage', () => {
       error: { message: 'Forbidden: a request body may subscribe to at most 100 resources in all' },
     });
     expect(inputs.filter((i) => i.action.method === 'resources/subscribe')).toHaveLength(60);
+    // The allowance is exactly 100: 60 + 40 pass, 60 + 41 do not.
+    const forty = Array.from({ length: 40 }, (_, i) => `docs://${i}`);
+    const [seven, eight] = [
+      listen(7, { resourceSubscriptions: sixty }),
+      listen(8, { resourceSubscriptions: forty }),
+    ];
+    expect(run([seven, eight]).result).toEqual({ kind: 'continue' });
+    const fortyOne = [...forty, 'docs://40'];
+    expect(run([seven, listen(8, { resourceSubscriptions: fortyOne })]).result).toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: a request body may subscribe to at most 100 resources in all' },
+    });
     expect(run([listen(5, { resourceSubscriptions: ['DOCS://a'] })]).result).toMatchObject({
       kind: 'deny',
       error: { message: expect.stringContaining('write the resource URI as') },

@@ -57,6 +57,8 @@ describe('readBodyStage', () => {
     [{ 'content-type': 'application/json; charset=utf8' }, /charset utf8 is not accepted/],
     [{ 'content-type': 'application/json; charset=UTF-16LE' }, /charset utf-16le is not accepted/],
     [{ 'content-type': 'application/json; charset=' }, /charset \(empty\) is not accepted/],
+    // Parameter names are case-insensitive (RFC 9110): express.json() reads `Charset=` as the charset too.
+    [{ 'content-type': 'application/json; Charset=utf-16' }, /charset utf-16 is not accepted/],
     [{ 'content-type': 'application/json', 'content-encoding': 'gzip' }, /Content-Encoding gzip/],
     [{ 'content-type': 'application/json', 'content-encoding': 'br' }, /Content-Encoding br/],
   ])('refuses %j with 415 and says why', async (headers, message) => {
@@ -105,6 +107,12 @@ describe('readBodyStage', () => {
     const ctx = contextFor(fakeRequest({ ...JSON_TYPE, 'content-length': '10' }, ['12345', '67890']));
     expect(await readBodyStage(10).run(ctx, signal)).toEqual({ kind: 'continue' });
     expect(ctx.body?.length).toBe(10);
+  });
+
+  it('refuses a streamed body one byte over the limit (no Content-Length)', async () => {
+    const ctx = contextFor(fakeRequest(JSON_TYPE, ['12345', '678901']));
+    const r = await readBodyStage(10).run(ctx, signal);
+    expect(r).toMatchObject({ kind: 'deny', error: { code: 'ERR_REQUEST_TOO_LARGE', status: 413 } });
   });
 
   it('counts bytes, not characters', async () => {
