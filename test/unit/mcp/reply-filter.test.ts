@@ -45,6 +45,16 @@ describe('ReplyFilter.rewriteMessage', () => {
     });
   });
 
+  it('prunes a list reply an upstream sends under id null beside a pending list request', () => {
+    // A result under id null is no valid JSON-RPC reply, but a client may still read it: never unpruned.
+    const out = filterFor([[1, 'tools/list']]).rewriteMessage(toolsReply(null));
+    expect(out).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      result: { tools: [{ name: 'open', annotations: { readOnlyHint: true } }] },
+    });
+  });
+
   it('uses the pending method to pick the list field', () => {
     const msg = {
       jsonrpc: '2.0',
