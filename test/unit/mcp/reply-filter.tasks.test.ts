@@ -77,6 +77,14 @@ describe('ReplyFilter and tasks', () => {
     });
   });
 
+  it('lists no task in a tasks/list reply whose result is no object (an array of other callers’ tasks, say)', () => {
+    const owners = new TaskOwners();
+    owners.bind('theirs', mallory, 60_000);
+    const reply = JSON.stringify({ jsonrpc: '2.0', id: 2, result: [{ taskId: 'theirs' }] });
+    const out = filterFor(owners, [[2, 'list']]).rewriteJson(reply);
+    expect(JSON.parse(out ?? '')).toEqual({ jsonrpc: '2.0', id: 2, result: { tasks: [] } });
+  });
+
   it('treats replies of either shape under another id alike once active', () => {
     const owners = new TaskOwners();
     owners.bind('theirs', mallory, 60_000);

@@ -153,6 +153,10 @@ describe('cache key', () => {
       hour: input.context.hour,
     });
     expect(probed && cacheKey(probed, wider)).toBe(cacheKey(input, wider));
+    // Each clock field moves half its range: an hour across noon (business hours 09–17 crossed from 10:00),
+    // a weekday from Monday to Thursday.
+    const clock = probeInput(input, new Set([...VOLATILE, 'hour', 'weekday']));
+    expect(clock?.context).toMatchObject({ hour: 22, weekday: 4, minute: input.context.minute });
   });
 
   it('is not made for inputs too large to be worth keeping', () => {

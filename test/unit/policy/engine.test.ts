@@ -231,6 +231,14 @@ describe('deny by default', () => {
     );
   });
 
+  it('gives a deny without reasons one, so the caller is never told "Forbidden: undefined"', async () => {
+    const e = new PolicyEngine(engineOpts);
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/deny-without-reasons')));
+    const d = e.decide(callInput(principal(['admin']), 'echo'));
+    expect(d).toMatchObject({ allow: false, reasons: ['denied by policy'] });
+    expect(d.failure).toBeUndefined();
+  });
+
   it('hides an item whose visible is undefined or no boolean, and says which and how to fix it', async () => {
     const lines: string[] = [];
     const opts = {

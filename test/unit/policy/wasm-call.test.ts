@@ -55,6 +55,17 @@ describe('wasmCall', () => {
     }
   });
 
+  it('grows the memory for an input whose UTF-8 bytes, not its characters, pass the end of it', async () => {
+    const fresh = await loadPolicy((await readBundle(await buildBundle('test/fixtures/policies/echo'))).wasm);
+    fresh.setData({ data: 'set' });
+    const room = memoryBytes(fresh) - (fresh as unknown as { dataHeapPtr: number }).dataHeapPtr;
+    // '€' is one UTF-16 unit and three UTF-8 bytes: the JSON's length fits in the room, its bytes do not.
+    const input = { wide: '€'.repeat(Math.floor(room / 2)) };
+    expect(JSON.stringify(input).length).toBeLessThan(room);
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeGreaterThan(room);
+    expect(wasmCall(fresh)(JSON.stringify(input), decision)).toEqual(reference.evaluate(input, decision));
+  });
+
   it('falls back to evaluate() when opa-wasm does not expose what it needs', () => {
     const calls: unknown[] = [];
     const fake = {

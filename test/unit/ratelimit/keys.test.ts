@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
-import { bucketKey } from '../../../src/ratelimit/keys.js';
+import { bucketKey, limitedKey } from '../../../src/ratelimit/keys.js';
 
 function principal(tenant: string | null, id: string | null): Principal {
   return { ...ANONYMOUS, tenant, id, authMethod: 'jwt' };
@@ -30,5 +30,15 @@ describe('bucketKey', () => {
     expect(bucketKey('subject', principal(null, 'alice'), 't')).toBe('subject:/alice');
     expect(bucketKey('subject', ANONYMOUS, 't')).toBe('subject:/');
     expect(bucketKey('tenant', principal('*', 'a'), 't')).toBe('tenant:%2A');
+  });
+});
+
+describe('limitedKey', () => {
+  it('names the whole limit, so calls with different limits never share (and refill) one bucket', () => {
+    const key = 'subject:acme/alice';
+    const strict = limitedKey(key, { capacity: 10, refillPerSecond: 0.1 });
+    expect(strict).not.toBe(limitedKey(key, { capacity: 10, refillPerSecond: 5 }));
+    expect(strict).not.toBe(limitedKey(key, { capacity: 20, refillPerSecond: 0.1 }));
+    expect(strict).toBe(limitedKey(key, { capacity: 10, refillPerSecond: 0.1 }));
   });
 });
