@@ -289,6 +289,17 @@ describe('verified-token cache', () => {
     expect(again).toEqual(first);
   });
 
+  it('never serves a token past iat + maxTokenAge, even when exp and the JWKS cache age are later', async () => {
+    const { auth, clock } = setup({ maxTokenAgeSec: 60, jwks: { cacheMaxAgeMs: 3_600_000 } });
+    const token = await sign({ iat: T0, exp: T0 + 3_600 });
+    await auth(token);
+    clock.now = (T0 + 60) * 1000;
+    await expect(auth(token)).resolves.toBeDefined();
+    // One second past the max age: verified again (too old), not served from the cache.
+    clock.now = (T0 + 61) * 1000;
+    await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
   it('checks revocation on a cache hit', async () => {
     const { auth, store } = setup();
     const token = await sign({ jti: 'to-revoke' });
