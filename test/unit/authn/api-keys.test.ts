@@ -103,6 +103,24 @@ describe('ApiKeyVerifier', () => {
     await expect(verifier.verify(good.key)).resolves.toBeDefined();
   });
 
+  it('refuses a key from the moment its expiry passes, also when the expiry has milliseconds', async () => {
+    const { verifier, mint, clock } = setup();
+    // 60.5 s from now: refused at 60.5 s (the whole second before, even), never up to 61 s.
+    const { key } = await mint({ expiresAt: new Date(T0 + 60_500) });
+    clock.now = T0 + 59_999;
+    await expect(verifier.verify(key)).resolves.toBeDefined();
+    clock.now = T0 + 60_500;
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
+  it('counts an expiry the store gives back unreadable as past, never as "does not expire"', async () => {
+    const { verifier, mint, store } = setup();
+    const { key, record } = await mint({ expiresAt: new Date(T0 + 3_600_000) });
+    // A Store that does not decode its records (as the Redis one does) may hand back anything.
+    await store.putApiKey({ ...record, expiresAt: 'not a date' });
+    await expect(verifier.verify(key)).rejects.toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+  });
+
   it('answers a revoked key with ERR_AUTHN_REVOKED', async () => {
     const { verifier, mint, revoked } = setup();
     const { key, record } = await mint();
