@@ -251,6 +251,11 @@ describe('JWT verification (HS256, injected clock)', () => {
     );
   });
 
+  it('refuses to start with an HS secret of 31 bytes, and starts with one of exactly 32', () => {
+    expect(() => setup({}, {}, 'x'.repeat(31))).toThrow(/must be at least 32 bytes \(has 31\)/);
+    expect(() => setup({}, {}, 'x'.repeat(32))).not.toThrow();
+  });
+
   it('refuses to start with an HS secret shorter than 32 bytes, naming where it came from', () => {
     // setup() gives the secret in AUTHZ_JWT_HS_SECRET, no file.
     expect(() => setup({}, {}, 'short')).toThrow(ConfigError);
