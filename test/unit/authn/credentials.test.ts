@@ -22,6 +22,17 @@ describe('extractCredential', () => {
   it('reads the API key header', () => {
     expect(extractCredential({ 'x-api-key': 'mcpk_x_y' }, o)).toEqual({ kind: 'api_key', key: 'mcpk_x_y' });
   });
+  it('refuses an API key header given as several values, never picking one of them', () => {
+    // Node joins repeated custom headers into one string; a caller handing headers over as arrays must not
+    // have the first of several keys taken (the others ignored) whatever their number.
+    for (const values of [
+      ['mcpk_x_y', 'mcpk_a_b'],
+      ['mcpk_x_y', 'mcpk_a_b', 'mcpk_c_d'],
+    ]) {
+      expect(() => extractCredential({ 'x-api-key': values }, o)).toThrow(code('ERR_AUTHN_INVALID_API_KEY'));
+    }
+    expect(extractCredential({ 'x-api-key': ['mcpk_x_y'] }, o)).toEqual({ kind: 'api_key', key: 'mcpk_x_y' });
+  });
   it('accepts the same key in both places', () => {
     expect(extractCredential({ authorization: 'Bearer mcpk_x_y', 'x-api-key': 'mcpk_x_y' }, o)).toEqual({
       kind: 'api_key',
