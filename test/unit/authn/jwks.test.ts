@@ -171,6 +171,56 @@ describe('JWKS fetch failures', () => {
   });
 });
 
+describe('keys past their lifetime or too weak', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('stops verifying with the set fetched last once it is older than cacheMaxAge, while the issuer is down', async () => {
+    // jose dates its set with Date.now: a fake Date ages it without waiting.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { jwk } = await keyAndToken();
+    let up = true;
+    const clock = { now: 1_000_000 };
+    const keys = createKeyResolver({
+      jwksUri: 'https://idp.example.com/jwks',
+      timeoutMs: 200,
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 600_000,
+      fetch: (async () =>
+        up ? Response.json({ keys: [jwk] }) : new Response('down', { status: 503 })) as typeof fetch,
+      now: () => clock.now,
+    });
+    const header = { alg: 'ES256', kid: 'k1' };
+    const token = { payload: '', signature: '' };
+    await expect(keys.getKey(header, token)).resolves.toBeDefined();
+    up = false;
+    vi.setSystemTime(Date.now() + 600_001);
+    clock.now += 600_001;
+    await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
+    // Within the failure's cooldown, the stale set is not a way around the refetch that failed.
+    await expect(keys.getKey(header, token)).rejects.toBeInstanceOf(KeysUnavailableError);
+  });
+
+  it('refuses HS tokens while the HS secret it is given is shorter than 32 bytes', async () => {
+    const secret = { value: Buffer.alloc(32, 1) };
+    const keys = createKeyResolver({
+      hsSecret: {
+        name: 'jwtHsSecret',
+        get: () => secret.value,
+        refresh: () => secret.value,
+        origin: () => 'file',
+        close: () => {},
+      },
+      timeoutMs: 200,
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 600_000,
+    });
+    const token = { payload: '', signature: '' };
+    await expect(keys.getKey({ alg: 'HS256' }, token)).resolves.toBeDefined();
+    secret.value = Buffer.alloc(31, 1);
+    await expect(keys.getKey({ alg: 'HS256' }, token)).rejects.toBeInstanceOf(KeysUnavailableError);
+  });
+});
+
 describe('a JWKS outage after start, in the log', () => {
   afterEach(() => vi.useRealTimers());
 
