@@ -226,6 +226,11 @@ describe('TokenIntrospector', () => {
     [active({ exp: undefined }), 'ERR_AUTHN_INVALID_TOKEN: token has no valid exp'],
     [active({ exp: sec(T0) - 60 }), 'ERR_AUTHN_INVALID_TOKEN: token expired'],
     [active({ nbf: sec(T0) + 120 }), 'ERR_AUTHN_INVALID_TOKEN: token not yet valid'],
+    // At the edges of the 30 s clock tolerance: expired at exp + 30 s exactly, not yet valid 31 s early.
+    [active({ exp: sec(T0) - 30 }), 'ERR_AUTHN_INVALID_TOKEN: token expired'],
+    [active({ nbf: sec(T0) + 31 }), 'ERR_AUTHN_INVALID_TOKEN: token not yet valid'],
+    [active({ token_type: 'id_token' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
+    [active({ token_type: 'IDToken' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     [active({ token_type: 'refresh_token' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     [active({ token_use: 'id' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705): the sidecar takes bearer tokens only and
@@ -236,6 +241,7 @@ describe('TokenIntrospector', () => {
     ],
     [active({ cnf: { 'x5t#S256': 'abc' } }), 'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)'],
     [active({ token_type: 'dpop' }), 'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)'],
+    [active({ token_type: 'DPoP' }), 'ERR_AUTHN_INVALID_TOKEN: token is bound to a key (cnf)'],
     [active({ sub: 7 }), 'ERR_AUTHN_INVALID_TOKEN: claim sub is missing or has the wrong type'],
   ])('refuses %j', async (answer, expected) => {
     expect(await refusal(setup(answer).introspector.verify('opaque-1'))).toBe(expected);
@@ -276,6 +282,11 @@ describe('TokenIntrospector', () => {
     [
       () => new Response('', { status: 500 }),
       'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered HTTP 500',
+    ],
+    [
+      // An error status is no answer, whatever its body says.
+      () => new Response(JSON.stringify(active()), { status: 404 }),
+      'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered HTTP 404',
     ],
     ['not json', 'ERR_AUTHN_UNAVAILABLE: the introspection endpoint answered no JSON'],
     [
