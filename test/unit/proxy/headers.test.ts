@@ -119,6 +119,20 @@ describe('upstreamRequestHeaders', () => {
     expect(out['x-kept']).toBe('c');
   });
 
+  it("never forwards the client's trace context or baggage (the sidecar writes its own, if any)", () => {
+    // The example upstream's call log keeps no baggage header, so the integration tests cannot see one.
+    const out = upstream({
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=client',
+      baggage: 'user.id=admin,tenant=globex',
+      'x-kept': '1',
+    });
+    expect(out).not.toHaveProperty('traceparent');
+    expect(out).not.toHaveProperty('tracestate');
+    expect(out).not.toHaveProperty('baggage');
+    expect(out['x-kept']).toBe('1');
+  });
+
   it('never forwards the client credentials', () => {
     const out = upstream({ authorization: 'Bearer t', cookie: 'sid=1', 'x-api-key': 'mcpk_a_b' });
     expect(out).not.toHaveProperty('authorization');
