@@ -164,6 +164,11 @@ describe('configured secret files at start', () => {
     writeFileSync(pepper, 'p'.repeat(16));
     writeFileSync(token, '');
     expect(secretIssues(files, { AUTHZ_ADMIN_REPORT_TOKEN: 't'.repeat(16) })).toEqual([]);
+    // The file is the value used, so it is the one checked: a long variable does not pass a short file.
+    writeFileSync(pepper, 'short');
+    expect(
+      secretIssues(files, { AUTHZ_API_KEY_PEPPER: 'p'.repeat(32), AUTHZ_ADMIN_REPORT_TOKEN: 't'.repeat(16) }),
+    ).toEqual(['authn.apiKeys.pepperFile: must be at least 16 bytes (has 5); e.g. openssl rand -hex 32']);
     // API keys off: the pepper is not used.
     const off = parseConfig({ authn: { apiKeys: { enabled: false } } }, {});
     expect(secretIssues(off, { AUTHZ_API_KEY_PEPPER: 'p' })).toEqual([]);
