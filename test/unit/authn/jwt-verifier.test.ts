@@ -180,6 +180,19 @@ describe('JWT verification (HS256, injected clock)', () => {
     });
   });
 
+  it('drops only a trailing default port: ":443" elsewhere in the host is another host', async () => {
+    const { auth } = setup();
+    await expect(auth(await sign({ aud: 'https://mcp.example.com:443/mcp' }))).resolves.toMatchObject({
+      id: 'u-1',
+    });
+    for (const [i, aud] of [
+      'https://mcp.exa:443mple.com/mcp',
+      'https://mcp.example.com:4430/mcp',
+    ].entries()) {
+      await expect(auth(await sign({ aud, jti: `p-${i}` }))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+    }
+  });
+
   it('never includes the token in the error', async () => {
     const { auth } = setup();
     const token = await sign({ exp: T0 - 1 });
