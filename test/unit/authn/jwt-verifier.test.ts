@@ -87,9 +87,19 @@ describe('JWT verification (HS256, injected clock)', () => {
     ['Keycloak ID token', { typ: 'ID' }],
     ['Cognito ID token', { token_use: 'id' }],
     ['OIDC ID token (nonce)', { nonce: 'n-1' }],
+    ['token with another token_use than access', { token_use: 'refresh' }],
   ])('refuses a %s', async (_name, claims) => {
     const { auth } = setup();
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('refuses a typ header that is no string (no type it could be is in the allow-list)', async () => {
+    const { auth } = setup();
+    for (const [i, typ] of [1, ['at+jwt'], { t: 'at+jwt' }].entries()) {
+      await expect(auth(await sign({ jti: `typ-${i}` }, { typ }))).rejects.toThrow(
+        code('ERR_AUTHN_INVALID_TOKEN'),
+      );
+    }
   });
 
   it('refuses a sender-constrained token (cnf): its key proof cannot be checked on a Bearer request', async () => {
