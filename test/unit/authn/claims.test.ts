@@ -29,6 +29,11 @@ describe('readScopes', () => {
     expect(readScopes({ scp: ['a', 'b'] }, 'scope')).toEqual(['a', 'b']);
     expect(readScopes({ scope: 'a b' }, 'scp')).toEqual(['a', 'b']);
   });
+  it('takes the configured path over scope and scp when the token has several', () => {
+    const token = { scope: 'mcp:admin', scp: ['mcp:admin'], permissions: 'mcp:read' };
+    expect(readScopes(token, 'permissions')).toEqual(['mcp:read']);
+    expect(readScopes({ scope: 'mcp:admin', scp: ['mcp:read'] }, 'scp')).toEqual(['mcp:read']);
+  });
   it('gives [] when neither is present', () => {
     expect(readScopes({}, 'scope')).toEqual([]);
   });
@@ -102,6 +107,8 @@ describe('toPrincipal', () => {
     ['tenant a fraction', { ...base, tenant: 1.5 }],
     ['clearance beyond 2^53', { ...base, clearance: 1e21 }],
     ['jti a number', { ...base, jti: 5 }],
+    // An empty jti names no token: one could never be revoked by it.
+    ['jti empty', { ...base, jti: '' }],
     ['scp not strings', { ...base, scp: [true] }],
   ])('refuses %s with ERR_AUTHN_INVALID_TOKEN', (_name, payload) => {
     expect(() => toPrincipal(payload as never, paths)).toThrow(
