@@ -63,6 +63,28 @@ describe('RevocationWatcher', () => {
     await w.stop();
   });
 
+  it('reloads when the version goes back (the store was emptied and counts again), not only when it grows', async () => {
+    vi.useFakeTimers();
+    const snapshots = [
+      { version: 5, tokens: new Map<string, number>(), keys: new Set<string>() },
+      // Redis flushed or failed over: the counter starts again, and a revocation is written.
+      { version: 1, tokens: new Map([['j', NOW / 1000 + 60]]), keys: new Set(['k-1']) },
+    ];
+    let current = snapshots[0] as (typeof snapshots)[0];
+    const store = {
+      revocationVersion: async () => current.version,
+      revocations: async () => current,
+    } as unknown as Store;
+    const w = new RevocationWatcher({ store, intervalMs: 500, logger: silentLogger(), now: () => NOW });
+    await w.start();
+    expect(w.isTokenRevoked('j')).toBe(false);
+    current = snapshots[1] as (typeof snapshots)[0];
+    await vi.advanceTimersByTimeAsync(500);
+    expect(w.isTokenRevoked('j')).toBe(true);
+    expect(w.isKeyRevoked('k-1')).toBe(true);
+    await w.stop();
+  });
+
   it('keeps the last snapshot and reports warn while the store fails', async () => {
     vi.useFakeTimers();
     const inner = new MemoryStore({ now: () => NOW });
