@@ -39,6 +39,8 @@ describe('API key format', () => {
     ['short secret', 'mcpk_abcdefgh2345_abc'],
     ['bad secret chars', `mcpk_abcdefgh2345_${'a'.repeat(42)}=`],
     ['no separators', 'mcpkabcdefgh2345'],
+    ['long id', `mcpk_abcdefgh23456_${'a'.repeat(43)}`],
+    ['id with other characters around it', `mcpk_x:abcdefgh2345*_${'a'.repeat(43)}`],
   ])('rejects a key with %s', (_name, key) => {
     expect(parseApiKey(key, 'mcpk')).toBeNull();
   });
