@@ -48,13 +48,14 @@ const EXACT_HEADERS = new Set([
   'x-api-key',
   'traceparent',
   'tracestate',
+  'baggage',
   'mcp-session-id',
   'mcp-protocol-version',
   'x-request-id',
 ]);
 const HEADER_PREFIXES = ['x-mcp-authz-', 'x-forwarded-'];
 
-/** Keeps authorization, x-api-key, trace context, MCP session/protocol headers, x-request-id, `x-mcp-authz-*` and `x-forwarded-*`. */
+/** Keeps authorization, x-api-key, trace context and baggage, MCP session/protocol headers, x-request-id, `x-mcp-authz-*` and `x-forwarded-*`. */
 export function pickHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
