@@ -254,3 +254,34 @@ describe('forward, a new session whose binding is claimed in the shared store', 
     expect(calls).toEqual(['claim sess-1', 'end sess-1']);
   });
 });
+
+describe('forward, a new session whose reply is not passed on', () => {
+  it('ends the session the upstream issued when its reply cannot be filtered (502): never left bound', async () => {
+    const ended: string[] = [];
+    const sessions = new SessionOwners({ onEvict: (id) => ended.push(id) });
+    const up = await listen((_req, res) => {
+      // A reply to prune (the rewriter is on) that is neither JSON nor SSE: refused, with its new session.
+      res.writeHead(200, { 'content-type': 'text/plain', 'mcp-session-id': 'sess-1' });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    let forwarded: Promise<number> | undefined;
+    const port = await front(upstreamAt(up), new SseRewriter((e) => e.data), undefined, {
+      owners: sessions,
+      forwarded: (done) => {
+        forwarded = done;
+      },
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ port, method: 'POST', path: '/mcp' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(status).toBe(502);
+    expect(await settlesWithin(GUARD_MS, forwarded as Promise<number>, 'forward')).toBe(502);
+    expect(sessions.size).toBe(0);
+    expect(ended).toEqual(['sess-1']);
+  });
+});
