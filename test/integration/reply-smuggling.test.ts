@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -308,6 +308,18 @@ describe('list replies reaching a caller some other way', () => {
   it.each([
     ['not JSON (a byte order mark first)', {}, (json: string) => Buffer.from(`\uFEFF${json}`)],
     ['compressed', { 'content-encoding': 'gzip' }, (json: string) => gzipSync(json)],
+    // Neither JSON nor an event stream: a client reading it anyway would see every tool.
+    [
+      'of another media type (text/plain)',
+      { 'content-type': 'text/plain' },
+      (json: string) => Buffer.from(json),
+    ],
+    // An event stream in another coding than gzip: read as text, no event would be found to prune.
+    [
+      'an event stream compressed with br',
+      { 'content-type': 'text/event-stream', 'content-encoding': 'br' },
+      (json: string) => brotliCompressSync(`event: message\ndata: ${json}\n\n`),
+    ],
   ])('answers 502 rather than pass on a list reply that is %s', async (_what, extra, encode) => {
     const reply = JSON.stringify({
       jsonrpc: '2.0',
@@ -326,6 +338,29 @@ describe('list replies reaching a caller some other way', () => {
     const body = await res.text();
     expect(JSON.parse(body)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
     expect(body).not.toContain('delete_customer');
+  });
+});
+
+describe('a short list reply of known length (read whole by the upstream client)', () => {
+  it('is pruned like any other list reply', async () => {
+    const tools = TOOLS.map((name) => ({
+      name,
+      inputSchema: { type: 'object' },
+      annotations: { readOnlyHint: name === 'echo', destructiveHint: name !== 'echo', openWorldHint: false },
+    }));
+    const reply = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools } });
+    const upstream = createServer((req: IncomingMessage, res) => {
+      req.resume();
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) })
+          .end(reply),
+      );
+    });
+    const h = await harness({ url: await listen(upstream) });
+    const res = await postAsGuest(h, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(res.status).toBe(200);
+    expect(names(await res.text())).toEqual(GUEST_SEES);
   });
 });
 
