@@ -1,0 +1,85 @@
+/**
+ * HTTP/1.1 pipelining while the sidecar shuts down, through a real sidecar in front of the example MCP server
+ * (stateless, JSON replies): once the stop has begun, every reply closes its connection, so a request pipelined on a
+ * kept-alive connection behind it is never answered, and must not run (RFC 9112 §9.6): a tools/call the
+ * client never hears of would be sent again elsewhere, and run twice.
+ *
+ * @module
+ */
+import { connect } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.upstream.close();
+  await h?.issuer.close();
+  h = undefined;
+});
+
+function call(token: string, id: number, name: string, args: Record<string, unknown>): string {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name, arguments: args },
+  });
+  return (
+    `POST /mcp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nmcp-protocol-version: 2025-06-18\r\n` +
+    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/**
+ * Opens a connection, sends a slow call, begins the stop while it is answered, then pipelines two echo calls
+ * behind it; resolves with the statuses written back and the echo texts that reached the upstream.
+ */
+async function pipelineIntoShutdown(): Promise<{ statuses: number[]; echoed: string[] }> {
+  // JSON replies: the slow call's reply has not started when the stop begins (an event stream's would have).
+  const upstream = await startExampleServer({ stateless: true, jsonResponse: true });
+  const harness = await startHarness({ upstream });
+  h = harness;
+  const token = await harness.token({ sub: 'piper', roles: ['user'] });
+  const { port } = new URL(harness.sidecar.publicUrl);
+  const s = connect(Number(port), '127.0.0.1');
+  let got = '';
+  s.setEncoding('utf8');
+  s.on('data', (chunk: string) => {
+    got += chunk;
+  });
+  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  s.on('error', () => undefined);
+  s.write(call(token, 0, 'slow', { ms: 600 }));
+  await until(5_000, async () => harness.upstream.calls().some((c) => c.name === 'slow'));
+  // The stop begins while the slow call is answered: it will close the connection once that reply is out.
+  const stopped = harness.sidecar.stop();
+  s.write(call(token, 1, 'echo', { text: 'p-1' }) + call(token, 2, 'echo', { text: 'p-2' }));
+  await closed;
+  await stopped;
+  return {
+    statuses: [...got.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1])),
+    echoed: harness.upstream
+      .calls()
+      .filter((c) => c.name === 'echo')
+      .map((c) => String(c.arguments?.text)),
+  };
+}
+
+it('runs nothing pipelined behind a request arriving during the shutdown (its reply closes the connection)', async () => {
+  const { statuses, echoed } = await pipelineIntoShutdown();
+  // Only the slow call is answered; the echo calls never are.
+  expect(statuses).toEqual([200]);
+  // p-2 waits behind p-1, whose reply (the shutdown's) closes the connection: it must never run.
+  expect(echoed).not.toContain('p-2');
+});
+
+// Known defect (reported, not fixed here): the reply in flight when the stop begins is marked
+// `Connection: close` by `closing()`, but its connection is not marked as closing after it, so the first
+// request pipelined behind it (p-1) is still decided and forwarded though its reply is never sent.
+it.fails('runs nothing pipelined behind the reply in flight when the shutdown begins', async () => {
+  const { echoed } = await pipelineIntoShutdown();
+  expect(echoed).toEqual([]);
+});
