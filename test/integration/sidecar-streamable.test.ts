@@ -240,6 +240,11 @@ describe('HTTP-level refusals', () => {
       expect(doc.resource).toBe('https://mcp.test.example/mcp');
       expect(doc.authorization_servers).toEqual([h.issuer.issuer]);
     }
+    // A suffix naming another path is no resource served here (RFC 9728 §3: the document must name the
+    // resource its URI was built from).
+    const other = await fetch(`${h.sidecar.publicUrl}/.well-known/oauth-protected-resource/admin`);
+    expect(other.status).toBe(404);
+    expect(await other.text()).not.toContain('authorization_servers');
   });
 
   it('maps malformed input to JSON-RPC errors without touching the upstream', async () => {
