@@ -168,7 +168,12 @@ export function createPublicServer(
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     closing() {
       closing = true;
-      for (const res of replies) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const res of replies) {
+        if (res.headersSent) continue;
+        res.shouldKeepAlive = false;
+        // Its connection closes once it is out: nothing pipelined behind it may run (RFC 9112 §9.6).
+        closingAfter.add(res.req.socket);
+      }
     },
   };
 }
