@@ -1,12 +1,12 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { ANONYMOUS } from '../../../src/authn/principal.js';
 import { AuthnError, PolicyError, RequestError } from '../../../src/errors/errors.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
-import { createContext, type RequestContext } from '../../../src/pipeline/context.js';
+import { createContext, type MessageDecision, type RequestContext } from '../../../src/pipeline/context.js';
 import type { Decision } from '../../../src/policy/decision.js';
-import { errorResponse } from '../../../src/server/respond.js';
+import { errorResponse, sendJson } from '../../../src/server/respond.js';
 
 const RM = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp';
 
@@ -60,6 +60,26 @@ function decided(batch: boolean, messages: JsonRpcMessage[], decisions: Decision
 
 const firstDenial = (code: 'ERR_POLICY_DENIED' | 'ERR_POLICY_UNAVAILABLE' = 'ERR_POLICY_DENIED') =>
   new PolicyError(code, 'Forbidden', { data: { reasons: ['x'], decision_id: 'd1' } });
+
+describe('sendJson', () => {
+  it('marks every JSON answer it writes (denials among them) not to be stored by any cache', () => {
+    const written: { status?: number; headers?: Record<string, unknown>; body?: string } = {};
+    const res = {
+      headersSent: false,
+      writeHead(status: number, headers: Record<string, unknown>) {
+        written.status = status;
+        written.headers = headers;
+      },
+      end(body: string) {
+        written.body = body;
+      },
+    } as unknown as ServerResponse;
+    sendJson(res, 403, { error: 'x' }, { 'x-extra': '1' });
+    expect(written.status).toBe(403);
+    expect(written.headers).toMatchObject({ 'cache-control': 'no-store', 'x-extra': '1' });
+    expect(written.body).toBe('{"error":"x"}');
+  });
+});
 
 describe('errorResponse for a policy denial', () => {
   it('answers each request of a batch: the denied one with its reasons, the allowed ones as not forwarded', () => {
@@ -172,6 +192,16 @@ describe('errorResponse for an anonymous caller the policy denies (authn.mode: o
     });
     // What every request was answered with, for the operation metric's error.type.
     expect(ctx.answeredCode).toBe(-32001);
+  });
+
+  it('answers a refusal no sign-in cures (arguments too large) as it is, not with the challenge', () => {
+    const ctx = decided(false, [request(5, 'tools/call', { name: 't' })], [deny('too many values')]);
+    ctx.decisions[0] = { ...(ctx.decisions[0] as MessageDecision), refusal: 'ERR_ARGUMENTS_TOO_LARGE' };
+    ctx.principal = ANONYMOUS;
+    const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
+    expect(out.status).toBe(200);
+    expect(out.headers['www-authenticate']).toBeUndefined();
+    expect(ctx.answeredCode).toBeUndefined();
   });
 
   it('answers a signed-in caller the usual way', () => {
