@@ -9,6 +9,7 @@
  * - a GET stream resumed with `Last-Event-ID`, replaying an earlier `tools/list` reply (pruned);
  * - a request reusing the id of a list request still in flight in the session (400), also once the
  *   client cut that request's SSE reply (held for the upstream's late answer);
+ * - a list in the reply to another request of a session, a tools/call's say (pruned);
  * - a list reply the sidecar cannot read — not JSON, or compressed — (502, not passed on);
  * - a client gone mid-body (a typed 499 denial, not an unhandled error).
  *
@@ -338,6 +339,62 @@ describe('list replies reaching a caller some other way', () => {
     const body = await res.text();
     expect(JSON.parse(body)).toMatchObject({ id: 1, error: { data: { code: 'ERR_UPSTREAM_REPLY' } } });
     expect(body).not.toContain('delete_customer');
+  });
+});
+
+describe('a list in the reply to another request of a session', () => {
+  it('is pruned: in a session any POST may carry another request’s reply', async () => {
+    const tools = TOOLS.map((name) => ({
+      name,
+      inputSchema: { type: 'object' },
+      annotations: { readOnlyHint: name === 'echo', destructiveHint: name !== 'echo', openWorldHint: false },
+    }));
+    // Answers `initialize` with a session, notifications with 202, and every other request with the whole
+    // tool list, whatever it asked: a tools/call's reply carrying a list the caller may not see.
+    const upstream = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const msg = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as {
+          id?: number;
+          method?: string;
+        };
+        if (msg.id === undefined) {
+          res.writeHead(202).end();
+          return;
+        }
+        const init = msg.method === 'initialize';
+        const result = init
+          ? {
+              protocolVersion: '2025-06-18',
+              capabilities: { tools: {} },
+              serverInfo: { name: 'raw', version: '1' },
+            }
+          : { tools };
+        const text = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result });
+        res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(text),
+            ...(init ? { 'mcp-session-id': 'raw-session-1' } : {}),
+          })
+          .end(text);
+      });
+    });
+    const h = await harness({ url: await listen(upstream) });
+    const headers = await session(h, '2025-06-18');
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: {} },
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(names(await res.text())).toEqual(GUEST_SEES);
   });
 });
 
