@@ -340,3 +340,40 @@ describe('isSensitiveKey', () => {
     }
   });
 });
+
+describe('isSensitiveKey: names only one rule catches', () => {
+  // Each of these is caught by one part of isSensitiveKey alone (the single words, the word pairs, the
+  // camel-case split): without that part its value would be written in plain mode.
+  it('matches bare credential words, word pairs whose joined form the one-word list misses, camel case', () => {
+    for (const k of [
+      'bearer',
+      'pwd',
+      'id_tokens',
+      'session_tokens',
+      'auth_tokens',
+      'sessionTokens',
+      'idTokens',
+    ]) {
+      expect(isSensitiveKey(k), k).toBe(true);
+      const out = JSON.stringify(
+        auditArguments({ [k]: 'SECRET-VALUE-42' }, { mode: 'plain', paths: [], key: KEY }),
+      );
+      expect(out, k).not.toContain('SECRET-VALUE-42');
+    }
+  });
+});
+
+describe('masked values below the depth bound', () => {
+  it('a listed value nested deeper than MAX_ARGUMENT_DEPTH is hashed whole, never written', () => {
+    let deep: Record<string, unknown> = { pin: 'SECRET-PIN-9876' };
+    for (let i = 0; i < MAX_ARGUMENT_DEPTH + 4; i++) deep = { d: deep };
+    for (const out of [
+      maskArguments({ card: deep }, ['card'], 'hash', KEY),
+      auditArguments({ password: deep }, { mode: 'plain', paths: [], key: KEY }),
+    ]) {
+      const text = JSON.stringify(out);
+      expect(text).not.toContain('SECRET-PIN-9876');
+      expect(text).toMatch(/hmac-sha256:[0-9a-f]{16}/);
+    }
+  });
+});
