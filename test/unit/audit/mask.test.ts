@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { MAX_REQUEST_ARGUMENT_TEXT, newRequestBudget } from '../../../src/audit/argument-budget.js';
 import { isSensitiveKey } from '../../../src/audit/credential-keys.js';
 import {
   auditArguments,
@@ -375,5 +376,21 @@ describe('masked values below the depth bound', () => {
       expect(text).not.toContain('SECRET-PIN-9876');
       expect(text).toMatch(/hmac-sha256:[0-9a-f]{16}/);
     }
+  });
+});
+
+describe("a request's shared argument budget", () => {
+  it('bounds the text its calls keep together, not only the values they hash', () => {
+    const shared = newRequestBudget();
+    let written = 0;
+    for (let i = 0; i < 20; i++) {
+      const out = auditArguments(
+        { s: Array.from({ length: 10 }, () => 'a'.repeat(1_000)) },
+        { mode: 'plain', paths: [], key: KEY, requestBudget: shared },
+      );
+      written += JSON.stringify(out).length;
+    }
+    // 20 calls of 8 KiB each without it; with it the request's 32 KiB, plus each call's cut markers.
+    expect(written).toBeLessThan(MAX_REQUEST_ARGUMENT_TEXT + 20 * 100);
   });
 });

@@ -241,6 +241,22 @@ describe('buildAuditRecord', () => {
     expect(minimal.obligations_applied).toEqual(['audit']);
   });
 
+  it('cuts the secrets of URIs out of the method, the names and every reason, as the spans do', () => {
+    const uri = 'https://b.example/r.pdf?X-Amz-Signature=S3CR3T-SIG&v=1';
+    const shown = 'https://b.example/r.pdf?X-Amz-Signature=REDACTED&v=1';
+    const r = buildAuditRecord(
+      input({
+        action: classify(`x/${uri}`, 7, {}),
+        decision: { ...allow, reasons: [`may read ${uri}`] },
+        rateLimitRefusal: { kind: 'limit', reason: `bucket of ${uri} is empty` },
+      }),
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    );
+    expect(JSON.stringify(r)).not.toContain('S3CR3T-SIG');
+    expect(r.action.method).toBe(`x/${shown}`);
+    expect(r.reasons).toEqual([`may read ${shown}`, `bucket of ${shown} is empty`]);
+  });
+
   it('scrubs secret-named fields a policy put in its obligations (audit lines have no generic redaction)', () => {
     const obligations = { audit: 'full' as const, token: 'tok-123', apiKey: 'k', route_hint: 'blue' };
     const r = buildAuditRecord(input({ decision: { ...allow, obligations } }), {

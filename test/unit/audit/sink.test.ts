@@ -182,6 +182,30 @@ describe('createAuditSink', () => {
     expect(out.lines()).toHaveLength(3);
   });
 
+  it('takes a record larger than the byte bound when the queue is empty: every decision keeps its record', async () => {
+    const out = capture();
+    let drops = 0;
+    const sink = createAuditSink({
+      logger: out.logger,
+      otelLogs: createNoopLogger(),
+      maxBufferedBytes: 1,
+      onDrop: () => {
+        drops++;
+      },
+    });
+    sink.write(record(1));
+    expect(drops).toBe(0);
+    // Only a queue already holding one is full.
+    sink.write(record(2));
+    expect(drops).toBe(1);
+    await sink.flush();
+    expect(out.lines().map((l) => l.decision_id)).toEqual(['d-1']);
+    sink.write(record(3));
+    await sink.flush();
+    expect(drops).toBe(1);
+    expect(out.lines().map((l) => l.decision_id)).toEqual(['d-1', 'd-3']);
+  });
+
   it('waits for a destination that cannot keep up, keeping records in its bounded queue', async () => {
     const written: string[] = [];
     // A destination over its high-water mark until it says `drain`, like a stdout read slowly.
@@ -343,7 +367,8 @@ describe('createAuditListener', () => {
     const listener = createAuditListener({
       sink,
       masking: { arguments: 'hash', maskArguments: [], key: KEY },
-      traceIds: () => ({ traceId: TRACE_ID, spanId: SPAN_ID }),
+      // sampled: false must reach the record (the trace's spans are recorded nowhere).
+      traceIds: () => ({ traceId: TRACE_ID, spanId: SPAN_ID, sampled: false }),
       hrtime: () => 3_500_000n,
     });
     const ctx = {
@@ -379,6 +404,7 @@ describe('createAuditListener', () => {
       time: '2026-11-23T10:00:00.000Z',
       trace_id: TRACE_ID,
       span_id: SPAN_ID,
+      trace_sampled: false,
       subject: { id: null, auth_method: 'anonymous' },
       decision: 'allow',
       rate_limit: { limit: 5, remaining: 4, retry_after_ms: 0, allowed: true },
