@@ -223,6 +223,25 @@ describe('abuse detection across replicas', () => {
     expect((await run('blocks', 'list')).out).toBe('no blocks\n');
   });
 
+  it("enforces an operator's block of a subject in any tenant (bare --subject) on a replica, in every tenant", async () => {
+    const prefix = suite.prefix('ab');
+    const clock = { now: Date.now() };
+    const { detector } = await replica(prefix, clock, []);
+    const run = cli(prefix);
+    const added = await run('blocks', 'add', '--subject', 'mallory', '--for', '1h', '--reason', 'everywhere');
+    expect(added.exits).toEqual([]);
+    for (const tenant of ['acme', 'globex']) {
+      await within(1_000, () =>
+        expect(detector.isBlocked(principal(tenant, 'mallory'), IP)).toMatchObject({
+          target: 'subject',
+          value: '*/mallory',
+          reason: 'everywhere',
+        }),
+      );
+    }
+    expect(detector.isBlocked(principal('acme', 'alice'), IP)).toBeNull();
+  });
+
   it('lifts a block an abuse rule set; the report (API and CLI) shows the trip, the block and the counts', async () => {
     const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };

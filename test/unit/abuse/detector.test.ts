@@ -5,6 +5,7 @@ import {
   MAX_TARGET_TOOL_CHARS,
   UNLISTED_TOOLS,
 } from '../../../src/abuse/detector.js';
+import { parseSubjectArg } from '../../../src/abuse/targets.js';
 import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
@@ -442,6 +443,54 @@ describe('abuse detector', () => {
     expect(detector.isBlocked(alice, IP)).toBeNull();
     expect((await inner.blocks(T0)).entries).toEqual([]);
     await detector.stop();
+  });
+
+  it("enforces an operator's block of a subject in every tenant (a bare --subject), in each tenant", async () => {
+    const store = new MemoryStore();
+    const { detector } = setup([QUERY_RULE], store);
+    await store.putBlock({
+      target: 'subject',
+      value: parseSubjectArg('alice'),
+      reason: 'operator',
+      until: new Date(T0 + 60_000).toISOString(),
+      createdAt: new Date(T0).toISOString(),
+    });
+    await detector.start();
+    expect(detector.isBlocked(alice, '198.51.100.1')).toMatchObject({ reason: 'operator', value: '*/alice' });
+    expect(detector.isBlocked(principal('other', 'alice'), '198.51.100.1')).toMatchObject({
+      reason: 'operator',
+    });
+    expect(detector.isBlocked(principal(null, 'alice'), '198.51.100.1')).toMatchObject({
+      reason: 'operator',
+    });
+    expect(detector.isBlocked(principal('acme', 'bob'), '198.51.100.1')).toBeNull();
+    await detector.stop();
+  });
+
+  it('matches a tool glob against the whole name: a rule on query_a does not count query_ab or xquery_a', async () => {
+    const { events, detector } = setup([{ ...QUERY_RULE, tool: 'query_a', threshold: 1 }]);
+    for (const tool of ['query_ab', 'query_ab', 'xquery_a', 'xquery_a', 'query_a'])
+      detector.recordCall(alice, tool, IP);
+    await detector.flush();
+    expect(events).toEqual([]);
+    detector.recordCall(alice, 'query_a', IP);
+    await detector.flush();
+    expect(events.map((e) => [e.tool, e.count])).toEqual([['query_a', 2]]);
+  });
+
+  it('times a count merged before its flush by its latest call, so it stays in the window that long', async () => {
+    const { clock, events, detector } = setup([{ ...QUERY_RULE, threshold: 2, windowSec: 60 }]);
+    detector.recordCall(alice, 'query_x', IP);
+    clock.now += 50_000;
+    detector.recordCall(alice, 'query_x', IP);
+    clock.now += 5_000;
+    await detector.flush(); // 2 at t=55 s: no trip
+    expect(events).toEqual([]);
+    clock.now += 15_000;
+    detector.recordCall(alice, 'query_x', IP);
+    await detector.flush();
+    // t=70 s: the merged count's latest call (t=50 s) is inside the 60 s window: 3 > 2.
+    expect(events.map((e) => e.count)).toEqual([3]);
   });
 
   it('never shortens a longer block an operator set', async () => {
