@@ -35,6 +35,14 @@ describe('MemoryStore: windows, blocks, security counters', () => {
     ]);
   });
 
+  it('does not count the lift of a block that has ended (not yet pruned) as a lift, as the Redis script does not', async () => {
+    const s = new MemoryStore({ now: () => T0 });
+    expect(await s.putBlock(block('acme/a', T0 + 1_000))).toBe(true);
+    const version = await s.blockVersion();
+    expect(await s.liftBlock('subject', 'acme/a', T0 + 2_000)).toBe(false);
+    expect(await s.blockVersion()).toBe(version);
+  });
+
   it('puts, lists and lifts blocks, bumping the version; lapsed blocks disappear', async () => {
     const s = new MemoryStore({ now: () => T0 });
     expect(await s.blockVersion()).toBe(0);

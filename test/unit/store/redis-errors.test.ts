@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { explain, FOLLOW_ON_ERROR } from '../../../src/store/redis-errors.js';
+import { explain, FOLLOW_ON_ERROR, safeMessage } from '../../../src/store/redis-errors.js';
 
 describe('explain', () => {
   it('names another protocol on the port, without ioredis asking for a bug report', () => {
@@ -41,5 +41,12 @@ describe('explain', () => {
         'Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.',
       ),
     ).toBe(true);
+  });
+});
+
+describe('safeMessage', () => {
+  it("keeps a command error's first line and never the password of a Redis URL it starts with", () => {
+    const msg = safeMessage(new Error('redis://app:pw-0b5e-secret@redis:6379/0 refused\n  at stack'));
+    expect(msg).toBe('redis://app:***@redis:6379/0 refused');
   });
 });
