@@ -177,6 +177,16 @@ describe('RedisStore', () => {
     expect((await store.getApiKey(record.id))?.active).toBe(false);
   });
 
+  it('keeps the later expiry when a token is revoked twice, as the memory store does', async () => {
+    const store = await openStore(configFor());
+    const now = Math.floor(Date.now() / 1000);
+    await store.revokeToken('twice', now + 3_600);
+    // A second revocation naming an earlier expiry (another replica's copy of the token) must not cut
+    // the first one's: the token stays valid until its own expiry.
+    await store.revokeToken('twice', now + 60);
+    expect((await store.revocations()).tokens.get('twice')).toBe(now + 3_600);
+  });
+
   it('reads the password from store.passwordFile (and never logs it)', async () => {
     const secured = await startRedis();
     suite.cleanup(() => secured.stop());
