@@ -50,8 +50,14 @@ export function withNodeError(err: Error & { lastNodeError?: unknown }): string 
   return `${err.message} (${node}${hint})`;
 }
 
-/** A command's error for a StoreError: its first line, with any Redis URL's credentials redacted. */
+/** A URL inside a text: a scheme, `://`, and everything up to white space or a quote. */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
+
+/**
+ * A command's error for a StoreError: its first line, with the credentials of every URL in it redacted
+ * (wherever it stands: `connect to redis://app:secret@redis:6379 failed`).
+ */
 export function safeMessage(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return redactRedisUrl(msg.split('\n')[0] ?? 'unknown error');
+  return (msg.split('\n')[0] ?? 'unknown error').replace(URL_IN_TEXT, (url) => redactRedisUrl(url));
 }

@@ -49,4 +49,16 @@ describe('safeMessage', () => {
     const msg = safeMessage(new Error('redis://app:pw-0b5e-secret@redis:6379/0 refused\n  at stack'));
     expect(msg).toBe('redis://app:***@redis:6379/0 refused');
   });
+
+  it('redacts every URL in the message, wherever it stands, user info and query passwords alike', () => {
+    const msg = safeMessage(
+      new Error(
+        'connect to redis://app:pw-0b5e-secret@redis:6379/0 failed; sentinel rediss://s:pw-2@[::1]:26379 and redis://redis:6379?password=pw-3 too',
+      ),
+    );
+    expect(msg).toBe(
+      'connect to redis://app:***@redis:6379/0 failed; sentinel rediss://s:***@[::1]:26379 and redis://redis:6379?password=*** too',
+    );
+    expect(msg).not.toMatch(/pw-/);
+  });
 });
