@@ -3,7 +3,7 @@
  * 1.4.2's Go sources, signs exactly as `opa build --signing-key`): the canonical JSON hash must equal the
  * one OPA computed, and every way a bundle can fail its signature must be refused.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { constants, createHash, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CompactSign, importPKCS8 } from 'jose';
@@ -318,6 +318,99 @@ describe('refusals', () => {
     expect(await refusal(dir, verification())).toMatch(/exactly one JWT/);
     writeFileSync(join(dir, '.signatures.json'), '{"signatures": "nope"}');
     expect(await refusal(dir, verification())).toMatch(/not a signatures file/);
+  });
+});
+
+describe('refusals that no other test pins (mutation review)', () => {
+  /** A copy of rs256 whose .signatures.json holds one JWS of `payload` with `header`, signed with `key`. */
+  async function resigned(
+    payload: Record<string, unknown>,
+    header: { alg: string; kid?: string },
+    key: Uint8Array | Awaited<ReturnType<typeof importPKCS8>>,
+    dir = copy(rs256),
+  ): Promise<string> {
+    const token = await new CompactSign(Buffer.from(JSON.stringify(payload)))
+      .setProtectedHeader(header)
+      .sign(key);
+    writeFileSync(join(dir, '.signatures.json'), JSON.stringify({ signatures: [token] }));
+    return dir;
+  }
+  const files = () => [...signedFiles(rs256)].map(([name, f]) => ({ name, ...f }));
+  const rsaKey = () => importPKCS8(readFileSync(rsa.priv, 'utf8'), 'RS256');
+
+  it('a signatures file naming another signing plugin', async () => {
+    const dir = copy(rs256);
+    const sigs = JSON.parse(readFileSync(join(dir, '.signatures.json'), 'utf8'));
+    writeFileSync(join(dir, '.signatures.json'), JSON.stringify({ ...sigs, plugin: 'custom' }));
+    expect(await refusal(dir, verification())).toMatch(/signing plugin custom, which is not supported/);
+  });
+
+  it('an HMAC secret of 31 bytes, one short of the 32 required, even when the JWT verifies with it', async () => {
+    const secret = 'x'.repeat(31);
+    const dir = await resigned({ files: files() }, { alg: 'HS256', kid: 'default' }, Buffer.from(secret));
+    expect(await refusal(dir, verification({ algorithm: 'HS256', pub: secret }))).toMatch(/shorter than 32/);
+    // One byte more is taken: the bound is the one refused, nothing else.
+    const ok = 'x'.repeat(32);
+    const signed = await resigned({ files: files() }, { alg: 'HS256', kid: 'default' }, Buffer.from(ok));
+    await expect(
+      readBundle(signed, undefined, verification({ algorithm: 'HS256', pub: ok })),
+    ).resolves.toBeTruthy();
+  });
+
+  it('an HS* secret that is a PEM certificate, not only a PEM key', async () => {
+    const cert = `-----BEGIN CERTIFICATE-----\n${Buffer.alloc(64, 7).toString('base64')}\n-----END CERTIFICATE-----\n`;
+    const dir = await resigned({ files: files() }, { alg: 'HS256', kid: 'default' }, Buffer.from(cert));
+    expect(await refusal(dir, verification({ algorithm: 'HS256', pub: cert }))).toMatch(
+      /HS256 secret is a PEM key or certificate/,
+    );
+  });
+
+  it('another key id named only in the deprecated keyid claim (no kid header)', async () => {
+    const dir = await resigned({ files: files(), keyid: 'other' }, { alg: 'RS256' }, await rsaKey());
+    expect(await refusal(dir, verification())).toMatch(/names key id other/);
+  });
+
+  it('a PS256 signature by an RSA key shorter than 2048 bits', async () => {
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const signingInput = `${enc({ alg: 'PS256', kid: 'default' })}.${enc({ files: files() })}`;
+    const sig = cryptoSign('sha256', Buffer.from(signingInput), {
+      key: weak.privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    });
+    const dir = copy(rs256);
+    writeFileSync(
+      join(dir, '.signatures.json'),
+      JSON.stringify({ signatures: [`${signingInput}.${sig.toString('base64url')}`] }),
+    );
+    const pub = weak.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    expect(await refusal(dir, verification({ algorithm: 'PS256', pub }))).toMatch(/shorter than 2048 bits/);
+  });
+
+  it('a signed data.yaml, even one that is valid JSON with a matching hash', async () => {
+    const dir = copy(rs256);
+    writeFileSync(join(dir, 'data.yaml'), '{"a":1}');
+    const withYaml = [...files(), { name: 'data.yaml', algorithm: 'SHA-256', hash: sha256('{"a":1}') }];
+    await resigned({ files: withYaml }, { alg: 'RS256', kid: 'default' }, await rsaKey(), dir);
+    expect(await refusal(dir, verification())).toMatch(/data\.yaml: YAML data is not supported/);
+  });
+
+  it('SHA-1 file hashes (MD5 is pinned above)', async () => {
+    const dir = copy(rs256);
+    const sha1 = files().map((f) =>
+      f.name === 'policy.wasm'
+        ? {
+            ...f,
+            algorithm: 'SHA-1',
+            hash: createHash('sha1')
+              .update(readFileSync(join(dir, f.name)))
+              .digest('hex'),
+          }
+        : f,
+    );
+    await resigned({ files: sha1 }, { alg: 'RS256', kid: 'default' }, await rsaKey(), dir);
+    expect(await refusal(dir, verification())).toMatch(/hash algorithm SHA-1 is not accepted/);
   });
 });
 
