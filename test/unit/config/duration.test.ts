@@ -19,6 +19,11 @@ describe('parseDuration', () => {
   it('refuses what is no duration, or none', () => {
     expect(() => parseDuration('90')).toThrow('bad duration "90" (use e.g. 90s, 15m, 1h, 30d, 2w)');
     expect(() => parseDuration('0s')).toThrow('duration must be positive: "0s"');
+    // The whole text is the duration: no trailing unit or word is dropped (1h30m is not 1h).
+    for (const text of ['1h30m', '90sx', '15m ago']) {
+      expect(durationMs(text), text).toBeUndefined();
+      expect(() => parseDuration(text)).toThrow(`bad duration "${text}"`);
+    }
   });
 
   it('refuses more than 100 years, which would be no date at all (a typo)', () => {

@@ -481,3 +481,110 @@ describe('config sources', () => {
     }
   });
 });
+
+describe('bounds and sources no other test pins (mutation review)', () => {
+  const resource = 'https://mcp.example.com/mcp';
+
+  it('refuses 0 for a positive duration and a negative one where 0 turns a feature off', () => {
+    for (const config of [
+      { policy: { pollIntervalMs: 0 } },
+      { upstream: { connectTimeoutMs: 0 } },
+      { upstream: { bodyTimeoutMs: -1 } },
+      { upstream: { readinessCheckMs: -1 } },
+    ]) {
+      expect(() => parseConfig(config, {}), JSON.stringify(config)).toThrow(ConfigError);
+    }
+    expect(parseConfig({ upstream: { bodyTimeoutMs: 0 } }, {}).upstream.bodyTimeoutMs).toBe(0);
+  });
+
+  it('refuses a JWKS URL with a password and no user', () => {
+    const jwt = { jwksUri: 'https://:s3cret@idp.example.com/jwks', issuers: ['https://idp.example.com'] };
+    expect(() => parseConfig({ authn: { resource, jwt } }, {})).toThrow(
+      /authn\.jwt\.jwksUri: must not hold a user or password/,
+    );
+  });
+
+  it('takes the HS secret from AUTHZ_JWT_HS_SECRET, and requires the resource with an HS secret alone', () => {
+    const jwt = { algorithms: ['HS256'] };
+    const env = { AUTHZ_JWT_HS_SECRET: 'x'.repeat(32) };
+    expect(parseConfig({ authn: { resource, jwt } }, env).authn.jwt.algorithms).toEqual(['HS256']);
+    // No JWKS: tokens signed with the secret must still be bound to this server (RFC 8707).
+    expect(() => parseConfig({ authn: { jwt } }, env)).toThrow(/authn\.resource: required/);
+    expect(() => parseConfig({ authn: { jwt: { ...jwt, hsSecretFile: '/run/hs' } } }, {})).toThrow(
+      /authn\.resource: required/,
+    );
+    expect(parseConfig({ authn: { jwt: { ...jwt, audiences: ['mcp'] } } }, env)).toBeTruthy();
+  });
+
+  it('refuses an empty list of JWT algorithms and a clock tolerance over its bound', () => {
+    expect(() => parseConfig({ authn: { jwt: { algorithms: [] } } }, {})).toThrow(/authn\.jwt\.algorithms/);
+    expect(() =>
+      parseConfig({ authn: { jwt: { clockToleranceSec: D.MAX_CLOCK_TOLERANCE_SEC + 1 } } }, {}),
+    ).toThrow(/authn\.jwt\.clockToleranceSec/);
+  });
+
+  it('refuses policy.maxBundleBytes under 1024 (every bundle would be refused) and an empty verification keyId', () => {
+    for (const maxBundleBytes of [0, 1023]) {
+      expect(() => parseConfig({ policy: { maxBundleBytes } }, {})).toThrow(/policy\.maxBundleBytes/);
+    }
+    expect(parseConfig({ policy: { maxBundleBytes: 1024 } }, {}).policy.maxBundleBytes).toBe(1024);
+    expect(() => parseConfig({ policy: { verification: { keyId: '' } } }, {})).toThrow(
+      /policy\.verification\.keyId/,
+    );
+  });
+
+  it('takes both listeners on port 0 (each gets a port of its own)', () => {
+    const c = parseConfig({ server: { port: 0 }, admin: { port: 0 } }, {});
+    expect([c.server.port, c.admin.port]).toEqual([0, 0]);
+  });
+
+  it('maps every AUTHZ_* override to its setting, and ignores one set to the empty string', () => {
+    const env: Record<string, [string, string, unknown]> = {
+      AUTHZ_HOST: ['127.0.0.1', 'server.host', '127.0.0.1'],
+      AUTHZ_PORT: ['7100', 'server.port', 7100],
+      AUTHZ_MCP_PATH: ['/rpc', 'server.mcpPath', '/rpc'],
+      AUTHZ_ALLOWED_ORIGINS: [
+        'https://a.example, https://b.example',
+        'server.allowedOrigins',
+        ['https://a.example', 'https://b.example'],
+      ],
+      AUTHZ_MAX_BODY_BYTES: ['2097152', 'server.maxBodyBytes', 2_097_152],
+      AUTHZ_ADMIN_HOST: ['127.0.0.2', 'admin.host', '127.0.0.2'],
+      AUTHZ_ADMIN_PORT: ['9191', 'admin.port', 9191],
+      AUTHZ_UPSTREAM_URL: ['http://127.0.0.1:9000/mcp', 'upstream.url', 'http://127.0.0.1:9000/mcp'],
+      AUTHZ_POLICY_BUNDLE: ['/srv/bundle', 'policy.bundle', '/srv/bundle'],
+      AUTHZ_POLICY_WATCH: ['false', 'policy.watch', false],
+      AUTHZ_POLICY_TIMEZONE: ['Europe/Paris', 'policy.timezone', 'Europe/Paris'],
+      AUTHZ_ENVIRONMENT: ['staging', 'policy.environment', 'staging'],
+      AUTHZ_POLICY_DECISION_CACHE: ['off', 'policy.decisionCache.enabled', false],
+      AUTHZ_POLICY_PERSIST_DIR: ['/var/kept', 'policy.persistDir', '/var/kept'],
+      AUTHZ_AUTHN_MODE: ['optional', 'authn.mode', 'optional'],
+      AUTHZ_RESOURCE: [resource, 'authn.resource', resource],
+      AUTHZ_JWT_ISSUERS: ['https://idp.example.com', 'authn.jwt.issuers', ['https://idp.example.com']],
+      AUTHZ_JWT_JWKS_URI: [
+        'https://idp.example.com/jwks',
+        'authn.jwt.jwksUri',
+        'https://idp.example.com/jwks',
+      ],
+      AUTHZ_JWT_AUDIENCES: ['a,b', 'authn.jwt.audiences', ['a', 'b']],
+      AUTHZ_JWT_HS_SECRET_FILE: ['/run/hs', 'authn.jwt.hsSecretFile', '/run/hs'],
+      AUTHZ_AUTHORIZATION_SERVERS: [
+        'https://as.example.com',
+        'authn.resourceMetadata.authorizationServers',
+        ['https://as.example.com'],
+      ],
+      AUTHZ_API_KEY_PEPPER_FILE: ['/run/pepper', 'authn.apiKeys.pepperFile', '/run/pepper'],
+      AUTHZ_REDIS_URL: ['redis://r:6379', 'store.redisUrl', 'redis://r:6379'],
+      AUTHZ_REDIS_PASSWORD_FILE: ['/run/redis', 'store.passwordFile', '/run/redis'],
+      AUTHZ_LOG_LEVEL: ['debug', 'log.level', 'debug'],
+    };
+    expect(ENV_OVERRIDES.map((o) => o.name).sort()).toEqual(Object.keys(env).sort());
+    const c = loadConfig({ env: Object.fromEntries(Object.entries(env).map(([k, [raw]]) => [k, raw])) });
+    const at = (path: string) =>
+      path.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], c);
+    for (const [name, [, path, want]] of Object.entries(env)) expect(at(path), name).toEqual(want);
+    // An empty variable (`AUTHZ_PORT=` in a manifest) leaves the setting at its default, not refused.
+    const empty = loadConfig({ env: Object.fromEntries(Object.keys(env).map((k) => [k, ''])) });
+    expect(empty).toEqual(parseConfig({}, {}));
+  });
+});

@@ -112,6 +112,19 @@ describe('SecretSource', () => {
     expect(token.refresh()?.toString()).toBe('another-report-token-long-enough');
   });
 
+  it('takes a rotated pepper of exactly 16 bytes and keeps the last one for 15 (the bound, not near it)', () => {
+    const dir = tempDir('secret');
+    const file = join(dir, 'pepper');
+    writeFileSync(file, 'a-pepper-of-some-length\n');
+    const config = parseConfig({ authn: { apiKeys: { pepperFile: file } } }, {});
+    const pepper = openSecret(config, 'apiKeyPepper', { env: {} });
+    opened.push(pepper);
+    writeFileSync(file, `${'p'.repeat(15)}\n`);
+    expect(pepper.refresh()?.toString()).toBe('a-pepper-of-some-length');
+    writeFileSync(file, 'q'.repeat(16));
+    expect(pepper.refresh()?.toString()).toBe('q'.repeat(16));
+  });
+
   it('opens the configured secrets by name', () => {
     const dir = tempDir('secret');
     writeFileSync(join(dir, 'pw'), 'redis-pw\n');
