@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -39,9 +39,9 @@ async function folder(docs: Record<string, unknown>): Promise<string> {
 }
 
 /** A tar archive (ustar) of the given entries, gzipped. */
-function tarGz(entries: [string, Buffer | string][]): Buffer {
+function tarGz(entries: [string, Buffer | string, link?: { type: '1' | '2'; target: string }][]): Buffer {
   const blocks: Buffer[] = [];
-  for (const [name, content] of entries) {
+  for (const [name, content, link] of entries) {
     const body = Buffer.from(content);
     const header = Buffer.alloc(512);
     header.write(name, 0, 100, 'utf8');
@@ -51,7 +51,8 @@ function tarGz(entries: [string, Buffer | string][]): Buffer {
     header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
     header.write('00000000000\0', 136);
     header.write('        ', 148);
-    header.write('0', 156);
+    header.write(link?.type ?? '0', 156);
+    if (link) header.write(link.target, 157, 100, 'utf8');
     header.write('ustar\0', 257);
     header.write('00', 263);
     let sum = 0;
@@ -147,6 +148,10 @@ describe('the manifest roots', () => {
     await expect(
       withRoots(['authz/catalog'], { 'data.json': { authz: { catalog: { a: 1 }, roles: {} } } }),
     ).rejects.toThrow('do not permit data at /authz/roles');
+    // A value on the way to a root that is no object holds data the roots do not permit.
+    await expect(withRoots(['authz/catalog'], { 'data.json': { authz: 1 } })).rejects.toThrow(
+      'do not permit data at /authz',
+    );
   });
 
   it('take data under them, the root "" or no roots at all', async () => {
@@ -230,6 +235,53 @@ describe('tarball entries', () => {
     const file = join(tempDir('bundle-tar'), 'b.tar.gz');
     await writeFile(file, tarGz([['/policy.wasm', await wasm()], ...entries]));
     await expect(readBundle(file)).rejects.toThrow(message);
+  });
+});
+
+describe('entries and files that are not what they seem (mutation review)', () => {
+  const wasm = async () => readFile(join(bundleDir, 'policy.wasm'));
+
+  it('refuses a tar entry with a . segment, as it refuses ..', async () => {
+    const file = await written(
+      tarGz([
+        ['/policy.wasm', await wasm()],
+        ['x/./data.json', '{}'],
+      ]),
+    );
+    await expect(readBundle(file)).rejects.toThrow(/entry x\/\.\/data\.json names a path outside the bundle/);
+  });
+
+  it('skips symlink and hard link entries (only regular files count), never reading them as files', async () => {
+    for (const type of ['1', '2'] as const) {
+      const file = await written(
+        tarGz([
+          ['/policy.wasm', await wasm()],
+          ['/data.json', '', { type, target: '/etc/passwd' }],
+          ['/x/data.json', '', { type, target: '../../secret.json' }],
+        ]),
+      );
+      expect((await readBundle(file)).data, `type ${type}`).toEqual({});
+    }
+  });
+
+  it('refuses a policy.wasm that is not WebAssembly before anything compiles it', async () => {
+    const dir = tempDir('bundle-notwasm');
+    await writeFile(join(dir, 'policy.wasm'), 'this is not a wasm module at all');
+    await expect(readBundle(dir)).rejects.toThrow(/policy\.wasm is not a WebAssembly module/);
+  });
+
+  it('reads a Kubernetes ConfigMap mount through its top links only, not its ..<timestamp> folder again', async () => {
+    const dir = tempDir('bundle-configmap');
+    const real = join(dir, '..2026_12_06_10_00_00.123');
+    await mkdir(real);
+    await cp(join(bundleDir, 'policy.wasm'), join(real, 'policy.wasm'));
+    await writeFile(join(real, 'data.json'), '{"x":1}');
+    await writeFile(join(real, '.manifest'), '{"revision":"cm-1"}');
+    await symlink('..2026_12_06_10_00_00.123', join(dir, '..data'));
+    for (const f of ['policy.wasm', 'data.json', '.manifest']) await symlink(join('..data', f), join(dir, f));
+    const b = await readBundle(dir);
+    expect(b.revision).toBe('cm-1');
+    expect(b.data).toEqual({ x: 1 });
   });
 });
 
@@ -430,5 +482,18 @@ describe('bundles over HTTP', () => {
     const bomb = gzipSync(Buffer.alloc(80 * 1024 * 1024));
     const url2 = await serve(() => ({ headers: { 'content-encoding': 'gzip' }, body: bomb }));
     await expect(readBundle(url2)).rejects.toThrow(/exceeds/);
+  });
+
+  it('cuts a body sent without a length one byte past the limit, in the check that hashes it too', async () => {
+    const maxBytes = 4096;
+    // Chunked: no Content-Length announces the size, the bound applies as the body streams in.
+    const url = await serve(() => ({
+      headers: { 'transfer-encoding': 'chunked' },
+      body: Buffer.alloc(maxBytes + 1, 1),
+    }));
+    await expect(urlSignature(url, undefined, maxBytes)).rejects.toThrow(/exceeds 4096 bytes/);
+    await expect(readBundle(url, undefined, undefined, undefined, maxBytes)).rejects.toThrow(
+      /exceeds 4096 bytes/,
+    );
   });
 });
