@@ -8,7 +8,7 @@ import { BundlePersistence } from '../../../src/policy/bundle-persist.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { PolicyReloader } from '../../../src/policy/reloader.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import { defaultPolicyBundle } from '../../helpers/policy.js';
+import { buildBundle, defaultPolicyBundle } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const URL_A = 'https://bundles.example/a.tar.gz';
@@ -155,6 +155,44 @@ describe('a reloader starting on the kept copy', () => {
       const { e } = await started(s.url, tempDir('persist-reloader'));
       expect(e.revision).toBeTruthy();
       expect(e.status()).toMatchObject({ state: 'warn', lastError: expect.stringMatching(/HTTP 503/) });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('starts on the bundle the URL serves, not on the older copy kept before it', async () => {
+    const fresh = await readFile(
+      join(await buildBundle('policies', { revision: 'from-url' }), '..', 'bundle.tar.gz'),
+    );
+    const s = await bundleServer(() => fresh);
+    try {
+      const { e } = await started(s.url, tempDir('persist-reloader'));
+      expect(e.revision).toBe('from-url');
+      expect(e.status()).toMatchObject({ state: 'ok', lastError: null });
+      // Loaded once: the copy (by now the same bundle, kept at its load) is not loaded over it again.
+      expect(e.status().reloads).toEqual({ ok: 1, failed: 0 });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('does not keep a downloaded bundle the engine refused: the last good copy stays to start on', async () => {
+    // Reads and checks as a bundle, but lacks the entrypoints: load() refuses it.
+    const unloadable = await readFile(
+      join(
+        await buildBundle('test/fixtures/policies/toolchain/ok', { entrypoints: ['mcp/authz/allow'] }),
+        '..',
+        'bundle.tar.gz',
+      ),
+    );
+    const s = await bundleServer(() => unloadable);
+    try {
+      const dir = tempDir('persist-reloader');
+      const { e } = await started(s.url, dir);
+      expect(e.revision).toBeTruthy();
+      expect(e.status().lastError).toMatch(/entrypoint/);
+      const kept = await new BundlePersistence(dir, s.url).read();
+      expect(kept).toMatchObject({ meta: { revision: 'kept' } });
     } finally {
       s.close();
     }

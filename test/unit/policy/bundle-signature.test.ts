@@ -444,6 +444,43 @@ describe('a signed bundle folder being watched', () => {
   });
 });
 
+describe('a signed bundle folder changed while it is read', () => {
+  it('loads none of what it read, and the folder once it has settled', async () => {
+    const dir = copy(rs256);
+    const engine = new PolicyEngine({
+      decisionEntrypoint: 'mcp/authz/decision',
+      visibleEntrypoint: 'mcp/authz/visible',
+      logger: silentLogger(),
+    });
+    // The key is read for the signature of the folder, then by the check of the files already read: a
+    // change made then happens between the read and the signature taken after it.
+    let reads = 0;
+    const key = Buffer.from(rsa.pub);
+    const reloader = new PolicyReloader({
+      location: dir,
+      watch: false,
+      pollIntervalMs: 1_000,
+      engine,
+      logger: silentLogger(),
+      verification: {
+        ...verification(),
+        key: () => {
+          if (++reads === 2)
+            writeFileSync(join(dir, 'data.json'), `${readFileSync(join(dir, 'data.json'), 'utf8')} `);
+          return key;
+        },
+      },
+    });
+    await reloader.start();
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect(engine.status()).toMatchObject({ revision: null });
+    await reloader.check(); // seen changed
+    await reloader.check(); // settled: read (the trailing space hashes as signed)
+    expect(engine.status()).toMatchObject({ state: 'ok', lastError: null });
+    expect(engine.revision).toBeTruthy();
+  });
+});
+
 describe('a verification key that changes', () => {
   it('reads the unchanged bundle again: one refused with the old key loads once the new key is in place', async () => {
     const engine = new PolicyEngine({
