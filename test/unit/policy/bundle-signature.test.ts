@@ -4,7 +4,7 @@
  * one OPA computed, and every way a bundle can fail its signature must be refused.
  */
 import { constants, createHash, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CompactSign, importPKCS8 } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -394,6 +394,24 @@ describe('refusals that no other test pins (mutation review)', () => {
     const withYaml = [...files(), { name: 'data.yaml', algorithm: 'SHA-256', hash: sha256('{"a":1}') }];
     await resigned({ files: withYaml }, { alg: 'RS256', kid: 'default' }, await rsaKey(), dir);
     expect(await refusal(dir, verification())).toMatch(/data\.yaml: YAML data is not supported/);
+  });
+
+  it('a .signatures.json in a subfolder: only the one at the root is the signature, others are files to sign', async () => {
+    const dir = copy(rs256);
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', '.signatures.json'), '{"signatures":[]}');
+    expect(await refusal(dir, verification())).toMatch(/file sub\/\.signatures\.json is not included/);
+  });
+
+  it('an exclusion glob matched against the whole path: *.txt leaves sub/notes.txt checked', async () => {
+    const dir = copy(rs256);
+    writeFileSync(join(dir, 'notes.txt'), 'excluded');
+    await expect(readBundle(dir, undefined, verification({ excludeFiles: ['*.txt'] }))).resolves.toBeTruthy();
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'notes.txt'), 'not excluded');
+    expect(await refusal(dir, verification({ excludeFiles: ['*.txt'] }))).toMatch(
+      /file sub\/notes\.txt is not included/,
+    );
   });
 
   it('SHA-1 file hashes (MD5 is pinned above)', async () => {
