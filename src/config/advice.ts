@@ -42,6 +42,22 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
         'readable by anyone on the path; serve the bundle over https',
     );
   }
+  // Without a signature check, a bundle fetched over plain http is whatever someone on the path serves.
+  const verified =
+    config.policy.verification !== undefined || env.AUTHZ_BUNDLE_VERIFICATION_KEY !== undefined;
+  if (bundle && !bundleLoopback && !verified) {
+    advice.push(
+      'policy.bundle is fetched over plain http and no signature is required (policy.verification): anyone on ' +
+        'the path can serve another policy; serve the bundle over https, or sign it and set policy.verification',
+    );
+  }
+  const jwks = config.authn.jwt.jwksUri;
+  if (jwks && /^http:\/\//i.test(jwks) && !isLoopbackHost(new URL(jwks).hostname)) {
+    advice.push(
+      'authn.jwt.jwksUri is plain http: anyone on the path can replace the keys and sign tokens the sidecar ' +
+        'accepts; use https',
+    );
+  }
   const introspection = config.authn.introspection?.endpoint;
   if (
     introspection &&

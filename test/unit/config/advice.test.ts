@@ -2,7 +2,48 @@ import { describe, expect, it } from 'vitest';
 import { configAdvice } from '../../../src/config/advice.js';
 import { parseConfig } from '../../../src/config/load.js';
 
+/** A signature check, so a bundle over plain http is not also warned about as unsigned. */
+const SIGNED = { keyFile: '/keys/bundle.pem' };
+
 describe('configAdvice', () => {
+  it('warns that an unsigned bundle over plain http, or a JWKS over plain http, can be replaced on the way', () => {
+    const bundleAt = (bundle: string, verification?: typeof SIGNED, env: NodeJS.ProcessEnv = {}) =>
+      configAdvice(
+        parseConfig(
+          { server: { trustProxyHops: 1 }, policy: { bundle, ...(verification ? { verification } : {}) } },
+          {},
+        ),
+        env,
+      );
+    expect(bundleAt('http://bundles.internal/b.tar.gz')).toEqual([
+      expect.stringMatching(/^policy\.bundle is fetched over plain http and no signature is required/),
+    ]);
+    expect(bundleAt('http://bundles.internal/b.tar.gz', SIGNED)).toEqual([]);
+    expect(
+      bundleAt('http://bundles.internal/b.tar.gz', undefined, { AUTHZ_BUNDLE_VERIFICATION_KEY: 'k' }),
+    ).toEqual([]);
+    expect(bundleAt('https://bundles.internal/b.tar.gz')).toEqual([]);
+    expect(bundleAt('http://127.0.0.1:8181/b.tar.gz')).toEqual([]);
+    const jwksAt = (jwksUri: string) =>
+      configAdvice(
+        parseConfig(
+          {
+            server: { trustProxyHops: 1 },
+            authn: {
+              resource: 'https://mcp.example.com/mcp',
+              jwt: { jwksUri, issuers: ['https://idp.example.com'] },
+            },
+          },
+          {},
+        ),
+      );
+    expect(jwksAt('http://idp.example.com/jwks')).toEqual([
+      expect.stringMatching(/^authn\.jwt\.jwksUri is plain http: anyone on the path can replace the keys/),
+    ]);
+    expect(jwksAt('https://idp.example.com/jwks')).toEqual([]);
+    expect(jwksAt('http://127.0.0.1:9000/jwks')).toEqual([]);
+  });
+
   it('warns that the policy and the default IP-blocking rule see the proxy, not the caller, without trusted hops', () => {
     const advice = configAdvice(parseConfig({}, {}));
     expect(advice).toHaveLength(1);
@@ -29,7 +70,10 @@ describe('configAdvice', () => {
   it('warns that a bundle token would cross the network in the clear, and that a dry run enforces nothing', () => {
     const at = (bundle: string) =>
       configAdvice(
-        parseConfig({ server: { trustProxyHops: 1 }, policy: { bundle, bundleTokenFile: '/t' } }, {}),
+        parseConfig(
+          { server: { trustProxyHops: 1 }, policy: { bundle, bundleTokenFile: '/t', verification: SIGNED } },
+          {},
+        ),
       );
     expect(at('http://bundles.internal/b.tar.gz')).toEqual([
       expect.stringMatching(/^policy\.bundleTokenFile is set for a bundle URL over plain http/),
@@ -39,7 +83,10 @@ describe('configAdvice', () => {
     expect(at('http://localhost/b.tar.gz')).toEqual([]);
     // The token given as a variable instead of a file.
     const viaEnv = parseConfig(
-      { server: { trustProxyHops: 1 }, policy: { bundle: 'http://b.internal/b.tar.gz' } },
+      {
+        server: { trustProxyHops: 1 },
+        policy: { bundle: 'http://b.internal/b.tar.gz', verification: SIGNED },
+      },
       {},
     );
     expect(configAdvice(viaEnv, { AUTHZ_BUNDLE_TOKEN: 't' })).toEqual([
