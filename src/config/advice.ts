@@ -43,9 +43,8 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
     );
   }
   // Without a signature check, a bundle fetched over plain http is whatever someone on the path serves.
-  const verified =
-    config.policy.verification !== undefined || env.AUTHZ_BUNDLE_VERIFICATION_KEY !== undefined;
-  if (bundle && !bundleLoopback && !verified) {
+  // AUTHZ_BUNDLE_VERIFICATION_KEY alone checks nothing: it is the key of `policy.verification` when set.
+  if (bundle && !bundleLoopback && config.policy.verification === undefined) {
     advice.push(
       'policy.bundle is fetched over plain http and no signature is required (policy.verification): anyone on ' +
         'the path can serve another policy; serve the bundle over https, or sign it and set policy.verification',

@@ -168,11 +168,13 @@ export function createPublicServer(
     drained: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
     closing() {
       closing = true;
+      // Each connection closes after its last reply, not before: a request pipelined behind the one in
+      // flight has started, and must be answered. Nothing pipelined after that last one may run (RFC 9112 §9.6).
       for (const res of replies) {
-        if (res.headersSent) continue;
+        const socket = res.req.socket;
+        if (res.headersSent || lastReplyOn(socket, res) !== res) continue;
         res.shouldKeepAlive = false;
-        // Its connection closes once it is out: nothing pipelined behind it may run (RFC 9112 §9.6).
-        closingAfter.add(res.req.socket);
+        closingAfter.add(socket);
       }
     },
   };
@@ -243,6 +245,13 @@ function pipelineTooDeep(): RequestError {
     `Service Unavailable: more than ${MAX_PIPELINED_REQUESTS} requests wait for their replies on this connection (HTTP/1.1 pipelining); the connection is closed after this reply: send the rest again, on more connections or after their replies`,
     { headers: { 'retry-after': '1' } },
   );
+}
+
+/** The last reply of a connection: the last one queued behind `current` (pipelined), else `current`. */
+function lastReplyOn(socket: Socket, current: ServerResponse): ServerResponse {
+  let last = current;
+  for (const res of queuedOn.get(socket)?.keys() ?? []) last = res;
+  return last;
 }
 
 /** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */

@@ -50,8 +50,12 @@ export function withNodeError(err: Error & { lastNodeError?: unknown }): string 
   return `${err.message} (${node}${hint})`;
 }
 
-/** A URL inside a text: a scheme, `://`, and everything up to white space or a quote. */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
+/**
+ * A URL inside a text: a scheme, `://`, and everything up to white space or `<>` (a password may hold a
+ * quote). The scheme must not continue a longer word: without that, every `.`, `+` or `-` of a long line
+ * would start a scan to its end (quadratic time on a hostile message).
+ */
+const URL_IN_TEXT = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s<>]+/gi;
 
 /**
  * A command's error for a StoreError: its first line, with the credentials of every URL in it redacted

@@ -33,6 +33,10 @@ function call(token: string, id: number, name: string, args: Record<string, unkn
   );
 }
 
+/** The status lines in what came back (a JSON reply ends without a newline: the next one may follow on its line). */
+const statuses = (raw: string): number[] =>
+  [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+
 /**
  * Opens a connection, sends a slow call, begins the stop while it is answered, then pipelines two echo calls
  * behind it; resolves with the statuses written back and the echo texts that reached the upstream.
@@ -60,7 +64,7 @@ async function pipelineIntoShutdown(): Promise<{ statuses: number[]; echoed: str
   await closed;
   await stopped;
   return {
-    statuses: [...got.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1])),
+    statuses: statuses(got),
     echoed: harness.upstream
       .calls()
       .filter((c) => c.name === 'echo')
@@ -81,4 +85,29 @@ it('runs nothing pipelined behind a request arriving during the shutdown (its re
 it('runs nothing pipelined behind the reply in flight when the shutdown begins', async () => {
   const { echoed } = await pipelineIntoShutdown();
   expect(echoed).toEqual([]);
+});
+
+it('answers a request pipelined and started behind the reply in flight when the shutdown begins', async () => {
+  const upstream = await startExampleServer({ stateless: true, jsonResponse: true });
+  const harness = await startHarness({ upstream });
+  h = harness;
+  const token = await harness.token({ sub: 'piper', roles: ['user'] });
+  const { port } = new URL(harness.sidecar.publicUrl);
+  const s = connect(Number(port), '127.0.0.1');
+  let got = '';
+  s.setEncoding('utf8');
+  s.on('data', (chunk: string) => {
+    got += chunk;
+  });
+  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  s.on('error', () => undefined);
+  // Both calls are sent, and started, before the stop begins: the connection must close after the second.
+  s.write(call(token, 0, 'slow', { ms: 600 }) + call(token, 1, 'echo', { text: 'p-1' }));
+  await until(5_000, async () => harness.upstream.calls().some((c) => c.name === 'echo'));
+  const stopped = harness.sidecar.stop();
+  await closed;
+  await stopped;
+  // p-1 ran at the upstream: its reply reaches the client.
+  expect(statuses(got)).toEqual([200, 200]);
+  expect(got).toContain('p-1');
 });

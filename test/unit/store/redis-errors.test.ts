@@ -61,4 +61,10 @@ describe('safeMessage', () => {
     );
     expect(msg).not.toMatch(/pw-/);
   });
+
+  it("redacts a password holding a quote (RFC 3986 allows ' unencoded in user info)", () => {
+    expect(safeMessage(new Error("redis://app:it's-secret@redis:6379/0 refused"))).toBe(
+      'redis://app:***@redis:6379/0 refused',
+    );
+  });
 });
