@@ -229,8 +229,8 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
 }
 
 /**
- * Requests of one connection waiting behind the one being answered (HTTP/1.1 pipelining) that are still
- * started. Node parses a whole pipeline at once and hands every request to the handler at once, so one
+ * Requests of one connection that may wait behind the one being answered (HTTP/1.1 pipelining) and still
+ * be started. Node parses a whole pipeline at once and hands every request to the handler at once, so one
  * connection could otherwise have thousands decided and forwarded together; nginx and Envoy answer a
  * pipeline one request at a time. Clients that pipeline at all keep a few requests in flight.
  */

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_PIPELINED_REQUESTS } from '../../src/server/public-server.js';
+import { exchange, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
 let h: Harness;
@@ -23,44 +23,20 @@ afterAll(async () => {
   await h?.stop();
 });
 
-function call(id: number, name: string, args: Record<string, unknown>, last = false): string {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    method: 'tools/call',
-    params: { name, arguments: args },
-  });
-  return (
-    `POST /mcp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nmcp-protocol-version: 2025-06-18\r\n` +
-    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n` +
-    `${last ? 'connection: close\r\n' : ''}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
-}
-
 /**
  * Writes a slow call followed by `behind` echo calls in one pipeline, the last asking to close the
  * connection; resolves with everything the sidecar wrote back once it closed the connection.
  */
 function pipeline(behind: number): Promise<string> {
-  const { port } = new URL(h.sidecar.publicUrl);
   // The first call is answered only after 400 ms: every request behind it is parsed meanwhile, so each
   // waits behind it (the depth the sidecar sees does not depend on how the bytes were split).
-  let text = call(0, 'slow', { ms: 400 });
-  for (let i = 1; i <= behind; i++) text += call(i, 'echo', { text: `p-${i}` }, i === behind);
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const s = connect(Number(port), '127.0.0.1', () => s.write(text));
-    s.setEncoding('utf8');
-    s.on('data', (chunk: string) => {
-      got += chunk;
-    });
-    s.on('close', () => resolve(got));
-    s.on('error', reject);
-  });
+  let text = rawToolCall(token, 0, 'slow', { ms: 400 });
+  for (let i = 1; i <= behind; i++) {
+    text += rawToolCall(token, i, 'echo', { text: `p-${i}` }, i === behind ? 'connection: close\r\n' : '');
+  }
+  return exchange(h.sidecar.publicUrl, text);
 }
 
-const statuses = (raw: string): number[] =>
-  [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
 const echoed = (): string[] =>
   h.upstream
     .calls()
@@ -98,24 +74,9 @@ it('refuses the requests past the bound unstarted: 503 ERR_SERVER_BUSY, never fo
   expect(denied[0]).toContain('"peer_ip":"127.0.0.1"');
 });
 
-/** Writes `text` on a new connection; resolves with everything written back once the connection closed. */
-function exchange(text: string): Promise<string> {
-  const { port } = new URL(h.sidecar.publicUrl);
-  return new Promise<string>((resolve, reject) => {
-    let got = '';
-    const s = connect(Number(port), '127.0.0.1', () => s.write(text));
-    s.setEncoding('utf8');
-    s.on('data', (chunk: string) => {
-      got += chunk;
-    });
-    s.on('close', () => resolve(got));
-    s.on('error', reject);
-  });
-}
-
 const echoes = (n: number): string => {
   let text = '';
-  for (let i = 1; i <= n; i++) text += call(i, 'echo', { text: `p-${i}` });
+  for (let i = 1; i <= n; i++) text += rawToolCall(token, i, 'echo', { text: `p-${i}` });
   return text;
 };
 
@@ -123,8 +84,8 @@ it('runs nothing pipelined behind a request refused before routing: the connecti
   h.upstream.resetCalls();
   const logsBefore = h.logs.length;
   // Two Host fields: refused 400 before routing, with `Connection: close`.
-  const bad = call(0, 'slow', { ms: 400 }).replace('host: x\r\n', 'host: x\r\nhost: y\r\n');
-  const raw = await exchange(bad + echoes(5));
+  const bad = rawToolCall(token, 0, 'slow', { ms: 400 }, 'host: y\r\n');
+  const raw = await exchange(h.sidecar.publicUrl, bad + echoes(5));
   expect(statuses(raw)).toEqual([400]);
   expect(raw).toMatch(/^connection: close$/im);
   // The calls behind it were never answered, so none may have run at the upstream.
@@ -134,8 +95,8 @@ it('runs nothing pipelined behind a request refused before routing: the connecti
 
 it('runs nothing pipelined behind a request asking to close the connection (RFC 9112 §9.6)', async () => {
   h.upstream.resetCalls();
-  const last = call(0, 'slow', { ms: 400 }).replace('host: x\r\n', 'host: x\r\nconnection: close\r\n');
-  const raw = await exchange(last + echoes(5));
+  const last = rawToolCall(token, 0, 'slow', { ms: 400 }, 'connection: close\r\n');
+  const raw = await exchange(h.sidecar.publicUrl, last + echoes(5));
   // Node's parser refuses the bytes after it (400, the connection cut): the calls there never start.
   expect(statuses(raw)).toEqual([400]);
   expect(echoed()).toEqual([]);

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { connect } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { rawConnection, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -19,49 +19,28 @@ afterEach(async () => {
   h = undefined;
 });
 
-function call(token: string, id: number, name: string, args: Record<string, unknown>): string {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    method: 'tools/call',
-    params: { name, arguments: args },
-  });
-  return (
-    `POST /mcp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nmcp-protocol-version: 2025-06-18\r\n` +
-    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-  );
+/** A harness in front of the example server answering JSON (stateless), and a token of role user. */
+async function harnessWithToken(): Promise<{ harness: Harness; token: string }> {
+  // JSON replies: the slow call's reply has not started when the stop begins (an event stream's would have).
+  const upstream = await startExampleServer({ stateless: true, jsonResponse: true });
+  const harness = await startHarness({ upstream });
+  h = harness;
+  return { harness, token: await harness.token({ sub: 'piper', roles: ['user'] }) };
 }
-
-/** The status lines in what came back (a JSON reply ends without a newline: the next one may follow on its line). */
-const statuses = (raw: string): number[] =>
-  [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 
 /**
  * Opens a connection, sends a slow call, begins the stop while it is answered, then pipelines two echo calls
  * behind it; resolves with the statuses written back and the echo texts that reached the upstream.
  */
 async function pipelineIntoShutdown(): Promise<{ statuses: number[]; echoed: string[] }> {
-  // JSON replies: the slow call's reply has not started when the stop begins (an event stream's would have).
-  const upstream = await startExampleServer({ stateless: true, jsonResponse: true });
-  const harness = await startHarness({ upstream });
-  h = harness;
-  const token = await harness.token({ sub: 'piper', roles: ['user'] });
-  const { port } = new URL(harness.sidecar.publicUrl);
-  const s = connect(Number(port), '127.0.0.1');
-  let got = '';
-  s.setEncoding('utf8');
-  s.on('data', (chunk: string) => {
-    got += chunk;
-  });
-  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
-  s.on('error', () => undefined);
-  s.write(call(token, 0, 'slow', { ms: 600 }));
-  await until(5_000, async () => harness.upstream.calls().some((c) => c.name === 'slow'));
+  const { harness, token } = await harnessWithToken();
+  const c = rawConnection(harness.sidecar.publicUrl);
+  c.write(rawToolCall(token, 0, 'slow', { ms: 600 }));
+  await until(5_000, async () => harness.upstream.calls().some((call) => call.name === 'slow'));
   // The stop begins while the slow call is answered: it will close the connection once that reply is out.
   const stopped = harness.sidecar.stop();
-  s.write(call(token, 1, 'echo', { text: 'p-1' }) + call(token, 2, 'echo', { text: 'p-2' }));
-  await closed;
+  c.write(rawToolCall(token, 1, 'echo', { text: 'p-1' }) + rawToolCall(token, 2, 'echo', { text: 'p-2' }));
+  const got = await c.closed;
   await stopped;
   return {
     statuses: statuses(got),
@@ -88,24 +67,13 @@ it('runs nothing pipelined behind the reply in flight when the shutdown begins',
 });
 
 it('answers a request pipelined and started behind the reply in flight when the shutdown begins', async () => {
-  const upstream = await startExampleServer({ stateless: true, jsonResponse: true });
-  const harness = await startHarness({ upstream });
-  h = harness;
-  const token = await harness.token({ sub: 'piper', roles: ['user'] });
-  const { port } = new URL(harness.sidecar.publicUrl);
-  const s = connect(Number(port), '127.0.0.1');
-  let got = '';
-  s.setEncoding('utf8');
-  s.on('data', (chunk: string) => {
-    got += chunk;
-  });
-  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
-  s.on('error', () => undefined);
+  const { harness, token } = await harnessWithToken();
+  const c = rawConnection(harness.sidecar.publicUrl);
   // Both calls are sent, and started, before the stop begins: the connection must close after the second.
-  s.write(call(token, 0, 'slow', { ms: 600 }) + call(token, 1, 'echo', { text: 'p-1' }));
-  await until(5_000, async () => harness.upstream.calls().some((c) => c.name === 'echo'));
+  c.write(rawToolCall(token, 0, 'slow', { ms: 600 }) + rawToolCall(token, 1, 'echo', { text: 'p-1' }));
+  await until(5_000, async () => harness.upstream.calls().some((call) => call.name === 'echo'));
   const stopped = harness.sidecar.stop();
-  await closed;
+  const got = await c.closed;
   await stopped;
   // p-1 ran at the upstream: its reply reaches the client.
   expect(statuses(got)).toEqual([200, 200]);

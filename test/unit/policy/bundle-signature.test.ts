@@ -432,14 +432,19 @@ describe('refusals that no other test pins (mutation review)', () => {
   });
 });
 
+/** A policy engine with the default entrypoints, for a reloader to load into. */
+function newEngine(): PolicyEngine {
+  return new PolicyEngine({
+    decisionEntrypoint: 'mcp/authz/decision',
+    visibleEntrypoint: 'mcp/authz/visible',
+    logger: silentLogger(),
+  });
+}
+
 describe('a signed bundle folder being watched', () => {
   it('notices a file that readBundle would not load (an added one) and refuses the bundle, keeping the last', async () => {
     const dir = copy(rs256);
-    const engine = new PolicyEngine({
-      decisionEntrypoint: 'mcp/authz/decision',
-      visibleEntrypoint: 'mcp/authz/visible',
-      logger: silentLogger(),
-    });
+    const engine = newEngine();
     const reloader = new PolicyReloader({
       location: dir,
       watch: false,
@@ -465,11 +470,7 @@ describe('a signed bundle folder being watched', () => {
 describe('a signed bundle folder changed while it is read', () => {
   it('loads none of what it read, and the folder once it has settled', async () => {
     const dir = copy(rs256);
-    const engine = new PolicyEngine({
-      decisionEntrypoint: 'mcp/authz/decision',
-      visibleEntrypoint: 'mcp/authz/visible',
-      logger: silentLogger(),
-    });
+    const engine = newEngine();
     // The key is read for the signature of the folder, then by the check of the files already read: a
     // change made then happens between the read and the signature taken after it.
     let reads = 0;
@@ -501,11 +502,7 @@ describe('a signed bundle folder changed while it is read', () => {
 
 describe('a verification key that changes', () => {
   it('reads the unchanged bundle again: one refused with the old key loads once the new key is in place', async () => {
-    const engine = new PolicyEngine({
-      decisionEntrypoint: 'mcp/authz/decision',
-      visibleEntrypoint: 'mcp/authz/visible',
-      logger: silentLogger(),
-    });
+    const engine = newEngine();
     let key = otherRsa.pub; // the bundle was published before the Secret was rotated
     const reloader = new PolicyReloader({
       location: join(dirname(rs256), 'bundle.tar.gz'),
