@@ -33,6 +33,7 @@ import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
+import { awaitTurn } from './pipelined.js';
 import { ignore, pump, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
 import { SESSION_TAKEN, trackSession } from './session-tracking.js';
@@ -79,6 +80,10 @@ export async function forward(
   const signal = r.signal;
   // The client left while the stages ran: there is nobody to forward for.
   if (signal.aborted) return CLIENT_CLOSED_REQUEST;
+  // Pipelined behind another reply: sent only at its turn, once that reply has finished without closing the
+  // connection. A reply that could never be sent must not have run at the upstream (`pipelined.ts`).
+  const turn = awaitTurn(res);
+  if (turn !== true && !(await turn)) return CLIENT_CLOSED_REQUEST;
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.

@@ -11,9 +11,8 @@ import {
   type Server as HttpsServer,
   type ServerOptions,
 } from 'node:https';
-import type { Socket } from 'node:net';
 import express from 'express';
-import { RequestError } from '../errors/errors.js';
+import type { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -27,6 +26,14 @@ import {
 } from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
+import {
+  behindClosingReply,
+  closeAfterThis,
+  closeWithConnection,
+  lastReplyOn,
+  MAX_PIPELINED_REQUESTS,
+  pipelineTooDeep,
+} from './pipelined.js';
 import { metadataDocument, WELL_KNOWN_PREFIX } from './resource-metadata.js';
 import { sendJson } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
@@ -67,7 +74,7 @@ export function createPublicServer(
   const maxHeaders = rt.config.server.maxRequestHeaders;
   /** Refuses a request before routing, and closes its connection once the reply is out. */
   const refuseEarly = (req: IncomingMessage, res: ServerResponse, err: RequestError): void => {
-    closingAfter.add(req.socket);
+    closeAfterThis(req.socket);
     rt.countPlain(res, 'bad_request');
     const out = toErrorResponse(err, { ids: null, batch: false, resourceMetadataUrl: '' });
     // Logged as `deny` logs a refusal: with the peer address, as there is no request id or subject yet.
@@ -88,12 +95,12 @@ export function createPublicServer(
     // answered, so it must not run (RFC 9112 §9.6), though Node hands it over all the same — queued, or
     // with the connection itself when that reply went out at once. It ends with the connection, unlogged:
     // one pipeline of thousands costs one line, not thousands.
-    if (closingAfter.has(req.socket)) return;
+    if (behindClosingReply(req.socket)) return;
     if (waiting > MAX_PIPELINED_REQUESTS) {
       refuseEarly(req, res, pipelineTooDeep());
       return;
     }
-    if (!res.shouldKeepAlive) closingAfter.add(req.socket);
+    if (!res.shouldKeepAlive) closeAfterThis(req.socket);
     const badHeaders =
       headerFieldsProblem(req.rawHeaders, maxHeaders) ??
       missingHost(req) ??
@@ -174,7 +181,7 @@ export function createPublicServer(
         const socket = res.req.socket;
         if (res.headersSent || lastReplyOn(socket, res) !== res) continue;
         res.shouldKeepAlive = false;
-        closingAfter.add(socket);
+        closeAfterThis(socket);
       }
     },
   };
@@ -226,75 +233,4 @@ function wellKnownApp(rt: SidecarRuntime): express.Express {
     res.status(404).json({ error: 'not_found', message: `MCP endpoint is ${rt.config.server.mcpPath}` });
   });
   return app;
-}
-
-/**
- * Requests of one connection that may wait behind the one being answered (HTTP/1.1 pipelining) and still
- * be started. Node parses a whole pipeline at once and hands every request to the handler at once, so one
- * connection could otherwise have thousands decided and forwarded together; nginx and Envoy answer a
- * pipeline one request at a time. Clients that pipeline at all keep a few requests in flight.
- */
-export const MAX_PIPELINED_REQUESTS = 32;
-
-/** Connections closing once a reply already started is out: the requests pipelined behind it never run. */
-const closingAfter = new WeakSet<Socket>();
-
-function pipelineTooDeep(): RequestError {
-  return new RequestError(
-    'ERR_SERVER_BUSY',
-    `Service Unavailable: more than ${MAX_PIPELINED_REQUESTS} requests wait for their replies on this connection (HTTP/1.1 pipelining); the connection is closed after this reply: send the rest again, on more connections or after their replies`,
-    { headers: { 'retry-after': '1' } },
-  );
-}
-
-/** The last reply of a connection: the last one queued behind `current` (pipelined), else `current`. */
-function lastReplyOn(socket: Socket, current: ServerResponse): ServerResponse {
-  let last = current;
-  for (const res of queuedOn.get(socket)?.keys() ?? []) last = res;
-  return last;
-}
-
-/** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */
-const queuedOn = new WeakMap<Socket, Map<ServerResponse, () => void>>();
-
-/**
- * Ends `res`, a reply waiting for its connection (pipelined), with a `close` when the connection closes
- * before it was given it: one `close` listener per connection, whatever the depth of its pipeline. Returns
- * how many replies now wait on the connection, this one included (0 when it is closed already).
- */
-export function closeWithConnection(req: IncomingMessage, res: ServerResponse): number {
-  let closed = false;
-  const end = () => {
-    if (closed) return;
-    res.destroy();
-    // Node 24 closes a reply destroyed without a socket itself, a tick later; Node 20 never does.
-    setImmediate(() => {
-      if (!closed) res.emit('close');
-    });
-  };
-  const socket = req.socket;
-  if (socket.destroyed) {
-    queueMicrotask(end);
-    return 0;
-  }
-  let queued = queuedOn.get(socket);
-  if (!queued) {
-    const map = new Map<ServerResponse, () => void>();
-    queuedOn.set(socket, map);
-    socket.once('close', () => {
-      const ends = [...map.values()];
-      map.clear();
-      for (const e of ends) e();
-    });
-    queued = map;
-  }
-  const mine = queued;
-  mine.set(res, end);
-  res.once('close', () => {
-    closed = true;
-    mine.delete(res);
-  });
-  // Given the connection at its turn: from then on Node closes it as any other reply.
-  res.once('socket', () => mine.delete(res));
-  return mine.size;
 }

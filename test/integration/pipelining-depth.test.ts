@@ -7,7 +7,7 @@
  * @module
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_PIPELINED_REQUESTS } from '../../src/server/public-server.js';
+import { MAX_PIPELINED_REQUESTS } from '../../src/server/pipelined.js';
 import { exchange, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 

@@ -5,7 +5,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { expect, it } from 'vitest';
-import { closeWithConnection } from '../../../src/server/public-server.js';
+import { closeWithConnection } from '../../../src/server/pipelined.js';
 
 const turns = (n: number) =>
   Array.from({ length: n }).reduce<Promise<void>>(

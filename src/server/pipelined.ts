@@ -1,0 +1,117 @@
+/**
+ * HTTP/1.1 pipelining: the requests of one connection that wait behind the one being answered. Node parses a
+ * whole pipeline at once and hands every request to the handler at once, each reply queued (no socket yet)
+ * until the one before it has finished. nginx and Envoy answer a pipeline one request at a time; here the
+ * requests behind are checked meanwhile (body, credentials, decision), but each goes to the upstream only
+ * once its reply has the connection ({@link awaitTurn}). A reply ahead may close the connection, decided only
+ * late (a body over the limit, a streamed reply to HTTP/1.0, the last reply of a shutdown): the requests
+ * behind it are then never answered, and must not have run (RFC 9112 §9.6), or a client retrying them
+ * elsewhere runs them twice.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { RequestError } from '../errors/errors.js';
+
+/**
+ * Requests of one connection that may wait behind the one being answered and still be started: one
+ * connection could otherwise have thousands checked together. Clients that pipeline at all keep a few
+ * requests in flight.
+ */
+export const MAX_PIPELINED_REQUESTS = 32;
+
+/** Connections closing once a reply already started is out: the requests pipelined behind it never run. */
+const closingAfter = new WeakSet<Socket>();
+
+/** Nothing pipelined on `socket` after now may start: the reply being made closes it. */
+export function closeAfterThis(socket: Socket): void {
+  closingAfter.add(socket);
+}
+
+/** Whether a request arriving on `socket` comes behind a reply that closes it (so it must not run). */
+export function behindClosingReply(socket: Socket): boolean {
+  return closingAfter.has(socket);
+}
+
+export function pipelineTooDeep(): RequestError {
+  return new RequestError(
+    'ERR_SERVER_BUSY',
+    `Service Unavailable: more than ${MAX_PIPELINED_REQUESTS} requests wait for their replies on this connection (HTTP/1.1 pipelining); the connection is closed after this reply: send the rest again, on more connections or after their replies`,
+    { headers: { 'retry-after': '1' } },
+  );
+}
+
+/** The last reply of a connection: the last one queued behind `current` (pipelined), else `current`. */
+export function lastReplyOn(socket: Socket, current: ServerResponse): ServerResponse {
+  let last = current;
+  for (const res of queuedOn.get(socket)?.keys() ?? []) last = res;
+  return last;
+}
+
+/** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */
+const queuedOn = new WeakMap<Socket, Map<ServerResponse, () => void>>();
+
+/**
+ * Ends `res`, a reply waiting for its connection (pipelined), with a `close` when the connection closes
+ * before it was given it: one `close` listener per connection, whatever the depth of its pipeline. Returns
+ * how many replies now wait on the connection, this one included (0 when it is closed already).
+ */
+export function closeWithConnection(req: IncomingMessage, res: ServerResponse): number {
+  let closed = false;
+  const end = () => {
+    if (closed) return;
+    res.destroy();
+    // Node 24 closes a reply destroyed without a socket itself, a tick later; Node 20 never does.
+    setImmediate(() => {
+      if (!closed) res.emit('close');
+    });
+  };
+  const socket = req.socket;
+  if (socket.destroyed) {
+    queueMicrotask(end);
+    return 0;
+  }
+  let queued = queuedOn.get(socket);
+  if (!queued) {
+    const map = new Map<ServerResponse, () => void>();
+    queuedOn.set(socket, map);
+    socket.once('close', () => {
+      const ends = [...map.values()];
+      map.clear();
+      for (const e of ends) e();
+    });
+    queued = map;
+  }
+  const mine = queued;
+  mine.set(res, end);
+  res.once('close', () => {
+    closed = true;
+    mine.delete(res);
+  });
+  // Given the connection at its turn: from then on Node closes it as any other reply.
+  res.once('socket', () => mine.delete(res));
+  return mine.size;
+}
+
+/**
+ * Resolves true once `res` has its connection — at once unless it is queued behind another reply — or false
+ * when it closed first (its connection closed after a reply ahead, or the client went): then its request
+ * must not be forwarded, as its reply could never be sent.
+ */
+export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
+  if (res.socket) return true;
+  if (res.destroyed || res.closed) return false;
+  return new Promise<boolean>((resolve) => {
+    const onSocket = () => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      res.off('socket', onSocket);
+      resolve(false);
+    };
+    res.once('socket', onSocket);
+    res.once('close', onClose);
+  });
+}
