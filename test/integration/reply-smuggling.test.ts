@@ -9,7 +9,8 @@
  * - a GET stream resumed with `Last-Event-ID`, replaying an earlier `tools/list` reply (pruned);
  * - a request reusing the id of a list request still in flight in the session (400), also once the
  *   client cut that request's SSE reply (held for the upstream's late answer);
- * - a list in the reply to another request of a session, a tools/call's say (pruned);
+ * - a list in the reply to another request of a session, a tools/call's say (pruned), also in the body of
+ *   a legacy messages POST the upstream answered there rather than on the stream (pruned for that caller);
  * - a list reply the sidecar cannot read — not JSON, or compressed — (502, not passed on);
  * - a client gone mid-body (a typed 499 denial, not an unhandled error).
  *
@@ -343,12 +344,13 @@ describe('list replies reaching a caller some other way', () => {
 });
 
 describe('a list in the reply to another request of a session', () => {
+  const tools = TOOLS.map((name) => ({
+    name,
+    inputSchema: { type: 'object' },
+    annotations: { readOnlyHint: name === 'echo', destructiveHint: name !== 'echo', openWorldHint: false },
+  }));
+
   it('is pruned: in a session any POST may carry another request’s reply', async () => {
-    const tools = TOOLS.map((name) => ({
-      name,
-      inputSchema: { type: 'object' },
-      annotations: { readOnlyHint: name === 'echo', destructiveHint: name !== 'echo', openWorldHint: false },
-    }));
     // Answers `initialize` with a session, notifications with 202, and every other request with the whole
     // tool list, whatever it asked: a tools/call's reply carrying a list the caller may not see.
     const upstream = createServer((req: IncomingMessage, res) => {
@@ -395,6 +397,55 @@ describe('a list in the reply to another request of a session', () => {
     });
     expect(res.status).toBe(200);
     expect(names(await res.text())).toEqual(GUEST_SEES);
+  });
+
+  it('is pruned for the POST’s caller on the legacy messages endpoint, when the upstream answers in the POST’s body', async () => {
+    // A legacy HTTP+SSE upstream that answers every POSTed request in the POST's own body (200) rather than on
+    // the stream, and with the whole tool list whatever was asked: a tools/call's reply carrying a list. The
+    // transport answers on the stream, but a reply in the body reaches the client all the same.
+    const upstream = createServer((req: IncomingMessage, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write(`event: endpoint\ndata: /messages?sessionId=${randomUUID()}\n\n`);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const msg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: number };
+        const text = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { tools } });
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+          .end(text);
+      });
+    });
+    const h = await harness({ url: await listen(upstream) });
+    /** Opens a legacy stream for `auth` and POSTs a tools/call to its session: the POST's reply body. */
+    const callInOwnSession = async (auth: Record<string, string>): Promise<string> => {
+      const stream = await fetch(h.sseUrl, { headers: { ...auth, accept: 'text/event-stream' } });
+      expect(stream.status).toBe(200);
+      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      while (!text.includes('sessionId=')) text += Buffer.from((await reader.read()).value ?? []).toString();
+      const endpoint = /data: (\S+)/.exec(text)?.[1] ?? '';
+      const res = await fetch(`${h.sidecar.publicUrl}${endpoint}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: {} },
+        }),
+      });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      await reader.cancel();
+      return body;
+    };
+    // Pruned as each caller's own list would be: the guest's to what a guest sees, the admin's not at all.
+    expect(names(await callInOwnSession(await h.bearer(['guest'])))).toEqual(GUEST_SEES);
+    expect(names(await callInOwnSession(await h.bearer(['admin'])))).toEqual(TOOLS);
   });
 });
 
