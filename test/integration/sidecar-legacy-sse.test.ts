@@ -1,6 +1,7 @@
 /**
  * End to end over the legacy HTTP+SSE transport: the SDK's SSEClientTransport through the sidecar to the
- * example server's SSE endpoint. Denied requests are answered on the session's stream.
+ * example server's SSE endpoint. Denied requests are answered on the session's stream, except an anonymous
+ * caller's (`authn.mode: optional`) that signing in would cure: that is the 401 challenge on its POST.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -144,5 +145,52 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     });
     expect(h.upstream.calls().some((c) => JSON.stringify(c).includes(text0))).toBe(false);
     await reader.cancel();
+  });
+
+  it('answers an anonymous caller the policy denies (authn.mode optional) with the 401 challenge on its POST, not on the stream', async () => {
+    const optional = await startHarness({
+      upstream: h.upstream,
+      issuer: h.issuer,
+      config: { authn: { mode: 'optional' }, server: { legacyMessagesPath: MESSAGES_PATH } },
+    });
+    const res = await fetch(optional.sseUrl, { headers: { accept: 'text/event-stream' } });
+    const reader = res.body!.getReader();
+    try {
+      expect(res.status).toBe(200);
+      let text = '';
+      const readUntil = async (what: string) => {
+        while (!text.includes(what)) text += new TextDecoder().decode((await reader.read()).value);
+      };
+      await readUntil('sessionId=');
+      const endpoint = /data: (\S+)/.exec(text)?.[1] ?? '';
+      const post = (id: number, args: Record<string, unknown>) =>
+        fetch(`${optional.sidecar.publicUrl}${endpoint}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id,
+            method: 'tools/call',
+            params: { name: 'echo', arguments: args },
+          }),
+        });
+      // On the stream the client would read a "Forbidden" it cannot act on; the 401 with the challenge is
+      // what makes an MCP client sign in and ask again.
+      const denied = await post(8, { text: 'hi' });
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+"$/);
+      expect(await denied.json()).toMatchObject({ id: 8, error: { data: { code: 'ERR_AUTHN_MISSING' } } });
+      // What no sign-in cures (arguments over policy.maxArgumentValues) is answered on the stream as a
+      // signed-in caller's denial is, after anything the stream carried for the first POST.
+      const refused = await post(9, { pad: new Array(10_000).fill(0) });
+      expect(refused.status).toBe(202);
+      await refused.text();
+      await readUntil('"id":9');
+      expect(text).toMatch(/"id":9,"error":\{"code":-32602/);
+      expect(text).not.toContain('"id":8');
+    } finally {
+      await reader.cancel();
+      await optional.stop();
+    }
   });
 });
