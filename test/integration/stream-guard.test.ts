@@ -2,18 +2,25 @@
  * Open event streams re-check their caller (`server.streamRecheckMs`): a stream whose token is revoked
  * while it is open is cut, on the Streamable HTTP GET stream and on the legacy SSE stream, while another
  * caller's stream stays open; the reconnect is refused, and only it counts as a failed authentication.
- * Real sidecar, in-memory store, SDK upstream.
+ * A re-check whose credentials now name another caller than the one who opened the stream (an API key
+ * whose record was rewritten to another subject) cuts it too: on the legacy SSE stream nothing else would,
+ * as no session header is checked there. Real sidecar, in-memory store, SDK upstream.
  *
  * @module
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { API_KEY_CACHE_TTL_MS, createApiKey } from '../../src/authn/api-keys.js';
+import { type Harness, PEPPER, startHarness } from '../helpers/sidecar.js';
+import { settlesWithin } from '../helpers/wait.js';
 
 let h: Harness;
+/** Moves the sidecar's clock ahead of the wall clock (an API key record's cache lifetime). */
+let clockOffsetMs = 0;
 
 beforeAll(async () => {
   h = await startHarness({
+    now: () => Date.now() + clockOffsetMs,
     config: { server: { streamRecheckMs: 50 }, store: { revocationPollIntervalMs: 50 } },
   });
 });
@@ -110,5 +117,37 @@ describe.each([
     // The re-checks that cut the stream are no failed logins: only the refused reconnect counts.
     expect((await authnFailures()) - failuresBefore).toBe(1);
     await kept.close();
+  });
+});
+
+describe('legacy SSE stream whose API key names another caller at a re-check', () => {
+  it('is cut, while a stream of a key still naming its opener stays open', async () => {
+    const pepper = Buffer.from(PEPPER);
+    const moved = await createApiKey(h.sidecar.store, pepper, { subject: 'svc-before', roles: ['user'] });
+    const same = await createApiKey(h.sidecar.store, pepper, { subject: 'svc-same', roles: ['user'] });
+    // Opened first, its re-checks run first in each interval: by the time the other is cut, it was re-checked.
+    const sameStream = watch(await sseStream(same.key));
+    const movedStream = watch(await sseStream(moved.key));
+    let sameEnded = false;
+    void sameStream.end.then(() => {
+      sameEnded = true;
+    });
+    try {
+      // The key's record rewritten in the store (same id and secret, another subject): the key now lets in
+      // another caller than the one whose session the stream carries. No session header is re-checked on a
+      // legacy stream, so only the re-check's comparison with the opener can tell.
+      await h.sidecar.store.putApiKey({ ...moved.record, subject: 'svc-after' });
+      // Both records are read again once their cache lifetime has passed on the sidecar's clock.
+      clockOffsetMs = API_KEY_CACHE_TTL_MS + 1_000;
+      expect(['ended', 'broken']).toContain(
+        await settlesWithin(5_000, movedStream.end, 'the moved key’s stream'),
+      );
+      expect(h.logs.some((l) => l.includes('event stream ended') && l.includes('another caller'))).toBe(true);
+      // Re-checked as often and read again from the store too: the key still naming its opener keeps its stream.
+      expect(sameEnded).toBe(false);
+    } finally {
+      clockOffsetMs = 0;
+      await sameStream.close();
+    }
   });
 });
