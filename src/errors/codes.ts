@@ -116,6 +116,13 @@ export const ERROR_CODES = {
     meaning:
       'The session (legacy `sessionId` or `Mcp-Session-Id`) does not exist or belongs to another caller.',
   },
+  ERR_SESSION_UNAVAILABLE: {
+    status: 503,
+    rpc: RPC.unavailable,
+    reason: 'request',
+    meaning:
+      'The `Mcp-Session-Id` names a session this replica does not hold, and the shared store (Redis) that would say whose it is cannot be reached; retry shortly (`Retry-After`). An open stream re-checked meanwhile stays open.',
+  },
   ERR_AUTHN_MISSING: {
     status: 401,
     rpc: RPC.unauthorized,

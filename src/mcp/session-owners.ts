@@ -50,8 +50,8 @@ export type OnEvict = (sessionId: string, protocolVersion: string | undefined) =
 /**
  * The bindings in the shared store. A claim is awaited (on the request that issued the session, before its
  * reply goes out); a claim the store cannot answer leaves the binding in this replica only. A lookup that
- * fails is no binding: the session is refused, as an unknown one is. Refreshes and deletes are made off the
- * request path.
+ * fails rejects: the session is refused until the store answers (503), not as unknown. Refreshes and deletes
+ * are made off the request path.
  */
 export interface SharedSessions {
   /** Binds the session to `owner` unless another owner holds it (then false: an upstream issuing an id twice). */
@@ -162,7 +162,8 @@ export class SessionOwners {
 
   /**
    * True when `caller` owns the session, or when it is unknown here and unknown sessions are forwarded; a
-   * promise when it is unknown here and the shared store is asked whose it is.
+   * promise when it is unknown here and the shared store is asked whose it is, which rejects when the store
+   * cannot answer.
    */
   mayUse(sessionId: string, caller: Principal): boolean | Promise<boolean> {
     const b = this.#owners.get(sessionId);
@@ -188,7 +189,9 @@ export class SessionOwners {
   /** A session bound in the shared store to `caller` is bound here too; any other answer refuses it. */
   async #fromShared(shared: SharedSessions, sessionId: string, caller: Principal): Promise<boolean> {
     const key = ownerKey(caller);
-    const owner = await shared.get(sessionId).catch(() => null);
+    // A lookup that fails rejects: the session may well be the caller's (a restart, another replica's), so
+    // it is refused for now (503), not as unknown (404, which has the client start over, and cuts a stream).
+    const owner = await shared.get(sessionId);
     if (owner !== key) return false;
     // Bound meanwhile (by another request of the same session)? Then to its owner, the one asked for.
     const current = this.#owners.get(sessionId);

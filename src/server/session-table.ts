@@ -67,7 +67,7 @@ export const SHARED_SESSION_TTL_MS = 24 * 3_600_000;
 
 /**
  * Session bindings in the store. A failed write leaves the binding in this replica only (said at debug: the
- * store's own outage is logged once by the store); a failed lookup is none.
+ * store's own outage is logged once by the store); a failed lookup refuses the session for now (503).
  */
 function sharedSessions(store: Store, logger: Logger): SharedSessions {
   const failed = (what: string) => (err: unknown) =>

@@ -97,3 +97,35 @@ describe('session bindings across a sidecar restart', () => {
     expect(r.mine).toBe(404);
   });
 });
+
+describe('a session lookup while Redis is down', () => {
+  it('is refused for now (503 ERR_SESSION_UNAVAILABLE, Retry-After), not as an unknown session (404)', async () => {
+    const opts = { redisUrl: suite.redis.url, config: { store: { keyPrefix: suite.prefix('outage') } } };
+    const first = await sidecar(opts);
+    const auth = await first.bearer(['analyst']);
+    const client = await connectStreamable(first.mcpUrl, auth, { reconnection: noReconnect });
+    clients.push(client);
+    const transport = client.transport as StreamableHTTPClientTransport;
+    const session = {
+      'mcp-session-id': transport.sessionId ?? '',
+      'mcp-protocol-version': transport.protocolVersion ?? '',
+    };
+    // Another replica, which never saw the session issued: only the store can say whose it is.
+    const second = await sidecar(opts);
+    await suite.redis.kill();
+    try {
+      const res = await postJsonRpc(
+        second.mcpUrl,
+        { ...auth, ...session },
+        { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      );
+      const text = await res.text();
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(text).toContain('"code":"ERR_SESSION_UNAVAILABLE"');
+      expect(text).not.toContain('unknown session');
+    } finally {
+      await suite.redis.restart();
+    }
+  });
+});

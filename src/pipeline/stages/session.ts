@@ -1,7 +1,8 @@
 /**
  * Session ownership: a request naming an `Mcp-Session-Id` that another caller created is answered as if
  * the session did not exist (404), so sessions can be neither used nor probed across callers. A session
- * unknown here is looked up in the shared store first, when there is one (`SessionOwners`).
+ * unknown here is looked up in the shared store first, when there is one (`SessionOwners`); while the store
+ * cannot answer, it is refused with 503 `ERR_SESSION_UNAVAILABLE`.
  *
  * @module
  */
@@ -29,6 +30,14 @@ export function sessionStage(
         'Invalid Request: the legacy messages endpoint takes its session from the sessionId query parameter; send no Mcp-Session-Id header',
       ),
     );
+  const storeDown = () =>
+    deny(
+      new RequestError(
+        'ERR_SESSION_UNAVAILABLE',
+        'Service Unavailable: the session store cannot say whose this session is; retry shortly',
+        { headers: { 'retry-after': '1' } },
+      ),
+    );
   return {
     name: 'session',
     run(ctx) {
@@ -53,8 +62,9 @@ export function sessionStage(
         ctx.serverRequests = owners.serverRequests(id);
         return CONTINUE;
       };
-      // Unknown here: the shared store says whose it is (a restart, another replica).
-      return typeof mine === 'boolean' ? use(mine) : mine.then(use);
+      // Unknown here: the shared store says whose it is (a restart, another replica); while it cannot, the
+      // session is refused for now (a 503 the client retries, and that keeps an open stream open).
+      return typeof mine === 'boolean' ? use(mine) : mine.then(use, storeDown);
     },
   };
 }

@@ -177,13 +177,15 @@ describe('SessionOwners with a shared store', () => {
     const map = new Map<string, string>();
     const ended = new Set<string>();
     const calls: string[] = [];
-    return {
+    const st = {
       map,
       calls,
+      /** The store is down: every call rejects. */
+      fail,
       shared: {
         claim: async (id: string, owner: string) => {
           calls.push(`claim ${id}`);
-          if (fail) throw new Error('store down');
+          if (st.fail) throw new Error('store down');
           const current = map.get(id);
           if (current !== undefined && current !== owner) return false;
           ended.delete(id);
@@ -197,7 +199,7 @@ describe('SessionOwners with a shared store', () => {
         },
         get: async (id: string) => {
           calls.push(`get ${id}`);
-          if (fail) throw new Error('store down');
+          if (st.fail) throw new Error('store down');
           return map.get(id) ?? null;
         },
         delete(id: string) {
@@ -207,6 +209,7 @@ describe('SessionOwners with a shared store', () => {
         },
       },
     };
+    return st;
   }
 
   it('claims each binding there, and serves a session unknown here to the owner the store names', async () => {
@@ -240,13 +243,17 @@ describe('SessionOwners with a shared store', () => {
     expect(await podB.bind('dup', mallory)).toBe(true);
   });
 
-  it('binds here only when the store cannot be asked, and refuses what it cannot look up', async () => {
+  it('binds here only when the store cannot be asked, and rejects what it cannot look up (not "not yours")', async () => {
     const s = sharedMap(true);
     const owners = new SessionOwners({ shared: s.shared });
     expect(await owners.bind('s-1', alice)).toBe(true);
     expect(owners.mayUse('s-1', alice)).toBe(true);
     s.map.set('s-2', ownerKey(alice));
-    expect(await new SessionOwners({ shared: s.shared }).mayUse('s-2', alice)).toBe(false);
+    const later = new SessionOwners({ shared: s.shared });
+    await expect(later.mayUse('s-2', alice)).rejects.toThrow();
+    // Nothing was bound meanwhile: once the store answers, the owner it names gets the session.
+    s.fail = false;
+    expect(await later.mayUse('s-2', alice)).toBe(true);
   });
 
   it('forgets the binding there when the session ends or is evicted (and ended at the upstream)', async () => {
