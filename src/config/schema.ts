@@ -46,7 +46,7 @@ const UpstreamSchema = z.strictObject({
     )
     .default(D.UPSTREAM_URL)
     .describe(
-      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp, on a port other than the sidecar's own; no user or password (none is sent), no query or fragment (requests carry the client's query).",
+      "The MCP server's Streamable HTTP endpoint inside the pod, e.g. http://127.0.0.1:8081/mcp, on a port other than the sidecar's own; a URL without a path, or with `/` (the default has none), forwards to `server.mcpPath` on the upstream. No user or password (none is sent), no query or fragment (requests carry the client's query).",
     ),
   connectTimeoutMs: positiveMs
     .default(D.UPSTREAM_CONNECT_TIMEOUT_MS)
