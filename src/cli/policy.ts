@@ -16,7 +16,7 @@ import { isUrl } from '../policy/bundle-download.js';
 import { type Decision, unknownObligations } from '../policy/decision.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { PolicyInput } from '../policy/input.js';
-import { PolicyInputSchema } from '../policy/input-schema.js';
+import { policyInputSchemaFor } from '../policy/input-schema.js';
 import { silentLogger } from '../telemetry/logger.js';
 import { loadCliConfig } from './config.js';
 import { type CliIo, fail, processIo } from './table.js';
@@ -99,10 +99,10 @@ const MAX_INPUT_WARNINGS = 10;
  * Where a hand-written input differs from every input the sidecar builds (`schema/policy-input.json`): a field
  * it never sends (`subject.teant`), one it always sends left out, a value of another type. The policy still
  * evaluates it as given; the warning says that the sidecar would never ask this, so the answer may not be
- * the one a real request gets.
+ * the one a real request gets. The action is held to the shape the sidecar sends for its `method`.
  */
 function unlikeSidecarInput(input: PolicyInput): string[] {
-  const r = PolicyInputSchema.safeParse(input);
+  const r = policyInputSchemaFor(input.action.method).safeParse(input);
   if (r.success) return [];
   const lines = r.error.issues.flatMap((i) => {
     const at = i.path.join('.');

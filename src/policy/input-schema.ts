@@ -33,15 +33,17 @@ const args = open.describe('the arguments (`{}` when none, or not an object)');
  * One shape per kind of request, not one object with optional fields: OPA reads listed properties as always
  * there, so `input.action == {"method": "ping"}` would be refused as comparing unlike objects.
  */
-const Action = z.union([
-  z.strictObject({ method: z.string().describe('any other method; for `visible`: the list method') }),
-  z.strictObject({ method: z.literal('tools/call'), tool: z.string(), arguments: args }),
-  z.strictObject({ method: z.literal('prompts/get'), prompt: z.string(), arguments: args }),
-  z.strictObject({
-    method: z.enum(['resources/read', 'resources/subscribe', 'resources/unsubscribe']),
-    uri: z.string().describe('the resource’s URI'),
-  }),
-]);
+const OtherAction = z.strictObject({
+  method: z.string().describe('any other method; for `visible`: the list method'),
+});
+const ToolCall = z.strictObject({ method: z.literal('tools/call'), tool: z.string(), arguments: args });
+const PromptGet = z.strictObject({ method: z.literal('prompts/get'), prompt: z.string(), arguments: args });
+const ResourceMethod = z.enum(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+const ResourceAction = z.strictObject({
+  method: ResourceMethod,
+  uri: z.string().describe('the resource’s URI'),
+});
+const Action = z.union([OtherAction, ToolCall, PromptGet, ResourceAction]);
 
 // Typed as anything: an upstream's hint reaches the policy as it was listed (null, "false"), so a policy may
 // compare it with anything. The names are what the check holds a policy to.
@@ -81,3 +83,26 @@ const Context = z.strictObject({
 export const PolicyInputSchema = z
   .strictObject({ subject: Subject, action: Action, resource: Resource, context: Context })
   .describe('The input of the decision and visible entrypoints (DESIGN.md, "The policy contract")');
+
+/** Only the method, for an action whose method is missing or no string: its other fields are not judged. */
+const MethodOnly = z.looseObject({ method: z.string() });
+
+/**
+ * The input schema with the one action shape the sidecar sends for `method` (the union's first error comes
+ * from whichever shape failed first, so `{"method": "tools/call", "tool": "echo"}` would be reported against
+ * the shape of "any other method" — `tool` unknown — instead of `arguments` missing). An action without a
+ * string method is judged only on its method.
+ */
+export function policyInputSchemaFor(method: unknown) {
+  const action =
+    method === 'tools/call'
+      ? ToolCall
+      : method === 'prompts/get'
+        ? PromptGet
+        : ResourceMethod.safeParse(method).success
+          ? ResourceAction
+          : typeof method === 'string'
+            ? OtherAction
+            : MethodOnly;
+  return PolicyInputSchema.extend({ action });
+}

@@ -125,6 +125,39 @@ describe('mcp-authz policy eval', () => {
     expect(warnings[10]).toMatch(/^\(and \d+ more\)$/);
   });
 
+  it("holds the action to the shape the sidecar sends for its method, not the union's first", async () => {
+    const warningsFor = async (action: Record<string, unknown>) => {
+      const c = cli();
+      await c.run(
+        'policy',
+        'eval',
+        '--bundle',
+        bundle,
+        file('action.json', { ...input(['user'], 'echo'), action }),
+      );
+      expect(c.exits).toEqual([]);
+      return (JSON.parse(c.out.join('')) as { input_warnings?: string[] }).input_warnings;
+    };
+    expect(await warningsFor({ method: 'tools/call', tool: 'echo' })).toEqual([
+      'action.arguments: missing (the sidecar always sends it)',
+    ]);
+    expect(await warningsFor({ method: 'tools/call' })).toEqual([
+      'action.tool: missing (the sidecar always sends it)',
+      'action.arguments: missing (the sidecar always sends it)',
+    ]);
+    expect(await warningsFor({ method: 'resources/read', tool: 'echo' })).toEqual([
+      'action.uri: missing (the sidecar always sends it)',
+      'action.tool: not a field the sidecar sends',
+    ]);
+    expect(await warningsFor({ method: 'tools/list', tool: 'echo' })).toEqual([
+      'action.tool: not a field the sidecar sends',
+    ]);
+    expect(await warningsFor({ tool: 'echo', arguments: {} })).toEqual([
+      'action.method: missing (the sidecar always sends it)',
+    ]);
+    expect(await warningsFor({ method: 'tools/call', tool: 'echo', arguments: {} })).toBeUndefined();
+  });
+
   it("names what is wrong with a policy's malformed result", async () => {
     const malformed = await buildBundle('test/fixtures/policies/malformed');
     const c = cli();
