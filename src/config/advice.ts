@@ -74,6 +74,17 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
         'a local bundle is read where it is',
     );
   }
+  const authn = config.authn;
+  if (!authn.jwt.enabled && !authn.apiKeys.enabled && authn.introspection === undefined) {
+    advice.push(
+      'authn.jwt and authn.apiKeys are disabled and authn.introspection is not set: no caller can authenticate, ' +
+        (authn.mode === 'strict'
+          ? 'so every request is refused (401)'
+          : 'so every caller is anonymous (authn.mode optional) and the default policy denies every anonymous ' +
+            'request; only a policy that allows anonymous callers lets any through') +
+        '; enable authn.jwt or authn.apiKeys, or set authn.introspection',
+    );
+  }
   if (config.policy.dryRun) {
     advice.push(
       'policy.dryRun is on: the policy decides and records every request but enforces nothing; requests it ' +

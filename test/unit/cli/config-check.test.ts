@@ -132,6 +132,20 @@ describe('mcp-authz config check', () => {
     expect(r.out).toContain('DRY RUN: nothing is enforced');
   });
 
+  it('warns that no caller can authenticate when every method is off, and still passes', async () => {
+    const r = await check(
+      '-c',
+      configFile({ authn: { jwt: { enabled: false }, apiKeys: { enabled: false } } }),
+    );
+    expect(r.exits).toEqual([]);
+    expect(r.err).toBe(
+      'mcp-authz: warning: authn.jwt and authn.apiKeys are disabled and authn.introspection is not set: no ' +
+        'caller can authenticate, so every request is refused (401); enable authn.jwt or authn.apiKeys, or ' +
+        'set authn.introspection\n',
+    );
+    expect(r.out).toContain('authn     none (strict)\n');
+  });
+
   it('refuses what the authenticator refuses at start, and warns of credentials it has no key for', async () => {
     const short = join(dir, 'hs-short');
     writeFileSync(short, 'too-short');

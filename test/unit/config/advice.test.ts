@@ -138,4 +138,31 @@ describe('configAdvice', () => {
     expect(at('http://127.0.0.1:8080/introspect')).toEqual([]);
     expect(at('https://idp.example/introspect')).toEqual([]);
   });
+
+  it('warns that nothing can authenticate when JWTs, API keys and introspection are all off', () => {
+    const at = (authn: Record<string, unknown>) =>
+      configAdvice(parseConfig({ server: { trustProxyHops: 1 }, authn }, {}));
+    const off = { jwt: { enabled: false }, apiKeys: { enabled: false } };
+    expect(at(off)).toEqual([
+      expect.stringMatching(
+        /^authn\.jwt and authn\.apiKeys are disabled and authn\.introspection is not set: no caller can authenticate, so every request is refused \(401\)/,
+      ),
+    ]);
+    const [optional] = at({ ...off, mode: 'optional' });
+    expect(optional).toContain('every caller is anonymous');
+    expect(optional).toContain('the default policy denies every anonymous request');
+    // One way in is enough.
+    expect(at({ jwt: { enabled: false } })).toEqual([]);
+    expect(at({ apiKeys: { enabled: false } })).toEqual([]);
+    expect(
+      at({
+        ...off,
+        introspection: {
+          endpoint: 'https://idp.example/introspect',
+          clientId: 'c',
+          issuer: 'https://idp.example',
+        },
+      }),
+    ).toEqual([]);
+  });
 });
