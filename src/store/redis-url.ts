@@ -2,11 +2,12 @@
  * Parses the `store.redisUrl` forms into connection targets for ioredis:
  * `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS),
  * `redis+sentinel://[user:pass@]host:port,host2:port/mastername[/db]` and
- * `redis+cluster://[user:pass@]host:port,host2:port`. Sentinel and cluster URLs take `?tls=true`.
- * `redactRedisUrl` gives a form safe to log (password replaced).
+ * `redis+cluster://[user:pass@]host:port,host2:port`. Every form takes `?tls=true` or `?tls=false` (for
+ * `rediss://`, only true). `redactRedisUrl` gives a form safe to log (password replaced).
  *
  * @module
  */
+import { ConfigError } from '../errors/errors.js';
 
 export interface HostPort {
   readonly host: string;
@@ -34,18 +35,21 @@ export type RedisTarget =
 const URL_RE =
   /^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/(?:(.*)@)?([^@/?#]*)(\/[^?#@]*)?(?:\?([^#@]*))?$/;
 
-/** Throws an `Error` whose message never contains the password. */
+/**
+ * Throws a `ConfigError` (one issue, `store.redisUrl: …`, printed under "invalid configuration:" like every
+ * other configuration problem) whose message never contains the password.
+ */
 export function parseRedisUrl(url: string): RedisTarget {
   const m = URL_RE.exec(url);
   if (!m) {
     // A line break from a secret file (`echo` adds one) fails the parse: say so, and never echo the text
     // around it, where `.`-based redaction would not reach.
     if (/\p{Cc}/u.test(url)) {
-      throw new Error(
-        'store.redisUrl: contains a line break or another control character (a secret written with `echo` ends in a newline?)',
+      throw invalid(
+        'contains a line break or another control character (a secret written with `echo` ends in a newline?)',
       );
     }
-    throw new Error(`store.redisUrl: cannot parse ${redactRedisUrl(url)}`);
+    throw invalid(`cannot parse ${redactRedisUrl(url)}`);
   }
   const [, scheme, userinfo, hostList = '', rawPath = '', query = ''] = m;
   const params = new URLSearchParams(query);
@@ -53,8 +57,8 @@ export function parseRedisUrl(url: string): RedisTarget {
   // connect without the password, or to database 0.
   for (const name of new Set(params.keys())) {
     if (name !== 'tls') {
-      throw new Error(
-        `store.redisUrl: the query parameter ${JSON.stringify(name.slice(0, 40))} is not read (only tls=true is): give a password in the userinfo (redis://:password@host) or store.passwordFile, a database as the path (/2)`,
+      throw invalid(
+        `the query parameter ${JSON.stringify(name.slice(0, 40))} is not read (the only one read is tls, as tls=true or tls=false): give a password in the userinfo (redis://:password@host) or store.passwordFile, a database as the path (/2)`,
       );
     }
   }
@@ -68,21 +72,19 @@ export function parseRedisUrl(url: string): RedisTarget {
     .split(',')
     .filter((h) => h.length > 0)
     .map((h) => parseHostPort(h, defaultPort));
-  if (nodes.length === 0) throw new Error('store.redisUrl: no host');
+  if (nodes.length === 0) throw invalid('no host');
   const tls = tlsParam(params.getAll('tls'), scheme === 'rediss') || scheme === 'rediss';
   switch (scheme) {
     case 'redis+sentinel': {
       const [masterName, db] = segments;
-      if (!masterName) throw new Error('store.redisUrl: redis+sentinel:// needs /<mastername>');
+      if (!masterName) throw invalid('redis+sentinel:// needs /<mastername>');
       return { kind: 'sentinel', sentinels: nodes, masterName, db: parseDb(db), tls, ...auth };
     }
     case 'redis+cluster':
-      if (segments.length > 0)
-        throw new Error('store.redisUrl: redis+cluster:// takes no path (clusters have no db)');
+      if (segments.length > 0) throw invalid('redis+cluster:// takes no path (clusters have no db)');
       return { kind: 'cluster', nodes, tls, ...auth };
     default:
-      if (nodes.length > 1)
-        throw new Error('store.redisUrl: several hosts need redis+sentinel:// or redis+cluster://');
+      if (nodes.length > 1) throw invalid('several hosts need redis+sentinel:// or redis+cluster://');
       return { kind: 'standalone', node: nodes[0] as HostPort, db: parseDb(segments[0]), tls, ...auth };
   }
 }
@@ -95,10 +97,9 @@ function tlsParam(values: readonly string[], rediss: boolean): boolean {
   if (values.length === 0) return false;
   const v = values.length === 1 ? values[0]?.toLowerCase() : undefined;
   if (v !== 'true' && v !== 'false') {
-    throw new Error('store.redisUrl: tls takes true or false, once (or use rediss://)');
+    throw invalid('tls takes true or false, once (or use rediss://)');
   }
-  if (rediss && v === 'false')
-    throw new Error('store.redisUrl: rediss:// always uses TLS; tls=false contradicts it');
+  if (rediss && v === 'false') throw invalid('rediss:// always uses TLS; tls=false contradicts it');
   return v === 'true';
 }
 
@@ -126,7 +127,7 @@ function decoded(text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new Error(`store.redisUrl: ${what} is not percent-encoded (write a % in it as %25)`);
+    throw invalid(`${what} is not percent-encoded (write a % in it as %25)`);
   }
 }
 
@@ -141,16 +142,20 @@ function parseUserinfo(userinfo: string | undefined): { username?: string; passw
 
 function parseHostPort(text: string, defaultPort: number): HostPort {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
-  if (!m?.[1]) throw new Error(`store.redisUrl: bad host "${text}"`);
+  if (!m?.[1]) throw invalid(`bad host "${text}"`);
   const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535)
-    throw new Error(`store.redisUrl: bad port in "${text}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw invalid(`bad port in "${text}"`);
   return { host, port };
 }
 
 function parseDb(text: string | undefined): number {
   if (text === undefined || text === '') return 0;
-  if (!/^\d+$/.test(text)) throw new Error(`store.redisUrl: bad database number "${text}"`);
+  if (!/^\d+$/.test(text)) throw invalid(`bad database number "${text}"`);
   return Number(text);
+}
+
+/** A problem with `store.redisUrl`, as the configuration error it is. */
+function invalid(detail: string): ConfigError {
+  return new ConfigError([`store.redisUrl: ${detail}`]);
 }

@@ -186,11 +186,15 @@ describe('mcp-authz config check refuses what serve refuses when it builds the s
       ['redis://:s3cret@h1:6379,h2:6379', 'several hosts need redis+sentinel:// or redis+cluster://'],
       ['redis+sentinel://:s3cret@h1:26379', 'redis+sentinel:// needs /<mastername>'],
       ['redis://:s3cr%zz@h1:6379', 'the password is not percent-encoded (write a % in it as %25)'],
+      [
+        'redis://:s3cret@h1/?foo=1',
+        'the query parameter "foo" is not read (the only one read is tls, as tls=true or tls=false): give a password in the userinfo (redis://:password@host) or store.passwordFile, a database as the path (/2)',
+      ],
     ] as const) {
       for (const only of [[], ['--schema-only']]) {
         const r = await check('-c', configFile({ store: { redisUrl } }), ...only);
         expect(r.exits).toEqual([1]);
-        expect(r.err).toBe(`mcp-authz: store.redisUrl: ${why}\n`);
+        expect(r.err).toBe(`mcp-authz: invalid configuration:\n  store.redisUrl: ${why}\n`);
         expect(r.out).toBe('');
       }
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors/errors.js';
 import { keyLayout } from '../../../src/store/redis-keys.js';
 import { parseRedisUrl, redactRedisUrl } from '../../../src/store/redis-url.js';
 
@@ -90,8 +91,10 @@ describe('query parameters other than tls', () => {
   it('are refused, naming where a password and a database go, never the value', () => {
     const attempt = () => parseRedisUrl('redis://redis:6379?password=s3cret-pw');
     expect(attempt).toThrow(
-      'store.redisUrl: the query parameter "password" is not read (only tls=true is): give a password in the userinfo',
+      'store.redisUrl: the query parameter "password" is not read (the only one read is tls, as tls=true or tls=false): give a password in the userinfo',
     );
+    // A configuration error, printed under "invalid configuration:" as the others are.
+    expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(expect.not.objectContaining({ message: expect.stringContaining('s3cret') }));
     expect(() => parseRedisUrl('redis://redis:6379?db=2&tls=true')).toThrow(
       'the query parameter "db" is not read',
