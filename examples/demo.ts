@@ -5,33 +5,35 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import { createSidecar } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { connectStreamable } from '../test/helpers/mcp-client.js';
+import { DEMO_USAGE, DEMO_USAGE_LINE, parseDemoArgs } from './demo-args.js';
 import { startDevIssuer } from './dev-issuer/issuer.js';
 import { startExampleServer } from './mcp-server/server.js';
 
-const { values } = parseArgs({
-  options: {
-    once: { type: 'boolean', default: false },
-    port: { type: 'string', default: process.env.DEMO_PORT ?? '8080' },
-    'admin-port': { type: 'string', default: process.env.DEMO_ADMIN_PORT ?? '9090' },
-    'log-level': { type: 'string', default: process.env.DEMO_LOG_LEVEL ?? 'warn' },
-  },
-});
+const args = parseDemoArgs(process.argv.slice(2), process.env);
+if (args.kind === 'help') {
+  process.stdout.write(DEMO_USAGE);
+  process.exit(0);
+}
+if (args.kind === 'error') {
+  process.stderr.write(`mcp-authz demo: ${args.message}\n${DEMO_USAGE_LINE}\n`);
+  process.exit(2);
+}
+const values = args.options;
 
 // Stateless, so that the printed curl line works on its own (a stateful server wants an initialize first).
 const upstream = await startExampleServer({ port: 0, stateless: true });
-const port = Number(values.port);
+const port = values.port;
 // The resource identifier must be known before the sidecar listens; with --port 0 take a free port first.
 const publicPort = port === 0 ? await freePort() : port;
 const resource = `http://127.0.0.1:${publicPort}/mcp`;
 const issuer = await startDevIssuer({ audience: resource });
 const config = parseConfig({
   server: { host: '127.0.0.1', port: publicPort },
-  admin: { host: '127.0.0.1', port: Number(values['admin-port']) },
+  admin: { host: '127.0.0.1', port: values.adminPort },
   upstream: { url: `${upstream.url}/mcp` },
   policy: { bundle: 'build/policy/bundle', environment: 'dev' },
   authn: {
@@ -40,7 +42,7 @@ const config = parseConfig({
     resourceMetadata: { authorizationServers: [issuer.issuer], resourceName: 'mcp-authz demo' },
     apiKeys: { enabled: false },
   },
-  log: { level: values['log-level'] },
+  log: { level: values.logLevel },
 });
 const sidecar = createSidecar(config, { logger: createLogger(config.log.level) });
 try {
