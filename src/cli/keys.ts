@@ -61,43 +61,58 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
     .option('--json', 'print JSON')
     .action((_opts: CreateOpts, cmd: Command) =>
-      withStore(cmd, io, async (store, config) => {
-        const o = cmd.optsWithGlobals<CreateOpts>();
-        if (o.expiresIn && o.expiresAt) throw new Error('give --expires-in or --expires-at, not both');
-        const expiresAt = o.expiresIn
-          ? new Date(Date.now() + parseDuration(o.expiresIn))
-          : o.expiresAt
-            ? parseTime(o.expiresAt)
-            : null;
-        requireReadable(config, 'apiKeyPepper');
-        const pepper = openSecret(config, 'apiKeyPepper');
-        const value = pepper.get();
-        pepper.close();
-        if (!value) {
-          // The file was read (requireReadable): set, but empty, e.g. an empty Secret key.
-          const file = config.authn.apiKeys.pepperFile;
-          throw new Error(
-            file
-              ? `authn.apiKeys.pepperFile: ${file} is empty (and AUTHZ_API_KEY_PEPPER is not set)`
-              : 'no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER',
-          );
-        }
-        const warning = o.clearance && (await clearanceWarning(config.policy.bundle, o.clearance));
-        if (warning) io.err(`mcp-authz: warning: ${warning}\n`);
-        const { key, record } = await createApiKey(store, value, {
-          subject: o.subject,
-          tenant: o.tenant ?? null,
-          roles: o.role,
-          scopes: o.scope,
-          clearance: o.clearance ?? null,
-          description: o.description ?? null,
-          expiresAt,
-          prefix: config.authn.apiKeys.prefix,
-        });
-        if (o.json) io.out(formatJson({ key, record: publicRecord(record) }));
-        else
-          io.out(`API key (shown once; store it now):\n\n  ${key}\n\n${formatFields(publicRecord(record))}`);
-      }),
+      withStore(
+        cmd,
+        io,
+        async (store, config) => {
+          const o = cmd.optsWithGlobals<CreateOpts>();
+          if (o.expiresIn && o.expiresAt) throw new Error('give --expires-in or --expires-at, not both');
+          const expiresAt = o.expiresIn
+            ? new Date(Date.now() + parseDuration(o.expiresIn))
+            : o.expiresAt
+              ? parseTime(o.expiresAt)
+              : null;
+          requireReadable(config, 'apiKeyPepper');
+          const pepper = openSecret(config, 'apiKeyPepper');
+          const value = pepper.get();
+          pepper.close();
+          if (!value) {
+            // The file was read (requireReadable): set, but empty, e.g. an empty Secret key.
+            const file = config.authn.apiKeys.pepperFile;
+            throw new Error(
+              file
+                ? `authn.apiKeys.pepperFile: ${file} is empty (and AUTHZ_API_KEY_PEPPER is not set)`
+                : 'no API key pepper: set authn.apiKeys.pepperFile or AUTHZ_API_KEY_PEPPER',
+            );
+          }
+          const warning = o.clearance && (await clearanceWarning(config.policy.bundle, o.clearance));
+          if (warning) io.err(`mcp-authz: warning: ${warning}\n`);
+          const { key, record } = await createApiKey(store, value, {
+            subject: o.subject,
+            tenant: o.tenant ?? null,
+            roles: o.role,
+            scopes: o.scope,
+            clearance: o.clearance ?? null,
+            description: o.description ?? null,
+            expiresAt,
+            prefix: config.authn.apiKeys.prefix,
+          });
+          if (o.json) io.out(formatJson({ key, record: publicRecord(record) }));
+          else
+            io.out(
+              `API key (shown once; store it now):\n\n  ${key}\n\n${formatFields(publicRecord(record))}`,
+            );
+        },
+        // Said before the store is opened: a key for a configuration that takes none is likely a mistake
+        // (the wrong --config, or the setting left from a JWT-only start), whether or not Redis answers.
+        (config) => {
+          if (!config.authn.apiKeys.enabled) {
+            io.err(
+              'mcp-authz: warning: authn.apiKeys.enabled is false: sidecars with this configuration refuse every API key, this one too (it is created all the same, for sidecars that accept keys)\n',
+            );
+          }
+        },
+      ),
     );
   keys
     .command('list')
@@ -170,11 +185,15 @@ function commandGroup(cmd: Command): string {
   return cmd.parent?.parent ? cmd.parent.name() : cmd.name();
 }
 
-/** Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1. */
+/**
+ * Loads the config, opens the shared store, runs `fn`, closes the store; any failure → one line, exit 1.
+ * `beforeStore` is called with the config before the store is opened (warnings about the configuration).
+ */
 export async function withStore(
   cmd: Command,
   io: CliIo,
   fn: (store: Store, config: Config) => Promise<void>,
+  beforeStore?: (config: Config) => void,
 ): Promise<void> {
   let store: Store | undefined;
   let failure: unknown;
@@ -185,6 +204,7 @@ export async function withStore(
         `store.redisUrl is not set (AUTHZ_REDIS_URL): \`${commandGroup(cmd)}\` works on the shared Redis store (keys, revocations, blocks and the report live there)`,
       );
     }
+    beforeStore?.(config);
     requireReadable(config, 'redisPassword');
     store = createStore(config, { logger: silentLogger() });
     await store.start();

@@ -346,6 +346,27 @@ describe('CLI keys/tokens against Redis', () => {
     }
   });
 
+  it('creates a key with authn.apiKeys.enabled: false, warning that sidecars with this config refuse it', async () => {
+    const dir = tempDir('cli');
+    const pepper = join(dir, 'pepper');
+    writeFileSync(pepper, `${PEPPER}\n`);
+    const file = join(dir, 'config.yaml');
+    const prefix = suite.prefix('cli-keys-off');
+    writeFileSync(
+      file,
+      `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\nauthn:\n  apiKeys:\n    enabled: false\n    pepperFile: ${pepper}\n`,
+    );
+    const c = cli();
+    await c.run('keys', 'create', '--subject', 'bot', '--json', '--config', file);
+    expect(c.exits).toEqual([]);
+    expect(c.err).toEqual([
+      'mcp-authz: warning: authn.apiKeys.enabled is false: sidecars with this configuration refuse every API key, this one too (it is created all the same, for sidecars that accept keys)\n',
+    ]);
+    const { record } = JSON.parse(c.out.join('')) as { record: { id: string } };
+    const store = await openStore(prefix);
+    expect((await store.listApiKeys()).map((r) => r.id)).toEqual([record.id]);
+  });
+
   it('says the pepper file is empty, rather than that no pepper file is set', async () => {
     // An empty Secret key (`kubectl create secret … --from-literal=pepper=`) mounts an empty file.
     const dir = tempDir('cli');
