@@ -293,7 +293,13 @@ class StoreAbuseDetector implements AbuseDetector {
       this.#stats.storeErrors++;
       if (this.#pollFailingSince === null) {
         this.#pollFailingSince = now;
-        logger.warn({ err: (err as Error).message }, 'block polling failed; using the last snapshot');
+        // Before the first load there is no snapshot to fall back on: only this replica's own blocks apply.
+        logger.warn(
+          { err: (err as Error).message },
+          this.#loaded
+            ? 'block polling failed; using the last snapshot'
+            : 'block polling failed; no snapshot loaded yet: only blocks this replica trips are enforced until a poll succeeds',
+        );
       }
     }
   }

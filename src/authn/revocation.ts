@@ -134,7 +134,13 @@ export class RevocationWatcher {
     } catch (err) {
       if (this.#failingSince === null) {
         this.#failingSince = this.#now();
-        logger.warn({ err: (err as Error).message }, 'revocation polling failed; using the last snapshot');
+        // Before the first load there is no snapshot to fall back on: say what is refused meanwhile.
+        logger.warn(
+          { err: (err as Error).message },
+          this.#loaded
+            ? 'revocation polling failed; using the last snapshot'
+            : 'revocation polling failed; no snapshot loaded yet: API keys and tokens with a jti are refused (503) until a poll succeeds',
+        );
       }
     }
   }

@@ -512,6 +512,41 @@ describe('abuse detector', () => {
     await detector.stop();
   });
 
+  it('logs a failed poll before the first load as such, not as falling back on a snapshot', async () => {
+    const inner = new MemoryStore();
+    const flag = { down: true };
+    const store = delegate(inner, {
+      blockVersion: async () => {
+        if (flag.down) throw new StoreError('blockVersion', 'not connected');
+        return inner.blockVersion();
+      },
+    });
+    const lines: string[] = [];
+    const detector = createAbuseDetector({
+      store,
+      rules: [QUERY_RULE],
+      logger: createLogger('info', { write: (s: string) => void lines.push(s) }),
+      now: () => T0,
+      pollIntervalMs: 60_000,
+    });
+    const messages = () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    await detector.start();
+    expect(detector.status().state).toBe('error');
+    expect(messages()).toEqual([
+      'block polling failed; no snapshot loaded yet: only blocks this replica trips are enforced until a poll succeeds',
+    ]);
+    flag.down = false;
+    await detector.refresh();
+    flag.down = true;
+    await detector.refresh();
+    expect(messages().slice(1)).toEqual([
+      'block polling recovered',
+      'block polling failed; using the last snapshot',
+    ]);
+    flag.down = false;
+    await detector.stop();
+  });
+
   it('keeps counts while the store fails, logs once, and trips after it is back', async () => {
     const { store, flag } = windowsDownStore(true);
     const lines: string[] = [];

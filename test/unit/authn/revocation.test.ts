@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RevocationWatcher } from '../../../src/authn/revocation.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import { REVOCATION_GRACE_SEC, type Store } from '../../../src/store/store.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -99,6 +99,29 @@ describe('RevocationWatcher', () => {
     store.fail = false;
     await vi.advanceTimersByTimeAsync(500);
     expect(w.status().state).toBe('ok');
+    await w.stop();
+  });
+
+  it('logs a failed poll before the first load as such, not as falling back on a snapshot', async () => {
+    const inner = new MemoryStore({ now: () => NOW });
+    const store = remoteLike(inner);
+    store.fail = true;
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (s: string) => void lines.push(s) });
+    const w = new RevocationWatcher({ store, intervalMs: 60_000, logger, now: () => NOW });
+    const messages = () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+    await w.start();
+    expect(messages()).toEqual([
+      'revocation polling failed; no snapshot loaded yet: API keys and tokens with a jti are refused (503) until a poll succeeds',
+    ]);
+    store.fail = false;
+    await w.refresh();
+    store.fail = true;
+    await w.refresh();
+    expect(messages().slice(1)).toEqual([
+      'revocation polling recovered',
+      'revocation polling failed; using the last snapshot',
+    ]);
     await w.stop();
   });
 
