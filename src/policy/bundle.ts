@@ -185,7 +185,9 @@ export async function fromTarball(
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw tooLarge(source, maxBytes, 'decompressed');
     }
-    throw new BundleError(`bundle ${source} is not a gzip file: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(`bundle ${source} ${gzipProblem(buf, err as NodeJS.ErrnoException)}`, {
+      cause: err,
+    });
   }
   // The two zero blocks that end a tar archive: without them the archive was cut short (a partial copy or
   // download that is still valid gzip), maybe at an entry's boundary, its later files missing unnoticed.
@@ -227,6 +229,16 @@ export async function fromTarball(
     });
   });
   return checked(files, source, verification);
+}
+
+/**
+ * Why a buffer does not gunzip: no gzip header (another file), a gzip stream that ends early (a partial
+ * download or copy: zlib's "unexpected end of file"), or one whose data is damaged.
+ */
+function gzipProblem(buf: Buffer, err: NodeJS.ErrnoException): string {
+  if (buf.length < 2 || buf[0] !== 0x1f || buf[1] !== 0x8b) return `is not a gzip file: ${err.message}`;
+  if (err.code === 'Z_BUF_ERROR') return `is cut short (a partial download or copy?): ${err.message}`;
+  return `is a damaged gzip file: ${err.message}`;
 }
 
 function fromFiles(files: Map<string, Buffer>, source: string): Bundle {

@@ -85,6 +85,27 @@ describe('a tarball cut short', () => {
     const cut = gzipSync(tar.subarray(0, tar.length - 1024 - 1024));
     await expect(readBundle(await written(cut))).rejects.toThrow(/without its end-of-archive blocks/);
   });
+
+  it('is told from a file that is no gzip at all, and from a damaged one, when the gzip stream is cut', async () => {
+    const whole = tarGz([['.manifest', JSON.stringify({ revision: 'r1' })]]);
+    const truncated = await written(whole.subarray(0, whole.length - 100));
+    await expect(readBundle(truncated)).rejects.toThrow(
+      `bundle ${truncated} is cut short (a partial download or copy?): unexpected end of file`,
+    );
+    // Only the gzip header made it.
+    await expect(readBundle(await written(whole.subarray(0, 10)))).rejects.toThrow(/ is cut short /);
+    const text = await written(Buffer.from('<html>502 Bad Gateway</html>'));
+    await expect(readBundle(text)).rejects.toThrow(
+      `bundle ${text} is not a gzip file: incorrect header check`,
+    );
+    await expect(readBundle(await written(Buffer.alloc(0)))).rejects.toThrow(/ is not a gzip file: /);
+    const damaged = Buffer.from(whole);
+    // The CRC-32 of the trailer, one bit off: a whole stream whose data does not check.
+    damaged[damaged.length - 8] = (damaged[damaged.length - 8] ?? 0) ^ 1;
+    await expect(readBundle(await written(damaged))).rejects.toThrow(
+      / is a damaged gzip file: incorrect data check/,
+    );
+  });
 });
 
 describe('the manifest revision', () => {
