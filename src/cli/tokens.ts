@@ -1,6 +1,7 @@
 /**
- * `mcp-authz tokens revoke <jti|token>`: revoke a JWT by its `jti` (or the whole token pasted: its `jti` and
- * `exp` are read from it, and it is never echoed) in the shared store until it expires
+ * `mcp-authz tokens revoke <jti|token>`: revoke a token by its `jti` — a JWT's (or the whole JWT pasted: its
+ * `jti` and `exp` are read from it, and it is never echoed), or with `authn.introspection` an opaque token's, as
+ * the introspection endpoint names it — in the shared store until it expires
  * (`--expires-at`, `--expires-in`, default 24 h — give the token's own `exp` when known: the revocation is
  * applied for `REVOCATION_GRACE_SEC` (5 min) past it, so it outlasts every clock tolerance a verifier allows).
  *
@@ -25,11 +26,16 @@ interface RevokeOpts {
 }
 
 export function register(program: Command, io: CliIo = processIo): void {
-  const tokens = program.command('tokens').description('manage JWT revocations (in the shared Redis store)');
+  const tokens = program
+    .command('tokens')
+    .description('revoke JWTs and opaque tokens (introspection) in the shared Redis store');
   tokens
     .command('revoke')
     .description('revoke a token by jti; every sidecar refuses it within a second')
-    .argument('<jti>', 'the token id (jti claim), or the whole token (its jti and exp are read from it)')
+    .argument(
+      '<jti>',
+      'the token id (jti claim), or the whole token: a JWT (its jti and exp are read from it) or, with authn.introspection, an opaque token (the endpoint names its jti and exp)',
+    )
     .option(
       '--expires-at <time>',
       "keep the revocation until this time (ISO 8601 or epoch seconds; the token's exp)",

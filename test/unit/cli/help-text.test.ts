@@ -1,0 +1,47 @@
+/**
+ * What `--help` says of `tokens` and `keys create` matches what they do: `tokens revoke` revokes opaque
+ * tokens too (by the jti the introspection endpoint names), and `--expires-at` takes epoch seconds as well as
+ * ISO 8601, as `parseTime` does.
+ *
+ * @module
+ */
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { register as keys, parseTime } from '../../../src/cli/keys.js';
+import type { CliIo } from '../../../src/cli/table.js';
+import { register as tokens } from '../../../src/cli/tokens.js';
+
+const io: CliIo = { out: () => undefined, err: () => undefined, exit: () => undefined };
+
+function help(...path: string[]): string {
+  const program = new Command('mcp-authz');
+  keys(program, io);
+  tokens(program, io);
+  let cmd = program;
+  for (const name of path) {
+    const next = cmd.commands.find((c) => c.name() === name);
+    if (!next) throw new Error(`no command ${path.join(' ')}`);
+    cmd = next;
+  }
+  // One line per option, however wide the help is wrapped.
+  return cmd.helpInformation({ error: false }).replace(/\s+/g, ' ');
+}
+
+describe('CLI help texts', () => {
+  it('tokens: revocations of JWTs and of opaque tokens (introspection), not of JWTs only', () => {
+    const group = help();
+    expect(group).not.toContain('manage JWT revocations');
+    expect(group).toContain('tokens revoke JWTs and opaque tokens (introspection) in the shared Redis store');
+    expect(help('tokens', 'revoke')).toContain(
+      'or, with authn.introspection, an opaque token (the endpoint names its jti and exp)',
+    );
+  });
+
+  it('keys create --expires-at: ISO 8601 or epoch seconds, both of which it takes', () => {
+    expect(help('keys', 'create')).toContain(
+      '--expires-at <time> expiry as an ISO 8601 time or epoch seconds',
+    );
+    expect(parseTime('1798761600').toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(parseTime('2027-01-01T00:00:00Z').toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+});
