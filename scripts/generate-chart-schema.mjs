@@ -329,7 +329,9 @@ export function chartValuesSchema() {
       replicaCount: int('Replicas when autoscaling is off.'),
       revisionHistoryLimit: int(),
       strategy: k8sObject('DeploymentStrategy.'),
-      terminationGracePeriodSeconds: int(),
+      terminationGracePeriodSeconds: int(
+        "At least the MCP server's preStop wait (config.server.shutdownDelayMs + shutdownGraceMs, rounded up to whole seconds, + 2 s) + 5 s for the server to stop after its own SIGTERM; the chart checks.",
+      ),
       podAnnotations: stringMap(),
       podLabels: stringMap(),
       priorityClassName: str(),

@@ -61,12 +61,15 @@ app.kubernetes.io/part-of: mcp-authz
 {{- end }}
 
 {{/* Ports of the sidecar, read from the config it is given. */}}
-{{- /* How long the sidecar drains after SIGTERM (shutdownDelayMs + shutdownGraceMs), in whole seconds. */}}
+{{- /* How long the sidecar drains after SIGTERM (shutdownDelayMs + shutdownGraceMs), in milliseconds. */}}
 {{- define "mcp-authz.drainMs" -}}
 {{- $cfg := .Values.config | default dict }}
 {{- add (dig "server" "shutdownDelayMs" 5000 $cfg | int) (dig "server" "shutdownGraceMs" 10000 $cfg | int) }}
 {{- end }}
-{{- /* The MCP server's preStop wait: the drain, plus 2 s for the sidecar to end its streams and close its pool. */}}
+{{- /*
+The MCP server's preStop wait: the drain, plus 2 s for the sidecar to end its streams and close its pool.
+terminationGracePeriodSeconds must be at least this + 5 s, for the server to stop after its SIGTERM (validate).
+*/}}
 {{- define "mcp-authz.drainSeconds" -}}
 {{- add (div (add (include "mcp-authz.drainMs" . | int) 999) 1000) 2 }}
 {{- end }}

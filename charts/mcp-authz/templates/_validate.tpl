@@ -195,11 +195,16 @@ targets. With neither target set the HPA defaults to 80% CPU.
 {{- end }}
 {{- end }}
 {{- end }}
-{{- /* SIGTERM: the sidecar serves for shutdownDelayMs, then lets requests finish for shutdownGraceMs. */}}
-{{- $drainMs := include "mcp-authz.drainMs" . | int }}
-{{- /* ... then up to 2 s to end streams and close the pool; the MCP server's preStop wait covers that too. */}}
-{{- if and (eq $v.mode "deployment") (lt (mul ($v.terminationGracePeriodSeconds | int) 1000) (add $drainMs 5000)) }}
-{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must be at least config.server.shutdownDelayMs + shutdownGraceMs (%d ms) + 5 s, or the kubelet kills the pod mid-drain" ($v.terminationGracePeriodSeconds | int) $drainMs) }}
+{{- /*
+SIGTERM reaches both containers at once: the sidecar serves for shutdownDelayMs, lets requests finish for
+shutdownGraceMs, then takes up to 2 s to end streams and close its pool; the MCP server waits all that in its
+preStop sleep (mcp-authz.drainSeconds) and only then gets its own SIGTERM. The grace period runs from the
+first SIGTERM: it must hold the preStop wait and 5 s more for the server to stop, the rule the docs give.
+*/}}
+{{- $preStopSeconds := include "mcp-authz.drainSeconds" . | int }}
+{{- $graceNeeded := add $preStopSeconds 5 }}
+{{- if and (eq $v.mode "deployment") (lt ($v.terminationGracePeriodSeconds | int) $graceNeeded) }}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%d) must be at least %d: the MCP server's preStop wait (%d s: config.server.shutdownDelayMs + shutdownGraceMs, rounded up to whole seconds, + 2 s) + 5 s for the server to stop after its own SIGTERM; shorter, and the kubelet kills the pod mid-drain or the server mid-shutdown" ($v.terminationGracePeriodSeconds | int) $graceNeeded $preStopSeconds) }}
 {{- end }}
 {{- /* Labels the chart sets itself: a repeat would be a duplicate key, and in the pod template it would move the Deployment's selector. */}}
 {{- range $k, $_ := ($v.podLabels | default dict) }}

@@ -223,7 +223,18 @@ describe('validate template: cross-field checks fail with a message', () => {
         'mcpServer.image.tag=v1',
         'config.server.shutdownGraceMs=60000',
       ],
-      'terminationGracePeriodSeconds (30) must be at least',
+      "terminationGracePeriodSeconds (30) must be at least 72: the MCP server's preStop wait (67 s: config.server.shutdownDelayMs + shutdownGraceMs, rounded up to whole seconds, + 2 s) + 5 s for the server to stop after its own SIGTERM",
+    ],
+    [
+      // 20 s holds the drain (15 s) + 5 s, but leaves the server 3 s after its preStop wait of 17 s.
+      'a termination grace period that leaves the MCP server under 5 s after its preStop wait',
+      [
+        'mode=deployment',
+        'mcpServer.image.repository=x',
+        'mcpServer.image.tag=v1',
+        'terminationGracePeriodSeconds=20',
+      ],
+      'terminationGracePeriodSeconds (20) must be at least 22:',
     ],
     ['policy from a ConfigMap without content', ['policy.source=configMap'], 'policy.configMap.existingName'],
     ['colliding ports', ['mcpServer.port=8080'], 'collides with the sidecar'],
@@ -326,6 +337,28 @@ describe('validate template: cross-field checks fail with a message', () => {
       expect(error).toContain(message);
     });
   }
+
+  it("takes a termination grace period of the MCP server's preStop wait + 5 s, as the docs say", async () => {
+    const base = ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=v1'];
+    const sleep = async (set: string[]) => {
+      const out = await render(CHART, { set: [...base, ...set] });
+      const deployment = out.objects.find((o) => o.kind === 'Deployment') as unknown as {
+        spec: { template: { spec: { containers: { name: string; lifecycle?: PreStop }[] } } };
+      };
+      const server = deployment.spec.template.spec.containers.find((c) => c.name === 'mcp-server');
+      return server?.lifecycle?.preStop.sleep.seconds;
+    };
+    type PreStop = { preStop: { sleep: { seconds: number } } };
+    expect(await sleep(['terminationGracePeriodSeconds=22'])).toBe(17);
+    // A drain of 25.5 s: a preStop wait of 28 s (rounded up, + 2 s), so 33 s.
+    const longer = 'config.server.shutdownGraceMs=20500';
+    expect(await sleep([longer, 'terminationGracePeriodSeconds=33'])).toBe(28);
+    expect(
+      await renderError(CHART, { set: [...base, longer, 'terminationGracePeriodSeconds=32'] }),
+    ).toContain(
+      "terminationGracePeriodSeconds (32) must be at least 33: the MCP server's preStop wait (28 s:",
+    );
+  });
 
   it('takes a PodDisruptionBudget that leaves a pod evictable', async () => {
     const base = ['mode=deployment', 'mcpServer.image.repository=x', 'mcpServer.image.tag=v1'];
