@@ -89,15 +89,21 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
     closed = true;
     mine.delete(res);
   });
-  // Given the connection at its turn: from then on Node closes it as any other reply.
-  res.once('socket', () => mine.delete(res));
+  // Given the connection at its turn: from then on Node closes it as any other reply. One destroyed while it
+  // waited (a stream re-check cut it) writes nothing: the replies behind it could never be sent, so the
+  // connection closes now. Node 20 does so itself; Node 24 hands the connection over and leaves it open for
+  // ever, every request behind waiting for a turn that never comes.
+  res.once('socket', (socket: Socket) => {
+    mine.delete(res);
+    if (res.destroyed) socket.destroy();
+  });
   return mine.size;
 }
 
 /**
  * Resolves true once `res` has its connection — at once unless it is queued behind another reply — or false
- * when it closed first (its connection closed after a reply ahead, or the client went): then its request
- * must not be forwarded, as its reply could never be sent.
+ * when it closed or was destroyed first (its connection closed after a reply ahead, the client went, a stream
+ * re-check cut it): then its request must not be forwarded, as its reply could never be sent.
  */
 export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
   if (res.socket) return true;
@@ -105,7 +111,8 @@ export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const onSocket = () => {
       res.off('close', onClose);
-      resolve(true);
+      // Node 20 hands the connection to a reply destroyed while it waited, which closes it (above).
+      resolve(!res.destroyed);
     };
     const onClose = () => {
       res.off('socket', onSocket);
