@@ -15,6 +15,7 @@ import type { Upstream } from '../proxy/upstream.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
+import { endQueued } from './pipelined.js';
 import type { PublicServer } from './public-server.js';
 
 export interface ListenersDeps {
@@ -86,6 +87,9 @@ export function createListeners(d: ListenersDeps): Listeners {
           { inFlight: d.pub.inFlight(), legacyReplies: d.legacy.pendingReplies() },
           'shutdown grace period over; cutting requests',
         );
+      // Nothing still waiting for its turn may go upstream now: the connections are cut below, so it could
+      // never be answered (a call pipelined behind an event stream would get its turn as the stream ends).
+      for (const s of open) endQueued(s);
       // End event streams cleanly (clients see the stream end and reconnect elsewhere), then cut the rest.
       await d.replies.endStreams(1_000);
       d.replies.close();

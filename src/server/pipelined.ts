@@ -101,6 +101,19 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
 }
 
 /**
+ * Ends every reply still waiting for its turn on `socket`, as its connection closing would: the end of a
+ * shutdown, when the connection is about to be cut and a request forwarded at its turn (an event stream ended
+ * ahead of it) could never be answered. The reply ahead still ends cleanly; the connection closes after it.
+ */
+export function endQueued(socket: Socket): void {
+  const queued = queuedOn.get(socket);
+  if (!queued) return;
+  const ends = [...queued.values()];
+  queued.clear();
+  for (const e of ends) e();
+}
+
+/**
  * Resolves true once `res` has its connection — at once unless it is queued behind another reply — or false
  * when it closed or was destroyed first (its connection closed after a reply ahead, the client went, a stream
  * re-check cut it): then its request must not be forwarded, as its reply could never be sent.

@@ -2,12 +2,14 @@
  * HTTP/1.1 pipelining while the sidecar shuts down, through a real sidecar in front of the example MCP server
  * (stateless, JSON replies): once the stop has begun, every reply closes its connection, so a request pipelined on a
  * kept-alive connection behind it is never answered, and must not run (RFC 9112 §9.6): a tools/call the
- * client never hears of would be sent again elsewhere, and run twice.
+ * client never hears of would be sent again elsewhere, and run twice. Nor may a call pipelined behind an event
+ * stream (stateful upstream), whose turn would come only as the stop ends the stream, right before the cut.
  *
  * @module
  */
 import { afterEach, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { postJsonRpc } from '../helpers/http.js';
 import { rawConnection, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
@@ -78,4 +80,38 @@ it('answers a request pipelined and started behind the reply in flight when the 
   // p-1 ran at the upstream: its reply reaches the client.
   expect(statuses(got)).toEqual([200, 200]);
   expect(got).toContain('p-1');
+});
+
+// An event stream ends only once the grace is over, right before the connections are cut: a call pipelined
+// behind it would get its turn then, and run at the upstream with an answer that could never be sent.
+it('runs nothing pipelined behind an event stream that the shutdown ends', async () => {
+  const upstream = await startExampleServer();
+  const harness = await startHarness({ upstream, config: { server: { shutdownGraceMs: 300 } } });
+  h = harness;
+  const token = await harness.token({ sub: 'piper', roles: ['user'] });
+  const init = await postJsonRpc(
+    harness.mcpUrl,
+    { authorization: `Bearer ${token}` },
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+    },
+  );
+  await init.text();
+  const sid = `mcp-session-id: ${init.headers.get('mcp-session-id')}\r\n`;
+  const c = rawConnection(harness.sidecar.publicUrl);
+  c.write(
+    `GET /mcp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n${sid}` +
+      'mcp-protocol-version: 2025-06-18\r\naccept: text/event-stream\r\n\r\n' +
+      rawToolCall(token, 2, 'echo', { text: 'p-1' }, sid),
+  );
+  await until(5_000, async () => harness.upstream.httpRequests().some((r) => r.method === 'GET'));
+  await harness.sidecar.stop();
+  const got = await c.closed;
+  // The stream was ended cleanly; the call behind it was never answered, so it must never have run.
+  expect(statuses(got)).toEqual([200]);
+  expect(got).toMatch(/\r\n0\r\n\r\n$/);
+  expect(harness.upstream.calls().filter((call) => call.name === 'echo')).toEqual([]);
 });
