@@ -38,13 +38,31 @@ export class ServerRequestIds {
     return this.#noted.has(key);
   }
 
-  /** The body's responses were forwarded: those answering a noted request are answered now. */
-  answered(parsed: ParsedBody | undefined): void {
+  /**
+   * The body's responses are forwarded: those answering a noted request are answered now. Returns their keys
+   * (undefined when none), for {@link unanswered} should the body not reach the upstream after all.
+   */
+  answered(parsed: ParsedBody | undefined): string[] | undefined {
+    let keys: string[] | undefined;
     for (const m of parsed?.messages ?? []) {
       if (m.kind !== 'response') continue;
       const key = idKey(m.id);
-      if (this.#noted.delete(key)) addBounded(this.#answered, key);
+      if (this.#noted.delete(key)) {
+        addBounded(this.#answered, key);
+        keys ??= [];
+        keys.push(key);
+      }
     }
+    return keys;
+  }
+
+  /**
+   * The body {@link answered} returned `keys` for was never forwarded (pipelined behind a reply that closed
+   * its connection, or its client left first): the server still awaits those answers, and the client's
+   * retry of them passes free again.
+   */
+  unanswered(keys: readonly string[]): void {
+    for (const key of keys) if (this.#answered.delete(key)) addBounded(this.#noted, key);
   }
 }
 

@@ -237,7 +237,7 @@ export class LegacySseRoutes {
       rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
       return;
     }
-    session.serverRequests.answered(ctx.parsed);
+    const answers = session.serverRequests.answered(ctx.parsed);
     // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
     // A cancelled request gets no reply ("SHOULD NOT send a response"): no longer waited for.
     const requested: string[] = [];
@@ -279,6 +279,8 @@ export class LegacySseRoutes {
       accepted = status === 202 || status === 204 || (status === CLIENT_CLOSED_REQUEST && sent);
       rt.requestDone(ctx, status);
     } finally {
+      // Never forwarded (its turn never came, its client left first): the server still awaits its answers.
+      if (answers && !ctx.forwarded) session.serverRequests.unanswered(answers);
       // Refused or failed: no reply comes on the stream for these.
       if (!accepted) for (const k of added) session.pending.delete(k);
       this.#settled();

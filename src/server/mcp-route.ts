@@ -39,6 +39,8 @@ export async function handleMcp(
   const ctx = rt.context(req, 'streamable-http');
   const client = clientSignal(res);
   let ended: (() => void) | undefined;
+  /** The server's requests this body answers, answered from the moment it is forwarded. */
+  let answers: string[] | undefined;
   try {
     const stages = method === 'POST' ? rt.pipelines.post : rt.pipelines.bodiless;
     const result = await runStages(stages, ctx, client, rt.observeStage);
@@ -46,8 +48,9 @@ export async function handleMcp(
       rt.deny(ctx, res, result.error);
       return;
     }
-    // Forwarded: its responses to the server's requests were their answers (a second one is charged).
-    ctx.serverRequests?.answered(ctx.parsed);
+    // Forwarded: its responses to the server's requests are their answers (a second one is charged), unless it
+    // never reaches the upstream after all (below).
+    answers = ctx.serverRequests?.answered(ctx.parsed);
     // A GET stream, or a POST in a session, can carry the reply to another request: prune every list.
     const anyList = method === 'GET' || (method === 'POST' && req.headers['mcp-session-id'] !== undefined);
     // A GET stream, or a 2026-07-28 `subscriptions/listen` (whose reply is the stream that replaces it), is
@@ -101,6 +104,7 @@ export async function handleMcp(
     });
     rt.requestDone(ctx, status);
   } finally {
+    if (answers && !ctx.forwarded) ctx.serverRequests?.unanswered(answers);
     ended?.();
     client.release();
     // Normally released when the request finishes (maybe later); this covers an unexpected error.

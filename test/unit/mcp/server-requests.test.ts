@@ -43,6 +43,22 @@ describe('server requests and the responses answering them', () => {
     expect(chargedUndecided(responses(0), ids)).toBe(1);
   });
 
+  it('frees an answer again when the body carrying it was never forwarded, and only the answers it took', () => {
+    const ids = new ServerRequestIds();
+    ids.note([
+      { jsonrpc: '2.0', id: 0, method: 'elicitation/create', params: {} },
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+    ]);
+    expect(ids.answered(responses(1))).toEqual(['1']);
+    // A body answering 0, and 1 again (answered by the body before): it takes only 0's answer.
+    const taken = ids.answered(responses(0, 1));
+    expect(taken).toEqual(['0']);
+    ids.unanswered(taken ?? []);
+    expect(chargedUndecided(responses(0), ids)).toBe(0);
+    expect(chargedUndecided(responses(1), ids)).toBe(1);
+    expect(ids.answered({ batch: false, messages: [] })).toBeUndefined();
+  });
+
   it(`remembers at most ${MAX_SERVER_REQUESTS} ids a session, forgetting the oldest`, () => {
     const ids = new ServerRequestIds();
     for (let i = 0; i < MAX_SERVER_REQUESTS + 10; i++) ids.note({ id: i, method: 'ping' });
