@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type AbuseDetector, type AbuseEvent, UNLISTED_TOOLS } from './abuse/detector.js';
-import { abuseIpTarget } from './abuse/targets.js';
+import type { AbuseDetector, AbuseEvent } from './abuse/detector.js';
+import { abuseIpTarget, UNLISTED_TOOLS } from './abuse/targets.js';
 import type { Principal } from './authn/principal.js';
 import { AuthnError } from './errors/errors.js';
 import type { Action } from './mcp/action.js';

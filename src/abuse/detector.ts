@@ -25,7 +25,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { blockField, LocalBlocks, MAX_LIVE_BLOCKS } from './local-blocks.js';
 import { type Pending, PendingCounts, type PendingWho, toWindowHits } from './pending-counts.js';
 import { type CompiledRule, compileRules } from './rules.js';
-import { abuseIpTarget } from './targets.js';
+import { abuseIpTarget, MAX_TARGET_TOOL_CHARS, UNLISTED_TOOLS } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, CredentialOwner } from './types.js';
 import { UnstoredBlocks } from './unstored-blocks.js';
@@ -35,17 +35,8 @@ export type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, BlockEnt
 
 export const ABUSE_POLL_INTERVAL_MS = 500;
 export const ABUSE_FLUSH_INTERVAL_MS = 1_000;
-/**
- * A tool name longer than this is counted under its SHA-256 and reported cut to this length: the caller
- * picks the name, and its window and pending counts live for minutes (a megabyte name cost a megabyte each).
- */
-export const MAX_TARGET_TOOL_CHARS = 128;
-
-/**
- * The one count of a subject's calls to tool names the upstream never listed: each invented name would open
- * a window of its own in the store, and a per-tool rule would never see a caller trying many names.
- */
-export const UNLISTED_TOOLS = '(unlisted tools)';
+const NO_SNAPSHOT_YET =
+  'no snapshot loaded yet: only blocks this replica trips are enforced until a poll succeeds';
 
 export interface AbuseDetectorOptions {
   readonly store: Store;
@@ -294,12 +285,8 @@ class StoreAbuseDetector implements AbuseDetector {
       if (this.#pollFailingSince === null) {
         this.#pollFailingSince = now;
         // Before the first load there is no snapshot to fall back on: only this replica's own blocks apply.
-        logger.warn(
-          { err: (err as Error).message },
-          this.#loaded
-            ? 'block polling failed; using the last snapshot'
-            : 'block polling failed; no snapshot loaded yet: only blocks this replica trips are enforced until a poll succeeds',
-        );
+        const then = this.#loaded ? 'using the last snapshot' : NO_SNAPSHOT_YET;
+        logger.warn({ err: (err as Error).message }, `block polling failed; ${then}`);
       }
     }
   }

@@ -9,6 +9,18 @@
 import { isIP } from 'node:net';
 import { encodePart } from '../store/key-parts.js';
 
+/**
+ * A tool name longer than this is counted under its SHA-256 and reported cut to this length: the caller
+ * picks the name, and its window and pending counts live for minutes (a megabyte name cost a megabyte each).
+ */
+export const MAX_TARGET_TOOL_CHARS = 128;
+
+/**
+ * The one count of a subject's calls to tool names the upstream never listed: each invented name would open
+ * a window of its own in the store, and a per-tool rule would never see a caller trying many names.
+ */
+export const UNLISTED_TOOLS = '(unlisted tools)';
+
 export const ANY_TENANT = '*';
 
 /** `acme/alice`; `/alice` for a caller without a tenant. */

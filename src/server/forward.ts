@@ -1,11 +1,9 @@
 /**
- * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list
- * requests are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other
- * replies are passed on untouched: written at once when the upstream client read them whole (a short
- * Content-Length, no event stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the
- * upstream request. A reply that is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504
- * while nothing was sent).
- *
+ * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list requests
+ * are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other replies are passed
+ * on untouched: written at once when the upstream client read them whole (a short Content-Length, no event
+ * stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request. A reply
+ * that is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
  * @module
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -80,10 +78,8 @@ export async function forward(
   const signal = r.signal;
   // The client left while the stages ran: there is nobody to forward for.
   if (signal.aborted) return CLIENT_CLOSED_REQUEST;
-  // Pipelined behind another reply: sent only at its turn, once that reply has finished without closing the
-  // connection. A reply that could never be sent must not have run at the upstream (`pipelined.ts`).
-  const turn = awaitTurn(res);
-  if (turn !== true && !(await turn)) return CLIENT_CLOSED_REQUEST;
+  // Pipelined behind another reply: forwarded at its turn, never if that one closes the connection.
+  if (!res.socket && !(await awaitTurn(res))) return CLIENT_CLOSED_REQUEST;
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.
@@ -295,9 +291,8 @@ function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarE
 }
 
 /** Reads a reply that is no event stream whole (up to `max` bytes), failing it when it pauses for `idleMs`. */
-function readStalling(body: Readable, max: number, idleMs: number): Promise<Buffer> {
-  return watched(body, idleMs, () => stalled(body), readWhole(body, max));
-}
+const readStalling = (body: Readable, max: number, idleMs: number): Promise<Buffer> =>
+  watched(body, idleMs, () => stalled(body), readWhole(body, max));
 
 /** Fails a reply body the upstream stopped sending: 504 when nothing went to the client yet. */
 function stalled(body: Readable): void {

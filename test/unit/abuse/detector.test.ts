@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createAbuseDetector,
-  MAX_LIVE_BLOCKS,
-  MAX_TARGET_TOOL_CHARS,
-  UNLISTED_TOOLS,
-} from '../../../src/abuse/detector.js';
-import { parseSubjectArg } from '../../../src/abuse/targets.js';
+import { createAbuseDetector, MAX_LIVE_BLOCKS } from '../../../src/abuse/detector.js';
+import { MAX_TARGET_TOOL_CHARS, parseSubjectArg, UNLISTED_TOOLS } from '../../../src/abuse/targets.js';
 import type { AbuseEvent, AbuseRule } from '../../../src/abuse/types.js';
 import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
