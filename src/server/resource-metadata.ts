@@ -27,7 +27,19 @@ export function resourceIdentifier(config: Config, req: IncomingMessage): string
   const host = given && HOST.test(given) ? given : `localhost:${config.server.port}`;
   const proto =
     forwardedProto(req, config.server.trustProxyHops) ?? ('encrypted' in req.socket ? 'https' : 'http');
-  return `${proto}://${host}${config.server.mcpPath}`;
+  return `${proto}://${canonicalHost(host, proto)}${config.server.mcpPath}`;
+}
+
+/**
+ * A Host value in the canonical form MCP gives server URIs: lower-case, without the scheme's default port
+ * (`MCP.Example.com:443` over https is `mcp.example.com`). The resource identifier is what clients send
+ * verbatim as the RFC 8707 `resource` (the MCP SDK does) and what RFC 9728 §3.3 has them compare with the
+ * URL they called; the metadata URL of the challenge is already in this form. {@link HOST} admits ASCII only.
+ */
+function canonicalHost(host: string, proto: 'http' | 'https'): string {
+  const lower = host.toLowerCase();
+  const port = proto === 'https' ? ':443' : ':80';
+  return lower.endsWith(port) ? lower.slice(0, -port.length) : lower;
 }
 
 /**
