@@ -175,10 +175,15 @@ export const AuthnSchema = z.strictObject({
     .enum(['strict', 'optional'])
     .default('strict')
     .describe('Warning: optional lets anonymous callers through to the policy (subject.id is null).'),
-  resource: httpUrl
+  // Published in the metadata and sent verbatim by clients as the RFC 8707 `resource`: one with a fragment is no
+  // resource identifier (RFC 8707 §2, RFC 9728 §1.2), which an authorization server refuses (invalid_target).
+  resource: httpUrlWithoutCredentialsFor('it is published in the protected-resource metadata')
+    .refine((u) => !u.includes('#'), {
+      message: 'must not have a fragment (#…): a resource identifier has none (RFC 8707 §2, RFC 9728)',
+    })
     .optional()
     .describe(
-      "This server's resource identifier (RFC 8707), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host and scheme for the metadata document (behind `server.trustProxyHops` trusted proxies, the scheme their `X-Forwarded-Proto` names).",
+      "This server's resource identifier (RFC 8707; no fragment), e.g. https://mcp.example.com/mcp. Required when JWTs are verified (unless `authn.jwt.audiences` is set); otherwise derived from the request's Host and scheme for the metadata document (behind `server.trustProxyHops` trusted proxies, the scheme their `X-Forwarded-Proto` names).",
     ),
   jwt: JwtSchema.prefault({}),
   introspection: IntrospectionSchema.optional(),

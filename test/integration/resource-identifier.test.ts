@@ -1,6 +1,7 @@
 /**
  * The resource identifier a real sidecar publishes (RFC 9728 `resource`, the URI RFC 8707 binds tokens to):
- * derived from the request in the canonical form MCP gives server URIs.
+ * derived from the request in the canonical form MCP gives server URIs, and, when configured, one an
+ * authorization server can accept.
  *
  * @module
  */
@@ -55,5 +56,20 @@ describe('a resource derived from the request', () => {
       expect(res.status).toBe(200);
       expect((JSON.parse(res.body) as { resource: string }).resource).toBe(resource);
     }
+  });
+});
+
+describe('a configured resource', () => {
+  // RFC 8707 §2: the resource "MUST NOT include a fragment component"; MCP 2025-11-25 lists
+  // `https://mcp.example.com#fragment` among the invalid canonical URIs. Published as the metadata's
+  // `resource`, which clients send verbatim, it would have every authorization request refused.
+  const start = (resource: string) =>
+    startHarness({ upstream: h.upstream, issuer: h.issuer, config: { authn: { resource } } });
+  it('is refused at start when it has a fragment or a password', async () => {
+    await expect(start(`${RESOURCE}#main`)).rejects.toThrow(/authn\.resource: must not have a fragment/);
+    await expect(start(`${RESOURCE}#`)).rejects.toThrow(/authn\.resource: must not have a fragment/);
+    await expect(start('https://user:secret@mcp.test.example/mcp')).rejects.toThrow(
+      /authn\.resource: must not hold a user or password/,
+    );
   });
 });
