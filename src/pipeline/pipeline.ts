@@ -32,6 +32,11 @@ export interface Pipelines {
   readonly bodiless: readonly Stage[];
   /** An open stream's caller checked again (blocks, quiet credentials check, session). */
   readonly recheck: readonly Stage[];
+  /**
+   * A method the endpoint does not serve (answered 405): the origin alone, as MCP asks a 403 for a foreign
+   * `Origin` on every request.
+   */
+  readonly unserved: readonly Stage[];
 }
 
 export interface PipelineStages {
@@ -58,6 +63,7 @@ export function createPipelines(s: PipelineStages): Pipelines {
     post: [...front, ...present([s.readBody, s.recheck, s.parse, s.decide, s.ratelimit])],
     bodiless: [...front, s.protocolVersion],
     recheck: present([s.blockIp, s.recheckAuthenticate, s.blockSubject, s.session]),
+    unserved: [s.origin],
   };
 }
 

@@ -30,10 +30,15 @@ export async function handleMcp(
 ): Promise<void> {
   const method = req.method ?? 'GET';
   if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
-    const err = new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`);
     const ctx = rt.context(req, 'streamable-http');
+    // A foreign Origin is refused 403 whatever the method (MCP: "on all incoming connections").
+    const origin = await runStages(rt.pipelines.unserved, ctx, clientSignal(res), rt.observeStage);
+    if (origin.kind === 'deny') {
+      rt.deny(ctx, res, origin.error);
+      return;
+    }
     ctx.responseHeaders.allow = 'GET, POST, DELETE';
-    rt.deny(ctx, res, err);
+    rt.deny(ctx, res, new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`));
     return;
   }
   const ctx = rt.context(req, 'streamable-http');

@@ -133,6 +133,22 @@ describe('CORS', () => {
     expect(h.upstream.calls()).toEqual([]);
   });
 
+  // MCP 2025-11-25, Streamable HTTP "Security Warning": servers "MUST validate the Origin header on all incoming
+  // connections"; "If the Origin header is present and invalid, servers MUST respond with HTTP 403 Forbidden".
+  it('refuses a foreign origin 403 whatever the method, before answering 405 for one the endpoint does not serve', async () => {
+    for (const method of ['PUT', 'PATCH', 'OPTIONS']) {
+      const foreign = await fetch(h.mcpUrl, { method, headers: { origin: 'https://evil.example' } });
+      expect(foreign.status).toBe(403);
+      expect(await foreign.json()).toMatchObject({ error: { data: { code: 'ERR_REQUEST_ORIGIN' } } });
+      // An allowed origin (or none) still learns which methods are served, with the CORS headers its page needs.
+      const allowed = await fetch(h.mcpUrl, { method, headers: { origin: APP } });
+      expect(allowed.status).toBe(405);
+      expect(allowed.headers.get('allow')).toBe('GET, POST, DELETE');
+      expect(allowed.headers.get('access-control-allow-origin')).toBe(APP);
+      await allowed.arrayBuffer();
+    }
+  });
+
   it('counts preflights under their own route label', async () => {
     await (await preflight(APP)).arrayBuffer();
     const metrics = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();

@@ -18,7 +18,7 @@ import { silentLogger } from '../../../src/telemetry/logger.js';
 function runtime(trustProxyHops: number): SidecarRuntime {
   const deps: RuntimeDeps = {
     config: parseConfig({ server: { trustProxyHops } }, {}),
-    pipelines: { post: [], bodiless: [], recheck: [] },
+    pipelines: { post: [], bodiless: [], recheck: [], unserved: [] },
     engine: {} as PolicyEngine,
     annotations: new AnnotationCache(),
     forwardDeps: {} as RuntimeDeps['forwardDeps'],

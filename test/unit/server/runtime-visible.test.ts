@@ -22,7 +22,7 @@ function runtime(clock: { t: number }, seen: PolicyInput[]): SidecarRuntime {
   const engine = { visible: (input: PolicyInput) => seen.push(input) > 0 } as unknown as PolicyEngine;
   const deps: RuntimeDeps = {
     config: parseConfig({}, {}),
-    pipelines: { post: [], bodiless: [], recheck: [] },
+    pipelines: { post: [], bodiless: [], recheck: [], unserved: [] },
     engine,
     annotations: new AnnotationCache(),
     forwardDeps: {} as RuntimeDeps['forwardDeps'],
