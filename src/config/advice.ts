@@ -85,6 +85,16 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
         '; enable authn.jwt or authn.apiKeys, or set authn.introspection',
     );
   }
+  const resource = config.authn.resource;
+  const canonical = resource === undefined ? undefined : canonicalUri(resource);
+  if (resource !== undefined && canonical !== resource) {
+    advice.push(
+      `authn.resource ${resource} is not in the canonical form MCP gives server URIs (lower-case scheme and ` +
+        `host, no default port): ${canonical}. It is published as written, and a client comparing the ` +
+        "metadata's resource with the URL it called (RFC 9728 §3.3) refuses it; write it in that form, as the " +
+        'authorization server should know it',
+    );
+  }
   if (config.policy.dryRun) {
     advice.push(
       'policy.dryRun is on: the policy decides and records every request but enforces nothing; requests it ' +
@@ -92,4 +102,13 @@ export function configAdvice(config: Config, env: NodeJS.ProcessEnv = {}): strin
     );
   }
   return advice;
+}
+
+/**
+ * `uri` as the WHATWG URL parser writes it (scheme and host lower-cased, the default port dropped, escapes
+ * normalised), without the root path it gives a bare origin: what a client computes from the URL it called.
+ */
+function canonicalUri(uri: string): string {
+  const u = new URL(uri);
+  return u.pathname === '/' && !uri.endsWith('/') && u.search === '' ? u.href.slice(0, -1) : u.href;
 }

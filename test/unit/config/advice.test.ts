@@ -165,4 +165,22 @@ describe('configAdvice', () => {
       }),
     ).toEqual([]);
   });
+
+  it('warns that authn.resource is not in the canonical form clients compare it in, and only then', () => {
+    const at = (resource: string) =>
+      configAdvice(parseConfig({ server: { trustProxyHops: 1 }, authn: { resource } }, {}));
+    const [upper] = at('https://MCP.Example.com/mcp');
+    expect(upper).toMatch(/^authn\.resource https:\/\/MCP\.Example\.com\/mcp is not in the canonical form/);
+    expect(upper).toContain(': https://mcp.example.com/mcp.');
+    expect(at('HTTPS://mcp.example.com:443/mcp')[0]).toContain(': https://mcp.example.com/mcp.');
+    expect(at('http://mcp.example.com:80')[0]).toContain(': http://mcp.example.com.');
+    // Canonical already, a port of its own, an origin with or without its slash: nothing to say.
+    for (const ok of [
+      'https://mcp.example.com/mcp',
+      'https://mcp.example.com:8443/mcp',
+      'https://mcp.example.com',
+      'https://mcp.example.com/',
+    ])
+      expect(at(ok)).toEqual([]);
+  });
 });
