@@ -52,15 +52,12 @@ interface Group {
   calls: number;
 }
 
-/**
- * `listed` says whether the upstream has listed a tool (the annotation cache): only a listed tool gets a
- * bucket of its own under `subject_tool`.
- */
 /** The bucket of every method name MCP does not define (per caller, like the others). */
 const OTHER_METHODS = '(other methods)';
 /** The bucket every notification of a caller takes its token from. */
 export const NOTIFICATIONS = '(notifications)';
 
+/** `listed`: whether the upstream has listed a tool; only a listed tool gets a bucket of its own (`subject_tool`). */
 export function ratelimitStage(
   limiter: RateLimiter,
   cfg: Config['ratelimit'],
@@ -255,17 +252,20 @@ function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
   throw err;
 }
 
+const reported = new WeakMap<RequestContext, number>(); // `remaining` its RateLimit header shows so far
+
 /** Records the outcome on the group's decisions and the response headers; the deny when refused. */
 function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult | undefined {
-  const outcome = {
-    limit: result.limit,
-    remaining: result.remaining,
-    retryAfterMs: result.retryAfterMs,
-    allowed: result.allowed,
-  };
+  const { limit, remaining, retryAfterMs, allowed } = result;
+  const outcome = { limit, remaining, retryAfterMs, allowed };
   for (const d of g.items) d.rateLimit = outcome;
   const headers = rateLimitHeaders(result, g.spec);
-  Object.assign(ctx.responseHeaders, headers);
+  // Every bucket is named "default": a body charging several reports the one closest to empty (or refusing).
+  const shown = reported.get(ctx);
+  if (!result.allowed || shown === undefined || result.remaining < shown) {
+    reported.set(ctx, result.remaining);
+    Object.assign(ctx.responseHeaders, headers);
+  }
   if (result.allowed) return undefined;
   const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
   const target = groupTarget(g);

@@ -468,3 +468,16 @@ describe('notifications beside requests that share their bucket', () => {
     });
   });
 });
+
+describe('ratelimit stage: headers of a body using several buckets', () => {
+  it('reports the bucket closest to empty, not whichever was charged last', () => {
+    const stage = stageOn(new MemoryStore());
+    // Spend `echo` down to its last token: 5 capacity, 4 calls.
+    expect(stage.run(context(['echo', 'echo', 'echo', 'echo'], 5), signal)).toEqual({ kind: 'continue' });
+    // One more to echo (its last token) and one to search_docs (4 left after it), in that order.
+    const ctx = context(['echo', 'search_docs'], 5);
+    expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
+    // A client reading RateLimit must not be told 4 are left when its next echo call is refused.
+    expect(ctx.responseHeaders.ratelimit).toBe('"default";r=0;t=5');
+  });
+});
