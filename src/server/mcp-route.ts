@@ -11,7 +11,7 @@ import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.j
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
-import { refuseDecisions } from '../pipeline/stages/ratelimit.js';
+import { refuseDecisions } from '../pipeline/stages/ratelimit-refusal.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';

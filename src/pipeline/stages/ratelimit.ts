@@ -41,6 +41,7 @@ import {
   type RequestContext,
 } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
+import { markRefused } from './ratelimit-refusal.js';
 
 interface Group {
   readonly key: string;
@@ -119,7 +120,7 @@ export function ratelimitStage(
         return backendDenial(err, groups);
       }
       taken.push(result);
-      const denied = apply(ctx, g, result);
+      const denied = apply(ctx, g, result, taken);
       if (denied) {
         giveBack(groups, taken);
         refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
@@ -175,7 +176,7 @@ export function ratelimitStage(
         }
         if (result === undefined) return rest(ctx, groups, i, taken);
         taken.push(result);
-        const denied = apply(ctx, g, result);
+        const denied = apply(ctx, g, result, taken);
         if (denied) {
           giveBack(groups, taken);
           refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
@@ -223,23 +224,6 @@ function refuseBody(
   }
 }
 
-function markRefused(d: MessageDecision, kind: RateLimitRefusal['kind'], reason: string): void {
-  d.rateLimitRefusal = { kind, reason };
-  if (d.rateLimit) d.rateLimit = { ...d.rateLimit, allowed: false };
-}
-
-/**
- * Marks the body's decisions refused by a limit outside the buckets (the cap on a caller's open event
- * streams, met by a `subscriptions/listen`), so its audit records, metrics and report say so, and gives
- * back the tokens the rate-limit stage took for it.
- */
-export function refuseDecisions(ctx: RequestContext, reason: string): void {
-  for (const d of ctx.decisions) if (!enforcedDenial(d)) markRefused(d, 'limit', reason);
-  // Nothing of the body runs: the tokens it took go back, as a batch's refused by another bucket do.
-  ctx.refundRateLimit?.();
-  ctx.refundRateLimit = undefined;
-}
-
 function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
   if (err instanceof RateLimitBackendError) {
     refuseBody(groups, undefined, 'backend', 'rate limits cannot be checked');
@@ -252,20 +236,23 @@ function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
   throw err;
 }
 
-const reported = new WeakMap<RequestContext, number>(); // `remaining` its RateLimit header shows so far
-
-/** Records the outcome on the group's decisions and the response headers; the deny when refused. */
-function apply(ctx: RequestContext, g: Group, result: TakeResult): StageResult | undefined {
+/**
+ * Records the outcome on the group's decisions and the response headers; the deny when refused. `taken`: the
+ * results of the body's buckets so far, this one last.
+ */
+function apply(
+  ctx: RequestContext,
+  g: Group,
+  result: TakeResult,
+  taken: readonly TakeResult[],
+): StageResult | undefined {
   const { limit, remaining, retryAfterMs, allowed } = result;
   const outcome = { limit, remaining, retryAfterMs, allowed };
   for (const d of g.items) d.rateLimit = outcome;
   const headers = rateLimitHeaders(result, g.spec);
   // Every bucket is named "default": a body charging several reports the one closest to empty (or refusing).
-  const shown = reported.get(ctx);
-  if (!result.allowed || shown === undefined || result.remaining < shown) {
-    reported.set(ctx, result.remaining);
+  if (!result.allowed || taken.every((t) => result.remaining <= t.remaining))
     Object.assign(ctx.responseHeaders, headers);
-  }
   if (result.allowed) return undefined;
   const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
   const target = groupTarget(g);
