@@ -92,10 +92,11 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
   // Given the connection at its turn: from then on Node closes it as any other reply. One destroyed while it
   // waited (a stream re-check cut it) writes nothing: the replies behind it could never be sent, so the
   // connection closes now. Node 20 does so itself; Node 24 hands the connection over and leaves it open for
-  // ever, every request behind waiting for a turn that never comes.
+  // ever, every request behind waiting for a turn that never comes. Ended, not destroyed: the end of the reply
+  // ahead (a stream's last chunk) may still be in the socket's buffer.
   res.once('socket', (socket: Socket) => {
     mine.delete(res);
-    if (res.destroyed) socket.destroy();
+    if (res.destroyed) socket.end();
   });
   return mine.size;
 }
