@@ -125,7 +125,13 @@ const image = (description) =>
 const probe = (description, withDelay = true) =>
   obj(
     {
-      path: str('HTTP path on the admin port.', { pattern: '^/' }),
+      // The paths the admin server answers (src/server/admin-server.ts): another would never pass.
+      path: str(
+        'HTTP path on the admin port: /healthz (or /healthz/live) is alive, /readyz (or /healthz/ready) ready.',
+        {
+          enum: ['/healthz', '/healthz/live', '/readyz', '/healthz/ready'],
+        },
+      ),
       ...(withDelay ? { initialDelaySeconds: int() } : {}),
       periodSeconds: int(undefined, 1),
       timeoutSeconds: int(undefined, 1),

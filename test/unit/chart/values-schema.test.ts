@@ -58,6 +58,12 @@ describe('values.schema.json', () => {
       { instancePath: '/replicaCount', message: 'must be integer' },
     ]);
     expect(errors({ mode: 'daemonset' })[0]).toMatchObject({ instancePath: '/mode', keyword: 'enum' });
+    // A probe path the admin server does not answer would keep the pod from ever being ready.
+    expect(errors({ probes: { readiness: { path: '/ready' } } })[0]).toMatchObject({
+      instancePath: '/probes/readiness/path',
+      keyword: 'enum',
+    });
+    expect(errors({ probes: { readiness: { path: '/healthz/ready' } } })).toEqual([]);
     expect(errors({ replicas: 2 })[0]).toMatchObject({
       keyword: 'additionalProperties',
       params: { additionalProperty: 'replicas' },
