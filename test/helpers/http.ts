@@ -33,6 +33,25 @@ export function postJsonRpc(
 }
 
 /**
+ * Opens a Streamable HTTP session at `url` as the bearer of `token` (an `initialize` at 2025-06-18, its reply
+ * read): the `Mcp-Session-Id` the upstream issued.
+ */
+export async function openSession(url: string, token: string): Promise<string> {
+  const init = await postJsonRpc(
+    url,
+    { authorization: `Bearer ${token}` },
+    {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+    },
+  );
+  await init.text();
+  return init.headers.get('mcp-session-id') as string;
+}
+
+/**
  * POSTs `body` with `Expect: 100-continue` and sends it only once the sidecar asked for it (`100 Continue`,
  * which comes once every check before reading the body passed), after `beforeBody` ran: a test acts between
  * the sidecar's checks of the headers and its reading of the body. Resolves with the status and the body.

@@ -8,7 +8,7 @@
  * @module
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postJsonRpc } from '../helpers/http.js';
+import { openSession } from '../helpers/http.js';
 import { exchange, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
@@ -82,18 +82,7 @@ describe('behind a streamed reply to HTTP/1.0', () => {
     // Stateful: the example server answers a call in a session with an event stream.
     h = await startHarness();
     token = await h.token({ sub: 'piper', roles: ['user'] });
-    const init = await postJsonRpc(
-      h.mcpUrl,
-      { authorization: `Bearer ${token}` },
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
-      },
-    );
-    await init.text();
-    session = init.headers.get('mcp-session-id') as string;
+    session = await openSession(h.mcpUrl, token);
   });
 
   afterAll(async () => {

@@ -8,16 +8,13 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { postJsonRpc } from '../helpers/http.js';
 import { exchange, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
+import { startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
 const MAX_BODY = 2_048;
@@ -25,42 +22,24 @@ let h: Harness;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const app = express();
-  app.use(express.json());
-  app.all('/mcp', async (req, res) => {
-    const sid = req.header('mcp-session-id');
-    let transport = sid ? sessions.get(sid) : undefined;
-    if (!transport) {
-      const t = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void sessions.set(id, t),
-      });
-      const server = new McpServer({ name: 'asks', version: '1' });
-      // Asked on the call's own reply stream (its related request), where the test reads it.
-      server.registerTool('echo', { annotations: { readOnlyHint: true } }, async (extra) => {
-        const answer = await server.server.elicitInput(
-          { message: 'go on?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } },
-          { timeout: 5_000, relatedRequestId: extra.requestId },
-        );
-        return { content: [{ type: 'text', text: `answered ${answer.action}` }] };
-      });
-      server.registerTool('slow', { annotations: { readOnlyHint: true } }, async () => {
-        await new Promise((r) => setTimeout(r, 300));
-        return { content: [{ type: 'text', text: 'slow' }] };
-      });
-      await server.connect(t);
-      transport = t;
-    }
-    await transport.handleRequest(req, res, req.body);
+  const upstream = await startSdkUpstream(async (t) => {
+    const server = new McpServer({ name: 'asks', version: '1' });
+    // Asked on the call's own reply stream (its related request), where the test reads it.
+    server.registerTool('echo', { annotations: { readOnlyHint: true } }, async (extra) => {
+      const answer = await server.server.elicitInput(
+        { message: 'go on?', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } } },
+        { timeout: 5_000, relatedRequestId: extra.requestId },
+      );
+      return { content: [{ type: 'text', text: `answered ${answer.action}` }] };
+    });
+    server.registerTool('slow', { annotations: { readOnlyHint: true } }, async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return { content: [{ type: 'text', text: 'slow' }] };
+    });
+    await server.connect(t);
   });
-  const http = createServer(app);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  close = async () => {
-    http.closeAllConnections();
-    await new Promise((r) => http.close(r));
-  };
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  close = upstream.close;
+  const url = upstream.url;
   h = await startHarness({
     upstream: { url } as unknown as ExampleServer,
     // Role user's notifications bucket holds 1 token, and takes minutes to refill it.

@@ -9,7 +9,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
-import { postJsonRpc } from '../helpers/http.js';
+import { openSession } from '../helpers/http.js';
 import { rawConnection, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
@@ -89,18 +89,7 @@ it('runs nothing pipelined behind an event stream that the shutdown ends', async
   const harness = await startHarness({ upstream, config: { server: { shutdownGraceMs: 300 } } });
   h = harness;
   const token = await harness.token({ sub: 'piper', roles: ['user'] });
-  const init = await postJsonRpc(
-    harness.mcpUrl,
-    { authorization: `Bearer ${token}` },
-    {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
-    },
-  );
-  await init.text();
-  const sid = `mcp-session-id: ${init.headers.get('mcp-session-id')}\r\n`;
+  const sid = `mcp-session-id: ${await openSession(harness.mcpUrl, token)}\r\n`;
   const c = rawConnection(harness.sidecar.publicUrl);
   c.write(
     `GET /mcp HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n${sid}` +

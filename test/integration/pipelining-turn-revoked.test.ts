@@ -11,7 +11,7 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postJsonRpc } from '../helpers/http.js';
+import { openSession } from '../helpers/http.js';
 import { rawConnection, rawToolCall, statuses } from '../helpers/raw-pipeline.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { settlesWithin, until } from '../helpers/wait.js';
@@ -30,18 +30,7 @@ afterAll(async () => {
 
 it('closes the connection at the turn of a GET stream its re-check cut while queued; nothing behind runs', async () => {
   const token = await h.token({ sub: 'revoked-piper', roles: ['user'] });
-  const init = await postJsonRpc(
-    h.mcpUrl,
-    { authorization: `Bearer ${token}` },
-    {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
-    },
-  );
-  await init.text();
-  const sid = `mcp-session-id: ${init.headers.get('mcp-session-id')}\r\n`;
+  const sid = `mcp-session-id: ${await openSession(h.mcpUrl, token)}\r\n`;
   h.upstream.resetCalls();
   const c = rawConnection(h.sidecar.publicUrl);
   const get =

@@ -9,7 +9,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postJsonRpc } from '../helpers/http.js';
+import { openSession } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -26,18 +26,7 @@ afterAll(async () => {
 });
 
 async function newSession(): Promise<string> {
-  const init = await postJsonRpc(
-    h.mcpUrl,
-    { authorization: `Bearer ${token}` },
-    {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
-    },
-  );
-  await init.text();
-  return init.headers.get('mcp-session-id') as string;
+  return openSession(h.mcpUrl, token);
 }
 
 const head = (sid: string) =>

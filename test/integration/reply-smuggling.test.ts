@@ -21,12 +21,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { OrderedEventStore } from '../helpers/ordered-event-store.js';
+import { startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -62,18 +61,8 @@ async function listen(server: Server): Promise<string> {
 async function sdkUpstream(
   opts: { eventStore?: boolean; gate?: Promise<void>; entered?: () => void; callGate?: Promise<void> } = {},
 ) {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const app = express();
-  app.use(express.json());
-  app.all('/mcp', async (req, res) => {
-    const sid = req.header('mcp-session-id');
-    let transport = sid ? sessions.get(sid) : undefined;
-    if (!transport) {
-      const t = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        ...(opts.eventStore ? { eventStore: new OrderedEventStore() } : {}),
-        onsessioninitialized: (id) => void sessions.set(id, t),
-      });
+  const upstream = await startSdkUpstream(
+    async (t) => {
       const server = new McpServer({ name: 'tools', version: '1' }, { capabilities: { tools: {} } });
       server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
         if (extra.requestId === 1) {
@@ -97,11 +86,10 @@ async function sdkUpstream(
         return { content: [] };
       });
       await server.connect(t);
-      transport = t;
-    }
-    await transport.handleRequest(req, res, req.body);
-  });
-  return { url: await listen(createServer(app)) };
+    },
+    opts.eventStore ? () => new OrderedEventStore() : undefined,
+  );
+  return { url: upstream.url };
 }
 
 /** A promise and the function that resolves it (a gate the test opens, or an event it waits for). */

@@ -7,59 +7,37 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { postJsonRpc } from '../helpers/http.js';
+import { startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
 
 let h: Harness;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const app = express();
-  app.use(express.json());
-  app.all('/mcp', async (req, res) => {
-    const sid = req.header('mcp-session-id');
-    let transport = sid ? sessions.get(sid) : undefined;
-    if (!transport) {
-      const t = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void sessions.set(id, t),
-      });
-      const server = new McpServer({ name: 'asks', version: '1' });
-      // `echo`, as the default policy lets role user call it, asking the client before it answers.
-      server.registerTool('echo', { annotations: { readOnlyHint: true } }, async () => {
-        const answer = await server.server.elicitInput(
-          {
-            message: 'go on?',
-            requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } },
-          },
-          { timeout: 3_000 },
-        );
-        return { content: [{ type: 'text', text: `answered ${answer.action}` }] };
-      });
-      await server.connect(t);
-      transport = t;
-    }
-    await transport.handleRequest(req, res, req.body);
+  const upstream = await startSdkUpstream(async (t) => {
+    const server = new McpServer({ name: 'asks', version: '1' });
+    // `echo`, as the default policy lets role user call it, asking the client before it answers.
+    server.registerTool('echo', { annotations: { readOnlyHint: true } }, async () => {
+      const answer = await server.server.elicitInput(
+        {
+          message: 'go on?',
+          requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } } },
+        },
+        { timeout: 3_000 },
+      );
+      return { content: [{ type: 'text', text: `answered ${answer.action}` }] };
+    });
+    await server.connect(t);
   });
-  const http = createServer(app);
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  close = async () => {
-    http.closeAllConnections();
-    await new Promise((r) => http.close(r));
-  };
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  close = upstream.close;
+  const url = upstream.url;
   h = await startHarness({
     upstream: { url } as unknown as ExampleServer,
     // Role user's notifications bucket holds 2 tokens, and takes minutes to refill one.
