@@ -57,19 +57,25 @@ async function sidecar(opts: HarnessOptions): Promise<Harness> {
   return h;
 }
 
-/**
- * Opens a session through `first` as `auth`, stops `first`, starts `next()` and asks it for `tools/list` in
- * that session, as the session's owner and as another caller: the two HTTP statuses, and the owner's body.
- */
-async function afterRestart(first: Harness, next: () => Promise<Harness>) {
-  const auth = await first.bearer(['analyst']);
-  const client = await connectStreamable(first.mcpUrl, auth, { reconnection: noReconnect });
+/** A session an analyst opens through `h` with the SDK's client: its credentials and the session's headers. */
+async function openSession(h: Harness) {
+  const auth = await h.bearer(['analyst']);
+  const client = await connectStreamable(h.mcpUrl, auth, { reconnection: noReconnect });
   clients.push(client);
   const transport = client.transport as StreamableHTTPClientTransport;
   const session = {
     'mcp-session-id': transport.sessionId ?? '',
     'mcp-protocol-version': transport.protocolVersion ?? '',
   };
+  return { auth, session };
+}
+
+/**
+ * Opens a session through `first` as `auth`, stops `first`, starts `next()` and asks it for `tools/list` in
+ * that session, as the session's owner and as another caller: the two HTTP statuses, and the owner's body.
+ */
+async function afterRestart(first: Harness, next: () => Promise<Harness>) {
+  const { auth, session } = await openSession(first);
   expect(session['mcp-session-id']).not.toBe('');
   await first.stop();
   harnesses.splice(harnesses.indexOf(first), 1);
@@ -102,14 +108,7 @@ describe('a session lookup while Redis is down', () => {
   it('is refused for now (503 ERR_SESSION_UNAVAILABLE, Retry-After), not as an unknown session (404)', async () => {
     const opts = { redisUrl: suite.redis.url, config: { store: { keyPrefix: suite.prefix('outage') } } };
     const first = await sidecar(opts);
-    const auth = await first.bearer(['analyst']);
-    const client = await connectStreamable(first.mcpUrl, auth, { reconnection: noReconnect });
-    clients.push(client);
-    const transport = client.transport as StreamableHTTPClientTransport;
-    const session = {
-      'mcp-session-id': transport.sessionId ?? '',
-      'mcp-protocol-version': transport.protocolVersion ?? '',
-    };
+    const { auth, session } = await openSession(first);
     // Another replica, which never saw the session issued: only the store can say whose it is.
     const second = await sidecar(opts);
     await suite.redis.kill();
