@@ -76,11 +76,7 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
   if (!queued) {
     const map = new Map<ServerResponse, () => void>();
     queuedOn.set(socket, map);
-    socket.once('close', () => {
-      const ends = [...map.values()];
-      map.clear();
-      for (const e of ends) e();
-    });
+    socket.once('close', () => endQueued(socket));
     queued = map;
   }
   const mine = queued;
