@@ -53,7 +53,7 @@ function wwwAuthenticate(err: SidecarError, metadataUrl: string, scope = ''): st
       return `Bearer error="invalid_request", error_description="${quote(err.message)}", ${rm}`;
     case 'ERR_AUTHN_INSUFFICIENT_SCOPE': {
       const scope = typeof err.data.scope === 'string' ? err.data.scope : '';
-      return `Bearer error="insufficient_scope", scope="${quote(scope)}", ${rm}`;
+      return `Bearer error="insufficient_scope", error_description="${quote(err.message)}", scope="${quote(scope)}", ${rm}`;
     }
     default:
       return undefined;

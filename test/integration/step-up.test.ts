@@ -56,7 +56,7 @@ describe('step-up authorization', () => {
     const res = await postJsonRpc(h.mcpUrl, await h.bearer(['user'], { scope: 'mcp:tools' }), CALL_ECHO);
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools mcp:echo", resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp"`,
+      `Bearer error="insufficient_scope", error_description="Forbidden: tool echo needs the OAuth scope mcp:echo; sign in again granting it", scope="mcp:tools mcp:echo", resource_metadata="https://mcp.test.example/.well-known/oauth-protected-resource/mcp"`,
     );
     const body = (await res.json()) as {
       id: number;

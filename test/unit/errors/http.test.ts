@@ -99,7 +99,7 @@ describe('toErrorResponse', () => {
     const out = toErrorResponse(err, single);
     expect(out.status).toBe(403);
     expect(out.headers['www-authenticate']).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="${RM}"`,
+      `Bearer error="insufficient_scope", error_description="Forbidden", scope="mcp:tools mcp:admin", resource_metadata="${RM}"`,
     );
   });
 

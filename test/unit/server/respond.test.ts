@@ -226,7 +226,7 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
     expect(out.status).toBe(403);
     expect(out.headers['www-authenticate']).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools crm:read s", resource_metadata="${RM}"`,
+      `Bearer error="insufficient_scope", error_description="Forbidden: tool t needs the OAuth scope s", scope="mcp:tools crm:read s", resource_metadata="${RM}"`,
     );
     expect(out.body).toMatchObject([
       { id: 1, error: { code: -32003, message: 'Forbidden: tool t needs the OAuth scope s' } },
@@ -240,7 +240,7 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
     expect(out.status).toBe(403);
     expect(out.headers['www-authenticate']).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+      `Bearer error="insufficient_scope", error_description="Forbidden: tool t needs the OAuth scope s", scope="mcp:tools s", resource_metadata="${RM}"`,
     );
   });
 
@@ -284,7 +284,7 @@ describe('errorResponse when the policy names required scopes (step-up)', () => 
     const out = errorResponse(ctx, firstDenial(), RM, 'mcp:tools');
     expect(out.status).toBe(403);
     expect(out.headers['www-authenticate']).toBe(
-      `Bearer error="insufficient_scope", scope="mcp:tools s", resource_metadata="${RM}"`,
+      `Bearer error="insufficient_scope", error_description="Forbidden: tool t needs the OAuth scope s", scope="mcp:tools s", resource_metadata="${RM}"`,
     );
     expect(out.body).toMatchObject([
       { id: 1, error: { data: { code: 'ERR_AUTHN_INSUFFICIENT_SCOPE', decision_id: 'd1' } } },
