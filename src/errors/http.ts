@@ -48,16 +48,23 @@ function wwwAuthenticate(err: SidecarError, metadataUrl: string, scope = ''): st
     case 'ERR_AUTHN_INVALID_TOKEN':
     case 'ERR_AUTHN_INVALID_API_KEY':
     case 'ERR_AUTHN_REVOKED':
-      return `Bearer error="invalid_token", error_description="${quote(err.message)}", ${rm}${hint}`;
+      return `Bearer error="invalid_token", error_description="${describe(err)}", ${rm}${hint}`;
     case 'ERR_AUTHN_INVALID_REQUEST':
-      return `Bearer error="invalid_request", error_description="${quote(err.message)}", ${rm}`;
+      return `Bearer error="invalid_request", error_description="${describe(err)}", ${rm}`;
     case 'ERR_AUTHN_INSUFFICIENT_SCOPE': {
       const scope = typeof err.data.scope === 'string' ? err.data.scope : '';
-      return `Bearer error="insufficient_scope", error_description="${quote(err.message)}", scope="${quote(scope)}", ${rm}`;
+      return `Bearer error="insufficient_scope", error_description="${describe(err)}", scope="${quote(scope)}", ${rm}`;
     }
     default:
       return undefined;
   }
+}
+
+/** The longest `error_description`: a policy's reason may hold caller-chosen text, and a header has a budget. */
+export const MAX_ERROR_DESCRIPTION_CHARS = 200;
+
+function describe(err: SidecarError): string {
+  return quote(err.message).slice(0, MAX_ERROR_DESCRIPTION_CHARS);
 }
 
 function quote(s: string): string {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../../src/errors/codes.js';
 import { AuthnError, RateLimitError, RequestError, SidecarError } from '../../../src/errors/errors.js';
-import { type ErrorResponseContext, toErrorResponse } from '../../../src/errors/http.js';
+import {
+  type ErrorResponseContext,
+  MAX_ERROR_DESCRIPTION_CHARS,
+  toErrorResponse,
+} from '../../../src/errors/http.js';
 
 const RM = 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp';
 const single: ErrorResponseContext = { ids: [7], batch: false, resourceMetadataUrl: RM };
@@ -101,6 +105,15 @@ describe('toErrorResponse', () => {
     expect(out.headers['www-authenticate']).toBe(
       `Bearer error="insufficient_scope", error_description="Forbidden", scope="mcp:tools mcp:admin", resource_metadata="${RM}"`,
     );
+  });
+
+  it('cuts a long step-up reason in the error_description to a header-sized, printable ASCII text', () => {
+    const reason = `Forbidden: tool ${'x'.repeat(500)} needs "s"\r\n`;
+    const err = new AuthnError('ERR_AUTHN_INSUFFICIENT_SCOPE', reason, { data: { scope: 's' } });
+    const challenge = toErrorResponse(err, single).headers['www-authenticate'] ?? '';
+    const description = /error_description="([^"]*)"/.exec(challenge)?.[1] ?? '';
+    expect(description).toBe(`Forbidden: tool ${'x'.repeat(500)}`.slice(0, MAX_ERROR_DESCRIPTION_CHARS));
+    expect(challenge).toContain(`scope="s", resource_metadata="${RM}"`);
   });
 
   it('gives every 401 a WWW-Authenticate challenge (MCP authorization spec)', () => {
