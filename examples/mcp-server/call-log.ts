@@ -28,6 +28,8 @@ export interface ReceivedCall {
   readonly name?: string;
   /** `params.arguments` of `tools/call` and `prompts/get`. */
   readonly arguments?: Readonly<Record<string, unknown>>;
+  /** `params._meta`, when the message has one (progress tokens, trace context). */
+  readonly meta?: Readonly<Record<string, unknown>>;
   /** `Mcp-Session-Id` (Streamable HTTP) or the `sessionId` query parameter (SSE). */
   readonly sessionId?: string;
   /** The headers of interest, lower-cased; see {@link pickHeaders}. */
@@ -126,6 +128,7 @@ function describe(
   const name =
     typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
   const args = isRecord(params.arguments) ? params.arguments : undefined;
+  const meta = isRecord(params._meta) ? params._meta : undefined;
   return {
     seq,
     at: new Date().toISOString(),
@@ -135,6 +138,7 @@ function describe(
     ...(method !== undefined && { method }),
     ...(name !== undefined && { name }),
     ...(args !== undefined && { arguments: args }),
+    ...(meta !== undefined && { meta }),
     ...(sessionId !== undefined && { sessionId }),
     headers,
   };

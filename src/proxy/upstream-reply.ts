@@ -192,3 +192,19 @@ export function readWhole(body: Readable, max: number): Promise<Buffer> {
     body.once('close', onClose);
   });
 }
+
+/**
+ * Why a reply that may carry a list to prune cannot be read, or undefined when it can: it must be JSON
+ * or SSE, without a content coding (the sidecar asks for none; an upstream compressing anyway would have
+ * its bytes rewritten as text).
+ */
+export function unfilterable(
+  encoding: string | string[] | undefined,
+  readable: boolean,
+  type: string,
+): string | undefined {
+  const coding = String(encoding ?? 'identity').toLowerCase();
+  if (coding !== 'identity') return `the reply is compressed (${coding.slice(0, 20)})`;
+  if (!readable) return `the reply is ${type.split(';')[0] || 'of no content type'}, not JSON or SSE`;
+  return undefined;
+}

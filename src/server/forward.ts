@@ -13,6 +13,7 @@ import { ANONYMOUS } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST, codeInfo } from '../errors/codes.js';
 import { type SidecarError, toSidecarError, UpstreamError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
+import { withOwnTraceContext } from '../mcp/meta-trace.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
@@ -25,7 +26,7 @@ import {
   upstreamRequestHeaders,
 } from '../proxy/headers.js';
 import type { Upstream } from '../proxy/upstream.js';
-import { isEventStream, readWhole, replyType } from '../proxy/upstream-reply.js';
+import { isEventStream, readWhole, replyType, unfilterable } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
@@ -89,12 +90,13 @@ export async function forward(
   });
   // The id of the audit record and of the policy input, as Envoy sends its own: the upstream's logs join them.
   headers['x-request-id'] = ctx.requestId;
-  if (r.body) headers['content-length'] = String(r.body.length);
   const traced = deps.tracing?.forward(ctx, headers, {
     method: r.method,
     origin: deps.upstream.origin,
     path: r.path,
   });
+  const body = r.body && ctx.parsed ? withOwnTraceContext(r.body, ctx.parsed, headers) : r.body;
+  if (body) headers['content-length'] = String(body.length);
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
   ctx.forwarded = true;
   try {
@@ -102,7 +104,7 @@ export async function forward(
       method: r.method,
       path: r.path,
       headers,
-      body: r.body,
+      body,
       signal,
       stream: r.stream,
       onSent: r.onSent,
@@ -219,22 +221,6 @@ export async function forward(
     return started ? upstreamRes.status : sent;
   }
   return upstreamRes.status;
-}
-
-/**
- * Why a reply that may carry a list to prune cannot be read, or undefined when it can: it must be JSON
- * or SSE, without a content coding (the sidecar asks for none; an upstream compressing anyway would have
- * its bytes rewritten as text).
- */
-function unfilterable(
-  encoding: string | string[] | undefined,
-  readable: boolean,
-  type: string,
-): string | undefined {
-  const coding = String(encoding ?? 'identity').toLowerCase();
-  if (coding !== 'identity') return `the reply is compressed (${coding.slice(0, 20)})`;
-  if (!readable) return `the reply is ${type.split(';')[0] || 'of no content type'}, not JSON or SSE`;
-  return undefined;
 }
 
 /**

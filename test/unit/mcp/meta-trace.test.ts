@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseBody } from '../../../src/mcp/jsonrpc.js';
+import { withOwnTraceContext } from '../../../src/mcp/meta-trace.js';
+
+const OWN = '00-11111111111111111111111111111111-2222222222222222-01';
+const CLIENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+/** The body forwarded for `text` when the sidecar's own headers are `headers`. */
+function forwarded(text: string, headers: Record<string, string> = {}): string {
+  const body = Buffer.from(text);
+  return withOwnTraceContext(body, parseBody(body), headers).toString('utf8');
+}
+
+describe('the client trace context in params._meta', () => {
+  it('hands back the very same bytes when no message carries one', () => {
+    const body = Buffer.from(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","_meta":{"progressToken":1}}}',
+    );
+    expect(withOwnTraceContext(body, parseBody(body), { traceparent: OWN })).toBe(body);
+  });
+
+  it('removes traceparent, tracestate and baggage, leaving every other byte as sent', () => {
+    const text = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p","traceparent":"${CLIENT}","tracestate":"v=1","baggage":"user.id=admin"}}}`;
+    expect(forwarded(text)).toBe(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p"}}}',
+    );
+  });
+
+  it("puts the sidecar's own traceparent and tracestate in their place when it sends them upstream", () => {
+    const text = `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"${CLIENT}","baggage":"a=b"}}}`;
+    const out = JSON.parse(forwarded(text, { traceparent: OWN, tracestate: 'mcp=1' }));
+    expect(out.params._meta).toEqual({ traceparent: OWN, tracestate: 'mcp=1' });
+    // Only where the client sent a trace context: a message without one is left alone.
+    const plain = '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"progressToken":2}}}';
+    expect(forwarded(plain, { traceparent: OWN })).toBe(plain);
+  });
+
+  it('removes every repeat of a key and every case variant (JSON.parse reads the last; Go folds case)', () => {
+    const text =
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"a","Baggage":"x=1","traceparent":"b","TraceState":"s"}}}';
+    expect(JSON.parse(forwarded(text)).params._meta).toEqual({});
+    expect(forwarded(text)).not.toMatch(/trace|baggage/i);
+  });
+
+  it('rewrites each message of a batch on its own, notifications included, responses untouched', () => {
+    const text = `[{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1,"_meta":{"baggage":"a=b"}}},
+      {"jsonrpc":"2.0","id":7,"method":"ping","params":{"_meta":{"traceparent":"${CLIENT}"}}},
+      {"jsonrpc":"2.0","id":"s1","result":{"_meta":{"traceparent":"${CLIENT}"}}}]`;
+    const out = JSON.parse(forwarded(text, { traceparent: OWN }));
+    expect(out[0].params._meta).toEqual({ traceparent: OWN });
+    expect(out[1].params._meta).toEqual({ traceparent: OWN });
+    // A response's result is the client's answer to the server, not a trace context for a call.
+    expect(out[2].result._meta).toEqual({ traceparent: CLIENT });
+  });
+});
