@@ -13,7 +13,6 @@ import type { DenyReason } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
-import { SECRET_FIELDS } from '../telemetry/logger.js';
 import type { RequestBudget } from './argument-budget.js';
 import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
 import { redactAndCut } from './uri-secrets.js';
@@ -94,7 +93,7 @@ export interface AuditRecord {
   readonly reasons: readonly string[];
   /** Set when the deny came from a failure (no policy, evaluation error, invalid result). */
   readonly failure: NonNullable<Decision['failure']> | null;
-  /** The obligations the policy returned with the decision. */
+  /** The obligations the policy returned with the decision, credential-named keys redacted at any depth. */
   readonly obligations: Readonly<Record<string, unknown>>;
   /** Which of them the sidecar applied (`mask_arguments`, `rate_limit`, `audit`). */
   readonly obligations_applied: readonly string[];
@@ -213,7 +212,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       redactAndCut(r, AUDIT_REASON_MAX_CHARS),
     ),
     failure: d.failure ?? null,
-    obligations: withoutSecrets(ob),
+    obligations: withoutSecrets(ob, masking.key),
     obligations_applied: applied,
     policy_revision: d.revision,
     rate_limit: rl
@@ -235,17 +234,15 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
   };
 }
 
-const SECRET_NAMES: ReadonlySet<string> = new Set(SECRET_FIELDS);
-
 /**
- * The policy's obligations with the values of secret-named fields (`SECRET_FIELDS`) replaced. They are
- * the only free-form object of a record besides the (masked) arguments, so this is what lets audit lines
- * skip the process logger's generic redaction, which cost three times the line itself.
+ * The policy's obligations with credential-named keys (`isSensitiveKey`: `authorization`, `api_key`,
+ * `client_secret`, …) redacted at any depth, through the walk that masks arguments in `plain` mode, so they
+ * are cut at the same depth and size (a policy may echo its input into them). They are the only free-form
+ * object of a record besides the arguments, so this is what lets audit lines skip the process logger's
+ * generic redaction, which cost three times the line itself.
  */
-function withoutSecrets(ob: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(ob)) out[k] = SECRET_NAMES.has(k) ? '[redacted]' : v;
-  return out;
+function withoutSecrets(ob: Readonly<Record<string, unknown>>, key: Buffer): Record<string, unknown> {
+  return auditArguments(ob, { mode: 'plain', paths: [], listedMode: 'redact', key }) ?? {};
 }
 
 function cutTaskId(id: string | null | undefined): string | null {
@@ -256,12 +253,13 @@ function cutTaskId(id: string | null | undefined): string | null {
 const RECORD_BASE_BYTES = 1_024;
 
 /**
- * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments, which are
- * budgeted; the item name, also in `action`; the reasons, which may quote it; the session and task ids) on top of a
- * fixed base. Cheap, so the request path can weigh every record it queues.
+ * About how many bytes of JSON a record takes: the caller-controlled parts (masked arguments and
+ * obligations, which are budgeted; the item name, also in `action`; the reasons, which may quote it; the session
+ * and task ids) on top of a fixed base. Cheap, so the request path can weigh every record it queues.
  */
 export function auditRecordSize(r: AuditRecord): number {
   let n = RECORD_BASE_BYTES + auditArgumentsSize(r.action.arguments) + 2 * r.resource.name.length;
+  n += auditArgumentsSize(r.obligations);
   for (const reason of r.reasons) n += reason.length;
   return n + (r.session_id?.length ?? 0) + (r.action.task_id?.length ?? 0);
 }

@@ -67,7 +67,7 @@ const SPAN_ID = /^[0-9a-f]{16}$/;
  * The start of every audit line on the process log's destination: the `level` label and bindings pino
  * would write (`service`, …), then `log_type` and `msg`; the record's own fields follow, `time` among them.
  * Lines are written as JSON text, not through pino: a record has a fixed, acyclic shape, its arguments are
- * masked and its obligations scrubbed of secret-named fields when it is built (record.ts), so pino's
+ * masked and its obligations scrubbed of credential-named keys when it is built (record.ts), so pino's
  * safe serialiser and redaction (three times the line's cost) buy nothing; and the same text is the OTLP
  * body.
  */

@@ -272,6 +272,40 @@ describe('buildAuditRecord', () => {
     });
     expect(JSON.stringify(r)).not.toContain('tok-123');
   });
+
+  it('scrubs secret-named keys nested in obligations too, bounded like arguments', () => {
+    const obligations = {
+      upstream: { headers: { authorization: 'Bearer eyJ.nested.secret', 'x-trace': 'keep-me' } },
+      forward: [{ api_key: 'sk-in-array', region: 'eu' }, { deeper: { client_secret: 'cs-deep' } }],
+      audit: 'full' as const,
+    };
+    const r = buildAuditRecord(input({ decision: { ...allow, obligations } }), {
+      arguments: 'hash',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(r.obligations).toEqual({
+      upstream: { headers: { authorization: '[redacted]', 'x-trace': 'keep-me' } },
+      forward: [{ api_key: '[redacted]', region: 'eu' }, { deeper: { client_secret: '[redacted]' } }],
+      audit: 'full',
+    });
+    const line = JSON.stringify(r);
+    for (const secret of ['eyJ.nested.secret', 'sk-in-array', 'cs-deep']) expect(line).not.toContain(secret);
+    // A policy echoing a huge value into its obligations does not make a huge line, and the queue weighs it.
+    const huge = { blob: Array.from({ length: 100_000 }, (_, i) => ({ i, note: 'x'.repeat(50) })) };
+    const big = buildAuditRecord(input({ decision: { ...allow, obligations: huge } }), {
+      arguments: 'hash',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(JSON.stringify(big).length).toBeLessThan(20_000);
+    const base = buildAuditRecord(input({ decision: { ...allow, obligations: {} } }), {
+      arguments: 'hash',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(auditRecordSize(big) - auditRecordSize(base)).toBeGreaterThan(4_000);
+  });
 });
 
 /** Dotted paths of a record's fields; arrays and free-form objects are leaves. */
