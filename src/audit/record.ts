@@ -80,9 +80,12 @@ export interface AuditRecord {
   readonly subject: AuditSubject;
   readonly action: AuditAction;
   readonly resource: AuditResource;
-  /** The outcome for this message at the sidecar: `deny` if the policy or the rate limit said no. */
+  /**
+   * The outcome for this message at the sidecar: `deny` if the policy or the rate limit said no, or it was
+   * refused after them (`deny_reason` `request`: its legacy SSE session ended while its stages ran).
+   */
   readonly decision: 'allow' | 'deny';
-  /** Which part denied (bounded, as in metrics): `policy`, `ratelimit`; null when allowed. */
+  /** Which part denied (bounded, as in metrics): `policy`, `ratelimit`, `request`; null when allowed. */
   readonly deny_reason: DenyReason | null;
   /**
    * Whether the sidecar acted on `decision`: false only for a policy denial that `policy.dryRun` let through
@@ -134,6 +137,11 @@ export interface AuditInput {
   } | null;
   /** Why the rate-limit stage refused this message's body (pipeline `RateLimitRefusal`), if it did. */
   readonly rateLimitRefusal?: { readonly kind: string; readonly reason: string } | null;
+  /**
+   * Why it was refused after the decision and the rate limit (pipeline `LateRefusal`: its legacy SSE session
+   * ended while its stages ran), if it was: not forwarded, recorded as a denial for `denyReason`.
+   */
+  readonly lateRefusal?: { readonly denyReason: DenyReason; readonly reason: string } | null;
   readonly totalMs?: number | null;
   readonly upstreamStatus?: number | null;
   readonly clientIp: string;
@@ -164,9 +172,12 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
   const refusal = input.rateLimitRefusal ?? null;
   const rl = input.rateLimit ?? null;
   const rateLimited = refusal !== null || (rl !== null && rl.allowed === false);
-  const allowed = d.allow && !rateLimited;
-  // A dry-run denial is rate-limited like an allowed call: refused by its bucket, the refusal is the limit's.
-  const notEnforced = input.dryRun === true && !rateLimited;
+  const late = input.lateRefusal ?? null;
+  const allowed = d.allow && !rateLimited && late === null;
+  // A dry-run denial is rate-limited like an allowed call: refused by its bucket (or later), the refusal is
+  // the limit's (or the later one's), and it is enforced.
+  const notEnforced = input.dryRun === true && !rateLimited && late === null;
+  const refusedLater = d.allow || input.dryRun === true;
   const argumentsMode: ArgumentsMode = minimal ? 'drop' : masking.arguments;
   const args = auditArguments(a.arguments, {
     mode: argumentsMode,
@@ -206,11 +217,19 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       sensitivity: d.sensitivity ?? null,
     },
     decision: allowed ? 'allow' : 'deny',
-    deny_reason: allowed ? null : rateLimited && (d.allow || input.dryRun === true) ? 'ratelimit' : 'policy',
+    deny_reason: allowed
+      ? null
+      : refusedLater && rateLimited
+        ? 'ratelimit'
+        : refusedLater && late
+          ? late.denyReason
+          : 'policy',
     enforced: !notEnforced,
-    reasons: (rateLimited ? [...d.reasons, refusal?.reason ?? RATE_LIMITED_REASON] : d.reasons).map((r) =>
-      redactAndCut(r, AUDIT_REASON_MAX_CHARS),
-    ),
+    reasons: [
+      ...d.reasons,
+      ...(rateLimited ? [refusal?.reason ?? RATE_LIMITED_REASON] : []),
+      ...(late ? [late.reason] : []),
+    ].map((r) => redactAndCut(r, AUDIT_REASON_MAX_CHARS)),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob, masking.key),
     obligations_applied: applied,

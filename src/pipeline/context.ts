@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
+import type { DenyReason } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
@@ -33,6 +34,17 @@ export interface RateLimitRefusal {
   readonly reason: string;
 }
 
+/**
+ * Why a decided request was refused after the decision and the rate limit, by what neither looks at (its
+ * legacy SSE session ended while its stages ran): it was not forwarded.
+ */
+export interface LateRefusal {
+  /** The refusing error's reason (`request`): the audit record's `deny_reason`. */
+  readonly denyReason: DenyReason;
+  /** Appended to the audit record's reasons. */
+  readonly reason: string;
+}
+
 export interface MessageDecision {
   readonly index: number;
   readonly action: Action;
@@ -49,6 +61,8 @@ export interface MessageDecision {
    * request's or another's of the batch) had too few tokens, `backend` when limits could not be checked.
    */
   rateLimitRefusal?: RateLimitRefusal;
+  /** Set on every decision of a body refused after its stages (audited as a denial, not as allowed). */
+  lateRefusal?: LateRefusal;
   /** Trace and span id (and sampled flag) of the span that recorded this decision. */
   traceIds?: {
     readonly traceId: string | null;

@@ -14,13 +14,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
-import { RateLimitError, RequestError } from '../errors/errors.js';
+import { RateLimitError } from '../errors/errors.js';
 import { isRecord } from '../mcp/action.js';
 import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
 import { ServerRequestIds } from '../mcp/server-requests.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { runStages } from '../pipeline/pipeline.js';
+import { sessionEndedLate } from '../pipeline/stages/session.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { taskScope } from './mcp-route.js';
@@ -232,9 +233,9 @@ export class LegacySseRoutes {
       return;
     }
     // Another caller's session was refused by the session stage; this one ended (or went to another caller's
-    // stream) while the stages ran.
+    // stream) while the stages ran: decided, but not forwarded, and audited so.
     if (!session) {
-      rt.deny(ctx, res, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+      rt.deny(ctx, res, sessionEndedLate(ctx));
       return;
     }
     const answers = session.serverRequests.answered(ctx.parsed);

@@ -8,8 +8,10 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_NAME } from '../../examples/mcp-server/catalog.js';
+import { postAfterContinue } from '../helpers/http.js';
 import { connectSse } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 let h: Harness;
 const clients: Client[] = [];
@@ -86,6 +88,48 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     const c = await connectSse(h.sseUrl, await h.bearer(['guest']));
     await c.close();
     await expect.poll(served, { timeout: 5_000 }).toBe(before + 1);
+  });
+
+  it('audits a call whose session ended while its stages ran as refused (404, never forwarded), not allowed', async () => {
+    const posted: string[] = [];
+    const recording: FetchLike = (url, init) => {
+      if (init?.method === 'POST') posted.push(String(url));
+      return fetch(url, init);
+    };
+    const auth = await h.bearer(['guest'], { sub: 'gone-mid-call' });
+    const c = await connectSse(h.sseUrl, auth, { fetch: recording });
+    // The stream's GET as the upstream got it (by the identity header): its x-request-id names its log lines.
+    const opened = h.upstream
+      .httpRequests()
+      .find((r) => r.method === 'GET' && r.headers['x-mcp-authz-subject'] === 'gone-mid-call');
+    const streamLine = `"request_id":"${opened?.headers['x-request-id']}"`;
+    const text = 'sent-after-its-session-ended';
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text } },
+    });
+    const res = await postAfterContinue(posted[0] ?? '', auth, body, async () => {
+      // The POST passed the session stage; now its stream ends. The stream's end is logged, and its session
+      // dropped, in one turn: once the line is there, the session is gone.
+      await c.close();
+      await until(5_000, async () =>
+        h.logs.some((l) => l.includes(streamLine) && l.includes('"msg":"request forwarded"')),
+      );
+    });
+    expect(res.status).toBe(404);
+    expect(h.upstream.calls().some((x) => JSON.stringify(x).includes(text))).toBe(false);
+    const records = () =>
+      h.logs
+        .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"gone-mid-call"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => (r.action as { tool: string | null }).tool === 'echo');
+    await until(5_000, async () => records().length > 0);
+    expect(records()).toEqual([
+      expect.objectContaining({ decision: 'deny', deny_reason: 'request', enforced: true, upstream: null }),
+    ]);
+    expect(records()[0]?.reasons).toContain('the session ended before the request was forwarded');
   });
 
   it('refuses a stream without credentials and posts to another caller’s session', async () => {

@@ -9,7 +9,24 @@
 import { RequestError } from '../../errors/errors.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
+import type { RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
+
+const unknownSession = () => new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
+
+/** Appended to the audit reasons of a request whose legacy session ended while its stages ran. */
+export const SESSION_ENDED_REASON = 'the session ended before the request was forwarded';
+
+/**
+ * The answer to a legacy messages POST whose session ended (or its id went to another stream) after this stage
+ * let it through, while the rest of its stages ran: 404 as for any unknown session. Its requests were decided,
+ * maybe allowed, and are never forwarded: their decisions are marked refused, so their audit records say so.
+ */
+export function sessionEndedLate(ctx: RequestContext): RequestError {
+  const err = unknownSession();
+  for (const d of ctx.decisions) d.lateRefusal = { denyReason: err.reason, reason: SESSION_ENDED_REASON };
+  return err;
+}
 
 /**
  * `legacySession` gives the open legacy HTTP+SSE session of an id (the messages endpoint's `sessionId`), or
@@ -22,7 +39,7 @@ export function sessionStage(
     sessionId: string,
   ) => { readonly owner: string; readonly serverRequests: ServerRequestIds } | undefined,
 ): Stage {
-  const unknown = () => deny(new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+  const unknown = () => deny(unknownSession());
   const streamableHeader = () =>
     deny(
       new RequestError(

@@ -257,6 +257,28 @@ describe('buildAuditRecord', () => {
     expect(r.reasons).toEqual([`may read ${shown}`, `bucket of ${shown} is empty`]);
   });
 
+  it('records a request refused after its decision (its legacy session ended) as a denial, not forwarded', () => {
+    const masking = { arguments: 'hash', maskArguments: [], key: KEY } as const;
+    const lateRefusal = {
+      denyReason: 'request',
+      reason: 'the session ended before the request was forwarded',
+    } as const;
+    const r = buildAuditRecord(input({ lateRefusal, upstreamStatus: null, rateLimit: null }), masking);
+    expect(r).toMatchObject({
+      decision: 'deny',
+      deny_reason: 'request',
+      enforced: true,
+      reasons: ['analyst may read customers', 'the session ended before the request was forwarded'],
+      upstream: null,
+    });
+    // A dry-run denial refused so was not let through after all: enforced, for the later refusal's reason.
+    const dry = buildAuditRecord(
+      input({ decision: { ...allow, allow: false }, dryRun: true, lateRefusal, upstreamStatus: null }),
+      masking,
+    );
+    expect([dry.decision, dry.deny_reason, dry.enforced]).toEqual(['deny', 'request', true]);
+  });
+
   it('scrubs secret-named fields a policy put in its obligations (audit lines have no generic redaction)', () => {
     const obligations = { audit: 'full' as const, token: 'tok-123', apiKey: 'k', route_hint: 'blue' };
     const r = buildAuditRecord(input({ decision: { ...allow, obligations } }), {
