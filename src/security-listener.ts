@@ -83,8 +83,8 @@ export function securityListener(
       if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), named);
       // A call refused by the rate limiter (429), or because its store is down (503), was never made: a
       // client retrying after a 429 would otherwise trip a call-burst rule the limiter already holds back,
-      // and a Redis outage would count against every caller.
-      if (d.rateLimitRefusal) return;
+      // and a Redis outage would count against every caller. Nor was one refused after both (`lateRefusal`).
+      if (d.rateLimitRefusal || d.lateRefusal) return;
       if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp, known);
     },
   };

@@ -119,6 +119,11 @@ describe('securityListener.decision', () => {
       ...decided('echo', true),
       rateLimitRefusal: { kind: 'backend' },
     } as MessageDecision);
+    // Refused after both (its legacy session ended while its stages ran): never made either.
+    listener.decision?.(ctx, {
+      ...decided('echo', true),
+      lateRefusal: { denyReason: 'request', reason: 'the session ended before the request was forwarded' },
+    } as MessageDecision);
     expect(calls).toEqual([
       ['echo', true],
       ['made_up_1', false],

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { codeInfo } from '../../errors/codes.js';
 import { RequestError } from '../../errors/errors.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
@@ -25,6 +26,8 @@ export const SESSION_ENDED_REASON = 'the session ended before the request was fo
 export function sessionEndedLate(ctx: RequestContext): RequestError {
   const err = unknownSession();
   for (const d of ctx.decisions) d.lateRefusal = { denyReason: err.reason, reason: SESSION_ENDED_REASON };
+  // What each request was answered with: its operation's `error.type` (none, as if it had been forwarded).
+  ctx.answeredCode = codeInfo(err.code).rpc;
   return err;
 }
 
