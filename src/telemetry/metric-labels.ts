@@ -87,6 +87,16 @@ export class LabelSet {
   }
 }
 
+/** The tool label allow-list: the first {@link MAX_TOOL_LABELS} names of 1 to 128 characters. */
+export function toolLabels(names: Iterable<string>): LabelSet {
+  const list: string[] = [];
+  for (const n of names) {
+    if (list.length >= MAX_TOOL_LABELS) break;
+    if (typeof n === 'string' && n.length > 0 && n.length <= 128) list.push(n);
+  }
+  return new LabelSet(list);
+}
+
 export function statusClass(status: number | null | undefined): string {
   if (status === null || status === undefined) return 'error';
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : OTHER;

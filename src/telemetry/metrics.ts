@@ -17,7 +17,6 @@ import {
   DENY_REASONS,
   LabelSet,
   MAX_DYNAMIC_LABELS,
-  MAX_TOOL_LABELS,
   NONE,
   OTHER,
   RATE_LIMIT_SCOPES,
@@ -27,6 +26,7 @@ import {
   type SessionEvictionResult,
   STAGES,
   statusClass,
+  toolLabels,
 } from './metric-labels.js';
 import { type OtlpOnlyMeter, SemconvMetrics } from './semconv-metrics.js';
 import { TalliedCounter } from './tally.js';
@@ -186,14 +186,17 @@ export class SidecarMetrics {
     this.#decisionCache = source;
   }
 
-  /** The tool label allow-list, e.g. the policy catalog's tool names (first {@link MAX_TOOL_LABELS}). */
+  /** The tool label allow-list, e.g. the policy catalog's tool names ({@link toolLabels}). */
   setToolNames(names: Iterable<string>): void {
-    const list: string[] = [];
-    for (const n of names) {
-      if (list.length >= MAX_TOOL_LABELS) break;
-      if (typeof n === 'string' && n.length > 0 && n.length <= 128) list.push(n);
-    }
-    this.tools = new LabelSet(list);
+    this.tools = toolLabels(names);
+  }
+
+  /**
+   * A method and tool as the labels name them: a method MCP does not define and a tool outside the catalog
+   * are `other`, no tool is null. Decision span names use them too: a span name is a span metric's dimension.
+   */
+  operationLabels(method: string, tool: string | null | undefined): readonly [string, string | null] {
+    return [this.methods.label(method), tool === null || tool === undefined ? null : this.tools.label(tool)];
   }
 
   /**
@@ -223,9 +226,7 @@ export class SidecarMetrics {
     errorType: string | null,
     seconds: number,
   ): void {
-    if (!this.#semconv) return;
-    const t = tool === null || tool === undefined ? null : this.tools.label(tool);
-    this.#semconv.operation(this.methods.label(method), t, errorType, seconds);
+    this.#semconv?.operation(...this.operationLabels(method, tool), errorType, seconds);
   }
 
   /** One policy decision (per JSON-RPC request). */

@@ -127,13 +127,11 @@ export class RequestTracing {
       [A.ATTR_AUTHZ_DECISION]: dec.allow ? 'allow' : 'deny',
       [A.ATTR_AUTHZ_DECISION_ID]: d.decisionId,
     };
-    const tool = a.tool === undefined ? undefined : redactUriSecrets(a.tool);
-    const prompt = a.prompt === undefined ? undefined : redactUriSecrets(a.prompt);
-    if (tool !== undefined) {
-      attributes[A.ATTR_GEN_AI_TOOL_NAME] = tool;
+    if (a.tool !== undefined) {
+      attributes[A.ATTR_GEN_AI_TOOL_NAME] = redactUriSecrets(a.tool);
       attributes[A.ATTR_GEN_AI_OPERATION_NAME] = A.GEN_AI_OPERATION_EXECUTE_TOOL;
     }
-    if (prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = prompt;
+    if (a.prompt !== undefined) attributes[A.ATTR_GEN_AI_PROMPT_NAME] = redactUriSecrets(a.prompt);
     if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = redactUriSecrets(a.uri);
     if (a.id !== null) attributes[A.ATTR_JSONRPC_REQUEST_ID] = String(a.id);
     const facts = ctx.facts;
@@ -155,7 +153,9 @@ export class RequestTracing {
         attributes[A.ATTR_ERROR_TYPE] = '-32003';
       }
     }
-    const name = A.mcpSpanName(a.method, tool ?? prompt ?? null);
+    // The caller's names are attributes (the conventions require them); the name takes the metrics' labels
+    // (a tool outside the catalog: `other`; no prompt): span metrics take the name as a dimension.
+    const name = A.mcpSpanName(...this.#metrics.operationLabels(a.method, a.tool));
     const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     if (enforcedDenial(d)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });

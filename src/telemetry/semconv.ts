@@ -9,7 +9,9 @@
  * MCP spans, per the GenAI MCP conventions, except their kind: the conventions' SERVER span is the MCP
  * server's own (the upstream's), so the sidecar's decision span, a step of a proxy, is INTERNAL (and one
  * SERVER span per HTTP request stays countable); name `{mcp.method.name} {target}` where target is
- * the tool or prompt name when there is one (never a resource URI: high cardinality); `error.type` is set
+ * the tool when there is one, both bounded like the metric labels (a method MCP does not define and a tool
+ * outside the catalog are `other`; never a prompt name or resource URI: the caller picks those, and span
+ * metrics take the name as a dimension; the raw names stay in attributes); `error.type` is set
  * iff the operation failed (JSON-RPC error code as a string, or a low-cardinality class), and the status is
  * then ERROR; the parent comes
  * from `params._meta.traceparent` when present, and the HTTP transport context is then a span link.
@@ -106,11 +108,11 @@ export type AuthzDecisionValue = 'allow' | 'deny';
 export const SPAN_STAGE_PREFIX = 'mcp_authz.' as const;
 
 /**
- * The MCP span name: `{mcp.method.name} {target}`, target being the tool or prompt name when the method
- * has one; never a resource URI (unbounded).
+ * The MCP span name: `{mcp.method.name} {target}`, target being the tool when the method names one. Pass
+ * bounded values (`SidecarMetrics.operationLabels`): a span name is a dimension of span metrics.
  */
 export function mcpSpanName(method: string, target?: string | null): string {
-  // The caller picks both: a span name is no attribute, so no length limit of the SDK applies to it.
+  // A span name is no attribute, so no length limit of the SDK applies to it: cut here, whatever is passed.
   return cutText(target ? `${method} ${target}` : method, SPAN_NAME_MAX_CHARS);
 }
 

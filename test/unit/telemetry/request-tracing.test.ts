@@ -1,13 +1,48 @@
 /**
- * The `error.type` of `mcp.server.operation.duration` (src/telemetry/request-tracing.ts): the JSON-RPC code
- * each decided request was answered with.
+ * Request tracing (src/telemetry/request-tracing.ts): decision spans are named by bounded values, as the
+ * metric labels are, with the caller's names in attributes; and the `error.type` of
+ * `mcp.server.operation.duration`, the JSON-RPC code each decided request was answered with.
  *
  * @module
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../src/pipeline/context.js';
 import { errorType } from '../../../src/telemetry/request-tracing.js';
+import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
+
+afterEach(stopTracing);
+
+describe('decision spans', () => {
+  it('are named by the metrics’ labels: a tool outside the catalog is other, a prompt name left out', async () => {
+    const { exporter, tel, metrics, tracing, ctx } = tracingFixture();
+    metrics.setToolNames(['read_customer']);
+    tracing.start(ctx, '/mcp');
+    const invented = 'drop table <b>customers</b>';
+    const calls = [
+      decided('tools/call', { name: 'read_customer', arguments: {} }),
+      decided('tools/call', { name: invented, arguments: {} }, false),
+      decided('prompts/get', { name: invented }),
+      decided('x/anything-at-all', {}),
+      decided('resources/read', { uri: 'file:///etc/passwd' }),
+    ];
+    for (const d of calls) tracing.decision(ctx, d, {});
+    tracing.end(ctx, 200, undefined);
+    await tel.flush();
+    const spans = exporter.getFinishedSpans().filter((s) => s.name !== 'POST /mcp');
+    expect(spans.map((s) => s.name)).toEqual([
+      'tools/call read_customer',
+      'tools/call other',
+      'prompts/get',
+      'other',
+      'resources/read',
+    ]);
+    // What the caller sent stays in the attributes the conventions ask for.
+    expect(spans.map((s) => s.attributes['mcp.method.name'])).toEqual(calls.map((d) => d.action.method));
+    expect(spans[1]?.attributes['gen_ai.tool.name']).toBe(invented);
+    expect(spans[2]?.attributes['gen_ai.prompt.name']).toBe(invented);
+  });
+});
 
 describe('operation error.type', () => {
   const decided = (allow: boolean, refusal?: MessageDecision['rateLimitRefusal']): MessageDecision => ({

@@ -5,57 +5,17 @@
  *
  * @module
  */
-import type { IncomingMessage } from 'node:http';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/mcp/action.js';
-import type { MessageDecision, RequestContext } from '../../../src/pipeline/context.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
-import { SidecarMetrics } from '../../../src/telemetry/metrics.js';
-import { createTelemetry, type Telemetry } from '../../../src/telemetry/otel.js';
-import { RequestTracing } from '../../../src/telemetry/request-tracing.js';
+import type { MessageDecision } from '../../../src/pipeline/context.js';
+import { stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 const SECRET = 'S3CR3T-SIGNATURE-77';
-const started: Telemetry[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((t) => t.stop()));
-});
-
-function setup() {
-  const exporter = new InMemorySpanExporter();
-  const tel = createTelemetry({
-    env: {},
-    serviceVersion: '0',
-    logger: silentLogger(),
-    shutdownTimeoutMs: 200,
-    spanExporter: exporter,
-  });
-  started.push(tel);
-  const tracing = new RequestTracing(tel, new SidecarMetrics(tel.meter), {
-    subject: 'none',
-    subjectKey: Buffer.alloc(32),
-    stageMetrics: false,
-  });
-  const ctx = {
-    req: {
-      method: 'POST',
-      url: `/mcp?access_token=${SECRET}`,
-      headers: {},
-      socket: {},
-      httpVersion: '1.1',
-    } as unknown as IncomingMessage,
-    clientIp: '10.0.0.1',
-    startedAt: process.hrtime.bigint(),
-    decisions: [],
-    requestId: 'r-1',
-    transport: 'streamable-http',
-  } as unknown as RequestContext;
-  return { exporter, tel, tracing, ctx };
-}
+afterEach(stopTracing);
 
 describe('span attributes', () => {
   it('carry no secret of the request URL, the upstream URL, a prompt name or a reason', async () => {
-    const { exporter, tel, tracing, ctx } = setup();
+    const { exporter, tel, tracing, ctx } = tracingFixture({ req: { url: `/mcp?access_token=${SECRET}` } });
     tracing.start(ctx, '/mcp');
     const uri = `https://b.example/r.pdf?X-Amz-Signature=${SECRET}&v=1`;
     const d: MessageDecision = {
@@ -81,11 +41,10 @@ describe('span attributes', () => {
     tracing.end(ctx, 200, undefined);
     await tel.flush();
     const spans = exporter.getFinishedSpans();
-    expect(spans.map((s) => s.name).sort()).toEqual(
-      ['POST', 'POST /mcp', `prompts/get summarise ${uri.replace(SECRET, 'REDACTED')}`].sort(),
-    );
+    expect(spans.map((s) => s.name).sort()).toEqual(['POST', 'POST /mcp', 'prompts/get'].sort());
     expect(JSON.stringify(spans.map((s) => [s.name, s.attributes]))).not.toContain(SECRET);
-    const decision = spans.find((s) => s.name.startsWith('prompts/get'));
+    const decision = spans.find((s) => s.name === 'prompts/get');
+    expect(decision?.attributes['gen_ai.prompt.name']).toBe(`summarise ${uri.replace(SECRET, 'REDACTED')}`);
     expect(decision?.attributes['mcp_authz.reason']).toBe(`may not read ${uri.replace(SECRET, 'REDACTED')}`);
     expect(spans.find((s) => s.name === 'POST')?.attributes['url.full']).toBe('http://upstream:8080/mcp');
     expect(spans.find((s) => s.name === 'POST /mcp')?.attributes['url.path']).toBe('/mcp');
