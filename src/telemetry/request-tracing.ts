@@ -26,7 +26,7 @@ import type { StageObserver } from '../pipeline/pipeline.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
-import { telemetrySubject, traceIds } from './trace-context.js';
+import { sessionDigest, telemetrySubject, traceIds } from './trace-context.js';
 
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);
@@ -135,7 +135,7 @@ export class RequestTracing {
     if (a.uri !== undefined) attributes[A.ATTR_MCP_RESOURCE_URI] = redactUriSecrets(a.uri);
     if (a.id !== null) attributes[A.ATTR_JSONRPC_REQUEST_ID] = String(a.id);
     const facts = ctx.facts;
-    if (facts?.sessionId) attributes[A.ATTR_MCP_SESSION_ID] = facts.sessionId;
+    if (facts?.sessionId) attributes[A.ATTR_MCP_SESSION_ID] = sessionDigest(facts.sessionId);
     if (facts?.protocolVersion) attributes[A.ATTR_MCP_PROTOCOL_VERSION] = facts.protocolVersion;
     if (dec.revision) attributes[A.ATTR_AUTHZ_POLICY_REVISION] = dec.revision;
     if (dec.cached) attributes[A.ATTR_AUTHZ_DECISION_CACHED] = true;

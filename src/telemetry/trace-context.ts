@@ -1,10 +1,11 @@
 /**
  * W3C trace context at the sidecar's edges: reading it from HTTP headers and from an MCP message's
  * `params._meta` (SEP-414), writing it into `_meta`, the ids an audit record carries, and how a span
- * names the caller (`telemetry.subject`).
+ * names the caller (`telemetry.subject`) and the session (a digest).
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import {
   type Context,
   isSpanContextValid,
@@ -61,6 +62,18 @@ export function telemetrySubject(
 ): string | undefined {
   if (id === null || mode === 'none') return undefined;
   return mode === 'id' ? id : hmacTag(id, key);
+}
+
+/**
+ * The `mcp.session.id` attribute value: `sha256:` and the first 16 hex digits of the session id's SHA-256.
+ * A session id is a bearer-like handle (with `server.unknownSessions: forward` whoever holds it can use the
+ * session), so spans carry no id, but a digest that is the same on every replica and after restarts: a
+ * session's spans still group, and an id from an audit record finds them. Not keyed (the subject's hash is,
+ * with a per-process key when there is no pepper): it hides the random ids MCP asks servers to issue, not
+ * ids guessable by enumeration.
+ */
+export function sessionDigest(id: string): string {
+  return `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
 
 /** Writes `traceparent` / `tracestate` for `ctx` into an MCP `params._meta` object (SEP-414). */

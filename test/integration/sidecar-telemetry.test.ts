@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
@@ -55,6 +57,7 @@ describe('traces and audit over OTLP', () => {
     h.upstream.resetCalls();
     await c.callTool({ name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } });
     const listed = await c.listTools();
+    const session = (c.transport as StreamableHTTPClientTransport | undefined)?.sessionId;
     await c.close();
     const upstreamCall = h.upstream.calls().find((x) => x.name === 'read_customer');
     expect(upstreamCall?.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`));
@@ -88,7 +91,11 @@ describe('traces and audit over OTLP', () => {
       'mcp_authz.auth.method': 'jwt',
     });
     expect(String(decision?.attributes['mcp_authz.subject'])).toMatch(/^hmac-sha256:/);
-    expect(decision?.attributes['mcp.session.id']).toBeTruthy();
+    // The session id is a bearer-like handle: spans carry a digest of it (what the audit record's id hashes to).
+    expect(session).toBeTruthy();
+    const digest = createHash('sha256').update(String(session)).digest('hex').slice(0, 16);
+    expect(decision?.attributes['mcp.session.id']).toBe(`sha256:${digest}`);
+    expect(JSON.stringify(receiver.spans())).not.toContain(String(session));
     expect(decision?.resource['k8s.pod.name']).toBe('mcp-0');
     expect(decision?.resource['k8s.namespace.name']).toBe('tools');
     // The upstream was called with the context of our forward span (a child of the caller's trace).

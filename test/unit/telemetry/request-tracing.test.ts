@@ -1,13 +1,16 @@
 /**
  * Request tracing (src/telemetry/request-tracing.ts): decision spans are named by bounded values, as the
- * metric labels are, with the caller's names in attributes; and the `error.type` of
+ * metric labels are, with the caller's names in attributes, and carry a digest of the session id, not the
+ * id; and the `error.type` of
  * `mcp.server.operation.duration`, the JSON-RPC code each decided request was answered with.
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../src/pipeline/context.js';
+import type { RequestFacts } from '../../../src/policy/input.js';
 import { errorType } from '../../../src/telemetry/request-tracing.js';
 import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
@@ -41,6 +44,23 @@ describe('decision spans', () => {
     expect(spans.map((s) => s.attributes['mcp.method.name'])).toEqual(calls.map((d) => d.action.method));
     expect(spans[1]?.attributes['gen_ai.tool.name']).toBe(invented);
     expect(spans[2]?.attributes['gen_ai.prompt.name']).toBe(invented);
+  });
+
+  it('carry a digest of the session id, the same for every span of the session, never the id', async () => {
+    const session = 'a4f1c7e2-9b3d-4e8a-b6c5-d2e1f0a9b8c7';
+    const facts = { sessionId: session } as RequestFacts;
+    const { exporter, tel, tracing, ctx } = tracingFixture({ ctx: { facts } });
+    tracing.start(ctx, '/mcp');
+    tracing.decision(ctx, decided('ping', {}), {});
+    tracing.decision(ctx, decided('tools/list', {}), {});
+    tracing.end(ctx, 200, undefined);
+    await tel.flush();
+    const spans = exporter.getFinishedSpans();
+    // `printf %s "$id" | sha256sum | cut -c1-16` finds the spans of a session an audit record names.
+    const digest = `sha256:${createHash('sha256').update(session).digest('hex').slice(0, 16)}`;
+    const decisions = spans.filter((s) => s.name !== 'POST /mcp');
+    expect(decisions.map((s) => s.attributes['mcp.session.id'])).toEqual([digest, digest]);
+    expect(JSON.stringify(spans.map((s) => [s.name, s.attributes]))).not.toContain(session);
   });
 });
 
