@@ -56,13 +56,13 @@ export class RequestTracing {
     // Nothing exported and no caller trace to pass on to the audit trail: no span objects at all.
     if (!this.#tel.tracing && req.headers.traceparent === undefined) return;
     const parent = this.#tel.extract(req.headers);
-    const method = req.method ?? 'GET';
+    const method = A.httpServerMethod(req.method ?? 'GET');
     const span = this.#tel.tracer.startSpan(
-      `${method} ${path}`,
+      `${method.name} ${path}`,
       {
         kind: SpanKind.SERVER,
         attributes: {
-          [A.ATTR_HTTP_REQUEST_METHOD]: method,
+          ...method.attributes,
           [A.ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
           [A.ATTR_URL_PATH]: (req.url ?? '/').split('?')[0] ?? '/',
           [A.ATTR_HTTP_ROUTE]: path,

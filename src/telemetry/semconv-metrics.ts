@@ -5,7 +5,8 @@
  * keeps the sidecar's `mcp_authz_*` families, which say the same in Prometheus's terms, and with no OTLP
  * metrics endpoint nothing is recorded at all. Attribute values are bounded like the labels of
  * `metrics.ts`: the caller passes values already bounded (methods, tools, error codes), and HTTP methods
- * outside the known ones become `_OTHER`, as the HTTP conventions say.
+ * outside the known ones become `_OTHER`, as the HTTP conventions say (`httpRequestMethod`, which the
+ * server span uses too).
  *
  * @module
  */
@@ -19,8 +20,6 @@ export const HTTP_DURATION_BUCKETS = [
 ];
 /** Bucket boundaries the MCP conventions advise for `mcp.server.operation.duration` (seconds). */
 export const MCP_DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
-
-const HTTP_METHODS = new Set(['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPTIONS']);
 
 /** Where the semantic-convention instruments record (`SidecarMetricsOptions.otlpOnly`). */
 export interface OtlpOnlyMeter {
@@ -58,7 +57,7 @@ export class SemconvMetrics {
   /** One HTTP request: `route` is its bounded label, `status` what was sent (499: the client went away). */
   request(route: string, method: string | undefined, status: number, seconds: number): void {
     const attributes: Attributes = {
-      [A.ATTR_HTTP_REQUEST_METHOD]: method && HTTP_METHODS.has(method) ? method : '_OTHER',
+      [A.ATTR_HTTP_REQUEST_METHOD]: A.httpRequestMethod(method),
       [A.ATTR_URL_SCHEME]: this.#scheme,
     };
     const path = this.#routes.get(route);

@@ -2,7 +2,8 @@
  * Local `as const` copies of the attribute names the sidecar puts on spans and log records (STYLE R9,
  * as otel-contrib's `instrumentation-ioredis/src/semconv.ts` does): stable HTTP / network names, the
  * development-stage MCP and JSON-RPC names (moved to the OpenTelemetry GenAI semantic conventions,
- * `semantic-conventions-genai/docs/gen-ai/mcp.md`), and our own `mcp_authz.*` authorization names.
+ * `semantic-conventions-genai/docs/gen-ai/mcp.md`), and our own `mcp_authz.*` authorization names; and the
+ * naming rules of HTTP methods (`_OTHER`) and MCP spans.
  * Copies rather than imports from `@opentelemetry/semantic-conventions/incubating`, because unstable names
  * are renamed between minor releases of that package; a test pins the copies against it.
  *
@@ -19,6 +20,7 @@
  * @module
  */
 
+import type { Attributes } from '@opentelemetry/api';
 import { cutText } from '../cut-text.js';
 
 /** Metric names: HTTP server (stable), MCP server (development; GenAI semantic conventions). */
@@ -27,6 +29,10 @@ export const METRIC_MCP_SERVER_OPERATION_DURATION = 'mcp.server.operation.durati
 
 /** Stable HTTP server / network / general attributes. */
 export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method' as const;
+/** The method as sent, set only when `http.request.method` is {@link HTTP_METHOD_OTHER}. */
+export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original' as const;
+/** `http.request.method` of a method the instrumentation does not know. */
+export const HTTP_METHOD_OTHER = '_OTHER' as const;
 export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code' as const;
 export const ATTR_HTTP_ROUTE = 'http.route' as const;
 export const ATTR_URL_PATH = 'url.path' as const;
@@ -104,6 +110,37 @@ export const ATTR_AUTHZ_ITEMS_REMOVED = 'mcp_authz.items.removed' as const;
 export const ATTR_LOG_TYPE = 'log_type' as const;
 
 export type AuthzDecisionValue = 'allow' | 'deny';
+
+/** The HTTP methods `http.request.method` names as they are; any other is {@link HTTP_METHOD_OTHER}. */
+const HTTP_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'POST',
+  'DELETE',
+  'PUT',
+  'PATCH',
+  'HEAD',
+  'OPTIONS',
+]);
+
+/** `http.request.method` (span and metric): a known method as it is, any other `_OTHER` (HTTP conventions). */
+export function httpRequestMethod(method: string | undefined): string {
+  return method !== undefined && HTTP_METHODS.has(method) ? method : HTTP_METHOD_OTHER;
+}
+
+/**
+ * An HTTP server span's method attributes and the method its name starts with (`{method} {http.route}`):
+ * a method not known is `_OTHER`, with `http.request.method_original`, and `HTTP` in the name, as the HTTP
+ * conventions ask (the caller picks the method, within what Node's parser accepts).
+ */
+export function httpServerMethod(method: string): { readonly name: string; readonly attributes: Attributes } {
+  const known = httpRequestMethod(method);
+  return known === HTTP_METHOD_OTHER
+    ? {
+        name: 'HTTP',
+        attributes: { [ATTR_HTTP_REQUEST_METHOD]: known, [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: method },
+      }
+    : { name: known, attributes: { [ATTR_HTTP_REQUEST_METHOD]: known } };
+}
 
 /** Span names of the sidecar's own spans (stages are children of the HTTP server span). */
 export const SPAN_STAGE_PREFIX = 'mcp_authz.' as const;

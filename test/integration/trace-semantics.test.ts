@@ -1,12 +1,14 @@
 /**
  * What the sidecar's spans say when things go wrong, checked through a real OTLP receiver: a policy
  * denial's decision span has status ERROR with `error.type`; the upstream call's CLIENT span does too when
- * the upstream answers 500 (HTTP client conventions: 4xx and 5xx are errors); and a client's `tracestate`
- * whose `traceparent` was refused never reaches the upstream beside the sidecar's own trace context.
+ * the upstream answers 500 (HTTP client conventions: 4xx and 5xx are errors); a request of a method the
+ * HTTP conventions do not know has a server span named `HTTP /mcp`, its method `_OTHER`; and a client's
+ * `tracestate` whose `traceparent` was refused never reaches the upstream beside the sidecar's own trace
+ * context.
  *
  * @module
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
@@ -73,6 +75,33 @@ describe('spans of failures', () => {
       name: 'POST',
       status: { code: 2 },
       attributes: { 'http.response.status_code': 500, 'error.type': '500' },
+    });
+  });
+
+  it('names a request of a method HTTP does not know `HTTP /mcp`, with http.request.method _OTHER', async () => {
+    const traceId = '5'.repeat(32);
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(h.mcpUrl, {
+        method: 'PROPFIND',
+        headers: { traceparent: `00-${traceId}-${'6'.repeat(16)}-01` },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(405);
+    const server = () => receiver.spans().find((s) => s.traceId === traceId && s.kind === 2);
+    await receiver.waitFor(() => server() !== undefined, 10_000);
+    expect(server()).toMatchObject({
+      name: 'HTTP /mcp',
+      attributes: {
+        'http.request.method': '_OTHER',
+        'http.request.method_original': 'PROPFIND',
+        'http.response.status_code': 405,
+      },
     });
   });
 

@@ -1,5 +1,6 @@
 /**
- * Request tracing (src/telemetry/request-tracing.ts): decision spans are named by bounded values, as the
+ * Request tracing (src/telemetry/request-tracing.ts): a server span names an unknown HTTP method `_OTHER`
+ * as the HTTP conventions ask; decision spans are named by bounded values, as the
  * metric labels are, with the caller's names in attributes, and carry a digest of the session id, not the
  * id; and the `error.type` of
  * `mcp.server.operation.duration`, the JSON-RPC code each decided request was answered with.
@@ -15,6 +16,26 @@ import { errorType } from '../../../src/telemetry/request-tracing.js';
 import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 afterEach(stopTracing);
+
+describe('server spans', () => {
+  it('name an HTTP method the conventions do not know _OTHER, with the method as sent beside it', async () => {
+    const spanOf = async (method: string) => {
+      const { exporter, tel, tracing, ctx } = tracingFixture({ req: { method } });
+      tracing.start(ctx, '/mcp');
+      tracing.end(ctx, 405, undefined);
+      await tel.flush();
+      const [span] = exporter.getFinishedSpans();
+      return { name: span?.name, attributes: span?.attributes };
+    };
+    expect(await spanOf('PROPFIND')).toMatchObject({
+      name: 'HTTP /mcp',
+      attributes: { 'http.request.method': '_OTHER', 'http.request.method_original': 'PROPFIND' },
+    });
+    const post = await spanOf('POST');
+    expect(post).toMatchObject({ name: 'POST /mcp', attributes: { 'http.request.method': 'POST' } });
+    expect(post.attributes).not.toHaveProperty('http.request.method_original');
+  });
+});
 
 describe('decision spans', () => {
   it('are named by the metrics’ labels: a tool outside the catalog is other, a prompt name left out', async () => {

@@ -14,6 +14,8 @@ describe('semconv copies', () => {
   it('match @opentelemetry/semantic-conventions 1.45 (stable and incubating)', () => {
     expect({
       method: sc.ATTR_HTTP_REQUEST_METHOD,
+      methodOriginal: sc.ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+      otherMethod: sc.HTTP_METHOD_OTHER,
       status: sc.ATTR_HTTP_RESPONSE_STATUS_CODE,
       route: sc.ATTR_HTTP_ROUTE,
       path: sc.ATTR_URL_PATH,
@@ -25,6 +27,8 @@ describe('semconv copies', () => {
       service: sc.ATTR_SERVICE_NAME,
     }).toEqual({
       method: stable.ATTR_HTTP_REQUEST_METHOD,
+      methodOriginal: stable.ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+      otherMethod: stable.HTTP_REQUEST_METHOD_VALUE_OTHER,
       status: stable.ATTR_HTTP_RESPONSE_STATUS_CODE,
       route: stable.ATTR_HTTP_ROUTE,
       path: stable.ATTR_URL_PATH,
