@@ -1,8 +1,8 @@
 /**
  * What the chart's Grafana dashboards and Prometheus alert rules query, and what a `/metrics` scrape holds,
  * for `test/integration/dashboard-metrics.test.ts`: the queries with the labels their results are read by,
- * a small PromQL tokenizer (selectors, grouping clauses, brackets; not a full parser) and the scrape's
- * families and series.
+ * a small PromQL tokenizer (selectors, grouping clauses, brackets, the sides of a division; not a full
+ * parser) and the scrape's families and series.
  *
  * @module
  */
@@ -225,6 +225,49 @@ export function analyse(expr: string): Analysis {
   }
   if (open.length > 0) errors.push(`${open.join(' ')} not closed`);
   return { metrics, selectors, clauseLabels, byLabels, errors };
+}
+
+const SET_OPERATORS = new Set(['and', 'or', 'unless']);
+const COMPARISONS = new Set(['==', '!=', '<', '>', '<=', '>=']);
+
+/** The two sides of a division: the `mcp_authz_*` series each names. */
+export interface Division {
+  readonly numerator: readonly string[];
+  readonly denominator: readonly string[];
+}
+
+/**
+ * Every division (`/`) in `expr`, with the series of each side: a side reaches to the bracket around the
+ * division, or to a comparison or `and` / `or` / `unless` outside any bracket (enough for `(a / b) > x`).
+ */
+export function divisions(expr: string): Division[] {
+  const tokens = tokenize(expr, []);
+  return tokens.flatMap((t, i) =>
+    t.kind === 'op' && t.text === '/'
+      ? [{ numerator: operand(tokens, i, -1), denominator: operand(tokens, i, 1) }]
+      : [],
+  );
+}
+
+function operand(tokens: readonly Token[], at: number, step: 1 | -1): string[] {
+  const [opening, closing] = step === 1 ? ['([{', ')]}'] : [')]}', '([{'];
+  const metrics: string[] = [];
+  let depth = 0;
+  for (let i = at + step; i >= 0 && i < tokens.length; i += step) {
+    const t = tokens[i] as Token;
+    if (t.kind === 'punct' && opening.includes(t.text)) depth++;
+    else if (t.kind === 'punct' && closing.includes(t.text)) {
+      if (depth === 0) break;
+      depth--;
+    } else if (
+      depth === 0 &&
+      ((t.kind === 'ident' && SET_OPERATORS.has(t.text)) || (t.kind === 'op' && COMPARISONS.has(t.text)))
+    ) {
+      break;
+    }
+    if (t.kind === 'ident' && t.text.startsWith('mcp_authz_')) metrics.push(t.text);
+  }
+  return metrics;
 }
 
 // ---- The scrape ----

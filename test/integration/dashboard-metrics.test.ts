@@ -7,7 +7,7 @@
  * exported series (a histogram through its `_bucket`, `_sum` or `_count` series), each label of a selector is
  * a label of that series and each exact value it matches occurs, and each label of a `by`, `without`, `on`,
  * `ignoring` or `group_*` clause, of a legend or of an alert annotation is a label of a series in the same
- * query.
+ * query. A division divides counts of the same thing ({@link COUNTS}), so that a ratio is a fraction.
  *
  * The OpenTelemetry Prometheus exporter, unlike prom-client, writes no `# HELP` / `# TYPE` for an instrument
  * without data points: only the series created at start-up (reloads, audit drops, policy revision, cache
@@ -32,6 +32,7 @@ import {
   CHART,
   DASHBOARDS,
   dashboardQueries,
+  divisions,
   METRIC_NAME,
   missing,
   parseScrape,
@@ -47,6 +48,18 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/wait.js';
 
 const TLS_FIXTURES = join(ROOT, 'test', 'fixtures', 'tls');
+
+/**
+ * What one increment of each counter a query divides counts (src/telemetry/metrics.ts): an HTTP request
+ * answered, a JSON-RPC request decided, a JSON-RPC message refused by the rate limit (a refused batch counts
+ * each request, notification and response it held), an upstream failure (of one forwarded HTTP request).
+ */
+const COUNTS: Readonly<Record<string, string>> = {
+  mcp_authz_requests_total: 'HTTP requests',
+  mcp_authz_upstream_errors_total: 'HTTP requests',
+  mcp_authz_decisions_total: 'JSON-RPC requests',
+  mcp_authz_ratelimit_rejections_total: 'JSON-RPC messages',
+};
 
 // ---- A sidecar with every family the files use ----
 
@@ -220,6 +233,22 @@ describe('the dashboards and alert rules query what /metrics exports', () => {
         if (!kept.has(l)) problems.push(`${q.where}: reads {{${l}}}, which the result does not have`);
       }
     }
+    expect(problems).toEqual([]);
+  });
+
+  it('divides counts of the same thing, so that a ratio is a fraction', () => {
+    const what = (side: readonly string[]) => [
+      ...new Set(side.map((m) => COUNTS[m] ?? `${m} (what does it count? see COUNTS)`)),
+    ];
+    const ratios = queries.flatMap((q) => divisions(q.expr).map((d) => ({ where: q.where, ...d })));
+    // The deny rate (alert and panel), the rate-limit surge and the upstream error rate at least.
+    expect(ratios.length).toBeGreaterThanOrEqual(4);
+    const problems = ratios.flatMap(({ where, numerator, denominator }) => {
+      const [num, den] = [what(numerator), what(denominator)];
+      return num.length === 1 && den.length === 1 && num[0] === den[0]
+        ? []
+        : [`${where}: ${num.join(' + ')} / ${den.join(' + ')}`];
+    });
     expect(problems).toEqual([]);
   });
 
