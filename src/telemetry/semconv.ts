@@ -120,6 +120,8 @@ const HTTP_METHODS: ReadonlySet<string> = new Set([
   'PATCH',
   'HEAD',
   'OPTIONS',
+  'CONNECT',
+  'TRACE',
 ]);
 
 /** `http.request.method` (span and metric): a known method as it is, any other `_OTHER` (HTTP conventions). */

@@ -252,6 +252,28 @@ describe('the dashboards and alert rules query what /metrics exports', () => {
     expect(problems).toEqual([]);
   });
 
+  it('divides upstream errors by the requests of every route that reaches the upstream', () => {
+    // Both count HTTP requests, but upstream errors come from each route that forwards; a denominator of one
+    // route's requests inflates the rate behind legacy SSE clients.
+    const forwarding = ['mcp', 'legacy_sse', 'legacy_messages'];
+    const problems = queries
+      .filter((q) => divisions(q.expr).some((d) => d.numerator.includes('mcp_authz_upstream_errors_total')))
+      .flatMap((q) =>
+        analyse(q.expr)
+          .selectors.filter((s) => s.metric === 'mcp_authz_requests_total')
+          .flatMap((s) => s.matchers.filter((m) => m.label === 'route'))
+          .flatMap(({ op, value }) =>
+            forwarding
+              .filter((r) =>
+                op === '=~' ? !new RegExp(`^(?:${value})$`).test(r) : op === '=' && r !== value,
+              )
+              .map((r) => `${q.where}: requests{route${op}"${value}"} leaves out ${r}`),
+          ),
+      );
+    expect(queries.some((q) => q.expr.includes('mcp_authz_upstream_errors_total'))).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
   it('leaves the target labels to Prometheus: the sidecar exports none of them', () => {
     const clashes = [...scrape.series].flatMap(([name, labels]) =>
       [...labels.keys()].filter((l) => TARGET_LABELS.has(l)).map((l) => `${name}{${l}}`),

@@ -34,6 +34,11 @@ describe('server spans', () => {
     const post = await spanOf('POST');
     expect(post).toMatchObject({ name: 'POST /mcp', attributes: { 'http.request.method': 'POST' } });
     expect(post.attributes).not.toHaveProperty('http.request.method_original');
+    // Every method RFC 9110 defines is known, TRACE and CONNECT included (the conventions' default list).
+    expect(await spanOf('TRACE')).toMatchObject({
+      name: 'TRACE /mcp',
+      attributes: { 'http.request.method': 'TRACE' },
+    });
   });
 });
 
