@@ -34,7 +34,7 @@ describe('server spans', () => {
     const post = await spanOf('POST');
     expect(post).toMatchObject({ name: 'POST /mcp', attributes: { 'http.request.method': 'POST' } });
     expect(post.attributes).not.toHaveProperty('http.request.method_original');
-    // Every method RFC 9110 defines is known, TRACE and CONNECT included (the conventions' default list).
+    // Every method RFC 9110 defines (and PATCH) is known, TRACE and CONNECT included: the conventions' default list.
     expect(await spanOf('TRACE')).toMatchObject({
       name: 'TRACE /mcp',
       attributes: { 'http.request.method': 'TRACE' },
