@@ -49,7 +49,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      'The body is JSON but not a valid MCP JSON-RPC 2.0 message or batch (ids are strings or safe integers, params an object, no other members, at most 128 levels deep, no lone surrogate escapes).',
+      'The body is JSON but not a valid MCP JSON-RPC 2.0 message or batch (ids are strings or safe integers, params an object, no other members, at most 128 levels deep, no lone surrogate escapes, no key repeated or differing from another only in case).',
   },
   ERR_REQUEST_TOO_LARGE: {
     status: 413,

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
+import { checkCaseFolding, checkDuplicateKeys, FOLDABLE } from './json-keys.js';
 
 /**
  * The deepest nesting of arrays and objects a body may have (the message itself is level 1). Deeper
@@ -86,7 +87,7 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
   // A lone surrogate can only come from a \u escape: the bytes are valid UTF-8.
-  checkValues(json, 1, text.includes('\\u'));
+  checkDuplicateKeys(text, checkValues(json, 1, text.includes('\\u')));
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
     if (json.length > maxBatch) {
@@ -103,15 +104,15 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
 }
 
 /**
- * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, and
- * (when `escapes`) one with a string or key
- * holding a lone surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could
- * reach the upstream as U+FFFD or as the escape.
+ * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, one
+ * with keys that differ only in case, and (when `escapes`) one with a string or key holding a lone
+ * surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could reach the upstream
+ * as U+FFFD or as the escape. Returns how many keys the value's objects hold in all.
  */
-function checkValues(value: unknown, depth: number, escapes: boolean): void {
+function checkValues(value: unknown, depth: number, escapes: boolean): number {
   if (typeof value === 'string') {
     if (escapes && LONE_SURROGATE.test(value)) throw loneSurrogate();
-    return;
+    return 0;
   }
   if (typeof value === 'number') {
     // `1e400` parses to Infinity, which the policy's input (JSON) would show as null: a rule comparing the
@@ -122,18 +123,19 @@ function checkValues(value: unknown, depth: number, escapes: boolean): void {
         'Invalid Request: a number is too large for a double (it would reach the policy as null)',
       );
     }
-    return;
+    return 0;
   }
-  if (typeof value !== 'object' || value === null) return;
+  if (typeof value !== 'object' || value === null) return 0;
   if (depth > MAX_JSON_DEPTH) {
     throw new RequestError(
       'ERR_REQUEST_INVALID',
       `Invalid Request: the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
     );
   }
+  let below = 0;
   if (Array.isArray(value)) {
-    for (const v of value) checkValues(v, depth + 1, escapes);
-    return;
+    for (const v of value) below += checkValues(v, depth + 1, escapes);
+    return below;
   }
   const o = value as Record<string, unknown>;
   let keys = 0;
@@ -142,57 +144,10 @@ function checkValues(value: unknown, depth: number, escapes: boolean): void {
     if (escapes && LONE_SURROGATE.test(k)) throw loneSurrogate();
     keys++;
     if (!folds) folds = FOLDABLE.test(k);
-    checkValues(o[k], depth + 1, escapes);
+    below += checkValues(o[k], depth + 1, escapes);
   }
   if (folds && keys > 1) checkCaseFolding(o);
-}
-
-/** A key that case folding may change: an upper-case ASCII letter, or anything beyond ASCII. */
-const FOLDABLE = /[A-Z\u0080-\uffff]/;
-const NON_ASCII = /[\u0080-\uffff]/;
-/** Longer keys are no struct field's name (what a server folds keys to match), and are not folded. */
-const MAX_FOLDED_KEY = 128;
-
-/**
- * Refuses an object two of whose keys differ only in case, `ſ` for `s` or the Kelvin sign for `k`: Go's
- * `encoding/json` matches a key to a struct field that way (and keeps the last), so `{"name":"read_customer",
- * "Name":"delete_customer"}` was decided as one call and run by a Go MCP server as the other
- * (CVE-2026-27896). The sidecar cannot tell a struct from a map, so it refuses any such object.
- */
-function checkCaseFolding(o: Record<string, unknown>): void {
-  const seen = new Map<string, string>();
-  for (const k in o) {
-    if (k.length > MAX_FOLDED_KEY) continue;
-    const folded = foldKey(k);
-    const other = seen.get(folded);
-    if (other !== undefined) {
-      throw new RequestError(
-        'ERR_REQUEST_INVALID',
-        `Invalid Request: the keys ${JSON.stringify(other)} and ${JSON.stringify(k)} of one object differ only in case (a server matching keys without case could read either)`,
-      );
-    }
-    seen.set(folded, k);
-  }
-}
-
-/**
- * A key folded one code point at a time, as Go's simple case folding does: a character whose upper or lower
- * case is more than one character (`ß` → `SS`, `ﬁ` → `FI`, `İ` → `i̇`) is left as it is, so `straße` and
- * `strasse` stay apart. Upper-casing first folds `ſ` to `s`; lower-casing the Kelvin sign gives `k`.
- */
-function foldKey(k: string): string {
-  if (!NON_ASCII.test(k)) return k.toLowerCase();
-  const upper = k.toUpperCase();
-  const whole = upper.toLowerCase();
-  // The usual case: no character changed its length, so every one folded to a single one.
-  if (whole.length === k.length && upper.length === k.length) return whole;
-  let out = '';
-  for (const c of k) {
-    const upper = c.toUpperCase();
-    const lower = upper.length === c.length ? upper.toLowerCase() : c.toLowerCase();
-    out += lower.length === c.length ? lower : c;
-  }
-  return out;
+  return keys + below;
 }
 
 function loneSurrogate(): RequestError {

@@ -4,69 +4,83 @@
  * The sidecar drops those headers from the client (its baggage would be a channel the client picks into the
  * upstream's tracing, its sampled flag would decide the upstream's sampling), so it must drop them from
  * `_meta` as well: each is removed, and `traceparent` / `tracestate` are set to the sidecar's own upstream
- * span where it sends one in the headers. Only the members concerned change: the body is otherwise
- * forwarded byte for byte (numbers beyond a double, escapes, key order and spacing stay as the client sent
- * them, as the policy-checked bytes must). A key is matched whatever its case (`Traceparent`: a Go server
- * folds case when it reads a struct), and every repeat of it goes (JSON.parse and most servers read the last).
+ * span where it sends one in the headers. Only that `_meta` object is written anew, from its other members'
+ * own bytes: the body is otherwise forwarded byte for byte (numbers beyond a double, escapes, key order and
+ * spacing stay as the client sent them, as decided). `_meta` and the trace keys are matched as Go matches a
+ * struct's fields, without case (`_Meta`, `Traceſtate`); the parser has refused a body repeating a key or
+ * holding two that differ only in case, so each is found once, where every server reads it.
  *
- * Most bodies carry no such key: {@link withOwnTraceContext} then costs a look at each message's `_meta`.
+ * Most bodies carry no such key: {@link withOwnTraceContext} then costs a look at each message's `params`.
  *
  * @module
  */
-import { applyEdits, findNodeAtLocation, type JSONPath, modify, parseTree } from 'jsonc-parser';
-import type { ParsedBody } from './jsonrpc.js';
+import { foldKey } from './json-keys.js';
+import { arrayElements, objectMembers } from './json-scan.js';
+import type { JsonRpcMessage, ParsedBody } from './jsonrpc.js';
 
-/** The `_meta` members that carry trace context (lower case). */
+/** The `_meta` members that carry trace context, folded. */
 export const META_TRACE_KEYS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
+const META = '_meta';
 
 /** The headers the sidecar sends upstream: their trace context is its own (none when it exports no traces). */
 type UpstreamHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
-/** A message's `_meta` keys that carry trace context, in their own case. */
-function traceKeysOf(params: unknown): string[] {
-  if (typeof params !== 'object' || params === null) return [];
-  const meta = (params as { _meta?: unknown })._meta;
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return [];
-  const keys: string[] = [];
-  for (const k in meta) if (META_TRACE_KEYS.has(k.toLowerCase())) keys.push(k);
-  return keys;
+/** `key` folded, for keys as long as those matched (folding keeps the length of these). */
+function folded(key: string, length: number): string | undefined {
+  return key.length === length ? foldKey(key) : undefined;
 }
+
+const isTraceKey = (k: string): boolean => k.length >= 7 && k.length <= 11 && META_TRACE_KEYS.has(foldKey(k));
+
+/** The value of the member of `o` whose key folds to `_meta`, if any. */
+function metaOf(o: Record<string, unknown>): unknown {
+  for (const k in o) if (folded(k, META.length) === META) return o[k];
+  return undefined;
+}
+
+/** Whether `params` has a `_meta` object with a trace key. */
+function hasTraceContext(params: unknown): boolean {
+  if (typeof params !== 'object' || params === null) return false;
+  const meta = metaOf(params as Record<string, unknown>);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return false;
+  for (const k in meta) if (isTraceKey(k)) return true;
+  return false;
+}
+
+/** Whether `m` is a request or notification with trace context in `params._meta`. */
+const carries = (m: JsonRpcMessage): boolean => m.kind !== 'response' && hasTraceContext(m.params);
 
 /**
  * `body` (the bytes `parsed` was read from) with the client's trace context in every message's
  * `params._meta` replaced by the one in `headers` (module comment); `body` itself when no message carries any.
  */
 export function withOwnTraceContext(body: Buffer, parsed: ParsedBody, headers: UpstreamHeaders): Buffer {
-  let text: string | undefined;
+  if (!parsed.messages.some(carries)) return body;
+  const text = body.toString('utf8');
+  const starts = parsed.batch ? (arrayElements(text, 0) ?? []) : [0];
+  const own = ownMembers(headers);
+  let out = '';
+  let copied = 0;
   parsed.messages.forEach((m, i) => {
-    if (m.kind === 'response') return;
-    const keys = traceKeysOf(m.params);
-    if (keys.length === 0) return;
-    text ??= body.toString('utf8');
-    const meta: JSONPath = parsed.batch ? [i, 'params', '_meta'] : ['params', '_meta'];
-    for (const key of keys) text = removeAll(text, [...meta, key]);
-    const { traceparent, tracestate } = headers;
-    if (typeof traceparent !== 'string') return;
-    text = set(text, [...meta, 'traceparent'], traceparent);
-    if (typeof tracestate === 'string') text = set(text, [...meta, 'tracestate'], tracestate);
+    const at = starts[i];
+    if (!carries(m) || at === undefined) return;
+    const params = objectMembers(text, at)?.find((p) => p.key === 'params');
+    const meta =
+      params && objectMembers(text, params.value)?.find((p) => folded(p.key, META.length) === META);
+    const members = meta && objectMembers(text, meta.value);
+    if (!meta || !members) return;
+    const kept = members.filter((p) => !isTraceKey(p.key)).map((p) => text.slice(p.start, p.end));
+    out += `${text.slice(copied, meta.value)}{${[...kept, ...own].join(',')}}`;
+    copied = meta.end;
   });
-  return text === undefined ? body : Buffer.from(text, 'utf8');
+  return Buffer.from(out + text.slice(copied), 'utf8');
 }
 
-/** `text` without any member at `path` (repeated keys included). */
-function removeAll(text: string, path: JSONPath): string {
-  let out = text;
-  while (findNodeAtLocation(parseTree(out) ?? EMPTY, path) !== undefined) {
-    const edits = modify(out, path, undefined, {});
-    // Never on a body JSON.parse took; were it to happen, the request fails (500) rather than loop or pass.
-    if (edits.length === 0) throw new Error(`cannot remove ${path.join('.')} from the body`);
-    out = applyEdits(out, edits);
-  }
+/** The sidecar's own `traceparent` and `tracestate` as `_meta` members, when it sends them upstream. */
+function ownMembers(headers: UpstreamHeaders): string[] {
+  const { traceparent, tracestate } = headers;
+  if (typeof traceparent !== 'string') return [];
+  const out = [`"traceparent":${JSON.stringify(traceparent)}`];
+  if (typeof tracestate === 'string') out.push(`"tracestate":${JSON.stringify(tracestate)}`);
   return out;
 }
-
-function set(text: string, path: JSONPath, value: string): string {
-  return applyEdits(text, modify(text, path, value, {}));
-}
-
-const EMPTY = parseTree('{}') as NonNullable<ReturnType<typeof parseTree>>;

@@ -95,11 +95,12 @@ export async function forward(
     origin: deps.upstream.origin,
     path: r.path,
   });
-  const body = r.body && ctx.parsed ? withOwnTraceContext(r.body, ctx.parsed, headers) : r.body;
-  if (body) headers['content-length'] = String(body.length);
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
   ctx.forwarded = true;
   try {
+    // Inside the try: were the rewrite to fail, the request is answered, traced and audited as any failure.
+    const body = r.body && ctx.parsed ? withOwnTraceContext(r.body, ctx.parsed, headers) : r.body;
+    if (body) headers['content-length'] = String(body.length);
     upstreamRes = await deps.upstream.request({
       method: r.method,
       path: r.path,

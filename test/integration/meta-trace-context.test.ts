@@ -90,6 +90,23 @@ describe("the client's trace context in params._meta", () => {
     expect(call?.body).toContain('"n":12345678901234567890,"f":1.0,"s":"caf\\u00e9"');
   });
 
+  it('cannot hide in a repeated _meta or params: such a body is refused, and nothing reaches the upstream', async () => {
+    const { h, up } = await setup();
+    const token = await h.bearer(['user']);
+    for (const body of [
+      `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{},"_meta":{"baggage":"user.id=admin"}}}`,
+      `{"jsonrpc":"2.0","id":1,"method":"ping","params":null,"params":{"_meta":{"baggage":"user.id=admin"}}}`,
+    ]) {
+      const res = await postJsonRpc(h.mcpUrl, token, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: number; message: string } }).error).toMatchObject({
+        code: -32600,
+        message: expect.stringContaining('an object repeats a key'),
+      });
+    }
+    expect(up.requests.filter((r) => r.body.includes('ping'))).toEqual([]);
+  });
+
   it("never reaches an MCP SDK server from the SDK's own client", async () => {
     const h = await startHarness();
     stops.push(() => h.stop());

@@ -35,11 +35,25 @@ describe('the client trace context in params._meta', () => {
     expect(forwarded(plain, { traceparent: OWN })).toBe(plain);
   });
 
-  it('removes every repeat of a key and every case variant (JSON.parse reads the last; Go folds case)', () => {
+  it('matches _meta and the trace keys as Go matches struct fields, without case (ſ for s)', () => {
     const text =
-      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"a","Baggage":"x=1","traceparent":"b","TraceState":"s"}}}';
-    expect(JSON.parse(forwarded(text)).params._meta).toEqual({});
-    expect(forwarded(text)).not.toMatch(/trace|baggage/i);
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_Meta":{"Baggage":"x=1","TRACEPARENT":"a","traceſtate":"s","k":1}}}';
+    expect(forwarded(text)).toBe('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_Meta":{"k":1}}}');
+    expect(JSON.parse(forwarded(text, { traceparent: OWN })).params._Meta).toEqual({
+      k: 1,
+      traceparent: OWN,
+    });
+  });
+
+  it('never sees a repeated key: the parser refuses the body, so no edit can land in a member no server reads', () => {
+    for (const text of [
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{},"_meta":{"baggage":"user.id=admin"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":1},"params":{"_meta":{"baggage":"a"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":null,"params":{"_meta":{"baggage":"a"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"traceparent":"a","traceparent":"b"}}}',
+    ]) {
+      expect(() => parseBody(Buffer.from(text)), text).toThrow(/an object repeats a key/);
+    }
   });
 
   it('rewrites each message of a batch on its own, notifications included, responses untouched', () => {

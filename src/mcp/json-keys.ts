@@ -1,0 +1,75 @@
+/**
+ * Keys of a body's objects that two readers could take for different members. JSON.parse keeps the last of
+ * a repeated key, as Go, Python and the MCP SDKs do; others keep the first or refuse the body, and an edit
+ * located by key finds the first. Go also matches keys to a struct's fields without case. The sidecar
+ * decides on what JSON.parse read, so it refuses a body whose objects repeat a key, or hold two keys that
+ * differ only in case: no server can then read another member than the one decided on.
+ *
+ * @module
+ */
+import { RequestError } from '../errors/errors.js';
+import { keysInText } from './json-scan.js';
+
+/** A key that case folding may change: an upper-case ASCII letter, or anything beyond ASCII. */
+export const FOLDABLE = /[A-Z\u0080-\uffff]/;
+const NON_ASCII = /[\u0080-\uffff]/;
+/** Longer keys are no struct field's name (what a server folds keys to match), and are not folded. */
+const MAX_FOLDED_KEY = 128;
+
+/**
+ * Refuses an object two of whose keys differ only in case, `ſ` for `s` or the Kelvin sign for `k`: Go's
+ * `encoding/json` matches a key to a struct field that way (and keeps the last), so `{"name":"read_customer",
+ * "Name":"delete_customer"}` was decided as one call and run by a Go MCP server as the other
+ * (CVE-2026-27896). The sidecar cannot tell a struct from a map, so it refuses any such object.
+ */
+export function checkCaseFolding(o: Record<string, unknown>): void {
+  const seen = new Map<string, string>();
+  for (const k in o) {
+    if (k.length > MAX_FOLDED_KEY) continue;
+    const folded = foldKey(k);
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      throw new RequestError(
+        'ERR_REQUEST_INVALID',
+        `Invalid Request: the keys ${JSON.stringify(other)} and ${JSON.stringify(k)} of one object differ only in case (a server matching keys without case could read either)`,
+      );
+    }
+    seen.set(folded, k);
+  }
+}
+
+/**
+ * A key folded one code point at a time, as Go's simple case folding does: a character whose upper or lower
+ * case is more than one character (`ß` → `SS`, `ﬁ` → `FI`, `İ` → `i̇`) is left as it is, so `straße` and
+ * `strasse` stay apart. Upper-casing first folds `ſ` to `s`; lower-casing the Kelvin sign gives `k`.
+ */
+export function foldKey(k: string): string {
+  if (!NON_ASCII.test(k)) return k.toLowerCase();
+  const upper = k.toUpperCase();
+  const whole = upper.toLowerCase();
+  // The usual case: no character changed its length, so every one folded to a single one.
+  if (whole.length === k.length && upper.length === k.length) return whole;
+  let out = '';
+  for (const c of k) {
+    const upper = c.toUpperCase();
+    const lower = upper.length === c.length ? upper.toLowerCase() : c.toLowerCase();
+    out += lower.length === c.length ? lower : c;
+  }
+  return out;
+}
+
+/**
+ * Refuses `text` (valid JSON, which JSON.parse read with `keys` keys in all its objects) when one of its
+ * objects repeats a key: JSON.parse kept one of them, so the text holds more keys. Every key is followed by a
+ * colon: when the text holds no more colons than keys, none can repeat, and that count is all the usual body
+ * costs; otherwise (a colon in a string: a URL, a time) the colons outside strings are counted.
+ */
+export function checkDuplicateKeys(text: string, keys: number): void {
+  let colons = 0;
+  for (let i = text.indexOf(':'); i !== -1 && colons <= keys; i = text.indexOf(':', i + 1)) colons++;
+  if (colons <= keys || keysInText(text) === keys) return;
+  throw new RequestError(
+    'ERR_REQUEST_INVALID',
+    'Invalid Request: an object repeats a key (servers differ on which of the two they read)',
+  );
+}
