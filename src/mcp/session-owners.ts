@@ -65,6 +65,14 @@ export interface SharedSessions {
 /** A binding used again is written to the shared store again after this long (its TTL is longer). */
 export const SHARED_REFRESH_MS = 3_600_000;
 
+/**
+ * A session nobody used for this long is forgotten (a day, the shared bindings' TTL): MCP clients often leave
+ * without a DELETE, and the table would otherwise hold every such session until its bound pushed it out.
+ * Without a shared store it is ended at the upstream as an evicted one is; with one it is forgotten here
+ * only, as another replica may serve it (its shared binding lapses by its own TTL).
+ */
+export const SESSION_IDLE_MS = 24 * 3_600_000;
+
 export interface SessionOwnersOptions {
   /** Sessions in the table (default {@link MAX_TRACKED_SESSIONS}). */
   readonly max?: number;
@@ -75,6 +83,8 @@ export interface SessionOwnersOptions {
   readonly onEvict?: OnEvict;
   readonly shared?: SharedSessions;
   readonly now?: () => number;
+  /** How long an unused session is kept (default {@link SESSION_IDLE_MS}). */
+  readonly idleMs?: number;
 }
 
 interface Binding {
@@ -83,6 +93,8 @@ interface Binding {
   version: string | undefined;
   /** When the binding was last written to the shared store (epoch ms). */
   shared: number;
+  /** When it was bound or last used (epoch ms): the table holds them oldest first. */
+  used: number;
   /** Ids of the server's requests seen on its streams (`server-requests.ts`), once there is one. */
   requests?: ServerRequestIds;
 }
@@ -97,8 +109,10 @@ export class SessionOwners {
   readonly #unknown: UnknownSessions;
   readonly #shared: SharedSessions | undefined;
   readonly #now: () => number;
+  readonly #idleMs: number;
 
   constructor(opts: SessionOwnersOptions = {}) {
+    this.#idleMs = opts.idleMs ?? SESSION_IDLE_MS;
     const onEvict = opts.onEvict;
     this.#unknown = opts.unknown ?? 'reject';
     this.#shared = opts.shared;
@@ -141,8 +155,18 @@ export class SessionOwners {
   #bindHere(sessionId: string, key: string): boolean {
     const current = this.#owners.get(sessionId);
     if (current !== undefined && current.owner !== key) return false;
-    this.#owners.set(sessionId, { owner: key, version: current?.version, shared: this.#now() });
+    const now = this.#now();
+    this.#owners.set(sessionId, { owner: key, version: current?.version, shared: now, used: now });
+    this.#forgetIdle(now);
     return true;
+  }
+
+  /** Forgets the sessions unused for `idleMs` (see {@link SESSION_IDLE_MS}): the oldest, until one is not. */
+  #forgetIdle(now: number): void {
+    for (let o = this.#owners.oldest(); o && now - o[1].used > this.#idleMs; o = this.#owners.oldest()) {
+      if (this.#shared) this.#owners.remove(o[0]);
+      else this.#owners.evict(o[0]);
+    }
   }
 
   /**
@@ -174,6 +198,8 @@ export class SessionOwners {
     if (b.owner !== ownerKey(caller)) return false;
     // In use: move it to the young end, so a flood of new sessions evicts idle ones first.
     this.#owners.touch(sessionId);
+    b.used = this.#now();
+    this.#forgetIdle(b.used);
     if (this.#shared) this.#refreshDue(this.#shared, sessionId, b);
     return true;
   }
@@ -196,7 +222,8 @@ export class SessionOwners {
     // Bound meanwhile (by another request of the same session)? Then to its owner, the one asked for.
     const current = this.#owners.get(sessionId);
     if (current !== undefined) return current.owner === key;
-    this.#owners.set(sessionId, { owner: key, version: undefined, shared: this.#now() });
+    const now = this.#now();
+    this.#owners.set(sessionId, { owner: key, version: undefined, shared: now, used: now });
     // Its TTL runs from its last write, which may be nearly a day ago: in use again, it starts anew.
     shared.refresh(sessionId, key);
     return true;

@@ -8,7 +8,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { type OnEvict, ownerKey, SessionOwners } from '../../../src/mcp/session-owners.js';
+import { type OnEvict, ownerKey, SESSION_IDLE_MS, SessionOwners } from '../../../src/mcp/session-owners.js';
 import { principal } from '../../helpers/principal.js';
 
 const alice = principal({ id: 'alice' });
@@ -171,6 +171,25 @@ describe('SessionOwners', () => {
   });
 });
 
+describe('SessionOwners: sessions nobody uses', () => {
+  it('forgets one unused for a day and ends it at the upstream; one in use stays', () => {
+    let now = 0;
+    const ended: string[] = [];
+    const owners = new SessionOwners({ now: () => now, onEvict: (id) => ended.push(id) });
+    owners.bind('left', alice);
+    owners.bind('used', alice);
+    now = SESSION_IDLE_MS / 2;
+    expect(owners.mayUse('used', alice)).toBe(true);
+    now = SESSION_IDLE_MS + 1;
+    // The next request (any session's) forgets it: its client left without a DELETE, as MCP clients often do.
+    owners.bind('new', mallory);
+    expect(ended).toEqual(['left']);
+    expect(owners.mayUse('left', alice)).toBe(false);
+    expect(owners.mayUse('used', alice)).toBe(true);
+    expect(owners.size).toBe(2);
+  });
+});
+
 describe('SessionOwners with a shared store', () => {
   /** An in-process stand-in for the store's bindings (the integration suite uses Redis), recording its calls. */
   function sharedMap(fail = false) {
@@ -289,5 +308,20 @@ describe('SessionOwners with a shared store', () => {
     now = 10_800_000;
     owners.mayUse('s-1', alice);
     expect(s.map.has('s-1')).toBe(false);
+  });
+
+  it('forgets a session unused for a day here only: another replica may serve it, and the store ages it out', async () => {
+    let now = 0;
+    const s = sharedMap();
+    const ended: string[] = [];
+    const owners = new SessionOwners({ shared: s.shared, now: () => now, onEvict: (id) => ended.push(id) });
+    await owners.bind('s-1', alice);
+    now = SESSION_IDLE_MS + 1;
+    await owners.bind('s-2', alice);
+    expect(owners.size).toBe(1);
+    expect(ended).toEqual([]);
+    expect(s.calls).not.toContain('delete s-1');
+    // Still bound in the store (used through another replica, say): served to its owner again.
+    expect(await owners.mayUse('s-1', alice)).toBe(true);
   });
 });
