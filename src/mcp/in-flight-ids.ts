@@ -42,7 +42,7 @@ export type Release = (delayMs?: number) => void;
 interface LateHold {
   readonly free: () => void;
   readonly ids: number;
-  /** When its grace is over (`Date.now()`). */
+  /** When its grace is over (`performance.now()`: monotonic, unlike the wall clock, which may be stepped). */
   readonly until: number;
 }
 
@@ -128,7 +128,7 @@ export class InFlightIds {
    * shorter one behind a longer one is held until that one ends: longer, never shorter.
    */
   #holdLate(free: () => void, ids: number, delayMs: number): void {
-    this.#late.push({ free, ids, until: Date.now() + delayMs });
+    this.#late.push({ free, ids, until: performance.now() + delayMs });
     this.#lateIds += ids;
     while (this.#lateIds > MAX_LATE_REPLY_IDS) this.#endOldest();
     this.#arm();
@@ -141,13 +141,13 @@ export class InFlightIds {
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
-        const now = Date.now();
+        const now = performance.now();
         for (let h = this.#late[this.#head]; h !== undefined && h.until <= now; h = this.#late[this.#head]) {
           this.#endOldest();
         }
         this.#arm();
       },
-      Math.max(0, oldest.until - Date.now()),
+      Math.max(0, oldest.until - performance.now()),
     );
     this.#timer.unref();
   }

@@ -274,6 +274,21 @@ describe('the dashboards and alert rules query what /metrics exports', () => {
     expect(problems).toEqual([]);
   });
 
+  it("counts the sidecar's own 429s by their reason: an upstream's 429 is passed on with reason none", () => {
+    const unqualified = queries.flatMap((q) =>
+      analyse(q.expr)
+        .selectors.filter(
+          (s) =>
+            s.metric === 'mcp_authz_requests_total' &&
+            s.matchers.some((m) => m.label === 'status' && m.value === '429') &&
+            !s.matchers.some((m) => m.label === 'reason' && m.op === '=' && m.value === 'ratelimit'),
+        )
+        .map(() => q.where),
+    );
+    expect(queries.some((q) => q.expr.includes('status="429"'))).toBe(true);
+    expect(unqualified).toEqual([]);
+  });
+
   it('leaves the target labels to Prometheus: the sidecar exports none of them', () => {
     const clashes = [...scrape.series].flatMap(([name, labels]) =>
       [...labels.keys()].filter((l) => TARGET_LABELS.has(l)).map((l) => `${name}{${l}}`),

@@ -119,6 +119,23 @@ describe('InFlightIds bounds', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('times the grace on a monotonic clock: a wall clock stepped forward releases nothing early', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    for (const id of [1, 2]) {
+      const c = ids.claim('s', [req(id)]);
+      if ('release' in c) c.release(LATE_REPLY_GRACE_MS);
+      vi.advanceTimersByTime(60_000);
+    }
+    // An NTP step or a resumed VM: with the wall clock, hold 2 went when hold 1's timer fired, 3 min early.
+    vi.setSystemTime(Date.now() + LATE_REPLY_GRACE_MS);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 120_000);
+    expect(ids.lateIds).toBe(1);
+    expect(ids.claim('s', [req(2)])).toHaveProperty('refused');
+    vi.advanceTimersByTime(60_000);
+    expect(ids.lateIds).toBe(0);
+  });
+
   it('holds a long id and a long session id by their digest, and still refuses the id reused', () => {
     const ids = new InFlightIds();
     const session = 's'.repeat(10_000);
