@@ -163,7 +163,7 @@ export const ServerSchema = z.strictObject({
     .enum(['reject', 'forward'])
     .default(D.UNKNOWN_SESSIONS)
     .describe(
-      'A Streamable HTTP request naming an `Mcp-Session-Id` this sidecar never saw the upstream issue (restart, another replica, or evicted from its full session table), and, with Redis, that the store binds to no session of this caller: `reject` answers 404, after which MCP 2025-11-25 clients must start a new session (the TypeScript SDK client does not: its host must reconnect), and a session evicted from the table is ended at the upstream with a DELETE; `forward` lets the upstream decide (replicas sharing sessions without sticky routing) and leaves evicted sessions there. Warning: with `forward`, a caller who learns a session id this replica does not know can use that session.',
+      'A Streamable HTTP request naming an `Mcp-Session-Id` this sidecar never saw the upstream issue (restart, another replica, or evicted from its full session table or after a day unused), and, with Redis, that the store binds to no session of this caller: `reject` answers 404, after which MCP 2025-11-25 clients must start a new session (the TypeScript SDK client does not: its host must reconnect), and a session evicted from the table is ended at the upstream with a DELETE; `forward` lets the upstream decide (replicas sharing sessions without sticky routing) and leaves evicted sessions there. Warning: with `forward`, a caller who learns a session id this replica does not know can use that session.',
     ),
   maxTasksPerCaller: z
     .number()

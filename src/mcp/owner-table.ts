@@ -32,6 +32,11 @@ export class OwnerTable<B extends { readonly owner: string }> {
     return this.#entries.get(id);
   }
 
+  /** The entries, oldest first (one may be removed while they are walked). */
+  oldestFirst(): MapIterator<[string, B]> {
+    return this.#entries.entries();
+  }
+
   /** The oldest entry, or undefined when empty. */
   oldest(): [string, B] | undefined {
     return this.#entries.entries().next().value;

@@ -69,9 +69,18 @@ export const SHARED_REFRESH_MS = 3_600_000;
  * A session nobody used for this long is forgotten (a day, the shared bindings' TTL): MCP clients often leave
  * without a DELETE, and the table would otherwise hold every such session until its bound pushed it out.
  * Without a shared store it is ended at the upstream as an evicted one is; with one it is forgotten here
- * only, as another replica may serve it (its shared binding lapses by its own TTL).
+ * only, as another replica may serve it (its shared binding lapses by its own TTL). Not with
+ * `unknownSessions: forward`: forgotten, it would be forwarded for anyone, and it is not ended anyway.
  */
 export const SESSION_IDLE_MS = 24 * 3_600_000;
+
+/**
+ * Idle sessions are looked for at most this often, and at most {@link MAX_FORGOTTEN_AT_ONCE} forgotten each
+ * time: after a quiet day every session is idle, and forgetting them all on one request would stall it (and
+ * overflow the queue of their upstream DELETEs).
+ */
+export const IDLE_SWEEP_MS = 60_000;
+export const MAX_FORGOTTEN_AT_ONCE = 256;
 
 export interface SessionOwnersOptions {
   /** Sessions in the table (default {@link MAX_TRACKED_SESSIONS}). */
@@ -82,6 +91,7 @@ export interface SessionOwnersOptions {
   /** Must not throw: it runs inside {@link SessionOwners.bind}, on the request that issued a new session. */
   readonly onEvict?: OnEvict;
   readonly shared?: SharedSessions;
+  /** The clock, in ms (default `performance.now`: monotonic, so a stepped wall clock forgets nothing). */
   readonly now?: () => number;
   /** How long an unused session is kept (default {@link SESSION_IDLE_MS}). */
   readonly idleMs?: number;
@@ -91,9 +101,9 @@ interface Binding {
   readonly owner: string;
   /** The `MCP-Protocol-Version` the upstream last accepted in this session. */
   version: string | undefined;
-  /** When the binding was last written to the shared store (epoch ms). */
+  /** When the binding was last written to the shared store (`now`). */
   shared: number;
-  /** When it was bound or last used (epoch ms): the table holds them oldest first. */
+  /** When it was bound or last used (`now`): the table holds them oldest first. */
   used: number;
   /** Ids of the server's requests seen on its streams (`server-requests.ts`), once there is one. */
   requests?: ServerRequestIds;
@@ -110,13 +120,14 @@ export class SessionOwners {
   readonly #shared: SharedSessions | undefined;
   readonly #now: () => number;
   readonly #idleMs: number;
+  #nextSweep = 0;
 
   constructor(opts: SessionOwnersOptions = {}) {
     this.#idleMs = opts.idleMs ?? SESSION_IDLE_MS;
     const onEvict = opts.onEvict;
     this.#unknown = opts.unknown ?? 'reject';
     this.#shared = opts.shared;
-    this.#now = opts.now ?? Date.now;
+    this.#now = opts.now ?? (() => performance.now());
     // An evicted session is ended at the upstream (reject): its shared binding goes with it.
     const forget = this.#unknown === 'reject' ? this.#shared : undefined;
     // Below 1 the session just bound would be evicted at once: its caller could never use it.
@@ -161,11 +172,15 @@ export class SessionOwners {
     return true;
   }
 
-  /** Forgets the sessions unused for `idleMs` (see {@link SESSION_IDLE_MS}): the oldest, until one is not. */
+  /** Forgets sessions unused for `idleMs`, oldest first (see {@link SESSION_IDLE_MS}, {@link IDLE_SWEEP_MS}). */
   #forgetIdle(now: number): void {
-    for (let o = this.#owners.oldest(); o && now - o[1].used > this.#idleMs; o = this.#owners.oldest()) {
-      if (this.#shared) this.#owners.remove(o[0]);
-      else this.#owners.evict(o[0]);
+    if (now < this.#nextSweep || this.#unknown === 'forward') return;
+    this.#nextSweep = now + IDLE_SWEEP_MS;
+    let forgotten = 0;
+    for (const [id, b] of this.#owners.oldestFirst()) {
+      if (forgotten++ === MAX_FORGOTTEN_AT_ONCE || now - b.used <= this.#idleMs) return;
+      if (this.#shared) this.#owners.remove(id);
+      else this.#owners.evict(id);
     }
   }
 

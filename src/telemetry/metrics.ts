@@ -153,7 +153,7 @@ export class SidecarMetrics {
     });
     this.sessionsEvicted = meter.createCounter('mcp_authz_sessions_evicted_total', {
       description:
-        'Streamable HTTP sessions evicted from the full session table, by what the upstream DELETE that ends them did (kept: not ended, unknownSessions is forward).',
+        'Streamable HTTP sessions evicted from the full session table or forgotten after a day unused, by what the upstream DELETE that ends them did (kept: not ended, unknownSessions is forward).',
     });
     // The revision gauge holds one series, the loaded revision. The SDK keeps every series an observable
     // gauge ever reported (cumulative), or with delta temporality hands one reader's observations to the

@@ -7,8 +7,15 @@
  *
  * @module
  */
-import { describe, expect, it } from 'vitest';
-import { type OnEvict, ownerKey, SESSION_IDLE_MS, SessionOwners } from '../../../src/mcp/session-owners.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  IDLE_SWEEP_MS,
+  MAX_FORGOTTEN_AT_ONCE,
+  type OnEvict,
+  ownerKey,
+  SESSION_IDLE_MS,
+  SessionOwners,
+} from '../../../src/mcp/session-owners.js';
 import { principal } from '../../helpers/principal.js';
 
 const alice = principal({ id: 'alice' });
@@ -171,6 +178,10 @@ describe('SessionOwners', () => {
   });
 });
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('SessionOwners: sessions nobody uses', () => {
   it('forgets one unused for a day and ends it at the upstream; one in use stays', () => {
     let now = 0;
@@ -187,6 +198,47 @@ describe('SessionOwners: sessions nobody uses', () => {
     expect(owners.mayUse('left', alice)).toBe(false);
     expect(owners.mayUse('used', alice)).toBe(true);
     expect(owners.size).toBe(2);
+  });
+
+  it('forgets a few hundred a minute at most: after a quiet day every session is idle at once', () => {
+    let now = 0;
+    const ended: string[] = [];
+    const owners = new SessionOwners({ now: () => now, onEvict: (id) => ended.push(id) });
+    for (let i = 0; i < 1_000; i++) owners.bind(`s-${i}`, principal({ id: `u-${i}` }));
+    now = SESSION_IDLE_MS + 1;
+    owners.bind('first', alice);
+    // One request forgetting them all stalled for 1.5 s at 100,000, its DELETEs overflowing their queue.
+    expect(ended).toHaveLength(MAX_FORGOTTEN_AT_ONCE);
+    expect(ended.slice(0, 2)).toEqual(['s-0', 's-1']);
+    owners.bind('second', alice);
+    expect(ended).toHaveLength(MAX_FORGOTTEN_AT_ONCE);
+    now += IDLE_SWEEP_MS;
+    owners.bind('third', alice);
+    expect(ended).toHaveLength(2 * MAX_FORGOTTEN_AT_ONCE);
+  });
+
+  it('keeps every session with unknownSessions: forward (forgotten, it would be forwarded for anyone)', () => {
+    let now = 0;
+    const owners = new SessionOwners({ unknown: 'forward', now: () => now });
+    owners.bind('s-1', alice);
+    now = SESSION_IDLE_MS + 1;
+    owners.bind('s-2', alice);
+    expect(owners.mayUse('s-1', mallory)).toBe(false);
+    expect(owners.size).toBe(2);
+  });
+
+  it('times idleness on a monotonic clock: a wall clock stepped by a day forgets nothing', () => {
+    vi.useFakeTimers();
+    const ended: string[] = [];
+    const owners = new SessionOwners({ onEvict: (id) => ended.push(id) });
+    owners.bind('s-1', alice);
+    vi.advanceTimersByTime(IDLE_SWEEP_MS);
+    vi.setSystemTime(Date.now() + 2 * SESSION_IDLE_MS);
+    owners.bind('s-2', alice);
+    expect(ended).toEqual([]);
+    vi.advanceTimersByTime(SESSION_IDLE_MS);
+    owners.bind('s-3', alice);
+    expect(ended).toEqual(['s-1']);
   });
 });
 
