@@ -20,8 +20,9 @@ import type { Config } from '../../src/config/schema.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import { HOUR_MS, PRUNE_MARGIN_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
+import { deadPort } from '../helpers/dead-port.js';
 import { lineCollector } from '../helpers/log-lines.js';
-import { freePort, startRedis, startSentinel } from '../helpers/redis-server.js';
+import { startRedis, startSentinel } from '../helpers/redis-server.js';
 import { redisSuite } from '../helpers/redis-suite.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -577,7 +578,7 @@ describe('Redis outage', () => {
   });
 
   it('does not hang start() when no sentinel answers: not ready after the connect timeout', async () => {
-    const dead = await freePort();
+    const dead = await deadPort();
     const config = configFor({ redisUrl: `redis+sentinel://127.0.0.1:${dead}/mymaster` });
     const started = Date.now();
     const store = await openStore(config);

@@ -6,10 +6,10 @@
  * @module
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer } from 'node:net';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
+import { deadPort } from '../helpers/dead-port.js';
 import { postJsonRpc } from '../helpers/http.js';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
@@ -48,14 +48,6 @@ async function rawUpstream(
   };
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 describe('upstream', () => {
   it('streams progress notifications as they are sent', async () => {
     const h = await harness();
@@ -70,7 +62,7 @@ describe('upstream', () => {
   });
 
   it('answers 502 with a JSON-RPC error when the upstream is down', async () => {
-    const port = await freePort();
+    const port = await deadPort();
     const h = await harness({ config: { upstream: { url: `http://127.0.0.1:${port}/mcp` } } });
     const res = await postJsonRpc(h.mcpUrl, await h.bearer(['user']), {
       jsonrpc: '2.0',

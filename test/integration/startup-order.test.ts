@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSidecar, type Sidecar } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
+import { deadPort } from '../helpers/dead-port.js';
 import { freePort } from '../helpers/redis-server.js';
 
 const held: ServerResponse[] = [];
@@ -45,7 +46,7 @@ describe('start-up', () => {
       {
         server: { host: '127.0.0.1', port: 0 },
         admin: { host: '127.0.0.1', port: adminPort },
-        upstream: { url: `http://127.0.0.1:${await freePort()}/mcp` },
+        upstream: { url: `http://127.0.0.1:${await deadPort()}/mcp` },
         policy: { bundle: `http://127.0.0.1:${bundlePort}/bundle.tar.gz`, watch: false },
         authn: { resource: 'https://mcp.test.example/mcp', apiKeys: { enabled: false } },
       },
