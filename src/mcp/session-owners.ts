@@ -93,8 +93,6 @@ export interface SessionOwnersOptions {
   readonly shared?: SharedSessions;
   /** The clock, in ms (default `performance.now`: monotonic, so a stepped wall clock forgets nothing). */
   readonly now?: () => number;
-  /** How long an unused session is kept (default {@link SESSION_IDLE_MS}). */
-  readonly idleMs?: number;
 }
 
 interface Binding {
@@ -119,11 +117,9 @@ export class SessionOwners {
   readonly #unknown: UnknownSessions;
   readonly #shared: SharedSessions | undefined;
   readonly #now: () => number;
-  readonly #idleMs: number;
   #nextSweep = 0;
 
   constructor(opts: SessionOwnersOptions = {}) {
-    this.#idleMs = opts.idleMs ?? SESSION_IDLE_MS;
     const onEvict = opts.onEvict;
     this.#unknown = opts.unknown ?? 'reject';
     this.#shared = opts.shared;
@@ -172,13 +168,13 @@ export class SessionOwners {
     return true;
   }
 
-  /** Forgets sessions unused for `idleMs`, oldest first (see {@link SESSION_IDLE_MS}, {@link IDLE_SWEEP_MS}). */
+  /** Forgets sessions unused for a day, oldest first (see {@link SESSION_IDLE_MS}, {@link IDLE_SWEEP_MS}). */
   #forgetIdle(now: number): void {
     if (now < this.#nextSweep || this.#unknown === 'forward') return;
     this.#nextSweep = now + IDLE_SWEEP_MS;
     let forgotten = 0;
     for (const [id, b] of this.#owners.oldestFirst()) {
-      if (forgotten++ === MAX_FORGOTTEN_AT_ONCE || now - b.used <= this.#idleMs) return;
+      if (forgotten++ === MAX_FORGOTTEN_AT_ONCE || now - b.used <= SESSION_IDLE_MS) return;
       if (this.#shared) this.#owners.remove(id);
       else this.#owners.evict(id);
     }
@@ -219,11 +215,10 @@ export class SessionOwners {
     return true;
   }
 
-  /** Writes a binding in use to the shared store again once an hour, so its TTL there does not lapse. */
+  /** Writes a binding in use (`used` just stamped) to the shared store again once an hour, so its TTL there does not lapse. */
   #refreshDue(shared: SharedSessions, sessionId: string, b: Binding): void {
-    const now = this.#now();
-    if (now - b.shared < SHARED_REFRESH_MS) return;
-    b.shared = now;
+    if (b.used - b.shared < SHARED_REFRESH_MS) return;
+    b.shared = b.used;
     shared.refresh(sessionId, b.owner);
   }
 
