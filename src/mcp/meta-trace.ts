@@ -19,22 +19,19 @@ import { arrayElements, objectMembers } from './json-scan.js';
 import type { JsonRpcMessage, ParsedBody } from './jsonrpc.js';
 
 /** The `_meta` members that carry trace context, folded. */
-export const META_TRACE_KEYS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
+const META_TRACE_KEYS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
 const META = '_meta';
 
 /** The headers the sidecar sends upstream: their trace context is its own (none when it exports no traces). */
 type UpstreamHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
-/** `key` folded, for keys as long as those matched (folding keeps the length of these). */
-function folded(key: string, length: number): string | undefined {
-  return key.length === length ? foldKey(key) : undefined;
-}
-
+// Folding keeps the length of these names, so a key of another length is none of them, unfolded.
+const isMetaKey = (k: string): boolean => k.length === META.length && foldKey(k) === META;
 const isTraceKey = (k: string): boolean => k.length >= 7 && k.length <= 11 && META_TRACE_KEYS.has(foldKey(k));
 
 /** The value of the member of `o` whose key folds to `_meta`, if any. */
 function metaOf(o: Record<string, unknown>): unknown {
-  for (const k in o) if (folded(k, META.length) === META) return o[k];
+  for (const k in o) if (isMetaKey(k)) return o[k];
   return undefined;
 }
 
@@ -65,8 +62,7 @@ export function withOwnTraceContext(body: Buffer, parsed: ParsedBody, headers: U
     const at = starts[i];
     if (!carries(m) || at === undefined) return;
     const params = objectMembers(text, at)?.find((p) => p.key === 'params');
-    const meta =
-      params && objectMembers(text, params.value)?.find((p) => folded(p.key, META.length) === META);
+    const meta = params && objectMembers(text, params.value)?.find((p) => isMetaKey(p.key));
     const members = meta && objectMembers(text, meta.value);
     if (!meta || !members) return;
     const kept = members.filter((p) => !isTraceKey(p.key)).map((p) => text.slice(p.start, p.end));
