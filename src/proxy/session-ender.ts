@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { sessionDigest } from '../mcp/session-digest.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SessionEvictionResult } from '../telemetry/metric-labels.js';
 import { sessionEndHeaders } from './headers.js';
@@ -52,15 +52,6 @@ export interface SessionEnderOptions {
 interface Pending {
   readonly id: string;
   readonly version: string | undefined;
-}
-
-/**
- * A short fingerprint of a session id for log lines: the first 12 hex digits of its SHA-256. A session id
- * is a bearer secret in MCP, so it is never logged itself; an operator holding an id (the audit trail has
- * it) finds its lines with `printf %s "$id" | sha256sum | cut -c1-12`.
- */
-export function sessionFingerprint(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('hex').slice(0, 12);
 }
 
 export class SessionEnder {
@@ -163,9 +154,6 @@ export class SessionEnder {
     this.#o.onResult(result);
     const log = this.#o.logger;
     if (!log.isLevelEnabled('debug')) return;
-    log.debug(
-      { session: sessionFingerprint(sessionId), result, ...fields },
-      'evicted session not ended upstream',
-    );
+    log.debug({ session: sessionDigest(sessionId), result, ...fields }, 'evicted session not ended upstream');
   }
 }

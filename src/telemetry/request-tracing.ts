@@ -21,12 +21,13 @@ import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST, type DenyReason, type ErrorCode, RPC } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
+import { sessionDigest } from '../mcp/session-digest.js';
 import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
-import { sessionDigest, telemetrySubject, traceIds } from './trace-context.js';
+import { telemetrySubject, traceIds } from './trace-context.js';
 
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);

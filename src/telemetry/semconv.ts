@@ -50,7 +50,7 @@ export const ATTR_ERROR_TYPE = 'error.type' as const;
 
 /** MCP (development; GenAI semantic conventions). */
 export const ATTR_MCP_METHOD_NAME = 'mcp.method.name' as const;
-/** Set to a digest of the session id, never the id (`sessionDigest` in `trace-context.ts`). */
+/** Set to a digest of the session id, never the id (`sessionDigest` in `src/mcp/session-digest.ts`). */
 export const ATTR_MCP_SESSION_ID = 'mcp.session.id' as const;
 export const ATTR_MCP_PROTOCOL_VERSION = 'mcp.protocol.version' as const;
 export const ATTR_MCP_RESOURCE_URI = 'mcp.resource.uri' as const;

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import {
   type Context,
   isSpanContextValid,
@@ -62,18 +61,6 @@ export function telemetrySubject(
 ): string | undefined {
   if (id === null || mode === 'none') return undefined;
   return mode === 'id' ? id : hmacTag(id, key);
-}
-
-/**
- * The `mcp.session.id` attribute value: `sha256:` and the first 16 hex digits of the session id's SHA-256.
- * A session id is a bearer-like handle (with `server.unknownSessions: forward` whoever holds it can use the
- * session), so spans carry no id, but a digest that is the same on every replica and after restarts: a
- * session's spans still group, and an id from an audit record finds them. Not keyed (the subject's hash is,
- * with a per-process key when there is no pepper): it hides the random ids MCP asks servers to issue, not
- * ids guessable by enumeration.
- */
-export function sessionDigest(id: string): string {
-  return `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
 
 /** Writes `traceparent` / `tracestate` for `ctx` into an MCP `params._meta` object (SEP-414). */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,13 +16,15 @@ import {
   MAX_ENDS_IN_FLIGHT,
   SessionEnder,
   type SessionEnderOptions,
-  sessionFingerprint,
 } from '../../../src/proxy/session-ender.js';
 import { Upstream } from '../../../src/proxy/upstream.js';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
 import type { SessionEvictionResult } from '../../../src/telemetry/metric-labels.js';
 import { lineCollector } from '../../helpers/log-lines.js';
 import { settlesWithin } from '../../helpers/wait.js';
+
+/** How a log line names a session: the README's `printf %s "$id" | sha256sum | cut -c1-16`, with `sha256:`. */
+const logName = (id: string) => `sha256:${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 
 /** Failure guard only: every step below finishes in milliseconds when the code is right. */
 const GUARD_MS = 5_000;
@@ -212,8 +215,8 @@ describe('SessionEnder', () => {
     expect(r.list).toEqual(['failed', 'failed']);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logged.map((l) => [l.result, l.code, l.session])).toEqual([
-      ['failed', 'ERR_UPSTREAM_UNAVAILABLE', sessionFingerprint(id)],
-      ['failed', 'ERR_UPSTREAM_UNAVAILABLE', sessionFingerprint(id)],
+      ['failed', 'ERR_UPSTREAM_UNAVAILABLE', logName(id)],
+      ['failed', 'ERR_UPSTREAM_UNAVAILABLE', logName(id)],
     ]);
     expect(lines.join('')).not.toContain(id);
   });
@@ -234,8 +237,8 @@ describe('SessionEnder', () => {
     await r.count(4);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logged.map((l) => [l.result, l.session]).sort()).toEqual([
-      ['dropped', sessionFingerprint('dropped-secret-4')],
-      ['refused', sessionFingerprint('refuse-secret-1')],
+      ['dropped', logName('dropped-secret-4')],
+      ['refused', logName('refuse-secret-1')],
     ]);
     expect(logged.find((l) => l.result === 'refused')?.status).toBe(405);
     expect(lines.join('')).not.toMatch(/secret-\d/);
