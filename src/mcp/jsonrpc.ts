@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
+import { roundedInteger, withExactArguments } from './exact-numbers.js';
 import { checkCaseFolding, checkDuplicateKeys, FOLDABLE } from './json-keys.js';
 
 /**
@@ -53,7 +54,14 @@ const MESSAGE_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 export type JsonRpcMessage =
-  | { readonly kind: 'request'; readonly id: JsonRpcId; readonly method: string; readonly params: unknown }
+  | {
+      readonly kind: 'request';
+      readonly id: JsonRpcId;
+      readonly method: string;
+      readonly params: unknown;
+      /** `params.arguments` as the body spells it, when the body holds an integer beyond 2^53 (`exact-numbers.ts`). */
+      readonly argumentsJson?: string;
+    }
   | { readonly kind: 'notification'; readonly method: string; readonly params: unknown }
   | { readonly kind: 'response'; readonly id: JsonRpcId };
 
@@ -87,6 +95,7 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
   // A lone surrogate can only come from a \u escape: the bytes are valid UTF-8.
+  rounded = false;
   checkDuplicateKeys(text, checkValues(json, 1, text.includes('\\u')));
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
@@ -98,10 +107,14 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     }
     const messages = json.map((m, i) => parseMessage(m, `message ${i}`));
     checkUniqueIds(messages);
-    return { batch: true, messages };
+    return { batch: true, messages: rounded ? withExactArguments(text, true, messages) : messages };
   }
-  return { batch: false, messages: [parseMessage(json, 'message')] };
+  const messages = [parseMessage(json, 'message')];
+  return { batch: false, messages: rounded ? withExactArguments(text, false, messages) : messages };
 }
+
+/** Set by {@link checkValues} when the body holds an integer JSON.parse may have rounded (beyond 2^53). */
+let rounded = false;
 
 /**
  * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, one
@@ -123,6 +136,7 @@ function checkValues(value: unknown, depth: number, escapes: boolean): number {
         'Invalid Request: a number is too large for a double (it would reach the policy as null)',
       );
     }
+    if (roundedInteger(value)) rounded = true;
     return 0;
   }
   if (typeof value !== 'object' || value === null) return 0;
