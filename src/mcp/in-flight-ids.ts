@@ -11,6 +11,10 @@
  * either, a caller cutting requests off (or an upstream that is down, every forward a 502) had the sidecar
  * keep every id it sent for five minutes, whatever their number and size.
  *
+ * A session that ended (its DELETE, the upstream's 404 for it, or its eviction from the session table) can
+ * never have an id reused in it, so {@link InFlightIds.endSession} drops its ids and holds at once: kept, they
+ * would crowd other sessions' holds out at the bound (released early, their protection weakened).
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -40,10 +44,18 @@ export const MAX_HELD_KEY_CHARS = 128;
 export type Release = (delayMs?: number) => void;
 
 interface LateHold {
-  readonly free: () => void;
+  /** Undefined once its session ended: the hold stays in the queue as a tombstone, holding nothing. */
+  free: (() => void) | undefined;
   readonly ids: number;
   /** When its grace is over (`performance.now()`: monotonic, unlike the wall clock, which may be stepped). */
   readonly until: number;
+  /** The session's held key. */
+  readonly session: string;
+  /**
+   * The next younger hold of the same session; the youngest points back to the oldest (a ring: the session's
+   * holds end in the order they came, oldest first, as the queue's do).
+   */
+  next: LateHold | undefined;
 }
 
 /** Swept holds leave the queue's array in one splice once they are this many (and half of it). */
@@ -59,6 +71,10 @@ export class InFlightIds {
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
   #lateIds = 0;
+  /** Each session's youngest hold, the way into its ring of holds (`LateHold.next`). */
+  readonly #lateBySession = new Map<string, LateHold>();
+  /** Tombstones in the queue (holds of sessions that ended); swept out once they are half of it. */
+  #dropped = 0;
 
   /**
    * Claims the request ids of `messages` for `session`; returns a refusal (the id already in flight, or
@@ -96,10 +112,43 @@ export class InFlightIds {
       release: (delayMs = 0) => {
         if (released) return;
         released = true;
-        if (delayMs > 0) this.#holdLate(free, ids.length, delayMs);
+        // A session that ended meanwhile holds nothing more (its set is no longer the session's).
+        if (delayMs > 0 && this.#bySession.get(session) === held)
+          this.#holdLate(session, free, ids.length, delayMs);
         else free();
       },
     };
+  }
+
+  /**
+   * Forgets a session that ended: its ids in flight and its late-reply holds go at once, in the time of its
+   * own holds (plus, amortised, the sweep of their tombstones). A request of it still running is released
+   * as usual, and holds nothing when cut off.
+   */
+  endSession(sessionId: string): void {
+    const session = heldKey(sessionId);
+    this.#bySession.delete(session);
+    const youngest = this.#lateBySession.get(session);
+    if (youngest === undefined) return;
+    this.#lateBySession.delete(session);
+    let hold = youngest.next;
+    youngest.next = undefined;
+    while (hold !== undefined) {
+      const next = hold.next;
+      hold.free = undefined;
+      hold.next = undefined;
+      this.#lateIds -= hold.ids;
+      this.#dropped++;
+      hold = next;
+    }
+    if (this.#lateIds === 0) this.#clearLate();
+    else if (this.#dropped >= COMPACT_AT && this.#dropped * 2 >= this.#late.length - this.#head)
+      this.#sweep();
+  }
+
+  /** Holds in the queue, tombstones of ended sessions' included (tests). */
+  get lateQueued(): number {
+    return this.#late.length - this.#head;
   }
 
   /** Sessions with requests in flight (tests). */
@@ -127,8 +176,13 @@ export class InFlightIds {
    * their graces end in as long as they share one delay (the sidecar's is {@link LATE_REPLY_GRACE_MS}); a
    * shorter one behind a longer one is held until that one ends: longer, never shorter.
    */
-  #holdLate(free: () => void, ids: number, delayMs: number): void {
-    this.#late.push({ free, ids, until: performance.now() + delayMs });
+  #holdLate(session: string, free: () => void, ids: number, delayMs: number): void {
+    const hold: LateHold = { free, ids, until: performance.now() + delayMs, session, next: undefined };
+    const youngest = this.#lateBySession.get(session);
+    hold.next = youngest?.next ?? hold;
+    if (youngest !== undefined) youngest.next = hold;
+    this.#lateBySession.set(session, hold);
+    this.#late.push(hold);
     this.#lateIds += ids;
     while (this.#lateIds > MAX_LATE_REPLY_IDS) this.#endOldest();
     this.#arm();
@@ -156,12 +210,45 @@ export class InFlightIds {
     const hold = this.#late[this.#head];
     if (hold === undefined) return;
     this.#late[this.#head++] = undefined;
-    this.#lateIds -= hold.ids;
-    hold.free();
+    if (hold.free === undefined) this.#dropped--;
+    else {
+      this.#lateIds -= hold.ids;
+      this.#unring(hold);
+      hold.free();
+    }
     if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#late.length) {
       this.#late.splice(0, this.#head);
       this.#head = 0;
     }
+  }
+
+  /** Takes a hold that ends out of its session's ring: it is the session's oldest, as it is the queue's. */
+  #unring(hold: LateHold): void {
+    const youngest = this.#lateBySession.get(hold.session);
+    if (youngest === hold) this.#lateBySession.delete(hold.session);
+    else if (youngest !== undefined) youngest.next = hold.next;
+    hold.next = undefined;
+  }
+
+  /** Drops the tombstones from the queue, keeping the order of the rest (the timer finds its new oldest). */
+  #sweep(): void {
+    let kept = 0;
+    for (let i = this.#head; i < this.#late.length; i++) {
+      const hold = this.#late[i];
+      if (hold?.free !== undefined) this.#late[kept++] = hold;
+    }
+    this.#late.length = kept;
+    this.#head = 0;
+    this.#dropped = 0;
+  }
+
+  /** Empties a queue left with tombstones only, and stops its timer. */
+  #clearLate(): void {
+    this.#late.length = 0;
+    this.#head = 0;
+    this.#dropped = 0;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
 

@@ -151,3 +151,133 @@ describe('InFlightIds bounds', () => {
     expect(ids.claim(session, [req(`${long}y`)])).toHaveProperty('release');
   });
 });
+
+describe('InFlightIds.endSession', () => {
+  /** Claims `reqIds` in `session` and releases them at once, held for the late-reply grace. */
+  function cutOff(ids: InFlightIds, session: string, reqIds: (string | number)[]): void {
+    const c = ids.claim(session, reqIds.map(req));
+    if (!('release' in c)) throw new Error(c.refused);
+    c.release(LATE_REPLY_GRACE_MS);
+  }
+
+  it("drops the ended session's holds and ids, not another's, whose hold still ends on the one timer", () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    cutOff(ids, 'a', [1, 2]);
+    vi.advanceTimersByTime(1_000);
+    cutOff(ids, 'b', [1]);
+    cutOff(ids, 'a', [3]);
+    const running = ids.claim('a', [req(4)]);
+    expect(ids.lateIds).toBe(4);
+
+    ids.endSession('a');
+    expect(ids.lateIds).toBe(1);
+    expect(ids.sessions).toBe(1);
+    expect(ids.claim('b', [req(1)])).toHaveProperty('refused');
+    // The ended session's ids are free (only a caller probing could name it again, and nothing is held).
+    const again = ids.claim('a', [req(1), req(3), req(4)]);
+    expect(again).toHaveProperty('release');
+    if ('release' in again) again.release();
+    // Its request still running when it ended holds nothing once cut off.
+    if ('release' in running) running.release(LATE_REPLY_GRACE_MS);
+    expect(ids.lateIds).toBe(1);
+    expect(ids.sessions).toBe(1);
+
+    // The timer was set for a's first hold, dropped: it still ends b's when its grace is over.
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 1_000);
+    expect(ids.lateIds).toBe(1);
+    vi.advanceTimersByTime(1_000);
+    expect(ids.lateIds).toBe(0);
+    expect(ids.sessions).toBe(0);
+    expect(ids.claim('b', [req(1)])).toHaveProperty('release');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('stops the timer when no hold is left, and knows a session nobody held anything in', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    ids.endSession('never');
+    cutOff(ids, 'a', [1]);
+    cutOff(ids, 'a', [2]);
+    ids.endSession('a');
+    expect(ids.lateIds).toBe(0);
+    expect(ids.sessions).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    // Holds made afterwards are timed as before.
+    cutOff(ids, 'b', [1]);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(ids.lateIds).toBe(0);
+  });
+
+  it('drops the holds left of a session some of whose holds already ended', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    for (const id of [1, 2, 3]) {
+      cutOff(ids, 's', [id]);
+      cutOff(ids, `other-${id}`, [id]);
+      vi.advanceTimersByTime(10_000);
+    }
+    // The grace of s's first hold (and other-1's) is over; two of s's are left.
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 30_000);
+    expect(ids.lateIds).toBe(4);
+    ids.endSession('s');
+    expect(ids.lateIds).toBe(2);
+    expect(ids.claim('s', [req(2)])).toHaveProperty('release');
+    expect(ids.claim('other-2', [req(2)])).toHaveProperty('refused');
+    vi.advanceTimersByTime(20_000);
+    expect(ids.lateIds).toBe(0);
+    expect(ids.sessions).toBe(1); // s: the claim of id 2 above, never released
+  });
+
+  it('sweeps the dropped holds out of the queue, keeping the rest in order and on time', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    // 3,000 sessions a hold each, 10 ms apart; every other one ends (over a thousand dropped: swept).
+    for (let i = 0; i < 3_000; i++) {
+      cutOff(ids, `s-${i}`, [i]);
+      vi.advanceTimersByTime(10);
+    }
+    for (let i = 0; i < 2_000; i += 2) ids.endSession(`s-${i}`);
+    // Fewer than COMPACT_AT tombstones wait for their turn in the queue.
+    expect(ids.lateQueued).toBe(3_000);
+    for (let i = 2_000; i < 3_000; i += 2) ids.endSession(`s-${i}`);
+    expect(ids.lateIds).toBe(1_500);
+    expect(ids.lateQueued).toBe(1_500);
+    // The first 1,000 holds' grace is over 10 s after the first's: 500 of them were left.
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 30_000 + 10_000 - 10);
+    expect(ids.lateIds).toBe(1_000);
+    expect(ids.claim('s-999', [req(999)])).toHaveProperty('release');
+    expect(ids.claim('s-1001', [req(1001)])).toHaveProperty('refused');
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(20_000);
+    expect(ids.lateIds).toBe(0);
+    expect(ids.lateQueued).toBe(0);
+    expect(ids.sessions).toBe(1); // s-999: the claim above, never released
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("frees its room at the bound: other sessions' holds are not released early for it", () => {
+    // Real timers, as in the bound test above (unref'd, they keep nothing alive).
+    const ids = new InFlightIds();
+    const half = MAX_LATE_REPLY_IDS / 2;
+    // Sessions cutting off as many requests as each may have in flight take half the bound.
+    const ended = Array.from({ length: half / MAX_IN_FLIGHT_PER_SESSION }, (_, i) => `ended-${i}`);
+    for (const s of ended)
+      cutOff(
+        ids,
+        s,
+        Array.from({ length: MAX_IN_FLIGHT_PER_SESSION }, (_, i) => i),
+      );
+    for (let i = 0; i < half; i++) cutOff(ids, `s-${i}`, [i]);
+    expect(ids.lateIds).toBe(MAX_LATE_REPLY_IDS);
+    for (const s of ended) ids.endSession(s);
+    expect(ids.lateIds).toBe(half);
+    for (let i = half; i < MAX_LATE_REPLY_IDS; i++) cutOff(ids, `s-${i}`, [i]);
+    expect(ids.lateIds).toBe(MAX_LATE_REPLY_IDS);
+    // The oldest of the others is still held: the ended sessions' holds made the room.
+    expect(ids.claim('s-0', [req(0)])).toHaveProperty('refused');
+    expect(ids.sessions).toBe(MAX_LATE_REPLY_IDS);
+  });
+});
