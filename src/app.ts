@@ -14,7 +14,6 @@ import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
 import { AnnotationCache } from './mcp/annotations.js';
-import { InFlightIds } from './mcp/in-flight-ids.js';
 import { TaskOwners } from './mcp/task-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
@@ -127,7 +126,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     roles: identityHeaders.roles,
     trustsProxies: config.server.trustProxyHops > 0,
   });
-  const { owners: sessions, ender: sessionEnder } = createSessionTable(config, {
+  const table = createSessionTable(config, {
     upstream,
     path: upstreamMcpPath,
     logger,
@@ -135,6 +134,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     store,
     ...(deps.sessionCaps ? { caps: deps.sessionCaps } : {}),
   });
+  const { owners: sessions, ender: sessionEnder } = table;
   const tasks = new TaskOwners({
     perCaller: config.server.maxTasksPerCaller,
     maxBindingMs: config.server.maxTaskBindingMs,
@@ -179,7 +179,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     recheckAuthenticate: authenticateStage(authenticator, events, true),
     readBody: readBodyStage(config.server.maxBodyBytes, new BodyBudget(config.server.maxBufferedBodyBytes)),
     recheck: recheckStage(authenticator, blocklistStage(detector, 'subject')),
-    parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, new InFlightIds()),
+    parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, table.inFlight),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({
       engine,

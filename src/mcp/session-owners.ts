@@ -8,7 +8,9 @@
  * requests through for the upstream to decide (replicas sharing sessions without sticky routing).
  * A session the table evicts to stay within its bounds (never one unbound because it ended) is reported to
  * `onEvict`, with the protocol version its owner last used in it, so that it can be ended at the upstream,
- * which otherwise keeps it until a DELETE that no client will send.
+ * which otherwise keeps it until a DELETE that no client will send. Every session that ends — its DELETE, the
+ * upstream answering 404 for it, or (unknown sessions refused) its eviction — is reported to `onEnd`, so that
+ * what is kept per session elsewhere (the ids in flight: `in-flight-ids.ts`) goes with it.
  *
  * With a shared store ({@link SharedSessions}: Redis), every binding is also written there, and a session
  * unknown here is looked up there before it is refused: a sidecar restarted beside a running MCP server, or
@@ -46,6 +48,9 @@ export type UnknownSessions = 'reject' | 'forward';
 
 /** Called with a session the table evicted (not one unbound) and the protocol version last seen in it. */
 export type OnEvict = (sessionId: string, protocolVersion: string | undefined) => void;
+
+/** Called with a session that ended: no request can use it again (it must not throw). */
+export type OnEnd = (sessionId: string) => void;
 
 /**
  * The bindings in the shared store. A claim is awaited (on the request that issued the session, before its
@@ -90,6 +95,12 @@ export interface SessionOwnersOptions {
   readonly unknown?: UnknownSessions;
   /** Must not throw: it runs inside {@link SessionOwners.bind}, on the request that issued a new session. */
   readonly onEvict?: OnEvict;
+  /**
+   * Told of each session that ended: unbound by its DELETE, answered 404 by the upstream, or evicted while
+   * unknown sessions are refused (with `forward` an evicted session may still be used through the upstream,
+   * and one forgotten by this replica only, with a shared store, may be picked up again: neither ended).
+   */
+  readonly onEnd?: OnEnd;
   readonly shared?: SharedSessions;
   /** The clock, in ms (default `performance.now`: monotonic, so a stepped wall clock forgets nothing). */
   readonly now?: () => number;
@@ -117,6 +128,7 @@ export class SessionOwners {
   readonly #unknown: UnknownSessions;
   readonly #shared: SharedSessions | undefined;
   readonly #now: () => number;
+  readonly #onEnd: OnEnd | undefined;
   #nextSweep = 0;
 
   constructor(opts: SessionOwnersOptions = {}) {
@@ -124,17 +136,21 @@ export class SessionOwners {
     this.#unknown = opts.unknown ?? 'reject';
     this.#shared = opts.shared;
     this.#now = opts.now ?? (() => performance.now());
+    this.#onEnd = opts.onEnd;
+    const reject = this.#unknown === 'reject';
     // An evicted session is ended at the upstream (reject): its shared binding goes with it.
-    const forget = this.#unknown === 'reject' ? this.#shared : undefined;
+    const forget = reject ? this.#shared : undefined;
+    const onEnd = reject ? opts.onEnd : undefined;
     // Below 1 the session just bound would be evicted at once: its caller could never use it.
     this.#owners = new OwnerTable<Binding>(
       'session',
       opts.max ?? MAX_TRACKED_SESSIONS,
       opts.perCaller ?? MAX_SESSIONS_PER_CALLER,
-      onEvict || forget
+      onEvict || forget || onEnd
         ? (id, b) => {
             forget?.delete(id);
             onEvict?.(id, b.version);
+            onEnd?.(id);
           }
         : undefined,
     );
@@ -247,10 +263,19 @@ export class SessionOwners {
     return b.requests;
   }
 
-  /** Forgets a session that ended (its DELETE): no `onEvict`. */
+  /** Forgets a session that ended (its DELETE): no `onEvict`; `onEnd`, bound here or not. */
   unbind(sessionId: string): void {
     this.#owners.remove(sessionId);
     this.#shared?.delete(sessionId);
+    this.#onEnd?.(sessionId);
+  }
+
+  /**
+   * The upstream answered 404 for the session: it has no such session (MCP has a server answer so once it
+   * ended one), so nothing of it can come late. Reported to `onEnd`; the binding is left to the table.
+   */
+  notFound(sessionId: string): void {
+    this.#onEnd?.(sessionId);
   }
 
   /**

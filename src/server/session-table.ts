@@ -2,11 +2,13 @@
  * The Streamable HTTP session table of a sidecar (`mcp/session-owners.ts`) and what becomes of the sessions
  * it evicts when full. With `server.unknownSessions: reject` an evicted session is refused from then on, so
  * it is ended at the upstream too (`proxy/session-ender.ts`). With `forward` its caller may still use it
- * through the upstream, so it is left alone and counted as kept.
+ * through the upstream, so it is left alone and counted as kept. The request ids in flight per session
+ * (`mcp/in-flight-ids.ts`) live beside it: a session that ends drops its own.
  *
  * @module
  */
 import type { Config } from '../config/schema.js';
+import { InFlightIds } from '../mcp/in-flight-ids.js';
 import { SessionOwners, type SharedSessions } from '../mcp/session-owners.js';
 import { endsInFlight, SessionEnder } from '../proxy/session-ender.js';
 import type { Upstream } from '../proxy/upstream.js';
@@ -24,6 +26,8 @@ export interface SessionTable {
   readonly owners: SessionOwners;
   /** Stopped at shutdown before the upstream pool closes (`listeners.ts`). */
   readonly ender: SessionEnder;
+  /** The request ids in flight per session (claimed by the parse stage), dropped with a session that ends. */
+  readonly inFlight: InFlightIds;
 }
 
 export function createSessionTable(
@@ -49,17 +53,20 @@ export function createSessionTable(
     onResult: deps.onEvicted,
   });
   const unknown = config.server.unknownSessions;
+  const inFlight = new InFlightIds();
   const owners = new SessionOwners({
     perCaller: config.server.maxSessionsPerCaller,
     ...deps.caps,
     unknown,
     onEvict: unknown === 'reject' ? (id, version) => ender.end(id, version) : () => deps.onEvicted('kept'),
+    // A session that ended takes its ids in flight and its late-reply holds along.
+    onEnd: (id) => inFlight.endSession(id),
     // With `forward` an unknown session is never looked up: bindings in the store would only pile up.
     ...(deps.store?.kind === 'redis' && unknown === 'reject'
       ? { shared: sharedSessions(deps.store, deps.logger) }
       : {}),
   });
-  return { owners, ender };
+  return { owners, ender, inFlight };
 }
 
 /** How long a session binding lasts in the shared store without use (each hour of use writes it again). */

@@ -1,6 +1,7 @@
 /**
  * What a forwarded reply means for Streamable HTTP session ownership (`SessionOwners`): a session the upstream
- * issues is bound to its caller, one a DELETE ends is freed, and a bound session's protocol version is noted.
+ * issues is bound to its caller, one a DELETE ends is freed, one the upstream answers 404 for is reported
+ * ended, and a bound session's protocol version is noted.
  *
  * @module
  */
@@ -27,8 +28,12 @@ export function trackSession(
   sessions: SessionOwners | undefined,
   logger: Logger,
 ): Tracked | Promise<Tracked> {
-  if (!sessions || !ctx.principal || res.status >= 400) return undefined;
+  if (!sessions || !ctx.principal) return undefined;
   const requested = ctx.req.headers['mcp-session-id'];
+  if (res.status >= 400) {
+    if (res.status === 404 && typeof requested === 'string') sessions.notFound(requested);
+    return undefined;
+  }
   const issued = res.headers['mcp-session-id'];
   if (method === 'DELETE' && typeof requested === 'string') sessions.unbind(requested);
   else if (typeof issued === 'string' && issued !== requested) {

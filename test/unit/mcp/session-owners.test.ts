@@ -3,7 +3,8 @@
  * anyone else may not, and a session never seen issued is refused unless unknown sessions are forwarded —
  * including one the bounded map forgot; one caller's flood of sessions evicts its own, not others'. A session
  * evicted by either bound is reported to `onEvict` with the protocol version last seen in it; one unbound (it
- * ended) or bound again is not; a session issued again to another caller stays with its owner.
+ * ended) or bound again is not; a session issued again to another caller stays with its owner. Every session
+ * that ends (its DELETE, the upstream's 404, an eviction while unknown sessions are refused) is told to `onEnd`.
  *
  * @module
  */
@@ -175,6 +176,69 @@ describe('SessionOwners', () => {
       expect(() => new SessionOwners({ max: 0 })).toThrow(TypeError);
       expect(() => new SessionOwners({ max: Number.NaN })).toThrow(TypeError);
     });
+  });
+});
+
+describe('SessionOwners: onEnd (what is kept per session elsewhere goes with it)', () => {
+  function recording(opts: ConstructorParameters<typeof SessionOwners>[0] = {}) {
+    const ended: string[] = [];
+    const owners = new SessionOwners({ ...opts, onEnd: (id) => void ended.push(id) });
+    return { ended, owners };
+  }
+
+  it('is told of a session its DELETE ended, bound here or not (forwarded as unknown)', () => {
+    const { ended, owners } = recording();
+    owners.bind('s-1', alice);
+    owners.unbind('s-1');
+    owners.unbind('never-bound');
+    expect(ended).toEqual(['s-1', 'never-bound']);
+  });
+
+  it('is told of a session the upstream answered 404 for, whose binding the table keeps', () => {
+    const { ended, owners } = recording();
+    owners.bind('s-1', alice);
+    owners.notFound('s-1');
+    expect(ended).toEqual(['s-1']);
+    expect(owners.mayUse('s-1', alice)).toBe(true);
+  });
+
+  it('is told of a session evicted (by a cap, idle for a day, or abandoned) while unknown sessions are refused', () => {
+    let now = 0;
+    const { ended, owners } = recording({ max: 2, now: () => now });
+    owners.bind('s-1', alice);
+    owners.bind('s-2', alice);
+    owners.bind('s-2', alice); // the same session issued again: not an end
+    owners.bind('s-3', alice);
+    expect(ended).toEqual(['s-1']);
+    now = SESSION_IDLE_MS + 1;
+    owners.bind('s-4', mallory);
+    expect(ended).toEqual(['s-1', 's-2', 's-3']);
+    owners.abandon('s-4');
+    expect(ended).toEqual(['s-1', 's-2', 's-3', 's-4']);
+  });
+
+  it('is not told of a session evicted with unknownSessions: forward (still usable through the upstream)', () => {
+    const { ended, owners } = recording({ max: 1, unknown: 'forward' });
+    owners.bind('s-1', alice);
+    owners.bind('s-2', alice);
+    expect(owners.size).toBe(1);
+    expect(ended).toEqual([]);
+  });
+
+  it('is not told of a session forgotten by this replica only (shared store: it may be picked up again)', async () => {
+    let now = 0;
+    const shared = {
+      claim: async () => true,
+      refresh: () => undefined,
+      get: async () => null,
+      delete: () => undefined,
+    };
+    const { ended, owners } = recording({ shared, now: () => now });
+    await owners.bind('s-1', alice);
+    now = SESSION_IDLE_MS + 1;
+    await owners.bind('s-2', alice);
+    expect(owners.size).toBe(1);
+    expect(ended).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * `trackSession`, what a forwarded reply means for Streamable HTTP session ownership, against a fake table:
  * a session the shared store says another caller holds is SESSION_TAKEN (its reply must not reach this
- * caller), and a DELETE frees the session it ends.
+ * caller), a DELETE frees the session it ends, and a 404 for a session is reported (the upstream has none).
  *
  * @module
  */
@@ -27,6 +27,7 @@ function owners(bind: (id: string) => boolean | Promise<boolean>): {
       return bind(id);
     },
     unbind: (id: string) => calls.push(`unbind ${id}`),
+    notFound: (id: string) => calls.push(`not found ${id}`),
     sawVersion: (id: string, v: string) => calls.push(`version ${id} ${v}`),
   } as unknown as SessionOwners;
   return { calls, sessions };
@@ -56,8 +57,25 @@ describe('trackSession', () => {
 
   it('keeps the binding when the upstream refused the DELETE', () => {
     const { calls, sessions } = owners(() => true);
-    const reply = { status: 404, headers: {} };
+    const reply = { status: 405, headers: {} };
     trackSession(ctx({ 'mcp-session-id': 'sess-1' }), 'DELETE', reply, sessions, silentLogger());
     expect(calls).toEqual([]);
+  });
+
+  it('reports a session the upstream answered 404 for (it has no such session), and nothing without one', () => {
+    const { calls, sessions } = owners(() => true);
+    const reply = { status: 404, headers: {} };
+    for (const method of ['DELETE', 'POST', 'GET']) {
+      trackSession(ctx({ 'mcp-session-id': 'sess-1' }), method, reply, sessions, silentLogger());
+    }
+    trackSession(ctx({}), 'POST', reply, sessions, silentLogger());
+    trackSession(
+      ctx({ 'mcp-session-id': 'sess-2' }),
+      'POST',
+      { status: 400, headers: {} },
+      sessions,
+      silentLogger(),
+    );
+    expect(calls).toEqual(['not found sess-1', 'not found sess-1', 'not found sess-1']);
   });
 });
