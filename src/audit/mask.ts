@@ -31,8 +31,9 @@ import {
   TRUNCATED,
 } from './argument-budget.js';
 import { isSensitiveKey } from './credential-keys.js';
+import { REDACTED, scrubSecretValue } from './secret-values.js';
 
-export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, TRUNCATED };
+export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, REDACTED, TRUNCATED };
 
 /** What happens to a value named by a mask path. */
 export type MaskMode = 'hash' | 'redact' | 'drop';
@@ -40,11 +41,15 @@ export type MaskMode = 'hash' | 'redact' | 'drop';
 export type ArgumentsMode = 'hash' | 'plain' | 'drop';
 
 export const HMAC_TAG_PREFIX = 'hmac-sha256:';
-export const REDACTED = '[redacted]';
 /** Deeper subtrees are replaced by one tag (hash) or `[truncated]` (plain). */
 export const MAX_ARGUMENT_DEPTH = 16;
 /** Plain string values longer than this are cut (the record is a log line, not a copy of the request). */
 export const MAX_PLAIN_STRING = 1_024;
+/**
+ * How much of a longer plain string is scanned for secrets before the cut (`secret-values.ts`): a secret
+ * that starts before the cut is seen whole if it is shorter than the rest of this (a JWT is a few kB).
+ */
+export const SCRUB_WINDOW = 8_192;
 
 /** `hmac-sha256:<16 hex>`: the first 64 bits of HMAC-SHA256(key, JSON.stringify(value)). */
 export function hmacTag(value: unknown, key: Buffer): string {
@@ -69,6 +74,10 @@ interface WalkOptions {
   readonly anywhere: ReadonlySet<string>;
   /** For everything else. */
   readonly other: 'keep' | 'hash';
+  /**
+   * Audit walks: credential-named keys are masked, the value of a header pair or `{name, value}` entry
+   * naming one (`[["Authorization", "…"]]`), and secrets in kept strings (`scrubSecretValue`).
+   */
   readonly sensitiveKeys: boolean;
   readonly key: Buffer;
   /** What is left of the record's {@link MAX_ARGUMENT_LEAVES} and {@link MAX_ARGUMENT_TEXT}. */
@@ -139,9 +148,13 @@ function hashLeaves(value: unknown, key: Buffer, depth: number, b: Budget): unkn
   return spend(b, 0) ? hmacTag(value, key) : TRUNCATED;
 }
 
-function keepPlain(value: unknown, b: Budget): unknown {
+function keepPlain(value: unknown, b: Budget, scrub: boolean): unknown {
   if (typeof value === 'string') {
-    const kept = value.length > MAX_PLAIN_STRING ? `${headOf(value, MAX_PLAIN_STRING)}…${TRUNCATED}` : value;
+    // Secrets are replaced before the cut: cut first, a password could lose the `@` that marks it.
+    const head = headOf(value, SCRUB_WINDOW);
+    const clean = scrub ? scrubSecretValue(head) : head;
+    const cut = clean.length > MAX_PLAIN_STRING || head.length < value.length;
+    const kept = cut ? `${headOf(clean, MAX_PLAIN_STRING)}…${TRUNCATED}` : clean;
     return spend(b, jsonBytes(kept)) ? kept : TRUNCATED;
   }
   return spend(b, 0) ? value : TRUNCATED;
@@ -159,7 +172,9 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   }
   const { here, deep } = levels(paths);
   if (Array.isArray(value)) {
+    const pair = o.sensitiveKeys && namesCredential(value.length === 2 ? value[0] : undefined);
     return eachItem(value, o.budget, (el, i) => {
+      if (pair && i === 1) return masked(el, o, depth + 1);
       const idx = String(i);
       const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
       const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');
@@ -168,9 +183,11 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
     });
   }
   if (isPlainObject(value)) {
+    const entry = o.sensitiveKeys && 'value' in value && namesCredential(value.name ?? value.key);
     return eachKey(value, o.budget, (k, v, out) => {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
-      if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || (o.sensitiveKeys && isSensitiveKey(k))) {
+      const credential = o.sensitiveKeys && ((entry && k === 'value') || isSensitiveKey(k));
+      if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || credential) {
         if (o.listed !== 'drop') put(out, k, masked(v, o, depth + 1));
         return;
       }
@@ -181,7 +198,15 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   // masked as its children would be.
   if (paths.some((p) => p.length === 1 && p[0] === '**')) return masked(value, o, depth);
   if (o.other === 'hash') return spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
-  return keepPlain(value, o.budget);
+  return keepPlain(value, o.budget, o.sensitiveKeys);
+}
+
+/**
+ * Whether `name` (a header pair's first element, a `{name, value}` entry's name: HTTP header lists, HAR,
+ * Kubernetes `env`) names a credential, so the value beside it is masked as a credential-named key's is.
+ */
+function namesCredential(name: unknown): boolean {
+  return typeof name === 'string' && isSensitiveKey(name);
 }
 
 /**

@@ -30,6 +30,7 @@ const QUERY_PARAM = /([?&;#])([^=&;#?\s"'<>]+)=([^&;#\s"'<>]*)/g;
 /** A character that ends an authority (after `://`). */
 const AUTHORITY_END = /[/?#\s"'<>]/;
 const AT = 0x40;
+const COLON = 0x3a;
 
 /**
  * `text` (a URI, or a message naming one) with the secrets of the URIs in it replaced by `REDACTED`: the
@@ -37,23 +38,28 @@ const AT = 0x40;
  * `@` is returned as it is, untouched.
  */
 export function redactUriSecrets(text: string): string {
-  const query = text.includes('?') || text.includes(';') || text.includes('#');
-  const userInfo = text.includes('@');
-  if (!query && !userInfo) return text;
-  let out = text;
-  if (query) {
-    out = out.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) =>
-      value !== '' && isSecretParam(name) ? `${sep}${name}=${REDACTED}` : whole,
-    );
-  }
-  return userInfo ? redactUserInfo(out) : out;
+  const out = redactQuerySecrets(text, REDACTED);
+  return out.includes('@') ? redactUserInfo(out, REDACTED, false) : out;
 }
 
 /**
- * Each authority's user information (`//user:pass@host` → `//REDACTED@host`), up to its last `@` as a URL
- * parser reads it (a password may hold `@`). One pass from each `://` to the end of its authority: linear.
+ * `text` with the values of its credential query (or fragment) parameters replaced by `marker`; text without
+ * `?`, `;` or `#` is returned as it is.
  */
-function redactUserInfo(text: string): string {
+export function redactQuerySecrets(text: string, marker: string): string {
+  if (!text.includes('?') && !text.includes(';') && !text.includes('#')) return text;
+  return text.replace(QUERY_PARAM, (whole, sep: string, name: string, value: string) =>
+    value !== '' && isSecretParam(name) ? `${sep}${name}=${marker}` : whole,
+  );
+}
+
+/**
+ * Each authority's user information replaced by `marker`, up to its last `@` as a URL parser reads it (a
+ * password may hold `@`): all of it (`//user:pass@host` → `//REDACTED@host`), or with `keepUser` only the
+ * password (`//user:[redacted]@host`; a user without a password is kept). One pass from each `://` to the
+ * end of its authority: linear.
+ */
+export function redactUserInfo(text: string, marker: string, keepUser: boolean): string {
   let out = '';
   let from = 0;
   for (let at = text.indexOf('://'); at !== -1; at = text.indexOf('://', at + 3)) {
@@ -61,11 +67,16 @@ function redactUserInfo(text: string): string {
     // The scan stops at the authority's end, at the latest the `/` of the next `://`: each character is
     // looked at once.
     let last = -1;
+    let colon = -1;
     for (let i = start; i < text.length && !AUTHORITY_END.test(text.charAt(i)); i++) {
-      if (text.charCodeAt(i) === AT) last = i;
+      const c = text.charCodeAt(i);
+      if (c === AT) last = i;
+      else if (c === COLON && colon === -1) colon = i;
     }
     if (last <= start) continue;
-    out += `${text.slice(from, start)}${REDACTED}`;
+    if (!keepUser) out += `${text.slice(from, start)}${marker}`;
+    else if (colon !== -1 && colon < last) out += `${text.slice(from, colon + 1)}${marker}`;
+    else continue;
     from = last;
   }
   return from === 0 ? text : out + text.slice(from);

@@ -295,6 +295,30 @@ describe('buildAuditRecord', () => {
     expect(JSON.stringify(r)).not.toContain('tok-123');
   });
 
+  it('scrubs secrets a policy put in its obligations by value, under keys that name none', () => {
+    const obligations = {
+      upstream: {
+        dsn: 'postgres://app:ob-pw-31@db/x',
+        headers: [['Authorization', 'opaque-ob-token']],
+        hint: 'Bearer ob-Bearer-123456',
+      },
+      audit: 'full' as const,
+    };
+    const r = buildAuditRecord(input({ decision: { ...allow, obligations } }), {
+      arguments: 'hash',
+      maskArguments: [],
+      key: KEY,
+    });
+    expect(r.obligations).toEqual({
+      upstream: {
+        dsn: 'postgres://app:[redacted]@db/x',
+        headers: [['Authorization', '[redacted]']],
+        hint: '[redacted]',
+      },
+      audit: 'full',
+    });
+  });
+
   it('scrubs secret-named keys nested in obligations too, bounded like arguments', () => {
     const obligations = {
       upstream: { headers: { authorization: 'Bearer eyJ.nested.secret', 'x-trace': 'keep-me' } },

@@ -1,0 +1,82 @@
+/**
+ * Secrets found by their value, not their key: what the audit walk (`mask.ts`) replaces in the strings it
+ * keeps, whatever key or array holds them. A policy may echo its input into its obligations, and a tool
+ * argument may be a connection string or a header list:
+ *
+ * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
+ *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
+ *   `&sig=`, as `uri-secrets.ts` finds them);
+ * - a string that is an HTTP credential (`Bearer …`, `Basic …`), whole; inside longer text, the credential
+ *   after the scheme when it looks like one (8+ characters with a digit, a capital inside or one of `+/=_~`),
+ *   so prose (`the bearer of this letter`, `basic well-known steps`) is left alone;
+ * - a JWT (three or five base64url segments whose first decodes to a JSON object: a JWS or JWE header);
+ * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is).
+ *
+ * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
+ * {@link MIN_SECRET_CHARS} are returned at once, and each shape is looked for only when a plain substring
+ * check says it may be there: no regular expression runs on text that cannot hold one.
+ *
+ * @module
+ */
+import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
+
+/** What a secret is replaced with. */
+export const REDACTED = '[redacted]';
+
+/** The shortest text any shape below fits in (`Bearer x`, `a://b:c@d`). */
+export const MIN_SECRET_CHARS = 8;
+
+/** The whole string is `<scheme> <credential>` (RFC 9110 token68). */
+const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+[A-Za-z0-9._~+/-]+=*\s*$/i;
+/** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
+const CREDENTIAL_IN_TEXT = /(?<![A-Za-z0-9])(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)/gi;
+/** What a credential has and a word of prose does not. */
+const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
+const CREDENTIAL_MIN_CHARS = 8;
+/** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
+const JWT =
+  /(?<![A-Za-z0-9_-])(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])/g;
+/** `api-key-format.ts`: `<prefix>_<id>_<secret>`, the prefix as `authn.apiKeys.prefix` allows it. */
+const API_KEY = /(?<![A-Za-z0-9])[a-z][a-z0-9]{1,15}_[a-z2-7]{12}_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+const API_KEY_MIN_CHARS = 2 + 1 + 12 + 1 + 43;
+
+/** `text` with the secrets it holds (see the module comment) replaced by {@link REDACTED}. */
+export function scrubSecretValue(text: string): string {
+  if (text.length < MIN_SECRET_CHARS) return text;
+  let out = text;
+  if (hasSchemeWord(out)) {
+    if (WHOLE_CREDENTIAL.test(out)) return REDACTED;
+    out = out.replace(CREDENTIAL_IN_TEXT, credentialInText);
+  }
+  if (out.includes('.') && (out.includes('ey') || out.includes('ew'))) {
+    out = out.replace(JWT, (whole, header: string) => (isJsonObject(header) ? REDACTED : whole));
+  }
+  if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEY, REDACTED);
+  if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
+  if (out.includes('://') && out.includes('@')) out = redactUserInfo(out, REDACTED, true);
+  return out;
+}
+
+/** Whether `text` may hold `Bearer` or `Basic` (as written in headers, lower or upper case). */
+function hasSchemeWord(text: string): boolean {
+  return text.includes('earer') || text.includes('asic') || text.includes('EARER') || text.includes('ASIC');
+}
+
+function credentialInText(whole: string, scheme: string, space: string, token: string): string {
+  // A sentence's full stop is not part of the credential.
+  let end = token.length;
+  while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
+  const credential = token.slice(0, end);
+  if (credential.length < CREDENTIAL_MIN_CHARS || !CREDENTIAL_LOOK.test(credential)) return whole;
+  return `${scheme}${space}${REDACTED}${token.slice(end)}`;
+}
+
+/** Whether a base64url segment decodes to a JSON object (a JOSE header). */
+function isJsonObject(segment: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Secrets found by their value (src/audit/secret-values.ts) and where the audit walk applies them
+ * (src/audit/mask.ts): each shape replaced, what only looks like one left alone, header pairs and
+ * `{name, value}` entries naming a credential, and a secret near the cut of a long string.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { auditArguments, MAX_PLAIN_STRING, REDACTED } from '../../../src/audit/mask.js';
+import { MIN_SECRET_CHARS, scrubSecretValue } from '../../../src/audit/secret-values.js';
+import { generateApiKey } from '../../../src/authn/api-key-format.js';
+
+const KEY = Buffer.alloc(32, 3);
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+/** A JWS with a real header and payload (HS256-shaped signature). */
+const JWT = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'u-42', exp: 2_000_000_000 })}.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U`;
+const UNSECURED_JWT = `${b64({ alg: 'none' })}.${b64({ sub: 'x' })}.`;
+/** A JWE (five segments) whose header has whitespace (`{ "alg"` → `eyAi`). */
+const JWE = `${Buffer.from('{ "alg": "RSA-OAEP", "enc": "A256GCM" }').toString('base64url')}.a2V5.aXY.Y2lwaGVy.dGFn`;
+const API_KEY = generateApiKey('mcpk').key;
+const OTHER_PREFIX_KEY = generateApiKey('acme2').key;
+
+describe('scrubSecretValue', () => {
+  it.each([
+    ['postgres://app:s3cret@db/x', 'postgres://app:[redacted]@db/x'],
+    ['redis://:hunter2@cache:6379/0', 'redis://:[redacted]@cache:6379/0'],
+    [
+      'dsn: mysql://u:p@ss@h/db, then https://k:v@x.example',
+      'dsn: mysql://u:[redacted]@h/db, then https://k:[redacted]@x.example',
+    ],
+    [
+      'https://app.example/cb?x=1&access_token=S3KRET-1',
+      'https://app.example/cb?x=1&access_token=[redacted]',
+    ],
+    ['Bearer abc.def-ghi', REDACTED],
+    ['  bearer tok_123  ', REDACTED],
+    ['Basic dXNlcjpwYXNz', REDACTED],
+    ['BEARER XYZ123==', REDACTED],
+    ['Authorization: Bearer s3cr3t-0123456789, then go', 'Authorization: Bearer [redacted], then go'],
+    ['use Basic YWxhZGRpbjpvcGVuc2VzYW1l.', 'use Basic [redacted].'],
+    [JWT, REDACTED],
+    [UNSECURED_JWT, REDACTED],
+    [JWE, REDACTED],
+    [`token=${JWT}; next`, `token=${REDACTED}; next`],
+    [API_KEY, REDACTED],
+    [`key ${OTHER_PREFIX_KEY} for acme`, `key ${REDACTED} for acme`],
+  ])('replaces the secret in %s', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps the user and host of a URL, and a user without a password', () => {
+    expect(
+      scrubSecretValue(`x ${JWT.length} postgres://report:pw@db.internal:5432/sales?sslmode=require`),
+    ).toContain('postgres://report:[redacted]@db.internal:5432/sales?sslmode=require');
+    expect(scrubSecretValue('ssh://git@github.com/org/repo')).toBe('ssh://git@github.com/org/repo');
+  });
+
+  it('leaves alone what only looks like a secret', () => {
+    for (const text of [
+      'https://example.com/a/b?page=2&q=tokens#top',
+      'https://host.example:8443/path',
+      'mailto:alice@example.com',
+      'The bearer of this letter is trusted.',
+      'Basic authentication is enough for well-known steps. Bearer tokens are not.',
+      // Base64 that is no JWT: no dots; dots but a first segment that is no JSON object; a JSON array.
+      'SGVsbG8gd29ybGQhIHRoaXMgaXMgYmFzZTY0',
+      `${b64({ alg: 'HS256' })}`,
+      'aGVsbG8.d29ybGQ.Zm9v',
+      `${b64(['not', 'an', 'object'])}.${b64({})}.c2ln`,
+      'eyes.example.com and www.example.org',
+      // An API key's shape with a secret one character short.
+      `mcpk_abcdefghijkl_${'A'.repeat(42)}`,
+      'mcpk_abcdefghijkl',
+    ]) {
+      expect(scrubSecretValue(text)).toBe(text);
+    }
+  });
+
+  it('returns short strings at once: none of the shapes fits', () => {
+    expect(MIN_SECRET_CHARS).toBe('Bearer x'.length);
+    expect(scrubSecretValue('Bearer')).toBe('Bearer');
+    expect(scrubSecretValue('a://b:c')).toBe('a://b:c');
+  });
+});
+
+describe('the audit walk (auditArguments)', () => {
+  const plain = (args: Record<string, unknown>, listedMode: 'hash' | 'redact' = 'redact') =>
+    auditArguments(args, { mode: 'plain', paths: [], listedMode, key: KEY });
+
+  it('scrubs kept strings at any depth, in objects and arrays', () => {
+    const out = plain({
+      db: 'postgres://app:s3cret@db/x',
+      nested: { deeper: [{ note: `call it with ${API_KEY}` }, JWT] },
+      region: 'eu-west-1',
+    });
+    expect(out).toEqual({
+      db: 'postgres://app:[redacted]@db/x',
+      nested: { deeper: [{ note: `call it with ${REDACTED}` }, REDACTED] },
+      region: 'eu-west-1',
+    });
+  });
+
+  it('masks the value of a header pair or a {name, value} entry naming a credential', () => {
+    const out = plain({
+      headers: [
+        ['Authorization', 'opaque-token-value'],
+        ['X-Api-Key', 'k-123'],
+        ['Accept', 'text/event-stream'],
+      ],
+      env: [
+        { name: 'DB_PASSWORD', value: 'pw-9' },
+        { key: 'Cookie', value: { session: 'c-1' } },
+        { name: 'REGION', value: 'eu' },
+      ],
+      words: ['token', 'bucket'],
+    });
+    expect(out).toEqual({
+      headers: [
+        ['Authorization', REDACTED],
+        ['X-Api-Key', REDACTED],
+        ['Accept', 'text/event-stream'],
+      ],
+      env: [
+        { name: 'DB_PASSWORD', value: REDACTED },
+        { key: 'Cookie', value: REDACTED },
+        { name: 'REGION', value: 'eu' },
+      ],
+      // A pair is masked on its name: a two-word list naming a credential loses its second word (the safe side).
+      words: ['token', REDACTED],
+    });
+    // In arguments, masked as a credential-named key is: by the listed mode (a keyed hash by default).
+    const hashed = plain({ headers: [['authorization', 'opaque-token-value']] }, 'hash');
+    expect(hashed).toEqual({ headers: [['authorization', expect.stringMatching(/^hmac-sha256:/)]] });
+  });
+
+  it('finds a secret that straddles the cut of a long string, before cutting', () => {
+    const long = `${'x'.repeat(MAX_PLAIN_STRING - 40)} postgres://app:${'p'.repeat(60)}@db/x ${'y'.repeat(5_000)}`;
+    const out = JSON.stringify(plain({ long }));
+    expect(out).not.toContain('ppppp');
+    expect(out).toContain('postgres://app:[redacted]@db');
+  });
+
+  it('leaves hashed arguments alone (a tag holds no text) and plain ones without secrets as they were', () => {
+    const args = { url: 'https://example.com/a?page=2', note: 'The bearer of this letter', n: 3 };
+    expect(plain(args)).toEqual(args);
+    const hashed = auditArguments(
+      { db: 'postgres://app:s3cret@db/x' },
+      { mode: 'hash', paths: [], key: KEY },
+    );
+    expect(hashed?.db).toMatch(/^hmac-sha256:/);
+  });
+});
