@@ -1,7 +1,7 @@
 /**
- * Secrets found by their value, not their key: what the audit walk (`mask.ts`) replaces in the strings it
- * keeps, whatever key or array holds them. A policy may echo its input into its obligations, and a tool
- * argument may be a connection string or a header list:
+ * Secrets found by their value, not their key: what the audit walk (`mask.ts`) and the logger's backstop
+ * (`telemetry/log-secrets.ts`) replace in the strings they keep, whatever key or array holds them. A policy
+ * may echo its input into its obligations, and a tool argument may be a connection string or a header list:
  *
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
@@ -20,7 +20,7 @@
  */
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 
-/** What a secret is replaced with. */
+/** What a secret is replaced with (in audit records and log lines). */
 export const REDACTED = '[redacted]';
 
 /** The shortest text any shape below fits in (`Bearer x`, `a://b:c@d`). */

@@ -1,6 +1,6 @@
 /**
- * The process logger (pino, JSON to stdout). Secrets are redacted by path as a second line of defence;
- * the first is never putting them into log objects at all. Stdout is pino's default asynchronous stream, on
+ * The process logger (pino, JSON to stdout). Secrets are redacted at any depth as a second line of defence
+ * (`log-secrets.ts`); the first is never putting them into log objects at all. Stdout is pino's default asynchronous stream, on
  * purpose: its synchronous mode answers a full non-blocking pipe by sleeping 100 ms and retrying, which
  * stalls every request; the audit sink keeps the asynchronous stream's cost down by writing a batch of
  * lines at once.
@@ -8,27 +8,28 @@
  * @module
  */
 import { type Logger, pino } from 'pino';
+import { redactLogObject } from './log-secrets.js';
 
 export type { Logger } from 'pino';
-
-/** Field names whose values never reach a log line (redacted at the top level and one level down). */
-export const SECRET_FIELDS = ['authorization', 'token', 'apiKey', 'secret', 'password'] as const;
-
-export const REDACT_PATHS = [
-  ...SECRET_FIELDS,
-  ...SECRET_FIELDS.map((f) => `*.${f}`),
-  'headers.authorization',
-  'headers["x-api-key"]',
-  'headers.cookie',
-];
+export { SECRET_FIELDS } from './log-secrets.js';
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'mcp-authz' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    // Pino's `redact` paths reach one level per wildcard; this walk reaches any (bounded), and leaves a line
+    // with nothing to redact as it is.
+    formatters: { level: (label) => ({ level: label }), log: redactLogObject, bindings: redactLogObject },
+    // A child's bindings are written once, when it is made: pino gives them no formatter, so they are
+    // checked here and written again, redacted, if they hold a secret.
+    onChild: (child) => {
+      const bindings = child.bindings();
+      const clean = redactLogObject(bindings);
+      if (clean === bindings) return;
+      Reflect.set(child, pino.symbols.chindingsSym, '');
+      child.setBindings(clean);
+    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

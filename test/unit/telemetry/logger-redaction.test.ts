@@ -1,12 +1,29 @@
 /**
- * The process logger's redaction (src/telemetry/logger.ts), the second line of defence: each secret field
- * name at the top level and one level down, and the credential headers of a logged request.
+ * The process logger's redaction (src/telemetry/logger.ts, log-secrets.ts), the second line of defence:
+ * each secret field name and the credential headers at any depth (bounded), and secrets found by their
+ * value; a line with nothing to redact is written from the object it was given.
  *
  * @module
  */
 import { describe, expect, it } from 'vitest';
+import { REDACTED } from '../../../src/audit/secret-values.js';
+import {
+  MAX_LOG_SCAN_DEPTH,
+  MAX_LOG_SCAN_NODES,
+  redactLogObject,
+} from '../../../src/telemetry/log-secrets.js';
 import { createLogger, SECRET_FIELDS } from '../../../src/telemetry/logger.js';
 import { lineCollector } from '../../helpers/log-lines.js';
+
+const JWT =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTQyIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+
+/** `leaf` under `levels` nested objects. */
+function nest(levels: number, leaf: Record<string, unknown>): Record<string, unknown> {
+  let v = leaf;
+  for (let i = 0; i < levels; i++) v = { [`l${i}`]: v };
+  return v;
+}
 
 describe('createLogger redaction', () => {
   it('never writes a secret-named field, at the top or one level down, nor credential headers', () => {
@@ -33,5 +50,87 @@ describe('createLogger redaction', () => {
     expect(text).not.toMatch(/SECRET-/);
     expect(text).toContain('text/event-stream');
     expect(text.match(/\[redacted\]/g)).toHaveLength(13);
+  });
+});
+
+describe('the logger backstop at any depth', () => {
+  it('redacts secret-named fields and credential headers deeper than pino paths reach, in arrays and errors', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const err = Object.assign(new Error('upstream refused'), {
+      request: { options: { headers: { Authorization: 'SECRET-err-header' } } },
+    });
+    const caused = new Error('wrapped', { cause: { config: { auth: { password: 'SECRET-cause' } } } });
+    logger.info(nest(5, { token: 'SECRET-depth-5', kept: 'visible-5' }), 'deep');
+    logger.info(
+      { calls: [{ args: [{ apiKey: 'SECRET-in-array' }] }], 'X-Api-Key': 'SECRET-top-header' },
+      'arr',
+    );
+    logger.error({ err }, 'failed');
+    logger.error({ err: caused }, 'failed again');
+    const child = logger.child({ component: 'x', conn: { db: { secret: 'SECRET-binding' } } });
+    child.info('from a child');
+    child.child({ stage: 'y' }).info('from a grandchild');
+    const text = raw.join('');
+    expect(JSON.parse(raw.at(-1) as string)).toMatchObject({
+      service: 'mcp-authz',
+      component: 'x',
+      conn: { db: { secret: REDACTED } },
+      stage: 'y',
+      msg: 'from a grandchild',
+    });
+    expect(text).not.toMatch(/SECRET-/);
+    expect(text).toContain('visible-5');
+    // The error is still written as one (its type and stack), with the field replaced.
+    const failed = JSON.parse(raw[2] as string) as { err: { type: string; stack: string; request: unknown } };
+    expect(failed.err.type).toBe('Error');
+    expect(failed.err.stack).toContain('upstream refused');
+    expect(failed.err.request).toEqual({ options: { headers: { Authorization: REDACTED } } });
+  });
+
+  it('replaces secrets found by value in any string of the object', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    logger.warn(
+      {
+        upstream: 'postgres://app:s3cret-pw@db/x',
+        detail: { sent: `Bearer ${JWT}`, pairs: [['Accept', 'text/plain']] },
+        err: new Error(`could not reach https://u:pw-in-message@h.example/x`),
+      },
+      'store down',
+    );
+    const text = raw.join('');
+    for (const secret of ['s3cret-pw', JWT.slice(0, 20), 'pw-in-message']) expect(text).not.toContain(secret);
+    expect(text).toContain('postgres://app:[redacted]@db/x');
+    expect(text).toContain('text/plain');
+  });
+
+  it("is bounded: what lies past the depth or the values it looks at is not written, cycles stay pino's", () => {
+    const deep = redactLogObject(nest(MAX_LOG_SCAN_DEPTH + 3, { password: 'SECRET-too-deep' }));
+    expect(JSON.stringify(deep)).not.toContain('SECRET');
+    expect(JSON.stringify(deep)).toContain('[truncated]');
+    const wide = { items: Array.from({ length: MAX_LOG_SCAN_NODES + 10 }, (_, i) => `item-${i}`) };
+    const cut = redactLogObject(wide).items;
+    expect(cut[0]).toBe('item-0');
+    expect(cut.at(-1)).toBe('[truncated]');
+    const cyclic: Record<string, unknown> = { name: 'loop', password: 'SECRET-cyclic' };
+    cyclic.self = cyclic;
+    const out = redactLogObject(cyclic);
+    expect(out.password).toBe(REDACTED);
+    expect(out.self).toBe(cyclic);
+    const raw: string[] = [];
+    createLogger('info', lineCollector(raw)).info({ cyclic }, 'cycle');
+    expect(raw.join('')).toContain('[Circular]');
+  });
+
+  it('leaves an object with nothing to redact as it is (no copy)', () => {
+    const obj = {
+      request_id: 'a1b2c3d4-e5f6-7788-9900-aabbccddeeff',
+      upstream: 'http://127.0.0.1:8081/mcp',
+      files: ['a.rego', 'data.json'],
+      err: new Error('connect ECONNREFUSED 127.0.0.1:6379'),
+      when: new Date(0),
+    };
+    expect(redactLogObject(obj)).toBe(obj);
   });
 });

@@ -1,0 +1,115 @@
+/**
+ * The process logger's backstop against secrets (`logger.ts`): nothing should log a credential, but if
+ * something does, a log object's fields named like one (`SECRET_FIELDS`, the credential headers; any case)
+ * are replaced by `[redacted]` at any depth, and so are secrets found in its strings by their value
+ * (`audit/secret-values.ts`: a URL's password, `Bearer …`, a JWT, an API key).
+ *
+ * Pino's own `redact` paths cannot say "at any depth" (its wildcards match one level), so this is a walk,
+ * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
+ * once). It copies only what it changes: a line with nothing to redact is written as it was given. It is
+ * bounded: past {@link MAX_LOG_SCAN_DEPTH} levels or {@link MAX_LOG_SCAN_NODES} values, what was not looked
+ * at is not written (`[truncated]`), so nothing reaches the line unscanned. Plain objects, arrays and
+ * errors (their own properties: `message`, `stack`, `cause` too) are walked; other objects (a Buffer, a
+ * Date, a request) are written as pino writes them.
+ *
+ * @module
+ */
+import { TRUNCATED } from '../audit/argument-budget.js';
+import { MIN_SECRET_CHARS, REDACTED, scrubSecretValue } from '../audit/secret-values.js';
+
+/** Field names whose values never reach a log line, at any depth. */
+export const SECRET_FIELDS = ['authorization', 'token', 'apiKey', 'secret', 'password'] as const;
+
+/** The same names and the credential headers, lower-cased: a key is compared lower-cased. */
+const SECRET_KEYS: ReadonlySet<string> = new Set([
+  ...SECRET_FIELDS.map((f) => f.toLowerCase()),
+  'api_key',
+  'x-api-key',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+]);
+
+export const MAX_LOG_SCAN_DEPTH = 16;
+export const MAX_LOG_SCAN_NODES = 2_000;
+
+interface Scan {
+  /** Values left to look at. */
+  nodes: number;
+  /** The objects being walked (a cycle back to one is left for pino, which writes `[Circular]`). */
+  readonly path: object[];
+}
+
+/** `obj` with its secrets redacted: `obj` itself when it holds none. */
+export function redactLogObject<T extends object>(obj: T): T {
+  return scan(obj, { nodes: MAX_LOG_SCAN_NODES, path: [] }, 0) as T;
+}
+
+function scan(value: unknown, s: Scan, depth: number): unknown {
+  if (typeof value === 'string') return value.length < MIN_SECRET_CHARS ? value : scrubSecretValue(value);
+  if (typeof value !== 'object' || value === null) return value;
+  const walked = Array.isArray(value) || value instanceof Error || isPlain(value);
+  if (!walked || s.path.includes(value)) return value;
+  if (depth >= MAX_LOG_SCAN_DEPTH) return TRUNCATED;
+  s.path.push(value);
+  try {
+    return Array.isArray(value) ? scanArray(value, s, depth) : scanObject(value, s, depth);
+  } finally {
+    s.path.pop();
+  }
+}
+
+function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const v = value[i];
+    const next = s.nodes-- > 0 ? scan(v, s, depth + 1) : TRUNCATED;
+    if (next !== v) {
+      out ??= value.slice();
+      out[i] = next;
+    }
+  }
+  return out ?? value;
+}
+
+function scanObject(value: object, s: Scan, depth: number): unknown {
+  const error = value instanceof Error;
+  // An error's message, stack and cause are its own properties, but not enumerable ones.
+  const keys = error ? Object.getOwnPropertyNames(value) : Object.keys(value);
+  let changes: Map<string, unknown> | undefined;
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k];
+    let next: unknown;
+    if (s.nodes-- <= 0) next = TRUNCATED;
+    else if (SECRET_KEYS.has(k.toLowerCase()) && v !== undefined) next = REDACTED;
+    else next = scan(v, s, depth + 1);
+    if (next === v) continue;
+    changes ??= new Map();
+    changes.set(k, next);
+  }
+  if (!changes) return value;
+  if (!error) {
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    // A `__proto__` key (JSON.parse makes it an ordinary one) is set as one, not as the prototype.
+    for (const [k, v] of changes)
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  // The same kind of error (pino writes its `type` and `stack`), with the changed properties replaced.
+  const copy = Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value)) as object;
+  for (const [k, v] of changes) {
+    const d = Object.getOwnPropertyDescriptor(value, k);
+    Object.defineProperty(copy, k, {
+      value: v,
+      enumerable: d?.enumerable ?? true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
+}
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
