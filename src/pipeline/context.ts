@@ -61,7 +61,10 @@ export interface MessageDecision {
    * request's or another's of the batch) had too few tokens, `backend` when limits could not be checked.
    */
   rateLimitRefusal?: RateLimitRefusal;
-  /** Set on every decision of a body refused after its stages (audited as a denial, not as allowed). */
+  /**
+   * Set on every decision of a body refused after its stages, and by the decide stage on the requests a denied
+   * batch holds back (`policy`): audited as a denial, not as allowed.
+   */
   lateRefusal?: LateRefusal;
   /** Trace and span id (and sampled flag) of the span that recorded this decision. */
   traceIds?: {

@@ -13,7 +13,7 @@ import { type ErrorResponse, toErrorResponse } from '../errors/http.js';
 import { rpcErrorBody } from '../errors/jsonrpc.js';
 import type { JsonRpcId } from '../mcp/action.js';
 import { enforcedDenial, type RequestContext } from '../pipeline/context.js';
-import { denial, replyReasons } from '../pipeline/stages/decide.js';
+import { denial, HELD_BACK_REASON, replyReasons } from '../pipeline/stages/decide.js';
 
 export function sendJson(
   res: ServerResponse,
@@ -160,7 +160,7 @@ function notForwarded(id: JsonRpcId, decisionId: string): Record<string, unknown
       message: 'Not forwarded: another message in this batch was denied',
       data: {
         code: 'ERR_POLICY_DENIED',
-        reasons: ['another message in this batch was denied'],
+        reasons: [HELD_BACK_REASON],
         decision_id: decisionId,
       },
     },

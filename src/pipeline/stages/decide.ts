@@ -29,7 +29,7 @@ import {
 import { type Decision, denyDecision } from '../../policy/decision.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
-import type { MessageDecision, RequestContext } from '../context.js';
+import { enforcedDenial, type MessageDecision, type RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 export interface DecideDeps {
@@ -126,7 +126,9 @@ export function decideStage(deps: DecideDeps): Stage {
         ctx.taskRequests.set(idKey(action.id), action.method === TASK_LIST_METHOD ? 'list' : 'create');
       }
     }
-    return firstDenied ? deny(firstDenied) : CONTINUE;
+    if (!firstDenied) return CONTINUE;
+    holdBack(ctx.decisions);
+    return deny(firstDenied);
   };
   // A 2026-07-28 call whose Mcp-Param-* headers disagree with its arguments is a bad request, refused before
   // any decision (even in a dry run): what routes on the header in front must not see another call than
@@ -229,6 +231,19 @@ function taskRefusal(
   if (taskId === undefined) return undefined;
   if (taskId === null) return `${method} needs a taskId`;
   return tasks.mayUse(taskId, caller) ? undefined : NOT_THE_CALLERS;
+}
+
+/** Why a request of a batch with a denied one is not forwarded: its answer's reason (respond.ts) and its record's. */
+export const HELD_BACK_REASON = 'another message in this batch was denied';
+
+/**
+ * Marks the requests a denied body holds back with it (allowed, or let through by a dry run): never forwarded,
+ * they are audited as refused for the policy's sake, as their answers say, and are no calls for the abuse rules.
+ */
+function holdBack(decisions: readonly MessageDecision[]): void {
+  for (const d of decisions) {
+    if (!enforcedDenial(d)) d.lateRefusal = { denyReason: 'policy', reason: HELD_BACK_REASON };
+  }
 }
 
 /** The longest reason a denial's reply carries, in its message and in `data.reasons`; longer ones end in `…`. */

@@ -102,6 +102,29 @@ describe('decide stage', () => {
       error: { code: 'ERR_POLICY_DENIED', message: 'Forbidden: no seen' },
     });
     expect(ctx.decisions.map((d) => d.decision.allow)).toEqual([true, false]);
+    // The allowed one is held back with it: refused for the policy's sake (its audit record, the abuse counts).
+    expect(ctx.decisions.map((d) => d.lateRefusal)).toEqual([
+      { denyReason: 'policy', reason: 'another message in this batch was denied' },
+      undefined,
+    ]);
+  });
+
+  it('with policy.dryRun, holds back a dry-run denial and an allowed call with a body refused all the same', async () => {
+    const { run } = setup(['seen'], true);
+    const bad = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x', arguments: ['a'] } };
+    const { ctx, result } = run(
+      [call(1, 'seen'), { jsonrpc: '2.0', id: 2, method: 'ping' }, bad],
+      principal(),
+    );
+    await expect(result).resolves.toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: arguments must be a JSON object' },
+    });
+    expect(ctx.decisions.map((d) => [d.dryRun, d.lateRefusal?.denyReason])).toEqual([
+      [true, 'policy'],
+      [undefined, 'policy'],
+      [undefined, undefined],
+    ]);
   });
 
   it('with policy.dryRun, goes on with a denied message marked dryRun, and prunes its list requests as usual', () => {
