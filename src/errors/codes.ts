@@ -55,7 +55,22 @@ export const ERROR_CODES = {
     status: 413,
     rpc: RPC.invalidRequest,
     reason: 'request',
-    meaning: 'The body exceeds `server.maxBodyBytes`.',
+    meaning:
+      "The body exceeds `server.maxBodyBytes`, or a chunk extension of a chunked body Node's 16 KiB limit (answered by Node's HTTP server itself, which closes the connection).",
+  },
+  ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    rpc: RPC.invalidRequest,
+    reason: 'request',
+    meaning:
+      "The body did not arrive within 30 s of the request's start: Node's HTTP server answered 408 itself and closed the connection (logs, metrics and traces record that answer).",
+  },
+  ERR_REQUEST_FRAMING: {
+    status: 400,
+    rpc: RPC.invalidRequest,
+    reason: 'request',
+    meaning:
+      "The body's HTTP framing is broken (a malformed chunk of a chunked body): Node's HTTP server answered 400 itself and closed the connection (logs, metrics and traces record that answer).",
   },
   ERR_SERVER_BUSY: {
     status: 503,
@@ -68,7 +83,8 @@ export const ERROR_CODES = {
     status: 431,
     rpc: RPC.invalidRequest,
     reason: 'request',
-    meaning: 'The request has more header fields than `server.maxRequestHeaders` (100).',
+    meaning:
+      "The request has more header fields than `server.maxRequestHeaders` (100), or a chunked body's trailer fields over Node's 16 KiB header limit (answered by Node's HTTP server itself, which closes the connection).",
   },
   ERR_REQUEST_CONTENT_TYPE: {
     status: 415,

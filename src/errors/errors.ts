@@ -62,6 +62,41 @@ export function clientClosed(when: string): RequestError {
   return new RequestError('ERR_CLIENT_CLOSED', `Client Closed Request: the connection closed ${when}`);
 }
 
+/** What Node's HTTP server answers itself, by the error it closed a connection with mid-request. */
+const NODE_ANSWERS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['ERR_REQUEST_TIMEOUT', 'Request Timeout: the body did not arrive in time'],
+  HPE_HEADER_OVERFLOW: [
+    'ERR_REQUEST_HEADERS',
+    'Request Header Fields Too Large: the trailer fields are too large',
+  ],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [
+    'ERR_REQUEST_TOO_LARGE',
+    'Payload Too Large: a chunk extension is too large',
+  ],
+};
+
+/**
+ * The denial of a request whose connection closed `when`. Usually the client went away (499, never sent). But
+ * when Node's HTTP server gave up on the connection itself — the body not in within its `requestTimeout`, or
+ * its framing broken — it wrote an answer of its own (408, 400, 431, 413) before closing it: that is what the
+ * client got, and what logs, metrics and traces must say. `socket.errored` holds the error Node closed it with.
+ */
+export function connectionClosed(socket: { readonly errored?: unknown } | null, when: string): RequestError {
+  const code = (socket?.errored as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === 'string') {
+    const known = NODE_ANSWERS[code];
+    if (known) return new RequestError(known[0], `${known[1]} (answered by Node's HTTP server)`);
+    // The client's own end of the connection mid-request is it leaving: Node's 400 then reaches nobody.
+    if (code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE') {
+      return new RequestError(
+        'ERR_REQUEST_FRAMING',
+        `Bad Request: the body's HTTP framing is broken, ${code} (answered by Node's HTTP server)`,
+      );
+    }
+  }
+  return clientClosed(when);
+}
+
 /** Thrown by configuration loading; carries every issue with its dotted path. */
 export class ConfigError extends Error {
   readonly issues: readonly string[];

@@ -8,6 +8,7 @@
  * @module
  */
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -202,6 +203,31 @@ function leaveMidBody(url: string, headers: Record<string, string>): Promise<voi
     req.on('error', () => resolve());
     req.on('close', () => resolve());
     req.write('{"jsonrpc":"2.0",', () => setImmediate(() => req.destroy()));
+  });
+}
+
+/**
+ * POSTs a chunked body: its headers and a first chunk, then, once the sidecar is reading it, `rest`, which
+ * Node's HTTP parser refuses: Node answers that itself and closes the connection. Resolves with its status.
+ */
+function chunkedThen(url: string, headers: Record<string, string>, rest: string): Promise<number> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      const fields = Object.entries({ ...headers, 'content-type': 'application/json' })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      socket.write(
+        `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\n${fields}Transfer-Encoding: chunked\r\n\r\n`,
+      );
+      socket.write('5\r\n{"a":\r\n', () => setImmediate(() => socket.write(rest)));
+    });
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0)));
   });
 }
 
@@ -446,6 +472,17 @@ const CASES: Case[] = [
       return [499];
     },
     want: { requests: { 'mcp 499 request': 1 } },
+  },
+  {
+    name: "Node's own answers mid-body: a malformed chunk (400), trailers (431), a chunk extension (413) too large",
+    requests: 3,
+    got: [400, 431, 413],
+    act: async () => [
+      await chunkedThen(h.mcpUrl, user, 'zz\r\n'),
+      await chunkedThen(h.mcpUrl, user, `0\r\nx-trailer: ${'a'.repeat(20_000)}\r\n\r\n`),
+      await chunkedThen(h.mcpUrl, user, `5;${'e'.repeat(20_000)}\r\n`),
+    ],
+    want: { requests: { 'mcp 400 request': 1, 'mcp 431 request': 1, 'mcp 413 request': 1 } },
   },
   {
     name: '499 client gone while the upstream works on its call',

@@ -8,7 +8,7 @@
 import { abuseIpTarget } from '../../abuse/targets.js';
 import type { Authenticator } from '../../authn/authenticator.js';
 import { authorizationLines } from '../../authn/credentials.js';
-import { clientClosed, SidecarError, toSidecarError } from '../../errors/errors.js';
+import { connectionClosed, SidecarError, toSidecarError } from '../../errors/errors.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineEvents } from '../events.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
@@ -62,7 +62,9 @@ export function authenticateStage(
         (err: unknown) =>
           // The client left while its credentials were being checked (a JWKS fetch): nobody to answer,
           // and no failed authentication to count against the caller or its address.
-          client.aborted ? deny(clientClosed('while its credentials were being checked')) : refuse(ctx, err),
+          client.aborted
+            ? deny(connectionClosed(ctx.req.socket, 'while its credentials were being checked'))
+            : refuse(ctx, err),
       );
     },
   };

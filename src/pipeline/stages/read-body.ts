@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { clientClosed, RequestError } from '../../errors/errors.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { connectionClosed, RequestError } from '../../errors/errors.js';
 import { continueBody } from '../expect-continue.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
 
@@ -113,12 +113,16 @@ function tooLarge(max: number): RequestError {
   return new RequestError('ERR_REQUEST_TOO_LARGE', `Payload Too Large: the body exceeds ${max} bytes`);
 }
 
+/** The client gone before the body had arrived, or Node's HTTP server refusing it (`connectionClosed`). */
+const closed = (req: IncomingMessage): RequestError =>
+  connectionClosed(req.socket, 'before the body had arrived');
+
 /**
  * The body, or a rejection: too large, a stream error, or the client gone before the end (`close` before
  * `end`; watching the request itself is cheaper than an abort listener on the request's signal).
  */
 function readLimited(
-  req: NodeJS.ReadableStream,
+  req: IncomingMessage,
   max: number,
   budget: BodyBudget,
   upFront: number,
@@ -158,17 +162,17 @@ function readLimited(
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
-    // A request stream errs only when the connection breaks (`aborted`, a reset): the client is gone too.
+    // A request stream errs only when the connection breaks (`aborted`, a reset, Node's own refusal).
     const onError = () => {
       cleanup();
-      reject(clientClosed('before the body had arrived'));
+      reject(closed(req));
     };
     const onClose = () => {
       cleanup();
-      reject(clientClosed('before the body had arrived'));
+      reject(closed(req));
     };
-    if ((req as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) {
-      reject(clientClosed('before the body had arrived'));
+    if (req.destroyed) {
+      reject(closed(req));
       return;
     }
     req.on('data', onData);
