@@ -207,8 +207,8 @@ function leaveMidBody(url: string, headers: Record<string, string>): Promise<voi
 }
 
 /**
- * POSTs a chunked body: its headers and a first chunk, then, once the sidecar is reading it, `rest`, which
- * Node's HTTP parser refuses: Node answers that itself and closes the connection. Resolves with its status.
+ * POSTs a chunked body: its headers and a first chunk, then `rest`, which Node's HTTP parser refuses mid-body:
+ * Node answers that itself and closes the connection. Resolves with the status Node answered.
  */
 function chunkedThen(url: string, headers: Record<string, string>, rest: string): Promise<number> {
   const { hostname, port, pathname } = new URL(url);
@@ -231,6 +231,47 @@ function chunkedThen(url: string, headers: Record<string, string>, rest: string)
   });
 }
 
+/** Sends `head` (a request's head, without its blank line) as is; resolves with the answer's status. */
+function rawStatus(url: string, head: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`${head}\r\n\r\n`));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (m) {
+        socket.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** POSTs with `Expect: 100-continue` and never sends the body; resolves with the status of the refusal. */
+function expectingContinue(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'content-type': 'application/json',
+        'content-length': '50',
+        expect: '100-continue',
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      req.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => undefined);
+    req.on('continue', () => reject(new Error('asked for the body of a request it refuses')));
+    req.flushHeaders();
+  });
+}
+
 /** A fetch for an SDK transport that notes the status of every answer it gets. */
 function recording(statuses: number[]): FetchLike {
   return async (input, init) => {
@@ -248,7 +289,7 @@ interface Case {
   readonly on?: () => Harness;
   /** HTTP requests it makes (the measure waits for them to be counted). */
   readonly requests: number;
-  /** What the client got: each HTTP request's status, in order. */
+  /** What the client got: each HTTP request's status (compared in any order). */
   readonly got: number[];
   readonly act: () => Promise<number[]>;
   readonly want: Partial<Seen>;
@@ -382,6 +423,25 @@ const CASES: Case[] = [
       return [await post(h, { ...user, origin }, ping()), await status(preflight)];
     },
     want: { requests: { 'mcp 403 request': 1, 'preflight 403 request': 1 } },
+  },
+  {
+    name: 'refused before routing (two Host fields), and before its body (Expect: 100-continue, no token)',
+    requests: 2,
+    got: [400, 401],
+    act: async () => {
+      const host = new URL(h.mcpUrl).host;
+      return [
+        await rawStatus(
+          h.mcpUrl,
+          `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nHost: ${host}\r\nContent-Length: 0`,
+        ),
+        await expectingContinue(h.mcpUrl, {}),
+      ];
+    },
+    want: {
+      requests: { 'bad_request 400 request': 1, 'mcp 401 authn': 1 },
+      authn: { ERR_AUTHN_MISSING: 1 },
+    },
   },
   {
     name: '405 method, 404 unknown path',
@@ -588,6 +648,24 @@ const CASES: Case[] = [
       requests: { 'mcp 200 none': 1 },
       decisions: { 'deny tools/call run_sql': 1 },
       audit: ['deny:policy! 200'],
+    },
+  },
+  {
+    name: 'dry run: a batch refused all the same (arguments no object) holds back its dry-run denial too',
+    on: () => dry,
+    requests: 1,
+    got: [200],
+    act: async () => [
+      await post(dry, dryUser, [
+        call('run_sql', 1, { query: 'x' }),
+        call('echo', 2),
+        { ...call('echo', 3), params: { name: 'echo', arguments: ['x'] } },
+      ]),
+    ],
+    want: {
+      requests: { 'mcp 200 policy': 1 },
+      decisions: { 'deny tools/call run_sql': 1, 'allow tools/call echo': 1, 'deny tools/call echo': 1 },
+      audit: ['deny:policy', 'deny:policy', 'deny:policy'],
     },
   },
   {
