@@ -1,0 +1,47 @@
+/**
+ * Bodies that JSON.parse (the sidecar's reading) and another server's parser read as different calls: each is
+ * refused (400 -32600) and never reaches the upstream, while the nearest ordinary body still goes through.
+ * The example server (MCP TypeScript SDK) records every message that reaches it.
+ *
+ * @module
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJsonRpc } from '../helpers/http.js';
+import { type Harness, startHarness } from '../helpers/sidecar.js';
+
+let h: Harness;
+let auth: Record<string, string>;
+
+beforeAll(async () => {
+  h = await startHarness({ upstreamStateless: true });
+  auth = await h.bearer(['user']);
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+const call = (params: string): string => `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":${params}}`;
+
+/** The body's answer and the `tools/call` messages that reached the upstream because of it. */
+async function send(
+  body: string,
+): Promise<{ status: number; error?: { code: number; message: string }; calls: unknown[] }> {
+  h.upstream.resetCalls();
+  const res = await postJsonRpc(h.mcpUrl, auth, body);
+  const text = await res.text();
+  const json = res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined;
+  const calls = h.upstream.calls().filter((c) => c.method === 'tools/call');
+  return { status: res.status, error: json?.error, calls: calls.map((c) => c.arguments) };
+}
+
+describe('parser differentials refused at the boundary', () => {
+  it('passes on an integer literal a double cannot hold: the policy reads it as sent (exact-numbers.test.ts)', async () => {
+    // JSON.parse reads 9007199254740993 as 9007199254740992, a Python or Go server (ints exact) as sent: the
+    // policy is given the arguments' text, so it decides on the number the upstream acts on.
+    for (const n of ['9007199254740993', '-9007199254740993', '12345678901234567891']) {
+      const sent = await send(call(`{"name":"echo","arguments":{"text":"hi","account":${n}}}`));
+      expect(sent, n).toMatchObject({ status: 200, calls: [{ text: 'hi' }] });
+    }
+  });
+});
