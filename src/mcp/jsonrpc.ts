@@ -94,7 +94,7 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
   } catch {
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
-  // A lone surrogate can only come from a \u escape: the bytes are valid UTF-8.
+  // A lone surrogate or a NUL can only come from a \u escape: the bytes are valid UTF-8.
   rounded = false;
   checkDuplicateKeys(text, checkValues(json, 1, text.includes('\\u')));
   if (Array.isArray(json)) {
@@ -120,7 +120,8 @@ let rounded = false;
  * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, one
  * with keys that differ only in case, and (when `escapes`) one with a string or key holding a lone
  * surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could reach the upstream
- * as U+FFFD or as the escape. Returns how many keys the value's objects hold in all.
+ * as U+FFFD or as the escape; also one with a key holding U+0000, which a server may match to the member
+ * without it. Returns how many keys the value's objects hold in all.
  */
 function checkValues(value: unknown, depth: number, escapes: boolean): number {
   if (typeof value === 'string') {
@@ -155,13 +156,22 @@ function checkValues(value: unknown, depth: number, escapes: boolean): number {
   let keys = 0;
   let folds = false;
   for (const k in o) {
-    if (escapes && LONE_SURROGATE.test(k)) throw loneSurrogate();
+    if (escapes && (LONE_SURROGATE.test(k) || k.includes('\0'))) throw escapedKey(k);
     keys++;
     if (!folds) folds = FOLDABLE.test(k);
     below += checkValues(o[k], depth + 1, escapes);
   }
   if (folds && keys > 1) checkCaseFolding(o);
   return keys + below;
+}
+
+function escapedKey(key: string): RequestError {
+  if (!key.includes('\0')) return loneSurrogate();
+  // Go's segmentio/encoding (the MCP Go SDK's case-sensitive decoder) matched `name\u0000` to `name`.
+  return new RequestError(
+    'ERR_REQUEST_INVALID',
+    'Invalid Request: a key holds U+0000 (a server may read it as the key without it)',
+  );
 }
 
 function loneSurrogate(): RequestError {

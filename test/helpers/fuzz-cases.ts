@@ -65,8 +65,8 @@ strings - :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","argu
 strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"😀\\\""}}}
 strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo\u0000","arguments":{"text":"x"}}}
 strings - :body: {$V,"id":$I,"method":"tools/call","params":{"name":"\ud800","arguments":{"text":"x"}}}
-strings - :body: {$V,"id":"\ud800\u0000","method":"ping"} ¦ {$V,"id":$I,"method":"ping","params":{"\u0000":1,"\ud800":2}}
-strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo ","arguments":{}}} ¦ {$V,"id":$I,"method":"ping","params":{"\u0000":1}}
+strings - :body: {$V,"id":"\ud800\u0000","method":"ping"} ¦ {$V,"id":$I,"method":"ping","params":{"\u0000":1,"\ud800":2}} ¦ {$V,"id":$I,"method":"ping","params":{"\u0000":1}} ¦ {$V,"id":$I,"method":"tools/call","params":{"name":"echo","name\u0000":"run_sql","arguments":{"text":"x"}}}
+strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo ","arguments":{}}}
 strings - :body: {$V,"id":$I,"method":"tools/call\ud800","params":{"name":"echo"}} ¦ {$V,"id":$I,"method":"\u0000"} ¦ {$V,"id":$I,"method":"tools\u002fcall","params":{"name":"run_sql","arguments":{}}}
 duplicate-keys - :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","name":"run_sql","arguments":{}}} ¦ {$V,"id":$I,"method":"ping","method":"tools/call","params":{"name":"run_sql"}}
 duplicate-keys - :body: {$V,"jsonrpc":"1.0","id":$I,$E} ¦ {$V,"id":$I,"id":{},$E} ¦ {$V,"id":$I,"method":"tools/call","params":{"name":"echo"},"params":{"name":"delete_customer","arguments":{"id":"c-1"}}}

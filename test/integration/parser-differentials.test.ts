@@ -36,6 +36,27 @@ async function send(
 }
 
 describe('parser differentials refused at the boundary', () => {
+  it('refuses a key holding U+0000, which a Go server may read as the key without it', async () => {
+    // The MCP Go SDK's case-sensitive decoder (segmentio/encoding) matched `name\u0000` to `name`, keeping the
+    // last: decided as echo, run as delete_customer.
+    const smuggled = await send(
+      call(
+        '{"name":"echo","name\\u0000":"delete_customer","arguments":{"text":"hi","tenant":"acme","id":"c-1"}}',
+      ),
+    );
+    expect(smuggled).toMatchObject({
+      status: 400,
+      error: { code: -32600, message: expect.stringMatching(/U\+0000/) },
+    });
+    expect(smuggled.calls).toEqual([]);
+    // Deeper too (a Go tool's typed arguments), and escaped as \u0000 or not at all (raw NUL is no JSON).
+    const inArguments = await send(call('{"name":"echo","arguments":{"text":"hi","text\\u0000":"x"}}'));
+    expect(inArguments).toMatchObject({ status: 400, calls: [] });
+    // A NUL in a value is the value's own: passed.
+    const inValue = await send(call('{"name":"echo","arguments":{"text":"a\\u0000b"}}'));
+    expect(inValue).toMatchObject({ status: 200, calls: [{ text: 'a\u0000b' }] });
+  });
+
   it('passes on an integer literal a double cannot hold: the policy reads it as sent (exact-numbers.test.ts)', async () => {
     // JSON.parse reads 9007199254740993 as 9007199254740992, a Python or Go server (ints exact) as sent: the
     // policy is given the arguments' text, so it decides on the number the upstream acts on.

@@ -127,6 +127,14 @@ describe('parseBody', () => {
     expect(parseBody(ok).messages).toHaveLength(1);
   });
 
+  it('refuses a key holding U+0000 (a Go decoder matched "name\\u0000" to name), not a value', () => {
+    const body =
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name\\u0000":"run_sql"}}';
+    expect(() => parseBody(body)).toThrow('a key holds U+0000');
+    const value = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo\\u0000"}}';
+    expect(parseBody(value).messages).toHaveLength(1);
+  });
+
   it('refuses an object with keys differing only in case, ſ for s or K for k (Go matches keys so)', () => {
     const call = (params: string) => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${params}}`;
     for (const params of [
