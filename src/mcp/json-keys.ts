@@ -58,6 +58,47 @@ export function foldKey(k: string): string {
   return out;
 }
 
+/** The members of `params` the sidecar reads (the call decided, its task, a listen's lists, a cancellation). */
+const READ_PARAMS = folded(['name', 'arguments', 'uri', 'taskId', 'task', 'notifications', 'requestId']);
+/** What it reads of a `subscriptions/listen`'s `params.notifications`. */
+const READ_LISTEN = folded(['resourceSubscriptions', 'taskIds']);
+
+function folded(names: readonly string[]): ReadonlyMap<string, string> {
+  return new Map(names.map((n) => [foldKey(n), n]));
+}
+
+/**
+ * Refuses a message whose `params` (or a listen's `params.notifications`) spells a member the sidecar reads
+ * in another case, alone: `{"name":"create_ticket","Arguments":{"tenant":"globex"}}` is a call without
+ * arguments here, which the policy's tenant rule lets through, while Go's `encoding/json` (mcp-go, the Go SDK
+ * before 1.3.1) matches `Arguments` to the field `arguments` and runs the call in the other tenant. The
+ * exact spellings cost a set lookup; others are folded (`_meta` is matched folded where it is read).
+ */
+export function checkReadMembers(method: string, params: unknown): void {
+  if (typeof params !== 'object' || params === null) return;
+  const notifications = misspelt(params as Record<string, unknown>, READ_PARAMS);
+  if (method === 'subscriptions/listen' && typeof notifications === 'object' && notifications !== null) {
+    misspelt(notifications as Record<string, unknown>, READ_LISTEN);
+  }
+}
+
+/**
+ * Throws for a key of `o` that folds to one of `names` (folded → as spelt) without being it; returns
+ * `o.notifications`. A lower-case name spelt right is found without folding.
+ */
+function misspelt(o: Record<string, unknown>, names: ReadonlyMap<string, string>): unknown {
+  for (const k in o) {
+    if (names.get(k) === k || k.length > MAX_FOLDED_KEY) continue;
+    const member = names.get(foldKey(k));
+    if (member === undefined || member === k) continue;
+    throw new RequestError(
+      'ERR_REQUEST_INVALID',
+      `Invalid Request: params member ${JSON.stringify(k)} is ${member} spelt in another case (a server matching members without case would read it as ${member})`,
+    );
+  }
+  return o.notifications;
+}
+
 /**
  * Refuses `text` (valid JSON, which JSON.parse read with `keys` keys in all its objects) when one of its
  * objects repeats a key: JSON.parse kept one of them, so the text holds more keys. Every key is followed by a

@@ -11,7 +11,7 @@ import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
 import { roundedInteger, withExactArguments } from './exact-numbers.js';
-import { checkCaseFolding, checkDuplicateKeys, FOLDABLE } from './json-keys.js';
+import { checkCaseFolding, checkDuplicateKeys, checkReadMembers, FOLDABLE } from './json-keys.js';
 
 /**
  * The deepest nesting of arrays and objects a body may have (the message itself is level 1). Deeper
@@ -183,6 +183,7 @@ function loneSurrogate(): RequestError {
 
 function parseMessage(m: unknown, where: string): JsonRpcMessage {
   const message = parseShape(m, where);
+  if (message.kind !== 'response') checkReadMembers(message.method, message.params);
   // A message without an id is never answered, so it is forwarded without a decision: only MCP's own
   // notifications may be one. `tools/call` without an id is not a harmless notification to every server.
   if (message.kind === 'notification' && !message.method.startsWith('notifications/')) {

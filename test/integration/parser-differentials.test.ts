@@ -65,4 +65,36 @@ describe('parser differentials refused at the boundary', () => {
       expect(sent, n).toMatchObject({ status: 200, calls: [{ text: 'hi' }] });
     }
   });
+
+  it('refuses a params member the sidecar reads, spelt in another case, which a Go server reads as it', async () => {
+    // Decided as a call without arguments (the tenant rule sees no tenant); Go's encoding/json reads
+    // `Arguments` as arguments and would open the ticket in tenant globex.
+    const variant = await send(
+      call('{"name":"create_ticket","Arguments":{"tenant":"globex","title":"t","body":"b"}}'),
+    );
+    expect(variant).toMatchObject({
+      status: 400,
+      error: {
+        code: -32600,
+        message: expect.stringContaining('"Arguments" is arguments spelt in another case'),
+      },
+    });
+    expect(variant.calls).toEqual([]);
+    for (const params of [
+      '{"NAME":"delete_customer","arguments":{}}',
+      '{"name":"echo","arguments":{"text":"x"},"Task":{}}',
+    ]) {
+      expect(await send(call(params)), params).toMatchObject({ status: 400, calls: [] });
+    }
+    // A listen's lists too: `ResourceSubscriptions` would subscribe past the per-URI decisions.
+    const listen = await send(
+      '{"jsonrpc":"2.0","id":8,"method":"subscriptions/listen","params":{"notifications":{"ResourceSubscriptions":["crm://globex/customers"]}}}',
+    );
+    expect(listen).toMatchObject({ status: 400, error: { code: -32600 } });
+    // The same call spelt right is decided on its arguments: denied for the other tenant.
+    const exact = await send(
+      call('{"name":"create_ticket","arguments":{"tenant":"globex","title":"t","body":"b"}}'),
+    );
+    expect(exact).toMatchObject({ status: 200, error: { code: -32003 }, calls: [] });
+  });
 });

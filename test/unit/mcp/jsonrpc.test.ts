@@ -135,6 +135,35 @@ describe('parseBody', () => {
     expect(parseBody(value).messages).toHaveLength(1);
   });
 
+  it('refuses a params member the sidecar reads spelt in another case, alone (Go reads it as the member)', () => {
+    const req = (method: string, params: string) =>
+      `{"jsonrpc":"2.0","id":1,"method":"${method}","params":${params}}`;
+    for (const [method, params] of [
+      ['tools/call', '{"Name":"run_sql"}'],
+      ['tools/call', '{"name":"echo","ARGUMENTS":{}}'],
+      ['resources/read', '{"Uri":"crm://globex/x"}'],
+      ['tasks/get', '{"taskid":"t-1"}'],
+      ['tasks/get', '{"taſkId":"t-1"}'],
+      ['subscriptions/listen', '{"notifications":{"taskIDs":["t-1"]}}'],
+    ]) {
+      expect(() => parseBody(req(method as string, params as string)), params).toThrow(
+        'spelt in another case',
+      );
+    }
+    // Spelt right, or a member the sidecar does not read (folded `_meta` is matched where it is read).
+    for (const [method, params] of [
+      ['tasks/get', '{"taskId":"t-1"}'],
+      ['subscriptions/listen', '{"notifications":{"resourceSubscriptions":[],"taskIds":[]}}'],
+      [
+        'initialize',
+        '{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}',
+      ],
+      ['tools/call', '{"name":"echo","arguments":{"Name":"x","URI":"y"},"_Meta":{}}'],
+    ]) {
+      expect(parseBody(req(method as string, params as string)).messages, params).toHaveLength(1);
+    }
+  });
+
   it('refuses an object with keys differing only in case, ſ for s or K for k (Go matches keys so)', () => {
     const call = (params: string) => `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":${params}}`;
     for (const params of [
