@@ -12,6 +12,7 @@ import { replyBytes } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import { isRecord } from './action.js';
 import type { AnnotationCache } from './annotations.js';
+import { type ArgumentNames, toolArgumentNames } from './argument-names.js';
 import { toolAnnotations } from './list-filter.js';
 import { type ParamHeader, toolParamHeaders } from './param-headers.js';
 
@@ -89,6 +90,7 @@ export class AnnotationDiscovery {
       await this.#call({ jsonrpc: '2.0', method: 'notifications/initialized' }, session, signal, version);
       const tools = new Map<string, Record<string, unknown>>();
       const paramHeaders = new Map<string, readonly ParamHeader[]>();
+      const argumentNames = new Map<string, ArgumentNames>();
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
         const params = cursor ? { cursor } : {};
@@ -100,12 +102,14 @@ export class AnnotationDiscovery {
         );
         for (const [k, v] of toolAnnotations(r.result)) tools.set(k, v);
         for (const [k, v] of toolParamHeaders(r.result)) paramHeaders.set(k, v);
+        for (const [k, v] of toolArgumentNames(r.result)) argumentNames.set(k, v);
         cursor =
           isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
         if (!cursor) break;
       }
       this.#cache.learn(tools);
       this.#cache.learnParamHeaders(paramHeaders);
+      this.#cache.learnArgumentNames(argumentNames);
       this.#logger.info({ tools: tools.size }, 'learned tool annotations from the upstream');
     } finally {
       if (session) {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { ArgumentNames } from './argument-names.js';
 import type { ParamHeader } from './param-headers.js';
 
 export type ToolAnnotations = Readonly<Record<string, unknown>>;
@@ -36,6 +37,8 @@ export class AnnotationCache {
   #tools = new Map<string, ToolAnnotations>();
   /** The parameters each listed tool mirrors into `Mcp-Param-*` headers (2026-07-28; usually none). */
   #paramHeaders = new Map<string, readonly ParamHeader[]>();
+  /** The argument names each listed tool declares (argument-names.ts). */
+  #argumentNames = new Map<string, ArgumentNames>();
   #learnedAt = 0;
 
   constructor(max = MAX_KNOWN_TOOLS) {
@@ -53,6 +56,7 @@ export class AnnotationCache {
       const oldest = this.#tools.keys().next().value as string;
       this.#tools.delete(oldest);
       this.#paramHeaders.delete(oldest);
+      this.#argumentNames.delete(oldest);
     }
     this.#learnedAt = now;
   }
@@ -66,6 +70,22 @@ export class AnnotationCache {
     while (this.#paramHeaders.size > this.#max) {
       this.#paramHeaders.delete(this.#paramHeaders.keys().next().value as string);
     }
+  }
+
+  /** Replaces what is known about the listed tools' declared argument names ({@link toolArgumentNames}). */
+  learnArgumentNames(tools: ReadonlyMap<string, ArgumentNames>): void {
+    for (const [name, names] of tools) {
+      this.#argumentNames.delete(name);
+      if (names.size > 0) this.#argumentNames.set(name, names);
+    }
+    while (this.#argumentNames.size > this.#max) {
+      this.#argumentNames.delete(this.#argumentNames.keys().next().value as string);
+    }
+  }
+
+  /** The argument names `tool` declares; undefined for a tool never listed or declaring none. */
+  argumentNames(tool: string): ArgumentNames | undefined {
+    return this.#argumentNames.get(tool);
   }
 
   /** The parameters `tool` mirrors into headers; none for a tool never listed or marking none. */

@@ -26,6 +26,7 @@ import type { Principal } from '../authn/principal.js';
 import type { TaskRequestKind } from '../pipeline/context.js';
 import { isRecord, type JsonRpcId } from './action.js';
 import type { AnnotationCache } from './annotations.js';
+import { toolArgumentNames } from './argument-names.js';
 import {
   filterListResult,
   type ListMethod,
@@ -147,6 +148,7 @@ export class ReplyFilter {
     if (method === 'tools/list' && (pending || this.#anyList)) {
       this.#annotations.learn(toolAnnotations(result));
       this.#annotations.learnParamHeaders(toolParamHeaders(result));
+      this.#annotations.learnArgumentNames(toolArgumentNames(result));
     }
     const filtered = filterListResult(method, result, this.#visible);
     done?.(filtered.kept, filtered.total - filtered.kept);

@@ -97,4 +97,28 @@ describe('parser differentials refused at the boundary', () => {
     );
     expect(exact).toMatchObject({ status: 200, error: { code: -32003 }, calls: [] });
   });
+
+  it('denies an argument spelt as a declared one in another case, which a Go tool reads as that argument', async () => {
+    // create_ticket declares `tenant`: the policy sees no tenant in `Tenant` (and allowed the call), while a Go
+    // tool binding its arguments with encoding/json opens the ticket in tenant globex.
+    for (const key of ['Tenant', 'TENANT', 'tenanT']) {
+      const variant = await send(
+        call(`{"name":"create_ticket","arguments":{"${key}":"globex","title":"t","body":"b"}}`),
+      );
+      expect(variant, key).toMatchObject({
+        status: 200,
+        error: {
+          code: -32003,
+          message: `Forbidden: argument "${key}" is tenant spelt in another case; spell it as the tool declares`,
+        },
+        calls: [],
+      });
+    }
+    // Spelt as declared, the call is decided on it: the caller's own tenant passes.
+    const exact = await send(
+      call('{"name":"create_ticket","arguments":{"tenant":"acme","title":"t","body":"b"}}'),
+    );
+    expect(exact).toMatchObject({ status: 200, calls: [{ tenant: 'acme', title: 't', body: 'b' }] });
+    expect(exact.error).toBeUndefined();
+  });
 });

@@ -12,6 +12,7 @@ import { cutText } from '../../cut-text.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
+import { misspeltArgument } from '../../mcp/argument-names.js';
 import { holdsMoreValues } from '../../mcp/json-values.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { requestParamHeaderMismatch } from '../../mcp/param-headers.js';
@@ -71,7 +72,11 @@ export function decideStage(deps: DecideDeps): Stage {
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
       const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
       const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;
-      const badArguments = nonObjectArguments(msg.method, msg.params);
+      const misspelt =
+        action.tool !== undefined && action.arguments !== undefined
+          ? misspeltArgument(action.arguments, deps.annotations.argumentNames(action.tool))
+          : undefined;
+      const badArguments = nonObjectArguments(msg.method, msg.params) || misspelt !== undefined;
       const tooLarge =
         deps.maxArgumentValues !== undefined &&
         action.arguments !== undefined &&
@@ -79,7 +84,13 @@ export function decideStage(deps: DecideDeps): Stage {
       const decision = canonical
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : badArguments
-          ? denyDecision('arguments must be a JSON object', undefined, deps.engine.revision)
+          ? denyDecision(
+              misspelt
+                ? `argument ${JSON.stringify(misspelt[0])} is ${misspelt[1]} spelt in another case; spell it as the tool declares`
+                : 'arguments must be a JSON object',
+              undefined,
+              deps.engine.revision,
+            )
           : tooLarge
             ? denyDecision(
                 `the arguments hold more than ${deps.maxArgumentValues} JSON values (policy.maxArgumentValues)`,
