@@ -164,7 +164,8 @@ export function upstreamRequestHeaders(
     if (NOT_FORWARDED.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
     if (name.startsWith('x-mcp-authz-')) continue;
     // CGI-style upstreams (WSGI, PHP) read `x_user` as `x-user`: an underscore spelling of a stripped
-    // header must not carry a forged identity past the strip list (nginx drops these for the same reason).
+    // header must not carry a forged identity past the strip list (nginx drops these for the same reason),
+    // nor one of an MCP header another session or version past the checks of its dashed spelling.
     if (name.includes('_') && strippedAlias(name, policy.strip)) continue;
     out[name] = value;
   }
@@ -264,9 +265,19 @@ function forwardedNode(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
+/**
+ * Whether `name` spelt with dashes is a header dropped here, or one of MCP's own (`Mcp-Session-Id`,
+ * `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`), which the sidecar checks under its dashed
+ * name alone: `mcp_session_id` would reach a CGI-style upstream as the session the sidecar never checked.
+ */
 function strippedAlias(name: string, strip: ReadonlySet<string>): boolean {
   const dashed = name.replaceAll('_', '-');
-  return strip.has(dashed) || dashed.startsWith('x-mcp-authz-') || HOP_BY_HOP.has(dashed);
+  return (
+    strip.has(dashed) ||
+    dashed.startsWith('x-mcp-authz-') ||
+    dashed.startsWith('mcp-') ||
+    HOP_BY_HOP.has(dashed)
+  );
 }
 
 const NOTHING_LISTED: ReadonlySet<string> = new Set();

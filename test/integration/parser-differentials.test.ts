@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJsonRpc } from '../helpers/http.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
@@ -120,5 +121,30 @@ describe('parser differentials refused at the boundary', () => {
     );
     expect(exact).toMatchObject({ status: 200, calls: [{ tenant: 'acme', title: 't', body: 'b' }] });
     expect(exact.error).toBeUndefined();
+  });
+
+  it('drops an underscore spelling of an MCP header, which a CGI-style upstream reads as the header', async () => {
+    // The sidecar checks `Mcp-Session-Id` (whose session it is) under that name alone: `mcp_session_id` was
+    // forwarded unchecked, and WSGI or PHP read it as HTTP_MCP_SESSION_ID, another caller's session.
+    const sent: string[] = [];
+    const onRequest = (m: unknown) => {
+      const r = (m as { request: { origin: unknown; headers: unknown } }).request;
+      if (String(r.origin).endsWith(`:${h.upstream.port}`)) sent.push(String(r.headers));
+    };
+    subscribe('undici:request:create', onRequest);
+    try {
+      const res = await postJsonRpc(
+        h.mcpUrl,
+        { ...auth, mcp_session_id: 'another-callers-session', mcp_protocol_version: '2026-07-28' },
+        call('{"name":"echo","arguments":{"text":"hi"}}'),
+      );
+      expect(res.status).toBe(200);
+      await res.text();
+    } finally {
+      unsubscribe('undici:request:create', onRequest);
+    }
+    const forwarded = sent.filter((hs) => hs.includes('x-forwarded-for'));
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]).not.toMatch(/mcp_session_id|another-callers-session|mcp_protocol_version/);
   });
 });

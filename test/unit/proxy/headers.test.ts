@@ -59,7 +59,11 @@ describe('upstreamRequestHeaders', () => {
       x_api_key: 'k',
       transfer_encoding: 'chunked',
       x_request_tag: 'kept',
+      mcp_session_id: 'another-callers-session',
+      'mcp_protocol-version': '2026-07-28',
     });
+    expect(out).not.toHaveProperty('mcp_session_id');
+    expect(out).not.toHaveProperty('mcp_protocol-version');
     expect(out).not.toHaveProperty('x_user_id');
     expect(out).not.toHaveProperty('x_mcp-authz_subject');
     expect(out).not.toHaveProperty('x_api_key');
