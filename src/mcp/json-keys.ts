@@ -59,20 +59,41 @@ export function foldKey(k: string): string {
 }
 
 /** The members of `params` the sidecar reads (the call decided, its task, a listen's lists, a cancellation). */
-const READ_PARAMS = folded(['name', 'arguments', 'uri', 'taskId', 'task', 'notifications', 'requestId']);
+const READ_PARAMS = variants([
+  'name',
+  'arguments',
+  'uri',
+  'taskId',
+  'task',
+  'notifications',
+  'requestId',
+  '_meta',
+]);
 /** What it reads of a `subscriptions/listen`'s `params.notifications`. */
-const READ_LISTEN = folded(['resourceSubscriptions', 'taskIds']);
+const READ_LISTEN = variants(['resourceSubscriptions', 'taskIds']);
 
-function folded(names: readonly string[]): ReadonlyMap<string, string> {
-  return new Map(names.map((n) => [foldKey(n), n]));
+/**
+ * Each member by its folded spelling (Go) and its Python name (`task_id`, `meta`: the Python SDK's models take
+ * `populate_by_name`, so a field is read by its name as well as by its wire alias). `_meta` is matched folded
+ * where it is read, so only its Python name is listed.
+ */
+function variants(names: readonly string[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const n of names) {
+    if (n !== '_meta') out.set(foldKey(n), n);
+    const python = n.replace(/^_/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (python !== n) out.set(python, n);
+  }
+  return out;
 }
 
 /**
  * Refuses a message whose `params` (or a listen's `params.notifications`) spells a member the sidecar reads
- * in another case, alone: `{"name":"create_ticket","Arguments":{"tenant":"globex"}}` is a call without
- * arguments here, which the policy's tenant rule lets through, while Go's `encoding/json` (mcp-go, the Go SDK
- * before 1.3.1) matches `Arguments` to the field `arguments` and runs the call in the other tenant. The
- * exact spellings cost a set lookup; others are folded (`_meta` is matched folded where it is read).
+ * in another case, or by its Python name, alone: `{"name":"create_ticket","Arguments":{"tenant":"globex"}}`
+ * is a call without arguments here, which the policy's tenant rule lets through, while Go's `encoding/json`
+ * (mcp-go, the Go SDK before 1.3.1) matches `Arguments` to the field `arguments` and runs the call in the
+ * other tenant; `meta` is `_meta` to the Python SDK (trace context past the one the sidecar sets), and
+ * `resource_subscriptions` a listen's subscriptions. Lower-case names spelt right cost a map lookup.
  */
 export function checkReadMembers(method: string, params: unknown): void {
   if (typeof params !== 'object' || params === null) return;
@@ -83,17 +104,18 @@ export function checkReadMembers(method: string, params: unknown): void {
 }
 
 /**
- * Throws for a key of `o` that folds to one of `names` (folded → as spelt) without being it; returns
- * `o.notifications`. A lower-case name spelt right is found without folding.
+ * Throws for a key of `o` that is another spelling of one of `names` ({@link variants}); returns
+ * `o.notifications`.
  */
 function misspelt(o: Record<string, unknown>, names: ReadonlyMap<string, string>): unknown {
   for (const k in o) {
-    if (names.get(k) === k || k.length > MAX_FOLDED_KEY) continue;
-    const member = names.get(foldKey(k));
+    let member = names.get(k);
+    if (member === k || (member === undefined && k.length > MAX_FOLDED_KEY)) continue;
+    member ??= names.get(foldKey(k));
     if (member === undefined || member === k) continue;
     throw new RequestError(
       'ERR_REQUEST_INVALID',
-      `Invalid Request: params member ${JSON.stringify(k)} is ${member} spelt in another case (a server matching members without case would read it as ${member})`,
+      `Invalid Request: params member ${JSON.stringify(k)} is another spelling of ${member} (a server matching members without case, or by their Python names, would read it as ${member})`,
     );
   }
   return o.notifications;

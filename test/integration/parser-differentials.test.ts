@@ -67,7 +67,7 @@ describe('parser differentials refused at the boundary', () => {
     }
   });
 
-  it('refuses a params member the sidecar reads, spelt in another case, which a Go server reads as it', async () => {
+  it('refuses a params member the sidecar reads, spelt otherwise, which a Go or Python server reads as it', async () => {
     // Decided as a call without arguments (the tenant rule sees no tenant); Go's encoding/json reads
     // `Arguments` as arguments and would open the ticket in tenant globex.
     const variant = await send(
@@ -77,7 +77,7 @@ describe('parser differentials refused at the boundary', () => {
       status: 400,
       error: {
         code: -32600,
-        message: expect.stringContaining('"Arguments" is arguments spelt in another case'),
+        message: expect.stringContaining('"Arguments" is another spelling of arguments'),
       },
     });
     expect(variant.calls).toEqual([]);
@@ -92,6 +92,18 @@ describe('parser differentials refused at the boundary', () => {
       '{"jsonrpc":"2.0","id":8,"method":"subscriptions/listen","params":{"notifications":{"ResourceSubscriptions":["crm://globex/customers"]}}}',
     );
     expect(listen).toMatchObject({ status: 400, error: { code: -32600 } });
+    // The Python SDK reads `meta` as `_meta` (populate_by_name): the client's baggage and sampled flag would
+    // reach it past the trace context the sidecar sets there.
+    const meta = await send(
+      call(
+        '{"name":"echo","arguments":{"text":"x"},"meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","baggage":"user.id=admin"}}',
+      ),
+    );
+    expect(meta).toMatchObject({
+      status: 400,
+      error: { message: expect.stringContaining('"meta" is another spelling of _meta') },
+      calls: [],
+    });
     // The same call spelt right is decided on its arguments: denied for the other tenant.
     const exact = await send(
       call('{"name":"create_ticket","arguments":{"tenant":"globex","title":"t","body":"b"}}'),

@@ -135,7 +135,7 @@ describe('parseBody', () => {
     expect(parseBody(value).messages).toHaveLength(1);
   });
 
-  it('refuses a params member the sidecar reads spelt in another case, alone (Go reads it as the member)', () => {
+  it('refuses a params member the sidecar reads spelt in another case or by its Python name, alone', () => {
     const req = (method: string, params: string) =>
       `{"jsonrpc":"2.0","id":1,"method":"${method}","params":${params}}`;
     for (const [method, params] of [
@@ -145,9 +145,13 @@ describe('parseBody', () => {
       ['tasks/get', '{"taskid":"t-1"}'],
       ['tasks/get', '{"taſkId":"t-1"}'],
       ['subscriptions/listen', '{"notifications":{"taskIDs":["t-1"]}}'],
+      // The Python SDK's models read a field by its Python name too (populate_by_name).
+      ['tools/call', '{"name":"echo","meta":{"baggage":"user.id=admin"}}'],
+      ['tasks/get', '{"task_id":"t-1"}'],
+      ['subscriptions/listen', '{"notifications":{"resource_subscriptions":["crm://globex/x"]}}'],
     ]) {
       expect(() => parseBody(req(method as string, params as string)), params).toThrow(
-        'spelt in another case',
+        'is another spelling of',
       );
     }
     // Spelt right, or a member the sidecar does not read (folded `_meta` is matched where it is read).
