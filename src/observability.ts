@@ -14,6 +14,7 @@ import type { Config } from './config/schema.js';
 import type { Component } from './lifecycle.js';
 import { undecidedCount } from './mcp/jsonrpc.js';
 import type { PipelineEvents } from './pipeline/events.js';
+import { refusedByLimit } from './pipeline/stages/late-refusal.js';
 import type { Bundle } from './policy/bundle.js';
 import type { Logger } from './telemetry/logger.js';
 import { SidecarMetrics } from './telemetry/metrics.js';
@@ -93,7 +94,7 @@ export function createObservability(
     decision(_ctx, m) {
       const d = m.decision;
       metrics.decision(d.allow ? 'allow' : 'deny', m.action.method, m.action.tool, d.evalNs / 1e9);
-      if (m.rateLimitRefusal?.kind === 'limit') metrics.rateLimitRejection(scope);
+      if (refusedByLimit(m)) metrics.rateLimitRejection(scope);
     },
     // Notifications and responses have no decision: a body the limit refused counts each of them here.
     requestDone(ctx, _status, err) {

@@ -12,6 +12,7 @@ import { AuthnError } from './errors/errors.js';
 import type { Action } from './mcp/action.js';
 import { enforcedDenial } from './pipeline/context.js';
 import type { PipelineEvents } from './pipeline/events.js';
+import { refusedByLimit } from './pipeline/stages/late-refusal.js';
 import type { SecurityCounters } from './report/counters.js';
 import type { Logger } from './telemetry/logger.js';
 
@@ -80,11 +81,11 @@ export function securityListener(
       }
       // A dry-run denial was forwarded: a call made, counted as the allowed ones are.
       if (enforcedDenial(d)) return;
-      if (d.rateLimitRefusal?.kind === 'limit') counters.rateLimited(subjectKey(ctx.principal), named);
-      // A call refused by the rate limiter (429), or because its store is down (503), was never made: a
-      // client retrying after a 429 would otherwise trip a call-burst rule the limiter already holds back,
-      // and a Redis outage would count against every caller. Nor was one refused after both (`lateRefusal`).
-      if (d.rateLimitRefusal || d.lateRefusal) return;
+      if (refusedByLimit(d)) counters.rateLimited(subjectKey(ctx.principal), named);
+      // A call refused after its decision was never made: by the rate limiter (429) — a client retrying would
+      // otherwise trip a call-burst rule the limiter already holds back —, because its store is down (503) —
+      // a Redis outage would count against every caller —, or later still (`lateRefusal`).
+      if (d.lateRefusal) return;
       if (tool !== null && ctx.principal) detector.recordCall(ctx.principal, tool, ctx.clientIp, known);
     },
   };

@@ -56,7 +56,6 @@ export function createAuditListener(opts: AuditListenerOptions): Pick<PipelineEv
             decision: m.decision,
             ...(m.dryRun ? { dryRun: true } : {}),
             rateLimit: m.rateLimit ?? null,
-            rateLimitRefusal: m.rateLimitRefusal ?? null,
             lateRefusal: m.lateRefusal ?? null,
             totalMs: Number(hrtime() - ctx.startedAt) / 1e6,
             upstreamStatus: ctx.upstreamStatus ?? null,

@@ -9,7 +9,7 @@
 
 import type { AuthMethod, Principal } from '../authn/principal.js';
 import { cutText } from '../cut-text.js';
-import type { DenyReason } from '../errors/codes.js';
+import { codeInfo, type DenyReason, type ErrorCode } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
@@ -135,13 +135,12 @@ export interface AuditInput {
     readonly retryAfterMs: number;
     readonly allowed?: boolean;
   } | null;
-  /** Why the rate-limit stage refused this message's body (pipeline `RateLimitRefusal`), if it did. */
-  readonly rateLimitRefusal?: { readonly kind: string; readonly reason: string } | null;
   /**
-   * Why it was refused after the decision and the rate limit (pipeline `LateRefusal`: its legacy SSE session
-   * ended while its stages ran), if it was: not forwarded, recorded as a denial for `denyReason`.
+   * Why it was refused after its decision (pipeline `LateRefusal`: its rate limit, the open-stream cap, its
+   * legacy SSE session ending), if it was: not forwarded, recorded as a
+   * denial for the code's reason.
    */
-  readonly lateRefusal?: { readonly denyReason: DenyReason; readonly reason: string } | null;
+  readonly lateRefusal?: { readonly code: ErrorCode; readonly reason: string } | null;
   readonly totalMs?: number | null;
   readonly upstreamStatus?: number | null;
   readonly clientIp: string;
@@ -169,14 +168,16 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
   const { principal: p, action: a, decision: d } = input;
   const ob = d.obligations;
   const minimal = ob.audit === 'minimal';
-  const refusal = input.rateLimitRefusal ?? null;
   const rl = input.rateLimit ?? null;
-  const rateLimited = refusal !== null || (rl !== null && rl.allowed === false);
   const late = input.lateRefusal ?? null;
-  const allowed = d.allow && !rateLimited && late === null;
+  // A bucket's outcome marked refused with no refusal named: the limit's, in its usual words.
+  const limited = rl !== null && rl.allowed === false;
+  const refusal =
+    late ?? (limited ? { code: 'ERR_RATELIMIT_EXCEEDED' as const, reason: RATE_LIMITED_REASON } : null);
+  const allowed = d.allow && refusal === null;
   // A dry-run denial is rate-limited like an allowed call: refused by its bucket (or later), the refusal is
   // the limit's (or the later one's), and it is enforced.
-  const notEnforced = input.dryRun === true && !rateLimited && late === null;
+  const notEnforced = input.dryRun === true && refusal === null;
   const refusedLater = d.allow || input.dryRun === true;
   const argumentsMode: ArgumentsMode = minimal ? 'drop' : masking.arguments;
   const args = auditArguments(a.arguments, {
@@ -217,19 +218,11 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
       sensitivity: d.sensitivity ?? null,
     },
     decision: allowed ? 'allow' : 'deny',
-    deny_reason: allowed
-      ? null
-      : refusedLater && rateLimited
-        ? 'ratelimit'
-        : refusedLater && late
-          ? late.denyReason
-          : 'policy',
+    deny_reason: allowed ? null : refusedLater && refusal ? codeInfo(refusal.code).reason : 'policy',
     enforced: !notEnforced,
-    reasons: [
-      ...d.reasons,
-      ...(rateLimited ? [refusal?.reason ?? RATE_LIMITED_REASON] : []),
-      ...(late ? [late.reason] : []),
-    ].map((r) => redactAndCut(r, AUDIT_REASON_MAX_CHARS)),
+    reasons: [...d.reasons, ...(refusal ? [refusal.reason] : [])].map((r) =>
+      redactAndCut(r, AUDIT_REASON_MAX_CHARS),
+    ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob, masking.key),
     obligations_applied: applied,

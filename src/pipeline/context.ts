@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Principal } from '../authn/principal.js';
-import type { DenyReason } from '../errors/codes.js';
+import type { ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
@@ -28,19 +28,16 @@ export interface RateLimitOutcome {
   readonly allowed: boolean;
 }
 
-export interface RateLimitRefusal {
-  readonly kind: 'limit' | 'backend';
-  /** Appended to the audit record's reasons. */
-  readonly reason: string;
-}
-
 /**
- * Why a decided request was refused after the decision and the rate limit, by what neither looks at (its
- * legacy SSE session ended while its stages ran): it was not forwarded.
+ * Why a call was refused after its decision — the policy allowed it (or `policy.dryRun` let it through) — by
+ * what the policy does not look at: its rate limit, or its legacy SSE session ending while its stages ran. It
+ * was never forwarded. The policy's verdict stays as it was (its decision span and `mcp_authz_decisions_total`
+ * say it); the refusal is what the audit record, the decision span's refusal attributes and the operation
+ * metric say.
  */
 export interface LateRefusal {
-  /** The refusing error's reason (`request`): the audit record's `deny_reason`. */
-  readonly denyReason: DenyReason;
+  /** The refusing error's code: its `reason` is the audit record's `deny_reason`, its JSON-RPC code the answer. */
+  readonly code: ErrorCode;
   /** Appended to the audit record's reasons. */
   readonly reason: string;
 }
@@ -57,13 +54,10 @@ export interface MessageDecision {
   /** Set by the rate-limit stage for allowed requests. */
   rateLimit?: RateLimitOutcome;
   /**
-   * Set by the rate-limit stage on every allowed request of a body it refused: `limit` when a bucket (this
-   * request's or another's of the batch) had too few tokens, `backend` when limits could not be checked.
-   */
-  rateLimitRefusal?: RateLimitRefusal;
-  /**
-   * Set on every decision of a body refused after its stages, and by the decide stage on the requests a denied
-   * batch holds back (`policy`): audited as a denial, not as allowed.
+   * Set on every call not already denied of a body refused after its decision: by the rate-limit stage when a
+   * bucket (this request's or another's of the batch) had too few tokens or limits could not be checked, and
+   * after the stages by the open-stream cap or a legacy session that ended; by the decide stage on the
+   * requests of a batch that holds a denied one (not forwarded).
    */
   lateRefusal?: LateRefusal;
   /** Trace and span id (and sampled flag) of the span that recorded this decision. */
@@ -78,6 +72,11 @@ export interface MessageDecision {
 export interface RequestTrace {
   readonly span: Span;
   readonly context: Context;
+  /**
+   * Decision spans not ended yet, with the `performance.now()` their decision was made at: each is ended with
+   * that time once its call is forwarded or the request ends, so a call refused after its decision says so.
+   */
+  openDecisions?: { readonly d: MessageDecision; readonly span: Span; readonly at: number }[];
 }
 
 export interface RequestContext {
@@ -106,7 +105,8 @@ export interface RequestContext {
   facts?: RequestFacts;
   /**
    * Gives back the rate-limit tokens the body took, should it be refused after the rate-limit stage (a
-   * `subscriptions/listen` over the open-stream cap); set only for such a body.
+   * `subscriptions/listen` over the open-stream cap, a legacy session that ended): set by that stage once it
+   * took any, and called by `refuseLate`.
    */
   refundRateLimit?: () => void;
   /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */

@@ -11,7 +11,7 @@ import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.j
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
-import { refuseDecisions } from '../pipeline/stages/ratelimit-refusal.js';
+import { refuseLate } from '../pipeline/stages/late-refusal.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import type { SidecarRuntime } from './runtime.js';
@@ -92,8 +92,7 @@ export async function handleMcp(
         opener: ctx.principal,
       });
       if (stream instanceof RateLimitError) {
-        refuseDecisions(ctx, 'too many event streams open');
-        rt.deny(ctx, res, stream);
+        rt.deny(ctx, res, refuseLate(ctx, stream, 'too many event streams open'));
         return;
       }
       ended = stream;

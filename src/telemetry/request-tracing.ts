@@ -19,11 +19,12 @@ import {
 } from '@opentelemetry/api';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST, type DenyReason, type ErrorCode, RPC } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, type DenyReason, type ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import { sessionDigest } from '../mcp/session-digest.js';
 import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
 import type { StageObserver } from '../pipeline/pipeline.js';
+import { endDecisionSpans, errorType, holdDecisionSpan } from './decision-span.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
@@ -161,7 +162,7 @@ export class RequestTracing {
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     if (enforcedDenial(d)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
     d.traceIds = traceIds(span);
-    span.end();
+    holdDecisionSpan(ctx.trace, d, span);
   }
 
   /** The subject attribute, computed once per principal (the token and key caches reuse principals). */
@@ -183,6 +184,8 @@ export class RequestTracing {
     target: { readonly method: string; readonly origin: URL; readonly path: string },
   ): (status: number | null, code?: ErrorCode) => void {
     const t0 = process.hrtime.bigint();
+    // Forwarded: nothing refuses its calls now.
+    if (ctx.trace) endDecisionSpans(ctx.trace);
     const parent = ctx.trace?.context;
     let span: Span | undefined;
     // Untraced, no trace context goes upstream (the client's is never copied; a no-op span carries its ids).
@@ -265,6 +268,7 @@ export class RequestTracing {
         );
     }
     if (!t) return;
+    endDecisionSpans(t);
     if (status === CLIENT_CLOSED_REQUEST) {
       // Nothing was sent: no status code; the request ended in an error of its own kind.
       t.span.setAttribute(A.ATTR_ERROR_TYPE, 'client_closed');
@@ -284,18 +288,4 @@ export class RequestTracing {
     }
     t.span.end();
   }
-}
-
-/**
- * The JSON-RPC error code a decided request was answered with, as its operation's `error.type`: an allowed
- * request of a batch with a denied one is answered "not forwarded" with the denial's code; `bodyCode` is
- * the code of an error that answered every request of the body (a sign-in or step-up challenge, an
- * upstream failure), which is what each was answered with.
- */
-export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: number): string | null {
-  if (bodyCode !== undefined) return String(bodyCode);
-  if (enforcedDenial(d) || batchDenied) return String(d.refusal ? RPC.invalidParams : RPC.forbidden);
-  if (d.rateLimitRefusal)
-    return String(d.rateLimitRefusal.kind === 'limit' ? RPC.rateLimited : RPC.unavailable);
-  return null;
 }

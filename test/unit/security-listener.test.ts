@@ -113,16 +113,19 @@ describe('securityListener.decision', () => {
     // Refused by the rate limiter (429) or for its store's outage (503): never made, not counted.
     listener.decision?.(ctx, {
       ...decided('echo', true),
-      rateLimitRefusal: { kind: 'limit' },
+      lateRefusal: { code: 'ERR_RATELIMIT_EXCEEDED', reason: 'rate limit exceeded' },
     } as MessageDecision);
     listener.decision?.(ctx, {
       ...decided('echo', true),
-      rateLimitRefusal: { kind: 'backend' },
+      lateRefusal: { code: 'ERR_RATELIMIT_BACKEND', reason: 'rate limits cannot be checked' },
     } as MessageDecision);
     // Refused after both (its legacy session ended while its stages ran): never made either.
     listener.decision?.(ctx, {
       ...decided('echo', true),
-      lateRefusal: { denyReason: 'request', reason: 'the session ended before the request was forwarded' },
+      lateRefusal: {
+        code: 'ERR_REQUEST_SESSION',
+        reason: 'the session ended before the request was forwarded',
+      },
     } as MessageDecision);
     expect(calls).toEqual([
       ['echo', true],
@@ -168,7 +171,7 @@ describe('securityListener: what the report counts', () => {
     listener.decision?.(ctx, {
       ...denied('invented_4712'),
       decision: { ...denied('x').decision, allow: true },
-      rateLimitRefusal: { kind: 'limit' },
+      lateRefusal: { code: 'ERR_RATELIMIT_EXCEEDED', reason: 'rate limit exceeded' },
     } as MessageDecision);
     expect(denials).toEqual([
       ['echo', 'acme/g-1', 'role guest may not call tool echo'],

@@ -32,6 +32,7 @@ import type { PolicyEngine } from '../../policy/engine.js';
 import { buildDecisionInput, type RequestFacts } from '../../policy/input.js';
 import { enforcedDenial, type MessageDecision, type RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
+import { markRefused } from './late-refusal.js';
 
 export interface DecideDeps {
   readonly engine: PolicyEngine;
@@ -253,7 +254,7 @@ export const HELD_BACK_REASON = 'another message in this batch was denied';
  */
 function holdBack(decisions: readonly MessageDecision[]): void {
   for (const d of decisions) {
-    if (!enforcedDenial(d)) d.lateRefusal = { denyReason: 'policy', reason: HELD_BACK_REASON };
+    if (!enforcedDenial(d)) markRefused(d, 'ERR_POLICY_DENIED', HELD_BACK_REASON);
   }
 }
 

@@ -21,10 +21,10 @@
 
 import type { Principal } from '../../authn/principal.js';
 import type { Config } from '../../config/schema.js';
+import type { ErrorCode } from '../../errors/codes.js';
 import { RateLimitError } from '../../errors/errors.js';
 import { isMcpMethod } from '../../mcp/methods.js';
 import { chargedUndecided } from '../../mcp/server-requests.js';
-import { opensListenStream } from '../../mcp/subscriptions.js';
 import { rateLimitHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey, limitedKey } from '../../ratelimit/keys.js';
 import {
@@ -34,14 +34,9 @@ import {
   type RateLimiter,
   type TakeResult,
 } from '../../ratelimit/types.js';
-import {
-  enforcedDenial,
-  type MessageDecision,
-  type RateLimitRefusal,
-  type RequestContext,
-} from '../context.js';
+import { enforcedDenial, type MessageDecision, type RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
-import { markRefused } from './ratelimit-refusal.js';
+import { markRefused } from './late-refusal.js';
 
 interface Group {
   readonly key: string;
@@ -123,7 +118,7 @@ export function ratelimitStage(
       const denied = apply(ctx, g, result, taken);
       if (denied) {
         giveBack(groups, taken);
-        refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
+        refuseBody(groups, g, 'ERR_RATELIMIT_EXCEEDED', RATE_LIMITED_REASON);
         return denied;
       }
     }
@@ -138,9 +133,12 @@ export function ratelimitStage(
     }
   };
 
-  /** A listen the stream cap may still refuse after this stage keeps a way to give its tokens back. */
+  /**
+   * A body charged keeps a way to give its tokens back: it may still be refused after this stage, unforwarded
+   * (the open-stream cap, a legacy session that ended: `refuseLate`).
+   */
   const charged = (ctx: RequestContext, groups: readonly Group[], taken: TakeResult[]): StageResult => {
-    if (opensListenStream(ctx.parsed?.messages ?? [])) ctx.refundRateLimit = () => giveBack(groups, taken);
+    ctx.refundRateLimit = () => giveBack(groups, taken);
     return CONTINUE;
   };
 
@@ -158,7 +156,7 @@ export function ratelimitStage(
         refuseBody(
           groups,
           undefined,
-          'limit',
+          'ERR_RATELIMIT_BATCH',
           `the batch makes more calls to ${target} than its rate limit allows`,
         );
         return batchTooLarge(tooMany);
@@ -179,7 +177,7 @@ export function ratelimitStage(
         const denied = apply(ctx, g, result, taken);
         if (denied) {
           giveBack(groups, taken);
-          refuseBody(groups, g, 'limit', RATE_LIMITED_REASON);
+          refuseBody(groups, g, 'ERR_RATELIMIT_EXCEEDED', RATE_LIMITED_REASON);
           return denied;
         }
       }
@@ -214,19 +212,19 @@ function groupTarget(g: Group): string {
 function refuseBody(
   groups: readonly Group[],
   cause: Group | undefined,
-  kind: RateLimitRefusal['kind'],
+  code: ErrorCode,
   reason: string,
 ): void {
   const other =
     cause && groups.length > 1 ? `${reason} (for ${groupTarget(cause)}, in the same batch)` : reason;
   for (const g of groups) {
-    for (const d of g.items) markRefused(d, kind, g === cause || !cause ? reason : other);
+    for (const d of g.items) markRefused(d, code, g === cause || !cause ? reason : other);
   }
 }
 
 function backendDenial(err: unknown, groups: readonly Group[]): StageResult {
   if (err instanceof RateLimitBackendError) {
-    refuseBody(groups, undefined, 'backend', 'rate limits cannot be checked');
+    refuseBody(groups, undefined, 'ERR_RATELIMIT_BACKEND', 'rate limits cannot be checked');
     return deny(
       new RateLimitError('ERR_RATELIMIT_BACKEND', 'Service Unavailable: rate limits cannot be checked', {
         cause: err,

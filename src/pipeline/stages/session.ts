@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { codeInfo } from '../../errors/codes.js';
 import { RequestError } from '../../errors/errors.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import type { RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage } from '../stage.js';
+import { refuseLate } from './late-refusal.js';
 
 const unknownSession = () => new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
 
@@ -21,14 +21,11 @@ export const SESSION_ENDED_REASON = 'the session ended before the request was fo
 /**
  * The answer to a legacy messages POST whose session ended (or its id went to another stream) after this stage
  * let it through, while the rest of its stages ran: 404 as for any unknown session. Its requests were decided,
- * maybe allowed, and are never forwarded: their decisions are marked refused, so their audit records say so.
+ * maybe allowed, and are never forwarded: they are refused after their decision (`refuseLate`: marked so their
+ * audit records, decision spans and metrics say so, and the tokens they took given back), as a rate limit's are.
  */
 export function sessionEndedLate(ctx: RequestContext): RequestError {
-  const err = unknownSession();
-  for (const d of ctx.decisions) d.lateRefusal = { denyReason: err.reason, reason: SESSION_ENDED_REASON };
-  // What each request was answered with: its operation's `error.type` (none, as if it had been forwarded).
-  ctx.answeredCode = codeInfo(err.code).rpc;
-  return err;
+  return refuseLate(ctx, unknownSession(), SESSION_ENDED_REASON);
 }
 
 /**

@@ -150,7 +150,10 @@ describe('buildAuditRecord', () => {
     const r = buildAuditRecord(
       input({
         rateLimit: null,
-        rateLimitRefusal: { kind: 'limit', reason: 'rate limit exceeded (for echo, in the same batch)' },
+        lateRefusal: {
+          code: 'ERR_RATELIMIT_EXCEEDED',
+          reason: 'rate limit exceeded (for echo, in the same batch)',
+        },
         upstreamStatus: null,
       }),
       { arguments: 'drop', maskArguments: [], key: KEY },
@@ -248,7 +251,7 @@ describe('buildAuditRecord', () => {
       input({
         action: classify(`x/${uri}`, 7, {}),
         decision: { ...allow, reasons: [`may read ${uri}`] },
-        rateLimitRefusal: { kind: 'limit', reason: `bucket of ${uri} is empty` },
+        lateRefusal: { code: 'ERR_RATELIMIT_EXCEEDED', reason: `bucket of ${uri} is empty` },
       }),
       { arguments: 'plain', maskArguments: [], key: KEY },
     );
@@ -260,7 +263,7 @@ describe('buildAuditRecord', () => {
   it('records a request refused after its decision (its legacy session ended) as a denial, not forwarded', () => {
     const masking = { arguments: 'hash', maskArguments: [], key: KEY } as const;
     const lateRefusal = {
-      denyReason: 'request',
+      code: 'ERR_REQUEST_SESSION',
       reason: 'the session ended before the request was forwarded',
     } as const;
     const r = buildAuditRecord(input({ lateRefusal, upstreamStatus: null, rateLimit: null }), masking);

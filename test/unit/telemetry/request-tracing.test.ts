@@ -8,11 +8,13 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RequestError } from '../../../src/errors/errors.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../src/pipeline/context.js';
 import type { RequestFacts } from '../../../src/policy/input.js';
-import { errorType } from '../../../src/telemetry/request-tracing.js';
+import { errorType } from '../../../src/telemetry/decision-span.js';
 import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 afterEach(stopTracing);
@@ -90,19 +92,71 @@ describe('decision spans', () => {
   });
 });
 
+describe('decision spans of calls refused after their decision', () => {
+  it('are ended when the request ends, with the time of the decision, and carry the refusal', async () => {
+    const { exporter, tel, tracing, ctx } = tracingFixture();
+    tracing.start(ctx, '/mcp');
+    const d = decided('tools/call', { name: 'echo', arguments: {} });
+    tracing.decision(ctx, d, {});
+    const decidedBy = Date.now();
+    // Not ended yet: something after the decision may still refuse the call.
+    await tel.flush();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    d.lateRefusal = {
+      code: 'ERR_REQUEST_SESSION',
+      reason: 'the session ended before the request was forwarded',
+    };
+    tracing.end(ctx, 404, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+    await tel.flush();
+    const span = exporter.getFinishedSpans().find((s) => s.name.startsWith('tools/call'));
+    expect(span?.attributes).toMatchObject({
+      'mcp_authz.decision': 'allow',
+      'mcp_authz.deny.reason': 'request',
+      'mcp_authz.error.code': 'ERR_REQUEST_SESSION',
+      'mcp_authz.reason': 'the session ended before the request was forwarded',
+      'error.type': '-32600',
+    });
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    const endedMs = (span?.endTime[0] ?? 0) * 1e3 + (span?.endTime[1] ?? 0) / 1e6;
+    expect(endedMs).toBeLessThanOrEqual(decidedBy + 1);
+  });
+
+  it('are ended as their call is forwarded, unmarked', async () => {
+    const { exporter, tel, tracing, ctx } = tracingFixture();
+    tracing.start(ctx, '/mcp');
+    tracing.decision(ctx, decided('tools/call', { name: 'echo', arguments: {} }), {});
+    const answered = tracing.forward(
+      ctx,
+      {},
+      { method: 'POST', origin: new URL('http://127.0.0.1:1'), path: '/mcp' },
+    );
+    await tel.flush();
+    const [span] = exporter.getFinishedSpans().filter((s) => s.name.startsWith('tools/call'));
+    expect(span?.attributes['mcp_authz.decision']).toBe('allow');
+    expect(span?.attributes).not.toHaveProperty('mcp_authz.deny.reason');
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+    answered(200);
+    tracing.end(ctx, 200, undefined);
+  });
+});
+
 describe('operation error.type', () => {
-  const decided = (allow: boolean, refusal?: MessageDecision['rateLimitRefusal']): MessageDecision => ({
+  const decided = (allow: boolean, refusal?: MessageDecision['lateRefusal']): MessageDecision => ({
     index: 0,
     action: classify('tools/call', 1, { name: 'echo', arguments: {} }),
     decision: { allow, reasons: [], obligations: {}, sensitivity: undefined, revision: 'r', evalNs: 1 },
     decisionId: 'd',
-    ...(refusal ? { rateLimitRefusal: refusal } : {}),
+    ...(refusal ? { lateRefusal: refusal } : {}),
   });
 
   it('is the code each request was answered with', () => {
     expect(errorType(decided(true))).toBeNull();
     expect(errorType(decided(false))).toBe('-32003');
-    expect(errorType(decided(true, { kind: 'limit', reason: 'r' }))).toBe('-32029');
+    expect(errorType(decided(true, { code: 'ERR_RATELIMIT_EXCEEDED', reason: 'r' }))).toBe('-32029');
+    expect(errorType(decided(true, { code: 'ERR_RATELIMIT_BACKEND', reason: 'r' }))).toBe('-32004');
+    // Refused after its decision by what the policy does not see (its legacy session ended): that answer's.
+    expect(errorType(decided(true, { code: 'ERR_REQUEST_SESSION', reason: 'r' }))).toBe('-32600');
     // Allowed, but its batch held a denied request: answered "not forwarded" with the denial's code.
     expect(errorType(decided(true), true)).toBe('-32003');
     // Denied but let through by policy.dryRun: forwarded and answered by the upstream.

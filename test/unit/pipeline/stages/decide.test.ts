@@ -104,7 +104,7 @@ describe('decide stage', () => {
     expect(ctx.decisions.map((d) => d.decision.allow)).toEqual([true, false]);
     // The allowed one is held back with it: refused for the policy's sake (its audit record, the abuse counts).
     expect(ctx.decisions.map((d) => d.lateRefusal)).toEqual([
-      { denyReason: 'policy', reason: 'another message in this batch was denied' },
+      { code: 'ERR_POLICY_DENIED', reason: 'another message in this batch was denied' },
       undefined,
     ]);
   });
@@ -120,9 +120,9 @@ describe('decide stage', () => {
       kind: 'deny',
       error: { message: 'Forbidden: arguments must be a JSON object' },
     });
-    expect(ctx.decisions.map((d) => [d.dryRun, d.lateRefusal?.denyReason])).toEqual([
-      [true, 'policy'],
-      [undefined, 'policy'],
+    expect(ctx.decisions.map((d) => [d.dryRun, d.lateRefusal?.code])).toEqual([
+      [true, 'ERR_POLICY_DENIED'],
+      [undefined, 'ERR_POLICY_DENIED'],
       [undefined, undefined],
     ]);
   });

@@ -142,9 +142,9 @@ describe('ratelimit stage', () => {
     });
     expect(ctx.responseHeaders['retry-after']).toBeUndefined();
     // Every request of the refused batch is marked refused (audit, metrics), the fitting one too.
-    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual(
+    expect(ctx.decisions.map((d) => d.lateRefusal)).toEqual(
       Array(4).fill({
-        kind: 'limit',
+        code: 'ERR_RATELIMIT_BATCH',
         reason: 'the batch makes more calls to echo than its rate limit allows',
       }),
     );
@@ -172,7 +172,7 @@ describe('ratelimit stage', () => {
         error: { code: 'ERR_RATELIMIT_EXCEEDED' },
       });
       // None of the batch is forwarded: every request is refused, search_docs's naming the empty bucket.
-      expect(batch.decisions.map((d) => [d.rateLimitRefusal?.reason, d.rateLimit?.allowed])).toEqual([
+      expect(batch.decisions.map((d) => [d.lateRefusal?.reason, d.rateLimit?.allowed])).toEqual([
         ['rate limit exceeded (for echo, in the same batch)', false],
         ['rate limit exceeded (for echo, in the same batch)', false],
         ['rate limit exceeded', false],
@@ -340,9 +340,9 @@ describe('ratelimit stage', () => {
       kind: 'deny',
       error: { code: 'ERR_RATELIMIT_BACKEND' },
     });
-    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual([
-      { kind: 'backend', reason: 'rate limits cannot be checked' },
-      { kind: 'backend', reason: 'rate limits cannot be checked' },
+    expect(ctx.decisions.map((d) => d.lateRefusal)).toEqual([
+      { code: 'ERR_RATELIMIT_BACKEND', reason: 'rate limits cannot be checked' },
+      { code: 'ERR_RATELIMIT_BACKEND', reason: 'rate limits cannot be checked' },
     ]);
   });
 
@@ -362,7 +362,7 @@ describe('ratelimit stage', () => {
   it('leaves allowed bodies unmarked', () => {
     const ctx = context(['echo', 'search_docs']);
     expect(stageOn(new MemoryStore()).run(ctx, signal)).toEqual({ kind: 'continue' });
-    expect(ctx.decisions.map((d) => d.rateLimitRefusal)).toEqual([undefined, undefined]);
+    expect(ctx.decisions.map((d) => d.lateRefusal)).toEqual([undefined, undefined]);
   });
   it('charges notifications to one bucket per caller, sized by its role tier, and refuses them when empty', () => {
     const stage = stageOn(new MemoryStore());
@@ -397,7 +397,7 @@ describe('ratelimit stage', () => {
     // notification, and its request says so.
     const mixed = notifications(1, decided(['echo']));
     expect(stage.run(mixed, signal)).toMatchObject({ kind: 'deny' });
-    expect(mixed.decisions[0]?.rateLimitRefusal?.reason).toBe(
+    expect(mixed.decisions[0]?.lateRefusal?.reason).toBe(
       'rate limit exceeded (for notifications, in the same batch)',
     );
   });

@@ -1,0 +1,58 @@
+/**
+ * What a decision span and the operation metric say about a call after its decision. A decision span records
+ * the policy's verdict (`mcp_authz.decision`), as OPA's decision log does; it is ended — with the time the
+ * decision was made — only once its call is forwarded or its request ends, so that a call refused after its
+ * decision (its rate limit, a legacy session that ended: `LateRefusal`)
+ * says so on that span too: `mcp_authz.deny.reason`, `mcp_authz.error.code`, `mcp_authz.reason`, the JSON-RPC
+ * code it was answered with as `error.type`, status ERROR — beside `mcp_authz.decision: allow`.
+ *
+ * @module
+ */
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
+import { redactUriSecrets } from '../audit/uri-secrets.js';
+import { codeInfo, RPC } from '../errors/codes.js';
+import { enforcedDenial, type MessageDecision, type RequestTrace } from '../pipeline/context.js';
+import * as A from './semconv.js';
+
+/** Keeps `d`'s decision span open, its end the time of now, until its call is forwarded or its request ends. */
+export function holdDecisionSpan(trace: RequestTrace, d: MessageDecision, span: Span): void {
+  const held = { d, span, at: performance.now() };
+  if (trace.openDecisions) trace.openDecisions.push(held);
+  else trace.openDecisions = [held];
+}
+
+/** Ends the request's decision spans still open, each with the time of its decision, marking late refusals. */
+export function endDecisionSpans(trace: RequestTrace): void {
+  const open = trace.openDecisions;
+  if (!open) return;
+  trace.openDecisions = undefined;
+  for (const { d, span, at } of open) {
+    const late = d.lateRefusal;
+    if (late) {
+      const info = codeInfo(late.code);
+      const rpc = String(info.rpc);
+      span.setAttributes({
+        [A.ATTR_AUTHZ_DENY_REASON]: info.reason,
+        [A.ATTR_AUTHZ_ERROR_CODE]: late.code,
+        [A.ATTR_AUTHZ_REASON]: redactUriSecrets(late.reason),
+        [A.ATTR_RPC_RESPONSE_STATUS_CODE]: rpc,
+        [A.ATTR_ERROR_TYPE]: rpc,
+      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: late.code });
+    }
+    span.end(at);
+  }
+}
+
+/**
+ * The JSON-RPC error code a decided request was answered with, as its operation's `error.type`: an allowed
+ * request of a batch with a denied one is answered "not forwarded" with the denial's code; `bodyCode` is
+ * the code of an error that answered every request of the body (a sign-in or step-up challenge, an
+ * upstream failure), which is what each was answered with; a call refused after its decision, its refusal's.
+ */
+export function errorType(d: MessageDecision, batchDenied = false, bodyCode?: number): string | null {
+  if (bodyCode !== undefined) return String(bodyCode);
+  if (enforcedDenial(d) || batchDenied) return String(d.refusal ? RPC.invalidParams : RPC.forbidden);
+  if (d.lateRefusal) return String(codeInfo(d.lateRefusal.code).rpc);
+  return null;
+}
