@@ -137,7 +137,7 @@ export interface AuditInput {
   } | null;
   /**
    * Why it was refused after its decision (pipeline `LateRefusal`: its rate limit, the open-stream cap, its
-   * legacy SSE session ending), if it was: not forwarded, recorded as a
+   * legacy SSE session ending, its connection closing before its turn), if it was: not forwarded, recorded as a
    * denial for the code's reason.
    */
   readonly lateRefusal?: { readonly code: ErrorCode; readonly reason: string } | null;

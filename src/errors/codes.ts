@@ -36,6 +36,11 @@ interface CodeInfo {
 
 /** The status recorded (never sent) for a request whose client went away before its answer (nginx's 499). */
 export const CLIENT_CLOSED_REQUEST = 499;
+/**
+ * The status recorded (never sent) for a request pipelined behind a reply after which the sidecar closed the
+ * connection, so that it was never forwarded nor answered (nginx's 444, "closed without a response").
+ */
+export const CONNECTION_CLOSED = 444;
 
 export const ERROR_CODES = {
   ERR_REQUEST_PARSE: {
@@ -124,6 +129,13 @@ export const ERROR_CODES = {
     reason: 'request',
     meaning:
       'The client closed the connection before its request had been authenticated and read (nobody gets this answer; it is what logs, metrics and the audit record show).',
+  },
+  ERR_CONNECTION_CLOSED: {
+    status: CONNECTION_CLOSED,
+    rpc: RPC.unavailable,
+    reason: 'request',
+    meaning:
+      'Pipelined on an HTTP/1.1 connection behind a reply after which the sidecar closed the connection (a body over the limit, a streamed reply to HTTP/1.0, a reply cut off, a shutdown): never forwarded nor answered, so its rate-limit tokens are given back (nobody gets this answer; it is what logs, metrics and the audit record show). Its client sends it again on a new connection.',
   },
   ERR_REQUEST_SESSION: {
     status: 404,

@@ -32,7 +32,7 @@ import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
 import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
-import { awaitTurn } from './pipelined.js';
+import { awaitTurn, unforwardedStatus } from './pipelined.js';
 import { ignore, pump, watched } from './reply-pump.js';
 import { sendJson } from './respond.js';
 import { SESSION_TAKEN, trackSession } from './session-tracking.js';
@@ -77,10 +77,9 @@ export async function forward(
 ): Promise<number> {
   // The request's one client signal: undici takes it as it is.
   const signal = r.signal;
-  // The client left while the stages ran: there is nobody to forward for.
-  if (signal.aborted) return CLIENT_CLOSED_REQUEST;
-  // Pipelined behind another reply: forwarded at its turn, never if that one closes the connection.
-  if (!res.socket && !(await awaitTurn(res))) return CLIENT_CLOSED_REQUEST;
+  // The client left while the stages ran, or (pipelined behind another reply: forwarded at its turn) the
+  // connection closed before its turn: there is nobody to forward for.
+  if (signal.aborted || (!res.socket && !(await awaitTurn(res)))) return unforwardedStatus(ctx, res);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.

@@ -12,7 +12,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { CLIENT_CLOSED_REQUEST, CONNECTION_CLOSED } from '../errors/codes.js';
 import { RequestError } from '../errors/errors.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { refuseLate } from '../pipeline/stages/late-refusal.js';
 
 /**
  * Requests of one connection that may wait behind the one being answered and still be started: one
@@ -51,6 +54,10 @@ export function lastReplyOn(socket: Socket, current: ServerResponse): ServerResp
 
 /** The replies queued on each connection behind the one it is writing (HTTP/1.1 pipelining), and their ends. */
 const queuedOn = new WeakMap<Socket, Map<ServerResponse, () => void>>();
+/** Replies that waited for their connection behind another. */
+const waited = new WeakSet<ServerResponse>();
+/** Connections (with replies queued) that their client ended or reset before the sidecar ended them. */
+const endedByClient = new WeakSet<Socket>();
 
 /**
  * Ends `res`, a reply waiting for its connection (pipelined), with a `close` when the connection closes
@@ -77,10 +84,18 @@ export function closeWithConnection(req: IncomingMessage, res: ServerResponse): 
     const map = new Map<ServerResponse, () => void>();
     queuedOn.set(socket, map);
     socket.once('close', () => endQueued(socket));
+    // Ahead of Node's own `end` listener, which answers a client's FIN by ending the connection too. A FIN
+    // (or a reset) after the sidecar ended it is the client's answer to that.
+    const byClient = () => {
+      if (!socket.writableEnded) endedByClient.add(socket);
+    };
+    socket.prependOnceListener('end', byClient);
+    socket.prependOnceListener('error', byClient);
     queued = map;
   }
   const mine = queued;
   mine.set(res, end);
+  waited.add(res);
   res.once('close', () => {
     closed = true;
     mine.delete(res);
@@ -131,4 +146,25 @@ export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
     res.once('socket', onSocket);
     res.once('close', onClose);
   });
+}
+
+/** Audit reason of a call whose connection the sidecar closed before its turn. */
+export const CONNECTION_CLOSED_REASON =
+  'the connection closed before its turn: a reply ahead of it (HTTP/1.1 pipelining) closed it';
+
+/**
+ * The status of a request whose reply can never be sent, found before it was forwarded: 499 when its client
+ * closed the connection; 444 when it waited its turn behind another reply and the sidecar closed the
+ * connection after that one (a 413, a streamed reply to HTTP/1.0, a cut reply, a shutdown). Then it is
+ * refused after its decision (`refuseLate`: audited as a denial, its rate-limit tokens given back), as its
+ * client will send it again on another connection.
+ */
+export function unforwardedStatus(ctx: RequestContext, res: ServerResponse): number {
+  if (!waited.has(res) || endedByClient.has(res.req.socket)) return CLIENT_CLOSED_REQUEST;
+  const err = new RequestError(
+    'ERR_CONNECTION_CLOSED',
+    'Connection Closed: the connection closed after the reply ahead of this request, before its turn',
+  );
+  refuseLate(ctx, err, CONNECTION_CLOSED_REASON);
+  return CONNECTION_CLOSED;
 }

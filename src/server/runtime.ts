@@ -261,16 +261,16 @@ export class SidecarRuntime {
     );
   }
 
-  /** The upstream answered (or failed) a forwarded request. */
+  /** The upstream answered (or failed) a forwarded request, or (499, 444) it could not be forwarded. */
   requestDone(ctx: RequestContext, status: number): void {
     // Checked first: the line's fields (a BigInt subtraction among them) would be built for nothing.
     const logger = this.#deps.logger;
     if (logger.isLevelEnabled('debug'))
       logger.debug(
         { request_id: ctx.requestId, status, ms: Number(process.hrtime.bigint() - ctx.startedAt) / 1e6 },
-        'request forwarded',
+        ctx.forwarded ? 'request forwarded' : 'request not forwarded',
       );
-    this.finish(ctx, status, ctx.upstreamError);
+    this.finish(ctx, status, ctx.upstreamError ?? ctx.refusedLate);
   }
 
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */

@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/api';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST, type DenyReason, type ErrorCode } from '../errors/codes.js';
+import type { DenyReason, ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import { sessionDigest } from '../mcp/session-digest.js';
 import { enforcedDenial, type MessageDecision, type RequestContext } from '../pipeline/context.js';
@@ -29,6 +29,11 @@ import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
 import { telemetrySubject, traceIds } from './trace-context.js';
+
+const UNSENT = {
+  client_closed: 'the client went away',
+  sidecar_closed: 'the connection closed before its turn',
+} as const;
 
 /** Pipeline stages that get a child span; `decide` is traced per message by {@link RequestTracing.decision}. */
 export const TRACED_STAGES: ReadonlySet<string> = new Set(['authenticate', 'ratelimit']);
@@ -269,10 +274,11 @@ export class RequestTracing {
     }
     if (!t) return;
     endDecisionSpans(t);
-    if (status === CLIENT_CLOSED_REQUEST) {
+    const unsent = A.unsentErrorType(status);
+    if (unsent) {
       // Nothing was sent: no status code; the request ended in an error of its own kind.
-      t.span.setAttribute(A.ATTR_ERROR_TYPE, 'client_closed');
-      t.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away' });
+      t.span.setAttribute(A.ATTR_ERROR_TYPE, unsent);
+      t.span.setStatus({ code: SpanStatusCode.ERROR, message: UNSENT[unsent] });
     } else {
       t.span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
     }

@@ -11,7 +11,6 @@
  * @module
  */
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
-import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import * as A from './semconv.js';
 
 /** Bucket boundaries the HTTP conventions advise for `http.server.request.duration` (seconds). */
@@ -54,7 +53,10 @@ export class SemconvMetrics {
     });
   }
 
-  /** One HTTP request: `route` is its bounded label, `status` what was sent (499: the client went away). */
+  /**
+   * One HTTP request: `route` is its bounded label, `status` what was sent (499: the client went away; 444: the
+   * sidecar closed the connection before its turn).
+   */
   request(route: string, method: string | undefined, status: number, seconds: number): void {
     const attributes: Attributes = {
       [A.ATTR_HTTP_REQUEST_METHOD]: A.httpRequestMethod(method),
@@ -62,7 +64,8 @@ export class SemconvMetrics {
     };
     const path = this.#routes.get(route);
     if (path !== undefined) attributes[A.ATTR_HTTP_ROUTE] = path;
-    if (status === CLIENT_CLOSED_REQUEST) attributes[A.ATTR_ERROR_TYPE] = 'client_closed';
+    const unsent = A.unsentErrorType(status);
+    if (unsent) attributes[A.ATTR_ERROR_TYPE] = unsent;
     else {
       attributes[A.ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
       if (status >= 500) attributes[A.ATTR_ERROR_TYPE] = String(status);

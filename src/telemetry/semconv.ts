@@ -22,6 +22,7 @@
 
 import type { Attributes } from '@opentelemetry/api';
 import { cutText } from '../cut-text.js';
+import { CLIENT_CLOSED_REQUEST, CONNECTION_CLOSED } from '../errors/codes.js';
 
 /** Metric names: HTTP server (stable), MCP server (development; GenAI semantic conventions). */
 export const METRIC_HTTP_SERVER_REQUEST_DURATION = 'http.server.request.duration' as const;
@@ -142,6 +143,16 @@ export function httpServerMethod(method: string): { readonly name: string; reado
         attributes: { [ATTR_HTTP_REQUEST_METHOD]: known, [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: method },
       }
     : { name: known, attributes: { [ATTR_HTTP_REQUEST_METHOD]: known } };
+}
+
+/**
+ * `error.type` of an HTTP request ended without a response (its recorded status was never sent, so no
+ * `http.response.status_code`): the client went away (499), or the sidecar closed the connection before its
+ * turn (444, HTTP/1.1 pipelining); undefined for a status that was sent.
+ */
+export function unsentErrorType(status: number): 'client_closed' | 'sidecar_closed' | undefined {
+  if (status === CLIENT_CLOSED_REQUEST) return 'client_closed';
+  return status === CONNECTION_CLOSED ? 'sidecar_closed' : undefined;
 }
 
 /** Span names of the sidecar's own spans (stages are children of the HTTP server span). */

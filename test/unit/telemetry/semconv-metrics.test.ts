@@ -15,13 +15,15 @@ function recordingMeter(): { meter: Meter; samples: Map<string, [number, Attribu
 }
 
 describe('SemconvMetrics', () => {
-  it('follows the HTTP conventions: method, scheme, route, status; error.type for 5xx and a client gone', () => {
+  it('follows the HTTP conventions: method, scheme, route, status; error.type for 5xx and a reply never sent', () => {
     const { meter, samples } = recordingMeter();
     const m = new SemconvMetrics(meter, new Map([['mcp', '/mcp']]));
     m.request('mcp', 'POST', 200, 0.01);
     m.request('mcp', 'BREW', 502, 0.02);
     m.request('not_found', 'GET', 404, 0.001);
     m.request('mcp', 'GET', 499, 3);
+    // Pipelined behind a reply after which the sidecar closed the connection: never sent either.
+    m.request('mcp', 'POST', 444, 0.3);
     expect(samples.get('http.server.request.duration')).toEqual([
       [
         0.01,
@@ -50,6 +52,15 @@ describe('SemconvMetrics', () => {
           'url.scheme': 'http',
           'http.route': '/mcp',
           'error.type': 'client_closed',
+        },
+      ],
+      [
+        0.3,
+        {
+          'http.request.method': 'POST',
+          'url.scheme': 'http',
+          'http.route': '/mcp',
+          'error.type': 'sidecar_closed',
         },
       ],
     ]);
