@@ -9,7 +9,7 @@
  * - a string that is an HTTP credential (`Bearer …`, `Basic …`), whole; inside longer text, the credential
  *   after the scheme when it looks like one (8+ characters with a digit, a capital inside or one of `+/=_~`),
  *   so prose (`the bearer of this letter`, `basic well-known steps`) is left alone;
- * - a JWT (three or five base64url segments whose first decodes to a JSON object: a JWS or JWE header);
+ * - a JWT (three or five base64url segments whose first decodes to a JOSE header: an object naming its `alg`);
  * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is).
  *
  * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
@@ -49,7 +49,7 @@ export function scrubSecretValue(text: string): string {
     out = out.replace(CREDENTIAL_IN_TEXT, credentialInText);
   }
   if (out.includes('.') && (out.includes('ey') || out.includes('ew'))) {
-    out = out.replace(JWT, (whole, header: string) => (isJsonObject(header) ? REDACTED : whole));
+    out = out.replace(JWT, (whole, header: string) => (isJoseHeader(header) ? REDACTED : whole));
   }
   if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEY, REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
@@ -71,12 +71,13 @@ function credentialInText(whole: string, scheme: string, space: string, token: s
   return `${scheme}${space}${REDACTED}${token.slice(end)}`;
 }
 
-/** Whether a base64url segment decodes to a JSON object (a JOSE header). */
-function isJsonObject(segment: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-  } catch {
-    return false;
-  }
+/**
+ * Whether a base64url segment decodes to a JOSE header: `{…}` naming its `alg`, which RFC 7515 and 7516 require
+ * of every JWS and JWE. Read without `JSON.parse`: a parse that fails costs its error (~10 µs), and text made of
+ * candidates that fail it one after another (`eyJ9.. ` is `{"}`) cost 14 ms per 8 kB string, 1.8 s for the
+ * calls of one 1 MB request in `plain` mode. Text that only looks like JSON is taken for a header (the safe side).
+ */
+function isJoseHeader(segment: string): boolean {
+  const text = Buffer.from(segment, 'base64url').toString('utf8').trim();
+  return text.startsWith('{') && text.endsWith('}') && text.includes('"alg"');
 }

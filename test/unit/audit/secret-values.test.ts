@@ -6,7 +6,8 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { auditArguments, MAX_PLAIN_STRING, REDACTED } from '../../../src/audit/mask.js';
+import { newRequestBudget } from '../../../src/audit/argument-budget.js';
+import { auditArguments, MAX_PLAIN_STRING, REDACTED, SCRUB_WINDOW } from '../../../src/audit/mask.js';
 import { MIN_SECRET_CHARS, scrubSecretValue } from '../../../src/audit/secret-values.js';
 import { generateApiKey } from '../../../src/authn/api-key-format.js';
 
@@ -67,6 +68,8 @@ describe('scrubSecretValue', () => {
       `${b64({ alg: 'HS256' })}`,
       'aGVsbG8.d29ybGQ.Zm9v',
       `${b64(['not', 'an', 'object'])}.${b64({})}.c2ln`,
+      // A JSON object naming no `alg` is no JOSE header (a pagination cursor, say).
+      `${b64({ page: 2 })}.${b64({})}.c2ln`,
       'eyes.example.com and www.example.org',
       // An API key's shape with a secret one character short.
       `mcpk_abcdefghijkl_${'A'.repeat(42)}`,
@@ -148,5 +151,29 @@ describe('the audit walk (auditArguments)', () => {
       { mode: 'hash', paths: [], key: KEY },
     );
     expect(hashed?.db).toMatch(/^hmac-sha256:/);
+  });
+});
+
+describe('cost on hostile text', () => {
+  // Generous (each text takes 10-60 ms): candidates JSON.parse refused, one after another, took 0.6-1.8 s for
+  // the first text.
+  const BOUND_MS = 250;
+
+  it('scrubs the kept strings of a 1 MB batch of calls in bounded time, whatever text they repeat', () => {
+    for (const unit of ['eyJ9.. ', 'eyJhbGcifQ.. ', 'eyA.', '?password=x&', 'a://b:c@', 'bearer Abcdefgh1 ']) {
+      const text = unit.repeat(Math.ceil(SCRUB_WINDOW / unit.length));
+      const requestBudget = newRequestBudget();
+      const t0 = performance.now();
+      // Each call scans a string before its budget says the string does not fit: one per call.
+      for (let i = 0; i < 128; i++) {
+        auditArguments({ text }, { mode: 'plain', paths: [], key: KEY, requestBudget });
+      }
+      expect(performance.now() - t0, unit).toBeLessThan(BOUND_MS);
+    }
+  });
+
+  it('takes text that decodes to a header naming its alg for one, parsed or not (the safe side)', () => {
+    expect(scrubSecretValue(`x ${b64({ alg: 'RS256', kid: 'k1' })}.e30.c2ln y`)).toBe(`x ${REDACTED} y`);
+    expect(scrubSecretValue('eyJhbGcifQ.. eyJhbGcifQ..')).toBe(`${REDACTED} ${REDACTED}`);
   });
 });
