@@ -8,7 +8,8 @@
  * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
  * once). It copies only what it changes: a line with nothing to redact is written as it was given. It is
  * bounded: past {@link MAX_LOG_SCAN_DEPTH} levels or {@link MAX_LOG_SCAN_NODES} values, what was not looked
- * at is not written (`[truncated]`), so nothing reaches the line unscanned. Plain objects, arrays and
+ * at is not written (`[truncated]`), so nothing reaches the line unscanned; a cycle is `[Circular]` (an
+ * object holding one is copied). Plain objects, arrays and
  * errors (their own properties: `message`, `stack`, `cause` too) are walked; other objects (a Buffer, a
  * Date, a request) are written as pino writes them.
  *
@@ -36,9 +37,15 @@ export const MAX_LOG_SCAN_NODES = 2_000;
 interface Scan {
   /** Values left to look at. */
   nodes: number;
-  /** The objects being walked (a cycle back to one is left for pino, which writes `[Circular]`). */
+  /** The objects being walked: a reference back to one is written `[Circular]`, as pino would. */
   readonly path: object[];
 }
+
+/**
+ * What a cycle is written as. Not the object itself: had anything in it been redacted, the line would hold the
+ * redacted copy, whose reference back to the original (not on pino's path) would be written out unredacted.
+ */
+const CIRCULAR = '[Circular]';
 
 /** `obj` with its secrets redacted: `obj` itself when it holds none. */
 export function redactLogObject<T extends object>(obj: T): T {
@@ -49,7 +56,8 @@ function scan(value: unknown, s: Scan, depth: number): unknown {
   if (typeof value === 'string') return value.length < MIN_SECRET_CHARS ? value : scrubSecretValue(value);
   if (typeof value !== 'object' || value === null) return value;
   const walked = Array.isArray(value) || value instanceof Error || isPlain(value);
-  if (!walked || s.path.includes(value)) return value;
+  if (!walked) return value;
+  if (s.path.includes(value)) return CIRCULAR;
   if (depth >= MAX_LOG_SCAN_DEPTH) return TRUNCATED;
   s.path.push(value);
   try {
