@@ -6,7 +6,7 @@
  *
  * Pino's own `redact` paths cannot say "at any depth" (its wildcards match one level), so this is a walk,
  * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
- * once). It copies only what it changes: a line with nothing to redact is written as it was given. It is
+ * once); the message's strings are scrubbed by value too ({@link redactLogMessage}). It copies only what it changes: a line with nothing to redact is written as it was given. It is
  * bounded: past {@link MAX_LOG_SCAN_DEPTH} levels or {@link MAX_LOG_SCAN_NODES} values, what was not looked
  * at is not written (`[truncated]`), so nothing reaches the line unscanned; a cycle is `[Circular]` (an
  * object holding one is copied). Plain objects, arrays and
@@ -50,6 +50,15 @@ const CIRCULAR = '[Circular]';
 /** `obj` with its secrets redacted: `obj` itself when it holds none. */
 export function redactLogObject<T extends object>(obj: T): T {
   return scan(obj, { nodes: MAX_LOG_SCAN_NODES, path: [] }, 0) as T;
+}
+
+/**
+ * The line's message (pino's serializer of `msg`), which `formatters.log` never sees: the text passed to the
+ * log call, after `%s` substitution, or an error's `message` when the call gives none (`logger.error(err)`).
+ */
+export function redactLogMessage(msg: unknown): unknown {
+  if (typeof msg === 'string') return msg.length < MIN_SECRET_CHARS ? msg : scrubSecretValue(msg);
+  return typeof msg === 'object' && msg !== null ? redactLogObject(msg) : msg;
 }
 
 function scan(value: unknown, s: Scan, depth: number): unknown {

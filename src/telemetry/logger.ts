@@ -8,7 +8,7 @@
  * @module
  */
 import { type Logger, pino } from 'pino';
-import { redactLogObject } from './log-secrets.js';
+import { redactLogMessage, redactLogObject } from './log-secrets.js';
 
 export type { Logger } from 'pino';
 export { SECRET_FIELDS } from './log-secrets.js';
@@ -21,6 +21,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     // Pino's `redact` paths reach one level per wildcard; this walk reaches any (bounded), and leaves a line
     // with nothing to redact as it is.
     formatters: { level: (label) => ({ level: label }), log: redactLogObject, bindings: redactLogObject },
+    // The message is no part of the object formatters.log sees (pino's default `err` serializer is kept).
+    serializers: { msg: redactLogMessage },
     // A child's bindings are written once, when it is made: pino gives them no formatter, so they are
     // checked here and written again, redacted, if they hold a secret.
     onChild: (child) => {

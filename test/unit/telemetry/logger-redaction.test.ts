@@ -105,6 +105,23 @@ describe('the logger backstop at any depth', () => {
     expect(text).toContain('text/plain');
   });
 
+  it("scrubs the message too: the call's text, its %s arguments, an error's message pino takes for it", () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    logger.error(new Error('connect to postgres://app:SECRET-msg-1@db/x failed'));
+    logger.error({ err: new Error(`upstream refused Bearer ${JWT}`) });
+    logger.warn('retrying with Authorization: Basic U0VDUkVULW1zZy0z');
+    logger.info('reached %s', 'redis://:SECRET-msg-4@cache:6379');
+    const text = raw.join('');
+    for (const secret of ['SECRET-msg', JWT.slice(0, 20), 'U0VDUkVULW1zZy0z']) expect(text).not.toContain(secret);
+    expect(JSON.parse(raw[0] as string)).toMatchObject({
+      level: 'error',
+      msg: 'connect to postgres://app:[redacted]@db/x failed',
+      err: { type: 'Error', message: 'connect to postgres://app:[redacted]@db/x failed' },
+    });
+    expect(JSON.parse(raw[3] as string).msg).toBe('reached redis://:[redacted]@cache:6379');
+  });
+
   it('is bounded: what lies past the depth or the values it looks at is not written, nor a cycle', () => {
     const deep = redactLogObject(nest(MAX_LOG_SCAN_DEPTH + 3, { password: 'SECRET-too-deep' }));
     expect(JSON.stringify(deep)).not.toContain('SECRET');
