@@ -6,15 +6,17 @@
  *
  * Pino's own `redact` paths cannot say "at any depth" (its wildcards match one level), so this is a walk,
  * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
- * once); the message's strings are scrubbed by value too ({@link redactLogMessage}). It copies only what it changes: a line with nothing to redact is written as it was given. It is
- * bounded: past {@link MAX_LOG_SCAN_DEPTH} levels or {@link MAX_LOG_SCAN_NODES} values, what was not looked
- * at is not written (`[truncated]`), so nothing reaches the line unscanned; a cycle is `[Circular]` (an
- * object holding one is copied). Plain objects, arrays and
- * errors (their own properties: `message`, `stack`, `cause` too) are walked; other objects (a Buffer, a
- * Date, a request) are written as pino writes them.
+ * once); the message is scrubbed by value too ({@link redactLogMessage}). It copies only what it changes: a
+ * line with nothing to redact is written as it was given. It is bounded: past {@link MAX_LOG_SCAN_DEPTH}
+ * levels or {@link MAX_LOG_SCAN_NODES} values, what was not looked at is not written (`[truncated]`), so
+ * nothing reaches the line unscanned; a cycle is `[Circular]` (an object holding one is copied). Objects are
+ * walked as JSON writes them: errors by their own properties (`message`, `stack`, `cause` too), an object
+ * with `toJSON` (a URL, a Date) by what that returns, any other by its own enumerable properties (a class
+ * instance's fields, copied to a plain object if one is redacted); a Buffer or typed array is left as it is.
  *
  * @module
  */
+import { types } from 'node:util';
 import { TRUNCATED } from '../audit/argument-budget.js';
 import { MIN_SECRET_CHARS, REDACTED, scrubSecretValue } from '../audit/secret-values.js';
 
@@ -64,16 +66,41 @@ export function redactLogMessage(msg: unknown): unknown {
 function scan(value: unknown, s: Scan, depth: number): unknown {
   if (typeof value === 'string') return value.length < MIN_SECRET_CHARS ? value : scrubSecretValue(value);
   if (typeof value !== 'object' || value === null) return value;
-  const walked = Array.isArray(value) || value instanceof Error || isPlain(value);
-  if (!walked) return value;
+  const error = !Array.isArray(value) && !isPlain(value) && isError(value);
+  if (!error && !Array.isArray(value) && !isPlain(value)) return scanOther(value, s, depth);
+  return scanWalked(value, s, depth, error);
+}
+
+function scanWalked(value: object, s: Scan, depth: number, error: boolean): unknown {
   if (s.path.includes(value)) return CIRCULAR;
   if (depth >= MAX_LOG_SCAN_DEPTH) return TRUNCATED;
   s.path.push(value);
   try {
-    return Array.isArray(value) ? scanArray(value, s, depth) : scanObject(value, s, depth);
+    return Array.isArray(value) ? scanArray(value, s, depth) : scanObject(value, s, depth, error);
   } finally {
     s.path.pop();
   }
+}
+
+/**
+ * Any other object as JSON writes it: what its `toJSON` returns (a URL's `href`, a Date's text), else its own
+ * enumerable properties (a class instance's fields, which pino's `redact` paths reached too). A Buffer or
+ * typed array (its bytes) holds no field or text to scan.
+ */
+function scanOther(value: object, s: Scan, depth: number): unknown {
+  if (ArrayBuffer.isView(value)) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON !== 'function') return scanWalked(value, s, depth, false);
+  let json: unknown;
+  try {
+    json = toJSON.call(value, '');
+  } catch {
+    return value; // pino's own stringify meets the same error
+  }
+  if (json === value) return scanWalked(value, s, depth, false);
+  if (depth >= MAX_LOG_SCAN_DEPTH) return TRUNCATED;
+  const next = scan(json, s, depth + 1);
+  return next === json ? value : next;
 }
 
 function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
@@ -89,8 +116,7 @@ function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
   return out ?? value;
 }
 
-function scanObject(value: object, s: Scan, depth: number): unknown {
-  const error = value instanceof Error;
+function scanObject(value: object, s: Scan, depth: number, error: boolean): unknown {
   // An error's message, stack and cause are its own properties, but not enumerable ones.
   const keys = error ? Object.getOwnPropertyNames(value) : Object.keys(value);
   let changes: Map<string, unknown> | undefined;
@@ -124,6 +150,11 @@ function scanObject(value: object, s: Scan, depth: number): unknown {
     });
   }
   return copy;
+}
+
+/** An error, of this realm or another (a `vm` context's, whose errors are no `instanceof Error` here). */
+function isError(value: object): boolean {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 function isPlain(value: object): boolean {

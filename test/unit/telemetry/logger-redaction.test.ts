@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { REDACTED } from '../../../src/audit/secret-values.js';
 import {
@@ -122,6 +123,36 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[3] as string).msg).toBe('reached redis://:[redacted]@cache:6379');
   });
 
+  it('scans other objects as JSON writes them: class fields, what toJSON returns, errors of another realm', () => {
+    class Connection {
+      host = 'db.internal';
+      password = 'SECRET-field';
+    }
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const foreign = runInNewContext('Object.assign(new Error("vm failed"), { token: "SECRET-vm" })') as object;
+    logger.info(
+      {
+        conn: new Connection(),
+        nested: { conn: new Connection() },
+        upstream: new URL('https://app:SECRET-url@h.example/x'),
+        at: new Date(0),
+        bytes: Buffer.from('hi'),
+        err: foreign,
+      },
+      'objects',
+    );
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string)).toMatchObject({
+      conn: { host: 'db.internal', password: REDACTED },
+      nested: { conn: { host: 'db.internal', password: REDACTED } },
+      upstream: 'https://app:[redacted]@h.example/x',
+      at: '1970-01-01T00:00:00.000Z',
+      bytes: { type: 'Buffer', data: [104, 105] },
+      err: { type: 'Error', message: 'vm failed', token: REDACTED },
+    });
+  });
+
   it('is bounded: what lies past the depth or the values it looks at is not written, nor a cycle', () => {
     const deep = redactLogObject(nest(MAX_LOG_SCAN_DEPTH + 3, { password: 'SECRET-too-deep' }));
     expect(JSON.stringify(deep)).not.toContain('SECRET');
@@ -152,6 +183,11 @@ describe('the logger backstop at any depth', () => {
       files: ['a.rego', 'data.json'],
       err: new Error('connect ECONNREFUSED 127.0.0.1:6379'),
       when: new Date(0),
+      conn: new (class {
+        host = 'db.internal';
+      })(),
+      target: new URL('http://127.0.0.1:8081/mcp'),
+      bytes: Buffer.from('hi'),
     };
     expect(redactLogObject(obj)).toBe(obj);
   });
