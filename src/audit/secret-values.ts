@@ -9,6 +9,9 @@
  * - a string that is an HTTP credential (`Bearer …`, `Basic …`), whole; inside longer text, the credential
  *   after the scheme when it looks like one (8+ characters with a digit, a capital inside or one of `+/=_~`),
  *   so prose (`the bearer of this letter`, `basic well-known steps`) is left alone;
+ * - the value of an `Authorization`, `Proxy-Authorization` or `X-Api-Key` header written as text
+ *   (`Authorization: Bearer x`, `"authorization":"…"`, `X-API-KEY=…`), whatever it looks like: after the
+ *   header's name it is a credential (its scheme, when a known one, is kept);
  * - a JWT (three or five base64url segments whose first decodes to a JOSE header: an object naming its `alg`);
  * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is).
  *
@@ -33,6 +36,13 @@ const CREDENTIAL_IN_TEXT = /(?<![A-Za-z0-9])(bearer|basic)(\s+)([A-Za-z0-9._~+/-
 /** What a credential has and a word of prose does not. */
 const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
 const CREDENTIAL_MIN_CHARS = 8;
+/**
+ * A credential header's name, `:` or `=` (a JSON member's quotes allowed, escaped too), an optional scheme, and
+ * the value: up to a space, quote, backslash, comma or semicolon.
+ */
+const HEADER_IN_TEXT =
+  /(?<![A-Za-z0-9_-])((?:(?:proxy-)?authorization|x-api-key)\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|basic|token|dpop|negotiate|ntlm)\s+)?)[^\s"'\\,;]+/gi;
+const HEADER_NAME = /authorization|x-api-key/i;
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
 const JWT =
   /(?<![A-Za-z0-9_-])(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])/g;
@@ -47,6 +57,9 @@ export function scrubSecretValue(text: string): string {
   if (hasSchemeWord(out)) {
     if (WHOLE_CREDENTIAL.test(out)) return REDACTED;
     out = out.replace(CREDENTIAL_IN_TEXT, credentialInText);
+  }
+  if (HEADER_NAME.test(out)) {
+    out = out.replace(HEADER_IN_TEXT, (_whole, name: string) => `${name}${REDACTED}`);
   }
   if (out.includes('.') && (out.includes('ey') || out.includes('ew'))) {
     out = out.replace(JWT, (whole, header: string) => (isJoseHeader(header) ? REDACTED : whole));

@@ -39,6 +39,16 @@ describe('scrubSecretValue', () => {
     ['BEARER XYZ123==', REDACTED],
     ['Authorization: Bearer s3cr3t-0123456789, then go', 'Authorization: Bearer [redacted], then go'],
     ['use Basic YWxhZGRpbjpvcGVuc2VzYW1l.', 'use Basic [redacted].'],
+    // After a credential header's name the value is one, whatever it looks like.
+    ['send Authorization: Bearer x please', 'send Authorization: Bearer [redacted] please'],
+    ['authorization:\tbearer opaquelowercase', 'authorization:\tbearer [redacted]'],
+    ['Authorization: opaque-value, next', 'Authorization: [redacted], next'],
+    ['{"headers":{"Authorization":"Bearer opaque"}}', '{"headers":{"Authorization":"Bearer [redacted]"}}'],
+    ['{\\"authorization\\":\\"Token opaque\\"}', '{\\"authorization\\":\\"Token [redacted]\\"}'],
+    [
+      'curl -H "PROXY-AUTHORIZATION: Basic dXNlcjpw" -H "X-Api-Key: k-opaque" h',
+      'curl -H "PROXY-AUTHORIZATION: Basic [redacted]" -H "X-Api-Key: [redacted]" h',
+    ],
     [JWT, REDACTED],
     [UNSECURED_JWT, REDACTED],
     [JWE, REDACTED],
@@ -62,6 +72,8 @@ describe('scrubSecretValue', () => {
       'https://host.example:8443/path',
       'mailto:alice@example.com',
       'The bearer of this letter is trusted.',
+      'authorization failed for user 42 (the authorization server said no)',
+      'an authorization_code grant, x-api-keys: 3',
       'Basic authentication is enough for well-known steps. Bearer tokens are not.',
       // Base64 that is no JWT: no dots; dots but a first segment that is no JSON object; a JSON array.
       'SGVsbG8gd29ybGQhIHRoaXMgaXMgYmFzZTY0',
@@ -160,7 +172,15 @@ describe('cost on hostile text', () => {
   const BOUND_MS = 250;
 
   it('scrubs the kept strings of a 1 MB batch of calls in bounded time, whatever text they repeat', () => {
-    for (const unit of ['eyJ9.. ', 'eyJhbGcifQ.. ', 'eyA.', '?password=x&', 'a://b:c@', 'bearer Abcdefgh1 ']) {
+    for (const unit of [
+      'eyJ9.. ',
+      'eyJhbGcifQ.. ',
+      'eyA.',
+      '?password=x&',
+      'a://b:c@',
+      'bearer Abcdefgh1 ',
+      'authorization: bearer ',
+    ]) {
       const text = unit.repeat(Math.ceil(SCRUB_WINDOW / unit.length));
       const requestBudget = newRequestBudget();
       const t0 = performance.now();
