@@ -183,10 +183,10 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
     });
   }
   if (isPlainObject(value)) {
-    const entry = o.sensitiveKeys && 'value' in value && namesCredential(value.name ?? value.key);
+    const entry = o.sensitiveKeys ? entryValueKey(value) : undefined;
     return eachKey(value, o.budget, (k, v, out) => {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
-      const credential = o.sensitiveKeys && ((entry && k === 'value') || isSensitiveKey(k));
+      const credential = o.sensitiveKeys && (k === entry || isSensitiveKey(k));
       if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || credential) {
         if (o.listed !== 'drop') put(out, k, masked(v, o, depth + 1));
         return;
@@ -199,6 +199,16 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   if (paths.some((p) => p.length === 1 && p[0] === '**')) return masked(value, o, depth);
   if (o.other === 'hash') return spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
   return keepPlain(value, o.budget, o.sensitiveKeys);
+}
+
+/**
+ * The key of an entry's value when the entry names a credential: `value` beside `name` or `key` (HAR headers,
+ * Kubernetes `env`), `Value` beside `Name` or `Key` (AWS tags and parameters).
+ */
+function entryValueKey(entry: Record<string, unknown>): string | undefined {
+  if ('value' in entry && namesCredential(entry.name ?? entry.key)) return 'value';
+  if ('Value' in entry && namesCredential(entry.Name ?? entry.Key)) return 'Value';
+  return undefined;
 }
 
 /**

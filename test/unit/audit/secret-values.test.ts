@@ -126,6 +126,9 @@ describe('the audit walk (auditArguments)', () => {
         { name: 'DB_PASSWORD', value: 'pw-9' },
         { key: 'Cookie', value: { session: 'c-1' } },
         { name: 'REGION', value: 'eu' },
+        { Name: 'Authorization', Value: 'opaque-aws-style' },
+        { Key: 'x-api-key', Value: 'k-456' },
+        { Key: 'Region', Value: 'eu' },
       ],
       words: ['token', 'bucket'],
     });
@@ -139,6 +142,9 @@ describe('the audit walk (auditArguments)', () => {
         { name: 'DB_PASSWORD', value: REDACTED },
         { key: 'Cookie', value: REDACTED },
         { name: 'REGION', value: 'eu' },
+        { Name: 'Authorization', Value: REDACTED },
+        { Key: 'x-api-key', Value: REDACTED },
+        { Key: 'Region', Value: 'eu' },
       ],
       // A pair is masked on its name: a two-word list naming a credential loses its second word (the safe side).
       words: ['token', REDACTED],
