@@ -119,37 +119,43 @@ function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
 function scanObject(value: object, s: Scan, depth: number, error: boolean): unknown {
   // An error's message, stack and cause are its own properties, but not enumerable ones.
   const keys = error ? Object.getOwnPropertyNames(value) : Object.keys(value);
+  const values: unknown[] = [];
   let changes: Map<string, unknown> | undefined;
   for (const k of keys) {
-    const v = (value as Record<string, unknown>)[k];
+    let v: unknown;
     let next: unknown;
-    if (s.nodes-- <= 0) next = TRUNCATED;
-    else if (SECRET_KEYS.has(k.toLowerCase()) && v !== undefined) next = REDACTED;
-    else next = scan(v, s, depth + 1);
+    try {
+      v = (value as Record<string, unknown>)[k];
+      if (s.nodes-- <= 0) next = TRUNCATED;
+      else if (SECRET_KEYS.has(k.toLowerCase()) && v !== undefined) next = REDACTED;
+      else next = scan(v, s, depth + 1);
+    } catch {
+      next = TRUNCATED; // a getter that throws: what it holds cannot be looked at
+    }
+    values.push(v);
     if (next === v) continue;
     changes ??= new Map();
     changes.set(k, next);
   }
   if (!changes) return value;
   if (!error) {
-    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-    // A `__proto__` key (JSON.parse makes it an ordinary one) is set as one, not as the prototype.
-    for (const [k, v] of changes)
+    // A plain object with what was read (a getter is not called twice); a `__proto__` key (JSON.parse makes
+    // it an ordinary one) is set as one, not as the prototype.
+    const out: Record<string, unknown> = {};
+    keys.forEach((k, i) => {
+      const v = changes.has(k) ? changes.get(k) : values[i];
       Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    });
     return out;
   }
-  // The same kind of error (pino writes its `type` and `stack`), with the changed properties replaced.
-  const copy = Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value)) as object;
+  // The same kind of error (pino writes its `type` and `stack`), with the changed properties replaced before
+  // the copy is made: a frozen error's properties could not be redefined on it.
+  const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
   for (const [k, v] of changes) {
-    const d = Object.getOwnPropertyDescriptor(value, k);
-    Object.defineProperty(copy, k, {
-      value: v,
-      enumerable: d?.enumerable ?? true,
-      writable: true,
-      configurable: true,
-    });
+    const enumerable = descriptors[k]?.enumerable ?? true;
+    descriptors[k] = { value: v, enumerable, writable: true, configurable: true };
   }
-  return copy;
+  return Object.create(Object.getPrototypeOf(value), descriptors) as object;
 }
 
 /** An error, of this realm or another (a `vm` context's, whose errors are no `instanceof Error` here). */

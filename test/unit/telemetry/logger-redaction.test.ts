@@ -114,7 +114,8 @@ describe('the logger backstop at any depth', () => {
     logger.warn('retrying with Authorization: Basic U0VDUkVULW1zZy0z');
     logger.info('reached %s', 'redis://:SECRET-msg-4@cache:6379');
     const text = raw.join('');
-    for (const secret of ['SECRET-msg', JWT.slice(0, 20), 'U0VDUkVULW1zZy0z']) expect(text).not.toContain(secret);
+    for (const secret of ['SECRET-msg', JWT.slice(0, 20), 'U0VDUkVULW1zZy0z'])
+      expect(text).not.toContain(secret);
     expect(JSON.parse(raw[0] as string)).toMatchObject({
       level: 'error',
       msg: 'connect to postgres://app:[redacted]@db/x failed',
@@ -130,7 +131,9 @@ describe('the logger backstop at any depth', () => {
     }
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
-    const foreign = runInNewContext('Object.assign(new Error("vm failed"), { token: "SECRET-vm" })') as object;
+    const foreign = runInNewContext(
+      'Object.assign(new Error("vm failed"), { token: "SECRET-vm" })',
+    ) as object;
     logger.info(
       {
         conn: new Connection(),
@@ -151,6 +154,36 @@ describe('the logger backstop at any depth', () => {
       bytes: { type: 'Buffer', data: [104, 105] },
       err: { type: 'Error', message: 'vm failed', token: REDACTED },
     });
+  });
+
+  it('never makes the log call throw: a frozen error holding a secret, a getter that throws', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const frozen = Object.freeze(
+      Object.assign(new Error('reach postgres://app:SECRET-frozen@db/x'), { code: 'E1' }),
+    );
+    const trap = new Error('trap');
+    Object.defineProperty(trap, 'detail', {
+      get() {
+        throw new Error('getter failed');
+      },
+    });
+    const fields = {
+      host: 'db',
+      get password(): string {
+        throw new Error('getter failed');
+      },
+    };
+    expect(() => logger.error({ err: frozen }, 'frozen')).not.toThrow();
+    expect(() => logger.error({ err: trap, fields }, 'trap')).not.toThrow();
+    expect(raw).toHaveLength(2);
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string).err).toMatchObject({
+      type: 'Error',
+      message: 'reach postgres://app:[redacted]@db/x',
+      code: 'E1',
+    });
+    expect(JSON.parse(raw[1] as string)).toMatchObject({ err: { message: 'trap' }, fields: { host: 'db' } });
   });
 
   it('is bounded: what lies past the depth or the values it looks at is not written, nor a cycle', () => {
