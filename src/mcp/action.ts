@@ -16,8 +16,6 @@ export interface Action {
   readonly prompt?: string;
   readonly uri?: string;
   readonly arguments?: Readonly<Record<string, unknown>>;
-  /** `arguments` as the body spells it, when it may hold an integer JSON.parse rounded (`exact-numbers.ts`). */
-  readonly argumentsJson?: string;
   readonly resource: { readonly kind: ResourceKind; readonly name: string };
 }
 
@@ -31,30 +29,19 @@ export function nonObjectArguments(method: string, params: unknown): boolean {
   return args !== undefined && args !== null && !isRecord(args);
 }
 
-/**
- * Classifies one JSON-RPC request (method + params) into an Action; `argumentsJson` is the text of
- * `params.arguments` when the parser kept it (`JsonRpcMessage.argumentsJson`).
- */
-export function classify(method: string, id: JsonRpcId, params: unknown, argumentsJson?: string): Action {
+/** Classifies one JSON-RPC request (method + params) into an Action. */
+export function classify(method: string, id: JsonRpcId, params: unknown): Action {
   const p = isRecord(params) ? params : {};
   switch (method) {
     case 'tools/call': {
       const tool = typeof p.name === 'string' ? p.name : '';
       const args = isRecord(p.arguments) ? p.arguments : {};
-      const action: Action = { method, id, tool, arguments: args, resource: { kind: 'tool', name: tool } };
-      return argumentsJson === undefined ? action : { ...action, argumentsJson };
+      return { method, id, tool, arguments: args, resource: { kind: 'tool', name: tool } };
     }
     case 'prompts/get': {
       const prompt = typeof p.name === 'string' ? p.name : '';
       const args = isRecord(p.arguments) ? p.arguments : {};
-      const action: Action = {
-        method,
-        id,
-        prompt,
-        arguments: args,
-        resource: { kind: 'prompt', name: prompt },
-      };
-      return argumentsJson === undefined ? action : { ...action, argumentsJson };
+      return { method, id, prompt, arguments: args, resource: { kind: 'prompt', name: prompt } };
     }
     case 'resources/read':
     case 'resources/subscribe':

@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
-import { roundedInteger, withExactArguments } from './exact-numbers.js';
 import { checkCaseFolding, checkDuplicateKeys, checkReadMembers, FOLDABLE } from './json-keys.js';
+import { roundedInteger } from './json-scan.js';
 
 /**
  * The deepest nesting of arrays and objects a body may have (the message itself is level 1). Deeper
@@ -54,14 +54,7 @@ const MESSAGE_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 export type JsonRpcMessage =
-  | {
-      readonly kind: 'request';
-      readonly id: JsonRpcId;
-      readonly method: string;
-      readonly params: unknown;
-      /** `params.arguments` as the body spells it, when the body holds an integer beyond 2^53 (`exact-numbers.ts`). */
-      readonly argumentsJson?: string;
-    }
+  | { readonly kind: 'request'; readonly id: JsonRpcId; readonly method: string; readonly params: unknown }
   | { readonly kind: 'notification'; readonly method: string; readonly params: unknown }
   | { readonly kind: 'response'; readonly id: JsonRpcId };
 
@@ -95,7 +88,7 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
   // A lone surrogate or a NUL can only come from a \u escape: the bytes are valid UTF-8.
-  rounded = false;
+  beyondSafe = false;
   checkDuplicateKeys(text, checkValues(json, 1, text.includes('\\u')));
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
@@ -107,21 +100,25 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     }
     const messages = json.map((m, i) => parseMessage(m, `message ${i}`));
     checkUniqueIds(messages);
-    return { batch: true, messages: rounded ? withExactArguments(text, true, messages) : messages };
+    // After the messages: an id beyond 2^53 is refused as an id, which says more.
+    if (beyondSafe) checkExactIntegers(text);
+    return { batch: true, messages };
   }
-  const messages = [parseMessage(json, 'message')];
-  return { batch: false, messages: rounded ? withExactArguments(text, false, messages) : messages };
+  const message = parseMessage(json, 'message');
+  if (beyondSafe) checkExactIntegers(text);
+  return { batch: false, messages: [message] };
 }
 
-/** Set by {@link checkValues} when the body holds an integer JSON.parse may have rounded (beyond 2^53). */
-let rounded = false;
+/** Set by {@link checkValues} when the body holds a number beyond ±(2^53 − 1), whose literal may have been rounded. */
+let beyondSafe = false;
 
 /**
  * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, one
  * with keys that differ only in case, and (when `escapes`) one with a string or key holding a lone
  * surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could reach the upstream
  * as U+FFFD or as the escape; also one with a key holding U+0000, which a server may match to the member
- * without it. Returns how many keys the value's objects hold in all.
+ * without it. Returns how many keys the value's objects hold in all; sets {@link beyondSafe} for a number
+ * beyond ±(2^53 − 1).
  */
 function checkValues(value: unknown, depth: number, escapes: boolean): number {
   if (typeof value === 'string') {
@@ -137,7 +134,7 @@ function checkValues(value: unknown, depth: number, escapes: boolean): number {
         'Invalid Request: a number is too large for a double (it would reach the policy as null)',
       );
     }
-    if (roundedInteger(value)) rounded = true;
+    if (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) beyondSafe = true;
     return 0;
   }
   if (typeof value !== 'object' || value === null) return 0;
@@ -163,6 +160,22 @@ function checkValues(value: unknown, depth: number, escapes: boolean): number {
   }
   if (folds && keys > 1) checkCaseFolding(o);
   return keys + below;
+}
+
+/**
+ * Refuses an integer literal (no fraction, no exponent) that JSON.parse rounded: beyond 2^53 a double cannot
+ * hold every integer, so `9007199254740993` reaches the policy as `…992`, while Python, pydantic and Go (into
+ * an integer) read it exactly, and a JavaScript server reads it rounded: no reading of it is the one every
+ * upstream acts on. A literal a double holds exactly (`2^60`) passes, and so does one with a fraction or an
+ * exponent (`1e300`): parsers read it as a double, the same one. Only scanned for a body with such a number.
+ */
+function checkExactIntegers(text: string): void {
+  const literal = roundedInteger(text);
+  if (literal === undefined) return;
+  throw new RequestError(
+    'ERR_REQUEST_INVALID',
+    `Invalid Request: the integer ${literal.slice(0, 40)} is beyond what a double holds exactly (the policy would see ${Number(literal)}); send it as a string`,
+  );
 }
 
 function escapedKey(key: string): RequestError {

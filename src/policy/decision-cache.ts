@@ -98,14 +98,12 @@ function subjectSerial(input: PolicyInput): number {
 
 /**
  * The cache key of `input` without the context fields in `unused`, or undefined when it is too large to
- * cache (or cannot be serialised, or its arguments hold an integer beyond 2^53). The subject is named by a serial number: input building hands out one
+ * cache (or cannot be serialised). The subject is named by a serial number: input building hands out one
  * subject object per principal and the token and key caches keep one principal per credential, so on the
  * usual path it is one WeakMap lookup, and the key stays short (the subject's JSON with the token's claims
  * doubled the key, and a long key costs its length twice per lookup: hashed, then compared).
  */
 export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): string | undefined {
-  // Its arguments hold an integer the key would show rounded: two different calls, one key.
-  if (input.exactArguments !== undefined) return undefined;
   try {
     const serial = subjectSerial(input);
     const context: Record<string, unknown> = {};

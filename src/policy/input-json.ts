@@ -19,18 +19,7 @@ export function subjectJson(input: PolicyInput): string {
   return text;
 }
 
-/**
- * The same JSON as `JSON.stringify(input)` up to key order (which OPA ignores), but for `action.arguments`
- * when `input.exactArguments` holds their text: that text, with its integers as the body spells them.
- */
+/** The same JSON as `JSON.stringify(input)` up to key order (which OPA ignores). */
 export function inputJson(input: PolicyInput): string {
-  return `{"subject":${subjectJson(input)},"action":${actionJson(input)},"resource":${JSON.stringify(input.resource)},"context":${JSON.stringify(input.context)}}`;
-}
-
-function actionJson(input: PolicyInput): string {
-  const exact = input.exactArguments;
-  if (exact === undefined) return JSON.stringify(input.action);
-  const { arguments: _rounded, ...rest } = input.action;
-  // `rest` holds `method` at least, so its JSON ends in `"…"}`: the arguments go before the brace.
-  return `${JSON.stringify(rest).slice(0, -1)},"arguments":${exact}}`;
+  return `{"subject":${subjectJson(input)},"action":${JSON.stringify(input.action)},"resource":${JSON.stringify(input.resource)},"context":${JSON.stringify(input.context)}}`;
 }

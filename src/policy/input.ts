@@ -26,12 +26,6 @@ export interface PolicyInput {
   readonly action: Record<string, unknown>;
   readonly resource: { kind: ResourceKind; name: string; annotations: Annotations };
   readonly context: ReturnType<typeof contextOf>;
-  /**
-   * The text of `action.arguments` as the body spells it, when it may hold an integer beyond 2^53 that
-   * JSON.parse rounded (`mcp/exact-numbers.ts`): the policy reads this text instead. Such an input is
-   * never cached (its key would hold the rounded value).
-   */
-  readonly exactArguments?: string;
 }
 
 export function buildDecisionInput(
@@ -45,13 +39,12 @@ export function buildDecisionInput(
   if (action.prompt !== undefined) a.prompt = action.prompt;
   if (action.uri !== undefined) a.uri = action.uri;
   if (action.arguments !== undefined) a.arguments = action.arguments;
-  const input: PolicyInput = {
+  return {
     subject: subjectOf(principal),
     action: a,
     resource: { kind: action.resource.kind, name: action.resource.name, annotations: annotations ?? {} },
     context: contextOf(facts),
   };
-  return action.argumentsJson === undefined ? input : { ...input, exactArguments: action.argumentsJson };
 }
 
 /** Input for the `visible` entrypoint: one item of a list reply. */

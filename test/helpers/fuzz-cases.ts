@@ -57,7 +57,7 @@ jsonrpc-shape - :body: {$V,"id":$I,$E,"extra":1} ¦ {$V,"id":$I,"method":"ping",
 numbers - :body: {$V,"id":1e400,$E} ¦ {$V,"id":-1e400,$E} ¦ {$V,"id":1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000,$E}
 numbers - :body: {$V,"id":1e400,"result":{}} ¦ {$V,"id":$I,"error":{"code":1e400,"message":"x"}} ¦ {$V,"id":$I,"error":{"code":1.5,"message":"x"}}
 numbers + :body: {$V,"id":1e-400,$E} ¦ {$V,"id":-0,$E} ¦ {$V,"id":1E+2,$E} ¦ {$V,"id":-1,$E} ¦ {$V,"id":9007199254740991,$E}
-numbers - :body: {$V,"id":18446744073709551616,$E} ¦ {$V,"id":9007199254740993,$E} ¦ {$V,"id":1.5,$E} ¦ {$V,"id":-9007199254740992,$E}
+numbers - :body: {$V,"id":18446744073709551616,$E} ¦ {$V,"id":9007199254740993,$E} ¦ {$V,"id":1.5,$E} ¦ {$V,"id":-9007199254740992,$E} ¦ {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","n":9007199254740993}}}
 numbers + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","n":1e400,"m":-0,"k":18446744073709551616,"j":-1e-400}}} ¦ {$V,"id":$I,"error":{"code":18446744073709551616,"message":"x"}}
 strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\u0000"}}} ¦ {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\t\n\r\b\f\/"}}}
 strings + :body: {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\u2028\u2029\ufeff\uffff"}}} ¦ {$V,"id":$I,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\ud83d\ude00"}}}

@@ -53,7 +53,7 @@ async function setup(env: NodeJS.ProcessEnv = {}): Promise<{ h: Harness; up: Raw
 
 /** A tools/call of echo whose body text is exactly this (an integer past 2^53, a 1.0, an escape). */
 const callText = (meta: string) =>
-  `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"n":12345678901234567890,"f":1.0,"s":"caf\\u00e9"},"_meta":${meta}}}`;
+  `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"n":12345678901234567890.0,"f":1.0,"s":"caf\\u00e9"},"_meta":${meta}}}`;
 
 /** What reached the upstream for the call. */
 const upstreamCall = (up: RawUpstream) => up.requests.find((r) => r.body.includes('"tools/call"'));
@@ -87,7 +87,7 @@ describe("the client's trace context in params._meta", () => {
     expect(header).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(header).not.toBe(CLIENT_PARENT);
     expect(JSON.parse(call?.body ?? '{}').params._meta).toEqual({ traceparent: header });
-    expect(call?.body).toContain('"n":12345678901234567890,"f":1.0,"s":"caf\\u00e9"');
+    expect(call?.body).toContain('"n":12345678901234567890.0,"f":1.0,"s":"caf\\u00e9"');
   });
 
   it('cannot hide in a repeated _meta or params: such a body is refused, and nothing reaches the upstream', async () => {

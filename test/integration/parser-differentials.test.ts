@@ -58,13 +58,24 @@ describe('parser differentials refused at the boundary', () => {
     expect(inValue).toMatchObject({ status: 200, calls: [{ text: 'a\u0000b' }] });
   });
 
-  it('passes on an integer literal a double cannot hold: the policy reads it as sent (exact-numbers.test.ts)', async () => {
-    // JSON.parse reads 9007199254740993 as 9007199254740992, a Python or Go server (ints exact) as sent: the
-    // policy is given the arguments' text, so it decides on the number the upstream acts on.
+  it('refuses an integer literal a double cannot hold, which Python and Go read exactly', async () => {
+    // JSON.parse reads 9007199254740993 as 9007199254740992: the policy decides on one id, a Python or Go
+    // server (ints exact) acts on the other.
     for (const n of ['9007199254740993', '-9007199254740993', '12345678901234567891']) {
-      const sent = await send(call(`{"name":"echo","arguments":{"text":"hi","account":${n}}}`));
-      expect(sent, n).toMatchObject({ status: 200, calls: [{ text: 'hi' }] });
+      const rounded = await send(call(`{"name":"echo","arguments":{"text":"hi","account":${n}}}`));
+      expect(rounded, n).toMatchObject({
+        status: 400,
+        error: { code: -32600, message: expect.stringContaining(`integer ${n} `) },
+      });
+      expect(rounded.calls, n).toEqual([]);
     }
+    // Exact ones pass: 2^60 and 2^53, a double beyond 2^53 written as one, and digits in a string.
+    const exact = await send(
+      call(
+        '{"name":"echo","arguments":{"text":"9007199254740993","a":1152921504606846976,"b":9007199254740992,"c":1e300,"d":-4.5e20}}',
+      ),
+    );
+    expect(exact).toMatchObject({ status: 200, calls: [{ a: 2 ** 60, b: 2 ** 53, c: 1e300, d: -4.5e20 }] });
   });
 
   it('refuses a params member the sidecar reads, spelt otherwise, which a Go or Python server reads as it', async () => {

@@ -69,7 +69,7 @@ export function decideStage(deps: DecideDeps): Stage {
     const subscriptions = { left: MAX_RESOURCE_SUBSCRIPTIONS };
     for (const [index, msg] of parsed.messages.entries()) {
       if (msg.kind !== 'request') continue;
-      const action = classify(msg.method, msg.id, msg.params, msg.argumentsJson);
+      const action = classify(msg.method, msg.id, msg.params);
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
       const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
       const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { arrayElements, keysInText, objectMembers, skipValue } from '../../../src/mcp/json-scan.js';
+import {
+  arrayElements,
+  keysInText,
+  objectMembers,
+  roundedInteger,
+  skipValue,
+} from '../../../src/mcp/json-scan.js';
 import { parseBody } from '../../../src/mcp/jsonrpc.js';
 
 describe('json-scan: members found in the text of valid JSON', () => {
@@ -30,6 +36,18 @@ describe('json-scan: members found in the text of valid JSON', () => {
     expect((arrayElements(t, 0) ?? []).map((i) => t[i])).toEqual(['{', '2', '"']);
     expect(arrayElements('[]', 0)).toEqual([]);
     expect(arrayElements('{}', 0)).toBeUndefined();
+  });
+
+  it('finds the first integer literal a double cannot hold, skipping strings, fractions and exponents', () => {
+    expect(roundedInteger('{"a":9007199254740992,"b":"9007199254740993","c":-9007199254740993}')).toBe(
+      '-9007199254740993',
+    );
+    expect(
+      roundedInteger('[1152921504606846976,9007199254740993.0,9007199254740993e0,1e300,-0]'),
+    ).toBeUndefined();
+    expect(roundedInteger('{"k\\\\":"9007199254740993","n":[123456789012345678]}')).toBe(
+      '123456789012345678',
+    );
   });
 
   it('counts the keys of the text: colons outside strings only', () => {

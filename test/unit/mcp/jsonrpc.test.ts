@@ -127,6 +127,16 @@ describe('parseBody', () => {
     expect(parseBody(ok).messages).toHaveLength(1);
   });
 
+  it('refuses an integer literal a double cannot hold exactly (Python and Go read it exactly)', () => {
+    for (const n of ['9007199254740993', '-18446744073709551615']) {
+      const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"account":${n}}}}`;
+      expect(() => parseBody(body)).toThrow(`the integer ${n} is beyond what a double holds exactly`);
+    }
+    const ok =
+      '{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":9007199254740992,"b":"9007199254740993","c":1e300}}';
+    expect(parseBody(ok).messages).toHaveLength(1);
+  });
+
   it('refuses a key holding U+0000 (a Go decoder matched "name\\u0000" to name), not a value', () => {
     const body =
       '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name\\u0000":"run_sql"}}';

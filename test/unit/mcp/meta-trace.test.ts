@@ -20,9 +20,9 @@ describe('the client trace context in params._meta', () => {
   });
 
   it('removes traceparent, tracestate and baggage, leaving every other byte as sent', () => {
-    const text = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p","traceparent":"${CLIENT}","tracestate":"v=1","baggage":"user.id=admin"}}}`;
+    const text = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890.0,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p","traceparent":"${CLIENT}","tracestate":"v=1","baggage":"user.id=admin"}}}`;
     expect(forwarded(text)).toBe(
-      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","arguments":{"n":12345678901234567890.0,"f":1.0,"s":"\\u00e9"},"_meta":{"progressToken":"p"}}}',
     );
   });
 
