@@ -146,3 +146,28 @@ export function roundedInteger(t: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * `t` with each number outside its strings replaced by `replace(token)`, where that differs from the token
+ * (`t` itself when it differs for none). Keys and literals hold no number, so each `-` or digit outside a
+ * string starts one.
+ */
+export function replaceNumbers(t: string, replace: (token: string) => string): string {
+  let out = '';
+  let from = 0;
+  for (let at = 0; at < t.length; at++) {
+    const c = t.charCodeAt(at);
+    if (c === QUOTE) at = skipString(t, at) - 1;
+    else if (c === MINUS || isDigit(c)) {
+      const end = skipValue(t, at);
+      const token = t.slice(at, end);
+      const next = replace(token);
+      if (next !== token) {
+        out += t.slice(from, at) + next;
+        from = end;
+      }
+      at = end - 1;
+    }
+  }
+  return from === 0 ? t : out + t.slice(from);
+}

@@ -8,15 +8,22 @@
 import { posix } from 'node:path';
 import { BundleError } from './bundle.js';
 
-/** Merges every `data.json` of `files` (paths relative to the bundle root), in path order. */
-export function mergeDataFiles(files: ReadonlyMap<string, Buffer>, source: string): Record<string, unknown> {
+/**
+ * Merges every `data.json` of `files` (paths relative to the bundle root), in path order; `read` parses each
+ * (`exact-data.ts` passes one that keeps integers beyond 2^53 as written).
+ */
+export function mergeDataFiles(
+  files: ReadonlyMap<string, Buffer>,
+  source: string,
+  read: (text: string) => unknown = JSON.parse,
+): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   for (const [path, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     if (posix.basename(path) !== 'data.json') continue;
     let doc: unknown;
     const text = content.toString('utf8');
     try {
-      doc = JSON.parse(text);
+      doc = read(text);
     } catch (err) {
       throw new BundleError(`bundle ${source}: ${path} is not valid JSON${jsonErrorWhere(text, err)}`, {
         cause: err,

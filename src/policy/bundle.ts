@@ -15,6 +15,7 @@ import { POLICY_MAX_BUNDLE_BYTES } from '../config/defaults.js';
 import { mergeDataFiles, pathOutsideRoots } from './bundle-data.js';
 import { type BundleAuth, download, isUrl } from './bundle-download.js';
 import { type BundleVerification, SIGNATURES_FILE, verifyBundle } from './bundle-signature.js';
+import { exactDataJson } from './exact-data.js';
 
 export const ManifestSchema = z
   .object({
@@ -40,6 +41,8 @@ export interface Bundle {
   readonly revision: string;
   readonly wasm: Uint8Array;
   readonly data: Record<string, unknown>;
+  /** `data` as JSON text with its integers beyond 2^53 as written, when it holds one (`exact-data.ts`). */
+  readonly dataJson?: string;
   /** Where it came from, for logs. */
   readonly source: string;
 }
@@ -262,7 +265,9 @@ function fromFiles(files: Map<string, Buffer>, source: string): Bundle {
     );
   }
   const revision = manifest.revision || `sha256:${contentHash(wasm, files)}`;
-  return { manifest, revision, wasm: new Uint8Array(wasm), data, source };
+  const dataJson = exactDataJson(files, source, data);
+  const bundle = { manifest, revision, wasm: new Uint8Array(wasm), data, source };
+  return dataJson === undefined ? bundle : { ...bundle, dataJson };
 }
 
 function parseManifest(raw: Buffer | undefined, source: string): Manifest {

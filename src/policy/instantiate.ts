@@ -56,7 +56,8 @@ export async function instantiate(
   const module = await wasm.compile(bundle.wasm);
   const fresh = () => {
     const policy = opa.loadPolicySync(module);
-    policy.setData(bundle.data);
+    // Given as text when it holds integers beyond 2^53: opa-wasm would write the rounded values.
+    policy.setData(bundle.dataJson === undefined ? bundle.data : jsonBytes(bundle.dataJson));
     return policy;
   };
   const policy = fresh();
@@ -87,4 +88,10 @@ export async function instantiate(
     }
   };
   return { call, decisionId, visibleId };
+}
+
+/** JSON text as the ArrayBuffer opa-wasm's `setData` takes as it is. */
+function jsonBytes(json: string): ArrayBuffer {
+  const bytes = Buffer.from(json, 'utf8');
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
 }
