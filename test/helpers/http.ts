@@ -52,6 +52,33 @@ export async function openSession(url: string, token: string): Promise<string> {
 }
 
 /**
+ * Opens a Streamable HTTP session at `url` with `auth` (credential headers) at protocol `version` and sends
+ * `notifications/initialized`, as a client does before its first call: the headers its later requests carry
+ * (credentials, `Mcp-Session-Id`, `MCP-Protocol-Version`). Throws when either step is refused.
+ */
+export async function initializedSession(
+  url: string,
+  auth: Record<string, string>,
+  version: string,
+): Promise<Record<string, string>> {
+  const base = { ...JSON_RPC_HEADERS, ...auth };
+  const init = await postJsonRpc(url, auth, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
+  const text = await init.text();
+  const id = init.headers.get('mcp-session-id');
+  if (init.status !== 200 || !id) throw new Error(`initialize answered ${init.status}: ${text}`);
+  const headers = { ...base, 'mcp-session-id': id, 'mcp-protocol-version': version };
+  const ready = await postJsonRpc(url, headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
+  await ready.text();
+  if (ready.status !== 202) throw new Error(`notifications/initialized answered ${ready.status}`);
+  return headers;
+}
+
+/**
  * POSTs `body` with `Expect: 100-continue` and sends it only once the sidecar asked for it (`100 Continue`,
  * which comes once every check before reading the body passed), after `beforeBody` ran: a test acts between
  * the sidecar's checks of the headers and its reading of the body. Resolves with the status and the body.

@@ -9,6 +9,7 @@
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { initializedSession } from '../helpers/http.js';
 import { type Harness, type HarnessOptions, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -29,37 +30,8 @@ async function harness(opts: HarnessOptions = {}): Promise<Harness> {
 }
 
 /** A new session through the sidecar: the headers its requests carry. */
-async function openSession(sidecar: Harness): Promise<Record<string, string>> {
-  const base = {
-    ...(await sidecar.bearer(['user'])),
-    accept: 'application/json, text/event-stream',
-    'content-type': 'application/json',
-  };
-  const init = await fetch(sidecar.mcpUrl, {
-    method: 'POST',
-    headers: base,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: VERSION, capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-  expect(init.status).toBe(200);
-  await init.text();
-  const headers = {
-    ...base,
-    'mcp-session-id': init.headers.get('mcp-session-id') as string,
-    'mcp-protocol-version': VERSION,
-  };
-  const ready = await fetch(sidecar.mcpUrl, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  expect(ready.status).toBe(202);
-  return headers;
-}
+const openSession = async (sidecar: Harness) =>
+  initializedSession(sidecar.mcpUrl, await sidecar.bearer(['user']), VERSION);
 
 /** A `slow` call with id 1 whose SSE reply its client cuts while the upstream works on it: id 1 is then held. */
 async function cutCall(sidecar: Harness, headers: Record<string, string>): Promise<void> {

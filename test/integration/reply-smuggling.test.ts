@@ -24,6 +24,7 @@ import { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { initializedSession } from '../helpers/http.js';
 import { OrderedEventStore } from '../helpers/ordered-event-store.js';
 import { startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
@@ -116,37 +117,8 @@ async function postAsGuest(h: Harness, body: string, contentType = 'application/
 
 const names = (text: string) => [...text.matchAll(/"name":"([a-z_]+)"/g)].map((m) => m[1]);
 
-async function session(h: Harness, version: string): Promise<Record<string, string>> {
-  const base = {
-    ...(await h.bearer(['guest'])),
-    accept: 'application/json, text/event-stream',
-    'content-type': 'application/json',
-  };
-  const init = await fetch(h.mcpUrl, {
-    method: 'POST',
-    headers: base,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-  expect(init.status).toBe(200);
-  await init.text();
-  const headers = {
-    ...base,
-    'mcp-session-id': init.headers.get('mcp-session-id') as string,
-    'mcp-protocol-version': version,
-  };
-  const ready = await fetch(h.mcpUrl, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  await ready.text();
-  return headers;
-}
+const session = async (h: Harness, version: string) =>
+  initializedSession(h.mcpUrl, await h.bearer(['guest']), version);
 
 describe('request smuggling', () => {
   it('refuses a body in another charset (415) before the upstream sees it', async () => {
