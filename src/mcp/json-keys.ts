@@ -58,8 +58,12 @@ export function foldKey(k: string): string {
   return out;
 }
 
-/** The members of `params` the sidecar reads (the call decided, its task, a listen's lists, a cancellation). */
+/**
+ * The members of `params` the sidecar reads (the call decided, its task, a listen's lists, a cancellation, the
+ * version an `initialize` asks for: the policy's `context.protocol_version`).
+ */
 const READ_PARAMS = variants([
+  'protocolVersion',
   'name',
   'arguments',
   'uri',

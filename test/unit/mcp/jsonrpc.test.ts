@@ -158,6 +158,18 @@ describe('parseBody', () => {
       // The Python SDK's models read a field by its Python name too (populate_by_name).
       ['tools/call', '{"name":"echo","meta":{"baggage":"user.id=admin"}}'],
       ['tasks/get', '{"task_id":"t-1"}'],
+      // Go reads `_Meta` as `_meta`; its protocol version and capabilities are read here as `_meta` alone.
+      ['tools/call', '{"name":"echo","_Meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}'],
+      ['ping', '{"_META":{}}'],
+      // The version an initialize asks for is the policy's context.protocol_version.
+      [
+        'initialize',
+        '{"ProtocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}',
+      ],
+      [
+        'initialize',
+        '{"protocol_version":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}',
+      ],
       ['subscriptions/listen', '{"notifications":{"resource_subscriptions":["crm://globex/x"]}}'],
     ]) {
       expect(() => parseBody(req(method as string, params as string)), params).toThrow(
