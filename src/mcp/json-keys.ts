@@ -78,13 +78,14 @@ const READ_LISTEN = variants(['resourceSubscriptions', 'taskIds']);
 
 /**
  * Each member by its folded spelling (Go) and its Python name (`task_id`, `meta`: the Python SDK's models take
- * `populate_by_name`, so a field is read by its name as well as by its wire alias). `_meta` is matched folded
- * where it is read, so only its Python name is listed.
+ * `populate_by_name`, so a field is read by its name as well as by its wire alias). `_meta` too: its trace
+ * context is rewritten folded, but its protocol version (which says whether a call's `Mcp-Param-*` headers are
+ * checked) and client capabilities (a task the reply creates) are read as `_meta` alone.
  */
 function variants(names: readonly string[]): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   for (const n of names) {
-    if (n !== '_meta') out.set(foldKey(n), n);
+    out.set(foldKey(n), n);
     const python = n.replace(/^_/, '').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     if (python !== n) out.set(python, n);
   }

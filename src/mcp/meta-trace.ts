@@ -6,9 +6,10 @@
  * `_meta` as well: each is removed, and `traceparent` / `tracestate` are set to the sidecar's own upstream
  * span where it sends one in the headers. Only that `_meta` object is written anew, from its other members'
  * own bytes: the body is otherwise forwarded byte for byte (numbers beyond a double, escapes, key order and
- * spacing stay as the client sent them, as decided). `_meta` and the trace keys are matched as Go matches a
- * struct's fields, without case (`_Meta`, `Traceſtate`); the parser has refused a body repeating a key or
- * holding two that differ only in case, so each is found once, where every server reads it.
+ * spacing stay as the client sent them, as decided). The trace keys are matched as Go matches a struct's
+ * fields, without case (`Traceſtate`), and so is `_meta`, though the parser refuses it spelt otherwise
+ * (`_Meta`: json-keys.ts); it has refused a body repeating a key or holding two that differ only in case, so
+ * each is found once, where every server reads it.
  *
  * Most bodies carry no such key: {@link withOwnTraceContext} then costs a look at each message's `params`.
  *

@@ -125,6 +125,34 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     expect(calls()).toBe(before);
   });
 
+  it('refuses _meta spelt in another case, which a Go server reads as _meta and the check would not', async () => {
+    // Without MCP-Protocol-Version, the body's `_meta` version says the revision: `_Meta` hid it from the
+    // check (the call was forwarded with its mismatched header), while Go's encoding/json reads it as `_meta`.
+    const before = calls();
+    const { 'mcp-protocol-version': _, ...withoutVersion } = headers2026(token, 'tools/call', {
+      name: 'read_customer',
+    });
+    const res = await fetch(h.mcpUrl, {
+      method: 'POST',
+      headers: { ...withoutVersion, 'mcp-param-tenant': 'globex' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: {
+          name: 'read_customer',
+          arguments: { tenant: 'acme', id: 'c-1' },
+          _Meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
+        },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: number; message: string } };
+    expect(body.error).toMatchObject({ code: -32600, message: expect.stringContaining('"_Meta"') });
+    expect(calls()).toBe(before);
+  });
+
   it('does not read the headers of an older revision, whose clients mirror nothing', async () => {
     const res = await call(5, 'acme', { 'mcp-param-tenant': 'globex' }, '2025-11-25');
     expect(res.status).toBe(200);

@@ -410,7 +410,8 @@ const TRACE_VARIANTS: Record<string, string[]> = {
   tracestate: ['tracestate', 'TraceState', 'traceſtate', 'TRACEſTATE', 'tracesTate'],
   baggage: ['baggage', 'Baggage', 'BAGGAGE', 'bagGage'],
 };
-const META_VARIANTS = ['_meta', '_Meta', '_META', '_mEta'];
+/** `_meta` spelt otherwise is refused by the parser (json-keys.ts), for another reason than a repeat. */
+const META_VARIANTS = ['_meta'];
 /** _meta keys that are not trace context (none folds to a trace key or to another). */
 const META_OTHERS = ['progressToken', 'a', 'x:y', 'trace', 'traceparents', 'bag', 'baggage2', 'é', 'ſx'];
 
