@@ -172,16 +172,62 @@ export function requestParamHeaderMismatch(
   declarationsOf: (tool: string) => readonly ParamHeader[],
   rawHeaders?: readonly string[],
 ): string | undefined {
-  const header = headers['mcp-protocol-version'];
-  const stated = typeof header === 'string' ? header.trim() : undefined;
-  if (stated !== undefined && stated < HEADER_MIRRORING_SINCE) return undefined;
+  const stated = statedVersion(headers);
+  if (stated === null) return undefined;
   for (const msg of messages) {
-    if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) continue;
-    if ((stated ?? metaVersion(msg.params) ?? '') < HEADER_MIRRORING_SINCE) continue;
-    const tool = msg.params.name;
-    if (typeof tool !== 'string') continue;
-    const why = paramHeaderMismatch(declarationsOf(tool), msg.params.arguments, headers, rawHeaders);
+    const tool = mirroringCall(msg, stated);
+    if (tool === undefined) continue;
+    const args = (msg as { params: Record<string, unknown> }).params.arguments;
+    const why = paramHeaderMismatch(declarationsOf(tool), args, headers, rawHeaders);
     if (why) return why;
   }
   return undefined;
+}
+
+/**
+ * The `Mcp-Param-*` headers {@link requestParamHeaderMismatch} compared with the body (the marks of the tools
+ * its 2026-07-28 calls name, in lower case); undefined when none, as for most requests. These are forwarded
+ * as spelt, an underscore included (`Mcp-Param-Tenant_Id`): the upstream validates them too.
+ */
+export function checkedParamHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  messages: readonly JsonRpcMessage[],
+  declarationsOf: (tool: string) => readonly ParamHeader[],
+): ReadonlySet<string> | undefined {
+  const stated = statedVersion(headers);
+  if (stated === null) return undefined;
+  let out: Set<string> | undefined;
+  for (const msg of messages) {
+    const tool = mirroringCall(msg, stated);
+    const declarations = tool === undefined ? [] : declarationsOf(tool);
+    if (declarations.length > 0) out ??= new Set();
+    for (const d of declarations) out?.add(d.header);
+  }
+  return out;
+}
+
+/**
+ * Whether `name` (no underscore) is a `checked` header spelt with dashes, `mcp-param-tenant-id` for a checked
+ * `mcp-param-tenant_id`, without being checked itself: a CGI-style upstream reads the two as one.
+ */
+export function dashedTwin(name: string, checked: ReadonlySet<string> | undefined): boolean {
+  if (!checked || !name.startsWith(PARAM_HEADER_PREFIX) || checked.has(name)) return false;
+  for (const c of checked) if (c.includes('_') && c.replaceAll('_', '-') === name) return true;
+  return false;
+}
+
+/** The `MCP-Protocol-Version` header; null when it names a revision that mirrors no parameters. */
+function statedVersion(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined | null {
+  const header = headers['mcp-protocol-version'];
+  const stated = typeof header === 'string' ? header.trim() : undefined;
+  return stated !== undefined && stated < HEADER_MIRRORING_SINCE ? null : stated;
+}
+
+/** The tool `msg` calls, when it is a `tools/call` of a revision that mirrors parameters. */
+function mirroringCall(msg: JsonRpcMessage, stated: string | undefined): string | undefined {
+  if (msg.kind !== 'request' || msg.method !== 'tools/call' || !isRecord(msg.params)) return undefined;
+  if ((stated ?? metaVersion(msg.params) ?? '') < HEADER_MIRRORING_SINCE) return undefined;
+  return typeof msg.params.name === 'string' ? msg.params.name : undefined;
 }

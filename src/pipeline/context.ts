@@ -115,6 +115,8 @@ export interface RequestContext {
   responseHeaders: Record<string, string>;
   /** True once the request was handed to the upstream (it may have been sent even if no answer came). */
   forwarded?: boolean;
+  /** The `Mcp-Param-*` headers checked against the body (param-headers.ts): forwarded as spelt. */
+  paramHeaders?: ReadonlySet<string>;
   /** The legacy SSE session the session stage let this messages POST use (checked again after the body). */
   legacySession?: { readonly owner: string };
   /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */

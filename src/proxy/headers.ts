@@ -13,21 +13,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Principal } from '../authn/principal.js';
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-  'expect',
-]);
+import { cgiAlias, HOP_BY_HOP } from './cgi-aliases.js';
 
 /**
  * Request headers never forwarded: the hop-by-hop ones, and the client's trace context (the upstream gets the
@@ -152,8 +138,11 @@ export function upstreamRequestHeaders(
     peerIp?: string;
     proto: string;
     host: string | undefined;
+    /** The `Mcp-Param-*` headers checked against the body (forwarded as spelt, underscores and all). */
+    paramHeaders?: ReadonlySet<string>;
   },
 ): Record<string, string | string[]> {
+  const checked = forwarded.paramHeaders;
   const out: Record<string, string | string[]> = {};
   const connectionListed = listedInConnection(incoming.connection);
   // for…in, not Object.entries: no array of pairs built per request. Node's request headers and the reply
@@ -163,10 +152,8 @@ export function upstreamRequestHeaders(
     if (value === undefined) continue;
     if (NOT_FORWARDED.has(name) || connectionListed.has(name) || policy.strip.has(name)) continue;
     if (name.startsWith('x-mcp-authz-')) continue;
-    // CGI-style upstreams (WSGI, PHP) read `x_user` as `x-user`: an underscore spelling of a stripped
-    // header must not carry a forged identity past the strip list (nginx drops these for the same reason),
-    // nor one of an MCP header another session or version past the checks of its dashed spelling.
-    if (name.includes('_') && strippedAlias(name, policy.strip)) continue;
+    // CGI-style upstreams (WSGI, PHP) read `x_user` as `x-user` (`cgiAlias`).
+    if (cgiAlias(name, policy.strip, checked)) continue;
     out[name] = value;
   }
   // Never the client's codings: reply rewriting (tools/list pruning, SSE) reads the body as text, and
@@ -263,21 +250,6 @@ function mergeLists(a: string, b: string): string {
 /** An RFC 7239 node: IPv6 addresses quoted and bracketed, others as they are. */
 function forwardedNode(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;
-}
-
-/**
- * Whether `name` spelt with dashes is a header dropped here, or one of MCP's own (`Mcp-Session-Id`,
- * `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`), which the sidecar checks under its dashed
- * name alone: `mcp_session_id` would reach a CGI-style upstream as the session the sidecar never checked.
- */
-function strippedAlias(name: string, strip: ReadonlySet<string>): boolean {
-  const dashed = name.replaceAll('_', '-');
-  return (
-    strip.has(dashed) ||
-    dashed.startsWith('x-mcp-authz-') ||
-    dashed.startsWith('mcp-') ||
-    HOP_BY_HOP.has(dashed)
-  );
 }
 
 const NOTHING_LISTED: ReadonlySet<string> = new Set();

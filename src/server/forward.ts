@@ -86,6 +86,7 @@ export async function forward(
     peerIp: ctx.req.headers['x-forwarded-for'] ? normalizeIp(ctx.req.socket.remoteAddress ?? '') : undefined,
     proto: 'encrypted' in ctx.req.socket ? 'https' : 'http',
     host: ctx.req.headers.host,
+    paramHeaders: ctx.paramHeaders,
   });
   // The id of the audit record and of the policy input, as Envoy sends its own: the upstream's logs join them.
   headers['x-request-id'] = ctx.requestId;

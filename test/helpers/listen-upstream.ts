@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ExampleServer, type Harness, startHarness } from './sidecar.js';
 
@@ -20,6 +20,8 @@ export interface ListenUpstream {
   readonly url: string;
   /** The methods of the POSTs received, in order. */
   readonly received: string[];
+  /** The headers of each `tools/call` POST received, in order. */
+  readonly callHeaders: IncomingHttpHeaders[];
   close(): Promise<void>;
 }
 
@@ -43,8 +45,20 @@ export const MIRRORING_TOOL = {
   annotations: { readOnlyHint: true, destructiveHint: false },
 };
 
-export async function startListenUpstream(): Promise<ListenUpstream> {
+/** `mark`: the header name `read_customer`'s `tenant` is mirrored into (`Mcp-Param-<mark>`). */
+export async function startListenUpstream(mark = 'Tenant'): Promise<ListenUpstream> {
   const received: string[] = [];
+  const callHeaders: IncomingHttpHeaders[] = [];
+  const tool =
+    mark === 'Tenant'
+      ? MIRRORING_TOOL
+      : {
+          ...MIRRORING_TOOL,
+          inputSchema: {
+            ...MIRRORING_TOOL.inputSchema,
+            properties: { tenant: { type: 'string', 'x-mcp-header': mark }, id: { type: 'string' } },
+          },
+        };
   const streams = new Set<ServerResponse>();
   const hold = (res: ServerResponse) => {
     streams.add(res);
@@ -71,6 +85,7 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
         params?: { notifications?: { resourceSubscriptions?: string[] } };
       };
       received.push(msg.method);
+      if (msg.method === 'tools/call') callHeaders.push(req.headers);
       if (msg.method === 'subscriptions/listen') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const meta = { 'io.modelcontextprotocol/subscriptionId': msg.id };
@@ -86,7 +101,7 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
       res.writeHead(200, { 'content-type': 'application/json' });
       const result =
         msg.method === 'tools/list'
-          ? { tools: [MIRRORING_TOOL] }
+          ? { tools: [tool] }
           : msg.method === 'tools/call'
             ? { resultType: 'complete', content: [{ type: 'text', text: 'ok' }] }
             : { resultType: 'complete', supportedVersions: ['2026-07-28'], capabilities: {} };
@@ -97,6 +112,7 @@ export async function startListenUpstream(): Promise<ListenUpstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
+    callHeaders,
     async close() {
       for (const s of streams) s.destroy();
       await new Promise((r) => server.close(r));
@@ -163,11 +179,15 @@ export async function readUntil(res: Response, until: string): Promise<StreamRea
   return { text, ended, close: () => void reader.cancel().catch(() => undefined) };
 }
 
-/** A sidecar (with `config` laid over the harness defaults) in front of a new {@link startListenUpstream}. */
+/**
+ * A sidecar (with `config` laid over the harness defaults) in front of a new {@link startListenUpstream}
+ * (mirroring into `Mcp-Param-<mark>`).
+ */
 export async function listenHarness(
   config: Record<string, unknown>,
+  mark?: string,
 ): Promise<{ h: Harness; upstream: ListenUpstream; stop(): Promise<void> }> {
-  const upstream = await startListenUpstream();
+  const upstream = await startListenUpstream(mark);
   const h = await startHarness({ upstream: upstream as unknown as ExampleServer, config });
   return {
     h,

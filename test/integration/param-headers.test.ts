@@ -158,3 +158,53 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('an Mcp-Param-* header whose declared name holds an underscore', () => {
+  // `Tenant_Id` is a header token like any other (SEP-2243 asks for one): the sidecar checks the header a
+  // client sends for it and must forward it, as the upstream (processing the body) validates it too. Only
+  // underscore spellings it did not check are dropped (a CGI-style upstream reads them as dashed ones).
+  let h2: Harness;
+  let upstream2: ListenUpstream;
+  let stop2: () => Promise<void>;
+  let token2: string;
+
+  beforeAll(async () => {
+    ({ h: h2, upstream: upstream2, stop: stop2 } = await listenHarness({}, 'Tenant_Id'));
+    token2 = await h2.token({ sub: 'mirror', roles: ['analyst'], tenant: 'acme', scope: 'mcp:tools' });
+  });
+
+  afterAll(async () => {
+    await stop2?.();
+  });
+
+  const call2 = (id: number, headers: Record<string, string>, version = '2026-07-28') =>
+    post2026(
+      h2.mcpUrl,
+      token2,
+      id,
+      'tools/call',
+      { name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' } },
+      { 'mcp-protocol-version': version, 'mcp-name': 'read_customer', ...headers },
+    );
+
+  it('forwards the checked header, and drops a dashed twin a CGI-style upstream would read as it', async () => {
+    const res = await call2(1, { 'mcp-param-tenant_id': 'acme', 'mcp-param-tenant-id': 'globex' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: 1, result: { content: [{ text: 'ok' }] } });
+    const forwarded = upstream2.callHeaders.at(-1);
+    expect(forwarded?.['mcp-param-tenant_id']).toBe('acme');
+    expect(forwarded).not.toHaveProperty('mcp-param-tenant-id');
+  });
+
+  it('is still checked against the body, and dropped where it was not checked (an older revision)', async () => {
+    const before = upstream2.callHeaders.length;
+    const mismatch = await call2(2, { 'mcp-param-tenant_id': 'globex' });
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.text()).toContain('Mcp-Param-Tenant_Id header does not match');
+    expect(upstream2.callHeaders.length).toBe(before);
+
+    const older = await call2(3, { 'mcp-param-tenant_id': 'globex' }, '2025-11-25');
+    expect(older.status).toBe(200);
+    expect(upstream2.callHeaders.at(-1)).not.toHaveProperty('mcp-param-tenant_id');
+  });
+});

@@ -15,7 +15,7 @@ import type { AnnotationCache } from '../../mcp/annotations.js';
 import { misspeltArgument } from '../../mcp/argument-names.js';
 import { holdsMoreValues } from '../../mcp/json-values.js';
 import { isListMethod } from '../../mcp/list-filter.js';
-import { requestParamHeaderMismatch } from '../../mcp/param-headers.js';
+import { checkedParamHeaders, requestParamHeaderMismatch } from '../../mcp/param-headers.js';
 import { idKey } from '../../mcp/reply-filter.js';
 import { nonCanonicalUri } from '../../mcp/resource-uri.js';
 import { MAX_RESOURCE_SUBSCRIPTIONS, resourceSubscriptions } from '../../mcp/subscriptions.js';
@@ -147,12 +147,13 @@ export function decideStage(deps: DecideDeps): Stage {
   // the one decided. Its tool's marks are known once it has been seen listed (hence after discovery).
   const declarationsOf = (tool: string) => deps.annotations.paramHeaders(tool);
   const checkThenDecide = (ctx: RequestContext): StageResult => {
-    const why = ctx.parsed
-      ? requestParamHeaderMismatch(ctx.req.headers, ctx.parsed.messages, declarationsOf, ctx.req.rawHeaders)
+    const parsed = ctx.parsed;
+    const why = parsed
+      ? requestParamHeaderMismatch(ctx.req.headers, parsed.messages, declarationsOf, ctx.req.rawHeaders)
       : undefined;
-    return why
-      ? deny(new RequestError('ERR_REQUEST_HEADER_MISMATCH', `Bad Request: ${why}`))
-      : decideAll(ctx);
+    if (why) return deny(new RequestError('ERR_REQUEST_HEADER_MISMATCH', `Bad Request: ${why}`));
+    if (parsed) ctx.paramHeaders = checkedParamHeaders(ctx.req.headers, parsed.messages, declarationsOf);
+    return decideAll(ctx);
   };
   return {
     name: 'decide',

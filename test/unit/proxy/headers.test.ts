@@ -71,6 +71,26 @@ describe('upstreamRequestHeaders', () => {
     expect(out.x_request_tag).toBe('kept');
   });
 
+  it('forwards an Mcp-Param-* header checked against the body as spelt, and drops its unchecked twin', () => {
+    const incoming = {
+      'mcp-param-tenant_id': 'acme',
+      'mcp-param-tenant-id': 'globex',
+      'mcp-param-region_code': 'eu',
+      'mcp-param-zone': 'z1',
+    };
+    const checked = new Set(['mcp-param-tenant_id', 'mcp-param-zone']);
+    const out = upstreamRequestHeaders(incoming, plain, alice, { ...fwd, paramHeaders: checked });
+    expect(out['mcp-param-tenant_id']).toBe('acme');
+    expect(out['mcp-param-zone']).toBe('z1');
+    // An unchecked underscore spelling stays dropped; so does the dashed one a CGI upstream merges with it.
+    expect(out).not.toHaveProperty('mcp-param-region_code');
+    expect(out).not.toHaveProperty('mcp-param-tenant-id');
+    // Not checked (no 2026-07-28 call of a tool marking it): dropped, the dashed twin then kept.
+    const unchecked = upstreamRequestHeaders(incoming, plain, alice, fwd);
+    expect(unchecked).not.toHaveProperty('mcp-param-tenant_id');
+    expect(unchecked['mcp-param-tenant-id']).toBe('globex');
+  });
+
   it('keeps ordinary end-to-end headers', () => {
     const out = upstream({
       accept: 'application/json, text/event-stream',
