@@ -150,11 +150,15 @@ function scanObject(value: object, s: Scan, depth: number, error: boolean): unkn
   }
   // The same kind of error (pino writes its `type` and `stack`), with the changed properties replaced before
   // the copy is made: a frozen error's properties could not be redefined on it.
+  // An accessor is copied as the value it gave: on Node 22 and later `stack` is one, and its getter gives
+  // nothing on another object than the error itself.
   const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
-  for (const [k, v] of changes) {
-    const enumerable = descriptors[k]?.enumerable ?? true;
-    descriptors[k] = { value: v, enumerable, writable: true, configurable: true };
-  }
+  keys.forEach((k, i) => {
+    const d = descriptors[k];
+    const v = changes.has(k) ? changes.get(k) : d?.get ? values[i] : undefined;
+    if (changes.has(k) || d?.get)
+      descriptors[k] = { value: v, enumerable: d?.enumerable ?? true, writable: true, configurable: true };
+  });
   return Object.create(Object.getPrototypeOf(value), descriptors) as object;
 }
 
