@@ -27,7 +27,15 @@ export const SECRET_FIELDS = ['authorization', 'token', 'apiKey', 'secret', 'pas
 const SECRET_KEYS: ReadonlySet<string> = new Set([
   ...SECRET_FIELDS.map((f) => f.toLowerCase()),
   'api_key',
+  // OAuth's own credential fields, as an error from a client library carries them (exact names only: a field
+  // that merely contains "secret", such as `secret_name`, says which secret, not what it is).
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'private_key',
   'x-api-key',
+  'x-auth-token',
   'proxy-authorization',
   'cookie',
   'set-cookie',

@@ -47,10 +47,25 @@ describe('createLogger redaction', () => {
       },
       'request',
     );
+    logger.warn(
+      {
+        err: {
+          response: { data: { client_secret: secret('oauth-cs'), access_token: secret('oauth-at') } },
+          refresh_token: secret('oauth-rt'),
+          id_token: secret('oauth-it'),
+          private_key: secret('pk'),
+          headers: { 'X-Auth-Token': secret('h-auth-token') },
+        },
+        secret_name: 'authn.jwt.hsSecret',
+      },
+      'oauth',
+    );
     const text = raw.join('');
     expect(text).not.toMatch(/SECRET-/);
+    // A field naming a secret (not holding one) is kept.
+    expect(text).toContain('authn.jwt.hsSecret');
     expect(text).toContain('text/event-stream');
-    expect(text.match(/\[redacted\]/g)).toHaveLength(13);
+    expect(text.match(/\[redacted\]/g)).toHaveLength(19);
   });
 });
 
