@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { API_KEY_MIN_CHARS, API_KEYS_IN_TEXT } from '../authn/api-key-format.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
@@ -46,9 +47,6 @@ const HEADER_NAME = /authorization|x-api-key/i;
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
 const JWT =
   /(?<![A-Za-z0-9_-])(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])/g;
-/** `api-key-format.ts`: `<prefix>_<id>_<secret>`, the prefix as `authn.apiKeys.prefix` allows it. */
-const API_KEY = /(?<![A-Za-z0-9])[a-z][a-z0-9]{1,15}_[a-z2-7]{12}_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
-const API_KEY_MIN_CHARS = 2 + 1 + 12 + 1 + 43;
 
 /** `text` with the secrets it holds (see the module comment) replaced by {@link REDACTED}. */
 export function scrubSecretValue(text: string): string {
@@ -64,7 +62,7 @@ export function scrubSecretValue(text: string): string {
   if (out.includes('.') && (out.includes('ey') || out.includes('ew'))) {
     out = out.replace(JWT, (whole, header: string) => (isJoseHeader(header) ? REDACTED : whole));
   }
-  if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEY, REDACTED);
+  if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEYS_IN_TEXT, REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
   if (out.includes('://') && out.includes('@')) out = redactUserInfo(out, REDACTED, true);
   return out;

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from 'zod';
+import { API_KEY_PREFIX_RE } from '../authn/api-key-format.js';
 import * as D from './defaults.js';
 import {
   headerName,
@@ -128,7 +129,7 @@ const ApiKeysSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Accept API keys (needs a pepper).'),
   prefix: z
     .string()
-    .regex(/^[a-z][a-z0-9]{1,15}$/)
+    .regex(API_KEY_PREFIX_RE)
     .default(D.API_KEY_PREFIX)
     .describe('Prefix of API keys (`<prefix>_<id>_<secret>`).'),
   header: headerName
