@@ -119,32 +119,26 @@ export function keysInText(t: string): number {
 
 const MINUS = 0x2d;
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-/** Characters of a JSON number after its first: digits, `.`, `e`, `E`, `+`, `-`. */
-const NUMBER_TAIL = /[\d.eE+-]/y;
+/**
+ * True for a number beyond ±(2^53 − 1): JSON.parse may have rounded its literal (beyond 2^53 a double does not
+ * hold every integer).
+ */
+export const beyondSafe = (n: number): boolean => n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER;
 
 /**
  * The first integer literal of the text (no fraction, no exponent) that a double does not hold exactly, as
  * written; undefined when every one is exact. Strings are skipped, so digits in them are never taken for one.
  */
 export function roundedInteger(t: string): string | undefined {
-  for (let at = 0; at < t.length; at++) {
-    const c = t.charCodeAt(at);
-    if (c === QUOTE) {
-      at = skipString(t, at) - 1;
-      continue;
-    }
-    if (c !== MINUS && !isDigit(c)) continue;
-    let end = at + 1;
-    NUMBER_TAIL.lastIndex = end;
-    while (end < t.length && NUMBER_TAIL.test(t)) NUMBER_TAIL.lastIndex = ++end;
-    const literal = t.slice(at, end);
+  let found: string | undefined;
+  replaceNumbers(t, (literal) => {
     // Sixteen digits or more: every integer of fifteen is below 2^53.
-    if (end - at >= 16 && /^-?\d+$/.test(literal) && BigInt(literal) !== BigInt(Number(literal))) {
-      return literal;
+    if (found === undefined && literal.length >= 16 && /^-?\d+$/.test(literal)) {
+      if (BigInt(literal) !== BigInt(Number(literal))) found = literal;
     }
-    at = end - 1;
-  }
-  return undefined;
+    return literal;
+  });
+  return found;
 }
 
 /**

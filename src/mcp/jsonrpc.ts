@@ -11,7 +11,7 @@ import { MAX_BATCH_MESSAGES } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import type { JsonRpcId } from './action.js';
 import { checkCaseFolding, checkDuplicateKeys, checkReadMembers, FOLDABLE } from './json-keys.js';
-import { roundedInteger } from './json-scan.js';
+import { beyondSafe, roundedInteger } from './json-scan.js';
 
 /**
  * The deepest nesting of arrays and objects a body may have (the message itself is level 1). Deeper
@@ -88,7 +88,7 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     throw new RequestError('ERR_REQUEST_PARSE', 'Parse error: the body is not valid JSON');
   }
   // A lone surrogate or a NUL can only come from a \u escape: the bytes are valid UTF-8.
-  beyondSafe = false;
+  sawBeyondSafe = false;
   checkDuplicateKeys(text, checkValues(json, 1, text.includes('\\u')));
   if (Array.isArray(json)) {
     if (json.length === 0) throw new RequestError('ERR_REQUEST_INVALID', 'Invalid Request: empty batch');
@@ -101,23 +101,23 @@ export function parseBody(body: Buffer | string, maxBatch = MAX_BATCH_MESSAGES):
     const messages = json.map((m, i) => parseMessage(m, `message ${i}`));
     checkUniqueIds(messages);
     // After the messages: an id beyond 2^53 is refused as an id, which says more.
-    if (beyondSafe) checkExactIntegers(text);
+    if (sawBeyondSafe) checkExactIntegers(text);
     return { batch: true, messages };
   }
   const message = parseMessage(json, 'message');
-  if (beyondSafe) checkExactIntegers(text);
+  if (sawBeyondSafe) checkExactIntegers(text);
   return { batch: false, messages: [message] };
 }
 
 /** Set by {@link checkValues} when the body holds a number beyond ±(2^53 − 1), whose literal may have been rounded. */
-let beyondSafe = false;
+let sawBeyondSafe = false;
 
 /**
  * Refuses a body nested deeper than {@link MAX_JSON_DEPTH}, one with a number beyond a double's range, one
  * with keys that differ only in case, and (when `escapes`) one with a string or key holding a lone
  * surrogate: it has no UTF-8 form, so the policy cannot read it, and the same text could reach the upstream
  * as U+FFFD or as the escape; also one with a key holding U+0000, which a server may match to the member
- * without it. Returns how many keys the value's objects hold in all; sets {@link beyondSafe} for a number
+ * without it. Returns how many keys the value's objects hold in all; sets {@link sawBeyondSafe} for a number
  * beyond ±(2^53 − 1).
  */
 function checkValues(value: unknown, depth: number, escapes: boolean): number {
@@ -134,7 +134,7 @@ function checkValues(value: unknown, depth: number, escapes: boolean): number {
         'Invalid Request: a number is too large for a double (it would reach the policy as null)',
       );
     }
-    if (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) beyondSafe = true;
+    if (beyondSafe(value)) sawBeyondSafe = true;
     return 0;
   }
   if (typeof value !== 'object' || value === null) return 0;

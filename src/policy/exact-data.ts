@@ -10,11 +10,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { replaceNumbers } from '../mcp/json-scan.js';
+import { beyondSafe, replaceNumbers } from '../mcp/json-scan.js';
 import { mergeDataFiles } from './bundle-data.js';
-
-/** True for a number JSON.parse may have rounded: an integer beyond ±(2^53 − 1). */
-const roundedInteger = (n: number): boolean => Number.isInteger(n) && !Number.isSafeInteger(n);
 
 /**
  * The merged `data` of `files` as JSON text with its integers beyond 2^53 as their files spell them, or
@@ -30,7 +27,7 @@ export function exactDataJson(
   const tag = `exact-number-${randomUUID()}-`;
   const spelt: string[] = [];
   const mark = (token: string): string =>
-    roundedInteger(Number(token)) ? `"${tag}${spelt.push(token) - 1}"` : token;
+    beyondSafe(Number(token)) ? `"${tag}${spelt.push(token) - 1}"` : token;
   const marked = mergeDataFiles(files, source, (text) => JSON.parse(replaceNumbers(text, mark)));
   return JSON.stringify(marked).replace(
     new RegExp(`"${tag}(\\d+)"`, 'g'),
@@ -42,7 +39,7 @@ export function exactDataJson(
 function holdsRoundedInteger(value: unknown): boolean {
   const stack: object[] = [];
   const look = (v: unknown): boolean => {
-    if (typeof v === 'number') return roundedInteger(v);
+    if (typeof v === 'number') return beyondSafe(v);
     if (typeof v === 'object' && v !== null) stack.push(v);
     return false;
   };
