@@ -103,23 +103,34 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     expect(calls()).toBe(before);
   });
 
-  it("refuses a mismatch without MCP-Protocol-Version when the body's _meta names 2026-07-28", async () => {
-    const before = calls();
-    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' };
+  /**
+   * A read_customer call in tenant acme with a mismatched `Mcp-Param-Tenant` and no MCP-Protocol-Version: the
+   * body's `_meta` (under the key `metaKey`) says the revision.
+   */
+  const callWithoutVersion = (id: number, metaKey: string) => {
     const { 'mcp-protocol-version': _, ...withoutVersion } = headers2026(token, 'tools/call', {
       name: 'read_customer',
     });
-    const res = await fetch(h.mcpUrl, {
+    return fetch(h.mcpUrl, {
       method: 'POST',
       headers: { ...withoutVersion, 'mcp-param-tenant': 'globex' },
       body: JSON.stringify({
         jsonrpc: '2.0',
-        id: 7,
+        id,
         method: 'tools/call',
-        params: { name: 'read_customer', arguments: { tenant: 'acme', id: 'c-1' }, _meta: meta },
+        params: {
+          name: 'read_customer',
+          arguments: { tenant: 'acme', id: 'c-1' },
+          [metaKey]: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
+        },
       }),
       signal: AbortSignal.timeout(10_000),
     });
+  };
+
+  it("refuses a mismatch without MCP-Protocol-Version when the body's _meta names 2026-07-28", async () => {
+    const before = calls();
+    const res = await callWithoutVersion(7, '_meta');
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32020);
     expect(calls()).toBe(before);
@@ -129,24 +140,7 @@ describe('Mcp-Param-* headers (2026-07-28) through the sidecar', () => {
     // Without MCP-Protocol-Version, the body's `_meta` version says the revision: `_Meta` hid it from the
     // check (the call was forwarded with its mismatched header), while Go's encoding/json reads it as `_meta`.
     const before = calls();
-    const { 'mcp-protocol-version': _, ...withoutVersion } = headers2026(token, 'tools/call', {
-      name: 'read_customer',
-    });
-    const res = await fetch(h.mcpUrl, {
-      method: 'POST',
-      headers: { ...withoutVersion, 'mcp-param-tenant': 'globex' },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 8,
-        method: 'tools/call',
-        params: {
-          name: 'read_customer',
-          arguments: { tenant: 'acme', id: 'c-1' },
-          _Meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' },
-        },
-      }),
-      signal: AbortSignal.timeout(10_000),
-    });
+    const res = await callWithoutVersion(8, '_Meta');
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: number; message: string } };
     expect(body.error).toMatchObject({ code: -32600, message: expect.stringContaining('"_Meta"') });
