@@ -6,9 +6,10 @@
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
  *   `&sig=`, as `uri-secrets.ts` finds them);
- * - a string that is an HTTP credential (`Bearer …`, `Basic …`), whole; inside longer text, the credential
- *   after the scheme when it looks like one (8+ characters with a digit, a capital inside or one of `+/=_~`),
- *   so prose (`the bearer of this letter`, `basic well-known steps`) is left alone;
+ * - a string that is an HTTP credential (`Bearer …`, `Basic …` and a token68 of 6+ characters that is no word:
+ *   `Basic plan`, `Bearer tokens` are kept), whole; inside longer text, the credential after the scheme when it
+ *   looks like one (8+ characters with a digit, one of `+/=_~`, or a capital inside, not all capitals), so
+ *   prose (`the bearer of this letter`, `basic well-known steps`, `BEARER SUBSCRIPTION`) is left alone;
  * - the value of an `Authorization`, `Proxy-Authorization` or `X-Api-Key` header written as text
  *   (`Authorization: Bearer x`, `"authorization":"…"`, `X-API-KEY=…`), whatever it looks like: after the
  *   header's name it is a credential (its scheme, when a known one, is kept);
@@ -30,8 +31,11 @@ export const REDACTED = '[redacted]';
 /** The shortest text any shape below fits in (`Bearer x`, `a://b:c@d`). */
 export const MIN_SECRET_CHARS = 8;
 
-/** The whole string is `<scheme> <credential>` (RFC 9110 token68). */
-const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+[A-Za-z0-9._~+/-]+=*\s*$/i;
+/** The whole string is `<scheme> <token68>` (RFC 9110): a credential when the token is one. */
+const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
+/** A word, not a credential: letters only, lower case, capitalised or all capitals (`plan`, `SUBSCRIPTION`). */
+const WORD = /^(?:[A-Za-z][a-z]*|[A-Z]+)$/;
+const WHOLE_CREDENTIAL_MIN_CHARS = 6;
 /** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
 const CREDENTIAL_IN_TEXT = /(?<![A-Za-z0-9])(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)/gi;
 /** What a credential has and a word of prose does not. */
@@ -53,7 +57,10 @@ export function scrubSecretValue(text: string): string {
   if (text.length < MIN_SECRET_CHARS) return text;
   let out = text;
   if (hasSchemeWord(out)) {
-    if (WHOLE_CREDENTIAL.test(out)) return REDACTED;
+    // A header's value on its own (`Bearer abc.def-ghi`): laxer than in text, but a word is no credential.
+    const token = WHOLE_CREDENTIAL.exec(out)?.[1];
+    if (token !== undefined && token.length >= WHOLE_CREDENTIAL_MIN_CHARS && !WORD.test(token))
+      return REDACTED;
     out = out.replace(CREDENTIAL_IN_TEXT, credentialInText);
   }
   if (HEADER_NAME.test(out)) {
@@ -78,7 +85,8 @@ function credentialInText(whole: string, scheme: string, space: string, token: s
   let end = token.length;
   while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
   const credential = token.slice(0, end);
-  if (credential.length < CREDENTIAL_MIN_CHARS || !CREDENTIAL_LOOK.test(credential)) return whole;
+  const looks = CREDENTIAL_LOOK.test(credential) && !WORD.test(credential); // `SUBSCRIPTION` is a word
+  if (credential.length < CREDENTIAL_MIN_CHARS || !looks) return whole;
   return `${scheme}${space}${REDACTED}${token.slice(end)}`;
 }
 

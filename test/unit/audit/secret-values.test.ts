@@ -91,6 +91,25 @@ describe('scrubSecretValue', () => {
     }
   });
 
+  it('keeps a string that is Bearer or Basic and a word: prose, not a header value', () => {
+    for (const text of [
+      'Basic plan',
+      'BASIC PLAN',
+      'Basic authentication',
+      'Bearer tokens',
+      'Bearer of bad news',
+      ' basic Subscription ',
+      'BEARER SUBSCRIPTION',
+      'Basic 101',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+    // A token68 that is no word is one, short or lower case (a header value on its own).
+    for (const text of ['Bearer dev-token', 'basic YTpiYzEy', 'Bearer abc_12', `Bearer ${JWT}`]) {
+      expect(scrubSecretValue(text), text).toBe(REDACTED);
+    }
+  });
+
   it('returns short strings at once: none of the shapes fits', () => {
     expect(MIN_SECRET_CHARS).toBe('Bearer x'.length);
     expect(scrubSecretValue('Bearer')).toBe('Bearer');
