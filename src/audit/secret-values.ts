@@ -5,7 +5,8 @@
  *
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
- *   `&sig=`, as `uri-secrets.ts` finds them);
+ *   `&sig=`, as `uri-secrets.ts` finds them); the password of user information written without a scheme
+ *   (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`: `bare-userinfo.ts`; an e-mail address is kept);
  * - a string that is an HTTP credential (`Bearer …`, `Basic …` and a token68 of 6+ characters that is no word:
  *   `Basic plan`, `Bearer tokens` are kept), whole; inside longer text, the credential after the scheme when it
  *   looks like one (8+ characters with a digit, one of `+/=_~`, or a capital inside, not all capitals), so
@@ -23,6 +24,7 @@
  * @module
  */
 import { API_KEY_MIN_CHARS, API_KEYS_IN_TEXT } from '../authn/api-key-format.js';
+import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
@@ -71,7 +73,10 @@ export function scrubSecretValue(text: string): string {
   }
   if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEYS_IN_TEXT, REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
-  if (out.includes('://') && out.includes('@')) out = redactUserInfo(out, REDACTED, true);
+  if (out.includes('@')) {
+    if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);
+    if (out.includes(':')) out = redactBareUserInfo(out, REDACTED);
+  }
   return out;
 }
 

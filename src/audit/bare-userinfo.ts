@@ -1,0 +1,131 @@
+/**
+ * Passwords in connection strings written without a scheme, as DSNs and config values often are:
+ * `app:s3cret@db.internal:5432/sales`, Go's `user:pass@tcp(db:3306)/app` or `user:pass@/app`, Redis's
+ * `:pass@cache:6379`. The password is replaced, user and host stay (`app:[redacted]@db.internal:5432/sales`),
+ * as `uri-secrets.ts` does for `scheme://user:pass@host`.
+ *
+ * Text is full of `x:y@z` that holds no password, so a candidate must have all of:
+ * - user information: a word (no space, quote, backtick or `<>`) holding a `:` with something after it before
+ *   the `@`; a user part that is a scheme whose URIs name a user without `//` (`mailto:alice@…`,
+ *   `sip:alice@…`) does not count as one (`sip:alice:pw@…` does);
+ * - then a host followed by a port (`:5432`), a path (`/`), or a Go DSN's protocol (`tcp(`, `unix(`); or the
+ *   `/` of Go's `user:pass@/db`. An e-mail address (`alice@example.com`, `Note:alice@example.com`) has none;
+ * - no clock time before the `@` (`at 10:30@home/office`), and no `://` in the word (a URL: its user
+ *   information is `redactUserInfo`'s).
+ *
+ * Several `@` in one word: the password runs to the last one followed by a host (a password may hold `@`).
+ * One pass: each character is read once by the word scan and at most once more by the host check after an
+ * `@` (each check stops at the next character no host holds, `@` included).
+ *
+ * @module
+ */
+
+const COLON = 0x3a;
+const SLASH = 0x2f;
+const OPEN_PAREN = 0x28;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/** Schemes whose URIs name a user with no `//` (RFC 6068, 3261, 5122): their `x:` is no user. */
+const USER_SCHEMES: ReadonlySet<string> = new Set(['mailto', 'sip', 'sips', 'xmpp', 'im', 'pres']);
+const USER_SCHEME_MAX = 6;
+/** `10:30` or `9:05:59` before an `@`: a time (`at 10:30@home/office`). */
+const CLOCK_TIME = /^\d{1,2}:\d{2}(?::\d{2})?$/;
+const CLOCK_TIME_MAX = 8;
+
+/** `text` with the password of each scheme-less user information (see the module comment) replaced by `marker`. */
+export function redactBareUserInfo(text: string, marker: string): string {
+  let out = '';
+  let from = 0;
+  // The word being read: where it starts, its first two `:`, whether its first names a scheme like `mailto`,
+  // whether it holds `://`.
+  let start = 0;
+  let first = -1;
+  let second = -1;
+  let scheme = false;
+  let url = false;
+  // The `:` and the `@` around the password to redact when the word ends; -1: none.
+  let colon = -1;
+  let at = -1;
+  const flush = () => {
+    if (at === -1) return;
+    out += `${text.slice(from, colon + 1)}${marker}`;
+    from = at;
+    at = -1;
+  };
+  let i = 0;
+  for (let a = text.indexOf('@'); a !== -1; a = text.indexOf('@', a + 1)) {
+    for (; i < a; i++) {
+      const c = text.charCodeAt(i);
+      if (endsWord(c)) {
+        flush();
+        start = i + 1;
+        first = second = -1;
+        scheme = url = false;
+      } else if (c === COLON) {
+        if (first === -1) {
+          first = i;
+          scheme = isUserScheme(text, start, i);
+        } else if (second === -1) second = i;
+        if (text.startsWith('//', i + 1)) url = true;
+      }
+    }
+    i = a + 1;
+    if (url || first === -1) continue;
+    const sep = scheme ? second : first;
+    if (sep === -1 || sep + 1 >= a || !hostFollows(text, a + 1) || isClockTime(text, start, a)) continue;
+    colon = sep;
+    at = a;
+  }
+  flush();
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** Whitespace (and control characters), quotes, a backtick, `<` or `>`: no password written bare holds one. */
+function endsWord(c: number): boolean {
+  return c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x60 || c === 0x3c || c === 0x3e || c === 0x7f;
+}
+
+function isUserScheme(text: string, start: number, colon: number): boolean {
+  return colon - start <= USER_SCHEME_MAX && USER_SCHEMES.has(text.slice(start, colon).toLowerCase());
+}
+
+function isClockTime(text: string, start: number, at: number): boolean {
+  return at - start <= CLOCK_TIME_MAX && CLOCK_TIME.test(text.slice(start, at));
+}
+
+/** A host name's characters (letters, digits, `.`, `-`, `_`). */
+function isHostChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    isDigit(c) ||
+    c === 0x2e ||
+    c === 0x2d ||
+    c === 0x5f
+  );
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Whether what starts at `p` (just after an `@`) is a host and a port or path, or a Go DSN's protocol. */
+function hostFollows(text: string, p: number): boolean {
+  let q = p;
+  if (text.charCodeAt(q) === OPEN_BRACKET) {
+    // An IPv6 literal: `[fd00::1]:5432`.
+    q++;
+    while (q < text.length && (isHostChar(text.charCodeAt(q)) || text.charCodeAt(q) === COLON)) q++;
+    if (text.charCodeAt(q) !== CLOSE_BRACKET) return false;
+    q++;
+  } else {
+    while (q < text.length && isHostChar(text.charCodeAt(q))) q++;
+  }
+  const c = text.charCodeAt(q);
+  if (c === SLASH) return true;
+  if (q === p) return false;
+  if (c === COLON) return isDigit(text.charCodeAt(q + 1));
+  // `tcp(…)`: a protocol is a name, not a dotted host.
+  return c === OPEN_PAREN && !text.slice(p, q).includes('.');
+}
