@@ -15,17 +15,20 @@
  *   (`Authorization: Bearer x`, `"authorization":"…"`, `X-API-KEY=…`), whatever it looks like: after the
  *   header's name it is a credential (its scheme, when a known one, is kept);
  * - a JWT (three or five base64url segments whose first decodes to a JOSE header: an object naming its `alg`);
- * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is).
+ * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is);
+ * - another vendor's key by its well-known shape (OpenAI, Anthropic, GitHub, AWS access key id, Slack, Google
+ *   API key, Stripe) and a PEM private key's body (`vendor-keys.ts`, where the shapes are listed).
  *
  * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
  * {@link MIN_SECRET_CHARS} are returned at once, and each shape is looked for only when a plain substring
- * check says it may be there: no regular expression runs on text that cannot hold one.
+ * check (for the vendors' keys, one test of their prefixes) says it may be there.
  *
  * @module
  */
 import { API_KEY_MIN_CHARS, API_KEYS_IN_TEXT } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
+import { redactVendorKeys } from './vendor-keys.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
 export const REDACTED = '[redacted]';
@@ -72,6 +75,7 @@ export function scrubSecretValue(text: string): string {
     out = out.replace(JWT, (whole, header: string) => (isJoseHeader(header) ? REDACTED : whole));
   }
   if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEYS_IN_TEXT, REDACTED);
+  out = redactVendorKeys(out, REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);

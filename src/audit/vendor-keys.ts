@@ -1,0 +1,86 @@
+/**
+ * Other vendors' credentials, found by their well-known shapes (those gitleaks and detect-secrets match): what
+ * `secret-values.ts` replaces besides this sidecar's own API keys (`authn/api-key-format.ts`). Each shape is a
+ * prefix no word starts with and a minimum length no word reaches, between characters no key holds:
+ *
+ * | vendor | shape |
+ * | --- | --- |
+ * | OpenAI (`sk-…`, `sk-proj-…`, `sk-svcacct-…`), Anthropic (`sk-ant-api03-…`) | `sk-` and 32+ of `[A-Za-z0-9_-]`, a digit among them |
+ * | GitHub tokens | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36+ of `[A-Za-z0-9]` |
+ * | GitHub fine-grained tokens | `github_pat_` and 82+ of `[A-Za-z0-9_]` |
+ * | AWS access key ids | `AKIA`, `ASIA`, `ABIA`, `ACCA` and exactly 16 of `[A-Z0-9]` |
+ * | Slack tokens | `xoxa-`, `xoxb-`, `xoxp-`, `xoxo-`, `xoxs-`, `xoxr-` and 10+ of `[A-Za-z0-9-]`, a digit among them |
+ * | Google API keys | `AIza` and exactly 35 of `[A-Za-z0-9_-]` |
+ * | Stripe secret and restricted keys | `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_` (`_prod_` too) and 24+ of `[A-Za-z0-9]` |
+ * | PEM private keys | `-----BEGIN … PRIVATE KEY-----` to its `-----END …-----`: the body |
+ *
+ * A key becomes the marker; a private key keeps its two armour lines (`-----BEGIN RSA PRIVATE KEY-----[redacted]
+ * -----END RSA PRIVATE KEY-----`), so the record says what was there, and a block without its end (text cut
+ * short) loses everything after its first line. Linear: one regex whose candidates start only where a key may
+ * (a prefix after no key character) and cannot backtrack into one another, and one pass from each `BEGIN` to
+ * its `END`; a cheap test runs first, so most text costs one scan.
+ *
+ * @module
+ */
+
+/** Text that may hold one of the keys: the prefixes alone. */
+const MAY_HOLD_KEY = /sk-|k_(?:live|test|prod)_|gh[pousr]_|github_pat_|A(?:KIA|SIA|BIA|CCA|Iza)|xox[abposr]-/;
+/** Every key of the table above; a key character (`[A-Za-z0-9_-]`) may stand on neither side. */
+const KEYS_IN_TEXT = new RegExp(
+  `(?<![A-Za-z0-9_-])(?:${[
+    'sk-[A-Za-z0-9_-]{32,}',
+    'gh[pousr]_[A-Za-z0-9]{36,}',
+    'github_pat_[A-Za-z0-9_]{82,}',
+    '(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}',
+    'xox[abposr]-[A-Za-z0-9-]{10,}',
+    'AIza[A-Za-z0-9_-]{35}',
+    '[sr]k_(?:live|test|prod)_[A-Za-z0-9]{24,}',
+  ].join('|')})(?![A-Za-z0-9_-])`,
+  'g',
+);
+/** Shapes whose alphabet also writes words (`sk-release-notes-…`): a key holds a digit. */
+const NEEDS_DIGIT = /^(?:sk-|xox)/;
+const DIGIT = /\d/;
+
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const DASHES = '-----';
+/** The label of a private key's armour line: `PRIVATE KEY`, `RSA PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`, … */
+const PRIVATE_KEY_LABEL = /^[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?$/;
+const LABEL_MAX = 64;
+
+/** `text` with the vendor keys and private key blocks it holds (see the module comment) replaced by `marker`. */
+export function redactVendorKeys(text: string, marker: string): string {
+  let out = MAY_HOLD_KEY.test(text)
+    ? text.replace(KEYS_IN_TEXT, (key) => (NEEDS_DIGIT.test(key) && !DIGIT.test(key) ? key : marker))
+    : text;
+  if (out.includes(BEGIN)) out = redactPrivateKeys(out, marker);
+  return out;
+}
+
+/**
+ * Each private key block's body replaced by `marker`, its armour lines kept; a block with no end loses the
+ * rest of the text. Each character is read once: a label is read up to {@link LABEL_MAX} characters, the body
+ * once by the search for its end, which the next search starts after.
+ */
+function redactPrivateKeys(text: string, marker: string): string {
+  let out = '';
+  let from = 0;
+  let at = text.indexOf(BEGIN);
+  while (at !== -1) {
+    const label = at + BEGIN.length;
+    const close = text.indexOf(DASHES, label);
+    if (close === -1) break;
+    if (close - label > LABEL_MAX || !PRIVATE_KEY_LABEL.test(text.slice(label, close))) {
+      at = text.indexOf(BEGIN, close);
+      continue;
+    }
+    const body = close + DASHES.length;
+    out += `${text.slice(from, body)}${marker}`;
+    const end = text.indexOf(END, body);
+    if (end === -1) return out;
+    from = end;
+    at = text.indexOf(BEGIN, end + END.length);
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
