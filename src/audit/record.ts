@@ -8,14 +8,21 @@
  */
 
 import type { AuthMethod, Principal } from '../authn/principal.js';
-import { cutText } from '../cut-text.js';
+import { cutText, headOf } from '../cut-text.js';
 import { codeInfo, type DenyReason, type ErrorCode } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import type { RequestBudget } from './argument-budget.js';
-import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
-import { redactAndCut } from './uri-secrets.js';
+import {
+  type ArgumentsMode,
+  auditArguments,
+  auditArgumentsSize,
+  type MaskMode,
+  SCRUB_WINDOW,
+} from './mask.js';
+import { scrubSecretValue } from './secret-values.js';
+import { redactAndCut, redactUriSecrets } from './uri-secrets.js';
 
 /** Bumped when a field changes meaning or is removed (adding fields does not bump it). */
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -92,7 +99,10 @@ export interface AuditRecord {
    * (the request was forwarded; see `upstream`).
    */
   readonly enforced: boolean;
-  /** The policy's reasons (first = the one the caller saw), plus the rate-limit reason when it denied. */
+  /**
+   * The policy's reasons (first = the one the caller saw), plus the rate-limit reason when it denied; secrets
+   * they quote redacted, by value as in arguments and in URIs as in `resource.name`.
+   */
   readonly reasons: readonly string[];
   /** Set when the deny came from a failure (no policy, evaluation error, invalid result). */
   readonly failure: NonNullable<Decision['failure']> | null;
@@ -220,9 +230,7 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : refusedLater && refusal ? codeInfo(refusal.code).reason : 'policy',
     enforced: !notEnforced,
-    reasons: [...d.reasons, ...(refusal ? [refusal.reason] : [])].map((r) =>
-      redactAndCut(r, AUDIT_REASON_MAX_CHARS),
-    ),
+    reasons: [...d.reasons, ...(refusal ? [refusal.reason] : [])].map(recordedReason),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob, masking.key),
     obligations_applied: applied,
@@ -255,6 +263,19 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
  */
 function withoutSecrets(ob: Readonly<Record<string, unknown>>, key: Buffer): Record<string, unknown> {
   return auditArguments(ob, { mode: 'plain', paths: [], listedMode: 'redact', key }) ?? {};
+}
+
+/**
+ * A reason as the record keeps it. A policy may quote what the caller sent (`token eyJ… is revoked`), so its
+ * secrets are found by value as in kept arguments (in its first {@link SCRUB_WINDOW} characters, before the
+ * cut), then its URIs' secrets are redacted as in `resource.name` (`REDACTED`), and it is cut.
+ */
+function recordedReason(reason: string): string {
+  const head = headOf(reason, SCRUB_WINDOW);
+  const clean = redactUriSecrets(scrubSecretValue(head));
+  return head.length < reason.length
+    ? `${headOf(clean, AUDIT_REASON_MAX_CHARS)}…`
+    : cutText(clean, AUDIT_REASON_MAX_CHARS);
 }
 
 function cutTaskId(id: string | null | undefined): string | null {

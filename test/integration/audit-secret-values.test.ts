@@ -2,7 +2,8 @@
  * Secrets by value in audit records, end to end (SDK client → sidecar → SDK example server, a compiled
  * policy, the sidecar's own log stream): a tool call's arguments (`audit.arguments: plain`) and the
  * policy's obligations carry a URL with a password, header pairs, a `Bearer` string, a JWT and an API key
- * under keys that name no credential; the audit line holds none of the secret text, and keeps the rest.
+ * under keys that name no credential; the audit line holds none of the secret text, and keeps the rest. A
+ * denial's reason quoting the caller's token is recorded without it.
  *
  * @module
  */
@@ -85,5 +86,27 @@ describe('audit record of a call whose arguments and obligations hold secrets by
     });
     // Nowhere else in the sidecar's log either.
     for (const s of secrets) expect(h.logs.join('')).not.toContain(s);
+  });
+});
+
+describe("audit record of a denial whose reason quotes the caller's secret", () => {
+  it('writes the reason without the secret; the caller gets it as the policy wrote it', async () => {
+    const jwt = await h.token({ roles: ['admin'], sub: 'quoted-in-a-reason' });
+    const err = await client
+      .callTool({ name: 'refuse', arguments: { sent: `Bearer ${jwt}` } })
+      .catch((e: unknown) => e);
+    expect(String(err)).toMatch(/Forbidden/);
+    // The reply is the policy author's: a reason is the caller's own input quoted back to it.
+    expect((err as { data?: { reasons?: string[] } }).data?.reasons).toEqual([
+      `refused: the caller sent Bearer ${jwt}`,
+    ]);
+
+    const isRefused = (l: string) => l.includes('"log_type":"audit"') && l.includes('"tool":"refuse"');
+    await until(5_000, async () => h.logs.some(isRefused));
+    const record = JSON.parse(h.logs.find(isRefused) as string) as { decision: string; reasons: string[] };
+    expect(record.decision).toBe('deny');
+    expect(record.reasons).toEqual(['refused: the caller sent Bearer [redacted]']);
+    const signature = (jwt.split('.')[2] as string).slice(0, 24);
+    expect(h.logs.join('')).not.toContain(signature);
   });
 });

@@ -260,6 +260,38 @@ describe('buildAuditRecord', () => {
     expect(r.reasons).toEqual([`may read ${shown}`, `bucket of ${shown} is empty`]);
   });
 
+  it('scrubs secrets a reason quotes by value, as in kept arguments, before cutting it', () => {
+    const jwt = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.e30.c2lnbmF0dXJlLXNlY3JldA`;
+    const pat = `ghp_${'S3cR'.repeat(9)}`;
+    const long = `${'x'.repeat(AUDIT_REASON_MAX_CHARS - 20)} Bearer Zm9vOmJhcjEyMzQ1Ng== ${'y'.repeat(9_000)}`;
+    const r = buildAuditRecord(
+      input({
+        decision: {
+          ...allow,
+          allow: false,
+          reasons: [
+            `token ${jwt} is revoked`,
+            'caller sent Authorization: Bearer opaque-S3CRET-1',
+            `key ${pat} belongs to another tenant`,
+            'dsn app:S3CRET-2@db.internal:5432/sales and https://u:S3CRET-3@h.example/x?sig=S3CRET-4',
+            long,
+          ],
+        },
+      }),
+      { arguments: 'plain', maskArguments: [], key: KEY },
+    );
+    const text = JSON.stringify(r.reasons);
+    for (const secret of [jwt, 'S3CRET', 'S3cR', 'Zm9vOmJhcjEyMzQ1Ng']) expect(text).not.toContain(secret);
+    expect(r.reasons.slice(0, 4)).toEqual([
+      'token [redacted] is revoked',
+      'caller sent Authorization: Bearer [redacted]',
+      'key [redacted] belongs to another tenant',
+      'dsn app:[redacted]@db.internal:5432/sales and https://REDACTED@h.example/x?sig=REDACTED',
+    ]);
+    expect(r.reasons[4]).toHaveLength(AUDIT_REASON_MAX_CHARS + 1);
+    expect(r.reasons[4]).toMatch(/ Bearer \[redacted\] y+…$/);
+  });
+
   it('records a request refused after its decision (its legacy session ended) as a denial, not forwarded', () => {
     const masking = { arguments: 'hash', maskArguments: [], key: KEY } as const;
     const lateRefusal = {
