@@ -1,6 +1,8 @@
 /**
  * Which argument keys name credentials: their values are masked in audit records whatever the mode
  * (`mask.ts`), since a tool argument called `password` or `accessToken` holds one whoever wrote the policy.
+ * So is the value beside a credential's name in a header pair or a `{name, value}` entry, in audit records
+ * and by the logger's backstop (`telemetry/log-secrets.ts`) alike.
  *
  * @module
  */
@@ -47,4 +49,22 @@ export function isSensitiveKey(key: string): boolean {
   }
   // The words run together again: camel case splits `passWord` and `passPhrase` into harmless halves.
   return words.length > 1 && SENSITIVE_IN_WORD.test(words.join(''));
+}
+
+/**
+ * Whether `name` (a header pair's first element, a `{name, value}` entry's name: HTTP header lists, HAR,
+ * Kubernetes `env`) names a credential, so the value beside it is masked as a credential-named key's is.
+ */
+export function namesCredential(name: unknown): boolean {
+  return typeof name === 'string' && isSensitiveKey(name);
+}
+
+/**
+ * The key of an entry's value when the entry names a credential: `value` beside `name` or `key` (HAR headers,
+ * Kubernetes `env`), `Value` beside `Name` or `Key` (AWS tags and parameters).
+ */
+export function entryValueKey(entry: Readonly<Record<string, unknown>>): string | undefined {
+  if ('value' in entry && namesCredential(entry.name ?? entry.key)) return 'value';
+  if ('Value' in entry && namesCredential(entry.Name ?? entry.Key)) return 'Value';
+  return undefined;
 }

@@ -30,7 +30,7 @@ import {
   spend,
   TRUNCATED,
 } from './argument-budget.js';
-import { isSensitiveKey } from './credential-keys.js';
+import { entryValueKey, isSensitiveKey, namesCredential } from './credential-keys.js';
 import { REDACTED, scrubSecretValue } from './secret-values.js';
 
 export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, REDACTED, TRUNCATED };
@@ -199,24 +199,6 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   if (paths.some((p) => p.length === 1 && p[0] === '**')) return masked(value, o, depth);
   if (o.other === 'hash') return spend(o.budget, 0) ? hmacTag(value, o.key) : TRUNCATED;
   return keepPlain(value, o.budget, o.sensitiveKeys);
-}
-
-/**
- * The key of an entry's value when the entry names a credential: `value` beside `name` or `key` (HAR headers,
- * Kubernetes `env`), `Value` beside `Name` or `Key` (AWS tags and parameters).
- */
-function entryValueKey(entry: Record<string, unknown>): string | undefined {
-  if ('value' in entry && namesCredential(entry.name ?? entry.key)) return 'value';
-  if ('Value' in entry && namesCredential(entry.Name ?? entry.Key)) return 'Value';
-  return undefined;
-}
-
-/**
- * Whether `name` (a header pair's first element, a `{name, value}` entry's name: HTTP header lists, HAR,
- * Kubernetes `env`) names a credential, so the value beside it is masked as a credential-named key's is.
- */
-function namesCredential(name: unknown): boolean {
-  return typeof name === 'string' && isSensitiveKey(name);
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * The process logger's backstop against secrets (`logger.ts`): nothing should log a credential, but if
  * something does, a log object's fields named like one (`SECRET_FIELDS`, the credential headers; any case)
- * are replaced by `[redacted]` at any depth, and so are secrets found in its strings by their value
- * (`audit/secret-values.ts`: a URL's password, `Bearer …`, a JWT, an API key).
+ * are replaced by `[redacted]` at any depth, and so are the value of a header pair or `{name, value}` entry
+ * naming a credential (`[['Authorization', …]]`, `{name: 'DB_PASSWORD', value: …}`: as audit records mask them,
+ * `audit/credential-keys.ts`) and secrets found in its strings by their value (`audit/secret-values.ts`: a
+ * URL's password, `Bearer …`, a JWT, an API key, another vendor's key, a private key).
  *
  * Pino's own `redact` paths cannot say "at any depth" (its wildcards match one level), so this is a walk,
  * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
@@ -18,6 +20,7 @@
  */
 import { types } from 'node:util';
 import { TRUNCATED } from '../audit/argument-budget.js';
+import { entryValueKey, namesCredential } from '../audit/credential-keys.js';
 import { MIN_SECRET_CHARS, REDACTED, scrubSecretValue } from '../audit/secret-values.js';
 
 /** Field names whose values never reach a log line, at any depth. */
@@ -112,10 +115,13 @@ function scanOther(value: object, s: Scan, depth: number): unknown {
 }
 
 function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
+  // A header pair naming a credential (`['Authorization', 'Bearer …']`): its value is one.
+  const pair = value.length === 2 && namesCredential(value[0]);
   let out: unknown[] | undefined;
   for (let i = 0; i < value.length; i++) {
     const v = value[i];
-    const next = s.nodes-- > 0 ? scan(v, s, depth + 1) : TRUNCATED;
+    let next: unknown = TRUNCATED;
+    if (s.nodes-- > 0) next = pair && i === 1 && v !== undefined ? REDACTED : scan(v, s, depth + 1);
     if (next !== v) {
       out ??= value.slice();
       out[i] = next;
@@ -127,6 +133,8 @@ function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
 function scanObject(value: object, s: Scan, depth: number, error: boolean): unknown {
   // An error's message, stack and cause are its own properties, but not enumerable ones.
   const keys = error ? Object.getOwnPropertyNames(value) : Object.keys(value);
+  // A `{name, value}` entry naming a credential (HAR headers, Kubernetes `env`, AWS tags): its value is one.
+  const entry = error ? undefined : credentialEntry(value);
   const values: unknown[] = [];
   let changes: Map<string, unknown> | undefined;
   for (const k of keys) {
@@ -135,7 +143,7 @@ function scanObject(value: object, s: Scan, depth: number, error: boolean): unkn
     try {
       v = (value as Record<string, unknown>)[k];
       if (s.nodes-- <= 0) next = TRUNCATED;
-      else if (SECRET_KEYS.has(k.toLowerCase()) && v !== undefined) next = REDACTED;
+      else if ((k === entry || SECRET_KEYS.has(k.toLowerCase())) && v !== undefined) next = REDACTED;
       else next = scan(v, s, depth + 1);
     } catch {
       next = TRUNCATED; // a getter that throws: what it holds cannot be looked at
@@ -168,6 +176,15 @@ function scanObject(value: object, s: Scan, depth: number, error: boolean): unkn
       descriptors[k] = { value: v, enumerable: d?.enumerable ?? true, writable: true, configurable: true };
   });
   return Object.create(Object.getPrototypeOf(value), descriptors) as object;
+}
+
+/** The key of `value`'s value when it is an entry naming a credential; a getter that throws names none. */
+function credentialEntry(value: object): string | undefined {
+  try {
+    return entryValueKey(value as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error, of this realm or another (a `vm` context's, whose errors are no `instanceof Error` here). */

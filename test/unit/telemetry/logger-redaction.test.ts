@@ -139,6 +139,74 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[3] as string).msg).toBe('reached redis://:[redacted]@cache:6379');
   });
 
+  it('redacts the value of a header pair or {name, value} entry naming a credential, as audit records do', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    logger.warn(
+      {
+        request: {
+          headers: [
+            ['Authorization', 'SECRET-pair-opaque'],
+            ['X-Api-Key', 'SECRET-pair-key'],
+            ['Accept', 'text/event-stream'],
+          ],
+        },
+        har: [
+          { name: 'Cookie', value: 'SECRET-har-cookie' },
+          { name: 'Accept', value: 'application/json' },
+        ],
+        env: [
+          { name: 'DB_PASSWORD', value: { from: 'SECRET-env' } },
+          { key: 'client-secret', value: 'SECRET-key-entry' },
+          { name: 'REGION', value: 'eu-west-1' },
+        ],
+        tags: [
+          { Key: 'api_key', Value: 'SECRET-aws-tag' },
+          { Key: 'team', Value: 'payments' },
+        ],
+        counts: ['max_tokens', 4096],
+      },
+      'upstream call failed',
+    );
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string)).toMatchObject({
+      request: {
+        headers: [
+          ['Authorization', REDACTED],
+          ['X-Api-Key', REDACTED],
+          ['Accept', 'text/event-stream'],
+        ],
+      },
+      har: [
+        { name: 'Cookie', value: REDACTED },
+        { name: 'Accept', value: 'application/json' },
+      ],
+      env: [
+        { name: 'DB_PASSWORD', value: REDACTED },
+        { key: 'client-secret', value: REDACTED },
+        { name: 'REGION', value: 'eu-west-1' },
+      ],
+      tags: [
+        { Key: 'api_key', Value: REDACTED },
+        { Key: 'team', Value: 'payments' },
+      ],
+      counts: ['max_tokens', 4096],
+    });
+    // Bounded as the rest: a pair past the values looked at is cut, not written.
+    const wide = redactLogObject({
+      items: [...Array.from({ length: MAX_LOG_SCAN_NODES }, (_, i) => i), ['Authorization', 'SECRET-late']],
+    });
+    expect(JSON.stringify(wide)).not.toContain('SECRET');
+    // A name whose getter throws names no credential: the value is kept (the name cannot be written).
+    const trap = {
+      value: 'kept',
+      get name(): string {
+        throw new Error('getter failed');
+      },
+    };
+    expect(redactLogObject({ trap }).trap).toEqual({ value: 'kept', name: '[truncated]' });
+  });
+
   it('scans other objects as JSON writes them: class fields, what toJSON returns, errors of another realm', () => {
     class Connection {
       host = 'db.internal';
