@@ -128,7 +128,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      'The client closed the connection before its request had been authenticated and read (nobody gets this answer; it is what logs, metrics and the audit record show).',
+      'The client closed the connection before its request had been authenticated and read; or after its calls were decided, before they reached the upstream (while its stages ran, before its HTTP/1.1 pipelined turn, while it waited for an upstream connection): then refused after their decision, their rate-limit tokens given back. Nobody gets this answer; it is what logs, metrics and the audit record show.',
   },
   ERR_CONNECTION_CLOSED: {
     status: CONNECTION_CLOSED,

@@ -30,8 +30,9 @@ export interface RateLimitOutcome {
 
 /**
  * Why a call was refused after its decision — the policy allowed it (or `policy.dryRun` let it through) — by
- * what the policy does not look at: its rate limit, its legacy SSE session ending while its stages ran, or its
- * connection closing before its turn (HTTP/1.1 pipelining). It was never forwarded. The policy's verdict stays
+ * what the policy does not look at: its rate limit, its legacy SSE session ending while its stages ran, its
+ * connection closing before its turn (HTTP/1.1 pipelining), or its client going away before it reached the
+ * upstream. It was never forwarded. The policy's verdict stays
  * as it was (its decision span and `mcp_authz_decisions_total` say it); the refusal is what the audit record,
  * the decision span's refusal attributes and the operation metric say.
  */
@@ -56,8 +57,8 @@ export interface MessageDecision {
   /**
    * Set on every call not already denied of a body refused after its decision: by the rate-limit stage when a
    * bucket (this request's or another's of the batch) had too few tokens or limits could not be checked, and
-   * after the stages by the open-stream cap, a legacy session that ended, or a connection closed before its turn;
-   * by the decide stage on the requests of a batch that holds a denied one (not forwarded).
+   * after the stages by the open-stream cap, a legacy session that ended, a connection closed before its turn, or
+   * its client gone before it reached the upstream; by the decide stage on the requests of a batch that holds a denied one (not forwarded).
    */
   lateRefusal?: LateRefusal;
   /** Trace and span id (and sampled flag) of the span that recorded this decision. */
@@ -106,7 +107,7 @@ export interface RequestContext {
   /**
    * Gives back the rate-limit tokens the body took, should it be refused after the rate-limit stage (a
    * `subscriptions/listen` over the open-stream cap, a legacy session that ended, a connection closed before
-   * its turn): set by that stage once it took any, and called by `refuseLate`.
+   * its turn, a client gone before it reached the upstream): set by that stage once it took any, and called by `refuseLate`.
    */
   refundRateLimit?: () => void;
   /** The error that refused the body after its stages (`refuseLate`): it was never forwarded. */

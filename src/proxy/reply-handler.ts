@@ -8,7 +8,9 @@
  *
  * A reply read whole that pauses for `idleMs` is failed with `ERR_UPSTREAM_TIMEOUT`; a stream's pauses are
  * the reader's to time. The request is aborted when `signal` fires (the client went away) or when its
- * stream is destroyed before its end, so that its connection does not stay held.
+ * stream is destroyed before its end, so that its connection does not stay held. One whose signal fires while
+ * it waits for a pooled connection was never written: it is rejected at once with {@link RequestNotSent} (its
+ * caller must not wait for a free connection to learn it), and dropped by undici when its turn comes.
  *
  * @module
  */
@@ -34,6 +36,18 @@ export interface ReplyHandlerOptions {
 }
 
 const GONE = 'the request was aborted';
+
+/**
+ * The rejection of a request whose signal fired before any of it was written to the upstream (before it was
+ * dispatched, or while it waited for a pooled connection): the upstream never saw it. Its message is the
+ * signal's reason's, which is its `cause`.
+ */
+export class RequestNotSent extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = new.target.name;
+  }
+}
 
 function abortReason(signal: ReplySignal): Error {
   const r = signal.reason;
@@ -82,7 +96,7 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     if (!signal) return;
     if (signal.aborted) {
       this.#finish();
-      this.#settle(abortReason(signal));
+      this.#settle(new RequestNotSent(abortReason(signal)));
       return;
     }
     if ('addEventListener' in signal) signal.addEventListener('abort', this.#onSignal, { once: true });
@@ -152,11 +166,17 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Aborts the request, at once or as soon as undici connects it (`onConnect`); nothing once it is over. */
+  /**
+   * Aborts the request, at once or as soon as undici connects it (`onConnect`, before writing any of it: then
+   * it is rejected now, as not sent); nothing once it is over.
+   */
   #cancel(err: Error): void {
     if (this.#finished) return;
     if (this.#abort) this.#abort(err);
-    else this.#reason = err;
+    else {
+      this.#reason = err;
+      this.#settle(new RequestNotSent(err));
+    }
   }
 
   /** Rejects the pending promise with `err`; false when the reply was already handed over. */

@@ -17,7 +17,7 @@
  */
 import { Pool, errors as undiciErrors } from 'undici';
 import { UpstreamError } from '../errors/errors.js';
-import { dispatchReply, type ReplySignal } from './reply-handler.js';
+import { dispatchReply, type ReplySignal, RequestNotSent } from './reply-handler.js';
 import { ignore, type UpstreamReply } from './upstream-reply.js';
 
 export interface UpstreamOptions {
@@ -162,6 +162,14 @@ export class Upstream {
   async destroy(): Promise<void> {
     await Promise.all([this.#pool.destroy(), this.#streams.destroy()]);
   }
+}
+
+/**
+ * Whether `err`, from {@link Upstream.request}, says its signal fired before any of the request was written:
+ * the upstream never saw it (it waited for a pooled connection, or was never dispatched).
+ */
+export function notSent(err: unknown): boolean {
+  return err instanceof UpstreamError && err.cause instanceof RequestNotSent;
 }
 
 export function toUpstreamError(err: unknown): UpstreamError {

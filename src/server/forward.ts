@@ -2,7 +2,9 @@
  * Forwards an allowed request to the upstream and streams the reply back. Replies that answer list requests
  * are rewritten on the way (JSON: buffered up to a limit; SSE: event by event); all other replies are passed
  * on untouched: written at once when the upstream client read them whole (a short Content-Length, no event
- * stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request. A reply
+ * stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request; one gone
+ * before its request reached the upstream (while the stages ran, before its pipelined turn, while it waited for
+ * an upstream connection) has it refused after its decision ({@link unforwardedStatus}). A reply
  * that is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
  * @module
  */
@@ -25,7 +27,7 @@ import {
   overlayReplyHeaders,
   upstreamRequestHeaders,
 } from '../proxy/headers.js';
-import type { Upstream } from '../proxy/upstream.js';
+import { notSent, type Upstream } from '../proxy/upstream.js';
 import { isEventStream, readWhole, replyType, unfilterable } from '../proxy/upstream-reply.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
@@ -114,7 +116,10 @@ export async function forward(
     if (signal.aborted) {
       // Our own abort (the client went away), not an upstream failure.
       traced?.(null);
-      return CLIENT_CLOSED_REQUEST;
+      if (!notSent(err)) return CLIENT_CLOSED_REQUEST;
+      // Gone while it waited for an upstream connection: it never reached the upstream.
+      ctx.forwarded = false;
+      return unforwardedStatus(ctx, res);
     }
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
     const fields = { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message };

@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_CLOSED_REQUEST, CONNECTION_CLOSED } from '../errors/codes.js';
-import { RequestError } from '../errors/errors.js';
+import { clientClosed, RequestError } from '../errors/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { refuseLate } from '../pipeline/stages/late-refusal.js';
 
@@ -152,15 +152,23 @@ export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
 export const CONNECTION_CLOSED_REASON =
   'the connection closed before its turn: a reply ahead of it (HTTP/1.1 pipelining) closed it';
 
+/** Audit reason of a call whose client went away after its decision, before it reached the upstream. */
+export const CLIENT_GONE_REASON = 'the client went away before the request was forwarded';
+
 /**
- * The status of a request whose reply can never be sent, found before it was forwarded: 499 when its client
- * closed the connection; 444 when it waited its turn behind another reply and the sidecar closed the
- * connection after that one (a 413, a streamed reply to HTTP/1.0, a cut reply, a shutdown). Then it is
- * refused after its decision (`refuseLate`: audited as a denial, its rate-limit tokens given back), as its
- * client will send it again on another connection.
+ * The status of a request whose reply can never be sent, found before it reached the upstream: 499 when its
+ * client closed the connection (while its stages ran, before its pipelined turn, while it waited for an
+ * upstream connection); 444 when it waited its turn behind another reply and the sidecar closed the
+ * connection after that one (a 413, a streamed reply to HTTP/1.0, a cut reply, a shutdown). Either way it is
+ * refused after its decision (`refuseLate`: audited as a denial, its rate-limit tokens given back), as an API
+ * gateway does for a call it never sent: nothing of it ran, and a client sending it again (on another
+ * connection) must not pay twice.
  */
 export function unforwardedStatus(ctx: RequestContext, res: ServerResponse): number {
-  if (!waited.has(res) || endedByClient.has(res.req.socket)) return CLIENT_CLOSED_REQUEST;
+  if (!waited.has(res) || endedByClient.has(res.req.socket)) {
+    refuseLate(ctx, clientClosed('before the request was forwarded'), CLIENT_GONE_REASON);
+    return CLIENT_CLOSED_REQUEST;
+  }
   const err = new RequestError(
     'ERR_CONNECTION_CLOSED',
     'Connection Closed: the connection closed after the reply ahead of this request, before its turn',

@@ -2,7 +2,8 @@
  * What a decision span and the operation metric say about a call after its decision. A decision span records
  * the policy's verdict (`mcp_authz.decision`), as OPA's decision log does; it is ended — with the time the
  * decision was made — only once its call is forwarded or its request ends, so that a call refused after its
- * decision (its rate limit, a legacy session that ended, a connection closed before its turn: `LateRefusal`)
+ * decision (its rate limit, a legacy session that ended, a connection closed before its turn, a client gone
+ * before it was forwarded: `LateRefusal`)
  * says so on that span too: `mcp_authz.deny.reason`, `mcp_authz.error.code`, `mcp_authz.reason`, the JSON-RPC
  * code it was answered with as `error.type`, status ERROR — beside `mcp_authz.decision: allow`.
  *

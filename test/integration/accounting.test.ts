@@ -3,7 +3,8 @@
  * `mcp_authz_requests_total` with the status the client got, each decided JSON-RPC request one audit
  * record whose verdict is what the client got, and the decision, rate-limit and authentication counters
  * moving with them. One table of cases against one sidecar (SDK upstream, compiled policy, JWKS), plus a
- * dry-run sidecar and one whose upstream is down.
+ * dry-run sidecar, one whose upstream is down, and one with a single upstream connection and a frozen clock
+ * (clients that leave after their decision, before their call reaches the upstream: tokens given back).
  *
  * @module
  */
@@ -12,11 +13,13 @@ import { connect } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startExampleServer } from '../../examples/mcp-server/server.js';
 import { deadPort } from '../helpers/dead-port.js';
 import { openSession, postJsonRpc } from '../helpers/http.js';
+import { readUntil } from '../helpers/listen-upstream.js';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
+import { rawToolCall } from '../helpers/raw-pipeline.js';
 import { type ExampleServer, type Harness, startHarness } from '../helpers/sidecar.js';
 import { until } from '../helpers/wait.js';
 
@@ -147,6 +150,8 @@ let upstream: ExampleServer;
 let h: Harness;
 let dry: Harness;
 let down: Harness;
+/** One upstream connection (a call waits for it while another holds it), a frozen clock (no token refills). */
+let queued: Harness;
 const clients: Client[] = [];
 
 beforeAll(async () => {
@@ -170,10 +175,18 @@ beforeAll(async () => {
     issuer: h.issuer,
     config: { upstream: { url: `http://127.0.0.1:${await deadPort()}/mcp` } },
   });
+  const frozen = Date.now();
+  queued = await startHarness({
+    upstream,
+    issuer: h.issuer,
+    now: () => frozen,
+    config: { upstream: { connections: 1, headersTimeoutMs: 30_000 } },
+  });
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await queued?.stop();
   await down?.stop();
   await dry?.stop();
   await h?.stop();
@@ -281,6 +294,67 @@ function recording(statuses: number[]): FetchLike {
   };
 }
 
+/** Tokens left in `headers`' caller's `echo` bucket, from an echo call's `RateLimit` header (the call takes one). */
+async function echoTokens(target: Harness, headers: Record<string, string>): Promise<number> {
+  const res = await postJsonRpc(target.mcpUrl, headers, call('echo', 'tokens'));
+  await res.arrayBuffer();
+  expect(res.status).toBe(200);
+  return Number(/;r=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+}
+
+/**
+ * Resolves once `target`'s policy decides a call whose `text` argument is `text` (a hook on the real engine,
+ * removed then). Its tokens are taken in the same tick (in-process buckets) and it goes on towards the
+ * upstream before the sidecar reads any connection again: a client leaving from now on leaves after its
+ * decision and its rate limit, before its call reached the upstream.
+ */
+function decidedCall(target: Harness, text: string): Promise<void> {
+  const engine = target.sidecar.engine;
+  const decide = engine.decide.bind(engine);
+  return new Promise((resolve) => {
+    const spy = vi.spyOn(engine, 'decide').mockImplementation((input) => {
+      const decision = decide(input);
+      if ((input.action.arguments as { text?: unknown } | undefined)?.text === text) {
+        spy.mockRestore();
+        resolve();
+      }
+      return decision;
+    });
+  });
+}
+
+/** Resolves once `target` has counted a request of `series` (`route status reason`). */
+async function counted(target: Harness, series: string): Promise<void> {
+  await until(5_000, async () => ((await scrape(target)).requests[series] ?? 0) > 0);
+}
+
+/**
+ * A `slow` call (request id `id`: the id of a call cut off stays in flight in its session a while) holding
+ * `queued`'s one upstream connection until `release` (its client leaves: 499, forwarded). Resolves once the
+ * upstream has it.
+ */
+async function holdUpstream(id: string): Promise<{ release: () => Promise<number> }> {
+  upstream.resetCalls();
+  const abort = new AbortController();
+  const res = postJsonRpc(queued.mcpUrl, queuedUser, call('slow', id, { ms: 20_000 }), abort.signal).catch(
+    () => 499,
+  );
+  await until(5_000, async () => upstream.calls().some((x) => x.name === 'slow'), 5);
+  return {
+    release: async () => {
+      abort.abort();
+      return (await res) as number;
+    },
+  };
+}
+
+/** What a call refused after its decision because its client left before it was forwarded leaves behind. */
+const GONE_UNFORWARDED = {
+  decisions: { 'allow tools/call echo': 3, 'allow tools/call other': 1 },
+  // The two echo calls that measured the bucket, the held call (forwarded, its client gone), the refused one.
+  audit: ['allow', 'allow 200', 'allow 200', 'deny:request'],
+};
+
 const NOTE = { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } };
 
 interface Case {
@@ -301,8 +375,10 @@ let limited: Record<string, string>;
 let batchLimited: Record<string, string>;
 let streamer: Record<string, string>;
 let blocked: Record<string, string>;
+let queuedUser: Record<string, string>;
 
 beforeAll(async () => {
+  queuedUser = await session(queued, ['user'], 'acct-queued');
   user = await session(h, ['user'], 'acct-user');
   dryUser = await session(dry, ['user'], 'acct-user');
   limited = await session(h, ['nobody'], 'acct-limited');
@@ -557,6 +633,109 @@ const CASES: Case[] = [
       return [(await res) as number];
     },
     want: { requests: { 'mcp 499 none': 1 }, decisions: { 'allow tools/call other': 1 }, audit: ['allow'] },
+  },
+  {
+    name: '499 client gone after its decision, while its call waits for an upstream connection: tokens given back',
+    on: () => queued,
+    requests: 4,
+    got: [200, 499, 499, 200],
+    act: async () => {
+      const before = await echoTokens(queued, queuedUser);
+      const held = await holdUpstream('held-1');
+      const abort = new AbortController();
+      const decided = decidedCall(queued, 'waits');
+      const res = postJsonRpc(
+        queued.mcpUrl,
+        queuedUser,
+        call('echo', 'gone-1', { text: 'waits' }),
+        abort.signal,
+      );
+      await decided;
+      abort.abort();
+      const gone = await res.then(status, () => 499);
+      // Recorded when its client left, not once the connection it waited for came free.
+      await counted(queued, 'mcp 499 request');
+      const first = await held.release();
+      const after = await echoTokens(queued, queuedUser);
+      expect(after).toBe(before - 1);
+      expect(upstream.calls().filter((x) => String(x.id).startsWith('gone-'))).toEqual([]);
+      return [200, gone, first, 200];
+    },
+    want: {
+      requests: { 'mcp 200 none': 2, 'mcp 499 none': 1, 'mcp 499 request': 1 },
+      ...GONE_UNFORWARDED,
+    },
+  },
+  {
+    name: '499 client gone after its decision, before its HTTP/1.1 pipelined turn: tokens given back',
+    on: () => queued,
+    requests: 4,
+    got: [200, 499, 499, 200],
+    act: async () => {
+      const before = await echoTokens(queued, queuedUser);
+      upstream.resetCalls();
+      const token = (queuedUser.authorization as string).slice('Bearer '.length);
+      const sid = `mcp-session-id: ${queuedUser['mcp-session-id']}\r\n`;
+      const socket = connect(Number(new URL(queued.mcpUrl).port), '127.0.0.1');
+      socket.on('error', () => undefined).resume();
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      const decided = decidedCall(queued, 'behind');
+      socket.write(
+        rawToolCall(token, 21, 'slow', { ms: 20_000 }, sid) +
+          rawToolCall(token, 22, 'echo', { text: 'behind' }, sid),
+      );
+      // The call ahead is at the upstream, the one behind it decided and charged: it waits for its turn.
+      await decided;
+      await until(5_000, async () => upstream.calls().some((x) => x.name === 'slow'), 5);
+      socket.end();
+      await closed;
+      await counted(queued, 'mcp 499 request');
+      const after = await echoTokens(queued, queuedUser);
+      expect(after).toBe(before - 1);
+      expect(upstream.calls().filter((x) => x.id === 22)).toEqual([]);
+      return [200, 499, 499, 200];
+    },
+    want: {
+      requests: { 'mcp 200 none': 2, 'mcp 499 none': 1, 'mcp 499 request': 1 },
+      ...GONE_UNFORWARDED,
+    },
+  },
+  {
+    name: 'legacy SSE: 499 client gone after its decision, while its message waits for an upstream connection',
+    on: () => queued,
+    requests: 5,
+    got: [200, 200, 499, 499, 200],
+    act: async () => {
+      const auth = bearer(queuedUser);
+      const stream = await fetch(queued.sseUrl, { headers: { ...auth, accept: 'text/event-stream' } });
+      const opened = await readUntil(stream, '\n\n');
+      const endpoint = /data: (\S+)/.exec(opened.text)?.[1] as string;
+      const before = await echoTokens(queued, queuedUser);
+      const held = await holdUpstream('held-3');
+      const abort = new AbortController();
+      const decided = decidedCall(queued, 'legacy');
+      const url = new URL(endpoint, queued.sidecar.publicUrl).href;
+      const res = postJsonRpc(url, auth, call('echo', 'gone-3', { text: 'legacy' }), abort.signal);
+      await decided;
+      abort.abort();
+      const gone = await res.then(status, () => 499);
+      await counted(queued, 'legacy_messages 499 request');
+      const first = await held.release();
+      const after = await echoTokens(queued, queuedUser);
+      expect(after).toBe(before - 1);
+      expect(upstream.calls().filter((x) => String(x.id).startsWith('gone-'))).toEqual([]);
+      opened.close();
+      return [stream.status, 200, gone, first, 200];
+    },
+    want: {
+      requests: {
+        'legacy_sse 200 none': 1,
+        'mcp 200 none': 2,
+        'mcp 499 none': 1,
+        'legacy_messages 499 request': 1,
+      },
+      ...GONE_UNFORWARDED,
+    },
   },
   {
     name: 'GET stream, a second one over server.maxStreamsPerCaller (429), DELETE',

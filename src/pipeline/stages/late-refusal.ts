@@ -1,7 +1,8 @@
 /**
  * Calls refused after their decision (the policy allowed them, or a dry run let them through) by what the
  * policy does not look at — their rate limit, the cap on a caller's open event streams, a legacy session that
- * ended while their stages ran, a connection closed before their turn — are marked the one way
+ * ended while their stages ran, a connection closed before their turn, a client gone before they reached the
+ * upstream — are marked the one way
  * ({@link LateRefusal}), so that their audit records, decision spans, metrics and the report say so, and the
  * rate-limit tokens of a body that never runs go back.
  *

@@ -135,7 +135,8 @@ export function ratelimitStage(
 
   /**
    * A body charged keeps a way to give its tokens back: it may still be refused after this stage, unforwarded
-   * (the open-stream cap, a legacy session that ended, a connection closed before its turn: `refuseLate`).
+   * (the open-stream cap, a legacy session that ended, a connection closed before its turn, a client gone before
+   * it reached the upstream: `refuseLate`).
    */
   const charged = (ctx: RequestContext, groups: readonly Group[], taken: TakeResult[]): StageResult => {
     ctx.refundRateLimit = () => giveBack(groups, taken);

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
+import { notSent, Upstream, type UpstreamResponse } from '../../../src/proxy/upstream.js';
 import { replyBytes } from '../../../src/proxy/upstream-reply.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
@@ -138,12 +138,13 @@ function openStream(upstream: Upstream): Promise<UpstreamResponse> {
   return upstream.request({ method: 'GET', path: '/mcp', headers: { accept: 'text/event-stream' } });
 }
 
-function post(upstream: Upstream, id: number): Promise<UpstreamResponse> {
+function post(upstream: Upstream, id: number, signal?: AbortSignal): Promise<UpstreamResponse> {
   return upstream.request({
     method: 'POST',
     path: '/mcp',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize' })),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -234,6 +235,47 @@ describe('Upstream', () => {
     // Once the queue drained, POSTs pass again.
     const after = await settlesWithin(GUARD_MS, post(upstream, 4), 'a POST after the burst');
     expect(await json(after)).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
+  });
+
+  it('refuses a POST whose signal fires while it waits for a connection at once, as not sent, and never sends it', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let oneHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      oneHeld = r;
+    });
+    let posts = 0;
+    const { upstream } = await setup({
+      connections: 1,
+      server: {
+        holdPosts: {
+          released,
+          onPost: (n) => {
+            posts = n;
+            if (n === 1) oneHeld();
+          },
+        },
+      },
+    });
+    const sentFirst = new AbortController();
+    const running = post(upstream, 1, sentFirst.signal);
+    await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
+    const client = new AbortController();
+    const waiting = post(upstream, 2, client.signal).catch((e: unknown) => e);
+    client.abort(new Error('client went away'));
+    // Refused while the connection is still busy: its caller learns it now, not once a connection is free.
+    const refused = await settlesWithin(GUARD_MS, waiting, 'the waiting POST refused');
+    expect(notSent(refused)).toBe(true);
+    // One aborted once sent is no such refusal: the upstream has it.
+    sentFirst.abort(new Error('client went away'));
+    expect(notSent(await running.catch((e: unknown) => e))).toBe(false);
+    release();
+    const after = await settlesWithin(GUARD_MS, post(upstream, 3), 'a POST once the connection is free');
+    expect(await json(after)).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
+    // The upstream got the first and the third: the second was dropped unsent when its turn came.
+    expect(posts).toBe(2);
   });
 
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
