@@ -3,7 +3,8 @@
  * `resource.annotations`. For a tool not seen yet, the MCP defaults apply (`readOnlyHint: false`,
  * `destructiveHint: true`, `idempotentHint: false`, `openWorldHint: true`): an unknown tool is assumed to
  * be destructive until the server says otherwise, which is the safe direction. The same replies say which
- * parameters a tool mirrors into `Mcp-Param-*` headers (param-headers.ts).
+ * parameters a tool mirrors into `Mcp-Param-*` headers (param-headers.ts), and which argument names it
+ * declares (argument-names.ts). All of it is bounded: by tools, and by argument names all tools together.
  *
  * @module
  */
@@ -32,6 +33,15 @@ export function listedToolAnnotations(annotations: Readonly<Record<string, unkno
  */
 export const MAX_KNOWN_TOOLS = 10_000;
 
+/**
+ * Declared argument names remembered, all tools together (each keeps at most `MAX_ARGUMENT_NAMES`): at most
+ * about 35 MB (names of 128 characters), 6 to 12 MB for short ones; 10,000 tools of 1,024 names would hold
+ * gigabytes. Beyond it the tools listed longest ago are forgotten whole, as beyond `MAX_KNOWN_TOOLS`: unseen
+ * again (decided with the MCP defaults, looked up at the upstream when called), rather than remembered with
+ * their arguments' spellings unchecked.
+ */
+export const MAX_KNOWN_ARGUMENT_NAMES = 100_000;
+
 export class AnnotationCache {
   readonly #max: number;
   #tools = new Map<string, ToolAnnotations>();
@@ -39,10 +49,14 @@ export class AnnotationCache {
   #paramHeaders = new Map<string, readonly ParamHeader[]>();
   /** The argument names each listed tool declares (argument-names.ts). */
   #argumentNames = new Map<string, ArgumentNames>();
+  /** The names `#argumentNames` keeps, all tools together. */
+  #argumentNameCount = 0;
+  readonly #maxArgumentNames: number;
   #learnedAt = 0;
 
-  constructor(max = MAX_KNOWN_TOOLS) {
+  constructor(max = MAX_KNOWN_TOOLS, maxArgumentNames = MAX_KNOWN_ARGUMENT_NAMES) {
     this.#max = max;
+    this.#maxArgumentNames = maxArgumentNames;
   }
 
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
@@ -52,12 +66,7 @@ export class AnnotationCache {
       this.#tools.delete(name);
       this.#tools.set(name, listedToolAnnotations(annotations));
     }
-    while (this.#tools.size > this.#max) {
-      const oldest = this.#tools.keys().next().value as string;
-      this.#tools.delete(oldest);
-      this.#paramHeaders.delete(oldest);
-      this.#argumentNames.delete(oldest);
-    }
+    while (this.#tools.size > this.#max) this.#forget(this.#tools.keys().next().value as string);
     this.#learnedAt = now;
   }
 
@@ -75,12 +84,32 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools' declared argument names ({@link toolArgumentNames}). */
   learnArgumentNames(tools: ReadonlyMap<string, ArgumentNames>): void {
     for (const [name, names] of tools) {
-      this.#argumentNames.delete(name);
-      if (names.size > 0) this.#argumentNames.set(name, names);
+      this.#dropArgumentNames(name);
+      if (names.kept === 0 && !names.truncated) continue;
+      this.#argumentNames.set(name, names);
+      this.#argumentNameCount += names.kept;
     }
     while (this.#argumentNames.size > this.#max) {
-      this.#argumentNames.delete(this.#argumentNames.keys().next().value as string);
+      this.#dropArgumentNames(this.#argumentNames.keys().next().value as string);
     }
+    // With the default bounds the tool listed last is never forgotten here: it keeps at most 1% of them.
+    while (this.#argumentNameCount > this.#maxArgumentNames) {
+      this.#forget(this.#argumentNames.keys().next().value as string);
+    }
+  }
+
+  /** Forgets all that is known of `tool`: it is unseen again. */
+  #forget(tool: string): void {
+    this.#tools.delete(tool);
+    this.#paramHeaders.delete(tool);
+    this.#dropArgumentNames(tool);
+  }
+
+  #dropArgumentNames(tool: string): void {
+    const names = this.#argumentNames.get(tool);
+    if (names === undefined) return;
+    this.#argumentNames.delete(tool);
+    this.#argumentNameCount -= names.kept;
   }
 
   /** The argument names `tool` declares; undefined for a tool never listed or declaring none. */

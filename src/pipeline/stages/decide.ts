@@ -12,7 +12,7 @@ import { cutText } from '../../cut-text.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
 import type { AnnotationCache } from '../../mcp/annotations.js';
-import { misspeltArgument } from '../../mcp/argument-names.js';
+import { misspeltArgument, spellingReason } from '../../mcp/argument-names.js';
 import { holdsMoreValues } from '../../mcp/json-values.js';
 import { isListMethod } from '../../mcp/list-filter.js';
 import { checkedParamHeaders, requestParamHeaderMismatch } from '../../mcp/param-headers.js';
@@ -86,9 +86,7 @@ export function decideStage(deps: DecideDeps): Stage {
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : badArguments
           ? denyDecision(
-              misspelt
-                ? `argument ${JSON.stringify(misspelt[0])} is ${misspelt[1]} spelt in another case; spell it as the tool declares`
-                : 'arguments must be a JSON object',
+              misspelt ? spellingReason(misspelt) : 'arguments must be a JSON object',
               undefined,
               deps.engine.revision,
             )

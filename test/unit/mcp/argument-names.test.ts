@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AnnotationCache } from '../../../src/mcp/annotations.js';
-import { misspeltArgument, toolArgumentNames } from '../../../src/mcp/argument-names.js';
+import { AnnotationCache, MAX_KNOWN_ARGUMENT_NAMES } from '../../../src/mcp/annotations.js';
+import {
+  MAX_ARGUMENT_NAMES,
+  misspeltArgument,
+  spellingReason,
+  toolArgumentNames,
+} from '../../../src/mcp/argument-names.js';
 
 const listed = {
   tools: [
@@ -9,6 +14,16 @@ const listed = {
     { name: 'odd', inputSchema: { type: 'object', properties: { Mode: {}, mode: {} } } },
   ],
 };
+
+/** A `tools/list` result of one tool `name` declaring the properties `props`. */
+const listing = (name: string, props: readonly string[]) => ({
+  tools: [
+    { name, inputSchema: { type: 'object', properties: Object.fromEntries(props.map((p) => [p, {}])) } },
+  ],
+});
+/** `n` property names, `a0000`, `a0001`, …, in declaration order. */
+const props = (n: number, prefix = 'a') =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 
 describe('argument names a tool declares', () => {
   const names = toolArgumentNames(listed);
@@ -29,14 +44,81 @@ describe('argument names a tool declares', () => {
     expect(misspeltArgument({ userid: 'u' }, find)).toEqual(['userid', 'userId']);
     expect(misspeltArgument({ claſſ: 1 }, find)).toEqual(['claſſ', 'class']);
     expect(misspeltArgument({ tenant: 'a', USERID: 'u' }, find)).toEqual(['USERID', 'userId']);
+    expect(spellingReason(['Tenant', 'tenant'])).toBe(
+      'argument "Tenant" is tenant spelt in another case; spell it as the tool declares',
+    );
   });
 
   it('is remembered per listed tool, forgotten when a listing declares none', () => {
     const cache = new AnnotationCache();
     cache.learnArgumentNames(names);
-    expect(cache.argumentNames('find')?.get('userid')).toBe('userId');
+    expect(cache.argumentNames('find')?.names.get('userid')).toBe('userId');
     expect(cache.argumentNames('bare')).toBeUndefined();
     cache.learnArgumentNames(toolArgumentNames({ tools: [{ name: 'find', inputSchema: {} }] }));
     expect(cache.argumentNames('find')).toBeUndefined();
+  });
+});
+
+describe('the bounds on argument names kept', () => {
+  it('are 1,024 per tool and 100,000 in all', () => {
+    expect(MAX_ARGUMENT_NAMES).toBe(1_024);
+    expect(MAX_KNOWN_ARGUMENT_NAMES).toBe(100_000);
+  });
+
+  it('keeps every name of a tool declaring 1,024, and checks them all', () => {
+    const all = toolArgumentNames(listing('t', props(MAX_ARGUMENT_NAMES))).get('t');
+    expect(all).toMatchObject({ kept: MAX_ARGUMENT_NAMES, truncated: false });
+    expect(misspeltArgument({ a1023: 1, undeclared: 2 }, all)).toBeUndefined();
+    expect(misspeltArgument({ A1023: 1 }, all)).toEqual(['A1023', 'a1023']);
+  });
+
+  it('keeps the first 1,024 names of a tool declaring more, and refuses any other key (its spelling is unknown)', () => {
+    // 1.5 million properties in a 16 MiB listing held about 150 MB; names over 128 characters, which are
+    // never checked, are not kept and not counted.
+    const long = 'x'.repeat(129);
+    const many = toolArgumentNames(listing('t', [long, ...props(1_500)])).get('t');
+    expect(many).toMatchObject({ kept: MAX_ARGUMENT_NAMES, truncated: true });
+    expect(many?.names.has(long)).toBe(false);
+    expect(many?.names.get('a1023')).toBe('a1023');
+    expect(many?.names.has('a1024')).toBe(false);
+    // The names kept are checked as any tool's; a key spelt as one of them in another case says so.
+    expect(misspeltArgument({ a0000: 1, a1023: 2, [long]: 3 }, many)).toBeUndefined();
+    expect(misspeltArgument({ A0007: 1 }, many)).toEqual(['A0007', 'a0007']);
+    // Another key — a declared name past the first 1,024, one spelt in another case, or none — is refused.
+    expect(misspeltArgument({ a0000: 1, a1024: 2 }, many)).toEqual(['a1024', undefined]);
+    expect(misspeltArgument({ A1499: 1 }, many)).toEqual(['A1499', undefined]);
+    expect(misspeltArgument({ other: 1 }, many)).toEqual(['other', undefined]);
+    expect(spellingReason(['a1024', undefined])).toBe(
+      'argument "a1024" is not among the first 1024 the tool declares, the only ones the sidecar keeps of a tool declaring more: its spelling cannot be checked',
+    );
+    // Remembered so: the cache keeps the refusal, not an unchecked tool.
+    const cache = new AnnotationCache();
+    cache.learnArgumentNames(toolArgumentNames(listing('t', props(1_500))));
+    expect(misspeltArgument({ a1024: 1 }, cache.argumentNames('t'))).toEqual(['a1024', undefined]);
+  });
+
+  it('forgets the tools listed longest ago whole once all tools together keep more names than the bound', () => {
+    const cache = new AnnotationCache(10_000, 2_500);
+    const list = (name: string) => {
+      const result = listing(name, props(1_000));
+      cache.learn(new Map([[name, {}]]));
+      cache.learnArgumentNames(toolArgumentNames(result));
+    };
+    list('a');
+    list('b');
+    expect(cache.argumentNames('a')?.kept).toBe(1_000);
+    list('c');
+    // 3,000 names: `a`, listed longest ago, is unseen again (the MCP defaults, looked up when called), not a
+    // tool remembered with its arguments unchecked.
+    expect(cache.has('a')).toBe(false);
+    expect(cache.argumentNames('a')).toBeUndefined();
+    expect([cache.has('b'), cache.has('c')]).toEqual([true, true]);
+    // Listed again, it is the youngest: `b` goes instead.
+    list('a');
+    expect([cache.has('a'), cache.has('b'), cache.has('c')]).toEqual([true, false, true]);
+    // A listing keeping fewer names frees room: nothing more is forgotten.
+    cache.learnArgumentNames(toolArgumentNames(listing('c', props(10))));
+    list('d');
+    expect([cache.has('a'), cache.has('c'), cache.has('d')]).toEqual([true, true, true]);
   });
 });
