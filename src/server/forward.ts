@@ -29,6 +29,7 @@ import {
 } from '../proxy/headers.js';
 import { notSent, type Upstream } from '../proxy/upstream.js';
 import { isEventStream, readWhole, replyType, unfilterable } from '../proxy/upstream-reply.js';
+import { holdUntilSent } from '../telemetry/decision-span.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
 import type { ActiveReplies } from './active-replies.js';
@@ -92,6 +93,9 @@ export async function forward(
   });
   // The id of the audit record and of the policy input, as Envoy sends its own: the upstream's logs join them.
   headers['x-request-id'] = ctx.requestId;
+  // Its decision spans end once the upstream has the request, not as its forward span starts: one whose client
+  // leaves while it waits for an upstream connection is refused after all, and they say so (untraced: none).
+  const held = holdUntilSent(ctx.trace, r.onSent);
   const traced = deps.tracing?.forward(ctx, headers, {
     method: r.method,
     origin: deps.upstream.origin,
@@ -110,9 +114,10 @@ export async function forward(
       body,
       signal,
       stream: r.stream,
-      onSent: r.onSent,
+      onSent: held ? held.sent : r.onSent,
     });
   } catch (err) {
+    held?.unsent();
     if (signal.aborted) {
       // Our own abort (the client went away), not an upstream failure.
       traced?.(null);

@@ -27,6 +27,47 @@ export function endDecisionSpans(trace: RequestTrace): void {
   const open = trace.openDecisions;
   if (!open) return;
   trace.openDecisions = undefined;
+  endSpans(open);
+}
+
+type OpenDecisions = NonNullable<RequestTrace['openDecisions']>;
+
+/** The decision spans a call's forwarding holds until the upstream has it ({@link holdUntilSent}). */
+export interface HeldDecisionSpans {
+  /** The whole request was written to the upstream: ends them, then calls the `then` given. */
+  readonly sent: () => void;
+  /** It was not (or failed): gives back those not ended, for the request's end to end, refusal marked. */
+  readonly unsent: () => void;
+}
+
+/**
+ * Takes the request's open decision spans out of `trace` until its call is written to the upstream, as the
+ * forward span's start would end them: a call whose client leaves while it waits for a pooled upstream
+ * connection is never written, and is refused after its decision then, which its decision spans must say.
+ * Undefined when none are open (an untraced request: nothing is added to its path).
+ */
+export function holdUntilSent(
+  trace: RequestTrace | undefined,
+  then?: () => void,
+): HeldDecisionSpans | undefined {
+  const open = trace?.openDecisions;
+  if (!trace || !open) return undefined;
+  trace.openDecisions = undefined;
+  let held: OpenDecisions | undefined = open;
+  return {
+    sent: () => {
+      if (held) endSpans(held);
+      held = undefined;
+      then?.();
+    },
+    unsent: () => {
+      if (held) trace.openDecisions = trace.openDecisions ? [...held, ...trace.openDecisions] : held;
+      held = undefined;
+    },
+  };
+}
+
+function endSpans(open: OpenDecisions): void {
   for (const { d, span, at } of open) {
     const late = d.lateRefusal;
     if (late) {

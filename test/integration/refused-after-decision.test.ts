@@ -1,6 +1,6 @@
 /**
  * A call the policy allowed and something after it refused — its legacy HTTP+SSE session ended while its
- * stages ran, or its rate limit — through a real sidecar exporting to a real OTLP receiver: the two are
+ * stages ran, its rate limit, its client leaving while it waited for an upstream connection — through a real sidecar exporting to a real OTLP receiver: the two are
  * recorded the one way. The audit record says deny, with the refusal's `deny_reason`; the decision span the
  * record names keeps the policy's verdict (`mcp_authz.decision: allow`) and carries the refusal (deny reason,
  * error code, reason, `error.type`, status ERROR); `mcp_authz_decisions_total` counts the policy's verdict
@@ -10,9 +10,11 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SESSION_ENDED_REASON } from '../../src/pipeline/stages/session.js';
-import { postAfterContinue, postJsonRpc } from '../helpers/http.js';
+import { Upstream, type UpstreamRequest } from '../../src/proxy/upstream.js';
+import { CLIENT_GONE_REASON } from '../../src/server/pipelined.js';
+import { openSession, postAfterContinue, postJsonRpc } from '../helpers/http.js';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
@@ -20,17 +22,25 @@ import { until } from '../helpers/wait.js';
 
 let receiver: OtlpReceiver;
 let h: Harness;
+/** One upstream connection: a call waits for it while another holds it. Same upstream, issuer and receiver. */
+let one: Harness;
 const clients: Client[] = [];
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  h = await startHarness({
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' },
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' };
+  h = await startHarness({ env });
+  one = await startHarness({
+    env,
+    upstream: h.upstream,
+    issuer: h.issuer,
+    config: { upstream: { connections: 1, headersTimeoutMs: 30_000 } },
   });
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await one?.stop();
   await h?.stop();
   await receiver?.stop();
 });
@@ -43,9 +53,9 @@ interface AuditLine {
   action: { tool: string | null };
 }
 
-/** The audit records of `subject`'s `tool` calls. */
-const audited = (subject: string, tool: string): AuditLine[] =>
-  h.logs
+/** The audit records of `subject`'s `tool` calls (at `target`). */
+const audited = (subject: string, tool: string, target: Harness = h): AuditLine[] =>
+  target.logs
     .filter((l) => l.includes('"log_type":"audit"') && l.includes(`"subject":{"id":"${subject}"`))
     .map((l) => JSON.parse(l) as AuditLine)
     .filter((r) => r.action.tool === tool);
@@ -156,6 +166,63 @@ describe('a call refused after its decision', () => {
     expect(await counter('mcp_authz_requests_total{route="mcp",status="429",reason="ratelimit"}')).toBe(
       limitedBefore + 1,
     );
+  });
+
+  it('its client left while it waited for an upstream connection: the decision span keeps allow and says request', async () => {
+    const subject = 'gone-waiting';
+    const token = await one.token({ roles: ['user'], sub: subject });
+    const headers = {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': await openSession(one.mcpUrl, token),
+    };
+    const call = (id: string, name: string, args: Record<string, unknown>) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name, arguments: args },
+    });
+    // A slow call holds the one upstream connection until its client leaves.
+    const holder = new AbortController();
+    const holding = postJsonRpc(one.mcpUrl, headers, call('hold', 'slow', { ms: 20_000 }), holder.signal);
+    holding.catch(() => undefined);
+    await until(5_000, async () => one.upstream.calls().some((c) => c.id === 'hold'));
+    // The call behind it is handed to the upstream client (decided, charged, its forward span started) and
+    // waits there for the connection; its client leaves then.
+    const request = Upstream.prototype.request;
+    const waiting = new Promise<void>((resolve) => {
+      const spy = vi.spyOn(Upstream.prototype, 'request').mockImplementation(function (
+        this: Upstream,
+        r: UpstreamRequest,
+      ) {
+        const sent = request.call(this, r);
+        if (r.body?.includes('"waits"')) {
+          spy.mockRestore();
+          resolve();
+        }
+        return sent;
+      });
+    });
+    const leaver = new AbortController();
+    const left = postJsonRpc(one.mcpUrl, headers, call('gone', 'echo', { text: 'waits' }), leaver.signal);
+    left.catch(() => undefined);
+    await waiting;
+    leaver.abort();
+    await until(5_000, async () => audited(subject, 'echo', one).length > 0);
+    holder.abort();
+    const [record] = audited(subject, 'echo', one);
+    expect(record).toMatchObject({ decision: 'deny', deny_reason: 'request', reasons: [CLIENT_GONE_REASON] });
+    expect(await spanOf(record)).toMatchObject({
+      name: 'tools/call echo',
+      status: { code: 2 },
+      attributes: {
+        'mcp_authz.decision': 'allow',
+        'mcp_authz.deny.reason': 'request',
+        'mcp_authz.error.code': 'ERR_CLIENT_CLOSED',
+        'mcp_authz.reason': CLIENT_GONE_REASON,
+        'error.type': '-32600',
+      },
+    });
+    expect(one.upstream.calls().some((c) => c.id === 'gone')).toBe(false);
   });
 
   it('a call forwarded keeps a decision span without a refusal, ended before the upstream answered', async () => {
