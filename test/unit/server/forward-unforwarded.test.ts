@@ -45,12 +45,23 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return (server.address() as AddressInfo).port;
 }
 
-/** An upstream that holds every request until `release`, counting those it got. */
-async function heldUpstream(): Promise<{ upstream: Upstream; got: () => number; release: () => void }> {
-  let got = 0;
+/**
+ * An upstream that holds every request until `release`, noting the `x-request-id` of each it got (`got`);
+ * `arrival` resolves once one of that id has come.
+ */
+async function heldUpstream(): Promise<{
+  upstream: Upstream;
+  got: () => readonly string[];
+  arrival: (id: string) => Promise<void>;
+  release: () => void;
+}> {
+  const got: string[] = [];
+  const arrivals = perRequest<void, string>();
   const held: ServerResponse[] = [];
   const port = await listen((req, res) => {
-    got++;
+    const id = String(req.headers['x-request-id']);
+    got.push(id);
+    arrivals.resolve(id, undefined);
     req.resume();
     held.push(res);
   });
@@ -64,7 +75,7 @@ async function heldUpstream(): Promise<{ upstream: Upstream; got: () => number; 
   const release = () => {
     for (const res of held.splice(0)) res.writeHead(200, { 'content-length': '2' }).end('{}');
   };
-  return { upstream, got: () => got, release };
+  return { upstream, got: () => got, arrival: (id) => arrivals.of(id), release };
 }
 
 interface Forwarded {
@@ -150,10 +161,10 @@ function expectRefused(f: Forwarded): void {
   expect(f.ctx.decisions[0]?.lateRefusal).toEqual({ code: 'ERR_CLIENT_CLOSED', reason: CLIENT_GONE_REASON });
 }
 
-/** A promise and its resolver, one per request number. */
-function perRequest<T>(): { resolve: (n: number, v: T) => void; of: (n: number) => Promise<T> } {
-  const all = new Map<number, { p: Promise<T>; r: (v: T) => void }>();
-  const get = (n: number) => {
+/** A promise and its resolver, one per request (by number or id). */
+function perRequest<T, K = number>(): { resolve: (n: K, v: T) => void; of: (n: K) => Promise<T> } {
+  const all = new Map<K, { p: Promise<T>; r: (v: T) => void }>();
+  const get = (n: K) => {
     let e = all.get(n);
     if (!e) {
       let r!: (v: T) => void;
@@ -183,7 +194,7 @@ describe('forward, a client gone after its decision', () => {
     await settlesWithin(GUARD_MS, arrived.of(1), 'the request arriving');
     c.leave();
     expectRefused(await settlesWithin(GUARD_MS, done.of(1), 'forward'));
-    expect(up.got()).toBe(0);
+    expect(up.got()).toEqual([]);
   });
 
   it('while its call waited for an upstream connection: refused at once, tokens given back, never sent', async () => {
@@ -194,9 +205,9 @@ describe('forward, a client gone after its decision', () => {
       arrived: (n) => arrived.resolve(n, undefined),
       done: (n, f) => done.resolve(n, f),
     });
-    // The first call holds the one upstream connection.
+    // The first call holds the one upstream connection (the upstream has it).
     const first = client(port);
-    await settlesWithin(GUARD_MS, arrived.of(1), 'the first request arriving');
+    await settlesWithin(GUARD_MS, up.arrival('r1'), 'the first request reaching the upstream');
     const second = client(port);
     await settlesWithin(GUARD_MS, arrived.of(2), 'the second request arriving');
     second.leave();
@@ -209,6 +220,9 @@ describe('forward, a client gone after its decision', () => {
     expect(forwarded.ctx.forwarded).toBe(true);
     expect(forwarded.ctx.decisions[0]?.lateRefusal).toBeUndefined();
     up.release();
-    expect(up.got()).toBe(1);
+    // A third call, queued behind the second, reaches the upstream: the second's turn came and went unsent.
+    client(port);
+    await settlesWithin(GUARD_MS, up.arrival('r3'), 'the third request reaching the upstream');
+    expect(up.got()).toEqual(['r1', 'r3']);
   });
 });
