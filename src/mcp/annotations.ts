@@ -34,8 +34,9 @@ export function listedToolAnnotations(annotations: Readonly<Record<string, unkno
 export const MAX_KNOWN_TOOLS = 10_000;
 
 /**
- * Declared argument names remembered, all tools together (each keeps at most `MAX_ARGUMENT_NAMES`): at most
- * about 35 MB (names of 128 characters), 6 to 12 MB for short ones; 10,000 tools of 1,024 names would hold
+ * Declared argument names remembered, all tools together (each keeps at most `MAX_ARGUMENT_NAMES`): about
+ * 35 MB with ASCII names of 128 characters, up to about 65 MB with names outside Latin-1 (two bytes a
+ * character, and folded too: measured), 6 to 12 MB for short ones; 10,000 tools of 1,024 names would hold
  * gigabytes. Beyond it the tools listed longest ago are forgotten whole, as beyond `MAX_KNOWN_TOOLS`: unseen
  * again (decided with the MCP defaults, looked up at the upstream when called), rather than remembered with
  * their arguments' spellings unchecked.
