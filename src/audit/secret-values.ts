@@ -28,7 +28,7 @@
 import { API_KEY_MIN_CHARS, API_KEYS_IN_TEXT } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
-import { redactVendorKeys } from './vendor-keys.js';
+import { AFTER_ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
 export const REDACTED = '[redacted]';
@@ -42,20 +42,28 @@ const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
 const WORD = /^(?:[A-Za-z][a-z]*|[A-Z]+)$/;
 const WHOLE_CREDENTIAL_MIN_CHARS = 6;
 /** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
-const CREDENTIAL_IN_TEXT = /(?<![A-Za-z0-9])(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)/gi;
+const CREDENTIAL_IN_TEXT = new RegExp(
+  String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)`,
+  'gi',
+);
 /** What a credential has and a word of prose does not. */
 const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
 const CREDENTIAL_MIN_CHARS = 8;
 /**
- * A credential header's name, `:` or `=` (a JSON member's quotes allowed, escaped too), an optional scheme, and
- * the value: up to a space, quote, backslash, comma or semicolon.
+ * A credential header's name (after an escape too: `\r\nAuthorization: …` in a JSON string), `:` or `=` (a
+ * JSON member's quotes allowed, escaped too), an optional scheme, and the value: up to a space, quote,
+ * backslash, comma or semicolon.
  */
-const HEADER_IN_TEXT =
-  /(?<![A-Za-z0-9_-])((?:(?:proxy-)?authorization|x-api-key)\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|basic|token|dpop|negotiate|ntlm)\s+)?)[^\s"'\\,;]+/gi;
+const HEADER_IN_TEXT = new RegExp(
+  String.raw`${KEY_START}((?:(?:proxy-)?authorization|x-api-key)\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|basic|token|dpop|negotiate|ntlm)\s+)?)[^\s"'\\,;]+`,
+  'gi',
+);
 const HEADER_NAME = /authorization|x-api-key/i;
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
-const JWT =
-  /(?<![A-Za-z0-9_-])(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])/g;
+const JWT = new RegExp(
+  String.raw`${KEY_START}(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])`,
+  'g',
+);
 
 /** `text` with the secrets it holds (see the module comment) replaced by {@link REDACTED}. */
 export function scrubSecretValue(text: string): string {

@@ -1,7 +1,8 @@
 /**
  * Other vendors' credentials, found by their well-known shapes (those gitleaks and detect-secrets match): what
  * `secret-values.ts` replaces besides this sidecar's own API keys (`authn/api-key-format.ts`). Each shape is a
- * prefix no word starts with and a minimum length no word reaches, between characters no key holds:
+ * prefix no word starts with and a minimum length no word reaches, between characters no key holds (or after
+ * an escape such as `\n` or `%20`, {@link AFTER_ESCAPE}):
  *
  * | vendor | shape |
  * | --- | --- |
@@ -23,11 +24,20 @@
  * @module
  */
 
+/**
+ * Just after an escape that ends in a letter or digit, as in text that holds JSON or a URL (`…\nghp_…`,
+ * `\u0020AKIA…`, `%20sk-…`): the character before a secret there is the escape's, not a word's. Read backwards
+ * from the candidate: constant work.
+ */
+export const AFTER_ESCAPE = String.raw`(?<=\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2})`;
+/** Where a key or a JWT may start: after no letter, digit, `_` or `-`, or after an escape. */
+export const KEY_START = `(?:(?<![A-Za-z0-9_-])|${AFTER_ESCAPE})`;
+
 /** Text that may hold one of the keys: the prefixes alone. */
 const MAY_HOLD_KEY = /sk-|k_(?:live|test|prod)_|gh[pousr]_|github_pat_|A(?:KIA|SIA|BIA|CCA|Iza)|xox[abposr]-/;
 /** Every key of the table above; a key character (`[A-Za-z0-9_-]`) may stand on neither side. */
 const KEYS_IN_TEXT = new RegExp(
-  `(?<![A-Za-z0-9_-])(?:${[
+  `${KEY_START}(?:${[
     'sk-[A-Za-z0-9_-]{32,}',
     'gh[pousr]_[A-Za-z0-9]{36,}',
     'github_pat_[A-Za-z0-9_]{82,}',

@@ -59,6 +59,18 @@ describe('scrubSecretValue', () => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
 
+  it('finds a secret right after an escape of text that holds JSON or a URL, as after a space', () => {
+    // The character before it is the escape's (`\n`, `\u0020`, `%0A`), not a word's.
+    expect(scrubSecretValue(`{"log":"token:\\n${JWT}"}`)).toBe(`{"log":"token:\\n${REDACTED}"}`);
+    expect(scrubSecretValue('"GET / HTTP/1.1\\r\\nAuthorization: Bearer opaque\\r\\n"')).toBe(
+      '"GET / HTTP/1.1\\r\\nAuthorization: Bearer [redacted]\\r\\n"',
+    );
+    expect(scrubSecretValue('"sent:\\nBearer Zm9vOmJhcjEyMzQ1Ng=="')).toBe('"sent:\\nBearer [redacted]"');
+    expect(scrubSecretValue('q=1%0AX-Api-Key:%20opaque')).toBe('q=1%0AX-Api-Key:[redacted]');
+    // An escape is no licence to split a word: `ey` inside one still starts no JWT.
+    expect(scrubSecretValue(`key${JWT}`)).toBe(`key${JWT}`);
+  });
+
   it('keeps the user and host of a URL, and a user without a password', () => {
     expect(
       scrubSecretValue(`x ${JWT.length} postgres://report:pw@db.internal:5432/sales?sslmode=require`),

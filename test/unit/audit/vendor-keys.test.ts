@@ -41,6 +41,16 @@ describe('vendor keys', () => {
     expect(scrubSecretValue(`{"key":"${key}"}`)).toBe(`{"key":"${REDACTED}"}`);
   });
 
+  it.each(Object.entries(KEYS))('replaces a %s key right after an escape (JSON, a URL)', (_vendor, key) => {
+    // `\n`, `\t`, `\u0020` in a string holding JSON, `%20` in a URL: the character before the key is the
+    // escape's, not a word's.
+    expect(scrubSecretValue(`{"env":"A=1\\n${key}\\t${key}"}`)).toBe(
+      `{"env":"A=1\\n${REDACTED}\\t${REDACTED}"}`,
+    );
+    expect(scrubSecretValue(`x\\u0020${key}`)).toBe(`x\\u0020${REDACTED}`);
+    expect(scrubSecretValue(`/search?q=my%20${key}%0A`)).toBe(`/search?q=my%20${REDACTED}%0A`);
+  });
+
   it('keeps words and near misses: a prefix inside a word, too short, too long, or no digit where words fit', () => {
     for (const text of [
       'sk-learn and scikit-learn',
