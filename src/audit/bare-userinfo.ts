@@ -8,10 +8,11 @@
  * - user information: a word (no space, quote, backtick or `<>`) holding a `:` with something after it before
  *   the `@`; a user part that is a scheme whose URIs name a user without `//` (`mailto:alice@…`,
  *   `sip:alice@…`) does not count as one (`sip:alice:pw@…` does);
- * - then a host followed by a port (`:5432`), a path (`/`), or a Go DSN's protocol (`tcp(`, `unix(`); or the
- *   `/` of Go's `user:pass@/db`. An e-mail address (`alice@example.com`, `Note:alice@example.com`) has none;
- * - no clock time before the `@` (`at 10:30@home/office`), and no `://` in the word (a URL: its user
- *   information is `redactUserInfo`'s).
+ * - then a host followed by a port (`:5432`: 1 to 5 digits, so no image digest `@sha256:0b1c…`), a path
+ *   (`/`), or a Go DSN's protocol (`tcp(`, `unix(`); or the `/` of Go's `user:pass@/db`. An e-mail address
+ *   (`alice@example.com`, `Note:alice@example.com`) has none;
+ * - no time before the `@` (`at 10:30@home/office`, `2026-12-07T10:30:00Z@host/x`), and no `://` in the word
+ *   (a URL: its user information is `redactUserInfo`'s).
  *
  * Several `@` in one word: the password runs to the last one followed by a host (a password may hold `@`).
  * One pass: each character is read once by the word scan and at most once more by the host check after an
@@ -29,9 +30,15 @@ const CLOSE_BRACKET = 0x5d;
 /** Schemes whose URIs name a user with no `//` (RFC 6068, 3261, 5122): their `x:` is no user. */
 const USER_SCHEMES: ReadonlySet<string> = new Set(['mailto', 'sip', 'sips', 'xmpp', 'im', 'pres']);
 const USER_SCHEME_MAX = 6;
-/** `10:30` or `9:05:59` before an `@`: a time (`at 10:30@home/office`). */
-const CLOCK_TIME = /^\d{1,2}:\d{2}(?::\d{2})?$/;
-const CLOCK_TIME_MAX = 8;
+/**
+ * `10:30`, `9:05:59` or an ISO 8601 date and time (`2026-12-07T10:30:00.123Z`, `…+01:00`) before an `@`: a
+ * time (`at 10:30@home/office`, a log line's `2026-12-07T10:30:00Z@worker-1:8080/q`), no user information.
+ */
+const CLOCK_TIME =
+  /^(?:\d{4}-?\d{2}-?\d{2}[Tt])?\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const CLOCK_TIME_MAX = 40;
+/** A port's longest run of digits. */
+const PORT_MAX_DIGITS = 5;
 
 /** `text` with the password of each scheme-less user information (see the module comment) replaced by `marker`. */
 export function redactBareUserInfo(text: string, marker: string): string {
@@ -110,6 +117,18 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
+/**
+ * Whether a port starts at `p`: 1 to 5 digits, then no letter or digit. A digest is no port: in an image
+ * reference (`nginx:1.25@sha256:0b1c…`) the tag before the `@` is no password.
+ */
+function isPort(text: string, p: number): boolean {
+  let q = p;
+  while (q - p <= PORT_MAX_DIGITS && isDigit(text.charCodeAt(q))) q++;
+  if (q === p || q - p > PORT_MAX_DIGITS) return false;
+  const c = text.charCodeAt(q) | 0x20; // lower case, for a letter
+  return !(c >= 0x61 && c <= 0x7a);
+}
+
 /** Whether what starts at `p` (just after an `@`) is a host and a port or path, or a Go DSN's protocol. */
 function hostFollows(text: string, p: number): boolean {
   let q = p;
@@ -125,7 +144,7 @@ function hostFollows(text: string, p: number): boolean {
   const c = text.charCodeAt(q);
   if (c === SLASH) return true;
   if (q === p) return false;
-  if (c === COLON) return isDigit(text.charCodeAt(q + 1));
+  if (c === COLON) return isPort(text, q + 1);
   // `tcp(…)`: a protocol is a name, not a dotted host.
   return c === OPEN_PAREN && !text.slice(p, q).includes('.');
 }

@@ -25,6 +25,10 @@ describe('scheme-less user information', () => {
     // A scheme whose URIs name a user without `//` is no user: the password after the user is.
     ['sip:alice:pw-9@pbx.example:5060', 'sip:alice:[redacted]@pbx.example:5060'],
     ['first u:a@h:1 then v:b@tcp(h:2)/d', 'first u:[redacted]@h:1 then v:[redacted]@tcp(h:2)/d'],
+    ['use u:pw@db:5432.', 'use u:[redacted]@db:5432.'],
+    ['u:pw@db:5432?sslmode=require', 'u:[redacted]@db:5432?sslmode=require'],
+    // A word that is a time has no user; one with a user before the time has.
+    ['u:2026-12-07T10:30@db:5432/x', 'u:[redacted]@db:5432/x'],
   ])('replaces the password in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -44,6 +48,20 @@ describe('scheme-less user information', () => {
       'ratio a:b@c, then @d:1',
       '@alice: see @bob:1',
       'ssh://git@github.com/org/repo',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it('keeps an ISO 8601 time before an @ and an image reference pinned by its digest', () => {
+    const digest = `sha256:${'0b1c2d3e'.repeat(8)}`;
+    for (const text of [
+      '2026-12-07T10:30:00Z@host/x',
+      'logged 2026-12-07T10:30:00.123+01:00@worker-1:8080/q',
+      'at 20261207t10:30:00,5z@lab:2',
+      `image: nginx:1.25@${digest}`,
+      `registry.example:5000/team/app:v1.2@${digest}`,
+      `nginx:1.25@sha256:${'0123456789'.repeat(6)}abcd`,
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
