@@ -364,6 +364,18 @@ describe('isSensitiveKey: names only one rule catches', () => {
   });
 });
 
+describe('names that are long text', () => {
+  it('are not read word by word: a pair or entry naming nothing costs no more than its budget', () => {
+    // A tool argument `[name, value]` or `{name, value}` whose name is 4 MiB of words took ~3 s to judge.
+    const name = 'aA '.repeat(1_400_000);
+    for (const mode of ['hash', 'plain'] as const) {
+      const t0 = performance.now();
+      auditArguments({ pair: [name, 'v'], entry: { name, value: 'v' } }, { mode, paths: [], key: KEY });
+      expect(performance.now() - t0, mode).toBeLessThan(1_000);
+    }
+  });
+});
+
 describe('masked values below the depth bound', () => {
   it('a listed value nested deeper than MAX_ARGUMENT_DEPTH is hashed whole, never written', () => {
     let deep: Record<string, unknown> = { pin: 'SECRET-PIN-9876' };
