@@ -8,21 +8,15 @@
  */
 
 import type { AuthMethod, Principal } from '../authn/principal.js';
-import { cutText, headOf } from '../cut-text.js';
+import { cutText } from '../cut-text.js';
 import { codeInfo, type DenyReason, type ErrorCode } from '../errors/codes.js';
 import type { Action, ResourceKind } from '../mcp/action.js';
 import type { Decision } from '../policy/decision.js';
 import { RATE_LIMITED_REASON } from '../ratelimit/types.js';
 import type { RequestBudget } from './argument-budget.js';
-import {
-  type ArgumentsMode,
-  auditArguments,
-  auditArgumentsSize,
-  type MaskMode,
-  SCRUB_WINDOW,
-} from './mask.js';
-import { scrubSecretValue } from './secret-values.js';
-import { redactAndCut, redactUriSecrets } from './uri-secrets.js';
+import { type ArgumentsMode, auditArguments, auditArgumentsSize, type MaskMode } from './mask.js';
+import { scrubbedReason } from './scrubbed-reason.js';
+import { redactAndCut } from './uri-secrets.js';
 
 /** Bumped when a field changes meaning or is removed (adding fields does not bump it). */
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -230,7 +224,9 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
     decision: allowed ? 'allow' : 'deny',
     deny_reason: allowed ? null : refusedLater && refusal ? codeInfo(refusal.code).reason : 'policy',
     enforced: !notEnforced,
-    reasons: [...d.reasons, ...(refusal ? [refusal.reason] : [])].map(recordedReason),
+    reasons: [...d.reasons, ...(refusal ? [refusal.reason] : [])].map((r) =>
+      cutText(scrubbedReason(r), AUDIT_REASON_MAX_CHARS),
+    ),
     failure: d.failure ?? null,
     obligations: withoutSecrets(ob, masking.key),
     obligations_applied: applied,
@@ -263,19 +259,6 @@ export function buildAuditRecord(input: AuditInput, masking: AuditMasking): Audi
  */
 function withoutSecrets(ob: Readonly<Record<string, unknown>>, key: Buffer): Record<string, unknown> {
   return auditArguments(ob, { mode: 'plain', paths: [], listedMode: 'redact', key }) ?? {};
-}
-
-/**
- * A reason as the record keeps it. A policy may quote what the caller sent (`token eyJ… is revoked`), so its
- * secrets are found by value as in kept arguments (in its first {@link SCRUB_WINDOW} characters, before the
- * cut), then its URIs' secrets are redacted as in `resource.name` (`REDACTED`), and it is cut.
- */
-function recordedReason(reason: string): string {
-  const head = headOf(reason, SCRUB_WINDOW);
-  const clean = redactUriSecrets(scrubSecretValue(head));
-  return head.length < reason.length
-    ? `${headOf(clean, AUDIT_REASON_MAX_CHARS)}…`
-    : cutText(clean, AUDIT_REASON_MAX_CHARS);
 }
 
 function cutTaskId(id: string | null | undefined): string | null {

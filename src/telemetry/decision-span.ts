@@ -10,7 +10,7 @@
  * @module
  */
 import { type Span, SpanStatusCode } from '@opentelemetry/api';
-import { redactUriSecrets } from '../audit/uri-secrets.js';
+import { scrubbedReason } from '../audit/scrubbed-reason.js';
 import { codeInfo, RPC } from '../errors/codes.js';
 import { enforcedDenial, type MessageDecision, type RequestTrace } from '../pipeline/context.js';
 import * as A from './semconv.js';
@@ -76,7 +76,7 @@ function endSpans(open: OpenDecisions): void {
       span.setAttributes({
         [A.ATTR_AUTHZ_DENY_REASON]: info.reason,
         [A.ATTR_AUTHZ_ERROR_CODE]: late.code,
-        [A.ATTR_AUTHZ_REASON]: redactUriSecrets(late.reason),
+        [A.ATTR_AUTHZ_REASON]: scrubbedReason(late.reason),
         [A.ATTR_RPC_RESPONSE_STATUS_CODE]: rpc,
         [A.ATTR_ERROR_TYPE]: rpc,
       });

@@ -17,6 +17,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import { scrubbedReason } from '../audit/scrubbed-reason.js';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
 import type { DenyReason, ErrorCode } from '../errors/codes.js';
@@ -152,7 +153,7 @@ export class RequestTracing {
       if (subject !== undefined) attributes[A.ATTR_AUTHZ_SUBJECT] = subject;
     }
     if (!dec.allow) {
-      attributes[A.ATTR_AUTHZ_REASON] = redactUriSecrets(dec.reasons[0] ?? 'denied');
+      attributes[A.ATTR_AUTHZ_REASON] = scrubbedReason(dec.reasons[0] ?? 'denied');
       attributes[A.ATTR_AUTHZ_DENY_REASON] = 'policy';
       if (d.dryRun) attributes[A.ATTR_AUTHZ_DRY_RUN] = true;
       else {

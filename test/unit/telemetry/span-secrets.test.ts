@@ -6,9 +6,10 @@
  * @module
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { RequestError } from '../../../src/errors/errors.js';
 import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../src/pipeline/context.js';
-import { stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
+import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 const SECRET = 'S3CR3T-SIGNATURE-77';
 afterEach(stopTracing);
@@ -48,5 +49,29 @@ describe('span attributes', () => {
     expect(decision?.attributes['mcp_authz.reason']).toBe(`may not read ${uri.replace(SECRET, 'REDACTED')}`);
     expect(spans.find((s) => s.name === 'POST')?.attributes['url.full']).toBe('http://upstream:8080/mcp');
     expect(spans.find((s) => s.name === 'POST /mcp')?.attributes['url.path']).toBe('/mcp');
+  });
+
+  it("carry a reason's secrets found by value, as the audit record does: a policy's and a late refusal's", async () => {
+    const { exporter, tel, tracing, ctx } = tracingFixture();
+    tracing.start(ctx, '/mcp');
+    const jwt = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.e30.${SECRET}`;
+    const pat = `ghp_${'S3cR'.repeat(9)}`;
+    const denied = decided('tools/call', { name: 'query', arguments: {} }, false);
+    const reasons = [`token ${jwt} is revoked; key ${pat}; dsn app:${SECRET}@db.internal:5432/x`];
+    tracing.decision(ctx, { ...denied, decision: { ...denied.decision, reasons } }, {});
+    const refused = { ...decided('tools/call', { name: 'echo', arguments: {} }), decisionId: 'd-2' };
+    tracing.decision(ctx, refused, {});
+    refused.lateRefusal = { code: 'ERR_REQUEST_SESSION', reason: `the session of Bearer ${pat} ended` };
+    tracing.end(ctx, 404, new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session'));
+    await tel.flush();
+    const spans = exporter.getFinishedSpans();
+    const text = JSON.stringify(spans.map((s) => s.attributes));
+    for (const secret of [SECRET, 'S3cR']) expect(text).not.toContain(secret);
+    const reason = (tool: string) =>
+      spans.find((s) => s.attributes['gen_ai.tool.name'] === tool)?.attributes['mcp_authz.reason'];
+    expect(reason('query')).toBe(
+      'token [redacted] is revoked; key [redacted]; dsn app:[redacted]@db.internal:5432/x',
+    );
+    expect(reason('echo')).toBe('the session of Bearer [redacted] ended');
   });
 });
