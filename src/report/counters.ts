@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { scrubbedReason } from '../audit/scrubbed-reason.js';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import { headOf } from '../cut-text.js';
 import type { Component, ComponentStatus } from '../lifecycle.js';
@@ -129,11 +130,12 @@ class BatchedSecurityCounters implements SecurityCounters, Component {
 
   denial(tool: string | null, subject: string | null, reason: string): void {
     const hour = this.#hour();
-    // The tool is the caller's choice, a reason may name the resource URI read (a signed URL): kept 8 days
-    // in the store, so redacted (before the cut, which could drop the `@` that marks a password).
+    // The tool is the caller's choice, a reason may name the resource URI read (a signed URL) or quote the
+    // caller's token or key: kept 8 days in the store, so redacted as in the audit record (before the cut,
+    // which could drop the `@` that marks a password). A secret quoted is one `[redacted]`, not one value each.
     this.#add(hour, FIELD.denialTool, tool === null ? null : redactUriSecrets(tool));
     this.#add(hour, FIELD.denialSubject, subject);
-    this.#add(hour, FIELD.denialReason, redactUriSecrets(reason));
+    this.#add(hour, FIELD.denialReason, scrubbedReason(reason));
   }
 
   rateLimited(subject: string | null, tool: string | null): void {

@@ -113,6 +113,22 @@ describe('security report', () => {
     ]);
   });
 
+  it("keeps no secret a denial reason quotes: one reason for the callers' many tokens", async () => {
+    const store = new MemoryStore({ now: () => T0 });
+    const counters = createSecurityCounters({ store, logger: silentLogger(), now: () => T0 });
+    const jwt = (n: number) => `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.e30.S3CRET-${n}`;
+    counters.denial('query', 'acme/bob', `token ${jwt(1)} is revoked`);
+    counters.denial('query', 'acme/eve', `token ${jwt(2)} is revoked`);
+    counters.denial('query', 'acme/bob', `dsn app:S3CRET-3@db.internal:5432/x, key ghp_${'S3cR'.repeat(9)}`);
+    await counters.flush();
+    const r = await buildReport(store, T0 - HOUR, T0);
+    expect(JSON.stringify(r)).not.toMatch(/S3CRET|S3cR/);
+    expect(r.denialReasons).toEqual([
+      { reason: 'token [redacted] is revoked', count: 2 },
+      { reason: 'dsn app:[redacted]@db.internal:5432/x, key [redacted]', count: 1 },
+    ]);
+  });
+
   it('counts whole hours: the hour holding `since` is included', async () => {
     const { store } = await seeded();
     // 30 minutes back from 10:30 is 10:00, in the current hour: the failure of 08:30 is out.
