@@ -56,7 +56,12 @@ describe('vendor keys', () => {
       'sk-learn and scikit-learn',
       'sk-release-notes-for-the-annual-meeting',
       `risk-${rep('0123456789', 4)}`,
-      `task_${rep('a1B2', 9)}`,
+      // A key's prefix inside a word (`sk-`, `sk_live_`, `ghp_`, `AKIA`, `AIza`, `xoxb-` after a letter).
+      `task_live_${rep('a1B2', 9)}`,
+      `xghp_${rep('a1B2', 9)}`,
+      `X${'AKIAIOSFODNN7EXAMPLE'}`,
+      `MAIza${rep('Sy0_', 8)}abc`,
+      `axoxb-${rep('1', 12)}-abc`,
       `ghp_${rep('a1B2', 9).slice(1)}`,
       'ghp_settings and gh_pages',
       `github_pat_${rep('a', 30)}`,
