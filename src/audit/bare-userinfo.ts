@@ -11,8 +11,9 @@
  * - then a host followed by a port (`:5432`: 1 to 5 digits, so no image digest `@sha256:0b1c…`), a path
  *   (`/`), or a Go DSN's protocol (`tcp(`, `unix(`); or the `/` of Go's `user:pass@/db`. An e-mail address
  *   (`alice@example.com`, `Note:alice@example.com`) has none;
- * - no time before the `@` (`at 10:30@home/office`, `2026-12-07T10:30:00Z@host/x`), and no `://` in the word
- *   (a URL: its user information is `redactUserInfo`'s).
+ * - no time before the `@` (`at 10:30@home/office`, `2026-12-07T10:30:00Z@host/x`), and not in a URL's
+ *   authority (its user information is `redactUserInfo`'s): after the authority's end (`/`, `?`, `#`), what
+ *   follows is read as a word (`https://h.example/cb?dsn=u:pw@db:5432/x`).
  *
  * Several `@` in one word: the password runs to the last one followed by a host (a password may hold `@`).
  * One pass: each character is read once by the word scan and at most once more by the host check after an
@@ -44,13 +45,13 @@ const PORT_MAX_DIGITS = 5;
 export function redactBareUserInfo(text: string, marker: string): string {
   let out = '';
   let from = 0;
-  // The word being read: where it starts, its first two `:`, whether its first names a scheme like `mailto`,
-  // whether it holds `://`.
+  // The word being read (after a URL's authority, what follows it): where it starts, its first two `:`,
+  // whether its first names a scheme like `mailto`, whether a URL's authority is being read.
   let start = 0;
   let first = -1;
   let second = -1;
   let scheme = false;
-  let url = false;
+  let authority = false;
   // The `:` and the `@` around the password to redact when the word ends; -1: none.
   let colon = -1;
   let at = -1;
@@ -64,21 +65,25 @@ export function redactBareUserInfo(text: string, marker: string): string {
   for (let a = text.indexOf('@'); a !== -1; a = text.indexOf('@', a + 1)) {
     for (; i < a; i++) {
       const c = text.charCodeAt(i);
-      if (endsWord(c)) {
-        flush();
+      if (endsWord(c) || (authority && endsAuthority(c))) {
+        if (!authority) flush();
         start = i + 1;
         first = second = -1;
-        scheme = url = false;
+        scheme = authority = false;
+      } else if (authority) {
+        // A URL's user information is `redactUserInfo`'s.
+      } else if (c === COLON && text.startsWith('//', i + 1)) {
+        authority = true;
+        i += 2;
       } else if (c === COLON) {
         if (first === -1) {
           first = i;
           scheme = isUserScheme(text, start, i);
         } else if (second === -1) second = i;
-        if (text.startsWith('//', i + 1)) url = true;
       }
     }
     i = a + 1;
-    if (url || first === -1) continue;
+    if (authority || first === -1) continue;
     const sep = scheme ? second : first;
     if (sep === -1 || sep + 1 >= a || !hostFollows(text, a + 1) || isClockTime(text, start, a)) continue;
     colon = sep;
@@ -91,6 +96,11 @@ export function redactBareUserInfo(text: string, marker: string): string {
 /** Whitespace (and control characters), quotes, a backtick, `<` or `>`: no password written bare holds one. */
 function endsWord(c: number): boolean {
   return c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x60 || c === 0x3c || c === 0x3e || c === 0x7f;
+}
+
+/** The end of a URL's authority: what follows it is read as a word of its own (`…/cb?dsn=u:pw@db:5432/x`). */
+function endsAuthority(c: number): boolean {
+  return c === SLASH || c === 0x3f || c === 0x23;
 }
 
 function isUserScheme(text: string, start: number, colon: number): boolean {

@@ -72,6 +72,24 @@ describe('scheme-less user information', () => {
     expect(scrubSecretValue('a://u@h/x and b:pw@h:1/y')).toBe('a://u@h/x and b:[redacted]@h:1/y');
   });
 
+  it('reads what follows a URL in the same word: its query, its path, a list after it', () => {
+    for (const [text, scrubbed] of [
+      ['https://h.example/cb?dsn=u:pw@db:5432/x', 'https://h.example/cb?dsn=u:[redacted]@db:5432/x'],
+      ['see https://h.example/docs,app:pw@db:5432/x', 'see https://h.example/docs,app:[redacted]@db:5432/x'],
+      ['a://h/x;app:pw@tcp(db:3306)/y', 'a://h/x;app:[redacted]@tcp(db:3306)/y'],
+      // The URL's own user information is the URL redaction's, once.
+      ['a://b:c@d:1/e;f:g@h:2/i', 'a://b:[redacted]@d:1/e;f:[redacted]@h:2/i'],
+    ]) {
+      expect(scrubSecretValue(text as string), text).toBe(scrubbed);
+    }
+    for (const text of [
+      'https://mastodon.example/@alice:1234/',
+      'https://h.example/x?to=alice@example.com',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
   it('is applied to kept argument strings of an audit record', () => {
     const out = auditArguments(
       { dsn: 'app:s3cret@db.internal:5432/sales', owner: 'alice@example.com' },
@@ -99,6 +117,8 @@ describe('cost on hostile text', () => {
     'mailto:a@',
     '://@',
     ':@/',
+    'a://h/u:p@h:1/',
+    'a://b:c@',
   ])('scrubs 1 MiB of %j in bounded time', (unit) => {
     const text = unit.repeat(Math.ceil(MIB / unit.length));
     const t0 = performance.now();
