@@ -62,6 +62,14 @@ describe('redactUriSecrets', () => {
     }
   });
 
+  it('reads no long text as a parameter name: a 4 MiB name costs its scan, not a word-by-word read', () => {
+    // Judged word by word as a credential's name, such a name took ~2 s (in a log line, say).
+    const name = 'aA'.repeat(2 << 20);
+    const t0 = performance.now();
+    expect(redactUriSecrets(`x://h/p?${name}=v&sig=S`)).toBe(`x://h/p?${name}=v&sig=REDACTED`);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
   it('redacts URIs inside a policy reason', () => {
     expect(redactUriSecrets('resource s3://b/k?Signature=xyz needs clearance secret')).toBe(
       'resource s3://b/k?Signature=REDACTED needs clearance secret',
