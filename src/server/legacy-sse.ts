@@ -24,6 +24,7 @@ import { runStages } from '../pipeline/pipeline.js';
 import { sessionEndedLate } from '../pipeline/stages/session.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
+import { legacyEndpoint } from './legacy-endpoint.js';
 import { taskScope } from './mcp-route.js';
 import { asksToSignIn, errorResponse } from './respond.js';
 import type { SidecarRuntime } from './runtime.js';
@@ -43,24 +44,6 @@ interface LegacySession {
   readonly pending: Set<string>;
   /** Ids of the server's requests seen on the stream (`mcp/server-requests.ts`). */
   readonly serverRequests: ServerRequestIds;
-}
-
-/**
- * The session id and upstream path of a legacy `endpoint` event's URL: the TypeScript SDK names the
- * parameter `sessionId`, the Python SDK `session_id`. Undefined when the URL names neither.
- */
-export function legacyEndpoint(
-  data: string,
-  origin: URL | string,
-): { readonly sessionId: string; readonly path: string } | undefined {
-  let target: URL;
-  try {
-    target = new URL(data.trim(), origin);
-  } catch {
-    return undefined;
-  }
-  const sessionId = target.searchParams.get('sessionId') || target.searchParams.get('session_id');
-  return sessionId ? { sessionId, path: target.pathname + target.search } : undefined;
 }
 
 export class LegacySseRoutes {

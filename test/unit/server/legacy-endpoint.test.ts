@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { legacyEndpoint } from '../../../src/server/legacy-sse.js';
+import { legacyEndpoint } from '../../../src/server/legacy-endpoint.js';
 
 const ORIGIN = 'http://127.0.0.1:8081';
 

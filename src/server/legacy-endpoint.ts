@@ -1,0 +1,24 @@
+/**
+ * Reading the legacy HTTP+SSE transport's `endpoint` event (legacy-sse.ts): which upstream session and path
+ * its URL names.
+ *
+ * @module
+ */
+
+/**
+ * The session id and upstream path of a legacy `endpoint` event's URL: the TypeScript SDK names the
+ * parameter `sessionId`, the Python SDK `session_id`. Undefined when the URL names neither.
+ */
+export function legacyEndpoint(
+  data: string,
+  origin: URL | string,
+): { readonly sessionId: string; readonly path: string } | undefined {
+  let target: URL;
+  try {
+    target = new URL(data.trim(), origin);
+  } catch {
+    return undefined;
+  }
+  const sessionId = target.searchParams.get('sessionId') || target.searchParams.get('session_id');
+  return sessionId ? { sessionId, path: target.pathname + target.search } : undefined;
+}
