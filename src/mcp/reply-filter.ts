@@ -1,7 +1,7 @@
 /**
  * Rewrites upstream replies for one request: JSON-RPC responses to list requests are pruned with the
- * `visible` entrypoint, and every complete `tools/list` teaches the annotation cache. Works on a JSON body
- * (one message or a batch) and, through `rewriteEvent`, on each SSE event.
+ * `visible` entrypoint, and the reply to a `tools/list` the sidecar saw sent teaches the annotation cache.
+ * Works on a JSON body (one message or a batch) and, through `rewriteEvent`, on each SSE event.
  *
  * Which responses are list replies: those answering the body's own list requests (by id), and, where a
  * reply to some other request can arrive, every response whose result holds a list field as well
@@ -11,6 +11,12 @@
  * answered upstream). Stateless POSTs, the hot path, look at nothing unless they carry a list request;
  * then any response carrying a list field is pruned as well, whatever its id: an upstream that answers
  * `tools/list` 1 under id "1", or another wrong id, must not get an unpruned list past the filter.
+ *
+ * Only the reply to a `tools/list` teaches: the response under the id of one of the body's own `tools/list`
+ * requests (its POST's reply, JSON or event stream), or on the legacy SSE stream one the session sent
+ * (`answered`, tool-list-ids.ts). Any other response carrying a `tools` field is pruned as a list but
+ * teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise plant
+ * annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names.
  *
  * The same replies bind the tasks they create to the caller and have `tasks/list` results pruned to the
  * caller's tasks (`TaskScope`), and on the long-lived event streams the server notifications the caller may
@@ -75,6 +81,11 @@ export interface ReplyFilterOptions {
   readonly replies?: ((key: string) => void) | undefined;
   /** Shown every message an SSE event carries (the session notes the server's own requests). */
   readonly sent?: ((msg: unknown) => void) | undefined;
+  /**
+   * Told the id key of every response (result or error); true when it answers a `tools/list` the session
+   * sent, whose tools are learnt (the legacy SSE stream, where every reply of the session comes).
+   */
+  readonly answered?: ((key: string) => boolean) | undefined;
 }
 
 /**
@@ -100,6 +111,7 @@ export class ReplyFilter {
   readonly #notifications: NotificationCheck | undefined;
   readonly #replies: ((key: string) => void) | undefined;
   readonly #sent: ((msg: unknown) => void) | undefined;
+  readonly #answered: ((key: string) => boolean) | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -121,6 +133,7 @@ export class ReplyFilter {
     this.#notifications = options.notifications;
     this.#replies = options.replies;
     this.#sent = options.sent;
+    this.#answered = options.answered;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -134,8 +147,13 @@ export class ReplyFilter {
       const out = msg.map((m) => this.rewriteMessage(m));
       return out.every((m, i) => m === msg[i]) ? msg : out;
     }
-    if (!isRecord(msg) || !('result' in msg) || !('id' in msg)) return msg;
+    if (!isRecord(msg) || !('id' in msg)) return msg;
+    if (!('result' in msg)) {
+      if (this.#answered && 'error' in msg && msg.id !== null) this.#answered(idKey(msg.id as JsonRpcId));
+      return msg;
+    }
     const key = idKey(msg.id as JsonRpcId);
+    const listed = this.#answered?.(key) === true;
     // A task reply's result goes on to the list pruning: one that also carries a list field (an upstream's
     // odd shape, or a wrong id) must not pass it unpruned.
     const result = (this.#tasks && this.#taskResult(this.#tasks, key, msg.result)) ?? msg.result;
@@ -145,7 +163,8 @@ export class ReplyFilter {
     const method = pending ?? (this.active ? listMethodOf(result) : undefined);
     if (!method) return result === msg.result ? msg : { ...msg, result };
     const done = this.#timer?.();
-    if (method === 'tools/list' && (pending || this.#anyList)) {
+    // Learnt only from the reply to a tools/list (by id); any other response carrying a list is only pruned.
+    if (method === 'tools/list' && (pending === 'tools/list' || listed)) {
       this.#annotations.learn(toolAnnotations(result));
       this.#annotations.learnParamHeaders(toolParamHeaders(result));
       this.#annotations.learnArgumentNames(toolArgumentNames(result));

@@ -20,6 +20,7 @@ import { idKey, ReplyFilter } from '../mcp/reply-filter.js';
 import { ServerRequestIds } from '../mcp/server-requests.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
+import { ToolListIds } from '../mcp/tool-list-ids.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { sessionEndedLate } from '../pipeline/stages/session.js';
 import { clientSignal } from './client-signal.js';
@@ -42,6 +43,8 @@ interface LegacySession {
   readonly cut: () => void;
   /** Id keys of requests forwarded whose responses have not come on the stream yet. */
   readonly pending: Set<string>;
+  /** The `tools/list` requests it sent: only their replies on the stream teach tool facts. */
+  readonly toolLists: ToolListIds;
   /** Ids of the server's requests seen on the stream (`mcp/server-requests.ts`). */
   readonly serverRequests: ServerRequestIds;
 }
@@ -116,6 +119,7 @@ export class LegacySseRoutes {
         if (own?.pending.delete(key)) this.#settled();
       },
       sent: (msg) => own?.serverRequests.note(msg),
+      answered: (key) => own?.toolLists.answered(key) ?? false,
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {
@@ -151,6 +155,7 @@ export class LegacySseRoutes {
           cut: () => res.destroy(),
           pending: new Set(),
           serverRequests: new ServerRequestIds(),
+          toolLists: new ToolListIds(),
         };
         this.#sessions.set(sessionId, own);
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;
@@ -222,6 +227,7 @@ export class LegacySseRoutes {
       return;
     }
     const answers = session.serverRequests.answered(ctx.parsed);
+    const lists = session.toolLists.sent(ctx.parsed?.messages ?? [], ctx.listRequests);
     // Pending from before the upstream sees them: its reply may come on the stream before its 202 here.
     // A cancelled request gets no reply ("SHOULD NOT send a response"): no longer waited for.
     const requested: string[] = [];
@@ -267,6 +273,7 @@ export class LegacySseRoutes {
       if (answers && !ctx.forwarded) session.serverRequests.unanswered(answers);
       // Refused or failed: no reply comes on the stream for these.
       if (!accepted) for (const k of added) session.pending.delete(k);
+      if (!sent) session.toolLists.unsent(lists);
       this.#settled();
       client.release();
       ctx.release?.();

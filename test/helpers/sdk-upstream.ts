@@ -1,15 +1,19 @@
 /**
- * Test helper: a stateful MCP SDK Streamable HTTP upstream (express, one SDK server per session) that a test
- * builds itself — for behaviour the example server does not have, such as a tool that asks its client
- * (`elicitation/create`) before it answers, or a list that waits for the test.
+ * Test helper: a stateful MCP SDK upstream (express, one SDK server per session) that a test builds itself —
+ * for behaviour the example server does not have, such as a tool that asks its client
+ * (`elicitation/create`) before it answers, or a list that waits for the test. It speaks Streamable HTTP at
+ * `/mcp` and the legacy HTTP+SSE transport (GET `/sse`, POST `/messages?sessionId=…`), as the sidecar's
+ * default paths expect.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import express from 'express';
 
 export interface SdkUpstream {
@@ -18,15 +22,23 @@ export interface SdkUpstream {
   close(): Promise<void>;
 }
 
+export interface SdkUpstreamOptions {
+  /** Streamable HTTP POSTs are answered with a JSON body rather than an event stream. */
+  readonly jsonResponse?: boolean;
+}
+
 /**
- * Starts the upstream on loopback; `open` connects a new server of the test's to each new session's transport.
- * `eventStore`, when given, makes each session's store (resumable streams).
+ * Starts the upstream on loopback; `open` connects a new server of the test's to each new session's transport
+ * (Streamable HTTP, or legacy SSE). `eventStore`, when given, makes each Streamable HTTP session's store
+ * (resumable streams).
  */
 export async function startSdkUpstream(
-  open: (transport: StreamableHTTPServerTransport) => Promise<void>,
+  open: (transport: Transport) => Promise<void>,
   eventStore?: () => EventStore,
+  options: SdkUpstreamOptions = {},
 ): Promise<SdkUpstream> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const legacy = new Map<string, SSEServerTransport>();
   const app = express();
   app.use(express.json());
   app.all('/mcp', async (req, res) => {
@@ -36,12 +48,27 @@ export async function startSdkUpstream(
       const t = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         ...(eventStore ? { eventStore: eventStore() } : {}),
+        ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
         onsessioninitialized: (id) => void sessions.set(id, t),
       });
       await open(t);
       transport = t;
     }
     await transport.handleRequest(req, res, req.body);
+  });
+  app.get('/sse', async (_req, res) => {
+    const t = new SSEServerTransport('/messages', res);
+    legacy.set(t.sessionId, t);
+    t.onclose = () => legacy.delete(t.sessionId);
+    await open(t);
+  });
+  app.post('/messages', async (req, res) => {
+    const t = legacy.get(String(req.query.sessionId));
+    if (!t) {
+      res.status(404).type('text/plain').send('Unknown SSE session');
+      return;
+    }
+    await t.handlePostMessage(req, res, req.body);
   });
   const http = createServer(app);
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { JsonRpcId } from '../../../src/mcp/action.js';
+import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
+import type { ListMethod } from '../../../src/mcp/list-filter.js';
+import { idKey } from '../../../src/mcp/reply-filter.js';
+import { MAX_FOLLOWED_ID_CHARS, MAX_FOLLOWED_IDS, ToolListIds } from '../../../src/mcp/tool-list-ids.js';
+
+const request = (id: JsonRpcId, method: string): JsonRpcMessage => ({
+  kind: 'request',
+  id,
+  method,
+  params: {},
+});
+
+/** Sends `messages` as one POST whose allowed list requests are `methods`' list methods. */
+function send(ids: ToolListIds, ...messages: JsonRpcMessage[]): string[] {
+  const lists = new Map<string, ListMethod>();
+  for (const m of messages) {
+    if (m.kind === 'request' && m.method.endsWith('/list')) lists.set(idKey(m.id), m.method as ListMethod);
+  }
+  return ids.sent(messages, lists);
+}
+
+describe('ToolListIds', () => {
+  it('tells the one response under a tools/list id the session sent, and no other', () => {
+    const ids = new ToolListIds();
+    send(ids, request(1, 'tools/list'), request(2, 'tools/call'), request(3, 'prompts/list'));
+    expect(ids.answered(idKey(2))).toBe(false);
+    expect(ids.answered(idKey(3))).toBe(false);
+    expect(ids.answered(idKey('1'))).toBe(false);
+    expect(ids.answered(idKey(1))).toBe(true);
+    // A second response under the id answers nothing.
+    expect(ids.answered(idKey(1))).toBe(false);
+  });
+
+  it('does not take a tools/list the policy refused (absent from the lists) for one', () => {
+    const ids = new ToolListIds();
+    ids.sent([request(1, 'tools/list')], new Map());
+    expect(ids.answered(idKey(1))).toBe(false);
+  });
+
+  it('lets an id be used again once its response passed', () => {
+    const ids = new ToolListIds();
+    send(ids, request(7, 'tools/call'));
+    expect(ids.answered(idKey(7))).toBe(false);
+    send(ids, request(7, 'tools/list'));
+    expect(ids.answered(idKey(7))).toBe(true);
+    expect(ids.following).toBe(true);
+  });
+
+  it.each([
+    ['the list first', ['tools/list', 'tools/call']],
+    ['the call first', ['tools/call', 'tools/list']],
+  ])('teaches nothing more once an id awaiting its response is sent again (%s)', (_order, methods) => {
+    const ids = new ToolListIds();
+    send(ids, request(7, methods[0] as string));
+    send(ids, request(7, methods[1] as string));
+    expect(ids.following).toBe(false);
+    expect(ids.answered(idKey(7))).toBe(false);
+    expect(ids.answered(idKey(7))).toBe(false);
+    send(ids, request(8, 'tools/list'));
+    expect(ids.answered(idKey(8))).toBe(false);
+  });
+
+  it('teaches nothing more after an id longer than it follows', () => {
+    const ids = new ToolListIds();
+    send(ids, request('x'.repeat(MAX_FOLLOWED_ID_CHARS), 'tools/list'));
+    expect(ids.following).toBe(false);
+    const short = new ToolListIds();
+    send(short, request('x'.repeat(MAX_FOLLOWED_ID_CHARS - 2), 'tools/list'));
+    expect(short.answered(idKey('x'.repeat(MAX_FOLLOWED_ID_CHARS - 2)))).toBe(true);
+  });
+
+  it('teaches nothing more once more requests than it follows await their responses', () => {
+    const ids = new ToolListIds();
+    for (let i = 0; i < MAX_FOLLOWED_IDS; i++) send(ids, request(i, 'tools/call'));
+    expect(ids.following).toBe(true);
+    send(ids, request('list', 'tools/list'));
+    expect(ids.following).toBe(false);
+    expect(ids.answered(idKey('list'))).toBe(false);
+  });
+
+  it('forgets the requests of a POST the upstream never had', () => {
+    const ids = new ToolListIds();
+    const noted = send(ids, request(1, 'tools/list'), { kind: 'notification', method: 'n', params: {} });
+    expect(noted).toEqual([idKey(1)]);
+    ids.unsent(noted);
+    // Sent again (not an id reused while awaiting), and answered as a list.
+    send(ids, request(1, 'tools/list'));
+    expect(ids.following).toBe(true);
+    expect(ids.answered(idKey(1))).toBe(true);
+  });
+});
