@@ -4,7 +4,8 @@
  * `destructiveHint: true`, `idempotentHint: false`, `openWorldHint: true`): an unknown tool is assumed to
  * be destructive until the server says otherwise, which is the safe direction. The same replies say which
  * parameters a tool mirrors into `Mcp-Param-*` headers (param-headers.ts), and which argument names it
- * declares (argument-names.ts). All of it is bounded: by tools, and by argument names all tools together.
+ * declares (argument-names.ts). All of it is bounded: by tools, by argument names all tools together, and
+ * by the length of a tool's name.
  *
  * @module
  */
@@ -24,6 +25,30 @@ export const MCP_DEFAULT_ANNOTATIONS: ToolAnnotations = Object.freeze({
 /** What a decision sees of a listed tool's annotations: the MCP defaults for the hints it leaves out. */
 export function listedToolAnnotations(annotations: Readonly<Record<string, unknown>>): ToolAnnotations {
   return Object.freeze({ ...MCP_DEFAULT_ANNOTATIONS, ...annotations, seen: true });
+}
+
+/**
+ * The longest tool name learnt (MCP 2025-11-25: names SHOULD be 1 to 128 characters). A longer one is never
+ * remembered, so it stays unseen — decided with the MCP defaults (destructive), its `Mcp-Param-*` marks and
+ * argument spellings unknown — however often it is listed: 10,000 tools named 16 KiB each held about 170 MB.
+ */
+export const MAX_TOOL_NAME_CHARS = 128;
+
+/** Whether a tool of this name is remembered when listed ({@link MAX_TOOL_NAME_CHARS}). */
+export function learnableToolName(name: string): boolean {
+  return name.length <= MAX_TOOL_NAME_CHARS;
+}
+
+/**
+ * The annotations a call to a listed tool is decided on, which its list item is judged on too (`visible`):
+ * its own hints with the MCP defaults for those it leaves out, or, for a name too long to be learnt, those
+ * of a tool never seen listed.
+ */
+export function toolAnnotationsAsCalled(
+  name: string,
+  annotations: Readonly<Record<string, unknown>>,
+): ToolAnnotations {
+  return learnableToolName(name) ? listedToolAnnotations(annotations) : UNSEEN;
 }
 
 /**
@@ -63,6 +88,7 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
   learn(tools: ReadonlyMap<string, Record<string, unknown>>, now = Date.now()): void {
     for (const [name, annotations] of tools) {
+      if (!learnableToolName(name)) continue;
       // Listed again: the youngest, the last to be forgotten.
       this.#tools.delete(name);
       this.#tools.set(name, listedToolAnnotations(annotations));
@@ -74,6 +100,7 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools' header-mirrored parameters ({@link toolParamHeaders}). */
   learnParamHeaders(tools: ReadonlyMap<string, readonly ParamHeader[]>): void {
     for (const [name, declarations] of tools) {
+      if (!learnableToolName(name)) continue;
       this.#paramHeaders.delete(name);
       if (declarations.length > 0) this.#paramHeaders.set(name, declarations);
     }
@@ -85,6 +112,7 @@ export class AnnotationCache {
   /** Replaces what is known about the listed tools' declared argument names ({@link toolArgumentNames}). */
   learnArgumentNames(tools: ReadonlyMap<string, ArgumentNames>): void {
     for (const [name, names] of tools) {
+      if (!learnableToolName(name)) continue;
       this.#dropArgumentNames(name);
       if (names.kept === 0 && !names.truncated) continue;
       this.#argumentNames.set(name, names);

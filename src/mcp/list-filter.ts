@@ -7,7 +7,7 @@
  */
 import type { ResourceKind } from './action.js';
 import { isRecord } from './action.js';
-import { listedToolAnnotations } from './annotations.js';
+import { toolAnnotationsAsCalled } from './annotations.js';
 import { nonCanonicalUri } from './resource-uri.js';
 
 export const LIST_METHODS = {
@@ -79,10 +79,11 @@ export function filterListResult(method: ListMethod, result: unknown, visible: V
       const canonical = spec.kind === 'resource' ? nonCanonicalUri(listed) : undefined;
       const name = canonical ?? listed;
       // Judged on the annotations a call to it would be decided on, so `visible` and `decision` agree: a
-      // tool's (the MCP defaults filled in), and for a prompt or resource none (`{}`, as its `prompts/get`
-      // or `resources/read` gets: its listed `audience` or `priority` is not kept for later calls).
+      // tool's (the MCP defaults filled in; an unseen tool's for a name too long to be learnt), and for a
+      // prompt or resource none (`{}`, as its `prompts/get` or `resources/read` gets: its listed `audience`
+      // or `priority` is not kept for later calls).
       const raw = isRecord(item.annotations) ? item.annotations : undefined;
-      const annotations = spec.kind === 'tool' ? listedToolAnnotations(raw ?? {}) : {};
+      const annotations = spec.kind === 'tool' ? toolAnnotationsAsCalled(name, raw ?? {}) : {};
       if (visible({ kind: spec.kind, name, annotations })) {
         visibleItems.push(canonical ? { ...item, [spec.key]: canonical } : item);
       }

@@ -11,7 +11,7 @@ import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { cutText } from '../../cut-text.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
 import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
-import type { AnnotationCache } from '../../mcp/annotations.js';
+import { type AnnotationCache, learnableToolName } from '../../mcp/annotations.js';
 import { misspeltArgument, spellingReason } from '../../mcp/argument-names.js';
 import { holdsMoreValues } from '../../mcp/json-values.js';
 import { isListMethod } from '../../mcp/list-filter.js';
@@ -209,13 +209,17 @@ function decideSubscriptions(
   return undefined;
 }
 
-/** Tools named by the body's `tools/call` requests that the annotation cache has not seen listed. */
+/**
+ * Tools named by the body's `tools/call` requests that the annotation cache has not seen listed, and could
+ * learn: a name too long to be learnt is decided as unseen without asking the upstream.
+ */
 function unseenTools(ctx: RequestContext, annotations: AnnotationCache): string[] {
   const out: string[] = [];
   for (const msg of ctx.parsed?.messages ?? []) {
     if (msg.kind !== 'request') continue;
     const tool = classify(msg.method, msg.id, msg.params).tool;
-    if (tool !== undefined && !annotations.has(tool) && !out.includes(tool)) out.push(tool);
+    if (tool === undefined || annotations.has(tool) || !learnableToolName(tool)) continue;
+    if (!out.includes(tool)) out.push(tool);
   }
   return out;
 }

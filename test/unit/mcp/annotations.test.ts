@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AnnotationCache, MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
+import {
+  AnnotationCache,
+  MAX_TOOL_NAME_CHARS,
+  MCP_DEFAULT_ANNOTATIONS,
+} from '../../../src/mcp/annotations.js';
+import { toolArgumentNames } from '../../../src/mcp/argument-names.js';
 import { toolParamHeaders } from '../../../src/mcp/param-headers.js';
 
 const DEFAULTS = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
@@ -114,5 +119,29 @@ describe('AnnotationCache', () => {
     kept.learn(new Map([['a', {}]]));
     kept.learn(new Map([['d', {}]]));
     expect([kept.has('a'), kept.has('b'), kept.has('c'), kept.has('d')]).toEqual([true, false, true, true]);
+  });
+
+  it('learns nothing of a tool whose name is over 128 characters: it stays unseen', () => {
+    const long = 'x'.repeat(MAX_TOOL_NAME_CHARS + 1);
+    const kept = 'k'.repeat(MAX_TOOL_NAME_CHARS);
+    const listing = {
+      tools: [long, kept].map((name) => ({
+        name,
+        annotations: { readOnlyHint: true },
+        inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } } },
+      })),
+    };
+    const cache = new AnnotationCache();
+    cache.learn(new Map([long, kept].map((name) => [name, { readOnlyHint: true }])));
+    cache.learnParamHeaders(toolParamHeaders(listing));
+    cache.learnArgumentNames(toolArgumentNames(listing));
+    expect(cache.size).toBe(1);
+    expect(cache.has(long)).toBe(false);
+    expect(cache.get(long)).toEqual({ ...DEFAULTS, seen: false });
+    expect(cache.paramHeaders(long)).toEqual([]);
+    expect(cache.argumentNames(long)).toBeUndefined();
+    expect(cache.get(kept)).toMatchObject({ readOnlyHint: true, seen: true });
+    expect(cache.paramHeaders(kept)).toHaveLength(1);
+    expect(cache.argumentNames(kept)?.kept).toBe(1);
   });
 });

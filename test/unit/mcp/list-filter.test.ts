@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
+import { MAX_TOOL_NAME_CHARS, MCP_DEFAULT_ANNOTATIONS } from '../../../src/mcp/annotations.js';
 import {
   filterListResult,
   isListMethod,
@@ -103,6 +103,32 @@ describe('filterListResult', () => {
       visible,
     );
     expect(visible).toHaveBeenCalledWith({ kind: 'resource', name: 'docs://a', annotations: {} });
+  });
+
+  it('judges a tool named too long to be learnt on the annotations of an unseen tool, as its call is decided', () => {
+    const long = 'x'.repeat(MAX_TOOL_NAME_CHARS + 1);
+    const kept = 'k'.repeat(MAX_TOOL_NAME_CHARS);
+    const readOnly = { readOnlyHint: true, destructiveHint: false };
+    const seen: ListItem[] = [];
+    const out = filterListResult(
+      'tools/list',
+      {
+        tools: [
+          { name: long, annotations: readOnly },
+          { name: kept, annotations: readOnly },
+        ],
+      },
+      (item) => {
+        seen.push(item);
+        return item.annotations?.destructiveHint === false;
+      },
+    );
+    expect(seen).toEqual([
+      { kind: 'tool', name: long, annotations: { ...MCP_DEFAULT_ANNOTATIONS, seen: false } },
+      { kind: 'tool', name: kept, annotations: { ...MCP_DEFAULT_ANNOTATIONS, ...readOnly, seen: true } },
+    ]);
+    // The caller may not see a destructive tool: the long one is removed, as its call would be refused.
+    expect(out.result).toEqual({ tools: [{ name: kept, annotations: readOnly }] });
   });
 
   it('lists a resource under its canonical URI, the only form a read of it is accepted in', () => {
