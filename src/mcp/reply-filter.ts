@@ -82,10 +82,11 @@ export interface ReplyFilterOptions {
   /** Shown every message an SSE event carries (the session notes the server's own requests). */
   readonly sent?: ((msg: unknown) => void) | undefined;
   /**
-   * Told the id key of every response (result or error); true when it answers a `tools/list` the session
-   * sent, whose tools are learnt (the legacy SSE stream, where every reply of the session comes).
+   * Told the id of every response (result or error, as the upstream wrote it); true when it answers a
+   * `tools/list` the session sent, whose tools are learnt (the legacy SSE stream, where every reply of the
+   * session comes).
    */
-  readonly answered?: ((key: string) => boolean) | undefined;
+  readonly answered?: ((id: unknown) => boolean) | undefined;
 }
 
 /**
@@ -111,7 +112,7 @@ export class ReplyFilter {
   readonly #notifications: NotificationCheck | undefined;
   readonly #replies: ((key: string) => void) | undefined;
   readonly #sent: ((msg: unknown) => void) | undefined;
-  readonly #answered: ((key: string) => boolean) | undefined;
+  readonly #answered: ((id: unknown) => boolean) | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -149,11 +150,11 @@ export class ReplyFilter {
     }
     if (!isRecord(msg) || !('id' in msg)) return msg;
     if (!('result' in msg)) {
-      if (this.#answered && 'error' in msg && msg.id !== null) this.#answered(idKey(msg.id as JsonRpcId));
+      if (this.#answered && 'error' in msg && msg.id !== null) this.#answered(msg.id);
       return msg;
     }
     const key = idKey(msg.id as JsonRpcId);
-    const listed = this.#answered?.(key) === true;
+    const listed = this.#answered?.(msg.id) === true;
     // A task reply's result goes on to the list pruning: one that also carries a list field (an upstream's
     // odd shape, or a wrong id) must not pass it unpruned.
     const result = (this.#tasks && this.#taskResult(this.#tasks, key, msg.result)) ?? msg.result;

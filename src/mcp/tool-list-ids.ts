@@ -13,6 +13,11 @@
  * life: which of two replies under one id answers the list cannot be told. Its tools are still learnt from
  * the sidecar's own discovery, and from other sessions' lists.
  *
+ * `1` and `"1"` are one id here, as in a batch (`jsonrpc.ts`) and in a Streamable HTTP session: an upstream
+ * may write an id back as the other type (a PHP array key, a string map), and would then answer a caller's
+ * `tools/call` `"1"` under the id of its `tools/list` `1`. Sending both is a reuse; a response under either
+ * spelling answers the one request awaiting under it.
+ *
  * @module
  */
 import type { JsonRpcMessage } from './jsonrpc.js';
@@ -22,11 +27,16 @@ import { idKey } from './reply-filter.js';
 /** Request ids followed per session, awaiting their responses; beyond it the session teaches nothing more. */
 export const MAX_FOLLOWED_IDS = 1_024;
 
-/** Id keys longer than this are not followed (the session teaches nothing more), rather than held. */
+/** Ids longer than this are not followed (the session teaches nothing more), rather than held. */
 export const MAX_FOLLOWED_ID_CHARS = 128;
 
+/** What an id is followed under: its text, the same for `1` and `"1"`; undefined for no request's id. */
+function followed(id: unknown): string | undefined {
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+}
+
 export class ToolListIds {
-  /** Id keys of the requests sent whose response has not passed yet; undefined once the session is untrusted. */
+  /** Ids ({@link followed}) of the requests sent whose response has not passed yet; undefined once untrusted. */
   #awaiting: Set<string> | undefined = new Set();
   /** Those of `#awaiting` that are `tools/list` requests. */
   readonly #lists = new Set<string>();
@@ -38,7 +48,7 @@ export class ToolListIds {
 
   /**
    * Notes the requests of a POST about to be forwarded, `lists` its list requests the policy let through (by
-   * id key); returns the keys noted, for {@link unsent}.
+   * id key, `idKey`); returns the ids noted, for {@link unsent}.
    */
   sent(messages: readonly JsonRpcMessage[], lists: ReadonlyMap<string, ListMethod>): string[] {
     const noted: string[] = [];
@@ -46,14 +56,14 @@ export class ToolListIds {
       const awaiting = this.#awaiting;
       if (awaiting === undefined) break;
       if (m.kind !== 'request') continue;
-      const key = idKey(m.id);
+      const key = String(m.id);
       if (awaiting.has(key) || key.length > MAX_FOLLOWED_ID_CHARS || awaiting.size >= MAX_FOLLOWED_IDS) {
         this.#untrust();
         break;
       }
       awaiting.add(key);
       noted.push(key);
-      if (lists.get(key) === 'tools/list') this.#lists.add(key);
+      if (lists.size > 0 && lists.get(idKey(m.id)) === 'tools/list') this.#lists.add(key);
     }
     return noted;
   }
@@ -67,11 +77,12 @@ export class ToolListIds {
   }
 
   /**
-   * A response (result or error) under `key` passed on the stream: true when it answers a `tools/list` the
+   * A response (result or error) under `id` passed on the stream: true when it answers a `tools/list` the
    * session sent, whose tools are then learnt.
    */
-  answered(key: string): boolean {
-    if (!this.#awaiting?.delete(key)) return false;
+  answered(id: unknown): boolean {
+    const key = followed(id);
+    if (key === undefined || !this.#awaiting?.delete(key)) return false;
     return this.#lists.delete(key);
   }
 

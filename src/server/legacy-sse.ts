@@ -119,7 +119,7 @@ export class LegacySseRoutes {
         if (own?.pending.delete(key)) this.#settled();
       },
       sent: (msg) => own?.serverRequests.note(msg),
-      answered: (key) => own?.toolLists.answered(key) ?? false,
+      answered: (id) => own?.toolLists.answered(id) ?? false,
     });
     const stream: SseRewriter = new SseRewriter((event) => {
       if (event.event === 'endpoint') {

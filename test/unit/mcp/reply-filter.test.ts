@@ -312,12 +312,12 @@ describe('ReplyFilter learning only from the reply to a tools/list', () => {
   });
 
   it('learns from a response the answered option says answers a tools/list, telling it every response', () => {
-    const told: string[] = [];
+    const told: unknown[] = [];
     const cache = new AnnotationCache();
     const f = new ReplyFilter(new Map(), true, notSecret, cache, {
-      answered: (key) => {
-        told.push(key);
-        return key === idKey(2);
+      answered: (id) => {
+        told.push(id);
+        return id === 2;
       },
     });
     f.rewriteEvent({ data: JSON.stringify(planted(1)) });
@@ -325,7 +325,7 @@ describe('ReplyFilter learning only from the reply to a tools/list', () => {
     const error = { jsonrpc: '2.0', id: 3, error: { code: -32603, message: 'x' } };
     f.rewriteEvent({ data: JSON.stringify([error, planted(2)]) });
     expect(learnt(cache).known).toBe(true);
-    expect(told).toEqual([idKey(1), idKey(3), idKey(2)]);
+    expect(told).toEqual([1, 3, 2]);
   });
 });
 

@@ -25,26 +25,28 @@ describe('ToolListIds', () => {
   it('tells the one response under a tools/list id the session sent, and no other', () => {
     const ids = new ToolListIds();
     send(ids, request(1, 'tools/list'), request(2, 'tools/call'), request(3, 'prompts/list'));
-    expect(ids.answered(idKey(2))).toBe(false);
-    expect(ids.answered(idKey(3))).toBe(false);
-    expect(ids.answered(idKey('1'))).toBe(false);
-    expect(ids.answered(idKey(1))).toBe(true);
-    // A second response under the id answers nothing.
-    expect(ids.answered(idKey(1))).toBe(false);
+    expect(ids.answered(2)).toBe(false);
+    expect(ids.answered(3)).toBe(false);
+    expect(ids.answered(null)).toBe(false);
+    expect(ids.answered([1])).toBe(false);
+    expect(ids.answered(1)).toBe(true);
+    // A second response under the id answers nothing, under either spelling.
+    expect(ids.answered(1)).toBe(false);
+    expect(ids.answered('1')).toBe(false);
   });
 
   it('does not take a tools/list the policy refused (absent from the lists) for one', () => {
     const ids = new ToolListIds();
     ids.sent([request(1, 'tools/list')], new Map());
-    expect(ids.answered(idKey(1))).toBe(false);
+    expect(ids.answered(1)).toBe(false);
   });
 
   it('lets an id be used again once its response passed', () => {
     const ids = new ToolListIds();
     send(ids, request(7, 'tools/call'));
-    expect(ids.answered(idKey(7))).toBe(false);
+    expect(ids.answered(7)).toBe(false);
     send(ids, request(7, 'tools/list'));
-    expect(ids.answered(idKey(7))).toBe(true);
+    expect(ids.answered(7)).toBe(true);
     expect(ids.following).toBe(true);
   });
 
@@ -56,19 +58,39 @@ describe('ToolListIds', () => {
     send(ids, request(7, methods[0] as string));
     send(ids, request(7, methods[1] as string));
     expect(ids.following).toBe(false);
-    expect(ids.answered(idKey(7))).toBe(false);
-    expect(ids.answered(idKey(7))).toBe(false);
+    expect(ids.answered(7)).toBe(false);
+    expect(ids.answered(7)).toBe(false);
     send(ids, request(8, 'tools/list'));
-    expect(ids.answered(idKey(8))).toBe(false);
+    expect(ids.answered(8)).toBe(false);
+  });
+
+  it.each([
+    [1, '1'],
+    ['1', 1],
+  ])('takes %j and %j for one id: sending both is a reuse', (list, call) => {
+    // An upstream writing ids back as the other type would answer the call under the list's id.
+    const ids = new ToolListIds();
+    send(ids, request(list, 'tools/list'));
+    send(ids, request(call, 'tools/call'));
+    expect(ids.following).toBe(false);
+    expect(ids.answered(list)).toBe(false);
+    expect(ids.answered(call)).toBe(false);
+  });
+
+  it('takes a response under the other spelling of an id for its answer', () => {
+    const ids = new ToolListIds();
+    send(ids, request(1, 'tools/list'));
+    expect(ids.answered('1')).toBe(true);
+    expect(ids.answered(1)).toBe(false);
   });
 
   it('teaches nothing more after an id longer than it follows', () => {
     const ids = new ToolListIds();
-    send(ids, request('x'.repeat(MAX_FOLLOWED_ID_CHARS), 'tools/list'));
+    send(ids, request('x'.repeat(MAX_FOLLOWED_ID_CHARS + 1), 'tools/list'));
     expect(ids.following).toBe(false);
     const short = new ToolListIds();
-    send(short, request('x'.repeat(MAX_FOLLOWED_ID_CHARS - 2), 'tools/list'));
-    expect(short.answered(idKey('x'.repeat(MAX_FOLLOWED_ID_CHARS - 2)))).toBe(true);
+    send(short, request('x'.repeat(MAX_FOLLOWED_ID_CHARS), 'tools/list'));
+    expect(short.answered('x'.repeat(MAX_FOLLOWED_ID_CHARS))).toBe(true);
   });
 
   it('teaches nothing more once more requests than it follows await their responses', () => {
@@ -77,17 +99,17 @@ describe('ToolListIds', () => {
     expect(ids.following).toBe(true);
     send(ids, request('list', 'tools/list'));
     expect(ids.following).toBe(false);
-    expect(ids.answered(idKey('list'))).toBe(false);
+    expect(ids.answered('list')).toBe(false);
   });
 
   it('forgets the requests of a POST the upstream never had', () => {
     const ids = new ToolListIds();
     const noted = send(ids, request(1, 'tools/list'), { kind: 'notification', method: 'n', params: {} });
-    expect(noted).toEqual([idKey(1)]);
+    expect(noted).toEqual(['1']);
     ids.unsent(noted);
     // Sent again (not an id reused while awaiting), and answered as a list.
     send(ids, request(1, 'tools/list'));
     expect(ids.following).toBe(true);
-    expect(ids.answered(idKey(1))).toBe(true);
+    expect(ids.answered(1)).toBe(true);
   });
 });
