@@ -68,6 +68,9 @@ export async function handleMcp(
     const notifications = streaming && ctx.principal ? rt.streamNotifications(ctx, ctx.principal) : undefined;
     // The server's requests seen on a session's reply streams: the client's answers to them pass free.
     const noted = ctx.serverRequests;
+    // A POST in a session (its ids claimed): the responses its reply carries are noted, and a request left
+    // without one may still be answered upstream (below).
+    const owed = ctx.release ? requestIds(ctx) : undefined;
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
     const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
       ? new ReplyFilter(
@@ -80,6 +83,7 @@ export async function handleMcp(
             tasks,
             notifications,
             sent: noted && ((msg) => noted.note(msg)),
+            answered: owed && ((id) => noteAnswered(owed, id)),
           },
         )
       : undefined;
@@ -106,6 +110,11 @@ export async function handleMcp(
       // Not on the capped POST pool: an open listen would hold one of its connections for its whole life.
       stream: listen,
     });
+    // A reply that ended without answering each of its requests (an upstream closing its event stream early,
+    // as SSE polling does) leaves them to be answered later, to whichever POST last sent their ids: held as a
+    // cut-off request's are (in-flight-ids.ts), or the late answer to a call would come on a `tools/list`
+    // reusing its id, and be learnt as the list. An upstream's refusal (4xx) took none of them.
+    if (owed !== undefined && owed.size > 0 && (status < 400 || status >= 500)) ctx.replyCut = true;
     rt.requestDone(ctx, status);
   } finally {
     if (answers && !ctx.forwarded) ctx.serverRequests?.unanswered(answers);
@@ -129,6 +138,23 @@ export function taskScope(rt: SidecarRuntime, ctx: RequestContext, anyReply: boo
     ctx.createdTasks.set(key, taskId);
   };
   return { owners, caller: ctx.principal, pending: ctx.taskRequests, created };
+}
+
+/** The ids of a body's requests, as text (`1` and `"1"` one id, as in-flight-ids.ts holds them). */
+function requestIds(ctx: RequestContext): Set<string> | undefined {
+  let ids: Set<string> | undefined;
+  for (const m of ctx.parsed?.messages ?? []) {
+    if (m.kind !== 'request') continue;
+    ids ??= new Set();
+    ids.add(String(m.id));
+  }
+  return ids;
+}
+
+/** A response under `id` passed: its request is owed nothing more. False: it answers no legacy `tools/list`. */
+function noteAnswered(owed: Set<string>, id: unknown): boolean {
+  if (typeof id === 'string' || typeof id === 'number') owed.delete(String(id));
+  return false;
 }
 
 /** The upstream path keeps the client's query string. */

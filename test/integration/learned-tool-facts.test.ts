@@ -24,8 +24,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { initializedSession, postJsonRpc } from '../helpers/http.js';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
+import { OrderedEventStore } from '../helpers/ordered-event-store.js';
 import { type SdkUpstreamOptions, startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 const WIPE = 'wipe_records';
 const ECHO = 'echo_json';
@@ -56,7 +58,15 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function upstream(options: SdkUpstreamOptions = {}): Promise<Upstream> {
+interface UpstreamOptions extends SdkUpstreamOptions {
+  /**
+   * `echo_json` ends its call's event stream before it answers (SSE polling: resumable streams, 2025-11-25
+   * clients), leaving its answer to a later stream.
+   */
+  readonly polling?: boolean;
+}
+
+async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const wiped: unknown[] = [];
   const servers: Server[] = [];
   let wipeReadOnly = false;
@@ -84,8 +94,9 @@ async function upstream(options: SdkUpstreamOptions = {}): Promise<Upstream> {
           ],
         };
       });
-      server.setRequestHandler(CallToolRequestSchema, async (req) => {
+      server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         if (req.params.name === ECHO) {
+          if (options.polling) extra.closeSSEStream?.();
           await held.echoes;
           return { content: [], ...(JSON.parse(String(req.params.arguments?.json)) as object) };
         }
@@ -95,7 +106,7 @@ async function upstream(options: SdkUpstreamOptions = {}): Promise<Upstream> {
       servers.push(server);
       await server.connect(t);
     },
-    undefined,
+    options.polling ? () => new OrderedEventStore() : undefined,
     options,
   );
   stops.push(() => started.close());
@@ -186,6 +197,33 @@ describe('a tools/call result carrying a tools field, on Streamable HTTP', () =>
     );
     expect(replies.map((r) => r.id)).toEqual([1, 2]);
     expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(3))))[0])).toBe(-32003);
+    expect(up.wiped).toEqual([]);
+  });
+});
+
+describe('the late answer to a call, on Streamable HTTP', () => {
+  it('comes on no tools/list reusing its id once the upstream ended the call’s stream early (SSE polling)', async () => {
+    // The upstream sends an answer to the POST that sent its id last: a tools/list reusing the id of a call
+    // still owed its answer would get the echo's, and learn it as the list.
+    const up = await upstream({ polling: true });
+    const h = await harness(up);
+    const headers = await initializedSession(h.mcpUrl, await h.bearer(['user']), '2025-11-25');
+    await messages(await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(2))))[0])).toBe(-32003);
+    const echoes = up.hold('echoes');
+    const done = () => h.logs.filter((l) => l.includes('request forwarded')).length;
+    const before = done();
+    // Its stream ends with the priming event only: the answer is owed, for a stream resumed later.
+    expect(await messages(await postJsonRpc(h.mcpUrl, headers, echoCall(3)))).toEqual([]);
+    await until(5_000, async () => done() > before);
+    const lists = up.hold('lists');
+    const reused = await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    echoes();
+    const answer = await messages(reused);
+    lists();
+    expect(reused.status).toBe(400);
+    expect(errorCode(answer[0])).toBe(-32600);
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(4))))[0])).toBe(-32003);
     expect(up.wiped).toEqual([]);
   });
 });
