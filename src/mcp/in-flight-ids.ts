@@ -15,9 +15,16 @@
  * never have an id reused in it, so {@link InFlightIds.endSession} drops its ids and holds at once: kept, they
  * would crowd other sessions' holds out at the bound (released early, their protection weakened).
  *
+ * A hold ends while the upstream may still be at work (a tool running past the grace, or holds released early
+ * at the bound): its id may then be reused with a late answer still owed, which that POST would take for its
+ * own. So a session that had a request cut off is untaught: its `tools/list` replies teach nothing more
+ * (reply-filter.ts), as a legacy session reusing an id (tool-list-ids.ts). At most
+ * {@link MAX_UNTAUGHT_SESSIONS} (the session table's bound), least recently used dropped first.
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
+import { MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import { cutText } from '../cut-text.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
 
@@ -39,6 +46,9 @@ export const MAX_LATE_REPLY_IDS = 100_000;
 
 /** Ids and session ids longer than this are held by their SHA-256 (44 characters) instead. */
 export const MAX_HELD_KEY_CHARS = 128;
+
+/** Untaught sessions remembered (each by its held key): as many as the session table holds. */
+export const MAX_UNTAUGHT_SESSIONS = MAX_TRACKED_SESSIONS;
 
 /** Releases a request's ids, at once or after `delayMs`. */
 export type Release = (delayMs?: number) => void;
@@ -75,15 +85,18 @@ export class InFlightIds {
   readonly #lateBySession = new Map<string, LateHold>();
   /** Tombstones in the queue (holds of sessions that ended); swept out once they are half of it. */
   #dropped = 0;
+  /** Sessions that had a request cut off (held keys), least recently used first. */
+  readonly #untaught = new Set<string>();
 
   /**
    * Claims the request ids of `messages` for `session`; returns a refusal (the id already in flight, or
-   * that the session is full) and claims nothing then, or a function that releases what was claimed.
+   * that the session is full) and claims nothing then, or a function that releases what was claimed, and
+   * whether the session is untaught (its list replies teach nothing).
    */
   claim(
     sessionId: string,
     messages: readonly JsonRpcMessage[],
-  ): { readonly release: Release } | { readonly refused: string } {
+  ): { readonly release: Release; readonly untaught?: boolean } | { readonly refused: string } {
     const sent: string[] = [];
     for (const m of messages) if (m.kind === 'request') sent.push(String(m.id));
     if (sent.length === 0) return { release: noop };
@@ -102,6 +115,9 @@ export class InFlightIds {
       this.#bySession.set(session, set);
     }
     for (const id of ids) set.add(id);
+    // In use: the last to be dropped.
+    const untaught = this.#untaught.delete(session);
+    if (untaught) this.#untaught.add(session);
     const held = set;
     let released = false;
     const free = () => {
@@ -113,11 +129,21 @@ export class InFlightIds {
         if (released) return;
         released = true;
         // A session that ended meanwhile holds nothing more (its set is no longer the session's).
-        if (delayMs > 0 && this.#bySession.get(session) === held)
+        if (delayMs > 0 && this.#bySession.get(session) === held) {
           this.#holdLate(session, free, ids.length, delayMs);
-        else free();
+          this.#markUntaught(session);
+        } else free();
       },
+      untaught,
     };
+  }
+
+  /** Marks a session untaught (the youngest), dropping the least recently used beyond the bound. */
+  #markUntaught(session: string): void {
+    this.#untaught.delete(session);
+    this.#untaught.add(session);
+    if (this.#untaught.size > MAX_UNTAUGHT_SESSIONS)
+      this.#untaught.delete(this.#untaught.values().next().value as string);
   }
 
   /**
@@ -128,6 +154,7 @@ export class InFlightIds {
   endSession(sessionId: string): void {
     const session = heldKey(sessionId);
     this.#bySession.delete(session);
+    this.#untaught.delete(session);
     const youngest = this.#lateBySession.get(session);
     if (youngest === undefined) return;
     this.#lateBySession.delete(session);
@@ -164,6 +191,11 @@ export class InFlightIds {
       for (const id of set) n += id.length;
     }
     return n;
+  }
+
+  /** Untaught sessions remembered (tests). */
+  get untaughtSessions(): number {
+    return this.#untaught.size;
   }
 
   /** Ids held for the late-reply grace (tests). */

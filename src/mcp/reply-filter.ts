@@ -13,10 +13,11 @@
  * `tools/list` 1 under id "1", or another wrong id, must not get an unpruned list past the filter.
  *
  * Only the reply to a `tools/list` teaches: the response under the id of one of the body's own `tools/list`
- * requests (its POST's reply, JSON or event stream), or on the legacy SSE stream one the session sent
- * (`answered`, tool-list-ids.ts). Any other response carrying a `tools` field is pruned as a list but
- * teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise plant
- * annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names.
+ * requests (its POST's reply, JSON or event stream; not in a session that had a request cut off, whose late
+ * answer may come under a reused id: `untaught`, in-flight-ids.ts), or on the legacy SSE stream one the
+ * session sent (`answered`, tool-list-ids.ts). Any other response carrying a `tools` field is pruned as a
+ * list but teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise
+ * plant annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names.
  *
  * The same replies bind the tasks they create to the caller and have `tasks/list` results pruned to the
  * caller's tasks (`TaskScope`), and on the long-lived event streams the server notifications the caller may
@@ -87,6 +88,8 @@ export interface ReplyFilterOptions {
    * session comes).
    */
   readonly answered?: ((id: unknown) => boolean) | undefined;
+  /** The replies to the body's own `tools/list` requests teach nothing (a session that had a request cut off). */
+  readonly untaught?: boolean | undefined;
 }
 
 /**
@@ -113,6 +116,7 @@ export class ReplyFilter {
   readonly #replies: ((key: string) => void) | undefined;
   readonly #sent: ((msg: unknown) => void) | undefined;
   readonly #answered: ((id: unknown) => boolean) | undefined;
+  readonly #untaught: boolean;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -135,6 +139,7 @@ export class ReplyFilter {
     this.#replies = options.replies;
     this.#sent = options.sent;
     this.#answered = options.answered;
+    this.#untaught = options.untaught === true;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -165,7 +170,7 @@ export class ReplyFilter {
     if (!method) return result === msg.result ? msg : { ...msg, result };
     const done = this.#timer?.();
     // Learnt only from the reply to a tools/list (by id); any other response carrying a list is only pruned.
-    if (method === 'tools/list' && (pending === 'tools/list' || listed)) {
+    if (method === 'tools/list' && ((pending === 'tools/list' && !this.#untaught) || listed)) {
       this.#annotations.learn(toolAnnotations(result));
       this.#annotations.learnParamHeaders(toolParamHeaders(result));
       this.#annotations.learnArgumentNames(toolArgumentNames(result));

@@ -103,6 +103,8 @@ export interface RequestContext {
   createdTasks?: Map<string, string>;
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
   release?: (delayMs?: number) => void;
+  /** Its session had a request cut off: its `tools/list` replies teach nothing (`mcp/in-flight-ids.ts`). */
+  untaught?: boolean;
   facts?: RequestFacts;
   /**
    * Gives back the rate-limit tokens the body took, should it be refused after the rate-limit stage (a

@@ -84,6 +84,7 @@ export async function handleMcp(
             notifications,
             sent: noted && ((msg) => noted.note(msg)),
             answered: owed && ((id) => noteAnswered(owed, id)),
+            untaught: ctx.untaught,
           },
         )
       : undefined;

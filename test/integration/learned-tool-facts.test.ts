@@ -228,6 +228,39 @@ describe('the late answer to a call, on Streamable HTTP', () => {
   });
 });
 
+describe('a session that had a call cut off before its answer, on Streamable HTTP', () => {
+  it('teaches nothing more; other sessions still do', async () => {
+    // The call's id is held for its late answer a while only: once free, a tools/list reusing it could get
+    // the answer of a call still running upstream (past the grace, or released early at the bound).
+    const up = await upstream();
+    const h = await harness(up);
+    const auth = await h.bearer(['user']);
+    const headers = await initializedSession(h.mcpUrl, auth, '2025-06-18');
+    await messages(await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    const echoes = up.hold('echoes');
+    const done = () => h.logs.filter((l) => l.includes('request forwarded')).length;
+    const before = done();
+    const cut = new AbortController();
+    // Its event stream's headers: the upstream has the call.
+    const res = await postJsonRpc(h.mcpUrl, headers, echoCall(2), cut.signal);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    cut.abort();
+    await until(5_000, async () => done() > before);
+    echoes();
+    // The upstream's own list now says wipe_records is read-only: this session's reply teaches nothing.
+    await up.relist();
+    const listed = await messages(
+      await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 3, method: 'tools/list' }),
+    );
+    expect(listed[0]?.result).toHaveProperty('tools');
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(4))))[0])).toBe(-32003);
+    const other = await initializedSession(h.mcpUrl, auth, '2025-06-18');
+    await messages(await postJsonRpc(h.mcpUrl, other, { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, other, wipeCall(2))))[0])).toBe(0);
+    expect(up.wiped).toEqual([{}]);
+  });
+});
+
 /** An SDK client's refusal code for `call`, or 0 when it was answered. */
 async function refusal(call: Promise<unknown>): Promise<number> {
   return call.then(

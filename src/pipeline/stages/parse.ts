@@ -78,6 +78,7 @@ export function parseStage(supported: readonly string[], maxBatch?: number, inFl
       if ('refused' in claim)
         return deny(new RequestError('ERR_REQUEST_INVALID', `Invalid Request: ${claim.refused}`));
       ctx.release = claim.release;
+      if (claim.untaught) ctx.untaught = true;
       return headers;
     },
   };

@@ -5,6 +5,7 @@ import {
   MAX_HELD_KEY_CHARS,
   MAX_IN_FLIGHT_PER_SESSION,
   MAX_LATE_REPLY_IDS,
+  MAX_UNTAUGHT_SESSIONS,
 } from '../../../src/mcp/in-flight-ids.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
 
@@ -279,5 +280,66 @@ describe('InFlightIds.endSession', () => {
     // The oldest of the others is still held: the ended sessions' holds made the room.
     expect(ids.claim('s-0', [req(0)])).toHaveProperty('refused');
     expect(ids.sessions).toBe(MAX_LATE_REPLY_IDS);
+  });
+});
+
+describe('InFlightIds untaught sessions', () => {
+  const cutOff = (ids: InFlightIds, session: string, reqIds: (string | number)[]): void => {
+    const c = ids.claim(session, reqIds.map(req));
+    if (!('release' in c)) throw new Error(c.refused);
+    c.release(LATE_REPLY_GRACE_MS);
+  };
+  const untaught = (ids: InFlightIds, session: string): boolean | undefined => {
+    const c = ids.claim(session, [req('probe')]);
+    if (!('release' in c)) throw new Error(c.refused);
+    c.release();
+    return c.untaught;
+  };
+
+  it('marks a session that had a request cut off, for good: its hold ending frees the id, not the mark', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    const a = ids.claim('s', [req(7)]);
+    if ('release' in a) a.release();
+    expect(untaught(ids, 's')).toBe(false);
+    const b = ids.claim('s', [req(8)]);
+    if ('release' in b) b.release(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 's')).toBe(true);
+    expect(untaught(ids, 'other')).toBe(false);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    // Id 8 is free again, while the upstream may still owe its answer.
+    const reused = ids.claim('s', [req(8)]);
+    expect(reused).toMatchObject({ untaught: true });
+  });
+
+  it('keeps the mark of a session whose hold was released early at the bound', () => {
+    const ids = new InFlightIds();
+    cutOff(ids, 's', [1]);
+    for (let i = 0; i < MAX_LATE_REPLY_IDS; i++) cutOff(ids, `flood-${i % 10}`, [i]);
+    expect(ids.claim('s', [req(1)])).toMatchObject({ untaught: true });
+  });
+
+  it('forgets the mark with its session, and a session that ended meanwhile is not marked', () => {
+    const ids = new InFlightIds();
+    cutOff(ids, 's', [1]);
+    ids.endSession('s');
+    expect(untaught(ids, 's')).toBe(false);
+    const c = ids.claim('t', [req(1)]);
+    ids.endSession('t');
+    if ('release' in c) c.release(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 't')).toBe(false);
+    expect(ids.untaughtSessions).toBe(0);
+  });
+
+  it('remembers at most MAX_UNTAUGHT_SESSIONS, the least recently used dropped first', () => {
+    const ids = new InFlightIds();
+    for (let i = 0; i < MAX_UNTAUGHT_SESSIONS; i++) cutOff(ids, `s-${i}`, ['x']);
+    // s-0 used again: the youngest.
+    expect(untaught(ids, 's-0')).toBe(true);
+    cutOff(ids, 'new', ['x']);
+    expect(ids.untaughtSessions).toBe(MAX_UNTAUGHT_SESSIONS);
+    expect(untaught(ids, 's-1')).toBe(false);
+    expect(untaught(ids, 's-0')).toBe(true);
+    expect(untaught(ids, 'new')).toBe(true);
   });
 });

@@ -311,6 +311,16 @@ describe('ReplyFilter learning only from the reply to a tools/list', () => {
     expect(learnt(cache)).toEqual({ known: true, marks: 1, names: expect.anything() });
   });
 
+  it('learns nothing from the reply to its own tools/list in an untaught session, and still prunes it', () => {
+    const cache = new AnnotationCache();
+    const f = new ReplyFilter(new Map([[idKey(2), 'tools/list']]), true, notSecret, cache, {
+      untaught: true,
+    });
+    expect(f.rewriteMessage(planted(2))).toMatchObject({ result: { tools: [{ name: 'wipe' }] } });
+    f.rewriteEvent({ data: JSON.stringify(planted(2)) });
+    expect(learnt(cache)).toEqual(nothing);
+  });
+
   it('learns from a response the answered option says answers a tools/list, telling it every response', () => {
     const told: unknown[] = [];
     const cache = new AnnotationCache();
