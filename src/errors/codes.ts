@@ -259,7 +259,8 @@ export const ERROR_CODES = {
     status: 502,
     rpc: RPC.upstream,
     reason: 'upstream',
-    meaning: 'The MCP server could not be reached.',
+    meaning:
+      'The MCP server could not be reached: its connection could not be opened (nothing was sent: the rate-limit tokens are given back), or it failed once the request was on it (it may have run: they are not).',
   },
   ERR_UPSTREAM_REPLY: {
     status: 502,
@@ -273,7 +274,7 @@ export const ERROR_CODES = {
     rpc: RPC.upstream,
     reason: 'upstream',
     meaning:
-      'Every upstream connection is busy and `upstream.maxPendingRequests` requests already wait for one; retry shortly (`Retry-After`).',
+      'Every upstream connection is busy and `upstream.maxPendingRequests` requests already wait for one; retry shortly (`Retry-After`). Nothing was sent: the rate-limit tokens are given back.',
   },
   ERR_UPSTREAM_TIMEOUT: {
     status: 504,

@@ -109,14 +109,19 @@ export interface RequestContext {
   /**
    * Gives back the rate-limit tokens the body took, should it be refused after the rate-limit stage (a
    * `subscriptions/listen` over the open-stream cap, a legacy session that ended, a connection closed before
-   * its turn, a client gone before it reached the upstream): set by that stage once it took any, and called by `refuseLate`.
+   * its turn, a client gone before it reached the upstream), or should the upstream never receive it (503 busy,
+   * its connection never opened): set by that stage once it took any, and called by `giveBackTokens`.
    */
   refundRateLimit?: () => void;
   /** The error that refused the body after its stages (`refuseLate`): it was never forwarded. */
   refusedLate?: SidecarError;
   /** Headers stages ask to add to the response (e.g. RateLimit-*), allowed or denied. */
   responseHeaders: Record<string, string>;
-  /** True once the request was handed to the upstream (it may have been sent even if no answer came). */
+  /**
+   * True once the upstream may have received the request: set as it is handed to the upstream client, back to
+   * false when none of it was written (refused busy, its connection never opened, its client gone while it
+   * waited for one). A failure once bytes may have gone out (a reset mid-request, a timeout) leaves it true.
+   */
   forwarded?: boolean;
   /** The `Mcp-Param-*` headers checked against the body (param-headers.ts): forwarded as spelt. */
   paramHeaders?: ReadonlySet<string>;

@@ -10,7 +10,10 @@
  * the reader's to time. The request is aborted when `signal` fires (the client went away) or when its
  * stream is destroyed before its end, so that its connection does not stay held. One whose signal fires while
  * it waits for a pooled connection was never written: it is rejected at once with {@link RequestNotSent} (its
- * caller must not wait for a free connection to learn it), and dropped by undici when its turn comes.
+ * caller must not wait for a free connection to learn it), and dropped by undici when its turn comes. One that
+ * fails before undici hands it a connection (`onConnect`: the connection could not be opened, the pool was
+ * closed) is rejected with {@link RequestNotSent} too; once it has one, bytes may have gone out, and a failure
+ * (a reset, a connection closed mid-request) is passed on as it is: the upstream may have received it.
  *
  * @module
  */
@@ -38,9 +41,10 @@ export interface ReplyHandlerOptions {
 const GONE = 'the request was aborted';
 
 /**
- * The rejection of a request whose signal fired before any of it was written to the upstream (before it was
- * dispatched, or while it waited for a pooled connection): the upstream never saw it. Its message is the
- * signal's reason's, which is its `cause`.
+ * The rejection of a request none of which was written to the upstream: its signal fired first (before it was
+ * dispatched, or while it waited for a pooled connection), or it failed before undici gave it a connection
+ * (one that could not be opened: refused, timed out). The upstream never saw it. Its message is its `cause`'s:
+ * the signal's reason, or undici's error.
  */
 export class RequestNotSent extends Error {
   constructor(cause: Error) {
@@ -157,7 +161,8 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.#finish();
-    if (this.#settle(err)) return;
+    // Without a connection yet (`onConnect`), none of it was written: the upstream never saw it.
+    if (this.#settle(this.#abort === null ? new RequestNotSent(err) : err)) return;
     if (this.#whole) this.#whole.fail(err);
     else if (this.#stream && !this.#stream.destroyed) {
       // Its reader may have stopped listening already (a client that left): the error must not go unheard.

@@ -165,11 +165,15 @@ export class Upstream {
 }
 
 /**
- * Whether `err`, from {@link Upstream.request}, says its signal fired before any of the request was written:
- * the upstream never saw it (it waited for a pooled connection, or was never dispatched).
+ * Whether `err`, from {@link Upstream.request}, says none of the request was written: the upstream never saw
+ * it. Refused busy (`ERR_UPSTREAM_BUSY`), its connection never opened (502: refused, timed out; no bytes
+ * went out), or its signal fired while it waited for a pooled connection (or before it was dispatched). A
+ * failure once undici gave it a connection (a reset, a close mid-request, a timeout) is not: it may have.
  */
 export function notSent(err: unknown): boolean {
-  return err instanceof UpstreamError && err.cause instanceof RequestNotSent;
+  return (
+    err instanceof UpstreamError && (err.code === 'ERR_UPSTREAM_BUSY' || err.cause instanceof RequestNotSent)
+  );
 }
 
 export function toUpstreamError(err: unknown): UpstreamError {

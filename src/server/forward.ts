@@ -4,8 +4,9 @@
  * on untouched: written at once when the upstream client read them whole (a short Content-Length, no event
  * stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request; one gone
  * before its request reached the upstream (while the stages ran, before its pipelined turn, while it waited for
- * an upstream connection) has it refused after its decision ({@link unforwardedStatus}). A reply
- * that is no event stream and pauses for `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
+ * an upstream connection) has it refused after its decision ({@link unforwardedStatus}); one the upstream never
+ * got (503 busy, no connection) its tokens back. A reply that is no event stream and pauses for
+ * `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
  * @module
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -21,6 +22,7 @@ import type { SessionOwners } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import type { TaskOwners } from '../mcp/task-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { giveBackTokens } from '../pipeline/stages/late-refusal.js';
 import {
   clientResponseHeaders,
   type HeaderPolicy,
@@ -78,8 +80,7 @@ export async function forward(
   deps: ForwardDeps,
   r: ForwardRequest,
 ): Promise<number> {
-  // The request's one client signal: undici takes it as it is.
-  const signal = r.signal;
+  const signal = r.signal; // the request's one client signal: undici takes it as it is
   // The client left while the stages ran, or (pipelined behind another reply: forwarded at its turn) the
   // connection closed before its turn: there is nobody to forward for.
   if (signal.aborted || (!res.socket && !(await awaitTurn(res)))) return unforwardedStatus(ctx, res);
@@ -118,14 +119,16 @@ export async function forward(
     });
   } catch (err) {
     held?.unsent();
+    // None of it reached the upstream (refused busy, no connection, its client gone while it waited for one).
+    const unsent = notSent(err);
+    if (unsent) ctx.forwarded = false;
     if (signal.aborted) {
-      // Our own abort (the client went away), not an upstream failure.
+      // Our own abort (the client went away), not an upstream failure; before it was sent: refused late.
       traced?.(null);
-      if (!notSent(err)) return CLIENT_CLOSED_REQUEST;
-      // Gone while it waited for an upstream connection: it never reached the upstream.
-      ctx.forwarded = false;
-      return unforwardedStatus(ctx, res);
+      return unsent ? unforwardedStatus(ctx, res) : CLIENT_CLOSED_REQUEST;
     }
+    // An upstream failure, no refusal; but none of it ran, so its tokens go back (a gateway charges no such call).
+    if (unsent) giveBackTokens(ctx);
     const e = err instanceof UpstreamError ? err : toSidecarError(err);
     const fields = { request_id: ctx.requestId, code: e.code, err: (e.cause as Error | undefined)?.message };
     // A busy refusal is the sidecar shedding load, and an upstream down or too slow fails every call alike:

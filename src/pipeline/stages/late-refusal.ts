@@ -32,7 +32,16 @@ export function refusedByLimit(d: MessageDecision): boolean {
 export function refuseLate<E extends SidecarError>(ctx: RequestContext, err: E, reason: string): E {
   for (const d of ctx.decisions) if (!enforcedDenial(d)) markRefused(d, err.code, reason);
   ctx.refusedLate = err;
+  giveBackTokens(ctx);
+  return err;
+}
+
+/**
+ * Gives back, once, the rate-limit tokens the body took: none of it ran. `refuseLate` does for a body refused
+ * after its decision; `forward` for one the upstream never received (refused busy, its connection never
+ * opened), which stays an allowed call that failed upstream.
+ */
+export function giveBackTokens(ctx: RequestContext): void {
   ctx.refundRateLimit?.();
   ctx.refundRateLimit = undefined;
-  return err;
 }

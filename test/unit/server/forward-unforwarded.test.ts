@@ -3,7 +3,9 @@
  * upstream — while the stages ran, or while the call waited for a pooled upstream connection: the call is
  * refused after its decision (499 `ERR_CLIENT_CLOSED`, the audit's `deny_reason` `request`) and its rate-limit
  * tokens go back, as nothing of it ran. One whose client leaves once the upstream has it keeps its tokens.
- * Real local servers on both sides; the stages before `forward` are stood in for by the context they leave.
+ * And a call the upstream never received for another reason — refused busy, its connection never opened —:
+ * not forwarded (`ctx.forwarded` false), an upstream failure (502/503, no refusal), its tokens given back;
+ * one reset once the upstream had bytes of it may have run, and keeps them. Real local servers on both sides; the stages before `forward` are stood in for by the context they leave.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContext, type MessageDecision, type RequestContext } from '../../../src/pipeline/context.js';
 import { createHeaderPolicy } from '../../../src/proxy/headers.js';
@@ -24,6 +26,7 @@ import { type ClientSignal, clientSignal } from '../../../src/server/client-sign
 import { forward } from '../../../src/server/forward.js';
 import { CLIENT_GONE_REASON } from '../../../src/server/pipelined.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
+import { deadPort } from '../../helpers/dead-port.js';
 import { principal } from '../../helpers/principal.js';
 import { settlesWithin } from '../../helpers/wait.js';
 
@@ -49,7 +52,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
  * An upstream that holds every request until `release`, noting the `x-request-id` of each it got (`got`);
  * `arrival` resolves once one of that id has come.
  */
-async function heldUpstream(): Promise<{
+async function heldUpstream(maxPendingRequests?: number): Promise<{
   upstream: Upstream;
   got: () => readonly string[];
   arrival: (id: string) => Promise<void>;
@@ -65,17 +68,24 @@ async function heldUpstream(): Promise<{
     req.resume();
     held.push(res);
   });
-  const upstream = new Upstream({
-    url: `http://127.0.0.1:${port}/mcp`,
-    connectTimeoutMs: GUARD_MS,
-    headersTimeoutMs: GUARD_MS,
-    connections: 1,
-  });
-  cleanups.push(() => upstream.destroy());
+  const upstream = upstreamAt(`http://127.0.0.1:${port}/mcp`, maxPendingRequests);
   const release = () => {
     for (const res of held.splice(0)) res.writeHead(200, { 'content-length': '2' }).end('{}');
   };
   return { upstream, got: () => got, arrival: (id) => arrivals.of(id), release };
+}
+
+/** An upstream client of one connection for `url`. */
+function upstreamAt(url: string, maxPendingRequests?: number): Upstream {
+  const upstream = new Upstream({
+    url,
+    connectTimeoutMs: GUARD_MS,
+    headersTimeoutMs: GUARD_MS,
+    connections: 1,
+    ...(maxPendingRequests === undefined ? {} : { maxPendingRequests }),
+  });
+  cleanups.push(() => upstream.destroy());
+  return upstream;
 }
 
 interface Forwarded {
@@ -224,5 +234,70 @@ describe('forward, a client gone after its decision', () => {
     client(port);
     await settlesWithin(GUARD_MS, up.arrival('r3'), 'the third request reaching the upstream');
     expect(up.got()).toEqual(['r1', 'r3']);
+  });
+});
+
+/** Forwards one call through a front server to `upstream`; resolves with what forwarding it did. */
+async function forwardOne(upstream: Upstream): Promise<Forwarded> {
+  const done = perRequest<Forwarded>();
+  const port = await front(upstream, { arrived: () => undefined, done: (n, f) => done.resolve(n, f) });
+  client(port);
+  return settlesWithin(GUARD_MS, done.of(1), 'forward');
+}
+
+/** What a call the upstream never received says: an allowed call failed upstream, its tokens given back. */
+function expectNotSent(f: Forwarded, status: number, code: string): void {
+  expect(f.status).toBe(status);
+  expect(f.ctx.upstreamError?.code).toBe(code);
+  expect(f.ctx.forwarded).toBe(false);
+  expect(f.refunds).toBe(1);
+  // No refusal after its decision: the policy allowed it, the upstream (or the way to it) failed.
+  expect(f.ctx.refusedLate).toBeUndefined();
+  expect(f.ctx.decisions[0]?.lateRefusal).toBeUndefined();
+}
+
+describe('forward, a call the upstream never received', () => {
+  it('its connection could not be opened (the upstream is down): 502, not forwarded, its tokens given back', async () => {
+    const upstream = upstreamAt(`http://127.0.0.1:${await deadPort()}/mcp`);
+    expectNotSent(await forwardOne(upstream), 502, 'ERR_UPSTREAM_UNAVAILABLE');
+  });
+
+  it('every connection busy, none may wait (maxPendingRequests 0): 503, not forwarded, its tokens given back', async () => {
+    const up = await heldUpstream(0);
+    const arrived = perRequest<void>();
+    const done = perRequest<Forwarded>();
+    const port = await front(up.upstream, {
+      arrived: (n) => arrived.resolve(n, undefined),
+      done: (n, f) => done.resolve(n, f),
+    });
+    const first = client(port);
+    await settlesWithin(GUARD_MS, up.arrival('r1'), 'the first request reaching the upstream');
+    client(port);
+    expectNotSent(
+      await settlesWithin(GUARD_MS, done.of(2), 'forward of the refused call'),
+      503,
+      'ERR_UPSTREAM_BUSY',
+    );
+    first.leave();
+    expect(up.got()).toEqual(['r1']);
+  });
+
+  it('reset once the upstream had bytes of it: 502, forwarded (it may have run), its tokens spent', async () => {
+    const got = perRequest<void, 'bytes'>();
+    const server = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        got.resolve('bytes', undefined);
+        socket.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const { port } = server.address() as AddressInfo;
+    const f = await forwardOne(upstreamAt(`http://127.0.0.1:${port}/mcp`));
+    await settlesWithin(GUARD_MS, got.of('bytes'), 'the upstream getting bytes');
+    expect(f).toMatchObject({ status: 502, refunds: 0 });
+    expect(f.ctx.upstreamError?.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+    expect(f.ctx.forwarded).toBe(true);
   });
 });
