@@ -124,7 +124,7 @@ export async function forward(
     if (unsent) ctx.forwarded = false;
     if (signal.aborted) {
       // Our own abort (the client went away), not an upstream failure; before it was sent: refused late.
-      traced?.(null);
+      traced?.(null, unsent ? 'ERR_CLIENT_CLOSED' : undefined);
       return unsent ? unforwardedStatus(ctx, res) : CLIENT_CLOSED_REQUEST;
     }
     // An upstream failure, no refusal; but none of it ran, so its tokens go back (a gateway charges no such call).

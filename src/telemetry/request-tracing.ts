@@ -1,22 +1,14 @@
 /**
  * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C context), a
  * child span for the stages that do real work ({@link TRACED_STAGES}), one per policy decision (parent: the
- * message's `_meta.traceparent` if any), a CLIENT span for the upstream call (its context injected upstream)
- * and a filter span when a list reply is pruned. The cheap checks get no span (a refusal's code and reason
+ * message's `_meta.traceparent` if any), a CLIENT span for the upstream call (its context injected upstream;
+ * `upstream-call.ts`, with the upstream metrics) and a filter span when a list reply is pruned. The cheap checks get no span (a refusal's code and reason
  * are on the server span); with stage metrics on, every stage records a duration. Spans use explicit
  * contexts, no global context manager, so several sidecars can share a process.
  *
  * @module
  */
-import {
-  type Attributes,
-  type Context,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from '@opentelemetry/api';
+import { type Attributes, type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { scrubbedReason } from '../audit/scrubbed-reason.js';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
@@ -30,6 +22,7 @@ import type { SidecarMetrics } from './metrics.js';
 import type { Telemetry } from './otel.js';
 import * as A from './semconv.js';
 import { telemetrySubject, traceIds } from './trace-context.js';
+import { startUpstreamCall, type UpstreamCallEnd, type UpstreamTarget } from './upstream-call.js';
 
 const UNSENT = {
   client_closed: 'the client went away',
@@ -180,53 +173,20 @@ export class RequestTracing {
   }
 
   /**
-   * Starts the upstream call's CLIENT span (HTTP client conventions: named by the method, with the upstream's
-   * address and URL, no query), and puts its trace context into `headers` in place of the client's (a
-   * `tracestate` whose `traceparent` was refused must not travel on). Call the result once answered or failed.
+   * Starts the upstream call's CLIENT span and puts its trace context into `headers` (`upstream-call.ts`).
+   * Call the result once answered or failed: `status` null when no reply came, `code` the error it ended with
+   * (`ERR_CLIENT_CLOSED`: its client left before it was sent; one that leaves once it was sent gives neither).
    */
   forward(
     ctx: RequestContext,
     headers: Record<string, string | string[]>,
-    target: { readonly method: string; readonly origin: URL; readonly path: string },
-  ): (status: number | null, code?: ErrorCode) => void {
-    const t0 = process.hrtime.bigint();
-    // Forwarded: nothing refuses its calls now.
+    target: UpstreamTarget,
+  ): UpstreamCallEnd {
+    // `forward` holds the decision spans until the request is written (holdUntilSent: a call whose client
+    // leaves while it waits for a connection is refused after all); any still open end here, unmarked.
     if (ctx.trace) endDecisionSpans(ctx.trace);
-    const parent = ctx.trace?.context;
-    let span: Span | undefined;
-    // Untraced, no trace context goes upstream (the client's is never copied; a no-op span carries its ids).
-    if (parent && this.#tel.tracing) {
-      const { method, origin } = target;
-      span = this.#tel.tracer.startSpan(
-        method,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            [A.ATTR_HTTP_REQUEST_METHOD]: method,
-            [A.ATTR_SERVER_ADDRESS]: origin.hostname,
-            [A.ATTR_SERVER_PORT]: Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80),
-            [A.ATTR_URL_FULL]: `${origin.origin}${target.path.split('?')[0]}`,
-            [A.ATTR_AUTHZ_STAGE]: 'forward',
-          },
-        },
-        parent,
-      );
-      // The forward span's traceparent only: not the client's baggage (parent's) nor tracestate (inherited).
-      const own = { ...span.spanContext(), traceState: undefined };
-      this.#tel.inject(trace.setSpanContext(ROOT_CONTEXT, own), headers);
-    }
-    return (status, code) => {
-      if (this.#opts.stageMetrics) this.#metrics.stage('forward', Number(process.hrtime.bigint() - t0) / 1e9);
-      this.#metrics.upstream(status, Number(process.hrtime.bigint() - t0) / 1e9);
-      if (code) this.#metrics.upstreamError(code);
-      if (!span) return;
-      if (status !== null) span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      if (code || (status !== null && status >= 400)) {
-        span.setAttribute(A.ATTR_ERROR_TYPE, code ?? String(status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      span.end();
-    };
+    const stageMetrics = this.#opts.stageMetrics;
+    return startUpstreamCall(this.#tel, this.#metrics, stageMetrics, ctx.trace?.context, headers, target);
   }
 
   /** Counts an upstream failure that came after its reply's headers (a stalled, cut or unreadable body). */

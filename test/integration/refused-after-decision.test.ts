@@ -4,7 +4,8 @@
  * recorded the one way. The audit record says deny, with the refusal's `deny_reason`; the decision span the
  * record names keeps the policy's verdict (`mcp_authz.decision: allow`) and carries the refusal (deny reason,
  * error code, reason, `error.type`, status ERROR); `mcp_authz_decisions_total` counts the policy's verdict
- * (allow), and the request metric the refusal.
+ * (allow), and the request metric the refusal. A call refused before it left for the upstream records no
+ * upstream duration sample, and its upstream CLIENT span says it was not sent.
  *
  * @module
  */
@@ -64,6 +65,17 @@ const audited = (subject: string, tool: string, target: Harness = h): AuditLine[
 async function counter(prefix: string): Promise<number> {
   const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
   const lines = text.split('\n').filter((l) => l.startsWith(prefix));
+  return lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** `target`'s upstream duration samples of calls that got no reply (`status_class="error"`). */
+async function noReplySamples(target: Harness): Promise<number> {
+  const text = await (await fetch(`${target.sidecar.adminUrl}/metrics`)).text();
+  const lines = text
+    .split('\n')
+    .filter(
+      (l) => l.startsWith('mcp_authz_upstream_duration_seconds_count{') && l.includes('status_class="error"'),
+    );
   return lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
@@ -202,12 +214,16 @@ describe('a call refused after its decision', () => {
         return sent;
       });
     });
+    const unanswered = await noReplySamples(one);
     const leaver = new AbortController();
     const left = postJsonRpc(one.mcpUrl, headers, call('gone', 'echo', { text: 'waits' }), leaver.signal);
     left.catch(() => undefined);
     await waiting;
     leaver.abort();
     await until(5_000, async () => audited(subject, 'echo', one).length > 0);
+    // It never left the sidecar: no upstream duration sample (the held call, still at the upstream, has none
+    // without a reply either).
+    expect(await noReplySamples(one)).toBe(unanswered);
     holder.abort();
     const [record] = audited(subject, 'echo', one);
     expect(record).toMatchObject({ decision: 'deny', deny_reason: 'request', reasons: [CLIENT_GONE_REASON] });
@@ -223,6 +239,20 @@ describe('a call refused after its decision', () => {
       },
     });
     expect(one.upstream.calls().some((c) => c.id === 'gone')).toBe(false);
+    // Its upstream call's CLIENT span (beside the decision span, under the request's) says it was not sent.
+    const decision = await spanOf(record);
+    const upstreamSpan = () =>
+      receiver.spans().find((s) => s.kind === 3 && s.parentSpanId === decision?.parentSpanId);
+    await receiver.waitFor(() => upstreamSpan() !== undefined, 10_000);
+    expect(upstreamSpan()).toMatchObject({
+      name: 'POST',
+      status: {
+        code: 2,
+        message: 'not sent: the client went away while it waited for an upstream connection',
+      },
+      attributes: { 'error.type': 'client_closed' },
+    });
+    expect(upstreamSpan()?.attributes).not.toHaveProperty('http.response.status_code');
   });
 
   it('a call forwarded keeps a decision span without a refusal, ended before the upstream answered', async () => {
