@@ -32,8 +32,16 @@ export interface ReplyHandlerOptions {
   /** Longest pause in a reply read whole; 0 for none. */
   readonly idleMs: number;
   readonly signal?: ReplySignal | null;
-  /** Called once when the exchange leaves the connection (ended, failed or aborted). */
-  readonly done: () => void;
+  /**
+   * Called once when the exchange leaves undici (ended, failed or aborted); `dropped` when it had been given up
+   * unsent before (see `onDropped`).
+   */
+  readonly done: (dropped: boolean) => void;
+  /**
+   * Called when the request is given up unsent while undici still holds it (its signal fired while it waited
+   * for a pooled connection): rejected now, it leaves undici only at its turn, with `done(true)`.
+   */
+  readonly onDropped?: (() => void) | undefined;
   /** Called once the whole request has been written to the upstream (it may act on it from then on). */
   readonly onSent?: (() => void) | undefined;
 }
@@ -178,9 +186,10 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
   #cancel(err: Error): void {
     if (this.#finished) return;
     if (this.#abort) this.#abort(err);
-    else {
+    else if (!this.#reason) {
       this.#reason = err;
       this.#settle(new RequestNotSent(err));
+      this.#opts.onDropped?.();
     }
   }
 
@@ -202,6 +211,6 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
       if ('removeEventListener' in signal) signal.removeEventListener('abort', this.#onSignal);
       else signal.off('abort', this.#onSignal);
     }
-    this.#opts.done();
+    this.#opts.done(this.#reason !== null);
   }
 }

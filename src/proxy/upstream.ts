@@ -10,8 +10,9 @@
  * POST, whose reply is such a stream, goes there too (`stream`). Connection failures become
  * `ERR_UPSTREAM_UNAVAILABLE` (502), replies that are not readable HTTP `ERR_UPSTREAM_REPLY` (502) and header
  * timeouts `ERR_UPSTREAM_TIMEOUT` (504). While every pooled connection is busy, at most `maxPendingRequests`
- * POSTs and DELETEs wait for one (the header timeout only starts once a request is sent); more are refused at
- * once with `ERR_UPSTREAM_BUSY` (503), as Envoy's pending-request circuit breaker does.
+ * POSTs and DELETEs wait for one (the header timeout only starts once a request is sent; one whose client left
+ * no longer counts); more are refused at once with `ERR_UPSTREAM_BUSY` (503), as Envoy's pending-request
+ * circuit breaker does.
  *
  * @module
  */
@@ -86,8 +87,18 @@ export class Upstream {
    * connection may be taken.
    */
   #pooled = 0;
-  readonly #unpooled = (): void => {
+  /**
+   * POSTs and DELETEs given up unsent while undici still holds them: their client left while they waited for a
+   * connection. undici has no way to take one out of its queue; it drops each unwritten at its turn. Until
+   * then they are in its counts, and must not count as waiting ({@link Upstream.#wouldWaitPastLimit}).
+   */
+  #dropped = 0;
+  readonly #unpooled = (dropped: boolean): void => {
     this.#pooled--;
+    if (dropped) this.#dropped--;
+  };
+  readonly #onDropped = (): void => {
+    this.#dropped++;
   };
   readonly origin: URL;
   /** Longest pause in a reply body that is no event stream, 0 for none: undici's own `bodyTimeout` cannot tell. */
@@ -134,6 +145,7 @@ export class Upstream {
         idleMs: this.bodyTimeoutMs,
         signal: r.signal ?? null,
         done: pooled ? this.#unpooled : ignore,
+        onDropped: pooled ? this.#onDropped : undefined,
         onSent: r.onSent,
       });
     } catch (err) {
@@ -145,12 +157,18 @@ export class Upstream {
    * Whether a POST or DELETE sent now would wait for a connection with `maxPendingRequests` already waiting.
    * undici's `queued` counts only requests that found no connection; with a limit of 0 the request must
    * also be one that would find none (every connection holds a request), or an idle pool refused them all.
+   * Requests dropped unsent (their client left) are in undici's counts until their turn, but wait for nothing:
+   * left out, live calls are not refused for them. One may also sit in the slot of a connection being opened
+   * (undici's `pending` beyond `queued`): only those that cannot be there are left out, so the count of those
+   * waiting is never too low (exact once no connection is being opened).
    */
   #wouldWaitPastLimit(): boolean {
     if (this.#maxPending === Number.POSITIVE_INFINITY) return false;
     const s = this.#pool.stats;
-    if (s.queued < this.#maxPending) return false;
-    return s.queued > 0 || s.size >= this.#connections;
+    const dropped = this.#dropped > 0 ? Math.max(0, this.#dropped - (s.pending - s.queued)) : 0;
+    const queued = s.queued - dropped;
+    if (queued < this.#maxPending) return false;
+    return queued > 0 || s.size - dropped >= this.#connections;
   }
 
   /** Refuses new requests and closes every connection once its request (or stream) has ended. */

@@ -3,19 +3,22 @@
  * (503 `ERR_UPSTREAM_BUSY`: every upstream connection in use, none may wait) or answered 502 because their
  * connection could not be opened (the upstream is down). Nothing of them ran, so: their rate-limit tokens go
  * back, their ids are not held in flight for a late reply that cannot come, and a client's answer to a
- * server request they carried is still owed (its retry passes free). Real sidecars in front of a real MCP
+ * server request they carried is still owed (its retry passes free). Calls whose clients left while they waited
+ * for an upstream connection (refused then, 499) wait for nothing, although undici keeps them queued until
+ * their turn: they are not counted against `upstream.maxPendingRequests`. Real sidecars in front of a real MCP
  * SDK server (whose `echo` asks its client before it answers) and of a port nothing listens on.
  *
  * @module
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { Upstream, type UpstreamRequest } from '../../src/proxy/upstream.js';
 import { deadPort } from '../helpers/dead-port.js';
 import { openSession, postJsonRpc } from '../helpers/http.js';
 import { type SdkUpstream, startSdkUpstream } from '../helpers/sdk-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
-import { settlesWithin } from '../helpers/wait.js';
+import { settlesWithin, until } from '../helpers/wait.js';
 
 /** Failure guard only: every step below finishes in well under a second when the code is right. */
 const GUARD_MS = 5_000;
@@ -25,6 +28,8 @@ let sdk: SdkUpstream;
 let busy: Harness;
 /** The upstream is down (nothing listens); a frozen clock; unknown session ids forwarded. */
 let down: Harness;
+/** One upstream connection, at most 3 calls waiting for it. */
+let queue: Harness;
 
 /** `slow` calls the upstream holds until {@link releaseSlow}; `slowStarted` resolves once `n` are held. */
 const slowHeld: (() => void)[] = [];
@@ -84,12 +89,18 @@ beforeAll(async () => {
       server: { unknownSessions: 'forward' },
     },
   });
+  queue = await startHarness({
+    upstream: busy.upstream,
+    issuer: busy.issuer,
+    config: { upstream: { connections: 1, maxPendingRequests: 3 } },
+  });
 });
 
 // A test that failed half-way leaves none held for the next.
 afterEach(releaseSlow);
 
 afterAll(async () => {
+  await queue?.stop();
   await down?.stop();
   await busy?.stop();
   await sdk?.close();
@@ -207,5 +218,71 @@ describe('the upstream down (502, its connection never opened): never sent', () 
     expect(await status(down, session, ping('again'))).toBe(502);
     // Not 400 "already in flight": the upstream never had the first, so no reply to it can come.
     expect(await status(down, session, ping('again'))).toBe(502);
+  });
+});
+
+/** Resolves once `target` counted `n` requests of `series` (`mcp_authz_requests_total{…}`, compact). */
+async function counted(target: Harness, series: string, n: number): Promise<void> {
+  await until(GUARD_MS, async () => {
+    const text = await (await fetch(`${target.sidecar.adminUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`mcp_authz_requests_total{${series}`));
+    return Number(line?.split(' ').pop() ?? 0) >= n;
+  });
+}
+
+/** Resolves once the sidecar handed the upstream client a request whose body holds `marker`. */
+function handedOver(marker: string): Promise<void> {
+  const request = Upstream.prototype.request;
+  return new Promise((resolve) => {
+    const spy = vi.spyOn(Upstream.prototype, 'request').mockImplementation(function (
+      this: Upstream,
+      r: UpstreamRequest,
+    ) {
+      const sent = request.call(this, r);
+      if (r.body?.includes(marker)) {
+        spy.mockRestore();
+        resolve();
+      }
+      return sent;
+    });
+  });
+}
+
+describe('clients that left while their calls waited for an upstream connection', () => {
+  it('leave no call counted against upstream.maxPendingRequests: a live call after them waits, not 503', async () => {
+    const token = await queue.token({ roles: ['user'], sub: 'queued' });
+    const session = {
+      authorization: `Bearer ${token}`,
+      'mcp-session-id': await openSession(queue.mcpUrl, token),
+    };
+    // A slow call holds the one connection.
+    const holding = status(queue, session, call(1, 'slow'));
+    await settlesWithin(GUARD_MS, slowStarted(1), 'the slow call reaching the upstream');
+    // As many calls as may wait queue behind it, one after the other; then their clients leave.
+    const leavers: AbortController[] = [];
+    for (const id of [2, 3, 4]) {
+      const leaver = new AbortController();
+      leavers.push(leaver);
+      const queued = handedOver(`"waits-${id}"`);
+      postJsonRpc(queue.mcpUrl, session, call(id, 'echo', { text: `waits-${id}` }), leaver.signal).catch(
+        () => undefined,
+      );
+      await settlesWithin(GUARD_MS, queued, `call ${id} waiting for the connection`);
+    }
+    for (const leaver of leavers) leaver.abort();
+    await counted(queue, 'route="mcp",status="499",reason="request"', 3);
+    // undici still holds the three until their turn; they wait for nothing, so this one may wait.
+    const live = status(queue, session, call(5, 'slow'));
+    releaseSlow();
+    const first = await settlesWithin(
+      GUARD_MS,
+      Promise.race([live.then((s) => `answered ${s}`), slowStarted(1).then(() => 'at the upstream')]),
+      'the live call',
+    );
+    expect(first).toBe('at the upstream');
+    releaseSlow();
+    expect(await settlesWithin(GUARD_MS, Promise.all([holding, live]), 'both slow calls')).toEqual([
+      200, 200,
+    ]);
   });
 });

@@ -278,6 +278,51 @@ describe('Upstream', () => {
     expect(posts).toBe(2);
   });
 
+  it('counts no POST given up unsent against maxPendingRequests: live ones may wait in their place', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let oneHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      oneHeld = r;
+    });
+    let posts = 0;
+    const { upstream } = await setup({
+      connections: 1,
+      maxPendingRequests: 2,
+      server: {
+        holdPosts: {
+          released,
+          onPost: (n) => {
+            posts = n;
+            if (n === 1) oneHeld();
+          },
+        },
+      },
+    });
+    const running = post(upstream, 1);
+    await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
+    // Two wait for the one connection, and their clients leave: refused at once, as not sent.
+    const clients = [new AbortController(), new AbortController()];
+    const gone = clients.map((c, i) => post(upstream, 2 + i, c.signal).catch((e: unknown) => e));
+    for (const c of clients) c.abort(new Error('client went away'));
+    for (const e of await settlesWithin(GUARD_MS, Promise.all(gone), 'the waiting POSTs refused')) {
+      expect(notSent(e)).toBe(true);
+    }
+    // undici keeps them queued until their turn, but they wait for nothing: two live POSTs may wait...
+    const live = [post(upstream, 4), post(upstream, 5)];
+    // ...and the limit still holds for the live ones.
+    await expect(post(upstream, 6)).rejects.toMatchObject({ code: 'ERR_UPSTREAM_BUSY' });
+    release();
+    const replies = await settlesWithin(GUARD_MS, Promise.all([running, ...live]), 'the POST answers');
+    expect(await Promise.all(replies.map(json))).toEqual(
+      [1, 4, 5].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
+    );
+    // The upstream got the first and the two live ones: those given up were dropped unsent at their turn.
+    expect(posts).toBe(3);
+  });
+
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
     let release = (): void => undefined;
     const released = new Promise<void>((r) => {
