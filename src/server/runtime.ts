@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { forwardedAddress, normalizeIp } from '../abuse/targets.js';
 import type { Principal } from '../authn/principal.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
@@ -27,6 +26,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import { buildVisibleInput, type RequestFacts } from '../policy/input.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestTracing } from '../telemetry/request-tracing.js';
+import { clientIpOf } from './client-ip.js';
 import { showAllButReport } from './dry-run.js';
 import type { ForwardDeps } from './forward.js';
 import { resourceIdentifier, resourceMetadataUrl } from './resource-metadata.js';
@@ -120,16 +120,7 @@ export class SidecarRuntime {
   }
 
   clientIp(req: IncomingMessage): string {
-    const hops = this.#deps.config.server.trustProxyHops;
-    if (hops > 0) {
-      const xff = String(req.headers['x-forwarded-for'] ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const candidate = xff[xff.length - hops];
-      if (candidate) return normalizeIp(forwardedAddress(candidate));
-    }
-    return normalizeIp(req.socket.remoteAddress ?? '');
+    return clientIpOf(req, this.#deps.config.server.trustProxyHops);
   }
 
   /**
