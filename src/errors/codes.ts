@@ -68,14 +68,14 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      "The body did not arrive within 30 s of the request's start: Node's HTTP server answered 408 itself and closed the connection (logs, metrics and traces record that answer).",
+      "The body did not arrive within 30 s of the request's start: Node's HTTP server answered 408 itself and closed the connection (logs, metrics and traces record that answer). Or the request's header fields did not arrive within 10 s: answered with this error (route `bad_request`), and the connection closed.",
   },
   ERR_REQUEST_FRAMING: {
     status: 400,
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      "The body's HTTP framing is broken (a malformed chunk of a chunked body): Node's HTTP server answered 400 itself and closed the connection (logs, metrics and traces record that answer).",
+      "The body's HTTP framing is broken (a malformed chunk of a chunked body): Node's HTTP server answered 400 itself and closed the connection (logs, metrics and traces record that answer). Or the request line or a header field is malformed (Node's parser refused the head): answered with this error (route `bad_request`), and the connection closed.",
   },
   ERR_SERVER_BUSY: {
     status: 503,
@@ -89,7 +89,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      "The request has more header fields than `server.maxRequestHeaders` (100), or a chunked body's trailer fields over Node's 16 KiB header limit (answered by Node's HTTP server itself, which closes the connection).",
+      "The request has more header fields than `server.maxRequestHeaders` (100), or its request line and header fields exceed Node's 16 KiB limit (the connection is then closed), or a chunked body's trailer fields do (answered by Node's HTTP server itself, which closes the connection).",
   },
   ERR_REQUEST_CONTENT_TYPE: {
     status: 415,

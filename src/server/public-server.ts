@@ -16,6 +16,7 @@ import type { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
+import { answerClientErrors } from './client-errors.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
 import {
   boundHeaderFields,
@@ -159,6 +160,7 @@ export function createPublicServer(
   const secure = tls ? createHttpsServer({ ...tls, requireHostHeader: false }, handler) : undefined;
   const server: Server = secure ?? createServer({ requireHostHeader: false }, handler);
   boundHeaderFields(server, maxHeaders);
+  answerClientErrors(server, { logger, count: (status) => rt.countUnrouted(status, 'request') });
   // Node would answer `Expect: 100-continue` at once, inviting the body of a request about to be refused.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     awaitContinue(req, res);

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { ANONYMOUS } from '../authn/principal.js';
 import type { Config } from '../config/schema.js';
-import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
+import { CLIENT_CLOSED_REQUEST, type DenyReason } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { AnnotationCache } from '../mcp/annotations.js';
 import { LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
@@ -250,6 +250,14 @@ export class SidecarRuntime {
         res.statusCode >= 400 && route !== 'not_found' && route !== 'metadata' ? 'request' : null,
       ),
     );
+  }
+
+  /**
+   * Counts a request answered before any route took it, whose duration is not known (recorded as 0): a
+   * request head Node's HTTP server refused (`client-errors.ts`).
+   */
+  countUnrouted(status: number, reason: DenyReason): void {
+    this.#deps.tracing?.countPlain('bad_request', status, 0, undefined, reason);
   }
 
   /** The upstream answered (or failed) a forwarded request, or (499, 444) it could not be forwarded. */

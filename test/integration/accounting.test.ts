@@ -262,6 +262,34 @@ function rawStatus(url: string, head: string): Promise<number> {
   });
 }
 
+/**
+ * Opens a connection, sends each of `writes` once the answer to the one before it is in (a kept-alive
+ * connection between them), and resolves with everything read once the sidecar closes the connection.
+ */
+function rawExchange(url: string, writes: string[]): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(writes.shift() as string));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+      const next = /\r\n\r\n/.test(text) ? writes.shift() : undefined;
+      if (next !== undefined) socket.write(next);
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+/** The status of each HTTP answer in `text` (a connection's bytes), and each JSON body's `error.data.code`. */
+function answers(text: string): { statuses: number[]; codes: unknown[] } {
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  const codes = [...text.matchAll(/\r\n\r\n(\{.*?\}\}\})/g)].map(
+    (m) => (JSON.parse(m[1] as string) as { error: { data: { code: unknown } } }).error.data.code,
+  );
+  return { statuses, codes };
+}
+
 /** POSTs with `Expect: 100-continue` and never sends the body; resolves with the status of the refusal. */
 function expectingContinue(url: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -518,6 +546,48 @@ const CASES: Case[] = [
       requests: { 'bad_request 400 request': 1, 'mcp 401 authn': 1 },
       authn: { ERR_AUTHN_MISSING: 1 },
     },
+  },
+  {
+    name: "refused by Node's parser before any request object: a malformed request line, a header line without a colon, a head over 16 KiB",
+    requests: 3,
+    got: [400, 400, 431],
+    act: async () => {
+      const from = h.logs.length;
+      const host = new URL(h.mcpUrl).host;
+      const token = (user.authorization as string).slice('Bearer '.length);
+      const exchanges = [
+        await rawExchange(h.mcpUrl, ['GARBAGE\r\n\r\n']),
+        await rawExchange(h.mcpUrl, [`POST /mcp HTTP/1.1\r\nHost: ${host}\r\nno colon here\r\n\r\n`]),
+        await rawExchange(h.mcpUrl, [
+          `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+        ]),
+      ].map(answers);
+      // A JSON-RPC error each, as every refusal before routing; the refused head (its token) is never logged.
+      expect(exchanges.map((e) => e.codes)).toEqual([
+        ['ERR_REQUEST_FRAMING'],
+        ['ERR_REQUEST_FRAMING'],
+        ['ERR_REQUEST_HEADERS'],
+      ]);
+      const denied = h.logs.slice(from).filter((l) => l.includes('"msg":"request denied"'));
+      expect(denied).toHaveLength(3);
+      expect(h.logs.slice(from).join('\n')).not.toContain(token);
+      return exchanges.flatMap((e) => e.statuses);
+    },
+    want: { requests: { 'bad_request 400 request': 2, 'bad_request 431 request': 1 } },
+  },
+  {
+    name: 'a malformed request after another on a kept-alive connection: counted on its own',
+    requests: 2,
+    got: [404, 400],
+    act: async () => {
+      const host = new URL(h.mcpUrl).host;
+      const exchange = await rawExchange(h.mcpUrl, [
+        `GET /nowhere HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+        'GARBAGE\r\n\r\n',
+      ]);
+      return answers(exchange).statuses;
+    },
+    want: { requests: { 'not_found 404 none': 1, 'bad_request 400 request': 1 } },
   },
   {
     name: '405 method, 404 unknown path',
