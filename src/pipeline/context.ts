@@ -144,6 +144,8 @@ export interface RequestContext {
   route?: string;
   /** Set only while traces are exported. */
   trace?: RequestTrace;
+  /** Its end was reported (`SidecarRuntime.finish`): counted, traced, audited; never again (`fail-safe.ts`). */
+  finished?: boolean;
 }
 
 /** A denial the sidecar answered: not one `policy.dryRun` let through (forwarded, rate-limited, audited). */

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { RateLimitError } from '../errors/errors.js';
@@ -21,6 +21,7 @@ import { ServerRequestIds } from '../mcp/server-requests.js';
 import { legacySessionId, ownerKey } from '../mcp/session-owners.js';
 import { SseRewriter } from '../mcp/sse-transform.js';
 import { ToolListIds } from '../mcp/tool-list-ids.js';
+import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import { sessionEndedLate } from '../pipeline/stages/session.js';
 import { clientSignal } from './client-signal.js';
@@ -90,9 +91,9 @@ export class LegacySseRoutes {
     return this.#sessions.get(sessionId);
   }
 
-  async openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async openStream(ctx: RequestContext, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
-    const ctx = rt.context(req, 'sse', 'legacy_sse');
+    const req = ctx.req;
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.bodiless, ctx, client, rt.observeStage);
     if (result.kind === 'deny') {
@@ -179,9 +180,9 @@ export class LegacySseRoutes {
     }
   }
 
-  async postMessage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async postMessage(ctx: RequestContext, res: ServerResponse): Promise<void> {
     const rt = this.#rt;
-    const ctx = rt.context(req, 'sse', 'legacy_messages');
+    const req = ctx.req;
     const sessionId = legacySessionId(req.url) ?? '';
     const client = clientSignal(res);
     const result = await runStages(rt.pipelines.post, ctx, client, rt.observeStage);

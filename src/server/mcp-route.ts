@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
@@ -23,14 +23,14 @@ import { startStream } from './stream-guard.js';
  */
 export async function handleMcp(
   rt: SidecarRuntime,
-  req: IncomingMessage,
+  ctx: RequestContext,
   res: ServerResponse,
   path: string,
   longLived?: () => void,
 ): Promise<void> {
+  const req = ctx.req;
   const method = req.method ?? 'GET';
   if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
-    const ctx = rt.context(req, 'streamable-http');
     // A foreign Origin is refused 403 whatever the method (MCP: "on all incoming connections").
     const origin = await runStages(rt.pipelines.unserved, ctx, clientSignal(res), rt.observeStage);
     if (origin.kind === 'deny') {
@@ -41,7 +41,6 @@ export async function handleMcp(
     rt.deny(ctx, res, new RequestError('ERR_REQUEST_METHOD', `Method Not Allowed: ${method.slice(0, 10)}`));
     return;
   }
-  const ctx = rt.context(req, 'streamable-http');
   const client = clientSignal(res);
   let ended: (() => void) | undefined;
   /** The server's requests this body answers, answered from the moment it is forwarded. */

@@ -14,10 +14,12 @@ import {
 import express from 'express';
 import type { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
+import type { RequestContext } from '../pipeline/context.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
 import { answerClientErrors } from './client-errors.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
+import { failSafe } from './fail-safe.js';
 import {
   boundHeaderFields,
   connectionProblem,
@@ -147,15 +149,29 @@ export function createPublicServer(
       );
       return;
     }
-    if (path === mcpPath) handled = handleMcp(rt, req, res, path, done);
-    else if (path === legacySsePath && req.method === 'GET') handled = legacy.openStream(req, res);
-    else if (path === legacyMessagesPath && req.method === 'POST') handled = legacy.postMessage(req, res);
+    // The route's context is made here, so that the fail-safe can end its request should the route throw.
+    let ctx: RequestContext | undefined;
+    try {
+      if (path === mcpPath) {
+        ctx = rt.context(req, 'streamable-http');
+        handled = handleMcp(rt, ctx, res, path, done);
+      } else if (path === legacySsePath && req.method === 'GET') {
+        ctx = rt.context(req, 'sse', 'legacy_sse');
+        handled = legacy.openStream(ctx, res);
+      } else if (path === legacyMessagesPath && req.method === 'POST') {
+        ctx = rt.context(req, 'sse', 'legacy_messages');
+        handled = legacy.postMessage(ctx, res);
+      }
+    } catch (err) {
+      failSafe(rt, err, res, ctx);
+      return;
+    }
     if (!handled) {
       rt.countPlain(res, path.startsWith(WELL_KNOWN_PREFIX) ? 'metadata' : 'not_found');
       app(req, res);
       return;
     }
-    handled.catch((err: unknown) => failSafe(err, req, res, logger));
+    handled.catch((err: unknown) => failSafe(rt, err, res, ctx));
   };
   const secure = tls ? createHttpsServer({ ...tls, requireHostHeader: false }, handler) : undefined;
   const server: Server = secure ?? createServer({ requireHostHeader: false }, handler);
@@ -187,23 +203,6 @@ export function createPublicServer(
       }
     },
   };
-}
-
-/** Last line of defence: an unexpected error denies with 500 and never crashes the process. */
-function failSafe(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
-  logger.error(
-    { err: (err as Error)?.message ?? String(err), path: req.url?.split('?')[0] },
-    'unhandled error in request path',
-  );
-  if (!res.headersSent) {
-    sendJson(res, 500, {
-      jsonrpc: '2.0',
-      id: null,
-      error: { code: -32603, message: 'Internal error', data: { code: 'ERR_INTERNAL' } },
-    });
-  } else {
-    res.destroy();
-  }
 }
 
 function wellKnownApp(rt: SidecarRuntime): express.Express {

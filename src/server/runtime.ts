@@ -254,7 +254,7 @@ export class SidecarRuntime {
 
   /**
    * Counts a request answered before any route took it, whose duration is not known (recorded as 0): a
-   * request head Node's HTTP server refused (`client-errors.ts`).
+   * request head Node's HTTP server refused (`client-errors.ts`), a request no context was made for.
    */
   countUnrouted(status: number, reason: DenyReason): void {
     this.#deps.tracing?.countPlain('bad_request', status, 0, undefined, reason);
@@ -274,6 +274,7 @@ export class SidecarRuntime {
 
   /** Reports a finished request to the listeners (audit, metrics, abuse detection). */
   finish(ctx: RequestContext, status: number, err: SidecarError | undefined): void {
+    ctx.finished = true;
     // A forwarded request cut off before its reply may still be answered upstream: hold its ids a while.
     const cut =
       ctx.forwarded === true &&

@@ -351,6 +351,22 @@ function decidedCall(target: Harness, text: string): Promise<void> {
   });
 }
 
+/**
+ * Makes `target`'s policy engine throw (a bug stood in for) when it decides a call whose `text` argument is
+ * `text`, once; returns the undo. The decide stage does not catch it: the route throws, and the fail-safe ends
+ * the request.
+ */
+function faultOn(target: Harness, text: string): () => void {
+  const engine = target.sidecar.engine;
+  const decide = engine.decide.bind(engine);
+  const spy = vi.spyOn(engine, 'decide').mockImplementation((input) => {
+    if ((input.action.arguments as { text?: unknown } | undefined)?.text !== text) return decide(input);
+    spy.mockRestore();
+    throw new Error('engine fault');
+  });
+  return () => spy.mockRestore();
+}
+
 /** Resolves once `target` has counted a request of `series` (`route status reason`). */
 async function counted(target: Harness, series: string): Promise<void> {
   await until(5_000, async () => ((await scrape(target)).requests[series] ?? 0) > 0);
@@ -588,6 +604,40 @@ const CASES: Case[] = [
       return answers(exchange).statuses;
     },
     want: { requests: { 'not_found 404 none': 1, 'bad_request 400 request': 1 } },
+  },
+  {
+    name: '500 a route that throws (the engine, on the second call of a batch): counted, logged, its decided call audited',
+    requests: 1,
+    got: [500],
+    act: async () => {
+      const from = h.logs.length;
+      const undo = faultOn(h, 'fault');
+      try {
+        const res = await postJsonRpc(h.mcpUrl, user, [call('echo', 1), call('echo', 2, { text: 'fault' })]);
+        expect(await res.json()).toEqual(
+          [1, 2].map((id) => ({
+            jsonrpc: '2.0',
+            id,
+            error: { code: -32603, message: 'Internal error', data: { code: 'ERR_INTERNAL' } },
+          })),
+        );
+        const errors = h.logs
+          .slice(from)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((l) => l.level === 'error');
+        expect(errors).toEqual([
+          expect.objectContaining({ code: 'ERR_INTERNAL', status: 500, cause: 'engine fault' }),
+        ]);
+        return [res.status];
+      } finally {
+        undo();
+      }
+    },
+    want: {
+      requests: { 'mcp 500 internal': 1 },
+      decisions: { 'allow tools/call echo': 1 },
+      audit: ['deny:internal'],
+    },
   },
   {
     name: '405 method, 404 unknown path',
