@@ -24,9 +24,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     // The message is no part of the object formatters.log sees (pino's default `err` serializer is kept).
     serializers: { msg: redactLogMessage },
     // A child's bindings are written once, when it is made: pino gives them no formatter, so they are
-    // checked here and written again, redacted, if they hold a secret.
+    // checked here and written again, redacted, if they hold a secret — all of them, its parents' included.
     onChild: (child) => {
-      const bindings = child.bindings();
+      const bindings = writtenBindings(child);
       const clean = redactLogObject(bindings);
       if (clean === bindings) return;
       Reflect.set(child, pino.symbols.chindingsSym, '');
@@ -34,6 +34,16 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Every binding a logger writes on each line, as it writes them. Not pino's `bindings()`, which leaves out
+ * `pid` and `hostname` (its default base fields): a child rebuilt from it would write neither, its root's
+ * nor its own.
+ */
+function writtenBindings(logger: Logger): Record<string, unknown> {
+  const written = Reflect.get(logger, pino.symbols.chindingsSym) as string;
+  return JSON.parse(`{${written.slice(1)}}`) as Record<string, unknown>;
 }
 
 /**

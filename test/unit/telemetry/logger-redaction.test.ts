@@ -105,6 +105,28 @@ describe('the logger backstop at any depth', () => {
     expect(failed.err.request).toEqual({ options: { headers: { Authorization: REDACTED } } });
   });
 
+  it("keeps every field of a child rebuilt for a secret in its bindings: the root's, and a pid or hostname", () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    logger.info('from the root');
+    // pino's own `bindings()` leaves out `pid` and `hostname` (its default base fields): a rebuild from it lost
+    // them, the root's and a child's alike.
+    const child = logger.child({ hostname: 'db.internal', pid: 4242, password: 'SECRET-pw' });
+    child.info('from a child');
+    child.child({ stage: 'y' }).info('from a grandchild');
+    logger.child({ hostname: 'plain.internal' }).info('from a child with nothing to redact');
+    const [root, ...children] = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const base = Object.fromEntries(
+      Object.entries(root as Record<string, unknown>).filter(([k]) => k !== 'time' && k !== 'msg'),
+    );
+    for (const line of children) expect(line).toMatchObject(base);
+    expect(children.map(({ hostname, pid, password }) => ({ hostname, pid, password }))).toEqual([
+      { hostname: 'db.internal', pid: 4242, password: REDACTED },
+      { hostname: 'db.internal', pid: 4242, password: REDACTED },
+      { hostname: 'plain.internal', pid: undefined, password: undefined },
+    ]);
+  });
+
   it('replaces secrets found by value in any string of the object', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
