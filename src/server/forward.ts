@@ -103,10 +103,9 @@ export async function forward(
     path: r.path,
   });
   let upstreamRes: Awaited<ReturnType<Upstream['request']>>;
-  ctx.forwarded = true;
   try {
-    // Inside the try: were the rewrite to fail, the request is answered, traced and audited as any failure.
     const body = r.body && ctx.parsed ? withOwnTraceContext(r.body, ctx.parsed, headers) : r.body;
+    ctx.forwarded = true; // only now: a failure of the sidecar's own rewrite is no upstream failure (below)
     if (body) headers['content-length'] = String(body.length);
     upstreamRes = await deps.upstream.request({
       method: r.method,
@@ -119,6 +118,7 @@ export async function forward(
     });
   } catch (err) {
     held?.unsent();
+    if (!ctx.forwarded) throw err; // nothing went upstream: the route's fail-safe answers 500 ERR_INTERNAL
     // None of it reached the upstream (refused busy, no connection, its client gone while it waited for one).
     const unsent = notSent(err);
     if (unsent) ctx.forwarded = false;
