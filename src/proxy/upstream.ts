@@ -160,12 +160,15 @@ export class Upstream {
    * Requests dropped unsent (their client left) are in undici's counts until their turn, but wait for nothing:
    * left out, live calls are not refused for them. One may also sit in the slot of a connection being opened
    * (undici's `pending` beyond `queued`): only those that cannot be there are left out, so the count of those
-   * waiting is never too low (exact once no connection is being opened).
+   * waiting is never too low (exact once no connection is being opened). At most `maxPendingRequests` of them
+   * are left out: each holds its headers and body in undici's queue, and a caller that leaves each call as it
+   * is queued (its tokens given back) would otherwise grow that queue without bound while the upstream stalls.
    */
   #wouldWaitPastLimit(): boolean {
     if (this.#maxPending === Number.POSITIVE_INFINITY) return false;
     const s = this.#pool.stats;
-    const dropped = this.#dropped > 0 ? Math.max(0, this.#dropped - (s.pending - s.queued)) : 0;
+    const dropped =
+      this.#dropped > 0 ? Math.min(this.#maxPending, Math.max(0, this.#dropped - (s.pending - s.queued))) : 0;
     const queued = s.queued - dropped;
     if (queued < this.#maxPending) return false;
     return queued > 0 || s.size - dropped >= this.#connections;

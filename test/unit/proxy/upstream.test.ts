@@ -323,6 +323,53 @@ describe('Upstream', () => {
     expect(posts).toBe(3);
   });
 
+  it('leaves at most maxPendingRequests POSTs given up unsent out of the count, so the queue stays bounded', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let oneHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      oneHeld = r;
+    });
+    let posts = 0;
+    const { upstream } = await setup({
+      connections: 1,
+      maxPendingRequests: 2,
+      server: {
+        holdPosts: {
+          released,
+          onPost: (n) => {
+            posts = n;
+            if (n === 1) oneHeld();
+          },
+        },
+      },
+    });
+    const running = post(upstream, 1);
+    await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
+    // A caller that leaves each call once it waits: every one it gets queued stays in undici's queue.
+    const codes: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      const client = new AbortController();
+      const call = post(upstream, 10 + i, client.signal).catch((e: unknown) => e);
+      client.abort(new Error('client went away'));
+      codes.push(
+        ((await settlesWithin(GUARD_MS, call, 'the waiting POST refused')) as { code?: unknown }).code,
+      );
+    }
+    // Two dead ones are left out, two more count as waiting: then the limit holds.
+    expect(codes.filter((c) => c !== 'ERR_UPSTREAM_BUSY')).toHaveLength(4);
+    expect(codes.slice(4)).toEqual(Array(6).fill('ERR_UPSTREAM_BUSY'));
+    release();
+    expect(await json(await settlesWithin(GUARD_MS, running, 'the first answer'))).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {},
+    });
+    expect(posts).toBe(1);
+  });
+
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
     let release = (): void => undefined;
     const released = new Promise<void>((r) => {
