@@ -121,8 +121,10 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.#reason) abort(this.#reason);
-    else this.#abort = abort;
+    // Given up while it waited: undici fails a request whose onConnect throws and writes none of it, leaving
+    // the connection to the next one; `abort` would destroy that connection, one reconnect per call given up.
+    if (this.#reason) throw this.#reason;
+    this.#abort = abort;
   }
 
   onRequestSent(): void {

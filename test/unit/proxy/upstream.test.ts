@@ -370,6 +370,38 @@ describe('Upstream', () => {
     expect(posts).toBe(1);
   });
 
+  it('drops POSTs given up unsent at their turn without closing the connection that was to carry them', async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let oneHeld = (): void => undefined;
+    const held = new Promise<void>((r) => {
+      oneHeld = r;
+    });
+    const { server, upstream } = await setup({
+      connections: 1,
+      maxPendingRequests: 8,
+      server: { holdPosts: { released, onPost: (n) => n === 1 && oneHeld() } },
+    });
+    const running = post(upstream, 1);
+    await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
+    for (let i = 0; i < 3; i++) {
+      const client = new AbortController();
+      const call = post(upstream, 10 + i, client.signal).catch((e: unknown) => e);
+      client.abort(new Error('client went away'));
+      expect(notSent(await settlesWithin(GUARD_MS, call, 'the waiting POST refused'))).toBe(true);
+    }
+    const live = post(upstream, 2);
+    release();
+    const replies = await settlesWithin(GUARD_MS, Promise.all([running, live]), 'the POST answers');
+    expect(await Promise.all(replies.map(json))).toEqual(
+      [1, 2].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
+    );
+    // The live POST went on the keep-alive connection the first one used: none was cut for those given up.
+    expect(server.postSockets.size).toBe(1);
+  });
+
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
     let release = (): void => undefined;
     const released = new Promise<void>((r) => {
