@@ -114,6 +114,29 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
+/**
+ * An upstream option holding POSTs until `release()`: `held` settles once the `heldAt`-th POST arrived,
+ * `posts()` tells how many did.
+ */
+function holdingPosts(heldAt: number) {
+  let release = (): void => undefined;
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let markHeld = (): void => undefined;
+  const held = new Promise<void>((r) => {
+    markHeld = r;
+  });
+  let count = 0;
+  const holdPosts = {
+    released,
+    onPost: (n: number) => {
+      count = n;
+      if (n === heldAt) markHeld();
+    },
+  };
+  return { release, held, holdPosts, posts: () => count };
+}
 async function setup(
   opts: {
     connections?: number;
@@ -178,17 +201,10 @@ describe('Upstream', () => {
   });
 
   it('keeps POSTs to the configured number of connections', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let twoHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      twoHeld = r;
-    });
+    const { release, held, holdPosts } = holdingPosts(2);
     const { server, upstream } = await setup({
       connections: 2,
-      server: { holdPosts: { released, onPost: (n) => n === 2 && twoHeld() } },
+      server: { holdPosts },
     });
     const answers = [post(upstream, 1), post(upstream, 2), post(upstream, 3)];
     await settlesWithin(GUARD_MS, held, 'two POSTs reaching the upstream');
@@ -202,18 +218,11 @@ describe('Upstream', () => {
   });
 
   it('refuses a POST at once with ERR_UPSTREAM_BUSY while maxPendingRequests wait for a busy pool', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let oneHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      oneHeld = r;
-    });
+    const { release, held, holdPosts } = holdingPosts(1);
     const { upstream } = await setup({
       connections: 1,
       maxPendingRequests: 1,
-      server: { holdPosts: { released, onPost: (n) => n === 1 && oneHeld() } },
+      server: { holdPosts },
     });
     const running = post(upstream, 1);
     await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
@@ -238,25 +247,11 @@ describe('Upstream', () => {
   });
 
   it('refuses a POST whose signal fires while it waits for a connection at once, as not sent, and never sends it', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let oneHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      oneHeld = r;
-    });
-    let posts = 0;
+    const { release, held, holdPosts, posts } = holdingPosts(1);
     const { upstream } = await setup({
       connections: 1,
       server: {
-        holdPosts: {
-          released,
-          onPost: (n) => {
-            posts = n;
-            if (n === 1) oneHeld();
-          },
-        },
+        holdPosts,
       },
     });
     const sentFirst = new AbortController();
@@ -275,30 +270,16 @@ describe('Upstream', () => {
     const after = await settlesWithin(GUARD_MS, post(upstream, 3), 'a POST once the connection is free');
     expect(await json(after)).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
     // The upstream got the first and the third: the second was dropped unsent when its turn came.
-    expect(posts).toBe(2);
+    expect(posts()).toBe(2);
   });
 
   it('counts no POST given up unsent against maxPendingRequests: live ones may wait in their place', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let oneHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      oneHeld = r;
-    });
-    let posts = 0;
+    const { release, held, holdPosts, posts } = holdingPosts(1);
     const { upstream } = await setup({
       connections: 1,
       maxPendingRequests: 2,
       server: {
-        holdPosts: {
-          released,
-          onPost: (n) => {
-            posts = n;
-            if (n === 1) oneHeld();
-          },
-        },
+        holdPosts,
       },
     });
     const running = post(upstream, 1);
@@ -320,30 +301,16 @@ describe('Upstream', () => {
       [1, 4, 5].map((id) => ({ jsonrpc: '2.0', id, result: {} })),
     );
     // The upstream got the first and the two live ones: those given up were dropped unsent at their turn.
-    expect(posts).toBe(3);
+    expect(posts()).toBe(3);
   });
 
   it('leaves at most maxPendingRequests POSTs given up unsent out of the count, so the queue stays bounded', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let oneHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      oneHeld = r;
-    });
-    let posts = 0;
+    const { release, held, holdPosts, posts } = holdingPosts(1);
     const { upstream } = await setup({
       connections: 1,
       maxPendingRequests: 2,
       server: {
-        holdPosts: {
-          released,
-          onPost: (n) => {
-            posts = n;
-            if (n === 1) oneHeld();
-          },
-        },
+        holdPosts,
       },
     });
     const running = post(upstream, 1);
@@ -367,22 +334,15 @@ describe('Upstream', () => {
       id: 1,
       result: {},
     });
-    expect(posts).toBe(1);
+    expect(posts()).toBe(1);
   });
 
   it('drops POSTs given up unsent at their turn without closing the connection that was to carry them', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let oneHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      oneHeld = r;
-    });
+    const { release, held, holdPosts } = holdingPosts(1);
     const { server, upstream } = await setup({
       connections: 1,
       maxPendingRequests: 8,
-      server: { holdPosts: { released, onPost: (n) => n === 1 && oneHeld() } },
+      server: { holdPosts },
     });
     const running = post(upstream, 1);
     await settlesWithin(GUARD_MS, held, 'the first POST reaching the upstream');
@@ -403,18 +363,11 @@ describe('Upstream', () => {
   });
 
   it('with maxPendingRequests 0, passes a POST that finds a free connection and refuses only one that would wait', async () => {
-    let release = (): void => undefined;
-    const released = new Promise<void>((r) => {
-      release = r;
-    });
-    let bothHeld = (): void => undefined;
-    const held = new Promise<void>((r) => {
-      bothHeld = r;
-    });
+    const { release, held, holdPosts } = holdingPosts(2);
     const { upstream } = await setup({
       connections: 2,
       maxPendingRequests: 0,
-      server: { holdPosts: { released, onPost: (n) => n === 2 && bothHeld() } },
+      server: { holdPosts },
     });
     // "0: none waits": an idle pool (and one with a connection left) takes the request at once.
     const running = [post(upstream, 1), post(upstream, 2)];
