@@ -13,7 +13,7 @@ import type { Config } from './config/schema.js';
 import { openSecret } from './config/secrets.js';
 import type { Component, ComponentStatus } from './lifecycle.js';
 import { AnnotationDiscovery } from './mcp/annotation-discovery.js';
-import { AnnotationCache } from './mcp/annotations.js';
+import { AnnotationCache, MAX_KNOWN_ARGUMENT_NAMES, MAX_KNOWN_TOOLS } from './mcp/annotations.js';
 import { TaskOwners } from './mcp/task-owners.js';
 import { createObservability } from './observability.js';
 import { fanOut } from './pipeline/events.js';
@@ -107,7 +107,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
   obs.metrics.observeDecisionCache(() => engine.status().decisionCache);
   const policyComponent = createPolicyComponent(config, { engine, logger, ...envOpt });
   const upstream = new Upstream(config.upstream);
-  const annotations = new AnnotationCache();
+  const annotations = new AnnotationCache(MAX_KNOWN_TOOLS, MAX_KNOWN_ARGUMENT_NAMES, logger);
   const upstreamPath = new URL(config.upstream.url).pathname;
   const upstreamMcpPath = upstreamPath === '/' ? config.server.mcpPath : upstreamPath;
   const discovery = new AnnotationDiscovery({

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type { ArgumentNames } from './argument-names.js';
+import type { Logger } from '../telemetry/logger.js';
+import { type ArgumentNames, MAX_ARGUMENT_NAMES } from './argument-names.js';
 import type { ParamHeader } from './param-headers.js';
 
 export type ToolAnnotations = Readonly<Record<string, unknown>>;
@@ -68,6 +69,13 @@ export const MAX_KNOWN_TOOLS = 10_000;
  */
 export const MAX_KNOWN_ARGUMENT_NAMES = 100_000;
 
+/**
+ * Tools remembered as having been warned about for declaring more than `MAX_ARGUMENT_NAMES` names (one `warn`
+ * line each, not one per listing), those warned about longest ago forgotten first. With the default bounds at most 97
+ * such tools are remembered at once (`MAX_KNOWN_ARGUMENT_NAMES` / 1,024), so this holds ten times as many.
+ */
+export const MAX_WARNED_TOOLS = 1_024;
+
 export class AnnotationCache {
   readonly #max: number;
   #tools = new Map<string, ToolAnnotations>();
@@ -79,10 +87,14 @@ export class AnnotationCache {
   #argumentNameCount = 0;
   readonly #maxArgumentNames: number;
   #learnedAt = 0;
+  readonly #logger: Logger | undefined;
+  /** Tools warned about for declaring more names than are kept ({@link MAX_WARNED_TOOLS}). */
+  readonly #warned = new Set<string>();
 
-  constructor(max = MAX_KNOWN_TOOLS, maxArgumentNames = MAX_KNOWN_ARGUMENT_NAMES) {
+  constructor(max = MAX_KNOWN_TOOLS, maxArgumentNames = MAX_KNOWN_ARGUMENT_NAMES, logger?: Logger) {
     this.#max = max;
     this.#maxArgumentNames = maxArgumentNames;
+    this.#logger = logger;
   }
 
   /** Replaces what is known about the listed tools (a full, unfiltered list from the upstream). */
@@ -115,6 +127,7 @@ export class AnnotationCache {
       if (!learnableToolName(name)) continue;
       this.#dropArgumentNames(name);
       if (names.kept === 0 && !names.truncated) continue;
+      if (names.truncated) this.#warnTruncated(name);
       this.#argumentNames.set(name, names);
       this.#argumentNameCount += names.kept;
     }
@@ -125,6 +138,21 @@ export class AnnotationCache {
     while (this.#argumentNameCount > this.#maxArgumentNames) {
       this.#forget(this.#argumentNames.keys().next().value as string);
     }
+  }
+
+  /**
+   * Says once that `tool` declares more argument names than are kept: calls naming any past them are denied,
+   * which only the denial said before, to the caller and in the audit record.
+   */
+  #warnTruncated(tool: string): void {
+    if (this.#logger === undefined || this.#warned.has(tool)) return;
+    this.#warned.add(tool);
+    if (this.#warned.size > MAX_WARNED_TOOLS)
+      this.#warned.delete(this.#warned.values().next().value as string);
+    this.#logger.warn(
+      { tool, kept: MAX_ARGUMENT_NAMES },
+      `tool declares more than ${MAX_ARGUMENT_NAMES} argument names; the sidecar keeps the first ${MAX_ARGUMENT_NAMES} and denies calls naming any other`,
+    );
   }
 
   /** Forgets all that is known of `tool`: it is unseen again. */

@@ -93,3 +93,21 @@ it('denies an argument past the names kept of a tool declaring more than 1,024, 
   expect(kept.result).toMatchObject({ content: [{ type: 'text', text: 'ok' }] });
   expect(ran).toEqual([{ a0001: 'x', a1023: 'y' }]);
 });
+
+it('says so once in a warn line naming the tool and the cap, however often the tool is listed', async () => {
+  // After the discovery above, the session's own listings teach the tool's names again.
+  for (let i = 0; i < 2; i++) {
+    const res = await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: nextId++, method: 'tools/list' });
+    expect(res.status).toBe(200);
+    await res.text();
+  }
+  const warned = h.logs
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.level === 'warn' && l.tool === 'echo');
+  expect(warned).toEqual([
+    expect.objectContaining({
+      kept: MAX_ARGUMENT_NAMES,
+      msg: expect.stringContaining(`more than ${MAX_ARGUMENT_NAMES} argument names`),
+    }),
+  ]);
+});

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { AnnotationCache, MAX_KNOWN_ARGUMENT_NAMES } from '../../../src/mcp/annotations.js';
+import {
+  AnnotationCache,
+  MAX_KNOWN_ARGUMENT_NAMES,
+  MAX_KNOWN_TOOLS,
+  MAX_WARNED_TOOLS,
+} from '../../../src/mcp/annotations.js';
 import {
   MAX_ARGUMENT_NAMES,
   misspeltArgument,
   spellingReason,
   toolArgumentNames,
 } from '../../../src/mcp/argument-names.js';
+import { createLogger } from '../../../src/telemetry/logger.js';
+import { lineCollector } from '../../helpers/log-lines.js';
 
 const listed = {
   tools: [
@@ -120,5 +127,35 @@ describe('the bounds on argument names kept', () => {
     cache.learnArgumentNames(toolArgumentNames(listing('c', props(10))));
     list('d');
     expect([cache.has('a'), cache.has('c'), cache.has('d')]).toEqual([true, true, true]);
+  });
+
+  it('warns once per tool that declares more names than are kept, not once per listing', () => {
+    const lines: string[] = [];
+    const cache = new AnnotationCache(
+      MAX_KNOWN_TOOLS,
+      MAX_KNOWN_ARGUMENT_NAMES,
+      createLogger('info', lineCollector(lines)),
+    );
+    const warned = () =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'warn');
+    // Listed again and again (each client's tools/list, each discovery): one line, naming the tool and the cap.
+    for (let i = 0; i < 3; i++) cache.learnArgumentNames(toolArgumentNames(listing('wide', props(1_500))));
+    cache.learnArgumentNames(toolArgumentNames(listing('narrow', props(MAX_ARGUMENT_NAMES))));
+    expect(warned()).toEqual([
+      expect.objectContaining({
+        tool: 'wide',
+        kept: MAX_ARGUMENT_NAMES,
+        msg: `tool declares more than ${MAX_ARGUMENT_NAMES} argument names; the sidecar keeps the first ${MAX_ARGUMENT_NAMES} and denies calls naming any other`,
+      }),
+    ]);
+    // Bounded: the tools warned about longest ago are forgotten (and warned about again if listed again).
+    for (let i = 0; i < MAX_WARNED_TOOLS; i++) {
+      cache.learnArgumentNames(toolArgumentNames(listing(`w${i}`, props(MAX_ARGUMENT_NAMES + 1))));
+    }
+    expect(warned()).toHaveLength(1 + MAX_WARNED_TOOLS);
+    cache.learnArgumentNames(toolArgumentNames(listing(`w${MAX_WARNED_TOOLS - 1}`, props(1_100))));
+    expect(warned()).toHaveLength(1 + MAX_WARNED_TOOLS);
+    cache.learnArgumentNames(toolArgumentNames(listing('wide', props(1_500))));
+    expect(warned()).toHaveLength(2 + MAX_WARNED_TOOLS);
   });
 });
