@@ -59,20 +59,35 @@ export function foldKey(k: string): string {
 }
 
 /**
- * The members of `params` the sidecar reads (the call decided, its task, a listen's lists, a cancellation, the
- * version an `initialize` asks for: the policy's `context.protocol_version`).
+ * The members of `params` the sidecar reads, by method: the call decided (a tool or prompt and its arguments,
+ * a resource's URI, a task's id, whose names `Mcp-Name` mirrors for every `resources/*` and `tasks/*` method),
+ * the task a call asks for, a listen's lists, a cancellation's request, the version an `initialize` asks for
+ * (the policy's `context.protocol_version`), and `_meta` of every message (its trace context, the protocol
+ * version that says whether a call's `Mcp-Param-*` headers are checked, the client capabilities). Any other
+ * method (one the sidecar does not know, an extension's) is decided on its name alone: of its `params` only
+ * `_meta` is read, so only `_meta` is checked — its own members (`Name`, `task_id`) are no spelling of
+ * anything the decision read.
  */
-const READ_PARAMS = variants([
-  'protocolVersion',
-  'name',
-  'arguments',
-  'uri',
-  'taskId',
-  'task',
-  'notifications',
-  'requestId',
-  '_meta',
-]);
+const READ_BY_METHOD: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map(
+  Object.entries({
+    initialize: ['protocolVersion'],
+    'tools/call': ['name', 'arguments', 'task'],
+    'prompts/get': ['name', 'arguments'],
+    'subscriptions/listen': ['notifications'],
+    'notifications/cancelled': ['requestId'],
+  }).map(([method, names]) => [method, variants([...names, '_meta'])]),
+);
+const READ_RESOURCE = variants(['uri', '_meta']);
+const READ_TASK = variants(['taskId', '_meta']);
+const READ_META = variants(['_meta']);
+
+/** The members of a message's `params` the sidecar reads ({@link READ_BY_METHOD}), each with its variants. */
+function readMembers(method: string): ReadonlyMap<string, string> {
+  const known = READ_BY_METHOD.get(method);
+  if (known !== undefined) return known;
+  if (method.startsWith('resources/')) return READ_RESOURCE;
+  return method.startsWith('tasks/') ? READ_TASK : READ_META;
+}
 /** What it reads of a `subscriptions/listen`'s `params.notifications`. */
 const READ_LISTEN = variants(['resourceSubscriptions', 'taskIds']);
 
@@ -102,7 +117,7 @@ function variants(names: readonly string[]): ReadonlyMap<string, string> {
  */
 export function checkReadMembers(method: string, params: unknown): void {
   if (typeof params !== 'object' || params === null) return;
-  const notifications = misspelt(params as Record<string, unknown>, READ_PARAMS);
+  const notifications = misspelt(params as Record<string, unknown>, readMembers(method));
   if (method === 'subscriptions/listen' && typeof notifications === 'object' && notifications !== null) {
     misspelt(notifications as Record<string, unknown>, READ_LISTEN);
   }

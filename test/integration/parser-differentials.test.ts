@@ -122,6 +122,30 @@ describe('parser differentials refused at the boundary', () => {
     expect(exact).toMatchObject({ status: 200, error: { code: -32003 }, calls: [] });
   });
 
+  it('checks only the params members a method is decided on: another method’s own members pass', async () => {
+    // `ping` is decided on its name alone: members of its own spelt like `name`, `taskId` or `requestId`
+    // (an extension's, a Python client's) are no spelling of anything the decision read, and reach the upstream.
+    const ping = await postJsonRpc(
+      h.mcpUrl,
+      auth,
+      '{"jsonrpc":"2.0","id":8,"method":"ping","params":{"Name":"x","task_id":"t-1","request_id":3,"Arguments":{}}}',
+    );
+    expect(ping.status).toBe(200);
+    const text = await ping.text();
+    const answer = text.startsWith('{') ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? '{}');
+    expect(JSON.parse(answer)).toMatchObject({ id: 8, result: {} });
+    // So does a method the sidecar does not know: decided by the policy (which refuses it), no Invalid Request.
+    const custom = await send(
+      '{"jsonrpc":"2.0","id":9,"method":"acme/search","params":{"Uri":"x","NAME":"y"}}',
+    );
+    expect(custom).toMatchObject({ status: 200, error: { code: -32003 } });
+    // Its `_meta` is read (its trace context is rewritten): spelt otherwise, it is still refused.
+    const meta = await send(
+      '{"jsonrpc":"2.0","id":10,"method":"acme/search","params":{"meta":{"baggage":"a=b"}}}',
+    );
+    expect(meta).toMatchObject({ status: 400, error: { code: -32600 } });
+  });
+
   it('denies an argument spelt as a declared one in another case, which a Go tool reads as that argument', async () => {
     // create_ticket declares `tenant`: the policy sees no tenant in `Tenant` (and allowed the call), while a Go
     // tool binding its arguments with encoding/json opens the ticket in tenant globex.

@@ -171,6 +171,13 @@ describe('parseBody', () => {
         '{"protocol_version":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}',
       ],
       ['subscriptions/listen', '{"notifications":{"resource_subscriptions":["crm://globex/x"]}}'],
+      // `_meta` is read of any method (its trace context), one the sidecar does not know included.
+      ['acme/search', '{"meta":{"baggage":"user.id=admin"}}'],
+      ['acme/search', '{"_Meta":{}}'],
+      // Every `resources/*` and `tasks/*` method's name is what `Mcp-Name` mirrors.
+      ['resources/list', '{"URI":"crm://globex/x"}'],
+      ['tasks/list', '{"task_id":"t-1"}'],
+      ['notifications/cancelled', '{"request_id":1}'],
     ]) {
       expect(() => parseBody(req(method as string, params as string)), params).toThrow(
         'is another spelling of',
@@ -185,6 +192,11 @@ describe('parseBody', () => {
         '{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}',
       ],
       ['tools/call', '{"name":"echo","arguments":{"Name":"x","URI":"y","_Meta":{}},"_meta":{}}'],
+      // A method decided on its name alone: its own members are no spelling of anything the decision read.
+      ['ping', '{"Name":"x","task_id":"t-1","request_id":1,"Arguments":{},"URI":"u"}'],
+      ['acme/search', '{"NAME":"x","Uri":"u","TaskId":"t","protocol_version":"1","Notifications":{}}'],
+      ['prompts/get', '{"name":"p","Task":{},"Uri":"u"}'],
+      ['initialize', '{"protocolVersion":"2025-06-18","Name":"c","capabilities":{}}'],
     ]) {
       expect(parseBody(req(method as string, params as string)).messages, params).toHaveLength(1);
     }
