@@ -67,6 +67,8 @@ export class AnnotationDiscovery {
 
   async #run(): Promise<void> {
     const signal = AbortSignal.timeout(DISCOVERY_TIMEOUT_MS);
+    // The upstream saying its tools changed while this runs: what it lists may predate the change.
+    const generation = this.#cache.generation;
     const init = await this.#call(
       {
         jsonrpc: '2.0',
@@ -106,6 +108,10 @@ export class AnnotationDiscovery {
         cursor =
           isRecord(r.result) && typeof r.result.nextCursor === 'string' ? r.result.nextCursor : undefined;
         if (!cursor) break;
+      }
+      if (this.#cache.generation !== generation) {
+        this.#logger.info('the upstream changed its tools during tool annotation discovery; nothing learnt');
+        return;
       }
       this.#cache.learn(tools);
       this.#cache.learnParamHeaders(paramHeaders);

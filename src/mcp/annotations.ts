@@ -76,6 +76,9 @@ export const MAX_KNOWN_ARGUMENT_NAMES = 100_000;
  */
 export const MAX_WARNED_TOOLS = 1_024;
 
+/** What an upstream sends when its list of tools changed (MCP `ToolListChangedNotification`). */
+export const TOOLS_LIST_CHANGED = 'notifications/tools/list_changed';
+
 export class AnnotationCache {
   readonly #max: number;
   #tools = new Map<string, ToolAnnotations>();
@@ -87,6 +90,8 @@ export class AnnotationCache {
   #argumentNameCount = 0;
   readonly #maxArgumentNames: number;
   #learnedAt = 0;
+  /** Counts the upstream's {@link TOOLS_LIST_CHANGED} notifications: listings asked for before one teach nothing. */
+  #generation = 0;
   readonly #logger: Logger | undefined;
   /** Tools warned about for declaring more names than are kept ({@link MAX_WARNED_TOOLS}). */
   readonly #warned = new Set<string>();
@@ -167,6 +172,33 @@ export class AnnotationCache {
     if (names === undefined) return;
     this.#argumentNames.delete(tool);
     this.#argumentNameCount -= names.kept;
+  }
+
+  /**
+   * The upstream said its tools changed ({@link TOOLS_LIST_CHANGED}): every tool is unseen again — decided with
+   * the MCP defaults (destructive, `seen: false`), looked up at the upstream when next called — until it is
+   * listed again, rather than decided on annotations the upstream may since have changed (a read-only tool
+   * made destructive). Its `Mcp-Param-*` marks and argument names are kept until then: they only add checks,
+   * which an unseen tool would go without, so a caller whose tool call makes the upstream send this cannot
+   * have a case-spelt argument or a header pass unchecked in the meantime. Listings under way when it came teach
+   * nothing ({@link generation}).
+   */
+  toolsChanged(): void {
+    this.#generation++;
+    if (this.#tools.size === 0) return;
+    this.#logger?.info(
+      { tools: this.#tools.size },
+      'upstream tools changed (notifications/tools/list_changed): tool annotations forgotten until listed again',
+    );
+    this.#tools.clear();
+  }
+
+  /**
+   * How many times the upstream said its tools changed: a listing asked for under another generation may
+   * predate the change, and is not learnt.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The argument names `tool` declares; undefined for a tool never listed or declaring none. */

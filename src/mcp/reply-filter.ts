@@ -17,7 +17,9 @@
  * answer may come under a reused id: `untaught`, in-flight-ids.ts), or on the legacy SSE stream one the
  * session sent (`answered`, tool-list-ids.ts). Any other response carrying a `tools` field is pruned as a
  * list but teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise
- * plant annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names.
+ * plant annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names. The upstream's
+ * `notifications/tools/list_changed`, wherever a filter sees it, has the annotations learnt forgotten
+ * (`AnnotationCache.toolsChanged`), and the replies to lists sent before it teach nothing.
  *
  * The same replies bind the tasks they create to the caller and have `tasks/list` results pruned to the
  * caller's tasks (`TaskScope`), and on the long-lived event streams the server notifications the caller may
@@ -32,7 +34,7 @@ import type { EventSourceMessage } from 'eventsource-parser';
 import type { Principal } from '../authn/principal.js';
 import type { TaskRequestKind } from '../pipeline/context.js';
 import { isRecord, type JsonRpcId } from './action.js';
-import type { AnnotationCache } from './annotations.js';
+import { type AnnotationCache, TOOLS_LIST_CHANGED } from './annotations.js';
 import { toolArgumentNames } from './argument-names.js';
 import {
   filterListResult,
@@ -117,6 +119,8 @@ export class ReplyFilter {
   readonly #sent: ((msg: unknown) => void) | undefined;
   readonly #answered: ((id: unknown) => boolean) | undefined;
   readonly #untaught: boolean;
+  /** The annotation cache's generation when the filter was made (its body about to be forwarded). */
+  readonly #generation: number;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -140,6 +144,7 @@ export class ReplyFilter {
     this.#sent = options.sent;
     this.#answered = options.answered;
     this.#untaught = options.untaught === true;
+    this.#generation = annotations.generation;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -153,7 +158,12 @@ export class ReplyFilter {
       const out = msg.map((m) => this.rewriteMessage(m));
       return out.every((m, i) => m === msg[i]) ? msg : out;
     }
-    if (!isRecord(msg) || !('id' in msg)) return msg;
+    if (!isRecord(msg)) return msg;
+    if (!('id' in msg)) {
+      // The upstream's tools changed: what was learnt of them no longer decides calls.
+      if (msg.method === TOOLS_LIST_CHANGED) this.#annotations.toolsChanged();
+      return msg;
+    }
     if (!('result' in msg)) {
       if (this.#answered && 'error' in msg && msg.id !== null) this.#answered(msg.id);
       return msg;
@@ -169,8 +179,11 @@ export class ReplyFilter {
     const method = pending ?? (this.active ? listMethodOf(result) : undefined);
     if (!method) return result === msg.result ? msg : { ...msg, result };
     const done = this.#timer?.();
-    // Learnt only from the reply to a tools/list (by id); any other response carrying a list is only pruned.
-    if (method === 'tools/list' && ((pending === 'tools/list' && !this.#untaught) || listed)) {
+    // Learnt only from the reply to a tools/list (by id); any other response carrying a list is only pruned. Nor
+    // from the reply to the body's own if the upstream said its tools changed since it was sent: it may predate it.
+    const own =
+      pending === 'tools/list' && !this.#untaught && this.#annotations.generation === this.#generation;
+    if (method === 'tools/list' && (own || listed)) {
       this.#annotations.learn(toolAnnotations(result));
       this.#annotations.learnParamHeaders(toolParamHeaders(result));
       this.#annotations.learnArgumentNames(toolArgumentNames(result));

@@ -6,7 +6,7 @@
  * refused its call (role `user` may not call destructive tools), on Streamable HTTP (event-stream and JSON
  * replies, a batch) and on the legacy HTTP+SSE transport (an SDK client, and a caller reusing the id of its
  * own `tools/list` for the echo). The upstream's own `tools/list` replies still teach, after a
- * `notifications/tools/list_changed` too.
+ * `notifications/tools/list_changed` too; and after one, what was learnt before no longer decides a call.
  *
  * @module
  */
@@ -47,8 +47,11 @@ interface Upstream {
   readonly url: string;
   /** The arguments of every `wipe_records` call that reached the upstream. */
   readonly wiped: unknown[];
-  /** Makes `wipe_records` read-only from now on, and tells every open session its tools changed. */
-  relist(): Promise<void>;
+  /**
+   * Makes `wipe_records` read-only (or, `false`, destructive) from now on, and tells every open session its
+   * tools changed.
+   */
+  relist(readOnly?: boolean): Promise<void>;
   /** Holds every `tools/list` answer, or every `echo_json` one, until the returned function is called. */
   hold(what: 'lists' | 'echoes'): () => void;
 }
@@ -64,12 +67,14 @@ interface UpstreamOptions extends SdkUpstreamOptions {
    * clients), leaving its answer to a later stream.
    */
   readonly polling?: boolean;
+  /** `wipe_records` is listed read-only at first (by default destructive). */
+  readonly wipeReadOnly?: boolean;
 }
 
 async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const wiped: unknown[] = [];
   const servers: Server[] = [];
-  let wipeReadOnly = false;
+  let wipeReadOnly = options.wipeReadOnly === true;
   const held: { lists?: Promise<void>; echoes?: Promise<void> } = {};
   const started = await startSdkUpstream(
     async (t: Transport) => {
@@ -113,8 +118,8 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
   return {
     url: started.url,
     wiped,
-    async relist() {
-      wipeReadOnly = true;
+    async relist(readOnly = true) {
+      wipeReadOnly = readOnly;
       // Sessions that ended (the sidecar's own discovery sessions) have nowhere to send it.
       await Promise.all(servers.map((s) => s.sendToolListChanged().catch(() => undefined)));
     },
@@ -341,6 +346,35 @@ describe('the upstream’s own tools/list replies', () => {
     expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(0);
     expect(up.wiped).toEqual([{}]);
   });
+});
+
+describe('notifications/tools/list_changed', () => {
+  it.each([
+    ['Streamable HTTP', connectStreamable, 'mcpUrl'],
+    ['legacy HTTP+SSE', connectSse, 'sseUrl'],
+  ] as const)(
+    'leaves no tool decided on what was learnt before it, the client not listing again (%s)',
+    async (_kind, connect, url) => {
+      // wipe_records, listed read-only (role user may call it), turns destructive: the upstream says its tools
+      // changed, and a call the client makes straight away must not be decided as read-only.
+      const up = await upstream({ wipeReadOnly: true });
+      const h = await harness(up);
+      const c: Client = await connect(h[url], await h.bearer(['user']));
+      stops.push(() => c.close());
+      let changed!: () => void;
+      const told = new Promise<void>((resolve) => {
+        changed = resolve;
+      });
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
+      await c.listTools();
+      expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(0);
+      await up.relist(false);
+      await told;
+      expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(-32003);
+      expect(up.wiped).toEqual([{}]);
+      expect(h.logs.some((l) => l.includes('upstream tools changed'))).toBe(true);
+    },
+  );
 });
 
 interface LegacyStream {

@@ -144,4 +144,37 @@ describe('AnnotationCache', () => {
     expect(cache.paramHeaders(kept)).toHaveLength(1);
     expect(cache.argumentNames(kept)?.kept).toBe(1);
   });
+
+  it('forgets every tool’s annotations when the upstream says its tools changed, keeping the checks they add', () => {
+    const listing = {
+      tools: [
+        {
+          name: 'wipe',
+          annotations: { readOnlyHint: true },
+          inputSchema: {
+            type: 'object',
+            properties: { tenant: { type: 'string' }, region: { type: 'string', 'x-mcp-header': 'Region' } },
+          },
+        },
+      ],
+    };
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['wipe', { readOnlyHint: true }]]));
+    cache.learnParamHeaders(toolParamHeaders(listing));
+    cache.learnArgumentNames(toolArgumentNames(listing));
+    expect(cache.generation).toBe(0);
+    cache.toolsChanged();
+    // Unseen: the MCP defaults (destructive), looked up again when called.
+    expect(cache.generation).toBe(1);
+    expect(cache.has('wipe')).toBe(false);
+    expect(cache.size).toBe(0);
+    expect(cache.get('wipe')).toEqual({ ...DEFAULTS, seen: false });
+    // Its marks and argument names still check its calls until it is listed again (forgotten, none would).
+    expect(cache.paramHeaders('wipe')).toHaveLength(1);
+    expect(cache.argumentNames('wipe')?.names.get('tenant')).toBe('tenant');
+    cache.toolsChanged();
+    expect(cache.generation).toBe(2);
+    cache.learn(new Map([['wipe', { destructiveHint: true }]]));
+    expect(cache.get('wipe')).toMatchObject({ readOnlyHint: false, destructiveHint: true, seen: true });
+  });
 });

@@ -339,6 +339,56 @@ describe('ReplyFilter learning only from the reply to a tools/list', () => {
   });
 });
 
+describe('ReplyFilter and the upstream saying its tools changed', () => {
+  const changed = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+  const known = () => {
+    const cache = new AnnotationCache();
+    cache.learn(new Map([['open', { readOnlyHint: true }]]));
+    return cache;
+  };
+
+  it('forgets what was learnt of the tools, wherever the notification comes (event, batch, JSON body)', () => {
+    for (const pass of [
+      (f: ReplyFilter) => f.rewriteEvent({ data: JSON.stringify(changed) }),
+      (f: ReplyFilter) => f.rewriteEvent({ data: JSON.stringify([toolsReply(9), changed]) }),
+      (f: ReplyFilter) => f.rewriteJson(JSON.stringify([changed])),
+    ]) {
+      const cache = known();
+      const f = new ReplyFilter(new Map(), true, notSecret, cache);
+      pass(f);
+      expect(cache.has('open')).toBe(false);
+      expect(cache.get('open')).toMatchObject({ destructiveHint: true, seen: false });
+    }
+    // Passed on as written, as any notification.
+    const f = new ReplyFilter(new Map(), true, notSecret, known());
+    const data = JSON.stringify(changed);
+    expect(f.rewriteEvent({ data })).toBe(data);
+  });
+
+  it('learns nothing from the reply to a tools/list sent before it, and from one sent after', () => {
+    const cache = new AnnotationCache();
+    const before = new ReplyFilter(new Map([[idKey(1), 'tools/list']]), true, notSecret, cache);
+    before.rewriteEvent({ data: JSON.stringify(changed) });
+    // Still pruned for its caller.
+    expect(before.rewriteMessage(toolsReply(1))).toMatchObject({ result: { tools: [{ name: 'open' }] } });
+    expect(cache.has('open')).toBe(false);
+    const after = new ReplyFilter(new Map([[idKey(2), 'tools/list']]), false, notSecret, cache);
+    after.rewriteMessage(toolsReply(2));
+    expect(cache.get('open')).toMatchObject({ readOnlyHint: true, seen: true });
+  });
+
+  it('takes no other notification, nor a request or response naming the method, for it', () => {
+    const cache = known();
+    const f = new ReplyFilter(new Map(), true, notSecret, cache);
+    f.rewriteEvent({
+      data: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/prompts/list_changed' }),
+    });
+    f.rewriteEvent({ data: JSON.stringify({ jsonrpc: '2.0', id: 4, method: changed.method }) });
+    f.rewriteEvent({ data: JSON.stringify({ jsonrpc: '2.0', id: 5, result: { content: [changed] } }) });
+    expect(cache.has('open')).toBe(true);
+  });
+});
+
 describe('ReplyFilter replies option', () => {
   const seenIn = (data: string): string[] => {
     const seen: string[] = [];
