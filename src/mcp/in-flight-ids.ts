@@ -17,16 +17,15 @@
  *
  * A hold ends while the upstream may still be at work (a tool running past the grace, or holds released early
  * at the bound): its id may then be reused with a late answer still owed, which that POST would take for its
- * own. So a session that had a request cut off is untaught: its `tools/list` replies teach nothing more
- * (reply-filter.ts), as a legacy session reusing an id (tool-list-ids.ts). At most
- * {@link MAX_UNTAUGHT_SESSIONS} (the session table's bound), least recently used dropped first.
+ * own. So a POST reusing the id of a request cut off is untaught: its `tools/list` replies teach nothing
+ * (reply-filter.ts), as a legacy session reusing an id (tool-list-ids.ts); see untaught-sessions.ts.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
-import { MAX_TRACKED_SESSIONS } from '../config/defaults.js';
 import { cutText } from '../cut-text.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
+import { UntaughtSessions } from './untaught-sessions.js';
 
 /** A session holding more ids than this in flight is refused more (a caller's own flood, not a client). */
 export const MAX_IN_FLIGHT_PER_SESSION = 10_000;
@@ -46,9 +45,6 @@ export const MAX_LATE_REPLY_IDS = 100_000;
 
 /** Ids and session ids longer than this are held by their SHA-256 (44 characters) instead. */
 export const MAX_HELD_KEY_CHARS = 128;
-
-/** Untaught sessions remembered (each by its held key): as many as the session table holds. */
-export const MAX_UNTAUGHT_SESSIONS = MAX_TRACKED_SESSIONS;
 
 /** Releases a request's ids, at once or after `delayMs`. */
 export type Release = (delayMs?: number) => void;
@@ -85,13 +81,13 @@ export class InFlightIds {
   readonly #lateBySession = new Map<string, LateHold>();
   /** Tombstones in the queue (holds of sessions that ended); swept out once they are half of it. */
   #dropped = 0;
-  /** Sessions that had a request cut off (held keys), least recently used first. */
-  readonly #untaught = new Set<string>();
+  /** The ids of requests cut off, whose reuse teaches nothing. */
+  readonly #untaught = new UntaughtSessions();
 
   /**
    * Claims the request ids of `messages` for `session`; returns a refusal (the id already in flight, or
    * that the session is full) and claims nothing then, or a function that releases what was claimed, and
-   * whether the session is untaught (its list replies teach nothing).
+   * whether the request is untaught (it reuses the id of one cut off: its list replies teach nothing).
    */
   claim(
     sessionId: string,
@@ -115,9 +111,7 @@ export class InFlightIds {
       this.#bySession.set(session, set);
     }
     for (const id of ids) set.add(id);
-    // In use: the last to be dropped.
-    const untaught = this.#untaught.delete(session);
-    if (untaught) this.#untaught.add(session);
+    const untaught = this.#untaught.untaught(session, ids);
     const held = set;
     let released = false;
     const free = () => {
@@ -131,19 +125,11 @@ export class InFlightIds {
         // A session that ended meanwhile holds nothing more (its set is no longer the session's).
         if (delayMs > 0 && this.#bySession.get(session) === held) {
           this.#holdLate(session, free, ids.length, delayMs);
-          this.#markUntaught(session);
+          this.#untaught.mark(session, ids);
         } else free();
       },
       untaught,
     };
-  }
-
-  /** Marks a session untaught (the youngest), dropping the least recently used beyond the bound. */
-  #markUntaught(session: string): void {
-    this.#untaught.delete(session);
-    this.#untaught.add(session);
-    if (this.#untaught.size > MAX_UNTAUGHT_SESSIONS)
-      this.#untaught.delete(this.#untaught.values().next().value as string);
   }
 
   /**
@@ -154,7 +140,7 @@ export class InFlightIds {
   endSession(sessionId: string): void {
     const session = heldKey(sessionId);
     this.#bySession.delete(session);
-    this.#untaught.delete(session);
+    this.#untaught.end(session);
     const youngest = this.#lateBySession.get(session);
     if (youngest === undefined) return;
     this.#lateBySession.delete(session);
@@ -193,7 +179,7 @@ export class InFlightIds {
     return n;
   }
 
-  /** Untaught sessions remembered (tests). */
+  /** Sessions with cut-off requests remembered (tests). */
   get untaughtSessions(): number {
     return this.#untaught.size;
   }

@@ -13,8 +13,8 @@
  * `tools/list` 1 under id "1", or another wrong id, must not get an unpruned list past the filter.
  *
  * Only the reply to a `tools/list` teaches: the response under the id of one of the body's own `tools/list`
- * requests (its POST's reply, JSON or event stream; not in a session that had a request cut off, whose late
- * answer may come under a reused id: `untaught`, in-flight-ids.ts), or on the legacy SSE stream one the
+ * requests (its POST's reply, JSON or event stream; not a POST reusing the id of a request cut off, whose late
+ * answer may come under it: `untaught`, untaught-sessions.ts), or on the legacy SSE stream one the
  * session sent (`answered`, tool-list-ids.ts). Any other response carrying a `tools` field is pruned as a
  * list but teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise
  * plant annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names. The upstream's
@@ -90,7 +90,7 @@ export interface ReplyFilterOptions {
    * session comes).
    */
   readonly answered?: ((id: unknown) => boolean) | undefined;
-  /** The replies to the body's own `tools/list` requests teach nothing (a session that had a request cut off). */
+  /** The replies to the body's own `tools/list` requests teach nothing (it reuses the id of a request cut off). */
   readonly untaught?: boolean | undefined;
 }
 

@@ -103,7 +103,7 @@ export interface RequestContext {
   createdTasks?: Map<string, string>;
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
   release?: (delayMs?: number) => void;
-  /** Its session had a request cut off: its `tools/list` replies teach nothing (`mcp/in-flight-ids.ts`). */
+  /** It reuses the id of a request cut off: its `tools/list` replies teach nothing (`mcp/untaught-sessions.ts`). */
   untaught?: boolean;
   facts?: RequestFacts;
   /**

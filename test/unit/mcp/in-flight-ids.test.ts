@@ -5,9 +5,9 @@ import {
   MAX_HELD_KEY_CHARS,
   MAX_IN_FLIGHT_PER_SESSION,
   MAX_LATE_REPLY_IDS,
-  MAX_UNTAUGHT_SESSIONS,
 } from '../../../src/mcp/in-flight-ids.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
+import { MAX_UNTAUGHT_SESSIONS } from '../../../src/mcp/untaught-sessions.js';
 
 const req = (id: string | number): JsonRpcMessage => ({
   kind: 'request',
@@ -283,63 +283,75 @@ describe('InFlightIds.endSession', () => {
   });
 });
 
-describe('InFlightIds untaught sessions', () => {
+describe('InFlightIds untaught requests', () => {
   const cutOff = (ids: InFlightIds, session: string, reqIds: (string | number)[]): void => {
     const c = ids.claim(session, reqIds.map(req));
     if (!('release' in c)) throw new Error(c.refused);
     c.release(LATE_REPLY_GRACE_MS);
   };
-  const untaught = (ids: InFlightIds, session: string): boolean | undefined => {
-    const c = ids.claim(session, [req('probe')]);
+  /** Whether a request of `session` sending `reqIds` (free, not held) is untaught; released at once. */
+  const untaught = (ids: InFlightIds, session: string, reqIds: (string | number)[]): boolean | undefined => {
+    const c = ids.claim(session, reqIds.map(req));
     if (!('release' in c)) throw new Error(c.refused);
     c.release();
     return c.untaught;
   };
 
-  it('marks a session that had a request cut off, for good: its hold ending frees the id, not the mark', () => {
+  it('marks a request reusing the id of one cut off, for good: its hold ending frees the id, not the mark', () => {
     vi.useFakeTimers();
     const ids = new InFlightIds();
     const a = ids.claim('s', [req(7)]);
     if ('release' in a) a.release();
-    expect(untaught(ids, 's')).toBe(false);
+    expect(untaught(ids, 's', [7])).toBe(false);
     const b = ids.claim('s', [req(8)]);
     if ('release' in b) b.release(LATE_REPLY_GRACE_MS);
-    expect(untaught(ids, 's')).toBe(true);
-    expect(untaught(ids, 'other')).toBe(false);
     vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
-    // Id 8 is free again, while the upstream may still owe its answer.
-    const reused = ids.claim('s', [req(8)]);
-    expect(reused).toMatchObject({ untaught: true });
+    // Id 8 is free again, while the upstream may still owe its answer: whatever reuses it (`"8"` alike, one of
+    // a batch) teaches nothing.
+    expect(untaught(ids, 's', [8])).toBe(true);
+    expect(untaught(ids, 's', ['8'])).toBe(true);
+    expect(untaught(ids, 's', [20, 8])).toBe(true);
+    // Nor, once more, later.
+    expect(untaught(ids, 's', [8])).toBe(true);
+    // Other ids of the session still teach, and the id in another session.
+    expect(untaught(ids, 's', [9, 'probe'])).toBe(false);
+    expect(untaught(ids, 'other', [8])).toBe(false);
   });
 
-  it('keeps the mark of a session whose hold was released early at the bound', () => {
+  it('keeps the mark of an id whose hold was released early at the bound', () => {
     const ids = new InFlightIds();
     cutOff(ids, 's', [1]);
     for (let i = 0; i < MAX_LATE_REPLY_IDS; i++) cutOff(ids, `flood-${i % 10}`, [i]);
     expect(ids.claim('s', [req(1)])).toMatchObject({ untaught: true });
+    expect(untaught(ids, 's', [2])).toBe(false);
   });
 
-  it('forgets the mark with its session, and a session that ended meanwhile is not marked', () => {
+  it('forgets the marks with their session, and a session that ended meanwhile is not marked', () => {
+    vi.useFakeTimers();
     const ids = new InFlightIds();
     cutOff(ids, 's', [1]);
     ids.endSession('s');
-    expect(untaught(ids, 's')).toBe(false);
+    expect(untaught(ids, 's', [1])).toBe(false);
     const c = ids.claim('t', [req(1)]);
     ids.endSession('t');
     if ('release' in c) c.release(LATE_REPLY_GRACE_MS);
-    expect(untaught(ids, 't')).toBe(false);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 't', [1])).toBe(false);
     expect(ids.untaughtSessions).toBe(0);
   });
 
   it('remembers at most MAX_UNTAUGHT_SESSIONS, the least recently used dropped first', () => {
+    vi.useFakeTimers();
     const ids = new InFlightIds();
     for (let i = 0; i < MAX_UNTAUGHT_SESSIONS; i++) cutOff(ids, `s-${i}`, ['x']);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
     // s-0 used again: the youngest.
-    expect(untaught(ids, 's-0')).toBe(true);
-    cutOff(ids, 'new', ['x']);
+    expect(untaught(ids, 's-0', ['x'])).toBe(true);
+    cutOff(ids, 'new', ['y']);
     expect(ids.untaughtSessions).toBe(MAX_UNTAUGHT_SESSIONS);
-    expect(untaught(ids, 's-1')).toBe(false);
-    expect(untaught(ids, 's-0')).toBe(true);
-    expect(untaught(ids, 'new')).toBe(true);
+    expect(untaught(ids, 's-1', ['x'])).toBe(false);
+    expect(untaught(ids, 's-0', ['x'])).toBe(true);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 'new', ['y'])).toBe(true);
   });
 });
