@@ -5,8 +5,7 @@
  * stream: `proxy/reply-handler.ts`), else piped. A client that goes away aborts the upstream request; one gone
  * before its request reached the upstream (while the stages ran, before its pipelined turn, while it waited for
  * an upstream connection) has it refused after its decision ({@link unforwardedStatus}); one the upstream never
- * got (503 busy, no connection) its tokens back. A reply that is no event stream and pauses for
- * `upstream.bodyTimeoutMs` is failed (504 while nothing was sent).
+ * got (503 busy, no connection) its tokens back. A non-SSE reply pausing `upstream.bodyTimeoutMs` fails (504).
  * @module
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -118,7 +117,8 @@ export async function forward(
     });
   } catch (err) {
     held?.unsent();
-    if (!ctx.forwarded) throw err; // nothing went upstream: the route's fail-safe answers 500 ERR_INTERNAL
+    if (!ctx.forwarded) traced?.(null, 'ERR_INTERNAL'); // nothing went upstream (its own rewrite failed),
+    if (!ctx.forwarded) throw err; // and the route's fail-safe answers 500 ERR_INTERNAL
     // None of it reached the upstream (refused busy, no connection, its client gone while it waited for one).
     const unsent = notSent(err);
     if (unsent) ctx.forwarded = false;

@@ -8,6 +8,8 @@
  * the upstream was tried (and a refusal's near-zero would pull the latency quantiles down just as the
  * upstream is slow). Its span says so: `error.type` (the code, or `client_closed` as on server spans), status
  * ERROR with a message starting `not sent`. A connection that could not be opened was tried: sampled, `error`.
+ * A call the sidecar failed to prepare (its own rewrite of the body: `ERR_INTERNAL`, answered 500 by the route's
+ * fail-safe) was not sent either, and is no upstream failure: its span ends so, and no upstream metric counts it.
  *
  * @module
  */
@@ -26,12 +28,27 @@ export interface UpstreamTarget {
   readonly path: string;
 }
 
-/** Calls that never left the sidecar, by the code they ended with: their span's `error.type` and message. */
-const NEVER_SENT: Partial<Record<ErrorCode, { readonly type: string; readonly why: string }>> = {
-  ERR_UPSTREAM_BUSY: { type: 'ERR_UPSTREAM_BUSY', why: 'not sent: every upstream connection busy' },
+/**
+ * Calls that never left the sidecar, by the code they ended with: their span's `error.type` and message, and
+ * whether `mcp_authz_upstream_errors_total` counts them (a busy refusal is the upstream's overload).
+ */
+const NEVER_SENT: Partial<
+  Record<ErrorCode, { readonly type: string; readonly why: string; readonly counted: boolean }>
+> = {
+  ERR_UPSTREAM_BUSY: {
+    type: 'ERR_UPSTREAM_BUSY',
+    why: 'not sent: every upstream connection busy',
+    counted: true,
+  },
   ERR_CLIENT_CLOSED: {
     type: A.unsentErrorType(CLIENT_CLOSED_REQUEST) ?? 'client_closed',
     why: 'not sent: the client went away while it waited for an upstream connection',
+    counted: false,
+  },
+  ERR_INTERNAL: {
+    type: 'ERR_INTERNAL',
+    why: 'not sent: the sidecar failed to prepare the request',
+    counted: false,
   },
 };
 
@@ -76,8 +93,8 @@ export function startUpstreamCall(
     if (stageMetrics) metrics.stage('forward', seconds);
     const unsent = code === undefined ? undefined : NEVER_SENT[code];
     if (!unsent) metrics.upstream(status, seconds);
-    // A client gone is no upstream failure.
-    if (code && code !== 'ERR_CLIENT_CLOSED') metrics.upstreamError(code);
+    // A client gone, or the sidecar's own failure, is no upstream failure.
+    if (code && (unsent?.counted ?? true)) metrics.upstreamError(code);
     if (!span) return;
     if (status !== null) span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
     if (unsent) {

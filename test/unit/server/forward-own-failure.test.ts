@@ -2,24 +2,27 @@
  * `forward` when its own work before the upstream call fails — the rewrite of the trace context in `_meta`
  * (`withOwnTraceContext`), stood in for by a parsed body that throws when read: an internal error of the
  * sidecar, not an upstream failure. `forward` rejects (the route's fail-safe answers 500 `ERR_INTERNAL`),
- * nothing reaches the upstream, and the upstream's metrics (the forward callback) record nothing.
+ * nothing reaches the upstream, the upstream's metrics record nothing, and the forward CLIENT span, started
+ * before the rewrite (whose trace context it is), is ended once, in error, as not sent.
  *
  * @module
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 import { createHeaderPolicy } from '../../../src/proxy/headers.js';
 import { Upstream } from '../../../src/proxy/upstream.js';
 import { clientSignal } from '../../../src/server/client-signal.js';
 import { forward } from '../../../src/server/forward.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
-import type { RequestTracing } from '../../../src/telemetry/request-tracing.js';
+import { stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  await stopTracing();
 });
 
 async function listen(server: Server): Promise<number> {
@@ -32,7 +35,7 @@ async function listen(server: Server): Promise<number> {
 }
 
 describe('forward, its own rewrite of the body failing', () => {
-  it('rejects (an internal error), sends nothing upstream and records no upstream call', async () => {
+  it('rejects (an internal error), sends nothing upstream, records no upstream call and ends its span unsent', async () => {
     let upstreamGot = 0;
     const upstreamPort = await listen(
       createServer((req, res) => {
@@ -48,10 +51,9 @@ describe('forward, its own rewrite of the body failing', () => {
       connections: 1,
     });
     cleanups.push(() => upstream.destroy());
-    const upstreamCalls: unknown[] = [];
-    const tracing = {
-      forward: () => (status: number | null, code?: string) => upstreamCalls.push([status, code]),
-    } as unknown as RequestTracing;
+    const { exporter, tel, metrics, tracing } = tracingFixture();
+    const samples = vi.spyOn(metrics, 'upstream');
+    const errors = vi.spyOn(metrics, 'upstreamError');
     let ctx: RequestContext | undefined;
     let reads = 0;
     let outcome: Promise<number> | undefined;
@@ -74,6 +76,7 @@ describe('forward, its own rewrite of the body failing', () => {
             },
           },
         } as unknown as RequestContext;
+        tracing.start(ctx, '/mcp');
         const signal = clientSignal(res);
         outcome = forward(
           ctx,
@@ -104,7 +107,16 @@ describe('forward, its own rewrite of the body failing', () => {
     await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', body: '{}' }).catch(() => undefined);
     await expect(outcome).rejects.toThrow('rewrite bug');
     expect(upstreamGot).toBe(0);
-    expect(upstreamCalls).toEqual([]);
+    expect(samples).not.toHaveBeenCalled();
+    expect(errors).not.toHaveBeenCalled();
+    await tel.flush();
+    const client = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(client).toHaveLength(1);
+    expect(client[0]?.attributes).toMatchObject({ 'error.type': 'ERR_INTERNAL' });
+    expect(client[0]?.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'not sent: the sidecar failed to prepare the request',
+    });
     expect(ctx?.forwarded).toBeFalsy();
     expect(ctx?.upstreamError).toBeUndefined();
   });

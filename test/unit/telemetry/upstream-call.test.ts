@@ -2,7 +2,8 @@
  * The upstream call's telemetry (src/telemetry/upstream-call.ts, through `RequestTracing.forward`): a call
  * that never left the sidecar — refused busy, or whose client left while it waited for a pooled connection —
  * records no upstream duration sample and its CLIENT span says `not sent`; a call sent, or whose connection
- * could not be opened, records one as before. Only upstream failures are counted as upstream errors.
+ * could not be opened, records one as before. Only upstream failures are counted as upstream errors (not a
+ * call the sidecar itself failed to prepare: `ERR_INTERNAL`).
  *
  * @module
  */
@@ -56,6 +57,17 @@ describe('an upstream call', () => {
     expect(call.status).toEqual({
       code: SpanStatusCode.ERROR,
       message: 'not sent: every upstream connection busy',
+    });
+  });
+
+  it('never sent, the sidecar failing to prepare it: no sample, no upstream error, its span says so', async () => {
+    const call = await upstreamCall(null, 'ERR_INTERNAL');
+    expect(call.samples).toEqual([]);
+    expect(call.errors).toEqual([]);
+    expect(call.attributes).toMatchObject({ 'error.type': 'ERR_INTERNAL' });
+    expect(call.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'not sent: the sidecar failed to prepare the request',
     });
   });
 
