@@ -185,23 +185,24 @@ class StoreRateLimiter implements RateLimiter {
     return this.#answer(key, spec, cost, local, take);
   }
 
-  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): void {
-    if (!taken.allowed || !(cost > 0)) return;
+  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): number | undefined {
+    if (!taken.allowed || !(cost > 0)) return undefined;
     // A request refused meanwhile may have remembered the bucket as empty: it no longer is.
     this.#empty.delete(key);
-    if (taken.source === 'local-fallback') {
-      this.#local.take(key, spec, -cost, this.#localNow());
-      return;
-    }
+    if (taken.source === 'local-fallback')
+      return this.#local.take(key, spec, -cost, this.#localNow()).remaining;
     // Fast-path refusals and fail-open passes took nothing.
-    if (taken.source !== this.#store.kind) return;
+    if (taken.source !== this.#store.kind) return undefined;
     const now = this.#now();
     try {
-      if (this.#store.takeTokenNow) this.#store.takeTokenNow(key, spec, -cost, now);
-      else this.#store.takeToken(key, spec, -cost, now).catch(ignore);
+      if (this.#store.takeTokenNow) return this.#store.takeTokenNow(key, spec, -cost, now).remaining;
+      this.#store.takeToken(key, spec, -cost, now).catch(ignore);
     } catch {
       // Lost refund: the caller is charged for calls that did not run, nothing worse.
+      return undefined;
     }
+    // Not waited for: what the take left, and what went back (a refill since, or other takes, not counted).
+    return Math.min(Math.floor(spec.capacity), taken.remaining + cost);
   }
 
   /** The store's answer as a TakeResult; a refusal is remembered for the fast path (`local` time). */

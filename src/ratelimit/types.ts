@@ -64,8 +64,11 @@ export interface RateLimiter extends Component {
   /**
    * Gives back `cost` tokens that `taken` took from bucket `key`, for a request refused after all (another
    * bucket of its batch was empty). Best effort and never waits: a store failure only loses the refund.
+   * Returns the whole tokens the bucket holds then: the in-process buckets' own count; with Redis, whose
+   * answer is not waited for, what the take left plus `cost` (up to the capacity). Undefined when nothing
+   * was given back (nothing was taken, or the refund failed at once).
    */
-  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): void;
+  giveBack(key: string, spec: BucketSpec, cost: number, taken: TakeResult): number | undefined;
   outages(): number;
   storeErrors(): number;
   stats(): RateLimiterStats;

@@ -2,8 +2,9 @@
  * Calls the upstream never received although they were allowed and charged: refused busy by the sidecar
  * (503 `ERR_UPSTREAM_BUSY`: every upstream connection in use, none may wait) or answered 502 because their
  * connection could not be opened (the upstream is down). Nothing of them ran, so: their rate-limit tokens go
- * back, their ids are not held in flight for a late reply that cannot come, and a client's answer to a
- * server request they carried is still owed (its retry passes free). Calls whose clients left while they waited
+ * back (their audit records' `rate_limit.remaining` counts them), their ids are not held in flight for a late
+ * reply that cannot come, and a client's answer to a server request they carried is still owed (its retry
+ * passes free). Calls whose clients left while they waited
  * for an upstream connection (refused then, 499) wait for nothing, although undici keeps them queued until
  * their turn: they are not counted against `upstream.maxPendingRequests`. Real sidecars in front of a real MCP
  * SDK server (whose `echo` asks its client before it answers) and of a port nothing listens on.
@@ -207,6 +208,23 @@ describe('the upstream down (502, its connection never opened): never sent', () 
     const batch = Array.from({ length: 10 }, (_, i) => ping(i + 1));
     expect(await status(down, caller, batch)).toBe(502);
     expect(await status(down, caller, ping(11))).toBe(502);
+  });
+
+  it("its audit record's rate_limit.remaining counts the tokens given back", async () => {
+    const caller = { authorization: `Bearer ${await down.token({ roles: ['nobody'], sub: 'down-audit' })}` };
+    // Role nobody: 10 tokens, none refilled (frozen clock). The call took one; it went back.
+    expect(await status(down, caller, ping('audited'))).toBe(502);
+    const records = () =>
+      down.logs
+        .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"down-audit"'))
+        .map((l) => JSON.parse(l) as { decision: string; rate_limit: unknown });
+    await until(GUARD_MS, async () => records().length > 0);
+    expect(records()).toEqual([
+      expect.objectContaining({
+        decision: 'allow',
+        rate_limit: { limit: 10, remaining: 10, retry_after_ms: 0, allowed: true },
+      }),
+    ]);
   });
 
   it('its request ids are not held in flight for a late reply: the same id in the session is sent again', async () => {

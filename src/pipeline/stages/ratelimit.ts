@@ -125,11 +125,16 @@ export function ratelimitStage(
     return charged(ctx, groups, taken);
   };
 
-  /** A refused body forwards none of its calls: the tokens its earlier buckets gave go back. */
+  /**
+   * A refused body forwards none of its calls: the tokens its earlier buckets gave go back, and their calls'
+   * outcomes (their audit records' `rate_limit.remaining`) say what each bucket holds then.
+   */
   const giveBack = (groups: readonly Group[], taken: readonly TakeResult[]): void => {
     for (let i = 0; i < taken.length; i++) {
       const g = groups[i] as Group;
-      limiter.giveBack(g.key, g.spec, g.calls, taken[i] as TakeResult);
+      const remaining = limiter.giveBack(g.key, g.spec, g.calls, taken[i] as TakeResult);
+      if (remaining === undefined) continue;
+      for (const d of g.items) if (d.rateLimit) d.rateLimit = { ...d.rateLimit, remaining };
     }
   };
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, monotonicNow, PROBE_INTERVAL_MS } from '../../../src/ratelimit/create-limiter.js';
-import { RateLimitBackendError, type RateLimitFailureMode } from '../../../src/ratelimit/types.js';
+import {
+  RateLimitBackendError,
+  type RateLimitFailureMode,
+  type TakeResult,
+} from '../../../src/ratelimit/types.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Store } from '../../../src/store/store.js';
 import { StoreError } from '../../../src/store/store-error.js';
@@ -275,6 +279,48 @@ describe('rate limiter', () => {
     limiter.giveBack('k', spec, 5, { ...first, allowed: false });
     limiter.giveBack('k', spec, 5, { ...first, source: 'fail-open' });
     expect(await limiter.take('k', spec, 1)).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  describe('what a bucket holds once tokens went back (audit records show it)', () => {
+    it('an in-process store says itself, other takes since included', () => {
+      const limiter = createRateLimiter({
+        store: new MemoryStore(),
+        failureMode: 'local',
+        logger: logs().logger,
+      });
+      const spec = { capacity: 10, refillPerSecond: 0.001 };
+      const first = limiter.takeNow('k', spec, 2) as TakeResult;
+      expect(limiter.takeNow('k', spec, 3)).toMatchObject({ remaining: 5 });
+      expect(limiter.giveBack('k', spec, 2, first)).toBe(7);
+    });
+
+    it('with a store not waited for (Redis): what the take left plus what went back, up to the capacity', async () => {
+      const { limiter } = setup();
+      const first = await limiter.take('k', SPEC, 2);
+      expect(first.remaining).toBe(1);
+      expect(limiter.giveBack('k', SPEC, 2, first)).toBe(3);
+      expect(limiter.giveBack('k', SPEC, 2, { ...first, remaining: 2 })).toBe(3);
+    });
+
+    it('in-process fallback buckets say themselves', async () => {
+      const { store, limiter } = setup();
+      store.down = true;
+      const first = await limiter.take('k', SPEC, 2);
+      expect(first).toMatchObject({ source: 'local-fallback', remaining: 1 });
+      expect(limiter.giveBack('k', SPEC, 1, first)).toBe(2);
+    });
+
+    it('undefined when nothing went back: nothing was taken, or the refund failed at once', () => {
+      const store = new MemoryStore();
+      const limiter = createRateLimiter({ store, failureMode: 'local', logger: logs().logger });
+      const first = limiter.takeNow('k', SPEC, 1) as TakeResult;
+      expect(limiter.giveBack('k', SPEC, 1, { ...first, allowed: false })).toBeUndefined();
+      expect(limiter.giveBack('k', SPEC, 1, { ...first, source: 'fail-open' })).toBeUndefined();
+      store.takeTokenNow = () => {
+        throw new StoreError('takeToken', 'gone');
+      };
+      expect(limiter.giveBack('k', SPEC, 1, first)).toBeUndefined();
+    });
   });
 
   describe('a wall clock stepped back', () => {

@@ -171,11 +171,14 @@ describe('ratelimit stage', () => {
         kind: 'deny',
         error: { code: 'ERR_RATELIMIT_EXCEEDED' },
       });
-      // None of the batch is forwarded: every request is refused, search_docs's naming the empty bucket.
-      expect(batch.decisions.map((d) => [d.lateRefusal?.reason, d.rateLimit?.allowed])).toEqual([
-        ['rate limit exceeded (for echo, in the same batch)', false],
-        ['rate limit exceeded (for echo, in the same batch)', false],
-        ['rate limit exceeded', false],
+      // None of the batch is forwarded: every request is refused, search_docs's naming the empty bucket; its
+      // outcome says what its bucket holds once its tokens went back (both), not what the take left (none).
+      expect(
+        batch.decisions.map((d) => [d.lateRefusal?.reason, d.rateLimit?.allowed, d.rateLimit?.remaining]),
+      ).toEqual([
+        ['rate limit exceeded (for echo, in the same batch)', false, 2],
+        ['rate limit exceeded (for echo, in the same batch)', false, 2],
+        ['rate limit exceeded', false, 0],
       ]);
       // search_docs still has both tokens (a refund the store answered at once or after a round trip).
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -196,6 +199,19 @@ describe('ratelimit stage', () => {
         await inner.takeToken(limitedKey(bucketKey('subject_tool', principal(), 'echo'), echo), echo, 1, T0),
       ).toMatchObject({ allowed: false });
     }
+  });
+
+  it('gives back the tokens of a body refused after the stage: its outcomes say what the bucket then holds', () => {
+    const stage = stageOn(new MemoryStore());
+    const ctx = context(['echo', 'echo'], 5);
+    expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
+    expect(ctx.decisions.map((d) => d.rateLimit?.remaining)).toEqual([3, 3]);
+    // Never forwarded (refused busy, its client gone, …): the two tokens go back.
+    ctx.refundRateLimit?.();
+    expect(ctx.decisions.map((d) => d.rateLimit)).toEqual([
+      { limit: 5, remaining: 5, retryAfterMs: 0, allowed: true },
+      { limit: 5, remaining: 5, retryAfterMs: 0, allowed: true },
+    ]);
   });
 
   it('keys resource requests by method, not by URI: varying the URI gets no fresh bucket', () => {
