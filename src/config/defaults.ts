@@ -23,6 +23,10 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export const SHUTDOWN_DELAY_MS = 5_000;
 export const STREAM_RECHECK_MS = 5_000;
 export const SEND_TIMEOUT_MS = 60_000;
+/** `server.headersTimeoutMs`: a request's line and header fields must be in within this (then 408). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A request's head and body must be in within this of its start (Node answers 408); not configurable. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 export const MAX_STREAMS_PER_CALLER = 32;
 export const MAX_CONNECTIONS = 10_000;
 /** Oldest TLS version the public listener accepts when `server.tls` is set. */

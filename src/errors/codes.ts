@@ -68,7 +68,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      "The body did not arrive within 30 s of the request's start: Node's HTTP server answered 408 itself and closed the connection (logs, metrics and traces record that answer). Or the request's header fields did not arrive within 10 s: answered with this error (route `bad_request`), and the connection closed.",
+      "The body did not arrive within 30 s of the request's start: Node's HTTP server answered 408 itself and closed the connection (logs, metrics and traces record that answer). Or the request's header fields did not arrive within `server.headersTimeoutMs` (10 s): answered with this error (route `bad_request`), and the connection closed.",
   },
   ERR_REQUEST_FRAMING: {
     status: 400,

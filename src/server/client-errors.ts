@@ -1,12 +1,12 @@
 /**
  * Requests Node's HTTP server refuses before any request object exists: a malformed request line or header
  * field (400, `ERR_REQUEST_FRAMING`), a request head over Node's 16 KiB limit (431, `ERR_REQUEST_HEADERS`), a
- * head not in within `headersTimeout` (408, `ERR_REQUEST_TIMEOUT`). Node tells of them by `clientError` and,
- * left to itself, writes a bare status line and closes the connection: nothing counted, nothing logged. Here
- * they are answered as every refusal before routing is (`public-server.ts`): a JSON-RPC error body and
- * `Connection: close`, counted (route `bad_request`, reason `request`) and logged as `request denied` with the
- * peer's address. No audit record: no policy decided anything, as for the other refusals before
- * authentication (an access-log line, not a decision).
+ * head not in within `headersTimeout` (408, `ERR_REQUEST_TIMEOUT`; `server.headersTimeoutMs`). Node tells of
+ * them by `clientError` and, left to itself, writes a bare status line and closes the connection: nothing
+ * counted, nothing logged. Here they are answered as every refusal before routing is (`public-server.ts`): a
+ * JSON-RPC error body and `Connection: close`, counted (route `bad_request`, reason `request`) and logged as
+ * `request denied` with the peer's address. No audit record: no policy decided anything, as for the other
+ * refusals before authentication (an access-log line, not a decision).
  *
  * Everything else is left as Node does it: an error while a request is under way on the connection (a
  * malformed chunk mid-body, a reply still owed: that request's own accounting reads Node's answer back,
@@ -18,6 +18,7 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { REQUEST_TIMEOUT_MS } from '../config/defaults.js';
 import { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -27,6 +28,27 @@ export interface ClientErrorDeps {
   readonly logger: Logger;
   /** Counts one refused request with the status it was answered. */
   readonly count: (status: number) => void;
+}
+
+/** Node checks requests against their timeouts this often at most (its own default is every 30 s). */
+export const TIMEOUT_CHECK_MS = 1_000;
+
+/**
+ * The public listener's timeouts, as `createServer` options: a head in within `headersTimeoutMs`, a whole
+ * request within {@link REQUEST_TIMEOUT_MS}. Node checks them every `connectionsCheckingInterval`, 30 s by
+ * default (a 10 s head timeout then held a slow head's connection up to 40 s): here once a second, or as
+ * often as the head timeout when it is shorter.
+ */
+export function serverTimeouts(headersTimeoutMs: number): {
+  readonly headersTimeout: number;
+  readonly requestTimeout: number;
+  readonly connectionsCheckingInterval: number;
+} {
+  return {
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, headersTimeoutMs),
+  };
 }
 
 /** What Node's HTTP server keeps on a connection's socket (undocumented; so since Node 0.x). */

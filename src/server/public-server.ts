@@ -17,7 +17,7 @@ import { toErrorResponse } from '../errors/http.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
-import { answerClientErrors } from './client-errors.js';
+import { answerClientErrors, serverTimeouts } from './client-errors.js';
 import { type Cors, PUBLIC_DOCUMENT_HEADERS } from './cors.js';
 import { failSafe } from './fail-safe.js';
 import {
@@ -173,8 +173,10 @@ export function createPublicServer(
     }
     handled.catch((err: unknown) => failSafe(rt, err, res, ctx));
   };
-  const secure = tls ? createHttpsServer({ ...tls, requireHostHeader: false }, handler) : undefined;
-  const server: Server = secure ?? createServer({ requireHostHeader: false }, handler);
+  // Heads and bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
+  const options = { ...serverTimeouts(rt.config.server.headersTimeoutMs), requireHostHeader: false };
+  const secure = tls ? createHttpsServer({ ...tls, ...options }, handler) : undefined;
+  const server: Server = secure ?? createServer(options, handler);
   boundHeaderFields(server, maxHeaders);
   answerClientErrors(server, { logger, count: (status) => rt.countUnrouted(status, 'request') });
   // Node would answer `Expect: 100-continue` at once, inviting the body of a request about to be refused.
@@ -182,9 +184,6 @@ export function createPublicServer(
     awaitContinue(req, res);
     handler(req, res);
   });
-  // Bodies must arrive promptly; long-lived SSE responses are not affected by these limits.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
   server.keepAliveTimeout = 65_000;
   return {
     server,

@@ -26,6 +26,7 @@ describe('config defaults', () => {
       maxConnections: D.MAX_CONNECTIONS,
       maxSessionsPerCaller: D.MAX_SESSIONS_PER_CALLER,
       streamRecheckMs: D.STREAM_RECHECK_MS,
+      headersTimeoutMs: D.HEADERS_TIMEOUT_MS,
       sendTimeoutMs: D.SEND_TIMEOUT_MS,
       shutdownDelayMs: D.SHUTDOWN_DELAY_MS,
       shutdownGraceMs: D.SHUTDOWN_GRACE_MS,
@@ -491,10 +492,19 @@ describe('bounds and sources no other test pins (mutation review)', () => {
       { upstream: { connectTimeoutMs: 0 } },
       { upstream: { bodyTimeoutMs: -1 } },
       { upstream: { readinessCheckMs: -1 } },
+      { server: { headersTimeoutMs: 0 } },
     ]) {
       expect(() => parseConfig(config, {}), JSON.stringify(config)).toThrow(ConfigError);
     }
     expect(parseConfig({ upstream: { bodyTimeoutMs: 0 } }, {}).upstream.bodyTimeoutMs).toBe(0);
+  });
+
+  it('holds server.headersTimeoutMs to the 30 s the whole request has (Node answers 408 at that first)', () => {
+    expect(D.HEADERS_TIMEOUT_MS).toBe(10_000);
+    expect(parseConfig({ server: { headersTimeoutMs: 30_000 } }, {}).server.headersTimeoutMs).toBe(30_000);
+    expect(() => parseConfig({ server: { headersTimeoutMs: 30_001 } }, {})).toThrow(
+      /server\.headersTimeoutMs: at most 30000/,
+    );
   });
 
   it('refuses a JWKS URL with a password and no user', () => {

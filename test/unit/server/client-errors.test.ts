@@ -2,15 +2,17 @@
  * `answerClientErrors` on a real `node:http` server: what Node's HTTP server refuses before any request object
  * exists is answered with a JSON-RPC error, counted and logged; what it refuses while a request is under way,
  * or what is no request (a connection that never sent a byte, a client leaving mid-head), is left as Node does
- * it. The sidecar's own server waits 10 s for a head; this one 200 ms, checked every 50 ms. The other
- * refusals (a malformed head, one over 16 KiB) are in `test/integration/accounting.test.ts`.
+ * it. The sidecar's own server waits `server.headersTimeoutMs` (10 s) for a head, checked once a second
+ * (`serverTimeouts`); this one 200 ms, checked every 50 ms. The other refusals (a malformed head, one over
+ * 16 KiB) are in `test/integration/accounting.test.ts`, the sidecar's own 408 in
+ * `test/integration/head-timeout.test.ts`.
  *
  * @module
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { answerClientErrors } from '../../../src/server/client-errors.js';
+import { answerClientErrors, serverTimeouts } from '../../../src/server/client-errors.js';
 import { captureLogger } from '../../helpers/sidecar.js';
 
 let server: Server | undefined;
@@ -64,6 +66,17 @@ function exchange(port: number, writes: string[], end = false): Promise<string> 
 }
 
 const body = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as unknown;
+
+describe('serverTimeouts', () => {
+  it("checks heads once a second (Node's default is every 30 s), or as often as a shorter head timeout", () => {
+    expect(serverTimeouts(10_000)).toEqual({
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      connectionsCheckingInterval: 1_000,
+    });
+    expect(serverTimeouts(200)).toMatchObject({ headersTimeout: 200, connectionsCheckingInterval: 200 });
+  });
+});
 
 describe('answerClientErrors', () => {
   it('answers a head not in within headersTimeout with 408 ERR_REQUEST_TIMEOUT, counted and logged', async () => {
