@@ -5,8 +5,10 @@
  * them by `clientError` and, left to itself, writes a bare status line and closes the connection: nothing
  * counted, nothing logged. Here they are answered as every refusal before routing is (`public-server.ts`): a
  * JSON-RPC error body and `Connection: close`, counted (route `bad_request`, reason `request`) and logged as
- * `request denied` with the peer's address. No audit record: no policy decided anything, as for the other
- * refusals before authentication (an access-log line, not a decision).
+ * `request denied` with the peer's address. Their duration: a 408's is the head timeout (the time Node
+ * waited, checked once a second: {@link serverTimeouts}); the others' 0, as Node does not say when their head
+ * began (usually in the same packet as the fault). No audit record: no policy decided anything, as for the
+ * other refusals before authentication (an access-log line, not a decision).
  *
  * Everything else is left as Node does it: an error while a request is under way on the connection (a
  * malformed chunk mid-body, a reply still owed: that request's own accounting reads Node's answer back,
@@ -26,8 +28,8 @@ import { behindClosingReply } from './pipelined.js';
 
 export interface ClientErrorDeps {
   readonly logger: Logger;
-  /** Counts one refused request with the status it was answered. */
-  readonly count: (status: number) => void;
+  /** Counts one refused request with the status it was answered and its duration (module comment). */
+  readonly count: (status: number, seconds: number) => void;
 }
 
 /** Node checks requests against their timeouts this often at most (its own default is every 30 s). */
@@ -84,7 +86,7 @@ function onClientError(
     { code, reason, status: out.status, node_code: err.code, peer_ip: socket.remoteAddress ?? null },
     'request denied',
   );
-  deps.count(out.status);
+  deps.count(out.status, code === 'ERR_REQUEST_TIMEOUT' ? headersTimeoutMs / 1000 : 0);
   const body = JSON.stringify(out.body);
   const fields = {
     ...out.headers,

@@ -178,7 +178,10 @@ export function createPublicServer(
   const secure = tls ? createHttpsServer({ ...tls, ...options }, handler) : undefined;
   const server: Server = secure ?? createServer(options, handler);
   boundHeaderFields(server, maxHeaders);
-  answerClientErrors(server, { logger, count: (status) => rt.countUnrouted(status, 'request') });
+  answerClientErrors(server, {
+    logger,
+    count: (status, seconds) => rt.countUnrouted(status, 'request', seconds),
+  });
   // Node would answer `Expect: 100-continue` at once, inviting the body of a request about to be refused.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     awaitContinue(req, res);

@@ -253,11 +253,11 @@ export class SidecarRuntime {
   }
 
   /**
-   * Counts a request answered before any route took it, whose duration is not known (recorded as 0): a
+   * Counts a request answered before any route took it, whose duration is not known (0 unless given): a
    * request head Node's HTTP server refused (`client-errors.ts`), a request no context was made for.
    */
-  countUnrouted(status: number, reason: DenyReason): void {
-    this.#deps.tracing?.countPlain('bad_request', status, 0, undefined, reason);
+  countUnrouted(status: number, reason: DenyReason, seconds = 0): void {
+    this.#deps.tracing?.countPlain('bad_request', status, seconds, undefined, reason);
   }
 
   /** The upstream answered (or failed) a forwarded request, or (499, 444) it could not be forwarded. */

@@ -1,9 +1,10 @@
 /**
  * `server.headersTimeoutMs` on a real sidecar, through a real socket: a client that sends part of a request
  * head and then nothing is answered 408 `ERR_REQUEST_TIMEOUT` (a JSON-RPC error naming the timeout) once the
- * configured time has passed, and its connection closed; the request is counted on route `bad_request`. The
- * test waits for the socket's own events; with the head timeout or Node's check interval not taken from the
- * config (10 s, checked every 30 s), it would run into the test timeout.
+ * configured time has passed, and its connection closed; the request is counted on route `bad_request` with
+ * the head timeout as its duration (the time Node waited, not an unknown 0). The test waits for the socket's
+ * own events; with the head timeout or Node's check interval not taken from the config (10 s, checked every
+ * 30 s), it would run into the test timeout.
  *
  * @module
  */
@@ -41,7 +42,7 @@ async function sample(name: string, labels: string): Promise<number | undefined>
 }
 
 describe('server.headersTimeoutMs', () => {
-  it('answers a head not in within it with 408, closes the connection, and counts it', async () => {
+  it('answers a head not in within it with 408, closes the connection, and counts it with that duration', async () => {
     const answer = await partialHead('POST /mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc');
     expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(answer).toMatch(/\r\nconnection: close\r\n/);
@@ -56,5 +57,6 @@ describe('server.headersTimeoutMs', () => {
     });
     expect(await sample('mcp_authz_requests_total', 'route="bad_request"')).toBe(1);
     expect(await sample('mcp_authz_requests_total', 'status="408"')).toBe(1);
+    expect(await sample('mcp_authz_request_duration_seconds_sum', 'route="bad_request"')).toBe(0.2);
   });
 });

@@ -3,9 +3,9 @@
  * exists is answered with a JSON-RPC error, counted and logged; what it refuses while a request is under way,
  * or what is no request (a connection that never sent a byte, a client leaving mid-head), is left as Node does
  * it. The sidecar's own server waits `server.headersTimeoutMs` (10 s) for a head, checked once a second
- * (`serverTimeouts`); this one 200 ms, checked every 50 ms. The other refusals (a malformed head, one over
- * 16 KiB) are in `test/integration/accounting.test.ts`, the sidecar's own 408 in
- * `test/integration/head-timeout.test.ts`.
+ * (`serverTimeouts`); this one 200 ms, checked every 50 ms. A 408 is counted with the head timeout as its
+ * duration. The other refusals (a malformed head, one over 16 KiB) are in
+ * `test/integration/accounting.test.ts`, the sidecar's own 408 in `test/integration/head-timeout.test.ts`.
  *
  * @module
  */
@@ -25,6 +25,8 @@ afterEach(async () => {
 interface Served {
   readonly port: number;
   readonly counted: number[];
+  /** The duration each was counted with, in seconds. */
+  readonly durations: number[];
   readonly logs: string[];
   /** The error Node closed each request's connection with (`socket.errored`), by the time it closed. */
   readonly closedWith: unknown[];
@@ -33,6 +35,7 @@ interface Served {
 /** A server answering each request once its body is in, with `answerClientErrors` (or Node's own behaviour). */
 async function serve(onRequest?: (req: IncomingMessage, res: ServerResponse) => void): Promise<Served> {
   const counted: number[] = [];
+  const durations: number[] = [];
   const logs: string[] = [];
   const closedWith: unknown[] = [];
   const s = createServer(
@@ -43,10 +46,16 @@ async function serve(onRequest?: (req: IncomingMessage, res: ServerResponse) => 
       else req.resume().on('end', () => res.end('ok'));
     },
   );
-  answerClientErrors(s, { logger: captureLogger(logs), count: (status) => counted.push(status) });
+  answerClientErrors(s, {
+    logger: captureLogger(logs),
+    count: (status, seconds) => {
+      counted.push(status);
+      durations.push(seconds);
+    },
+  });
   server = s;
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return { port: (s.address() as AddressInfo).port, counted, logs, closedWith };
+  return { port: (s.address() as AddressInfo).port, counted, durations, logs, closedWith };
 }
 
 /** Sends `writes` (`end` half-closes after them) and resolves with all read once the server closes. */
@@ -94,6 +103,8 @@ describe('answerClientErrors', () => {
       },
     });
     expect(s.counted).toEqual([408]);
+    // The time Node waited for the head: its timeout (it checks every 50 ms here), not an unknown 0.
+    expect(s.durations).toEqual([0.2]);
     expect(s.logs.map((l) => JSON.parse(l) as unknown)).toEqual([
       expect.objectContaining({
         level: 'info',
