@@ -272,10 +272,11 @@ export class SessionOwners {
 
   /**
    * The upstream answered 404 for the session: it has no such session (MCP has a server answer so once it
-   * ended one), so nothing of it can come late. Reported to `onEnd`; the binding is left to the table.
+   * ended one), so nothing of it can come late and nobody can use it again. It goes as one its DELETE ended
+   * goes ({@link unbind}): its binding here and in the shared store, and `onEnd`.
    */
   notFound(sessionId: string): void {
-    this.#onEnd?.(sessionId);
+    this.unbind(sessionId);
   }
 
   /**

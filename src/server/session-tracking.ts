@@ -1,7 +1,7 @@
 /**
  * What a forwarded reply means for Streamable HTTP session ownership (`SessionOwners`): a session the upstream
- * issues is bound to its caller, one a DELETE ends is freed, one the upstream answers 404 for is reported
- * ended, and a bound session's protocol version is noted.
+ * issues is bound to its caller, one a DELETE ends or the upstream answers 404 for is freed, and a bound
+ * session's protocol version is noted.
  *
  * @module
  */
@@ -15,7 +15,8 @@ export const SESSION_TAKEN: unique symbol = Symbol('session taken');
 type Tracked = string | typeof SESSION_TAKEN | undefined;
 
 /**
- * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends, or notes
+ * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends or the
+ * upstream no longer has (404), or notes
  * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
  * {@link SESSION_TAKEN} when the upstream issued an id bound to another caller: the session stays with its
  * owner, and the reply must not reach this caller (it would learn the owner's session id). A promise when a

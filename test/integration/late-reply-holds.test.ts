@@ -100,7 +100,9 @@ describe('late-reply holds of a session that ended', () => {
   });
 
   it('are gone once the upstream answered 404 for it (the session ended there)', async () => {
-    const sidecar = await harness();
+    // `forward`, as above: with `reject` the 404 also drops the session's binding, and the reuse is refused
+    // as unknown before the in-flight check.
+    const sidecar = await harness({ config: { server: { unknownSessions: 'forward' } } });
     const headers = await openSession(sidecar);
     await cutCall(sidecar, headers);
     expect((await list(sidecar, headers, 1)).status).toBe(400);

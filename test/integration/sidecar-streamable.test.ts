@@ -446,6 +446,27 @@ describe('session ownership', () => {
     await own.text();
   });
 
+  it('drops the binding of a session the upstream answered 404 for: its id is then refused here, unforwarded', async () => {
+    const alice = await h.bearer(['analyst'], { sub: 'alice' });
+    const headers = await openSession(alice);
+    // The upstream ends the session on its own (a restart, its own idle timeout): a DELETE straight to it.
+    const direct = await fetch(h.upstream.mcpUrl, { method: 'DELETE', headers });
+    expect(direct.status).toBe(200);
+    await direct.text();
+    const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    const gone = await postJsonRpc(h.mcpUrl, { ...alice, ...headers }, ping(2));
+    expect(gone.status).toBe(404);
+    await gone.text();
+    // Kept bound, the id would stay the caller's and go upstream again; dropped, it is an unknown session.
+    h.upstream.resetCalls();
+    const again = await postJsonRpc(h.mcpUrl, { ...alice, ...headers }, ping(3));
+    expect(again.status).toBe(404);
+    expect(((await again.json()) as { error: { data: { code: string } } }).error.data.code).toBe(
+      'ERR_REQUEST_SESSION',
+    );
+    expect(h.upstream.calls()).toEqual([]);
+  });
+
   it('refuses a session this replica never saw issued (404, not forwarded); `forward` lets the upstream decide', async () => {
     const alice = await h.bearer(['analyst'], { sub: 'alice' });
     const headers = await openSession(alice);

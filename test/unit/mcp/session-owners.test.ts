@@ -194,12 +194,13 @@ describe('SessionOwners: onEnd (what is kept per session elsewhere goes with it)
     expect(ended).toEqual(['s-1', 'never-bound']);
   });
 
-  it('is told of a session the upstream answered 404 for, whose binding the table keeps', () => {
+  it('is told of a session the upstream answered 404 for, whose binding goes with it', () => {
     const { ended, owners } = recording();
     owners.bind('s-1', alice);
     owners.notFound('s-1');
     expect(ended).toEqual(['s-1']);
-    expect(owners.mayUse('s-1', alice)).toBe(true);
+    expect(owners.size).toBe(0);
+    expect(owners.mayUse('s-1', alice)).toBe(false);
   });
 
   it('is told of a session evicted (by a cap, idle for a day, or abandoned) while unknown sessions are refused', () => {
@@ -401,6 +402,12 @@ describe('SessionOwners with a shared store', () => {
     expect([...s.map.keys()]).toEqual(['s-2']);
     owners.unbind('s-2');
     expect(s.map.size).toBe(0);
+    // One the upstream answered 404 for is gone there too: no replica, this one restarted included, serves it.
+    await owners.bind('s-3', alice);
+    owners.notFound('s-3');
+    expect(s.map.size).toBe(0);
+    expect(s.calls.slice(-1)).toEqual(['delete s-3']);
+    expect(await new SessionOwners({ shared: s.shared }).mayUse('s-3', alice)).toBe(false);
   });
 
   it('refreshes a binding in use once an hour, which never brings back one that ended', async () => {
