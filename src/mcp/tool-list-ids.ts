@@ -18,6 +18,10 @@
  * `tools/call` `"1"` under the id of its `tools/list` `1`. Sending both is a reuse; a response under either
  * spelling answers the one request awaiting under it.
  *
+ * Nor does the reply to a `tools/list` sent before the upstream said its tools changed teach (the annotation
+ * cache's `generation` moved on since): it may list them as they were, and would undo the forgetting
+ * (annotations.ts), as a Streamable HTTP POST's reply would (reply-filter.ts).
+ *
  * @module
  */
 import type { JsonRpcMessage } from './jsonrpc.js';
@@ -38,8 +42,14 @@ function followed(id: unknown): string | undefined {
 export class ToolListIds {
   /** Ids ({@link followed}) of the requests sent whose response has not passed yet; undefined once untrusted. */
   #awaiting: Set<string> | undefined = new Set();
-  /** Those of `#awaiting` that are `tools/list` requests. */
-  readonly #lists = new Set<string>();
+  /** Those of `#awaiting` that are `tools/list` requests, each with the generation it was sent under. */
+  readonly #lists = new Map<string, number>();
+  /** The annotation cache's generation (`AnnotationCache.generation`): a list sent under another teaches nothing. */
+  readonly #generation: () => number;
+
+  constructor(generation: () => number) {
+    this.#generation = generation;
+  }
 
   /** Whether the session still teaches (tests). */
   get following(): boolean {
@@ -63,7 +73,7 @@ export class ToolListIds {
       }
       awaiting.add(key);
       noted.push(key);
-      if (lists.size > 0 && lists.get(idKey(m.id)) === 'tools/list') this.#lists.add(key);
+      if (lists.size > 0 && lists.get(idKey(m.id)) === 'tools/list') this.#lists.set(key, this.#generation());
     }
     return noted;
   }
@@ -78,12 +88,14 @@ export class ToolListIds {
 
   /**
    * A response (result or error) under `id` passed on the stream: true when it answers a `tools/list` the
-   * session sent, whose tools are then learnt.
+   * session sent since the upstream last said its tools changed, whose tools are then learnt.
    */
   answered(id: unknown): boolean {
     const key = followed(id);
     if (key === undefined || !this.#awaiting?.delete(key)) return false;
-    return this.#lists.delete(key);
+    const generation = this.#lists.get(key);
+    this.#lists.delete(key);
+    return generation === this.#generation();
   }
 
   #untrust(): void {

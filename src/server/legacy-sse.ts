@@ -156,7 +156,7 @@ export class LegacySseRoutes {
           cut: () => res.destroy(),
           pending: new Set(),
           serverRequests: new ServerRequestIds(),
-          toolLists: new ToolListIds(),
+          toolLists: new ToolListIds(() => rt.annotations.generation),
         };
         this.#sessions.set(sessionId, own);
         return `${rt.config.server.legacyMessagesPath}?sessionId=${encodeURIComponent(sessionId)}`;

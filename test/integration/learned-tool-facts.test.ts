@@ -54,6 +54,8 @@ interface Upstream {
   relist(readOnly?: boolean): Promise<void>;
   /** Holds every `tools/list` answer, or every `echo_json` one, until the returned function is called. */
   hold(what: 'lists' | 'echoes'): () => void;
+  /** Resolves once a held `tools/list` answer (made before the hold: what is listed then) waits. */
+  waiting(what: 'lists'): Promise<void>;
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -76,6 +78,7 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const servers: Server[] = [];
   let wipeReadOnly = options.wipeReadOnly === true;
   const held: { lists?: Promise<void>; echoes?: Promise<void> } = {};
+  const reached: { lists?: () => void } = {};
   const started = await startSdkUpstream(
     async (t: Transport) => {
       const server = new Server(
@@ -83,8 +86,8 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
         { capabilities: { tools: { listChanged: true } } },
       );
       server.setRequestHandler(ListToolsRequestSchema, async () => {
-        await held.lists;
-        return {
+        // The answer is made first, then held: a list the tools changed after is stale.
+        const listed = {
           tools: [
             {
               name: WIPE,
@@ -98,6 +101,9 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
             },
           ],
         };
+        reached.lists?.();
+        await held.lists;
+        return listed;
       });
       server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         if (req.params.name === ECHO) {
@@ -132,6 +138,11 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
         delete held[what];
         open();
       };
+    },
+    waiting(what) {
+      return new Promise<void>((resolve) => {
+        reached[what] = resolve;
+      });
     },
   };
 }
@@ -373,6 +384,41 @@ describe('notifications/tools/list_changed', () => {
       expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(-32003);
       expect(up.wiped).toEqual([{}]);
       expect(h.logs.some((l) => l.includes('upstream tools changed'))).toBe(true);
+    },
+  );
+});
+
+describe('a tools/list answered after notifications/tools/list_changed', () => {
+  it.each([
+    ['Streamable HTTP', connectStreamable, 'mcpUrl'],
+    ['legacy HTTP+SSE', connectSse, 'sseUrl'],
+  ] as const)(
+    'teaches nothing when it was sent before the notification: it may list the tools as they were (%s)',
+    async (_kind, connect, url) => {
+      // wipe_records, listed read-only, turns destructive while a tools/list made before the change is held:
+      // its answer still says read-only, and must not undo the forgetting the notification brought.
+      const up = await upstream({ wipeReadOnly: true });
+      const h = await harness(up);
+      const c: Client = await connect(h[url], await h.bearer(['user']));
+      stops.push(() => c.close());
+      let changed!: () => void;
+      const told = new Promise<void>((resolve) => {
+        changed = resolve;
+      });
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
+      await c.listTools();
+      expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(0);
+      const waiting = up.waiting('lists');
+      const release = up.hold('lists');
+      const stale = c.listTools();
+      await waiting;
+      await up.relist(false);
+      await told;
+      release();
+      const wipe = (await stale).tools.find((t) => t.name === WIPE);
+      expect(wipe?.annotations?.readOnlyHint).toBe(true);
+      expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(-32003);
+      expect(up.wiped).toEqual([{}]);
     },
   );
 });
