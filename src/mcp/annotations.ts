@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
 import { type ArgumentNames, MAX_ARGUMENT_NAMES } from './argument-names.js';
 import type { ParamHeader } from './param-headers.js';
@@ -79,6 +80,13 @@ export const MAX_WARNED_TOOLS = 1_024;
 /** What an upstream sends when its list of tools changed (MCP `ToolListChangedNotification`). */
 export const TOOLS_LIST_CHANGED = 'notifications/tools/list_changed';
 
+/**
+ * {@link TOOLS_LIST_CHANGED} events acted on, remembered by session and SSE event id (their SHA-256), those
+ * seen longest ago forgotten first: a stream resumed with `Last-Event-ID` replays them, and a caller could
+ * otherwise have every tool forgotten as often as it liked.
+ */
+export const MAX_CHANGES_REMEMBERED = 1_024;
+
 export class AnnotationCache {
   readonly #max: number;
   #tools = new Map<string, ToolAnnotations>();
@@ -95,6 +103,8 @@ export class AnnotationCache {
   readonly #logger: Logger | undefined;
   /** Tools warned about for declaring more names than are kept ({@link MAX_WARNED_TOOLS}). */
   readonly #warned = new Set<string>();
+  /** The change events acted on ({@link MAX_CHANGES_REMEMBERED}). */
+  readonly #changes = new Set<string>();
 
   constructor(max = MAX_KNOWN_TOOLS, maxArgumentNames = MAX_KNOWN_ARGUMENT_NAMES, logger?: Logger) {
     this.#max = max;
@@ -181,9 +191,17 @@ export class AnnotationCache {
    * made destructive). Its `Mcp-Param-*` marks and argument names are kept until then: they only add checks,
    * which an unseen tool would go without, so a caller whose tool call makes the upstream send this cannot
    * have a case-spelt argument or a header pass unchecked in the meantime. Listings under way when it came teach
-   * nothing ({@link generation}).
+   * nothing ({@link generation}). `event`, the session and SSE event id it came as, is acted on once: a stream
+   * resumed with `Last-Event-ID` replays it, and what was listed since is not forgotten again.
    */
-  toolsChanged(): void {
+  toolsChanged(event?: { readonly session: string; readonly id: string }): void {
+    if (event !== undefined) {
+      const key = createHash('sha256').update(`${event.session}\n${event.id}`).digest('base64url');
+      if (this.#changes.has(key)) return;
+      this.#changes.add(key);
+      if (this.#changes.size > MAX_CHANGES_REMEMBERED)
+        this.#changes.delete(this.#changes.values().next().value as string);
+    }
     this.#generation++;
     if (this.#tools.size === 0) return;
     this.#logger?.info(

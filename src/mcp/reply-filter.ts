@@ -19,7 +19,8 @@
  * list but teaches nothing: a tool's result can be of its caller's making (an echo), and would otherwise
  * plant annotations (a destructive tool said read-only), `Mcp-Param-*` marks or argument names. The upstream's
  * `notifications/tools/list_changed`, wherever a filter sees it, has the annotations learnt forgotten
- * (`AnnotationCache.toolsChanged`), and the replies to lists sent before it teach nothing.
+ * (`AnnotationCache.toolsChanged`; an event of a session once, as a resumed stream replays it), and the
+ * replies to lists sent before it teach nothing.
  *
  * The same replies bind the tasks they create to the caller and have `tasks/list` results pruned to the
  * caller's tasks (`TaskScope`), and on the long-lived event streams the server notifications the caller may
@@ -92,6 +93,8 @@ export interface ReplyFilterOptions {
   readonly answered?: ((id: unknown) => boolean) | undefined;
   /** The replies to the body's own `tools/list` requests teach nothing (it reuses the id of a request cut off). */
   readonly untaught?: boolean | undefined;
+  /** The Streamable HTTP session replied in: a tools/list_changed event replayed in it is acted on once. */
+  readonly session?: string | undefined;
 }
 
 /**
@@ -121,6 +124,7 @@ export class ReplyFilter {
   readonly #untaught: boolean;
   /** The annotation cache's generation when the filter was made (its body about to be forwarded). */
   readonly #generation: number;
+  readonly #session: string | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -145,6 +149,7 @@ export class ReplyFilter {
     this.#answered = options.answered;
     this.#untaught = options.untaught === true;
     this.#generation = annotations.generation;
+    this.#session = options.session;
   }
 
   /** True when some reply may need rewriting (a list or task request is pending, or any reply may be one). */
@@ -152,16 +157,22 @@ export class ReplyFilter {
     return filterActive(this.#pending, this.#anyList, this.#tasks, this.#notifications);
   }
 
-  /** Rewrites one parsed JSON-RPC message (or batch); returns the same object when nothing applies. */
-  rewriteMessage(msg: unknown): unknown {
+  /**
+   * Rewrites one parsed JSON-RPC message (or batch), which came as the SSE event `eventId` when given; returns
+   * the same object when nothing applies.
+   */
+  rewriteMessage(msg: unknown, eventId?: string): unknown {
     if (Array.isArray(msg)) {
-      const out = msg.map((m) => this.rewriteMessage(m));
+      const out = msg.map((m) => this.rewriteMessage(m, eventId));
       return out.every((m, i) => m === msg[i]) ? msg : out;
     }
     if (!isRecord(msg)) return msg;
     if (!('id' in msg)) {
-      // The upstream's tools changed: what was learnt of them no longer decides calls.
-      if (msg.method === TOOLS_LIST_CHANGED) this.#annotations.toolsChanged();
+      // The upstream's tools changed: what was learnt of them no longer decides calls (once per event).
+      if (msg.method === TOOLS_LIST_CHANGED) {
+        const session = this.#session;
+        this.#annotations.toolsChanged(session && eventId ? { session, id: eventId } : undefined);
+      }
       return msg;
     }
     if (!('result' in msg)) {
@@ -249,7 +260,7 @@ export class ReplyFilter {
     this.#sent?.(parsed);
     const told = this.#withoutRefusedNotifications(parsed);
     if (told === undefined) return null;
-    const out = this.rewriteMessage(told);
+    const out = this.rewriteMessage(told, event.id);
     return out === parsed ? event.data : JSON.stringify(out);
   };
 

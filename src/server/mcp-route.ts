@@ -84,6 +84,7 @@ export async function handleMcp(
             sent: noted && ((msg) => noted.note(msg)),
             answered: owed && ((id) => noteAnswered(owed, id)),
             untaught: ctx.untaught,
+            session: sessionOf(req.headers['mcp-session-id']),
           },
         )
       : undefined;
@@ -155,6 +156,11 @@ function requestIds(ctx: RequestContext): Set<string> | undefined {
 function noteAnswered(owed: Set<string>, id: unknown): boolean {
   if (typeof id === 'string' || typeof id === 'number') owed.delete(String(id));
   return false;
+}
+
+/** The `Mcp-Session-Id` a request names (Node joins a field sent twice into one value). */
+function sessionOf(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' ? header : undefined;
 }
 
 /** The upstream path keeps the client's query string. */

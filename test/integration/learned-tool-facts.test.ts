@@ -6,7 +6,8 @@
  * refused its call (role `user` may not call destructive tools), on Streamable HTTP (event-stream and JSON
  * replies, a batch) and on the legacy HTTP+SSE transport (an SDK client, and a caller reusing the id of its
  * own `tools/list` for the echo). The upstream's own `tools/list` replies still teach, after a
- * `notifications/tools/list_changed` too; and after one, what was learnt before no longer decides a call.
+ * `notifications/tools/list_changed` too; and after one, what was learnt before no longer decides a call, nor
+ * does a list sent before it, while the notification replayed on a resumed stream is not acted on again.
  *
  * @module
  */
@@ -387,6 +388,64 @@ describe('notifications/tools/list_changed', () => {
     },
   );
 });
+
+describe('notifications/tools/list_changed replayed', () => {
+  it('is acted on once: a stream resumed with Last-Event-ID replays it, and the tools listed since stay known', async () => {
+    // A caller resuming its stream from before a notification has it replayed as often as it likes: each time,
+    // every tool was unseen again, and the calls of other callers made while the discovery cooled down (or,
+    // here, failed) were decided as destructive.
+    const up = await upstream({ polling: true, wipeReadOnly: true });
+    const h = await harness(up);
+    const headers = await initializedSession(h.mcpUrl, await h.bearer(['user']), '2025-11-25');
+    const live = await eventStream(h.mcpUrl, headers);
+    await up.relist();
+    await up.relist();
+    const ids = await live.notified(2);
+    live.close();
+    await messages(await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    const replayed = await eventStream(h.mcpUrl, { ...headers, 'last-event-id': ids[0] ?? '' });
+    await replayed.notified(1);
+    replayed.close();
+    // Still known: decided on the list, without a discovery (whose list would be held until it timed out).
+    const lists = up.hold('lists');
+    const answer = await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(2)));
+    lists();
+    expect(errorCode(answer[0])).toBe(0);
+    expect(up.wiped).toEqual([{}]);
+  });
+});
+
+interface EventStream {
+  /** The SSE event ids of the first `n` tools/list_changed notifications on the stream, once they came. */
+  notified(n: number): Promise<string[]>;
+  close(): void;
+}
+
+/** Opens a Streamable HTTP GET stream through the sidecar by hand (to resume it with a chosen event id). */
+async function eventStream(url: string, headers: Record<string, string>): Promise<EventStream> {
+  const abort = new AbortController();
+  const res = await fetch(url, {
+    headers: { ...headers, accept: 'text/event-stream' },
+    signal: abort.signal,
+  });
+  expect(res.status).toBe(200);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const seen: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (e) => seen.push(e) });
+  const changed = () => seen.filter((e) => e.data.includes('notifications/tools/list_changed'));
+  return {
+    async notified(n) {
+      while (changed().length < n) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error('the event stream ended');
+        parser.feed(decoder.decode(chunk.value, { stream: true }));
+      }
+      return changed().map((e) => e.id ?? '');
+    },
+    close: () => abort.abort(),
+  };
+}
 
 describe('a tools/list answered after notifications/tools/list_changed', () => {
   it.each([

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AnnotationCache,
+  MAX_CHANGES_REMEMBERED,
   MAX_TOOL_NAME_CHARS,
   MCP_DEFAULT_ANNOTATIONS,
 } from '../../../src/mcp/annotations.js';
@@ -176,5 +177,24 @@ describe('AnnotationCache', () => {
     expect(cache.generation).toBe(2);
     cache.learn(new Map([['wipe', { destructiveHint: true }]]));
     expect(cache.get('wipe')).toMatchObject({ readOnlyHint: false, destructiveHint: true, seen: true });
+  });
+
+  it('acts on a tools change event once (a resumed stream replays it), the oldest remembered forgotten first', () => {
+    const cache = new AnnotationCache();
+    const listed = () => cache.learn(new Map([['read', { readOnlyHint: true }]]));
+    listed();
+    cache.toolsChanged({ session: 's', id: 'e-1' });
+    expect([cache.generation, cache.has('read')]).toEqual([1, false]);
+    listed();
+    cache.toolsChanged({ session: 's', id: 'e-1' });
+    expect([cache.generation, cache.has('read')]).toEqual([1, true]);
+    // Another session's event, or one without an id, is another change.
+    cache.toolsChanged({ session: 't', id: 'e-1' });
+    cache.toolsChanged();
+    expect(cache.generation).toBe(3);
+    for (let i = 0; i < MAX_CHANGES_REMEMBERED; i++) cache.toolsChanged({ session: 'u', id: `${i}` });
+    listed();
+    cache.toolsChanged({ session: 's', id: 'e-1' });
+    expect(cache.has('read')).toBe(false);
   });
 });

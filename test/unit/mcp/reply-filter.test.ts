@@ -254,6 +254,22 @@ describe('ReplyFilter where any reply may arrive (alsoAnyList)', () => {
     const note = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
     expect(f.rewriteMessage(note)).toBe(note);
   });
+
+  it('acts on a tools/list_changed event of its session once, as a stream resumed with Last-Event-ID replays it', () => {
+    const cache = new AnnotationCache();
+    const data = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    const stream = (session?: string) =>
+      new ReplyFilter(new Map(), true, notSecret, cache, { session }).rewriteEvent;
+    stream('s')({ data, id: 'e-1' });
+    stream('s')({ data: `[${data}]`, id: 'e-1' });
+    expect(cache.generation).toBe(1);
+    stream('s')({ data, id: 'e-2' });
+    stream('t')({ data, id: 'e-2' });
+    // Without a session or an event id it cannot be told replayed: acted on each time.
+    stream()({ data, id: 'e-2' });
+    stream('s')({ data });
+    expect(cache.generation).toBe(5);
+  });
 });
 
 describe('ReplyFilter learning only from the reply to a tools/list', () => {
