@@ -12,9 +12,10 @@
  * Each id is kept as a 30-bit digest of its held key: two ids with one digest only make a POST untaught
  * that could have taught, never the other way round. Bounded: {@link MAX_TAINTED_IDS_PER_SESSION} per
  * session and {@link MAX_TAINTED_IDS} in all; a session that would go past either is untaught whole, as
- * every session with a request cut off was before, and so is one whose ids cannot be told apart any more.
- * At most {@link MAX_UNTAUGHT_SESSIONS} sessions (the session table's bound), least recently used dropped
- * first.
+ * every session with a request cut off was before. At most {@link MAX_UNTAUGHT_SESSIONS} sessions (the
+ * session table's bound), least recently used dropped first: a session dropped so (by a flood of sessions,
+ * possible with `unknownSessions: forward`) forgets its cut-off ids, and the ids are per replica and lost
+ * on a restart; where those apply, the protection left is the hold's (five minutes).
  *
  * @module
  */
