@@ -9,8 +9,8 @@
  * A session the table evicts to stay within its bounds (never one unbound because it ended) is reported to
  * `onEvict`, with the protocol version its owner last used in it, so that it can be ended at the upstream,
  * which otherwise keeps it until a DELETE that no client will send. Every session that ends — its DELETE, the
- * upstream answering 404 for it, or (unknown sessions refused) its eviction — is reported to `onEnd`, so that
- * what is kept per session elsewhere (the ids in flight: `in-flight-ids.ts`) goes with it.
+ * upstream answering 404 for it to its owner, or (unknown sessions refused) its eviction — is reported to
+ * `onEnd`, so that what is kept per session elsewhere (the ids in flight: `in-flight-ids.ts`) goes with it.
  *
  * With a shared store ({@link SharedSessions}: Redis), every binding is also written there, and a session
  * unknown here is looked up there before it is refused: a sidecar restarted beside a running MCP server, or
@@ -96,9 +96,10 @@ export interface SessionOwnersOptions {
   /** Must not throw: it runs inside {@link SessionOwners.bind}, on the request that issued a new session. */
   readonly onEvict?: OnEvict;
   /**
-   * Told of each session that ended: unbound by its DELETE, answered 404 by the upstream, or evicted while
-   * unknown sessions are refused (with `forward` an evicted session may still be used through the upstream,
-   * and one forgotten by this replica only, with a shared store, may be picked up again: neither ended).
+   * Told of each session that ended: unbound by its DELETE, answered 404 by the upstream (to its owner), or
+   * evicted while unknown sessions are refused (with `forward` an evicted session may still be used through
+   * the upstream, and one forgotten by this replica only, with a shared store, may be picked up again: neither
+   * ended).
    */
   readonly onEnd?: OnEnd;
   readonly shared?: SharedSessions;
@@ -271,12 +272,18 @@ export class SessionOwners {
   }
 
   /**
-   * The upstream answered 404 for the session: it has no such session (MCP has a server answer so once it
-   * ended one), so nothing of it can come late and nobody can use it again. It goes as one its DELETE ended
-   * goes ({@link unbind}): its binding here and in the shared store, and `onEnd`.
+   * The upstream answered 404 for the session to `caller`'s request: it has no such session (MCP has a server
+   * answer so once it ended one). Bound here to `caller`, it goes as its DELETE would ({@link unbind}): here,
+   * in the shared store, and `onEnd`. Bound to another, nothing ends: the id ended and went anew to that
+   * caller while the request was under way. Unknown here with `forward`, nothing ends either: the upstream
+   * answered this caller only (one binding sessions to users answers another's id so), and the ids in flight
+   * of the session's own requests must stay. Unknown here with `reject`, it ended here already: `onEnd`.
    */
-  notFound(sessionId: string): void {
-    this.unbind(sessionId);
+  notFound(sessionId: string, caller: Principal): void {
+    const b = this.#owners.get(sessionId);
+    if (b === undefined) {
+      if (this.#unknown === 'reject') this.#onEnd?.(sessionId);
+    } else if (b.owner === ownerKey(caller)) this.unbind(sessionId);
   }
 
   /**

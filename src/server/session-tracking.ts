@@ -1,7 +1,7 @@
 /**
  * What a forwarded reply means for Streamable HTTP session ownership (`SessionOwners`): a session the upstream
- * issues is bound to its caller, one a DELETE ends or the upstream answers 404 for is freed, and a bound
- * session's protocol version is noted.
+ * issues is bound to its caller, one a DELETE ends or the upstream answers 404 for (to its owner) is freed,
+ * and a bound session's protocol version is noted.
  *
  * @module
  */
@@ -16,8 +16,7 @@ type Tracked = string | typeof SESSION_TAKEN | undefined;
 
 /**
  * Binds a session the upstream issues to the caller (returning its id), frees one a DELETE ends or the
- * upstream no longer has (404), or notes
- * the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
+ * upstream no longer has (404 to its owner: `SessionOwners.notFound`), or notes the protocol version a session's request was accepted with (sent with the DELETE should it be evicted).
  * {@link SESSION_TAKEN} when the upstream issued an id bound to another caller: the session stays with its
  * owner, and the reply must not reach this caller (it would learn the owner's session id). A promise when a
  * new session's binding is claimed in the shared store.
@@ -32,7 +31,7 @@ export function trackSession(
   if (!sessions || !ctx.principal) return undefined;
   const requested = ctx.req.headers['mcp-session-id'];
   if (res.status >= 400) {
-    if (res.status === 404 && typeof requested === 'string') sessions.notFound(requested);
+    if (res.status === 404 && typeof requested === 'string') sessions.notFound(requested, ctx.principal);
     return undefined;
   }
   const issued = res.headers['mcp-session-id'];

@@ -197,10 +197,28 @@ describe('SessionOwners: onEnd (what is kept per session elsewhere goes with it)
   it('is told of a session the upstream answered 404 for, whose binding goes with it', () => {
     const { ended, owners } = recording();
     owners.bind('s-1', alice);
-    owners.notFound('s-1');
+    owners.notFound('s-1', alice);
     expect(ended).toEqual(['s-1']);
     expect(owners.size).toBe(0);
     expect(owners.mayUse('s-1', alice)).toBe(false);
+  });
+
+  it("ends nothing on a 404 to a request of another caller than the session's owner", () => {
+    const { ended, owners } = recording();
+    // The id ended and went anew to alice while mallory's request in it was under way.
+    owners.bind('s-1', alice);
+    owners.notFound('s-1', mallory);
+    expect(ended).toEqual([]);
+    expect(owners.mayUse('s-1', alice)).toBe(true);
+  });
+
+  it('ends a session unknown here on a 404 only while unknown sessions are refused (with forward, one caller was answered)', () => {
+    const reject = recording();
+    reject.owners.notFound('gone', alice);
+    expect(reject.ended).toEqual(['gone']);
+    const forward = recording({ unknown: 'forward' });
+    forward.owners.notFound('elsewhere', mallory);
+    expect(forward.ended).toEqual([]);
   });
 
   it('is told of a session evicted (by a cap, idle for a day, or abandoned) while unknown sessions are refused', () => {
@@ -404,10 +422,15 @@ describe('SessionOwners with a shared store', () => {
     expect(s.map.size).toBe(0);
     // One the upstream answered 404 for is gone there too: no replica, this one restarted included, serves it.
     await owners.bind('s-3', alice);
-    owners.notFound('s-3');
+    owners.notFound('s-3', alice);
     expect(s.map.size).toBe(0);
     expect(s.calls.slice(-1)).toEqual(['delete s-3']);
     expect(await new SessionOwners({ shared: s.shared }).mayUse('s-3', alice)).toBe(false);
+    // A 404 to a request whose session is no longer bound here (ended, and its id bound anew on another
+    // replica meanwhile) leaves the store alone: that binding is another session's.
+    s.map.set('s-4', ownerKey(mallory));
+    owners.notFound('s-4', alice);
+    expect(s.map.get('s-4')).toBe(ownerKey(mallory));
   });
 
   it('refreshes a binding in use once an hour, which never brings back one that ended', async () => {
