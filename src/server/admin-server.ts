@@ -8,8 +8,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { HEADERS_TIMEOUT_MS } from '../config/defaults.js';
 import type { SecretSource } from '../config/secrets.js';
 import type { Component } from '../lifecycle.js';
+import { serverTimeouts } from './client-errors.js';
 import { sendJson } from './respond.js';
 
 export interface AdminResponse {
@@ -27,7 +29,9 @@ export interface AdminRoutes {
 }
 
 export function createAdminServer(routes: AdminRoutes): Server {
-  const server = createServer((req, res) => {
+  // As on the public listener (its default head timeout): a slow client cannot hold a connection open for
+  // Node's defaults (60 s / 300 s), nor 30 s past them, Node's own check interval.
+  const server = createServer(serverTimeouts(HEADERS_TIMEOUT_MS), (req, res) => {
     // A request target such as `//[` is no valid URL: answer 400 (a throw here would end the process).
     let url: URL;
     try {
@@ -88,9 +92,6 @@ export function createAdminServer(routes: AdminRoutes): Server {
       () => sendJson(res, 500, { error: 'internal_error' }),
     );
   });
-  // As on the public listener: a slow client cannot hold a connection open for Node's defaults (60 s / 300 s).
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   return server;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The admin listener answers what it cannot parse instead of throwing: a request target that is no valid
- * URL (`GET //[`) got an uncaught TypeError, which ends the sidecar (and with it the pod's public port).
+ * URL (`GET //[`) got an uncaught TypeError, which ends the sidecar (and with it the pod's public port). Its
+ * timeouts are the public listener's defaults, checked as often.
  *
  * @module
  */
@@ -38,6 +39,14 @@ function raw(requestLine: string): Promise<string> {
 }
 
 describe('admin listener', () => {
+  it('times heads and requests out as the public listener does by default, checked once a second', () => {
+    // Node's own check, every 30 s, let a slow head hold a connection for up to 40 s.
+    const checked = server as Server & { readonly connectionsCheckingInterval: number };
+    expect([server.headersTimeout, server.requestTimeout, checked.connectionsCheckingInterval]).toEqual([
+      10_000, 30_000, 1_000,
+    ]);
+  });
+
   it.each(['GET //[ HTTP/1.1', 'GET //%zz HTTP/1.1', 'GET http://[/ HTTP/1.1'])(
     'answers %s with 400 and keeps serving',
     async (line) => {
