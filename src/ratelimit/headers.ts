@@ -39,6 +39,27 @@ export function rateLimitHeaders(
   return headers;
 }
 
+/**
+ * The headers of a body whose tokens went back (refused after the rate limit): those of the bucket then
+ * holding fewest, as for a body charged. `left`: each bucket's whole tokens once they went back; `buckets`:
+ * each one's spec and the tokens the body took from it (`taken`).
+ */
+export function refundedHeaders(
+  buckets: readonly { readonly spec: BucketSpec; readonly calls: number }[],
+  taken: readonly TakeResult[],
+  left: readonly number[],
+): Record<string, string> {
+  let i = 0;
+  for (let j = 1; j < left.length; j++) if ((left[j] as number) < (left[i] as number)) i = j;
+  const { spec, calls } = buckets[i] as (typeof buckets)[number];
+  const t = taken[i] as TakeResult;
+  const remaining = left[i] as number;
+  // Full again as much sooner as the tokens given back take to refill (when they went back).
+  const resetMs =
+    remaining === t.remaining ? t.resetMs : Math.max(0, t.resetMs - (calls * 1000) / spec.refillPerSecond);
+  return rateLimitHeaders({ ...t, remaining, resetMs }, spec);
+}
+
 /** Whole seconds, rounded up, at least 1. */
 export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1000));

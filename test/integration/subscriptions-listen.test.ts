@@ -142,10 +142,18 @@ describe('a subscriptions/listen refused by the open-stream cap', () => {
         expect(await refused.text()).toContain('ERR_RATELIMIT_STREAMS');
         left.push(refused.headers.get('ratelimit'));
       }
-      // Each refusal found the bucket as the open stream left it: one token down, not one more each time.
+      // Each refusal found the bucket as the open stream left it: one token down, not one more each time;
+      // its answer, as its audit record, says what the bucket holds once its token went back.
       expect(open.headers.get('ratelimit')).toMatch(/;r=199;/);
       expect(left).toEqual([left[0], left[0], left[0]]);
-      expect(left[0]).toMatch(/;r=198;/);
+      expect(left[0]).toMatch(/;r=199;/);
+      const refusedRecords = () =>
+        own.logs
+          .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"hoarder"'))
+          .map((l) => JSON.parse(l) as { decision: string; rate_limit: { remaining: number } | null })
+          .filter((r) => r.decision === 'deny');
+      await until(5_000, async () => refusedRecords().length === 3);
+      expect(refusedRecords().map((r) => r.rate_limit?.remaining)).toEqual([199, 199, 199]);
       stream.close();
     } finally {
       await own.stop();

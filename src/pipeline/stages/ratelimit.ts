@@ -25,7 +25,7 @@ import type { ErrorCode } from '../../errors/codes.js';
 import { RateLimitError } from '../../errors/errors.js';
 import { isMcpMethod } from '../../mcp/methods.js';
 import { chargedUndecided } from '../../mcp/server-requests.js';
-import { rateLimitHeaders } from '../../ratelimit/headers.js';
+import { rateLimitHeaders, refundedHeaders } from '../../ratelimit/headers.js';
 import { type BucketScope, bucketKey, limitedKey } from '../../ratelimit/keys.js';
 import {
   type BucketSpec,
@@ -127,15 +127,20 @@ export function ratelimitStage(
 
   /**
    * A refused body forwards none of its calls: the tokens its earlier buckets gave go back, and their calls'
-   * outcomes (their audit records' `rate_limit.remaining`) say what each bucket holds then.
+   * outcomes (their audit records' `rate_limit.remaining`) say what each bucket holds then; so does the result
+   * (what the take left where nothing went back).
    */
-  const giveBack = (groups: readonly Group[], taken: readonly TakeResult[]): void => {
+  const giveBack = (groups: readonly Group[], taken: readonly TakeResult[]): number[] => {
+    const left: number[] = [];
     for (let i = 0; i < taken.length; i++) {
       const g = groups[i] as Group;
-      const remaining = limiter.giveBack(g.key, g.spec, g.calls, taken[i] as TakeResult);
+      const t = taken[i] as TakeResult;
+      const remaining = limiter.giveBack(g.key, g.spec, g.calls, t);
+      left.push(remaining ?? t.remaining);
       if (remaining === undefined) continue;
       for (const d of g.items) if (d.rateLimit) d.rateLimit = { ...d.rateLimit, remaining };
     }
+    return left;
   };
 
   /**
@@ -144,7 +149,9 @@ export function ratelimitStage(
    * it reached the upstream: `refuseLate`).
    */
   const charged = (ctx: RequestContext, groups: readonly Group[], taken: TakeResult[]): StageResult => {
-    ctx.refundRateLimit = () => giveBack(groups, taken);
+    // Its answer (a refusal after this stage) states the buckets as its audit records do: the tokens back.
+    ctx.refundRateLimit = () =>
+      Object.assign(ctx.responseHeaders, refundedHeaders(groups, taken, giveBack(groups, taken)));
     return CONTINUE;
   };
 

@@ -206,12 +206,15 @@ describe('ratelimit stage', () => {
     const ctx = context(['echo', 'echo'], 5);
     expect(stage.run(ctx, signal)).toEqual({ kind: 'continue' });
     expect(ctx.decisions.map((d) => d.rateLimit?.remaining)).toEqual([3, 3]);
-    // Never forwarded (refused busy, its client gone, …): the two tokens go back.
+    expect(ctx.responseHeaders.ratelimit).toMatch(/;r=3;t=[1-9]\d*$/);
+    // Never forwarded (refused busy, its client gone, …): the two tokens go back, and the answer of a
+    // refusal after the stage says so as the audit records do (full again: nothing to wait for).
     ctx.refundRateLimit?.();
     expect(ctx.decisions.map((d) => d.rateLimit)).toEqual([
       { limit: 5, remaining: 5, retryAfterMs: 0, allowed: true },
       { limit: 5, remaining: 5, retryAfterMs: 0, allowed: true },
     ]);
+    expect(ctx.responseHeaders.ratelimit).toBe('"default";r=5;t=0');
   });
 
   it('keys resource requests by method, not by URI: varying the URI gets no fresh bucket', () => {
