@@ -122,10 +122,12 @@ export const ServerSchema = z.strictObject({
       'How often an open event stream (GET /mcp, legacy SSE) re-checks its caller: credentials, blocks, session. A caller no longer allowed (token expired or revoked, key revoked, blocked) has the stream cut. 0 turns it off.',
     ),
   headersTimeoutMs: positiveMs
+    // The check runs as often as the timeout (at most once a second): 1 ms would be a 1 ms timer.
+    .min(100, 'at least 100: the timeout is checked as often as it is long, up to once a second')
     .max(D.REQUEST_TIMEOUT_MS, 'at most 30000: the whole request, head and body, must be in within 30 s')
     .default(D.HEADERS_TIMEOUT_MS)
     .describe(
-      "How long a client may take to send a request's line and header fields (Node's `headersTimeout`, checked once a second): then it is answered 408 `ERR_REQUEST_TIMEOUT` and its connection closed, so a client trickling in a head (slowloris) does not hold a connection. At most 30000, the time the whole request, body included, has.",
+      "How long a client may take to send a request's line and header fields (Node's `headersTimeout`, checked once a second): then it is answered 408 `ERR_REQUEST_TIMEOUT` and its connection closed, so a client trickling in a head (slowloris) does not hold a connection. From 100 to 30000, the time the whole request, body included, has.",
     ),
   sendTimeoutMs: msOrOff
     .default(D.SEND_TIMEOUT_MS)

@@ -507,6 +507,13 @@ describe('bounds and sources no other test pins (mutation review)', () => {
     );
   });
 
+  it('holds server.headersTimeoutMs to at least 100 ms: the check timer runs as often as the timeout', () => {
+    expect(parseConfig({ server: { headersTimeoutMs: 100 } }, {}).server.headersTimeoutMs).toBe(100);
+    expect(() => parseConfig({ server: { headersTimeoutMs: 99 } }, {})).toThrow(
+      /server\.headersTimeoutMs: at least 100/,
+    );
+  });
+
   it('refuses a JWKS URL with a password and no user', () => {
     const jwt = { jwksUri: 'https://:s3cret@idp.example.com/jwks', issuers: ['https://idp.example.com'] };
     expect(() => parseConfig({ authn: { resource, jwt } }, {})).toThrow(
