@@ -29,6 +29,7 @@ import {
 } from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
+import { OpenReplies } from './open-replies.js';
 import {
   behindClosingReply,
   closeAfterThis,
@@ -73,7 +74,7 @@ export function createPublicServer(
   let closing = false;
   const waiters: Array<() => void> = [];
   /** Replies to requests with a body, until they close (their headers may still be to write). */
-  const replies = new Set<ServerResponse>();
+  const replies = new OpenReplies();
   const maxHeaders = rt.config.server.maxRequestHeaders;
   /** Refuses a request before routing, and closes its connection once the reply is out. */
   const refuseEarly = (req: IncomingMessage, res: ServerResponse, err: RequestError): void => {
@@ -116,7 +117,7 @@ export function createPublicServer(
     let done: (() => void) | undefined;
     if (req.method === 'POST') {
       inFlight++;
-      replies.add(res);
+      const open = replies.add(res);
       let counted = true;
       done = () => {
         if (!counted) return;
@@ -125,7 +126,7 @@ export function createPublicServer(
         if (inFlight === 0) for (const w of waiters.splice(0)) w();
       };
       res.once('close', () => {
-        replies.delete(res);
+        replies.remove(open);
         done?.();
       });
     }
