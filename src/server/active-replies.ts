@@ -11,8 +11,10 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
+import { LinkedList } from '../linked-list.js';
 
 interface Entry {
+  readonly res: ServerResponse;
   /** Ends the reply cleanly (event streams only). */
   readonly end: (() => void) | undefined;
   written: number;
@@ -22,7 +24,8 @@ interface Entry {
 }
 
 export class ActiveReplies {
-  readonly #replies = new Map<ServerResponse, Entry>();
+  /** A list, not a Map keyed by reply: see `linked-list.ts` (one add and one removal per piped reply). */
+  readonly #replies = new LinkedList<Entry>();
   readonly #timeoutMs: number;
   readonly #now: () => number;
   readonly #onStall: (res: ServerResponse) => void;
@@ -51,23 +54,25 @@ export class ActiveReplies {
    * shutdown.
    */
   add(res: ServerResponse, end?: () => void): () => void {
-    this.#replies.set(res, { end, written: -1, pending: -1, since: this.#now() });
+    const node = this.#replies.add({ res, end, written: -1, pending: -1, since: this.#now() });
     if (this.#timeoutMs > 0 && !this.#timer) {
       // A quarter of the timeout between sweeps: a stall is cut between 1 and 1.25 timeouts after it began.
       this.#timer = setInterval(() => this.sweep(), Math.max(this.#timeoutMs / 4, 50));
       this.#timer.unref();
     }
     return () => {
-      this.#replies.delete(res);
+      this.#replies.remove(node);
     };
   }
 
   /** Cuts the replies whose unsent data has not moved for the send timeout (run by the timer). */
   sweep(): void {
     const now = this.#now();
-    for (const [res, e] of this.#replies) {
+    for (const node of this.#replies.nodes()) {
+      const e = node.value as Entry;
+      const res = e.res;
       if (res.destroyed || res.writableFinished) {
-        this.#replies.delete(res);
+        this.#replies.remove(node);
         continue;
       }
       // Unsent data in the response and its socket; bytes handed to the socket (its buffer included).
@@ -80,7 +85,7 @@ export class ActiveReplies {
         continue;
       }
       if (this.#timeoutMs > 0 && now - e.since >= this.#timeoutMs) {
-        this.#replies.delete(res);
+        this.#replies.remove(node);
         this.#onStall(res);
         res.destroy();
       }
@@ -97,7 +102,8 @@ export class ActiveReplies {
    */
   async endStreams(waitMs: number): Promise<void> {
     const finished: Promise<void>[] = [];
-    for (const [res, e] of this.#replies) {
+    for (const e of this.#replies) {
+      const res = e.res;
       if (!e.end || res.destroyed || res.writableFinished) continue;
       finished.push(new Promise<void>((resolve) => res.once('close', resolve)));
       e.end();

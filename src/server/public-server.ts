@@ -14,6 +14,7 @@ import {
 import express from 'express';
 import type { RequestError } from '../errors/errors.js';
 import { toErrorResponse } from '../errors/http.js';
+import { LinkedList } from '../linked-list.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { awaitContinue } from '../pipeline/expect-continue.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -29,7 +30,6 @@ import {
 } from './header-fields.js';
 import type { LegacySseRoutes } from './legacy-sse.js';
 import { handleMcp } from './mcp-route.js';
-import { OpenReplies } from './open-replies.js';
 import {
   behindClosingReply,
   closeAfterThis,
@@ -74,7 +74,7 @@ export function createPublicServer(
   let closing = false;
   const waiters: Array<() => void> = [];
   /** Replies to requests with a body, until they close (their headers may still be to write). */
-  const replies = new OpenReplies();
+  const replies = new LinkedList<ServerResponse>();
   const maxHeaders = rt.config.server.maxRequestHeaders;
   /** Refuses a request before routing, and closes its connection once the reply is out. */
   const refuseEarly = (req: IncomingMessage, res: ServerResponse, err: RequestError): void => {
