@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { API_KEY_MIN_CHARS, API_KEYS_IN_TEXT } from '../authn/api-key-format.js';
+import { API_KEY_MIN_CHARS, API_KEY_PATTERN } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 import { AFTER_ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
@@ -59,6 +59,15 @@ const HEADER_IN_TEXT = new RegExp(
   'gi',
 );
 const HEADER_NAME = /authorization|x-api-key/i;
+/**
+ * This sidecar's API key (any prefix), after no letter or digit, or right after an escape: in `q=1%0Amcpk_…`
+ * the character before the key is the escape's, not a word's. A prefix starts no escape's letter (the `n` of
+ * `\nmcpk_…`), so the escape is kept whole.
+ */
+const API_KEYS_IN_TEXT = new RegExp(
+  String.raw`(?:(?<![A-Za-z0-9\\])|(?<=\\)(?![nrtu])|${AFTER_ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`,
+  'g',
+);
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
 const JWT = new RegExp(
   String.raw`${KEY_START}(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])`,

@@ -20,11 +20,11 @@ const SECRET_RE = new RegExp(`^[A-Za-z0-9_-]{${SECRET_CHARS}}$`);
 const PREFIX_PATTERN = '[a-z][a-z0-9]{1,15}';
 export const API_KEY_PREFIX_RE = new RegExp(`^${PREFIX_PATTERN}$`);
 
-/** Every API key of this format in a text (any prefix the config allows): a global regex, for scrubbing. */
-export const API_KEYS_IN_TEXT = new RegExp(
-  `(?<![A-Za-z0-9])${PREFIX_PATTERN}_[${ID_ALPHABET}]{${API_KEY_ID_LENGTH}}_[A-Za-z0-9_-]{${SECRET_CHARS}}(?![A-Za-z0-9_-])`,
-  'g',
-);
+/**
+ * An API key of this format (any prefix the config allows), as regex source without anchors: the audit
+ * scrubber finds keys in text with it, between the boundaries it chooses.
+ */
+export const API_KEY_PATTERN = `${PREFIX_PATTERN}_[${ID_ALPHABET}]{${API_KEY_ID_LENGTH}}_[A-Za-z0-9_-]{${SECRET_CHARS}}`;
 /** The shortest API key: no text shorter holds one. */
 export const API_KEY_MIN_CHARS = 2 + 1 + API_KEY_ID_LENGTH + 1 + SECRET_CHARS;
 /** Compared against when the id is unknown or the stored hash is malformed, to keep one code path. */

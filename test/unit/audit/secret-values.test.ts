@@ -10,7 +10,7 @@ import { newRequestBudget } from '../../../src/audit/argument-budget.js';
 import { auditArguments, MAX_PLAIN_STRING, REDACTED, SCRUB_WINDOW } from '../../../src/audit/mask.js';
 import { MIN_SECRET_CHARS, scrubSecretValue } from '../../../src/audit/secret-values.js';
 import { generateApiKey } from '../../../src/authn/api-key-format.js';
-import { BENIGN_UNIT, expectCostLike, fill } from '../../helpers/linear-time.js';
+import { BENIGN_UNIT, expectCostLike, expectLinearTime, fill } from '../../helpers/linear-time.js';
 
 const KEY = Buffer.alloc(32, 3);
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -68,6 +68,10 @@ describe('scrubSecretValue', () => {
     );
     expect(scrubSecretValue('"sent:\\nBearer Zm9vOmJhcjEyMzQ1Ng=="')).toBe('"sent:\\nBearer [redacted]"');
     expect(scrubSecretValue('q=1%0AX-Api-Key:%20opaque')).toBe('q=1%0AX-Api-Key:[redacted]');
+    // This sidecar's API key too, whatever the escape's last character (a capital or digit of `%0A`, `%20`).
+    for (const esc of ['%0A', '%0a', '%20', '\\u000A', '\\t']) {
+      expect(scrubSecretValue(`q=1${esc}${API_KEY}`), esc).toBe(`q=1${esc}${REDACTED}`);
+    }
     // An escape is no licence to split a word: `ey` inside one still starts no JWT.
     expect(scrubSecretValue(`key${JWT}`)).toBe(`key${JWT}`);
   });
@@ -235,6 +239,16 @@ describe('cost on hostile text', () => {
         { maxSlowdown: 8, label: unit },
       );
     }
+  });
+
+  it.each([
+    '%0Amcpk_',
+    '%0amcpk_abcdefghijkl_',
+    '\\tmcpk_abcdefghijkl_',
+    '\\',
+    `%20${'a'.repeat(16)}_${'b'.repeat(12)}_`,
+  ])('scrubs 1 MiB of %j (API key candidates after escapes) in about the time of benign text', (unit) => {
+    expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
 
   it('takes text that decodes to a header naming its alg for one, parsed or not (the safe side)', () => {
