@@ -6,7 +6,9 @@
  *
  * | vendor | shape |
  * | --- | --- |
- * | OpenAI (`sk-…`, `sk-proj-…`, `sk-svcacct-…`), Anthropic (`sk-ant-api03-…`) | `sk-` and 32+ of `[A-Za-z0-9_-]`, a digit among them |
+ * | OpenAI (`sk-…`) and others' `sk-` keys | `sk-` and 32+ letters and digits, a digit among them |
+ * | OpenAI project, service account, admin keys | `sk-proj-`, `sk-svcacct-`, `sk-admin-`, `sk-None-` and 40+ of `[A-Za-z0-9_-]`, a digit and a capital among them |
+ * | Anthropic (`sk-ant-api03-…`, `sk-ant-admin01-…`) | `sk-ant-`, 3 to 6 letters, 2 digits, `-` and 80+ of `[A-Za-z0-9_-]`, a digit and a capital among them |
  * | GitHub tokens | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36+ of `[A-Za-z0-9]` |
  * | GitHub fine-grained tokens | `github_pat_` and 82+ of `[A-Za-z0-9_]` |
  * | AWS access key ids | `AKIA`, `ASIA`, `ABIA`, `ACCA` and exactly 16 of `[A-Z0-9]` |
@@ -38,7 +40,9 @@ const MAY_HOLD_KEY = /sk-|k_(?:live|test|prod)_|gh[pousr]_|github_pat_|A(?:KIA|S
 /** Every key of the table above; a key character (`[A-Za-z0-9_-]`) may stand on neither side. */
 const KEYS_IN_TEXT = new RegExp(
   `${KEY_START}(?:${[
-    'sk-[A-Za-z0-9_-]{32,}',
+    'sk-ant-[a-z]{3,6}[0-9]{2}-[A-Za-z0-9_-]{80,}',
+    'sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,}',
+    'sk-[A-Za-z0-9]{32,}',
     'gh[pousr]_[A-Za-z0-9]{36,}',
     'github_pat_[A-Za-z0-9_]{82,}',
     '(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}',
@@ -48,9 +52,14 @@ const KEYS_IN_TEXT = new RegExp(
   ].join('|')})(?![A-Za-z0-9_-])`,
   'g',
 );
-/** Shapes whose alphabet also writes words (`sk-release-notes-…`): a key holds a digit. */
-const NEEDS_DIGIT = /^(?:sk-|xox)/;
+/**
+ * The prefixes of shapes whose alphabet also writes words and numbers: after it a key holds a digit, and in
+ * the shapes whose alphabet holds `-` (the first group) a capital too: `sk-proj-release-2024-…` is a slug, a
+ * key is random base64url, its digits and capitals many.
+ */
+const WORDLIKE_PREFIX = /^(?:(sk-ant-[a-z]+\d\d-|sk-(?:proj|svcacct|admin|None)-)|sk-|xox[a-z]-)/;
 const DIGIT = /\d/;
+const CAPITAL = /[A-Z]/;
 
 const BEGIN = '-----BEGIN ';
 const END = '-----END ';
@@ -62,10 +71,18 @@ const LABEL_MAX = 64;
 /** `text` with the vendor keys and private key blocks it holds (see the module comment) replaced by `marker`. */
 export function redactVendorKeys(text: string, marker: string): string {
   let out = MAY_HOLD_KEY.test(text)
-    ? text.replace(KEYS_IN_TEXT, (key) => (NEEDS_DIGIT.test(key) && !DIGIT.test(key) ? key : marker))
+    ? text.replace(KEYS_IN_TEXT, (key) => (looksRandom(key) ? marker : key))
     : text;
   if (out.includes(BEGIN)) out = redactPrivateKeys(out, marker);
   return out;
+}
+
+/** Whether a candidate has the digits (and capitals) its shape's keys have, the prefix's own not counted. */
+function looksRandom(key: string): boolean {
+  const prefix = WORDLIKE_PREFIX.exec(key);
+  if (prefix === null) return true;
+  const body = key.slice(prefix[0].length);
+  return DIGIT.test(body) && (prefix[1] === undefined || CAPITAL.test(body));
 }
 
 /**
