@@ -12,7 +12,7 @@
  * | GitHub tokens | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36+ of `[A-Za-z0-9]` |
  * | GitHub fine-grained tokens | `github_pat_` and 82+ of `[A-Za-z0-9_]` |
  * | AWS access key ids | `AKIA`, `ASIA`, `ABIA`, `ACCA` and exactly 16 of `[A-Z0-9]` |
- * | Slack tokens | `xoxa-`, `xoxb-`, `xoxp-`, `xoxo-`, `xoxs-`, `xoxr-` and 10+ of `[A-Za-z0-9-]`, a digit among them |
+ * | Slack tokens | `xoxa-`, `xoxb-`, `xoxp-`, `xoxo-`, `xoxs-`, `xoxr-`, `xoxe-` (a rotating token's `xoxe.xoxp-` too), `xapp-` and 10+ of `[A-Za-z0-9-]`, a digit among them |
  * | Google API keys | `AIza` and exactly 35 of `[A-Za-z0-9_-]` |
  * | Stripe secret and restricted keys | `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_` (`_prod_` too) and 24+ of `[A-Za-z0-9]` |
  * | PEM private keys | `-----BEGIN … PRIVATE KEY-----` to its `-----END …-----`: the body |
@@ -36,7 +36,8 @@ export const AFTER_ESCAPE = String.raw`(?<=\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f
 export const KEY_START = `(?:(?<![A-Za-z0-9_-])|${AFTER_ESCAPE})`;
 
 /** Text that may hold one of the keys: the prefixes alone. */
-const MAY_HOLD_KEY = /sk-|k_(?:live|test|prod)_|gh[pousr]_|github_pat_|A(?:KIA|SIA|BIA|CCA|Iza)|xox[abposr]-/;
+const MAY_HOLD_KEY =
+  /sk-|k_(?:live|test|prod)_|gh[pousr]_|github_pat_|A(?:KIA|SIA|BIA|CCA|Iza)|xox[abposre]-|xapp-/;
 /** Every key of the table above; a key character (`[A-Za-z0-9_-]`) may stand on neither side. */
 const KEYS_IN_TEXT = new RegExp(
   `${KEY_START}(?:${[
@@ -46,7 +47,8 @@ const KEYS_IN_TEXT = new RegExp(
     'gh[pousr]_[A-Za-z0-9]{36,}',
     'github_pat_[A-Za-z0-9_]{82,}',
     '(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}',
-    'xox[abposr]-[A-Za-z0-9-]{10,}',
+    '(?:xoxe\\.)?xox[abposre]-[A-Za-z0-9-]{10,}',
+    'xapp-[A-Za-z0-9-]{10,}',
     'AIza[A-Za-z0-9_-]{35}',
     '[sr]k_(?:live|test|prod)_[A-Za-z0-9]{24,}',
   ].join('|')})(?![A-Za-z0-9_-])`,
@@ -57,7 +59,8 @@ const KEYS_IN_TEXT = new RegExp(
  * the shapes whose alphabet holds `-` (the first group) a capital too: `sk-proj-release-2024-…` is a slug, a
  * key is random base64url, its digits and capitals many.
  */
-const WORDLIKE_PREFIX = /^(?:(sk-ant-[a-z]+\d\d-|sk-(?:proj|svcacct|admin|None)-)|sk-|xox[a-z]-)/;
+const WORDLIKE_PREFIX =
+  /^(?:(sk-ant-[a-z]+\d\d-|sk-(?:proj|svcacct|admin|None)-)|sk-|(?:xoxe\.)?xox[a-z]-|xapp-)/;
 const DIGIT = /\d/;
 const CAPITAL = /[A-Z]/;
 
