@@ -16,12 +16,15 @@
  * | Google API keys | `AIza` and exactly 35 of `[A-Za-z0-9_-]` |
  * | Stripe secret and restricted keys | `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_` (`_prod_` too) and 24+ of `[A-Za-z0-9]` |
  * | PEM private keys | `-----BEGIN … PRIVATE KEY-----` to its `-----END …-----`: the body |
+ * | PuTTY private key files | after `PuTTY-User-Key-File-…`, from `Private-Lines:` to `Private-MAC:`: the private lines |
  *
  * A key becomes the marker; a private key keeps its two armour lines (`-----BEGIN RSA PRIVATE KEY-----[redacted]
  * -----END RSA PRIVATE KEY-----`), so the record says what was there, and a block without its end (text cut
- * short) loses everything after its first line. Linear: one regex whose candidates start only where a key may
- * (a prefix after no key character) and cannot backtrack into one another, and one pass from each `BEGIN` to
- * its `END`; a cheap test runs first, so most text costs one scan.
+ * short) loses everything after its first line; a PuTTY file keeps its header, public lines and MAC
+ * (`Private-Lines:[redacted]Private-MAC: …`), or loses all after `Private-Lines:` when cut before its MAC.
+ * Linear: one regex whose candidates start only where a key may (a prefix after no key character) and cannot
+ * backtrack into one another, and one pass from each `BEGIN` to its `END` (each PuTTY header to its MAC); a
+ * cheap test runs first, so most text costs one scan.
  *
  * @module
  */
@@ -70,6 +73,9 @@ const DASHES = '-----';
 /** The label of a private key's armour line: `PRIVATE KEY`, `RSA PRIVATE KEY`, `PGP PRIVATE KEY BLOCK`, … */
 const PRIVATE_KEY_LABEL = /^[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?$/;
 const LABEL_MAX = 64;
+const PUTTY_HEADER = 'PuTTY-User-Key-File-';
+const PRIVATE_LINES = 'Private-Lines:';
+const PRIVATE_MAC = 'Private-MAC:';
 
 /** `text` with the vendor keys and private key blocks it holds (see the module comment) replaced by `marker`. */
 export function redactVendorKeys(text: string, marker: string): string {
@@ -77,6 +83,7 @@ export function redactVendorKeys(text: string, marker: string): string {
     ? text.replace(KEYS_IN_TEXT, (key) => (looksRandom(key) ? marker : key))
     : text;
   if (out.includes(BEGIN)) out = redactPrivateKeys(out, marker);
+  if (out.includes(PUTTY_HEADER)) out = redactPuttyKeys(out, marker);
   return out;
 }
 
@@ -111,6 +118,27 @@ function redactPrivateKeys(text: string, marker: string): string {
     if (end === -1) return out;
     from = end;
     at = text.indexOf(BEGIN, end + END.length);
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/**
+ * The private lines of each PuTTY key file (`Private-Lines:` to `Private-MAC:`) replaced by `marker`; a file
+ * cut before its MAC loses the rest of the text. Each search starts where the last one ended: linear.
+ */
+function redactPuttyKeys(text: string, marker: string): string {
+  let out = '';
+  let from = 0;
+  let at = text.indexOf(PUTTY_HEADER);
+  while (at !== -1) {
+    const lines = text.indexOf(PRIVATE_LINES, at);
+    if (lines === -1) break;
+    const body = lines + PRIVATE_LINES.length;
+    out += `${text.slice(from, body)}${marker}`;
+    const mac = text.indexOf(PRIVATE_MAC, body);
+    if (mac === -1) return out;
+    from = mac;
+    at = text.indexOf(PUTTY_HEADER, mac);
   }
   return from === 0 ? text : out + text.slice(from);
 }

@@ -143,6 +143,37 @@ describe('PEM private keys', () => {
   });
 });
 
+describe('PuTTY private key files', () => {
+  const publicLines = `Public-Lines: 2\n${rep('AAAAC3NzaC1lZDI1NTE5', 3)}\n${rep('AAAAIBp', 4)}\n`;
+  const header = 'PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy-key\n';
+  const file = `${header}${publicLines}Private-Lines: 1\n${rep('AAAAIHs3cr3t', 4)}\nPrivate-MAC: 0d1f2e3c\n`;
+
+  it('replaces the private lines, keeping the header, the public lines and the MAC', () => {
+    expect(scrubSecretValue(`key:\n${file}end`)).toBe(
+      `key:\n${header}${publicLines}Private-Lines:${REDACTED}Private-MAC: 0d1f2e3c\nend`,
+    );
+    // Written with escaped line breaks (a file in a JSON string), and two files in one text.
+    const escaped = file.replaceAll('\n', '\\n');
+    const out = scrubSecretValue(`{"a":"${escaped}","b":"${escaped}"}`);
+    expect(out).not.toContain('s3cr3t');
+    expect(out.split(`Private-Lines:${REDACTED}Private-MAC: 0d1f2e3c`)).toHaveLength(3);
+  });
+
+  it('replaces everything after Private-Lines: in a file cut before its MAC', () => {
+    const cut = file.slice(0, file.indexOf('Private-MAC'));
+    expect(scrubSecretValue(cut)).toBe(`${header}${publicLines}Private-Lines:${REDACTED}`);
+  });
+
+  it('keeps a file cut before its private lines, and Private-Lines: without a PuTTY header', () => {
+    for (const text of [
+      `${header}${publicLines}`,
+      `the Private-Lines: field holds ${rep('AAAAIHs3cr3t', 4)}`,
+    ]) {
+      expect(scrubSecretValue(text), text.slice(0, 30)).toBe(text);
+    }
+  });
+});
+
 describe('cost on hostile text', () => {
   // One regex whose candidates cannot overlap and one pass per block: 0.1 to 2 times benign text's time. A
   // candidate that may start inside another and looks ahead past it (no lookbehind, a lookahead for the
@@ -170,6 +201,10 @@ describe('cost on hostile text', () => {
     '-----BEGIN PRIVATE KEY----------END ',
     '-----BEGIN x',
     '-----',
+    'PuTTY-User-Key-File-',
+    'PuTTY-User-Key-File-Private-Lines:',
+    'PuTTY-User-Key-File-Private-Lines:Private-MAC:',
+    'Private-Lines:',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, MIB));
   });
