@@ -1,8 +1,9 @@
 /**
  * Which argument keys name credentials: their values are masked in audit records whatever the mode
  * (`mask.ts`), since a tool argument called `password` or `accessToken` holds one whoever wrote the policy.
- * So is the value beside a credential's name in a header pair or a `{name, value}` entry, in audit records
- * and by the logger's backstop (`telemetry/log-secrets.ts`) alike.
+ * So is the value beside a credential's name in a header pair or a `{name, value}` entry, and a JWK's private
+ * members (`d`, `p`, `k`, …: names that are credentials only in an object with a `kty`), in audit records and
+ * by the logger's backstop (`telemetry/log-secrets.ts`) alike.
  *
  * @module
  */
@@ -75,4 +76,25 @@ export function entryValueKey(entry: Readonly<Record<string, unknown>>): string 
   if ('value' in entry && namesCredential(entry.name ?? entry.key)) return 'value';
   if ('Value' in entry && namesCredential(entry.Name ?? entry.Key)) return 'Value';
   return undefined;
+}
+
+/**
+ * A JWK's members that hold its private or secret key (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2: `d` of
+ * EC and OKP keys; `priv` of the AKP keys drafted for ML-DSA); `oth` holds further primes and their exponents.
+ */
+export const JWK_PRIVATE_MEMBERS: ReadonlySet<string> = new Set([
+  'd',
+  'p',
+  'q',
+  'dp',
+  'dq',
+  'qi',
+  'oth',
+  'k',
+  'priv',
+]);
+
+/** {@link JWK_PRIVATE_MEMBERS} when `entry` is a JWK (its `kty` a string), to be masked as credentials. */
+export function jwkPrivateMembers(entry: Readonly<Record<string, unknown>>): ReadonlySet<string> | undefined {
+  return typeof entry.kty === 'string' ? JWK_PRIVATE_MEMBERS : undefined;
 }

@@ -30,7 +30,7 @@ import {
   spend,
   TRUNCATED,
 } from './argument-budget.js';
-import { entryValueKey, isSensitiveKey, namesCredential } from './credential-keys.js';
+import { entryValueKey, isSensitiveKey, jwkPrivateMembers, namesCredential } from './credential-keys.js';
 import { REDACTED, scrubSecretValue } from './secret-values.js';
 
 export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, REDACTED, TRUNCATED };
@@ -76,7 +76,8 @@ interface WalkOptions {
   readonly other: 'keep' | 'hash';
   /**
    * Audit walks: credential-named keys are masked, the value of a header pair or `{name, value}` entry
-   * naming one (`[["Authorization", "…"]]`), and secrets in kept strings (`scrubSecretValue`).
+   * naming one (`[["Authorization", "…"]]`), a JWK's private members, and secrets in kept strings
+   * (`scrubSecretValue`).
    */
   readonly sensitiveKeys: boolean;
   readonly key: Buffer;
@@ -184,9 +185,10 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   }
   if (isPlainObject(value)) {
     const entry = o.sensitiveKeys ? entryValueKey(value) : undefined;
+    const jwk = o.sensitiveKeys ? jwkPrivateMembers(value) : undefined;
     return eachKey(value, o.budget, (k, v, out) => {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
-      const credential = o.sensitiveKeys && (k === entry || isSensitiveKey(k));
+      const credential = o.sensitiveKeys && (k === entry || isSensitiveKey(k) || jwk?.has(k) === true);
       if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || credential) {
         if (o.listed !== 'drop') put(out, k, masked(v, o, depth + 1));
         return;

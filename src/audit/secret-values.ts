@@ -17,7 +17,10 @@
  * - a JWT (three or five base64url segments whose first decodes to a JOSE header: an object naming its `alg`);
  * - an API key of this sidecar (`<prefix>_<12 base32>_<43 base64url>`, whatever `authn.apiKeys.prefix` is);
  * - another vendor's key by its well-known shape (OpenAI, Anthropic, GitHub, AWS access key id, Slack, Google
- *   API key, Stripe) and a PEM private key's body (`vendor-keys.ts`, where the shapes are listed).
+ *   API key, Stripe), a PEM private key's body and a PuTTY key file's private lines (`vendor-keys.ts`, where
+ *   the shapes are listed);
+ * - in text that names a `kty`, the value of a JWK's private member written as JSON (`"d":"…"`, `\"k\":\"…\"`:
+ *   `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `priv`; `credential-keys.ts`), its base64url.
  *
  * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
  * {@link MIN_SECRET_CHARS} are returned at once, and each shape is looked for only when a plain substring
@@ -68,6 +71,8 @@ const API_KEYS_IN_TEXT = new RegExp(
   String.raw`(?:(?<![A-Za-z0-9\\])|(?<=\\)(?![nrtu])|${AFTER_ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`,
   'g',
 );
+/** A JWK's private member in JSON text (its quotes escaped too) and its base64url value. */
+const JWK_MEMBER_IN_TEXT = /(\\?"(?:d|p|q|dp|dq|qi|k|priv)\\?"\s*:\s*\\?")[A-Za-z0-9_=+/-]+/g;
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
 const JWT = new RegExp(
   String.raw`${KEY_START}(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])`,
@@ -93,6 +98,8 @@ export function scrubSecretValue(text: string): string {
   }
   if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEYS_IN_TEXT, REDACTED);
   out = redactVendorKeys(out, REDACTED);
+  if (out.includes('kty'))
+    out = out.replace(JWK_MEMBER_IN_TEXT, (_whole, member: string) => member + REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);

@@ -2,9 +2,10 @@
  * The process logger's backstop against secrets (`logger.ts`): nothing should log a credential, but if
  * something does, a log object's fields named like one (`SECRET_FIELDS`, the credential headers; any case)
  * are replaced by `[redacted]` at any depth, and so are the value of a header pair or `{name, value}` entry
- * naming a credential (`[['Authorization', …]]`, `{name: 'DB_PASSWORD', value: …}`: as audit records mask them,
- * `audit/credential-keys.ts`) and secrets found in its strings by their value (`audit/secret-values.ts`: a
- * URL's password, `Bearer …`, a JWT, an API key, another vendor's key, a private key).
+ * naming a credential (`[['Authorization', …]]`, `{name: 'DB_PASSWORD', value: …}`) and a JWK's private
+ * members (`d`, `p`, `k`, … beside a `kty`), as audit records mask them (`audit/credential-keys.ts`), and
+ * secrets found in its strings by their value (`audit/secret-values.ts`: a URL's password, `Bearer …`, a JWT,
+ * an API key, another vendor's key, a private key).
  *
  * Pino's own `redact` paths cannot say "at any depth" (its wildcards match one level), so this is a walk,
  * run by pino's `formatters.log` (the object of each line) and `formatters.bindings` (a child logger's,
@@ -20,7 +21,7 @@
  */
 import { types } from 'node:util';
 import { TRUNCATED } from '../audit/argument-budget.js';
-import { entryValueKey, namesCredential } from '../audit/credential-keys.js';
+import { entryValueKey, jwkPrivateMembers, namesCredential } from '../audit/credential-keys.js';
 import { MIN_SECRET_CHARS, REDACTED, scrubSecretValue } from '../audit/secret-values.js';
 
 /** Field names whose values never reach a log line, at any depth. */
@@ -133,8 +134,10 @@ function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
 function scanObject(value: object, s: Scan, depth: number, error: boolean): unknown {
   // An error's message, stack and cause are its own properties, but not enumerable ones.
   const keys = error ? Object.getOwnPropertyNames(value) : Object.keys(value);
-  // A `{name, value}` entry naming a credential (HAR headers, Kubernetes `env`, AWS tags): its value is one.
+  // A `{name, value}` entry naming a credential (HAR headers, Kubernetes `env`, AWS tags): its value is one;
+  // so are a JWK's private members.
   const entry = error ? undefined : credentialEntry(value);
+  const jwk = error ? undefined : privateMembers(value);
   const values: unknown[] = [];
   let changes: Map<string, unknown> | undefined;
   for (const k of keys) {
@@ -143,7 +146,8 @@ function scanObject(value: object, s: Scan, depth: number, error: boolean): unkn
     try {
       v = (value as Record<string, unknown>)[k];
       if (s.nodes-- <= 0) next = TRUNCATED;
-      else if ((k === entry || SECRET_KEYS.has(k.toLowerCase())) && v !== undefined) next = REDACTED;
+      else if ((k === entry || SECRET_KEYS.has(k.toLowerCase()) || jwk?.has(k)) && v !== undefined)
+        next = REDACTED;
       else next = scan(v, s, depth + 1);
     } catch {
       next = TRUNCATED; // a getter that throws: what it holds cannot be looked at
@@ -182,6 +186,15 @@ function scanObject(value: object, s: Scan, depth: number, error: boolean): unkn
 function credentialEntry(value: object): string | undefined {
   try {
     return entryValueKey(value as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A JWK's private members when `value` is a JWK; a getter that throws makes it none. */
+function privateMembers(value: object): ReadonlySet<string> | undefined {
+  try {
+    return jwkPrivateMembers(value as Record<string, unknown>);
   } catch {
     return undefined;
   }

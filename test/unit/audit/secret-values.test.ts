@@ -134,6 +134,69 @@ describe('scrubSecretValue', () => {
   });
 });
 
+describe('JWK private members', () => {
+  const RSA = { kty: 'RSA', kid: 'k1', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri', e: 'AQAB' };
+  const PRIVATE = {
+    d: 'SECRETd-4Z',
+    p: 'SECRETp_9Q',
+    q: 'SECRETq',
+    dp: 'SECRETdp',
+    dq: 'SECRETdq',
+    qi: 'SECRETqi',
+  };
+
+  it('replaces their values in JSON text that names a kty, escaped too; public members stay', () => {
+    const json = JSON.stringify({ ...RSA, ...PRIVATE });
+    const out = scrubSecretValue(`key: ${json}`);
+    expect(out).not.toContain('SECRET');
+    expect(out).toContain('"n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri","e":"AQAB"');
+    expect(out).toContain(`"d":"${REDACTED}","p":"${REDACTED}"`);
+    for (const text of [
+      JSON.stringify({ keys: [{ kty: 'oct', kid: 'pub-1', k: 'SECRET-GawgguFyGrWKav7AX4VKUg' }] }),
+      JSON.stringify(JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: 'pub', d: 'SECRET-ed' })),
+      '{ "kty" : "EC", "d" : "SECRET-spaced", "x": "pub" }',
+      JSON.stringify({ kty: 'AKP', alg: 'ML-DSA-44', pub: 'pub', priv: 'SECRET-mldsa' }),
+    ]) {
+      const scrubbed = scrubSecretValue(text);
+      expect(scrubbed, text).not.toContain('SECRET');
+      expect(scrubbed, text).toContain('pub');
+    }
+  });
+
+  it('keeps a public JWK, and members of that name in text naming no kty', () => {
+    for (const text of [JSON.stringify(RSA), '{"d":"2026-12-07","k":"v1","p":"page-2"}']) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it('masks them in an object with a kty, as credential-named keys are, at any depth', () => {
+    const out = auditArguments(
+      {
+        jwks: { keys: [{ ...RSA, ...PRIVATE, oth: [{ r: 'SECRETr', d: 'SECRETd2', t: 'SECRETt' }] }] },
+        d: 'kept',
+      },
+      { mode: 'plain', paths: [], listedMode: 'redact', key: KEY },
+    );
+    expect(out).toEqual({
+      jwks: {
+        keys: [
+          {
+            ...RSA,
+            ...Object.fromEntries(Object.keys(PRIVATE).map((k) => [k, REDACTED])),
+            oth: REDACTED,
+          },
+        ],
+      },
+      d: 'kept',
+    });
+    const secret = auditArguments(
+      { key: { kty: 'oct', k: 'SECRET-oct', alg: 'HS256' } },
+      { mode: 'plain', paths: [], listedMode: 'redact', key: KEY },
+    );
+    expect(secret).toEqual({ key: { kty: 'oct', k: REDACTED, alg: 'HS256' } });
+  });
+});
+
 describe('the audit walk (auditArguments)', () => {
   const plain = (args: Record<string, unknown>, listedMode: 'hash' | 'redact' = 'redact') =>
     auditArguments(args, { mode: 'plain', paths: [], listedMode, key: KEY });
@@ -250,6 +313,13 @@ describe('cost on hostile text', () => {
   ])('scrubs 1 MiB of %j (API key candidates after escapes) in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
+
+  it.each(['kty"d":"a', 'kty"d"', 'kty\\"dq\\" : \\"', ' "kty" "k" : ', 'kty"d"   '])(
+    'scrubs 1 MiB of %j (JWK members) in about the time of benign text',
+    (unit) => {
+      expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
+    },
+  );
 
   it('takes text that decodes to a header naming its alg for one, parsed or not (the safe side)', () => {
     expect(scrubSecretValue(`x ${b64({ alg: 'RS256', kid: 'k1' })}.e30.c2ln y`)).toBe(`x ${REDACTED} y`);

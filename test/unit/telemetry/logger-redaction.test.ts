@@ -231,6 +231,18 @@ describe('the logger backstop at any depth', () => {
     expect(redactLogObject({ trap }).trap).toEqual({ value: 'kept', name: '[truncated]' });
   });
 
+  it("redacts a JWK's private members, in an object with a kty and in JSON text", () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: 'public-x', d: 'SECRET-jwk-d' };
+    logger.warn(
+      { key: jwk, text: JSON.stringify({ keys: [{ kty: 'oct', k: 'SECRET-jwk-k' }] }), d: 'kept' },
+      'jwk',
+    );
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string)).toMatchObject({ key: { ...jwk, d: REDACTED }, d: 'kept' });
+  });
+
   it('scans other objects as JSON writes them: class fields, what toJSON returns, errors of another realm', () => {
     class Connection {
       host = 'db.internal';
