@@ -5,7 +5,8 @@
  *
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
- *   `&sig=`, as `uri-secrets.ts` finds them); the password of user information written without a scheme
+ *   `&sig=`, as `uri-secrets.ts` finds them), and a credential's `name=value` elsewhere (libpq's `host=db
+ *   password='p w'`, `DB_PASSWORD=…`, `--password=…`: `key-value-secrets.ts`); the password of user information written without a scheme
  *   (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`: `bare-userinfo.ts`; an e-mail address is kept);
  * - a string that is an HTTP credential (`Bearer …`, `Basic …` and a token68 of 6+ characters that is no word:
  *   `Basic plan`, `Bearer tokens` are kept), whole; inside longer text, the credential after the scheme when it
@@ -30,6 +31,7 @@
  */
 import { API_KEY_MIN_CHARS, API_KEY_PATTERN } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
+import { redactKeyValueSecrets } from './key-value-secrets.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 import { AFTER_ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
 
@@ -100,7 +102,7 @@ export function scrubSecretValue(text: string): string {
   out = redactVendorKeys(out, REDACTED);
   if (out.includes('kty'))
     out = out.replace(JWK_MEMBER_IN_TEXT, (_whole, member: string) => member + REDACTED);
-  if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
+  if (out.includes('=')) out = redactKeyValueSecrets(redactQuerySecrets(out, REDACTED), REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);
     if (out.includes(':')) out = redactBareUserInfo(out, REDACTED);

@@ -1,0 +1,92 @@
+/**
+ * Credentials written as `name=value` outside a URL's query (src/audit/key-value-secrets.ts), as the value
+ * scrub (`scrubSecretValue`) applies them: libpq connection strings, environment listings, command lines;
+ * names that only mention a credential kept; linear time on hostile text.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { auditArguments } from '../../../src/audit/mask.js';
+import { REDACTED, scrubSecretValue } from '../../../src/audit/secret-values.js';
+import { expectLinearTime, fill } from '../../helpers/linear-time.js';
+
+const KEY = Buffer.alloc(32, 9);
+
+describe('credential name=value pairs', () => {
+  it.each([
+    // libpq: pairs separated by spaces, a value holding spaces quoted, `=` with spaces around it.
+    [
+      "host=db port=5432 user=app password='p w' dbname=x",
+      'host=db port=5432 user=app password=[redacted] dbname=x',
+    ],
+    ['host=db password=pw dbname=x', 'host=db password=[redacted] dbname=x'],
+    ["password = 'it\\'s a \\\\ secret' sslmode=require", 'password = [redacted] sslmode=require'],
+    ['{"dsn":"host=db sslpassword=k3y dbname=x"}', '{"dsn":"host=db sslpassword=[redacted] dbname=x"}'],
+    // A quote left open (text cut short) runs to the end.
+    ["host=db password='p w dbname=x", 'host=db password=[redacted]'],
+    // Environment listings and command lines.
+    ['export DB_PASSWORD=hunter2; run', 'export DB_PASSWORD=[redacted]; run'],
+    ['PGPASSWORD=abc psql -h db', 'PGPASSWORD=[redacted] psql -h db'],
+    ['psql --password=s3cret -h db', 'psql --password=[redacted] -h db'],
+    [
+      'env: api_key=abc apiKey=def client-secret=ghi',
+      'env: api_key=[redacted] apiKey=[redacted] client-secret=[redacted]',
+    ],
+    // A bare value runs to a space, quote, `;` or `&` (a password may hold `)` or `,`).
+    ['(authToken="a b", refresh_tokens=t1)', '(authToken=[redacted], refresh_tokens=[redacted]'],
+    // An ADO.NET string's first pair (the rest start after `;`, as query parameters do).
+    ['Password=x;Server=db;Database=y', 'Password=[redacted];Server=db;Database=y'],
+    // Right after an escape.
+    ['"cmd":"run\\npassword=abc"', '"cmd":"run\\npassword=[redacted]"'],
+    ['q=run%20token=abc&y=1', 'q=run%20token=[redacted]&y=1'],
+  ])('replaces the value in %s', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps pairs whose name only mentions a credential, and words that are no pair', () => {
+    for (const text of [
+      'secret_name=authn.jwt.hsSecret',
+      'max_tokens=5 tokens=10 tokenizer=bpe',
+      'private_key_id=abc123 password_file=/run/secrets/pw',
+      'auth=basic key=value keyspace=sales',
+      'a=b token=',
+      'password=;',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it("keeps the scheme of a header's value the header rule replaced", () => {
+    expect(scrubSecretValue('Authorization=Bearer abc123XYZ')).toBe('Authorization=Bearer [redacted]');
+  });
+
+  it('is applied to kept argument strings of an audit record', () => {
+    const out = auditArguments(
+      { dsn: "host=db user=app password='p w'", region: 'eu-west-1' },
+      { mode: 'plain', paths: [], key: KEY },
+    );
+    expect(out).toEqual({ dsn: `host=db user=app password=${REDACTED}`, region: 'eu-west-1' });
+  });
+});
+
+describe('cost on hostile text', () => {
+  // A pair starts only at a word's start: 0.2 to 2 times benign text's time. A name that could start after
+  // any `-` or `.` of a word would be read again from each: minutes for the first units. Each text ends in
+  // `!=`, so it holds the `=` the rule looks for and no name reaches it.
+  it.each([
+    'a-',
+    'a.',
+    '--a-',
+    ' password=',
+    " password='",
+    " password='\\",
+    ' password="\\"',
+    ' a  =',
+    '"a"=',
+    ' token = ',
+    '%20token=',
+    ' passwordpasswordpassword',
+  ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
+    expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - 2)}!=`);
+  });
+});
