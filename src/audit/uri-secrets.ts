@@ -29,8 +29,11 @@ export const REDACTED = 'REDACTED';
 const QUERY_PARAM = /([?&;#])([^=&;#?\s"'<>]+)=([^&;#\s"'<>]*)/g;
 /** A character that ends an authority (after `://`). */
 const AUTHORITY_END = /[/?#\s"'<>]/;
+/** A character that ends a URL written in text. */
+const URL_END = /[\s"'<>]/;
 const AT = 0x40;
 const COLON = 0x3a;
+const OPEN_BRACKET = 0x5b;
 
 /**
  * `text` (a URI, or a message naming one) with the secrets of the URIs in it replaced by `REDACTED`: the
@@ -56,8 +59,11 @@ export function redactQuerySecrets(text: string, marker: string): string {
 /**
  * Each authority's user information replaced by `marker`, up to its last `@` as a URL parser reads it (a
  * password may hold `@`): all of it (`//user:pass@host` → `//REDACTED@host`), or with `keepUser` only the
- * password (`//user:[redacted]@host`; a user without a password is kept). One pass from each `://` to the
- * end of its authority: linear.
+ * password (`//user:[redacted]@host`; a user without a password is kept). A password that holds `/`, `?` or
+ * `#` unescaped ends the authority early (`//u:pa/ss@host` reads as host `u`, port `pa`): when what follows
+ * the authority's `:` is no port and an `@` comes later in the same word, the password runs to that `@` (the
+ * last one before the next `/`, `?` or `#`). One pass from each `://` to the end of its authority, or to the
+ * end of its word and at most the next `://`: linear.
  */
 export function redactUserInfo(text: string, marker: string, keepUser: boolean): string {
   let out = '';
@@ -68,11 +74,16 @@ export function redactUserInfo(text: string, marker: string, keepUser: boolean):
     // looked at once.
     let last = -1;
     let colon = -1;
-    for (let i = start; i < text.length && !AUTHORITY_END.test(text.charAt(i)); i++) {
-      const c = text.charCodeAt(i);
-      if (c === AT) last = i;
-      else if (c === COLON && colon === -1) colon = i;
+    let bracket = false;
+    let end = start;
+    for (; end < text.length && !AUTHORITY_END.test(text.charAt(end)); end++) {
+      const c = text.charCodeAt(end);
+      if (c === AT) last = end;
+      else if (c === COLON && colon === -1) colon = end;
+      else if (c === OPEN_BRACKET && colon === -1) bracket = true; // an IPv6 host's `:` is no password's
     }
+    if (last === -1 && colon !== -1 && !bracket && !isPort(text, colon + 1, end))
+      last = passwordEnd(text, end);
     if (last <= start) continue;
     if (!keepUser) out += `${text.slice(from, start)}${marker}`;
     else if (colon !== -1 && colon < last) out += `${text.slice(from, colon + 1)}${marker}`;
@@ -80,6 +91,31 @@ export function redactUserInfo(text: string, marker: string, keepUser: boolean):
     from = last;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/** Whether `text` from `from` to `to` is a port: digits only, or nothing (`http://h:/`). */
+function isPort(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * The `@` that ends a password holding `/`, `?` or `#`, read from `from` (where the authority seemed to end)
+ * to the end of the word or the next `://`: the first `@`, then the last before the next `/`, `?` or `#`
+ * (the host's end); -1 for none.
+ */
+function passwordEnd(text: string, from: number): number {
+  let found = -1;
+  for (let i = from; i < text.length && !URL_END.test(text.charAt(i)); i++) {
+    const c = text.charCodeAt(i);
+    if (c === AT) found = i;
+    else if (c === COLON && text.startsWith('//', i + 1)) break;
+    else if (found !== -1 && AUTHORITY_END.test(text.charAt(i))) break;
+  }
+  return found;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scrubSecretValue } from '../../../src/audit/secret-values.js';
 import { redactAndCut, redactUriSecrets } from '../../../src/audit/uri-secrets.js';
 import { cutText } from '../../../src/cut-text.js';
 import { expectCostLike, expectLinearTime } from '../../helpers/linear-time.js';
@@ -39,6 +40,47 @@ describe('redactUriSecrets', () => {
     }
   });
 
+  it('reads a password holding /, ? or # to its @, where a URL parser would end the authority early', () => {
+    for (const [uri, redacted, kept] of [
+      ['https://u:pa/ss@host/', 'https://REDACTED@host/', 'https://u:[redacted]@host/'],
+      ['redis://:p#ss@cache:6379/0', 'redis://REDACTED@cache:6379/0', 'redis://:[redacted]@cache:6379/0'],
+      ['mongodb://u:p?ss@h/db', 'mongodb://REDACTED@h/db', 'mongodb://u:[redacted]@h/db'],
+      [
+        'postgres://app:abc/def+g=@db:5432/x',
+        'postgres://REDACTED@db:5432/x',
+        'postgres://app:[redacted]@db:5432/x',
+      ],
+      // A password holding `@` and `/`: up to the last `@` before the host's end.
+      [
+        'https://u:p/a@ss@host/x?to=a@b.example',
+        'https://REDACTED@host/x?to=a@b.example',
+        'https://u:[redacted]@host/x?to=a@b.example',
+      ],
+      [
+        'see a://b:c/d and e://f:g/h@i/j',
+        'see a://b:c/d and e://REDACTED@i/j',
+        'see a://b:c/d and e://f:[redacted]@i/j',
+      ],
+    ] as const) {
+      expect(redactUriSecrets(uri), uri).toBe(redacted);
+      expect(scrubSecretValue(uri), uri).toBe(kept);
+    }
+  });
+
+  it('keeps a port, an IPv6 host and an @ in a path, and a colon with no @ after it', () => {
+    for (const text of [
+      'http://localhost:3000/api/@me',
+      'http://[::1]:8080/@x',
+      'https://h.example:8443/a@b',
+      'http://h:/x@y',
+      'https://host:abc/x',
+      'https://u:pa/ss, mail alice@example.com',
+    ]) {
+      expect(redactUriSecrets(text), text).toBe(text);
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
   it('reads user information up to the last @, as a URL parser does', () => {
     expect(redactUriSecrets('https://user:p@ss@host/x')).toBe('https://REDACTED@host/x');
     expect(redactUriSecrets('a https://u:p@h/ and s3://k@b/o?x=1')).toBe(
@@ -54,6 +96,13 @@ describe('redactUriSecrets', () => {
       `x://${'a'.repeat(400_000)}@`,
       `?${'a'.repeat(400_000)}`,
       '?a'.repeat(200_000),
+      // A colon with no port after it: the password may run past the authority, to the word's end (an `@`
+      // at the end, or user information is not looked for).
+      `${'a://b:c/'.repeat(50_000)}@`,
+      'a://b:c/@'.repeat(50_000),
+      `a://b:c/${'d/'.repeat(200_000)}@`,
+      `a://b:c/${'@'.repeat(400_000)}`,
+      `a://b:c/d@${'e'.repeat(400_000)}`,
     ];
     // Quadratic work on 400 k characters takes minutes; linear, about the time of benign text.
     for (const text of hostile) expectLinearTime(redactUriSecrets, text, { label: text.slice(0, 12) });
