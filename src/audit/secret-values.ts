@@ -5,13 +5,12 @@
  *
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
- *   `&sig=`, as `uri-secrets.ts` finds them), and a credential's `name=value` elsewhere (libpq's `host=db
- *   password='p w'`, `DB_PASSWORD=…`, `--password=…`: `key-value-secrets.ts`); the password of user information written without a scheme
- *   (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`: `bare-userinfo.ts`; an e-mail address is kept);
- * - a string that is an HTTP credential (`Bearer …`, `Basic …` and a token68 of 6+ characters that is no word:
- *   `Basic plan`, `Bearer tokens` are kept), whole; inside longer text, the credential after the scheme when it
- *   looks like one (8+ characters with a digit, one of `+/=_~`, or a capital inside, not all capitals), so
- *   prose (`the bearer of this letter`, `basic well-known steps`, `BEARER SUBSCRIPTION`) is left alone;
+ *   `&sig=`, as `uri-secrets.ts` finds them); a credential's `name=value` elsewhere (libpq's `host=db
+ *   password='p w'`, `DB_PASSWORD=…`, `--password=…`: `key-value-secrets.ts`); the password of user
+ *   information written without a scheme (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`:
+ *   `bare-userinfo.ts`; an e-mail address is kept);
+ * - an HTTP credential written with its scheme (`Bearer …`, `Basic …`), whole or inside text, when it is no
+ *   prose (`Basic plan`, `the bearer of this letter`): `scheme-credentials.ts`;
  * - the value of an `Authorization`, `Proxy-Authorization` or `X-Api-Key` header written as text
  *   (`Authorization: Bearer x`, `"authorization":"…"`, `X-API-KEY=…`), whatever it looks like: after the
  *   header's name it is a credential (its scheme, when a known one, is kept);
@@ -32,6 +31,7 @@
 import { API_KEY_MIN_CHARS, API_KEY_PATTERN } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactKeyValueSecrets } from './key-value-secrets.js';
+import { hasSchemeWord, redactSchemeCredentials } from './scheme-credentials.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
 import { AFTER_ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
 
@@ -41,19 +41,6 @@ export const REDACTED = '[redacted]';
 /** The shortest text any shape below fits in (`Bearer x`, `a://b:c@d`). */
 export const MIN_SECRET_CHARS = 8;
 
-/** The whole string is `<scheme> <token68>` (RFC 9110): a credential when the token is one. */
-const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
-/** A word, not a credential: letters only, lower case, capitalised or all capitals (`plan`, `SUBSCRIPTION`). */
-const WORD = /^(?:[A-Za-z][a-z]*|[A-Z]+)$/;
-const WHOLE_CREDENTIAL_MIN_CHARS = 6;
-/** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
-const CREDENTIAL_IN_TEXT = new RegExp(
-  String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)`,
-  'gi',
-);
-/** What a credential has and a word of prose does not. */
-const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
-const CREDENTIAL_MIN_CHARS = 8;
 /**
  * A credential header's name (after an escape too: `\r\nAuthorization: …` in a JSON string), `:` or `=` (a
  * JSON member's quotes allowed, escaped too), an optional scheme, and the value: up to a space, quote,
@@ -86,11 +73,8 @@ export function scrubSecretValue(text: string): string {
   if (text.length < MIN_SECRET_CHARS) return text;
   let out = text;
   if (hasSchemeWord(out)) {
-    // A header's value on its own (`Bearer abc.def-ghi`): laxer than in text, but a word is no credential.
-    const token = WHOLE_CREDENTIAL.exec(out)?.[1];
-    if (token !== undefined && token.length >= WHOLE_CREDENTIAL_MIN_CHARS && !WORD.test(token))
-      return REDACTED;
-    out = out.replace(CREDENTIAL_IN_TEXT, credentialInText);
+    out = redactSchemeCredentials(out, REDACTED);
+    if (out === REDACTED) return out;
   }
   if (HEADER_NAME.test(out)) {
     out = out.replace(HEADER_IN_TEXT, (_whole, name: string) => `${name}${REDACTED}`);
@@ -108,21 +92,6 @@ export function scrubSecretValue(text: string): string {
     if (out.includes(':')) out = redactBareUserInfo(out, REDACTED);
   }
   return out;
-}
-
-/** Whether `text` may hold `Bearer` or `Basic` (as written in headers, lower or upper case). */
-function hasSchemeWord(text: string): boolean {
-  return text.includes('earer') || text.includes('asic') || text.includes('EARER') || text.includes('ASIC');
-}
-
-function credentialInText(whole: string, scheme: string, space: string, token: string): string {
-  // A sentence's full stop is not part of the credential.
-  let end = token.length;
-  while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
-  const credential = token.slice(0, end);
-  const looks = CREDENTIAL_LOOK.test(credential) && !WORD.test(credential); // `SUBSCRIPTION` is a word
-  if (credential.length < CREDENTIAL_MIN_CHARS || !looks) return whole;
-  return `${scheme}${space}${REDACTED}${token.slice(end)}`;
 }
 
 /**
