@@ -6,12 +6,20 @@
  * capitals), so prose (`the bearer of this letter`, `basic well-known steps`, `BEARER SUBSCRIPTION`) is left
  * alone.
  *
+ * A bearer token a person picked is often a lower-case word or short (`changeme`, `dev1`): after `Bearer` it is
+ * a credential where a value stands, whole (`Bearer changeme`), quoted (`"Bearer changeme"`), or after a `:`
+ * or `=` up to the end of its line, a quote, `,`, `;`, `&` or the next field (`auth: Bearer changeme user:
+ * bob`, `AUTH=bearer test;`), when it has 4+ characters and is no word prose puts after the scheme (`Bearer
+ * tokens`, `bearer authentication`, `bearer bonds`). In running text (`Bearer token required`, `sent as bearer
+ * changeme to x`) and as a title's word (`Bearer Token`, `BEARER SUBSCRIPTION`) it is kept. `Basic` takes no
+ * such word: its credential is base64.
+ *
  * @module
  */
 import { AFTER_ESCAPE } from './vendor-keys.js';
 
 /** The whole string is `<scheme> <token68>` (RFC 9110): a credential when the token is one. */
-const WHOLE_CREDENTIAL = /^\s*(?:bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
+const WHOLE_CREDENTIAL = /^\s*(bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
 /** A word, not a credential: letters only, lower case, capitalised or all capitals (`plan`, `SUBSCRIPTION`). */
 const WORD = /^(?:[A-Za-z][a-z]*|[A-Z]+)$/;
 const WHOLE_CREDENTIAL_MIN_CHARS = 6;
@@ -23,16 +31,44 @@ const CREDENTIAL_IN_TEXT = new RegExp(
 /** What a credential has and a word of prose does not. */
 const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
 const CREDENTIAL_MIN_CHARS = 8;
+/** Words prose puts after `Bearer` (compared lower-cased): no credential, even where a value stands. */
+const PROSE_AFTER_BEARER: ReadonlySet<string> = new Set(
+  [
+    'token tokens auth authentication authorization scheme schemes header headers credential credentials',
+    'type format only required access value string bond bonds share shares instrument instruments cheque',
+    'check form securities',
+  ]
+    .join(' ')
+    .split(' '),
+);
+/** A title's word (`Token`, `SUBSCRIPTION`): no token a person picks. */
+const TITLE_WORD = /^(?:[A-Z][a-z]*|[A-Z]+)$/;
+/** The shortest picked token taken for one (`test`; `dev` is too short to tell). */
+const PICKED_MIN_CHARS = 4;
+/** What opens a value before the scheme, and what closes it after the token (a backslash: an escape). */
+const VALUE_OPENS = ':="\'`([{,\r\n';
+const VALUE_CLOSES = '"\'`,;&)]}\\\r\n';
+/** A field's name and its `:` or `=`, after a value (`user: bob`, `user=bob`). */
+const NEXT_FIELD = /[A-Za-z_][\w.-]{0,63}[:=]/y;
+/** How far around a credential spaces or tabs are skipped to find what opens or closes its value. */
+const MAX_PADDING = 16;
+/** An escape that ends just before the scheme (`\nBearer …`, `\"Bearer …`, `%20Bearer …`): a value opens there. */
+const ESCAPE_BEFORE = /(?:\\[nrt"]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2})$/;
 /**
  * `text` with its scheme credentials (see the module comment) replaced by `marker`: `marker` itself when the
  * whole text is one.
  */
 export function redactSchemeCredentials(text: string, marker: string): string {
-  // A header's value on its own (`Bearer abc.def-ghi`): laxer than in text, but a word is no credential.
-  const token = WHOLE_CREDENTIAL.exec(text)?.[1];
+  // A header's value on its own (`Bearer abc.def-ghi`): laxer than in text, but a word is no credential,
+  // unless a picked bearer token.
+  const whole = WHOLE_CREDENTIAL.exec(text);
+  const token = whole?.[2];
   if (token !== undefined && token.length >= WHOLE_CREDENTIAL_MIN_CHARS && !WORD.test(token)) return marker;
-  return text.replace(CREDENTIAL_IN_TEXT, (whole: string, scheme: string, space: string, found: string) =>
-    credentialInText(whole, scheme, space, found, marker),
+  if (token !== undefined && isBearer(whole?.[1] as string) && isPickedToken(token)) return marker;
+  return text.replace(
+    CREDENTIAL_IN_TEXT,
+    (found: string, scheme: string, space: string, credential: string, at: number) =>
+      credentialInText(text, at, found, scheme, space, credential, marker),
   );
 }
 
@@ -42,6 +78,8 @@ export function hasSchemeWord(text: string): boolean {
 }
 
 function credentialInText(
+  text: string,
+  at: number,
   whole: string,
   scheme: string,
   space: string,
@@ -52,7 +90,55 @@ function credentialInText(
   let end = token.length;
   while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
   const credential = token.slice(0, end);
-  const looks = CREDENTIAL_LOOK.test(credential) && !WORD.test(credential); // `SUBSCRIPTION` is a word
-  if (credential.length < CREDENTIAL_MIN_CHARS || !looks) return whole;
+  // `SUBSCRIPTION` is a word.
+  const looks =
+    credential.length >= CREDENTIAL_MIN_CHARS && CREDENTIAL_LOOK.test(credential) && !WORD.test(credential);
+  const picked =
+    !looks &&
+    isBearer(scheme) &&
+    isPickedToken(credential) &&
+    opensValue(text, at) &&
+    closesValue(text, at + whole.length);
+  if (!looks && !picked) return whole;
   return `${scheme}${space}${marker}${token.slice(end)}`;
+}
+
+function isBearer(scheme: string): boolean {
+  return scheme.length === 6; // `bearer`, not `basic`
+}
+
+/** A token a person may have picked: no title's word, no word prose puts after `Bearer`, 4+ characters. */
+function isPickedToken(token: string): boolean {
+  return (
+    token.length >= PICKED_MIN_CHARS &&
+    !TITLE_WORD.test(token) &&
+    !PROSE_AFTER_BEARER.has(token.toLowerCase())
+  );
+}
+
+/**
+ * Whether a value opens just before `at` (spaces or tabs between): the text's or a line's start, `:`, `=`, a
+ * quote, a bracket, a comma, or an escape right before it.
+ */
+function opensValue(text: string, at: number): boolean {
+  let i = at;
+  while (i > 0 && at - i < MAX_PADDING && isPadding(text.charCodeAt(i - 1))) i--;
+  if (i === 0 || VALUE_OPENS.includes(text.charAt(i - 1))) return true;
+  return i === at && ESCAPE_BEFORE.test(text.slice(Math.max(0, at - 6), at));
+}
+
+/**
+ * Whether a value closes at `end` (spaces, tabs or a full stop between): the text's or a line's end, a quote,
+ * `,`, `;`, `&`, a bracket, an escape, or the next field's name (`auth: Bearer changeme user: bob`).
+ */
+function closesValue(text: string, end: number): boolean {
+  let i = end;
+  while (i < text.length && i - end < MAX_PADDING && isPadding(text.charCodeAt(i))) i++;
+  if (i === text.length || VALUE_CLOSES.includes(text.charAt(i))) return true;
+  NEXT_FIELD.lastIndex = i;
+  return i > end && NEXT_FIELD.test(text);
+}
+
+function isPadding(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }

@@ -1,0 +1,67 @@
+/**
+ * HTTP credentials written with their scheme (src/audit/scheme-credentials.ts), as the value scrub
+ * (`scrubSecretValue`) applies them: a token a person picked where a value stands, prose kept; linear time on
+ * hostile text. The base rules (a token68 that looks like one) are tested with the other shapes in
+ * secret-values.test.ts.
+ *
+ * @module
+ */
+import { describe, expect, it } from 'vitest';
+import { scrubSecretValue } from '../../../src/audit/secret-values.js';
+import { expectLinearTime, fill } from '../../helpers/linear-time.js';
+
+describe('a picked bearer token where a value stands', () => {
+  it.each([
+    ['Bearer changeme', '[redacted]'],
+    ['  bearer changeme. ', '[redacted]'],
+    ['Bearer test', '[redacted]'],
+    ['auth: Bearer changeme', 'auth: Bearer [redacted]'],
+    ['auth: Bearer changeme\nnext: x', 'auth: Bearer [redacted]\nnext: x'],
+    ['auth: Bearer changeme user: bob', 'auth: Bearer [redacted] user: bob'],
+    ['auth: bearer dev1', 'auth: bearer [redacted]'],
+    ['{"auth":"Bearer changeme"}', '{"auth":"Bearer [redacted]"}'],
+    ['{\\"auth\\":\\"Bearer changeme\\"}', '{\\"auth\\":\\"Bearer [redacted]\\"}'],
+    ['AUTH=bearer test; next', 'AUTH=bearer [redacted]; next'],
+    ["curl -H 'Bearer changeme' h", "curl -H 'Bearer [redacted]' h"],
+    ['"headers":"x\\nBearer changeme\\n"', '"headers":"x\\nBearer [redacted]\\n"'],
+    ['[Bearer letmein, other]', '[Bearer [redacted], other]'],
+  ])('replaces the token in %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps prose: running text, a word prose puts after the scheme, a title, a short word, Basic', () => {
+    for (const text of [
+      'Bearer token required',
+      'Bearer tokens',
+      '"Bearer Token"',
+      'type: bearer',
+      'auth: bearer authentication',
+      '{"description":"Bearer auth only"}',
+      'sent as bearer changeme to x',
+      'Bearer changeme please',
+      'The bearer of this letter is trusted.',
+      'Bearer of bad news',
+      'BEARER SUBSCRIPTION',
+      '(bearer bonds)',
+      'Bearer dev',
+      'plan: Basic plan',
+      '"Basic changeme"',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
+describe('cost on hostile text', () => {
+  // Each candidate looks at most 16 spaces and one field name around it: 0.2 to 2 times benign text's time.
+  it.each([
+    ': bearer abcd ',
+    '"bearer abcd"',
+    'bearer ',
+    `:${' '.repeat(40)}bearer abcd${' '.repeat(40)}`,
+    ` bearer abcd ${'x'.repeat(70)}`,
+    ' bearer abcd x:',
+  ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
+    expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
+  });
+});
