@@ -14,6 +14,10 @@
  * changeme to x`) and as a title's word (`Bearer Token`, `BEARER SUBSCRIPTION`) it is kept. `Basic` takes no
  * such word: its credential is base64.
  *
+ * `Basic` and user information written raw, not in base64 (`Basic alice:s3cret`, as a hand-written header or
+ * a client's log shows it): the password after the `:` is replaced, the user kept (`Basic alice:[redacted]`),
+ * as in a URL. A time or ratio (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
+ *
  * @module
  */
 import { AFTER_ESCAPE } from './vendor-keys.js';
@@ -28,6 +32,13 @@ const CREDENTIAL_IN_TEXT = new RegExp(
   String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)`,
   'gi',
 );
+/** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
+const RAW_BASIC = new RegExp(
+  String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(basic[ \t]+[^\s:"'\\]+:)([^\s"'\\]+)`,
+  'gi',
+);
+const DIGITS = /^\d+$/;
+const SPACE = /\s/;
 /** What a credential has and a word of prose does not. */
 const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
 const CREDENTIAL_MIN_CHARS = 8;
@@ -65,10 +76,15 @@ export function redactSchemeCredentials(text: string, marker: string): string {
   const token = whole?.[2];
   if (token !== undefined && token.length >= WHOLE_CREDENTIAL_MIN_CHARS && !WORD.test(token)) return marker;
   if (token !== undefined && isBearer(whole?.[1] as string) && isPickedToken(token)) return marker;
-  return text.replace(
+  const raw = text.includes(':')
+    ? text.replace(RAW_BASIC, (found, head: string, password: string) =>
+        rawBasic(found, head, password, marker),
+      )
+    : text;
+  return raw.replace(
     CREDENTIAL_IN_TEXT,
     (found: string, scheme: string, space: string, credential: string, at: number) =>
-      credentialInText(text, at, found, scheme, space, credential, marker),
+      credentialInText(raw, at, found, scheme, space, credential, marker),
   );
 }
 
@@ -101,6 +117,16 @@ function credentialInText(
     closesValue(text, at + whole.length);
   if (!looks && !picked) return whole;
   return `${scheme}${space}${marker}${token.slice(end)}`;
+}
+
+/** `Basic user:` and the password marked; a time or ratio and a URL's `//` kept, and a sentence's full stop. */
+function rawBasic(found: string, head: string, password: string, marker: string): string {
+  let end = password.length;
+  while (end > 0 && password.charCodeAt(end - 1) === 0x2e) end--;
+  if (end === 0 || password.startsWith('//')) return found;
+  const user = head.slice(head.search(SPACE) + 1, -1).trim();
+  if (DIGITS.test(user) && DIGITS.test(password.slice(0, end))) return found;
+  return `${head}${marker}${password.slice(end)}`;
 }
 
 function isBearer(scheme: string): boolean {

@@ -52,6 +52,29 @@ describe('a picked bearer token where a value stands', () => {
   });
 });
 
+describe('Basic with user information written raw', () => {
+  it.each([
+    ['Basic alice:secret', 'Basic alice:[redacted]'],
+    ['use Basic alice@example.com:s3cr3t now.', 'use Basic alice@example.com:[redacted] now.'],
+    ['Authorization: Basic alice:secret', 'Authorization: Basic [redacted]'],
+    ['{"auth":"basic  svc:p@ss:w0rd"}', '{"auth":"basic  svc:[redacted]"}'],
+    ['sent:\nBasic bob:hunter2.', 'sent:\nBasic bob:[redacted].'],
+  ])('replaces the password in %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps a time or ratio, a URL, and a colon that opens prose', () => {
+    for (const text of [
+      'Basic 10:30 schedule',
+      'Basic https://docs.example/auth',
+      'Basic auth: use it',
+      'basic: yes',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
 describe('cost on hostile text', () => {
   // Each candidate looks at most 16 spaces and one field name around it: 0.2 to 2 times benign text's time.
   it.each([
@@ -61,6 +84,10 @@ describe('cost on hostile text', () => {
     `:${' '.repeat(40)}bearer abcd${' '.repeat(40)}`,
     ` bearer abcd ${'x'.repeat(70)}`,
     ' bearer abcd x:',
+    'basic a:',
+    'basic a',
+    'basic basic:',
+    `basic ${'a'.repeat(64)}`,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
