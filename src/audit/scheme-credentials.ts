@@ -14,6 +14,9 @@
  * changeme to x`) and as a title's word (`Bearer Token`, `BEARER SUBSCRIPTION`) it is kept. `Basic` takes no
  * such word: its credential is base64.
  *
+ * After the scheme, a parameter (`Bearer realm="mcp"`, `Bearer resource_metadata="https://…"`, as a
+ * `WWW-Authenticate` challenge writes them) or another field (`token_type=bearer max_tokens=5`) is no token68.
+ *
  * `Basic` and user information written raw, not in base64 (`Basic alice:s3cret`, as a hand-written header or
  * a client's log shows it): the password after the `:` is replaced, the user kept (`Basic alice:[redacted]`),
  * as in a URL. A time or ratio (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
@@ -39,6 +42,9 @@ const RAW_BASIC = new RegExp(
 );
 const DIGITS = /^\d+$/;
 const SPACE = /\s/;
+/** A parameter's name and its `=` (a token68's padding follows no lower-case name), and what starts its value. */
+const AUTH_PARAM = /^[a-z][a-z0-9_-]*=$/;
+const PARAM_VALUE_START = /^["A-Za-z0-9]$/;
 /** What a credential has and a word of prose does not. */
 const CREDENTIAL_LOOK = /[0-9+/=_~]|.[A-Z]/;
 const CREDENTIAL_MIN_CHARS = 8;
@@ -106,6 +112,8 @@ function credentialInText(
   let end = token.length;
   while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
   const credential = token.slice(0, end);
+  // A challenge's parameter (`Bearer realm="mcp"`, `resource_metadata="…"`) or a field (`bearer max_tokens=5`).
+  if (AUTH_PARAM.test(credential) && PARAM_VALUE_START.test(text.charAt(at + whole.length))) return whole;
   // `SUBSCRIPTION` is a word.
   const looks =
     credential.length >= CREDENTIAL_MIN_CHARS && CREDENTIAL_LOOK.test(credential) && !WORD.test(credential);

@@ -52,6 +52,23 @@ describe('a picked bearer token where a value stands', () => {
   });
 });
 
+describe("a challenge's parameters after the scheme", () => {
+  it('keeps them: a name, `=` and a value are no token68', () => {
+    for (const text of [
+      'WWW-Authenticate: Bearer resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp"',
+      'www-authenticate: Bearer realm="mcp", error="invalid_token", error_description="expired"',
+      'token_type=bearer max_tokens=5',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it('still replaces a token68 that ends in padding', () => {
+    expect(scrubSecretValue('{"auth":"Bearer dGVzdDEyMw="}')).toBe('{"auth":"Bearer [redacted]"}');
+    expect(scrubSecretValue('sent Basic YWxpY2U6c2VjcmV0= then')).toBe('sent Basic [redacted] then');
+  });
+});
+
 describe('Basic with user information written raw', () => {
   it.each([
     ['Basic alice:secret', 'Basic alice:[redacted]'],
