@@ -1,6 +1,7 @@
 /**
  * The process logger (pino, JSON to stdout). Secrets are redacted at any depth as a second line of defence
- * (`log-secrets.ts`); the first is never putting them into log objects at all. Stdout is pino's default asynchronous stream, on
+ * (`log-secrets.ts`: the log object, a child's bindings, the message, and the objects a printf-style message
+ * writes into it); the first is never putting them into log objects at all. Stdout is pino's default asynchronous stream, on
  * purpose: its synchronous mode answers a full non-blocking pipe by sleeping 100 ms and retrying, which
  * stalls every request; the audit sink keeps the asynchronous stream's cost down by writing a batch of
  * lines at once.
@@ -23,6 +24,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     formatters: { level: (label) => ({ level: label }), log: redactLogObject, bindings: redactLogObject },
     // The message is no part of the object formatters.log sees (pino's default `err` serializer is kept).
     serializers: { msg: redactLogMessage },
+    // Nor are the values `%o`, `%O` and `%j` write into it as JSON: walked here, before pino formats them.
+    hooks: { logMethod: redactInterpolated },
     // A child's bindings are written once, when it is made: pino gives them no formatter, so they are
     // checked here and written again, redacted, if they hold a secret — all of them, its parents' included.
     onChild: (child) => {
@@ -34,6 +37,25 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * The log call's arguments after the first (the values of a printf-style message, or the message and its
+ * values after a log object) with each object among them walked as a log object is: `%o`, `%O` and `%j`
+ * write one into the message as JSON, whose fields no formatter sees, and text written by value is scrubbed
+ * with the message. Most calls have no such argument: nothing is copied.
+ */
+function redactInterpolated(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
+  let out: unknown[] | undefined;
+  for (let i = 1; i < args.length; i++) {
+    const v: unknown = args[i];
+    if (typeof v !== 'object' || v === null) continue;
+    const clean = redactLogObject(v);
+    if (clean === v) continue;
+    out ??= [...args];
+    out[i] = clean;
+  }
+  Reflect.apply(method, this, out ?? args);
 }
 
 /**

@@ -163,6 +163,34 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[3] as string).msg).toBe('reached redis://:[redacted]@cache:6379');
   });
 
+  it('walks the objects %o, %O and %j write into the message as it walks the log object', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const conn = () => ({ host: 'db', password: 'SECRET-pw', nested: { token: 'SECRET-token' } });
+    logger.info('o %o', conn());
+    logger.info('O %O', conn());
+    logger.warn('j %j', conn());
+    logger.info({ step: 1 }, 'after a log object %o', conn());
+    logger.child({ component: 'x' }).error('in a child %j', [conn()]);
+    logger.info('err %o', Object.assign(new Error('boom'), { token: 'SECRET-err' }));
+    // Objects where the message goes (untyped, as from JavaScript): pino writes them joined as JSON.
+    Reflect.apply(logger.info, logger, [{ step: 2 }, conn(), conn()]);
+    const text = raw.join('');
+    expect(raw).toHaveLength(7);
+    expect(text).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string).msg).toBe(
+      'o {"host":"db","password":"[redacted]","nested":{"token":"[redacted]"}}',
+    );
+    expect(JSON.parse(raw[3] as string)).toMatchObject({
+      step: 1,
+      msg: expect.stringContaining('"host":"db"'),
+    });
+    // Values that hold no secret are formatted as before, and are not copied.
+    const plain = { host: 'db', port: 5432 };
+    logger.info('plain %o and %d', plain, 3);
+    expect(JSON.parse(raw[7] as string).msg).toBe('plain {"host":"db","port":5432} and 3');
+  });
+
   it('redacts the value of a header pair or {name, value} entry naming a credential, as audit records do', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
