@@ -23,23 +23,26 @@
  *
  * @module
  */
-import { AFTER_ESCAPE } from './vendor-keys.js';
+import { ESCAPE } from './vendor-keys.js';
 
 /** The whole string is `<scheme> <token68>` (RFC 9110): a credential when the token is one. */
 const WHOLE_CREDENTIAL = /^\s*(bearer|basic)\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
 /** A word, not a credential: letters only, lower case, capitalised or all capitals (`plan`, `SUBSCRIPTION`). */
 const WORD = /^(?:[A-Za-z][a-z]*|[A-Z]+)$/;
 const WHOLE_CREDENTIAL_MIN_CHARS = 6;
+/**
+ * After the scheme's name, that it starts a word: after no letter or digit, or right after an escape. Looked
+ * at behind the name, not before it: a pattern that opens with a lookbehind is tried at every position of the
+ * text (~12 µs a kB), one that opens with a word is found by a quick scan for its first letter.
+ */
+const STARTS_WORD = (name: string) => String.raw`(?<=(?:^|[^A-Za-z0-9]|${ESCAPE})${name})`;
 /** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
 const CREDENTIAL_IN_TEXT = new RegExp(
-  String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(bearer|basic)(\s+)([A-Za-z0-9._~+/-]+=*)`,
+  String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}(\s+)([A-Za-z0-9._~+/-]+=*)`,
   'gi',
 );
 /** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
-const RAW_BASIC = new RegExp(
-  String.raw`(?:(?<![A-Za-z0-9])|${AFTER_ESCAPE})(basic[ \t]+[^\s:"'\\]+:)([^\s"'\\]+)`,
-  'gi',
-);
+const RAW_BASIC = new RegExp(String.raw`(basic${STARTS_WORD('basic')}[ \t]+[^\s:"'\\]+:)([^\s"'\\]+)`, 'gi');
 const DIGITS = /^\d+$/;
 const SPACE = /\s/;
 /** A parameter's name and its `=` (a token68's padding follows no lower-case name), and what starts its value. */

@@ -33,7 +33,7 @@ import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactKeyValueSecrets } from './key-value-secrets.js';
 import { hasSchemeWord, redactSchemeCredentials } from './scheme-credentials.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
-import { AFTER_ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
+import { ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
 export const REDACTED = '[redacted]';
@@ -51,15 +51,14 @@ const HEADER_IN_TEXT = new RegExp(
   'gi',
 );
 const HEADER_NAME = /authorization|x-api-key/i;
+/** This sidecar's API key (any prefix), after no letter or digit. */
+const API_KEYS_IN_TEXT = new RegExp(`(?<![A-Za-z0-9])${API_KEY_PATTERN}(?![A-Za-z0-9_-])`, 'g');
 /**
- * This sidecar's API key (any prefix), after no letter or digit, or right after an escape: in `q=1%0Amcpk_…`
- * the character before the key is the escape's, not a word's. A prefix starts no escape's letter (the `n` of
- * `\nmcpk_…`), so the escape is kept whole.
+ * The same right after an escape: in `q=1%0Amcpk_…` the character before the key is the escape's, not a
+ * word's. Replaced first, so a prefix starts at no escape's letter (the `t` of `\tmcpk_…`) and the escape is
+ * kept whole; a pattern that opens with the escape, not a lookbehind, is found by a quick scan for `\` and `%`.
  */
-const API_KEYS_IN_TEXT = new RegExp(
-  String.raw`(?:(?<![A-Za-z0-9\\])|(?<=\\)(?![nrtu])|${AFTER_ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`,
-  'g',
-);
+const API_KEYS_AFTER_ESCAPE = new RegExp(`(${ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`, 'g');
 /** A JWK's private member in JSON text (its quotes escaped too) and its base64url value. */
 const JWK_MEMBER_IN_TEXT = /(\\?"(?:d|p|q|dp|dq|qi|k|priv)\\?"\s*:\s*\\?")[A-Za-z0-9_=+/-]+/g;
 /** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
@@ -82,7 +81,9 @@ export function scrubSecretValue(text: string): string {
   if (out.includes('.') && (out.includes('ey') || out.includes('ew'))) {
     out = out.replace(JWT, (whole, header: string) => (isJoseHeader(header) ? REDACTED : whole));
   }
-  if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) out = out.replace(API_KEYS_IN_TEXT, REDACTED);
+  if (out.length >= API_KEY_MIN_CHARS && out.includes('_')) {
+    out = out.replace(API_KEYS_AFTER_ESCAPE, `$1${REDACTED}`).replace(API_KEYS_IN_TEXT, REDACTED);
+  }
   out = redactVendorKeys(out, REDACTED);
   if (out.includes('kty'))
     out = out.replace(JWK_MEMBER_IN_TEXT, (_whole, member: string) => member + REDACTED);

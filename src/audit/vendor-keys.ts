@@ -29,12 +29,13 @@
  * @module
  */
 
+/** An escape that ends in a letter or digit, as text that holds JSON or a URL writes them (regex source). */
+export const ESCAPE = String.raw`\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}`;
 /**
- * Just after an escape that ends in a letter or digit, as in text that holds JSON or a URL (`…\nghp_…`,
- * `\u0020AKIA…`, `%20sk-…`): the character before a secret there is the escape's, not a word's. Read backwards
- * from the candidate: constant work.
+ * Just after an {@link ESCAPE} (`…\nghp_…`, `\u0020AKIA…`, `%20sk-…`): the character before a secret there is
+ * the escape's, not a word's. Read backwards from the candidate: constant work.
  */
-export const AFTER_ESCAPE = String.raw`(?<=\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2})`;
+export const AFTER_ESCAPE = `(?<=${ESCAPE})`;
 /** Where a key or a JWT may start: after no letter, digit, `_` or `-`, or after an escape. */
 export const KEY_START = `(?:(?<![A-Za-z0-9_-])|${AFTER_ESCAPE})`;
 

@@ -86,6 +86,13 @@ describe('cost on hostile text', () => {
     ' token = ',
     '%20token=',
     ' passwordpasswordpassword',
+    // A name is read back from each `=`: never past the last one, nor past 135 characters.
+    '=',
+    ' =',
+    `${'a'.repeat(134)}=`,
+    `${'a'.repeat(140)}=`,
+    '%20=',
+    '\\u0020--a=',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - 2)}!=`);
   });
