@@ -33,7 +33,7 @@ import { redactBareUserInfo } from './bare-userinfo.js';
 import { redactKeyValueSecrets } from './key-value-secrets.js';
 import { hasSchemeWord, redactSchemeCredentials } from './scheme-credentials.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
-import { ESCAPE, KEY_START, redactVendorKeys } from './vendor-keys.js';
+import { ESCAPE, KEY_START, KEY_START_BEHIND, redactVendorKeys } from './vendor-keys.js';
 
 /** What a secret is replaced with (in audit records and log lines). */
 export const REDACTED = '[redacted]';
@@ -61,9 +61,13 @@ const API_KEYS_IN_TEXT = new RegExp(`(?<![A-Za-z0-9])${API_KEY_PATTERN}(?![A-Za-
 const API_KEYS_AFTER_ESCAPE = new RegExp(`(${ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`, 'g');
 /** A JWK's private member in JSON text (its quotes escaped too) and its base64url value. */
 const JWK_MEMBER_IN_TEXT = /(\\?"(?:d|p|q|dp|dq|qi|k|priv)\\?"\s*:\s*\\?")[A-Za-z0-9_=+/-]+/g;
-/** A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`). */
+/**
+ * A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`); where a key may start
+ * (`KEY_START`), looked at behind those two letters: a pattern that opens with a lookbehind is tried at every
+ * position of the text (~8 µs a kB), one that opens with `e` is found by a quick scan.
+ */
 const JWT = new RegExp(
-  String.raw`${KEY_START}(e[wy][A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])`,
+  String.raw`(e[wy]${KEY_START_BEHIND('e[wy]')}[A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]*){2}(?:(?:\.[A-Za-z0-9_-]*){2})?)(?![A-Za-z0-9_-])`,
   'g',
 );
 

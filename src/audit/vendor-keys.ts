@@ -38,6 +38,8 @@ export const ESCAPE = String.raw`\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}`;
 export const AFTER_ESCAPE = `(?<=${ESCAPE})`;
 /** Where a key or a JWT may start: after no letter, digit, `_` or `-`, or after an escape. */
 export const KEY_START = `(?:(?<![A-Za-z0-9_-])|${AFTER_ESCAPE})`;
+/** {@link KEY_START}, checked behind `start` (regex source) once it is matched: for a pattern that opens with it. */
+export const KEY_START_BEHIND = (start: string): string => `(?<=(?:^|[^A-Za-z0-9_-]|${ESCAPE})${start})`;
 
 /** Text that may hold one of the keys: the prefixes alone. */
 const MAY_HOLD_KEY =
