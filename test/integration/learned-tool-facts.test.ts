@@ -336,21 +336,32 @@ describe('a tools/call result carrying a tools field, on the legacy HTTP+SSE tra
   );
 });
 
+/**
+ * A `user` client of a sidecar in front of `up` that has listed the tools once, and a promise of the upstream's
+ * next `notifications/tools/list_changed` to it.
+ */
+async function listingClient(
+  up: Upstream,
+  connect: typeof connectStreamable | typeof connectSse,
+  url: 'mcpUrl' | 'sseUrl',
+): Promise<{ c: Client; h: Harness; told: Promise<void> }> {
+  const h = await harness(up);
+  const c: Client = await connect(h[url], await h.bearer(['user']));
+  stops.push(() => c.close());
+  const told = new Promise<void>((resolve) => {
+    c.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve());
+  });
+  await c.listTools();
+  return { c, h, told };
+}
+
 describe('the upstream’s own tools/list replies', () => {
   it.each([
     ['Streamable HTTP', connectStreamable, 'mcpUrl'],
     ['legacy HTTP+SSE', connectSse, 'sseUrl'],
   ] as const)('teach, after notifications/tools/list_changed too (%s)', async (_kind, connect, url) => {
     const up = await upstream();
-    const h = await harness(up);
-    const c: Client = await connect(h[url], await h.bearer(['user']));
-    stops.push(() => c.close());
-    let changed!: () => void;
-    const told = new Promise<void>((resolve) => {
-      changed = resolve;
-    });
-    c.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
-    await c.listTools();
+    const { c, told } = await listingClient(up, connect, url);
     expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(-32003);
     await up.relist();
     await told;
@@ -370,15 +381,7 @@ describe('notifications/tools/list_changed', () => {
       // wipe_records, listed read-only (role user may call it), turns destructive: the upstream says its tools
       // changed, and a call the client makes straight away must not be decided as read-only.
       const up = await upstream({ wipeReadOnly: true });
-      const h = await harness(up);
-      const c: Client = await connect(h[url], await h.bearer(['user']));
-      stops.push(() => c.close());
-      let changed!: () => void;
-      const told = new Promise<void>((resolve) => {
-        changed = resolve;
-      });
-      c.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
-      await c.listTools();
+      const { c, h, told } = await listingClient(up, connect, url);
       expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(0);
       await up.relist(false);
       await told;
@@ -457,15 +460,7 @@ describe('a tools/list answered after notifications/tools/list_changed', () => {
       // wipe_records, listed read-only, turns destructive while a tools/list made before the change is held:
       // its answer still says read-only, and must not undo the forgetting the notification brought.
       const up = await upstream({ wipeReadOnly: true });
-      const h = await harness(up);
-      const c: Client = await connect(h[url], await h.bearer(['user']));
-      stops.push(() => c.close());
-      let changed!: () => void;
-      const told = new Promise<void>((resolve) => {
-        changed = resolve;
-      });
-      c.setNotificationHandler(ToolListChangedNotificationSchema, () => changed());
-      await c.listTools();
+      const { c, told } = await listingClient(up, connect, url);
       expect(await refusal(c.callTool({ name: WIPE, arguments: {} }))).toBe(0);
       const waiting = up.waiting('lists');
       const release = up.hold('lists');
