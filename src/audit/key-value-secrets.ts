@@ -39,6 +39,8 @@ const ESCAPE_TAIL = /^(?:[nrt]|u[0-9A-Fa-f]{4})/;
 const HEX_PAIR = /^[0-9A-Fa-f]{2}/;
 const CAMEL = /([a-z0-9])([A-Z])/g;
 const NOT_ALNUM = /[^A-Za-z0-9]+/;
+/** The last word of a two-word credential's name (`api_key`, `secretKeys`, `refresh_tokens`). */
+const PAIR_END = /^(?:keys?|tokens)$/i;
 
 /**
  * `text` with the value of each credential's `name=value` pair (see the module comment) replaced by `marker`.
@@ -106,7 +108,8 @@ function isPadding(c: number): boolean {
 
 /**
  * Whether `name` ends in a credential's name: its last word (`password`, `DB_PASSWORD`, `sslpassword`), or its
- * last two that only together name one (`api_key`, `refresh_tokens`); `secret_name` ends in `name`.
+ * last two when they end in `key`, `keys` or `tokens` and together name one (`api_key`, `SECRET_KEY`,
+ * `refresh_tokens`); `secret_name` ends in `name`.
  */
 function namesSecretValue(name: string): boolean {
   if (name.length > MAX_CREDENTIAL_NAME_CHARS || !CREDENTIAL_HINT.test(name)) return false;
@@ -116,6 +119,8 @@ function namesSecretValue(name: string): boolean {
     .filter((w) => w !== '');
   const last = words.at(-1) ?? '';
   if (isSensitiveKey(last)) return true;
+  // Two words (`api_key`, `SECRET_KEY`): only a name that ends in `key`, `keys` or `tokens` is read so, or
+  // `secret_name` and `password_policy` would be taken for credentials by their first word.
   const before = words.at(-2);
-  return before !== undefined && !isSensitiveKey(before) && isSensitiveKey(`${before}_${last}`);
+  return before !== undefined && PAIR_END.test(last) && isSensitiveKey(`${before}_${last}`);
 }

@@ -39,6 +39,11 @@ describe('credential name=value pairs', () => {
     // Right after an escape.
     ['"cmd":"run\\npassword=abc"', '"cmd":"run\\npassword=[redacted]"'],
     ['q=run%20token=abc&y=1', 'q=run%20token=[redacted]&y=1'],
+    // Two words whose first alone names a credential (Django's SECRET_KEY).
+    [
+      'export SECRET_KEY=abc; JWT_SECRET_KEY=def secretKeys=ghi token_key=jkl',
+      'export SECRET_KEY=[redacted]; JWT_SECRET_KEY=[redacted] secretKeys=[redacted] token_key=[redacted]',
+    ],
   ])('replaces the value in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -51,6 +56,7 @@ describe('credential name=value pairs', () => {
       'auth=basic key=value keyspace=sales',
       'a=b token=',
       'password=;',
+      'password_policy=strict secret_version=3 token_count=5',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -81,6 +87,7 @@ describe('cost on hostile text', () => {
     " password='",
     " password='\\",
     ' password="\\"',
+    ' SECRET_KEY=',
     ' a  =',
     '"a"=',
     ' token = ',
