@@ -22,8 +22,12 @@
  */
 import { isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
 
-/** A value: quoted, with backslash escapes (a quote left open runs to the end), or bare. */
-const VALUE = /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|[^\s"'\\;&]+/y;
+/**
+ * A value: quoted, with backslash escapes (a quote left open runs to the end), quoted with escaped quotes as a
+ * JSON string writes a connection string's (`password=\\"p w\\"`), or bare.
+ */
+const VALUE =
+  /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&]+/y;
 /** What every credential's name holds (`isSensitiveKey`'s words): a name without it is not read further. */
 const CREDENTIAL_HINT = /pass|pwd|secret|token|key|auth|credential|cookie|jwt|bearer/i;
 /** A value the header rule replaced, its scheme before it (`Bearer [redacted]`). */

@@ -39,6 +39,9 @@ describe('credential name=value pairs', () => {
     // Right after an escape.
     ['"cmd":"run\\npassword=abc"', '"cmd":"run\\npassword=[redacted]"'],
     ['q=run%20token=abc&y=1', 'q=run%20token=[redacted]&y=1'],
+    // A connection string inside JSON text: its quotes escaped.
+    ['{"dsn":"host=db password=\\"p w\\" dbname=x"}', '{"dsn":"host=db password=[redacted] dbname=x"}'],
+    ['{"dsn":"password=\\"p w', '{"dsn":"password=[redacted]'],
     // Two words whose first alone names a credential (Django's SECRET_KEY).
     [
       'export SECRET_KEY=abc; JWT_SECRET_KEY=def secretKeys=ghi token_key=jkl',
@@ -87,6 +90,9 @@ describe('cost on hostile text', () => {
     " password='",
     " password='\\",
     ' password="\\"',
+    ' password=\\"',
+    ' password=\\"\\',
+    ' password=\\"\\\\',
     ' SECRET_KEY=',
     ' a  =',
     '"a"=',
