@@ -9,6 +9,7 @@
  * @module
  */
 import { type Logger, pino } from 'pino';
+import { TRUNCATED } from '../audit/argument-budget.js';
 import { redactLogMessage, redactLogObject } from './log-secrets.js';
 
 export type { Logger } from 'pino';
@@ -50,12 +51,25 @@ function redactInterpolated(this: Logger, args: Parameters<pino.LogFn>, method: 
   for (let i = 1; i < args.length; i++) {
     const v: unknown = args[i];
     if (typeof v !== 'object' || v === null) continue;
-    const clean = redactLogObject(v);
+    const clean = redactedOrTruncated(v);
     if (clean === v) continue;
     out ??= [...args];
     out[i] = clean;
   }
   Reflect.apply(method, this, out ?? args);
+}
+
+/**
+ * `value` redacted, or {@link TRUNCATED} when it cannot be looked at (a Proxy whose traps throw): a log call
+ * never throws for its arguments, as pino itself does not (it writes what it cannot stringify as a notice),
+ * and what was not looked at is not written.
+ */
+function redactedOrTruncated(value: object): unknown {
+  try {
+    return redactLogObject(value);
+  } catch {
+    return TRUNCATED;
+  }
 }
 
 /**

@@ -191,6 +191,22 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[7] as string).msg).toBe('plain {"host":"db","port":5432} and 3');
   });
 
+  it('writes the line, without the value, when an object %o writes cannot be looked at', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const unreadable = new Proxy(
+      { password: 'SECRET-pw' },
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    expect(() => logger.info('values %o and %d', unreadable, 3)).not.toThrow();
+    expect(raw).toHaveLength(1);
+    expect(JSON.parse(raw[0] as string).msg).toBe("values '[truncated]' and 3");
+  });
+
   it('redacts the value of a header pair or {name, value} entry naming a credential, as audit records do', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
