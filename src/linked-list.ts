@@ -46,11 +46,7 @@ export class LinkedList<T> implements Iterable<T> {
 
   /** The values, newest first; the one just yielded may be removed meanwhile. */
   *[Symbol.iterator](): Iterator<T> {
-    for (let n = this.#head; n !== null; ) {
-      const next = n.next;
-      if (n.value !== null) yield n.value;
-      n = next;
-    }
+    for (const n of this.nodes()) yield n.value as T;
   }
 
   /** The nodes, newest first; the one just yielded may be removed meanwhile. */
