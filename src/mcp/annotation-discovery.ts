@@ -20,6 +20,12 @@ import { type ParamHeader, toolParamHeaders } from './param-headers.js';
 const MAX_DISCOVERY_REPLY_BYTES = 16 * 1024 * 1024;
 
 export const DISCOVERY_COOLDOWN_MS = 10_000;
+/**
+ * The cooldown once the upstream said its tools changed since the last discovery began: every tool is unseen
+ * again then (decided as destructive), and a 10 s wait would deny a read-only caller's calls that long. A
+ * caller who can make the upstream send the notification still gets at most one discovery a second.
+ */
+export const CHANGED_DISCOVERY_COOLDOWN_MS = 1_000;
 export const DISCOVERY_TIMEOUT_MS = 3_000;
 const PROTOCOL_VERSION = '2025-06-18';
 const MAX_PAGES = 20;
@@ -32,6 +38,8 @@ export class AnnotationDiscovery {
   readonly #now: () => number;
   #inFlight: Promise<void> | undefined;
   #lastRun = Number.NEGATIVE_INFINITY;
+  /** The annotation cache's generation when the last discovery began. */
+  #lastGeneration = -1;
 
   constructor(opts: {
     upstream: Upstream;
@@ -47,11 +55,18 @@ export class AnnotationDiscovery {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Ensures a fresh discovery has run (or is cooling down); never throws. */
+  /**
+   * Ensures a fresh discovery has run (or is cooling down: 10 s, or 1 s when the upstream's tools changed since
+   * the last one began); never throws.
+   */
   discover(): Promise<void> {
     if (this.#inFlight) return this.#inFlight;
-    if (this.#now() - this.#lastRun < DISCOVERY_COOLDOWN_MS) return Promise.resolve();
+    const generation = this.#cache.generation;
+    const cooldown =
+      generation === this.#lastGeneration ? DISCOVERY_COOLDOWN_MS : CHANGED_DISCOVERY_COOLDOWN_MS;
+    if (this.#now() - this.#lastRun < cooldown) return Promise.resolve();
     this.#lastRun = this.#now();
+    this.#lastGeneration = generation;
     this.#inFlight = this.#run()
       .catch((err: unknown) => {
         this.#logger.warn(

@@ -82,3 +82,40 @@ it('learns nothing from a listing the upstream said its tools changed during, an
   await discovery.discover();
   expect(cache.get('echo')).toMatchObject({ readOnlyHint: true, seen: true });
 });
+
+it('discovers again a second after the upstream changed its tools, not only after the 10 s cooldown', async () => {
+  const cache = new AnnotationCache();
+  let listings = 0;
+  const upstream = await server(() => {
+    listings++;
+  });
+  let now = 0;
+  const discovery = new AnnotationDiscovery({
+    upstream,
+    path: '/mcp',
+    cache,
+    logger: silentLogger(),
+    now: () => now,
+  });
+  await discovery.discover();
+  expect(cache.has('echo')).toBe(true);
+  now = 5_000;
+  await discovery.discover(); // no change: cooling down
+  expect(listings).toBe(1);
+  now = 9_000;
+  cache.toolsChanged();
+  expect(cache.has('echo')).toBe(false);
+  await discovery.discover(); // a change since the last run (9 s ago): at once
+  expect(listings).toBe(2);
+  expect(cache.get('echo')).toMatchObject({ readOnlyHint: true, seen: true });
+  now = 9_999;
+  cache.toolsChanged();
+  await discovery.discover(); // changed again, but within a second of the last run
+  expect(listings).toBe(2);
+  now = 10_000;
+  await discovery.discover();
+  expect(listings).toBe(3);
+  now = 15_000;
+  await discovery.discover(); // nothing changed since that run began: the 10 s cooldown again
+  expect(listings).toBe(3);
+});
