@@ -45,6 +45,7 @@ import { buildDecisionInput } from '../src/policy/input.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { SidecarMetrics } from '../src/telemetry/metrics.js';
+import { TalliedHistograms } from '../src/telemetry/tallied-histogram.js';
 
 const ANNOTATIONS = Object.freeze({ ...TOOL_ANNOTATIONS.echo });
 
@@ -72,12 +73,16 @@ export async function floorExtras(bundleLocation: string): Promise<FloorExtras> 
   if (!plan.cacheable) throw new Error(`the bundle's decisions are not cacheable: ${plan.why}`);
   const unused = plan.unused;
   const cache = new DecisionCache<Decision>(POLICY_DECISION_CACHE_ENTRIES);
+  const histograms = new TalliedHistograms({ name: 'bench' });
   const meterProvider = new MeterProvider({
-    readers: [new PrometheusExporter({ preventServerStart: true })],
+    readers: [new PrometheusExporter({ preventServerStart: true, metricProducers: [histograms.producer()] })],
   });
-  const metrics = new SidecarMetrics(meterProvider.getMeter('bench'), {
-    anomalyRules: ABUSE_RULES.map((r) => r.name),
-  });
+  const metrics = new SidecarMetrics(
+    { meter: meterProvider.getMeter('bench'), histograms },
+    {
+      anomalyRules: ABUSE_RULES.map((r) => r.name),
+    },
+  );
   metrics.setToolNames(['echo']);
   const detector = createAbuseDetector({
     store: new MemoryStore(),

@@ -42,7 +42,7 @@ export function createObservability(
 ): Observability {
   const telemetry = createTelemetry({ env: deps.env, serviceVersion: VERSION, logger: deps.logger });
   const s = config.server;
-  const metrics = new SidecarMetrics(telemetry.meter, {
+  const metrics = new SidecarMetrics(telemetry, {
     anomalyRules: config.abuse.rules.map((r) => r.name),
     ...(telemetry.otlpOnlyMeter
       ? {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
+import type { Counter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import { type DenyReason, ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { MCP_METHODS } from '../mcp/methods.js';
 import { FAST_BUCKETS, SLOW_BUCKETS } from './histogram-buckets.js';
@@ -28,16 +28,10 @@ import {
   statusClass,
   toolLabels,
 } from './metric-labels.js';
+import { REVISION_INFO, REVISION_INFO_HELP, revisionInfoText } from './prometheus-text.js';
 import { type OtlpOnlyMeter, SemconvMetrics } from './semconv-metrics.js';
+import type { MetricSink, TalliedHistogram } from './tallied-histogram.js';
 import { TalliedCounter } from './tally.js';
-
-const REVISION_INFO = 'mcp_authz_policy_revision_info';
-const REVISION_INFO_HELP = '1 for the loaded policy bundle revision (absent while none is loaded).';
-
-/** A Prometheus label value: backslash, double quote and line feed escaped. */
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
 
 export interface SidecarMetricsOptions {
   /** Route label values (default {@link ROUTES}). */
@@ -72,15 +66,15 @@ export class SidecarMetrics {
   private revision: string | null = null;
 
   private readonly requests: TalliedCounter;
-  private readonly requestDuration: Histogram;
+  private readonly requestDuration: TalliedHistogram;
   private readonly decisions: TalliedCounter;
-  private readonly decisionDuration: Histogram;
-  private readonly stageDuration: Histogram;
+  private readonly decisionDuration: TalliedHistogram;
+  private readonly stageDuration: TalliedHistogram;
   private readonly authnFailures: Counter;
   private readonly rateLimitRejections: Counter;
   private readonly anomalies: Counter;
   private readonly policyReloads: Counter;
-  private readonly upstreamDuration: Histogram;
+  private readonly upstreamDuration: TalliedHistogram;
   private readonly upstreamErrors: Counter;
   private readonly storeErrors: Counter;
   private readonly auditDroppedTotal: Counter;
@@ -91,24 +85,26 @@ export class SidecarMetrics {
   #decisionCache: () => { readonly hits: number; readonly misses: number } | null = () => null;
   readonly #semconv: SemconvMetrics | undefined;
 
-  constructor(meter: Meter, opts: SidecarMetricsOptions = {}) {
+  constructor(sink: MetricSink, opts: SidecarMetricsOptions = {}) {
+    const { meter, histograms } = sink;
     this.routes = new LabelSet(opts.routes ?? ROUTES);
     this.scopes = new LabelSet(opts.rateLimitScopes ?? RATE_LIMIT_SCOPES);
     this.rules = new LabelSet(opts.anomalyRules ?? [], opts.anomalyRules ? 0 : MAX_DYNAMIC_LABELS);
     this.#semconv = opts.otlpOnly
       ? new SemconvMetrics(opts.otlpOnly.meter, opts.otlpOnly.routes, opts.otlpOnly.scheme)
       : undefined;
-    const fast = { unit: 's', advice: { explicitBucketBoundaries: FAST_BUCKETS } };
-    const slow = { unit: 's', advice: { explicitBucketBoundaries: SLOW_BUCKETS } };
+    const fast = { unit: 's', boundaries: FAST_BUCKETS };
+    const slow = { unit: 's', boundaries: SLOW_BUCKETS };
     this.requests = new TalliedCounter(
       meter,
       'mcp_authz_requests_total',
       { description: 'HTTP requests answered, by route, status and deny reason (none when not denied).' },
       ['route', 'status', 'reason'],
     );
-    this.requestDuration = meter.createHistogram('mcp_authz_request_duration_seconds', {
+    this.requestDuration = histograms.create('mcp_authz_request_duration_seconds', {
       description: 'Time from request received to response finished, by route.',
       ...slow,
+      label: 'route',
     });
     this.decisions = new TalliedCounter(
       meter,
@@ -116,14 +112,15 @@ export class SidecarMetrics {
       { description: 'Policy decisions, by result, MCP method and tool (catalog names, else other).' },
       ['result', 'method', 'tool'],
     );
-    this.decisionDuration = meter.createHistogram('mcp_authz_decision_duration_seconds', {
+    this.decisionDuration = histograms.create('mcp_authz_decision_duration_seconds', {
       description:
         'Policy decision time: wasm evaluation and result check, or the cache lookup (about a microsecond) on a hit.',
       ...fast,
     });
-    this.stageDuration = meter.createHistogram('mcp_authz_stage_duration_seconds', {
+    this.stageDuration = histograms.create('mcp_authz_stage_duration_seconds', {
       description: 'Time spent in each request stage.',
       ...fast,
+      label: 'stage',
     });
     this.authnFailures = meter.createCounter('mcp_authz_authn_failures_total', {
       description: 'Requests refused by authentication, by error code.',
@@ -137,9 +134,10 @@ export class SidecarMetrics {
     this.policyReloads = meter.createCounter('mcp_authz_policy_reloads_total', {
       description: 'Policy bundle reload attempts, by result.',
     });
-    this.upstreamDuration = meter.createHistogram('mcp_authz_upstream_duration_seconds', {
+    this.upstreamDuration = histograms.create('mcp_authz_upstream_duration_seconds', {
       description: 'Time to the upstream response headers, by status class (error = no response).',
       ...slow,
+      label: 'status_class',
     });
     this.upstreamErrors = meter.createCounter('mcp_authz_upstream_errors_total', {
       description: 'Upstream failures, by error code.',
@@ -207,7 +205,7 @@ export class SidecarMetrics {
     const r = this.routes.label(route);
     const s = Number.isInteger(status) && status >= 100 && status < 600 ? String(status) : OTHER;
     this.requests.add(1, r, s, this.reasons.label(reason));
-    this.requestDuration.record(seconds, { route: r });
+    this.requestDuration.record(seconds, r);
     this.#semconv?.request(r, method, status, seconds);
   }
 
@@ -241,7 +239,7 @@ export class SidecarMetrics {
   }
 
   stage(name: string, seconds: number): void {
-    this.stageDuration.record(seconds, { stage: this.stages.label(name) });
+    this.stageDuration.record(seconds, this.stages.label(name));
   }
 
   authnFailure(code: ErrorCode): void {
@@ -264,10 +262,7 @@ export class SidecarMetrics {
 
   /** `mcp_authz_policy_revision_info` in Prometheus text: the loaded revision at 1, nothing without one. */
   revisionText(): string {
-    const head = `# HELP ${REVISION_INFO} ${REVISION_INFO_HELP}\n# TYPE ${REVISION_INFO} gauge\n`;
-    return this.revision === null
-      ? ''
-      : `${head}${REVISION_INFO}{revision="${escapeLabel(this.revision)}"} 1\n`;
+    return revisionInfoText(this.revision);
   }
 
   /** The loaded revision (`mcp_authz_policy_revision_info{revision} 1`); null: no policy loaded. */
@@ -277,7 +272,7 @@ export class SidecarMetrics {
 
   /** One upstream exchange: `status` null when no response came (connect error, timeout). */
   upstream(status: number | null, seconds: number): void {
-    this.upstreamDuration.record(seconds, { status_class: statusClass(status) });
+    this.upstreamDuration.record(seconds, statusClass(status));
   }
 
   upstreamError(code: ErrorCode): void {

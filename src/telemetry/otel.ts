@@ -20,7 +20,7 @@ import { createNoopLogger, type Logger as OtelLogger } from '@opentelemetry/api-
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { InstrumentType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Component, ComponentStatus } from '../lifecycle.js';
 import { ExportResults } from './export-results.js';
@@ -38,6 +38,7 @@ import { otelEnvWarnings } from './otel-env-check.js';
 import { resourceFromEnv } from './otel-resource.js';
 import { otlpExporters } from './otlp-exporters.js';
 import { bucketsFirst, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { TalliedHistograms } from './tallied-histogram.js';
 import { type Headers, headerGetter, metaCarrier } from './trace-context.js';
 
 export {
@@ -56,6 +57,8 @@ export interface Telemetry extends Component {
   /** A no-op tracer (which passes an incoming trace context through unchanged) when tracing is off. */
   readonly tracer: Tracer;
   readonly meter: Meter;
+  /** Histograms summed in the process (`tallied-histogram.ts`), collected by the same readers as `meter`. */
+  readonly histograms: TalliedHistograms;
   /** A meter exported over OTLP only (not in /metrics); undefined without OTLP metrics. */
   readonly otlpOnlyMeter: Meter | undefined;
   /** Adds Prometheus text written by the caller to every `/metrics` answer (after the SDK's). */
@@ -105,7 +108,11 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
 
   const results = new ExportResults(log);
   // Metrics: Prometheus always (pull, on demand), OTLP when configured.
-  const prometheusReader = new PrometheusExporter({ preventServerStart: true });
+  const histograms = new TalliedHistograms({ name: INSTRUMENTATION_NAME, version: opts.serviceVersion });
+  const prometheusReader = new PrometheusExporter({
+    preventServerStart: true,
+    metricProducers: [histograms.producer()],
+  });
   const prometheusExtras: (() => string)[] = [];
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const readers: ConstructorParameters<typeof MeterProvider>[0] = { resource, readers: [prometheusReader] };
@@ -115,13 +122,17 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
   const metricSignal = signals.metrics;
   if (metricSignal) {
     const { exportIntervalMillis, exportTimeoutMillis } = metricExportFromEnv(env, read);
-    const otlpReader = () =>
-      new PeriodicExportingMetricReader({
-        exporter: results.observed(gaugesAsDelta(otlpExporters.metrics(metricSignal)), 'metrics'),
+    const otlpReader = (tallied?: TalliedHistograms) => {
+      const exporter = gaugesAsDelta(otlpExporters.metrics(metricSignal));
+      const temporality = exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM);
+      return new PeriodicExportingMetricReader({
+        exporter: results.observed(exporter, 'metrics'),
         exportIntervalMillis,
         exportTimeoutMillis,
+        ...(tallied ? { metricProducers: [tallied.producer(temporality)] } : {}),
       });
-    readers.readers?.push(otlpReader());
+    };
+    readers.readers?.push(otlpReader(histograms));
     otlpOnlyProvider = new MeterProvider({ resource, readers: [otlpReader()] });
   }
   const meterProvider = new MeterProvider(readers);
@@ -188,6 +199,7 @@ export function createTelemetry(opts: TelemetryOptions): Telemetry {
     name: 'telemetry',
     tracer,
     meter,
+    histograms,
     otlpOnlyMeter,
     addPrometheusText(f) {
       prometheusExtras.push(f);

@@ -6,6 +6,21 @@
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+export const REVISION_INFO = 'mcp_authz_policy_revision_info';
+export const REVISION_INFO_HELP = '1 for the loaded policy bundle revision (absent while none is loaded).';
+
+/** A Prometheus label value: backslash, double quote and line feed escaped. */
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** `mcp_authz_policy_revision_info` in Prometheus text: `revision` at 1, nothing without one. */
+export function revisionInfoText(revision: string | null): string {
+  if (revision === null) return '';
+  const head = `# HELP ${REVISION_INFO} ${REVISION_INFO_HELP}\n# TYPE ${REVISION_INFO} gauge\n`;
+  return `${head}${REVISION_INFO}{revision="${escapeLabel(revision)}"} 1\n`;
+}
+
 /**
  * Moves each histogram data point's `_bucket` lines before its `_sum` and `_count` (the order the
  * Prometheus client libraries write, and one simple parsers rely on); the OpenTelemetry serializer writes

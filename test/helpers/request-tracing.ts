@@ -41,7 +41,7 @@ export function tracingFixture(
     spanExporter: exporter,
   });
   started.push(tel);
-  const metrics = new SidecarMetrics(tel.meter);
+  const metrics = new SidecarMetrics(tel);
   const tracing = new RequestTracing(tel, metrics, {
     subject: 'none',
     subjectKey: Buffer.alloc(32),

@@ -52,7 +52,7 @@ describe('telemetry over OTLP/HTTP', () => {
     async (_name, protocolEnv, contentType) => {
       const t = await start({ OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-tenant=acme', ...protocolEnv });
       expect(t.exporting).toBe(true);
-      const metrics = new SidecarMetrics(t.meter);
+      const metrics = new SidecarMetrics(t);
       metrics.setToolNames(['read_customer']);
       const audit = createAuditSink({ logger: silentLogger(), otelLogs: t.logs });
 
@@ -102,6 +102,7 @@ describe('telemetry over OTLP/HTTP', () => {
         ),
       );
       metrics.decision('deny', 'tools/call', 'read_customer', 0.00004);
+      metrics.request('mcp', 403, 'policy', 0.012, 'POST');
       decide.end();
       server.end();
 
@@ -147,6 +148,15 @@ describe('telemetry over OTLP/HTTP', () => {
         attributes: { result: 'deny', method: 'tools/call', tool: 'read_customer' },
         value: 1,
       });
+      // The tallied histograms (tallied-histogram.ts) reach OTLP through the reader's own producer.
+      const durations = receiver.metrics().find((m) => m.name === 'mcp_authz_request_duration_seconds');
+      expect(durations?.type).toBe('histogram');
+      expect(durations?.dataPoints).toHaveLength(1);
+      const point = durations?.dataPoints[0];
+      expect(point?.attributes).toEqual({ route: 'mcp' });
+      const value = (point?.value ?? {}) as { count?: unknown; sum?: unknown };
+      expect(Number(value.count)).toBe(1);
+      expect(value.sum).toBe(0.012);
       expect(receiver.requests().every((r) => r.headers['x-collector-tenant'] === 'acme')).toBe(true);
       expect(new Set(receiver.requests().map((r) => r.headers['content-type']))).toEqual(
         new Set([contentType]),
@@ -176,7 +186,7 @@ describe('telemetry over OTLP/HTTP', () => {
     t.tracer.startSpan('rejected').end();
     await expect.poll(() => t.status().state, { timeout: 5_000 }).toBe('warn');
     expect(String(t.status().detail)).toMatch(/^traces export failed/);
-    new SidecarMetrics(t.meter).auditDropped();
+    new SidecarMetrics(t).auditDropped();
     expect((await t.prometheus()).body).toContain('mcp_authz_audit_dropped_total 1');
   });
 

@@ -32,7 +32,7 @@ function samples(families: Map<string, PrometheusFamily>, name: string) {
 beforeEach(async () => {
   telemetry = createTelemetry({ env: {}, serviceVersion: '0.0.0-test', logger: silentLogger() });
   await telemetry.start();
-  metrics = new SidecarMetrics(telemetry.meter);
+  metrics = new SidecarMetrics(telemetry);
   telemetry.addPrometheusText(() => metrics.revisionText());
 });
 
@@ -169,7 +169,7 @@ describe('the revision gauge with OTLP export on as well', () => {
       await t.start();
       const meter = t.otlpOnlyMeter;
       expect(meter).toBeDefined();
-      const m = new SidecarMetrics(t.meter, { otlpOnly: { meter: meter as Meter, routes: new Map() } });
+      const m = new SidecarMetrics(t, { otlpOnly: { meter: meter as Meter, routes: new Map() } });
       t.addPrometheusText(() => m.revisionText());
       const exported = () =>
         receiver

@@ -1,0 +1,208 @@
+/**
+ * Histograms summed in the process and handed to each metric reader by a `MetricProducer` of their own,
+ * as `tally.ts` does for counters. The SDK's synchronous histogram hashes the attributes of every record
+ * (sorting their keys and writing them out as JSON), which was most of what a record cost; the per-request
+ * histograms have at most one label, so a record here is one Map lookup by the label's value and a walk along
+ * the bucket boundaries. What a reader collects is what the SDK's explicit-bucket histogram gives it:
+ * cumulative for Prometheus, and for OTLP the temporality its exporter asks for (delta ones without min and
+ * max, which a difference of two totals cannot give).
+ *
+ * @module
+ */
+import type { Attributes, HrTime, Meter } from '@opentelemetry/api';
+import { ValueType } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import { emptyResource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  type DataPoint,
+  DataPointType,
+  type HistogramMetricData,
+  type Histogram as HistogramValue,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+
+/** Where instruments go: the meter, and the tallied histograms its readers collect (`Telemetry` is one). */
+export interface MetricSink {
+  readonly meter: Meter;
+  readonly histograms: TalliedHistograms;
+}
+
+export interface HistogramOptions {
+  readonly description: string;
+  readonly unit: string;
+  /** Inclusive upper bounds, ascending; one more bucket counts what is above the last. */
+  readonly boundaries: readonly number[];
+  /** The name of its one label; none when omitted. */
+  readonly label?: string;
+}
+
+interface Series {
+  readonly attributes: Attributes;
+  readonly startTime: HrTime;
+  readonly counts: number[];
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+}
+
+export class TalliedHistogram {
+  readonly name: string;
+  readonly options: HistogramOptions;
+  readonly #series = new Map<string, Series>();
+
+  constructor(name: string, options: HistogramOptions) {
+    this.name = name;
+    this.options = options;
+  }
+
+  /** Records `value` in the series of `labelValue` (ignored without a label). Negative and NaN are dropped. */
+  record(value: number, labelValue = ''): void {
+    if (!(value >= 0)) return;
+    let s = this.#series.get(labelValue);
+    if (s === undefined) {
+      const label = this.options.label;
+      s = {
+        attributes: label === undefined ? {} : { [label]: labelValue },
+        startTime: hrTime(),
+        counts: new Array<number>(this.options.boundaries.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+        min: Number.POSITIVE_INFINITY,
+        max: Number.NEGATIVE_INFINITY,
+      };
+      this.#series.set(labelValue, s);
+    }
+    const bounds = this.options.boundaries;
+    let i = 0;
+    while (i < bounds.length && value > (bounds[i] as number)) i++;
+    s.counts[i] = (s.counts[i] as number) + 1;
+    s.sum += value;
+    s.count++;
+    if (value < s.min) s.min = value;
+    if (value > s.max) s.max = value;
+  }
+
+  /** Every series, with its totals since it began. */
+  series(): Iterable<Readonly<Series>> {
+    return this.#series.values();
+  }
+}
+
+/** The process's tallied histograms, and the producers that hand them to metric readers. */
+export class TalliedHistograms {
+  readonly #all: TalliedHistogram[] = [];
+  readonly #scope: { readonly name: string; readonly version?: string };
+
+  constructor(scope: { readonly name: string; readonly version?: string }) {
+    this.#scope = scope;
+  }
+
+  create(name: string, options: HistogramOptions): TalliedHistogram {
+    const h = new TalliedHistogram(name, options);
+    this.#all.push(h);
+    return h;
+  }
+
+  /**
+   * A producer for one reader (each reader its own: a delta one remembers what it last reported).
+   * `temporality`: what the reader's exporter selects for histograms.
+   */
+  producer(temporality = AggregationTemporality.CUMULATIVE): MetricProducer {
+    return temporality === AggregationTemporality.DELTA
+      ? new DeltaProducer(this.#all, this.#scope)
+      : {
+          collect: async () => this.#result(this.#all.map((h) => cumulative(h, hrTime()))),
+        };
+  }
+
+  #result(metrics: HistogramMetricData[]): CollectionResult {
+    return {
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: this.#scope, metrics }] },
+      errors: [],
+    };
+  }
+}
+
+function metricData(
+  h: TalliedHistogram,
+  temporality: AggregationTemporality,
+  dataPoints: DataPoint<HistogramValue>[],
+): HistogramMetricData {
+  return {
+    descriptor: {
+      name: h.name,
+      description: h.options.description,
+      unit: h.options.unit,
+      valueType: ValueType.DOUBLE,
+    },
+    aggregationTemporality: temporality,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints,
+  };
+}
+
+function cumulative(h: TalliedHistogram, endTime: HrTime): HistogramMetricData {
+  const points: DataPoint<HistogramValue>[] = [];
+  for (const s of h.series()) {
+    points.push({
+      attributes: s.attributes,
+      startTime: s.startTime,
+      endTime,
+      value: {
+        buckets: { boundaries: [...h.options.boundaries], counts: [...s.counts] },
+        sum: s.sum,
+        count: s.count,
+        min: s.min,
+        max: s.max,
+      },
+    });
+  }
+  return metricData(h, AggregationTemporality.CUMULATIVE, points);
+}
+
+/** Reports what each series gained since this producer's last collection; series that gained nothing, not. */
+class DeltaProducer implements MetricProducer {
+  readonly #all: readonly TalliedHistogram[];
+  readonly #scope: { readonly name: string; readonly version?: string };
+  /** Per series, its totals at the last collection and when that was. */
+  readonly #last = new WeakMap<object, { counts: number[]; sum: number; count: number; time: HrTime }>();
+
+  constructor(all: readonly TalliedHistogram[], scope: { readonly name: string; readonly version?: string }) {
+    this.#all = all;
+    this.#scope = scope;
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const endTime = hrTime();
+    const metrics = this.#all.map((h) => {
+      const points: DataPoint<HistogramValue>[] = [];
+      for (const s of h.series()) {
+        const last = this.#last.get(s);
+        this.#last.set(s, { counts: [...s.counts], sum: s.sum, count: s.count, time: endTime });
+        const count = s.count - (last?.count ?? 0);
+        if (count === 0) continue;
+        points.push({
+          attributes: s.attributes,
+          startTime: last?.time ?? s.startTime,
+          endTime,
+          value: {
+            buckets: {
+              boundaries: [...h.options.boundaries],
+              counts: s.counts.map((c, i) => c - (last?.counts[i] ?? 0)),
+            },
+            sum: s.sum - (last?.sum ?? 0),
+            count,
+          },
+        });
+      }
+      return metricData(h, AggregationTemporality.DELTA, points);
+    });
+    return {
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: this.#scope, metrics }] },
+      errors: [],
+    };
+  }
+}
