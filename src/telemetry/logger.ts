@@ -29,7 +29,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     hooks: { logMethod: redactInterpolated },
     // A child's bindings are written once, when it is made: pino gives them no formatter, so they are
     // checked here and written again, redacted, if they hold a secret — all of them, its parents' included.
+    // Its later `setBindings` calls go through a bindings formatter too, which pino resets for a child: set
+    // back to the walk, around one given for the child (`formatters.bindings`) if any.
     onChild: (child) => {
+      const formatters = Reflect.get(child, pino.symbols.formattersSym) as Formatters;
+      const own = formatters.bindings;
+      Reflect.set(child, pino.symbols.formattersSym, {
+        ...formatters,
+        bindings: (b: Record<string, unknown>) => redactLogObject(own(b)),
+      });
       const bindings = writtenBindings(child);
       const clean = redactLogObject(bindings);
       if (clean === bindings) return;
@@ -39,6 +47,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+type Formatters = { bindings: (bindings: Record<string, unknown>) => Record<string, unknown> };
 
 /**
  * The log call's arguments after the first (the values of a printf-style message, or the message and its

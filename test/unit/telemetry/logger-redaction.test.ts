@@ -128,6 +128,25 @@ describe('the logger backstop at any depth', () => {
     ]);
   });
 
+  it("redacts what a child's setBindings adds later, as its bindings when it was made", () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const child = logger.child({ stage: 'x' });
+    child.setBindings({ token: 'SECRET-tok', note: `sent ${JWT}` });
+    child.info('after setBindings');
+    const grandchild = child.child({ step: 1 }, { level: 'debug' });
+    grandchild.setBindings({ password: 'SECRET-pw' });
+    grandchild.info('grandchild');
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(raw.join('')).not.toContain(JWT);
+    expect(JSON.parse(raw[0] as string)).toMatchObject({
+      stage: 'x',
+      token: REDACTED,
+      note: `sent ${REDACTED}`,
+    });
+    expect(JSON.parse(raw[1] as string)).toMatchObject({ stage: 'x', step: 1, password: REDACTED });
+  });
+
   it('replaces secrets found by value in any string of the object', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
