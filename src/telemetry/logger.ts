@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { types } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { TRUNCATED } from '../audit/argument-budget.js';
 import { redactLogMessage, redactLogObject } from './log-secrets.js';
@@ -22,7 +23,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     timestamp: pino.stdTimeFunctions.isoTime,
     // Pino's `redact` paths reach one level per wildcard; this walk reaches any (bounded), and leaves a line
     // with nothing to redact as it is.
-    formatters: { level: (label) => ({ level: label }), log: redactLogObject, bindings: redactLogObject },
+    formatters: { level: (label) => ({ level: label }), log: redactedLogObject, bindings: redactedLogObject },
     // The message is no part of the object formatters.log sees (pino's default `err` serializer is kept).
     serializers: { msg: redactLogMessage },
     // Nor are the values `%o`, `%O` and `%j` write into it as JSON: walked here, before pino formats them.
@@ -36,7 +37,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       const own = formatters.bindings;
       Reflect.set(child, pino.symbols.formattersSym, {
         ...formatters,
-        bindings: (b: Record<string, unknown>) => redactLogObject(own(b)),
+        bindings: (b: Record<string, unknown>) => redactedLogObject(own(b)),
       });
       const bindings = writtenBindings(child);
       const clean = redactLogObject(bindings);
@@ -50,14 +51,36 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 
 type Formatters = { bindings: (bindings: Record<string, unknown>) => Record<string, unknown> };
 
+/** What a log object or bindings that cannot be read (a Proxy whose traps throw) are written as. */
+export const UNREADABLE = '[unreadable]';
+
+/**
+ * A log object or bindings redacted, or `{ log_object: '[unreadable]' }` when they cannot be read: the log
+ * call writes its line (level, time, message) and does not throw, and what was not looked at is not written.
+ */
+function redactedLogObject<T extends object>(obj: T): T {
+  try {
+    return redactLogObject(obj);
+  } catch {
+    return { log_object: UNREADABLE } as unknown as T;
+  }
+}
+
 /**
  * The log call's arguments after the first (the values of a printf-style message, or the message and its
  * values after a log object) with each object among them walked as a log object is: `%o`, `%O` and `%j`
  * write one into the message as JSON, whose fields no formatter sees, and text written by value is scrubbed
- * with the message. Most calls have no such argument: nothing is copied.
+ * with the message. Most calls have no such argument: nothing is copied. A log object that is a Proxy is
+ * walked here, before pino reads its `msg` (a trap that throws would make the call throw before any
+ * formatter runs).
  */
 function redactInterpolated(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn): void {
   let out: unknown[] | undefined;
+  const first: unknown = args[0];
+  if (typeof first === 'object' && first !== null && types.isProxy(first)) {
+    out = [...args];
+    out[0] = plainLogObject(first);
+  }
   for (let i = 1; i < args.length; i++) {
     const v: unknown = args[i];
     if (typeof v !== 'object' || v === null) continue;
@@ -67,6 +90,19 @@ function redactInterpolated(this: Logger, args: Parameters<pino.LogFn>, method: 
     out[i] = clean;
   }
   Reflect.apply(method, this, out ?? args);
+}
+
+/**
+ * A Proxy given as the log object, as a plain object pino can read (formatters.log walks it as any other), or
+ * `{ log_object: '[unreadable]' }` when its traps throw.
+ */
+function plainLogObject(proxy: object): object {
+  try {
+    const clean = redactLogObject(proxy);
+    return clean === proxy ? { ...proxy } : clean;
+  } catch {
+    return { log_object: UNREADABLE };
+  }
 }
 
 /**

@@ -226,6 +226,36 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[0] as string).msg).toBe("values '[truncated]' and 3");
   });
 
+  it('writes the line, marked [unreadable], when the log object itself cannot be read', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const noKeys = new Proxy(
+      { password: 'SECRET-pw' },
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    const noGet = new Proxy(
+      { password: 'SECRET-pw' },
+      {
+        get() {
+          throw new Error('no get');
+        },
+      },
+    );
+    expect(() => logger.info(noKeys, 'no keys')).not.toThrow();
+    expect(() => logger.info(noKeys)).not.toThrow();
+    expect(() => logger.info(noGet)).not.toThrow();
+    expect(raw).toHaveLength(3);
+    expect(raw.join('')).not.toContain('SECRET');
+    expect(JSON.parse(raw[0] as string)).toMatchObject({ msg: 'no keys', log_object: '[unreadable]' });
+    expect(JSON.parse(raw[1] as string)).toMatchObject({ log_object: '[unreadable]' });
+    // A field whose getter throws is replaced (`[truncated]`, then `[redacted]` by its name).
+    expect(JSON.parse(raw[2] as string)).toHaveProperty('password');
+  });
+
   it('redacts the value of a header pair or {name, value} entry naming a credential, as audit records do', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
