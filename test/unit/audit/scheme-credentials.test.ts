@@ -52,6 +52,18 @@ describe('a picked bearer token where a value stands', () => {
   });
 });
 
+describe('the scheme in any case (RFC 9110: case-insensitive)', () => {
+  it.each([
+    ['x BeArEr abcdEFG123 y', 'x BeArEr [redacted] y'],
+    ['auth: BaSiC YWxpY2U6c2VjcmV0', 'auth: BaSiC [redacted]'],
+    ['auth: BeArEr changeme', 'auth: BeArEr [redacted]'],
+    ['bEaReR abc-def-ghi', '[redacted]'],
+    ['BaSiC alice:s3cret', 'BaSiC alice:[redacted]'],
+  ])('replaces the credential in %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+});
+
 describe("a challenge's parameters after the scheme", () => {
   it('keeps them: a name, `=` and a value are no token68', () => {
     for (const text of [
