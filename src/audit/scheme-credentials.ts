@@ -36,9 +36,13 @@ const WHOLE_CREDENTIAL_MIN_CHARS = 6;
  * text (~12 µs a kB), one that opens with a word is found by a quick scan for its first letter.
  */
 const STARTS_WORD = (name: string) => String.raw`(?<=(?:^|[^A-Za-z0-9]|${ESCAPE})${name})`;
-/** `Bearer`/`Basic` as a word, then a token68 (its trailing dots are a sentence's, put back below). */
+/**
+ * `Bearer`/`Basic` as a word, spaces (URL-encoded too: `%20Bearer%20…`) and an optional quote (a quoted
+ * token68, `Bearer "…"`), then a token68, its URL-encoded `+`, `/` and `=` included (its trailing dots are a
+ * sentence's, put back below).
+ */
 const CREDENTIAL_IN_TEXT = new RegExp(
-  String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}(\s+)([A-Za-z0-9._~+/-]+=*)`,
+  String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}((?:\s|%20)+(?:\\?["']|%22)?)((?:[A-Za-z0-9._~+/-]|%2[BbFf]|%3[Dd])+=*)`,
   'gi',
 );
 /** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
@@ -168,12 +172,17 @@ function opensValue(text: string, at: number): boolean {
 }
 
 /**
- * Whether a value closes at `end` (spaces, tabs or a full stop between): the text's or a line's end, a quote,
+ * Whether a value closes at `end` (spaces, tabs, `%20` or a full stop between): the text's or a line's end, a quote,
  * `,`, `;`, `&`, a bracket, an escape, or the next field's name (`auth: Bearer changeme user: bob`).
  */
 function closesValue(text: string, end: number): boolean {
   let i = end;
-  while (i < text.length && i - end < MAX_PADDING && isPadding(text.charCodeAt(i))) i++;
+  while (i < text.length && i - end < MAX_PADDING) {
+    if (isPadding(text.charCodeAt(i))) i++;
+    else if (text.startsWith('%20', i))
+      i += 3; // a URL-encoded space
+    else break;
+  }
   if (i === text.length || VALUE_CLOSES.includes(text.charAt(i))) return true;
   NEXT_FIELD.lastIndex = i;
   return i > end && NEXT_FIELD.test(text);

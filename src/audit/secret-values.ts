@@ -43,11 +43,11 @@ export const MIN_SECRET_CHARS = 8;
 
 /**
  * A credential header's name (after an escape too: `\r\nAuthorization: …` in a JSON string), `:` or `=` (a
- * JSON member's quotes allowed, escaped too), an optional scheme, and the value: up to a space, quote,
- * backslash, comma or semicolon.
+ * JSON member's quotes allowed, escaped too), an optional scheme and a quote after it (`Bearer "…"`, a quoted
+ * token68), and the value: up to a space, quote, backslash, comma or semicolon.
  */
 const HEADER_IN_TEXT = new RegExp(
-  String.raw`${KEY_START}((?:(?:proxy-)?authorization|x-api-key)\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|basic|token|dpop|negotiate|ntlm)\s+)?)[^\s"'\\,;]+`,
+  String.raw`${KEY_START}((?:(?:proxy-)?authorization|x-api-key)\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|basic|token|dpop|negotiate|ntlm)\s+(?:\\?["'])?)?)[^\s"'\\,;]+`,
   'gi',
 );
 const HEADER_NAME = /authorization|x-api-key/i;

@@ -64,6 +64,28 @@ describe('the scheme in any case (RFC 9110: case-insensitive)', () => {
   });
 });
 
+describe('a credential URL-encoded or quoted after the scheme', () => {
+  it.each([
+    ['q=a%20Bearer%20abcdEFG123&x=1', 'q=a%20Bearer%20[redacted]&x=1'],
+    ['u?auth=Bearer%20abc%2Fdef%3D%3D&x', 'u?auth=Bearer%20[redacted]&x'],
+    ['auth=Bearer%20changeme&x=1', 'auth=Bearer%20[redacted]&x=1'],
+    ['h=%20Bearer%20changeme%20', 'h=%20Bearer%20[redacted]%20'],
+    ['Authorization: Bearer "abcDEF123"', 'Authorization: Bearer "[redacted]"'],
+    ['Authorization: Bearer "abc"', 'Authorization: Bearer "[redacted]"'],
+    ['{"h":"Authorization: Bearer \\"abc\\""}', '{"h":"Authorization: Bearer \\"[redacted]\\""}'],
+    ['auth: Bearer "changeme"', 'auth: Bearer "[redacted]"'],
+    ['sent Bearer "abcDEF123" on', 'sent Bearer "[redacted]" on'],
+  ])('replaces the credential in %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps prose: a quoted word after the scheme, a URL-encoded sentence', () => {
+    for (const text of ['the bearer "tokens" here', 'q=the%20bearer%20of%20this%20letter', 'Basic "plan"']) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
 describe("a challenge's parameters after the scheme", () => {
   it('keeps them: a name, `=` and a value are no token68', () => {
     for (const text of [
@@ -117,6 +139,10 @@ describe('cost on hostile text', () => {
     'basic a',
     'basic basic:',
     `basic ${'a'.repeat(64)}`,
+    'bearer%20%20',
+    ': bearer%20"abcd%20',
+    'bearer %2F',
+    `bearer%20${'%2B'.repeat(30)}`,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
