@@ -19,7 +19,13 @@
  *
  * `Basic` and user information written raw, not in base64 (`Basic alice:s3cret`, as a hand-written header or
  * a client's log shows it): the password after the `:` is replaced, the user kept (`Basic alice:[redacted]`),
- * as in a URL. A time or ratio (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
+ * as in a URL. Where a value stands (the text's or a line's start, after `:`, `=`, a quote, a bracket, a comma
+ * or an escape: `auth: Basic alice:two words`, `"Basic …"`), the password runs to the value's end (the line's
+ * end, a quote, a backtick or a backslash), spaces included: a hand-written password may hold them. In
+ * running text (`ran Basic setup:done in 2s`) it runs to a space, and is replaced only when it looks like a
+ * password (4+ characters with a digit, a symbol or a capital inside: `s3cr3t`, `p@ss`), so prose is kept;
+ * a string that is only `Basic setup:done` has a header value's shape and is taken for one. A time or ratio
+ * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
  *
  * @module
  */
@@ -48,6 +54,11 @@ const CREDENTIAL_IN_TEXT = new RegExp(
 /** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
 const RAW_BASIC = new RegExp(String.raw`(basic${STARTS_WORD('basic')}[ \t]+[^\s:"'\\]+:)([^\s"'\\]+)`, 'gi');
 const DIGITS = /^\d+$/;
+/** A raw password in running text: 4+ characters with a digit, a symbol or a capital inside (`s3cr3t`, `p@ss`). */
+const RAW_PASSWORD_LOOK = /^(?=.{4})(?:.*[0-9+/=_~!@#$%^&*?]|.+[A-Z])/;
+/** Where a raw password that stands as a value ends: its line's end, a quote, a backtick or an escape. */
+const RAW_VALUE_CLOSES = '"\'`\\\r\n';
+
 const SPACE = /\s/;
 /** A parameter's name and its `=` (a token68's padding follows no lower-case name), and what starts its value. */
 const AUTH_PARAM = /^[a-z][a-z0-9_-]*=$/;
@@ -89,11 +100,7 @@ export function redactSchemeCredentials(text: string, marker: string): string {
   const token = whole?.[2];
   if (token !== undefined && token.length >= WHOLE_CREDENTIAL_MIN_CHARS && !WORD.test(token)) return marker;
   if (token !== undefined && isBearer(whole?.[1] as string) && isPickedToken(token)) return marker;
-  const raw = text.includes(':')
-    ? text.replace(RAW_BASIC, (found, head: string, password: string) =>
-        rawBasic(found, head, password, marker),
-      )
-    : text;
+  const raw = text.includes(':') ? redactRawBasic(text, marker) : text;
   return raw.replace(
     CREDENTIAL_IN_TEXT,
     (found: string, scheme: string, space: string, credential: string, at: number) =>
@@ -137,14 +144,41 @@ function credentialInText(
   return `${scheme}${space}${marker}${token.slice(end)}`;
 }
 
-/** `Basic user:` and the password marked; a time or ratio and a URL's `//` kept, and a sentence's full stop. */
-function rawBasic(found: string, head: string, password: string, marker: string): string {
-  let end = password.length;
-  while (end > 0 && password.charCodeAt(end - 1) === 0x2e) end--;
-  if (end === 0 || password.startsWith('//')) return found;
-  const user = head.slice(head.search(SPACE) + 1, -1).trim();
-  if (DIGITS.test(user) && DIGITS.test(password.slice(0, end))) return found;
-  return `${head}${marker}${password.slice(end)}`;
+/**
+ * Each raw `Basic user:password` with its password replaced (see the module comment): where a value stands
+ * (opens before `Basic`), up to the value's end, spaces included; in running text, up to a space and only
+ * when the password looks like one. A time or ratio and a URL's `//` are kept, and a sentence's full stop.
+ * Linear: the next match is looked for after the password, which is read once.
+ */
+function redactRawBasic(text: string, marker: string): string {
+  let out = '';
+  let from = 0;
+  RAW_BASIC.lastIndex = 0;
+  for (let m = RAW_BASIC.exec(text); m !== null; m = RAW_BASIC.exec(text)) {
+    const head = m[1] as string;
+    const start = m.index + head.length;
+    const first = m[2] as string;
+    let end = start + first.length;
+    const user = head.slice(head.search(SPACE) + 1, -1).trim();
+    const word = first.slice(0, trimmedEnd(first, 0, first.length));
+    if (first.startsWith('//') || (DIGITS.test(user) && DIGITS.test(word))) continue;
+    if (opensValue(text, m.index)) {
+      while (end < text.length && !RAW_VALUE_CLOSES.includes(text.charAt(end))) end++;
+      RAW_BASIC.lastIndex = end;
+    } else if (!RAW_PASSWORD_LOOK.test(word)) continue;
+    end = trimmedEnd(text, start, end);
+    if (end === start) continue;
+    out += `${text.slice(from, start)}${marker}`;
+    from = end;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** Where `text` from `start` to `end` ends without its trailing spaces, tabs and full stops (a sentence's). */
+function trimmedEnd(text: string, start: number, end: number): number {
+  let e = end;
+  while (e > start && (isPadding(text.charCodeAt(e - 1)) || text.charCodeAt(e - 1) === 0x2e)) e--;
+  return e;
 }
 
 function isBearer(scheme: string): boolean {

@@ -110,16 +110,27 @@ describe('Basic with user information written raw', () => {
     ['Authorization: Basic alice:secret', 'Authorization: Basic [redacted]'],
     ['{"auth":"basic  svc:p@ss:w0rd"}', '{"auth":"basic  svc:[redacted]"}'],
     ['sent:\nBasic bob:hunter2.', 'sent:\nBasic bob:[redacted].'],
+    // Where a value stands, the password runs to the value's end, spaces included.
+    ['Basic alice:two words', 'Basic alice:[redacted]'],
+    ['auth: Basic alice:two words\nnext: x', 'auth: Basic alice:[redacted]\nnext: x'],
+    ['{"auth":"Basic alice:two words "}', '{"auth":"Basic alice:[redacted] "}'],
+    ['{\\"auth\\":\\"Basic alice:two words\\"}', '{\\"auth\\":\\"Basic alice:[redacted]\\"}'],
+    ['Authorization: Basic alice:two words', 'Authorization: Basic [redacted]'],
+    // In running text, a password that looks like one, up to a space.
+    ['ran Basic deploy:s3cr3t in 2s', 'ran Basic deploy:[redacted] in 2s'],
   ])('replaces the password in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
 
-  it('keeps a time or ratio, a URL, and a colon that opens prose', () => {
+  it('keeps a time or ratio, a URL, a colon that opens prose, and words in running text', () => {
     for (const text of [
       'Basic 10:30 schedule',
       'Basic https://docs.example/auth',
       'Basic auth: use it',
       'basic: yes',
+      // Running text: a password that looks like a word is prose.
+      'ran Basic setup:done in 2s',
+      'the Basic setup:done step',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -143,6 +154,10 @@ describe('cost on hostile text', () => {
     ': bearer%20"abcd%20',
     'bearer %2F',
     `bearer%20${'%2B'.repeat(30)}`,
+    ': basic a:b ',
+    'x basic a:....',
+    `x basic a:b${' '.repeat(40)}`,
+    `"basic a:${'. '.repeat(40)}`,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
