@@ -19,8 +19,8 @@
  * - another vendor's key by its well-known shape (OpenAI, Anthropic, GitHub, AWS access key id, Slack, Google
  *   API key, Stripe), a PEM private key's body and a PuTTY key file's private lines (`vendor-keys.ts`, where
  *   the shapes are listed);
- * - in text that names a `kty`, the value of a JWK's private member written as JSON (`"d":"…"`, `\"k\":\"…\"`:
- *   `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `priv`; `credential-keys.ts`), its base64url.
+ * - in a JSON object that has a `kty`, the value of a JWK's private member (`"d":"…"`, `\"k\":\"…\"`,
+ *   `'p':'…'`: `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `priv`; `jwk-members.ts`), its base64url.
  *
  * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
  * {@link MIN_SECRET_CHARS} are returned at once, and each shape is looked for only when a plain substring
@@ -30,6 +30,7 @@
  */
 import { API_KEY_MIN_CHARS, API_KEY_PATTERN } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
+import { redactJwkMembers } from './jwk-members.js';
 import { redactKeyValueSecrets } from './key-value-secrets.js';
 import { hasSchemeWord, redactSchemeCredentials } from './scheme-credentials.js';
 import { redactQuerySecrets, redactUserInfo } from './uri-secrets.js';
@@ -59,8 +60,6 @@ const API_KEYS_IN_TEXT = new RegExp(`(?<![A-Za-z0-9])${API_KEY_PATTERN}(?![A-Za-
  * kept whole; a pattern that opens with the escape, not a lookbehind, is found by a quick scan for `\` and `%`.
  */
 const API_KEYS_AFTER_ESCAPE = new RegExp(`(${ESCAPE})${API_KEY_PATTERN}(?![A-Za-z0-9_-])`, 'g');
-/** A JWK's private member in JSON text (its quotes escaped too) and its base64url value. */
-const JWK_MEMBER_IN_TEXT = /(\\?"(?:d|p|q|dp|dq|qi|k|priv)\\?"\s*:\s*\\?")[A-Za-z0-9_=+/-]+/g;
 /**
  * A JSON object's base64url starts `ey` or `ew` (`{"` is `eyJ`, `{ ` `eyA`, `{\n` `ewo`); where a key may start
  * (`KEY_START`), looked at behind those two letters: a pattern that opens with a lookbehind is tried at every
@@ -89,8 +88,7 @@ export function scrubSecretValue(text: string): string {
     out = out.replace(API_KEYS_AFTER_ESCAPE, `$1${REDACTED}`).replace(API_KEYS_IN_TEXT, REDACTED);
   }
   out = redactVendorKeys(out, REDACTED);
-  if (out.includes('kty'))
-    out = out.replace(JWK_MEMBER_IN_TEXT, (_whole, member: string) => member + REDACTED);
+  if (out.includes('kty')) out = redactJwkMembers(out, REDACTED);
   if (out.includes('=')) out = redactKeyValueSecrets(redactQuerySecrets(out, REDACTED), REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);

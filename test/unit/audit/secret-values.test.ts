@@ -169,6 +169,30 @@ describe('JWK private members', () => {
     }
   });
 
+  it("replaces them in a single-quoted JWK (Python's dict), and in an object whose kty comes after them", () => {
+    expect(scrubSecretValue("{'kty':'RSA','n':'pub','d':'SECRET-d','p':'SECRET-p'}")).toBe(
+      `{'kty':'RSA','n':'pub','d':'${REDACTED}','p':'${REDACTED}'}`,
+    );
+    expect(scrubSecretValue('{"d":"SECRET-d","kty":"EC","x":"pub"}')).toBe(
+      `{"d":"${REDACTED}","kty":"EC","x":"pub"}`,
+    );
+    // Text cut inside the JWK: what it holds so far.
+    expect(scrubSecretValue('{"kty":"EC","d":"SECRET-cu')).toBe(`{"kty":"EC","d":"${REDACTED}`);
+  });
+
+  it('keeps members of that name in another object than the one with the kty', () => {
+    for (const text of [
+      '{"kty":"RSA","n":"x","e":"AQAB"} {"d":"2026-12-07","k":"v1"}',
+      '{"keys":[{"kty":"oct","kid":"a"},{"p":"page-2"}]}',
+      '{"kty":"oct","meta":{"d":"2026-12-07"}}',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+    expect(scrubSecretValue('[{"kty":"oct","k":"SECRET-k"},{"k":"v1"}]')).toBe(
+      `[{"kty":"oct","k":"${REDACTED}"},{"k":"v1"}]`,
+    );
+  });
+
   it('masks them in an object with a kty, as credential-named keys are, at any depth', () => {
     const out = auditArguments(
       {
@@ -314,12 +338,20 @@ describe('cost on hostile text', () => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
 
-  it.each(['kty"d":"a', 'kty"d"', 'kty\\"dq\\" : \\"', ' "kty" "k" : ', 'kty"d"   '])(
-    'scrubs 1 MiB of %j (JWK members) in about the time of benign text',
-    (unit) => {
-      expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
-    },
-  );
+  it.each([
+    'kty"d":"a',
+    'kty"d"',
+    'kty\\"dq\\" : \\"',
+    ' "kty" "k" : ',
+    'kty"d"   ',
+    '{',
+    '}',
+    '{"kty":"a","d":"b"',
+    '{"d":"b"}"kty":',
+    "{'kty':'d':'",
+  ])('scrubs 1 MiB of %j (JWK members) in about the time of benign text', (unit) => {
+    expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
+  });
 
   it('takes text that decodes to a header naming its alg for one, parsed or not (the safe side)', () => {
     expect(scrubSecretValue(`x ${b64({ alg: 'RS256', kid: 'k1' })}.e30.c2ln y`)).toBe(`x ${REDACTED} y`);
