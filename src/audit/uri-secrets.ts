@@ -33,6 +33,7 @@ const AUTHORITY_END = /[/?#\s"'<>]/;
 const URL_END = /[\s"'<>]/;
 const AT = 0x40;
 const COLON = 0x3a;
+const SLASH = 0x2f;
 const OPEN_BRACKET = 0x5b;
 
 /**
@@ -62,7 +63,8 @@ export function redactQuerySecrets(text: string, marker: string): string {
  * password (`//user:[redacted]@host`; a user without a password is kept). A password that holds `/`, `?` or
  * `#` unescaped ends the authority early (`//u:pa/ss@host` reads as host `u`, port `pa`): when what follows
  * the authority's `:` is no port and an `@` comes later in the same word, the password runs to that `@` (the
- * last one before the next `/`, `?` or `#`). One pass from each `://` to the end of its authority, or to the
+ * last one before the next `/`, `?` or `#`); when it is a port, only an `@` in the first path segment ends a
+ * password (`//u:12/34@h/`), and only after a user with no `.` (a dotted name is a host with its port). One pass from each `://` to the end of its authority, or to the
  * end of its word and at most the next `://`: linear.
  */
 export function redactUserInfo(text: string, marker: string, keepUser: boolean): string {
@@ -82,8 +84,10 @@ export function redactUserInfo(text: string, marker: string, keepUser: boolean):
       else if (c === COLON && colon === -1) colon = end;
       else if (c === OPEN_BRACKET && colon === -1) bracket = true; // an IPv6 host's `:` is no password's
     }
-    if (last === -1 && colon !== -1 && !bracket && !isPort(text, colon + 1, end))
-      last = passwordEnd(text, end);
+    if (last === -1 && colon !== -1 && !bracket)
+      last = isPort(text, colon + 1, end)
+        ? numericPasswordEnd(text, start, colon, end)
+        : passwordEnd(text, end);
     if (last <= start) continue;
     if (!keepUser) out += `${text.slice(from, start)}${marker}`;
     else if (colon !== -1 && colon < last) out += `${text.slice(from, colon + 1)}${marker}`;
@@ -116,6 +120,22 @@ function passwordEnd(text: string, from: number): number {
     else if (found !== -1 && AUTHORITY_END.test(text.charAt(i))) break;
   }
   return found;
+}
+
+/**
+ * The `@` that ends a password of digits holding a `/` (`//u:12/34@h/`, which a URL parser reads as host `u`,
+ * port `12`): the last `@` of the first path segment, after something and before a host; -1 for none. A
+ * dotted name before the `:` is a host with its port (`//api.example:8443/a@b`), not a user.
+ */
+function numericPasswordEnd(text: string, start: number, colon: number, end: number): number {
+  if (end === colon + 1 || text.charCodeAt(end) !== SLASH || text.slice(start, colon).includes('.'))
+    return -1;
+  let found = -1;
+  let i = end + 1;
+  for (; i < text.length && !AUTHORITY_END.test(text.charAt(i)); i++) {
+    if (text.charCodeAt(i) === AT) found = i;
+  }
+  return found > end + 1 && found + 1 < i ? found : -1;
 }
 
 /**

@@ -56,6 +56,13 @@ describe('redactUriSecrets', () => {
         'https://REDACTED@host/x?to=a@b.example',
         'https://u:[redacted]@host/x?to=a@b.example',
       ],
+      // A password of digits holding `/` (a URL parser reads `12` as a port): an `@` in the first segment.
+      ['https://u:12/34@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      [
+        'see https://u:12/34@h.example/x now',
+        'see https://REDACTED@h.example/x now',
+        'see https://u:[redacted]@h.example/x now',
+      ],
       [
         'see a://b:c/d and e://f:g/h@i/j',
         'see a://b:c/d and e://REDACTED@i/j',
@@ -75,6 +82,11 @@ describe('redactUriSecrets', () => {
       'http://h:/x@y',
       'https://host:abc/x',
       'https://u:pa/ss, mail alice@example.com',
+      // A port, then an `@` past the first segment, at its start, or after a dotted host.
+      'https://h.example:8080/users/bob@example.com/p',
+      'https://mastodon.social:443/@alice',
+      'https://h.example:8443/bob@example.com',
+      'https://u:12/34@',
     ]) {
       expect(redactUriSecrets(text), text).toBe(text);
       expect(scrubSecretValue(text), text).toBe(text);
@@ -103,6 +115,9 @@ describe('redactUriSecrets', () => {
       `a://b:c/${'d/'.repeat(200_000)}@`,
       `a://b:c/${'@'.repeat(400_000)}`,
       `a://b:c/d@${'e'.repeat(400_000)}`,
+      `${'a://b:1/'.repeat(50_000)}@`,
+      'a://b:1/c@'.repeat(40_000),
+      `a://b:1/${'@'.repeat(400_000)}`,
     ];
     // Quadratic work on 400 k characters takes minutes; linear, about the time of benign text.
     for (const text of hostile) expectLinearTime(redactUriSecrets, text, { label: text.slice(0, 12) });
