@@ -1,5 +1,5 @@
 /**
- * Credentials written as `name=value` outside a URL's query (whose parameters are `uri-secrets.ts`'s): libpq's
+ * Credentials written as `name=value` or `name: value` outside a URL's query (whose parameters are `uri-secrets.ts`'s): libpq's
  * connection strings (`host=db user=app password='p w' dbname=x`), an environment listing (`DB_PASSWORD=…`,
  * `export API_KEY=…`), a command line's `--password=…`, a log line's `token=…`. The value is replaced, the
  * name kept (`password=[redacted]`).
@@ -12,15 +12,23 @@
  * - `=` may have spaces or tabs around it (libpq allows them); the value is quoted (`'p w'`, `"p;w"`, with
  *   backslash escapes, as libpq quotes a value holding spaces; a quote left open runs to the end) or runs to a
  *   space, quote, backslash, `;` or `&`.
+ * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
+ *   `\"password\":\"x\"` in JSON inside JSON, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
+ *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`.
+ * - `name: value` (`db password: x`, `token: abc, user: bob`): the value on the same line, bare up to a space,
+ *   `,`, `}` or `]`, when it stands alone (the line's end, a quote, `,`, `;`, `&`, a bracket or the next
+ *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
+ *   colon is kept (`client secret: opaque tokens are refused`); a URL's `token://` is no pair.
  *
- * A value the header rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
+ * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
  * a name that is no credential's is read as text, where a pair may start (`q=run%20token=…`). Linear: each
- * `=` is found once, its name read back no further than the name's characters (and at most 135 of them), and
- * a credential's value is read once, the next `=` looked for after it.
+ * `=` and `:` is found once, its name read back no further than the name's characters (and at most 135 of
+ * them), and a credential's value is read once, the next `=` or `:` looked for after it.
  *
  * @module
  */
 import { isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { closesValue } from './scheme-credentials.js';
 
 /**
  * A value: quoted, with backslash escapes (a quote left open runs to the end), quoted with escaped quotes as a
@@ -30,8 +38,23 @@ const VALUE =
   /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&]+/y;
 /** What every credential's name holds (`isSensitiveKey`'s words): a name without it is not read further. */
 const CREDENTIAL_HINT = /pass|pwd|secret|token|key|auth|credential|cookie|jwt|bearer/i;
-/** A value the header rule replaced, its scheme before it (`Bearer [redacted]`). */
-const SCHEME_THEN_MARKER = /[^\s"'\\;&]+[ \t]+\[redacted\]/y;
+/**
+ * A JSON member's value, or one after `name:`: quoted as {@link VALUE} quotes, or bare up to a space, quote,
+ * backslash, `;`, `&`, `,`, `}` or `]` (`"password": 12345,`, `password: x, user: bob`).
+ */
+const JSON_VALUE =
+  /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&,}\]]+/y;
+/** The quote a JSON member's value opens with (escaped too). */
+const QUOTE_OPEN = /^(?:\\"|"|')/;
+const COLON = 0x3a;
+const QUOTED = /^(?:\\?"|')/;
+/** What a credential has and a word of prose does not: a digit, a symbol, a capital inside. */
+const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;
+/**
+ * A value another rule replaced (`[redacted]`), its scheme before it too (`Bearer [redacted]`), quoted or not
+ * (`"Bearer \"[redacted]\""`).
+ */
+const SCHEME_THEN_MARKER = /\\?["']?(?:[^\s"'\\;&]+[ \t]+(?:\\?["'])?)?\[redacted\]/y;
 /** What may stand before a name: a word's start. */
 const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
 /** A name starts with a letter or `_`. */
@@ -47,39 +70,102 @@ const NOT_ALNUM = /[^A-Za-z0-9]+/;
 const PAIR_END = /^(?:keys?|tokens)$/i;
 
 /**
- * `text` with the value of each credential's `name=value` pair (see the module comment) replaced by `marker`.
- * Each `=` is found by `indexOf`, and its name read backwards from it: no regex tries every position.
+ * `text` with the value of each credential's `name=value` or `name: value` pair (see the module comment)
+ * replaced by `marker`. Each `=` and `:` is found by `indexOf`, and its name read backwards from it: no regex
+ * tries every position. Text that names no credential (`CREDENTIAL_HINT`) is returned at once.
  */
 export function redactKeyValueSecrets(text: string, marker: string): string {
+  if (!CREDENTIAL_HINT.test(text)) return text;
   let out = '';
   let from = 0;
   let next = 0;
-  for (let eq = text.indexOf('='); eq !== -1; eq = text.indexOf('=', next)) {
-    next = eq + 1;
-    // A name that is no credential's: its value is read as text, where a pair may start (`q=run%20token=…`).
-    const name = nameBefore(text, eq);
-    if (name === undefined || !namesSecretValue(name)) continue;
-    let start = next;
-    while (start < text.length && isPadding(text.charCodeAt(start))) start++;
-    SCHEME_THEN_MARKER.lastIndex = start;
-    if (SCHEME_THEN_MARKER.test(text)) continue;
-    VALUE.lastIndex = start;
-    if (!VALUE.test(text)) continue;
-    out += `${text.slice(from, start)}${marker}`;
-    from = VALUE.lastIndex;
-    next = from;
+  let eq = text.indexOf('=');
+  let colon = text.indexOf(':');
+  while (eq !== -1 || colon !== -1) {
+    const sep = eq === -1 ? colon : colon === -1 ? eq : Math.min(eq, colon);
+    next = sep + 1;
+    const found = pairAt(text, sep);
+    if (found !== undefined) {
+      out += `${text.slice(from, found.start)}${found.quote}${marker}${found.quote}`;
+      from = found.end;
+      next = from;
+    }
+    if (eq !== -1 && eq < next) eq = text.indexOf('=', next);
+    if (colon !== -1 && colon < next) colon = text.indexOf(':', next);
   }
   return from === 0 ? text : out + text.slice(from);
 }
 
+/** A credential's value to replace: where it starts and ends, and the quotes a JSON member's value keeps. */
+interface Found {
+  readonly start: number;
+  readonly end: number;
+  readonly quote: string;
+}
+
 /**
- * The name before the `=` at `eq` (spaces or tabs between) when it starts a word (see the module comment):
- * read back over name characters, at most {@link MAX_CREDENTIAL_NAME_CHARS} (a longer run is text), and never
- * past the last `=`, so each character is read back once.
+ * The value of the pair whose `=` or `:` is at `sep`, when its name names a credential. A name in quotes (a
+ * JSON member: `"password":"x"`, `'password': 'x'`, `\"password\":\"x\"`) keeps its value's quotes, and its
+ * bare value ends at `,`, `}` or `]` too; a `:` after a bare name needs a value on its line (`db password:
+ * x`), and is no URL's (`token://…`).
  */
-function nameBefore(text: string, eq: number): string | undefined {
-  let end = eq;
+function pairAt(text: string, sep: number): Found | undefined {
+  const name = nameBefore(text, sep);
+  // A name that is no credential's: its value is read as text, where a pair may start (`q=run%20token=…`).
+  if (name === undefined || !namesSecretValue(name.name)) return undefined;
+  let start = sep + 1;
+  while (start < text.length && isPadding(text.charCodeAt(start))) start++;
+  if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
+  SCHEME_THEN_MARKER.lastIndex = start;
+  if (SCHEME_THEN_MARKER.test(text)) return undefined;
+  const value = name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE;
+  value.lastIndex = start;
+  const m = value.exec(text);
+  if (m === null) return undefined;
+  const end = value.lastIndex;
+  // `invalid token: expired` is a value; `client secret: opaque tokens are refused` is prose.
+  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m[0]) && !standsAlone(text, m[0], end))
+    return undefined;
+  const quote = name.quoted ? (QUOTE_OPEN.exec(m[0])?.[0] ?? '') : '';
+  // A quoted value keeps its quotes only when it closes (`"p w"`); one left open runs to the end.
+  if (quote !== '' && (m[0].length < 2 * quote.length || !m[0].endsWith(quote)))
+    return { start, end, quote: '' };
+  return { start, end, quote };
+}
+
+/**
+ * Whether a bare value after `name:` is one: it closes its value (the text's or its line's end, a quote, `,`,
+ * `;`, `&`, a bracket, or the next `name:`: `password: x, user: bob`), or looks like a credential.
+ */
+function standsAlone(text: string, value: string, end: number): boolean {
+  return CREDENTIAL_LOOK.test(value) || closesValue(text, end);
+}
+
+/**
+ * The name before the `=` or `:` at `sep` (spaces or tabs between) when it starts a word (see the module
+ * comment) or is quoted (`"password":`, `\"password\":`, `'password':`): read back over name characters, at
+ * most {@link MAX_CREDENTIAL_NAME_CHARS} (a longer run is text), and never past the last `=` or `:`, so each
+ * character is read back once.
+ */
+function nameBefore(text: string, sep: number): { name: string; quoted: boolean } | undefined {
+  let end = sep;
   while (end > 0 && isPadding(text.charCodeAt(end - 1))) end--;
+  const q = text.charAt(end - 1);
+  if (q === '"' || q === "'") {
+    // A quoted name: its closing quote (escaped too), the name, the same opening quote.
+    const escaped = text.charAt(end - 2) === '\\';
+    const close = end - (escaped ? 2 : 1);
+    let start = close;
+    while (start > 0 && close - start <= MAX_CREDENTIAL_NAME_CHARS && isNameChar(text.charCodeAt(start - 1)))
+      start--;
+    const open = escaped ? `\\${q}` : q;
+    if (start === close || !text.startsWith(open, start - open.length)) return undefined;
+    if (!escaped && text.charAt(start - open.length - 1) === '\\') return undefined;
+    const name = text.slice(start, close);
+    return NAME_START.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS
+      ? { name, quoted: true }
+      : undefined;
+  }
   let start = end;
   while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
   if (start > 0 && isNameChar(text.charCodeAt(start - 1))) return undefined; // longer: text, no name
@@ -91,7 +177,9 @@ function nameBefore(text: string, eq: number): string | undefined {
     run = run.slice(tail?.[0].length ?? 0);
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
-  return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS ? run : undefined;
+  return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
+    ? { name: run, quoted: false }
+    : undefined;
 }
 
 /** A name's characters: letters, digits, `_`, `.` and `-`. */

@@ -209,7 +209,7 @@ function opensValue(text: string, at: number): boolean {
  * Whether a value closes at `end` (spaces, tabs, `%20` or a full stop between): the text's or a line's end, a quote,
  * `,`, `;`, `&`, a bracket, an escape, or the next field's name (`auth: Bearer changeme user: bob`).
  */
-function closesValue(text: string, end: number): boolean {
+export function closesValue(text: string, end: number): boolean {
   let i = end;
   while (i < text.length && i - end < MAX_PADDING) {
     if (isPadding(text.charCodeAt(i))) i++;

@@ -6,7 +6,8 @@
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
  *   `&sig=`, as `uri-secrets.ts` finds them); a credential's `name=value` elsewhere (libpq's `host=db
- *   password='p w'`, `DB_PASSWORD=…`, `--password=…`: `key-value-secrets.ts`); the password of user
+ *   password='p w'`, `DB_PASSWORD=…`, `--password=…`, `db password: x`, a JSON member `"password":"x"` in
+ *   text: `key-value-secrets.ts`); the password of user
  *   information written without a scheme (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`:
  *   `bare-userinfo.ts`; an e-mail address is kept);
  * - an HTTP credential written with its scheme (`Bearer …`, `Basic …`), whole or inside text, when it is no
@@ -89,7 +90,8 @@ export function scrubSecretValue(text: string): string {
   }
   out = redactVendorKeys(out, REDACTED);
   if (out.includes('kty')) out = redactJwkMembers(out, REDACTED);
-  if (out.includes('=')) out = redactKeyValueSecrets(redactQuerySecrets(out, REDACTED), REDACTED);
+  if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
+  if (out.includes('=') || out.includes(':')) out = redactKeyValueSecrets(out, REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);
     if (out.includes(':')) out = redactBareUserInfo(out, REDACTED);

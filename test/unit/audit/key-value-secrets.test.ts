@@ -78,6 +78,45 @@ describe('credential name=value pairs', () => {
   });
 });
 
+describe('credential name: value pairs and JSON members in text', () => {
+  it.each([
+    // JSON in a log message, its value's quotes kept; escaped JSON inside JSON; Python's single quotes.
+    ['body={"user":"a","password":"hunter2"}', 'body={"user":"a","password":"[redacted]"}'],
+    ['{\\"password\\":\\"x\\"}', '{\\"password\\":\\"[redacted]\\"}'],
+    ['"{\\"password\\":\\"x y\\",\\"n\\":1}"', '"{\\"password\\":\\"[redacted]\\",\\"n\\":1}"'],
+    ['msg {"api_key": "abc def", "n": 1} end', 'msg {"api_key": "[redacted]", "n": 1} end'],
+    ["{'password': 'p w', 'user': 'bob'}", "{'password': '[redacted]', 'user': 'bob'}"],
+    ['{"password": 12345, "n": 1}', '{"password": [redacted], "n": 1}'],
+    [
+      '{"client_secret":"s","access_token":"t"}',
+      '{"client_secret":"[redacted]","access_token":"[redacted]"}',
+    ],
+    ['{"password":"cut sho', '{"password":[redacted]'],
+    // A scheme another rule kept stays.
+    ['{"authorization":"Bearer changeme"}', '{"authorization":"Bearer [redacted]"}'],
+    // `name: value` where the value stands alone (the end, `,`, the next field) or looks like a credential.
+    ['db password: x', 'db password: [redacted]'],
+    ['password: hunter, user: bob', 'password: [redacted], user: bob'],
+    ['token: abc user: bob', 'token: [redacted] user: bob'],
+    ['db password: hunter2 next', 'db password: [redacted] next'],
+    ['invalid token: expired', 'invalid token: [redacted]'],
+  ])('replaces the value in %s', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps prose after a name and a colon, and members that only mention a credential', () => {
+    for (const text of [
+      'no introspection client secret: opaque tokens are refused (503)',
+      'the password: use a manager for it',
+      '{"token_type":"bearer","max_tokens":5,"secret_name":"x","key":"value"}',
+      '{"password_policy": "strict"}',
+      'see https://token:x',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
 describe('cost on hostile text', () => {
   // A pair starts only at a word's start: 0.2 to 2 times benign text's time. A name that could start after
   // any `-` or `.` of a word would be read again from each: minutes for the first units. Each text ends in
@@ -106,6 +145,19 @@ describe('cost on hostile text', () => {
     `${'a'.repeat(140)}=`,
     '%20=',
     '\\u0020--a=',
+    // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
+    '"password":"',
+    '"password":',
+    '\\"password\\":\\"',
+    "'password': '",
+    ' password: ',
+    ' password: a ',
+    ':',
+    '"a":',
+    '":',
+    '\\":',
+    `"${'a'.repeat(134)}":`,
+    ` password: ${'a'.repeat(70)} `,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - 2)}!=`);
   });

@@ -90,7 +90,7 @@ describe('scrubSecretValue', () => {
       'mailto:alice@example.com',
       'The bearer of this letter is trusted.',
       'authorization failed for user 42 (the authorization server said no)',
-      'an authorization_code grant, x-api-keys: 3',
+      'an authorization_code grant, x-api-keys-count: 3',
       'Basic authentication is enough for well-known steps. Bearer tokens are not.',
       // Base64 that is no JWT: no dots; dots but a first segment that is no JSON object; a JSON array.
       'SGVsbG8gd29ybGQhIHRoaXMgaXMgYmFzZTY0',
