@@ -203,7 +203,7 @@ function isPadding(c: number): boolean {
  * last two when they end in `key`, `keys` or `tokens` and together name one (`api_key`, `SECRET_KEY`,
  * `refresh_tokens`); `secret_name` ends in `name`.
  */
-function namesSecretValue(name: string): boolean {
+export function namesSecretValue(name: string): boolean {
   if (name.length > MAX_CREDENTIAL_NAME_CHARS || !CREDENTIAL_HINT.test(name)) return false;
   const words = name
     .replace(CAMEL, '$1_$2')

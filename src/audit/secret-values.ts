@@ -6,7 +6,7 @@
  * - a URL's password (`postgres://app:s3cret@db/x` → `postgres://app:[redacted]@db/x`: scheme, user and host
  *   stay, so the record stays useful) and the values of its credential query parameters (`?access_token=`,
  *   `&sig=`, as `uri-secrets.ts` finds them); a credential's `name=value` elsewhere (libpq's `host=db
- *   password='p w'`, `DB_PASSWORD=…`, `--password=…`, `db password: x`, a JSON member `"password":"x"` in
+ *   password='p w'`, `DB_PASSWORD=…`, `--password=…`, `db password: x`, `--password x` (`flag-secrets.ts`), a JSON member `"password":"x"` in
  *   text: `key-value-secrets.ts`); the password of user
  *   information written without a scheme (`app:s3cret@db:5432/x`, Go's `u:pw@tcp(db:3306)/x`:
  *   `bare-userinfo.ts`; an e-mail address is kept);
@@ -31,6 +31,7 @@
  */
 import { API_KEY_MIN_CHARS, API_KEY_PATTERN } from '../authn/api-key-format.js';
 import { redactBareUserInfo } from './bare-userinfo.js';
+import { redactFlagSecrets } from './flag-secrets.js';
 import { redactJwkMembers } from './jwk-members.js';
 import { redactKeyValueSecrets } from './key-value-secrets.js';
 import { hasSchemeWord, redactSchemeCredentials } from './scheme-credentials.js';
@@ -92,6 +93,7 @@ export function scrubSecretValue(text: string): string {
   if (out.includes('kty')) out = redactJwkMembers(out, REDACTED);
   if (out.includes('=')) out = redactQuerySecrets(out, REDACTED);
   if (out.includes('=') || out.includes(':')) out = redactKeyValueSecrets(out, REDACTED);
+  if (out.includes('--')) out = redactFlagSecrets(out, REDACTED);
   if (out.includes('@')) {
     if (out.includes('://')) out = redactUserInfo(out, REDACTED, true);
     if (out.includes(':')) out = redactBareUserInfo(out, REDACTED);

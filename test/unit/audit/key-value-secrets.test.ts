@@ -117,6 +117,31 @@ describe('credential name: value pairs and JSON members in text', () => {
   });
 });
 
+describe('a credential flag and its value after a space', () => {
+  it.each([
+    ['--password x', '--password [redacted]'],
+    ['psql --password hunter2 -h db', 'psql --password [redacted] -h db'],
+    ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
+    ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
+    ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
+  ])('replaces the value in %s', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps a flag that asks for it, names no credential, or is no flag', () => {
+    for (const text of [
+      'psql --password --host db',
+      'pg_dump --password-file /run/pw db',
+      'use --token-count 5 and --max-tokens 9',
+      'a--password x',
+      'mysql -p secret',
+      'ends with --password',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
 describe('cost on hostile text', () => {
   // A pair starts only at a word's start: 0.2 to 2 times benign text's time. A name that could start after
   // any `-` or `.` of a word would be read again from each: minutes for the first units. Each text ends in
@@ -158,6 +183,15 @@ describe('cost on hostile text', () => {
     '\\":',
     `"${'a'.repeat(134)}":`,
     ` password: ${'a'.repeat(70)} `,
+    // A flag's name is read forward once, a `--` inside it skipped.
+    '--',
+    '--a',
+    ' --a ',
+    ' --password ',
+    ' --password -',
+    " --password '",
+    '--password--password ',
+    ` --${'a'.repeat(140)} `,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - 2)}!=`);
   });

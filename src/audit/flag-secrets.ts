@@ -1,0 +1,71 @@
+/**
+ * A command line's credential flag and its value written after a space (`psql --password hunter2 -h db`,
+ * `--api-key 'k y'`), found for `secret-values.ts`; the `--password=…` form is `key-value-secrets.ts`'s. The
+ * flag starts a word (after a space, a quote, `(`, `,`, `[`, `{`, or an escape such as `\n` or `%20`) with
+ * `--`, its name names a credential as a pair's name does (`--password`, `--db-password`, `--client-secret`;
+ * not `--password-file`), and the value is the next word (quoted, with backslash escapes, or bare up to a
+ * space, quote, backslash, `;` or `&`) unless that is another flag (`--password --host db` asks for one).
+ * The value is replaced, the flag kept (`--password [redacted]`). A single dash (`-p`) is no credential's: it
+ * names other things as often. Linear: each `--` is found once, its name read forward once, and the next
+ * looked for after the name or the value.
+ *
+ * @module
+ */
+import { MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { namesSecretValue } from './key-value-secrets.js';
+
+/** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
+const LETTER = /^[A-Za-z]/;
+const PADDING = /[ \t]+/y;
+/** The value: quoted (a quote left open runs to the end) or bare; not another flag. */
+const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S])*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
+/** What may stand before `--`: a word's start. */
+const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
+/** An escape's last characters before `--` (`\n`, `\t`, `\u0020`, `%20`). */
+const ESCAPE_BEFORE = /(?:\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2})$/;
+
+/** `text` with the value of each credential flag written after a space replaced by `marker`. */
+export function redactFlagSecrets(text: string, marker: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf('--'); at !== -1; ) {
+    // The name's run is read once: a `--` inside it starts no word.
+    let next = at + 2;
+    while (next < text.length && isNameChar(text.charCodeAt(next))) next++;
+    const name = text.slice(at + 2, next);
+    const spaced = next < text.length && (text.charCodeAt(next) === 0x20 || text.charCodeAt(next) === 0x09);
+    if (spaced && startsWord(text, at) && isCredentialFlag(name)) {
+      PADDING.lastIndex = next;
+      PADDING.test(text);
+      const start = PADDING.lastIndex;
+      FLAG_VALUE.lastIndex = start;
+      if (FLAG_VALUE.test(text)) {
+        out += `${text.slice(from, start)}${marker}`;
+        from = next = FLAG_VALUE.lastIndex;
+      }
+    }
+    at = text.indexOf('--', next);
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+function isCredentialFlag(name: string): boolean {
+  return LETTER.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS && namesSecretValue(name);
+}
+
+/** A name's characters: letters, digits, `_`, `.` and `-`. */
+function isNameChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x5f ||
+    c === 0x2e ||
+    c === 0x2d
+  );
+}
+
+function startsWord(text: string, at: number): boolean {
+  if (at === 0 || WORD_OPENS.includes(text.charAt(at - 1))) return true;
+  return ESCAPE_BEFORE.test(text.slice(Math.max(0, at - 6), at));
+}
