@@ -52,6 +52,34 @@ export function isSensitiveKey(key: string): boolean {
   return words.length > 1 && SENSITIVE_IN_WORD.test(words.join(''));
 }
 
+/** First words that make a name a question or a switch about a credential (`has_password`, `no-password`). */
+const STATE_PREFIXES: ReadonlySet<string> = new Set(
+  [
+    'has have is are was no not non use uses using with without require requires required need needs',
+    'enable enabled disable disabled allow allows skip show hide remember save store verify check reset',
+    'change force must can should missing empty valid expired',
+  ]
+    .join(' ')
+    .split(' '),
+);
+/** A credential word with `less` after it (`passwordless`, `tokenless`, `keyless`). */
+const WITHOUT_SUFFIX = /less$/;
+
+/**
+ * Whether `name` says something about a credential rather than naming one: a question or a switch
+ * (`has_password`, `isTokenSet`, `no-password`, `require_secret`), or its absence (`passwordless`). Its
+ * boolean value (`true`, `no`, `0`, …) is no secret; `password`, `DB_PASSWORD` and `api_key` name one.
+ */
+export function describesCredential(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+  const first = words[0] ?? '';
+  return (words.length > 1 && STATE_PREFIXES.has(first)) || WITHOUT_SUFFIX.test(words.at(-1) ?? '');
+}
+
 /**
  * The longest name {@link namesCredential} reads (AWS allows tag keys of 128 characters; header and variable
  * names are shorter). Longer text names nothing: it is the caller's or a log line's, and reading it word by

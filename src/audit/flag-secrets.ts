@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { describesCredential, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
 import { namesSecretValue } from './key-value-secrets.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
@@ -50,7 +50,13 @@ export function redactFlagSecrets(text: string, marker: string): string {
 }
 
 function isCredentialFlag(name: string): boolean {
-  return LETTER.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS && namesSecretValue(name);
+  // `--no-password` is a switch: the word after it is the next argument.
+  return (
+    LETTER.test(name) &&
+    name.length <= MAX_CREDENTIAL_NAME_CHARS &&
+    namesSecretValue(name) &&
+    !describesCredential(name)
+  );
 }
 
 /** A name's characters: letters, digits, `_`, `.` and `-`. */

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { describesCredential, isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
 import { closesValue } from './scheme-credentials.js';
 
 /**
@@ -47,6 +47,8 @@ const JSON_VALUE =
 /** The quote a JSON member's value opens with (escaped too). */
 const QUOTE_OPEN = /^(?:\\"|"|')/;
 const COLON = 0x3a;
+/** A boolean's or an absent value's word, quoted or not. */
+const BOOLEAN_ISH = /^(\\?["']?)(?:true|false|yes|no|on|off|null|none|0|1)\1$/i;
 const QUOTED = /^(?:\\?"|')/;
 /** What a credential has and a word of prose does not: a digit, a symbol, a capital inside. */
 const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;
@@ -123,6 +125,8 @@ function pairAt(text: string, sep: number): Found | undefined {
   const m = value.exec(text);
   if (m === null) return undefined;
   const end = value.lastIndex;
+  // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
+  if (BOOLEAN_ISH.test(m[0]) && describesCredential(name.name)) return undefined;
   // `invalid token: expired` is a value; `client secret: opaque tokens are refused` is prose.
   if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m[0]) && !standsAlone(text, m[0], end))
     return undefined;

@@ -117,6 +117,29 @@ describe('credential name: value pairs and JSON members in text', () => {
   });
 });
 
+describe('a boolean of a name that says something about a credential, not one', () => {
+  it('keeps it: passwordless=true, has_password: no, a JSON member, --no-password', () => {
+    for (const text of [
+      'passwordless=true has_password=yes password_set=1 token_count=0',
+      'isTokenSet=1 no_password=on requires_token: no tokenless=off',
+      '{"has_password": true, "passwordless":"false", "use_secret": null}',
+      'pg_dump --no-password mydb',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it("replaces a credential name's boolean-ish value, and another value of such a name", () => {
+    expect(scrubSecretValue('password=true token=null secret: 0')).toBe(
+      'password=[redacted] token=[redacted] secret: [redacted]',
+    );
+    expect(scrubSecretValue('{"password": false}')).toBe('{"password": [redacted]}');
+    expect(scrubSecretValue('has_password=hunter2 passwordless=abc')).toBe(
+      'has_password=[redacted] passwordless=[redacted]',
+    );
+  });
+});
+
 describe('a credential flag and its value after a space', () => {
   it.each([
     ['--password x', '--password [redacted]'],
