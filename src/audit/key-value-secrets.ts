@@ -203,12 +203,27 @@ function isPadding(c: number): boolean {
 }
 
 /**
+ * What follows the last character of `name` that is no letter or digit (`count_0` of `token_count_0`): the
+ * credential word a credential's name ends in is there, so a name whose segment holds no hint is not read
+ * word by word (a JSON body's members cost a scan each, not a split).
+ */
+function lastSegment(name: string): string {
+  let i = name.length;
+  while (i > 0 && isAlnum(name.charCodeAt(i - 1))) i--;
+  return i === 0 ? name : name.slice(i);
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
+}
+
+/**
  * Whether `name` ends in a credential's name: its last word (`password`, `DB_PASSWORD`, `sslpassword`), or its
  * last two when they end in `key`, `keys` or `tokens` and together name one (`api_key`, `SECRET_KEY`,
  * `refresh_tokens`); `secret_name` ends in `name`.
  */
 export function namesSecretValue(name: string): boolean {
-  if (name.length > MAX_CREDENTIAL_NAME_CHARS || !CREDENTIAL_HINT.test(name)) return false;
+  if (name.length > MAX_CREDENTIAL_NAME_CHARS || !CREDENTIAL_HINT.test(lastSegment(name))) return false;
   const words = name
     .replace(CAMEL, '$1_$2')
     .split(NOT_ALNUM)
