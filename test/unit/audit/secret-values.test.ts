@@ -317,6 +317,9 @@ describe('cost on hostile text', () => {
       'a://b:c@',
       'bearer Abcdefgh1 ',
       'authorization: bearer ',
+      'authorization: bearer "',
+      '"password":"a",',
+      'x: basic a:b ',
     ]) {
       const text = fill(unit, SCRUB_WINDOW);
       batch(text.slice(0, 1_024));
