@@ -12,9 +12,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST, codeInfo } from '../errors/codes.js';
-import { type SidecarError, toSidecarError, UpstreamError } from '../errors/errors.js';
-import { toErrorResponse } from '../errors/http.js';
+import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
+import { toSidecarError, UpstreamError } from '../errors/errors.js';
 import { withOwnTraceContext } from '../mcp/meta-trace.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
@@ -38,8 +37,8 @@ import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
 import { awaitTurn, unforwardedStatus } from './pipelined.js';
 import { ignore, pump, watched } from './reply-pump.js';
-import { sendJson } from './respond.js';
 import { SESSION_TAKEN, trackSession } from './session-tracking.js';
+import { failReply, sendUpstreamError } from './upstream-failure.js';
 
 export const MAX_REWRITTEN_REPLY_BYTES = 16 * 1024 * 1024;
 
@@ -238,32 +237,6 @@ export async function forward(
 }
 
 /**
- * A reply that must not reach the caller — one to prune that cannot be read, or one handing out another
- * caller's session (`message` then, logged where it happened) — is not passed on: 502 ERR_UPSTREAM_REPLY.
- */
-function failReply(
-  ctx: RequestContext,
-  res: ServerResponse,
-  deps: ForwardDeps,
-  upstreamRes: { readonly body: Readable },
-  why: string,
-  message?: string,
-): number {
-  upstreamRes.body.on('error', ignore).destroy();
-  if (message === undefined)
-    deps.logger.warn(
-      { request_id: ctx.requestId, why },
-      'upstream reply could not be filtered; not passed on',
-    );
-  const e = new UpstreamError(
-    'ERR_UPSTREAM_REPLY',
-    message ?? `Bad Gateway: the upstream's reply could not be filtered: ${why}`,
-  );
-  deps.tracing?.upstreamFailedLate(e.code);
-  return sendUpstreamError(ctx, res, e);
-}
-
-/**
  * The client's reply headers: the upstream's (less hop-by-hop, and length when rewritten), then the sidecar's.
  * An event stream gets `X-Accel-Buffering: no` unless the upstream set it (the MCP transport's advice): an
  * nginx in front, the usual Kubernetes ingress, would otherwise hold its events back in a buffer.
@@ -277,17 +250,6 @@ function replyHeaders(
   const out = overlayReplyHeaders(clientResponseHeaders(upstream, bodyRewritten), ctx.responseHeaders);
   if (eventStream) out['x-accel-buffering'] ??= 'no';
   return out;
-}
-
-/** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
-function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarError): number {
-  ctx.upstreamError = e;
-  ctx.answeredCode = codeInfo(e.code).rpc;
-  const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
-  const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
-  if (!res.headersSent) sendJson(res, out.status, out.body, out.headers);
-  else res.destroy();
-  return out.status;
 }
 
 /** Reads a reply that is no event stream whole (up to `max` bytes), failing it when it pauses for `idleMs`. */
