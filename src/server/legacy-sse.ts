@@ -207,7 +207,7 @@ export class LegacySseRoutes {
         const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
         const answers = Array.isArray(out.body) ? out.body : [out.body];
         if (answers.every((a) => session.stream.inject(JSON.stringify(a)))) {
-          res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+          res.writeHead(202, { ...ctx.responseHeaders, 'content-type': 'text/plain' }).end('Accepted');
           rt.finish(ctx, 202, result.error);
           return;
         }

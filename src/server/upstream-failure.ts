@@ -1,7 +1,9 @@
 /**
  * The answers the sidecar writes for a forwarded request that failed upstream — no connection (502), refused
  * busy (503), too slow (504), a reply that failed or must not be passed on (502 `ERR_UPSTREAM_REPLY`): a
- * JSON-RPC error for each request of the body.
+ * JSON-RPC error for each request of the body, with the headers its stages set, as a denial has them (the
+ * CORS headers a browser client needs to read it; the `RateLimit` headers, which state the tokens given back
+ * when the upstream never had the call, as its audit record does).
  *
  * @module
  */
@@ -41,13 +43,16 @@ export function failReply(
   return sendUpstreamError(ctx, res, e);
 }
 
-/** Answers every request of the body with the upstream error `e` (one JSON-RPC error each). */
+/**
+ * Answers every request of the body with the upstream error `e` (one JSON-RPC error each), with the headers
+ * its stages set (CORS, `RateLimit`: those of the tokens given back when it never reached the upstream).
+ */
 export function sendUpstreamError(ctx: RequestContext, res: ServerResponse, e: SidecarError): number {
   ctx.upstreamError = e;
   ctx.answeredCode = codeInfo(e.code).rpc;
   const ids = ctx.parsed?.messages.flatMap((m) => (m.kind === 'request' ? [m.id] : [])) ?? null;
   const out = toErrorResponse(e, { ids, batch: ctx.parsed?.batch ?? false, resourceMetadataUrl: '' });
-  if (!res.headersSent) sendJson(res, out.status, out.body, out.headers);
+  if (!res.headersSent) sendJson(res, out.status, out.body, { ...ctx.responseHeaders, ...out.headers });
   else res.destroy();
   return out.status;
 }
