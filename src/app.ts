@@ -178,7 +178,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),
     readBody: readBodyStage(config.server.maxBodyBytes, new BodyBudget(config.server.maxBufferedBodyBytes)),
-    recheck: recheckStage(authenticator, blocklistStage(detector, 'subject')),
+    recheck: recheckStage(authenticator, blocklistStage(detector, 'subject'), sessions),
     parse: parseStage(config.server.protocolVersions, config.server.maxBatchMessages, table.inFlight),
     protocolVersion: protocolVersionStage(config.server.protocolVersions),
     decide: decideStage({

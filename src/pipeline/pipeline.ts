@@ -6,7 +6,8 @@
  * 2. `authenticate` before reading the body: unauthenticated callers cost no body read or parse; a
  *    blocked subject is refused right after, and so is a caller naming another caller's session.
  * 3. `read-body`, `recheck` then `parse`: size and type limits; the caller checked again from memory (a
- *    body may come up to 30 s after its headers: a revocation, an expiry or a block meanwhile applies);
+ *    body may come up to 30 s after its headers: a revocation, an expiry, a block or a session that is no
+ *    longer the caller's meanwhile applies);
  *    JSON-RPC validation and header/body agreement, so the policy only ever sees well-formed messages.
  * 4. `decide`: one policy decision per JSON-RPC request; a deny here means nothing is forwarded.
  * 5. `ratelimit` (when configured) after the decision, because limits come from the policy's obligations

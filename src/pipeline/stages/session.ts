@@ -2,7 +2,8 @@
  * Session ownership: a request naming an `Mcp-Session-Id` that another caller created is answered as if
  * the session did not exist (404), so sessions can be neither used nor probed across callers. A session
  * unknown here is looked up in the shared store first, when there is one (`SessionOwners`); while the store
- * cannot answer, it is refused with 503 `ERR_SESSION_UNAVAILABLE`.
+ * cannot answer, it is refused with 503 `ERR_SESSION_UNAVAILABLE`. A Streamable HTTP POST's session is
+ * checked again once its body is in (`recheck.ts`, {@link streamableSession}).
  *
  * @module
  */
@@ -10,10 +11,19 @@ import { RequestError } from '../../errors/errors.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import type { RequestContext } from '../context.js';
-import { CONTINUE, deny, type Stage } from '../stage.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 import { refuseLate } from './late-refusal.js';
 
 const unknownSession = () => new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
+const unknown = () => deny(unknownSession());
+const storeDown = () =>
+  deny(
+    new RequestError(
+      'ERR_SESSION_UNAVAILABLE',
+      'Service Unavailable: the session store cannot say whose this session is; retry shortly',
+      { headers: { 'retry-after': '1' } },
+    ),
+  );
 
 /** Appended to the audit reasons of a request whose legacy session ended while its stages ran. */
 export const SESSION_ENDED_REASON = 'the session ended before the request was forwarded';
@@ -39,20 +49,11 @@ export function sessionStage(
     sessionId: string,
   ) => { readonly owner: string; readonly serverRequests: ServerRequestIds } | undefined,
 ): Stage {
-  const unknown = () => deny(unknownSession());
   const streamableHeader = () =>
     deny(
       new RequestError(
         'ERR_REQUEST_INVALID',
         'Invalid Request: the legacy messages endpoint takes its session from the sessionId query parameter; send no Mcp-Session-Id header',
-      ),
-    );
-  const storeDown = () =>
-    deny(
-      new RequestError(
-        'ERR_SESSION_UNAVAILABLE',
-        'Service Unavailable: the session store cannot say whose this session is; retry shortly',
-        { headers: { 'retry-after': '1' } },
       ),
     );
   return {
@@ -70,18 +71,34 @@ export function sessionStage(
         ctx.serverRequests = session.serverRequests;
         return CONTINUE;
       }
-      const header = ctx.req.headers['mcp-session-id'];
-      const id = Array.isArray(header) ? header[0] : header;
-      if (id === undefined || !ctx.principal) return CONTINUE;
-      const mine = owners.mayUse(id, ctx.principal);
-      const use = (yes: boolean) => {
-        if (!yes) return unknown();
-        ctx.serverRequests = owners.serverRequests(id);
-        return CONTINUE;
-      };
-      // Unknown here: the shared store says whose it is (a restart, another replica); while it cannot, the
-      // session is refused for now (a 503 the client retries, and that keeps an open stream open).
-      return typeof mine === 'boolean' ? use(mine) : mine.then(use, storeDown);
+      return streamableSession(owners, ctx);
     },
   };
+}
+
+/**
+ * The Streamable HTTP session a request names (`Mcp-Session-Id`) must be its caller's. Run by the session stage,
+ * and again by the recheck stage once a POST's body is in: the session may have ended meanwhile (DELETEd,
+ * evicted) and its id gone to another caller (an upstream issuing ids again), whose session the POST would
+ * otherwise reach.
+ */
+export function streamableSession(
+  owners: SessionOwners,
+  ctx: RequestContext,
+): StageResult | Promise<StageResult> {
+  const header = ctx.req.headers['mcp-session-id'];
+  const id = Array.isArray(header) ? header[0] : header;
+  if (id === undefined || !ctx.principal) return CONTINUE;
+  const mine = owners.mayUse(id, ctx.principal);
+  // Unknown here: the shared store says whose it is (a restart, another replica); while it cannot, the
+  // session is refused for now (a 503 the client retries, and that keeps an open stream open).
+  if (typeof mine !== 'boolean') return mine.then((yes) => use(owners, ctx, id, yes), storeDown);
+  return use(owners, ctx, id, mine);
+}
+
+/** Lets a request use session `id` (`yes`: it is its caller's), noting the session's server requests. */
+function use(owners: SessionOwners, ctx: RequestContext, id: string, yes: boolean): StageResult {
+  if (!yes) return unknown();
+  ctx.serverRequests = owners.serverRequests(id);
+  return CONTINUE;
 }
