@@ -173,7 +173,7 @@ export function createSidecar(config: Config, deps: SidecarDeps): Sidecar {
     origin: originStage(cors),
     blockIp: blocklistStage(detector, 'ip'),
     blockSubject: blocklistStage(detector, 'subject'),
-    session: sessionStage(sessions, (id) => legacy?.session(id)),
+    session: sessionStage(sessions, (id) => legacy?.session(id), table.inFlight),
     ...(limiter ? { ratelimit: ratelimitStage(limiter, config.ratelimit, (t) => annotations.has(t)) } : {}),
     authenticate: authenticateStage(authenticator, events),
     recheckAuthenticate: authenticateStage(authenticator, events, true),

@@ -124,8 +124,13 @@ export class InFlightIds {
         released = true;
         // A session that ended meanwhile holds nothing more (its set is no longer the session's).
         if (delayMs > 0 && this.#bySession.get(session) === held) {
-          this.#holdLate(session, free, ids.length, delayMs);
+          // Marked before it is held: a hold ended at once (at the bound) must find its ids there to take them out.
           this.#untaught.mark(session, ids);
+          const ended = () => {
+            this.#untaught.released(session, ids);
+            free();
+          };
+          this.#holdLate(session, ended, ids.length, delayMs);
         } else free();
       },
       untaught,
@@ -157,6 +162,14 @@ export class InFlightIds {
     if (this.#lateIds === 0) this.#clearLate();
     else if (this.#dropped >= COMPACT_AT && this.#dropped * 2 >= this.#late.length - this.#head)
       this.#sweep();
+  }
+
+  /**
+   * The upstream's answer under `id` passed on a stream of the session (a GET resuming a POST's stream): a
+   * request cut off under it and still held for its answer no longer makes a POST reusing it untaught.
+   */
+  answered(sessionId: string, id: string): void {
+    this.#untaught.answered(heldKey(sessionId), heldKey(id));
   }
 
   /** Holds in the queue, tombstones of ended sessions' included (tests). */

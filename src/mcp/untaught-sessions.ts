@@ -17,6 +17,14 @@
  * possible with `unknownSessions: forward`) forgets its cut-off ids, and the ids are per replica and lost
  * on a restart; where those apply, the protection left is the hold's (five minutes).
  *
+ * An id is forgotten once the upstream delivered the answer owed under it on a stream of the session (a GET
+ * resuming the POST's stream with `Last-Event-ID`, as a 2025-11-25 server polling over SSE has its clients do
+ * after closing each POST's stream early): nothing is owed under it any more. Only an id still held for its late
+ * answer is forgotten so (its exact key is kept while it is held, {@link UntaughtSessions.released}), and a
+ * digest marked for several ids stays until each was answered: an answer under another id of the same digest,
+ * or an answer replayed, forgets nothing. Without this a busy polled session passed its bound within 1,024
+ * calls and learnt no tool again.
+ *
  * @module
  */
 import { MAX_TRACKED_SESSIONS } from '../config/defaults.js';
@@ -33,32 +41,71 @@ export const MAX_TAINTED_IDS = 100_000;
 /** A session untaught whole (no digest is negative). */
 const WHOLE = -1;
 
-/** One session's cut-off ids: one digest (the usual case), several, or {@link WHOLE}. */
-type Tainted = number | Set<number>;
+/**
+ * One session's cut-off ids: one digest marked once (the usual case), digests with the times each was marked,
+ * or {@link WHOLE}.
+ */
+type Tainted = number | Map<number, number>;
 
 export class UntaughtSessions {
   /** By held session key, least recently used first. */
   readonly #sessions = new Map<string, Tainted>();
-  /** Digests in the sessions' sets and single entries together. */
+  /** Digests in the sessions' maps and single entries together. */
   #ids = 0;
+  /** By held session key, the held keys marked whose late answer is still held for (and owed). */
+  readonly #owed = new Map<string, Set<string>>();
 
-  /** A request of `session` with these held ids was cut off before its answer. */
+  /** A request of `session` with these held ids was cut off before its answer (held for it from now on). */
   mark(session: string, ids: readonly string[]): void {
     let tainted = this.#take(session);
     for (const id of ids) {
       if (tainted === WHOLE) break;
-      const digest = digestOf(id);
-      if (tainted === undefined) tainted = digest;
-      else if (typeof tainted === 'number') {
-        if (tainted !== digest) tainted = new Set([tainted, digest]);
-      } else tainted.add(digest);
+      tainted = withDigest(tainted, digestOf(id));
       if (count(tainted) > MAX_TAINTED_IDS_PER_SESSION || this.#ids + count(tainted) > MAX_TAINTED_IDS)
         tainted = WHOLE;
     }
     if (tainted === undefined) return;
     this.#sessions.set(session, tainted);
     this.#ids += count(tainted);
-    if (this.#sessions.size > MAX_UNTAUGHT_SESSIONS) this.#take(this.#sessions.keys().next().value as string);
+    if (tainted === WHOLE) this.#owed.delete(session);
+    else {
+      const owed = this.#owed.get(session) ?? new Set<string>();
+      for (const id of ids) owed.add(id);
+      this.#owed.set(session, owed);
+    }
+    if (this.#sessions.size > MAX_UNTAUGHT_SESSIONS) this.end(this.#sessions.keys().next().value as string);
+  }
+
+  /** The hold of these marked ids ended: they stay marked, but an answer no longer forgets them. */
+  released(session: string, ids: readonly string[]): void {
+    const owed = this.#owed.get(session);
+    if (owed === undefined) return;
+    for (const id of ids) owed.delete(id);
+    if (owed.size === 0) this.#owed.delete(session);
+  }
+
+  /**
+   * The upstream's answer under held key `id` passed on a stream of `session`: a mark of it still held for
+   * its answer is forgotten. True when one was.
+   */
+  answered(session: string, id: string): boolean {
+    const owed = this.#owed.get(session);
+    if (!owed?.delete(id)) return false;
+    if (owed.size === 0) this.#owed.delete(session);
+    const tainted = this.#sessions.get(session);
+    if (tainted === undefined || tainted === WHOLE) return false;
+    const digest = digestOf(id);
+    const times = typeof tainted === 'number' ? (tainted === digest ? 1 : 0) : (tainted.get(digest) ?? 0);
+    if (times > 1) (tainted as Map<number, number>).set(digest, times - 1);
+    else if (times === 1) {
+      this.#ids--;
+      if (typeof tainted === 'number') this.#sessions.delete(session);
+      else {
+        tainted.delete(digest);
+        if (tainted.size === 0) this.#sessions.delete(session);
+      }
+    }
+    return times > 0;
   }
 
   /** Whether a POST of `session` sending these held ids teaches nothing: one of them was cut off. */
@@ -79,6 +126,7 @@ export class UntaughtSessions {
   /** Forgets a session that ended: no id can be reused in it any more. */
   end(session: string): void {
     this.#take(session);
+    this.#owed.delete(session);
   }
 
   /** Sessions remembered (tests). */
@@ -101,10 +149,18 @@ export class UntaughtSessions {
   }
 }
 
-/** The ids an entry holds. */
+/** The ids an entry holds (its distinct digests). */
 function count(tainted: Tainted): number {
   if (tainted === WHOLE) return 0;
   return typeof tainted === 'number' ? 1 : tainted.size;
+}
+
+/** `tainted` (undefined: nothing yet) with `digest` marked once more. */
+function withDigest(tainted: Tainted | undefined, digest: number): Tainted {
+  if (tainted === undefined) return digest;
+  const times = typeof tainted === 'number' ? new Map([[tainted, 1]]) : tainted;
+  times.set(digest, (times.get(digest) ?? 0) + 1);
+  return times;
 }
 
 /** A held id's 30-bit FNV-1a digest: a small integer, as cheap to keep as a number gets. */

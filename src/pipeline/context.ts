@@ -10,6 +10,7 @@ import type { Principal } from '../authn/principal.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
+import type { InFlightIds } from '../mcp/in-flight-ids.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
 import type { ListMethod } from '../mcp/list-filter.js';
 import type { ServerRequestIds } from '../mcp/server-requests.js';
@@ -129,6 +130,8 @@ export interface RequestContext {
   legacySession?: { readonly owner: string };
   /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */
   serverRequests?: ServerRequestIds;
+  /** A GET stream of a session: the ids in flight it tells of the answers it carries (`mcp/in-flight-ids.ts`). */
+  sessionIds?: Pick<InFlightIds, 'answered'>;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
   /** The upstream's own HTTP status, when it answered. */

@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
+import type { InFlightIds } from '../mcp/in-flight-ids.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -82,7 +83,9 @@ export async function handleMcp(
             tasks,
             notifications,
             sent: noted && ((msg) => noted.note(msg)),
-            answered: owed && ((id) => noteAnswered(owed, id)),
+            answered: owed
+              ? (id) => noteAnswered(owed, id)
+              : answeredOnStream(ctx.sessionIds, sessionOf(req.headers['mcp-session-id'])),
             untaught: ctx.untaught,
             session: sessionOf(req.headers['mcp-session-id']),
           },
@@ -156,6 +159,21 @@ function requestIds(ctx: RequestContext): Set<string> | undefined {
 function noteAnswered(owed: Set<string>, id: unknown): boolean {
   if (typeof id === 'string' || typeof id === 'number') owed.delete(String(id));
   return false;
+}
+
+/**
+ * On a session's GET stream (resuming a POST's stream cut off early, as SSE polling does), each answer passing
+ * is owed no more: a request cut off under its id no longer makes a POST reusing it untaught (in-flight-ids.ts).
+ */
+function answeredOnStream(
+  ids: Pick<InFlightIds, 'answered'> | undefined,
+  session: string | undefined,
+): ((id: unknown) => boolean) | undefined {
+  if (ids === undefined || session === undefined) return undefined;
+  return (id) => {
+    if (typeof id === 'string' || typeof id === 'number') ids.answered(session, String(id));
+    return false;
+  };
 }
 
 /** The `Mcp-Session-Id` a request names (Node joins a field sent twice into one value). */

@@ -13,6 +13,7 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
@@ -70,6 +71,12 @@ interface UpstreamOptions extends SdkUpstreamOptions {
    * clients), leaving its answer to a later stream.
    */
   readonly polling?: boolean;
+  /**
+   * `echo_json` ends its call's event stream before it answers at any protocol version (a batch's stream, as
+   * a dropped connection would), after a log message whose event id resumes it: its answer comes on the GET
+   * resuming it with `Last-Event-ID`, as on a polled one.
+   */
+  readonly resumable?: boolean;
   /** `wipe_records` is listed read-only at first (by default destructive). */
   readonly wipeReadOnly?: boolean;
 }
@@ -84,7 +91,7 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
     async (t: Transport) => {
       const server = new Server(
         { name: 'facts', version: '1' },
-        { capabilities: { tools: { listChanged: true } } },
+        { capabilities: { tools: { listChanged: true }, ...(options.resumable ? { logging: {} } : {}) } },
       );
       server.setRequestHandler(ListToolsRequestSchema, async () => {
         // The answer is made first, then held: a list the tools changed after is stale.
@@ -109,6 +116,13 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
       server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         if (req.params.name === ECHO) {
           if (options.polling) extra.closeSSEStream?.();
+          if (options.resumable) {
+            await extra.sendNotification({
+              method: 'notifications/message',
+              params: { level: 'info', data: 'working' },
+            });
+            (t as StreamableHTTPServerTransport).closeSSEStream(extra.requestId);
+          }
           await held.echoes;
           return { content: [], ...(JSON.parse(String(req.params.arguments?.json)) as object) };
         }
@@ -118,7 +132,7 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
       servers.push(server);
       await server.connect(t);
     },
-    options.polling ? () => new OrderedEventStore() : undefined,
+    options.polling || options.resumable ? () => new OrderedEventStore() : undefined,
     options,
   );
   stops.push(() => started.close());
@@ -148,8 +162,8 @@ async function upstream(options: UpstreamOptions = {}): Promise<Upstream> {
   };
 }
 
-async function harness(up: Upstream): Promise<Harness> {
-  const h = await startHarness({ upstream: { url: up.url } as unknown as ExampleServer });
+async function harness(up: Upstream, config?: Record<string, unknown>): Promise<Harness> {
+  const h = await startHarness({ upstream: { url: up.url } as unknown as ExampleServer, config });
   stops.push(() => h.stop());
   return h;
 }
@@ -274,6 +288,45 @@ describe('a session that had a call cut off before its answer, on Streamable HTT
     );
     expect(listed[0]?.result).toHaveProperty('tools');
     expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(4))))[0])).toBe(0);
+    expect(up.wiped).toEqual([{}]);
+  });
+});
+
+describe('a session whose calls’ streams end before their answers, resumed with Last-Event-ID', () => {
+  it('still teaches after more calls cut off than its bound, their answers having come on the resumed streams', async () => {
+    // Each call cut off is remembered, so that a list reusing its id teaches nothing (untaught-sessions.ts),
+    // until its answer came on a GET resuming its stream (as SSE polling, 2025-11-25, has every call's): past
+    // 1,024 remembered, the session was untaught whole and no list of it taught again. Batches (2025-03-26) of
+    // 100, the SDK server's largest: 1,100 calls in 11 POSTs.
+    const up = await upstream({ resumable: true });
+    const h = await harness(up, { ratelimit: { enabled: false } });
+    const headers = await initializedSession(h.mcpUrl, await h.bearer(['user']), '2025-03-26');
+    await messages(await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(2))))[0])).toBe(-32003);
+    const done = () => h.logs.filter((l) => l.includes('request forwarded')).length;
+    let next = 10;
+    for (let batch = 0; batch < 11; batch++) {
+      const ids = Array.from({ length: 100 }, () => next++);
+      const before = done();
+      const calls = ids.map((id) => ({ ...echoCall(id), params: { name: ECHO, arguments: { json: '{}' } } }));
+      // Its stream ends after a log message: every answer is owed, for the stream resumed below.
+      const text = await (await postJsonRpc(h.mcpUrl, headers, calls)).text();
+      expect(text).not.toMatch(/"(result|error)"/);
+      const resumeAt = /^id: (.+)$/m.exec(text)?.[1];
+      expect(resumeAt).toBeDefined();
+      // The POST finished: its calls are remembered as cut off.
+      await until(5_000, async () => done() > before);
+      const resumed = await eventStream(h.mcpUrl, { ...headers, 'last-event-id': resumeAt ?? '' });
+      expect(await resumed.answered(ids.length)).toEqual(ids);
+      resumed.close();
+    }
+    // The upstream now lists wipe_records read-only: the session's next list teaches it.
+    await up.relist();
+    const listed = await messages(
+      await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: next++, method: 'tools/list' }),
+    );
+    expect(listed[0]?.result).toHaveProperty('tools');
+    expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(next))))[0])).toBe(0);
     expect(up.wiped).toEqual([{}]);
   });
 });
@@ -421,6 +474,8 @@ describe('notifications/tools/list_changed replayed', () => {
 interface EventStream {
   /** The SSE event ids of the first `n` tools/list_changed notifications on the stream, once they came. */
   notified(n: number): Promise<string[]>;
+  /** The ids of the first `n` responses on the stream, once they came. */
+  answered(n: number): Promise<unknown[]>;
   close(): void;
 }
 
@@ -437,14 +492,26 @@ async function eventStream(url: string, headers: Record<string, string>): Promis
   const seen: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (e) => seen.push(e) });
   const changed = () => seen.filter((e) => e.data.includes('notifications/tools/list_changed'));
+  const responses = () =>
+    seen.flatMap((e) => {
+      const msg = e.data.trim() === '' ? undefined : (JSON.parse(e.data) as Record<string, unknown>);
+      return msg && 'id' in msg && ('result' in msg || 'error' in msg) ? [msg.id] : [];
+    });
+  const readUntil = async (enough: () => boolean) => {
+    while (!enough()) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error('the event stream ended');
+      parser.feed(decoder.decode(chunk.value, { stream: true }));
+    }
+  };
   return {
     async notified(n) {
-      while (changed().length < n) {
-        const chunk = await reader.read();
-        if (chunk.done) throw new Error('the event stream ended');
-        parser.feed(decoder.decode(chunk.value, { stream: true }));
-      }
+      await readUntil(() => changed().length >= n);
       return changed().map((e) => e.id ?? '');
+    },
+    async answered(n) {
+      await readUntil(() => responses().length >= n);
+      return responses().slice(0, n);
     },
     close: () => abort.abort(),
   };

@@ -8,6 +8,7 @@
  * @module
  */
 import { RequestError } from '../../errors/errors.js';
+import type { InFlightIds } from '../../mcp/in-flight-ids.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
 import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
 import type { RequestContext } from '../context.js';
@@ -41,13 +42,15 @@ export function sessionEndedLate(ctx: RequestContext): RequestError {
 /**
  * `legacySession` gives the open legacy HTTP+SSE session of an id (the messages endpoint's `sessionId`), or
  * undefined for a session that is not open: such a POST is refused here, before it is decided, rate-limited
- * and audited as if it could be forwarded.
+ * and audited as if it could be forwarded. `inFlight`: the sessions' request ids in flight, which a session's
+ * GET stream tells of the answers it carries (a resumed stream delivering those of requests cut off).
  */
 export function sessionStage(
   owners: SessionOwners,
   legacySession?: (
     sessionId: string,
   ) => { readonly owner: string; readonly serverRequests: ServerRequestIds } | undefined,
+  inFlight?: Pick<InFlightIds, 'answered'>,
 ): Stage {
   const streamableHeader = () =>
     deny(
@@ -71,6 +74,7 @@ export function sessionStage(
         ctx.serverRequests = session.serverRequests;
         return CONTINUE;
       }
+      if (inFlight && ctx.req.method === 'GET') ctx.sessionIds = inFlight;
       return streamableSession(owners, ctx);
     },
   };

@@ -7,7 +7,7 @@ import {
   MAX_LATE_REPLY_IDS,
 } from '../../../src/mcp/in-flight-ids.js';
 import type { JsonRpcMessage } from '../../../src/mcp/jsonrpc.js';
-import { MAX_UNTAUGHT_SESSIONS } from '../../../src/mcp/untaught-sessions.js';
+import { MAX_TAINTED_IDS_PER_SESSION, MAX_UNTAUGHT_SESSIONS } from '../../../src/mcp/untaught-sessions.js';
 
 const req = (id: string | number): JsonRpcMessage => ({
   kind: 'request',
@@ -338,6 +338,36 @@ describe('InFlightIds untaught requests', () => {
     vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
     expect(untaught(ids, 't', [1])).toBe(false);
     expect(ids.untaughtSessions).toBe(0);
+  });
+
+  it('forgets the mark of an id once its late answer passed on a stream of the session, while it was held', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    // SSE polling: each call's stream ends before its answer, which comes on a GET resuming it.
+    cutOff(ids, 's', [1, 'two']);
+    ids.answered('s', '1');
+    ids.answered('s', 'two');
+    // An answer under an id not cut off, in another session, or replayed, forgets nothing.
+    cutOff(ids, 's', [3]);
+    ids.answered('s', '4');
+    ids.answered('other', '3');
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 's', [1])).toBe(false);
+    expect(untaught(ids, 's', ['two'])).toBe(false);
+    expect(untaught(ids, 's', [3])).toBe(true);
+    // Once its hold ended, an answer no longer forgets it: nothing says which request it answered.
+    ids.answered('s', '3');
+    expect(untaught(ids, 's', [3])).toBe(true);
+  });
+
+  it('keeps a polled session learning past its bound of cut-off ids, as their answers come', () => {
+    const ids = new InFlightIds();
+    for (let i = 0; i < 3 * MAX_TAINTED_IDS_PER_SESSION; i++) {
+      cutOff(ids, 's', [i]);
+      ids.answered('s', String(i));
+    }
+    expect(ids.untaughtSessions).toBe(0);
+    expect(untaught(ids, 's', ['fresh'])).toBe(false);
   });
 
   it('remembers at most MAX_UNTAUGHT_SESSIONS, the least recently used dropped first', () => {
