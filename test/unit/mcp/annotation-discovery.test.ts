@@ -62,6 +62,11 @@ async function server(listing: () => void): Promise<Upstream> {
   return upstream;
 }
 
+/** Discovery through `upstream` into `cache`, on the clock `now`. */
+function discoveryOf(upstream: Upstream, cache: AnnotationCache, now: () => number): AnnotationDiscovery {
+  return new AnnotationDiscovery({ upstream, path: '/mcp', cache, logger: silentLogger(), now });
+}
+
 it('learns nothing from a listing the upstream said its tools changed during, and learns the next', async () => {
   const cache = new AnnotationCache();
   let changes = 1;
@@ -69,13 +74,7 @@ it('learns nothing from a listing the upstream said its tools changed during, an
     if (changes-- > 0) cache.toolsChanged();
   });
   let now = 0;
-  const discovery = new AnnotationDiscovery({
-    upstream,
-    path: '/mcp',
-    cache,
-    logger: silentLogger(),
-    now: () => now,
-  });
+  const discovery = discoveryOf(upstream, cache, () => now);
   await discovery.discover();
   expect(cache.has('echo')).toBe(false);
   now += 60_000; // past the cooldown
@@ -90,13 +89,7 @@ it('discovers again a second after the upstream changed its tools, not only afte
     listings++;
   });
   let now = 0;
-  const discovery = new AnnotationDiscovery({
-    upstream,
-    path: '/mcp',
-    cache,
-    logger: silentLogger(),
-    now: () => now,
-  });
+  const discovery = discoveryOf(upstream, cache, () => now);
   await discovery.discover();
   expect(cache.has('echo')).toBe(true);
   now = 5_000;
