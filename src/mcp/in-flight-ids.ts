@@ -46,8 +46,8 @@ export const MAX_LATE_REPLY_IDS = 100_000;
 /** Ids and session ids longer than this are held by their SHA-256 (44 characters) instead. */
 export const MAX_HELD_KEY_CHARS = 128;
 
-/** Releases a request's ids, at once or after `delayMs`. */
-export type Release = (delayMs?: number) => void;
+/** Releases a request's ids, at once or after `delayMs` (cut off: `resumeAt`, its reply's last event id). */
+export type Release = (delayMs?: number, resumeAt?: string) => void;
 
 interface LateHold {
   /** Undefined once its session ended: the hold stays in the queue as a tombstone, holding nothing. */
@@ -119,13 +119,13 @@ export class InFlightIds {
       if (held.size === 0 && this.#bySession.get(session) === held) this.#bySession.delete(session);
     };
     return {
-      release: (delayMs = 0) => {
+      release: (delayMs = 0, resumeAt?: string) => {
         if (released) return;
         released = true;
         // A session that ended meanwhile holds nothing more (its set is no longer the session's).
         if (delayMs > 0 && this.#bySession.get(session) === held) {
           // Marked before it is held: a hold ended at once (at the bound) must find its ids there to take them out.
-          this.#untaught.mark(session, ids);
+          this.#untaught.mark(session, ids, resumeAt === undefined ? undefined : heldKey(resumeAt));
           const ended = () => {
             this.#untaught.released(session, ids);
             free();
@@ -165,11 +165,12 @@ export class InFlightIds {
   }
 
   /**
-   * The upstream's answer under `id` passed on a stream of the session (a GET resuming a POST's stream): a
-   * request cut off under it and still held for its answer no longer makes a POST reusing it untaught.
+   * The upstream's answer under `id` passed on a stream of the session resumed from event `resumedFrom` (a GET's
+   * `Last-Event-ID`): a request cut off under it, still held for its answer, whose reply's last event that was,
+   * no longer makes a POST reusing it untaught.
    */
-  answered(sessionId: string, id: string): void {
-    this.#untaught.answered(heldKey(sessionId), heldKey(id));
+  answered(sessionId: string, id: string, resumedFrom: string): void {
+    this.#untaught.answered(heldKey(sessionId), heldKey(id), heldKey(resumedFrom));
   }
 
   /** Holds in the queue, tombstones of ended sessions' included (tests). */

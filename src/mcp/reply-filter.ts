@@ -125,6 +125,8 @@ export class ReplyFilter {
   /** The annotation cache's generation when the filter was made (its body about to be forwarded). */
   readonly #generation: number;
   readonly #session: string | undefined;
+  /** The id of the last event the reply passed (or dropped), where a GET resuming its stream starts. */
+  lastEventId: string | undefined;
 
   /**
    * `alsoAnyList`: prune every response carrying a list too (and bind every task created), not only replies
@@ -248,6 +250,7 @@ export class ReplyFilter {
    * parser might be more lenient.
    */
   readonly rewriteEvent = (event: EventSourceMessage): string | null => {
+    if (event.id !== undefined) this.lastEventId = event.id;
     if (event.event !== undefined && event.event !== 'message') return event.data;
     if (!(this.active || this.#replies || this.#sent) || event.data.trim() === '') return event.data;
     let parsed: unknown;

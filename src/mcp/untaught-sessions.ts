@@ -20,10 +20,12 @@
  * An id is forgotten once the upstream delivered the answer owed under it on a stream of the session (a GET
  * resuming the POST's stream with `Last-Event-ID`, as a 2025-11-25 server polling over SSE has its clients do
  * after closing each POST's stream early): nothing is owed under it any more. Only an id still held for its late
- * answer is forgotten so (its exact key is kept while it is held, {@link UntaughtSessions.released}), and a
- * digest marked for several ids stays until each was answered: an answer under another id of the same digest,
- * or an answer replayed, forgets nothing. Without this a busy polled session passed its bound within 1,024
- * calls and learnt no tool again.
+ * answer is forgotten so (its exact key is kept while it is held, {@link UntaughtSessions.released}), only on a
+ * GET resuming its own POST's stream (from the last event id that POST's reply passed: a stream replays only its
+ * own events, so an answer there is that request's), and a digest marked for several ids stays until each was
+ * answered: an answer under another id of the same digest, one replayed, or an earlier request's answer under
+ * the same id replayed from its own stream, forgets nothing. Without this a busy polled session passed its bound
+ * within 1,024 calls and learnt no tool again.
  *
  * @module
  */
@@ -52,11 +54,17 @@ export class UntaughtSessions {
   readonly #sessions = new Map<string, Tainted>();
   /** Digests in the sessions' maps and single entries together. */
   #ids = 0;
-  /** By held session key, the held keys marked whose late answer is still held for (and owed). */
-  readonly #owed = new Map<string, Set<string>>();
+  /**
+   * By held session key, the held keys marked whose late answer is still held for (and owed), each with the
+   * (held key of the) event id a GET resumes its POST's stream from.
+   */
+  readonly #owed = new Map<string, Map<string, string>>();
 
-  /** A request of `session` with these held ids was cut off before its answer (held for it from now on). */
-  mark(session: string, ids: readonly string[]): void {
+  /**
+   * A request of `session` with these held ids was cut off before its answer (held for it from now on);
+   * `resumeAt`: the last event id its reply passed, none when its answer cannot be told on a resumed stream.
+   */
+  mark(session: string, ids: readonly string[], resumeAt?: string): void {
     let tainted = this.#take(session);
     for (const id of ids) {
       if (tainted === WHOLE) break;
@@ -68,9 +76,9 @@ export class UntaughtSessions {
     this.#sessions.set(session, tainted);
     this.#ids += count(tainted);
     if (tainted === WHOLE) this.#owed.delete(session);
-    else {
-      const owed = this.#owed.get(session) ?? new Set<string>();
-      for (const id of ids) owed.add(id);
+    else if (resumeAt !== undefined) {
+      const owed = this.#owed.get(session) ?? new Map<string, string>();
+      for (const id of ids) owed.set(id, resumeAt);
       this.#owed.set(session, owed);
     }
     if (this.#sessions.size > MAX_UNTAUGHT_SESSIONS) this.end(this.#sessions.keys().next().value as string);
@@ -85,12 +93,14 @@ export class UntaughtSessions {
   }
 
   /**
-   * The upstream's answer under held key `id` passed on a stream of `session`: a mark of it still held for
-   * its answer is forgotten. True when one was.
+   * The upstream's answer under held key `id` passed on a stream of `session` resumed from event `resumedFrom`
+   * (held key): a mark of it still held for its answer, whose POST's stream that resumes, is forgotten. True
+   * when one was.
    */
-  answered(session: string, id: string): boolean {
+  answered(session: string, id: string, resumedFrom: string): boolean {
     const owed = this.#owed.get(session);
-    if (!owed?.delete(id)) return false;
+    if (owed === undefined || owed.get(id) !== resumedFrom) return false;
+    owed.delete(id);
     if (owed.size === 0) this.#owed.delete(session);
     const tainted = this.#sessions.get(session);
     if (tainted === undefined || tainted === WHOLE) return false;

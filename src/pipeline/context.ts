@@ -10,7 +10,7 @@ import type { Principal } from '../authn/principal.js';
 import type { ErrorCode } from '../errors/codes.js';
 import type { SidecarError } from '../errors/errors.js';
 import type { Action } from '../mcp/action.js';
-import type { InFlightIds } from '../mcp/in-flight-ids.js';
+import type { InFlightIds, Release } from '../mcp/in-flight-ids.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
 import type { ListMethod } from '../mcp/list-filter.js';
 import type { ServerRequestIds } from '../mcp/server-requests.js';
@@ -103,7 +103,7 @@ export interface RequestContext {
   /** Tasks the upstream created in reply to this body's requests, by request id key (for the audit). */
   createdTasks?: Map<string, string>;
   /** Releases what the request holds until it finishes (its ids in flight in a session), maybe later. */
-  release?: (delayMs?: number) => void;
+  release?: Release;
   /** It reuses the id of a request cut off: its `tools/list` replies teach nothing (`mcp/untaught-sessions.ts`). */
   untaught?: boolean;
   facts?: RequestFacts;
@@ -134,6 +134,8 @@ export interface RequestContext {
   sessionIds?: Pick<InFlightIds, 'answered'>;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
+  /** A session POST's: the last SSE event id its reply passed, where a GET resuming its stream starts. */
+  resumeAt?: string;
   /** The upstream's own HTTP status, when it answered. */
   upstreamStatus?: number;
   /** Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on. */

@@ -85,7 +85,11 @@ export async function handleMcp(
             sent: noted && ((msg) => noted.note(msg)),
             answered: owed
               ? (id) => noteAnswered(owed, id)
-              : answeredOnStream(ctx.sessionIds, sessionOf(req.headers['mcp-session-id'])),
+              : answeredOnStream(
+                  ctx.sessionIds,
+                  sessionOf(req.headers['mcp-session-id']),
+                  req.headers['last-event-id'],
+                ),
             untaught: ctx.untaught,
             session: sessionOf(req.headers['mcp-session-id']),
           },
@@ -119,6 +123,8 @@ export async function handleMcp(
     // cut-off request's are (in-flight-ids.ts), or the late answer to a call would come on a `tools/list`
     // reusing its id, and be learnt as the list. An upstream's refusal (4xx) took none of them.
     if (owed !== undefined && owed.size > 0 && (status < 400 || status >= 500)) ctx.replyCut = true;
+    // Cut off, only a GET resuming this reply's stream (from its last event) can tell of the answers it owes.
+    if (owed !== undefined && filter?.lastEventId !== undefined) ctx.resumeAt = filter.lastEventId;
     rt.requestDone(ctx, status);
   } finally {
     if (answers && !ctx.forwarded) ctx.serverRequests?.unanswered(answers);
@@ -162,16 +168,19 @@ function noteAnswered(owed: Set<string>, id: unknown): boolean {
 }
 
 /**
- * On a session's GET stream (resuming a POST's stream cut off early, as SSE polling does), each answer passing
- * is owed no more: a request cut off under its id no longer makes a POST reusing it untaught (in-flight-ids.ts).
+ * On a session's GET stream resuming a POST's stream cut off early (as SSE polling does) from `resumedFrom`, each
+ * answer passing is owed no more: a request cut off under its id, whose reply's last event that was, no longer
+ * makes a POST reusing it untaught (in-flight-ids.ts). Not on a stream resumed elsewhere: an older request's
+ * answer under the same id, replayed from its own stream, must not forget it.
  */
 function answeredOnStream(
   ids: Pick<InFlightIds, 'answered'> | undefined,
   session: string | undefined,
+  resumedFrom: string | string[] | undefined,
 ): ((id: unknown) => boolean) | undefined {
-  if (ids === undefined || session === undefined) return undefined;
+  if (ids === undefined || session === undefined || typeof resumedFrom !== 'string') return undefined;
   return (id) => {
-    if (typeof id === 'string' || typeof id === 'number') ids.answered(session, String(id));
+    if (typeof id === 'string' || typeof id === 'number') ids.answered(session, String(id), resumedFrom);
     return false;
   };
 }

@@ -279,7 +279,7 @@ export class SidecarRuntime {
     const cut =
       ctx.forwarded === true &&
       (ctx.replyCut === true || status === CLIENT_CLOSED_REQUEST || status === 502 || status === 504);
-    ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0);
+    ctx.release?.(cut ? LATE_REPLY_GRACE_MS : 0, ctx.resumeAt);
     const events = this.#deps.events;
     this.#deps.tracing?.end(ctx, status, err);
     events.requestDone(ctx, status, err);

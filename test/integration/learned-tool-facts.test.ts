@@ -22,8 +22,9 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
+import { UntaughtSessions } from '../../src/mcp/untaught-sessions.js';
 import { initializedSession, postJsonRpc } from '../helpers/http.js';
 import { connectSse, connectStreamable } from '../helpers/mcp-client.js';
 import { OrderedEventStore } from '../helpers/ordered-event-store.js';
@@ -312,7 +313,8 @@ describe('a session whose calls’ streams end before their answers, resumed wit
       // Its stream ends after a log message: every answer is owed, for the stream resumed below.
       const text = await (await postJsonRpc(h.mcpUrl, headers, calls)).text();
       expect(text).not.toMatch(/"(result|error)"/);
-      const resumeAt = /^id: (.+)$/m.exec(text)?.[1];
+      // Resumed from the last event id it got, as an SSE client does.
+      const resumeAt = [...text.matchAll(/^id: (.+)$/gm)].at(-1)?.[1];
       expect(resumeAt).toBeDefined();
       // The POST finished: its calls are remembered as cut off.
       await until(5_000, async () => done() > before);
@@ -328,6 +330,48 @@ describe('a session whose calls’ streams end before their answers, resumed wit
     expect(listed[0]?.result).toHaveProperty('tools');
     expect(errorCode((await messages(await postJsonRpc(h.mcpUrl, headers, wipeCall(next))))[0])).toBe(0);
     expect(up.wiped).toEqual([{}]);
+  });
+});
+
+describe('a call cut off, then an earlier answer under its id replayed from that answer’s own stream', () => {
+  it('forgets the cut-off id only on a GET resuming the call’s own stream', async () => {
+    // A tools/list 7 answered in full, then a call reusing 7 cut off (its stream ended after its priming event):
+    // a GET resuming the list's stream replays the list's answer under 7, which says nothing of the call's.
+    // Taken for it, the call's mark went, and once the hold ended a tools/list reusing 7 got the call's late
+    // answer (an echo of the caller's making) and learnt it. Seen here through the marks forgotten (the hold
+    // is five minutes): none for the list's stream, one for the call's.
+    const up = await upstream({ polling: true });
+    const h = await harness(up);
+    const headers = await initializedSession(h.mcpUrl, await h.bearer(['user']), '2025-11-25');
+    const list = await (
+      await postJsonRpc(h.mcpUrl, headers, { jsonrpc: '2.0', id: 7, method: 'tools/list' })
+    ).text();
+    expect(list).toMatch(/"tools"/);
+    const listStream = /^id: (.+)$/m.exec(list)?.[1] ?? '';
+    const echoes = up.hold('echoes');
+    const done = () => h.logs.filter((l) => l.includes('request forwarded')).length;
+    const before = done();
+    const call = await (await postJsonRpc(h.mcpUrl, headers, echoCall(7))).text();
+    const callStream = [...call.matchAll(/^id: (.+)$/gm)].at(-1)?.[1] ?? '';
+    expect([call.includes('"result"'), callStream === '' || callStream === listStream]).toEqual([
+      false,
+      false,
+    ]);
+    await until(5_000, async () => done() > before);
+    const forgot = vi.spyOn(UntaughtSessions.prototype, 'answered');
+    try {
+      const replayed = await eventStream(h.mcpUrl, { ...headers, 'last-event-id': listStream });
+      expect(await replayed.answered(1)).toEqual([7]);
+      replayed.close();
+      expect(forgot.mock.results.map((r) => r.value)).not.toContain(true);
+      echoes();
+      const resumed = await eventStream(h.mcpUrl, { ...headers, 'last-event-id': callStream });
+      expect(await resumed.answered(1)).toEqual([7]);
+      resumed.close();
+      expect(forgot.mock.results.map((r) => r.value)).toContain(true);
+    } finally {
+      forgot.mockRestore();
+    }
   });
 });
 

@@ -284,10 +284,11 @@ describe('InFlightIds.endSession', () => {
 });
 
 describe('InFlightIds untaught requests', () => {
-  const cutOff = (ids: InFlightIds, session: string, reqIds: (string | number)[]): void => {
+  /** Cuts `reqIds` off in `session`, its reply's last event `resumeAt` (where a GET resumes its stream). */
+  const cutOff = (ids: InFlightIds, session: string, reqIds: (string | number)[], resumeAt = 'ev'): void => {
     const c = ids.claim(session, reqIds.map(req));
     if (!('release' in c)) throw new Error(c.refused);
-    c.release(LATE_REPLY_GRACE_MS);
+    c.release(LATE_REPLY_GRACE_MS, resumeAt);
   };
   /** Whether a request of `session` sending `reqIds` (free, not held) is untaught; released at once. */
   const untaught = (ids: InFlightIds, session: string, reqIds: (string | number)[]): boolean | undefined => {
@@ -345,18 +346,18 @@ describe('InFlightIds untaught requests', () => {
     const ids = new InFlightIds();
     // SSE polling: each call's stream ends before its answer, which comes on a GET resuming it.
     cutOff(ids, 's', [1, 'two']);
-    ids.answered('s', '1');
-    ids.answered('s', 'two');
+    ids.answered('s', '1', 'ev');
+    ids.answered('s', 'two', 'ev');
     // An answer under an id not cut off, in another session, or replayed, forgets nothing.
     cutOff(ids, 's', [3]);
-    ids.answered('s', '4');
-    ids.answered('other', '3');
+    ids.answered('s', '4', 'ev');
+    ids.answered('other', '3', 'ev');
     vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
     expect(untaught(ids, 's', [1])).toBe(false);
     expect(untaught(ids, 's', ['two'])).toBe(false);
     expect(untaught(ids, 's', [3])).toBe(true);
     // Once its hold ended, an answer no longer forgets it: nothing says which request it answered.
-    ids.answered('s', '3');
+    ids.answered('s', '3', 'ev');
     expect(untaught(ids, 's', [3])).toBe(true);
   });
 
@@ -364,10 +365,26 @@ describe('InFlightIds untaught requests', () => {
     const ids = new InFlightIds();
     for (let i = 0; i < 3 * MAX_TAINTED_IDS_PER_SESSION; i++) {
       cutOff(ids, 's', [i]);
-      ids.answered('s', String(i));
+      ids.answered('s', String(i), 'ev');
     }
     expect(ids.untaughtSessions).toBe(0);
     expect(untaught(ids, 's', ['fresh'])).toBe(false);
+  });
+
+  it('forgets a mark only on a stream resumed from its own reply’s last event, long event ids too', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    const long = `${'e'.repeat(MAX_HELD_KEY_CHARS)}-2`;
+    cutOff(ids, 's', [7], long);
+    // The answer of an earlier request under id 7, replayed on a GET resuming that request's stream.
+    ids.answered('s', '7', `${'e'.repeat(MAX_HELD_KEY_CHARS)}-1`);
+    ids.answered('s', '7', 'ev');
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 's', [7])).toBe(true);
+    cutOff(ids, 's', [8], long);
+    ids.answered('s', '8', long);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(untaught(ids, 's', [8])).toBe(false);
   });
 
   it('remembers at most MAX_UNTAUGHT_SESSIONS, the least recently used dropped first', () => {

@@ -57,33 +57,47 @@ describe('UntaughtSessions', () => {
 
   it('forgets an id marked and still held once its answer came, and only such an id', () => {
     const u = new UntaughtSessions();
-    u.mark('s', ['1', '2']);
-    expect(u.answered('s', '1')).toBe(true);
+    u.mark('s', ['1', '2'], 'ev');
+    expect(u.answered('s', '1', 'ev')).toBe(true);
     expect(u.untaught('s', ['1'])).toBe(false);
     // Replayed (a stream resumed twice): nothing more to forget.
-    expect(u.answered('s', '1')).toBe(false);
-    expect(u.answered('s', 'never-marked')).toBe(false);
-    expect(u.answered('other', '2')).toBe(false);
+    expect(u.answered('s', '1', 'ev')).toBe(false);
+    expect(u.answered('s', 'never-marked', 'ev')).toBe(false);
+    expect(u.answered('other', '2', 'ev')).toBe(false);
     // Its hold ended: it stays marked for good.
     u.released('s', ['2']);
-    expect(u.answered('s', '2')).toBe(false);
+    expect(u.answered('s', '2', 'ev')).toBe(false);
     expect([u.untaught('s', ['2']), u.ids]).toEqual([true, 1]);
+  });
+
+  it('forgets an id only on a stream resumed from the last event its own reply passed', () => {
+    const u = new UntaughtSessions();
+    u.mark('s', ['1'], 'post-2-event-0');
+    // An earlier request's answer under the same id, replayed from its own stream, forgets nothing.
+    expect(u.answered('s', '1', 'post-1-event-0')).toBe(false);
+    expect(u.untaught('s', ['1'])).toBe(true);
+    expect(u.answered('s', '1', 'post-2-event-0')).toBe(true);
+    expect(u.untaught('s', ['1'])).toBe(false);
+    // A reply that passed no event id: nothing tells its answer, so nothing forgets it.
+    u.mark('s', ['2']);
+    expect(u.answered('s', '2', 'post-2-event-0')).toBe(false);
+    expect(u.untaught('s', ['2'])).toBe(true);
   });
 
   it('keeps a digest marked for two ids until both were answered: a collision forgets nothing', () => {
     const [a, b] = collidingIds();
     const u = new UntaughtSessions();
-    u.mark('s', [a]);
+    u.mark('s', [a], 'ev');
     // The pair shares its digest: b counts as cut off too (a POST that could have taught is untaught).
     expect(u.untaught('s', [b])).toBe(true);
     // An answer under b, never marked, leaves a marked.
-    expect(u.answered('s', b)).toBe(false);
+    expect(u.answered('s', b, 'ev')).toBe(false);
     expect(u.untaught('s', [a])).toBe(true);
-    u.mark('s', [b]);
+    u.mark('s', [b], 'ev');
     expect(u.ids).toBe(1);
-    expect(u.answered('s', b)).toBe(true);
+    expect(u.answered('s', b, 'ev')).toBe(true);
     expect(u.untaught('s', [a])).toBe(true);
-    expect(u.answered('s', a)).toBe(true);
+    expect(u.answered('s', a, 'ev')).toBe(true);
     expect([u.untaught('s', [a]), u.size, u.ids]).toEqual([false, 0, 0]);
   });
 
@@ -92,8 +106,9 @@ describe('UntaughtSessions', () => {
     u.mark(
       's',
       Array.from({ length: MAX_TAINTED_IDS_PER_SESSION + 1 }, (_, i) => `id-${i}`),
+      'ev',
     );
-    expect(u.answered('s', 'id-0')).toBe(false);
+    expect(u.answered('s', 'id-0', 'ev')).toBe(false);
     expect(u.untaught('s', ['fresh'])).toBe(true);
   });
 });
