@@ -105,11 +105,15 @@ function subjectSerial(input: PolicyInput): number {
  */
 export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): string | undefined {
   try {
-    const serial = subjectSerial(input);
-    const context: Record<string, unknown> = {};
+    // One flat array of values, written out once: the context's and the resource's field names are the same
+    // in every input (input building writes every field, always in the same order), and left out they no
+    // longer lengthen the key, which a lookup hashes and compares; nor is a context object built to write.
+    const values: unknown[] = [subjectSerial(input)];
     const all = input.context as Readonly<Record<string, unknown>>;
-    for (const k in all) if (!unused.has(k)) context[k] = all[k];
-    const key = serial + JSON.stringify([input.action, input.resource, context]);
+    for (const k in all) if (!unused.has(k)) values.push(all[k]);
+    const r = input.resource;
+    values.push(r.kind, r.name, r.annotations, input.action);
+    const key = JSON.stringify(values);
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;
