@@ -23,7 +23,8 @@
  * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
  * a name that is no credential's is read as text, where a pair may start (`q=run%20token=…`). Linear: each
  * `=` and `:` is found once, its name read back no further than the name's characters (and at most 135 of
- * them), and a credential's value is read once, the next `=` or `:` looked for after it.
+ * them), and a credential's value is read once, the next `=` or `:` looked for after it; a `:` inside a value
+ * already read as prose is not read again, and a scheme before a marker is a short word.
  *
  * @module
  */
@@ -54,9 +55,10 @@ const QUOTED = /^(?:\\?"|')/;
 const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;
 /**
  * A value another rule replaced (`[redacted]`), its scheme before it too (`Bearer [redacted]`), quoted or not
- * (`"Bearer \"[redacted]\""`).
+ * (`"Bearer \"[redacted]\""`). A scheme is a short word: unbounded, each `=` of `token=(token=(…` read its run
+ * to the marker at its end again, quadratic (1.3 s for 128 KiB).
  */
-const SCHEME_THEN_MARKER = /\\?["']?(?:[^\s"'\\;&]+[ \t]+(?:\\?["'])?)?\[redacted\]/y;
+const SCHEME_THEN_MARKER = /\\?["']?(?:[^\s"'\\;&]{1,32}[ \t]+(?:\\?["'])?)?\[redacted\]/y;
 /** What may stand before a name: a word's start. */
 const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
 /** A name starts with a letter or `_`. */
@@ -83,10 +85,11 @@ export function redactKeyValueSecrets(text: string, marker: string): string {
   let next = 0;
   let eq = text.indexOf('=');
   let colon = text.indexOf(':');
+  const prose = { end: -1 };
   while (eq !== -1 || colon !== -1) {
     const sep = eq === -1 ? colon : colon === -1 ? eq : Math.min(eq, colon);
     next = sep + 1;
-    const found = pairAt(text, sep);
+    const found = pairAt(text, sep, prose);
     if (found !== undefined) {
       out += `${text.slice(from, found.start)}${found.quote}${marker}${found.quote}`;
       from = found.end;
@@ -111,10 +114,14 @@ interface Found {
  * bare value ends at `,`, `}` or `]` too; a `:` after a bare name needs a value on its line (`db password:
  * x`), and is no URL's (`token://…`).
  */
-function pairAt(text: string, sep: number): Found | undefined {
+function pairAt(text: string, sep: number, prose: { end: number }): Found | undefined {
   const name = nameBefore(text, sep);
   // A name that is no credential's: its value is read as text, where a pair may start (`q=run%20token=…`).
   if (name === undefined || !namesSecretValue(name.name)) return undefined;
+  // A bare name's `:` inside a value already read as prose: its value is the rest of that one, which does not
+  // stand alone and holds no credential's look either (`token:(token:(… y z`). Not read again: each would read
+  // the run to its end, quadratic (4 s for 128 KiB).
+  if (text.charCodeAt(sep) === COLON && !name.quoted && sep + 1 < prose.end) return undefined;
   let start = sep + 1;
   while (start < text.length && isPadding(text.charCodeAt(start))) start++;
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
@@ -128,8 +135,10 @@ function pairAt(text: string, sep: number): Found | undefined {
   // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
   if (BOOLEAN_ISH.test(m[0]) && describesCredential(name.name)) return undefined;
   // `invalid token: expired` is a value; `client secret: opaque tokens are refused` is prose.
-  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m[0]) && !standsAlone(text, m[0], end))
+  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m[0]) && !standsAlone(text, m[0], end)) {
+    prose.end = end;
     return undefined;
+  }
   const quote = name.quoted ? (QUOTE_OPEN.exec(m[0])?.[0] ?? '') : '';
   // A quoted value keeps its quotes only when it closes (`"p w"`); one left open runs to the end.
   if (quote !== '' && (m[0].length < 2 * quote.length || !m[0].endsWith(quote)))
