@@ -43,12 +43,12 @@ const WHOLE_CREDENTIAL_MIN_CHARS = 6;
  */
 const STARTS_WORD = (name: string) => String.raw`(?<=(?:^|[^A-Za-z0-9]|${ESCAPE})${name})`;
 /**
- * `Bearer`/`Basic` as a word, spaces (URL-encoded too: `%20Bearer%20…`) and an optional quote (a quoted
- * token68, `Bearer "…"`), then a token68, its URL-encoded `+`, `/` and `=` included (its trailing dots are a
- * sentence's, put back below).
+ * `Bearer`/`Basic` as a word, spaces (URL-encoded too: `%20Bearer%20…`, or form-encoded as `URLSearchParams`
+ * writes one: `auth=Bearer+…`) and an optional quote (a quoted token68, `Bearer "…"`), then a token68, its
+ * URL-encoded `+`, `/` and `=` included (its trailing dots are a sentence's, put back below).
  */
 const CREDENTIAL_IN_TEXT = new RegExp(
-  String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}((?:\s|%20)+(?:\\?["']|%22)?)((?:[A-Za-z0-9._~+/-]|%2[BbFf]|%3[Dd])+=*)`,
+  String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}((?:\s|%20|\+)+(?:\\?["']|%22)?)((?:[A-Za-z0-9._~+/-]|%2[BbFf]|%3[Dd])+=*)`,
   'gi',
 );
 /** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
@@ -125,12 +125,17 @@ function credentialInText(
   token: string,
   marker: string,
 ): string {
+  // Form-encoded (`Bearer+…`): a `+` is a space, the token's own is `%2B`; after it comes the next word, not
+  // the token (`q=the+bearer+of+this+letter`).
+  const plus = space.includes('+') ? token.indexOf('+') : -1;
+  const own = plus === -1 ? token : token.slice(0, plus);
+  const after = at + whole.length - (token.length - own.length);
   // A sentence's full stop is not part of the credential.
-  let end = token.length;
-  while (end > 0 && token.charCodeAt(end - 1) === 0x2e) end--;
-  const credential = token.slice(0, end);
+  let end = own.length;
+  while (end > 0 && own.charCodeAt(end - 1) === 0x2e) end--;
+  const credential = own.slice(0, end);
   // A challenge's parameter (`Bearer realm="mcp"`, `resource_metadata="…"`) or a field (`bearer max_tokens=5`).
-  if (AUTH_PARAM.test(credential) && PARAM_VALUE_START.test(text.charAt(at + whole.length))) return whole;
+  if (AUTH_PARAM.test(credential) && PARAM_VALUE_START.test(text.charAt(after))) return whole;
   // `SUBSCRIPTION` is a word.
   const looks =
     credential.length >= CREDENTIAL_MIN_CHARS && CREDENTIAL_LOOK.test(credential) && !WORD.test(credential);
@@ -139,7 +144,7 @@ function credentialInText(
     isBearer(scheme) &&
     isPickedToken(credential) &&
     opensValue(text, at) &&
-    closesValue(text, at + whole.length);
+    closesValue(text, after);
   if (!looks && !picked) return whole;
   return `${scheme}${space}${marker}${token.slice(end)}`;
 }

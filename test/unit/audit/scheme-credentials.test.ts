@@ -70,6 +70,11 @@ describe('a credential URL-encoded or quoted after the scheme', () => {
     ['u?auth=Bearer%20abc%2Fdef%3D%3D&x', 'u?auth=Bearer%20[redacted]&x'],
     ['auth=Bearer%20changeme&x=1', 'auth=Bearer%20[redacted]&x=1'],
     ['h=%20Bearer%20changeme%20', 'h=%20Bearer%20[redacted]%20'],
+    // Form-encoded, as URLSearchParams writes a space: `+`.
+    ['u?auth=Bearer+abc123XYZdef456&x=1', 'u?auth=Bearer+[redacted]&x=1'],
+    ['u?auth=Bearer+abc%2B123XYZ%3D&x', 'u?auth=Bearer+[redacted]&x'],
+    ['auth=Bearer+changeme&x=1', 'auth=Bearer+[redacted]&x=1'],
+    ['h=Authorization%3A+Basic+YWxpY2U6c2VjcmV0', 'h=Authorization%3A+Basic+[redacted]'],
     ['Authorization: Bearer "abcDEF123"', 'Authorization: Bearer "[redacted]"'],
     ['Authorization: Bearer "abc"', 'Authorization: Bearer "[redacted]"'],
     ['{"h":"Authorization: Bearer \\"abc\\""}', '{"h":"Authorization: Bearer \\"[redacted]\\""}'],
@@ -80,7 +85,13 @@ describe('a credential URL-encoded or quoted after the scheme', () => {
   });
 
   it('keeps prose: a quoted word after the scheme, a URL-encoded sentence', () => {
-    for (const text of ['the bearer "tokens" here', 'q=the%20bearer%20of%20this%20letter', 'Basic "plan"']) {
+    for (const text of [
+      'the bearer "tokens" here',
+      'q=the%20bearer%20of%20this%20letter',
+      'Basic "plan"',
+      'q=the+bearer+of+this+letter',
+      'q=sent+as+bearer+changeme+to+x',
+    ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
   });
@@ -154,6 +165,9 @@ describe('cost on hostile text', () => {
     ': bearer%20"abcd%20',
     'bearer %2F',
     `bearer%20${'%2B'.repeat(30)}`,
+    'bearer+',
+    ': bearer+abcd+',
+    `=bearer+${'+a'.repeat(30)}`,
     ': basic a:b ',
     'x basic a:....',
     `x basic a:b${' '.repeat(40)}`,
