@@ -93,16 +93,33 @@ function redactInterpolated(this: Logger, args: Parameters<pino.LogFn>, method: 
 }
 
 /**
- * A Proxy given as the log object, as a plain object pino can read (formatters.log walks it as any other), or
- * `{ log_object: '[unreadable]' }` when its traps throw.
+ * A Proxy given as the log object, as an object pino can read without its traps (formatters.log walks it as
+ * any other), or `{ log_object: '[unreadable]' }` when its traps throw.
  */
 function plainLogObject(proxy: object): object {
   try {
     const clean = redactLogObject(proxy);
-    return clean === proxy ? { ...proxy } : clean;
+    return clean === proxy ? copyOf(proxy) : clean;
   } catch {
     return { log_object: UNREADABLE };
   }
+}
+
+/**
+ * A Proxy's own properties, each read once, on an object of its prototype: an error stays one (pino writes
+ * its type, message and stack, which are not enumerable: a spread dropped them and the line said nothing), and
+ * an object keeps the `toJSON` of its class.
+ */
+function copyOf(proxy: object): object {
+  const error = proxy instanceof Error || types.isNativeError(proxy);
+  const keys = error ? Object.getOwnPropertyNames(proxy) : Object.keys(proxy);
+  const out = Object.create(Object.getPrototypeOf(proxy)) as object;
+  for (const k of keys) {
+    const enumerable = Object.getOwnPropertyDescriptor(proxy, k)?.enumerable ?? true;
+    const value: unknown = Reflect.get(proxy, k);
+    Object.defineProperty(out, k, { value, enumerable, writable: true, configurable: true });
+  }
+  return out;
 }
 
 /**

@@ -256,6 +256,24 @@ describe('the logger backstop at any depth', () => {
     expect(JSON.parse(raw[2] as string)).toHaveProperty('password');
   });
 
+  it('writes a readable Proxy log object as what it wraps: an error keeps its message and stack', () => {
+    const raw: string[] = [];
+    const logger = createLogger('info', lineCollector(raw));
+    const err = new Error('boom, nothing secret');
+    logger.error(new Proxy(err, {}));
+    logger.error(new Proxy(err, {}), 'with a message');
+    logger.info(new Proxy({ a: 1, note: 'kept' }, {}), 'plain');
+    expect(raw).toHaveLength(3);
+    for (const line of raw.slice(0, 2)) {
+      expect(JSON.parse(line)).toMatchObject({
+        err: { type: 'Error', message: 'boom, nothing secret', stack: expect.stringContaining('boom') },
+      });
+    }
+    expect(JSON.parse(raw[0] as string).msg).toBe('boom, nothing secret');
+    expect(JSON.parse(raw[1] as string).msg).toBe('with a message');
+    expect(JSON.parse(raw[2] as string)).toMatchObject({ a: 1, note: 'kept', msg: 'plain' });
+  });
+
   it('redacts the value of a header pair or {name, value} entry naming a credential, as audit records do', () => {
     const raw: string[] = [];
     const logger = createLogger('info', lineCollector(raw));
