@@ -21,7 +21,7 @@
  *   API key, Stripe), a PEM private key's body and a PuTTY key file's private lines (`vendor-keys.ts`, where
  *   the shapes are listed);
  * - in a JSON object that has a `kty`, the value of a JWK's private member (`"d":"…"`, `\"k\":\"…\"`,
- *   `'p':'…'`: `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `priv`; `jwk-members.ts`), its base64url.
+ *   `'p':'…'`: `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`, `priv`, an `oth` entry's `r`, `d`, `t`; `jwk-members.ts`), its base64url.
  *
  * Each is replaced by {@link REDACTED}, the marker of the key-based redaction. Strings shorter than
  * {@link MIN_SECRET_CHARS} are returned at once, and each shape is looked for only when a plain substring

@@ -180,6 +180,29 @@ describe('JWK private members', () => {
     expect(scrubSecretValue('{"kty":"EC","d":"SECRET-cu')).toBe(`{"kty":"EC","d":"${REDACTED}`);
   });
 
+  it("replaces the members of a multi-prime RSA key's oth entries (r, d, t), which hold no kty of their own", () => {
+    const key = {
+      kty: 'RSA',
+      n: 'pub',
+      e: 'AQAB',
+      d: 'SECRET-d',
+      oth: [{ r: 'SECRET-r', d: 'SECRET-d2', t: 'SECRET-t' }],
+    };
+    for (const text of [
+      JSON.stringify(key),
+      JSON.stringify({ oth: key.oth, kty: 'RSA', n: 'pub' }),
+      JSON.stringify(JSON.stringify({ keys: [key] })),
+      "{'kty':'RSA','n':'pub','oth':[{'r':'SECRET-r','d':'SECRET-d2','t':'SECRET-t'}]}",
+    ]) {
+      const scrubbed = scrubSecretValue(text);
+      expect(scrubbed, text).not.toContain('SECRET');
+      expect(scrubbed, text).toContain('pub');
+    }
+    // An oth in an object without a kty is no key's.
+    const other = '{"oth":[{"d":"2026-12-07","t":"10:30"}]}';
+    expect(scrubSecretValue(other)).toBe(other);
+  });
+
   it('keeps members of that name in another object than the one with the kty', () => {
     for (const text of [
       '{"kty":"RSA","n":"x","e":"AQAB"} {"d":"2026-12-07","k":"v1"}',
@@ -352,6 +375,9 @@ describe('cost on hostile text', () => {
     '{"kty":"a","d":"b"',
     '{"d":"b"}"kty":',
     "{'kty':'d':'",
+    '{"oth":{"d":"a",',
+    '"oth":{"kty":{"r":"a"}',
+    '{"kty":"oth":{',
   ])('scrubs 1 MiB of %j (JWK members) in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
