@@ -12,7 +12,7 @@
  * @module
  */
 import { describesCredential, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
-import { namesSecretValue } from './key-value-secrets.js';
+import { isNameChar, namesSecretValue } from './key-value-secrets.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
 const LETTER = /^[A-Za-z]/;
@@ -49,6 +49,20 @@ export function redactFlagSecrets(text: string, marker: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/**
+ * Whether `el`, an element of an argument vector (`["psql", "--password", "hunter2"]`, as exec tools take
+ * their arguments), is a credential's value: the element before it is a credential flag (`--password`, as
+ * one element) and it is no flag itself.
+ */
+export function isFlagValue(before: unknown, el: unknown): boolean {
+  if (typeof before !== 'string' || !before.startsWith('--') || before.length > MAX_CREDENTIAL_NAME_CHARS + 2)
+    return false;
+  if (typeof el === 'string' && el.startsWith('-')) return false;
+  const name = before.slice(2);
+  for (let i = 0; i < name.length; i++) if (!isNameChar(name.charCodeAt(i))) return false;
+  return isCredentialFlag(name);
+}
+
 function isCredentialFlag(name: string): boolean {
   // `--no-password` is a switch: the word after it is the next argument.
   return (
@@ -56,18 +70,6 @@ function isCredentialFlag(name: string): boolean {
     name.length <= MAX_CREDENTIAL_NAME_CHARS &&
     namesSecretValue(name) &&
     !describesCredential(name)
-  );
-}
-
-/** A name's characters: letters, digits, `_`, `.` and `-`. */
-function isNameChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) ||
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x30 && c <= 0x39) ||
-    c === 0x5f ||
-    c === 0x2e ||
-    c === 0x2d
   );
 }
 

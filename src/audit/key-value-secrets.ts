@@ -196,7 +196,7 @@ function nameBefore(text: string, sep: number): { name: string; quoted: boolean 
 }
 
 /** A name's characters: letters, digits, `_`, `.` and `-`. */
-function isNameChar(c: number): boolean {
+export function isNameChar(c: number): boolean {
   return (
     (c >= 0x61 && c <= 0x7a) ||
     (c >= 0x41 && c <= 0x5a) ||

@@ -31,6 +31,7 @@ import {
   TRUNCATED,
 } from './argument-budget.js';
 import { entryValueKey, isSensitiveKey, jwkPrivateMembers, namesCredential } from './credential-keys.js';
+import { isFlagValue } from './flag-secrets.js';
 import { REDACTED, scrubSecretValue } from './secret-values.js';
 
 export { MAX_ARGUMENT_LEAVES, MAX_ARGUMENT_TEXT, REDACTED, TRUNCATED };
@@ -175,7 +176,8 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
   if (Array.isArray(value)) {
     const pair = o.sensitiveKeys && namesCredential(value.length === 2 ? value[0] : undefined);
     return eachItem(value, o.budget, (el, i) => {
-      if (pair && i === 1) return masked(el, o, depth + 1);
+      if ((pair && i === 1) || (o.sensitiveKeys && i > 0 && isFlagValue(value[i - 1], el)))
+        return masked(el, o, depth + 1);
       const idx = String(i);
       const direct = here.filter((p) => p[0] === '*' || p[0] === idx);
       const through = here.filter((p) => !/^\d+$/.test(p[0] as string) && p[0] !== '*');

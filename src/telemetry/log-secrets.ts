@@ -22,6 +22,7 @@
 import { types } from 'node:util';
 import { TRUNCATED } from '../audit/argument-budget.js';
 import { entryValueKey, jwkPrivateMembers, namesCredential } from '../audit/credential-keys.js';
+import { isFlagValue } from '../audit/flag-secrets.js';
 import { MIN_SECRET_CHARS, REDACTED, scrubSecretValue } from '../audit/secret-values.js';
 
 /** Field names whose values never reach a log line, at any depth. */
@@ -122,7 +123,9 @@ function scanArray(value: readonly unknown[], s: Scan, depth: number): unknown {
   for (let i = 0; i < value.length; i++) {
     const v = value[i];
     let next: unknown = TRUNCATED;
-    if (s.nodes-- > 0) next = pair && i === 1 && v !== undefined ? REDACTED : scan(v, s, depth + 1);
+    // An argument vector's credential flag (`["--password", "hunter2"]`): the element after it is its value.
+    const secret = (pair && i === 1) || (i > 0 && isFlagValue(value[i - 1], v));
+    if (s.nodes-- > 0) next = secret && v !== undefined ? REDACTED : scan(v, s, depth + 1);
     if (next !== v) {
       out ??= value.slice();
       out[i] = next;

@@ -184,6 +184,30 @@ describe('auditArguments', () => {
     expect(redacted).toMatchObject({ query: REDACTED, password: REDACTED, limit: 10 });
   });
 
+  it('plain: an argument vector keeps no value after a credential flag (exec tools take argv arrays)', () => {
+    const argv = [
+      'psql',
+      '--password',
+      'hunter2',
+      '-h',
+      'db',
+      '--api-key',
+      'k-1',
+      '--password',
+      '--host',
+      'x',
+    ];
+    const out = auditArguments({ argv }, { mode: 'plain', paths: [], listedMode: 'redact', key: KEY });
+    expect(out).toEqual({
+      argv: ['psql', '--password', REDACTED, '-h', 'db', '--api-key', REDACTED, '--password', '--host', 'x'],
+    });
+    // Not a credential's flag, a switch naming one, or a flag with its value in the same element.
+    const kept = ['--password-file', 'p.txt', '--no-password', 'db', '--user', 'alice', '--token=abc'];
+    expect(auditArguments({ kept }, { mode: 'plain', paths: [], key: KEY })).toEqual({
+      kept: ['--password-file', 'p.txt', '--no-password', 'db', '--user', 'alice', '--token=[redacted]'],
+    });
+  });
+
   it('listed paths win over hash mode too (redact, drop)', () => {
     expect(
       auditArguments(args, { mode: 'hash', paths: ['query'], listedMode: 'drop', key: KEY }),

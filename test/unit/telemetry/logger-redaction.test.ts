@@ -300,6 +300,7 @@ describe('the logger backstop at any depth', () => {
           { Key: 'team', Value: 'payments' },
         ],
         counts: ['max_tokens', 4096],
+        argv: ['psql', '--password', 'SECRET-argv', '-h', 'db'],
       },
       'upstream call failed',
     );
@@ -312,6 +313,7 @@ describe('the logger backstop at any depth', () => {
           ['Accept', 'text/event-stream'],
         ],
       },
+      argv: ['psql', '--password', REDACTED, '-h', 'db'],
       har: [
         { name: 'Cookie', value: REDACTED },
         { name: 'Accept', value: 'application/json' },
