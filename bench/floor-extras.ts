@@ -15,8 +15,8 @@
  *   hit copied out (`cachedDecision`), timed. A miss is decided by the floor's stand-in rule;
  * - once the upstream's reply headers came, the exchange's metric; once the reply is finished, the
  *   decision's metric, the call counted for the default abuse rules by the sidecar's own detector (flushing
- *   to a memory store) and the request's metric (`SidecarMetrics`, on an OpenTelemetry meter read by a
- *   Prometheus exporter, as `/metrics` is).
+ *   to a memory store) and the request's metric (`SidecarMetrics`, on an OpenTelemetry meter and tallied
+ *   histograms read by a Prometheus exporter, as `/metrics` is).
  *
  * Left out: the trace context read from a message's `_meta` (the sidecar looks for one on every decision)
  * and everything of a refused request.

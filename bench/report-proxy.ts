@@ -158,8 +158,8 @@ second floor, "${MINIMAL_EXTRAS}", is the same gate adding what the sidecar does
 those checks, with the sidecar's own code (\`bench/floor-extras.ts\`): a request id and a decision id, the body
 parsed by its JSON-RPC parser, the decision looked up as its policy engine looks it up (the whole policy
 input built, its cache key, a \`DecisionCache\` of the gate's own), the call counted by its abuse detector
-(default rules, memory store) and its metric records (request, decision, upstream) on a meter read by a
-Prometheus exporter, each where the sidecar makes it (before or after the reply); not the trace context the
+(default rules, memory store) and its metric records (request, decision, upstream) on a meter and tallied
+histograms read by a Prometheus exporter, each where the sidecar makes it (before or after the reply); not the trace context the
 sidecar reads from a message's \`_meta\`. What the sidecar costs above the first floor is the way it makes its
 checks and what the other issues added; above the second, mostly the way (stages, events, the request
 context, the reply handling) and the checks this benchmark's request does not need. Sidecar: \`createSidecar\` with JWT via the dev issuer's JWKS
