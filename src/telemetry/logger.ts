@@ -119,6 +119,11 @@ function copyOf(proxy: object): object {
     const value: unknown = Reflect.get(proxy, k);
     Object.defineProperty(out, k, { value, enumerable, writable: true, configurable: true });
   }
+  // Node 24's V8 gives an error's stack only to the error itself, not through a Proxy: its first line stands in.
+  if (error && typeof (out as { stack?: unknown }).stack !== 'string') {
+    const stack = Error.prototype.toString.call(proxy);
+    Object.defineProperty(out, 'stack', { value: stack, writable: true, configurable: true });
+  }
   return out;
 }
 
