@@ -38,6 +38,9 @@ export interface HistogramOptions {
   readonly label?: string;
 }
 
+/** The instrumentation scope the producers report their histograms under. */
+type Scope = { readonly name: string; readonly version?: string };
+
 interface Series {
   readonly attributes: Attributes;
   readonly startTime: HrTime;
@@ -94,9 +97,9 @@ export class TalliedHistogram {
 /** The process's tallied histograms, and the producers that hand them to metric readers. */
 export class TalliedHistograms {
   readonly #all: TalliedHistogram[] = [];
-  readonly #scope: { readonly name: string; readonly version?: string };
+  readonly #scope: Scope;
 
-  constructor(scope: { readonly name: string; readonly version?: string }) {
+  constructor(scope: Scope) {
     this.#scope = scope;
   }
 
@@ -114,16 +117,20 @@ export class TalliedHistograms {
     return temporality === AggregationTemporality.DELTA
       ? new DeltaProducer(this.#all, this.#scope)
       : {
-          collect: async () => this.#result(this.#all.map((h) => cumulative(h, hrTime()))),
+          collect: async () => {
+            const endTime = hrTime();
+            return collected(
+              this.#scope,
+              this.#all.map((h) => cumulative(h, endTime)),
+            );
+          },
         };
   }
+}
 
-  #result(metrics: HistogramMetricData[]): CollectionResult {
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: this.#scope, metrics }] },
-      errors: [],
-    };
-  }
+/** What a producer hands its reader (whose own resource replaces the empty one). */
+function collected(scope: Scope, metrics: HistogramMetricData[]): CollectionResult {
+  return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope, metrics }] }, errors: [] };
 }
 
 function metricData(
@@ -166,11 +173,11 @@ function cumulative(h: TalliedHistogram, endTime: HrTime): HistogramMetricData {
 /** Reports what each series gained since this producer's last collection; series that gained nothing, not. */
 class DeltaProducer implements MetricProducer {
   readonly #all: readonly TalliedHistogram[];
-  readonly #scope: { readonly name: string; readonly version?: string };
+  readonly #scope: Scope;
   /** Per series, its totals at the last collection and when that was. */
   readonly #last = new WeakMap<object, { counts: number[]; sum: number; count: number; time: HrTime }>();
 
-  constructor(all: readonly TalliedHistogram[], scope: { readonly name: string; readonly version?: string }) {
+  constructor(all: readonly TalliedHistogram[], scope: Scope) {
     this.#all = all;
     this.#scope = scope;
   }
@@ -200,9 +207,6 @@ class DeltaProducer implements MetricProducer {
       }
       return metricData(h, AggregationTemporality.DELTA, points);
     });
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: this.#scope, metrics }] },
-      errors: [],
-    };
+    return collected(this.#scope, metrics);
   }
 }
