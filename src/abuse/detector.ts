@@ -15,17 +15,16 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import type { Principal } from '../authn/principal.js';
-import { cutText } from '../cut-text.js';
 import type { ComponentStatus } from '../lifecycle.js';
 import { encodePart } from '../store/key-parts.js';
 import type { BlockEntry, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { CallKeyMemo } from './call-keys.js';
 import { blockField, LocalBlocks, MAX_LIVE_BLOCKS } from './local-blocks.js';
 import { type Pending, PendingCounts, type PendingWho, toWindowHits } from './pending-counts.js';
 import { type CompiledRule, compileRules } from './rules.js';
-import { abuseIpTarget, MAX_TARGET_TOOL_CHARS, UNLISTED_TOOLS } from './targets.js';
+import { abuseIpTarget } from './targets.js';
 import { tripBlockEntry, tripEvent } from './trip-records.js';
 import type { AbuseDetector, AbuseDetectorStats, AbuseEvent, AbuseRule, CredentialOwner } from './types.js';
 import { UnstoredBlocks } from './unstored-blocks.js';
@@ -59,6 +58,7 @@ class StoreAbuseDetector implements AbuseDetector {
   readonly #o: AbuseDetectorOptions;
   readonly #now: () => number;
   readonly #toolRules: CompiledRule[];
+  readonly #callKeys: CallKeyMemo;
   readonly #subjectRules: CompiledRule[];
   readonly #ipRules: CompiledRule[];
   readonly #pending = new PendingCounts();
@@ -82,6 +82,7 @@ class StoreAbuseDetector implements AbuseDetector {
     this.#now = o.now ?? Date.now;
     const rules = compileRules(o.rules);
     this.#toolRules = rules.filter((r) => r.rule.kind === 'tool_calls');
+    this.#callKeys = new CallKeyMemo(this.#toolRules);
     this.#subjectRules = rules.filter((r) => r.rule.kind === 'auth_failures_subject');
     this.#ipRules = rules.filter((r) => r.rule.kind === 'auth_failures_ip');
   }
@@ -127,17 +128,13 @@ class StoreAbuseDetector implements AbuseDetector {
 
   recordCall(p: Principal, tool: string, ip: string, listed = true): void {
     if (p.id === null || this.#toolRules.length === 0) return;
-    const long = listed && tool.length > MAX_TARGET_TOOL_CHARS;
-    const counted = !listed
-      ? UNLISTED_TOOLS
-      : long
-        ? `sha256:${createHash('sha256').update(tool).digest('base64url')}`
-        : tool;
-    const target = `${encodePart(p.tenant)}/${encodePart(p.id)}/${encodePart(counted)}`;
-    const shown = !listed ? UNLISTED_TOOLS : cutText(tool, MAX_TARGET_TOOL_CHARS);
-    for (const rule of this.#toolRules) {
-      if (!rule.matchesTool(tool)) continue;
-      this.#add(rule, target, { subject: p.id, tenant: p.tenant, tool: shown, ip });
+    const call = this.#callKeys.keys(p, p.id, tool, listed);
+    const now = this.#now();
+    for (let i = 0; i < call.keys.length; i++) {
+      const key = call.keys[i];
+      const rule = this.#toolRules[i];
+      if (key !== undefined && rule !== undefined && !this.#pending.addKeyed(rule, key, call, ip, 1, now))
+        this.#stats.dropped++;
     }
   }
 

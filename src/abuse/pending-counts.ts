@@ -60,18 +60,32 @@ export class PendingCounts {
 
   /** Adds `count` for this rule × target; false (nothing added) when too many targets are waiting. */
   add(rule: CompiledRule, target: string, who: PendingWho, count: number, atMs: number): boolean {
-    const key = `${encodePart(rule.rule.name)}:${target}`;
+    return this.addKeyed(rule, `${encodePart(rule.rule.name)}:${target}`, who, who.ip, count, atMs);
+  }
+
+  /**
+   * {@link add} with the entry's key already built (`<encoded rule name>:<target>`, see `call-keys.ts`) and
+   * the address apart from who the count is about (a remembered `CallKeys` serves as `who`).
+   */
+  addKeyed(
+    rule: CompiledRule,
+    key: string,
+    who: Readonly<Omit<PendingWho, 'ip'>>,
+    ip: string | null,
+    count: number,
+    atMs: number,
+  ): boolean {
     const p = this.#pending.get(key);
     if (p) {
       p.count += count;
-      p.ip = who.ip ?? p.ip;
+      p.ip = ip ?? p.ip;
       if (atMs > p.atMs) p.atMs = atMs;
       return true;
     }
     const waiting = this.#perRule.get(rule.rule.name) ?? 0;
     if (waiting >= MAX_PENDING_TARGETS) return false;
     this.#perRule.set(rule.rule.name, waiting + 1);
-    const { subject, tenant, tool, ip } = who;
+    const { subject, tenant, tool } = who;
     this.#pending.set(key, { rule, key, subject, tenant, tool, ip, count, atMs, id: undefined });
     return true;
   }
