@@ -112,12 +112,26 @@ export function cacheKey(input: PolicyInput, unused: ReadonlySet<string>): strin
     const all = input.context as Readonly<Record<string, unknown>>;
     for (const k in all) if (!unused.has(k)) values.push(all[k]);
     const r = input.resource;
-    values.push(r.kind, r.name, r.annotations, input.action);
-    const key = JSON.stringify(values);
+    values.push(r.kind, r.name);
+    // JSON texts joined by U+0000, which JSON.stringify never writes unescaped: still one text per input.
+    const key = `${JSON.stringify(values)}\u0000${annotationsJson(r.annotations)}\u0000${JSON.stringify(input.action)}`;
     return key.length <= MAX_KEY_CHARS ? key : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The JSON of frozen annotations, by object: the annotation cache hands out one frozen object per tool. */
+const annotationTexts = new WeakMap<object, string>();
+
+function annotationsJson(annotations: object): string {
+  if (!Object.isFrozen(annotations)) return JSON.stringify(annotations);
+  let text = annotationTexts.get(annotations);
+  if (text === undefined) {
+    text = JSON.stringify(annotations);
+    annotationTexts.set(annotations, text);
+  }
+  return text;
 }
 
 /**

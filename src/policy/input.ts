@@ -21,6 +21,9 @@ export interface RequestFacts {
 
 export type Annotations = Readonly<Record<string, unknown>>;
 
+/** The annotations of a resource that has none (a prompt, a resource URI): one object for every input. */
+const NONE: Annotations = Object.freeze({});
+
 export interface PolicyInput {
   readonly subject: ReturnType<typeof subjectOf>;
   readonly action: Record<string, unknown>;
@@ -42,7 +45,7 @@ export function buildDecisionInput(
   return {
     subject: subjectOf(principal),
     action: a,
-    resource: { kind: action.resource.kind, name: action.resource.name, annotations: annotations ?? {} },
+    resource: { kind: action.resource.kind, name: action.resource.name, annotations: annotations ?? NONE },
     context: contextOf(facts),
   };
 }
@@ -59,7 +62,7 @@ export function buildVisibleInput(
   return {
     subject: subjectOf(principal),
     action: { method: listMethod },
-    resource: { kind, name, annotations: annotations ?? {} },
+    resource: { kind, name, annotations: annotations ?? NONE },
     context: contextOf(facts),
   };
 }
@@ -94,7 +97,7 @@ function subjectFields(p: Principal) {
 function contextOf(f: RequestFacts) {
   const t = clockFields(f.now, f.timezone);
   return {
-    time: f.now.toISOString(),
+    time: isoTime(f.now),
     hour: t.hour,
     minute: t.minute,
     weekday: t.weekday,
@@ -107,6 +110,16 @@ function contextOf(f: RequestFacts) {
     protocol_version: f.protocolVersion ?? null,
     transport: f.transport ?? 'streamable-http',
   };
+}
+
+/** The last time written out, by its epoch ms: requests decided in the same millisecond share the string. */
+let lastIso = { ms: Number.NaN, text: '' };
+
+/** `now.toISOString()`, written once per millisecond (it formats with `snprintf`; a request costs it ~0.4 µs). */
+function isoTime(now: Date): string {
+  const ms = now.getTime();
+  if (ms !== lastIso.ms) lastIso = { ms, text: now.toISOString() };
+  return lastIso.text;
 }
 
 interface ClockFields {
