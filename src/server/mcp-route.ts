@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
-import type { InFlightIds } from '../mcp/in-flight-ids.js';
+import { type InFlightIds, LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -130,8 +130,10 @@ export async function handleMcp(
     if (answers && !ctx.forwarded) ctx.serverRequests?.unanswered(answers);
     ended?.();
     client.release();
-    // Normally released when the request finishes (maybe later); this covers an unexpected error.
-    ctx.release?.();
+    // Normally released when the request finishes (maybe later); this covers an unexpected error. One thrown
+    // after the upstream had the request leaves its ids owed an answer that may still come: held as a cut-off
+    // request's are (a no-op when the request finished: released once).
+    ctx.release?.(ctx.forwarded === true ? LATE_REPLY_GRACE_MS : 0, ctx.resumeAt);
   }
 }
 
