@@ -13,7 +13,10 @@
  *
  * A session that ended (its DELETE, the upstream's 404 for it, or its eviction from the session table) can
  * never have an id reused in it, so {@link InFlightIds.endSession} drops its ids and holds at once: kept, they
- * would crowd other sessions' holds out at the bound (released early, their protection weakened).
+ * would crowd other sessions' holds out at the bound (released early, their protection weakened). Likewise
+ * an id whose late answer passed on a GET resuming its request's stream ({@link InFlightIds.answered}) is
+ * freed then: nothing is owed under it any more, and held on it only counted toward the bound
+ * (late-holds.ts keeps the holds).
  *
  * A hold ends while the upstream may still be at work (a tool running past the grace, or holds released early
  * at the bound): its id may then be reused with a late answer still owed, which that POST would take for its
@@ -25,7 +28,10 @@
 import { createHash } from 'node:crypto';
 import { cutText } from '../cut-text.js';
 import type { JsonRpcMessage } from './jsonrpc.js';
+import { type LateHold, LateHolds } from './late-holds.js';
 import { UntaughtSessions } from './untaught-sessions.js';
+
+export { MAX_LATE_REPLY_IDS } from './late-holds.js';
 
 /** A session holding more ids than this in flight is refused more (a caller's own flood, not a client). */
 export const MAX_IN_FLIGHT_PER_SESSION = 10_000;
@@ -37,50 +43,16 @@ export const MAX_IN_FLIGHT_PER_SESSION = 10_000;
  */
 export const LATE_REPLY_GRACE_MS = 5 * 60_000;
 
-/**
- * Ids held for the late-reply grace, in all sessions together; beyond this the oldest are released early
- * (they only matter to a caller reusing an id, which MCP clients never do).
- */
-export const MAX_LATE_REPLY_IDS = 100_000;
-
 /** Ids and session ids longer than this are held by their SHA-256 (44 characters) instead. */
 export const MAX_HELD_KEY_CHARS = 128;
 
 /** Releases a request's ids, at once or after `delayMs` (cut off: `resumeAt`, its reply's last event id). */
 export type Release = (delayMs?: number, resumeAt?: string) => void;
 
-interface LateHold {
-  /** Undefined once its session ended: the hold stays in the queue as a tombstone, holding nothing. */
-  free: (() => void) | undefined;
-  readonly ids: number;
-  /** When its grace is over (`performance.now()`: monotonic, unlike the wall clock, which may be stepped). */
-  readonly until: number;
-  /** The session's held key. */
-  readonly session: string;
-  /**
-   * The next younger hold of the same session; the youngest points back to the oldest (a ring: the session's
-   * holds end in the order they came, oldest first, as the queue's do).
-   */
-  next: LateHold | undefined;
-}
-
-/** Swept holds leave the queue's array in one splice once they are this many (and half of it). */
-const COMPACT_AT = 1_024;
-
 export class InFlightIds {
   readonly #bySession = new Map<string, Set<string>>();
-  /**
-   * Holds of cut-off requests waiting out the grace, oldest first, from `#head` on; one timer for them all,
-   * set for the oldest (a timer and its closure for each cost more than the ids held).
-   */
-  readonly #late: (LateHold | undefined)[] = [];
-  #head = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #lateIds = 0;
-  /** Each session's youngest hold, the way into its ring of holds (`LateHold.next`). */
-  readonly #lateBySession = new Map<string, LateHold>();
-  /** Tombstones in the queue (holds of sessions that ended); swept out once they are half of it. */
-  #dropped = 0;
+  /** Holds of cut-off requests waiting out the grace. */
+  readonly #holds = new LateHolds();
   /** The ids of requests cut off, whose reuse teaches nothing. */
   readonly #untaught = new UntaughtSessions();
 
@@ -124,13 +96,30 @@ export class InFlightIds {
         released = true;
         // A session that ended meanwhile holds nothing more (its set is no longer the session's).
         if (delayMs > 0 && this.#bySession.get(session) === held) {
+          let hold: LateHold | undefined;
+          // Its answer passing on a GET resuming its stream frees an id before the grace ends (nothing is owed).
+          const owed =
+            resumeAt === undefined
+              ? undefined
+              : {
+                  resumeAt: heldKey(resumeAt),
+                  answered: (id: string) => {
+                    const before = ids.length;
+                    for (let i = ids.indexOf(id); i !== -1; i = ids.indexOf(id)) ids.splice(i, 1);
+                    if (hold === undefined || ids.length === before) return;
+                    held.delete(id);
+                    if (held.size === 0 && this.#bySession.get(session) === held)
+                      this.#bySession.delete(session);
+                    this.#holds.shrink(hold, before - ids.length);
+                  },
+                };
           // Marked before it is held: a hold ended at once (at the bound) must find its ids there to take them out.
-          this.#untaught.mark(session, ids, resumeAt === undefined ? undefined : heldKey(resumeAt));
+          this.#untaught.mark(session, ids, owed);
           const ended = () => {
             this.#untaught.released(session, ids);
             free();
           };
-          this.#holdLate(session, ended, ids.length, delayMs);
+          hold = this.#holds.hold(session, ended, ids.length, delayMs);
         } else free();
       },
       untaught,
@@ -146,22 +135,7 @@ export class InFlightIds {
     const session = heldKey(sessionId);
     this.#bySession.delete(session);
     this.#untaught.end(session);
-    const youngest = this.#lateBySession.get(session);
-    if (youngest === undefined) return;
-    this.#lateBySession.delete(session);
-    let hold = youngest.next;
-    youngest.next = undefined;
-    while (hold !== undefined) {
-      const next = hold.next;
-      hold.free = undefined;
-      hold.next = undefined;
-      this.#lateIds -= hold.ids;
-      this.#dropped++;
-      hold = next;
-    }
-    if (this.#lateIds === 0) this.#clearLate();
-    else if (this.#dropped >= COMPACT_AT && this.#dropped * 2 >= this.#late.length - this.#head)
-      this.#sweep();
+    this.#holds.endSession(session);
   }
 
   /**
@@ -175,7 +149,7 @@ export class InFlightIds {
 
   /** Holds in the queue, tombstones of ended sessions' included (tests). */
   get lateQueued(): number {
-    return this.#late.length - this.#head;
+    return this.#holds.queued;
   }
 
   /** Sessions with requests in flight (tests). */
@@ -200,87 +174,7 @@ export class InFlightIds {
 
   /** Ids held for the late-reply grace (tests). */
   get lateIds(): number {
-    return this.#lateIds;
-  }
-
-  /**
-   * Holds `free` until `delayMs` from now. The holds are kept in the order they came, which is the order
-   * their graces end in as long as they share one delay (the sidecar's is {@link LATE_REPLY_GRACE_MS}); a
-   * shorter one behind a longer one is held until that one ends: longer, never shorter.
-   */
-  #holdLate(session: string, free: () => void, ids: number, delayMs: number): void {
-    const hold: LateHold = { free, ids, until: performance.now() + delayMs, session, next: undefined };
-    const youngest = this.#lateBySession.get(session);
-    hold.next = youngest?.next ?? hold;
-    if (youngest !== undefined) youngest.next = hold;
-    this.#lateBySession.set(session, hold);
-    this.#late.push(hold);
-    this.#lateIds += ids;
-    while (this.#lateIds > MAX_LATE_REPLY_IDS) this.#endOldest();
-    this.#arm();
-  }
-
-  /** Sets the timer for the oldest hold, unless it is set or none is left. */
-  #arm(): void {
-    const oldest = this.#late[this.#head];
-    if (this.#timer !== undefined || oldest === undefined) return;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        const now = performance.now();
-        for (let h = this.#late[this.#head]; h !== undefined && h.until <= now; h = this.#late[this.#head]) {
-          this.#endOldest();
-        }
-        this.#arm();
-      },
-      Math.max(0, oldest.until - performance.now()),
-    );
-    this.#timer.unref();
-  }
-
-  #endOldest(): void {
-    const hold = this.#late[this.#head];
-    if (hold === undefined) return;
-    this.#late[this.#head++] = undefined;
-    if (hold.free === undefined) this.#dropped--;
-    else {
-      this.#lateIds -= hold.ids;
-      this.#unring(hold);
-      hold.free();
-    }
-    if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#late.length) {
-      this.#late.splice(0, this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /** Takes a hold that ends out of its session's ring: it is the session's oldest, as it is the queue's. */
-  #unring(hold: LateHold): void {
-    const youngest = this.#lateBySession.get(hold.session);
-    if (youngest === hold) this.#lateBySession.delete(hold.session);
-    else if (youngest !== undefined) youngest.next = hold.next;
-    hold.next = undefined;
-  }
-
-  /** Drops the tombstones from the queue, keeping the order of the rest (the timer finds its new oldest). */
-  #sweep(): void {
-    let kept = 0;
-    for (let i = this.#head; i < this.#late.length; i++) {
-      const hold = this.#late[i];
-      if (hold?.free !== undefined) this.#late[kept++] = hold;
-    }
-    this.#late.length = kept;
-    this.#head = 0;
-    this.#dropped = 0;
-  }
-
-  /** Empties a queue left with tombstones only, and stops its timer. */
-  #clearLate(): void {
-    this.#late.length = 0;
-    this.#head = 0;
-    this.#dropped = 0;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    return this.#holds.ids;
   }
 }
 

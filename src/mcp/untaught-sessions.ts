@@ -40,6 +40,15 @@ export const MAX_TAINTED_IDS_PER_SESSION = 1_024;
 /** Ids of cut-off requests remembered in all sessions together; beyond, a session marked is untaught whole. */
 export const MAX_TAINTED_IDS = 100_000;
 
+/**
+ * A cut-off request's ids still held for their answer: the (held key of the) event id a GET resumes its POST's
+ * stream from, and what its answer passing there does besides (frees the id's hold).
+ */
+export interface Owed {
+  readonly resumeAt: string;
+  readonly answered: (id: string) => void;
+}
+
 /** A session untaught whole (no digest is negative). */
 const WHOLE = -1;
 
@@ -54,17 +63,14 @@ export class UntaughtSessions {
   readonly #sessions = new Map<string, Tainted>();
   /** Digests in the sessions' maps and single entries together. */
   #ids = 0;
-  /**
-   * By held session key, the held keys marked whose late answer is still held for (and owed), each with the
-   * (held key of the) event id a GET resumes its POST's stream from.
-   */
-  readonly #owed = new Map<string, Map<string, string>>();
+  /** By held session key, the held keys marked whose late answer is still held for (and owed). */
+  readonly #owed = new Map<string, Map<string, Owed>>();
 
   /**
    * A request of `session` with these held ids was cut off before its answer (held for it from now on);
-   * `resumeAt`: the last event id its reply passed, none when its answer cannot be told on a resumed stream.
+   * `owed`: where its answer can be told (none when it cannot be told on a resumed stream).
    */
-  mark(session: string, ids: readonly string[], resumeAt?: string): void {
+  mark(session: string, ids: readonly string[], owed?: Owed): void {
     let tainted = this.#take(session);
     for (const id of ids) {
       if (tainted === WHOLE) break;
@@ -76,10 +82,10 @@ export class UntaughtSessions {
     this.#sessions.set(session, tainted);
     this.#ids += count(tainted);
     if (tainted === WHOLE) this.#owed.delete(session);
-    else if (resumeAt !== undefined) {
-      const owed = this.#owed.get(session) ?? new Map<string, string>();
-      for (const id of ids) owed.set(id, resumeAt);
-      this.#owed.set(session, owed);
+    else if (owed !== undefined) {
+      const byId = this.#owed.get(session) ?? new Map<string, Owed>();
+      for (const id of ids) byId.set(id, owed);
+      this.#owed.set(session, byId);
     }
     if (this.#sessions.size > MAX_UNTAUGHT_SESSIONS) this.end(this.#sessions.keys().next().value as string);
   }
@@ -94,14 +100,16 @@ export class UntaughtSessions {
 
   /**
    * The upstream's answer under held key `id` passed on a stream of `session` resumed from event `resumedFrom`
-   * (held key): a mark of it still held for its answer, whose POST's stream that resumes, is forgotten. True
-   * when one was.
+   * (held key): a mark of it still held for its answer, whose POST's stream that resumes, is forgotten (and its
+   * hold told). True when one was.
    */
   answered(session: string, id: string, resumedFrom: string): boolean {
-    const owed = this.#owed.get(session);
-    if (owed === undefined || owed.get(id) !== resumedFrom) return false;
-    owed.delete(id);
-    if (owed.size === 0) this.#owed.delete(session);
+    const byId = this.#owed.get(session);
+    const owed = byId?.get(id);
+    if (byId === undefined || owed?.resumeAt !== resumedFrom) return false;
+    byId.delete(id);
+    if (byId.size === 0) this.#owed.delete(session);
+    owed.answered(id);
     const tainted = this.#sessions.get(session);
     if (tainted === undefined || tainted === WHOLE) return false;
     const digest = digestOf(id);

@@ -371,6 +371,48 @@ describe('InFlightIds untaught requests', () => {
     expect(untaught(ids, 's', ['fresh'])).toBe(false);
   });
 
+  it('frees a held id once its late answer passed, and ends the hold when all of its ids were answered', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    cutOff(ids, 's', [1, 2]);
+    cutOff(ids, 's', [3]);
+    expect(ids.lateIds).toBe(3);
+    ids.answered('s', '1', 'ev');
+    // Answered: no longer counted toward the bound, and free to be reused at once.
+    expect(ids.lateIds).toBe(2);
+    expect('release' in ids.claim('s', [req(1)])).toBe(true);
+    expect(ids.claim('s', [req(2)])).toEqual({
+      refused: 'request id 2 is already in flight in this session',
+    });
+    // The reuse of 1 is not freed when the hold of the first request (2 still owed) ends.
+    ids.answered('s', '3', 'ev');
+    ids.answered('s', '2', 'ev');
+    expect([ids.lateIds, ids.lateQueued]).toEqual([0, 0]);
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS);
+    expect(ids.claim('s', [req(1)])).toEqual({
+      refused: 'request id 1 is already in flight in this session',
+    });
+    expect('release' in ids.claim('s', [req(2)])).toBe(true);
+  });
+
+  it('keeps the other holds of a session in order when one in the middle was answered', () => {
+    vi.useFakeTimers();
+    const ids = new InFlightIds();
+    cutOff(ids, 's', [1]);
+    vi.advanceTimersByTime(1_000);
+    cutOff(ids, 's', [2]);
+    vi.advanceTimersByTime(1_000);
+    cutOff(ids, 's', [3]);
+    ids.answered('s', '2', 'ev');
+    vi.advanceTimersByTime(LATE_REPLY_GRACE_MS - 2_000);
+    expect(ids.lateIds).toBe(1);
+    expect(ids.claim('s', [req(3)])).toEqual({
+      refused: 'request id 3 is already in flight in this session',
+    });
+    ids.endSession('s');
+    expect([ids.lateIds, ids.lateQueued, ids.sessions]).toEqual([0, 0, 0]);
+  });
+
   it('forgets a mark only on a stream resumed from its own reply’s last event, long event ids too', () => {
     vi.useFakeTimers();
     const ids = new InFlightIds();

@@ -5,6 +5,9 @@ import {
   UntaughtSessions,
 } from '../../../src/mcp/untaught-sessions.js';
 
+/** Owed answers resumed from event `resumeAt`, their passing recorded nowhere. */
+const at = (resumeAt: string) => ({ resumeAt, answered: () => undefined });
+
 describe('UntaughtSessions', () => {
   it('makes untaught only a request sending an id cut off in its own session', () => {
     const u = new UntaughtSessions();
@@ -57,7 +60,7 @@ describe('UntaughtSessions', () => {
 
   it('forgets an id marked and still held once its answer came, and only such an id', () => {
     const u = new UntaughtSessions();
-    u.mark('s', ['1', '2'], 'ev');
+    u.mark('s', ['1', '2'], at('ev'));
     expect(u.answered('s', '1', 'ev')).toBe(true);
     expect(u.untaught('s', ['1'])).toBe(false);
     // Replayed (a stream resumed twice): nothing more to forget.
@@ -72,7 +75,7 @@ describe('UntaughtSessions', () => {
 
   it('forgets an id only on a stream resumed from the last event its own reply passed', () => {
     const u = new UntaughtSessions();
-    u.mark('s', ['1'], 'post-2-event-0');
+    u.mark('s', ['1'], at('post-2-event-0'));
     // An earlier request's answer under the same id, replayed from its own stream, forgets nothing.
     expect(u.answered('s', '1', 'post-1-event-0')).toBe(false);
     expect(u.untaught('s', ['1'])).toBe(true);
@@ -87,13 +90,13 @@ describe('UntaughtSessions', () => {
   it('keeps a digest marked for two ids until both were answered: a collision forgets nothing', () => {
     const [a, b] = collidingIds();
     const u = new UntaughtSessions();
-    u.mark('s', [a], 'ev');
+    u.mark('s', [a], at('ev'));
     // The pair shares its digest: b counts as cut off too (a POST that could have taught is untaught).
     expect(u.untaught('s', [b])).toBe(true);
     // An answer under b, never marked, leaves a marked.
     expect(u.answered('s', b, 'ev')).toBe(false);
     expect(u.untaught('s', [a])).toBe(true);
-    u.mark('s', [b], 'ev');
+    u.mark('s', [b], at('ev'));
     expect(u.ids).toBe(1);
     expect(u.answered('s', b, 'ev')).toBe(true);
     expect(u.untaught('s', [a])).toBe(true);
@@ -106,7 +109,7 @@ describe('UntaughtSessions', () => {
     u.mark(
       's',
       Array.from({ length: MAX_TAINTED_IDS_PER_SESSION + 1 }, (_, i) => `id-${i}`),
-      'ev',
+      at('ev'),
     );
     expect(u.answered('s', 'id-0', 'ev')).toBe(false);
     expect(u.untaught('s', ['fresh'])).toBe(true);
