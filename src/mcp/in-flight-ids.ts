@@ -49,6 +49,12 @@ export const MAX_HELD_KEY_CHARS = 128;
 /** Releases a request's ids, at once or after `delayMs` (cut off: `resumeAt`, its reply's last event id). */
 export type Release = (delayMs?: number, resumeAt?: string) => void;
 
+/** A GET resuming a stream of a session ({@link InFlightIds.resumed}). */
+export interface ResumedStream {
+  /** The upstream's answer under request id `id` passed on it. */
+  answered(id: string): void;
+}
+
 export class InFlightIds {
   readonly #bySession = new Map<string, Set<string>>();
   /** Holds of cut-off requests waiting out the grace. */
@@ -139,12 +145,24 @@ export class InFlightIds {
   }
 
   /**
-   * The upstream's answer under `id` passed on a stream of the session resumed from event `resumedFrom` (a GET's
-   * `Last-Event-ID`): a request cut off under it, still held for its answer, whose reply's last event that was,
-   * no longer makes a POST reusing it untaught.
+   * A GET of the session resuming a stream from event `resumedFrom` (its `Last-Event-ID`): each upstream answer
+   * passing on it, under `id`, forgets a request cut off under it, still held for its answer, whose reply's
+   * last event that was (it is freed, and a POST reusing the id is no longer untaught). The held keys of the
+   * session and event id (SHA-256 when long) are made once for the stream, not for each answer.
    */
+  resumed(sessionId: string, resumedFrom: string): ResumedStream {
+    const session = heldKey(sessionId);
+    const from = heldKey(resumedFrom);
+    return {
+      answered: (id) => {
+        this.#untaught.answered(session, heldKey(id), from);
+      },
+    };
+  }
+
+  /** One answer passing on a resumed stream ({@link InFlightIds.resumed}). */
   answered(sessionId: string, id: string, resumedFrom: string): void {
-    this.#untaught.answered(heldKey(sessionId), heldKey(id), heldKey(resumedFrom));
+    this.resumed(sessionId, resumedFrom).answered(id);
   }
 
   /** Holds in the queue, tombstones of ended sessions' included (tests). */

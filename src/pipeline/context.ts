@@ -131,7 +131,7 @@ export interface RequestContext {
   /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */
   serverRequests?: ServerRequestIds;
   /** A GET stream of a session: the ids in flight it tells of the answers it carries (`mcp/in-flight-ids.ts`). */
-  sessionIds?: Pick<InFlightIds, 'answered'>;
+  sessionIds?: Pick<InFlightIds, 'resumed'>;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */
   replyCut?: boolean;
   /** A session POST's: the last SSE event id its reply passed, where a GET resuming its stream starts. */

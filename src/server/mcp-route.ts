@@ -176,13 +176,14 @@ function noteAnswered(owed: Set<string>, id: unknown): boolean {
  * answer under the same id, replayed from its own stream, must not forget it.
  */
 function answeredOnStream(
-  ids: Pick<InFlightIds, 'answered'> | undefined,
+  ids: Pick<InFlightIds, 'resumed'> | undefined,
   session: string | undefined,
   resumedFrom: string | string[] | undefined,
 ): ((id: unknown) => boolean) | undefined {
   if (ids === undefined || session === undefined || typeof resumedFrom !== 'string') return undefined;
+  const stream = ids.resumed(session, resumedFrom);
   return (id) => {
-    if (typeof id === 'string' || typeof id === 'number') ids.answered(session, String(id), resumedFrom);
+    if (typeof id === 'string' || typeof id === 'number') stream.answered(String(id));
     return false;
   };
 }

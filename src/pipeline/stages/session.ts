@@ -50,7 +50,7 @@ export function sessionStage(
   legacySession?: (
     sessionId: string,
   ) => { readonly owner: string; readonly serverRequests: ServerRequestIds } | undefined,
-  inFlight?: Pick<InFlightIds, 'answered'>,
+  inFlight?: Pick<InFlightIds, 'resumed'>,
 ): Stage {
   const streamableHeader = () =>
     deny(
