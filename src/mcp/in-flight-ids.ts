@@ -53,6 +53,11 @@ export type Release = (delayMs?: number, resumeAt?: string) => void;
 export interface ResumedStream {
   /** The upstream's answer under request id `id` passed on it. */
   answered(id: string): void;
+  /**
+   * It ended having passed events up to `lastEventId`, from where a GET resumes it when it was cut off: the
+   * answers still owed where it began are owed there.
+   */
+  passedTo(lastEventId: string): void;
 }
 
 export class InFlightIds {
@@ -156,6 +161,9 @@ export class InFlightIds {
     return {
       answered: (id) => {
         this.#untaught.answered(session, heldKey(id), from);
+      },
+      passedTo: (lastEventId) => {
+        this.#untaught.resumedAt(session, from, heldKey(lastEventId));
       },
     };
   }

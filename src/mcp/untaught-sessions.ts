@@ -45,7 +45,8 @@ export const MAX_TAINTED_IDS = 100_000;
  * stream from, and what its answer passing there does besides (frees the id's hold).
  */
 export interface Owed {
-  readonly resumeAt: string;
+  /** Moves on when a GET resuming from it is cut off again ({@link UntaughtSessions.resumedAt}). */
+  resumeAt: string;
   readonly answered: (id: string) => void;
 }
 
@@ -124,6 +125,18 @@ export class UntaughtSessions {
       }
     }
     return times > 0;
+  }
+
+  /**
+   * A GET of `session` resuming a stream from event `from` (held key) ended having passed events up to `to`:
+   * the marks still owed at `from` are owed at `to`, where a GET resuming it (cut off again) starts. Without
+   * this they stayed until their session ended (safe, but a session polled so filled its bound again).
+   */
+  resumedAt(session: string, from: string, to: string): void {
+    if (from === to) return;
+    const byId = this.#owed.get(session);
+    if (byId === undefined) return;
+    for (const owed of byId.values()) if (owed.resumeAt === from) owed.resumeAt = to;
   }
 
   /** Whether a POST of `session` sending these held ids teaches nothing: one of them was cut off. */

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { RateLimitError, RequestError } from '../errors/errors.js';
-import { type InFlightIds, LATE_REPLY_GRACE_MS } from '../mcp/in-flight-ids.js';
+import { type InFlightIds, LATE_REPLY_GRACE_MS, type ResumedStream } from '../mcp/in-flight-ids.js';
 import { filterActive, ReplyFilter, type TaskScope } from '../mcp/reply-filter.js';
 import { opensListenStream } from '../mcp/subscriptions.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -71,6 +71,8 @@ export async function handleMcp(
     // A POST in a session (its ids claimed): the responses its reply carries are noted, and a request left
     // without one may still be answered upstream (below).
     const owed = ctx.release ? requestIds(ctx) : undefined;
+    // A session's GET resuming a stream: the answers it carries are owed no more.
+    const resumed = owed ? undefined : resumedStream(ctx.sessionIds, req.headers);
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
     const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
       ? new ReplyFilter(
@@ -83,13 +85,7 @@ export async function handleMcp(
             tasks,
             notifications,
             sent: noted && ((msg) => noted.note(msg)),
-            answered: owed
-              ? (id) => noteAnswered(owed, id)
-              : answeredOnStream(
-                  ctx.sessionIds,
-                  sessionOf(req.headers['mcp-session-id']),
-                  req.headers['last-event-id'],
-                ),
+            answered: owed ? (id) => noteAnswered(owed, id) : resumed && answeredOn(resumed),
             untaught: ctx.untaught,
             session: sessionOf(req.headers['mcp-session-id']),
           },
@@ -125,6 +121,8 @@ export async function handleMcp(
     if (owed !== undefined && owed.size > 0 && (status < 400 || status >= 500)) ctx.replyCut = true;
     // Cut off, only a GET resuming this reply's stream (from its last event) can tell of the answers it owes.
     if (owed !== undefined && filter?.lastEventId !== undefined) ctx.resumeAt = filter.lastEventId;
+    // A resumed GET that passed events is resumed (cut off again) from its last: what it still owes, there.
+    if (resumed !== undefined && filter?.lastEventId !== undefined) resumed.passedTo(filter.lastEventId);
     rt.requestDone(ctx, status);
   } finally {
     if (answers && !ctx.forwarded) ctx.serverRequests?.unanswered(answers);
@@ -170,18 +168,24 @@ function noteAnswered(owed: Set<string>, id: unknown): boolean {
 }
 
 /**
- * On a session's GET stream resuming a POST's stream cut off early (as SSE polling does) from `resumedFrom`, each
- * answer passing is owed no more: a request cut off under its id, whose reply's last event that was, no longer
- * makes a POST reusing it untaught (in-flight-ids.ts). Not on a stream resumed elsewhere: an older request's
- * answer under the same id, replayed from its own stream, must not forget it.
+ * On a session's GET stream resuming a POST's stream cut off early (as SSE polling does) from its
+ * `Last-Event-ID`, each answer passing is owed no more: a request cut off under its id, whose reply's last event
+ * that was, no longer makes a POST reusing it untaught, and is freed (in-flight-ids.ts). Not on a stream resumed
+ * elsewhere: an older request's answer under the same id, replayed from its own stream, must not forget it.
  */
-function answeredOnStream(
+function resumedStream(
   ids: Pick<InFlightIds, 'resumed'> | undefined,
-  session: string | undefined,
-  resumedFrom: string | string[] | undefined,
-): ((id: unknown) => boolean) | undefined {
-  if (ids === undefined || session === undefined || typeof resumedFrom !== 'string') return undefined;
-  const stream = ids.resumed(session, resumedFrom);
+  headers: IncomingHttpHeaders,
+): ResumedStream | undefined {
+  if (ids === undefined) return undefined; // set for a session's GET only
+  const session = sessionOf(headers['mcp-session-id']);
+  const resumedFrom = headers['last-event-id'];
+  if (session === undefined || typeof resumedFrom !== 'string') return undefined;
+  return ids.resumed(session, resumedFrom);
+}
+
+/** The reply filter's `answered` for a resumed GET (false: it answers no legacy `tools/list`). */
+function answeredOn(stream: ResumedStream): (id: unknown) => boolean {
   return (id) => {
     if (typeof id === 'string' || typeof id === 'number') stream.answered(String(id));
     return false;

@@ -68,4 +68,38 @@ describe('a GET resuming a stream from a long Last-Event-ID', () => {
     expect(ids.lateIds).toBe(0);
     expect(hashed.filter((h) => h === LONG_EVENT_ID)).toHaveLength(1);
   });
+
+  it('forgets what a GET resumed again from its later event delivers, after it was cut off itself', async () => {
+    const ids = new InFlightIds();
+    const cut = ids.claim(SESSION, [call(1), call(2)]);
+    if ('refused' in cut) throw new Error(cut.refused);
+    cut.release(LATE_REPLY_GRACE_MS, 'post-ev-0');
+    // The POST's stream resumed from its last event: answer 1, a notification, then the stream ends (cut
+    // off); resumed from that notification's event: answer 2.
+    const events: Record<string, string> = {
+      'post-ev-0': `id: ev-1\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} })}\n\nid: ev-2\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } })}\n\n`,
+      'ev-2': `id: ev-3\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 2, result: {} })}\n\n`,
+    };
+    fixture = await routeFixture({
+      answer: (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(events[String(req.headers['last-event-id'])] ?? '');
+      },
+      prepare: (ctx) => {
+        ctx.sessionIds = ids;
+      },
+    });
+    const resume = async (from: string) =>
+      (
+        await fetch(fixture?.url ?? '', {
+          headers: { 'mcp-session-id': SESSION, 'last-event-id': from, accept: 'text/event-stream' },
+        })
+      ).text();
+    expect(await resume('post-ev-0')).toMatch(/"id":1/);
+    expect(ids.lateIds).toBe(1);
+    expect(await resume('ev-2')).toMatch(/"id":2/);
+    expect(ids.lateIds).toBe(0);
+    expect(ids.untaughtSessions).toBe(0);
+  });
 });
