@@ -23,25 +23,10 @@ import type { Principal } from '../authn/principal.js';
 // beyond that. So a caller creating sessions in a loop evicts its own, and pushing out other callers'
 // bindings (who would then get 404 and have to start over) takes ten such callers, not one.
 import { MAX_SESSIONS_PER_CALLER, MAX_TRACKED_SESSIONS } from '../config/defaults.js';
+import { ownerKey } from './owner-key.js';
 import { OwnerTable } from './owner-table.js';
 import { ServerRequestIds } from './server-requests.js';
 import type { TaskOwners } from './task-owners.js';
-
-/**
- * Who owns a session: auth method, issuer (for tokens: with several issuers configured, one's `alice` is
- * not another's), tenant and subject, as JSON so that no value containing a separator can pose as another
- * (`a:b` + `c` against `a` + `b:c`).
- */
-export function ownerKey(p: Principal): string {
-  const token = p.authMethod === 'jwt' || p.authMethod === 'introspection';
-  const iss = token && typeof p.claims.iss === 'string' ? p.claims.iss : null;
-  return JSON.stringify([p.authMethod, iss, p.tenant, p.id]);
-}
-
-/** The legacy HTTP+SSE session a messages-endpoint URL names (its `sessionId` query), or null. */
-export function legacySessionId(url: string | undefined): string | null {
-  return new URL(url ?? '/', 'http://sidecar').searchParams.get('sessionId');
-}
 
 /** What happens to a request naming a session this sidecar never saw issued. */
 export type UnknownSessions = 'reject' | 'forward';
@@ -106,6 +91,9 @@ export interface SessionOwnersOptions {
   /** The clock, in ms (default `performance.now`: monotonic, so a stepped wall clock forgets nothing). */
   readonly now?: () => number;
 }
+
+/** A session's binding, opaque: only its identity says anything ({@link SessionOwners.binding}). */
+export type SessionBinding = object;
 
 interface Binding {
   readonly owner: string;
@@ -254,6 +242,15 @@ export class SessionOwners {
     // Its TTL runs from its last write, which may be nearly a day ago: in use again, it starts anew.
     shared.refresh(sessionId, key);
     return true;
+  }
+
+  /**
+   * The session's binding here, compared by identity (memory only, synchronous): a request let use the session
+   * notes it, and is forwarded only while it is the same one (the session did not end, nor its id go anew to
+   * another caller, meanwhile). Undefined when unbound here.
+   */
+  binding(sessionId: string): SessionBinding | undefined {
+    return this.#owners.get(sessionId);
   }
 
   /** The ids of the server's requests seen in a bound session (created on first use); undefined when unbound. */

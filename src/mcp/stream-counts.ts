@@ -7,7 +7,7 @@
  * @module
  */
 import type { Principal } from '../authn/principal.js';
-import { ownerKey } from './session-owners.js';
+import { ownerKey } from './owner-key.js';
 
 /**
  * Open streams of all anonymous callers together, whatever their addresses: per-address counting alone

@@ -13,8 +13,8 @@
  */
 import type { Principal } from '../authn/principal.js';
 import { MAX_TASK_BINDING_MS, MAX_TASKS_PER_CALLER, MAX_TRACKED_TASKS } from '../config/defaults.js';
+import { ownerKey } from './owner-key.js';
 import { OwnerTable } from './owner-table.js';
-import { ownerKey } from './session-owners.js';
 
 /** Kept past the lifetime the upstream granted: its own clean-up need not happen on the millisecond. */
 export const TASK_BINDING_GRACE_MS = 60_000;

@@ -14,6 +14,7 @@ import type { InFlightIds, Release } from '../mcp/in-flight-ids.js';
 import type { ParsedBody } from '../mcp/jsonrpc.js';
 import type { ListMethod } from '../mcp/list-filter.js';
 import type { ServerRequestIds } from '../mcp/server-requests.js';
+import type { SessionBinding } from '../mcp/session-owners.js';
 import type { Decision } from '../policy/decision.js';
 import type { RequestFacts } from '../policy/input.js';
 
@@ -130,6 +131,11 @@ export interface RequestContext {
   legacySession?: { readonly owner: string };
   /** Ids of the server's requests seen on the session's streams (`mcp/server-requests.ts`), when in one. */
   serverRequests?: ServerRequestIds;
+  /**
+   * The Streamable HTTP session binding its last session check let it use (null: unknown here, forwarded as
+   * such); checked again right before it is forwarded (`server/session-gone.ts`). Undefined: no session checked.
+   */
+  sessionBinding?: SessionBinding | null;
   /** A GET stream of a session: the ids in flight it tells of the answers it carries (`mcp/in-flight-ids.ts`). */
   sessionIds?: Pick<InFlightIds, 'resumed'>;
   /** Its reply was cut before it was all written (the client left, or the upstream's failed mid-way). */

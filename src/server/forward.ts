@@ -37,6 +37,7 @@ import type { ClientSignal } from './client-signal.js';
 import type { OutageLog } from './outage-log.js';
 import { awaitTurn, unforwardedStatus } from './pipelined.js';
 import { ignore, pump, watched } from './reply-pump.js';
+import { refuseSessionGone, sessionGone } from './session-gone.js';
 import { SESSION_TAKEN, trackSession } from './session-tracking.js';
 import { failReply, sendUpstreamError } from './upstream-failure.js';
 
@@ -82,6 +83,8 @@ export async function forward(
   // The client left while the stages ran, or (pipelined behind another reply: forwarded at its turn) the
   // connection closed before its turn: there is nobody to forward for.
   if (signal.aborted || (!res.socket && !(await awaitTurn(res)))) return unforwardedStatus(ctx, res);
+  // Its session ended (and maybe went to another caller) since it was checked: not forwarded into it.
+  if (sessionGone(ctx, deps.sessions)) return refuseSessionGone(ctx, res);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.

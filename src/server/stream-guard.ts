@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
 import { RateLimitError } from '../errors/errors.js';
-import { ownerKey } from '../mcp/session-owners.js';
+import { ownerKey } from '../mcp/owner-key.js';
 import { createContext, type Transport } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
 import type { RequestSignal } from '../pipeline/stage.js';

@@ -25,6 +25,8 @@ export interface SdkUpstream {
 export interface SdkUpstreamOptions {
   /** Streamable HTTP POSTs are answered with a JSON body rather than an event stream. */
   readonly jsonResponse?: boolean;
+  /** The id each new Streamable HTTP session gets (default: a random UUID); one may be issued again. */
+  readonly sessionId?: () => string;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function startSdkUpstream(
     let transport = sid ? sessions.get(sid) : undefined;
     if (!transport) {
       const t = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
+        sessionIdGenerator: options.sessionId ?? (() => randomUUID()),
         ...(eventStore ? { eventStore: eventStore() } : {}),
         ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
         onsessioninitialized: (id) => void sessions.set(id, t),

@@ -9,8 +9,9 @@
  */
 import { RequestError } from '../../errors/errors.js';
 import type { InFlightIds } from '../../mcp/in-flight-ids.js';
+import { legacySessionId, ownerKey } from '../../mcp/owner-key.js';
 import type { ServerRequestIds } from '../../mcp/server-requests.js';
-import { legacySessionId, ownerKey, type SessionOwners } from '../../mcp/session-owners.js';
+import type { SessionOwners } from '../../mcp/session-owners.js';
 import type { RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 import { refuseLate } from './late-refusal.js';
@@ -104,5 +105,6 @@ export function streamableSession(
 function use(owners: SessionOwners, ctx: RequestContext, id: string, yes: boolean): StageResult {
   if (!yes) return unknown();
   ctx.serverRequests = owners.serverRequests(id);
+  ctx.sessionBinding = owners.binding(id) ?? null;
   return CONTINUE;
 }

@@ -9,11 +9,11 @@
  * @module
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ownerKey } from '../../../src/mcp/owner-key.js';
 import {
   IDLE_SWEEP_MS,
   MAX_FORGOTTEN_AT_ONCE,
   type OnEvict,
-  ownerKey,
   SESSION_IDLE_MS,
   SessionOwners,
 } from '../../../src/mcp/session-owners.js';

@@ -1,0 +1,32 @@
+/**
+ * The last check of a Streamable HTTP session, right before its request goes upstream. The session stage (and
+ * the recheck stage once a POST's body is in) let the request use the session; its decision, a Redis rate-limit
+ * call, a tool discovery or its pipelined turn may then take a while, and meanwhile the session may end (its
+ * DELETE, an eviction) and its id go anew to another caller (an upstream issuing ids again): forwarded, the
+ * request would reach that caller's session. So the binding the last check saw is compared, synchronously and
+ * from memory only, with the binding now: another one (or none, where unknown sessions are refused) refuses the
+ * request after its decision with 404, as for any unknown session.
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import type { SessionOwners } from '../mcp/session-owners.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { sessionEndedLate } from '../pipeline/stages/session.js';
+import { errorResponse, sendJson } from './respond.js';
+
+/** Whether the session the request names ended, or went to another binding, since its last session check. */
+export function sessionGone(ctx: RequestContext, sessions: SessionOwners | undefined): boolean {
+  const noted = ctx.sessionBinding;
+  if (noted === undefined || sessions === undefined) return false;
+  const header = ctx.req.headers['mcp-session-id'];
+  const id = Array.isArray(header) ? header[0] : header;
+  return id === undefined || (sessions.binding(id) ?? null) !== noted;
+}
+
+/** Refuses the request after its decision (404, as an unknown session); returns the status sent. */
+export function refuseSessionGone(ctx: RequestContext, res: ServerResponse): number {
+  const out = errorResponse(ctx, sessionEndedLate(ctx), '');
+  sendJson(res, out.status, out.body, { ...ctx.responseHeaders, ...out.headers });
+  return out.status;
+}
