@@ -144,7 +144,10 @@ export interface RequestContext {
   resumeAt?: string;
   /** The upstream's own HTTP status, when it answered. */
   upstreamStatus?: number;
-  /** Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on. */
+  /**
+   * Why the sidecar answered in the upstream's place: unreachable, too slow, a reply it could not pass on; or
+   * why Node's HTTP server did, closing the connection of a forwarded request (`forward.ts`, `clientGone`).
+   */
   upstreamError?: SidecarError;
   /**
    * The JSON-RPC error code every request of the body was answered with when one error answered them all

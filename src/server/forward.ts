@@ -12,8 +12,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { normalizeIp } from '../abuse/targets.js';
 import { ANONYMOUS } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
-import { toSidecarError, UpstreamError } from '../errors/errors.js';
+import { CLIENT_CLOSED_REQUEST, codeInfo } from '../errors/codes.js';
+import { connectionClosed, toSidecarError, UpstreamError } from '../errors/errors.js';
 import { withOwnTraceContext } from '../mcp/meta-trace.js';
 import type { ReplyFilter } from '../mcp/reply-filter.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
@@ -127,7 +127,7 @@ export async function forward(
     if (signal.aborted) {
       // Our own abort (the client went away), not an upstream failure; before it was sent: refused late.
       traced?.(null, unsent ? 'ERR_CLIENT_CLOSED' : undefined);
-      return unsent ? unforwardedStatus(ctx, res) : CLIENT_CLOSED_REQUEST;
+      return unsent ? unforwardedStatus(ctx, res) : clientGone(ctx);
     }
     // An upstream failure, no refusal; but none of it ran, so its tokens go back (a gateway charges no such call).
     if (unsent) giveBackTokens(ctx);
@@ -152,7 +152,7 @@ export async function forward(
     // The client left while the binding was claimed: it never hears of the session, which goes at once.
     if (typeof tracked === 'string') deps.sessions?.abandon(tracked);
     upstreamRes.body.on('error', ignore).destroy();
-    return CLIENT_CLOSED_REQUEST;
+    return clientGone(ctx);
   }
   if (tracked === SESSION_TAKEN) {
     const why = 'the upstream issued a session id already bound to another caller';
@@ -222,7 +222,7 @@ export async function forward(
     ctx.replyCut = true;
     release();
     // The client went away while the reply was read: no upstream failure, and nobody to answer.
-    if (signal.aborted) return started ? upstreamRes.status : CLIENT_CLOSED_REQUEST;
+    if (signal.aborted) return started ? upstreamRes.status : clientGone(ctx);
     deps.logger.warn(
       { request_id: ctx.requestId, err: (err as Error).message },
       'upstream reply stream ended with an error',
@@ -253,6 +253,20 @@ function replyHeaders(
   const out = overlayReplyHeaders(clientResponseHeaders(upstream, bodyRewritten), ctx.responseHeaders);
   if (eventStream) out['x-accel-buffering'] ??= 'no';
   return out;
+}
+
+/**
+ * The status of a forwarded request whose connection closed before its reply began: 499 (its client went
+ * away), unless Node's HTTP server closed it, having written an answer of its own first (a malformed request
+ * pipelined behind this one: its bare 400, which the client reads as this request's reply). That answer is
+ * what is recorded then, its error the request's (as Node's answers to a body are, `connectionClosed`).
+ */
+function clientGone(ctx: RequestContext): number {
+  const e = connectionClosed(ctx.req.socket, 'after the request was forwarded');
+  if (e.code === 'ERR_CLIENT_CLOSED') return CLIENT_CLOSED_REQUEST;
+  ctx.upstreamError = e;
+  ctx.replyCut = true; // the upstream has it all the same: its ids are held for the late answer
+  return codeInfo(e.code).status;
 }
 
 /** Reads a reply that is no event stream whole (up to `max` bytes), failing it when it pauses for `idleMs`. */
