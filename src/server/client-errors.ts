@@ -6,8 +6,11 @@
  * counted, nothing logged. Here they are answered as every refusal before routing is (`public-server.ts`): a
  * JSON-RPC error body and `Connection: close`, counted (route `bad_request`, reason `request`) and logged as
  * `request denied` with the peer's address. Their duration: a 408's is the head timeout (the time Node
- * waited, checked once a second: {@link serverTimeouts}); the others' 0, as Node does not say when their head
- * began (usually in the same packet as the fault). No audit record: no policy decided anything, as for the
+ * waited, checked once a second: {@link serverTimeouts}); a 400's or 431's the time since its connection was
+ * accepted (a TLS one: since its handshake), when its head is the connection's first: Node times a first head
+ * from there too (its head timeout), and says nowhere when the first byte came (its parser reads the socket
+ * in C++, no `data` event). A head after a kept-alive request is counted with 0: when it began is not known,
+ * and the idle time since the reply before is no part of it. No audit record: no policy decided anything, as for the
  * other refusals before authentication (an access-log line, not a decision).
  *
  * Everything else is left as Node does it: an error while a request is under way on the connection (a
@@ -61,10 +64,25 @@ type HttpSocket = Socket & {
   readonly parser?: { readonly incoming?: IncomingMessage | null } | null;
 };
 
+/** When each connection was accepted (a TLS one: its handshake done), `performance.now()`. */
+const acceptedAt = new WeakMap<Duplex, number>();
+
 export function answerClientErrors(server: Server, deps: ClientErrorDeps): void {
+  // Per connection, not per request. On an HTTPS server `clientError` names the TLS socket: its time wins.
+  const accepted = (socket: Duplex) => void acceptedAt.set(socket, performance.now());
+  server.on('connection', accepted);
+  server.on('secureConnection', accepted);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
     onClientError(err, socket as HttpSocket, server.headersTimeout, deps),
   );
+}
+
+/** Seconds since the connection of a refused head was accepted, when the head is its first; else 0. */
+function headSeconds(socket: HttpSocket): number {
+  // Nothing written on it yet: no reply went out, so no request came before this head (one under way is
+  // never counted here: `underway`).
+  const since = socket.bytesWritten === 0 ? acceptedAt.get(socket) : undefined;
+  return since === undefined ? 0 : (performance.now() - since) / 1000;
 }
 
 function onClientError(
@@ -86,7 +104,7 @@ function onClientError(
     { code, reason, status: out.status, node_code: err.code, peer_ip: socket.remoteAddress ?? null },
     'request denied',
   );
-  deps.count(out.status, code === 'ERR_REQUEST_TIMEOUT' ? headersTimeoutMs / 1000 : 0);
+  deps.count(out.status, code === 'ERR_REQUEST_TIMEOUT' ? headersTimeoutMs / 1000 : headSeconds(socket));
   const body = JSON.stringify(out.body);
   const fields = {
     ...out.headers,

@@ -4,7 +4,8 @@
  * or what is no request (a connection that never sent a byte, a client leaving mid-head), is left as Node does
  * it. The sidecar's own server waits `server.headersTimeoutMs` (10 s) for a head, checked once a second
  * (`serverTimeouts`); this one 200 ms, checked every 50 ms. A 408 is counted with the head timeout as its
- * duration. The other refusals (a malformed head, one over 16 KiB) are in
+ * duration, a malformed head with the time since its connection was accepted (0 after a kept-alive request).
+ * The other refusals (a malformed head, one over 16 KiB) are in
  * `test/integration/accounting.test.ts`, the sidecar's own 408 in `test/integration/head-timeout.test.ts`.
  *
  * @module
@@ -123,6 +124,44 @@ describe('answerClientErrors', () => {
     const answer = await exchange(s.port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'GET / HT']);
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(s.counted).toEqual([408]);
+  });
+
+  it('counts a malformed head, its connection’s first, with the time since the connection was accepted', async () => {
+    const s = await serve();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(s.port, '127.0.0.1', () => {
+        // The time measured, not a wait for an event: the head comes 100 ms after the connection.
+        setTimeout(() => socket.write('B@D / HTTP/1.1\r\nHost: x\r\n\r\n'), 100);
+      });
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(s.counted).toEqual([400]);
+    expect(s.durations[0]).toBeGreaterThanOrEqual(0.09);
+    expect(s.durations[0]).toBeLessThan(5);
+  });
+
+  it('counts a malformed head after a kept-alive request with 0: when it began is not known', async () => {
+    const s = await serve();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(s.port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        // Once the first reply is in (not pipelined: that reply would be the malformed one's answer).
+        if (text === '') socket.write('B@D / HTTP/1.1\r\n\r\n');
+        text += d.toString();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(s.counted).toEqual([400]);
+    expect(s.durations).toEqual([0]);
   });
 
   it('leaves a connection that never sent a byte to Node: its bare 408, no count, no line', async () => {
