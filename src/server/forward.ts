@@ -83,8 +83,9 @@ export async function forward(
   // The client left while the stages ran, or (pipelined behind another reply: forwarded at its turn) the
   // connection closed before its turn: there is nobody to forward for.
   if (signal.aborted || (!res.socket && !(await awaitTurn(res)))) return unforwardedStatus(ctx, res);
-  // Its session ended (and maybe went to another caller) since it was checked: not forwarded into it.
-  if (sessionGone(ctx, deps.sessions)) return refuseSessionGone(ctx, res);
+  // Its session ended (and maybe went to another caller) since it was checked: not forwarded into it. (No
+  // binding noted: no session was checked, as on a stateless POST; one property read.)
+  if (ctx.sessionBinding !== undefined && sessionGone(ctx, deps.sessions)) return refuseSessionGone(ctx, res);
   const headers = upstreamRequestHeaders(ctx.req.headers, deps.headers, ctx.principal ?? ANONYMOUS, {
     clientIp: ctx.clientIp,
     // Only with a forwarded-for chain can the client (trusted hops) differ from the connecting peer.

@@ -72,7 +72,7 @@ export async function handleMcp(
     // without one may still be answered upstream (below).
     const owed = ctx.release ? requestIds(ctx) : undefined;
     // A session's GET resuming a stream: the answers it carries are owed no more.
-    const resumed = owed ? undefined : resumedStream(ctx.sessionIds, req.headers);
+    const resumed = ctx.sessionIds && !owed ? resumedStream(ctx.sessionIds, req.headers) : undefined;
     // A stateless POST without a list or task request (the hot path) has no reply to rewrite: no filter.
     const filter = filterActive(ctx.listRequests, anyList, tasks, notifications)
       ? new ReplyFilter(
@@ -174,10 +174,9 @@ function noteAnswered(owed: Set<string>, id: unknown): boolean {
  * elsewhere: an older request's answer under the same id, replayed from its own stream, must not forget it.
  */
 function resumedStream(
-  ids: Pick<InFlightIds, 'resumed'> | undefined,
+  ids: Pick<InFlightIds, 'resumed'>,
   headers: IncomingHttpHeaders,
 ): ResumedStream | undefined {
-  if (ids === undefined) return undefined; // set for a session's GET only
   const session = sessionOf(headers['mcp-session-id']);
   const resumedFrom = headers['last-event-id'];
   if (session === undefined || typeof resumedFrom !== 'string') return undefined;
