@@ -4,8 +4,9 @@
  * (sorting their keys and writing them out as JSON), which was most of what a record cost; the per-request
  * histograms have at most one label, so a record here is one Map lookup by the label's value and a walk along
  * the bucket boundaries. What a reader collects is what the SDK's explicit-bucket histogram gives it:
- * cumulative for Prometheus, and for OTLP the temporality its exporter asks for (delta ones without min and
- * max, which a difference of two totals cannot give).
+ * cumulative for Prometheus, and for OTLP the temporality its exporter asks for. A delta point's min and max
+ * are those of its interval: each delta producer has a slot in every series, lowered and raised by the records
+ * and reset when it collects (a difference of two totals cannot give them).
  *
  * @module
  */
@@ -49,16 +50,26 @@ interface Series {
   count: number;
   min: number;
   max: number;
+  /** Per delta producer (by its slot): the least and greatest value since it last collected. */
+  readonly lows: number[];
+  readonly highs: number[];
+}
+
+/** How many delta producers the histograms of one registry have handed out (each a slot in every series). */
+interface Slots {
+  count: number;
 }
 
 export class TalliedHistogram {
   readonly name: string;
   readonly options: HistogramOptions;
   readonly #series = new Map<string, Series>();
+  readonly #slots: Slots;
 
-  constructor(name: string, options: HistogramOptions) {
+  constructor(name: string, options: HistogramOptions, slots: Slots = { count: 0 }) {
     this.name = name;
     this.options = options;
+    this.#slots = slots;
   }
 
   /** Records `value` in the series of `labelValue` (ignored without a label). Negative and NaN are dropped. */
@@ -75,8 +86,16 @@ export class TalliedHistogram {
         count: 0,
         min: Number.POSITIVE_INFINITY,
         max: Number.NEGATIVE_INFINITY,
+        lows: new Array<number>(this.#slots.count).fill(Number.POSITIVE_INFINITY),
+        highs: new Array<number>(this.#slots.count).fill(Number.NEGATIVE_INFINITY),
       };
       this.#series.set(labelValue, s);
+    }
+    const lows = s.lows;
+    const highs = s.highs;
+    for (let j = 0; j < lows.length; j++) {
+      if (value < (lows[j] as number)) lows[j] = value;
+      if (value > (highs[j] as number)) highs[j] = value;
     }
     const bounds = this.options.boundaries;
     let i = 0;
@@ -86,6 +105,17 @@ export class TalliedHistogram {
     s.count++;
     if (value < s.min) s.min = value;
     if (value > s.max) s.max = value;
+  }
+
+  /**
+   * Gives every series a slot for a new delta producer, holding its extremes so far: that producer's first
+   * collection reports everything since the series began.
+   */
+  addSlot(): void {
+    for (const s of this.#series.values()) {
+      s.lows.push(s.min);
+      s.highs.push(s.max);
+    }
   }
 
   /** Every series, with its totals since it began. */
@@ -98,13 +128,14 @@ export class TalliedHistogram {
 export class TalliedHistograms {
   readonly #all: TalliedHistogram[] = [];
   readonly #scope: Scope;
+  readonly #slots: Slots = { count: 0 };
 
   constructor(scope: Scope) {
     this.#scope = scope;
   }
 
   create(name: string, options: HistogramOptions): TalliedHistogram {
-    const h = new TalliedHistogram(name, options);
+    const h = new TalliedHistogram(name, options, this.#slots);
     this.#all.push(h);
     return h;
   }
@@ -114,17 +145,19 @@ export class TalliedHistograms {
    * `temporality`: what the reader's exporter selects for histograms.
    */
   producer(temporality = AggregationTemporality.CUMULATIVE): MetricProducer {
-    return temporality === AggregationTemporality.DELTA
-      ? new DeltaProducer(this.#all, this.#scope)
-      : {
-          collect: async () => {
-            const endTime = hrTime();
-            return collected(
-              this.#scope,
-              this.#all.map((h) => cumulative(h, endTime)),
-            );
-          },
-        };
+    if (temporality === AggregationTemporality.DELTA) {
+      for (const h of this.#all) h.addSlot();
+      return new DeltaProducer(this.#all, this.#scope, this.#slots.count++);
+    }
+    return {
+      collect: async () => {
+        const endTime = hrTime();
+        return collected(
+          this.#scope,
+          this.#all.map((h) => cumulative(h, endTime)),
+        );
+      },
+    };
   }
 }
 
@@ -174,12 +207,15 @@ function cumulative(h: TalliedHistogram, endTime: HrTime): HistogramMetricData {
 class DeltaProducer implements MetricProducer {
   readonly #all: readonly TalliedHistogram[];
   readonly #scope: Scope;
+  /** This producer's slot in every series' `lows` and `highs`. */
+  readonly #slot: number;
   /** Per series, its totals at the last collection and when that was. */
   readonly #last = new WeakMap<object, { counts: number[]; sum: number; count: number; time: HrTime }>();
 
-  constructor(all: readonly TalliedHistogram[], scope: Scope) {
+  constructor(all: readonly TalliedHistogram[], scope: Scope, slot: number) {
     this.#all = all;
     this.#scope = scope;
+    this.#slot = slot;
   }
 
   async collect(): Promise<CollectionResult> {
@@ -190,6 +226,11 @@ class DeltaProducer implements MetricProducer {
         const last = this.#last.get(s);
         this.#last.set(s, { counts: [...s.counts], sum: s.sum, count: s.count, time: endTime });
         const count = s.count - (last?.count ?? 0);
+        // Its interval's extremes, reset for the next.
+        const min = s.lows[this.#slot] as number;
+        const max = s.highs[this.#slot] as number;
+        s.lows[this.#slot] = Number.POSITIVE_INFINITY;
+        s.highs[this.#slot] = Number.NEGATIVE_INFINITY;
         if (count === 0) continue;
         points.push({
           attributes: s.attributes,
@@ -202,6 +243,8 @@ class DeltaProducer implements MetricProducer {
             },
             sum: s.sum - (last?.sum ?? 0),
             count,
+            min,
+            max,
           },
         });
       }

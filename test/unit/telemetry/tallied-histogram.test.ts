@@ -75,6 +75,8 @@ it('hands a delta reader what each series gained since its last collection, and 
     count: 2,
     sum: 2.5,
     buckets: { boundaries: BOUNDARIES, counts: [0, 0, 0, 1, 1] },
+    min: 0.5,
+    max: 2,
   });
   expect(second.dataPoints[0]?.startTime).not.toEqual(second.dataPoints[0]?.endTime);
   expect(await points(delta)).toEqual([]);
@@ -83,4 +85,27 @@ it('hands a delta reader what each series gained since its last collection, and 
     { k: 'a', count: 3, sum: 3 },
     { k: 'b', count: 1, sum: 0.25 },
   ]);
+});
+
+it('gives each delta point the least and greatest value of its own interval, per reader', async () => {
+  const tallied = new TalliedHistograms({ name: 'test' });
+  const h = tallied.create('m_seconds', { description: 'm', unit: 's', boundaries: BOUNDARIES });
+  h.record(0.01);
+  h.record(4);
+  // A reader added after records: its first point covers everything since the series began.
+  const early = tallied.producer(AggregationTemporality.DELTA);
+  const late = async (p: typeof early) => {
+    const m = (await p.collect()).resourceMetrics.scopeMetrics[0]?.metrics[0] as HistogramMetricData;
+    return m.dataPoints.map((d) => [d.value.count, d.value.min, d.value.max]);
+  };
+  expect(await late(early)).toEqual([[2, 0.01, 4]]);
+  h.record(0.5);
+  h.record(0.25);
+  const other = tallied.producer(AggregationTemporality.DELTA);
+  expect(await late(early)).toEqual([[2, 0.25, 0.5]]);
+  h.record(1);
+  expect(await late(early)).toEqual([[1, 1, 1]]);
+  // The other reader's interval began with it and is its own.
+  expect(await late(other)).toEqual([[5, 0.01, 4]]);
+  expect(await late(other)).toEqual([]);
 });
