@@ -34,6 +34,8 @@ const URL_END = /[\s"'<>]/;
 const AT = 0x40;
 const COLON = 0x3a;
 const SLASH = 0x2f;
+const QUESTION = 0x3f;
+const HASH = 0x23;
 const OPEN_BRACKET = 0x5b;
 
 /**
@@ -63,8 +65,9 @@ export function redactQuerySecrets(text: string, marker: string): string {
  * password (`//user:[redacted]@host`; a user without a password is kept). A password that holds `/`, `?` or
  * `#` unescaped ends the authority early (`//u:pa/ss@host` reads as host `u`, port `pa`): when what follows
  * the authority's `:` is no port and an `@` comes later in the same word, the password runs to that `@` (the
- * last one before the next `/`, `?` or `#`); when it is a port, only an `@` in the first path segment ends a
- * password (`//u:12/34@h/`), and only after a user with no `.` (a dotted name is a host with its port). One pass from each `://` to the end of its authority, or to the
+ * last one before the next `/`, `?` or `#`); when it is a port (digits or none), an `@` ends a password
+ * of digits, `/`, `?` and `#` only (`//u:12/34/56@h/`, `//u:12?34@h/`, `//u:/12@h/`; a letter makes it a path:
+ * `//localhost:8080/a@b`), and only after a user with no `.` (a dotted name is a host with its port). One pass from each `://` to the end of its authority, or to the
  * end of its word and at most the next `://`: linear.
  */
 export function redactUserInfo(text: string, marker: string, keepUser: boolean): string {
@@ -85,9 +88,7 @@ export function redactUserInfo(text: string, marker: string, keepUser: boolean):
       else if (c === OPEN_BRACKET && colon === -1) bracket = true; // an IPv6 host's `:` is no password's
     }
     if (last === -1 && colon !== -1 && !bracket)
-      last = isPort(text, colon + 1, end)
-        ? numericPasswordEnd(text, start, colon, end)
-        : passwordEnd(text, end);
+      last = isPort(text, colon + 1, end) ? numericPasswordEnd(text, start, colon) : passwordEnd(text, end);
     if (last <= start) continue;
     if (!keepUser) out += `${text.slice(from, start)}${marker}`;
     else if (colon !== -1 && colon < last) out += `${text.slice(from, colon + 1)}${marker}`;
@@ -123,19 +124,33 @@ function passwordEnd(text: string, from: number): number {
 }
 
 /**
- * The `@` that ends a password of digits holding a `/` (`//u:12/34@h/`, which a URL parser reads as host `u`,
- * port `12`): the last `@` of the first path segment, after something and before a host; -1 for none. A
- * dotted name before the `:` is a host with its port (`//api.example:8443/a@b`), not a user.
+ * The `@` that ends a password of digits a URL parser reads as a port and what follows it (`//u:12/34/56@h/`,
+ * `//u:12?34@h/`, `//u:/12@h/`: host `u`, port `12` or none): the last `@` of the run of digits, `/`, `?`, `#`
+ * and `@` after the `:`, when a digit stands before it (not `/`: `//h:3000/@me` is a handle in a path) and a
+ * host after it; -1 for none. A letter ends the run, so a path is no password (`//localhost:8080/a@b`), and a
+ * dotted name before the `:` is a host with its port (`//api.example:8443/1@b`), not a user. The run holds no
+ * `:`, so it stops before the next `://`.
  */
-function numericPasswordEnd(text: string, start: number, colon: number, end: number): number {
-  if (end === colon + 1 || text.charCodeAt(end) !== SLASH || text.slice(start, colon).includes('.'))
-    return -1;
+function numericPasswordEnd(text: string, start: number, colon: number): number {
+  if (text.slice(start, colon).includes('.')) return -1;
   let found = -1;
-  let i = end + 1;
-  for (; i < text.length && !AUTHORITY_END.test(text.charAt(i)); i++) {
-    if (text.charCodeAt(i) === AT) found = i;
+  let i = colon + 1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === AT) found = i;
+    else if (!isDigit(c) && c !== SLASH && c !== QUESTION && c !== HASH) break;
   }
-  return found > end + 1 && found + 1 < i ? found : -1;
+  if (found === -1 || !isDigit(text.charCodeAt(found - 1))) return -1;
+  const after = text.charCodeAt(found + 1);
+  return isDigit(after) || isLetter(after) || after === OPEN_BRACKET ? found : -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isLetter(c: number): boolean {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
 }
 
 /**

@@ -58,6 +58,12 @@ describe('redactUriSecrets', () => {
       ],
       // A password of digits holding `/` (a URL parser reads `12` as a port): an `@` in the first segment.
       ['https://u:12/34@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      // More than one `/`, a `?` or `#` in it, or a `/` first (an empty port): digits and those only.
+      ['https://u:12/34/56@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['https://u:12?34@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['https://u:12#34@h/x', 'https://REDACTED@h/x', 'https://u:[redacted]@h/x'],
+      ['https://u:/12@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['redis://:1/2@10.0.0.1:6379', 'redis://REDACTED@10.0.0.1:6379', 'redis://:[redacted]@10.0.0.1:6379'],
       [
         'see https://u:12/34@h.example/x now',
         'see https://REDACTED@h.example/x now',
@@ -87,6 +93,10 @@ describe('redactUriSecrets', () => {
       'https://mastodon.social:443/@alice',
       'https://h.example:8443/bob@example.com',
       'https://u:12/34@',
+      // A path holding a letter is no password of digits, nor is `/@handle` one.
+      'http://localhost:8080/a@b',
+      'http://localhost:8080/v1/users/a@b.example',
+      'http://localhost:3000/2024/@me',
     ]) {
       expect(redactUriSecrets(text), text).toBe(text);
       expect(scrubSecretValue(text), text).toBe(text);
@@ -118,6 +128,9 @@ describe('redactUriSecrets', () => {
       `${'a://b:1/'.repeat(50_000)}@`,
       'a://b:1/c@'.repeat(40_000),
       `a://b:1/${'@'.repeat(400_000)}`,
+      `a://b:1/${'2/?#'.repeat(100_000)}@`,
+      'a://b:1/2?3#4@'.repeat(30_000),
+      'a://b:/1@'.repeat(40_000),
     ];
     // Quadratic work on 400 k characters takes minutes; linear, about the time of benign text.
     for (const text of hostile) expectLinearTime(redactUriSecrets, text, { label: text.slice(0, 12) });
