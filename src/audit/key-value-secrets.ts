@@ -14,7 +14,9 @@
  *   space, quote, backslash, `;` or `&`.
  * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
  *   `\"password\":\"x\"` in JSON inside JSON, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
- *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`.
+ *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`;
+ *   an object or array (`"password":{"value":"x"}`, `"token":["a","b"]`) is replaced whole, up to its closing
+ *   bracket (`json-text.ts`), by the marker in the name's quotes (`"password":"[redacted]"`).
  * - `name: value` (`db password: x`, `token: abc, user: bob`): the value on the same line, bare up to a space,
  *   `,`, `}` or `]`, when it stands alone (the line's end, a quote, `,`, `;`, `&`, a bracket or the next
  *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
@@ -29,6 +31,7 @@
  * @module
  */
 import { describesCredential, isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { backslashesBefore, bracketedEnd } from './json-text.js';
 import { closesValue } from './scheme-credentials.js';
 
 /**
@@ -46,7 +49,9 @@ const CREDENTIAL_HINT = /pass|pwd|secret|token|key|auth|credential|cookie|jwt|be
 const JSON_VALUE =
   /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&,}\]]+/y;
 /** The quote a JSON member's value opens with (escaped too). */
-const QUOTE_OPEN = /^(?:\\"|"|')/;
+const QUOTE_OPEN = /^(?:\\*"|')/;
+/** The most backslashes read before a quote: a JSON string seven times escaped. */
+const MAX_ESCAPES = 127;
 const COLON = 0x3a;
 /** A boolean's or an absent value's word, quoted or not. */
 const BOOLEAN_ISH = /^(\\?["']?)(?:true|false|yes|no|on|off|null|none|0|1)\1$/i;
@@ -101,6 +106,14 @@ export function redactKeyValueSecrets(text: string, marker: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/** A pair's name, and for a quoted one (a JSON member's) its quote and the backslashes escaping it. */
+interface Name {
+  readonly name: string;
+  readonly quoted: boolean;
+  readonly quote: string;
+  readonly escapes: number;
+}
+
 /** A credential's value to replace: where it starts and ends, and the quotes a JSON member's value keeps. */
 interface Found {
   readonly start: number;
@@ -127,23 +140,30 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
-  const value = name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE;
-  value.lastIndex = start;
-  const m = value.exec(text);
-  if (m === null) return undefined;
-  const end = value.lastIndex;
+  // A JSON member's object or array (`"password":{"value":"x"}`): all of it, written as a string.
+  const open = text.charCodeAt(start);
+  if (name.quoted && (open === 0x7b || open === 0x5b))
+    return { start, end: bracketedEnd(text, start, name.escapes), quote: name.quote };
+  const m = valueAt(text, start, name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE);
+  if (m === undefined) return undefined;
+  const end = start + m.length;
   // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
-  if (BOOLEAN_ISH.test(m[0]) && describesCredential(name.name)) return undefined;
+  if (BOOLEAN_ISH.test(m) && describesCredential(name.name)) return undefined;
   // `invalid token: expired` is a value; `client secret: opaque tokens are refused` is prose.
-  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m[0]) && !standsAlone(text, m[0], end)) {
+  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m) && !standsAlone(text, m, end)) {
     prose.end = end;
     return undefined;
   }
-  const quote = name.quoted ? (QUOTE_OPEN.exec(m[0])?.[0] ?? '') : '';
+  const quote = name.quoted ? (QUOTE_OPEN.exec(m)?.[0] ?? '') : '';
   // A quoted value keeps its quotes only when it closes (`"p w"`); one left open runs to the end.
-  if (quote !== '' && (m[0].length < 2 * quote.length || !m[0].endsWith(quote)))
-    return { start, end, quote: '' };
+  if (quote !== '' && (m.length < 2 * quote.length || !m.endsWith(quote))) return { start, end, quote: '' };
   return { start, end, quote };
+}
+
+/** The value starting at `start`, read by `pattern`. */
+function valueAt(text: string, start: number, pattern: RegExp): string | undefined {
+  pattern.lastIndex = start;
+  return pattern.exec(text)?.[0];
 }
 
 /**
@@ -160,23 +180,23 @@ function standsAlone(text: string, value: string, end: number): boolean {
  * most {@link MAX_CREDENTIAL_NAME_CHARS} (a longer run is text), and never past the last `=` or `:`, so each
  * character is read back once.
  */
-function nameBefore(text: string, sep: number): { name: string; quoted: boolean } | undefined {
+function nameBefore(text: string, sep: number): Name | undefined {
   let end = sep;
   while (end > 0 && isPadding(text.charCodeAt(end - 1))) end--;
   const q = text.charAt(end - 1);
   if (q === '"' || q === "'") {
-    // A quoted name: its closing quote (escaped too), the name, the same opening quote.
-    const escaped = text.charAt(end - 2) === '\\';
-    const close = end - (escaped ? 2 : 1);
+    // A quoted name: its closing quote (escaped, at any depth, too), the name, the same opening quote.
+    const escapes = backslashesBefore(text, end - 1, MAX_ESCAPES);
+    const close = end - 1 - escapes;
     let start = close;
     while (start > 0 && close - start <= MAX_CREDENTIAL_NAME_CHARS && isNameChar(text.charCodeAt(start - 1)))
       start--;
-    const open = escaped ? `\\${q}` : q;
-    if (start === close || !text.startsWith(open, start - open.length)) return undefined;
-    if (!escaped && text.charAt(start - open.length - 1) === '\\') return undefined;
+    const quote = `${'\\'.repeat(escapes)}${q}`;
+    if (start === close || !text.startsWith(quote, start - quote.length)) return undefined;
+    if (escapes === 0 && text.charAt(start - quote.length - 1) === '\\') return undefined;
     const name = text.slice(start, close);
     return NAME_START.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS
-      ? { name, quoted: true }
+      ? { name, quoted: true, quote, escapes }
       : undefined;
   }
   let start = end;
@@ -191,7 +211,7 @@ function nameBefore(text: string, sep: number): { name: string; quoted: boolean 
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
-    ? { name: run, quoted: false }
+    ? { name: run, quoted: false, quote: '', escapes: 0 }
     : undefined;
 }
 

@@ -92,6 +92,13 @@ describe('credential name: value pairs and JSON members in text', () => {
       '{"client_secret":"[redacted]","access_token":"[redacted]"}',
     ],
     ['{"password":"cut sho', '{"password":[redacted]'],
+    // An object or array: all of it, written as a string (brackets and quotes inside strings are text).
+    ['{"password":{"value":"x"},"n":1}', '{"password":"[redacted]","n":1}'],
+    ['log {"token":["a","b"]} end', 'log {"token":"[redacted]"} end'],
+    ['{"secret": {"a": ["}", "x\\\\"]}, "n": 1}', '{"secret": "[redacted]", "n": 1}'],
+    ["{'password': {'v': 'it}s'}, 'n': 1}", "{'password': '[redacted]', 'n': 1}"],
+    ['{\\"api_key\\":{\\"v\\":\\"a}\\\\\\"b\\"},\\"n\\":1}', '{\\"api_key\\":\\"[redacted]\\",\\"n\\":1}'],
+    ['{"password":{"value":"cut sho', '{"password":"[redacted]"'],
     // A scheme another rule kept stays.
     ['{"authorization":"Bearer changeme"}', '{"authorization":"Bearer [redacted]"}'],
     // `name: value` where the value stands alone (the end, `,`, the next field) or looks like a credential.
@@ -198,6 +205,11 @@ describe('cost on hostile text', () => {
     '"password":',
     '\\"password\\":\\"',
     "'password': '",
+    // An object or array a credential names: read once to its closing bracket, or to the end.
+    '"password":{',
+    '"password":[],',
+    '"token":["a"',
+    '\\"token\\":{\\"',
     ' password: ',
     ' password: a ',
     ':',
