@@ -13,7 +13,7 @@
  *   backslash escapes, as libpq quotes a value holding spaces; a quote left open runs to the end) or runs to a
  *   space, quote, backslash, `;` or `&`.
  * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
- *   `\"password\":\"x\"` in JSON inside JSON, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
+ *   `\"password\":\"x\"` in JSON inside JSON, `\\\"password\\\":\\\"x\\\"` a level deeper, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
  *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`;
  *   an object or array (`"password":{"value":"x"}`, `"token":["a","b"]`) is replaced whole, up to its closing
  *   bracket (`json-text.ts`), by the marker in the name's quotes (`"password":"[redacted]"`).
@@ -31,7 +31,7 @@
  * @module
  */
 import { describesCredential, isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
-import { backslashesBefore, bracketedEnd } from './json-text.js';
+import { backslashesBefore, bracketedEnd, quotedEnd } from './json-text.js';
 import { closesValue } from './scheme-credentials.js';
 
 /**
@@ -160,8 +160,15 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   return { start, end, quote };
 }
 
-/** The value starting at `start`, read by `pattern`. */
+/**
+ * The value starting at `start`, read by `pattern`, or quoted with two or more backslashes before its quotes
+ * (`\\\"x\\\"`: JSON in a JSON string in a JSON string), which `pattern` does not read.
+ */
 function valueAt(text: string, start: number, pattern: RegExp): string | undefined {
+  let escapes = 0;
+  while (text.charCodeAt(start + escapes) === 0x5c && escapes < MAX_ESCAPES) escapes++;
+  if (escapes >= 2 && text.charCodeAt(start + escapes) === 0x22)
+    return text.slice(start, quotedEnd(text, start + escapes + 1, escapes));
   pattern.lastIndex = start;
   return pattern.exec(text)?.[0];
 }

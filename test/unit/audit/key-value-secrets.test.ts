@@ -84,6 +84,10 @@ describe('credential name: value pairs and JSON members in text', () => {
     ['body={"user":"a","password":"hunter2"}', 'body={"user":"a","password":"[redacted]"}'],
     ['{\\"password\\":\\"x\\"}', '{\\"password\\":\\"[redacted]\\"}'],
     ['"{\\"password\\":\\"x y\\",\\"n\\":1}"', '"{\\"password\\":\\"[redacted]\\",\\"n\\":1}"'],
+    // A level deeper (JSON in a JSON string in a JSON string): three backslashes before each quote.
+    [String.raw`{\\\"password\\\":\\\"x y\\\"}`, String.raw`{\\\"password\\\":\\\"[redacted]\\\"}`],
+    [String.raw`\\\"token\\\": \\\"a\\\\\\\"b\\\", n`, String.raw`\\\"token\\\": \\\"[redacted]\\\", n`],
+    [String.raw`\\\"token\\\":\\\"cut`, String.raw`\\\"token\\\":[redacted]`],
     ['msg {"api_key": "abc def", "n": 1} end', 'msg {"api_key": "[redacted]", "n": 1} end'],
     ["{'password': 'p w', 'user': 'bob'}", "{'password': '[redacted]', 'user': 'bob'}"],
     ['{"password": 12345, "n": 1}', '{"password": [redacted], "n": 1}'],
@@ -208,6 +212,8 @@ describe('cost on hostile text', () => {
     // An object or array a credential names: read once to its closing bracket, or to the end.
     '"password":{',
     '"password":[],',
+    String.raw`\\\"token\\\":\\\"`,
+    String.raw`\\\"token\\\":\\\"a\\\", `,
     '"token":["a"',
     '\\"token\\":{\\"',
     ' password: ',
