@@ -203,6 +203,26 @@ describe('JWK private members', () => {
     expect(scrubSecretValue(other)).toBe(other);
   });
 
+  it('reads a brace inside a string as text, not as the end of the object', () => {
+    for (const [text, scrubbed] of [
+      ['{"kty":"RSA","kid":"a}b","d":"SECRET-d"}', `{"kty":"RSA","kid":"a}b","d":"${REDACTED}"}`],
+      [`{'kty':'oct','kid':'{x','k':'SECRET-k'}`, `{'kty':'oct','kid':'{x','k':'${REDACTED}'}`],
+      [
+        JSON.stringify(JSON.stringify({ kid: 'a}{b"}', kty: 'EC', d: 'SECRET-d' })),
+        JSON.stringify(JSON.stringify({ kid: 'a}{b"}', kty: 'EC', d: REDACTED })),
+      ],
+      // An apostrophe before the JWK, in a string of it, and one that opens no string (in no JSON's place).
+      [`Bob's key: {"kty":"oct","k":"SECRET-k"}`, `Bob's key: {"kty":"oct","k":"${REDACTED}"}`],
+      [`{"kty":"oct","note":"Bob's","k":"SECRET-k"}`, `{"kty":"oct","note":"Bob's","k":"${REDACTED}"}`],
+      [`{Bob's key, "kty":"oct","k":"SECRET-k"}`, `{Bob's key, "kty":"oct","k":"${REDACTED}"}`],
+    ]) {
+      expect(scrubSecretValue(text as string), text).toBe(scrubbed);
+    }
+    // A brace in another object's string does not make its members the JWK's.
+    const other = '{"kty":"RSA","n":"x"} {"note":"}{","d":"2026-12-07"}';
+    expect(scrubSecretValue(other)).toBe(other);
+  });
+
   it('keeps members of that name in another object than the one with the kty', () => {
     for (const text of [
       '{"kty":"RSA","n":"x","e":"AQAB"} {"d":"2026-12-07","k":"v1"}',
@@ -378,6 +398,15 @@ describe('cost on hostile text', () => {
     '{"oth":{"d":"a",',
     '"oth":{"kty":{"r":"a"}',
     '{"kty":"oth":{',
+    // Strings inside an object: each read once, a quote that opens none skipped.
+    '{"kty":\'a',
+    '{kty x"',
+    '{kty\\"a"',
+    '{kty \'"\\"',
+    '{"kty":"a}","d":"',
+    '{"d": x "kty":',
+    "{'kty': b'",
+    '{"kid":"',
   ])('scrubs 1 MiB of %j (JWK members) in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
