@@ -2,7 +2,7 @@
  * A JWK's private members written as JSON text, found for `secret-values.ts`: in an object (`{…}`) that has a
  * `kty` member, the value of `d`, `p`, `q`, `dp`, `dq`, `qi`, `k` or `priv` (RFC 7518, RFC 8037,
  * `credential-keys.ts`; its base64url, the whole string) is replaced, its name and quotes kept (`"d":"[redacted]"`). Quotes may be double,
- * single (`{'kty':'RSA','d':'…'}`, as Python prints a dict) or escaped (`{\"kty\":…}`, a JWK in a JSON string).
+ * single (`{'kty':'RSA','d':'…'}`, as Python prints a dict; a bytes value too, `'d': b'…'`) or escaped (`{\"kty\":…}`, a JWK in a JSON string).
  * A member of another object is kept, even in text that names a `kty` elsewhere (`{"d":"2026-12-07"}` beside
  * a JWKS): the members of each object are held until it closes, then replaced if it had a `kty`. The entries
  * of a multi-prime RSA key's `oth` (`r`, `d`, `t`: a prime and its exponents) are the key's: their members are
@@ -23,11 +23,11 @@
 const OUTSIDE =
   /[{}]|\\?["'](kty|oth)\\?["']\s*:|(\\?["'](?:d|p|q|dp|dq|qi|k|priv|r|t)\\?["']\s*:\s*\\?["'])([A-Za-z0-9_=+/-]+)/g;
 /**
- * Inside an object: a brace, a `:`, or a string, quoted with `"`, `'` or `\"` (a
+ * Inside an object: a brace, a `:`, or a string, quoted with `"`, `'` (a Python bytes' `b'…'` too) or `\"` (a
  * JSON string's), with backslash escapes; left open, it runs to the end. Its braces are text.
  */
 const INSIDE =
-  /[{}:]|"(?:[^"\\]|\\[\s\S])*(?:"|$)|'(?:[^'\\]|\\[\s\S])*(?:'|$)|\\"(?:[^"\\]|\\[^"])*(?:\\"|$)/g;
+  /[{}:]|"(?:[^"\\]|\\[\s\S])*(?:"|$)|b?'(?:[^'\\]|\\[\s\S])*(?:'|$)|\\"(?:[^"\\]|\\[^"])*(?:\\"|$)/g;
 const PRIVATE: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv', 'r', 't']);
 /** What may stand before a string's opening quote in JSON or a Python dict (spaces between). */
 const STRING_OPENS = '{[,:';
@@ -118,7 +118,7 @@ function opensString(text: string, at: number): boolean {
 
 /** What a string token at `at` holds, without its quotes (a closing one may be missing: text cut short). */
 function contentOf(token: string, at: number): [number, number] {
-  const open = token.startsWith('\\') ? 2 : 1;
+  const open = token.startsWith('\\') || token.startsWith('b') ? 2 : 1;
   const quote = token.slice(open - 1, open);
   const close = open === 2 && quote === '"' ? '\\"' : quote;
   const closed = token.length >= open + close.length && token.endsWith(close);

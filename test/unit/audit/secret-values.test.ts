@@ -178,6 +178,11 @@ describe('JWK private members', () => {
     );
     // Text cut inside the JWK: what it holds so far.
     expect(scrubSecretValue('{"kty":"EC","d":"SECRET-cu')).toBe(`{"kty":"EC","d":"${REDACTED}`);
+    // Python's bytes: `b'…'`, escapes and all.
+    expect(scrubSecretValue("{'kty': 'RSA', 'n': b'pub', 'd': b'SECRET\\x8a\\'d'}")).toBe(
+      `{'kty': 'RSA', 'n': b'pub', 'd': b'${REDACTED}'}`,
+    );
+    expect(scrubSecretValue("{'kty': 'oct', 'k': b'SECRET-cu")).toBe(`{'kty': 'oct', 'k': b'${REDACTED}`);
   });
 
   it("replaces the members of a multi-prime RSA key's oth entries (r, d, t), which hold no kty of their own", () => {
