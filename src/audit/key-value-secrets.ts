@@ -5,7 +5,8 @@
  * name kept (`password=[redacted]`).
  *
  * - A pair starts a word: at the start, after a space, a quote, a backtick, `(`, `,`, `{` or `[`, after `-` or
- *   `--` that start one, or right after an escape (`\n`, `%20`).
+ *   `--` that start one, right after an escape (`\n`, `%20`), or as a flag's value after its `=`
+ *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`).
  * - Its name names a credential by its last word (`password`, `DB_PASSWORD`, `api_key`, `authToken`,
  *   `sslpassword`), so `secret_name=…` (which secret), `token_type=…` and `max_tokens=…` are kept. A name of
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
@@ -213,13 +214,25 @@ function nameBefore(text: string, sep: number): Name | undefined {
   if (start > 0) {
     const before = text.charAt(start - 1);
     const tail = before === '\\' ? ESCAPE_TAIL.exec(run) : before === '%' ? HEX_PAIR.exec(run) : undefined;
-    if (tail === null || (tail === undefined && !WORD_OPENS.includes(before))) return undefined;
+    const opens = WORD_OPENS.includes(before) || (before === '=' && isFlagBefore(text, start - 1));
+    if (tail === null || (tail === undefined && !opens)) return undefined;
     run = run.slice(tail?.[0].length ?? 0);
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
     ? { name: run, quoted: false, quote: '', escapes: 0 }
     : undefined;
+}
+
+/**
+ * Whether a flag (`--from-literal`, `--set`) that starts a word ends at the `=` at `eq`: its value is a pair of
+ * its own (`--from-literal=password=x`). Read back no further than a name's characters.
+ */
+function isFlagBefore(text: string, eq: number): boolean {
+  let start = eq;
+  while (start > 0 && eq - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+  if (!text.startsWith('--', start) || !NAME_START.test(text.charAt(start + 2))) return false;
+  return start === 0 || WORD_OPENS.includes(text.charAt(start - 1));
 }
 
 /** A name's characters: letters, digits, `_`, `.` and `-`. */

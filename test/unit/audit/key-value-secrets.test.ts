@@ -28,6 +28,12 @@ describe('credential name=value pairs', () => {
     ['export DB_PASSWORD=hunter2; run', 'export DB_PASSWORD=[redacted]; run'],
     ['PGPASSWORD=abc psql -h db', 'PGPASSWORD=[redacted] psql -h db'],
     ['psql --password=s3cret -h db', 'psql --password=[redacted] -h db'],
+    // A flag whose value is a pair of its own.
+    [
+      'kubectl create secret generic x --from-literal=password=x --from-literal=user=bob',
+      'kubectl create secret generic x --from-literal=password=[redacted] --from-literal=user=bob',
+    ],
+    ["helm upgrade --set=db.password='p w' x", 'helm upgrade --set=db.password=[redacted] x'],
     [
       'env: api_key=abc apiKey=def client-secret=ghi',
       'env: api_key=[redacted] apiKey=[redacted] client-secret=[redacted]',
@@ -204,6 +210,9 @@ describe('cost on hostile text', () => {
     `${'a'.repeat(140)}=`,
     '%20=',
     '\\u0020--a=',
+    '--a=',
+    ' --a=password=',
+    `--${'a'.repeat(134)}=password=`,
     // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
     '"password":"',
     '"password":',
