@@ -21,7 +21,8 @@
  * - `name: value` (`db password: x`, `token: abc, user: bob`): the value on the same line, bare up to a space,
  *   `,`, `}` or `]`, when it stands alone (the line's end, a quote, `,`, `;`, `&`, a bracket or the next
  *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
- *   colon is kept (`client secret: opaque tokens are refused`); a URL's `token://` is no pair.
+ *   colon is kept (`client secret: opaque tokens are refused`); a URL's `token://` is no pair. YAML's value on
+ *   the lines after the key (`password:\n  hunter2`, `token: |\n  abc`): those lines, `yaml-values.ts`.
  *
  * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
  * a name that is no credential's is read as text, where a pair may start (`q=run%20token=…`). Linear: each
@@ -34,6 +35,7 @@
 import { describesCredential, isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd } from './json-text.js';
 import { closesValue } from './scheme-credentials.js';
+import { valueOnNextLines } from './yaml-values.js';
 
 /**
  * A value: quoted, with backslash escapes (a quote left open runs to the end), quoted with escaped quotes as a
@@ -113,6 +115,8 @@ interface Name {
   readonly quoted: boolean;
   readonly quote: string;
   readonly escapes: number;
+  /** Where the name starts. */
+  readonly at: number;
 }
 
 /** A credential's value to replace: where it starts and ends, and the quotes a JSON member's value keeps. */
@@ -139,6 +143,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   let start = sep + 1;
   while (start < text.length && isPadding(text.charCodeAt(start))) start++;
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
+  // YAML's `password:` or `token: |` with the value on the lines after it, indented more.
+  const lines =
+    text.charCodeAt(sep) === COLON && !name.quoted ? valueOnNextLines(text, name.at, start) : undefined;
+  if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
   // A JSON member's object or array (`"password":{"value":"x"}`): all of it, written as a string.
@@ -204,7 +212,7 @@ function nameBefore(text: string, sep: number): Name | undefined {
     if (escapes === 0 && text.charAt(start - quote.length - 1) === '\\') return undefined;
     const name = text.slice(start, close);
     return NAME_START.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS
-      ? { name, quoted: true, quote, escapes }
+      ? { name, quoted: true, quote, escapes, at: start }
       : undefined;
   }
   let start = end;
@@ -220,7 +228,7 @@ function nameBefore(text: string, sep: number): Name | undefined {
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
-    ? { name: run, quoted: false, quote: '', escapes: 0 }
+    ? { name: run, quoted: false, quote: '', escapes: 0, at: end - run.length }
     : undefined;
 }
 

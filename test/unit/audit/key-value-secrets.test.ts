@@ -134,6 +134,35 @@ describe('credential name: value pairs and JSON members in text', () => {
   });
 });
 
+describe('a YAML value on the lines after its key', () => {
+  it.each([
+    ['password:\n  hunter2', 'password:\n  [redacted]'],
+    ['db:\n  password:\n    hunter2\n  user: bob\n', 'db:\n  password:\n    [redacted]\n  user: bob\n'],
+    // A block scalar: all its lines, blank ones between them too, up to a line indented no more than the key.
+    ['token: |\n  abc\n\n  def\nnext: 1', 'token: |\n  [redacted]\nnext: 1'],
+    ['api_key: >-\n  a\n  b\n', 'api_key: >-\n  [redacted]\n'],
+    ['token: |2 # note\n   abc\nx: 1', 'token: |2 # note\n   [redacted]\nx: 1'],
+    ['password:\r\n  hunter2\r\nuser: bob', 'password:\r\n  [redacted]\r\nuser: bob'],
+    // A mapping under a credential's name, as the audit walk masks an object's value: whole.
+    ['credentials:\n  user: bob\n  pass: x\nother: y', 'credentials:\n  [redacted]\nother: y'],
+    // The key's column is its indentation: a sequence's entry counts its `- `.
+    ['- password:\n    hunter2\n- user: x', '- password:\n    [redacted]\n- user: x'],
+  ])('replaces the value in %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+
+  it('keeps the next line when it is indented no more than the key, and a stack after an error message', () => {
+    for (const text of [
+      'password:\nuser: bob',
+      '  password:\n  user: bob',
+      'Error: invalid token:\n    at verify (/app/a.js:1:2)',
+      'password:',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+});
+
 describe('a boolean of a name that says something about a credential, not one', () => {
   it('keeps it: passwordless=true, has_password: no, a JSON member, --no-password', () => {
     for (const text of [
@@ -221,6 +250,14 @@ describe('cost on hostile text', () => {
     // An object or array a credential names: read once to its closing bracket, or to the end.
     '"password":{',
     '"password":[],',
+    // YAML: the key's line read back once, the value's lines once.
+    'password:\n',
+    'password: |\n',
+    'password:\n\n',
+    'password:\n  ',
+    'password:\n a\n',
+    ' password:\n',
+    'a\npassword:\n  b\n',
     String.raw`\\\"token\\\":\\\"`,
     String.raw`\\\"token\\\":\\\"a\\\", `,
     '"token":["a"',

@@ -1,0 +1,59 @@
+/**
+ * A YAML value written on the lines after its key, for `key-value-secrets.ts`: `password:` and nothing else on
+ * its line, or a block scalar's indicator (`token: |`, `key: >-`, a comment after it allowed), then the lines
+ * indented more than the key (`password:\n  hunter2`, `token: |\n  abc\n  def`). The value is all of those
+ * lines, blank lines between them included, up to the first line that is not indented more than the key's (a
+ * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
+ * sequence under a credential's name (`credentials:\n  user: bob\n  pass: x`), which the audit walk masks whole
+ * as an object's value too. The key's indentation is its column: `- password:` (a sequence's entry) counts
+ * the `- `. Only spaces indent (YAML allows no tabs there). Linear: the key's line is read back once (only
+ * the last key on a line ends it), and the value's lines once.
+ *
+ * @module
+ */
+
+const SPACE = 0x20;
+const LF = 0x0a;
+const CR = 0x0d;
+/** A block scalar's header: `|` or `>`, an indentation digit and a chomping sign in either order. */
+const BLOCK_HEADER = /[|>](?:[1-9][+-]?|[+-][1-9]?)?[ \t]*(?:#[^\r\n]*)?(?=\r?\n)/y;
+
+/**
+ * Where the value of the key starting at `key` lies, when its `:` is followed (spaces skipped, up to `at`) by
+ * the line's end or a block scalar's header and the lines after it hold the value: from its first character to
+ * the end of its last line; undefined otherwise.
+ */
+export function valueOnNextLines(
+  text: string,
+  key: number,
+  at: number,
+): { start: number; end: number } | undefined {
+  let p = at;
+  BLOCK_HEADER.lastIndex = p;
+  if (BLOCK_HEADER.test(text)) p = BLOCK_HEADER.lastIndex;
+  if (text.charCodeAt(p) === CR) p++;
+  if (text.charCodeAt(p) !== LF) return undefined;
+  const indent = key - lineStart(text, key);
+  let start = -1;
+  let end = -1;
+  for (p++; p < text.length; ) {
+    let q = p;
+    while (text.charCodeAt(q) === SPACE) q++;
+    const c = text.charCodeAt(q);
+    const blank = q >= text.length || c === LF || (c === CR && text.charCodeAt(q + 1) === LF);
+    // A line not indented more than the key ends the value, unread.
+    if (!blank && q - p <= indent) break;
+    let eol = text.indexOf('\n', q);
+    if (eol === -1) eol = text.length;
+    if (!blank) {
+      if (start === -1) start = q;
+      end = text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
+    }
+    p = eol + 1;
+  }
+  return start === -1 ? undefined : { start, end };
+}
+
+function lineStart(text: string, at: number): number {
+  return text.lastIndexOf('\n', at - 1) + 1;
+}
