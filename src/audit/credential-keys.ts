@@ -87,6 +87,47 @@ export function describesCredential(name: string): boolean {
  */
 export const MAX_CREDENTIAL_NAME_CHARS = 128;
 
+/** What every credential's name holds (`isSensitiveKey`'s words): a name without it is not read further. */
+export const CREDENTIAL_HINT = /pass|pwd|secret|token|key|auth|credential|cookie|jwt|bearer/i;
+const CAMEL = /([a-z0-9])([A-Z])/g;
+const NOT_ALNUM = /[^A-Za-z0-9]+/;
+/** The last word of a two-word credential's name (`api_key`, `secretKeys`, `refresh_tokens`). */
+const PAIR_END = /^(?:keys?|tokens)$/i;
+
+/**
+ * What follows the last character of `name` that is no letter or digit (`count_0` of `token_count_0`): the
+ * credential word a credential's name ends in is there, so a name whose segment holds no hint is not read
+ * word by word (a JSON body's members cost a scan each, not a split).
+ */
+function lastSegment(name: string): string {
+  let i = name.length;
+  while (i > 0 && isAlnum(name.charCodeAt(i - 1))) i--;
+  return i === 0 ? name : name.slice(i);
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
+}
+
+/**
+ * Whether `name` ends in a credential's name: its last word (`password`, `DB_PASSWORD`, `sslpassword`), or its
+ * last two when they end in `key`, `keys` or `tokens` and together name one (`api_key`, `SECRET_KEY`,
+ * `refresh_tokens`); `secret_name` ends in `name`.
+ */
+export function namesSecretValue(name: string): boolean {
+  if (name.length > MAX_CREDENTIAL_NAME_CHARS || !CREDENTIAL_HINT.test(lastSegment(name))) return false;
+  const words = name
+    .replace(CAMEL, '$1_$2')
+    .split(NOT_ALNUM)
+    .filter((w) => w !== '');
+  const last = words.at(-1) ?? '';
+  if (isSensitiveKey(last)) return true;
+  // Two words (`api_key`, `SECRET_KEY`): only a name that ends in `key`, `keys` or `tokens` is read so, or
+  // `secret_name` and `password_policy` would be taken for credentials by their first word.
+  const before = words.at(-2);
+  return before !== undefined && PAIR_END.test(last) && isSensitiveKey(`${before}_${last}`);
+}
+
 /**
  * Whether `name` (a header pair's first element, a `{name, value}` entry's name: HTTP header lists, HAR,
  * Kubernetes `env`) names a credential, so the value beside it is masked as a credential-named key's is.

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { describesCredential, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
-import { isNameChar, namesSecretValue } from './key-value-secrets.js';
+import { describesCredential, MAX_CREDENTIAL_NAME_CHARS, namesSecretValue } from './credential-keys.js';
+import { isNameChar } from './key-value-secrets.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
 const LETTER = /^[A-Za-z]/;
