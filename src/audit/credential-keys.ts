@@ -81,6 +81,27 @@ export function describesCredential(name: string): boolean {
 }
 
 /**
+ * Words that say what state a credential is in, as an error or a status writes it after the credential's name
+ * and a colon (`invalid token: expired`). A fixed list: another word is taken for a credential.
+ */
+const STATE_WORDS: ReadonlySet<string> = new Set(
+  [
+    'expired invalid valid missing revoked malformed required empty absent unknown undefined unset none null',
+    'nil denied rejected unauthorized forbidden redacted hidden masked present provided',
+  ]
+    .join(' ')
+    .split(' '),
+);
+const STATE_WORD_MAX = 12;
+
+/** Whether `value` (a full stop after it allowed) is one of {@link STATE_WORDS}. */
+export function isStateWord(value: string): boolean {
+  if (value.length > STATE_WORD_MAX + 1) return false;
+  const word = value.endsWith('.') ? value.slice(0, -1) : value;
+  return STATE_WORDS.has(word);
+}
+
+/**
  * The longest name {@link namesCredential} reads (AWS allows tag keys of 128 characters; header and variable
  * names are shorter). Longer text names nothing: it is the caller's or a log line's, and reading it word by
  * word costs ~0.7 µs a character, 0.7 s of event loop for a 1 MiB name in a logged pair or a tool argument.

@@ -21,7 +21,8 @@
  * - `name: value` (`db password: x`, `token: abc, user: bob`): the value on the same line, bare up to a space,
  *   `,`, `}` or `]`, when it stands alone (the line's end, a quote, `,`, `;`, `&`, a bracket or the next
  *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
- *   colon is kept (`client secret: opaque tokens are refused`); a URL's `token://` is no pair. YAML's value on
+ *   colon is kept (`client secret: opaque tokens are refused`), and so is a word saying what state the credential
+ *   is in (`invalid token: expired`, `token: MISSING`: `credential-keys.ts`); a URL's `token://` is no pair. YAML's value on
  *   the lines after the key (`password:\n  hunter2`, `token: |\n  abc`): those lines, `yaml-values.ts`.
  *
  * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
@@ -35,6 +36,7 @@
 import {
   CREDENTIAL_HINT,
   describesCredential,
+  isStateWord,
   MAX_CREDENTIAL_NAME_CHARS,
   namesSecretValue,
 } from './credential-keys.js';
@@ -157,10 +159,14 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   const end = start + m.length;
   // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
   if (BOOLEAN_ISH.test(m) && describesCredential(name.name)) return undefined;
-  // `invalid token: expired` is a value; `client secret: opaque tokens are refused` is prose.
-  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m) && !standsAlone(text, m, end)) {
-    prose.end = end;
-    return undefined;
+  // `invalid token: expired` and `token: MISSING` say what state it is in; `client secret: opaque tokens are
+  // refused` is prose.
+  if (text.charCodeAt(sep) === COLON && !name.quoted && !QUOTED.test(m)) {
+    if (isStateWord(m)) return undefined;
+    if (!standsAlone(text, m, end)) {
+      prose.end = end;
+      return undefined;
+    }
   }
   const quote = name.quoted ? (QUOTE_OPEN.exec(m)?.[0] ?? '') : '';
   // A quoted value keeps its quotes only when it closes (`"p w"`); one left open runs to the end.

@@ -116,7 +116,9 @@ describe('credential name: value pairs and JSON members in text', () => {
     ['password: hunter, user: bob', 'password: [redacted], user: bob'],
     ['token: abc user: bob', 'token: [redacted] user: bob'],
     ['db password: hunter2 next', 'db password: [redacted] next'],
-    ['invalid token: expired', 'invalid token: [redacted]'],
+    // A word that is no state's, after a name and a colon, is taken for the value.
+    ['invalid token: expiredx', 'invalid token: [redacted]'],
+    ['token: expired2', 'token: [redacted]'],
   ])('replaces the value in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -128,6 +130,10 @@ describe('credential name: value pairs and JSON members in text', () => {
       '{"token_type":"bearer","max_tokens":5,"secret_name":"x","key":"value"}',
       '{"password_policy": "strict"}',
       'see https://token:x',
+      // A word that says what state the credential is in.
+      'invalid token: expired',
+      'refresh token: revoked, user: bob',
+      'password: required.',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
