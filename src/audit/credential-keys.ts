@@ -82,7 +82,9 @@ export function describesCredential(name: string): boolean {
 
 /**
  * Words that say what state a credential is in, as an error or a status writes it after the credential's name
- * and a colon (`invalid token: expired`). A fixed list: another word is taken for a credential.
+ * and a colon (`invalid token: expired`), in any case (`token: MISSING`, as a status or a shell writes it). A
+ * fixed list: another word, even in capitals (`token: JBSWYDPE`, which base32 writes too), is taken for a
+ * credential; when unsure, redact.
  */
 const STATE_WORDS: ReadonlySet<string> = new Set(
   [
@@ -98,7 +100,7 @@ const STATE_WORD_MAX = 12;
 export function isStateWord(value: string): boolean {
   if (value.length > STATE_WORD_MAX + 1) return false;
   const word = value.endsWith('.') ? value.slice(0, -1) : value;
-  return STATE_WORDS.has(word);
+  return STATE_WORDS.has(word.toLowerCase());
 }
 
 /**

@@ -119,6 +119,9 @@ describe('credential name: value pairs and JSON members in text', () => {
     // A word that is no state's, after a name and a colon, is taken for the value.
     ['invalid token: expiredx', 'invalid token: [redacted]'],
     ['token: expired2', 'token: [redacted]'],
+    // Capitals that are no state's word may be base32 (RFC 4648's alphabet is capitals and 2-7).
+    ['token: ABCDEFGH', 'token: [redacted]'],
+    ['token: JBSWY3DPEHPK3PXP', 'token: [redacted]'],
   ])('replaces the value in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -134,6 +137,8 @@ describe('credential name: value pairs and JSON members in text', () => {
       'invalid token: expired',
       'refresh token: revoked, user: bob',
       'password: required.',
+      'token: MISSING',
+      'API_KEY: Unset, user: bob',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
