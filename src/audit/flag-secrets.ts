@@ -5,7 +5,8 @@
  * `--`, its name names a credential as a pair's name does (`--password`, `--db-password`, `--client-secret`;
  * not `--password-file`), and the value is the next word (quoted, with backslash escapes, or bare up to a
  * space, quote, backslash, `;` or `&`) unless that is another flag (`--password --host db` asks for one).
- * The value is replaced, the flag kept (`--password [redacted]`). A single dash (`-p`) is no credential's: it
+ * The value is replaced, the flag kept (`--password [redacted]`), unless it is a reference to a secret as
+ * Docker's `--secret` takes one (`id=npmrc,src=…`: keys and values, a key first). A single dash (`-p`) is no credential's: it
  * names other things as often. Linear: each `--` is found once, its name read forward once, and the next
  * looked for after the name or the value.
  *
@@ -19,6 +20,8 @@ const LETTER = /^[A-Za-z]/;
 const PADDING = /[ \t]+/y;
 /** The value: quoted (a quote left open runs to the end) or bare; not another flag. */
 const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S])*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
+/** A secret's reference as `--secret` takes it: its first key (`id=`, `src=`, `type=`, …). */
+const SECRET_REFERENCE = /^(?:id|src|source|type|env|target|uid|gid|mode|required)=/i;
 /** What may stand before `--`: a word's start. */
 const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
 /** An escape's last characters before `--` (`\n`, `\t`, `\u0020`, `%20`). */
@@ -40,8 +43,12 @@ export function redactFlagSecrets(text: string, marker: string): string {
       const start = PADDING.lastIndex;
       FLAG_VALUE.lastIndex = start;
       if (FLAG_VALUE.test(text)) {
-        out += `${text.slice(from, start)}${marker}`;
-        from = next = FLAG_VALUE.lastIndex;
+        const end = FLAG_VALUE.lastIndex;
+        if (!isSecretReference(name, text.slice(start, end))) {
+          out += `${text.slice(from, start)}${marker}`;
+          from = end;
+        }
+        next = end;
       }
     }
     at = text.indexOf('--', next);
@@ -57,10 +64,18 @@ export function redactFlagSecrets(text: string, marker: string): string {
 export function isFlagValue(before: unknown, el: unknown): boolean {
   if (typeof before !== 'string' || !before.startsWith('--') || before.length > MAX_CREDENTIAL_NAME_CHARS + 2)
     return false;
-  if (typeof el === 'string' && el.startsWith('-')) return false;
+  if (typeof el === 'string' && (el.startsWith('-') || isSecretReference(before.slice(2), el))) return false;
   const name = before.slice(2);
   for (let i = 0; i < name.length; i++) if (!isNameChar(name.charCodeAt(i))) return false;
   return isCredentialFlag(name);
+}
+
+/**
+ * Whether `value` of the flag `name` names a secret rather than holding one: Docker's and Podman's `--secret`
+ * take a reference (`docker build --secret id=npmrc,src=$HOME/.npmrc`, `type=env,id=x`), keys and values.
+ */
+function isSecretReference(name: string, value: string): boolean {
+  return name.toLowerCase() === 'secret' && SECRET_REFERENCE.test(value);
 }
 
 function isCredentialFlag(name: string): boolean {

@@ -204,6 +204,8 @@ describe('a credential flag and its value after a space', () => {
     ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
     ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
     ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
+    // `--secret` with no reference's key first: a secret, maybe.
+    ['podman run --secret s3cr3t x', 'podman run --secret [redacted] x'],
   ])('replaces the value in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -216,6 +218,9 @@ describe('a credential flag and its value after a space', () => {
       'a--password x',
       'mysql -p secret',
       'ends with --password',
+      // A reference to a secret, as Docker's and Podman's `--secret` take one.
+      'docker build --secret id=npmrc,src=/home/a/.npmrc .',
+      'docker buildx build --secret type=env,id=GH_TOKEN .',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }

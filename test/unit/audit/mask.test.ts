@@ -206,6 +206,11 @@ describe('auditArguments', () => {
     expect(auditArguments({ kept }, { mode: 'plain', paths: [], key: KEY })).toEqual({
       kept: ['--password-file', 'p.txt', '--no-password', 'db', '--user', 'alice', '--token=[redacted]'],
     });
+    // Docker's `--secret` takes a reference to a secret, not the secret; a bare word there may be one.
+    const build = ['docker', 'build', '--secret', 'id=npmrc,src=/home/a/.npmrc', '--secret', 's3cr3t'];
+    expect(auditArguments({ build }, { mode: 'plain', paths: [], listedMode: 'redact', key: KEY })).toEqual({
+      build: ['docker', 'build', '--secret', 'id=npmrc,src=/home/a/.npmrc', '--secret', REDACTED],
+    });
   });
 
   it('listed paths win over hash mode too (redact, drop)', () => {
