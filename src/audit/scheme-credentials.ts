@@ -23,8 +23,10 @@
  * or an escape: `auth: Basic alice:two words`, `"Basic …"`), the password runs to the value's end (the line's
  * end, a quote, a backtick or a backslash), spaces included: a hand-written password may hold them. In
  * running text (`ran Basic setup:done in 2s`) it runs to a space, and is replaced only when it looks like a
- * password (4+ characters with a digit, a symbol or a capital inside: `s3cr3t`, `p@ss`), so prose is kept;
- * a string that is only `Basic setup:done` has a header value's shape and is taken for one. A time or ratio
+ * password (4+ characters with a digit, a symbol or a capital inside: `s3cr3t`, `p@ss`), so prose is kept.
+ * A string that starts with `Basic user:…` is judged so too (`Basic setup:done` is a label as often as a
+ * value), a picked password such as `secret` or `admin` taken for one, then read as a value (`Basic
+ * alice:s3cret two` loses `s3cret two`). A time or ratio
  * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
  *
  * @module
@@ -56,6 +58,15 @@ const RAW_BASIC = new RegExp(String.raw`(basic${STARTS_WORD('basic')}[ \t]+[^\s:
 const DIGITS = /^\d+$/;
 /** A raw password in running text: 4+ characters with a digit, a symbol or a capital inside (`s3cr3t`, `p@ss`). */
 const RAW_PASSWORD_LOOK = /^(?=.{4})(?:.*[0-9+/=_~!@#$%^&*?]|.+[A-Z])/;
+/**
+ * Passwords people pick and default credentials use (`admin:admin`, `guest:guest`): no label's word. A string
+ * that is only `Basic user:<one of them>` is taken for a credential though it looks like no password.
+ */
+const PICKED_PASSWORDS: ReadonlySet<string> = new Set(
+  'secret password passwd pass changeme admin root guest test letmein qwerty default welcome hunter'.split(
+    ' ',
+  ),
+);
 /** Where a raw password that stands as a value ends: its line's end, a quote, a backtick or an escape. */
 const RAW_VALUE_CLOSES = '"\'`\\\r\n';
 
@@ -167,7 +178,14 @@ function redactRawBasic(text: string, marker: string): string {
     const user = head.slice(head.search(SPACE) + 1, -1).trim();
     const word = first.slice(0, trimmedEnd(first, 0, first.length));
     if (first.startsWith('//') || (DIGITS.test(user) && DIGITS.test(word))) continue;
-    if (opensValue(text, m.index)) {
+    // A string that is only `Basic user:word` may be a label (`Basic setup:done`): judged as running text is,
+    // then read as a value.
+    const value =
+      opensValue(text, m.index) &&
+      (!startsText(text, m.index) ||
+        RAW_PASSWORD_LOOK.test(word) ||
+        PICKED_PASSWORDS.has(word.toLowerCase()));
+    if (value) {
       while (end < text.length && !RAW_VALUE_CLOSES.includes(text.charAt(end))) end++;
       RAW_BASIC.lastIndex = end;
     } else if (!RAW_PASSWORD_LOOK.test(word)) continue;
@@ -197,6 +215,13 @@ function isPickedToken(token: string): boolean {
     !TITLE_WORD.test(token) &&
     !PROSE_AFTER_BEARER.has(token.toLowerCase())
   );
+}
+
+/** Whether only spaces or tabs (at most {@link MAX_PADDING}) stand before `at`. */
+function startsText(text: string, at: number): boolean {
+  let i = at;
+  while (i > 0 && at - i < MAX_PADDING && isPadding(text.charCodeAt(i - 1))) i--;
+  return i === 0;
 }
 
 /**

@@ -122,7 +122,10 @@ describe('Basic with user information written raw', () => {
     ['{"auth":"basic  svc:p@ss:w0rd"}', '{"auth":"basic  svc:[redacted]"}'],
     ['sent:\nBasic bob:hunter2.', 'sent:\nBasic bob:[redacted].'],
     // Where a value stands, the password runs to the value's end, spaces included.
-    ['Basic alice:two words', 'Basic alice:[redacted]'],
+    ['Basic alice:s3cret words', 'Basic alice:[redacted]'],
+    ['Basic admin:Admin', 'Basic admin:[redacted]'],
+    ['Basic guest:guest now', 'Basic guest:[redacted]'],
+    ['  Basic alice:P@ss', '  Basic alice:[redacted]'],
     ['auth: Basic alice:two words\nnext: x', 'auth: Basic alice:[redacted]\nnext: x'],
     ['{"auth":"Basic alice:two words "}', '{"auth":"Basic alice:[redacted] "}'],
     ['{\\"auth\\":\\"Basic alice:two words\\"}', '{\\"auth\\":\\"Basic alice:[redacted]\\"}'],
@@ -142,6 +145,9 @@ describe('Basic with user information written raw', () => {
       // Running text: a password that looks like a word is prose.
       'ran Basic setup:done in 2s',
       'the Basic setup:done step',
+      // A string that only starts with it is judged as running text is: a label as often as a value.
+      'Basic setup:done',
+      'Basic alice:two words',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
