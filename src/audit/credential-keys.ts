@@ -80,6 +80,24 @@ export function describesCredential(name: string): boolean {
   return (words.length > 1 && STATE_PREFIXES.has(first)) || WITHOUT_SUFFIX.test(words.at(-1) ?? '');
 }
 
+const BOOLEAN_WORD = /^(?:true|false|yes|no|on|off|null|none|0|1)$/i;
+
+/**
+ * Whether `value` under the key `name` is a switch's state, not a credential: a boolean (`null`, `0`, `1`,
+ * `"yes"`, … too) of a name that says something about a credential ({@link describesCredential}:
+ * `passwordless: true`, `has_password: false`), as the text scrub keeps `passwordless=true`. `password: true`
+ * names one and is masked.
+ */
+export function isCredentialSwitch(name: string, value: unknown): boolean {
+  const state =
+    typeof value === 'boolean' ||
+    value === null ||
+    value === 0 ||
+    value === 1 ||
+    (typeof value === 'string' && value.length <= 5 && BOOLEAN_WORD.test(value));
+  return state && describesCredential(name);
+}
+
 /**
  * Words that say what state a credential is in, as an error or a status writes it after the credential's name
  * and a colon (`invalid token: expired`), in any case (`token: MISSING`, as a status or a shell writes it). A

@@ -30,7 +30,13 @@ import {
   spend,
   TRUNCATED,
 } from './argument-budget.js';
-import { entryValueKey, isSensitiveKey, jwkPrivateMembers, namesCredential } from './credential-keys.js';
+import {
+  entryValueKey,
+  isCredentialSwitch,
+  isSensitiveKey,
+  jwkPrivateMembers,
+  namesCredential,
+} from './credential-keys.js';
 import { isFlagValue } from './flag-secrets.js';
 import { REDACTED, scrubSecretValue } from './secret-values.js';
 
@@ -190,7 +196,9 @@ function walk(value: unknown, paths: readonly Path[], o: WalkOptions, depth: num
     const jwk = o.sensitiveKeys ? jwkPrivateMembers(value) : undefined;
     return eachKey(value, o.budget, (k, v, out) => {
       const hits = here.filter((p) => p[0] === '*' || p[0] === k);
-      const credential = o.sensitiveKeys && (k === entry || isSensitiveKey(k) || jwk?.has(k) === true);
+      const credential =
+        o.sensitiveKeys &&
+        (k === entry || (isSensitiveKey(k) && !isCredentialSwitch(k, v)) || jwk?.has(k) === true);
       if (hits.some((p) => p.length === 1) || o.anywhere.has(k) || credential) {
         if (o.listed !== 'drop') put(out, k, masked(v, o, depth + 1));
         return;

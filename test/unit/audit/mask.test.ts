@@ -184,6 +184,26 @@ describe('auditArguments', () => {
     expect(redacted).toMatchObject({ query: REDACTED, password: REDACTED, limit: 10 });
   });
 
+  it('plain: keeps the boolean of a key that says something about a credential, as the text scrub does', () => {
+    const args = {
+      passwordless: true,
+      has_password: false,
+      options: { requireToken: 'yes', no_secret: 0, isTokenSet: null },
+      // A credential's name keeps nothing, nor does such a key with a value that is no switch's state.
+      password: true,
+      has_password_hint: 'hunter2',
+      other: { passwordless: 'abc' },
+    };
+    expect(auditArguments(args, { mode: 'plain', paths: [], listedMode: 'redact', key: KEY })).toEqual({
+      passwordless: true,
+      has_password: false,
+      options: { requireToken: 'yes', no_secret: 0, isTokenSet: null },
+      password: REDACTED,
+      has_password_hint: REDACTED,
+      other: { passwordless: REDACTED },
+    });
+  });
+
   it('plain: an argument vector keeps no value after a credential flag (exec tools take argv arrays)', () => {
     const argv = [
       'psql',
