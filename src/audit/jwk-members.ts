@@ -24,11 +24,14 @@ const OUTSIDE =
   /[{}]|\\?["'](kty|oth)\\?["']\s*:|(\\?["'](?:d|p|q|dp|dq|qi|k|priv|r|t)\\?["']\s*:\s*\\?["'])([A-Za-z0-9_=+/-]+)/g;
 /**
  * Inside an object: a brace, a `:`, or a string, quoted with `"`, `'` (a Python bytes' `b'…'` too) or `\"` (a
- * JSON string's), with backslash escapes; left open, it runs to the end. Its braces are text.
+ * JSON string's), with backslash escapes; left open, it runs to the end. Its braces are text. Each string is read
+ * as runs of what no quote or backslash is, an escape between them: one way to read it, no backtracking.
  */
 const INSIDE =
-  /[{}:]|"(?:[^"\\]|\\[\s\S])*(?:"|$)|b?'(?:[^'\\]|\\[\s\S])*(?:'|$)|\\"(?:[^"\\]|\\[^"])*(?:\\"|$)/g;
+  /[{}:]|"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|$)|b?'[^'\\]*(?:\\[\s\S][^'\\]*)*(?:'|$)|\\"[^"\\]*(?:\\[^"][^"\\]*)*(?:\\"|$)/g;
 const PRIVATE: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv', 'r', 't']);
+/** The longest name looked for (`priv`): a longer string is no member's name to remember. */
+const MAX_NAME_CHARS = 4;
 /** What may stand before a string's opening quote in JSON or a Python dict (spaces between). */
 const STRING_OPENS = '{[,:';
 
@@ -91,7 +94,7 @@ export function redactJwkMembers(text: string, marker: string): string {
       const [start, end] = contentOf(token, m.index);
       if (valueFrom !== -1 && onlySpaces(text, valueFrom, m.index)) {
         if (end > start) held.push(start, end);
-      } else name = text.slice(start, end);
+      } else name = end - start <= MAX_NAME_CHARS ? text.slice(start, end) : undefined;
       valueFrom = -1;
     }
   }
