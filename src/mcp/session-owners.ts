@@ -115,6 +115,8 @@ export class SessionOwners {
   readonly #owners: OwnerTable<Binding>;
   readonly #versions = new Map<string, string>();
   readonly #unknown: UnknownSessions;
+  /** A session unbound here is forwarded for the upstream to decide (`unknownSessions: forward`). */
+  readonly forwardsUnknown: boolean;
   readonly #shared: SharedSessions | undefined;
   readonly #now: () => number;
   readonly #onEnd: OnEnd | undefined;
@@ -123,6 +125,7 @@ export class SessionOwners {
   constructor(opts: SessionOwnersOptions = {}) {
     const onEvict = opts.onEvict;
     this.#unknown = opts.unknown ?? 'reject';
+    this.forwardsUnknown = this.#unknown === 'forward';
     this.#shared = opts.shared;
     this.#now = opts.now ?? (() => performance.now());
     this.#onEnd = opts.onEnd;

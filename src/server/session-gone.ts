@@ -21,7 +21,12 @@ export function sessionGone(ctx: RequestContext, sessions: SessionOwners | undef
   if (noted === undefined || sessions === undefined) return false;
   const header = ctx.req.headers['mcp-session-id'];
   const id = Array.isArray(header) ? header[0] : header;
-  return id === undefined || (sessions.binding(id) ?? null) !== noted;
+  if (id === undefined) return true;
+  const now = sessions.binding(id);
+  // Unbound now: it ended, or (unknown sessions forwarded) the table's bounds evicted it, which ends nothing
+  // upstream; checked now it would be forwarded as unknown, so it goes on (the upstream answers an ended one 404).
+  if (now === undefined) return noted !== null && !sessions.forwardsUnknown;
+  return now !== noted;
 }
 
 /** Refuses the request after its decision (404, as an unknown session); returns the status sent. */
