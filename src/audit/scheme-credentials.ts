@@ -24,9 +24,11 @@
  * end, a quote, a backtick or a backslash), spaces included: a hand-written password may hold them. In
  * running text (`ran Basic setup:done in 2s`) it runs to a space, and is replaced only when it looks like a
  * password (4+ characters with a digit, a symbol or a capital inside: `s3cr3t`, `p@ss`), so prose is kept.
- * A string that starts with `Basic user:…` is judged so too (`Basic setup:done` is a label as often as a
- * value), a picked password such as `secret` or `admin` taken for one, then read as a value (`Basic
- * alice:s3cret two` loses `s3cret two`). A time or ratio
+ * A string that is only `Basic user:word` is a value whatever the word (`Basic alice:bluebird`: a
+ * credential's shape, and a secret is never logged when unsure). One that starts with `Basic user:…` and
+ * goes on is judged as running text (`Basic setup:done in 2s` is a label), a picked password such as
+ * `secret` or `admin` taken for one, then read as a value (`Basic alice:s3cret two` loses `s3cret two`). A
+ * time or ratio
  * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
  *
  * @module
@@ -178,11 +180,12 @@ function redactRawBasic(text: string, marker: string): string {
     const user = head.slice(head.search(SPACE) + 1, -1).trim();
     const word = first.slice(0, trimmedEnd(first, 0, first.length));
     if (first.startsWith('//') || (DIGITS.test(user) && DIGITS.test(word))) continue;
-    // A string that is only `Basic user:word` may be a label (`Basic setup:done`): judged as running text is,
-    // then read as a value.
+    // A string that is only `Basic user:word` is a value, whatever the word. One that starts with it and goes
+    // on may be a label (`Basic setup:done in 2s`): judged as running text is, then read as a value.
     const value =
       opensValue(text, m.index) &&
       (!startsText(text, m.index) ||
+        onlySpacesAfter(text, end) ||
         RAW_PASSWORD_LOOK.test(word) ||
         PICKED_PASSWORDS.has(word.toLowerCase()));
     if (value) {
@@ -222,6 +225,12 @@ function startsText(text: string, at: number): boolean {
   let i = at;
   while (i > 0 && at - i < MAX_PADDING && isPadding(text.charCodeAt(i - 1))) i--;
   return i === 0;
+}
+
+/** Whether only white space stands from `at` to the text's end. */
+function onlySpacesAfter(text: string, at: number): boolean {
+  for (let i = at; i < text.length; i++) if (!SPACE.test(text.charAt(i))) return false;
+  return true;
 }
 
 /**

@@ -126,6 +126,10 @@ describe('Basic with user information written raw', () => {
     ['Basic admin:Admin', 'Basic admin:[redacted]'],
     ['Basic guest:guest now', 'Basic guest:[redacted]'],
     ['  Basic alice:P@ss', '  Basic alice:[redacted]'],
+    // A string that is only `Basic user:word`: a credential's shape, whatever the word.
+    ['Basic alice:bluebird', 'Basic alice:[redacted]'],
+    [' Basic setup:done \n', ' Basic setup:[redacted] \n'],
+    ['Basic alice:bluebird.', 'Basic alice:[redacted].'],
     ['auth: Basic alice:two words\nnext: x', 'auth: Basic alice:[redacted]\nnext: x'],
     ['{"auth":"Basic alice:two words "}', '{"auth":"Basic alice:[redacted] "}'],
     ['{\\"auth\\":\\"Basic alice:two words\\"}', '{\\"auth\\":\\"Basic alice:[redacted]\\"}'],
@@ -145,8 +149,8 @@ describe('Basic with user information written raw', () => {
       // Running text: a password that looks like a word is prose.
       'ran Basic setup:done in 2s',
       'the Basic setup:done step',
-      // A string that only starts with it is judged as running text is: a label as often as a value.
-      'Basic setup:done',
+      // A string that starts with it and goes on is judged as running text is: a label as often as a value.
+      'Basic setup:done in 2s',
       'Basic alice:two words',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
