@@ -2,7 +2,7 @@
  * A JWK's private members written as JSON text, found for `secret-values.ts`: in an object (`{…}`) that has a
  * `kty` member, the value of `d`, `p`, `q`, `dp`, `dq`, `qi`, `k` or `priv` (RFC 7518, RFC 8037,
  * `credential-keys.ts`; its base64url, the whole string) is replaced, its name and quotes kept (`"d":"[redacted]"`). Quotes may be double,
- * single (`{'kty':'RSA','d':'…'}`, as Python prints a dict; a bytes value too, `'d': b'…'`) or escaped (`{\"kty\":…}`, a JWK in a JSON string).
+ * single (`{'kty':'RSA','d':'…'}`, as Python prints a dict; a bytes value too, `'d': b'…'` or `b"…"`) or escaped (`{\"kty\":…}`, a JWK in a JSON string).
  * A member of another object is kept, even in text that names a `kty` elsewhere (`{"d":"2026-12-07"}` beside
  * a JWKS): the members of each object are held until it closes, then replaced if it had a `kty`. The entries
  * of a multi-prime RSA key's `oth` (`r`, `d`, `t`: a prime and its exponents) are the key's: their members are
@@ -10,8 +10,8 @@
  * left open (text cut short) is judged by what it holds so far. Inside an object, strings are read whole, so a
  * brace in one is text (`"kid":"a}b"`); a quote where JSON opens no string (after no `{`, `[`, `,` or `:`:
  * `{Bob's key, …}`) is no string's. Outside any object, braces and members are looked for, not strings (an
- * apostrophe there is prose's). Linear: each string is read once (a quote that opens none is skipped), each
- * member held and settled once.
+ * apostrophe there is prose's). Linear: a string is read only where one opens, and once (a quote that opens
+ * none is passed alone, not read as a string to its end), each member held and settled once.
  *
  * @module
  */
@@ -23,12 +23,21 @@
 const OUTSIDE =
   /[{}]|\\?["'](kty|oth)\\?["']\s*:|(\\?["'](?:d|p|q|dp|dq|qi|k|priv|r|t)\\?["']\s*:\s*\\?["'])([A-Za-z0-9_=+/-]+)/g;
 /**
- * Inside an object: a brace, a `:`, or a string, quoted with `"`, `'` (a Python bytes' `b'…'` too) or `\"` (a
- * JSON string's), with backslash escapes; left open, it runs to the end. Its braces are text. Each string is read
- * as runs of what no quote or backslash is, an escape between them: one way to read it, no backtracking.
+ * Inside an object: a brace, a `:`, or where a string may open: `"`, `'` (a Python bytes' `b'…'` or `b"…"`
+ * too) or `\"` (a JSON string's). Only the opening is found here: a string is read ({@link STRING}) only
+ * where JSON opens one, so a quote that opens none costs its own characters, not a read to the next quote.
  */
-const INSIDE =
-  /[{}:]|"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|$)|b?'[^'\\]*(?:\\[\s\S][^'\\]*)*(?:'|$)|\\"[^"\\]*(?:\\[^"][^"\\]*)*(?:\\"|$)/g;
+const INSIDE = /[{}:]|b?["']|\\"/g;
+/**
+ * A string from its quote, with backslash escapes; its braces are text. Read as runs of what no quote or
+ * backslash is, an escape between them: one way to read it, no backtracking, and no way to fail (left open,
+ * it runs to the end, a lone backslash there too; a `\"` string ends at a bare `"`, which none holds).
+ */
+const STRING: Readonly<Record<string, RegExp>> = {
+  '"': /"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?$)/y,
+  "'": /'[^'\\]*(?:\\[\s\S][^'\\]*)*(?:'|\\?$)/y,
+  '\\': /\\"[^"\\]*(?:\\[^"][^"\\]*)*(?:\\"|\\?(?="|$))/y,
+};
 const PRIVATE: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv', 'r', 't']);
 /** The longest name looked for (`priv`): a longer string is no member's name to remember. */
 const MAX_NAME_CHARS = 4;
@@ -89,9 +98,14 @@ export function redactJwkMembers(text: string, marker: string): string {
       valueFrom = name !== undefined && PRIVATE.has(name) ? at : -1;
       name = undefined;
     } else if (!opensString(text, m.index)) {
-      at = m.index + 1; // a quote in text that is no JSON's: no string
+      // A quote in text that is no JSON's: no string, and only the quote is passed.
     } else {
-      const [start, end] = contentOf(token, m.index);
+      const quoteAt = m.index + (token.charCodeAt(0) === 0x62 ? 1 : 0); // after a bytes' `b`
+      const string = STRING[text.charAt(quoteAt)] as RegExp;
+      string.lastIndex = quoteAt;
+      const read = (string.exec(text) as RegExpExecArray)[0];
+      at = quoteAt + read.length;
+      const [start, end] = contentOf(text.slice(m.index, at), m.index);
       if (valueFrom !== -1 && onlySpaces(text, valueFrom, m.index)) {
         if (end > start) held.push(start, end);
       } else name = end - start <= MAX_NAME_CHARS ? text.slice(start, end) : undefined;
@@ -123,7 +137,7 @@ function opensString(text: string, at: number): boolean {
 function contentOf(token: string, at: number): [number, number] {
   const open = token.startsWith('\\') || token.startsWith('b') ? 2 : 1;
   const quote = token.slice(open - 1, open);
-  const close = open === 2 && quote === '"' ? '\\"' : quote;
+  const close = token.startsWith('\\') ? '\\"' : quote;
   const closed = token.length >= open + close.length && token.endsWith(close);
   return [at + open, at + token.length - (closed ? close.length : 0)];
 }

@@ -183,6 +183,10 @@ describe('JWK private members', () => {
       `{'kty': 'RSA', 'n': b'pub', 'd': b'${REDACTED}'}`,
     );
     expect(scrubSecretValue("{'kty': 'oct', 'k': b'SECRET-cu")).toBe(`{'kty': 'oct', 'k': b'${REDACTED}`);
+    // Bytes holding a `'` and no `"` are printed in double quotes.
+    expect(scrubSecretValue(`{'kty': 'oct', 'k': b"SECRET'\\x8a"}`)).toBe(
+      `{'kty': 'oct', 'k': b"${REDACTED}"}`,
+    );
   });
 
   it("replaces the members of a multi-prime RSA key's oth entries (r, d, t), which hold no kty of their own", () => {
@@ -415,6 +419,15 @@ describe('cost on hostile text', () => {
   ])('scrubs 1 MiB of %j (JWK members) in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
+
+  // Quotes that open no string (after no `{`, `[`, `,` or `:`), each before text escaped up to the end: each was
+  // read as a string to the end, then passed by one character (7 s for 128 KiB; minutes for 1 MiB).
+  it.each(['\\"', "\\'", 'x\\"', "b\\'"])(
+    'scrubs 256 KiB of %j in one object with a kty in about the time of benign text',
+    (unit) => {
+      expectLinearTime(scrubSecretValue, `{"kty":"RSA", x${fill(unit, 1 << 18)}`);
+    },
+  );
 
   it('takes text that decodes to a header naming its alg for one, parsed or not (the safe side)', () => {
     expect(scrubSecretValue(`x ${b64({ alg: 'RS256', kid: 'k1' })}.e30.c2ln y`)).toBe(`x ${REDACTED} y`);
