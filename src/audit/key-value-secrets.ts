@@ -17,7 +17,9 @@
  *   `\"password\":\"x\"` in JSON inside JSON, `\\\"password\\\":\\\"x\\\"` a level deeper, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
  *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`;
  *   an object or array (`"password":{"value":"x"}`, `"token":["a","b"]`) is replaced whole, up to its closing
- *   bracket (`json-text.ts`), by the marker in the name's quotes (`"password":"[redacted]"`).
+ *   bracket (`json-text.ts`), by the marker in the name's quotes (`"password":"[redacted]"`); so is one after
+ *   a bare name (`{ password: { value: 'x' } }`, as Node's `util.inspect` writes an object; YAML's flow
+ *   `token: [a, b]`), by the bare marker.
  * - `name: value` (`db password: x`, `token: abc, user: bob`): the value on the same line, bare up to a space,
  *   `,`, `}` or `]`, when it stands alone (the line's end, a quote, `,`, `;`, `&`, a bracket or the next
  *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
@@ -150,9 +152,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
-  // A JSON member's object or array (`"password":{"value":"x"}`): all of it, written as a string.
+  // An object or array (`"password":{"value":"x"}`, `{ password: [ 'a' ] }` as Node's inspect writes it):
+  // all of it, a JSON member's written as a string.
   const open = text.charCodeAt(start);
-  if (name.quoted && (open === 0x7b || open === 0x5b))
+  if (open === 0x7b || open === 0x5b)
     return { start, end: bracketedEnd(text, start, name.escapes), quote: name.quote };
   const m = valueAt(text, start, name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE);
   if (m === undefined) return undefined;

@@ -109,6 +109,11 @@ describe('credential name: value pairs and JSON members in text', () => {
     ["{'password': {'v': 'it}s'}, 'n': 1}", "{'password': '[redacted]', 'n': 1}"],
     ['{\\"api_key\\":{\\"v\\":\\"a}\\\\\\"b\\"},\\"n\\":1}', '{\\"api_key\\":\\"[redacted]\\",\\"n\\":1}'],
     ['{"password":{"value":"cut sho', '{"password":"[redacted]"'],
+    // After a bare name too: Node's inspect (console.log of an object), YAML's flow style, an env value.
+    ["{ password: { value: 'hunter2' }, n: 1 }", '{ password: [redacted], n: 1 }'],
+    ["{ token: [ 'a', 'b}' ] }", '{ token: [redacted] }'],
+    ['password: [a, hunter2]\nuser: bob', 'password: [redacted]\nuser: bob'],
+    ['DB_PASSWORD={"v":"x"} next', 'DB_PASSWORD=[redacted] next'],
     // A scheme another rule kept stays.
     ['{"authorization":"Bearer changeme"}', '{"authorization":"Bearer [redacted]"}'],
     // `name: value` where the value stands alone (the end, `,`, the next field) or looks like a credential.
@@ -266,6 +271,8 @@ describe('cost on hostile text', () => {
     // An object or array a credential names: read once to its closing bracket, or to the end.
     '"password":{',
     '"password":[],',
+    ' password: {',
+    'password=[],',
     // YAML: the key's line read back once, the value's lines once.
     'password:\n',
     'password: |\n',
