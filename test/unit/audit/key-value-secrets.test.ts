@@ -321,6 +321,15 @@ describe('cost on hostile text', () => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - end.length)}${end}`);
   });
 
+  // Many keys on one line, each followed by a block header and a comment: each was read to the line's end
+  // (2.2 s for 128 KiB; minutes for 1 MiB).
+  it.each(['(token: | #', '(token: |2 #'])(
+    'scrubs 256 KiB of %j in about the time of benign text',
+    (unit) => {
+      expectLinearTime(scrubSecretValue, fill(unit, 1 << 18));
+    },
+  );
+
   it('still reads a pair inside a value read as prose, after a space', () => {
     expect(scrubSecretValue('token:(token: hunter2 now')).toBe(`token:(token: ${REDACTED} now`);
     expect(scrubSecretValue('note:(x=1 y z password: s3cret')).toBe(`note:(x=1 y z password: ${REDACTED}`);
