@@ -1,6 +1,7 @@
 /**
  * A YAML value written on the lines after its key, for `key-value-secrets.ts`: `password:` and nothing else on
- * its line, or a block scalar's indicator (`token: |`, `key: >-`, a comment after it allowed), then the lines
+ * its line, or a block scalar's indicator (`token: |`, `key: >-`, a comment after it allowed), node properties
+ * (a tag or an anchor: `password: !vault |`, `key: !!binary |`, `password: &pw`) or a comment, then the lines
  * indented more than the key (`password:\n  hunter2`, `token: |\n  abc\n  def`). The value is all of those
  * lines, blank lines between them included, up to the first line that is not indented more than the key's (a
  * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
@@ -16,16 +17,19 @@ const SPACE = 0x20;
 const LF = 0x0a;
 const CR = 0x0d;
 /**
- * A block scalar's header: `|` or `>`, an indentation digit and a chomping sign in either order, a comment of
- * at most 256 characters: the line's end must follow, and a line holding many keys (`(token: | #(token: | #…`)
- * was read to its end from each, quadratic (2.2 s for 128 KiB). A longer comment is no YAML's.
+ * What may stand after the key's `:` on its line: node properties (a tag, `!vault` or `!!binary`, an anchor,
+ * `&pw`; each ends at a space or the line's end), a block scalar's header (`|` or `>`, an indentation digit
+ * and a chomping sign in either order), a comment. A property is read at most 128 characters far, a comment
+ * 256: the line's end must follow, and a line holding many keys (`(token: | #(token: | #…`, `(token:&(…`) was
+ * read to its end from each, quadratic (2.2 s for 128 KiB). A longer tag or comment is no YAML's.
  */
-const BLOCK_HEADER = /[|>](?:[1-9][+-]?|[+-][1-9]?)?[ \t]*(?:#[^\r\n]{0,255})?(?=\r?\n)/y;
+const HEADER =
+  /((?:[!&]\S{0,127}(?:[ \t]+|(?=\r?\n))){0,2})([|>](?:[1-9][+-]?|[+-][1-9]?)?)?[ \t]*(#[^\r\n]{0,255})?(?=\r?\n)/y;
 
 /**
  * Where the value of the key starting at `key` lies, when its `:` is followed (spaces skipped, up to `at`) by
- * the line's end or a block scalar's header and the lines after it hold the value: from its first character to
- * the end of its last line; undefined otherwise.
+ * the line's end or a {@link HEADER} and the lines after it hold the value: from its first character (from
+ * the header's, when it has no block indicator) to the end of its last line; undefined otherwise.
  */
 export function valueOnNextLines(
   text: string,
@@ -33,8 +37,12 @@ export function valueOnNextLines(
   at: number,
 ): { start: number; end: number } | undefined {
   let p = at;
-  BLOCK_HEADER.lastIndex = p;
-  if (BLOCK_HEADER.test(text)) p = BLOCK_HEADER.lastIndex;
+  HEADER.lastIndex = p;
+  const header = HEADER.exec(text);
+  // Properties or a comment and no block header (`password: &pw`, `password: # below`): a word there may be
+  // the credential in text that is no YAML, so it goes with the lines.
+  const from = header === null || header[2] !== undefined || header[0] === '' ? -1 : at;
+  if (header !== null) p = HEADER.lastIndex;
   if (text.charCodeAt(p) === CR) p++;
   if (text.charCodeAt(p) !== LF) return undefined;
   const indent = key - lineStart(text, key);
@@ -55,7 +63,7 @@ export function valueOnNextLines(
     }
     p = eol + 1;
   }
-  return start === -1 ? undefined : { start, end };
+  return start === -1 ? undefined : { start: from === -1 ? start : from, end };
 }
 
 function lineStart(text: string, at: number): number {

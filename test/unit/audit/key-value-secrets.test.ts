@@ -163,6 +163,11 @@ describe('a YAML value on the lines after its key', () => {
     ['credentials:\n  user: bob\n  pass: x\nother: y', 'credentials:\n  [redacted]\nother: y'],
     // The key's column is its indentation: a sequence's entry counts its `- `.
     ['- password:\n    hunter2\n- user: x', '- password:\n    [redacted]\n- user: x'],
+    // A tag or an anchor before it: kept before a block header, taken with the lines without one; a comment too.
+    ['password: !!binary |\n  aHVudGVyMg==\nx: 1', 'password: !!binary |\n  [redacted]\nx: 1'],
+    ['password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6231\n', 'password: !vault |\n  [redacted]\n'],
+    ['password: &pw\n  hunter2\nx: 1', 'password: [redacted]\nx: 1'],
+    ['password: # set below\n  hunter2', 'password: [redacted]'],
   ])('replaces the value in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -321,9 +326,9 @@ describe('cost on hostile text', () => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - end.length)}${end}`);
   });
 
-  // Many keys on one line, each followed by a block header and a comment: each was read to the line's end
-  // (2.2 s for 128 KiB; minutes for 1 MiB).
-  it.each(['(token: | #', '(token: |2 #'])(
+  // Many keys on one line, each followed by what may open a YAML value on the next lines (a block header, a
+  // comment, a tag or an anchor): each was read to the line's end (2.2 s for 128 KiB; minutes for 1 MiB).
+  it.each(['(token: | #', '(token: |2 #', '(token:&', '(token: !', '(token: &a !b |', '(token: #'])(
     'scrubs 256 KiB of %j in about the time of benign text',
     (unit) => {
       expectLinearTime(scrubSecretValue, fill(unit, 1 << 18));
