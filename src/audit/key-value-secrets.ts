@@ -25,7 +25,8 @@
  *   `name:` follows it) or looks like a credential (a digit, a symbol, a capital inside), so prose after a
  *   colon is kept (`client secret: opaque tokens are refused`), and so is a word saying what state the credential
  *   is in (`invalid token: expired`, `token: MISSING`: `credential-keys.ts`); a URL's `token://` is no pair. YAML's value on
- *   the lines after the key (`password:\n  hunter2`, `token: |\n  abc`): those lines, `yaml-values.ts`.
+ *   the lines after the key (`password:\n  hunter2`, `token: |\n  abc`, a quoted key's too: `"password":\n
+ *   x`): those lines, `yaml-values.ts`.
  *
  * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
  * a name that is no credential's is read as text, where a pair may start (`q=run%20token=…`). Linear: each
@@ -146,9 +147,12 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   let start = sep + 1;
   while (start < text.length && isPadding(text.charCodeAt(start))) start++;
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
-  // YAML's `password:` or `token: |` with the value on the lines after it, indented more.
+  // YAML's `password:` or `token: |` with the value on the lines after it, indented more; a quoted key
+  // (`"password":`, its column its quote's) too, as YAML allows and JSON printed so writes one.
   const lines =
-    text.charCodeAt(sep) === COLON && !name.quoted ? valueOnNextLines(text, name.at, start) : undefined;
+    text.charCodeAt(sep) === COLON && name.escapes === 0
+      ? valueOnNextLines(text, name.at - name.quote.length, start)
+      : undefined;
   if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;

@@ -168,6 +168,10 @@ describe('a YAML value on the lines after its key', () => {
     ['password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6231\n', 'password: !vault |\n  [redacted]\n'],
     ['password: &pw\n  hunter2\nx: 1', 'password: [redacted]\nx: 1'],
     ['password: # set below\n  hunter2', 'password: [redacted]'],
+    // A quoted key (YAML allows one; JSON printed with its value on the next line), its column its quote's.
+    ['"password":\n  hunter2\nuser: bob', '"password":\n  [redacted]\nuser: bob'],
+    ["'token': |\n  abc\n'n': 1", "'token': |\n  [redacted]\n'n': 1"],
+    ['{\n  "password":\n    {"v": "x"}\n}', '{\n  "password":\n    [redacted]\n}'],
   ])('replaces the value in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -178,6 +182,7 @@ describe('a YAML value on the lines after its key', () => {
       '  password:\n  user: bob',
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
       'password:',
+      '  "password":\n  "x"',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -280,6 +285,8 @@ describe('cost on hostile text', () => {
     'password=[],',
     // YAML: the key's line read back once, the value's lines once.
     'password:\n',
+    '"password":\n',
+    ' "password":\n  ',
     'password: |\n',
     'password:\n\n',
     'password:\n  ',
