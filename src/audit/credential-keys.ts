@@ -80,7 +80,9 @@ export function describesCredential(name: string): boolean {
   return (words.length > 1 && STATE_PREFIXES.has(first)) || WITHOUT_SUFFIX.test(words.at(-1) ?? '');
 }
 
-const BOOLEAN_WORD = /^(?:true|false|yes|no|on|off|null|none|0|1)$/i;
+/** The words of a switch's state (a boolean's, or an absent value's), as a pattern's alternatives. */
+export const SWITCH_WORDS = 'true|false|yes|no|on|off|null|none|0|1';
+const BOOLEAN_WORD = new RegExp(`^(?:${SWITCH_WORDS})$`, 'i');
 
 /**
  * Whether `value` under the key `name` is a switch's state, not a credential: a boolean (`null`, `0`, `1`,

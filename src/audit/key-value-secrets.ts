@@ -42,6 +42,7 @@ import {
   isStateWord,
   MAX_CREDENTIAL_NAME_CHARS,
   namesSecretValue,
+  SWITCH_WORDS,
 } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd } from './json-text.js';
 import { closesValue } from './scheme-credentials.js';
@@ -65,7 +66,7 @@ const QUOTE_OPEN = /^(?:\\*"|')/;
 const MAX_ESCAPES = 127;
 const COLON = 0x3a;
 /** A boolean's or an absent value's word, quoted or not. */
-const BOOLEAN_ISH = /^(\\?["']?)(?:true|false|yes|no|on|off|null|none|0|1)\1$/i;
+const BOOLEAN_ISH = new RegExp(`^(\\\\?["']?)(?:${SWITCH_WORDS})\\1$`, 'i');
 const QUOTED = /^(?:\\?"|')/;
 /** What a credential has and a word of prose does not: a digit, a symbol, a capital inside. */
 const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;

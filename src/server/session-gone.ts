@@ -12,15 +12,14 @@
 import type { ServerResponse } from 'node:http';
 import type { SessionOwners } from '../mcp/session-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
-import { sessionEndedLate } from '../pipeline/stages/session.js';
+import { namedSession, sessionEndedLate } from '../pipeline/stages/session.js';
 import { errorResponse, sendJson } from './respond.js';
 
 /** Whether the session the request names ended, or went to another binding, since its last session check. */
 export function sessionGone(ctx: RequestContext, sessions: SessionOwners | undefined): boolean {
   const noted = ctx.sessionBinding;
   if (noted === undefined || sessions === undefined) return false;
-  const header = ctx.req.headers['mcp-session-id'];
-  const id = Array.isArray(header) ? header[0] : header;
+  const id = namedSession(ctx);
   if (id === undefined) return true;
   const now = sessions.binding(id);
   // Unbound now: it ended, or (unknown sessions forwarded) the table's bounds evicted it, which ends nothing

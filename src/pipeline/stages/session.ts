@@ -91,14 +91,19 @@ export function streamableSession(
   owners: SessionOwners,
   ctx: RequestContext,
 ): StageResult | Promise<StageResult> {
-  const header = ctx.req.headers['mcp-session-id'];
-  const id = Array.isArray(header) ? header[0] : header;
+  const id = namedSession(ctx);
   if (id === undefined || !ctx.principal) return CONTINUE;
   const mine = owners.mayUse(id, ctx.principal);
   // Unknown here: the shared store says whose it is (a restart, another replica); while it cannot, the
   // session is refused for now (a 503 the client retries, and that keeps an open stream open).
   if (typeof mine !== 'boolean') return mine.then((yes) => use(owners, ctx, id, yes), storeDown);
   return use(owners, ctx, id, mine);
+}
+
+/** The Streamable HTTP session a request names (its first `Mcp-Session-Id`), if any. */
+export function namedSession(ctx: RequestContext): string | undefined {
+  const header = ctx.req.headers['mcp-session-id'];
+  return Array.isArray(header) ? header[0] : header;
 }
 
 /** Lets a request use session `id` (`yes`: it is its caller's), noting the session's server requests. */
