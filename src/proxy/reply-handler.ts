@@ -73,16 +73,29 @@ function lengthOf(value: string | string[] | undefined): number {
   return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
-/** Sends one request on `dispatcher` with a {@link ReplyHandler}; resolves with the reply at its headers. */
+/**
+ * Sends one request on `dispatcher` with a {@link ReplyHandler}; resolves with the reply at its headers, or
+ * rejects with what `mapError` makes of the failure (a throw of `dispatch` itself included).
+ */
 export function dispatchReply(
   dispatcher: Dispatcher,
   request: Dispatcher.DispatchOptions,
   opts: ReplyHandlerOptions,
+  mapError: (err: unknown) => Error = asError,
 ): Promise<UpstreamReply> {
   return new Promise((resolve, reject) => {
-    const handler = new ReplyHandler(opts, resolve, reject);
-    if (!handler.settled) dispatcher.dispatch(request, handler);
+    const fail = (err: unknown): void => reject(mapError(err));
+    try {
+      const handler = new ReplyHandler(opts, resolve, fail);
+      if (!handler.settled) dispatcher.dispatch(request, handler);
+    } catch (err) {
+      fail(err);
+    }
   });
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 class ReplyHandler implements Dispatcher.DispatchHandler {

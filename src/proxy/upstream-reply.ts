@@ -15,6 +15,8 @@ export interface UpstreamReply {
   readonly body: Readable;
   /** A reply read whole: its bytes once the reply has ended; rejects when it fails, pauses too long or is aborted. */
   readonly whole: Promise<Buffer> | undefined;
+  /** A reply read whole that has ended already: its bytes, without a promise or a turn to wait for them. */
+  readonly bytes?: Buffer | undefined;
 }
 
 /** Swallows an error nobody listens for any more. */
@@ -44,15 +46,27 @@ export class WholeReply {
   #promise: Promise<Buffer> | null = null;
   #settle: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
   #timer: NodeJS.Timeout | null = null;
+  readonly #idleMs: number;
 
   constructor(length: number, idleMs: number, cancel: (err: Error) => void) {
     this.#cancel = cancel;
-    if (idleMs > 0 && length > 0) {
-      this.#timer = setTimeout(
-        () => cancel(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out')),
-        idleMs,
-      );
-    }
+    this.#idleMs = length > 0 ? idleMs : 0;
+    // The pause timer is armed once the read that brought the headers is parsed: a short reply usually comes
+    // whole in that read, and then ends before any timer is made (a timer set and cleared costs ~2 µs a call).
+    if (this.#idleMs > 0) process.nextTick(WholeReply.#arm, this);
+  }
+
+  static #arm(this: void, w: WholeReply): void {
+    if (w.over) return;
+    w.#timer = setTimeout(
+      () => w.#cancel(new UpstreamError('ERR_UPSTREAM_TIMEOUT', 'Upstream MCP server timed out')),
+      w.#idleMs,
+    );
+  }
+
+  /** The reply's bytes once it has ended; null before, or when it failed. */
+  get bytes(): Buffer | null {
+    return this.#bytes;
   }
 
   /** Whether the reply has ended or failed. */
@@ -119,6 +133,10 @@ export class Reply implements UpstreamReply {
 
   get whole(): Promise<Buffer> {
     return this.#whole.promise;
+  }
+
+  get bytes(): Buffer | undefined {
+    return this.#whole.bytes ?? undefined;
   }
 
   get body(): Readable {

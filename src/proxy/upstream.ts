@@ -127,30 +127,37 @@ export class Upstream {
     });
   }
 
-  async request(r: UpstreamRequest): Promise<UpstreamResponse> {
+  /**
+   * The reply at its headers; rejects with an {@link UpstreamError}. Not `async`: the one promise is the
+   * dispatch's own, its failures mapped as they come (an `async` wrapper costs a promise and a turn a call).
+   */
+  request(r: UpstreamRequest): Promise<UpstreamResponse> {
     const pooled = r.method !== 'GET' && r.stream !== true;
     // Only the capped pool queues: a request would wait there, with no timeout, behind every busy one.
     if (pooled && this.#pooled >= this.#connections && this.#wouldWaitPastLimit()) {
-      throw new UpstreamError(
-        'ERR_UPSTREAM_BUSY',
-        'Service Unavailable: the upstream MCP server is busy (every connection in use, too many waiting); retry shortly',
-        { headers: { 'retry-after': '1' } },
+      return Promise.reject(
+        new UpstreamError(
+          'ERR_UPSTREAM_BUSY',
+          'Service Unavailable: the upstream MCP server is busy (every connection in use, too many waiting); retry shortly',
+          { headers: { 'retry-after': '1' } },
+        ),
       );
     }
     if (pooled) this.#pooled++;
-    try {
-      const request = { method: r.method, path: r.path, headers: r.headers, body: r.body ?? null };
-      return await dispatchReply(pooled ? this.#pool : this.#streams, request, {
+    const request = { method: r.method, path: r.path, headers: r.headers, body: r.body ?? null };
+    return dispatchReply(
+      pooled ? this.#pool : this.#streams,
+      request,
+      {
         wholeMax: WHOLE_REPLY_BYTES,
         idleMs: this.bodyTimeoutMs,
         signal: r.signal ?? null,
         done: pooled ? this.#unpooled : ignore,
         onDropped: pooled ? this.#onDropped : undefined,
         onSent: r.onSent,
-      });
-    } catch (err) {
-      throw toUpstreamError(err);
-    }
+      },
+      toUpstreamError,
+    );
   }
 
   /**

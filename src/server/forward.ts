@@ -200,10 +200,12 @@ export async function forward(
       res.end(rewritten);
       return upstreamRes.status;
     }
-    if (!isSse && upstreamRes.whole) {
-      // A short reply of known length (the usual JSON answer): read whole by the upstream client, written
-      // with its headers in one write; a pipe costs a dozen listeners per reply.
-      const body = await upstreamRes.whole;
+    // A short reply of known length (the usual JSON answer): read whole by the upstream client, written with
+    // its headers in one write; a pipe costs a dozen listeners per reply. Usually it has ended already (it
+    // came with its headers): then its bytes, without a promise made for them.
+    const whole = isSse ? undefined : (upstreamRes.bytes ?? upstreamRes.whole);
+    if (whole) {
+      const body = whole instanceof Promise ? await whole : whole;
       res.writeHead(upstreamRes.status, replyHeaders(ctx, upstreamRes.headers, false));
       res.end(body);
       return upstreamRes.status;

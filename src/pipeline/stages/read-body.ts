@@ -8,8 +8,9 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { connectionClosed, RequestError } from '../../errors/errors.js';
+import type { RequestContext } from '../context.js';
 import { continueBody } from '../expect-continue.js';
-import { CONTINUE, deny, type Stage } from '../stage.js';
+import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 
 /**
  * The bytes of request bodies being read, all connections together (`server.maxBufferedBodyBytes`): a body is
@@ -44,7 +45,7 @@ export class BodyBudget {
 export function readBodyStage(maxBytes: number, budget: BodyBudget = new BodyBudget(0)): Stage {
   return {
     name: 'read-body',
-    async run(ctx) {
+    run(ctx) {
       const unsupported = unsupportedMedia(ctx.req.headers);
       if (unsupported) return deny(new RequestError('ERR_REQUEST_CONTENT_TYPE', unsupported));
       const declared = Number(ctx.req.headers['content-length'] ?? Number.NaN);
@@ -53,15 +54,7 @@ export function readBodyStage(maxBytes: number, budget: BodyBudget = new BodyBud
       const upFront = Number.isFinite(declared) ? declared : 0;
       if (!budget.take(upFront)) return deny(busy());
       continueBody(ctx.req);
-      try {
-        ctx.body = await readLimited(ctx.req, maxBytes, budget, upFront);
-        return CONTINUE;
-      } catch (err) {
-        // Too large, or the client gone: either way a typed denial, answered (if anyone listens) and
-        // finished like any other (audit record, metrics), not an unexpected error.
-        if (err instanceof RequestError) return deny(err);
-        throw err;
-      }
+      return readLimited(ctx, maxBytes, budget, upFront);
     },
   };
 }
@@ -118,40 +111,45 @@ const closed = (req: IncomingMessage): RequestError =>
   connectionClosed(req.socket, 'before the body had arrived');
 
 /**
- * The body, or a rejection: too large, a stream error, or the client gone before the end (`close` before
- * `end`; watching the request itself is cheaper than an abort listener on the request's signal).
+ * Reads the body into `ctx.body`. Too large, over the budget, a stream error, or the client gone before the end
+ * (`close` before `end`; watching the request itself is cheaper than an abort listener on the request's
+ * signal): a typed denial, answered (if anyone listens) and finished like any other (audit record, metrics),
+ * not an unexpected error. One promise, settled by the request's events (no `async`, no `finally`: each
+ * costs promises of its own on every call).
  */
 function readLimited(
-  req: IncomingMessage,
+  ctx: RequestContext,
   max: number,
   budget: BodyBudget,
   upFront: number,
-): Promise<Buffer> {
+): Promise<StageResult> {
+  const req = ctx.req;
   /** Bytes of the budget this body holds: given back once it is read, refused or abandoned. */
   let held = upFront;
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<StageResult>((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const cleanup = () => {
+    /** Stops listening, gives the budget back and answers with `result`. */
+    const settle = (result: StageResult) => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
+      req.off('error', onGone);
+      req.off('close', onGone);
+      budget.give(held);
+      resolve(result);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        cleanup();
         req.pause();
-        reject(tooLarge(max));
+        settle(deny(tooLarge(max)));
         return;
       }
       // Beyond what was declared (a chunked body): taken as it comes.
       if (size > held) {
         if (!budget.take(size - held)) {
-          cleanup();
           req.pause();
-          reject(busy());
+          settle(deny(busy()));
           return;
         }
         held = size;
@@ -159,25 +157,19 @@ function readLimited(
       chunks.push(chunk);
     };
     const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      ctx.body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      settle(CONTINUE);
     };
     // A request stream errs only when the connection breaks (`aborted`, a reset, Node's own refusal).
-    const onError = () => {
-      cleanup();
-      reject(closed(req));
-    };
-    const onClose = () => {
-      cleanup();
-      reject(closed(req));
-    };
+    const onGone = () => settle(deny(closed(req)));
     if (req.destroyed) {
-      reject(closed(req));
+      budget.give(held);
+      resolve(deny(closed(req)));
       return;
     }
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  }).finally(() => budget.give(held));
+    req.on('error', onGone);
+    req.on('close', onGone);
+  });
 }

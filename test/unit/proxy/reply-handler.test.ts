@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dispatchReply, type ReplySignal } from '../../../src/proxy/reply-handler.js';
 import { replyBytes, type UpstreamReply } from '../../../src/proxy/upstream-reply.js';
 import { settlesWithin } from '../../helpers/wait.js';
@@ -104,6 +104,31 @@ describe('dispatchReply', () => {
     expect((await r.whole)?.toString()).toBe('{"a":"xyz"}');
     expect(await streamText(r)).toBe('{"a":"xyz"}');
     expect(done()).toBe(1);
+  });
+
+  it('arms no pause timer for a short reply that comes whole with its headers, and one for a reply that pauses', async () => {
+    const IDLE_MS = 12_345; // a delay nothing else here uses, to tell the handler's timer from undici's
+    const armed = vi.spyOn(globalThis, 'setTimeout');
+    const timers = () => armed.mock.calls.filter((c) => c[1] === IDLE_MS).length;
+    try {
+      let pause = false;
+      const s = await setup((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 });
+        if (pause) res.write('{"a":');
+        else res.end('{"a":"xyz"}');
+      });
+      const whole = send(s, { idleMs: IDLE_MS });
+      const r = await settlesWithin(GUARD_MS, whole.reply, 'the reply');
+      expect((await r.whole)?.toString()).toBe('{"a":"xyz"}');
+      expect(timers()).toBe(0);
+      pause = true;
+      const paused = send(s, { idleMs: IDLE_MS });
+      await settlesWithin(GUARD_MS, paused.reply, 'the headers');
+      await new Promise<void>((r) => process.nextTick(r));
+      expect(timers()).toBe(1);
+    } finally {
+      armed.mockRestore();
+    }
   });
 
   it('streams a reply of unknown length, a long one, and an event stream', async () => {
