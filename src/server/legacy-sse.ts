@@ -13,7 +13,6 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Principal } from '../authn/principal.js';
-import { CLIENT_CLOSED_REQUEST } from '../errors/codes.js';
 import { RateLimitError } from '../errors/errors.js';
 import { isRecord } from '../mcp/action.js';
 import { legacySessionId, ownerKey } from '../mcp/owner-key.js';
@@ -265,9 +264,12 @@ export class LegacySseRoutes {
         },
       });
       // The transport's 202 (or a 204): the reply is owed on the stream. An upstream answering in the POST's
-      // body (200) has answered already. A POST whose client left once the upstream had it may still be
-      // answered on the stream, which the client reads on another connection: it is waited for too.
-      accepted = status === 202 || status === 204 || (status === CLIENT_CLOSED_REQUEST && sent);
+      // body (200) has answered already. A POST whose connection closed once the upstream had it, before
+      // its answer, may still be answered on the stream, which the client reads on another connection: it
+      // is waited for too, whether its client left (499) or Node's HTTP server closed the connection with
+      // an answer of its own (a 400 to a malformed request pipelined behind it: `clientGone` in forward.ts).
+      accepted =
+        status === 202 || status === 204 || (sent && client.aborted && ctx.upstreamStatus === undefined);
       rt.requestDone(ctx, status);
     } finally {
       // Never forwarded (its turn never came, its client left first): the server still awaits its answers.

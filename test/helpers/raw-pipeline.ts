@@ -55,3 +55,11 @@ export function exchange(baseUrl: string, text: string): Promise<string> {
 /** The status codes of the replies in `raw` (a JSON reply ends without a newline: the next may follow on its line). */
 export const statuses = (raw: string): number[] =>
   [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+
+/** A POST of `body` (JSON text) to `path` as raw HTTP/1.1 text, with `token` as bearer. */
+export function rawPost(token: string, path: string, body: string): string {
+  return (
+    `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}

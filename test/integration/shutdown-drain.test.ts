@@ -15,6 +15,7 @@ import { TOOL_ANNOTATIONS } from '../../examples/mcp-server/catalog.js';
 import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { ACK, listenHarness, post2026, readUntil } from '../helpers/listen-upstream.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { stopUnderWay } from '../helpers/stop.js';
 import { until } from '../helpers/wait.js';
 
 const stops: (() => Promise<void>)[] = [];
@@ -23,18 +24,6 @@ afterEach(async () => {
 });
 
 const SHUTTING_DOWN_LATE = 'shutdown grace period over; cutting requests';
-
-/** Whether a new connection to `port` is refused (the listener is closed). */
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
 
 /** An upstream that answers each `tools/call` only when the test says so. */
 interface HeldUpstream {
@@ -173,16 +162,6 @@ function keepAliveAgent(maxSockets = Number.POSITIVE_INFINITY): Agent {
   const agent = new Agent({ keepAlive: true, maxSockets });
   stops.push(async () => agent.destroy());
   return agent;
-}
-
-/**
- * Begins `h`'s stop and waits until it is under way (the public port refuses connections); resolves with
- * the stop's own promise.
- */
-async function stopUnderWay(h: Harness): Promise<{ readonly done: Promise<void> }> {
-  const done = h.sidecar.stop();
-  await until(10_000, () => refused(Number(new URL(h.sidecar.publicUrl).port)), 10);
-  return { done };
 }
 
 describe('draining on stop', () => {

@@ -1,0 +1,67 @@
+/**
+ * Shutdown and the legacy HTTP+SSE transport, through a real sidecar in front of a raw legacy upstream that
+ * holds each message until the test answers it on the session's stream. A message the upstream got whole is
+ * answered on the stream, which the client reads on another connection, whatever became of its POST: here
+ * Node's HTTP server closed the POST's connection with its own 400, refusing a malformed request pipelined
+ * behind it. The shutdown waits for that answer within its grace, as for any message sent.
+ *
+ * @module
+ */
+import { afterEach, expect, it } from 'vitest';
+import { type LegacyStream, legacyUpstream, openLegacyStream } from '../helpers/legacy-upstream.js';
+import { rawConnection, rawPost, statuses } from '../helpers/raw-pipeline.js';
+import { type ExampleServer, type Harness, startHarness } from '../helpers/sidecar.js';
+import { stopUnderWay } from '../helpers/stop.js';
+import { until } from '../helpers/wait.js';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+});
+
+const GRACE_OVER = 'shutdown grace period over; cutting requests';
+const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+
+/**
+ * A sidecar in front of a legacy upstream, a session open through it, and its message `ping` (id 1) POSTed
+ * on a raw connection: once the upstream has it, a malformed request line follows on that connection, which
+ * Node's HTTP server answers with a bare 400 before closing it.
+ */
+async function messageClosedByNode(): Promise<{
+  h: Harness;
+  up: Awaited<ReturnType<typeof legacyUpstream>>;
+  stream: LegacyStream;
+}> {
+  const up = await legacyUpstream();
+  stops.push(() => up.close());
+  const upstream = { url: up.url.replace(/\/mcp$/, '') } as unknown as ExampleServer;
+  const h = await startHarness({ upstream });
+  stops.push(() => h.stop());
+  const token = await h.token({ sub: 'legacy', roles: ['user'] });
+  const stream = await openLegacyStream(h.sseUrl, token);
+  stops.push(() => stream.close());
+  const c = rawConnection(h.sidecar.publicUrl);
+  c.write(rawPost(token, stream.endpoint, PING));
+  await until(5_000, async () => up.posted().length === 1);
+  c.write('B@D / HTTP/1.1\r\nhost: x\r\n\r\n');
+  expect(statuses(await c.closed)).toEqual([400]);
+  return { h, up, stream };
+}
+
+it('waits at shutdown for the answer to a message whose POST Node closed with its own 400', async () => {
+  const { h, up, stream } = await messageClosedByNode();
+  const stopped = await stopUnderWay(h);
+  up.send({ jsonrpc: '2.0', id: 1, result: {} });
+  // Not counted as sent, the stream was ended at once, its answer lost.
+  expect(await stream.read((t) => t.includes('"id":1'))).toContain('"result":{}');
+  await stopped.done;
+  expect(h.logs.some((l) => l.includes(GRACE_OVER))).toBe(false);
+});
+
+it('waits for it no longer than the grace when the answer does not come', async () => {
+  const { h } = await messageClosedByNode();
+  await h.sidecar.stop();
+  const over = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === GRACE_OVER);
+  // Not waited for at all before: the stop found no reply owed.
+  expect(over).toMatchObject({ inFlight: 0, legacyReplies: 1 });
+});
