@@ -75,7 +75,7 @@ export const ERROR_CODES = {
     rpc: RPC.invalidRequest,
     reason: 'request',
     meaning:
-      "The body's HTTP framing is broken (a malformed chunk of a chunked body): Node's HTTP server answered 400 itself and closed the connection (logs, metrics and traces record that answer). Or the request line or a header field is malformed (Node's parser refused the head): answered with this error (route `bad_request`), and the connection closed.",
+      "The body's HTTP framing is broken (a malformed chunk of a chunked body), or, the request having arrived whole, the request pipelined behind it on its connection is malformed: Node's HTTP server answered 400 itself and closed the connection (logs, metrics and traces record that answer as this request's; its client reads it as its reply). Or the request line or a header field is malformed (Node's parser refused the head): answered with this error (route `bad_request`), and the connection closed.",
   },
   ERR_SERVER_BUSY: {
     status: 503,

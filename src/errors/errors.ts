@@ -80,22 +80,33 @@ const NODE_ANSWERS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
  * when Node's HTTP server gave up on the connection itself — the body not in within its `requestTimeout`, or
  * its framing broken — it wrote an answer of its own (408, 400, 431, 413) before closing it: that is what the
  * client got, and what logs, metrics and traces must say. `socket.errored` holds the error Node closed it with.
+ * `whole`: the request had arrived whole (its body too), so what Node refused came after it on the connection:
+ * a request pipelined behind it, whose answer the client reads as this request's reply.
  */
-export function connectionClosed(socket: { readonly errored?: unknown } | null, when: string): RequestError {
+export function connectionClosed(
+  socket: { readonly errored?: unknown } | null,
+  when: string,
+  whole = false,
+): RequestError {
   const code = (socket?.errored as { code?: unknown } | null | undefined)?.code;
   if (typeof code === 'string') {
-    const known = NODE_ANSWERS[code];
-    if (known) return new RequestError(known[0], `${known[1]} (answered by Node's HTTP server)`);
     // The client's own end of the connection mid-request is it leaving: Node's 400 then reaches nobody.
-    if (code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE') {
+    const framing = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';
+    const [known, text] =
+      NODE_ANSWERS[code] ??
+      (framing ? ['ERR_REQUEST_FRAMING', `Bad Request: the body's HTTP framing is broken, ${code}`] : []);
+    if (known && text)
       return new RequestError(
-        'ERR_REQUEST_FRAMING',
-        `Bad Request: the body's HTTP framing is broken, ${code} (answered by Node's HTTP server)`,
+        known,
+        whole ? refusedBehind(text, code) : `${text} (answered by Node's HTTP server)`,
       );
-    }
   }
   return clientClosed(when);
 }
+
+/** The text of Node's answer to a request pipelined behind a whole one (its status's words, then what happened). */
+const refusedBehind = (text: string, code: string): string =>
+  `${text.slice(0, text.indexOf(':'))}: Node's HTTP server refused the request pipelined behind this one on its connection, ${code}, answered it and closed the connection; the client reads that answer as this request's reply`;
 
 /** Thrown by configuration loading; carries every issue with its dotted path. */
 export class ConfigError extends Error {

@@ -262,10 +262,11 @@ function replyHeaders(
  * The status of a forwarded request whose connection closed before its reply began: 499 (its client went
  * away), unless Node's HTTP server closed it, having written an answer of its own first (a malformed request
  * pipelined behind this one: its bare 400, which the client reads as this request's reply). That answer is
- * what is recorded then, its error the request's (as Node's answers to a body are, `connectionClosed`).
+ * what is recorded then, its error the request's, saying it was the request behind that Node refused (this
+ * one came whole: `connectionClosed`).
  */
 function clientGone(ctx: RequestContext): number {
-  const e = connectionClosed(ctx.req.socket, 'after the request was forwarded');
+  const e = connectionClosed(ctx.req.socket, 'after the request was forwarded', ctx.req.complete);
   if (e.code === 'ERR_CLIENT_CLOSED') return CLIENT_CLOSED_REQUEST;
   ctx.upstreamError = e;
   ctx.replyCut = true; // the upstream has it all the same: its ids are held for the late answer
