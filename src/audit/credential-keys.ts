@@ -104,12 +104,13 @@ export function isCredentialSwitch(name: string, value: unknown): boolean {
  * Words that say what state a credential is in, as an error or a status writes it after the credential's name
  * and a colon (`invalid token: expired`), in any case (`token: MISSING`, as a status or a shell writes it). A
  * fixed list: another word, even in capitals (`token: JBSWYDPE`, which base32 writes too), is taken for a
- * credential; when unsure, redact.
+ * credential; when unsure, redact. Words people pick as passwords (`hidden`, `masked`, `unknown`, `forbidden`,
+ * `valid`, `present`, `provided`) are not in it, though a status may write them: `password: hidden` may be one.
  */
 const STATE_WORDS: ReadonlySet<string> = new Set(
   [
-    'expired invalid valid missing revoked malformed required empty absent unknown undefined unset none null',
-    'nil denied rejected unauthorized forbidden redacted hidden masked present provided',
+    'expired invalid missing revoked malformed required empty absent undefined unset none null',
+    'nil denied rejected unauthorized redacted',
   ]
     .join(' ')
     .split(' '),

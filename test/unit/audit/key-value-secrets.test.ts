@@ -127,6 +127,12 @@ describe('credential name: value pairs and JSON members in text', () => {
     // Capitals that are no state's word may be base32 (RFC 4648's alphabet is capitals and 2-7).
     ['token: ABCDEFGH', 'token: [redacted]'],
     ['token: JBSWY3DPEHPK3PXP', 'token: [redacted]'],
+    // A status may write these, but people pick them as passwords: no state's words.
+    ['password: hidden', 'password: [redacted]'],
+    ['password: unknown, user: bob', 'password: [redacted], user: bob'],
+    ['token: masked', 'token: [redacted]'],
+    ['password: Forbidden', 'password: [redacted]'],
+    ['api_key: provided', 'api_key: [redacted]'],
   ])('replaces the value in %s', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
