@@ -7,13 +7,18 @@
  * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
  * sequence under a credential's name (`credentials:\n  user: bob\n  pass: x`), which the audit walk masks whole
  * as an object's value too. The key's indentation is its column: `- password:` (a sequence's entry) counts
- * the `- `. Only spaces indent (YAML allows no tabs there). Linear: the key's line is read back once (only
+ * the `- `. Spaces indent, and tabs too, though YAML allows none there: text indented by a tab
+ * (`password:\n\thunter2`) is no YAML's but may hold the value, so a tab counts up to the next multiple of 8
+ * columns, as a terminal shows it. Linear: the key's line is read back once (only
  * the last key on a line ends it), and the value's lines once.
  *
  * @module
  */
 
 const SPACE = 0x20;
+const TAB = 0x09;
+/** A tab's stop: a terminal's. */
+const TAB_STOP = 8;
 const LF = 0x0a;
 const CR = 0x0d;
 /**
@@ -45,16 +50,18 @@ export function valueOnNextLines(
   if (header !== null) p = HEADER.lastIndex;
   if (text.charCodeAt(p) === CR) p++;
   if (text.charCodeAt(p) !== LF) return undefined;
-  const indent = key - lineStart(text, key);
+  const indent = columnOf(text, lineStart(text, key), key);
   let start = -1;
   let end = -1;
   for (p++; p < text.length; ) {
     let q = p;
-    while (text.charCodeAt(q) === SPACE) q++;
+    let column = 0;
+    for (let c = text.charCodeAt(q); c === SPACE || c === TAB; c = text.charCodeAt(++q))
+      column = c === TAB ? column - (column % TAB_STOP) + TAB_STOP : column + 1;
     const c = text.charCodeAt(q);
     const blank = q >= text.length || c === LF || (c === CR && text.charCodeAt(q + 1) === LF);
     // A line not indented more than the key ends the value, unread.
-    if (!blank && q - p <= indent) break;
+    if (!blank && column <= indent) break;
     let eol = text.indexOf('\n', q);
     if (eol === -1) eol = text.length;
     if (!blank) {
@@ -64,6 +71,14 @@ export function valueOnNextLines(
     p = eol + 1;
   }
   return start === -1 ? undefined : { start: from === -1 ? start : from, end };
+}
+
+/** The column of `at` on the line starting at `start`, a tab counted up to its stop. */
+function columnOf(text: string, start: number, at: number): number {
+  let column = 0;
+  for (let i = start; i < at; i++)
+    column = text.charCodeAt(i) === TAB ? column - (column % TAB_STOP) + TAB_STOP : column + 1;
+  return column;
 }
 
 function lineStart(text: string, at: number): number {

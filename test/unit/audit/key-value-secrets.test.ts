@@ -178,6 +178,10 @@ describe('a YAML value on the lines after its key', () => {
     ['"password":\n  hunter2\nuser: bob', '"password":\n  [redacted]\nuser: bob'],
     ["'token': |\n  abc\n'n': 1", "'token': |\n  [redacted]\n'n': 1"],
     ['{\n  "password":\n    {"v": "x"}\n}', '{\n  "password":\n    [redacted]\n}'],
+    // Indented by a tab (no YAML's, but text may be written so): a tab reaches the next multiple of 8 columns.
+    ['password:\n\thunter2\nuser: bob', 'password:\n\t[redacted]\nuser: bob'],
+    ['  token:\n\tabc\n\tdef', '  token:\n\t[redacted]'],
+    ['\tpassword:\n\t  hunter2\n\tuser: bob', '\tpassword:\n\t  [redacted]\n\tuser: bob'],
   ])('replaces the value in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -189,6 +193,8 @@ describe('a YAML value on the lines after its key', () => {
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
       'password:',
       '  "password":\n  "x"',
+      '\tpassword:\n\tuser: bob',
+      '        password:\n\tuser: bob',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -297,6 +303,8 @@ describe('cost on hostile text', () => {
     'password:\n\n',
     'password:\n  ',
     'password:\n a\n',
+    'password:\n\t',
+    '\tpassword:\n\t\t a\n',
     ' password:\n',
     'a\npassword:\n  b\n',
     String.raw`\\\"token\\\":\\\"`,
