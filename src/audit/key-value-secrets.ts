@@ -6,7 +6,7 @@
  *
  * - A pair starts a word: at the start, after a space, a quote, a backtick, `(`, `,`, `{` or `[`, after `-` or
  *   `--` that start one, right after an escape (`\n`, `%20`), or as a flag's value after its `=`
- *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`).
+ *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`).
  * - Its name names a credential by its last word (`password`, `DB_PASSWORD`, `api_key`, `authToken`,
  *   `sslpassword`), so `secret_name=…` (which secret), `token_type=…` and `max_tokens=…` are kept. A name of
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
@@ -246,13 +246,15 @@ function nameBefore(text: string, sep: number): Name | undefined {
 }
 
 /**
- * Whether a flag (`--from-literal`, `--set`) that starts a word ends at the `=` at `eq`: its value is a pair of
- * its own (`--from-literal=password=x`). Read back no further than a name's characters.
+ * Whether a flag (`--from-literal`, `--set`, a short one: `docker run -e=TOKEN=x`) that starts a word ends at
+ * the `=` at `eq`: its value is a pair of its own (`--from-literal=password=x`). Read back no further than a
+ * name's characters.
  */
 function isFlagBefore(text: string, eq: number): boolean {
   let start = eq;
   while (start > 0 && eq - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
-  if (!text.startsWith('--', start) || !NAME_START.test(text.charAt(start + 2))) return false;
+  const dashes = text.startsWith('--', start) ? 2 : text.startsWith('-', start) ? 1 : 0;
+  if (dashes === 0 || !NAME_START.test(text.charAt(start + dashes))) return false;
   return start === 0 || WORD_OPENS.includes(text.charAt(start - 1));
 }
 

@@ -34,6 +34,9 @@ describe('credential name=value pairs', () => {
       'kubectl create secret generic x --from-literal=password=[redacted] --from-literal=user=bob',
     ],
     ["helm upgrade --set=db.password='p w' x", 'helm upgrade --set=db.password=[redacted] x'],
+    // A short flag with `=`, as `-e TOKEN=x` is read after its space.
+    ['docker run -e=TOKEN=x img', 'docker run -e=TOKEN=[redacted] img'],
+    ['run "-e=DB_PASSWORD=p" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
     [
       'env: api_key=abc apiKey=def client-secret=ghi',
       'env: api_key=[redacted] apiKey=[redacted] client-secret=[redacted]',
@@ -284,6 +287,8 @@ describe('cost on hostile text', () => {
     '\\u0020--a=',
     '--a=',
     ' --a=password=',
+    ' -a=password=',
+    ' -=password=',
     `--${'a'.repeat(134)}=password=`,
     // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
     '"password":"',
