@@ -6,7 +6,7 @@
  *
  * - A pair starts a word: at the start, after a space, a quote, a backtick, `(`, `,`, `{` or `[`, after `-` or
  *   `--` that start one, right after an escape (`\n`, `%20`), or as a flag's value after its `=`
- *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`).
+ *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`), a path's indices in the name (`--set a.b[0].password=x`).
  * - Its name names a credential by its last word (`password`, `DB_PASSWORD`, `api_key`, `authToken`,
  *   `sslpassword`), so `secret_name=…` (which secret), `token_type=…` and `max_tokens=…` are kept. A name of
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
@@ -65,6 +65,8 @@ const QUOTE_OPEN = /^(?:\\*"|')/;
 /** The most backslashes read before a quote: a JSON string seven times escaped. */
 const MAX_ESCAPES = 127;
 const COLON = 0x3a;
+const OPEN_INDEX = 0x5b;
+const CLOSE_INDEX = 0x5d;
 /** A boolean's or an absent value's word, quoted or not. */
 const BOOLEAN_ISH = new RegExp(`^(\\\\?["']?)(?:${SWITCH_WORDS})\\1$`, 'i');
 const QUOTED = /^(?:\\?"|')/;
@@ -228,8 +230,7 @@ function nameBefore(text: string, sep: number): Name | undefined {
       ? { name, quoted: true, quote, escapes, at: start }
       : undefined;
   }
-  let start = end;
-  while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+  const start = runStart(text, end);
   if (start > 0 && isNameChar(text.charCodeAt(start - 1))) return undefined; // longer: text, no name
   let run = text.slice(start, end);
   if (start > 0) {
@@ -243,6 +244,26 @@ function nameBefore(text: string, sep: number): Name | undefined {
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
     ? { name: run, quoted: false, quote: '', escapes: 0, at: end - run.length }
     : undefined;
+}
+
+/**
+ * Where the name's run ending at `end` starts: name characters and a path's indices between them, as Helm's
+ * `--set a.b[0].password=x` writes them; at most {@link MAX_RUN_CHARS} back.
+ */
+function runStart(text: string, end: number): number {
+  let start = end;
+  for (;;) {
+    while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+    if (start === end || text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
+    let open = start - 1;
+    while (open > 0 && end - open <= MAX_RUN_CHARS && isDigit(text.charCodeAt(open - 1))) open--;
+    if (open === start - 1 || text.charCodeAt(open - 1) !== OPEN_INDEX) return start;
+    start = open - 1;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }
 
 /**

@@ -34,6 +34,10 @@ describe('credential name=value pairs', () => {
       'kubectl create secret generic x --from-literal=password=[redacted] --from-literal=user=bob',
     ],
     ["helm upgrade --set=db.password='p w' x", 'helm upgrade --set=db.password=[redacted] x'],
+    // Helm's paths with indices, the pair after a space or a flag's `=`.
+    ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
+    ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
+    ['helm --set=db[0][1].token=x', 'helm --set=db[0][1].token=[redacted]'],
     // A short flag with `=`, as `-e TOKEN=x` is read after its space.
     ['docker run -e=TOKEN=x img', 'docker run -e=TOKEN=[redacted] img'],
     ['run "-e=DB_PASSWORD=p" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
@@ -69,6 +73,7 @@ describe('credential name=value pairs', () => {
       'a=b token=',
       'password=;',
       'password_policy=strict secret_version=3 token_count=5',
+      'items[x].password_file=/run/pw tokens[0]=5',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -288,6 +293,10 @@ describe('cost on hostile text', () => {
     '--a=',
     ' --a=password=',
     ' -a=password=',
+    '[0]',
+    ' a[0]',
+    '][0].token=',
+    `${'[1]'.repeat(50)}password=`,
     ' -=password=',
     `--${'a'.repeat(134)}=password=`,
     // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
