@@ -13,7 +13,7 @@
  * @module
  */
 import { describesCredential, MAX_CREDENTIAL_NAME_CHARS, namesSecretValue } from './credential-keys.js';
-import { isNameChar } from './key-value-secrets.js';
+import { isNameChar } from './name-runs.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
 const LETTER = /^[A-Za-z]/;

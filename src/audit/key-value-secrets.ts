@@ -45,6 +45,7 @@ import {
   SWITCH_WORDS,
 } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd } from './json-text.js';
+import { isFlagBefore, isNameChar, NAME_START, runStart, WORD_OPENS } from './name-runs.js';
 import { closesValue } from './scheme-credentials.js';
 import { valueOnNextLines } from './yaml-values.js';
 
@@ -65,8 +66,6 @@ const QUOTE_OPEN = /^(?:\\*"|')/;
 /** The most backslashes read before a quote: a JSON string seven times escaped. */
 const MAX_ESCAPES = 127;
 const COLON = 0x3a;
-const OPEN_INDEX = 0x5b;
-const CLOSE_INDEX = 0x5d;
 /** A boolean's or an absent value's word, quoted or not. */
 const BOOLEAN_ISH = new RegExp(`^(\\\\?["']?)(?:${SWITCH_WORDS})\\1$`, 'i');
 const QUOTED = /^(?:\\?"|')/;
@@ -78,12 +77,6 @@ const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;
  * to the marker at its end again, quadratic (1.3 s for 128 KiB).
  */
 const SCHEME_THEN_MARKER = /\\?["']?(?:[^\s"'\\;&]{1,32}[ \t]+(?:\\?["'])?)?\[redacted\]/y;
-/** What may stand before a name: a word's start. */
-const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
-/** A name starts with a letter or `_`. */
-const NAME_START = /^[A-Za-z_]/;
-/** The longest run read back: a name, an escape's characters before it (`u0020`) and two dashes (`--`). */
-const MAX_RUN_CHARS = MAX_CREDENTIAL_NAME_CHARS + 7;
 /** `\n`, `\r`, `\t` or `\u0020` written in text (the backslash before), or `%20`: the escape's own characters. */
 const ESCAPE_TAIL = /^(?:[nrt]|u[0-9A-Fa-f]{4})/;
 const HEX_PAIR = /^[0-9A-Fa-f]{2}/;
@@ -244,51 +237,6 @@ function nameBefore(text: string, sep: number): Name | undefined {
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
     ? { name: run, quoted: false, quote: '', escapes: 0, at: end - run.length }
     : undefined;
-}
-
-/**
- * Where the name's run ending at `end` starts: name characters and a path's indices between them, as Helm's
- * `--set a.b[0].password=x` writes them; at most {@link MAX_RUN_CHARS} back.
- */
-function runStart(text: string, end: number): number {
-  let start = end;
-  for (;;) {
-    while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
-    if (start === end || text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
-    let open = start - 1;
-    while (open > 0 && end - open <= MAX_RUN_CHARS && isDigit(text.charCodeAt(open - 1))) open--;
-    if (open === start - 1 || text.charCodeAt(open - 1) !== OPEN_INDEX) return start;
-    start = open - 1;
-  }
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/**
- * Whether a flag (`--from-literal`, `--set`, a short one: `docker run -e=TOKEN=x`) that starts a word ends at
- * the `=` at `eq`: its value is a pair of its own (`--from-literal=password=x`). Read back no further than a
- * name's characters.
- */
-function isFlagBefore(text: string, eq: number): boolean {
-  let start = eq;
-  while (start > 0 && eq - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
-  const dashes = text.startsWith('--', start) ? 2 : text.startsWith('-', start) ? 1 : 0;
-  if (dashes === 0 || !NAME_START.test(text.charAt(start + dashes))) return false;
-  return start === 0 || WORD_OPENS.includes(text.charAt(start - 1));
-}
-
-/** A name's characters: letters, digits, `_`, `.` and `-`. */
-export function isNameChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) ||
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x30 && c <= 0x39) ||
-    c === 0x5f ||
-    c === 0x2e ||
-    c === 0x2d
-  );
 }
 
 function isPadding(c: number): boolean {

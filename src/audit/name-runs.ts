@@ -1,0 +1,62 @@
+/**
+ * A pair's name read back from its `=` or `:` for `key-value-secrets.ts` (and a flag's name read forward for
+ * `flag-secrets.ts`): the run of name characters, a path's indices between them, and whether a flag ends at
+ * an `=` whose value is a pair of its own. Each read is bounded by {@link MAX_RUN_CHARS}.
+ *
+ * @module
+ */
+import { MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+
+/** What may stand before a name: a word's start. */
+export const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
+/** A name starts with a letter or `_`. */
+export const NAME_START = /^[A-Za-z_]/;
+/** The longest run read back: a name, an escape's characters before it (`u0020`) and two dashes (`--`). */
+export const MAX_RUN_CHARS = MAX_CREDENTIAL_NAME_CHARS + 7;
+const OPEN_INDEX = 0x5b;
+const CLOSE_INDEX = 0x5d;
+
+/**
+ * Where the name's run ending at `end` starts: name characters and a path's indices between them, as Helm's
+ * `--set a.b[0].password=x` writes them; at most {@link MAX_RUN_CHARS} back.
+ */
+export function runStart(text: string, end: number): number {
+  let start = end;
+  for (;;) {
+    while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+    if (start === end || text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
+    let open = start - 1;
+    while (open > 0 && end - open <= MAX_RUN_CHARS && isDigit(text.charCodeAt(open - 1))) open--;
+    if (open === start - 1 || text.charCodeAt(open - 1) !== OPEN_INDEX) return start;
+    start = open - 1;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * Whether a flag (`--from-literal`, `--set`, a short one: `docker run -e=TOKEN=x`) that starts a word ends at
+ * the `=` at `eq`: its value is a pair of its own (`--from-literal=password=x`). Read back no further than a
+ * name's characters.
+ */
+export function isFlagBefore(text: string, eq: number): boolean {
+  let start = eq;
+  while (start > 0 && eq - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+  const dashes = text.startsWith('--', start) ? 2 : text.startsWith('-', start) ? 1 : 0;
+  if (dashes === 0 || !NAME_START.test(text.charAt(start + dashes))) return false;
+  return start === 0 || WORD_OPENS.includes(text.charAt(start - 1));
+}
+
+/** A name's characters: letters, digits, `_`, `.` and `-`. */
+export function isNameChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x5f ||
+    c === 0x2e ||
+    c === 0x2d
+  );
+}
