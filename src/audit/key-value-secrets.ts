@@ -26,7 +26,8 @@
  *   colon is kept (`client secret: opaque tokens are refused`), and so is a word saying what state the credential
  *   is in (`invalid token: expired`, `token: MISSING`: `credential-keys.ts`); a URL's `token://` is no pair. YAML's value on
  *   the lines after the key (`password:\n  hunter2`, `token: |\n  abc`, a quoted key's too: `"password":\n
- *   x`): those lines, `yaml-values.ts`.
+ *   x`): those lines, `yaml-values.ts`; a JSON member's value on the next line, however indented
+ *   (`"api_key":\n"x"`), is read as on the name's line.
  *
  * A value another rule already replaced keeps its scheme (`Authorization=Bearer [redacted]`); the value of
  * a name that is no credential's is read as text, where a pair may start (`q=run%20token=…`). Linear: each
@@ -150,6 +151,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
       ? valueOnNextLines(text, name.at - name.quote.length, start)
       : undefined;
   if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
+  // A JSON member's value on a line of its own, indented no more than its name (`"api_key":\n"x"`, as a tool
+  // that does not indent prints JSON): JSON allows any white space there.
+  if (name.quoted && name.escapes === 0 && text.charCodeAt(sep) === COLON)
+    start = afterLineBreaks(text, start);
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
   // An object or array (`"password":{"value":"x"}`, `{ password: [ 'a' ] }` as Node's inspect writes it):
@@ -175,6 +180,19 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   // A quoted value keeps its quotes only when it closes (`"p w"`); one left open runs to the end.
   if (quote !== '' && (m.length < 2 * quote.length || !m.endsWith(quote))) return { start, end, quote: '' };
   return { start, end, quote };
+}
+
+/** Past the white space at `at` when a line break is in it; `at` otherwise. */
+function afterLineBreaks(text: string, at: number): number {
+  let p = at;
+  let breaks = false;
+  for (
+    let c = text.charCodeAt(p);
+    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+    c = text.charCodeAt(++p)
+  )
+    breaks ||= c === 0x0a;
+  return breaks ? p : at;
 }
 
 /**

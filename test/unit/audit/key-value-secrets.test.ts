@@ -186,6 +186,12 @@ describe('a YAML value on the lines after its key', () => {
     ['"password":\n  hunter2\nuser: bob', '"password":\n  [redacted]\nuser: bob'],
     ["'token': |\n  abc\n'n': 1", "'token': |\n  [redacted]\n'n': 1"],
     ['{\n  "password":\n    {"v": "x"}\n}', '{\n  "password":\n    [redacted]\n}'],
+    // A JSON member's value on the next line indented no more than its name, as a tool that does not indent
+    // prints JSON: read as on the name's line, its quotes kept.
+    ['{\n"api_key":\n"abc123"\n}', '{\n"api_key":\n"[redacted]"\n}'],
+    ['  "password":\n  "x y",\n  "n": 1', '  "password":\n  "[redacted]",\n  "n": 1'],
+    ['"token":\r\n\r\n12345,', '"token":\r\n\r\n[redacted],'],
+    ['{"a": {"password":\n    {"v": "x"}}, "b": 1}', '{"a": {"password":\n    "[redacted]"}, "b": 1}'],
     // Indented by a tab (no YAML's, but text may be written so): a tab reaches the next multiple of 8 columns.
     ['password:\n\thunter2\nuser: bob', 'password:\n\t[redacted]\nuser: bob'],
     ['  token:\n\tabc\n\tdef', '  token:\n\t[redacted]'],
@@ -200,8 +206,8 @@ describe('a YAML value on the lines after its key', () => {
       '  password:\n  user: bob',
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
       'password:',
-      '  "password":\n  "x"',
       '\tpassword:\n\tuser: bob',
+      '{"password":\n}',
       '        password:\n\tuser: bob',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
@@ -313,6 +319,8 @@ describe('cost on hostile text', () => {
     'password:\n',
     '"password":\n',
     ' "password":\n  ',
+    '"password":\n\n',
+    '"password":\n}',
     'password: |\n',
     'password:\n\n',
     'password:\n  ',
