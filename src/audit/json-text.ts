@@ -73,3 +73,25 @@ export function backslashesBefore(text: string, at: number, max: number): number
   while (n < max && at - n > 0 && text.charCodeAt(at - n - 1) === BACKSLASH) n++;
   return n;
 }
+
+/** How far a pair's closing quote is looked for: a command line's quoted value is short. */
+const MAX_QUOTED_PAIR_CHARS = 1_024;
+
+/**
+ * Where a pair written inside quotes ends (`--from-literal="password=p w"`, `["DB_PASSWORD=p w"]`, `\"TOKEN=a
+ * b\"` in a JSON string) when its name at `nameAt` follows a quote: at the same quote, escaped as that one is,
+ * looked for from `from` on the line and at most {@link MAX_QUOTED_PAIR_CHARS} on; -1 when there is none, or
+ * no quote before the name.
+ */
+export function quotedPairEnd(text: string, nameAt: number, from: number): number {
+  const q = text.charCodeAt(nameAt - 1);
+  if (q !== DOUBLE_QUOTE && q !== SINGLE_QUOTE) return -1;
+  const escapes = backslashesBefore(text, nameAt - 1, 127);
+  const limit = Math.min(text.length, from + MAX_QUOTED_PAIR_CHARS);
+  for (let i = from; i < limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) return -1;
+    if (c === q && delimits(backslashesBefore(text, i, 127), escapes)) return i - escapes;
+  }
+  return -1;
+}

@@ -12,7 +12,8 @@
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
  * - `=` may have spaces or tabs around it (libpq allows them); the value is quoted (`'p w'`, `"p;w"`, with
  *   backslash escapes, as libpq quotes a value holding spaces; a quote left open runs to the end) or runs to a
- *   space, quote, backslash, `;` or `&`.
+ *   space, quote, backslash, `;` or `&`; a pair inside quotes (`--from-literal="password=p w"`, `["TOKEN=a b"]`)
+ *   to the closing quote (on its line, at most 1 KiB on).
  * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
  *   `\"password\":\"x\"` in JSON inside JSON, `\\\"password\\\":\\\"x\\\"` a level deeper, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
  *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`;
@@ -45,7 +46,7 @@ import {
   namesSecretValue,
   SWITCH_WORDS,
 } from './credential-keys.js';
-import { backslashesBefore, bracketedEnd, quotedEnd } from './json-text.js';
+import { backslashesBefore, bracketedEnd, quotedEnd, quotedPairEnd } from './json-text.js';
 import { isFlagBefore, isNameChar, NAME_START, runStart, WORD_OPENS } from './name-runs.js';
 import { closesValue } from './scheme-credentials.js';
 import { valueOnNextLines } from './yaml-values.js';
@@ -164,7 +165,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
     return { start, end: bracketedEnd(text, start, name.escapes), quote: name.quote };
   const m = valueAt(text, start, name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE);
   if (m === undefined) return undefined;
-  const end = start + m.length;
+  let end = start + m.length;
+  // A pair inside quotes (`--from-literal="password=p w"`): its bare value runs to the closing quote.
+  if (!name.quoted && text.charCodeAt(sep) !== COLON && !QUOTED.test(m))
+    end = Math.max(end, quotedPairEnd(text, name.at, end));
   // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
   if (BOOLEAN_ISH.test(m) && describesCredential(name.name)) return undefined;
   // `invalid token: expired` and `token: MISSING` say what state it is in; `client secret: opaque tokens are

@@ -34,6 +34,14 @@ describe('credential name=value pairs', () => {
       'kubectl create secret generic x --from-literal=password=[redacted] --from-literal=user=bob',
     ],
     ["helm upgrade --set=db.password='p w' x", 'helm upgrade --set=db.password=[redacted] x'],
+    // A pair inside quotes: its value runs to the closing quote (escaped as the opening one is).
+    [
+      'kubectl create secret generic x --from-literal="password=p w" --from-literal=user=bob',
+      'kubectl create secret generic x --from-literal="password=[redacted]" --from-literal=user=bob',
+    ],
+    ['{"env":["DB_PASSWORD=p w x","USER=bob"]}', '{"env":["DB_PASSWORD=[redacted]","USER=bob"]}'],
+    ['"cmd":"run -e \\"TOKEN=a b\\" img"', '"cmd":"run -e \\"TOKEN=[redacted]\\" img"'],
+    ["run 'password=a\\'b c' x", "run 'password=[redacted]' x"],
     // Helm's paths with indices, the pair after a space or a flag's `=`.
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
@@ -74,6 +82,8 @@ describe('credential name=value pairs', () => {
       'password=;',
       'password_policy=strict secret_version=3 token_count=5',
       'items[x].password_file=/run/pw tokens[0]=5',
+      // No closing quote on the line: the bare value only.
+      '"password=\n',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -300,6 +310,10 @@ describe('cost on hostile text', () => {
     ' --a=password=',
     ' -a=password=',
     '[0]',
+    '"password=a ',
+    '\'password=a "',
+    '\\"password=a ',
+    `'password=a${' b'.repeat(600)}`,
     ' a[0]',
     '][0].token=',
     `${'[1]'.repeat(50)}password=`,
