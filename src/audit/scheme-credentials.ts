@@ -24,10 +24,10 @@
  * end, a quote, a backtick or a backslash), spaces included: a hand-written password may hold them. In
  * running text (`ran Basic setup:done in 2s`) it runs to a space, and is replaced only when it looks like a
  * password (4+ characters with a digit, a symbol or a capital inside: `s3cr3t`, `p@ss`), so prose is kept.
- * A string that is only `Basic user:word` is a value whatever the word (`Basic alice:bluebird`: a
- * credential's shape, and a secret is never logged when unsure). One that starts with `Basic user:…` and
- * goes on is judged as running text (`Basic setup:done in 2s` is a label), a picked password such as
- * `secret` or `admin` taken for one, then read as a value (`Basic alice:s3cret two` loses `s3cret two`). A
+ * A string of one line that is only `Basic user:…` is a value whatever follows the `:`, up to its end
+ * (`Basic alice:bluebird`, `Basic alice:two words`, `Basic setup:done in 2s`: a credential's shape, and a
+ * secret is never logged when unsure). One of more lines that starts with `Basic user:…` is judged as
+ * running text, a picked password such as `secret` or `admin` taken for one, then read as a value. A
  * time or ratio
  * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
  *
@@ -180,14 +180,14 @@ function redactRawBasic(text: string, marker: string): string {
     const user = head.slice(head.search(SPACE) + 1, -1).trim();
     const word = first.slice(0, trimmedEnd(first, 0, first.length));
     if (first.startsWith('//') || (DIGITS.test(user) && DIGITS.test(word))) continue;
-    // A string that is only `Basic user:word` is a value, whatever the word. One that starts with it and goes
-    // on may be a label (`Basic setup:done in 2s`): judged as running text is, then read as a value.
+    // A string (of one line) that is only `Basic user:…` is a value, whatever follows the `:`, to its end. One
+    // of more lines may be a label (`Basic setup:done in 2s\n…`): judged as running text is, then read as a value.
+    const starts = startsText(text, m.index);
+    const whole = starts && oneLineLeft(text, end);
     const value =
       opensValue(text, m.index) &&
-      (!startsText(text, m.index) ||
-        onlySpacesAfter(text, end) ||
-        RAW_PASSWORD_LOOK.test(word) ||
-        PICKED_PASSWORDS.has(word.toLowerCase()));
+      (!starts || whole || RAW_PASSWORD_LOOK.test(word) || PICKED_PASSWORDS.has(word.toLowerCase()));
+    if (whole) end = Math.max(end, firstLineEnd(text, end));
     if (value) {
       while (end < text.length && !RAW_VALUE_CLOSES.includes(text.charAt(end))) end++;
       RAW_BASIC.lastIndex = end;
@@ -227,9 +227,20 @@ function startsText(text: string, at: number): boolean {
   return i === 0;
 }
 
-/** Whether only white space stands from `at` to the text's end. */
-function onlySpacesAfter(text: string, at: number): boolean {
-  for (let i = at; i < text.length; i++) if (!SPACE.test(text.charAt(i))) return false;
+function firstLineEnd(text: string, at: number): number {
+  const lf = text.indexOf('\n', at);
+  const cr = text.indexOf('\r', at);
+  return Math.min(lf === -1 ? text.length : lf, cr === -1 ? text.length : cr);
+}
+
+/** Whether the text from `at` on holds no second line (white space after a line break is none). */
+function oneLineLeft(text: string, at: number): boolean {
+  let broken = false;
+  for (let i = at; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) broken = true;
+    else if (broken && !SPACE.test(text.charAt(i))) return false;
+  }
   return true;
 }
 

@@ -134,6 +134,10 @@ describe('Basic with user information written raw', () => {
     ['{"auth":"Basic alice:two words "}', '{"auth":"Basic alice:[redacted] "}'],
     ['{\\"auth\\":\\"Basic alice:two words\\"}', '{\\"auth\\":\\"Basic alice:[redacted]\\"}'],
     ['Authorization: Basic alice:two words', 'Authorization: Basic [redacted]'],
+    // A string of one line that is only `Basic user:…`: a value, whatever follows the `:`, to its end.
+    ['Basic alice:two words', 'Basic alice:[redacted]'],
+    ['Basic setup:done in 2s', 'Basic setup:[redacted]'],
+    ['  Basic alice:a,b "c" d.', '  Basic alice:[redacted].'],
     // In running text, a password that looks like one, up to a space.
     ['ran Basic deploy:s3cr3t in 2s', 'ran Basic deploy:[redacted] in 2s'],
   ])('replaces the password in %j', (text, scrubbed) => {
@@ -149,9 +153,8 @@ describe('Basic with user information written raw', () => {
       // Running text: a password that looks like a word is prose.
       'ran Basic setup:done in 2s',
       'the Basic setup:done step',
-      // A string that starts with it and goes on is judged as running text is: a label as often as a value.
-      'Basic setup:done in 2s',
-      'Basic alice:two words',
+      // A string of more lines that starts with it is judged as running text is: a label as often as a value.
+      'Basic setup:done in 2s\nnext step',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
@@ -182,6 +185,9 @@ describe('cost on hostile text', () => {
     'x basic a:....',
     `x basic a:b${' '.repeat(40)}`,
     `"basic a:${'. '.repeat(40)}`,
+    // A string that starts with `Basic user:` is read to its end once, on one line or more.
+    'Basic a:b basic c:d ',
+    'Basic a:b\n basic c:d\n',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
