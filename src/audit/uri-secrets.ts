@@ -126,21 +126,27 @@ function passwordEnd(text: string, from: number): number {
 /**
  * The `@` that ends a password of digits a URL parser reads as a port and what follows it (`//u:12/34/56@h/`,
  * `//u:12?34@h/`, `//u:/12@h/`: host `u`, port `12` or none): the last `@` of the run of digits, `/`, `?`, `#`
- * and `@` after the `:`, when a digit stands before it (not `/`: `//h:3000/@me` is a handle in a path) and a
- * host after it; -1 for none. A letter ends the run, so a path is no password (`//localhost:8080/a@b`), and a
+ * and `@` after the `:`, when a digit stands before it, or the first `/`, `?` or `#` after digits
+ * (`//u:1234/@h/`; so `//localhost:3000/@me` is taken for one, while `//h:3000/2024/@me` is a handle in a
+ * path), and a host after it; -1 for none. A letter ends the run, so a path is no password (`//localhost:8080/a@b`), and a
  * dotted name before the `:` is a host with its port (`//api.example:8443/1@b`), not a user. The run holds no
  * `:`, so it stops before the next `://`.
  */
 function numericPasswordEnd(text: string, start: number, colon: number): number {
   if (text.slice(start, colon).includes('.')) return -1;
   let found = -1;
+  let separator = -1;
   let i = colon + 1;
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === AT) found = i;
-    else if (!isDigit(c) && c !== SLASH && c !== QUESTION && c !== HASH) break;
+    else if (c === SLASH || c === QUESTION || c === HASH) {
+      if (separator === -1) separator = i;
+    } else if (!isDigit(c)) break;
   }
-  if (found === -1 || !isDigit(text.charCodeAt(found - 1))) return -1;
+  // Digits, then the run's first `/`, `?` or `#` right before the `@` (`//u:1234/@h/`): a password ending in it.
+  const endsInSeparator = found === separator + 1 && separator > colon + 1;
+  if (found === -1 || (!isDigit(text.charCodeAt(found - 1)) && !endsInSeparator)) return -1;
   const after = text.charCodeAt(found + 1);
   return isDigit(after) || isLetter(after) || after === OPEN_BRACKET ? found : -1;
 }

@@ -63,6 +63,12 @@ describe('redactUriSecrets', () => {
       ['https://u:12?34@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
       ['https://u:12#34@h/x', 'https://REDACTED@h/x', 'https://u:[redacted]@h/x'],
       ['https://u:/12@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      // Digits ending in `/`, `?` or `#` (the run's first): the password ends in it.
+      ['https://u:1234/@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['https://u:1234?@h/x', 'https://REDACTED@h/x', 'https://u:[redacted]@h/x'],
+      ['https://u:1234#@h', 'https://REDACTED@h', 'https://u:[redacted]@h'],
+      // A dotted user before a password of digits alone: read as written, in the authority.
+      ['https://first.last:1234@h/', 'https://REDACTED@h/', 'https://first.last:[redacted]@h/'],
       ['redis://:1/2@10.0.0.1:6379', 'redis://REDACTED@10.0.0.1:6379', 'redis://:[redacted]@10.0.0.1:6379'],
       [
         'see https://u:12/34@h.example/x now',
@@ -97,6 +103,8 @@ describe('redactUriSecrets', () => {
       'http://localhost:8080/a@b',
       'http://localhost:8080/v1/users/a@b.example',
       'http://localhost:3000/2024/@me',
+      'http://localhost:3000//@me',
+      'https://h:1/2/@x',
     ]) {
       expect(redactUriSecrets(text), text).toBe(text);
       expect(scrubSecretValue(text), text).toBe(text);
@@ -131,6 +139,8 @@ describe('redactUriSecrets', () => {
       `a://b:1/${'2/?#'.repeat(100_000)}@`,
       'a://b:1/2?3#4@'.repeat(30_000),
       'a://b:/1@'.repeat(40_000),
+      'a://b:1/@'.repeat(40_000),
+      `a://b:1/${'@'.repeat(400_000)}x`,
     ];
     // Quadratic work on 400 k characters takes minutes; linear, about the time of benign text.
     for (const text of hostile) expectLinearTime(redactUriSecrets, text, { label: text.slice(0, 12) });
