@@ -68,6 +68,8 @@ const QUOTE_OPEN = /^(?:\\*"|')/;
 /** The most backslashes read before a quote: a JSON string seven times escaped. */
 const MAX_ESCAPES = 127;
 const COLON = 0x3a;
+/** What a JSON string, object or array opens with. */
+const JSON_OPENS = '"\'{[';
 /** A boolean's or an absent value's word, quoted or not. */
 const BOOLEAN_ISH = new RegExp(`^(\\\\?["']?)(?:${SWITCH_WORDS})\\1$`, 'i');
 const QUOTED = /^(?:\\?"|')/;
@@ -145,17 +147,20 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   let start = sep + 1;
   while (start < text.length && isPadding(text.charCodeAt(start))) start++;
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
+  // A JSON member's value on a line of its own (`"api_key":\n"x"`, as JSON is printed; JSON allows any white
+  // space there): a string, object or array is read as JSON, to its closing quote or bracket, so the `},`
+  // after it stays.
+  const member = name.quoted && name.escapes === 0 && text.charCodeAt(sep) === COLON;
+  const next = member ? afterLineBreaks(text, start) : start;
+  const json = next !== start && JSON_OPENS.includes(text.charAt(next));
   // YAML's `password:` or `token: |` with the value on the lines after it, indented more; a quoted key
-  // (`"password":`, its column its quote's) too, as YAML allows and JSON printed so writes one.
+  // (`"password":`, its column its quote's) too, as YAML allows.
   const lines =
-    text.charCodeAt(sep) === COLON && name.escapes === 0
+    text.charCodeAt(sep) === COLON && name.escapes === 0 && !json
       ? valueOnNextLines(text, name.at - name.quote.length, start)
       : undefined;
   if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
-  // A JSON member's value on a line of its own, indented no more than its name (`"api_key":\n"x"`, as a tool
-  // that does not indent prints JSON): JSON allows any white space there.
-  if (name.quoted && name.escapes === 0 && text.charCodeAt(sep) === COLON)
-    start = afterLineBreaks(text, start);
+  start = next;
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
   // An object or array (`"password":{"value":"x"}`, `{ password: [ 'a' ] }` as Node's inspect writes it):

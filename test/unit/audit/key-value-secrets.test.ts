@@ -195,7 +195,10 @@ describe('a YAML value on the lines after its key', () => {
     // A quoted key (YAML allows one; JSON printed with its value on the next line), its column its quote's.
     ['"password":\n  hunter2\nuser: bob', '"password":\n  [redacted]\nuser: bob'],
     ["'token': |\n  abc\n'n': 1", "'token': |\n  [redacted]\n'n': 1"],
-    ['{\n  "password":\n    {"v": "x"}\n}', '{\n  "password":\n    [redacted]\n}'],
+    // A JSON string, object or array there is read as JSON: what follows its closing quote or bracket stays.
+    ['{\n  "password":\n    {"v": "x"}\n}', '{\n  "password":\n    "[redacted]"\n}'],
+    ['{"a": {"password":\n      "x"},\n "b": 1}', '{"a": {"password":\n      "[redacted]"},\n "b": 1}'],
+    ['{"token":\n    ["a", "b"]],\n "b": 1}', '{"token":\n    "[redacted]"],\n "b": 1}'],
     // A JSON member's value on the next line indented no more than its name, as a tool that does not indent
     // prints JSON: read as on the name's line, its quotes kept.
     ['{\n"api_key":\n"abc123"\n}', '{\n"api_key":\n"[redacted]"\n}'],
@@ -335,6 +338,9 @@ describe('cost on hostile text', () => {
     ' "password":\n  ',
     '"password":\n\n',
     '"password":\n}',
+    '"token":\n ["a"',
+    '"token":\n "a',
+    '"token":\n\t{',
     'password: |\n',
     'password:\n\n',
     'password:\n  ',
