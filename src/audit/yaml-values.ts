@@ -6,7 +6,8 @@
  * lines, blank lines between them included, up to the first line that is not indented more than the key's (a
  * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
  * sequence under a credential's name (`credentials:\n  user: bob\n  pass: x`), which the audit walk masks whole
- * as an object's value too. The key's indentation is its column: `- password:` (a sequence's entry) counts
+ * as an object's value too; not a stack trace's frames after an error's message (`No token:\n    at verify
+ * (/app/a.js:1:2)`). The key's indentation is its column: `- password:` (a sequence's entry) counts
  * the `- `. Spaces indent, and tabs too, though YAML allows none there: text indented by a tab
  * (`password:\n\thunter2`) is no YAML's but may hold the value, so a tab counts up to the next multiple of 8
  * columns, as a terminal shows it. Linear: the key's line is read back once (only
@@ -30,6 +31,12 @@ const CR = 0x0d;
  */
 const HEADER =
   /((?:[!&]\S{0,127}(?:[ \t]+|(?=\r?\n))){0,2})([|>](?:[1-9][+-]?|[+-][1-9]?)?)?[ \t]*(#[^\r\n]{0,255})?(?=\r?\n)/y;
+
+/**
+ * A stack trace's frame, as Node, Java (`at verify (/app/a.js:1:2)`, `at a.B.c(B.java:12)`) or Python
+ * (`File "/app/x.py", line 3, in f`) write one: no credential's value.
+ */
+const STACK_FRAME = /^(?:at \S[^\r\n]*(?:\)|:\d+)|File "[^"\r\n]*", line \d+[^\r\n]*)\r?$/;
 
 /**
  * Where the value of the key starting at `key` lies, when its `:` is followed (spaces skipped, up to `at`) by
@@ -65,6 +72,9 @@ export function valueOnNextLines(
     let eol = text.indexOf('\n', q);
     if (eol === -1) eol = text.length;
     if (!blank) {
+      // `No token:` and an indented stack after it (a log's error): no value, when nothing else is on the key's line.
+      if (start === -1 && (header === null || header[0] === '') && STACK_FRAME.test(text.slice(q, eol)))
+        return undefined;
       if (start === -1) start = q;
       end = text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
     }

@@ -207,6 +207,9 @@ describe('a YAML value on the lines after its key', () => {
     ['{"a": {"password":\n    {"v": "x"}}, "b": 1}', '{"a": {"password":\n    "[redacted]"}, "b": 1}'],
     // Indented by a tab (no YAML's, but text may be written so): a tab reaches the next multiple of 8 columns.
     ['password:\n\thunter2\nuser: bob', 'password:\n\t[redacted]\nuser: bob'],
+    // Only a stack's frame is no value: `at home` is one.
+    ['password:\n  at home\nuser: bob', 'password:\n  [redacted]\nuser: bob'],
+    ['token: |\n  at a (b:1:2)\n', 'token: |\n  [redacted]\n'],
     ['  token:\n\tabc\n\tdef', '  token:\n\t[redacted]'],
     ['\tpassword:\n\t  hunter2\n\tuser: bob', '\tpassword:\n\t  [redacted]\n\tuser: bob'],
   ])('replaces the value in %j', (text, scrubbed) => {
@@ -218,6 +221,11 @@ describe('a YAML value on the lines after its key', () => {
       'password:\nuser: bob',
       '  password:\n  user: bob',
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
+      // A stack indented more than the key: its frames are no value.
+      'No token:\n    at verify (/app/a.js:1:2)\n    at run (node:internal/x:3:4)',
+      'missing password:\n\tat com.example.Auth.check(Auth.java:42)',
+      'no api_key:\n  File "/app/x.py", line 3, in main\n    run()',
+      '  token:\n    at /app/a.js:10',
       'password:',
       '\tpassword:\n\tuser: bob',
       '{"password":\n}',
@@ -339,6 +347,8 @@ describe('cost on hostile text', () => {
     '"password":\n\n',
     '"password":\n}',
     '"token":\n ["a"',
+    'token:\n  at a (b:1:2)\n',
+    `token:\n  at ${'a'.repeat(300)}\n`,
     '"token":\n "a',
     '"token":\n\t{',
     'password: |\n',
