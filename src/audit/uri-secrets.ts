@@ -37,6 +37,8 @@ const SLASH = 0x2f;
 const QUESTION = 0x3f;
 const HASH = 0x23;
 const OPEN_BRACKET = 0x5b;
+/** A scale after an image's name (`2x.`, `1.5x.`), as a file written for high-density screens is named. */
+const SCALE_SUFFIX = /\d{1,2}(?:\.\d{1,2})?x\./y;
 
 /**
  * `text` (a URI, or a message naming one) with the secrets of the URIs in it replaced by `REDACTED`: the
@@ -148,6 +150,9 @@ function numericPasswordEnd(text: string, start: number, colon: number): number 
   const endsInSeparator = found === separator + 1 && separator > colon + 1;
   if (found === -1 || (!isDigit(text.charCodeAt(found - 1)) && !endsInSeparator)) return -1;
   const after = text.charCodeAt(found + 1);
+  // An image's scale in its file's name (`/12@2x.png`, `/icon@1.5x.webp`): a path, no host.
+  SCALE_SUFFIX.lastIndex = found + 1;
+  if (SCALE_SUFFIX.test(text)) return -1;
   return isDigit(after) || isLetter(after) || after === OPEN_BRACKET ? found : -1;
 }
 

@@ -104,6 +104,9 @@ describe('redactUriSecrets', () => {
       'http://localhost:8080/v1/users/a@b.example',
       'http://localhost:3000/2024/@me',
       'http://localhost:3000//@me',
+      // An image's scale in its name.
+      'http://localhost:8080/12@2x.png',
+      'see https://cdn:443/img/1@1.5x.webp ok',
       'https://h:1/2/@x',
     ]) {
       expect(redactUriSecrets(text), text).toBe(text);
@@ -140,6 +143,7 @@ describe('redactUriSecrets', () => {
       'a://b:1/2?3#4@'.repeat(30_000),
       'a://b:/1@'.repeat(40_000),
       'a://b:1/@'.repeat(40_000),
+      'a://b:1/2@2x.'.repeat(30_000),
       `a://b:1/${'@'.repeat(400_000)}x`,
     ];
     // Quadratic work on 400 k characters takes minutes; linear, about the time of benign text.
