@@ -73,6 +73,7 @@ const PICKED_PASSWORDS: ReadonlySet<string> = new Set(
 const RAW_VALUE_CLOSES = '"\'`\\\r\n';
 
 const SPACE = /\s/;
+const NON_SPACE = /\S/g;
 /** A parameter's name and its `=` (a token68's padding follows no lower-case name), and what starts its value. */
 const AUTH_PARAM = /^[a-z][a-z0-9_-]*=$/;
 const PARAM_VALUE_START = /^["A-Za-z0-9]$/;
@@ -235,13 +236,10 @@ function firstLineEnd(text: string, at: number): number {
 
 /** Whether the text from `at` on holds no second line (white space after a line break is none). */
 function oneLineLeft(text: string, at: number): boolean {
-  let broken = false;
-  for (let i = at; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x0d) broken = true;
-    else if (broken && !SPACE.test(text.charAt(i))) return false;
-  }
-  return true;
+  const eol = firstLineEnd(text, at);
+  if (eol === text.length) return true;
+  NON_SPACE.lastIndex = eol;
+  return !NON_SPACE.test(text);
 }
 
 /**
