@@ -106,9 +106,13 @@ function tooLarge(max: number): RequestError {
   return new RequestError('ERR_REQUEST_TOO_LARGE', `Payload Too Large: the body exceeds ${max} bytes`);
 }
 
-/** The client gone before the body had arrived, or Node's HTTP server refusing it (`connectionClosed`). */
+/**
+ * The client gone before the body was read, or Node's HTTP server refusing it (`connectionClosed`): its body,
+ * or, the request having arrived whole (`complete`: an earlier stage waited, a JWKS fetch or a session lookup,
+ * while Node closed the connection), a malformed request pipelined behind it.
+ */
 const closed = (req: IncomingMessage): RequestError =>
-  connectionClosed(req.socket, 'before the body had arrived');
+  connectionClosed(req.socket, 'before the body had arrived', req.complete);
 
 /**
  * Reads the body into `ctx.body`. Too large, over the budget, a stream error, or the client gone before the end
