@@ -263,13 +263,19 @@ export class LegacySseRoutes {
           sent = true;
         },
       });
-      // The transport's 202 (or a 204): the reply is owed on the stream. An upstream answering in the POST's
-      // body (200) has answered already. A POST whose connection closed once the upstream had it, before
-      // its answer, may still be answered on the stream, which the client reads on another connection: it
-      // is waited for too, whether its client left (499) or Node's HTTP server closed the connection with
-      // an answer of its own (a 400 to a malformed request pipelined behind it: `clientGone` in forward.ts).
+      // The transport's 202 (or a 204): the reply is owed on the stream, though the POST's own reply failed
+      // or its client left before it was passed on. An upstream answering in the POST's body (200) has
+      // answered already. A POST whose connection closed once the upstream had it, before its answer, may
+      // still be answered on the stream, which the client reads on another connection: it is waited for too,
+      // whether its client left (499) or Node's HTTP server closed the connection with an answer of its own
+      // (a 400 to a malformed request pipelined behind it: `clientGone` in forward.ts).
+      const upstream = ctx.upstreamStatus;
       accepted =
-        status === 202 || status === 204 || (sent && client.aborted && ctx.upstreamStatus === undefined);
+        status === 202 ||
+        status === 204 ||
+        upstream === 202 ||
+        upstream === 204 ||
+        (sent && client.aborted && upstream === undefined);
       rt.requestDone(ctx, status);
     } finally {
       // Never forwarded (its turn never came, its client left first): the server still awaits its answers.

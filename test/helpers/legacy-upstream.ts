@@ -1,8 +1,8 @@
 /**
  * Test helper: a legacy HTTP+SSE (2024-11-05) upstream on `raw-upstream.ts`, for tests that decide when each
  * message is answered. A GET on `/sse` opens the session's event stream, whose first event names where to
- * POST messages; a POSTed message is held (its POST gets no reply) until the test writes its answer on the
- * stream ({@link LegacyUpstream.send}). POSTs to `/mcp` (the sidecar's tool discovery) get the usual answers.
+ * POST messages; a POSTed message is held (its POST gets no reply, or only the head of its 202: `acceptHead`)
+ * until the test writes its answer on the stream ({@link LegacyUpstream.send}). POSTs to `/mcp` (the sidecar's tool discovery) get the usual answers.
  * And the client's side: {@link openLegacyStream} opens the session through the sidecar.
  *
  * @module
@@ -25,7 +25,15 @@ export interface LegacyUpstream {
 
 const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
 
-export async function legacyUpstream(): Promise<LegacyUpstream> {
+export interface LegacyUpstreamOptions {
+  /**
+   * A POSTed message gets its transport's `202 Accepted` head at once, but not its body (`Accepted`), which
+   * never comes: the upstream has it and owes its answer on the stream, and its POST's reply is under way.
+   */
+  readonly acceptHead?: boolean;
+}
+
+export async function legacyUpstream(opts: LegacyUpstreamOptions = {}): Promise<LegacyUpstream> {
   let stream: Socket | undefined;
   const up: RawUpstream = await rawUpstream((req, socket) => {
     if (req.method === 'GET' && req.path === '/sse') {
@@ -38,7 +46,11 @@ export async function legacyUpstream(): Promise<LegacyUpstream> {
       socket.write(head + chunk(`event: endpoint\ndata: /messages?sessionId=${LEGACY_SESSION}\n\n`));
       return;
     }
-    if (req.path.startsWith('/messages')) return; // held: answered on the stream, when the test says
+    if (req.path.startsWith('/messages')) {
+      // Held: answered on the stream, when the test says.
+      if (opts.acceptHead) socket.write(rawReply('202 Accepted', [['content-length', '8']]));
+      return;
+    }
     const msg = req.body ? (JSON.parse(req.body) as { id?: unknown; method?: string }) : {};
     if (msg.id === undefined) {
       socket.write(rawReply('202 Accepted', [['content-length', '0']]));

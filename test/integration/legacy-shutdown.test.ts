@@ -3,10 +3,12 @@
  * holds each message until the test answers it on the session's stream. A message the upstream got whole is
  * answered on the stream, which the client reads on another connection, whatever became of its POST: here
  * Node's HTTP server closed the POST's connection with its own 400, refusing a malformed request pipelined
- * behind it. The shutdown waits for that answer within its grace, as for any message sent.
+ * behind it; or its client left once the upstream had accepted it (the head of its 202 in, not its body). The
+ * shutdown waits for that answer within its grace, as for any message sent.
  *
  * @module
  */
+import { connect } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { type LegacyStream, legacyUpstream, openLegacyStream } from '../helpers/legacy-upstream.js';
 import { rawConnection, rawPost, statuses } from '../helpers/raw-pipeline.js';
@@ -64,4 +66,38 @@ it('waits for it no longer than the grace when the answer does not come', async 
   const over = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === GRACE_OVER);
   // Not waited for at all before: the stop found no reply owed.
   expect(over).toMatchObject({ inFlight: 0, legacyReplies: 1 });
+});
+
+it('waits at shutdown for the answer to a message the upstream accepted (202) whose client left before that reply', async () => {
+  const up = await legacyUpstream({ acceptHead: true });
+  stops.push(() => up.close());
+  const upstream = { url: up.url.replace(/\/mcp$/, '') } as unknown as ExampleServer;
+  const h = await startHarness({ upstream });
+  stops.push(() => h.stop());
+  const token = await h.token({ sub: 'legacy', roles: ['user'] });
+  const stream = await openLegacyStream(h.sseUrl, token);
+  stops.push(() => stream.close());
+  /** Upstream replies whose head the sidecar has, 2xx: one more once it has the message's 202. */
+  const heads = async () => {
+    const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('mcp_authz_upstream_duration_seconds_count{') && l.includes('"2xx"'));
+    return Number(line?.split(' ').pop() ?? 0);
+  };
+  const before = await heads();
+  const { port } = new URL(h.sidecar.publicUrl);
+  const c = connect(Number(port), '127.0.0.1');
+  c.on('error', () => undefined);
+  c.write(rawPost(token, stream.endpoint, PING));
+  await until(5_000, async () => (await heads()) > before);
+  const closed = new Promise<void>((r) => c.once('close', () => r()));
+  c.destroy();
+  await closed;
+  const stopped = await stopUnderWay(h);
+  up.send({ jsonrpc: '2.0', id: 1, result: {} });
+  // Not counted as owed (its upstream had answered its POST, 202), the stream was ended at once, its answer lost.
+  expect(await stream.read((t) => t.includes('"id":1'))).toContain('"result":{}');
+  await stopped.done;
+  expect(h.logs.some((l) => l.includes(GRACE_OVER))).toBe(false);
 });
