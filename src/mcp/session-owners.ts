@@ -92,8 +92,8 @@ export interface SessionOwnersOptions {
   readonly now?: () => number;
 }
 
-/** A session's binding: its identity and its owner's key say something ({@link SessionOwners.binding}). */
-export type SessionBinding = { readonly owner: string };
+/** A session's binding, opaque: only its identity says anything ({@link SessionOwners.binding}). */
+export type SessionBinding = object;
 
 interface Binding {
   readonly owner: string;
@@ -248,9 +248,9 @@ export class SessionOwners {
   }
 
   /**
-   * The session's binding here (memory only, synchronous): a request let use the session notes it, and is
-   * forwarded only while it is the same one, or one of the same caller (`server/session-gone.ts`). Undefined
-   * when unbound here.
+   * The session's binding here, compared by identity (memory only, synchronous): a request let use the session
+   * notes it, and is forwarded only while it is the same one (the session did not end, nor its id go anew to
+   * another caller, meanwhile). Undefined when unbound here.
    */
   binding(sessionId: string): SessionBinding | undefined {
     return this.#owners.get(sessionId);

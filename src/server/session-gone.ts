@@ -4,21 +4,21 @@
  * call, a tool discovery or its pipelined turn may then take a while, and meanwhile the session may end (its
  * DELETE, an eviction) and its id go anew to another caller (an upstream issuing ids again): forwarded, the
  * request would reach that caller's session. So the binding the last check saw is compared, synchronously and
- * from memory only, with the binding now: another caller's (or none, where unknown sessions are refused)
- * refuses the request after its decision with 404, as for any unknown session. A binding made anew for the same
- * caller (the session ended and the upstream issued its id again to that caller) lets it go on, as a session
- * check now would: it reaches nobody else's session, and a 404 would have its client drop the session it holds.
+ * from memory only, with the binding now: another one (or none, where unknown sessions are refused) refuses the
+ * request after its decision with 404, as for any unknown session. A binding made anew for the same caller (the
+ * session ended and the upstream issued its id again to it) refuses it too: the request's ids in flight were
+ * dropped with the old session, and forwarded into the new one they would not be held against a request there
+ * reusing one (whose reply could then carry this one's list unpruned).
  *
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { ownerKey } from '../mcp/owner-key.js';
 import type { SessionOwners } from '../mcp/session-owners.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { namedSession, sessionEndedLate } from '../pipeline/stages/session.js';
 import { errorResponse, sendJson } from './respond.js';
 
-/** Whether the session the request names ended, or went to another caller, since its last session check. */
+/** Whether the session the request names ended, or went to another binding, since its last session check. */
 export function sessionGone(ctx: RequestContext, sessions: SessionOwners | undefined): boolean {
   const noted = ctx.sessionBinding;
   if (noted === undefined || sessions === undefined) return false;
@@ -28,8 +28,7 @@ export function sessionGone(ctx: RequestContext, sessions: SessionOwners | undef
   // Unbound now: it ended, or (unknown sessions forwarded) the table's bounds evicted it, which ends nothing
   // upstream; checked now it would be forwarded as unknown, so it goes on (the upstream answers an ended one 404).
   if (now === undefined) return noted !== null && !sessions.forwardsUnknown;
-  // Bound anew (rare: the identity check settles the usual case): refused unless to this same caller.
-  return now !== noted && (ctx.principal === undefined || now.owner !== ownerKey(ctx.principal));
+  return now !== noted;
 }
 
 /** Refuses the request after its decision (404, as an unknown session); returns the status sent. */
