@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_CLOSED_REQUEST, CONNECTION_CLOSED } from '../errors/codes.js';
-import { clientClosed, RequestError } from '../errors/errors.js';
+import { connectionClosed, RequestError } from '../errors/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { refuseLate } from '../pipeline/stages/late-refusal.js';
 
@@ -152,6 +152,10 @@ export function awaitTurn(res: ServerResponse): boolean | Promise<boolean> {
 export const CONNECTION_CLOSED_REASON =
   'the connection closed before its turn: a reply ahead of it (HTTP/1.1 pipelining) closed it';
 
+/** Audit reason of a call whose connection Node's HTTP server answered and closed before it reached the upstream. */
+export const NODE_ANSWERED_REASON =
+  "Node's HTTP server answered on the connection and closed it before the request was forwarded";
+
 /** Audit reason of a call whose client went away after its decision, before it reached the upstream. */
 export const CLIENT_GONE_REASON = 'the client went away before the request was forwarded';
 
@@ -166,7 +170,15 @@ export const CLIENT_GONE_REASON = 'the client went away before the request was f
  */
 export function unforwardedStatus(ctx: RequestContext, res: ServerResponse): number {
   if (!waited.has(res) || endedByClient.has(res.req.socket)) {
-    refuseLate(ctx, clientClosed('before the request was forwarded'), CLIENT_GONE_REASON);
+    // Node's HTTP server may have closed the connection with its own answer (to a malformed request pipelined
+    // behind this one, read by the client as this one's reply): recorded with that status, not as a leaving client.
+    const req = res.req;
+    const e = connectionClosed(req.socket, 'before the request was forwarded', req.complete);
+    if (e.code !== 'ERR_CLIENT_CLOSED') {
+      refuseLate(ctx, e, NODE_ANSWERED_REASON);
+      return e.status;
+    }
+    refuseLate(ctx, e, CLIENT_GONE_REASON);
     return CLIENT_CLOSED_REQUEST;
   }
   const err = new RequestError(
