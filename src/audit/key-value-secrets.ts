@@ -6,7 +6,8 @@
  *
  * - A pair starts a word: at the start, after a space, a quote, a backtick, `(`, `,`, `{` or `[`, after `-` or
  *   `--` that start one, right after an escape (`\n`, `%20`), or as a flag's value after its `=`
- *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`), a path's indices in the name (`--set a.b[0].password=x`).
+ *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`), a path's indices in the name or after it (`--set a.b[0].password=x`,
+ *   `--set auth.passwords[0]=x`).
  * - Its name names a credential by its last word (`password`, `DB_PASSWORD`, `api_key`, `authToken`,
  *   `sslpassword`), so `secret_name=…` (which secret), `token_type=…` and `max_tokens=…` are kept. A name of
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
@@ -47,7 +48,14 @@ import {
   SWITCH_WORDS,
 } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd, quotedPairEnd } from './json-text.js';
-import { isFlagBefore, isNameChar, NAME_START, runStart, WORD_OPENS } from './name-runs.js';
+import {
+  isFlagBefore,
+  isNameChar,
+  NAME_START,
+  runStart,
+  WORD_OPENS,
+  withoutTrailingIndices,
+} from './name-runs.js';
 import { closesValue } from './scheme-credentials.js';
 import { valueOnNextLines } from './yaml-values.js';
 
@@ -262,7 +270,7 @@ function nameBefore(text: string, sep: number): Name | undefined {
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
-    ? { name: run, quoted: false, quote: '', escapes: 0, at: end - run.length }
+    ? { name: withoutTrailingIndices(run), quoted: false, quote: '', escapes: 0, at: end - run.length }
     : undefined;
 }
 

@@ -17,19 +17,32 @@ const OPEN_INDEX = 0x5b;
 const CLOSE_INDEX = 0x5d;
 
 /**
- * Where the name's run ending at `end` starts: name characters and a path's indices between them, as Helm's
- * `--set a.b[0].password=x` writes them; at most {@link MAX_RUN_CHARS} back.
+ * Where the name's run ending at `end` starts: name characters and a path's indices between them or after
+ * them, as Helm's `--set a.b[0].password=x` and `--set auth.passwords[0]=x` write them; at most
+ * {@link MAX_RUN_CHARS} back.
  */
 export function runStart(text: string, end: number): number {
   let start = end;
   for (;;) {
     while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
-    if (start === end || text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
+    if (text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
     let open = start - 1;
     while (open > 0 && end - open <= MAX_RUN_CHARS && isDigit(text.charCodeAt(open - 1))) open--;
     if (open === start - 1 || text.charCodeAt(open - 1) !== OPEN_INDEX) return start;
     start = open - 1;
   }
+}
+
+/** `run` without the indices at its end (`auth.passwords[0]` → `auth.passwords`): the name they index. */
+export function withoutTrailingIndices(run: string): string {
+  let end = run.length;
+  while (run.charCodeAt(end - 1) === CLOSE_INDEX) {
+    let open = end - 1;
+    while (open > 0 && isDigit(run.charCodeAt(open - 1))) open--;
+    if (open === end - 1 || run.charCodeAt(open - 1) !== OPEN_INDEX) break;
+    end = open - 1;
+  }
+  return run.slice(0, end);
 }
 
 function isDigit(c: number): boolean {

@@ -46,6 +46,12 @@ describe('credential name=value pairs', () => {
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
     ['helm --set=db[0][1].token=x', 'helm --set=db[0][1].token=[redacted]'],
+    // Indices after the name: an entry of a list of credentials (Bitnami's `auth.passwords`).
+    [
+      'helm install --set auth.passwords[0]=p1 --set-string auth.passwords[1]=p2 --set auth.usernames[0]=bob',
+      'helm install --set auth.passwords[0]=[redacted] --set-string auth.passwords[1]=[redacted] --set auth.usernames[0]=bob',
+    ],
+    ['--set=apiKeys[0][1]=x', '--set=apiKeys[0][1]=[redacted]'],
     // A short flag with `=`, as `-e TOKEN=x` is read after its space.
     ['docker run -e=TOKEN=x img', 'docker run -e=TOKEN=[redacted] img'],
     ['run "-e=DB_PASSWORD=p" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
@@ -328,6 +334,8 @@ describe('cost on hostile text', () => {
     ' a[0]',
     '][0].token=',
     `${'[1]'.repeat(50)}password=`,
+    ' password[0]=',
+    `${'[1]'.repeat(50)}=`,
     ' -=password=',
     `--${'a'.repeat(134)}=password=`,
     // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
