@@ -18,8 +18,8 @@ import { isNameChar } from './name-runs.js';
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
 const LETTER = /^[A-Za-z]/;
 const PADDING = /[ \t]+/y;
-/** The value: quoted (a quote left open runs to the end) or bare; not another flag. */
-const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S])*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
+/** The value: quoted (a quote left open runs to the end; `''` in single quotes too) or bare; not another flag. */
+const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S]|'')*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
 /** A secret's reference as `--secret` takes it: its first key (`id=`, `src=`, `type=`, …). */
 const SECRET_REFERENCE = /^(?:id|src|source|type|env|target|uid|gid|mode|required)=/i;
 /** What may stand before `--`: a word's start. */

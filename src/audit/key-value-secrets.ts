@@ -60,17 +60,18 @@ import { closesValue } from './scheme-credentials.js';
 import { valueOnNextLines } from './yaml-values.js';
 
 /**
- * A value: quoted, with backslash escapes (a quote left open runs to the end), quoted with escaped quotes as a
- * JSON string writes a connection string's (`password=\\"p w\\"`), or bare.
+ * A value: quoted, with backslash escapes (a quote left open runs to the end; in single quotes `''` too, as
+ * YAML writes an apostrophe and a shell or SQL joins two strings: `password: 'it''s x'`), quoted with escaped
+ * quotes as a JSON string writes a connection string's (`password=\\"p w\\"`), or bare.
  */
 const VALUE =
-  /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&]+/y;
+  /'(?:[^'\\]|\\[\s\S]|'')*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&]+/y;
 /**
  * A JSON member's value, or one after `name:`: quoted as {@link VALUE} quotes, or bare up to a space, quote,
  * backslash, `;`, `&`, `,`, `}` or `]` (`"password": 12345,`, `password: x, user: bob`).
  */
 const JSON_VALUE =
-  /'(?:[^'\\]|\\[\s\S])*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&,}\]]+/y;
+  /'(?:[^'\\]|\\[\s\S]|'')*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&,}\]]+/y;
 /** The quote a JSON member's value opens with (escaped too). */
 const QUOTE_OPEN = /^(?:\\*"|')/;
 /** The most backslashes read before a quote: a JSON string seven times escaped. */

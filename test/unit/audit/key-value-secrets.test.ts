@@ -34,6 +34,9 @@ describe('credential name=value pairs', () => {
       'kubectl create secret generic x --from-literal=password=[redacted] --from-literal=user=bob',
     ],
     ["helm upgrade --set=db.password='p w' x", 'helm upgrade --set=db.password=[redacted] x'],
+    // `''` inside single quotes: a shell joins the two strings, so the value goes on.
+    ["sh -c \"PGPASSWORD='it''s x' psql\"", 'sh -c "PGPASSWORD=[redacted] psql"'],
+    ["password='' user=bob", 'password=[redacted] user=bob'],
     // A pair inside quotes: its value runs to the closing quote (escaped as the opening one is).
     [
       'kubectl create secret generic x --from-literal="password=p w" --from-literal=user=bob',
@@ -120,6 +123,9 @@ describe('credential name: value pairs and JSON members in text', () => {
     [String.raw`\\\"token\\\":\\\"cut`, String.raw`\\\"token\\\":[redacted]`],
     ['msg {"api_key": "abc def", "n": 1} end', 'msg {"api_key": "[redacted]", "n": 1} end'],
     ["{'password': 'p w', 'user': 'bob'}", "{'password': '[redacted]', 'user': 'bob'}"],
+    // YAML writes an apostrophe in single quotes as `''`: the value goes on after it.
+    ["password: 'it''s x', user: bob", 'password: [redacted], user: bob'],
+    ["{'password': '', 'user': 'bob'}", "{'password': '[redacted]', 'user': 'bob'}"],
     ['{"password": 12345, "n": 1}', '{"password": [redacted], "n": 1}'],
     [
       '{"client_secret":"s","access_token":"t"}',
@@ -208,6 +214,7 @@ describe('a YAML value on the lines after its key', () => {
     // A JSON member's value on the next line indented no more than its name, as a tool that does not indent
     // prints JSON: read as on the name's line, its quotes kept.
     ['{\n"api_key":\n"abc123"\n}', '{\n"api_key":\n"[redacted]"\n}'],
+    ["'password':\n  'it''s x'\nuser: bob", "'password':\n  '[redacted]'\nuser: bob"],
     ['  "password":\n  "x y",\n  "n": 1', '  "password":\n  "[redacted]",\n  "n": 1'],
     ['"token":\r\n\r\n12345,', '"token":\r\n\r\n[redacted],'],
     ['{"a": {"password":\n    {"v": "x"}}, "b": 1}', '{"a": {"password":\n    "[redacted]"}, "b": 1}'],
@@ -269,6 +276,7 @@ describe('a credential flag and its value after a space', () => {
   it.each([
     ['--password x', '--password [redacted]'],
     ['psql --password hunter2 -h db', 'psql --password [redacted] -h db'],
+    ["psql --password 'it''s x' -h db", 'psql --password [redacted] -h db'],
     ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
     ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
     ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
@@ -386,6 +394,9 @@ describe('cost on hostile text', () => {
     ' --password ',
     ' --password -',
     " --password '",
+    " --password ''",
+    " password=''",
+    "'password':'''",
     '--password--password ',
     ` --${'a'.repeat(140)} `,
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
