@@ -158,10 +158,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   if (text.charCodeAt(sep) === COLON && text.startsWith('//', sep + 1)) return undefined;
   // A JSON member's value on a line of its own (`"api_key":\n"x"`, as JSON is printed; JSON allows any white
   // space there): a string, object or array is read as JSON, to its closing quote or bracket, so the `},`
-  // after it stays.
+  // after it stays; not a string a `:` follows, a YAML mapping's first key (`"secrets":\n  "db": x`).
   const member = name.quoted && name.escapes === 0 && text.charCodeAt(sep) === COLON;
   const next = member ? afterLineBreaks(text, start) : start;
-  const json = next !== start && JSON_OPENS.includes(text.charAt(next));
+  const json = next !== start && JSON_OPENS.includes(text.charAt(next)) && !opensKey(text, next);
   // YAML's `password:` or `token: |` with the value on the lines after it, indented more; a quoted key
   // (`"password":`, its column its quote's) too, as YAML allows.
   const lines =
@@ -211,6 +211,14 @@ function afterLineBreaks(text: string, at: number): number {
   )
     breaks ||= c === 0x0a;
   return breaks ? p : at;
+}
+
+/** Whether a string at `at` is a key: a `:` follows its closing quote (spaces or tabs between). */
+function opensKey(text: string, at: number): boolean {
+  if (!QUOTED.test(text.charAt(at))) return false;
+  let end = at + (valueAt(text, at, JSON_VALUE)?.length ?? 0);
+  while (isPadding(text.charCodeAt(end))) end++;
+  return text.charCodeAt(end) === COLON;
 }
 
 /**

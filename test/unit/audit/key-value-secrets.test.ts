@@ -215,6 +215,9 @@ describe('a YAML value on the lines after its key', () => {
     // prints JSON: read as on the name's line, its quotes kept.
     ['{\n"api_key":\n"abc123"\n}', '{\n"api_key":\n"[redacted]"\n}'],
     ["'password':\n  'it''s x'\nuser: bob", "'password':\n  '[redacted]'\nuser: bob"],
+    // A string a `:` follows is no JSON value but a YAML mapping's key: the mapping goes whole.
+    ['"passwords":\n  "alice": hunter2\n  "bob": s3cret\nuser: x', '"passwords":\n  [redacted]\nuser: x'],
+    ["'secrets':\n  'db' : hunter2\n", "'secrets':\n  [redacted]\n"],
     ['  "password":\n  "x y",\n  "n": 1', '  "password":\n  "[redacted]",\n  "n": 1'],
     ['"token":\r\n\r\n12345,', '"token":\r\n\r\n[redacted],'],
     ['{"a": {"password":\n    {"v": "x"}}, "b": 1}', '{"a": {"password":\n    "[redacted]"}, "b": 1}'],
@@ -366,6 +369,8 @@ describe('cost on hostile text', () => {
     'token:\n  at a (b:1:2)\n',
     `token:\n  at ${'a'.repeat(300)}\n`,
     '"token":\n "a',
+    '"token":\n"a":',
+    '"token":\n \'a\' :',
     '"token":\n\t{',
     'password: |\n',
     'password:\n\n',
