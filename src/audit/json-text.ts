@@ -78,15 +78,16 @@ export function backslashesBefore(text: string, at: number, max: number): number
 const MAX_QUOTED_PAIR_CHARS = 1_024;
 
 /**
- * Where a pair written inside quotes ends (`--from-literal="password=p w"`, `["DB_PASSWORD=p w"]`, `\"TOKEN=a
- * b\"` in a JSON string) when its name at `nameAt` follows a quote: at the same quote, escaped as that one is,
- * looked for from `from` on the line and at most {@link MAX_QUOTED_PAIR_CHARS} on; -1 when there is none, or
- * no quote before the name.
+ * Where a pair written inside quotes ends (`--from-literal="password=p w"`, `["DB_PASSWORD=p w"]`,
+ * `["--password=p w"]`, `\"TOKEN=a b\"` in a JSON string) when its word at `wordAt` (its name, the name's
+ * dashes, or the flag whose value it is) follows a quote: at the same quote, escaped as that one is, looked for
+ * from `from` on the line and at most {@link MAX_QUOTED_PAIR_CHARS} on; -1 when there is none, or no quote
+ * before the word.
  */
-export function quotedPairEnd(text: string, nameAt: number, from: number): number {
-  const q = text.charCodeAt(nameAt - 1);
+export function quotedPairEnd(text: string, wordAt: number, from: number): number {
+  const q = text.charCodeAt(wordAt - 1);
   if (q !== DOUBLE_QUOTE && q !== SINGLE_QUOTE) return -1;
-  const escapes = backslashesBefore(text, nameAt - 1, 127);
+  const escapes = backslashesBefore(text, wordAt - 1, 127);
   const limit = Math.min(text.length, from + MAX_QUOTED_PAIR_CHARS);
   for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);

@@ -49,7 +49,7 @@ import {
 } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd, quotedPairEnd } from './json-text.js';
 import {
-  isFlagBefore,
+  flagStartBefore,
   isNameChar,
   NAME_START,
   runStart,
@@ -130,6 +130,8 @@ interface Name {
   readonly escapes: number;
   /** Where the name starts. */
   readonly at: number;
+  /** Where its word starts: before its dashes (`"--password=…`), or its flag's (`"-e=TOKEN=…`). */
+  readonly word: number;
 }
 
 /** A credential's value to replace: where it starts and ends, and the quotes a JSON member's value keeps. */
@@ -180,9 +182,10 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   const m = valueAt(text, start, name.quoted || text.charCodeAt(sep) === COLON ? JSON_VALUE : VALUE);
   if (m === undefined) return undefined;
   let end = start + m.length;
-  // A pair inside quotes (`--from-literal="password=p w"`): its bare value runs to the closing quote.
+  // A pair inside quotes (`--from-literal="password=p w"`, `["--password=p w"]`): its bare value runs to the
+  // closing quote.
   if (!name.quoted && text.charCodeAt(sep) !== COLON && !QUOTED.test(m))
-    end = Math.max(end, quotedPairEnd(text, name.at, end));
+    end = Math.max(end, quotedPairEnd(text, name.word, end));
   // `passwordless=true`, `has_password: no`: a switch's state, not a credential (`password=true` is one).
   if (BOOLEAN_ISH.test(m) && describesCredential(name.name)) return undefined;
   // `invalid token: expired` and `token: MISSING` say what state it is in; `client secret: opaque tokens are
@@ -264,22 +267,26 @@ function nameBefore(text: string, sep: number): Name | undefined {
     if (escapes === 0 && text.charAt(start - quote.length - 1) === '\\') return undefined;
     const name = text.slice(start, close);
     return NAME_START.test(name) && name.length <= MAX_CREDENTIAL_NAME_CHARS
-      ? { name, quoted: true, quote, escapes, at: start }
+      ? { name, quoted: true, quote, escapes, at: start, word: start - quote.length }
       : undefined;
   }
   const start = runStart(text, end);
   if (start > 0 && isNameChar(text.charCodeAt(start - 1))) return undefined; // longer: text, no name
   let run = text.slice(start, end);
+  let word = start;
   if (start > 0) {
     const before = text.charAt(start - 1);
     const tail = before === '\\' ? ESCAPE_TAIL.exec(run) : before === '%' ? HEX_PAIR.exec(run) : undefined;
-    const opens = WORD_OPENS.includes(before) || (before === '=' && isFlagBefore(text, start - 1));
-    if (tail === null || (tail === undefined && !opens)) return undefined;
+    const flag = before === '=' ? flagStartBefore(text, start - 1) : -1;
+    if (tail === null || (tail === undefined && !WORD_OPENS.includes(before) && flag === -1))
+      return undefined;
     run = run.slice(tail?.[0].length ?? 0);
+    if (flag !== -1) word = flag;
   }
   if (run.startsWith('-')) run = run.slice(run.startsWith('--') ? 2 : 1);
+  const name = withoutTrailingIndices(run);
   return NAME_START.test(run) && run.length <= MAX_CREDENTIAL_NAME_CHARS
-    ? { name: withoutTrailingIndices(run), quoted: false, quote: '', escapes: 0, at: end - run.length }
+    ? { name, quoted: false, quote: '', escapes: 0, at: end - run.length, word }
     : undefined;
 }
 

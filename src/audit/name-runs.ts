@@ -50,16 +50,16 @@ function isDigit(c: number): boolean {
 }
 
 /**
- * Whether a flag (`--from-literal`, `--set`, a short one: `docker run -e=TOKEN=x`) that starts a word ends at
- * the `=` at `eq`: its value is a pair of its own (`--from-literal=password=x`). Read back no further than a
- * name's characters.
+ * Where a flag (`--from-literal`, `--set`, a short one: `docker run -e=TOKEN=x`) that starts a word and ends at
+ * the `=` at `eq` starts (its first `-`), or -1 for none: its value is a pair of its own
+ * (`--from-literal=password=x`). Read back no further than a name's characters.
  */
-export function isFlagBefore(text: string, eq: number): boolean {
+export function flagStartBefore(text: string, eq: number): number {
   let start = eq;
   while (start > 0 && eq - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
   const dashes = text.startsWith('--', start) ? 2 : text.startsWith('-', start) ? 1 : 0;
-  if (dashes === 0 || !NAME_START.test(text.charAt(start + dashes))) return false;
-  return start === 0 || WORD_OPENS.includes(text.charAt(start - 1));
+  if (dashes === 0 || !NAME_START.test(text.charAt(start + dashes))) return -1;
+  return start === 0 || WORD_OPENS.includes(text.charAt(start - 1)) ? start : -1;
 }
 
 /** A name's characters: letters, digits, `_`, `.` and `-`. */

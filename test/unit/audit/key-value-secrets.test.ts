@@ -45,6 +45,10 @@ describe('credential name=value pairs', () => {
     ['{"env":["DB_PASSWORD=p w x","USER=bob"]}', '{"env":["DB_PASSWORD=[redacted]","USER=bob"]}'],
     ['"cmd":"run -e \\"TOKEN=a b\\" img"', '"cmd":"run -e \\"TOKEN=[redacted]\\" img"'],
     ["run 'password=a\\'b c' x", "run 'password=[redacted]' x"],
+    // The quote may stand before the name's dashes or its flag: an argument vector (`args:`, `CMD [...]`).
+    ['args: ["--password=p w", "--user=bob"]', 'args: ["--password=[redacted]", "--user=bob"]'],
+    ['run "-e=DB_PASSWORD=p w" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
+    ["x '--from-literal=api_key=a b' y", "x '--from-literal=api_key=[redacted]' y"],
     // Helm's paths with indices, the pair after a space or a flag's `=`.
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
@@ -341,6 +345,8 @@ describe('cost on hostile text', () => {
     '"password=a ',
     '\'password=a "',
     '\\"password=a ',
+    '"--password=a ',
+    '"-e=token=a \'-e=token=a ',
     `'password=a${' b'.repeat(600)}`,
     ' a[0]',
     '][0].token=',
