@@ -69,7 +69,7 @@ export function redactQuerySecrets(text: string, marker: string): string {
  * the authority's `:` is no port and an `@` comes later in the same word, the password runs to that `@` (the
  * last one before the next `/`, `?` or `#`); when it is a port (digits or none), an `@` ends a password
  * of digits, `/`, `?` and `#` only (`//u:12/34/56@h/`, `//u:12?34@h/`, `//u:/12@h/`; a letter makes it a path:
- * `//localhost:8080/a@b`), and only after a user with no `.` (a dotted name is a host with its port). One pass from each `://` to the end of its authority, or to the
+ * `//localhost:8080/a@b`), and only after a user with no `.` (a dotted name, or `localhost`, is a host with its port). One pass from each `://` to the end of its authority, or to the
  * end of its word and at most the next `://`: linear.
  */
 export function redactUserInfo(text: string, marker: string, keepUser: boolean): string {
@@ -129,13 +129,16 @@ function passwordEnd(text: string, from: number): number {
  * The `@` that ends a password of digits a URL parser reads as a port and what follows it (`//u:12/34/56@h/`,
  * `//u:12?34@h/`, `//u:/12@h/`: host `u`, port `12` or none): the last `@` of the run of digits, `/`, `?`, `#`
  * and `@` after the `:`, when a digit stands before it, or the first `/`, `?` or `#` after digits
- * (`//u:1234/@h/`; so `//localhost:3000/@me` is taken for one, while `//h:3000/2024/@me` is a handle in a
- * path), and a host after it; -1 for none. A letter ends the run, so a path is no password (`//localhost:8080/a@b`), and a
- * dotted name before the `:` is a host with its port (`//api.example:8443/1@b`), not a user. The run holds no
+ * (`//u:1234/@h/`; so `//h:3000/@me` is taken for one, while `//h:3000/2024/@me` is a handle in a
+ * path), and a host after it; -1 for none. A letter ends the run, so a path is no password (`//h:8080/a@b`), and a
+ * dotted name or `localhost` before the `:` is a host with its port (`//api.example:8443/1@b`,
+ * `//localhost:3000/@me`), not a user. The run holds no
  * `:`, so it stops before the next `://`.
  */
 function numericPasswordEnd(text: string, start: number, colon: number): number {
-  if (text.slice(start, colon).includes('.')) return -1;
+  const user = text.slice(start, colon);
+  // `localhost` is a host with its port, as a dotted name is (`http://localhost:5173/@vite/client`).
+  if (user.includes('.') || user.toLowerCase() === 'localhost') return -1;
   let found = -1;
   let separator = -1;
   let i = colon + 1;

@@ -104,6 +104,11 @@ describe('redactUriSecrets', () => {
       'http://localhost:8080/v1/users/a@b.example',
       'http://localhost:3000/2024/@me',
       'http://localhost:3000//@me',
+      // `localhost` is a host with its port, as a dotted name is: development servers' paths.
+      'http://localhost:3000/@me',
+      'http://localhost:5173/@vite/client',
+      'http://LOCALHOST:4873/@scope/pkg',
+      'http://localhost:8080/2024@b',
       // An image's scale in its name.
       'http://localhost:8080/12@2x.png',
       'see https://cdn:443/img/1@1.5x.webp ok',
