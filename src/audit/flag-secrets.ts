@@ -4,7 +4,8 @@
  * flag starts a word (after a space, a quote, `(`, `,`, `[`, `{`, or an escape such as `\n` or `%20`) with
  * `--`, its name names a credential as a pair's name does (`--password`, `--db-password`, `--client-secret`;
  * not `--password-file`), and the value is the next word (quoted, with backslash escapes, or bare up to a
- * space, quote, backslash, `;` or `&`) unless that is another flag (`--password --host db` asks for one).
+ * space, quote, backslash, `;` or `&`; after a flag inside quotes, `"--password p w"`, to the closing quote on its
+ * line, at most 1 KiB on) unless that is another flag (`--password --host db` asks for one).
  * The value is replaced, the flag kept (`--password [redacted]`), unless it is a reference to a secret as
  * Docker's `--secret` takes one (`id=npmrc,src=…`: keys and values, a key first). A single dash (`-p`) is no credential's: it
  * names other things as often. Linear: each `--` is found once, its name read forward once, and the next
@@ -13,6 +14,7 @@
  * @module
  */
 import { describesCredential, MAX_CREDENTIAL_NAME_CHARS, namesSecretValue } from './credential-keys.js';
+import { quotedPairEnd } from './json-text.js';
 import { isNameChar } from './name-runs.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
@@ -20,6 +22,7 @@ const LETTER = /^[A-Za-z]/;
 const PADDING = /[ \t]+/y;
 /** The value: quoted (a quote left open runs to the end; `''` in single quotes too) or bare; not another flag. */
 const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S]|'')*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
+const QUOTE_FIRST = /["']/;
 /** A secret's reference as `--secret` takes it: its first key (`id=`, `src=`, `type=`, …). */
 const SECRET_REFERENCE = /^(?:id|src|source|type|env|target|uid|gid|mode|required)=/i;
 /** What may stand before `--`: a word's start. */
@@ -43,7 +46,10 @@ export function redactFlagSecrets(text: string, marker: string): string {
       const start = PADDING.lastIndex;
       FLAG_VALUE.lastIndex = start;
       if (FLAG_VALUE.test(text)) {
-        const end = FLAG_VALUE.lastIndex;
+        let end = FLAG_VALUE.lastIndex;
+        // A flag inside quotes (`"--password p w"`, an argument list's one element): a bare value runs to the
+        // closing quote, as a pair's does.
+        if (!QUOTE_FIRST.test(text.charAt(start))) end = Math.max(end, quotedPairEnd(text, at, end));
         if (!isSecretReference(name, text.slice(start, end))) {
           out += `${text.slice(from, start)}${marker}`;
           from = end;

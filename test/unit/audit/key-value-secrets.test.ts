@@ -287,6 +287,10 @@ describe('a credential flag and its value after a space', () => {
     ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
     ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
     ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
+    // A flag inside quotes: a bare value runs to the closing quote.
+    ['args: ["--password p w", "-h"]', 'args: ["--password [redacted]", "-h"]'],
+    ["sh -c '--api-key k y' x", "sh -c '--api-key [redacted]' x"],
+    ['"cmd":"\\"--token a b\\" run"', '"cmd":"\\"--token [redacted]\\" run"'],
     // `--secret` with no reference's key first: a secret, maybe.
     ['podman run --secret s3cr3t x', 'podman run --secret [redacted] x'],
   ])('replaces the value in %s', (text, scrubbed) => {
@@ -410,6 +414,9 @@ describe('cost on hostile text', () => {
     "'password':'''",
     '--password--password ',
     ` --${'a'.repeat(140)} `,
+    // Flags inside quotes whose closing quote never comes: each looks for it at most 1 KiB on.
+    '"--password p ',
+    '"--password p \'--token q ',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, `${fill(unit, (1 << 20) - 2)}!=`);
   });
