@@ -75,20 +75,25 @@ const NODE_ANSWERS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
   ],
 };
 
+/** What {@link connectionClosed} reads of a request (an `IncomingMessage`). */
+export interface ClosedRequest {
+  /** Its connection: `errored` holds the error Node closed it with. */
+  readonly socket: { readonly errored?: unknown } | null;
+  /** Whether it had arrived whole, its body too. */
+  readonly complete: boolean;
+}
+
 /**
  * The denial of a request whose connection closed `when`. Usually the client went away (499, never sent). But
  * when Node's HTTP server gave up on the connection itself — the body not in within its `requestTimeout`, or
  * its framing broken — it wrote an answer of its own (408, 400, 431, 413) before closing it: that is what the
- * client got, and what logs, metrics and traces must say. `socket.errored` holds the error Node closed it with.
- * `whole`: the request had arrived whole (its body too), so what Node refused came after it on the connection:
- * a request pipelined behind it, whose answer the client reads as this request's reply.
+ * client got, and what logs, metrics and traces must say. A request that had arrived whole (`complete`) was not
+ * what Node refused: it came after it on the connection, a request pipelined behind it, whose answer the
+ * client reads as this request's reply.
  */
-export function connectionClosed(
-  socket: { readonly errored?: unknown } | null,
-  when: string,
-  whole = false,
-): RequestError {
-  const code = (socket?.errored as { code?: unknown } | null | undefined)?.code;
+export function connectionClosed(req: ClosedRequest, when: string): RequestError {
+  const whole = req.complete;
+  const code = (req.socket?.errored as { code?: unknown } | null | undefined)?.code;
   if (typeof code === 'string') {
     // The client's own end of the connection mid-request is it leaving: Node's 400 then reaches nobody.
     const framing = code.startsWith('HPE_') && code !== 'HPE_INVALID_EOF_STATE';

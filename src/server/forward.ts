@@ -266,7 +266,7 @@ function replyHeaders(
  * one came whole: `connectionClosed`).
  */
 function clientGone(ctx: RequestContext): number {
-  const e = connectionClosed(ctx.req.socket, 'after the request was forwarded', ctx.req.complete);
+  const e = connectionClosed(ctx.req, 'after the request was forwarded');
   if (e.code === 'ERR_CLIENT_CLOSED') return CLIENT_CLOSED_REQUEST;
   ctx.upstreamError = e;
   ctx.replyCut = true; // the upstream has it all the same: its ids are held for the late answer

@@ -172,8 +172,7 @@ export function unforwardedStatus(ctx: RequestContext, res: ServerResponse): num
   if (!waited.has(res) || endedByClient.has(res.req.socket)) {
     // Node's HTTP server may have closed the connection with its own answer (to a malformed request pipelined
     // behind this one, read by the client as this one's reply): recorded with that status, not as a leaving client.
-    const req = res.req;
-    const e = connectionClosed(req.socket, 'before the request was forwarded', req.complete);
+    const e = connectionClosed(res.req, 'before the request was forwarded');
     if (e.code !== 'ERR_CLIENT_CLOSED') {
       refuseLate(ctx, e, NODE_ANSWERED_REASON);
       return e.status;

@@ -24,17 +24,16 @@ afterEach(async () => {
 const GRACE_OVER = 'shutdown grace period over; cutting requests';
 const PING = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
 
-/**
- * A sidecar in front of a legacy upstream, a session open through it, and its message `ping` (id 1) POSTed
- * on a raw connection: once the upstream has it, a malformed request line follows on that connection, which
- * Node's HTTP server answers with a bare 400 before closing it.
- */
-async function messageClosedByNode(): Promise<{
-  h: Harness;
-  up: Awaited<ReturnType<typeof legacyUpstream>>;
-  stream: LegacyStream;
-}> {
-  const up = await legacyUpstream();
+interface Session {
+  readonly h: Harness;
+  readonly up: Awaited<ReturnType<typeof legacyUpstream>>;
+  readonly stream: LegacyStream;
+  readonly token: string;
+}
+
+/** A sidecar in front of a legacy upstream (`options` its), and a session open through it. */
+async function legacySession(options?: Parameters<typeof legacyUpstream>[0]): Promise<Session> {
+  const up = await legacyUpstream(options);
   stops.push(() => up.close());
   const upstream = { url: up.url.replace(/\/mcp$/, '') } as unknown as ExampleServer;
   const h = await startHarness({ upstream });
@@ -42,12 +41,23 @@ async function messageClosedByNode(): Promise<{
   const token = await h.token({ sub: 'legacy', roles: ['user'] });
   const stream = await openLegacyStream(h.sseUrl, token);
   stops.push(() => stream.close());
+  return { h, up, stream, token };
+}
+
+/**
+ * A sidecar in front of a legacy upstream, a session open through it, and its message `ping` (id 1) POSTed
+ * on a raw connection: once the upstream has it, a malformed request line follows on that connection, which
+ * Node's HTTP server answers with a bare 400 before closing it.
+ */
+async function messageClosedByNode(): Promise<Session> {
+  const session = await legacySession();
+  const { h, up, stream, token } = session;
   const c = rawConnection(h.sidecar.publicUrl);
   c.write(rawPost(token, stream.endpoint, PING));
   await until(5_000, async () => up.posted().length === 1);
   c.write('B@D / HTTP/1.1\r\nhost: x\r\n\r\n');
   expect(statuses(await c.closed)).toEqual([400]);
-  return { h, up, stream };
+  return session;
 }
 
 it('waits at shutdown for the answer to a message whose POST Node closed with its own 400', async () => {
@@ -69,14 +79,7 @@ it('waits for it no longer than the grace when the answer does not come', async 
 });
 
 it('waits at shutdown for the answer to a message the upstream accepted (202) whose client left before that reply', async () => {
-  const up = await legacyUpstream({ acceptHead: true });
-  stops.push(() => up.close());
-  const upstream = { url: up.url.replace(/\/mcp$/, '') } as unknown as ExampleServer;
-  const h = await startHarness({ upstream });
-  stops.push(() => h.stop());
-  const token = await h.token({ sub: 'legacy', roles: ['user'] });
-  const stream = await openLegacyStream(h.sseUrl, token);
-  stops.push(() => stream.close());
+  const { h, up, stream, token } = await legacySession({ acceptHead: true });
   /** Upstream replies whose head the sidecar has, 2xx: one more once it has the message's 202. */
   const heads = async () => {
     const text = await (await fetch(`${h.sidecar.adminUrl}/metrics`)).text();

@@ -63,13 +63,7 @@ export function authenticateStage(
           // The client left while its credentials were being checked (a JWKS fetch): nobody to answer,
           // and no failed authentication to count against the caller or its address.
           client.aborted
-            ? deny(
-                connectionClosed(
-                  ctx.req.socket,
-                  'while its credentials were being checked',
-                  ctx.req.complete,
-                ),
-              )
+            ? deny(connectionClosed(ctx.req, 'while its credentials were being checked'))
             : refuse(ctx, err),
       );
     },

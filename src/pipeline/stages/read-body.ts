@@ -111,8 +111,7 @@ function tooLarge(max: number): RequestError {
  * or, the request having arrived whole (`complete`: an earlier stage waited, a JWKS fetch or a session lookup,
  * while Node closed the connection), a malformed request pipelined behind it.
  */
-const closed = (req: IncomingMessage): RequestError =>
-  connectionClosed(req.socket, 'before the body had arrived', req.complete);
+const closed = (req: IncomingMessage): RequestError => connectionClosed(req, 'before the body had arrived');
 
 /**
  * Reads the body into `ctx.body`. Too large, over the budget, a stream error, or the client gone before the end
