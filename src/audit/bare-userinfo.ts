@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { isDigit } from './name-runs.js';
 
 const COLON = 0x3a;
 const SLASH = 0x2f;
@@ -121,10 +122,6 @@ function isHostChar(c: number): boolean {
     c === 0x2d ||
     c === 0x5f
   );
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import { describesCredential, MAX_CREDENTIAL_NAME_CHARS, namesSecretValue } from './credential-keys.js';
 import { quotedPairEnd } from './json-text.js';
-import { isNameChar } from './name-runs.js';
+import { isNameChar, WORD_OPENS } from './name-runs.js';
 
 /** A flag's name after `--` starts with a letter (then letters, digits, `_`, `.` or `-`). */
 const LETTER = /^[A-Za-z]/;
@@ -25,8 +25,6 @@ const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S]|'')*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)
 const QUOTE_FIRST = /["']/;
 /** A secret's reference as `--secret` takes it: its first key (`id=`, `src=`, `type=`, …). */
 const SECRET_REFERENCE = /^(?:id|src|source|type|env|target|uid|gid|mode|required)=/i;
-/** What may stand before `--`: a word's start. */
-const WORD_OPENS = ' \t\r\n\f\v"\'`(,{[';
 /** An escape's last characters before `--` (`\n`, `\t`, `\u0020`, `%20`). */
 const ESCAPE_BEFORE = /(?:\\[nrt]|\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2})$/;
 

@@ -45,7 +45,8 @@ export function withoutTrailingIndices(run: string): string {
   return run.slice(0, end);
 }
 
-function isDigit(c: number): boolean {
+/** An ASCII digit's character code. */
+export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 

@@ -9,6 +9,7 @@
  */
 import { cutText } from '../cut-text.js';
 import { isSensitiveKey, MAX_CREDENTIAL_NAME_CHARS } from './credential-keys.js';
+import { isDigit } from './name-runs.js';
 
 /** Query parameters that carry a signature or a cloud credential (compared lower-cased). */
 const SIGNATURE_PARAMS: ReadonlySet<string> = new Set([
@@ -157,10 +158,6 @@ function numericPasswordEnd(text: string, start: number, colon: number): number 
   SCALE_SUFFIX.lastIndex = found + 1;
   if (SCALE_SUFFIX.test(text)) return -1;
   return isDigit(after) || isLetter(after) || after === OPEN_BRACKET ? found : -1;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }
 
 function isLetter(c: number): boolean {
