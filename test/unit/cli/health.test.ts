@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminUrl, register } from '../../../src/cli/health.js';
+import { adminUrl, HEALTH_TIMEOUT_MS, register } from '../../../src/cli/health.js';
 import { cliRun } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -104,6 +104,20 @@ describe('mcp-authz health', () => {
     await c.run('health', '--config', configWithAdminPort(port));
     expect(c.exits).toEqual([1]);
     expect(c.err[0]).toBe(`mcp-authz: http://127.0.0.1:${port}/healthz did not answer (ECONNREFUSED)\n`);
+  });
+
+  it('exits 1 when the admin port takes the request and never answers, after the probe timeout', async () => {
+    const server = createServer(() => {}); // reads the request, answers nothing
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const c = cli();
+    await c.run('health', '--config', configWithAdminPort(port));
+    server.closeAllConnections();
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      `mcp-authz: http://127.0.0.1:${port}/healthz did not answer (no answer within ${HEALTH_TIMEOUT_MS / 1000} s)\n`,
+    ]);
   });
 
   it('exits 1 with the config error when the config is invalid', async () => {
