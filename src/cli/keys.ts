@@ -67,8 +67,10 @@ export function register(program: Command, io: CliIo = processIo): void {
         async (store, config) => {
           const o = cmd.optsWithGlobals<CreateOpts>();
           if (o.expiresIn && o.expiresAt) throw new Error('give --expires-in or --expires-at, not both');
+          // One clock reading for both: `--expires-in 90d` is exactly 90 days after `createdAt`.
+          const createdAt = Date.now();
           const expiresAt = o.expiresIn
-            ? new Date(Date.now() + parseDuration(o.expiresIn))
+            ? new Date(createdAt + parseDuration(o.expiresIn))
             : o.expiresAt
               ? parseTime(o.expiresAt)
               : null;
@@ -87,16 +89,21 @@ export function register(program: Command, io: CliIo = processIo): void {
           }
           const warning = o.clearance && (await clearanceWarning(config.policy.bundle, o.clearance));
           if (warning) io.err(`mcp-authz: warning: ${warning}\n`);
-          const { key, record } = await createApiKey(store, value, {
-            subject: o.subject,
-            tenant: o.tenant ?? null,
-            roles: o.role,
-            scopes: o.scope,
-            clearance: o.clearance ?? null,
-            description: o.description ?? null,
-            expiresAt,
-            prefix: config.authn.apiKeys.prefix,
-          });
+          const { key, record } = await createApiKey(
+            store,
+            value,
+            {
+              subject: o.subject,
+              tenant: o.tenant ?? null,
+              roles: o.role,
+              scopes: o.scope,
+              clearance: o.clearance ?? null,
+              description: o.description ?? null,
+              expiresAt,
+              prefix: config.authn.apiKeys.prefix,
+            },
+            () => createdAt,
+          );
           if (o.json) io.out(formatJson({ key, record: publicRecord(record) }));
           else
             io.out(

@@ -157,9 +157,14 @@ describe('CLI keys/tokens against Redis', () => {
       '--json',
     );
     expect(c1.exits).toEqual([]);
-    const created = JSON.parse(c1.out.join('')) as { key: string; record: { id: string; hash?: string } };
+    const created = JSON.parse(c1.out.join('')) as {
+      key: string;
+      record: { id: string; hash?: string; createdAt: string; expiresAt: string };
+    };
     expect(created.key).toMatch(/^mcpk_/);
     expect(created.record.hash).toBeUndefined();
+    // --expires-in counts from the key's creation: exactly 30 days, not from a clock read a moment before.
+    expect(Date.parse(created.record.expiresAt) - Date.parse(created.record.createdAt)).toBe(30 * 86_400_000);
 
     const c2 = cli();
     await c2.run('keys', 'list', '--config', file);
