@@ -106,7 +106,7 @@ export function redactKeyValueSecrets(text: string, marker: string): string {
   let next = 0;
   let eq = text.indexOf('=');
   let colon = text.indexOf(':');
-  const prose = { end: -1 };
+  const prose = { end: -1, stack: -1 };
   while (eq !== -1 || colon !== -1) {
     const sep = eq === -1 ? colon : colon === -1 ? eq : Math.min(eq, colon);
     next = sep + 1;
@@ -147,7 +147,7 @@ interface Found {
  * bare value ends at `,`, `}` or `]` too; a `:` after a bare name needs a value on its line (`db password:
  * x`), and is no URL's (`token://…`).
  */
-function pairAt(text: string, sep: number, prose: { end: number }): Found | undefined {
+function pairAt(text: string, sep: number, prose: { end: number; stack: number }): Found | undefined {
   const name = nameBefore(text, sep);
   // A name that is no credential's: its value is read as text, where a pair may start (`q=run%20token=…`).
   if (name === undefined || !namesSecretValue(name.name)) return undefined;
@@ -167,10 +167,11 @@ function pairAt(text: string, sep: number, prose: { end: number }): Found | unde
   // YAML's `password:` or `token: |` with the value on the lines after it, indented more; a quoted key
   // (`"password":`, its column its quote's) too, as YAML allows.
   const lines =
-    text.charCodeAt(sep) === COLON && name.escapes === 0 && !json
+    text.charCodeAt(sep) === COLON && name.escapes === 0 && !json && sep >= prose.stack
       ? valueOnNextLines(text, name.at - name.quote.length, start)
       : undefined;
-  if (lines !== undefined) return { start: lines.start, end: lines.end, quote: '' };
+  if (lines?.stack) prose.stack = lines.end; // a key inside a stack has no lines to read again
+  if (lines !== undefined) return lines.stack ? undefined : { start: lines.start, end: lines.end, quote: '' };
   start = next;
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;

@@ -6,8 +6,8 @@
  * lines, blank lines between them included, up to the first line that is not indented more than the key's (a
  * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
  * sequence under a credential's name (`credentials:\n  user: bob\n  pass: x`), which the audit walk masks whole
- * as an object's value too; not a stack trace's frames after an error's message (`No token:\n    at verify
- * (/app/a.js:1:2)`). The key's indentation is its column: `- password:` (a sequence's entry) counts
+ * as an object's value too; not a stack trace after an error's message (`No token:\n    at verify
+ * (/app/a.js:1:2)`), when every line is a frame (`stack-frames.ts`). The key's indentation is its column: `- password:` (a sequence's entry) counts
  * the `- `. Spaces indent, and tabs too, though YAML allows none there: text indented by a tab
  * (`password:\n\thunter2`) is no YAML's but may hold the value, so a tab counts up to the next multiple of 8
  * columns, as a terminal shows it. Linear: the key's line is read back once (only
@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { StackLines } from './stack-frames.js';
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -33,21 +34,16 @@ const HEADER =
   /((?:[!&]\S{0,127}(?:[ \t]+|(?=\r?\n))){0,2})([|>](?:[1-9][+-]?|[+-][1-9]?)?)?[ \t]*(#[^\r\n]{0,255})?(?=\r?\n)/y;
 
 /**
- * A stack trace's frame, as Node, Java (`at verify (/app/a.js:1:2)`, `at a.B.c(B.java:12)`) or Python
- * (`File "/app/x.py", line 3, in f`) write one: no credential's value.
- */
-const STACK_FRAME = /^(?:at \S[^\r\n]*(?:\)|:\d+)|File "[^"\r\n]*", line \d+[^\r\n]*)\r?$/;
-
-/**
  * Where the value of the key starting at `key` lies, when its `:` is followed (spaces skipped, up to `at`) by
  * the line's end or a {@link HEADER} and the lines after it hold the value: from its first character (from
- * the header's, when it has no block indicator) to the end of its last line; undefined otherwise.
+ * the header's, when it has no block indicator) to the end of its last line; undefined otherwise. `stack`:
+ * those lines are a stack trace's, no value (nothing else on the key's line, and every line a frame).
  */
 export function valueOnNextLines(
   text: string,
   key: number,
   at: number,
-): { start: number; end: number } | undefined {
+): { start: number; end: number; stack: boolean } | undefined {
   let p = at;
   HEADER.lastIndex = p;
   const header = HEADER.exec(text);
@@ -58,6 +54,10 @@ export function valueOnNextLines(
   if (text.charCodeAt(p) === CR) p++;
   if (text.charCodeAt(p) !== LF) return undefined;
   const indent = columnOf(text, lineStart(text, key), key);
+  // `No token:` and an indented stack after it (a log's error): no value, when nothing else is on the key's
+  // line and every line of it is a frame; one line that is none (`password:\n  at x)\n  hunter2`) and all go.
+  const frames = header === null || header[0] === '' ? new StackLines() : undefined;
+  let stack = frames !== undefined;
   let start = -1;
   let end = -1;
   for (p++; p < text.length; ) {
@@ -72,15 +72,13 @@ export function valueOnNextLines(
     let eol = text.indexOf('\n', q);
     if (eol === -1) eol = text.length;
     if (!blank) {
-      // `No token:` and an indented stack after it (a log's error): no value, when nothing else is on the key's line.
-      if (start === -1 && (header === null || header[0] === '') && STACK_FRAME.test(text.slice(q, eol)))
-        return undefined;
       if (start === -1) start = q;
       end = text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
+      stack &&= frames?.accepts(text.slice(q, end), column) === true;
     }
     p = eol + 1;
   }
-  return start === -1 ? undefined : { start: from === -1 ? start : from, end };
+  return start === -1 ? undefined : { start: from === -1 ? start : from, end, stack };
 }
 
 /** The column of `at` on the line starting at `start`, a tab counted up to its stop. */

@@ -256,6 +256,36 @@ describe('a YAML value on the lines after its key', () => {
   });
 });
 
+describe('a stack trace after a credential name and a colon', () => {
+  it('keeps it when every indented line is a frame, as Node, Java, .NET, Ruby and Python write one', () => {
+    for (const text of [
+      'Error: no token:\n    at verify (/app/a.js:1:2)\n    at <anonymous>\n    at async run (file:///app/b.mjs:3:4)',
+      'no token:\n    at Layer.handle [as handle_request] (/app/x.js:95:5)\n    at new Promise (<anonymous>) {',
+      'missing token:\n   at Auth.Check(String t) in C:\\src\\Auth.cs:line 12\n   at Auth.<Run>d__3.MoveNext()\n' +
+        '--- End of stack trace from previous location ---',
+      'missing password:\n\tat com.example.Auth.check(Auth.java:42)\n\t... 12 more',
+      "no token:\n  /app/x.rb:5:in 'check'\n\tfrom /app/x.rb:12:in 'Auth#verify'\n\tfrom /app/x.rb:20:in `<main>'",
+      'no api_key:\n  File "/app/x.py", line 3, in main\n    run()\n    ~~~^^\n  File "/app/y.py", line 9\n    x()',
+      '"token":\n    at verify (/app/a.js:1:2)',
+    ]) {
+      expect(scrubSecretValue(text), text).toBe(text);
+    }
+  });
+
+  it.each([
+    // One line that is no frame: the value may be any of them, and all go.
+    ['password:\n  at x)\n  hunter2', 'password:\n  [redacted]'],
+    ['No token:\n    at verify (/app/a.js:1:2)\n    hunter2\nnext', 'No token:\n    [redacted]\nnext'],
+    ['password:\n  File "a.py", line 1\n    run()\n    hunter2', 'password:\n  [redacted]'],
+    // A frame's shape only: `at` and text, a call's name with a space in it, a bare path.
+    ['password:\n  at x)', 'password:\n  [redacted]'],
+    ['token:\n  at my home:12', 'token:\n  [redacted]'],
+    ['token:\n  /app/x.rb:12', 'token:\n  [redacted]'],
+  ])('replaces the lines of %j', (text, scrubbed) => {
+    expect(scrubSecretValue(text)).toBe(scrubbed);
+  });
+});
+
 describe('a boolean of a name that says something about a credential, not one', () => {
   it('keeps it: passwordless=true, has_password: no, a JSON member, --no-password', () => {
     for (const text of [
@@ -378,6 +408,12 @@ describe('cost on hostile text', () => {
     '"token":\n ["a"',
     'token:\n  at a (b:1:2)\n',
     `token:\n  at ${'a'.repeat(300)}\n`,
+    // A stack's lines read once each, by patterns anchored at both ends: one key, then lines until the end.
+    'token:\n  at a((((',
+    '  at a (b:1:2) in :line 1 ) in ',
+    '  at a:1:1:1',
+    "  from a:1:in 'b:1:in '",
+    '  File "a", line 1\n  ^^^^~',
     '"token":\n "a',
     '"token":\n"a":',
     '"token":\n \'a\' :',
@@ -444,6 +480,16 @@ describe('cost on hostile text', () => {
       expectLinearTime(scrubSecretValue, fill(unit, 1 << 18));
     },
   );
+
+  // A key on a Python frame's line of source, the next frame indented more than the key: a stack's keys
+  // are not read for lines again (each read the rest of the stack: 4 s for 2 MiB, the cost growing as the
+  // size's power 1.5, so a smaller text is no test). A tab indents 8 columns.
+  it('scrubs a stack nested under keys in about the time of benign text', () => {
+    let text = 'token:\n';
+    for (let i = 1; text.length < 1 << 21; i++)
+      text += `${'\t'.repeat(i)}File "", line 1\n${'\t'.repeat(i)} token:\n`;
+    expectLinearTime(scrubSecretValue, text);
+  });
 
   it('still reads a pair inside a value read as prose, after a space', () => {
     expect(scrubSecretValue('token:(token: hunter2 now')).toBe(`token:(token: ${REDACTED} now`);
