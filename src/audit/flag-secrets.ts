@@ -5,7 +5,7 @@
  * `--`, its name names a credential as a pair's name does (`--password`, `--db-password`, `--client-secret`;
  * not `--password-file`), and the value is the next word (quoted, with backslash escapes, or bare up to a
  * space, quote, backslash, `;` or `&`; after a flag inside quotes, `"--password p w"`, to the closing quote on its
- * line, at most 1 KiB on) unless that is another flag (`--password --host db` asks for one).
+ * line, at most 1 KiB on, or to that line's end or bound with none) unless that is another flag (`--password --host db` asks for one).
  * The value is replaced, the flag kept (`--password [redacted]`), unless it is a reference to a secret as
  * Docker's `--secret` takes one (`id=npmrc,src=…`: keys and values, a key first). A single dash (`-p`) is no credential's: it
  * names other things as often. Linear: each `--` is found once, its name read forward once, and the next

@@ -81,8 +81,9 @@ const MAX_QUOTED_PAIR_CHARS = 1_024;
  * Where a pair written inside quotes ends (`--from-literal="password=p w"`, `["DB_PASSWORD=p w"]`,
  * `["--password=p w"]`, `\"TOKEN=a b\"` in a JSON string) when its word at `wordAt` (its name, the name's
  * dashes, or the flag whose value it is) follows a quote: at the same quote, escaped as that one is, looked for
- * from `from` on the line and at most {@link MAX_QUOTED_PAIR_CHARS} on; -1 when there is none, or no quote
- * before the word.
+ * from `from` on the line and at most {@link MAX_QUOTED_PAIR_CHARS} on. With none there (`"password=p w` and
+ * the line's end, text cut short), at the line's end or that bound: the value may hold spaces up to either,
+ * and a secret is not kept when unsure. -1 when no quote stands before the word.
  */
 export function quotedPairEnd(text: string, wordAt: number, from: number): number {
   const q = text.charCodeAt(wordAt - 1);
@@ -91,8 +92,8 @@ export function quotedPairEnd(text: string, wordAt: number, from: number): numbe
   const limit = Math.min(text.length, from + MAX_QUOTED_PAIR_CHARS);
   for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x0a || c === 0x0d) return -1;
+    if (c === 0x0a || c === 0x0d) return i;
     if (c === q && delimits(backslashesBefore(text, i, 127), escapes)) return i - escapes;
   }
-  return -1;
+  return limit;
 }

@@ -14,7 +14,7 @@
  * - `=` may have spaces or tabs around it (libpq allows them); the value is quoted (`'p w'`, `"p;w"`, with
  *   backslash escapes, as libpq quotes a value holding spaces; a quote left open runs to the end) or runs to a
  *   space, quote, backslash, `;` or `&`; a pair inside quotes (`--from-literal="password=p w"`, `["TOKEN=a b"]`)
- *   to the closing quote (on its line, at most 1 KiB on).
+ *   to the closing quote (on its line, at most 1 KiB on; with none, to the line's end or that bound).
  * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
  *   `\"password\":\"x\"` in JSON inside JSON, `\\\"password\\\":\\\"x\\\"` a level deeper, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
  *   keeps its quotes (`"password":"[redacted]"`, so the text stays JSON), a bare one ends at `,`, `}` or `]`;

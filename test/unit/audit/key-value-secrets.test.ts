@@ -48,6 +48,10 @@ describe('credential name=value pairs', () => {
     // The quote may stand before the name's dashes or its flag: an argument vector (`args:`, `CMD [...]`).
     ['args: ["--password=p w", "--user=bob"]', 'args: ["--password=[redacted]", "--user=bob"]'],
     ['run "-e=DB_PASSWORD=p w" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
+    // No closing quote on the line: to the line's end (the value may hold a space).
+    ['"password=p w\nnext', '"password=[redacted]\nnext'],
+    ['x "password=p w', 'x "password=[redacted]'],
+    ["x '--token=a b\r\nnext", "x '--token=[redacted]\r\nnext"],
     ["x '--from-literal=api_key=a b' y", "x '--from-literal=api_key=[redacted]' y"],
     // Helm's paths with indices, the pair after a space or a flag's `=`.
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
@@ -95,11 +99,16 @@ describe('credential name=value pairs', () => {
       'password=;',
       'password_policy=strict secret_version=3 token_count=5',
       'items[x].password_file=/run/pw tokens[0]=5',
-      // No closing quote on the line: the bare value only.
+      // No closing quote on the line and no value before its end.
       '"password=\n',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
     }
+  });
+
+  it('replaces a quoted value whose closing quote is more than 1 KiB on up to that bound', () => {
+    const text = `run "password=a ${'b '.repeat(1_000)}"`;
+    expect(scrubSecretValue(text)).toBe(`run "password=${REDACTED}${text.slice(15 + 1_024)}`);
   });
 
   it("keeps the scheme of a header's value the header rule replaced", () => {
@@ -317,8 +326,9 @@ describe('a credential flag and its value after a space', () => {
     ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
     ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
     ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
-    // A flag inside quotes: a bare value runs to the closing quote.
+    // A flag inside quotes: a bare value runs to the closing quote, or the line's end without one.
     ['args: ["--password p w", "-h"]', 'args: ["--password [redacted]", "-h"]'],
+    ['args: ["--password p w\n  next', 'args: ["--password [redacted]\n  next'],
     ["sh -c '--api-key k y' x", "sh -c '--api-key [redacted]' x"],
     ['"cmd":"\\"--token a b\\" run"', '"cmd":"\\"--token [redacted]\\" run"'],
     // `--secret` with no reference's key first: a secret, maybe.
