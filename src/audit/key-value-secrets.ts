@@ -7,7 +7,7 @@
  * - A pair starts a word: at the start, after a space, a quote, a backtick, `(`, `,`, `{` or `[`, after `-` or
  *   `--` that start one, right after an escape (`\n`, `%20`), or as a flag's value after its `=`
  *   (`kubectl create secret generic x --from-literal=password=x`, `helm --set=db.password=x`, `-e=TOKEN=x`), a path's indices in the name or after it (`--set a.b[0].password=x`,
- *   `--set auth.passwords[0]=x`).
+ *   `--set auth.passwords[0]=x`), an escaped dot in it (`--set a\\.b.password=x`).
  * - Its name names a credential by its last word (`password`, `DB_PASSWORD`, `api_key`, `authToken`,
  *   `sslpassword`), so `secret_name=…` (which secret), `token_type=…` and `max_tokens=…` are kept. A name of
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.

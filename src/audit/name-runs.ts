@@ -15,16 +15,25 @@ export const NAME_START = /^[A-Za-z_]/;
 export const MAX_RUN_CHARS = MAX_CREDENTIAL_NAME_CHARS + 7;
 const OPEN_INDEX = 0x5b;
 const CLOSE_INDEX = 0x5d;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 
 /**
- * Where the name's run ending at `end` starts: name characters and a path's indices between them or after
- * them, as Helm's `--set a.b[0].password=x` and `--set auth.passwords[0]=x` write them; at most
- * {@link MAX_RUN_CHARS} back.
+ * Where the name's run ending at `end` starts: name characters, a path's indices between them or after
+ * them, and a dot escaped inside a key, as Helm's `--set a.b[0].password=x`, `--set auth.passwords[0]=x` and
+ * `--set a\.b.password=x` write them (`\\.` in JSON text); at most {@link MAX_RUN_CHARS} back.
  */
 export function runStart(text: string, end: number): number {
   let start = end;
   for (;;) {
     while (start > 0 && end - start <= MAX_RUN_CHARS && isNameChar(text.charCodeAt(start - 1))) start--;
+    if (text.charCodeAt(start) === DOT && text.charCodeAt(start - 1) === BACKSLASH) {
+      let slash = start - 1;
+      while (slash > 0 && end - slash <= MAX_RUN_CHARS && text.charCodeAt(slash - 1) === BACKSLASH) slash--;
+      if (!isNameChar(text.charCodeAt(slash - 1))) return start;
+      start = slash;
+      continue;
+    }
     if (text.charCodeAt(start - 1) !== CLOSE_INDEX) return start;
     let open = start - 1;
     while (open > 0 && end - open <= MAX_RUN_CHARS && isDigit(text.charCodeAt(open - 1))) open--;

@@ -57,6 +57,10 @@ describe('credential name=value pairs', () => {
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
     ['helm --set=db[0][1].token=x', 'helm --set=db[0][1].token=[redacted]'],
+    // Helm's escaped dot inside a key (`\\.` in JSON text), after a space or a flag's `=`.
+    ['helm install --set a\\.b.password=x y', 'helm install --set a\\.b.password=[redacted] y'],
+    ['helm --set-string=a\\.b[0].apiKey=x y', 'helm --set-string=a\\.b[0].apiKey=[redacted] y'],
+    ['{"cmd":"helm --set a\\\\.b.token=x y"}', '{"cmd":"helm --set a\\\\.b.token=[redacted] y"}'],
     // Indices after the name: an entry of a list of credentials (Bitnami's `auth.passwords`).
     [
       'helm install --set auth.passwords[0]=p1 --set-string auth.passwords[1]=p2 --set auth.usernames[0]=bob',
@@ -398,6 +402,12 @@ describe('cost on hostile text', () => {
     ' password[0]=',
     `${'[1]'.repeat(50)}=`,
     ' -=password=',
+    // An escaped dot is read back over once, bounded as the rest of the run.
+    'a\\.b=',
+    ' a\\\\.b=',
+    ' a\\.b.password=',
+    `${'a\\.'.repeat(50)}password=`,
+    `${'\\'.repeat(200)}.password=`,
     `--${'a'.repeat(134)}=password=`,
     // A name before `:` or a quoted one: read back no further than the last `=` or `:`.
     '"password":"',
