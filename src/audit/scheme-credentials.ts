@@ -29,7 +29,8 @@
  * secret is never logged when unsure). One of more lines that starts with `Basic user:…` is judged as
  * running text, a picked password such as `secret` or `admin` taken for one, then read as a value. A
  * time or ratio
- * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information.
+ * (`Basic 10:30`) and a URL (`Basic https://…`) are no user information. A quoted password (`Basic
+ * alice:"p w"`, `\"p w\"` in JSON text) is a value wherever it stands: to its closing quote or its line's end.
  *
  * @module
  */
@@ -55,8 +56,11 @@ const CREDENTIAL_IN_TEXT = new RegExp(
   String.raw`(bearer|basic)${STARTS_WORD('(?:bearer|basic)')}((?:\s|%20|\+)+(?:\\?["']|%22)?)((?:[A-Za-z0-9._~+/-]|%2[BbFf]|%3[Dd])+=*)`,
   'gi',
 );
-/** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape). */
-const RAW_BASIC = new RegExp(String.raw`(basic${STARTS_WORD('basic')}[ \t]+[^\s:"'\\]+:)([^\s"'\\]+)`, 'gi');
+/** `Basic`, a user and `:`, then a password: up to a space, quote or backslash (an escape), or a quote. */
+const RAW_BASIC = new RegExp(
+  String.raw`(basic${STARTS_WORD('basic')}[ \t]+[^\s:"'\\]+:)(\\?["']|[^\s"'\\]+)`,
+  'gi',
+);
 const DIGITS = /^\d+$/;
 /** A raw password in running text: 4+ characters with a digit, a symbol or a capital inside (`s3cr3t`, `p@ss`). */
 const RAW_PASSWORD_LOOK = /^(?=.{4})(?:.*[0-9+/=_~!@#$%^&*?]|.+[A-Z])/;
@@ -178,6 +182,13 @@ function redactRawBasic(text: string, marker: string): string {
     const start = m.index + head.length;
     const first = m[2] as string;
     let end = start + first.length;
+    if (first.endsWith('"') || first.endsWith("'")) {
+      // Quoted (`Basic alice:"p w"`, `\"p w\"` in JSON text): a value, whole, to its closing quote on the line.
+      end = quotedEndOnLine(text, end, first);
+      out += `${text.slice(from, start)}${marker}`;
+      from = RAW_BASIC.lastIndex = end;
+      continue;
+    }
     const user = head.slice(head.search(SPACE) + 1, -1).trim();
     const word = first.slice(0, trimmedEnd(first, 0, first.length));
     if (first.startsWith('//') || (DIGITS.test(user) && DIGITS.test(word))) continue;
@@ -199,6 +210,17 @@ function redactRawBasic(text: string, marker: string): string {
     from = end;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/** Just after the quote `quote` (escaped as the opening one) that closes at or after `at`, or its line's end. */
+function quotedEndOnLine(text: string, at: number, quote: string): number {
+  const q = quote.charCodeAt(quote.length - 1);
+  for (let i = at; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) return i;
+    if (c === q && text.startsWith(quote, i + 1 - quote.length)) return i + 1;
+  }
+  return text.length;
 }
 
 /** Where `text` from `start` to `end` ends without its trailing spaces, tabs and full stops (a sentence's). */

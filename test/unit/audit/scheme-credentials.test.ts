@@ -140,6 +140,12 @@ describe('Basic with user information written raw', () => {
     ['  Basic alice:a,b "c" d.', '  Basic alice:[redacted].'],
     // In running text, a password that looks like one, up to a space.
     ['ran Basic deploy:s3cr3t in 2s', 'ran Basic deploy:[redacted] in 2s'],
+    // A quoted password: a value anywhere, whole, to its closing quote (escaped as the opening one) or the line's end.
+    ['Basic alice:"p w"', 'Basic alice:[redacted]'],
+    ["auth: Basic alice:'p w', user: bob", 'auth: Basic alice:[redacted], user: bob'],
+    ['{"auth":"Basic alice:\\"p w\\""}', '{"auth":"Basic alice:[redacted]"}'],
+    ['ran Basic alice:"p w" ok', 'ran Basic alice:[redacted] ok'],
+    ['Basic alice:"p w\r\nnext', 'Basic alice:[redacted]\r\nnext'],
   ])('replaces the password in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -188,6 +194,10 @@ describe('cost on hostile text', () => {
     // A string that starts with `Basic user:` is read to its end once, on one line or more.
     'Basic a:b basic c:d ',
     'Basic a:b\n basic c:d\n',
+    // A quoted password is read once, to its closing quote or its line's end.
+    'x basic a:"b ',
+    "x basic a:'b\n",
+    'x basic a:\\"b"',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
