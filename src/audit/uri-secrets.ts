@@ -129,9 +129,9 @@ function passwordEnd(text: string, from: number): number {
 /**
  * The `@` that ends a password of digits a URL parser reads as a port and what follows it (`//u:12/34/56@h/`,
  * `//u:12?34@h/`, `//u:/12@h/`: host `u`, port `12` or none): the last `@` of the run of digits, `/`, `?`, `#`
- * and `@` after the `:`, when a digit stands before it, or the first `/`, `?` or `#` after digits
- * (`//u:1234/@h/`; so `//h:3000/@me` is taken for one, while `//h:3000/2024/@me` is a handle in a
- * path), and a host after it; -1 for none. A letter ends the run, so a path is no password (`//h:8080/a@b`), and a
+ * and `@` after the `:`, when a digit stands before it, whatever separators come between (`//u:1234/@h/`,
+ * `//u:1234//@h/`, `//u:12/34/@h/`; so `//h:3000/@me` and `//h:3000/2024/@me` are taken for one: a path of
+ * digits cannot be told from such a password), and a host after it; -1 for none. A letter ends the run, so a path is no password (`//h:8080/a@b`), and a
  * dotted name or `localhost` before the `:` is a host with its port (`//api.example:8443/1@b`,
  * `//localhost:3000/@me`), not a user. The run holds no
  * `:`, so it stops before the next `://`.
@@ -141,18 +141,16 @@ function numericPasswordEnd(text: string, start: number, colon: number): number 
   // `localhost` is a host with its port, as a dotted name is (`http://localhost:5173/@vite/client`).
   if (user.includes('.') || user.toLowerCase() === 'localhost') return -1;
   let found = -1;
-  let separator = -1;
-  let i = colon + 1;
-  for (; i < text.length; i++) {
+  let digit = -1;
+  for (let i = colon + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === AT) found = i;
-    else if (c === SLASH || c === QUESTION || c === HASH) {
-      if (separator === -1) separator = i;
-    } else if (!isDigit(c)) break;
+    else if (isDigit(c)) {
+      if (digit === -1) digit = i;
+    } else if (c !== SLASH && c !== QUESTION && c !== HASH) break;
   }
-  // Digits, then the run's first `/`, `?` or `#` right before the `@` (`//u:1234/@h/`): a password ending in it.
-  const endsInSeparator = found === separator + 1 && separator > colon + 1;
-  if (found === -1 || (!isDigit(text.charCodeAt(found - 1)) && !endsInSeparator)) return -1;
+  // A digit before the `@`, whatever separators stand around it (`//u:1234//@h/`, `//u:12/34/@h/`).
+  if (found === -1 || digit === -1 || digit > found) return -1;
   const after = text.charCodeAt(found + 1);
   // An image's scale in its file's name (`/12@2x.png`, `/icon@1.5x.webp`): a path, no host.
   SCALE_SUFFIX.lastIndex = found + 1;

@@ -67,6 +67,12 @@ describe('redactUriSecrets', () => {
       ['https://u:1234/@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
       ['https://u:1234?@h/x', 'https://REDACTED@h/x', 'https://u:[redacted]@h/x'],
       ['https://u:1234#@h', 'https://REDACTED@h', 'https://u:[redacted]@h'],
+      // A digit anywhere before the `@`, whatever separators follow it: a path of digits ending in `/` before
+      // an `@` cannot be told from such a password (`http://h:1/2/@x` goes too).
+      ['https://u:1234//@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['https://u:12/34/@h/', 'https://REDACTED@h/', 'https://u:[redacted]@h/'],
+      ['https://u:1/?#/@h', 'https://REDACTED@h', 'https://u:[redacted]@h'],
+      ['http://h:1/2/@x', 'http://REDACTED@x', 'http://h:[redacted]@x'],
       // A dotted user before a password of digits alone: read as written, in the authority.
       ['https://first.last:1234@h/', 'https://REDACTED@h/', 'https://first.last:[redacted]@h/'],
       ['redis://:1/2@10.0.0.1:6379', 'redis://REDACTED@10.0.0.1:6379', 'redis://:[redacted]@10.0.0.1:6379'],
@@ -112,7 +118,8 @@ describe('redactUriSecrets', () => {
       // An image's scale in its name.
       'http://localhost:8080/12@2x.png',
       'see https://cdn:443/img/1@1.5x.webp ok',
-      'https://h:1/2/@x',
+      // No digit before the `@`.
+      'https://u:/@h/',
     ]) {
       expect(redactUriSecrets(text), text).toBe(text);
       expect(scrubSecretValue(text), text).toBe(text);
