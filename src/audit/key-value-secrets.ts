@@ -57,7 +57,7 @@ import {
   withoutTrailingIndices,
 } from './name-runs.js';
 import { closesValue } from './scheme-credentials.js';
-import { valueOnNextLines } from './yaml-values.js';
+import { afterLineBreaks, valueOnNextLines } from './yaml-values.js';
 
 /**
  * A value: quoted, with backslash escapes (a quote left open runs to the end; in single quotes `''` too, as
@@ -82,6 +82,7 @@ const JSON_OPENS = '"\'{[';
 /** A boolean's or an absent value's word, quoted or not. */
 const BOOLEAN_ISH = new RegExp(`^(\\\\?["']?)(?:${SWITCH_WORDS})\\1$`, 'i');
 const QUOTED = /^(?:\\?"|')/;
+const SPACE = /\s/;
 /** What a credential has and a word of prose does not: a digit, a symbol, a capital inside. */
 const CREDENTIAL_LOOK = /[0-9+/=_~!@#$%^*?]|.[A-Z]/;
 /**
@@ -172,6 +173,8 @@ function pairAt(text: string, sep: number, prose: { end: number; stack: number }
       : undefined;
   if (lines?.stack) prose.stack = lines.end; // a key inside a stack has no lines to read again
   if (lines !== undefined) return lines.stack ? undefined : { start: lines.start, end: lines.end, quote: '' };
+  // A member with nothing on its line, and the next line's key (`"password":\n"user": bob`): no value.
+  if (next !== start && opensKey(text, next)) return undefined;
   start = next;
   SCHEME_THEN_MARKER.lastIndex = start;
   if (SCHEME_THEN_MARKER.test(text)) return undefined;
@@ -204,23 +207,17 @@ function pairAt(text: string, sep: number, prose: { end: number; stack: number }
   return { start, end, quote };
 }
 
-/** Past the white space at `at` when a line break is in it; `at` otherwise. */
-function afterLineBreaks(text: string, at: number): number {
-  let p = at;
-  let breaks = false;
-  for (
-    let c = text.charCodeAt(p);
-    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-    c = text.charCodeAt(++p)
-  )
-    breaks ||= c === 0x0a;
-  return breaks ? p : at;
-}
-
-/** Whether a string at `at` is a key: a `:` follows its closing quote (spaces or tabs between). */
+/**
+ * Whether a key starts at `at`: a string a `:` follows (spaces or tabs between), or a word ending in `:` and a
+ * space or its line's end (YAML's `user: bob`; `a:b` is a value).
+ */
 function opensKey(text: string, at: number): boolean {
-  if (!QUOTED.test(text.charAt(at))) return false;
-  let end = at + (valueAt(text, at, JSON_VALUE)?.length ?? 0);
+  const value = valueAt(text, at, JSON_VALUE) ?? '';
+  let end = at + value.length;
+  if (!QUOTED.test(value))
+    return (
+      NAME_START.test(value) && value.endsWith(':') && (end === text.length || SPACE.test(text.charAt(end)))
+    );
   while (isPadding(text.charCodeAt(end))) end++;
   return text.charCodeAt(end) === COLON;
 }

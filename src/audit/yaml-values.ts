@@ -81,6 +81,19 @@ export function valueOnNextLines(
   return start === -1 ? undefined : { start: from === -1 ? start : from, end, stack };
 }
 
+/** Past the white space at `at` when a line break is in it; `at` otherwise. */
+export function afterLineBreaks(text: string, at: number): number {
+  let p = at;
+  let breaks = false;
+  for (
+    let c = text.charCodeAt(p);
+    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+    c = text.charCodeAt(++p)
+  )
+    breaks ||= c === 0x0a;
+  return breaks ? p : at;
+}
+
 /** The column of `at` on the line starting at `start`, a tab counted up to its stop. */
 function columnOf(text: string, start: number, at: number): number {
   let column = 0;

@@ -252,6 +252,10 @@ describe('a YAML value on the lines after its key', () => {
   it('keeps the next line when it is indented no more than the key, and a stack after an error message', () => {
     for (const text of [
       'password:\nuser: bob',
+      // A JSON member's value on the next line is read as on its name's line, but not the next key.
+      '"password":\n"user": bob',
+      '"password":\nuser: bob',
+      "{\n  'token':\n  'user' : bob\n}",
       '  password:\n  user: bob',
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
       // A stack indented more than the key: its frames are no value.
@@ -436,6 +440,8 @@ describe('cost on hostile text', () => {
     '  File "a", line 1\n  ^^^^~',
     '"token":\n "a',
     '"token":\n"a":',
+    '"token":\na: ',
+    '"token":\n"a" :\n',
     '"token":\n \'a\' :',
     '"token":\n\t{',
     'password: |\n',
