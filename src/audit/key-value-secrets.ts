@@ -171,8 +171,8 @@ function pairAt(text: string, sep: number, prose: { end: number; stack: number }
     text.charCodeAt(sep) === COLON && name.escapes === 0 && !json && sep >= prose.stack
       ? valueOnNextLines(text, name.at - name.quote.length, start)
       : undefined;
-  if (lines?.stack) prose.stack = lines.end; // a key inside a stack has no lines to read again
-  if (lines !== undefined) return lines.stack ? undefined : { start: lines.start, end: lines.end, quote: '' };
+  if (lines?.kept) prose.stack = lines.end; // a key inside a stack has no lines to read again
+  if (lines !== undefined) return lines.kept ? undefined : { start: lines.start, end: lines.end, quote: '' };
   // A member with nothing on its line, and the next line's key (`"password":\n"user": bob`): no value.
   if (next !== start && opensKey(text, next)) return undefined;
   start = next;

@@ -7,7 +7,8 @@
  * sibling key, or the text's end): a block scalar's lines, a plain scalar folded over lines, or a mapping or
  * sequence under a credential's name (`credentials:\n  user: bob\n  pass: x`), which the audit walk masks whole
  * as an object's value too; not a stack trace after an error's message (`No token:\n    at verify
- * (/app/a.js:1:2)`), when every line is a frame (`stack-frames.ts`). The key's indentation is its column: `- password:` (a sequence's entry) counts
+ * (/app/a.js:1:2)`), when every line is a frame (`stack-frames.ts`), nor a make recipe under a target named like
+ * a credential whose every line opens with an expansion (`rotate-token:\n\t$(MAKE) x`). The key's indentation is its column: `- password:` (a sequence's entry) counts
  * the `- `. Spaces indent, and tabs too, though YAML allows none there: text indented by a tab
  * (`password:\n\thunter2`) is no YAML's but may hold the value, so a tab counts up to the next multiple of 8
  * columns, as a terminal shows it. Linear: the key's line is read back once (only
@@ -16,6 +17,12 @@
  * @module
  */
 import { StackLines } from './stack-frames.js';
+
+/**
+ * A make recipe's line, after a target at the line's start: a tab first, then (past `@`, `-` or `+`) a
+ * variable's or function's expansion, `$(MAKE) x`, `@$(GO) build`, `${DOCKER} push`: no credential's value.
+ */
+const RECIPE_LINE = /\t[ \t]*[@+-]{0,3}\$[({][A-Za-z_][\w.-]{0,63}[)}\s]/y;
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -36,14 +43,15 @@ const HEADER =
 /**
  * Where the value of the key starting at `key` lies, when its `:` is followed (spaces skipped, up to `at`) by
  * the line's end or a {@link HEADER} and the lines after it hold the value: from its first character (from
- * the header's, when it has no block indicator) to the end of its last line; undefined otherwise. `stack`:
- * those lines are a stack trace's, no value (nothing else on the key's line, and every line a frame).
+ * the header's, when it has no block indicator) to the end of its last line; undefined otherwise. `kept`:
+ * those lines are a stack trace's or a make recipe's, no value (nothing else on the key's line, and every line
+ * a frame, or an expansion after a tab under a key at the line's start).
  */
 export function valueOnNextLines(
   text: string,
   key: number,
   at: number,
-): { start: number; end: number; stack: boolean } | undefined {
+): { start: number; end: number; kept: boolean } | undefined {
   let p = at;
   HEADER.lastIndex = p;
   const header = HEADER.exec(text);
@@ -58,6 +66,7 @@ export function valueOnNextLines(
   // line and every line of it is a frame; one line that is none (`password:\n  at x)\n  hunter2`) and all go.
   const frames = header === null || header[0] === '' ? new StackLines() : undefined;
   let stack = frames !== undefined;
+  let recipe = stack && indent === 0;
   let start = -1;
   let end = -1;
   for (p++; p < text.length; ) {
@@ -75,10 +84,12 @@ export function valueOnNextLines(
       if (start === -1) start = q;
       end = text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
       stack &&= frames?.accepts(text.slice(q, end), column) === true;
+      RECIPE_LINE.lastIndex = p;
+      recipe &&= RECIPE_LINE.test(text);
     }
     p = eol + 1;
   }
-  return start === -1 ? undefined : { start: from === -1 ? start : from, end, stack };
+  return start === -1 ? undefined : { start: from === -1 ? start : from, end, kept: stack || recipe };
 }
 
 /** Past the white space at `at` when a line break is in it; `at` otherwise. */

@@ -242,6 +242,10 @@ describe('a YAML value on the lines after its key', () => {
     ['password:\n\thunter2\nuser: bob', 'password:\n\t[redacted]\nuser: bob'],
     // Only a stack's frame is no value: `at home` is one.
     ['password:\n  at home\nuser: bob', 'password:\n  [redacted]\nuser: bob'],
+    // A recipe's line that opens with no expansion may be a value: all go; so do such lines under an indented key.
+    ['rotate-token:\n\t$(MAKE) x\n\thunter2', 'rotate-token:\n\t[redacted]'],
+    ['  token:\n\t$(MAKE) x', '  token:\n\t[redacted]'],
+    ['token:\n  $(MAKE) x', 'token:\n  [redacted]'],
     ['token: |\n  at a (b:1:2)\n', 'token: |\n  [redacted]\n'],
     ['  token:\n\tabc\n\tdef', '  token:\n\t[redacted]'],
     ['\tpassword:\n\t  hunter2\n\tuser: bob', '\tpassword:\n\t  [redacted]\n\tuser: bob'],
@@ -256,6 +260,9 @@ describe('a YAML value on the lines after its key', () => {
       '"password":\n"user": bob',
       '"password":\nuser: bob',
       "{\n  'token':\n  'user' : bob\n}",
+      // A make recipe under a target named like a credential, each line opening with an expansion.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: make's expansion, in the text scrubbed
+      'rotate-token:\n\t$(MAKE) -C infra rotate\n\t@${KUBECTL} apply -f x\n\nall: rotate-token',
       '  password:\n  user: bob',
       'Error: invalid token:\n    at verify (/app/a.js:1:2)',
       // A stack indented more than the key: its frames are no value.
@@ -441,6 +448,9 @@ describe('cost on hostile text', () => {
     '"token":\n "a',
     '"token":\n"a":',
     '"token":\na: ',
+    'token:\n\t$(A) ',
+    'token:\n\t @+-${',
+    `token:\n\t$(${'a'.repeat(70)}`,
     '"token":\n"a" :\n',
     '"token":\n \'a\' :',
     '"token":\n\t{',
