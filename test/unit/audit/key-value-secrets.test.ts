@@ -48,6 +48,8 @@ describe('credential name=value pairs', () => {
     // The quote may stand before the name's dashes or its flag: an argument vector (`args:`, `CMD [...]`).
     ['args: ["--password=p w", "--user=bob"]', 'args: ["--password=[redacted]", "--user=bob"]'],
     ['run "-e=DB_PASSWORD=p w" x', 'run "-e=DB_PASSWORD=[redacted]" x'],
+    // A quoted message that opens with a pair: its words cannot be told from a password's (documented).
+    ['"token=abc is the value" said x', '"token=[redacted]" said x'],
     // No closing quote on the line: to the line's end (the value may hold a space).
     ['"password=p w\nnext', '"password=[redacted]\nnext'],
     ['x "password=p w', 'x "password=[redacted]'],
