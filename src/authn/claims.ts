@@ -4,7 +4,7 @@
  * and namespaced claims like `https://example.com/roles` work. Roles may be an array or a space/comma
  * separated string; scopes come from `scope` (space-separated) or `scp` (array), trying the configured
  * path first and then the other. The mapped values are checked with zod: a claim of the wrong type is an
- * invalid token, not a silently empty field.
+ * invalid token, not a silently empty field; so are claims nested deeper than {@link MAX_CLAIM_DEPTH}.
  *
  * @module
  */
@@ -18,6 +18,14 @@ import type { Principal } from './principal.js';
 export type ClaimPaths = Config['authn']['jwt']['claims'];
 
 const SCOPE_PATHS = ['scope', 'scp'] as const;
+
+/**
+ * The deepest nesting of arrays and objects a token's claims may have. They reach the policy as
+ * `subject.claims`, and building its input walks them recursively: a signed token nesting a claim a few
+ * thousand levels deep (it fits in a header) overflowed the stack there, every call an error-level "policy
+ * evaluation failed" instead of the token's 401.
+ */
+export const MAX_CLAIM_DEPTH = 64;
 
 const Text = WellFormedText;
 
@@ -65,6 +73,9 @@ export function readScopes(payload: Readonly<Record<string, unknown>>, path: str
 /** Builds the principal; throws `AuthnError('ERR_AUTHN_INVALID_TOKEN')` naming the bad claim. */
 export function toPrincipal(payload: JWTPayload, paths: ClaimPaths): Principal {
   const p = payload as Readonly<Record<string, unknown>>;
+  if (!nestedWithin(p, MAX_CLAIM_DEPTH)) {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', `claims nested deeper than ${MAX_CLAIM_DEPTH} levels`);
+  }
   const candidate = {
     id: readClaim(p, paths.subject),
     tenant: scalar(readClaim(p, paths.tenant)),
@@ -124,4 +135,16 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** Whether `value` nests arrays and objects at most `max` deep (iteratively: no recursion to overflow). */
+export function nestedWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return true;
 }

@@ -8,12 +8,13 @@
  */
 import { z } from 'zod';
 import { AuthnError } from '../errors/errors.js';
+import { MAX_CLAIM_DEPTH, nestedWithin } from './claims.js';
 
 /** The most of an introspection answer that is read; a larger one is refused. */
 export const MAX_ANSWER_BYTES = 16 * 1024;
 
-/** The deepest nesting of arrays and objects an introspection answer may have. */
-export const MAX_ANSWER_DEPTH = 64;
+/** The deepest nesting of arrays and objects an introspection answer may have (as a JWT's claims). */
+export const MAX_ANSWER_DEPTH = MAX_CLAIM_DEPTH;
 
 export interface IntrospectionEndpoint {
   readonly endpoint: string;
@@ -130,16 +131,4 @@ async function readLimited(res: Response): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Whether `value` nests arrays and objects at most `max` deep (iteratively: no recursion to overflow). */
-function nestedWithin(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [node, depth] = item;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= max) return false;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return true;
 }

@@ -124,6 +124,22 @@ describe('toPrincipal', () => {
     expect(() => toPrincipal(payload as never, paths)).toThrow(`claim ${claim} is not well-formed Unicode`);
   });
 
+  it('refuses claims nested deeper than 64 levels (the policy input is built from them recursively), accepts 64', () => {
+    const nest = (levels: number): unknown => {
+      let v: unknown = 'x';
+      for (let i = 0; i < levels; i++) v = i % 2 ? { a: v } : [v];
+      return v;
+    };
+    // The payload itself is the first level.
+    expect(toPrincipal({ ...base, ext: nest(63) } as never, paths).id).toBe('u-1');
+    expect(() => toPrincipal({ ...base, ext: nest(64) } as never, paths)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_AUTHN_INVALID_TOKEN',
+        message: 'claims nested deeper than 64 levels',
+      }),
+    );
+  });
+
   it('accepts characters outside the BMP (surrogate pairs)', () => {
     expect(toPrincipal({ ...base, sub: 'u-\ud83d\ude00' } as never, paths).id).toBe('u-😀');
   });

@@ -203,6 +203,17 @@ describe('JWT verification (HS256, injected clock)', () => {
     }
   });
 
+  it('refuses, as 401, a signed token whose claims nest a thousand levels deep (the policy input could not hold them)', async () => {
+    const { auth } = setup();
+    const deep = JSON.parse(`${'['.repeat(1000)}${']'.repeat(1000)}`) as unknown;
+    await expect(auth(await sign({ ext: deep }))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'ERR_AUTHN_INVALID_TOKEN',
+        message: 'claims nested deeper than 64 levels',
+      }),
+    );
+  });
+
   it('never includes the token in the error', async () => {
     const { auth } = setup();
     const token = await sign({ exp: T0 - 1 });
