@@ -3,7 +3,8 @@
  * Sentinel-backed `Redis` for sentinel URLs, a plain `Redis` otherwise. Every client fails fast: it
  * connects only when asked (`lazyConnect`), never queues commands while disconnected
  * (`enableOfflineQueue: false`), does not retry a command (`maxRetriesPerRequest: 0`) and bounds each one
- * by `commandTimeout`; it reconnects in the background with {@link reconnectDelay}.
+ * by `commandTimeout`; it reconnects in the background with {@link reconnectDelay}, and also when a node
+ * answers READONLY ({@link reconnectOnReadonly}).
  *
  * @module
  */
@@ -40,6 +41,16 @@ export function reconnectDelay(attempt: number): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
+/**
+ * A failover that keeps the connection open leaves it on the old master, now a replica refusing every write
+ * (READONLY) for as long as it stays open: a managed Redis's primary endpoint or a Service that moves to the
+ * new master only leads new connections there. Such an answer drops the connection (the command still fails:
+ * no retry), so the next one reaches the master the address leads to now (or Sentinel names).
+ */
+export function reconnectOnReadonly(err: Error): boolean {
+  return err.message.startsWith('READONLY');
+}
+
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Connect only in start(); never queue commands while disconnected (they fail at once instead). */
 const FAIL_FAST = { lazyConnect: true, enableOfflineQueue: false } as const;
@@ -49,6 +60,7 @@ export function createRedisClient(t: RedisTarget, opts: RedisClientOptions): Red
     maxRetriesPerRequest: 0,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    reconnectOnError: reconnectOnReadonly,
     username: t.username,
     password: opts.password,
     ...(t.tls ? { tls: {} } : {}),

@@ -1,11 +1,13 @@
 /**
  * Rate limiting against a REAL `redis-server`: the token-bucket script's arithmetic (same answers as the
  * in-memory store), one shared budget for two limiter "replicas", the local fast path, recovery from
- * NOSCRIPT after `SCRIPT FLUSH`, and the three failure modes while Redis is killed and restarted.
+ * NOSCRIPT after `SCRIPT FLUSH`, the three failure modes while Redis is killed and restarted, and a failover
+ * behind one address (the old master demoted, answering READONLY).
  * Clocks are injected; real time is only measured to show that no take waits.
  *
  * @module
  */
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -336,5 +338,79 @@ describe('Redis outage', () => {
     expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
     for (let i = 0; i < 10; i++)
       expect(await limiter.take(`other${i}`, SPEC)).toMatchObject({ allowed: true, source: 'fail-open' });
+  });
+});
+
+/**
+ * A TCP forwarder standing for an address that follows the master (a managed Redis's primary endpoint, a
+ * Service whose selector moves): new connections go to `target()`; open ones stay where they were.
+ */
+async function endpoint(target: () => number): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target(), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(s);
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('Redis failover behind one address', () => {
+  it('leaves a master demoted to a replica (READONLY) and reconnects to the new one, without a restart', async () => {
+    const next = await startRedis();
+    let master = redis.port;
+    const address = await endpoint(() => master);
+    await admin.connect().catch(() => undefined);
+    cleanup.push(async () => {
+      await admin.call('REPLICAOF', 'NO', 'ONE');
+      await address.close();
+      await next.stop();
+    });
+    const config = parseConfig(
+      {
+        store: {
+          redisUrl: `redis://127.0.0.1:${address.port}`,
+          keyPrefix: `rl${++prefixN}:`,
+          commandTimeoutMs: 300,
+        },
+      },
+      {},
+    );
+    const store = createStore(config, { logger: silentLogger() });
+    await store.start();
+    cleanup.push(() => store.stop());
+    const clock = { now: T0 };
+    const limiter = limiterOn(store, clock, 'closed');
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'redis' });
+
+    // The failover: the address now leads to the new master, and the old one follows it.
+    master = next.port;
+    await admin.call('REPLICAOF', '127.0.0.1', String(next.port));
+    await expect(limiter.take('k', SPEC)).rejects.toThrow(RateLimitBackendError);
+    await within(5_000, async () => {
+      clock.now += PROBE_INTERVAL_MS; // a probe each time
+      expect(await limiter.take('k', SPEC).catch((err: Error) => err.message)).toMatchObject({
+        allowed: true,
+        source: 'redis',
+      });
+    });
+    expect(limiter.status().state).toBe('ok');
   });
 });
