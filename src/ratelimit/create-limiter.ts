@@ -7,8 +7,9 @@
  *   skew between replicas).
  * - Outage: the first failed store call starts an outage (logged once, counted) and the failure mode
  *   takes over: `local` in-process buckets, `open` allow, `closed` throw `RateLimitBackendError`. Once
- *   per `PROBE_INTERVAL_MS` one request tries the store again (the others do not wait for it); the first
- *   success ends the outage (logged once) and the in-process buckets are dropped.
+ *   per `PROBE_INTERVAL_MS` one request tries the store again (the others do not wait for it), and so does
+ *   a timer when no request does (with `closed` the pod is unready, so no request comes); the first
+ *   success ends the outage (logged once).
  *
  * Calls never hang: the store bounds each command by its own timeout, and fails at once while disconnected.
  *
@@ -25,6 +26,7 @@ import type { Store, TokenTake } from '../store/store.js';
 import { checkBucket, TokenBuckets } from '../store/token-bucket.js';
 import type { Logger } from '../telemetry/logger.js';
 import { KnownEmptyBuckets } from './known-empty.js';
+import { OutageProbe } from './outage-probe.js';
 import {
   type BucketSpec,
   RateLimitBackendError,
@@ -70,6 +72,10 @@ export function monotonicNow(): number {
 
 export { FAST_PATH_MAX_ENTRIES } from './known-empty.js';
 
+/** The bucket the outage timer probes (a write, as a take is: READONLY or OOM fail it too); no bucket key's shape. */
+const PROBE_KEY = '(probe)';
+const PROBE_SPEC: BucketSpec = { capacity: 1, refillPerSecond: 1 };
+
 /** A take as the limiter answers it: one object literal (a spread of `take` costs a runtime clone per request). */
 function result(take: TokenTake, spec: BucketSpec, source: TakeResult['source']): TakeResult {
   return {
@@ -97,6 +103,7 @@ class StoreRateLimiter implements RateLimiter {
   readonly #empty = new KnownEmptyBuckets();
   readonly #local = new TokenBuckets();
   #outage: Outage | null = null;
+  readonly #probe = new OutageProbe(PROBE_INTERVAL_MS);
   #outages = 0;
   #storeErrors = 0;
   #fastPathRefusals = 0;
@@ -111,9 +118,12 @@ class StoreRateLimiter implements RateLimiter {
     this.#fastPath = o.fastPath ?? true;
   }
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    this.#probe.start();
+  }
 
   async stop(): Promise<void> {
+    this.#probe.stop();
     this.#empty.clear();
     this.#local.clear();
   }
@@ -253,12 +263,29 @@ class StoreRateLimiter implements RateLimiter {
     const reason = err instanceof Error ? err.message : String(err);
     this.#outage = { began: this.#now(), since: now, reason, nextProbeAt: now + PROBE_INTERVAL_MS };
     this.#outages++;
+    this.#scheduleProbe();
     this.#logger.warn(
       { err: reason, failureMode: this.#mode },
       `rate limit store unavailable; ${
         { local: 'using in-process buckets', open: 'failing open', closed: 'failing closed' }[this.#mode]
       }`,
     );
+  }
+
+  /** Tries the store once per interval while the outage lasts, whether or not requests do (`outage-probe.ts`). */
+  #scheduleProbe(): void {
+    this.#probe.schedule(() => {
+      const outage = this.#outage;
+      const local = this.#localNow();
+      if (!outage) return;
+      this.#store.takeToken(PROBE_KEY, PROBE_SPEC, 1, this.#now()).then(
+        () => this.#outage === outage && this.#recovered(local),
+        (err: unknown) => {
+          this.#failed(err, local);
+          this.#scheduleProbe();
+        },
+      );
+    });
   }
 
   #recovered(now: number): void {

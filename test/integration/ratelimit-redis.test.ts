@@ -327,6 +327,23 @@ describe('Redis outage', () => {
     expect(limiter.status().state).toBe('error');
   });
 
+  it('closed: reports ok again once Redis is back, though no request came to probe it (unready meanwhile)', async () => {
+    const clock = { now: T0 };
+    const store = await openStore(`rl${++prefixN}:`);
+    const limiter = limiterOn(store, clock, 'closed');
+    cleanup.push(() => limiter.stop());
+    await limiter.take('k', SPEC);
+    await redis.kill();
+    await within(2_000, () => expect(store.status().state).toBe('warn'));
+    await expect(limiter.take('k', SPEC)).rejects.toThrow(RateLimitBackendError);
+    // /readyz fails on this 'error': the Service sends the pod no more requests, so none will probe the store.
+    expect(limiter.status().state).toBe('error');
+    await redis.restart();
+    await within(5_000, () => expect(store.status().state).toBe('ok'));
+    await within(5_000, () => expect(limiter.status().state).toBe('ok'));
+    expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: true, source: 'redis' });
+  });
+
   it('open: allows every request while Redis is down', async () => {
     const clock = { now: T0 };
     const store = await openStore(`rl${++prefixN}:`);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createRateLimiter, monotonicNow, PROBE_INTERVAL_MS } from '../../../src/ratelimit/create-limiter.js';
 import {
   RateLimitBackendError,
@@ -230,6 +230,33 @@ describe('rate limiter', () => {
       expect(await limiter.take('k', SPEC)).toMatchObject({ allowed: false, source: 'fast-path' });
       expect(limiter.status().state).toBe('error');
       expect(store.calls).toBe(5);
+    });
+
+    it('closed: probes the store once a second while no request comes (the pod is unready), until it answers or the limiter stops', async () => {
+      vi.useFakeTimers();
+      try {
+        const { store, limiter, log } = setup('closed');
+        store.down = true;
+        await expect(limiter.take('k', SPEC)).rejects.toThrow(RateLimitBackendError);
+        await vi.advanceTimersByTimeAsync(3 * PROBE_INTERVAL_MS);
+        expect(store.calls).toBe(4);
+        expect(limiter.status().state).toBe('error');
+        store.down = false;
+        await vi.advanceTimersByTimeAsync(PROBE_INTERVAL_MS);
+        expect(limiter.status().state).toBe('ok');
+        expect(log.lines().filter((l) => l.msg === 'rate limit store available again')).toHaveLength(1);
+        await vi.advanceTimersByTimeAsync(3 * PROBE_INTERVAL_MS);
+        expect(store.calls).toBe(5); // no outage, no probe
+
+        store.down = true;
+        await expect(limiter.take('k', SPEC)).rejects.toThrow(RateLimitBackendError);
+        vi.advanceTimersByTime(PROBE_INTERVAL_MS); // a probe under way when the limiter stops
+        await limiter.stop();
+        await vi.advanceTimersByTimeAsync(3 * PROBE_INTERVAL_MS);
+        expect(store.calls).toBe(7);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('local: keeps the in-process buckets across a recovery, so a flapping store hands out no fresh bursts', async () => {
