@@ -7,7 +7,13 @@
  */
 import type { Principal } from '../authn/principal.js';
 import type { BlockEntry } from '../store/store.js';
-import { anyTenantBlockValue, ipv6Prefix64, normalizeIp, subjectBlockValue } from './targets.js';
+import {
+  abuseIpTarget,
+  anyTenantBlockValue,
+  ipv6Prefix64,
+  normalizeIp,
+  subjectBlockValue,
+} from './targets.js';
 
 /**
  * Live blocks beyond which a tripped `block` rule of an address only reports: a spray of addresses must not
@@ -65,12 +71,19 @@ export class LocalBlocks {
     );
   }
 
-  /** The block on this address, else on its IPv6 /64 (what the `auth_failures_ip` rules block). */
+  /**
+   * The block on this address, else on what the `auth_failures_ip` rules block for it (`abuseIpTarget`): the
+   * IPv4 address a NAT64 address carries, or an IPv6 address's /64 (that of a NAT64 address too).
+   */
   #byIp(ip: string, now: number): BlockEntry | null {
     const exact = this.#live(`ip:${normalizeIp(ip)}`, now);
     if (exact || !ip.includes(':')) return exact;
+    const target = abuseIpTarget(ip);
     const prefix = ipv6Prefix64(ip);
-    return prefix ? this.#live(`ip:${prefix}`, now) : null;
+    return (
+      this.#live(`ip:${target}`, now) ??
+      (prefix && prefix !== target ? this.#live(`ip:${prefix}`, now) : null)
+    );
   }
 
   /** The blocks that have not ended at `now`. */

@@ -280,6 +280,19 @@ describe('abuse detector', () => {
     expect(detector.isBlocked(null, '2001:db8:0:2::a')).toBeNull();
   });
 
+  it('blocks a client behind a NAT64 gateway by the IPv4 address it carries, as it counts it', async () => {
+    const { events, detector } = setup([
+      { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 2, windowSec: 60, action: 'block' },
+    ]);
+    for (let i = 0; i < 3; i++) detector.recordAuthFailure(null, '64:ff9b::192.0.2.7', 'invalid_token');
+    await detector.flush();
+    expect(events).toMatchObject([{ ip: '192.0.2.7', count: 3 }]);
+    for (const ip of ['64:ff9b::192.0.2.7', '64:ff9b::c000:207', '192.0.2.7'])
+      expect(detector.isBlocked(null, ip)).toMatchObject({ target: 'ip', value: '192.0.2.7' });
+    // Another client behind the same gateway is not blocked.
+    expect(detector.isBlocked(null, '64:ff9b::192.0.2.8')).toBeNull();
+  });
+
   it(`only reports trips once ${MAX_LIVE_BLOCKS} blocks are held, so a spray of addresses cannot grow the list without bound`, async () => {
     const { events, detector, clock } = setup([
       { name: 'ip-bruteforce', kind: 'auth_failures_ip', threshold: 1, windowSec: 60, action: 'block' },
