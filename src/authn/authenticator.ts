@@ -105,7 +105,7 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
         keys = createKeyResolver({
           jwksUri: jwt.jwksUri,
           hsSecret,
-          ...jwtKeyTimings(jwt.jwks),
+          ...jwt.jwks,
           fetch: deps.fetch,
           // Once each, not per request: every token needing a fetch is refused (503) meanwhile.
           onOutage: (err) =>
@@ -114,6 +114,11 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
               'JWKS fetch failed; tokens signed with a key fetched before still verify, others are refused (503) until a fetch succeeds',
             ),
           onRecovered: () => logger.info('JWKS fetched again'),
+          onUnusableKey: (kid, reason) =>
+            logger.warn(
+              { kid, reason },
+              'a key of the JWKS cannot be used (logged once per kid): tokens naming it are refused (401)',
+            ),
         });
         jwtVerifier = new JwtVerifier({
           jwt,
@@ -292,8 +297,4 @@ export function createAuthenticator(config: Config, deps: AuthenticatorDeps): Au
     for (const s of secrets) s.close();
     throw err;
   }
-}
-
-function jwtKeyTimings(j: Config['authn']['jwt']['jwks']) {
-  return { timeoutMs: j.timeoutMs, cooldownMs: j.cooldownMs, cacheMaxAgeMs: j.cacheMaxAgeMs };
 }

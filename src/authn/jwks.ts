@@ -3,7 +3,8 @@
  * `createRemoteJWKSet` (cached for `cacheMaxAge`, refetched on an unknown `kid` once `cooldown` has
  * passed, each fetch bounded by `timeout`); HS* algorithms use the shared secret. Failures to *get* keys
  * — timeout, connection refused, a non-200 or unparsable JWKS, a missing HS secret — become
- * `KeysUnavailableError`, which the verifier maps to 503; everything else stays a jose error (401).
+ * `KeysUnavailableError`, which the verifier maps to 503; everything else stays a jose error (401), as does
+ * a key of the set that cannot be imported (`unusable-keys.ts`: the token's fault, not the issuer's outage).
  *
  * A failed fetch starts a cooldown of its own: jose's counts only from a successful fetch, so while the
  * issuer is down every token naming an unknown `kid` (anyone can forge one) or arriving after the set went
@@ -25,6 +26,7 @@ import {
 } from 'jose';
 import { HS_SECRET_MIN_BYTES } from '../config/defaults.js';
 import type { SecretSource } from '../config/secrets.js';
+import { UnusableKeys } from './unusable-keys.js';
 
 /** Keys could not be obtained; the token may well be valid. */
 export class KeysUnavailableError extends Error {
@@ -55,6 +57,8 @@ export interface KeyResolverOptions {
   readonly onOutage?: (failure: string) => void;
   /** A fetch succeeded again after `onOutage` (a key found in the set fetched before is no fetch). */
   readonly onRecovered?: () => void;
+  /** A key of the set cannot be used (tokens naming it get 401): once per kid, with the reason (for the log). */
+  readonly onUnusableKey?: (kid: string, reason: string) => void;
 }
 
 export interface KeyResolver {
@@ -132,6 +136,7 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   };
   const unknown = new UnknownKids();
   const lastSet = new LastFetchedSet();
+  const unusableKeys = new UnusableKeys(opts.onUnusableKey);
 
   const fromJwks = async (header: JWTHeaderParameters, token: FlattenedJWSInput) => {
     if (!remote) throw new errors.JWKSNoMatchingKey('no JWKS configured for asymmetric algorithms');
@@ -160,6 +165,13 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
         }
       }
       if (!isFetchFailure(err)) throw err;
+      const unusable = mayBeKeyFault(err)
+        ? await unusableKeys.check(fetchedSet.jwks, header, token)
+        : undefined;
+      if (unusable) {
+        succeeded(); // a fetch made for this token and then the key failing: the fetch worked
+        throw unusable;
+      }
       failed(err);
       throw new KeysUnavailableError(`JWKS unavailable: ${failure}`, { cause: err });
     }
@@ -268,6 +280,15 @@ function isFetchFailure(err: unknown): boolean {
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
   if (err instanceof errors.JOSEError) return err.code === 'ERR_JOSE_GENERIC';
   return true;
+}
+
+/**
+ * Whether `err`, taken for a fetch failure, may instead come from importing the key the token names: jose
+ * throws `JWKSInvalid` for a private key in the set too, and lets the import's own errors through (a
+ * `DOMException` for an EC point off its curve, a `TypeError`), as it lets fetch's.
+ */
+function mayBeKeyFault(err: unknown): boolean {
+  return err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError);
 }
 
 function describe(err: unknown): string {

@@ -8,6 +8,7 @@
 import { errors } from 'jose';
 import { AuthnError } from '../errors/errors.js';
 import { KeyNotYetFetchedError, KeysUnavailableError } from './jwks.js';
+import { UnusableKeyError } from './unusable-keys.js';
 
 const CLAIM_MESSAGES: Readonly<Record<string, string>> = {
   aud: 'audience not accepted',
@@ -38,6 +39,7 @@ function messageFor(err: unknown): string {
     return 'no key matches the token yet (the key set was fetched moments ago; it is fetched again shortly)';
   }
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key matches the token';
+  if (err instanceof UnusableKeyError) return "the token's key in the issuer's key set cannot be used";
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed token';
   if (err instanceof errors.JOSENotSupported) return 'unsupported token or algorithm';
   return 'token rejected';

@@ -285,3 +285,66 @@ describe('a JWKS outage after start, in the log', () => {
     await authn.stop();
   });
 });
+
+describe('a key of the set that cannot be used', () => {
+  /** A public JWK the token names that jose cannot use as one. */
+  const badKeys: [string, () => Promise<object>][] = [
+    ['an EC point off its curve', async () => ({ kty: 'EC', kid: 'b', crv: 'P-256', x: 'AAAA', y: 'AAAA' })],
+    [
+      'a private key',
+      async () => {
+        const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+        return { ...(await exportJWK(privateKey)), kid: 'b' };
+      },
+    ],
+  ];
+
+  it.each(badKeys)(
+    '%s makes the tokens naming it invalid (401), said once, and is no JWKS outage',
+    async (_n, bad) => {
+      const good = await keyAndToken();
+      const { privateKey } = await generateKeyPair('ES256');
+      const named = () =>
+        new SignJWT({ sub: 'u-2', aud: RESOURCE, iss: 'https://idp.example.com' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'b' })
+          .setExpirationTime('5m')
+          .sign(privateKey);
+      const served = { keys: [good.jwk, await bad()] };
+      const lines: string[] = [];
+      const config = parseConfig(
+        {
+          authn: {
+            resource: RESOURCE,
+            jwt: { issuers: ['https://idp.example.com'], jwksUri: 'https://idp.example.com/jwks' },
+            apiKeys: { enabled: false },
+          },
+        },
+        {},
+      );
+      let fetches = 0;
+      const authn = createAuthenticator(config, {
+        store: new MemoryStore(),
+        logger: createLogger('info', lineCollector(lines)),
+        fetch: (async () => {
+          fetches++;
+          return Response.json(served);
+        }) as typeof fetch,
+      });
+      for (let i = 0; i < 3; i++) {
+        await expect(authn.authenticate(bearer(await named()))).rejects.toThrow(
+          expect.objectContaining({
+            code: 'ERR_AUTHN_INVALID_TOKEN',
+            message: expect.stringMatching(/cannot be used/),
+          }),
+        );
+      }
+      // No fetch-failure cooldown: a key the set lacks is fetched for, and the other key keeps verifying.
+      await expect(authn.authenticate(bearer(good.token))).resolves.toMatchObject({ id: 'u-1' });
+      expect(authn.status()).toMatchObject({ state: 'ok' });
+      const warned = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn');
+      expect(warned).toEqual([expect.objectContaining({ kid: 'b', reason: expect.stringMatching(/\w/) })]);
+      expect(warned[0].msg).toMatch(/cannot be used/);
+      expect(fetches).toBe(1);
+    },
+  );
+});
