@@ -26,6 +26,7 @@ import {
 } from 'jose';
 import { HS_SECRET_MIN_BYTES } from '../config/defaults.js';
 import type { SecretSource } from '../config/secrets.js';
+import { UnknownKids } from './unknown-kids.js';
 import { UnusableKeys } from './unusable-keys.js';
 
 /** Keys could not be obtained; the token may well be valid. */
@@ -234,40 +235,6 @@ class LastFetchedSet {
       if (err instanceof errors.JWKSMultipleMatchingKeys) throw err;
       return undefined;
     }
-  }
-}
-
-/** How many kids a cooldown window may leave uncounted, and how many confirmed-unknown kids are remembered. */
-export const MAX_NEW_KIDS_PER_WINDOW = 3;
-const MAX_CONFIRMED_UNKNOWN = 1_000;
-
-/**
- * Which unknown kids may be a key the issuer has just added (a refusal not counted as a failed login): at
- * most {@link MAX_NEW_KIDS_PER_WINDOW} per cooldown window — a rotation adds one, a token sprayer inventing
- * kids gets no more — and never one that a fetch after its first sight still lacked.
- */
-class UnknownKids {
-  #window = new Set<string>();
-  readonly #confirmed = new Set<string>();
-
-  newWindow(): void {
-    this.#window.clear();
-  }
-
-  confirm(kid: string): void {
-    if (this.#confirmed.size >= MAX_CONFIRMED_UNKNOWN) {
-      const oldest = this.#confirmed.values().next().value;
-      if (oldest !== undefined) this.#confirmed.delete(oldest);
-    }
-    this.#confirmed.add(kid);
-  }
-
-  mayBeNew(kid: string): boolean {
-    if (this.#confirmed.has(kid)) return false;
-    if (this.#window.has(kid)) return true;
-    if (this.#window.size >= MAX_NEW_KIDS_PER_WINDOW) return false;
-    this.#window.add(kid);
-    return true;
   }
 }
 
