@@ -118,8 +118,12 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
   };
   const succeeded = () => {
     compareSets();
-    // A key found in the set held says nothing of the issuer: only a fetch ends a failure.
-    if (fetchedSet.uat !== failedUat) failure = null;
+    // A key found in the set held says nothing of the issuer: only a fetch ends a failure, and its cooldown
+    // (else an unknown kid would still get 503 "JWKS unavailable" while /readyz says ok).
+    if (fetchedSet.uat !== failedUat) {
+      failure = null;
+      failedAt = Number.NEGATIVE_INFINITY;
+    }
     fetched = true;
     if (outageSince !== undefined && fetchedSet.uat !== outageSince) {
       outageSince = undefined;

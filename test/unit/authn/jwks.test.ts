@@ -155,6 +155,22 @@ describe('JWKS fetch failures', () => {
     expect(keys.lastFailure()).toBeNull();
   });
 
+  it('ends the failure cooldown on a successful fetch: a failed start then a retry that works', async () => {
+    const { jwk } = await keyAndToken();
+    let up = false;
+    const { keys, calls } = resolver(() =>
+      up ? Response.json({ keys: [jwk] }) : new Response('down', { status: 503 }),
+    );
+    await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
+    up = true;
+    await keys.warm();
+    expect(keys.lastFailure()).toBeNull();
+    // Within what was the failure's cooldown: an unknown kid is a 401 (no key matches), not "JWKS unavailable".
+    await expect(keys.getKey(header('k9'), token)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
+    await expect(keys.getKey(header('k1'), token)).resolves.toBeDefined();
+    expect(calls.n).toBe(2);
+  });
+
   it('hands on every fitting key of the last set for a token without kid, also while the issuer is down', async () => {
     const [a, b] = await Promise.all([keyAndToken(), keyAndToken()]);
     const unnamed = (jwk: typeof a.jwk) => ({ ...jwk, kid: undefined });
