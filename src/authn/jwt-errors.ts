@@ -15,7 +15,7 @@ const CLAIM_MESSAGES: Readonly<Record<string, string>> = {
   iss: 'issuer not accepted',
   nbf: 'token not yet valid',
   exp: 'token has no valid exp',
-  iat: 'token too old or iat invalid',
+  iat: 'token has no valid iat',
 };
 
 export function toAuthnError(err: unknown): AuthnError {
@@ -31,6 +31,8 @@ export function toAuthnError(err: unknown): AuthnError {
 function messageFor(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
   if (err instanceof errors.JWTClaimValidationFailed) {
+    // With maxTokenAge jose checks the iat is past itself: the same words as the verifier's own check.
+    if (err.claim === 'iat' && err.reason === 'check_failed') return 'token issued in the future';
     return CLAIM_MESSAGES[err.claim] ?? `claim ${err.claim} not accepted`;
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature verification failed';

@@ -2,9 +2,10 @@
  * JWT access-token verification → `Principal`. jose checks signature (keys from `jwks.ts`), algorithm
  * allow-list (never `none`), issuer, audience (`authn.jwt.audiences`, else `authn.resource`, RFC 8707),
  * `exp` (required), `nbf`, clock tolerance and `maxTokenAge`. This module adds what jose does not: the
- * `typ` header allow-list, refusing refresh and ID tokens, claim mapping, revocation by `jti` and the
- * required scopes. Verified tokens are cached by hash (`token-cache.ts`) until min(exp, now + JWKS
- * cacheMaxAge, iat + maxTokenAge); a cache hit still checks revocation.
+ * `typ` header allow-list, refusing an `iat` in the future without `maxTokenAge` too, refusing refresh
+ * and ID tokens, claim mapping, revocation by `jti` and the required scopes. Verified tokens are cached by
+ * hash (`token-cache.ts`) until min(exp, now + JWKS cacheMaxAge, iat + maxTokenAge); a cache hit still
+ * checks revocation.
  *
  * @module
  */
@@ -119,6 +120,11 @@ export class JwtVerifier {
     }
     if (typ !== undefined && (typeof typ !== 'string' || !this.#types.has(normalizeTyp(typ)))) {
       throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token type not accepted');
+    }
+    // jose checks that iat is a number when present, but whether it is past only with maxTokenAge.
+    const iat = payload.iat;
+    if (typeof iat === 'number' && iat > Math.floor(now / 1000) + this.#o.jwt.clockToleranceSec) {
+      throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token issued in the future');
     }
     refuseNonAccessTokens(payload);
     refuseBoundTokens(payload);

@@ -259,6 +259,23 @@ describe('JWT verification (HS256, injected clock)', () => {
     );
   });
 
+  it.each([undefined, 3600])(
+    'refuses an iat later than now plus the clock tolerance, or not a number (maxTokenAgeSec %s)',
+    async (maxTokenAgeSec) => {
+      const { auth } = setup({ clockToleranceSec: 60, ...(maxTokenAgeSec ? { maxTokenAgeSec } : {}) });
+      const future = expect.objectContaining({
+        code: 'ERR_AUTHN_INVALID_TOKEN',
+        message: 'token issued in the future',
+      });
+      await expect(auth(await sign({ iat: T0 + 60, jti: 'a' }))).resolves.toBeDefined();
+      await expect(auth(await sign({ iat: T0 + 61, jti: 'b' }))).rejects.toThrow(future);
+      await expect(auth(await sign({ iat: T0 + 365 * 86_400, jti: 'c' }))).rejects.toThrow(future);
+      for (const iat of [String(T0), null, [T0]]) {
+        await expect(auth(await sign({ iat, jti: 'd' }))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+      }
+    },
+  );
+
   it('answers missing required scopes with ERR_AUTHN_INSUFFICIENT_SCOPE and the scopes', async () => {
     const { auth } = setup({ requiredScopes: ['mcp:tools', 'mcp:call'] });
     const err = await auth(await sign({ scope: 'mcp:tools' })).catch((e: unknown) => e);
