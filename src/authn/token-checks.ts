@@ -12,10 +12,13 @@ import { challengeScopes } from './scope-challenge.js';
 
 const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id']);
 
-/** Refresh and ID tokens are signed by the same issuer but must never work as access tokens. */
+/**
+ * Refresh and ID tokens are signed by the same issuer but must never work as access tokens. A `typ` claim
+ * that is no string (`["ID"]`) cannot be told to name an access token, so it is refused too.
+ */
 export function refuseNonAccessTokens(payload: JWTPayload): void {
   const typ = payload.typ;
-  if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
+  if (typ !== undefined && (typeof typ !== 'string' || NON_ACCESS_TYP.has(typ.toLowerCase()))) {
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
   }
   if (payload.token_use !== undefined && payload.token_use !== 'access') {

@@ -233,6 +233,7 @@ describe('TokenIntrospector', () => {
     [active({ token_type: 'IDToken' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     [active({ token_type: 'refresh_token' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     [active({ token_use: 'id' }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
+    [active({ typ: ['ID'] }), 'ERR_AUTHN_INVALID_TOKEN: not an access token'],
     // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705): the sidecar takes bearer tokens only and
     // cannot check the proof, so a stolen bound token must not work here as a bearer one.
     [

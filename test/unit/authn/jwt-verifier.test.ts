@@ -88,6 +88,9 @@ describe('JWT verification (HS256, injected clock)', () => {
     ['Cognito ID token', { token_use: 'id' }],
     ['OIDC ID token (nonce)', { nonce: 'n-1' }],
     ['token with another token_use than access', { token_use: 'refresh' }],
+    ['typ claim that is a list (["ID"])', { typ: ['ID'] }],
+    ['typ claim that is a number', { typ: 1 }],
+    ['typ claim that is null', { typ: null }],
   ])('refuses a %s', async (_name, claims) => {
     const { auth } = setup();
     await expect(auth(await sign(claims))).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
