@@ -140,7 +140,9 @@ export class JwtVerifier {
 
   /**
    * jose's verification with the resolved key. A token need not name its key (`kid` is optional, RFC 7515):
-   * when several keys of the set fit it (during a rotation), each is tried until one verifies it.
+   * when several keys of the set fit it (during a rotation), each is tried until one verifies it. A key that
+   * fails on its own (an RSA key under 2,048 bits: a `TypeError`) is one that did not verify it; only a
+   * claim refused, once a key verified the signature, ends the search.
    */
   async #verifySignedBy(token: string, options: JWTVerifyOptions) {
     try {
@@ -151,7 +153,7 @@ export class JwtVerifier {
         try {
           return await jwtVerify(token, key, options);
         } catch (e) {
-          if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+          if (signedButRefused(e)) throw e;
         }
       }
       throw new errors.JWSSignatureVerificationFailed();
@@ -208,6 +210,15 @@ export class JwtVerifier {
     }
     return until;
   }
+}
+
+/** jose got past the signature with this key, and refused the claims: the token is refused for that. */
+function signedButRefused(e: unknown): boolean {
+  return (
+    e instanceof errors.JWTClaimValidationFailed ||
+    e instanceof errors.JWTExpired ||
+    e instanceof errors.JWTInvalid
+  );
 }
 
 /** `at+jwt`, `AT+JWT` and `application/at+jwt` are the same type. */

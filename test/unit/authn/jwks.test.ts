@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { errors, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAuthenticator } from '../../../src/authn/authenticator.js';
@@ -93,6 +94,38 @@ describe('tokens that name no key', () => {
     await expect(authn.authenticate(bearer(current.token))).resolves.toMatchObject({ id: 'u-1' });
     await expect(authn.authenticate(bearer(old.token))).resolves.toMatchObject({ id: 'u-1' });
     await expect(authn.authenticate(bearer(stranger.token))).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'signature verification failed' }),
+    );
+  });
+});
+
+describe('tokens that name no key, with a candidate key that fails on its own', () => {
+  it('are verified by the next candidate: a key of the set too weak for its algorithm ends nothing', async () => {
+    // WebCrypto imports a 1024-bit RSA key; jose refuses to verify with it (a TypeError, not a signature failure).
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const strong = { ...(await exportJWK(publicKey)), alg: 'RS256' };
+    const token = await new SignJWT({ sub: 'u-1', aud: RESOURCE, iss: 'https://idp.example.com' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const authn = authnWith(async () => Response.json({ keys: [{ ...weak, alg: 'RS256' }, strong] }));
+    await expect(authn.authenticate(bearer(token))).resolves.toMatchObject({ id: 'u-1' });
+    // A key that verifies it ends the search, also when the claims are then refused.
+    const expired = await new SignJWT({ sub: 'u-1', aud: RESOURCE, iss: 'https://idp.example.com' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 600)
+      .sign(privateKey);
+    await expect(authn.authenticate(bearer(expired))).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'token expired' }),
+    );
+    // None verifying is still a refusal.
+    const other = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ sub: 'u-2', aud: RESOURCE, iss: 'https://idp.example.com' })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime('5m')
+      .sign(other.privateKey);
+    await expect(authn.authenticate(bearer(forged))).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_AUTHN_INVALID_TOKEN', message: 'signature verification failed' }),
     );
   });
