@@ -18,7 +18,7 @@ const DOUBLE_QUOTE = 0x22;
 const SINGLE_QUOTE = 0x27;
 
 /** Whether a quote after `run` backslashes delimits a string of text escaped with `escapes` backslashes. */
-function delimits(run: number, escapes: number): boolean {
+export function delimits(run: number, escapes: number): boolean {
   // A count no escaping writes (2, 4, …): that count exactly.
   return (escapes & (escapes + 1)) === 0 ? (run & (2 * escapes + 1)) === escapes : run === escapes;
 }

@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { backslashesBefore, delimits } from './json-text.js';
 import { ESCAPE } from './vendor-keys.js';
 
 /** The whole string is `<scheme> <token68>` (RFC 9110): a credential when the token is one. */
@@ -212,13 +213,15 @@ function redactRawBasic(text: string, marker: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
-/** Just after the quote `quote` (escaped as the opening one) that closes at or after `at`, or its line's end. */
+/**
+ * Just after the quote `quote`, escaped as the opening one (`"p\"w"` holds one), at or after `at`; or the line's end.
+ */
 function quotedEndOnLine(text: string, at: number, quote: string): number {
   const q = quote.charCodeAt(quote.length - 1);
   for (let i = at; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x0a || c === 0x0d) return i;
-    if (c === q && text.startsWith(quote, i + 1 - quote.length)) return i + 1;
+    if (c === q && delimits(backslashesBefore(text, i, 127), quote.length - 1)) return i + 1;
   }
   return text.length;
 }

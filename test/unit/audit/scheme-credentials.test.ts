@@ -146,6 +146,11 @@ describe('Basic with user information written raw', () => {
     ['{"auth":"Basic alice:\\"p w\\""}', '{"auth":"Basic alice:[redacted]"}'],
     ['ran Basic alice:"p w" ok', 'ran Basic alice:[redacted] ok'],
     ['Basic alice:"p w\r\nnext', 'Basic alice:[redacted]\r\nnext'],
+    // A quote escaped inside it (`"p\"w"`, `\"p\\\"w\"` in JSON text) is part of it, an escaped backslash not.
+    ['Basic alice:"p\\"w x" y', 'Basic alice:[redacted] y'],
+    ['{"auth":"Basic alice:\\"p\\\\\\"w x\\" y"}', '{"auth":"Basic alice:[redacted] y"}'],
+    ["Basic alice:'p\\'w x' y", 'Basic alice:[redacted] y'],
+    ['Basic alice:"p\\\\" y', 'Basic alice:[redacted] y'],
   ])('replaces the password in %j', (text, scrubbed) => {
     expect(scrubSecretValue(text)).toBe(scrubbed);
   });
@@ -198,6 +203,9 @@ describe('cost on hostile text', () => {
     'x basic a:"b ',
     "x basic a:'b\n",
     'x basic a:\\"b"',
+    // Each quote's backslashes read back once, at most 127.
+    `x basic a:"${'\\'.repeat(200)}"`,
+    'x basic a:\\"b\\\\\\"',
   ])('scrubs 1 MiB of %j in about the time of benign text', (unit) => {
     expectLinearTime(scrubSecretValue, fill(unit, 1 << 20));
   });
