@@ -89,7 +89,8 @@ export function valueOnNextLines(
     }
     p = eol + 1;
   }
-  return start === -1 ? undefined : { start: from === -1 ? start : from, end, kept: stack || recipe };
+  const kept = (stack && frames?.complete === true) || recipe;
+  return start === -1 ? undefined : { start: from === -1 ? start : from, end, kept };
 }
 
 /** Past the white space at `at` when a line break is in it; `at` otherwise. */

@@ -291,7 +291,9 @@ describe('a stack trace after a credential name and a colon', () => {
         '--- End of stack trace from previous location ---',
       'missing password:\n\tat com.example.Auth.check(Auth.java:42)\n\t... 12 more',
       "no token:\n  /app/x.rb:5:in 'check'\n\tfrom /app/x.rb:12:in 'Auth#verify'\n\tfrom /app/x.rb:20:in `<main>'",
-      'no api_key:\n  File "/app/x.py", line 3, in main\n    run()\n    ~~~^^\n  File "/app/y.py", line 9\n    x()',
+      'no api_key:\n  File "/app/x.py", line 3, in main\n    run()\n    ~~~^^\n  File "/app/y.py", line 9, in run\n    x()',
+      // A syntax error's frame has no `, in name`; its source line has the marks under it.
+      'no token:\n  File "/app/x.py", line 3\n    x = (\n        ^\nSyntaxError: \'(\' was never closed',
       '"token":\n    at verify (/app/a.js:1:2)',
     ]) {
       expect(scrubSecretValue(text), text).toBe(text);
@@ -303,6 +305,11 @@ describe('a stack trace after a credential name and a colon', () => {
     ['password:\n  at x)\n  hunter2', 'password:\n  [redacted]'],
     ['No token:\n    at verify (/app/a.js:1:2)\n    hunter2\nnext', 'No token:\n    [redacted]\nnext'],
     ['password:\n  File "a.py", line 1\n    run()\n    hunter2', 'password:\n  [redacted]'],
+    // A line under a frame with no `, in name` (a syntax error's) is its source only with the marks under it.
+    ['password:\n  File "a", line 1\n    hunter2', 'password:\n  [redacted]'],
+    ['password:\n  File "a", line 1\n    hunter2\n  File "b", line 2, in f', 'password:\n  [redacted]'],
+    // A Python function's name holds no space.
+    ['token:\n  File "a", line 1, in two words', 'token:\n  [redacted]'],
     // A frame's shape only: `at` and text, a call's name with a space in it, a bare path.
     ['password:\n  at x)', 'password:\n  [redacted]'],
     ['token:\n  at my home:12', 'token:\n  [redacted]'],
