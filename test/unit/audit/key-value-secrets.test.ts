@@ -448,12 +448,8 @@ describe('cost on hostile text', () => {
     '"token":\n ["a"',
     'token:\n  at a (b:1:2)\n',
     `token:\n  at ${'a'.repeat(300)}\n`,
-    // A stack's lines read once each, by patterns anchored at both ends: one key, then lines until the end.
+    // A key and a stack's short lines, each read once (one line of 1 MiB: below).
     'token:\n  at a((((',
-    '  at a (b:1:2) in :line 1 ) in ',
-    '  at a:1:1:1',
-    "  from a:1:in 'b:1:in '",
-    '  File "a", line 1\n  ^^^^~',
     '"token":\n "a',
     '"token":\n"a":',
     '"token":\na: ',
@@ -525,6 +521,23 @@ describe('cost on hostile text', () => {
       expectLinearTime(scrubSecretValue, fill(unit, 1 << 18));
     },
   );
+
+  // One key, then a line of 1 MiB that opens as a frame: read once, by patterns anchored at both ends. Text
+  // with no key is not read as a stack at all.
+  it.each([
+    ['  ', 'at a (b:1:2) in :line 1 ) in '],
+    ['  ', 'at a((((b) '],
+    ['  at a (', '[as b] ('],
+    ['  ', 'at a:1:1:1'],
+    ['  ', 'at async <anonymous> '],
+    ['  from ', "a:1:in 'b:1:in "],
+    ['  ', 'File "a", line 1, in '],
+    ['  File "a", line 1\n    x\n    ', '^~ ~'],
+    ['  ', '--- End of a '],
+    ['  ', '... 1 more '],
+  ])('scrubs a key, then %j and 1 MiB of %j, in about the time of benign text', (head, unit) => {
+    expectLinearTime(scrubSecretValue, `token:\n${head}${fill(unit, 1 << 20)}`);
+  });
 
   // A key on a Python frame's line of source, the next frame indented more than the key: a stack's keys
   // are not read for lines again (each read the rest of the stack: 4 s for 2 MiB, the cost growing as the
