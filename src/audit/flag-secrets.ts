@@ -4,7 +4,7 @@
  * flag starts a word (after a space, a quote, `(`, `,`, `[`, `{`, or an escape such as `\n` or `%20`) with
  * `--`, its name names a credential as a pair's name does (`--password`, `--db-password`, `--client-secret`;
  * not `--password-file`), and the value is the next word (quoted, with backslash escapes, or bare up to a
- * space, quote, backslash, `;` or `&`; after a flag inside quotes, `"--password p w"`, to the closing quote on its
+ * space, quote, backslash (not one a shell escapes with: `p\$w`, `p\ w`), `;` or `&`; after a flag inside quotes, `"--password p w"`, to the closing quote on its
  * line, at most 1 KiB on, or to that line's end or bound with none) unless that is another flag (`--password --host db` asks for one).
  * The value is replaced, the flag kept (`--password [redacted]`), unless it is a reference to a secret as
  * Docker's `--secret` takes one (`id=npmrc,src=…`: keys and values, a key first). A single dash (`-p`) is no credential's: it
@@ -21,7 +21,8 @@ import { isNameChar, WORD_OPENS } from './name-runs.js';
 const LETTER = /^[A-Za-z]/;
 const PADDING = /[ \t]+/y;
 /** The value: quoted (a quote left open runs to the end; `''` in single quotes too) or bare; not another flag. */
-const FLAG_VALUE = /'(?:[^'\\]|\\[\s\S]|'')*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)[^\s"'\\;&]+/y;
+const FLAG_VALUE =
+  /'(?:[^'\\]|\\[\s\S]|'')*(?:'|$)|"(?:[^"\\]|\\[\s\S])*(?:"|$)|(?!-)(?:[^\s"'\\;&]|\\[^\sA-Za-z0-9"'\\]|\\ )+/y;
 const QUOTE_FIRST = /["']/;
 /** A secret's reference as `--secret` takes it: its first key (`id=`, `src=`, `type=`, …). */
 const SECRET_REFERENCE = /^(?:id|src|source|type|env|target|uid|gid|mode|required)=/i;

@@ -13,7 +13,7 @@
  *   more than {@link MAX_CREDENTIAL_NAME_CHARS} characters is text.
  * - `=` may have spaces or tabs around it (libpq allows them); the value is quoted (`'p w'`, `"p;w"`, with
  *   backslash escapes, as libpq quotes a value holding spaces; a quote left open runs to the end) or runs to a
- *   space, quote, backslash, `;` or `&`; a pair inside quotes (`--from-literal="password=p w"`, `["TOKEN=a b"]`)
+ *   space, quote, backslash (not one a shell or Helm escapes with: `p\$w`, `a\,b`), `;` or `&`; a pair inside quotes (`--from-literal="password=p w"`, `["TOKEN=a b"]`)
  *   to the closing quote (on its line, at most 1 KiB on; with none, to the line's end or that bound).
  * - A JSON member in text (a log message holding a JSON body): the name quoted (`"password":"x"`, escaped
  *   `\"password\":\"x\"` in JSON inside JSON, `\\\"password\\\":\\\"x\\\"` a level deeper, single-quoted `'password': 'x'`), `:` or `=`; a quoted value
@@ -62,10 +62,12 @@ import { afterLineBreaks, valueOnNextLines } from './yaml-values.js';
 /**
  * A value: quoted, with backslash escapes (a quote left open runs to the end; in single quotes `''` too, as
  * YAML writes an apostrophe and a shell or SQL joins two strings: `password: 'it''s x'`), quoted with escaped
- * quotes as a JSON string writes a connection string's (`password=\\"p w\\"`), or bare.
+ * quotes as a JSON string writes a connection string's (`password=\\"p w\\"`), or bare, with what a shell or Helm
+ * escapes in it (`p\$w`, `p\ w`, Helm's `a\,b`: a backslash and a space or a symbol; a JSON escape, `\n`,
+ * `\"` or `\\`, ends it).
  */
 const VALUE =
-  /'(?:[^'\\]|\\[\s\S]|'')*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|[^\s"'\\;&]+/y;
+  /'(?:[^'\\]|\\[\s\S]|'')*\\?(?:'|$)|"(?:[^"\\]|\\[\s\S])*\\?(?:"|$)|\\"(?:[^\\]|\\[^"])*\\?(?:\\"|$)|(?:[^\s"'\\;&]|\\[^\sA-Za-z0-9"'\\]|\\ )+/y;
 /**
  * A JSON member's value, or one after `name:`: quoted as {@link VALUE} quotes, or bare up to a space, quote,
  * backslash, `;`, `&`, `,`, `}` or `]` (`"password": 12345,`, `password: x, user: bob`).

@@ -59,6 +59,12 @@ describe('credential name=value pairs', () => {
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
     ['helm --set=db[0][1].token=x', 'helm --set=db[0][1].token=[redacted]'],
+    // A character a shell or Helm escapes is part of a bare value (Helm's `\,` in a list, the shell's `\$`,
+    // `\ `); a JSON escape (`\n`, `\"`, `\\`) ends it.
+    ['helm install --set db.password=s3cr\\,et y', 'helm install --set db.password=[redacted] y'],
+    ['PGPASSWORD=p\\$w\\ x psql', 'PGPASSWORD=[redacted] psql'],
+    ['{"cmd":"x TOKEN=abc\\ndef"}', '{"cmd":"x TOKEN=[redacted]\\ndef"}'],
+    ['{"cmd":"x \\"TOKEN=abc\\" y"}', '{"cmd":"x \\"TOKEN=[redacted]\\" y"}'],
     // Helm's escaped dot inside a key (`\\.` in JSON text), after a space or a flag's `=`.
     ['helm install --set a\\.b.password=x y', 'helm install --set a\\.b.password=[redacted] y'],
     ['helm --set-string=a\\.b[0].apiKey=x y', 'helm --set-string=a\\.b[0].apiKey=[redacted] y'],
@@ -349,6 +355,7 @@ describe('a credential flag and its value after a space', () => {
     ["psql --password 'it''s x' -h db", 'psql --password [redacted] -h db'],
     ["run --api-key 'k y' --verbose", 'run --api-key [redacted] --verbose'],
     ['mysql --db-password\ts3cret', 'mysql --db-password\t[redacted]'],
+    ['mysql --password p\\$w\\ x -h db', 'mysql --password [redacted] -h db'],
     ['"cmd":"run\\n--token abc"', '"cmd":"run\\n--token [redacted]"'],
     // A flag inside quotes: a bare value runs to the closing quote, or the line's end without one.
     ['args: ["--password p w", "-h"]', 'args: ["--password [redacted]", "-h"]'],
@@ -491,6 +498,10 @@ describe('cost on hostile text', () => {
     "'password':'''",
     '--password--password ',
     ` --${'a'.repeat(140)} `,
+    // A bare value's shell escapes: read once, each a backslash and one character.
+    ' password=a\\ \\,',
+    ' --password \\$\\',
+    ' token=\\\\ ',
     // Flags inside quotes whose closing quote never comes: each looks for it at most 1 KiB on.
     '"--password p ',
     '"--password p \'--token q ',
