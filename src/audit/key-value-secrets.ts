@@ -49,6 +49,7 @@ import {
 } from './credential-keys.js';
 import { backslashesBefore, bracketedEnd, quotedEnd, quotedPairEnd } from './json-text.js';
 import {
+  beforeOperator,
   flagStartBefore,
   isNameChar,
   NAME_START,
@@ -154,6 +155,8 @@ function pairAt(text: string, sep: number, prose: { end: number; stack: number }
   const name = nameBefore(text, sep);
   // A name that is no credential's: its value is read as text, where a pair may start (`q=run%20token=…`).
   if (name === undefined || !namesSecretValue(name.name)) return undefined;
+  // `TOKEN := x` (make, Go): the pair is the `=`'s, its name read back over the `:`.
+  if (text.charCodeAt(sep) === COLON && /^:?=/.test(text.slice(sep + 1, sep + 3))) return undefined;
   // A bare name's `:` inside a value already read as prose: its value is the rest of that one, which does not
   // stand alone and holds no credential's look either (`token:(token:(… y z`). Not read again: each would read
   // the run to its end, quadratic (4 s for 128 KiB).
@@ -254,6 +257,7 @@ function standsAlone(text: string, value: string, end: number): boolean {
 function nameBefore(text: string, sep: number): Name | undefined {
   let end = sep;
   while (end > 0 && isPadding(text.charCodeAt(end - 1))) end--;
+  if (text.charCodeAt(sep) !== COLON) end = beforeOperator(text, end);
   const q = text.charAt(end - 1);
   if (q === '"' || q === "'") {
     // A quoted name: its closing quote (escaped, at any depth, too), the name, the same opening quote.

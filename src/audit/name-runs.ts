@@ -17,6 +17,9 @@ const OPEN_INDEX = 0x5b;
 const CLOSE_INDEX = 0x5d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
+const COLON = 0x3a;
+const QUESTION = 0x3f;
+const PLUS = 0x2b;
 
 /**
  * Where the name's run ending at `end` starts: name characters, a path's indices between them or after
@@ -52,6 +55,18 @@ export function withoutTrailingIndices(run: string): string {
     end = open - 1;
   }
   return run.slice(0, end);
+}
+
+/**
+ * Where an assignment's operator whose `=` is at `end` starts, the spaces or tabs before it skipped (make's
+ * `TOKEN := x`, `TOKEN ::= x`, `TOKEN ?= x`, `TOKEN += x`; Go's `token := x`); `end` when there is none.
+ */
+export function beforeOperator(text: string, end: number): number {
+  let at = end;
+  while (at > end - 2 && text.charCodeAt(at - 1) === COLON) at--;
+  if (at === end && (text.charCodeAt(at - 1) === QUESTION || text.charCodeAt(at - 1) === PLUS)) at--;
+  while (at !== end && at > 0 && (text.charCodeAt(at - 1) === 0x20 || text.charCodeAt(at - 1) === 0x09)) at--;
+  return at;
 }
 
 /** An ASCII digit's character code. */

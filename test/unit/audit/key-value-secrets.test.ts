@@ -59,6 +59,12 @@ describe('credential name=value pairs', () => {
     ['helm install --set a.b[0].password=x y', 'helm install --set a.b[0].password=[redacted] y'],
     ['helm install --set-string env[12].apiKey=x y', 'helm install --set-string env[12].apiKey=[redacted] y'],
     ['helm --set=db[0][1].token=x', 'helm --set=db[0][1].token=[redacted]'],
+    // An assignment's operator before its `=`: make's `:=`, `::=`, `?=`, `+=`, Go's `:=`.
+    ['TOKEN := s3cr3t\nall: x', 'TOKEN := [redacted]\nall: x'],
+    ['API_KEY ?= s3cr3t', 'API_KEY ?= [redacted]'],
+    ['DB_PASSWORD::=s3cr3t x', 'DB_PASSWORD::=[redacted] x'],
+    ['TOKEN += s3cr3t', 'TOKEN += [redacted]'],
+    ['func f() {\n\tpassword := "hunter2"\n}', 'func f() {\n\tpassword := [redacted]\n}'],
     // A character a shell or Helm escapes is part of a bare value (Helm's `\,` in a list, the shell's `\$`,
     // `\ `); a JSON escape (`\n`, `\"`, `\\`) ends it.
     ['helm install --set db.password=s3cr\\,et y', 'helm install --set db.password=[redacted] y'],
@@ -110,6 +116,7 @@ describe('credential name=value pairs', () => {
       'a=b token=',
       'password=;',
       'password_policy=strict secret_version=3 token_count=5',
+      'token_type := bearer; x ?= 1',
       'items[x].password_file=/run/pw tokens[0]=5',
       // No closing quote on the line and no value before its end.
       '"password=\n',
@@ -498,6 +505,12 @@ describe('cost on hostile text', () => {
     "'password':'''",
     '--password--password ',
     ` --${'a'.repeat(140)} `,
+    // An assignment's operator: read back over once, at most two `:` or one `?` or `+` and the spaces.
+    ' token := ',
+    ' token::=',
+    'token:=:=',
+    ' api_key ?= ?',
+    '+= token +=',
     // A bare value's shell escapes: read once, each a backslash and one character.
     ' password=a\\ \\,',
     ' --password \\$\\',
