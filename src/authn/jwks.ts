@@ -156,6 +156,9 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
     // jose fetches the set again for an unknown kid only once the cooldown has passed.
     const cooling = remote.coolingDown;
     if (!cooling) unknown.newWindow();
+    // Whether jose can make a fetch for a kid in the set held: only once that set is stale.
+    const fresh = remote.fresh;
+    const uatBefore = fetchedSet.uat;
     try {
       const key = await remote(header, token);
       succeeded();
@@ -170,9 +173,13 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
         }
       }
       if (!isFetchFailure(err)) throw err;
-      const unusable = mayBeKeyFault(err)
-        ? await unusableKeys.check(fetchedSet.jwks, header, token)
-        : undefined;
+      // A key of the set held is at fault only if no fetch failed first: the stale set's fetch failing is an
+      // outage (cooldown, log), whatever key the token names.
+      const noFailedFetch = fresh || fetchedSet.uat !== uatBefore;
+      const unusable =
+        noFailedFetch && mayBeKeyFault(err)
+          ? await unusableKeys.check(fetchedSet.jwks, header, token)
+          : undefined;
       if (unusable) {
         succeeded(); // a fetch made for this token and then the key failing: the fetch worked
         throw unusable;

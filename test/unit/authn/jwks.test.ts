@@ -397,3 +397,48 @@ describe('a key of the set that cannot be used', () => {
     },
   );
 });
+
+describe('a key of the set that cannot be used, while the issuer is down', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it.each([
+    ['a network failure', () => Promise.reject(new TypeError('fetch failed'))],
+    ['a body that is not a key set', async () => Response.json({ nope: true })],
+  ])('is no reason to take %s for a fetch that worked, once the set held is stale', async (_n, down) => {
+    // jose dates its set with Date.now: a fake Date ages it without waiting.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const { jwk } = await keyAndToken();
+    const bad = { kty: 'EC', kid: 'b', crv: 'P-256', x: 'AAAA', y: 'AAAA' };
+    let up = true;
+    let fetches = 0;
+    const outages: string[] = [];
+    const clock = { now: 1_000_000 };
+    const keys = createKeyResolver({
+      jwksUri: 'https://idp.example.com/jwks',
+      timeoutMs: 200,
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 600_000,
+      fetch: (async () => {
+        fetches++;
+        return up ? Response.json({ keys: [jwk, bad] }) : down();
+      }) as typeof fetch,
+      now: () => clock.now,
+      onOutage: (failure) => outages.push(failure),
+    });
+    const token = { payload: '', signature: '' };
+    await expect(keys.getKey({ alg: 'ES256', kid: 'k1' }, token)).resolves.toBeDefined();
+    up = false;
+    vi.setSystemTime(Date.now() + 600_001);
+    clock.now += 600_001;
+    // The fetch for the stale set failed: an outage (503, logged, cooldown), whatever key the token names.
+    await expect(keys.getKey({ alg: 'ES256', kid: 'b' }, token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(keys.lastFailure()).not.toBeNull();
+    expect(outages).toHaveLength(1);
+    // The failure's cooldown holds: neither another token naming that key nor a forged kid fetches again.
+    await expect(keys.getKey({ alg: 'ES256', kid: 'b' }, token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    await expect(keys.getKey({ alg: 'ES256', kid: 'forged' }, token)).rejects.toBeInstanceOf(
+      KeysUnavailableError,
+    );
+    expect(fetches).toBe(2);
+  });
+});
