@@ -164,6 +164,12 @@ export function createKeyResolver(opts: KeyResolverOptions): KeyResolver {
       succeeded();
       return key;
     } catch (err) {
+      // Several keys fit a token without kid: the lookup worked (a fetch too, if one was made); the verifier
+      // tries each key.
+      if (err instanceof errors.JWKSMultipleMatchingKeys) {
+        succeeded();
+        throw err;
+      }
       if (err instanceof errors.JWKSNoMatchingKey) {
         const kid = typeof header.kid === 'string' ? header.kid : '';
         // A fetch was made for this token (no cooldown) and still lacks its kid: no key the issuer added.

@@ -218,6 +218,25 @@ describe('JWKS fetch failures', () => {
     // The verifier tries each of them (tested above); here they are not lost to a 503.
     await expect(keys.getKey(noKid, token)).rejects.toBeInstanceOf(errors.JWKSMultipleMatchingKeys);
   });
+
+  it('ends a failure on a fetch made for a token without kid that several keys fit', async () => {
+    const [a, b] = await Promise.all([keyAndToken(), keyAndToken()]);
+    const unnamed = (jwk: typeof a.jwk) => ({ ...jwk, kid: undefined });
+    let up = false;
+    const { keys, clock, calls } = resolver(() =>
+      up ? Response.json({ keys: [unnamed(a.jwk), unnamed(b.jwk)] }) : new Response('down', { status: 503 }),
+    );
+    await expect(keys.warm()).rejects.toBeInstanceOf(KeysUnavailableError);
+    up = true;
+    clock.now += 30_000;
+    // The fetch worked; the several keys are handed on to the verifier: /readyz must no longer say it failed.
+    await expect(keys.getKey({ alg: 'ES256' }, token)).rejects.toBeInstanceOf(
+      errors.JWKSMultipleMatchingKeys,
+    );
+    expect(calls.n).toBe(2);
+    expect(keys.lastFailure()).toBeNull();
+    expect(keys.fetched()).toBe(true);
+  });
 });
 
 describe('keys past their lifetime or too weak', () => {
