@@ -6,7 +6,7 @@
  */
 
 /** How many kids a cooldown window may leave uncounted, and how many confirmed-unknown kids are remembered. */
-export const MAX_NEW_KIDS_PER_WINDOW = 3;
+const MAX_NEW_KIDS_PER_WINDOW = 3;
 const MAX_CONFIRMED_UNKNOWN = 1_000;
 
 /**
