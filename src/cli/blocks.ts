@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
-import { ipv6Prefix64, normalizeIp, parseSubjectArg } from '../abuse/targets.js';
+import { abuseIpTarget, ipv6Prefix64, normalizeIp, parseSubjectArg } from '../abuse/targets.js';
 import { durationMs } from '../config/duration.js';
 import type { BlockEntry, BlockTarget, Store } from '../store/store.js';
 import { parseDuration, withStore } from './keys.js';
@@ -92,38 +92,51 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--json', 'print JSON')
     .action((arg: string, _opts: GlobalOpts, cmd: Command) =>
       withStore(cmd, io, async (store) => {
-        const lifted = await lift(store, arg, Date.now());
+        const [lifted, ...alsoLifted] = await lift(store, arg, Date.now());
         if (!lifted) throw new Error(`no live block for ${arg}`);
-        if (cmd.optsWithGlobals<GlobalOpts>().json) io.out(formatJson({ lifted }));
-        else io.out(`lifted block of ${lifted.target} ${lifted.value}\n`);
+        if (cmd.optsWithGlobals<GlobalOpts>().json)
+          io.out(formatJson(alsoLifted.length ? { lifted, alsoLifted } : { lifted }));
+        else for (const b of [lifted, ...alsoLifted]) io.out(`lifted block of ${b.target} ${b.value}\n`);
       }),
     );
 }
 
-/** Tries the argument as an IP, then as shown by `blocks list`, then as typed by a person. */
+/**
+ * Tries the argument as an IP, then as shown by `blocks list`, then as typed by a person; returns the
+ * blocks lifted (none, one, or for a NAT64 address two).
+ */
 async function lift(
   store: Store,
   arg: string,
   now: number,
-): Promise<{ target: BlockTarget; value: string } | null> {
+): Promise<{ target: BlockTarget; value: string }[]> {
   const text = arg.trim();
   // An address lifts its own block, else its IPv6 /64's (what the auth_failures_ip rules block); the /64
-  // as `blocks list` shows it (`2001:db8:0:1::/64`) lifts that.
+  // as `blocks list` shows it (`2001:db8:0:1::/64`) lifts that. A NAT64 address (`64:ff9b::/96`) also
+  // lifts the block of the IPv4 address it carries, which the rules write and every replica enforces on it.
   const shownPrefix = text.endsWith('/64') && isIP(text.slice(0, -3)) === 6 ? text.slice(0, -3) : undefined;
   if (isIP(text) || shownPrefix) {
+    const lifted: { target: BlockTarget; value: string }[] = [];
     const values = shownPrefix ? [ipv6Prefix64(shownPrefix)] : [normalizeIp(text), ipv6Prefix64(text)];
     for (const value of values) {
-      if (value && (await store.liftBlock('ip', value, now))) return { target: 'ip', value };
+      if (value && (await store.liftBlock('ip', value, now))) {
+        lifted.push({ target: 'ip', value });
+        break;
+      }
     }
-    return null;
+    const carried = shownPrefix ? undefined : abuseIpTarget(text);
+    if (carried && isIP(carried) === 4 && carried !== normalizeIp(text)) {
+      if (await store.liftBlock('ip', carried, now)) lifted.push({ target: 'ip', value: carried });
+    }
+    return lifted;
   }
   const candidates = new Set<string>();
   if (arg.includes('/')) candidates.add(arg);
   candidates.add(parseSubjectArg(arg));
   for (const value of candidates) {
-    if (await store.liftBlock('subject', value, now)) return { target: 'subject', value };
+    if (await store.liftBlock('subject', value, now)) return [{ target: 'subject', value }];
   }
-  return null;
+  return [];
 }
 
 function ipArg(text: string): string {

@@ -223,6 +223,30 @@ describe('abuse detection across replicas', () => {
     expect((await run('blocks', 'list')).out).toBe('no blocks\n');
   });
 
+  it('lifts the block of the IPv4 address a NAT64 client carries, with its own, given the NAT64 address', async () => {
+    const prefix = suite.prefix('ab');
+    const { detector, store } = await replica(prefix, { now: Date.now() }, []);
+    const run = cli(prefix);
+    const client = '64:ff9b::192.0.2.33';
+    const block = (value: string) => {
+      const until = new Date(Date.now() + 3_600_000).toISOString();
+      return store.putBlock({ target: 'ip', value, reason: 'r', until, createdAt: '' });
+    };
+    // What auth_failures_ip writes for the client (its IPv4 address), and an operator's block of the address.
+    await block('192.0.2.33');
+    await block('64:ff9b::c000:221');
+    await within(1_000, () => expect(detector.isBlocked(null, client)).not.toBeNull());
+    expect((await run('blocks', 'lift', client)).out).toBe(
+      'lifted block of ip 64:ff9b::c000:221\nlifted block of ip 192.0.2.33\n',
+    );
+    await within(1_000, () => expect(detector.isBlocked(null, client)).toBeNull());
+    await block('192.0.2.33');
+    expect(JSON.parse((await run('blocks', 'lift', client, '--json')).out)).toEqual({
+      lifted: { target: 'ip', value: '192.0.2.33' },
+    });
+    expect((await run('blocks', 'list')).out).toBe('no blocks\n');
+  });
+
   it("enforces an operator's block of a subject in any tenant (bare --subject) on a replica, in every tenant", async () => {
     const prefix = suite.prefix('ab');
     const clock = { now: Date.now() };
