@@ -3,11 +3,13 @@
  * expiry passes; every revocation bumps a version counter, like the Redis store. Besides the async
  * `Store` interface it offers `snapshot()`, a synchronous read that lets the revocation component apply
  * revocations immediately in the same process. Token buckets, sliding windows, blocks and security
- * counters follow the same rules as the Redis scripts (`redis-scripts.ts`), with the caller's clock.
+ * counters follow the same rules as the Redis scripts (`redis-scripts.ts`), with the caller's clock
+ * (the windows in `memory-windows.ts`).
  *
  * @module
  */
 import type { ComponentStatus } from '../lifecycle.js';
+import { MemoryWindows } from './memory-windows.js';
 import { SessionBindings } from './session-bindings.js';
 import {
   type AbuseEvent,
@@ -28,19 +30,6 @@ import {
 } from './store.js';
 import { TokenBuckets } from './token-bucket.js';
 
-interface Window {
-  /** Hits in arrival order: [epoch ms, count, id]. */
-  hits: [number, number, string | undefined][];
-  /** No new trip before this epoch ms. */
-  tripUntil: number;
-  /** The id of the hit that tripped last: sent again, it trips again (WindowHit.id). */
-  tripBy?: string | undefined;
-  /** Epoch ms after which the window is empty and can be dropped. */
-  expiresAt: number;
-}
-
-const WINDOW_SWEEP_AT = 4_096;
-
 export interface MemoryStoreOptions {
   /** Clock in epoch milliseconds (tests). */
   readonly now?: () => number;
@@ -56,8 +45,7 @@ export class MemoryStore implements Store {
   #version = 0;
   #snapshot: RevocationSnapshot | undefined;
   readonly #buckets = new TokenBuckets();
-  readonly #windows = new Map<string, Window>();
-  #windowSweepAt = WINDOW_SWEEP_AT;
+  readonly #windows = new MemoryWindows();
   readonly #blocks = new Map<string, { entry: BlockEntry; untilMs: number }>();
   #blockVersion = 0;
   readonly #hours = new Map<number, Map<string, number>>();
@@ -143,12 +131,7 @@ export class MemoryStore implements Store {
   }
 
   async countInWindows(hits: readonly WindowHit[], nowMs: number): Promise<WindowCount[]> {
-    const results = hits.map((h) => this.#hitWindow(h, nowMs));
-    if (this.#windows.size >= this.#windowSweepAt) {
-      for (const [k, w] of this.#windows) if (w.expiresAt <= nowMs) this.#windows.delete(k);
-      this.#windowSweepAt = Math.max(WINDOW_SWEEP_AT, this.#windows.size * 2);
-    }
-    return results;
+    return this.#windows.count(hits, nowMs);
   }
 
   async putBlock(
@@ -235,30 +218,6 @@ export class MemoryStore implements Store {
       .reverse()
       .slice(0, Math.max(0, limit))
       .map((a) => a.event);
-  }
-
-  #hitWindow(h: WindowHit, nowMs: number): WindowCount {
-    let w = this.#windows.get(h.key);
-    if (!w) {
-      w = { hits: [], tripUntil: 0, expiresAt: 0 };
-      this.#windows.set(h.key, w);
-    }
-    const cutoff = nowMs - h.windowMs;
-    // A hit with the id of an earlier one replaces it (a retried count, see WindowHit.id).
-    w.hits = w.hits.filter(([at, , id]) => at > cutoff && (id === undefined || id !== h.id));
-    w.hits.push([h.atMs, h.count, h.id]);
-    w.expiresAt = Math.max(w.expiresAt, nowMs + h.windowMs);
-    const count = w.hits.reduce((sum, [, n]) => sum + n, 0);
-    let tripped = false;
-    if (count > h.threshold && w.tripUntil <= nowMs) {
-      w.tripUntil = nowMs + h.windowMs;
-      w.tripBy = h.id;
-      w.expiresAt = Math.max(w.expiresAt, w.tripUntil);
-      tripped = true;
-    } else if (count > h.threshold && h.id !== undefined && h.id === w.tripBy) {
-      tripped = true;
-    }
-    return { count, tripped };
   }
 
   #bump(): void {

@@ -12,8 +12,11 @@
  *                                              replicas poll it
  * <prefix>{authz}:rl:<bucket>           hash   token bucket: t = tokens (float), ts = last refill (epoch ms);
  *                                              PEXPIRE = ms until full again (a missing bucket is full)
- * <prefix>{authz}:abuse:w:<window>      zset   sliding window: member `<count>:<unique id>`, score = epoch ms;
+ * <prefix>{authz}:abuse:win:<window>    zset   sliding window: member = a count's unique id, score = epoch ms;
  *                                              PEXPIRE = window length
+ * <prefix>{authz}:abuse:wc:<window>     hash   that window's counts: id → count, `:sum` → their sum; PEXPIRE
+ *                                              = window length (new names: the earlier `abuse:w:` zsets of
+ *                                              `<count>:<id>` are not read, and expire)
  * <prefix>{authz}:abuse:trip:<window>   string epoch ms until which the window does not trip again (PX window)
  * <prefix>{authz}:blocks                hash   `<target>:<value>` → BlockEntry JSON
  * <prefix>{authz}:blocks:until          zset   `<target>:<value>`, score = epoch ms when the block ends
@@ -43,6 +46,7 @@ export interface KeyLayout {
   readonly version: string;
   bucket(key: string): string;
   window(key: string): string;
+  windowCounts(key: string): string;
   windowTrip(key: string): string;
   readonly blocks: string;
   readonly blocksUntil: string;
@@ -61,7 +65,8 @@ export function keyLayout(prefix: string): KeyLayout {
     revokedKeys: `${base}revocation:keys`,
     version: `${base}revocation:version`,
     bucket: (key) => `${base}rl:${key}`,
-    window: (key) => `${base}abuse:w:${key}`,
+    window: (key) => `${base}abuse:win:${key}`,
+    windowCounts: (key) => `${base}abuse:wc:${key}`,
     windowTrip: (key) => `${base}abuse:trip:${key}`,
     blocks: `${base}blocks`,
     blocksUntil: `${base}blocks:until`,

@@ -103,11 +103,15 @@ return {allowed, math.floor(tokens + eps), retry, reset}`,
 );
 
 /**
- * Sliding windows, several per call. KEYS = per hit: window zset, trip marker. ARGV[1] = now (ms); per hit
- * 5 more: window ms, count, threshold, member id, hit time (ms). A zset member is `<count>:<id>` scored by
- * its time; members at or before now − window are dropped, the rest summed. A member with the hit's id is
- * replaced, not added to: a count sent again after a write whose answer was lost (a timeout) is not counted
- * twice, even when later counts have been merged into it. The window trips
+ * Sliding windows, several per call. KEYS = per hit: window zset, window counts hash, trip marker. ARGV[1] =
+ * now (ms); per hit 5 more: window ms, count, threshold, member id, hit time (ms). The zset holds the ids
+ * scored by time, the hash each id's count and, under `:sum` (no id holds a `:`), their sum, so a call costs
+ * O(log n) however long the window: a window holds about one member per flush per replica, 86,400 a day, and
+ * summing the whole zset on every call ran a 1-day window's flush past the command timeout. Members at or
+ * before now − window are dropped, their counts taken off the sum (each once, amortised). A member with the
+ * hit's id is replaced, not added to: a count sent again after a write whose answer was lost (a timeout) is
+ * not counted twice, even when later counts have been merged into it. A hash without its zset (evicted) is
+ * dropped, so the sum restarts rather than drifts. The window trips
  * when the sum first exceeds the threshold; the marker (`<ms until which no new trip>:<id of the tripping
  * hit>`) makes it one trip per window, except that the tripping hit sent again trips again (its answer was
  * lost, so nobody acted on the trip). Returns {count, tripped 0/1} per hit, flattened.
@@ -116,25 +120,35 @@ export const WINDOW_SCRIPT = script(
   'slidingWindows',
   `local now = tonumber(ARGV[1])
 local out = {}
-for i = 1, #KEYS / 2 do
-  local zkey = KEYS[2 * i - 1]
-  local tkey = KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local zkey = KEYS[3 * i - 2]
+  local ckey = KEYS[3 * i - 1]
+  local tkey = KEYS[3 * i]
   local a = 2 + (i - 1) * 5
   local window = tonumber(ARGV[a])
   local n = tonumber(ARGV[a + 1])
   local threshold = tonumber(ARGV[a + 2])
-  local suffix = ':' .. ARGV[a + 3]
-  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - window)
-  local sum = n
-  for _, m in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
-    if string.sub(m, -#suffix) == suffix then
-      redis.call('ZREM', zkey, m)
-    else
-      sum = sum + (tonumber(string.match(m, '^(%d+):')) or 0)
+  local id = ARGV[a + 3]
+  local suffix = ':' .. id
+  local sum = 0
+  if redis.call('EXISTS', zkey) == 1 then
+    sum = tonumber(redis.call('HGET', ckey, ':sum')) or 0
+    local gone = redis.call('ZRANGEBYSCORE', zkey, '-inf', now - window)
+    for j = 1, #gone, 1000 do
+      local last = math.min(j + 999, #gone)
+      for _, c in ipairs(redis.call('HMGET', ckey, unpack(gone, j, last))) do sum = sum - (tonumber(c) or 0) end
+      redis.call('HDEL', ckey, unpack(gone, j, last))
     end
+    if #gone > 0 then redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now - window) end
+    sum = sum - (tonumber(redis.call('HGET', ckey, id)) or 0)
+  else
+    redis.call('DEL', ckey)
   end
-  redis.call('ZADD', zkey, ARGV[a + 4], n .. suffix)
+  sum = sum + n
+  redis.call('ZADD', zkey, ARGV[a + 4], id)
+  redis.call('HSET', ckey, id, ARGV[a + 1], ':sum', string.format('%d', sum))
   redis.call('PEXPIRE', zkey, window)
+  redis.call('PEXPIRE', ckey, window)
   local tripped = 0
   if sum > threshold then
     local marker = redis.call('GET', tkey)

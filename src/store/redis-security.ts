@@ -57,7 +57,7 @@ export async function takeToken(
 }
 
 /**
- * Hits sent in one script call. Each takes 7 arguments, and a call of all of a flush's (10,000 targets per
+ * Hits sent in one script call. Each takes 8 arguments, and a call of all of a flush's (10,000 targets per
  * rule wait between flushes, and a failed flush's come back beside the next one's) overflowed the stack
  * spreading them (~18,000 hits on Node 20) and ran past the command timeout: the flush failed, its hits came
  * back, and every later flush failed too, leaving the abuse rules off. The windows are independent, so they
@@ -78,7 +78,7 @@ export async function countInWindows(
     const keys: string[] = [];
     const args: (string | number)[] = [Math.floor(nowMs)];
     for (const h of chunk) {
-      keys.push(k.keys.window(h.key), k.keys.windowTrip(h.key));
+      keys.push(k.keys.window(h.key), k.keys.windowCounts(h.key), k.keys.windowTrip(h.key));
       args.push(h.windowMs, h.count, h.threshold, h.id ?? k.uniqueId(), Math.floor(h.atMs));
     }
     const r = (await runScript(scriptClient(c), WINDOW_SCRIPT, keys, args)) as number[];

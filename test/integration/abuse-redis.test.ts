@@ -404,6 +404,34 @@ describe('sliding windows on Redis', () => {
     ]);
   });
 
+  it('keeps a re-sent count once through its window, as the memory store does (running sums)', async () => {
+    const redisStore = await openStore('win3:');
+    const memory = new MemoryStore();
+    const hit = { key: 'rule:acme/carol', windowMs: 60_000, threshold: 100 };
+    const steps: [number, WindowHit][] = [
+      [T0, { ...hit, count: 2, atMs: T0, id: 'a' }],
+      [T0 + 10, { ...hit, count: 3, atMs: T0 + 10, id: 'b' }],
+      // a, sent again with more merged in, then once more (its answer lost): replaced, not added.
+      [T0 + 20, { ...hit, count: 5, atMs: T0 + 20, id: 'a' }],
+      [T0 + 20, { ...hit, count: 5, atMs: T0 + 20, id: 'a' }],
+      // Past a's first time: what a replaced leaves nothing to take off again.
+      [T0 + 60_005, { ...hit, count: 1, atMs: T0 + 60_005, id: 'c' }],
+      [T0 + 60_015, { ...hit, count: 1, atMs: T0 + 60_015, id: 'd' }], // b leaves
+      // a sent again after its time left the window: counted now, gone at the next count.
+      [T0 + 60_025, { ...hit, count: 5, atMs: T0 + 20, id: 'a' }],
+      [T0 + 60_030, { ...hit, count: 1, atMs: T0 + 60_030, id: 'e' }],
+    ];
+    const counts: number[][] = [];
+    for (const [now, h] of steps) {
+      const [r, m] = await Promise.all([
+        redisStore.countInWindows([h], now),
+        memory.countInWindows([h], now),
+      ]);
+      counts.push([r[0]?.count ?? -1, m[0]?.count ?? -1]);
+    }
+    expect(counts).toEqual([2, 5, 8, 8, 9, 7, 7, 3].map((n) => [n, n]));
+  });
+
   it('trips again when the tripping hit is sent again, and only then, as the memory store does', async () => {
     const redisStore = await openStore('win2:');
     const memory = new MemoryStore();
