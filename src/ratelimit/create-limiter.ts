@@ -3,8 +3,7 @@
  * with two local shortcuts that cost no store call:
  *
  * - Fast path: a refusal tells us when the next token is due; until then the same bucket (same spec,
- *   same or larger cost) is refused locally. Nothing but time adds tokens, so this is exact (up to clock
- *   skew between replicas).
+ *   same or larger cost) is refused locally. Nothing but time adds tokens, so this is exact.
  * - Outage: the first failed store call starts an outage (logged once, counted) and the failure mode
  *   takes over: `local` in-process buckets, `open` allow, `closed` throw `RateLimitBackendError`. Once
  *   per `PROBE_INTERVAL_MS` one request tries the store again (the others do not wait for it), and so does
@@ -13,7 +12,7 @@
  *
  * Calls never hang: the store bounds each command by its own timeout, and fails at once while disconnected.
  *
- * Two clocks: the store's buckets use `now` (wall time, which replicas sharing Redis agree on), while
+ * Two clocks: the store's buckets use `now` (wall time; the Redis store moves it onto Redis's clock), while
  * everything kept in this process (the fast path, the fallback buckets, outage probes) uses `localNow`, a
  * monotonic clock. A wall clock stepped back (an NTP correction, a VM restored) would otherwise stall them:
  * a bucket remembered as empty until 12:00:05 would be refused for an hour after a step back to 11:00.

@@ -37,6 +37,8 @@ export interface SecurityKeys {
   readonly keys: KeyLayout;
   /** A short id unique across replicas and calls (window members, anomaly entries). */
   uniqueId(): string;
+  /** Ms to add to a caller's time for the bucket and window scripts: Redis's clock (`redis-clock.ts`). */
+  offsetMs(): number;
 }
 
 export async function takeToken(
@@ -51,7 +53,7 @@ export async function takeToken(
     scriptClient(c),
     TOKEN_BUCKET_SCRIPT,
     [k.keys.bucket(key)],
-    [spec.capacity, spec.refillPerSecond, cost, Math.floor(nowMs)],
+    [spec.capacity, spec.refillPerSecond, cost, Math.floor(nowMs + k.offsetMs())],
   )) as number[];
   return { allowed: r[0] === 1, remaining: Number(r[1]), retryAfterMs: Number(r[2]), resetMs: Number(r[3]) };
 }
@@ -73,13 +75,14 @@ export async function countInWindows(
   nowMs: number,
 ): Promise<WindowCount[]> {
   const out: WindowCount[] = [];
+  const offset = k.offsetMs();
   for (let from = 0; from < hits.length; from += WINDOW_HITS_PER_CALL) {
     const chunk = hits.slice(from, from + WINDOW_HITS_PER_CALL);
     const keys: string[] = [];
-    const args: (string | number)[] = [Math.floor(nowMs)];
+    const args: (string | number)[] = [Math.floor(nowMs + offset)];
     for (const h of chunk) {
       keys.push(k.keys.window(h.key), k.keys.windowCounts(h.key), k.keys.windowTrip(h.key));
-      args.push(h.windowMs, h.count, h.threshold, h.id ?? k.uniqueId(), Math.floor(h.atMs));
+      args.push(h.windowMs, h.count, h.threshold, h.id ?? k.uniqueId(), Math.floor(h.atMs + offset));
     }
     const r = (await runScript(scriptClient(c), WINDOW_SCRIPT, keys, args)) as number[];
     for (let i = 0; i < chunk.length; i++) out.push({ count: Number(r[2 * i]), tripped: r[2 * i + 1] === 1 });

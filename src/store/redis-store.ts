@@ -5,7 +5,8 @@
  * in the background with capped backoff. An outage is logged once when it starts and once when it ends,
  * never per call. Failures surface as `StoreError`s whose messages hold no password, URL or arguments.
  * The hot-path operations (token bucket, abuse windows, blocks) are single Lua scripts run by EVALSHA
- * (`redis-scripts.ts`): one round trip each, each bounded by `commandTimeoutMs`.
+ * (`redis-scripts.ts`): one round trip each, bounded by `commandTimeoutMs` (buckets and windows on Redis's
+ * clock, `redis-clock.ts`).
  *
  * This class owns the connection (its state as /readyz and the log see it is `redis-connection-state.ts`);
  * the client is built in `redis-client.ts`, and the
@@ -21,6 +22,7 @@ import type { ComponentStatus } from '../lifecycle.js';
 import type { Logger } from '../telemetry/logger.js';
 import { MalformedApiKeyRecord } from './api-key-record.js';
 import { CONNECT_TIMEOUT_MS, createRedisClient, setRedisPassword } from './redis-client.js';
+import { RedisClock } from './redis-clock.js';
 import { RedisConnectionState } from './redis-connection-state.js';
 import * as creds from './redis-credentials.js';
 import { FOLLOW_ON_ERROR, SELECT_REFUSED, safeMessage, withNodeError } from './redis-errors.js';
@@ -54,7 +56,7 @@ export interface RedisStoreOptions {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   readonly logger: Logger;
-  /** Clock in epoch milliseconds (prunes lapsed token revocations). */
+  /** This replica's clock in epoch ms (prunes lapsed token revocations; its offset to Redis's is measured). */
   readonly now?: () => number;
   /** Told the operation of every call that fails (the `mcp_authz_store_errors_total` metric). */
   readonly onError?: ((operation: string) => void) | undefined;
@@ -92,6 +94,7 @@ export class RedisStore implements Store {
   readonly #where: string;
   #client: Client | undefined;
   readonly #conn: RedisConnectionState;
+  readonly #clock: RedisClock;
   /** Makes window members and anomaly entries unique across replicas. */
   readonly #instanceId = randomBytes(6).toString('hex');
   #seq = 0;
@@ -104,7 +107,9 @@ export class RedisStore implements Store {
     this.#now = opts.now ?? Date.now;
     this.#where = redactRedisUrl(opts.url);
     this.#conn = new RedisConnectionState(opts.logger, this.#where, this.#target);
-    this.#sec = { keys: this.#keys, uniqueId: () => `${this.#instanceId}${(++this.#seq).toString(36)}` };
+    this.#clock = new RedisClock(this.#now, this.#keys.version, opts.logger);
+    const uniqueId = () => `${this.#instanceId}${(++this.#seq).toString(36)}`;
+    this.#sec = { keys: this.#keys, uniqueId, offsetMs: () => this.#clock.offsetMs };
   }
 
   /** Connects; resolves once ready or once the first attempt failed (then keeps reconnecting). */
@@ -114,7 +119,7 @@ export class RedisStore implements Store {
     const client = this.#createClient();
     this.#client = client;
     client.on('ready', () => {
-      if (this.#conn.ready() && this.#client) this.#loadScripts(this.#client);
+      if (this.#conn.ready() && this.#client) this.#ready(this.#client);
     });
     client.on('error', (err: Error & { lastNodeError?: unknown }) => {
       if (!SELECT_REFUSED.test(err.message))
@@ -139,12 +144,14 @@ export class RedisStore implements Store {
     } finally {
       clearTimeout(timer);
     }
+    await this.#clock.start(() => this.#client); // measured before the first request
   }
 
   async stop(): Promise<void> {
     const client = this.#client;
     if (!client) return;
     this.#conn.stopping();
+    this.#clock.stop();
     this.#client = undefined;
     this.#opts.password?.close();
     if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
@@ -249,8 +256,9 @@ export class RedisStore implements Store {
     });
   }
 
-  /** SCRIPT LOAD on every master, so requests can go straight to EVALSHA; best effort (NOSCRIPT → EVAL). */
-  #loadScripts(client: Client): void {
+  /** SCRIPT LOAD on every master (requests then EVALSHA; NOSCRIPT → EVAL); the clock offset of this master. */
+  #ready(client: Client): void {
+    void this.#clock.measure(client);
     const nodes = client instanceof Cluster ? client.nodes('master') : [client];
     for (const node of nodes) {
       for (const s of SCRIPTS) node.script('LOAD', s.source).catch(() => undefined);

@@ -4,11 +4,13 @@
  * a single process; `redis-store.ts` shares the state across replicas. Nothing else in the sidecar talks
  * to Redis.
  *
- * Time: every method that needs "now" takes the caller's clock (`nowMs`, epoch milliseconds), never
- * Redis `TIME`. Replicas therefore need synchronised clocks (NTP); a replica whose clock runs ahead by Δ
- * can refill a bucket at most Δ × rate early, and one that lags refills nothing until it catches up (the
- * bucket's last-refill time never moves backwards). In exchange every rule is testable with an injected
- * clock, against both stores, and the limiter's local fast path uses the same clock as the buckets.
+ * Time: every method that needs "now" takes the caller's clock (`nowMs`, epoch milliseconds), so every rule
+ * is testable with an injected clock, against both stores. The Redis store adds its replica's offset to
+ * Redis `TIME` (measured at connect and every 30 s, off the request path: `redis-clock.ts`) to the times it
+ * gives the bucket and window scripts, so those run on Redis's clock whatever the replicas' clocks say: on
+ * their own, a replica 60 s ahead found every bucket it touched full again (twice the budget, alternating
+ * with another) and dropped the others' window counts as old. Blocks, revocations and the report keep the
+ * replicas' clocks (NTP), with the margins below.
  *
  * @module
  */

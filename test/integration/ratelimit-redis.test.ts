@@ -48,12 +48,17 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function openStore(prefix: string, logger: Logger = silentLogger()): Promise<Store> {
+/** A store on the test Redis; `now` is its replica's clock (default the host's). */
+async function openStore(
+  prefix: string,
+  logger: Logger = silentLogger(),
+  now?: () => number,
+): Promise<Store> {
   const config = parseConfig(
     { store: { redisUrl: redis.url, keyPrefix: prefix, commandTimeoutMs: 300 } },
     {},
   );
-  const store = createStore(config, { logger });
+  const store = createStore(config, { logger, ...(now ? { now } : {}) });
   await store.start();
   cleanup.push(() => store.stop());
   return store;
@@ -238,6 +243,32 @@ describe('token buckets on Redis', () => {
     clock.now += 2_000; // two tokens back
     for (let i = 0; i < 4; i++) sequential.push((await (i % 2 ? a : b).take('tenant:acme', spec)).allowed);
     expect(sequential).toEqual([true, true, false, false]);
+  });
+
+  it("puts a replica whose clock runs 60 s ahead on Redis's clock: one budget, one window", async () => {
+    const prefix = `rl${++prefixN}:`;
+    const ahead = () => Date.now() + 60_000;
+    const onTime = await openStore(prefix);
+    const early = await openStore(prefix, silentLogger(), ahead);
+    const limiter = (store: Store, now: () => number) =>
+      createRateLimiter({ store, failureMode: 'closed', logger: silentLogger(), now, fastPath: false });
+    const [a, b] = [limiter(onTime, Date.now), limiter(early, ahead)];
+    // One token per 5 s: none in the test's own time, the whole bucket in 60 s.
+    const spec = { capacity: 10, refillPerSecond: 0.2 };
+    const allowed: number[] = [];
+    for (const replica of [a, b, a, b]) {
+      let n = 0;
+      for (let i = 0; i < 10; i++) if ((await replica.take('tenant:acme', spec)).allowed) n++;
+      allowed.push(n);
+    }
+    // On each replica's own clock, the one ahead found the bucket refilled by 60 s: 10 more calls.
+    expect(allowed).toEqual([10, 0, 0, 0]);
+
+    const window = { key: 'rule:ip/203.0.113.7', windowMs: 60_000, threshold: 100 };
+    await onTime.countInWindows([{ ...window, count: 5, atMs: Date.now() }], Date.now());
+    // On its own clock the replica ahead dropped the other's counts as a minute old.
+    const [count] = await early.countInWindows([{ ...window, count: 1, atMs: ahead() }], ahead());
+    expect(count?.count).toBe(6);
   });
 
   it('refuses a bucket known to be empty without asking Redis until its token is due', async () => {
