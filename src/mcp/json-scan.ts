@@ -165,3 +165,23 @@ export function replaceNumbers(t: string, replace: (token: string) => string): s
   }
   return from === 0 ? t : out + t.slice(from);
 }
+
+/**
+ * The text of `after`, a rewrite of the value `before` that JSON.parse read from `t`. When both are arrays (a
+ * batch), each element of `after` that is an element of `before` (the same object: unchanged) keeps its own
+ * text, so its spelling and its numbers beyond 2^53 stay as written; only the others are serialised.
+ */
+export function rewrittenText(t: string, before: unknown, after: unknown): string {
+  if (!Array.isArray(before) || !Array.isArray(after)) return JSON.stringify(after);
+  const starts = arrayElements(t, 0) ?? [];
+  const at = new Map<unknown, number>();
+  before.forEach((m, i) => {
+    const start = starts[i];
+    if (typeof m === 'object' && m !== null && start !== undefined) at.set(m, start);
+  });
+  const parts = after.map((m) => {
+    const start = at.get(m);
+    return start === undefined ? JSON.stringify(m) : t.slice(start, skipValue(t, start));
+  });
+  return `[${parts.join(',')}]`;
+}

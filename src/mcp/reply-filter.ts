@@ -37,6 +37,7 @@ import type { TaskRequestKind } from '../pipeline/context.js';
 import { isRecord, type JsonRpcId } from './action.js';
 import { type AnnotationCache, TOOLS_LIST_CHANGED } from './annotations.js';
 import { toolArgumentNames } from './argument-names.js';
+import { rewrittenText } from './json-scan.js';
 import {
   filterListResult,
   type ListMethod,
@@ -239,7 +240,7 @@ export class ReplyFilter {
       return null;
     }
     const out = this.rewriteMessage(parsed);
-    return out === parsed ? text : JSON.stringify(out);
+    return out === parsed ? text : rewrittenText(text, parsed, out);
   }
 
   /**
@@ -264,7 +265,7 @@ export class ReplyFilter {
     const told = this.#withoutRefusedNotifications(parsed);
     if (told === undefined) return null;
     const out = this.rewriteMessage(told, event.id);
-    return out === parsed ? event.data : JSON.stringify(out);
+    return out === parsed ? event.data : rewrittenText(event.data, parsed, out);
   };
 
   /** Tells `replies` of each response in a message or batch (an id, and a result or an error). */
