@@ -33,6 +33,20 @@ export function namedTaskId(method: string, params: unknown): string | null | un
 }
 
 /**
+ * The `_meta` member that ties a message to a task (2025-11-25). The MCP TypeScript SDK's server queues the
+ * reply to a request naming one into that task's messages (delivered by its `tasks/result`), hands the id to
+ * the handler (`extra.taskId`), and marks the task `input_required` when the handler asks the client something.
+ */
+export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task';
+
+/** The task a message's `params._meta` relates it to, when it names one by a non-empty string `taskId`. */
+export function relatedTaskId(params: unknown): string | undefined {
+  const meta = isRecord(params) && isRecord(params._meta) ? params._meta[RELATED_TASK_META] : undefined;
+  const id = isRecord(meta) ? meta.taskId : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/**
  * The tasks a `subscriptions/listen` asks to be notified of (each notification carries the task's whole
  * state, its result included): none when it names no `notifications.taskIds`, null when they are not a
  * list of task ids. Undefined for any other method.

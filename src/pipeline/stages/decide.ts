@@ -23,6 +23,7 @@ import type { TaskOwners } from '../../mcp/task-owners.js';
 import {
   mayCreateTask,
   namedTaskId,
+  relatedTaskId,
   subscribedTaskIds,
   TASK_LIST_METHOD,
   TASK_METHODS,
@@ -242,6 +243,9 @@ function taskRefusal(
   if (subscribed !== undefined) {
     return subscribed.every((id) => tasks.mayUse(id, caller)) ? undefined : NOT_THE_CALLERS;
   }
+  // A request tied to another caller's task by `_meta` would have its reply queued into that task's messages.
+  const related = relatedTaskId(params);
+  if (related !== undefined && !tasks.mayUse(related, caller)) return NOT_THE_CALLERS;
   const taskId = namedTaskId(method, params);
   if (taskId === undefined) return undefined;
   if (taskId === null) return `${method} needs a taskId`;

@@ -207,6 +207,29 @@ describe('decide stage', () => {
     }
   });
 
+  it('refuses a request whose _meta ties it to another caller’s task, before the policy', () => {
+    const owners = new TaskOwners();
+    const alice = principal({ id: 'alice' });
+    owners.bind('t-alice', alice, 60_000);
+    const related = (id: number, method: string, params: Record<string, unknown>) => ({
+      jsonrpc: '2.0',
+      id,
+      method,
+      params: { ...params, _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't-alice' } } },
+    });
+    const { inputs, run } = setup([], false, owners);
+    const mallory = principal({ id: 'mallory' });
+    expect(run([related(1, 'tools/call', { name: 'seen', arguments: {} })], mallory).result).toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: no task with this taskId was created by this caller' },
+    });
+    expect(run([related(2, 'ping', {})], mallory).result).toMatchObject({ kind: 'deny' });
+    expect(inputs).toEqual([]);
+    expect(run([related(3, 'tools/call', { name: 'seen', arguments: {} })], alice).result).toEqual({
+      kind: 'continue',
+    });
+  });
+
   it('decides each resource a subscriptions/listen subscribes to as its resources/subscribe (2026-07-28)', () => {
     const listen = (id: number, notifications: unknown) => ({
       jsonrpc: '2.0',
