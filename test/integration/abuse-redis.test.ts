@@ -432,6 +432,63 @@ describe('sliding windows on Redis', () => {
     expect(counts).toEqual([2, 5, 8, 8, 9, 7, 7, 3].map((n) => [n, n]));
   });
 
+  it('agrees with the memory store on a table of batches: replaced, expired and re-sent in one call, 0, trips', async () => {
+    const redisStore = await openStore(suite.prefix('win'));
+    const memory = new MemoryStore();
+    const w = { key: 'rule:acme/dave', windowMs: 60_000, threshold: 10 };
+    const hit = (id: string, count: number, atMs: number): WindowHit => ({ ...w, id, count, atMs });
+    // [now, one call's hits (a flush: failed slices with their ids first, then new counts), expected]
+    const table: [number, WindowHit[], [number, boolean][]][] = [
+      [T0, [hit('a', 3, T0)], [[3, false]]],
+      [T0 + 100, [hit('b', 0, T0 + 100)], [[3, false]]], // a count of 0
+      // a again (its answer lost) beside a new count: replaced, not added.
+      [
+        T0 + 200,
+        [hit('a', 3, T0), hit('c', 4, T0 + 200)],
+        [
+          [3, false],
+          [7, false],
+        ],
+      ],
+      [T0 + 300, [hit('d', 4, T0 + 300)], [[11, true]]],
+      [T0 + 300, [hit('d', 4, T0 + 300)], [[11, true]]], // the tripping count again: trips again
+      [T0 + 400, [hit('e', 1, T0 + 400)], [[12, false]]],
+      // a leaves the window and is sent again in the same call, at its own time: counted by this hit
+      // only, gone again for the next one.
+      [
+        T0 + 60_000,
+        [hit('a', 3, T0), hit('f', 1, T0 + 60_000)],
+        [
+          [12, false],
+          [10, false],
+        ],
+      ],
+      // b, c and d leave (the marker of d's trip has ended): g trips.
+      [T0 + 60_300, [hit('g', 9, T0 + 60_300)], [[11, true]]],
+      // d, the earlier trip, sent again after it left: counted, but no trip (g's marker).
+      [
+        T0 + 60_301,
+        [hit('d', 4, T0 + 300), hit('h', 0, T0 + 60_301)],
+        [
+          [15, false],
+          [11, false],
+        ],
+      ],
+      [T0 + 60_399, [hit('e', 1, T0 + 60_399)], [[11, false]]], // e again, later: replaced, moved
+      [T0 + 60_400, [hit('j', 0, T0 + 60_400)], [[11, false]]], // e's first time passes: nothing taken off
+      [T0 + 200_000, [hit('i', 2, T0 + 200_000)], [[2, false]]],
+    ];
+    const got: [number, boolean][][][] = [];
+    for (const [now, hits] of table) {
+      const [r, m] = await Promise.all([
+        redisStore.countInWindows(hits, now),
+        memory.countInWindows(hits, now),
+      ]);
+      got.push([r.map((x) => [x.count, x.tripped]), m.map((x) => [x.count, x.tripped])]);
+    }
+    expect(got).toEqual(table.map(([, , want]) => [want, want]));
+  });
+
   it('trips again when the tripping hit is sent again, and only then, as the memory store does', async () => {
     const redisStore = await openStore('win2:');
     const memory = new MemoryStore();
