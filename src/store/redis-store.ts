@@ -144,7 +144,7 @@ export class RedisStore implements Store {
     } finally {
       clearTimeout(timer);
     }
-    await this.#clock.start(() => this.#client); // measured before the first request
+    if (this.#client === client) await this.#clock.start(() => this.#client); // not if stop() ran meanwhile
   }
 
   async stop(): Promise<void> {

@@ -12,11 +12,12 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../../src/authn/api-keys.js';
 import { type Authenticator, createAuthenticator } from '../../src/authn/authenticator.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { createStore } from '../../src/store/create-store.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/store/redis-client.js';
 import { HOUR_MS, PRUNE_MARGIN_MS, REVOCATION_GRACE_SEC, type Store } from '../../src/store/store.js';
 import { createLogger, type Logger, silentLogger } from '../../src/telemetry/logger.js';
@@ -630,6 +631,19 @@ describe('Redis outage', () => {
     expect(store.status().state).toBe('error');
     await expect(store.getApiKey('abcdefghijkl')).rejects.toThrow(/store getApiKey failed/);
   }, 15_000);
+
+  it('leaves no clock check running when stopped while it was still connecting (a SIGTERM at start-up)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const store = createStore(configFor(), { logger: silentLogger(), env: ENV });
+      const starting = store.start();
+      await store.stop();
+      await starting;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it('starts while Redis is down (not ready, calls fail fast) and connects once it is up', async () => {
     await suite.redis.kill();
