@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createAbuseDetector } from '../../src/abuse/detector.js';
 import type { AbuseDetector, AbuseEvent, AbuseRule } from '../../src/abuse/types.js';
@@ -18,6 +19,7 @@ import { buildReport, type SecurityReport } from '../../src/report/build.js';
 import { createSecurityCounters } from '../../src/report/counters.js';
 import { reportRoute } from '../../src/report/route.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { keyLayout } from '../../src/store/redis-keys.js';
 import type { BlockEntry, Store, WindowHit } from '../../src/store/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { cliRun } from '../helpers/cli.js';
@@ -487,6 +489,31 @@ describe('sliding windows on Redis', () => {
       got.push([r.map((x) => [x.count, x.tripped]), m.map((x) => [x.count, x.tripped])]);
     }
     expect(got).toEqual(table.map(([, , want]) => [want, want]));
+  });
+
+  it('restarts a window whose counts or ids Redis evicted (allkeys-lru): never a sum of counts it no longer holds', async () => {
+    const prefix = suite.prefix('win');
+    const redisStore = await openStore(prefix);
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    suite.cleanup(async () => admin.disconnect());
+    const keys = keyLayout(prefix);
+    const w = { key: 'rule:acme/erin', windowMs: 60_000, threshold: 1e9 };
+    const count = async (now: number, id: string, n: number, atMs = now) =>
+      (await redisStore.countInWindows([{ ...w, id, count: n, atMs }], now))[0]?.count;
+    expect(await count(T0, 'a', 3)).toBe(3);
+    expect(await count(T0 + 10, 'b', 4)).toBe(7);
+    // The hash (counts and sum) evicted, the zset of ids kept: a and b are lost (as a lost zset lost them
+    // before), and taking them off as they leave must not push the sum below what is held.
+    await admin.del(keys.windowCounts(w.key));
+    expect(await count(T0 + 20, 'c', 1)).toBe(1);
+    expect(await count(T0 + 30, 'a', 2, T0)).toBe(3); // a again: nothing held to replace
+    expect(await count(T0 + 60_015, 'd', 1)).toBe(2); // a and b leave, c stays: c + d
+    // The zset evicted, the hash kept: the hash is dropped (sum and counts), so d sent again replaces nothing.
+    await admin.del(keys.window(w.key));
+    expect(await count(T0 + 60_020, 'd', 5, T0 + 60_015)).toBe(5);
+    expect(await count(T0 + 120_025, 'f', 1)).toBe(1);
+    expect(await count(T0 + 120_030, 'c', 1)).toBe(2); // c's lost count is not taken off either
+    expect(await admin.hget(keys.windowCounts(w.key), ':sum')).toBe('2');
   });
 
   it('trips again when the tripping hit is sent again, and only then, as the memory store does', async () => {
