@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ReplyError } from 'ioredis';
 import type { Logger } from '../telemetry/logger.js';
 import type { RedisClient } from './redis-security.js';
 
@@ -19,6 +20,9 @@ const LOGGED_OFFSET_MS = 1_000;
 /** TIME from the node that holds KEYS[1] (on a Cluster, the master of the `{authz}` slot: the scripts' node). */
 const TIME_SCRIPT = "return redis.call('TIME')";
 
+/** Refusals that pass with a failover or a restart (the store's own calls meet them too), not a setting. */
+const PASSING_REFUSAL = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)/;
+
 type TimeClient = Pick<RedisClient, 'status' | 'eval'>;
 
 export class RedisClock {
@@ -27,6 +31,7 @@ export class RedisClock {
   readonly #logger: Logger;
   #offsetMs = 0;
   #logged = 0;
+  #refusalLogged = false;
   #measuring: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -79,9 +84,21 @@ export class RedisClock {
       const [sec, usec] = (await client.eval(TIME_SCRIPT, 1, this.#key)) as [string, string];
       answered = this.#now();
       redisMs = Number(sec) * 1000 + Number(usec) / 1000;
-    } catch {
-      return; // an outage, logged by the store; the offset measured last still holds
+    } catch (err) {
+      // The offset measured last still holds. A timeout or a lost connection is an outage, which the store
+      // logs; Redis refusing the check (an ACL user without TIME: NOPERM) would leave buckets on this
+      // replica's clock unseen, on every check: said once, until a measurement succeeds.
+      const refusal: string = err instanceof ReplyError ? (err as Error).message : '';
+      if (refusal && !PASSING_REFUSAL.test(refusal) && !this.#refusalLogged) {
+        this.#refusalLogged = true;
+        this.#logger.warn(
+          { err: refusal },
+          'clock offset to Redis not measured (Redis refused TIME); buckets and abuse windows keep the last one, if any',
+        );
+      }
+      return;
     }
+    this.#refusalLogged = false;
     if (!Number.isFinite(redisMs)) return;
     // Redis read its clock between `sent` and `answered` (each up to 1 ms short, whole ms).
     if (this.#offsetMs >= redisMs - answered - 1 && this.#offsetMs <= redisMs - sent + 1) return;

@@ -277,6 +277,26 @@ describe('a long abuse window', () => {
   });
 });
 
+describe("Redis's clock", () => {
+  it('says once that Redis refused the clock check (an ACL user without TIME), and counts on', async () => {
+    const admin = new Redis(suite.redis.port, '127.0.0.1');
+    suite.cleanup(async () => {
+      await admin.acl('DELUSER', 'notime');
+      admin.disconnect();
+    });
+    await admin.acl('SETUSER', 'notime', 'on', '>notime-pw', '~*', '&*', '+@all', '-time');
+    const lines: string[] = [];
+    const url = suite.redis.url.replace('redis://', 'redis://notime:notime-pw@');
+    const store = await openStore(configFor({ redisUrl: url }), createLogger('warn', lineCollector(lines)));
+    const bucket = await store.takeToken('t', { capacity: 2, refillPerSecond: 1 }, 1, Date.now());
+    expect(bucket.allowed).toBe(true);
+    const said = lines.filter((l) => l.includes('clock offset to Redis not measured'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain("can't run this command"); // Redis 7.0; NOPERM on later versions
+    expect(said[0]).not.toContain('notime-pw');
+  });
+});
+
 describe('versions after Redis lost its data', () => {
   it('never repeat: a replica holding the old version still sees the new revocations and blocks', async () => {
     const config = configFor();

@@ -1,6 +1,8 @@
+import { ReplyError } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CLOCK_CHECK_INTERVAL_MS, RedisClock } from '../../../src/store/redis-clock.js';
-import { silentLogger } from '../../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
+import { lineCollector } from '../../helpers/log-lines.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -9,10 +11,10 @@ function fakeRedis(clock: { now: number }, redisMs: () => number, rtt = 2) {
   const client = {
     status: 'ready' as const,
     calls: 0,
-    fail: false,
+    fail: false as boolean | Error,
     eval: async () => {
       client.calls++;
-      if (client.fail) throw new Error('Command timed out');
+      if (client.fail) throw client.fail === true ? new Error('Command timed out') : client.fail;
       clock.now += rtt / 2;
       const t = redisMs();
       clock.now += rtt / 2;
@@ -54,5 +56,28 @@ describe('RedisClock', () => {
     c.stop();
     await vi.advanceTimersByTimeAsync(3 * CLOCK_CHECK_INTERVAL_MS);
     expect(redis.calls).toBe(4);
+  });
+
+  it('says once that Redis refuses the check (not a timeout, not a failover), and again only after a success', async () => {
+    const clock = { now: T0 };
+    const redis = fakeRedis(clock, () => clock.now);
+    const lines: string[] = [];
+    const c = new RedisClock(() => clock.now, 'k', createLogger('warn', lineCollector(lines)));
+    const refused = () => lines.filter((l) => l.includes('not measured')).length;
+    for (const fail of [
+      new Error('Command timed out'),
+      new ReplyError("READONLY You can't write against a read only replica."),
+      new ReplyError("NOPERM User app has no permissions to run the 'time' command"),
+      new ReplyError("NOPERM User app has no permissions to run the 'time' command"),
+    ]) {
+      redis.fail = fail;
+      await c.measure(redis as never);
+    }
+    expect(refused()).toBe(1);
+    redis.fail = false;
+    await c.measure(redis as never);
+    redis.fail = new ReplyError("NOPERM User app has no permissions to run the 'time' command");
+    await c.measure(redis as never);
+    expect(refused()).toBe(2);
   });
 });
