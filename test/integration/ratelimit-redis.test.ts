@@ -245,6 +245,38 @@ describe('token buckets on Redis', () => {
     expect(sequential).toEqual([true, true, false, false]);
   });
 
+  it('refills nothing while handed a time before its last refill (an offset to Redis corrected), as the memory store', async () => {
+    const redisStore = await openStore(`rl${++prefixN}:`);
+    const memory = new MemoryStore();
+    const spec = { capacity: 3, refillPerSecond: 1 };
+    // [now, cost]: drained at T0 + 10 s, then asked 60 s and 1 s before that, then on again.
+    const takes: [number, number][] = [
+      [T0 + 10_000, 3],
+      [T0 - 50_000, 1],
+      [T0 + 9_000, 1],
+      [T0 + 10_000, 1],
+      [T0 + 11_000, 1],
+      [T0 + 11_000, 1],
+    ];
+    const got: unknown[] = [];
+    for (const [now, cost] of takes) {
+      const [r, m] = await Promise.all([
+        redisStore.takeToken('tenant:acme', spec, cost, now),
+        memory.takeToken('tenant:acme', spec, cost, now),
+      ]);
+      expect(r).toEqual(m);
+      got.push([r.allowed, r.remaining]);
+    }
+    expect(got).toEqual([
+      [true, 0],
+      [false, 0],
+      [false, 0],
+      [false, 0],
+      [true, 0],
+      [false, 0],
+    ]);
+  });
+
   it("puts a replica whose clock runs 60 s ahead on Redis's clock: one budget, one window", async () => {
     const prefix = `rl${++prefixN}:`;
     const ahead = () => Date.now() + 60_000;
