@@ -134,22 +134,27 @@ function annotationsJson(annotations: object): string {
   return text;
 }
 
+/** A century, six weeks, 12 h 30 min: the probe's `time` differs in every part (see {@link probeInput}). */
+const PROBE_TIME_SHIFT_MS = (((100 * 365 + 24 + 42) * 24 + 12) * 60 + 30) * 60_000;
+
 /**
- * `input` with every context field in `unused` changed — `time` moved by 29 s within its minute, a clock
- * field by half its range, another number by one, a string or null to another string — or undefined when `time` is not a timestamp (then nothing
- * is cached). Its key is the key of `input`.
+ * `input` with every context field in `unused` changed, its key unchanged: `time` moved
+ * {@link PROBE_TIME_SHIFT_MS} ahead and 29 s within its minute (an entry answers at any later time its key
+ * allows, so a grant ending before then must be seen to end), `date` to that instant's, a clock field by
+ * half its range, another number by one, a string or null to another; undefined for a bad `time`.
  */
 export function probeInput(input: PolicyInput, unused: ReadonlySet<string>): PolicyInput | undefined {
   const ms = Date.parse(input.context.time);
   if (Number.isNaN(ms)) return undefined;
+  const second = new Date(ms).getUTCSeconds();
+  const later = new Date(ms + PROBE_TIME_SHIFT_MS + (second < 30 ? 29_000 : -29_000)).toISOString();
   const context: Record<string, unknown> = { ...input.context };
   for (const field of unused) {
     if (!(field in context)) continue;
     const v = context[field];
-    if (field === 'time') {
-      const second = new Date(ms).getUTCSeconds();
-      context.time = new Date(ms + (second < 30 ? 29_000 : -29_000)).toISOString();
-    } else if (typeof v === 'number') context[field] = probeNumber(field, v);
+    if (field === 'time') context.time = later;
+    else if (field === 'date') context.date = later.slice(0, 10);
+    else if (typeof v === 'number') context[field] = probeNumber(field, v);
     else if (typeof v === 'boolean') context[field] = !v;
     else context[field] = `${typeof v === 'string' ? v : ''}~probe`;
   }

@@ -62,7 +62,15 @@ const fixtures: Record<string, Bundle> = {};
 
 beforeAll(async () => {
   defaultBundle = await readBundle(await defaultPolicyBundle());
-  for (const name of ['time', 'request-id', 'generic', 'path-time', 'walk'])
+  for (const name of [
+    'time',
+    'request-id',
+    'generic',
+    'path-time',
+    'walk',
+    'built-name-time',
+    'built-name-date',
+  ])
     fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
   fixtures.conflict = await readBundle(await buildBundle('test/fixtures/policies/conflict'));
 });
@@ -136,13 +144,19 @@ describe('cache key', () => {
     expect(new Set(variants).size).toBe(variants.length);
   });
 
-  it('probes with both left-out fields changed and everything else equal, within the same minute', () => {
+  it('probes with both left-out fields changed and everything else equal, every part of the time moved', () => {
     const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:10.500Z', 'r-7'));
     const probe = probeInput(input, VOLATILE);
-    expect(probe?.context).toMatchObject({ time: '2026-11-23T10:00:39.500Z', request_id: 'r-7~probe' });
+    // A century, six weeks, 12 h 30 min ahead and 29 s within the minute: a grant ending at any instant
+    // before then is seen to end (the entry would answer then), and so is one ending within a second.
+    expect(probe?.context).toMatchObject({ time: '2127-01-04T22:30:39.500Z', request_id: 'r-7~probe' });
+    expect(probe?.context.date).toBe(input.context.date); // in the key here: unchanged
     expect(probe && cacheKey(probe, VOLATILE)).toBe(cacheKey(input, VOLATILE));
     const late = probeInput(call('echo', {}, facts('2026-11-23T10:00:50Z')), VOLATILE);
-    expect(late?.context.time).toBe('2026-11-23T10:00:21.000Z');
+    expect(late?.context.time).toBe('2127-01-04T22:30:21.000Z');
+    // A date left out of the key moves with the time: a string past any cutoff day before then.
+    const dated = probeInput(input, new Set([...VOLATILE, 'date']));
+    expect(dated?.context.date).toBe('2127-01-04');
     const wider = new Set([...VOLATILE, 'minute', 'session_id', 'transport']);
     const probed = probeInput(input, wider);
     // A clock field moves half its range, so a threshold compared with it is crossed (10:00 → :30).
@@ -384,6 +398,29 @@ describe('engine with the cache', () => {
     const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:01Z'));
     expect([e.decide(input).cached, e.decide(input).cached]).toEqual([undefined, undefined]);
     expect(e.status().decisionCache).toBeNull();
+  });
+
+  it('never serves a grant past its end to a policy reading time or date through a name built at run time', async () => {
+    // Neither wasm names its field, so the key leaves out time, date and every clock field: an entry kept
+    // before the cutoff would answer for good. The probe moves both far ahead and sees the grant end.
+    for (const name of ['built-name-time', 'built-name-date']) {
+      const bundle = fixtures[name] as Bundle;
+      expect(cacheability(bundle.wasm, bundle.data).cacheable).toBe(true);
+      const e = new PolicyEngine(opts());
+      await e.load(bundle);
+      expect(e.decide(call('echo', {}, facts('2026-11-30T23:59:00Z'))).allow).toBe(true);
+      const after = e.decide(call('echo', {}, facts('2026-12-05T10:00:00Z')));
+      expect(after).toMatchObject({ allow: false, reasons: ['the grant has ended'] });
+      expect(after.cached).toBeUndefined();
+      const item = (iso: string) =>
+        buildVisibleInput(user, 'tools/list', 'tool', 'echo', READ_ONLY, facts(iso));
+      const v = new PolicyEngine(opts());
+      await v.load(bundle);
+      expect([v.visible(item('2026-11-30T23:59:00Z')), v.visible(item('2026-12-05T10:00:00Z'))]).toEqual([
+        true,
+        false,
+      ]);
+    }
   });
 
   it('evaluates a time-dependent policy on every request', async () => {
