@@ -41,29 +41,29 @@ export type Cacheability =
   | { readonly cacheable: false; readonly why: string };
 
 /**
- * Whether results of the policy in `wasm` with `data` may be cached (see the module comment), and which
- * clock fields it never names. A field access compiles to the name as a string constant; a literal path
- * or a pattern holds it inside a longer string, so any occurrence not part of a longer identifier counts.
- * Data that holds the name could be a lookup through data. A name that shows up by accident (in a reason
- * text, say) only keeps a field in the key, or the revision uncached: the safe direction.
+ * Whether results of `wasm` with `data` may be cached (see the module comment), and which clock fields it
+ * never names. A field access compiles to the name as a string constant, a literal path or pattern holds it
+ * inside a longer string: any occurrence not inside a longer identifier counts. A data key or string counts
+ * when it is the name or a path to it (`context/time`, `context.time`; not prose). A name there by accident
+ * only keeps a field in the key, or the revision uncached: the safe direction.
  */
 export function cacheability(wasm: Uint8Array, data: unknown): Cacheability {
   const text = Buffer.from(wasm.buffer, wasm.byteOffset, wasm.byteLength).toString('latin1');
   if (text.includes('rand.intn')) return { cacheable: false, why: 'the policy calls rand.intn' };
-  const inWasm = (f: string) => new RegExp(`(^|[^A-Za-z0-9_])${f}($|[^A-Za-z0-9_])`).test(text);
+  const named = (f: string) => new RegExp(`(^|[^A-Za-z0-9_])${f}($|[^A-Za-z0-9_])`);
+  const path = (f: string) => new RegExp(`(^|[/.])${f}($|[/.])`);
   for (const field of VOLATILE_CONTEXT_FIELDS) {
-    if (inWasm(field)) return { cacheable: false, why: `the policy names the field "${field}"` };
-    if (dataMentions(data, field)) return { cacheable: false, why: `the policy data names "${field}"` };
+    if (named(field).test(text)) return { cacheable: false, why: `the policy names the field "${field}"` };
+    if (dataMentions(data, path(field))) return { cacheable: false, why: `the policy data names "${field}"` };
   }
-  const clock = CLOCK_CONTEXT_FIELDS.filter((f) => !inWasm(f) && !dataMentions(data, f));
+  const clock = CLOCK_CONTEXT_FIELDS.filter((f) => !named(f).test(text) && !dataMentions(data, path(f)));
   return { cacheable: true, unused: new Set([...VOLATILE_CONTEXT_FIELDS, ...clock]) };
 }
 
-function dataMentions(value: unknown, name: string): boolean {
-  if (value === name) return true;
-  if (Array.isArray(value)) return value.some((v) => dataMentions(v, name));
+function dataMentions(value: unknown, name: RegExp): boolean {
+  if (typeof value === 'string') return name.test(value);
   if (typeof value === 'object' && value !== null)
-    return Object.entries(value).some(([k, v]) => k === name || dataMentions(v, name));
+    return Object.entries(value).some(([k, v]) => name.test(k) || dataMentions(v, name));
   return false;
 }
 

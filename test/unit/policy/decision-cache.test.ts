@@ -70,6 +70,7 @@ beforeAll(async () => {
     'walk',
     'built-name-time',
     'built-name-date',
+    'data-path-time',
   ])
     fixtures[name] = await readBundle(await buildBundle(`test/fixtures/policies/cache/${name}`));
   fixtures.conflict = await readBundle(await buildBundle('test/fixtures/policies/conflict'));
@@ -260,6 +261,30 @@ describe('which bundles may be cached', () => {
     const data = { authz: { fields: ['hour', { pick: 'request_id' }] } };
     expect(cacheability(defaultBundle.wasm, data)).toMatchObject({ cacheable: false });
     expect(cacheability(defaultBundle.wasm, { authz: { time: 1 } })).toMatchObject({ cacheable: false });
+  });
+
+  it('reads a data string that is a path to a field as naming it (a path the input is filtered by)', () => {
+    const paths = fixtures['data-path-time'] as Bundle;
+    expect(cacheability(paths.wasm, paths.data)).toMatchObject({
+      cacheable: false,
+      why: 'the policy data names "time"',
+    });
+    // The default policy names hour and weekday; a path and a key here name minute and date: all in the key.
+    const clock = cacheability(defaultBundle.wasm, { authz: { paths: ['context/minute'], 'x.date': 1 } });
+    expect(clock.cacheable ? [...clock.unused].sort() : []).toEqual(['request_id', 'time']);
+    // Part of a longer identifier is not the field, nor is prose (a catalog's descriptions): only a path.
+    const prose = { authz: { note: 'timeout', uptime_s: 'x', about: 'Tells the time of day.' } };
+    expect(cacheability(defaultBundle.wasm, prose).cacheable).toBe(true);
+  });
+
+  it('never serves a call inside a window the data names by a path: one probe a century ahead misses it', async () => {
+    const e = new PolicyEngine(opts());
+    await e.load(fixtures['data-path-time'] as Bundle);
+    expect(e.decide(call('echo', {}, facts('2026-12-05T10:00:00Z'))).allow).toBe(true);
+    expect(e.decide(call('echo', {}, facts('2026-12-10T10:00:00Z')))).toMatchObject({
+      allow: false,
+      reasons: ['maintenance window'],
+    });
   });
 });
 
