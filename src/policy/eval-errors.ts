@@ -18,11 +18,20 @@ const WASM_ERROR_HINTS: readonly (readonly [string, string])[] = [
   ['object insert conflict', 'a partial object rule produced two different values for one key'],
 ];
 
-/** opa-wasm throws strings for some failures (e.g. an unknown entrypoint); normalise to text. */
+/**
+ * opa-wasm throws strings for some failures (an unknown entrypoint) and plain `{message}` objects for others
+ * (a builtin it has no JavaScript version of); normalise to text.
+ */
 export function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+  const text = err instanceof Error ? err.message : typeof err === 'string' ? err : messageOf(err);
   const hint = WASM_ERROR_HINTS.find(([message]) => text.endsWith(message));
   return hint ? `${text} (${hint[1]})` : text;
+}
+
+/** A thrown non-Error's `message` when it is text, else its JSON. */
+function messageOf(err: unknown): string {
+  const message: unknown = typeof err === 'object' && err !== null ? Reflect.get(err, 'message') : undefined;
+  return typeof message === 'string' ? message : String(JSON.stringify(err));
 }
 
 /**
