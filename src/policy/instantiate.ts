@@ -1,5 +1,6 @@
 /**
- * A bundle's wasm made ready to evaluate: compiled, its data set, both entrypoints found (a bundle built
+ * A bundle's wasm made ready to evaluate: compiled, every builtin it leaves to the host runnable (a bundle
+ * calling one opa-wasm lacks names them), its data set, both entrypoints found (a bundle built
  * for other entrypoints names the ones it has) and each evaluated once, so a module that traps does so here
  * rather than on the first request.
  *
@@ -14,6 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Bundle } from './bundle.js';
+import { missingBuiltins, missingBuiltinsError } from './host-builtins.js';
 import { type WasmCall, wasmCall } from './wasm-call.js';
 
 /**
@@ -54,13 +56,17 @@ export async function instantiate(
 ): Promise<Instantiated> {
   // Compiled off the event loop (a reload must not stall requests); instances are made from it at once.
   const module = await wasm.compile(bundle.wasm);
-  const fresh = () => {
-    const policy = opa.loadPolicySync(module);
+  const withData = (policy: ReturnType<typeof opa.loadPolicySync>) => {
     // Given as text when it holds integers beyond 2^53: opa-wasm would write the rounded values.
     policy.setData(bundle.dataJson === undefined ? bundle.data : jsonBytes(bundle.dataJson));
     return policy;
   };
-  const policy = fresh();
+  const fresh = () => withData(opa.loadPolicySync(module));
+  const first = opa.loadPolicySync(module);
+  // Refused here, not denied on every request that reaches the call (read before setData: see there).
+  const missing = missingBuiltins(first);
+  if (missing.length > 0) throw missingBuiltinsError(missing);
+  const policy = withData(first);
   const eps = (policy.entrypoints ?? {}) as Record<string, number>;
   const decisionId = eps[decisionEntrypoint];
   const visibleId = eps[visibleEntrypoint];

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { RequestFacts } from '../../src/policy/input.js';
 import { tempDir } from './temp-dir.js';
 
@@ -59,6 +60,26 @@ export async function buildBundle(
     });
   });
   return join(out, 'bundle');
+}
+
+/**
+ * Builds `src` (relative to the repo root) as plain `opa build -t wasm` would, with the toolchain's OPA but
+ * none of `policy:build`'s checks (no runtime capabilities: any builtin compiles); returns the `.tar.gz`.
+ */
+export async function buildPlainBundle(src: string): Promise<string> {
+  const toolchain = (await import(pathToFileURL(join(ROOT, 'scripts', 'toolchain', 'opa.mjs')).href)) as {
+    ensureToolchain(): Promise<{ bin: string }>;
+  };
+  const { bin } = await toolchain.ensureToolchain();
+  const out = join(tempDir('plain-bundle'), 'bundle.tar.gz');
+  const args = ['build', '-t', 'wasm', '-e', 'mcp/authz/decision', '-e', 'mcp/authz/visible', '-o', out, '.'];
+  await new Promise<void>((done, fail) => {
+    execFile(bin, args, { cwd: join(ROOT, src), timeout: 300_000 }, (err, _stdout, stderr) => {
+      if (err) fail(new Error(`opa build of ${src} failed: ${stderr}`));
+      else done();
+    });
+  });
+  return out;
 }
 
 let defaultBundle: Promise<string> | undefined;

@@ -14,7 +14,7 @@ import { readBundle } from '../../../src/policy/bundle.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import { buildDecisionInput, buildVisibleInput } from '../../../src/policy/input.js';
 import { createLogger, silentLogger } from '../../../src/telemetry/logger.js';
-import { buildBundle, defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
+import { buildBundle, buildPlainBundle, defaultPolicyBundle, TRUSTED_FACTS } from '../../helpers/policy.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const engineOpts = {
@@ -324,6 +324,30 @@ describe('deny by default', () => {
     expect(e.revision).toBe(good);
     expect(e.status()).toMatchObject({ state: 'warn', revision: good });
     expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
+  });
+
+  it('refuses a bundle calling a builtin the wasm runtime cannot run, naming it, and keeps the last good one', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (l: string) => void lines.push(l) });
+    const e = new PolicyEngine({ ...engineOpts, logger });
+    await e.load(await readBundle(bundleDir));
+    const good = e.revision;
+    // Built by plain `opa build`: policy:build refuses time.diff and rand.intn; sprintf opa-wasm runs in JS.
+    const plain = await readBundle(await buildPlainBundle('test/fixtures/policies/missing-builtin'));
+    const why =
+      /^bundle calls builtin\(s\) the wasm runtime \(opa-wasm 1\.10\.0\) cannot run: rand\.intn, time\.diff;/;
+    await expect(e.load(plain)).rejects.toThrow(why);
+    expect(e.revision).toBe(good);
+    expect(e.status()).toMatchObject({
+      state: 'warn',
+      revision: good,
+      lastError: expect.stringMatching(why),
+    });
+    expect(e.decide(callInput(principal(['guest']), 'echo')).allow).toBe(true);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+    expect(logged).toMatchObject([
+      { msg: 'policy bundle rejected; keeping the last good policy', err: expect.stringMatching(why) },
+    ]);
   });
 });
 
