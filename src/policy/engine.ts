@@ -45,7 +45,7 @@ interface Loaded {
   /** Time, request id and the clock fields the policy never names: left out of cache keys. */
   readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
-  /** Unknown obligations and `visible` results breaking the contract, said once each per revision. */
+  /** Unknown obligations and `visible` failures, said once each per revision. */
   readonly warned: Set<string>;
 }
 
@@ -241,15 +241,13 @@ export class PolicyEngine {
   #evaluateVisible(cur: Loaded, input: PolicyInput): boolean | undefined {
     const r = tryVisible(cur, input, this.#opts.visibleEntrypoint);
     if (typeof r === 'boolean') return r;
-    // A result breaking the contract (no default) is the same every time: said once, a hidden item like any other.
-    const invalid = r.kind === 'invalid_result';
-    if (!invalid || firstTime(cur.warned, r.detail)) {
+    // A broken contract (no default) or a throw fails alike for every item: said once per revision and reason.
+    if (firstTime(cur.warned, `visible ${r.kind}: ${r.detail}`))
       this.#opts.logger.error(
         { revision: cur.revision, err: r.detail },
         'policy visibility evaluation failed',
       );
-    }
-    return invalid ? false : undefined;
+    return r.kind === 'invalid_result' ? false : undefined;
   }
 
   /** A result changed with context.time or context.request_id: this revision is evaluated every time. */

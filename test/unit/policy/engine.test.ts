@@ -303,6 +303,30 @@ describe('deny by default', () => {
     expect(e.visible(item(principal(['a', 'b'])))).toBe(false);
   });
 
+  it('says once per revision and reason that visible threw, however many items and lists it hides', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (l: string) => void lines.push(l) });
+    const e = new PolicyEngine({ ...engineOpts, logger });
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
+    // As in the test above: the fixture's partial object aborts on an input with action.tool.
+    const item = (name: string) => ({
+      ...buildVisibleInput(principal(['a', 'b']), 'tools/list', 'tool', name, {}, FACTS),
+      action: { method: 'tools/list', tool: name },
+    });
+    // Three lists of 50 tools: each item hidden, every time (a failure is never cached).
+    for (let list = 0; list < 3; list++)
+      for (let i = 0; i < 50; i++) expect(e.visible(item(`tool-${i}`))).toBe(false);
+    expect(e.visibleExplained(item('tool-0')).failure?.kind).toBe('evaluation_error');
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+    expect(logged.map((l) => [l.msg, l.err])).toEqual([
+      ['policy visibility evaluation failed', expect.stringMatching(/object insert conflict/)],
+    ]);
+    // A new revision says it again.
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict', { revision: 'r2' })));
+    expect(e.visible(item('tool-0'))).toBe(false);
+    expect(lines).toHaveLength(2);
+  });
+
   it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
