@@ -292,6 +292,8 @@ function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolea
   }
 }
 
-/** True the first time `what` is added to `seen` (said once per revision). */
+/** Warnings said per revision: one whose text varies with the input is not remembered without end. */
+const MAX_WARNED = 100;
+/** True the first time `what` is added to `seen` (said once per revision; no more once it holds MAX_WARNED). */
 const firstTime = (seen: Set<string>, what: string): boolean =>
-  !seen.has(what) && seen.add(what) !== undefined;
+  !seen.has(what) && seen.size < MAX_WARNED && seen.add(what) !== undefined;

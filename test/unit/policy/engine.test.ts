@@ -327,6 +327,18 @@ describe('deny by default', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('remembers at most 100 warnings per revision, so input-made texts cannot grow it without end', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (l: string) => void lines.push(l) });
+    const e = new PolicyEngine({ ...engineOpts, logger });
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/input-obligation')));
+    for (let i = 0; i < 150; i++) expect(e.decide(callInput(principal(['user']), `t-${i}`)).allow).toBe(true);
+    const warned = lines
+      .map((l) => (JSON.parse(l) as { msg: string }).msg)
+      .filter((m) => m.includes('obligation'));
+    expect(warned).toHaveLength(100);
+  });
+
   it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
     const e = new PolicyEngine(engineOpts);
     await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
