@@ -28,6 +28,7 @@ import {
 import type { PolicyInput } from './input.js';
 import { inputJson } from './input-json.js';
 import { instantiate } from './instantiate.js';
+import { WarnOnce } from './warn-once.js';
 import type { WasmCall } from './wasm-call.js';
 
 export type { PolicyEngineOptions, PolicyStatus } from './engine-options.js';
@@ -46,7 +47,7 @@ interface Loaded {
   readonly unused: ReadonlySet<string>;
   visibility: DecisionCache<boolean> | null;
   /** Unknown obligations and `visible` failures, said once each per revision. */
-  readonly warned: Set<string>;
+  readonly warned: WarnOnce;
 }
 
 export class PolicyEngine {
@@ -89,7 +90,7 @@ export class PolicyEngine {
         decisions: cache.on ? new DecisionCache(cache.maxEntries) : null,
         visibility: cache.on ? new DecisionCache(cache.maxEntries) : null,
         unused: cache.unused,
-        warned: new Set(),
+        warned: new WarnOnce(this.#opts.logger, bundle.revision),
       };
       this.#lastError = null;
       this.#reloads.ok++;
@@ -222,9 +223,7 @@ export class PolicyEngine {
       );
     }
     const r = parsed.data;
-    for (const w of unknownObligations(r.obligations))
-      if (firstTime(cur.warned, w))
-        this.#opts.logger.warn({ revision: cur.revision }, `policy decision: ${w}`);
+    for (const w of unknownObligations(r.obligations)) cur.warned.say('obligation', w);
     const reasons = r.allow ? r.reasons : r.reasons.length ? r.reasons : ['denied by policy'];
     return {
       allow: r.allow,
@@ -242,11 +241,7 @@ export class PolicyEngine {
     const r = tryVisible(cur, input, this.#opts.visibleEntrypoint);
     if (typeof r === 'boolean') return r;
     // A broken contract (no default) or a throw fails alike for every item: said once per revision and reason.
-    if (firstTime(cur.warned, `visible ${r.kind}: ${r.detail}`))
-      this.#opts.logger.error(
-        { revision: cur.revision, err: r.detail },
-        'policy visibility evaluation failed',
-      );
+    cur.warned.say('visible', `${r.kind}: ${r.detail}`, { err: r.detail });
     return r.kind === 'invalid_result' ? false : undefined;
   }
 
@@ -291,9 +286,3 @@ function tryVisible(cur: Loaded, input: PolicyInput, entrypoint: string): boolea
     return { kind: 'evaluation_error', detail: errorText(err) };
   }
 }
-
-/** Warnings said per revision: one whose text varies with the input is not remembered without end. */
-const MAX_WARNED = 100;
-/** True the first time `what` is added to `seen` (said once per revision; no more once it holds MAX_WARNED). */
-const firstTime = (seen: Set<string>, what: string): boolean =>
-  !seen.has(what) && seen.size < MAX_WARNED && seen.add(what) !== undefined;

@@ -336,7 +336,29 @@ describe('deny by default', () => {
     const warned = lines
       .map((l) => (JSON.parse(l) as { msg: string }).msg)
       .filter((m) => m.includes('obligation'));
-    expect(warned).toHaveLength(100);
+    // 100 texts, then one line (once) saying further ones are not logged: the log does not just stop.
+    expect(warned).toHaveLength(101);
+    expect(warned.slice(0, 100).every((m) => m.startsWith('policy decision: obligation "t-'))).toBe(true);
+    expect(warned[100]).toBe(
+      'policy: 100 different unknown obligations logged for this revision; further ones are not logged',
+    );
+  });
+
+  it('still logs a visible failure after a caller used up the obligation warnings with texts of its choosing', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (l: string) => void lines.push(l) });
+    const e = new PolicyEngine({ ...engineOpts, logger });
+    await e.load(await readBundle(await buildBundle('test/fixtures/policies/input-obligation')));
+    // The fixture names an obligation after the called tool: 150 tool names make 150 different warnings.
+    for (let i = 0; i < 150; i++) e.decide(callInput(principal(['user']), `t-${i}`));
+    lines.length = 0;
+    // Its visible fails for the item "broken": that is still said (once), not lost behind the caller's texts.
+    const item = buildVisibleInput(principal(['user']), 'tools/list', 'tool', 'broken', {}, FACTS);
+    for (let i = 0; i < 3; i++) expect(e.visible(item)).toBe(false);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; err: string });
+    expect(logged.map((l) => [l.msg, l.err])).toEqual([
+      ['policy visibility evaluation failed', expect.stringMatching(/var assignment conflict/)],
+    ]);
   });
 
   it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
