@@ -30,9 +30,19 @@ const OPA_WASM = dirname(dirname(require.resolve('@open-policy-agent/opa-wasm'))
  * its `exports` map does not name: reached through the package's entry). The sidecar passes no custom
  * builtins to `loadPolicySync`; any it adds one day belong in this set too.
  */
-const RUNTIME_BUILTINS: ReadonlySet<string> = new Set(
-  Object.keys(require(join(OPA_WASM, 'src', 'builtins', 'index.js')) as object),
-);
+const RUNTIME_BUILTINS: ReadonlySet<string> = new Set(Object.keys(runtimeBuiltins()));
+
+function runtimeBuiltins(): object {
+  const file = join(OPA_WASM, 'src', 'builtins', 'index.js');
+  try {
+    return require(file) as object;
+  } catch (err) {
+    throw new Error(
+      `the policy engine's builtin check needs opa-wasm's ${file} (was @open-policy-agent/opa-wasm upgraded or pruned?)`,
+      { cause: err },
+    );
+  }
+}
 
 /**
  * The builtins `policy`'s wasm calls on the host that the runtime has no implementation of, sorted. Read
