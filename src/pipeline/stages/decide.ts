@@ -238,14 +238,15 @@ function taskRefusal(
   params: unknown,
   caller: Principal,
 ): string | undefined {
+  // A request tied to another caller's task by `_meta` would have its reply queued into that task's messages,
+  // whatever its method: checked first, so that no method's own check (a listen's taskIds) returns before it.
+  const related = relatedTaskId(params);
+  if (related !== undefined && !tasks.mayUse(related, caller)) return NOT_THE_CALLERS;
   const subscribed = subscribedTaskIds(method, params);
   if (subscribed === null) return `${method} needs notifications.taskIds to be a list of task ids`;
   if (subscribed !== undefined) {
     return subscribed.every((id) => tasks.mayUse(id, caller)) ? undefined : NOT_THE_CALLERS;
   }
-  // A request tied to another caller's task by `_meta` would have its reply queued into that task's messages.
-  const related = relatedTaskId(params);
-  if (related !== undefined && !tasks.mayUse(related, caller)) return NOT_THE_CALLERS;
   const taskId = namedTaskId(method, params);
   if (taskId === undefined) return undefined;
   if (taskId === null) return `${method} needs a taskId`;

@@ -224,6 +224,12 @@ describe('decide stage', () => {
       error: { message: 'Forbidden: no task with this taskId was created by this caller' },
     });
     expect(run([related(2, 'ping', {})], mallory).result).toMatchObject({ kind: 'deny' });
+    // A listen's own check (its taskIds, none or the caller's) must not pass it over.
+    const listen = (id: number, taskIds?: string[]) =>
+      related(id, 'subscriptions/listen', { notifications: { toolsListChanged: true, taskIds } });
+    expect(run([listen(4)], mallory).result).toMatchObject({ kind: 'deny' });
+    owners.bind('t-mallory', mallory, 60_000);
+    expect(run([listen(5, ['t-mallory'])], mallory).result).toMatchObject({ kind: 'deny' });
     expect(inputs).toEqual([]);
     expect(run([related(3, 'tools/call', { name: 'seen', arguments: {} })], alice).result).toEqual({
       kind: 'continue',
