@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkDuplicateKeys } from '../../../src/mcp/json-keys.js';
-import { arrayElements, keysInText, objectMembers, skipValue } from '../../../src/mcp/json-scan.js';
+import {
+  arrayElements,
+  keysInText,
+  objectMembers,
+  rewrittenText,
+  skipValue,
+} from '../../../src/mcp/json-scan.js';
 import { parseBody } from '../../../src/mcp/jsonrpc.js';
 import { withOwnTraceContext } from '../../../src/mcp/meta-trace.js';
 
@@ -664,6 +670,74 @@ describe('withOwnTraceContext on random bodies', () => {
     }
     expect(rewritten).toBeGreaterThan(500);
     expect(untouched).toBeGreaterThan(200);
+  });
+});
+
+describe('rewrittenText on random batches', () => {
+  /**
+   * A rewrite of `before` as the reply filter makes one: each element kept (the same object), dropped, or
+   * replaced by a new value; kept ones at times repeated or moved.
+   */
+  function rewrite(rng: Rng, before: unknown[]): unknown[] {
+    const after: unknown[] = [];
+    for (const m of before) {
+      const r = rng.next();
+      if (r < 0.45) after.push(m);
+      else if (r < 0.6) continue;
+      else if (r < 0.85)
+        after.push(typeof m === 'object' && m !== null ? { ...m, rewritten: [1, '"],['] } : m);
+      else after.push(rng.pick([{ fresh: '\\"' }, ['[', ']'], 2 ** 60, 'x', null]));
+    }
+    if (after.length > 1 && rng.chance(0.2)) after.push(after[rng.int(after.length)]);
+    return rng.chance(0.2) ? rng.shuffle(after) : after;
+  }
+
+  it('gives exactly the rewrite, each kept element as written, on 3,000 random batches', () => {
+    const rng = new Rng(0x5eed5);
+    for (let n = 0; n < 3000; n++) {
+      const g = new Gen(rng, { repeatChance: 0.1, maxDepth: 1 + rng.int(4) });
+      const elements = Array.from(
+        { length: rng.int(6) },
+        () => () => (rng.chance(0.8) ? g.object(1) : g.value(1)),
+      );
+      const node = g.document(() => g.array(0, elements));
+      const t = g.out;
+      const before = JSON.parse(t) as unknown[];
+      const after = rewrite(rng, before);
+      const out = rewrittenText(t, before, after);
+      const spans = node.kind === 'array' ? node.elements : [];
+      const expected = after.map((m) => {
+        const i = typeof m === 'object' && m !== null ? before.indexOf(m) : -1;
+        const span = spans[i];
+        return span ? t.slice(span.start, span.end) : JSON.stringify(m);
+      });
+      expect(out, t).toBe(`[${expected.join(',')}]`);
+      // Kept messages parse to the very values judged (-0 included); the rest to their JSON.stringify.
+      const values = after.map((m) =>
+        typeof m === 'object' && m !== null && before.includes(m)
+          ? m
+          : (JSON.parse(JSON.stringify(m)) as unknown),
+      );
+      expect(canon(JSON.parse(out)), t).toBe(canon(values));
+    }
+  });
+
+  it('serialises the rewrite of a value that is no batch, and of an empty batch', () => {
+    const before = JSON.parse(' { "id" : 1 } ') as unknown;
+    expect(rewrittenText(' { "id" : 1 } ', before, { id: 2 })).toBe('{"id":2}');
+    expect(rewrittenText(' [ ] ', JSON.parse(' [ ] '), [])).toBe('[]');
+    expect(rewrittenText('[{"a":1}]', JSON.parse('[{"a":1}]'), { a: 1 })).toBe('{"a":1}');
+  });
+
+  it('runs in linear time on a large batch of hostile strings, half of it rewritten', () => {
+    const n = 5_000;
+    const t = `[${Array.from({ length: n }, (_, i) => `{"id":${i},"s":"${'\\\\\\"],['.repeat(20)}"}`).join(' , ')}]`;
+    const before = JSON.parse(t) as Record<string, unknown>[];
+    const after = before.map((m, i) => (i % 2 === 0 ? m : { ...m, s: '' }));
+    const t0 = performance.now();
+    const out = rewrittenText(t, before, after);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(canon(JSON.parse(out))).toBe(canon(after));
   });
 });
 
