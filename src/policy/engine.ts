@@ -202,7 +202,8 @@ export class PolicyEngine {
     } catch (err) {
       const evalNs = Number(process.hrtime.bigint() - t0);
       const detail = errorText(err);
-      this.#opts.logger.error({ revision: cur.revision, err: detail }, 'policy evaluation failed');
+      // Once per revision and detail: a policy that throws on crafted input must not let callers flood the log.
+      cur.warned.say('evaluation', detail, { err: detail });
       return denyDecision('policy evaluation failed', 'evaluation_error', cur.revision, evalNs, detail);
     }
     const result = firstResult(raw);

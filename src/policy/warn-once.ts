@@ -1,5 +1,6 @@
 /**
- * The log lines a revision says once each: an unknown obligation, a `visible` failure. They are remembered by
+ * The log lines a revision says once each: an unknown obligation, a `visible` failure, a `decision` failure
+ * (each failing request is still denied and audited as an `evaluation_error`; the log says each error once). They are remembered by
  * their text, and a text may come from the input (an obligation named after the called tool, a builtin error
  * quoting an argument), so each kind remembers at most {@link MAX_WARNED} texts and then says, once, that
  * further ones go unlogged. The kinds are counted apart: a caller filling one with texts of its choosing
@@ -25,6 +26,11 @@ const KINDS = {
     msg: () => 'policy visibility evaluation failed',
     about: 'visibility evaluation failures',
   },
+  evaluation: {
+    level: 'error',
+    msg: () => 'policy evaluation failed',
+    about: 'decision evaluation failures',
+  },
 } as const;
 
 export type WarnKind = keyof typeof KINDS;
@@ -32,7 +38,11 @@ export type WarnKind = keyof typeof KINDS;
 export class WarnOnce {
   readonly #logger: Logger;
   readonly #revision: string;
-  readonly #seen: Record<WarnKind, Set<string>> = { obligation: new Set(), visible: new Set() };
+  readonly #seen: Record<WarnKind, Set<string>> = {
+    obligation: new Set(),
+    visible: new Set(),
+    evaluation: new Set(),
+  };
   /** Kinds past {@link MAX_WARNED} texts (that said so). */
   readonly #full = new Set<WarnKind>();
 

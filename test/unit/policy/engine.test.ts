@@ -362,12 +362,19 @@ describe('deny by default', () => {
   });
 
   it('keeps deciding after many aborted evaluations (each leaks wasm stack: a fresh instance follows one)', async () => {
-    const e = new PolicyEngine(engineOpts);
+    const lines: string[] = [];
+    const e = new PolicyEngine({
+      ...engineOpts,
+      logger: createLogger('error', { write: (l: string) => void lines.push(l) }),
+    });
     await e.load(await readBundle(await buildBundle('test/fixtures/policies/conflict')));
     // Past the ~500 aborts after which one instance traps on every call.
     for (let i = 0; i < 1_500; i++) {
       expect(e.decide(callInput(principal(['a', 'b']), 'echo')).failure).toBe('evaluation_error');
     }
+    // Every one denied, the failure said once (not 1,500 error lines a caller could send at will).
+    const failed = lines.filter((l) => (JSON.parse(l) as { msg: string }).msg === 'policy evaluation failed');
+    expect(failed).toHaveLength(1);
     expect(e.decide(callInput(principal(['a']), 'echo'))).toMatchObject({ allow: true });
   });
 
