@@ -40,6 +40,8 @@ function authnWith(fetchImpl: typeof fetch) {
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
+/** The resolver timings these tests use (a fetch timeout, the failure cooldown, the set's maximum age). */
+const TIMINGS = { timeoutMs: 200, cooldownMs: 30_000, cacheMaxAgeMs: 600_000 } as const;
 describe('JWKS key resolution (injected fetch)', () => {
   it('verifies with keys from the JWKS', async () => {
     const { jwk, token } = await keyAndToken();
@@ -141,9 +143,7 @@ describe('JWKS fetch failures', () => {
     const calls = { n: 0 };
     const keys = createKeyResolver({
       jwksUri: 'https://idp.example.com/jwks',
-      timeoutMs: 200,
-      cooldownMs: 30_000,
-      cacheMaxAgeMs: 600_000,
+      ...TIMINGS,
       fetch: (async () => {
         calls.n++;
         return respond();
@@ -250,9 +250,7 @@ describe('keys past their lifetime or too weak', () => {
     const clock = { now: 1_000_000 };
     const keys = createKeyResolver({
       jwksUri: 'https://idp.example.com/jwks',
-      timeoutMs: 200,
-      cooldownMs: 30_000,
-      cacheMaxAgeMs: 600_000,
+      ...TIMINGS,
       fetch: (async () =>
         up ? Response.json({ keys: [jwk] }) : new Response('down', { status: 503 })) as typeof fetch,
       now: () => clock.now,
@@ -278,9 +276,7 @@ describe('keys past their lifetime or too weak', () => {
         origin: () => 'file',
         close: () => {},
       },
-      timeoutMs: 200,
-      cooldownMs: 30_000,
-      cacheMaxAgeMs: 600_000,
+      ...TIMINGS,
     });
     const token = { payload: '', signature: '' };
     await expect(keys.getKey({ alg: 'HS256' }, token)).resolves.toBeDefined();
@@ -434,9 +430,7 @@ describe('a key of the set that cannot be used, while the issuer is down', () =>
     const clock = { now: 1_000_000 };
     const keys = createKeyResolver({
       jwksUri: 'https://idp.example.com/jwks',
-      timeoutMs: 200,
-      cooldownMs: 30_000,
-      cacheMaxAgeMs: 600_000,
+      ...TIMINGS,
       fetch: (async () => {
         fetches++;
         return up ? Response.json({ keys: [jwk, bad] }) : down();
