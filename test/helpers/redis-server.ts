@@ -58,12 +58,18 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
   return server;
 }
 
+/**
+ * Each server works in a directory of its own: with saving off a master still writes an RDB file when a
+ * replica syncs from it (a `REPLICAOF` test), which in the default working directory (the checkout) left
+ * `dump.rdb` in the repository.
+ */
 function serverArgs(opts: RedisOptions): string[] {
-  const args = opts.password === undefined ? [] : ['--requirepass', opts.password];
+  const dir = mkdtempSync(join(tmpdir(), opts.cluster ? 'redis-cluster-' : 'redis-'));
+  const args = ['--dir', dir];
+  if (opts.password !== undefined) args.push('--requirepass', opts.password);
   if (opts.cluster) {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
     args.push('--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1');
-    args.push('--cluster-config-file', join(dir, 'nodes.conf'), '--dir', dir);
+    args.push('--cluster-config-file', join(dir, 'nodes.conf'));
   }
   return args;
 }
