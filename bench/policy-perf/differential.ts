@@ -86,6 +86,8 @@ const resources = [
   'crm://customers/c-9',
   'crm://customers/c-9/notes',
   'crm://customers/',
+  'crm://acme/customers/c-9',
+  'crm://globex/customers/c-9',
   'file:///x',
   '',
 ];
@@ -467,7 +469,10 @@ const variants: [string, (a: Record<string, Json>) => void][] = [
     (a) => {
       a.always_allowed_methods = ['**', 'tools/*', '{ping,initialize}', 'notifications/*'];
       a.default_sensitivity = 'confidential';
-      a.catalog.resources['crm://customers/{id}'].match = ['crm://customers/?-*', 'crm://customers/[c]*'];
+      a.catalog.resources['crm://{tenant}/customers/{id}'].match = [
+        'crm://*/customers/?-*',
+        'crm://*/customers/[c]*',
+      ];
     },
   ],
   [
