@@ -60,7 +60,7 @@ export function foldKey(k: string): string {
 
 /**
  * The members of `params` the sidecar reads, by method: the call decided (a tool or prompt and its arguments,
- * a resource's URI, a task's id, whose names `Mcp-Name` mirrors for every `resources/*` and `tasks/*` method),
+ * a completion's ref, argument and context, a resource's URI, a task's id, whose names `Mcp-Name` mirrors for every `resources/*` and `tasks/*` method),
  * the task a call asks for, a listen's lists, a cancellation's request, the version an `initialize` asks for
  * (the policy's `context.protocol_version`), and `_meta` of every message (its trace context, the protocol
  * version that says whether a call's `Mcp-Param-*` headers are checked, the client capabilities). Any other
@@ -73,6 +73,7 @@ const READ_BY_METHOD: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map
     initialize: ['protocolVersion'],
     'tools/call': ['name', 'arguments', 'task'],
     'prompts/get': ['name', 'arguments'],
+    'completion/complete': ['ref', 'argument', 'context'],
     'subscriptions/listen': ['notifications'],
     'notifications/cancelled': ['requestId'],
   }).map(([method, names]) => [method, variants([...names, '_meta'])]),
@@ -90,6 +91,12 @@ function readMembers(method: string): ReadonlyMap<string, string> {
 }
 /** What it reads of a `subscriptions/listen`'s `params.notifications`. */
 const READ_LISTEN = variants(['resourceSubscriptions', 'taskIds']);
+/** What it reads of a `completion/complete`'s `ref`, `argument` and `context` (the item, the argument, its context). */
+const READ_COMPLETION: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
+  ['ref', variants(['type', 'name', 'uri'])],
+  ['argument', variants(['name', 'value'])],
+  ['context', variants(['arguments'])],
+]);
 
 /**
  * Each member by its folded spelling (Go) and its Python name (`task_id`, `meta`: the Python SDK's models take
@@ -120,6 +127,14 @@ export function checkReadMembers(method: string, params: unknown): void {
   const notifications = misspelt(params as Record<string, unknown>, readMembers(method));
   if (method === 'subscriptions/listen' && typeof notifications === 'object' && notifications !== null) {
     misspelt(notifications as Record<string, unknown>, READ_LISTEN);
+  }
+  if (method === 'completion/complete') {
+    // `{"ref": {"type": "ref/prompt", "Name": "secret"}}` or `{"context": {"Arguments": {"tenant": …}}}`: the
+    // policy would judge no prompt, or no tenant, where a server matching members without case reads one.
+    for (const [member, names] of READ_COMPLETION) {
+      const o = (params as Record<string, unknown>)[member];
+      if (typeof o === 'object' && o !== null) misspelt(o as Record<string, unknown>, names);
+    }
   }
 }
 

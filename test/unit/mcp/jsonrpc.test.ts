@@ -178,6 +178,22 @@ describe('parseBody', () => {
       ['resources/list', '{"URI":"crm://globex/x"}'],
       ['tasks/list', '{"task_id":"t-1"}'],
       ['notifications/cancelled', '{"request_id":1}'],
+      // A completion is decided on its ref's item and its context's arguments.
+      ['completion/complete', '{"Ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":""}}'],
+      [
+        'completion/complete',
+        '{"ref":{"type":"ref/prompt","Name":"secret"},"argument":{"name":"a","value":""}}',
+      ],
+      ['completion/complete', '{"ref":{"type":"ref/resource","URI":"crm://{tenant}/x"}}'],
+      ['completion/complete', '{"ref":{"TYPE":"ref/prompt","name":"p"}}'],
+      [
+        'completion/complete',
+        '{"ref":{"type":"ref/prompt","name":"p"},"argument":{"Name":"tenant","value":"g"}}',
+      ],
+      [
+        'completion/complete',
+        '{"ref":{"type":"ref/prompt","name":"p"},"context":{"Arguments":{"tenant":"g"}}}',
+      ],
     ]) {
       expect(() => parseBody(req(method as string, params as string)), params).toThrow(
         'is another spelling of',
@@ -197,6 +213,10 @@ describe('parseBody', () => {
       ['acme/search', '{"NAME":"x","Uri":"u","TaskId":"t","protocol_version":"1","Notifications":{}}'],
       ['prompts/get', '{"name":"p","Task":{},"Uri":"u"}'],
       ['initialize', '{"protocolVersion":"2025-06-18","Name":"c","capabilities":{}}'],
+      [
+        'completion/complete',
+        '{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"},"context":{"arguments":{"Tenant":"g"}}}',
+      ],
     ]) {
       expect(parseBody(req(method as string, params as string)).messages, params).toHaveLength(1);
     }
