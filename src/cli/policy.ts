@@ -102,7 +102,7 @@ const MAX_INPUT_WARNINGS = 10;
  * the one a real request gets. The action is held to the shape the sidecar sends for its `method`.
  */
 function unlikeSidecarInput(input: PolicyInput): string[] {
-  const r = policyInputSchemaFor(input.action.method).safeParse(input);
+  const r = policyInputSchemaFor(input.action.method, input.action).safeParse(input);
   if (r.success) return [];
   const lines = r.error.issues.flatMap((i) => {
     const at = i.path.join('.');

@@ -1,6 +1,7 @@
 /**
  * An Action is what the policy decides: one JSON-RPC request, classified by method into the kind of
- * resource it touches (tool, prompt, resource or the method itself).
+ * resource it touches (tool, prompt, resource or the method itself). A `completion/complete` touches the item
+ * its `ref` names: a completion for a prompt or resource template is decided as a use of it.
  *
  * @module
  */
@@ -15,18 +16,37 @@ export interface Action {
   readonly tool?: string;
   readonly prompt?: string;
   readonly uri?: string;
+  /** `completion/complete`: the argument being completed (a name or value that is no string reads ''). */
+  readonly argument?: { readonly name: string; readonly value: string };
+  /** `tools/call`, `prompts/get`: the arguments; `completion/complete`: the context's (`context.arguments`). */
   readonly arguments?: Readonly<Record<string, unknown>>;
   readonly resource: { readonly kind: ResourceKind; readonly name: string };
 }
 
 /**
- * True for a `tools/call` or `prompts/get` whose `arguments` is there but no JSON object (an array, a
- * string): its Action shows the policy no arguments (`{}`), while the upstream would get the value as it is.
+ * Why a request's params are no shape its Action can show the policy, or undefined: a `tools/call` or
+ * `prompts/get` whose `arguments` is there but no JSON object (an array, a string), or a `completion/complete`
+ * whose `context.arguments` is (the Action shows `{}`, while the upstream would get the value as it is), or
+ * whose `ref` names no prompt or resource template (missing, another `type`, a name or URI that is no string:
+ * there is no item to decide it on).
  */
-export function nonObjectArguments(method: string, params: unknown): boolean {
-  if (method !== 'tools/call' && method !== 'prompts/get') return false;
-  const args = isRecord(params) ? params.arguments : undefined;
-  return args !== undefined && args !== null && !isRecord(args);
+export function malformedParams(method: string, params: unknown): string | undefined {
+  if (method === 'tools/call' || method === 'prompts/get') {
+    return nonObject(isRecord(params) ? params.arguments : undefined) ? ARGUMENTS_NOT_OBJECT : undefined;
+  }
+  if (method !== 'completion/complete') return undefined;
+  const p = isRecord(params) ? params : {};
+  if (completionRef(p) === undefined) return COMPLETION_REF_NEEDED;
+  const context = isRecord(p.context) ? p.context : undefined;
+  return nonObject(context?.arguments) ? 'context.arguments must be a JSON object' : undefined;
+}
+
+const ARGUMENTS_NOT_OBJECT = 'arguments must be a JSON object';
+export const COMPLETION_REF_NEEDED =
+  'completion/complete needs a ref to a prompt ({"type": "ref/prompt", "name": …}) or a resource template ({"type": "ref/resource", "uri": …})';
+
+function nonObject(v: unknown): boolean {
+  return v !== undefined && v !== null && !isRecord(v);
 }
 
 /** Classifies one JSON-RPC request (method + params) into an Action. */
@@ -49,9 +69,42 @@ export function classify(method: string, id: JsonRpcId, params: unknown): Action
       const uri = typeof p.uri === 'string' ? p.uri : '';
       return { method, id, uri, resource: { kind: 'resource', name: uri } };
     }
+    case 'completion/complete':
+      return completion(method, id, p);
     default:
       return { method, id, resource: { kind: 'method', name: method } };
   }
+}
+
+/**
+ * A `completion/complete` (MCP 2025-06-18, 2025-11-25): `ref` `{type: "ref/prompt", name}` is the prompt,
+ * `{type: "ref/resource", uri}` the resource template (`uri` as written: a URI template, or a plain URI, matched
+ * by the SDK server as text), decided as `resource_template` as `resources/templates/list` lists it. Any other
+ * ref is the method alone ({@link malformedParams} refuses it before the policy).
+ */
+function completion(method: string, id: JsonRpcId, p: Record<string, unknown>): Action {
+  const ref = completionRef(p);
+  if (ref === undefined) return { method, id, resource: { kind: 'method', name: method } };
+  const a = isRecord(p.argument) ? p.argument : {};
+  const argument = {
+    name: typeof a.name === 'string' ? a.name : '',
+    value: typeof a.value === 'string' ? a.value : '',
+  };
+  const context = isRecord(p.context) ? p.context : {};
+  const args = isRecord(context.arguments) ? context.arguments : {};
+  return ref.kind === 'prompt'
+    ? { method, id, prompt: ref.name, argument, arguments: args, resource: ref }
+    : { method, id, uri: ref.name, argument, arguments: args, resource: ref };
+}
+
+function completionRef(p: Record<string, unknown>): Action['resource'] | undefined {
+  const ref = p.ref;
+  if (!isRecord(ref)) return undefined;
+  if (ref.type === 'ref/prompt' && typeof ref.name === 'string') return { kind: 'prompt', name: ref.name };
+  if (ref.type === 'ref/resource' && typeof ref.uri === 'string') {
+    return { kind: 'resource_template', name: ref.uri };
+  }
+  return undefined;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

@@ -43,7 +43,30 @@ const ResourceAction = z.strictObject({
   method: ResourceMethod,
   uri: z.string().describe('the resource’s URI'),
 });
-const Action = z.union([OtherAction, ToolCall, PromptGet, ResourceAction]);
+/**
+ * `completion/complete` of a prompt's or resource template's argument (MCP `ref/prompt`, `ref/resource`): decided
+ * as a use of the item (`resource` is it), with the argument being completed and the arguments already filled in.
+ */
+const completionFields = {
+  method: z.literal('completion/complete'),
+  argument: z
+    .strictObject({ name: z.string(), value: z.string().describe('what the caller has typed so far') })
+    .describe('the argument being completed (`params.argument`)'),
+  arguments: open.describe('the arguments already filled in (`params.context.arguments`; `{}` when none)'),
+};
+const PromptCompletion = z.strictObject({ ...completionFields, prompt: z.string() });
+const TemplateCompletion = z.strictObject({
+  ...completionFields,
+  uri: z.string().describe('the resource template (or resource URI) as the ref writes it'),
+});
+const Action = z.union([
+  OtherAction,
+  ToolCall,
+  PromptGet,
+  ResourceAction,
+  PromptCompletion,
+  TemplateCompletion,
+]);
 
 // Typed as anything: an upstream's hint reaches the policy as it was listed (null, "false"), so a policy may
 // compare it with anything. The names are what the check holds a policy to.
@@ -91,9 +114,9 @@ const MethodOnly = z.looseObject({ method: z.string() });
  * The input schema with the one action shape the sidecar sends for `method` (the union's first error comes
  * from whichever shape failed first, so `{"method": "tools/call", "tool": "echo"}` would be reported against
  * the shape of "any other method" — `tool` unknown — instead of `arguments` missing). An action without a
- * string method is judged only on its method.
+ * string method is judged only on its method; a completion, on the shape its `uri` (else `prompt`) picks.
  */
-export function policyInputSchemaFor(method: unknown) {
+export function policyInputSchemaFor(method: unknown, given?: unknown) {
   const action =
     method === 'tools/call'
       ? ToolCall
@@ -101,8 +124,17 @@ export function policyInputSchemaFor(method: unknown) {
         ? PromptGet
         : ResourceMethod.safeParse(method).success
           ? ResourceAction
-          : typeof method === 'string'
-            ? OtherAction
-            : MethodOnly;
+          : method === 'completion/complete'
+            ? completionShape(given)
+            : typeof method === 'string'
+              ? OtherAction
+              : MethodOnly;
   return PolicyInputSchema.extend({ action });
+}
+
+/** A completion's action shape: a resource template's when it has a `uri`, else a prompt's. */
+function completionShape(action: unknown) {
+  return typeof action === 'object' && action !== null && 'uri' in action
+    ? TemplateCompletion
+    : PromptCompletion;
 }

@@ -39,8 +39,12 @@ export function buildDecisionInput(
 ): PolicyInput {
   const a: Record<string, unknown> = { method: action.method };
   if (action.tool !== undefined) a.tool = action.tool;
-  if (action.prompt !== undefined) a.prompt = action.prompt;
-  if (action.uri !== undefined) a.uri = action.uri;
+  else {
+    if (action.prompt !== undefined) a.prompt = action.prompt;
+    if (action.uri !== undefined) a.uri = action.uri;
+    // completion/complete: the argument being completed (`arguments` are then the context's).
+    if (action.argument !== undefined) a.argument = action.argument;
+  }
   if (action.arguments !== undefined) a.arguments = action.arguments;
   return {
     subject: subjectOf(principal),

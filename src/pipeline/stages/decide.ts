@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../../authn/principal.js';
 import { cutText } from '../../cut-text.js';
 import { PolicyError, RequestError } from '../../errors/errors.js';
-import { type Action, classify, nonObjectArguments } from '../../mcp/action.js';
+import { type Action, classify, malformedParams } from '../../mcp/action.js';
 import { type AnnotationCache, learnableToolName } from '../../mcp/annotations.js';
 import { misspeltArgument, spellingReason } from '../../mcp/argument-names.js';
 import { holdsMoreValues } from '../../mcp/json-values.js';
@@ -72,13 +72,18 @@ export function decideStage(deps: DecideDeps): Stage {
       if (msg.kind !== 'request') continue;
       const action = classify(msg.method, msg.id, msg.params);
       const annotations = action.tool !== undefined ? deps.annotations.get(action.tool) : undefined;
-      const canonical = action.uri === undefined ? undefined : nonCanonicalUri(action.uri);
+      // A completion's resource template is matched as written (the SDK server compares the text): no URL form.
+      const canonical =
+        action.uri === undefined || action.resource.kind === 'resource_template'
+          ? undefined
+          : nonCanonicalUri(action.uri);
       const foreignTask = deps.tasks ? taskRefusal(deps.tasks, msg.method, msg.params, principal) : undefined;
       const misspelt =
         action.tool !== undefined && action.arguments !== undefined
           ? misspeltArgument(action.arguments, deps.annotations.argumentNames(action.tool))
           : undefined;
-      const badArguments = nonObjectArguments(msg.method, msg.params) || misspelt !== undefined;
+      const malformed = misspelt ? spellingReason(misspelt) : malformedParams(msg.method, msg.params);
+      const badArguments = malformed !== undefined;
       const tooLarge =
         deps.maxArgumentValues !== undefined &&
         action.arguments !== undefined &&
@@ -86,11 +91,7 @@ export function decideStage(deps: DecideDeps): Stage {
       const decision = canonical
         ? denyDecision(`write the resource URI as ${canonical}`, undefined, deps.engine.revision)
         : badArguments
-          ? denyDecision(
-              misspelt ? spellingReason(misspelt) : 'arguments must be a JSON object',
-              undefined,
-              deps.engine.revision,
-            )
+          ? denyDecision(malformed, undefined, deps.engine.revision)
           : tooLarge
             ? denyDecision(
                 `the arguments hold more than ${deps.maxArgumentValues} JSON values (policy.maxArgumentValues)`,
@@ -104,7 +105,8 @@ export function decideStage(deps: DecideDeps): Stage {
       const decisionId = randomUUID();
       // A dry run never lets an unauthenticated request through: an anonymous caller (`authn.mode: optional`)
       // the policy denies is still asked to sign in (respond.ts), as authentication stays enforced. Nor does
-      // it open another caller's task, or pass arguments the policy never saw: those are no policy choice.
+      // it open another caller's task, or pass arguments (or a completion's ref) the policy never saw: those
+      // are no policy choice.
       const notEnforced =
         !decision.allow &&
         deps.dryRun === true &&

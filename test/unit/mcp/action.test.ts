@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, isRecord } from '../../../src/mcp/action.js';
+import { COMPLETION_REF_NEEDED, classify, isRecord, malformedParams } from '../../../src/mcp/action.js';
 
 describe('classify', () => {
   it('classifies tools/call by tool name with its arguments', () => {
@@ -72,6 +72,96 @@ describe('classify', () => {
       arguments: {},
     });
     expect(classify('resources/read', 1, { uri: 7 })).toMatchObject({ uri: '' });
+  });
+});
+
+describe('classify completion/complete', () => {
+  const argument = { name: 'tenant', value: 'ac' };
+
+  it('decides a ref/prompt as its prompt, with the argument completed and the context arguments', () => {
+    const params = {
+      ref: { type: 'ref/prompt', name: 'summarize' },
+      argument,
+      context: { arguments: { lang: 'en' } },
+    };
+    expect(classify('completion/complete', 4, params)).toEqual({
+      method: 'completion/complete',
+      id: 4,
+      prompt: 'summarize',
+      argument,
+      arguments: { lang: 'en' },
+      resource: { kind: 'prompt', name: 'summarize' },
+    });
+  });
+
+  it('decides a ref/resource as the resource template it writes, as resources/templates/list names it', () => {
+    const params = { ref: { type: 'ref/resource', uri: 'crm://{tenant}/customers/{id}' }, argument };
+    expect(classify('completion/complete', 5, params)).toEqual({
+      method: 'completion/complete',
+      id: 5,
+      uri: 'crm://{tenant}/customers/{id}',
+      argument,
+      arguments: {},
+      resource: { kind: 'resource_template', name: 'crm://{tenant}/customers/{id}' },
+    });
+  });
+
+  it('shows an argument name or value that is no string as empty, and no context as no arguments', () => {
+    const params = {
+      ref: { type: 'ref/prompt', name: 'p' },
+      argument: { name: 7, value: null },
+      context: [],
+    };
+    expect(classify('completion/complete', 6, params)).toMatchObject({
+      argument: { name: '', value: '' },
+      arguments: {},
+    });
+    expect(classify('completion/complete', 6, { ref: { type: 'ref/prompt', name: 'p' } })).toMatchObject({
+      argument: { name: '', value: '' },
+      arguments: {},
+    });
+  });
+
+  it.each([
+    ['no ref', { argument }],
+    ['a ref that is no object', { ref: 'ref/prompt', argument }],
+    ['a ref of another type', { ref: { type: 'ref/tool', name: 'delete_customer' }, argument }],
+    ['a ref/prompt without a name', { ref: { type: 'ref/prompt', uri: 'x' }, argument }],
+    ['a ref/resource whose uri is no string', { ref: { type: 'ref/resource', uri: ['x'] }, argument }],
+  ])('gives %s no item, and no prompt, uri or arguments', (_label, params) => {
+    expect(classify('completion/complete', 7, params)).toEqual({
+      method: 'completion/complete',
+      id: 7,
+      resource: { kind: 'method', name: 'completion/complete' },
+    });
+    expect(malformedParams('completion/complete', params)).toBe(COMPLETION_REF_NEEDED);
+  });
+});
+
+describe('malformedParams', () => {
+  it('refuses arguments that are no object, of a call, a prompt, or a completion context', () => {
+    expect(malformedParams('tools/call', { name: 'echo', arguments: ['x'] })).toBe(
+      'arguments must be a JSON object',
+    );
+    expect(malformedParams('prompts/get', { name: 'p', arguments: 'x' })).toBe(
+      'arguments must be a JSON object',
+    );
+    const ref = { type: 'ref/prompt', name: 'p' };
+    expect(malformedParams('completion/complete', { ref, context: { arguments: ['acme'] } })).toBe(
+      'context.arguments must be a JSON object',
+    );
+  });
+
+  it('passes what the Action shows as it is, and other methods', () => {
+    expect(malformedParams('tools/call', { name: 'echo', arguments: { a: 1 } })).toBeUndefined();
+    expect(malformedParams('tools/call', { name: 'echo', arguments: null })).toBeUndefined();
+    expect(malformedParams('tools/call', undefined)).toBeUndefined();
+    const ref = { type: 'ref/resource', uri: 'file:///{path}' };
+    expect(
+      malformedParams('completion/complete', { ref, context: { arguments: { a: 'b' } } }),
+    ).toBeUndefined();
+    expect(malformedParams('completion/complete', { ref })).toBeUndefined();
+    expect(malformedParams('ping', { ref: 'x', arguments: 'y' })).toBeUndefined();
   });
 });
 

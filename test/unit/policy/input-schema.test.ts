@@ -8,7 +8,7 @@ import { ANONYMOUS, type Principal } from '../../../src/authn/principal.js';
 import { classify } from '../../../src/mcp/action.js';
 import { AnnotationCache } from '../../../src/mcp/annotations.js';
 import { buildDecisionInput, buildVisibleInput, type RequestFacts } from '../../../src/policy/input.js';
-import { PolicyInputSchema } from '../../../src/policy/input-schema.js';
+import { PolicyInputSchema, policyInputSchemaFor } from '../../../src/policy/input-schema.js';
 
 const jwt: Principal = {
   id: 'alice',
@@ -43,6 +43,19 @@ const requests: [string, unknown][] = [
   ['tools/list', {}],
   ['initialize', { protocolVersion: '2025-11-25' }],
   ['ping', undefined],
+  [
+    'completion/complete',
+    {
+      ref: { type: 'ref/prompt', name: 'summary' },
+      argument: { name: 'topic', value: 'x' },
+      context: { arguments: { lang: 'en' } },
+    },
+  ],
+  [
+    'completion/complete',
+    { ref: { type: 'ref/resource', uri: 'crm://{tenant}/x/{id}' }, argument: { name: 'id', value: '' } },
+  ],
+  ['completion/complete', { ref: { type: 'ref/tool', name: 'x' } }],
 ];
 
 function parsesAll(inputs: unknown[]): void {
@@ -111,5 +124,28 @@ describe('policy input schema', () => {
       resource: { ...base.resource, annotations: { vendorHint: 1 } },
     };
     expect(PolicyInputSchema.safeParse(open).success).toBe(true);
+  });
+
+  it('holds a completion to the shape of its item: a prompt’s, or a resource template’s', () => {
+    const complete = (ref: unknown) =>
+      buildDecisionInput(
+        jwt,
+        classify('completion/complete', 1, { ref, argument: { name: 'a', value: 'b' } }),
+        undefined,
+        facts(),
+      );
+    for (const input of [
+      complete({ type: 'ref/prompt', name: 'p' }),
+      complete({ type: 'ref/resource', uri: 'file:///{path}' }),
+    ]) {
+      expect(policyInputSchemaFor(input.action.method, input.action).safeParse(input).success).toBe(true);
+    }
+    const prompt = complete({ type: 'ref/prompt', name: 'p' });
+    const noArgument = { ...prompt, action: { method: 'completion/complete', prompt: 'p', arguments: {} } };
+    const issues = policyInputSchemaFor('completion/complete', noArgument.action).safeParse(noArgument).error
+      ?.issues;
+    expect(issues?.map((i) => i.path.join('.'))).toEqual(['action.argument']);
+    const both = { ...prompt, action: { ...prompt.action, uri: 'file:///x' } };
+    expect(PolicyInputSchema.safeParse(both).success).toBe(false);
   });
 });

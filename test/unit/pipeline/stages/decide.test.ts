@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../../../src/authn/principal.js';
+import { COMPLETION_REF_NEEDED } from '../../../../src/mcp/action.js';
 import { AnnotationCache } from '../../../../src/mcp/annotations.js';
 import { parseBody } from '../../../../src/mcp/jsonrpc.js';
 import { TaskOwners } from '../../../../src/mcp/task-owners.js';
@@ -399,5 +400,60 @@ describe('decide stage', () => {
     expect(inputs).toEqual([]);
     expect(run([read(1, 'crm://customers/c-1')]).result).toEqual({ kind: 'continue' });
     expect(inputs.map((i) => i.action.uri)).toEqual(['crm://customers/c-1']);
+  });
+
+  it('decides a completion on the prompt or resource template its ref names, the template as written', () => {
+    const { inputs, run } = setup(['crm://{tenant}/customers/{id}']);
+    const complete = (id: number, ref: unknown) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'completion/complete',
+      params: { ref, argument: { name: 'id', value: 'c-' }, context: { arguments: { tenant: 'acme' } } },
+    });
+    expect(run([complete(1, { type: 'ref/prompt', name: 'summarize' })]).result).toEqual({
+      kind: 'continue',
+    });
+    // `{`/`}` are no URL's (its canonical form escapes them), yet the SDK server matches the template as written.
+    const template = run([complete(2, { type: 'ref/resource', uri: 'crm://{tenant}/customers/{id}' })]);
+    expect(template.result).toMatchObject({
+      kind: 'deny',
+      error: { message: 'Forbidden: no crm://{tenant}/customers/{id}' },
+    });
+    expect(inputs.map((i) => [i.action, i.resource.kind, i.resource.name])).toEqual([
+      [
+        {
+          method: 'completion/complete',
+          prompt: 'summarize',
+          argument: { name: 'id', value: 'c-' },
+          arguments: { tenant: 'acme' },
+        },
+        'prompt',
+        'summarize',
+      ],
+      [
+        {
+          method: 'completion/complete',
+          uri: 'crm://{tenant}/customers/{id}',
+          argument: { name: 'id', value: 'c-' },
+          arguments: { tenant: 'acme' },
+        },
+        'resource_template',
+        'crm://{tenant}/customers/{id}',
+      ],
+    ]);
+  });
+
+  it('refuses a completion whose ref names no prompt or template before the policy, even in a dry run', () => {
+    const { inputs, run } = setup([], true);
+    for (const ref of [undefined, { type: 'ref/tool', name: 'run_sql' }, { type: 'ref/prompt' }]) {
+      const msg = { jsonrpc: '2.0', id: 1, method: 'completion/complete', params: { ref } };
+      const { ctx, result } = run([msg], principal());
+      expect(result).toMatchObject({
+        kind: 'deny',
+        error: { code: 'ERR_POLICY_DENIED', message: `Forbidden: ${COMPLETION_REF_NEEDED}` },
+      });
+      expect(ctx.decisions.map((d) => d.dryRun)).toEqual([undefined]);
+    }
+    expect(inputs).toEqual([]);
   });
 });
