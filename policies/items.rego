@@ -1,6 +1,6 @@
-# Items: tools, prompts, resources (and resource templates in list replies). Role grants, explicit
-# denies, clearance against the item's sensitivity, and the destructive permission. These are the
-# rules `visible` uses, so anything `decision` allows is also visible.
+# Items: tools, prompts, resources (and resource templates, listed or completed). Role grants,
+# explicit denies, clearance against the item's sensitivity, and the destructive permission. These are
+# the rules `visible` uses, so anything `decision` allows is also visible.
 package mcp.authz
 
 # True when the subject could ever use the item: granted by a role, denied by none, clearance at
@@ -135,7 +135,7 @@ deny_reasons contains msg if {
 	name := item_name
 	not item_refused_outright
 	item_check.clearance_ok == false
-	msg := concat("", [item_kind, " ", name, " needs clearance ", item_level, ", you have ", clearance_label])
+	msg := concat("", [kind_words(item_kind), " ", name, " needs clearance ", item_level, ", you have ", clearance_label])
 }
 
 deny_reasons contains msg if {
@@ -151,7 +151,14 @@ item_verb(kind) := "call tool" if {
 	kind == "prompt"
 } else := "access resource" if {
 	kind == "resource"
+} else := "access resource template" if {
+	kind == "resource_template"
 }
+
+# The item kind in words, for messages.
+kind_words(kind) := "resource template" if {
+	kind == "resource_template"
+} else := kind
 
 default clearance_label := "none"
 

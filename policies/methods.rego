@@ -21,11 +21,24 @@ kind_of_method(m) := "tool" if {
 	m == "resources/subscribe"
 } else := "resource" if {
 	m == "resources/unsubscribe"
+} else := kind if {
+	m == "completion/complete"
+	kind := completion_kind(input.action)
+}
+
+# completion/complete is decided as a use of the item its ref names: a prompt (action.prompt) or a resource
+# template (action.uri, the template as written). A ref naming neither has no item kind, and is refused below.
+completion_kind(action) := "prompt" if {
+	is_string(action.prompt)
+} else := "resource_template" if {
+	is_string(action.uri)
 }
 
 # The action field that names the item.
 name_field(kind) := "uri" if {
 	kind == "resource"
+} else := "uri" if {
+	kind == "resource_template"
 } else := kind
 
 # The addressed item: action.tool / action.prompt / action.uri, else resource.name.
@@ -41,9 +54,11 @@ item_name := n if {
 }
 
 # Methods from data.authz.always_allowed_methods (names or globs, see globs.rego). Item methods
-# never qualify (the caller checks `not item_kind`): they always go through the item rules.
+# never qualify (the caller checks `not item_kind`): they always go through the item rules. Nor does
+# completion/complete, even when its ref names no item: it is only ever decided on its item.
 always_allowed(m) if {
 	is_string(m)
+	m != "completion/complete"
 	any_match(data.authz.always_allowed_methods, m)
 }
 
@@ -59,15 +74,19 @@ deny_reasons contains msg if {
 	is_string(method)
 	not item_kind
 	not always_allowed(method)
-	msg := concat("", ["method ", method, " is not allowed"])
+	msg := method_denial(method)
 }
+
+method_denial(m) := "completion/complete needs a ref to a prompt or a resource template" if {
+	m == "completion/complete"
+} else := concat("", ["method ", m, " is not allowed"])
 
 deny_reasons contains msg if {
 	is_string(item_kind)
 	not item_name
-	msg := concat("", [method, " needs a ", item_kind, " ", item_name_word(item_kind)])
+	msg := concat("", [method, " needs a ", kind_words(item_kind), " ", item_name_word(item_kind)])
 }
 
 item_name_word(kind) := "uri" if {
-	kind == "resource"
+	name_field(kind) == "uri"
 } else := "name"

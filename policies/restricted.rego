@@ -7,7 +7,7 @@ package mcp.authz
 call_denials contains msg if {
 	level := item_level
 	level in data.authz.restricted.sensitivities
-	some msg in restricted_denials(level, item_kind, input)
+	some msg in restricted_denials(level, kind_words(item_kind), input)
 }
 
 restricted_denials(level, kind, request) := {msg |

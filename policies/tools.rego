@@ -108,6 +108,71 @@ tenant_denial(arg, value, tenant) := msg if {
 }
 
 # ---------------------------------------------------------------------------
+# Tenant isolation of completions (completion/complete)
+# ---------------------------------------------------------------------------
+
+# A completion is decided as a use of its item, on the arguments its context gives (action.arguments: a
+# prompt's are checked by the tenant rule above, as a prompts/get's are). Besides: completing the tenant
+# argument itself would list tenants, and the caller may only ever use its own (a cross-tenant role lifts
+# it); and a resource template's tenant, whether its URI writes one or its context gives one, must be the
+# caller's, as a read's URI must. (One rule here: for any other request it stops at its first line.)
+call_denials contains msg if {
+	input.action.method == "completion/complete"
+	some msg in completion_denials
+}
+
+completion_denials contains msg if {
+	some variable in completion_tenant_variables
+	input.action.argument.name == variable
+	msg := completed_tenant_denial(variable, subject_tenant(input))
+}
+
+completion_denials contains msg if {
+	item_kind == "resource_template"
+	some [variable, part] in template_tenant_parts(item_name)
+	template_variable(part)
+	value := call_arguments(input.action)[variable]
+	msg := tenant_denial(variable, value, subject_tenant(input))
+}
+
+completion_denials contains msg if {
+	item_kind == "resource_template"
+	some [_, part] in template_tenant_parts(item_name)
+	not template_variable(part)
+	msg := resource_tenant_denial(item_name, part, subject_tenant(input))
+}
+
+# The arguments of the completed item that name a tenant: a prompt's tenant argument; a resource template's
+# variables at the tenant segments of the catalog entries that scope it.
+completion_tenant_variables contains tenant_argument("prompt", item_name) if item_kind == "prompt"
+
+completion_tenant_variables contains variable if {
+	item_kind == "resource_template"
+	some [variable, part] in template_tenant_parts(item_name)
+	template_variable(part)
+}
+
+# [tenant variable, the template's segment there] for each catalog entry scoping the template (or URI) to a
+# tenant, as resource_tenant_denials finds them for a URI; the segment is null when the template is shorter.
+template_tenant_parts(template) := {[resource_tenant_argument(entry), segment(split(template, "/"), i)] |
+	some key, entry in data.authz.catalog.resources
+	some i in tenant_segments(key, entry)
+	any_match(entry.match, template)
+}
+
+# A segment holding a template expression ("{tenant}", "{+tenant}"): the tenant is still to be filled in.
+template_variable(part) if contains(part, "{")
+
+completed_tenant_denial(arg, tenant) := msg if {
+	not role_flag("cross_tenant")
+	tenant != null
+	msg := concat("", ["argument ", arg, " may not be completed: it can only be your tenant ", tenant])
+} else := msg if {
+	not role_flag("cross_tenant")
+	msg := concat("", ["argument ", arg, " may not be completed: your identity has no tenant"])
+}
+
+# ---------------------------------------------------------------------------
 # OAuth scopes per tool (step-up authorization)
 # ---------------------------------------------------------------------------
 
