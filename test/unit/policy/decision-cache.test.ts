@@ -145,6 +145,37 @@ describe('cache key', () => {
     expect(new Set(variants).size).toBe(variants.length);
   });
 
+  it('differs for a completion of another item, argument, typed value or context argument', () => {
+    const f = facts('2026-11-23T10:00:01Z');
+    const complete = (ref: unknown, name: string, value: string, args: Record<string, string>) =>
+      cacheKey(
+        buildDecisionInput(
+          user,
+          classify('completion/complete', 1, {
+            ref,
+            argument: { name, value },
+            context: { arguments: args },
+          }),
+          undefined,
+          f,
+        ),
+        VOLATILE,
+      );
+    const prompt = { type: 'ref/prompt', name: 'summarize_customer' };
+    const keys = [
+      complete(prompt, 'id', 'c', { tenant: 'acme' }),
+      complete({ type: 'ref/prompt', name: 'greeting' }, 'id', 'c', { tenant: 'acme' }),
+      // A template named as a prompt is: another kind of item all the same.
+      complete({ type: 'ref/resource', uri: 'summarize_customer' }, 'id', 'c', { tenant: 'acme' }),
+      complete(prompt, 'tenant', 'c', { tenant: 'acme' }),
+      complete(prompt, 'id', 'c-', { tenant: 'acme' }),
+      complete(prompt, 'id', 'c', { tenant: 'globex' }),
+      complete(prompt, 'id', 'c', {}),
+    ];
+    expect(keys.every((k) => k !== undefined)).toBe(true);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
   it('probes with both left-out fields changed and everything else equal, every part of the time moved', () => {
     const input = call('echo', { text: 'hi' }, facts('2026-11-23T10:00:10.500Z', 'r-7'));
     const probe = probeInput(input, VOLATILE);
