@@ -33,7 +33,7 @@ test_completion_of_a_prompt_follows_its_item_rules if {
 
 test_completion_of_a_template_follows_its_item_rules if {
 	allowed(template_completion(["analyst"], crm_template, "id", {"tenant": "acme"}))
-	allowed(template_completion(["premium"], crm_template, "id", {}))
+	allowed(template_completion(["premium"], crm_template, "id", {"tenant": "acme"}))
 	denied_with(template_completion(["guest"], crm_template, "id", {}), "role guest may not access resource template crm://{tenant}/customers/{id}")
 	denied_with(template_completion(["user"], crm_template, "id", {}), "resource template crm://{tenant}/customers/{id} needs clearance confidential, you have internal")
 
@@ -67,6 +67,20 @@ test_completion_context_arguments_keep_to_the_tenant if {
 	allowed(template_completion(["admin"], crm_template, "id", {"tenant": "globex"}))
 	no_tenant := object.union(subject(["analyst"]), {"tenant": null})
 	denied_with(completion_as(no_tenant, "uri", crm_template, "id", {"tenant": "acme"}), "argument tenant is not allowed: your identity has no tenant")
+}
+
+test_completion_of_a_template_needs_its_tenant_filled_in if {
+	# Left out, the template's completer sees no tenant and may list every tenant's values.
+	denied_with(template_completion(["analyst"], crm_template, "id", {}), "argument tenant must be your tenant acme")
+	denied_with(template_completion(["premium"], crm_template, "id", {"id": "c-1"}), "argument tenant must be your tenant acme")
+	no_tenant := object.union(subject(["analyst"]), {"tenant": null})
+	denied_with(completion_as(no_tenant, "uri", crm_template, "id", {}), "argument tenant is not allowed: your identity has no tenant")
+	allowed(template_completion(["admin"], crm_template, "id", {}))
+
+	# Completing the tenant itself is refused for that alone; a template writing its tenant in needs none.
+	d := decide(template_completion(["analyst"], crm_template, "tenant", {}))
+	d.reasons == ["argument tenant may not be completed: it can only be your tenant acme"]
+	allowed(template_completion(["analyst"], "crm://acme/customers/{id}", "id", {}))
 }
 
 test_completing_the_tenant_argument_is_refused if {
@@ -128,6 +142,7 @@ test_completion_allow_matches_its_definition if {
 		prompt_completion(["user"], "summarize_customer", "tenant", {}),
 		prompt_completion(["user"], "greeting", "name", {}),
 		template_completion(["user"], crm_template, "tenant", {}),
+		template_completion(["user"], crm_template, "id", {}),
 		template_completion(["user"], "crm://globex/customers/{id}", "id", {}),
 		template_completion(["user"], "docs://handbook", "x", {}),
 		method_input(["user"], "completion/complete"),

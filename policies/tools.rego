@@ -115,7 +115,9 @@ tenant_denial(arg, value, tenant) := msg if {
 # prompt's are checked by the tenant rule above, as a prompts/get's are). Besides: completing the tenant
 # argument itself would list tenants, and the caller may only ever use its own (a cross-tenant role lifts
 # it); and a resource template's tenant, whether its URI writes one or its context gives one, must be the
-# caller's, as a read's URI must. (One rule here: for any other request it stops at its first line.)
+# caller's, as a read's URI must: a template's tenant variable the context leaves unfilled counts as no
+# tenant, since its completer then sees none and may list every tenant's values. (One rule here: for any
+# other request it stops at its first line.)
 call_denials contains msg if {
 	input.action.method == "completion/complete"
 	some msg in completion_denials
@@ -131,9 +133,12 @@ completion_denials contains msg if {
 	item_kind == "resource_template"
 	some [variable, part] in template_tenant_parts(item_name)
 	template_variable(part)
-	value := call_arguments(input.action)[variable]
+	not completing(variable)
+	value := object.get(call_arguments(input.action), variable, null)
 	msg := tenant_denial(variable, value, subject_tenant(input))
 }
+
+completing(argument) if input.action.argument.name == argument
 
 completion_denials contains msg if {
 	item_kind == "resource_template"

@@ -140,6 +140,13 @@ describe('completion/complete', () => {
           'argument tenant must be your tenant acme',
         ],
         [
+          // No tenant in the context: the template's {tenant} is unfilled, and its completer lists every
+          // tenant's ids (as this one does), so the caller must name its own.
+          analyst,
+          { ref: template(TEMPLATE), argument: { name: 'id', value: '' } },
+          'argument tenant must be your tenant acme',
+        ],
+        [
           analyst,
           { ref: template(TEMPLATE), argument: { name: 'tenant', value: '' } },
           'argument tenant may not be completed: it can only be your tenant acme',
