@@ -150,3 +150,14 @@ test_completion_allow_matches_its_definition if {
 	inputs := [object.union(r, {"subject": s}) | some r in requests; some s in subjects]
 	disagreements(inputs) == []
 }
+
+test_completion_of_a_template_checks_the_variable_its_tenant_segment_names if {
+	# The upstream's template names its tenant variable itself; the catalog entry's globs match it.
+	org := "crm://{org}/customers/{id}"
+	denied_with(template_completion(["analyst"], org, "org", {}), "argument org may not be completed: it can only be your tenant acme")
+	denied_with(template_completion(["analyst"], org, "id", {"tenant": "acme", "org": "globex"}), "argument org must be your tenant acme")
+	denied_with(template_completion(["analyst"], org, "id", {"tenant": "acme"}), "argument org must be your tenant acme")
+	allowed(template_completion(["analyst"], org, "id", {"org": "acme"}))
+	denied_with(template_completion(["analyst"], "crm://{+org}/customers/{id}", "org", {}), "argument org may not be completed: it can only be your tenant acme")
+	allowed(template_completion(["admin"], org, "org", {}))
+}

@@ -159,11 +159,28 @@ completion_tenant_variables contains variable if {
 
 # [tenant variable, the template's segment there] for each catalog entry scoping the template (or URI) to a
 # tenant, as resource_tenant_denials finds them for a URI; the segment is null when the template is shorter.
-template_tenant_parts(template) := {[resource_tenant_argument(entry), segment(split(template, "/"), i)] |
+# The variable is the one the segment names ("{org}", "{+org}"): the upstream fills in and completes its own
+# template's variables, whatever the catalog entry calls its tenant argument.
+template_tenant_parts(template) := {[variable, part] |
 	some key, entry in data.authz.catalog.resources
 	some i in tenant_segments(key, entry)
 	any_match(entry.match, template)
+	part := segment(split(template, "/"), i)
+	some variable in segment_variables(part, resource_tenant_argument(entry))
 }
+
+# The variables of a segment that is one template expression ("{org}", "{+org}", "{org,x}", "{org:3}"),
+# else {fallback}.
+segment_variables(part, fallback) := names if {
+	startswith(part, "{")
+	endswith(part, "}")
+	inner := trim_suffix(trim_prefix(part, "{"), "}")
+	not contains(inner, "{")
+	names := {name |
+		some spec in split(trim_left(inner, "+#./;?&"), ",")
+		name := trim_right(split(spec, ":")[0], "*")
+	}
+} else := {fallback}
 
 # A segment holding a template expression ("{tenant}", "{+tenant}"): the tenant is still to be filled in.
 template_variable(part) if contains(part, "{")
