@@ -37,11 +37,18 @@ export function malformedParams(method: string, params: unknown): string | undef
   if (method !== 'completion/complete') return undefined;
   const p = isRecord(params) ? params : {};
   if (completionRef(p) === undefined) return COMPLETION_REF_NEEDED;
+  // The policy is shown what the upstream reads: a name or value that is no string would reach it as ''.
+  const a = p.argument;
+  if (!isRecord(a) || typeof a.name !== 'string' || typeof a.value !== 'string')
+    return COMPLETION_ARGUMENT_NEEDED;
+  if (nonObject(p.context)) return 'context must be a JSON object';
   const context = isRecord(p.context) ? p.context : undefined;
   return nonObject(context?.arguments) ? 'context.arguments must be a JSON object' : undefined;
 }
 
 const ARGUMENTS_NOT_OBJECT = 'arguments must be a JSON object';
+const COMPLETION_ARGUMENT_NEEDED =
+  'completion/complete needs the argument being completed ({"name": …, "value": …}, both strings)';
 export const COMPLETION_REF_NEEDED =
   'completion/complete needs a ref to a prompt ({"type": "ref/prompt", "name": …}) or a resource template ({"type": "ref/resource", "uri": …})';
 

@@ -147,8 +147,25 @@ describe('malformedParams', () => {
       'arguments must be a JSON object',
     );
     const ref = { type: 'ref/prompt', name: 'p' };
-    expect(malformedParams('completion/complete', { ref, context: { arguments: ['acme'] } })).toBe(
+    const argument = { name: 'id', value: 'c' };
+    expect(malformedParams('completion/complete', { ref, argument, context: { arguments: ['acme'] } })).toBe(
       'context.arguments must be a JSON object',
+    );
+    expect(malformedParams('completion/complete', { ref, argument, context: 'acme' })).toBe(
+      'context must be a JSON object',
+    );
+  });
+
+  it.each([
+    ['no argument', undefined],
+    ['an argument that is no object', 'id'],
+    ['a name that is no string', { name: ['tenant'], value: '' }],
+    ['a value that is no string', { name: 'id', value: { $gt: '' } }],
+    ['no value', { name: 'id' }],
+  ])('refuses a completion with %s: the policy would see it as an empty string', (_label, argument) => {
+    const ref = { type: 'ref/prompt', name: 'p' };
+    expect(malformedParams('completion/complete', { ref, argument })).toBe(
+      'completion/complete needs the argument being completed ({"name": …, "value": …}, both strings)',
     );
   });
 
@@ -157,10 +174,12 @@ describe('malformedParams', () => {
     expect(malformedParams('tools/call', { name: 'echo', arguments: null })).toBeUndefined();
     expect(malformedParams('tools/call', undefined)).toBeUndefined();
     const ref = { type: 'ref/resource', uri: 'file:///{path}' };
+    const argument = { name: 'path', value: '' };
     expect(
-      malformedParams('completion/complete', { ref, context: { arguments: { a: 'b' } } }),
+      malformedParams('completion/complete', { ref, argument, context: { arguments: { a: 'b' } } }),
     ).toBeUndefined();
-    expect(malformedParams('completion/complete', { ref })).toBeUndefined();
+    expect(malformedParams('completion/complete', { ref, argument })).toBeUndefined();
+    expect(malformedParams('completion/complete', { ref, argument, context: null })).toBeUndefined();
     expect(malformedParams('ping', { ref: 'x', arguments: 'y' })).toBeUndefined();
   });
 });
