@@ -13,7 +13,7 @@ import { looksLikeJwt } from '../authn/credentials.js';
 import type { Config } from '../config/schema.js';
 import { REVOCATION_GRACE_SEC } from '../store/store.js';
 import { parseDuration, parseTime, withStore } from './keys.js';
-import { type CliIo, formatJson, processIo } from './table.js';
+import { type CliIo, formatJson, oneLine, processIo } from './table.js';
 import { lookUpToken } from './token-lookup.js';
 
 const DEFAULT_REVOCATION = '24h';
@@ -77,7 +77,8 @@ export function register(program: Command, io: CliIo = processIo): void {
               ...(introspected ? { via: 'introspection' } : {}),
             }),
           );
-        else io.out(`revoked token ${jti}${via} until ${until.toISOString()}\n`);
+        // The jti is the token's (or the endpoint's) text: shown escaped, as a table cell is (revoked as it is).
+        else io.out(`revoked token ${oneLine(jti)}${via} until ${until.toISOString()}\n`);
       }),
     );
 }

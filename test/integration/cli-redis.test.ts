@@ -290,6 +290,25 @@ describe('CLI keys/tokens against Redis', () => {
     expect([...snap.tokens.keys()].some((k) => k.includes('.'))).toBe(false);
   });
 
+  it("prints a pasted token's jti with its control characters escaped, and revokes the jti as it is", async () => {
+    // A token found in a log is the attacker's text: an escape sequence in its jti would act on the
+    // operator's terminal (clear it, overwrite the line saying what was revoked).
+    const file = join(tempDir('cli'), 'config.yaml');
+    const prefix = suite.prefix('cli-jti-escape');
+    writeFileSync(file, `store:\n  redisUrl: ${suite.redis.url}\n  keyPrefix: "${prefix}"\n`);
+    const jti = 'j\u001b[2K\rrevoked token harmless\u0007\u202e';
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const exp = Math.floor(Date.now() / 1000) + 3_600;
+    const c = cli();
+    await c.run('tokens', 'revoke', `${b64({ alg: 'HS256' })}.${b64({ jti, exp })}.c2ln`, '--config', file);
+    expect(c.exits).toEqual([]);
+    expect(c.out.join('')).toBe(
+      `revoked token j\\x1b[2K\\x0drevoked token harmless\\x07\\u202e until ${new Date(exp * 1000).toISOString()}\n`,
+    );
+    const store = await openStore(prefix);
+    expect((await store.revocations()).tokens.has(jti)).toBe(true);
+  });
+
   it('names a secret file it cannot read, instead of failing as if the secret were not set', async () => {
     const dir = tempDir('cli');
     const file = join(dir, 'config.yaml');
