@@ -33,11 +33,11 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
     .concat('\n');
 }
 
-/** Key: value lines, for one record. */
+/** Key: value lines, for one record; each value on its line, printable as a table cell is. */
 export function formatFields(fields: Readonly<Record<string, unknown>>): string {
   const width = Math.max(...Object.keys(fields).map((k) => k.length));
   return Object.entries(fields)
-    .map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${display(v)}`)
+    .map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${oneLine(display(v)) || '-'}`)
     .join('\n')
     .concat('\n');
 }

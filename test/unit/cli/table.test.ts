@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, expect, it } from 'vitest';
-import { formatTable, oneLine } from '../../../src/cli/table.js';
+import { formatFields, formatTable, oneLine } from '../../../src/cli/table.js';
 
 describe('oneLine', () => {
   it('shows escape sequences, BEL, CR and C1 controls as \\xNN', () => {
@@ -28,5 +28,18 @@ describe('formatTable', () => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
     expect(text.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     expect(text).toContain('x\\x1b[31m');
+  });
+});
+
+describe('formatFields', () => {
+  it('prints each value on its one line, control characters shown as in a table', () => {
+    // `keys create` prints the new key's record so: a description pasted with a line break or an escape
+    // sequence must not add lines that look like fields, nor act on the terminal.
+    const text = formatFields({
+      subject: 'bot\u001b[2J',
+      description: 'one\nexpiresAt: never',
+      roles: ['a\rb'],
+    });
+    expect(text).toBe('subject:     bot\\x1b[2J\ndescription: one; expiresAt: never\nroles:       a\\x0db\n');
   });
 });
