@@ -114,7 +114,8 @@ export const MIN_SECRET_BYTES: Partial<Record<SecretName, number>> = {
  * The problems, as config issues, of the secrets `serve` will use: a file that cannot be read now
  * (`authn.apiKeys.pepperFile: … cannot be read (ENOENT)`), so a missing Secret mount stops the sidecar instead
  * of starting it with API keys refused or Redis answering NOAUTH, and a value shorter than
- * {@link MIN_SECRET_BYTES} from the file or its `AUTHZ_*` variable. A secret counts only when its feature is
+ * {@link MIN_SECRET_BYTES} from the file or its `AUTHZ_*` variable (an empty file of such a secret, too,
+ * when the variable is not set). A secret counts only when its feature is
  * on; an unreadable file only when the variable (the fallback) is not set. Checked once at start (later, a
  * file that turns unreadable keeps its last value: a Kubernetes Secret update swaps symlinks). The CLI asks
  * about `only` the secrets a command uses.
@@ -142,7 +143,10 @@ export function secretIssues(
     // As the secret source reads it: a file with a value wins, else the variable.
     const value = fromFile?.length ? fromFile : fromEnv;
     const min = MIN_SECRET_BYTES[name];
-    if (value && min !== undefined && value.length < min) {
+    if (fromFile?.length === 0 && !fromEnv && min !== undefined) {
+      // A Secret made from an unset variable: 0 bytes, as short as a secret gets, not a secret left unset.
+      issues.push(`${spec.setting}: ${file} is empty (and ${spec.envVar} is not set)`);
+    } else if (value && min !== undefined && value.length < min) {
       const from = value === fromFile ? spec.setting : spec.envVar;
       issues.push(`${from}: must be at least ${min} bytes (has ${value.length}); e.g. openssl rand -hex 32`);
     }

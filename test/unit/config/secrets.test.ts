@@ -187,6 +187,26 @@ describe('configured secret files at start', () => {
     expect(secretIssues(off, { AUTHZ_API_KEY_PEPPER: 'p' })).toEqual([]);
   });
 
+  it('refuses an empty pepper or report token file with no variable, as the 0 bytes it holds', () => {
+    // A Secret made from an unset variable (`--from-literal=pepper="$PEPPER"`): the file is there and empty.
+    // Refused as a short one is, not taken as "no pepper set" (every key refused, yet the pod ready).
+    const dir = tempDir('secret');
+    const pepper = join(dir, 'pepper');
+    const token = join(dir, 'token');
+    writeFileSync(pepper, '\n');
+    writeFileSync(token, '');
+    const files = parseConfig(
+      { authn: { apiKeys: { pepperFile: pepper } }, admin: { reportTokenFile: token } },
+      {},
+    );
+    expect(secretIssues(files, {})).toEqual([
+      `authn.apiKeys.pepperFile: ${pepper} is empty (and AUTHZ_API_KEY_PEPPER is not set)`,
+      `admin.reportTokenFile: ${token} is empty (and AUTHZ_ADMIN_REPORT_TOKEN is not set)`,
+    ]);
+    // No file named: nothing is set, which is no mistake (API keys then refused, /report off).
+    expect(secretIssues(parseConfig({}, {}), {})).toEqual([]);
+  });
+
   it('checks the bundle verification key file only when policy.verification is set', () => {
     const missing = join(tempDir('secret'), 'bundle-key.pem');
     expect(secretIssues(parseConfig({}, {}), {})).toEqual([]);
