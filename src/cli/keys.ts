@@ -12,6 +12,7 @@ import { API_KEY_ID_LENGTH, isApiKeyId, parseApiKey } from '../authn/api-key-for
 import { createApiKey } from '../authn/api-keys.js';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
+import { SCOPE_TOKEN } from '../config/schema-common.js';
 import { openSecret, type SecretName, secretIssues } from '../config/secrets.js';
 import { createStore } from '../store/create-store.js';
 import type { ApiKeyRecord, Store } from '../store/store.js';
@@ -53,7 +54,7 @@ export function register(program: Command, io: CliIo = processIo): void {
     .requiredOption('--subject <subject>', 'subject id the key authenticates as')
     .option('--tenant <tenant>', 'tenant')
     .option('--role <role>', 'role (repeatable)', collect, [])
-    .option('--scope <scope>', 'scope (repeatable)', collect, [])
+    .option('--scope <scope>', 'one OAuth scope (repeatable)', collect, [])
     .option('--clearance <level>', 'clearance level')
     .option('--expires-in <duration>', 'lifetime, e.g. 30d, 12h')
     .option('--expires-at <time>', 'expiry as an ISO 8601 time or epoch seconds')
@@ -113,6 +114,14 @@ export function register(program: Command, io: CliIo = processIo): void {
         // Said before the store is opened: a key for a configuration that takes none is likely a mistake
         // (the wrong --config, or the setting left from a JWT-only start), whether or not Redis answers.
         (config) => {
+          // As a token's scope claim is split, and as requiredScopes are written: one OAuth scope each. Two
+          // in one (`--scope "a b"`) would be a scope no required scope ever matches.
+          const bad = cmd.optsWithGlobals<CreateOpts>().scope.find((s) => !SCOPE_TOKEN.test(s));
+          if (bad !== undefined) {
+            throw new Error(
+              `--scope ${JSON.stringify(bad)} is not one OAuth scope (printable ASCII without space, " or \\, at most 128 characters): give --scope once for each scope`,
+            );
+          }
           if (!config.authn.apiKeys.enabled) {
             io.err(
               'mcp-authz: warning: authn.apiKeys.enabled is false: sidecars with this configuration refuse every API key, this one too (it is created all the same, for sidecars that accept keys)\n',

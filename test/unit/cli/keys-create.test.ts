@@ -39,4 +39,28 @@ describe('mcp-authz keys create', () => {
     await list.run('keys', 'list', '-c', configFile('{ enabled: false }'));
     expect(list.err).toEqual([expect.stringMatching(/^mcp-authz: store unavailable: /)]);
   });
+
+  it('refuses a --scope that is no one scope token, before it opens the store', async () => {
+    // `--scope "mcp:tools mcp:read"` made one scope of both, held by no key a required scope names: the key
+    // was created, and every call it made refused (403 insufficient_scope).
+    for (const scope of ['mcp:tools mcp:read', 'a"b', 'x'.repeat(129)]) {
+      const c = cliRun(register);
+      await c.run(
+        'keys',
+        'create',
+        '--subject',
+        'bot',
+        '--scope',
+        'ok',
+        '--scope',
+        scope,
+        '-c',
+        configFile('{}'),
+      );
+      expect(c.err).toEqual([
+        `mcp-authz: --scope ${JSON.stringify(scope)} is not one OAuth scope (printable ASCII without space, " or \\, at most 128 characters): give --scope once for each scope\n`,
+      ]);
+      expect(c.exits).toEqual([1]);
+    }
+  });
 });
