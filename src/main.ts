@@ -15,6 +15,9 @@ const program = new Command('mcp-authz')
   .description('Authorization sidecar for MCP servers')
   .version(VERSION, '-V, --version', 'print the version')
   .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')
+  // The program's options come before the command only: taken anywhere, an option value after it that
+  // starts with -V (`--description "-Vault key"`) printed the version and exited 0, creating nothing.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 const modules: Record<CommandName, () => Promise<{ register(program: Command): void }>> = {

@@ -27,19 +27,19 @@ const VALUE_OPTIONS = new Set(['-c', '--config']);
 
 /**
  * The commands to load for `args` (the arguments after the script): the one named, or all. It reads the
- * line as commander does (the program parses every argument before it dispatches): the first operand is
- * the command (`help <command>` names it second), unless an option the program does not know came before
- * it (`-h`, `--help`, a typo) — commander then dispatches nothing and prints the program's help, or an error
- * with it, listing every command. `-V` prints the version and ends the program the moment it is parsed,
- * wherever it is, unless it is the value of `-c`.
+ * line as commander does (positional options: the program's come before the command, and everything from
+ * the command on is the command's): the first operand is the command (`help <command>` names it second),
+ * unless an option the program does not know came before it (`-h`, `--help`, a typo) — commander then
+ * dispatches nothing and prints the program's help, or an error with it, listing every command. `-V` before
+ * the command prints the version and ends the program the moment it is parsed, unless it is the value of `-c`.
  */
 export function commandsToLoad(args: readonly string[]): readonly CommandName[] {
-  const operands: string[] = [];
-  let unknownOption = false;
-  for (let i = 0; i < args.length; i++) {
+  let first: string | undefined;
+  let i = 0;
+  for (; i < args.length && first === undefined; i++) {
     const arg = args[i] as string;
     // commander takes the rest as operands; loading every command is never wrong.
-    if (arg === '--') break;
+    if (arg === '--') return COMMANDS;
     if (VALUE_OPTIONS.has(arg)) {
       i++;
       continue;
@@ -47,12 +47,12 @@ export function commandsToLoad(args: readonly string[]): readonly CommandName[] 
     if (arg === '--version' || arg.startsWith('-V')) return [];
     if (arg.length > 1 && arg.startsWith('-')) {
       // `-cFILE` and `--config=FILE` are -c with its value; any other option is not the program's.
-      if (!arg.startsWith('-c') && !arg.startsWith('--config=')) unknownOption = true;
+      if (!arg.startsWith('-c') && !arg.startsWith('--config=')) return COMMANDS;
       continue;
     }
-    if (!unknownOption) operands.push(arg);
+    first = arg;
   }
-  const [first, second] = operands;
-  const name = first === 'help' ? second : first;
+  // `help <command>`: the help command's first operand (its options are its own).
+  const name = first === 'help' ? args.slice(i).find((a) => !a.startsWith('-')) : first;
   return (COMMANDS as readonly string[]).includes(name ?? '') ? [name as CommandName] : COMMANDS;
 }

@@ -34,6 +34,16 @@ describe('commandsToLoad', () => {
     expect(commandsToLoad(['health', '--ready'])).toEqual(['health']);
   });
 
+  it('leaves an option value after the command that starts with -V to the command', () => {
+    // `--description "-Vault key"` printed the version and exited 0, creating no key (a script took the
+    // version for the key); program options come before the command only.
+    expect(commandsToLoad(['keys', 'create', '--subject', 'x', '--description', '-Vault key'])).toEqual([
+      'keys',
+    ]);
+    expect(commandsToLoad(['tokens', 'revoke', '--', '-V1'])).toEqual(['tokens']);
+    expect(commandsToLoad(['help', 'keys', '-V'])).toEqual(['keys']);
+  });
+
   it('takes -V for the version only where commander does: not as the value of -c', () => {
     // `-c -V`: -V is the config file; no command is named, so commander prints the help (exit 1).
     expect(commandsToLoad(['-c', '-V'])).toEqual(COMMANDS);
@@ -62,6 +72,26 @@ describe('the mcp-authz command', () => {
     expect(help.status).toBe(0);
     const listed = [...help.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]);
     expect(listed.filter((c) => c !== 'help')).toEqual([...COMMANDS]);
+  });
+
+  it('gives a subcommand option its value even when that starts with -V or -c', () => {
+    // Program options anywhere on the line took `-Vault` for -V: the version printed, exit 0, no key made.
+    const r = run(
+      'keys',
+      'create',
+      '--subject',
+      'bot',
+      '--description',
+      '-Vault key',
+      '-c',
+      '/nonexistent/c.yaml',
+    );
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/nonexistent/c.yaml: cannot be read (ENOENT)');
+    const c = run('keys', 'create', '--subject', '-c', '--config', '/nonexistent/c.yaml');
+    expect(c.status).toBe(1);
+    expect(c.stderr).toContain('/nonexistent/c.yaml: cannot be read (ENOENT)');
   });
 
   it('hands the program option -c and its value on, and prints the version', () => {
