@@ -150,6 +150,8 @@ export const ServerSchema = z.strictObject({
     ),
   protocolVersions: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/))
+    // None would refuse every request after initialize: clients send the header from then on.
+    .min(1, 'at least one version: with none, every request carrying MCP-Protocol-Version gets 400')
     .default([...SUPPORTED_PROTOCOL_VERSIONS])
     .describe('Accepted `MCP-Protocol-Version` header values; others get 400.'),
   trustProxyHops: z

@@ -540,6 +540,15 @@ describe('bounds and sources no other test pins (mutation review)', () => {
     ).toThrow(/authn\.jwt\.clockToleranceSec/);
   });
 
+  it('refuses an empty server.protocolVersions: every request after initialize carries the header, and got 400', () => {
+    expect(() => parseConfig({ server: { protocolVersions: [] } }, {})).toThrow(
+      /server\.protocolVersions: at least one version/,
+    );
+    expect(parseConfig({ server: { protocolVersions: ['2025-06-18'] } }, {}).server.protocolVersions).toEqual(
+      ['2025-06-18'],
+    );
+  });
+
   it('refuses policy.maxBundleBytes under 1024 (every bundle would be refused) and an empty verification keyId', () => {
     for (const maxBundleBytes of [0, 1023]) {
       expect(() => parseConfig({ policy: { maxBundleBytes } }, {})).toThrow(/policy\.maxBundleBytes/);
