@@ -55,7 +55,7 @@ const JwtSchema = z.strictObject({
     .describe(
       'Accepted signing algorithms; `none` is never accepted, HS* need a secret of at least 32 bytes.',
     ),
-  hsSecretFile: z.string().optional().describe('File holding the HS* secret (≥ 32 bytes).'),
+  hsSecretFile: z.string().min(1).optional().describe('File holding the HS* secret (≥ 32 bytes).'),
   clockToleranceSec: z
     .number()
     .int()
@@ -101,6 +101,7 @@ const IntrospectionSchema = z
       .describe('Client id the sidecar authenticates to the endpoint with (HTTP Basic).'),
     clientSecretFile: z
       .string()
+      .min(1)
       .optional()
       .describe(
         'File holding that client secret; AUTHZ_INTROSPECTION_CLIENT_SECRET works too. Re-read when it changes.',
@@ -135,7 +136,11 @@ const ApiKeysSchema = z.strictObject({
   header: headerName
     .default(D.API_KEY_HEADER)
     .describe('Header that may carry an API key (besides `Authorization: Bearer`).'),
-  pepperFile: z.string().optional().describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
+  pepperFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('File holding the HMAC pepper; AUTHZ_API_KEY_PEPPER works too.'),
 });
 
 const ResourceMetadataSchema = z.strictObject({

@@ -17,6 +17,7 @@ import { BundleVerificationSchema } from './schema-verification.js';
 const AdminSchema = z.strictObject({
   reportTokenFile: z
     .string()
+    .min(1)
     .optional()
     .describe(
       'File holding the bearer token for GET /report on the admin port; unset disables the endpoint.',
@@ -184,6 +185,7 @@ const StoreSchema = z.strictObject({
     ),
   passwordFile: z
     .string()
+    .min(1)
     .optional()
     .describe('File holding the Redis password (AUTHZ_REDIS_PASSWORD works too).'),
   keyPrefix: z

@@ -540,6 +540,36 @@ describe('bounds and sources no other test pins (mutation review)', () => {
     ).toThrow(/authn\.jwt\.clockToleranceSec/);
   });
 
+  it('refuses an empty secret file path, which was read as no file: the secret silently unset', () => {
+    // `pepperFile: "{{ .Values.pepperPath }}"` with the value unset: API keys refused, /report off, no
+    // Redis password, all without a word.
+    const paths: [string, Record<string, unknown>][] = [
+      ['authn.apiKeys.pepperFile', { authn: { apiKeys: { pepperFile: '' } } }],
+      ['authn.jwt.hsSecretFile', { authn: { jwt: { hsSecretFile: '' } } }],
+      ['store.passwordFile', { store: { passwordFile: '' } }],
+      ['admin.reportTokenFile', { admin: { reportTokenFile: '' } }],
+    ];
+    for (const [path, raw] of paths) {
+      expect(() => parseConfig(raw, {}), path).toThrow(new RegExp(`^[^]*${path.replace(/\./g, '\\.')}: `));
+    }
+    const introspection = {
+      endpoint: 'https://idp.example.com/introspect',
+      clientId: 'c',
+      issuer: 'https://idp.example.com',
+    };
+    expect(() =>
+      parseConfig(
+        {
+          authn: {
+            resource: 'https://mcp.example.com/mcp',
+            introspection: { ...introspection, clientSecretFile: '' },
+          },
+        },
+        {},
+      ),
+    ).toThrow(/authn\.introspection\.clientSecretFile: /);
+  });
+
   it('refuses an empty server.protocolVersions: every request after initialize carries the header, and got 400', () => {
     expect(() => parseConfig({ server: { protocolVersions: [] } }, {})).toThrow(
       /server\.protocolVersions: at least one version/,
