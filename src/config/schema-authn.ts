@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { API_KEY_PREFIX_RE } from '../authn/api-key-format.js';
 import * as D from './defaults.js';
 import {
+  anyHeaderName,
   headerName,
   httpUrl,
   httpUrlWithoutCredentialsFor,
@@ -157,8 +158,9 @@ const ResourceMetadataSchema = z.strictObject({
 });
 
 const IdentityHeadersSchema = z.strictObject({
+  // A name that is no header name matches no header: the one meant would reach the upstream.
   strip: z
-    .array(z.string().toLowerCase())
+    .array(anyHeaderName)
     .default([...D.STRIPPED_IDENTITY_HEADERS])
     .describe('Client headers removed before forwarding (credentials and x-mcp-authz-* are always removed).'),
   subject: headerName

@@ -41,14 +41,16 @@ const RESERVED_HEADERS = new Set([
   'cookie',
 ]);
 
-/** An HTTP header name (RFC 9110 token), lower-cased; framing, hop-by-hop and credential headers refused. */
-export const headerName = z
+/** Any HTTP header name (RFC 9110 token), lower-cased. */
+export const anyHeaderName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name (letters, digits and -, no spaces)')
-  .toLowerCase()
-  .refine((h) => !RESERVED_HEADERS.has(h), {
-    message: `must not be one of ${[...RESERVED_HEADERS].join(', ')}`,
-  });
+  .toLowerCase();
+
+/** An HTTP header name (RFC 9110 token), lower-cased; framing, hop-by-hop and credential headers refused. */
+export const headerName = anyHeaderName.refine((h) => !RESERVED_HEADERS.has(h), {
+  message: `must not be one of ${[...RESERVED_HEADERS].join(', ')}`,
+});
 
 /** An http(s) URL without a user or password in it; `why` ends the message of one that has them. */
 export const httpUrlWithoutCredentialsFor = (why: string) =>

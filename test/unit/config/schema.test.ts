@@ -425,6 +425,21 @@ describe('config sources', () => {
     );
   });
 
+  it('refuses a header to strip that is no HTTP header name: it matched nothing, and the header went through', () => {
+    // A spoofable identity header the operator meant to remove (`x-remote-user:` copied with its colon, a
+    // stray space) reached the upstream as the caller sent it.
+    for (const name of ['x-remote-user:', ' x-remote-user', 'x remote user', '']) {
+      expect(() => parseConfig({ authn: { identityHeaders: { strip: [name] } } }, {}), name).toThrow(
+        /authn\.identityHeaders\.strip\.0: not an HTTP header name/,
+      );
+    }
+    // Any header name may be stripped, credential headers too (they always are), and it is lower-cased.
+    expect(
+      parseConfig({ authn: { identityHeaders: { strip: ['X-Remote-User', 'authorization'] } } }, {}).authn
+        .identityHeaders.strip,
+    ).toEqual(['x-remote-user', 'authorization']);
+  });
+
   it('reports a malformed upstream.url with its path, next to the other problems', () => {
     const attempt = () => parseConfig({ server: { port: 99_999 }, upstream: { url: 'not a url' } });
     expect(attempt).toThrow(ConfigError);
