@@ -33,9 +33,13 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- $errors = append $errors (printf "%s carries a password, which would be written into the ConfigMap: give it in secrets.redisPassword instead and leave it out of the URL" $where) }}
 {{- end }}
 {{- end }}
+{{- /* A presigned (S3, GCS) or SAS (Azure) URL, or one with a token parameter: its query is the credential. */}}
+{{- $queryCredential := "(?i)[?&](sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|access_token|token)=" }}
 {{- range $where, $url := dict "policy.url" $v.policy.url "config.policy.bundle" (dig "policy" "bundle" "" $cfg) }}
 {{- if regexMatch $userInfo (toString $url) }}
 {{- $errors = append $errors (printf "%s carries credentials, which would be written into the ConfigMap: give a token in secrets.bundleToken instead and leave them out of the URL" $where) }}
+{{- else if regexMatch $queryCredential (toString $url) }}
+{{- $errors = append $errors (printf "%s carries a credential in its query (a presigned or SAS URL), which would be written into the ConfigMap: give the URL in a Secret, policy.urlSecret.existingSecret, instead" $where) }}
 {{- end }}
 {{- end }}
 

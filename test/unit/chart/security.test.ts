@@ -142,6 +142,24 @@ describe('only the sidecar is reachable from outside the pod', () => {
       set: ['policy.source=url', 'policy.url=https://ghp_t0ken@bundles.example/b.tar.gz'],
     });
     expect(token).toContain('policy.url carries credentials');
+    // A presigned or SAS URL carries its credential in the query: the Secret of policy.urlSecret is its place.
+    for (const url of [
+      'https://b.s3.amazonaws.com/b.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=5ecre7',
+      'https://acct.blob.core.windows.net/c/b.tar.gz?sv=2022-11-02&sig=5ecre7',
+      'https://storage.googleapis.com/b/b.tar.gz?X-Goog-Signature=5ecre7',
+      'https://bundles.example/b.tar.gz?access_token=5ecre7',
+    ]) {
+      const e = await renderError(CHART, { ...DEPLOYMENT, set: ['policy.source=url', `policy.url=${url}`] });
+      expect(e, url).toContain('policy.url carries a credential in its query');
+      expect(e, url).not.toContain('5ecre7');
+    }
+    const plain = await render(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.url=https://bundles.example/b.tar.gz?v=2'],
+    });
+    expect(parse(one(plain.objects, 'ConfigMap').data['config.yaml']).policy.bundle).toBe(
+      'https://bundles.example/b.tar.gz?v=2',
+    );
     // A user name alone is no secret, nor a host's port.
     for (const url of ['redis://authz@redis:6379', 'redis+sentinel://authz@s1:26379\\,s2:26379/mymaster/0']) {
       const { objects } = await render(CHART, { ...DEPLOYMENT, set: [`redis.url=${url}`] });
