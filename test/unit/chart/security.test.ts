@@ -437,6 +437,34 @@ describe('the introspection client secret', () => {
   });
 });
 
+describe('secrets in extraEnv', () => {
+  it('refuses a secret variable with a literal value (written into the Deployment), takes one from a Secret', async () => {
+    for (const name of [
+      'AUTHZ_API_KEY_PEPPER',
+      'AUTHZ_JWT_HS_SECRET',
+      'AUTHZ_REDIS_PASSWORD',
+      'AUTHZ_ADMIN_REPORT_TOKEN',
+    ]) {
+      const error = await renderError(CHART, {
+        ...DEPLOYMENT,
+        set: [`extraEnv[0].name=${name}`, 'extraEnv[0].value=5ecre7-5ecre7-5ecre7-5ecre7'],
+      });
+      expect(error, name).toContain(`extraEnv ${name} carries its value in the values`);
+      expect(error, name).not.toContain('5ecre7');
+    }
+    const fromSecret = await render(CHART, {
+      ...DEPLOYMENT,
+      set: [
+        'extraEnv[0].name=AUTHZ_API_KEY_PEPPER',
+        'extraEnv[0].valueFrom.secretKeyRef.name=pepper',
+        'extraEnv[0].valueFrom.secretKeyRef.key=pepper',
+      ],
+    });
+    const env = container(one(fromSecret.objects, 'Deployment'), 'mcp-authz').env as { name: string }[];
+    expect(env.map((e) => e.name)).toContain('AUTHZ_API_KEY_PEPPER');
+  });
+});
+
 describe('the kept bundle copy', () => {
   it('keeps a URL bundle in /tmp by default (policy.persistDir), not with persist off or another source', async () => {
     const url = ['policy.source=url', 'policy.url=https://bundles.example/mcp.tar.gz'];
