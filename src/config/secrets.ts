@@ -226,15 +226,16 @@ class FileOrEnvSecret implements SecretSource {
       const value = trimOneNewline(readFileSync(file));
       const changed = this.#identity !== null;
       this.#identity = identity;
-      if (value.length > 0 && value.length < this.#minBytes) {
-        // Refused at start (secretIssues); a rotation to a short value keeps the last one, as a bad file does.
+      // Refused at start (secretIssues); a rotation to a short value keeps the last one, as a bad file does. So
+      // does an emptied one (a rewrite in place is empty for a moment): dropping it would refuse every key.
+      if (value.length < this.#minBytes && (value.length > 0 || this.#fileValue !== null)) {
         this.#logger?.warn(
           { secret_name: this.name, file, bytes: value.length, minBytes: this.#minBytes },
           'secret file holds too short a value; the previous one is kept',
         );
         return;
       }
-      // An empty file provides no secret (falls back to the variable).
+      // An empty file provides no secret (falls back to the variable), unless one of a least length was read.
       this.#fileValue = value.length > 0 ? value : null;
       if (this.#fileProblem)
         this.#logger?.info({ secret_name: this.name, file }, 'secret file readable again');

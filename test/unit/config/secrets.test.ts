@@ -125,6 +125,38 @@ describe('SecretSource', () => {
     expect(pepper.refresh()?.toString()).toBe('q'.repeat(16));
   });
 
+  it('keeps the last pepper or report token when its file is emptied, as for any value under 16 bytes', () => {
+    // A rewrite in place (`echo "$NEW" > pepper`) empties the file for a moment, and a Secret made from an
+    // unset variable is empty: either dropped the pepper, refusing every API key (503) until the file held one.
+    const dir = tempDir('secret');
+    const file = join(dir, 'pepper');
+    writeFileSync(file, 'a-pepper-of-some-length\n');
+    const lines: string[] = [];
+    const config = parseConfig({ authn: { apiKeys: { pepperFile: file } } }, {});
+    const pepper = openSecret(config, 'apiKeyPepper', {
+      env: { AUTHZ_API_KEY_PEPPER: 'the-variable-of-some-length' },
+      logger: createLogger('debug', lineCollector(lines) as never),
+    });
+    opened.push(pepper);
+    writeFileSync(file, '');
+    expect(pepper.refresh()?.toString()).toBe('a-pepper-of-some-length');
+    expect(pepper.origin()).toBe('file');
+    expect(lines.join('')).toContain('secret file holds too short a value; the previous one is kept');
+    writeFileSync(file, 'another-pepper-long-enough\n');
+    expect(pepper.refresh()?.toString()).toBe('another-pepper-long-enough');
+    // A secret without a least length (the Redis password): an empty file still gives none.
+    writeFileSync(join(dir, 'pw'), 'redis-pw');
+    const pw = createSecretSource({
+      name: 'pw',
+      file: join(dir, 'pw'),
+      envVar: 'AUTHZ_REDIS_PASSWORD',
+      env: {},
+    });
+    opened.push(pw);
+    writeFileSync(join(dir, 'pw'), '');
+    expect(pw.refresh()).toBeNull();
+  });
+
   it('opens the configured secrets by name', () => {
     const dir = tempDir('secret');
     writeFileSync(join(dir, 'pw'), 'redis-pw\n');
