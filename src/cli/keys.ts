@@ -235,10 +235,23 @@ export async function withStore(
   if (failure !== undefined) fail(io, failure);
 }
 
-/** ISO 8601, or epoch seconds. */
+/** An ISO 8601 date (midnight UTC), or date and time; `zone` is the time's `Z` or offset, when it has one. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * ISO 8601, or epoch seconds. Nothing else `Date` reads its own way: `01/02/2027` (January 2, US order), and
+ * a time without a zone (this machine's local time), would end a key or a revocation at another time.
+ */
 export function parseTime(text: string): Date {
-  const d = /^\d+$/.test(text.trim()) ? new Date(Number(text) * 1000) : new Date(text);
-  if (Number.isNaN(d.getTime())) throw new Error(`bad time "${text}" (use ISO 8601 or epoch seconds)`);
+  const t = text.trim();
+  const iso = ISO_TIME.exec(t);
+  if (iso && t.includes('T') && !iso.groups?.zone) {
+    throw new Error(`time "${text}" has no time zone: add Z (UTC) or an offset such as +01:00`);
+  }
+  const d = /^\d+$/.test(t) ? new Date(Number(t) * 1000) : iso ? new Date(t) : new Date(Number.NaN);
+  if (Number.isNaN(d.getTime())) {
+    throw new Error(`bad time "${text}" (use ISO 8601 such as 2027-01-31T18:00:00Z, or epoch seconds)`);
+  }
   return d;
 }
 

@@ -44,4 +44,18 @@ describe('CLI help texts', () => {
     expect(parseTime('1798761600').toISOString()).toBe('2027-01-01T00:00:00.000Z');
     expect(parseTime('2027-01-01T00:00:00Z').toISOString()).toBe('2027-01-01T00:00:00.000Z');
   });
+
+  it('--expires-at takes ISO 8601 with its zone, not what Date reads its own way', () => {
+    // `01/02/2027` was read as January 2 (US order), `2027-01-01 10:00` and `2027-01-01T10:00` as this
+    // machine's local time: a key or a revocation ending at another time than the operator wrote.
+    expect(parseTime('2027-01-01T10:00:00+01:00').toISOString()).toBe('2027-01-01T09:00:00.000Z');
+    expect(parseTime(' 2027-01-01T10:00Z ').toISOString()).toBe('2027-01-01T10:00:00.000Z');
+    expect(parseTime('2027-01-01').toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    for (const text of ['01/02/2027', 'Jan 2 2027', '2027-01-02 10:00:00Z', 'tomorrow']) {
+      expect(() => parseTime(text), text).toThrow(/use ISO 8601 .* or epoch seconds/);
+    }
+    for (const text of ['2027-01-01T10:00', '2027-01-01T10:00:00.5']) {
+      expect(() => parseTime(text), text).toThrow(/has no time zone/);
+    }
+  });
 });
