@@ -106,7 +106,10 @@ async function get(location: string, init: GetInit): Promise<Sent> {
     const res = await fetch(url, {
       method: init.method,
       headers,
-      signal: init.signal ?? AbortSignal.timeout(init.timeoutMs),
+      // The caller's signal (a reloader stopping) cuts it short; the timeout holds either way.
+      signal: init.signal
+        ? AbortSignal.any([init.signal, AbortSignal.timeout(init.timeoutMs)])
+        : AbortSignal.timeout(init.timeoutMs),
     });
     if (res.redirected && url.startsWith('https:') && !res.url.startsWith('https:')) {
       // Followed to plain http: anyone on the path could have swapped the policy (fetch dropped the token).
@@ -252,8 +255,9 @@ export async function urlSignature(
   location: string,
   auth?: BundleAuth,
   maxBytes = MAX_BUNDLE_BYTES,
+  signal?: AbortSignal,
 ): Promise<string> {
-  const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS, auth });
+  const head = await get(location, { method: 'HEAD', timeoutMs: HEAD_TIMEOUT_MS, auth, signal });
   if (head.ok) {
     const tag = validator(head);
     if (tag) return tag;
@@ -266,6 +270,7 @@ export async function urlSignature(
       timeoutMs: HEAD_TIMEOUT_MS,
       range: 'bytes=0-0',
       auth,
+      signal,
     });
     await probe.body?.cancel().catch(() => undefined);
     if (!probe.ok) throw httpFailure(location, 'check', probe);
@@ -273,7 +278,7 @@ export async function urlSignature(
     if (tag) return tag;
   }
   return createHash('sha256')
-    .update(await download(location, undefined, auth, maxBytes))
+    .update(await download(location, signal, auth, maxBytes))
     .digest('hex');
 }
 

@@ -13,21 +13,20 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import {
   type Bundle,
   BundleError,
-  bundleFiles,
   displayLocation,
   fromTarball,
   MAX_BUNDLE_BYTES,
   readBundle,
 } from './bundle.js';
-import { type BundleAuth, downloadSigned, isUrl, urlSignature } from './bundle-download.js';
+import { type BundleAuth, downloadSigned, isUrl } from './bundle-download.js';
 import type { BundlePersistence } from './bundle-persist.js';
 import type { BundleVerification } from './bundle-signature.js';
 import type { PolicyEngine } from './engine.js';
+import { isFolderSignature, signature } from './location-signature.js';
 
 export interface ReloaderOptions {
   readonly location: string;
@@ -62,6 +61,8 @@ export class PolicyReloader {
   /** The last failure to read the bundle, reported once while it repeats. */
   #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
+  /** Aborted by stop(): a bundle check or download in flight (up to 10 s / 30 s) does not hold a shutdown. */
+  readonly #abort = new AbortController();
 
   constructor(opts: ReloaderOptions) {
     this.#opts = opts;
@@ -94,6 +95,7 @@ export class PolicyReloader {
 
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#abort.abort();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     return this.#busy ?? Promise.resolve();
@@ -135,7 +137,7 @@ export class PolicyReloader {
     let downloaded: Buffer | undefined;
     try {
       if (isUrl(location)) {
-        const got = await downloadSigned(location, undefined, this.#opts.auth, this.#maxBytes);
+        const got = await downloadSigned(location, this.#abort.signal, this.#opts.auth, this.#maxBytes);
         downloaded = got.bytes;
         // What was loaded (or found broken) is what the download sent: when another node answered it than
         // the check (a stale CDN edge, an error page), the next check sees the difference and reads again.
@@ -246,7 +248,14 @@ export class PolicyReloader {
    */
   async #currentSignature(): Promise<string> {
     const { location, verification } = this.#opts;
-    const sig = await signature(location, verification !== undefined, this.#opts.auth, this.#maxBytes);
+    const { auth } = this.#opts;
+    const sig = await signature(
+      location,
+      verification !== undefined,
+      auth,
+      this.#maxBytes,
+      this.#abort.signal,
+    );
     if (!verification) return sig;
     return `${sig}|key:${createHash('sha256')
       .update(verification.key() ?? '')
@@ -255,6 +264,8 @@ export class PolicyReloader {
 
   /** Records a failure to read the bundle, unless it is the one recorded last (a failure repeats each poll). */
   #reportOnce(err: unknown): void {
+    // Stopped: the failure is the abort, or a shutdown's business no more.
+    if (this.#stopped) return;
     if (this.#deferring) {
       this.#deferred = err;
       return;
@@ -264,36 +275,4 @@ export class PolicyReloader {
       this.#opts.engine.recordFailure(err, displayLocation(this.#opts.location));
     this.#lastReadError = text;
   }
-}
-
-const FOLDER = 'folder|';
-
-function isFolderSignature(sig: string): boolean {
-  return sig.startsWith(FOLDER);
-}
-
-/**
- * Size, mtime, ctime and inode of a file: mtime alone misses files unpacked from an `opa build` tarball
- * (every entry dated 1970) or copied with their times kept, when the size stays the same; the ctime and
- * inode change on every write or replacement, whatever the tool sets.
- */
-function fileStamp(f: { size: number; mtimeMs: number; ctimeMs: number; ino: number }): string {
-  return `${f.size}:${f.mtimeMs}:${f.ctimeMs}:${f.ino}`;
-}
-
-/** `all`: every file of a folder counts (a signature covers them all), not only those readBundle loads. */
-async function signature(
-  location: string,
-  all: boolean,
-  auth: BundleAuth | undefined,
-  maxBytes: number,
-): Promise<string> {
-  if (isUrl(location)) return urlSignature(location, auth, maxBytes);
-  // Named as readBundle names it (`policy check`, `policy eval`), not as a bare `ENOENT … stat`.
-  const st = await stat(location).catch((err: unknown) => {
-    throw new BundleError(`bundle not found at ${location}`, { cause: err });
-  });
-  if (!st.isDirectory()) return fileStamp(st);
-  // Every file readBundle reads, at any depth (a data.json in a subfolder is part of the bundle).
-  return FOLDER + (await bundleFiles(location, all)).map((f) => `${f.rel}:${fileStamp(f)}`).join('|');
 }

@@ -157,9 +157,9 @@ describe('SIGINT', () => {
   });
 
   it('exits 0 on a SIGTERM while still starting, without a "failed to start" from the start it cut short', async () => {
-    // A pod deleted while its sidecar starts (a rollout replacing it): the stop waits for the bundle check
+    // A pod deleted while its sidecar starts (a rollout replacing it): the stop waited for the bundle check
     // (10 s), then the start went on against the listeners the stop had closed, logged a fatal TypeError
-    // ("failed to start") and exited 1.
+    // ("failed to start") and exited 1. The stop now cuts the check short.
     const sockets: Socket[] = [];
     const stalled = createTcpServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
@@ -190,8 +190,11 @@ describe('SIGINT', () => {
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     try {
       await until(10_000, async () => sockets.length > 0); // starting: the bundle check is under way
+      const t0 = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+      // Not the check's 10 s timeout waited out (a loaded machine takes well under a second).
+      expect(Date.now() - t0).toBeLessThan(5_000);
       expect(out).toContain('"msg":"stopped"');
       expect(out).not.toContain('failed to start');
     } finally {
@@ -200,49 +203,4 @@ describe('SIGINT', () => {
       await new Promise((resolve) => stalled.close(resolve));
     }
   }, 30_000);
-
-  it('a second Ctrl-C exits at once while the shutdown waits for a dependency still starting', async () => {
-    // A bundle server that accepts and never answers: the sidecar's start waits for its bundle check (10 s).
-    const sockets: Socket[] = [];
-    const stalled = createTcpServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
-    const file = join(tempDir('sigint'), 'config.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        server: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0 },
-        policy: {
-          bundle: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/b.tar.gz`,
-          watch: false,
-        },
-        authn: { apiKeys: { enabled: false } },
-        log: { level: 'info' },
-      }),
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const collect = (c: Buffer) => {
-      out += c.toString();
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      await until(10_000, async () => sockets.length > 0); // starting: the bundle check is under way
-      child.kill('SIGINT');
-      await until(2_000, async () => out.includes('shutting down'));
-      const t0 = Date.now();
-      child.kill('SIGINT');
-      expect(await exited).toBe(130);
-      expect(Date.now() - t0).toBeLessThan(2_000);
-    } finally {
-      child.kill('SIGKILL');
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => stalled.close(resolve));
-    }
-  });
 });

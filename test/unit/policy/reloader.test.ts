@@ -251,6 +251,40 @@ describe('hot reload', () => {
     expect(e2.status().lastError).toBe(`bundle not found at ${gone}`);
   });
 
+  // Without the abort, stop() waited out the check's 10 s HEAD timeout (the download's: 30 s), past this test's 5 s.
+  it('stop() cuts a bundle check in flight short, and records no failure for it', async () => {
+    let asked!: () => void;
+    const requested = new Promise<void>((r) => {
+      asked = r;
+    });
+    const server = createServer(() => asked()); // accepts the request, never answers it
+    const closed = new Promise<void>((resolve) => {
+      server.on('request', (req) => req.socket.once('close', () => resolve()));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const e = new PolicyEngine(engineOpts);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const logger = silentLogger();
+      const reloader = new PolicyReloader({
+        location: url,
+        watch: true,
+        pollIntervalMs: 1000,
+        engine: e,
+        logger,
+      });
+      const started = reloader.start();
+      await requested;
+      await reloader.stop();
+      await started;
+      await closed;
+      expect(e.status()).toMatchObject({ revision: null, lastError: null });
+      expect(e.status().reloads.failed).toBe(0);
+    } finally {
+      server.close();
+    }
+  }, 5_000);
+
   it('does not download a broken bundle again while its ETag stays the same', async () => {
     let gets = 0;
     const server = createServer((req, res) => {
