@@ -236,7 +236,8 @@ export async function withStore(
 }
 
 /** An ISO 8601 date (midnight UTC), or date and time; `zone` is the time's `Z` or offset, when it has one. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/;
+const ISO_TIME =
+  /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/;
 
 /**
  * ISO 8601, or epoch seconds. Nothing else `Date` reads its own way: `01/02/2027` (January 2, US order), and
@@ -247,6 +248,11 @@ export function parseTime(text: string): Date {
   const iso = ISO_TIME.exec(t);
   if (iso && t.includes('T') && !iso.groups?.zone) {
     throw new Error(`time "${text}" has no time zone: add Z (UTC) or an offset such as +01:00`);
+  }
+  // `Date` rolls a day past its month's end into the next month (2027-02-30 is March 2).
+  const { y, m, d: day } = iso?.groups ?? {};
+  if (iso && Number(day) > new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate()) {
+    throw new Error(`bad time "${text}": no such day (${y}-${m} has fewer days)`);
   }
   const d = /^\d+$/.test(t) ? new Date(Number(t) * 1000) : iso ? new Date(t) : new Date(Number.NaN);
   if (Number.isNaN(d.getTime())) {

@@ -58,4 +58,16 @@ describe('CLI help texts', () => {
       expect(() => parseTime(text), text).toThrow(/has no time zone/);
     }
   });
+
+  it('--expires-at refuses a day its month does not have, rather than roll it into the next month', () => {
+    // `Date` reads 2027-02-30 as March 2 and 2027-04-31 as May 1: a key or a revocation ending days after the
+    // time the operator wrote (a typo'd day, or a month's length misremembered), without a word.
+    for (const text of ['2027-02-29', '2027-02-30T10:00:00Z', '2027-04-31', '2027-06-31T00:00+02:00']) {
+      expect(() => parseTime(text), text).toThrow(/no such day/);
+    }
+    expect(parseTime('2028-02-29').toISOString()).toBe('2028-02-29T00:00:00.000Z');
+    expect(parseTime('2027-12-31T23:59:59Z').toISOString()).toBe('2027-12-31T23:59:59.000Z');
+    // A time shifted by its offset into another day is still that day, as written.
+    expect(parseTime('2027-03-01T00:30+01:00').toISOString()).toBe('2027-02-28T23:30:00.000Z');
+  });
 });
