@@ -235,9 +235,12 @@ export async function withStore(
   if (failure !== undefined) fail(io, failure);
 }
 
-/** An ISO 8601 date (midnight UTC), or date and time; `zone` is the time's `Z` or offset, when it has one. */
+/**
+ * An ISO 8601 date (midnight UTC), or date and time; `zone` is the time's `Z` or offset, when it has one. A
+ * space may stand for the `T` (RFC 3339, `date --rfc-3339`) and the offset may lack its colon (`date +%z`).
+ */
 const ISO_TIME =
-  /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/;
+  /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:(?<t>[T ])(?<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?<zone>Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * ISO 8601, or epoch seconds. Nothing else `Date` reads its own way: `01/02/2027` (January 2, US order), and
@@ -246,15 +249,18 @@ const ISO_TIME =
 export function parseTime(text: string): Date {
   const t = text.trim();
   const iso = ISO_TIME.exec(t);
-  if (iso && t.includes('T') && !iso.groups?.zone) {
+  if (iso?.groups?.t && !iso.groups.zone) {
     throw new Error(`time "${text}" has no time zone: add Z (UTC) or an offset such as +01:00`);
   }
   // `Date` rolls a day past its month's end into the next month (2027-02-30 is March 2).
-  const { y, m, d: day } = iso?.groups ?? {};
+  const { y, m, d: day, time, zone } = iso?.groups ?? {};
   if (iso && Number(day) > new Date(Date.UTC(Number(y), Number(m), 0)).getUTCDate()) {
     throw new Error(`bad time "${text}": no such day (${y}-${m} has fewer days)`);
   }
-  const d = /^\d+$/.test(t) ? new Date(Number(t) * 1000) : iso ? new Date(t) : new Date(Number.NaN);
+  // Given to `Date` in the one form ECMAScript defines (`T`, `+HH:MM`), not left to its own reading.
+  const offset = zone?.replace(/^([+-]\d{2}):?(\d{2})$/, '$1:$2');
+  const normal = time ? `${y}-${m}-${day}T${time}${offset}` : t;
+  const d = /^\d+$/.test(t) ? new Date(Number(t) * 1000) : iso ? new Date(normal) : new Date(Number.NaN);
   if (Number.isNaN(d.getTime())) {
     throw new Error(`bad time "${text}" (use ISO 8601 such as 2027-01-31T18:00:00Z, or epoch seconds)`);
   }

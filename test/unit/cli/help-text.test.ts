@@ -51,10 +51,10 @@ describe('CLI help texts', () => {
     expect(parseTime('2027-01-01T10:00:00+01:00').toISOString()).toBe('2027-01-01T09:00:00.000Z');
     expect(parseTime(' 2027-01-01T10:00Z ').toISOString()).toBe('2027-01-01T10:00:00.000Z');
     expect(parseTime('2027-01-01').toISOString()).toBe('2027-01-01T00:00:00.000Z');
-    for (const text of ['01/02/2027', 'Jan 2 2027', '2027-01-02 10:00:00Z', 'tomorrow']) {
+    for (const text of ['01/02/2027', 'Jan 2 2027', '2027-01-02  10:00:00Z', 'tomorrow']) {
       expect(() => parseTime(text), text).toThrow(/use ISO 8601 .* or epoch seconds/);
     }
-    for (const text of ['2027-01-01T10:00', '2027-01-01T10:00:00.5']) {
+    for (const text of ['2027-01-01T10:00', '2027-01-01T10:00:00.5', '2027-01-01 10:00']) {
       expect(() => parseTime(text), text).toThrow(/has no time zone/);
     }
   });
@@ -69,5 +69,13 @@ describe('CLI help texts', () => {
     expect(parseTime('2027-12-31T23:59:59Z').toISOString()).toBe('2027-12-31T23:59:59.000Z');
     // A time shifted by its offset into another day is still that day, as written.
     expect(parseTime('2027-03-01T00:30+01:00').toISOString()).toBe('2027-02-28T23:30:00.000Z');
+  });
+
+  it('--expires-at takes a zone offset without its colon, and a space for the T, as date(1) prints them', () => {
+    // `date +%FT%T%z` prints +0000 and `date --rfc-3339=seconds` a space (RFC 3339 allows it): both were read
+    // right before times had to carry a zone, and are as unambiguous as the forms taken.
+    expect(parseTime('2027-01-02T10:00:00+0100').toISOString()).toBe('2027-01-02T09:00:00.000Z');
+    expect(parseTime('2027-01-02 10:00:00+01:00').toISOString()).toBe('2027-01-02T09:00:00.000Z');
+    expect(parseTime('2027-01-02 10:00:00Z').toISOString()).toBe('2027-01-02T10:00:00.000Z');
   });
 });
