@@ -163,10 +163,11 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- $errors = append $errors (printf "extraEnv %s is set by the chart: set the matching value (config.*, mcpServer.*, policy.*, redis.*, secrets.*, otel.*) instead" $n) }}
 {{- end }}
 {{- end }}
-{{- /* A secret given as a literal value is written into the Deployment (and the release) in the clear. */}}
+{{- /* A secret given as a literal value is written into the Deployment (and the release) in the clear; a value
+that only references other variables ("$(REDIS_PASSWORD)", from extraEnvFrom) is filled in by the kubelet. */}}
 {{- $secretEnv := list "AUTHZ_API_KEY_PEPPER" "AUTHZ_JWT_HS_SECRET" "AUTHZ_REDIS_PASSWORD" "AUTHZ_ADMIN_REPORT_TOKEN" "AUTHZ_BUNDLE_TOKEN" "AUTHZ_INTROSPECTION_CLIENT_SECRET" }}
 {{- range $e := $v.extraEnv }}
-{{- if and (has (toString $e.name) $secretEnv) (hasKey $e "value") }}
+{{- if and (has (toString $e.name) $secretEnv) (hasKey $e "value") (not (regexMatch "^(\\$\\([^()$]+\\))+$" (toString $e.value))) }}
 {{- $errors = append $errors (printf "extraEnv %s carries its value in the values, written into the Deployment in the clear: take it from a Secret (valueFrom.secretKeyRef, or extraEnvFrom), or use secrets.* (a file the sidecar re-reads when it changes)" $e.name) }}
 {{- end }}
 {{- end }}

@@ -463,6 +463,29 @@ describe('secrets in extraEnv', () => {
     const env = container(one(fromSecret.objects, 'Deployment'), 'mcp-authz').env as { name: string }[];
     expect(env.map((e) => e.name)).toContain('AUTHZ_API_KEY_PEPPER');
   });
+
+  it('takes a secret variable whose value only names other variables: Kubernetes fills it in, no secret is in it', async () => {
+    // A Secret whose keys have other names (a Redis chart's REDIS_PASSWORD, through extraEnvFrom): the value
+    // `$(REDIS_PASSWORD)` is expanded by the kubelet; the Deployment holds the reference, not the password.
+    const { objects } = await render(CHART, {
+      ...DEPLOYMENT,
+      set: [
+        'extraEnvFrom[0].secretRef.name=redis',
+        'extraEnv[0].name=AUTHZ_REDIS_PASSWORD',
+        'extraEnv[0].value=$(REDIS_PASSWORD)',
+      ],
+    });
+    const env = container(one(objects, 'Deployment'), 'mcp-authz').env as { name: string; value?: string }[];
+    expect(env.find((e) => e.name === 'AUTHZ_REDIS_PASSWORD')?.value).toBe('$(REDIS_PASSWORD)');
+    // Text around a reference, or `$$(…)` (a literal `$(…)`), is the value's own: refused as before.
+    for (const value of ['pw-$(SUFFIX)', '$$(REDIS_PASSWORD)']) {
+      const error = await renderError(CHART, {
+        ...DEPLOYMENT,
+        set: ['extraEnv[0].name=AUTHZ_REDIS_PASSWORD', `extraEnv[0].value=${value}`],
+      });
+      expect(error, value).toContain('extraEnv AUTHZ_REDIS_PASSWORD carries its value in the values');
+    }
+  });
 });
 
 describe('the kept bundle copy', () => {
