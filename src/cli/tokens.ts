@@ -11,8 +11,9 @@ import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { looksLikeJwt } from '../authn/credentials.js';
 import type { Config } from '../config/schema.js';
+import { parseTime } from '../iso-time.js';
 import { REVOCATION_GRACE_SEC } from '../store/store.js';
-import { parseDuration, parseTime, withStore } from './keys.js';
+import { parseDuration, withStore } from './keys.js';
 import { type CliIo, formatJson, oneLine, processIo } from './table.js';
 import { lookUpToken } from './token-lookup.js';
 

@@ -1,11 +1,12 @@
 /**
  * The report's `--since` / `?since=`: a duration back from now (`90m`, `24h`, `7d`, `1w`) or a point in
- * time (ISO 8601, or epoch seconds).
+ * time (ISO 8601 with its zone, a date, or epoch seconds: `parseTime`).
  *
  * @module
  */
 
 import { durationMs } from '../config/duration.js';
+import { parseTime } from '../iso-time.js';
 
 export const DEFAULT_SINCE = '24h';
 
@@ -17,9 +18,13 @@ export function parseSince(text: string, nowMs: number): number {
     if (ms <= 0) throw new RangeError(`since must be a positive duration: "${text}"`);
     return nowMs - ms;
   }
-  const at = /^\d+$/.test(t) ? Number(t) * 1000 : Date.parse(t);
-  if (!Number.isFinite(at))
-    throw new RangeError(`bad since "${text}" (use a duration like 24h or 7d, or an ISO 8601 time)`);
+  let at: number;
+  try {
+    at = parseTime(t).getTime();
+  } catch (err) {
+    // `Date.parse` took `01/02/2027` (January 2) and a time without a zone (this machine's local time).
+    throw new RangeError(`bad since "${text}": ${(err as Error).message}; or a duration like 24h or 7d`);
+  }
   if (at >= nowMs) throw new RangeError(`since must be in the past: "${text}"`);
   return at;
 }

@@ -7,9 +7,10 @@
  */
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { register as keys, parseTime } from '../../../src/cli/keys.js';
+import { register as keys } from '../../../src/cli/keys.js';
 import type { CliIo } from '../../../src/cli/table.js';
 import { register as tokens } from '../../../src/cli/tokens.js';
+import { parseTime } from '../../../src/iso-time.js';
 
 const io: CliIo = { out: () => undefined, err: () => undefined, exit: () => undefined };
 

@@ -295,4 +295,12 @@ describe('parseSince', () => {
     expect(() => parseSince('soon', T0)).toThrow(/bad since/);
     expect(() => parseSince('2030-01-01T00:00:00Z', T0)).toThrow(/in the past/);
   });
+
+  it('reads times as --expires-at does, not as Date.parse would', () => {
+    // Date.parse took 01/02/2027 as January 2 and a time without a zone as this machine's local time.
+    expect(() => parseSince('01/02/2027', T0)).toThrow(/bad since .*use ISO 8601/);
+    expect(() => parseSince('2027-01-15T10:00', T0)).toThrow(/has no time zone/);
+    expect(() => parseSince('2027-02-30', T0)).toThrow(/no such day/);
+    expect(parseSince('2027-01-15 10:00:00+0100', T0)).toBe(Date.UTC(2027, 0, 15, 9));
+  });
 });
