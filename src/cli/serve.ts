@@ -112,7 +112,7 @@ export function register(program: Command): void {
       process.on('unhandledRejection', (err) => logger.error({ err: String(err) }, 'unhandled rejection'));
       process.on('SIGTERM', () => shutdown('SIGTERM', config.server.shutdownDelayMs));
       // Ctrl-C at a terminal: nobody routes to this process, no reason to wait. A second Ctrl-C does not wait
-      // for a shutdown held up by a dependency still starting (a bundle URL that does not answer: 10 s).
+      // for a shutdown held up by requests in flight or a dependency still starting (Redis that does not answer).
       process.on('SIGINT', () => {
         if (!stopping) {
           shutdown('SIGINT', 0);

@@ -57,7 +57,9 @@ function semanticIssues(c: Config, env: NodeJS.ProcessEnv): string[] {
   const issues: string[] = [];
   const hs = c.authn.jwt.algorithms.filter((a) => a.startsWith('HS'));
   if (hs.length && !c.authn.jwt.hsSecretFile && !env.AUTHZ_JWT_HS_SECRET) {
-    issues.push(`authn.jwt.hsSecretFile: required when algorithms include ${hs.join(', ')}`);
+    issues.push(
+      `authn.jwt.hsSecretFile: required when algorithms include ${hs.join(', ')} (or set AUTHZ_JWT_HS_SECRET)`,
+    );
   }
   const keySource = c.authn.jwt.jwksUri || c.authn.jwt.hsSecretFile || env.AUTHZ_JWT_HS_SECRET;
   if (c.authn.jwt.enabled && keySource && !c.authn.resource && c.authn.jwt.audiences.length === 0) {
