@@ -18,7 +18,8 @@ import {
 } from './schema-common.js';
 
 const ClaimsSchema = z.strictObject({
-  subject: z.string().default('sub').describe('Claim path of the subject id.'),
+  // Empty, it names no claim: every token would be refused for want of a subject.
+  subject: z.string().min(1, 'must name a claim').default('sub').describe('Claim path of the subject id.'),
   tenant: z.string().default('tenant').describe('Claim path of the tenant.'),
   roles: z.string().default('roles').describe('Dotted path, e.g. realm_access.roles or cognito:groups.'),
   scopes: z.string().default('scope').describe('A space-separated string (scope) or an array (scp).'),

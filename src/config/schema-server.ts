@@ -8,6 +8,14 @@ import { z } from 'zod';
 import * as D from './defaults.js';
 import { msOrOff, port, positiveMs } from './schema-common.js';
 
+/**
+ * A path requests are routed by: compared with the request's path alone, so a `?`, `#` or space in it would
+ * never match (a config that validated, then answered 404 to every MCP request).
+ */
+const requestPath = z
+  .string()
+  .regex(/^\/[^?#\s]*$/, 'must be a path starting with / and holding no ?, # or spaces');
+
 const SUPPORTED_PROTOCOL_VERSIONS = [
   '2024-11-05',
   '2025-03-26',
@@ -54,19 +62,11 @@ export const ServerSchema = z.strictObject({
     ),
   port: port.default(D.PUBLIC_PORT).describe('Port of the public listener; 0 picks a free port.'),
   tls: TlsSchema.optional(),
-  mcpPath: z
-    .string()
-    .startsWith('/')
-    .default(D.MCP_PATH)
-    .describe('Path of the Streamable HTTP MCP endpoint.'),
-  legacySsePath: z
-    .string()
-    .startsWith('/')
+  mcpPath: requestPath.default(D.MCP_PATH).describe('Path of the Streamable HTTP MCP endpoint.'),
+  legacySsePath: requestPath
     .default(D.LEGACY_SSE_PATH)
     .describe('Path of the legacy HTTP+SSE stream (GET), here and on the upstream.'),
-  legacyMessagesPath: z
-    .string()
-    .startsWith('/')
+  legacyMessagesPath: requestPath
     .default(D.LEGACY_MESSAGES_PATH)
     .describe('Path where legacy SSE clients POST messages (the rewritten `endpoint` event).'),
   maxBodyBytes: z

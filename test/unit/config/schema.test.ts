@@ -163,6 +163,18 @@ describe('config errors', () => {
     expect(attempt).toThrow(/authn\.jwt\.jwksUri: must not hold a user or password/);
   });
 
+  it('refuses MCP paths a request path can never equal, and a subject claim path naming no claim', () => {
+    // Both validated before, then every MCP request was answered 404, or every token refused.
+    for (const mcpPath of ['/mcp?x=1', '/mcp#a', '/m cp', 'mcp']) {
+      expect(() => parseConfig({ server: { mcpPath } }), mcpPath).toThrow(/server\.mcpPath: must be a path/);
+    }
+    expect(() => parseConfig({ server: { legacySsePath: '/sse?' } })).toThrow(/server\.legacySsePath/);
+    expect(parseConfig({ server: { mcpPath: '/v1/mcp-rpc' } }).server.mcpPath).toBe('/v1/mcp-rpc');
+    expect(() => parseConfig({ authn: { jwt: { claims: { subject: '' } } } })).toThrow(
+      /authn\.jwt\.claims\.subject: must name a claim/,
+    );
+  });
+
   it('requires an HS secret when HS algorithms are allowed', () => {
     // Naming the variable too: `config check` in CI, where the secret comes by env, would send one to the file.
     expect(() => parseConfig({ authn: { jwt: { algorithms: ['HS256'] } } })).toThrow(
