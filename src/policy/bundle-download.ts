@@ -106,7 +106,8 @@ async function get(location: string, init: GetInit): Promise<Sent> {
     const res = await fetch(url, {
       method: init.method,
       headers,
-      // The caller's signal (a reloader stopping) cuts it short; the timeout holds either way.
+      // The caller's signal (a reloader stopping) cuts it short; the timeout holds either way. It must not
+      // outlive the operation: Node 20 keeps each AbortSignal.any in its sources until they abort.
       signal: init.signal
         ? AbortSignal.any([init.signal, AbortSignal.timeout(init.timeoutMs)])
         : AbortSignal.timeout(init.timeoutMs),

@@ -61,8 +61,13 @@ export class PolicyReloader {
   /** The last failure to read the bundle, reported once while it repeats. */
   #lastReadError: string | null = null;
   #busy: Promise<void> | undefined;
-  /** Aborted by stop(): a bundle check or download in flight (up to 10 s / 30 s) does not hold a shutdown. */
-  readonly #abort = new AbortController();
+  /**
+   * The check in flight's, aborted by stop(): a bundle check or download (up to 10 s / 30 s) does not hold a
+   * shutdown. One per check, not one for the reloader's life: each request combines it with its timeout
+   * (AbortSignal.any), and Node 20 keeps a reference per combination in the source signal until it aborts,
+   * so a signal living as long as the reloader grew at every poll (86,400 a day at the 1 s default).
+   */
+  #abort: AbortController | undefined;
 
   constructor(opts: ReloaderOptions) {
     this.#opts = opts;
@@ -95,7 +100,7 @@ export class PolicyReloader {
 
   stop(): Promise<void> {
     this.#stopped = true;
-    this.#abort.abort();
+    this.#abort?.abort();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     return this.#busy ?? Promise.resolve();
@@ -111,9 +116,12 @@ export class PolicyReloader {
 
   async #checkOnce(): Promise<void> {
     const { location, engine } = this.#opts;
+    const abort = new AbortController();
+    this.#abort = abort;
+    if (this.#stopped) abort.abort();
     let sig: string;
     try {
-      sig = await this.#currentSignature();
+      sig = await this.#currentSignature(abort.signal);
     } catch (err) {
       // Gone or unreachable: whatever answers next is read again.
       this.#signature = null;
@@ -137,7 +145,7 @@ export class PolicyReloader {
     let downloaded: Buffer | undefined;
     try {
       if (isUrl(location)) {
-        const got = await downloadSigned(location, this.#abort.signal, this.#opts.auth, this.#maxBytes);
+        const got = await downloadSigned(location, abort.signal, this.#opts.auth, this.#maxBytes);
         downloaded = got.bytes;
         // What was loaded (or found broken) is what the download sent: when another node answered it than
         // the check (a stale CDN edge, an error page), the next check sees the difference and reads again.
@@ -157,7 +165,7 @@ export class PolicyReloader {
           this.#maxBytes,
         );
       }
-      if (folder && (await this.#currentSignature().catch(() => null)) !== sig) {
+      if (folder && (await this.#currentSignature(abort.signal).catch(() => null)) !== sig) {
         // Changed while being read: read again once it has settled.
         this.#signature = null;
         return;
@@ -246,16 +254,9 @@ export class PolicyReloader {
    * key is read again once the key file changes (a bundle published before its key was rotated in), not
    * only once the bundle changes.
    */
-  async #currentSignature(): Promise<string> {
-    const { location, verification } = this.#opts;
-    const { auth } = this.#opts;
-    const sig = await signature(
-      location,
-      verification !== undefined,
-      auth,
-      this.#maxBytes,
-      this.#abort.signal,
-    );
+  async #currentSignature(signal: AbortSignal): Promise<string> {
+    const { location, verification, auth } = this.#opts;
+    const sig = await signature(location, verification !== undefined, auth, this.#maxBytes, signal);
     if (!verification) return sig;
     return `${sig}|key:${createHash('sha256')
       .update(verification.key() ?? '')

@@ -285,6 +285,40 @@ describe('hot reload', () => {
     }
   }, 5_000);
 
+  // Node 20 keeps a reference per AbortSignal.any in each source signal until it aborts: one signal for the
+  // reloader's life, combined at every poll (each second by default), grew without end.
+  it('combines no signal that outlives its check with the requests of later checks', async () => {
+    const server = createServer((_req, res) => {
+      res.setHeader('etag', '"same"');
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const any = vi.spyOn(AbortSignal, 'any');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle.tar.gz`;
+      const reloader = new PolicyReloader({
+        location: url,
+        watch: false,
+        pollIntervalMs: 1000,
+        engine: new PolicyEngine(engineOpts),
+        logger: silentLogger(),
+      });
+      const sourcesOf = async () => {
+        any.mockClear();
+        await reloader.check(); // the ETag stays the same: one HEAD, no download
+        return new Set(any.mock.calls.flatMap(([signals]) => [...signals]));
+      };
+      const first = await sourcesOf();
+      const second = await sourcesOf();
+      expect(first.size).toBeGreaterThan(0);
+      expect([...second].filter((s) => first.has(s))).toEqual([]);
+      await reloader.stop();
+    } finally {
+      any.mockRestore();
+      server.close();
+    }
+  });
+
   it('does not download a broken bundle again while its ETag stays the same', async () => {
     let gets = 0;
     const server = createServer((req, res) => {
