@@ -7,10 +7,11 @@
 
 /**
  * An ISO 8601 date (midnight UTC), or date and time; `zone` is the time's `Z` or offset, when it has one. A
- * space may stand for the `T` (RFC 3339, `date --rfc-3339`) and the offset may lack its colon (`date +%z`).
+ * space may stand for the `T` (RFC 3339, `date --rfc-3339`), `t` and `z` for `T` and `Z` (RFC 3339 5.6),
+ * and the offset may lack its colon (`date +%z`).
  */
 const ISO_TIME =
-  /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:(?<t>[T ])(?<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?<zone>Z|[+-]\d{2}:?\d{2})?)?$/;
+  /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})(?:(?<t>[Tt ])(?<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(?<zone>[Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * ISO 8601, or epoch seconds. Nothing else `Date` reads its own way: `01/02/2027` (January 2, US order), and
@@ -28,7 +29,7 @@ export function parseTime(text: string): Date {
     throw new Error(`bad time "${text}": no such day (${y}-${m} has fewer days)`);
   }
   // Given to `Date` in the one form ECMAScript defines (`T`, `+HH:MM`), not left to its own reading.
-  const offset = zone?.replace(/^([+-]\d{2}):?(\d{2})$/, '$1:$2');
+  const offset = zone?.toUpperCase().replace(/^([+-]\d{2}):?(\d{2})$/, '$1:$2');
   const normal = time ? `${y}-${m}-${day}T${time}${offset}` : t;
   const d = /^\d+$/.test(t) ? new Date(Number(t) * 1000) : iso ? new Date(normal) : new Date(Number.NaN);
   if (Number.isNaN(d.getTime())) {

@@ -302,5 +302,7 @@ describe('parseSince', () => {
     expect(() => parseSince('2027-01-15T10:00', T0)).toThrow(/has no time zone/);
     expect(() => parseSince('2027-02-30', T0)).toThrow(/no such day/);
     expect(parseSince('2027-01-15 10:00:00+0100', T0)).toBe(Date.UTC(2027, 0, 15, 9));
+    // RFC 3339 (5.6) lets t and z stand for T and Z; Date.parse took them, so must the parser that replaced it.
+    expect(parseSince('2027-01-15t10:00:00z', T0)).toBe(Date.UTC(2027, 0, 15, 10));
   });
 });
