@@ -26,9 +26,9 @@ export interface Action {
 /**
  * Why a request's params are no shape its Action can show the policy, or undefined: a `tools/call` or
  * `prompts/get` whose `arguments` is there but no JSON object (an array, a string), or a `completion/complete`
- * whose `context.arguments` is (the Action shows `{}`, while the upstream would get the value as it is), or
- * whose `ref` names no prompt or resource template (missing, another `type`, a name or URI that is no string:
- * there is no item to decide it on).
+ * whose `context` or `context.arguments` is (the Action shows `{}`, while the upstream would get the value as
+ * it is), whose `argument` is no `name` and `value` of strings (shown as ''), or whose `ref` names no prompt or
+ * resource template (missing, another `type`, a name or URI that is no string: there is no item to decide it on).
  */
 export function malformedParams(method: string, params: unknown): string | undefined {
   if (method === 'tools/call' || method === 'prompts/get') {

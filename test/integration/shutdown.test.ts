@@ -2,8 +2,8 @@
  * SIGTERM on a real `mcp-authz serve` process: for `server.shutdownDelayMs` the sidecar keeps serving while
  * `/readyz` answers 503 (Kubernetes takes the pod out of the Service's endpoints asynchronously, and a
  * request routed to it meanwhile must not be refused), then it stops and exits 0. SIGINT (Ctrl-C at a
- * terminal) stops at once, and a second one does not wait for a shutdown held up by a dependency still
- * starting.
+ * terminal) stops at once, and a second one does not wait for a shutdown held up by requests in flight. A
+ * SIGTERM while starting cuts the bundle check under way short.
  *
  * @module
  */
