@@ -41,8 +41,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     );
   }
   const port = await freePort();
-  const extra = serverArgs(opts);
-  let child = await spawnRedis(port, extra);
+  let child = await spawnRedis(port, serverArgs(opts));
   if (opts.cluster) await assignAllSlots(port, opts.password);
   const server: RedisServer = {
     url: `${opts.cluster ? 'redis+cluster' : 'redis'}://127.0.0.1:${port}`,
@@ -51,7 +50,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     kill: () => terminate(child, 'SIGKILL'),
     async restart() {
       await terminate(child, 'SIGKILL');
-      child = await spawnRedis(port, extra);
+      // In a fresh directory: a server that was a replica would load the RDB file it received there.
+      child = await spawnRedis(port, serverArgs(opts));
       if (opts.cluster) await assignAllSlots(port, opts.password);
     },
   };
