@@ -9,12 +9,16 @@ import * as D from './defaults.js';
 import { msOrOff, port, positiveMs } from './schema-common.js';
 
 /**
- * A path requests are routed by: compared with the request's path alone, so a `?`, `#` or space in it would
- * never match (a config that validated, then answered 404 to every MCP request).
+ * A path requests are routed by, compared with the request's path as sent: a `?`, `#` or space in it, or a
+ * character clients percent-encode (`é`), would never match (a config that validated, then answered 404 to
+ * every MCP request). RFC 3986 path characters only (percent-encoded ones as the client sends them).
  */
 const requestPath = z
   .string()
-  .regex(/^\/[^?#\s]*$/, 'must be a path starting with / and holding no ?, # or spaces');
+  .regex(
+    /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/,
+    'must be a path starting with / of URL path characters (no ?, #, spaces or non-ASCII; percent-encode them)',
+  );
 
 const SUPPORTED_PROTOCOL_VERSIONS = [
   '2024-11-05',

@@ -165,11 +165,13 @@ describe('config errors', () => {
 
   it('refuses MCP paths a request path can never equal, and a subject claim path naming no claim', () => {
     // Both validated before, then every MCP request was answered 404, or every token refused.
-    for (const mcpPath of ['/mcp?x=1', '/mcp#a', '/m cp', 'mcp']) {
+    for (const mcpPath of ['/mcp?x=1', '/mcp#a', '/m cp', 'mcp', '/mcp-é', '/mcp\n']) {
       expect(() => parseConfig({ server: { mcpPath } }), mcpPath).toThrow(/server\.mcpPath: must be a path/);
     }
     expect(() => parseConfig({ server: { legacySsePath: '/sse?' } })).toThrow(/server\.legacySsePath/);
-    expect(parseConfig({ server: { mcpPath: '/v1/mcp-rpc' } }).server.mcpPath).toBe('/v1/mcp-rpc');
+    for (const ok of ['/v1/mcp-rpc', '/mcp/', '/mcp-%C3%A9', "/a_b.c~d!$&'()*+,;=:@"]) {
+      expect(parseConfig({ server: { mcpPath: ok } }).server.mcpPath).toBe(ok);
+    }
     expect(() => parseConfig({ authn: { jwt: { claims: { subject: '' } } } })).toThrow(
       /authn\.jwt\.claims\.subject: must name a claim/,
     );
