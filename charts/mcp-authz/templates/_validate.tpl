@@ -33,8 +33,9 @@ base64 ones do), so any ":" before an "@" is a password. */}}
 {{- $errors = append $errors (printf "%s carries a password, which would be written into the ConfigMap: give it in secrets.redisPassword instead and leave it out of the URL" $where) }}
 {{- end }}
 {{- end }}
-{{- /* A presigned (S3, GCS) or SAS (Azure) URL, or one with a token parameter: its query is the credential. */}}
-{{- $queryCredential := "(?i)[?&](sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|access_token|token)=" }}
+{{- /* A presigned (S3, GCS) or SAS (Azure) URL, or one with a token or API key parameter (GitLab's private_token, a
+     Google API key=): its query is the credential. */}}
+{{- $queryCredential := "(?i)[?&](sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|awsaccesskeyid|access_token|token|private_token|api_key|apikey|key)=" }}
 {{- range $where, $url := dict "policy.url" $v.policy.url "config.policy.bundle" (dig "policy" "bundle" "" $cfg) }}
 {{- if regexMatch $userInfo (toString $url) }}
 {{- $errors = append $errors (printf "%s carries credentials, which would be written into the ConfigMap: give a token in secrets.bundleToken instead and leave them out of the URL" $where) }}

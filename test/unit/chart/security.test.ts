@@ -148,6 +148,9 @@ describe('only the sidecar is reachable from outside the pod', () => {
       'https://acct.blob.core.windows.net/c/b.tar.gz?sv=2022-11-02&sig=5ecre7',
       'https://storage.googleapis.com/b/b.tar.gz?X-Goog-Signature=5ecre7',
       'https://bundles.example/b.tar.gz?access_token=5ecre7',
+      'https://gitlab.example/api/v4/projects/1/packages/generic/p/1/b.tar.gz?private_token=5ecre7',
+      'https://storage.googleapis.com/storage/v1/b/x/o/b.tar.gz?alt=media&key=5ecre7',
+      'https://bundles.example/b.tar.gz?API_KEY=5ecre7',
     ]) {
       const e = await renderError(CHART, { ...DEPLOYMENT, set: ['policy.source=url', `policy.url=${url}`] });
       expect(e, url).toContain('policy.url carries a credential in its query');
@@ -157,8 +160,16 @@ describe('only the sidecar is reachable from outside the pod', () => {
       ...DEPLOYMENT,
       set: ['policy.source=url', 'policy.url=https://bundles.example/b.tar.gz?v=2'],
     });
+    // A parameter whose name only ends in one of those is none of them.
+    const monkey = await render(CHART, {
+      ...DEPLOYMENT,
+      set: ['policy.source=url', 'policy.url=https://bundles.example/b.tar.gz?monkey=1'],
+    });
     expect(parse(one(plain.objects, 'ConfigMap').data['config.yaml']).policy.bundle).toBe(
       'https://bundles.example/b.tar.gz?v=2',
+    );
+    expect(parse(one(monkey.objects, 'ConfigMap').data['config.yaml']).policy.bundle).toBe(
+      'https://bundles.example/b.tar.gz?monkey=1',
     );
     // A user name alone is no secret, nor a host's port.
     for (const url of ['redis://authz@redis:6379', 'redis+sentinel://authz@s1:26379\\,s2:26379/mymaster/0']) {
