@@ -23,7 +23,11 @@ export function parseSince(text: string, nowMs: number): number {
     at = parseTime(t).getTime();
   } catch (err) {
     // `Date.parse` took `01/02/2027` (January 2) and a time without a zone (this machine's local time).
-    throw new RangeError(`bad since "${text}": ${(err as Error).message}; or a duration like 24h or 7d`);
+    // `?since=…T10:00+01:00` arrives with a space for the `+` (query decoding).
+    const hint = /\d \d{2}:?\d{2}$/.test(t) ? ' (in a URL query, write + as %2B)' : '';
+    throw new RangeError(
+      `bad since "${text}": ${(err as Error).message}; or a duration like 24h or 7d${hint}`,
+    );
   }
   if (at >= nowMs) throw new RangeError(`since must be in the past: "${text}"`);
   return at;

@@ -301,6 +301,8 @@ describe('parseSince', () => {
     expect(() => parseSince('01/02/2027', T0)).toThrow(/bad since .*use ISO 8601/);
     expect(() => parseSince('2027-01-15T10:00', T0)).toThrow(/has no time zone/);
     expect(() => parseSince('2027-02-30', T0)).toThrow(/no such day/);
+    // `?since=2027-01-15T10:00:00+01:00` decodes the + to a space: say how to send it.
+    expect(() => parseSince('2027-01-15T10:00:00 01:00', T0)).toThrow(/write \+ as %2B/);
     expect(parseSince('2027-01-15 10:00:00+0100', T0)).toBe(Date.UTC(2027, 0, 15, 9));
     // RFC 3339 (5.6) lets t and z stand for T and Z; Date.parse took them, so must the parser that replaced it.
     expect(parseSince('2027-01-15t10:00:00z', T0)).toBe(Date.UTC(2027, 0, 15, 10));
