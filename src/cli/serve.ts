@@ -129,7 +129,10 @@ export function register(program: Command): void {
       } catch (err) {
         // A SIGTERM while starting (a pod deleted before it was ready): the stop closed what the start went
         // on to use. The shutdown under way ends the process, with its own exit code.
-        if (stopping) return;
+        if (stopping) {
+          logger.debug({ err: (err as Error).message }, 'start cut short by the shutdown');
+          return;
+        }
         logger.fatal({ err: (err as Error).message }, 'failed to start');
         await sidecar.stop().catch(() => undefined);
         process.exit(1);
