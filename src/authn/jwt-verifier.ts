@@ -2,10 +2,10 @@
  * JWT access-token verification → `Principal`. jose checks signature (keys from `jwks.ts`), algorithm
  * allow-list (never `none`), issuer, audience (`authn.jwt.audiences`, else `authn.resource`, RFC 8707),
  * `exp` (required), `nbf`, clock tolerance and `maxTokenAge`. This module adds what jose does not: the
- * `typ` header allow-list, refusing an `iat` in the future without `maxTokenAge` too, refusing refresh
- * and ID tokens, claim mapping, revocation by `jti` and the required scopes. Verified tokens are cached by
- * hash (`token-cache.ts`) until min(exp, now + JWKS cacheMaxAge, iat + maxTokenAge); a cache hit still
- * checks revocation.
+ * `typ` header allow-list, refusing an `iat` in the future without `maxTokenAge` too, the lifetime bound
+ * (`maxLifetimeSec`), refusing refresh and ID tokens, claim mapping, revocation by `jti` and the required
+ * scopes. Verified tokens are cached by hash (`token-cache.ts`) until min(exp, now + JWKS cacheMaxAge,
+ * iat + maxTokenAge); a cache hit still checks revocation.
  *
  * @module
  */
@@ -21,6 +21,7 @@ import {
   admitCached,
   refuseBoundTokens,
   refuseNonAccessTokens,
+  refuseOverlong,
   refuseRevoked,
   requireScopes,
 } from './token-checks.js';
@@ -126,6 +127,8 @@ export class JwtVerifier {
     if (typeof iat === 'number' && iat > Math.floor(now / 1000) + this.#o.jwt.clockToleranceSec) {
       throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token issued in the future');
     }
+    const { maxLifetimeSec, clockToleranceSec } = this.#o.jwt;
+    refuseOverlong({ exp: payload.exp as number, iat }, maxLifetimeSec, clockToleranceSec, now);
     refuseNonAccessTokens(payload);
     refuseBoundTokens(payload);
     const principal = refuseRevoked(toPrincipal(payload, this.#o.jwt.claims), this.#o.isRevoked);

@@ -1,7 +1,8 @@
 /**
  * The checks every access token passes after its issuer vouched for it, whether a JWT verified against
  * the JWKS or an opaque token introspected: that it is an access token, not bound to a key, not revoked
- * here, and holds the required scopes.
+ * here, and holds the required scopes; and, for JWTs, that it lives no longer than
+ * `authn.jwt.maxLifetimeSec`.
  *
  * @module
  */
@@ -25,6 +26,31 @@ export function refuseNonAccessTokens(payload: JWTPayload): void {
     throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
   }
   if (payload.nonce !== undefined) throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'not an access token');
+}
+
+/**
+ * Refuses a token that lives longer than `maxLifetimeSec` (Envoy's `JwtProvider.max_lifetime`): one whose
+ * `exp - iat` exceeds it, or, `iat` or not, whose `exp` is further ahead of now than it plus the clock
+ * tolerance (this clock may be behind the issuer's). Both stamps of `exp - iat` come from the issuer's
+ * clock, so no tolerance there; a JWT's `iat` is no later than now plus the tolerance (checked before), so
+ * for it the second bound follows from the first.
+ * A "forever" token (a misconfigured or development issuer, a leaked key) is refused, and a `jti` revoked
+ * here need not be held for years. `nowMs`: epoch milliseconds; `exp` was checked to be a number.
+ */
+export function refuseOverlong(
+  claims: { readonly exp: number; readonly iat?: unknown },
+  maxLifetimeSec: number | undefined,
+  clockToleranceSec: number,
+  nowMs: number,
+): void {
+  if (maxLifetimeSec === undefined) return;
+  const { exp, iat } = claims;
+  if (
+    (typeof iat === 'number' && exp - iat > maxLifetimeSec) ||
+    exp * 1000 - nowMs > (maxLifetimeSec + clockToleranceSec) * 1000
+  ) {
+    throw new AuthnError('ERR_AUTHN_INVALID_TOKEN', 'token lifetime exceeds authn.jwt.maxLifetimeSec');
+  }
 }
 
 /**

@@ -71,6 +71,17 @@ const JwtSchema = z.strictObject({
     .positive()
     .optional()
     .describe('Refuse tokens whose `iat` is older than this.'),
+  // Off by default, as Envoy's max_lifetime. 24 h, the most Okta, Cognito and Entra let an access token live,
+  // is exactly Auth0's default (it allows 30 days) and what Entra's managed identities get: a default there
+  // would leave no margin, and an issuer set longer would find its callers refused only after an upgrade.
+  maxLifetimeSec: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'Refuse JWTs that live longer than this: `exp - iat` over it, or an `exp` further ahead than it plus the clock tolerance (the only bound on a token without `iat`); 401 naming this setting. Off when left out. Set it to the longest lifetime your issuer gives access tokens.',
+    ),
   requiredScopes: z
     .array(ScopeToken)
     .default([])

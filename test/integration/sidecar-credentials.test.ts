@@ -31,7 +31,9 @@ beforeAll(async () => {
     upstreamStateless: true,
     now: () => Date.now() + clockOffsetMs,
     config: {
-      authn: { jwt: { issuers: [jwks.issuer], jwksUri: jwks.url, jwks: { cooldownMs: 200 } } },
+      authn: {
+        jwt: { issuers: [jwks.issuer], jwksUri: jwks.url, jwks: { cooldownMs: 200 }, maxLifetimeSec: 86_400 },
+      },
       // This file sends ~20 refused credentials from 127.0.0.1 within a minute (bad tokens, and the polls
       // while a rotated key is not fetched yet): the default IP rule (more than 20 in 60 s) could block the
       // address mid-file on a slow run. Abuse rules have tests of their own (sidecar-abuse.test.ts).
@@ -178,6 +180,14 @@ describe('bad tokens over HTTP', () => {
     ['truncated', async () => (await jwks.sign(claims())).slice(0, -10)],
     ['refresh token', () => jwks.sign({ ...claims(), typ: 'Refresh' }, { typ: 'JWT' })],
     ['token for another resource', () => jwks.sign({ ...claims(), aud: 'https://other.example/mcp' })],
+    [
+      'minted to live ten years (exp - iat over authn.jwt.maxLifetimeSec)',
+      () => jwks.sign(claims(), { expiresInSec: 10 * 365 * 86_400 }),
+    ],
+    [
+      'without iat, expiring two days ahead (over authn.jwt.maxLifetimeSec)',
+      () => jwks.sign({ ...claims(), iat: undefined }, { expiresInSec: 2 * 86_400 }),
+    ],
   ];
 
   it.each(corpus)('refuses %s with 401 and never forwards it', async (_name, make) => {

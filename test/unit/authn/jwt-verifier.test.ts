@@ -279,6 +279,40 @@ describe('JWT verification (HS256, injected clock)', () => {
     },
   );
 
+  it('refuses a token whose exp - iat exceeds maxLifetimeSec, naming the setting, never the token', async () => {
+    const years = { iat: T0, exp: T0 + 10 * 365 * 86_400, jti: 'years' };
+    // Off when left out: a token minted to live ten years is let in.
+    await expect(setup().auth(await sign(years))).resolves.toBeDefined();
+    const { auth } = setup({ maxLifetimeSec: 3_600, clockToleranceSec: 60 });
+    const overlong = expect.objectContaining({
+      code: 'ERR_AUTHN_INVALID_TOKEN',
+      message: 'token lifetime exceeds authn.jwt.maxLifetimeSec',
+    });
+    await expect(auth(await sign({ iat: T0, exp: T0 + 3_600, jti: 'a' }))).resolves.toBeDefined();
+    // Both stamps are the issuer's: no clock tolerance on exp - iat.
+    await expect(auth(await sign({ iat: T0, exp: T0 + 3_601, jti: 'b' }))).rejects.toThrow(overlong);
+    // The whole lifetime counts, not what is left of it (Envoy's max_lifetime would take this one).
+    await expect(auth(await sign({ iat: T0 - 3_000, exp: T0 + 1_000, jti: 'c' }))).rejects.toThrow(overlong);
+    const token = await sign(years);
+    const err = await auth(token).catch((e: unknown) => e);
+    expect(err).toEqual(overlong);
+    expect(JSON.stringify(err)).not.toContain(token);
+    // An exp in milliseconds: a lifetime of millennia.
+    await expect(auth(await sign({ iat: T0, exp: T0 * 1000, jti: 'ms' }))).rejects.toThrow(overlong);
+  });
+
+  it('refuses a token without iat whose exp is further ahead than maxLifetimeSec plus the clock tolerance', async () => {
+    const { auth, clock } = setup({ maxLifetimeSec: 3_600, clockToleranceSec: 60 });
+    const overlong = expect.objectContaining({ message: 'token lifetime exceeds authn.jwt.maxLifetimeSec' });
+    // This clock may be behind the issuer's: a token issued for exactly an hour may look 60 s longer here.
+    await expect(auth(await sign({ iat: undefined, exp: T0 + 3_660, jti: 'a' }))).resolves.toBeDefined();
+    const far = await sign({ iat: undefined, exp: T0 + 3_661, jti: 'b' });
+    await expect(auth(far)).rejects.toThrow(overlong);
+    // Without iat only what is left of it can be bounded: a second later it is within the bound.
+    clock.now += 1_000;
+    await expect(auth(far)).resolves.toBeDefined();
+  });
+
   it('answers missing required scopes with ERR_AUTHN_INSUFFICIENT_SCOPE and the scopes', async () => {
     const { auth } = setup({ requiredScopes: ['mcp:tools', 'mcp:call'] });
     const err = await auth(await sign({ scope: 'mcp:tools' })).catch((e: unknown) => e);
@@ -357,6 +391,20 @@ describe('verified-token cache', () => {
     // One second past the max age: verified again (too old), not served from the cache.
     clock.now = (T0 + 61) * 1000;
     await expect(auth(token)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+  });
+
+  it('with maxLifetimeSec, still caches a token until its exp and never caches one refused for its lifetime', async () => {
+    const { authn, auth, clock } = setup({ maxLifetimeSec: 600, jwks: { cacheMaxAgeMs: 3_600_000 } });
+    const within = await sign({ exp: T0 + 600, jti: 'within' });
+    const p = await auth(within);
+    clock.now = (T0 + 600) * 1000 - 1;
+    expect(authn.cached({ headers: { authorization: `Bearer ${within}` } })).toBe(p);
+    clock.now = (T0 + 600) * 1000;
+    expect(authn.cached({ headers: { authorization: `Bearer ${within}` } })).toBeUndefined();
+    clock.now = T0 * 1000;
+    const overlong = await sign({ exp: T0 + 601, jti: 'overlong' });
+    await expect(auth(overlong)).rejects.toThrow(code('ERR_AUTHN_INVALID_TOKEN'));
+    expect(authn.cached({ headers: { authorization: `Bearer ${overlong}` } })).toBeUndefined();
   });
 
   it('checks revocation on a cache hit', async () => {

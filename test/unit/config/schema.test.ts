@@ -572,6 +572,18 @@ describe('bounds and sources no other test pins (mutation review)', () => {
     ).toThrow(/authn\.jwt\.clockToleranceSec/);
   });
 
+  it('leaves authn.jwt.maxLifetimeSec off unless set, and takes only a positive whole number of seconds', () => {
+    expect(parseConfig({}, {}).authn.jwt.maxLifetimeSec).toBeUndefined();
+    expect(parseConfig({ authn: { jwt: { maxLifetimeSec: 86_400 } } }, {}).authn.jwt.maxLifetimeSec).toBe(
+      86_400,
+    );
+    for (const bad of [0, -1, 1.5, '86400']) {
+      expect(() => parseConfig({ authn: { jwt: { maxLifetimeSec: bad } } }, {})).toThrow(
+        /authn\.jwt\.maxLifetimeSec/,
+      );
+    }
+  });
+
   it('refuses an empty secret file path, which was read as no file: the secret silently unset', () => {
     // `pepperFile: "{{ .Values.pepperPath }}"` with the value unset: API keys refused, /report off, no
     // Redis password, all without a word.
