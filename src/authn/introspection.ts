@@ -4,7 +4,7 @@
  * client credentials (HTTP Basic, RFC 6749 §2.3.1), and the answer decides. An answer is accepted only when
  * it is `active`, names this server among its `aud` (RFC 8707, the same audiences as JWTs), carries an `exp`
  * still ahead (and an `nbf` passed), is no refresh or ID token, is not bound to a key (`cnf`: DPoP, mTLS),
- * and names the configured issuer if one is.
+ * names the configured issuer if one is, and lives no longer than `authn.jwt.maxLifetimeSec` when set.
  * Its claims become the principal through `authn.jwt.claims`, and `authn.jwt.requiredScopes` apply.
  *
  * Active answers are cached by the token's hash for at most `cacheTtlMs` and never past `exp`, so a busy
@@ -30,6 +30,7 @@ import {
   admitCached,
   refuseBoundTokens,
   refuseNonAccessTokens,
+  refuseOverlong,
   refuseRevoked,
   requireScopes,
 } from './token-checks.js';
@@ -71,6 +72,8 @@ export interface IntrospectorOptions extends IntrospectionEndpoint {
   readonly claims: ClaimPaths;
   readonly requiredScopes: readonly string[];
   readonly clockToleranceSec: number;
+  /** authn.jwt.maxLifetimeSec: refuse an answer whose `exp - iat`, or `exp - now`, exceeds it. */
+  readonly maxLifetimeSec?: number | undefined;
   readonly cacheTtlMs: number;
   readonly cache: TokenCache;
   readonly isRevoked: (jti: string) => boolean;
@@ -204,6 +207,12 @@ export class TokenIntrospector {
     }
     if (answer.exp * 1000 + tolerance <= now) throw invalid('token expired');
     if (answer.nbf !== undefined && answer.nbf * 1000 - tolerance > now) throw invalid('token not yet valid');
+    refuseOverlong(
+      { exp: answer.exp, iat: answer.iat },
+      this.#o.maxLifetimeSec,
+      this.#o.clockToleranceSec,
+      now,
+    );
     const audiences =
       answer.aud === undefined ? [] : typeof answer.aud === 'string' ? [answer.aud] : answer.aud;
     if (!audiences.some((a) => this.#audiences.has(canonicalAudience(a)))) {
@@ -227,8 +236,8 @@ export class TokenIntrospector {
 
 /**
  * The introspector of `authn.introspection`, with the JWT settings it shares (audiences, claim paths,
- * required scopes, clock tolerance, cache size). Throws `ConfigError` for what must stop the sidecar: no
- * audience to bind tokens to, no client secret.
+ * required scopes, clock tolerance, maximum lifetime, cache size). Throws `ConfigError` for what must stop
+ * the sidecar: no audience to bind tokens to, no client secret.
  */
 export function createIntrospector(
   config: Config,
@@ -261,6 +270,7 @@ export function createIntrospector(
     claims: jwt.claims,
     requiredScopes: jwt.requiredScopes,
     clockToleranceSec: jwt.clockToleranceSec,
+    maxLifetimeSec: jwt.maxLifetimeSec,
     timeoutMs: introspection.timeoutMs,
     cacheTtlMs: introspection.cacheTtlMs,
     cache: new TokenCache(jwt.cacheMaxEntries),

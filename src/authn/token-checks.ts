@@ -1,8 +1,7 @@
 /**
  * The checks every access token passes after its issuer vouched for it, whether a JWT verified against
- * the JWKS or an opaque token introspected: that it is an access token, not bound to a key, not revoked
- * here, and holds the required scopes; and, for JWTs, that it lives no longer than
- * `authn.jwt.maxLifetimeSec`.
+ * the JWKS or an opaque token introspected: that it is an access token, lives no longer than
+ * `authn.jwt.maxLifetimeSec`, is not bound to a key, not revoked here, and holds the required scopes.
  *
  * @module
  */
@@ -33,7 +32,7 @@ export function refuseNonAccessTokens(payload: JWTPayload): void {
  * `exp - iat` exceeds it, or, `iat` or not, whose `exp` is further ahead of now than it plus the clock
  * tolerance (this clock may be behind the issuer's). Both stamps of `exp - iat` come from the issuer's
  * clock, so no tolerance there; a JWT's `iat` is no later than now plus the tolerance (checked before), so
- * for it the second bound follows from the first.
+ * for it the second bound follows from the first, while an introspection answer's `iat` is not checked so.
  * A "forever" token (a misconfigured or development issuer, a leaked key) is refused, and a `jti` revoked
  * here need not be held for years. `nowMs`: epoch milliseconds; `exp` was checked to be a number.
  */

@@ -80,7 +80,7 @@ const JwtSchema = z.strictObject({
     .positive()
     .optional()
     .describe(
-      'Refuse JWTs that live longer than this: `exp - iat` over it, or an `exp` further ahead than it plus the clock tolerance (the only bound on a token without `iat`); 401 naming this setting. Off when left out. Set it to the longest lifetime your issuer gives access tokens.',
+      'Refuse access tokens (JWT or introspected) that live longer than this: `exp - iat` over it, or an `exp` further ahead than it plus the clock tolerance (the only bound on a token without `iat`); 401 naming this setting. Off when left out. Set it to the longest lifetime your issuer gives access tokens.',
     ),
   requiredScopes: z
     .array(ScopeToken)

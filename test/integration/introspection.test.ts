@@ -2,8 +2,9 @@
  * `authn.introspection` on a real sidecar in front of the real MCP SDK example server, with a real RFC 7662
  * endpoint over HTTP: an opaque token the endpoint calls active for this server is let in (the SDK client
  * lists and calls tools, the upstream never sees the token, the audit names the method) and asked about once
- * for many calls; inactive, foreign-audience, refresh, expired and revoked tokens are 401; JWTs still go to
- * the JWKS, not the endpoint; an endpoint that refuses the sidecar's credentials or is down is a 503.
+ * for many calls; inactive, foreign-audience, refresh, expired, revoked and overlong tokens are 401; JWTs
+ * still go to the JWKS, not the endpoint; an endpoint that refuses the sidecar's credentials or is down is a
+ * 503.
  *
  * @module
  */
@@ -83,7 +84,10 @@ const start = (secret = CLIENT_SECRET, url = endpoint, clock?: () => number) =>
   startHarness({
     upstreamStateless: true,
     ...(clock ? { now: clock } : {}),
-    config: { authn: { introspection: { endpoint: url, clientId: CLIENT_ID } } },
+    // A day at most, for introspected tokens too (every token here lives minutes but t-overlong).
+    config: {
+      authn: { introspection: { endpoint: url, clientId: CLIENT_ID }, jwt: { maxLifetimeSec: 86_400 } },
+    },
     env: { AUTHZ_INTROSPECTION_CLIENT_SECRET: secret },
   });
 
@@ -121,11 +125,13 @@ describe('authn.introspection', () => {
     expect(h.logs.join('\n')).not.toContain('opaque-token-alice');
   });
 
-  it('refuses inactive, foreign-audience, refresh, expired and revoked tokens with 401; JWTs go to the JWKS', async () => {
+  it('refuses inactive, foreign-audience, refresh, expired, revoked and overlong tokens with 401; JWTs go to the JWKS', async () => {
     answers.set('t-foreign', active({ aud: 'https://other.example/mcp' }));
     answers.set('t-refresh', active({ token_type: 'refresh_token' }));
     answers.set('t-expired', active({ exp: now() - 600 }));
     answers.set('t-revoked', active({ jti: 'revoked-jti' }));
+    // Ten minutes left, but issued 30 days ago: its lifetime is what counts.
+    answers.set('t-overlong', active({ iat: now() - 30 * 86_400 }));
     h = await start();
     await h.sidecar.store.revokeToken('revoked-jti', now() + 600);
     for (const [token, reason] of [
@@ -134,6 +140,7 @@ describe('authn.introspection', () => {
       ['t-refresh', 'not an access token'],
       ['t-expired', 'token expired'],
       ['t-revoked', 'token revoked'],
+      ['t-overlong', 'token lifetime exceeds authn.jwt.maxLifetimeSec'],
     ] as const) {
       const r = await ping(token);
       expect(r.status, token).toBe(401);

@@ -48,6 +48,7 @@ function setup(
     issuer?: string;
     requiredScopes?: string[];
     revoked?: string[];
+    maxLifetimeSec?: number;
   } = {},
 ) {
   let t = T0;
@@ -65,6 +66,7 @@ function setup(
       issuer: opts.issuer,
       requiredScopes: opts.requiredScopes ?? [],
       isRevoked: (jti) => (opts.revoked ?? []).includes(jti),
+      maxLifetimeSec: opts.maxLifetimeSec,
       now: () => t,
       fetch: fetchFake,
     }),
@@ -154,6 +156,26 @@ describe('TokenIntrospector', () => {
     expect(await refusal(s.introspector.verify('ms-exp'))).toBe(
       'ERR_AUTHN_UNAVAILABLE: the introspection answer names an exp centuries ahead (milliseconds, not seconds?)',
     );
+  });
+
+  it('refuses an answer whose exp - iat, or exp - now plus the tolerance, exceeds maxLifetimeSec', async () => {
+    const now = sec(T0);
+    const verdict = (answer: Record<string, unknown>, maxLifetimeSec?: number) =>
+      refusal(
+        setup(active(answer), maxLifetimeSec ? { maxLifetimeSec } : {}).introspector.verify('opaque-1'),
+      );
+    const overlong = 'ERR_AUTHN_INVALID_TOKEN: token lifetime exceeds authn.jwt.maxLifetimeSec';
+    const years = { iat: now, exp: now + 10 * 365 * 86_400 };
+    expect(await verdict(years)).toBe('accepted');
+    expect(await verdict(years, 3_600)).toBe(overlong);
+    expect(await verdict({ iat: now, exp: now + 3_600 }, 3_600)).toBe('accepted');
+    expect(await verdict({ iat: now - 3_000, exp: now + 1_000 }, 3_600)).toBe(overlong);
+    // Without iat (the tolerance is 30 s): what is left of it.
+    expect(await verdict({ exp: now + 3_630 }, 3_600)).toBe('accepted');
+    expect(await verdict({ exp: now + 3_631 }, 3_600)).toBe(overlong);
+    // An iat that is no number is no iat; one far ahead does not stretch the bound on exp.
+    expect(await verdict({ iat: String(now - 86_400), exp: now + 3_600 }, 3_600)).toBe('accepted');
+    expect(await verdict({ iat: now + 86_400, exp: now + 87_000 }, 3_600)).toBe(overlong);
   });
 
   it('refuses a token the answer refused from memory for REFUSED_TTL_MS, then asks again', async () => {
