@@ -83,6 +83,22 @@ test_completion_of_a_template_needs_its_tenant_filled_in if {
 	allowed(template_completion(["analyst"], "crm://acme/customers/{id}", "id", {}))
 }
 
+test_completion_of_a_tenant_required_prompt_needs_its_tenant if {
+	# Left out, the prompt's completer sees no tenant and may list every tenant's values.
+	d := decide(prompt_completion(["analyst"], "summarize_customer", "id", {}))
+	d.allow == false
+	d.reasons == ["argument tenant is required: summarize_customer is tenant-scoped"]
+	denied_with(prompt_completion(["premium"], "summarize_customer", "id", {"id": "c-1"}), "argument tenant is required: summarize_customer is tenant-scoped")
+	no_tenant := object.union(subject(["analyst"]), {"tenant": null})
+	denied_with(completion_as(no_tenant, "prompt", "summarize_customer", "id", {}), "argument tenant is required: summarize_customer is tenant-scoped, and your identity has no tenant")
+	allowed(prompt_completion(["analyst"], "summarize_customer", "id", {"tenant": "acme"}))
+	allowed(prompt_completion(["admin"], "summarize_customer", "id", {}))
+	allowed(prompt_completion(["analyst"], "summarize_customer", "id", {})) with data.authz.catalog.prompts.summarize_customer.tenant_required as false
+
+	# Completing the tenant itself is refused for that alone, as for any prompt.
+	decide(prompt_completion(["analyst"], "summarize_customer", "tenant", {})).reasons == ["argument tenant may not be completed: it can only be your tenant acme"]
+}
+
 test_completing_the_tenant_argument_is_refused if {
 	denied_with(prompt_completion(["analyst"], "summarize_customer", "tenant", {}), "argument tenant may not be completed: it can only be your tenant acme")
 	denied_with(template_completion(["analyst"], crm_template, "tenant", {}), "argument tenant may not be completed: it can only be your tenant acme")
@@ -92,7 +108,7 @@ test_completing_the_tenant_argument_is_refused if {
 	allowed(template_completion(["admin"], crm_template, "tenant", {}))
 
 	# The catalog names each item's tenant argument.
-	allowed(prompt_completion(["analyst"], "summarize_customer", "tenant", {})) with data.authz.catalog.prompts.summarize_customer.tenant_argument as "org"
+	allowed(prompt_completion(["analyst"], "summarize_customer", "tenant", {"org": "acme"})) with data.authz.catalog.prompts.summarize_customer.tenant_argument as "org"
 	denied_with(prompt_completion(["analyst"], "summarize_customer", "org", {}), "argument org may not be completed: it can only be your tenant acme") with data.authz.catalog.prompts.summarize_customer.tenant_argument as "org"
 }
 

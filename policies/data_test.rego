@@ -71,10 +71,10 @@ known_keys := {
 	},
 	"catalog": {"tools", "prompts", "resources"},
 	"tools": {
-		"sensitivity", "destructive", "mask_arguments", "tenant_argument", "scopes",
+		"sensitivity", "destructive", "mask_arguments", "tenant_argument", "tenant_required", "scopes",
 		"description", "read_only", "idempotent", "arguments",
 	},
-	"prompts": {"sensitivity", "tenant_argument", "description"},
+	"prompts": {"sensitivity", "tenant_argument", "tenant_required", "description"},
 	"resources": {"sensitivity", "match", "tenant_argument", "description"},
 }
 
@@ -117,6 +117,21 @@ test_data_unknown_keys_are_named if {
 	found := unknown_data_keys with data.authz.roles.user.deny_tool as ["run_sql"]
 		with data.authz.catalog.resources["crm://{tenant}/customers/{id}"].matches as ["crm://*/customers/*"]
 	{"roles.user: deny_tool", "catalog.resources.crm://{tenant}/customers/{id}: matches"} - found == set()
+}
+
+# The catalog's flags are booleans: the rules only take true, so "tenant_required": "true" would require
+# nothing, silently.
+non_boolean_catalog_flags contains concat("", ["catalog.", section, ".", name, ": ", flag]) if {
+	some section in ["tools", "prompts"]
+	some name, item in data.authz.catalog[section]
+	some flag in ["destructive", "tenant_required"]
+	not is_boolean(object.get(item, flag, false))
+}
+
+test_data_catalog_flags_are_booleans if {
+	non_boolean_catalog_flags == set()
+	found := non_boolean_catalog_flags with data.authz.catalog.prompts.summarize_customer.tenant_required as "true"
+	found == {"catalog.prompts.summarize_customer: tenant_required"}
 }
 
 # The example roles (guest, user, analyst, premium, admin): a policy for another server replaces this test.

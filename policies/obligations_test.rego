@@ -99,7 +99,7 @@ test_decision_shape_on_allow_and_deny if {
 
 test_prompts_get if {
 	allowed(prompt_input(["guest"], "greeting"))
-	allowed(prompt_input(["analyst"], "summarize_customer"))
+	allowed(object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"tenant": "acme", "id": "c-1"}}}))
 
 	# Not granted: that is the only reason (nothing about the prompt's sensitivity).
 	d := decide(prompt_input(["guest"], "summarize_customer"))

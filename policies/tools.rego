@@ -32,14 +32,38 @@ tenant_argument(kind, name) := t if {
 } else := data.authz.default_tenant_argument
 
 # When the tenant argument is present, it must be the subject's tenant; a subject without a tenant
-# may not pass it at all. A cross-tenant role lifts both. Prompts take arguments too (prompts/get).
+# may not pass it at all. When it is absent, the call passes (the upstream is expected to scope by the
+# sidecar's identity headers), unless the item's catalog entry says `tenant_required`: its upstream reads
+# the tenant from the arguments, and without one may answer for every tenant. A cross-tenant role lifts
+# all three. Prompts take arguments too (prompts/get), and so does a prompt's completion (its context's
+# arguments), except while it completes the tenant argument itself, refused for that (below).
 call_denials contains msg if {
 	item_kind in {"tool", "prompt"}
 	name := item_name
 	arg := tenant_argument(item_kind, name)
-	value := call_arguments(input.action)[arg]
-	msg := tenant_denial(arg, value, subject_tenant(input))
+	msg := tenant_argument_denial(item_kind, name, arg, call_arguments(input.action))
 }
+
+tenant_argument_denial(kind, name, arg, args) := msg if {
+	value := args[arg]
+	msg := tenant_denial(arg, value, subject_tenant(input))
+} else := msg if {
+	not has_key(args, arg)
+	tenant_required(kind, name)
+	not role_flag("cross_tenant")
+	not completing(arg)
+	msg := missing_tenant_denial(arg, name, subject_tenant(input))
+}
+
+has_key(obj, key) if _ = obj[key]
+
+# Whether the catalog marks the item tenant-scoped (a tool's entry in catalog.tools, a prompt's in
+# catalog.prompts); only the boolean true counts (data_test.rego refuses any other value).
+tenant_required(kind, name) if data.authz.catalog[grant_field(kind)][name].tenant_required == true
+
+missing_tenant_denial(arg, name, tenant) := concat("", ["argument ", arg, " is required: ", name, " is tenant-scoped"]) if {
+	tenant != null
+} else := concat("", ["argument ", arg, " is required: ", name, " is tenant-scoped, and your identity has no tenant"])
 
 # (The same for a call without a tool name, which is denied anyway: its reasons list this too.)
 call_denials contains msg if {

@@ -187,7 +187,49 @@ test_cross_tenant_role_may_address_other_tenants if {
 test_subject_without_tenant_may_not_name_one if {
 	subj := object.union(subject(["analyst"]), {"tenant": null})
 	denied_with(call_as(subj, "read_customer", {"tenant": "acme"}), "argument tenant is not allowed: your identity has no tenant")
-	allowed(call_as(subj, "read_customer", {"id": "c-9"}))
+	allowed(call_as(subj, "read_customer", {"id": "c-9"})) with data.authz.catalog.tools.read_customer.tenant_required as false
+}
+
+# A catalog item marked tenant_required (its upstream reads the tenant from its arguments, and without one
+# may answer for every tenant) needs its tenant argument; a cross-tenant role may leave it out.
+test_tenant_required_item_needs_its_tenant_argument if {
+	d := decide(call(["analyst"], "read_customer", {"id": "c-9"}))
+	d.allow == false
+	d.reasons == ["argument tenant is required: read_customer is tenant-scoped"]
+	denied_with(call_input(subject(["analyst"]), "read_customer", null, annotations("read_customer"), office_hours), "argument tenant is required: read_customer is tenant-scoped")
+	allowed(call(["analyst"], "read_customer", {"tenant": "acme", "id": "c-9"}))
+	allowed(call(["admin"], "read_customer", {"id": "c-9"}))
+	allowed(call(["analyst", "admin"], "export_customers", {"limit": 10}))
+
+	# Present with any value is present: the value is checked as ever.
+	denied_with(call(["analyst"], "read_customer", {"tenant": false, "id": "c-9"}), "argument tenant must be your tenant acme")
+	denied_with(call(["analyst"], "read_customer", {"tenant": null, "id": "c-9"}), "argument tenant must be your tenant acme")
+
+	# An identity without a tenant can use no tenant-scoped item (unless cross-tenant).
+	no_tenant := object.union(subject(["analyst"]), {"tenant": null})
+	denied_with(call_as(no_tenant, "read_customer", {"id": "c-9"}), "argument tenant is required: read_customer is tenant-scoped, and your identity has no tenant")
+	allowed(call_as(object.union(subject(["admin"]), {"tenant": null}), "read_customer", {"id": "c-9"}))
+
+	# Only the flagged items, only the boolean true, and the item's own tenant argument.
+	allowed(call(["analyst"], "search_docs", {"query": "q"}))
+	allowed(call(["analyst"], "read_customer", {"id": "c-9"})) with data.authz.catalog.tools.read_customer.tenant_required as "true"
+	denied_with(call(["guest"], "echo", {"text": "hi", "tenant": "acme"}), "argument org is required: echo is tenant-scoped") with data.authz.catalog.tools.echo as {"sensitivity": "public", "tenant_argument": "org", "tenant_required": true}
+	allowed(call(["guest"], "echo", {"text": "hi", "org": "acme"})) with data.authz.catalog.tools.echo as {"sensitivity": "public", "tenant_argument": "org", "tenant_required": true}
+
+	# Listing is unaffected: arguments are only known at call time.
+	tool_visible_to(["analyst"], "read_customer")
+}
+
+test_tenant_required_prompt_needs_its_tenant_argument if {
+	denied_with(prompt_input(["analyst"], "summarize_customer"), "argument tenant is required: summarize_customer is tenant-scoped")
+	allowed(object.union(prompt_input(["analyst"], "summarize_customer"), {"action": {"arguments": {"tenant": "acme", "id": "c-1"}}}))
+	allowed(prompt_input(["admin"], "summarize_customer"))
+	allowed(prompt_input(["guest"], "greeting"))
+
+	# The prompt's entry in catalog.prompts decides, not a tool of the same name.
+	allowed(prompt_input(["analyst"], "summarize_customer")) with data.authz.catalog.prompts.summarize_customer.tenant_required as false
+		with data.authz.catalog.tools.summarize_customer as {"sensitivity": "public", "tenant_required": true}
+	visible_to(["analyst"], "prompt", "summarize_customer")
 }
 
 test_tenant_argument_from_catalog if {
