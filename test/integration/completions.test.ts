@@ -2,8 +2,9 @@
  * `completion/complete` decided as a use of the prompt or resource template its ref names, end to end: the MCP
  * SDK's real `Client` through the sidecar (the default policy, compiled from `policies/`) to a real SDK server
  * whose prompts and template complete their arguments, named as in the default catalog. A caller gets
- * completions for what it may use; a completion for a prompt or template it may not use, in another tenant,
- * of the tenant itself, or whose ref names nothing, is refused with the policy's denial (-32003) and never
+ * completions for what it may use; a completion for a prompt or template it may not use, in another tenant or
+ * in none (a tenant-scoped item's context without a tenant), of the tenant itself, or whose ref names nothing,
+ * is refused with the policy's denial (-32003) and never
  * reaches the upstream.
  *
  * @module
@@ -167,6 +168,37 @@ describe('completion/complete', () => {
     } finally {
       await analyst.close();
       await guest.close();
+    }
+  });
+
+  it('completes a tenant-scoped prompt only when its context names the tenant', async () => {
+    const analyst = await caller(['analyst']);
+    try {
+      const ids = await analyst.complete({
+        ref: prompt('summarize_customer'),
+        argument: { name: 'id', value: 'c' },
+        context: { arguments: { tenant: 'acme' } },
+      });
+      expect(ids.completion.values).toEqual(['c-1', 'c-2']);
+      // No tenant in the context: the prompt's completer lists every tenant's ids (as this one does), and the
+      // catalog marks summarize_customer tenant_required, so the caller must name its own.
+      for (const context of [undefined, { arguments: { id: 'c' } }]) {
+        await expect(
+          analyst.complete({
+            ref: prompt('summarize_customer'),
+            argument: { name: 'id', value: '' },
+            ...(context && { context }),
+          }),
+        ).rejects.toMatchObject({
+          code: -32003,
+          message: expect.stringContaining(
+            'Forbidden: argument tenant is required: summarize_customer is tenant-scoped',
+          ),
+        });
+      }
+      expect(refsReceived()).toEqual([prompt('summarize_customer')]);
+    } finally {
+      await analyst.close();
     }
   });
 
