@@ -24,7 +24,9 @@ export function toAuthnError(err: unknown): AuthnError {
     return new AuthnError('ERR_AUTHN_UNAVAILABLE', 'token keys unavailable', { cause: err });
   }
   const e = new AuthnError('ERR_AUTHN_INVALID_TOKEN', messageFor(err), { cause: err });
-  if (err instanceof KeyNotYetFetchedError) e.uncounted = true;
+  // Neither is the caller's guess: a key the issuer may just have added, or one it serves broken (every
+  // token it signs would count as a failed login, and the default IP rule would block whole offices).
+  if (err instanceof KeyNotYetFetchedError || err instanceof UnusableKeyError) e.uncounted = true;
   return e;
 }
 
