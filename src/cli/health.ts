@@ -1,7 +1,8 @@
 /**
  * `mcp-authz health [--ready]`: asks the running sidecar's admin listener for `/healthz` (or `/readyz`)
  * and exits 0 when it answers 2xx, 1 otherwise, with one line saying what went wrong (for a `/readyz`
- * that is not ready, which components are not and why). The address comes
+ * that is not ready, which components are not and why; with `admin.port: 0`, that the port cannot be
+ * known, without probing). The address comes
  * from the same config file and `AUTHZ_*` overrides as `serve`, so a container health check follows
  * `admin.port` wherever it is set (the image's `HEALTHCHECK` runs this).
  *
@@ -17,6 +18,12 @@ import { type CliIo, fail, processIo } from './table.js';
 export const HEALTH_TIMEOUT_MS = 3_000;
 /** The most of a `/readyz` body read for its reasons (the admin listener's is well under 4 KiB). */
 const MAX_BODY_BYTES = 64 * 1024;
+/** With `admin.port: 0` the sidecar listens on a port it picks at start, which only its log line names. */
+const PORT_ZERO =
+  'admin.port is 0: serve listens on a free port it picks at start (its "listening" log line names it), which mcp-authz health cannot know; set admin.port (or AUTHZ_ADMIN_PORT) to a fixed port to probe it';
+/** After ECONNREFUSED: the sidecar is down, or this command read another address than `serve` did. */
+const NOTHING_LISTENS =
+  ": nothing listens there; is the sidecar running, with this config's admin.host and admin.port (file or AUTHZ_ADMIN_HOST / AUTHZ_ADMIN_PORT)?";
 
 /**
  * The URL of the admin listener's `path`: a wildcard listen address (`0.0.0.0`, `::`) is reached on
@@ -42,7 +49,13 @@ export function register(program: Command, io: CliIo = processIo): void {
       const opts = cmd.optsWithGlobals<{ config?: string; ready?: boolean }>();
       let url: string;
       try {
-        url = adminUrl(loadCliConfig(opts.config, io).admin, opts.ready ? '/readyz' : '/healthz');
+        const admin = loadCliConfig(opts.config, io).admin;
+        if (admin.port === 0) {
+          // The port exists only in the running process: probing port 0 said ECONNREFUSED, as if it were down.
+          fail(io, PORT_ZERO);
+          return;
+        }
+        url = adminUrl(admin, opts.ready ? '/readyz' : '/healthz');
       } catch (err) {
         fail(io, err);
         return;
@@ -56,7 +69,8 @@ export function register(program: Command, io: CliIo = processIo): void {
         const why = notReady(res.body);
         fail(io, `${url} answered ${res.status}${why ? `: ${why}` : ''}`);
       } catch (err) {
-        fail(io, `${url} did not answer (${(err as Error).message})`);
+        const why = (err as Error).message;
+        fail(io, `${url} did not answer (${why})${why === 'ECONNREFUSED' ? NOTHING_LISTENS : ''}`);
       }
     });
 }

@@ -97,13 +97,26 @@ describe('mcp-authz health', () => {
     ]);
   });
 
-  it('exits 1 when nothing listens on the admin port', async () => {
+  it('exits 1 when nothing listens on the admin port, saying where the port it tried came from', async () => {
     const port = await listener(200, 200);
     await new Promise((resolve) => servers.pop()?.close(resolve));
     const c = cli();
     await c.run('health', '--config', configWithAdminPort(port));
     expect(c.exits).toEqual([1]);
-    expect(c.err[0]).toBe(`mcp-authz: http://127.0.0.1:${port}/healthz did not answer (ECONNREFUSED)\n`);
+    expect(c.err).toEqual([
+      `mcp-authz: http://127.0.0.1:${port}/healthz did not answer (ECONNREFUSED): nothing listens there; is the sidecar running, with this config's admin.host and admin.port (file or AUTHZ_ADMIN_HOST / AUTHZ_ADMIN_PORT)?\n`,
+    ]);
+  });
+
+  it('with admin.port 0, says the port cannot be known instead of probing port 0', async () => {
+    // `serve` picks a free port for 0 and logs it ("listening", `admin`); nothing here can learn which. The
+    // probe went to port 0 and said only ECONNREFUSED, as if the sidecar were down.
+    const c = cli();
+    await c.run('health', '--ready', '--config', configWithAdminPort(0));
+    expect(c.exits).toEqual([1]);
+    expect(c.err).toEqual([
+      'mcp-authz: admin.port is 0: serve listens on a free port it picks at start (its "listening" log line names it), which mcp-authz health cannot know; set admin.port (or AUTHZ_ADMIN_PORT) to a fixed port to probe it\n',
+    ]);
   });
 
   it('exits 1 when the admin port takes the request and never answers, after the probe timeout', async () => {
