@@ -12,7 +12,9 @@ import { loadConfig } from '../config/load.js';
 import { secretIssues } from '../config/secrets.js';
 import { ConfigError } from '../errors/errors.js';
 import { TlsFilesError, tlsIssues } from '../server/tls.js';
+import { redactLogMessage } from '../telemetry/log-secrets.js';
 import { createLogger, endLog } from '../telemetry/logger.js';
+import { oneLine } from './table.js';
 
 /** The exit code of a forced stop by a second Ctrl-C: 128 + SIGINT, as a shell reports a process it killed. */
 const EXIT_SIGINT = 130;
@@ -86,6 +88,7 @@ export function register(program: Command): void {
             // until Kubernetes kills it: exit on a deadline of our own.
             setTimeout(() => {
               logger.error({ signal }, 'shutdown did not finish in time; exiting');
+              exitNotice(`shutdown after ${signal} did not finish in time; exiting`);
               process.exit(1);
             }, config.server.shutdownGraceMs + STOP_MARGIN_MS).unref();
             return sidecar.stop();
@@ -97,12 +100,14 @@ export function register(program: Command): void {
             },
             (err: unknown) => {
               logger.error({ err: String(err) }, 'shutdown failed');
+              exitNotice('shutdown failed', err);
               process.exit(1);
             },
           );
       };
       process.on('uncaughtException', (err) => {
         logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; exiting');
+        exitNotice('uncaught exception; exiting', err);
         // The process is in an unknown state: stop without the delay (also one under way: the stop's own
         // deadline then counts from now, and a drain still waiting would be cut by it) and exit 1 so it is
         // restarted.
@@ -134,8 +139,19 @@ export function register(program: Command): void {
           return;
         }
         logger.fatal({ err: (err as Error).message }, 'failed to start');
+        exitNotice('failed to start', err);
         await sidecar.stop().catch(() => undefined);
         process.exit(1);
       }
     });
+}
+
+/**
+ * One line on stderr for a failure that ends the process with 1, besides its log line: the process log is
+ * JSON on stdout and off at `log.level: silent`, where a failed start left only the exit code. Secrets the
+ * message holds are redacted as the log redacts them, control characters shown (`oneLine`).
+ */
+function exitNotice(what: string, err?: unknown): void {
+  const detail = err === undefined ? '' : `: ${err instanceof Error ? err.message : String(err)}`;
+  process.stderr.write(`mcp-authz: ${oneLine(String(redactLogMessage(`${what}${detail}`)))}\n`);
 }
