@@ -71,7 +71,7 @@ export function createObservability(
     otelLogs: telemetry.logs,
     maxBuffered: config.audit.maxBuffered,
     maxBufferedBytes: config.audit.maxBufferedBytes,
-    onDrop: () => metrics.auditDropped(),
+    onDrop: (records) => metrics.auditDropped(records),
   });
   telemetry.addPrometheusText(() => metrics.revisionText());
   // A dry run left on enforces nothing: it shows on dashboards and alerts (MCPAuthzPolicyDryRun).

@@ -7,7 +7,7 @@
  * stdout line; a map body costs four times as much to export — bench/RESULTS.md) and whose trace context is
  * the record's `trace_id` / `span_id`, so a collector links the two. When the queue is full (by count, or by the
  * records' approximate size) the record is dropped and `onDrop` is called (the `mcp_authz_audit_dropped_total`
- * counter).
+ * counter), as it is for a stdout line or OTLP copy that could not be written.
  *
  * @module
  */
@@ -49,8 +49,8 @@ export interface AuditSinkOptions {
   readonly maxBuffered?: number;
   /** Bound on the queued records' approximate size in bytes: a slow stdout must not hold them all. */
   readonly maxBufferedBytes?: number;
-  /** Called once per dropped record. */
-  readonly onDrop?: () => void;
+  /** Called with the count of records lost: dropped when full, or a stdout line or OTLP copy not written. */
+  readonly onDrop?: (records?: number) => void;
 }
 
 export interface AuditSinkComponent extends AuditSink, Component {
@@ -167,9 +167,17 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
   let dropped = 0;
   let failures = 0;
 
+  const dropping = (records: number): void => {
+    try {
+      opts.onDrop?.(records);
+    } catch {} // a counter must not break the request path
+  };
+
   const failed = (err: unknown, records: number): void => {
     const before = failures;
     failures += records;
+    // A record not written is as lost as one the full queue dropped: the drop counter is what alerts watch.
+    dropping(records);
     if (before === 0 || Math.floor(before / 1000) !== Math.floor(failures / 1000)) {
       try {
         errors.error({ err, failures }, 'audit record could not be written');
@@ -261,11 +269,7 @@ export function createAuditSink(opts: AuditSinkOptions): AuditSinkComponent {
       // The first record is always taken, however large: only a queue already holding some is full.
       if (queue.length - head >= maxBuffered || (bytes > 0 && bytes + size > maxBytes)) {
         dropped++;
-        try {
-          opts.onDrop?.();
-        } catch {
-          // a counter must not break the request path
-        }
+        dropping(1);
         return;
       }
       queue.push(record);

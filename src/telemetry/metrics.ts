@@ -147,7 +147,7 @@ export class SidecarMetrics {
     });
     this.auditDroppedTotal = meter.createCounter('mcp_authz_audit_dropped_total', {
       description:
-        'Audit records lost: dropped because the audit queue was full, or their OTLP copy dropped by the export queue or lost in a failed export.',
+        'Audit records lost: dropped because the audit queue was full, their stdout line or OTLP copy not written (refused by the destination), or their OTLP copy dropped by the export queue or lost in a failed export.',
     });
     this.sessionsEvicted = meter.createCounter('mcp_authz_sessions_evicted_total', {
       description:

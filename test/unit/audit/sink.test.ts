@@ -347,6 +347,40 @@ describe('createAuditSink', () => {
     expect(errors.filter((l) => l.includes('"decision_id":"d-3"'))).toHaveLength(1);
   });
 
+  it('reports the records it could not write to onDrop too (the audit-drop counter alerts watch)', async () => {
+    // A destination that throws (stdout's pipe gone) lost records that only the status detail counted:
+    // mcp_authz_audit_dropped_total, "any drop is a gap in the audit trail", stayed at 0.
+    let refuse = true;
+    const logger = createLogger('info', {
+      write(s: string) {
+        if (refuse && s.includes('"log_type":"audit"')) throw new Error('EPIPE');
+      },
+    });
+    const drops: number[] = [];
+    const broken: OtelLogger = {
+      emit() {
+        throw new Error('boom');
+      },
+      enabled: () => true,
+    };
+    const sink = createAuditSink({ logger, otelLogs: broken, onDrop: (n = 1) => void drops.push(n) });
+    sink.write(record(1));
+    sink.write(record(2));
+    await tick();
+    // Each record's OTLP copy, then both stdout lines of the batch.
+    expect(drops.reduce((a, b) => a + b, 0)).toBe(4);
+    refuse = false;
+    drops.length = 0;
+    const ok = createAuditSink({
+      logger,
+      otelLogs: createNoopLogger(),
+      onDrop: (n = 1) => void drops.push(n),
+    });
+    ok.write(record(3));
+    await tick();
+    expect(drops).toEqual([]);
+  });
+
   it('checks maxBuffered', () => {
     expect(() =>
       createAuditSink({ logger: capture().logger, otelLogs: createNoopLogger(), maxBuffered: 0 }),
