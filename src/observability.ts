@@ -65,6 +65,7 @@ export function createObservability(
     subject: config.telemetry.subject,
     subjectKey: key,
     stageMetrics: config.telemetry.stageMetrics,
+    traceContext: config.telemetry.traceContext,
   });
   const sink = createAuditSink({
     logger: deps.logger,

@@ -41,6 +41,12 @@ export const TelemetrySchema = z.strictObject({
     .describe(
       'How spans name the caller (mcp_authz.subject): the subject id, a keyed hash of it, or not at all.',
     ),
+  traceContext: z
+    .enum(['parent', 'link'])
+    .default('parent')
+    .describe(
+      "What a caller's W3C trace context (the traceparent header, or a message's params._meta) is to the sidecar's spans: `parent`, their parent (the sidecar's spans join the caller's trace, and audit records carry its trace id); `link`, a span link only: each request starts a trace of its own, sampled by the sidecar's sampler. Warning: with parent a caller picks the trace id of its audit records and, under the default parentbased sampler, whether its requests are traced at all (a traceparent ending in -00); use link where callers are not trusted.",
+    ),
   stageMetrics: z
     .boolean()
     .default(false)

@@ -1,14 +1,24 @@
 /**
- * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C context), a
- * child span for the stages that do real work ({@link TRACED_STAGES}), one per policy decision (parent: the
- * message's `_meta.traceparent` if any), a CLIENT span for the upstream call (its context injected upstream;
+ * Traces and metrics for one request: a SERVER span per HTTP request (parent: the caller's W3C context; with
+ * `telemetry.traceContext: link`, a new trace linked to it), a child span for the stages that do real work
+ * ({@link TRACED_STAGES}), one per policy decision (parent: the message's `_meta.traceparent` if any; linked:
+ * the server span, `_meta`'s context a link), a CLIENT span for the upstream call (its context injected upstream;
  * `upstream-call.ts`, with the upstream metrics) and a filter span when a list reply is pruned. The cheap checks get no span (a refusal's code and reason
  * are on the server span); with stage metrics on, every stage records a duration. Spans use explicit
  * contexts, no global context manager, so several sidecars can share a process.
  *
  * @module
  */
-import { type Attributes, type Context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  isSpanContextValid,
+  type Link,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { scrubbedReason } from '../audit/scrubbed-reason.js';
 import { redactUriSecrets } from '../audit/uri-secrets.js';
 import type { Principal } from '../authn/principal.js';
@@ -37,6 +47,11 @@ export interface RequestTracingOptions {
   readonly subjectKey: Buffer;
   /** Record a duration sample per stage (a histogram update per stage per request). */
   readonly stageMetrics: boolean;
+  /**
+   * `telemetry.traceContext`: a caller's trace context (header, `_meta`) is the parent of the sidecar's spans
+   * (`parent`, the default), or only a span link, each request starting a trace of its own (`link`).
+   */
+  readonly traceContext?: 'parent' | 'link';
 }
 
 export class RequestTracing {
@@ -54,9 +69,12 @@ export class RequestTracing {
   /** Opens the server span for a request at `path` (its http.route); `ctx.route` is its bounded label. */
   start(ctx: RequestContext, path: string): void {
     const req = ctx.req;
+    const linked = this.#opts.traceContext === 'link';
     // Nothing exported and no caller trace to pass on to the audit trail: no span objects at all.
-    if (!this.#tel.tracing && req.headers.traceparent === undefined) return;
-    const parent = this.#tel.extract(req.headers);
+    if (!this.#tel.tracing && (linked || req.headers.traceparent === undefined)) return;
+    const callers = this.#tel.extract(req.headers);
+    // Linked: the caller's context picks neither the trace (nor the audit records' trace id) nor sampling.
+    const parent = linked ? ROOT_CONTEXT : callers;
     const method = A.httpServerMethod(req.method ?? 'GET');
     const span = this.#tel.tracer.startSpan(
       `${method.name} ${path}`,
@@ -70,6 +88,7 @@ export class RequestTracing {
           [A.ATTR_CLIENT_ADDRESS]: ctx.clientIp,
           [A.ATTR_NETWORK_PROTOCOL_VERSION]: req.httpVersion,
         },
+        links: linked ? callerLink(callers) : [],
       },
       parent,
     );
@@ -110,6 +129,9 @@ export class RequestTracing {
 
   /** One span per decided JSON-RPC request; records its ids on the decision for the audit trail. */
   decision(ctx: RequestContext, d: MessageDecision, params: unknown): void {
+    const linked = this.#opts.traceContext === 'link';
+    // Linked and not traced: nothing to record, and the caller's ids are not the audit record's.
+    if (linked && !ctx.trace) return;
     const meta =
       typeof params === 'object' && params !== null ? (params as { _meta?: unknown })._meta : undefined;
     const fromMeta = meta !== undefined ? this.#tel.extract({}, meta) : undefined;
@@ -119,7 +141,9 @@ export class RequestTracing {
       return;
     }
     const metaSpan = fromMeta ? trace.getSpanContext(fromMeta) : undefined;
-    const parent: Context = metaSpan ? (fromMeta as Context) : ctx.trace.context;
+    // Parent: the message's own context when it has one (the HTTP request's server span is then a link).
+    // Linked: always the server span, the message's context a link.
+    const parent: Context = metaSpan && !linked ? (fromMeta as Context) : ctx.trace.context;
     const a = d.action;
     const dec = d.decision;
     const p = ctx.principal;
@@ -157,7 +181,7 @@ export class RequestTracing {
     // The caller's names are attributes (the conventions require them); the name takes the metrics' labels
     // (a tool outside the catalog: `other`; no prompt): span metrics take the name as a dimension.
     const name = A.mcpSpanName(...this.#metrics.operationLabels(a.method, a.tool));
-    const links = metaSpan ? [{ context: ctx.trace.span.spanContext() }] : [];
+    const links = metaSpan ? [{ context: linked ? metaSpan : ctx.trace.span.spanContext() }] : [];
     const span = this.#tel.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     if (enforcedDenial(d)) span.setStatus({ code: SpanStatusCode.ERROR, message: 'Forbidden' });
     d.traceIds = traceIds(span);
@@ -255,4 +279,10 @@ export class RequestTracing {
     }
     t.span.end();
   }
+}
+
+/** The caller's span context as a link (none when it sent no valid one). */
+function callerLink(callers: Context): Link[] {
+  const sc = trace.getSpanContext(callers);
+  return sc && isSpanContextValid(sc) ? [{ context: sc }] : [];
 }

@@ -12,7 +12,7 @@ import type { MessageDecision, RequestContext } from '../../src/pipeline/context
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { SidecarMetrics } from '../../src/telemetry/metrics.js';
 import { createTelemetry, type Telemetry } from '../../src/telemetry/otel.js';
-import { RequestTracing } from '../../src/telemetry/request-tracing.js';
+import { RequestTracing, type RequestTracingOptions } from '../../src/telemetry/request-tracing.js';
 
 const started: Telemetry[] = [];
 
@@ -28,9 +28,16 @@ export interface TracingFixture {
   readonly ctx: RequestContext;
 }
 
-/** `req` overrides the request's fields (`method`, `url`, `headers`), `ctx` the context's (`facts`). */
+/**
+ * `req` overrides the request's fields (`method`, `url`, `headers`), `ctx` the context's (`facts`), `options`
+ * the tracing options (`traceContext`).
+ */
 export function tracingFixture(
-  over: { req?: Partial<IncomingMessage>; ctx?: Partial<RequestContext> } = {},
+  over: {
+    req?: Partial<IncomingMessage>;
+    ctx?: Partial<RequestContext>;
+    options?: Partial<RequestTracingOptions>;
+  } = {},
 ): TracingFixture {
   const exporter = new InMemorySpanExporter();
   const tel = createTelemetry({
@@ -46,6 +53,7 @@ export function tracingFixture(
     subject: 'none',
     subjectKey: Buffer.alloc(32),
     stageMetrics: false,
+    ...over.options,
   });
   const ctx = {
     req: {

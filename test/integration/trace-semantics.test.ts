@@ -4,7 +4,8 @@
  * the upstream answers 500 (HTTP client conventions: 4xx and 5xx are errors); a request of a method the
  * HTTP conventions do not know has a server span named `HTTP /mcp`, its method `_OTHER`; and a client's
  * `tracestate` whose `traceparent` was refused never reaches the upstream beside the sidecar's own trace
- * context.
+ * context. With `telemetry.traceContext: link` a caller's `traceparent`, even an unsampled one, neither
+ * silences the sidecar's spans nor names the trace of its audit record: it is a span link.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import type { ExampleServer } from '../../examples/mcp-server/server.js';
 import { postJsonRpc } from '../helpers/http.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { type Harness, startHarness } from '../helpers/sidecar.js';
+import { until } from '../helpers/wait.js';
 
 let receiver: OtlpReceiver;
 let h: Harness;
@@ -115,5 +117,42 @@ describe('spans of failures', () => {
     const sent = upstreamSaw.at(-1);
     expect(sent?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     expect(sent?.tracestate).toBeUndefined();
+  });
+});
+
+describe('telemetry.traceContext: link', () => {
+  it("starts the sidecar's own trace, sampled, linked to an unsampled caller's, in spans, audit and upstream", async () => {
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const linked = await startHarness({
+      upstream: { url } as unknown as ExampleServer,
+      config: { telemetry: { traceContext: 'link' } },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '50' },
+    });
+    try {
+      const caller = '5d2a7c1e9f3b4a6d8c0e2f4a6b8d0c1e';
+      upstreamSaw.length = 0;
+      const res = await postJsonRpc(
+        linked.mcpUrl,
+        { ...(await linked.bearer(['user'])), traceparent: `00-${caller}-1111111111111111-00` },
+        { jsonrpc: '2.0', id: 7, method: 'ping' },
+      );
+      await res.arrayBuffer();
+      const sent = String(upstreamSaw.at(-1)?.traceparent ?? '');
+      const own = sent.split('-')[1];
+      expect(sent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(own).not.toBe(caller);
+      await receiver.waitFor(
+        () => receiver.spans().some((s) => s.traceId === own && s.name === 'ping'),
+        10_000,
+      );
+      const server = receiver.spans().find((s) => s.traceId === own && s.name === 'POST /mcp');
+      expect(server?.links.map((l) => l.traceId)).toEqual([caller]);
+      expect(receiver.spans().some((s) => s.traceId === caller)).toBe(false);
+      await until(5_000, async () => linked.logs.some((l) => l.includes('"msg":"audit"')));
+      const record = JSON.parse(linked.logs.find((l) => l.includes('"msg":"audit"')) as string);
+      expect(record).toMatchObject({ trace_id: own, trace_sampled: true });
+    } finally {
+      await linked.stop();
+    }
   });
 });

@@ -107,6 +107,7 @@ describe('config defaults', () => {
       revocationPollIntervalMs: D.REVOCATION_POLL_INTERVAL_MS,
     });
     expect(c.log.level).toBe('info');
+    expect(c.telemetry).toEqual({ subject: 'hash', traceContext: 'parent', stageMetrics: false });
     expect(c.audit).toEqual({
       arguments: 'hash',
       maskArguments: [],

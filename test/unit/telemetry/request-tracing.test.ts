@@ -15,6 +15,10 @@ import { classify } from '../../../src/mcp/action.js';
 import type { MessageDecision } from '../../../src/pipeline/context.js';
 import type { RequestFacts } from '../../../src/policy/input.js';
 import { errorType } from '../../../src/telemetry/decision-span.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
+import { SidecarMetrics } from '../../../src/telemetry/metrics.js';
+import { createTelemetry } from '../../../src/telemetry/otel.js';
+import { RequestTracing } from '../../../src/telemetry/request-tracing.js';
 import { decided, stopTracing, tracingFixture } from '../../helpers/request-tracing.js';
 
 afterEach(stopTracing);
@@ -41,6 +45,72 @@ describe('server spans', () => {
       name: 'TRACE /mcp',
       attributes: { 'http.request.method': 'TRACE' },
     });
+  });
+});
+
+const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const CALLER_SPAN = 'b7ad6b7169203331';
+/** A caller's traceparent whose sampled flag is off: under the parentbased sampler, nothing is recorded. */
+const UNSAMPLED = `00-${CALLER_TRACE}-${CALLER_SPAN}-00`;
+
+describe("a caller's trace context", () => {
+  it('is the parent by default: the caller picks the trace id and, unsampled, silences the spans', async () => {
+    const { exporter, tel, tracing, ctx } = tracingFixture({ req: { headers: { traceparent: UNSAMPLED } } });
+    tracing.start(ctx, '/mcp');
+    const d = decided('tools/call', { name: 'echo', arguments: {} });
+    tracing.decision(ctx, d, {});
+    tracing.end(ctx, 200, undefined);
+    await tel.flush();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(d.traceIds).toMatchObject({ traceId: CALLER_TRACE, sampled: false });
+  });
+
+  it('with traceContext link, is a span link: the request starts its own trace, sampled by the sidecar', async () => {
+    const { exporter, tel, tracing, ctx } = tracingFixture({
+      req: { headers: { traceparent: UNSAMPLED } },
+      options: { traceContext: 'link' },
+    });
+    tracing.start(ctx, '/mcp');
+    const d = decided('tools/call', { name: 'echo', arguments: {} });
+    const metaTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    tracing.decision(ctx, d, { _meta: { traceparent: `00-${metaTrace}-00f067aa0ba902b7-01` } });
+    tracing.end(ctx, 200, undefined);
+    await tel.flush();
+    const spans = exporter.getFinishedSpans();
+    const server = spans.find((s) => s.name === 'POST /mcp');
+    const decision = spans.find((s) => s.name === 'tools/call other');
+    expect(server?.spanContext().traceId).not.toBe(CALLER_TRACE);
+    expect(server?.parentSpanContext).toBeUndefined();
+    expect(server?.links.map((l) => l.context)).toMatchObject([
+      { traceId: CALLER_TRACE, spanId: CALLER_SPAN },
+    ]);
+    // The message's _meta context is a link too; the decision span stays in the sidecar's trace.
+    expect(decision?.spanContext().traceId).toBe(server?.spanContext().traceId);
+    expect(decision?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId);
+    expect(decision?.links.map((l) => l.context.traceId)).toEqual([metaTrace]);
+    expect(d.traceIds).toEqual({
+      traceId: server?.spanContext().traceId,
+      spanId: decision?.spanContext().spanId,
+      sampled: true,
+    });
+  });
+
+  it('with traceContext link and no traces exported, gives the audit record no trace id of the caller', async () => {
+    const tel = createTelemetry({ env: {}, serviceVersion: '0', logger: silentLogger() });
+    const tracing = new RequestTracing(tel, new SidecarMetrics(tel), {
+      subject: 'none',
+      subjectKey: Buffer.alloc(32),
+      stageMetrics: false,
+      traceContext: 'link',
+    });
+    const { ctx } = tracingFixture({ req: { headers: { traceparent: UNSAMPLED } } });
+    tracing.start(ctx, '/mcp');
+    const d = decided('ping', {});
+    tracing.decision(ctx, d, { _meta: { traceparent: UNSAMPLED } });
+    tracing.end(ctx, 200, undefined);
+    expect(ctx.trace).toBeUndefined();
+    expect(d.traceIds).toBeUndefined();
+    await tel.stop();
   });
 });
 
