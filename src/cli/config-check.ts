@@ -46,7 +46,7 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--skip-bundle', 'do not load the policy bundle (e.g. a bundle URL this machine cannot reach)')
     .option(
       '--schema-only',
-      'check the schema and the AUTHZ_* overrides only, not the files, components and bundle (a config.yaml rendered for a pod, away from its secrets)',
+      'check the schema, the AUTHZ_* overrides and the Redis URL only, not the files, components and bundle (a config.yaml rendered for a pod, away from its secrets)',
     )
     .action(async (_opts: CheckOpts, cmd: Command) => {
       try {

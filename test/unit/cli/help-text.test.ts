@@ -1,12 +1,13 @@
 /**
- * What `--help` says of `tokens` and `keys create` matches what they do: `tokens revoke` revokes opaque
- * tokens too (by the jti the introspection endpoint names), and `--expires-at` takes epoch seconds as well as
- * ISO 8601, as `parseTime` does.
+ * What `--help` says of `tokens`, `keys create` and `config check` matches what they do: `tokens revoke`
+ * revokes opaque tokens too (by the jti the introspection endpoint names), `--expires-at` takes epoch seconds
+ * as well as ISO 8601, as `parseTime` does, and `--schema-only` checks the Redis URL too.
  *
  * @module
  */
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { register as configCheck } from '../../../src/cli/config-check.js';
 import { register as keys } from '../../../src/cli/keys.js';
 import type { CliIo } from '../../../src/cli/table.js';
 import { register as tokens } from '../../../src/cli/tokens.js';
@@ -18,6 +19,7 @@ function help(...path: string[]): string {
   const program = new Command('mcp-authz');
   keys(program, io);
   tokens(program, io);
+  configCheck(program, io);
   let cmd = program;
   for (const name of path) {
     const next = cmd.commands.find((c) => c.name() === name);
@@ -35,6 +37,14 @@ describe('CLI help texts', () => {
     expect(group).toContain('tokens revoke JWTs and opaque tokens (introspection) in the shared Redis store');
     expect(help('tokens', 'revoke')).toContain(
       'or, with authn.introspection, an opaque token (the endpoint names its jti and exp)',
+    );
+  });
+
+  it('config check --schema-only: says it checks the Redis URL too, as it does', () => {
+    // It parses store.redisUrl (a URL the store would refuse at start fails the check): the help said the
+    // schema and the overrides only, so a CI job's failure on the URL read as a bug of the option.
+    expect(help('config', 'check')).toContain(
+      '--schema-only check the schema, the AUTHZ_* overrides and the Redis URL only,',
     );
   });
 
