@@ -57,7 +57,7 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--role <role>', 'role (repeatable)', collect, [])
     .option('--scope <scope>', 'one OAuth scope (repeatable)', collect, [])
     .option('--clearance <level>', 'clearance level')
-    .option('--expires-in <duration>', 'lifetime, e.g. 30d, 12h')
+    .option('--expires-in <duration>', 'lifetime, e.g. 30d, 12h (without it or --expires-at: never expires)')
     .option('--expires-at <time>', 'expiry as an ISO 8601 time or epoch seconds')
     .option('--description <text>', 'free text shown in listings')
     .option('-c, --config <file>', 'YAML config file (default: $AUTHZ_CONFIG)')

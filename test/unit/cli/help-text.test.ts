@@ -40,6 +40,14 @@ describe('CLI help texts', () => {
     );
   });
 
+  it('keys create: says a key made without --expires-in or --expires-at never expires', () => {
+    // Such a key's record has expiresAt null and is accepted until revoked: a default an operator should
+    // choose knowingly, as the help said nothing of it.
+    expect(help('keys', 'create')).toContain(
+      '--expires-in <duration> lifetime, e.g. 30d, 12h (without it or --expires-at: never expires)',
+    );
+  });
+
   it('config check --schema-only: says it checks the Redis URL too, as it does', () => {
     // It parses store.redisUrl (a URL the store would refuse at start fails the check): the help said the
     // schema and the overrides only, so a CI job's failure on the URL read as a bug of the option.
