@@ -121,9 +121,17 @@ export function jtiArgument(arg: string, apiKeyPrefix: string): { jti: string; e
   if (whole) return whole;
   // Base64url of a JSON header always starts with `eyJ`: a token cut short, or with more than three parts.
   if (JTI.test(arg) && !arg.startsWith('eyJ') && !arg.startsWith(`${apiKeyPrefix}_`)) return { jti: arg };
-  throw new Error(
-    'not a token id (jti: up to 128 printable characters, no spaces or quotes) nor a whole JWT; what was given is not shown, as it may be a credential (API keys are revoked with `keys revoke`)',
-  );
+  throw new Error(`not a token id nor a whole JWT: ${notAJtiHint(token, apiKeyPrefix)}`);
+}
+
+/** What to do instead, for a refused argument; it says what the argument looks like, never shows it. */
+function notAJtiHint(token: string, apiKeyPrefix: string): string {
+  const unshown = 'what was given is not shown, as it may be a credential';
+  if (token.startsWith(`${apiKeyPrefix}_`))
+    return `it is shaped as an API key: API keys are revoked with \`keys revoke\`; ${unshown}`;
+  if (/^["']?eyJ/.test(token))
+    return `it starts as a JWT does but is not one whole JWT (three dot-separated parts, unquoted): paste the whole token, or give its jti; ${unshown}`;
+  return `a token id is up to 128 printable characters, no spaces or quotes; ${unshown} (API keys are revoked with \`keys revoke\`)`;
 }
 
 /**

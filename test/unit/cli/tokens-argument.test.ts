@@ -55,4 +55,26 @@ describe('tokens revoke: the argument', () => {
       expect(message).not.toContain(arg.slice(0, 20));
     }
   });
+
+  it('says what to do with what it refuses: a JWT cut short or quoted, an API key', async () => {
+    // All three got one message naming the jti's form, which a JWT cut short (no spaces, under 128
+    // characters) seems to have: the operator was not told to paste the whole token, nor `keys revoke`.
+    const refusal = (arg: string) => {
+      try {
+        jtiArgument(arg, 'mcpk');
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    };
+    const t = await jwt();
+    for (const arg of [t.slice(0, 60), `"${t}"`, t.split('.').slice(0, 2).join('.')])
+      expect(refusal(arg)).toContain('paste the whole token, or give its jti');
+    expect(refusal('Bearer mcpk_ramqgp42rort_qtFCqFf6bO04OiTvZpLOmYrY71GFGheIX3x7dThKXOw')).toContain(
+      'shaped as an API key: API keys are revoked with `keys revoke`',
+    );
+    expect(refusal('SECRETOPAQUE token')).toContain(
+      'a token id is up to 128 printable characters, no spaces or quotes',
+    );
+  });
 });
