@@ -22,7 +22,7 @@ import { SseRewriter } from '../mcp/sse-transform.js';
 import { ToolListIds } from '../mcp/tool-list-ids.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { runStages } from '../pipeline/pipeline.js';
-import { sessionEndedLate } from '../pipeline/stages/session.js';
+import { sessionEndedLate, unknownSession } from '../pipeline/stages/session.js';
 import { clientSignal } from './client-signal.js';
 import { forward } from './forward.js';
 import { legacyEndpoint } from './legacy-endpoint.js';
@@ -192,30 +192,31 @@ export class LegacySseRoutes {
     const session = found !== undefined && found === ctx.legacySession ? found : undefined;
     if (result.kind === 'deny' || !session) client.release();
     if (result.kind === 'deny') {
-      // A policy denial is answered where the client waits for answers: on the session's stream (the
-      // session stage, before the policy, made sure the session is the caller's).
-      if (
-        result.error.reason === 'policy' &&
-        session &&
-        // An anonymous caller gets the 401 challenge on the POST instead (respond.ts). A step-up (a token
-        // lacking scopes the policy names) stays on the stream, with data.scope: the legacy clients cannot
-        // follow a 403 on their POST.
-        ctx.principal &&
-        !asksToSignIn(ctx)
-      ) {
-        const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
-        const answers = Array.isArray(out.body) ? out.body : [out.body];
-        if (answers.every((a) => session.stream.inject(JSON.stringify(a)))) {
-          res.writeHead(202, { ...ctx.responseHeaders, 'content-type': 'text/plain' }).end('Accepted');
-          rt.finish(ctx, 202, result.error);
-          return;
+      // A policy denial is answered where the client waits for answers: on the session's stream (the session
+      // stage, before the policy, made sure the session is the caller's). An anonymous caller gets the 401
+      // challenge on the POST instead (respond.ts); a step-up (a token lacking scopes the policy names) stays
+      // on the stream, with data.scope: the legacy clients cannot follow a 403 on their POST.
+      if (result.error.reason === 'policy' && ctx.principal && !asksToSignIn(ctx)) {
+        if (session) {
+          const out = errorResponse(ctx, result.error, rt.resourceMetadataUrl(req), rt.requiredScopes);
+          const answers = Array.isArray(out.body) ? out.body : [out.body];
+          if (answers.every((a) => session.stream.inject(JSON.stringify(a)))) {
+            res.writeHead(202, { ...ctx.responseHeaders, 'content-type': 'text/plain' }).end('Accepted');
+            rt.finish(ctx, 202, result.error);
+            return;
+          }
+          // Its client reads nothing (its backlog is full): a stream nobody reads is cut.
+          if (!session.stream.destroyed && !session.stream.writableEnded) {
+            rt.logger.info('legacy SSE stream cut: its client left 1 MiB unread');
+            session.cut();
+          }
         }
-        // The stream has ended, or its client reads nothing (its backlog is full): the answer goes in the
-        // POST's body instead of being lost or kept, and a stream nobody reads is cut.
-        if (!session.stream.destroyed && !session.stream.writableEnded) {
-          rt.logger.info('legacy SSE stream cut: its client left 1 MiB unread');
-          session.cut();
-        }
+        // No stream takes the answer (the session ended while the stages ran, or its stream is cut). The
+        // denial's 200 would go unread (a legacy client takes any 2xx for "accepted, the answer comes on the
+        // stream": the SDKs' SSE clients check the status only) and the call wait for its timeout: the
+        // session's end is answered instead (404, as for an allowed call), which fails the call at once.
+        rt.deny(ctx, res, unknownSession());
+        return;
       }
       rt.deny(ctx, res, result.error);
       return;

@@ -132,6 +132,50 @@ describe('legacy HTTP+SSE through the sidecar', () => {
     expect(records()[0]?.reasons).toContain('the session ended before the request was forwarded');
   });
 
+  it('answers a denied call whose session ended while its stages ran 404 too: a 200 would leave the SDK client waiting', async () => {
+    const posted: string[] = [];
+    const recording: FetchLike = (url, init) => {
+      if (init?.method === 'POST') posted.push(String(url));
+      return fetch(url, init);
+    };
+    const auth = await h.bearer(['guest'], { sub: 'gone-mid-denial' });
+    const c = await connectSse(h.sseUrl, auth, { fetch: recording });
+    const opened = h.upstream
+      .httpRequests()
+      .find((r) => r.method === 'GET' && r.headers['x-mcp-authz-subject'] === 'gone-mid-denial');
+    const streamLine = `"request_id":"${opened?.headers['x-request-id']}"`;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'run_sql', arguments: { query: 'select 1' } },
+    });
+    const res = await postAfterContinue(posted[0] ?? '', auth, body, async () => {
+      await c.close();
+      await until(5_000, async () =>
+        h.logs.some((l) => l.includes(streamLine) && l.includes('"msg":"request forwarded"')),
+      );
+    });
+    // The SDK's SSEClientTransport.send checks `response.ok` only and never reads a POST's body: with the
+    // denial's 200 it took the call as accepted, its answer to come on a stream that is gone (the call then
+    // waited for its timeout, a minute by default). A 404 makes send() throw: the call fails at once.
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.text)).toMatchObject({
+      id: 3,
+      error: { code: -32600, data: { code: 'ERR_REQUEST_SESSION' } },
+    });
+    // Audited as what the policy said.
+    const records = () =>
+      h.logs
+        .filter((l) => l.includes('"log_type":"audit"') && l.includes('"id":"gone-mid-denial"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => (r.action as { tool: string | null }).tool === 'run_sql');
+    await until(5_000, async () => records().length > 0);
+    expect(records()).toEqual([
+      expect.objectContaining({ decision: 'deny', deny_reason: 'policy', upstream: null }),
+    ]);
+  });
+
   it('refuses a stream without credentials and posts to another caller’s session', async () => {
     const anon = await fetch(h.sseUrl, { headers: { accept: 'text/event-stream' } });
     expect(anon.status).toBe(401);

@@ -4,7 +4,7 @@
  * - a POST reply its client never reads is cut after `server.sendTimeoutMs`, which frees its connection of
  *   the upstream pool (here a pool of one) for other callers;
  * - a legacy SSE stream whose client reads nothing does not keep every denial injected into it in memory:
- *   past 1 MiB unread the denial comes in the POST's body and the stream is cut;
+ *   past 1 MiB unread the stream is cut, and the POST answered as for a session that ended (404);
  * - at shutdown, open event streams (a Streamable HTTP GET stream and a legacy SSE stream) are ended
  *   cleanly — their clients see a complete chunked body, not a cut connection.
  *
@@ -100,7 +100,7 @@ describe('a client that stops reading', () => {
     expect(h.logs.join('\n')).toContain('reply cut: its client read nothing');
   }, 30_000);
 
-  it('on a legacy SSE stream gets its denials in the POST body once 1 MiB is unread, and the stream is cut', async () => {
+  it('on a legacy SSE stream has it cut once 1 MiB of denials is unread, the POST answered 404', async () => {
     h = await startHarness();
     const auth = await h.bearer(['guest']);
     const stream = await send(h.sseUrl, { method: 'GET', headers: { ...auth, accept: 'text/event-stream' } });
@@ -127,8 +127,12 @@ describe('a client that stops reading', () => {
       else await res.text();
     }
     expect(statuses.slice(0, -1).every((s) => s === 202)).toBe(true);
-    expect(inBody).toBeDefined();
-    expect(JSON.parse(inBody ?? '[]')[0]).toMatchObject({ error: { code: -32003 } });
+    // The session's end, not the denials in a 200 body: a legacy client reads no POST body and takes any 2xx
+    // for "the answers come on the stream", which is cut (its calls then waited for their timeout).
+    expect(statuses.at(-1)).toBe(404);
+    expect(JSON.parse(inBody ?? '[]')[0]).toMatchObject({
+      error: { code: -32600, data: { code: 'ERR_REQUEST_SESSION' } },
+    });
     // Cut, not ended: reading what was sent before the cut, the client finds no end of the body.
     expect(await outcome(stream)).toEqual({ complete: false });
     expect(h.logs.join('\n')).toContain('legacy SSE stream cut');

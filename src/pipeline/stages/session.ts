@@ -16,7 +16,8 @@ import type { RequestContext } from '../context.js';
 import { CONTINUE, deny, type Stage, type StageResult } from '../stage.js';
 import { refuseLate } from './late-refusal.js';
 
-const unknownSession = () => new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
+/** The answer to a request naming a session that is not open, or not its caller's (404). */
+export const unknownSession = () => new RequestError('ERR_REQUEST_SESSION', 'Not Found: unknown session');
 const unknown = () => deny(unknownSession());
 const storeDown = () =>
   deny(
