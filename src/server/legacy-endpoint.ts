@@ -6,16 +6,18 @@
  */
 
 /**
- * The session id and upstream path of a legacy `endpoint` event's URL: the TypeScript SDK names the
+ * The session id and upstream path of a legacy `endpoint` event's URL, resolved against `base`, the upstream
+ * URL of the event stream (a relative URL is relative to it, as for the transport's clients: the Kotlin SDK
+ * sends a bare `?sessionId=…`, which names the stream's own path): the TypeScript and Kotlin SDKs name the
  * parameter `sessionId`, the Python SDK `session_id`. Undefined when the URL names neither.
  */
 export function legacyEndpoint(
   data: string,
-  origin: URL | string,
+  base: URL | string,
 ): { readonly sessionId: string; readonly path: string } | undefined {
   let target: URL;
   try {
-    target = new URL(data.trim(), origin);
+    target = new URL(data.trim(), base);
   } catch {
     return undefined;
   }

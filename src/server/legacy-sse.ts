@@ -53,16 +53,15 @@ export class LegacySseRoutes {
   readonly #rt: SidecarRuntime;
   readonly #sessions = new Map<string, LegacySession>();
   readonly #upstreamSsePath: string;
+  /** The stream's upstream URL: what a relative endpoint is relative to, as for the transport's clients. */
+  readonly #upstreamSseUrl: URL;
   /** Resolved once no session has a pending reply (shutdown). */
   #waiters: (() => void)[] = [];
 
   constructor(rt: SidecarRuntime, upstreamSsePath: string) {
     this.#rt = rt;
     this.#upstreamSsePath = upstreamSsePath;
-  }
-
-  get sessions(): number {
-    return this.#sessions.size;
+    this.#upstreamSseUrl = new URL(upstreamSsePath, rt.forwardDeps.upstream.origin);
   }
 
   /** Replies the upstream still owes on the open streams. */
@@ -127,7 +126,7 @@ export class LegacySseRoutes {
         // one the sidecar cannot read) gets nothing passed on: the client must never learn the upstream's
         // own URL, which could take its messages past the sidecar, nor hold a session left behind.
         if (own) return null;
-        const endpoint = legacyEndpoint(event.data, rt.forwardDeps.upstream.origin);
+        const endpoint = legacyEndpoint(event.data, this.#upstreamSseUrl);
         if (!endpoint?.sessionId) {
           rt.forwardDeps.logger.warn(
             { request_id: ctx.requestId },

@@ -17,11 +17,15 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
 });
 
+/** Paths and queries of the POSTs the upstream of {@link upstreamSending} got. */
+const posted: string[] = [];
+
 /** An SSE upstream whose stream sends `endpoints` one after another, then a marker event. */
 async function upstreamSending(endpoints: string[]): Promise<string> {
   const streams: ServerResponse[] = [];
   const server = createServer((req, res) => {
     if (req.method !== 'GET') {
+      posted.push(req.url ?? '');
       res.writeHead(202).end();
       return;
     }
@@ -69,6 +73,38 @@ describe('legacy endpoint events from the upstream', () => {
     });
     expect(post.status).toBe(404);
   });
+
+  it.each([
+    // The Kotlin SDK's `mcp {}` routing: messages go to the stream's own path.
+    ['a bare query', '?sessionId=k-1', '/legacy/sse?sessionId=k-1'],
+    ['a path relative to the stream', 'messages?sessionId=k-1', '/legacy/messages?sessionId=k-1'],
+  ])(
+    'takes %s in the endpoint as relative to the upstream stream, as its client would',
+    async (_, endpoint, want) => {
+      const url = await upstreamSending([endpoint]);
+      const h = await startHarness({
+        upstream: { url } as unknown as ExampleServer,
+        config: { server: { legacySsePath: '/legacy/sse' } },
+      });
+      stops.push(() => h.stop());
+      const auth = await h.bearer(['user']);
+      const res = await fetch(`${h.sidecar.publicUrl}/legacy/sse`, {
+        headers: { ...auth, accept: 'text/event-stream' },
+      });
+      const stream = await readUntil(res, 'notifications/marker');
+      stops.push(async () => stream.close());
+      expect(stream.text).toContain('data: /messages?sessionId=k-1');
+      posted.length = 0;
+      const post = await fetch(`${h.sidecar.publicUrl}/messages?sessionId=k-1`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+      expect(post.status).toBe(202);
+      // Resolved against the upstream's MCP URL (`…/mcp`), the message went to its Streamable HTTP endpoint.
+      expect(posted.filter((p) => p.includes('k-1'))).toEqual([want]);
+    },
+  );
 
   it('passes on no endpoint without a session id it can read', async () => {
     const url = await upstreamSending(['http://internal-upstream:3001/msg/abc']);

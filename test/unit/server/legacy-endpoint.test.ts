@@ -24,6 +24,13 @@ describe('legacyEndpoint', () => {
     expect(legacyEndpoint(data, ORIGIN)).toEqual(want);
   });
 
+  it.each([
+    ['a bare query (the Kotlin SDK)', '?sessionId=k-1', '/v1/sse?sessionId=k-1'],
+    ['a path relative to the stream', 'messages?sessionId=k-1', '/v1/messages?sessionId=k-1'],
+  ])('resolves %s against the stream URL', (_label, data, path) => {
+    expect(legacyEndpoint(data, `${ORIGIN}/v1/sse`)).toEqual({ sessionId: 'k-1', path });
+  });
+
   it.each([['/messages'], ['/messages?sessionId='], ['/messages?sid=1'], ['http://[bad']])(
     'finds no session in %s',
     (data) => {
