@@ -6,12 +6,15 @@
  *
  * @module
  */
+import { abuseIpTarget } from '../abuse/targets.js';
 import type { Principal } from '../authn/principal.js';
 import { ownerKey } from './owner-key.js';
 
 /**
  * Open streams of all anonymous callers together, whatever their addresses: per-address counting alone
- * would let a caller with many addresses (IPv6) hold any number of upstream connections.
+ * would let a caller with many addresses (IPv6) hold any number of upstream connections. An address is
+ * counted as the abuse rules count it, an IPv6 one by its /64 (what one host is handed): counted one by
+ * one, a single host could take all of these alone, and every other anonymous caller's streams got 429.
  */
 export const MAX_ANONYMOUS_STREAMS = 1_024;
 
@@ -25,13 +28,13 @@ export class StreamCounts {
   }
 
   /**
-   * Counts a new stream of `caller` (anonymous callers, who are all one principal, per client address and
-   * at most {@link MAX_ANONYMOUS_STREAMS} together); returns the function that uncounts it, or undefined
-   * when full.
+   * Counts a new stream of `caller` (anonymous callers, who are all one principal, per client address or
+   * IPv6 /64 and at most {@link MAX_ANONYMOUS_STREAMS} together); returns the function that uncounts it, or
+   * undefined when full.
    */
   open(caller: Principal, clientIp: string): (() => void) | undefined {
     const anonymous = caller.authMethod === 'anonymous';
-    const key = anonymous ? `anonymous@${clientIp}` : ownerKey(caller);
+    const key = anonymous ? `anonymous@${abuseIpTarget(clientIp)}` : ownerKey(caller);
     const n = this.#open.get(key) ?? 0;
     if (n >= this.#max || (anonymous && this.#anonymous >= MAX_ANONYMOUS_STREAMS)) return undefined;
     this.#open.set(key, n + 1);
